@@ -1,0 +1,149 @@
+# eduwatch build. `make` builds release binaries into build/release;
+# `make test` runs every suite; see README.md for the rest.
+
+BUILD    ?= build
+VARIANT  ?= release
+O        := $(BUILD)/$(VARIANT)
+PKGS     := libuv openssl msgpack yara libpcap sqlite3 yaml-0.1 libzstd
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
+            -Wmissing-prototypes -Wno-unused-parameter
+BASE     := -std=c11 -D_GNU_SOURCE -I. -g $(WARN) $(PKG_CFLAGS)
+
+ifeq ($(VARIANT),release)
+  CC       := gcc
+  CFLAGS   := $(BASE) -O2 -D_FORTIFY_SOURCE=2 -fstack-protector-strong \
+              -fstack-clash-protection -fcf-protection -fPIE
+  LDFLAGS  := -pie -Wl,-z,relro,-z,now -Wl,-z,noexecstack
+else ifeq ($(VARIANT),asan)
+  CC       := clang
+  CFLAGS   := $(BASE) -O1 -fno-omit-frame-pointer \
+              -fsanitize=address,undefined -fno-sanitize-recover=all \
+              -DEDUWATCH_SANITIZED=1
+  LDFLAGS  := -fsanitize=address,undefined
+else ifeq ($(VARIANT),fuzz)
+  CC       := clang
+  CFLAGS   := $(BASE) -O1 -fno-omit-frame-pointer \
+              -fsanitize=fuzzer-no-link,address,undefined \
+              -fno-sanitize-recover=all -DEDUWATCH_FUZZING=1
+  LDFLAGS  := -fsanitize=fuzzer,address,undefined
+else
+  $(error VARIANT must be release, asan or fuzz)
+endif
+LIBS := $(PKG_LIBS) -lm
+
+COMMON_SRC    := $(sort $(wildcard common/*.c))
+COLLECTOR_SRC := $(filter-out collector/main.c,$(sort $(wildcard collector/*.c)))
+AGENT_SRC     := $(filter-out agent/main.c,$(sort $(wildcard agent/*.c)))
+UNIT_SRC      := $(sort $(wildcard tests/unit/test_*.c))
+FUZZ_SRC      := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+SUPPORT_SRC   := $(sort $(wildcard tests/support/*.c))
+BENCH_SRC     := $(sort $(wildcard tests/bench/*.c))
+
+obj = $(patsubst %.c,$(O)/obj/%.o,$(1))
+
+LIB_COMMON    := $(O)/lib/libew-common.a
+LIB_COLLECTOR := $(O)/lib/libew-collector.a
+LIB_AGENT     := $(O)/lib/libew-agent.a
+LIB_SUPPORT   := $(O)/lib/libew-support.a
+
+COLLECTOR_BIN := $(O)/bin/eduwatch-collector
+AGENT_BIN     := $(if $(wildcard agent/main.c),$(O)/bin/eduwatch-agent)
+UNIT_BINS     := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRC))
+FUZZ_BINS     := $(patsubst tests/fuzz/%.c,$(O)/fuzz/%,$(FUZZ_SRC))
+BENCH_BINS    := $(patsubst tests/bench/%.c,$(O)/bench/%,$(BENCH_SRC))
+
+.PHONY: all deps deps-test binaries tests fuzzers benches test fuzz bench \
+        chaos run clean install
+.DEFAULT_GOAL := all
+# Keep objects: they are shared by the libraries and the test binaries.
+.SECONDARY:
+
+all: deps
+	@$(MAKE) --no-print-directory binaries
+
+deps:
+	@scripts/deps.sh build
+deps-test:
+	@scripts/deps.sh test
+
+binaries: $(COLLECTOR_BIN) $(AGENT_BIN)
+tests: binaries $(UNIT_BINS) $(BENCH_BINS)
+fuzzers: $(FUZZ_BINS)
+benches: binaries $(BENCH_BINS)
+
+Q := $(if $(V),,@)
+
+$(O)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  CC [$(VARIANT)] $<")
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB_COMMON): $(call obj,$(COMMON_SRC))
+$(LIB_COLLECTOR): $(call obj,$(COLLECTOR_SRC))
+$(LIB_AGENT): $(call obj,$(AGENT_SRC))
+$(LIB_SUPPORT): $(call obj,$(SUPPORT_SRC))
+$(O)/lib/%.a:
+	@mkdir -p $(dir $@)
+	@rm -f $@
+	$(Q)ar rcs $@ $^
+
+$(COLLECTOR_BIN): $(call obj,collector/main.c) $(LIB_COLLECTOR) $(LIB_COMMON)
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  LD [$(VARIANT)] $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(O)/bin/eduwatch-agent: $(call obj,agent/main.c) $(LIB_AGENT) $(LIB_COMMON)
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  LD [$(VARIANT)] $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# Unit tests may test collector and agent internals; each links all libs.
+TEST_LIBS := $(LIB_SUPPORT) $(LIB_COLLECTOR) $(if $(AGENT_SRC),$(LIB_AGENT)) $(LIB_COMMON)
+$(O)/tests/%: $(call obj,tests/unit/%.c) $(TEST_LIBS)
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  LD [$(VARIANT)] $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
+
+$(O)/bench/%: $(call obj,tests/bench/%.c) $(TEST_LIBS)
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  LD [$(VARIANT)] $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(O)/fuzz/%: $(call obj,tests/fuzz/%.c) $(TEST_LIBS)
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  LD [$(VARIANT)] $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# ---- the commands in README.md -------------------------------------------
+
+# Every suite: unit, integration and a short fuzz pass on the release build,
+# then unit and integration again under ASan+UBSan. The last line counts.
+test: deps-test
+	@$(MAKE) --no-print-directory VARIANT=release tests
+	@$(MAKE) --no-print-directory VARIANT=asan tests
+	@$(MAKE) --no-print-directory VARIANT=fuzz fuzzers
+	@tests/run.sh all
+
+fuzz: deps-test
+	@$(MAKE) --no-print-directory VARIANT=fuzz fuzzers
+	@FUZZ_SECONDS=$${FUZZ_SECONDS:-300} tests/run.sh fuzz
+
+bench: deps
+	@scripts/deps.sh bench
+	@$(MAKE) --no-print-directory VARIANT=release benches
+	@tests/bench/run.sh
+
+chaos: deps-test
+	@$(MAKE) --no-print-directory VARIANT=release tests
+	@CHAOS_LONG=1 tests/run.sh chaos
+
+run: all
+	@scripts/run-demo.sh
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(O) -name "*.d" 2>/dev/null)

@@ -1,0 +1,25 @@
+/* alloc: the one allocation wrapper every module uses.
+ *
+ * Tests can make the Nth allocation from now fail (alloc_fail_after), so
+ * every error path that handles ENOMEM can actually be exercised. All
+ * functions return NULL on failure; alloc_free(NULL) is a no-op. */
+#ifndef EDUWATCH_ALLOC_H
+#define EDUWATCH_ALLOC_H
+
+#include <stddef.h>
+
+void *alloc_bytes(size_t n);
+void *alloc_zeroed(size_t count, size_t size);
+void *alloc_resize(void *p, size_t n);
+char *alloc_strdup(const char *s);
+char *alloc_strndup(const char *s, size_t n);
+void alloc_free(void *p);
+
+/* Wipes n bytes before freeing; for buffers that held secrets. */
+void alloc_free_secret(void *p, size_t n);
+
+/* Test hook: the allocation after `n` more successful ones fails, once.
+ * A negative n turns injection off. Thread-safe. */
+void alloc_fail_after(long n);
+
+#endif

@@ -1,0 +1,84 @@
+#include "common/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+static const char *log_ident = "eduwatch";
+static enum log_level log_min = LOG_LEVEL_INFO;
+static int log_to_journal;
+
+void log_setup(const char *ident, enum log_level min_level)
+{
+	log_ident = ident;
+	log_min = min_level;
+	log_to_journal = getenv("JOURNAL_STREAM") != NULL;
+}
+
+int log_level_parse(const char *name, enum log_level *out)
+{
+	static const struct {
+		const char *name;
+		enum log_level level;
+	} names[] = {
+		{"error", LOG_LEVEL_ERR}, {"warn", LOG_LEVEL_WARN},
+		{"info", LOG_LEVEL_INFO}, {"debug", LOG_LEVEL_DEBUG},
+	};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcasecmp(name, names[i].name) == 0) {
+			*out = names[i].level;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int log_enabled(enum log_level level)
+{
+	return level <= log_min;
+}
+
+static const char *level_word(enum log_level level)
+{
+	switch (level) {
+	case LOG_LEVEL_ERR: return "error";
+	case LOG_LEVEL_WARN: return "warn";
+	case LOG_LEVEL_INFO: return "info";
+	default: return "debug";
+	}
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+	char line[2048];
+	size_t used = 0;
+	va_list ap;
+
+	if (!log_enabled(level))
+		return;
+	if (log_to_journal) {
+		used = (size_t)snprintf(line, sizeof(line), "<%d>", (int)level);
+	} else {
+		struct timespec now;
+		struct tm tm;
+		clock_gettime(CLOCK_REALTIME, &now);
+		gmtime_r(&now.tv_sec, &tm);
+		used = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
+		used += (size_t)snprintf(line + used, sizeof(line) - used,
+					 ".%03ldZ %s %s: ", now.tv_nsec / 1000000,
+					 log_ident, level_word(level));
+	}
+	va_start(ap, fmt);
+	if (used < sizeof(line))
+		vsnprintf(line + used, sizeof(line) - used, fmt, ap);
+	va_end(ap);
+	/* One fputs per line so that lines from threads never interleave. */
+	line[sizeof(line) - 2] = '\0';
+	size_t len = strlen(line);
+	line[len] = '\n';
+	line[len + 1] = '\0';
+	fputs(line, stderr);
+}

@@ -1,0 +1,39 @@
+#!/bin/sh
+# Installs the Debian 12 packages that building and testing eduwatch need,
+# only those missing. As root it installs them; otherwise it prints the one
+# command a person should run. Usage: scripts/deps.sh [build|test|bench]
+set -eu
+
+build_pkgs="gcc make pkg-config libuv1-dev libssl-dev libyara-dev libpcap-dev
+libmsgpack-dev libsqlite3-dev libyaml-dev libzstd-dev"
+# The test suite: cmocka, clang with libFuzzer and the sanitizer runtimes,
+# the sqlite3 and openssl command lines used by the integration scripts.
+test_pkgs="libcmocka-dev clang libclang-rt-14-dev sqlite3 openssl procps
+python3 iproute2"
+bench_pkgs="hyperfine"
+
+want="$build_pkgs"
+case "${1:-build}" in
+build) ;;
+test) want="$want $test_pkgs" ;;
+bench) want="$want $test_pkgs $bench_pkgs" ;;
+*) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $want; do
+	status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+	[ "$status" = "installed" ] || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "eduwatch needs these Debian packages:$missing" >&2
+	echo "run as root: apt-get update && apt-get install -y$missing" >&2
+	exit 1
+fi
+echo "deps: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,79 @@
+#!/usr/bin/python3
+"""Writes the seed corpora for the fuzz harnesses into tests/fuzz/corpus/.
+
+The seeds are small and committed; this script says how they were made, so
+anyone can regenerate or extend them."""
+import os
+import struct
+import sys
+
+
+def pack(o):
+    if o is None:
+        return b"\xc0"
+    if o is True:
+        return b"\xc3"
+    if o is False:
+        return b"\xc2"
+    if isinstance(o, int):
+        if 0 <= o < 128:
+            return bytes([o])
+        if 0 <= o < 2**32:
+            return b"\xce" + struct.pack(">I", o)
+        if 0 <= o:
+            return b"\xcf" + struct.pack(">Q", o)
+        return b"\xd3" + struct.pack(">q", o)
+    if isinstance(o, str):
+        b = o.encode()
+        if len(b) < 32:
+            return bytes([0xA0 | len(b)]) + b
+        return b"\xd9" + bytes([len(b)]) + b if len(b) < 256 else b"\xda" + struct.pack(">H", len(b)) + b
+    if isinstance(o, list):
+        return bytes([0x90 | len(o)]) + b"".join(pack(x) for x in o)
+    if isinstance(o, dict):
+        return bytes([0x80 | len(o)]) + b"".join(pack(k) + pack(v) for k, v in o.items())
+    raise TypeError(o)
+
+
+def frame(m):
+    body = pack(m)
+    return struct.pack(">I", len(body)) + body
+
+
+def event(seq, kind="av.status", body=None):
+    return {"v": 1, "agent": "a-79001-0001", "boot": 123456789, "seq": seq,
+            "ts": 1764380000000000, "kind": kind, "sev": 3, "drill": False,
+            "body": body if body is not None else {"rtp": True, "engine": "clamav"}}
+
+
+def main():
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
+    seeds = {
+        "frame": {
+            "hello": b"\x07" + frame({"t": "hello", "v": 1, "agent": "a-79001-0001", "boot": 1, "ver": "0.1.0"}),
+            "events": b"\x10" + frame({"t": "events", "id": 7, "ev": [event(1), event(2, "scan.match", {"rule": "EICAR", "path": "/tmp/x", "sha256": "ab" * 32})]}),
+            "ack-ping": b"\xff" + frame({"t": "ack", "id": 7, "n": 2, "dup": 0}) + frame({"t": "ping", "ts": 5}),
+            "huge-array": b"\x00" + struct.pack(">I", 5) + b"\xdd\xff\xff\xff\xff",
+        },
+        "event": {
+            "av": pack(event(1)),
+            "nested": pack(event(3, "net.arp_spoof", {"gw": {"ip": "192.0.2.1", "old": "aa:bb", "new": "cc:dd"}, "n": [1, 2, 3]})),
+            "drill": pack(dict(event(4, "drill.action"), drill=True)),
+        },
+        "config": {
+            "full": b"name: school\na:\n  count: 5\n  flag: yes\n  b:\n    wait: 2h\nsize: 64KiB\nitems:\n  - /a\n  - /b\n",
+            "alias": b"name: &x y\nitems: [*x]\n",
+            "bad": b"a:\n  count: [\n",
+        },
+    }
+    for harness, files in seeds.items():
+        d = os.path.join(root, harness)
+        os.makedirs(d, exist_ok=True)
+        for name, data in files.items():
+            with open(os.path.join(d, name), "wb") as f:
+                f.write(data)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

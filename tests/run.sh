@@ -1,0 +1,126 @@
+#!/bin/bash
+# Runs eduwatch's test suites and prints one closing line that counts them:
+#   total: N passed, N failed
+# Usage: tests/run.sh all|unit|integration|fuzz|chaos
+# Every suite speaks TAP ("ok ..." / "not ok ..."); this script only counts.
+set -u
+cd "$(dirname "$0")/.."
+mode=${1:-all}
+BUILD=${BUILD:-build}
+FUZZ_SECONDS=${FUZZ_SECONDS:-15}
+log_dir=$(mktemp -d "${TMPDIR:-/tmp}/ew-test-logs-XXXXXX")
+passed=0
+failed=0
+failures=()
+
+record() { # record SUITE < TAP lines
+	local suite=$1 line
+	while IFS= read -r line; do
+		case $line in
+		"ok "*) passed=$((passed + 1)) ;;
+		"not ok "*) failed=$((failed + 1)); failures+=("$suite: ${line#not ok }") ;;
+		esac
+	done
+}
+
+run_unit() { # run_unit VARIANT
+	local variant=$1 t name out
+	for t in "$BUILD/$variant"/tests/test_*; do
+		[ -x "$t" ] || continue
+		name=$(basename "$t")
+		out="$log_dir/$variant-$name.log"
+		CMOCKA_MESSAGE_OUTPUT=TAP timeout 300 "$t" >"$out" 2>&1
+		local rc=$?
+		# A crash or timeout leaves no "not ok" line: count it here.
+		if [ $rc -ne 0 ] && ! grep -q '^not ok' "$out"; then
+			echo "not ok - $name exited $rc" >>"$out"
+		fi
+		record "unit[$variant]" <"$out"
+		printf '  unit[%s] %-24s %s\n' "$variant" "$name" \
+			"$(grep -c '^ok' "$out") ok, $(grep -c '^not ok' "$out") failed"
+		[ $rc -ne 0 ] && sed 's/^/    | /' "$out" | grep -vE '^    \| ok ' | tail -30
+	done
+}
+
+run_integration() { # run_integration VARIANT
+	local variant=$1 t name out
+	for t in tests/integration/*.sh; do
+		[ -f "$t" ] || continue
+		name=$(basename "$t" .sh)
+		out="$log_dir/$variant-int-$name.log"
+		EW_BIN="$BUILD/$variant/bin" EW_BENCH_BIN="$BUILD/$variant/bench" \
+			EW_VARIANT="$variant" timeout 900 bash "$t" >"$out" 2>&1
+		local rc=$?
+		if [ $rc -ne 0 ] && ! grep -q '^not ok' "$out"; then
+			echo "not ok - $name exited $rc" >>"$out"
+		fi
+		record "integration[$variant]" <"$out"
+		printf '  integration[%s] %-18s %s\n' "$variant" "$name" \
+			"$(grep -c '^ok' "$out") ok, $(grep -c '^not ok' "$out") failed"
+		[ $rc -ne 0 ] && tail -40 "$out" | sed 's/^/    | /'
+	done
+}
+
+run_fuzz() {
+	local f name out work
+	for f in "$BUILD"/fuzz/fuzz/fuzz_*; do
+		[ -x "$f" ] || continue
+		name=$(basename "$f")
+		out="$log_dir/$name.log"
+		work=$(mktemp -d "${TMPDIR:-/tmp}/ew-corpus-XXXXXX")
+		cp -r "tests/fuzz/corpus/${name#fuzz_}/." "$work/" 2>/dev/null
+		# Findings go to the log dir, never into the source tree.
+		if timeout $((FUZZ_SECONDS + 120)) "$f" -max_total_time="$FUZZ_SECONDS" \
+			-rss_limit_mb=2048 -artifact_prefix="$log_dir/$name-" \
+			-print_final_stats=1 "$work" >"$out" 2>&1; then
+			record fuzz <<<"ok - $name ran ${FUZZ_SECONDS}s, $(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$out" | grep -o '[0-9]*$') inputs"
+			printf '  fuzz %-30s ok (%s s)\n' "$name" "$FUZZ_SECONDS"
+		else
+			record fuzz <<<"not ok - $name found a crash (see $log_dir)"
+			printf '  fuzz %-30s FINDING\n' "$name"
+			grep -E 'ERROR|SUMMARY|artifact' "$out" | head -10 | sed 's/^/    | /'
+		fi
+		rm -rf "$work"
+	done
+}
+
+run_chaos() {
+	local t name out
+	for t in tests/chaos/*.sh; do
+		[ -f "$t" ] || continue
+		name=$(basename "$t" .sh)
+		out="$log_dir/chaos-$name.log"
+		EW_BIN="$BUILD/release/bin" EW_BENCH_BIN="$BUILD/release/bench" \
+			timeout 1800 bash "$t" >"$out" 2>&1
+		local rc=$?
+		[ $rc -ne 0 ] && ! grep -q '^not ok' "$out" && echo "not ok - $name exited $rc" >>"$out"
+		record chaos <"$out"
+		printf '  chaos %-28s %s\n' "$name" \
+			"$(grep -c '^ok' "$out") ok, $(grep -c '^not ok' "$out") failed"
+		[ $rc -ne 0 ] && tail -40 "$out" | sed 's/^/    | /'
+	done
+}
+
+echo "eduwatch tests ($mode); logs in $log_dir"
+case $mode in
+all)
+	run_unit release
+	run_integration release
+	run_chaos
+	run_fuzz
+	run_unit asan
+	run_integration asan
+	;;
+unit) run_unit release ;;
+integration) run_integration release ;;
+fuzz) run_fuzz ;;
+chaos) run_chaos ;;
+*) echo "usage: $0 all|unit|integration|fuzz|chaos" >&2; exit 2 ;;
+esac
+
+if [ ${#failures[@]} -gt 0 ]; then
+	echo "failed:"
+	printf '  %s\n' "${failures[@]}"
+fi
+echo "total: $passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

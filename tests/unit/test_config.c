@@ -1,0 +1,171 @@
+/* Unit tests for common/config: schema loading and error messages. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/config.h"
+
+struct sample {
+	char listen[64];
+	long long port;
+	bool tls_required;
+	long long backoff_max;
+	long long spool_max;
+	struct config_list exclude;
+	char token[32];
+};
+
+static const struct config_field fields[] = {
+	{"listen", CONFIG_STRING, offsetof(struct sample, listen), 64,
+	 "0.0.0.0", 0, 0},
+	{"ingest.port", CONFIG_INT, offsetof(struct sample, port), 0, "7443", 1,
+	 65535},
+	{"ingest.tls_required", CONFIG_BOOL,
+	 offsetof(struct sample, tls_required), 0, "true", 0, 0},
+	{"uplink.backoff_max", CONFIG_DURATION,
+	 offsetof(struct sample, backoff_max), 0, "5m", 1, 86400},
+	{"spool.max_size", CONFIG_SIZE, offsetof(struct sample, spool_max), 0,
+	 "256MiB", 1 << 20, 1LL << 40},
+	{"scan.exclude", CONFIG_LIST, offsetof(struct sample, exclude), 0, NULL,
+	 0, 0},
+	{"enroll.token", CONFIG_STRING, offsetof(struct sample, token), 32,
+	 NULL, 0, 0},
+};
+
+static int load(const char *text, struct sample *s, char *err, size_t len)
+{
+	memset(s, 0, sizeof(*s));
+	return config_load_string("agent.yaml", text, strlen(text), fields,
+				  CONFIG_FIELD_COUNT(fields), s, err, len);
+}
+
+static void test_defaults_and_values(void **state)
+{
+	(void)state;
+	struct sample s;
+	char err[256] = "";
+	const char *text = "enroll:\n"
+			   "  token: abc\n"
+			   "uplink:\n"
+			   "  backoff_max: 2h\n"
+			   "scan:\n"
+			   "  exclude:\n"
+			   "    - /proc\n"
+			   "    - \"/home/*/.cache\"\n";
+	assert_int_equal(load(text, &s, err, sizeof(err)), 0);
+	assert_string_equal(s.listen, "0.0.0.0");
+	assert_int_equal(s.port, 7443);
+	assert_true(s.tls_required);
+	assert_int_equal(s.backoff_max, 7200);
+	assert_int_equal(s.spool_max, 256LL << 20);
+	assert_int_equal(s.exclude.count, 2);
+	assert_string_equal(s.exclude.items[1], "/home/*/.cache");
+	assert_string_equal(s.token, "abc");
+	config_free(fields, CONFIG_FIELD_COUNT(fields), &s);
+}
+
+static void expect_error(const char *text, const char *needle)
+{
+	struct sample s;
+	char err[256] = "";
+	assert_int_equal(load(text, &s, err, sizeof(err)), -EINVAL);
+	if (strstr(err, needle) == NULL)
+		fail_msg("error '%s' does not contain '%s'", err, needle);
+	config_free(fields, CONFIG_FIELD_COUNT(fields), &s);
+}
+
+static void test_errors_name_file_line_key(void **state)
+{
+	(void)state;
+	expect_error("enroll:\n  token: a\ningest:\n  prot: 1\n",
+		     "agent.yaml:4: key 'ingest.prot': unknown key");
+	expect_error("enroll:\n  token: a\ningest:\n  port: http\n",
+		     "agent.yaml:4: key 'ingest.port': expected an integer");
+	expect_error("enroll:\n  token: a\ningest:\n  port: 70000\n",
+		     "out of range 1..65535");
+	expect_error("enroll:\n  token: a\nuplink:\n  backoff_max: soon\n",
+		     "agent.yaml:4: key 'uplink.backoff_max': expected a "
+		     "duration");
+	expect_error("enroll:\n  token: a\nspool:\n  max_size: 12XB\n",
+		     "key 'spool.max_size': expected a size");
+	expect_error("enroll:\n  token: a\ningest:\n  tls_required: maybe\n",
+		     "expected true or false");
+	expect_error("listen: x\n", "key 'enroll.token': required but missing");
+	expect_error("enroll:\n  token: [a, b]\n", "got a list");
+	expect_error("enroll:\n  token: a\nscan: 3\n", "unknown key");
+	expect_error("bogus:\n  x: 1\n", "key 'bogus': unknown section");
+	expect_error("- a\n- b\n", "top level must be a mapping");
+}
+
+static void test_syntax_error_has_line(void **state)
+{
+	(void)state;
+	expect_error("enroll:\n  token: a\n  bad: [unclosed\n",
+		     "agent.yaml:4: YAML syntax error: did not find expected");
+	expect_error("enroll:\n  token: a\n  token: b\n",
+		     "agent.yaml:3: key 'enroll.token': duplicate key");
+	expect_error("enroll:\n  token: a\n---\nlisten: b\n",
+		     "agent.yaml:3: only one YAML document");
+}
+
+static void test_aliases_refused(void **state)
+{
+	(void)state;
+	/* Found by fuzz_config against libfyaml, which hung on it. */
+	expect_error("%\xff\n", "agent.yaml:1: the file is not valid UTF-8");
+	expect_error("listen: \x01\n", "control byte 0x01");
+	expect_error("listen: \xc3\n", "not valid UTF-8");
+	expect_error("listen: \"Tr\xc6\xb0\xe1\xbb\x9dng\"\nenroll:\n  token: a\n"
+		     "bad: 1\n", "agent.yaml:4: key 'bad'");
+	expect_error("listen: &x 1.2.3.4\nenroll:\n  token: *x\n",
+		     "agent.yaml:1: YAML anchors and aliases are not allowed");
+}
+
+static void test_unit_parsers(void **state)
+{
+	(void)state;
+	long long v;
+	assert_int_equal(config_parse_duration("90", &v), 0);
+	assert_int_equal(v, 90);
+	assert_int_equal(config_parse_duration("7d", &v), 0);
+	assert_int_equal(v, 604800);
+	assert_int_not_equal(config_parse_duration("-5s", &v), 0);
+	assert_int_not_equal(config_parse_duration("5 s", &v), 0);
+	assert_int_not_equal(config_parse_duration("99999999999999999999w", &v),
+			     0);
+	assert_int_equal(config_parse_size("64KiB", &v), 0);
+	assert_int_equal(v, 65536);
+	assert_int_not_equal(config_parse_size("", &v), 0);
+}
+
+static void test_missing_file(void **state)
+{
+	(void)state;
+	struct sample s;
+	char err[256];
+	assert_int_equal(config_load_file("/nonexistent/agent.yaml", fields,
+					  CONFIG_FIELD_COUNT(fields), &s, err,
+					  sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "/nonexistent/agent.yaml: cannot open"));
+	config_free(fields, CONFIG_FIELD_COUNT(fields), &s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults_and_values),
+		cmocka_unit_test(test_errors_name_file_line_key),
+		cmocka_unit_test(test_syntax_error_has_line),
+		cmocka_unit_test(test_aliases_refused),
+		cmocka_unit_test(test_unit_parsers),
+		cmocka_unit_test(test_missing_file),
+	};
+	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}
