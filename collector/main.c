@@ -1,1 +1,645 @@
-int main(void) { return 0; }
+/* eduwatch-collector: command-line entry point. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "collector/ca.h"
+#include "collector/enroll.h"
+#include "collector/ingest.h"
+#include "collector/settings.h"
+#include "collector/store.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/tls.h"
+#include "common/version.h"
+
+/* Exit codes, documented in --help. */
+enum {
+	EXIT_OK = 0,
+	EXIT_FAILURE_RUNTIME = 1,
+	EXIT_USAGE = 2,
+	EXIT_CONFIG = 3,
+	EXIT_NOT_FOUND = 4,
+};
+
+static const char usage_text[] =
+	"usage: eduwatch-collector COMMAND [OPTIONS]\n"
+	"\n"
+	"Commands:\n"
+	"  init --dir DIR [--name HOST]...   create the CA, the server certificate\n"
+	"                                    (SANs: each --name; default localhost,\n"
+	"                                    127.0.0.1), the database and DIR/collector.yaml\n"
+	"  serve                             run in the foreground (SIGTERM stops,\n"
+	"                                    SIGHUP reloads the log level)\n"
+	"  school add CODE NAME --commune C --level N --expected-pcs N\n"
+	"  school list [--json]\n"
+	"  token create --school CODE [--uses N] [--expires 7d]\n"
+	"                                    print a one-time enrollment token\n"
+	"  agent list [--school CODE] [--json]\n"
+	"  agent revoke ID                   refuse this agent from its next handshake\n"
+	"  events count [--agent ID] [--boot N]\n"
+	"\n"
+	"Options for every command but init:\n"
+	"  -c, --config FILE   collector.yaml (default $EDUWATCH_COLLECTOR_CONFIG or\n"
+	"                      /etc/eduwatch/collector.yaml)\n"
+	"  -h, --help          this text\n"
+	"\n"
+	"Exit codes: 0 done, 1 runtime failure, 2 usage error, 3 bad configuration,\n"
+	"4 no such school or agent.\n";
+
+struct cli {
+	const char *config;
+	const char *dir;
+	const char *names[16];
+	size_t nnames;
+	const char *commune;
+	const char *school;
+	const char *agent;
+	const char *expires;
+	long level;
+	long expected;
+	long uses;
+	unsigned long long boot;
+	bool json;
+	int argc; /* positional arguments left */
+	char **argv;
+};
+
+static int usage_error(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "eduwatch-collector: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'eduwatch-collector --help'.\n");
+	return EXIT_USAGE;
+}
+
+static int parse_long(const char *text, long lo, long hi, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(text, &end, 10);
+	if (errno || end == text || *end || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int parse_cli(int argc, char **argv, struct cli *cli)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"dir", required_argument, NULL, 'd'},
+		{"name", required_argument, NULL, 'n'},
+		{"commune", required_argument, NULL, 'm'},
+		{"level", required_argument, NULL, 'l'},
+		{"expected-pcs", required_argument, NULL, 'e'},
+		{"school", required_argument, NULL, 's'},
+		{"uses", required_argument, NULL, 'u'},
+		{"expires", required_argument, NULL, 'x'},
+		{"agent", required_argument, NULL, 'a'},
+		{"boot", required_argument, NULL, 'b'},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int ch;
+	memset(cli, 0, sizeof(*cli));
+	cli->config = getenv("EDUWATCH_COLLECTOR_CONFIG");
+	if (cli->config == NULL)
+		cli->config = "/etc/eduwatch/collector.yaml";
+	cli->uses = 1;
+	cli->expires = "7d";
+	cli->level = -1;
+	cli->expected = -1;
+	while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': cli->config = optarg; break;
+		case 'd': cli->dir = optarg; break;
+		case 'n':
+			if (cli->nnames == 16)
+				return usage_error("at most 16 --name");
+			cli->names[cli->nnames++] = optarg;
+			break;
+		case 'm': cli->commune = optarg; break;
+		case 'l':
+			if (parse_long(optarg, 1, 5, &cli->level))
+				return usage_error("--level must be 1..5, not '%s'",
+						   optarg);
+			break;
+		case 'e':
+			if (parse_long(optarg, 0, 100000, &cli->expected))
+				return usage_error("--expected-pcs must be a count, "
+						   "not '%s'", optarg);
+			break;
+		case 's': cli->school = optarg; break;
+		case 'u':
+			if (parse_long(optarg, 1, 100000, &cli->uses))
+				return usage_error("--uses must be 1..100000, not "
+						   "'%s'", optarg);
+			break;
+		case 'x': cli->expires = optarg; break;
+		case 'a': cli->agent = optarg; break;
+		case 'b': {
+			char *end;
+			cli->boot = strtoull(optarg, &end, 10);
+			if (*end)
+				return usage_error("--boot must be a number, not "
+						   "'%s'", optarg);
+			break;
+		}
+		case 'j': cli->json = true; break;
+		case 'h':
+			fputs(usage_text, stdout);
+			exit(EXIT_OK);
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	cli->argc = argc - optind;
+	cli->argv = argv + optind;
+	return 0;
+}
+
+static int load_settings(const struct cli *cli, struct settings *s)
+{
+	char err[512];
+	if (settings_load(cli->config, s, err, sizeof(err)) != 0) {
+		fprintf(stderr, "eduwatch-collector: %s\n", err);
+		return EXIT_CONFIG;
+	}
+	enum log_level level = LOG_LEVEL_INFO;
+	if (log_level_parse(s->log_level, &level) != 0) {
+		fprintf(stderr, "eduwatch-collector: %s: key 'log.level': expected "
+				"error, warn, info or debug\n", cli->config);
+		return EXIT_CONFIG;
+	}
+	log_setup("eduwatch-collector", level);
+	return 0;
+}
+
+static void store_options_from(const struct settings *s,
+			       struct store_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->url = s->store_url;
+	o->cache_bytes = s->cache_size;
+	o->batch_max_events = (int)s->batch_max_events;
+	o->sync_full = s->sync_full;
+	o->retention_days = (int)s->retention_days;
+	o->high_severity_days = (int)s->high_severity_days;
+	o->high_severity = (int)s->high_severity;
+}
+
+static int open_store_sync(const struct cli *cli, struct settings *s,
+			   struct store **st)
+{
+	char err[512];
+	struct store_options o;
+	int rc = load_settings(cli, s);
+	if (rc != 0)
+		return rc;
+	store_options_from(s, &o);
+	if (store_open(&o, NULL, st, err, sizeof(err)) != 0) {
+		fprintf(stderr, "eduwatch-collector: %s\n", err);
+		return EXIT_FAILURE_RUNTIME;
+	}
+	return 0;
+}
+
+/* ---- init ---------------------------------------------------------------- */
+
+static int cmd_init(struct cli *cli)
+{
+	char err[512], path[1024];
+	static const char *const default_names[] = {"localhost", "127.0.0.1"};
+	if (cli->dir == NULL)
+		return usage_error("init needs --dir DIR");
+	const char *const *names = cli->nnames ? cli->names : default_names;
+	size_t nnames = cli->nnames ? cli->nnames : 2;
+	if (ca_init(cli->dir, names, nnames, err, sizeof(err)) != 0) {
+		fprintf(stderr, "eduwatch-collector: %s\n", err);
+		return EXIT_FAILURE_RUNTIME;
+	}
+	snprintf(path, sizeof(path), "%s/collector.yaml", cli->dir);
+	if (settings_write_default(path, cli->dir, err, sizeof(err)) != 0) {
+		fprintf(stderr, "eduwatch-collector: %s\n", err);
+		return EXIT_FAILURE_RUNTIME;
+	}
+	struct cli with_config = *cli;
+	with_config.config = path;
+	struct settings s;
+	struct store *st;
+	int rc = open_store_sync(&with_config, &s, &st);
+	if (rc != 0)
+		return rc;
+	store_close(st);
+	printf("created CA, server certificate and database in %s\n"
+	       "settings: %s\n"
+	       "agents pin this CA: %s/ca.crt\n"
+	       "next: eduwatch-collector school add ... -c %s\n",
+	       cli->dir, path, cli->dir, path);
+	return EXIT_OK;
+}
+
+/* ---- serve --------------------------------------------------------------- */
+
+struct daemon {
+	uv_loop_t *loop;
+	struct settings settings;
+	const char *config_path;
+	struct store *store;
+	struct ingest *ingest;
+	struct enroll *enroll;
+	SSL_CTX *ingest_ctx;
+	SSL_CTX *enroll_ctx;
+	struct ca *ca;
+	uv_signal_t sigterm, sigint, sighup;
+	bool stopping;
+};
+
+static void close_signal_handles(struct daemon *d)
+{
+	uv_close((uv_handle_t *)&d->sigterm, NULL);
+	uv_close((uv_handle_t *)&d->sigint, NULL);
+	uv_close((uv_handle_t *)&d->sighup, NULL);
+}
+
+static void on_ingest_stopped(void *arg)
+{
+	struct daemon *d = arg;
+	ingest_log_stats(d->ingest);
+	enroll_stop(d->enroll);
+	d->enroll = NULL;
+	/* Commits what is queued; their callbacks find closed connections. */
+	store_close(d->store);
+	d->store = NULL;
+	close_signal_handles(d);
+	log_info("collector: stopped");
+}
+
+static void on_stop_signal(uv_signal_t *sig, int signum)
+{
+	struct daemon *d = sig->data;
+	if (d->stopping)
+		return;
+	d->stopping = true;
+	log_info("collector: %s received, draining", strsignal(signum));
+	ingest_stop(d->ingest, on_ingest_stopped, d);
+}
+
+static void on_reload(uv_signal_t *sig, int signum)
+{
+	struct daemon *d = sig->data;
+	struct settings fresh;
+	char err[512];
+	(void)signum;
+	if (settings_load(d->config_path, &fresh, err, sizeof(err)) != 0) {
+		log_err("collector: reload failed, keeping old settings: %s", err);
+		return;
+	}
+	enum log_level level;
+	if (log_level_parse(fresh.log_level, &level) == 0)
+		log_setup("eduwatch-collector", level);
+	ingest_log_stats(d->ingest);
+	log_info("collector: reloaded %s (log level; other changes need a "
+		 "restart)", d->config_path);
+}
+
+static int cmd_serve(struct cli *cli)
+{
+	struct daemon d = {.config_path = cli->config};
+	char err[512], ca_file[1024], cert_file[1024], key_file[1024];
+	struct store_options so;
+	int rc = load_settings(cli, &d.settings);
+	if (rc != 0)
+		return rc;
+	signal(SIGPIPE, SIG_IGN);
+	d.loop = uv_default_loop();
+	const char *dir = d.settings.state_dir;
+	ca_path(dir, "ca.crt", ca_file, sizeof(ca_file));
+	ca_path(dir, "server.crt", cert_file, sizeof(cert_file));
+	ca_path(dir, "server.key", key_file, sizeof(key_file));
+	if (ca_load(dir, &d.ca, err, sizeof(err)) != 0 ||
+	    tls_ctx_new_from_files(true, ca_file, cert_file, key_file, true,
+				   &d.ingest_ctx, err, sizeof(err)) != 0 ||
+	    tls_ctx_new_from_files(true, ca_file, cert_file, key_file, false,
+				   &d.enroll_ctx, err, sizeof(err)) != 0) {
+		log_err("collector: %s", err);
+		rc = EXIT_CONFIG;
+		goto done;
+	}
+	store_options_from(&d.settings, &so);
+	if (store_open(&so, d.loop, &d.store, err, sizeof(err)) != 0) {
+		log_err("collector: %s", err);
+		rc = EXIT_FAILURE_RUNTIME;
+		goto done;
+	}
+	struct ingest_options io = {
+		.host = d.settings.listen,
+		.port = (int)d.settings.ingest_port,
+		.max_connections = (int)d.settings.max_connections,
+		.handshake_timeout_s = (int)d.settings.handshake_timeout,
+		.idle_timeout_s = (int)d.settings.idle_timeout,
+		.max_events_per_second = (int)d.settings.max_events_per_second,
+		.backlog_high = (size_t)d.settings.backlog_high,
+		.stats_interval_s = (int)d.settings.stats_interval,
+	};
+	if (ingest_start(d.loop, d.ingest_ctx, d.store, &io, &d.ingest, err,
+			 sizeof(err)) != 0 ||
+	    enroll_start(d.loop, d.enroll_ctx, d.ca, d.store, d.settings.listen,
+			 (int)d.settings.enroll_port, &d.enroll, err,
+			 sizeof(err)) != 0) {
+		log_err("collector: %s", err);
+		rc = EXIT_FAILURE_RUNTIME;
+		goto done;
+	}
+	uv_signal_init(d.loop, &d.sigterm);
+	uv_signal_init(d.loop, &d.sigint);
+	uv_signal_init(d.loop, &d.sighup);
+	d.sigterm.data = d.sigint.data = d.sighup.data = &d;
+	uv_signal_start(&d.sigterm, on_stop_signal, SIGTERM);
+	uv_signal_start(&d.sigint, on_stop_signal, SIGINT);
+	uv_signal_start(&d.sighup, on_reload, SIGHUP);
+	log_info("collector: eduwatch-collector %s serving from %s",
+		 EDUWATCH_VERSION, dir);
+	uv_run(d.loop, UV_RUN_DEFAULT);
+	rc = EXIT_OK;
+done:
+	SSL_CTX_free(d.ingest_ctx);
+	SSL_CTX_free(d.enroll_ctx);
+	ca_free(d.ca);
+	if (d.store)
+		store_close(d.store);
+	uv_run(d.loop, UV_RUN_NOWAIT);
+	return rc;
+}
+
+/* ---- admin commands ------------------------------------------------------ */
+
+static void print_json_string(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+struct list_state {
+	bool json;
+	int count;
+};
+
+static void print_school(void *arg, const struct store_school *sc)
+{
+	struct list_state *ls = arg;
+	if (ls->json) {
+		printf("%s{\"code\":", ls->count ? "," : "");
+		print_json_string(sc->code);
+		printf(",\"name\":");
+		print_json_string(sc->name);
+		printf(",\"commune\":");
+		print_json_string(sc->commune);
+		printf(",\"level\":%d,\"expected_pcs\":%d,\"enrolled_pcs\":%d}",
+		       sc->level, sc->expected_pcs, sc->enrolled_pcs);
+	} else {
+		printf("%-10s %-30s %-20s level %d  %d/%d PCs enrolled\n",
+		       sc->code, sc->name, sc->commune, sc->level,
+		       sc->enrolled_pcs, sc->expected_pcs);
+	}
+	ls->count++;
+}
+
+static void format_time(int64_t us, char *buf, size_t cap)
+{
+	if (us <= 0) {
+		snprintf(buf, cap, "never");
+		return;
+	}
+	time_t t = (time_t)(us / 1000000);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void print_agent(void *arg, const struct store_agent *a)
+{
+	struct list_state *ls = arg;
+	char seen[32];
+	format_time(a->last_seen_us, seen, sizeof(seen));
+	if (ls->json) {
+		printf("%s{\"id\":", ls->count ? "," : "");
+		print_json_string(a->id);
+		printf(",\"school\":");
+		print_json_string(a->school);
+		printf(",\"hostname\":");
+		print_json_string(a->hostname);
+		printf(",\"last_seen\":\"%s\",\"revoked\":%s,\"events\":%lld}",
+		       seen, a->revoked ? "true" : "false", a->events);
+	} else {
+		printf("%-30s %-10s %-20s last seen %-20s %8lld events%s\n",
+		       a->id, a->school, a->hostname, seen, a->events,
+		       a->revoked ? "  REVOKED" : "");
+	}
+	ls->count++;
+}
+
+static int cmd_school(struct cli *cli)
+{
+	struct settings s;
+	struct store *st;
+	if (cli->argc < 2)
+		return usage_error("school needs 'add' or 'list'");
+	const char *sub = cli->argv[1];
+	if (strcmp(sub, "add") == 0) {
+		if (cli->argc != 4 || cli->commune == NULL || cli->level < 0 ||
+		    cli->expected < 0)
+			return usage_error("usage: school add CODE NAME --commune C "
+					   "--level N --expected-pcs N");
+		struct store_school sc = {.level = (int)cli->level,
+					  .expected_pcs = (int)cli->expected};
+		if (!event_agent_id_valid(cli->argv[2]) ||
+		    strlen(cli->argv[2]) > STORE_CODE_MAX)
+			return usage_error("school code '%s' must be 1-32 of "
+					   "A-Z a-z 0-9 . _ -", cli->argv[2]);
+		snprintf(sc.code, sizeof(sc.code), "%s", cli->argv[2]);
+		snprintf(sc.name, sizeof(sc.name), "%s", cli->argv[3]);
+		snprintf(sc.commune, sizeof(sc.commune), "%s", cli->commune);
+		int rc = open_store_sync(cli, &s, &st);
+		if (rc != 0)
+			return rc;
+		rc = store_school_add(st, &sc);
+		store_close(st);
+		if (rc != 0) {
+			fprintf(stderr, "eduwatch-collector: cannot add school\n");
+			return EXIT_FAILURE_RUNTIME;
+		}
+		printf("school %s (%s, %s) level %d, %d PCs expected\n", sc.code,
+		       sc.name, sc.commune, sc.level, sc.expected_pcs);
+		return EXIT_OK;
+	}
+	if (strcmp(sub, "list") == 0) {
+		struct list_state ls = {.json = cli->json};
+		int rc = open_store_sync(cli, &s, &st);
+		if (rc != 0)
+			return rc;
+		if (ls.json)
+			printf("[");
+		rc = store_school_list(st, print_school, &ls);
+		if (ls.json)
+			printf("]\n");
+		store_close(st);
+		return rc ? EXIT_FAILURE_RUNTIME : EXIT_OK;
+	}
+	return usage_error("unknown school command '%s'", sub);
+}
+
+static int cmd_token(struct cli *cli)
+{
+	struct settings s;
+	struct store *st;
+	long long seconds;
+	char token[64];
+	unsigned char hash[32];
+	if (cli->argc != 2 || strcmp(cli->argv[1], "create") != 0 ||
+	    cli->school == NULL)
+		return usage_error("usage: token create --school CODE [--uses N] "
+				   "[--expires 7d]");
+	if (config_parse_duration(cli->expires, &seconds) != 0 || seconds < 1)
+		return usage_error("--expires '%s' is not a duration like 7d",
+				   cli->expires);
+	int rc = open_store_sync(cli, &s, &st);
+	if (rc != 0)
+		return rc;
+	struct store_school sc;
+	if (store_school_get(st, cli->school, &sc) != 0) {
+		store_close(st);
+		fprintf(stderr, "eduwatch-collector: no school '%s' (add it with "
+				"'school add')\n", cli->school);
+		return EXIT_NOT_FOUND;
+	}
+	if (enroll_token_new(token, hash) != 0 ||
+	    store_token_add(st, hash, cli->school, (int)cli->uses,
+			    store_now_us() + seconds * 1000000LL) != 0) {
+		store_close(st);
+		fprintf(stderr, "eduwatch-collector: cannot create the token\n");
+		return EXIT_FAILURE_RUNTIME;
+	}
+	store_close(st);
+	/* Only the token goes to stdout, so scripts can capture it. */
+	printf("%s\n", token);
+	fprintf(stderr, "token for school %s: %ld use(s), expires in %s; only its "
+			"hash is stored\n", cli->school, cli->uses, cli->expires);
+	return EXIT_OK;
+}
+
+static int cmd_agent(struct cli *cli)
+{
+	struct settings s;
+	struct store *st;
+	if (cli->argc < 2)
+		return usage_error("agent needs 'list' or 'revoke'");
+	const char *sub = cli->argv[1];
+	int rc;
+	if (strcmp(sub, "list") == 0) {
+		struct list_state ls = {.json = cli->json};
+		if ((rc = open_store_sync(cli, &s, &st)) != 0)
+			return rc;
+		if (ls.json)
+			printf("[");
+		rc = store_agent_list(st, cli->school, print_agent, &ls);
+		if (ls.json)
+			printf("]\n");
+		store_close(st);
+		return rc ? EXIT_FAILURE_RUNTIME : EXIT_OK;
+	}
+	if (strcmp(sub, "revoke") == 0) {
+		if (cli->argc != 3)
+			return usage_error("usage: agent revoke ID");
+		if ((rc = open_store_sync(cli, &s, &st)) != 0)
+			return rc;
+		rc = store_agent_revoke(st, cli->argv[2]);
+		store_close(st);
+		if (rc == -ENOENT) {
+			fprintf(stderr, "eduwatch-collector: no active agent '%s'\n",
+				cli->argv[2]);
+			return EXIT_NOT_FOUND;
+		}
+		if (rc != 0)
+			return EXIT_FAILURE_RUNTIME;
+		printf("agent %s revoked: its next handshake will be refused\n",
+		       cli->argv[2]);
+		return EXIT_OK;
+	}
+	return usage_error("unknown agent command '%s'", sub);
+}
+
+static int cmd_events(struct cli *cli)
+{
+	struct settings s;
+	struct store *st;
+	long long count;
+	if (cli->argc != 2 || strcmp(cli->argv[1], "count") != 0)
+		return usage_error("usage: events count [--agent ID] [--boot N]%s",
+				   "");
+	int rc = open_store_sync(cli, &s, &st);
+	if (rc != 0)
+		return rc;
+	rc = store_count_events(st, cli->agent, cli->boot, &count);
+	store_close(st);
+	if (rc != 0)
+		return EXIT_FAILURE_RUNTIME;
+	printf("%lld\n", count);
+	return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli cli;
+	log_setup("eduwatch-collector", LOG_LEVEL_INFO);
+	int rc = parse_cli(argc, argv, &cli);
+	if (rc != 0)
+		return rc;
+	if (cli.argc < 1) {
+		fputs(usage_text, stderr);
+		return EXIT_USAGE;
+	}
+	const char *cmd = cli.argv[0];
+	if (strcmp(cmd, "init") == 0)
+		return cmd_init(&cli);
+	if (strcmp(cmd, "serve") == 0)
+		return cmd_serve(&cli);
+	if (strcmp(cmd, "school") == 0)
+		return cmd_school(&cli);
+	if (strcmp(cmd, "token") == 0)
+		return cmd_token(&cli);
+	if (strcmp(cmd, "agent") == 0)
+		return cmd_agent(&cli);
+	if (strcmp(cmd, "events") == 0)
+		return cmd_events(&cli);
+	if (strcmp(cmd, "version") == 0) {
+		printf("eduwatch-collector %s\n", EDUWATCH_VERSION);
+		return EXIT_OK;
+	}
+	return usage_error("unknown command '%s'", cmd);
+}

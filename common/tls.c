@@ -378,10 +378,12 @@ static void free_handle(uv_handle_t *handle)
 	alloc_free(handle);
 }
 
-int tls_stream_new(uv_stream_t *handle, SSL_CTX *ctx, bool server,
-		   const char *verify_host, const struct tls_stream_ops *ops,
-		   void *arg, struct tls_stream **out)
+int tls_stream_new(uv_stream_t *handle, SSL_CTX *ctx,
+		   const struct tls_stream_params *params,
+		   const struct tls_stream_ops *ops, void *arg,
+		   struct tls_stream **out)
 {
+	bool server = params->server;
 	struct tls_stream *ts = alloc_zeroed(1, sizeof(*ts));
 	int rc = -ENOMEM;
 	*out = NULL;
@@ -406,9 +408,15 @@ int tls_stream_new(uv_stream_t *handle, SSL_CTX *ctx, bool server,
 		SSL_set_accept_state(ts->ssl);
 	} else {
 		SSL_set_connect_state(ts->ssl);
-		if (verify_host != NULL &&
-		    (rc = set_verify_host(ts->ssl, verify_host)) != 0)
+		if (params->verify_host != NULL &&
+		    (rc = set_verify_host(ts->ssl, params->verify_host)) != 0)
 			goto fail_ts;
+	}
+	if (params->cert != NULL && params->key != NULL &&
+	    (SSL_use_certificate(ts->ssl, params->cert) != 1 ||
+	     SSL_use_PrivateKey(ts->ssl, params->key) != 1)) {
+		rc = -EINVAL;
+		goto fail_ts;
 	}
 	record_peer_addr(ts);
 	rc = uv_read_start(handle, alloc_cb, read_cb);

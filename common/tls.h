@@ -56,13 +56,25 @@ struct tls_stream_ops {
 	void (*on_close)(struct tls_stream *ts, int status, void *arg);
 };
 
+struct tls_stream_params {
+	bool server;
+	/* Client only: a DNS name or IP literal checked against the server
+	 * certificate; NULL skips the name check. */
+	const char *verify_host;
+	/* Optional identity for this connection instead of the context's
+	 * (borrowed; OpenSSL takes references). One context can then serve
+	 * many identities, as in the load generator. */
+	X509 *cert;
+	EVP_PKEY *key;
+};
+
 /* Wraps a connected stream. Takes ownership of `handle`, which must have
  * been allocated with alloc_bytes() and initialised on a loop; it is freed
- * after close. For a client, verify_host (a DNS name or IP literal) is
- * checked against the server certificate; NULL skips the name check. */
-int tls_stream_new(uv_stream_t *handle, SSL_CTX *ctx, bool server,
-		   const char *verify_host, const struct tls_stream_ops *ops,
-		   void *arg, struct tls_stream **out);
+ * after close, also when this fails. */
+int tls_stream_new(uv_stream_t *handle, SSL_CTX *ctx,
+		   const struct tls_stream_params *params,
+		   const struct tls_stream_ops *ops, void *arg,
+		   struct tls_stream **out);
 
 /* Encrypts and queues bytes; only after on_open. Returns 0, -EAGAIN before
  * the handshake, -EPIPE once closing, or -ENOMEM. */

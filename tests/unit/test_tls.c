@@ -98,10 +98,12 @@ static void run_pair(SSL_CTX *server_ctx, SSL_CTX *client_ctx,
 	assert_int_equal(uv_pipe_open(a, fds[0]), 0);
 	assert_int_equal(uv_pipe_open(b, fds[1]), 0);
 	struct tls_stream *s, *c;
-	assert_int_equal(tls_stream_new((uv_stream_t *)a, server_ctx, true,
-					NULL, &ops, server, &s), 0);
-	assert_int_equal(tls_stream_new((uv_stream_t *)b, client_ctx, false,
-					verify_host, &ops, client, &c), 0);
+	struct tls_stream_params sp = {.server = true};
+	struct tls_stream_params cp = {.verify_host = verify_host};
+	assert_int_equal(tls_stream_new((uv_stream_t *)a, server_ctx, &sp,
+					&ops, server, &s), 0);
+	assert_int_equal(tls_stream_new((uv_stream_t *)b, client_ctx, &cp,
+					&ops, client, &c), 0);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	assert_true(server->closed);
 	assert_true(client->closed);

@@ -1,0 +1,35 @@
+/* ca: the collector's certificate authority, kept in the state directory.
+ *
+ *   ca.key (0600)  ca.crt   server.key (0600)  server.crt
+ *
+ * It issues the collector's server certificate at init and one client
+ * certificate per agent at enrollment (CN = agent id, OU = school code). */
+#ifndef EDUWATCH_CA_H
+#define EDUWATCH_CA_H
+
+#include <stddef.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#define CA_AGENT_CERT_DAYS 825
+
+struct ca;
+
+/* Creates the CA and the server certificate in dir, with the given server
+ * names (DNS names or IPs) as SANs. Refuses to overwrite an existing CA. */
+int ca_init(const char *dir, const char *const *names, size_t nnames,
+	    char *err, size_t errlen);
+
+int ca_load(const char *dir, struct ca **out, char *err, size_t errlen);
+void ca_free(struct ca *ca);
+
+/* Signs a client certificate for an agent. Borrows pubkey. */
+int ca_issue_agent(struct ca *ca, EVP_PKEY *pubkey, const char *agent_id,
+		   const char *school, X509 **out);
+
+/* The CA certificate as PEM (owned by ca) and paths inside dir. */
+const char *ca_cert_pem(const struct ca *ca);
+void ca_path(const char *dir, const char *file, char *out, size_t cap);
+
+#endif

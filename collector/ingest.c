@@ -1,0 +1,636 @@
+#include "collector/ingest.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "common/event.h"
+#include "common/log.h"
+#include "common/tls.h"
+#include "common/wire.h"
+
+#define MAX_INFLIGHT_BATCHES 8
+#define SWEEP_INTERVAL_MS 1000
+/* A connection may burst this many seconds' worth of its rate. */
+#define RATE_BURST_SECONDS 5
+
+struct conn {
+	struct ingest *ing;
+	struct tls_stream *ts;
+	struct wire_decoder *dec;
+	char agent[EVENT_AGENT_MAX + 1];
+	char school[PKI_ID_MAX + 1];
+	char addr[64];
+	bool hello_done;
+	bool closed;	/* the stream is gone; free when inflight drops to 0 */
+	bool closing;
+	bool paused;
+	bool throttled;
+	bool backlog_paused;
+	int inflight;
+	uint64_t opened_ms;
+	uint64_t last_activity_ms;
+	double tokens;
+	uint64_t tokens_ms;
+	struct conn *prev, *next;
+};
+
+struct ingest {
+	uv_loop_t *loop;
+	SSL_CTX *ctx;
+	struct store *store;
+	struct ingest_options opts;
+	uv_tcp_t listener;
+	uv_timer_t sweep;
+	struct conn *conns;
+	size_t backlog_paused_count;
+	struct ingest_stats stats;
+	uint64_t last_stats_ms;
+	int handles_open;
+	bool stopping;
+	void (*stop_done)(void *);
+	void *stop_arg;
+};
+
+static void conn_update_flow(struct conn *c);
+
+static uint64_t now_ms(struct ingest *ing)
+{
+	return uv_now(ing->loop);
+}
+
+static const char *who(const struct conn *c)
+{
+	static _Thread_local char buf[160];
+	snprintf(buf, sizeof(buf), "agent %s (school %s, %s)",
+		 c->agent[0] ? c->agent : "?", c->school[0] ? c->school : "?",
+		 c->addr);
+	return buf;
+}
+
+static void conn_unlink(struct conn *c)
+{
+	struct ingest *ing = c->ing;
+	if (c->prev)
+		c->prev->next = c->next;
+	else if (ing->conns == c)
+		ing->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+}
+
+static void conn_free_if_done(struct conn *c)
+{
+	if (!c->closed || c->inflight > 0)
+		return;
+	if (c->backlog_paused)
+		c->ing->backlog_paused_count--;
+	wire_decoder_free(c->dec);
+	alloc_free(c);
+}
+
+static void send_frame(struct conn *c, struct wire_out *out)
+{
+	if (wire_out_finish(out) == 0 && !c->closing)
+		tls_stream_write(c->ts, out->buf.data, out->buf.size);
+	wire_out_release(out);
+}
+
+/* Tells the peer why, logs who and what, counts, and closes. */
+static void conn_reject(struct conn *c, uint64_t *counter, const char *code,
+			const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void conn_reject(struct conn *c, uint64_t *counter, const char *code,
+			const char *fmt, ...)
+{
+	char reason[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	if (counter)
+		(*counter)++;
+	log_warn("ingest: closing %s: %s", who(c), reason);
+	if (c->closing)
+		return;
+	if (tls_stream_is_open(c->ts)) {
+		struct wire_out out;
+		wire_out_begin(&out, WIRE_ERROR, 2);
+		wire_pack_kv_str(&out.pk, "code", code);
+		wire_pack_kv_str(&out.pk, "msg", reason);
+		send_frame(c, &out);
+	}
+	c->closing = true;
+	tls_stream_close(c->ts, -EPROTO);
+}
+
+/* ---- flow control -------------------------------------------------------- */
+
+static void refill_tokens(struct conn *c, uint64_t now)
+{
+	double rate = c->ing->opts.max_events_per_second;
+	double cap = rate * RATE_BURST_SECONDS;
+	c->tokens += rate * (double)(now - c->tokens_ms) / 1000.0;
+	if (c->tokens > cap)
+		c->tokens = cap;
+	c->tokens_ms = now;
+}
+
+static void conn_update_flow(struct conn *c)
+{
+	if (c->closing || c->closed)
+		return;
+	bool want_pause = c->throttled || c->backlog_paused ||
+			  c->inflight >= MAX_INFLIGHT_BATCHES;
+	if (want_pause && !c->paused) {
+		c->paused = true;
+		tls_stream_pause(c->ts);
+	} else if (!want_pause && c->paused) {
+		c->paused = false;
+		tls_stream_resume(c->ts);
+	}
+}
+
+/* Store backlog: pause everyone above the high mark, resume below half. */
+static void check_backlog(struct ingest *ing)
+{
+	size_t backlog = store_backlog(ing->store);
+	if (backlog < ing->opts.backlog_high / 2 && ing->backlog_paused_count) {
+		for (struct conn *c = ing->conns; c; c = c->next) {
+			if (c->backlog_paused) {
+				c->backlog_paused = false;
+				ing->backlog_paused_count--;
+				conn_update_flow(c);
+			}
+		}
+	}
+}
+
+/* ---- frames -------------------------------------------------------------- */
+
+struct pending_ack {
+	struct conn *conn;
+	uint64_t id;
+};
+
+static void on_batch_committed(void *arg, int status, unsigned stored,
+			       unsigned dup)
+{
+	struct pending_ack *pa = arg;
+	struct conn *c = pa->conn;
+	struct ingest *ing = c->ing;
+	uint64_t id = pa->id;
+	alloc_free(pa);
+	c->inflight--;
+	if (status != 0) {
+		ing->stats.store_failures++;
+		if (!c->closed)
+			conn_reject(c, NULL, "internal",
+				    "store could not commit batch %llu (%s); "
+				    "resend later",
+				    (unsigned long long)id, uv_strerror(status));
+	} else {
+		ing->stats.events_stored += stored;
+		ing->stats.events_duplicate += dup;
+		if (!c->closed && !c->closing) {
+			struct wire_out out;
+			wire_out_begin(&out, WIRE_ACK, 3);
+			wire_pack_kv_u64(&out.pk, "id", id);
+			wire_pack_kv_u64(&out.pk, "n", stored);
+			wire_pack_kv_u64(&out.pk, "dup", dup);
+			send_frame(c, &out);
+		}
+	}
+	conn_update_flow(c);
+	conn_free_if_done(c);
+	check_backlog(ing);
+}
+
+static int handle_hello(struct conn *c, const msgpack_object *root)
+{
+	uint64_t v = 0;
+	char agent[EVENT_AGENT_MAX + 1];
+	if (wire_get_u64(root, "v", &v) != 0 || v != WIRE_VERSION ||
+	    wire_get_str(root, "agent", agent, sizeof(agent)) != 0) {
+		conn_reject(c, &c->ing->stats.bad_frames, "bad_frame",
+			    "hello without v=%d and agent", WIRE_VERSION);
+		return -1;
+	}
+	if (strcmp(agent, c->agent) != 0) {
+		conn_reject(c, &c->ing->stats.identity_mismatch, "identity",
+			    "hello claims agent '%s' but the certificate says "
+			    "'%s'", agent, c->agent);
+		return -1;
+	}
+	c->hello_done = true;
+	struct wire_out out;
+	wire_out_begin(&out, WIRE_HELLO, 3);
+	wire_pack_kv_u64(&out.pk, "v", WIRE_VERSION);
+	wire_pack_kv_str(&out.pk, "srv", "eduwatch-collector");
+	wire_pack_kv_u64(&out.pk, "ts", (uint64_t)store_now_us());
+	send_frame(c, &out);
+	return 0;
+}
+
+static int handle_events(struct conn *c, const msgpack_object *root)
+{
+	struct ingest *ing = c->ing;
+	uint64_t id;
+	const msgpack_object *evs = wire_map_get(root, "ev");
+	if (!c->hello_done) {
+		conn_reject(c, &ing->stats.bad_frames, "bad_frame",
+			    "events before hello");
+		return -1;
+	}
+	if (wire_get_u64(root, "id", &id) != 0 || evs == NULL ||
+	    evs->type != MSGPACK_OBJECT_ARRAY ||
+	    evs->via.array.size > WIRE_MAX_EVENTS_PER_FRAME) {
+		conn_reject(c, &ing->stats.bad_frames, "bad_frame",
+			    "events frame needs id and ev (at most %d events)",
+			    WIRE_MAX_EVENTS_PER_FRAME);
+		return -1;
+	}
+	uint32_t n = evs->via.array.size;
+	struct store_batch *batch = store_batch_new(n);
+	struct pending_ack *pa = alloc_bytes(sizeof(*pa));
+	if (batch == NULL || pa == NULL) {
+		store_batch_free(batch);
+		alloc_free(pa);
+		conn_reject(c, NULL, "internal", "out of memory");
+		return -1;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		struct event ev;
+		char err[160];
+		if (event_from_msgpack(&evs->via.array.ptr[i], &ev, err,
+				       sizeof(err)) != 0) {
+			event_clear(&ev);
+			store_batch_free(batch);
+			alloc_free(pa);
+			conn_reject(c, &ing->stats.bad_events, "bad_event",
+				    "event %u of batch %llu: %s", i,
+				    (unsigned long long)id, err);
+			return -1;
+		}
+		if (strcmp(ev.agent, c->agent) != 0) {
+			event_clear(&ev);
+			store_batch_free(batch);
+			alloc_free(pa);
+			conn_reject(c, &ing->stats.identity_mismatch, "identity",
+				    "event for agent '%s' on the connection of "
+				    "'%s'", ev.agent, c->agent);
+			return -1;
+		}
+		store_batch_add(batch, &ev);
+	}
+	refill_tokens(c, now_ms(ing));
+	c->tokens -= n;
+	if (c->tokens < 0 && !c->throttled) {
+		c->throttled = true;
+		ing->stats.throttled++;
+		log_info("ingest: throttling %s: over %d events/s",
+			 who(c), ing->opts.max_events_per_second);
+	}
+	pa->conn = c;
+	pa->id = id;
+	c->inflight++;
+	store_submit(ing->store, batch, on_batch_committed, pa);
+	if (store_backlog(ing->store) > ing->opts.backlog_high &&
+	    !c->backlog_paused) {
+		c->backlog_paused = true;
+		ing->backlog_paused_count++;
+	}
+	conn_update_flow(c);
+	return 0;
+}
+
+static int on_frame(void *arg, const char *body, size_t len)
+{
+	struct conn *c = arg;
+	struct wire_msg msg;
+	if (c->closing)
+		return -1;
+	if (wire_msg_parse(&msg, body, len) != 0) {
+		conn_reject(c, &c->ing->stats.bad_frames, "bad_frame",
+			    "malformed frame of %zu bytes", len);
+		return -1;
+	}
+	int rc = 0;
+	switch (msg.type) {
+	case WIRE_HELLO:
+		rc = handle_hello(c, msg.root);
+		break;
+	case WIRE_EVENTS:
+		rc = handle_events(c, msg.root);
+		break;
+	case WIRE_PING: {
+		uint64_t ts = 0;
+		wire_get_u64(msg.root, "ts", &ts);
+		struct wire_out out;
+		wire_out_begin(&out, WIRE_PING, 1);
+		wire_pack_kv_u64(&out.pk, "ts", ts);
+		send_frame(c, &out);
+		break;
+	}
+	case WIRE_RESULT:
+		/* Command results arrive as events; the frame is accepted
+		 * for forward compatibility. */
+		break;
+	default:
+		conn_reject(c, &c->ing->stats.bad_frames, "bad_frame",
+			    "unexpected '%s' frame", wire_type_name(msg.type));
+		rc = -1;
+		break;
+	}
+	wire_msg_release(&msg);
+	return rc;
+}
+
+/* ---- stream callbacks ---------------------------------------------------- */
+
+static void on_open(struct tls_stream *ts, void *arg)
+{
+	struct conn *c = arg;
+	snprintf(c->agent, sizeof(c->agent), "%s", tls_stream_peer_cn(ts));
+	snprintf(c->school, sizeof(c->school), "%s", tls_stream_peer_ou(ts));
+	c->last_activity_ms = now_ms(c->ing);
+	if (!event_agent_id_valid(c->agent))
+		conn_reject(c, &c->ing->stats.identity_mismatch, "identity",
+			    "certificate CN is not a valid agent id");
+}
+
+static void on_data(struct tls_stream *ts, const char *data, size_t len,
+		    void *arg)
+{
+	struct conn *c = arg;
+	(void)ts;
+	c->last_activity_ms = now_ms(c->ing);
+	if (c->closing)
+		return;
+	int rc = wire_decoder_feed(c->dec, data, len, on_frame, c);
+	if (rc == -EMSGSIZE)
+		conn_reject(c, &c->ing->stats.bad_frames, "bad_frame",
+			    "frame length 0 or over %u bytes", WIRE_MAX_FRAME);
+	else if (rc == -ENOMEM)
+		conn_reject(c, NULL, "internal", "out of memory");
+}
+
+static void on_close(struct tls_stream *ts, int status, void *arg)
+{
+	struct conn *c = arg;
+	struct ingest *ing = c->ing;
+	const char *error = tls_stream_error(ts);
+	if (!tls_stream_is_open(ts) && c->agent[0] == '\0' && !c->closing) {
+		if (strstr(error, "revoked") != NULL) {
+			ing->stats.refused_revoked++;
+		} else {
+			ing->stats.handshake_failed++;
+			log_info("ingest: handshake with %s failed: %s",
+				 c->addr, error[0] ? error : "closed");
+		}
+	} else if (status != 0 && !c->closing && error[0]) {
+		log_info("ingest: %s disconnected: %s", who(c), error);
+	}
+	(void)status;
+	c->closed = true;
+	c->ts = NULL;
+	ing->stats.open--;
+	conn_unlink(c);
+	conn_free_if_done(c);
+	if (--ing->handles_open == 0 && ing->stopping && ing->stop_done)
+		ing->stop_done(ing->stop_arg);
+}
+
+static const struct tls_stream_ops conn_ops = {on_open, on_data, on_close};
+
+/* Runs inside the TLS handshake: only enrolled, unrevoked agents pass. */
+static int peer_check(void *arg, const char *cn, const char *ou)
+{
+	struct ingest *ing = arg;
+	bool allowed = false;
+	if (store_agent_allowed(ing->store, cn, &allowed) != 0)
+		return -1;
+	if (!allowed)
+		log_warn("ingest: refused certificate of agent %s (school %s): "
+			 "revoked or not enrolled here",
+			 cn, ou);
+	return allowed ? 0 : -1;
+}
+
+static void free_tcp(uv_handle_t *handle)
+{
+	alloc_free(handle);
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+	struct ingest *ing = server->data;
+	if (status < 0) {
+		log_warn("ingest: accept failed: %s", uv_strerror(status));
+		return;
+	}
+	uv_tcp_t *tcp = alloc_bytes(sizeof(*tcp));
+	struct conn *c = alloc_zeroed(1, sizeof(*c));
+	if (tcp == NULL || c == NULL ||
+	    (c->dec = wire_decoder_new()) == NULL) {
+		alloc_free(tcp);
+		if (c)
+			wire_decoder_free(c->dec);
+		alloc_free(c);
+		return;
+	}
+	uv_tcp_init(ing->loop, tcp);
+	if (uv_accept(server, (uv_stream_t *)tcp) != 0) {
+		uv_close((uv_handle_t *)tcp, free_tcp);
+		wire_decoder_free(c->dec);
+		alloc_free(c);
+		return;
+	}
+	ing->stats.accepted++;
+	c->ing = ing;
+	c->opened_ms = c->last_activity_ms = c->tokens_ms = now_ms(ing);
+	c->tokens = (double)ing->opts.max_events_per_second * RATE_BURST_SECONDS;
+	if (ing->stats.open >= (uint64_t)ing->opts.max_connections ||
+	    ing->stopping) {
+		ing->stats.refused_full++;
+		log_warn("ingest: refusing a connection: %llu open, limit %d",
+			 (unsigned long long)ing->stats.open,
+			 ing->opts.max_connections);
+		uv_close((uv_handle_t *)tcp, free_tcp);
+		wire_decoder_free(c->dec);
+		alloc_free(c);
+		return;
+	}
+	uv_tcp_nodelay(tcp, 1);
+	ing->stats.open++;
+	ing->handles_open++;
+	c->next = ing->conns;
+	if (ing->conns)
+		ing->conns->prev = c;
+	ing->conns = c;
+	struct tls_stream_params params = {.server = true};
+	if (tls_stream_new((uv_stream_t *)tcp, ing->ctx, &params, &conn_ops, c,
+			   &c->ts) != 0) {
+		ing->stats.open--;
+		ing->handles_open--;
+		conn_unlink(c);
+		wire_decoder_free(c->dec);
+		alloc_free(c);
+		return;
+	}
+	snprintf(c->addr, sizeof(c->addr), "%s", tls_stream_peer_addr(c->ts));
+}
+
+/* Once a second: deadlines, idle connections, rate refills, counters. */
+static void on_sweep(uv_timer_t *timer)
+{
+	struct ingest *ing = timer->data;
+	uint64_t now = now_ms(ing);
+	uint64_t hs_ms = (uint64_t)ing->opts.handshake_timeout_s * 1000;
+	uint64_t idle_ms = (uint64_t)ing->opts.idle_timeout_s * 1000;
+	struct conn *next;
+	for (struct conn *c = ing->conns; c; c = next) {
+		next = c->next;
+		if (c->closing)
+			continue;
+		if (!c->hello_done && now - c->opened_ms > hs_ms) {
+			/* Slowloris: a handshake or hello that never ends. */
+			c->closing = true;
+			ing->stats.handshake_timeouts++;
+			log_info("ingest: closing %s: no TLS handshake and hello "
+				 "within %ds",
+				 who(c), ing->opts.handshake_timeout_s);
+			tls_stream_close(c->ts, -ETIMEDOUT);
+			continue;
+		}
+		if (now - c->last_activity_ms > idle_ms && c->inflight == 0) {
+			c->closing = true;
+			ing->stats.idle_closed++;
+			log_info("ingest: closing %s: idle for %ds", who(c),
+				 ing->opts.idle_timeout_s);
+			tls_stream_close(c->ts, -ETIMEDOUT);
+			continue;
+		}
+		if (c->throttled) {
+			refill_tokens(c, now);
+			if (c->tokens > 0) {
+				c->throttled = false;
+				conn_update_flow(c);
+			}
+		}
+	}
+	check_backlog(ing);
+	if (ing->opts.stats_interval_s > 0 &&
+	    now - ing->last_stats_ms >= (uint64_t)ing->opts.stats_interval_s * 1000) {
+		ing->last_stats_ms = now;
+		ingest_log_stats(ing);
+	}
+}
+
+int ingest_start(uv_loop_t *loop, SSL_CTX *ctx, struct store *store,
+		 const struct ingest_options *opts, struct ingest **out,
+		 char *err, size_t errlen)
+{
+	struct ingest *ing = alloc_zeroed(1, sizeof(*ing));
+	struct sockaddr_storage addr;
+	int rc;
+	*out = NULL;
+	if (ing == NULL)
+		return -ENOMEM;
+	ing->loop = loop;
+	ing->ctx = ctx;
+	ing->store = store;
+	ing->opts = *opts;
+	if (uv_ip4_addr(opts->host, opts->port, (struct sockaddr_in *)&addr) &&
+	    uv_ip6_addr(opts->host, opts->port, (struct sockaddr_in6 *)&addr)) {
+		snprintf(err, errlen, "ingest: '%s' is not an IP address",
+			 opts->host);
+		alloc_free(ing);
+		return -EINVAL;
+	}
+	if ((rc = tls_ctx_set_peer_check(ctx, peer_check, ing)) != 0) {
+		alloc_free(ing);
+		return rc;
+	}
+	uv_tcp_init(loop, &ing->listener);
+	ing->listener.data = ing;
+	ing->handles_open++;
+	rc = uv_tcp_bind(&ing->listener, (struct sockaddr *)&addr, 0);
+	if (rc == 0)
+		rc = uv_listen((uv_stream_t *)&ing->listener, 4096, on_connection);
+	if (rc != 0) {
+		snprintf(err, errlen, "ingest: cannot listen on %s:%d: %s",
+			 opts->host, opts->port, uv_strerror(rc));
+		uv_close((uv_handle_t *)&ing->listener, NULL);
+		/* Freed after the close callback runs with the loop. */
+		ing->stopping = true;
+		ing->handles_open--;
+		uv_run(loop, UV_RUN_NOWAIT);
+		alloc_free(ing);
+		return rc;
+	}
+	uv_timer_init(loop, &ing->sweep);
+	ing->sweep.data = ing;
+	ing->handles_open++;
+	uv_timer_start(&ing->sweep, on_sweep, SWEEP_INTERVAL_MS,
+		       SWEEP_INTERVAL_MS);
+	ing->last_stats_ms = uv_now(loop);
+	log_info("ingest: listening on %s:%d (TLS 1.3, client certificates "
+		 "required)", opts->host, opts->port);
+	*out = ing;
+	return 0;
+}
+
+static void on_handle_closed(uv_handle_t *handle)
+{
+	struct ingest *ing = handle->data;
+	if (--ing->handles_open == 0 && ing->stop_done)
+		ing->stop_done(ing->stop_arg);
+}
+
+void ingest_stop(struct ingest *ing, void (*done)(void *arg), void *arg)
+{
+	ing->stopping = true;
+	ing->stop_done = done;
+	ing->stop_arg = arg;
+	uv_timer_stop(&ing->sweep);
+	uv_close((uv_handle_t *)&ing->sweep, on_handle_closed);
+	uv_close((uv_handle_t *)&ing->listener, on_handle_closed);
+	for (struct conn *c = ing->conns; c; c = c->next) {
+		if (!c->closing) {
+			c->closing = true;
+			tls_stream_close(c->ts, 0);
+		}
+	}
+}
+
+void ingest_get_stats(const struct ingest *ing, struct ingest_stats *out)
+{
+	*out = ing->stats;
+}
+
+void ingest_log_stats(const struct ingest *ing)
+{
+	const struct ingest_stats *s = &ing->stats;
+	log_info("ingest: open=%llu accepted=%llu stored=%llu duplicate=%llu "
+		 "bad_frames=%llu bad_events=%llu identity=%llu revoked=%llu "
+		 "handshake_failed=%llu handshake_timeouts=%llu idle_closed=%llu "
+		 "throttled=%llu refused_full=%llu store_failures=%llu backlog=%zu",
+		 (unsigned long long)s->open, (unsigned long long)s->accepted,
+		 (unsigned long long)s->events_stored,
+		 (unsigned long long)s->events_duplicate,
+		 (unsigned long long)s->bad_frames,
+		 (unsigned long long)s->bad_events,
+		 (unsigned long long)s->identity_mismatch,
+		 (unsigned long long)s->refused_revoked,
+		 (unsigned long long)s->handshake_failed,
+		 (unsigned long long)s->handshake_timeouts,
+		 (unsigned long long)s->idle_closed,
+		 (unsigned long long)s->throttled,
+		 (unsigned long long)s->refused_full,
+		 (unsigned long long)s->store_failures,
+		 store_backlog(ing->store));
+}

@@ -1,0 +1,64 @@
+/* ingest: the collector's agent-facing TLS server.
+ *
+ * One libuv TCP listener; per connection a tls_stream, a frame decoder, a
+ * token bucket (events/s), a handshake deadline and an idle timeout. Events
+ * go to the store in one batch per frame and are acked only from the
+ * store's commit callback. A connection stops reading while it has too many
+ * batches in flight, exceeds its rate, or the store's backlog is high. Any
+ * bad input closes that one connection with a log line and a counter. */
+#ifndef EDUWATCH_INGEST_H
+#define EDUWATCH_INGEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+#include <uv.h>
+
+#include "collector/store.h"
+
+struct ingest_options {
+	const char *host;
+	int port;
+	int max_connections;
+	int handshake_timeout_s;
+	int idle_timeout_s;
+	int max_events_per_second; /* per connection */
+	size_t backlog_high;	   /* store backlog that pauses reading */
+	int stats_interval_s;	   /* 0: never log counters */
+};
+
+struct ingest_stats {
+	uint64_t accepted;
+	uint64_t open;
+	uint64_t refused_full;
+	uint64_t handshake_failed;
+	uint64_t refused_revoked;
+	uint64_t handshake_timeouts;
+	uint64_t idle_closed;
+	uint64_t bad_frames;
+	uint64_t bad_events;
+	uint64_t identity_mismatch;
+	uint64_t throttled;
+	uint64_t events_stored;
+	uint64_t events_duplicate;
+	uint64_t store_failures;
+};
+
+struct ingest;
+
+/* ctx is borrowed and must outlive the ingest; a peer check that refuses
+ * revoked agents is installed on it. */
+int ingest_start(uv_loop_t *loop, SSL_CTX *ctx, struct store *store,
+		 const struct ingest_options *opts, struct ingest **out,
+		 char *err, size_t errlen);
+
+/* Stops accepting and closes every connection; batches in flight still
+ * get their acks if the connection lives long enough. done runs once all
+ * handles are closed. */
+void ingest_stop(struct ingest *ing, void (*done)(void *arg), void *arg);
+
+void ingest_get_stats(const struct ingest *ing, struct ingest_stats *out);
+void ingest_log_stats(const struct ingest *ing);
+
+#endif

@@ -1,0 +1,102 @@
+#include "collector/settings.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <uv.h>
+
+#include "common/config.h"
+#include "common/pki.h"
+
+#define F(key, type, member, size, def, lo, hi)                               \
+	{key, type, offsetof(struct settings, member), size, def, lo, hi}
+
+static const struct config_field fields[] = {
+	F("state_dir", CONFIG_STRING, state_dir, 512, NULL, 0, 0),
+	F("listen", CONFIG_STRING, listen, 64, "0.0.0.0", 0, 0),
+	F("ingest.port", CONFIG_INT, ingest_port, 0, "7443", 1, 65535),
+	F("ingest.max_connections", CONFIG_INT, max_connections, 0, "60000", 1,
+	  1000000),
+	F("ingest.handshake_timeout", CONFIG_DURATION, handshake_timeout, 0,
+	  "10s", 1, 3600),
+	F("ingest.idle_timeout", CONFIG_DURATION, idle_timeout, 0, "5m", 5,
+	  86400),
+	F("ingest.max_events_per_second", CONFIG_INT, max_events_per_second, 0,
+	  "1000", 1, 1000000),
+	F("ingest.backlog_high", CONFIG_INT, backlog_high, 0, "50000", 1000,
+	  10000000),
+	F("enroll.port", CONFIG_INT, enroll_port, 0, "7444", 1, 65535),
+	F("store.url", CONFIG_STRING, store_url, 600, "", 0, 0),
+	F("store.cache_size", CONFIG_SIZE, cache_size, 0, "64MiB", 1 << 20,
+	  1LL << 34),
+	F("store.batch_max_events", CONFIG_INT, batch_max_events, 0, "5000", 1,
+	  100000),
+	F("store.sync_full", CONFIG_BOOL, sync_full, 0, "true", 0, 0),
+	F("retention.days", CONFIG_INT, retention_days, 0, "180", 0, 36500),
+	F("retention.high_severity_days", CONFIG_INT, high_severity_days, 0,
+	  "730", 0, 36500),
+	F("retention.high_severity", CONFIG_INT, high_severity, 0, "7", 0, 10),
+	F("log.level", CONFIG_STRING, log_level, 16, "info", 0, 0),
+	F("log.stats_interval", CONFIG_DURATION, stats_interval, 0, "60s", 0,
+	  86400),
+};
+
+int settings_load(const char *path, struct settings *out, char *err,
+		  size_t errlen)
+{
+	memset(out, 0, sizeof(*out));
+	int rc = config_load_file(path, fields, CONFIG_FIELD_COUNT(fields), out,
+				  err, errlen);
+	config_free(fields, CONFIG_FIELD_COUNT(fields), out);
+	if (rc != 0)
+		return rc;
+	if (out->store_url[0] == '\0')
+		snprintf(out->store_url, sizeof(out->store_url),
+			 "sqlite:%s/eduwatch.db", out->state_dir);
+	return 0;
+}
+
+int settings_write_default(const char *path, const char *state_dir,
+			   char *err, size_t errlen)
+{
+	char text[2048];
+	int n = snprintf(
+		text, sizeof(text),
+		"# eduwatch collector settings. Every key is optional except\n"
+		"# state_dir; the values shown are the defaults.\n"
+		"state_dir: %s\n"
+		"listen: 0.0.0.0\n"
+		"ingest:\n"
+		"  port: 7443\n"
+		"  max_connections: 60000\n"
+		"  handshake_timeout: 10s\n"
+		"  idle_timeout: 5m\n"
+		"  max_events_per_second: 1000   # per agent connection\n"
+		"  backlog_high: 50000           # queued events that pause reading\n"
+		"enroll:\n"
+		"  port: 7444\n"
+		"store:\n"
+		"  # url: sqlite:/var/lib/eduwatch-collector/eduwatch.db\n"
+		"  cache_size: 64MiB\n"
+		"  batch_max_events: 5000\n"
+		"  sync_full: true   # fsync each commit: an ack survives power loss\n"
+		"retention:\n"
+		"  days: 180                # events below high_severity\n"
+		"  high_severity_days: 730\n"
+		"  high_severity: 7\n"
+		"log:\n"
+		"  level: info\n"
+		"  stats_interval: 60s\n",
+		state_dir);
+	if (n < 0 || (size_t)n >= sizeof(text)) {
+		snprintf(err, errlen, "state_dir path too long");
+		return -ENAMETOOLONG;
+	}
+	int rc = pki_write_file_atomic(path, text, (size_t)n, 0640);
+	if (rc != 0)
+		snprintf(err, errlen, "cannot write %s: %s", path,
+			 uv_strerror(rc));
+	return rc;
+}

@@ -1,0 +1,38 @@
+/* settings: collector.yaml, its schema and defaults. */
+#ifndef EDUWATCH_SETTINGS_H
+#define EDUWATCH_SETTINGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct settings {
+	char state_dir[512];
+	char listen[64];
+	long long ingest_port;
+	long long enroll_port;
+	long long max_connections;
+	long long handshake_timeout;
+	long long idle_timeout;
+	long long max_events_per_second;
+	long long backlog_high;
+	char store_url[600];
+	long long cache_size;
+	long long batch_max_events;
+	bool sync_full;
+	long long retention_days;
+	long long high_severity_days;
+	long long high_severity;
+	char log_level[16];
+	long long stats_interval;
+};
+
+/* Loads path (defaults for what it omits). Returns 0 or -EINVAL with a
+ * message naming file, line and key. */
+int settings_load(const char *path, struct settings *out, char *err,
+		  size_t errlen);
+
+/* Writes a commented collector.yaml for a new state directory. */
+int settings_write_default(const char *path, const char *state_dir,
+			   char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,160 @@
+#include "collector/store.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "collector/store_sqlite.h"
+#include "common/alloc.h"
+
+static const struct store_backend *const backends[] = {
+	&store_sqlite_backend,
+};
+
+int64_t store_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int store_open(const struct store_options *opts, uv_loop_t *loop,
+	       struct store **out, char *err, size_t errlen)
+{
+	const char *url = opts->url;
+	const char *colon = strchr(url, ':');
+	*out = NULL;
+	/* A plain path (no scheme, or a Windows-style drive) means SQLite. */
+	if (colon == NULL || colon == url || strchr(url, '/') < colon)
+		return store_sqlite_backend.open(opts, url, loop, out, err,
+						 errlen);
+	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
+		size_t n = strlen(backends[i]->scheme);
+		if ((size_t)(colon - url) == n &&
+		    strncmp(url, backends[i]->scheme, n) == 0)
+			return backends[i]->open(opts, colon + 1, loop, out, err,
+						 errlen);
+	}
+	snprintf(err, errlen, "store url '%s': unknown scheme (known: sqlite)",
+		 url);
+	return -EINVAL;
+}
+
+void store_close(struct store *st)
+{
+	if (st != NULL)
+		st->backend->close(st);
+}
+
+struct store_batch *store_batch_new(size_t capacity)
+{
+	struct store_batch *b = alloc_zeroed(1, sizeof(*b));
+	if (b == NULL)
+		return NULL;
+	b->events = alloc_zeroed(capacity ? capacity : 1, sizeof(struct event));
+	if (b->events == NULL) {
+		alloc_free(b);
+		return NULL;
+	}
+	b->capacity = capacity ? capacity : 1;
+	return b;
+}
+
+void store_batch_free(struct store_batch *batch)
+{
+	if (batch == NULL)
+		return;
+	for (size_t i = 0; i < batch->count; i++)
+		event_clear(&batch->events[i]);
+	alloc_free(batch->events);
+	alloc_free(batch);
+}
+
+int store_batch_add(struct store_batch *batch, struct event *ev)
+{
+	if (batch->count == batch->capacity)
+		return -ENOSPC;
+	batch->events[batch->count++] = *ev;
+	ev->body = NULL;
+	ev->body_len = 0;
+	return 0;
+}
+
+size_t store_batch_count(const struct store_batch *batch)
+{
+	return batch->count;
+}
+
+void store_submit(struct store *st, struct store_batch *batch,
+		  store_commit_cb cb, void *arg)
+{
+	batch->cb = cb;
+	batch->arg = arg;
+	st->backend->submit(st, batch);
+}
+
+size_t store_backlog(const struct store *st)
+{
+	return st->backend->backlog(st);
+}
+
+int store_school_add(struct store *st, const struct store_school *school)
+{
+	return st->backend->school_add(st, school);
+}
+
+int store_school_get(struct store *st, const char *code,
+		     struct store_school *out)
+{
+	return st->backend->school_get(st, code, out);
+}
+
+int store_school_list(struct store *st,
+		      void (*cb)(void *arg, const struct store_school *s),
+		      void *arg)
+{
+	return st->backend->school_list(st, cb, arg);
+}
+
+int store_token_add(struct store *st, const unsigned char hash[32],
+		    const char *school, int uses, int64_t expires_us)
+{
+	return st->backend->token_add(st, hash, school, uses, expires_us);
+}
+
+int store_token_consume(struct store *st, const unsigned char hash[32],
+			enum store_token_result *result,
+			char school[STORE_CODE_MAX + 1])
+{
+	return st->backend->token_consume(st, hash, result, school);
+}
+
+int store_agent_add(struct store *st, const char *id, const char *school,
+		    const char *hostname, const char *cert_sha256)
+{
+	return st->backend->agent_add(st, id, school, hostname, cert_sha256);
+}
+
+int store_agent_revoke(struct store *st, const char *id)
+{
+	return st->backend->agent_revoke(st, id);
+}
+
+int store_agent_allowed(struct store *st, const char *id, bool *allowed)
+{
+	return st->backend->agent_allowed(st, id, allowed);
+}
+
+int store_agent_list(struct store *st, const char *school,
+		     void (*cb)(void *arg, const struct store_agent *a),
+		     void *arg)
+{
+	return st->backend->agent_list(st, school, cb, arg);
+}
+
+int store_count_events(struct store *st, const char *agent, uint64_t boot,
+		       long long *count)
+{
+	return st->backend->count_events(st, agent, boot, count);
+}

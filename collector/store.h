@@ -1,0 +1,174 @@
+/* store: where the collector keeps schools, tokens, agents and events.
+ *
+ * This header is the whole interface. Ingest, enrollment and the CLI call
+ * only these functions; a backend (SQLite today, PostgreSQL later) fills a
+ * struct store_backend and is picked by the URL scheme in store_open().
+ *
+ * Event writes are asynchronous and batched: store_submit() queues a batch
+ * and its callback runs on the loop thread after the COMMIT that holds every
+ * event of the batch (or after a failure, with a negative status). That is
+ * what makes "ack only after commit" true. Everything else is synchronous
+ * and safe to call from any thread. */
+#ifndef EDUWATCH_STORE_H
+#define EDUWATCH_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "common/event.h"
+
+#define STORE_CODE_MAX 32
+#define STORE_NAME_MAX 128
+
+struct store;
+
+struct store_options {
+	const char *url;	   /* "sqlite:/path/file.db" or a plain path */
+	long long cache_bytes;	   /* page cache of the writer */
+	int batch_max_events;	   /* events per transaction, at most */
+	bool sync_full;		   /* fsync the WAL at each commit */
+	int retention_days;	   /* events below high_severity */
+	int high_severity_days;	   /* events at or above high_severity */
+	int high_severity;
+};
+
+/* The loop receives commit callbacks; NULL opens the store for synchronous
+ * use only (the CLI), without a writer thread. */
+int store_open(const struct store_options *opts, uv_loop_t *loop,
+	       struct store **out, char *err, size_t errlen);
+/* Commits what is queued, stops the writer, closes. NULL is a no-op. Must
+ * be called on the loop thread while the loop can still run callbacks. */
+void store_close(struct store *st);
+
+/* ---- events (asynchronous) --------------------------------------------- */
+
+struct store_batch;
+
+/* status is 0 or a negative errno; stored + dup = events in the batch. */
+typedef void (*store_commit_cb)(void *arg, int status, unsigned stored,
+				unsigned dup);
+
+struct store_batch *store_batch_new(size_t capacity);
+void store_batch_free(struct store_batch *batch);
+/* Moves ev into the batch (ev's body is taken; ev is cleared). */
+int store_batch_add(struct store_batch *batch, struct event *ev);
+size_t store_batch_count(const struct store_batch *batch);
+/* Takes ownership of batch. cb runs on the loop thread. */
+void store_submit(struct store *st, struct store_batch *batch,
+		  store_commit_cb cb, void *arg);
+/* Events queued or being written, not yet committed. */
+size_t store_backlog(const struct store *st);
+
+/* ---- schools, tokens, agents (synchronous) ----------------------------- */
+
+struct store_school {
+	char code[STORE_CODE_MAX + 1];
+	char name[STORE_NAME_MAX + 1];
+	char commune[STORE_NAME_MAX + 1];
+	int level;
+	int expected_pcs;
+	int enrolled_pcs;
+};
+
+struct store_agent {
+	char id[EVENT_AGENT_MAX + 1];
+	char school[STORE_CODE_MAX + 1];
+	char hostname[STORE_NAME_MAX + 1];
+	int64_t enrolled_us;
+	int64_t last_seen_us; /* 0: never */
+	bool revoked;
+	long long events;
+};
+
+enum store_token_result {
+	STORE_TOKEN_OK,
+	STORE_TOKEN_UNKNOWN,
+	STORE_TOKEN_EXPIRED,
+	STORE_TOKEN_USED,
+};
+
+int store_school_add(struct store *st, const struct store_school *school);
+int store_school_get(struct store *st, const char *code,
+		     struct store_school *out);
+int store_school_list(struct store *st,
+		      void (*cb)(void *arg, const struct store_school *s),
+		      void *arg);
+
+/* hash is SHA-256 of the token; the token itself is never stored. */
+int store_token_add(struct store *st, const unsigned char hash[32],
+		    const char *school, int uses, int64_t expires_us);
+/* Atomically checks and uses one use of a token; on OK, fills school. */
+int store_token_consume(struct store *st, const unsigned char hash[32],
+			enum store_token_result *result,
+			char school[STORE_CODE_MAX + 1]);
+
+int store_agent_add(struct store *st, const char *id, const char *school,
+		    const char *hostname, const char *cert_sha256);
+/* -ENOENT if there is no such agent. */
+int store_agent_revoke(struct store *st, const char *id);
+/* Unknown agents count as revoked: only enrolled ones may connect. */
+int store_agent_allowed(struct store *st, const char *id, bool *allowed);
+int store_agent_list(struct store *st, const char *school,
+		     void (*cb)(void *arg, const struct store_agent *a),
+		     void *arg);
+
+/* Counts stored events, optionally for one agent and one boot (0: any). */
+int store_count_events(struct store *st, const char *agent, uint64_t boot,
+		       long long *count);
+
+/* ---- backends ---------------------------------------------------------- */
+
+struct store_backend {
+	const char *scheme;
+	int (*open)(const struct store_options *opts, const char *location,
+		    uv_loop_t *loop, struct store **out, char *err,
+		    size_t errlen);
+	void (*close)(struct store *st);
+	void (*submit)(struct store *st, struct store_batch *batch);
+	size_t (*backlog)(const struct store *st);
+	int (*school_add)(struct store *st, const struct store_school *s);
+	int (*school_get)(struct store *st, const char *code,
+			  struct store_school *out);
+	int (*school_list)(struct store *st,
+			   void (*cb)(void *, const struct store_school *),
+			   void *arg);
+	int (*token_add)(struct store *st, const unsigned char hash[32],
+			 const char *school, int uses, int64_t expires_us);
+	int (*token_consume)(struct store *st, const unsigned char hash[32],
+			     enum store_token_result *result, char *school);
+	int (*agent_add)(struct store *st, const char *id, const char *school,
+			 const char *hostname, const char *cert_sha256);
+	int (*agent_revoke)(struct store *st, const char *id);
+	int (*agent_allowed)(struct store *st, const char *id, bool *allowed);
+	int (*agent_list)(struct store *st, const char *school,
+			  void (*cb)(void *, const struct store_agent *),
+			  void *arg);
+	int (*count_events)(struct store *st, const char *agent, uint64_t boot,
+			    long long *count);
+};
+
+/* What a backend embeds first in its own struct. */
+struct store {
+	const struct store_backend *backend;
+};
+
+/* A batch as backends see it. */
+struct store_batch {
+	struct event *events;
+	size_t count;
+	size_t capacity;
+	store_commit_cb cb;
+	void *arg;
+	int status;
+	unsigned stored;
+	unsigned dup;
+	struct store_batch *next;
+};
+
+/* Current wall-clock time in microseconds. */
+int64_t store_now_us(void);
+
+#endif

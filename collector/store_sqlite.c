@@ -1,0 +1,816 @@
+#include "collector/store_sqlite.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "common/alloc.h"
+#include "common/log.h"
+
+/* Kinds whose latest value is the state of a host (the scorer reads
+ * host_state, never the event log). */
+static const char *const state_kinds[] = {
+	"av.status", "backup.status", "backup.restore_test", "scan.summary",
+	"agent.inventory", "agent.start",
+};
+
+/* Each entry moves the schema one version up; never edit a shipped one. */
+static const char *const migrations[] = {
+	/* 1 */
+	"CREATE TABLE schools("
+	"  code TEXT PRIMARY KEY, name TEXT NOT NULL, commune TEXT NOT NULL,"
+	"  level INTEGER NOT NULL, expected_pcs INTEGER NOT NULL,"
+	"  created INTEGER NOT NULL);"
+	"CREATE TABLE tokens("
+	"  hash BLOB PRIMARY KEY, school TEXT NOT NULL REFERENCES schools(code),"
+	"  uses_left INTEGER NOT NULL, expires INTEGER NOT NULL,"
+	"  created INTEGER NOT NULL);"
+	"CREATE TABLE agents("
+	"  id TEXT PRIMARY KEY, school TEXT NOT NULL REFERENCES schools(code),"
+	"  hostname TEXT NOT NULL, cert_sha256 TEXT NOT NULL,"
+	"  enrolled INTEGER NOT NULL, revoked INTEGER,"
+	"  last_seen INTEGER, last_boot INTEGER);"
+	"CREATE INDEX agents_school ON agents(school);"
+	"CREATE TABLE events("
+	"  id INTEGER PRIMARY KEY, agent TEXT NOT NULL, boot INTEGER NOT NULL,"
+	"  seq INTEGER NOT NULL, ts INTEGER NOT NULL, received INTEGER NOT NULL,"
+	"  kind TEXT NOT NULL, sev INTEGER NOT NULL, drill INTEGER NOT NULL,"
+	"  body BLOB, UNIQUE(agent, boot, seq));"
+	"CREATE TABLE host_state("
+	"  agent TEXT NOT NULL, kind TEXT NOT NULL, ts INTEGER NOT NULL,"
+	"  sev INTEGER NOT NULL, drill INTEGER NOT NULL, body BLOB,"
+	"  PRIMARY KEY(agent, kind)) WITHOUT ROWID;",
+};
+
+#define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+#define PRUNE_STEP_ROWS 500
+#define PRUNE_INTERVAL_US (10 * 1000000LL)
+
+struct sqlite_store {
+	struct store base;
+	struct store_options opts;
+	char path[1024];
+
+	/* The admin connection serves every synchronous call. */
+	sqlite3 *admin;
+	uv_mutex_t admin_lock;
+
+	/* Writer thread and its queues. */
+	sqlite3 *writer;
+	sqlite3_stmt *insert_event, *upsert_state, *touch_agent;
+	sqlite3_stmt *prune_low, *prune_high;
+	uv_thread_t thread;
+	bool has_thread;
+	uv_mutex_t lock;
+	uv_cond_t wake;
+	struct store_batch *pending_head, *pending_tail;
+	struct store_batch *done_head, *done_tail;
+	size_t backlog; /* events queued or being written */
+	bool stopping;
+	uv_async_t done_async;
+	int64_t last_prune_us;
+};
+
+static struct sqlite_store *impl(const struct store *st)
+{
+	return (struct sqlite_store *)st;
+}
+
+static int exec_sql(sqlite3 *db, const char *sql, char *err, size_t errlen)
+{
+	char *msg = NULL;
+	int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+	if (rc != SQLITE_OK) {
+		if (err != NULL)
+			snprintf(err, errlen, "%s", msg ? msg : sqlite3_errstr(rc));
+		sqlite3_free(msg);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int open_connection(struct sqlite_store *s, sqlite3 **out, char *err,
+			   size_t errlen)
+{
+	char pragmas[256];
+	int rc = sqlite3_open_v2(s->path, out,
+				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+					 SQLITE_OPEN_NOMUTEX,
+				 NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "cannot open database %s: %s", s->path,
+			 *out ? sqlite3_errmsg(*out) : sqlite3_errstr(rc));
+		sqlite3_close(*out);
+		*out = NULL;
+		return -EIO;
+	}
+	sqlite3_busy_timeout(*out, 10000);
+	snprintf(pragmas, sizeof(pragmas),
+		 "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s;"
+		 "PRAGMA foreign_keys=ON; PRAGMA cache_size=-%lld;",
+		 s->opts.sync_full ? "FULL" : "NORMAL",
+		 s->opts.cache_bytes / 1024);
+	if (exec_sql(*out, pragmas, err, errlen) != 0) {
+		sqlite3_close(*out);
+		*out = NULL;
+		return -EIO;
+	}
+	return 0;
+}
+
+static int migrate(sqlite3 *db, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int version = 0;
+	if (exec_sql(db,
+		     "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER "
+		     "NOT NULL); BEGIN IMMEDIATE;",
+		     err, errlen) != 0)
+		return -EIO;
+	if (sqlite3_prepare_v2(db, "SELECT max(version) FROM schema_version",
+			       -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (version > SCHEMA_VERSION) {
+		exec_sql(db, "ROLLBACK", NULL, 0);
+		snprintf(err, errlen,
+			 "database schema version %d is newer than this "
+			 "collector (%d): upgrade the collector",
+			 version, SCHEMA_VERSION);
+		return -EINVAL;
+	}
+	for (int v = version; v < SCHEMA_VERSION; v++) {
+		char bump[96];
+		snprintf(bump, sizeof(bump),
+			 "INSERT INTO schema_version VALUES(%d)", v + 1);
+		if (exec_sql(db, migrations[v], err, errlen) != 0 ||
+		    exec_sql(db, bump, err, errlen) != 0) {
+			exec_sql(db, "ROLLBACK", NULL, 0);
+			return -EIO;
+		}
+		if (v + 1 > 1)
+			log_info("store: migrated schema to version %d", v + 1);
+	}
+	return exec_sql(db, "COMMIT", err, errlen);
+}
+
+/* ---- the writer thread ------------------------------------------------- */
+
+static bool is_state_kind(const char *kind)
+{
+	for (size_t i = 0; i < sizeof(state_kinds) / sizeof(state_kinds[0]); i++)
+		if (strcmp(kind, state_kinds[i]) == 0)
+			return true;
+	return false;
+}
+
+static int write_event(struct sqlite_store *s, const struct event *ev,
+		       int64_t now, bool *inserted)
+{
+	sqlite3_stmt *st = s->insert_event;
+	sqlite3_bind_text(st, 1, ev->agent, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)ev->boot);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)ev->seq);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)ev->ts);
+	sqlite3_bind_int64(st, 5, now);
+	sqlite3_bind_text(st, 6, ev->kind, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 7, ev->sev);
+	sqlite3_bind_int(st, 8, ev->drill);
+	if (ev->body_len > 0)
+		sqlite3_bind_blob(st, 9, ev->body, (int)ev->body_len,
+				  SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 9);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return rc;
+	*inserted = sqlite3_changes(s->writer) > 0;
+	if (!*inserted || !is_state_kind(ev->kind))
+		return SQLITE_OK;
+	st = s->upsert_state;
+	sqlite3_bind_text(st, 1, ev->agent, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, ev->kind, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)ev->ts);
+	sqlite3_bind_int(st, 4, ev->sev);
+	sqlite3_bind_int(st, 5, ev->drill);
+	if (ev->body_len > 0)
+		sqlite3_bind_blob(st, 6, ev->body, (int)ev->body_len,
+				  SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 6);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int write_batches(struct sqlite_store *s, struct store_batch *list)
+{
+	int64_t now = store_now_us();
+	int rc = sqlite3_exec(s->writer, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	for (struct store_batch *b = list; rc == SQLITE_OK && b; b = b->next) {
+		b->stored = b->dup = 0;
+		for (size_t i = 0; rc == SQLITE_OK && i < b->count; i++) {
+			bool inserted = false;
+			rc = write_event(s, &b->events[i], now, &inserted);
+			if (inserted)
+				b->stored++;
+			else
+				b->dup++;
+		}
+		/* A batch comes from one connection, hence one agent. */
+		if (rc == SQLITE_OK && b->count > 0) {
+			const struct event *last = &b->events[b->count - 1];
+			sqlite3_bind_int64(s->touch_agent, 1, now);
+			sqlite3_bind_int64(s->touch_agent, 2,
+					   (sqlite3_int64)last->boot);
+			sqlite3_bind_text(s->touch_agent, 3, last->agent, -1,
+					  SQLITE_STATIC);
+			rc = sqlite3_step(s->touch_agent) == SQLITE_DONE
+				     ? SQLITE_OK
+				     : SQLITE_ERROR;
+			sqlite3_reset(s->touch_agent);
+		}
+	}
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(s->writer, "COMMIT", NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		log_err("store: writing %s failed: %s; the batches are not "
+			"acked and agents will resend them",
+			s->path, sqlite3_errmsg(s->writer));
+		sqlite3_exec(s->writer, "ROLLBACK", NULL, NULL, NULL);
+		return rc == SQLITE_FULL ? -ENOSPC : -EIO;
+	}
+	return 0;
+}
+
+/* Deletes expired events a few hundred rows at a time, between batches, so
+ * that retention never stalls ingest. */
+static void prune_step(struct sqlite_store *s)
+{
+	int64_t now = store_now_us();
+	if (now - s->last_prune_us < PRUNE_INTERVAL_US)
+		return;
+	s->last_prune_us = now;
+	struct {
+		sqlite3_stmt *st;
+		int days;
+	} steps[] = {
+		{s->prune_low, s->opts.retention_days},
+		{s->prune_high, s->opts.high_severity_days},
+	};
+	for (size_t i = 0; i < 2; i++) {
+		if (steps[i].days <= 0)
+			continue;
+		sqlite3_bind_int64(steps[i].st, 1,
+				   now - (int64_t)steps[i].days * 86400000000LL);
+		sqlite3_bind_int(steps[i].st, 2, s->opts.high_severity);
+		sqlite3_bind_int(steps[i].st, 3, PRUNE_STEP_ROWS);
+		if (sqlite3_step(steps[i].st) != SQLITE_DONE)
+			log_warn("store: retention prune failed: %s",
+				 sqlite3_errmsg(s->writer));
+		else if (sqlite3_changes(s->writer) > 0)
+			log_debug("store: pruned %d expired events",
+				  sqlite3_changes(s->writer));
+		/* A full step means more to do: come back soon. */
+		if (sqlite3_changes(s->writer) == PRUNE_STEP_ROWS)
+			s->last_prune_us = 0;
+		sqlite3_reset(steps[i].st);
+	}
+}
+
+static void writer_main(void *arg)
+{
+	struct sqlite_store *s = arg;
+	uv_mutex_lock(&s->lock);
+	for (;;) {
+		while (s->pending_head == NULL && !s->stopping) {
+			/* Wake up now and then to prune even when idle. */
+			if (uv_cond_timedwait(&s->wake, &s->lock,
+					      PRUNE_INTERVAL_US * 1000) != 0) {
+				uv_mutex_unlock(&s->lock);
+				prune_step(s);
+				uv_mutex_lock(&s->lock);
+			}
+		}
+		if (s->pending_head == NULL && s->stopping)
+			break;
+		/* Take whole batches up to the event budget: whatever queued
+		 * while the last commit ran goes into this one (group commit). */
+		struct store_batch *take = s->pending_head, *last = take;
+		size_t events = take->count;
+		while (last->next != NULL &&
+		       events + last->next->count <=
+			       (size_t)s->opts.batch_max_events) {
+			last = last->next;
+			events += last->count;
+		}
+		s->pending_head = last->next;
+		if (s->pending_head == NULL)
+			s->pending_tail = NULL;
+		last->next = NULL;
+		uv_mutex_unlock(&s->lock);
+
+		int status = write_batches(s, take);
+		prune_step(s);
+
+		uv_mutex_lock(&s->lock);
+		for (struct store_batch *b = take; b; b = b->next)
+			b->status = status;
+		if (s->done_tail)
+			s->done_tail->next = take;
+		else
+			s->done_head = take;
+		s->done_tail = last;
+		s->backlog -= events;
+		uv_mutex_unlock(&s->lock);
+		uv_async_send(&s->done_async);
+		uv_mutex_lock(&s->lock);
+	}
+	uv_mutex_unlock(&s->lock);
+}
+
+/* Runs on the loop: hands each committed batch back to its owner. */
+static void deliver_done(uv_async_t *async)
+{
+	struct sqlite_store *s = async->data;
+	uv_mutex_lock(&s->lock);
+	struct store_batch *list = s->done_head;
+	s->done_head = s->done_tail = NULL;
+	uv_mutex_unlock(&s->lock);
+	while (list != NULL) {
+		struct store_batch *next = list->next;
+		if (list->cb)
+			list->cb(list->arg, list->status, list->stored,
+				 list->dup);
+		store_batch_free(list);
+		list = next;
+	}
+}
+
+static void sqlite_submit(struct store *st, struct store_batch *batch)
+{
+	struct sqlite_store *s = impl(st);
+	batch->next = NULL;
+	uv_mutex_lock(&s->lock);
+	if (s->pending_tail)
+		s->pending_tail->next = batch;
+	else
+		s->pending_head = batch;
+	s->pending_tail = batch;
+	s->backlog += batch->count;
+	uv_cond_signal(&s->wake);
+	uv_mutex_unlock(&s->lock);
+}
+
+static size_t sqlite_backlog(const struct store *st)
+{
+	struct sqlite_store *s = impl(st);
+	uv_mutex_lock(&s->lock);
+	size_t n = s->backlog;
+	uv_mutex_unlock(&s->lock);
+	return n;
+}
+
+static int prepare_writer(struct sqlite_store *s, char *err, size_t errlen)
+{
+	struct {
+		sqlite3_stmt **st;
+		const char *sql;
+	} stmts[] = {
+		{&s->insert_event,
+		 "INSERT OR IGNORE INTO events(agent, boot, seq, ts, received,"
+		 " kind, sev, drill, body) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)"},
+		{&s->upsert_state,
+		 "INSERT INTO host_state(agent, kind, ts, sev, drill, body)"
+		 " VALUES(?1,?2,?3,?4,?5,?6) ON CONFLICT(agent, kind) DO UPDATE"
+		 " SET ts=excluded.ts, sev=excluded.sev, drill=excluded.drill,"
+		 " body=excluded.body WHERE excluded.ts >= host_state.ts"},
+		{&s->touch_agent,
+		 "UPDATE agents SET last_seen=?1, last_boot=?2 WHERE id=?3"},
+		{&s->prune_low,
+		 "DELETE FROM events WHERE id IN (SELECT id FROM events"
+		 " WHERE received < ?1 AND sev < ?2 ORDER BY id LIMIT ?3)"},
+		{&s->prune_high,
+		 "DELETE FROM events WHERE id IN (SELECT id FROM events"
+		 " WHERE received < ?1 AND sev >= ?2 ORDER BY id LIMIT ?3)"},
+	};
+	for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
+		if (sqlite3_prepare_v3(s->writer, stmts[i].sql, -1,
+				       SQLITE_PREPARE_PERSISTENT, stmts[i].st,
+				       NULL) != SQLITE_OK) {
+			snprintf(err, errlen, "preparing statement: %s",
+				 sqlite3_errmsg(s->writer));
+			return -EIO;
+		}
+	}
+	return 0;
+}
+
+static void sqlite_close(struct store *st);
+
+static int sqlite_open(const struct store_options *opts, const char *location,
+		       uv_loop_t *loop, struct store **out, char *err,
+		       size_t errlen)
+{
+	struct sqlite_store *s = alloc_zeroed(1, sizeof(*s));
+	int rc;
+	*out = NULL;
+	if (s == NULL)
+		return -ENOMEM;
+	s->base.backend = &store_sqlite_backend;
+	s->opts = *opts;
+	if (s->opts.batch_max_events <= 0)
+		s->opts.batch_max_events = 5000;
+	snprintf(s->path, sizeof(s->path), "%s", location);
+	uv_mutex_init(&s->admin_lock);
+	uv_mutex_init(&s->lock);
+	uv_cond_init(&s->wake);
+	if ((rc = open_connection(s, &s->admin, err, errlen)) != 0 ||
+	    (rc = migrate(s->admin, err, errlen)) != 0)
+		goto fail;
+	if (loop != NULL) {
+		if ((rc = open_connection(s, &s->writer, err, errlen)) != 0 ||
+		    (rc = prepare_writer(s, err, errlen)) != 0)
+			goto fail;
+		rc = uv_async_init(loop, &s->done_async, deliver_done);
+		if (rc != 0)
+			goto fail;
+		s->done_async.data = s;
+		rc = uv_thread_create(&s->thread, writer_main, s);
+		if (rc != 0) {
+			uv_close((uv_handle_t *)&s->done_async, NULL);
+			goto fail;
+		}
+		s->has_thread = true;
+	}
+	*out = &s->base;
+	return 0;
+fail:
+	sqlite_close(&s->base);
+	return rc;
+}
+
+static void free_store(uv_handle_t *handle)
+{
+	alloc_free(handle->data);
+}
+
+static void sqlite_close(struct store *st)
+{
+	struct sqlite_store *s = impl(st);
+	bool async_live = s->has_thread;
+	if (s->has_thread) {
+		uv_mutex_lock(&s->lock);
+		s->stopping = true;
+		uv_cond_signal(&s->wake);
+		uv_mutex_unlock(&s->lock);
+		uv_thread_join(&s->thread);
+		deliver_done(&s->done_async);
+	}
+	sqlite3_stmt *stmts[] = {s->insert_event, s->upsert_state,
+				 s->touch_agent, s->prune_low, s->prune_high};
+	for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++)
+		sqlite3_finalize(stmts[i]);
+	sqlite3_close(s->writer);
+	sqlite3_close(s->admin);
+	uv_mutex_destroy(&s->admin_lock);
+	uv_mutex_destroy(&s->lock);
+	uv_cond_destroy(&s->wake);
+	if (async_live)
+		uv_close((uv_handle_t *)&s->done_async, free_store);
+	else
+		alloc_free(s);
+}
+
+/* ---- synchronous calls on the admin connection --------------------------- */
+
+static int prepare_admin(struct sqlite_store *s, const char *sql,
+			 sqlite3_stmt **st)
+{
+	if (sqlite3_prepare_v2(s->admin, sql, -1, st, NULL) != SQLITE_OK) {
+		log_err("store: %s", sqlite3_errmsg(s->admin));
+		return -EIO;
+	}
+	return 0;
+}
+
+static void copy_text(char *dst, size_t cap, sqlite3_stmt *st, int col)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+	snprintf(dst, cap, "%s", t ? (const char *)t : "");
+}
+
+static int sqlite_school_add(struct store *st, const struct store_school *sc)
+{
+	struct sqlite_store *s = impl(st);
+	sqlite3_stmt *q;
+	uv_mutex_lock(&s->admin_lock);
+	int rc = prepare_admin(s,
+			       "INSERT INTO schools(code, name, commune, level,"
+			       " expected_pcs, created) VALUES(?1,?2,?3,?4,?5,?6)"
+			       " ON CONFLICT(code) DO UPDATE SET name=?2,"
+			       " commune=?3, level=?4, expected_pcs=?5",
+			       &q);
+	if (rc == 0) {
+		sqlite3_bind_text(q, 1, sc->code, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, sc->name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 3, sc->commune, -1, SQLITE_STATIC);
+		sqlite3_bind_int(q, 4, sc->level);
+		sqlite3_bind_int(q, 5, sc->expected_pcs);
+		sqlite3_bind_int64(q, 6, store_now_us());
+		rc = sqlite3_step(q) == SQLITE_DONE ? 0 : -EIO;
+		sqlite3_finalize(q);
+	}
+	uv_mutex_unlock(&s->admin_lock);
+	return rc;
+}
+
+static const char school_select[] =
+	"SELECT s.code, s.name, s.commune, s.level, s.expected_pcs,"
+	" (SELECT count(*) FROM agents a WHERE a.school = s.code"
+	"  AND a.revoked IS NULL) FROM schools s";
+
+static void read_school(sqlite3_stmt *q, struct store_school *out)
+{
+	copy_text(out->code, sizeof(out->code), q, 0);
+	copy_text(out->name, sizeof(out->name), q, 1);
+	copy_text(out->commune, sizeof(out->commune), q, 2);
+	out->level = sqlite3_column_int(q, 3);
+	out->expected_pcs = sqlite3_column_int(q, 4);
+	out->enrolled_pcs = sqlite3_column_int(q, 5);
+}
+
+static int sqlite_school_get(struct store *st, const char *code,
+			     struct store_school *out)
+{
+	struct sqlite_store *s = impl(st);
+	char sql[512];
+	sqlite3_stmt *q;
+	snprintf(sql, sizeof(sql), "%s WHERE s.code = ?1", school_select);
+	uv_mutex_lock(&s->admin_lock);
+	int rc = prepare_admin(s, sql, &q);
+	if (rc == 0) {
+		sqlite3_bind_text(q, 1, code, -1, SQLITE_STATIC);
+		int step = sqlite3_step(q);
+		if (step == SQLITE_ROW)
+			read_school(q, out);
+		rc = step == SQLITE_ROW ? 0 : step == SQLITE_DONE ? -ENOENT : -EIO;
+		sqlite3_finalize(q);
+	}
+	uv_mutex_unlock(&s->admin_lock);
+	return rc;
+}
+
+static int sqlite_school_list(struct store *st,
+			      void (*cb)(void *, const struct store_school *),
+			      void *arg)
+{
+	struct sqlite_store *s = impl(st);
+	char sql[512];
+	sqlite3_stmt *q;
+	snprintf(sql, sizeof(sql), "%s ORDER BY s.commune, s.code",
+		 school_select);
+	uv_mutex_lock(&s->admin_lock);
+	int rc = prepare_admin(s, sql, &q);
+	if (rc == 0) {
+		int step;
+		while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+			struct store_school sc;
+			read_school(q, &sc);
+			cb(arg, &sc);
+		}
+		rc = step == SQLITE_DONE ? 0 : -EIO;
+		sqlite3_finalize(q);
+	}
+	uv_mutex_unlock(&s->admin_lock);
+	return rc;
+}
+
+static int sqlite_token_add(struct store *st, const unsigned char hash[32],
+			    const char *school, int uses, int64_t expires_us)
+{
+	struct sqlite_store *s = impl(st);
+	sqlite3_stmt *q;
+	uv_mutex_lock(&s->admin_lock);
+	int rc = prepare_admin(s,
+			       "INSERT INTO tokens(hash, school, uses_left,"
+			       " expires, created) VALUES(?1,?2,?3,?4,?5)",
+			       &q);
+	if (rc == 0) {
+		sqlite3_bind_blob(q, 1, hash, 32, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, school, -1, SQLITE_STATIC);
+		sqlite3_bind_int(q, 3, uses);
+		sqlite3_bind_int64(q, 4, expires_us);
+		sqlite3_bind_int64(q, 5, store_now_us());
+		int step = sqlite3_step(q);
+		rc = step == SQLITE_DONE ? 0
+		     : step == SQLITE_CONSTRAINT ? -ENOENT /* no such school */
+						 : -EIO;
+		sqlite3_finalize(q);
+	}
+	uv_mutex_unlock(&s->admin_lock);
+	return rc;
+}
+
+static int sqlite_token_consume(struct store *st, const unsigned char hash[32],
+				enum store_token_result *result, char *school)
+{
+	struct sqlite_store *s = impl(st);
+	sqlite3_stmt *q = NULL;
+	int rc;
+	*result = STORE_TOKEN_UNKNOWN;
+	uv_mutex_lock(&s->admin_lock);
+	/* Check and decrement in one write transaction, so two agents
+	 * racing for the last use cannot both win. */
+	rc = exec_sql(s->admin, "BEGIN IMMEDIATE", NULL, 0);
+	if (rc == 0)
+		rc = prepare_admin(s,
+				   "SELECT school, uses_left, expires FROM tokens"
+				   " WHERE hash = ?1",
+				   &q);
+	if (rc == 0) {
+		sqlite3_bind_blob(q, 1, hash, 32, SQLITE_STATIC);
+		int step = sqlite3_step(q);
+		if (step == SQLITE_ROW) {
+			copy_text(school, STORE_CODE_MAX + 1, q, 0);
+			if (sqlite3_column_int(q, 1) <= 0)
+				*result = STORE_TOKEN_USED;
+			else if (sqlite3_column_int64(q, 2) < store_now_us())
+				*result = STORE_TOKEN_EXPIRED;
+			else
+				*result = STORE_TOKEN_OK;
+		} else if (step != SQLITE_DONE) {
+			rc = -EIO;
+		}
+		sqlite3_finalize(q);
+		q = NULL;
+	}
+	if (rc == 0 && *result == STORE_TOKEN_OK) {
+		rc = prepare_admin(s,
+				   "UPDATE tokens SET uses_left = uses_left - 1"
+				   " WHERE hash = ?1",
+				   &q);
+		if (rc == 0) {
+			sqlite3_bind_blob(q, 1, hash, 32, SQLITE_STATIC);
+			rc = sqlite3_step(q) == SQLITE_DONE ? 0 : -EIO;
+			sqlite3_finalize(q);
+		}
+	}
+	if (rc == 0)
+		rc = exec_sql(s->admin, "COMMIT", NULL, 0);
+	else
+		exec_sql(s->admin, "ROLLBACK", NULL, 0);
+	uv_mutex_unlock(&s->admin_lock);
+	return rc;
+}
+
+static int sqlite_agent_add(struct store *st, const char *id,
+			    const char *school, const char *hostname,
+			    const char *cert_sha256)
+{
+	struct sqlite_store *s = impl(st);
+	sqlite3_stmt *q;
+	uv_mutex_lock(&s->admin_lock);
+	int rc = prepare_admin(s,
+			       "INSERT INTO agents(id, school, hostname,"
+			       " cert_sha256, enrolled) VALUES(?1,?2,?3,?4,?5)",
+			       &q);
+	if (rc == 0) {
+		sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, school, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 3, hostname, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 4, cert_sha256, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 5, store_now_us());
+		rc = sqlite3_step(q) == SQLITE_DONE ? 0 : -EIO;
+		sqlite3_finalize(q);
+	}
+	uv_mutex_unlock(&s->admin_lock);
+	return rc;
+}
+
+static int sqlite_agent_revoke(struct store *st, const char *id)
+{
+	struct sqlite_store *s = impl(st);
+	sqlite3_stmt *q;
+	uv_mutex_lock(&s->admin_lock);
+	int rc = prepare_admin(s,
+			       "UPDATE agents SET revoked = ?2 WHERE id = ?1"
+			       " AND revoked IS NULL",
+			       &q);
+	if (rc == 0) {
+		sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 2, store_now_us());
+		rc = sqlite3_step(q) == SQLITE_DONE ? 0 : -EIO;
+		if (rc == 0 && sqlite3_changes(s->admin) == 0)
+			rc = -ENOENT;
+		sqlite3_finalize(q);
+	}
+	uv_mutex_unlock(&s->admin_lock);
+	return rc;
+}
+
+static int sqlite_agent_allowed(struct store *st, const char *id,
+				bool *allowed)
+{
+	struct sqlite_store *s = impl(st);
+	sqlite3_stmt *q;
+	*allowed = false;
+	uv_mutex_lock(&s->admin_lock);
+	int rc = prepare_admin(s,
+			       "SELECT revoked IS NULL FROM agents WHERE id = ?1",
+			       &q);
+	if (rc == 0) {
+		sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+		int step = sqlite3_step(q);
+		if (step == SQLITE_ROW)
+			*allowed = sqlite3_column_int(q, 0) != 0;
+		rc = step == SQLITE_ROW || step == SQLITE_DONE ? 0 : -EIO;
+		sqlite3_finalize(q);
+	}
+	uv_mutex_unlock(&s->admin_lock);
+	return rc;
+}
+
+static int sqlite_agent_list(struct store *st, const char *school,
+			     void (*cb)(void *, const struct store_agent *),
+			     void *arg)
+{
+	struct sqlite_store *s = impl(st);
+	sqlite3_stmt *q;
+	uv_mutex_lock(&s->admin_lock);
+	int rc = prepare_admin(
+		s,
+		"SELECT id, school, hostname, enrolled, coalesce(last_seen, 0),"
+		" revoked IS NOT NULL,"
+		" (SELECT count(*) FROM events e WHERE e.agent = a.id)"
+		" FROM agents a WHERE ?1 IS NULL OR school = ?1"
+		" ORDER BY school, hostname",
+		&q);
+	if (rc == 0) {
+		int step;
+		if (school)
+			sqlite3_bind_text(q, 1, school, -1, SQLITE_STATIC);
+		while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+			struct store_agent a;
+			copy_text(a.id, sizeof(a.id), q, 0);
+			copy_text(a.school, sizeof(a.school), q, 1);
+			copy_text(a.hostname, sizeof(a.hostname), q, 2);
+			a.enrolled_us = sqlite3_column_int64(q, 3);
+			a.last_seen_us = sqlite3_column_int64(q, 4);
+			a.revoked = sqlite3_column_int(q, 5) != 0;
+			a.events = sqlite3_column_int64(q, 6);
+			cb(arg, &a);
+		}
+		rc = step == SQLITE_DONE ? 0 : -EIO;
+		sqlite3_finalize(q);
+	}
+	uv_mutex_unlock(&s->admin_lock);
+	return rc;
+}
+
+static int sqlite_count_events(struct store *st, const char *agent,
+			       uint64_t boot, long long *count)
+{
+	struct sqlite_store *s = impl(st);
+	sqlite3_stmt *q;
+	*count = 0;
+	uv_mutex_lock(&s->admin_lock);
+	int rc = prepare_admin(s,
+			       "SELECT count(*) FROM events WHERE (?1 IS NULL OR"
+			       " agent = ?1) AND (?2 = 0 OR boot = ?2)",
+			       &q);
+	if (rc == 0) {
+		if (agent)
+			sqlite3_bind_text(q, 1, agent, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 2, (sqlite3_int64)boot);
+		if (sqlite3_step(q) == SQLITE_ROW)
+			*count = sqlite3_column_int64(q, 0);
+		else
+			rc = -EIO;
+		sqlite3_finalize(q);
+	}
+	uv_mutex_unlock(&s->admin_lock);
+	return rc;
+}
+
+const struct store_backend store_sqlite_backend = {
+	.scheme = "sqlite",
+	.open = sqlite_open,
+	.close = sqlite_close,
+	.submit = sqlite_submit,
+	.backlog = sqlite_backlog,
+	.school_add = sqlite_school_add,
+	.school_get = sqlite_school_get,
+	.school_list = sqlite_school_list,
+	.token_add = sqlite_token_add,
+	.token_consume = sqlite_token_consume,
+	.agent_add = sqlite_agent_add,
+	.agent_revoke = sqlite_agent_revoke,
+	.agent_allowed = sqlite_agent_allowed,
+	.agent_list = sqlite_agent_list,
+	.count_events = sqlite_count_events,
+};
