@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -328,6 +329,12 @@ static int cmd_serve(struct cli *cli)
 	if (rc != 0)
 		return rc;
 	signal(SIGPIPE, SIG_IGN);
+	/* One descriptor per agent: 60,000 PCs need far more than 1024. */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	d.loop = uv_default_loop();
 	const char *dir = d.settings.state_dir;
 	ca_path(dir, "ca.crt", ca_file, sizeof(ca_file));

@@ -1,0 +1,582 @@
+/* loadgen: simulates N enrolled agents against a real collector over TLS.
+ *
+ * Each simulated agent has its own key and certificate (enrolled once with
+ * a token, then cached in --state), a boot id derived from --boot-seed and
+ * its index, and M events with seq 1..M in a realistic mix of kinds and
+ * sizes. It keeps up to --window batches in flight, and after any
+ * disconnect resends everything from the first unacked seq, as a real agent
+ * does from its spool. So the same seed run twice sends exact duplicates,
+ * and a collector killed mid-run must still end with every event once.
+ *
+ * Prints one line of results, or JSON with --json:
+ *   agents, events, acked, duplicates, seconds, events_per_sec, p50/p99 ms */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "common/alloc.h"
+#include "common/enroll_client.h"
+#include "common/event.h"
+#include "common/pki.h"
+#include "common/tls.h"
+#include "common/wire.h"
+
+#define MAX_WINDOW 64
+
+struct frame_sent {
+	uint64_t id;
+	uint64_t first_seq;
+	uint32_t count;
+	uint64_t sent_ns;
+};
+
+struct sim_agent {
+	struct loadgen *lg;
+	int index;
+	char id[EVENT_AGENT_MAX + 1];
+	EVP_PKEY *key;
+	X509 *cert;
+	uint64_t boot;
+	uint64_t next_seq;   /* next seq to send */
+	uint64_t acked_upto; /* every seq <= this is acked */
+	uint64_t next_frame_id;
+	struct frame_sent window[MAX_WINDOW];
+	int inflight;
+	int head;
+	struct tls_stream *ts;
+	struct wire_decoder *dec;
+	bool ready;	/* hello answered */
+	bool finished;
+	bool connecting;
+	uv_timer_t retry;
+	int failures;
+};
+
+struct loadgen {
+	uv_loop_t *loop;
+	SSL_CTX *ctx;
+	struct sockaddr_storage addr;
+	const char *host;
+	struct sim_agent *agents;
+	int nagents;
+	uint64_t events_per_agent;
+	int batch;
+	int window;
+	int connecting;
+	int max_connecting;
+	int next_to_start;
+	int finished;
+	uint64_t acked;
+	uint64_t duplicates;
+	uint64_t reconnects;
+	uint64_t *latencies_us;
+	size_t nlat, caplat;
+	uint64_t start_ns;
+	uv_timer_t deadline;
+	bool timed_out;
+};
+
+static const char *const mix_kinds[] = {
+	"agent.heartbeat", "agent.heartbeat", "agent.heartbeat", "av.status",
+	"scan.summary",	   "agent.heartbeat", "scan.match",	 "backup.status",
+	"agent.heartbeat", "net.port_scan",   "agent.heartbeat", "agent.inventory",
+};
+
+static void start_agent(struct sim_agent *a);
+static void pump_agent(struct sim_agent *a);
+
+static void pack_event_body(msgpack_packer *pk, const char *kind, uint64_t seq)
+{
+	char path[160];
+	if (strcmp(kind, "scan.match") == 0) {
+		snprintf(path, sizeof(path),
+			 "C:\\Users\\hocsinh\\Downloads\\bai-tap-%llu.exe",
+			 (unsigned long long)seq);
+		msgpack_pack_map(pk, 5);
+		wire_pack_kv_str(pk, "rule", "Win_Ransom_Note_Generic");
+		wire_pack_kv_str(pk, "path", path);
+		wire_pack_kv_u64(pk, "size", 184320 + seq);
+		wire_pack_kv_str(pk, "sha256",
+				 "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b"
+				 "822cd15d6c15b0f00a08");
+		wire_pack_kv_str(pk, "bundle", "2026.11.28-1");
+	} else if (strcmp(kind, "agent.inventory") == 0) {
+		msgpack_pack_map(pk, 8);
+		wire_pack_kv_str(pk, "hostname", "PC-LAB2-17");
+		wire_pack_kv_str(pk, "os", "Windows 10 Pro 22H2");
+		wire_pack_kv_str(pk, "kernel", "10.0.19045");
+		wire_pack_kv_str(pk, "ips", "10.21.3.17,fe80::1c2b:3a4d");
+		wire_pack_kv_str(pk, "macs", "00:1a:2b:3c:4d:5e");
+		wire_pack_kv_u64(pk, "ram_mb", 4096);
+		wire_pack_kv_u64(pk, "disk_free_mb", 23110);
+		wire_pack_kv_u64(pk, "users", 1);
+	} else if (strcmp(kind, "av.status") == 0) {
+		msgpack_pack_map(pk, 4);
+		wire_pack_kv_str(pk, "product", "Windows Defender");
+		wire_pack_kv_bool(pk, "rtp", true);
+		wire_pack_kv_u64(pk, "sig_age_h", seq % 96);
+		wire_pack_kv_str(pk, "mode", "active");
+	} else {
+		msgpack_pack_map(pk, 2);
+		wire_pack_kv_u64(pk, "uptime_s", seq * 60);
+		wire_pack_kv_u64(pk, "spool", 0);
+	}
+}
+
+static void pack_event(msgpack_packer *pk, const struct sim_agent *a,
+		       uint64_t seq)
+{
+	const char *kind = mix_kinds[seq % (sizeof(mix_kinds) / sizeof(mix_kinds[0]))];
+	msgpack_pack_map(pk, 9);
+	wire_pack_kv_u64(pk, "v", EVENT_VERSION);
+	wire_pack_kv_str(pk, "agent", a->id);
+	wire_pack_kv_u64(pk, "boot", a->boot);
+	wire_pack_kv_u64(pk, "seq", seq);
+	wire_pack_kv_u64(pk, "ts", 1764380000000000ull + seq * 1000000ull);
+	wire_pack_kv_str(pk, "kind", kind);
+	wire_pack_kv_u64(pk, "sev", strcmp(kind, "scan.match") == 0 ? 8 : 1);
+	wire_pack_kv_bool(pk, "drill", false);
+	wire_pack_str(pk, "body");
+	pack_event_body(pk, kind, seq);
+}
+
+static void record_latency(struct loadgen *lg, uint64_t us)
+{
+	if (lg->nlat == lg->caplat) {
+		size_t cap = lg->caplat ? lg->caplat * 2 : 4096;
+		uint64_t *p = realloc(lg->latencies_us, cap * sizeof(*p));
+		if (p == NULL)
+			return;
+		lg->latencies_us = p;
+		lg->caplat = cap;
+	}
+	lg->latencies_us[lg->nlat++] = us;
+}
+
+static void agent_done(struct sim_agent *a)
+{
+	struct loadgen *lg = a->lg;
+	if (a->finished)
+		return;
+	a->finished = true;
+	lg->finished++;
+	if (a->ts)
+		tls_stream_close(a->ts, 0);
+	if (lg->finished == lg->nagents)
+		uv_timer_stop(&lg->deadline);
+}
+
+static void send_batch(struct sim_agent *a)
+{
+	struct loadgen *lg = a->lg;
+	uint64_t left = lg->events_per_agent - a->next_seq + 1;
+	uint32_t n = left < (uint64_t)lg->batch ? (uint32_t)left : (uint32_t)lg->batch;
+	struct wire_out out;
+	wire_out_begin(&out, WIRE_EVENTS, 2);
+	wire_pack_kv_u64(&out.pk, "id", a->next_frame_id);
+	wire_pack_str(&out.pk, "ev");
+	msgpack_pack_array(&out.pk, n);
+	for (uint32_t i = 0; i < n; i++)
+		pack_event(&out.pk, a, a->next_seq + i);
+	if (wire_out_finish(&out) != 0) {
+		fprintf(stderr, "loadgen: batch too large\n");
+		exit(1);
+	}
+	int slot = (a->head + a->inflight) % MAX_WINDOW;
+	a->window[slot] = (struct frame_sent){a->next_frame_id, a->next_seq, n,
+					      uv_hrtime()};
+	a->inflight++;
+	a->next_frame_id++;
+	a->next_seq += n;
+	tls_stream_write(a->ts, out.buf.data, out.buf.size);
+	wire_out_release(&out);
+}
+
+static void pump_agent(struct sim_agent *a)
+{
+	struct loadgen *lg = a->lg;
+	if (a->acked_upto >= lg->events_per_agent) {
+		agent_done(a);
+		return;
+	}
+	while (a->ready && a->ts && a->inflight < lg->window &&
+	       a->next_seq <= lg->events_per_agent)
+		send_batch(a);
+}
+
+static int on_frame(void *arg, const char *body, size_t len)
+{
+	struct sim_agent *a = arg;
+	struct loadgen *lg = a->lg;
+	struct wire_msg msg;
+	if (wire_msg_parse(&msg, body, len) != 0)
+		return -1;
+	if (msg.type == WIRE_HELLO) {
+		a->ready = true;
+		pump_agent(a);
+	} else if (msg.type == WIRE_ACK) {
+		uint64_t id = 0, n = 0, dup = 0;
+		wire_get_u64(msg.root, "id", &id);
+		wire_get_u64(msg.root, "n", &n);
+		wire_get_u64(msg.root, "dup", &dup);
+		struct frame_sent *f = &a->window[a->head];
+		if (a->inflight == 0 || f->id != id) {
+			fprintf(stderr, "loadgen: %s: ack %llu out of order\n",
+				a->id, (unsigned long long)id);
+			wire_msg_release(&msg);
+			return -1;
+		}
+		record_latency(lg, (uv_hrtime() - f->sent_ns) / 1000);
+		a->acked_upto = f->first_seq + f->count - 1;
+		lg->acked += f->count;
+		lg->duplicates += dup;
+		a->head = (a->head + 1) % MAX_WINDOW;
+		a->inflight--;
+		a->failures = 0;
+		pump_agent(a);
+	} else if (msg.type == WIRE_ERROR) {
+		char text[256] = "";
+		wire_get_str(msg.root, "msg", text, sizeof(text));
+		fprintf(stderr, "loadgen: %s: collector error: %s\n", a->id, text);
+	}
+	wire_msg_release(&msg);
+	return 0;
+}
+
+static void on_open(struct tls_stream *ts, void *arg)
+{
+	struct sim_agent *a = arg;
+	struct wire_out out;
+	a->connecting = false;
+	a->lg->connecting--;
+	wire_out_begin(&out, WIRE_HELLO, 4);
+	wire_pack_kv_u64(&out.pk, "v", WIRE_VERSION);
+	wire_pack_kv_str(&out.pk, "agent", a->id);
+	wire_pack_kv_u64(&out.pk, "boot", a->boot);
+	wire_pack_kv_str(&out.pk, "ver", "loadgen");
+	wire_out_finish(&out);
+	tls_stream_write(ts, out.buf.data, out.buf.size);
+	wire_out_release(&out);
+}
+
+static void on_data(struct tls_stream *ts, const char *data, size_t len,
+		    void *arg)
+{
+	struct sim_agent *a = arg;
+	if (wire_decoder_feed(a->dec, data, len, on_frame, a) != 0)
+		tls_stream_close(ts, -EPROTO);
+}
+
+static void on_retry(uv_timer_t *timer)
+{
+	start_agent(timer->data);
+}
+
+static void start_more(struct loadgen *lg)
+{
+	while (lg->next_to_start < lg->nagents &&
+	       lg->connecting < lg->max_connecting)
+		start_agent(&lg->agents[lg->next_to_start++]);
+}
+
+static void on_close(struct tls_stream *ts, int status, void *arg)
+{
+	struct sim_agent *a = arg;
+	struct loadgen *lg = a->lg;
+	(void)ts;
+	(void)status;
+	a->ts = NULL;
+	a->ready = false;
+	wire_decoder_free(a->dec);
+	a->dec = NULL;
+	if (a->connecting) {
+		a->connecting = false;
+		lg->connecting--;
+	}
+	if (!a->finished && !lg->timed_out) {
+		/* Resend from the first unacked seq, as the spool would. */
+		a->next_seq = a->acked_upto + 1;
+		a->inflight = 0;
+		a->head = 0;
+		lg->reconnects++;
+		a->failures++;
+		uint64_t backoff = 50u << (a->failures < 6 ? a->failures : 6);
+		uv_timer_start(&a->retry, on_retry,
+			       backoff + (uint64_t)(rand() % 100), 0);
+	}
+	start_more(lg);
+}
+
+static const struct tls_stream_ops agent_ops = {on_open, on_data, on_close};
+
+static void free_tcp(uv_handle_t *h)
+{
+	alloc_free(h);
+}
+
+static void on_connect(uv_connect_t *req, int status)
+{
+	struct sim_agent *a = req->data;
+	uv_stream_t *handle = req->handle;
+	alloc_free(req);
+	if (status < 0) {
+		uv_close((uv_handle_t *)handle, free_tcp);
+		a->connecting = false;
+		a->lg->connecting--;
+		a->lg->reconnects++;
+		a->failures++;
+		wire_decoder_free(a->dec);
+		a->dec = NULL;
+		uv_timer_start(&a->retry, on_retry, 200 + (uint64_t)(rand() % 300),
+			       0);
+		start_more(a->lg);
+		return;
+	}
+	struct tls_stream_params p = {.verify_host = a->lg->host,
+				      .cert = a->cert,
+				      .key = a->key};
+	tls_stream_new(handle, a->lg->ctx, &p, &agent_ops, a, &a->ts);
+}
+
+static void start_agent(struct sim_agent *a)
+{
+	struct loadgen *lg = a->lg;
+	if (a->finished || a->ts != NULL || a->connecting || lg->timed_out)
+		return;
+	uv_tcp_t *tcp = alloc_bytes(sizeof(*tcp));
+	uv_connect_t *req = alloc_bytes(sizeof(*req));
+	a->dec = wire_decoder_new();
+	uv_tcp_init(lg->loop, tcp);
+	req->data = a;
+	a->connecting = true;
+	lg->connecting++;
+	if (uv_tcp_connect(req, tcp, (struct sockaddr *)&lg->addr,
+			   on_connect) != 0) {
+		alloc_free(req);
+		uv_close((uv_handle_t *)tcp, free_tcp);
+		a->connecting = false;
+		lg->connecting--;
+		uv_timer_start(&a->retry, on_retry, 500, 0);
+	}
+}
+
+static void on_deadline(uv_timer_t *timer)
+{
+	struct loadgen *lg = timer->data;
+	lg->timed_out = true;
+	fprintf(stderr, "loadgen: deadline reached with %d of %d agents done\n",
+		lg->finished, lg->nagents);
+	for (int i = 0; i < lg->nagents; i++) {
+		uv_timer_stop(&lg->agents[i].retry);
+		if (lg->agents[i].ts)
+			tls_stream_close(lg->agents[i].ts, 0);
+	}
+}
+
+static int load_or_enroll(struct sim_agent *a, const char *state,
+			  const struct enroll_request *base)
+{
+	char key_path[1024], cert_path[1024], id_path[1024];
+	snprintf(key_path, sizeof(key_path), "%s/agent-%d.key", state, a->index);
+	snprintf(cert_path, sizeof(cert_path), "%s/agent-%d.crt", state, a->index);
+	snprintf(id_path, sizeof(id_path), "%s/agent-%d.id", state, a->index);
+	if (pki_read_key(key_path, &a->key) == 0 &&
+	    pki_read_cert(cert_path, &a->cert) == 0 &&
+	    pki_cert_identity(a->cert, a->id, sizeof(a->id), NULL, 0) == 0)
+		return 0;
+	EVP_PKEY_free(a->key);
+	X509_free(a->cert);
+	a->key = NULL;
+	a->cert = NULL;
+	struct enroll_request req = *base;
+	struct enroll_result res;
+	char err[512], host[64];
+	snprintf(host, sizeof(host), "loadgen-%d", a->index);
+	if (pki_key_new(&a->key) != 0)
+		return -1;
+	req.key = a->key;
+	req.hostname = host;
+	if (enroll_client_run(&req, &res, err, sizeof(err)) != 0) {
+		fprintf(stderr, "loadgen: enrolling agent %d: %s\n", a->index, err);
+		return -1;
+	}
+	a->cert = res.cert;
+	snprintf(a->id, sizeof(a->id), "%s", res.agent);
+	if (pki_write_key(key_path, a->key) != 0 ||
+	    pki_write_cert(cert_path, a->cert) != 0 ||
+	    pki_write_file_atomic(id_path, a->id, strlen(a->id), 0644) != 0)
+		return -1;
+	return 0;
+}
+
+static int compare_u64(const void *x, const void *y)
+{
+	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+	return a < b ? -1 : a > b;
+}
+
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"host", required_argument, NULL, 'H'},
+		{"port", required_argument, NULL, 'p'},
+		{"enroll-port", required_argument, NULL, 'E'},
+		{"ca", required_argument, NULL, 'C'},
+		{"token", required_argument, NULL, 'T'},
+		{"agents", required_argument, NULL, 'n'},
+		{"events", required_argument, NULL, 'm'},
+		{"state", required_argument, NULL, 's'},
+		{"boot-seed", required_argument, NULL, 'b'},
+		{"batch", required_argument, NULL, 'B'},
+		{"window", required_argument, NULL, 'w'},
+		{"deadline", required_argument, NULL, 'd'},
+		{"enroll-only", no_argument, NULL, 'e'},
+		{"json", no_argument, NULL, 'j'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *host = "127.0.0.1", *ca_file = NULL, *token = NULL,
+		   *state = NULL;
+	int port = 7443, enroll_port = 7444, nagents = 10, batch = 100,
+	    window = 4, deadline_s = 600;
+	uint64_t events = 1000, seed = 1;
+	bool json = false, enroll_only = false;
+	int ch;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'H': host = optarg; break;
+		case 'p': port = (int)strtol(optarg, NULL, 10); break;
+		case 'E': enroll_port = (int)strtol(optarg, NULL, 10); break;
+		case 'C': ca_file = optarg; break;
+		case 'T': token = optarg; break;
+		case 'n': nagents = (int)strtol(optarg, NULL, 10); break;
+		case 'm': events = strtoull(optarg, NULL, 10); break;
+		case 's': state = optarg; break;
+		case 'b': seed = strtoull(optarg, NULL, 10); break;
+		case 'B': batch = (int)strtol(optarg, NULL, 10); break;
+		case 'w': window = (int)strtol(optarg, NULL, 10); break;
+		case 'd': deadline_s = (int)strtol(optarg, NULL, 10); break;
+		case 'e': enroll_only = true; break;
+		case 'j': json = true; break;
+		default:
+			fprintf(stderr, "usage: loadgen --ca FILE --state DIR "
+					"[--token T] [--agents N] [--events M] ...\n");
+			return 2;
+		}
+	}
+	if (ca_file == NULL || state == NULL || nagents < 1 || batch < 1 ||
+	    batch > WIRE_MAX_EVENTS_PER_FRAME || window < 1 ||
+	    window > MAX_WINDOW) {
+		fprintf(stderr, "loadgen: --ca and --state are required; batch "
+				"1..1000, window 1..64\n");
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
+	mkdir(state, 0700);
+	struct loadgen lg = {.host = host, .nagents = nagents,
+			     .events_per_agent = events, .batch = batch,
+			     .window = window, .max_connecting = 200};
+	X509 *ca = NULL;
+	char err[512];
+	if (pki_read_cert(ca_file, &ca) != 0) {
+		fprintf(stderr, "loadgen: cannot read %s\n", ca_file);
+		return 1;
+	}
+	lg.agents = calloc((size_t)nagents, sizeof(*lg.agents));
+	struct enroll_request base = {.host = host, .port = enroll_port, .ca = ca,
+				      .token = token ? token : "",
+				      .version = "loadgen", .timeout_ms = 30000};
+	for (int i = 0; i < nagents; i++) {
+		struct sim_agent *a = &lg.agents[i];
+		a->lg = &lg;
+		a->index = i;
+		/* Deterministic per (seed, index): reruns send duplicates. */
+		a->boot = (seed * 0x9E3779B97F4A7C15ull) ^ ((uint64_t)i * 0xBF58476D1CE4E5B9ull);
+		a->boot &= 0x7fffffffffffffffull;
+		a->next_seq = 1;
+		if (load_or_enroll(a, state, &base) != 0)
+			return 1;
+	}
+	if (enroll_only) {
+		printf("enrolled %d agents in %s\n", nagents, state);
+		return 0;
+	}
+	lg.loop = uv_default_loop();
+	if (uv_ip4_addr(host, port, (struct sockaddr_in *)&lg.addr) != 0) {
+		fprintf(stderr, "loadgen: --host must be an IPv4 address\n");
+		return 2;
+	}
+	if (tls_ctx_new(false, ca, NULL, NULL, false, &lg.ctx, err,
+			sizeof(err)) != 0) {
+		fprintf(stderr, "loadgen: %s\n", err);
+		return 1;
+	}
+	for (int i = 0; i < nagents; i++) {
+		uv_timer_init(lg.loop, &lg.agents[i].retry);
+		lg.agents[i].retry.data = &lg.agents[i];
+	}
+	uv_timer_init(lg.loop, &lg.deadline);
+	lg.deadline.data = &lg;
+	uv_timer_start(&lg.deadline, on_deadline, (uint64_t)deadline_s * 1000, 0);
+	lg.start_ns = uv_hrtime();
+	start_more(&lg);
+	while (lg.finished < lg.nagents && !lg.timed_out)
+		uv_run(lg.loop, UV_RUN_ONCE);
+	double seconds = (double)(uv_hrtime() - lg.start_ns) / 1e9;
+	for (int i = 0; i < nagents; i++)
+		uv_close((uv_handle_t *)&lg.agents[i].retry, NULL);
+	uv_close((uv_handle_t *)&lg.deadline, NULL);
+	uv_run(lg.loop, UV_RUN_DEFAULT);
+
+	qsort(lg.latencies_us, lg.nlat, sizeof(uint64_t), compare_u64);
+	double p50 = lg.nlat ? lg.latencies_us[lg.nlat / 2] / 1000.0 : 0;
+	double p99 = lg.nlat ? lg.latencies_us[(lg.nlat * 99) / 100] / 1000.0 : 0;
+	uint64_t total = (uint64_t)nagents * events;
+	double rate = seconds > 0 ? (double)lg.acked / seconds : 0;
+	if (json)
+		printf("{\"agents\":%d,\"events\":%llu,\"acked\":%llu,"
+		       "\"duplicates\":%llu,\"reconnects\":%llu,\"seconds\":%.3f,"
+		       "\"events_per_sec\":%.0f,\"p50_ms\":%.2f,\"p99_ms\":%.2f,"
+		       "\"complete\":%s}\n",
+		       nagents, (unsigned long long)total,
+		       (unsigned long long)lg.acked,
+		       (unsigned long long)lg.duplicates,
+		       (unsigned long long)lg.reconnects, seconds, rate, p50, p99,
+		       lg.finished == nagents ? "true" : "false");
+	else
+		printf("agents=%d events=%llu acked=%llu duplicates=%llu "
+		       "reconnects=%llu seconds=%.3f events_per_sec=%.0f "
+		       "p50_ms=%.2f p99_ms=%.2f complete=%s\n",
+		       nagents, (unsigned long long)total,
+		       (unsigned long long)lg.acked,
+		       (unsigned long long)lg.duplicates,
+		       (unsigned long long)lg.reconnects, seconds, rate, p50, p99,
+		       lg.finished == nagents ? "yes" : "no");
+	for (int i = 0; i < nagents; i++) {
+		EVP_PKEY_free(lg.agents[i].key);
+		X509_free(lg.agents[i].cert);
+	}
+	free(lg.agents);
+	free(lg.latencies_us);
+	SSL_CTX_free(lg.ctx);
+	X509_free(ca);
+	uv_loop_close(lg.loop);
+	return lg.finished == nagents ? 0 : 1;
+}
