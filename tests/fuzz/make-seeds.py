@@ -29,9 +29,11 @@ def pack(o):
             return bytes([0xA0 | len(b)]) + b
         return b"\xd9" + bytes([len(b)]) + b if len(b) < 256 else b"\xda" + struct.pack(">H", len(b)) + b
     if isinstance(o, list):
-        return bytes([0x90 | len(o)]) + b"".join(pack(x) for x in o)
+        head = bytes([0x90 | len(o)]) if len(o) < 16 else b"\xdc" + struct.pack(">H", len(o))
+        return head + b"".join(pack(x) for x in o)
     if isinstance(o, dict):
-        return bytes([0x80 | len(o)]) + b"".join(pack(k) + pack(v) for k, v in o.items())
+        head = bytes([0x80 | len(o)]) if len(o) < 16 else b"\xde" + struct.pack(">H", len(o))
+        return head + b"".join(pack(k) + pack(v) for k, v in o.items())
     raise TypeError(o)
 
 

@@ -1,0 +1,83 @@
+# Shared helpers for the integration scripts: TAP output, ports, daemons.
+# Scripts get EW_BIN (the binaries) and EW_BENCH_BIN (loadgen) from
+# tests/run.sh.
+set -u
+EW_BIN=${EW_BIN:-build/release/bin}
+EW_BENCH_BIN=${EW_BENCH_BIN:-build/release/bench}
+COLLECTOR="$EW_BIN/eduwatch-collector"
+LOADGEN="$EW_BENCH_BIN/loadgen"
+PY=/usr/bin/python3
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/ew-it-XXXXXX")
+TAP_N=0
+TAP_FAILED=0
+PIDS=()
+
+ok() { TAP_N=$((TAP_N + 1)); echo "ok $TAP_N - $*"; }
+not_ok() { TAP_N=$((TAP_N + 1)); TAP_FAILED=$((TAP_FAILED + 1)); echo "not ok $TAP_N - $*"; }
+check() { # check "description" command...
+	local what=$1; shift
+	if "$@"; then ok "$what"; else not_ok "$what"; fi
+}
+eq() { [ "$1" = "$2" ] || { echo "# expected '$2', got '$1'" >&2; return 1; }; }
+
+cleanup() {
+	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	[ "${KEEP_WORK:-}" ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# A free TCP port on loopback.
+free_port() {
+	$PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+wait_port() { # wait_port PORT [SECONDS]
+	local i
+	for ((i = 0; i < ${2:-10} * 20; i++)); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# collector_init DIR: a collector state dir with test ports and timeouts.
+collector_init() {
+	local dir=$1
+	"$COLLECTOR" init --dir "$dir" >/dev/null || return 1
+	INGEST_PORT=$(free_port)
+	ENROLL_PORT=$(free_port)
+	$PY - "$dir/collector.yaml" "$INGEST_PORT" "$ENROLL_PORT" <<'PYEOF'
+import sys
+path, ingest, enroll = sys.argv[1:]
+text = open(path).read()
+text = text.replace("  port: 7443", "  port: " + ingest, 1)
+text = text.replace("  port: 7444", "  port: " + enroll, 1)
+text = text.replace("handshake_timeout: 10s", "handshake_timeout: 3s")
+text = text.replace("stats_interval: 60s", "stats_interval: 0")
+open(path, "w").write(text)
+PYEOF
+	CONF="$dir/collector.yaml"
+}
+
+COLLECTOR_PID=
+collector_start() { # collector_start LOGFILE
+	"$COLLECTOR" serve -c "$CONF" >>"$1" 2>&1 &
+	COLLECTOR_PID=$!
+	PIDS+=("$COLLECTOR_PID")
+	wait_port "$INGEST_PORT" 10 && wait_port "$ENROLL_PORT" 10
+}
+
+collector_stop() {
+	[ -n "$COLLECTOR_PID" ] || return 0
+	kill -TERM "$COLLECTOR_PID" 2>/dev/null
+	wait "$COLLECTOR_PID" 2>/dev/null
+	local rc=$?
+	COLLECTOR_PID=
+	return $rc
+}
+
+tap_finish() {
+	echo "1..$TAP_N"
+	[ "$TAP_FAILED" -eq 0 ]
+}
