@@ -28,6 +28,7 @@
 #include "common/pki.h"
 #include "common/tls.h"
 #include "common/wire.h"
+#include "tests/support/eventmix.h"
 
 #define MAX_WINDOW 64
 
@@ -82,70 +83,21 @@ struct loadgen {
 	uint64_t start_ns;
 	uv_timer_t deadline;
 	bool timed_out;
-};
-
-static const char *const mix_kinds[] = {
-	"agent.heartbeat", "agent.heartbeat", "agent.heartbeat", "av.status",
-	"scan.summary",	   "agent.heartbeat", "scan.match",	 "backup.status",
-	"agent.heartbeat", "net.port_scan",   "agent.heartbeat", "agent.inventory",
+	/* --barrier: nobody sends until every agent said hello, and the clock
+	 * starts then, so the rate is steady-state ingest, not handshakes. */
+	bool barrier;
+	int ready_count;
+	uint64_t connect_ns;
 };
 
 static void start_agent(struct sim_agent *a);
+static void start_more(struct loadgen *lg);
 static void pump_agent(struct sim_agent *a);
-
-static void pack_event_body(msgpack_packer *pk, const char *kind, uint64_t seq)
-{
-	char path[160];
-	if (strcmp(kind, "scan.match") == 0) {
-		snprintf(path, sizeof(path),
-			 "C:\\Users\\hocsinh\\Downloads\\bai-tap-%llu.exe",
-			 (unsigned long long)seq);
-		msgpack_pack_map(pk, 5);
-		wire_pack_kv_str(pk, "rule", "Win_Ransom_Note_Generic");
-		wire_pack_kv_str(pk, "path", path);
-		wire_pack_kv_u64(pk, "size", 184320 + seq);
-		wire_pack_kv_str(pk, "sha256",
-				 "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b"
-				 "822cd15d6c15b0f00a08");
-		wire_pack_kv_str(pk, "bundle", "2026.11.28-1");
-	} else if (strcmp(kind, "agent.inventory") == 0) {
-		msgpack_pack_map(pk, 8);
-		wire_pack_kv_str(pk, "hostname", "PC-LAB2-17");
-		wire_pack_kv_str(pk, "os", "Windows 10 Pro 22H2");
-		wire_pack_kv_str(pk, "kernel", "10.0.19045");
-		wire_pack_kv_str(pk, "ips", "10.21.3.17,fe80::1c2b:3a4d");
-		wire_pack_kv_str(pk, "macs", "00:1a:2b:3c:4d:5e");
-		wire_pack_kv_u64(pk, "ram_mb", 4096);
-		wire_pack_kv_u64(pk, "disk_free_mb", 23110);
-		wire_pack_kv_u64(pk, "users", 1);
-	} else if (strcmp(kind, "av.status") == 0) {
-		msgpack_pack_map(pk, 4);
-		wire_pack_kv_str(pk, "product", "Windows Defender");
-		wire_pack_kv_bool(pk, "rtp", true);
-		wire_pack_kv_u64(pk, "sig_age_h", seq % 96);
-		wire_pack_kv_str(pk, "mode", "active");
-	} else {
-		msgpack_pack_map(pk, 2);
-		wire_pack_kv_u64(pk, "uptime_s", seq * 60);
-		wire_pack_kv_u64(pk, "spool", 0);
-	}
-}
 
 static void pack_event(msgpack_packer *pk, const struct sim_agent *a,
 		       uint64_t seq)
 {
-	const char *kind = mix_kinds[seq % (sizeof(mix_kinds) / sizeof(mix_kinds[0]))];
-	msgpack_pack_map(pk, 9);
-	wire_pack_kv_u64(pk, "v", EVENT_VERSION);
-	wire_pack_kv_str(pk, "agent", a->id);
-	wire_pack_kv_u64(pk, "boot", a->boot);
-	wire_pack_kv_u64(pk, "seq", seq);
-	wire_pack_kv_u64(pk, "ts", 1764380000000000ull + seq * 1000000ull);
-	wire_pack_kv_str(pk, "kind", kind);
-	wire_pack_kv_u64(pk, "sev", strcmp(kind, "scan.match") == 0 ? 8 : 1);
-	wire_pack_kv_bool(pk, "drill", false);
-	wire_pack_str(pk, "body");
-	pack_event_body(pk, kind, seq);
+	eventmix_pack(pk, a->id, a->boot, seq);
 }
 
 static void record_latency(struct loadgen *lg, uint64_t us)
@@ -221,7 +173,14 @@ static int on_frame(void *arg, const char *body, size_t len)
 		return -1;
 	if (msg.type == WIRE_HELLO) {
 		a->ready = true;
-		pump_agent(a);
+		if (!lg->barrier || lg->ready_count == lg->nagents) {
+			pump_agent(a);
+		} else if (++lg->ready_count == lg->nagents) {
+			lg->connect_ns = uv_hrtime() - lg->start_ns;
+			lg->start_ns = uv_hrtime();
+			for (int i = 0; i < lg->nagents; i++)
+				pump_agent(&lg->agents[i]);
+		}
 	} else if (msg.type == WIRE_ACK) {
 		uint64_t id = 0, n = 0, dup = 0;
 		wire_get_u64(msg.root, "id", &id);
@@ -257,6 +216,7 @@ static void on_open(struct tls_stream *ts, void *arg)
 	struct wire_out out;
 	a->connecting = false;
 	a->lg->connecting--;
+	start_more(a->lg);
 	wire_out_begin(&out, WIRE_HELLO, 4);
 	wire_pack_kv_u64(&out.pk, "v", WIRE_VERSION);
 	wire_pack_kv_str(&out.pk, "agent", a->id);
@@ -417,6 +377,50 @@ static int load_or_enroll(struct sim_agent *a, const char *state,
 	return 0;
 }
 
+struct enroll_pool {
+	struct loadgen *lg;
+	const char *state;
+	const struct enroll_request *base;
+	uv_mutex_t lock;
+	int next;
+	int failed;
+};
+
+/* Enrollment is one TLS handshake and two commits on the collector; run
+ * several at once so 5,000 agents enroll in seconds, not minutes. */
+static void enroll_worker(void *arg)
+{
+	struct enroll_pool *pool = arg;
+	for (;;) {
+		uv_mutex_lock(&pool->lock);
+		int i = pool->failed ? pool->lg->nagents : pool->next++;
+		uv_mutex_unlock(&pool->lock);
+		if (i >= pool->lg->nagents)
+			return;
+		if (load_or_enroll(&pool->lg->agents[i], pool->state,
+				   pool->base) != 0) {
+			uv_mutex_lock(&pool->lock);
+			pool->failed = 1;
+			uv_mutex_unlock(&pool->lock);
+		}
+	}
+}
+
+static int enroll_all(struct loadgen *lg, const char *state,
+		      const struct enroll_request *base)
+{
+	enum { WORKERS = 8 };
+	uv_thread_t threads[WORKERS];
+	struct enroll_pool pool = {.lg = lg, .state = state, .base = base};
+	uv_mutex_init(&pool.lock);
+	for (int t = 0; t < WORKERS; t++)
+		uv_thread_create(&threads[t], enroll_worker, &pool);
+	for (int t = 0; t < WORKERS; t++)
+		uv_thread_join(&threads[t]);
+	uv_mutex_destroy(&pool.lock);
+	return pool.failed ? -1 : 0;
+}
+
 static int compare_u64(const void *x, const void *y)
 {
 	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
@@ -448,6 +452,7 @@ int main(int argc, char **argv)
 		{"window", required_argument, NULL, 'w'},
 		{"deadline", required_argument, NULL, 'd'},
 		{"enroll-only", no_argument, NULL, 'e'},
+		{"barrier", no_argument, NULL, 'r'},
 		{"json", no_argument, NULL, 'j'},
 		{NULL, 0, NULL, 0},
 	};
@@ -456,7 +461,7 @@ int main(int argc, char **argv)
 	int port = 7443, enroll_port = 7444, nagents = 10, batch = 100,
 	    window = 4, deadline_s = 600;
 	uint64_t events = 1000, seed = 1;
-	bool json = false, enroll_only = false;
+	bool json = false, enroll_only = false, barrier = false;
 	int ch;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
@@ -473,6 +478,7 @@ int main(int argc, char **argv)
 		case 'w': window = (int)strtol(optarg, NULL, 10); break;
 		case 'd': deadline_s = (int)strtol(optarg, NULL, 10); break;
 		case 'e': enroll_only = true; break;
+		case 'r': barrier = true; break;
 		case 'j': json = true; break;
 		default:
 			fprintf(stderr, "usage: loadgen --ca FILE --state DIR "
@@ -492,7 +498,8 @@ int main(int argc, char **argv)
 	mkdir(state, 0700);
 	struct loadgen lg = {.host = host, .nagents = nagents,
 			     .events_per_agent = events, .batch = batch,
-			     .window = window, .max_connecting = 200};
+			     .window = window, .max_connecting = 200,
+			     .barrier = barrier};
 	X509 *ca = NULL;
 	char err[512];
 	if (pki_read_cert(ca_file, &ca) != 0) {
@@ -511,9 +518,9 @@ int main(int argc, char **argv)
 		a->boot = (seed * 0x9E3779B97F4A7C15ull) ^ ((uint64_t)i * 0xBF58476D1CE4E5B9ull);
 		a->boot &= 0x7fffffffffffffffull;
 		a->next_seq = 1;
-		if (load_or_enroll(a, state, &base) != 0)
-			return 1;
 	}
+	if (enroll_all(&lg, state, &base) != 0)
+		return 1;
 	if (enroll_only) {
 		printf("enrolled %d agents in %s\n", nagents, state);
 		return 0;
@@ -554,11 +561,12 @@ int main(int argc, char **argv)
 		printf("{\"agents\":%d,\"events\":%llu,\"acked\":%llu,"
 		       "\"duplicates\":%llu,\"reconnects\":%llu,\"seconds\":%.3f,"
 		       "\"events_per_sec\":%.0f,\"p50_ms\":%.2f,\"p99_ms\":%.2f,"
-		       "\"complete\":%s}\n",
+		       "\"connect_seconds\":%.3f,\"complete\":%s}\n",
 		       nagents, (unsigned long long)total,
 		       (unsigned long long)lg.acked,
 		       (unsigned long long)lg.duplicates,
 		       (unsigned long long)lg.reconnects, seconds, rate, p50, p99,
+		       (double)lg.connect_ns / 1e9,
 		       lg.finished == nagents ? "true" : "false");
 	else
 		printf("agents=%d events=%llu acked=%llu duplicates=%llu "

@@ -1,0 +1,59 @@
+#!/bin/bash
+# make bench: our code and its peer on the same input, in the same run,
+# on the same disk; prints the ratios. Never a pass/fail on time.
+# Rows to copy into docs/BENCHMARKS.md are printed at the end.
+set -u
+cd "$(dirname "$0")/../.."
+BIN=build/release/bin
+BENCH=build/release/bench
+OUT=build/bench-run
+AGENTS=${BENCH_AGENTS:-5000}
+EVENTS=${BENCH_EVENTS:-100}
+rm -rf "$OUT"
+mkdir -p "$OUT"
+rows=()
+. tests/integration/lib.sh
+WORK=$OUT/work
+mkdir -p "$WORK"
+
+echo "== ingest: collector with $AGENTS simulated agents over TLS vs the raw SQLite ceiling"
+collector_init "$OUT/collector"
+sed -i 's/max_events_per_second: 1000/max_events_per_second: 100000/' "$CONF"
+collector_start "$OUT/collector.log" || { echo "collector did not start"; exit 1; }
+"$COLLECTOR" school add 79001 "Bench school" --commune bench --level 2 \
+	--expected-pcs "$AGENTS" -c "$CONF" >/dev/null
+TOKEN=$("$COLLECTOR" token create --school 79001 --uses "$AGENTS" -c "$CONF" 2>/dev/null)
+start=$(date +%s.%N)
+"$LOADGEN" --port "$INGEST_PORT" --enroll-port "$ENROLL_PORT" --ca "$OUT/collector/ca.crt" \
+	--token "$TOKEN" --state "$OUT/agents" --agents "$AGENTS" --enroll-only >/dev/null || exit 1
+echo "enrolled $AGENTS agents in $(echo "$(date +%s.%N) - $start" | bc) s"
+ours=$("$LOADGEN" --port "$INGEST_PORT" --enroll-port "$ENROLL_PORT" --ca "$OUT/collector/ca.crt" \
+	--state "$OUT/agents" --agents "$AGENTS" --events "$EVENTS" --batch 50 --window 2 --barrier --json)
+echo "ours:    $ours"
+collector_stop
+stored=$("$COLLECTOR" events count -c "$CONF")
+peer=$("$BENCH/sqlite_ceiling" --db "$OUT/ceiling.db" --agents "$AGENTS" --events "$EVENTS" \
+	--sync full --cache-mb 64 --batch 1000)
+echo "ceiling: $peer"
+ours_rate=$(grep -o '"events_per_sec":[0-9]*' <<<"$ours" | cut -d: -f2)
+p50=$(grep -o '"p50_ms":[0-9.]*' <<<"$ours" | cut -d: -f2)
+p99=$(grep -o '"p99_ms":[0-9.]*' <<<"$ours" | cut -d: -f2)
+connect=$(grep -o '"connect_seconds":[0-9.]*' <<<"$ours" | cut -d: -f2)
+peer_rate=$(grep -o 'rows_per_sec=[0-9]*' <<<"$peer" | cut -d= -f2)
+ratio=$(echo "scale=2; $ours_rate / $peer_rate" | bc)
+# The collector commits up to store.batch_max_events (5,000) per
+# transaction; the same batch size for the ceiling is the fairer peer.
+peer5=$("$BENCH/sqlite_ceiling" --db "$OUT/ceiling5.db" --agents "$AGENTS" --events "$EVENTS" \
+	--sync full --cache-mb 64 --batch 5000)
+echo "ceiling, batches of 5000: $peer5"
+peer5_rate=$(grep -o 'rows_per_sec=[0-9]*' <<<"$peer5" | cut -d= -f2)
+ratio5=$(echo "scale=2; $ours_rate / $peer5_rate" | bc)
+echo "stored $stored events (expected $((AGENTS * EVENTS)))"
+rows+=("| ingest, $AGENTS agents x $EVENTS events, TLS 1.3, sync=FULL | $ours_rate ev/s steady state (ack p50 $p50 ms, p99 $p99 ms; all $AGENTS connected in $connect s) | raw SQLite ceiling, batches of 1000: $peer_rate rows/s | **$ratio** (target >= 0.6) |"
+      "| same run | (as above) | raw SQLite ceiling, batches of 5000: $peer5_rate rows/s | **$ratio5** |")
+
+echo
+echo "Rows for docs/BENCHMARKS.md ($(date -u +%Y-%m-%d), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')):"
+echo "| benchmark | ours | peer | ratio |"
+echo "|---|---|---|---|"
+printf '%s\n' "${rows[@]}"
