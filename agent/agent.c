@@ -1,0 +1,336 @@
+#include "agent/agent.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#include "agent/platform.h"
+#include "agent/source.h"
+#include "agent/spool.h"
+#include "agent/uplink.h"
+#include "common/alloc.h"
+#include "common/log.h"
+#include "common/pki.h"
+#include "common/tls.h"
+#include "common/version.h"
+#include "common/wire.h"
+
+#define STATUS_INTERVAL_MS 5000
+
+/* Every source the agent runs. A new check is one more line here. */
+static const struct source_ops *const all_sources[] = {
+	&source_inventory,
+	&source_heartbeat,
+	&source_synthetic,
+};
+#define NSOURCES (sizeof(all_sources) / sizeof(all_sources[0]))
+
+struct agent {
+	uv_loop_t *loop;
+	const struct agent_settings *settings;
+	const char *config_path;
+	struct agent_paths paths;
+	char id[EVENT_AGENT_MAX + 1];
+	char school[PKI_ID_MAX + 1];
+	uint64_t boot;
+	struct spool *spool;
+	struct uplink *uplink;
+	SSL_CTX *ctx;
+	void *source_state[NSOURCES];
+	uv_timer_t status_timer;
+	uv_signal_t sigterm, sigint, sighup;
+	bool stopping;
+	bool reporting_drop;
+};
+
+void agent_paths_for(const char *state_dir, struct agent_paths *out)
+{
+	snprintf(out->key, sizeof(out->key), "%s/agent.key", state_dir);
+	snprintf(out->cert, sizeof(out->cert), "%s/agent.crt", state_dir);
+	snprintf(out->ca, sizeof(out->ca), "%s/ca.crt", state_dir);
+	snprintf(out->spool, sizeof(out->spool), "%s/spool.db", state_dir);
+	snprintf(out->status, sizeof(out->status), "%s/status", state_dir);
+}
+
+static int64_t wall_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+uint64_t agent_boot_id(const struct agent *agent)
+{
+	return agent->boot;
+}
+
+const char *agent_spool_summary(struct agent *agent, long long *depth)
+{
+	struct spool_stats st;
+	spool_stats(agent->spool, &st);
+	*depth = st.depth;
+	return agent->id;
+}
+
+static void report_drops(struct agent *agent)
+{
+	struct spool_stats st;
+	spool_stats(agent->spool, &st);
+	if (st.dropped <= 0 || agent->reporting_drop)
+		return;
+	/* The report itself goes through the spool; guard the recursion. */
+	agent->reporting_drop = true;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 2);
+	wire_pack_kv_u64(&pk, "dropped", (uint64_t)st.dropped);
+	wire_pack_kv_u64(&pk, "max_bytes",
+			 (uint64_t)agent->settings->spool_max_size);
+	if (agent_emit(agent, "spool.dropped", 5, false, sb.data, sb.size,
+		       NULL) == 0)
+		spool_clear_dropped(agent->spool);
+	msgpack_sbuffer_destroy(&sb);
+	agent->reporting_drop = false;
+}
+
+int agent_emit(struct agent *agent, const char *kind, int sev, bool drill,
+	       const char *body, size_t body_len, uint64_t *seq)
+{
+	struct event ev = {.v = EVENT_VERSION, .boot = agent->boot,
+			   .ts = (uint64_t)wall_us(), .sev = (uint8_t)sev,
+			   .drill = drill};
+	char err[128];
+	snprintf(ev.agent, sizeof(ev.agent), "%s", agent->id);
+	snprintf(ev.kind, sizeof(ev.kind), "%s", kind);
+	ev.body = (char *)body;
+	ev.body_len = body_len;
+	ev.seq = 1; /* validated before the spool assigns the real one */
+	if (event_validate(&ev, err, sizeof(err)) != 0) {
+		log_err("agent: refusing to spool a bad %s event: %s", kind, err);
+		return -EINVAL;
+	}
+	int rc = spool_append(agent->spool, &ev);
+	if (rc != 0)
+		return rc;
+	if (seq)
+		*seq = ev.seq;
+	report_drops(agent);
+	if (agent->uplink)
+		uplink_kick(agent->uplink);
+	return 0;
+}
+
+static void format_time(int64_t us, char *buf, size_t cap)
+{
+	if (us <= 0) {
+		snprintf(buf, cap, "never");
+		return;
+	}
+	time_t t = (time_t)(us / 1000000);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* The status file is what `eduwatch-agent status` reads: written whole
+ * through a rename, so a reader never sees half of it. */
+static void write_status(struct agent *agent)
+{
+	struct uplink_status us;
+	struct spool_stats ss;
+	char since[32], ack[32], now[32], text[2048];
+	uplink_get_status(agent->uplink, &us);
+	spool_stats(agent->spool, &ss);
+	format_time(us.connected ? us.connected_since_us : 0, since, sizeof(since));
+	format_time(us.last_ack_us, ack, sizeof(ack));
+	format_time(wall_us(), now, sizeof(now));
+	int n = snprintf(
+		text, sizeof(text),
+		"pid=%ld\nversion=%s\nagent=%s\nschool=%s\nboot=%llu\n"
+		"collector=%s:%lld\nconnected=%s\nconnected_since=%s\n"
+		"last_ack=%s\nacked=%llu\nreconnects=%llu\nspool_depth=%lld\n"
+		"last_seq=%llu\nlast_error=%s\nrss_kib=%ld\nupdated=%s\n",
+		(long)getpid(), EDUWATCH_VERSION, agent->id, agent->school,
+		(unsigned long long)agent->boot, agent->settings->collector_host,
+		agent->settings->collector_port, us.connected ? "yes" : "no",
+		since, ack, (unsigned long long)us.acked_events,
+		(unsigned long long)us.reconnects, ss.depth,
+		(unsigned long long)ss.last_seq, us.last_error,
+		platform_rss_kib(), now);
+	if (n > 0 && (size_t)n < sizeof(text))
+		pki_write_file_atomic(agent->paths.status, text, (size_t)n, 0644);
+}
+
+static void on_status_timer(uv_timer_t *timer)
+{
+	write_status(timer->data);
+}
+
+static void on_link_state(void *arg, bool connected)
+{
+	struct agent *agent = arg;
+	(void)connected;
+	write_status(agent);
+}
+
+static void uplink_stopped(void *arg)
+{
+	struct agent *agent = arg;
+	uv_close((uv_handle_t *)&agent->status_timer, NULL);
+	uv_close((uv_handle_t *)&agent->sigterm, NULL);
+	uv_close((uv_handle_t *)&agent->sigint, NULL);
+	uv_close((uv_handle_t *)&agent->sighup, NULL);
+}
+
+static void on_stop_signal(uv_signal_t *sig, int signum)
+{
+	struct agent *agent = sig->data;
+	if (agent->stopping)
+		return;
+	agent->stopping = true;
+	log_info("agent: %s received, stopping", strsignal(signum));
+	for (size_t i = 0; i < NSOURCES; i++)
+		if (agent->source_state[i])
+			all_sources[i]->stop(agent->source_state[i]);
+	agent_emit(agent, "agent.stop", 0, false, NULL, 0, NULL);
+	write_status(agent);
+	uplink_stop(agent->uplink, uplink_stopped, agent);
+}
+
+static void on_reload(uv_signal_t *sig, int signum)
+{
+	struct agent *agent = sig->data;
+	struct agent_settings fresh;
+	char err[512];
+	enum log_level level;
+	(void)signum;
+	if (agent_settings_load(agent->config_path, &fresh, err, sizeof(err)) != 0) {
+		log_err("agent: reload failed, keeping old settings: %s", err);
+		return;
+	}
+	if (log_level_parse(fresh.log_level, &level) == 0)
+		log_setup("eduwatch-agent", level);
+	log_info("agent: reloaded %s (log level; other changes need a restart)",
+		 agent->config_path);
+}
+
+static int load_identity(struct agent *agent, char *err, size_t errlen)
+{
+	X509 *cert = NULL;
+	int rc = pki_read_cert(agent->paths.cert, &cert);
+	if (rc != 0) {
+		snprintf(err, errlen,
+			 "not enrolled: cannot read %s (run 'eduwatch-agent "
+			 "enroll' first)", agent->paths.cert);
+		return rc;
+	}
+	rc = pki_cert_identity(cert, agent->id, sizeof(agent->id), agent->school,
+			       sizeof(agent->school));
+	X509_free(cert);
+	if (rc != 0 || !event_agent_id_valid(agent->id)) {
+		snprintf(err, errlen, "%s does not name an agent", agent->paths.cert);
+		return -EINVAL;
+	}
+	return tls_ctx_new_from_files(false, agent->paths.ca, agent->paths.cert,
+				      agent->paths.key, true, &agent->ctx, err,
+				      errlen);
+}
+
+int agent_run(const char *config_path, const struct agent_settings *s)
+{
+	struct agent agent = {.settings = s, .config_path = config_path};
+	struct spool_open_info info;
+	char err[512];
+	int rc;
+
+	signal(SIGPIPE, SIG_IGN);
+	platform_lower_priority();
+	agent.loop = uv_default_loop();
+	agent_paths_for(s->state_dir, &agent.paths);
+	if ((rc = load_identity(&agent, err, sizeof(err))) != 0) {
+		log_err("agent: %s", err);
+		return rc;
+	}
+	RAND_bytes((unsigned char *)&agent.boot, sizeof(agent.boot));
+	agent.boot &= 0x7fffffffffffffffull; /* SQLite integers are signed */
+	if ((rc = spool_open(agent.paths.spool, s->spool_max_size, &agent.spool,
+			     &info, err, sizeof(err))) != 0) {
+		log_err("agent: cannot open the spool: %s", err);
+		SSL_CTX_free(agent.ctx);
+		return rc;
+	}
+	struct uplink_options uo = {
+		.host = s->collector_host,
+		.port = (int)s->collector_port,
+		.ctx = agent.ctx,
+		.agent_id = agent.id,
+		.boot = agent.boot,
+		.batch_max = (int)s->batch,
+		.window = (int)s->window,
+		.bandwidth_bps = s->bandwidth,
+		.backoff_max_s = (int)s->backoff_max,
+	};
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 2);
+	wire_pack_kv_str(&pk, "version", EDUWATCH_VERSION);
+	wire_pack_kv_u64(&pk, "pid", (uint64_t)getpid());
+	agent_emit(&agent, "agent.start", 0, false, sb.data, sb.size, NULL);
+	msgpack_sbuffer_destroy(&sb);
+	if (info.recovered_corrupt) {
+		msgpack_sbuffer_init(&sb);
+		msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+		msgpack_pack_map(&pk, 1);
+		wire_pack_kv_str(&pk, "moved_to", info.moved_to);
+		agent_emit(&agent, "spool.corrupt", 6, false, sb.data, sb.size,
+			   NULL);
+		msgpack_sbuffer_destroy(&sb);
+	}
+	if ((rc = uplink_start(agent.loop, agent.spool, &uo, NULL, on_link_state,
+			       &agent, &agent.uplink)) != 0)
+		goto done;
+	struct source_env env = {agent.loop, s, &agent};
+	for (size_t i = 0; i < NSOURCES; i++) {
+		rc = all_sources[i]->init(&env, &agent.source_state[i]);
+		if (rc == 0 && agent.source_state[i])
+			rc = all_sources[i]->start(agent.source_state[i]);
+		if (rc != 0) {
+			log_err("agent: source %s failed to start: %s",
+				all_sources[i]->name, uv_strerror(rc));
+			rc = 0; /* one broken check must not stop the others */
+		}
+	}
+	uv_timer_init(agent.loop, &agent.status_timer);
+	agent.status_timer.data = &agent;
+	uv_timer_start(&agent.status_timer, on_status_timer, 0, STATUS_INTERVAL_MS);
+	uv_signal_init(agent.loop, &agent.sigterm);
+	uv_signal_init(agent.loop, &agent.sigint);
+	uv_signal_init(agent.loop, &agent.sighup);
+	agent.sigterm.data = agent.sigint.data = agent.sighup.data = &agent;
+	uv_signal_start(&agent.sigterm, on_stop_signal, SIGTERM);
+	uv_signal_start(&agent.sigint, on_stop_signal, SIGINT);
+	uv_signal_start(&agent.sighup, on_reload, SIGHUP);
+	log_info("agent: %s (school %s) boot %llu sending to %s:%lld",
+		 agent.id, agent.school, (unsigned long long)agent.boot,
+		 s->collector_host, s->collector_port);
+	uv_run(agent.loop, UV_RUN_DEFAULT);
+done:
+	for (size_t i = 0; i < NSOURCES; i++)
+		if (agent.source_state[i])
+			all_sources[i]->free(agent.source_state[i]);
+	uplink_free(agent.uplink);
+	spool_close(agent.spool);
+	SSL_CTX_free(agent.ctx);
+	uv_loop_close(agent.loop);
+	log_info("agent: stopped");
+	return rc;
+}

@@ -1,0 +1,21 @@
+/* agent: the running agent. One libuv loop owns the spool, the uplink and
+ * every source; agent_run() returns when SIGTERM or SIGINT arrives. */
+#ifndef EDUWATCH_AGENT_H
+#define EDUWATCH_AGENT_H
+
+#include "agent/settings.h"
+
+struct agent_paths {
+	char key[600];
+	char cert[600];
+	char ca[600];
+	char spool[600];
+	char status[600];
+};
+
+void agent_paths_for(const char *state_dir, struct agent_paths *out);
+
+/* Runs until stopped. Returns 0, or a negative errno after logging why. */
+int agent_run(const char *config_path, const struct agent_settings *settings);
+
+#endif

@@ -1,0 +1,344 @@
+/* eduwatch-agent: command-line entry point. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "agent/agent.h"
+#include "agent/settings.h"
+#include "agent/spool.h"
+#include "common/enroll_client.h"
+#include "common/log.h"
+#include "common/pki.h"
+#include "common/version.h"
+
+enum {
+	EXIT_OK = 0,
+	EXIT_RUNTIME = 1,
+	EXIT_USAGE = 2,
+	EXIT_CONFIG = 3,
+	EXIT_NOT_ENROLLED = 4,
+};
+
+static const char usage_text[] =
+	"usage: eduwatch-agent COMMAND [OPTIONS]\n"
+	"\n"
+	"Commands:\n"
+	"  enroll --collector HOST:PORT --token T --ca CAFILE\n"
+	"         [--enroll-port N] [--state-dir DIR]\n"
+	"                      enroll this PC once; writes the key (0600), the\n"
+	"                      certificate, the pinned CA and, if missing, -c FILE\n"
+	"  run                 run in the foreground (SIGTERM stops, SIGHUP reloads)\n"
+	"  status              enrolled? running? connected? spool depth, last ack\n"
+	"  version\n"
+	"\n"
+	"Options:\n"
+	"  -c, --config FILE   agent.yaml (default $EDUWATCH_AGENT_CONFIG or\n"
+	"                      /etc/eduwatch/agent.yaml)\n"
+	"  -h, --help          this text\n"
+	"\n"
+	"Exit codes: 0 done, 1 runtime failure, 2 usage error, 3 bad configuration,\n"
+	"4 not enrolled.\n";
+
+struct cli {
+	const char *config;
+	const char *collector;
+	const char *token;
+	const char *ca;
+	const char *state_dir;
+	int enroll_port;
+	int argc;
+	char **argv;
+};
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "eduwatch-agent: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'eduwatch-agent --help'.\n");
+	return EXIT_USAGE;
+}
+
+static int parse_cli(int argc, char **argv, struct cli *cli)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"collector", required_argument, NULL, 'C'},
+		{"token", required_argument, NULL, 't'},
+		{"ca", required_argument, NULL, 'a'},
+		{"enroll-port", required_argument, NULL, 'e'},
+		{"state-dir", required_argument, NULL, 's'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int ch;
+	memset(cli, 0, sizeof(*cli));
+	cli->config = getenv("EDUWATCH_AGENT_CONFIG");
+	if (cli->config == NULL)
+		cli->config = "/etc/eduwatch/agent.yaml";
+	while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': cli->config = optarg; break;
+		case 'C': cli->collector = optarg; break;
+		case 't': cli->token = optarg; break;
+		case 'a': cli->ca = optarg; break;
+		case 's': cli->state_dir = optarg; break;
+		case 'e': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (*end || v < 1 || v > 65535)
+				return usage_error("--enroll-port must be a port, "
+						   "not '%s'", optarg);
+			cli->enroll_port = (int)v;
+			break;
+		}
+		case 'h':
+			fputs(usage_text, stdout);
+			exit(EXIT_OK);
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	cli->argc = argc - optind;
+	cli->argv = argv + optind;
+	return 0;
+}
+
+static int load(const struct cli *cli, struct agent_settings *s)
+{
+	char err[512];
+	enum log_level level = LOG_LEVEL_INFO;
+	if (agent_settings_load(cli->config, s, err, sizeof(err)) != 0) {
+		fprintf(stderr, "eduwatch-agent: %s\n", err);
+		return EXIT_CONFIG;
+	}
+	if (log_level_parse(s->log_level, &level) != 0) {
+		fprintf(stderr, "eduwatch-agent: %s: key 'log.level': expected "
+				"error, warn, info or debug\n", cli->config);
+		return EXIT_CONFIG;
+	}
+	log_setup("eduwatch-agent", level);
+	return 0;
+}
+
+static int cmd_enroll(const struct cli *cli)
+{
+	char host[256], err[512], hostname[128] = "unknown";
+	X509 *ca = NULL;
+	EVP_PKEY *key = NULL;
+	struct enroll_result res = {0};
+	struct agent_settings s;
+	struct agent_paths paths;
+	int rc = EXIT_RUNTIME;
+
+	if (cli->collector == NULL || cli->token == NULL || cli->ca == NULL)
+		return usage_error("enroll needs --collector HOST:PORT, --token "
+				   "and --ca");
+	const char *colon = strrchr(cli->collector, ':');
+	char *end;
+	long port = colon ? strtol(colon + 1, &end, 10) : 0;
+	if (colon == NULL || *end || port < 1 || port > 65535 ||
+	    (size_t)(colon - cli->collector) >= sizeof(host))
+		return usage_error("--collector must be HOST:PORT, not '%s'",
+				   cli->collector);
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - cli->collector),
+		 cli->collector);
+	int enroll_port = cli->enroll_port ? cli->enroll_port : (int)port + 1;
+	const char *state_dir = cli->state_dir;
+	if (access(cli->config, F_OK) == 0) {
+		if (load(cli, &s) != 0)
+			return EXIT_CONFIG;
+		if (state_dir == NULL)
+			state_dir = s.state_dir;
+	}
+	if (state_dir == NULL)
+		state_dir = "/var/lib/eduwatch-agent";
+	agent_paths_for(state_dir, &paths);
+	if (access(paths.cert, F_OK) == 0) {
+		fprintf(stderr, "eduwatch-agent: already enrolled (%s exists); "
+				"remove the state directory to enroll again\n",
+			paths.cert);
+		return EXIT_RUNTIME;
+	}
+	if (mkdir(state_dir, 0700) != 0 && errno != EEXIST) {
+		fprintf(stderr, "eduwatch-agent: cannot create %s: %s\n",
+			state_dir, uv_strerror(-errno));
+		return EXIT_RUNTIME;
+	}
+	if (pki_read_cert(cli->ca, &ca) != 0) {
+		fprintf(stderr, "eduwatch-agent: cannot read the CA certificate "
+				"%s\n", cli->ca);
+		return EXIT_CONFIG;
+	}
+	gethostname(hostname, sizeof(hostname) - 1);
+	struct enroll_request req = {
+		.host = host, .port = enroll_port, .ca = ca,
+		.token = cli->token, .hostname = hostname,
+		.version = EDUWATCH_VERSION, .timeout_ms = 30000,
+	};
+	if (pki_key_new(&key) != 0)
+		goto done;
+	req.key = key;
+	if (enroll_client_run(&req, &res, err, sizeof(err)) != 0) {
+		fprintf(stderr, "eduwatch-agent: %s\n", err);
+		goto done;
+	}
+	/* Key first, 0600: a certificate without its key is useless, the
+	 * reverse would leave a stray key. */
+	if (pki_write_key(paths.key, key) != 0 ||
+	    pki_write_cert(paths.ca, ca) != 0 ||
+	    pki_write_cert(paths.cert, res.cert) != 0) {
+		fprintf(stderr, "eduwatch-agent: cannot write into %s\n",
+			state_dir);
+		goto done;
+	}
+	if (access(cli->config, F_OK) != 0 &&
+	    agent_settings_write(cli->config, state_dir, host, (int)port,
+				 enroll_port, err, sizeof(err)) != 0) {
+		fprintf(stderr, "eduwatch-agent: %s\n", err);
+		goto done;
+	}
+	printf("enrolled as agent %s of school %s\n"
+	       "state: %s\nsettings: %s\nnext: eduwatch-agent run -c %s\n",
+	       res.agent, res.school, state_dir, cli->config, cli->config);
+	rc = EXIT_OK;
+done:
+	X509_free(ca);
+	X509_free(res.cert);
+	EVP_PKEY_free(key);
+	return rc;
+}
+
+/* Reads "key=value" lines of the status file into a small table. */
+struct status_file {
+	char keys[24][32];
+	char values[24][200];
+	int n;
+};
+
+static void read_status(const char *path, struct status_file *sf)
+{
+	FILE *f = fopen(path, "re");
+	char line[300];
+	sf->n = 0;
+	if (f == NULL)
+		return;
+	while (sf->n < 24 && fgets(line, sizeof(line), f)) {
+		char *eq = strchr(line, '=');
+		if (eq == NULL)
+			continue;
+		*eq = '\0';
+		eq[1 + strcspn(eq + 1, "\n")] = '\0';
+		snprintf(sf->keys[sf->n], sizeof(sf->keys[0]), "%s", line);
+		snprintf(sf->values[sf->n], sizeof(sf->values[0]), "%s", eq + 1);
+		sf->n++;
+	}
+	fclose(f);
+}
+
+static const char *status_get(const struct status_file *sf, const char *key)
+{
+	for (int i = 0; i < sf->n; i++)
+		if (strcmp(sf->keys[i], key) == 0)
+			return sf->values[i];
+	return "";
+}
+
+static int cmd_status(const struct cli *cli)
+{
+	struct agent_settings s;
+	struct agent_paths paths;
+	struct status_file sf;
+	X509 *cert = NULL;
+	char id[EVENT_AGENT_MAX + 1] = "", school[PKI_ID_MAX + 1] = "";
+	if (load(cli, &s) != 0)
+		return EXIT_CONFIG;
+	agent_paths_for(s.state_dir, &paths);
+	printf("eduwatch-agent %s\n", EDUWATCH_VERSION);
+	if (pki_read_cert(paths.cert, &cert) != 0) {
+		printf("enrolled:   no (run 'eduwatch-agent enroll')\n");
+		return EXIT_NOT_ENROLLED;
+	}
+	pki_cert_identity(cert, id, sizeof(id), school, sizeof(school));
+	X509_free(cert);
+	printf("enrolled:   yes, agent %s, school %s, collector %s:%lld\n", id,
+	       school, s.collector_host, s.collector_port);
+	read_status(paths.status, &sf);
+	long pid = strtol(status_get(&sf, "pid"), NULL, 10);
+	bool running = pid > 0 && kill((pid_t)pid, 0) == 0;
+	printf("running:    %s", running ? "yes" : "no");
+	if (running)
+		printf(" (pid %ld, memory %s KiB)", pid, status_get(&sf, "rss_kib"));
+	printf("\n");
+	if (running && strcmp(status_get(&sf, "connected"), "yes") == 0)
+		printf("connected:  yes, since %s\n",
+		       status_get(&sf, "connected_since"));
+	else
+		printf("connected:  no%s%s\n",
+		       status_get(&sf, "last_error")[0] ? ", last error: " : "",
+		       status_get(&sf, "last_error"));
+	/* The spool is the truth for depth, whether or not the agent runs. */
+	struct spool *sp;
+	struct spool_open_info info;
+	char err[256];
+	if (spool_open(paths.spool, s.spool_max_size, &sp, &info, err,
+		       sizeof(err)) == 0) {
+		struct spool_stats st;
+		spool_stats(sp, &st);
+		printf("spool:      %lld events waiting (last seq %llu, last "
+		       "acked %llu)\n",
+		       st.depth, (unsigned long long)st.last_seq,
+		       (unsigned long long)st.last_acked);
+		spool_close(sp);
+	} else {
+		printf("spool:      unreadable: %s\n", err);
+	}
+	printf("last ack:   %s\n",
+	       status_get(&sf, "last_ack")[0] ? status_get(&sf, "last_ack")
+					      : "never");
+	return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli cli;
+	struct agent_settings s;
+	log_setup("eduwatch-agent", LOG_LEVEL_INFO);
+	int rc = parse_cli(argc, argv, &cli);
+	if (rc != 0)
+		return rc;
+	if (cli.argc < 1) {
+		fputs(usage_text, stderr);
+		return EXIT_USAGE;
+	}
+	const char *cmd = cli.argv[0];
+	if (strcmp(cmd, "enroll") == 0)
+		return cmd_enroll(&cli);
+	if (strcmp(cmd, "status") == 0)
+		return cmd_status(&cli);
+	if (strcmp(cmd, "version") == 0) {
+		printf("eduwatch-agent %s\n", EDUWATCH_VERSION);
+		return EXIT_OK;
+	}
+	if (strcmp(cmd, "run") == 0) {
+		if ((rc = load(&cli, &s)) != 0)
+			return rc;
+		rc = agent_run(cli.config, &s);
+		return rc == -ENOENT || rc == -EBADMSG ? EXIT_NOT_ENROLLED
+		       : rc != 0			 ? EXIT_RUNTIME
+							 : EXIT_OK;
+	}
+	return usage_error("unknown command '%s'", cmd);
+}

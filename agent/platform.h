@@ -1,0 +1,35 @@
+/* platform: what differs between operating systems, behind one door.
+ *
+ * platform_linux.c is built here. A platform_windows.c (WMI, Windows
+ * services, IOPRIO via SetPriorityClass) fills the same functions; it is
+ * not built or tested on Linux. */
+#ifndef EDUWATCH_PLATFORM_H
+#define EDUWATCH_PLATFORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct inventory {
+	char hostname[128];
+	char os[128];
+	char kernel[128];
+	char ips[512];	/* comma-separated, loopback excluded */
+	char macs[256];
+	char cpu[128];
+	int cpus;
+	uint64_t ram_mb;
+	uint64_t disk_free_mb; /* on the state directory's filesystem */
+	uint64_t uptime_s;
+	int users;	       /* logged-in sessions; never their names */
+};
+
+int platform_inventory(const char *state_dir, struct inventory *out);
+
+/* Lowers this process's CPU and I/O priority: the agent must never be
+ * what a teacher notices. */
+void platform_lower_priority(void);
+
+/* Resident set size of this process, in KiB. */
+long platform_rss_kib(void);
+
+#endif

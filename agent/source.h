@@ -1,0 +1,50 @@
+/* source: the one shape every check and sensor has.
+ *
+ * A source is a struct source_ops with init, start, stop and free, and it
+ * sends events out through agent_emit() only. Adding a check means adding
+ * a file of this shape and one line in agent.c's table; nothing else in
+ * the tree changes. stop() must begin closing the source's libuv handles;
+ * free() runs after the loop has finished closing them. */
+#ifndef EDUWATCH_SOURCE_H
+#define EDUWATCH_SOURCE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "agent/settings.h"
+
+struct agent;
+
+struct source_env {
+	uv_loop_t *loop;
+	const struct agent_settings *settings;
+	struct agent *agent;
+};
+
+struct source_ops {
+	const char *name;
+	/* Returns 0, or a negative errno; *state is the source's own. A source
+	 * that does not apply here (disabled in settings) sets *state = NULL
+	 * and returns 0. */
+	int (*init)(const struct source_env *env, void **state);
+	int (*start)(void *state);
+	void (*stop)(void *state);
+	void (*free)(void *state);
+};
+
+/* Spools one event (body: a packed msgpack map, or NULL) and wakes the
+ * uplink. The seq it got is stored in *seq when seq is not NULL. */
+int agent_emit(struct agent *agent, const char *kind, int sev, bool drill,
+	       const char *body, size_t body_len, uint64_t *seq);
+
+uint64_t agent_boot_id(const struct agent *agent);
+const char *agent_spool_summary(struct agent *agent, long long *depth);
+
+extern const struct source_ops source_heartbeat;
+extern const struct source_ops source_inventory;
+extern const struct source_ops source_synthetic;
+
+#endif
