@@ -47,6 +47,7 @@ static const char usage_text[] =
 	"  agent list [--school CODE] [--json]\n"
 	"  agent revoke ID                   refuse this agent from its next handshake\n"
 	"  events count [--agent ID] [--boot N]\n"
+	"  events list [--agent ID] [--limit N] [--json]   newest first\n"
 	"\n"
 	"Options for every command but init:\n"
 	"  -c, --config FILE   collector.yaml (default $EDUWATCH_COLLECTOR_CONFIG or\n"
@@ -110,6 +111,7 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 		{"expected-pcs", required_argument, NULL, 'e'},
 		{"school", required_argument, NULL, 's'},
 		{"uses", required_argument, NULL, 'u'},
+		{"limit", required_argument, NULL, 'u'},
 		{"expires", required_argument, NULL, 'x'},
 		{"agent", required_argument, NULL, 'a'},
 		{"boot", required_argument, NULL, 'b'},
@@ -601,14 +603,51 @@ static int cmd_agent(struct cli *cli)
 	return usage_error("unknown agent command '%s'", sub);
 }
 
+static void print_event(void *arg, const struct store_event_row *r)
+{
+	struct list_state *ls = arg;
+	char when[32], *json = NULL;
+	format_time((int64_t)r->ev.ts, when, sizeof(when));
+	event_body_to_json(r->ev.body, r->ev.body_len, &json);
+	if (ls->json) {
+		printf("%s{\"ts\":\"%s\",\"agent\":", ls->count ? "," : "", when);
+		print_json_string(r->ev.agent);
+		printf(",\"seq\":%llu,\"kind\":\"%s\",\"sev\":%u,\"drill\":%s,"
+		       "\"body\":%s}",
+		       (unsigned long long)r->ev.seq, r->ev.kind, r->ev.sev,
+		       r->ev.drill ? "true" : "false", json ? json : "{}");
+	} else {
+		printf("%s  %-28s %-16s sev %-2u %s%s\n", when, r->ev.agent,
+		       r->ev.kind, r->ev.sev, r->ev.drill ? "[drill] " : "",
+		       json ? json : "{}");
+	}
+	free(json);
+	ls->count++;
+}
+
 static int cmd_events(struct cli *cli)
 {
 	struct settings s;
 	struct store *st;
 	long long count;
+	if (cli->argc == 2 && strcmp(cli->argv[1], "list") == 0) {
+		struct list_state ls = {.json = cli->json};
+		int rc = open_store_sync(cli, &s, &st);
+		if (rc != 0)
+			return rc;
+		if (ls.json)
+			printf("[");
+		rc = store_recent_events(st, cli->agent,
+					 cli->uses > 1 ? (int)cli->uses : 20,
+					 print_event, &ls);
+		if (ls.json)
+			printf("]\n");
+		store_close(st);
+		return rc ? EXIT_FAILURE_RUNTIME : EXIT_OK;
+	}
 	if (cli->argc != 2 || strcmp(cli->argv[1], "count") != 0)
-		return usage_error("usage: events count [--agent ID] [--boot N]%s",
-				   "");
+		return usage_error("usage: events count|list [--agent ID] "
+				   "[--boot N] [--limit N]");
 	int rc = open_store_sync(cli, &s, &st);
 	if (rc != 0)
 		return rc;

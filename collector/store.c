@@ -158,3 +158,10 @@ int store_count_events(struct store *st, const char *agent, uint64_t boot,
 {
 	return st->backend->count_events(st, agent, boot, count);
 }
+
+int store_recent_events(struct store *st, const char *agent, int limit,
+			void (*cb)(void *arg, const struct store_event_row *r),
+			void *arg)
+{
+	return st->backend->recent_events(st, agent, limit, cb, arg);
+}

@@ -115,6 +115,16 @@ int store_agent_list(struct store *st, const char *school,
 		     void (*cb)(void *arg, const struct store_agent *a),
 		     void *arg);
 
+struct store_event_row {
+	struct event ev;	/* body borrowed for the callback */
+	int64_t received_us;
+};
+
+/* The newest `limit` events, newest first, optionally for one agent. */
+int store_recent_events(struct store *st, const char *agent, int limit,
+			void (*cb)(void *arg, const struct store_event_row *r),
+			void *arg);
+
 /* Counts stored events, optionally for one agent and one boot (0: any). */
 int store_count_events(struct store *st, const char *agent, uint64_t boot,
 		       long long *count);
@@ -148,6 +158,9 @@ struct store_backend {
 			  void *arg);
 	int (*count_events)(struct store *st, const char *agent, uint64_t boot,
 			    long long *count);
+	int (*recent_events)(struct store *st, const char *agent, int limit,
+			     void (*cb)(void *, const struct store_event_row *),
+			     void *arg);
 };
 
 /* What a backend embeds first in its own struct. */

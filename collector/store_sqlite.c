@@ -797,6 +797,44 @@ static int sqlite_count_events(struct store *st, const char *agent,
 	return rc;
 }
 
+static int sqlite_recent_events(struct store *st, const char *agent, int limit,
+				void (*cb)(void *, const struct store_event_row *),
+				void *arg)
+{
+	struct sqlite_store *s = impl(st);
+	sqlite3_stmt *q;
+	uv_mutex_lock(&s->admin_lock);
+	int rc = prepare_admin(s,
+			       "SELECT agent, boot, seq, ts, kind, sev, drill, body,"
+			       " received FROM events WHERE ?1 IS NULL OR agent = ?1"
+			       " ORDER BY id DESC LIMIT ?2",
+			       &q);
+	if (rc == 0) {
+		int step;
+		if (agent)
+			sqlite3_bind_text(q, 1, agent, -1, SQLITE_STATIC);
+		sqlite3_bind_int(q, 2, limit);
+		while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+			struct store_event_row r = {.ev = {.v = EVENT_VERSION}};
+			copy_text(r.ev.agent, sizeof(r.ev.agent), q, 0);
+			r.ev.boot = (uint64_t)sqlite3_column_int64(q, 1);
+			r.ev.seq = (uint64_t)sqlite3_column_int64(q, 2);
+			r.ev.ts = (uint64_t)sqlite3_column_int64(q, 3);
+			copy_text(r.ev.kind, sizeof(r.ev.kind), q, 4);
+			r.ev.sev = (uint8_t)sqlite3_column_int(q, 5);
+			r.ev.drill = sqlite3_column_int(q, 6) != 0;
+			r.ev.body = (char *)sqlite3_column_blob(q, 7);
+			r.ev.body_len = (size_t)sqlite3_column_bytes(q, 7);
+			r.received_us = sqlite3_column_int64(q, 8);
+			cb(arg, &r);
+		}
+		rc = step == SQLITE_DONE ? 0 : -EIO;
+		sqlite3_finalize(q);
+	}
+	uv_mutex_unlock(&s->admin_lock);
+	return rc;
+}
+
 const struct store_backend store_sqlite_backend = {
 	.scheme = "sqlite",
 	.open = sqlite_open,
@@ -813,4 +851,5 @@ const struct store_backend store_sqlite_backend = {
 	.agent_allowed = sqlite_agent_allowed,
 	.agent_list = sqlite_agent_list,
 	.count_events = sqlite_count_events,
+	.recent_events = sqlite_recent_events,
 };

@@ -1,0 +1,79 @@
+#!/bin/bash
+# make run: the main job on the embedded default. A collector on SQLite
+# and a local agent enrolled to it, both in build/demo/, then what they
+# found, refreshed until Ctrl-C. Safe to run again: it reuses what exists.
+set -eu
+cd "$(dirname "$0")/.."
+BIN=build/release/bin
+DEMO=${EDUWATCH_DEMO_DIR:-build/demo}
+C="$DEMO/collector"
+A="$DEMO/agent"
+COLLECTOR=("$BIN/eduwatch-collector")
+AGENT=("$BIN/eduwatch-agent")
+mkdir -p "$DEMO"
+
+if [ ! -f "$C/ca.key" ]; then
+	"${COLLECTOR[@]}" init --dir "$C" --name localhost --name 127.0.0.1 >/dev/null
+	# Loopback only: the demo should not listen on the school's LAN.
+	sed -i 's/^listen: 0.0.0.0/listen: 127.0.0.1/' "$C/collector.yaml"
+	"${COLLECTOR[@]}" school add DEMO01 "Trường demo" --commune "Xã demo" \
+		--level 2 --expected-pcs 1 -c "$C/collector.yaml" >/dev/null
+fi
+CONF="$C/collector.yaml"
+"${COLLECTOR[@]}" serve -c "$CONF" >>"$DEMO/collector.log" 2>&1 &
+cpid=$!
+agent_pid=
+stopped=0
+stop() {
+	[ $stopped -eq 1 ] && return
+	stopped=1
+	echo
+	echo "stopping..."
+	[ -n "$agent_pid" ] && kill -TERM "$agent_pid" 2>/dev/null
+	kill -TERM "$cpid" 2>/dev/null
+	wait 2>/dev/null
+	echo "stopped. Logs: $DEMO/collector.log $DEMO/agent.log"
+}
+# Whatever happens, the daemons this script started stop with it.
+trap 'stop; exit 0' INT TERM
+trap stop EXIT
+for _ in $(seq 50); do
+	grep -q "serving from $C" "$DEMO/collector.log" 2>/dev/null && break
+	kill -0 "$cpid" 2>/dev/null || break
+	sleep 0.1
+done
+if ! kill -0 "$cpid" 2>/dev/null; then
+	echo "the collector did not start (is port 7443 or 7444 in use?):"
+	tail -3 "$DEMO/collector.log"
+	exit 1
+fi
+
+mkdir -p "$A"
+if [ ! -f "$A/state/agent.crt" ]; then
+	token=$("${COLLECTOR[@]}" token create --school DEMO01 --uses 1 --expires 1h -c "$CONF" 2>/dev/null)
+	"${AGENT[@]}" enroll --collector localhost:7443 --token "$token" --ca "$C/ca.crt" \
+		--state-dir "$A/state" -c "$A/agent.yaml" >/dev/null
+	sed -i 's/interval: 60s/interval: 10s/' "$A/agent.yaml"
+fi
+"${AGENT[@]}" run -c "$A/agent.yaml" >>"$DEMO/agent.log" 2>&1 &
+agent_pid=$!
+sleep 6
+
+while true; do
+	clear 2>/dev/null || true
+	echo "eduwatch demo: a collector (SQLite: $C/eduwatch.db) and one agent on this PC"
+	echo "Collector CLI: ${COLLECTOR[*]} -c $CONF ...   Ctrl-C stops both."
+	echo
+	echo "== schools"
+	"${COLLECTOR[@]}" school list -c "$CONF"
+	echo
+	echo "== agents"
+	"${COLLECTOR[@]}" agent list -c "$CONF"
+	echo
+	echo "== the agent's own view (eduwatch-agent status)"
+	"${AGENT[@]}" status -c "$A/agent.yaml" || true
+	echo
+	echo "== newest events at the collector"
+	"${COLLECTOR[@]}" events list --limit 8 -c "$CONF"
+	sleep 10
+done
