@@ -18,6 +18,7 @@ struct spool {
 	long long bytes; /* tracked sum of row sizes */
 	uint64_t last_acked;
 	long long dropped;
+	time_t last_drop_log;
 	char path[1024];
 };
 
@@ -208,8 +209,15 @@ static int make_room(struct spool *sp, long long need)
 	if (dropped > 0) {
 		sp->dropped += dropped;
 		meta_set(sp, "dropped", sp->dropped);
-		log_warn("spool: full (%lld bytes cap): dropped %lld oldest "
-			 "low-severity events", sp->max_bytes, dropped);
+		/* Under a long outage this happens per event: say it once a
+		 * minute, with the running total. */
+		time_t now = time(NULL);
+		if (now - sp->last_drop_log >= 60) {
+			sp->last_drop_log = now;
+			log_warn("spool: full (%lld bytes cap): %lld oldest "
+				 "low-severity events dropped so far",
+				 sp->max_bytes, sp->dropped);
+		}
 	}
 	return 0;
 }
