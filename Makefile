@@ -9,12 +9,13 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
-            -Wmissing-prototypes -Wno-unused-parameter -Wno-format-truncation
+            -Wmissing-prototypes -Wno-unused-parameter
 BASE     := -std=c11 -D_GNU_SOURCE -I. -g $(WARN) $(PKG_CFLAGS)
 
 ifeq ($(VARIANT),release)
   CC       := gcc
   CFLAGS   := $(BASE) -O2 -D_FORTIFY_SOURCE=2 -fstack-protector-strong \
+              -Wno-format-truncation \
               -fstack-clash-protection -fcf-protection -fPIE
   LDFLAGS  := -pie -Wl,-z,relro,-z,now -Wl,-z,noexecstack
 else ifeq ($(VARIANT),asan)

@@ -62,6 +62,10 @@ def main():
             "nested": pack(event(3, "net.arp_spoof", {"gw": {"ip": "192.0.2.1", "old": "aa:bb", "new": "cc:dd"}, "n": [1, 2, 3]})),
             "drill": pack(dict(event(4, "drill.action"), drill=True)),
         },
+        "command": {
+            "ping": pack({"t": "command", "id": 5, "agent": "a-79001-0001", "type": "ping", "args": {},
+                          "issued": 1764379999000000, "expires": 1764383600000000, "sig": "x" * 70}),
+        },
         "config": {
             "full": b"name: school\na:\n  count: 5\n  flag: yes\n  b:\n    wait: 2h\nsize: 64KiB\nitems:\n  - /a\n  - /b\n",
             "alias": b"name: &x y\nitems: [*x]\n",
