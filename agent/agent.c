@@ -14,6 +14,7 @@
 #include "agent/spool.h"
 #include "agent/uplink.h"
 #include "common/alloc.h"
+#include "common/command.h"
 #include "common/log.h"
 #include "common/pki.h"
 #include "common/tls.h"
@@ -21,6 +22,10 @@
 #include "common/wire.h"
 
 #define STATUS_INTERVAL_MS 5000
+
+/* What the collector may ask of this agent. Later checks add theirs
+ * (scan-now, backup-now, rules update, drill) as they are built. */
+static const char *const allowed_commands[] = {"ping", "status"};
 
 /* Every source the agent runs. A new check is one more line here. */
 static const struct source_ops *const all_sources[] = {
@@ -41,6 +46,7 @@ struct agent {
 	struct spool *spool;
 	struct uplink *uplink;
 	SSL_CTX *ctx;
+	EVP_PKEY *collector_key; /* the pinned CA's key: verifies commands */
 	void *source_state[NSOURCES];
 	uv_timer_t status_timer;
 	uv_signal_t sigterm, sigint, sighup;
@@ -173,6 +179,68 @@ static void on_status_timer(uv_timer_t *timer)
 	write_status(timer->data);
 }
 
+static void report_command(struct agent *agent, uint64_t id, const char *type,
+			   bool ok, const char *msg)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 4);
+	wire_pack_kv_u64(&pk, "id", id);
+	wire_pack_kv_str(&pk, "type", type);
+	wire_pack_kv_bool(&pk, "ok", ok);
+	wire_pack_kv_str(&pk, "msg", msg);
+	/* A refused command may mean someone impersonates the collector. */
+	agent_emit(agent, "agent.command", ok ? 1 : 6, false, sb.data, sb.size,
+		   NULL);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+static void on_command(void *arg, const msgpack_object *frame)
+{
+	struct agent *agent = arg;
+	struct command cmd;
+	char err[200], result[200];
+	struct command_policy policy = {
+		.agent_id = agent->id,
+		.allowed_types = allowed_commands,
+		.allowed_count = sizeof(allowed_commands) /
+				 sizeof(allowed_commands[0]),
+		.last_executed_id =
+			(uint64_t)spool_counter_get(agent->spool, "last_command"),
+		.now_us = wall_us(),
+	};
+	int rc = command_verify(frame, agent->collector_key, &policy, &cmd, err,
+				sizeof(err));
+	if (rc != 0) {
+		log_warn("agent: refused a command: %s", err);
+		report_command(agent, cmd.id, cmd.type[0] ? cmd.type : "?", false,
+			       err);
+		return;
+	}
+	/* Record first: a crash mid-command must not let it run twice. */
+	spool_counter_set(agent->spool, "last_command", (long long)cmd.id);
+	if (strcmp(cmd.type, "ping") == 0) {
+		snprintf(result, sizeof(result), "pong");
+	} else {
+		struct uplink_status us;
+		struct spool_stats ss;
+		uplink_get_status(agent->uplink, &us);
+		spool_stats(agent->spool, &ss);
+		snprintf(result, sizeof(result),
+			 "version %s, spool %lld, acked %llu, reconnects %llu, "
+			 "rss %ld KiB",
+			 EDUWATCH_VERSION, ss.depth,
+			 (unsigned long long)us.acked_events,
+			 (unsigned long long)us.reconnects, platform_rss_kib());
+	}
+	log_info("agent: executed command %llu (%s)",
+		 (unsigned long long)cmd.id, cmd.type);
+	report_command(agent, cmd.id, cmd.type, true, result);
+	command_clear(&cmd);
+}
+
 static void on_link_state(void *arg, bool connected)
 {
 	struct agent *agent = arg;
@@ -238,6 +306,15 @@ static int load_identity(struct agent *agent, char *err, size_t errlen)
 		snprintf(err, errlen, "%s does not name an agent", agent->paths.cert);
 		return -EINVAL;
 	}
+	X509 *ca = NULL;
+	if (pki_read_cert(agent->paths.ca, &ca) != 0 ||
+	    (agent->collector_key = X509_get_pubkey(ca)) == NULL) {
+		X509_free(ca);
+		snprintf(err, errlen, "cannot read the pinned CA %s",
+			 agent->paths.ca);
+		return -EINVAL;
+	}
+	X509_free(ca);
 	return tls_ctx_new_from_files(false, agent->paths.ca, agent->paths.cert,
 				      agent->paths.key, true, &agent->ctx, err,
 				      errlen);
@@ -256,6 +333,7 @@ int agent_run(const char *config_path, const struct agent_settings *s)
 	agent_paths_for(s->state_dir, &agent.paths);
 	if ((rc = load_identity(&agent, err, sizeof(err))) != 0) {
 		log_err("agent: %s", err);
+		EVP_PKEY_free(agent.collector_key);
 		return rc;
 	}
 	RAND_bytes((unsigned char *)&agent.boot, sizeof(agent.boot));
@@ -264,6 +342,7 @@ int agent_run(const char *config_path, const struct agent_settings *s)
 			     &info, err, sizeof(err))) != 0) {
 		log_err("agent: cannot open the spool: %s", err);
 		SSL_CTX_free(agent.ctx);
+		EVP_PKEY_free(agent.collector_key);
 		return rc;
 	}
 	struct uplink_options uo = {
@@ -295,8 +374,8 @@ int agent_run(const char *config_path, const struct agent_settings *s)
 			   NULL);
 		msgpack_sbuffer_destroy(&sb);
 	}
-	if ((rc = uplink_start(agent.loop, agent.spool, &uo, NULL, on_link_state,
-			       &agent, &agent.uplink)) != 0)
+	if ((rc = uplink_start(agent.loop, agent.spool, &uo, on_command,
+			       on_link_state, &agent, &agent.uplink)) != 0)
 		goto done;
 	struct source_env env = {agent.loop, s, &agent};
 	for (size_t i = 0; i < NSOURCES; i++) {
@@ -330,6 +409,7 @@ done:
 	uplink_free(agent.uplink);
 	spool_close(agent.spool);
 	SSL_CTX_free(agent.ctx);
+	EVP_PKEY_free(agent.collector_key);
 	uv_loop_close(agent.loop);
 	log_info("agent: stopped");
 	return rc;

@@ -338,3 +338,13 @@ void spool_clear_dropped(struct spool *sp)
 	sp->dropped = 0;
 	meta_set(sp, "dropped", 0);
 }
+
+long long spool_counter_get(struct spool *sp, const char *name)
+{
+	return meta_get(sp, name);
+}
+
+int spool_counter_set(struct spool *sp, const char *name, long long value)
+{
+	return meta_set(sp, name, value);
+}

@@ -53,6 +53,11 @@ struct spool_stats {
 };
 
 int spool_stats(struct spool *sp, struct spool_stats *out);
+/* Small durable counters kept with the spool (for example the last
+ * command id executed, so a replayed command is refused after a reboot). */
+long long spool_counter_get(struct spool *sp, const char *name);
+int spool_counter_set(struct spool *sp, const char *name, long long value);
+
 /* Resets the dropped counter after the agent has reported it. */
 void spool_clear_dropped(struct spool *sp);
 

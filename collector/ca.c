@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "common/alloc.h"
+#include "common/command.h"
 #include "common/pki.h"
 
 #define CA_DAYS 3650
@@ -140,4 +141,10 @@ int ca_issue_agent(struct ca *ca, EVP_PKEY *pubkey, const char *agent_id,
 const char *ca_cert_pem(const struct ca *ca)
 {
 	return ca->pem;
+}
+
+int ca_sign_command(struct ca *ca, const struct command *cmd,
+		    msgpack_sbuffer *frame)
+{
+	return command_build_frame(cmd, ca->key, frame);
 }

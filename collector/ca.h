@@ -9,8 +9,11 @@
 
 #include <stddef.h>
 
+#include <msgpack.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+
+#include "common/command.h"
 
 #define CA_AGENT_CERT_DAYS 825
 
@@ -27,6 +30,11 @@ void ca_free(struct ca *ca);
 /* Signs a client certificate for an agent. Borrows pubkey. */
 int ca_issue_agent(struct ca *ca, EVP_PKEY *pubkey, const char *agent_id,
 		   const char *school, X509 **out);
+
+/* Packs and signs a command frame with the CA key (agents pinned the CA
+ * and verify with its public key). */
+int ca_sign_command(struct ca *ca, const struct command *cmd,
+		    msgpack_sbuffer *frame);
 
 /* The CA certificate as PEM (owned by ca) and paths inside dir. */
 const char *ca_cert_pem(const struct ca *ca);

@@ -15,6 +15,8 @@
 #define SWEEP_INTERVAL_MS 1000
 /* A connection may burst this many seconds' worth of its rate. */
 #define RATE_BURST_SECONDS 5
+/* Sweeps between looks for commands queued while agents are connected. */
+#define COMMAND_SWEEP_EVERY 3
 
 struct conn {
 	struct ingest *ing;
@@ -48,6 +50,7 @@ struct ingest {
 	size_t backlog_paused_count;
 	struct ingest_stats stats;
 	uint64_t last_stats_ms;
+	uint64_t sweeps;
 	int handles_open;
 	bool stopping;
 	void (*stop_done)(void *);
@@ -209,6 +212,65 @@ static void on_batch_committed(void *arg, int status, unsigned stored,
 	check_backlog(ing);
 }
 
+struct pending_command {
+	uint64_t id;
+	char agent[EVENT_AGENT_MAX + 1];
+	char *frame;
+	size_t len;
+};
+
+struct pending_list {
+	struct pending_command items[64];
+	int count;
+};
+
+static struct conn *find_conn(struct ingest *ing, const char *agent)
+{
+	/* A linear scan: commands are rare (a few per day per school), and
+	 * this runs every few seconds, not per event. */
+	for (struct conn *c = ing->conns; c; c = c->next)
+		if (c->hello_done && !c->closing && strcmp(c->agent, agent) == 0)
+			return c;
+	return NULL;
+}
+
+/* Only collects: the store holds its connection lock during the query,
+ * so sending and marking happen after it returns. */
+static void collect_pending(void *arg, uint64_t id, const char *agent,
+			    const char *frame, size_t len)
+{
+	struct pending_list *list = arg;
+	if (list->count == (int)(sizeof(list->items) / sizeof(list->items[0])))
+		return; /* the rest go at the next sweep */
+	struct pending_command *p = &list->items[list->count];
+	p->frame = alloc_bytes(len);
+	if (p->frame == NULL)
+		return;
+	memcpy(p->frame, frame, len);
+	p->len = len;
+	p->id = id;
+	snprintf(p->agent, sizeof(p->agent), "%s", agent);
+	list->count++;
+}
+
+static void deliver_commands(struct ingest *ing, struct conn *only)
+{
+	struct pending_list list;
+	list.count = 0;
+	store_commands_pending(ing->store, only ? only->agent : NULL,
+			       collect_pending, &list);
+	for (int i = 0; i < list.count; i++) {
+		struct pending_command *p = &list.items[i];
+		struct conn *c = only ? only : find_conn(ing, p->agent);
+		if (c != NULL && tls_stream_write(c->ts, p->frame, p->len) == 0) {
+			store_command_mark_sent(ing->store, p->id);
+			log_info("ingest: sent command %llu to %s",
+				 (unsigned long long)p->id, who(c));
+		}
+		alloc_free(p->frame);
+	}
+}
+
 static int handle_hello(struct conn *c, const msgpack_object *root)
 {
 	uint64_t v = 0;
@@ -232,6 +294,7 @@ static int handle_hello(struct conn *c, const msgpack_object *root)
 	wire_pack_kv_str(&out.pk, "srv", "eduwatch-collector");
 	wire_pack_kv_u64(&out.pk, "ts", (uint64_t)store_now_us());
 	send_frame(c, &out);
+	deliver_commands(c->ing, c);
 	return 0;
 }
 
@@ -523,6 +586,8 @@ static void on_sweep(uv_timer_t *timer)
 		}
 	}
 	check_backlog(ing);
+	if (++ing->sweeps % COMMAND_SWEEP_EVERY == 0)
+		deliver_commands(ing, NULL);
 	if (ing->opts.stats_interval_s > 0 &&
 	    now - ing->last_stats_ms >= (uint64_t)ing->opts.stats_interval_s * 1000) {
 		ing->last_stats_ms = now;
@@ -605,6 +670,11 @@ void ingest_stop(struct ingest *ing, void (*done)(void *arg), void *arg)
 			tls_stream_close(c->ts, 0);
 		}
 	}
+}
+
+void ingest_free(struct ingest *ing)
+{
+	alloc_free(ing);
 }
 
 void ingest_get_stats(const struct ingest *ing, struct ingest_stats *out)

@@ -58,6 +58,10 @@ int ingest_start(uv_loop_t *loop, SSL_CTX *ctx, struct store *store,
  * handles are closed. */
 void ingest_stop(struct ingest *ing, void (*done)(void *arg), void *arg);
 
+/* Frees a stopped ingest, after its done callback has run. NULL is a
+ * no-op. */
+void ingest_free(struct ingest *ing);
+
 void ingest_get_stats(const struct ingest *ing, struct ingest_stats *out);
 void ingest_log_stats(const struct ingest *ing);
 

@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "collector/ca.h"
+#include "common/command.h"
 #include "collector/enroll.h"
 #include "collector/ingest.h"
 #include "collector/settings.h"
@@ -48,6 +49,8 @@ static const char usage_text[] =
 	"  agent revoke ID                   refuse this agent from its next handshake\n"
 	"  events count [--agent ID] [--boot N]\n"
 	"  events list [--agent ID] [--limit N] [--json]   newest first\n"
+	"  command send --agent ID --type ping|status [--expires 1h]\n"
+	"                                    queue a command signed with the CA key\n"
 	"\n"
 	"Options for every command but init:\n"
 	"  -c, --config FILE   collector.yaml (default $EDUWATCH_COLLECTOR_CONFIG or\n"
@@ -66,6 +69,8 @@ struct cli {
 	const char *school;
 	const char *agent;
 	const char *expires;
+	bool expires_set;
+	const char *type;
 	long level;
 	long expected;
 	long uses;
@@ -114,6 +119,7 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 		{"limit", required_argument, NULL, 'u'},
 		{"expires", required_argument, NULL, 'x'},
 		{"agent", required_argument, NULL, 'a'},
+		{"type", required_argument, NULL, 'T'},
 		{"boot", required_argument, NULL, 'b'},
 		{"json", no_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
@@ -154,7 +160,11 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 				return usage_error("--uses must be 1..100000, not "
 						   "'%s'", optarg);
 			break;
-		case 'x': cli->expires = optarg; break;
+		case 'x':
+			cli->expires = optarg;
+			cli->expires_set = true;
+			break;
+		case 'T': cli->type = optarg; break;
 		case 'a': cli->agent = optarg; break;
 		case 'b': {
 			char *end;
@@ -388,6 +398,7 @@ static int cmd_serve(struct cli *cli)
 	uv_run(d.loop, UV_RUN_DEFAULT);
 	rc = EXIT_OK;
 done:
+	ingest_free(d.ingest);
 	SSL_CTX_free(d.ingest_ctx);
 	SSL_CTX_free(d.enroll_ctx);
 	ca_free(d.ca);
@@ -603,6 +614,61 @@ static int cmd_agent(struct cli *cli)
 	return usage_error("unknown agent command '%s'", sub);
 }
 
+static int cmd_command(struct cli *cli)
+{
+	struct settings s;
+	struct store *st;
+	struct ca *ca;
+	char err[512];
+	long long seconds;
+	if (cli->argc != 2 || strcmp(cli->argv[1], "send") != 0 ||
+	    cli->agent == NULL || cli->type == NULL)
+		return usage_error("usage: command send --agent ID --type TYPE "
+				   "[--expires 1h]");
+	if (config_parse_duration(cli->expires_set ? cli->expires : "1h",
+				  &seconds) != 0 || seconds < 1 ||
+	    seconds > 7 * 86400)
+		return usage_error("--expires must be a duration up to 7d");
+	int rc = open_store_sync(cli, &s, &st);
+	if (rc != 0)
+		return rc;
+	bool known = false;
+	store_agent_allowed(st, cli->agent, &known);
+	if (!known) {
+		store_close(st);
+		fprintf(stderr, "eduwatch-collector: no active agent '%s'\n",
+			cli->agent);
+		return EXIT_NOT_FOUND;
+	}
+	if (ca_load(s.state_dir, &ca, err, sizeof(err)) != 0) {
+		store_close(st);
+		fprintf(stderr, "eduwatch-collector: %s\n", err);
+		return EXIT_CONFIG;
+	}
+	struct command c = {.issued_us = store_now_us()};
+	c.expires_us = c.issued_us + seconds * 1000000LL;
+	snprintf(c.agent, sizeof(c.agent), "%s", cli->agent);
+	snprintf(c.type, sizeof(c.type), "%s", cli->type);
+	msgpack_sbuffer frame = {0};
+	rc = store_command_add(st, c.agent, c.type, c.issued_us, c.expires_us,
+			       &c.id);
+	if (rc == 0)
+		rc = ca_sign_command(ca, &c, &frame);
+	if (rc == 0)
+		rc = store_command_set_frame(st, c.id, frame.data, frame.size);
+	msgpack_sbuffer_destroy(&frame);
+	ca_free(ca);
+	store_close(st);
+	if (rc != 0) {
+		fprintf(stderr, "eduwatch-collector: cannot queue the command\n");
+		return EXIT_FAILURE_RUNTIME;
+	}
+	printf("command %llu (%s) queued for agent %s; the agent gets it when "
+	       "connected, and its result arrives as an agent.command event\n",
+	       (unsigned long long)c.id, c.type, c.agent);
+	return EXIT_OK;
+}
+
 static void print_event(void *arg, const struct store_event_row *r)
 {
 	struct list_state *ls = arg;
@@ -683,6 +749,8 @@ int main(int argc, char **argv)
 		return cmd_agent(&cli);
 	if (strcmp(cmd, "events") == 0)
 		return cmd_events(&cli);
+	if (strcmp(cmd, "command") == 0)
+		return cmd_command(&cli);
 	if (strcmp(cmd, "version") == 0) {
 		printf("eduwatch-collector %s\n", EDUWATCH_VERSION);
 		return EXIT_OK;

@@ -165,3 +165,29 @@ int store_recent_events(struct store *st, const char *agent, int limit,
 {
 	return st->backend->recent_events(st, agent, limit, cb, arg);
 }
+
+int store_command_add(struct store *st, const char *agent, const char *type,
+		      int64_t issued_us, int64_t expires_us, uint64_t *id)
+{
+	return st->backend->command_add(st, agent, type, issued_us, expires_us,
+					id);
+}
+
+int store_command_set_frame(struct store *st, uint64_t id, const char *frame,
+			    size_t len)
+{
+	return st->backend->command_set_frame(st, id, frame, len);
+}
+
+int store_commands_pending(struct store *st, const char *agent,
+			   void (*cb)(void *arg, uint64_t id, const char *agent,
+				      const char *frame, size_t len),
+			   void *arg)
+{
+	return st->backend->commands_pending(st, agent, cb, arg);
+}
+
+int store_command_mark_sent(struct store *st, uint64_t id)
+{
+	return st->backend->command_mark_sent(st, id);
+}

@@ -115,6 +115,19 @@ int store_agent_list(struct store *st, const char *school,
 		     void (*cb)(void *arg, const struct store_agent *a),
 		     void *arg);
 
+/* Commands for agents: the frame is signed by the CLI with the CA key and
+ * stored whole; ingest sends it when the agent is connected. */
+int store_command_add(struct store *st, const char *agent, const char *type,
+		      int64_t issued_us, int64_t expires_us, uint64_t *id);
+int store_command_set_frame(struct store *st, uint64_t id, const char *frame,
+			    size_t len);
+/* Unsent, unexpired commands, for one agent or (NULL) for all. */
+int store_commands_pending(struct store *st, const char *agent,
+			   void (*cb)(void *arg, uint64_t id, const char *agent,
+				      const char *frame, size_t len),
+			   void *arg);
+int store_command_mark_sent(struct store *st, uint64_t id);
+
 struct store_event_row {
 	struct event ev;	/* body borrowed for the callback */
 	int64_t received_us;
@@ -161,6 +174,15 @@ struct store_backend {
 	int (*recent_events)(struct store *st, const char *agent, int limit,
 			     void (*cb)(void *, const struct store_event_row *),
 			     void *arg);
+	int (*command_add)(struct store *st, const char *agent, const char *type,
+			   int64_t issued_us, int64_t expires_us, uint64_t *id);
+	int (*command_set_frame)(struct store *st, uint64_t id,
+				 const char *frame, size_t len);
+	int (*commands_pending)(struct store *st, const char *agent,
+				void (*cb)(void *, uint64_t, const char *,
+					   const char *, size_t),
+				void *arg);
+	int (*command_mark_sent)(struct store *st, uint64_t id);
 };
 
 /* What a backend embeds first in its own struct. */

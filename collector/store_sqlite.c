@@ -42,6 +42,12 @@ static const char *const migrations[] = {
 	"  agent TEXT NOT NULL, kind TEXT NOT NULL, ts INTEGER NOT NULL,"
 	"  sev INTEGER NOT NULL, drill INTEGER NOT NULL, body BLOB,"
 	"  PRIMARY KEY(agent, kind)) WITHOUT ROWID;",
+	/* 2 */
+	"CREATE TABLE commands("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT, agent TEXT NOT NULL,"
+	"  type TEXT NOT NULL, issued INTEGER NOT NULL, expires INTEGER NOT NULL,"
+	"  frame BLOB, sent INTEGER);"
+	"CREATE INDEX commands_pending ON commands(sent, agent);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -151,7 +157,7 @@ static int migrate(sqlite3 *db, char *err, size_t errlen)
 			exec_sql(db, "ROLLBACK", NULL, 0);
 			return -EIO;
 		}
-		if (v + 1 > 1)
+		if (version > 0)
 			log_info("store: migrated schema to version %d", v + 1);
 	}
 	return exec_sql(db, "COMMIT", err, errlen);
@@ -835,6 +841,97 @@ static int sqlite_recent_events(struct store *st, const char *agent, int limit,
 	return rc;
 }
 
+static int sqlite_command_add(struct store *st, const char *agent,
+			      const char *type, int64_t issued_us,
+			      int64_t expires_us, uint64_t *id)
+{
+	struct sqlite_store *s = impl(st);
+	sqlite3_stmt *q;
+	uv_mutex_lock(&s->admin_lock);
+	int rc = prepare_admin(s,
+			       "INSERT INTO commands(agent, type, issued, expires)"
+			       " VALUES(?1,?2,?3,?4)",
+			       &q);
+	if (rc == 0) {
+		sqlite3_bind_text(q, 1, agent, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, type, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 3, issued_us);
+		sqlite3_bind_int64(q, 4, expires_us);
+		rc = sqlite3_step(q) == SQLITE_DONE ? 0 : -EIO;
+		*id = (uint64_t)sqlite3_last_insert_rowid(s->admin);
+		sqlite3_finalize(q);
+	}
+	uv_mutex_unlock(&s->admin_lock);
+	return rc;
+}
+
+static int sqlite_command_update(struct store *st, const char *sql,
+				 uint64_t id, const char *blob, size_t len)
+{
+	struct sqlite_store *s = impl(st);
+	sqlite3_stmt *q;
+	uv_mutex_lock(&s->admin_lock);
+	int rc = prepare_admin(s, sql, &q);
+	if (rc == 0) {
+		sqlite3_bind_int64(q, 1, (sqlite3_int64)id);
+		if (blob)
+			sqlite3_bind_blob(q, 2, blob, (int)len, SQLITE_STATIC);
+		else
+			sqlite3_bind_int64(q, 2, store_now_us());
+		rc = sqlite3_step(q) == SQLITE_DONE ? 0 : -EIO;
+		sqlite3_finalize(q);
+	}
+	uv_mutex_unlock(&s->admin_lock);
+	return rc;
+}
+
+static int sqlite_command_set_frame(struct store *st, uint64_t id,
+				    const char *frame, size_t len)
+{
+	return sqlite_command_update(
+		st, "UPDATE commands SET frame = ?2 WHERE id = ?1", id, frame,
+		len);
+}
+
+static int sqlite_command_mark_sent(struct store *st, uint64_t id)
+{
+	return sqlite_command_update(
+		st, "UPDATE commands SET sent = ?2 WHERE id = ?1", id, NULL, 0);
+}
+
+static int sqlite_commands_pending(struct store *st, const char *agent,
+				   void (*cb)(void *, uint64_t, const char *,
+					      const char *, size_t),
+				   void *arg)
+{
+	struct sqlite_store *s = impl(st);
+	sqlite3_stmt *q;
+	uv_mutex_lock(&s->admin_lock);
+	int rc = prepare_admin(s,
+			       "SELECT id, agent, frame FROM commands WHERE sent"
+			       " IS NULL AND frame IS NOT NULL AND expires > ?2"
+			       " AND (?1 IS NULL OR agent = ?1) ORDER BY id"
+			       " LIMIT 1000",
+			       &q);
+	if (rc == 0) {
+		int step;
+		if (agent)
+			sqlite3_bind_text(q, 1, agent, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 2, store_now_us());
+		while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+			char who[EVENT_AGENT_MAX + 1];
+			copy_text(who, sizeof(who), q, 1);
+			cb(arg, (uint64_t)sqlite3_column_int64(q, 0), who,
+			   sqlite3_column_blob(q, 2),
+			   (size_t)sqlite3_column_bytes(q, 2));
+		}
+		rc = step == SQLITE_DONE ? 0 : -EIO;
+		sqlite3_finalize(q);
+	}
+	uv_mutex_unlock(&s->admin_lock);
+	return rc;
+}
+
 const struct store_backend store_sqlite_backend = {
 	.scheme = "sqlite",
 	.open = sqlite_open,
@@ -852,4 +949,8 @@ const struct store_backend store_sqlite_backend = {
 	.agent_list = sqlite_agent_list,
 	.count_events = sqlite_count_events,
 	.recent_events = sqlite_recent_events,
+	.command_add = sqlite_command_add,
+	.command_set_frame = sqlite_command_set_frame,
+	.commands_pending = sqlite_commands_pending,
+	.command_mark_sent = sqlite_command_mark_sent,
 };

@@ -519,10 +519,23 @@ int main(int argc, char **argv)
 		a->boot &= 0x7fffffffffffffffull;
 		a->next_seq = 1;
 	}
-	if (enroll_all(&lg, state, &base) != 0)
+	if (enroll_all(&lg, state, &base) != 0) {
+		for (int i = 0; i < nagents; i++) {
+			EVP_PKEY_free(lg.agents[i].key);
+			X509_free(lg.agents[i].cert);
+		}
+		free(lg.agents);
+		X509_free(ca);
 		return 1;
+	}
 	if (enroll_only) {
 		printf("enrolled %d agents in %s\n", nagents, state);
+		for (int i = 0; i < nagents; i++) {
+			EVP_PKEY_free(lg.agents[i].key);
+			X509_free(lg.agents[i].cert);
+		}
+		free(lg.agents);
+		X509_free(ca);
 		return 0;
 	}
 	lg.loop = uv_default_loop();

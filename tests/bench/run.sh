@@ -12,7 +12,7 @@ EVENTS=${BENCH_EVENTS:-100}
 rm -rf "$OUT"
 mkdir -p "$OUT"
 rows=()
-. tests/integration/lib.sh
+. tests/integration/lib.bash
 WORK=$OUT/work
 mkdir -p "$WORK"
 

@@ -7,7 +7,7 @@
 # stored set of (boot, seq) must equal the emitted set, with no duplicates.
 # Bounded in `make test`; CHAOS_LONG=1 (make chaos) runs longer and stops
 # the collector for the full 60 s.
-. "$(dirname "$0")/../integration/lib.sh"
+. "$(dirname "$0")/../integration/lib.bash"
 AGENT="$EW_BIN/eduwatch-agent"
 NAGENTS=${CHAOS_AGENTS:-20}
 if [ "${CHAOS_LONG:-}" ]; then CHAOS_SECONDS=300 OUTAGE=60; else CHAOS_SECONDS=30 OUTAGE=8; fi

@@ -7,7 +7,7 @@
 #    give exactly the events sent, none missing, none twice;
 #  - every kind of bad input closes only its own connection, with a log
 #    line and a counter, while a well-behaved agent keeps working.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.bash"
 BAD="$(dirname "$0")/badclient.py"
 D="$WORK/collector"
 LOG="$WORK/collector.log"

@@ -1,0 +1,124 @@
+#!/bin/bash
+# The agent runtime against a real collector on loopback: enrollment and its
+# refusals, `status` telling the truth in each state, spooling while the
+# collector is away and draining after, a signed command round trip, a
+# collector with a foreign CA refused, and a corrupt spool recovered.
+. "$(dirname "$0")/lib.bash"
+AGENT="$EW_BIN/eduwatch-agent"
+D="$WORK/collector"
+LOG="$WORK/collector.log"
+A="$WORK/agent"
+ACONF="$A/agent.yaml"
+mkdir -p "$A"
+
+collector_init "$D" || { not_ok "collector init"; tap_finish; exit 1; }
+"$COLLECTOR" school add 79002 "TH Lê Lợi" --commune "Xã An" --level 1 --expected-pcs 3 -c "$CONF" >/dev/null
+collector_start "$LOG" || not_ok "collector start"
+TOKEN=$("$COLLECTOR" token create --school 79002 --uses 1 -c "$CONF" 2>/dev/null)
+
+status() { "$AGENT" status -c "$ACONF" 2>&1; }
+wait_for() { # wait_for SECONDS command...
+	local t=$1; shift
+	for ((i = 0; i < t * 10; i++)); do "$@" && return 0; sleep 0.1; done
+	return 1
+}
+# Re-reads the agent's recent events at the collector on every try.
+events_have() { "$COLLECTOR" events list --agent "$ID" --limit 100 -c "$CONF" | grep -q "$1"; }
+
+r=$("$AGENT" enroll --collector "localhost:$INGEST_PORT" --enroll-port "$ENROLL_PORT" \
+	--token "ewt_wrongwrongwrongwrongwrongwrongwrongwrongwro" --ca "$D/ca.crt" \
+	--state-dir "$A/state" -c "$ACONF" 2>&1)
+check "enroll with an unknown token fails clearly ($r)" grep -q "token_unknown" <<<"$r"
+
+# A CA file that is not the collector's: the agent must refuse the server.
+"$COLLECTOR" init --dir "$WORK/other" >/dev/null
+r=$("$AGENT" enroll --collector "localhost:$INGEST_PORT" --enroll-port "$ENROLL_PORT" \
+	--token "$TOKEN" --ca "$WORK/other/ca.crt" --state-dir "$A/state" -c "$ACONF" 2>&1)
+check "enroll refuses a collector that the pinned CA did not sign ($r)" grep -qi "certificate" <<<"$r"
+
+"$AGENT" enroll --collector "localhost:$INGEST_PORT" --enroll-port "$ENROLL_PORT" \
+	--token "$TOKEN" --ca "$D/ca.crt" --state-dir "$A/state" -c "$ACONF" >"$WORK/enroll.out" 2>&1
+check "enroll with the token succeeds" test $? -eq 0
+check "the agent key is mode 0600" eq "$(stat -c %a "$A/state/agent.key")" 600
+ID=$(sed -n 's/^enrolled as agent \([^ ]*\) .*/\1/p' "$WORK/enroll.out")
+check "the collector lists the new agent" grep -q "$ID" <("$COLLECTOR" agent list -c "$CONF")
+r=$("$AGENT" enroll --collector "localhost:$INGEST_PORT" --token "$TOKEN" --ca "$D/ca.crt" \
+	--state-dir "$A/state" -c "$ACONF" 2>&1)
+check "enrolling twice is refused" grep -q "already enrolled" <<<"$r"
+sed -i 's/interval: 60s/interval: 1s/; s/backoff_max: 5m/backoff_max: 2s/' "$ACONF"
+
+s=$(status)
+check "status before run: enrolled, not running, not connected" \
+	grep -Pzq "enrolled: +yes, agent $ID(.|\n)*running: +no(.|\n)*connected: +no" <<<"$s"
+
+"$AGENT" run -c "$ACONF" >>"$WORK/agent.log" 2>&1 &
+APID=$!
+PIDS+=("$APID")
+check "the agent connects" wait_for 15 grep -q "uplink: connected" "$WORK/agent.log"
+sleep 6 # one status tick
+s=$(status)
+check "status while running: running, connected, spool empty" \
+	grep -Pzq "running: +yes(.|\n)*connected: +yes(.|\n)*spool: +0 events" <<<"$s"
+ev=$("$COLLECTOR" events list --agent "$ID" --limit 50 -c "$CONF")
+check "the collector has agent.start and agent.inventory" \
+	grep -q "agent.start" <<<"$ev"
+check "the inventory counts users and names none" grep -q '"users":' <<<"$ev"
+
+# Signed command round trip.
+"$COLLECTOR" command send --agent "$ID" --type ping -c "$CONF" >/dev/null
+check "command send queues a signed command" test $? -eq 0
+check "the agent executes it and the result comes back as an event" \
+	wait_for 15 events_have '"type":"ping","ok":true,"msg":"pong"'
+check "the agent logged the command" grep -q "executed command [0-9]* (ping)" "$WORK/agent.log"
+"$COLLECTOR" command send --agent "$ID" --type format-disk -c "$CONF" >/dev/null
+check "a type off the agent's allow-list is refused and reported" \
+	wait_for 15 events_have '"type":"format-disk","ok":false'
+
+# The collector goes away: events wait in the spool, status says so.
+collector_stop
+sleep 4
+s=$(status)
+check "status with the collector down: running, not connected, events waiting" \
+	grep -Pzq "running: +yes(.|\n)*connected: +no(.|\n)*spool: +[1-9][0-9]* events" <<<"$s"
+before=$("$COLLECTOR" events count --agent "$ID" -c "$CONF")
+collector_start "$LOG"
+check "after the collector returns, the spool drains" \
+	wait_for 30 bash -c "'$AGENT' status -c '$ACONF' | grep -q 'spool: *0 events'"
+after=$("$COLLECTOR" events count --agent "$ID" -c "$CONF")
+check "the events from the outage arrived ($before -> $after)" test "$after" -gt "$before"
+
+# A collector whose certificate comes from another CA is refused.
+kill -TERM "$APID"; wait "$APID"
+check "SIGTERM stops the agent with exit 0" eq $? 0
+sed -i "s/port: $INGEST_PORT/port: 1/" "$ACONF"
+cp "$WORK/other/server.crt" "$WORK/other/server.key" "$WORK/other/ca.crt" "$WORK/" 2>/dev/null
+OTHER_PORT=$(free_port)
+sed -i "s/  port: 7443/  port: $OTHER_PORT/; s/  port: 7444/  port: $(free_port)/; s/^listen: .*/listen: 127.0.0.1/" "$WORK/other/collector.yaml"
+"$COLLECTOR" serve -c "$WORK/other/collector.yaml" >>"$WORK/other.log" 2>&1 &
+OPID=$!
+PIDS+=("$OPID")
+wait_port "$OTHER_PORT" 10
+sed -i "s/port: 1$/port: $OTHER_PORT/" "$ACONF"
+"$AGENT" run -c "$ACONF" >>"$WORK/agent2.log" 2>&1 &
+APID=$!
+PIDS+=("$APID")
+check "the agent refuses a collector with a foreign CA" \
+	wait_for 15 grep -q "cannot reach .*certificate" "$WORK/agent2.log"
+kill -TERM "$APID"; wait "$APID"
+kill -TERM "$OPID"; wait "$OPID"
+sed -i "s/port: $OTHER_PORT/port: $INGEST_PORT/" "$ACONF"
+
+# A corrupt spool is moved aside, reported, and the agent goes on.
+head -c 20000 /dev/urandom >"$A/state/spool.db"
+rm -f "$A/state/spool.db-wal" "$A/state/spool.db-shm"
+"$AGENT" run -c "$ACONF" >>"$WORK/agent3.log" 2>&1 &
+APID=$!
+PIDS+=("$APID")
+check "a corrupt spool is moved aside with a clear log line" \
+	wait_for 10 grep -q "corrupt or not a spool; moved it to" "$WORK/agent3.log"
+check "the loss is reported to the collector as spool.corrupt" \
+	wait_for 15 events_have "spool.corrupt"
+check "the old file is kept for forensics" bash -c "ls '$A/state/' | grep -q 'spool.db.corrupt-'"
+kill -TERM "$APID"; wait "$APID"
+collector_stop
+tap_finish
