@@ -53,6 +53,35 @@ rows+=("| ingest, $AGENTS agents x $EVENTS events, TLS 1.3, sync=FULL | $ours_ra
       "| same run | (as above) | raw SQLite ceiling, batches of 5000: $peer5_rate rows/s | **$ratio5** |")
 
 echo
+echo "== agent footprint: idle RSS and CPU of a connected agent vs the Wazuh agent's published 35 MB"
+IDLE=${BENCH_IDLE_SECONDS:-60}
+collector_init "$OUT/fp-collector"
+collector_start "$OUT/fp-collector.log" || { echo "collector did not start"; exit 1; }
+"$COLLECTOR" school add 79001 "Bench school" --commune bench --level 2 --expected-pcs 1 -c "$CONF" >/dev/null
+FPT=$("$COLLECTOR" token create --school 79001 -c "$CONF" 2>/dev/null)
+mkdir -p "$OUT/fp-agent"
+"$BIN/eduwatch-agent" enroll --collector "localhost:$INGEST_PORT" --enroll-port "$ENROLL_PORT" \
+	--token "$FPT" --ca "$OUT/fp-collector/ca.crt" --state-dir "$OUT/fp-agent/state" \
+	-c "$OUT/fp-agent/agent.yaml" >/dev/null
+"$BIN/eduwatch-agent" run -c "$OUT/fp-agent/agent.yaml" >"$OUT/fp-agent/log" 2>&1 &
+apid=$!
+sleep 10 # start-up: inventory, first heartbeat, connection
+ticks() { awk '{print $14 + $15}' "/proc/$apid/stat"; }
+t0=$(ticks)
+sleep "$IDLE"
+t1=$(ticks)
+hz=$(getconf CLK_TCK)
+cpu=$(echo "scale=3; 100 * ($t1 - $t0) / $hz / $IDLE" | bc)
+rss=$(awk '/^Rss/{print $2}' "/proc/$apid/smaps_rollup")
+pss=$(awk '/^Pss:/{print $2}' "/proc/$apid/smaps_rollup")
+priv=$(awk '/^Private_(Clean|Dirty)/{s+=$2} END{print s}' "/proc/$apid/smaps_rollup")
+nice=$(awk '{print $19}' "/proc/$apid/stat")
+kill -TERM "$apid"; wait "$apid"
+collector_stop
+echo "agent idle ${IDLE}s: RSS ${rss} KiB, PSS ${pss} KiB, private ${priv} KiB, CPU ${cpu}% of one core, nice ${nice}"
+rows+=("| agent idle footprint (connected, heartbeat 60 s), ${IDLE} s | RSS $(echo "scale=1; $rss/1024" | bc) MB (private $(echo "scale=1; $priv/1024" | bc) MB, PSS $(echo "scale=1; $pss/1024" | bc) MB), CPU ${cpu}% of one core, nice ${nice} | Wazuh agent, published: 35 MB RSS | **$(echo "scale=2; $rss/1024/35" | bc)** of Wazuh's RSS (target RSS <= 8 MB) |")
+
+echo
 echo "Rows for docs/BENCHMARKS.md ($(date -u +%Y-%m-%d), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')):"
 echo "| benchmark | ours | peer | ratio |"
 echo "|---|---|---|---|"
