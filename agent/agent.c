@@ -17,6 +17,7 @@
 #include "common/command.h"
 #include "common/log.h"
 #include "common/pki.h"
+#include "common/timeutil.h"
 #include "common/tls.h"
 #include "common/version.h"
 #include "common/wire.h"
@@ -63,13 +64,6 @@ void agent_paths_for(const char *state_dir, struct agent_paths *out)
 	snprintf(out->status, sizeof(out->status), "%s/status", state_dir);
 }
 
-static int64_t wall_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 uint64_t agent_boot_id(const struct agent *agent)
 {
 	return agent->boot;
@@ -110,7 +104,7 @@ int agent_emit(struct agent *agent, const char *kind, int sev, bool drill,
 	       const char *body, size_t body_len, uint64_t *seq)
 {
 	struct event ev = {.v = EVENT_VERSION, .boot = agent->boot,
-			   .ts = (uint64_t)wall_us(), .sev = (uint8_t)sev,
+			   .ts = (uint64_t)timeutil_now_us(), .sev = (uint8_t)sev,
 			   .drill = drill};
 	char err[128];
 	snprintf(ev.agent, sizeof(ev.agent), "%s", agent->id);
@@ -133,18 +127,6 @@ int agent_emit(struct agent *agent, const char *kind, int sev, bool drill,
 	return 0;
 }
 
-static void format_time(int64_t us, char *buf, size_t cap)
-{
-	if (us <= 0) {
-		snprintf(buf, cap, "never");
-		return;
-	}
-	time_t t = (time_t)(us / 1000000);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* The status file is what `eduwatch-agent status` reads: written whole
  * through a rename, so a reader never sees half of it. */
 static void write_status(struct agent *agent)
@@ -154,9 +136,9 @@ static void write_status(struct agent *agent)
 	char since[32], ack[32], now[32], text[2048];
 	uplink_get_status(agent->uplink, &us);
 	spool_stats(agent->spool, &ss);
-	format_time(us.connected ? us.connected_since_us : 0, since, sizeof(since));
-	format_time(us.last_ack_us, ack, sizeof(ack));
-	format_time(wall_us(), now, sizeof(now));
+	timeutil_format_us(us.connected ? us.connected_since_us : 0, since, sizeof(since));
+	timeutil_format_us(us.last_ack_us, ack, sizeof(ack));
+	timeutil_format_us(timeutil_now_us(), now, sizeof(now));
 	int n = snprintf(
 		text, sizeof(text),
 		"pid=%ld\nversion=%s\nagent=%s\nschool=%s\nboot=%llu\n"
@@ -209,7 +191,7 @@ static void on_command(void *arg, const msgpack_object *frame)
 				 sizeof(allowed_commands[0]),
 		.last_executed_id =
 			(uint64_t)spool_counter_get(agent->spool, "last_command"),
-		.now_us = wall_us(),
+		.now_us = timeutil_now_us(),
 	};
 	int rc = command_verify(frame, agent->collector_key, &policy, &cmd, err,
 				sizeof(err));

@@ -9,6 +9,7 @@
 
 #include "common/alloc.h"
 #include "common/log.h"
+#include "common/timeutil.h"
 #include "common/tls.h"
 #include "common/version.h"
 #include "common/wire.h"
@@ -64,13 +65,6 @@ static void on_retry_timer(uv_timer_t *timer)
 static void on_throttle_timer(uv_timer_t *timer)
 {
 	pump(timer->data);
-}
-
-static int64_t now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 static uint64_t random_below(uint64_t n)
@@ -200,7 +194,7 @@ static void handle_ack(struct uplink *up, const msgpack_object *root)
 	if (spool_ack(up->spool, f->last_seq) != 0)
 		log_err("uplink: cannot delete acked events from the spool");
 	up->status.acked_events += f->count;
-	up->status.last_ack_us = now_us();
+	up->status.last_ack_us = timeutil_now_us();
 	up->head = (up->head + 1) % MAX_WINDOW;
 	up->count--;
 	up->attempt = 0;
@@ -219,7 +213,7 @@ static int on_frame(void *arg, const char *body, size_t len)
 	case WIRE_HELLO:
 		up->ready = true;
 		up->status.connected = true;
-		up->status.connected_since_us = now_us();
+		up->status.connected_since_us = timeutil_now_us();
 		log_info("uplink: connected to %s:%d", up->host, up->opts.port);
 		if (up->on_state)
 			up->on_state(up->arg, true);

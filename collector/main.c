@@ -20,6 +20,7 @@
 #include "collector/store.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/timeutil.h"
 #include "common/tls.h"
 #include "common/version.h"
 
@@ -450,23 +451,11 @@ static void print_school(void *arg, const struct store_school *sc)
 	ls->count++;
 }
 
-static void format_time(int64_t us, char *buf, size_t cap)
-{
-	if (us <= 0) {
-		snprintf(buf, cap, "never");
-		return;
-	}
-	time_t t = (time_t)(us / 1000000);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static void print_agent(void *arg, const struct store_agent *a)
 {
 	struct list_state *ls = arg;
 	char seen[32];
-	format_time(a->last_seen_us, seen, sizeof(seen));
+	timeutil_format_us(a->last_seen_us, seen, sizeof(seen));
 	if (ls->json) {
 		printf("%s{\"id\":", ls->count ? "," : "");
 		print_json_string(a->id);
@@ -673,7 +662,7 @@ static void print_event(void *arg, const struct store_event_row *r)
 {
 	struct list_state *ls = arg;
 	char when[32], *json = NULL;
-	format_time((int64_t)r->ev.ts, when, sizeof(when));
+	timeutil_format_us((int64_t)r->ev.ts, when, sizeof(when));
 	event_body_to_json(r->ev.body, r->ev.body_len, &json);
 	if (ls->json) {
 		printf("%s{\"ts\":\"%s\",\"agent\":", ls->count ? "," : "", when);

@@ -7,6 +7,7 @@
 
 #include "collector/store_sqlite.h"
 #include "common/alloc.h"
+#include "common/timeutil.h"
 
 static const struct store_backend *const backends[] = {
 	&store_sqlite_backend,
@@ -14,9 +15,7 @@ static const struct store_backend *const backends[] = {
 
 int64_t store_now_us(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	return timeutil_now_us();
 }
 
 int store_open(const struct store_options *opts, uv_loop_t *loop,

@@ -49,6 +49,19 @@ static int add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
 	return ok ? 0 : -ENOMEM;
 }
 
+/* A leaf certificate: no CA, signing only, one extended key usage. */
+static int add_leaf_exts(X509 *cert, X509 *issuer, const char *eku)
+{
+	int rc = add_ext(cert, issuer, NID_basic_constraints,
+			 "critical,CA:FALSE");
+	if (rc == 0)
+		rc = add_ext(cert, issuer, NID_key_usage,
+			     "critical,digitalSignature");
+	if (rc == 0)
+		rc = add_ext(cert, issuer, NID_ext_key_usage, eku);
+	return rc;
+}
+
 static int set_name(X509_NAME *name, const char *cn, const char *ou)
 {
 	if (X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8,
@@ -129,27 +142,13 @@ static int build_cert(X509 *issuer_cert, EVP_PKEY *issuer_key,
 				     "critical,keyCertSign,cRLSign");
 		break;
 	case PKI_CERT_SERVER:
-		rc = add_ext(cert, issuer, NID_basic_constraints,
-			     "critical,CA:FALSE");
-		if (rc == 0)
-			rc = add_ext(cert, issuer, NID_key_usage,
-				     "critical,digitalSignature");
-		if (rc == 0)
-			rc = add_ext(cert, issuer, NID_ext_key_usage,
-				     "serverAuth");
+		rc = add_leaf_exts(cert, issuer, "serverAuth");
 		if (rc == 0)
 			rc = add_alt_names(cert, issuer, p->alt_names,
 					   p->alt_name_count);
 		break;
 	case PKI_CERT_CLIENT:
-		rc = add_ext(cert, issuer, NID_basic_constraints,
-			     "critical,CA:FALSE");
-		if (rc == 0)
-			rc = add_ext(cert, issuer, NID_key_usage,
-				     "critical,digitalSignature");
-		if (rc == 0)
-			rc = add_ext(cert, issuer, NID_ext_key_usage,
-				     "clientAuth");
+		rc = add_leaf_exts(cert, issuer, "clientAuth");
 		break;
 	}
 	if (rc == 0)
