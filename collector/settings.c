@@ -5,10 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <uv.h>
-
 #include "common/config.h"
-#include "common/pki.h"
 
 #define F(key, type, member, size, def, lo, hi)                               \
 	{key, type, offsetof(struct settings, member), size, def, lo, hi}
@@ -90,13 +87,5 @@ int settings_write_default(const char *path, const char *state_dir,
 		"  level: info\n"
 		"  stats_interval: 60s\n",
 		state_dir);
-	if (n < 0 || (size_t)n >= sizeof(text)) {
-		snprintf(err, errlen, "state_dir path too long");
-		return -ENAMETOOLONG;
-	}
-	int rc = pki_write_file_atomic(path, text, (size_t)n, 0640);
-	if (rc != 0)
-		snprintf(err, errlen, "cannot write %s: %s", path,
-			 uv_strerror(rc));
-	return rc;
+	return config_write_text(path, text, n, sizeof(text), err, errlen);
 }

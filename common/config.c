@@ -11,6 +11,7 @@
 #include <yaml.h>
 
 #include "common/alloc.h"
+#include "common/pki.h"
 
 #define CONFIG_MAX_FIELDS 256
 #define CONFIG_KEY_MAX 256
@@ -569,4 +570,20 @@ void config_free(const struct config_field *fields, size_t nfields, void *out)
 		if (fields[i].type == CONFIG_LIST)
 			list_clear((struct config_list *)((char *)out +
 							  fields[i].offset));
+}
+
+int config_write_text(const char *path, const char *text, int written,
+		      size_t cap, char *err, size_t errlen)
+{
+	if (written < 0 || (size_t)written >= cap) {
+		snprintf(err, errlen, "%s: settings too long", path);
+		return -ENAMETOOLONG;
+	}
+	int rc = pki_write_file_atomic(path, text, (size_t)written, 0640);
+	if (rc != 0) {
+		char buf[128];
+		snprintf(err, errlen, "cannot write %s: %s", path,
+			 strerror_r(-rc, buf, sizeof(buf)));
+	}
+	return rc;
 }

@@ -52,6 +52,12 @@ int config_load_string(const char *name, const char *text, size_t len,
 void config_free(const struct config_field *fields, size_t nfields,
 		 void *out);
 
+/* Writes a settings file made with snprintf: `written` is snprintf's
+ * return for a buffer of `cap` bytes. Atomic (temp file and rename), mode
+ * 0640. Returns 0 or a negative errno with a message in err. */
+int config_write_text(const char *path, const char *text, int written,
+		      size_t cap, char *err, size_t errlen);
+
 int config_parse_duration(const char *text, long long *seconds);
 int config_parse_size(const char *text, long long *bytes);
 

@@ -421,6 +421,16 @@ static int enroll_all(struct loadgen *lg, const char *state,
 	return pool.failed ? -1 : 0;
 }
 
+static void free_agents(struct loadgen *lg, X509 *ca)
+{
+	for (int i = 0; i < lg->nagents; i++) {
+		EVP_PKEY_free(lg->agents[i].key);
+		X509_free(lg->agents[i].cert);
+	}
+	free(lg->agents);
+	X509_free(ca);
+}
+
 static int compare_u64(const void *x, const void *y)
 {
 	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
@@ -520,22 +530,12 @@ int main(int argc, char **argv)
 		a->next_seq = 1;
 	}
 	if (enroll_all(&lg, state, &base) != 0) {
-		for (int i = 0; i < nagents; i++) {
-			EVP_PKEY_free(lg.agents[i].key);
-			X509_free(lg.agents[i].cert);
-		}
-		free(lg.agents);
-		X509_free(ca);
+		free_agents(&lg, ca);
 		return 1;
 	}
 	if (enroll_only) {
 		printf("enrolled %d agents in %s\n", nagents, state);
-		for (int i = 0; i < nagents; i++) {
-			EVP_PKEY_free(lg.agents[i].key);
-			X509_free(lg.agents[i].cert);
-		}
-		free(lg.agents);
-		X509_free(ca);
+		free_agents(&lg, ca);
 		return 0;
 	}
 	lg.loop = uv_default_loop();
@@ -590,14 +590,9 @@ int main(int argc, char **argv)
 		       (unsigned long long)lg.duplicates,
 		       (unsigned long long)lg.reconnects, seconds, rate, p50, p99,
 		       lg.finished == nagents ? "yes" : "no");
-	for (int i = 0; i < nagents; i++) {
-		EVP_PKEY_free(lg.agents[i].key);
-		X509_free(lg.agents[i].cert);
-	}
-	free(lg.agents);
+	free_agents(&lg, ca);
 	free(lg.latencies_us);
 	SSL_CTX_free(lg.ctx);
-	X509_free(ca);
 	uv_loop_close(lg.loop);
 	return lg.finished == nagents ? 0 : 1;
 }
