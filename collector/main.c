@@ -429,6 +429,7 @@ static void print_json_string(const char *s)
 struct list_state {
 	bool json;
 	int count;
+	int64_t stale_before_us; /* agents last seen before this are stale */
 };
 
 static void print_school(void *arg, const struct store_school *sc)
@@ -455,6 +456,9 @@ static void print_agent(void *arg, const struct store_agent *a)
 {
 	struct list_state *ls = arg;
 	char seen[32];
+	/* Never seen counts as stale too: the PC is in the inventory but
+	 * has not reported. */
+	bool stale = !a->revoked && a->last_seen_us < ls->stale_before_us;
 	timeutil_format_us(a->last_seen_us, seen, sizeof(seen));
 	if (ls->json) {
 		printf("%s{\"id\":", ls->count ? "," : "");
@@ -463,12 +467,14 @@ static void print_agent(void *arg, const struct store_agent *a)
 		print_json_string(a->school);
 		printf(",\"hostname\":");
 		print_json_string(a->hostname);
-		printf(",\"last_seen\":\"%s\",\"revoked\":%s,\"events\":%lld}",
-		       seen, a->revoked ? "true" : "false", a->events);
+		printf(",\"last_seen\":\"%s\",\"stale\":%s,\"revoked\":%s,"
+		       "\"events\":%lld}",
+		       seen, stale ? "true" : "false",
+		       a->revoked ? "true" : "false", a->events);
 	} else {
-		printf("%-30s %-10s %-20s last seen %-20s %8lld events%s\n",
+		printf("%-30s %-10s %-20s last seen %-20s %8lld events%s%s\n",
 		       a->id, a->school, a->hostname, seen, a->events,
-		       a->revoked ? "  REVOKED" : "");
+		       stale ? "  STALE" : "", a->revoked ? "  REVOKED" : "");
 	}
 	ls->count++;
 }
@@ -574,6 +580,7 @@ static int cmd_agent(struct cli *cli)
 		struct list_state ls = {.json = cli->json};
 		if ((rc = open_store_sync(cli, &s, &st)) != 0)
 			return rc;
+		ls.stale_before_us = store_now_us() - s.stale_after * 1000000LL;
 		if (ls.json)
 			printf("[");
 		rc = store_agent_list(st, cli->school, print_agent, &ls);

@@ -35,6 +35,8 @@ static const struct config_field fields[] = {
 	F("retention.high_severity_days", CONFIG_INT, high_severity_days, 0,
 	  "730", 0, 36500),
 	F("retention.high_severity", CONFIG_INT, high_severity, 0, "7", 0, 10),
+	F("agents.stale_after", CONFIG_DURATION, stale_after, 0, "2h", 60,
+	  30 * 86400),
 	F("log.level", CONFIG_STRING, log_level, 16, "info", 0, 0),
 	F("log.stats_interval", CONFIG_DURATION, stats_interval, 0, "60s", 0,
 	  86400),
@@ -79,6 +81,8 @@ int settings_write_default(const char *path, const char *state_dir,
 		"  cache_size: 64MiB\n"
 		"  batch_max_events: 5000\n"
 		"  sync_full: true   # fsync each commit: an ack survives power loss\n"
+		"agents:\n"
+		"  stale_after: 2h   # no event for this long: the PC counts as stale\n"
 		"retention:\n"
 		"  days: 180                # events below high_severity\n"
 		"  high_severity_days: 730\n"

@@ -24,6 +24,7 @@ struct settings {
 	long long high_severity;
 	char log_level[16];
 	long long stats_interval;
+	long long stale_after; /* seconds without events: the PC is stale */
 };
 
 /* Loads path (defaults for what it omits). Returns 0 or -EINVAL with a

@@ -47,6 +47,8 @@ r=$("$AGENT" enroll --collector "localhost:$INGEST_PORT" --token "$TOKEN" --ca "
 check "enrolling twice is refused" grep -q "already enrolled" <<<"$r"
 sed -i 's/interval: 60s/interval: 1s/; s/backoff_max: 5m/backoff_max: 2s/' "$ACONF"
 
+check "an enrolled PC that never reported counts as stale" \
+	grep -q "$ID .*never .*STALE" <("$COLLECTOR" agent list -c "$CONF")
 s=$(status)
 check "status before run: enrolled, not running, not connected" \
 	grep -Pzq "enrolled: +yes, agent $ID(.|\n)*running: +no(.|\n)*connected: +no" <<<"$s"
@@ -59,6 +61,8 @@ sleep 6 # one status tick
 s=$(status)
 check "status while running: running, connected, spool empty" \
 	grep -Pzq "running: +yes(.|\n)*connected: +yes(.|\n)*spool: +0 events" <<<"$s"
+check "a reporting PC is not stale" \
+	grep -q "\"id\":\"$ID\".*\"stale\":false" <("$COLLECTOR" agent list --json -c "$CONF")
 ev=$("$COLLECTOR" events list --agent "$ID" --limit 50 -c "$CONF")
 check "the collector has agent.start and agent.inventory" \
 	grep -q "agent.start" <<<"$ev"
