@@ -70,7 +70,9 @@ AC=("$WORK/agents/agent-0.crt" "$WORK/agents/agent-0.key" "$AG")
 (
 	round=10
 	while [ ! -f "$WORK/stop-good" ]; do
-		"${LG[@]}" --agents 3 --events 2000 --boot-seed $round --batch 20 --window 1 || exit 1
+		# Their own identities: agent-0 of the main set is revoked below.
+		"${LG[@]}" --state "$WORK/good-agents" --agents 3 --events 2000 \
+			--boot-seed $round --batch 20 --window 1 || exit 1
 		round=$((round + 1))
 	done
 ) >"$WORK/good.out" 2>&1 &
