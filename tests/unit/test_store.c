@@ -1,0 +1,177 @@
+/* Unit tests for collector/store with the SQLite backend: batched commits
+ * and their callbacks, duplicates, host state, retention. A real SQLite
+ * file and a real libuv loop. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "collector/store.h"
+#include "common/wire.h"
+#include "tests/support/testutil.h"
+
+static char dir[512], path[600];
+
+struct result {
+	int calls;
+	int status;
+	unsigned stored, dup;
+};
+
+static void on_commit(void *arg, int status, unsigned stored, unsigned dup)
+{
+	struct result *r = arg;
+	r->calls++;
+	r->status = status;
+	r->stored += stored;
+	r->dup += dup;
+}
+
+static struct store *open_store(uv_loop_t *loop, int days, int high_days)
+{
+	struct store_options o = {.url = path, .cache_bytes = 1 << 20,
+				  .batch_max_events = 100, .sync_full = true,
+				  .retention_days = days,
+				  .high_severity_days = high_days,
+				  .high_severity = 7};
+	struct store *st;
+	char err[256];
+	assert_int_equal(store_open(&o, loop, &st, err, sizeof(err)), 0);
+	return st;
+}
+
+static struct store_batch *batch_of(uint64_t first, int n, int sev,
+				    const char *kind, uint64_t ts)
+{
+	struct store_batch *b = store_batch_new((size_t)n);
+	for (int i = 0; i < n; i++) {
+		struct event ev = {.v = EVENT_VERSION, .boot = 42,
+				   .seq = first + (uint64_t)i, .ts = ts,
+				   .sev = (uint8_t)sev};
+		snprintf(ev.agent, sizeof(ev.agent), "a-1");
+		snprintf(ev.kind, sizeof(ev.kind), "%s", kind);
+		store_batch_add(b, &ev);
+	}
+	return b;
+}
+
+static void submit_and_wait(uv_loop_t *loop, struct store *st,
+			    struct store_batch *b, struct result *r)
+{
+	int before = r->calls;
+	store_submit(st, b, on_commit, r);
+	while (r->calls == before)
+		uv_run(loop, UV_RUN_ONCE);
+}
+
+static long long count_where(const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *q;
+	long long n = -1;
+	sqlite3_open(path, &db);
+	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK &&
+	    sqlite3_step(q) == SQLITE_ROW)
+		n = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	return n;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s", testutil_tempdir("store"));
+	snprintf(path, sizeof(path), "%s/store.db", dir);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	testutil_rmtree(dir);
+	return 0;
+}
+
+static void test_commit_duplicates_state_retention(void **state)
+{
+	(void)state;
+	uv_loop_t loop;
+	struct result r = {0};
+	uv_loop_init(&loop);
+	struct store *st = open_store(&loop, 1, 30);
+
+	/* The callback runs after the commit, with what was stored. */
+	submit_and_wait(&loop, st, batch_of(1, 10, 1, "agent.heartbeat", 1), &r);
+	assert_int_equal(r.status, 0);
+	assert_int_equal(r.stored, 10);
+	submit_and_wait(&loop, st, batch_of(11, 5, 9, "scan.match", 2), &r);
+	assert_int_equal(r.stored, 15);
+	assert_int_equal(store_backlog(st), 0);
+
+	/* A resent batch is acked as duplicates and stored once. */
+	submit_and_wait(&loop, st, batch_of(1, 10, 1, "agent.heartbeat", 1), &r);
+	assert_int_equal(r.stored, 15);
+	assert_int_equal(r.dup, 10);
+	long long n;
+	assert_int_equal(store_count_events(st, NULL, 0, &n), 0);
+	assert_int_equal(n, 15);
+
+	/* host_state keeps the newest value of a state kind, not an older
+	 * one that arrives late. */
+	submit_and_wait(&loop, st, batch_of(100, 1, 2, "av.status", 500), &r);
+	submit_and_wait(&loop, st, batch_of(101, 1, 3, "av.status", 400), &r);
+	store_close(st);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(count_where("SELECT ts FROM host_state WHERE "
+				     "kind='av.status'"), 500);
+
+	/* Retention: age everything by three days, reopen, write once. The
+	 * low-severity rows go (1 day), the high-severity ones stay (30). */
+	sqlite3 *db;
+	sqlite3_open(path, &db);
+	sqlite3_exec(db, "UPDATE events SET received = received - 3*86400000000",
+		     NULL, NULL, NULL);
+	sqlite3_close(db);
+	st = open_store(&loop, 1, 30);
+	submit_and_wait(&loop, st, batch_of(200, 1, 1, "agent.heartbeat", 9), &r);
+	store_close(st);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(count_where("SELECT count(*) FROM events WHERE sev < 7"), 1);
+	assert_int_equal(count_where("SELECT count(*) FROM events WHERE sev >= 7"), 5);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static void test_schema_from_the_future_refused(void **state)
+{
+	(void)state;
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	struct store *st = open_store(NULL, 0, 0);
+	store_close(st);
+	sqlite3 *db;
+	sqlite3_open(path, &db);
+	sqlite3_exec(db, "INSERT INTO schema_version VALUES(999)", NULL, NULL,
+		     NULL);
+	sqlite3_close(db);
+	struct store_options o = {.url = path, .cache_bytes = 1 << 20};
+	char err[256];
+	assert_int_not_equal(store_open(&o, NULL, &st, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "newer than this collector"));
+	uv_loop_close(&loop);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_commit_duplicates_state_retention),
+		cmocka_unit_test(test_schema_from_the_future_refused),
+	};
+	return cmocka_run_group_tests_name("store", tests, setup, teardown);
+}
