@@ -31,7 +31,7 @@ static const char usage_text[] =
 	"usage: eduwatch-agent COMMAND [OPTIONS]\n"
 	"\n"
 	"Commands:\n"
-	"  enroll --collector HOST:PORT --token T --ca CAFILE\n"
+	"  enroll --collector HOST:PORT --token T (--ca CAFILE | --ca-sha256 HEX)\n"
 	"         [--enroll-port N] [--state-dir DIR]\n"
 	"                      enroll this PC once; writes the key (0600), the\n"
 	"                      certificate, the pinned CA and, if missing, -c FILE\n"
@@ -52,6 +52,7 @@ struct cli {
 	const char *collector;
 	const char *token;
 	const char *ca;
+	const char *ca_sha256;
 	const char *state_dir;
 	int enroll_port;
 	int argc;
@@ -78,6 +79,7 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 		{"collector", required_argument, NULL, 'C'},
 		{"token", required_argument, NULL, 't'},
 		{"ca", required_argument, NULL, 'a'},
+		{"ca-sha256", required_argument, NULL, 'f'},
 		{"enroll-port", required_argument, NULL, 'e'},
 		{"state-dir", required_argument, NULL, 's'},
 		{"help", no_argument, NULL, 'h'},
@@ -94,6 +96,7 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 		case 'C': cli->collector = optarg; break;
 		case 't': cli->token = optarg; break;
 		case 'a': cli->ca = optarg; break;
+		case 'f': cli->ca_sha256 = optarg; break;
 		case 's': cli->state_dir = optarg; break;
 		case 'e': {
 			char *end;
@@ -143,9 +146,10 @@ static int cmd_enroll(const struct cli *cli)
 	struct agent_paths paths;
 	int rc = EXIT_RUNTIME;
 
-	if (cli->collector == NULL || cli->token == NULL || cli->ca == NULL)
+	if (cli->collector == NULL || cli->token == NULL ||
+	    (cli->ca == NULL) == (cli->ca_sha256 == NULL))
 		return usage_error("enroll needs --collector HOST:PORT, --token "
-				   "and --ca");
+				   "and one of --ca FILE or --ca-sha256 HEX");
 	const char *colon = strrchr(cli->collector, ':');
 	char *end;
 	long port = colon ? strtol(colon + 1, &end, 10) : 0;
@@ -177,7 +181,7 @@ static int cmd_enroll(const struct cli *cli)
 			state_dir, uv_strerror(-errno));
 		return EXIT_RUNTIME;
 	}
-	if (pki_read_cert(cli->ca, &ca) != 0) {
+	if (cli->ca != NULL && pki_read_cert(cli->ca, &ca) != 0) {
 		fprintf(stderr, "eduwatch-agent: cannot read the CA certificate "
 				"%s\n", cli->ca);
 		return EXIT_CONFIG;
@@ -185,6 +189,7 @@ static int cmd_enroll(const struct cli *cli)
 	gethostname(hostname, sizeof(hostname) - 1);
 	struct enroll_request req = {
 		.host = host, .port = enroll_port, .ca = ca,
+		.ca_sha256 = cli->ca_sha256,
 		.token = cli->token, .hostname = hostname,
 		.version = EDUWATCH_VERSION, .timeout_ms = 30000,
 	};
@@ -198,7 +203,7 @@ static int cmd_enroll(const struct cli *cli)
 	/* Key first, 0600: a certificate without its key is useless, the
 	 * reverse would leave a stray key. */
 	if (pki_write_key(paths.key, key) != 0 ||
-	    pki_write_cert(paths.ca, ca) != 0 ||
+	    pki_write_cert(paths.ca, res.ca) != 0 ||
 	    pki_write_cert(paths.cert, res.cert) != 0) {
 		fprintf(stderr, "eduwatch-agent: cannot write into %s\n",
 			state_dir);
@@ -216,6 +221,7 @@ static int cmd_enroll(const struct cli *cli)
 	rc = EXIT_OK;
 done:
 	X509_free(ca);
+	X509_free(res.ca);
 	X509_free(res.cert);
 	EVP_PKEY_free(key);
 	return rc;

@@ -41,6 +41,31 @@ static void finish(struct session *s, int rc)
 	uv_timer_stop(&s->timer);
 }
 
+/* The CA to keep for later connections: the pinned file as given, or the
+ * one the collector sent, only if its fingerprint is the pinned one. */
+static bool ca_matches_pin(struct session *s, const msgpack_object *root)
+{
+	const char *pem;
+	size_t len;
+	char fp[65], pin[65];
+	if (s->req->ca != NULL) {
+		X509_up_ref(s->req->ca);
+		s->res->ca = s->req->ca;
+		return true;
+	}
+	if (wire_get_strview(root, "ca", &pem, &len) != 0 ||
+	    pki_cert_from_pem(pem, len, &s->res->ca) != 0)
+		return false;
+	if (pki_cert_fingerprint(s->res->ca, fp) != 0 ||
+	    tls_parse_fingerprint(s->req->ca_sha256, pin) != 0 ||
+	    strcmp(fp, pin) != 0) {
+		X509_free(s->res->ca);
+		s->res->ca = NULL;
+		return false;
+	}
+	return true;
+}
+
 static int on_frame(void *arg, const char *body, size_t len)
 {
 	struct session *s = arg;
@@ -70,6 +95,13 @@ static int on_frame(void *arg, const char *body, size_t len)
 			snprintf(s->err, s->errlen,
 				 "collector sent an incomplete certificate");
 			finish(s, -EBADMSG);
+		} else if (!ca_matches_pin(s, msg.root)) {
+			snprintf(s->err, s->errlen,
+				 "the CA the collector sent does not match the "
+				 "pinned one");
+			X509_free(s->res->cert);
+			s->res->cert = NULL;
+			finish(s, -EPERM);
 		} else if (X509_check_private_key(s->res->cert,
 						  s->req->key) != 1) {
 			snprintf(s->err, s->errlen,
@@ -216,8 +248,11 @@ int enroll_client_run(const struct enroll_request *req,
 		uv_loop_close(&loop);
 		return rc;
 	}
-	if ((rc = tls_ctx_new(false, req->ca, NULL, NULL, false, &s.ctx, err,
-			      errlen)) != 0) {
+	rc = req->ca ? tls_ctx_new(false, req->ca, NULL, NULL, false, &s.ctx,
+				   err, errlen)
+		     : tls_ctx_new_pinned(req->ca_sha256 ? req->ca_sha256 : "",
+					  &s.ctx, err, errlen);
+	if (rc != 0) {
 		uv_loop_close(&loop);
 		return rc;
 	}
@@ -247,6 +282,10 @@ int enroll_client_run(const struct enroll_request *req,
 	}
 	uv_run(&loop, UV_RUN_DEFAULT);
 	rc = s.rc;
+	if (rc != 0 && res->ca != NULL) {
+		X509_free(res->ca);
+		res->ca = NULL;
+	}
 done:
 	wire_decoder_free(s.dec);
 	SSL_CTX_free(s.ctx);

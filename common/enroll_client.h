@@ -19,7 +19,8 @@
 struct enroll_request {
 	const char *host;     /* collector name or IP, checked against SAN */
 	int port;
-	X509 *ca;	      /* the pinned collector CA (borrowed) */
+	X509 *ca;	      /* the pinned collector CA (borrowed), or */
+	const char *ca_sha256; /* its SHA-256 fingerprint, when ca is NULL */
 	EVP_PKEY *key;	      /* the agent's key (borrowed) */
 	const char *token;
 	const char *hostname; /* this PC's name, for the officers' lists */
@@ -31,6 +32,7 @@ struct enroll_result {
 	char agent[EVENT_AGENT_MAX + 1];
 	char school[PKI_ID_MAX + 1];
 	X509 *cert; /* owned by the caller after success */
+	X509 *ca;   /* the collector's CA, checked against the pin */
 };
 
 /* Returns 0, or a negative errno with a message for a person in err:

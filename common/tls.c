@@ -30,6 +30,7 @@ struct peer_check {
 };
 
 static int peer_check_index = -1;
+static int pin_index = -1; /* the pinned fingerprint, owned by the ctx */
 static uv_once_t peer_check_once = UV_ONCE_INIT;
 
 static void peer_check_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad,
@@ -43,6 +44,8 @@ static void peer_check_init(void)
 {
 	peer_check_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL,
 						    peer_check_free);
+	pin_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL,
+					     peer_check_free);
 }
 
 static int verify_cb(int preverify_ok, X509_STORE_CTX *store)
@@ -110,6 +113,10 @@ int tls_ctx_new(bool server, X509 *ca, X509 *cert, EVP_PKEY *key,
 	SSL_CTX_set_verify(ctx, mode, verify_cb);
 	SSL_CTX_set_verify_depth(ctx, 2);
 	if (server) {
+		/* Send the CA too, so an agent that pinned only its
+		 * fingerprint can verify the chain. */
+		if (SSL_CTX_add1_chain_cert(ctx, ca) != 1)
+			goto fail;
 		/* Agents reconnect with a full handshake; tickets would only
 		 * keep state we never use. */
 		SSL_CTX_set_num_tickets(ctx, 0);
@@ -122,6 +129,84 @@ fail:
 	tls_last_error(err, errlen, "TLS context setup failed");
 	SSL_CTX_free(ctx);
 	return -EINVAL;
+}
+
+int tls_parse_fingerprint(const char *text, char out[65])
+{
+	size_t n = 0;
+	for (const char *p = text; *p; p++) {
+		char c = *p;
+		if (c == ':')
+			continue;
+		if (c >= 'A' && c <= 'F')
+			c = (char)(c - 'A' + 'a');
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')) || n == 64)
+			return -EINVAL;
+		out[n++] = c;
+	}
+	out[n] = '\0';
+	return n == 64 ? 0 : -EINVAL;
+}
+
+/* Finds the pinned CA among the certificates the server sent, trusts it
+ * alone, then runs the ordinary verification (validity, purpose, name). */
+static int pinned_verify(X509_STORE_CTX *sctx, void *arg)
+{
+	const char *pin = arg;
+	STACK_OF(X509) *chain = X509_STORE_CTX_get0_untrusted(sctx);
+	X509 *found = NULL;
+	for (int i = 0; chain && i < sk_X509_num(chain); i++) {
+		X509 *cert = sk_X509_value(chain, i);
+		char fp[65];
+		if (pki_cert_fingerprint(cert, fp) == 0 && strcmp(fp, pin) == 0 &&
+		    X509_check_ca(cert) > 0 &&
+		    X509_check_issued(cert, cert) == X509_V_OK)
+			found = cert;
+	}
+	if (found == NULL) {
+		X509_STORE_CTX_set_error(sctx, X509_V_ERR_CERT_UNTRUSTED);
+		return 0;
+	}
+	STACK_OF(X509) *trusted = sk_X509_new_null();
+	if (trusted == NULL || !sk_X509_push(trusted, found)) {
+		sk_X509_free(trusted);
+		return 0;
+	}
+	X509_STORE_CTX_set0_trusted_stack(sctx, trusted);
+	int ok = X509_verify_cert(sctx);
+	X509_STORE_CTX_set0_trusted_stack(sctx, NULL);
+	sk_X509_free(trusted);
+	return ok > 0;
+}
+
+int tls_ctx_new_pinned(const char *ca_sha256, SSL_CTX **out, char *err,
+		       size_t errlen)
+{
+	char parsed[65];
+	*out = NULL;
+	uv_once(&peer_check_once, peer_check_init);
+	if (tls_parse_fingerprint(ca_sha256, parsed) != 0) {
+		snprintf(err, errlen, "'%s' is not a SHA-256 fingerprint (64 hex "
+			 "digits)", ca_sha256);
+		return -EINVAL;
+	}
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	if (ctx == NULL ||
+	    SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) != 1) {
+		SSL_CTX_free(ctx);
+		tls_last_error(err, errlen, "TLS context setup failed");
+		return -ENOMEM;
+	}
+	char *pin = alloc_strdup(parsed);
+	if (pin == NULL || SSL_CTX_set_ex_data(ctx, pin_index, pin) != 1) {
+		alloc_free(pin);
+		SSL_CTX_free(ctx);
+		return -ENOMEM;
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	SSL_CTX_set_cert_verify_callback(ctx, pinned_verify, pin);
+	*out = ctx;
+	return 0;
 }
 
 int tls_ctx_new_from_files(bool server, const char *ca_file,

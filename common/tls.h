@@ -34,6 +34,16 @@ int tls_ctx_new_from_files(bool server, const char *ca_file,
 			   bool require_peer, SSL_CTX **out, char *err,
 			   size_t errlen);
 
+/* A client context that trusts exactly one CA known only by the SHA-256
+ * of its certificate (hex, colons and case ignored). The server must send
+ * that CA in its chain; the chain is then verified against it as usual.
+ * Used for enrollment when the agent has a fingerprint, not a CA file. */
+int tls_ctx_new_pinned(const char *ca_sha256, SSL_CTX **out, char *err,
+		       size_t errlen);
+
+/* Normalizes a fingerprint to 64 lower-case hex characters. */
+int tls_parse_fingerprint(const char *text, char out[65]);
+
 /* Installs a callback consulted while verifying the peer's leaf
  * certificate. fn and arg are borrowed for the context's lifetime. */
 int tls_ctx_set_peer_check(SSL_CTX *ctx, tls_peer_check_fn fn, void *arg);

@@ -369,6 +369,7 @@ static int load_or_enroll(struct sim_agent *a, const char *state,
 		return -1;
 	}
 	a->cert = res.cert;
+	X509_free(res.ca);
 	snprintf(a->id, sizeof(a->id), "%s", res.agent);
 	if (pki_write_key(key_path, a->key) != 0 ||
 	    pki_write_cert(cert_path, a->cert) != 0 ||

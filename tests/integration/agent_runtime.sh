@@ -47,6 +47,19 @@ r=$("$AGENT" enroll --collector "localhost:$INGEST_PORT" --token "$TOKEN" --ca "
 check "enrolling twice is refused" grep -q "already enrolled" <<<"$r"
 sed -i 's/interval: 60s/interval: 1s/; s/backoff_max: 5m/backoff_max: 2s/' "$ACONF"
 
+# Pinning by fingerprint instead of a CA file: right and wrong pins.
+FP=$(openssl x509 -in "$D/ca.crt" -noout -fingerprint -sha256 | cut -d= -f2)
+WRONG=$(sed 's/^./0/; s/^00/11/' <<<"$FP")
+T2=$("$COLLECTOR" token create --school 79002 --uses 2 -c "$CONF" 2>/dev/null)
+r=$("$AGENT" enroll --collector "localhost:$INGEST_PORT" --enroll-port "$ENROLL_PORT" \
+	--token "$T2" --ca-sha256 "$WRONG" --state-dir "$WORK/pin-bad" -c "$WORK/pin-bad.yaml" 2>&1)
+check "enroll with a wrong CA fingerprint is refused ($r)" grep -qi "certificate" <<<"$r"
+"$AGENT" enroll --collector "localhost:$INGEST_PORT" --enroll-port "$ENROLL_PORT" \
+	--token "$T2" --ca-sha256 "$FP" --state-dir "$WORK/pin-ok" -c "$WORK/pin-ok.yaml" >/dev/null 2>&1
+check "enroll with the right CA fingerprint succeeds" test $? -eq 0
+check "the CA it kept has the pinned fingerprint" \
+	eq "$(openssl x509 -in "$WORK/pin-ok/ca.crt" -noout -fingerprint -sha256 | cut -d= -f2)" "$FP"
+
 check "an enrolled PC that never reported counts as stale" \
 	grep -q "$ID .*never .*STALE" <("$COLLECTOR" agent list -c "$CONF")
 s=$(status)
