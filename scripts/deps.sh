@@ -10,7 +10,7 @@ libmsgpack-dev libsqlite3-dev libyaml-dev libzstd-dev"
 # the sqlite3 and openssl command lines used by the integration scripts.
 test_pkgs="libcmocka-dev clang libclang-rt-14-dev sqlite3 openssl procps
 python3 iproute2"
-bench_pkgs="hyperfine bc"
+bench_pkgs="bc"
 
 want="$build_pkgs"
 case "${1:-build}" in
