@@ -40,14 +40,14 @@ p50=$(grep -o '"p50_ms":[0-9.]*' <<<"$ours" | cut -d: -f2)
 p99=$(grep -o '"p99_ms":[0-9.]*' <<<"$ours" | cut -d: -f2)
 connect=$(grep -o '"connect_seconds":[0-9.]*' <<<"$ours" | cut -d: -f2)
 peer_rate=$(grep -o 'rows_per_sec=[0-9]*' <<<"$peer" | cut -d= -f2)
-ratio=$(echo "scale=2; $ours_rate / $peer_rate" | bc)
+ratio=$(printf '%.2f' "$(echo "scale=4; $ours_rate / $peer_rate" | bc)")
 # The collector commits up to store.batch_max_events (5,000) per
 # transaction; the same batch size for the ceiling is the fairer peer.
 peer5=$("$BENCH/sqlite_ceiling" --db "$OUT/ceiling5.db" --agents "$AGENTS" --events "$EVENTS" \
 	--sync full --cache-mb 64 --batch 5000)
 echo "ceiling, batches of 5000: $peer5"
 peer5_rate=$(grep -o 'rows_per_sec=[0-9]*' <<<"$peer5" | cut -d= -f2)
-ratio5=$(echo "scale=2; $ours_rate / $peer5_rate" | bc)
+ratio5=$(printf '%.2f' "$(echo "scale=4; $ours_rate / $peer5_rate" | bc)")
 echo "stored $stored events (expected $((AGENTS * EVENTS)))"
 rows+=("| ingest, $AGENTS agents x $EVENTS events, TLS 1.3, sync=FULL | $ours_rate ev/s steady state (ack p50 $p50 ms, p99 $p99 ms; all $AGENTS connected in $connect s) | raw SQLite ceiling, batches of 1000: $peer_rate rows/s | **$ratio** (target >= 0.6) |"
       "| same run | (as above) | raw SQLite ceiling, batches of 5000: $peer5_rate rows/s | **$ratio5** |")
@@ -71,7 +71,8 @@ t0=$(ticks)
 sleep "$IDLE"
 t1=$(ticks)
 hz=$(getconf CLK_TCK)
-cpu=$(echo "scale=3; 100 * ($t1 - $t0) / $hz / $IDLE" | bc)
+cpu=$(printf '%.3f' "$(echo "scale=5; 100 * ($t1 - $t0) / $hz / $IDLE" | bc)")
+cpu="$cpu ($((t1 - t0)) ticks of 1/$hz s)"
 rss=$(awk '/^Rss/{print $2}' "/proc/$apid/smaps_rollup")
 pss=$(awk '/^Pss:/{print $2}' "/proc/$apid/smaps_rollup")
 priv=$(awk '/^Private_(Clean|Dirty)/{s+=$2} END{print s}' "/proc/$apid/smaps_rollup")
@@ -79,7 +80,7 @@ nice=$(awk '{print $19}' "/proc/$apid/stat")
 kill -TERM "$apid"; wait "$apid"
 collector_stop
 echo "agent idle ${IDLE}s: RSS ${rss} KiB, PSS ${pss} KiB, private ${priv} KiB, CPU ${cpu}% of one core, nice ${nice}"
-rows+=("| agent idle footprint (connected, heartbeat 60 s), ${IDLE} s | RSS $(echo "scale=1; $rss/1024" | bc) MB (private $(echo "scale=1; $priv/1024" | bc) MB, PSS $(echo "scale=1; $pss/1024" | bc) MB), CPU ${cpu}% of one core, nice ${nice} | Wazuh agent, published: 35 MB RSS | **$(echo "scale=2; $rss/1024/35" | bc)** of Wazuh's RSS (target RSS <= 8 MB) |")
+rows+=("| agent idle footprint (connected, heartbeat 60 s), ${IDLE} s | RSS $(echo "scale=1; $rss/1024" | bc) MB (private $(echo "scale=1; $priv/1024" | bc) MB, PSS $(echo "scale=1; $pss/1024" | bc) MB), CPU ${cpu}% of one core, nice ${nice} | Wazuh agent, published: 35 MB RSS | **$(printf '%.2f' "$(echo "scale=4; $rss/1024/35" | bc)")** of Wazuh's RSS (target RSS <= 8 MB) |")
 
 echo
 echo "Rows for docs/BENCHMARKS.md ($(date -u +%Y-%m-%d), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')):"

@@ -125,6 +125,29 @@ kill -TERM "$APID"; wait "$APID"
 kill -TERM "$OPID"; wait "$OPID"
 sed -i "s/port: $OTHER_PORT/port: $INGEST_PORT/" "$ACONF"
 
+# The bandwidth cap for slow school links: ~5 KiB/s of events through a
+# 1 KiB/s cap must back up in the spool, and drain once the cap is lifted.
+cp "$ACONF" "$WORK/capped.yaml"
+sed -i 's/bandwidth: 0 .*/bandwidth: 1KiB/' "$WORK/capped.yaml"
+printf 'testing:\n  synthetic_rate: 50\n' >>"$WORK/capped.yaml"
+"$AGENT" run -c "$WORK/capped.yaml" >>"$WORK/agent-capped.log" 2>&1 &
+APID=$!
+PIDS+=("$APID")
+sleep 8
+depth() { "$AGENT" status -c "$ACONF" | sed -n 's/^spool: *\([0-9]*\) events.*/\1/p'; }
+d1=$(depth)
+sleep 4
+d2=$(depth)
+check "with uplink.bandwidth 1KiB the spool backs up ($d1 -> $d2 events waiting)" \
+	test "${d2:-0}" -gt "${d1:-0}" -a "${d1:-0}" -gt 20
+kill -TERM "$APID"; wait "$APID"
+"$AGENT" run -c "$ACONF" >>"$WORK/agent-uncapped.log" 2>&1 &
+APID=$!
+PIDS+=("$APID")
+check "without the cap the backlog drains" \
+	wait_for 30 bash -c "'$AGENT' status -c '$ACONF' | grep -q 'spool: *0 events'"
+kill -TERM "$APID"; wait "$APID"
+
 # A corrupt spool is moved aside, reported, and the agent goes on.
 head -c 20000 /dev/urandom >"$A/state/spool.db"
 rm -f "$A/state/spool.db-wal" "$A/state/spool.db-shm"
