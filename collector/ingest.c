@@ -51,6 +51,7 @@ struct ingest {
 	struct ingest_stats stats;
 	uint64_t last_stats_ms;
 	uint64_t sweeps;
+	int64_t revoked_seen_us; /* revocations up to here are handled */
 	int handles_open;
 	bool stopping;
 	void (*stop_done)(void *);
@@ -269,6 +270,45 @@ static void deliver_commands(struct ingest *ing, struct conn *only)
 		}
 		alloc_free(p->frame);
 	}
+}
+
+struct revoked_list {
+	char ids[32][EVENT_AGENT_MAX + 1];
+	int count;
+	int64_t newest;
+};
+
+/* Rows come oldest first; the watermark moves only over what was taken,
+ * so a burst of revocations is worked through over a few sweeps. */
+static void collect_revoked(void *arg, const char *id, int64_t revoked_us)
+{
+	struct revoked_list *list = arg;
+	if (list->count == 32)
+		return;
+	snprintf(list->ids[list->count++], sizeof(list->ids[0]), "%s", id);
+	list->newest = revoked_us;
+}
+
+/* The handshake refuses revoked agents; this closes the ones that were
+ * already connected when an officer revoked them. */
+static void close_revoked(struct ingest *ing)
+{
+	struct revoked_list list = {.count = 0, .newest = ing->revoked_seen_us};
+	if (store_agents_revoked_since(ing->store, ing->revoked_seen_us,
+				       collect_revoked, &list) != 0)
+		return;
+	for (int i = 0; i < list.count; i++) {
+		struct conn *next;
+		for (struct conn *c = ing->conns; c; c = next) {
+			next = c->next;
+			if (!c->closing && strcmp(c->agent, list.ids[i]) == 0) {
+				ing->stats.refused_revoked++;
+				conn_reject(c, NULL, "identity",
+					    "agent revoked by an officer");
+			}
+		}
+	}
+	ing->revoked_seen_us = list.newest;
 }
 
 static int handle_hello(struct conn *c, const msgpack_object *root)
@@ -586,8 +626,10 @@ static void on_sweep(uv_timer_t *timer)
 		}
 	}
 	check_backlog(ing);
-	if (++ing->sweeps % COMMAND_SWEEP_EVERY == 0)
+	if (++ing->sweeps % COMMAND_SWEEP_EVERY == 0) {
 		deliver_commands(ing, NULL);
+		close_revoked(ing);
+	}
 	if (ing->opts.stats_interval_s > 0 &&
 	    now - ing->last_stats_ms >= (uint64_t)ing->opts.stats_interval_s * 1000) {
 		ing->last_stats_ms = now;
@@ -643,6 +685,7 @@ int ingest_start(uv_loop_t *loop, SSL_CTX *ctx, struct store *store,
 	uv_timer_start(&ing->sweep, on_sweep, SWEEP_INTERVAL_MS,
 		       SWEEP_INTERVAL_MS);
 	ing->last_stats_ms = uv_now(loop);
+	ing->revoked_seen_us = store_now_us();
 	log_info("ingest: listening on %s:%d (TLS 1.3, client certificates "
 		 "required)", opts->host, opts->port);
 	*out = ing;

@@ -190,3 +190,11 @@ int store_command_mark_sent(struct store *st, uint64_t id)
 {
 	return st->backend->command_mark_sent(st, id);
 }
+
+int store_agents_revoked_since(struct store *st, int64_t since_us,
+			       void (*cb)(void *arg, const char *id,
+					  int64_t revoked_us),
+			       void *arg)
+{
+	return st->backend->agents_revoked_since(st, since_us, cb, arg);
+}

@@ -111,6 +111,12 @@ int store_agent_add(struct store *st, const char *id, const char *school,
 int store_agent_revoke(struct store *st, const char *id);
 /* Unknown agents count as revoked: only enrolled ones may connect. */
 int store_agent_allowed(struct store *st, const char *id, bool *allowed);
+/* Agents revoked after since_us, oldest first (to close live
+ * connections). */
+int store_agents_revoked_since(struct store *st, int64_t since_us,
+			       void (*cb)(void *arg, const char *id,
+					  int64_t revoked_us),
+			       void *arg);
 int store_agent_list(struct store *st, const char *school,
 		     void (*cb)(void *arg, const struct store_agent *a),
 		     void *arg);
@@ -166,6 +172,9 @@ struct store_backend {
 			 const char *hostname, const char *cert_sha256);
 	int (*agent_revoke)(struct store *st, const char *id);
 	int (*agent_allowed)(struct store *st, const char *id, bool *allowed);
+	int (*agents_revoked_since)(struct store *st, int64_t since_us,
+				    void (*cb)(void *, const char *, int64_t),
+				    void *arg);
 	int (*agent_list)(struct store *st, const char *school,
 			  void (*cb)(void *, const struct store_agent *),
 			  void *arg);

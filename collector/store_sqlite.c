@@ -741,6 +741,32 @@ static int sqlite_agent_allowed(struct store *st, const char *id,
 	return rc;
 }
 
+static int sqlite_agents_revoked_since(struct store *st, int64_t since_us,
+				       void (*cb)(void *, const char *, int64_t),
+				       void *arg)
+{
+	struct sqlite_store *s = impl(st);
+	sqlite3_stmt *q;
+	uv_mutex_lock(&s->admin_lock);
+	int rc = prepare_admin(s,
+			       "SELECT id, revoked FROM agents WHERE revoked > ?1"
+			       " ORDER BY revoked",
+			       &q);
+	if (rc == 0) {
+		int step;
+		sqlite3_bind_int64(q, 1, since_us);
+		while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+			char id[EVENT_AGENT_MAX + 1];
+			copy_text(id, sizeof(id), q, 0);
+			cb(arg, id, sqlite3_column_int64(q, 1));
+		}
+		rc = step == SQLITE_DONE ? 0 : -EIO;
+		sqlite3_finalize(q);
+	}
+	uv_mutex_unlock(&s->admin_lock);
+	return rc;
+}
+
 static int sqlite_agent_list(struct store *st, const char *school,
 			     void (*cb)(void *, const struct store_agent *),
 			     void *arg)
@@ -946,6 +972,7 @@ const struct store_backend store_sqlite_backend = {
 	.agent_add = sqlite_agent_add,
 	.agent_revoke = sqlite_agent_revoke,
 	.agent_allowed = sqlite_agent_allowed,
+	.agents_revoked_since = sqlite_agents_revoked_since,
 	.agent_list = sqlite_agent_list,
 	.count_events = sqlite_count_events,
 	.recent_events = sqlite_recent_events,

@@ -112,6 +112,19 @@ check "a CSR that is not one is refused ($r)" grep -q "bad_csr" <<<"$r"
 check "log records each refused enrollment with its reason" \
 	test "$(grep -cE 'enroll: refused .*(token_used|token_expired|token_unknown|bad_csr)' "$LOG")" -ge 4
 
+# Revocation of an agent that is connected right now: it is cut off.
+"${LG[@]}" --state "$WORK/live-agent" --agents 1 --events 100000 --boot-seed 99 \
+	--batch 1 --window 1 >"$WORK/live.out" 2>&1 &
+live_pid=$!
+sleep 2
+LIVE=$(cat "$WORK/live-agent/agent-0.id")
+"$COLLECTOR" agent revoke "$LIVE" -c "$CONF" >/dev/null
+for _ in $(seq 50); do grep -q "closing agent $LIVE .*agent revoked by an officer" "$LOG" && break; sleep 0.2; done
+check "a connected agent is cut off within seconds of its revocation" \
+	grep -q "closing agent $LIVE .*agent revoked by an officer" "$LOG"
+kill "$live_pid" 2>/dev/null
+wait "$live_pid" 2>/dev/null
+
 # Revocation: the next handshake of that agent fails.
 "$COLLECTOR" agent revoke "$AG" -c "$CONF" >/dev/null
 check "agent revoke" test $? -eq 0
