@@ -48,6 +48,21 @@ def event(seq, kind="av.status", body=None):
             "body": body if body is not None else {"rtp": True, "engine": "clamav"}}
 
 
+def ether(ethertype, payload, dst=b"\xff" * 6):
+    return dst + b"\x02\x00\x00\x00\x00\x0a" + struct.pack(">H", ethertype) + payload
+
+
+def ipv4_udp(sport, dport, payload):
+    udp = struct.pack(">HHHH", sport, dport, 8 + len(payload), 0) + payload
+    ip = struct.pack(">BBHIBBHII", 0x45, 0, 20 + len(udp), 0, 64, 17, 0, 0xC0000201, 0xC00002FF)
+    return ip + udp
+
+
+def dns_query(name, qtype=1):
+    q = b"".join(bytes([len(l)]) + l.encode() for l in name.split(".")) + b"\x00"
+    return struct.pack(">HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0) + q + struct.pack(">HH", qtype, 1)
+
+
 def main():
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
     seeds = {
@@ -65,6 +80,12 @@ def main():
         "command": {
             "ping": pack({"t": "command", "id": 5, "agent": "a-79001-0001", "type": "ping", "args": {},
                           "issued": 1764379999000000, "expires": 1764383600000000, "sig": "x" * 70}),
+        },
+        "netparse": {
+            "arp-reply": ether(0x0806, struct.pack(">HHBBH", 1, 0x0800, 6, 4, 2) + b"\x02" * 6 + bytes([192, 0, 2, 1]) + b"\x02" * 6 + bytes([192, 0, 2, 2])),
+            "dhcp-offer": ether(0x0800, ipv4_udp(67, 68, bytes([2, 1, 6, 0]) + struct.pack(">I", 0xDEADBEEF) + bytes(228) + struct.pack(">I", 0x63825363) + bytes([53, 1, 2, 54, 4, 192, 0, 2, 66, 255]))),
+            "dns-query": ether(0x0800, ipv4_udp(40000, 53, dns_query("evil.example"))),
+            "nbns-query": ether(0x0800, ipv4_udp(137, 137, dns_query("fhfaebeecacacacacacacacacacacaaa", 32))),
         },
         "config": {
             "full": b"name: school\na:\n  count: 5\n  flag: yes\n  b:\n    wait: 2h\nsize: 64KiB\nitems:\n  - /a\n  - /b\n",
