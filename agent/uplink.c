@@ -101,18 +101,47 @@ static void set_error(struct uplink *up, const char *what)
 struct frame_builder {
 	struct wire_out out;
 	uint32_t count;
+	uint32_t skipped;
 	uint64_t last_seq;
 	struct uplink *up;
 };
+
+/* A spool row the collector would refuse (a tampered or damaged file)
+ * must not block every event behind it: it is skipped, logged, and acked
+ * away with the rest of its batch. */
+static bool row_sendable(const struct event *ev)
+{
+	/* The collector's own decoder is the only check that cannot drift
+	 * from what the collector accepts. */
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	struct event back;
+	char err[128];
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	event_pack(&pk, ev);
+	int rc = sb.data ? event_decode(sb.data, sb.size, &back, err, sizeof(err))
+			 : -ENOMEM;
+	if (rc == 0)
+		event_clear(&back);
+	msgpack_sbuffer_destroy(&sb);
+	return rc == 0;
+}
 
 static void add_event(void *arg, const struct event *ev)
 {
 	struct frame_builder *fb = arg;
 	struct event copy = *ev;
 	snprintf(copy.agent, sizeof(copy.agent), "%s", fb->up->agent);
+	fb->last_seq = ev->seq;
+	if (!row_sendable(&copy)) {
+		fb->skipped++;
+		log_err("uplink: spool row %llu is damaged (kind '%s'); "
+			"dropping it", (unsigned long long)ev->seq, copy.kind);
+		return;
+	}
 	event_pack(&fb->out.pk, &copy);
 	fb->count++;
-	fb->last_seq = ev->seq;
 }
 
 static bool take_bandwidth(struct uplink *up, size_t bytes)
@@ -154,6 +183,16 @@ static void pump(struct uplink *up)
 		if (n <= 0) {
 			wire_out_release(&fb.out);
 			return;
+		}
+		if (fb.count == 0) {
+			/* Only damaged rows: nothing to send, delete them
+			 * once nothing before them is in flight. */
+			wire_out_release(&fb.out);
+			if (up->count > 0)
+				return;
+			spool_ack(up->spool, fb.last_seq);
+			up->sent_upto = fb.last_seq;
+			continue;
 		}
 		unsigned char *h = (unsigned char *)fb.out.buf.data + count_at + 1;
 		h[0] = (unsigned char)(fb.count >> 24);

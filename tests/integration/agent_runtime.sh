@@ -148,6 +148,18 @@ check "without the cap the backlog drains" \
 	wait_for 30 bash -c "'$AGENT' status -c '$ACONF' | grep -q 'spool: *0 events'"
 kill -TERM "$APID"; wait "$APID"
 
+# A damaged row (a tampered spool) must not block the events behind it.
+sqlite3 "$A/state/spool.db" "INSERT INTO events(boot, ts, kind, sev, drill, body) VALUES(1, 1, 'agent.heartbeat', 0, 0, x'c1');
+	INSERT INTO events(boot, ts, kind, sev, drill, body) VALUES(1, 1, 'no.such.kind', 0, 0, NULL);"
+"$AGENT" run -c "$ACONF" >>"$WORK/agent-damaged.log" 2>&1 &
+APID=$!
+PIDS+=("$APID")
+check "a damaged spool row is dropped with a log line" \
+	wait_for 15 grep -q "spool row [0-9]* is damaged" "$WORK/agent-damaged.log"
+check "and the events behind it still flow" \
+	wait_for 30 bash -c "'$AGENT' status -c '$ACONF' | grep -q 'spool: *0 events'"
+kill -TERM "$APID"; wait "$APID"
+
 # A corrupt spool is moved aside, reported, and the agent goes on.
 head -c 20000 /dev/urandom >"$A/state/spool.db"
 rm -f "$A/state/spool.db-wal" "$A/state/spool.db-shm"
