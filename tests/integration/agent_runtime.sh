@@ -22,6 +22,13 @@ wait_for() { # wait_for SECONDS command...
 	for ((i = 0; i < t * 10; i++)); do "$@" && return 0; sleep 0.1; done
 	return 1
 }
+# Starts an agent in the background: agent_start CONFIG LOG (sets APID).
+agent_start() {
+	"$AGENT" run -c "$1" >>"$2" 2>&1 &
+	APID=$!
+	PIDS+=("$APID")
+}
+agent_stop() { kill -TERM "$APID"; wait "$APID"; }
 # Re-reads the agent's recent events at the collector on every try.
 events_have() { "$COLLECTOR" events list --agent "$ID" --limit 100 -c "$CONF" | grep -q "$1"; }
 
@@ -66,9 +73,7 @@ s=$(status)
 check "status before run: enrolled, not running, not connected" \
 	grep -Pzq "enrolled: +yes, agent $ID(.|\n)*running: +no(.|\n)*connected: +no" <<<"$s"
 
-"$AGENT" run -c "$ACONF" >>"$WORK/agent.log" 2>&1 &
-APID=$!
-PIDS+=("$APID")
+agent_start "$ACONF" "$WORK/agent.log"
 check "the agent connects" wait_for 15 grep -q "uplink: connected" "$WORK/agent.log"
 sleep 6 # one status tick
 s=$(status)
@@ -105,7 +110,7 @@ after=$("$COLLECTOR" events count --agent "$ID" -c "$CONF")
 check "the events from the outage arrived ($before -> $after)" test "$after" -gt "$before"
 
 # A collector whose certificate comes from another CA is refused.
-kill -TERM "$APID"; wait "$APID"
+agent_stop
 check "SIGTERM stops the agent with exit 0" eq $? 0
 sed -i "s/port: $INGEST_PORT/port: 1/" "$ACONF"
 cp "$WORK/other/server.crt" "$WORK/other/server.key" "$WORK/other/ca.crt" "$WORK/" 2>/dev/null
@@ -116,12 +121,10 @@ OPID=$!
 PIDS+=("$OPID")
 wait_port "$OTHER_PORT" 10
 sed -i "s/port: 1$/port: $OTHER_PORT/" "$ACONF"
-"$AGENT" run -c "$ACONF" >>"$WORK/agent2.log" 2>&1 &
-APID=$!
-PIDS+=("$APID")
+agent_start "$ACONF" "$WORK/agent2.log"
 check "the agent refuses a collector with a foreign CA" \
 	wait_for 15 grep -q "cannot reach .*certificate" "$WORK/agent2.log"
-kill -TERM "$APID"; wait "$APID"
+agent_stop
 kill -TERM "$OPID"; wait "$OPID"
 sed -i "s/port: $OTHER_PORT/port: $INGEST_PORT/" "$ACONF"
 
@@ -130,9 +133,7 @@ sed -i "s/port: $OTHER_PORT/port: $INGEST_PORT/" "$ACONF"
 cp "$ACONF" "$WORK/capped.yaml"
 sed -i 's/bandwidth: 0 .*/bandwidth: 1KiB/' "$WORK/capped.yaml"
 printf 'testing:\n  synthetic_rate: 50\n' >>"$WORK/capped.yaml"
-"$AGENT" run -c "$WORK/capped.yaml" >>"$WORK/agent-capped.log" 2>&1 &
-APID=$!
-PIDS+=("$APID")
+agent_start "$WORK/capped.yaml" "$WORK/agent-capped.log"
 sleep 8
 depth() { "$AGENT" status -c "$ACONF" | sed -n 's/^spool: *\([0-9]*\) events.*/\1/p'; }
 d1=$(depth)
@@ -140,37 +141,31 @@ sleep 4
 d2=$(depth)
 check "with uplink.bandwidth 1KiB the spool backs up ($d1 -> $d2 events waiting)" \
 	test "${d2:-0}" -gt "${d1:-0}" -a "${d1:-0}" -gt 20
-kill -TERM "$APID"; wait "$APID"
-"$AGENT" run -c "$ACONF" >>"$WORK/agent-uncapped.log" 2>&1 &
-APID=$!
-PIDS+=("$APID")
+agent_stop
+agent_start "$ACONF" "$WORK/agent-uncapped.log"
 check "without the cap the backlog drains" \
 	wait_for 30 bash -c "'$AGENT' status -c '$ACONF' | grep -q 'spool: *0 events'"
-kill -TERM "$APID"; wait "$APID"
+agent_stop
 
 # A damaged row (a tampered spool) must not block the events behind it.
 sqlite3 "$A/state/spool.db" "INSERT INTO events(boot, ts, kind, sev, drill, body) VALUES(1, 1, 'agent.heartbeat', 0, 0, x'c1');
 	INSERT INTO events(boot, ts, kind, sev, drill, body) VALUES(1, 1, 'no.such.kind', 0, 0, NULL);"
-"$AGENT" run -c "$ACONF" >>"$WORK/agent-damaged.log" 2>&1 &
-APID=$!
-PIDS+=("$APID")
+agent_start "$ACONF" "$WORK/agent-damaged.log"
 check "a damaged spool row is dropped with a log line" \
 	wait_for 15 grep -q "spool row [0-9]* is damaged" "$WORK/agent-damaged.log"
 check "and the events behind it still flow" \
 	wait_for 30 bash -c "'$AGENT' status -c '$ACONF' | grep -q 'spool: *0 events'"
-kill -TERM "$APID"; wait "$APID"
+agent_stop
 
 # A corrupt spool is moved aside, reported, and the agent goes on.
 head -c 20000 /dev/urandom >"$A/state/spool.db"
 rm -f "$A/state/spool.db-wal" "$A/state/spool.db-shm"
-"$AGENT" run -c "$ACONF" >>"$WORK/agent3.log" 2>&1 &
-APID=$!
-PIDS+=("$APID")
+agent_start "$ACONF" "$WORK/agent3.log"
 check "a corrupt spool is moved aside with a clear log line" \
 	wait_for 10 grep -q "corrupt or not a spool; moved it to" "$WORK/agent3.log"
 check "the loss is reported to the collector as spool.corrupt" \
 	wait_for 15 events_have "spool.corrupt"
 check "the old file is kept for forensics" bash -c "ls '$A/state/' | grep -q 'spool.db.corrupt-'"
-kill -TERM "$APID"; wait "$APID"
+agent_stop
 collector_stop
 tap_finish
