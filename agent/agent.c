@@ -17,6 +17,7 @@
 #include "common/command.h"
 #include "common/log.h"
 #include "common/pki.h"
+#include "common/signals.h"
 #include "common/timeutil.h"
 #include "common/tls.h"
 #include "common/version.h"
@@ -50,7 +51,7 @@ struct agent {
 	EVP_PKEY *collector_key; /* the pinned CA's key: verifies commands */
 	void *source_state[NSOURCES];
 	uv_timer_t status_timer;
-	uv_signal_t sigterm, sigint, sighup;
+	struct signals signals;
 	bool stopping;
 	bool reporting_drop;
 };
@@ -79,9 +80,8 @@ const char *agent_spool_summary(struct agent *agent, long long *depth)
 
 static void report_drops(struct agent *agent)
 {
-	struct spool_stats st;
-	spool_stats(agent->spool, &st);
-	if (st.dropped <= 0 || agent->reporting_drop)
+	long long dropped = spool_dropped(agent->spool);
+	if (dropped <= 0 || agent->reporting_drop)
 		return;
 	/* The report itself goes through the spool; guard the recursion. */
 	agent->reporting_drop = true;
@@ -90,7 +90,7 @@ static void report_drops(struct agent *agent)
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	msgpack_pack_map(&pk, 2);
-	wire_pack_kv_u64(&pk, "dropped", (uint64_t)st.dropped);
+	wire_pack_kv_u64(&pk, "dropped", (uint64_t)dropped);
 	wire_pack_kv_u64(&pk, "max_bytes",
 			 (uint64_t)agent->settings->spool_max_size);
 	if (agent_emit(agent, "spool.dropped", 5, false, sb.data, sb.size,
@@ -234,9 +234,7 @@ static void uplink_stopped(void *arg)
 {
 	struct agent *agent = arg;
 	uv_close((uv_handle_t *)&agent->status_timer, NULL);
-	uv_close((uv_handle_t *)&agent->sigterm, NULL);
-	uv_close((uv_handle_t *)&agent->sigint, NULL);
-	uv_close((uv_handle_t *)&agent->sighup, NULL);
+	signals_close(&agent->signals);
 }
 
 static void on_stop_signal(uv_signal_t *sig, int signum)
@@ -373,13 +371,8 @@ int agent_run(const char *config_path, const struct agent_settings *s)
 	uv_timer_init(agent.loop, &agent.status_timer);
 	agent.status_timer.data = &agent;
 	uv_timer_start(&agent.status_timer, on_status_timer, 0, STATUS_INTERVAL_MS);
-	uv_signal_init(agent.loop, &agent.sigterm);
-	uv_signal_init(agent.loop, &agent.sigint);
-	uv_signal_init(agent.loop, &agent.sighup);
-	agent.sigterm.data = agent.sigint.data = agent.sighup.data = &agent;
-	uv_signal_start(&agent.sigterm, on_stop_signal, SIGTERM);
-	uv_signal_start(&agent.sigint, on_stop_signal, SIGINT);
-	uv_signal_start(&agent.sighup, on_reload, SIGHUP);
+	signals_start(agent.loop, &agent.signals, &agent, on_stop_signal,
+		      on_reload);
 	log_info("agent: %s (school %s) boot %llu sending to %s:%lld",
 		 agent.id, agent.school, (unsigned long long)agent.boot,
 		 s->collector_host, s->collector_port);

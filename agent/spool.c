@@ -14,6 +14,7 @@
 struct spool {
 	sqlite3 *db;
 	sqlite3_stmt *insert, *read, *ack, *drop, *size, *meta_get, *meta_set;
+	sqlite3_stmt *acked_size;
 	long long max_bytes;
 	long long bytes; /* tracked sum of row sizes */
 	uint64_t last_acked;
@@ -53,6 +54,9 @@ static int prepare_all(struct spool *sp)
 		{&sp->meta_get, "SELECT value FROM meta WHERE key = ?1"},
 		{&sp->meta_set, "INSERT INTO meta(key, value) VALUES(?1, ?2)"
 				" ON CONFLICT(key) DO UPDATE SET value = ?2"},
+		/* A primary-key range: costs what is acked, not the spool. */
+		{&sp->acked_size, "SELECT count(*), coalesce(sum(length(body)), 0)"
+				  " FROM events WHERE seq <= ?1"},
 	};
 	for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++)
 		if (sqlite3_prepare_v3(sp->db, stmts[i].sql, -1,
@@ -64,11 +68,13 @@ static int prepare_all(struct spool *sp)
 
 static void finalize_all(struct spool *sp)
 {
-	sqlite3_stmt *all[] = {sp->insert, sp->read, sp->ack, sp->drop,
-			       sp->size, sp->meta_get, sp->meta_set};
-	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-		sqlite3_finalize(all[i]);
-	memset(&sp->insert, 0, 7 * sizeof(sqlite3_stmt *));
+	sqlite3_stmt **all[] = {&sp->insert,   &sp->read,     &sp->ack,
+				&sp->drop,     &sp->size,     &sp->meta_get,
+				&sp->meta_set, &sp->acked_size};
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		sqlite3_finalize(*all[i]);
+		*all[i] = NULL;
+	}
 }
 
 static long long meta_get(struct spool *sp, const char *key)
@@ -286,8 +292,15 @@ int spool_ack(struct spool *sp, uint64_t upto)
 {
 	if (upto <= sp->last_acked)
 		return 0;
+	long long freed = 0;
 	int rc = sqlite3_exec(sp->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 	if (rc == SQLITE_OK) {
+		sqlite3_bind_int64(sp->acked_size, 1, (sqlite3_int64)upto);
+		if (sqlite3_step(sp->acked_size) == SQLITE_ROW)
+			freed = sqlite3_column_int64(sp->acked_size, 1) +
+				sqlite3_column_int64(sp->acked_size, 0) *
+					ROW_OVERHEAD;
+		sqlite3_reset(sp->acked_size);
 		sqlite3_bind_int64(sp->ack, 1, (sqlite3_int64)upto);
 		rc = sqlite3_step(sp->ack) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
 		sqlite3_reset(sp->ack);
@@ -301,12 +314,7 @@ int spool_ack(struct spool *sp, uint64_t upto)
 		return -EIO;
 	}
 	sp->last_acked = upto;
-	/* Recount now and then rather than tracking every deleted row. */
-	sqlite3_stmt *q = sp->size;
-	if (sqlite3_step(q) == SQLITE_ROW)
-		sp->bytes = sqlite3_column_int64(q, 1) +
-			    sqlite3_column_int64(q, 0) * ROW_OVERHEAD;
-	sqlite3_reset(q);
+	sp->bytes -= freed;
 	sqlite3_exec(sp->db, "PRAGMA incremental_vacuum(64)", NULL, NULL, NULL);
 	return 0;
 }
@@ -331,6 +339,11 @@ int spool_stats(struct spool *sp, struct spool_stats *out)
 	out->last_acked = sp->last_acked;
 	out->dropped = sp->dropped;
 	return 0;
+}
+
+long long spool_dropped(const struct spool *sp)
+{
+	return sp->dropped;
 }
 
 void spool_clear_dropped(struct spool *sp)

@@ -58,6 +58,10 @@ int spool_stats(struct spool *sp, struct spool_stats *out);
 long long spool_counter_get(struct spool *sp, const char *name);
 int spool_counter_set(struct spool *sp, const char *name, long long value);
 
+/* Events dropped for the cap and not yet reported; cheap, for the emit
+ * path (spool_stats scans the table). */
+long long spool_dropped(const struct spool *sp);
+
 /* Resets the dropped counter after the agent has reported it. */
 void spool_clear_dropped(struct spool *sp);
 

@@ -20,6 +20,7 @@
 #include "collector/store.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/signals.h"
 #include "common/timeutil.h"
 #include "common/tls.h"
 #include "common/version.h"
@@ -281,16 +282,9 @@ struct daemon {
 	SSL_CTX *ingest_ctx;
 	SSL_CTX *enroll_ctx;
 	struct ca *ca;
-	uv_signal_t sigterm, sigint, sighup;
+	struct signals signals;
 	bool stopping;
 };
-
-static void close_signal_handles(struct daemon *d)
-{
-	uv_close((uv_handle_t *)&d->sigterm, NULL);
-	uv_close((uv_handle_t *)&d->sigint, NULL);
-	uv_close((uv_handle_t *)&d->sighup, NULL);
-}
 
 static void on_ingest_stopped(void *arg)
 {
@@ -301,7 +295,7 @@ static void on_ingest_stopped(void *arg)
 	/* Commits what is queued; their callbacks find closed connections. */
 	store_close(d->store);
 	d->store = NULL;
-	close_signal_handles(d);
+	signals_close(&d->signals);
 	log_info("collector: stopped");
 }
 
@@ -387,13 +381,7 @@ static int cmd_serve(struct cli *cli)
 		rc = EXIT_FAILURE_RUNTIME;
 		goto done;
 	}
-	uv_signal_init(d.loop, &d.sigterm);
-	uv_signal_init(d.loop, &d.sigint);
-	uv_signal_init(d.loop, &d.sighup);
-	d.sigterm.data = d.sigint.data = d.sighup.data = &d;
-	uv_signal_start(&d.sigterm, on_stop_signal, SIGTERM);
-	uv_signal_start(&d.sigint, on_stop_signal, SIGINT);
-	uv_signal_start(&d.sighup, on_reload, SIGHUP);
+	signals_start(d.loop, &d.signals, &d, on_stop_signal, on_reload);
 	log_info("collector: eduwatch-collector %s serving from %s",
 		 EDUWATCH_VERSION, dir);
 	uv_run(d.loop, UV_RUN_DEFAULT);

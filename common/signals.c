@@ -1,0 +1,25 @@
+#include "common/signals.h"
+
+#include <signal.h>
+
+int signals_start(uv_loop_t *loop, struct signals *sig, void *data,
+		  uv_signal_cb on_stop, uv_signal_cb on_reload)
+{
+	uv_signal_init(loop, &sig->term);
+	uv_signal_init(loop, &sig->interrupt);
+	uv_signal_init(loop, &sig->hangup);
+	sig->term.data = sig->interrupt.data = sig->hangup.data = data;
+	int rc = uv_signal_start(&sig->term, on_stop, SIGTERM);
+	if (rc == 0)
+		rc = uv_signal_start(&sig->interrupt, on_stop, SIGINT);
+	if (rc == 0)
+		rc = uv_signal_start(&sig->hangup, on_reload, SIGHUP);
+	return rc;
+}
+
+void signals_close(struct signals *sig)
+{
+	uv_close((uv_handle_t *)&sig->term, NULL);
+	uv_close((uv_handle_t *)&sig->interrupt, NULL);
+	uv_close((uv_handle_t *)&sig->hangup, NULL);
+}

@@ -1,0 +1,20 @@
+/* signals: the signals both daemons handle, the same way: SIGTERM and
+ * SIGINT stop gracefully, SIGHUP reloads. */
+#ifndef EDUWATCH_SIGNALS_H
+#define EDUWATCH_SIGNALS_H
+
+#include <uv.h>
+
+struct signals {
+	uv_signal_t term;
+	uv_signal_t interrupt;
+	uv_signal_t hangup;
+};
+
+/* Starts the handlers; each sees `data` as its handle's data. The struct
+ * is the caller's and must live until signals_close's handles close. */
+int signals_start(uv_loop_t *loop, struct signals *sig, void *data,
+		  uv_signal_cb on_stop, uv_signal_cb on_reload);
+void signals_close(struct signals *sig);
+
+#endif
