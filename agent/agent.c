@@ -70,12 +70,11 @@ uint64_t agent_boot_id(const struct agent *agent)
 	return agent->boot;
 }
 
-const char *agent_spool_summary(struct agent *agent, long long *depth)
+long long agent_spool_depth(struct agent *agent)
 {
 	struct spool_stats st;
 	spool_stats(agent->spool, &st);
-	*depth = st.depth;
-	return agent->id;
+	return st.depth;
 }
 
 static void report_drops(struct agent *agent)

@@ -18,10 +18,9 @@ struct heartbeat {
 static void beat(uv_timer_t *timer)
 {
 	struct heartbeat *hb = timer->data;
-	long long depth = 0;
+	long long depth = agent_spool_depth(hb->env.agent);
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
-	agent_spool_summary(hb->env.agent, &depth);
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	msgpack_pack_map(&pk, 3);
