@@ -486,7 +486,8 @@ static void on_close(struct tls_stream *ts, int status, void *arg)
 	struct conn *c = arg;
 	struct ingest *ing = c->ing;
 	const char *error = tls_stream_error(ts);
-	if (!tls_stream_is_open(ts) && c->agent[0] == '\0' && !c->closing) {
+	/* No agent id yet: the handshake itself failed. */
+	if (c->agent[0] == '\0' && !c->closing) {
 		if (strstr(error, "revoked") != NULL) {
 			ing->stats.refused_revoked++;
 		} else {
@@ -497,7 +498,6 @@ static void on_close(struct tls_stream *ts, int status, void *arg)
 	} else if (status != 0 && !c->closing && error[0]) {
 		log_info("ingest: %s disconnected: %s", who(c), error);
 	}
-	(void)status;
 	c->closed = true;
 	c->ts = NULL;
 	ing->stats.open--;
