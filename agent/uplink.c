@@ -103,6 +103,8 @@ struct frame_builder {
 	uint32_t count;
 	uint32_t skipped;
 	uint64_t last_seq;
+	size_t byte_limit; /* 0: none; else stop adding past this size */
+	bool full;
 	struct uplink *up;
 };
 
@@ -131,6 +133,12 @@ static bool row_sendable(const struct event *ev)
 static void add_event(void *arg, const struct event *ev)
 {
 	struct frame_builder *fb = arg;
+	/* Rows past the limit stay in the spool for the next frame. */
+	if (fb->full || (fb->byte_limit && fb->count > 0 &&
+			 fb->out.buf.size >= fb->byte_limit)) {
+		fb->full = true;
+		return;
+	}
 	struct event copy = *ev;
 	snprintf(copy.agent, sizeof(copy.agent), "%s", fb->up->agent);
 	fb->last_seq = ev->seq;
@@ -169,7 +177,15 @@ static void pump(struct uplink *up)
 	while (up->ready && up->ts && up->count < up->opts.window) {
 		if (uv_is_active((uv_handle_t *)&up->throttle))
 			return;
-		struct frame_builder fb = {.up = up};
+		/* Under a bandwidth cap a frame carries about one second of
+		 * the budget, so a slow school link gets a steady trickle
+		 * instead of bursts that fill it for half a minute. */
+		struct frame_builder fb = {
+			.up = up,
+			.byte_limit = up->opts.bandwidth_bps > 0
+					      ? (size_t)up->opts.bandwidth_bps
+					      : 0,
+		};
 		/* The array header is patched once the count is known, so
 		 * reserve the widest form (array32). */
 		wire_out_begin(&fb.out, WIRE_EVENTS, 2);
