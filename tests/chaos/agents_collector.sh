@@ -57,11 +57,20 @@ restart_collector() {
 }
 
 kills_agents=0 kills_collector=0
+start=$SECONDS
 end=$((SECONDS + CHAOS_SECONDS))
 did_outage=0 did_fill=0
+# Kills are random, with at least one collector kill by a sixth of the
+# run; the outage and the full disk come at a third and two thirds, so
+# that every run has all three.
 while [ $SECONDS -lt $end ]; do
 	sleep "0.$((RANDOM % 9 + 1))"
-	case $((RANDOM % 10)) in
+	action=$((RANDOM % 10))
+	elapsed=$((SECONDS - start))
+	[ $kills_collector -eq 0 ] && [ $elapsed -ge $((CHAOS_SECONDS / 6)) ] && action=4
+	[ $did_outage -eq 0 ] && [ $elapsed -ge $((CHAOS_SECONDS / 3)) ] && action=5
+	[ $did_fill -eq 0 ] && [ $TMPFS -eq 1 ] && [ $elapsed -ge $((2 * CHAOS_SECONDS / 3)) ] && action=6
+	case $action in
 	0 | 1 | 2 | 3)
 		i=$((RANDOM % NAGENTS))
 		kill -9 "${APID[$i]}" 2>/dev/null
@@ -77,7 +86,7 @@ while [ $SECONDS -lt $end ]; do
 		restart_collector
 		;;
 	5)
-		if [ $did_outage -eq 0 ]; then
+		if [ $did_outage -eq 0 ] && [ $elapsed -ge $((CHAOS_SECONDS / 3)) ]; then
 			did_outage=1
 			kill -9 "$COLLECTOR_PID"
 			wait "$COLLECTOR_PID" 2>/dev/null
@@ -87,7 +96,8 @@ while [ $SECONDS -lt $end ]; do
 		fi
 		;;
 	6)
-		if [ $did_fill -eq 0 ] && [ $TMPFS -eq 1 ]; then
+		if [ $did_fill -eq 0 ] && [ $TMPFS -eq 1 ] &&
+			[ $elapsed -ge $((2 * CHAOS_SECONDS / 3)) ]; then
 			did_fill=1
 			dd if=/dev/zero of="$D/filler" bs=1M 2>/dev/null
 			echo "# collector disk full: $(df -h "$D" | tail -1)"

@@ -42,16 +42,24 @@ echo "# resend: $out"
 check "resending everything is acked as 100000 duplicates" grep -q 'duplicates=100000' <<<"$out"
 check "still exactly 100000 events after the resend" eq "$("$COLLECTOR" events count -c "$CONF")" 100000
 
-# kill -9 mid-run: small batches and a window of one make the run long
-# enough to be cut; the loadgen resends from its first unacked seq.
-"${LG[@]}" --agents 50 --events 2000 --boot-seed 2 --batch 10 --window 1 >"$WORK/kill.out" 2>&1 &
+# kill -9 mid-run, twice, at points of progress rather than of time (10%
+# and 50% of the new events stored), so the kills always land mid-run;
+# the loadgen resends from its first unacked seq.
+stored_at_least() { # stored_at_least N: wait until N events are stored
+	for _ in $(seq 400); do
+		[ "$("$COLLECTOR" events count -c "$CONF")" -ge "$1" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+"${LG[@]}" --agents 50 --events 2000 --boot-seed 2 --batch 5 --window 1 >"$WORK/kill.out" 2>&1 &
 lg_pid=$!
-sleep 0.7
+stored_at_least 110000
 kill -9 "$COLLECTOR_PID"
 wait "$COLLECTOR_PID" 2>/dev/null
 sleep 0.5
 collector_start "$LOG" || not_ok "collector restart after kill -9"
-sleep 1
+stored_at_least 150000
 kill -9 "$COLLECTOR_PID"
 wait "$COLLECTOR_PID" 2>/dev/null
 collector_start "$LOG" || not_ok "collector second restart after kill -9"
