@@ -256,14 +256,12 @@ static void on_reload(uv_signal_t *sig, int signum)
 	struct agent *agent = sig->data;
 	struct agent_settings fresh;
 	char err[512];
-	enum log_level level;
 	(void)signum;
 	if (agent_settings_load(agent->config_path, &fresh, err, sizeof(err)) != 0) {
 		log_err("agent: reload failed, keeping old settings: %s", err);
 		return;
 	}
-	if (log_level_parse(fresh.log_level, &level) == 0)
-		log_setup("eduwatch-agent", level);
+	log_setup("eduwatch-agent", fresh.log_level);
 	log_info("agent: reloaded %s (log level; other changes need a restart)",
 		 agent->config_path);
 }

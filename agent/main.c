@@ -122,17 +122,11 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 static int load(const struct cli *cli, struct agent_settings *s)
 {
 	char err[512];
-	enum log_level level = LOG_LEVEL_INFO;
 	if (agent_settings_load(cli->config, s, err, sizeof(err)) != 0) {
 		fprintf(stderr, "eduwatch-agent: %s\n", err);
 		return EXIT_CONFIG;
 	}
-	if (log_level_parse(s->log_level, &level) != 0) {
-		fprintf(stderr, "eduwatch-agent: %s: key 'log.level': expected "
-				"error, warn, info or debug\n", cli->config);
-		return EXIT_CONFIG;
-	}
-	log_setup("eduwatch-agent", level);
+	log_setup("eduwatch-agent", s->log_level);
 	return 0;
 }
 

@@ -26,7 +26,7 @@ static const struct config_field fields[] = {
 	  604800),
 	F("spool.max_size", CONFIG_SIZE, spool_max_size, 0, "256MiB", 1 << 20,
 	  1LL << 40),
-	F("log.level", CONFIG_STRING, log_level, 16, "info", 0, 0),
+	F("log.level", CONFIG_LOG_LEVEL, log_level, 0, "info", 0, 0),
 	F("testing.synthetic_rate", CONFIG_INT, synthetic_rate, 0, "0", 0, 10000),
 	F("testing.synthetic_log", CONFIG_STRING, synthetic_log, 512, "", 0, 0),
 };

@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/log.h"
+
 struct agent_settings {
 	char state_dir[512];
 	char collector_host[256];
@@ -17,7 +19,7 @@ struct agent_settings {
 	long long heartbeat_interval;
 	long long inventory_interval;
 	long long spool_max_size;
-	char log_level[16];
+	enum log_level log_level;
 	long long synthetic_rate;     /* testing: events per second, 0 off */
 	char synthetic_log[512];      /* testing: where emitted seqs go */
 };

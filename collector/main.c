@@ -196,13 +196,7 @@ static int load_settings(const struct cli *cli, struct settings *s)
 		fprintf(stderr, "eduwatch-collector: %s\n", err);
 		return EXIT_CONFIG;
 	}
-	enum log_level level = LOG_LEVEL_INFO;
-	if (log_level_parse(s->log_level, &level) != 0) {
-		fprintf(stderr, "eduwatch-collector: %s: key 'log.level': expected "
-				"error, warn, info or debug\n", cli->config);
-		return EXIT_CONFIG;
-	}
-	log_setup("eduwatch-collector", level);
+	log_setup("eduwatch-collector", s->log_level);
 	return 0;
 }
 
@@ -319,9 +313,7 @@ static void on_reload(uv_signal_t *sig, int signum)
 		log_err("collector: reload failed, keeping old settings: %s", err);
 		return;
 	}
-	enum log_level level;
-	if (log_level_parse(fresh.log_level, &level) == 0)
-		log_setup("eduwatch-collector", level);
+	log_setup("eduwatch-collector", fresh.log_level);
 	ingest_log_stats(d->ingest);
 	log_info("collector: reloaded %s (log level; other changes need a "
 		 "restart)", d->config_path);

@@ -37,7 +37,7 @@ static const struct config_field fields[] = {
 	F("retention.high_severity", CONFIG_INT, high_severity, 0, "7", 0, 10),
 	F("agents.stale_after", CONFIG_DURATION, stale_after, 0, "2h", 60,
 	  30 * 86400),
-	F("log.level", CONFIG_STRING, log_level, 16, "info", 0, 0),
+	F("log.level", CONFIG_LOG_LEVEL, log_level, 0, "info", 0, 0),
 	F("log.stats_interval", CONFIG_DURATION, stats_interval, 0, "60s", 0,
 	  86400),
 };

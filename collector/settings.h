@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/log.h"
+
 struct settings {
 	char state_dir[512];
 	char listen[64];
@@ -22,7 +24,7 @@ struct settings {
 	long long retention_days;
 	long long high_severity_days;
 	long long high_severity;
-	char log_level[16];
+	enum log_level log_level;
 	long long stats_interval;
 	long long stale_after; /* seconds without events: the PC is stale */
 };

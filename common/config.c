@@ -11,6 +11,7 @@
 #include <yaml.h>
 
 #include "common/alloc.h"
+#include "common/log.h"
 #include "common/pki.h"
 
 #define CONFIG_MAX_FIELDS 256
@@ -179,6 +180,12 @@ static int set_scalar(struct loader *ld, const struct config_field *f,
 		if (check_range(ld, f, line, v, text) != 0)
 			return -EINVAL;
 		*(long long *)slot(ld, f) = v;
+		return 0;
+	case CONFIG_LOG_LEVEL:
+		if (log_level_parse(text, slot(ld, f)) != 0)
+			return failf(ld, line, f->key,
+				     "expected error, warn, info or debug, got "
+				     "'%s'", text);
 		return 0;
 	case CONFIG_LIST:
 		return failf(ld, line, f->key, "expected a list");

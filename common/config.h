@@ -20,6 +20,7 @@ enum config_type {
 	CONFIG_DURATION, /* long long seconds: 90, 30s, 5m, 2h, 7d */
 	CONFIG_SIZE,	 /* long long bytes: 4096, 64KiB, 256MiB, 1GiB */
 	CONFIG_LIST,	 /* struct config_list of strings */
+	CONFIG_LOG_LEVEL, /* enum log_level: error, warn, info, debug */
 };
 
 struct config_list {

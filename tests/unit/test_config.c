@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "common/config.h"
+#include "common/log.h"
 
 struct sample {
 	char listen[64];
@@ -20,6 +21,7 @@ struct sample {
 	long long spool_max;
 	struct config_list exclude;
 	char token[32];
+	enum log_level level;
 };
 
 static const struct config_field fields[] = {
@@ -37,6 +39,8 @@ static const struct config_field fields[] = {
 	 0, 0},
 	{"enroll.token", CONFIG_STRING, offsetof(struct sample, token), 32,
 	 NULL, 0, 0},
+	{"log.level", CONFIG_LOG_LEVEL, offsetof(struct sample, level), 0,
+	 "info", 0, 0},
 };
 
 static int load(const char *text, struct sample *s, char *err, size_t len)
@@ -68,6 +72,7 @@ static void test_defaults_and_values(void **state)
 	assert_int_equal(s.exclude.count, 2);
 	assert_string_equal(s.exclude.items[1], "/home/*/.cache");
 	assert_string_equal(s.token, "abc");
+	assert_int_equal(s.level, LOG_LEVEL_INFO);
 	config_free(fields, CONFIG_FIELD_COUNT(fields), &s);
 }
 
@@ -102,6 +107,9 @@ static void test_errors_name_file_line_key(void **state)
 	expect_error("enroll:\n  token: a\nscan: 3\n", "unknown key");
 	expect_error("bogus:\n  x: 1\n", "key 'bogus': unknown section");
 	expect_error("- a\n- b\n", "top level must be a mapping");
+	expect_error("enroll:\n  token: a\nlog:\n  level: loud\n",
+		     "agent.yaml:4: key 'log.level': expected error, warn, info "
+		     "or debug, got 'loud'");
 }
 
 static void test_syntax_error_has_line(void **state)
