@@ -41,7 +41,7 @@ int agent_emit(struct agent *agent, const char *kind, int sev, bool drill,
 	       const char *body, size_t body_len, uint64_t *seq);
 
 uint64_t agent_boot_id(const struct agent *agent);
-/* Events waiting in the spool (a count over the table: not per event). */
+/* Events waiting in the spool. */
 long long agent_spool_depth(struct agent *agent);
 
 extern const struct source_ops source_heartbeat;

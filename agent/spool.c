@@ -16,7 +16,10 @@ struct spool {
 	sqlite3_stmt *insert, *read, *ack, *drop, *size, *meta_get, *meta_set;
 	sqlite3_stmt *acked_size;
 	long long max_bytes;
-	long long bytes; /* tracked sum of row sizes */
+	/* Kept up to date on every change, so stats never scan the table. */
+	long long bytes; /* body bytes plus ROW_OVERHEAD per row */
+	long long depth;
+	uint64_t last_seq;
 	uint64_t last_acked;
 	long long dropped;
 	time_t last_drop_log;
@@ -154,6 +157,18 @@ static void move_aside(const char *path, char *moved_to, size_t cap)
 	unlink(from);
 }
 
+/* Counts from the table: at open, and after a rolled-back append whose
+ * drops had already been subtracted. */
+static void recount(struct spool *sp)
+{
+	sqlite3_stmt *q = sp->size;
+	if (sqlite3_step(q) == SQLITE_ROW) {
+		sp->depth = sqlite3_column_int64(q, 0);
+		sp->bytes = sqlite3_column_int64(q, 1) + sp->depth * ROW_OVERHEAD;
+	}
+	sqlite3_reset(q);
+}
+
 int spool_open(const char *path, long long max_bytes, struct spool **out,
 	       struct spool_open_info *info, char *err, size_t errlen)
 {
@@ -177,11 +192,15 @@ int spool_open(const char *path, long long max_bytes, struct spool **out,
 		alloc_free(sp);
 		return rc;
 	}
-	sqlite3_stmt *q = sp->size;
-	if (sqlite3_step(q) == SQLITE_ROW)
-		sp->bytes = sqlite3_column_int64(q, 1) +
-			    sqlite3_column_int64(q, 0) * ROW_OVERHEAD;
-	sqlite3_reset(q);
+	recount(sp);
+	sqlite3_stmt *seq;
+	if (sqlite3_prepare_v2(sp->db,
+			       "SELECT seq FROM sqlite_sequence WHERE name = "
+			       "'events'", -1, &seq, NULL) == SQLITE_OK) {
+		if (sqlite3_step(seq) == SQLITE_ROW)
+			sp->last_seq = (uint64_t)sqlite3_column_int64(seq, 0);
+		sqlite3_finalize(seq);
+	}
 	sp->last_acked = (uint64_t)meta_get(sp, "last_acked");
 	sp->dropped = meta_get(sp, "dropped");
 	*out = sp;
@@ -208,6 +227,7 @@ static int make_room(struct spool *sp, long long need)
 			break; /* empty */
 		}
 		sp->bytes -= sqlite3_column_int64(sp->drop, 0) + ROW_OVERHEAD;
+		sp->depth--;
 		sqlite3_step(sp->drop);
 		sqlite3_reset(sp->drop);
 		dropped++;
@@ -251,14 +271,18 @@ int spool_append(struct spool *sp, struct event *ev)
 		log_err("spool: cannot store a %s event: %s", ev->kind,
 			sqlite3_errmsg(sp->db));
 		sqlite3_exec(sp->db, "ROLLBACK", NULL, NULL, NULL);
+		recount(sp);
 		return rc == SQLITE_FULL ? -ENOSPC : -EIO;
 	}
 	ev->seq = (uint64_t)sqlite3_last_insert_rowid(sp->db);
 	if (sqlite3_exec(sp->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 		sqlite3_exec(sp->db, "ROLLBACK", NULL, NULL, NULL);
+		recount(sp);
 		return -EIO;
 	}
 	sp->bytes += need;
+	sp->depth++;
+	sp->last_seq = ev->seq;
 	return 0;
 }
 
@@ -292,14 +316,15 @@ int spool_ack(struct spool *sp, uint64_t upto)
 {
 	if (upto <= sp->last_acked)
 		return 0;
-	long long freed = 0;
+	long long freed = 0, rows = 0;
 	int rc = sqlite3_exec(sp->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 	if (rc == SQLITE_OK) {
 		sqlite3_bind_int64(sp->acked_size, 1, (sqlite3_int64)upto);
-		if (sqlite3_step(sp->acked_size) == SQLITE_ROW)
+		if (sqlite3_step(sp->acked_size) == SQLITE_ROW) {
+			rows = sqlite3_column_int64(sp->acked_size, 0);
 			freed = sqlite3_column_int64(sp->acked_size, 1) +
-				sqlite3_column_int64(sp->acked_size, 0) *
-					ROW_OVERHEAD;
+				rows * ROW_OVERHEAD;
+		}
 		sqlite3_reset(sp->acked_size);
 		sqlite3_bind_int64(sp->ack, 1, (sqlite3_int64)upto);
 		rc = sqlite3_step(sp->ack) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
@@ -315,27 +340,17 @@ int spool_ack(struct spool *sp, uint64_t upto)
 	}
 	sp->last_acked = upto;
 	sp->bytes -= freed;
+	sp->depth -= rows;
 	sqlite3_exec(sp->db, "PRAGMA incremental_vacuum(64)", NULL, NULL, NULL);
 	return 0;
 }
 
 int spool_stats(struct spool *sp, struct spool_stats *out)
 {
-	sqlite3_stmt *q = sp->size;
 	memset(out, 0, sizeof(*out));
-	if (sqlite3_step(q) == SQLITE_ROW) {
-		out->depth = sqlite3_column_int64(q, 0);
-		out->bytes = sqlite3_column_int64(q, 1);
-	}
-	sqlite3_reset(q);
-	sqlite3_stmt *seq;
-	if (sqlite3_prepare_v2(sp->db,
-			       "SELECT seq FROM sqlite_sequence WHERE name = "
-			       "'events'", -1, &seq, NULL) == SQLITE_OK) {
-		if (sqlite3_step(seq) == SQLITE_ROW)
-			out->last_seq = (uint64_t)sqlite3_column_int64(seq, 0);
-		sqlite3_finalize(seq);
-	}
+	out->depth = sp->depth;
+	out->bytes = sp->bytes;
+	out->last_seq = sp->last_seq;
 	out->last_acked = sp->last_acked;
 	out->dropped = sp->dropped;
 	return 0;

@@ -46,12 +46,13 @@ int spool_ack(struct spool *sp, uint64_t upto);
 
 struct spool_stats {
 	long long depth;	   /* events waiting */
-	long long bytes;	   /* their body bytes, roughly */
+	long long bytes;	   /* their size as the cap counts it */
 	uint64_t last_seq;	   /* highest seq ever assigned */
 	uint64_t last_acked;	   /* highest seq acked */
 	long long dropped;	   /* dropped for the cap, not yet reported */
 };
 
+/* From counters kept on every change: no query, cheap to call often. */
 int spool_stats(struct spool *sp, struct spool_stats *out);
 /* Small durable counters kept with the spool (for example the last
  * command id executed, so a replayed command is refused after a reboot). */
