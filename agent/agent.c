@@ -34,6 +34,7 @@ static const struct source_ops *const all_sources[] = {
 	&source_inventory,
 	&source_heartbeat,
 	&source_synthetic,
+	&source_netsensor,
 };
 #define NSOURCES (sizeof(all_sources) / sizeof(all_sources[0]))
 
@@ -354,7 +355,7 @@ int agent_run(const char *config_path, const struct agent_settings *s)
 	if ((rc = uplink_start(agent.loop, agent.spool, &uo, on_command,
 			       on_link_state, &agent, &agent.uplink)) != 0)
 		goto done;
-	struct source_env env = {agent.loop, s, &agent};
+	struct source_env env = {agent.loop, s, &agent, config_path};
 	for (size_t i = 0; i < NSOURCES; i++) {
 		rc = all_sources[i]->init(&env, &agent.source_state[i]);
 		if (rc == 0 && agent.source_state[i])

@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "agent/agent.h"
+#include "agent/netsensor.h"
 #include "agent/settings.h"
 #include "agent/spool.h"
 #include "common/enroll_client.h"
@@ -37,6 +38,9 @@ static const char usage_text[] =
 	"                      certificate, the pinned CA and, if missing, -c FILE\n"
 	"  run                 run in the foreground (SIGTERM stops, SIGHUP reloads)\n"
 	"  status              enrolled? running? connected? spool depth, last ack\n"
+	"  sniff --pcap FILE [--ioc FILE] [--json]\n"
+	"                      run the LAN sensor's detectors over a capture file\n"
+	"                      (settings from -c when the file exists)\n"
 	"  version\n"
 	"\n"
 	"Options:\n"
@@ -55,6 +59,9 @@ struct cli {
 	const char *ca_sha256;
 	const char *state_dir;
 	int enroll_port;
+	const char *pcap;
+	const char *ioc;
+	bool json;
 	int argc;
 	char **argv;
 };
@@ -82,6 +89,9 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 		{"ca-sha256", required_argument, NULL, 'f'},
 		{"enroll-port", required_argument, NULL, 'e'},
 		{"state-dir", required_argument, NULL, 's'},
+		{"pcap", required_argument, NULL, 'p'},
+		{"ioc", required_argument, NULL, 'i'},
+		{"json", no_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -98,6 +108,9 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 		case 'a': cli->ca = optarg; break;
 		case 'f': cli->ca_sha256 = optarg; break;
 		case 's': cli->state_dir = optarg; break;
+		case 'p': cli->pcap = optarg; break;
+		case 'i': cli->ioc = optarg; break;
+		case 'j': cli->json = true; break;
 		case 'e': {
 			char *end;
 			long v = strtol(optarg, &end, 10);
@@ -331,6 +344,23 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "version") == 0) {
 		printf("eduwatch-agent %s\n", EDUWATCH_VERSION);
 		return EXIT_OK;
+	}
+	if (strcmp(cmd, "sniff") == 0) {
+		if (cli.pcap == NULL)
+			return usage_error("sniff needs --pcap FILE");
+		bool have_config = access(cli.config, F_OK) == 0;
+		if (have_config && (rc = load(&cli, &s)) != 0)
+			return rc;
+		struct sniff_options so = {.pcap = cli.pcap, .ioc_file = cli.ioc,
+					   .json = cli.json};
+		return netsensor_sniff_file(have_config ? &s : NULL, &so);
+	}
+	/* The LAN sensor's helper process, started by `run`; not for people. */
+	if (strcmp(cmd, "_netsensor") == 0) {
+		bool have_config = access(cli.config, F_OK) == 0;
+		if (have_config && (rc = load(&cli, &s)) != 0)
+			return rc;
+		return netsensor_child_main(have_config ? &s : NULL);
 	}
 	if (strcmp(cmd, "run") == 0) {
 		if ((rc = load(&cli, &s)) != 0)

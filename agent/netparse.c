@@ -329,6 +329,8 @@ int net_parse_dns(const uint8_t *data, size_t len, struct net_dns *out)
 		if (read_name(data, len, &off, name, sizeof(name)) != 0 ||
 		    off + 10 > len)
 			return -EBADMSG;
+		if (a == 0 && out->qdcount == 0)
+			memcpy(out->qname, name, sizeof(name));
 		uint16_t type = (uint16_t)(data[off] << 8 | data[off + 1]);
 		uint16_t rdlen = (uint16_t)(data[off + 8] << 8 | data[off + 9]);
 		off += 10;

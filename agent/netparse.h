@@ -87,7 +87,9 @@ struct net_dns {
 	uint8_t opcode;
 	uint8_t rcode;
 	uint16_t qdcount, ancount;
-	char qname[NET_DNS_NAME_MAX + 1]; /* first question, lower-case */
+	/* The first question's name, lower-case; or the first answer's when
+	 * there is no question, as in NBNS responses. */
+	char qname[NET_DNS_NAME_MAX + 1];
 	uint16_t qtype;
 	int nanswers;			   /* parsed, at most the max */
 	struct net_dns_answer answers[NET_DNS_MAX_ANSWERS];

@@ -32,4 +32,12 @@ void platform_lower_priority(void);
 /* Resident set size of this process, in KiB. */
 long platform_rss_kib(void);
 
+/* The interface of the IPv4 default route and its gateway. Returns 0 or
+ * -ENOENT when there is no default route. */
+int platform_default_route(char *iface, size_t cap, uint8_t gateway[4]);
+
+/* The MAC the kernel's neighbour cache holds for an IPv4 address. Returns
+ * 0 or -ENOENT. */
+int platform_arp_lookup(const uint8_t ip[4], uint8_t mac[6]);
+
 #endif

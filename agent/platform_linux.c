@@ -125,3 +125,53 @@ long platform_rss_kib(void)
 	fclose(f);
 	return resident < 0 ? -1 : resident * (sysconf(_SC_PAGESIZE) / 1024);
 }
+
+int platform_default_route(char *iface, size_t cap, uint8_t gateway[4])
+{
+	FILE *f = fopen("/proc/net/route", "re");
+	char line[256], name[64];
+	unsigned dest, gw, flags;
+	int rc = -ENOENT;
+	if (f == NULL)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		/* Iface Destination Gateway Flags ...; addresses in host order
+		 * hex of the network-order bytes. 0x2 is RTF_GATEWAY. */
+		if (sscanf(line, "%63s %x %x %x", name, &dest, &gw, &flags) != 4)
+			continue;
+		if (dest != 0 || !(flags & 0x2))
+			continue;
+		snprintf(iface, cap, "%s", name);
+		memcpy(gateway, &gw, 4);
+		rc = 0;
+		break;
+	}
+	fclose(f);
+	return rc;
+}
+
+int platform_arp_lookup(const uint8_t ip[4], uint8_t mac[6])
+{
+	FILE *f = fopen("/proc/net/arp", "re");
+	char line[256], want[20];
+	int rc = -ENOENT;
+	if (f == NULL)
+		return -errno;
+	snprintf(want, sizeof(want), "%u.%u.%u.%u", ip[0], ip[1], ip[2], ip[3]);
+	while (fgets(line, sizeof(line), f)) {
+		char addr[64], hw[64];
+		unsigned type, flags, m[6];
+		if (sscanf(line, "%63s %x %x %63s", addr, &type, &flags, hw) != 4 ||
+		    strcmp(addr, want) != 0 || !(flags & 0x2)) /* ATF_COM */
+			continue;
+		if (sscanf(hw, "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3],
+			   &m[4], &m[5]) != 6)
+			continue;
+		for (int i = 0; i < 6; i++)
+			mac[i] = (uint8_t)m[i];
+		rc = 0;
+		break;
+	}
+	fclose(f);
+	return rc;
+}

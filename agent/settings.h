@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/config.h"
 #include "common/log.h"
 
 struct agent_settings {
@@ -20,6 +21,23 @@ struct agent_settings {
 	long long inventory_interval;
 	long long spool_max_size;
 	enum log_level log_level;
+	/* The LAN sensor (netsensor.*). Address lists are parsed at load. */
+	bool net_enabled;
+	char net_interface[64];	      /* "": the default route's */
+	char net_gateway[64];	      /* "": the default route's */
+	char net_ioc_file[512];	      /* "": <state_dir>/ioc.txt if present */
+	struct config_list net_guarded_raw, net_dhcp_raw, net_responders_raw;
+	size_t net_n_guarded, net_n_dhcp_servers, net_n_responders;
+	unsigned char net_guarded[16][4];
+	unsigned char net_dhcp_servers[16][4];
+	unsigned char net_responders[16][4];
+	long long net_scan_ports;
+	long long net_scan_window;
+	long long net_arp_flood;
+	long long net_mac_ips;
+	long long net_arp_window;
+	long long net_poison_names;
+	long long net_dedupe_window;
 	long long synthetic_rate;     /* testing: events per second, 0 off */
 	char synthetic_log[512];      /* testing: where emitted seqs go */
 };

@@ -22,6 +22,7 @@ struct source_env {
 	uv_loop_t *loop;
 	const struct agent_settings *settings;
 	struct agent *agent;
+	const char *config_path; /* for helper processes started by a source */
 };
 
 struct source_ops {
@@ -47,5 +48,6 @@ long long agent_spool_depth(struct agent *agent);
 extern const struct source_ops source_heartbeat;
 extern const struct source_ops source_inventory;
 extern const struct source_ops source_synthetic;
+extern const struct source_ops source_netsensor;
 
 #endif

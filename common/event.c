@@ -17,7 +17,8 @@ static const char *const known_kinds[] = {
 	"scan.summary",	   "scan.error",      "backup.status",
 	"backup.restore_test", "net.arp_spoof", "net.arp_flood",
 	"net.rogue_dhcp",  "net.llmnr_poison", "net.ioc_dns",
-	"net.ioc_ip",	   "net.port_scan",   "drill.action",
+	"net.ioc_ip",	   "net.port_scan",   "net.sensor",
+	"drill.action",
 	"test.synthetic",
 };
 

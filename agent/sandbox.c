@@ -1,0 +1,166 @@
+#include "agent/sandbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <pwd.h>
+#include <seccomp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+bool sandbox_has_seccomp(void)
+{
+#ifdef EDUWATCH_SANITIZED
+	return false;
+#else
+	return true;
+#endif
+}
+
+static int fail(char *err, size_t errlen, const char *what, int e)
+{
+	snprintf(err, errlen, "sandbox: %s: %s", what, strerror(e));
+	return -e;
+}
+
+/* Keeps only CAP_DAC_READ_SEARCH (or nothing) in every set. */
+static int set_caps(bool read_files, char *err, size_t errlen)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+	struct __user_cap_data_struct data[2];
+	memset(data, 0, sizeof(data));
+	if (read_files) {
+		data[0].effective = 1u << CAP_DAC_READ_SEARCH;
+		data[0].permitted = 1u << CAP_DAC_READ_SEARCH;
+	}
+	if (syscall(SYS_capset, &hdr, data) != 0)
+		return fail(err, errlen, "capset", errno);
+	return 0;
+}
+
+static int become_nobody(bool read_files, char *err, size_t errlen)
+{
+	struct passwd *pw = getpwnam("nobody");
+	uid_t uid = pw ? pw->pw_uid : 65534;
+	gid_t gid = pw ? pw->pw_gid : 65534;
+	/* No capability may come back through the bounding or ambient sets,
+	 * whatever this process does later. */
+	for (int cap = 0; cap <= 63; cap++) {
+		if (read_files && cap == CAP_DAC_READ_SEARCH)
+			continue;
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL)
+			return fail(err, errlen, "dropping the bounding set",
+				    errno);
+	}
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	if (read_files && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0)
+		return fail(err, errlen, "keepcaps", errno);
+	if (setgroups(0, NULL) != 0)
+		return fail(err, errlen, "setgroups", errno);
+	if (setresgid(gid, gid, gid) != 0)
+		return fail(err, errlen, "setresgid", errno);
+	if (setresuid(uid, uid, uid) != 0)
+		return fail(err, errlen, "setresuid", errno);
+	return set_caps(read_files, err, errlen);
+}
+
+#ifndef EDUWATCH_SANITIZED
+static int allow(scmp_filter_ctx ctx, int nr)
+{
+	return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
+}
+
+static int install_filter(const struct sandbox_policy *p, char *err,
+			  size_t errlen)
+{
+	/* Killing the whole process, not the thread, makes a violation a
+	 * visible crash the parent reports, never a silent hang. */
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+	if (ctx == NULL)
+		return fail(err, errlen, "seccomp_init", ENOMEM);
+	static const int base[] = {
+		SCMP_SYS(read),		 SCMP_SYS(readv),
+		SCMP_SYS(pread64),	 SCMP_SYS(lseek),
+		SCMP_SYS(fstat),	 SCMP_SYS(newfstatat),
+		SCMP_SYS(close),	 SCMP_SYS(mmap),
+		SCMP_SYS(munmap),	 SCMP_SYS(mremap),
+		SCMP_SYS(brk),		 SCMP_SYS(madvise),
+		SCMP_SYS(mprotect),	 SCMP_SYS(futex),
+		SCMP_SYS(clock_gettime), SCMP_SYS(clock_nanosleep),
+		SCMP_SYS(nanosleep),	 SCMP_SYS(gettimeofday),
+		SCMP_SYS(getpid),	 SCMP_SYS(gettid),
+		SCMP_SYS(getppid),
+		SCMP_SYS(exit),		 SCMP_SYS(exit_group),
+		SCMP_SYS(rt_sigreturn),	 SCMP_SYS(rt_sigprocmask),
+		SCMP_SYS(getrandom),	 SCMP_SYS(sched_yield),
+		SCMP_SYS(restart_syscall), SCMP_SYS(fcntl),
+		SCMP_SYS(poll),		 SCMP_SYS(ppoll),
+	};
+	static const int capture[] = {
+		SCMP_SYS(recvfrom), SCMP_SYS(recvmsg), SCMP_SYS(getsockopt),
+	};
+	static const int files[] = {
+		SCMP_SYS(getdents64), SCMP_SYS(statx),	SCMP_SYS(fstatfs),
+		SCMP_SYS(fadvise64),  SCMP_SYS(readlink), SCMP_SYS(lstat),
+		SCMP_SYS(stat),
+	};
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < sizeof(base) / sizeof(base[0]); i++)
+		rc = allow(ctx, base[i]);
+	for (size_t i = 0; rc == 0 && p->packet_capture &&
+			   i < sizeof(capture) / sizeof(capture[0]);
+	     i++)
+		rc = allow(ctx, capture[i]);
+	for (size_t i = 0;
+	     rc == 0 && p->read_files && i < sizeof(files) / sizeof(files[0]);
+	     i++)
+		rc = allow(ctx, files[i]);
+	/* Writes go to the result pipe and to stderr, nowhere else. */
+	int outs[2] = {p->out_fd, STDERR_FILENO};
+	for (int i = 0; rc == 0 && i < 2; i++) {
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1,
+				      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)outs[i]));
+		if (rc == 0)
+			rc = seccomp_rule_add(
+				ctx, SCMP_ACT_ALLOW, SCMP_SYS(writev), 1,
+				SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)outs[i]));
+	}
+	/* open only for reading: no write, create, truncate or append. */
+	const scmp_datum_t writes =
+		O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_TMPFILE;
+	if (rc == 0 && p->read_files)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
+				      SCMP_A2(SCMP_CMP_MASKED_EQ, writes, 0));
+	if (rc == 0 && p->read_files)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(open), 1,
+				      SCMP_A1(SCMP_CMP_MASKED_EQ, writes, 0));
+	if (rc == 0)
+		rc = seccomp_load(ctx);
+	seccomp_release(ctx);
+	if (rc != 0)
+		return fail(err, errlen, "seccomp", -rc);
+	return 0;
+}
+#endif
+
+int sandbox_enter(const struct sandbox_policy *policy, char *err,
+		  size_t errlen)
+{
+	int rc;
+	if (geteuid() == 0 && (rc = become_nobody(policy->read_files, err,
+						 errlen)) != 0)
+		return rc;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+		return fail(err, errlen, "no_new_privs", errno);
+#ifndef EDUWATCH_SANITIZED
+	if ((rc = install_filter(policy, err, errlen)) != 0)
+		return rc;
+#endif
+	return 0;
+}
