@@ -137,9 +137,17 @@ int childproc_spawn(uv_loop_t *loop, const char *const *args,
 		 .data.stream = (uv_stream_t *)&cp->out},
 		{.flags = UV_INHERIT_FD, .data.fd = STDERR_FILENO},
 	};
+	/* Our own path, so that ps and top name the helper; /proc/self/exe
+	 * when the binary was replaced under us (an upgrade in progress). */
+	char self[4096];
+	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (len > 0)
+		self[len] = '\0';
+	if (len <= 0 || strstr(self, " (deleted)") != NULL)
+		snprintf(self, sizeof(self), "/proc/self/exe");
 	uv_process_options_t opts = {
 		.exit_cb = on_process_exit,
-		.file = "/proc/self/exe",
+		.file = self,
 		.args = argv,
 		.stdio_count = 3,
 		.stdio = stdio,

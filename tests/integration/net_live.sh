@@ -1,0 +1,148 @@
+#!/bin/bash
+# The LAN sensor live, against real attack tools, inside network namespaces
+# this test creates: a switch (a bridge), the school's gateway, an attacker
+# and the PC running a real collector and agent. Nothing leaves the machine.
+#   - arpspoof (dsniff) tells the PC that the gateway is at its MAC;
+#   - a real dnsmasq answers DHCP as a rogue server;
+#   - nmap SYN-scans the PC;
+#   - the PC looks up a listed domain.
+# Each must arrive at the collector as its net.* event. Needs root; without
+# it (or without netns support) the test is skipped.
+. "$(dirname "$0")/lib.bash"
+AGENT="$EW_BIN/eduwatch-agent"
+NET=10.9.0
+S="${S:-ew$$}"
+SW="${S}s" PC="${S}p" GW="${S}g" EVIL="${S}a"
+
+skip() { echo "1..0 # SKIP $*"; exit 0; }
+
+teardown() {
+	for ns in "$PC" "$GW" "$EVIL" "$SW"; do
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
+		ip netns del "$ns" 2>/dev/null
+	done
+}
+
+if [ "${1:-}" != inner ]; then
+	[ "$(id -u)" -eq 0 ] || skip "needs root for network namespaces"
+	for t in arpspoof dnsmasq nmap; do
+		command -v "$t" >/dev/null || skip "$t is not installed"
+	done
+	ip netns add "$SW" 2>/dev/null || skip "cannot create a network namespace"
+	trap 'teardown; cleanup' EXIT
+	ip -n "$SW" link add br0 type bridge
+	ip -n "$SW" link set br0 up
+	i=0
+	for ns in "$PC" "$GW" "$EVIL"; do
+		i=$((i + 1))
+		ip netns add "$ns"
+		ip link add "${S}v$i" type veth peer name eth0 netns "$ns"
+		ip link set "${S}v$i" netns "$SW"
+		ip -n "$SW" link set "${S}v$i" master br0 up
+		ip -n "$ns" link set lo up
+		ip -n "$ns" link set eth0 up
+	done
+	ip -n "$PC" addr add "$NET.20/24" dev eth0
+	ip -n "$GW" addr add "$NET.1/24" dev eth0
+	ip -n "$EVIL" addr add "$NET.66/24" dev eth0
+	ip -n "$PC" route add default via "$NET.1"
+	ip netns exec "$PC" env S="$S" EW_BIN="$EW_BIN" bash "$0" inner
+	exit $?
+fi
+
+# ---- inside the PC's namespace -----------------------------------------
+D="$WORK/collector"
+A="$WORK/agent"
+mkdir -p "$A"
+collector_init "$D" || { not_ok "collector init"; tap_finish; exit 1; }
+"$COLLECTOR" school add 79009 "THCS Thử Nghiệm" --commune "Xã B" --level 2 \
+	--expected-pcs 1 -c "$CONF" >/dev/null
+collector_start "$WORK/collector.log" || not_ok "collector start"
+TOKEN=$("$COLLECTOR" token create --school 79009 --uses 1 -c "$CONF" 2>/dev/null)
+"$AGENT" enroll --collector "127.0.0.1:$INGEST_PORT" --enroll-port "$ENROLL_PORT" \
+	--token "$TOKEN" --ca "$D/ca.crt" --state-dir "$A/state" -c "$A/agent.yaml" >/dev/null
+ID=$("$COLLECTOR" agent list -c "$CONF" | awk 'NR == 1 { print $1 }')
+$PY - "$A/agent.yaml" "$NET" <<'PYEOF'
+import sys
+path, net = sys.argv[1:]
+text = open(path).read()
+text = text.replace("dhcp_servers: []", "dhcp_servers: [%s.1]" % net)
+text = text.replace("heartbeat:\n  interval: 60s", "heartbeat:\n  interval: 2s")
+open(path, "w").write(text)
+PYEOF
+echo "evil.example" >"$A/state/ioc.txt"
+# Learn the gateway's MAC the way the PC would: by talking to it.
+(exec 3<>"/dev/tcp/$NET.1/9") 2>/dev/null
+"$AGENT" run -c "$A/agent.yaml" >>"$WORK/agent.log" 2>&1 &
+PIDS+=($!)
+
+# One event a line, as JSON.
+events() {
+	"$COLLECTOR" events list --agent "$ID" --limit 500 --json -c "$CONF" 2>/dev/null |
+		$PY -c 'import json, sys
+for e in json.load(sys.stdin): print(json.dumps(e, separators=(",", ":"), ensure_ascii=False))'
+}
+arrives() { # arrives SECONDS PATTERN...: one event line matching all
+	local t=$1 i
+	shift
+	for ((i = 0; i < t * 4; i++)); do
+		local lines
+		lines=$(events)
+		for p in "$@"; do lines=$(grep -- "$p" <<<"$lines"); done
+		[ -n "$lines" ] && return 0
+		sleep 0.25
+	done
+	echo "# no event with: $*" >&2
+	return 1
+}
+ns() { ip netns exec "$1" "${@:2}"; }
+
+check "the sensor reports itself on, on eth0, sandboxed" \
+	arrives 20 '"kind":"net.sensor"' '"state":"on"' '"iface":"eth0"' '"gateway":"'"$NET"'.1"'
+
+ns "${S}a" timeout 6 arpspoof -i eth0 -t "$NET.20" "$NET.1" >/dev/null 2>&1 &
+check "arpspoof forging the gateway raises net.arp_spoof" \
+	arrives 15 '"kind":"net.arp_spoof"' '"role":"gateway"' '"ip":"'"$NET"'.1"'
+
+ns "${S}a" dnsmasq --no-daemon --port=0 --interface=eth0 --bind-interfaces \
+	--dhcp-range="$NET.100,$NET.150,1h" --dhcp-authoritative \
+	--dhcp-leasefile="$WORK/leases" --pid-file="$WORK/dnsmasq.pid" \
+	>"$WORK/dnsmasq.log" 2>&1 &
+PIDS+=($!)
+sleep 1
+# A DHCP discover from the PC, with the broadcast flag so the offer is
+# broadcast (the PC has an address already; a DHCP client would do this).
+discover() {
+	$PY - <<'PYEOF' 2>/dev/null
+from scapy.all import BOOTP, DHCP, Ether, IP, UDP, get_if_hwaddr, sendp
+mac = get_if_hwaddr("eth0")
+sendp(Ether(src=mac, dst="ff:ff:ff:ff:ff:ff") / IP(src="0.0.0.0", dst="255.255.255.255") /
+      UDP(sport=68, dport=67) /
+      BOOTP(chaddr=bytes.fromhex(mac.replace(":", "")), xid=0x5eed, flags=0x8000) /
+      DHCP(options=[("message-type", "discover"), "end"]), iface="eth0", verbose=False)
+PYEOF
+}
+discover
+check "a real dnsmasq answering DHCP raises net.rogue_dhcp" \
+	arrives 15 '"kind":"net.rogue_dhcp"' '"server_ip":"'"$NET"'.66"' '"xid":24301'
+
+ns "${S}a" nmap -sS -Pn -n -p 1-300 -T4 "$NET.20" >"$WORK/nmap.log" 2>&1
+check "nmap's SYN scan raises net.port_scan" \
+	arrives 15 '"kind":"net.port_scan"' '"src_ip":"'"$NET"'.66"'
+
+$PY - "$NET" <<'PYEOF'
+import socket, struct, sys
+q = struct.pack(">HHHHHH", 0x1d, 0x0100, 1, 0, 0, 0)
+for label in b"c2.evil.example".split(b"."):
+    q += bytes([len(label)]) + label
+q += b"\0" + struct.pack(">HH", 1, 1)
+socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(q, (sys.argv[1] + ".1", 53))
+PYEOF
+check "a lookup of a listed domain raises net.ioc_dns" \
+	arrives 15 '"kind":"net.ioc_dns"' '"query":"c2.evil.example"'
+
+check "the sensor helper runs as nobody, not root" \
+	bash -c "ps -eo user=,args= | grep '[e]duwatch-agent _netsensor' | grep -q '^nobody'"
+events >"$WORK/events.json"
+check "no alert carries packet payload" bash -c "! grep -q -E '\"(payload|password)\"' $WORK/events.json"
+tap_finish
