@@ -76,6 +76,15 @@ static int allow(scmp_filter_ctx ctx, int nr)
 	return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
 }
 
+/* Allows nr when (argument arg & mask) == value. */
+static int allow_if(scmp_filter_ctx ctx, int nr, unsigned arg,
+		    scmp_datum_t mask, scmp_datum_t value)
+{
+	struct scmp_arg_cmp cmp = {.arg = arg, .op = SCMP_CMP_MASKED_EQ,
+				   .datum_a = mask, .datum_b = value};
+	return seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, nr, 1, &cmp);
+}
+
 static int install_filter(const struct sandbox_policy *p, char *err,
 			  size_t errlen)
 {
@@ -95,7 +104,9 @@ static int install_filter(const struct sandbox_policy *p, char *err,
 		SCMP_SYS(clock_gettime), SCMP_SYS(clock_nanosleep),
 		SCMP_SYS(nanosleep),	 SCMP_SYS(gettimeofday),
 		SCMP_SYS(getpid),	 SCMP_SYS(gettid),
-		SCMP_SYS(getppid),
+		SCMP_SYS(getppid),	 SCMP_SYS(getuid),
+		SCMP_SYS(geteuid),	 SCMP_SYS(getgid),
+		SCMP_SYS(getegid),
 		SCMP_SYS(exit),		 SCMP_SYS(exit_group),
 		SCMP_SYS(rt_sigreturn),	 SCMP_SYS(rt_sigprocmask),
 		SCMP_SYS(getrandom),	 SCMP_SYS(sched_yield),
@@ -122,24 +133,22 @@ static int install_filter(const struct sandbox_policy *p, char *err,
 	     i++)
 		rc = allow(ctx, files[i]);
 	/* Writes go to the result pipe and to stderr, nowhere else. */
+	const scmp_datum_t all = ~(scmp_datum_t)0;
 	int outs[2] = {p->out_fd, STDERR_FILENO};
 	for (int i = 0; rc == 0 && i < 2; i++) {
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1,
-				      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)outs[i]));
+		rc = allow_if(ctx, SCMP_SYS(write), 0, all, (scmp_datum_t)outs[i]);
 		if (rc == 0)
-			rc = seccomp_rule_add(
-				ctx, SCMP_ACT_ALLOW, SCMP_SYS(writev), 1,
-				SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)outs[i]));
+			rc = allow_if(ctx, SCMP_SYS(writev), 0, all,
+				      (scmp_datum_t)outs[i]);
 	}
-	/* open only for reading: no write, create, truncate or append. */
+	/* open only for reading: no write, create, truncate or append
+	 * (O_TMPFILE needs write access, so it is refused too). */
 	const scmp_datum_t writes =
-		O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_TMPFILE;
+		O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND;
 	if (rc == 0 && p->read_files)
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
-				      SCMP_A2(SCMP_CMP_MASKED_EQ, writes, 0));
+		rc = allow_if(ctx, SCMP_SYS(openat), 2, writes, 0);
 	if (rc == 0 && p->read_files)
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(open), 1,
-				      SCMP_A1(SCMP_CMP_MASKED_EQ, writes, 0));
+		rc = allow_if(ctx, SCMP_SYS(open), 1, writes, 0);
 	if (rc == 0)
 		rc = seccomp_load(ctx);
 	seccomp_release(ctx);

@@ -63,6 +63,22 @@ def dns_query(name, qtype=1):
     return struct.pack(">HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0) + q + struct.pack(">HH", qtype, 1)
 
 
+def frames(items):
+    """The netdetect harness's input: frames, each after a 2-byte length."""
+    return b"".join(struct.pack(">H", len(f)) + f for f in items)
+
+
+def scapy_captures():
+    """The LAN sensor's test captures as seeds, when scapy is installed."""
+    try:
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                        "..", "integration"))
+        import netpcaps
+    except ImportError:
+        return {}
+    return {name: frames([bytes(p) for p in pkts]) for name, pkts in netpcaps.cases()}
+
+
 def main():
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
     seeds = {
@@ -92,6 +108,16 @@ def main():
             "alias": b"name: &x y\nitems: [*x]\n",
             "bad": b"a:\n  count: [\n",
         },
+    }
+    net = seeds["netparse"]
+    seeds["netdetect"] = {
+        "arp-twice": frames([net["arp-reply"], net["arp-reply"]]),
+        "mixed": frames(list(net.values())),
+    }
+    seeds["netdetect"].update(scapy_captures())
+    seeds["iocset"] = {
+        "list": b"# IOC list\nevil.example\n*.bad.example.\n203.0.113.66 # c2\n2001:db8::66\n",
+        "bad": b"ok.example\nnot a domain\n",
     }
     for harness, files in seeds.items():
         d = os.path.join(root, harness)
