@@ -15,7 +15,7 @@
 #define SCAN_SLOTS 1024
 #define RESPONDER_SLOTS 256
 #define DEDUPE_SLOTS 2048
-#define XID_SLOTS 64
+#define XID_SLOTS 256
 #define MAC_IPS_TRACKED 32
 #define NAMES_TRACKED 8
 #define NAMES_SHOWN 4
@@ -86,7 +86,6 @@ struct netdetect {
 	struct scan_entry scans[SCAN_SLOTS];
 	struct responder_entry responders[RESPONDER_SLOTS];
 	struct xid_entry xids[XID_SLOTS];
-	unsigned next_xid;
 	struct dedupe_entry dedupe[DEDUPE_SLOTS];
 	msgpack_sbuffer body;
 	msgpack_packer pk;
@@ -106,21 +105,29 @@ void netdetect_config_defaults(struct netdetect_config *cfg)
 	cfg->dedupe_window_s = 600;
 }
 
+/* Table keys are a few fixed bytes (a MAC, two addresses); hashing them a
+ * word at a time keeps the per-packet cost small. Tables are fixed-size
+ * and evict, so a crafted collision costs an attacker's own state only. */
 static uint64_t hash_mix(const void *data, size_t len, uint64_t h)
 {
 	const uint8_t *p = data;
-	for (size_t i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 1099511628211ULL;
+	while (len >= 8) {
+		uint64_t w;
+		memcpy(&w, p, 8);
+		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+		h ^= h >> 32;
+		p += 8;
+		len -= 8;
 	}
-	return h;
+	uint64_t tail = 0;
+	memcpy(&tail, p, len);
+	h = (h ^ tail ^ (uint64_t)len << 56) * 0x9e3779b97f4a7c15ULL;
+	return h ^ h >> 29;
 }
 
 static uint64_t hash_bytes(const void *data, size_t len)
 {
-	uint64_t h = hash_mix(data, len, 1469598103934665603ULL);
-	h ^= h >> 29;
-	return h;
+	return hash_mix(data, len, 0x243f6a8885a308d3ULL);
 }
 
 static void add_guard(struct netdetect *nd, const uint8_t ip[4],
@@ -283,7 +290,9 @@ static struct mac_entry *mac_slot(struct netdetect *nd, const uint8_t mac[6])
 	uint64_t window = (uint64_t)nd->cfg.arp_window_s * US_PER_S;
 	if (!e->used || memcmp(e->mac, mac, 6) != 0 ||
 	    nd->now < e->window_start || nd->now - e->window_start >= window) {
-		memset(e, 0, sizeof(*e));
+		/* Counters only: ips[] beyond n_ips is never read. */
+		e->garp = 0;
+		e->n_ips = 0;
 		e->used = true;
 		memcpy(e->mac, mac, 6);
 		e->window_start = nd->now;
@@ -408,18 +417,15 @@ static void check_dhcp(struct netdetect *nd, const struct net_packet *p)
 	}
 
 	/* Two servers answering one transaction: one of them is rogue, even
-	 * when no allowlist says which. */
-	for (unsigned i = 0; i < XID_SLOTS; i++) {
-		struct xid_entry *x = &nd->xids[i];
-		if (!x->used || x->xid != d.xid || nd->now < x->ts ||
-		    nd->now - x->ts > XID_WINDOW_US)
-			continue;
-		if (memcmp(x->server, server, 4) != 0) {
+	 * when no allowlist says which. Transactions are direct-mapped by
+	 * xid; a newer one may evict an older, never merge with it. */
+	struct xid_entry *x = &nd->xids[hash_bytes(&d.xid, 4) % XID_SLOTS];
+	if (x->used && x->xid == d.xid && nd->now >= x->ts &&
+	    nd->now - x->ts <= XID_WINDOW_US) {
+		if (memcmp(x->server, server, 4) != 0)
 			rogue_dhcp_alert(nd, p, &d, server, "two_servers", x);
-			return;
-		}
+		return;
 	}
-	struct xid_entry *x = &nd->xids[nd->next_xid++ % XID_SLOTS];
 	*x = (struct xid_entry){.xid = d.xid, .ts = nd->now, .used = true};
 	memcpy(x->server, server, 4);
 	memcpy(x->server_mac, p->src_mac, 6);
@@ -574,7 +580,7 @@ static void check_syn(struct netdetect *nd, const struct net_packet *p)
 	    memcmp(e->src, p->src_ip, 16) != 0 ||
 	    memcmp(e->dst, p->dst_ip, 16) != 0 || nd->now < e->window_start ||
 	    nd->now - e->window_start >= window) {
-		memset(e, 0, sizeof(*e));
+		e->n_ports = 0;
 		e->used = true;
 		e->family = p->family;
 		memcpy(e->src, p->src_ip, 16);

@@ -301,7 +301,12 @@ static int read_name(const uint8_t *msg, size_t len, size_t *off, char *out,
 int net_parse_dns(const uint8_t *data, size_t len, struct net_dns *out)
 {
 	struct cursor c = cursor_at(data, len);
-	memset(out, 0, sizeof(*out));
+	/* Not a memset of the whole struct: its name buffer and answers are
+	 * most of it, and this runs for every DNS packet on the LAN. Answers
+	 * are cleared one by one as they are filled. */
+	out->qname[0] = '\0';
+	out->qtype = 0;
+	out->nanswers = 0;
 	out->id = be16(&c);
 	uint16_t flags = be16(&c);
 	out->response = (flags & 0x8000) != 0;
@@ -338,6 +343,7 @@ int net_parse_dns(const uint8_t *data, size_t len, struct net_dns *out)
 			return -EBADMSG;
 		if (out->nanswers < NET_DNS_MAX_ANSWERS) {
 			struct net_dns_answer *ans = &out->answers[out->nanswers++];
+			memset(ans, 0, sizeof(*ans));
 			ans->type = type;
 			if (type == 1 && rdlen == 4) {
 				ans->family = 4;
