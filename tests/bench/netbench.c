@@ -3,7 +3,7 @@
  *
  *   netbench gen FILE PACKETS   write a capture of what the sensor's BPF
  *                               filter admits on a busy school LAN
- *   netbench run FILE IOCFILE   best of 3: a pcap_next_ex loop that only
+ *   netbench run FILE IOCFILE   best of 5: a pcap_next_ex loop that only
  *                               touches each packet, then the same loop
  *                               feeding netdetect with the IOC list
  * The capture mixes ARP (200 hosts, one spoofer), DNS queries (names that
@@ -263,7 +263,7 @@ int main(int argc, char **argv)
 	cfg.ioc = ioc;
 	double best_raw = 0, best_det = 0;
 	long n = 0;
-	for (int round = 0; round < 3; round++) {
+	for (int round = 0; round < 5; round++) {
 		double raw = pass(argv[2], NULL, &n);
 		struct netdetect *nd = netdetect_new(&cfg, on_alert, NULL);
 		alerts = 0;
