@@ -113,14 +113,16 @@ int childproc_spawn(uv_loop_t *loop, const char *const *args,
 		    const struct childproc_ops *ops, void *arg,
 		    struct childproc **out)
 {
+	/* argv: our name, the helper's args, and the NULL exec needs. */
 	char *argv[MAX_ARGS + 2];
 	size_t n = 0;
 	argv[n++] = (char *)"eduwatch-agent";
-	for (; args[n - 1] != NULL; n++) {
+	for (size_t i = 0; args[i] != NULL; i++) {
 		if (n > MAX_ARGS)
 			return -E2BIG;
-		argv[n] = (char *)args[n - 1];
+		argv[n++] = (char *)args[i];
 	}
+	argv[n] = NULL;
 	struct childproc *cp = alloc_zeroed(1, sizeof(*cp));
 	if (cp == NULL || (cp->decoder = wire_decoder_new()) == NULL) {
 		alloc_free(cp);
