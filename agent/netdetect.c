@@ -364,9 +364,9 @@ static void rogue_dhcp_alert(struct netdetect *nd, const struct net_packet *p,
 			     const struct net_dhcp *d, const uint8_t server[4],
 			     const char *reason, const struct xid_entry *other)
 {
-	uint8_t key[8];
+	uint8_t key[10];
 	memcpy(key, server, 4);
-	memcpy(key + 4, p->src_mac, 4);
+	memcpy(key + 4, p->src_mac, 6);
 	if (!dedupe_admit(nd, "net.rogue_dhcp", key, sizeof(key)))
 		return;
 	uint32_t n = 8 + (d->has_router ? 1 : 0) + (d->has_dns ? 1 : 0) +

@@ -162,8 +162,11 @@ int sandbox_enter(const struct sandbox_policy *policy, char *err,
 		  size_t errlen)
 {
 	int rc;
-	if (geteuid() == 0 && (rc = become_nobody(policy->read_files, err,
-						 errlen)) != 0)
+	if (geteuid() == 0)
+		rc = become_nobody(policy->read_files, err, errlen);
+	else /* capabilities given to a non-root user (file or ambient) */
+		rc = policy->read_files ? 0 : set_caps(false, err, errlen);
+	if (rc != 0)
 		return rc;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
 		return fail(err, errlen, "no_new_privs", errno);

@@ -26,6 +26,7 @@ struct netsensor {
 	uint64_t delay_ms;
 	unsigned restarts;
 	bool stopping;
+	bool reported_off; /* an "off" already went out for this outage */
 	char last_error[REASON_MAX];
 };
 
@@ -101,6 +102,7 @@ static void on_message(void *arg, const msgpack_object *map)
 		log_info("netsensor: capturing on %s", iface);
 		ns->delay_ms = RESTART_MIN_MS;
 		ns->last_error[0] = '\0';
+		ns->reported_off = false;
 		emit_state(ns, map, NULL);
 	} else if (strcmp(type, "error") == 0 &&
 		   wire_get_str(map, "msg", msg, sizeof(msg)) == 0) {
@@ -134,7 +136,11 @@ static void on_child_exit(void *arg, const char *why)
 		 ns->last_error[0] ? "; helper " : ": ", why);
 	log_warn("netsensor: off: %s; retrying in %llu s", reason,
 		 (unsigned long long)(ns->delay_ms / 1000));
-	emit_state(ns, NULL, reason);
+	/* One event an outage: a PC without capture rights retries every
+	 * ten minutes and must not fill the collector saying so. */
+	if (!ns->reported_off)
+		emit_state(ns, NULL, reason);
+	ns->reported_off = true;
 	ns->last_error[0] = '\0';
 	uv_timer_start(&ns->restart, on_restart_timer, ns->delay_ms, 0);
 	ns->delay_ms *= 2;
