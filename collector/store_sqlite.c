@@ -13,7 +13,7 @@
  * host_state, never the event log). */
 static const char *const state_kinds[] = {
 	"av.status", "backup.status", "backup.restore_test", "scan.summary",
-	"agent.inventory", "agent.start",
+	"agent.inventory", "agent.start", "net.sensor",
 };
 
 /* Each entry moves the schema one version up; never edit a shipped one. */

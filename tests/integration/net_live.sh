@@ -143,6 +143,9 @@ check "a lookup of a listed domain raises net.ioc_dns" \
 
 check "the sensor helper runs as nobody, not root" \
 	bash -c "ps -eo user=,args= | grep '[e]duwatch-agent _netsensor' | grep -q '^nobody'"
+# host_state bodies are msgpack: look for "state": "on" in its bytes.
+state=$(sqlite3 "$D/eduwatch.db" "SELECT hex(body) FROM host_state WHERE agent = '$ID' AND kind = 'net.sensor'" 2>&1)
+check "the collector keeps the sensor's state for scoring" grep -q 'A57374617465A26F6E' <<<"$state"
 events >"$WORK/events.json"
 check "no alert carries packet payload" bash -c "! grep -q -E '\"(payload|password)\"' $WORK/events.json"
 tap_finish
