@@ -342,7 +342,9 @@ int iocset_load_file(struct iocset *set, const char *path, char *err,
 	FILE *f = fopen(path, "re");
 	if (f == NULL) {
 		int e = errno;
-		snprintf(err, errlen, "%s: %s", path, strerror(e));
+		char buf[128];
+		snprintf(err, errlen, "%s: %s", path,
+			 strerror_r(e, buf, sizeof(buf)));
 		return -e;
 	}
 	char *buf = NULL;
@@ -368,7 +370,9 @@ int iocset_load_file(struct iocset *set, const char *path, char *err,
 		rc = -EIO;
 	fclose(f);
 	if (rc != 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(-rc));
+		char why[128];
+		snprintf(err, errlen, "%s: %s", path,
+			 strerror_r(-rc, why, sizeof(why)));
 		alloc_free(buf);
 		return rc;
 	}

@@ -159,13 +159,17 @@ static void live_alert(void *arg, const char *kind, int sev, const char *body,
 	send_map(lv);
 }
 
+/* The detectors' clock: the capture's timestamp, live or from a file. */
+static uint64_t packet_us(const struct pcap_pkthdr *h)
+{
+	return (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec;
+}
+
 static void live_packet(u_char *arg, const struct pcap_pkthdr *h,
 			const u_char *data)
 {
 	struct live *lv = (struct live *)arg;
-	netdetect_packet(lv->nd, data, h->caplen,
-			 (uint64_t)h->ts.tv_sec * 1000000u +
-				 (uint64_t)h->ts.tv_usec);
+	netdetect_packet(lv->nd, data, h->caplen, packet_us(h));
 }
 
 static void send_stats(struct live *lv, pcap_t *pc)
@@ -323,51 +327,43 @@ int netsensor_sniff_file(const struct agent_settings *s,
 {
 	struct netdetect_config cfg;
 	struct iocset *ioc = NULL;
+	struct netdetect *nd = NULL;
+	pcap_t *pc = NULL;
 	char iface[64], err[512], perr[PCAP_ERRBUF_SIZE] = "";
 	struct sniff sn = {.json = opts->json};
+	int code = 1;
 	if (prepare(s, false, opts->ioc_file, &cfg, &ioc, iface, sizeof(iface),
 		    err, sizeof(err)) != 0) {
 		fprintf(stderr, "eduwatch-agent: %s\n", err);
 		return 3;
 	}
-	pcap_t *pc = pcap_open_offline(opts->pcap, perr);
-	if (pc == NULL) {
+	if ((pc = pcap_open_offline(opts->pcap, perr)) == NULL) {
 		fprintf(stderr, "eduwatch-agent: %s\n", perr);
-		iocset_free(ioc);
-		return 1;
+		goto out;
 	}
 	if (pcap_datalink(pc) != DLT_EN10MB) {
 		fprintf(stderr, "eduwatch-agent: %s: only Ethernet captures are "
 				"read (link type %d)\n",
 			opts->pcap, pcap_datalink(pc));
-		pcap_close(pc);
-		iocset_free(ioc);
-		return 1;
+		goto out;
 	}
 	/* A capture file is as hostile as the LAN it came from. */
 	struct sandbox_policy policy = {.out_fd = STDOUT_FILENO};
 	if (sandbox_enter(&policy, err, sizeof(err)) != 0) {
 		fprintf(stderr, "eduwatch-agent: %s\n", err);
-		pcap_close(pc);
-		iocset_free(ioc);
-		return 1;
-	}
-	struct netdetect *nd = netdetect_new(&cfg, print_alert, &sn);
-	int code = 0;
-	if (nd == NULL) {
-		code = 1;
 		goto out;
 	}
+	if ((nd = netdetect_new(&cfg, print_alert, &sn)) == NULL)
+		goto out;
 	struct pcap_pkthdr *h;
 	const u_char *data;
 	int rc;
 	while ((rc = pcap_next_ex(pc, &h, &data)) == 1)
-		netdetect_packet(nd, data, h->caplen,
-				 (uint64_t)h->ts.tv_sec * 1000000u +
-					 (uint64_t)h->ts.tv_usec);
+		netdetect_packet(nd, data, h->caplen, packet_us(h));
 	fflush(stdout);
 	struct netdetect_stats st;
 	netdetect_get_stats(nd, &st);
+	code = 0;
 	if (rc == PCAP_ERROR) {
 		fprintf(stderr, "eduwatch-agent: %s: %s (after %llu packets)\n",
 			opts->pcap, pcap_geterr(pc),
@@ -382,7 +378,8 @@ int netsensor_sniff_file(const struct agent_settings *s,
 		(unsigned long long)st.suppressed);
 out:
 	netdetect_free(nd);
-	pcap_close(pc);
+	if (pc)
+		pcap_close(pc);
 	iocset_free(ioc);
 	return code;
 }

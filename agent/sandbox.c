@@ -24,7 +24,9 @@ bool sandbox_has_seccomp(void)
 
 static int fail(char *err, size_t errlen, const char *what, int e)
 {
-	snprintf(err, errlen, "sandbox: %s: %s", what, strerror(e));
+	char buf[128];
+	snprintf(err, errlen, "sandbox: %s: %s", what,
+		 strerror_r(e, buf, sizeof(buf)));
 	return -e;
 }
 
