@@ -338,8 +338,7 @@ static void check_arp_volume(struct netdetect *nd, const struct net_packet *p)
 	pack_mac(pk, "mac", a->sender_mac);
 	wire_pack_kv_u64(pk, "count", count);
 	wire_pack_kv_u64(pk, "window_s", nd->cfg.arp_window_s);
-	msgpack_pack_str(pk, 3);
-	msgpack_pack_str_body(pk, "ips", 3);
+	wire_pack_str(pk, "ips");
 	unsigned shown = e->n_ips < 8 ? e->n_ips : 8;
 	msgpack_pack_array(pk, shown);
 	for (unsigned i = 0; i < shown; i++) {
@@ -526,8 +525,7 @@ static void check_name_answer(struct netdetect *nd, const struct net_packet *p,
 	pack_ip(pk, "victim_ip", 4, p->dst_ip);
 	wire_pack_kv_str(pk, "name", r.qname);
 	wire_pack_kv_u64(pk, "distinct_names", e->n_names);
-	msgpack_pack_str(pk, 5);
-	msgpack_pack_str_body(pk, "names", 5);
+	wire_pack_str(pk, "names");
 	unsigned shown = e->n_names < NAMES_SHOWN ? e->n_names : NAMES_SHOWN;
 	msgpack_pack_array(pk, shown);
 	for (unsigned i = 0; i < shown; i++)
@@ -604,8 +602,7 @@ static void check_syn(struct netdetect *nd, const struct net_packet *p)
 	wire_pack_kv_u64(pk, "distinct_ports", e->n_ports);
 	wire_pack_kv_u64(pk, "window_s", nd->cfg.scan_window_s);
 	wire_pack_kv_u64(pk, "first_us", e->window_start);
-	msgpack_pack_str(pk, 5);
-	msgpack_pack_str_body(pk, "ports", 5);
+	wire_pack_str(pk, "ports");
 	unsigned shown = e->n_ports < 16 ? e->n_ports : 16;
 	msgpack_pack_array(pk, shown);
 	for (unsigned i = 0; i < shown; i++)
