@@ -1,0 +1,164 @@
+#include "collector/cef.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/alloc.h"
+#include "common/version.h"
+
+void cef_buf_release(struct cef_buf *b)
+{
+	alloc_free(b->data);
+	memset(b, 0, sizeof(*b));
+}
+
+static void put(struct cef_buf *b, const char *s, size_t n)
+{
+	if (b->failed)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		char *data = alloc_resize(b->data, cap);
+		if (data == NULL) {
+			b->failed = true;
+			return;
+		}
+		b->data = data;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, s, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+static void puts_(struct cef_buf *b, const char *s)
+{
+	put(b, s, strlen(s));
+}
+
+/* One escaper for both places; they differ in which bytes are special. */
+static void escape(struct cef_buf *out, const char *s, bool header)
+{
+	for (const char *p = s; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c == '\\')
+			puts_(out, "\\\\");
+		else if (header && c == '|')
+			puts_(out, "\\|");
+		else if (!header && c == '=')
+			puts_(out, "\\=");
+		else if (c == '\n')
+			puts_(out, header ? " " : "\\n");
+		else if (c == '\r')
+			puts_(out, header ? " " : "\\r");
+		else if (c < 0x20 || c == 0x7f)
+			puts_(out, " ");
+		else
+			put(out, p, 1);
+	}
+}
+
+void cef_escape_header(struct cef_buf *out, const char *s)
+{
+	escape(out, s, true);
+}
+
+void cef_escape_extension(struct cef_buf *out, const char *s)
+{
+	escape(out, s, false);
+}
+
+void cef_format(struct cef_buf *out, const struct cef_header *hdr,
+		const struct cef_field *fields, size_t nfields)
+{
+	char sev[8];
+	int severity = hdr->severity < 0 ? 0 : hdr->severity > 10 ? 10
+								  : hdr->severity;
+	snprintf(sev, sizeof(sev), "%d", severity);
+	puts_(out, "CEF:0|eduwatch|eduwatch-collector|");
+	cef_escape_header(out, EDUWATCH_VERSION);
+	puts_(out, "|");
+	cef_escape_header(out, hdr->signature_id);
+	puts_(out, "|");
+	cef_escape_header(out, hdr->name);
+	puts_(out, "|");
+	puts_(out, sev);
+	puts_(out, "|");
+	bool first = true;
+	for (size_t i = 0; i < nfields; i++) {
+		if (fields[i].value == NULL || fields[i].value[0] == '\0')
+			continue;
+		if (!first)
+			puts_(out, " ");
+		first = false;
+		puts_(out, fields[i].key);
+		puts_(out, "=");
+		cef_escape_extension(out, fields[i].value);
+	}
+}
+
+int syslog_severity_from_cef(int s)
+{
+	/* CEF 9-10 very high, 7-8 high, 4-6 medium, 1-3 low, 0 info. */
+	return s >= 9 ? 1 : s >= 7 ? 3 : s >= 4 ? 4 : s >= 1 ? 5 : 6;
+}
+
+/* An RFC 5424 header field: printable US-ASCII, at most max bytes, "-"
+ * when empty. */
+static void header_field(struct cef_buf *out, const char *s, size_t max)
+{
+	size_t n = 0;
+	for (const char *p = s ? s : ""; *p && n < max; p++, n++) {
+		char c = *p;
+		put(out, (c > 32 && c < 127) ? p : "_", 1);
+	}
+	if (n == 0)
+		puts_(out, "-");
+}
+
+void syslog_frame(struct cef_buf *out, const struct syslog_meta *meta,
+		  const char *msg, size_t msg_len, enum syslog_framing framing)
+{
+	struct cef_buf m = {0};
+	char head[64];
+	int facility = meta->facility >= 0 && meta->facility <= 23
+			       ? meta->facility
+			       : 13;
+	int severity = meta->severity >= 0 && meta->severity <= 7
+			       ? meta->severity
+			       : 6;
+	time_t t = (time_t)(meta->ts_us / 1000000);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	snprintf(head, sizeof(head), "<%d>1 ", facility * 8 + severity);
+	puts_(&m, head);
+	strftime(head, sizeof(head), "%Y-%m-%dT%H:%M:%S", &tm);
+	puts_(&m, head);
+	snprintf(head, sizeof(head), ".%06lldZ ",
+		 (long long)(meta->ts_us % 1000000));
+	puts_(&m, head);
+	header_field(&m, meta->hostname, 255);
+	puts_(&m, " ");
+	header_field(&m, meta->app, 48);
+	puts_(&m, " - "); /* PROCID */
+	header_field(&m, meta->msgid, 32);
+	puts_(&m, " - "); /* no STRUCTURED-DATA */
+	put(&m, msg, msg_len);
+	if (m.failed) {
+		out->failed = true;
+		cef_buf_release(&m);
+		return;
+	}
+	if (framing == SYSLOG_OCTET_COUNTING) {
+		snprintf(head, sizeof(head), "%zu ", m.len);
+		puts_(out, head);
+		put(out, m.data, m.len);
+	} else {
+		put(out, m.data, m.len);
+		puts_(out, "\n");
+	}
+	cef_buf_release(&m);
+}
