@@ -9,7 +9,7 @@
 #include "common/config.h"
 
 #define F(key, type, member, size, def, lo, hi)                               \
-	{key, type, offsetof(struct agent_settings, member), size, def, lo, hi}
+	{key, type, offsetof(struct agent_settings, member), size, def, lo, hi, NULL, 0}
 
 static const struct config_field fields[] = {
 	F("state_dir", CONFIG_STRING, state_dir, 512, "/var/lib/eduwatch-agent",

@@ -8,7 +8,7 @@
 #include "common/config.h"
 
 #define F(key, type, member, size, def, lo, hi)                               \
-	{key, type, offsetof(struct settings, member), size, def, lo, hi}
+	{key, type, offsetof(struct settings, member), size, def, lo, hi, NULL, 0}
 
 static const struct config_field fields[] = {
 	F("state_dir", CONFIG_STRING, state_dir, 512, NULL, 0, 0),

@@ -20,6 +20,7 @@
 
 struct loader {
 	const char *name;
+	const char *key_prefix; /* "checks[3]" inside a table item, or "" */
 	const struct config_field *fields;
 	size_t nfields;
 	void *out;
@@ -39,6 +40,11 @@ static int failf(struct loader *ld, int line, const char *key,
 	va_start(ap, fmt);
 	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
+	char full[CONFIG_KEY_MAX + 64];
+	if (key != NULL && ld->key_prefix && ld->key_prefix[0]) {
+		snprintf(full, sizeof(full), "%s.%s", ld->key_prefix, key);
+		key = full;
+	}
 	if (line > 0 && key != NULL)
 		snprintf(ld->err, ld->errlen, "%s:%d: key '%s': %s", ld->name,
 			 line, key, reason);
@@ -188,6 +194,7 @@ static int set_scalar(struct loader *ld, const struct config_field *f,
 				     "'%s'", text);
 		return 0;
 	case CONFIG_LIST:
+	case CONFIG_TABLE:
 		return failf(ld, line, f->key, "expected a list");
 	}
 	return -EINVAL;
@@ -282,6 +289,67 @@ static int load_list(struct loader *ld, const struct config_field *f,
 
 static int load_mapping(struct loader *ld, yaml_document_t *doc,
 			const yaml_node_t *map, const char *prefix,
+			unsigned depth);
+static int apply_defaults(struct loader *ld);
+static int check_required(struct loader *ld);
+
+static void table_clear(const struct config_field *f, struct config_table *t)
+{
+	for (size_t i = 0; i < t->count; i++)
+		config_free(f->item_fields, f->item_nfields,
+			    (char *)t->items + i * f->size);
+	alloc_free(t->items);
+	t->items = NULL;
+	t->count = 0;
+}
+
+/* Each item of a table is a mapping loaded by a loader of its own, so it
+ * gets defaults, unknown-key and duplicate checks and required fields
+ * exactly like a file; its messages name it as "key[i].field". */
+static int load_table(struct loader *ld, const struct config_field *f,
+		      int line, yaml_document_t *doc, const yaml_node_t *seq,
+		      unsigned depth)
+{
+	struct config_table *t = slot(ld, f);
+	size_t max = f->max > 0 ? (size_t)f->max : CONFIG_LIST_MAX;
+	table_clear(f, t);
+	for (yaml_node_item_t *it = seq->data.sequence.items.start;
+	     it < seq->data.sequence.items.top; it++) {
+		const yaml_node_t *item = yaml_document_get_node(doc, *it);
+		size_t index = t->count;
+		char prefix[CONFIG_KEY_MAX];
+		snprintf(prefix, sizeof(prefix), "%s[%zu]", f->key, index);
+		if (item == NULL || item->type != YAML_MAPPING_NODE)
+			return failf(ld, item ? node_line(item) : line, prefix,
+				     "expected a mapping of keys");
+		if (index >= max)
+			return failf(ld, node_line(item), f->key,
+				     "more than %zu items", max);
+		void *items = alloc_resize(t->items, (index + 1) * f->size);
+		if (items == NULL)
+			return failf(ld, line, f->key, "out of memory");
+		t->items = items;
+		void *out = (char *)items + index * f->size;
+		memset(out, 0, f->size);
+		t->count++;
+		struct loader sub = {
+			.name = ld->name, .key_prefix = prefix,
+			.fields = f->item_fields, .nfields = f->item_nfields,
+			.out = out, .err = ld->err, .errlen = ld->errlen,
+		};
+		int rc = apply_defaults(&sub);
+		if (rc == 0)
+			rc = load_mapping(&sub, doc, item, "", depth + 1);
+		if (rc == 0)
+			rc = check_required(&sub);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int load_mapping(struct loader *ld, yaml_document_t *doc,
+			const yaml_node_t *map, const char *prefix,
 			unsigned depth)
 {
 	if (depth > 8)
@@ -321,11 +389,13 @@ static int load_mapping(struct loader *ld, yaml_document_t *doc,
 			return failf(ld, line, path, "duplicate key");
 		ld->seen[index] = true;
 		if (val->type == YAML_SEQUENCE_NODE) {
-			if (f->type != CONFIG_LIST)
+			if (f->type != CONFIG_LIST && f->type != CONFIG_TABLE)
 				return failf(ld, line, path,
 					     "expected a single value, got a "
 					     "list");
-			int rc = load_list(ld, f, line, doc, val);
+			int rc = f->type == CONFIG_TABLE
+					 ? load_table(ld, f, line, doc, val, depth)
+					 : load_list(ld, f, line, doc, val);
 			if (rc != 0)
 				return rc;
 			continue;
@@ -334,11 +404,14 @@ static int load_mapping(struct loader *ld, yaml_document_t *doc,
 		if (scalar_text(val, text, sizeof(text)) != 0)
 			return failf(ld, line, path,
 				     "value is too long or holds a NUL byte");
-		if (f->type == CONFIG_LIST) {
+		if (f->type == CONFIG_LIST || f->type == CONFIG_TABLE) {
 			/* An empty value means an empty list. */
 			if (text[0] != '\0')
 				return failf(ld, line, path, "expected a list");
-			list_clear(slot(ld, f));
+			if (f->type == CONFIG_LIST)
+				list_clear(slot(ld, f));
+			else
+				table_clear(f, slot(ld, f));
 			continue;
 		}
 		int rc = set_scalar(ld, f, line, text);
@@ -356,6 +429,12 @@ static int apply_defaults(struct loader *ld)
 			struct config_list *list = slot(ld, f);
 			list->items = NULL;
 			list->count = 0;
+			continue;
+		}
+		if (f->type == CONFIG_TABLE) {
+			struct config_table *t = slot(ld, f);
+			t->items = NULL;
+			t->count = 0;
 			continue;
 		}
 		if (f->fallback == NULL)
@@ -494,11 +573,16 @@ static int load_document(struct loader *ld, const char *text, size_t len)
 	yaml_parser_delete(&parser);
 	if (rc != 0)
 		return rc;
+	return check_required(ld);
+}
+
+static int check_required(struct loader *ld)
+{
 	for (size_t i = 0; i < ld->nfields; i++) {
-		if (!ld->seen[i] && ld->fields[i].fallback == NULL &&
-		    ld->fields[i].type != CONFIG_LIST)
-			return failf(ld, 0, ld->fields[i].key,
-				     "required but missing");
+		const struct config_field *f = &ld->fields[i];
+		if (!ld->seen[i] && f->fallback == NULL &&
+		    f->type != CONFIG_LIST && f->type != CONFIG_TABLE)
+			return failf(ld, 0, f->key, "required but missing");
 	}
 	return 0;
 }
@@ -573,10 +657,13 @@ int config_load_file(const char *path, const struct config_field *fields,
 
 void config_free(const struct config_field *fields, size_t nfields, void *out)
 {
-	for (size_t i = 0; i < nfields; i++)
+	for (size_t i = 0; i < nfields; i++) {
+		void *field = (char *)out + fields[i].offset;
 		if (fields[i].type == CONFIG_LIST)
-			list_clear((struct config_list *)((char *)out +
-							  fields[i].offset));
+			list_clear(field);
+		else if (fields[i].type == CONFIG_TABLE)
+			table_clear(&fields[i], field);
+	}
 }
 
 int config_write_text(const char *path, const char *text, int written,

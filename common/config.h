@@ -21,6 +21,8 @@ enum config_type {
 	CONFIG_SIZE,	 /* long long bytes: 4096, 64KiB, 256MiB, 1GiB */
 	CONFIG_LIST,	 /* struct config_list of strings */
 	CONFIG_LOG_LEVEL, /* enum log_level: error, warn, info, debug */
+	CONFIG_TABLE,	 /* struct config_table: a list of mappings, each
+			    loaded into a struct by its own schema */
 };
 
 struct config_list {
@@ -28,13 +30,22 @@ struct config_list {
 	size_t count;
 };
 
+struct config_table {
+	void *items; /* count structs of the item size, contiguous */
+	size_t count;
+};
+
 struct config_field {
 	const char *key;
 	enum config_type type;
 	size_t offset;
-	size_t size;	      /* CONFIG_STRING capacity, NUL included */
+	size_t size;	      /* CONFIG_STRING capacity, NUL included;
+				 CONFIG_TABLE: the size of one item */
 	const char *fallback; /* default as YAML text; NULL: required */
-	long long min, max;   /* inclusive range for numbers; 0,0: any */
+	long long min, max;   /* inclusive range for numbers; 0,0: any;
+				 CONFIG_TABLE: item count */
+	const struct config_field *item_fields; /* CONFIG_TABLE: its schema */
+	size_t item_nfields;
 };
 
 #define CONFIG_FIELD_COUNT(table) (sizeof(table) / sizeof((table)[0]))
@@ -49,7 +60,7 @@ int config_load_string(const char *name, const char *text, size_t len,
 		       const struct config_field *fields, size_t nfields,
 		       void *out, char *err, size_t errlen);
 
-/* Frees what loading allocated (lists). */
+/* Frees what loading allocated (lists, tables). */
 void config_free(const struct config_field *fields, size_t nfields,
 		 void *out);
 

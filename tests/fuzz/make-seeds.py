@@ -107,6 +107,7 @@ def main():
             "full": b"name: school\na:\n  count: 5\n  flag: yes\n  b:\n    wait: 2h\nsize: 64KiB\nitems:\n  - /a\n  - /b\n",
             "alias": b"name: &x y\nitems: [*x]\n",
             "bad": b"a:\n  count: [\n",
+            "table": b"checks:\n  - id: a\n    weight: 2\n    tags: [x]\n    nested:\n      - id: n\n  - id: b\n",
         },
     }
     net = seeds["netparse"]

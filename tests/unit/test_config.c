@@ -26,21 +26,21 @@ struct sample {
 
 static const struct config_field fields[] = {
 	{"listen", CONFIG_STRING, offsetof(struct sample, listen), 64,
-	 "0.0.0.0", 0, 0},
+	 "0.0.0.0", 0, 0, NULL, 0},
 	{"ingest.port", CONFIG_INT, offsetof(struct sample, port), 0, "7443", 1,
-	 65535},
+	 65535, NULL, 0},
 	{"ingest.tls_required", CONFIG_BOOL,
-	 offsetof(struct sample, tls_required), 0, "true", 0, 0},
+	 offsetof(struct sample, tls_required), 0, "true", 0, 0, NULL, 0},
 	{"uplink.backoff_max", CONFIG_DURATION,
-	 offsetof(struct sample, backoff_max), 0, "5m", 1, 86400},
+	 offsetof(struct sample, backoff_max), 0, "5m", 1, 86400, NULL, 0},
 	{"spool.max_size", CONFIG_SIZE, offsetof(struct sample, spool_max), 0,
-	 "256MiB", 1 << 20, 1LL << 40},
+	 "256MiB", 1 << 20, 1LL << 40, NULL, 0},
 	{"scan.exclude", CONFIG_LIST, offsetof(struct sample, exclude), 0, NULL,
-	 0, 0},
+	 0, 0, NULL, 0},
 	{"enroll.token", CONFIG_STRING, offsetof(struct sample, token), 32,
-	 NULL, 0, 0},
+	 NULL, 0, 0, NULL, 0},
 	{"log.level", CONFIG_LOG_LEVEL, offsetof(struct sample, level), 0,
-	 "info", 0, 0},
+	 "info", 0, 0, NULL, 0},
 };
 
 static int load(const char *text, struct sample *s, char *err, size_t len)
@@ -165,6 +165,104 @@ static void test_missing_file(void **state)
 	config_free(fields, CONFIG_FIELD_COUNT(fields), &s);
 }
 
+/* A table: a list of mappings, each loaded by its own schema. */
+struct check {
+	char id[32];
+	long long weight;
+	bool on;
+	struct config_list tags;
+};
+
+struct policy {
+	long long level;
+	struct config_table checks;
+};
+
+static const struct config_field check_fields[] = {
+	{"id", CONFIG_STRING, offsetof(struct check, id), 32, NULL, 0, 0, NULL,
+	 0},
+	{"weight", CONFIG_INT, offsetof(struct check, weight), 0, "1", 1, 10,
+	 NULL, 0},
+	{"on", CONFIG_BOOL, offsetof(struct check, on), 0, "true", 0, 0, NULL,
+	 0},
+	{"tags", CONFIG_LIST, offsetof(struct check, tags), 0, NULL, 0, 0, NULL,
+	 0},
+};
+
+static const struct config_field policy_fields[] = {
+	{"level", CONFIG_INT, offsetof(struct policy, level), 0, NULL, 1, 3,
+	 NULL, 0},
+	{"checks", CONFIG_TABLE, offsetof(struct policy, checks),
+	 sizeof(struct check), NULL, 0, 3, check_fields,
+	 CONFIG_FIELD_COUNT(check_fields)},
+};
+
+static int load_policy(const char *text, struct policy *p, char *err,
+		       size_t len)
+{
+	memset(p, 0, sizeof(*p));
+	int rc = config_load_string("level2.yaml", text, strlen(text),
+				    policy_fields,
+				    CONFIG_FIELD_COUNT(policy_fields), p, err,
+				    len);
+	if (rc != 0)
+		config_free(policy_fields, CONFIG_FIELD_COUNT(policy_fields), p);
+	return rc;
+}
+
+static void test_table(void **state)
+{
+	(void)state;
+	struct policy p;
+	char err[256] = "";
+	const char *text = "level: 2\n"
+			   "checks:\n"
+			   "  - id: av.realtime\n"
+			   "    weight: 3\n"
+			   "    tags: [av, realtime]\n"
+			   "  - id: backup.rpo\n"
+			   "    on: no\n";
+	assert_int_equal(load_policy(text, &p, err, sizeof(err)), 0);
+	assert_int_equal(p.level, 2);
+	assert_int_equal(p.checks.count, 2);
+	struct check *c = p.checks.items;
+	assert_string_equal(c[0].id, "av.realtime");
+	assert_int_equal(c[0].weight, 3);
+	assert_true(c[0].on);
+	assert_int_equal(c[0].tags.count, 2);
+	assert_string_equal(c[1].id, "backup.rpo");
+	assert_int_equal(c[1].weight, 1); /* the item's default */
+	assert_false(c[1].on);
+	config_free(policy_fields, CONFIG_FIELD_COUNT(policy_fields), &p);
+
+	const char *bad[][2] = {
+		{"level: 2\nchecks:\n  - id: a\n  - id: b\n    weight: 11\n",
+		 "level2.yaml:5: key 'checks[1].weight': value 11 is out of range"},
+		{"level: 2\nchecks:\n  - id: a\n    colour: red\n",
+		 "level2.yaml:4: key 'checks[0].colour': unknown key"},
+		{"level: 2\nchecks:\n  - weight: 2\n",
+		 "key 'checks[0].id': required but missing"},
+		{"level: 2\nchecks:\n  - just a string\n",
+		 "level2.yaml:3: key 'checks[0]': expected a mapping"},
+		{"level: 2\nchecks:\n  - id: a\n  - id: b\n  - id: c\n  - id: d\n",
+		 "key 'checks': more than 3 items"},
+		{"level: 2\nchecks: 5\n", "key 'checks': expected a list"},
+		{"level: 2\nchecks:\n  - id: a\n    id: b\n",
+		 "key 'checks[0].id': duplicate key"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(load_policy(bad[i][0], &p, err, sizeof(err)),
+				 -EINVAL);
+		if (strstr(err, bad[i][1]) == NULL)
+			fail_msg("got '%s', want '%s'", err, bad[i][1]);
+	}
+	/* An empty value is an empty table. */
+	assert_int_equal(load_policy("level: 1\nchecks:\n", &p, err, sizeof(err)),
+			 0);
+	assert_int_equal(p.checks.count, 0);
+	config_free(policy_fields, CONFIG_FIELD_COUNT(policy_fields), &p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -174,6 +272,7 @@ int main(void)
 		cmocka_unit_test(test_aliases_refused),
 		cmocka_unit_test(test_unit_parsers),
 		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_table),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
