@@ -1,6 +1,7 @@
 /* eduwatch-collector: command-line entry point. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,12 +14,15 @@
 #include <uv.h>
 
 #include "collector/ca.h"
-#include "common/command.h"
 #include "collector/enroll.h"
 #include "collector/ingest.h"
+#include "collector/policy.h"
+#include "collector/score.h"
 #include "collector/settings.h"
 #include "collector/store.h"
+#include "common/command.h"
 #include "common/config.h"
+#include "common/jsonout.h"
 #include "common/log.h"
 #include "common/signals.h"
 #include "common/timeutil.h"
@@ -38,9 +42,11 @@ static const char usage_text[] =
 	"usage: eduwatch-collector COMMAND [OPTIONS]\n"
 	"\n"
 	"Commands:\n"
-	"  init --dir DIR [--name HOST]...   create the CA, the server certificate\n"
+	"  init --dir DIR [--name HOST]... [--policies DIR]\n"
+	"                                    create the CA, the server certificate\n"
 	"                                    (SANs: each --name; default localhost,\n"
 	"                                    127.0.0.1), the database and DIR/collector.yaml\n"
+	"                                    (policies default " SETTINGS_POLICY_DIR ")\n"
 	"  serve                             run in the foreground (SIGTERM stops,\n"
 	"                                    SIGHUP reloads the log level)\n"
 	"  school add CODE NAME --commune C --level N --expected-pcs N\n"
@@ -53,6 +59,12 @@ static const char usage_text[] =
 	"  events list [--agent ID] [--limit N] [--json]   newest first\n"
 	"  command send --agent ID --type ping|status [--expires 1h]\n"
 	"                                    queue a command signed with the CA key\n"
+	"  score [--school CODE | --commune NAME] [--json]\n"
+	"                                    compliance against each school's level\n"
+	"                                    policy; --school explains every failing\n"
+	"                                    check with its evidence\n"
+	"  score --snapshot                  record today's scores (daily, by timer)\n"
+	"  score history (--school CODE | --commune NAME | --province) [--limit N]\n"
 	"\n"
 	"Options for every command but init:\n"
 	"  -c, --config FILE   collector.yaml (default $EDUWATCH_COLLECTOR_CONFIG or\n"
@@ -78,6 +90,9 @@ struct cli {
 	long uses;
 	unsigned long long boot;
 	bool json;
+	const char *policies;
+	bool snapshot;
+	bool province;
 	int argc; /* positional arguments left */
 	char **argv;
 };
@@ -124,6 +139,9 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 		{"type", required_argument, NULL, 'T'},
 		{"boot", required_argument, NULL, 'b'},
 		{"json", no_argument, NULL, 'j'},
+		{"policies", required_argument, NULL, 'P'},
+		{"snapshot", no_argument, NULL, 'S'},
+		{"province", no_argument, NULL, 'R'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -177,6 +195,9 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 			break;
 		}
 		case 'j': cli->json = true; break;
+		case 'P': cli->policies = optarg; break;
+		case 'S': cli->snapshot = true; break;
+		case 'R': cli->province = true; break;
 		case 'h':
 			fputs(usage_text, stdout);
 			exit(EXIT_OK);
@@ -244,7 +265,15 @@ static int cmd_init(struct cli *cli)
 		return EXIT_FAILURE_RUNTIME;
 	}
 	snprintf(path, sizeof(path), "%s/collector.yaml", cli->dir);
-	if (settings_write_default(path, cli->dir, err, sizeof(err)) != 0) {
+	char policies[PATH_MAX];
+	if (cli->policies && realpath(cli->policies, policies) == NULL) {
+		fprintf(stderr, "eduwatch-collector: --policies %s: %s\n",
+			cli->policies, uv_strerror(-errno));
+		return EXIT_CONFIG;
+	}
+	if (settings_write_default(path, cli->dir,
+				   cli->policies ? policies : SETTINGS_POLICY_DIR,
+				   err, sizeof(err)) != 0) {
 		fprintf(stderr, "eduwatch-collector: %s\n", err);
 		return EXIT_FAILURE_RUNTIME;
 	}
@@ -262,6 +291,133 @@ static int cmd_init(struct cli *cli)
 	       "next: eduwatch-collector school add ... -c %s\n",
 	       cli->dir, path, cli->dir, path);
 	return EXIT_OK;
+}
+
+/* ---- score --------------------------------------------------------------- */
+
+static void print_snapshot(void *arg, const struct store_snapshot *sn)
+{
+	bool *json_first = arg;
+	if (json_first[0]) {
+		printf("%s{\"day\":\"%s\",\"score\":%.2f,\"pcs\":%d}",
+		       json_first[1] ? "" : ",", sn->day, sn->score, sn->pcs);
+		json_first[1] = false;
+	} else {
+		printf("%s  %5.1f%%  %d PCs\n", sn->day, sn->score, sn->pcs);
+	}
+}
+
+static int score_history(struct store *st, const struct cli *cli)
+{
+	const char *scope = cli->school ? "school" : cli->commune ? "commune"
+								 : "province";
+	const char *key = cli->school ? cli->school
+			  : cli->commune ? cli->commune
+					 : "";
+	long limit = 30;
+	if (!cli->school && !cli->commune && !cli->province)
+		return usage_error("score history needs --school, --commune or "
+				   "--province");
+	if (cli->uses > 1)
+		limit = cli->uses;
+	bool json_first[2] = {cli->json, true};
+	if (cli->json)
+		printf("[");
+	int rc = store_snapshot_list(st, scope, key, (int)limit, print_snapshot,
+				     json_first);
+	if (cli->json)
+		printf("]\n");
+	return rc == 0 ? EXIT_OK : EXIT_FAILURE_RUNTIME;
+}
+
+/* Today's scores for every school, commune and the province. */
+static int score_snapshot(struct store *st, const struct score_report *r)
+{
+	struct store_snapshot sn = {0};
+	char today[32];
+	timeutil_format_us(timeutil_now_us(), today, sizeof(today));
+	snprintf(sn.day, sizeof(sn.day), "%.10s", today);
+	int rc = 0, n = 0;
+	for (size_t i = 0; rc == 0 && i < r->nschools; i++) {
+		const struct school_score *s = &r->schools[i];
+		snprintf(sn.scope, sizeof(sn.scope), "school");
+		snprintf(sn.key, sizeof(sn.key), "%s", s->school.code);
+		sn.score = s->score;
+		sn.pcs = s->pcs;
+		rc = store_snapshot_put(st, &sn);
+		n++;
+		/* A commune once, at its first school. */
+		bool first = true;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(r->schools[j].school.commune,
+				   s->school.commune) == 0)
+				first = false;
+		if (rc == 0 && first) {
+			snprintf(sn.scope, sizeof(sn.scope), "commune");
+			snprintf(sn.key, sizeof(sn.key), "%s", s->school.commune);
+			sn.score = score_rollup(r, s->school.commune, &sn.pcs);
+			rc = store_snapshot_put(st, &sn);
+			n++;
+		}
+	}
+	if (rc == 0) {
+		snprintf(sn.scope, sizeof(sn.scope), "province");
+		sn.key[0] = '\0';
+		sn.score = r->province;
+		sn.pcs = r->province_pcs;
+		rc = store_snapshot_put(st, &sn);
+		n++;
+	}
+	if (rc != 0) {
+		fprintf(stderr, "eduwatch-collector: cannot write the snapshot\n");
+		return EXIT_FAILURE_RUNTIME;
+	}
+	printf("snapshot %s: %d scores recorded (province %.1f%%)\n", sn.day, n,
+	       r->province);
+	return EXIT_OK;
+}
+
+static int cmd_score(struct cli *cli)
+{
+	struct settings s;
+	struct store *st;
+	struct policy_set policies;
+	struct score_report report;
+	char err[512];
+	if (cli->school && cli->commune)
+		return usage_error("score takes --school or --commune, not both");
+	int rc = open_store_sync(cli, &s, &st);
+	if (rc != 0)
+		return rc;
+	if (cli->argc > 1 && strcmp(cli->argv[1], "history") == 0) {
+		rc = score_history(st, cli);
+		store_close(st);
+		return rc;
+	}
+	if (cli->argc > 1) {
+		store_close(st);
+		return usage_error("unknown score command '%s'", cli->argv[1]);
+	}
+	if (policy_set_load(s.policy_dir, &policies, err, sizeof(err)) != 0) {
+		fprintf(stderr, "eduwatch-collector: %s\n", err);
+		store_close(st);
+		return EXIT_CONFIG;
+	}
+	rc = score_compute(st, &policies, cli->school, timeutil_now_us(), &report,
+			   err, sizeof(err));
+	if (rc != 0) {
+		fprintf(stderr, "eduwatch-collector: %s\n", err);
+		rc = rc == -ENOENT ? EXIT_NOT_FOUND : EXIT_FAILURE_RUNTIME;
+	} else if (cli->snapshot) {
+		rc = score_snapshot(st, &report);
+	} else {
+		score_print(stdout, &report, cli->commune, cli->school, cli->json);
+		rc = EXIT_OK;
+	}
+	score_report_free(&report);
+	policy_set_free(&policies);
+	store_close(st);
+	return rc;
 }
 
 /* ---- serve --------------------------------------------------------------- */
@@ -391,21 +547,6 @@ done:
 
 /* ---- admin commands ------------------------------------------------------ */
 
-static void print_json_string(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
-}
-
 struct list_state {
 	bool json;
 	int count;
@@ -417,11 +558,11 @@ static void print_school(void *arg, const struct store_school *sc)
 	struct list_state *ls = arg;
 	if (ls->json) {
 		printf("%s{\"code\":", ls->count ? "," : "");
-		print_json_string(sc->code);
+		json_print_string(stdout, sc->code);
 		printf(",\"name\":");
-		print_json_string(sc->name);
+		json_print_string(stdout, sc->name);
 		printf(",\"commune\":");
-		print_json_string(sc->commune);
+		json_print_string(stdout, sc->commune);
 		printf(",\"level\":%d,\"expected_pcs\":%d,\"enrolled_pcs\":%d}",
 		       sc->level, sc->expected_pcs, sc->enrolled_pcs);
 	} else {
@@ -442,11 +583,11 @@ static void print_agent(void *arg, const struct store_agent *a)
 	timeutil_format_us(a->last_seen_us, seen, sizeof(seen));
 	if (ls->json) {
 		printf("%s{\"id\":", ls->count ? "," : "");
-		print_json_string(a->id);
+		json_print_string(stdout, a->id);
 		printf(",\"school\":");
-		print_json_string(a->school);
+		json_print_string(stdout, a->school);
 		printf(",\"hostname\":");
-		print_json_string(a->hostname);
+		json_print_string(stdout, a->hostname);
 		printf(",\"last_seen\":\"%s\",\"stale\":%s,\"revoked\":%s,"
 		       "\"events\":%lld}",
 		       seen, stale ? "true" : "false",
@@ -653,7 +794,7 @@ static void print_event(void *arg, const struct store_event_row *r)
 	event_body_to_json(r->ev.body, r->ev.body_len, &json);
 	if (ls->json) {
 		printf("%s{\"ts\":\"%s\",\"agent\":", ls->count ? "," : "", when);
-		print_json_string(r->ev.agent);
+		json_print_string(stdout, r->ev.agent);
 		printf(",\"seq\":%llu,\"kind\":\"%s\",\"sev\":%u,\"drill\":%s,"
 		       "\"body\":%s}",
 		       (unsigned long long)r->ev.seq, r->ev.kind, r->ev.sev,
@@ -727,6 +868,8 @@ int main(int argc, char **argv)
 		return cmd_events(&cli);
 	if (strcmp(cmd, "command") == 0)
 		return cmd_command(&cli);
+	if (strcmp(cmd, "score") == 0)
+		return cmd_score(&cli);
 	if (strcmp(cmd, "version") == 0) {
 		printf("eduwatch-collector %s\n", EDUWATCH_VERSION);
 		return EXIT_OK;

@@ -38,6 +38,8 @@ static const struct config_field fields[] = {
 	F("agents.stale_after", CONFIG_DURATION, stale_after, 0, "2h", 60,
 	  30 * 86400),
 	F("log.level", CONFIG_LOG_LEVEL, log_level, 0, "info", 0, 0),
+	F("score.policy_dir", CONFIG_STRING, policy_dir, 512,
+	  SETTINGS_POLICY_DIR, 0, 0),
 	F("log.stats_interval", CONFIG_DURATION, stats_interval, 0, "60s", 0,
 	  86400),
 };
@@ -58,9 +60,9 @@ int settings_load(const char *path, struct settings *out, char *err,
 }
 
 int settings_write_default(const char *path, const char *state_dir,
-			   char *err, size_t errlen)
+			   const char *policy_dir, char *err, size_t errlen)
 {
-	char text[2048];
+	char text[2560];
 	int n = snprintf(
 		text, sizeof(text),
 		"# eduwatch collector settings. Every key is optional except\n"
@@ -89,7 +91,9 @@ int settings_write_default(const char *path, const char *state_dir,
 		"  high_severity: 7\n"
 		"log:\n"
 		"  level: info\n"
-		"  stats_interval: 60s\n",
-		state_dir);
+		"  stats_interval: 60s\n"
+		"score:\n"
+		"  policy_dir: %s   # level1.yaml .. level3.yaml\n",
+		state_dir, policy_dir);
 	return config_write_text(path, text, n, sizeof(text), err, errlen);
 }

@@ -7,6 +7,9 @@
 
 #include "common/log.h"
 
+/* Where packages install rules/policies/. */
+#define SETTINGS_POLICY_DIR "/usr/share/eduwatch/policies"
+
 struct settings {
 	char state_dir[512];
 	char listen[64];
@@ -27,6 +30,7 @@ struct settings {
 	enum log_level log_level;
 	long long stats_interval;
 	long long stale_after; /* seconds without events: the PC is stale */
+	char policy_dir[512];  /* level1.yaml .. level3.yaml */
 };
 
 /* Loads path (defaults for what it omits). Returns 0 or -EINVAL with a
@@ -36,6 +40,6 @@ int settings_load(const char *path, struct settings *out, char *err,
 
 /* Writes a commented collector.yaml for a new state directory. */
 int settings_write_default(const char *path, const char *state_dir,
-			   char *err, size_t errlen);
+			   const char *policy_dir, char *err, size_t errlen);
 
 #endif

@@ -152,6 +152,26 @@ int store_agent_list(struct store *st, const char *school,
 	return st->backend->agent_list(st, school, cb, arg);
 }
 
+int store_host_states(struct store *st, const char *school,
+		      void (*cb)(void *arg, const struct store_host_row *r),
+		      void *arg)
+{
+	return st->backend->host_states(st, school, cb, arg);
+}
+
+int store_snapshot_put(struct store *st, const struct store_snapshot *snap)
+{
+	return st->backend->snapshot_put(st, snap);
+}
+
+int store_snapshot_list(struct store *st, const char *scope, const char *key,
+			int limit,
+			void (*cb)(void *arg, const struct store_snapshot *s),
+			void *arg)
+{
+	return st->backend->snapshot_list(st, scope, key, limit, cb, arg);
+}
+
 int store_count_events(struct store *st, const char *agent, uint64_t boot,
 		       long long *count)
 {

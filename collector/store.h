@@ -147,6 +147,41 @@ int store_recent_events(struct store *st, const char *agent, int limit,
 /* Counts stored events, optionally for one agent and one boot (0: any). */
 int store_count_events(struct store *st, const char *agent, uint64_t boot,
 		       long long *count);
+/* What scoring reads: each enrolled, unrevoked agent of a school (NULL:
+ * every school) with each of its host_state rows, ordered by agent. An
+ * agent with no state yet comes once with kind "" and no body. */
+struct store_host_row {
+	const char *agent;
+	const char *school;
+	const char *hostname;
+	int64_t last_seen_us; /* 0: never */
+	const char *kind;     /* "" for an agent with no state */
+	int64_t ts_us;
+	const char *body;     /* msgpack map, borrowed for the callback */
+	size_t body_len;
+};
+
+int store_host_states(struct store *st, const char *school,
+		      void (*cb)(void *arg, const struct store_host_row *r),
+		      void *arg);
+
+/* Daily score snapshots: scope is "school", "commune" or "province", key
+ * the school code, the commune's name or "". A second put for the same
+ * day replaces the first. */
+struct store_snapshot {
+	char day[11]; /* YYYY-MM-DD, UTC */
+	char scope[16];
+	char key[STORE_NAME_MAX + 1];
+	double score;
+	int pcs;
+};
+
+int store_snapshot_put(struct store *st, const struct store_snapshot *snap);
+/* Newest first, at most limit, for one scope and key. */
+int store_snapshot_list(struct store *st, const char *scope, const char *key,
+			int limit,
+			void (*cb)(void *arg, const struct store_snapshot *s),
+			void *arg);
 
 /* ---- backends ---------------------------------------------------------- */
 
@@ -192,6 +227,14 @@ struct store_backend {
 					   const char *, size_t),
 				void *arg);
 	int (*command_mark_sent)(struct store *st, uint64_t id);
+	int (*host_states)(struct store *st, const char *school,
+			   void (*cb)(void *, const struct store_host_row *),
+			   void *arg);
+	int (*snapshot_put)(struct store *st, const struct store_snapshot *snap);
+	int (*snapshot_list)(struct store *st, const char *scope,
+			     const char *key, int limit,
+			     void (*cb)(void *, const struct store_snapshot *),
+			     void *arg);
 };
 
 /* What a backend embeds first in its own struct. */

@@ -48,6 +48,11 @@ static const char *const migrations[] = {
 	"  type TEXT NOT NULL, issued INTEGER NOT NULL, expires INTEGER NOT NULL,"
 	"  frame BLOB, sent INTEGER);"
 	"CREATE INDEX commands_pending ON commands(sent, agent);",
+	/* 3 */
+	"CREATE TABLE score_snapshots("
+	"  day TEXT NOT NULL, scope TEXT NOT NULL, key TEXT NOT NULL,"
+	"  score REAL NOT NULL, pcs INTEGER NOT NULL,"
+	"  PRIMARY KEY(scope, key, day)) WITHOUT ROWID;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -958,6 +963,102 @@ static int sqlite_commands_pending(struct store *st, const char *agent,
 	return rc;
 }
 
+static int sqlite_host_states(struct store *st, const char *school,
+			      void (*cb)(void *, const struct store_host_row *),
+			      void *arg)
+{
+	struct sqlite_store *s = impl(st);
+	sqlite3_stmt *q;
+	uv_mutex_lock(&s->admin_lock);
+	int rc = prepare_admin(
+		s,
+		"SELECT a.id, a.school, a.hostname, coalesce(a.last_seen, 0),"
+		" coalesce(h.kind, ''), coalesce(h.ts, 0), h.body"
+		" FROM agents a LEFT JOIN host_state h ON h.agent = a.id"
+		" WHERE a.revoked IS NULL AND (?1 IS NULL OR a.school = ?1)"
+		" ORDER BY a.school, a.id",
+		&q);
+	if (rc == 0) {
+		int step;
+		if (school)
+			sqlite3_bind_text(q, 1, school, -1, SQLITE_STATIC);
+		while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+			struct store_host_row r = {
+				.agent = (const char *)sqlite3_column_text(q, 0),
+				.school = (const char *)sqlite3_column_text(q, 1),
+				.hostname = (const char *)sqlite3_column_text(q, 2),
+				.last_seen_us = sqlite3_column_int64(q, 3),
+				.kind = (const char *)sqlite3_column_text(q, 4),
+				.ts_us = sqlite3_column_int64(q, 5),
+				.body = sqlite3_column_blob(q, 6),
+				.body_len = (size_t)sqlite3_column_bytes(q, 6),
+			};
+			cb(arg, &r);
+		}
+		rc = step == SQLITE_DONE ? 0 : -EIO;
+		sqlite3_finalize(q);
+	}
+	uv_mutex_unlock(&s->admin_lock);
+	return rc;
+}
+
+static int sqlite_snapshot_put(struct store *st,
+			       const struct store_snapshot *snap)
+{
+	struct sqlite_store *s = impl(st);
+	sqlite3_stmt *q;
+	uv_mutex_lock(&s->admin_lock);
+	int rc = prepare_admin(s,
+			       "INSERT OR REPLACE INTO score_snapshots(day, scope,"
+			       " key, score, pcs) VALUES(?1, ?2, ?3, ?4, ?5)",
+			       &q);
+	if (rc == 0) {
+		sqlite3_bind_text(q, 1, snap->day, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, snap->scope, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 3, snap->key, -1, SQLITE_STATIC);
+		sqlite3_bind_double(q, 4, snap->score);
+		sqlite3_bind_int(q, 5, snap->pcs);
+		rc = sqlite3_step(q) == SQLITE_DONE ? 0 : -EIO;
+		sqlite3_finalize(q);
+	}
+	uv_mutex_unlock(&s->admin_lock);
+	return rc;
+}
+
+static int sqlite_snapshot_list(struct store *st, const char *scope,
+				const char *key, int limit,
+				void (*cb)(void *, const struct store_snapshot *),
+				void *arg)
+{
+	struct sqlite_store *s = impl(st);
+	sqlite3_stmt *q;
+	uv_mutex_lock(&s->admin_lock);
+	int rc = prepare_admin(s,
+			       "SELECT day, scope, key, score, pcs FROM"
+			       " score_snapshots WHERE scope = ?1 AND key = ?2"
+			       " ORDER BY day DESC LIMIT ?3",
+			       &q);
+	if (rc == 0) {
+		int step;
+		sqlite3_bind_text(q, 1, scope, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, key, -1, SQLITE_STATIC);
+		sqlite3_bind_int(q, 3, limit);
+		while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+			struct store_snapshot sn;
+			copy_text(sn.day, sizeof(sn.day), q, 0);
+			copy_text(sn.scope, sizeof(sn.scope), q, 1);
+			copy_text(sn.key, sizeof(sn.key), q, 2);
+			sn.score = sqlite3_column_double(q, 3);
+			sn.pcs = sqlite3_column_int(q, 4);
+			cb(arg, &sn);
+		}
+		rc = step == SQLITE_DONE ? 0 : -EIO;
+		sqlite3_finalize(q);
+	}
+	uv_mutex_unlock(&s->admin_lock);
+	return rc;
+}
+
 const struct store_backend store_sqlite_backend = {
 	.scheme = "sqlite",
 	.open = sqlite_open,
@@ -980,4 +1081,7 @@ const struct store_backend store_sqlite_backend = {
 	.command_set_frame = sqlite_command_set_frame,
 	.commands_pending = sqlite_commands_pending,
 	.command_mark_sent = sqlite_command_mark_sent,
+	.host_states = sqlite_host_states,
+	.snapshot_put = sqlite_snapshot_put,
+	.snapshot_list = sqlite_snapshot_list,
 };

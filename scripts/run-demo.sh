@@ -13,13 +13,17 @@ AGENT=("$BIN/eduwatch-agent")
 mkdir -p "$DEMO"
 
 if [ ! -f "$C/ca.key" ]; then
-	"${COLLECTOR[@]}" init --dir "$C" --name localhost --name 127.0.0.1 >/dev/null
+	"${COLLECTOR[@]}" init --dir "$C" --name localhost --name 127.0.0.1 \
+		--policies rules/policies >/dev/null
 	# Loopback only: the demo should not listen on the school's LAN.
 	sed -i 's/^listen: 0.0.0.0/listen: 127.0.0.1/' "$C/collector.yaml"
 	"${COLLECTOR[@]}" school add DEMO01 "Trường demo" --commune "Xã demo" \
 		--level 2 --expected-pcs 1 -c "$C/collector.yaml" >/dev/null
 fi
 CONF="$C/collector.yaml"
+# A demo made before scoring existed: point it at this tree's policies.
+grep -q '^score:' "$CONF" ||
+	printf 'score:\n  policy_dir: %s/rules/policies\n' "$PWD" >>"$CONF"
 "${COLLECTOR[@]}" serve -c "$CONF" >>"$DEMO/collector.log" 2>&1 &
 cpid=$!
 agent_pid=
@@ -75,5 +79,9 @@ while true; do
 	echo
 	echo "== newest events at the collector"
 	"${COLLECTOR[@]}" events list --limit 8 -c "$CONF"
+	echo
+	echo "== compliance of the demo school (level 2 policy; the checks this"
+	echo "   agent cannot pass yet need antivirus, scans and backups)"
+	"${COLLECTOR[@]}" score --school DEMO01 -c "$CONF" || true
 	sleep 10
 done

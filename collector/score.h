@@ -1,0 +1,80 @@
+/* score: how compliant each PC, school, commune and the province is.
+ *
+ *   host score   = 100 x sum(weight of passing checks) / sum(weight of all)
+ *   school score = sum(host scores of fresh PCs) / max(expected, enrolled)
+ *
+ * so a PC that is stale (silent past the policy's stale_after) or missing
+ * (expected by the school's inventory but never enrolled) counts as a
+ * failing 0. Communes and the province weigh each school by that same
+ * denominator, its PCs. Every failing check carries its evidence: what
+ * the host reported, or that it reported nothing. */
+#ifndef EDUWATCH_SCORE_H
+#define EDUWATCH_SCORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "collector/policy.h"
+#include "collector/store.h"
+
+struct check_result {
+	const struct policy_check *check;
+	bool pass;
+	char evidence[200];
+};
+
+struct host_score {
+	char agent[EVENT_AGENT_MAX + 1];
+	char hostname[STORE_NAME_MAX + 1];
+	int64_t last_seen_us;
+	bool stale;
+	double score;	   /* of its checks, as last reported */
+	size_t nresults;
+	struct check_result *results;
+};
+
+struct school_score {
+	struct store_school school;
+	bool no_policy; /* its level has no policy file: not scored */
+	double score;
+	int pcs;	/* the denominator: max(expected, enrolled) */
+	int enrolled, fresh, stale, missing;
+	size_t nhosts;
+	struct host_score *hosts;
+};
+
+struct score_report {
+	double province;
+	int province_pcs;
+	size_t nschools;
+	struct school_score *schools;
+};
+
+/* Scores every school (school NULL) or one, against the policy of its
+ * level. Returns 0, -ENOENT for an unknown school, or a negative errno. */
+int score_compute(struct store *st, const struct policy_set *policies,
+		  const char *school, int64_t now_us, struct score_report *out,
+		  char *err, size_t errlen);
+void score_report_free(struct score_report *r);
+
+/* Rolls schools of one commune (NULL: all) up; returns the weighted score
+ * and the PCs in *pcs. 0 PCs scores 0. */
+double score_rollup(const struct score_report *r, const char *commune,
+		    int *pcs);
+
+/* One check against a host's rows (pure; for tests). rows[i].kind picks
+ * the state; last_seen_us serves the "agent" state. */
+void score_check(const struct policy_check *c,
+		 const struct store_host_row *rows, size_t nrows,
+		 int64_t last_seen_us, int64_t now_us,
+		 struct check_result *out);
+
+/* Prints the report: the province, its communes and schools; with
+ * `commune`, that commune's schools; with `school` (a report of that
+ * school), each PC and, for each failing check, its evidence and
+ * remediation. JSON carries the same, for the dashboard and reports. */
+void score_print(FILE *f, const struct score_report *r, const char *commune,
+		 const char *school, bool json);
+
+#endif
