@@ -5,7 +5,7 @@ BUILD    ?= build
 VARIANT  ?= release
 O        := $(BUILD)/$(VARIANT)
 PKGS     := libuv openssl msgpack yara libpcap sqlite3 yaml-0.1 libzstd \
-            libseccomp
+            libseccomp libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

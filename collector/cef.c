@@ -13,7 +13,7 @@ void cef_buf_release(struct cef_buf *b)
 	memset(b, 0, sizeof(*b));
 }
 
-static void put(struct cef_buf *b, const char *s, size_t n)
+void cef_buf_append(struct cef_buf *b, const char *s, size_t n)
 {
 	if (b->failed)
 		return;
@@ -36,7 +36,7 @@ static void put(struct cef_buf *b, const char *s, size_t n)
 
 static void puts_(struct cef_buf *b, const char *s)
 {
-	put(b, s, strlen(s));
+	cef_buf_append(b, s, strlen(s));
 }
 
 /* One escaper for both places; they differ in which bytes are special. */
@@ -57,7 +57,7 @@ static void escape(struct cef_buf *out, const char *s, bool header)
 		else if (c < 0x20 || c == 0x7f)
 			puts_(out, " ");
 		else
-			put(out, p, 1);
+			cef_buf_append(out, p, 1);
 	}
 }
 
@@ -113,7 +113,7 @@ static void header_field(struct cef_buf *out, const char *s, size_t max)
 	size_t n = 0;
 	for (const char *p = s ? s : ""; *p && n < max; p++, n++) {
 		char c = *p;
-		put(out, (c > 32 && c < 127) ? p : "_", 1);
+		cef_buf_append(out, (c > 32 && c < 127) ? p : "_", 1);
 	}
 	if (n == 0)
 		puts_(out, "-");
@@ -146,7 +146,7 @@ void syslog_frame(struct cef_buf *out, const struct syslog_meta *meta,
 	puts_(&m, " - "); /* PROCID */
 	header_field(&m, meta->msgid, 32);
 	puts_(&m, " - "); /* no STRUCTURED-DATA */
-	put(&m, msg, msg_len);
+	cef_buf_append(&m, msg, msg_len);
 	if (m.failed) {
 		out->failed = true;
 		cef_buf_release(&m);
@@ -155,9 +155,9 @@ void syslog_frame(struct cef_buf *out, const struct syslog_meta *meta,
 	if (framing == SYSLOG_OCTET_COUNTING) {
 		snprintf(head, sizeof(head), "%zu ", m.len);
 		puts_(out, head);
-		put(out, m.data, m.len);
+		cef_buf_append(out, m.data, m.len);
 	} else {
-		put(out, m.data, m.len);
+		cef_buf_append(out, m.data, m.len);
 		puts_(out, "\n");
 	}
 	cef_buf_release(&m);

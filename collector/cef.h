@@ -37,6 +37,8 @@ struct cef_buf {
 };
 
 void cef_buf_release(struct cef_buf *b);
+/* Appends n bytes (kept NUL-terminated). */
+void cef_buf_append(struct cef_buf *b, const char *s, size_t n);
 
 /* Appends one CEF record (no line break). */
 void cef_format(struct cef_buf *out, const struct cef_header *hdr,

@@ -14,12 +14,15 @@
 #include <uv.h>
 
 #include "collector/ca.h"
+#include "collector/alert.h"
 #include "collector/enroll.h"
+#include "collector/forward.h"
 #include "collector/ingest.h"
 #include "collector/policy.h"
 #include "collector/score.h"
 #include "collector/settings.h"
 #include "collector/store.h"
+#include "common/alloc.h"
 #include "common/command.h"
 #include "common/config.h"
 #include "common/jsonout.h"
@@ -28,6 +31,7 @@
 #include "common/timeutil.h"
 #include "common/tls.h"
 #include "common/version.h"
+#include "common/wire.h"
 
 /* Exit codes, documented in --help. */
 enum {
@@ -42,11 +46,12 @@ static const char usage_text[] =
 	"usage: eduwatch-collector COMMAND [OPTIONS]\n"
 	"\n"
 	"Commands:\n"
-	"  init --dir DIR [--name HOST]... [--policies DIR]\n"
+	"  init --dir DIR [--name HOST]... [--rules DIR]\n"
 	"                                    create the CA, the server certificate\n"
 	"                                    (SANs: each --name; default localhost,\n"
 	"                                    127.0.0.1), the database and DIR/collector.yaml\n"
-	"                                    (policies default " SETTINGS_POLICY_DIR ")\n"
+	"                                    (rules: policies/ and alerts.yaml,\n"
+	"                                    default " SETTINGS_RULES_DIR ")\n"
 	"  serve                             run in the foreground (SIGTERM stops,\n"
 	"                                    SIGHUP reloads the log level)\n"
 	"  school add CODE NAME --commune C --level N --expected-pcs N\n"
@@ -65,6 +70,10 @@ static const char usage_text[] =
 	"                                    check with its evidence\n"
 	"  score --snapshot                  record today's scores (daily, by timer)\n"
 	"  score history (--school CODE | --commune NAME | --province) [--limit N]\n"
+	"  alerts list [--state open|acknowledged|resolved] [--school CODE]\n"
+	"              [--limit N] [--json]\n"
+	"  alerts ack ID --by NAME           an officer takes the alert\n"
+	"  alerts resolve ID --by NAME       the incident is over\n"
 	"\n"
 	"Options for every command but init:\n"
 	"  -c, --config FILE   collector.yaml (default $EDUWATCH_COLLECTOR_CONFIG or\n"
@@ -90,7 +99,9 @@ struct cli {
 	long uses;
 	unsigned long long boot;
 	bool json;
-	const char *policies;
+	const char *rules;
+	const char *state;
+	const char *by;
 	bool snapshot;
 	bool province;
 	int argc; /* positional arguments left */
@@ -139,7 +150,9 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 		{"type", required_argument, NULL, 'T'},
 		{"boot", required_argument, NULL, 'b'},
 		{"json", no_argument, NULL, 'j'},
-		{"policies", required_argument, NULL, 'P'},
+		{"rules", required_argument, NULL, 'P'},
+		{"state", required_argument, NULL, 'Z'},
+		{"by", required_argument, NULL, 'B'},
 		{"snapshot", no_argument, NULL, 'S'},
 		{"province", no_argument, NULL, 'R'},
 		{"help", no_argument, NULL, 'h'},
@@ -195,7 +208,9 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 			break;
 		}
 		case 'j': cli->json = true; break;
-		case 'P': cli->policies = optarg; break;
+		case 'P': cli->rules = optarg; break;
+		case 'Z': cli->state = optarg; break;
+		case 'B': cli->by = optarg; break;
 		case 'S': cli->snapshot = true; break;
 		case 'R': cli->province = true; break;
 		case 'h':
@@ -221,10 +236,18 @@ static int load_settings(const struct cli *cli, struct settings *s)
 	return 0;
 }
 
+/* The destinations' names, for the store's forward queues; they point
+ * into the settings, which live as long as the store. */
+static const char *dest_names[SETTINGS_FORWARD_MAX];
+
 static void store_options_from(const struct settings *s,
 			       struct store_options *o)
 {
 	memset(o, 0, sizeof(*o));
+	for (size_t i = 0; i < s->nforward; i++)
+		dest_names[i] = s->forward[i].name;
+	o->forward_dests = dest_names;
+	o->nforward_dests = s->nforward;
 	o->url = s->store_url;
 	o->cache_bytes = s->cache_size;
 	o->batch_max_events = (int)s->batch_max_events;
@@ -265,15 +288,15 @@ static int cmd_init(struct cli *cli)
 		return EXIT_FAILURE_RUNTIME;
 	}
 	snprintf(path, sizeof(path), "%s/collector.yaml", cli->dir);
-	char policies[PATH_MAX];
-	if (cli->policies && realpath(cli->policies, policies) == NULL) {
-		fprintf(stderr, "eduwatch-collector: --policies %s: %s\n",
-			cli->policies, uv_strerror(-errno));
+	char rules[PATH_MAX];
+	if (cli->rules && realpath(cli->rules, rules) == NULL) {
+		fprintf(stderr, "eduwatch-collector: --rules %s: %s\n",
+			cli->rules, uv_strerror(-errno));
 		return EXIT_CONFIG;
 	}
 	if (settings_write_default(path, cli->dir,
-				   cli->policies ? policies : SETTINGS_POLICY_DIR,
-				   err, sizeof(err)) != 0) {
+				   cli->rules ? rules : SETTINGS_RULES_DIR, err,
+				   sizeof(err)) != 0) {
 		fprintf(stderr, "eduwatch-collector: %s\n", err);
 		return EXIT_FAILURE_RUNTIME;
 	}
@@ -292,6 +315,12 @@ static int cmd_init(struct cli *cli)
 	       cli->dir, path, cli->dir, path);
 	return EXIT_OK;
 }
+
+struct list_state {
+	bool json;
+	int count;
+	int64_t stale_before_us; /* agents last seen before this are stale */
+};
 
 /* ---- score --------------------------------------------------------------- */
 
@@ -330,8 +359,65 @@ static int score_history(struct store *st, const struct cli *cli)
 	return rc == 0 ? EXIT_OK : EXIT_FAILURE_RUNTIME;
 }
 
+struct previous {
+	char today[11];
+	bool found;
+	struct store_snapshot snap;
+};
+
+static void on_previous(void *arg, const struct store_snapshot *sn)
+{
+	struct previous *p = arg;
+	if (!p->found && strcmp(sn->day, p->today) != 0) {
+		p->snap = *sn;
+		p->found = true;
+	}
+}
+
+/* compliance.drop: a school's score fell since its last snapshot by at
+ * least what the rule says. */
+static void check_drop(struct store *st, const struct alert_rule *rule,
+		       const struct school_score *s, const char *today)
+{
+	struct previous prev = {.found = false};
+	snprintf(prev.today, sizeof(prev.today), "%s", today);
+	if (rule == NULL ||
+	    store_snapshot_list(st, "school", s->school.code, 2, on_previous,
+				&prev) != 0 ||
+	    !prev.found)
+		return;
+	double drop = prev.snap.score - s->score;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 1);
+	wire_pack_str(&pk, "drop");
+	msgpack_pack_double(&pk, drop);
+	struct store_host_row row = {.kind = rule->kind, .body = sb.data,
+				     .body_len = sb.size};
+	struct check_result res;
+	score_check(&rule->cond, &row, 1, 0, 0, &res);
+	msgpack_sbuffer_destroy(&sb);
+	if (!res.pass)
+		return;
+	char evidence[400];
+	struct store_alert a;
+	bool created;
+	snprintf(evidence, sizeof(evidence),
+		 "{\"school\":\"%s\",\"before\":%.2f,\"before_day\":\"%s\","
+		 "\"after\":%.2f,\"drop\":%.2f}",
+		 s->school.code, prev.snap.score, prev.snap.day, s->score, drop);
+	alert_from_rule(rule, "", s->school.code, evidence, false, &a);
+	snprintf(a.school, sizeof(a.school), "%s", s->school.code);
+	if (store_alert_raise(st, &a, &created) == 0 && created)
+		printf("alert: %s %s dropped %.1f points\n", rule->id,
+		       s->school.code, drop);
+}
+
 /* Today's scores for every school, commune and the province. */
-static int score_snapshot(struct store *st, const struct score_report *r)
+static int score_snapshot(struct store *st, const struct score_report *r,
+			  const struct alert_rules *rules)
 {
 	struct store_snapshot sn = {0};
 	char today[32];
@@ -340,6 +426,8 @@ static int score_snapshot(struct store *st, const struct score_report *r)
 	int rc = 0, n = 0;
 	for (size_t i = 0; rc == 0 && i < r->nschools; i++) {
 		const struct school_score *s = &r->schools[i];
+		check_drop(st, alert_rule_for(rules, "compliance.drop"), s,
+			   sn.day);
 		snprintf(sn.scope, sizeof(sn.scope), "school");
 		snprintf(sn.key, sizeof(sn.key), "%s", s->school.code);
 		sn.score = s->score;
@@ -409,7 +497,14 @@ static int cmd_score(struct cli *cli)
 		fprintf(stderr, "eduwatch-collector: %s\n", err);
 		rc = rc == -ENOENT ? EXIT_NOT_FOUND : EXIT_FAILURE_RUNTIME;
 	} else if (cli->snapshot) {
-		rc = score_snapshot(st, &report);
+		struct alert_rules rules;
+		if (alert_rules_load(s.alert_rules, &rules, err, sizeof(err)) != 0) {
+			fprintf(stderr, "eduwatch-collector: %s\n", err);
+			rc = EXIT_CONFIG;
+		} else {
+			rc = score_snapshot(st, &report, &rules);
+			alert_rules_free(&rules);
+		}
 	} else {
 		score_print(stdout, &report, cli->commune, cli->school, cli->json);
 		rc = EXIT_OK;
@@ -420,10 +515,105 @@ static int cmd_score(struct cli *cli)
 	return rc;
 }
 
+/* ---- alerts -------------------------------------------------------------- */
+
+static void print_alert(void *arg, const struct store_alert *a)
+{
+	struct list_state *ls = arg;
+	char first[32], last[32];
+	timeutil_format_us(a->first_us, first, sizeof(first));
+	timeutil_format_us(a->last_us, last, sizeof(last));
+	if (!ls->json) {
+		printf("%-6llu %-13s sev %-2d %-22s %-8s %s%s\n       %s x%lld, "
+		       "first %s, last %s%s%s\n       %s\n",
+		       (unsigned long long)a->id, a->state, a->severity, a->rule,
+		       a->school, a->hostname[0] ? a->hostname : a->agent,
+		       a->drill ? " [drill]" : "", a->title, a->count, first,
+		       last, a->ack_by[0] ? ", acknowledged by " : "",
+		       a->ack_by, a->evidence);
+		ls->count++;
+		return;
+	}
+	printf("%s{\"id\":%llu,", ls->count ? "," : "",
+	       (unsigned long long)a->id);
+	const char *texts[][2] = {
+		{"rule", a->rule},	   {"title", a->title},
+		{"category", a->category}, {"kind", a->kind},
+		{"agent", a->agent},	   {"hostname", a->hostname},
+		{"school", a->school},	   {"commune", a->commune},
+		{"state", a->state},	   {"ack_by", a->ack_by},
+		{"resolved_by", a->resolved_by}, {"first", first},
+		{"last", last},
+	};
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		printf("\"%s\":", texts[i][0]);
+		json_print_string(stdout, texts[i][1]);
+		putchar(',');
+	}
+	printf("\"severity\":%d,\"drill\":%s,\"count\":%lld,\"evidence\":%s}",
+	       a->severity, a->drill ? "true" : "false", a->count,
+	       a->evidence[0] ? a->evidence : "{}");
+	ls->count++;
+}
+
+static int cmd_alerts(struct cli *cli)
+{
+	struct settings s;
+	struct store *st;
+	const char *sub = cli->argc > 1 ? cli->argv[1] : "";
+	bool list = strcmp(sub, "list") == 0;
+	if (!list && strcmp(sub, "ack") != 0 && strcmp(sub, "resolve") != 0)
+		return usage_error("alerts list | ack ID --by NAME | resolve ID "
+				   "--by NAME");
+	if (cli->state && strcmp(cli->state, "open") != 0 &&
+	    strcmp(cli->state, "acknowledged") != 0 &&
+	    strcmp(cli->state, "resolved") != 0)
+		return usage_error("--state is open, acknowledged or resolved");
+	long id = 0;
+	if (!list && (cli->argc < 3 || parse_long(cli->argv[2], 1, LONG_MAX, &id) ||
+		      cli->by == NULL))
+		return usage_error("alerts %s needs an alert id and --by NAME", sub);
+	int rc = open_store_sync(cli, &s, &st);
+	if (rc != 0)
+		return rc;
+	if (list) {
+		struct list_state ls = {.json = cli->json};
+		if (ls.json)
+			printf("[");
+		rc = store_alert_list(st, cli->state, cli->school,
+				      cli->uses > 1 ? (int)cli->uses : 100,
+				      print_alert, &ls);
+		if (ls.json)
+			printf("]\n");
+		else if (ls.count == 0)
+			printf("no alerts\n");
+		rc = rc == 0 ? EXIT_OK : EXIT_FAILURE_RUNTIME;
+	} else {
+		const char *state = strcmp(sub, "ack") == 0 ? "acknowledged"
+							    : "resolved";
+		rc = store_alert_set_state(st, (uint64_t)id, state, cli->by);
+		if (rc == 0)
+			printf("alert %ld %s by %s\n", id, state, cli->by);
+		else
+			fprintf(stderr, "eduwatch-collector: alert %ld: %s\n", id,
+				rc == -ENOENT	   ? "no such alert"
+				: rc == -EALREADY ? "already past that state"
+						  : "cannot update");
+		rc = rc == 0 ? EXIT_OK : rc == -ENOENT ? EXIT_NOT_FOUND
+						       : EXIT_FAILURE_RUNTIME;
+	}
+	store_close(st);
+	return rc;
+}
+
 /* ---- serve --------------------------------------------------------------- */
 
 struct daemon {
 	uv_loop_t *loop;
+	struct alert_rules rules;
+	struct forwarder *forwarders[SETTINGS_FORWARD_MAX];
+	uv_timer_t silence_timer;
+	char hostname[256];
 	struct settings settings;
 	const char *config_path;
 	struct store *store;
@@ -436,12 +626,90 @@ struct daemon {
 	bool stopping;
 };
 
+static void log_forward_stats(struct daemon *d)
+{
+	for (size_t i = 0; i < d->settings.nforward; i++) {
+		struct forward_stats fs;
+		long long queued = 0;
+		if (d->forwarders[i] == NULL)
+			continue;
+		forward_get_stats(d->forwarders[i], &fs);
+		store_forward_depth(d->store, d->settings.forward[i].name, &queued);
+		log_info("forward %s: delivered=%llu skipped=%llu queued=%lld "
+			 "failed_attempts=%llu connects=%llu last_error=%s",
+			 d->settings.forward[i].name,
+			 (unsigned long long)fs.delivered,
+			 (unsigned long long)fs.skipped, queued,
+			 (unsigned long long)fs.attempts_failed,
+			 (unsigned long long)fs.connects,
+			 fs.last_error[0] ? fs.last_error : "-");
+	}
+}
+
+struct silent_agents {
+	char (*ids)[EVENT_AGENT_MAX + 1];
+	int64_t *last_us;
+	size_t n, cap;
+};
+
+static void on_silent(void *arg, const char *agent, int64_t last_us)
+{
+	struct silent_agents *sa = arg;
+	if (sa->n == sa->cap) {
+		size_t cap = sa->cap ? sa->cap * 2 : 64;
+		void *ids = alloc_resize(sa->ids, cap * sizeof(*sa->ids));
+		if (ids == NULL)
+			return;
+		sa->ids = ids;
+		void *last = alloc_resize(sa->last_us, cap * sizeof(*sa->last_us));
+		if (last == NULL)
+			return;
+		sa->last_us = last;
+		sa->cap = cap;
+	}
+	snprintf(sa->ids[sa->n], sizeof(sa->ids[0]), "%s", agent);
+	sa->last_us[sa->n++] = last_us;
+}
+
+/* agent.silent: a PC that stopped reporting. Listed first and raised
+ * after, since raising takes the store lock the listing holds. */
+static void sweep_silence(uv_timer_t *timer)
+{
+	struct daemon *d = timer->data;
+	const struct alert_rule *rule = alert_rule_for(&d->rules, "agent.silent");
+	struct silent_agents sa = {0};
+	int64_t now = timeutil_now_us();
+	if (rule == NULL || d->store == NULL)
+		return;
+	store_agents_silent(d->store, now - d->settings.stale_after * 1000000LL,
+			    on_silent, &sa);
+	for (size_t i = 0; i < sa.n; i++) {
+		char evidence[160], seen[32];
+		struct store_alert a;
+		bool created;
+		timeutil_format_us(sa.last_us[i], seen, sizeof(seen));
+		snprintf(evidence, sizeof(evidence),
+			 "{\"last_seen\":\"%s\",\"silent_s\":%lld}", seen,
+			 (long long)((now - sa.last_us[i]) / 1000000));
+		alert_from_rule(rule, sa.ids[i], "", evidence, false, &a);
+		store_alert_raise(d->store, &a, &created);
+	}
+	alloc_free(sa.ids);
+	alloc_free(sa.last_us);
+}
+
 static void on_ingest_stopped(void *arg)
 {
 	struct daemon *d = arg;
 	ingest_log_stats(d->ingest);
 	enroll_stop(d->enroll);
 	d->enroll = NULL;
+	uv_close((uv_handle_t *)&d->silence_timer, NULL);
+	log_forward_stats(d);
+	for (size_t i = 0; i < d->settings.nforward; i++) {
+		forward_stop(d->forwarders[i]);
+		d->forwarders[i] = NULL;
+	}
 	/* Commits what is queued; their callbacks find closed connections. */
 	store_close(d->store);
 	d->store = NULL;
@@ -471,6 +739,7 @@ static void on_reload(uv_signal_t *sig, int signum)
 	}
 	log_setup("eduwatch-collector", fresh.log_level);
 	ingest_log_stats(d->ingest);
+	log_forward_stats(d);
 	log_info("collector: reloaded %s (log level; other changes need a "
 		 "restart)", d->config_path);
 }
@@ -504,12 +773,34 @@ static int cmd_serve(struct cli *cli)
 		rc = EXIT_CONFIG;
 		goto done;
 	}
+	if (alert_rules_load(d.settings.alert_rules, &d.rules, err,
+			     sizeof(err)) != 0) {
+		log_err("collector: %s", err);
+		rc = EXIT_CONFIG;
+		goto done;
+	}
 	store_options_from(&d.settings, &so);
+	so.alert_fn = alert_evaluate;
+	so.alert_arg = &d.rules;
 	if (store_open(&so, d.loop, &d.store, err, sizeof(err)) != 0) {
 		log_err("collector: %s", err);
 		rc = EXIT_FAILURE_RUNTIME;
 		goto done;
 	}
+	gethostname(d.hostname, sizeof(d.hostname) - 1);
+	for (size_t i = 0; i < d.settings.nforward; i++) {
+		if (forward_start(d.store, &d.settings.forward[i], d.hostname,
+				  &d.forwarders[i], err, sizeof(err)) != 0) {
+			log_err("collector: forward %s: %s",
+				d.settings.forward[i].name, err);
+			rc = EXIT_CONFIG;
+			goto done;
+		}
+		log_info("collector: forwarding alerts to %s (%s %s)",
+			 d.settings.forward[i].name, d.settings.forward[i].type,
+			 d.settings.forward[i].address);
+	}
+
 	struct ingest_options io = {
 		.host = d.settings.listen,
 		.port = (int)d.settings.ingest_port,
@@ -529,12 +820,18 @@ static int cmd_serve(struct cli *cli)
 		rc = EXIT_FAILURE_RUNTIME;
 		goto done;
 	}
+	uv_timer_init(d.loop, &d.silence_timer);
+	d.silence_timer.data = &d;
+	uv_timer_start(&d.silence_timer, sweep_silence, 60000, 60000);
 	signals_start(d.loop, &d.signals, &d, on_stop_signal, on_reload);
 	log_info("collector: eduwatch-collector %s serving from %s",
 		 EDUWATCH_VERSION, dir);
 	uv_run(d.loop, UV_RUN_DEFAULT);
 	rc = EXIT_OK;
 done:
+	for (size_t i = 0; i < d.settings.nforward; i++)
+		forward_stop(d.forwarders[i]);
+	alert_rules_free(&d.rules);
 	ingest_free(d.ingest);
 	SSL_CTX_free(d.ingest_ctx);
 	SSL_CTX_free(d.enroll_ctx);
@@ -546,12 +843,6 @@ done:
 }
 
 /* ---- admin commands ------------------------------------------------------ */
-
-struct list_state {
-	bool json;
-	int count;
-	int64_t stale_before_us; /* agents last seen before this are stale */
-};
 
 static void print_school(void *arg, const struct store_school *sc)
 {
@@ -870,6 +1161,8 @@ int main(int argc, char **argv)
 		return cmd_command(&cli);
 	if (strcmp(cmd, "score") == 0)
 		return cmd_score(&cli);
+	if (strcmp(cmd, "alerts") == 0)
+		return cmd_alerts(&cli);
 	if (strcmp(cmd, "version") == 0) {
 		printf("eduwatch-collector %s\n", EDUWATCH_VERSION);
 		return EXIT_OK;

@@ -42,8 +42,7 @@ static const struct config_field policy_fields[] = {
 static const char *const test_names[] = {"eq", "ne", "le", "ge", "age_le",
 					 "present"};
 
-/* Gives test and value their meaning, so that a typo fails at load. */
-static int parse_check(const char *path, struct policy_check *c, char *err,
+int policy_check_parse(const char *path, struct policy_check *c, char *err,
 		       size_t errlen)
 {
 	size_t i;
@@ -108,7 +107,7 @@ int policy_load(const char *path, struct policy *out, char *err,
 				  errlen);
 	for (size_t i = 0; rc == 0 && i < out->checks.count; i++) {
 		struct policy_check *c = (struct policy_check *)out->checks.items + i;
-		rc = parse_check(path, c, err, errlen);
+		rc = policy_check_parse(path, c, err, errlen);
 		for (size_t j = 0; rc == 0 && j < i; j++) {
 			if (strcmp(policy_check_at(out, j)->id, c->id) == 0) {
 				snprintf(err, errlen, "%s: check id '%s' is used "

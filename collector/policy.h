@@ -67,6 +67,12 @@ int policy_load(const char *path, struct policy *out, char *err,
 		size_t errlen);
 void policy_free(struct policy *p);
 
+/* Gives a check's test and value their meaning (op, number, age_s), so a
+ * typo fails at load; errors name path and the check's id. Alert rules
+ * use the same language. */
+int policy_check_parse(const char *path, struct policy_check *c, char *err,
+		       size_t errlen);
+
 static inline const struct policy_check *policy_check_at(const struct policy *p,
 							 size_t i)
 {

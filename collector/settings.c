@@ -10,6 +10,24 @@
 #define F(key, type, member, size, def, lo, hi)                               \
 	{key, type, offsetof(struct settings, member), size, def, lo, hi, NULL, 0}
 
+#define D(key, type, member, size, def, lo, hi)                              \
+	{key, type, offsetof(struct forward_dest, member), size, def, lo, hi, \
+	 NULL, 0}
+
+static const struct config_field dest_fields[] = {
+	D("name", CONFIG_STRING, name, 32, NULL, 0, 0),
+	D("type", CONFIG_STRING, type, 16, NULL, 0, 0),
+	D("address", CONFIG_STRING, address, 256, NULL, 0, 0),
+	D("tls", CONFIG_BOOL, tls, 0, "true", 0, 0),
+	D("framing", CONFIG_STRING, framing, 16, "octet", 0, 0),
+	D("ca", CONFIG_STRING, ca, 512, "", 0, 0),
+	D("cert", CONFIG_STRING, cert, 512, "", 0, 0),
+	D("key", CONFIG_STRING, key, 512, "", 0, 0),
+	D("token", CONFIG_STRING, token, 256, "", 0, 0),
+	D("format", CONFIG_STRING, format, 16, "ecs", 0, 0),
+	D("min_severity", CONFIG_INT, min_severity, 0, "0", 0, 10),
+};
+
 static const struct config_field fields[] = {
 	F("state_dir", CONFIG_STRING, state_dir, 512, NULL, 0, 0),
 	F("listen", CONFIG_STRING, listen, 64, "0.0.0.0", 0, 0),
@@ -39,10 +57,45 @@ static const struct config_field fields[] = {
 	  30 * 86400),
 	F("log.level", CONFIG_LOG_LEVEL, log_level, 0, "info", 0, 0),
 	F("score.policy_dir", CONFIG_STRING, policy_dir, 512,
-	  SETTINGS_POLICY_DIR, 0, 0),
+	  SETTINGS_RULES_DIR "/policies", 0, 0),
+	F("alerts.rules", CONFIG_STRING, alert_rules, 512,
+	  SETTINGS_RULES_DIR "/alerts.yaml", 0, 0),
 	F("log.stats_interval", CONFIG_DURATION, stats_interval, 0, "60s", 0,
 	  86400),
+	{"forward", CONFIG_TABLE, offsetof(struct settings, forward_raw),
+	 sizeof(struct forward_dest), NULL, 0, SETTINGS_FORWARD_MAX, dest_fields,
+	 CONFIG_FIELD_COUNT(dest_fields)},
 };
+
+/* What the schema cannot say: allowed words, and unique names. */
+static int check_dest(const char *path, const struct forward_dest *d,
+		      const struct settings *s, size_t index, char *err,
+		      size_t errlen)
+{
+	const char *why = NULL;
+	if (strcmp(d->type, "syslog") != 0 && strcmp(d->type, "https") != 0)
+		why = "type must be syslog or https";
+	else if (strcmp(d->framing, "octet") != 0 &&
+		 strcmp(d->framing, "newline") != 0)
+		why = "framing must be octet or newline";
+	else if (strcmp(d->format, "ecs") != 0 && strcmp(d->format, "ocsf") != 0)
+		why = "format must be ecs or ocsf";
+	else if (strcmp(d->type, "https") == 0 &&
+		 strncmp(d->address, "https://", 8) != 0)
+		why = "an https destination's address is an https:// URL";
+	else if (strcmp(d->type, "syslog") == 0 && strchr(d->address, ':') == NULL)
+		why = "a syslog destination's address is HOST:PORT";
+	else if ((d->cert[0] == '\0') != (d->key[0] == '\0'))
+		why = "cert and key go together";
+	for (size_t i = 0; why == NULL && i < index; i++)
+		if (strcmp(s->forward[i].name, d->name) == 0)
+			why = "the name is used twice";
+	if (why == NULL)
+		return 0;
+	snprintf(err, errlen, "%s: key 'forward[%zu]' (%s): %s", path, index,
+		 d->name, why);
+	return -EINVAL;
+}
 
 int settings_load(const char *path, struct settings *out, char *err,
 		  size_t errlen)
@@ -50,6 +103,14 @@ int settings_load(const char *path, struct settings *out, char *err,
 	memset(out, 0, sizeof(*out));
 	int rc = config_load_file(path, fields, CONFIG_FIELD_COUNT(fields), out,
 				  err, errlen);
+	for (size_t i = 0; rc == 0 && i < out->forward_raw.count; i++) {
+		out->forward[i] =
+			((const struct forward_dest *)out->forward_raw.items)[i];
+		rc = check_dest(path, &out->forward[i], out, i, err, errlen);
+		out->nforward = i + 1;
+	}
+	/* The destinations now live in the fixed array: the struct stays a
+	 * plain value that can be copied on reload. */
 	config_free(fields, CONFIG_FIELD_COUNT(fields), out);
 	if (rc != 0)
 		return rc;
@@ -60,9 +121,9 @@ int settings_load(const char *path, struct settings *out, char *err,
 }
 
 int settings_write_default(const char *path, const char *state_dir,
-			   const char *policy_dir, char *err, size_t errlen)
+			   const char *rules_dir, char *err, size_t errlen)
 {
-	char text[2560];
+	char text[3600];
 	int n = snprintf(
 		text, sizeof(text),
 		"# eduwatch collector settings. Every key is optional except\n"
@@ -93,7 +154,21 @@ int settings_write_default(const char *path, const char *state_dir,
 		"  level: info\n"
 		"  stats_interval: 60s\n"
 		"score:\n"
-		"  policy_dir: %s   # level1.yaml .. level3.yaml\n",
-		state_dir, policy_dir);
+		"  policy_dir: %s/policies   # level1.yaml .. level3.yaml\n"
+		"alerts:\n"
+		"  rules: %s/alerts.yaml\n"
+		"# SOC destinations; each alert is queued durably for each one.\n"
+		"# forward:\n"
+		"#   - name: soc-syslog\n"
+		"#     type: syslog               # RFC 5424 + CEF, RFC 5425 framing\n"
+		"#     address: siem.soc.example.vn:6514\n"
+		"#     tls: true\n"
+		"#     ca: /etc/eduwatch/soc-ca.crt\n"
+		"#   - name: soc-https\n"
+		"#     type: https                # JSON POST\n"
+		"#     address: https://siem.soc.example.vn/api/alerts\n"
+		"#     format: ecs                # or ocsf\n"
+		"#     token: ...                 # bearer; or cert/key for mTLS\n",
+		state_dir, rules_dir, rules_dir);
 	return config_write_text(path, text, n, sizeof(text), err, errlen);
 }

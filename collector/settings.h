@@ -5,10 +5,28 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/config.h"
 #include "common/log.h"
 
-/* Where packages install rules/policies/. */
-#define SETTINGS_POLICY_DIR "/usr/share/eduwatch/policies"
+/* Where packages install rules/: policies/ and alerts.yaml. */
+#define SETTINGS_RULES_DIR "/usr/share/eduwatch/rules"
+
+#define SETTINGS_FORWARD_MAX 8
+
+/* One SOC destination (forward: in collector.yaml). */
+struct forward_dest {
+	char name[32];
+	char type[16];	   /* syslog | https */
+	char address[256]; /* syslog: host:port; https: the URL */
+	bool tls;	   /* syslog: TLS (RFC 5425) or plain TCP */
+	char framing[16];  /* syslog: octet | newline */
+	char ca[512];	   /* trusted CA file; "": the system's (https) */
+	char cert[512];	   /* client certificate for mTLS, optional */
+	char key[512];
+	char token[256];   /* https: bearer token, optional */
+	char format[16];   /* https: ecs | ocsf */
+	long long min_severity;
+};
 
 struct settings {
 	char state_dir[512];
@@ -31,6 +49,10 @@ struct settings {
 	long long stats_interval;
 	long long stale_after; /* seconds without events: the PC is stale */
 	char policy_dir[512];  /* level1.yaml .. level3.yaml */
+	char alert_rules[512]; /* alerts.yaml */
+	struct config_table forward_raw; /* loading only */
+	struct forward_dest forward[SETTINGS_FORWARD_MAX];
+	size_t nforward;
 };
 
 /* Loads path (defaults for what it omits). Returns 0 or -EINVAL with a
@@ -40,6 +62,6 @@ int settings_load(const char *path, struct settings *out, char *err,
 
 /* Writes a commented collector.yaml for a new state directory. */
 int settings_write_default(const char *path, const char *state_dir,
-			   const char *policy_dir, char *err, size_t errlen);
+			   const char *rules_dir, char *err, size_t errlen);
 
 #endif

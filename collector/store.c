@@ -172,6 +172,51 @@ int store_snapshot_list(struct store *st, const char *scope, const char *key,
 	return st->backend->snapshot_list(st, scope, key, limit, cb, arg);
 }
 
+int store_alert_raise(struct store *st, const struct store_alert *a,
+		      bool *created)
+{
+	return st->backend->alert_raise(st, a, created);
+}
+
+int store_alert_list(struct store *st, const char *state, const char *school,
+		     int limit,
+		     void (*cb)(void *arg, const struct store_alert *a),
+		     void *arg)
+{
+	return st->backend->alert_list(st, state, school, limit, cb, arg);
+}
+
+int store_alert_set_state(struct store *st, uint64_t id, const char *state,
+			  const char *who)
+{
+	return st->backend->alert_set_state(st, id, state, who);
+}
+
+int store_agents_silent(struct store *st, int64_t before_us,
+			void (*cb)(void *arg, const char *agent,
+				   int64_t last_us),
+			void *arg)
+{
+	return st->backend->agents_silent(st, before_us, cb, arg);
+}
+
+int store_forward_next(struct store *st, const char *dest, int limit,
+		       void (*cb)(void *arg, const struct store_alert *a),
+		       void *arg)
+{
+	return st->backend->forward_next(st, dest, limit, cb, arg);
+}
+
+int store_forward_done(struct store *st, const char *dest, uint64_t id)
+{
+	return st->backend->forward_done(st, dest, id);
+}
+
+int store_forward_depth(struct store *st, const char *dest, long long *n)
+{
+	return st->backend->forward_depth(st, dest, n);
+}
+
 int store_count_events(struct store *st, const char *agent, uint64_t boot,
 		       long long *count)
 {

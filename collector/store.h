@@ -25,6 +25,45 @@
 
 struct store;
 
+/* An alert: opened by a rule on an event, by the agent-silence sweep or
+ * by a compliance drop; folded into the open alert with the same dedupe
+ * key while repeats come within suppress_s of the last one. */
+#define STORE_ALERT_EVIDENCE_MAX 4096
+
+struct store_alert {
+	uint64_t id;
+	char rule[64];
+	char title[200];
+	char category[64];
+	char kind[EVENT_KIND_MAX + 1];
+	char dedupe_key[256];
+	char agent[EVENT_AGENT_MAX + 1];
+	char school[STORE_CODE_MAX + 1];   /* filled by the store */
+	char hostname[STORE_NAME_MAX + 1]; /* filled by the store */
+	char commune[STORE_NAME_MAX + 1];  /* filled by the store */
+	int severity;			   /* 0..10 */
+	bool drill;
+	long long suppress_s;
+	int64_t first_us, last_us;
+	long long count;
+	char state[16]; /* open, acknowledged, resolved */
+	char ack_by[64];
+	int64_t ack_us;
+	char resolved_by[64];
+	int64_t resolved_us;
+	char evidence[STORE_ALERT_EVIDENCE_MAX]; /* JSON object */
+	/* Picked from the evidence for the SIEM's own fields. */
+	char src_ip[64];
+	char file_path[512];
+	char file_hash[80];
+};
+
+/* Turns a newly stored event into alerts: fills up to max and returns how
+ * many. Runs on the writer thread, inside the transaction that stores the
+ * event, so an alert exists exactly when its event does. */
+typedef size_t (*store_alert_fn)(void *arg, const struct event *ev,
+				 struct store_alert *out, size_t max);
+
 struct store_options {
 	const char *url;	   /* "sqlite:/path/file.db" or a plain path */
 	long long cache_bytes;	   /* page cache of the writer */
@@ -33,6 +72,12 @@ struct store_options {
 	int retention_days;	   /* events below high_severity */
 	int high_severity_days;	   /* events at or above high_severity */
 	int high_severity;
+	store_alert_fn alert_fn; /* NULL: no alerts from events */
+	void *alert_arg;
+	/* Forwarding destinations: each new alert is queued for each, in the
+	 * same transaction. */
+	const char *const *forward_dests;
+	size_t nforward_dests;
 };
 
 /* The loop receives commit callbacks; NULL opens the store for synchronous
@@ -183,6 +228,35 @@ int store_snapshot_list(struct store *st, const char *scope, const char *key,
 			void (*cb)(void *arg, const struct store_snapshot *s),
 			void *arg);
 
+/* Raises an alert outside the event path (silence, compliance drop).
+ * *created tells whether it is new rather than folded. */
+int store_alert_raise(struct store *st, const struct store_alert *a,
+		      bool *created);
+/* Newest first; state and school may be NULL for any. */
+int store_alert_list(struct store *st, const char *state, const char *school,
+		     int limit,
+		     void (*cb)(void *arg, const struct store_alert *a),
+		     void *arg);
+/* Moves an alert to "acknowledged" or "resolved", recording who and
+ * when. -ENOENT: no such alert; -EALREADY: it was resolved already. */
+int store_alert_set_state(struct store *st, uint64_t id, const char *state,
+			  const char *who);
+
+/* Unrevoked agents that have said nothing since before_us (enrolled and
+ * never heard from count from their enrollment). */
+int store_agents_silent(struct store *st, int64_t before_us,
+			void (*cb)(void *arg, const char *agent,
+				   int64_t last_us),
+			void *arg);
+
+/* The oldest alerts queued for a destination, in order. */
+int store_forward_next(struct store *st, const char *dest, int limit,
+		       void (*cb)(void *arg, const struct store_alert *a),
+		       void *arg);
+/* Dequeues every alert up to and including id for dest. */
+int store_forward_done(struct store *st, const char *dest, uint64_t id);
+int store_forward_depth(struct store *st, const char *dest, long long *n);
+
 /* ---- backends ---------------------------------------------------------- */
 
 struct store_backend {
@@ -231,6 +305,22 @@ struct store_backend {
 			   void (*cb)(void *, const struct store_host_row *),
 			   void *arg);
 	int (*snapshot_put)(struct store *st, const struct store_snapshot *snap);
+	int (*alert_raise)(struct store *st, const struct store_alert *a,
+			   bool *created);
+	int (*alert_list)(struct store *st, const char *state,
+			  const char *school, int limit,
+			  void (*cb)(void *, const struct store_alert *),
+			  void *arg);
+	int (*alert_set_state)(struct store *st, uint64_t id,
+			       const char *state, const char *who);
+	int (*forward_next)(struct store *st, const char *dest, int limit,
+			    void (*cb)(void *, const struct store_alert *),
+			    void *arg);
+	int (*forward_done)(struct store *st, const char *dest, uint64_t id);
+	int (*forward_depth)(struct store *st, const char *dest, long long *n);
+	int (*agents_silent)(struct store *st, int64_t before_us,
+			     void (*cb)(void *, const char *, int64_t),
+			     void *arg);
 	int (*snapshot_list)(struct store *st, const char *scope,
 			     const char *key, int limit,
 			     void (*cb)(void *, const struct store_snapshot *),

@@ -53,6 +53,20 @@ static const char *const migrations[] = {
 	"  day TEXT NOT NULL, scope TEXT NOT NULL, key TEXT NOT NULL,"
 	"  score REAL NOT NULL, pcs INTEGER NOT NULL,"
 	"  PRIMARY KEY(scope, key, day)) WITHOUT ROWID;",
+	/* 4 */
+	"CREATE TABLE alerts("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT, rule TEXT NOT NULL,"
+	"  title TEXT NOT NULL, category TEXT NOT NULL, kind TEXT NOT NULL,"
+	"  dedupe_key TEXT NOT NULL, agent TEXT NOT NULL, school TEXT NOT NULL,"
+	"  severity INTEGER NOT NULL, drill INTEGER NOT NULL,"
+	"  first INTEGER NOT NULL, last INTEGER NOT NULL, count INTEGER NOT NULL,"
+	"  state TEXT NOT NULL, ack_by TEXT, ack INTEGER, resolved_by TEXT,"
+	"  resolved INTEGER, evidence TEXT NOT NULL, src_ip TEXT NOT NULL,"
+	"  file_path TEXT NOT NULL, file_hash TEXT NOT NULL);"
+	"CREATE INDEX alerts_key ON alerts(dedupe_key, state);"
+	"CREATE INDEX alerts_state ON alerts(state, id);"
+	"CREATE TABLE forward_queue(dest TEXT NOT NULL, alert INTEGER NOT NULL,"
+	"  PRIMARY KEY(dest, alert)) WITHOUT ROWID;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -218,6 +232,110 @@ static int write_event(struct sqlite_store *s, const struct event *ev,
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+/* ---- alerts ------------------------------------------------------------- */
+
+/* Opens an alert, or folds it into the unresolved one with the same key
+ * when it comes within the suppression window of that one's last. On
+ * db (the writer inside its transaction, or the admin connection). */
+static int write_alert(struct sqlite_store *s, sqlite3 *db,
+		       const struct store_alert *a, int64_t now, bool *created)
+{
+	sqlite3_stmt *q;
+	int rc;
+	*created = false;
+	rc = sqlite3_prepare_v2(db,
+				"SELECT id, last FROM alerts WHERE dedupe_key = ?1"
+				" AND state != 'resolved' ORDER BY id DESC LIMIT 1",
+				-1, &q, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	sqlite3_bind_text(q, 1, a->dedupe_key, -1, SQLITE_STATIC);
+	int64_t id = 0, last = 0;
+	if ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		id = sqlite3_column_int64(q, 0);
+		last = sqlite3_column_int64(q, 1);
+	}
+	sqlite3_finalize(q);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return rc;
+	if (id != 0 && now - last < a->suppress_s * 1000000LL) {
+		rc = sqlite3_prepare_v2(db,
+					"UPDATE alerts SET last = ?1, count = count + 1,"
+					" severity = max(severity, ?2) WHERE id = ?3",
+					-1, &q, NULL);
+		if (rc != SQLITE_OK)
+			return rc;
+		sqlite3_bind_int64(q, 1, now);
+		sqlite3_bind_int(q, 2, a->severity);
+		sqlite3_bind_int64(q, 3, id);
+		rc = sqlite3_step(q);
+		sqlite3_finalize(q);
+		return rc == SQLITE_DONE ? SQLITE_OK : rc;
+	}
+	rc = sqlite3_prepare_v2(
+		db,
+		"INSERT INTO alerts(rule, title, category, kind, dedupe_key, agent,"
+		" school, severity, drill, first, last, count, state, evidence,"
+		" src_ip, file_path, file_hash)"
+		" VALUES(?1, ?2, ?3, ?4, ?5, ?6, coalesce((SELECT school FROM"
+		" agents WHERE id = ?6), ?7), ?8, ?9, ?10, ?10, 1, 'open', ?11,"
+		" ?12, ?13, ?14)",
+		-1, &q, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	sqlite3_bind_text(q, 1, a->rule, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, a->title, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, a->category, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, a->kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 5, a->dedupe_key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 6, a->agent, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 7, a->school, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 8, a->severity);
+	sqlite3_bind_int(q, 9, a->drill);
+	sqlite3_bind_int64(q, 10, now);
+	sqlite3_bind_text(q, 11, a->evidence[0] ? a->evidence : "{}", -1,
+			  SQLITE_STATIC);
+	sqlite3_bind_text(q, 12, a->src_ip, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 13, a->file_path, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 14, a->file_hash, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE)
+		return rc;
+	id = sqlite3_last_insert_rowid(db);
+	for (size_t i = 0; i < s->opts.nforward_dests; i++) {
+		rc = sqlite3_prepare_v2(db,
+					"INSERT INTO forward_queue(dest, alert)"
+					" VALUES(?1, ?2)",
+					-1, &q, NULL);
+		if (rc != SQLITE_OK)
+			return rc;
+		sqlite3_bind_text(q, 1, s->opts.forward_dests[i], -1,
+				  SQLITE_STATIC);
+		sqlite3_bind_int64(q, 2, id);
+		rc = sqlite3_step(q);
+		sqlite3_finalize(q);
+		if (rc != SQLITE_DONE)
+			return rc;
+	}
+	*created = true;
+	return SQLITE_OK;
+}
+
+static int raise_alerts(struct sqlite_store *s, const struct event *ev,
+			int64_t now)
+{
+	struct store_alert alerts[4];
+	size_t n = s->opts.alert_fn(s->opts.alert_arg, ev, alerts, 4);
+	for (size_t i = 0; i < n; i++) {
+		bool created;
+		int rc = write_alert(s, s->writer, &alerts[i], now, &created);
+		if (rc != SQLITE_OK)
+			return rc;
+	}
+	return SQLITE_OK;
+}
+
 static int write_batches(struct sqlite_store *s, struct store_batch *list)
 {
 	int64_t now = store_now_us();
@@ -231,6 +349,8 @@ static int write_batches(struct sqlite_store *s, struct store_batch *list)
 				b->stored++;
 			else
 				b->dup++;
+			if (rc == SQLITE_OK && inserted && s->opts.alert_fn)
+				rc = raise_alerts(s, &b->events[i], now);
 		}
 		/* A batch comes from one connection, hence one agent. */
 		if (rc == SQLITE_OK && b->count > 0) {
@@ -1059,6 +1179,238 @@ static int sqlite_snapshot_list(struct store *st, const char *scope,
 	return rc;
 }
 
+static int sqlite_alert_raise(struct store *st, const struct store_alert *a,
+			      bool *created)
+{
+	struct sqlite_store *s = impl(st);
+	uv_mutex_lock(&s->admin_lock);
+	int rc = sqlite3_exec(s->admin, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = write_alert(s, s->admin, a, store_now_us(), created);
+	rc = sqlite3_exec(s->admin, rc == SQLITE_OK ? "COMMIT" : "ROLLBACK",
+			  NULL, NULL, NULL) == SQLITE_OK && rc == SQLITE_OK
+		     ? 0
+		     : -EIO;
+	uv_mutex_unlock(&s->admin_lock);
+	return rc;
+}
+
+#define ALERT_COLUMNS                                                        \
+	"a.id, a.rule, a.title, a.category, a.kind, a.dedupe_key, a.agent,"  \
+	" a.school, coalesce(g.hostname, ''), coalesce(c.commune, ''),"      \
+	" a.severity, a.drill, a.first, a.last, a.count, a.state,"           \
+	" coalesce(a.ack_by, ''), coalesce(a.ack, 0),"                       \
+	" coalesce(a.resolved_by, ''), coalesce(a.resolved, 0), a.evidence," \
+	" a.src_ip, a.file_path, a.file_hash"
+#define ALERT_JOINS                                           \
+	" FROM alerts a LEFT JOIN agents g ON g.id = a.agent" \
+	" LEFT JOIN schools c ON c.code = a.school"
+
+static void read_alert(sqlite3_stmt *q, struct store_alert *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->id = (uint64_t)sqlite3_column_int64(q, 0);
+	copy_text(a->rule, sizeof(a->rule), q, 1);
+	copy_text(a->title, sizeof(a->title), q, 2);
+	copy_text(a->category, sizeof(a->category), q, 3);
+	copy_text(a->kind, sizeof(a->kind), q, 4);
+	copy_text(a->dedupe_key, sizeof(a->dedupe_key), q, 5);
+	copy_text(a->agent, sizeof(a->agent), q, 6);
+	copy_text(a->school, sizeof(a->school), q, 7);
+	copy_text(a->hostname, sizeof(a->hostname), q, 8);
+	copy_text(a->commune, sizeof(a->commune), q, 9);
+	a->severity = sqlite3_column_int(q, 10);
+	a->drill = sqlite3_column_int(q, 11) != 0;
+	a->first_us = sqlite3_column_int64(q, 12);
+	a->last_us = sqlite3_column_int64(q, 13);
+	a->count = sqlite3_column_int64(q, 14);
+	copy_text(a->state, sizeof(a->state), q, 15);
+	copy_text(a->ack_by, sizeof(a->ack_by), q, 16);
+	a->ack_us = sqlite3_column_int64(q, 17);
+	copy_text(a->resolved_by, sizeof(a->resolved_by), q, 18);
+	a->resolved_us = sqlite3_column_int64(q, 19);
+	copy_text(a->evidence, sizeof(a->evidence), q, 20);
+	copy_text(a->src_ip, sizeof(a->src_ip), q, 21);
+	copy_text(a->file_path, sizeof(a->file_path), q, 22);
+	copy_text(a->file_hash, sizeof(a->file_hash), q, 23);
+}
+
+/* Runs a SELECT of ALERT_COLUMNS whose parameters bind() sets. */
+static int list_alerts(struct sqlite_store *s, const char *sql,
+		       void (*bind)(sqlite3_stmt *, const void *),
+		       const void *bind_arg,
+		       void (*cb)(void *, const struct store_alert *),
+		       void *arg)
+{
+	sqlite3_stmt *q;
+	uv_mutex_lock(&s->admin_lock);
+	int rc = prepare_admin(s, sql, &q);
+	if (rc == 0) {
+		int step;
+		struct store_alert *a = alloc_bytes(sizeof(*a));
+		bind(q, bind_arg);
+		while (a && (step = sqlite3_step(q)) == SQLITE_ROW) {
+			read_alert(q, a);
+			cb(arg, a);
+		}
+		rc = a == NULL ? -ENOMEM : step == SQLITE_DONE ? 0 : -EIO;
+		alloc_free(a);
+		sqlite3_finalize(q);
+	}
+	uv_mutex_unlock(&s->admin_lock);
+	return rc;
+}
+
+struct alert_filter {
+	const char *state, *school, *dest;
+	int limit;
+};
+
+static void bind_filter(sqlite3_stmt *q, const void *arg)
+{
+	const struct alert_filter *f = arg;
+	if (f->state)
+		sqlite3_bind_text(q, 1, f->state, -1, SQLITE_STATIC);
+	if (f->school)
+		sqlite3_bind_text(q, 2, f->school, -1, SQLITE_STATIC);
+	if (f->dest)
+		sqlite3_bind_text(q, 3, f->dest, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 4, f->limit);
+}
+
+static int sqlite_alert_list(struct store *st, const char *state,
+			     const char *school, int limit,
+			     void (*cb)(void *, const struct store_alert *),
+			     void *arg)
+{
+	struct alert_filter f = {.state = state, .school = school,
+				 .limit = limit};
+	return list_alerts(impl(st),
+			   "SELECT " ALERT_COLUMNS ALERT_JOINS
+			   " WHERE (?1 IS NULL OR a.state = ?1) AND (?2 IS NULL"
+			   " OR a.school = ?2) ORDER BY a.id DESC LIMIT ?4",
+			   bind_filter, &f, cb, arg);
+}
+
+static int sqlite_forward_next(struct store *st, const char *dest, int limit,
+			       void (*cb)(void *, const struct store_alert *),
+			       void *arg)
+{
+	struct alert_filter f = {.dest = dest, .limit = limit};
+	return list_alerts(impl(st),
+			   "SELECT " ALERT_COLUMNS ALERT_JOINS
+			   " JOIN forward_queue f ON f.alert = a.id"
+			   " WHERE f.dest = ?3 ORDER BY f.alert LIMIT ?4",
+			   bind_filter, &f, cb, arg);
+}
+
+/* One statement with text and integer parameters on the admin
+ * connection; *changes gets the rows it changed. */
+static int admin_exec(struct sqlite_store *s, const char *sql,
+		      const char *t1, const char *t2, int64_t i3, int64_t i4,
+		      int *changes)
+{
+	sqlite3_stmt *q;
+	uv_mutex_lock(&s->admin_lock);
+	int rc = prepare_admin(s, sql, &q);
+	if (rc == 0) {
+		sqlite3_bind_text(q, 1, t1, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, t2, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 3, i3);
+		sqlite3_bind_int64(q, 4, i4);
+		rc = sqlite3_step(q) == SQLITE_DONE ? 0 : -EIO;
+		if (changes)
+			*changes = sqlite3_changes(s->admin);
+		sqlite3_finalize(q);
+	}
+	uv_mutex_unlock(&s->admin_lock);
+	return rc;
+}
+
+static int sqlite_alert_set_state(struct store *st, uint64_t id,
+				  const char *state, const char *who)
+{
+	struct sqlite_store *s = impl(st);
+	bool resolve = strcmp(state, "resolved") == 0;
+	if (!resolve && strcmp(state, "acknowledged") != 0)
+		return -EINVAL;
+	int changes = 0;
+	int rc = admin_exec(
+		s,
+		resolve ? "UPDATE alerts SET state = ?1, resolved_by = ?2,"
+			  " resolved = ?4 WHERE id = ?3 AND state != 'resolved'"
+			: "UPDATE alerts SET state = ?1, ack_by = ?2, ack = ?4"
+			  " WHERE id = ?3 AND state = 'open'",
+		state, who, (int64_t)id, store_now_us(), &changes);
+	if (rc != 0 || changes > 0)
+		return rc;
+	/* Nothing changed: no such alert, or already past that state. */
+	long long n = 0;
+	sqlite3_stmt *q;
+	uv_mutex_lock(&s->admin_lock);
+	if (prepare_admin(s, "SELECT count(*) FROM alerts WHERE id = ?1", &q) == 0) {
+		sqlite3_bind_int64(q, 1, (int64_t)id);
+		if (sqlite3_step(q) == SQLITE_ROW)
+			n = sqlite3_column_int64(q, 0);
+		sqlite3_finalize(q);
+	}
+	uv_mutex_unlock(&s->admin_lock);
+	return n == 0 ? -ENOENT : -EALREADY;
+}
+
+static int sqlite_forward_done(struct store *st, const char *dest,
+			       uint64_t id)
+{
+	return admin_exec(impl(st),
+			  "DELETE FROM forward_queue WHERE dest = ?1 AND"
+			  " alert <= ?3",
+			  dest, NULL, (int64_t)id, 0, NULL);
+}
+
+static int sqlite_forward_depth(struct store *st, const char *dest,
+				long long *n)
+{
+	struct sqlite_store *s = impl(st);
+	sqlite3_stmt *q;
+	*n = 0;
+	uv_mutex_lock(&s->admin_lock);
+	int rc = prepare_admin(s, "SELECT count(*) FROM forward_queue WHERE"
+				  " dest = ?1", &q);
+	if (rc == 0) {
+		sqlite3_bind_text(q, 1, dest, -1, SQLITE_STATIC);
+		rc = sqlite3_step(q) == SQLITE_ROW ? 0 : -EIO;
+		*n = sqlite3_column_int64(q, 0);
+		sqlite3_finalize(q);
+	}
+	uv_mutex_unlock(&s->admin_lock);
+	return rc;
+}
+
+static int sqlite_agents_silent(struct store *st, int64_t before_us,
+				void (*cb)(void *, const char *, int64_t),
+				void *arg)
+{
+	struct sqlite_store *s = impl(st);
+	sqlite3_stmt *q;
+	uv_mutex_lock(&s->admin_lock);
+	int rc = prepare_admin(s,
+			       "SELECT id, coalesce(last_seen, enrolled) FROM"
+			       " agents WHERE revoked IS NULL AND"
+			       " coalesce(last_seen, enrolled) < ?1",
+			       &q);
+	if (rc == 0) {
+		int step;
+		sqlite3_bind_int64(q, 1, before_us);
+		while ((step = sqlite3_step(q)) == SQLITE_ROW)
+			cb(arg, (const char *)sqlite3_column_text(q, 0),
+			   sqlite3_column_int64(q, 1));
+		rc = step == SQLITE_DONE ? 0 : -EIO;
+		sqlite3_finalize(q);
+	}
+	uv_mutex_unlock(&s->admin_lock);
+	return rc;
+}
+
 const struct store_backend store_sqlite_backend = {
 	.scheme = "sqlite",
 	.open = sqlite_open,
@@ -1084,4 +1436,11 @@ const struct store_backend store_sqlite_backend = {
 	.host_states = sqlite_host_states,
 	.snapshot_put = sqlite_snapshot_put,
 	.snapshot_list = sqlite_snapshot_list,
+	.alert_raise = sqlite_alert_raise,
+	.alert_list = sqlite_alert_list,
+	.alert_set_state = sqlite_alert_set_state,
+	.forward_next = sqlite_forward_next,
+	.forward_done = sqlite_forward_done,
+	.forward_depth = sqlite_forward_depth,
+	.agents_silent = sqlite_agents_silent,
 };

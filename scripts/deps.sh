@@ -5,13 +5,15 @@
 set -eu
 
 build_pkgs="gcc make pkg-config libuv1-dev libssl-dev libyara-dev libpcap-dev
-libmsgpack-dev libsqlite3-dev libyaml-dev libzstd-dev libseccomp-dev"
+libmsgpack-dev libsqlite3-dev libyaml-dev libzstd-dev libseccomp-dev
+libcurl4-openssl-dev"
 # The test suite: cmocka, clang with libFuzzer and the sanitizer runtimes,
 # the sqlite3 and openssl command lines used by the integration scripts;
 # scapy writes the LAN sensor's test captures, and dnsmasq, arpspoof
 # (dsniff), arping and nmap are the real attack tools of its live test.
 test_pkgs="libcmocka-dev clang libclang-rt-14-dev sqlite3 openssl procps
-python3 iproute2 python3-scapy dnsmasq-base dsniff iputils-arping nmap"
+python3 iproute2 python3-scapy dnsmasq-base dsniff iputils-arping nmap
+rsyslog rsyslog-openssl"
 bench_pkgs="bc"
 
 want="$build_pkgs"

@@ -14,7 +14,7 @@ mkdir -p "$DEMO"
 
 if [ ! -f "$C/ca.key" ]; then
 	"${COLLECTOR[@]}" init --dir "$C" --name localhost --name 127.0.0.1 \
-		--policies rules/policies >/dev/null
+		--rules rules >/dev/null
 	# Loopback only: the demo should not listen on the school's LAN.
 	sed -i 's/^listen: 0.0.0.0/listen: 127.0.0.1/' "$C/collector.yaml"
 	"${COLLECTOR[@]}" school add DEMO01 "Trường demo" --commune "Xã demo" \
@@ -23,7 +23,8 @@ fi
 CONF="$C/collector.yaml"
 # A demo made before scoring existed: point it at this tree's policies.
 grep -q '^score:' "$CONF" ||
-	printf 'score:\n  policy_dir: %s/rules/policies\n' "$PWD" >>"$CONF"
+	printf 'score:\n  policy_dir: %s/rules/policies\nalerts:\n  rules: %s/rules/alerts.yaml\n' \
+		"$PWD" "$PWD" >>"$CONF"
 "${COLLECTOR[@]}" serve -c "$CONF" >>"$DEMO/collector.log" 2>&1 &
 cpid=$!
 agent_pid=

@@ -7,7 +7,7 @@ EW_BENCH_BIN=${EW_BENCH_BIN:-build/release/bench}
 COLLECTOR="$EW_BIN/eduwatch-collector"
 LOADGEN="$EW_BENCH_BIN/loadgen"
 PY=/usr/bin/python3
-POLICIES="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../rules/policies" && pwd)"
+RULES="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../rules" && pwd)"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ew-it-XXXXXX")
 TAP_N=0
 TAP_FAILED=0
@@ -45,7 +45,7 @@ wait_port() { # wait_port PORT [SECONDS]
 # collector_init DIR: a collector state dir with test ports and timeouts.
 collector_init() {
 	local dir=$1
-	"$COLLECTOR" init --dir "$dir" --policies "$POLICIES" >/dev/null || return 1
+	"$COLLECTOR" init --dir "$dir" --rules "$RULES" >/dev/null || return 1
 	INGEST_PORT=$(free_port)
 	ENROLL_PORT=$(free_port)
 	$PY - "$dir/collector.yaml" "$INGEST_PORT" "$ENROLL_PORT" <<'PYEOF'

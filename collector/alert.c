@@ -1,0 +1,201 @@
+#include "collector/alert.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <msgpack.h>
+
+#include "collector/score.h"
+#include "common/alloc.h"
+#include "common/wire.h"
+
+#define R(key, type, member, size, def, lo, hi)                            \
+	{key, type, offsetof(struct alert_rule, member), size, def, lo, hi, \
+	 NULL, 0}
+
+static const struct config_field rule_fields[] = {
+	R("id", CONFIG_STRING, id, 64, NULL, 0, 0),
+	R("title", CONFIG_STRING, title, 200, NULL, 0, 0),
+	R("category", CONFIG_STRING, category, 64, NULL, 0, 0),
+	R("kind", CONFIG_STRING, kind, EVENT_KIND_MAX + 1, NULL, 0, 0),
+	R("field", CONFIG_STRING, field, 64, "", 0, 0),
+	R("test", CONFIG_STRING, test, 16, "present", 0, 0),
+	R("value", CONFIG_STRING, value, 128, "", 0, 0),
+	R("severity", CONFIG_INT, severity, 0, NULL, 0, 10),
+	R("dedupe", CONFIG_LIST, dedupe, 0, NULL, 0, 0),
+	R("suppress", CONFIG_DURATION, suppress, 0, "1h", 0, 30 * 86400),
+};
+
+static const struct config_field file_fields[] = {
+	{"rules", CONFIG_TABLE, offsetof(struct alert_rules, rules),
+	 sizeof(struct alert_rule), NULL, 0, 500, rule_fields,
+	 CONFIG_FIELD_COUNT(rule_fields)},
+};
+
+static bool made_by_collector(const char *kind)
+{
+	return strcmp(kind, "agent.silent") == 0 ||
+	       strcmp(kind, "compliance.drop") == 0;
+}
+
+int alert_rules_load(const char *path, struct alert_rules *out, char *err,
+		     size_t errlen)
+{
+	memset(out, 0, sizeof(*out));
+	int rc = config_load_file(path, file_fields,
+				  CONFIG_FIELD_COUNT(file_fields), out, err,
+				  errlen);
+	for (size_t i = 0; rc == 0 && i < out->rules.count; i++) {
+		struct alert_rule *r = (struct alert_rule *)out->rules.items + i;
+		if (!event_kind_known(r->kind) && !made_by_collector(r->kind)) {
+			snprintf(err, errlen, "%s: rule '%s': unknown event kind "
+				 "'%s'", path, r->id, r->kind);
+			rc = -EINVAL;
+			break;
+		}
+		struct policy_check *c = &r->cond;
+		memset(c, 0, sizeof(*c));
+		snprintf(c->id, sizeof(c->id), "%s", r->id);
+		snprintf(c->state, sizeof(c->state), "%s", r->kind);
+		snprintf(c->field, sizeof(c->field), "%s", r->field);
+		snprintf(c->test, sizeof(c->test), "%s", r->test);
+		snprintf(c->value, sizeof(c->value), "%s", r->value);
+		rc = policy_check_parse(path, c, err, errlen);
+	}
+	if (rc != 0)
+		alert_rules_free(out);
+	return rc;
+}
+
+void alert_rules_free(struct alert_rules *r)
+{
+	config_free(file_fields, CONFIG_FIELD_COUNT(file_fields), r);
+}
+
+const struct alert_rule *alert_rule_for(const struct alert_rules *r,
+					const char *kind)
+{
+	for (size_t i = 0; i < r->rules.count; i++) {
+		const struct alert_rule *rule =
+			(const struct alert_rule *)r->rules.items + i;
+		if (strcmp(rule->kind, kind) == 0)
+			return rule;
+	}
+	return NULL;
+}
+
+void alert_from_rule(const struct alert_rule *rule, const char *agent,
+		     const char *key_extra, const char *evidence_json,
+		     bool drill, struct store_alert *out)
+{
+	memset(out, 0, sizeof(*out));
+	snprintf(out->rule, sizeof(out->rule), "%s", rule->id);
+	snprintf(out->title, sizeof(out->title), "%s", rule->title);
+	snprintf(out->category, sizeof(out->category), "%s", rule->category);
+	snprintf(out->kind, sizeof(out->kind), "%s", rule->kind);
+	snprintf(out->agent, sizeof(out->agent), "%s", agent);
+	snprintf(out->dedupe_key, sizeof(out->dedupe_key), "%s|%s%s%s",
+		 rule->id, agent, key_extra[0] ? "|" : "", key_extra);
+	/* Cut JSON is no JSON: an oversized body is pointed to instead. */
+	if (evidence_json && strlen(evidence_json) < sizeof(out->evidence))
+		snprintf(out->evidence, sizeof(out->evidence), "%s",
+			 evidence_json);
+	else
+		snprintf(out->evidence, sizeof(out->evidence), "%s",
+			 evidence_json ? "{\"note\":\"evidence too large; see "
+					 "the event\"}"
+				       : "{}");
+	out->severity = (int)rule->severity;
+	out->suppress_s = rule->suppress;
+	out->drill = drill;
+}
+
+/* The values of the rule's dedupe fields, '|'-joined. */
+static void dedupe_extra(const struct alert_rule *rule, const msgpack_object *body,
+			 char *out, size_t cap)
+{
+	size_t used = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < rule->dedupe.count && body; i++) {
+		const msgpack_object *v = wire_map_get(body, rule->dedupe.items[i]);
+		char text[128] = "";
+		if (v && v->type == MSGPACK_OBJECT_STR)
+			snprintf(text, sizeof(text), "%.*s",
+				 (int)(v->via.str.size < 120 ? v->via.str.size : 120),
+				 v->via.str.ptr);
+		else if (v && v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+			snprintf(text, sizeof(text), "%llu",
+				 (unsigned long long)v->via.u64);
+		int n = snprintf(out + used, cap - used, "%s%s", i ? "|" : "",
+				 text);
+		if (n < 0 || (size_t)n >= cap - used)
+			break;
+		used += (size_t)n;
+	}
+}
+
+static void copy_str(const msgpack_object *map, const char *key, char *dst,
+		     size_t cap)
+{
+	const msgpack_object *v = map ? wire_map_get(map, key) : NULL;
+	if (v && v->type == MSGPACK_OBJECT_STR && v->via.str.size < cap &&
+	    memchr(v->via.str.ptr, '\0', v->via.str.size) == NULL) {
+		memcpy(dst, v->via.str.ptr, v->via.str.size);
+		dst[v->via.str.size] = '\0';
+	}
+}
+
+/* The fields a SIEM has columns for, from whichever evidence key holds
+ * them in each event kind. */
+static void pick_siem_fields(const msgpack_object *body, struct store_alert *a)
+{
+	static const char *const src_keys[] = {
+		"src_ip", "responder_ip", "server_ip", "ioc_ip", "client_ip",
+		"ip"};
+	for (size_t i = 0; i < sizeof(src_keys) / sizeof(src_keys[0]) &&
+			   a->src_ip[0] == '\0';
+	     i++)
+		copy_str(body, src_keys[i], a->src_ip, sizeof(a->src_ip));
+	copy_str(body, "path", a->file_path, sizeof(a->file_path));
+	copy_str(body, "sha256", a->file_hash, sizeof(a->file_hash));
+}
+
+size_t alert_evaluate(void *arg, const struct event *ev,
+		      struct store_alert *out, size_t max)
+{
+	const struct alert_rules *rules = arg;
+	size_t n = 0;
+	msgpack_unpacked up;
+	const msgpack_object *body = NULL;
+	char *json = NULL;
+	msgpack_unpacked_init(&up);
+	for (size_t i = 0; i < rules->rules.count && n < max; i++) {
+		const struct alert_rule *r =
+			(const struct alert_rule *)rules->rules.items + i;
+		if (strcmp(r->kind, ev->kind) != 0)
+			continue;
+		struct store_host_row row = {.kind = ev->kind,
+					     .ts_us = (int64_t)ev->ts,
+					     .body = ev->body,
+					     .body_len = ev->body_len};
+		struct check_result res;
+		score_check(&r->cond, &row, 1, (int64_t)ev->ts, (int64_t)ev->ts,
+			    &res);
+		if (!res.pass)
+			continue;
+		if (body == NULL && ev->body &&
+		    msgpack_unpack_next(&up, ev->body, ev->body_len, NULL) ==
+			    MSGPACK_UNPACK_SUCCESS)
+			body = &up.data;
+		if (json == NULL && ev->body)
+			event_body_to_json(ev->body, ev->body_len, &json);
+		char extra[200];
+		dedupe_extra(r, body, extra, sizeof(extra));
+		alert_from_rule(r, ev->agent, extra, json, ev->drill, &out[n]);
+		pick_siem_fields(body, &out[n++]);
+	}
+	msgpack_unpacked_destroy(&up);
+	alloc_free(json);
+	return n;
+}
