@@ -48,6 +48,14 @@ struct forwarder {
 	/* the batch being sent */
 	struct store_alert *batch;
 	size_t nbatch;
+	/* syslog: batches written on this connection but not yet confirmed
+	 * (the connection has to stay open CONFIRM_MS after each) */
+	struct inflight {
+		uint64_t last_id;
+		uint64_t sent_ms;
+	} inflight[64];
+	size_t ninflight;
+	uint64_t sent_upto; /* the highest id written on this connection */
 };
 
 /* ---- formats ------------------------------------------------------------ */
@@ -351,7 +359,7 @@ static int send_all(struct forwarder *f, const char *data, size_t len)
 static bool still_open(struct forwarder *f)
 {
 	struct pollfd p = {.fd = f->fd, .events = POLLIN | POLLRDHUP};
-	if (poll(&p, 1, CONFIRM_MS) < 0)
+	if (poll(&p, 1, 0) < 0)
 		return false;
 	if (p.revents & (POLLERR | POLLHUP | POLLRDHUP | POLLNVAL))
 		return false;
@@ -385,9 +393,8 @@ static int deliver_syslog(struct forwarder *f)
 		forward_format_syslog(&f->batch[i], f->host, framing, &out);
 	int rc = out.failed ? -1 : send_all(f, out.data, out.len);
 	cef_buf_release(&out);
-	if (rc != 0 || !still_open(f)) {
-		set_error(f, "%s", rc != 0 ? "write failed" : "receiver closed the "
-							  "connection");
+	if (rc != 0) {
+		set_error(f, "%s", "write failed");
 		disconnect(f);
 		return -1;
 	}
@@ -472,39 +479,99 @@ static bool pause_ms(struct forwarder *f, uint64_t ms)
 	return go_on;
 }
 
+/* Marks delivered every written batch that the connection has outlived
+ * by CONFIRM_MS. Returns -1 when the connection died: what was written
+ * on it but not confirmed is sent again from the queue's head. */
+static int confirm_syslog(struct forwarder *f)
+{
+	if (f->ninflight == 0)
+		return 0;
+	if (f->fd < 0 || !still_open(f)) {
+		set_error(f, "%s", "receiver closed the connection");
+		disconnect(f);
+		f->ninflight = 0;
+		f->sent_upto = 0;
+		return -1;
+	}
+	uint64_t now = uv_hrtime() / 1000000;
+	size_t done = 0;
+	while (done < f->ninflight &&
+	       f->inflight[done].sent_ms + CONFIRM_MS <= now)
+		done++;
+	if (done == 0)
+		return 0;
+	if (store_forward_done(f->store, f->dest.name,
+			       f->inflight[done - 1].last_id) != 0)
+		return 0; /* tried again at the next pass */
+	memmove(f->inflight, f->inflight + done,
+		(f->ninflight - done) * sizeof(f->inflight[0]));
+	f->ninflight -= done;
+	return 0;
+}
+
+static void count_delivered(struct forwarder *f, uint64_t sent,
+			    uint64_t skipped)
+{
+	uv_mutex_lock(&f->lock);
+	f->stats.sent += sent;
+	f->stats.skipped += skipped;
+	uv_mutex_unlock(&f->lock);
+}
+
 static void run(void *arg)
 {
 	struct forwarder *f = arg;
 	uint64_t backoff = BACKOFF_MIN_MS;
 	bool https = strcmp(f->dest.type, "https") == 0;
 	for (;;) {
+		int rc = https ? 0 : confirm_syslog(f);
 		f->nbatch = 0;
-		if (store_forward_next(f->store, f->dest.name, BATCH, collect, f) != 0) {
+		bool room = f->ninflight <
+			    sizeof(f->inflight) / sizeof(f->inflight[0]);
+		if (rc == 0 && room &&
+		    store_forward_next(f->store, f->dest.name, f->sent_upto, BATCH,
+				       collect, f) != 0)
 			set_error(f, "%s", "cannot read the queue");
-		}
-		if (f->nbatch == 0) {
-			if (!pause_ms(f, IDLE_POLL_MS))
+		if (rc == 0 && f->nbatch == 0) {
+			/* Idle, or waiting for written batches to confirm. */
+			if (!pause_ms(f, f->ninflight ? CONFIRM_MS / 4 : IDLE_POLL_MS))
 				break;
 			continue;
 		}
-		/* Below the destination's threshold: dequeued, not sent. */
-		size_t keep = 0;
-		uint64_t last_id = f->batch[f->nbatch - 1].id, skipped = 0;
-		for (size_t i = 0; i < f->nbatch; i++) {
-			if (f->batch[i].severity >= f->dest.min_severity)
-				f->batch[keep++] = f->batch[i];
-			else
-				skipped++;
-		}
-		f->nbatch = keep;
-		int rc = keep == 0 ? 0 : https ? deliver_https(f) : deliver_syslog(f);
-		if (rc == 0 && store_forward_done(f->store, f->dest.name, last_id) == 0) {
-			uv_mutex_lock(&f->lock);
-			f->stats.delivered += keep;
-			f->stats.skipped += skipped;
-			uv_mutex_unlock(&f->lock);
-			backoff = BACKOFF_MIN_MS;
-			continue;
+		if (rc == 0) {
+			/* Below the destination's threshold: dequeued with the
+			 * batch, never sent. */
+			size_t keep = 0;
+			uint64_t last_id = f->batch[f->nbatch - 1].id;
+			uint64_t skipped = 0;
+			for (size_t i = 0; i < f->nbatch; i++) {
+				if (f->batch[i].severity >= f->dest.min_severity)
+					f->batch[keep++] = f->batch[i];
+				else
+					skipped++;
+			}
+			f->nbatch = keep;
+			if (https) {
+				rc = keep ? deliver_https(f) : 0;
+				if (rc == 0)
+					rc = store_forward_done(f->store, f->dest.name,
+								last_id);
+			} else {
+				rc = keep ? deliver_syslog(f) : 0;
+				if (rc == 0) {
+					f->inflight[f->ninflight++] = (struct inflight){
+						last_id, uv_hrtime() / 1000000};
+					f->sent_upto = last_id;
+				} else {
+					f->ninflight = 0;
+					f->sent_upto = 0;
+				}
+			}
+			if (rc == 0) {
+				count_delivered(f, keep, skipped);
+				backoff = BACKOFF_MIN_MS;
+				continue;
+			}
 		}
 		/* Full jitter: a province of collectors or a restarted SIEM
 		 * must not see every sender come back at the same instant. */
@@ -516,6 +583,12 @@ static void run(void *arg)
 		if (!pause_ms(f, wait))
 			break;
 		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+	}
+	/* Stopping: let what was written last confirm, so that a clean
+	 * restart does not send it twice. */
+	if (f->ninflight) {
+		usleep(CONFIRM_MS * 1000);
+		confirm_syslog(f);
 	}
 	disconnect(f);
 }

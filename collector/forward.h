@@ -27,7 +27,7 @@
 struct forwarder;
 
 struct forward_stats {
-	uint64_t delivered; /* alerts dequeued as delivered */
+	uint64_t sent;	    /* alerts written or posted (a resend counts again) */
 	uint64_t skipped;   /* below min_severity */
 	uint64_t attempts_failed;
 	uint64_t connects;

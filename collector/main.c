@@ -635,10 +635,10 @@ static void log_forward_stats(struct daemon *d)
 			continue;
 		forward_get_stats(d->forwarders[i], &fs);
 		store_forward_depth(d->store, d->settings.forward[i].name, &queued);
-		log_info("forward %s: delivered=%llu skipped=%llu queued=%lld "
+		log_info("forward %s: sent=%llu skipped=%llu queued=%lld "
 			 "failed_attempts=%llu connects=%llu last_error=%s",
 			 d->settings.forward[i].name,
-			 (unsigned long long)fs.delivered,
+			 (unsigned long long)fs.sent,
 			 (unsigned long long)fs.skipped, queued,
 			 (unsigned long long)fs.attempts_failed,
 			 (unsigned long long)fs.connects,

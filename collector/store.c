@@ -200,11 +200,12 @@ int store_agents_silent(struct store *st, int64_t before_us,
 	return st->backend->agents_silent(st, before_us, cb, arg);
 }
 
-int store_forward_next(struct store *st, const char *dest, int limit,
+int store_forward_next(struct store *st, const char *dest, uint64_t after_id,
+		       int limit,
 		       void (*cb)(void *arg, const struct store_alert *a),
 		       void *arg)
 {
-	return st->backend->forward_next(st, dest, limit, cb, arg);
+	return st->backend->forward_next(st, dest, after_id, limit, cb, arg);
 }
 
 int store_forward_done(struct store *st, const char *dest, uint64_t id)

@@ -249,8 +249,11 @@ int store_agents_silent(struct store *st, int64_t before_us,
 				   int64_t last_us),
 			void *arg);
 
-/* The oldest alerts queued for a destination, in order. */
-int store_forward_next(struct store *st, const char *dest, int limit,
+/* The oldest alerts queued for a destination with an id above after_id,
+ * in order (after_id lets a sender stream past what it has sent but not
+ * yet seen confirmed). */
+int store_forward_next(struct store *st, const char *dest, uint64_t after_id,
+		       int limit,
 		       void (*cb)(void *arg, const struct store_alert *a),
 		       void *arg);
 /* Dequeues every alert up to and including id for dest. */
@@ -313,7 +316,8 @@ struct store_backend {
 			  void *arg);
 	int (*alert_set_state)(struct store *st, uint64_t id,
 			       const char *state, const char *who);
-	int (*forward_next)(struct store *st, const char *dest, int limit,
+	int (*forward_next)(struct store *st, const char *dest,
+			    uint64_t after_id, int limit,
 			    void (*cb)(void *, const struct store_alert *),
 			    void *arg);
 	int (*forward_done)(struct store *st, const char *dest, uint64_t id);

@@ -1264,6 +1264,7 @@ static int list_alerts(struct sqlite_store *s, const char *sql,
 struct alert_filter {
 	const char *state, *school, *dest;
 	int limit;
+	uint64_t after_id;
 };
 
 static void bind_filter(sqlite3_stmt *q, const void *arg)
@@ -1276,6 +1277,7 @@ static void bind_filter(sqlite3_stmt *q, const void *arg)
 	if (f->dest)
 		sqlite3_bind_text(q, 3, f->dest, -1, SQLITE_STATIC);
 	sqlite3_bind_int(q, 4, f->limit);
+	sqlite3_bind_int64(q, 5, (sqlite3_int64)f->after_id);
 }
 
 static int sqlite_alert_list(struct store *st, const char *state,
@@ -1292,15 +1294,18 @@ static int sqlite_alert_list(struct store *st, const char *state,
 			   bind_filter, &f, cb, arg);
 }
 
-static int sqlite_forward_next(struct store *st, const char *dest, int limit,
+static int sqlite_forward_next(struct store *st, const char *dest,
+			       uint64_t after_id, int limit,
 			       void (*cb)(void *, const struct store_alert *),
 			       void *arg)
 {
-	struct alert_filter f = {.dest = dest, .limit = limit};
+	struct alert_filter f = {.dest = dest, .limit = limit,
+				 .after_id = after_id};
 	return list_alerts(impl(st),
 			   "SELECT " ALERT_COLUMNS ALERT_JOINS
 			   " JOIN forward_queue f ON f.alert = a.id"
-			   " WHERE f.dest = ?3 ORDER BY f.alert LIMIT ?4",
+			   " WHERE f.dest = ?3 AND f.alert > ?5"
+			   " ORDER BY f.alert LIMIT ?4",
 			   bind_filter, &f, cb, arg);
 }
 

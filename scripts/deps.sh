@@ -14,7 +14,7 @@ libcurl4-openssl-dev"
 test_pkgs="libcmocka-dev clang libclang-rt-14-dev sqlite3 openssl procps
 python3 iproute2 python3-scapy dnsmasq-base dsniff iputils-arping nmap
 rsyslog rsyslog-openssl"
-bench_pkgs="bc"
+bench_pkgs="bc rsyslog rsyslog-openssl"
 
 want="$build_pkgs"
 case "${1:-build}" in

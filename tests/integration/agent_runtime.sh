@@ -38,7 +38,7 @@ r=$("$AGENT" enroll --collector "localhost:$INGEST_PORT" --enroll-port "$ENROLL_
 check "enroll with an unknown token fails clearly ($r)" grep -q "token_unknown" <<<"$r"
 
 # A CA file that is not the collector's: the agent must refuse the server.
-"$COLLECTOR" init --dir "$WORK/other" >/dev/null
+"$COLLECTOR" init --dir "$WORK/other" --rules "$RULES" >/dev/null
 r=$("$AGENT" enroll --collector "localhost:$INGEST_PORT" --enroll-port "$ENROLL_PORT" \
 	--token "$TOKEN" --ca "$WORK/other/ca.crt" --state-dir "$A/state" -c "$ACONF" 2>&1)
 check "enroll refuses a collector that the pinned CA did not sign ($r)" grep -qi "certificate" <<<"$r"

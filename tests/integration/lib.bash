@@ -78,6 +78,51 @@ collector_stop() {
 	return $rc
 }
 
+# soc_pki DIR: a SOC's CA and a server certificate for localhost and
+# 127.0.0.1, made with the openssl command line.
+soc_pki() {
+	local p=$1
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+		-subj "/CN=Test SOC CA" -keyout "$p/ca.key" -out "$p/ca.crt" 2>/dev/null
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-subj "/CN=localhost" -keyout "$p/soc.key" -out "$p/soc.csr" 2>/dev/null
+	printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$p/ext"
+	openssl x509 -req -in "$p/soc.csr" -CA "$p/ca.crt" -CAkey "$p/ca.key" \
+		-CAcreateserial -days 2 -extfile "$p/ext" -out "$p/soc.crt" 2>/dev/null
+}
+
+# rsyslog_conf DIR PORT PKIDIR TEMPLATE: a real rsyslog receiving syslog
+# over TLS (its OpenSSL driver) on PORT and writing each message through
+# TEMPLATE into DIR/soc.log. Start it with rsyslog_start (sets RSPID).
+rsyslog_conf() {
+	RS=$1 RS_PORT=$2
+	mkdir -p "$RS"
+	cat >"$RS/rsyslog.conf" <<CONF
+global(workDirectory="$RS"
+       DefaultNetstreamDriver="ossl"
+       DefaultNetstreamDriverCAFile="$3/ca.crt"
+       DefaultNetstreamDriverCertFile="$3/soc.crt"
+       DefaultNetstreamDriverKeyFile="$3/soc.key")
+# Direct queues: a message is in the file before the next one is read,
+# so kill -9 loses only what TCP had not delivered yet.
+main_queue(queue.type="Direct")
+module(load="imtcp" StreamDriver.Name="ossl" StreamDriver.Mode="1"
+       StreamDriver.AuthMode="anon")
+input(type="imtcp" port="$RS_PORT")
+template(name="out" type="string" string="$4")
+action(type="omfile" file="$RS/soc.log" template="out" flushOnTXEnd="on"
+       asyncWriting="off")
+CONF
+}
+
+RSPID=
+rsyslog_start() {
+	rsyslogd -n -f "$RS/rsyslog.conf" -i "$RS/rsyslog.pid" >>"$RS/rsyslog.out" 2>&1 &
+	RSPID=$!
+	PIDS+=("$RSPID")
+	wait_port "$RS_PORT" 10
+}
+
 tap_finish() {
 	echo "1..$TAP_N"
 	[ "$TAP_FAILED" -eq 0 ]
