@@ -96,7 +96,17 @@ struct sqlite_store {
 	bool stopping;
 	uv_async_t done_async;
 	int64_t last_prune_us;
+
+	/* Checkpoints run on a thread of their own: inside the writer's
+	 * commit, a checkpoint's fsyncs would hold every ack (and every
+	 * alert on its way to the SOC) for up to seconds. */
+	sqlite3 *checkpointer;
+	uv_thread_t ckpt_thread;
+	bool has_ckpt_thread;
+	uv_cond_t ckpt_wake;
 };
+
+#define CHECKPOINT_INTERVAL_NS (1000ULL * 1000 * 1000)
 
 static struct sqlite_store *impl(const struct store *st)
 {
@@ -541,6 +551,43 @@ static int prepare_writer(struct sqlite_store *s, char *err, size_t errlen)
 	return 0;
 }
 
+static void checkpoint_main(void *arg)
+{
+	struct sqlite_store *s = arg;
+	for (;;) {
+		uv_mutex_lock(&s->lock);
+		if (!s->stopping)
+			uv_cond_timedwait(&s->ckpt_wake, &s->lock,
+					  CHECKPOINT_INTERVAL_NS);
+		bool stop = s->stopping;
+		uv_mutex_unlock(&s->lock);
+		/* PASSIVE never waits for the writer or readers; what it cannot
+		 * copy back now, the next pass will. */
+		sqlite3_wal_checkpoint_v2(s->checkpointer, NULL,
+					  SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		if (stop)
+			break;
+	}
+}
+
+static int start_checkpointer(struct sqlite_store *s, char *err,
+			      size_t errlen)
+{
+	int rc = open_connection(s, &s->checkpointer, err, errlen);
+	if (rc == 0)
+		rc = exec_sql(s->writer, "PRAGMA wal_autocheckpoint=0", err, errlen);
+	if (rc == 0)
+		rc = exec_sql(s->admin, "PRAGMA wal_autocheckpoint=0", err, errlen);
+	if (rc != 0)
+		return rc;
+	if (uv_thread_create(&s->ckpt_thread, checkpoint_main, s) != 0) {
+		snprintf(err, errlen, "cannot start the checkpoint thread");
+		return -EAGAIN;
+	}
+	s->has_ckpt_thread = true;
+	return 0;
+}
+
 static void sqlite_close(struct store *st);
 
 static int sqlite_open(const struct store_options *opts, const char *location,
@@ -560,12 +607,14 @@ static int sqlite_open(const struct store_options *opts, const char *location,
 	uv_mutex_init(&s->admin_lock);
 	uv_mutex_init(&s->lock);
 	uv_cond_init(&s->wake);
+	uv_cond_init(&s->ckpt_wake);
 	if ((rc = open_connection(s, &s->admin, err, errlen)) != 0 ||
 	    (rc = migrate(s->admin, err, errlen)) != 0)
 		goto fail;
 	if (loop != NULL) {
 		if ((rc = open_connection(s, &s->writer, err, errlen)) != 0 ||
-		    (rc = prepare_writer(s, err, errlen)) != 0)
+		    (rc = prepare_writer(s, err, errlen)) != 0 ||
+		    (rc = start_checkpointer(s, err, errlen)) != 0)
 			goto fail;
 		rc = uv_async_init(loop, &s->done_async, deliver_done);
 		if (rc != 0)
@@ -602,6 +651,14 @@ static void sqlite_close(struct store *st)
 		uv_thread_join(&s->thread);
 		deliver_done(&s->done_async);
 	}
+	if (s->has_ckpt_thread) {
+		uv_mutex_lock(&s->lock);
+		s->stopping = true;
+		uv_cond_signal(&s->ckpt_wake);
+		uv_mutex_unlock(&s->lock);
+		uv_thread_join(&s->ckpt_thread);
+	}
+	sqlite3_close(s->checkpointer);
 	sqlite3_stmt *stmts[] = {s->insert_event, s->upsert_state,
 				 s->touch_agent, s->prune_low, s->prune_high};
 	for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++)
@@ -611,6 +668,7 @@ static void sqlite_close(struct store *st)
 	uv_mutex_destroy(&s->admin_lock);
 	uv_mutex_destroy(&s->lock);
 	uv_cond_destroy(&s->wake);
+	uv_cond_destroy(&s->ckpt_wake);
 	if (async_live)
 		uv_close((uv_handle_t *)&s->done_async, free_store);
 	else
