@@ -151,7 +151,17 @@ check "resolve it" bash -c "'$COLLECTOR' alerts resolve $id --by 'Cán bộ An' 
 check "resolving twice is refused" eq $? 1
 "$COLLECTOR" alerts ack 999999 --by x -c "$CONF" >/dev/null 2>&1
 check "an unknown alert exits 4" eq $? 4
+# ---- a compliance drop, from the daily snapshot ------------------------
+yesterday=$(date -u -d yesterday +%Y-%m-%d)
+sqlite3 "$D/eduwatch.db" "INSERT INTO score_snapshots VALUES('$yesterday', 'school', '79001', 95.0, 100)"
+out=$("$COLLECTOR" score --snapshot -c "$CONF")
+check "the snapshot raises a compliance drop" grep -q "alert: compliance-drop 79001 dropped" <<<"$out"
+drop_at_soc() { $PY "$(dirname "$0")/socparse.py" syslog "$RS/soc.log" | grep -c '"signature": "compliance.drop"'; }
+check "the compliance drop reaches the SOC" wait_count drop_at_soc 1 15
+out=$("$COLLECTOR" score --snapshot -c "$CONF")
+check "a second snapshot the same day folds into the open alert" \
+	bash -c "! grep -q 'alert:' <<<'$out'"
 collector_stop
 check "the collector logs its forwarders' counters at stop" \
-	grep -q 'forward soc-https: sent=100 .*queued=0' "$WORK/collector.log"
+	grep -q 'forward soc-https: sent=101 .*queued=0' "$WORK/collector.log"
 tap_finish
