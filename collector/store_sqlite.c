@@ -924,20 +924,19 @@ static int sqlite_agent_allowed(struct store *st, const char *id,
 	return rc;
 }
 
-static int sqlite_agents_revoked_since(struct store *st, int64_t since_us,
-				       void (*cb)(void *, const char *, int64_t),
-				       void *arg)
+/* Agents and one time of theirs, from a query with one time parameter:
+ * revocations since a moment, or silence since one. */
+static int list_agent_times(struct sqlite_store *s, const char *sql,
+			    int64_t param,
+			    void (*cb)(void *, const char *, int64_t),
+			    void *arg)
 {
-	struct sqlite_store *s = impl(st);
 	sqlite3_stmt *q;
 	uv_mutex_lock(&s->admin_lock);
-	int rc = prepare_admin(s,
-			       "SELECT id, revoked FROM agents WHERE revoked > ?1"
-			       " ORDER BY revoked",
-			       &q);
+	int rc = prepare_admin(s, sql, &q);
 	if (rc == 0) {
 		int step;
-		sqlite3_bind_int64(q, 1, since_us);
+		sqlite3_bind_int64(q, 1, param);
 		while ((step = sqlite3_step(q)) == SQLITE_ROW) {
 			char id[EVENT_AGENT_MAX + 1];
 			copy_text(id, sizeof(id), q, 0);
@@ -948,6 +947,27 @@ static int sqlite_agents_revoked_since(struct store *st, int64_t since_us,
 	}
 	uv_mutex_unlock(&s->admin_lock);
 	return rc;
+}
+
+static int sqlite_agents_revoked_since(struct store *st, int64_t since_us,
+				       void (*cb)(void *, const char *, int64_t),
+				       void *arg)
+{
+	return list_agent_times(impl(st),
+				"SELECT id, revoked FROM agents WHERE revoked > ?1"
+				" ORDER BY revoked",
+				since_us, cb, arg);
+}
+
+static int sqlite_agents_silent(struct store *st, int64_t before_us,
+				void (*cb)(void *, const char *, int64_t),
+				void *arg)
+{
+	return list_agent_times(impl(st),
+				"SELECT id, coalesce(last_seen, enrolled) FROM"
+				" agents WHERE revoked IS NULL AND"
+				" coalesce(last_seen, enrolled) < ?1",
+				before_us, cb, arg);
 }
 
 static int sqlite_agent_list(struct store *st, const char *school,
@@ -1443,31 +1463,6 @@ static int sqlite_forward_depth(struct store *st, const char *dest,
 		sqlite3_bind_text(q, 1, dest, -1, SQLITE_STATIC);
 		rc = sqlite3_step(q) == SQLITE_ROW ? 0 : -EIO;
 		*n = sqlite3_column_int64(q, 0);
-		sqlite3_finalize(q);
-	}
-	uv_mutex_unlock(&s->admin_lock);
-	return rc;
-}
-
-static int sqlite_agents_silent(struct store *st, int64_t before_us,
-				void (*cb)(void *, const char *, int64_t),
-				void *arg)
-{
-	struct sqlite_store *s = impl(st);
-	sqlite3_stmt *q;
-	uv_mutex_lock(&s->admin_lock);
-	int rc = prepare_admin(s,
-			       "SELECT id, coalesce(last_seen, enrolled) FROM"
-			       " agents WHERE revoked IS NULL AND"
-			       " coalesce(last_seen, enrolled) < ?1",
-			       &q);
-	if (rc == 0) {
-		int step;
-		sqlite3_bind_int64(q, 1, before_us);
-		while ((step = sqlite3_step(q)) == SQLITE_ROW)
-			cb(arg, (const char *)sqlite3_column_text(q, 0),
-			   sqlite3_column_int64(q, 1));
-		rc = step == SQLITE_DONE ? 0 : -EIO;
 		sqlite3_finalize(q);
 	}
 	uv_mutex_unlock(&s->admin_lock);
