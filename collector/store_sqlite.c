@@ -155,20 +155,31 @@ static int open_connection(struct sqlite_store *s, sqlite3 **out, char *err,
 	return 0;
 }
 
-static int migrate(sqlite3 *db, char *err, size_t errlen)
+static int schema_version(sqlite3 *db)
 {
 	sqlite3_stmt *st;
 	int version = 0;
-	if (exec_sql(db,
-		     "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER "
-		     "NOT NULL); BEGIN IMMEDIATE;",
-		     err, errlen) != 0)
-		return -EIO;
 	if (sqlite3_prepare_v2(db, "SELECT max(version) FROM schema_version",
 			       -1, &st, NULL) == SQLITE_OK &&
 	    sqlite3_step(st) == SQLITE_ROW)
 		version = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
+	return version;
+}
+
+static int migrate(sqlite3 *db, char *err, size_t errlen)
+{
+	int version;
+	/* Up to date: nothing to write. A CLI command must not queue for the
+	 * write lock behind a busy collector's writer just to learn that. */
+	if (schema_version(db) == SCHEMA_VERSION)
+		return 0;
+	if (exec_sql(db,
+		     "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER "
+		     "NOT NULL); BEGIN IMMEDIATE;",
+		     err, errlen) != 0)
+		return -EIO;
+	version = schema_version(db);
 	if (version > SCHEMA_VERSION) {
 		exec_sql(db, "ROLLBACK", NULL, 0);
 		snprintf(err, errlen,
