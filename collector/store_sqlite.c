@@ -73,6 +73,12 @@ static const char *const migrations[] = {
 #define PRUNE_STEP_ROWS 500
 #define PRUNE_INTERVAL_US (10 * 1000000LL)
 
+/* The statements of write_alert: prepared once on the writer (they run
+ * for every alerting event), per call on the admin connection. */
+struct alert_stmts {
+	sqlite3_stmt *find, *fold, *insert, *queue;
+};
+
 struct sqlite_store {
 	struct store base;
 	struct store_options opts;
@@ -86,6 +92,7 @@ struct sqlite_store {
 	sqlite3 *writer;
 	sqlite3_stmt *insert_event, *upsert_state, *touch_agent;
 	sqlite3_stmt *prune_low, *prune_high;
+	struct alert_stmts writer_alerts;
 	uv_thread_t thread;
 	bool has_thread;
 	uv_mutex_t lock;
@@ -258,52 +265,76 @@ static int write_event(struct sqlite_store *s, const struct event *ev,
 /* Opens an alert, or folds it into the unresolved one with the same key
  * when it comes within the suppression window of that one's last. On
  * db (the writer inside its transaction, or the admin connection). */
-static int write_alert(struct sqlite_store *s, sqlite3 *db,
-		       const struct store_alert *a, int64_t now, bool *created)
+static int prepare_alert_stmts(sqlite3 *db, struct alert_stmts *st,
+			       unsigned flags)
 {
-	sqlite3_stmt *q;
+	const struct {
+		sqlite3_stmt **stmt;
+		const char *sql;
+	} all[] = {
+		{&st->find, "SELECT id, last FROM alerts WHERE dedupe_key = ?1"
+			    " AND state != 'resolved' ORDER BY id DESC LIMIT 1"},
+		{&st->fold, "UPDATE alerts SET last = ?1, count = count + 1,"
+			    " severity = max(severity, ?2) WHERE id = ?3"},
+		{&st->insert,
+		 "INSERT INTO alerts(rule, title, category, kind, dedupe_key,"
+		 " agent, school, severity, drill, first, last, count, state,"
+		 " evidence, src_ip, file_path, file_hash)"
+		 " VALUES(?1, ?2, ?3, ?4, ?5, ?6, coalesce((SELECT school FROM"
+		 " agents WHERE id = ?6), ?7), ?8, ?9, ?10, ?10, 1, 'open', ?11,"
+		 " ?12, ?13, ?14)"},
+		{&st->queue, "INSERT INTO forward_queue(dest, alert) VALUES(?1, ?2)"},
+	};
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		if (sqlite3_prepare_v3(db, all[i].sql, -1, flags, all[i].stmt,
+				       NULL) != SQLITE_OK)
+			return SQLITE_ERROR;
+	return SQLITE_OK;
+}
+
+static void finalize_alert_stmts(struct alert_stmts *st)
+{
+	sqlite3_finalize(st->find);
+	sqlite3_finalize(st->fold);
+	sqlite3_finalize(st->insert);
+	sqlite3_finalize(st->queue);
+	memset(st, 0, sizeof(*st));
+}
+
+/* Steps a statement once and resets it for the next use. */
+static int step_once(sqlite3_stmt *q)
+{
+	int rc = sqlite3_step(q);
+	sqlite3_reset(q);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
+/* Opens an alert, or folds it into the unresolved one with the same key
+ * when it comes within the suppression window of that one's last. */
+static int write_alert(struct sqlite_store *s, struct alert_stmts *st,
+		       sqlite3 *db, const struct store_alert *a, int64_t now,
+		       bool *created)
+{
+	sqlite3_stmt *q = st->find;
 	int rc;
 	*created = false;
-	rc = sqlite3_prepare_v2(db,
-				"SELECT id, last FROM alerts WHERE dedupe_key = ?1"
-				" AND state != 'resolved' ORDER BY id DESC LIMIT 1",
-				-1, &q, NULL);
-	if (rc != SQLITE_OK)
-		return rc;
 	sqlite3_bind_text(q, 1, a->dedupe_key, -1, SQLITE_STATIC);
 	int64_t id = 0, last = 0;
 	if ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		id = sqlite3_column_int64(q, 0);
 		last = sqlite3_column_int64(q, 1);
 	}
-	sqlite3_finalize(q);
+	sqlite3_reset(q);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return rc;
 	if (id != 0 && now - last < a->suppress_s * 1000000LL) {
-		rc = sqlite3_prepare_v2(db,
-					"UPDATE alerts SET last = ?1, count = count + 1,"
-					" severity = max(severity, ?2) WHERE id = ?3",
-					-1, &q, NULL);
-		if (rc != SQLITE_OK)
-			return rc;
+		q = st->fold;
 		sqlite3_bind_int64(q, 1, now);
 		sqlite3_bind_int(q, 2, a->severity);
 		sqlite3_bind_int64(q, 3, id);
-		rc = sqlite3_step(q);
-		sqlite3_finalize(q);
-		return rc == SQLITE_DONE ? SQLITE_OK : rc;
+		return step_once(q);
 	}
-	rc = sqlite3_prepare_v2(
-		db,
-		"INSERT INTO alerts(rule, title, category, kind, dedupe_key, agent,"
-		" school, severity, drill, first, last, count, state, evidence,"
-		" src_ip, file_path, file_hash)"
-		" VALUES(?1, ?2, ?3, ?4, ?5, ?6, coalesce((SELECT school FROM"
-		" agents WHERE id = ?6), ?7), ?8, ?9, ?10, ?10, 1, 'open', ?11,"
-		" ?12, ?13, ?14)",
-		-1, &q, NULL);
-	if (rc != SQLITE_OK)
-		return rc;
+	q = st->insert;
 	sqlite3_bind_text(q, 1, a->rule, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 2, a->title, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 3, a->category, -1, SQLITE_STATIC);
@@ -319,24 +350,15 @@ static int write_alert(struct sqlite_store *s, sqlite3 *db,
 	sqlite3_bind_text(q, 12, a->src_ip, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 13, a->file_path, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 14, a->file_hash, -1, SQLITE_STATIC);
-	rc = sqlite3_step(q);
-	sqlite3_finalize(q);
-	if (rc != SQLITE_DONE)
+	if ((rc = step_once(q)) != SQLITE_OK)
 		return rc;
 	id = sqlite3_last_insert_rowid(db);
 	for (size_t i = 0; i < s->opts.nforward_dests; i++) {
-		rc = sqlite3_prepare_v2(db,
-					"INSERT INTO forward_queue(dest, alert)"
-					" VALUES(?1, ?2)",
-					-1, &q, NULL);
-		if (rc != SQLITE_OK)
-			return rc;
+		q = st->queue;
 		sqlite3_bind_text(q, 1, s->opts.forward_dests[i], -1,
 				  SQLITE_STATIC);
 		sqlite3_bind_int64(q, 2, id);
-		rc = sqlite3_step(q);
-		sqlite3_finalize(q);
-		if (rc != SQLITE_DONE)
+		if ((rc = step_once(q)) != SQLITE_OK)
 			return rc;
 	}
 	*created = true;
@@ -350,7 +372,8 @@ static int raise_alerts(struct sqlite_store *s, const struct event *ev,
 	size_t n = s->opts.alert_fn(s->opts.alert_arg, ev, alerts, 4);
 	for (size_t i = 0; i < n; i++) {
 		bool created;
-		int rc = write_alert(s, s->writer, &alerts[i], now, &created);
+		int rc = write_alert(s, &s->writer_alerts, s->writer, &alerts[i],
+				     now, &created);
 		if (rc != SQLITE_OK)
 			return rc;
 	}
@@ -559,6 +582,12 @@ static int prepare_writer(struct sqlite_store *s, char *err, size_t errlen)
 			return -EIO;
 		}
 	}
+	if (prepare_alert_stmts(s->writer, &s->writer_alerts,
+				SQLITE_PREPARE_PERSISTENT) != SQLITE_OK) {
+		snprintf(err, errlen, "preparing statement: %s",
+			 sqlite3_errmsg(s->writer));
+		return -EIO;
+	}
 	return 0;
 }
 
@@ -674,6 +703,7 @@ static void sqlite_close(struct store *st)
 				 s->touch_agent, s->prune_low, s->prune_high};
 	for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++)
 		sqlite3_finalize(stmts[i]);
+	finalize_alert_stmts(&s->writer_alerts);
 	sqlite3_close(s->writer);
 	sqlite3_close(s->admin);
 	uv_mutex_destroy(&s->admin_lock);
@@ -1273,9 +1303,13 @@ static int sqlite_alert_raise(struct store *st, const struct store_alert *a,
 {
 	struct sqlite_store *s = impl(st);
 	uv_mutex_lock(&s->admin_lock);
-	int rc = sqlite3_exec(s->admin, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	struct alert_stmts stmts = {0};
+	int rc = prepare_alert_stmts(s->admin, &stmts, 0);
 	if (rc == SQLITE_OK)
-		rc = write_alert(s, s->admin, a, store_now_us(), created);
+		rc = sqlite3_exec(s->admin, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = write_alert(s, &stmts, s->admin, a, store_now_us(), created);
+	finalize_alert_stmts(&stmts);
 	rc = sqlite3_exec(s->admin, rc == SQLITE_OK ? "COMMIT" : "ROLLBACK",
 			  NULL, NULL, NULL) == SQLITE_OK && rc == SQLITE_OK
 		     ? 0
