@@ -97,6 +97,7 @@ struct cli {
 	long level;
 	long expected;
 	long uses;
+	long limit; /* 0: the command's default */
 	unsigned long long boot;
 	bool json;
 	const char *rules;
@@ -144,7 +145,7 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 		{"expected-pcs", required_argument, NULL, 'e'},
 		{"school", required_argument, NULL, 's'},
 		{"uses", required_argument, NULL, 'u'},
-		{"limit", required_argument, NULL, 'u'},
+		{"limit", required_argument, NULL, 'L'},
 		{"expires", required_argument, NULL, 'x'},
 		{"agent", required_argument, NULL, 'a'},
 		{"type", required_argument, NULL, 'T'},
@@ -191,6 +192,11 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 		case 'u':
 			if (parse_long(optarg, 1, 100000, &cli->uses))
 				return usage_error("--uses must be 1..100000, not "
+						   "'%s'", optarg);
+			break;
+		case 'L':
+			if (parse_long(optarg, 1, 100000, &cli->limit))
+				return usage_error("--limit must be 1..100000, not "
 						   "'%s'", optarg);
 			break;
 		case 'x':
@@ -347,8 +353,8 @@ static int score_history(struct store *st, const struct cli *cli)
 	if (!cli->school && !cli->commune && !cli->province)
 		return usage_error("score history needs --school, --commune or "
 				   "--province");
-	if (cli->uses > 1)
-		limit = cli->uses;
+	if (cli->limit)
+		limit = cli->limit;
 	bool json_first[2] = {cli->json, true};
 	if (cli->json)
 		printf("[");
@@ -581,7 +587,7 @@ static int cmd_alerts(struct cli *cli)
 		if (ls.json)
 			printf("[");
 		rc = store_alert_list(st, cli->state, cli->school,
-				      cli->uses > 1 ? (int)cli->uses : 100,
+				      cli->limit ? (int)cli->limit : 100,
 				      print_alert, &ls);
 		if (ls.json)
 			printf("]\n");
@@ -1112,7 +1118,7 @@ static int cmd_events(struct cli *cli)
 		if (ls.json)
 			printf("[");
 		rc = store_recent_events(st, cli->agent,
-					 cli->uses > 1 ? (int)cli->uses : 20,
+					 cli->limit ? (int)cli->limit : 20,
 					 print_event, &ls);
 		if (ls.json)
 			printf("]\n");
