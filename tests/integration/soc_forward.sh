@@ -158,6 +158,7 @@ out=$("$COLLECTOR" score --snapshot -c "$CONF")
 check "the snapshot raises a compliance drop" grep -q "alert: compliance-drop 79001 dropped" <<<"$out"
 drop_at_soc() { $PY "$(dirname "$0")/socparse.py" syslog "$RS/soc.log" | grep -c '"signature": "compliance.drop"'; }
 check "the compliance drop reaches the SOC" wait_count drop_at_soc 1 15
+check "and the HTTPS receiver" wait_count https_ids 101 15
 out=$("$COLLECTOR" score --snapshot -c "$CONF")
 check "a second snapshot the same day folds into the open alert" \
 	bash -c "! grep -q 'alert:' <<<'$out'"
