@@ -56,10 +56,12 @@ sed -i 's/interval: 60s/interval: 1s/; s/backoff_max: 5m/backoff_max: 2s/' "$ACO
 
 # Pinning by fingerprint instead of a CA file: right and wrong pins.
 FP=$(openssl x509 -in "$D/ca.crt" -noout -fingerprint -sha256 | cut -d= -f2)
-WRONG=$(sed 's/^./0/; s/^00/11/' <<<"$FP")
+# Change the first hex digit to a different one, whatever it was.
+case "${FP:0:1}" in 0) WRONG="1${FP:1}" ;; *) WRONG="0${FP:1}" ;; esac
 T2=$("$COLLECTOR" token create --school 79002 --uses 2 -c "$CONF" 2>/dev/null)
 r=$("$AGENT" enroll --collector "localhost:$INGEST_PORT" --enroll-port "$ENROLL_PORT" \
 	--token "$T2" --ca-sha256 "$WRONG" --state-dir "$WORK/pin-bad" -c "$WORK/pin-bad.yaml" 2>&1)
+check "the wrong pin differs from the right one" test "$WRONG" != "$FP"
 check "enroll with a wrong CA fingerprint is refused ($r)" grep -qi "certificate" <<<"$r"
 "$AGENT" enroll --collector "localhost:$INGEST_PORT" --enroll-port "$ENROLL_PORT" \
 	--token "$T2" --ca-sha256 "$FP" --state-dir "$WORK/pin-ok" -c "$WORK/pin-ok.yaml" >/dev/null 2>&1
