@@ -11,11 +11,12 @@
 #include "common/log.h"
 #include "common/wire.h"
 
-#define MAX_ARGS 16
+#define MAX_ARGS 48
 
 struct childproc {
 	uv_process_t process;
 	uv_pipe_t out;
+	uv_pipe_t in; /* the child's stdin: requests to it */
 	struct wire_decoder *decoder;
 	struct childproc_ops ops;
 	void *arg;
@@ -57,6 +58,8 @@ static void on_process_exit(uv_process_t *proc, int64_t status, int signo)
 				 (long long)status);
 	}
 	uv_close((uv_handle_t *)proc, on_handle_closed);
+	if (!uv_is_closing((uv_handle_t *)&cp->in))
+		uv_close((uv_handle_t *)&cp->in, on_handle_closed);
 }
 
 static void kill_child(struct childproc *cp, const char *why)
@@ -131,10 +134,13 @@ int childproc_spawn(uv_loop_t *loop, const char *const *args,
 	cp->ops = *ops;
 	cp->arg = arg;
 	uv_pipe_init(loop, &cp->out, 0);
+	uv_pipe_init(loop, &cp->in, 0);
 	cp->out.data = cp;
+	cp->in.data = cp;
 	cp->process.data = cp;
 	uv_stdio_container_t stdio[3] = {
-		{.flags = UV_IGNORE},
+		{.flags = UV_CREATE_PIPE | UV_READABLE_PIPE,
+		 .data.stream = (uv_stream_t *)&cp->in},
 		{.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE,
 		 .data.stream = (uv_stream_t *)&cp->out},
 		{.flags = UV_INHERIT_FD, .data.fd = STDERR_FILENO},
@@ -160,12 +166,13 @@ int childproc_spawn(uv_loop_t *loop, const char *const *args,
 		 * fails; the childproc is freed once both handles are closed,
 		 * without an on_exit: the caller hears of it from rc. */
 		cp->ops.on_exit = NULL;
-		cp->open_handles = 2;
+		cp->open_handles = 3;
 		uv_close((uv_handle_t *)&cp->process, on_handle_closed);
 		uv_close((uv_handle_t *)&cp->out, on_handle_closed);
+		uv_close((uv_handle_t *)&cp->in, on_handle_closed);
 		return rc;
 	}
-	cp->open_handles = 2;
+	cp->open_handles = 3;
 	uv_read_start((uv_stream_t *)&cp->out, on_alloc, on_read);
 	*out = cp;
 	return 0;
@@ -175,6 +182,77 @@ void childproc_stop(struct childproc *cp)
 {
 	if (!cp->exited)
 		uv_process_kill(&cp->process, SIGTERM);
+}
+
+void childproc_kill(struct childproc *cp, const char *why)
+{
+	kill_child(cp, why);
+}
+
+int childproc_pid(const struct childproc *cp)
+{
+	return cp->process.pid;
+}
+
+struct write_req {
+	uv_write_t req;
+	char bytes[];
+};
+
+static void on_written(uv_write_t *req, int status)
+{
+	(void)status; /* a dead child is reported by its exit */
+	alloc_free(req);
+}
+
+int childproc_write(struct childproc *cp, const char *map, size_t len)
+{
+	if (len == 0 || len > WIRE_MAX_FRAME)
+		return -EMSGSIZE;
+	if (cp->exited || uv_is_closing((uv_handle_t *)&cp->in))
+		return -EPIPE;
+	struct write_req *w = alloc_bytes(sizeof(*w) + 4 + len);
+	if (w == NULL)
+		return -ENOMEM;
+	w->bytes[0] = (char)(len >> 24);
+	w->bytes[1] = (char)(len >> 16);
+	w->bytes[2] = (char)(len >> 8);
+	w->bytes[3] = (char)len;
+	memcpy(w->bytes + 4, map, len);
+	uv_buf_t buf = uv_buf_init(w->bytes, (unsigned)(4 + len));
+	int rc = uv_write(&w->req, (uv_stream_t *)&cp->in, &buf, 1, on_written);
+	if (rc != 0)
+		alloc_free(w);
+	return rc;
+}
+
+int childproc_recv(int fd, char *buf, size_t cap, size_t *len)
+{
+	unsigned char hdr[4];
+	size_t want = 4, got = 0;
+	char *dst = (char *)hdr;
+	for (int part = 0; part < 2; part++) {
+		while (got < want) {
+			ssize_t n = read(fd, dst + got, want - got);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				return -errno;
+			if (n == 0)
+				return part == 0 && got == 0 ? -EPIPE : -EBADMSG;
+			got += (size_t)n;
+		}
+		if (part == 1)
+			break;
+		want = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 |
+		       (size_t)hdr[2] << 8 | hdr[3];
+		if (want == 0 || want > cap)
+			return -EMSGSIZE;
+		got = 0;
+		dst = buf;
+	}
+	*len = want;
+	return 0;
 }
 
 int childproc_send(int fd, const char *map, size_t len)

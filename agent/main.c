@@ -13,10 +13,15 @@
 
 #include "agent/agent.h"
 #include "agent/netsensor.h"
+#include "agent/rulestore.h"
+#include "agent/scanchild.h"
+#include "agent/scancli.h"
 #include "agent/settings.h"
 #include "agent/spool.h"
 #include "common/enroll_client.h"
+#include "common/jsonout.h"
 #include "common/log.h"
+#include "common/timeutil.h"
 #include "common/pki.h"
 #include "common/version.h"
 
@@ -41,6 +46,14 @@ static const char usage_text[] =
 	"  sniff --pcap FILE [--ioc FILE] [--json]\n"
 	"                      run the LAN sensor's detectors over a capture file\n"
 	"                      (settings from -c when the file exists)\n"
+	"  scan PATH... [--rules FILE|DIR]... [--json] [--jobs N] [--cpu PCT]\n"
+	"       [--no-cache] [--verbose]\n"
+	"                      scan with YARA: the installed rule bundle, or\n"
+	"                      rule files compiled on the spot; exit 5 when\n"
+	"                      something matched\n"
+	"  rules show | rules install FILE\n"
+	"                      the installed rule bundle; install one by hand\n"
+	"                      (it must be signed by the collector's CA)\n"
 	"  version\n"
 	"\n"
 	"Options:\n"
@@ -61,6 +74,12 @@ struct cli {
 	int enroll_port;
 	const char *pcap;
 	const char *ioc;
+	const char *rules[16];
+	size_t nrules;
+	int jobs;
+	int cpu;
+	bool no_cache;
+	bool verbose;
 	bool json;
 	int argc;
 	char **argv;
@@ -92,6 +111,11 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 		{"pcap", required_argument, NULL, 'p'},
 		{"ioc", required_argument, NULL, 'i'},
 		{"json", no_argument, NULL, 'j'},
+		{"rules", required_argument, NULL, 'r'},
+		{"jobs", required_argument, NULL, 'J'},
+		{"cpu", required_argument, NULL, 'P'},
+		{"no-cache", no_argument, NULL, 'N'},
+		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -111,6 +135,25 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 		case 'p': cli->pcap = optarg; break;
 		case 'i': cli->ioc = optarg; break;
 		case 'j': cli->json = true; break;
+		case 'N': cli->no_cache = true; break;
+		case 'v': cli->verbose = true; break;
+		case 'r':
+			if (cli->nrules >= sizeof(cli->rules) / sizeof(cli->rules[0]))
+				return usage_error("at most 16 --rules");
+			cli->rules[cli->nrules++] = optarg;
+			break;
+		case 'J':
+		case 'P': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			long hi = ch == 'J' ? 8 : 100;
+			if (*end || v < 1 || v > hi)
+				return usage_error("--%s must be 1..%ld, not '%s'",
+						   ch == 'J' ? "jobs" : "cpu", hi,
+						   optarg);
+			*(ch == 'J' ? &cli->jobs : &cli->cpu) = (int)v;
+			break;
+		}
 		case 'e': {
 			char *end;
 			long v = strtol(optarg, &end, 10);
@@ -324,11 +367,69 @@ static int cmd_status(const struct cli *cli)
 	return EXIT_OK;
 }
 
+static int cmd_rules(const struct cli *cli)
+{
+	struct agent_settings s;
+	char err[512];
+	const char *sub = cli->argc > 1 ? cli->argv[1] : "show";
+	int rc = load(cli, &s);
+	if (rc != 0)
+		return rc;
+	if (strcmp(sub, "install") == 0) {
+		struct bundle_info info;
+		if (cli->argc < 3)
+			return usage_error("rules install needs a FILE");
+		if (rulestore_install_file(s.state_dir, cli->argv[2], &info, err,
+					   sizeof(err)) != 0) {
+			fprintf(stderr, "eduwatch-agent: %s: %s\n", cli->argv[2],
+				err);
+			return EXIT_RUNTIME;
+		}
+		printf("installed rule bundle %llu (%llu rules); the running "
+		       "agent uses it from its next scan\n",
+		       (unsigned long long)info.version,
+		       (unsigned long long)info.rules);
+		return EXIT_OK;
+	}
+	if (strcmp(sub, "show") != 0)
+		return usage_error("unknown rules command '%s'", sub);
+	struct rulestore_current cur;
+	if (rulestore_current(s.state_dir, &cur, err, sizeof(err)) != 0) {
+		printf("rules: %s\n", err);
+		return EXIT_RUNTIME;
+	}
+	char when[40];
+	timeutil_format_us(cur.info.created_us, when, sizeof(when));
+	if (cli->json) {
+		printf("{\"version\":%llu,\"rules\":%llu,\"created\":",
+		       (unsigned long long)cur.info.version,
+		       (unsigned long long)cur.info.rules);
+		json_print_string(stdout, when);
+		printf(",\"yara\":");
+		json_print_string(stdout, cur.info.yara);
+		printf(",\"sources\":");
+		json_print_string(stdout, cur.info.sources);
+		printf("}\n");
+	} else {
+		printf("bundle:   %llu, signed by the pinned CA\n"
+		       "rules:    %llu (libyara %s)\ncreated:  %s\n"
+		       "sources:  %s\n",
+		       (unsigned long long)cur.info.version,
+		       (unsigned long long)cur.info.rules, cur.info.yara, when,
+		       cur.info.sources);
+	}
+	return EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
 	struct cli cli;
 	struct agent_settings s;
 	log_setup("eduwatch-agent", LOG_LEVEL_INFO);
+	/* The scanner's helper process, started by scans; not for people. Its
+	 * options are its own, so it is dispatched before ours are parsed. */
+	if (argc > 1 && strcmp(argv[1], "_scanner") == 0)
+		return scanchild_main(argc - 1, argv + 1);
 	int rc = parse_cli(argc, argv, &cli);
 	if (rc != 0)
 		return rc;
@@ -362,6 +463,28 @@ int main(int argc, char **argv)
 			return rc;
 		return netsensor_child_main(have_config ? &s : NULL);
 	}
+	if (strcmp(cmd, "scan") == 0) {
+		if (cli.argc < 2)
+			return usage_error("scan needs at least one PATH");
+		bool have_config = access(cli.config, F_OK) == 0;
+		if (have_config && (rc = load(&cli, &s)) != 0)
+			return rc;
+		struct scancli_options so = {
+			.paths = (const char *const *)cli.argv + 1,
+			.npaths = (size_t)cli.argc - 1,
+			.rules = cli.rules,
+			.nrules = cli.nrules,
+			.settings = have_config ? &s : NULL,
+			.json = cli.json,
+			.verbose = cli.verbose,
+			.no_cache = cli.no_cache,
+			.jobs = cli.jobs,
+			.cpu = cli.cpu,
+		};
+		return scancli_run(&so);
+	}
+	if (strcmp(cmd, "rules") == 0)
+		return cmd_rules(&cli);
 	if (strcmp(cmd, "run") == 0) {
 		if ((rc = load(&cli, &s)) != 0)
 			return rc;

@@ -122,6 +122,12 @@ static int install_filter(const struct sandbox_policy *p, char *err,
 		SCMP_SYS(getdents64), SCMP_SYS(statx),	SCMP_SYS(fstatfs),
 		SCMP_SYS(fadvise64),  SCMP_SYS(readlink), SCMP_SYS(lstat),
 		SCMP_SYS(stat),
+		/* glibc's qsort asks for the RAM size (scandir sorts the rule
+		 * folders); it reveals nothing a scanner could misuse. */
+		SCMP_SYS(sysinfo),
+		/* libyara catches SIGBUS around each scan, for a mapped file
+		 * that shrinks under it. */
+		SCMP_SYS(rt_sigaction),
 	};
 	int rc = 0;
 	for (size_t i = 0; rc == 0 && i < sizeof(base) / sizeof(base[0]); i++)

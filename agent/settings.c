@@ -47,6 +47,37 @@ static const struct config_field fields[] = {
 	F("netsensor.poison_names", CONFIG_INT, net_poison_names, 0, "2", 1, 8),
 	F("netsensor.dedupe_window", CONFIG_DURATION, net_dedupe_window, 0,
 	  "10m", 1, 86400),
+	F("scan.enabled", CONFIG_BOOL, scan_enabled, 0, "true", 0, 0),
+	F("scan.full_interval", CONFIG_DURATION, scan_full_interval, 0, "7d",
+	  3600, 366 * 86400LL),
+	F("scan.quick_interval", CONFIG_DURATION, scan_quick_interval, 0, "1d",
+	  600, 366 * 86400LL),
+	F("scan.full_paths", CONFIG_LIST, scan_full_raw, 0, "[/]", 0, 0),
+	F("scan.quick_paths", CONFIG_LIST, scan_quick_raw, 0,
+	  "[/home/*/Downloads, /home/*/Desktop, /home/*/Tải xuống, "
+	  "/root/Downloads, /root/Desktop, /tmp, /var/tmp, /dev/shm]",
+	  0, 0),
+	F("scan.usb_mounts", CONFIG_LIST, scan_usb_raw, 0,
+	  "[/media, /run/media, /mnt]", 0, 0),
+	F("scan.exclude", CONFIG_LIST, scan_exclude_raw, 0,
+	  "[/proc, /sys, /dev, /run, /snap, /var/lib/eduwatch-agent, "
+	  "/var/lib/eduwatch-agent/quarantine]",
+	  0, 0),
+	F("scan.cpu", CONFIG_INT, scan_cpu, 0, "25", 1, 100),
+	F("scan.max_file_size", CONFIG_SIZE, scan_max_file_size, 0, "64MiB",
+	  1024, 1LL << 34),
+	F("scan.timeout", CONFIG_DURATION, scan_timeout, 0, "60s", 1, 3600),
+	F("scan.jobs", CONFIG_INT, scan_jobs, 0, "1", 1, 8),
+	F("scan.quarantine", CONFIG_BOOL, scan_quarantine, 0, "false", 0, 0),
+	F("av.enabled", CONFIG_BOOL, av_enabled, 0, "true", 0, 0),
+	F("av.interval", CONFIG_DURATION, av_interval, 0, "1h", 10, 86400),
+	F("av.clamd_socket", CONFIG_STRING, av_clamd_socket, 256, "", 0, 0),
+	F("av.clamav_db", CONFIG_STRING, av_clamav_db, 256, "/var/lib/clamav",
+	  0, 0),
+	F("av.clamd_conf", CONFIG_STRING, av_clamd_conf, 256,
+	  "/etc/clamav/clamd.conf", 0, 0),
+	F("av.products_file", CONFIG_STRING, av_products_file, 512,
+	  "/usr/share/eduwatch/rules/av-products.txt", 0, 0),
 	F("testing.synthetic_rate", CONFIG_INT, synthetic_rate, 0, "0", 0, 10000),
 	F("testing.synthetic_log", CONFIG_STRING, synthetic_log, 512, "", 0, 0),
 };
@@ -75,6 +106,33 @@ static int parse_ipv4_list(const char *path, const char *key,
 	return 0;
 }
 
+/* A path list becomes fixed strings here, so that the settings struct
+ * stays a plain value that can be copied and reloaded. */
+static int copy_paths(const char *path, const char *key,
+		      const struct config_list *list,
+		      char (*out)[AGENT_PATH_LEN], size_t *n, char *err,
+		      size_t errlen)
+{
+	if (list->count > AGENT_PATHS_MAX) {
+		snprintf(err, errlen, "%s: key '%s': at most %d paths", path,
+			 key, AGENT_PATHS_MAX);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < list->count; i++) {
+		const char *p = list->items[i];
+		if (p[0] != '/' || strlen(p) >= AGENT_PATH_LEN) {
+			snprintf(err, errlen,
+				 "%s: key '%s': '%s' is not an absolute path "
+				 "of under %d bytes",
+				 path, key, p, AGENT_PATH_LEN);
+			return -EINVAL;
+		}
+		snprintf(out[i], AGENT_PATH_LEN, "%s", p);
+	}
+	*n = list->count;
+	return 0;
+}
+
 int agent_settings_load(const char *path, struct agent_settings *out,
 			char *err, size_t errlen)
 {
@@ -95,6 +153,22 @@ int agent_settings_load(const char *path, struct agent_settings *out,
 				     &out->net_responders_raw,
 				     out->net_responders, 16,
 				     &out->net_n_responders, err, errlen);
+	if (rc == 0)
+		rc = copy_paths(path, "scan.full_paths", &out->scan_full_raw,
+				out->scan_full_paths, &out->scan_n_full, err,
+				errlen);
+	if (rc == 0)
+		rc = copy_paths(path, "scan.quick_paths", &out->scan_quick_raw,
+				out->scan_quick_paths, &out->scan_n_quick, err,
+				errlen);
+	if (rc == 0)
+		rc = copy_paths(path, "scan.usb_mounts", &out->scan_usb_raw,
+				out->scan_usb_prefixes, &out->scan_n_usb, err,
+				errlen);
+	if (rc == 0)
+		rc = copy_paths(path, "scan.exclude", &out->scan_exclude_raw,
+				out->scan_excludes, &out->scan_n_excludes, err,
+				errlen);
 	if (rc == 0 && out->net_gateway[0] &&
 	    inet_pton(AF_INET, out->net_gateway, gw) != 1) {
 		snprintf(err, errlen, "%s: key 'netsensor.gateway': '%s' is not "

@@ -8,6 +8,9 @@
 #include "common/config.h"
 #include "common/log.h"
 
+#define AGENT_PATHS_MAX 16
+#define AGENT_PATH_LEN 256
+
 struct agent_settings {
 	char state_dir[512];
 	char collector_host[256];
@@ -38,6 +41,29 @@ struct agent_settings {
 	long long net_arp_window;
 	long long net_poison_names;
 	long long net_dedupe_window;
+	/* YARA scans (scan.*). Path lists are copied out at load. */
+	bool scan_enabled;
+	long long scan_full_interval;
+	long long scan_quick_interval;
+	struct config_list scan_full_raw, scan_quick_raw, scan_usb_raw,
+		scan_exclude_raw;
+	char scan_full_paths[AGENT_PATHS_MAX][AGENT_PATH_LEN];
+	char scan_quick_paths[AGENT_PATHS_MAX][AGENT_PATH_LEN]; /* globs */
+	char scan_usb_prefixes[AGENT_PATHS_MAX][AGENT_PATH_LEN];
+	char scan_excludes[AGENT_PATHS_MAX][AGENT_PATH_LEN];
+	size_t scan_n_full, scan_n_quick, scan_n_usb, scan_n_excludes;
+	long long scan_cpu;	      /* percent of one core */
+	long long scan_max_file_size;
+	long long scan_timeout;
+	long long scan_jobs;
+	bool scan_quarantine;	      /* move matching files aside */
+	/* Antivirus status (av.*). */
+	bool av_enabled;
+	long long av_interval;
+	char av_clamd_socket[256];
+	char av_clamav_db[256];
+	char av_clamd_conf[256];
+	char av_products_file[512];
 	long long synthetic_rate;     /* testing: events per second, 0 off */
 	char synthetic_log[512];      /* testing: where emitted seqs go */
 };

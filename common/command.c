@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/pki.h"
 #include "common/wire.h"
 
 static const char domain[] = "eduwatch-command-v1";
@@ -34,17 +35,12 @@ int command_build_frame(const struct command *cmd, EVP_PKEY *key,
 			msgpack_sbuffer *out)
 {
 	msgpack_sbuffer tbs;
-	unsigned char sig[160];
-	size_t siglen = sizeof(sig);
+	unsigned char sig[PKI_SIG_MAX];
+	size_t siglen = 0;
 	int rc = signed_bytes(cmd, &tbs);
 	if (rc != 0)
 		return rc;
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	if (md == NULL || EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) != 1 ||
-	    EVP_DigestSign(md, sig, &siglen, (const unsigned char *)tbs.data,
-			   tbs.size) != 1)
-		rc = -EINVAL;
-	EVP_MD_CTX_free(md);
+	rc = pki_sign(key, tbs.data, tbs.size, sig, &siglen);
 	msgpack_sbuffer_destroy(&tbs);
 	if (rc != 0)
 		return rc;
@@ -143,12 +139,9 @@ int command_verify(const msgpack_object *frame, EVP_PKEY *pubkey,
 		rc = refuse(-ENOMEM, err, errlen, "out of memory");
 		goto fail;
 	}
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	int ok = md && EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, pubkey) == 1 &&
-		 EVP_DigestVerify(md, (const unsigned char *)sig->via.bin.ptr,
-				  sig->via.bin.size, (const unsigned char *)tbs.data,
-				  tbs.size) == 1;
-	EVP_MD_CTX_free(md);
+	bool ok = pki_verify(pubkey, tbs.data, tbs.size,
+			     (const unsigned char *)sig->via.bin.ptr,
+			     sig->via.bin.size);
 	msgpack_sbuffer_destroy(&tbs);
 	/* Check the signature first: nothing about an unsigned command is
 	 * worth acting on, not even its reason to be refused. */

@@ -412,3 +412,26 @@ int pki_cert_identity(X509 *cert, char *cn, size_t cn_cap, char *ou,
 		rc = name_field(name, NID_organizationalUnitName, ou, ou_cap);
 	return rc;
 }
+
+int pki_sign(EVP_PKEY *key, const void *data, size_t len, unsigned char *sig,
+	     size_t *siglen)
+{
+	size_t cap = PKI_SIG_MAX;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	int ok = md && EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) == 1 &&
+		 EVP_DigestSign(md, sig, &cap, data, len) == 1;
+	EVP_MD_CTX_free(md);
+	*siglen = ok ? cap : 0;
+	return ok ? 0 : -EINVAL;
+}
+
+bool pki_verify(EVP_PKEY *pubkey, const void *data, size_t len,
+		const unsigned char *sig, size_t siglen)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	bool ok = md &&
+		  EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, pubkey) == 1 &&
+		  EVP_DigestVerify(md, sig, siglen, data, len) == 1;
+	EVP_MD_CTX_free(md);
+	return ok;
+}

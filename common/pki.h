@@ -8,6 +8,7 @@
 #ifndef EDUWATCH_PKI_H
 #define EDUWATCH_PKI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <openssl/evp.h>
@@ -59,6 +60,15 @@ int pki_cert_identity(X509 *cert, char *cn, size_t cn_cap, char *ou,
 		      size_t ou_cap);
 
 /* Writes a whole buffer to path through a temp file, fsync and rename. */
+/* ECDSA P-256 over SHA-256 (DER). sig must hold PKI_SIG_MAX bytes.
+ * Returns 0 or -EINVAL. */
+#define PKI_SIG_MAX 160
+int pki_sign(EVP_PKEY *key, const void *data, size_t len, unsigned char *sig,
+	     size_t *siglen);
+/* Returns true only for a valid signature by pubkey over data. */
+bool pki_verify(EVP_PKEY *pubkey, const void *data, size_t len,
+		const unsigned char *sig, size_t siglen);
+
 int pki_write_file_atomic(const char *path, const void *data, size_t len,
 			  unsigned mode);
 

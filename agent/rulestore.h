@@ -1,0 +1,47 @@
+/* rulestore: the rule bundle installed on this PC.
+ *
+ * <state_dir>/rules/current.ewb is the bundle the scanner uses. A new one
+ * arrives in pieces as <state_dir>/rules/incoming-<version>.part (so a
+ * download cut by a flaky link resumes where it stopped), and replaces
+ * the current one only after its signature verifies against the pinned
+ * CA and its version is newer: a corrupt, unsigned or replayed bundle is
+ * refused and the old one stays. */
+#ifndef EDUWATCH_RULESTORE_H
+#define EDUWATCH_RULESTORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/bundle.h"
+
+struct rulestore_current {
+	char path[600];	   /* the bundle file */
+	char ca[600];	   /* the CA that must have signed it */
+	struct bundle_info info;
+	char version_key[40]; /* "bundle-<version>": the scan cache's key */
+};
+
+/* The installed bundle, verified. Returns 0, -ENOENT when there is none,
+ * or another negative errno with a reason. */
+int rulestore_current(const char *state_dir, struct rulestore_current *out,
+		      char *err, size_t errlen);
+
+/* The partial download of version: its path and how many bytes it has. */
+void rulestore_part_path(const char *state_dir, uint64_t version, char *out,
+			 size_t cap);
+uint64_t rulestore_part_size(const char *state_dir, uint64_t version);
+/* Appends data at offset (which must be the part's current size). */
+int rulestore_part_append(const char *state_dir, uint64_t version,
+			  uint64_t offset, const void *data, size_t len);
+/* Verifies the complete part and makes it current. Returns 0, or a
+ * negative errno with the reason; the part is removed either way. */
+int rulestore_install_part(const char *state_dir, uint64_t version,
+			   struct bundle_info *installed, char *err,
+			   size_t errlen);
+/* Installs a bundle file by hand (`eduwatch-agent rules install`). */
+int rulestore_install_file(const char *state_dir, const char *file,
+			   struct bundle_info *installed, char *err,
+			   size_t errlen);
+
+#endif

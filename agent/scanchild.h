@@ -1,0 +1,30 @@
+/* scanchild: the YARA scanner's helper process, `eduwatch-agent _scanner`.
+ *
+ * libyara parses files anyone can plant, so it runs here and not in the
+ * agent: the child loads its rules (a signed bundle, verified again, or
+ * rule files compiled on the spot), enters the sandbox (nobody, only
+ * CAP_DAC_READ_SEARCH, seccomp: no network, no exec, no writes but its
+ * pipe) and then answers one request per file, in order:
+ *
+ *   parent -> child   {p: path, o: owner name}
+ *   child -> parent   {t:"ready", rules: N}  once, or {t:"fail", msg}
+ *                     {t:"res", p, r: "clean"|"match"|"skip"|"error",
+ *                      why, size, sha256 (a match only),
+ *                      m: [{rule, ns, tags: [..], meta: {..}}]}
+ *
+ * Never a byte of a file's content leaves the child: names, metadata and
+ * the SHA-256 of a matching file only. The child paces itself to a CPU
+ * share by measured sleeping. */
+#ifndef EDUWATCH_SCANCHILD_H
+#define EDUWATCH_SCANCHILD_H
+
+#include <stddef.h>
+
+/* The THOR/LOKI "filetype" external: a short tag from the first bytes
+ * ("EXE", "ELF", "ZIP", "PDF", "LNK", ...), or "" when unknown. */
+const char *scanchild_filetype(const unsigned char *head, size_t n);
+
+/* The helper's main: argv after "_scanner". Returns the exit status. */
+int scanchild_main(int argc, char **argv);
+
+#endif
