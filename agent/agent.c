@@ -10,6 +10,8 @@
 #include <openssl/rand.h>
 
 #include "agent/platform.h"
+#include "agent/rulefetch.h"
+#include "agent/rulestore.h"
 #include "agent/source.h"
 #include "agent/spool.h"
 #include "agent/uplink.h"
@@ -25,9 +27,11 @@
 
 #define STATUS_INTERVAL_MS 5000
 
-/* What the collector may ask of this agent. Later checks add theirs
- * (scan-now, backup-now, rules update, drill) as they are built. */
-static const char *const allowed_commands[] = {"ping", "status"};
+/* What the collector may ask of the agent itself; sources add their own
+ * (source_ops.command_types). */
+static const char *const agent_commands[] = {"ping", "status",
+					     "rules.update"};
+#define MAX_COMMAND_TYPES 16
 
 /* Every source the agent runs. A new check is one more line here. */
 static const struct source_ops *const all_sources[] = {
@@ -35,6 +39,8 @@ static const struct source_ops *const all_sources[] = {
 	&source_heartbeat,
 	&source_synthetic,
 	&source_netsensor,
+	&source_av,
+	&source_scan,
 };
 #define NSOURCES (sizeof(all_sources) / sizeof(all_sources[0]))
 
@@ -51,6 +57,10 @@ struct agent {
 	SSL_CTX *ctx;
 	EVP_PKEY *collector_key; /* the pinned CA's key: verifies commands */
 	void *source_state[NSOURCES];
+	struct rulefetch *rulefetch;
+	char rules_version[40];
+	const char *allowed[MAX_COMMAND_TYPES];
+	size_t nallowed;
 	uv_timer_t status_timer;
 	struct signals signals;
 	bool stopping;
@@ -179,16 +189,90 @@ static void report_command(struct agent *agent, uint64_t id, const char *type,
 	msgpack_sbuffer_destroy(&sb);
 }
 
+/* The command types this agent accepts: its own and its sources'. */
+static void build_allowed(struct agent *agent)
+{
+	agent->nallowed = 0;
+	for (size_t i = 0; i < sizeof(agent_commands) / sizeof(agent_commands[0]);
+	     i++)
+		agent->allowed[agent->nallowed++] = agent_commands[i];
+	for (size_t i = 0; i < NSOURCES; i++) {
+		const char *const *t = all_sources[i]->command_types;
+		for (; t && *t && agent->nallowed < MAX_COMMAND_TYPES; t++)
+			agent->allowed[agent->nallowed++] = *t;
+	}
+}
+
+static int run_command(struct agent *agent, const struct command *cmd,
+		       char *result, size_t cap)
+{
+	msgpack_unpacked args;
+	msgpack_unpacked_init(&args);
+	const msgpack_object *map = NULL;
+	if (cmd->args && msgpack_unpack_next(&args, cmd->args, cmd->args_len,
+					     NULL) == MSGPACK_UNPACK_SUCCESS &&
+	    args.data.type == MSGPACK_OBJECT_MAP)
+		map = &args.data;
+	int rc = -ENOTSUP;
+	if (strcmp(cmd->type, "ping") == 0) {
+		snprintf(result, cap, "pong");
+		rc = 0;
+	} else if (strcmp(cmd->type, "status") == 0) {
+		struct uplink_status us;
+		struct spool_stats ss;
+		uplink_get_status(agent->uplink, &us);
+		spool_stats(agent->spool, &ss);
+		snprintf(result, cap,
+			 "version %s, spool %lld, acked %llu, reconnects %llu, "
+			 "rss %ld KiB, rules %s",
+			 EDUWATCH_VERSION, ss.depth,
+			 (unsigned long long)us.acked_events,
+			 (unsigned long long)us.reconnects, platform_rss_kib(),
+			 agent->rules_version[0] ? agent->rules_version : "none");
+		rc = 0;
+	} else if (strcmp(cmd->type, "rules.update") == 0) {
+		uint64_t version = 0;
+		if (map)
+			wire_get_u64(map, "version", &version);
+		rc = rulefetch_begin(agent->rulefetch, version, result, cap);
+	} else {
+		for (size_t i = 0; i < NSOURCES && rc == -ENOTSUP; i++) {
+			const struct source_ops *src = all_sources[i];
+			for (const char *const *t = src->command_types;
+			     t && *t && rc == -ENOTSUP; t++)
+				if (strcmp(*t, cmd->type) == 0) {
+					rc = agent->source_state[i] && src->command
+						     ? src->command(
+							       agent->source_state[i],
+							       cmd->type, map,
+							       result, cap)
+						     : -ENOTSUP;
+					if (rc == -ENOTSUP)
+						snprintf(result, cap,
+							 "%s is disabled on this PC",
+							 src->name);
+				}
+		}
+	}
+	msgpack_unpacked_destroy(&args);
+	return rc;
+}
+
 static void on_command(void *arg, const msgpack_object *frame)
 {
 	struct agent *agent = arg;
 	struct command cmd;
 	char err[200], result[200];
+	char t[16] = "";
+	wire_get_str(frame, "t", t, sizeof(t));
+	if (strcmp(t, "blob") == 0) {
+		rulefetch_on_blob(agent->rulefetch, frame);
+		return;
+	}
 	struct command_policy policy = {
 		.agent_id = agent->id,
-		.allowed_types = allowed_commands,
-		.allowed_count = sizeof(allowed_commands) /
-				 sizeof(allowed_commands[0]),
+		.allowed_types = agent->allowed,
+		.allowed_count = agent->nallowed,
 		.last_executed_id =
 			(uint64_t)spool_counter_get(agent->spool, "last_command"),
 		.now_us = timeutil_now_us(),
@@ -203,30 +287,88 @@ static void on_command(void *arg, const msgpack_object *frame)
 	}
 	/* Record first: a crash mid-command must not let it run twice. */
 	spool_counter_set(agent->spool, "last_command", (long long)cmd.id);
-	if (strcmp(cmd.type, "ping") == 0) {
-		snprintf(result, sizeof(result), "pong");
-	} else {
-		struct uplink_status us;
-		struct spool_stats ss;
-		uplink_get_status(agent->uplink, &us);
-		spool_stats(agent->spool, &ss);
-		snprintf(result, sizeof(result),
-			 "version %s, spool %lld, acked %llu, reconnects %llu, "
-			 "rss %ld KiB",
-			 EDUWATCH_VERSION, ss.depth,
-			 (unsigned long long)us.acked_events,
-			 (unsigned long long)us.reconnects, platform_rss_kib());
-	}
-	log_info("agent: executed command %llu (%s)",
-		 (unsigned long long)cmd.id, cmd.type);
-	report_command(agent, cmd.id, cmd.type, true, result);
+	result[0] = '\0';
+	rc = run_command(agent, &cmd, result, sizeof(result));
+	log_info("agent: command %llu (%s): %s", (unsigned long long)cmd.id,
+		 cmd.type, result);
+	report_command(agent, cmd.id, cmd.type, rc == 0, result);
 	command_clear(&cmd);
+}
+
+static int send_fetch(void *arg, uint64_t version, uint64_t offset)
+{
+	struct agent *agent = arg;
+	struct wire_out out;
+	wire_out_begin(&out, WIRE_FETCH, 3);
+	wire_pack_kv_str(&out.pk, "what", "rules");
+	wire_pack_kv_u64(&out.pk, "version", version);
+	wire_pack_kv_u64(&out.pk, "offset", offset);
+	return uplink_send(agent->uplink, &out);
+}
+
+static void note_rules(struct agent *agent)
+{
+	struct rulestore_current cur;
+	char err[256];
+	if (rulestore_current(agent->settings->state_dir, &cur, err,
+			      sizeof(err)) == 0)
+		snprintf(agent->rules_version, sizeof(agent->rules_version),
+			 "%s", cur.version_key);
+	else
+		agent->rules_version[0] = '\0';
+}
+
+static void fetch_finished(void *arg, uint64_t version,
+			   const struct bundle_info *info, const char *error)
+{
+	struct agent *agent = arg;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 3);
+	wire_pack_kv_u64(&pk, "version", version);
+	wire_pack_kv_str(&pk, "state", error ? "refused" : "installed");
+	if (error)
+		wire_pack_kv_str(&pk, "error", error);
+	else
+		wire_pack_kv_u64(&pk, "rules", info->rules);
+	if (error)
+		log_warn("rules: bundle %llu refused: %s; keeping %s",
+			 (unsigned long long)version, error,
+			 agent->rules_version[0] ? agent->rules_version
+						 : "no rules");
+	else
+		log_info("rules: installed bundle %llu (%llu rules)",
+			 (unsigned long long)version,
+			 (unsigned long long)info->rules);
+	note_rules(agent);
+	/* A refused bundle may be an attack on the rule channel. */
+	agent_emit(agent, "rules.update", error ? 6 : 1, false, sb.data, sb.size,
+		   NULL);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+long long agent_counter_get(struct agent *agent, const char *name)
+{
+	return spool_counter_get(agent->spool, name);
+}
+
+void agent_counter_set(struct agent *agent, const char *name, long long v)
+{
+	spool_counter_set(agent->spool, name, v);
+}
+
+const char *agent_rules_version(struct agent *agent)
+{
+	return agent->rules_version;
 }
 
 static void on_link_state(void *arg, bool connected)
 {
 	struct agent *agent = arg;
-	(void)connected;
+	if (connected)
+		rulefetch_connected(agent->rulefetch);
 	write_status(agent);
 }
 
@@ -247,6 +389,7 @@ static void on_stop_signal(uv_signal_t *sig, int signum)
 	for (size_t i = 0; i < NSOURCES; i++)
 		if (agent->source_state[i])
 			all_sources[i]->stop(agent->source_state[i]);
+	rulefetch_stop(agent->rulefetch);
 	agent_emit(agent, "agent.stop", 0, false, NULL, 0, NULL);
 	write_status(agent);
 	uplink_stop(agent->uplink, uplink_stopped, agent);
@@ -352,6 +495,13 @@ int agent_run(const char *config_path, const struct agent_settings *s)
 			   NULL);
 		msgpack_sbuffer_destroy(&sb);
 	}
+	build_allowed(&agent);
+	note_rules(&agent);
+	static const struct rulefetch_ops fetch_ops = {send_fetch,
+						       fetch_finished};
+	if ((rc = rulefetch_new(agent.loop, s->state_dir, &fetch_ops, &agent,
+				&agent.rulefetch)) != 0)
+		goto done;
 	if ((rc = uplink_start(agent.loop, agent.spool, &uo, on_command,
 			       on_link_state, &agent, &agent.uplink)) != 0)
 		goto done;
@@ -380,6 +530,8 @@ done:
 		if (agent.source_state[i])
 			all_sources[i]->free(agent.source_state[i]);
 	uplink_free(agent.uplink);
+	if (agent.rulefetch)
+		rulefetch_free(agent.rulefetch);
 	spool_close(agent.spool);
 	SSL_CTX_free(agent.ctx);
 	EVP_PKEY_free(agent.collector_key);

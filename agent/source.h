@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <msgpack.h>
 #include <uv.h>
 
 #include "agent/settings.h"
@@ -34,6 +35,12 @@ struct source_ops {
 	int (*start)(void *state);
 	void (*stop)(void *state);
 	void (*free)(void *state);
+	/* Optional: a verified command from the collector of a type this
+	 * source owns (see command_types). Fills result; returns 0 when it
+	 * was carried out or started, a negative errno when refused. */
+	int (*command)(void *state, const char *type, const msgpack_object *args,
+		       char *result, size_t result_cap);
+	const char *const *command_types; /* NULL-terminated, or NULL */
 };
 
 /* Spools one event (body: a packed msgpack map, or NULL) and wakes the
@@ -42,6 +49,12 @@ int agent_emit(struct agent *agent, const char *kind, int sev, bool drill,
 	       const char *body, size_t body_len, uint64_t *seq);
 
 uint64_t agent_boot_id(const struct agent *agent);
+/* Small durable numbers a source keeps across restarts (last scan times):
+ * the spool's counters. 0 when never set. */
+long long agent_counter_get(struct agent *agent, const char *name);
+void agent_counter_set(struct agent *agent, const char *name, long long v);
+/* The installed rule bundle's version ("" when none): scans carry it. */
+const char *agent_rules_version(struct agent *agent);
 /* Events waiting in the spool. */
 long long agent_spool_depth(struct agent *agent);
 
@@ -49,5 +62,7 @@ extern const struct source_ops source_heartbeat;
 extern const struct source_ops source_inventory;
 extern const struct source_ops source_synthetic;
 extern const struct source_ops source_netsensor;
+extern const struct source_ops source_scan;
+extern const struct source_ops source_av;
 
 #endif

@@ -278,6 +278,7 @@ static int on_frame(void *arg, const char *body, size_t len)
 		handle_ack(up, msg.root);
 		break;
 	case WIRE_COMMAND:
+	case WIRE_BLOB:
 		if (up->on_command)
 			up->on_command(up->arg, msg.root);
 		break;
@@ -481,6 +482,24 @@ int uplink_start(uv_loop_t *loop, struct spool *spool,
 	*out = up;
 	connect_now(up);
 	return 0;
+}
+
+int uplink_send(struct uplink *up, struct wire_out *out)
+{
+	if (!up->ready || up->ts == NULL) {
+		wire_out_release(out);
+		return -ENOTCONN;
+	}
+	int rc = wire_out_finish(out);
+	if (rc == 0)
+		rc = tls_stream_write(up->ts, out->buf.data, out->buf.size);
+	wire_out_release(out);
+	return rc;
+}
+
+bool uplink_connected(const struct uplink *up)
+{
+	return up->ready;
 }
 
 void uplink_kick(struct uplink *up)

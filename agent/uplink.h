@@ -19,6 +19,7 @@
 #include <uv.h>
 
 #include "agent/spool.h"
+#include "common/wire.h"
 
 struct uplink_options {
 	const char *host;
@@ -43,7 +44,8 @@ struct uplink_status {
 
 struct uplink;
 
-/* Called for each command frame; the map is borrowed for the call. */
+/* Called for each command and blob frame; the map is borrowed for the
+ * call. */
 typedef void (*uplink_command_fn)(void *arg, const msgpack_object *frame);
 /* Called when the connection comes up or goes down. */
 typedef void (*uplink_state_fn)(void *arg, bool connected);
@@ -51,6 +53,11 @@ typedef void (*uplink_state_fn)(void *arg, bool connected);
 int uplink_start(uv_loop_t *loop, struct spool *spool,
 		 const struct uplink_options *opts, uplink_command_fn on_command,
 		 uplink_state_fn on_state, void *arg, struct uplink **out);
+
+/* Sends one frame (begun with wire_out_begin) now, if connected; the
+ * frame is released either way. Returns 0 or -ENOTCONN. */
+int uplink_send(struct uplink *up, struct wire_out *out);
+bool uplink_connected(const struct uplink *up);
 
 /* New events are in the spool: send them if the link allows. */
 void uplink_kick(struct uplink *up);

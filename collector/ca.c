@@ -148,3 +148,8 @@ int ca_sign_command(struct ca *ca, const struct command *cmd,
 {
 	return command_build_frame(cmd, ca->key, frame);
 }
+
+EVP_PKEY *ca_key(const struct ca *ca)
+{
+	return ca->key;
+}

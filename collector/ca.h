@@ -36,6 +36,9 @@ int ca_issue_agent(struct ca *ca, EVP_PKEY *pubkey, const char *agent_id,
 int ca_sign_command(struct ca *ca, const struct command *cmd,
 		    msgpack_sbuffer *frame);
 
+/* The CA's private key, borrowed: it also signs rule bundles. */
+EVP_PKEY *ca_key(const struct ca *ca);
+
 /* The CA certificate as PEM (owned by ca) and paths inside dir. */
 const char *ca_cert_pem(const struct ca *ca);
 void ca_path(const char *dir, const char *file, char *out, size_t cap);

@@ -1,9 +1,13 @@
 #include "collector/ingest.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/alloc.h"
 #include "common/event.h"
@@ -52,6 +56,8 @@ struct ingest {
 	uint64_t last_stats_ms;
 	uint64_t sweeps;
 	int64_t revoked_seen_us; /* revocations up to here are handled */
+	uint64_t fetch_window_ms; /* the second the piece budget counts */
+	int fetch_pieces;	  /* served in that second */
 	int handles_open;
 	bool stopping;
 	void (*stop_done)(void *);
@@ -410,6 +416,94 @@ static int handle_events(struct conn *c, const msgpack_object *root)
 	return 0;
 }
 
+/* ---- published files ------------------------------------------------------ */
+
+#define PIECE_SIZE (128u * 1024u)
+
+static void send_piece_error(struct conn *c, uint64_t version, uint64_t offset,
+			     const char *error, uint64_t retry_ms)
+{
+	struct wire_out out;
+	wire_out_begin(&out, WIRE_BLOB, 5);
+	wire_pack_kv_str(&out.pk, "what", "rules");
+	wire_pack_kv_u64(&out.pk, "version", version);
+	wire_pack_kv_u64(&out.pk, "offset", offset);
+	wire_pack_kv_str(&out.pk, "error", error);
+	wire_pack_kv_u64(&out.pk, "retry_ms", retry_ms);
+	send_frame(c, &out);
+}
+
+/* One piece of a published bundle. An agent asks for the next piece only
+ * after storing this one, so a connection holds at most one piece; a
+ * global budget of pieces per second bounds what 40,000 agents asking at
+ * once can make the collector buffer, and the rest are told to retry. */
+static int handle_fetch(struct conn *c, const msgpack_object *root)
+{
+	struct ingest *ing = c->ing;
+	char what[16] = "";
+	uint64_t version = 0, offset = 0;
+	if (!c->hello_done || wire_get_str(root, "what", what, sizeof(what)) != 0 ||
+	    wire_get_u64(root, "version", &version) != 0 ||
+	    wire_get_u64(root, "offset", &offset) != 0 ||
+	    strcmp(what, "rules") != 0) {
+		conn_reject(c, &ing->stats.bad_frames, "bad_frame",
+			    "malformed fetch");
+		return -1;
+	}
+	if (ing->opts.bundle_dir == NULL) {
+		send_piece_error(c, version, offset, "no bundles here", 0);
+		return 0;
+	}
+	int budget = ing->opts.fetch_pieces_per_second > 0
+			     ? ing->opts.fetch_pieces_per_second
+			     : 100;
+	uint64_t now = now_ms(ing);
+	if (now - ing->fetch_window_ms >= 1000) {
+		ing->fetch_window_ms = now;
+		ing->fetch_pieces = 0;
+	}
+	if (ing->fetch_pieces >= budget) {
+		ing->stats.pieces_busy++;
+		send_piece_error(c, version, offset, "busy",
+				 1000 + (uint64_t)(rand() % 4000));
+		return 0;
+	}
+	/* The version is a number: the path cannot be steered elsewhere. */
+	char path[700];
+	snprintf(path, sizeof(path), "%s/bundle-%llu.ewb", ing->opts.bundle_dir,
+		 (unsigned long long)version);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) != 0 || (uint64_t)st.st_size <= offset) {
+		if (fd >= 0)
+			close(fd);
+		send_piece_error(c, version, offset,
+				 fd < 0 ? "unknown version" : "offset past the end",
+				 0);
+		return 0;
+	}
+	static char piece[PIECE_SIZE]; /* one loop thread */
+	ssize_t n = pread(fd, piece, PIECE_SIZE, (off_t)offset);
+	close(fd);
+	if (n <= 0) {
+		send_piece_error(c, version, offset, "read error", 5000);
+		return 0;
+	}
+	ing->fetch_pieces++;
+	ing->stats.pieces_served++;
+	struct wire_out out;
+	wire_out_begin(&out, WIRE_BLOB, 5);
+	wire_pack_kv_str(&out.pk, "what", "rules");
+	wire_pack_kv_u64(&out.pk, "version", version);
+	wire_pack_kv_u64(&out.pk, "offset", offset);
+	wire_pack_kv_u64(&out.pk, "total", (uint64_t)st.st_size);
+	wire_pack_str(&out.pk, "data");
+	msgpack_pack_bin(&out.pk, (size_t)n);
+	msgpack_pack_bin_body(&out.pk, piece, (size_t)n);
+	send_frame(c, &out);
+	return 0;
+}
+
 static int on_frame(void *arg, const char *body, size_t len)
 {
 	struct conn *c = arg;
@@ -438,6 +532,9 @@ static int on_frame(void *arg, const char *body, size_t len)
 		send_frame(c, &out);
 		break;
 	}
+	case WIRE_FETCH:
+		rc = handle_fetch(c, msg.root);
+		break;
 	case WIRE_RESULT:
 		/* Command results arrive as events; the frame is accepted
 		 * for forward compatibility. */

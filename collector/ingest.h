@@ -26,6 +26,10 @@ struct ingest_options {
 	int max_events_per_second; /* per connection */
 	size_t backlog_high;	   /* store backlog that pauses reading */
 	int stats_interval_s;	   /* 0: never log counters */
+	/* Published rule bundles, served to agents in pieces on request
+	 * ("fetch" frames); NULL serves none. */
+	const char *bundle_dir;
+	int fetch_pieces_per_second; /* across all agents; 0: 100 */
 };
 
 struct ingest_stats {
@@ -43,6 +47,8 @@ struct ingest_stats {
 	uint64_t events_stored;
 	uint64_t events_duplicate;
 	uint64_t store_failures;
+	uint64_t pieces_served;
+	uint64_t pieces_busy;
 };
 
 struct ingest;

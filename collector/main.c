@@ -1,4 +1,5 @@
 /* eduwatch-collector: command-line entry point. */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,6 +21,7 @@
 #include "collector/forward.h"
 #include "collector/ingest.h"
 #include "collector/policy.h"
+#include "collector/rulepub.h"
 #include "collector/score.h"
 #include "collector/settings.h"
 #include "collector/store.h"
@@ -62,8 +65,14 @@ static const char usage_text[] =
 	"  agent revoke ID                   refuse this agent from its next handshake\n"
 	"  events count [--agent ID] [--boot N]\n"
 	"  events list [--agent ID] [--limit N] [--json]   newest first\n"
-	"  command send --agent ID --type ping|status [--expires 1h]\n"
-	"                                    queue a command signed with the CA key\n"
+	"  command send --agent ID --type ping|status|scan [--expires 1h]\n"
+	"               [--kind quick|full] [--path P]...\n"
+	"                                    queue a command signed with the CA key;\n"
+	"                                    scan: a YARA scan now (the quick paths,\n"
+	"                                    the full paths, or each --path)\n"
+	"  rules publish [--agent ID]        compile the yara.rules sets, sign the\n"
+	"                                    bundle and push it to every agent (or one)\n"
+	"  rules list [--json]               published bundles, newest first\n"
 	"  score [--school CODE | --commune NAME] [--json]\n"
 	"                                    compliance against each school's level\n"
 	"                                    policy; --school explains every failing\n"
@@ -105,6 +114,9 @@ struct cli {
 	const char *by;
 	bool snapshot;
 	bool province;
+	const char *kind;
+	const char *paths[16];
+	size_t npaths;
 	int argc; /* positional arguments left */
 	char **argv;
 };
@@ -156,6 +168,8 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 		{"by", required_argument, NULL, 'B'},
 		{"snapshot", no_argument, NULL, 'S'},
 		{"province", no_argument, NULL, 'R'},
+		{"kind", required_argument, NULL, 'K'},
+		{"path", required_argument, NULL, 'p'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -204,6 +218,12 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 			cli->expires_set = true;
 			break;
 		case 'T': cli->type = optarg; break;
+		case 'K': cli->kind = optarg; break;
+		case 'p':
+			if (cli->npaths == 16)
+				return usage_error("at most 16 --path");
+			cli->paths[cli->npaths++] = optarg;
+			break;
 		case 'a': cli->agent = optarg; break;
 		case 'b': {
 			char *end;
@@ -620,6 +640,7 @@ struct daemon {
 	struct forwarder *forwarders[SETTINGS_FORWARD_MAX];
 	uv_timer_t silence_timer;
 	char hostname[256];
+	char bundle_dir[600];
 	struct settings settings;
 	const char *config_path;
 	struct store *store;
@@ -794,6 +815,7 @@ static int cmd_serve(struct cli *cli)
 		goto done;
 	}
 	gethostname(d.hostname, sizeof(d.hostname) - 1);
+	rulepub_dir(d.settings.state_dir, d.bundle_dir, sizeof(d.bundle_dir));
 	for (size_t i = 0; i < d.settings.nforward; i++) {
 		if (forward_start(d.store, &d.settings.forward[i], d.hostname,
 				  &d.forwarders[i], err, sizeof(err)) != 0) {
@@ -816,6 +838,7 @@ static int cmd_serve(struct cli *cli)
 		.max_events_per_second = (int)d.settings.max_events_per_second,
 		.backlog_high = (size_t)d.settings.backlog_high,
 		.stats_interval_s = (int)d.settings.stats_interval,
+		.bundle_dir = d.bundle_dir,
 	};
 	if (ingest_start(d.loop, d.ingest_ctx, d.store, &io, &d.ingest, err,
 			 sizeof(err)) != 0 ||
@@ -1028,6 +1051,55 @@ static int cmd_agent(struct cli *cli)
 	return usage_error("unknown agent command '%s'", sub);
 }
 
+/* Signs and queues one command; the agent gets it when it connects. */
+static int queue_command(struct store *st, struct ca *ca, const char *agent,
+			 const char *type, const msgpack_sbuffer *args,
+			 long long seconds, uint64_t *id)
+{
+	struct command c = {.issued_us = store_now_us()};
+	c.expires_us = c.issued_us + seconds * 1000000LL;
+	snprintf(c.agent, sizeof(c.agent), "%s", agent);
+	snprintf(c.type, sizeof(c.type), "%s", type);
+	if (args && args->size) {
+		c.args = args->data;
+		c.args_len = args->size;
+	}
+	msgpack_sbuffer frame = {0};
+	int rc = store_command_add(st, c.agent, c.type, c.issued_us,
+				   c.expires_us, &c.id);
+	if (rc == 0)
+		rc = ca_sign_command(ca, &c, &frame);
+	if (rc == 0)
+		rc = store_command_set_frame(st, c.id, frame.data, frame.size);
+	msgpack_sbuffer_destroy(&frame);
+	*id = c.id;
+	return rc;
+}
+
+/* scan: {kind: quick|full|paths, paths: [...]} */
+static int pack_scan_args(const struct cli *cli, msgpack_sbuffer *sb)
+{
+	msgpack_packer pk;
+	const char *kind = cli->kind ? cli->kind : cli->npaths ? "paths" : "quick";
+	if (strcmp(kind, "quick") != 0 && strcmp(kind, "full") != 0 &&
+	    strcmp(kind, "paths") != 0)
+		return usage_error("--kind must be quick or full, not '%s'", kind);
+	if (strcmp(kind, "paths") == 0 && cli->npaths == 0)
+		return usage_error("a scan of paths needs --path");
+	for (size_t i = 0; i < cli->npaths; i++)
+		if (cli->paths[i][0] != '/' || strlen(cli->paths[i]) >= 256)
+			return usage_error("--path must be absolute: '%s'",
+					   cli->paths[i]);
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 2);
+	wire_pack_kv_str(&pk, "kind", kind);
+	wire_pack_str(&pk, "paths");
+	msgpack_pack_array(&pk, (uint32_t)cli->npaths);
+	for (size_t i = 0; i < cli->npaths; i++)
+		wire_pack_str(&pk, cli->paths[i]);
+	return 0;
+}
+
 static int cmd_command(struct cli *cli)
 {
 	struct settings s;
@@ -1043,34 +1115,33 @@ static int cmd_command(struct cli *cli)
 				  &seconds) != 0 || seconds < 1 ||
 	    seconds > 7 * 86400)
 		return usage_error("--expires must be a duration up to 7d");
-	int rc = open_store_sync(cli, &s, &st);
-	if (rc != 0)
+	msgpack_sbuffer args;
+	msgpack_sbuffer_init(&args);
+	int rc = strcmp(cli->type, "scan") == 0 ? pack_scan_args(cli, &args) : 0;
+	if (rc == 0)
+		rc = open_store_sync(cli, &s, &st);
+	if (rc != 0) {
+		msgpack_sbuffer_destroy(&args);
 		return rc;
+	}
 	bool known = false;
 	store_agent_allowed(st, cli->agent, &known);
 	if (!known) {
 		store_close(st);
+		msgpack_sbuffer_destroy(&args);
 		fprintf(stderr, "eduwatch-collector: no active agent '%s'\n",
 			cli->agent);
 		return EXIT_NOT_FOUND;
 	}
 	if (ca_load(s.state_dir, &ca, err, sizeof(err)) != 0) {
 		store_close(st);
+		msgpack_sbuffer_destroy(&args);
 		fprintf(stderr, "eduwatch-collector: %s\n", err);
 		return EXIT_CONFIG;
 	}
-	struct command c = {.issued_us = store_now_us()};
-	c.expires_us = c.issued_us + seconds * 1000000LL;
-	snprintf(c.agent, sizeof(c.agent), "%s", cli->agent);
-	snprintf(c.type, sizeof(c.type), "%s", cli->type);
-	msgpack_sbuffer frame = {0};
-	rc = store_command_add(st, c.agent, c.type, c.issued_us, c.expires_us,
-			       &c.id);
-	if (rc == 0)
-		rc = ca_sign_command(ca, &c, &frame);
-	if (rc == 0)
-		rc = store_command_set_frame(st, c.id, frame.data, frame.size);
-	msgpack_sbuffer_destroy(&frame);
+	uint64_t id = 0;
+	rc = queue_command(st, ca, cli->agent, cli->type, &args, seconds, &id);
+	msgpack_sbuffer_destroy(&args);
 	ca_free(ca);
 	store_close(st);
 	if (rc != 0) {
@@ -1079,7 +1150,136 @@ static int cmd_command(struct cli *cli)
 	}
 	printf("command %llu (%s) queued for agent %s; the agent gets it when "
 	       "connected, and its result arrives as an agent.command event\n",
-	       (unsigned long long)c.id, c.type, c.agent);
+	       (unsigned long long)id, cli->type, cli->agent);
+	return EXIT_OK;
+}
+
+/* ---- rules ----------------------------------------------------------------- */
+
+struct agent_ids {
+	char (*ids)[EVENT_AGENT_MAX + 1];
+	size_t count, cap;
+};
+
+static void add_agent_id(struct agent_ids *l, const char *id)
+{
+	if (l->count == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 256;
+		void *p = alloc_resize(l->ids, cap * sizeof(*l->ids));
+		if (p == NULL)
+			return;
+		l->ids = p;
+		l->cap = cap;
+	}
+	snprintf(l->ids[l->count++], sizeof(l->ids[0]), "%s", id);
+}
+
+static void collect_agent(void *arg, const struct store_agent *a)
+{
+	if (!a->revoked)
+		add_agent_id(arg, a->id);
+}
+
+static int cmd_rules_list(const struct settings *s, bool json)
+{
+	char dir[600];
+	rulepub_dir(s->state_dir, dir, sizeof(dir));
+	struct dirent **names = NULL;
+	int n = scandir(dir, &names, NULL, alphasort);
+	if (json)
+		printf("[");
+	int shown = 0;
+	for (int i = n - 1; i >= 0; i--) {
+		unsigned long long v;
+		char path[900];
+		struct stat st;
+		if (sscanf(names[i]->d_name, "bundle-%llu.ewb", &v) == 1 &&
+		    snprintf(path, sizeof(path), "%s/%s", dir,
+			     names[i]->d_name) > 0 &&
+		    stat(path, &st) == 0) {
+			if (json)
+				printf("%s{\"version\":%llu,\"bytes\":%lld}",
+				       shown ? "," : "", v, (long long)st.st_size);
+			else
+				printf("bundle %llu  %lld bytes  %s\n", v,
+				       (long long)st.st_size, path);
+			shown++;
+		}
+		free(names[i]);
+	}
+	free(names);
+	if (json)
+		printf("]\n");
+	else if (shown == 0)
+		printf("no bundle published yet: run 'eduwatch-collector rules "
+		       "publish'\n");
+	return EXIT_OK;
+}
+
+static int cmd_rules(struct cli *cli)
+{
+	struct settings s;
+	struct store *st;
+	struct ca *ca;
+	char err[768];
+	const char *sub = cli->argc > 1 ? cli->argv[1] : "";
+	if (strcmp(sub, "list") == 0) {
+		int rc = load_settings(cli, &s);
+		return rc ? rc : cmd_rules_list(&s, cli->json);
+	}
+	if (strcmp(sub, "publish") != 0)
+		return usage_error("usage: rules publish [--agent ID] | rules list");
+	int rc = open_store_sync(cli, &s, &st);
+	if (rc != 0)
+		return rc;
+	if (ca_load(s.state_dir, &ca, err, sizeof(err)) != 0) {
+		store_close(st);
+		fprintf(stderr, "eduwatch-collector: %s\n", err);
+		return EXIT_CONFIG;
+	}
+	const char *sets[SETTINGS_YARA_MAX];
+	for (size_t i = 0; i < s.nyara_rules; i++)
+		sets[i] = s.yara_rules[i];
+	struct bundle_info info;
+	size_t size = 0;
+	rc = rulepub_publish(s.state_dir, sets, s.nyara_rules, ca_key(ca), &info,
+			     &size, err, sizeof(err));
+	if (rc != 0) {
+		fprintf(stderr, "eduwatch-collector: rules not published: %s\n",
+			err);
+		ca_free(ca);
+		store_close(st);
+		return rc == -EINVAL ? EXIT_CONFIG : EXIT_FAILURE_RUNTIME;
+	}
+	printf("published bundle %llu: %llu rules, %zu bytes signed (%s)\n",
+	       (unsigned long long)info.version,
+	       (unsigned long long)info.rules, size, info.sources);
+	struct agent_ids targets = {0};
+	if (cli->agent)
+		add_agent_id(&targets, cli->agent);
+	else
+		store_agent_list(st, NULL, collect_agent, &targets);
+	msgpack_sbuffer args;
+	msgpack_packer pk;
+	msgpack_sbuffer_init(&args);
+	msgpack_packer_init(&pk, &args, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 2);
+	wire_pack_kv_u64(&pk, "version", info.version);
+	wire_pack_kv_u64(&pk, "size", size);
+	size_t queued = 0;
+	for (size_t i = 0; i < targets.count; i++) {
+		uint64_t id;
+		if (queue_command(st, ca, targets.ids[i], "rules.update", &args,
+				  7 * 86400, &id) == 0)
+			queued++;
+	}
+	msgpack_sbuffer_destroy(&args);
+	alloc_free(targets.ids);
+	ca_free(ca);
+	store_close(st);
+	printf("queued rules.update for %zu agent(s); each fetches the bundle "
+	       "when connected\n",
+	       queued);
 	return EXIT_OK;
 }
 
@@ -1165,6 +1365,8 @@ int main(int argc, char **argv)
 		return cmd_events(&cli);
 	if (strcmp(cmd, "command") == 0)
 		return cmd_command(&cli);
+	if (strcmp(cmd, "rules") == 0)
+		return cmd_rules(&cli);
 	if (strcmp(cmd, "score") == 0)
 		return cmd_score(&cli);
 	if (strcmp(cmd, "alerts") == 0)

@@ -60,6 +60,8 @@ static const struct config_field fields[] = {
 	  SETTINGS_RULES_DIR "/policies", 0, 0),
 	F("alerts.rules", CONFIG_STRING, alert_rules, 512,
 	  SETTINGS_RULES_DIR "/alerts.yaml", 0, 0),
+	F("yara.rules", CONFIG_LIST, yara_raw, 0, "[" SETTINGS_RULES_DIR "/yara]",
+	  0, 0),
 	F("log.stats_interval", CONFIG_DURATION, stats_interval, 0, "60s", 0,
 	  86400),
 	{"forward", CONFIG_TABLE, offsetof(struct settings, forward_raw),
@@ -109,6 +111,16 @@ int settings_load(const char *path, struct settings *out, char *err,
 		rc = check_dest(path, &out->forward[i], out, i, err, errlen);
 		out->nforward = i + 1;
 	}
+	if (rc == 0 && out->yara_raw.count > SETTINGS_YARA_MAX) {
+		snprintf(err, errlen, "%s: key 'yara.rules': at most %d rule sets",
+			 path, SETTINGS_YARA_MAX);
+		rc = -EINVAL;
+	}
+	for (size_t i = 0; rc == 0 && i < out->yara_raw.count; i++) {
+		snprintf(out->yara_rules[i], sizeof(out->yara_rules[i]), "%s",
+			 out->yara_raw.items[i]);
+		out->nyara_rules = i + 1;
+	}
 	/* The destinations now live in the fixed array: the struct stays a
 	 * plain value that can be copied on reload. */
 	config_free(fields, CONFIG_FIELD_COUNT(fields), out);
@@ -157,6 +169,10 @@ int settings_write_default(const char *path, const char *state_dir,
 		"  policy_dir: %s/policies   # level1.yaml .. level3.yaml\n"
 		"alerts:\n"
 		"  rules: %s/alerts.yaml\n"
+		"yara:\n"
+		"  # Rule sets for 'rules publish' (files or folders of *.yar);\n"
+		"  # add third-party collections after ours.\n"
+		"  rules: [%s/yara]\n"
 		"# SOC destinations; each alert is queued durably for each one.\n"
 		"# forward:\n"
 		"#   - name: soc-syslog\n"
@@ -169,6 +185,6 @@ int settings_write_default(const char *path, const char *state_dir,
 		"#     address: https://siem.soc.example.vn/api/alerts\n"
 		"#     format: ecs                # or ocsf\n"
 		"#     token: ...                 # bearer; or cert/key for mTLS\n",
-		state_dir, rules_dir, rules_dir);
+		state_dir, rules_dir, rules_dir, rules_dir);
 	return config_write_text(path, text, n, sizeof(text), err, errlen);
 }

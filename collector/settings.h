@@ -12,6 +12,7 @@
 #define SETTINGS_RULES_DIR "/usr/share/eduwatch/rules"
 
 #define SETTINGS_FORWARD_MAX 8
+#define SETTINGS_YARA_MAX 16
 
 /* One SOC destination (forward: in collector.yaml). */
 struct forward_dest {
@@ -50,6 +51,11 @@ struct settings {
 	long long stale_after; /* seconds without events: the PC is stale */
 	char policy_dir[512];  /* level1.yaml .. level3.yaml */
 	char alert_rules[512]; /* alerts.yaml */
+	/* YARA rule sets compiled into the bundle `rules publish` signs:
+	 * ours, then any third-party collections the admin adds. */
+	struct config_list yara_raw; /* loading only */
+	char yara_rules[SETTINGS_YARA_MAX][512];
+	size_t nyara_rules;
 	struct config_table forward_raw; /* loading only */
 	struct forward_dest forward[SETTINGS_FORWARD_MAX];
 	size_t nforward;

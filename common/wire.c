@@ -10,7 +10,8 @@ static const char *const type_names[WIRE_TYPE_COUNT] = {
 	[WIRE_ACK] = "ack",	    [WIRE_COMMAND] = "command",
 	[WIRE_RESULT] = "result",   [WIRE_PING] = "ping",
 	[WIRE_ENROLL] = "enroll",   [WIRE_ENROLLED] = "enrolled",
-	[WIRE_ERROR] = "error",
+	[WIRE_ERROR] = "error",	    [WIRE_FETCH] = "fetch",
+	[WIRE_BLOB] = "blob",
 };
 
 const char *wire_type_name(enum wire_type type)

@@ -33,6 +33,8 @@ enum wire_type {
 	WIRE_ENROLL,
 	WIRE_ENROLLED,
 	WIRE_ERROR,
+	WIRE_FETCH, /* agent -> collector: a piece of a published file */
+	WIRE_BLOB,  /* collector -> agent: that piece */
 	WIRE_TYPE_COUNT
 };
 

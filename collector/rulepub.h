@@ -1,0 +1,31 @@
+/* rulepub: compiling and signing the YARA rule bundle agents scan with.
+ *
+ * `eduwatch-collector rules publish` compiles the configured rule sets
+ * (ours and any third-party collection, with the external variables real
+ * collections expect), signs the compiled form with the CA key and keeps
+ * it as <state_dir>/bundles/bundle-<version>.ewb, where ingest serves it
+ * to agents piece by piece. The version only grows: the larger of the
+ * last one plus one and the current Unix time, so that a restored backup
+ * of the collector can never publish a version agents already passed. */
+#ifndef EDUWATCH_RULEPUB_H
+#define EDUWATCH_RULEPUB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+
+#include "common/bundle.h"
+
+void rulepub_dir(const char *state_dir, char *out, size_t cap);
+
+/* Builds, signs and stores a new bundle. A rule that fails to compile is
+ * named in err as FILE:LINE. Returns 0 or a negative errno. */
+int rulepub_publish(const char *state_dir, const char *const *sets,
+		    size_t nsets, EVP_PKEY *key, struct bundle_info *info,
+		    size_t *file_size, char *err, size_t errlen);
+
+/* The newest published bundle's version, or 0. */
+uint64_t rulepub_latest(const char *state_dir);
+
+#endif
