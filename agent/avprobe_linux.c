@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -45,9 +46,12 @@ static int clamd_ask(const char *socket_path, const char *cmd, char *reply,
 			continue;
 		if (n < 0)
 			rc = -errno;
-		if (n <= 0 || memchr(reply + got, '\0', (size_t)n))
+		if (n <= 0)
 			break;
+		bool end = memchr(reply + got, '\0', (size_t)n) != NULL;
 		got += (size_t)n;
+		if (end)
+			break;
 	}
 	reply[got < cap ? got : cap - 1] = '\0';
 	close(fd);

@@ -172,17 +172,21 @@ void av_report_summarise(struct av_report *r, int64_t now_us)
 {
 	r->realtime = false;
 	r->sig_age_days = -1;
-	int64_t freshest = 0;
+	int64_t freshest = 0, freshest_any = 0;
 	for (size_t i = 0; i < r->count; i++) {
 		const struct av_product *p = &r->products[i];
-		if (!p->realtime)
+		r->realtime |= p->realtime;
+		if (!p->sig_known)
 			continue;
-		r->realtime = true;
-		if (p->sig_known && p->sig_time_us > freshest)
+		if ((p->realtime || p->state == AV_ON) && p->sig_time_us > freshest)
 			freshest = p->sig_time_us;
+		if (p->sig_time_us > freshest_any)
+			freshest_any = p->sig_time_us;
 	}
-	/* Signatures of a product that is not protecting do not count: the
-	 * policy asks whether the protection in force is current. */
+	/* The signatures of the product that is running count; when none
+	 * runs, the freshest on disk still tells the officer something. */
+	if (freshest == 0)
+		freshest = freshest_any;
 	if (freshest > 0) {
 		int64_t age = now_us - freshest;
 		r->sig_age_days = age <= 0 ? 0 : (int)(age / (86400LL * 1000000));

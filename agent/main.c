@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "agent/agent.h"
+#include "agent/avprobe.h"
 #include "agent/netsensor.h"
 #include "agent/rulestore.h"
 #include "agent/scanchild.h"
@@ -51,6 +52,7 @@ static const char usage_text[] =
 	"                      scan with YARA: the installed rule bundle, or\n"
 	"                      rule files compiled on the spot; exit 5 when\n"
 	"                      something matched\n"
+	"  av [--json]         what the antivirus products on this PC report now\n"
 	"  rules show | rules install FILE\n"
 	"                      the installed rule bundle; install one by hand\n"
 	"                      (it must be signed by the collector's CA)\n"
@@ -367,6 +369,63 @@ static int cmd_status(const struct cli *cli)
 	return EXIT_OK;
 }
 
+static int cmd_av(const struct cli *cli)
+{
+	struct agent_settings s;
+	int rc = load(cli, &s);
+	if (rc != 0)
+		return rc;
+	struct avprobe_config cfg = {s.av_clamd_socket, s.av_clamav_db,
+				     s.av_clamd_conf, s.av_products_file};
+	struct av_report r;
+	avprobe_collect(&cfg, &r);
+	if (cli->json) {
+		printf("{\"realtime\":%s,\"sig_age_days\":", r.realtime ? "true" : "false");
+		if (r.sig_age_days >= 0)
+			printf("%d", r.sig_age_days);
+		else
+			printf("null");
+		printf(",\"products\":[");
+		for (size_t i = 0; i < r.count; i++) {
+			const struct av_product *p = &r.products[i];
+			printf("%s{\"name\":", i ? "," : "");
+			json_print_string(stdout, p->name);
+			printf(",\"source\":\"%s\",\"state\":\"%s\",\"realtime\":%s,"
+			       "\"version\":",
+			       p->source, av_state_name(p->state),
+			       p->realtime ? "true" : "false");
+			json_print_string(stdout, p->version);
+			printf(",\"detail\":");
+			json_print_string(stdout, p->detail);
+			if (p->sig_known)
+				printf(",\"sig_time_us\":%lld",
+				       (long long)p->sig_time_us);
+			printf("}");
+		}
+		printf("]}\n");
+		return EXIT_OK;
+	}
+	if (r.count == 0)
+		printf("no antivirus product found\n");
+	for (size_t i = 0; i < r.count; i++) {
+		const struct av_product *p = &r.products[i];
+		char when[40] = "unknown";
+		if (p->sig_known)
+			timeutil_format_us(p->sig_time_us, when, sizeof(when));
+		printf("%s (%s): %s, real-time %s, signatures %s%s%s\n  %s\n",
+		       p->name, p->source, av_state_name(p->state),
+		       p->realtime ? "on" : "off", when,
+		       p->version[0] ? ", version " : "", p->version, p->detail);
+	}
+	printf("protected in real time: %s; signature age: ",
+	       r.realtime ? "yes" : "NO");
+	if (r.sig_age_days >= 0)
+		printf("%d day(s)\n", r.sig_age_days);
+	else
+		printf("unknown\n");
+	return r.realtime ? EXIT_OK : EXIT_RUNTIME;
+}
+
 static int cmd_rules(const struct cli *cli)
 {
 	struct agent_settings s;
@@ -485,6 +544,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "rules") == 0)
 		return cmd_rules(&cli);
+	if (strcmp(cmd, "av") == 0)
+		return cmd_av(&cli);
 	if (strcmp(cmd, "run") == 0) {
 		if ((rc = load(&cli, &s)) != 0)
 			return rc;

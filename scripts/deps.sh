@@ -10,11 +10,13 @@ libcurl4-openssl-dev"
 # The test suite: cmocka, clang with libFuzzer and the sanitizer runtimes,
 # the sqlite3 and openssl command lines used by the integration scripts;
 # scapy writes the LAN sensor's test captures, and dnsmasq, arpspoof
-# (dsniff), arping and nmap are the real attack tools of its live test.
+# (dsniff), arping and nmap are the real attack tools of its live test;
+# clamav-daemon (clamd, clamonacc) and clamav (sigtool) are the real
+# antivirus the status checks ask; yara is the scan benchmark's peer.
 test_pkgs="libcmocka-dev clang libclang-rt-14-dev sqlite3 openssl procps
 python3 iproute2 python3-scapy dnsmasq-base dsniff iputils-arping nmap
-rsyslog rsyslog-openssl"
-bench_pkgs="bc rsyslog rsyslog-openssl"
+rsyslog rsyslog-openssl clamav clamav-daemon"
+bench_pkgs="bc rsyslog rsyslog-openssl yara"
 
 want="$build_pkgs"
 case "${1:-build}" in
