@@ -206,6 +206,13 @@ int agent_settings_write(const char *path, const char *state_dir,
 			 "  enabled: true\n"
 			 "  dhcp_servers: []    # e.g. [192.168.1.1]; others are rogue\n"
 			 "  name_responders: [] # hosts allowed to answer LLMNR/NBNS\n"
+			 "scan:                 # YARA, with the collector's signed rules\n"
+			 "  full_interval: 7d\n"
+			 "  quick_interval: 1d  # downloads, desktops, temp\n"
+			 "  cpu: 25             # percent of one core\n"
+			 "  max_file_size: 64MiB\n"
+			 "av:\n"
+			 "  interval: 1h        # and at once when the state changes\n"
 			 "log:\n"
 			 "  level: info\n",
 			 state_dir, host, port, enroll_port);
