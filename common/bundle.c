@@ -22,6 +22,9 @@
 #define SIG_CONTEXT "eduwatch-bundle-v1"
 
 static int fail(int rc, char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int fail(int rc, char *err, size_t errlen, const char *fmt, ...)
 {
 	if (err && errlen) {
 		va_list ap;

@@ -28,6 +28,8 @@ def pack(o):
         if len(b) < 32:
             return bytes([0xA0 | len(b)]) + b
         return b"\xd9" + bytes([len(b)]) + b if len(b) < 256 else b"\xda" + struct.pack(">H", len(b)) + b
+    if isinstance(o, bytes):
+        return b"\xc4" + bytes([len(o)]) + o
     if isinstance(o, list):
         head = bytes([0x90 | len(o)]) if len(o) < 16 else b"\xdc" + struct.pack(">H", len(o))
         return head + b"".join(pack(x) for x in o)
@@ -119,6 +121,22 @@ def main():
     seeds["iocset"] = {
         "list": b"# IOC list\nevil.example\n*.bad.example.\n203.0.113.66 # c2\n2001:db8::66\n",
         "bad": b"ok.example\nnot a domain\n",
+    }
+    cvd = (b"ClamAV-VDB:14 Nov 2023 07:49 -0500:27093:2046026:90:"
+           b"9a1b2c3d4e5f60718293a4b5c6d7e8f9:AbCdEf:raynman:1699966144")
+    seeds["avstatus"] = {
+        "cvd": cvd.ljust(512, b" "),
+        "version": b"ClamAV 1.0.3/27093/Tue Nov 14 08:26:44 2023",
+        "cim": b"20231114074900.000000-300",
+    }
+    header = pack({"version": 1795937583, "created": 1, "rules": 8,
+                   "yara": "4.2.3", "sources": "rules/yara", "raw_len": 5,
+                   "payload_len": 14, "payload_sha256": b"\0" * 32})
+    seeds["bundle"] = {
+        "signed-parts": struct.pack(">H", len(header)) + header +
+                        bytes.fromhex("28b52ffd2005290000") + b"hello",
+        "magic": b"EWRULES1" + struct.pack(">I", 4) + b"\x80\x80\x80\x80" +
+                 struct.pack(">I", 2) + b"0D",
     }
     for harness, files in seeds.items():
         d = os.path.join(root, harness)
