@@ -17,7 +17,7 @@
 
 #define MAX_DEPTH 64
 #define QUEUE_CAP 1024
-#define INFLIGHT 3		/* requests queued in one child's pipe */
+#define INFLIGHT 2		/* requests queued in one child's pipe */
 #define WALK_SLICE 256		/* entries per loop iteration */
 #define MAX_RESTARTS 32		/* per scan: a child that keeps dying */
 #define TIMEOUT_GRACE_MS 10000	/* beyond libyara's own timeout */
@@ -179,6 +179,28 @@ static struct pending *queue_pop(struct scan *s)
 
 /* ---- the walk -------------------------------------------------------------- */
 
+/* An unchanged file that matched last time matches again: its verdict
+ * is reported from the cache, without reading the file. */
+static void report_cached_match(struct scan *s, const char *path,
+				const struct scancache_key *key,
+				struct scancache_verdict *v)
+{
+	msgpack_unpacked up;
+	msgpack_unpacked_init(&up);
+	if (msgpack_unpack_next(&up, v->matches, v->matches_len, NULL) ==
+		    MSGPACK_UNPACK_SUCCESS &&
+	    up.data.type == MSGPACK_OBJECT_ARRAY) {
+		struct scan_file f = {.path = path, .verdict = SCAN_MATCH,
+				      .why = "", .size = key->size,
+				      .sha256 = v->sha256, .matches = &up.data};
+		s->totals.matched++;
+		if (s->ops.on_file)
+			s->ops.on_file(s->arg, &f);
+	}
+	msgpack_unpacked_destroy(&up);
+	alloc_free(v->matches);
+}
+
 static void consider(struct scan *s, const char *path, const struct stat *st)
 {
 	if (S_ISLNK(st->st_mode)) {
@@ -204,9 +226,12 @@ static void consider(struct scan *s, const char *path, const struct stat *st)
 		.ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 +
 			    st->st_ctim.tv_nsec,
 	};
+	struct scancache_verdict v;
 	if (s->req.cache &&
-	    scancache_hit(s->req.cache, &key, s->req.rules_version)) {
+	    scancache_hit(s->req.cache, &key, s->req.rules_version, &v)) {
 		s->totals.cached++;
+		if (v.matched)
+			report_cached_match(s, path, &key, &v);
 		return;
 	}
 	struct pending *p = alloc_zeroed(1, sizeof(*p));
@@ -359,6 +384,21 @@ static struct pending *worker_pop_head(struct worker *w)
 	return p;
 }
 
+static void cache_match(struct scan *s, const struct pending *p,
+			const char *sha, const msgpack_object *matches)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_object(&pk, *matches);
+	struct scancache_verdict v = {.matched = true, .matches = sb.data,
+				      .matches_len = sb.size};
+	snprintf(v.sha256, sizeof(v.sha256), "%s", sha);
+	scancache_put(s->req.cache, &p->key, s->req.rules_version, &v);
+	msgpack_sbuffer_destroy(&sb);
+}
+
 static void on_result(struct worker *w, const msgpack_object *m)
 {
 	struct scan *s = w->scan;
@@ -381,7 +421,8 @@ static void on_result(struct worker *w, const msgpack_object *m)
 		s->totals.scanned++;
 		s->totals.bytes += size;
 		if (s->req.cache)
-			scancache_put(s->req.cache, &p->key, s->req.rules_version);
+			scancache_put(s->req.cache, &p->key, s->req.rules_version,
+				      NULL);
 	} else if (strcmp(verdict, "match") == 0) {
 		const msgpack_object *ms = wire_map_get(m, "m");
 		s->totals.scanned++;
@@ -390,6 +431,8 @@ static void on_result(struct worker *w, const msgpack_object *m)
 		f.verdict = SCAN_MATCH;
 		f.sha256 = sha;
 		f.matches = ms && ms->type == MSGPACK_OBJECT_ARRAY ? ms : NULL;
+		if (s->req.cache && f.matches)
+			cache_match(s, p, sha, f.matches);
 		if (s->ops.on_file)
 			s->ops.on_file(s->arg, &f);
 	} else {

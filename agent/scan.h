@@ -58,8 +58,8 @@ struct scan_file {
 struct scan_totals {
 	uint64_t seen;	   /* regular files considered */
 	uint64_t scanned;  /* by a child */
-	uint64_t cached;   /* unchanged since a clean scan */
-	uint64_t matched;  /* files with at least one match */
+	uint64_t cached;   /* unchanged since their last scan */
+	uint64_t matched;  /* files with at least one match (cached or not) */
 	uint64_t skipped;  /* symlinks, special files, too large, unreadable */
 	uint64_t errors;   /* timeouts, crashes, libyara errors */
 	uint64_t bytes;	   /* scanned */

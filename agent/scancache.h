@@ -24,11 +24,21 @@ int scancache_open(const char *path, struct scancache **out, char *err,
 		   size_t errlen);
 void scancache_close(struct scancache *sc);
 
+struct scancache_verdict {
+	bool matched;
+	char sha256[65];     /* matched only */
+	void *matches;	     /* packed msgpack array; alloc_free it */
+	size_t matches_len;
+};
+
+/* True when the file is unchanged since a scan with these rules; v (may
+ * be NULL) gets that scan's verdict. */
 bool scancache_hit(struct scancache *sc, const struct scancache_key *key,
-		   const char *rules_version);
-/* Records a clean scan; writes are batched, scancache_flush commits. */
+		   const char *rules_version, struct scancache_verdict *v);
+/* Records a verdict (NULL: clean); writes are batched, scancache_flush
+ * commits. */
 int scancache_put(struct scancache *sc, const struct scancache_key *key,
-		  const char *rules_version);
+		  const char *rules_version, const struct scancache_verdict *v);
 int scancache_flush(struct scancache *sc);
 /* Drops every entry of another rule-set version: a new bundle makes all
  * earlier verdicts worthless. Returns the rows dropped or -errno. */

@@ -159,31 +159,46 @@ static void test_scancache(void **state)
 	char err[200];
 	assert_int_equal(scancache_open(path, &sc, err, sizeof(err)), 0);
 	struct scancache_key k = {1, 2, 3, 4, 5};
-	assert_false(scancache_hit(sc, &k, "bundle-1"));
-	assert_int_equal(scancache_put(sc, &k, "bundle-1"), 0);
+	assert_false(scancache_hit(sc, &k, "bundle-1", NULL));
+	assert_int_equal(scancache_put(sc, &k, "bundle-1", NULL), 0);
 	assert_int_equal(scancache_flush(sc), 0);
-	assert_true(scancache_hit(sc, &k, "bundle-1"));
+	assert_true(scancache_hit(sc, &k, "bundle-1", NULL));
 	/* Each part of the key matters. */
 	struct scancache_key changed = k;
 	changed.size++;
-	assert_false(scancache_hit(sc, &changed, "bundle-1"));
+	assert_false(scancache_hit(sc, &changed, "bundle-1", NULL));
 	changed = k;
 	changed.mtime_ns++;
-	assert_false(scancache_hit(sc, &changed, "bundle-1"));
+	assert_false(scancache_hit(sc, &changed, "bundle-1", NULL));
 	changed = k;
 	changed.ctime_ns++;
-	assert_false(scancache_hit(sc, &changed, "bundle-1"));
-	assert_false(scancache_hit(sc, &k, "bundle-2"));
+	assert_false(scancache_hit(sc, &changed, "bundle-1", NULL));
+	assert_false(scancache_hit(sc, &k, "bundle-2", NULL));
 	/* A new bundle drops the old verdicts. */
 	struct scancache_key k2 = {1, 9, 3, 4, 5};
-	assert_int_equal(scancache_put(sc, &k2, "bundle-2"), 0);
+	assert_int_equal(scancache_put(sc, &k2, "bundle-2", NULL), 0);
 	assert_int_equal(scancache_retain(sc, "bundle-2"), 1);
 	assert_int_equal(scancache_count(sc), 1);
-	assert_true(scancache_hit(sc, &k2, "bundle-2"));
+	assert_true(scancache_hit(sc, &k2, "bundle-2", NULL));
+	/* A match is kept with its hash and rules. */
+	struct scancache_key k3 = {1, 10, 3, 4, 5};
+	struct scancache_verdict mv = {.matched = true, .matches = "\x91\xa1x",
+				       .matches_len = 3};
+	snprintf(mv.sha256, sizeof(mv.sha256), "%064d", 7);
+	assert_int_equal(scancache_put(sc, &k3, "bundle-2", &mv), 0);
+	struct scancache_verdict got;
+	assert_true(scancache_hit(sc, &k3, "bundle-2", &got));
+	assert_true(got.matched);
+	assert_string_equal(got.sha256, mv.sha256);
+	assert_int_equal(got.matches_len, 3);
+	assert_memory_equal(got.matches, "\x91\xa1x", 3);
+	alloc_free(got.matches);
+	assert_true(scancache_hit(sc, &k2, "bundle-2", &got));
+	assert_false(got.matched);
 	scancache_close(sc);
 	/* Verdicts survive a reopen. */
 	assert_int_equal(scancache_open(path, &sc, err, sizeof(err)), 0);
-	assert_true(scancache_hit(sc, &k2, "bundle-2"));
+	assert_true(scancache_hit(sc, &k2, "bundle-2", NULL));
 	scancache_close(sc);
 	unlink(path);
 }
