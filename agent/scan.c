@@ -69,6 +69,12 @@ struct scan {
 
 	struct worker workers[SCAN_MAX_JOBS];
 	int live_children;
+	/* Rules compiled on the spot for several children are compiled once,
+	 * by a helper, into this file, which each child then loads. */
+	struct childproc *compiler;
+	int compiled_fd;
+	char compiled_path[64];
+	bool compiled_ready;
 	struct owner_cache owners[16];
 
 	uv_idle_t walker;
@@ -530,9 +536,15 @@ static int spawn_worker(struct scan *s, struct worker *w)
 		args[n++] = "--ca";
 		args[n++] = s->req.ca;
 	}
-	for (size_t i = 0; i < s->req.nrule_paths && i < MAX_RULE_ARGS; i++) {
-		args[n++] = "--rules";
-		args[n++] = s->req.rule_paths[i];
+	if (s->compiled_ready) {
+		args[n++] = "--compiled";
+		args[n++] = s->compiled_path;
+	} else {
+		for (size_t i = 0; i < s->req.nrule_paths && i < MAX_RULE_ARGS;
+		     i++) {
+			args[n++] = "--rules";
+			args[n++] = s->req.rule_paths[i];
+		}
 	}
 	args[n++] = "--max-size";
 	args[n++] = max_size;
@@ -571,9 +583,80 @@ static void send_request(struct worker *w, struct pending *p)
 	msgpack_sbuffer_destroy(&sb);
 }
 
+static void on_compiler_message(void *arg, const msgpack_object *m)
+{
+	struct scan *s = arg;
+	char t[16] = "";
+	wire_get_str(m, "t", t, sizeof(t));
+	const msgpack_object *d = wire_map_get(m, "d");
+	if (strcmp(t, "chunk") == 0 && d && d->type == MSGPACK_OBJECT_BIN) {
+		if (write(s->compiled_fd, d->via.bin.ptr, d->via.bin.size) !=
+		    (ssize_t)d->via.bin.size)
+			set_fatal(s, "cannot keep the compiled rules",
+				  strerror(errno));
+	} else if (strcmp(t, "compiled") == 0) {
+		uint64_t rules = 0;
+		wire_get_u64(m, "rules", &rules);
+		s->totals.rules = (unsigned)rules;
+		s->compiled_ready = true;
+	} else if (strcmp(t, "fail") == 0) {
+		char msg[400] = "";
+		wire_get_str(m, "msg", msg, sizeof(msg));
+		set_fatal(s, NULL, msg);
+	}
+}
+
+static void on_compiler_exit(void *arg, const char *why)
+{
+	struct scan *s = arg;
+	s->compiler = NULL;
+	s->live_children--;
+	if (!s->compiled_ready && !s->stopping)
+		set_fatal(s, "the rule compiler failed", why);
+	dispatch(s);
+	maybe_finish(s);
+}
+
+/* Starts the one-off compiler when rules are compiled on the spot for
+ * more than one child. Returns true while the rules are not ready. */
+static bool compiling(struct scan *s)
+{
+	if (s->req.nrule_paths == 0 || s->req.jobs < 2 || s->compiled_ready)
+		return false;
+	if (s->compiler)
+		return true;
+	if (s->compiled_fd >= 0) /* compiled once already: it failed */
+		return true;
+	snprintf(s->compiled_path, sizeof(s->compiled_path),
+		 "/tmp/eduwatch-rules-XXXXXX");
+	s->compiled_fd = mkostemp(s->compiled_path, O_CLOEXEC);
+	if (s->compiled_fd < 0) {
+		s->req.jobs = 1; /* no temp file: each child compiles */
+		return false;
+	}
+	const char *args[MAX_RULE_ARGS * 2 + 4];
+	size_t n = 0;
+	args[n++] = "_scanner";
+	args[n++] = "--compile-only";
+	for (size_t i = 0; i < s->req.nrule_paths && i < MAX_RULE_ARGS; i++) {
+		args[n++] = "--rules";
+		args[n++] = s->req.rule_paths[i];
+	}
+	args[n] = NULL;
+	static const struct childproc_ops ops = {on_compiler_message,
+						 on_compiler_exit};
+	int rc = childproc_spawn(s->loop, args, &ops, s, &s->compiler);
+	if (rc != 0) {
+		set_fatal(s, "cannot start the rule compiler", uv_strerror(rc));
+		return true;
+	}
+	s->live_children++;
+	return true;
+}
+
 static void dispatch(struct scan *s)
 {
-	if (s->stopping)
+	if (s->stopping || (s->qcount > 0 && compiling(s)))
 		return;
 	for (int i = 0; i < s->req.jobs && s->qcount > 0; i++) {
 		struct worker *w = &s->workers[i];
@@ -608,6 +691,10 @@ static void on_watchdog(uv_timer_t *t)
 
 static void free_scan(struct scan *s)
 {
+	if (s->compiled_fd >= 0) {
+		close(s->compiled_fd);
+		unlink(s->compiled_path);
+	}
 	struct pending *p;
 	while ((p = queue_pop(s)) != NULL)
 		pending_free(p);
@@ -641,6 +728,8 @@ static void maybe_finish(struct scan *s)
 		for (int i = 0; i < s->req.jobs; i++)
 			if (s->workers[i].cp)
 				childproc_kill(s->workers[i].cp, "scan stopped");
+		if (s->compiler)
+			childproc_kill(s->compiler, "scan stopped");
 		uv_idle_stop(&s->walker);
 		s->totals.walking = false;
 		struct pending *p;
@@ -692,6 +781,7 @@ int scan_start(uv_loop_t *loop, const struct scan_request *req,
 	struct scan *s = alloc_zeroed(1, sizeof(*s));
 	if (s == NULL)
 		return -ENOMEM;
+	s->compiled_fd = -1;
 	size_t nstr = req->npaths + req->nexcludes + req->nrule_paths + 3;
 	s->strings = alloc_zeroed(nstr, sizeof(char *));
 	s->loop = loop;

@@ -30,6 +30,7 @@
 #define TEXT_MAX 256
 #define REQUEST_MAX 8192
 #define CPU_WINDOW_NS (10LL * 1000000000)
+#define COMPILED_CHUNK (512u * 1024u)
 
 struct magic {
 	size_t off;
@@ -349,6 +350,35 @@ static int load_bundle(const char *bundle, const char *ca, YR_RULES **out,
 	return rc;
 }
 
+/* --compile-only: the compiled rules go to the parent as chunks, so that
+ * several scanning children load them instead of each compiling (which
+ * takes longer than the scan for thousands of rules). */
+static int send_compiled(int fd, YR_RULES *rules)
+{
+	char *img = NULL;
+	size_t len = 0;
+	int rc = yararules_save(rules, &img, &len);
+	for (size_t off = 0; rc == 0 && off < len; off += COMPILED_CHUNK) {
+		size_t n = len - off < COMPILED_CHUNK ? len - off : COMPILED_CHUNK;
+		msgpack_sbuffer sb;
+		msgpack_packer pk;
+		msgpack_sbuffer_init(&sb);
+		msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+		msgpack_pack_map(&pk, 2);
+		wire_pack_kv_str(&pk, "t", "chunk");
+		wire_pack_str(&pk, "d");
+		msgpack_pack_bin(&pk, n);
+		msgpack_pack_bin_body(&pk, img + off, n);
+		rc = childproc_send(fd, sb.data, sb.size);
+		msgpack_sbuffer_destroy(&sb);
+	}
+	alloc_free(img);
+	if (rc == 0)
+		rc = send_status(fd, "compiled", "", yararules_count(rules));
+	yr_rules_destroy(rules);
+	return rc == 0 ? 0 : 1;
+}
+
 /* Idle I/O class and the lowest CPU priority: a scan must not make the
  * PC a student is using feel slow. */
 static void be_idle(void)
@@ -368,9 +398,12 @@ int scanchild_main(int argc, char **argv)
 		{"timeout", required_argument, NULL, 't'},
 		{"cpu", required_argument, NULL, 'p'},
 		{"idle", no_argument, NULL, 'i'},
+		{"compile-only", no_argument, NULL, 'C'},
+		{"compiled", required_argument, NULL, 'L'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *bundle = NULL, *ca = NULL;
+	const char *bundle = NULL, *ca = NULL, *compiled = NULL;
+	bool compile_only = false;
 	const char *rule_paths[MAX_RULE_PATHS];
 	size_t nrules = 0;
 	int timeout = 60, opt;
@@ -389,6 +422,8 @@ int scanchild_main(int argc, char **argv)
 		case 't': timeout = atoi(optarg); break;
 		case 'p': ch.pacer.pct = atoi(optarg); break;
 		case 'i': idle = true; break;
+		case 'C': compile_only = true; break;
+		case 'L': compiled = optarg; break;
 		default: return 2;
 		}
 	}
@@ -408,17 +443,24 @@ int scanchild_main(int argc, char **argv)
 		snprintf(err, sizeof(err), "cannot initialise libyara");
 	else if (bundle && ca)
 		rc = load_bundle(bundle, ca, &ch.rules, err, sizeof(err));
+	else if (compiled && (rc = yr_rules_load(compiled, &ch.rules)) != 0)
+		snprintf(err, sizeof(err), "cannot load the compiled rules");
 	else if (nrules > 0)
 		rc = yararules_compile(rule_paths, nrules, &ch.rules, NULL, err,
 				       sizeof(err));
 	else
 		snprintf(err, sizeof(err), "no rules given");
+	if (compile_only && ch.rules && rc == 0)
+		return send_compiled(ch.out_fd, ch.rules);
 	if (ch.rules == NULL || rc != 0 ||
 	    yr_scanner_create(ch.rules, &ch.scanner) != ERROR_SUCCESS) {
 		send_status(ch.out_fd, "fail", err[0] ? err : "no rules", 0);
 		return 1;
 	}
 	yr_scanner_set_timeout(ch.scanner, timeout);
+	/* Only matches reach the callback: thousands of rules would otherwise
+	 * call it once each for every file that does not match. */
+	yr_scanner_set_flags(ch.scanner, SCAN_FLAGS_REPORT_RULES_MATCHING);
 	if (send_status(ch.out_fd, "ready", "", yararules_count(ch.rules)) != 0)
 		return 1;
 	pacer_reset(&ch.pacer);
