@@ -14,6 +14,7 @@
 #include "agent/agent.h"
 #include "agent/avprobe.h"
 #include "agent/netsensor.h"
+#include "agent/quarantine.h"
 #include "agent/rulestore.h"
 #include "agent/scanchild.h"
 #include "agent/scancli.h"
@@ -53,6 +54,8 @@ static const char usage_text[] =
 	"                      rule files compiled on the spot; exit 5 when\n"
 	"                      something matched\n"
 	"  av [--json]         what the antivirus products on this PC report now\n"
+	"  quarantine list [--json] | quarantine restore ID [--to PATH]\n"
+	"                      files moved aside by scans (scan.quarantine)\n"
 	"  rules show | rules install FILE\n"
 	"                      the installed rule bundle; install one by hand\n"
 	"                      (it must be signed by the collector's CA)\n"
@@ -82,6 +85,7 @@ struct cli {
 	int cpu;
 	bool no_cache;
 	bool verbose;
+	const char *to;
 	bool json;
 	int argc;
 	char **argv;
@@ -118,6 +122,7 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 		{"cpu", required_argument, NULL, 'P'},
 		{"no-cache", no_argument, NULL, 'N'},
 		{"verbose", no_argument, NULL, 'v'},
+		{"to", required_argument, NULL, 'T'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -139,6 +144,7 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 		case 'j': cli->json = true; break;
 		case 'N': cli->no_cache = true; break;
 		case 'v': cli->verbose = true; break;
+		case 'T': cli->to = optarg; break;
 		case 'r':
 			if (cli->nrules >= sizeof(cli->rules) / sizeof(cli->rules[0]))
 				return usage_error("at most 16 --rules");
@@ -369,6 +375,64 @@ static int cmd_status(const struct cli *cli)
 	return EXIT_OK;
 }
 
+struct qlist {
+	bool json;
+	int count;
+};
+
+static void print_quarantined(void *arg, const struct quarantine_entry *e)
+{
+	struct qlist *q = arg;
+	char when[40];
+	timeutil_format_us(e->quarantined_us, when, sizeof(when));
+	if (q->json) {
+		printf("%s{\"id\":\"%s\",\"path\":", q->count ? "," : "", e->id);
+		json_print_string(stdout, e->path);
+		printf(",\"sha256\":\"%s\",\"size\":%llu,\"rules\":", e->sha256,
+		       (unsigned long long)e->size);
+		json_print_string(stdout, e->rules);
+		printf(",\"quarantined\":\"%s\"}", when);
+	} else {
+		printf("%s  %s  %s  %llu bytes  %s\n  sha256 %s\n", e->id, when,
+		       e->rules, (unsigned long long)e->size, e->path, e->sha256);
+	}
+	q->count++;
+}
+
+static int cmd_quarantine(const struct cli *cli)
+{
+	struct agent_settings s;
+	char qdir[600], err[600];
+	const char *sub = cli->argc > 1 ? cli->argv[1] : "list";
+	int rc = load(cli, &s);
+	if (rc != 0)
+		return rc;
+	quarantine_dir(s.state_dir, qdir, sizeof(qdir));
+	if (strcmp(sub, "list") == 0) {
+		struct qlist q = {cli->json, 0};
+		if (cli->json)
+			printf("[");
+		rc = quarantine_list(qdir, print_quarantined, &q);
+		if (cli->json)
+			printf("]\n");
+		else if (rc == 0)
+			printf("nothing in quarantine\n");
+		return rc < 0 ? EXIT_RUNTIME : EXIT_OK;
+	}
+	if (strcmp(sub, "restore") != 0 || cli->argc < 3)
+		return usage_error("usage: quarantine list | quarantine restore ID "
+				   "[--to PATH]");
+	err[0] = '\0';
+	if (quarantine_restore(qdir, cli->argv[2], cli->to, err, sizeof(err)) != 0) {
+		fprintf(stderr, "eduwatch-agent: %s\n", err);
+		return EXIT_RUNTIME;
+	}
+	if (err[0])
+		fprintf(stderr, "eduwatch-agent: %s\n", err);
+	printf("restored %s\n", cli->argv[2]);
+	return EXIT_OK;
+}
+
 static int cmd_av(const struct cli *cli)
 {
 	struct agent_settings s;
@@ -546,6 +610,8 @@ int main(int argc, char **argv)
 		return cmd_rules(&cli);
 	if (strcmp(cmd, "av") == 0)
 		return cmd_av(&cli);
+	if (strcmp(cmd, "quarantine") == 0)
+		return cmd_quarantine(&cli);
 	if (strcmp(cmd, "run") == 0) {
 		if ((rc = load(&cli, &s)) != 0)
 			return rc;

@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent/quarantine.h"
 #include "agent/rulestore.h"
 #include "agent/scan.h"
 #include "agent/scancache.h"
@@ -171,6 +172,29 @@ static void emit_match(struct scanner_src *ss, const struct scan_file *f)
 		int s = meta_severity(m);
 		sev = s > sev ? s : sev;
 	}
+	/* Quarantine first, so that the match event says what was done. */
+	char action[200] = "reported";
+	struct quarantine_entry qe = {0};
+	if (ss->s->scan_quarantine && !drill) {
+		char qdir[600], rules[256] = "", err[160];
+		quarantine_dir(ss->s->state_dir, qdir, sizeof(qdir));
+		for (uint32_t i = 0; i < n && strlen(rules) < 200; i++) {
+			const char *rule = NULL;
+			size_t len = 0;
+			if (wire_get_strview(&ms->via.array.ptr[i], "rule", &rule,
+					     &len) == 0)
+				snprintf(rules + strlen(rules),
+					 sizeof(rules) - strlen(rules), "%s%.*s",
+					 i ? "," : "", (int)len, rule);
+		}
+		if (quarantine_file(qdir, f->path, f->sha256, rules, &qe, err,
+				    sizeof(err)) == 0)
+			snprintf(action, sizeof(action), "quarantined as %s",
+				 qe.id);
+		else
+			snprintf(action, sizeof(action), "quarantine failed: %s",
+				 err);
+	}
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	msgpack_sbuffer_init(&sb);
@@ -196,10 +220,22 @@ static void emit_match(struct scanner_src *ss, const struct scan_file *f)
 		msgpack_pack_array(&pk, 0);
 	wire_pack_kv_str(&pk, "scan", kind_names[ss->current.kind]);
 	wire_pack_kv_str(&pk, "rules_version", ss->rules_version);
-	wire_pack_kv_str(&pk, "action", "reported");
+	wire_pack_kv_str(&pk, "action", action);
 	agent_emit(ss->env.agent, "scan.match", sev, drill, sb.data, sb.size,
 		   NULL);
 	msgpack_sbuffer_destroy(&sb);
+	if (qe.id[0]) {
+		msgpack_sbuffer_init(&sb);
+		msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+		msgpack_pack_map(&pk, 4);
+		wire_pack_kv_str(&pk, "path", f->path);
+		wire_pack_kv_str(&pk, "id", qe.id);
+		wire_pack_kv_str(&pk, "sha256", qe.sha256);
+		wire_pack_kv_str(&pk, "rules", qe.rules);
+		agent_emit(ss->env.agent, "scan.quarantine", sev, false, sb.data,
+			   sb.size, NULL);
+		msgpack_sbuffer_destroy(&sb);
+	}
 	if (!drill)
 		infected_update(ss, f->path, NULL);
 	log_warn("scan: %s matched (sha256 %s)", f->path, f->sha256);

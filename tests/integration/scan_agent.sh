@@ -93,4 +93,31 @@ fi
 kill -TERM "$APID"
 wait "$APID"
 check "the agent stops cleanly (exit $?)" test $? -eq 0
+
+# Quarantine: on, a new web shell is moved aside, listed and restored.
+sed -i 's/^  cpu: 100$/  cpu: 100\n  quarantine: true/' "$A/agent.yaml"
+Q="$WORK/www"
+mkdir -p "$Q"
+cp "$S/www/up.php" "$Q/shell.php"
+chmod 0640 "$Q/shell.php"
+sum=$(sha256sum "$Q/shell.php" | cut -c1-64)
+"$AGENT" run -c "$A/agent.yaml" >>"$WORK/agent.log" 2>&1 &
+APID=$!
+PIDS+=("$APID")
+"$COLLECTOR" command send --agent "$ID" --type scan --kind paths --path "$Q" -c "$CONF" >/dev/null
+check "a match is quarantined and the collector hears of it" \
+	wait_event 30 '"kind":"scan.quarantine".*shell.php'
+check "the match event says what was done" grep -q '"action":"quarantined as ' <<<"$(events)"
+check "the file is gone from where it was" test ! -e "$Q/shell.php"
+check "the quarantine folder is root's alone" eq "$(stat -c %a "$A/state/quarantine")" 700
+qid=$("$AGENT" quarantine list --json -c "$A/agent.yaml" | $PY -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+check "quarantine list shows it with its hash" \
+	grep -q "$sum" <<<"$("$AGENT" quarantine list -c "$A/agent.yaml")"
+"$AGENT" quarantine restore "$qid" -c "$A/agent.yaml" >/dev/null
+check "restore puts it back, same content and mode" \
+	eq "$(sha256sum "$Q/shell.php" | cut -c1-64) $(stat -c %a "$Q/shell.php")" "$sum 640"
+check "and the quarantine is empty again" \
+	grep -q "nothing in quarantine" <<<"$("$AGENT" quarantine list -c "$A/agent.yaml")"
+kill -TERM "$APID"
+wait "$APID"
 tap_finish
