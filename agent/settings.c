@@ -60,8 +60,7 @@ static const struct config_field fields[] = {
 	F("scan.usb_mounts", CONFIG_LIST, scan_usb_raw, 0,
 	  "[/media, /run/media, /mnt]", 0, 0),
 	F("scan.exclude", CONFIG_LIST, scan_exclude_raw, 0,
-	  "[/proc, /sys, /dev, /run, /snap, /var/lib/eduwatch-agent, "
-	  "/var/lib/eduwatch-agent/quarantine]",
+	  "[/proc, /sys, /dev, /run, /snap, /var/lib/eduwatch-agent]",
 	  0, 0),
 	F("scan.cpu", CONFIG_INT, scan_cpu, 0, "25", 1, 100),
 	F("scan.max_file_size", CONFIG_SIZE, scan_max_file_size, 0, "64MiB",
