@@ -41,6 +41,7 @@
 #define ERRORS_REPORTED 20
 #define INFECTED_MAX 1000
 #define KNOWN_MOUNTS 64
+#define NORULES_REPORT_US (3600LL * 1000000)
 
 enum scan_kind { KIND_FULL, KIND_QUICK, KIND_USB, KIND_PATHS };
 static const char *const kind_names[] = {"full", "quick", "usb", "paths"};
@@ -69,6 +70,7 @@ struct scanner_src {
 	char cache_version[40];
 	char rules_version[40];
 	unsigned errors_sent;
+	int64_t norules_reported_us;
 	bool stopping;
 	char infected_path[600];
 };
@@ -369,8 +371,14 @@ static void start_next(struct scanner_src *ss)
 		snprintf(ss->rules_version, sizeof(ss->rules_version), "none");
 		log_warn("scan: %s scan not run: %s", kind_names[ss->current.kind],
 			 err);
-		emit_summary(ss, &t, err,
-			     agent_counter_get(ss->env.agent, "scan_last_full_us"));
+		/* The schedule asks again every minute: tell the collector
+		 * once an hour, not sixty times. */
+		if (t.started_us - ss->norules_reported_us > NORULES_REPORT_US) {
+			ss->norules_reported_us = t.started_us;
+			emit_summary(ss, &t, err,
+				     agent_counter_get(ss->env.agent,
+						       "scan_last_full_us"));
+		}
 		start_next(ss);
 		return;
 	}

@@ -59,10 +59,41 @@ if [ ! -f "$A/state/agent.crt" ]; then
 	"${AGENT[@]}" enroll --collector localhost:7443 --token "$token" --ca "$C/ca.crt" \
 		--state-dir "$A/state" -c "$A/agent.yaml" >/dev/null
 	sed -i 's/interval: 60s/interval: 10s/' "$A/agent.yaml"
+	# The demo scans its own sample folder, not the whole disk, and reads
+	# the AV product list from this tree: its sections replace the
+	# enrolled defaults (scan, av and log close the file).
+	mkdir -p "$DEMO/samples"
+	sed -i '/^scan:/,$d' "$A/agent.yaml"
+	cat >>"$A/agent.yaml" <<YAML
+scan:
+  full_paths: [$(cd "$DEMO/samples" && pwd)]
+  quick_paths: [$(cd "$DEMO/samples" && pwd)]
+  usb_mounts: [/media]
+av:
+  products_file: $PWD/rules/av-products.txt
+log:
+  level: info
+YAML
 fi
 "${AGENT[@]}" run -c "$A/agent.yaml" >>"$DEMO/agent.log" 2>&1 &
 agent_pid=$!
-sleep 6
+# Something for the scanner to find: the harmless drill marker and the
+# EICAR test file, made here (never committed), then the signed rule
+# bundle pushed to the agent and a scan ordered from the collector.
+mkdir -p "$DEMO/samples"
+echo "EDUWATCH-DRILL-MARKER-v1" >"$DEMO/samples/drill-marker.txt"
+printf '%s%s' 'X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-' 'STANDARD-ANTIVIRUS-TEST-FILE!$H+H*' \
+	>"$DEMO/samples/eicar.com"
+sleep 3
+"${COLLECTOR[@]}" rules publish -c "$CONF" >/dev/null 2>>"$DEMO/collector.log" || true
+for _ in $(seq 50); do
+	"${AGENT[@]}" rules show -c "$A/agent.yaml" >/dev/null 2>&1 && break
+	sleep 0.2
+done
+agent_id=$("${COLLECTOR[@]}" agent list --json -c "$CONF" | grep -o '"id":"[^"]*"' | head -1 | cut -d'"' -f4)
+[ -n "$agent_id" ] && "${COLLECTOR[@]}" command send --agent "$agent_id" --type scan \
+	--kind full -c "$CONF" >/dev/null 2>&1
+sleep 3
 
 while true; do
 	clear 2>/dev/null || true
@@ -81,8 +112,14 @@ while true; do
 	echo "== newest events at the collector"
 	"${COLLECTOR[@]}" events list --limit 8 -c "$CONF"
 	echo
-	echo "== compliance of the demo school (level 2 policy; the checks this"
-	echo "   agent cannot pass yet need antivirus, scans and backups)"
+	echo "== what the scanner found (the demo's samples folder)"
+	"${COLLECTOR[@]}" events list --limit 200 -c "$CONF" | grep -E "scan\.(match|summary)|av\.status" | head -6
+	echo
+	echo "== open alerts"
+	"${COLLECTOR[@]}" alerts list --limit 5 -c "$CONF" || true
+	echo
+	echo "== compliance of the demo school (level 2 policy; backups are not"
+	echo "   built yet, and this PC has no real-time antivirus)"
 	"${COLLECTOR[@]}" score --school DEMO01 -c "$CONF" || true
 	sleep 10
 done
