@@ -13,6 +13,7 @@
 
 #include "agent/agent.h"
 #include "agent/avprobe.h"
+#include "agent/backupcli.h"
 #include "agent/netsensor.h"
 #include "agent/quarantine.h"
 #include "agent/rulestore.h"
@@ -54,6 +55,12 @@ static const char usage_text[] =
 	"                      rule files compiled on the spot; exit 5 when\n"
 	"                      something matched\n"
 	"  av [--json]         what the antivirus products on this PC report now\n"
+	"  backup init | run [PATH...] | list | verify [--read-data]\n"
+	"       | restore SNAPSHOT [PATH] --to DIR\n"
+	"       | prune --keep-daily N --keep-weekly N --keep-monthly N\n"
+	"       [--repo DIR] [--password-file F] [--json]\n"
+	"                      encrypted, deduplicated backups (backup.* settings;\n"
+	"                      the passphrase may come from EDUWATCH_BACKUP_PASSWORD)\n"
 	"  quarantine list [--json] | quarantine restore ID [--to PATH]\n"
 	"                      files moved aside by scans (scan.quarantine)\n"
 	"  rules show | rules install FILE\n"
@@ -86,6 +93,10 @@ struct cli {
 	bool no_cache;
 	bool verbose;
 	const char *to;
+	const char *repo;
+	const char *password_file;
+	bool read_data;
+	int keep[3];
 	bool json;
 	int argc;
 	char **argv;
@@ -123,6 +134,12 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 		{"no-cache", no_argument, NULL, 'N'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"to", required_argument, NULL, 'T'},
+		{"repo", required_argument, NULL, 'R'},
+		{"password-file", required_argument, NULL, 'W'},
+		{"read-data", no_argument, NULL, 'D'},
+		{"keep-daily", required_argument, NULL, '1'},
+		{"keep-weekly", required_argument, NULL, '2'},
+		{"keep-monthly", required_argument, NULL, '3'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -145,6 +162,20 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 		case 'N': cli->no_cache = true; break;
 		case 'v': cli->verbose = true; break;
 		case 'T': cli->to = optarg; break;
+		case 'R': cli->repo = optarg; break;
+		case 'W': cli->password_file = optarg; break;
+		case 'D': cli->read_data = true; break;
+		case '1':
+		case '2':
+		case '3': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (*end || v < 0 || v > 10000)
+				return usage_error("--keep-* must be a count, not '%s'",
+						   optarg);
+			cli->keep[ch - '1'] = (int)v;
+			break;
+		}
 		case 'r':
 			if (cli->nrules >= sizeof(cli->rules) / sizeof(cli->rules[0]))
 				return usage_error("at most 16 --rules");
@@ -612,6 +643,29 @@ int main(int argc, char **argv)
 		return cmd_av(&cli);
 	if (strcmp(cmd, "quarantine") == 0)
 		return cmd_quarantine(&cli);
+	if (strcmp(cmd, "backup") == 0) {
+		if (cli.argc < 2)
+			return usage_error("backup needs a command: init, run, "
+					   "list, verify, restore or prune");
+		bool have_config = access(cli.config, F_OK) == 0;
+		if (have_config && (rc = load(&cli, &s)) != 0)
+			return rc;
+		struct backupcli_options bo = {
+			.command = cli.argv[1],
+			.args = (const char *const *)cli.argv + 2,
+			.nargs = (size_t)cli.argc - 2,
+			.settings = have_config ? &s : NULL,
+			.repo = cli.repo,
+			.password_file = cli.password_file,
+			.to = cli.to,
+			.json = cli.json,
+			.read_data = cli.read_data,
+			.keep_daily = cli.keep[0],
+			.keep_weekly = cli.keep[1],
+			.keep_monthly = cli.keep[2],
+		};
+		return backupcli_run(&bo);
+	}
 	if (strcmp(cmd, "run") == 0) {
 		if ((rc = load(&cli, &s)) != 0)
 			return rc;

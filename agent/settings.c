@@ -68,6 +68,25 @@ static const struct config_field fields[] = {
 	F("scan.timeout", CONFIG_DURATION, scan_timeout, 0, "60s", 1, 3600),
 	F("scan.jobs", CONFIG_INT, scan_jobs, 0, "1", 1, 8),
 	F("scan.quarantine", CONFIG_BOOL, scan_quarantine, 0, "false", 0, 0),
+	F("backup.repo", CONFIG_STRING, backup_repo, 512, "", 0, 0),
+	F("backup.password_file", CONFIG_STRING, backup_password_file, 512, "",
+	  0, 0),
+	F("backup.paths", CONFIG_LIST, backup_paths_raw, 0, "[/home]", 0, 0),
+	F("backup.exclude", CONFIG_LIST, backup_exclude_raw, 0, "[]", 0, 0),
+	F("backup.rpo", CONFIG_DURATION, backup_rpo, 0, "24h", 60,
+	  366 * 86400LL),
+	F("backup.verify_interval", CONFIG_DURATION, backup_verify_interval, 0,
+	  "7d", 3600, 366 * 86400LL),
+	F("backup.restore_test_interval", CONFIG_DURATION,
+	  backup_restore_test_interval, 0, "90d", 3600, 3660 * 86400LL),
+	F("backup.restore_sample", CONFIG_INT, backup_restore_sample, 0, "5", 1,
+	  1000),
+	F("backup.prune", CONFIG_BOOL, backup_prune, 0, "false", 0, 0),
+	F("backup.keep_daily", CONFIG_INT, backup_keep_daily, 0, "7", 0, 3660),
+	F("backup.keep_weekly", CONFIG_INT, backup_keep_weekly, 0, "4", 0, 520),
+	F("backup.keep_monthly", CONFIG_INT, backup_keep_monthly, 0, "12", 0,
+	  1200),
+	F("backup.escrow", CONFIG_BOOL, backup_escrow, 0, "true", 0, 0),
 	F("av.enabled", CONFIG_BOOL, av_enabled, 0, "true", 0, 0),
 	F("av.interval", CONFIG_DURATION, av_interval, 0, "1h", 10, 86400),
 	F("av.clamd_socket", CONFIG_STRING, av_clamd_socket, 256, "", 0, 0),
@@ -168,6 +187,18 @@ int agent_settings_load(const char *path, struct agent_settings *out,
 		rc = copy_paths(path, "scan.exclude", &out->scan_exclude_raw,
 				out->scan_excludes, &out->scan_n_excludes, err,
 				errlen);
+	if (rc == 0)
+		rc = copy_paths(path, "backup.paths", &out->backup_paths_raw,
+				out->backup_paths, &out->backup_n_paths, err,
+				errlen);
+	if (rc == 0)
+		rc = copy_paths(path, "backup.exclude", &out->backup_exclude_raw,
+				out->backup_excludes, &out->backup_n_excludes, err,
+				errlen);
+	if (rc == 0 && out->backup_password_file[0] == '\0')
+		snprintf(out->backup_password_file,
+			 sizeof(out->backup_password_file), "%s/backup.pass",
+			 out->state_dir);
 	if (rc == 0 && out->net_gateway[0] &&
 	    inet_pton(AF_INET, out->net_gateway, gw) != 1) {
 		snprintf(err, errlen, "%s: key 'netsensor.gateway': '%s' is not "

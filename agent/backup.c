@@ -1,0 +1,1235 @@
+#include "agent/backup.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <msgpack.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "common/alloc.h"
+#include "common/log.h"
+#include "common/timeutil.h"
+#include "common/wire.h"
+
+#define MAX_DEPTH 128
+#define TREE_FIELDS 11
+#define PROGRESS_EVERY_US 200000
+
+enum { T_FILE = 0, T_DIR = 1, T_LINK = 2 };
+
+static int fail(int rc, char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int fail(int rc, char *err, size_t errlen, const char *fmt, ...)
+{
+	if (err && errlen) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+/* ---- a set of paths or ids: open addressing over FNV-1a -------------------------- */
+
+struct keyset {
+	const void **keys;
+	size_t *lens;
+	const void **vals;
+	size_t cap, count;
+};
+
+static uint64_t fnv(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	uint64_t h = 1469598103934665603ULL;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 1099511628211ULL;
+	return h;
+}
+
+static void keyset_free(struct keyset *s)
+{
+	alloc_free(s->keys);
+	alloc_free(s->lens);
+	alloc_free(s->vals);
+	memset(s, 0, sizeof(*s));
+}
+
+static const void **keyset_slot(const struct keyset *s, const void *k,
+				size_t n, size_t *idx)
+{
+	size_t i = fnv(k, n) & (s->cap - 1);
+	while (s->keys[i] &&
+	       !(s->lens[i] == n && memcmp(s->keys[i], k, n) == 0))
+		i = (i + 1) & (s->cap - 1);
+	*idx = i;
+	return &s->keys[i];
+}
+
+/* Keys are borrowed: they must outlive the set. */
+static int keyset_put(struct keyset *s, const void *k, size_t n,
+		      const void *val)
+{
+	if ((s->count + 1) * 2 > s->cap) {
+		struct keyset g = {0};
+		g.cap = s->cap ? s->cap * 2 : 1024;
+		g.keys = alloc_zeroed(g.cap, sizeof(*g.keys));
+		g.lens = alloc_zeroed(g.cap, sizeof(*g.lens));
+		g.vals = alloc_zeroed(g.cap, sizeof(*g.vals));
+		if (!g.keys || !g.lens || !g.vals) {
+			keyset_free(&g);
+			return -ENOMEM;
+		}
+		for (size_t i = 0; i < s->cap; i++)
+			if (s->keys[i])
+				keyset_put(&g, s->keys[i], s->lens[i], s->vals[i]);
+		keyset_free(s);
+		*s = g;
+	}
+	size_t i;
+	if (*keyset_slot(s, k, n, &i) == NULL) {
+		s->keys[i] = k;
+		s->lens[i] = n;
+		s->count++;
+	}
+	s->vals[i] = val;
+	return 0;
+}
+
+static const void *keyset_get(const struct keyset *s, const void *k, size_t n,
+			      bool *found)
+{
+	size_t i;
+	*found = false;
+	if (s->cap == 0)
+		return NULL;
+	if (*keyset_slot(s, k, n, &i) == NULL)
+		return NULL;
+	*found = true;
+	return s->vals[i];
+}
+
+/* ---- snapshots and trees ---------------------------------------------------------------- */
+
+struct snapshot {
+	msgpack_unpacked meta;	/* the snapshot file */
+	void *meta_buf;
+	msgpack_unpacked tree;	/* the tree, once loaded */
+	void *tree_buf;
+	const msgpack_object *entries; /* array */
+	int64_t time_us;
+};
+
+static void snapshot_free(struct snapshot *s)
+{
+	msgpack_unpacked_destroy(&s->meta);
+	msgpack_unpacked_destroy(&s->tree);
+	alloc_free(s->meta_buf);
+	alloc_free(s->tree_buf);
+	memset(s, 0, sizeof(*s));
+}
+
+static int snapshot_load(struct repo *r, const char *id, struct snapshot *s,
+			 char *err, size_t errlen)
+{
+	size_t len;
+	memset(s, 0, sizeof(*s));
+	msgpack_unpacked_init(&s->meta);
+	msgpack_unpacked_init(&s->tree);
+	int rc = repo_snapshot_read(r, id, &s->meta_buf, &len, err, errlen);
+	if (rc != 0)
+		return rc;
+	uint64_t t = 0;
+	if (wire_check_msgpack(s->meta_buf, len, 8) != 0 ||
+	    msgpack_unpack_next(&s->meta, s->meta_buf, len, NULL) !=
+		    MSGPACK_UNPACK_SUCCESS ||
+	    s->meta.data.type != MSGPACK_OBJECT_MAP ||
+	    wire_get_u64(&s->meta.data, "time", &t) != 0)
+		return fail(-EBADMSG, err, errlen, "snapshot %.16s is damaged", id);
+	s->time_us = (int64_t)t;
+	return 0;
+}
+
+/* Reassembles and decodes the tree from its chunks. */
+static int tree_load(struct repo *r, struct snapshot *s, const char *id,
+		     char *err, size_t errlen)
+{
+	const msgpack_object *ids = wire_map_get(&s->meta.data, "tree");
+	if (ids == NULL || ids->type != MSGPACK_OBJECT_ARRAY)
+		return fail(-EBADMSG, err, errlen, "snapshot %.16s has no tree", id);
+	size_t total = 0, cap = 0;
+	char *buf = NULL;
+	for (uint32_t i = 0; i < ids->via.array.size; i++) {
+		const msgpack_object *c = &ids->via.array.ptr[i];
+		void *data;
+		size_t len;
+		if (c->type != MSGPACK_OBJECT_BIN || c->via.bin.size != REPO_ID_LEN) {
+			alloc_free(buf);
+			return fail(-EBADMSG, err, errlen,
+				    "snapshot %.16s: bad tree id", id);
+		}
+		int rc = repo_get(r, (const uint8_t *)c->via.bin.ptr, &data, &len,
+				  err, errlen);
+		if (rc != 0) {
+			alloc_free(buf);
+			return rc;
+		}
+		if (total + len > cap) {
+			cap = (total + len) * 2;
+			char *p = alloc_resize(buf, cap);
+			if (p == NULL) {
+				alloc_free(data);
+				alloc_free(buf);
+				return -ENOMEM;
+			}
+			buf = p;
+		}
+		memcpy(buf + total, data, len);
+		total += len;
+		alloc_free(data);
+	}
+	s->tree_buf = buf;
+	if (total == 0 || wire_check_msgpack(buf, total, 4) != 0 ||
+	    msgpack_unpack_next(&s->tree, buf, total, NULL) !=
+		    MSGPACK_UNPACK_SUCCESS ||
+	    s->tree.data.type != MSGPACK_OBJECT_ARRAY)
+		return fail(-EBADMSG, err, errlen, "snapshot %.16s: tree damaged",
+			    id);
+	s->entries = &s->tree.data;
+	return 0;
+}
+
+/* A tree entry, read without trusting it. */
+struct entry {
+	const char *path;
+	size_t path_len;
+	unsigned type;
+	uint64_t mode, uid, gid, size, ino;
+	int64_t mtime_ns, ctime_ns;
+	const msgpack_object *extra;  /* sha256 (file) or target (link) */
+	const msgpack_object *chunks; /* array of bin32 */
+};
+
+static int64_t as_i64(const msgpack_object *o)
+{
+	return o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER ? o->via.i64
+							  : (int64_t)o->via.u64;
+}
+
+static bool entry_read(const msgpack_object *o, struct entry *e)
+{
+	if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != TREE_FIELDS)
+		return false;
+	const msgpack_object *f = o->via.array.ptr;
+	if (f[0].type != MSGPACK_OBJECT_STR || f[10].type != MSGPACK_OBJECT_ARRAY)
+		return false;
+	for (int i = 1; i <= 8; i++)
+		if (f[i].type != MSGPACK_OBJECT_POSITIVE_INTEGER &&
+		    f[i].type != MSGPACK_OBJECT_NEGATIVE_INTEGER)
+			return false;
+	e->path = f[0].via.str.ptr;
+	e->path_len = f[0].via.str.size;
+	e->type = (unsigned)f[1].via.u64;
+	e->mode = f[2].via.u64;
+	e->uid = f[3].via.u64;
+	e->gid = f[4].via.u64;
+	e->mtime_ns = as_i64(&f[5]);
+	e->size = f[6].via.u64;
+	e->ino = f[7].via.u64;
+	e->ctime_ns = as_i64(&f[8]);
+	e->extra = &f[9];
+	e->chunks = &f[10];
+	for (uint32_t i = 0; i < e->chunks->via.array.size; i++)
+		if (e->chunks->via.array.ptr[i].type != MSGPACK_OBJECT_BIN ||
+		    e->chunks->via.array.ptr[i].via.bin.size != REPO_ID_LEN)
+			return false;
+	return e->type <= T_LINK && memchr(e->path, '\0', e->path_len) == NULL;
+}
+
+/* ---- run ---------------------------------------------------------------------------------- */
+
+struct run {
+	struct repo *r;
+	const struct backup_run_options *o;
+	struct backup_stats *st;
+	msgpack_sbuffer tree;
+	msgpack_packer pk;
+	uint64_t nentries;
+	struct keyset parent; /* path -> entry object of the parent tree */
+	struct backup_progress pr;
+	int64_t last_progress_us;
+	uint8_t *buf;
+	char *err;
+	size_t errlen;
+};
+
+static void report_progress(struct run *run, bool force)
+{
+	int64_t now = timeutil_now_us();
+	if (!run->o->progress ||
+	    (!force && now - run->last_progress_us < PROGRESS_EVERY_US))
+		return;
+	run->last_progress_us = now;
+	run->o->progress(run->o->arg, &run->pr);
+}
+
+static bool excluded(const struct backup_run_options *o, const char *path)
+{
+	for (size_t i = 0; i < o->nexcludes; i++) {
+		size_t n = strlen(o->excludes[i]);
+		if (strncmp(path, o->excludes[i], n) == 0 &&
+		    (path[n] == '\0' || path[n] == '/'))
+			return true;
+	}
+	return false;
+}
+
+static void pack_entry_head(struct run *run, const char *path, unsigned type,
+			    const struct stat *st)
+{
+	msgpack_packer *pk = &run->pk;
+	msgpack_pack_array(pk, TREE_FIELDS);
+	wire_pack_str(pk, path);
+	msgpack_pack_uint32(pk, type);
+	msgpack_pack_uint32(pk, st->st_mode & 07777);
+	msgpack_pack_uint32(pk, st->st_uid);
+	msgpack_pack_uint32(pk, st->st_gid);
+	msgpack_pack_int64(pk, (int64_t)st->st_mtim.tv_sec * 1000000000 +
+				       st->st_mtim.tv_nsec);
+	msgpack_pack_uint64(pk, type == T_FILE ? (uint64_t)st->st_size : 0);
+	msgpack_pack_uint64(pk, st->st_ino);
+	msgpack_pack_int64(pk, (int64_t)st->st_ctim.tv_sec * 1000000000 +
+				       st->st_ctim.tv_nsec);
+	run->nentries++;
+}
+
+/* The parent's entry for an unchanged file, when all its chunks are
+ * still in the repository. */
+static const msgpack_object *unchanged(struct run *run, const char *path,
+				       const struct stat *st)
+{
+	bool found;
+	const msgpack_object *o = keyset_get(&run->parent, path, strlen(path),
+					     &found);
+	struct entry e;
+	if (!found || !entry_read(o, &e) || e.type != T_FILE ||
+	    e.size != (uint64_t)st->st_size || e.ino != st->st_ino ||
+	    e.mtime_ns != (int64_t)st->st_mtim.tv_sec * 1000000000 +
+				  st->st_mtim.tv_nsec ||
+	    e.ctime_ns != (int64_t)st->st_ctim.tv_sec * 1000000000 +
+				  st->st_ctim.tv_nsec ||
+	    e.extra->type != MSGPACK_OBJECT_BIN)
+		return NULL;
+	for (uint32_t i = 0; i < e.chunks->via.array.size; i++)
+		if (!repo_has(run->r,
+			      (const uint8_t *)e.chunks->via.array.ptr[i].via.bin.ptr))
+			return NULL;
+	return o;
+}
+
+static ssize_t fill(int fd, uint8_t *buf, size_t cap)
+{
+	size_t got = 0;
+	while (got < cap) {
+		ssize_t n = read(fd, buf + got, cap - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+static int backup_file(struct run *run, const char *path, const struct stat *st)
+{
+	const msgpack_object *prev = unchanged(run, path, st);
+	if (prev) {
+		/* Carried over as it was: same chunks, same hash. */
+		msgpack_pack_object(&run->pk, *prev);
+		run->nentries++;
+		run->st->files++;
+		run->st->files_unchanged++;
+		run->st->bytes += (uint64_t)st->st_size;
+		run->pr.files_done++;
+		run->pr.bytes_done += (uint64_t)st->st_size;
+		return 0;
+	}
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		log_warn("backup: %s: %s (skipped)", path, strerror(errno));
+		run->st->errors++;
+		return 0;
+	}
+	msgpack_sbuffer ids;
+	msgpack_sbuffer_init(&ids);
+	uint32_t nids = 0;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+	size_t avail = 0;
+	bool eof = false;
+	int rc = 0;
+	uint64_t total = 0;
+	while (rc == 0) {
+		if (!eof && avail < CHUNK_MAX) {
+			ssize_t n = fill(fd, run->buf + avail, 2 * CHUNK_MAX - avail);
+			if (n < 0) {
+				rc = (int)n;
+				break;
+			}
+			eof = (size_t)n < 2 * CHUNK_MAX - avail;
+			avail += (size_t)n;
+		}
+		if (avail == 0)
+			break;
+		size_t cut = chunker_next(repo_chunker(run->r), run->buf, avail);
+		uint8_t id[REPO_ID_LEN];
+		size_t added = 0;
+		repo_chunk_id(run->r, run->buf, cut, id);
+		EVP_DigestUpdate(md, run->buf, cut);
+		bool had = repo_has(run->r, id);
+		rc = repo_put(run->r, id, run->buf, cut, &added, run->err,
+			      run->errlen);
+		if (rc != 0)
+			break;
+		if (had) {
+			run->st->chunks_reused++;
+		} else {
+			run->st->chunks_new++;
+			run->st->added_raw += cut;
+			run->st->added_stored += added;
+		}
+		msgpack_sbuffer_write(&ids, "\xc4\x20", 2);
+		msgpack_sbuffer_write(&ids, (const char *)id, REPO_ID_LEN);
+		nids++;
+		total += cut;
+		run->pr.bytes_done += cut;
+		memmove(run->buf, run->buf + cut, avail - cut);
+		avail -= cut;
+		report_progress(run, false);
+	}
+	close(fd);
+	uint8_t digest[32];
+	unsigned dlen = 0;
+	EVP_DigestFinal_ex(md, digest, &dlen);
+	EVP_MD_CTX_free(md);
+	if (rc == -EISDIR || rc == -EIO || rc == -EAGAIN) {
+		log_warn("backup: %s: %s (skipped)", path, strerror(-rc));
+		run->st->errors++;
+		msgpack_sbuffer_destroy(&ids);
+		return 0;
+	}
+	if (rc == 0) {
+		struct stat now = *st;
+		now.st_size = (off_t)total; /* what was read is what is kept */
+		pack_entry_head(run, path, T_FILE, &now);
+		msgpack_pack_bin(&run->pk, 32);
+		msgpack_pack_bin_body(&run->pk, digest, 32);
+		msgpack_pack_array(&run->pk, nids);
+		msgpack_sbuffer_write(&run->tree, ids.data, ids.size);
+		run->st->files++;
+		run->st->bytes += total;
+		run->st->bytes_read += total;
+		run->pr.files_done++;
+	}
+	msgpack_sbuffer_destroy(&ids);
+	return rc;
+}
+
+static int cmp_names(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static int walk(struct run *run, const char *path, int depth, bool count_only)
+{
+	struct stat st;
+	if (excluded(run->o, path))
+		return 0;
+	if (lstat(path, &st) != 0) {
+		if (!count_only) {
+			log_warn("backup: %s: %s (skipped)", path, strerror(errno));
+			run->st->errors++;
+		}
+		return 0;
+	}
+	if (count_only) {
+		if (S_ISREG(st.st_mode)) {
+			run->pr.files_total++;
+			run->pr.bytes_total += (uint64_t)st.st_size;
+		}
+	} else if (S_ISREG(st.st_mode)) {
+		return backup_file(run, path, &st);
+	} else if (S_ISLNK(st.st_mode)) {
+		char target[4096];
+		ssize_t n = readlink(path, target, sizeof(target) - 1);
+		if (n < 0)
+			return 0;
+		target[n] = '\0';
+		pack_entry_head(run, path, T_LINK, &st);
+		wire_pack_str(&run->pk, target);
+		msgpack_pack_array(&run->pk, 0);
+		run->st->links++;
+		return 0;
+	} else if (S_ISDIR(st.st_mode)) {
+		pack_entry_head(run, path, T_DIR, &st);
+		msgpack_pack_nil(&run->pk);
+		msgpack_pack_array(&run->pk, 0);
+		run->st->dirs++;
+	}
+	if (!S_ISDIR(st.st_mode) || depth >= MAX_DEPTH)
+		return 0;
+	struct dirent **names = NULL;
+	int n = scandir(path, &names, NULL, cmp_names);
+	int rc = 0;
+	for (int i = 0; i < n; i++) {
+		const char *name = names[i]->d_name;
+		if (rc == 0 && strcmp(name, ".") != 0 && strcmp(name, "..") != 0) {
+			char child[4096];
+			int len = snprintf(child, sizeof(child), "%s%s%s", path,
+					   path[strlen(path) - 1] == '/' ? "" : "/",
+					   name);
+			if (len > 0 && (size_t)len < sizeof(child))
+				rc = walk(run, child, depth + 1, count_only);
+		}
+		free(names[i]);
+	}
+	free(names);
+	return rc;
+}
+
+/* The newest snapshot of the same host and paths: the one whose
+ * unchanged files need not be read again. */
+static int find_parent(struct repo *r, const struct backup_run_options *o,
+		       char *parent_id, struct snapshot *parent)
+{
+	char(*ids)[2 * REPO_ID_LEN + 1] = NULL;
+	size_t n = 0;
+	int64_t best = -1;
+	char want[512] = "", err[200];
+	for (size_t i = 0; i < o->npaths; i++)
+		snprintf(want + strlen(want), sizeof(want) - strlen(want), "%s%s",
+			 i ? "\n" : "", o->paths[i]);
+	parent_id[0] = '\0';
+	if (repo_snapshot_ids(r, &ids, &n) != 0)
+		return -ENOENT;
+	for (size_t i = 0; i < n; i++) {
+		struct snapshot s;
+		char host[64] = "", paths[512] = "";
+		if (snapshot_load(r, ids[i], &s, err, sizeof(err)) == 0) {
+			wire_get_str(&s.meta.data, "host", host, sizeof(host));
+			wire_get_str(&s.meta.data, "paths_key", paths, sizeof(paths));
+			if (strcmp(host, o->host) == 0 && strcmp(paths, want) == 0 &&
+			    s.time_us > best) {
+				best = s.time_us;
+				snprintf(parent_id, 2 * REPO_ID_LEN + 1, "%s", ids[i]);
+			}
+		}
+		snapshot_free(&s);
+	}
+	alloc_free(ids);
+	if (parent_id[0] == '\0')
+		return -ENOENT;
+	if (snapshot_load(r, parent_id, parent, err, sizeof(err)) != 0 ||
+	    tree_load(r, parent, parent_id, err, sizeof(err)) != 0) {
+		log_warn("backup: the previous snapshot cannot be read (%s); "
+			 "every file is read again", err);
+		snapshot_free(parent);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+/* Stores a buffer (the tree) as chunks; their ids go to pk. */
+static int put_chunked(struct run *run, const uint8_t *data, size_t len,
+		       msgpack_packer *pk)
+{
+	uint32_t n = 0;
+	for (size_t off = 0; off < len; n++)
+		off += chunker_next(repo_chunker(run->r), data + off, len - off);
+	msgpack_pack_array(pk, n);
+	for (size_t off = 0; off < len;) {
+		size_t cut = chunker_next(repo_chunker(run->r), data + off,
+					  len - off);
+		uint8_t id[REPO_ID_LEN];
+		size_t added;
+		repo_chunk_id(run->r, data + off, cut, id);
+		int rc = repo_put(run->r, id, data + off, cut, &added, run->err,
+				  run->errlen);
+		if (rc != 0)
+			return rc;
+		run->st->added_stored += added;
+		msgpack_pack_bin(pk, REPO_ID_LEN);
+		msgpack_pack_bin_body(pk, id, REPO_ID_LEN);
+		off += cut;
+	}
+	return 0;
+}
+
+int backup_run(struct repo *r, const struct backup_run_options *o,
+	       struct backup_stats *st, char *err, size_t errlen)
+{
+	struct run run = {.r = r, .o = o, .st = st, .err = err, .errlen = errlen};
+	memset(st, 0, sizeof(*st));
+	int64_t t0 = timeutil_now_us();
+	for (size_t i = 0; i < o->npaths; i++)
+		if (o->paths[i][0] != '/')
+			return fail(-EINVAL, err, errlen,
+				    "%s: backup paths must be absolute",
+				    o->paths[i]);
+	run.buf = alloc_bytes(2 * CHUNK_MAX);
+	if (run.buf == NULL)
+		return fail(-ENOMEM, err, errlen, "out of memory");
+	char parent_id[2 * REPO_ID_LEN + 1];
+	struct snapshot parent;
+	bool have_parent = find_parent(r, o, parent_id, &parent) == 0;
+	if (have_parent) {
+		const msgpack_object *es = parent.entries;
+		for (uint32_t i = 0; i < es->via.array.size; i++) {
+			struct entry e;
+			if (entry_read(&es->via.array.ptr[i], &e))
+				keyset_put(&run.parent, e.path, e.path_len,
+					   &es->via.array.ptr[i]);
+		}
+	}
+	run.pr.started_us = t0;
+	run.pr.phase = "scanning";
+	for (size_t i = 0; i < o->npaths; i++)
+		walk(&run, o->paths[i], 0, true);
+	run.pr.phase = "backing up";
+	msgpack_sbuffer_init(&run.tree);
+	msgpack_packer_init(&run.pk, &run.tree, msgpack_sbuffer_write);
+	int rc = 0;
+	for (size_t i = 0; i < o->npaths && rc == 0; i++)
+		rc = walk(&run, o->paths[i], 0, false);
+	report_progress(&run, true);
+	/* The tree: an array header in front of the entries. */
+	msgpack_sbuffer tree;
+	msgpack_packer tpk;
+	msgpack_sbuffer_init(&tree);
+	msgpack_packer_init(&tpk, &tree, msgpack_sbuffer_write);
+	msgpack_pack_array(&tpk, (uint32_t)run.nentries);
+	msgpack_sbuffer_write(&tree, run.tree.data, run.tree.size);
+	msgpack_sbuffer_destroy(&run.tree);
+
+	msgpack_sbuffer snap;
+	msgpack_packer spk;
+	msgpack_sbuffer_init(&snap);
+	msgpack_packer_init(&spk, &snap, msgpack_sbuffer_write);
+	char host[64], paths_key[512] = "";
+	snprintf(host, sizeof(host), "%s", o->host);
+	for (size_t i = 0; i < o->npaths; i++)
+		snprintf(paths_key + strlen(paths_key),
+			 sizeof(paths_key) - strlen(paths_key), "%s%s",
+			 i ? "\n" : "", o->paths[i]);
+	if (rc == 0) {
+		msgpack_pack_map(&spk, 12);
+		wire_pack_kv_u64(&spk, "v", 1);
+		wire_pack_kv_u64(&spk, "time", (uint64_t)t0);
+		wire_pack_kv_str(&spk, "host", host);
+		wire_pack_kv_str(&spk, "paths_key", paths_key);
+		wire_pack_str(&spk, "paths");
+		msgpack_pack_array(&spk, (uint32_t)o->npaths);
+		for (size_t i = 0; i < o->npaths; i++)
+			wire_pack_str(&spk, o->paths[i]);
+		wire_pack_kv_str(&spk, "parent", have_parent ? parent_id : "");
+		wire_pack_kv_u64(&spk, "files", st->files);
+		wire_pack_kv_u64(&spk, "dirs", st->dirs);
+		wire_pack_kv_u64(&spk, "bytes", st->bytes);
+		wire_pack_kv_u64(&spk, "added", st->added_stored);
+		wire_pack_kv_u64(&spk, "errors", st->errors);
+		wire_pack_str(&spk, "tree");
+		rc = put_chunked(&run, (const uint8_t *)tree.data, tree.size, &spk);
+	}
+	msgpack_sbuffer_destroy(&tree);
+	/* Packs and their indexes before the snapshot that names them. */
+	if (rc == 0)
+		rc = repo_flush(r, err, errlen);
+	if (rc == 0)
+		rc = repo_snapshot_write(r, snap.data, snap.size, st->snapshot, err,
+					 errlen);
+	msgpack_sbuffer_destroy(&snap);
+	if (have_parent)
+		snapshot_free(&parent);
+	keyset_free(&run.parent);
+	alloc_free(run.buf);
+	st->duration_us = timeutil_now_us() - t0;
+	return rc;
+}
+
+/* ---- list and resolve -------------------------------------------------------------------- */
+
+int backup_list(struct repo *r,
+		void (*cb)(void *arg, const struct backup_snapshot_info *s),
+		void *arg)
+{
+	char(*ids)[2 * REPO_ID_LEN + 1] = NULL;
+	size_t n = 0;
+	int rc = repo_snapshot_ids(r, &ids, &n);
+	if (rc != 0)
+		return rc;
+	struct backup_snapshot_info *all = alloc_zeroed(n ? n : 1, sizeof(*all));
+	size_t count = 0;
+	for (size_t i = 0; all && i < n; i++) {
+		struct snapshot s;
+		char err[200];
+		struct backup_snapshot_info *info = &all[count];
+		if (snapshot_load(r, ids[i], &s, err, sizeof(err)) == 0) {
+			snprintf(info->id, sizeof(info->id), "%s", ids[i]);
+			info->time_us = s.time_us;
+			wire_get_str(&s.meta.data, "host", info->host,
+				     sizeof(info->host));
+			wire_get_str(&s.meta.data, "paths_key", info->paths,
+				     sizeof(info->paths));
+			for (char *p = info->paths; *p; p++)
+				if (*p == '\n')
+					*p = ' ';
+			wire_get_u64(&s.meta.data, "files", &info->files);
+			wire_get_u64(&s.meta.data, "bytes", &info->bytes);
+			wire_get_u64(&s.meta.data, "added", &info->added);
+			count++;
+		}
+		snapshot_free(&s);
+	}
+	/* Oldest first. */
+	for (size_t i = 1; i < count; i++)
+		for (size_t j = i; j > 0 && all[j].time_us < all[j - 1].time_us; j--) {
+			struct backup_snapshot_info t = all[j];
+			all[j] = all[j - 1];
+			all[j - 1] = t;
+		}
+	for (size_t i = 0; i < count; i++)
+		cb(arg, &all[i]);
+	alloc_free(all);
+	alloc_free(ids);
+	return (int)count;
+}
+
+struct resolve_state {
+	const char *want;
+	char found[2 * REPO_ID_LEN + 1];
+	int matches;
+	int64_t newest;
+};
+
+static void resolve_one(void *arg, const struct backup_snapshot_info *s)
+{
+	struct resolve_state *rs = arg;
+	if (strcmp(rs->want, "latest") == 0) {
+		if (s->time_us >= rs->newest) {
+			rs->newest = s->time_us;
+			snprintf(rs->found, sizeof(rs->found), "%s", s->id);
+			rs->matches = 1;
+		}
+	} else if (strncmp(s->id, rs->want, strlen(rs->want)) == 0) {
+		snprintf(rs->found, sizeof(rs->found), "%s", s->id);
+		rs->matches++;
+	}
+}
+
+int backup_resolve(struct repo *r, const char *which,
+		   char id[2 * REPO_ID_LEN + 1], char *err, size_t errlen)
+{
+	struct resolve_state rs = {.want = which, .newest = -1};
+	if (which == NULL || which[0] == '\0')
+		return fail(-EINVAL, err, errlen, "no snapshot given");
+	backup_list(r, resolve_one, &rs);
+	if (rs.matches == 0)
+		return fail(-ENOENT, err, errlen, "no snapshot '%s'", which);
+	if (rs.matches > 1)
+		return fail(-EINVAL, err, errlen,
+			    "'%s' names %d snapshots; give more of the id", which,
+			    rs.matches);
+	snprintf(id, 2 * REPO_ID_LEN + 1, "%s", rs.found);
+	return 0;
+}
+
+/* ---- verify ------------------------------------------------------------------------------- */
+
+struct verify_state {
+	struct repo *r;
+	struct keyset bad; /* ids of damaged chunks */
+	uint8_t *bad_ids;
+	size_t nbad, badcap;
+	struct backup_verify_report *rep;
+	backup_progress_fn progress;
+	void *parg;
+	struct backup_progress pr;
+	int64_t last;
+};
+
+static void check_blob(void *arg, const uint8_t *id,
+		       const struct repo_blob_ref *ref)
+{
+	struct verify_state *vs = arg;
+	void *data;
+	size_t len;
+	char err[200];
+	vs->rep->blobs++;
+	vs->pr.files_done++;
+	vs->pr.bytes_done += ref->length;
+	if (repo_get(vs->r, id, &data, &len, err, sizeof(err)) == 0) {
+		alloc_free(data);
+	} else if (vs->nbad < vs->badcap) {
+		memcpy(vs->bad_ids + vs->nbad * REPO_ID_LEN, id, REPO_ID_LEN);
+		vs->nbad++;
+		vs->rep->bad_blobs++;
+	}
+	int64_t now = timeutil_now_us();
+	if (vs->progress && now - vs->last > PROGRESS_EVERY_US) {
+		vs->last = now;
+		vs->progress(vs->parg, &vs->pr);
+	}
+}
+
+static void count_blob(void *arg, const uint8_t *id,
+		       const struct repo_blob_ref *ref)
+{
+	struct verify_state *vs = arg;
+	(void)id;
+	vs->pr.files_total++;
+	vs->pr.bytes_total += ref->length;
+}
+
+int backup_verify(struct repo *r, bool read_data,
+		  void (*cb)(void *arg, const char *snapshot, const char *path,
+			     const char *what),
+		  void *arg, backup_progress_fn progress, void *parg,
+		  struct backup_verify_report *out, char *err, size_t errlen)
+{
+	struct verify_state vs = {.r = r, .rep = out, .progress = progress,
+				  .parg = parg};
+	memset(out, 0, sizeof(*out));
+	vs.pr.started_us = timeutil_now_us();
+	if (read_data) {
+		vs.pr.phase = "reading every chunk";
+		repo_each_blob(r, count_blob, &vs);
+		vs.badcap = 100000;
+		vs.bad_ids = alloc_bytes(vs.badcap * REPO_ID_LEN);
+		if (vs.bad_ids == NULL)
+			return fail(-ENOMEM, err, errlen, "out of memory");
+		repo_each_blob(r, check_blob, &vs);
+		for (size_t i = 0; i < vs.nbad; i++)
+			keyset_put(&vs.bad, vs.bad_ids + i * REPO_ID_LEN,
+				   REPO_ID_LEN, NULL);
+	}
+	char(*ids)[2 * REPO_ID_LEN + 1] = NULL;
+	size_t n = 0;
+	repo_snapshot_ids(r, &ids, &n);
+	for (size_t i = 0; i < n; i++) {
+		struct snapshot s;
+		char why[300];
+		out->snapshots++;
+		if (snapshot_load(r, ids[i], &s, why, sizeof(why)) != 0 ||
+		    tree_load(r, &s, ids[i], why, sizeof(why)) != 0) {
+			out->damaged_snapshots++;
+			cb(arg, ids[i], "", why);
+			snapshot_free(&s);
+			continue;
+		}
+		bool damaged = false;
+		for (uint32_t k = 0; k < s.entries->via.array.size; k++) {
+			struct entry e;
+			if (!entry_read(&s.entries->via.array.ptr[k], &e)) {
+				damaged = true;
+				cb(arg, ids[i], "", "a tree entry is malformed");
+				continue;
+			}
+			if (e.type != T_FILE)
+				continue;
+			out->files++;
+			for (uint32_t c = 0; c < e.chunks->via.array.size; c++) {
+				const uint8_t *cid = (const uint8_t *)
+					e.chunks->via.array.ptr[c].via.bin.ptr;
+				bool bad = false;
+				const char *what = NULL;
+				if (!repo_has(r, cid))
+					what = "a chunk is missing";
+				else if (read_data)
+					keyset_get(&vs.bad, cid, REPO_ID_LEN, &bad);
+				if (bad)
+					what = "a chunk is damaged";
+				if (what) {
+					char path[4200];
+					snprintf(path, sizeof(path), "%.*s",
+						 (int)e.path_len, e.path);
+					cb(arg, ids[i], path, what);
+					out->damaged_files++;
+					damaged = true;
+					break;
+				}
+			}
+		}
+		out->damaged_snapshots += damaged;
+		snapshot_free(&s);
+	}
+	alloc_free(ids);
+	keyset_free(&vs.bad);
+	alloc_free(vs.bad_ids);
+	return out->damaged_snapshots || out->bad_blobs ? -EBADMSG : 0;
+}
+
+/* ---- restore ------------------------------------------------------------------------------ */
+
+static int mkdirs(char *path, mode_t mode)
+{
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		int rc = mkdir(path, mode) == 0 || errno == EEXIST ? 0 : -errno;
+		*p = '/';
+		if (rc != 0)
+			return rc;
+	}
+	return mkdir(path, mode) == 0 || errno == EEXIST ? 0 : -errno;
+}
+
+static void set_meta(const char *path, const struct entry *e, bool link)
+{
+	struct timespec ts[2] = {
+		{e->mtime_ns / 1000000000, e->mtime_ns % 1000000000},
+		{e->mtime_ns / 1000000000, e->mtime_ns % 1000000000}};
+	if (geteuid() == 0 &&
+	    lchown(path, (uid_t)e->uid, (gid_t)e->gid) != 0)
+		log_warn("restore: %s: cannot set the owner", path);
+	if (!link)
+		chmod(path, (mode_t)e->mode);
+	utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW);
+}
+
+static int restore_file(struct repo *r, const struct entry *e,
+			const char *dst, struct backup_restore_stats *st,
+			struct backup_progress *pr, char *err, size_t errlen)
+{
+	int fd = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+		      0600);
+	if (fd < 0)
+		return fail(-errno, err, errlen, "%s: %s", dst, strerror(errno));
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+	int rc = 0;
+	for (uint32_t c = 0; c < e->chunks->via.array.size && rc == 0; c++) {
+		void *data;
+		size_t len;
+		rc = repo_get(r, (const uint8_t *)e->chunks->via.array.ptr[c].via.bin.ptr,
+			      &data, &len, err, errlen);
+		if (rc != 0)
+			break;
+		EVP_DigestUpdate(md, data, len);
+		const char *p = data;
+		size_t left = len;
+		while (left > 0 && rc == 0) {
+			ssize_t w = write(fd, p, left);
+			if (w < 0 && errno != EINTR)
+				rc = fail(-errno, err, errlen, "%s: %s", dst,
+					  strerror(errno));
+			else if (w > 0) {
+				p += w;
+				left -= (size_t)w;
+			}
+		}
+		alloc_free(data);
+		st->bytes += len;
+		pr->bytes_done += len;
+	}
+	uint8_t digest[32];
+	unsigned dlen = 0;
+	EVP_DigestFinal_ex(md, digest, &dlen);
+	EVP_MD_CTX_free(md);
+	if (close(fd) != 0 && rc == 0)
+		rc = fail(-errno, err, errlen, "%s: %s", dst, strerror(errno));
+	if (rc != 0)
+		return rc;
+	if (e->extra->type == MSGPACK_OBJECT_BIN && e->extra->via.bin.size == 32 &&
+	    memcmp(e->extra->via.bin.ptr, digest, 32) == 0) {
+		st->verified++;
+	} else {
+		st->mismatched++;
+		log_warn("restore: %s does not match its recorded SHA-256", dst);
+	}
+	set_meta(dst, e, false);
+	st->files++;
+	pr->files_done++;
+	return 0;
+}
+
+static bool under(const struct entry *e, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	while (n > 1 && prefix[n - 1] == '/')
+		n--;
+	return e->path_len >= n && memcmp(e->path, prefix, n) == 0 &&
+	       (e->path_len == n || e->path[n] == '/' || n == 1);
+}
+
+int backup_restore(struct repo *r, const struct backup_restore_options *o,
+		   struct backup_restore_stats *st, char *err, size_t errlen)
+{
+	char id[2 * REPO_ID_LEN + 1];
+	struct snapshot s;
+	memset(st, 0, sizeof(*st));
+	int64_t t0 = timeutil_now_us();
+	int rc = backup_resolve(r, o->snapshot, id, err, errlen);
+	if (rc != 0)
+		return rc;
+	if ((rc = snapshot_load(r, id, &s, err, errlen)) != 0 ||
+	    (rc = tree_load(r, &s, id, err, errlen)) != 0) {
+		snapshot_free(&s);
+		return rc;
+	}
+	uint32_t n = s.entries->via.array.size;
+	bool *pick = alloc_zeroed(n ? n : 1, sizeof(bool));
+	struct backup_progress pr = {.phase = "restoring", .started_us = t0};
+	uint32_t candidates = 0;
+	for (uint32_t i = 0; pick && i < n; i++) {
+		struct entry e;
+		if (!entry_read(&s.entries->via.array.ptr[i], &e) ||
+		    (o->path && !under(&e, o->path)))
+			continue;
+		pick[i] = true;
+		candidates += e.type == T_FILE;
+	}
+	/* A sample: keep `sample` files at random, and the folders. */
+	if (pick && o->sample > 0 && o->sample < candidates) {
+		uint32_t keep = (uint32_t)o->sample, seen = 0;
+		for (uint32_t i = 0; i < n; i++) {
+			struct entry e;
+			if (!pick[i] || !entry_read(&s.entries->via.array.ptr[i], &e) ||
+			    e.type != T_FILE)
+				continue;
+			uint32_t rnd;
+			RAND_bytes((unsigned char *)&rnd, sizeof(rnd));
+			/* Selection sampling: each file with the chance that
+			 * leaves exactly `keep` in the end. */
+			if ((uint64_t)rnd % (candidates - seen) >= keep)
+				pick[i] = false;
+			else
+				keep--;
+			seen++;
+		}
+	}
+	for (uint32_t i = 0; pick && i < n; i++) {
+		struct entry e;
+		if (pick[i] && entry_read(&s.entries->via.array.ptr[i], &e) &&
+		    e.type == T_FILE) {
+			pr.files_total++;
+			pr.bytes_total += e.size;
+		}
+	}
+	for (uint32_t i = 0; pick && i < n && rc == 0; i++) {
+		struct entry e;
+		if (!pick[i] || !entry_read(&s.entries->via.array.ptr[i], &e))
+			continue;
+		char dst[8300];
+		snprintf(dst, sizeof(dst), "%s%s%.*s", o->to,
+			 e.path[0] == '/' ? "" : "/", (int)e.path_len, e.path);
+		if (strstr(dst, "/../") != NULL) {
+			rc = fail(-EINVAL, err, errlen, "refusing path %s", dst);
+			break;
+		}
+		char parent[8300];
+		snprintf(parent, sizeof(parent), "%s", dst);
+		char *slash = strrchr(parent, '/');
+		if (slash && slash != parent) {
+			*slash = '\0';
+			mkdirs(parent, 0700);
+		}
+		if (e.type == T_DIR) {
+			rc = mkdirs(dst, 0700);
+		} else if (e.type == T_LINK) {
+			char target[4200];
+			if (e.extra->type == MSGPACK_OBJECT_STR) {
+				snprintf(target, sizeof(target), "%.*s",
+					 (int)e.extra->via.str.size,
+					 e.extra->via.str.ptr);
+				unlink(dst);
+				if (symlink(target, dst) == 0)
+					set_meta(dst, &e, true);
+			}
+		} else {
+			rc = restore_file(r, &e, dst, st, &pr, err, errlen);
+		}
+		if (o->progress && rc == 0)
+			o->progress(o->arg, &pr);
+	}
+	/* Folders last, deepest first: writing files into them changed
+	 * their times. */
+	for (uint32_t i = n; pick && i-- > 0 && rc == 0;) {
+		struct entry e;
+		if (pick[i] && entry_read(&s.entries->via.array.ptr[i], &e) &&
+		    e.type == T_DIR) {
+			char dst[8300];
+			snprintf(dst, sizeof(dst), "%s%.*s", o->to, (int)e.path_len,
+				 e.path);
+			if (o->sample == 0)
+				set_meta(dst, &e, false);
+		}
+	}
+	alloc_free(pick);
+	snapshot_free(&s);
+	st->duration_us = timeutil_now_us() - t0;
+	if (rc == 0 && st->mismatched)
+		return fail(-EBADMSG, err, errlen,
+			    "%llu restored file(s) do not match their recorded "
+			    "SHA-256",
+			    (unsigned long long)st->mismatched);
+	return rc;
+}
+
+/* ---- prune ------------------------------------------------------------------------------- */
+
+struct prune_list {
+	struct backup_snapshot_info *s;
+	size_t n, cap;
+};
+
+static void collect_snapshot(void *arg, const struct backup_snapshot_info *s)
+{
+	struct prune_list *l = arg;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		void *p = alloc_resize(l->s, cap * sizeof(*l->s));
+		if (p == NULL)
+			return;
+		l->s = p;
+		l->cap = cap;
+	}
+	l->s[l->n++] = *s;
+}
+
+enum period { DAY, WEEK, MONTH };
+
+/* The period a snapshot falls in, in the PC's local time. */
+static void bucket(int64_t us, enum period p, char *out, size_t cap)
+{
+	time_t t = (time_t)(us / 1000000);
+	struct tm tm;
+	localtime_r(&t, &tm);
+	if (p == DAY)
+		strftime(out, cap, "%Y%m%d", &tm);
+	else if (p == WEEK)
+		strftime(out, cap, "%G%V", &tm);
+	else
+		strftime(out, cap, "%Y%m", &tm);
+}
+
+struct pack_use {
+	bool *used;
+	uint64_t *bytes;
+	const struct keyset *refs;
+};
+
+static void mark_pack(void *arg, const uint8_t *id,
+		      const struct repo_blob_ref *ref)
+{
+	struct pack_use *pu = arg;
+	bool found;
+	keyset_get(pu->refs, id, REPO_ID_LEN, &found);
+	if (found)
+		pu->used[ref->pack] = true;
+	pu->bytes[ref->pack] += ref->length;
+}
+
+int backup_prune(struct repo *r, int keep_daily, int keep_weekly,
+		 int keep_monthly, struct backup_prune_stats *st, char *err,
+		 size_t errlen)
+{
+	memset(st, 0, sizeof(*st));
+	if (keep_daily <= 0 && keep_weekly <= 0 && keep_monthly <= 0)
+		return fail(-EINVAL, err, errlen,
+			    "a policy that keeps nothing is refused: give "
+			    "--keep-daily, --keep-weekly or --keep-monthly");
+	struct prune_list l = {0};
+	backup_list(r, collect_snapshot, &l);
+	bool *keep = alloc_zeroed(l.n ? l.n : 1, sizeof(bool));
+	struct {
+		enum period period;
+		int n;
+	} rules[] = {{DAY, keep_daily}, {WEEK, keep_weekly},
+		     {MONTH, keep_monthly}};
+	for (int k = 0; keep && k < 3; k++) {
+		char last[16] = "";
+		int kept = 0;
+		/* Newest first: the newest snapshot of each period stays. */
+		for (size_t i = l.n; i-- > 0 && kept < rules[k].n;) {
+			char b[16];
+			bucket(l.s[i].time_us, rules[k].period, b, sizeof(b));
+			if (strcmp(b, last) != 0) {
+				keep[i] = true;
+				kept++;
+				snprintf(last, sizeof(last), "%s", b);
+			}
+		}
+	}
+	int rc = 0;
+	struct keyset refs = {0};
+	struct snapshot *loaded = alloc_zeroed(l.n ? l.n : 1, sizeof(*loaded));
+	for (size_t i = 0; keep && loaded && i < l.n && rc == 0; i++) {
+		if (!keep[i]) {
+			continue;
+		}
+		st->snapshots_kept++;
+		if ((rc = snapshot_load(r, l.s[i].id, &loaded[i], err, errlen)) != 0 ||
+		    (rc = tree_load(r, &loaded[i], l.s[i].id, err, errlen)) != 0)
+			break;
+		const msgpack_object *tree = wire_map_get(&loaded[i].meta.data,
+							  "tree");
+		for (uint32_t t = 0; tree && t < tree->via.array.size; t++)
+			keyset_put(&refs, tree->via.array.ptr[t].via.bin.ptr,
+				   REPO_ID_LEN, NULL);
+		const msgpack_object *es = loaded[i].entries;
+		for (uint32_t k = 0; k < es->via.array.size; k++) {
+			struct entry e;
+			if (!entry_read(&es->via.array.ptr[k], &e))
+				continue;
+			for (uint32_t c = 0; c < e.chunks->via.array.size; c++)
+				keyset_put(&refs,
+					   e.chunks->via.array.ptr[c].via.bin.ptr,
+					   REPO_ID_LEN, NULL);
+		}
+	}
+	/* Nothing is deleted unless every kept snapshot could be read: a
+	 * damaged tree must not make its chunks look unused. */
+	if (rc == 0 && keep && loaded) {
+		for (size_t i = 0; i < l.n; i++)
+			if (!keep[i] && repo_snapshot_delete(r, l.s[i].id) == 0)
+				st->snapshots_removed++;
+		size_t np = repo_pack_count(r);
+		struct pack_use pu = {alloc_zeroed(np ? np : 1, sizeof(bool)),
+				      alloc_zeroed(np ? np : 1, sizeof(uint64_t)),
+				      &refs};
+		if (pu.used && pu.bytes) {
+			repo_each_blob(r, mark_pack, &pu);
+			for (size_t p = 0; p < np; p++)
+				if (!pu.used[p] && pu.bytes[p] &&
+				    repo_pack_delete(r, (uint32_t)p) == 0) {
+					st->packs_removed++;
+					st->bytes_freed += pu.bytes[p];
+				}
+		}
+		alloc_free(pu.used);
+		alloc_free(pu.bytes);
+	}
+	for (size_t i = 0; loaded && i < l.n; i++)
+		if (keep && keep[i])
+			snapshot_free(&loaded[i]);
+	alloc_free(loaded);
+	keyset_free(&refs);
+	alloc_free(keep);
+	alloc_free(l.s);
+	return rc;
+}

@@ -1,0 +1,106 @@
+/* backup: snapshots of folders into a repository (repo.h), and back.
+ *
+ * A run walks the protected paths, cuts each file into content-defined
+ * chunks and stores the chunks the repository lacks; a file whose size,
+ * mtime, ctime and inode equal the previous snapshot's is not read at
+ * all (its chunks and hash are carried over). The snapshot's tree lists
+ * every file with its metadata, chunk ids and SHA-256, so that a restore
+ * (and a sampled test restore) can prove each file came back intact. */
+#ifndef EDUWATCH_BACKUP_H
+#define EDUWATCH_BACKUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent/repo.h"
+
+struct backup_progress {
+	const char *phase;    /* "scanning", "backing up", "restoring", ... */
+	uint64_t files_done, files_total;
+	uint64_t bytes_done, bytes_total;
+	int64_t started_us;
+};
+typedef void (*backup_progress_fn)(void *arg, const struct backup_progress *p);
+
+struct backup_stats {
+	char snapshot[2 * REPO_ID_LEN + 1];
+	uint64_t files, dirs, links;
+	uint64_t bytes;		/* in the snapshot */
+	uint64_t bytes_read;	/* read this run (changed files) */
+	uint64_t files_unchanged;
+	uint64_t chunks_new, chunks_reused;
+	uint64_t added_raw;	/* new chunk bytes before compression */
+	uint64_t added_stored;	/* sealed bytes written */
+	uint64_t errors;	/* unreadable files, skipped with a log line */
+	int64_t duration_us;
+};
+
+struct backup_run_options {
+	const char *const *paths;
+	size_t npaths;
+	const char *const *excludes;
+	size_t nexcludes;
+	const char *host;
+	backup_progress_fn progress;
+	void *arg;
+};
+
+int backup_run(struct repo *r, const struct backup_run_options *o,
+	       struct backup_stats *out, char *err, size_t errlen);
+
+struct backup_snapshot_info {
+	char id[2 * REPO_ID_LEN + 1];
+	int64_t time_us;
+	char host[64];
+	char paths[512];
+	uint64_t files, bytes, added;
+};
+
+/* Oldest first. Returns the count or -errno. */
+int backup_list(struct repo *r,
+		void (*cb)(void *arg, const struct backup_snapshot_info *s),
+		void *arg);
+
+/* "latest", a full id or a unique prefix of one. */
+int backup_resolve(struct repo *r, const char *which,
+		   char id[2 * REPO_ID_LEN + 1], char *err, size_t errlen);
+
+struct backup_verify_report {
+	uint64_t snapshots, files, blobs, bad_blobs, damaged_files,
+		damaged_snapshots;
+};
+/* Checks every snapshot's tree and that each chunk it names is indexed;
+ * with read_data, also reads, decrypts and re-hashes every chunk. Each
+ * problem is named (snapshot, path, what) through cb. Returns 0 when
+ * the repository is sound, -EBADMSG when it is not. */
+int backup_verify(struct repo *r, bool read_data,
+		  void (*cb)(void *arg, const char *snapshot, const char *path,
+			     const char *what),
+		  void *arg, backup_progress_fn progress, void *parg,
+		  struct backup_verify_report *out, char *err, size_t errlen);
+
+struct backup_restore_options {
+	const char *snapshot; /* as backup_resolve */
+	const char *path;     /* NULL: everything */
+	const char *to;	      /* restored under to + original path */
+	size_t sample;	      /* > 0: that many random files only */
+	backup_progress_fn progress;
+	void *arg;
+};
+struct backup_restore_stats {
+	uint64_t files, bytes, verified, mismatched;
+	int64_t duration_us;
+};
+/* Every file's SHA-256 is checked against the tree's as it is written. */
+int backup_restore(struct repo *r, const struct backup_restore_options *o,
+		   struct backup_restore_stats *out, char *err, size_t errlen);
+
+struct backup_prune_stats {
+	uint64_t snapshots_kept, snapshots_removed, packs_removed, bytes_freed;
+};
+int backup_prune(struct repo *r, int keep_daily, int keep_weekly,
+		 int keep_monthly, struct backup_prune_stats *out, char *err,
+		 size_t errlen);
+
+#endif

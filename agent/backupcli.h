@@ -1,0 +1,35 @@
+/* backupcli: `eduwatch-agent backup init|run|list|verify|restore|prune`.
+ *
+ * Each command shows progress on a terminal (files, bytes, rate, ETA) and
+ * prints its result as text or, with --json, one JSON object. The
+ * repository and passphrase come from agent.yaml (backup.repo,
+ * backup.password_file), or --repo and --password-file, or the
+ * EDUWATCH_BACKUP_PASSWORD environment variable. */
+#ifndef EDUWATCH_BACKUPCLI_H
+#define EDUWATCH_BACKUPCLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "agent/settings.h"
+
+struct backupcli_options {
+	const char *command;	   /* init, run, list, verify, restore, prune */
+	const char *const *args;   /* what follows it */
+	size_t nargs;
+	const struct agent_settings *settings; /* NULL: no agent.yaml */
+	const char *repo;
+	const char *password_file;
+	const char *to;
+	bool json;
+	bool read_data;
+	int keep_daily, keep_weekly, keep_monthly;
+};
+
+/* The passphrase: the environment, else the file's first line. */
+int backupcli_passphrase(const char *file, char *out, size_t cap, char *err,
+			 size_t errlen);
+
+int backupcli_run(const struct backupcli_options *o);
+
+#endif

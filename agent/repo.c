@@ -1,0 +1,1083 @@
+#include "agent/repo.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <msgpack.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/hmac.h>
+#include <openssl/kdf.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <zstd.h>
+
+#include "common/alloc.h"
+#include "common/wire.h"
+
+#define NONCE 12
+#define TAG 16
+#define KEYS_LEN 96 /* enc, mac, chunker seed */
+#define SCRYPT_N (1u << 15)
+#define SCRYPT_R 8u
+#define SCRYPT_P 1u
+#define ZSTD_LEVEL 3
+#define FILE_MAX (64u * 1024u * 1024u)
+
+struct slot {
+	uint8_t id[REPO_ID_LEN];
+	struct repo_blob_ref ref;
+	bool used;
+};
+
+struct pending_entry {
+	uint8_t id[REPO_ID_LEN];
+	uint64_t offset;
+	uint32_t length, raw_len;
+};
+
+struct repo {
+	char dir[512];
+	uint8_t enc[32], mac[32], seed[32];
+	struct chunker_params chunker;
+	/* The index: open addressing on the id's first bytes. */
+	struct slot *slots;
+	size_t nslots, nused;
+	char (*packs)[2 * REPO_ID_LEN + 1];
+	size_t npacks, packs_cap;
+	/* The pack being written. */
+	int pack_fd;
+	char pack_tmp[600];
+	uint64_t pack_size;
+	struct pending_entry *pending;
+	size_t npending, pending_cap;
+	int lock_fd;
+	uint8_t *zbuf;
+	size_t zcap;
+};
+
+static int fail(int rc, char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int fail(int rc, char *err, size_t errlen, const char *fmt, ...)
+{
+	if (err && errlen) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+void repo_hex(const uint8_t *id, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[id[i] >> 4];
+		out[2 * i + 1] = digits[id[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+int repo_unhex(const char *hex, uint8_t *id, size_t n)
+{
+	for (size_t i = 0; i < 2 * n; i++) {
+		char c = hex[i];
+		int v = c >= '0' && c <= '9'   ? c - '0'
+			: c >= 'a' && c <= 'f' ? c - 'a' + 10
+					       : -1;
+		if (v < 0)
+			return -EINVAL;
+		if (i % 2 == 0)
+			id[i / 2] = (uint8_t)(v << 4);
+		else
+			id[i / 2] |= (uint8_t)v;
+	}
+	return hex[2 * n] == '\0' ? 0 : -EINVAL;
+}
+
+/* ---- sealing ------------------------------------------------------------------ */
+
+/* nonce || AES-256-GCM(plain) || tag, with aad bound in. */
+static int seal(const uint8_t key[32], const void *aad, size_t aad_len,
+		const void *plain, size_t len, uint8_t *out)
+{
+	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+	int n = 0, ok = c && RAND_bytes(out, NONCE) == 1 &&
+			 EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, key, out) &&
+			 (aad_len == 0 ||
+			  EVP_EncryptUpdate(c, NULL, &n, aad, (int)aad_len)) &&
+			 EVP_EncryptUpdate(c, out + NONCE, &n, plain, (int)len) &&
+			 EVP_EncryptFinal_ex(c, out + NONCE + n, &n) &&
+			 EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, TAG,
+					     out + NONCE + len);
+	EVP_CIPHER_CTX_free(c);
+	return ok ? 0 : -EIO;
+}
+
+static int open_sealed(const uint8_t key[32], const void *aad, size_t aad_len,
+		       const uint8_t *in, size_t len, uint8_t *out)
+{
+	if (len < NONCE + TAG)
+		return -EBADMSG;
+	size_t plen = len - NONCE - TAG;
+	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+	int n = 0, ok = c && EVP_DecryptInit_ex(c, EVP_aes_256_gcm(), NULL, key,
+						 in) &&
+			 (aad_len == 0 ||
+			  EVP_DecryptUpdate(c, NULL, &n, aad, (int)aad_len)) &&
+			 EVP_DecryptUpdate(c, out, &n, in + NONCE, (int)plen) &&
+			 EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, TAG,
+					     (void *)(in + NONCE + plen)) &&
+			 EVP_DecryptFinal_ex(c, out + n, &n) > 0;
+	EVP_CIPHER_CTX_free(c);
+	return ok ? 0 : -EBADMSG;
+}
+
+/* ---- files ---------------------------------------------------------------------- */
+
+static int fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int rc = fsync(fd) == 0 ? 0 : -errno;
+	close(fd);
+	return rc;
+}
+
+static int write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+	while (n > 0) {
+		ssize_t w = write(fd, c, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* tmp file, fsync, rename into place, fsync the folder. */
+static int put_file(struct repo *r, const char *subdir, const char *name,
+		    const void *data, size_t len)
+{
+	char tmp[700], dst[700], dir[600];
+	unsigned char rnd[8];
+	char rhex[17];
+	RAND_bytes(rnd, sizeof(rnd));
+	repo_hex(rnd, sizeof(rnd), rhex);
+	snprintf(tmp, sizeof(tmp), "%s/tmp/%s.tmp", r->dir, rhex);
+	snprintf(dir, sizeof(dir), "%s/%s", r->dir, subdir);
+	snprintf(dst, sizeof(dst), "%s/%s", dir, name);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	int rc = write_all(fd, data, len);
+	if (rc == 0 && fsync(fd) != 0)
+		rc = -errno;
+	if (close(fd) != 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && rename(tmp, dst) != 0)
+		rc = -errno;
+	if (rc != 0)
+		unlink(tmp);
+	else
+		fsync_dir(dir);
+	return rc;
+}
+
+static int read_file(const char *path, uint8_t **out, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	if (fstat(fd, &st) != 0 || st.st_size < 0 || st.st_size > FILE_MAX) {
+		close(fd);
+		return -EFBIG;
+	}
+	uint8_t *buf = alloc_bytes((size_t)st.st_size + 1);
+	size_t done = 0;
+	while (buf && done < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + done, (size_t)st.st_size - done);
+		if (n <= 0)
+			break;
+		done += (size_t)n;
+	}
+	close(fd);
+	if (buf == NULL || done != (size_t)st.st_size) {
+		alloc_free(buf);
+		return -EIO;
+	}
+	*out = buf;
+	*len = done;
+	return 0;
+}
+
+/* A sealed file: the kind of file is the AAD, so a snapshot cannot be
+ * passed off as an index. */
+static int put_sealed(struct repo *r, const char *subdir, const char *name,
+		      const void *data, size_t len)
+{
+	uint8_t *buf = alloc_bytes(len + NONCE + TAG);
+	if (buf == NULL)
+		return -ENOMEM;
+	int rc = seal(r->enc, subdir, strlen(subdir), data, len, buf);
+	if (rc == 0)
+		rc = put_file(r, subdir, name, buf, len + NONCE + TAG);
+	alloc_free(buf);
+	return rc;
+}
+
+static int get_sealed(struct repo *r, const char *subdir, const char *name,
+		      uint8_t **out, size_t *out_len)
+{
+	char path[700];
+	uint8_t *buf;
+	size_t len;
+	snprintf(path, sizeof(path), "%s/%s/%s", r->dir, subdir, name);
+	int rc = read_file(path, &buf, &len);
+	if (rc != 0)
+		return rc;
+	uint8_t *plain = len >= NONCE + TAG ? alloc_bytes(len - NONCE - TAG + 1)
+					    : NULL;
+	rc = plain ? open_sealed(r->enc, subdir, strlen(subdir), buf, len, plain)
+		   : -EBADMSG;
+	alloc_free(buf);
+	if (rc != 0) {
+		alloc_free(plain);
+		return rc;
+	}
+	*out = plain;
+	*out_len = len - NONCE - TAG;
+	return 0;
+}
+
+/* ---- keys ------------------------------------------------------------------------ */
+
+static int derive(const char *pass, const uint8_t *salt, uint64_t n,
+		  uint64_t rr, uint64_t p, uint8_t kek[32])
+{
+	return EVP_PBE_scrypt(pass, strlen(pass), salt, 16, n, rr, p,
+			      256u * 1024 * 1024, kek, 32) == 1
+		       ? 0
+		       : -EINVAL;
+}
+
+static const char key_aad[] = "eduwatch-backup-key-v1";
+
+static int write_key_file(const char *dir, const uint8_t keys[KEYS_LEN],
+			  const char *pass)
+{
+	uint8_t salt[16], kek[32], sealed[KEYS_LEN + NONCE + TAG];
+	RAND_bytes(salt, sizeof(salt));
+	int rc = derive(pass, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P, kek);
+	if (rc == 0)
+		rc = seal(kek, key_aad, sizeof(key_aad), keys, KEYS_LEN, sealed);
+	OPENSSL_cleanse(kek, sizeof(kek));
+	if (rc != 0)
+		return rc;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 6);
+	wire_pack_kv_str(&pk, "kdf", "scrypt");
+	wire_pack_kv_u64(&pk, "n", SCRYPT_N);
+	wire_pack_kv_u64(&pk, "r", SCRYPT_R);
+	wire_pack_kv_u64(&pk, "p", SCRYPT_P);
+	wire_pack_str(&pk, "salt");
+	msgpack_pack_bin(&pk, sizeof(salt));
+	msgpack_pack_bin_body(&pk, salt, sizeof(salt));
+	wire_pack_str(&pk, "sealed");
+	msgpack_pack_bin(&pk, sizeof(sealed));
+	msgpack_pack_bin_body(&pk, sealed, sizeof(sealed));
+	char path[600], tmp[620];
+	snprintf(path, sizeof(path), "%s/keys/key", dir);
+	snprintf(tmp, sizeof(tmp), "%s/keys/key.tmp", dir);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	rc = fd < 0 ? -errno : write_all(fd, sb.data, sb.size);
+	if (fd >= 0 && rc == 0 && fsync(fd) != 0)
+		rc = -errno;
+	if (fd >= 0)
+		close(fd);
+	if (rc == 0 && rename(tmp, path) != 0)
+		rc = -errno;
+	msgpack_sbuffer_destroy(&sb);
+	return rc;
+}
+
+static int read_key_file(const char *dir, const char *pass,
+			 uint8_t keys[KEYS_LEN], char *err, size_t errlen)
+{
+	char path[600];
+	uint8_t *buf;
+	size_t len;
+	snprintf(path, sizeof(path), "%s/keys/key", dir);
+	int rc = read_file(path, &buf, &len);
+	if (rc != 0)
+		return fail(rc, err, errlen, "%s: not a backup repository (%s)",
+			    dir, strerror(-rc));
+	msgpack_unpacked up;
+	msgpack_unpacked_init(&up);
+	uint64_t n = 0, rr = 0, p = 0;
+	const msgpack_object *salt = NULL, *sealed = NULL;
+	rc = -EBADMSG;
+	if (wire_check_msgpack((const char *)buf, len, 4) == 0 &&
+	    msgpack_unpack_next(&up, (const char *)buf, len, NULL) ==
+		    MSGPACK_UNPACK_SUCCESS &&
+	    up.data.type == MSGPACK_OBJECT_MAP &&
+	    wire_get_u64(&up.data, "n", &n) == 0 &&
+	    wire_get_u64(&up.data, "r", &rr) == 0 &&
+	    wire_get_u64(&up.data, "p", &p) == 0 &&
+	    (salt = wire_map_get(&up.data, "salt")) != NULL &&
+	    (sealed = wire_map_get(&up.data, "sealed")) != NULL &&
+	    salt->type == MSGPACK_OBJECT_BIN && salt->via.bin.size == 16 &&
+	    sealed->type == MSGPACK_OBJECT_BIN &&
+	    sealed->via.bin.size == KEYS_LEN + NONCE + TAG && n >= 1024 &&
+	    n <= (1u << 22) && rr >= 1 && rr <= 32 && p >= 1 && p <= 16)
+		rc = 0;
+	uint8_t kek[32];
+	if (rc == 0 && derive(pass, (const uint8_t *)salt->via.bin.ptr, n, rr, p,
+			      kek) != 0)
+		rc = -EINVAL;
+	if (rc == 0 &&
+	    open_sealed(kek, key_aad, sizeof(key_aad),
+			(const uint8_t *)sealed->via.bin.ptr,
+			sealed->via.bin.size, keys) != 0)
+		rc = -EACCES;
+	OPENSSL_cleanse(kek, sizeof(kek));
+	msgpack_unpacked_destroy(&up);
+	alloc_free(buf);
+	if (rc == -EACCES)
+		return fail(rc, err, errlen,
+			    "wrong passphrase for the backup repository %s", dir);
+	if (rc != 0)
+		return fail(rc, err, errlen, "%s: the key file is damaged", path);
+	return 0;
+}
+
+int repo_init(const char *dir, const char *pass, char *err, size_t errlen)
+{
+	static const char *const subdirs[] = {"keys", "data", "index",
+					      "snapshots", "tmp"};
+	char path[600];
+	if (strlen(pass) < 8)
+		return fail(-EINVAL, err, errlen,
+			    "the passphrase must have at least 8 characters");
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return fail(-errno, err, errlen, "%s: %s", dir, strerror(errno));
+	snprintf(path, sizeof(path), "%s/keys/key", dir);
+	if (access(path, F_OK) == 0)
+		return fail(-EEXIST, err, errlen,
+			    "%s already holds a backup repository", dir);
+	for (size_t i = 0; i < 5; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, subdirs[i]);
+		if (mkdir(path, 0700) != 0 && errno != EEXIST)
+			return fail(-errno, err, errlen, "%s: %s", path,
+				    strerror(errno));
+	}
+	for (unsigned i = 0; i < 256; i++) {
+		snprintf(path, sizeof(path), "%s/data/%02x", dir, i);
+		if (mkdir(path, 0700) != 0 && errno != EEXIST)
+			return fail(-errno, err, errlen, "%s: %s", path,
+				    strerror(errno));
+	}
+	uint8_t keys[KEYS_LEN];
+	RAND_bytes(keys, sizeof(keys));
+	int rc = write_key_file(dir, keys, pass);
+	OPENSSL_cleanse(keys, sizeof(keys));
+	if (rc != 0)
+		return fail(rc, err, errlen, "cannot write the key file: %s",
+			    strerror(-rc));
+	snprintf(path, sizeof(path), "%s/config", dir);
+	FILE *f = fopen(path, "we");
+	if (f) {
+		fprintf(f, "eduwatch backup repository, format 1; see "
+			   "docs/BACKUP-FORMAT.md\n");
+		fclose(f);
+	}
+	return 0;
+}
+
+/* ---- the index ------------------------------------------------------------------- */
+
+static uint64_t id_hash(const uint8_t *id)
+{
+	uint64_t h;
+	memcpy(&h, id, sizeof(h));
+	return h;
+}
+
+static int index_grow(struct repo *r)
+{
+	size_t n = r->nslots ? r->nslots * 2 : 4096;
+	struct slot *s = alloc_zeroed(n, sizeof(*s));
+	if (s == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < r->nslots; i++) {
+		if (!r->slots[i].used)
+			continue;
+		size_t j = id_hash(r->slots[i].id) & (n - 1);
+		while (s[j].used)
+			j = (j + 1) & (n - 1);
+		s[j] = r->slots[i];
+	}
+	alloc_free(r->slots);
+	r->slots = s;
+	r->nslots = n;
+	return 0;
+}
+
+static struct slot *index_find(const struct repo *r, const uint8_t *id)
+{
+	if (r->nslots == 0)
+		return NULL;
+	size_t j = id_hash(id) & (r->nslots - 1);
+	while (r->slots[j].used) {
+		if (memcmp(r->slots[j].id, id, REPO_ID_LEN) == 0)
+			return &r->slots[j];
+		j = (j + 1) & (r->nslots - 1);
+	}
+	return NULL;
+}
+
+static int index_add(struct repo *r, const uint8_t *id,
+		     const struct repo_blob_ref *ref)
+{
+	if ((r->nused + 1) * 2 > r->nslots && index_grow(r) != 0)
+		return -ENOMEM;
+	if (index_find(r, id))
+		return 0;
+	size_t j = id_hash(id) & (r->nslots - 1);
+	while (r->slots[j].used)
+		j = (j + 1) & (r->nslots - 1);
+	memcpy(r->slots[j].id, id, REPO_ID_LEN);
+	r->slots[j].ref = *ref;
+	r->slots[j].used = true;
+	r->nused++;
+	return 0;
+}
+
+static int add_pack_name(struct repo *r, const char *name, uint32_t *index)
+{
+	if (r->npacks == r->packs_cap) {
+		size_t cap = r->packs_cap ? r->packs_cap * 2 : 64;
+		void *p = alloc_resize(r->packs, cap * sizeof(*r->packs));
+		if (p == NULL)
+			return -ENOMEM;
+		r->packs = p;
+		r->packs_cap = cap;
+	}
+	snprintf(r->packs[r->npacks], sizeof(r->packs[0]), "%s", name);
+	*index = (uint32_t)r->npacks++;
+	return 0;
+}
+
+/* index/<pack>: a sealed msgpack array of [id, offset, length, raw_len]. */
+static int load_index_file(struct repo *r, const char *name)
+{
+	uint8_t *buf;
+	size_t len;
+	int rc = get_sealed(r, "index", name, &buf, &len);
+	if (rc != 0)
+		return rc;
+	uint32_t pack;
+	msgpack_unpacked up;
+	msgpack_unpacked_init(&up);
+	rc = -EBADMSG;
+	if (wire_check_msgpack((const char *)buf, len, 4) == 0 &&
+	    msgpack_unpack_next(&up, (const char *)buf, len, NULL) ==
+		    MSGPACK_UNPACK_SUCCESS &&
+	    up.data.type == MSGPACK_OBJECT_ARRAY &&
+	    add_pack_name(r, name, &pack) == 0) {
+		rc = 0;
+		for (uint32_t i = 0; i < up.data.via.array.size && rc == 0; i++) {
+			const msgpack_object *e = &up.data.via.array.ptr[i];
+			const msgpack_object *f = e->via.array.ptr;
+			if (e->type != MSGPACK_OBJECT_ARRAY ||
+			    e->via.array.size != 4 ||
+			    f[0].type != MSGPACK_OBJECT_BIN ||
+			    f[0].via.bin.size != REPO_ID_LEN ||
+			    f[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+			    f[2].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+			    f[3].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+			    f[2].via.u64 > UINT32_MAX || f[3].via.u64 > UINT32_MAX) {
+				rc = -EBADMSG;
+				break;
+			}
+			struct repo_blob_ref ref = {
+				.pack = pack,
+				.offset = f[1].via.u64,
+				.length = (uint32_t)f[2].via.u64,
+				.raw_len = (uint32_t)f[3].via.u64,
+			};
+			rc = index_add(r, (const uint8_t *)f[0].via.bin.ptr, &ref);
+		}
+	}
+	msgpack_unpacked_destroy(&up);
+	alloc_free(buf);
+	return rc;
+}
+
+static int load_index(struct repo *r, char *err, size_t errlen)
+{
+	char dir[600];
+	snprintf(dir, sizeof(dir), "%s/index", r->dir);
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return fail(-errno, err, errlen, "%s: %s", dir, strerror(errno));
+	struct dirent *de;
+	int rc = 0;
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		if (strlen(de->d_name) != 2 * REPO_ID_LEN)
+			continue;
+		rc = load_index_file(r, de->d_name);
+		if (rc != 0)
+			fail(rc, err, errlen,
+			     "index/%s is damaged (%s); run 'backup verify'",
+			     de->d_name, strerror(-rc));
+	}
+	closedir(d);
+	return rc;
+}
+
+/* Whatever a crash left in tmp/ was never part of the repository. */
+static void clean_tmp(struct repo *r)
+{
+	char dir[600];
+	snprintf(dir, sizeof(dir), "%s/tmp", r->dir);
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	while (d && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		char path[900];
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		unlink(path);
+	}
+	if (d)
+		closedir(d);
+}
+
+int repo_open(const char *dir, const char *pass, struct repo **out,
+	      char *err, size_t errlen)
+{
+	uint8_t keys[KEYS_LEN];
+	int rc = read_key_file(dir, pass, keys, err, errlen);
+	if (rc != 0)
+		return rc;
+	struct repo *r = alloc_zeroed(1, sizeof(*r));
+	if (r == NULL)
+		return -ENOMEM;
+	snprintf(r->dir, sizeof(r->dir), "%s", dir);
+	memcpy(r->enc, keys, 32);
+	memcpy(r->mac, keys + 32, 32);
+	memcpy(r->seed, keys + 64, 32);
+	chunker_init(&r->chunker, keys + 64);
+	OPENSSL_cleanse(keys, sizeof(keys));
+	r->pack_fd = -1;
+	r->lock_fd = -1;
+	rc = load_index(r, err, errlen);
+	if (rc != 0) {
+		repo_close(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+int repo_lock(struct repo *r, char *err, size_t errlen)
+{
+	char path[600];
+	snprintf(path, sizeof(path), "%s/lock", r->dir);
+	r->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (r->lock_fd < 0)
+		return fail(-errno, err, errlen, "%s: %s", path, strerror(errno));
+	if (flock(r->lock_fd, LOCK_EX | LOCK_NB) != 0)
+		return fail(-EBUSY, err, errlen,
+			    "another backup or prune is running on %s", r->dir);
+	clean_tmp(r);
+	return 0;
+}
+
+void repo_close(struct repo *r)
+{
+	if (r == NULL)
+		return;
+	if (r->pack_fd >= 0) {
+		close(r->pack_fd);
+		unlink(r->pack_tmp);
+	}
+	if (r->lock_fd >= 0)
+		close(r->lock_fd);
+	OPENSSL_cleanse(r->enc, sizeof(r->enc));
+	OPENSSL_cleanse(r->mac, sizeof(r->mac));
+	OPENSSL_cleanse(r->seed, sizeof(r->seed));
+	alloc_free(r->slots);
+	alloc_free(r->packs);
+	alloc_free(r->pending);
+	alloc_free(r->zbuf);
+	alloc_free(r);
+}
+
+const struct chunker_params *repo_chunker(const struct repo *r)
+{
+	return &r->chunker;
+}
+
+void repo_chunk_id(const struct repo *r, const void *data, size_t len,
+		   uint8_t id[REPO_ID_LEN])
+{
+	unsigned n = REPO_ID_LEN;
+	HMAC(EVP_sha256(), r->mac, sizeof(r->mac), data, len, id, &n);
+}
+
+bool repo_has(const struct repo *r, const uint8_t id[REPO_ID_LEN])
+{
+	if (index_find(r, id))
+		return true;
+	for (size_t i = 0; i < r->npending; i++)
+		if (memcmp(r->pending[i].id, id, REPO_ID_LEN) == 0)
+			return true;
+	return false;
+}
+
+/* ---- packs ------------------------------------------------------------------------ */
+
+static const char *errno_text(int rc)
+{
+	return rc == -ENOSPC ? "the backup target is full" : strerror(-rc);
+}
+
+int repo_flush(struct repo *r, char *err, size_t errlen)
+{
+	if (r->pack_fd < 0)
+		return 0;
+	uint8_t rnd[REPO_ID_LEN];
+	char name[2 * REPO_ID_LEN + 1], dst[700], dir[600];
+	RAND_bytes(rnd, sizeof(rnd));
+	repo_hex(rnd, sizeof(rnd), name);
+	snprintf(dir, sizeof(dir), "%s/data/%.2s", r->dir, name);
+	snprintf(dst, sizeof(dst), "%s/%s", dir, name);
+	int rc = fsync(r->pack_fd) == 0 ? 0 : -errno;
+	close(r->pack_fd);
+	r->pack_fd = -1;
+	if (rc == 0 && rename(r->pack_tmp, dst) != 0)
+		rc = -errno;
+	if (rc == 0)
+		rc = fsync_dir(dir);
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&pk, (uint32_t)r->npending);
+	for (size_t i = 0; i < r->npending; i++) {
+		msgpack_pack_array(&pk, 4);
+		msgpack_pack_bin(&pk, REPO_ID_LEN);
+		msgpack_pack_bin_body(&pk, r->pending[i].id, REPO_ID_LEN);
+		msgpack_pack_uint64(&pk, r->pending[i].offset);
+		msgpack_pack_uint32(&pk, r->pending[i].length);
+		msgpack_pack_uint32(&pk, r->pending[i].raw_len);
+	}
+	/* The index after the pack: an index never names a missing pack,
+	 * and a pack without an index is only wasted space. */
+	if (rc == 0)
+		rc = put_sealed(r, "index", name, sb.data, sb.size);
+	msgpack_sbuffer_destroy(&sb);
+	uint32_t pack;
+	if (rc == 0)
+		rc = add_pack_name(r, name, &pack);
+	for (size_t i = 0; rc == 0 && i < r->npending; i++) {
+		struct repo_blob_ref ref = {pack, r->pending[i].length,
+					    r->pending[i].offset,
+					    r->pending[i].raw_len};
+		rc = index_add(r, r->pending[i].id, &ref);
+	}
+	if (rc != 0) {
+		unlink(r->pack_tmp);
+		unlink(dst);
+	}
+	r->npending = 0;
+	r->pack_size = 0;
+	if (rc != 0)
+		return fail(rc, err, errlen, "cannot store a pack: %s",
+			    errno_text(rc));
+	return 0;
+}
+
+int repo_put(struct repo *r, const uint8_t id[REPO_ID_LEN], const void *data,
+	     size_t len, size_t *added, char *err, size_t errlen)
+{
+	*added = 0;
+	if (repo_has(r, id))
+		return 0;
+	size_t bound = ZSTD_compressBound(len);
+	if (bound + NONCE + TAG > r->zcap) {
+		alloc_free(r->zbuf);
+		r->zcap = bound + NONCE + TAG;
+		/* Compressed text first, then its sealed form behind it. */
+		r->zbuf = alloc_bytes(2 * r->zcap);
+		if (r->zbuf == NULL) {
+			r->zcap = 0;
+			return fail(-ENOMEM, err, errlen, "out of memory");
+		}
+	}
+	size_t zlen = ZSTD_compress(r->zbuf, bound, data, len, ZSTD_LEVEL);
+	if (ZSTD_isError(zlen))
+		return fail(-EIO, err, errlen, "zstd: %s", ZSTD_getErrorName(zlen));
+	uint8_t *sealed = r->zbuf + r->zcap;
+	int rc = seal(r->enc, id, REPO_ID_LEN, r->zbuf, zlen, sealed);
+	if (rc != 0)
+		return fail(rc, err, errlen, "cannot encrypt a chunk");
+	if (r->pack_fd < 0) {
+		uint8_t rnd[8];
+		char rhex[17];
+		RAND_bytes(rnd, sizeof(rnd));
+		repo_hex(rnd, sizeof(rnd), rhex);
+		snprintf(r->pack_tmp, sizeof(r->pack_tmp), "%s/tmp/%s.pack",
+			 r->dir, rhex);
+		r->pack_fd = open(r->pack_tmp,
+				  O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (r->pack_fd < 0)
+			return fail(-errno, err, errlen, "%s: %s", r->pack_tmp,
+				    errno_text(-errno));
+	}
+	size_t slen = zlen + NONCE + TAG;
+	rc = write_all(r->pack_fd, sealed, slen);
+	if (rc != 0) {
+		close(r->pack_fd);
+		r->pack_fd = -1;
+		unlink(r->pack_tmp);
+		r->npending = 0;
+		r->pack_size = 0;
+		return fail(rc, err, errlen, "cannot write a pack: %s",
+			    errno_text(rc));
+	}
+	if (r->npending == r->pending_cap) {
+		size_t cap = r->pending_cap ? r->pending_cap * 2 : 64;
+		void *p = alloc_resize(r->pending, cap * sizeof(*r->pending));
+		if (p == NULL)
+			return fail(-ENOMEM, err, errlen, "out of memory");
+		r->pending = p;
+		r->pending_cap = cap;
+	}
+	struct pending_entry *e = &r->pending[r->npending++];
+	memcpy(e->id, id, REPO_ID_LEN);
+	e->offset = r->pack_size;
+	e->length = (uint32_t)slen;
+	e->raw_len = (uint32_t)len;
+	r->pack_size += slen;
+	*added = slen;
+	if (r->pack_size >= REPO_PACK_TARGET)
+		return repo_flush(r, err, errlen);
+	return 0;
+}
+
+int repo_get(struct repo *r, const uint8_t id[REPO_ID_LEN], void **data,
+	     size_t *len, char *err, size_t errlen)
+{
+	char hex[2 * REPO_ID_LEN + 1], path[700];
+	const struct slot *s = index_find(r, id);
+	repo_hex(id, REPO_ID_LEN, hex);
+	if (s == NULL)
+		return fail(-ENOENT, err, errlen, "chunk %.16s is missing", hex);
+	const char *pack = r->packs[s->ref.pack];
+	snprintf(path, sizeof(path), "%s/data/%.2s/%s", r->dir, pack, pack);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return fail(-errno == -ENOENT ? -ENOENT : -EIO, err, errlen,
+			    "pack %.16s of chunk %.16s: %s", pack, hex,
+			    strerror(errno));
+	uint8_t *sealed = alloc_bytes(s->ref.length);
+	uint8_t *z = alloc_bytes(s->ref.length);
+	uint8_t *plain = alloc_bytes(s->ref.raw_len ? s->ref.raw_len : 1);
+	ssize_t n = sealed ? pread(fd, sealed, s->ref.length, (off_t)s->ref.offset)
+			   : -1;
+	close(fd);
+	int rc = 0;
+	if (!sealed || !z || !plain)
+		rc = -ENOMEM;
+	else if (n != (ssize_t)s->ref.length ||
+		 open_sealed(r->enc, id, REPO_ID_LEN, sealed, s->ref.length, z) != 0)
+		rc = -EBADMSG;
+	size_t zlen = s->ref.length - NONCE - TAG;
+	size_t out = rc == 0 ? ZSTD_decompress(plain, s->ref.raw_len, z, zlen) : 0;
+	if (rc == 0 && (ZSTD_isError(out) || out != s->ref.raw_len))
+		rc = -EBADMSG;
+	uint8_t check[REPO_ID_LEN];
+	if (rc == 0) {
+		repo_chunk_id(r, plain, out, check);
+		if (memcmp(check, id, REPO_ID_LEN) != 0)
+			rc = -EBADMSG;
+	}
+	alloc_free(sealed);
+	alloc_free(z);
+	if (rc != 0) {
+		alloc_free(plain);
+		return fail(rc, err, errlen, "chunk %.16s in pack %.16s is %s",
+			    hex, pack, rc == -EBADMSG ? "damaged" : "unreadable");
+	}
+	*data = plain;
+	*len = out;
+	return 0;
+}
+
+/* ---- snapshots -------------------------------------------------------------------- */
+
+int repo_snapshot_write(struct repo *r, const void *data, size_t len,
+			char id_hex[2 * REPO_ID_LEN + 1], char *err,
+			size_t errlen)
+{
+	uint8_t rnd[REPO_ID_LEN];
+	RAND_bytes(rnd, sizeof(rnd));
+	repo_hex(rnd, sizeof(rnd), id_hex);
+	int rc = put_sealed(r, "snapshots", id_hex, data, len);
+	if (rc != 0)
+		return fail(rc, err, errlen, "cannot write the snapshot: %s",
+			    errno_text(rc));
+	return 0;
+}
+
+int repo_snapshot_read(struct repo *r, const char *id_hex, void **data,
+		       size_t *len, char *err, size_t errlen)
+{
+	uint8_t id[REPO_ID_LEN];
+	if (repo_unhex(id_hex, id, REPO_ID_LEN) != 0)
+		return fail(-EINVAL, err, errlen, "'%s' is not a snapshot id",
+			    id_hex);
+	uint8_t *buf;
+	int rc = get_sealed(r, "snapshots", id_hex, &buf, len);
+	if (rc != 0)
+		return fail(rc, err, errlen, "snapshot %.16s: %s", id_hex,
+			    rc == -EBADMSG ? "damaged" : strerror(-rc));
+	*data = buf;
+	return 0;
+}
+
+static int cmp_ids(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+int repo_snapshot_ids(struct repo *r, char (**ids)[2 * REPO_ID_LEN + 1],
+		      size_t *n)
+{
+	char dir[600];
+	snprintf(dir, sizeof(dir), "%s/snapshots", r->dir);
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return -errno;
+	size_t cap = 0, count = 0;
+	char(*list)[2 * REPO_ID_LEN + 1] = NULL;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		uint8_t id[REPO_ID_LEN];
+		if (repo_unhex(de->d_name, id, REPO_ID_LEN) != 0)
+			continue;
+		if (count == cap) {
+			cap = cap ? cap * 2 : 64;
+			void *p = alloc_resize(list, cap * sizeof(*list));
+			if (p == NULL)
+				break;
+			list = p;
+		}
+		snprintf(list[count++], sizeof(list[0]), "%s", de->d_name);
+	}
+	closedir(d);
+	if (count)
+		qsort(list, count, sizeof(*list), cmp_ids);
+	*ids = list;
+	*n = count;
+	return 0;
+}
+
+int repo_snapshot_delete(struct repo *r, const char *id_hex)
+{
+	char path[700];
+	snprintf(path, sizeof(path), "%s/snapshots/%s", r->dir, id_hex);
+	return unlink(path) == 0 ? 0 : -errno;
+}
+
+size_t repo_pack_count(const struct repo *r)
+{
+	return r->npacks;
+}
+
+const char *repo_pack_name(const struct repo *r, uint32_t pack)
+{
+	return pack < r->npacks ? r->packs[pack] : "?";
+}
+
+void repo_each_blob(const struct repo *r,
+		    void (*cb)(void *arg, const uint8_t *id,
+			       const struct repo_blob_ref *ref),
+		    void *arg)
+{
+	for (size_t i = 0; i < r->nslots; i++)
+		if (r->slots[i].used)
+			cb(arg, r->slots[i].id, &r->slots[i].ref);
+}
+
+int repo_pack_delete(struct repo *r, uint32_t pack)
+{
+	char path[700];
+	const char *name = r->packs[pack];
+	/* The index first: a pack without an index is harmless. */
+	snprintf(path, sizeof(path), "%s/index/%s", r->dir, name);
+	if (unlink(path) != 0 && errno != ENOENT)
+		return -errno;
+	snprintf(path, sizeof(path), "%s/data/%.2s/%s", r->dir, name, name);
+	if (unlink(path) != 0 && errno != ENOENT)
+		return -errno;
+	for (size_t i = 0; i < r->nslots; i++)
+		if (r->slots[i].used && r->slots[i].ref.pack == pack)
+			r->slots[i].ref.length = 0; /* gone */
+	return 0;
+}
+
+static uint64_t dir_bytes(const char *dir, int depth)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	uint64_t total = 0;
+	while (d && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		char path[900];
+		struct stat st;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (lstat(path, &st) != 0)
+			continue;
+		if (S_ISDIR(st.st_mode) && depth < 2)
+			total += dir_bytes(path, depth + 1);
+		else if (S_ISREG(st.st_mode))
+			total += (uint64_t)st.st_size;
+	}
+	if (d)
+		closedir(d);
+	return total;
+}
+
+uint64_t repo_size_bytes(const struct repo *r)
+{
+	return dir_bytes(r->dir, 0);
+}
+
+/* ---- escrow ----------------------------------------------------------------------- */
+
+static int ecdh_key(EVP_PKEY *mine, EVP_PKEY *peer, uint8_t out[32])
+{
+	uint8_t secret[66];
+	size_t slen = sizeof(secret);
+	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(mine, NULL);
+	int ok = c && EVP_PKEY_derive_init(c) == 1 &&
+		 EVP_PKEY_derive_set_peer(c, peer) == 1 &&
+		 EVP_PKEY_derive(c, secret, &slen) == 1;
+	EVP_PKEY_CTX_free(c);
+	if (!ok)
+		return -EINVAL;
+	/* HKDF-SHA-256 of the shared secret, bound to this purpose. */
+	EVP_PKEY_CTX *h = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, NULL);
+	size_t olen = 32;
+	ok = h && EVP_PKEY_derive_init(h) == 1 &&
+	     EVP_PKEY_CTX_set_hkdf_md(h, EVP_sha256()) == 1 &&
+	     EVP_PKEY_CTX_set1_hkdf_key(h, secret, (int)slen) == 1 &&
+	     EVP_PKEY_CTX_add1_hkdf_info(h, (const unsigned char *)key_aad,
+					 (int)sizeof(key_aad)) == 1 &&
+	     EVP_PKEY_derive(h, out, &olen) == 1;
+	EVP_PKEY_CTX_free(h);
+	OPENSSL_cleanse(secret, sizeof(secret));
+	return ok ? 0 : -EINVAL;
+}
+
+int repo_escrow_seal(const struct repo *r, EVP_PKEY *recipient, char **out,
+		     size_t *out_len)
+{
+	EVP_PKEY *eph = EVP_EC_gen("P-256");
+	uint8_t k[32], keys[KEYS_LEN], sealed[KEYS_LEN + NONCE + TAG];
+	unsigned char *der = NULL;
+	int der_len = eph ? i2d_PUBKEY(eph, &der) : -1;
+	int rc = der_len > 0 ? ecdh_key(eph, recipient, k) : -EINVAL;
+	memcpy(keys, r->enc, 32);
+	memcpy(keys + 32, r->mac, 32);
+	memcpy(keys + 64, r->seed, 32);
+	if (rc == 0)
+		rc = seal(k, key_aad, sizeof(key_aad), keys, KEYS_LEN, sealed);
+	OPENSSL_cleanse(k, sizeof(k));
+	OPENSSL_cleanse(keys, sizeof(keys));
+	if (rc == 0) {
+		msgpack_sbuffer sb;
+		msgpack_packer pk;
+		msgpack_sbuffer_init(&sb);
+		msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+		msgpack_pack_map(&pk, 3);
+		wire_pack_kv_u64(&pk, "v", 1);
+		wire_pack_str(&pk, "epk");
+		msgpack_pack_bin(&pk, (size_t)der_len);
+		msgpack_pack_bin_body(&pk, der, (size_t)der_len);
+		wire_pack_str(&pk, "sealed");
+		msgpack_pack_bin(&pk, sizeof(sealed));
+		msgpack_pack_bin_body(&pk, sealed, sizeof(sealed));
+		*out = sb.data;
+		*out_len = sb.size;
+	}
+	OPENSSL_free(der);
+	EVP_PKEY_free(eph);
+	return rc;
+}
+
+int repo_escrow_recover(const char *dir, const void *escrow, size_t len,
+			EVP_PKEY *ca_key, const char *pass, char *err,
+			size_t errlen)
+{
+	msgpack_unpacked up;
+	msgpack_unpacked_init(&up);
+	const msgpack_object *epk = NULL, *sealed = NULL;
+	int rc = -EBADMSG;
+	if (wire_check_msgpack(escrow, len, 4) == 0 &&
+	    msgpack_unpack_next(&up, escrow, len, NULL) == MSGPACK_UNPACK_SUCCESS &&
+	    up.data.type == MSGPACK_OBJECT_MAP &&
+	    (epk = wire_map_get(&up.data, "epk")) != NULL &&
+	    (sealed = wire_map_get(&up.data, "sealed")) != NULL &&
+	    epk->type == MSGPACK_OBJECT_BIN && sealed->type == MSGPACK_OBJECT_BIN &&
+	    sealed->via.bin.size == KEYS_LEN + NONCE + TAG)
+		rc = 0;
+	EVP_PKEY *peer = NULL;
+	const unsigned char *p = rc == 0 ? (const unsigned char *)epk->via.bin.ptr
+					 : NULL;
+	if (rc == 0 && (peer = d2i_PUBKEY(NULL, &p, epk->via.bin.size)) == NULL)
+		rc = -EBADMSG;
+	uint8_t k[32], keys[KEYS_LEN];
+	if (rc == 0 && ecdh_key(ca_key, peer, k) != 0)
+		rc = -EINVAL;
+	if (rc == 0 && open_sealed(k, key_aad, sizeof(key_aad),
+				   (const uint8_t *)sealed->via.bin.ptr,
+				   sealed->via.bin.size, keys) != 0)
+		rc = -EACCES;
+	OPENSSL_cleanse(k, sizeof(k));
+	EVP_PKEY_free(peer);
+	msgpack_unpacked_destroy(&up);
+	if (rc != 0)
+		return fail(rc, err, errlen, "%s",
+			    rc == -EACCES ? "the escrow was not sealed for this CA"
+					  : "the escrow is damaged");
+	rc = write_key_file(dir, keys, pass);
+	OPENSSL_cleanse(keys, sizeof(keys));
+	if (rc != 0)
+		return fail(rc, err, errlen, "%s/keys/key: %s", dir, strerror(-rc));
+	return 0;
+}

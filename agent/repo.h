@@ -1,0 +1,105 @@
+/* repo: an encrypted, deduplicated backup repository in a folder.
+ *
+ * The folder may be a local disk, a USB drive or a mounted share; the
+ * agent only ever adds files to it (prune, run by hand or by policy, is
+ * the one thing that deletes). Layout and formats: docs/BACKUP-FORMAT.md.
+ * In short:
+ *   keys/key            the master keys, sealed with a key derived from the
+ *                       passphrase by scrypt (AES-256-GCM)
+ *   data/XX/<pack>      packs of blobs: each blob is a chunk, compressed
+ *                       with zstd and sealed with AES-256-GCM (its id as AAD)
+ *   index/<pack>        which chunks a pack holds, sealed; written only
+ *                       after the pack is on disk
+ *   snapshots/<id>      one backup: time, paths, stats, its tree's chunks
+ * A chunk's id is HMAC-SHA-256 of its plaintext under a repository key,
+ * so ids reveal nothing about content to whoever holds the disk. Every
+ * file appears by rename after fsync: a crash at any point leaves a
+ * repository that opens and verifies, and whatever packs were complete
+ * are reused by the next run. */
+#ifndef EDUWATCH_REPO_H
+#define EDUWATCH_REPO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+
+#include "agent/chunker.h"
+
+#define REPO_ID_LEN 32
+#define REPO_PACK_TARGET (16u * 1024u * 1024u)
+
+struct repo;
+
+struct repo_blob_ref {
+	uint32_t pack;	  /* index into the pack list */
+	uint32_t length;  /* sealed bytes in the pack */
+	uint64_t offset;
+	uint32_t raw_len; /* plaintext bytes */
+};
+
+/* Creates a repository in dir (empty or absent). Returns 0 or -errno. */
+int repo_init(const char *dir, const char *passphrase, char *err,
+	      size_t errlen);
+/* Opens it. A wrong passphrase is -EACCES with a clear err. */
+int repo_open(const char *dir, const char *passphrase, struct repo **out,
+	      char *err, size_t errlen);
+void repo_close(struct repo *r);
+/* Takes the writer's lock (one backup or prune at a time). */
+int repo_lock(struct repo *r, char *err, size_t errlen);
+
+const struct chunker_params *repo_chunker(const struct repo *r);
+void repo_chunk_id(const struct repo *r, const void *data, size_t len,
+		   uint8_t id[REPO_ID_LEN]);
+bool repo_has(const struct repo *r, const uint8_t id[REPO_ID_LEN]);
+
+/* Stores a chunk unless present; *added is the sealed bytes written (0
+ * for a duplicate). Returns 0 or -errno (-ENOSPC: the target is full). */
+int repo_put(struct repo *r, const uint8_t id[REPO_ID_LEN], const void *data,
+	     size_t len, size_t *added, char *err, size_t errlen);
+/* Closes the open pack: fsync, rename, its index. */
+int repo_flush(struct repo *r, char *err, size_t errlen);
+/* Reads a chunk back and checks its id. *data: free with alloc_free.
+ * -EBADMSG: the stored bytes are damaged. */
+int repo_get(struct repo *r, const uint8_t id[REPO_ID_LEN], void **data,
+	     size_t *len, char *err, size_t errlen);
+
+/* Sealed files beside the packs: snapshots. */
+int repo_snapshot_write(struct repo *r, const void *data, size_t len,
+			char id_hex[2 * REPO_ID_LEN + 1], char *err,
+			size_t errlen);
+int repo_snapshot_read(struct repo *r, const char *id_hex, void **data,
+		       size_t *len, char *err, size_t errlen);
+/* Snapshot ids, sorted; *ids: free with alloc_free. */
+int repo_snapshot_ids(struct repo *r, char (**ids)[2 * REPO_ID_LEN + 1],
+		      size_t *n);
+int repo_snapshot_delete(struct repo *r, const char *id_hex);
+
+/* Walks every indexed blob: for verify and prune. */
+size_t repo_pack_count(const struct repo *r);
+const char *repo_pack_name(const struct repo *r, uint32_t pack);
+void repo_each_blob(const struct repo *r,
+		    void (*cb)(void *arg, const uint8_t *id,
+			       const struct repo_blob_ref *ref),
+		    void *arg);
+/* Deletes a pack and its index (prune). */
+int repo_pack_delete(struct repo *r, uint32_t pack);
+/* Bytes of packs and index files on disk. */
+uint64_t repo_size_bytes(const struct repo *r);
+
+/* The master keys sealed for a public key (the collector's CA): ECDH
+ * P-256, HKDF-SHA-256, AES-256-GCM. *out: free with alloc_free. */
+int repo_escrow_seal(const struct repo *r, EVP_PKEY *recipient, char **out,
+		     size_t *out_len);
+/* Writes dir/keys/key anew from an escrow opened with the CA's private
+ * key, locked with a new passphrase: the province restores for a school
+ * that lost its own. */
+int repo_escrow_recover(const char *dir, const void *escrow, size_t len,
+			EVP_PKEY *ca_key, const char *new_passphrase, char *err,
+			size_t errlen);
+
+void repo_hex(const uint8_t *id, size_t n, char *out);
+int repo_unhex(const char *hex, uint8_t *id, size_t n);
+
+#endif
