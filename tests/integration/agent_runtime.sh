@@ -93,7 +93,7 @@ check "the inventory counts users and names none" grep -q '"users":' <<<"$ev"
 check "command send queues a signed command" test $? -eq 0
 check "the agent executes it and the result comes back as an event" \
 	wait_for 15 events_have '"type":"ping","ok":true,"msg":"pong"'
-check "the agent logged the command" grep -q "executed command [0-9]* (ping)" "$WORK/agent.log"
+check "the agent logged the command" grep -q "command [0-9]* (ping): pong" "$WORK/agent.log"
 "$COLLECTOR" command send --agent "$ID" --type format-disk -c "$CONF" >/dev/null
 check "a type off the agent's allow-list is refused and reported" \
 	wait_for 15 events_have '"type":"format-disk","ok":false'
