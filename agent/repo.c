@@ -21,14 +21,12 @@
 #include <zstd.h>
 
 #include "common/alloc.h"
+#include "common/backupkey.h"
 #include "common/wire.h"
 
-#define NONCE 12
-#define TAG 16
-#define KEYS_LEN 96 /* enc, mac, chunker seed */
-#define SCRYPT_N (1u << 15)
-#define SCRYPT_R 8u
-#define SCRYPT_P 1u
+#define NONCE BACKUPKEY_NONCE
+#define TAG BACKUPKEY_TAG
+#define KEYS_LEN BACKUPKEY_LEN /* enc, mac, chunker seed */
 #define ZSTD_LEVEL 3
 #define FILE_MAX (64u * 1024u * 1024u)
 
@@ -103,44 +101,6 @@ int repo_unhex(const char *hex, uint8_t *id, size_t n)
 			id[i / 2] |= (uint8_t)v;
 	}
 	return hex[2 * n] == '\0' ? 0 : -EINVAL;
-}
-
-/* ---- sealing ------------------------------------------------------------------ */
-
-/* nonce || AES-256-GCM(plain) || tag, with aad bound in. */
-static int seal(const uint8_t key[32], const void *aad, size_t aad_len,
-		const void *plain, size_t len, uint8_t *out)
-{
-	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-	int n = 0, ok = c && RAND_bytes(out, NONCE) == 1 &&
-			 EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, key, out) &&
-			 (aad_len == 0 ||
-			  EVP_EncryptUpdate(c, NULL, &n, aad, (int)aad_len)) &&
-			 EVP_EncryptUpdate(c, out + NONCE, &n, plain, (int)len) &&
-			 EVP_EncryptFinal_ex(c, out + NONCE + n, &n) &&
-			 EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, TAG,
-					     out + NONCE + len);
-	EVP_CIPHER_CTX_free(c);
-	return ok ? 0 : -EIO;
-}
-
-static int open_sealed(const uint8_t key[32], const void *aad, size_t aad_len,
-		       const uint8_t *in, size_t len, uint8_t *out)
-{
-	if (len < NONCE + TAG)
-		return -EBADMSG;
-	size_t plen = len - NONCE - TAG;
-	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-	int n = 0, ok = c && EVP_DecryptInit_ex(c, EVP_aes_256_gcm(), NULL, key,
-						 in) &&
-			 (aad_len == 0 ||
-			  EVP_DecryptUpdate(c, NULL, &n, aad, (int)aad_len)) &&
-			 EVP_DecryptUpdate(c, out, &n, in + NONCE, (int)plen) &&
-			 EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, TAG,
-					     (void *)(in + NONCE + plen)) &&
-			 EVP_DecryptFinal_ex(c, out + n, &n) > 0;
-	EVP_CIPHER_CTX_free(c);
-	return ok ? 0 : -EBADMSG;
 }
 
 /* ---- files ---------------------------------------------------------------------- */
@@ -235,7 +195,7 @@ static int put_sealed(struct repo *r, const char *subdir, const char *name,
 	uint8_t *buf = alloc_bytes(len + NONCE + TAG);
 	if (buf == NULL)
 		return -ENOMEM;
-	int rc = seal(r->enc, subdir, strlen(subdir), data, len, buf);
+	int rc = backupkey_seal(r->enc, subdir, strlen(subdir), data, len, buf);
 	if (rc == 0)
 		rc = put_file(r, subdir, name, buf, len + NONCE + TAG);
 	alloc_free(buf);
@@ -254,7 +214,7 @@ static int get_sealed(struct repo *r, const char *subdir, const char *name,
 		return rc;
 	uint8_t *plain = len >= NONCE + TAG ? alloc_bytes(len - NONCE - TAG + 1)
 					    : NULL;
-	rc = plain ? open_sealed(r->enc, subdir, strlen(subdir), buf, len, plain)
+	rc = plain ? backupkey_unseal(r->enc, subdir, strlen(subdir), buf, len, plain)
 		   : -EBADMSG;
 	alloc_free(buf);
 	if (rc != 0) {
@@ -263,110 +223,6 @@ static int get_sealed(struct repo *r, const char *subdir, const char *name,
 	}
 	*out = plain;
 	*out_len = len - NONCE - TAG;
-	return 0;
-}
-
-/* ---- keys ------------------------------------------------------------------------ */
-
-static int derive(const char *pass, const uint8_t *salt, uint64_t n,
-		  uint64_t rr, uint64_t p, uint8_t kek[32])
-{
-	return EVP_PBE_scrypt(pass, strlen(pass), salt, 16, n, rr, p,
-			      256u * 1024 * 1024, kek, 32) == 1
-		       ? 0
-		       : -EINVAL;
-}
-
-static const char key_aad[] = "eduwatch-backup-key-v1";
-
-static int write_key_file(const char *dir, const uint8_t keys[KEYS_LEN],
-			  const char *pass)
-{
-	uint8_t salt[16], kek[32], sealed[KEYS_LEN + NONCE + TAG];
-	RAND_bytes(salt, sizeof(salt));
-	int rc = derive(pass, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P, kek);
-	if (rc == 0)
-		rc = seal(kek, key_aad, sizeof(key_aad), keys, KEYS_LEN, sealed);
-	OPENSSL_cleanse(kek, sizeof(kek));
-	if (rc != 0)
-		return rc;
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
-	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 6);
-	wire_pack_kv_str(&pk, "kdf", "scrypt");
-	wire_pack_kv_u64(&pk, "n", SCRYPT_N);
-	wire_pack_kv_u64(&pk, "r", SCRYPT_R);
-	wire_pack_kv_u64(&pk, "p", SCRYPT_P);
-	wire_pack_str(&pk, "salt");
-	msgpack_pack_bin(&pk, sizeof(salt));
-	msgpack_pack_bin_body(&pk, salt, sizeof(salt));
-	wire_pack_str(&pk, "sealed");
-	msgpack_pack_bin(&pk, sizeof(sealed));
-	msgpack_pack_bin_body(&pk, sealed, sizeof(sealed));
-	char path[600], tmp[620];
-	snprintf(path, sizeof(path), "%s/keys/key", dir);
-	snprintf(tmp, sizeof(tmp), "%s/keys/key.tmp", dir);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	rc = fd < 0 ? -errno : write_all(fd, sb.data, sb.size);
-	if (fd >= 0 && rc == 0 && fsync(fd) != 0)
-		rc = -errno;
-	if (fd >= 0)
-		close(fd);
-	if (rc == 0 && rename(tmp, path) != 0)
-		rc = -errno;
-	msgpack_sbuffer_destroy(&sb);
-	return rc;
-}
-
-static int read_key_file(const char *dir, const char *pass,
-			 uint8_t keys[KEYS_LEN], char *err, size_t errlen)
-{
-	char path[600];
-	uint8_t *buf;
-	size_t len;
-	snprintf(path, sizeof(path), "%s/keys/key", dir);
-	int rc = read_file(path, &buf, &len);
-	if (rc != 0)
-		return fail(rc, err, errlen, "%s: not a backup repository (%s)",
-			    dir, strerror(-rc));
-	msgpack_unpacked up;
-	msgpack_unpacked_init(&up);
-	uint64_t n = 0, rr = 0, p = 0;
-	const msgpack_object *salt = NULL, *sealed = NULL;
-	rc = -EBADMSG;
-	if (wire_check_msgpack((const char *)buf, len, 4) == 0 &&
-	    msgpack_unpack_next(&up, (const char *)buf, len, NULL) ==
-		    MSGPACK_UNPACK_SUCCESS &&
-	    up.data.type == MSGPACK_OBJECT_MAP &&
-	    wire_get_u64(&up.data, "n", &n) == 0 &&
-	    wire_get_u64(&up.data, "r", &rr) == 0 &&
-	    wire_get_u64(&up.data, "p", &p) == 0 &&
-	    (salt = wire_map_get(&up.data, "salt")) != NULL &&
-	    (sealed = wire_map_get(&up.data, "sealed")) != NULL &&
-	    salt->type == MSGPACK_OBJECT_BIN && salt->via.bin.size == 16 &&
-	    sealed->type == MSGPACK_OBJECT_BIN &&
-	    sealed->via.bin.size == KEYS_LEN + NONCE + TAG && n >= 1024 &&
-	    n <= (1u << 22) && rr >= 1 && rr <= 32 && p >= 1 && p <= 16)
-		rc = 0;
-	uint8_t kek[32];
-	if (rc == 0 && derive(pass, (const uint8_t *)salt->via.bin.ptr, n, rr, p,
-			      kek) != 0)
-		rc = -EINVAL;
-	if (rc == 0 &&
-	    open_sealed(kek, key_aad, sizeof(key_aad),
-			(const uint8_t *)sealed->via.bin.ptr,
-			sealed->via.bin.size, keys) != 0)
-		rc = -EACCES;
-	OPENSSL_cleanse(kek, sizeof(kek));
-	msgpack_unpacked_destroy(&up);
-	alloc_free(buf);
-	if (rc == -EACCES)
-		return fail(rc, err, errlen,
-			    "wrong passphrase for the backup repository %s", dir);
-	if (rc != 0)
-		return fail(rc, err, errlen, "%s: the key file is damaged", path);
 	return 0;
 }
 
@@ -398,7 +254,8 @@ int repo_init(const char *dir, const char *pass, char *err, size_t errlen)
 	}
 	uint8_t keys[KEYS_LEN];
 	RAND_bytes(keys, sizeof(keys));
-	int rc = write_key_file(dir, keys, pass);
+	snprintf(path, sizeof(path), "%s/keys/key", dir);
+	int rc = backupkey_write(path, keys, pass);
 	OPENSSL_cleanse(keys, sizeof(keys));
 	if (rc != 0)
 		return fail(rc, err, errlen, "cannot write the key file: %s",
@@ -573,11 +430,32 @@ static void clean_tmp(struct repo *r)
 		closedir(d);
 }
 
+static int read_keys(const char *dir, const char *pass, uint8_t keys[KEYS_LEN],
+		     char *err, size_t errlen)
+{
+	char path[600];
+	uint8_t *buf;
+	size_t len;
+	snprintf(path, sizeof(path), "%s/keys/key", dir);
+	int rc = read_file(path, &buf, &len);
+	if (rc != 0)
+		return fail(rc, err, errlen, "%s: not a backup repository (%s)",
+			    dir, strerror(-rc));
+	rc = backupkey_parse(buf, len, pass, keys);
+	alloc_free(buf);
+	if (rc == -EACCES)
+		return fail(rc, err, errlen,
+			    "wrong passphrase for the backup repository %s", dir);
+	if (rc != 0)
+		return fail(rc, err, errlen, "%s: the key file is damaged", path);
+	return 0;
+}
+
 int repo_open(const char *dir, const char *pass, struct repo **out,
 	      char *err, size_t errlen)
 {
 	uint8_t keys[KEYS_LEN];
-	int rc = read_key_file(dir, pass, keys, err, errlen);
+	int rc = read_keys(dir, pass, keys, err, errlen);
 	if (rc != 0)
 		return rc;
 	struct repo *r = alloc_zeroed(1, sizeof(*r));
@@ -740,7 +618,7 @@ int repo_put(struct repo *r, const uint8_t id[REPO_ID_LEN], const void *data,
 	if (ZSTD_isError(zlen))
 		return fail(-EIO, err, errlen, "zstd: %s", ZSTD_getErrorName(zlen));
 	uint8_t *sealed = r->zbuf + r->zcap;
-	int rc = seal(r->enc, id, REPO_ID_LEN, r->zbuf, zlen, sealed);
+	int rc = backupkey_seal(r->enc, id, REPO_ID_LEN, r->zbuf, zlen, sealed);
 	if (rc != 0)
 		return fail(rc, err, errlen, "cannot encrypt a chunk");
 	if (r->pack_fd < 0) {
@@ -812,7 +690,7 @@ int repo_get(struct repo *r, const uint8_t id[REPO_ID_LEN], void **data,
 	if (!sealed || !z || !plain)
 		rc = -ENOMEM;
 	else if (n != (ssize_t)s->ref.length ||
-		 open_sealed(r->enc, id, REPO_ID_LEN, sealed, s->ref.length, z) != 0)
+		 backupkey_unseal(r->enc, id, REPO_ID_LEN, sealed, s->ref.length, z) != 0)
 		rc = -EBADMSG;
 	size_t zlen = s->ref.length - NONCE - TAG;
 	size_t out = rc == 0 ? ZSTD_decompress(plain, s->ref.raw_len, z, zlen) : 0;
@@ -977,107 +855,15 @@ uint64_t repo_size_bytes(const struct repo *r)
 	return dir_bytes(r->dir, 0);
 }
 
-/* ---- escrow ----------------------------------------------------------------------- */
-
-static int ecdh_key(EVP_PKEY *mine, EVP_PKEY *peer, uint8_t out[32])
-{
-	uint8_t secret[66];
-	size_t slen = sizeof(secret);
-	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(mine, NULL);
-	int ok = c && EVP_PKEY_derive_init(c) == 1 &&
-		 EVP_PKEY_derive_set_peer(c, peer) == 1 &&
-		 EVP_PKEY_derive(c, secret, &slen) == 1;
-	EVP_PKEY_CTX_free(c);
-	if (!ok)
-		return -EINVAL;
-	/* HKDF-SHA-256 of the shared secret, bound to this purpose. */
-	EVP_PKEY_CTX *h = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, NULL);
-	size_t olen = 32;
-	ok = h && EVP_PKEY_derive_init(h) == 1 &&
-	     EVP_PKEY_CTX_set_hkdf_md(h, EVP_sha256()) == 1 &&
-	     EVP_PKEY_CTX_set1_hkdf_key(h, secret, (int)slen) == 1 &&
-	     EVP_PKEY_CTX_add1_hkdf_info(h, (const unsigned char *)key_aad,
-					 (int)sizeof(key_aad)) == 1 &&
-	     EVP_PKEY_derive(h, out, &olen) == 1;
-	EVP_PKEY_CTX_free(h);
-	OPENSSL_cleanse(secret, sizeof(secret));
-	return ok ? 0 : -EINVAL;
-}
 
 int repo_escrow_seal(const struct repo *r, EVP_PKEY *recipient, char **out,
 		     size_t *out_len)
 {
-	EVP_PKEY *eph = EVP_EC_gen("P-256");
-	uint8_t k[32], keys[KEYS_LEN], sealed[KEYS_LEN + NONCE + TAG];
-	unsigned char *der = NULL;
-	int der_len = eph ? i2d_PUBKEY(eph, &der) : -1;
-	int rc = der_len > 0 ? ecdh_key(eph, recipient, k) : -EINVAL;
+	uint8_t keys[KEYS_LEN];
 	memcpy(keys, r->enc, 32);
 	memcpy(keys + 32, r->mac, 32);
 	memcpy(keys + 64, r->seed, 32);
-	if (rc == 0)
-		rc = seal(k, key_aad, sizeof(key_aad), keys, KEYS_LEN, sealed);
-	OPENSSL_cleanse(k, sizeof(k));
+	int rc = backupkey_escrow_seal(keys, recipient, out, out_len);
 	OPENSSL_cleanse(keys, sizeof(keys));
-	if (rc == 0) {
-		msgpack_sbuffer sb;
-		msgpack_packer pk;
-		msgpack_sbuffer_init(&sb);
-		msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-		msgpack_pack_map(&pk, 3);
-		wire_pack_kv_u64(&pk, "v", 1);
-		wire_pack_str(&pk, "epk");
-		msgpack_pack_bin(&pk, (size_t)der_len);
-		msgpack_pack_bin_body(&pk, der, (size_t)der_len);
-		wire_pack_str(&pk, "sealed");
-		msgpack_pack_bin(&pk, sizeof(sealed));
-		msgpack_pack_bin_body(&pk, sealed, sizeof(sealed));
-		*out = sb.data;
-		*out_len = sb.size;
-	}
-	OPENSSL_free(der);
-	EVP_PKEY_free(eph);
 	return rc;
-}
-
-int repo_escrow_recover(const char *dir, const void *escrow, size_t len,
-			EVP_PKEY *ca_key, const char *pass, char *err,
-			size_t errlen)
-{
-	msgpack_unpacked up;
-	msgpack_unpacked_init(&up);
-	const msgpack_object *epk = NULL, *sealed = NULL;
-	int rc = -EBADMSG;
-	if (wire_check_msgpack(escrow, len, 4) == 0 &&
-	    msgpack_unpack_next(&up, escrow, len, NULL) == MSGPACK_UNPACK_SUCCESS &&
-	    up.data.type == MSGPACK_OBJECT_MAP &&
-	    (epk = wire_map_get(&up.data, "epk")) != NULL &&
-	    (sealed = wire_map_get(&up.data, "sealed")) != NULL &&
-	    epk->type == MSGPACK_OBJECT_BIN && sealed->type == MSGPACK_OBJECT_BIN &&
-	    sealed->via.bin.size == KEYS_LEN + NONCE + TAG)
-		rc = 0;
-	EVP_PKEY *peer = NULL;
-	const unsigned char *p = rc == 0 ? (const unsigned char *)epk->via.bin.ptr
-					 : NULL;
-	if (rc == 0 && (peer = d2i_PUBKEY(NULL, &p, epk->via.bin.size)) == NULL)
-		rc = -EBADMSG;
-	uint8_t k[32], keys[KEYS_LEN];
-	if (rc == 0 && ecdh_key(ca_key, peer, k) != 0)
-		rc = -EINVAL;
-	if (rc == 0 && open_sealed(k, key_aad, sizeof(key_aad),
-				   (const uint8_t *)sealed->via.bin.ptr,
-				   sealed->via.bin.size, keys) != 0)
-		rc = -EACCES;
-	OPENSSL_cleanse(k, sizeof(k));
-	EVP_PKEY_free(peer);
-	msgpack_unpacked_destroy(&up);
-	if (rc != 0)
-		return fail(rc, err, errlen, "%s",
-			    rc == -EACCES ? "the escrow was not sealed for this CA"
-					  : "the escrow is damaged");
-	rc = write_key_file(dir, keys, pass);
-	OPENSSL_cleanse(keys, sizeof(keys));
-	if (rc != 0)
-		return fail(rc, err, errlen, "%s/keys/key: %s", dir, strerror(-rc));
-	return 0;
 }

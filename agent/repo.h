@@ -88,16 +88,10 @@ int repo_pack_delete(struct repo *r, uint32_t pack);
 /* Bytes of packs and index files on disk. */
 uint64_t repo_size_bytes(const struct repo *r);
 
-/* The master keys sealed for a public key (the collector's CA): ECDH
- * P-256, HKDF-SHA-256, AES-256-GCM. *out: free with alloc_free. */
+/* The master keys sealed to a public key (the collector's CA), for the
+ * escrow (common/backupkey.h). *out: free with free(). */
 int repo_escrow_seal(const struct repo *r, EVP_PKEY *recipient, char **out,
 		     size_t *out_len);
-/* Writes dir/keys/key anew from an escrow opened with the CA's private
- * key, locked with a new passphrase: the province restores for a school
- * that lost its own. */
-int repo_escrow_recover(const char *dir, const void *escrow, size_t len,
-			EVP_PKEY *ca_key, const char *new_passphrase, char *err,
-			size_t errlen);
 
 void repo_hex(const uint8_t *id, size_t n, char *out);
 int repo_unhex(const char *hex, uint8_t *id, size_t n);

@@ -18,7 +18,7 @@ static const char *const known_kinds[] = {
 	"backup.restore_test", "net.arp_spoof", "net.arp_flood",
 	"net.rogue_dhcp",  "net.llmnr_poison", "net.ioc_dns",
 	"net.ioc_ip",	   "net.port_scan",   "net.sensor",
-	"drill.action",    "rules.update",    "scan.quarantine",
+	"drill.action",    "rules.update",    "scan.quarantine", "backup.escrow",
 	"test.synthetic",
 };
 
