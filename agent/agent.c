@@ -41,6 +41,7 @@ static const struct source_ops *const all_sources[] = {
 	&source_netsensor,
 	&source_av,
 	&source_scan,
+	&source_backup,
 };
 #define NSOURCES (sizeof(all_sources) / sizeof(all_sources[0]))
 

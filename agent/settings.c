@@ -87,6 +87,8 @@ static const struct config_field fields[] = {
 	F("backup.keep_monthly", CONFIG_INT, backup_keep_monthly, 0, "12", 0,
 	  1200),
 	F("backup.escrow", CONFIG_BOOL, backup_escrow, 0, "true", 0, 0),
+	F("backup.check_interval", CONFIG_DURATION, backup_check_interval, 0,
+	  "1m", 1, 3600),
 	F("av.enabled", CONFIG_BOOL, av_enabled, 0, "true", 0, 0),
 	F("av.interval", CONFIG_DURATION, av_interval, 0, "1h", 10, 86400),
 	F("av.clamd_socket", CONFIG_STRING, av_clamd_socket, 256, "", 0, 0),

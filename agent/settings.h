@@ -71,6 +71,7 @@ struct agent_settings {
 	bool backup_prune;
 	long long backup_keep_daily, backup_keep_weekly, backup_keep_monthly;
 	bool backup_escrow;
+	long long backup_check_interval;
 	/* Antivirus status (av.*). */
 	bool av_enabled;
 	long long av_interval;

@@ -64,5 +64,6 @@ extern const struct source_ops source_synthetic;
 extern const struct source_ops source_netsensor;
 extern const struct source_ops source_scan;
 extern const struct source_ops source_av;
+extern const struct source_ops source_backup;
 
 #endif

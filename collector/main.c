@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <uv.h>
 
 #include "collector/ca.h"
@@ -26,6 +27,7 @@
 #include "collector/settings.h"
 #include "collector/store.h"
 #include "common/alloc.h"
+#include "common/backupkey.h"
 #include "common/command.h"
 #include "common/config.h"
 #include "common/jsonout.h"
@@ -73,6 +75,11 @@ static const char usage_text[] =
 	"  rules publish [--agent ID]        compile the yara.rules sets, sign the\n"
 	"                                    bundle and push it to every agent (or one)\n"
 	"  rules list [--json]               published bundles, newest first\n"
+	"  backup-key recover --agent ID --out FILE\n"
+	"                                    a new key file for the agent's backup\n"
+	"                                    repository from its escrow, locked with\n"
+	"                                    $EDUWATCH_BACKUP_PASSWORD; copy it to\n"
+	"                                    <repository>/keys/key\n"
 	"  score [--school CODE | --commune NAME] [--json]\n"
 	"                                    compliance against each school's level\n"
 	"                                    policy; --school explains every failing\n"
@@ -115,6 +122,7 @@ struct cli {
 	bool snapshot;
 	bool province;
 	const char *kind;
+	const char *out;
 	const char *paths[16];
 	size_t npaths;
 	int argc; /* positional arguments left */
@@ -169,6 +177,7 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 		{"snapshot", no_argument, NULL, 'S'},
 		{"province", no_argument, NULL, 'R'},
 		{"kind", required_argument, NULL, 'K'},
+		{"out", required_argument, NULL, 'O'},
 		{"path", required_argument, NULL, 'p'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -219,6 +228,7 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 			break;
 		case 'T': cli->type = optarg; break;
 		case 'K': cli->kind = optarg; break;
+		case 'O': cli->out = optarg; break;
 		case 'p':
 			if (cli->npaths == 16)
 				return usage_error("at most 16 --path");
@@ -1154,6 +1164,85 @@ static int cmd_command(struct cli *cli)
 	return EXIT_OK;
 }
 
+/* ---- backup keys ------------------------------------------------------------ */
+
+struct escrow_find {
+	const char *agent;
+	char *blob;
+	size_t len;
+};
+
+static void find_escrow(void *arg, const struct store_host_row *r)
+{
+	struct escrow_find *f = arg;
+	if (strcmp(r->agent, f->agent) != 0 || strcmp(r->kind, "backup.escrow") != 0)
+		return;
+	msgpack_unpacked up;
+	msgpack_unpacked_init(&up);
+	if (msgpack_unpack_next(&up, r->body, r->body_len, NULL) ==
+		    MSGPACK_UNPACK_SUCCESS &&
+	    up.data.type == MSGPACK_OBJECT_MAP) {
+		const msgpack_object *e = wire_map_get(&up.data, "escrow");
+		if (e && e->type == MSGPACK_OBJECT_BIN && f->blob == NULL &&
+		    (f->blob = alloc_bytes(e->via.bin.size)) != NULL) {
+			memcpy(f->blob, e->via.bin.ptr, e->via.bin.size);
+			f->len = e->via.bin.size;
+		}
+	}
+	msgpack_unpacked_destroy(&up);
+}
+
+static int cmd_backup_key(struct cli *cli)
+{
+	struct settings s;
+	struct store *st;
+	struct ca *ca;
+	char err[512];
+	const char *pass = getenv("EDUWATCH_BACKUP_PASSWORD");
+	if (cli->argc != 2 || strcmp(cli->argv[1], "recover") != 0 ||
+	    cli->agent == NULL || cli->out == NULL)
+		return usage_error("usage: backup-key recover --agent ID --out FILE");
+	if (pass == NULL || strlen(pass) < 8)
+		return usage_error("set EDUWATCH_BACKUP_PASSWORD to the new "
+				   "passphrase (8 characters or more)");
+	int rc = open_store_sync(cli, &s, &st);
+	if (rc != 0)
+		return rc;
+	struct escrow_find f = {.agent = cli->agent};
+	store_host_states(st, NULL, find_escrow, &f);
+	store_close(st);
+	if (f.blob == NULL) {
+		fprintf(stderr, "eduwatch-collector: agent %s has sent no backup "
+				"key escrow\n",
+			cli->agent);
+		return EXIT_NOT_FOUND;
+	}
+	if (ca_load(s.state_dir, &ca, err, sizeof(err)) != 0) {
+		alloc_free(f.blob);
+		fprintf(stderr, "eduwatch-collector: %s\n", err);
+		return EXIT_CONFIG;
+	}
+	uint8_t keys[BACKUPKEY_LEN];
+	rc = backupkey_escrow_open(f.blob, f.len, ca_key(ca), keys);
+	alloc_free(f.blob);
+	ca_free(ca);
+	if (rc == 0)
+		rc = backupkey_write(cli->out, keys, pass);
+	OPENSSL_cleanse(keys, sizeof(keys));
+	if (rc != 0) {
+		fprintf(stderr, "eduwatch-collector: cannot recover the key: %s\n",
+			rc == -EACCES ? "the escrow was sealed for another CA"
+				      : strerror(-rc));
+		return EXIT_FAILURE_RUNTIME;
+	}
+	log_info("collector: backup key of agent %s recovered to %s",
+		 cli->agent, cli->out);
+	printf("wrote %s: copy it to the repository as keys/key; the "
+	       "repository then opens with the new passphrase\n",
+	       cli->out);
+	return EXIT_OK;
+}
+
 /* ---- rules ----------------------------------------------------------------- */
 
 struct agent_ids {
@@ -1367,6 +1456,8 @@ int main(int argc, char **argv)
 		return cmd_command(&cli);
 	if (strcmp(cmd, "rules") == 0)
 		return cmd_rules(&cli);
+	if (strcmp(cmd, "backup-key") == 0)
+		return cmd_backup_key(&cli);
 	if (strcmp(cmd, "score") == 0)
 		return cmd_score(&cli);
 	if (strcmp(cmd, "alerts") == 0)
