@@ -140,7 +140,7 @@ static int cmd_run(const struct backupcli_options *o, struct repo *r)
 		return EXIT_FAIL;
 	}
 	/* The snapshot's bytes for each byte this run stored: how much dedup
-	 * and compression saved (infinite when nothing was new). */
+	 * and compression saved. */
 	double ratio = (double)st.bytes / (double)(st.added_stored ? st.added_stored
 								   : 1);
 	if (o->json)
@@ -159,15 +159,20 @@ static int cmd_run(const struct backupcli_options *o, struct repo *r)
 		       (unsigned long long)st.added_stored,
 		       (unsigned long long)st.errors, (double)st.duration_us / 1e6);
 	else
+	{
+		char saved[64] = "nothing new to store";
+		if (st.added_stored)
+			snprintf(saved, sizeof(saved), "%.1f:1 against the "
+				 "snapshot's size", ratio);
 		printf("snapshot %.16s: %llu files (%.1f MB), %llu unchanged; "
-		       "%.1f MB new, %.1f MB stored (%.1f:1 against the "
-		       "snapshot's size); %llu errors; %.1f s\n",
+		       "%.1f MB new, %.1f MB stored (%s); %llu errors; %.1f s\n",
 		       st.snapshot, (unsigned long long)st.files,
 		       (double)st.bytes / 1e6,
 		       (unsigned long long)st.files_unchanged,
 		       (double)st.added_raw / 1e6, (double)st.added_stored / 1e6,
-		       ratio, (unsigned long long)st.errors,
+		       saved, (unsigned long long)st.errors,
 		       (double)st.duration_us / 1e6);
+	}
 	return EXIT_OK;
 }
 

@@ -16,6 +16,11 @@
 #define SCRYPT_N (1u << 15)
 #define SCRYPT_R 8u
 #define SCRYPT_P 1u
+/* A key file on a USB drive is anyone's to edit: its cost parameters
+ * are bounded so that it cannot make the agent spend more than 64 MiB or
+ * a second on it. */
+#define SCRYPT_N_MAX (1u << 16)
+#define SCRYPT_MAXMEM (64u * 1024u * 1024u)
 
 /* Binds a sealed key (file or escrow) to its purpose. */
 static const char key_aad[] = "eduwatch-backup-key-v1";
@@ -60,7 +65,7 @@ static int derive(const char *pass, const uint8_t *salt, uint64_t n,
 		  uint64_t rr, uint64_t p, uint8_t kek[32])
 {
 	return EVP_PBE_scrypt(pass, strlen(pass), salt, 16, n, rr, p,
-			      256u * 1024 * 1024, kek, 32) == 1
+			      SCRYPT_MAXMEM, kek, 32) == 1
 		       ? 0
 		       : -EINVAL;
 }
@@ -120,8 +125,9 @@ int backupkey_parse(const void *data, size_t len, const char *pass,
 	    (sealed = wire_map_get(&up.data, "sealed")) != NULL &&
 	    salt->type == MSGPACK_OBJECT_BIN && salt->via.bin.size == 16 &&
 	    sealed->type == MSGPACK_OBJECT_BIN &&
-	    sealed->via.bin.size == BACKUPKEY_LEN + BACKUPKEY_OVERHEAD && n >= 1024 &&
-	    n <= (1u << 22) && rr >= 1 && rr <= 32 && p >= 1 && p <= 16)
+	    sealed->via.bin.size == BACKUPKEY_LEN + BACKUPKEY_OVERHEAD &&
+	    n >= 1024 && n <= SCRYPT_N_MAX && (n & (n - 1)) == 0 && rr >= 1 &&
+	    rr <= 8 && p >= 1 && p <= 4)
 		rc = 0;
 	uint8_t kek[32];
 	if (rc == 0 && derive(pass, (const uint8_t *)salt->via.bin.ptr, n, rr, p,

@@ -12,11 +12,12 @@ libcurl4-openssl-dev"
 # scapy writes the LAN sensor's test captures, and dnsmasq, arpspoof
 # (dsniff), arping and nmap are the real attack tools of its live test;
 # clamav-daemon (clamd, clamonacc) and clamav (sigtool) are the real
-# antivirus the status checks ask; yara is the scan benchmark's peer.
+# antivirus the status checks ask; yara and restic are the scan and
+# backup benchmarks' peers.
 test_pkgs="libcmocka-dev clang libclang-rt-14-dev sqlite3 openssl procps
 python3 iproute2 python3-scapy dnsmasq-base dsniff iputils-arping nmap
 rsyslog rsyslog-openssl clamav clamav-daemon"
-bench_pkgs="bc rsyslog rsyslog-openssl yara"
+bench_pkgs="bc rsyslog rsyslog-openssl yara restic"
 
 want="$build_pkgs"
 case "${1:-build}" in

@@ -230,7 +230,38 @@ rows+=("| YARA cold scan, $made, 2 workers | $os s ($same) | yara 4.2.3 -r -p 2:
       "| YARA scan peak RSS, whole process tree | $((or / 1024)) MiB cold, $((wr / 1024)) MiB warm | yara: $((pr / 1024)) MiB | **$(printf '%.2f' "$(echo "scale=4; $or / $pr" | bc)")x** |")
 }
 
-for section in ${BENCH_ONLY:-ingest footprint net soc scan}; do
+bench_backup() {
+echo
+echo "== backups: eduwatch-agent backup vs restic 0.14, same corpus, same disk"
+local B="$OUT/backup" C="$OUT/scan/corpus"
+[ -d "$C" ] || $PY tests/bench/scan_corpus.py "$OUT/scan" "${BENCH_SCAN_MB:-300}" 10 /nonexistent >/dev/null
+mkdir -p "$B"
+export RESTIC_PASSWORD=bench-passphrase EDUWATCH_BACKUP_PASSWORD=bench-passphrase
+cat $(find "$C" -type f) >/dev/null 2>&1
+restic init -q --repo "$B/restic" >/dev/null
+"$BIN/eduwatch-agent" backup init --repo "$B/ours" >/dev/null
+local t rf ra of oa rr orr rs os csize
+t() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N); echo "$e - $s" | bc; }
+rf=$(t restic backup -q --repo "$B/restic" "$C")
+of=$(t "$BIN/eduwatch-agent" backup run "$C" --repo "$B/ours")
+ra=$(t restic backup -q --repo "$B/restic" "$C")
+oa=$(t "$BIN/eduwatch-agent" backup run "$C" --repo "$B/ours")
+rs=$(du -sb "$B/restic" | cut -f1)
+os=$(du -sb "$B/ours" | cut -f1)
+rr=$(t restic restore -q latest --repo "$B/restic" --target "$B/r-restic")
+orr=$(t "$BIN/eduwatch-agent" backup restore latest --to "$B/r-ours" --repo "$B/ours")
+csize=$(du -sb "$C" | cut -f1)
+echo "first backup: ours $of s, restic $rf s; unchanged: ours $oa s, restic $ra s"
+echo "repository: ours $os bytes, restic $rs bytes; restore: ours $orr s, restic $rr s"
+local mb
+mb=$(echo "scale=1; $csize / 1000000" | bc)
+rows+=("| backup, first run, $mb MB ($(find "$C" -type f | wc -l) files) | $(printf '%.2f' "$of") s | restic 0.14: $(printf '%.2f' "$rf") s | **$(printf '%.2f' "$(echo "scale=4; $of / $rf" | bc)")x** time (target <= 1.0) |"
+      "| backup, unchanged re-run | $(printf '%.2f' "$oa") s | restic: $(printf '%.2f' "$ra") s | **$(printf '%.2f' "$(echo "scale=4; $oa / $ra" | bc)")x** time (target <= 1.0) |"
+      "| repository size after both | $(echo "scale=1; $os / 1000000" | bc) MB | restic: $(echo "scale=1; $rs / 1000000" | bc) MB | **$(printf '%.2f' "$(echo "scale=4; $os / $rs" | bc)")x** (target <= 1.0) |"
+      "| restore throughput, latest snapshot | $(echo "scale=0; $csize / $orr / 1000000" | bc) MB/s ($(printf '%.2f' "$orr") s, every file's SHA-256 checked) | restic: $(echo "scale=0; $csize / $rr / 1000000" | bc) MB/s ($(printf '%.2f' "$rr") s) | **$(printf '%.2f' "$(echo "scale=4; $rr / $orr" | bc)")x** throughput |")
+}
+
+for section in ${BENCH_ONLY:-ingest footprint net soc scan backup}; do
 	"bench_$section"
 done
 

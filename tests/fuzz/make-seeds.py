@@ -138,6 +138,11 @@ def main():
         "magic": b"EWRULES1" + struct.pack(">I", 4) + b"\x80\x80\x80\x80" +
                  struct.pack(">I", 2) + b"0D",
     }
+    seeds["backupkey"] = {
+        "keyfile": pack({"kdf": "scrypt", "n": 1024, "r": 8, "p": 1,
+                         "salt": b"s" * 16, "sealed": b"k" * 124}),
+        "escrow": pack({"v": 1, "epk": b"\x30" * 91, "sealed": b"e" * 124}),
+    }
     for harness, files in seeds.items():
         d = os.path.join(root, harness)
         os.makedirs(d, exist_ok=True)
