@@ -71,9 +71,14 @@ scan:
   usb_mounts: [/media]
 av:
   products_file: $PWD/rules/av-products.txt
+backup:
+  repo: $(cd "$DEMO" && pwd)/backups
+  paths: [$(cd "$DEMO/samples" && pwd)]
+  check_interval: 5s
 log:
   level: info
 YAML
+	mkdir -p "$DEMO/backups"
 fi
 "${AGENT[@]}" run -c "$A/agent.yaml" >>"$DEMO/agent.log" 2>&1 &
 agent_pid=$!
@@ -118,8 +123,11 @@ while true; do
 	echo "== open alerts"
 	"${COLLECTOR[@]}" alerts list --limit 5 -c "$CONF" || true
 	echo
-	echo "== compliance of the demo school (level 2 policy; backups are not"
-	echo "   built yet, and this PC has no real-time antivirus)"
+	echo "== backups (the samples folder, into $DEMO/backups)"
+	"${COLLECTOR[@]}" events list --limit 300 -c "$CONF" | grep -E "backup\.status" | head -3
+	echo
+	echo "== compliance of the demo school (level 2 policy; this PC has no"
+	echo "   real-time antivirus)"
 	"${COLLECTOR[@]}" score --school DEMO01 -c "$CONF" || true
 	sleep 10
 done
