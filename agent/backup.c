@@ -16,6 +16,7 @@
 #include <openssl/rand.h>
 
 #include "common/alloc.h"
+#include "common/errtext.h"
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "common/wire.h"
@@ -25,20 +26,6 @@
 #define PROGRESS_EVERY_US 200000
 
 enum { T_FILE = 0, T_DIR = 1, T_LINK = 2 };
-
-static int fail(int rc, char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(int rc, char *err, size_t errlen, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 /* ---- a set of paths or ids: open addressing over FNV-1a -------------------------- */
 
@@ -156,7 +143,7 @@ static int snapshot_load(struct repo *r, const char *id, struct snapshot *s,
 		    MSGPACK_UNPACK_SUCCESS ||
 	    s->meta.data.type != MSGPACK_OBJECT_MAP ||
 	    wire_get_u64(&s->meta.data, "time", &t) != 0)
-		return fail(-EBADMSG, err, errlen, "snapshot %.16s is damaged", id);
+		return errtext_set(-EBADMSG, err, errlen, "snapshot %.16s is damaged", id);
 	s->time_us = (int64_t)t;
 	return 0;
 }
@@ -167,7 +154,7 @@ static int tree_load(struct repo *r, struct snapshot *s, const char *id,
 {
 	const msgpack_object *ids = wire_map_get(&s->meta.data, "tree");
 	if (ids == NULL || ids->type != MSGPACK_OBJECT_ARRAY)
-		return fail(-EBADMSG, err, errlen, "snapshot %.16s has no tree", id);
+		return errtext_set(-EBADMSG, err, errlen, "snapshot %.16s has no tree", id);
 	size_t total = 0, cap = 0;
 	char *buf = NULL;
 	for (uint32_t i = 0; i < ids->via.array.size; i++) {
@@ -176,7 +163,7 @@ static int tree_load(struct repo *r, struct snapshot *s, const char *id,
 		size_t len;
 		if (c->type != MSGPACK_OBJECT_BIN || c->via.bin.size != REPO_ID_LEN) {
 			alloc_free(buf);
-			return fail(-EBADMSG, err, errlen,
+			return errtext_set(-EBADMSG, err, errlen,
 				    "snapshot %.16s: bad tree id", id);
 		}
 		int rc = repo_get(r, (const uint8_t *)c->via.bin.ptr, &data, &len,
@@ -204,7 +191,7 @@ static int tree_load(struct repo *r, struct snapshot *s, const char *id,
 	    msgpack_unpack_next(&s->tree, buf, total, NULL) !=
 		    MSGPACK_UNPACK_SUCCESS ||
 	    s->tree.data.type != MSGPACK_OBJECT_ARRAY)
-		return fail(-EBADMSG, err, errlen, "snapshot %.16s: tree damaged",
+		return errtext_set(-EBADMSG, err, errlen, "snapshot %.16s: tree damaged",
 			    id);
 	s->entries = &s->tree.data;
 	return 0;
@@ -587,12 +574,12 @@ int backup_run(struct repo *r, const struct backup_run_options *o,
 	int64_t t0 = timeutil_now_us();
 	for (size_t i = 0; i < o->npaths; i++)
 		if (o->paths[i][0] != '/')
-			return fail(-EINVAL, err, errlen,
+			return errtext_set(-EINVAL, err, errlen,
 				    "%s: backup paths must be absolute",
 				    o->paths[i]);
 	run.buf = alloc_bytes(2 * CHUNK_MAX);
 	if (run.buf == NULL)
-		return fail(-ENOMEM, err, errlen, "out of memory");
+		return errtext_set(-ENOMEM, err, errlen, "out of memory");
 	char parent_id[2 * REPO_ID_LEN + 1];
 	struct snapshot parent;
 	bool have_parent = find_parent(r, o, parent_id, &parent) == 0;
@@ -745,12 +732,12 @@ int backup_resolve(struct repo *r, const char *which,
 {
 	struct resolve_state rs = {.want = which, .newest = -1};
 	if (which == NULL || which[0] == '\0')
-		return fail(-EINVAL, err, errlen, "no snapshot given");
+		return errtext_set(-EINVAL, err, errlen, "no snapshot given");
 	backup_list(r, resolve_one, &rs);
 	if (rs.matches == 0)
-		return fail(-ENOENT, err, errlen, "no snapshot '%s'", which);
+		return errtext_set(-ENOENT, err, errlen, "no snapshot '%s'", which);
 	if (rs.matches > 1)
-		return fail(-EINVAL, err, errlen,
+		return errtext_set(-EINVAL, err, errlen,
 			    "'%s' names %d snapshots; give more of the id", which,
 			    rs.matches);
 	snprintf(id, 2 * REPO_ID_LEN + 1, "%s", rs.found);
@@ -820,7 +807,7 @@ int backup_verify(struct repo *r, bool read_data,
 		vs.badcap = 100000;
 		vs.bad_ids = alloc_bytes(vs.badcap * REPO_ID_LEN);
 		if (vs.bad_ids == NULL)
-			return fail(-ENOMEM, err, errlen, "out of memory");
+			return errtext_set(-ENOMEM, err, errlen, "out of memory");
 		repo_each_blob(r, check_blob, &vs);
 		for (size_t i = 0; i < vs.nbad; i++)
 			keyset_put(&vs.bad, vs.bad_ids + i * REPO_ID_LEN,
@@ -918,7 +905,7 @@ static int restore_file(struct repo *r, const struct entry *e,
 	int fd = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
 		      0600);
 	if (fd < 0)
-		return fail(-errno, err, errlen, "%s: %s", dst, strerror(errno));
+		return errtext_set(-errno, err, errlen, "%s: %s", dst, strerror(errno));
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
 	int rc = 0;
@@ -935,7 +922,7 @@ static int restore_file(struct repo *r, const struct entry *e,
 		while (left > 0 && rc == 0) {
 			ssize_t w = write(fd, p, left);
 			if (w < 0 && errno != EINTR)
-				rc = fail(-errno, err, errlen, "%s: %s", dst,
+				rc = errtext_set(-errno, err, errlen, "%s: %s", dst,
 					  strerror(errno));
 			else if (w > 0) {
 				p += w;
@@ -951,7 +938,7 @@ static int restore_file(struct repo *r, const struct entry *e,
 	EVP_DigestFinal_ex(md, digest, &dlen);
 	EVP_MD_CTX_free(md);
 	if (close(fd) != 0 && rc == 0)
-		rc = fail(-errno, err, errlen, "%s: %s", dst, strerror(errno));
+		rc = errtext_set(-errno, err, errlen, "%s: %s", dst, strerror(errno));
 	if (rc != 0)
 		return rc;
 	if (e->extra->type == MSGPACK_OBJECT_BIN && e->extra->via.bin.size == 32 &&
@@ -1038,7 +1025,7 @@ int backup_restore(struct repo *r, const struct backup_restore_options *o,
 		snprintf(dst, sizeof(dst), "%s%s%.*s", o->to,
 			 e.path[0] == '/' ? "" : "/", (int)e.path_len, e.path);
 		if (strstr(dst, "/../") != NULL) {
-			rc = fail(-EINVAL, err, errlen, "refusing path %s", dst);
+			rc = errtext_set(-EINVAL, err, errlen, "refusing path %s", dst);
 			break;
 		}
 		char parent[8300];
@@ -1083,7 +1070,7 @@ int backup_restore(struct repo *r, const struct backup_restore_options *o,
 	snapshot_free(&s);
 	st->duration_us = timeutil_now_us() - t0;
 	if (rc == 0 && st->mismatched)
-		return fail(-EBADMSG, err, errlen,
+		return errtext_set(-EBADMSG, err, errlen,
 			    "%llu restored file(s) do not match their recorded "
 			    "SHA-256",
 			    (unsigned long long)st->mismatched);
@@ -1150,7 +1137,7 @@ int backup_prune(struct repo *r, int keep_daily, int keep_weekly,
 {
 	memset(st, 0, sizeof(*st));
 	if (keep_daily <= 0 && keep_weekly <= 0 && keep_monthly <= 0)
-		return fail(-EINVAL, err, errlen,
+		return errtext_set(-EINVAL, err, errlen,
 			    "a policy that keeps nothing is refused: give "
 			    "--keep-daily, --keep-weekly or --keep-monthly");
 	struct prune_list l = {0};

@@ -22,6 +22,7 @@
 
 #include "common/alloc.h"
 #include "common/backupkey.h"
+#include "common/errtext.h"
 #include "common/wire.h"
 
 #define NONCE BACKUPKEY_NONCE
@@ -61,20 +62,6 @@ struct repo {
 	uint8_t *zbuf;
 	size_t zcap;
 };
-
-static int fail(int rc, char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(int rc, char *err, size_t errlen, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 void repo_hex(const uint8_t *id, size_t n, char *out)
 {
@@ -232,24 +219,24 @@ int repo_init(const char *dir, const char *pass, char *err, size_t errlen)
 					      "snapshots", "tmp"};
 	char path[600];
 	if (strlen(pass) < 8)
-		return fail(-EINVAL, err, errlen,
+		return errtext_set(-EINVAL, err, errlen,
 			    "the passphrase must have at least 8 characters");
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-		return fail(-errno, err, errlen, "%s: %s", dir, strerror(errno));
+		return errtext_set(-errno, err, errlen, "%s: %s", dir, strerror(errno));
 	snprintf(path, sizeof(path), "%s/keys/key", dir);
 	if (access(path, F_OK) == 0)
-		return fail(-EEXIST, err, errlen,
+		return errtext_set(-EEXIST, err, errlen,
 			    "%s already holds a backup repository", dir);
 	for (size_t i = 0; i < 5; i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, subdirs[i]);
 		if (mkdir(path, 0700) != 0 && errno != EEXIST)
-			return fail(-errno, err, errlen, "%s: %s", path,
+			return errtext_set(-errno, err, errlen, "%s: %s", path,
 				    strerror(errno));
 	}
 	for (unsigned i = 0; i < 256; i++) {
 		snprintf(path, sizeof(path), "%s/data/%02x", dir, i);
 		if (mkdir(path, 0700) != 0 && errno != EEXIST)
-			return fail(-errno, err, errlen, "%s: %s", path,
+			return errtext_set(-errno, err, errlen, "%s: %s", path,
 				    strerror(errno));
 	}
 	uint8_t keys[KEYS_LEN];
@@ -258,7 +245,7 @@ int repo_init(const char *dir, const char *pass, char *err, size_t errlen)
 	int rc = backupkey_write(path, keys, pass);
 	OPENSSL_cleanse(keys, sizeof(keys));
 	if (rc != 0)
-		return fail(rc, err, errlen, "cannot write the key file: %s",
+		return errtext_set(rc, err, errlen, "cannot write the key file: %s",
 			    strerror(-rc));
 	snprintf(path, sizeof(path), "%s/config", dir);
 	FILE *f = fopen(path, "we");
@@ -396,7 +383,7 @@ static int load_index(struct repo *r, char *err, size_t errlen)
 	snprintf(dir, sizeof(dir), "%s/index", r->dir);
 	DIR *d = opendir(dir);
 	if (d == NULL)
-		return fail(-errno, err, errlen, "%s: %s", dir, strerror(errno));
+		return errtext_set(-errno, err, errlen, "%s: %s", dir, strerror(errno));
 	struct dirent *de;
 	int rc = 0;
 	while (rc == 0 && (de = readdir(d)) != NULL) {
@@ -404,7 +391,7 @@ static int load_index(struct repo *r, char *err, size_t errlen)
 			continue;
 		rc = load_index_file(r, de->d_name);
 		if (rc != 0)
-			fail(rc, err, errlen,
+			errtext_set(rc, err, errlen,
 			     "index/%s is damaged (%s); run 'backup verify'",
 			     de->d_name, strerror(-rc));
 	}
@@ -439,15 +426,15 @@ static int read_keys(const char *dir, const char *pass, uint8_t keys[KEYS_LEN],
 	snprintf(path, sizeof(path), "%s/keys/key", dir);
 	int rc = read_file(path, &buf, &len);
 	if (rc != 0)
-		return fail(rc, err, errlen, "%s: not a backup repository (%s)",
+		return errtext_set(rc, err, errlen, "%s: not a backup repository (%s)",
 			    dir, strerror(-rc));
 	rc = backupkey_parse(buf, len, pass, keys);
 	alloc_free(buf);
 	if (rc == -EACCES)
-		return fail(rc, err, errlen,
+		return errtext_set(rc, err, errlen,
 			    "wrong passphrase for the backup repository %s", dir);
 	if (rc != 0)
-		return fail(rc, err, errlen, "%s: the key file is damaged", path);
+		return errtext_set(rc, err, errlen, "%s: the key file is damaged", path);
 	return 0;
 }
 
@@ -484,9 +471,9 @@ int repo_lock(struct repo *r, char *err, size_t errlen)
 	snprintf(path, sizeof(path), "%s/lock", r->dir);
 	r->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (r->lock_fd < 0)
-		return fail(-errno, err, errlen, "%s: %s", path, strerror(errno));
+		return errtext_set(-errno, err, errlen, "%s: %s", path, strerror(errno));
 	if (flock(r->lock_fd, LOCK_EX | LOCK_NB) != 0)
-		return fail(-EBUSY, err, errlen,
+		return errtext_set(-EBUSY, err, errlen,
 			    "another backup or prune is running on %s", r->dir);
 	clean_tmp(r);
 	return 0;
@@ -592,7 +579,7 @@ int repo_flush(struct repo *r, char *err, size_t errlen)
 	r->npending = 0;
 	r->pack_size = 0;
 	if (rc != 0)
-		return fail(rc, err, errlen, "cannot store a pack: %s",
+		return errtext_set(rc, err, errlen, "cannot store a pack: %s",
 			    errno_text(rc));
 	return 0;
 }
@@ -611,16 +598,16 @@ int repo_put(struct repo *r, const uint8_t id[REPO_ID_LEN], const void *data,
 		r->zbuf = alloc_bytes(2 * r->zcap);
 		if (r->zbuf == NULL) {
 			r->zcap = 0;
-			return fail(-ENOMEM, err, errlen, "out of memory");
+			return errtext_set(-ENOMEM, err, errlen, "out of memory");
 		}
 	}
 	size_t zlen = ZSTD_compress(r->zbuf, bound, data, len, ZSTD_LEVEL);
 	if (ZSTD_isError(zlen))
-		return fail(-EIO, err, errlen, "zstd: %s", ZSTD_getErrorName(zlen));
+		return errtext_set(-EIO, err, errlen, "zstd: %s", ZSTD_getErrorName(zlen));
 	uint8_t *sealed = r->zbuf + r->zcap;
 	int rc = backupkey_seal(r->enc, id, REPO_ID_LEN, r->zbuf, zlen, sealed);
 	if (rc != 0)
-		return fail(rc, err, errlen, "cannot encrypt a chunk");
+		return errtext_set(rc, err, errlen, "cannot encrypt a chunk");
 	if (r->pack_fd < 0) {
 		uint8_t rnd[8];
 		char rhex[17];
@@ -631,7 +618,7 @@ int repo_put(struct repo *r, const uint8_t id[REPO_ID_LEN], const void *data,
 		r->pack_fd = open(r->pack_tmp,
 				  O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (r->pack_fd < 0)
-			return fail(-errno, err, errlen, "%s: %s", r->pack_tmp,
+			return errtext_set(-errno, err, errlen, "%s: %s", r->pack_tmp,
 				    errno_text(-errno));
 	}
 	size_t slen = zlen + NONCE + TAG;
@@ -642,14 +629,14 @@ int repo_put(struct repo *r, const uint8_t id[REPO_ID_LEN], const void *data,
 		unlink(r->pack_tmp);
 		r->npending = 0;
 		r->pack_size = 0;
-		return fail(rc, err, errlen, "cannot write a pack: %s",
+		return errtext_set(rc, err, errlen, "cannot write a pack: %s",
 			    errno_text(rc));
 	}
 	if (r->npending == r->pending_cap) {
 		size_t cap = r->pending_cap ? r->pending_cap * 2 : 64;
 		void *p = alloc_resize(r->pending, cap * sizeof(*r->pending));
 		if (p == NULL)
-			return fail(-ENOMEM, err, errlen, "out of memory");
+			return errtext_set(-ENOMEM, err, errlen, "out of memory");
 		r->pending = p;
 		r->pending_cap = cap;
 	}
@@ -672,12 +659,12 @@ int repo_get(struct repo *r, const uint8_t id[REPO_ID_LEN], void **data,
 	const struct slot *s = index_find(r, id);
 	repo_hex(id, REPO_ID_LEN, hex);
 	if (s == NULL)
-		return fail(-ENOENT, err, errlen, "chunk %.16s is missing", hex);
+		return errtext_set(-ENOENT, err, errlen, "chunk %.16s is missing", hex);
 	const char *pack = r->packs[s->ref.pack];
 	snprintf(path, sizeof(path), "%s/data/%.2s/%s", r->dir, pack, pack);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return fail(-errno == -ENOENT ? -ENOENT : -EIO, err, errlen,
+		return errtext_set(-errno == -ENOENT ? -ENOENT : -EIO, err, errlen,
 			    "pack %.16s of chunk %.16s: %s", pack, hex,
 			    strerror(errno));
 	uint8_t *sealed = alloc_bytes(s->ref.length);
@@ -706,7 +693,7 @@ int repo_get(struct repo *r, const uint8_t id[REPO_ID_LEN], void **data,
 	alloc_free(z);
 	if (rc != 0) {
 		alloc_free(plain);
-		return fail(rc, err, errlen, "chunk %.16s in pack %.16s is %s",
+		return errtext_set(rc, err, errlen, "chunk %.16s in pack %.16s is %s",
 			    hex, pack, rc == -EBADMSG ? "damaged" : "unreadable");
 	}
 	*data = plain;
@@ -725,7 +712,7 @@ int repo_snapshot_write(struct repo *r, const void *data, size_t len,
 	repo_hex(rnd, sizeof(rnd), id_hex);
 	int rc = put_sealed(r, "snapshots", id_hex, data, len);
 	if (rc != 0)
-		return fail(rc, err, errlen, "cannot write the snapshot: %s",
+		return errtext_set(rc, err, errlen, "cannot write the snapshot: %s",
 			    errno_text(rc));
 	return 0;
 }
@@ -735,12 +722,12 @@ int repo_snapshot_read(struct repo *r, const char *id_hex, void **data,
 {
 	uint8_t id[REPO_ID_LEN];
 	if (repo_unhex(id_hex, id, REPO_ID_LEN) != 0)
-		return fail(-EINVAL, err, errlen, "'%s' is not a snapshot id",
+		return errtext_set(-EINVAL, err, errlen, "'%s' is not a snapshot id",
 			    id_hex);
 	uint8_t *buf;
 	int rc = get_sealed(r, "snapshots", id_hex, &buf, len);
 	if (rc != 0)
-		return fail(rc, err, errlen, "snapshot %.16s: %s", id_hex,
+		return errtext_set(rc, err, errlen, "snapshot %.16s: %s", id_hex,
 			    rc == -EBADMSG ? "damaged" : strerror(-rc));
 	*data = buf;
 	return 0;

@@ -13,6 +13,7 @@
 #include <zstd.h>
 
 #include "common/alloc.h"
+#include "common/errtext.h"
 #include "common/pki.h"
 #include "common/wire.h"
 
@@ -20,20 +21,6 @@
 #define MAGIC_LEN 8
 #define HEADER_MAX (64u * 1024u)
 #define SIG_CONTEXT "eduwatch-bundle-v1"
-
-static int fail(int rc, char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(int rc, char *err, size_t errlen, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 static void put_u32(unsigned char *p, uint32_t v)
 {
@@ -161,18 +148,18 @@ int bundle_open(const void *data, size_t len, EVP_PKEY *pubkey,
 	*raw = NULL;
 	*raw_len = 0;
 	if (len < MAGIC_LEN + 8 || memcmp(p, MAGIC, MAGIC_LEN) != 0)
-		return fail(-EBADMSG, err, errlen, "not a rule bundle");
+		return errtext_set(-EBADMSG, err, errlen, "not a rule bundle");
 	size_t off = MAGIC_LEN;
 	uint32_t hlen = get_u32(p + off);
 	off += 4;
 	if (hlen == 0 || hlen > HEADER_MAX || hlen > len - off - 4)
-		return fail(-EBADMSG, err, errlen, "bundle header is damaged");
+		return errtext_set(-EBADMSG, err, errlen, "bundle header is damaged");
 	const unsigned char *header = p + off;
 	off += hlen;
 	uint32_t siglen = get_u32(p + off);
 	off += 4;
 	if (siglen == 0 || siglen > PKI_SIG_MAX || siglen > len - off)
-		return fail(-EBADMSG, err, errlen, "bundle signature is damaged");
+		return errtext_set(-EBADMSG, err, errlen, "bundle signature is damaged");
 	const unsigned char *sig = p + off;
 	off += siglen;
 
@@ -181,16 +168,16 @@ int bundle_open(const void *data, size_t len, EVP_PKEY *pubkey,
 	unsigned char *tbs = NULL;
 	size_t tbs_len = 0;
 	if (sign_input(header, hlen, &tbs, &tbs_len) != 0)
-		return fail(-ENOMEM, err, errlen, "out of memory");
+		return errtext_set(-ENOMEM, err, errlen, "out of memory");
 	bool ok = pki_verify(pubkey, tbs, tbs_len, sig, siglen);
 	alloc_free(tbs);
 	if (!ok)
-		return fail(-EPERM, err, errlen,
+		return errtext_set(-EPERM, err, errlen,
 			    "bundle signature does not verify (not from our "
 			    "collector)");
 
 	if (wire_check_msgpack((const char *)header, hlen, WIRE_MAX_DEPTH) != 0)
-		return fail(-EBADMSG, err, errlen, "bundle header is damaged");
+		return errtext_set(-EBADMSG, err, errlen, "bundle header is damaged");
 	msgpack_unpacked up;
 	msgpack_unpacked_init(&up);
 	uint64_t plen = 0;
@@ -205,25 +192,25 @@ int bundle_open(const void *data, size_t len, EVP_PKEY *pubkey,
 		memcpy(want, digest, sizeof(want));
 	msgpack_unpacked_destroy(&up);
 	if (rc != 0)
-		return fail(rc, err, errlen, "bundle header is incomplete");
+		return errtext_set(rc, err, errlen, "bundle header is incomplete");
 	if (plen != len - off)
-		return fail(-EBADMSG, err, errlen,
+		return errtext_set(-EBADMSG, err, errlen,
 			    "bundle is truncated (%zu of %llu payload bytes)",
 			    len - off, (unsigned long long)plen);
 	unsigned char got[SHA256_DIGEST_LENGTH];
 	SHA256(p + off, plen, got);
 	if (memcmp(got, want, sizeof(got)) != 0)
-		return fail(-EBADMSG, err, errlen,
+		return errtext_set(-EBADMSG, err, errlen,
 			    "bundle payload does not match its signed hash");
 	if (info->raw_len == 0 || info->raw_len > BUNDLE_MAX_RAW)
-		return fail(-EBADMSG, err, errlen, "bundle size is out of range");
+		return errtext_set(-EBADMSG, err, errlen, "bundle size is out of range");
 	void *out = alloc_bytes(info->raw_len);
 	if (out == NULL)
-		return fail(-ENOMEM, err, errlen, "out of memory");
+		return errtext_set(-ENOMEM, err, errlen, "out of memory");
 	size_t n = ZSTD_decompress(out, info->raw_len, p + off, plen);
 	if (ZSTD_isError(n) || n != info->raw_len) {
 		alloc_free(out);
-		return fail(-EBADMSG, err, errlen, "bundle payload is damaged");
+		return errtext_set(-EBADMSG, err, errlen, "bundle payload is damaged");
 	}
 	*raw = out;
 	*raw_len = n;
@@ -236,18 +223,18 @@ int bundle_open_file(const char *path, EVP_PKEY *pubkey,
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
-		return fail(-errno, err, errlen, "%s: %s", path, strerror(errno));
+		return errtext_set(-errno, err, errlen, "%s: %s", path, strerror(errno));
 	struct stat st;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
 	    (uint64_t)st.st_size > BUNDLE_MAX_FILE) {
 		close(fd);
-		return fail(-EBADMSG, err, errlen, "%s: not a bundle file", path);
+		return errtext_set(-EBADMSG, err, errlen, "%s: not a bundle file", path);
 	}
 	size_t len = (size_t)st.st_size, done = 0;
 	char *buf = alloc_bytes(len);
 	if (buf == NULL) {
 		close(fd);
-		return fail(-ENOMEM, err, errlen, "out of memory");
+		return errtext_set(-ENOMEM, err, errlen, "out of memory");
 	}
 	while (done < len) {
 		ssize_t n = read(fd, buf + done, len - done);
@@ -260,7 +247,7 @@ int bundle_open_file(const char *path, EVP_PKEY *pubkey,
 	close(fd);
 	int rc = done == len ? bundle_open(buf, len, pubkey, info, raw, raw_len,
 					   err, errlen)
-			     : fail(-EIO, err, errlen, "%s: short read", path);
+			     : errtext_set(-EIO, err, errlen, "%s: short read", path);
 	alloc_free(buf);
 	return rc;
 }
