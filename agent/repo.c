@@ -61,6 +61,12 @@ struct repo {
 	int lock_fd;
 	uint8_t *zbuf;
 	size_t zcap;
+	/* Reads: the last pack stays open (a restore reads packs in order),
+	 * and the sealed and compressed bytes share one buffer. */
+	int read_fd;
+	uint32_t read_pack;
+	uint8_t *rbuf;
+	size_t rcap;
 };
 
 void repo_hex(const uint8_t *id, size_t n, char *out)
@@ -456,6 +462,7 @@ int repo_open(const char *dir, const char *pass, struct repo **out,
 	OPENSSL_cleanse(keys, sizeof(keys));
 	r->pack_fd = -1;
 	r->lock_fd = -1;
+	r->read_fd = -1;
 	rc = load_index(r, err, errlen);
 	if (rc != 0) {
 		repo_close(r);
@@ -489,6 +496,9 @@ void repo_close(struct repo *r)
 	}
 	if (r->lock_fd >= 0)
 		close(r->lock_fd);
+	if (r->read_fd >= 0)
+		close(r->read_fd);
+	alloc_free(r->rbuf);
 	OPENSSL_cleanse(r->enc, sizeof(r->enc));
 	OPENSSL_cleanse(r->mac, sizeof(r->mac));
 	OPENSSL_cleanse(r->seed, sizeof(r->seed));
@@ -652,34 +662,54 @@ int repo_put(struct repo *r, const uint8_t id[REPO_ID_LEN], const void *data,
 	return 0;
 }
 
+static int open_pack(struct repo *r, uint32_t pack)
+{
+	if (r->read_fd >= 0 && r->read_pack == pack)
+		return r->read_fd;
+	if (r->read_fd >= 0)
+		close(r->read_fd);
+	char path[700];
+	const char *name = r->packs[pack];
+	snprintf(path, sizeof(path), "%s/data/%.2s/%s", r->dir, name, name);
+	r->read_fd = open(path, O_RDONLY | O_CLOEXEC);
+	r->read_pack = pack;
+	return r->read_fd;
+}
+
 int repo_get(struct repo *r, const uint8_t id[REPO_ID_LEN], void **data,
 	     size_t *len, char *err, size_t errlen)
 {
-	char hex[2 * REPO_ID_LEN + 1], path[700];
+	char hex[2 * REPO_ID_LEN + 1];
 	const struct slot *s = index_find(r, id);
 	repo_hex(id, REPO_ID_LEN, hex);
 	if (s == NULL)
-		return errtext_set(-ENOENT, err, errlen, "chunk %.16s is missing", hex);
+		return errtext_set(-ENOENT, err, errlen, "chunk %.16s is missing",
+				   hex);
 	const char *pack = r->packs[s->ref.pack];
-	snprintf(path, sizeof(path), "%s/data/%.2s/%s", r->dir, pack, pack);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open_pack(r, s->ref.pack);
 	if (fd < 0)
-		return errtext_set(-errno == -ENOENT ? -ENOENT : -EIO, err, errlen,
-			    "pack %.16s of chunk %.16s: %s", pack, hex,
-			    strerror(errno));
-	uint8_t *sealed = alloc_bytes(s->ref.length);
-	uint8_t *z = alloc_bytes(s->ref.length);
+		return errtext_set(errno == ENOENT ? -ENOENT : -EIO, err, errlen,
+				   "pack %.16s of chunk %.16s: %s", pack, hex,
+				   strerror(errno));
+	/* One buffer: the sealed bytes, then the opened (compressed) ones. */
+	size_t need = 2 * (size_t)s->ref.length;
+	if (need > r->rcap) {
+		uint8_t *p = alloc_resize(r->rbuf, need);
+		if (p == NULL)
+			return errtext_set(-ENOMEM, err, errlen, "out of memory");
+		r->rbuf = p;
+		r->rcap = need;
+	}
+	uint8_t *sealed = r->rbuf, *z = r->rbuf + s->ref.length;
 	uint8_t *plain = alloc_bytes(s->ref.raw_len ? s->ref.raw_len : 1);
-	ssize_t n = sealed ? pread(fd, sealed, s->ref.length, (off_t)s->ref.offset)
-			   : -1;
-	close(fd);
+	if (plain == NULL)
+		return errtext_set(-ENOMEM, err, errlen, "out of memory");
+	ssize_t n = pread(fd, sealed, s->ref.length, (off_t)s->ref.offset);
 	int rc = 0;
-	if (!sealed || !z || !plain)
-		rc = -ENOMEM;
-	else if (n != (ssize_t)s->ref.length ||
-		 backupkey_unseal(r->enc, id, REPO_ID_LEN, sealed, s->ref.length, z) != 0)
+	if (n != (ssize_t)s->ref.length || s->ref.length < NONCE + TAG ||
+	    backupkey_unseal(r->enc, id, REPO_ID_LEN, sealed, s->ref.length, z) != 0)
 		rc = -EBADMSG;
-	size_t zlen = s->ref.length - NONCE - TAG;
+	size_t zlen = rc == 0 ? s->ref.length - NONCE - TAG : 0;
 	size_t out = rc == 0 ? ZSTD_decompress(plain, s->ref.raw_len, z, zlen) : 0;
 	if (rc == 0 && (ZSTD_isError(out) || out != s->ref.raw_len))
 		rc = -EBADMSG;
@@ -689,12 +719,10 @@ int repo_get(struct repo *r, const uint8_t id[REPO_ID_LEN], void **data,
 		if (memcmp(check, id, REPO_ID_LEN) != 0)
 			rc = -EBADMSG;
 	}
-	alloc_free(sealed);
-	alloc_free(z);
 	if (rc != 0) {
 		alloc_free(plain);
-		return errtext_set(rc, err, errlen, "chunk %.16s in pack %.16s is %s",
-			    hex, pack, rc == -EBADMSG ? "damaged" : "unreadable");
+		return errtext_set(rc, err, errlen, "chunk %.16s in pack %.16s is "
+				   "damaged", hex, pack);
 	}
 	*data = plain;
 	*len = out;
@@ -800,6 +828,10 @@ void repo_each_blob(const struct repo *r,
 int repo_pack_delete(struct repo *r, uint32_t pack)
 {
 	char path[700];
+	if (r->read_fd >= 0 && r->read_pack == pack) {
+		close(r->read_fd);
+		r->read_fd = -1;
+	}
 	const char *name = r->packs[pack];
 	/* The index first: a pack without an index is harmless. */
 	snprintf(path, sizeof(path), "%s/index/%s", r->dir, name);
