@@ -54,7 +54,8 @@ static const char usage_text[] =
 	"                      scan with YARA: the installed rule bundle, or\n"
 	"                      rule files compiled on the spot; exit 5 when\n"
 	"                      something matched\n"
-	"  av [--json]         what the antivirus products on this PC report now\n"
+	"  av [--json]         what the antivirus products on this PC report now;\n"
+	"                      exit 1 when nothing protects it in real time\n"
 	"  backup init | run [PATH...] | list | verify [--read-data]\n"
 	"       | restore SNAPSHOT [PATH] --to DIR\n"
 	"       | prune --keep-daily N --keep-weekly N --keep-monthly N\n"
@@ -498,7 +499,7 @@ static int cmd_av(const struct cli *cli)
 			printf("}");
 		}
 		printf("]}\n");
-		return EXIT_OK;
+		return r.realtime ? EXIT_OK : EXIT_RUNTIME;
 	}
 	if (r.count == 0)
 		printf("no antivirus product found\n");
