@@ -42,11 +42,6 @@ mkdir -p "$WORK/usb/eduwatch-backup"
 "$AGENT" run -c "$A/agent.yaml" >>"$WORK/agent.log" 2>&1 &
 APID=$!
 PIDS+=("$APID")
-events() { "$COLLECTOR" events list --agent "$ID" --limit 300 --json -c "$CONF"; }
-wait_event() { # wait_event SECONDS PATTERN
-	for ((i = 0; i < $1 * 5; i++)); do events | grep -q "$2" && return 0; sleep 0.2; done
-	return 1
-}
 check "a backup runs and is reported with the RPO met" \
 	wait_event 30 '"kind":"backup.status".*"action":"backup","ok":true,"rpo_met":true'
 check "the agent made a passphrase file, 0600" eq "$(stat -c %a "$A/state/backup.pass" 2>/dev/null)" 600
@@ -56,7 +51,7 @@ check "the verify follows, and passes" \
 check "then a sampled test restore, which passes" \
 	wait_event 30 '"kind":"backup.status".*"action":"restore_test","ok":true'
 check "the status carries the last test restore's time" \
-	bash -c "$(declare -f events); CONF='$CONF' ID='$ID' COLLECTOR='$COLLECTOR'; events | grep -q '\"last_restore_test_us\":1[0-9]\{15\}'"
+	grep -q '"last_restore_test_us":1[0-9]\{15\}' <<<"$(agent_events)"
 check "the scratch copies of the test restore are gone" test ! -e "$A/state/restore-test"
 check "the keys were escrowed to the collector" wait_event 10 '"kind":"backup.escrow"'
 check "no passphrase or key material in clear at the collector" \

@@ -123,6 +123,15 @@ rsyslog_start() {
 	wait_port "$RS_PORT" 10
 }
 
+# agent_events: the newest events of agent $ID at the collector ($CONF),
+# as JSON. wait_event SECONDS PATTERN: until one of them matches.
+agent_events() { "$COLLECTOR" events list --agent "$ID" --limit 500 --json -c "$CONF"; }
+wait_event() {
+	local i
+	for ((i = 0; i < $1 * 5; i++)); do agent_events | grep -q "$2" && return 0; sleep 0.2; done
+	return 1
+}
+
 tap_finish() {
 	echo "1..$TAP_N"
 	[ "$TAP_FAILED" -eq 0 ]

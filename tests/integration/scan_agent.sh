@@ -42,11 +42,6 @@ $PY "$(dirname "$0")/yarasamples.py" "$S" >/dev/null
 "$AGENT" run -c "$A/agent.yaml" >>"$WORK/agent.log" 2>&1 &
 APID=$!
 PIDS+=("$APID")
-events() { "$COLLECTOR" events list --agent "$ID" --limit 500 --json -c "$CONF"; }
-wait_event() { # wait_event SECONDS PATTERN
-	for ((i = 0; i < $1 * 5; i++)); do events | grep -q "$2" && return 0; sleep 0.2; done
-	return 1
-}
 check "av.status arrives: no antivirus answering, so no real time" \
 	wait_event 20 '"kind":"av.status".*"realtime":false'
 
@@ -62,7 +57,7 @@ check "and matches the published file byte for byte" \
 "$COLLECTOR" command send --agent "$ID" --type scan --kind paths --path "$S" -c "$CONF" >/dev/null
 check "a scan command finds the EICAR file" \
 	wait_event 30 '"kind":"scan.match".*eicar.com'
-ev=$(events)
+ev=$(agent_events)
 check "the match names the rule, the hash and the bundle version" \
 	grep -q "\"rules\":\[\"EW_EICAR_Test_File\"\].*\"rules_version\":\"bundle-$V\"" <<<"$ev"
 check "the drill marker's match is flagged as a drill" \
@@ -84,7 +79,7 @@ if mount -t tmpfs -o size=4m tmpfs "$WORK/media/usb1" 2>/dev/null; then
 	mount --bind "$WORK/usbimg" "$WORK/media/usb1"
 	check "a USB drive is scanned as it is mounted" \
 		wait_event 30 '"kind":"scan.match".*"path":"'"$WORK"'/media/usb1/autorun.inf"'
-	check "its scan is a usb scan" grep -q '"scan":"usb"' <<<"$(events)"
+	check "its scan is a usb scan" grep -q '"scan":"usb"' <<<"$(agent_events)"
 	umount "$WORK/media/usb1"
 else
 	ok "# SKIP mounting needs root"
@@ -107,7 +102,7 @@ PIDS+=("$APID")
 "$COLLECTOR" command send --agent "$ID" --type scan --kind paths --path "$Q" -c "$CONF" >/dev/null
 check "a match is quarantined and the collector hears of it" \
 	wait_event 30 '"kind":"scan.quarantine".*shell.php'
-check "the match event says what was done" grep -q '"action":"quarantined as ' <<<"$(events)"
+check "the match event says what was done" grep -q '"action":"quarantined as ' <<<"$(agent_events)"
 check "the file is gone from where it was" test ! -e "$Q/shell.php"
 check "the quarantine folder is root's alone" eq "$(stat -c %a "$A/state/quarantine")" 700
 qid=$("$AGENT" quarantine list --json -c "$A/agent.yaml" | $PY -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
