@@ -30,7 +30,7 @@
 /* What the collector may ask of the agent itself; sources add their own
  * (source_ops.command_types). */
 static const char *const agent_commands[] = {"ping", "status",
-					     "rules.update"};
+					     "rules.update", "ioc.update"};
 #define MAX_COMMAND_TYPES 16
 
 /* Every source the agent runs. A new check is one more line here. */
@@ -58,7 +58,7 @@ struct agent {
 	SSL_CTX *ctx;
 	EVP_PKEY *collector_key; /* the pinned CA's key: verifies commands */
 	void *source_state[NSOURCES];
-	struct rulefetch *rulefetch;
+	struct rulefetch *fetch[2]; /* by enum rulestore_kind */
 	char rules_version[40];
 	const char *allowed[MAX_COMMAND_TYPES];
 	size_t nallowed;
@@ -231,11 +231,15 @@ static int run_command(struct agent *agent, const struct command *cmd,
 			 (unsigned long long)us.reconnects, platform_rss_kib(),
 			 agent->rules_version[0] ? agent->rules_version : "none");
 		rc = 0;
-	} else if (strcmp(cmd->type, "rules.update") == 0) {
+	} else if (strcmp(cmd->type, "rules.update") == 0 ||
+		   strcmp(cmd->type, "ioc.update") == 0) {
 		uint64_t version = 0;
 		if (map)
 			wire_get_u64(map, "version", &version);
-		rc = rulefetch_begin(agent->rulefetch, version, result, cap);
+		rc = rulefetch_begin(agent->fetch[cmd->type[0] == 'i'
+							  ? RULESTORE_IOC
+							  : RULESTORE_RULES],
+				     version, result, cap);
 	} else {
 		for (size_t i = 0; i < NSOURCES && rc == -ENOTSUP; i++) {
 			const struct source_ops *src = all_sources[i];
@@ -267,7 +271,12 @@ static void on_command(void *arg, const msgpack_object *frame)
 	char t[16] = "";
 	wire_get_str(frame, "t", t, sizeof(t));
 	if (strcmp(t, "blob") == 0) {
-		rulefetch_on_blob(agent->rulefetch, frame);
+		char what[16] = "";
+		wire_get_str(frame, "what", what, sizeof(what));
+		rulefetch_on_blob(agent->fetch[strcmp(what, "ioc") == 0
+						       ? RULESTORE_IOC
+						       : RULESTORE_RULES],
+				  frame);
 		return;
 	}
 	struct command_policy policy = {
@@ -296,12 +305,13 @@ static void on_command(void *arg, const msgpack_object *frame)
 	command_clear(&cmd);
 }
 
-static int send_fetch(void *arg, uint64_t version, uint64_t offset)
+static int send_fetch(void *arg, const char *what, uint64_t version,
+		      uint64_t offset)
 {
 	struct agent *agent = arg;
 	struct wire_out out;
 	wire_out_begin(&out, WIRE_FETCH, 3);
-	wire_pack_kv_str(&out.pk, "what", "rules");
+	wire_pack_kv_str(&out.pk, "what", what);
 	wire_pack_kv_u64(&out.pk, "version", version);
 	wire_pack_kv_u64(&out.pk, "offset", offset);
 	return uplink_send(agent->uplink, &out);
@@ -319,10 +329,12 @@ static void note_rules(struct agent *agent)
 		agent->rules_version[0] = '\0';
 }
 
-static void fetch_finished(void *arg, uint64_t version,
-			   const struct bundle_info *info, const char *error)
+static void fetch_finished(void *arg, enum rulestore_kind kind,
+			   uint64_t version, const struct bundle_info *info,
+			   const char *error)
 {
 	struct agent *agent = arg;
+	const char *what = rulestore_kind_name(kind);
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	msgpack_sbuffer_init(&sb);
@@ -335,19 +347,22 @@ static void fetch_finished(void *arg, uint64_t version,
 	else
 		wire_pack_kv_u64(&pk, "rules", info->rules);
 	if (error)
-		log_warn("rules: bundle %llu refused: %s; keeping %s",
-			 (unsigned long long)version, error,
-			 agent->rules_version[0] ? agent->rules_version
-						 : "no rules");
+		log_warn("rules: %s bundle %llu refused: %s; keeping the one "
+			 "installed", what, (unsigned long long)version, error);
 	else
-		log_info("rules: installed bundle %llu (%llu rules)",
+		log_info("rules: installed %s bundle %llu (%llu %s)", what,
 			 (unsigned long long)version,
-			 (unsigned long long)info->rules);
+			 (unsigned long long)info->rules,
+			 kind == RULESTORE_IOC ? "lines" : "rules");
 	note_rules(agent);
 	/* A refused bundle may be an attack on the rule channel. */
-	agent_emit(agent, "rules.update", error ? 6 : 1, false, sb.data, sb.size,
-		   NULL);
+	agent_emit(agent, kind == RULESTORE_IOC ? "ioc.update" : "rules.update",
+		   error ? 6 : 1, false, sb.data, sb.size, NULL);
 	msgpack_sbuffer_destroy(&sb);
+	/* A new IOC list: the sources that read it start again with it. */
+	for (size_t i = 0; !error && kind == RULESTORE_IOC && i < NSOURCES; i++)
+		if (agent->source_state[i] && all_sources[i]->reload)
+			all_sources[i]->reload(agent->source_state[i]);
 }
 
 long long agent_counter_get(struct agent *agent, const char *name)
@@ -368,8 +383,8 @@ const char *agent_rules_version(struct agent *agent)
 static void on_link_state(void *arg, bool connected)
 {
 	struct agent *agent = arg;
-	if (connected)
-		rulefetch_connected(agent->rulefetch);
+	for (int k = 0; connected && k < 2; k++)
+		rulefetch_connected(agent->fetch[k]);
 	write_status(agent);
 }
 
@@ -390,7 +405,8 @@ static void on_stop_signal(uv_signal_t *sig, int signum)
 	for (size_t i = 0; i < NSOURCES; i++)
 		if (agent->source_state[i])
 			all_sources[i]->stop(agent->source_state[i]);
-	rulefetch_stop(agent->rulefetch);
+	rulefetch_stop(agent->fetch[RULESTORE_RULES]);
+	rulefetch_stop(agent->fetch[RULESTORE_IOC]);
 	agent_emit(agent, "agent.stop", 0, false, NULL, 0, NULL);
 	write_status(agent);
 	uplink_stop(agent->uplink, uplink_stopped, agent);
@@ -500,8 +516,11 @@ int agent_run(const char *config_path, const struct agent_settings *s)
 	note_rules(&agent);
 	static const struct rulefetch_ops fetch_ops = {send_fetch,
 						       fetch_finished};
-	if ((rc = rulefetch_new(agent.loop, s->state_dir, &fetch_ops, &agent,
-				&agent.rulefetch)) != 0)
+	if ((rc = rulefetch_new(agent.loop, s->state_dir, RULESTORE_RULES,
+				&fetch_ops, &agent,
+				&agent.fetch[RULESTORE_RULES])) != 0 ||
+	    (rc = rulefetch_new(agent.loop, s->state_dir, RULESTORE_IOC,
+				&fetch_ops, &agent, &agent.fetch[RULESTORE_IOC])) != 0)
 		goto done;
 	if ((rc = uplink_start(agent.loop, agent.spool, &uo, on_command,
 			       on_link_state, &agent, &agent.uplink)) != 0)
@@ -531,8 +550,9 @@ done:
 		if (agent.source_state[i])
 			all_sources[i]->free(agent.source_state[i]);
 	uplink_free(agent.uplink);
-	if (agent.rulefetch)
-		rulefetch_free(agent.rulefetch);
+	for (int k = 0; k < 2; k++)
+		if (agent.fetch[k])
+			rulefetch_free(agent.fetch[k]);
 	spool_close(agent.spool);
 	SSL_CTX_free(agent.ctx);
 	EVP_PKEY_free(agent.collector_key);

@@ -17,6 +17,7 @@
 struct rulefetch {
 	uv_loop_t *loop;
 	char state_dir[512];
+	enum rulestore_kind kind;
 	struct rulefetch_ops ops;
 	void *arg;
 	uint64_t version; /* being fetched; 0: none */
@@ -37,8 +38,10 @@ static void ask(struct rulefetch *rf)
 {
 	if (rf->version == 0)
 		return;
-	uint64_t offset = rulestore_part_size(rf->state_dir, rf->version);
-	if (rf->ops.send_fetch(rf->arg, rf->version, offset) == 0)
+	uint64_t offset = rulestore_part_size(rf->state_dir, rf->kind,
+					      rf->version);
+	if (rf->ops.send_fetch(rf->arg, rulestore_kind_name(rf->kind),
+			       rf->version, offset) == 0)
 		uv_timer_start(&rf->timer, on_timer, STALL_MS, 0);
 }
 
@@ -55,10 +58,11 @@ static void finish(struct rulefetch *rf, const struct bundle_info *info,
 	uv_timer_stop(&rf->timer);
 	if (error) {
 		char part[600];
-		rulestore_part_path(rf->state_dir, v, part, sizeof(part));
+		rulestore_part_path(rf->state_dir, rf->kind, v, part,
+				    sizeof(part));
 		unlink(part);
 	}
-	rf->ops.finished(rf->arg, v, info, error);
+	rf->ops.finished(rf->arg, rf->kind, v, info, error);
 }
 
 /* A partial download left by an earlier run is resumed. */
@@ -68,10 +72,14 @@ static void find_partial(struct rulefetch *rf)
 	snprintf(dir, sizeof(dir), "%s/rules", rf->state_dir);
 	DIR *d = opendir(dir);
 	struct dirent *de;
+	char prefix[32];
+	snprintf(prefix, sizeof(prefix), "incoming-%s-",
+		 rulestore_kind_name(rf->kind));
+	size_t n = strlen(prefix);
 	while (d && (de = readdir(d)) != NULL) {
 		unsigned long long v;
-		if (sscanf(de->d_name, "incoming-%llu.part", &v) == 1 &&
-		    v > rf->version)
+		if (strncmp(de->d_name, prefix, n) == 0 &&
+		    sscanf(de->d_name + n, "%llu.part", &v) == 1 && v > rf->version)
 			rf->version = v;
 	}
 	if (d)
@@ -79,13 +87,14 @@ static void find_partial(struct rulefetch *rf)
 }
 
 int rulefetch_new(uv_loop_t *loop, const char *state_dir,
-		  const struct rulefetch_ops *ops, void *arg,
-		  struct rulefetch **out)
+		  enum rulestore_kind kind, const struct rulefetch_ops *ops,
+		  void *arg, struct rulefetch **out)
 {
 	struct rulefetch *rf = alloc_zeroed(1, sizeof(*rf));
 	if (rf == NULL)
 		return -ENOMEM;
 	rf->loop = loop;
+	rf->kind = kind;
 	snprintf(rf->state_dir, sizeof(rf->state_dir), "%s", state_dir);
 	rf->ops = *ops;
 	rf->arg = arg;
@@ -93,7 +102,8 @@ int rulefetch_new(uv_loop_t *loop, const char *state_dir,
 	rf->timer.data = rf;
 	find_partial(rf);
 	if (rf->version)
-		log_info("rules: resuming the download of bundle %llu",
+		log_info("rules: resuming the download of %s bundle %llu",
+			 rulestore_kind_name(kind),
 			 (unsigned long long)rf->version);
 	*out = rf;
 	return 0;
@@ -102,32 +112,30 @@ int rulefetch_new(uv_loop_t *loop, const char *state_dir,
 int rulefetch_begin(struct rulefetch *rf, uint64_t version, char *result,
 		    size_t cap)
 {
-	struct rulestore_current cur;
-	char err[256];
 	if (version == 0) {
 		snprintf(result, cap, "no version given");
 		return -EINVAL;
 	}
-	if (rulestore_current(rf->state_dir, &cur, err, sizeof(err)) == 0 &&
-	    cur.info.version >= version) {
-		snprintf(result, cap, "bundle %llu already installed (have %llu)",
-			 (unsigned long long)version,
-			 (unsigned long long)cur.info.version);
+	uint64_t have = rulestore_installed_version(rf->state_dir, rf->kind);
+	if (have >= version) {
+		snprintf(result, cap, "%s bundle %llu already installed (have "
+			 "%llu)", rulestore_kind_name(rf->kind),
+			 (unsigned long long)version, (unsigned long long)have);
 		return 0;
 	}
 	if (rf->version && rf->version != version) {
 		char part[600];
-		rulestore_part_path(rf->state_dir, rf->version, part,
+		rulestore_part_path(rf->state_dir, rf->kind, rf->version, part,
 				    sizeof(part));
 		unlink(part); /* superseded */
 	}
 	if (rf->version != version) {
 		/* An empty part marks the download as wanted across restarts. */
 		rf->version = version;
-		rulestore_part_append(rf->state_dir, version, 0, "", 0);
+		rulestore_part_append(rf->state_dir, rf->kind, version, 0, "", 0);
 	}
-	snprintf(result, cap, "fetching bundle %llu",
-		 (unsigned long long)version);
+	snprintf(result, cap, "fetching %s bundle %llu",
+		 rulestore_kind_name(rf->kind), (unsigned long long)version);
 	ask(rf);
 	return 0;
 }
@@ -159,7 +167,7 @@ void rulefetch_on_blob(struct rulefetch *rf, const msgpack_object *m)
 		finish(rf, NULL, "malformed piece from the collector");
 		return;
 	}
-	int rc = rulestore_part_append(rf->state_dir, version, offset,
+	int rc = rulestore_part_append(rf->state_dir, rf->kind, version, offset,
 				       data->via.bin.ptr, data->via.bin.size);
 	if (rc == -ESPIPE) {
 		ask(rf); /* a duplicate answer: ask for where we are */
@@ -178,7 +186,7 @@ void rulefetch_on_blob(struct rulefetch *rf, const msgpack_object *m)
 	}
 	struct bundle_info info;
 	char err[256];
-	if (rulestore_install_part(rf->state_dir, version, &info, err,
+	if (rulestore_install_part(rf->state_dir, rf->kind, version, &info, err,
 				   sizeof(err)) != 0)
 		finish(rf, NULL, err);
 	else

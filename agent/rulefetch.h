@@ -1,7 +1,9 @@
-/* rulefetch: downloading a rule bundle the collector announced.
+/* rulefetch: downloading a bundle the collector announced (rules or an
+ * IOC list; one rulefetch per kind).
  *
- * A signed "rules.update" command names a version; the agent then asks
- * for the bundle piece by piece over its own connection ("fetch" frames,
+ * A signed "rules.update" or "ioc.update" command names a version; the
+ * agent then asks for the bundle piece by piece over its own connection
+ * ("fetch" frames,
  * answered by "blob" frames), writing each piece to the partial file
  * before asking for the next. A cut link, a restart of the agent or a
  * busy collector only pause the download: it resumes at the partial
@@ -16,22 +18,24 @@
 #include <msgpack.h>
 #include <uv.h>
 
+#include "agent/rulestore.h"
 #include "common/bundle.h"
 
 struct rulefetch;
 
 struct rulefetch_ops {
-	/* Sends {t:"fetch", what:"rules", version, offset}; returns 0 or
-	 * -ENOTCONN (the download waits for rulefetch_connected). */
-	int (*send_fetch)(void *arg, uint64_t version, uint64_t offset);
+	/* Sends {t:"fetch", what, version, offset}; returns 0 or -ENOTCONN
+	 * (the download waits for rulefetch_connected). */
+	int (*send_fetch)(void *arg, const char *what, uint64_t version,
+			  uint64_t offset);
 	/* The download ended: installed (error NULL) or refused. */
-	void (*finished)(void *arg, uint64_t version,
+	void (*finished)(void *arg, enum rulestore_kind kind, uint64_t version,
 			 const struct bundle_info *info, const char *error);
 };
 
 int rulefetch_new(uv_loop_t *loop, const char *state_dir,
-		  const struct rulefetch_ops *ops, void *arg,
-		  struct rulefetch **out);
+		  enum rulestore_kind kind, const struct rulefetch_ops *ops,
+		  void *arg, struct rulefetch **out);
 /* Starts (or resumes) fetching version. Fills result for the command. */
 int rulefetch_begin(struct rulefetch *rf, uint64_t version, char *result,
 		    size_t cap);

@@ -9,75 +9,105 @@
 
 #include <openssl/x509.h>
 
+#include "agent/iocset.h"
 #include "common/alloc.h"
 #include "common/pki.h"
 
-static void paths(const char *state_dir, char *dir, char *current,
-		  char *ca, size_t cap)
+const char *rulestore_kind_name(enum rulestore_kind kind)
 {
-	snprintf(dir, cap, "%s/rules", state_dir);
-	snprintf(current, cap, "%s/rules/current.ewb", state_dir);
-	snprintf(ca, cap, "%s/ca.crt", state_dir);
+	return kind == RULESTORE_IOC ? "ioc" : "rules";
 }
 
-static int verify(const char *ca_path, const char *file,
-		  struct bundle_info *info, char *err, size_t errlen)
+static void installed_path(const char *state_dir, enum rulestore_kind kind,
+			   char *out, size_t cap)
 {
+	snprintf(out, cap, "%s/rules/%s", state_dir,
+		 kind == RULESTORE_IOC ? "ioc.ewb" : "current.ewb");
+}
+
+/* Checks a bundle file against the pinned CA; raw (may be NULL) gets the
+ * payload. */
+static int verify(const char *state_dir, const char *file,
+		  struct bundle_info *info, void **raw, size_t *raw_len,
+		  char *err, size_t errlen)
+{
+	char ca_path[600];
 	X509 *ca = NULL;
+	snprintf(ca_path, sizeof(ca_path), "%s/ca.crt", state_dir);
 	if (pki_read_cert(ca_path, &ca) != 0) {
 		snprintf(err, errlen, "%s: cannot read the pinned CA (is this PC "
 			 "enrolled?)", ca_path);
 		return -ENOENT;
 	}
-	void *raw = NULL;
-	size_t raw_len = 0;
-	int rc = bundle_open_file(file, X509_get0_pubkey(ca), info, &raw,
-				  &raw_len, err, errlen);
-	alloc_free(raw);
+	void *payload = NULL;
+	size_t len = 0;
+	int rc = bundle_open_file(file, X509_get0_pubkey(ca), info, &payload,
+				  &len, err, errlen);
 	X509_free(ca);
+	if (rc == 0 && raw) {
+		*raw = payload;
+		*raw_len = len;
+	} else {
+		alloc_free(payload);
+	}
 	return rc;
 }
 
 int rulestore_current(const char *state_dir, struct rulestore_current *out,
 		      char *err, size_t errlen)
 {
-	char dir[600];
 	memset(out, 0, sizeof(*out));
-	paths(state_dir, dir, out->path, out->ca, sizeof(out->path));
+	installed_path(state_dir, RULESTORE_RULES, out->path, sizeof(out->path));
+	snprintf(out->ca, sizeof(out->ca), "%s/ca.crt", state_dir);
 	if (access(out->path, F_OK) != 0) {
 		snprintf(err, errlen, "no rule bundle is installed (%s)",
 			 out->path);
 		return -ENOENT;
 	}
-	int rc = verify(out->ca, out->path, &out->info, err, errlen);
+	int rc = verify(state_dir, out->path, &out->info, NULL, NULL, err,
+			errlen);
 	if (rc == 0)
 		snprintf(out->version_key, sizeof(out->version_key),
 			 "bundle-%llu", (unsigned long long)out->info.version);
 	return rc;
 }
 
-void rulestore_part_path(const char *state_dir, uint64_t version, char *out,
-			 size_t cap)
+uint64_t rulestore_installed_version(const char *state_dir,
+				     enum rulestore_kind kind)
 {
-	snprintf(out, cap, "%s/rules/incoming-%llu.part", state_dir,
-		 (unsigned long long)version);
+	char path[600], err[256];
+	struct bundle_info info;
+	installed_path(state_dir, kind, path, sizeof(path));
+	if (access(path, F_OK) != 0 ||
+	    verify(state_dir, path, &info, NULL, NULL, err, sizeof(err)) != 0)
+		return 0;
+	return info.version;
 }
 
-uint64_t rulestore_part_size(const char *state_dir, uint64_t version)
+void rulestore_part_path(const char *state_dir, enum rulestore_kind kind,
+			 uint64_t version, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s/rules/incoming-%s-%llu.part", state_dir,
+		 rulestore_kind_name(kind), (unsigned long long)version);
+}
+
+uint64_t rulestore_part_size(const char *state_dir, enum rulestore_kind kind,
+			     uint64_t version)
 {
 	char part[600];
 	struct stat st;
-	rulestore_part_path(state_dir, version, part, sizeof(part));
+	rulestore_part_path(state_dir, kind, version, part, sizeof(part));
 	return stat(part, &st) == 0 ? (uint64_t)st.st_size : 0;
 }
 
-int rulestore_part_append(const char *state_dir, uint64_t version,
-			  uint64_t offset, const void *data, size_t len)
+int rulestore_part_append(const char *state_dir, enum rulestore_kind kind,
+			  uint64_t version, uint64_t offset, const void *data,
+			  size_t len)
 {
 	char dir[600], part[600];
 	snprintf(dir, sizeof(dir), "%s/rules", state_dir);
 	mkdir(dir, 0700);
-	rulestore_part_path(state_dir, version, part, sizeof(part));
+	rulestore_part_path(state_dir, kind, version, part, sizeof(part));
 	if (offset + len > BUNDLE_MAX_FILE)
 		return -EFBIG;
 	int fd = open(part, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -103,42 +133,17 @@ int rulestore_part_append(const char *state_dir, uint64_t version,
 	return rc;
 }
 
-static int install(const char *state_dir, const char *file, uint64_t expect,
-		   struct bundle_info *installed, char *err, size_t errlen)
+/* Copy, fsync, rename: a power cut leaves the old file or the new, never
+ * half of one. */
+static int copy_into_place(const char *from, const char *to)
 {
-	char dir[600], current[600], ca[600];
-	paths(state_dir, dir, current, ca, sizeof(dir));
-	struct bundle_info info;
-	int rc = verify(ca, file, &info, err, errlen);
-	if (rc != 0)
-		return rc;
-	if (expect && info.version != expect) {
-		snprintf(err, errlen, "bundle says version %llu, expected %llu",
-			 (unsigned long long)info.version,
-			 (unsigned long long)expect);
-		return -EBADMSG;
-	}
-	struct rulestore_current cur;
-	char ignore[256];
-	if (rulestore_current(state_dir, &cur, ignore, sizeof(ignore)) == 0 &&
-	    cur.info.version >= info.version) {
-		snprintf(err, errlen,
-			 "bundle version %llu is not newer than the installed "
-			 "%llu",
-			 (unsigned long long)info.version,
-			 (unsigned long long)cur.info.version);
-		return -EALREADY;
-	}
-	mkdir(dir, 0700);
-	char tmp[640];
-	snprintf(tmp, sizeof(tmp), "%s/.install.tmp", dir);
-	/* Copy, fsync, rename: a power cut leaves the old bundle or the new,
-	 * never half of one. */
-	FILE *in = fopen(file, "rbe");
+	char tmp[700];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", to);
+	FILE *in = fopen(from, "rbe");
 	int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	char buf[65536];
 	size_t n;
-	rc = in && out >= 0 ? 0 : -errno;
+	int rc = in && out >= 0 ? 0 : -errno;
 	while (rc == 0 && (n = fread(buf, 1, sizeof(buf), in)) > 0)
 		if (write(out, buf, n) != (ssize_t)n)
 			rc = -EIO;
@@ -148,10 +153,75 @@ static int install(const char *state_dir, const char *file, uint64_t expect,
 		fclose(in);
 	if (out >= 0)
 		close(out);
-	if (rc == 0 && rename(tmp, current) != 0)
+	if (rc == 0 && rename(tmp, to) != 0)
 		rc = -errno;
-	if (rc != 0) {
+	if (rc != 0)
 		unlink(tmp);
+	return rc;
+}
+
+/* An IOC list is used only if the sensor's own parser takes every line. */
+static int install_ioc_list(const char *state_dir, const void *text,
+			    size_t len, char *err, size_t errlen)
+{
+	struct iocset *set = iocset_new();
+	char why[200];
+	if (set == NULL)
+		return -ENOMEM;
+	int rc = iocset_add_text(set, text, len, why, sizeof(why));
+	iocset_free(set);
+	if (rc != 0) {
+		snprintf(err, errlen, "the IOC list is refused at line %s", why);
+		return -EBADMSG;
+	}
+	char path[600];
+	snprintf(path, sizeof(path), "%s/ioc.txt", state_dir);
+	rc = pki_write_file_atomic(path, text, len, 0600);
+	if (rc != 0)
+		snprintf(err, errlen, "%s: %s", path, strerror(-rc));
+	return rc;
+}
+
+static int install(const char *state_dir, enum rulestore_kind kind,
+		   const char *file, uint64_t expect,
+		   struct bundle_info *installed, char *err, size_t errlen)
+{
+	char dir[600], dst[600];
+	struct bundle_info info;
+	void *raw = NULL;
+	size_t raw_len = 0;
+	int rc = verify(state_dir, file, &info, &raw, &raw_len, err, errlen);
+	if (rc != 0)
+		return rc;
+	const char *want = rulestore_kind_name(kind);
+	uint64_t have = rulestore_installed_version(state_dir, kind);
+	if (strcmp(info.kind, want) != 0) {
+		snprintf(err, errlen, "the bundle holds '%s', not '%s'", info.kind,
+			 want);
+		rc = -EBADMSG;
+	} else if (expect && info.version != expect) {
+		snprintf(err, errlen, "bundle says version %llu, expected %llu",
+			 (unsigned long long)info.version,
+			 (unsigned long long)expect);
+		rc = -EBADMSG;
+	} else if (have >= info.version) {
+		snprintf(err, errlen,
+			 "bundle version %llu is not newer than the installed "
+			 "%llu",
+			 (unsigned long long)info.version,
+			 (unsigned long long)have);
+		rc = -EALREADY;
+	}
+	if (rc == 0 && kind == RULESTORE_IOC)
+		rc = install_ioc_list(state_dir, raw, raw_len, err, errlen);
+	alloc_free(raw);
+	if (rc != 0)
+		return rc;
+	snprintf(dir, sizeof(dir), "%s/rules", state_dir);
+	mkdir(dir, 0700);
+	installed_path(state_dir, kind, dst, sizeof(dst));
+	rc = copy_into_place(file, dst);
+	if (rc != 0) {
 		snprintf(err, errlen, "cannot install the bundle: %s",
 			 strerror(-rc));
 		return rc;
@@ -161,13 +231,13 @@ static int install(const char *state_dir, const char *file, uint64_t expect,
 	return 0;
 }
 
-int rulestore_install_part(const char *state_dir, uint64_t version,
-			   struct bundle_info *installed, char *err,
-			   size_t errlen)
+int rulestore_install_part(const char *state_dir, enum rulestore_kind kind,
+			   uint64_t version, struct bundle_info *installed,
+			   char *err, size_t errlen)
 {
 	char part[600];
-	rulestore_part_path(state_dir, version, part, sizeof(part));
-	int rc = install(state_dir, part, version, installed, err, errlen);
+	rulestore_part_path(state_dir, kind, version, part, sizeof(part));
+	int rc = install(state_dir, kind, part, version, installed, err, errlen);
 	unlink(part);
 	return rc;
 }
@@ -176,5 +246,6 @@ int rulestore_install_file(const char *state_dir, const char *file,
 			   struct bundle_info *installed, char *err,
 			   size_t errlen)
 {
-	return install(state_dir, file, 0, installed, err, errlen);
+	return install(state_dir, RULESTORE_RULES, file, 0, installed, err,
+		       errlen);
 }

@@ -41,6 +41,8 @@ struct source_ops {
 	int (*command)(void *state, const char *type, const msgpack_object *args,
 		       char *result, size_t result_cap);
 	const char *const *command_types; /* NULL-terminated, or NULL */
+	/* Optional: something the source reads changed (a new IOC list). */
+	void (*reload)(void *state);
 };
 
 /* Spools one event (body: a packed msgpack map, or NULL) and wakes the

@@ -27,6 +27,7 @@ struct netsensor {
 	unsigned restarts;
 	bool stopping;
 	bool reported_off; /* an "off" already went out for this outage */
+	bool reloading;	   /* the helper is stopping to start afresh */
 	char last_error[REASON_MAX];
 };
 
@@ -130,6 +131,13 @@ static void on_child_exit(void *arg, const char *why)
 	ns->child = NULL;
 	if (ns->stopping)
 		return;
+	if (ns->reloading) {
+		/* Stopped on purpose to read a new IOC list: straight back,
+		 * and no "off" event for a restart nobody needs to act on. */
+		ns->reloading = false;
+		spawn(ns);
+		return;
+	}
 	char reason[REASON_MAX + 100];
 	snprintf(reason, sizeof(reason), "%s%s%s",
 		 ns->last_error[0] ? ns->last_error : "helper stopped",
@@ -197,10 +205,22 @@ static void ns_free(void *state)
 	alloc_free(state);
 }
 
+/* A new IOC list was installed: the helper reads it when it starts. */
+static void ns_reload(void *state)
+{
+	struct netsensor *ns = state;
+	if (ns->child && !ns->stopping) {
+		log_info("netsensor: restarting the helper for the new IOC list");
+		ns->reloading = true;
+		childproc_stop(ns->child);
+	}
+}
+
 const struct source_ops source_netsensor = {
 	.name = "netsensor",
 	.init = ns_init,
 	.start = ns_start,
 	.stop = ns_stop,
 	.free = ns_free,
+	.reload = ns_reload,
 };

@@ -420,12 +420,13 @@ static int handle_events(struct conn *c, const msgpack_object *root)
 
 #define PIECE_SIZE (128u * 1024u)
 
-static void send_piece_error(struct conn *c, uint64_t version, uint64_t offset,
+static void send_piece_error(struct conn *c, const char *what,
+			     uint64_t version, uint64_t offset,
 			     const char *error, uint64_t retry_ms)
 {
 	struct wire_out out;
 	wire_out_begin(&out, WIRE_BLOB, 5);
-	wire_pack_kv_str(&out.pk, "what", "rules");
+	wire_pack_kv_str(&out.pk, "what", what);
 	wire_pack_kv_u64(&out.pk, "version", version);
 	wire_pack_kv_u64(&out.pk, "offset", offset);
 	wire_pack_kv_str(&out.pk, "error", error);
@@ -445,13 +446,13 @@ static int handle_fetch(struct conn *c, const msgpack_object *root)
 	if (!c->hello_done || wire_get_str(root, "what", what, sizeof(what)) != 0 ||
 	    wire_get_u64(root, "version", &version) != 0 ||
 	    wire_get_u64(root, "offset", &offset) != 0 ||
-	    strcmp(what, "rules") != 0) {
+	    (strcmp(what, "rules") != 0 && strcmp(what, "ioc") != 0)) {
 		conn_reject(c, &ing->stats.bad_frames, "bad_frame",
 			    "malformed fetch");
 		return -1;
 	}
 	if (ing->opts.bundle_dir == NULL) {
-		send_piece_error(c, version, offset, "no bundles here", 0);
+		send_piece_error(c, what, version, offset, "no bundles here", 0);
 		return 0;
 	}
 	int budget = ing->opts.fetch_pieces_per_second > 0
@@ -464,20 +465,22 @@ static int handle_fetch(struct conn *c, const msgpack_object *root)
 	}
 	if (ing->fetch_pieces >= budget) {
 		ing->stats.pieces_busy++;
-		send_piece_error(c, version, offset, "busy",
+		send_piece_error(c, what, version, offset, "busy",
 				 1000 + (uint64_t)(rand() % 4000));
 		return 0;
 	}
-	/* The version is a number: the path cannot be steered elsewhere. */
+	/* The kind is one of two words and the version a number: the path
+	 * cannot be steered elsewhere. */
 	char path[700];
-	snprintf(path, sizeof(path), "%s/bundle-%llu.ewb", ing->opts.bundle_dir,
+	snprintf(path, sizeof(path), "%s/%s-%llu.ewb", ing->opts.bundle_dir,
+		 strcmp(what, "ioc") == 0 ? "ioc" : "bundle",
 		 (unsigned long long)version);
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) != 0 || (uint64_t)st.st_size <= offset) {
 		if (fd >= 0)
 			close(fd);
-		send_piece_error(c, version, offset,
+		send_piece_error(c, what, version, offset,
 				 fd < 0 ? "unknown version" : "offset past the end",
 				 0);
 		return 0;
@@ -486,14 +489,14 @@ static int handle_fetch(struct conn *c, const msgpack_object *root)
 	ssize_t n = pread(fd, piece, PIECE_SIZE, (off_t)offset);
 	close(fd);
 	if (n <= 0) {
-		send_piece_error(c, version, offset, "read error", 5000);
+		send_piece_error(c, what, version, offset, "read error", 5000);
 		return 0;
 	}
 	ing->fetch_pieces++;
 	ing->stats.pieces_served++;
 	struct wire_out out;
 	wire_out_begin(&out, WIRE_BLOB, 5);
-	wire_pack_kv_str(&out.pk, "what", "rules");
+	wire_pack_kv_str(&out.pk, "what", what);
 	wire_pack_kv_u64(&out.pk, "version", version);
 	wire_pack_kv_u64(&out.pk, "offset", offset);
 	wire_pack_kv_u64(&out.pk, "total", (uint64_t)st.st_size);

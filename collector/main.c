@@ -75,6 +75,8 @@ static const char usage_text[] =
 	"  rules publish [--agent ID]        compile the yara.rules sets, sign the\n"
 	"                                    bundle and push it to every agent (or one)\n"
 	"  rules list [--json]               published bundles, newest first\n"
+	"  ioc publish FILE [--agent ID]     sign an IOC list (domains, addresses)\n"
+	"                                    and push it to every agent's LAN sensor\n"
 	"  backup-key recover --agent ID --out FILE\n"
 	"                                    a new key file for the agent's backup\n"
 	"                                    repository from its escrow, locked with\n"
@@ -1305,6 +1307,36 @@ static int cmd_rules_list(const struct settings *s, bool json)
 	return EXIT_OK;
 }
 
+/* Queues a signed `type` command naming a published bundle for one agent,
+ * or every unrevoked one. Returns how many were queued. */
+static size_t push_bundle(struct store *st, struct ca *ca, const char *agent,
+			  const char *type, const struct bundle_info *info,
+			  size_t size)
+{
+	struct agent_ids targets = {0};
+	if (agent)
+		add_agent_id(&targets, agent);
+	else
+		store_agent_list(st, NULL, collect_agent, &targets);
+	msgpack_sbuffer args;
+	msgpack_packer pk;
+	msgpack_sbuffer_init(&args);
+	msgpack_packer_init(&pk, &args, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 2);
+	wire_pack_kv_u64(&pk, "version", info->version);
+	wire_pack_kv_u64(&pk, "size", size);
+	size_t queued = 0;
+	for (size_t i = 0; i < targets.count; i++) {
+		uint64_t id;
+		if (queue_command(st, ca, targets.ids[i], type, &args, 7 * 86400,
+				  &id) == 0)
+			queued++;
+	}
+	msgpack_sbuffer_destroy(&args);
+	alloc_free(targets.ids);
+	return queued;
+}
+
 static int cmd_rules(struct cli *cli)
 {
 	struct settings s;
@@ -1343,32 +1375,50 @@ static int cmd_rules(struct cli *cli)
 	printf("published bundle %llu: %llu rules, %zu bytes signed (%s)\n",
 	       (unsigned long long)info.version,
 	       (unsigned long long)info.rules, size, info.sources);
-	struct agent_ids targets = {0};
-	if (cli->agent)
-		add_agent_id(&targets, cli->agent);
-	else
-		store_agent_list(st, NULL, collect_agent, &targets);
-	msgpack_sbuffer args;
-	msgpack_packer pk;
-	msgpack_sbuffer_init(&args);
-	msgpack_packer_init(&pk, &args, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 2);
-	wire_pack_kv_u64(&pk, "version", info.version);
-	wire_pack_kv_u64(&pk, "size", size);
-	size_t queued = 0;
-	for (size_t i = 0; i < targets.count; i++) {
-		uint64_t id;
-		if (queue_command(st, ca, targets.ids[i], "rules.update", &args,
-				  7 * 86400, &id) == 0)
-			queued++;
-	}
-	msgpack_sbuffer_destroy(&args);
-	alloc_free(targets.ids);
+	size_t queued = push_bundle(st, ca, cli->agent, "rules.update", &info,
+				    size);
 	ca_free(ca);
 	store_close(st);
 	printf("queued rules.update for %zu agent(s); each fetches the bundle "
 	       "when connected\n",
 	       queued);
+	return EXIT_OK;
+}
+
+static int cmd_ioc(struct cli *cli)
+{
+	struct settings s;
+	struct store *st;
+	struct ca *ca;
+	char err[768];
+	if (cli->argc != 3 || strcmp(cli->argv[1], "publish") != 0)
+		return usage_error("usage: ioc publish FILE [--agent ID]");
+	int rc = open_store_sync(cli, &s, &st);
+	if (rc != 0)
+		return rc;
+	if (ca_load(s.state_dir, &ca, err, sizeof(err)) != 0) {
+		store_close(st);
+		fprintf(stderr, "eduwatch-collector: %s\n", err);
+		return EXIT_CONFIG;
+	}
+	struct bundle_info info;
+	size_t size = 0;
+	rc = rulepub_publish_ioc(s.state_dir, cli->argv[2], ca_key(ca), &info,
+				 &size, err, sizeof(err));
+	if (rc != 0) {
+		fprintf(stderr, "eduwatch-collector: IOC list not published: %s\n",
+			err);
+		ca_free(ca);
+		store_close(st);
+		return EXIT_CONFIG;
+	}
+	size_t queued = push_bundle(st, ca, cli->agent, "ioc.update", &info, size);
+	ca_free(ca);
+	store_close(st);
+	printf("published IOC list %llu (%llu lines, %zu bytes signed); queued "
+	       "ioc.update for %zu agent(s)\n",
+	       (unsigned long long)info.version, (unsigned long long)info.rules,
+	       size, queued);
 	return EXIT_OK;
 }
 
@@ -1458,6 +1508,8 @@ int main(int argc, char **argv)
 		return cmd_rules(&cli);
 	if (strcmp(cmd, "backup-key") == 0)
 		return cmd_backup_key(&cli);
+	if (strcmp(cmd, "ioc") == 0)
+		return cmd_ioc(&cli);
 	if (strcmp(cmd, "score") == 0)
 		return cmd_score(&cli);
 	if (strcmp(cmd, "alerts") == 0)

@@ -18,7 +18,8 @@ void rulepub_dir(const char *state_dir, char *out, size_t cap)
 	snprintf(out, cap, "%s/bundles", state_dir);
 }
 
-uint64_t rulepub_latest(const char *state_dir)
+/* The newest published version of a kind ("bundle" files are rules). */
+static uint64_t latest(const char *state_dir, const char *prefix)
 {
 	char dir[600];
 	rulepub_dir(state_dir, dir, sizeof(dir));
@@ -28,13 +29,54 @@ uint64_t rulepub_latest(const char *state_dir)
 	while (d && (de = readdir(d)) != NULL) {
 		unsigned long long v;
 		char tail[8];
-		if (sscanf(de->d_name, "bundle-%llu.%7s", &v, tail) == 2 &&
+		size_t n = strlen(prefix);
+		if (strncmp(de->d_name, prefix, n) == 0 &&
+		    sscanf(de->d_name + n, "-%llu.%7s", &v, tail) == 2 &&
 		    strcmp(tail, "ewb") == 0 && v > best)
 			best = v;
 	}
 	if (d)
 		closedir(d);
 	return best;
+}
+
+uint64_t rulepub_latest(const char *state_dir)
+{
+	return latest(state_dir, "bundle");
+}
+
+/* Signs raw as a bundle of info's kind, with the next version, and stores
+ * it as <prefix>-<version>.ewb. */
+static int store_signed(const char *state_dir, const char *prefix,
+			struct bundle_info *info, const void *raw,
+			size_t raw_len, EVP_PKEY *key, size_t *file_size,
+			char *err, size_t errlen)
+{
+	uint64_t last = latest(state_dir, prefix);
+	uint64_t now = (uint64_t)time(NULL);
+	char *img = NULL;
+	size_t img_len = 0;
+	info->version = now > last ? now : last + 1;
+	info->created_us = timeutil_now_us();
+	info->raw_len = raw_len;
+	int rc = bundle_build(key, info, raw, raw_len, &img, &img_len);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot build the bundle: %s", strerror(-rc));
+		return rc;
+	}
+	char dir[600], path[700];
+	rulepub_dir(state_dir, dir, sizeof(dir));
+	mkdir(dir, 0755);
+	snprintf(path, sizeof(path), "%s/%s-%llu.ewb", dir, prefix,
+		 (unsigned long long)info->version);
+	rc = pki_write_file_atomic(path, img, img_len, 0644);
+	alloc_free(img);
+	if (rc != 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(-rc));
+		return rc;
+	}
+	*file_size = img_len;
+	return 0;
 }
 
 static void describe_sets(const char *const *sets, size_t n, char *out,
@@ -60,8 +102,8 @@ int rulepub_publish(const char *state_dir, const char *const *sets,
 	int rc = yararules_compile(sets, nsets, &rules, &count, err, errlen);
 	if (rc != 0)
 		return rc;
-	char *raw = NULL, *img = NULL;
-	size_t raw_len = 0, img_len = 0;
+	char *raw = NULL;
+	size_t raw_len = 0;
 	rc = yararules_save(rules, &raw, &raw_len);
 	yr_rules_destroy(rules);
 	if (rc != 0) {
@@ -69,31 +111,59 @@ int rulepub_publish(const char *state_dir, const char *const *sets,
 		return rc;
 	}
 	memset(info, 0, sizeof(*info));
-	uint64_t last = rulepub_latest(state_dir);
-	uint64_t now = (uint64_t)time(NULL);
-	info->version = now > last ? now : last + 1;
-	info->created_us = timeutil_now_us();
+	snprintf(info->kind, sizeof(info->kind), "rules");
 	info->rules = count;
 	snprintf(info->yara, sizeof(info->yara), "%s", YR_VERSION);
 	describe_sets(sets, nsets, info->sources, sizeof(info->sources));
-	rc = bundle_build(key, info, raw, raw_len, &img, &img_len);
+	rc = store_signed(state_dir, "bundle", info, raw, raw_len, key, file_size,
+			  err, errlen);
 	alloc_free(raw);
-	if (rc != 0) {
-		snprintf(err, errlen, "cannot build the bundle: %s", strerror(-rc));
-		return rc;
+	return rc;
+}
+
+int rulepub_publish_ioc(const char *state_dir, const char *file, EVP_PKEY *key,
+			struct bundle_info *info, size_t *file_size, char *err,
+			size_t errlen)
+{
+	FILE *f = fopen(file, "rbe");
+	if (f == NULL) {
+		snprintf(err, errlen, "%s: %s", file, strerror(errno));
+		return -errno;
 	}
-	info->raw_len = raw_len;
-	char dir[600], path[700];
-	rulepub_dir(state_dir, dir, sizeof(dir));
-	mkdir(dir, 0755);
-	snprintf(path, sizeof(path), "%s/bundle-%llu.ewb", dir,
-		 (unsigned long long)info->version);
-	rc = pki_write_file_atomic(path, img, img_len, 0644);
-	alloc_free(img);
-	if (rc != 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(-rc));
-		return rc;
+	size_t cap = 1 << 20, len = 0, n;
+	char *buf = alloc_bytes(cap);
+	while (buf && (n = fread(buf + len, 1, cap - len, f)) > 0) {
+		len += n;
+		if (len == cap) {
+			char *p = cap < RULEPUB_IOC_MAX ? alloc_resize(buf, cap * 2)
+							: NULL;
+			if (p == NULL) {
+				alloc_free(buf);
+				buf = NULL;
+				break;
+			}
+			buf = p;
+			cap *= 2;
+		}
 	}
-	*file_size = img_len;
-	return 0;
+	fclose(f);
+	if (buf == NULL || len == 0) {
+		alloc_free(buf);
+		snprintf(err, errlen, "%s: %s", file,
+			 buf ? "empty" : "larger than 256 MiB");
+		return -EINVAL;
+	}
+	/* The list is not parsed here: each agent parses it before using
+	 * it and refuses it, naming the bad line, with a signed event. */
+	unsigned lines = 0;
+	for (size_t i = 0; i < len; i++)
+		lines += buf[i] == '\n';
+	memset(info, 0, sizeof(*info));
+	snprintf(info->kind, sizeof(info->kind), "ioc");
+	info->rules = lines;
+	snprintf(info->sources, sizeof(info->sources), "%s", file);
+	int rc = store_signed(state_dir, "ioc", info, buf, len, key, file_size,
+			      err, errlen);
+	alloc_free(buf);
+	return rc;
 }

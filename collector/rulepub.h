@@ -4,7 +4,8 @@
  * (ours and any third-party collection, with the external variables real
  * collections expect), signs the compiled form with the CA key and keeps
  * it as <state_dir>/bundles/bundle-<version>.ewb, where ingest serves it
- * to agents piece by piece. The version only grows: the larger of the
+ * to agents piece by piece. IOC lists for the LAN sensor travel the same
+ * way (ioc-<version>.ewb). The version only grows: the larger of the
  * last one plus one and the current Unix time, so that a restored backup
  * of the collector can never publish a version agents already passed. */
 #ifndef EDUWATCH_RULEPUB_H
@@ -25,7 +26,14 @@ int rulepub_publish(const char *state_dir, const char *const *sets,
 		    size_t nsets, EVP_PKEY *key, struct bundle_info *info,
 		    size_t *file_size, char *err, size_t errlen);
 
-/* The newest published bundle's version, or 0. */
+/* The newest published rule bundle's version, or 0. */
 uint64_t rulepub_latest(const char *state_dir);
+
+/* Signs an IOC list (domains and addresses, one a line) as an "ioc"
+ * bundle, stored as ioc-<version>.ewb. */
+#define RULEPUB_IOC_MAX (256u * 1024u * 1024u)
+int rulepub_publish_ioc(const char *state_dir, const char *file, EVP_PKEY *key,
+			struct bundle_info *info, size_t *file_size, char *err,
+			size_t errlen);
 
 #endif

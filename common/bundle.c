@@ -73,7 +73,8 @@ int bundle_build(EVP_PKEY *key, const struct bundle_info *info,
 	msgpack_packer pk;
 	msgpack_sbuffer_init(&hb);
 	msgpack_packer_init(&pk, &hb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 8);
+	msgpack_pack_map(&pk, 9);
+	wire_pack_kv_str(&pk, "kind", info->kind);
 	wire_pack_kv_u64(&pk, "version", info->version);
 	wire_pack_kv_u64(&pk, "created", (uint64_t)info->created_us);
 	wire_pack_kv_u64(&pk, "rules", info->rules);
@@ -124,7 +125,8 @@ static int read_header(const msgpack_object *map, struct bundle_info *info,
 	uint64_t created = 0;
 	const msgpack_object *d = wire_map_get(map, "payload_sha256");
 	memset(info, 0, sizeof(*info));
-	if (wire_get_u64(map, "version", &info->version) != 0 ||
+	if (wire_get_str(map, "kind", info->kind, sizeof(info->kind)) != 0 ||
+	    wire_get_u64(map, "version", &info->version) != 0 ||
 	    wire_get_u64(map, "created", &created) != 0 ||
 	    wire_get_u64(map, "rules", &info->rules) != 0 ||
 	    wire_get_u64(map, "raw_len", &info->raw_len) != 0 ||

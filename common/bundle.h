@@ -1,8 +1,10 @@
-/* bundle: a signed, compressed set of compiled YARA rules.
+/* bundle: a signed, compressed file the collector pushes to agents: the
+ * compiled YARA rules, or the LAN sensor's IOC list.
  *
- * The collector compiles the rule sets its admin chose, signs the result
- * with its CA key and pushes it to the agents; an agent loads a bundle
- * only if the signature verifies against the CA it pinned at enrollment.
+ * The collector compiles the rule sets its admin chose (or takes the IOC
+ * list), signs the result with its CA key and pushes it to the agents; an
+ * agent uses a bundle only if the signature verifies against the CA it
+ * pinned at enrollment, and only as the kind its signed header names.
  * Compiled rules are libyara's own serialisation, which trusts its input
  * completely, so the signature is what stands between a forged file and
  * the scanner's memory. The layout (big-endian integers):
@@ -13,8 +15,9 @@
  *                                   "eduwatch-bundle-v1\0" || header
  *   payload                         zstd frame of the compiled rules
  *
- * The header names the version, the payload's length and SHA-256 and
- * its size once decompressed, so the signature covers every byte. */
+ * The header names the kind, the version, the payload's length and
+ * SHA-256 and its size once decompressed, so the signature covers every
+ * byte. */
 #ifndef EDUWATCH_BUNDLE_H
 #define EDUWATCH_BUNDLE_H
 
@@ -27,7 +30,8 @@
 #define BUNDLE_MAX_FILE (256u * 1024u * 1024u)
 
 struct bundle_info {
-	uint64_t version;     /* grows with every publication */
+	char kind[16];	      /* "rules" (compiled YARA) or "ioc" (a list) */
+	uint64_t version;     /* grows with every publication, per kind */
 	int64_t created_us;
 	uint64_t rules;	      /* rule count, for people */
 	char yara[24];	      /* libyara version that compiled it */

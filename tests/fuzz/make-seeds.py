@@ -129,7 +129,7 @@ def main():
         "version": b"ClamAV 1.0.3/27093/Tue Nov 14 08:26:44 2023",
         "cim": b"20231114074900.000000-300",
     }
-    header = pack({"version": 1795937583, "created": 1, "rules": 8,
+    header = pack({"kind": "rules", "version": 1795937583, "created": 1, "rules": 8,
                    "yara": "4.2.3", "sources": "rules/yara", "raw_len": 5,
                    "payload_len": 14, "payload_sha256": b"\0" * 32})
     seeds["bundle"] = {

@@ -160,6 +160,10 @@ r=$("$AGENT" rules install "$(ls "$WORK/evil/bundles/"*.ewb | head -1)" -c "$WOR
 check "a bundle signed by another CA is refused ($r)" grep -q "signature does not verify" <<<"$r"
 r=$("$AGENT" rules install "$B" -c "$WORK/agent.yaml" 2>&1)
 check "the same or an older version is refused ($r)" grep -q "not newer" <<<"$r"
+printf 'evil.example\n' >"$WORK/ioc.txt"
+"$COLLECTOR" ioc publish "$WORK/ioc.txt" -c "$CONF" >/dev/null
+r=$("$AGENT" rules install "$(ls "$WORK/col/bundles/"ioc-*.ewb | head -1)" -c "$WORK/agent.yaml" 2>&1)
+check "a signed IOC bundle is not accepted as rules ($r)" grep -q "holds 'ioc', not 'rules'" <<<"$r"
 check "after every refusal the old bundle is still in use" \
 	eq "$("$AGENT" rules show --json -c "$WORK/agent.yaml")" "$v1"
 printf 'rule broken { condition: $x }\n' >"$WORK/bad.yar"

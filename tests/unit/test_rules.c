@@ -24,8 +24,8 @@ static const char raw[] = "compiled rules stand-in: any bytes at all \x01\x02";
 
 static void build(EVP_PKEY *key, uint64_t version, char **img, size_t *len)
 {
-	struct bundle_info info = {.version = version, .created_us = 1,
-				   .rules = 3};
+	struct bundle_info info = {.kind = "rules", .version = version,
+				   .created_us = 1, .rules = 3};
 	snprintf(info.yara, sizeof(info.yara), "4.2.3");
 	snprintf(info.sources, sizeof(info.sources), "rules/yara");
 	assert_int_equal(bundle_build(key, &info, raw, sizeof(raw), img, len), 0);
@@ -47,6 +47,7 @@ static void test_bundle_round_trip(void **state)
 				     sizeof(err)),
 			 0);
 	assert_int_equal(info.version, 42);
+	assert_string_equal(info.kind, "rules");
 	assert_int_equal(info.rules, 3);
 	assert_string_equal(info.yara, "4.2.3");
 	assert_int_equal(out_len, sizeof(raw));
