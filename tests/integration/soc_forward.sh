@@ -28,6 +28,32 @@ $PY "$(dirname "$0")/https_receiver.py" "$HTTPS_PORT" "$P/soc.crt" "$P/soc.key" 
 PIDS+=($!)
 wait_port "$HTTPS_PORT" 10 || not_ok "https receiver starts"
 
+# ---- an HTTPS receiver that wants a client certificate (mTLS) ----------
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	-subj "/CN=eduwatch-collector" -keyout "$P/client.key" -out "$P/client.csr" 2>/dev/null
+printf 'extendedKeyUsage=clientAuth\n' >"$P/client.ext"
+openssl x509 -req -in "$P/client.csr" -CA "$P/ca.crt" -CAkey "$P/ca.key" \
+	-CAcreateserial -days 2 -extfile "$P/client.ext" -out "$P/client.crt" 2>/dev/null
+MTLS_PORT=$(free_port)
+$PY "$(dirname "$0")/https_receiver.py" "$MTLS_PORT" "$P/soc.crt" "$P/soc.key" \
+	"$WORK/mtls.log" - 0 "$P/ca.crt" &
+PIDS+=($!)
+wait_port "$MTLS_PORT" 10 || not_ok "mTLS receiver starts"
+check "the mTLS receiver refuses a client without a certificate" $PY - "$MTLS_PORT" "$P/ca.crt" <<'PYEOF'
+import socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+try:
+    with socket.create_connection(("127.0.0.1", int(sys.argv[1]))) as s:
+        with ctx.wrap_socket(s, server_hostname="localhost") as t:
+            t.sendall(b"POST /alerts HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n[]")
+            t.settimeout(5)
+            if b" 200 " in t.recv(100):
+                sys.exit(1)
+except (ssl.SSLError, ConnectionError, OSError):
+    sys.exit(0)
+sys.exit(1)
+PYEOF
+
 # ---- the collector ------------------------------------------------------
 collector_init "$D" || { not_ok "collector init"; tap_finish; exit 1; }
 cat >>"$CONF" <<YAML
@@ -43,6 +69,13 @@ forward:
     ca: $P/ca.crt
     token: s3cr3t-token
     format: ecs
+  - name: soc-mtls
+    type: https
+    address: https://localhost:$MTLS_PORT/alerts
+    ca: $P/ca.crt
+    cert: $P/client.crt
+    key: $P/client.key
+    format: ocsf
 YAML
 "$COLLECTOR" school add 79001 "THCS Nguyễn Du | A=B" --commune "Xã An" --level 2 \
 	--expected-pcs 100 -c "$CONF" >/dev/null
@@ -74,6 +107,14 @@ wait_count() { # wait_count FUNCTION N SECONDS
 loadgen lg1 20
 check "40 alerts reach rsyslog over TLS" wait_count syslog_ids 40 30
 check "40 alerts reach the HTTPS receiver after its refusals" wait_count https_ids 40 30
+mtls_count() { [ -s "$WORK/mtls.log" ] || { echo 0; return; }
+	$PY -c 'import json,sys; print(sum(len(json.loads(l)) for l in open(sys.argv[1])))' "$WORK/mtls.log"; }
+check "40 alerts reach the receiver that wants mTLS, with the client certificate" \
+	wait_count mtls_count 40 30
+check "as OCSF Detection Findings" $PY -c '
+import json, sys
+items = [a for l in open(sys.argv[1]) for a in json.loads(l)]
+sys.exit(0 if items and all(a.get("class_uid") == 2004 for a in items) else 1)' "$WORK/mtls.log"
 check "the collector opened 40 alerts" \
 	eq "$("$COLLECTOR" alerts list --limit 1000 --json -c "$CONF" | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))')" 40
 
