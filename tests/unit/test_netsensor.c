@@ -186,6 +186,81 @@ static void test_dedupe_folds_repeats(void **state)
 	netdetect_free(nd);
 }
 
+/* A DNS query for name from 10.0.0.<host> to 10.0.0.1. */
+static size_t dns_query(uint8_t *f, uint8_t host, const char *name)
+{
+	static const uint8_t eth[14] = {2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 0x20,
+					0x08, 0x00};
+	size_t n = 0;
+	uint8_t dns[300] = {0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0};
+	size_t d = 12;
+	for (const char *p = name; *p;) {
+		size_t len = strcspn(p, ".");
+		dns[d++] = (uint8_t)len;
+		memcpy(dns + d, p, len);
+		d += len;
+		p += len + (p[len] == '.');
+	}
+	dns[d++] = 0;
+	dns[d++] = 0, dns[d++] = 1, dns[d++] = 0, dns[d++] = 1;
+	memcpy(f, eth, 14);
+	n = 14;
+	uint8_t ip[20] = {0x45, 0, 0, 0, 0, 0, 0, 0, 64, 17, 0, 0,
+			  10, 0, 0, host, 10, 0, 0, 1};
+	size_t total = 20 + 8 + d;
+	ip[2] = (uint8_t)(total >> 8);
+	ip[3] = (uint8_t)total;
+	memcpy(f + n, ip, 20);
+	n += 20;
+	uint8_t udp[8] = {0x9c, 0x40, 0, 53, (uint8_t)((8 + d) >> 8),
+			  (uint8_t)(8 + d), 0, 0};
+	memcpy(f + n, udp, 8);
+	n += 8;
+	memcpy(f + n, dns, d);
+	return n + d;
+}
+
+/* IOC DNS queries as frames: a listed parent domain matches whatever the
+ * case, a near miss never does, however often it is asked, and a name
+ * longer than most still matches. */
+static void test_ioc_dns_queries(void **state)
+{
+	(void)state;
+	struct netdetect_config cfg;
+	struct seen seen = {0};
+	char err[128];
+	uint8_t f[400];
+	netdetect_config_defaults(&cfg);
+	struct iocset *set = iocset_new();
+	assert_int_equal(iocset_add_text(set, "evil.example\n", 13, err,
+					 sizeof(err)), 0);
+	cfg.ioc = set;
+	struct netdetect *nd = netdetect_new(&cfg, on_alert, &seen);
+	uint64_t t = 1000000;
+	netdetect_packet(nd, f, dns_query(f, 21, "www.evil.example"), t);
+	assert_int_equal(seen.alerts, 1);
+	assert_non_null(strstr(seen.json, "\"matched\":\"evil.example\""));
+	/* The same name in capitals, from another PC (names arrive
+	 * lower-cased from the parser). */
+	netdetect_packet(nd, f, dns_query(f, 22, "WWW.EVIL.EXAMPLE"), t + 1);
+	assert_int_equal(seen.alerts, 2);
+	assert_non_null(strstr(seen.json, "\"query\":\"www.evil.example\""));
+	assert_non_null(strstr(seen.json, "\"matched\":\"evil.example\""));
+	/* Near misses, one of them twice: no alert. */
+	netdetect_packet(nd, f, dns_query(f, 23, "www.evil.examplf"), t + 2);
+	netdetect_packet(nd, f, dns_query(f, 24, "www.evil.examplf"), t + 3);
+	netdetect_packet(nd, f, dns_query(f, 25, "www.evil.exampl"), t + 4);
+	assert_int_equal(seen.alerts, 2);
+	/* A long name still matches by its parent. */
+	netdetect_packet(nd, f,
+			 dns_query(f, 26, "a123456789.b123456789.c123456789."
+					  "d123456789.e123456789.evil.example"),
+			 t + 5);
+	assert_int_equal(seen.alerts, 3);
+	netdetect_free(nd);
+	iocset_free(set);
+}
+
 static void test_flood_of_macs_stays_bounded(void **state)
 {
 	(void)state;
@@ -309,6 +384,7 @@ int main(void)
 		cmocka_unit_test(test_ioc_errors_name_the_line),
 		cmocka_unit_test(test_ioc_hundred_thousand),
 		cmocka_unit_test(test_dedupe_folds_repeats),
+		cmocka_unit_test(test_ioc_dns_queries),
 		cmocka_unit_test(test_flood_of_macs_stays_bounded),
 		cmocka_unit_test(test_sandbox_kills_what_it_forbids),
 		cmocka_unit_test(test_sandbox_leaves_root),
