@@ -14,6 +14,7 @@
 #include <msgpack.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <uv.h>
 
 #include "common/alloc.h"
 #include "common/errtext.h"
@@ -357,7 +358,7 @@ static int backup_file(struct run *run, const char *path, const struct stat *st)
 	}
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
-		log_warn("backup: %s: %s (skipped)", path, strerror(errno));
+		log_warn("backup: %s: %s (skipped)", path, uv_strerror(-errno));
 		run->st->errors++;
 		return 0;
 	}
@@ -414,7 +415,7 @@ static int backup_file(struct run *run, const char *path, const struct stat *st)
 	EVP_DigestFinal_ex(md, digest, &dlen);
 	EVP_MD_CTX_free(md);
 	if (rc == -EISDIR || rc == -EIO || rc == -EAGAIN) {
-		log_warn("backup: %s: %s (skipped)", path, strerror(-rc));
+		log_warn("backup: %s: %s (skipped)", path, uv_strerror(rc));
 		run->st->errors++;
 		msgpack_sbuffer_destroy(&ids);
 		return 0;
@@ -448,7 +449,8 @@ static int walk(struct run *run, const char *path, int depth, bool count_only)
 		return 0;
 	if (lstat(path, &st) != 0) {
 		if (!count_only) {
-			log_warn("backup: %s: %s (skipped)", path, strerror(errno));
+			log_warn("backup: %s: %s (skipped)", path,
+				 uv_strerror(-errno));
 			run->st->errors++;
 		}
 		return 0;
@@ -905,7 +907,8 @@ static int restore_file(struct repo *r, const struct entry *e,
 	int fd = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
 		      0600);
 	if (fd < 0)
-		return errtext_set(-errno, err, errlen, "%s: %s", dst, strerror(errno));
+		return errtext_set(-errno, err, errlen, "%s: %s", dst,
+				   uv_strerror(-errno));
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
 	int rc = 0;
@@ -923,7 +926,7 @@ static int restore_file(struct repo *r, const struct entry *e,
 			ssize_t w = write(fd, p, left);
 			if (w < 0 && errno != EINTR)
 				rc = errtext_set(-errno, err, errlen, "%s: %s", dst,
-					  strerror(errno));
+					  uv_strerror(-errno));
 			else if (w > 0) {
 				p += w;
 				left -= (size_t)w;
@@ -938,7 +941,8 @@ static int restore_file(struct repo *r, const struct entry *e,
 	EVP_DigestFinal_ex(md, digest, &dlen);
 	EVP_MD_CTX_free(md);
 	if (close(fd) != 0 && rc == 0)
-		rc = errtext_set(-errno, err, errlen, "%s: %s", dst, strerror(errno));
+		rc = errtext_set(-errno, err, errlen, "%s: %s", dst,
+				 uv_strerror(-errno));
 	if (rc != 0)
 		return rc;
 	if (e->extra->type == MSGPACK_OBJECT_BIN && e->extra->via.bin.size == 32 &&

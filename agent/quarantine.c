@@ -14,6 +14,7 @@
 #include <msgpack.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <uv.h>
 
 #include "common/alloc.h"
 #include "common/pki.h"
@@ -30,7 +31,7 @@ void quarantine_dir(const char *state_dir, char *out, size_t cap)
 static int fail(int rc, char *err, size_t errlen, const char *what,
 		const char *path)
 {
-	snprintf(err, errlen, "%s %s: %s", what, path, strerror(-rc));
+	snprintf(err, errlen, "%s %s: %s", what, path, uv_strerror(rc));
 	return rc;
 }
 

@@ -19,6 +19,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <zstd.h>
+#include <uv.h>
 
 #include "common/alloc.h"
 #include "common/backupkey.h"
@@ -228,7 +229,8 @@ int repo_init(const char *dir, const char *pass, char *err, size_t errlen)
 		return errtext_set(-EINVAL, err, errlen,
 			    "the passphrase must have at least 8 characters");
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-		return errtext_set(-errno, err, errlen, "%s: %s", dir, strerror(errno));
+		return errtext_set(-errno, err, errlen, "%s: %s", dir,
+				   uv_strerror(-errno));
 	snprintf(path, sizeof(path), "%s/keys/key", dir);
 	if (access(path, F_OK) == 0)
 		return errtext_set(-EEXIST, err, errlen,
@@ -237,13 +239,13 @@ int repo_init(const char *dir, const char *pass, char *err, size_t errlen)
 		snprintf(path, sizeof(path), "%s/%s", dir, subdirs[i]);
 		if (mkdir(path, 0700) != 0 && errno != EEXIST)
 			return errtext_set(-errno, err, errlen, "%s: %s", path,
-				    strerror(errno));
+				    uv_strerror(-errno));
 	}
 	for (unsigned i = 0; i < 256; i++) {
 		snprintf(path, sizeof(path), "%s/data/%02x", dir, i);
 		if (mkdir(path, 0700) != 0 && errno != EEXIST)
 			return errtext_set(-errno, err, errlen, "%s: %s", path,
-				    strerror(errno));
+				    uv_strerror(-errno));
 	}
 	uint8_t keys[KEYS_LEN];
 	RAND_bytes(keys, sizeof(keys));
@@ -252,7 +254,7 @@ int repo_init(const char *dir, const char *pass, char *err, size_t errlen)
 	OPENSSL_cleanse(keys, sizeof(keys));
 	if (rc != 0)
 		return errtext_set(rc, err, errlen, "cannot write the key file: %s",
-			    strerror(-rc));
+			    uv_strerror(rc));
 	snprintf(path, sizeof(path), "%s/config", dir);
 	FILE *f = fopen(path, "we");
 	if (f) {
@@ -389,7 +391,8 @@ static int load_index(struct repo *r, char *err, size_t errlen)
 	snprintf(dir, sizeof(dir), "%s/index", r->dir);
 	DIR *d = opendir(dir);
 	if (d == NULL)
-		return errtext_set(-errno, err, errlen, "%s: %s", dir, strerror(errno));
+		return errtext_set(-errno, err, errlen, "%s: %s", dir,
+				   uv_strerror(-errno));
 	struct dirent *de;
 	int rc = 0;
 	while (rc == 0 && (de = readdir(d)) != NULL) {
@@ -399,7 +402,7 @@ static int load_index(struct repo *r, char *err, size_t errlen)
 		if (rc != 0)
 			errtext_set(rc, err, errlen,
 			     "index/%s is damaged (%s); run 'backup verify'",
-			     de->d_name, strerror(-rc));
+			     de->d_name, uv_strerror(rc));
 	}
 	closedir(d);
 	return rc;
@@ -433,7 +436,7 @@ static int read_keys(const char *dir, const char *pass, uint8_t keys[KEYS_LEN],
 	int rc = read_file(path, &buf, &len);
 	if (rc != 0)
 		return errtext_set(rc, err, errlen, "%s: not a backup repository (%s)",
-			    dir, strerror(-rc));
+			    dir, uv_strerror(rc));
 	rc = backupkey_parse(buf, len, pass, keys);
 	alloc_free(buf);
 	if (rc == -EACCES)
@@ -478,7 +481,8 @@ int repo_lock(struct repo *r, char *err, size_t errlen)
 	snprintf(path, sizeof(path), "%s/lock", r->dir);
 	r->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (r->lock_fd < 0)
-		return errtext_set(-errno, err, errlen, "%s: %s", path, strerror(errno));
+		return errtext_set(-errno, err, errlen, "%s: %s", path,
+				   uv_strerror(-errno));
 	if (flock(r->lock_fd, LOCK_EX | LOCK_NB) != 0)
 		return errtext_set(-EBUSY, err, errlen,
 			    "another backup or prune is running on %s", r->dir);
@@ -535,7 +539,7 @@ bool repo_has(const struct repo *r, const uint8_t id[REPO_ID_LEN])
 
 static const char *errno_text(int rc)
 {
-	return rc == -ENOSPC ? "the backup target is full" : strerror(-rc);
+	return rc == -ENOSPC ? "the backup target is full" : uv_strerror(rc);
 }
 
 int repo_flush(struct repo *r, char *err, size_t errlen)
@@ -690,7 +694,7 @@ int repo_get(struct repo *r, const uint8_t id[REPO_ID_LEN], void **data,
 	if (fd < 0)
 		return errtext_set(errno == ENOENT ? -ENOENT : -EIO, err, errlen,
 				   "pack %.16s of chunk %.16s: %s", pack, hex,
-				   strerror(errno));
+				   uv_strerror(-errno));
 	/* One buffer: the sealed bytes, then the opened (compressed) ones. */
 	size_t need = 2 * (size_t)s->ref.length;
 	if (need > r->rcap) {
@@ -756,7 +760,7 @@ int repo_snapshot_read(struct repo *r, const char *id_hex, void **data,
 	int rc = get_sealed(r, "snapshots", id_hex, &buf, len);
 	if (rc != 0)
 		return errtext_set(rc, err, errlen, "snapshot %.16s: %s", id_hex,
-			    rc == -EBADMSG ? "damaged" : strerror(-rc));
+			    rc == -EBADMSG ? "damaged" : uv_strerror(rc));
 	*data = buf;
 	return 0;
 }

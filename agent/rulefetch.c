@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include "agent/rulestore.h"
 #include "common/alloc.h"
@@ -176,7 +177,7 @@ void rulefetch_on_blob(struct rulefetch *rf, const msgpack_object *m)
 	if (rc != 0) {
 		char why[128];
 		snprintf(why, sizeof(why), "cannot store the bundle: %s",
-			 strerror(-rc));
+			 uv_strerror(rc));
 		finish(rf, NULL, why);
 		return;
 	}

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <openssl/x509.h>
+#include <uv.h>
 
 #include "agent/iocset.h"
 #include "common/alloc.h"
@@ -178,7 +179,7 @@ static int install_ioc_list(const char *state_dir, const void *text,
 	snprintf(path, sizeof(path), "%s/ioc.txt", state_dir);
 	rc = pki_write_file_atomic(path, text, len, 0600);
 	if (rc != 0)
-		snprintf(err, errlen, "%s: %s", path, strerror(-rc));
+		snprintf(err, errlen, "%s: %s", path, uv_strerror(rc));
 	return rc;
 }
 
@@ -223,7 +224,7 @@ static int install(const char *state_dir, enum rulestore_kind kind,
 	rc = copy_into_place(file, dst);
 	if (rc != 0) {
 		snprintf(err, errlen, "cannot install the bundle: %s",
-			 strerror(-rc));
+			 uv_strerror(rc));
 		return rc;
 	}
 	if (installed)

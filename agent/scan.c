@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include "agent/childproc.h"
 #include "common/alloc.h"
@@ -275,7 +276,8 @@ static void push_dir(struct scan *s, int parent_fd, const char *name,
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	if (d == NULL) {
 		char why[128];
-		snprintf(why, sizeof(why), "unreadable: %s", strerror(errno));
+		snprintf(why, sizeof(why), "unreadable: %s",
+			 uv_strerror(-errno));
 		if (fd >= 0)
 			close(fd);
 		report(s, path, SCAN_SKIPPED, why, 0);
@@ -305,7 +307,8 @@ static void walk_root(struct scan *s, const char *root)
 		return;
 	if (stat(root, &st) != 0) {
 		char why[128];
-		snprintf(why, sizeof(why), "cannot open: %s", strerror(errno));
+		snprintf(why, sizeof(why), "cannot open: %s",
+			 uv_strerror(-errno));
 		report(s, root, SCAN_SKIPPED, why, 0);
 		return;
 	}
@@ -349,7 +352,7 @@ static bool walk_slice(struct scan *s)
 		if (fstatat(dirfd(f->dir), name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
 			char why[128];
 			snprintf(why, sizeof(why), "cannot stat: %s",
-				 strerror(errno));
+				 uv_strerror(-errno));
 			report(s, path, SCAN_SKIPPED, why, 0);
 			continue;
 		}
@@ -593,7 +596,7 @@ static void on_compiler_message(void *arg, const msgpack_object *m)
 		if (write(s->compiled_fd, d->via.bin.ptr, d->via.bin.size) !=
 		    (ssize_t)d->via.bin.size)
 			set_fatal(s, "cannot keep the compiled rules",
-				  strerror(errno));
+				  uv_strerror(-errno));
 	} else if (strcmp(t, "compiled") == 0) {
 		uint64_t rules = 0;
 		wire_get_u64(m, "rules", &rules);

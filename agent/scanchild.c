@@ -15,6 +15,7 @@
 
 #include <msgpack.h>
 #include <openssl/evp.h>
+#include <uv.h>
 
 #include "agent/childproc.h"
 #include "agent/sandbox.h"
@@ -261,7 +262,8 @@ static int scan_one(struct child *ch, const char *path, const char *owner)
 				    O_CLOEXEC);
 	if (fd < 0)
 		return reply(ch, path, errno == ELOOP ? "skip" : "error",
-			     errno == ELOOP ? "symlink" : strerror(errno), 0,
+			     errno == ELOOP ? "symlink" :
+				uv_strerror(-errno), 0,
 			     NULL, NULL);
 	struct stat st;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -418,9 +420,23 @@ int scanchild_main(int argc, char **argv)
 			if (nrules < MAX_RULE_PATHS)
 				rule_paths[nrules++] = optarg;
 			break;
-		case 'm': ch.max_size = atoll(optarg); break;
-		case 't': timeout = atoi(optarg); break;
-		case 'p': ch.pacer.pct = atoi(optarg); break;
+		case 'm':
+		case 't':
+		case 'p': {
+			/* The parent writes these; anything else is a bug there. */
+			char *end;
+			errno = 0;
+			long long v = strtoll(optarg, &end, 10);
+			if (errno || *end || v < 0 || (opt != 'm' && v > 86400))
+				return 2;
+			if (opt == 'm')
+				ch.max_size = v;
+			else if (opt == 't')
+				timeout = (int)v;
+			else
+				ch.pacer.pct = (int)v;
+			break;
+		}
 		case 'i': idle = true; break;
 		case 'C': compile_only = true; break;
 		case 'L': compiled = optarg; break;

@@ -227,7 +227,7 @@ int scancli_run(const struct scancli_options *o)
 	int rc = scan_start(&loop, &req, &ops, &r, &r.scan);
 	if (rc != 0) {
 		fprintf(stderr, "eduwatch-agent: cannot start the scan: %s\n",
-			strerror(-rc));
+			uv_strerror(rc));
 		scancache_close(cache);
 		uv_loop_close(&loop);
 		return 1;

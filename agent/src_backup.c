@@ -28,6 +28,7 @@
 
 #include <openssl/rand.h>
 #include <openssl/x509.h>
+#include <uv.h>
 
 #include "agent/backup.h"
 #include "agent/backupcli.h"
@@ -80,7 +81,8 @@ static int ensure_passphrase(const char *file, char *err, size_t errlen)
 	int n = snprintf(line, sizeof(line), "%s\n", hex);
 	int rc = pki_write_file_atomic(file, line, (size_t)n, 0600);
 	if (rc != 0)
-		snprintf(err, errlen, "cannot write %s: %s", file, strerror(-rc));
+		snprintf(err, errlen, "cannot write %s: %s", file,
+			 uv_strerror(rc));
 	return rc;
 }
 
@@ -102,7 +104,7 @@ static int open_or_create(struct backup_src *b, struct repo **r)
 		/* A missing target is an unplugged USB drive or an unmounted
 		 * share: never create it, report it. */
 		snprintf(b->err, sizeof(b->err), "backup target %s is missing: %s",
-			 s->backup_repo, strerror(errno));
+			 s->backup_repo, uv_strerror(-errno));
 		rc = -ENOENT;
 	} else if (access(key, F_OK) != 0) {
 		rc = repo_init(s->backup_repo, pass, b->err, sizeof(b->err));

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include "agent/quarantine.h"
 #include "agent/rulestore.h"
@@ -411,7 +412,7 @@ static void start_next(struct scanner_src *ss)
 		 cur.version_key, (unsigned long long)cur.info.rules);
 	int rc = scan_start(ss->env.loop, &req, &ops, ss, &ss->scan);
 	if (rc != 0) {
-		log_err("scan: cannot start: %s", strerror(-rc));
+		log_err("scan: cannot start: %s", uv_strerror(rc));
 		ss->scan = NULL;
 	}
 }

@@ -1234,7 +1234,7 @@ static int cmd_backup_key(struct cli *cli)
 	if (rc != 0) {
 		fprintf(stderr, "eduwatch-collector: cannot recover the key: %s\n",
 			rc == -EACCES ? "the escrow was sealed for another CA"
-				      : strerror(-rc));
+				      : uv_strerror(rc));
 		return EXIT_FAILURE_RUNTIME;
 	}
 	log_info("collector: backup key of agent %s recovered to %s",

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <uv.h>
 
 #include "common/alloc.h"
 #include "common/pki.h"
@@ -61,7 +62,8 @@ static int store_signed(const char *state_dir, const char *prefix,
 	info->raw_len = raw_len;
 	int rc = bundle_build(key, info, raw, raw_len, &img, &img_len);
 	if (rc != 0) {
-		snprintf(err, errlen, "cannot build the bundle: %s", strerror(-rc));
+		snprintf(err, errlen, "cannot build the bundle: %s",
+			 uv_strerror(rc));
 		return rc;
 	}
 	char dir[600], path[700];
@@ -72,7 +74,7 @@ static int store_signed(const char *state_dir, const char *prefix,
 	rc = pki_write_file_atomic(path, img, img_len, 0644);
 	alloc_free(img);
 	if (rc != 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(-rc));
+		snprintf(err, errlen, "%s: %s", path, uv_strerror(rc));
 		return rc;
 	}
 	*file_size = img_len;
@@ -127,7 +129,7 @@ int rulepub_publish_ioc(const char *state_dir, const char *file, EVP_PKEY *key,
 {
 	FILE *f = fopen(file, "rbe");
 	if (f == NULL) {
-		snprintf(err, errlen, "%s: %s", file, strerror(errno));
+		snprintf(err, errlen, "%s: %s", file, uv_strerror(-errno));
 		return -errno;
 	}
 	size_t cap = 1 << 20, len = 0, n;

@@ -11,6 +11,7 @@
 #include <msgpack.h>
 #include <openssl/sha.h>
 #include <zstd.h>
+#include <uv.h>
 
 #include "common/alloc.h"
 #include "common/errtext.h"
@@ -225,7 +226,8 @@ int bundle_open_file(const char *path, EVP_PKEY *pubkey,
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
-		return errtext_set(-errno, err, errlen, "%s: %s", path, strerror(errno));
+		return errtext_set(-errno, err, errlen, "%s: %s", path,
+				   uv_strerror(-errno));
 	struct stat st;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
 	    (uint64_t)st.st_size > BUNDLE_MAX_FILE) {

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include <openssl/evp.h>
+#include <uv.h>
 
 #include "common/alloc.h"
 
@@ -79,7 +80,7 @@ static int collect(struct file_list *fl, const char *path, int depth,
 {
 	struct stat st;
 	if (stat(path, &st) != 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s: %s", path, uv_strerror(-errno));
 		return -errno;
 	}
 	if (S_ISREG(st.st_mode))
@@ -91,7 +92,7 @@ static int collect(struct file_list *fl, const char *path, int depth,
 	struct dirent **names = NULL;
 	int n = scandir(path, &names, NULL, cmp_names);
 	if (n < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s: %s", path, uv_strerror(-errno));
 		return -errno;
 	}
 	int rc = 0;
@@ -174,7 +175,7 @@ int yararules_compile(const char *const *paths, size_t npaths,
 		FILE *f = fopen(fl.paths[i], "re");
 		if (f == NULL) {
 			snprintf(err, errlen, "%s: %s", fl.paths[i],
-				 strerror(errno));
+				 uv_strerror(-errno));
 			rc = -errno;
 			break;
 		}
@@ -223,7 +224,7 @@ int yararules_digest(const char *const *paths, size_t npaths, char hex[65],
 	for (size_t i = 0; i < fl.count && rc == 0; i++)
 		if ((rc = hash_file(md, fl.paths[i])) != 0)
 			snprintf(err, errlen, "%s: %s", fl.paths[i],
-				 strerror(-rc));
+				 uv_strerror(rc));
 	unsigned char d[EVP_MAX_MD_SIZE];
 	unsigned dlen = 0;
 	if (rc == 0 && EVP_DigestFinal_ex(md, d, &dlen) == 1)

@@ -3,6 +3,7 @@
  * wrong passphrase, escrow to the right and the wrong key) and agent/repo
  * (put, dedup, get, damage found). */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +21,7 @@
 #include "common/alloc.h"
 #include "common/backupkey.h"
 #include "common/pki.h"
+#include "tests/support/testutil.h"
 
 static uint8_t *random_bytes(size_t n, unsigned seed)
 {
@@ -146,8 +148,8 @@ static void test_escrow(void **state)
 static void test_repo_put_get(void **state)
 {
 	(void)state;
-	char dir[] = "/tmp/ew-repo-XXXXXX";
-	assert_non_null(mkdtemp(dir));
+	char dir[300];
+	snprintf(dir, sizeof(dir), "%s", testutil_tempdir("repo"));
 	char err[300];
 	char sub[400];
 	snprintf(sub, sizeof(sub), "%s/r", dir);
@@ -180,18 +182,18 @@ static void test_repo_put_get(void **state)
 	id2[0] ^= 1;
 	assert_int_equal(repo_get(r, id2, &back, &len, err, sizeof(err)), -ENOENT);
 	/* Damage in the pack is found, never returned as data. */
-	char cmd[600];
-	snprintf(cmd, sizeof(cmd),
-		 "f=$(find %s/data -type f | head -1); printf 'XX' | dd of=$f "
-		 "bs=1 seek=100 conv=notrunc 2>/dev/null",
-		 sub);
-	assert_int_equal(system(cmd), 0);
+	char pack[700];
+	const char *name = repo_pack_name(r, 0);
+	snprintf(pack, sizeof(pack), "%s/data/%.2s/%s", sub, name, name);
+	int fd = open(pack, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "XX", 2, 100), 2);
+	close(fd);
 	assert_int_equal(repo_get(r, id, &back, &len, err, sizeof(err)), -EBADMSG);
 	assert_non_null(strstr(err, "damaged"));
 	repo_close(r);
 	free(data);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	assert_int_equal(system(cmd), 0);
+	testutil_rmtree(dir);
 }
 
 int main(void)

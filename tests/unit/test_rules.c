@@ -19,6 +19,7 @@
 #include "common/bundle.h"
 #include "common/pki.h"
 #include "common/yararules.h"
+#include "tests/support/testutil.h"
 
 static const char raw[] = "compiled rules stand-in: any bytes at all \x01\x02";
 
@@ -99,8 +100,8 @@ static void test_bundle_refusals(void **state)
 static void test_yararules_compile_save_load(void **state)
 {
 	(void)state;
-	char dir[] = "/tmp/ew-rules-XXXXXX";
-	assert_non_null(mkdtemp(dir));
+	char dir[300];
+	snprintf(dir, sizeof(dir), "%s", testutil_tempdir("rules"));
 	char path[300], err[300];
 	snprintf(path, sizeof(path), "%s/a.yar", dir);
 	FILE *f = fopen(path, "w");
@@ -145,9 +146,7 @@ static void test_yararules_compile_save_load(void **state)
 	assert_int_equal(yararules_compile(paths, 1, &rules, &n, err, sizeof(err)),
 			 -EINVAL);
 	assert_non_null(strstr(err, "b.yar:2: "));
-	char cmd[400];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	assert_int_equal(system(cmd), 0);
+	testutil_rmtree(dir);
 }
 
 static void test_scancache(void **state)
