@@ -1307,6 +1307,23 @@ static int cmd_rules_list(const struct settings *s, bool json)
 	return EXIT_OK;
 }
 
+/* What publishing needs: the store, to find the agents, and the CA key,
+ * to sign. Returns 0 or the exit status, having said why. */
+static int open_store_and_ca(const struct cli *cli, struct settings *s,
+			     struct store **st, struct ca **ca)
+{
+	char err[512];
+	int rc = open_store_sync(cli, s, st);
+	if (rc != 0)
+		return rc;
+	if (ca_load(s->state_dir, ca, err, sizeof(err)) != 0) {
+		store_close(*st);
+		fprintf(stderr, "eduwatch-collector: %s\n", err);
+		return EXIT_CONFIG;
+	}
+	return 0;
+}
+
 /* Queues a signed `type` command naming a published bundle for one agent,
  * or every unrevoked one. Returns how many were queued. */
 static size_t push_bundle(struct store *st, struct ca *ca, const char *agent,
@@ -1350,14 +1367,9 @@ static int cmd_rules(struct cli *cli)
 	}
 	if (strcmp(sub, "publish") != 0)
 		return usage_error("usage: rules publish [--agent ID] | rules list");
-	int rc = open_store_sync(cli, &s, &st);
+	int rc = open_store_and_ca(cli, &s, &st, &ca);
 	if (rc != 0)
 		return rc;
-	if (ca_load(s.state_dir, &ca, err, sizeof(err)) != 0) {
-		store_close(st);
-		fprintf(stderr, "eduwatch-collector: %s\n", err);
-		return EXIT_CONFIG;
-	}
 	const char *sets[SETTINGS_YARA_MAX];
 	for (size_t i = 0; i < s.nyara_rules; i++)
 		sets[i] = s.yara_rules[i];
@@ -1393,14 +1405,9 @@ static int cmd_ioc(struct cli *cli)
 	char err[768];
 	if (cli->argc != 3 || strcmp(cli->argv[1], "publish") != 0)
 		return usage_error("usage: ioc publish FILE [--agent ID]");
-	int rc = open_store_sync(cli, &s, &st);
+	int rc = open_store_and_ca(cli, &s, &st, &ca);
 	if (rc != 0)
 		return rc;
-	if (ca_load(s.state_dir, &ca, err, sizeof(err)) != 0) {
-		store_close(st);
-		fprintf(stderr, "eduwatch-collector: %s\n", err);
-		return EXIT_CONFIG;
-	}
 	struct bundle_info info;
 	size_t size = 0;
 	rc = rulepub_publish_ioc(s.state_dir, cli->argv[2], ca_key(ca), &info,

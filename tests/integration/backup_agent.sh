@@ -11,13 +11,7 @@ D="$WORK/collector"
 A="$WORK/agent"
 mkdir -p "$A" "$WORK/usb" "$WORK/docs"
 for i in $(seq 30); do echo "Hồ sơ học sinh $i" >"$WORK/docs/hs-$i.txt"; done
-collector_init "$D" || { not_ok "collector init"; tap_finish; exit 1; }
-"$COLLECTOR" school add 79020 "THPT Test" --commune "Xã C" --level 2 --expected-pcs 1 -c "$CONF" >/dev/null
-collector_start "$WORK/collector.log" || not_ok "collector start"
-TOKEN=$("$COLLECTOR" token create --school 79020 --uses 1 -c "$CONF" 2>/dev/null)
-"$AGENT" enroll --collector "localhost:$INGEST_PORT" --enroll-port "$ENROLL_PORT" \
-	--token "$TOKEN" --ca "$D/ca.crt" --state-dir "$A/state" -c "$A/agent.yaml" >"$WORK/enroll.out" 2>&1
-ID=$(sed -n 's/^enrolled as agent \([^ ]*\) .*/\1/p' "$WORK/enroll.out")
+collector_with_agent 79020 "$A" || { not_ok "collector and agent"; tap_finish; exit 1; }
 sed -i '/^netsensor:/,$d' "$A/agent.yaml"
 sed -i 's/interval: 60s/interval: 1s/' "$A/agent.yaml"
 write_conf() { # write_conf REPO

@@ -15,13 +15,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	tap_finish
 	exit 0
 fi
-collector_init "$D" || { not_ok "collector init"; tap_finish; exit 1; }
-"$COLLECTOR" school add 79030 "THCS IOC" --commune "Xã D" --level 2 --expected-pcs 1 -c "$CONF" >/dev/null
-collector_start "$WORK/collector.log" || not_ok "collector start"
-TOKEN=$("$COLLECTOR" token create --school 79030 --uses 1 -c "$CONF" 2>/dev/null)
-"$AGENT" enroll --collector "localhost:$INGEST_PORT" --enroll-port "$ENROLL_PORT" \
-	--token "$TOKEN" --ca "$D/ca.crt" --state-dir "$A/state" -c "$A/agent.yaml" >"$WORK/enroll.out" 2>&1
-ID=$(sed -n 's/^enrolled as agent \([^ ]*\) .*/\1/p' "$WORK/enroll.out")
+collector_with_agent 79030 "$A" || { not_ok "collector and agent"; tap_finish; exit 1; }
 sed -i 's/interval: 60s/interval: 1s/' "$A/agent.yaml"
 sed -i '/^scan:/,$d' "$A/agent.yaml"
 printf 'scan:\n  enabled: false\nav:\n  enabled: false\n' >>"$A/agent.yaml"

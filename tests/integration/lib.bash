@@ -123,6 +123,23 @@ rsyslog_start() {
 	wait_port "$RS_PORT" 10
 }
 
+# collector_with_agent SCHOOL DIR: a running collector in $D with one
+# school, and an agent enrolled to it with its state and agent.yaml in
+# DIR (sets ID; the agent is not started).
+collector_with_agent() {
+	local school=$1 dir=$2 token
+	collector_init "$D" || return 1
+	"$COLLECTOR" school add "$school" "Trường $school" --commune "Xã test" --level 2 \
+		--expected-pcs 1 -c "$CONF" >/dev/null
+	collector_start "$WORK/collector.log" || return 1
+	token=$("$COLLECTOR" token create --school "$school" --uses 1 -c "$CONF" 2>/dev/null)
+	"$EW_BIN/eduwatch-agent" enroll --collector "localhost:$INGEST_PORT" \
+		--enroll-port "$ENROLL_PORT" --token "$token" --ca "$D/ca.crt" \
+		--state-dir "$dir/state" -c "$dir/agent.yaml" >"$WORK/enroll.out" 2>&1
+	ID=$(sed -n 's/^enrolled as agent \([^ ]*\) .*/\1/p' "$WORK/enroll.out")
+	[ -n "$ID" ]
+}
+
 # agent_events: the newest events of agent $ID at the collector ($CONF),
 # as JSON. wait_event SECONDS PATTERN: until one of them matches.
 agent_events() { "$COLLECTOR" events list --agent "$ID" --limit 500 --json -c "$CONF"; }

@@ -10,13 +10,7 @@ AGENT="$EW_BIN/eduwatch-agent"
 D="$WORK/collector"
 A="$WORK/agent"
 mkdir -p "$A" "$WORK/media"
-collector_init "$D" || { not_ok "collector init"; tap_finish; exit 1; }
-"$COLLECTOR" school add 79010 "THCS Test" --commune "Xã B" --level 2 --expected-pcs 1 -c "$CONF" >/dev/null
-collector_start "$WORK/collector.log" || not_ok "collector start"
-TOKEN=$("$COLLECTOR" token create --school 79010 --uses 1 -c "$CONF" 2>/dev/null)
-"$AGENT" enroll --collector "localhost:$INGEST_PORT" --enroll-port "$ENROLL_PORT" \
-	--token "$TOKEN" --ca "$D/ca.crt" --state-dir "$A/state" -c "$A/agent.yaml" >"$WORK/enroll.out" 2>&1
-ID=$(sed -n 's/^enrolled as agent \([^ ]*\) .*/\1/p' "$WORK/enroll.out")
+collector_with_agent 79010 "$A" || { not_ok "collector and agent"; tap_finish; exit 1; }
 check "the agent enrolled" test -n "$ID"
 # The enrolled settings up to their optional sections, then this test's.
 sed -i '/^netsensor:/,$d' "$A/agent.yaml"
