@@ -2,12 +2,14 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <msgpack.h>
 
 #include "collector/score.h"
 #include "common/alloc.h"
+#include "common/jsonout.h"
 #include "common/wire.h"
 
 #define R(key, type, member, size, def, lo, hi)                            \
@@ -36,7 +38,8 @@ static const struct config_field file_fields[] = {
 static bool made_by_collector(const char *kind)
 {
 	return strcmp(kind, "agent.silent") == 0 ||
-	       strcmp(kind, "compliance.drop") == 0;
+	       strcmp(kind, "compliance.drop") == 0 ||
+	       strcmp(kind, ALERT_KIND_DEAD_LETTER) == 0;
 }
 
 int alert_rules_load(const char *path, struct alert_rules *out, char *err,
@@ -146,6 +149,27 @@ static void copy_str(const msgpack_object *map, const char *key, char *dst,
 	}
 }
 
+/* The event's body as evidence, within the alert's column: long strings
+ * are cut in the middle (the end of a path names the file), shorter at
+ * each try; raw bytes that are not UTF-8 ride along in KEY_b64. NULL
+ * when even the shortest form does not fit (thousands of keys). */
+static char *evidence_json(const msgpack_object *body)
+{
+	static const size_t limits[] = {0, 1024, 256, 64};
+	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
+		struct json_render_opts o = {.max_string = limits[i],
+					     .raw_b64 = true};
+		char *json = NULL;
+		size_t len = 0;
+		if (json_render_msgpack(body, &o, &json, &len) != 0)
+			return NULL;
+		if (len < STORE_ALERT_EVIDENCE_MAX)
+			return json;
+		free(json);
+	}
+	return NULL;
+}
+
 /* The fields a SIEM has columns for, from whichever evidence key holds
  * them in each event kind. */
 static void pick_siem_fields(const msgpack_object *body, struct store_alert *a)
@@ -157,7 +181,13 @@ static void pick_siem_fields(const msgpack_object *body, struct store_alert *a)
 			   a->src_ip[0] == '\0';
 	     i++)
 		copy_str(body, src_keys[i], a->src_ip, sizeof(a->src_ip));
-	copy_str(body, "path", a->file_path, sizeof(a->file_path));
+	/* A path too long for the column is cut in the middle, never
+	 * dropped: a deep folder must not hide a file from the SOC. */
+	const msgpack_object *path = body ? wire_map_get(body, "path") : NULL;
+	if (path && path->type == MSGPACK_OBJECT_STR &&
+	    memchr(path->via.str.ptr, '\0', path->via.str.size) == NULL)
+		json_cut_middle(path->via.str.ptr, path->via.str.size,
+				a->file_path, sizeof(a->file_path));
 	copy_str(body, "sha256", a->file_hash, sizeof(a->file_hash));
 }
 
@@ -188,14 +218,19 @@ size_t alert_evaluate(void *arg, const struct event *ev,
 		    msgpack_unpack_next(&up, ev->body, ev->body_len, NULL) ==
 			    MSGPACK_UNPACK_SUCCESS)
 			body = &up.data;
-		if (json == NULL && ev->body)
-			event_body_to_json(ev->body, ev->body_len, &json);
+		if (json == NULL && body)
+			json = evidence_json(body);
 		char extra[200];
 		dedupe_extra(r, body, extra, sizeof(extra));
-		alert_from_rule(r, ev->agent, extra, json, ev->drill, &out[n]);
+		alert_from_rule(r, ev->agent, extra,
+				json ? json
+				: body ? "{\"note\":\"evidence too large; see the "
+					 "event\"}"
+				       : NULL,
+				ev->drill, &out[n]);
 		pick_siem_fields(body, &out[n++]);
 	}
 	msgpack_unpacked_destroy(&up);
-	alloc_free(json);
+	free(json);
 	return n;
 }

@@ -15,9 +15,12 @@
  *     dedupe: [product]      # body fields in the key, after rule and agent
  *     suppress: 1h
  *
- * Two kinds come from the collector itself, not from an agent:
- * "agent.silent" (no event for agents.stale_after) and "compliance.drop"
- * (a school's daily score falling by at least the rule's value). */
+ * Three kinds come from the collector itself, not from an agent:
+ * "agent.silent" (no event for agents.stale_after), "compliance.drop"
+ * (a school's daily score falling by at least the rule's value) and
+ * "forward.dead_letter" (a SOC destination refused an alert for good; it
+ * is parked, see forward.h, with body fields destination, status, reason,
+ * alert and rule). */
 #ifndef EDUWATCH_ALERT_H
 #define EDUWATCH_ALERT_H
 
@@ -28,6 +31,8 @@
 #include "collector/store.h"
 #include "common/config.h"
 #include "common/event.h"
+
+#define ALERT_KIND_DEAD_LETTER "forward.dead_letter"
 
 struct alert_rule {
 	char id[64];

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "common/alloc.h"
+#include "common/jsonout.h"
 #include "common/version.h"
 
 void cef_buf_release(struct cef_buf *b)
@@ -39,11 +40,15 @@ static void puts_(struct cef_buf *b, const char *s)
 	cef_buf_append(b, s, strlen(s));
 }
 
-/* One escaper for both places; they differ in which bytes are special. */
+/* One escaper for both places; they differ in which bytes are special.
+ * A SIEM reads the record as UTF-8: an invalid sequence (a file name's
+ * raw bytes) becomes U+FFFD, one per byte, after the escaping rules. */
 static void escape(struct cef_buf *out, const char *s, bool header)
 {
-	for (const char *p = s; *p; p++) {
-		unsigned char c = (unsigned char)*p;
+	const unsigned char *u = (const unsigned char *)s;
+	size_t n = strlen(s);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = u[i];
 		if (c == '\\')
 			puts_(out, "\\\\");
 		else if (header && c == '|')
@@ -56,8 +61,17 @@ static void escape(struct cef_buf *out, const char *s, bool header)
 			puts_(out, header ? " " : "\\r");
 		else if (c < 0x20 || c == 0x7f)
 			puts_(out, " ");
-		else
-			cef_buf_append(out, p, 1);
+		else if (c < 0x80)
+			cef_buf_append(out, s + i, 1);
+		else {
+			size_t len = json_utf8_len(u + i, n - i);
+			if (len == 0) {
+				puts_(out, "\xef\xbf\xbd");
+			} else {
+				cef_buf_append(out, s + i, len);
+				i += len - 1;
+			}
+		}
 	}
 }
 

@@ -9,8 +9,9 @@
  * Escaping is exact, because a SIEM parses by it: in the header '\' and
  * '|' are escaped and a line break becomes a space (the header is one
  * line); in the extension '\', '=' are escaped and CR and LF become \r
- * and \n. UTF-8 (Vietnamese names) passes through unchanged; any other
- * control byte becomes a space. Keys are ours and never escaped. */
+ * and \n. UTF-8 (Vietnamese names) passes through unchanged; an invalid
+ * UTF-8 byte becomes U+FFFD and any other control byte a space, so the
+ * record is always valid UTF-8. Keys are ours and never escaped. */
 #ifndef EDUWATCH_CEF_H
 #define EDUWATCH_CEF_H
 

@@ -16,12 +16,15 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "collector/alert.h"
 #include "common/alloc.h"
+#include "common/event.h"
 #include "common/jsonout.h"
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "common/tls.h"
 #include "common/version.h"
+#include "common/wire.h"
 
 #define BATCH 100
 #define IDLE_POLL_MS 100
@@ -56,6 +59,10 @@ struct forwarder {
 	} inflight[64];
 	size_t ninflight;
 	uint64_t sent_upto; /* the highest id written on this connection */
+	/* https: the start of the last answer's body, for a dead letter's
+	 * reason */
+	char answer[160];
+	size_t answer_len;
 };
 
 /* ---- formats ------------------------------------------------------------ */
@@ -81,6 +88,18 @@ static void iso_time(int64_t us, char *buf, size_t cap)
 	snprintf(buf, cap, "%.19s.%03lldZ", base, (long long)(us / 1000 % 1000));
 }
 
+/* The file's name: after the last separator, / or \\ (Windows). A path
+ * cut in the middle (see json_cut_middle) keeps its tail, so the name
+ * survives. */
+static const char *file_name(const char *path)
+{
+	const char *name = path;
+	for (const char *p = path; *p; p++)
+		if (*p == '/' || *p == '\\')
+			name = p + 1;
+	return name;
+}
+
 static void kv(FILE *f, const char *key, const char *val)
 {
 	fprintf(f, "\"%s\":", key);
@@ -100,7 +119,11 @@ void forward_format_json(const struct store_alert *a, bool ocsf,
 	iso_time(a->first_us, first, sizeof(first));
 	iso_time(a->last_us, last, sizeof(last));
 	snprintf(id, sizeof(id), "eduwatch-%llu", (unsigned long long)a->id);
+	/* Stored evidence is our JSON, but possibly written by a version
+	 * that let invalid UTF-8 through: sanitized on the way out. */
 	const char *evidence = a->evidence[0] ? a->evidence : "{}";
+	size_t evidence_len = strlen(evidence);
+	const char *fname = file_name(a->file_path);
 	if (!ocsf) {
 		fprintf(f, "{\"@timestamp\":\"%s\",\"event\":{\"kind\":\"alert\","
 			   "\"id\":\"%s\",\"category\":%s,\"severity\":%d,"
@@ -130,6 +153,8 @@ void forward_format_json(const struct store_alert *a, bool ocsf,
 		if (a->file_path[0] || a->file_hash[0]) {
 			fputs("\"file\":{", f);
 			kv(f, "path", a->file_path);
+			fputc(',', f);
+			kv(f, "name", fname);
 			fputs(",\"hash\":{", f);
 			kv(f, "sha256", a->file_hash);
 			fputs("}},", f);
@@ -140,7 +165,9 @@ void forward_format_json(const struct store_alert *a, bool ocsf,
 		fprintf(f, "\"tags\":[%s],\"eduwatch\":{\"count\":%lld,",
 			a->drill ? "\"drill\"" : "", a->count);
 		kv(f, "state", a->state);
-		fprintf(f, ",\"evidence\":%s}}", evidence);
+		fputs(",\"evidence\":", f);
+		json_print_sanitized(f, evidence, evidence_len);
+		fputs("}}", f);
 	} else {
 		bool compliance = strcmp(a->kind, "compliance.drop") == 0;
 		/* OCSF severity_id: 1 informational .. 5 critical. */
@@ -167,6 +194,19 @@ void forward_format_json(const struct store_alert *a, bool ocsf,
 		fputc(',', f);
 		kv(f, "uid", a->agent);
 		fputs("},", f);
+		if (a->file_path[0] || a->file_hash[0]) {
+			fputs("\"evidences\":[{\"file\":{", f);
+			kv(f, "name", fname);
+			fputc(',', f);
+			kv(f, "path", a->file_path);
+			if (a->file_hash[0]) {
+				fputs(",\"hashes\":[{\"algorithm_id\":3,"
+				      "\"algorithm\":\"SHA-256\",", f);
+				kv(f, "value", a->file_hash);
+				fputs("}]", f);
+			}
+			fputs("}}],", f);
+		}
 		if (compliance)
 			fputs("\"compliance\":{\"standards\":[\"eduwatch policy\"],"
 			      "\"status\":\"Fail\"},", f);
@@ -176,8 +216,10 @@ void forward_format_json(const struct store_alert *a, bool ocsf,
 		kv(f, "commune", a->commune);
 		fputc(',', f);
 		kv(f, "rule", a->rule);
-		fprintf(f, ",\"drill\":%s,\"count\":%lld,\"evidence\":%s}}",
-			a->drill ? "true" : "false", a->count, evidence);
+		fprintf(f, ",\"drill\":%s,\"count\":%lld,\"evidence\":",
+			a->drill ? "true" : "false", a->count);
+		json_print_sanitized(f, evidence, evidence_len);
+		fputs("}}", f);
 	}
 	fclose(f);
 	if (text == NULL) {
@@ -197,11 +239,7 @@ void forward_format_syslog(const struct store_alert *a,
 	snprintf(ext_id, sizeof(ext_id), "eduwatch-%llu",
 		 (unsigned long long)a->id);
 	snprintf(count, sizeof(count), "%lld", a->count);
-	/* The file's name: after the last separator, / or \ (Windows). */
-	const char *fname = a->file_path;
-	for (const char *p = a->file_path; *p; p++)
-		if (*p == '/' || *p == '\\')
-			fname = p + 1;
+	const char *fname = file_name(a->file_path);
 	struct cef_field fields[] = {
 		{"rt", rt},
 		{"externalId", ext_id},
@@ -401,26 +439,50 @@ static int deliver_syslog(struct forwarder *f)
 	return 0;
 }
 
-static size_t discard(char *p, size_t size, size_t n, void *arg)
+/* Keeps the start of the answer (a SIEM says there why it refused). */
+static size_t keep_answer(char *p, size_t size, size_t n, void *arg)
 {
-	(void)p, (void)arg;
-	return size * n;
+	struct forwarder *f = arg;
+	size_t len = size * n;
+	size_t room = sizeof(f->answer) - 1 - f->answer_len;
+	memcpy(f->answer + f->answer_len, p, len < room ? len : room);
+	f->answer_len += len < room ? len : room;
+	f->answer[f->answer_len] = '\0';
+	return len;
 }
 
-static int deliver_https(struct forwarder *f)
+/* What an answer means for the alerts in the body. */
+enum post_result { POST_OK, POST_RETRY, POST_REFUSED };
+
+/* A refusal that names the content, not the sender or the moment: a 4xx,
+ * except 408 (timeout) and 429 (slow down), and except those that any
+ * body would get (401 and 403: credentials; 404 and 405: the URL; 407:
+ * a proxy), which retry as a 5xx does, rather than park every alert. */
+static bool refused_for_good(long status)
+{
+	return status >= 400 && status <= 499 && status != 408 &&
+	       status != 429 && status != 401 && status != 403 &&
+	       status != 404 && status != 405 && status != 407;
+}
+
+/* POSTs batch[start, start + n) as one JSON array. */
+static enum post_result post_https(struct forwarder *f, size_t start,
+				   size_t n, long *status)
 {
 	struct cef_buf body = {0};
 	bool ocsf = strcmp(f->dest.format, "ocsf") == 0;
+	*status = 0;
 	cef_buf_append(&body, "[", 1);
-	for (size_t i = 0; i < f->nbatch; i++) {
-		if (i)
+	for (size_t i = start; i < start + n; i++) {
+		if (i > start)
 			cef_buf_append(&body, ",", 1);
 		forward_format_json(&f->batch[i], ocsf, &body);
 	}
 	cef_buf_append(&body, "]", 1);
 	if (body.failed) {
 		cef_buf_release(&body);
-		return -1;
+		set_error(f, "%s", "out of memory");
+		return POST_RETRY;
 	}
 	CURL *c = f->curl;
 	struct curl_slist *headers =
@@ -431,12 +493,15 @@ static int deliver_https(struct forwarder *f)
 			 f->dest.token);
 		headers = curl_slist_append(headers, auth);
 	}
+	f->answer_len = 0;
+	f->answer[0] = '\0';
 	curl_easy_setopt(c, CURLOPT_URL, f->dest.address);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)body.len);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)IO_TIMEOUT_S);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, keep_answer);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, f);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	if (f->dest.ca[0])
@@ -446,19 +511,105 @@ static int deliver_https(struct forwarder *f)
 		curl_easy_setopt(c, CURLOPT_SSLKEY, f->dest.key);
 	}
 	CURLcode cc = curl_easy_perform(c);
-	long status = 0;
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
 	curl_slist_free_all(headers);
 	cef_buf_release(&body);
 	if (cc != CURLE_OK) {
 		set_error(f, "%s", curl_easy_strerror(cc));
+		return POST_RETRY;
+	}
+	if (*status >= 200 && *status <= 299)
+		return POST_OK;
+	set_error(f, "HTTP status %ld", *status);
+	return refused_for_good(*status) ? POST_REFUSED : POST_RETRY;
+}
+
+static void count_delivered(struct forwarder *f, uint64_t sent,
+			    uint64_t skipped)
+{
+	uv_mutex_lock(&f->lock);
+	f->stats.sent += sent;
+	f->stats.skipped += skipped;
+	uv_mutex_unlock(&f->lock);
+}
+
+/* Parks one alert the destination refused for good, with a local alert
+ * (forward.dead_letter) about it, so the queue moves on. */
+static int park(struct forwarder *f, const struct store_alert *a, long status)
+{
+	struct store_dead_letter dl = {.alert = a->id, .status = (int)status};
+	char reason[sizeof(dl.reason)];
+	size_t n = 0;
+	snprintf(dl.dest, sizeof(dl.dest), "%s", f->dest.name);
+	/* The receiver's words, printable ASCII only: they reach a log line
+	 * and an operator's terminal. */
+	n = (size_t)snprintf(reason, sizeof(reason), "HTTP %ld: ", status);
+	for (size_t i = 0; i < f->answer_len && n + 1 < sizeof(reason); i++) {
+		char c = f->answer[i];
+		reason[n++] = c >= 0x20 && c < 0x7f ? c : ' ';
+	}
+	reason[n < sizeof(reason) ? n : sizeof(reason) - 1] = '\0';
+	snprintf(dl.reason, sizeof(dl.reason), "%s", reason);
+
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 5);
+	wire_pack_kv_str(&pk, "destination", f->dest.name);
+	wire_pack_kv_u64(&pk, "status", (uint64_t)(status < 0 ? 0 : status));
+	wire_pack_kv_str(&pk, "reason", dl.reason);
+	wire_pack_kv_u64(&pk, "alert", a->id);
+	wire_pack_kv_str(&pk, "rule", a->rule);
+	struct event notice = {.v = EVENT_VERSION,
+			       .ts = (uint64_t)timeutil_now_us(),
+			       .body = sb.data,
+			       .body_len = sb.size};
+	snprintf(notice.agent, sizeof(notice.agent), "%s", a->agent);
+	snprintf(notice.kind, sizeof(notice.kind), "%s",
+		 ALERT_KIND_DEAD_LETTER);
+	int rc = store_dead_letter_add(f->store, &dl, &notice);
+	msgpack_sbuffer_destroy(&sb);
+	if (rc != 0) {
+		set_error(f, "cannot park alert %llu as a dead letter",
+			  (unsigned long long)a->id);
 		return -1;
 	}
-	if (status < 200 || status > 299) {
-		set_error(f, "HTTP status %ld", status);
-		return -1;
-	}
+	uv_mutex_lock(&f->lock);
+	f->stats.dead_letters++;
+	uv_mutex_unlock(&f->lock);
+	log_warn("forward %s: alert %llu (%s) refused for good, %s; parked as "
+		 "a dead letter ('forward dead-letter list'), sending the rest",
+		 f->dest.name, (unsigned long long)a->id, a->rule, dl.reason);
 	return 0;
+}
+
+/* Delivers batch[start, start + n) in order. A part refused for good is
+ * halved until each refused alert stands alone; that one is parked and
+ * the others still go, in order. Each part is dequeued once delivered,
+ * so a retry starts after it. 0: every alert delivered or parked; -1:
+ * retry from the queue's head. */
+static int deliver_range(struct forwarder *f, size_t start, size_t n)
+{
+	long status = 0;
+	enum post_result r = post_https(f, start, n, &status);
+	if (r == POST_RETRY)
+		return -1;
+	if (r == POST_OK) {
+		if (store_forward_done(f->store, f->dest.name,
+				       f->batch[start + n - 1].id) != 0) {
+			set_error(f, "%s", "cannot dequeue");
+			return -1;
+		}
+		count_delivered(f, n, 0);
+		return 0;
+	}
+	if (n == 1)
+		return park(f, &f->batch[start], status);
+	size_t half = n / 2;
+	if (deliver_range(f, start, half) != 0)
+		return -1;
+	return deliver_range(f, start + half, n - half);
 }
 
 static void collect(void *arg, const struct store_alert *a)
@@ -509,15 +660,6 @@ static int confirm_syslog(struct forwarder *f)
 	return 0;
 }
 
-static void count_delivered(struct forwarder *f, uint64_t sent,
-			    uint64_t skipped)
-{
-	uv_mutex_lock(&f->lock);
-	f->stats.sent += sent;
-	f->stats.skipped += skipped;
-	uv_mutex_unlock(&f->lock);
-}
-
 static void run(void *arg)
 {
 	struct forwarder *f = arg;
@@ -552,10 +694,15 @@ static void run(void *arg)
 			}
 			f->nbatch = keep;
 			if (https) {
-				rc = keep ? deliver_https(f) : 0;
+				rc = keep ? deliver_range(f, 0, keep) : 0;
 				if (rc == 0)
 					rc = store_forward_done(f->store, f->dest.name,
 								last_id);
+				if (rc == 0) {
+					count_delivered(f, 0, skipped);
+					backoff = BACKOFF_MIN_MS;
+					continue;
+				}
 			} else {
 				rc = keep ? deliver_syslog(f) : 0;
 				if (rc == 0) {

@@ -13,7 +13,13 @@
  *     same externalId, never a gap.
  *   - https: a JSON array POSTed by libcurl, ECS field names by default or
  *     OCSF (Detection Finding 2004, Compliance Finding 2003); delivered on
- *     a 2xx answer. Bearer token or a client certificate.
+ *     a 2xx answer. Bearer token or a client certificate. A batch refused
+ *     for good (a 4xx other than 408 and 429, and other than 401, 403,
+ *     404, 405 and 407, which any body would get) is halved until the
+ *     refused alerts stand alone; each is parked in the store's dead
+ *     letters with the destination, the status and the answer, a local
+ *     forward.dead_letter alert is raised, and the rest go on in order.
+ *     Every string is valid UTF-8 (see common/jsonout.h).
  * Failures retry with full-jitter exponential backoff (0.5 s to 60 s). */
 #ifndef EDUWATCH_FORWARD_H
 #define EDUWATCH_FORWARD_H
@@ -31,6 +37,7 @@ struct forward_stats {
 	uint64_t skipped;   /* below min_severity */
 	uint64_t attempts_failed;
 	uint64_t connects;
+	uint64_t dead_letters; /* alerts parked since start */
 	char last_error[200];
 };
 

@@ -92,6 +92,9 @@ static const char usage_text[] =
 	"              [--limit N] [--json]\n"
 	"  alerts ack ID --by NAME           an officer takes the alert\n"
 	"  alerts resolve ID --by NAME       the incident is over\n"
+	"  forward dead-letter list [--limit N] [--json]\n"
+	"                                    alerts a SOC destination refused for\n"
+	"                                    good, parked so the rest went on\n"
 	"\n"
 	"Options for every command but init:\n"
 	"  -c, --config FILE   collector.yaml (default $EDUWATCH_COLLECTOR_CONFIG or\n"
@@ -588,9 +591,14 @@ static void print_alert(void *arg, const struct store_alert *a)
 		json_print_string(stdout, texts[i][1]);
 		putchar(',');
 	}
-	printf("\"severity\":%d,\"drill\":%s,\"count\":%lld,\"evidence\":%s}",
-	       a->severity, a->drill ? "true" : "false", a->count,
-	       a->evidence[0] ? a->evidence : "{}");
+	printf("\"severity\":%d,\"drill\":%s,\"count\":%lld,\"evidence\":",
+	       a->severity, a->drill ? "true" : "false", a->count);
+	/* Stored by an older version, evidence may hold invalid UTF-8. */
+	if (a->evidence[0])
+		json_print_sanitized(stdout, a->evidence, strlen(a->evidence));
+	else
+		fputs("{}", stdout);
+	putchar('}');
 	ls->count++;
 }
 
@@ -644,6 +652,56 @@ static int cmd_alerts(struct cli *cli)
 	return rc;
 }
 
+static void print_dead_letter(void *arg, const struct store_dead_letter *dl)
+{
+	struct list_state *ls = arg;
+	char when[32];
+	timeutil_format_us(dl->at_us, when, sizeof(when));
+	if (ls->json) {
+		printf("%s{\"id\":%llu,\"at\":\"%s\",\"destination\":",
+		       ls->count ? "," : "", (unsigned long long)dl->id, when);
+		json_print_string(stdout, dl->dest);
+		printf(",\"alert\":%llu,\"status\":%d,\"rule\":",
+		       (unsigned long long)dl->alert, dl->status);
+		json_print_string(stdout, dl->rule);
+		fputs(",\"agent\":", stdout);
+		json_print_string(stdout, dl->agent);
+		fputs(",\"reason\":", stdout);
+		json_print_string(stdout, dl->reason);
+		putchar('}');
+	} else {
+		/* The reason is printable ASCII (forward.c); the rest ours. */
+		printf("%-6llu %s %-16s alert %-6llu %-20s %s\n",
+		       (unsigned long long)dl->id, when, dl->dest,
+		       (unsigned long long)dl->alert, dl->rule, dl->reason);
+	}
+	ls->count++;
+}
+
+static int cmd_forward(struct cli *cli)
+{
+	struct settings s;
+	struct store *st;
+	if (cli->argc != 3 || strcmp(cli->argv[1], "dead-letter") != 0 ||
+	    strcmp(cli->argv[2], "list") != 0)
+		return usage_error("usage: forward dead-letter list [--limit N] "
+				   "[--json]");
+	int rc = open_store_sync(cli, &s, &st);
+	if (rc != 0)
+		return rc;
+	struct list_state ls = {.json = cli->json};
+	if (ls.json)
+		printf("[");
+	rc = store_dead_letter_list(st, NULL, cli->limit ? (int)cli->limit : 100,
+				    print_dead_letter, &ls);
+	if (ls.json)
+		printf("]\n");
+	else if (ls.count == 0)
+		printf("no dead letters\n");
+	store_close(st);
+	return rc == 0 ? EXIT_OK : EXIT_FAILURE_RUNTIME;
+}
+
 /* ---- serve --------------------------------------------------------------- */
 
 struct daemon {
@@ -674,11 +732,15 @@ static void log_forward_stats(struct daemon *d)
 			continue;
 		forward_get_stats(d->forwarders[i], &fs);
 		store_forward_depth(d->store, d->settings.forward[i].name, &queued);
+		long long dead = 0;
+		store_dead_letter_count(d->store, d->settings.forward[i].name,
+					&dead);
 		log_info("forward %s: sent=%llu skipped=%llu queued=%lld "
-			 "failed_attempts=%llu connects=%llu last_error=%s",
+			 "dead_letters=%lld failed_attempts=%llu connects=%llu "
+			 "last_error=%s",
 			 d->settings.forward[i].name,
 			 (unsigned long long)fs.sent,
-			 (unsigned long long)fs.skipped, queued,
+			 (unsigned long long)fs.skipped, queued, dead,
 			 (unsigned long long)fs.attempts_failed,
 			 (unsigned long long)fs.connects,
 			 fs.last_error[0] ? fs.last_error : "-");
@@ -1521,6 +1583,8 @@ int main(int argc, char **argv)
 		return cmd_score(&cli);
 	if (strcmp(cmd, "alerts") == 0)
 		return cmd_alerts(&cli);
+	if (strcmp(cmd, "forward") == 0)
+		return cmd_forward(&cli);
 	if (strcmp(cmd, "version") == 0) {
 		printf("eduwatch-collector %s\n", EDUWATCH_VERSION);
 		return EXIT_OK;

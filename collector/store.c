@@ -218,6 +218,26 @@ int store_forward_depth(struct store *st, const char *dest, long long *n)
 	return st->backend->forward_depth(st, dest, n);
 }
 
+int store_dead_letter_add(struct store *st, const struct store_dead_letter *dl,
+			  const struct event *notice)
+{
+	return st->backend->dead_letter_add(st, dl, notice);
+}
+
+int store_dead_letter_list(struct store *st, const char *dest, int limit,
+			   void (*cb)(void *arg,
+				      const struct store_dead_letter *dl),
+			   void *arg)
+{
+	return st->backend->dead_letter_list(st, dest, limit, cb, arg);
+}
+
+int store_dead_letter_count(struct store *st, const char *dest,
+			    long long *n)
+{
+	return st->backend->dead_letter_count(st, dest, n);
+}
+
 int store_count_events(struct store *st, const char *agent, uint64_t boot,
 		       long long *count)
 {

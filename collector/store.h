@@ -260,6 +260,34 @@ int store_forward_next(struct store *st, const char *dest, uint64_t after_id,
 int store_forward_done(struct store *st, const char *dest, uint64_t id);
 int store_forward_depth(struct store *st, const char *dest, long long *n);
 
+/* Dead letters: alerts a destination refused for good (an HTTP 4xx that
+ * names the content, not the sender), parked so that the queue moves on
+ * and an operator can see them (`forward dead-letter list`). */
+struct store_dead_letter {
+	uint64_t id;
+	char dest[64];
+	uint64_t alert;
+	int status; /* the destination's answer, e.g. HTTP 400; 0: none */
+	char reason[200];
+	int64_t at_us;
+	char rule[64]; /* of the alert, when it still exists */
+	char agent[EVENT_AGENT_MAX + 1];
+};
+
+/* In one transaction: records the dead letter, takes the alert off dest's
+ * queue, and, when notice is not NULL, raises the alerts that the store's
+ * alert function makes of that collector-made event (the local alert
+ * about the refusal). Borrows everything. */
+int store_dead_letter_add(struct store *st, const struct store_dead_letter *dl,
+			  const struct event *notice);
+/* Newest first; dest NULL for every destination. */
+int store_dead_letter_list(struct store *st, const char *dest, int limit,
+			   void (*cb)(void *arg,
+				      const struct store_dead_letter *dl),
+			   void *arg);
+int store_dead_letter_count(struct store *st, const char *dest,
+			    long long *n);
+
 /* ---- backends ---------------------------------------------------------- */
 
 struct store_backend {
@@ -329,6 +357,15 @@ struct store_backend {
 			     const char *key, int limit,
 			     void (*cb)(void *, const struct store_snapshot *),
 			     void *arg);
+	int (*dead_letter_add)(struct store *st,
+			       const struct store_dead_letter *dl,
+			       const struct event *notice);
+	int (*dead_letter_list)(struct store *st, const char *dest, int limit,
+				void (*cb)(void *,
+					   const struct store_dead_letter *),
+				void *arg);
+	int (*dead_letter_count)(struct store *st, const char *dest,
+				 long long *n);
 };
 
 /* What a backend embeds first in its own struct. */

@@ -70,6 +70,12 @@ static const char *const migrations[] = {
 	"CREATE INDEX alerts_state ON alerts(state, id);"
 	"CREATE TABLE forward_queue(dest TEXT NOT NULL, alert INTEGER NOT NULL,"
 	"  PRIMARY KEY(dest, alert)) WITHOUT ROWID;",
+	/* dead letters: alerts a SOC destination refused for good */
+	"CREATE TABLE IF NOT EXISTS dead_letters("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT, dest TEXT NOT NULL,"
+	"  alert INTEGER NOT NULL, status INTEGER NOT NULL,"
+	"  reason TEXT NOT NULL, at INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS dead_letters_dest ON dead_letters(dest, id);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -1517,6 +1523,130 @@ static int sqlite_forward_depth(struct store *st, const char *dest,
 	return rc;
 }
 
+/* ---- dead letters ------------------------------------------------------- */
+
+static int sqlite_dead_letter_add(struct store *st,
+				  const struct store_dead_letter *dl,
+				  const struct event *notice)
+{
+	struct sqlite_store *s = impl(st);
+	struct alert_stmts stmts = {0};
+	sqlite3_stmt *q = NULL;
+	int64_t now = store_now_us();
+	uv_mutex_lock(&s->admin_lock);
+	int rc = sqlite3_exec(s->admin, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(s->admin,
+					"INSERT INTO dead_letters(dest, alert,"
+					" status, reason, at)"
+					" VALUES(?1, ?2, ?3, ?4, ?5)",
+					-1, &q, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(q, 1, dl->dest, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 2, (int64_t)dl->alert);
+		sqlite3_bind_int(q, 3, dl->status);
+		sqlite3_bind_text(q, 4, dl->reason, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 5, now);
+		rc = step_once(q);
+		sqlite3_finalize(q);
+		q = NULL;
+	}
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(s->admin,
+					"DELETE FROM forward_queue WHERE dest = ?1"
+					" AND alert = ?2",
+					-1, &q, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(q, 1, dl->dest, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 2, (int64_t)dl->alert);
+		rc = step_once(q);
+		sqlite3_finalize(q);
+	}
+	/* The local alert about the refusal, in the same transaction: a
+	 * parked alert never goes unannounced. */
+	if (rc == SQLITE_OK && notice && s->opts.alert_fn) {
+		struct store_alert *alerts = alloc_zeroed(4, sizeof(*alerts));
+		size_t n = alerts ? s->opts.alert_fn(s->opts.alert_arg, notice,
+						     alerts, 4)
+				  : 0;
+		rc = alerts ? prepare_alert_stmts(s->admin, &stmts, 0)
+			    : SQLITE_NOMEM;
+		for (size_t i = 0; rc == SQLITE_OK && i < n; i++) {
+			bool created;
+			rc = write_alert(s, &stmts, s->admin, &alerts[i], now,
+					 &created);
+		}
+		finalize_alert_stmts(&stmts);
+		alloc_free(alerts);
+	}
+	rc = sqlite3_exec(s->admin, rc == SQLITE_OK ? "COMMIT" : "ROLLBACK",
+			  NULL, NULL, NULL) == SQLITE_OK && rc == SQLITE_OK
+		     ? 0
+		     : -EIO;
+	uv_mutex_unlock(&s->admin_lock);
+	return rc;
+}
+
+static int sqlite_dead_letter_list(struct store *st, const char *dest,
+				   int limit,
+				   void (*cb)(void *,
+					      const struct store_dead_letter *),
+				   void *arg)
+{
+	struct sqlite_store *s = impl(st);
+	sqlite3_stmt *q;
+	uv_mutex_lock(&s->admin_lock);
+	int rc = prepare_admin(s, "SELECT d.id, d.dest, d.alert, d.status,"
+				  " d.reason, d.at, coalesce(a.rule, ''),"
+				  " coalesce(a.agent, '') FROM dead_letters d"
+				  " LEFT JOIN alerts a ON a.id = d.alert"
+				  " WHERE ?1 IS NULL OR d.dest = ?1"
+				  " ORDER BY d.id DESC LIMIT ?2", &q);
+	if (rc == 0) {
+		int step;
+		struct store_dead_letter dl;
+		if (dest)
+			sqlite3_bind_text(q, 1, dest, -1, SQLITE_STATIC);
+		sqlite3_bind_int(q, 2, limit);
+		while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+			memset(&dl, 0, sizeof(dl));
+			dl.id = (uint64_t)sqlite3_column_int64(q, 0);
+			copy_text(dl.dest, sizeof(dl.dest), q, 1);
+			dl.alert = (uint64_t)sqlite3_column_int64(q, 2);
+			dl.status = sqlite3_column_int(q, 3);
+			copy_text(dl.reason, sizeof(dl.reason), q, 4);
+			dl.at_us = sqlite3_column_int64(q, 5);
+			copy_text(dl.rule, sizeof(dl.rule), q, 6);
+			copy_text(dl.agent, sizeof(dl.agent), q, 7);
+			cb(arg, &dl);
+		}
+		rc = step == SQLITE_DONE ? 0 : -EIO;
+		sqlite3_finalize(q);
+	}
+	uv_mutex_unlock(&s->admin_lock);
+	return rc;
+}
+
+static int sqlite_dead_letter_count(struct store *st, const char *dest,
+				    long long *n)
+{
+	struct sqlite_store *s = impl(st);
+	sqlite3_stmt *q;
+	*n = 0;
+	uv_mutex_lock(&s->admin_lock);
+	int rc = prepare_admin(s, "SELECT count(*) FROM dead_letters WHERE"
+				  " ?1 IS NULL OR dest = ?1", &q);
+	if (rc == 0) {
+		if (dest)
+			sqlite3_bind_text(q, 1, dest, -1, SQLITE_STATIC);
+		rc = sqlite3_step(q) == SQLITE_ROW ? 0 : -EIO;
+		*n = sqlite3_column_int64(q, 0);
+		sqlite3_finalize(q);
+	}
+	uv_mutex_unlock(&s->admin_lock);
+	return rc;
+}
+
 const struct store_backend store_sqlite_backend = {
 	.scheme = "sqlite",
 	.open = sqlite_open,
@@ -1549,4 +1679,7 @@ const struct store_backend store_sqlite_backend = {
 	.forward_done = sqlite_forward_done,
 	.forward_depth = sqlite_forward_depth,
 	.agents_silent = sqlite_agents_silent,
+	.dead_letter_add = sqlite_dead_letter_add,
+	.dead_letter_list = sqlite_dead_letter_list,
+	.dead_letter_count = sqlite_dead_letter_count,
 };

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/jsonout.h"
 #include "common/wire.h"
 
 /* Every kind a source may emit. Adding a source means adding its kinds
@@ -272,8 +273,18 @@ static void jstr(struct jbuf *j, const char *s, size_t n)
 		} else if (c < 0x20 || c == 0x7f) {
 			int k = snprintf(esc, sizeof(esc), "\\u%04x", c);
 			jput(j, esc, (size_t)k);
-		} else {
+		} else if (c < 0x80) {
 			jput(j, (const char *)&s[i], 1);
+		} else {
+			/* A file name can hold any bytes: invalid UTF-8 would
+			 * make the whole text invalid JSON for a SIEM. */
+			size_t len = json_utf8_len((const unsigned char *)s + i,
+						   n - i);
+			if (len == 0)
+				jput(j, "\\ufffd", 6);
+			else
+				jput(j, s + i, len);
+			i += len ? len - 1 : 0;
 		}
 	}
 	jput(j, "\"", 1);
