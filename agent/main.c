@@ -22,6 +22,7 @@
 #include "agent/settings.h"
 #include "agent/spool.h"
 #include "common/enroll_client.h"
+#include "common/hostname.h"
 #include "common/jsonout.h"
 #include "common/log.h"
 #include "common/timeutil.h"
@@ -46,7 +47,7 @@ static const char usage_text[] =
 	"                      certificate, the pinned CA and, if missing, -c FILE\n"
 	"  run                 run in the foreground (SIGTERM stops, SIGHUP reloads)\n"
 	"  status              enrolled? running? connected? spool depth, last ack\n"
-	"  sniff --pcap FILE [--ioc FILE] [--json]\n"
+	"  sniff --pcap FILE [--ioc FILE] [--gateway-mac MAC] [--json]\n"
 	"                      run the LAN sensor's detectors over a capture file\n"
 	"                      (settings from -c when the file exists)\n"
 	"  scan PATH... [--rules FILE|DIR]... [--json] [--jobs N] [--cpu PCT]\n"
@@ -57,7 +58,7 @@ static const char usage_text[] =
 	"  av [--json]         what the antivirus products on this PC report now;\n"
 	"                      exit 1 when nothing protects it in real time\n"
 	"  backup init | run [PATH...] | list | verify [--read-data]\n"
-	"       | restore SNAPSHOT [PATH] --to DIR\n"
+	"       | restore SNAPSHOT [PATH] --to DIR [--allow-shared-target]\n"
 	"       | prune --keep-daily N --keep-weekly N --keep-monthly N\n"
 	"       [--repo DIR] [--password-file F] [--json]\n"
 	"                      encrypted, deduplicated backups (backup.* settings;\n"
@@ -87,6 +88,7 @@ struct cli {
 	int enroll_port;
 	const char *pcap;
 	const char *ioc;
+	const char *gateway_mac;
 	const char *rules[16];
 	size_t nrules;
 	int jobs;
@@ -97,6 +99,7 @@ struct cli {
 	const char *repo;
 	const char *password_file;
 	bool read_data;
+	bool allow_shared_target;
 	int keep[3];
 	bool json;
 	int argc;
@@ -128,6 +131,7 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 		{"state-dir", required_argument, NULL, 's'},
 		{"pcap", required_argument, NULL, 'p'},
 		{"ioc", required_argument, NULL, 'i'},
+		{"gateway-mac", required_argument, NULL, 'g'},
 		{"json", no_argument, NULL, 'j'},
 		{"rules", required_argument, NULL, 'r'},
 		{"jobs", required_argument, NULL, 'J'},
@@ -138,6 +142,7 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 		{"repo", required_argument, NULL, 'R'},
 		{"password-file", required_argument, NULL, 'W'},
 		{"read-data", no_argument, NULL, 'D'},
+		{"allow-shared-target", no_argument, NULL, 'S'},
 		{"keep-daily", required_argument, NULL, '1'},
 		{"keep-weekly", required_argument, NULL, '2'},
 		{"keep-monthly", required_argument, NULL, '3'},
@@ -159,6 +164,7 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 		case 's': cli->state_dir = optarg; break;
 		case 'p': cli->pcap = optarg; break;
 		case 'i': cli->ioc = optarg; break;
+		case 'g': cli->gateway_mac = optarg; break;
 		case 'j': cli->json = true; break;
 		case 'N': cli->no_cache = true; break;
 		case 'v': cli->verbose = true; break;
@@ -166,6 +172,7 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 		case 'R': cli->repo = optarg; break;
 		case 'W': cli->password_file = optarg; break;
 		case 'D': cli->read_data = true; break;
+		case 'S': cli->allow_shared_target = true; break;
 		case '1':
 		case '2':
 		case '3': {
@@ -276,7 +283,11 @@ static int cmd_enroll(const struct cli *cli)
 				"%s\n", cli->ca);
 		return EXIT_CONFIG;
 	}
-	gethostname(hostname, sizeof(hostname) - 1);
+	/* The collector takes only plain names; map ours into that set so an
+	 * odd local name (a space, a Vietnamese letter) never blocks it. */
+	char raw_hostname[256] = "";
+	gethostname(raw_hostname, sizeof(raw_hostname) - 1);
+	hostname_sanitize(raw_hostname, hostname, sizeof(hostname));
 	struct enroll_request req = {
 		.host = host, .port = enroll_port, .ca = ca,
 		.ca_sha256 = cli->ca_sha256,
@@ -608,6 +619,7 @@ int main(int argc, char **argv)
 		if (have_config && (rc = load(&cli, &s)) != 0)
 			return rc;
 		struct sniff_options so = {.pcap = cli.pcap, .ioc_file = cli.ioc,
+					   .gateway_mac = cli.gateway_mac,
 					   .json = cli.json};
 		return netsensor_sniff_file(have_config ? &s : NULL, &so);
 	}
@@ -661,6 +673,7 @@ int main(int argc, char **argv)
 			.to = cli.to,
 			.json = cli.json,
 			.read_data = cli.read_data,
+			.allow_shared_target = cli.allow_shared_target,
 			.keep_daily = cli.keep[0],
 			.keep_weekly = cli.keep[1],
 			.keep_monthly = cli.keep[2],

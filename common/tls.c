@@ -588,6 +588,14 @@ void tls_stream_close(struct tls_stream *ts, int status)
 		close_now(ts);
 }
 
+void tls_stream_abort(struct tls_stream *ts, int status)
+{
+	if (!ts->closing || ts->close_status == 0)
+		ts->close_status = status;
+	ts->closing = true;
+	close_now(ts);
+}
+
 bool tls_stream_is_open(const struct tls_stream *ts)
 {
 	return ts->open && !ts->closing;

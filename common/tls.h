@@ -101,6 +101,11 @@ void tls_stream_resume(struct tls_stream *ts);
  * status is passed to on_close. */
 void tls_stream_close(struct tls_stream *ts, int status);
 
+/* Closes at once, dropping whatever is queued: for a peer that does not
+ * read, whose backlog would otherwise hold the socket open for ever (an
+ * orderly close waits for queued writes). Safe after tls_stream_close. */
+void tls_stream_abort(struct tls_stream *ts, int status);
+
 bool tls_stream_is_open(const struct tls_stream *ts);
 const char *tls_stream_peer_cn(const struct tls_stream *ts);
 const char *tls_stream_peer_ou(const struct tls_stream *ts);

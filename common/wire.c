@@ -27,12 +27,21 @@ struct wire_decoder {
 	char *body;	   /* allocated once the length is known and valid */
 	size_t body_len;
 	size_t body_have;
+	size_t max_frame;
 	int dead;
 };
 
 struct wire_decoder *wire_decoder_new(void)
 {
-	return alloc_zeroed(1, sizeof(struct wire_decoder));
+	struct wire_decoder *dec = alloc_zeroed(1, sizeof(*dec));
+	if (dec != NULL)
+		dec->max_frame = WIRE_MAX_FRAME;
+	return dec;
+}
+
+void wire_decoder_set_max_frame(struct wire_decoder *dec, size_t max)
+{
+	dec->max_frame = max < WIRE_MAX_FRAME ? max : WIRE_MAX_FRAME;
 }
 
 void wire_decoder_free(struct wire_decoder *dec)
@@ -69,7 +78,7 @@ int wire_decoder_feed(struct wire_decoder *dec, const char *data, size_t len,
 				     (uint32_t)dec->header[2] << 8 |
 				     (uint32_t)dec->header[3];
 			/* Rejected before a single body byte is buffered. */
-			if (n == 0 || n > WIRE_MAX_FRAME) {
+			if (n == 0 || n > dec->max_frame) {
 				dec->dead = 1;
 				return -EMSGSIZE;
 			}

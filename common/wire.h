@@ -51,9 +51,14 @@ typedef int (*wire_frame_cb)(void *arg, const char *body, size_t len);
 struct wire_decoder *wire_decoder_new(void);
 void wire_decoder_free(struct wire_decoder *dec);
 
+/* Lowers the largest frame this decoder accepts (at most WIRE_MAX_FRAME).
+ * A peer that has not authenticated gets a small limit, so a header alone
+ * cannot make the server reserve a mebibyte. */
+void wire_decoder_set_max_frame(struct wire_decoder *dec, size_t max);
+
 /* Feeds bytes as they arrive; frames split at any byte boundary decode the
  * same as whole ones. Returns 0, the callback's non-zero value, -EMSGSIZE for
- * a length of 0 or over WIRE_MAX_FRAME, or -ENOMEM. After an error the
+ * a length of 0 or over the decoder's limit, or -ENOMEM. After an error the
  * decoder must not be fed again: close the connection. */
 int wire_decoder_feed(struct wire_decoder *dec, const char *data, size_t len,
 		      wire_frame_cb cb, void *arg);

@@ -1,0 +1,98 @@
+#!/bin/bash
+# The enrollment port against unauthenticated attackers: every error path
+# of a request answers with an error frame and leaves the collector
+# serving; idle connections cannot block enrollment; a host name cannot
+# forge log lines; wrong tokens slow their address down. A real collector
+# over loopback TLS; the attacks come from tests/integration/hostile.py.
+. "$(dirname "$0")/lib.bash"
+HOSTILE="$PY $(dirname "$0")/hostile.py"
+D=$WORK/collector
+LOG=$WORK/collector.log
+
+collector_init "$D" || { not_ok "collector init"; tap_finish; exit 1; }
+"$COLLECTOR" school add 79001 "Trường 79001" --commune "Xã test" --level 2 \
+	--expected-pcs 40 -c "$CONF" >/dev/null
+collector_start "$LOG" || { not_ok "collector starts"; tap_finish; exit 1; }
+TOKEN=$("$COLLECTOR" token create --school 79001 --uses 40 -c "$CONF" 2>/dev/null)
+
+alive() { kill -0 "$COLLECTOR_PID" 2>/dev/null; }
+attack() { # attack WHAT [more args]: one request, prints the outcome
+	local what=$1; shift
+	$HOSTILE enroll --port "$ENROLL_PORT" --ca "$D/ca.crt" --what "$what" \
+		--token "$TOKEN" "$@" 2>&1
+}
+
+# Each of these killed the collector before (a NULL work item on the error
+# path) or is an error path of its own. Every one must get its error code
+# and leave the collector running.
+expect() { # expect WHAT CODE
+	local out
+	out=$(attack "$1")
+	if [[ $out == "error:$2 "* ]] && alive; then
+		ok "enroll port: $1 answered '$2', collector alive"
+	else
+		not_ok "enroll port: $1 answered '$2', collector alive (got: $out)"
+	fi
+}
+expect header-ffffffff bad_frame
+expect zero-length bad_frame
+expect over-32k bad_frame
+expect no-host bad_host
+expect long-host bad_host
+expect newline-host bad_host
+expect escape-host bad_host
+expect utf8-host bad_host
+expect big-csr bad_frame
+expect ping bad_frame
+expect hello bad_frame
+expect not-msgpack bad_frame
+expect not-a-map bad_frame
+expect no-type bad_frame
+expect token-not-str bad_frame
+expect token-nul bad_frame
+expect bad-csr bad_csr
+
+# Hanging up right after the request: the work finishes on the threadpool
+# after its connection is gone.
+for i in 1 2 3; do attack valid --hangup >/dev/null; done
+sleep 1
+check "a peer that hangs up mid-request leaves the collector alive" alive
+
+out=$(attack two-frames)
+check "two frames in one write: one answer, the first request counts ($out)" \
+	eval '[[ $out == enrolled:* ]]'
+
+check "no forged line in the log from a host name with a newline" \
+	eval '! grep -q "^2026-01-01T00:00:00.000Z eduwatch-collector info: enroll: FORGED" "$LOG"'
+check "no escape byte in the log" eval '! grep -q $'"'"'\x1b'"'"' "$LOG"'
+
+# 40 silent TCP connections from one address: the per-address cap refuses
+# most at once, the handshake deadline drops the rest, and a PC on another
+# address enrolls meanwhile.
+$HOSTILE idle-tcp --port "$ENROLL_PORT" --ca "$D/ca.crt" --count 40 \
+	--hold 8 >"$WORK/idle.out" 2>&1 &
+IDLE=$!
+sleep 1
+out=$(attack valid --source 127.0.0.2)
+check "enrollment from another address works while one address holds 40 idle connections ($out)" \
+	eval '[[ $out == enrolled:* ]]'
+wait $IDLE
+check "every idle connection is closed within the handshake deadline ($(tail -1 "$WORK/idle.out"))" \
+	grep -q "^closed 40 of 40" "$WORK/idle.out"
+
+# Wrong tokens: the first few are answered at once, then each waits longer.
+$HOSTILE guess --port "$ENROLL_PORT" --ca "$D/ca.crt" --source 127.0.0.3 \
+	--count 8 >"$WORK/guess.out" 2>&1
+check "wrong tokens are refused as unknown" \
+	eval '[ "$(grep -c token_unknown "$WORK/guess.out")" -eq 8 ]'
+fast=$(awk '$1 < 5 && $3 < 1.0' "$WORK/guess.out" | wc -l)
+slow=$(awk '$1 == 7 && $3 >= 1.5' "$WORK/guess.out" | wc -l)
+check "the first 5 guesses are answered at once ($fast of 5)" eq "$fast" 5
+check "the 8th guess waits (backoff after failures)" eq "$slow" 1
+out=$(attack valid --source 127.0.0.4)
+check "another address is not slowed by them ($out)" eval '[[ $out == enrolled:* ]]'
+
+check "collector still serving" alive
+collector_stop
+check "collector stops cleanly" eq $? 0
+tap_finish
