@@ -1,4 +1,5 @@
 #include "common/log.h"
+#include "common/textsafe.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -71,14 +72,24 @@ void log_msg(enum log_level level, const char *fmt, ...)
 					 ".%03ldZ %s %s: ", now.tv_nsec / 1000000,
 					 log_ident, level_word(level));
 	}
+	/* The message carries names from peers (host names, agent names,
+	 * event kinds, file names): a newline in one would forge a line and
+	 * an ESC would repaint the terminal of whoever tails the log. So the
+	 * whole message is escaped, once, here, and no caller can forget. */
+	char message[1536];
 	va_start(ap, fmt);
-	if (used < sizeof(line))
-		vsnprintf(line + used, sizeof(line) - used, fmt, ap);
+	int n = vsnprintf(message, sizeof(message), fmt, ap);
 	va_end(ap);
+	size_t message_len = n < 0 ? 0
+			     : (size_t)n < sizeof(message) ? (size_t)n
+							  : sizeof(message) - 1;
+	if (used > sizeof(line) - 2)
+		used = sizeof(line) - 2;
+	else
+		used += textsafe_escape(line + used, sizeof(line) - 2 - used,
+					message, message_len);
 	/* One fputs per line so that lines from threads never interleave. */
-	line[sizeof(line) - 2] = '\0';
-	size_t len = strlen(line);
-	line[len] = '\n';
-	line[len + 1] = '\0';
+	line[used] = '\n';
+	line[used + 1] = '\0';
 	fputs(line, stderr);
 }
