@@ -16,6 +16,8 @@
 #include "collector/forward.h"
 #include "common/alloc.h"
 #include "common/wire.h"
+#include "common/jsonout.h"
+#include "tests/support/jsoncheck.h"
 #include "tests/support/testutil.h"
 
 static struct event event_of(const char *kind, const msgpack_sbuffer *body)
@@ -179,7 +181,7 @@ static void test_json_formats(void **state)
 	assert_non_null(strstr(b.data, "\"message\":\"Mã độc | test = \\\\ "
 					 "\\\"x\\\"\\u000aline2\""));
 	assert_non_null(strstr(b.data, "\"file\":{\"path\":\"C:\\\\Users\\\\hs\\\\x.exe\","
-					 "\"hash\":{\"sha256\":\"ab12\"}}"));
+					 "\"name\":\"x.exe\",\"hash\":{\"sha256\":\"ab12\"}}"));
 	assert_non_null(strstr(b.data, "\"tags\":[\"drill\"]"));
 	assert_non_null(strstr(b.data, "\"evidence\":{\"k\":\"a=b|c\"}}}"));
 	cef_buf_release(&b);
@@ -203,6 +205,160 @@ static void test_json_formats(void **state)
 	cef_buf_release(&b);
 }
 
+static void assert_json(const struct cef_buf *b)
+{
+	size_t where = 0;
+	assert_false(b->failed);
+	if (!jsoncheck_valid(b->data, b->len, &where))
+		fail_msg("invalid JSON at byte %zu: %s", where, b->data);
+}
+
+static void scan_match(msgpack_sbuffer *sb, const char *path, size_t len)
+{
+	msgpack_packer pk;
+	msgpack_sbuffer_clear(sb);
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 3);
+	wire_pack_kv_str(&pk, "rule", "EW_EICAR_Test_File");
+	msgpack_pack_str_with_body(&pk, "path", 4);
+	msgpack_pack_str_with_body(&pk, path, len);
+	wire_pack_kv_str(&pk, "sha256", "ab12");
+}
+
+/* Finding: a file named with bytes that are not UTF-8 gave evidence and
+ * SOC JSON a strict SIEM refuses. */
+static void test_invalid_utf8_alert(void **state)
+{
+	(void)state;
+	struct alert_rules rules;
+	char err[512];
+	assert_int_equal(alert_rules_load("rules/alerts.yaml", &rules, err,
+					  sizeof(err)), 0);
+	msgpack_sbuffer sb;
+	msgpack_sbuffer_init(&sb);
+	static const char path[] = "/home/hs/\xff\xfe\xc0\xaf|a=b.exe";
+	scan_match(&sb, path, sizeof(path) - 1);
+	struct event ev = event_of("scan.match", &sb);
+	struct store_alert out[4];
+	assert_int_equal(alert_evaluate(&rules, &ev, out, 4), 1);
+	assert_true(jsoncheck_valid(out[0].evidence, strlen(out[0].evidence),
+				    NULL));
+	/* The raw bytes survive, base64 of the path. */
+	assert_non_null(strstr(out[0].evidence, "\"path_b64\":\"L2hvbWUvaHMv//7Ar3xhPWIuZXhl\""));
+	assert_non_null(strstr(out[0].evidence, "\\ufffd\\ufffd\\ufffd\\ufffd|a=b.exe"));
+
+	struct cef_buf b = {0};
+	forward_format_json(&out[0], false, &b);
+	assert_json(&b);
+	assert_non_null(strstr(b.data, "\"name\":\"\\ufffd\\ufffd\\ufffd\\ufffd|a=b.exe\""));
+	cef_buf_release(&b);
+	forward_format_json(&out[0], true, &b);
+	assert_json(&b);
+	cef_buf_release(&b);
+	forward_format_syslog(&out[0], "collector", SYSLOG_OCTET_COUNTING, &b);
+	assert_true(jsoncheck_utf8(b.data, b.len));
+	assert_non_null(strstr(b.data, " fname=\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+					 "\xef\xbf\xbd|a\\=b.exe "));
+	cef_buf_release(&b);
+
+	/* Evidence stored by an older version, raw bytes and all. */
+	snprintf(out[0].evidence, sizeof(out[0].evidence),
+		 "{\"path\":\"\xff\xfe\"}");
+	snprintf(out[0].title, sizeof(out[0].title), "t\xed\xa0\x80");
+	forward_format_json(&out[0], false, &b);
+	assert_json(&b);
+	cef_buf_release(&b);
+	forward_format_json(&out[0], true, &b);
+	assert_json(&b);
+	cef_buf_release(&b);
+	msgpack_sbuffer_destroy(&sb);
+	alert_rules_free(&rules);
+}
+
+/* Finding: a path of 512 bytes or more dropped filePath and fname, and
+ * large evidence became a note. */
+static void test_long_fields(void **state)
+{
+	(void)state;
+	struct alert_rules rules;
+	char err[512], path[700];
+	size_t n = (size_t)snprintf(path, sizeof(path), "C:\\Users\\hs");
+	while (n < 600)
+		n += (size_t)snprintf(path + n, sizeof(path) - n, "\\deep");
+	n += (size_t)snprintf(path + n, sizeof(path) - n, "\\virus.exe");
+	assert_int_equal(alert_rules_load("rules/alerts.yaml", &rules, err,
+					  sizeof(err)), 0);
+	msgpack_sbuffer sb;
+	msgpack_sbuffer_init(&sb);
+	scan_match(&sb, path, n);
+	struct event ev = event_of("scan.match", &sb);
+	struct store_alert out[4];
+	assert_int_equal(alert_evaluate(&rules, &ev, out, 4), 1);
+	assert_non_null(strstr(out[0].file_path, JSON_CUT_MARKER));
+	assert_memory_equal(out[0].file_path, "C:\\Users\\hs\\deep", 16);
+	assert_true(strlen(out[0].file_path) < sizeof(out[0].file_path));
+	assert_string_equal(out[0].file_path + strlen(out[0].file_path) - 10,
+			    "\\virus.exe");
+	/* The evidence keeps the whole path: it fits. */
+	assert_non_null(strstr(out[0].evidence, "\\\\virus.exe"));
+
+	struct cef_buf b = {0};
+	forward_format_syslog(&out[0], "collector", SYSLOG_NEWLINE, &b);
+	assert_non_null(strstr(b.data, " fname=virus.exe filePath=C:\\\\Users\\\\hs\\\\deep"));
+	assert_non_null(strstr(strstr(b.data, " filePath="), JSON_CUT_MARKER));
+	cef_buf_release(&b);
+	forward_format_json(&out[0], false, &b);
+	assert_json(&b);
+	assert_non_null(strstr(b.data, "\"name\":\"virus.exe\""));
+	assert_non_null(strstr(b.data, "\"path\":\"C:\\\\Users"));
+	cef_buf_release(&b);
+	forward_format_json(&out[0], true, &b);
+	assert_json(&b);
+	assert_non_null(strstr(b.data, "\"evidences\":[{\"file\":{\"name\":\"virus.exe\","));
+	cef_buf_release(&b);
+
+	/* Evidence larger than its column: strings cut, never a note. */
+	char big[6000];
+	memset(big, 'y', sizeof(big));
+	memcpy(big + sizeof(big) - 8, "\\evil.js", 8);
+	scan_match(&sb, big, sizeof(big));
+	ev = event_of("scan.match", &sb);
+	assert_int_equal(alert_evaluate(&rules, &ev, out, 4), 1);
+	assert_null(strstr(out[0].evidence, "note"));
+	assert_non_null(strstr(out[0].evidence, "yy" JSON_CUT_MARKER "yy"));
+	assert_non_null(strstr(out[0].evidence, "\\\\evil.js\""));
+	assert_true(jsoncheck_valid(out[0].evidence, strlen(out[0].evidence),
+				    NULL));
+	assert_string_equal(out[0].file_path + strlen(out[0].file_path) - 8,
+			    "\\evil.js");
+	msgpack_sbuffer_destroy(&sb);
+	alert_rules_free(&rules);
+}
+
+/* The collector's own alert about a parked alert. */
+static void test_dead_letter_rule(void **state)
+{
+	(void)state;
+	struct alert_rules rules;
+	char err[512];
+	assert_int_equal(alert_rules_load("rules/alerts.yaml", &rules, err,
+					  sizeof(err)), 0);
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 2);
+	wire_pack_kv_str(&pk, "destination", "soc-https");
+	wire_pack_kv_u64(&pk, "status", 400);
+	struct event ev = event_of(ALERT_KIND_DEAD_LETTER, &sb);
+	struct store_alert out[4];
+	assert_int_equal(alert_evaluate(&rules, &ev, out, 4), 1);
+	assert_string_equal(out[0].rule, "soc-dead-letter");
+	assert_string_equal(out[0].dedupe_key, "soc-dead-letter|79001-abc|soc-https");
+	msgpack_sbuffer_destroy(&sb);
+	alert_rules_free(&rules);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -210,6 +366,9 @@ int main(void)
 		cmocka_unit_test(test_bad_rules),
 		cmocka_unit_test(test_syslog_format),
 		cmocka_unit_test(test_json_formats),
+		cmocka_unit_test(test_invalid_utf8_alert),
+		cmocka_unit_test(test_long_fields),
+		cmocka_unit_test(test_dead_letter_rule),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

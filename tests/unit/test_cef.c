@@ -118,6 +118,23 @@ static void test_syslog_octet_counting(void **state)
 	cef_buf_release(&b);
 }
 
+/* A SIEM reads CEF as UTF-8: each byte of an invalid sequence becomes
+ * U+FFFD, after the escaping rules, which stay exact around it. */
+static void test_invalid_utf8(void **state)
+{
+	(void)state;
+	expect_escaped(false, "\xff\xfe.exe", "\xef\xbf\xbd\xef\xbf\xbd.exe");
+	expect_escaped(false, "a=\xff|b\\", "a\\=\xef\xbf\xbd|b\\\\");
+	expect_escaped(true, "a|\xff=b", "a\\|\xef\xbf\xbd=b");
+	expect_escaped(false, "\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd");
+	expect_escaped(false, "\xed\xa0\x80",
+		       "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+	expect_escaped(false, "\xf4\x90\x80\x80x",
+		       "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdx");
+	expect_escaped(false, "end\xe1\x80", "end\xef\xbf\xbd\xef\xbf\xbd");
+	expect_escaped(false, "\xf0\x9f\x98\x80 ok", "\xf0\x9f\x98\x80 ok");
+}
+
 static void test_severity_map(void **state)
 {
 	(void)state;
@@ -137,6 +154,7 @@ int main(void)
 		cmocka_unit_test(test_record),
 		cmocka_unit_test(test_syslog_octet_counting),
 		cmocka_unit_test(test_severity_map),
+		cmocka_unit_test(test_invalid_utf8),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

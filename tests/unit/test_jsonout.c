@@ -1,0 +1,159 @@
+/* Unit tests for common/jsonout: whatever bytes come in, the JSON that
+ * goes out is valid UTF-8 and valid JSON (checked by the tests' own
+ * strict validator); long strings are cut in the middle with a marker;
+ * raw bytes survive in KEY_b64. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <msgpack.h>
+
+#include "common/jsonout.h"
+#include "common/wire.h"
+#include "tests/support/jsoncheck.h"
+
+static char *strn_json(const char *s, size_t n)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	assert_non_null(f);
+	json_print_strn(f, s, n);
+	fclose(f);
+	assert_true(jsoncheck_valid(text, len, NULL));
+	return text;
+}
+
+static void expect_json(const char *in, size_t n, const char *want)
+{
+	char *got = strn_json(in, n);
+	if (strcmp(got, want) != 0)
+		fail_msg("got %s, want %s", got, want);
+	free(got);
+}
+
+#define EXPECT(lit, want) expect_json(lit, sizeof(lit) - 1, want)
+
+static void test_invalid_utf8_becomes_fffd(void **state)
+{
+	(void)state;
+	EXPECT("\xff\xfe.exe", "\"\\ufffd\\ufffd.exe\"");
+	EXPECT("a\x80z", "\"a\\ufffdz\"");			/* stray continuation */
+	EXPECT("\xc0\xaf", "\"\\ufffd\\ufffd\"");		/* overlong '/' */
+	EXPECT("\xe0\x80\xaf", "\"\\ufffd\\ufffd\\ufffd\"");	/* overlong, 3 */
+	EXPECT("\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\"");	/* surrogate */
+	EXPECT("\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\""); /* > U+10FFFF */
+	EXPECT("x\xe1\x80", "\"x\\ufffd\\ufffd\"");		/* cut short */
+	EXPECT("Tr\xc6\xb0\xe1\xbb\x9dng \xf0\x9f\x98\x80",
+	       "\"Tr\xc6\xb0\xe1\xbb\x9dng \xf0\x9f\x98\x80\""); /* valid */
+	EXPECT("\x01\x1f\x7f\n\"\\", "\"\\u0001\\u001f\\u007f\\u000a\\\"\\\\\"");
+	EXPECT("a\0b", "\"a\\u0000b\"");
+}
+
+static void test_cut_middle(void **state)
+{
+	(void)state;
+	char path[700], out[512];
+	size_t n = 0;
+	/* A deep path whose folders hold Vietnamese names (2- and 3-byte
+	 * characters near every cut point). */
+	n += (size_t)snprintf(path, sizeof(path), "C:\\Users\\hs");
+	while (n < 600)
+		n += (size_t)snprintf(path + n, sizeof(path) - n, "\\th\xc6\xb0 m\xe1\xbb\xa5\x63");
+	n += (size_t)snprintf(path + n, sizeof(path) - n, "\\virus.exe");
+	assert_true(json_cut_middle(path, n, out, sizeof(out)));
+	assert_true(strlen(out) < sizeof(out));
+	assert_true(strlen(out) > sizeof(out) - 8);
+	assert_non_null(strstr(out, JSON_CUT_MARKER));
+	assert_memory_equal(out, "C:\\Users\\hs\\", 12);
+	assert_string_equal(out + strlen(out) - 10, "\\virus.exe");
+	assert_true(jsoncheck_utf8(out, strlen(out)));
+	/* Short enough: copied as it is. */
+	assert_false(json_cut_middle("a/b", 3, out, sizeof(out)));
+	assert_string_equal(out, "a/b");
+}
+
+static char *render(const char *body, size_t len, size_t max, bool b64)
+{
+	msgpack_unpacked up;
+	msgpack_unpacked_init(&up);
+	assert_int_equal(msgpack_unpack_next(&up, body, len, NULL),
+			 MSGPACK_UNPACK_SUCCESS);
+	struct json_render_opts o = {.max_string = max, .raw_b64 = b64};
+	char *out = NULL;
+	size_t n = 0;
+	assert_int_equal(json_render_msgpack(&up.data, &o, &out, &n), 0);
+	msgpack_unpacked_destroy(&up);
+	size_t where = 0;
+	if (!jsoncheck_valid(out, n, &where))
+		fail_msg("invalid JSON at %zu: %s", where, out);
+	return out;
+}
+
+static void test_render_b64_and_cut(void **state)
+{
+	(void)state;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 4);
+	wire_pack_kv_str(&pk, "path", "a\xff\xfe");
+	wire_pack_kv_str(&pk, "ok", "Tr\xc6\xb0\xe1\xbb\x9dng");
+	wire_pack_kv_str(&pk, "k\xc0", "v");
+	msgpack_pack_str_with_body(&pk, "f", 1);
+	msgpack_pack_double(&pk, NAN);
+	char *out = render(sb.data, sb.size, 0, true);
+	assert_string_equal(out, "{\"path\":\"a\\ufffd\\ufffd\",\"path_b64\":"
+				 "\"Yf/+\",\"ok\":\"Tr\xc6\xb0\xe1\xbb\x9dng\","
+				 "\"k\\ufffd\":\"v\",\"f\":null}");
+	free(out);
+	out = render(sb.data, sb.size, 0, false);
+	assert_null(strstr(out, "_b64"));
+	free(out);
+
+	msgpack_sbuffer_clear(&sb);
+	char long_s[3000];
+	memset(long_s, 'x', sizeof(long_s));
+	memcpy(long_s + sizeof(long_s) - 8, "END.exe", 8);
+	msgpack_pack_map(&pk, 1);
+	wire_pack_kv_str(&pk, "path", long_s);
+	out = render(sb.data, sb.size, 256, true);
+	assert_non_null(strstr(out, "xxx" JSON_CUT_MARKER "xxx"));
+	assert_non_null(strstr(out, "END.exe\"}"));
+	assert_true(strlen(out) < 256 + 20);
+	free(out);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+static void test_sanitized(void **state)
+{
+	(void)state;
+	/* Evidence an older version stored, with raw bytes in a string. */
+	static const char old[] = "{\"path\":\"C:\\\\\xff\xfe\x01.exe\",\"n\":1}";
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	json_print_sanitized(f, old, sizeof(old) - 1);
+	fclose(f);
+	assert_string_equal(text, "{\"path\":\"C:\\\\\\ufffd\\ufffd .exe\",\"n\":1}");
+	assert_true(jsoncheck_valid(text, len, NULL));
+	free(text);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_invalid_utf8_becomes_fffd),
+		cmocka_unit_test(test_cut_middle),
+		cmocka_unit_test(test_render_b64_and_cut),
+		cmocka_unit_test(test_sanitized),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
