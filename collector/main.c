@@ -33,6 +33,7 @@
 #include "common/jsonout.h"
 #include "common/log.h"
 #include "common/signals.h"
+#include "common/textsafe.h"
 #include "common/timeutil.h"
 #include "common/tls.h"
 #include "common/version.h"
@@ -316,6 +317,45 @@ static int open_store_sync(const struct cli *cli, struct settings *s,
 
 /* ---- init ---------------------------------------------------------------- */
 
+/* The state dir holds the CA key and every PC's reports. One that others
+ * can read or enter (an existing 0755 folder) is made 0700 when it is
+ * ours, with a line saying so, and refused when it is not. */
+static int init_dir_private(const char *dir)
+{
+	struct stat sb;
+	if (stat(dir, &sb) != 0) {
+		if (errno == ENOENT)
+			return 0; /* ca_init creates it 0700 */
+		fprintf(stderr, "eduwatch-collector: --dir %s: %s\n", dir,
+			uv_strerror(-errno));
+		return EXIT_FAILURE_RUNTIME;
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		fprintf(stderr, "eduwatch-collector: --dir %s is not a "
+				"directory\n", dir);
+		return EXIT_CONFIG;
+	}
+	if ((sb.st_mode & 077) == 0)
+		return 0;
+	if (sb.st_uid != geteuid()) {
+		fprintf(stderr,
+			"eduwatch-collector: --dir %s (mode %03o) is open to "
+			"other users and owned by uid %u, not us: use a "
+			"directory of the collector's user, mode 0700\n",
+			dir, (unsigned)(sb.st_mode & 0777), (unsigned)sb.st_uid);
+		return EXIT_CONFIG;
+	}
+	if (chmod(dir, 0700) != 0) {
+		fprintf(stderr, "eduwatch-collector: --dir %s: cannot make it "
+				"0700: %s\n", dir, uv_strerror(-errno));
+		return EXIT_FAILURE_RUNTIME;
+	}
+	fprintf(stderr, "eduwatch-collector: --dir %s was open to other users "
+			"(mode %03o); made it 0700\n",
+		dir, (unsigned)(sb.st_mode & 0777));
+	return 0;
+}
+
 static int cmd_init(struct cli *cli)
 {
 	char err[512], path[1024];
@@ -324,6 +364,9 @@ static int cmd_init(struct cli *cli)
 		return usage_error("init needs --dir DIR");
 	const char *const *names = cli->nnames ? cli->names : default_names;
 	size_t nnames = cli->nnames ? cli->nnames : 2;
+	int prc = init_dir_private(cli->dir);
+	if (prc != 0)
+		return prc;
 	if (ca_init(cli->dir, names, nnames, err, sizeof(err)) != 0) {
 		fprintf(stderr, "eduwatch-collector: %s\n", err);
 		return EXIT_FAILURE_RUNTIME;
@@ -362,6 +405,13 @@ struct list_state {
 	int count;
 	int64_t stale_before_us; /* agents last seen before this are stale */
 };
+
+/* Room for a field of n bytes once escaped for the terminal (an escape
+ * is at most 4 bytes per input byte). Every string that a PC or an
+ * officer typed goes through textsafe before it reaches a terminal:
+ * a host name must not be able to clear the screen or forge a line. */
+#define SAFE_CAP(n) (4 * (n) + 1)
+#define SAFE(buf, s) textsafe_str(buf, sizeof(buf), s)
 
 /* ---- score --------------------------------------------------------------- */
 
@@ -565,13 +615,22 @@ static void print_alert(void *arg, const struct store_alert *a)
 	timeutil_format_us(a->first_us, first, sizeof(first));
 	timeutil_format_us(a->last_us, last, sizeof(last));
 	if (!ls->json) {
+		char rule[SAFE_CAP(sizeof(a->rule))];
+		char school[SAFE_CAP(sizeof(a->school))];
+		char host[SAFE_CAP(sizeof(a->hostname))];
+		char title[SAFE_CAP(sizeof(a->title))];
+		char ack_by[SAFE_CAP(sizeof(a->ack_by))];
 		printf("%-6llu %-13s sev %-2d %-22s %-8s %s%s\n       %s x%lld, "
-		       "first %s, last %s%s%s\n       %s\n",
-		       (unsigned long long)a->id, a->state, a->severity, a->rule,
-		       a->school, a->hostname[0] ? a->hostname : a->agent,
-		       a->drill ? " [drill]" : "", a->title, a->count, first,
-		       last, a->ack_by[0] ? ", acknowledged by " : "",
-		       a->ack_by, a->evidence);
+		       "first %s, last %s%s%s\n       ",
+		       (unsigned long long)a->id, a->state, a->severity,
+		       SAFE(rule, a->rule), SAFE(school, a->school),
+		       SAFE(host, a->hostname[0] ? a->hostname : a->agent),
+		       a->drill ? " [drill]" : "", SAFE(title, a->title),
+		       a->count, first, last,
+		       a->ack_by[0] ? ", acknowledged by " : "",
+		       SAFE(ack_by, a->ack_by));
+		textsafe_fwrite_json(stdout, a->evidence, strlen(a->evidence));
+		putchar('\n');
 		ls->count++;
 		return;
 	}
@@ -960,8 +1019,12 @@ static void print_school(void *arg, const struct store_school *sc)
 		printf(",\"level\":%d,\"expected_pcs\":%d,\"enrolled_pcs\":%d}",
 		       sc->level, sc->expected_pcs, sc->enrolled_pcs);
 	} else {
+		char code[SAFE_CAP(sizeof(sc->code))];
+		char name[SAFE_CAP(sizeof(sc->name))];
+		char commune[SAFE_CAP(sizeof(sc->commune))];
 		printf("%-10s %-30s %-20s level %d  %d/%d PCs enrolled\n",
-		       sc->code, sc->name, sc->commune, sc->level,
+		       SAFE(code, sc->code), SAFE(name, sc->name),
+		       SAFE(commune, sc->commune), sc->level,
 		       sc->enrolled_pcs, sc->expected_pcs);
 	}
 	ls->count++;
@@ -983,13 +1046,22 @@ static void print_agent(void *arg, const struct store_agent *a)
 		printf(",\"hostname\":");
 		json_print_string(stdout, a->hostname);
 		printf(",\"last_seen\":\"%s\",\"stale\":%s,\"revoked\":%s,"
-		       "\"events\":%lld}",
+		       "\"events\":%lld,\"clamped_events\":%lld}",
 		       seen, stale ? "true" : "false",
-		       a->revoked ? "true" : "false", a->events);
+		       a->revoked ? "true" : "false", a->events, a->clamped);
 	} else {
-		printf("%-30s %-10s %-20s last seen %-20s %8lld events%s%s\n",
-		       a->id, a->school, a->hostname, seen, a->events,
-		       stale ? "  STALE" : "", a->revoked ? "  REVOKED" : "");
+		char id[SAFE_CAP(sizeof(a->id))];
+		char school[SAFE_CAP(sizeof(a->school))];
+		char host[SAFE_CAP(sizeof(a->hostname))];
+		char clamped[48] = "";
+		if (a->clamped > 0)
+			snprintf(clamped, sizeof(clamped),
+				 "  %lld FUTURE-TS CLAMPED", a->clamped);
+		printf("%-30s %-10s %-20s last seen %-20s %8lld events%s%s%s\n",
+		       SAFE(id, a->id), SAFE(school, a->school),
+		       SAFE(host, a->hostname), seen, a->events,
+		       stale ? "  STALE" : "", a->revoked ? "  REVOKED" : "",
+		       clamped);
 	}
 	ls->count++;
 }
@@ -1494,20 +1566,40 @@ static int cmd_ioc(struct cli *cli)
 static void print_event(void *arg, const struct store_event_row *r)
 {
 	struct list_state *ls = arg;
-	char when[32], *json = NULL;
+	char when[32], agent_when[32] = "", received[32], *json = NULL;
 	timeutil_format_us((int64_t)r->ev.ts, when, sizeof(when));
+	timeutil_format_us(r->received_us, received, sizeof(received));
+	/* A ts too far in the future was replaced by the receive time: say
+	 * so, and what the agent claimed. */
+	bool clamped = r->agent_ts_us != 0;
+	if (clamped)
+		timeutil_format_us(r->agent_ts_us, agent_when,
+				   sizeof(agent_when));
 	event_body_to_json(r->ev.body, r->ev.body_len, &json);
 	if (ls->json) {
-		printf("%s{\"ts\":\"%s\",\"agent\":", ls->count ? "," : "", when);
+		printf("%s{\"ts\":\"%s\",\"received\":\"%s\",\"agent\":",
+		       ls->count ? "," : "", when, received);
 		json_print_string(stdout, r->ev.agent);
-		printf(",\"seq\":%llu,\"kind\":\"%s\",\"sev\":%u,\"drill\":%s,"
-		       "\"body\":%s}",
-		       (unsigned long long)r->ev.seq, r->ev.kind, r->ev.sev,
-		       r->ev.drill ? "true" : "false", json ? json : "{}");
+		printf(",\"seq\":%llu,\"kind\":", (unsigned long long)r->ev.seq);
+		json_print_string(stdout, r->ev.kind);
+		printf(",\"sev\":%u,\"drill\":%s,\"ts_clamped\":%s,",
+		       r->ev.sev, r->ev.drill ? "true" : "false",
+		       clamped ? "true" : "false");
+		if (clamped)
+			printf("\"agent_ts\":\"%s\",\"agent_ts_us\":%lld,",
+			       agent_when, (long long)r->agent_ts_us);
+		printf("\"body\":%s}", json ? json : "{}");
 	} else {
-		printf("%s  %-28s %-16s sev %-2u %s%s\n", when, r->ev.agent,
-		       r->ev.kind, r->ev.sev, r->ev.drill ? "[drill] " : "",
-		       json ? json : "{}");
+		char agent[SAFE_CAP(sizeof(r->ev.agent))];
+		char kind[SAFE_CAP(sizeof(r->ev.kind))];
+		printf("%s  %-28s %-16s sev %-2u %s", when, SAFE(agent, r->ev.agent),
+		       SAFE(kind, r->ev.kind), r->ev.sev,
+		       r->ev.drill ? "[drill] " : "");
+		if (clamped)
+			printf("[ts clamped: the agent said %s] ", agent_when);
+		const char *body = json ? json : "{}";
+		textsafe_fwrite_json(stdout, body, strlen(body));
+		putchar('\n');
 	}
 	free(json);
 	ls->count++;

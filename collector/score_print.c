@@ -3,7 +3,14 @@
 
 #include "collector/score.h"
 #include "common/jsonout.h"
+#include "common/textsafe.h"
 #include "common/timeutil.h"
+
+/* Room for n bytes once escaped (at most 4 bytes out per byte in). Names
+ * and evidence come from PCs and officers: escaped before they reach a
+ * terminal, so that none can repaint it or forge a line. */
+#define SAFE_CAP(n) (4 * (n) + 1)
+#define SAFE(buf, s) textsafe_str(buf, sizeof(buf), s)
 
 /* Communes in the order their first school comes. */
 static size_t communes(const struct score_report *r, const char **out,
@@ -24,27 +31,32 @@ static size_t communes(const struct score_report *r, const char **out,
 
 static void text_school(FILE *f, const struct school_score *s)
 {
+	char code[SAFE_CAP(sizeof(s->school.code))];
+	char name[SAFE_CAP(sizeof(s->school.name))];
 	if (s->no_policy) {
 		fprintf(f, "  %-8s %-32s level %d  not scored: no policy for "
 			   "level %d\n",
-			s->school.code, s->school.name, s->school.level,
-			s->school.level);
+			SAFE(code, s->school.code), SAFE(name, s->school.name),
+			s->school.level, s->school.level);
 		return;
 	}
 	fprintf(f, "  %-8s %-32s level %d  %5.1f%%  %d PCs: %d reporting, %d "
 		   "stale, %d missing\n",
-		s->school.code, s->school.name, s->school.level, s->score, s->pcs,
-		s->fresh, s->stale, s->missing);
+		SAFE(code, s->school.code), SAFE(name, s->school.name),
+		s->school.level, s->score, s->pcs, s->fresh, s->stale,
+		s->missing);
 }
 
 static void text_hosts(FILE *f, const struct school_score *s)
 {
 	for (size_t h = 0; h < s->nhosts; h++) {
 		const struct host_score *hs = &s->hosts[h];
-		char seen[32];
+		char seen[32], host[SAFE_CAP(sizeof(hs->hostname))];
+		char agent[SAFE_CAP(sizeof(hs->agent))];
 		timeutil_format_us(hs->last_seen_us, seen, sizeof(seen));
-		fprintf(f, "\n  %s (%s)  %.1f%%%s, last seen %s\n", hs->hostname,
-			hs->agent, hs->score,
+		fprintf(f, "\n  %s (%s)  %.1f%%%s, last seen %s\n",
+			SAFE(host, hs->hostname), SAFE(agent, hs->agent),
+			hs->score,
 			hs->stale ? " as last reported, counted as 0: stale" : "",
 			hs->last_seen_us ? seen : "never");
 		for (size_t i = 0; i < hs->nresults; i++) {
@@ -53,7 +65,9 @@ static void text_hosts(FILE *f, const struct school_score *s)
 				continue;
 			fprintf(f, "    FAIL %-20s weight %lld  %s\n", cr->check->id,
 				cr->check->weight, cr->check->title_en);
-			fprintf(f, "         evidence: %s\n", cr->evidence);
+			char evidence[SAFE_CAP(sizeof(cr->evidence))];
+			fprintf(f, "         evidence: %s\n",
+				SAFE(evidence, cr->evidence));
 			fprintf(f, "         fix: %s\n", cr->check->remediation_en);
 		}
 	}
@@ -160,9 +174,10 @@ void score_print(FILE *f, const struct score_report *r, const char *commune,
 			continue;
 		int pcs;
 		double sc = score_rollup(r, names[i], &pcs);
+		char name[SAFE_CAP(STORE_NAME_MAX + 1)];
 		if (school == NULL)
-			fprintf(f, "commune %s: %.1f%% (%d PCs)\n", names[i], sc,
-				pcs);
+			fprintf(f, "commune %s: %.1f%% (%d PCs)\n",
+				SAFE(name, names[i]), sc, pcs);
 		for (size_t s = 0; s < r->nschools; s++)
 			if (strcmp(r->schools[s].school.commune, names[i]) == 0)
 				text_school(f, &r->schools[s]);

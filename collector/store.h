@@ -25,6 +25,12 @@
 
 struct store;
 
+/* How far ahead of the collector's clock an event's ts may be. Past it,
+ * the store keeps the event at its receive time and flags it (the
+ * agent's value stays in the row): one lying or broken clock must not
+ * make an old state look newer than every honest report after it. */
+#define STORE_MAX_FUTURE_SKEW_US (10 * 60 * 1000000LL)
+
 /* An alert: opened by a rule on an event, by the agent-silence sweep or
  * by a compliance drop; folded into the open alert with the same dedupe
  * key while repeats come within suppress_s of the last one. */
@@ -126,6 +132,7 @@ struct store_agent {
 	int64_t last_seen_us; /* 0: never */
 	bool revoked;
 	long long events;
+	long long clamped; /* events whose future ts was clamped */
 };
 
 enum store_token_result {
@@ -182,6 +189,9 @@ int store_command_mark_sent(struct store *st, uint64_t id);
 struct store_event_row {
 	struct event ev;	/* body borrowed for the callback */
 	int64_t received_us;
+	/* The agent's own ts when it was too far in the future and ev.ts
+	 * holds the receive time instead; 0 when ev.ts is the agent's. */
+	int64_t agent_ts_us;
 };
 
 /* The newest `limit` events, newest first, optionally for one agent. */

@@ -1,8 +1,11 @@
 #include "collector/store_sqlite.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -76,6 +79,22 @@ static const char *const migrations[] = {
 	"  alert INTEGER NOT NULL, status INTEGER NOT NULL,"
 	"  reason TEXT NOT NULL, at INTEGER NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS dead_letters_dest ON dead_letters(dest, id);",
+	/* 6: the collector's receive time orders host state; an agent's ts
+	 * too far ahead of it is clamped, and the agent's own value is kept
+	 * in agent_ts (NULL when it was not clamped). Rows pinned by a
+	 * far-future ts before this version are healed the same way, with
+	 * the 10-minute bound of that time (STORE_MAX_FUTURE_SKEW_US). */
+	"ALTER TABLE events ADD COLUMN agent_ts INTEGER;"
+	"ALTER TABLE host_state ADD COLUMN received INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE host_state ADD COLUMN agent_ts INTEGER;"
+	"ALTER TABLE agents ADD COLUMN clamped INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE events SET agent_ts = ts, ts = received"
+	"  WHERE ts > received + 600000000;"
+	"UPDATE host_state SET agent_ts = ts,"
+	"  ts = CAST(strftime('%s', 'now') AS INTEGER) * 1000000"
+	"  WHERE ts > CAST(strftime('%s', 'now') AS INTEGER) * 1000000"
+	"  + 600000000;"
+	"UPDATE host_state SET received = ts;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -229,8 +248,10 @@ static bool is_state_kind(const char *kind)
 	return false;
 }
 
+/* ev->ts is already clamped (write_batches); agent_ts is what the agent
+ * sent when that differs, else 0. */
 static int write_event(struct sqlite_store *s, const struct event *ev,
-		       int64_t now, bool *inserted)
+		       int64_t now, int64_t agent_ts, bool *inserted)
 {
 	sqlite3_stmt *st = s->insert_event;
 	sqlite3_bind_text(st, 1, ev->agent, -1, SQLITE_STATIC);
@@ -246,6 +267,10 @@ static int write_event(struct sqlite_store *s, const struct event *ev,
 				  SQLITE_STATIC);
 	else
 		sqlite3_bind_null(st, 9);
+	if (agent_ts != 0)
+		sqlite3_bind_int64(st, 10, agent_ts);
+	else
+		sqlite3_bind_null(st, 10);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
@@ -264,6 +289,11 @@ static int write_event(struct sqlite_store *s, const struct event *ev,
 				  SQLITE_STATIC);
 	else
 		sqlite3_bind_null(st, 6);
+	sqlite3_bind_int64(st, 7, now);
+	if (agent_ts != 0)
+		sqlite3_bind_int64(st, 8, agent_ts);
+	else
+		sqlite3_bind_null(st, 8);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
@@ -389,22 +419,47 @@ static int raise_alerts(struct sqlite_store *s, const struct event *ev,
 	return SQLITE_OK;
 }
 
+/* An agent's clock, or the agent itself, may lie: a ts far ahead of our
+ * receive time would otherwise win every later "which is newest" and pin
+ * the PC's state. Clamps ev->ts to now and returns the agent's value, or
+ * 0 when the ts is believable. */
+static int64_t clamp_future_ts(struct event *ev, int64_t now)
+{
+	if ((int64_t)ev->ts <= now + STORE_MAX_FUTURE_SKEW_US &&
+	    (int64_t)ev->ts >= 0)
+		return 0;
+	int64_t agent_ts = (int64_t)ev->ts;
+	ev->ts = (uint64_t)now;
+	return agent_ts;
+}
+
 static int write_batches(struct sqlite_store *s, struct store_batch *list)
 {
 	int64_t now = store_now_us();
 	int rc = sqlite3_exec(s->writer, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 	for (struct store_batch *b = list; rc == SQLITE_OK && b; b = b->next) {
+		long long clamped = 0;
 		b->stored = b->dup = 0;
 		for (size_t i = 0; rc == SQLITE_OK && i < b->count; i++) {
 			bool inserted = false;
-			rc = write_event(s, &b->events[i], now, &inserted);
+			int64_t agent_ts = clamp_future_ts(&b->events[i], now);
+			rc = write_event(s, &b->events[i], now, agent_ts,
+					 &inserted);
 			if (inserted)
 				b->stored++;
 			else
 				b->dup++;
+			if (inserted && agent_ts != 0)
+				clamped++;
 			if (rc == SQLITE_OK && inserted && s->opts.alert_fn)
 				rc = raise_alerts(s, &b->events[i], now);
 		}
+		if (clamped > 0)
+			log_warn("store: agent %s sent %lld event(s) stamped more "
+				 "than %lld s ahead of the collector's clock; "
+				 "stored at the receive time and flagged",
+				 b->events[0].agent, clamped,
+				 STORE_MAX_FUTURE_SKEW_US / 1000000);
 		/* A batch comes from one connection, hence one agent. */
 		if (rc == SQLITE_OK && b->count > 0) {
 			const struct event *last = &b->events[b->count - 1];
@@ -413,6 +468,7 @@ static int write_batches(struct sqlite_store *s, struct store_batch *list)
 					   (sqlite3_int64)last->boot);
 			sqlite3_bind_text(s->touch_agent, 3, last->agent, -1,
 					  SQLITE_STATIC);
+			sqlite3_bind_int64(s->touch_agent, 4, clamped);
 			rc = sqlite3_step(s->touch_agent) == SQLITE_DONE
 				     ? SQLITE_OK
 				     : SQLITE_ERROR;
@@ -567,14 +623,21 @@ static int prepare_writer(struct sqlite_store *s, char *err, size_t errlen)
 	} stmts[] = {
 		{&s->insert_event,
 		 "INSERT OR IGNORE INTO events(agent, boot, seq, ts, received,"
-		 " kind, sev, drill, body) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)"},
+		 " kind, sev, drill, body, agent_ts)"
+		 " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)"},
+		/* Newest by the collector's receive time, never the agent's
+		 * ts: in one batch, later events come later in seq order. */
 		{&s->upsert_state,
-		 "INSERT INTO host_state(agent, kind, ts, sev, drill, body)"
-		 " VALUES(?1,?2,?3,?4,?5,?6) ON CONFLICT(agent, kind) DO UPDATE"
+		 "INSERT INTO host_state(agent, kind, ts, sev, drill, body,"
+		 " received, agent_ts) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)"
+		 " ON CONFLICT(agent, kind) DO UPDATE"
 		 " SET ts=excluded.ts, sev=excluded.sev, drill=excluded.drill,"
-		 " body=excluded.body WHERE excluded.ts >= host_state.ts"},
+		 " body=excluded.body, received=excluded.received,"
+		 " agent_ts=excluded.agent_ts"
+		 " WHERE excluded.received >= host_state.received"},
 		{&s->touch_agent,
-		 "UPDATE agents SET last_seen=?1, last_boot=?2 WHERE id=?3"},
+		 "UPDATE agents SET last_seen=?1, last_boot=?2,"
+		 " clamped=clamped+?4 WHERE id=?3"},
 		{&s->prune_low,
 		 "DELETE FROM events WHERE id IN (SELECT id FROM events"
 		 " WHERE received < ?1 AND sev < ?2 ORDER BY id LIMIT ?3)"},
@@ -639,6 +702,51 @@ static int start_checkpointer(struct sqlite_store *s, char *err,
 
 static void sqlite_close(struct store *st);
 
+/* The event store holds every PC's reports: only the collector's user may
+ * read it. SQLite creates a database 0644 less the umask and gives its
+ * -wal and -shm the database's mode, so the file is created 0600 here
+ * before SQLite sees it, and one made by an older version, with its
+ * companions, is brought down to 0600 with a log line. */
+static int restrict_db_files(const char *path, char *err, size_t errlen)
+{
+	static const char *const companions[] = {"-wal", "-shm", "-journal"};
+	struct stat sb;
+	if (path[0] == '\0' || path[0] == ':' || strncmp(path, "file:", 5) == 0)
+		return 0; /* in memory, or a URI whose options SQLite owns */
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		int rc = -errno;
+		snprintf(err, errlen, "cannot open database %s: %s", path,
+			 uv_strerror(rc));
+		return rc;
+	}
+	if (fstat(fd, &sb) == 0 && (sb.st_mode & 077) != 0) {
+		if (fchmod(fd, 0600) != 0) {
+			int rc = -errno;
+			close(fd);
+			snprintf(err, errlen,
+				 "database %s is readable by others (mode %03o) "
+				 "and cannot be made 0600: %s",
+				 path, (unsigned)(sb.st_mode & 0777),
+				 uv_strerror(rc));
+			return rc;
+		}
+		log_warn("store: %s was readable by others (mode %03o); made "
+			 "it 0600", path, (unsigned)(sb.st_mode & 0777));
+	}
+	close(fd);
+	for (size_t i = 0; i < sizeof(companions) / sizeof(companions[0]); i++) {
+		char side[sizeof(((struct sqlite_store *)0)->path) + 16];
+		snprintf(side, sizeof(side), "%s%s", path, companions[i]);
+		if (stat(side, &sb) == 0 && (sb.st_mode & 077) != 0 &&
+		    chmod(side, 0600) == 0)
+			log_warn("store: %s was readable by others (mode %03o); "
+				 "made it 0600", side,
+				 (unsigned)(sb.st_mode & 0777));
+	}
+	return 0;
+}
+
 static int sqlite_open(const struct store_options *opts, const char *location,
 		       uv_loop_t *loop, struct store **out, char *err,
 		       size_t errlen)
@@ -657,7 +765,8 @@ static int sqlite_open(const struct store_options *opts, const char *location,
 	uv_mutex_init(&s->lock);
 	uv_cond_init(&s->wake);
 	uv_cond_init(&s->ckpt_wake);
-	if ((rc = open_connection(s, &s->admin, err, errlen)) != 0 ||
+	if ((rc = restrict_db_files(s->path, err, errlen)) != 0 ||
+	    (rc = open_connection(s, &s->admin, err, errlen)) != 0 ||
 	    (rc = migrate(s->admin, err, errlen)) != 0)
 		goto fail;
 	if (loop != NULL) {
@@ -1031,7 +1140,7 @@ static int sqlite_agent_list(struct store *st, const char *school,
 		s,
 		"SELECT id, school, hostname, enrolled, coalesce(last_seen, 0),"
 		" revoked IS NOT NULL,"
-		" (SELECT count(*) FROM events e WHERE e.agent = a.id)"
+		" (SELECT count(*) FROM events e WHERE e.agent = a.id), clamped"
 		" FROM agents a WHERE ?1 IS NULL OR school = ?1"
 		" ORDER BY school, hostname",
 		&q);
@@ -1048,6 +1157,7 @@ static int sqlite_agent_list(struct store *st, const char *school,
 			a.last_seen_us = sqlite3_column_int64(q, 4);
 			a.revoked = sqlite3_column_int(q, 5) != 0;
 			a.events = sqlite3_column_int64(q, 6);
+			a.clamped = sqlite3_column_int64(q, 7);
 			cb(arg, &a);
 		}
 		rc = step == SQLITE_DONE ? 0 : -EIO;
@@ -1091,7 +1201,8 @@ static int sqlite_recent_events(struct store *st, const char *agent, int limit,
 	uv_mutex_lock(&s->admin_lock);
 	int rc = prepare_admin(s,
 			       "SELECT agent, boot, seq, ts, kind, sev, drill, body,"
-			       " received FROM events WHERE ?1 IS NULL OR agent = ?1"
+			       " received, coalesce(agent_ts, 0) FROM events"
+			       " WHERE ?1 IS NULL OR agent = ?1"
 			       " ORDER BY id DESC LIMIT ?2",
 			       &q);
 	if (rc == 0) {
@@ -1111,6 +1222,7 @@ static int sqlite_recent_events(struct store *st, const char *agent, int limit,
 			r.ev.body = (char *)sqlite3_column_blob(q, 7);
 			r.ev.body_len = (size_t)sqlite3_column_bytes(q, 7);
 			r.received_us = sqlite3_column_int64(q, 8);
+			r.agent_ts_us = sqlite3_column_int64(q, 9);
 			cb(arg, &r);
 		}
 		rc = step == SQLITE_DONE ? 0 : -EIO;

@@ -169,6 +169,26 @@ int textsafe_fwrite(FILE *f, const char *src, size_t len)
 	return 0;
 }
 
+int textsafe_fwrite_json(FILE *f, const char *json, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)json;
+	size_t i = 0;
+	while (json != NULL && i < len) {
+		char unit[TEXTSAFE_UNIT_MAX];
+		size_t ulen, took;
+		if (s[i] == '\\') {
+			unit[0] = '\\';
+			ulen = took = 1;
+		} else {
+			took = escape_unit(s + i, len - i, unit, &ulen);
+		}
+		if (fwrite(unit, 1, ulen, f) != ulen)
+			return -EIO;
+		i += took;
+	}
+	return 0;
+}
+
 int textsafe_fputs(FILE *f, const char *s)
 {
 	return s != NULL ? textsafe_fwrite(f, s, strlen(s)) : 0;

@@ -45,6 +45,11 @@ int textsafe_fwrite(FILE *f, const char *src, size_t len);
 /* textsafe_fwrite of a NUL-terminated string (NULL writes nothing). */
 int textsafe_fputs(FILE *f, const char *s);
 
+/* textsafe_fwrite for JSON text we rendered ourselves: a backslash there
+ * already starts a JSON escape and cannot forge ours, so it is kept as
+ * is and "C:\\Users" stays readable. Everything else is escaped. */
+int textsafe_fwrite_json(FILE *f, const char *json, size_t len);
+
 /* True when len bytes of s are what textsafe_escape would leave
  * unchanged: valid UTF-8 with nothing to escape. */
 bool textsafe_is_clean(const char *s, size_t len);

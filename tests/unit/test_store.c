@@ -123,14 +123,14 @@ static void test_commit_duplicates_state_retention(void **state)
 	assert_int_equal(store_count_events(st, NULL, 0, &n), 0);
 	assert_int_equal(n, 15);
 
-	/* host_state keeps the newest value of a state kind, not an older
-	 * one that arrives late. */
+	/* host_state keeps the value the collector received last: the
+	 * agent's ts does not decide which is newest (finding 7). */
 	submit_and_wait(&loop, st, batch_of(100, 1, 2, "av.status", 500), &r);
 	submit_and_wait(&loop, st, batch_of(101, 1, 3, "av.status", 400), &r);
 	store_close(st);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	assert_int_equal(count_where("SELECT ts FROM host_state WHERE "
-				     "kind='av.status'"), 500);
+				     "kind='av.status'"), 400);
 
 	/* Retention: age everything by three days, reopen, write once. The
 	 * low-severity rows go (1 day), the high-severity ones stay (30). */
@@ -146,6 +146,103 @@ static void test_commit_duplicates_state_retention(void **state)
 	assert_int_equal(count_where("SELECT count(*) FROM events WHERE sev < 7"), 1);
 	assert_int_equal(count_where("SELECT count(*) FROM events WHERE sev >= 7"), 5);
 	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+struct seen_event {
+	int n;
+	uint64_t ts[8];
+	int64_t agent_ts[8];
+};
+
+static void on_event(void *arg, const struct store_event_row *row)
+{
+	struct seen_event *se = arg;
+	if (se->n < 8) {
+		se->ts[se->n] = row->ev.ts;
+		se->agent_ts[se->n] = row->agent_ts_us;
+		se->n++;
+	}
+}
+
+/* Finding 7: an event stamped in the year 2100 must not pin a PC's state.
+ * It is stored at the receive time with the agent's ts kept and flagged;
+ * the honest report after it becomes the state. */
+static void test_future_ts_clamped(void **state)
+{
+	(void)state;
+	uv_loop_t loop;
+	struct result r = {0};
+	uv_loop_init(&loop);
+	struct store *st = open_store(&loop, 0, 0);
+	struct store_school sc = {.code = "s1", .name = "s", .commune = "c",
+				  .level = 2};
+	assert_int_equal(store_school_add(st, &sc), 0);
+	assert_int_equal(store_agent_add(st, "a-1", "s1", "pc", "00"), 0);
+	const uint64_t y2100 = 4102444800000000ull;
+	int64_t before = store_now_us();
+	submit_and_wait(&loop, st, batch_of(1, 1, 8, "av.status", y2100), &r);
+	int64_t after = store_now_us();
+	/* Within the allowed skew: believed, not flagged. */
+	uint64_t soon = (uint64_t)after + 5 * 60 * 1000000ull;
+	submit_and_wait(&loop, st, batch_of(2, 1, 3, "agent.heartbeat", soon),
+			&r);
+	uint64_t honest = (uint64_t)after - 1000000;
+	submit_and_wait(&loop, st, batch_of(3, 1, 1, "av.status", honest), &r);
+	assert_int_equal(r.stored, 3);
+
+	struct seen_event se = {0};
+	assert_int_equal(store_recent_events(st, "a-1", 8, on_event, &se), 0);
+	assert_int_equal(se.n, 3); /* newest first */
+	assert_int_equal(se.ts[0], honest);
+	assert_int_equal(se.agent_ts[0], 0);
+	assert_int_equal(se.ts[1], soon);
+	assert_int_equal(se.agent_ts[1], 0);
+	assert_true((int64_t)se.ts[2] >= before && (int64_t)se.ts[2] <= after);
+	assert_int_equal(se.agent_ts[2], (int64_t)y2100);
+	store_close(st);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(count_where("SELECT ts FROM host_state WHERE "
+				     "kind='av.status'"), (long long)honest);
+	assert_int_equal(count_where("SELECT count(*) FROM events WHERE "
+				     "agent_ts IS NOT NULL"), 1);
+	assert_int_equal(count_where("SELECT clamped FROM agents"), 1);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* A database pinned by a far-future ts before the fix is healed by the
+ * migration that adds the receive time. */
+static void test_migration_heals_pinned_state(void **state)
+{
+	(void)state;
+	struct store *st = open_store(NULL, 0, 0);
+	store_close(st);
+	sqlite3 *db;
+	sqlite3_open(path, &db);
+	/* Back to schema 5: the columns of 6 removed, a pinned row added. */
+	assert_int_equal(sqlite3_exec(db,
+		"DELETE FROM schema_version WHERE version >= 6;"
+		"ALTER TABLE events DROP COLUMN agent_ts;"
+		"ALTER TABLE host_state DROP COLUMN received;"
+		"ALTER TABLE host_state DROP COLUMN agent_ts;"
+		"ALTER TABLE agents DROP COLUMN clamped;"
+		"INSERT INTO host_state(agent, kind, ts, sev, drill)"
+		" VALUES('a-1', 'av.status', 4102444800000000, 8, 0);"
+		"INSERT INTO events(agent, boot, seq, ts, received, kind, sev,"
+		" drill) VALUES('a-1', 1, 1, 4102444800000000, 1000, 'av.status',"
+		" 8, 0);",
+		NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	int64_t before = store_now_us();
+	st = open_store(NULL, 0, 0);
+	store_close(st);
+	long long ts = count_where("SELECT ts FROM host_state");
+	assert_true(ts >= before - 1000000 && ts <= store_now_us());
+	assert_int_equal(count_where("SELECT received FROM host_state"), ts);
+	assert_int_equal(count_where("SELECT agent_ts FROM host_state"),
+			 4102444800000000ll);
+	assert_int_equal(count_where("SELECT ts FROM events"), 1000);
+	assert_int_equal(count_where("SELECT agent_ts FROM events"),
+			 4102444800000000ll);
 }
 
 static void test_schema_from_the_future_refused(void **state)
@@ -170,8 +267,14 @@ static void test_schema_from_the_future_refused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_commit_duplicates_state_retention),
-		cmocka_unit_test(test_schema_from_the_future_refused),
+		cmocka_unit_test_setup_teardown(
+			test_commit_duplicates_state_retention, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_future_ts_clamped, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_migration_heals_pinned_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_schema_from_the_future_refused, setup, teardown),
 	};
-	return cmocka_run_group_tests_name("store", tests, setup, teardown);
+	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }

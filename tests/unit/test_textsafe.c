@@ -94,6 +94,21 @@ static void test_stream_matches_buffer(void **state)
 	free(mem);
 }
 
+static void test_json_keeps_its_escapes(void **state)
+{
+	(void)state;
+	static const char in[] = "{\"p\":\"C:\\\\Users\",\"h\":\"\x1b\xe2\x80\xae\"}";
+	char *mem = NULL;
+	size_t memlen = 0;
+	FILE *f = open_memstream(&mem, &memlen);
+	assert_non_null(f);
+	assert_int_equal(textsafe_fwrite_json(f, in, sizeof(in) - 1), 0);
+	assert_int_equal(fclose(f), 0);
+	assert_string_equal(mem,
+			    "{\"p\":\"C:\\\\Users\",\"h\":\"\\x1b\\u{202e}\"}");
+	free(mem);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -102,6 +117,7 @@ int main(void)
 		cmocka_unit_test(test_invalid_utf8_escaped),
 		cmocka_unit_test(test_truncation_on_unit_boundary),
 		cmocka_unit_test(test_stream_matches_buffer),
+		cmocka_unit_test(test_json_keeps_its_escapes),
 	};
 	return cmocka_run_group_tests_name("textsafe", tests, NULL, NULL);
 }
