@@ -354,6 +354,8 @@ int net_parse_dns(const uint8_t *data, size_t len, struct net_dns *out)
 			} else if (type == 32 && rdlen >= 6) {
 				/* NBNS NB record: flags, then an IPv4. */
 				ans->family = 4;
+				ans->nb_flags = (uint16_t)(data[off] << 8 |
+							   data[off + 1]);
 				memcpy(ans->addr, data + off + 2, 4);
 			}
 		}
@@ -362,9 +364,9 @@ int net_parse_dns(const uint8_t *data, size_t len, struct net_dns *out)
 	return 0;
 }
 
-int net_nbns_decode_name(char *qname)
+int net_nbns_decode_name(char *qname, uint8_t *suffix)
 {
-	char decoded[17];
+	uint8_t decoded[16];
 	size_t n = strcspn(qname, ".");
 	if (n != 32)
 		return -EBADMSG;
@@ -373,16 +375,32 @@ int net_nbns_decode_name(char *qname)
 		/* read_name lower-cased it: the alphabet is 'a'..'p'. */
 		if (hi < 'a' || hi > 'p' || lo < 'a' || lo > 'p')
 			return -EBADMSG;
-		decoded[i] = (char)((hi - 'a') << 4 | (lo - 'a'));
+		decoded[i] = (uint8_t)((hi - 'a') << 4 | (lo - 'a'));
 	}
-	/* 15 name characters padded with spaces, then a suffix byte. */
-	size_t end = 15;
-	while (end > 0 && decoded[end - 1] == ' ')
+	/* 15 name bytes padded with spaces (NULs after the "*" of a node
+	 * status query), then the suffix byte. */
+	static const uint8_t browse[15] = "\x01\x02__MSBROWSE__\x02";
+	size_t end = 15, used = 0;
+	while (end > 0 && (decoded[end - 1] == ' ' || decoded[end - 1] == 0))
 		end--;
-	for (size_t i = 0; i < end; i++)
-		qname[i] = (decoded[i] >= 0x21 && decoded[i] <= 0x7e) ? decoded[i]
-								      : '?';
-	qname[end] = '\0';
+	char out[15 * 4 + 8];
+	if (memcmp(decoded, browse, 15) == 0) {
+		used = (size_t)snprintf(out, sizeof(out), "__MSBROWSE__");
+	} else {
+		for (size_t i = 0; i < end; i++) {
+			uint8_t ch = decoded[i];
+			if (ch >= 0x21 && ch <= 0x7e && ch != '\\' && ch != '<')
+				out[used++] = (char)ch;
+			else
+				used += (size_t)snprintf(out + used,
+							 sizeof(out) - used,
+							 "\\x%02x", ch);
+		}
+	}
+	snprintf(out + used, sizeof(out) - used, "<%02x>", decoded[15]);
+	*suffix = decoded[15];
+	/* qname holds at least the 32 letters and their NUL. */
+	memcpy(qname, out, strlen(out) + 1);
 	return 0;
 }
 

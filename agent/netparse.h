@@ -78,6 +78,7 @@ int net_parse_dhcp(const uint8_t *data, size_t len, struct net_dhcp *out);
 struct net_dns_answer {
 	uint16_t type;
 	int family;	/* 4 or 6 when type is A or AAAA (or NB), else 0 */
+	uint16_t nb_flags; /* NB records: 0x8000 is a group name */
 	uint8_t addr[16];
 };
 
@@ -98,9 +99,12 @@ struct net_dns {
 int net_parse_dns(const uint8_t *data, size_t len, struct net_dns *out);
 
 /* NBNS names are "first-level encoded": 32 letters A-P for 16 bytes.
- * Decodes qname in place to the NetBIOS name, without trailing spaces and
+ * Decodes qname in place to the NetBIOS name as printable text, without
+ * its padding and with its suffix byte in hex: "WORKGROUP<1d>", "*<00>"
+ * for a node-status query, "__MSBROWSE__<01>" for the browsers' name.
+ * Any other byte outside printable ASCII is written \xNN. *suffix gets
  * the suffix byte. Returns -EBADMSG if it is not such a name. */
-int net_nbns_decode_name(char *qname);
+int net_nbns_decode_name(char *qname, uint8_t *suffix);
 
 /* Formats an address for evidence ("192.0.2.1", "fe80::1"). */
 void net_format_ip(int family, const uint8_t *addr, char *buf, size_t cap);

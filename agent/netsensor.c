@@ -2,8 +2,13 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <linux/if_packet.h>
+#include <netinet/in.h>
 #include <pcap/pcap.h>
 #include <signal.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -52,12 +57,60 @@ static int load_ioc(const char *path, struct iocset **out, char *err,
 	return 0;
 }
 
+static int parse_mac(const char *text, uint8_t mac[6])
+{
+	unsigned m[6];
+	char tail;
+	if (sscanf(text, "%2x:%2x:%2x:%2x:%2x:%2x%c", &m[0], &m[1], &m[2],
+		   &m[3], &m[4], &m[5], &tail) != 6)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)m[i];
+	return 0;
+}
+
+/* This PC on the capture interface: its MAC, IPv4 address and mask, so
+ * that its own traffic and its own DHCP lease can vouch for the
+ * gateway. */
+static void own_addresses(const char *iface, struct netdetect_config *cfg)
+{
+	struct ifaddrs *all = NULL, *i;
+	bool mac = false, ip = false;
+	if (getifaddrs(&all) != 0)
+		return;
+	for (i = all; i; i = i->ifa_next) {
+		if (i->ifa_addr == NULL || strcmp(i->ifa_name, iface) != 0)
+			continue;
+		if (i->ifa_addr->sa_family == AF_PACKET && !mac) {
+			const struct sockaddr_ll *ll =
+				(const struct sockaddr_ll *)i->ifa_addr;
+			if (ll->sll_halen == 6) {
+				memcpy(cfg->own_mac, ll->sll_addr, 6);
+				mac = true;
+			}
+		} else if (i->ifa_addr->sa_family == AF_INET && !ip) {
+			const struct sockaddr_in *a =
+				(const struct sockaddr_in *)i->ifa_addr;
+			memcpy(cfg->own_ip, &a->sin_addr, 4);
+			if (i->ifa_netmask)
+				memcpy(cfg->netmask,
+				       &((const struct sockaddr_in *)
+						 i->ifa_netmask)->sin_addr,
+				       4);
+			ip = true;
+		}
+	}
+	freeifaddrs(all);
+	cfg->has_own = mac && ip;
+}
+
 /* Fills the detector settings. live: also ask the system for the default
- * route's interface and gateway, and the gateway's current MAC. */
+ * route's interface and gateway, the gateway's current MAC and this PC's
+ * own addresses. */
 static int prepare(const struct agent_settings *s, bool live,
-		   const char *ioc_override, struct netdetect_config *cfg,
-		   struct iocset **ioc, char *iface, size_t iface_cap,
-		   char *err, size_t errlen)
+		   const char *ioc_override, const char *gateway_mac,
+		   struct netdetect_config *cfg, struct iocset **ioc,
+		   char *iface, size_t iface_cap, char *err, size_t errlen)
 {
 	netdetect_config_defaults(cfg);
 	*ioc = NULL;
@@ -71,6 +124,7 @@ static int prepare(const struct agent_settings *s, bool live,
 		cfg->arp_flood = (unsigned)s->net_arp_flood;
 		cfg->mac_ips = (unsigned)s->net_mac_ips;
 		cfg->arp_window_s = (unsigned)s->net_arp_window;
+		cfg->arp_sweep = (unsigned)s->net_arp_sweep;
 		cfg->poison_names = (unsigned)s->net_poison_names;
 		cfg->dedupe_window_s = (unsigned)s->net_dedupe_window;
 		memcpy(cfg->guarded, s->net_guarded, sizeof(cfg->guarded));
@@ -84,6 +138,8 @@ static int prepare(const struct agent_settings *s, bool live,
 		if (s->net_gateway[0] &&
 		    inet_pton(AF_INET, s->net_gateway, cfg->gateway_ip) == 1)
 			cfg->has_gateway = true;
+		if (!gateway_mac && s->net_gateway_mac[0])
+			gateway_mac = s->net_gateway_mac;
 		snprintf(iface, iface_cap, "%s", s->net_interface);
 		if (!ioc_override && s->net_ioc_file[0])
 			snprintf(ioc_path, sizeof(ioc_path), "%s",
@@ -106,7 +162,7 @@ static int prepare(const struct agent_settings *s, bool live,
 				cfg->has_gateway = true;
 			}
 		}
-		if (cfg->has_gateway &&
+		if (!gateway_mac && cfg->has_gateway &&
 		    platform_arp_lookup(cfg->gateway_ip, cfg->gateway_mac) == 0)
 			cfg->has_gateway_mac = true;
 		if (iface[0] == '\0') {
@@ -114,6 +170,17 @@ static int prepare(const struct agent_settings *s, bool live,
 					      "netsensor.interface set");
 			return -ENOENT;
 		}
+		own_addresses(iface, cfg);
+	}
+	if (gateway_mac) {
+		if (parse_mac(gateway_mac, cfg->gateway_mac) != 0) {
+			snprintf(err, errlen,
+				 "gateway MAC '%s' is not like 00:1a:2b:3c:4d:5e",
+				 gateway_mac);
+			return -EINVAL;
+		}
+		cfg->has_gateway_mac = true;
+		cfg->gateway_mac_is_setting = true;
 	}
 	if (ioc_path[0] && load_ioc(ioc_path, ioc, err, errlen) != 0)
 		return -EINVAL;
@@ -244,7 +311,7 @@ int netsensor_child_main(const struct agent_settings *s)
 	msgpack_sbuffer_init(&lv.sb);
 	msgpack_packer_init(&lv.pk, &lv.sb, msgpack_sbuffer_write);
 
-	if (prepare(s, true, NULL, &cfg, &ioc, iface, sizeof(iface), err,
+	if (prepare(s, true, NULL, NULL, &cfg, &ioc, iface, sizeof(iface), err,
 		    sizeof(err)) != 0 ||
 	    (pc = open_live(iface, err, sizeof(err))) == NULL) {
 		send_error(&lv, err);
@@ -285,6 +352,9 @@ int netsensor_child_main(const struct agent_settings *s)
 			send_error(&lv, err);
 			goto out;
 		}
+		/* A scan is reported when it stops: time moves on without
+		 * packets too. */
+		netdetect_flush(lv.nd, (uint64_t)timeutil_now_us());
 		if (timeutil_now_us() >= next_stats) {
 			send_stats(&lv, pc);
 			next_stats += STATS_INTERVAL_S * 1000000LL;
@@ -332,13 +402,28 @@ int netsensor_sniff_file(const struct agent_settings *s,
 	char iface[64], err[512], perr[PCAP_ERRBUF_SIZE] = "";
 	struct sniff sn = {.json = opts->json};
 	int code = 1;
-	if (prepare(s, false, opts->ioc_file, &cfg, &ioc, iface, sizeof(iface),
-		    err, sizeof(err)) != 0) {
+	/* With stdout closed, the capture would be opened as descriptor 1
+	 * and every alert written into it, silently lost. */
+	int fl = fcntl(STDOUT_FILENO, F_GETFL);
+	if (fl < 0 || (fl & O_ACCMODE) == O_RDONLY) {
+		fprintf(stderr, "eduwatch-agent: sniff: standard output is %s; "
+				"send it to a file, a pipe or /dev/null\n",
+			fl < 0 ? "closed" : "open for reading only");
+		return 1;
+	}
+	if (prepare(s, false, opts->ioc_file, opts->gateway_mac, &cfg, &ioc,
+		    iface, sizeof(iface), err, sizeof(err)) != 0) {
 		fprintf(stderr, "eduwatch-agent: %s\n", err);
 		return 3;
 	}
 	if ((pc = pcap_open_offline(opts->pcap, perr)) == NULL) {
-		fprintf(stderr, "eduwatch-agent: %s\n", perr);
+		/* libpcap names the file for a missing one, not for one that
+		 * is not a capture. */
+		if (strstr(perr, opts->pcap))
+			fprintf(stderr, "eduwatch-agent: %s\n", perr);
+		else
+			fprintf(stderr, "eduwatch-agent: %s: %s\n", opts->pcap,
+				perr);
 		goto out;
 	}
 	if (pcap_datalink(pc) != DLT_EN10MB) {
@@ -360,10 +445,17 @@ int netsensor_sniff_file(const struct agent_settings *s,
 	int rc;
 	while ((rc = pcap_next_ex(pc, &h, &data)) == 1)
 		netdetect_packet(nd, data, h->caplen, packet_us(h));
-	fflush(stdout);
+	netdetect_flush(nd, UINT64_MAX);
 	struct netdetect_stats st;
 	netdetect_get_stats(nd, &st);
 	code = 0;
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		char ebuf[128];
+		fprintf(stderr, "eduwatch-agent: sniff: writing the alerts of "
+				"%s to standard output: %s\n",
+			opts->pcap, strerror_r(errno, ebuf, sizeof(ebuf)));
+		code = 1;
+	}
 	if (rc == PCAP_ERROR) {
 		fprintf(stderr, "eduwatch-agent: %s: %s (after %llu packets)\n",
 			opts->pcap, pcap_geterr(pc),

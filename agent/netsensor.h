@@ -31,12 +31,14 @@ int netsensor_child_main(const struct agent_settings *s);
 struct sniff_options {
 	const char *pcap;
 	const char *ioc_file; /* overrides the settings' list */
+	const char *gateway_mac; /* overrides netsensor.gateway_mac */
 	bool json;
 };
 
 /* Runs the detectors over a capture file and prints one line per alert
- * to stdout, then a summary to stderr. Returns an exit code: 0 done,
- * 1 cannot read, 3 bad IOC list. */
+ * to stdout (a file, pipe, terminal or /dev/null), then a summary to
+ * stderr. Returns an exit code: 0 done, 1 cannot read the capture or
+ * write the alerts (a closed stdout), 3 bad IOC list or gateway MAC. */
 int netsensor_sniff_file(const struct agent_settings *s,
 			 const struct sniff_options *opts);
 

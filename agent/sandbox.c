@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -153,10 +154,23 @@ static int install_filter(const struct sandbox_policy *p, char *err,
 	 * (O_TMPFILE needs write access, so it is refused too). */
 	const scmp_datum_t writes =
 		O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND;
+	/* openat is checked on its flags only, never on its directory: a
+	 * walk relative to an open directory fd (openat(dirfd, name,
+	 * O_RDONLY|O_NOFOLLOW)) is as read-only as one by path. */
 	if (rc == 0 && p->read_files)
 		rc = allow_if(ctx, SCMP_SYS(openat), 2, writes, 0);
 	if (rc == 0 && p->read_files)
 		rc = allow_if(ctx, SCMP_SYS(open), 1, writes, 0);
+	/* glibc's stdio asks isatty() (ioctl TCGETS) the first time it
+	 * buffers a stream on a character device, such as /dev/null or a
+	 * terminal. Answering "not a terminal" costs nothing (the stream is
+	 * then fully buffered) and keeps every other ioctl fatal. */
+	if (rc == 0) {
+		struct scmp_arg_cmp tcgets = {.arg = 1, .op = SCMP_CMP_EQ,
+					      .datum_a = TCGETS};
+		rc = seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO(ENOTTY),
+					    SCMP_SYS(ioctl), 1, &tcgets);
+	}
 	if (rc == 0)
 		rc = seccomp_load(ctx);
 	seccomp_release(ctx);

@@ -31,6 +31,9 @@ static const struct config_field fields[] = {
 	F("netsensor.enabled", CONFIG_BOOL, net_enabled, 0, "true", 0, 0),
 	F("netsensor.interface", CONFIG_STRING, net_interface, 64, "", 0, 0),
 	F("netsensor.gateway", CONFIG_STRING, net_gateway, 64, "", 0, 0),
+	F("netsensor.gateway_mac", CONFIG_STRING, net_gateway_mac, 32, "", 0,
+	  0),
+	F("netsensor.arp_sweep", CONFIG_INT, net_arp_sweep, 0, "64", 8, 4096),
 	F("netsensor.ioc_file", CONFIG_STRING, net_ioc_file, 512, "", 0, 0),
 	F("netsensor.guarded_hosts", CONFIG_LIST, net_guarded_raw, 0, "[]", 0,
 	  0),
@@ -205,6 +208,16 @@ int agent_settings_load(const char *path, struct agent_settings *out,
 	    inet_pton(AF_INET, out->net_gateway, gw) != 1) {
 		snprintf(err, errlen, "%s: key 'netsensor.gateway': '%s' is not "
 			 "an IPv4 address", path, out->net_gateway);
+		rc = -EINVAL;
+	}
+	unsigned m[6];
+	char tail;
+	if (rc == 0 && out->net_gateway_mac[0] &&
+	    sscanf(out->net_gateway_mac, "%2x:%2x:%2x:%2x:%2x:%2x%c", &m[0],
+		   &m[1], &m[2], &m[3], &m[4], &m[5], &tail) != 6) {
+		snprintf(err, errlen, "%s: key 'netsensor.gateway_mac': '%s' is "
+			 "not a MAC address like 00:1a:2b:3c:4d:5e", path,
+			 out->net_gateway_mac);
 		rc = -EINVAL;
 	}
 	config_free(fields, CONFIG_FIELD_COUNT(fields), out);

@@ -28,6 +28,8 @@ struct agent_settings {
 	bool net_enabled;
 	char net_interface[64];	      /* "": the default route's */
 	char net_gateway[64];	      /* "": the default route's */
+	char net_gateway_mac[32];     /* "": learnt (neighbour table, DHCP) */
+	long long net_arp_sweep;      /* distinct ARP targets of one MAC */
 	char net_ioc_file[512];	      /* "": <state_dir>/ioc.txt if present */
 	struct config_list net_guarded_raw, net_dhcp_raw, net_responders_raw;
 	size_t net_n_guarded, net_n_dhcp_servers, net_n_responders;

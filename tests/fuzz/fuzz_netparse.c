@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			struct net_dns dns;
 			if (net_parse_dns(pk.payload, pk.payload_len, &dns) == 0 &&
 			    ports[i] == 137)
-				net_nbns_decode_name(dns.qname);
+				net_nbns_decode_name(dns.qname, &(uint8_t){0});
 		}
 	}
 	return 0;

@@ -194,16 +194,50 @@ static void test_dns_compression_and_loops(void **state)
 		net_parse_dns(d.b, n, &dns);
 }
 
+/* First-level encodes 15 name bytes (padded with pad) and a suffix, as
+ * read_name leaves them: lower-case letters a-p. */
+static void nbns_encode(char out[33], const char *name, size_t len, char pad,
+			uint8_t suffix)
+{
+	uint8_t raw[16];
+	memset(raw, (uint8_t)pad, 15);
+	memcpy(raw, name, len);
+	raw[15] = suffix;
+	for (int i = 0; i < 16; i++) {
+		out[2 * i] = (char)('a' + (raw[i] >> 4));
+		out[2 * i + 1] = (char)('a' + (raw[i] & 15));
+	}
+	out[32] = '\0';
+}
+
 static void test_nbns_name(void **state)
 {
 	(void)state;
+	uint8_t suffix = 0xff;
 	/* "WPAD" padded to 15 with spaces, suffix 0x00, first-level
 	 * encoded and lower-cased as read_name leaves it. */
-	char name[64] = "fhfaebeecacacacacacacacacacacaaa";
-	assert_int_equal(net_nbns_decode_name(name), 0);
-	assert_string_equal(name, "WPAD");
+	char name[256] = "fhfaebeecacacacacacacacacacacaaa";
+	assert_int_equal(net_nbns_decode_name(name, &suffix), 0);
+	assert_string_equal(name, "WPAD<00>");
+	assert_int_equal(suffix, 0);
+	/* What a Windows LAN answers every day, as an officer should read
+	 * it: the master browser, the browsers' name, a node status. */
+	nbns_encode(name, "WORKGROUP", 9, ' ', 0x1d);
+	assert_int_equal(net_nbns_decode_name(name, &suffix), 0);
+	assert_string_equal(name, "WORKGROUP<1d>");
+	assert_int_equal(suffix, 0x1d);
+	nbns_encode(name, "\x01\x02__MSBROWSE__\x02", 15, ' ', 0x01);
+	assert_int_equal(net_nbns_decode_name(name, &suffix), 0);
+	assert_string_equal(name, "__MSBROWSE__<01>");
+	nbns_encode(name, "*", 1, '\0', 0x00);
+	assert_int_equal(net_nbns_decode_name(name, &suffix), 0);
+	assert_string_equal(name, "*<00>");
+	/* Other bytes are shown, never passed through raw. */
+	nbns_encode(name, "PC\x07<\\", 5, ' ', 0x20);
+	assert_int_equal(net_nbns_decode_name(name, &suffix), 0);
+	assert_string_equal(name, "PC\\x07\\x3c\\x5c<20>");
 	char bad[64] = "not-an-nbns-name";
-	assert_int_equal(net_nbns_decode_name(bad), -EBADMSG);
+	assert_int_equal(net_nbns_decode_name(bad, &suffix), -EBADMSG);
 }
 
 static void test_ipv6_llmnr_and_tcp_syn(void **state)
