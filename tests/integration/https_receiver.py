@@ -3,16 +3,50 @@
 certificate made by the test, a bearer token (or "-" for none), and each
 accepted body appended as one line to OUT. The first FAIL requests get
 503, to prove the forwarder retries. With CLIENT_CA, the TLS handshake
-requires a client certificate signed by it (mTLS).
+requires a client certificate signed by it (mTLS) ("-": none).
 
-  https_receiver.py PORT CERT KEY OUT TOKEN FAIL [CLIENT_CA]"""
+Strict like a real SIEM: a body that is not valid UTF-8, not JSON (NaN
+included), or holds a lone surrogate gets 400 and is not saved. A body
+that contains REFUSE (bytes) gets 400 every time: a poisoned alert.
+
+  https_receiver.py PORT CERT KEY OUT TOKEN FAIL [CLIENT_CA [REFUSE]]"""
 import http.server
+import json
 import ssl
 import sys
 
 PORT, CERT, KEY, OUT, TOKEN, FAIL = sys.argv[1:7]
-CLIENT_CA = sys.argv[7] if len(sys.argv) > 7 else None
+CLIENT_CA = sys.argv[7] if len(sys.argv) > 7 and sys.argv[7] != "-" else None
+REFUSE = sys.argv[8].encode() if len(sys.argv) > 8 else None
 state = {"fail": int(FAIL)}
+
+
+def no_constant(name):
+    raise ValueError("not JSON: " + name)
+
+
+def strings_ok(v):
+    """Every string encodes back to UTF-8: no lone surrogate."""
+    if isinstance(v, str):
+        v.encode("utf-8")
+    elif isinstance(v, list):
+        for x in v:
+            strings_ok(x)
+    elif isinstance(v, dict):
+        for k, x in v.items():
+            strings_ok(k)
+            strings_ok(x)
+
+
+def why_refused(body):
+    try:
+        text = body.decode("utf-8", errors="strict")
+        strings_ok(json.loads(text, parse_constant=no_constant))
+    except (UnicodeError, ValueError) as e:
+        return "invalid: %s" % type(e).__name__
+    if REFUSE and REFUSE in body:
+        return "this alert breaks our schema"
+    return None
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -25,6 +59,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif state["fail"] > 0:
             state["fail"] -= 1
             self.send_response(503)
+        elif why_refused(body):
+            answer = why_refused(body).encode()
+            self.send_response(400)
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+            with open(OUT + ".refused", "ab") as f:
+                f.write(answer + b"\n")
+            return
         else:
             with open(OUT, "ab") as f:
                 f.write(body.replace(b"\n", b" ") + b"\n")

@@ -6,6 +6,11 @@
 # field; kills rsyslog (kill -9) while alerts flow and restarts it:
 # nothing is lost; the HTTPS side refuses the first posts: nothing is lost.
 # The officers' workflow (list, ack, resolve) runs on the same alerts.
+# Hostile file names from a real agent's scan: bytes that are not UTF-8
+# reach a strict HTTPS receiver (400 on invalid JSON) and rsyslog as
+# valid UTF-8; an alert the receiver refuses for good is parked as a dead
+# letter and the alerts after it still arrive; a 600-byte path keeps its
+# file name with a cut marker.
 . "$(dirname "$0")/lib.bash"
 command -v rsyslogd >/dev/null || { echo "1..0 # SKIP rsyslogd is not installed"; exit 0; }
 D="$WORK/collector"
@@ -24,7 +29,7 @@ rsyslog_start || not_ok "rsyslogd starts"
 # ---- an HTTPS receiver -------------------------------------------------
 HTTPS_PORT=$(free_port)
 $PY "$(dirname "$0")/https_receiver.py" "$HTTPS_PORT" "$P/soc.crt" "$P/soc.key" \
-	"$WORK/https.log" "s3cr3t-token" 2 &
+	"$WORK/https.log" "s3cr3t-token" 2 - POISON-SOC &
 PIDS+=($!)
 wait_port "$HTTPS_PORT" 10 || not_ok "https receiver starts"
 
@@ -203,7 +208,143 @@ check "and the HTTPS receiver" wait_count https_ids 101 15
 out=$("$COLLECTOR" score --snapshot -c "$CONF")
 check "a second snapshot the same day folds into the open alert" \
 	bash -c "! grep -q 'alert:' <<<'$out'"
+
+# ---- hostile file names from a real agent's scan ----------------------
+A="$WORK/agent"
+H="$WORK/hostile"
+mkdir -p "$A"
+token=$("$COLLECTOR" token create --school 79001 --uses 1 -c "$CONF" 2>/dev/null)
+"$EW_BIN/eduwatch-agent" enroll --collector "localhost:$INGEST_PORT" \
+	--enroll-port "$ENROLL_PORT" --token "$token" --ca "$D/ca.crt" \
+	--state-dir "$A/state" -c "$A/agent.yaml" >"$WORK/enroll.out" 2>&1
+ID=$(sed -n 's/^enrolled as agent \([^ ]*\) .*/\1/p' "$WORK/enroll.out")
+check "an agent enrolls" test -n "$ID"
+sed -i '/^netsensor:/,$d' "$A/agent.yaml"
+cat >>"$A/agent.yaml" <<YAML
+netsensor:
+  enabled: false
+scan:
+  full_paths: [$WORK/nothing]
+  quick_paths: [$WORK/nothing]
+  usb_mounts: [$WORK/nothing]
+  cpu: 100
+av:
+  clamd_socket: $WORK/no-clamd.sock
+  clamav_db: $WORK/no-db
+  clamd_conf: $WORK/no-clamd.conf
+  products_file: $RULES/av-products.txt
+YAML
+sed -i 's/interval: 60s/interval: 1s/' "$A/agent.yaml"
+# EICAR files (each a different hash, so each its own alert): one named
+# with the bytes ff fe, one the receiver refuses, one 600 bytes deep, and
+# one scanned after the refusal.
+$PY - "$H" <<'PYEOF'
+import os, sys
+h = os.fsencode(sys.argv[1])
+eicar = (b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-"
+         b"STANDARD-ANTIVIRUS-TEST-FILE!$H+H*")
+def write(rel, tail):
+    path = os.path.join(h, rel)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    open(path, "wb").write(eicar + b"\n" + tail)
+deep = b"/".join([b"thu-muc-rat-sau-" + bytes([97 + i]) * 40 for i in range(11)])
+write(b"first/\xff\xfe.com", b"1")
+write(b"first/POISON-SOC.com", b"2")
+write(b"first/" + deep + b"/deep-virus.com", b"3")
+write(b"later/after.com", b"4")
+assert len(os.path.join(h, b"first", deep, b"deep-virus.com")) >= 600
+PYEOF
+"$EW_BIN/eduwatch-agent" run -c "$A/agent.yaml" >>"$WORK/agent.log" 2>&1 &
+PIDS+=($!)
+"$COLLECTOR" rules publish --agent "$ID" -c "$CONF" >/dev/null
+agent_events() { "$COLLECTOR" events list --agent "$ID" --limit 500 --json -c "$CONF"; }
+wait_event() { local i; for ((i = 0; i < $1 * 5; i++)); do agent_events | grep -q "$2" && return 0; sleep 0.2; done; return 1; }
+check "the agent installs the rules" wait_event 60 '"kind":"rules.update".*"state":"installed"'
+"$COLLECTOR" command send --agent "$ID" --type scan --kind paths --path "$H/first" -c "$CONF" >/dev/null
+check "the agent reports the three matches" wait_event 60 'deep-virus.com'
+wait_event 20 'POISON-SOC' && wait_event 20 '\\ufffd\\ufffd.com'
+cat >"$WORK/strict.py" <<'PYEOF'
+# Reads JSON on stdin as a strict SIEM would: UTF-8 or nothing, no NaN,
+# no lone surrogate; exit 0 when it also holds the text in argv[1].
+import json, sys
+raw = sys.stdin.buffer.read()
+def walk(v):
+    if isinstance(v, str):
+        v.encode("utf-8")
+    elif isinstance(v, list):
+        for x in v:
+            walk(x)
+    elif isinstance(v, dict):
+        for k, x in v.items():
+            walk(k)
+            walk(x)
+def refuse(c):
+    raise ValueError(c)
+walk(json.loads(raw.decode("utf-8", errors="strict"), parse_constant=refuse))
+sys.exit(0 if sys.argv[1].encode() in raw else 1)
+PYEOF
+events_strict() { "$COLLECTOR" events list --agent "$ID" --limit 500 --json -c "$CONF" |
+	$PY "$WORK/strict.py" '\ufffd\ufffd.com'; }
+alerts_strict() { "$COLLECTOR" alerts list --limit 1000 --json -c "$CONF" |
+	$PY "$WORK/strict.py" '"path_b64":'; }
+check "events list --json is strict JSON and shows the bad bytes as U+FFFD" events_strict
+check "alerts list --json is strict JSON, raw bytes kept in path_b64" alerts_strict
+
+https_alert() { # https_alert PYTHON-CONDITION: one ECS alert matches
+	[ -s "$WORK/https.log" ] && $PY "$(dirname "$0")/socparse.py" https "$WORK/https.log" |
+		$PY -c 'import json,sys,base64
+def ok(l):
+    try:
+        return eval(sys.argv[1], {"a": json.loads(l), "base64": base64})
+    except (KeyError, TypeError, AttributeError):
+        return False
+sys.exit(0 if any([ok(l) for l in sys.stdin]) else 1)' "$1"; }
+wait_for() { local i; for ((i = 0; i < $1 * 4; i++)); do "${@:2}" && return 0; sleep 0.25; done; return 1; }
+check "the alert for the ff fe file reaches the strict HTTPS receiver, U+FFFD in file.name" \
+	wait_for 60 https_alert 'a["file"]["name"] == "\ufffd\ufffd.com"'
+check "its evidence keeps the raw name in path_b64" https_alert \
+	'base64.b64decode(a["eduwatch"]["evidence"].get("path_b64", "")).endswith(b"/\xff\xfe.com")'
+check "the 600-byte path keeps file.name, and file.path its tail after a cut marker" https_alert \
+	'a["file"]["name"] == "deep-virus.com" and "\u2026" in a["file"]["path"] and a["file"]["path"].endswith("/deep-virus.com") and len(a["file"]["path"].encode()) < 512'
+dead_letters() { "$COLLECTOR" forward dead-letter list --json -c "$CONF" | $PY -c '
+import json, sys
+d = json.load(sys.stdin)
+sys.exit(0 if len(d) == 1 and d[0]["destination"] == "soc-https" and d[0]["status"] == 400
+         and d[0]["rule"] == "yara-match" and "breaks our schema" in d[0]["reason"] else 1)'; }
+check "the refused alert is parked as one dead letter, with the destination, status and reason" \
+	wait_for 60 dead_letters
+check "the CLI lists it for an operator" bash -c \
+	"'$COLLECTOR' forward dead-letter list -c '$CONF' | grep -q 'soc-https .*yara-match .*HTTP 400: this alert breaks our schema'"
+check "a local alert says so" bash -c \
+	"'$COLLECTOR' alerts list --json -c '$CONF' | grep -q '\"rule\":\"soc-dead-letter\"'"
+check "the local alert reaches the SOC too" wait_for 30 https_alert 'a["rule"]["id"] == "soc-dead-letter"'
+"$COLLECTOR" command send --agent "$ID" --type scan --kind paths --path "$H/later" -c "$CONF" >/dev/null
+check "an alert raised after the refusal still reaches the HTTPS receiver" \
+	wait_for 60 https_alert 'a["file"]["name"] == "after.com"'
+check "the poisoned alert never reached it" bash -c "! grep -q POISON-SOC '$WORK/https.log'"
+ocsf_deep() { $PY -c '
+import json, sys
+items = [a for l in open(sys.argv[1]) for a in json.loads(l)]
+sys.exit(0 if any(e["file"]["name"] == "deep-virus.com" and "\u2026" in e["file"]["path"]
+                  for a in items for e in a.get("evidences", [])) else 1)' "$WORK/mtls.log"; }
+check "the OCSF receiver gets the deep path's file name too" wait_for 30 ocsf_deep
+syslog_alert() { $PY "$(dirname "$0")/socparse.py" syslog "$RS/soc.log" | $PY -c '
+import json, sys
+def ok(l):
+    try:
+        return eval(sys.argv[1], {"e": json.loads(l)["cef"]["ext"]})
+    except (KeyError, TypeError, AttributeError):
+        return False
+sys.exit(0 if any([ok(l) for l in sys.stdin]) else 1)' "$1"; }
+check "rsyslog gets the ff fe alert as valid UTF-8 CEF, fname with U+FFFD" \
+	wait_for 30 syslog_alert 'e.get("fname") == "\ufffd\ufffd.com"'
+check "and the deep path with fname and a cut filePath" \
+	syslog_alert 'e.get("fname") == "deep-virus.com" and "\u2026" in e["filePath"] and e["filePath"].endswith("/deep-virus.com")'
+check "rsyslog's file is valid UTF-8 throughout" $PY -c 'open(__import__("sys").argv[1], "rb").read().decode("utf-8")' "$RS/soc.log"
+kill -HUP "$COLLECTOR_PID"
+check "SIGHUP logs the dead letters with the forwarder's counters" \
+	wait_for 20 grep -q 'forward soc-https: sent=[0-9]* skipped=[0-9]* queued=[0-9]* dead_letters=1 ' "$WORK/collector.log"
 collector_stop
 check "the collector logs its forwarders' counters at stop" \
-	grep -q 'forward soc-https: sent=101 .*queued=0' "$WORK/collector.log"
+	grep -Eq 'forward soc-https: sent=[0-9]+ .*queued=0 dead_letters=1 ' "$WORK/collector.log"
 tap_finish

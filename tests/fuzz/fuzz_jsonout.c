@@ -1,0 +1,135 @@
+/* libFuzzer harness: every JSON writer of the collector (strings, msgpack
+ * bodies with cuts and KEY_b64, stored evidence, event bodies, the SOC's
+ * ECS and OCSF alerts) given arbitrary bytes must write valid UTF-8 that
+ * a strict JSON validator accepts. */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <msgpack.h>
+
+#include "collector/forward.h"
+#include "common/event.h"
+#include "common/jsonout.h"
+#include "common/wire.h"
+#include "tests/support/jsoncheck.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void must_be_json(const char *s, size_t n)
+{
+	if (!jsoncheck_valid(s, n, NULL))
+		abort();
+}
+
+/* Copies the next NUL-separated piece of the input into dst. */
+static void piece(const uint8_t **p, const uint8_t *end, char *dst,
+		  size_t cap)
+{
+	size_t n = 0;
+	while (*p < end && **p != '\0' && n + 1 < cap)
+		dst[n++] = (char)*(*p)++;
+	dst[n] = '\0';
+	while (*p < end && **p != '\0')
+		(*p)++;
+	if (*p < end)
+		(*p)++;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char *s = (const char *)data;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	/* A string, any bytes. */
+	f = open_memstream(&text, &len);
+	json_print_strn(f, s, size);
+	fclose(f);
+	must_be_json(text, len);
+	free(text);
+
+	/* Stored evidence: our JSON with whatever bytes inside a string. */
+	f = open_memstream(&text, &len);
+	fputs("{\"path\":\"", f);
+	for (size_t i = 0; i < size; i++)
+		if (data[i] != '"' && data[i] != '\\')
+			fputc(data[i], f);
+	fputs("\"}", f);
+	fclose(f);
+	char *san = NULL;
+	size_t san_len = 0;
+	f = open_memstream(&san, &san_len);
+	json_print_sanitized(f, text, len);
+	fclose(f);
+	must_be_json(san, san_len);
+	free(san);
+	free(text);
+
+	/* The middle cut keeps within its room. */
+	char cut[64];
+	json_cut_middle(s, size, cut, sizeof(cut));
+	if (strlen(cut) >= sizeof(cut))
+		abort();
+
+	/* A msgpack body, as an agent sends it. */
+	char *evidence = NULL;
+	if (size > 0 && wire_check_msgpack(s, size, EVENT_BODY_DEPTH) == 0) {
+		msgpack_unpacked up;
+		msgpack_unpacked_init(&up);
+		if (msgpack_unpack_next(&up, s, size, NULL) ==
+		    MSGPACK_UNPACK_SUCCESS) {
+			struct json_render_opts o = {.max_string = data[0] % 3 ? 0 : 16,
+						     .raw_b64 = data[0] & 1};
+			size_t n = 0;
+			if (json_render_msgpack(&up.data, &o, &evidence, &n) == 0)
+				must_be_json(evidence, n);
+			f = open_memstream(&text, &len);
+			json_print_msgpack(f, &up.data);
+			fclose(f);
+			must_be_json(text, len);
+			free(text);
+			if (up.data.type == MSGPACK_OBJECT_MAP &&
+			    event_body_to_json(s, size, &text) == 0) {
+				must_be_json(text, strlen(text));
+				free(text);
+			}
+		}
+		msgpack_unpacked_destroy(&up);
+	}
+
+	/* An alert whose every text field comes from the input. */
+	static struct store_alert a;
+	const uint8_t *p = data, *end = data + size;
+	memset(&a, 0, sizeof(a));
+	piece(&p, end, a.title, sizeof(a.title));
+	piece(&p, end, a.rule, sizeof(a.rule));
+	piece(&p, end, a.kind, sizeof(a.kind));
+	piece(&p, end, a.category, sizeof(a.category));
+	piece(&p, end, a.agent, sizeof(a.agent));
+	piece(&p, end, a.hostname, sizeof(a.hostname));
+	piece(&p, end, a.school, sizeof(a.school));
+	piece(&p, end, a.commune, sizeof(a.commune));
+	piece(&p, end, a.state, sizeof(a.state));
+	piece(&p, end, a.src_ip, sizeof(a.src_ip));
+	piece(&p, end, a.file_hash, sizeof(a.file_hash));
+	char path[2048];
+	piece(&p, end, path, sizeof(path));
+	json_cut_middle(path, strlen(path), a.file_path, sizeof(a.file_path));
+	if (evidence && strlen(evidence) < sizeof(a.evidence))
+		memcpy(a.evidence, evidence, strlen(evidence) + 1);
+	free(evidence);
+	a.severity = size ? data[size - 1] % 12 - 1 : 0;
+	a.count = (long long)size;
+	for (int ocsf = 0; ocsf < 2; ocsf++) {
+		struct cef_buf b = {0};
+		forward_format_json(&a, ocsf, &b);
+		if (!b.failed)
+			must_be_json(b.data, b.len);
+		cef_buf_release(&b);
+	}
+	return 0;
+}
