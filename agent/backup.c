@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include <openssl/rand.h>
 #include <uv.h>
 
+#include "agent/beneath.h"
 #include "common/alloc.h"
 #include "common/errtext.h"
 #include "common/log.h"
@@ -873,49 +875,117 @@ int backup_verify(struct repo *r, bool read_data,
 
 /* ---- restore ------------------------------------------------------------------------------ */
 
-static int mkdirs(char *path, mode_t mode)
+/* Everything is created and opened beneath the target's fd, one
+ * component at a time, never through a symlink (beneath.h), and every
+ * owner, mode and time is set through an fd on what restore itself
+ * created: a link or a swapped folder planted in the target by a user
+ * cannot send root's writes, or an lchown, anywhere else. */
+struct restore_ctx {
+	struct repo *r;
+	int root;
+	int cur_fd;	/* the parent folder of the last entry */
+	char *cur_rel;	/* its path, cur_len bytes */
+	size_t cur_len;
+	bool chown;
+	struct backup_restore_stats *st;
+	struct backup_progress *pr;
+	char first_err[400];
+};
+
+static struct timespec ns_to_ts(int64_t ns)
 {
-	for (char *p = path + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		int rc = mkdir(path, mode) == 0 || errno == EEXIST ? 0 : -errno;
-		*p = '/';
-		if (rc != 0)
-			return rc;
+	int64_t s = ns / 1000000000, r = ns % 1000000000;
+	if (r < 0) {
+		r += 1000000000;
+		s--;
 	}
-	return mkdir(path, mode) == 0 || errno == EEXIST ? 0 : -errno;
+	return (struct timespec){(time_t)s, (long)r};
 }
 
-static void set_meta(const char *path, const struct entry *e, bool link)
+/* Sets owner, then mode (chown clears set-id bits), then times, all
+ * through fd. */
+static void set_meta_fd(struct restore_ctx *c, int fd, const struct entry *e)
 {
-	struct timespec ts[2] = {
-		{e->mtime_ns / 1000000000, e->mtime_ns % 1000000000},
-		{e->mtime_ns / 1000000000, e->mtime_ns % 1000000000}};
-	if (geteuid() == 0 &&
-	    lchown(path, (uid_t)e->uid, (gid_t)e->gid) != 0)
-		log_warn("restore: %s: cannot set the owner", path);
-	if (!link)
-		chmod(path, (mode_t)e->mode);
-	utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW);
+	struct timespec ts[2] = {ns_to_ts(e->mtime_ns), ns_to_ts(e->mtime_ns)};
+	if (c->chown && fchown(fd, (uid_t)e->uid, (gid_t)e->gid) != 0)
+		log_warn("restore: %.*s: cannot set the owner", (int)e->path_len,
+			 e->path);
+	fchmod(fd, (mode_t)(e->mode & 07777));
+	futimens(fd, ts);
 }
 
-static int restore_file(struct repo *r, const struct entry *e,
-			const char *dst, struct backup_restore_stats *st,
-			struct backup_progress *pr, char *err, size_t errlen)
+/* The parent folder of e beneath the target (created as needed) and
+ * e's last component. Consecutive entries mostly share a parent. */
+static int restore_parent(struct restore_ctx *c, const struct entry *e,
+			  int *pfd, char leaf[NAME_MAX + 1])
 {
-	int fd = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-		      0600);
+	int rc = beneath_check(e->path, e->path_len);
+	if (rc != 0)
+		return rc;
+	size_t end = e->path_len, start;
+	while (end > 0 && e->path[end - 1] == '/')
+		end--;
+	start = end;
+	while (start > 0 && e->path[start - 1] != '/')
+		start--;
+	if (start == end || (end - start == 1 && e->path[start] == '.'))
+		return -EINVAL;
+	memcpy(leaf, e->path + start, end - start);
+	leaf[end - start] = '\0';
+	if (c->cur_rel && c->cur_len == start &&
+	    memcmp(c->cur_rel, e->path, start) == 0) {
+		*pfd = c->cur_fd;
+		return 0;
+	}
+	if (c->cur_rel) {
+		close(c->cur_fd);
+		alloc_free(c->cur_rel);
+		c->cur_rel = NULL;
+	}
+	int fd;
+	rc = beneath_open_dir(c->root, e->path, start, BENEATH_CREATE, &fd);
+	if (rc != 0)
+		return rc;
+	c->cur_rel = alloc_strndup(e->path, start);
+	if (c->cur_rel == NULL) {
+		close(fd);
+		return -ENOMEM;
+	}
+	c->cur_fd = fd;
+	c->cur_len = start;
+	*pfd = fd;
+	return 0;
+}
+
+/* A name no one else uses in that folder: the new file or link is made
+ * there and renamed over the old name when complete, so an existing
+ * link or hard link at that name is replaced, never written through. */
+static void temp_name(char out[32])
+{
+	uint64_t rnd = 0;
+	RAND_bytes((unsigned char *)&rnd, sizeof(rnd));
+	snprintf(out, 32, ".ew-restore-%016llx", (unsigned long long)rnd);
+}
+
+static int restore_file(struct restore_ctx *c, const struct entry *e, int pfd,
+			const char *leaf, char *err, size_t errlen)
+{
+	char tmp[32];
+	temp_name(tmp);
+	int fd = openat(pfd, tmp,
+			O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return errtext_set(-errno, err, errlen, "%s: %s", dst,
+		return errtext_set(-errno, err, errlen, "cannot create a file: %s",
 				   uv_strerror(-errno));
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
 	int rc = 0;
-	for (uint32_t c = 0; c < e->chunks->via.array.size && rc == 0; c++) {
+	uint64_t written = 0;
+	for (uint32_t i = 0; i < e->chunks->via.array.size && rc == 0; i++) {
 		void *data;
 		size_t len;
-		rc = repo_get(r, (const uint8_t *)e->chunks->via.array.ptr[c].via.bin.ptr,
+		rc = repo_get(c->r,
+			      (const uint8_t *)e->chunks->via.array.ptr[i].via.bin.ptr,
 			      &data, &len, err, errlen);
 		if (rc != 0)
 			break;
@@ -925,36 +995,82 @@ static int restore_file(struct repo *r, const struct entry *e,
 		while (left > 0 && rc == 0) {
 			ssize_t w = write(fd, p, left);
 			if (w < 0 && errno != EINTR)
-				rc = errtext_set(-errno, err, errlen, "%s: %s", dst,
-					  uv_strerror(-errno));
+				rc = errtext_set(-errno, err, errlen, "%s",
+						 uv_strerror(-errno));
 			else if (w > 0) {
 				p += w;
 				left -= (size_t)w;
 			}
 		}
 		alloc_free(data);
-		st->bytes += len;
-		pr->bytes_done += len;
+		written += len;
 	}
 	uint8_t digest[32];
 	unsigned dlen = 0;
 	EVP_DigestFinal_ex(md, digest, &dlen);
 	EVP_MD_CTX_free(md);
+	if (rc == 0)
+		set_meta_fd(c, fd, e);
 	if (close(fd) != 0 && rc == 0)
-		rc = errtext_set(-errno, err, errlen, "%s: %s", dst,
+		rc = errtext_set(-errno, err, errlen, "%s", uv_strerror(-errno));
+	if (rc == 0 && renameat(pfd, tmp, pfd, leaf) != 0)
+		rc = errtext_set(-errno, err, errlen, "cannot put it in place: %s",
 				 uv_strerror(-errno));
-	if (rc != 0)
+	if (rc != 0) {
+		unlinkat(pfd, tmp, 0);
 		return rc;
+	}
+	c->st->bytes += written;
+	c->pr->bytes_done += written;
 	if (e->extra->type == MSGPACK_OBJECT_BIN && e->extra->via.bin.size == 32 &&
 	    memcmp(e->extra->via.bin.ptr, digest, 32) == 0) {
-		st->verified++;
+		c->st->verified++;
 	} else {
-		st->mismatched++;
-		log_warn("restore: %s does not match its recorded SHA-256", dst);
+		c->st->mismatched++;
+		log_warn("restore: %.*s does not match its recorded SHA-256",
+			 (int)e->path_len, e->path);
 	}
-	set_meta(dst, e, false);
-	st->files++;
-	pr->files_done++;
+	c->st->files++;
+	c->pr->files_done++;
+	return 0;
+}
+
+static int restore_link(struct restore_ctx *c, const struct entry *e, int pfd,
+			const char *leaf, char *err, size_t errlen)
+{
+	if (e->extra->type != MSGPACK_OBJECT_STR ||
+	    e->extra->via.str.size >= PATH_MAX ||
+	    memchr(e->extra->via.str.ptr, '\0', e->extra->via.str.size))
+		return errtext_set(-EBADMSG, err, errlen, "a damaged link target");
+	char target[PATH_MAX], tmp[32];
+	memcpy(target, e->extra->via.str.ptr, e->extra->via.str.size);
+	target[e->extra->via.str.size] = '\0';
+	temp_name(tmp);
+	if (symlinkat(target, pfd, tmp) != 0)
+		return errtext_set(-errno, err, errlen, "cannot create the link: %s",
+				   uv_strerror(-errno));
+	/* The owner is set through an O_PATH fd on the link just made,
+	 * checked to be a link: fchownat by name could meet a hard link
+	 * swapped in under that name. */
+	if (c->chown) {
+		int lfd = openat(pfd, tmp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		struct stat st;
+		if (lfd < 0 || fstat(lfd, &st) != 0 || !S_ISLNK(st.st_mode) ||
+		    fchownat(lfd, "", (uid_t)e->uid, (gid_t)e->gid,
+			     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0)
+			log_warn("restore: %.*s: cannot set the link's owner",
+				 (int)e->path_len, e->path);
+		if (lfd >= 0)
+			close(lfd);
+	}
+	struct timespec ts[2] = {ns_to_ts(e->mtime_ns), ns_to_ts(e->mtime_ns)};
+	utimensat(pfd, tmp, ts, AT_SYMLINK_NOFOLLOW);
+	if (renameat(pfd, tmp, pfd, leaf) != 0) {
+		int rc = -errno;
+		unlinkat(pfd, tmp, 0);
+		return errtext_set(rc, err, errlen, "cannot put the link in place: %s",
+				   uv_strerror(rc));
+	}
 	return 0;
 }
 
@@ -965,6 +1081,34 @@ static bool under(const struct entry *e, const char *prefix)
 		n--;
 	return e->path_len >= n && memcmp(e->path, prefix, n) == 0 &&
 	       (e->path_len == n || e->path[n] == '/' || n == 1);
+}
+
+/* Errors that end the whole restore: nothing later could be written
+ * either. Anything else costs that one entry. */
+static bool fatal_restore_error(int rc)
+{
+	return rc == -ENOSPC || rc == -EDQUOT || rc == -EROFS || rc == -ENOMEM;
+}
+
+static int restore_one(struct restore_ctx *c, const struct entry *e, char *why,
+		       size_t whylen)
+{
+	why[0] = '\0';
+	if (e->type == T_DIR) {
+		int fd, rc = beneath_open_dir(c->root, e->path, e->path_len,
+					      BENEATH_CREATE, &fd);
+		if (rc == 0)
+			close(fd);
+		return rc;
+	}
+	int pfd;
+	char leaf[NAME_MAX + 1];
+	int rc = restore_parent(c, e, &pfd, leaf);
+	if (rc != 0)
+		return rc;
+	if (e->type == T_LINK)
+		return restore_link(c, e, pfd, leaf, why, whylen);
+	return restore_file(c, e, pfd, leaf, why, whylen);
 }
 
 int backup_restore(struct repo *r, const struct backup_restore_options *o,
@@ -982,9 +1126,17 @@ int backup_restore(struct repo *r, const struct backup_restore_options *o,
 		snapshot_free(&s);
 		return rc;
 	}
+	struct backup_progress pr = {.phase = "restoring", .started_us = t0};
+	struct restore_ctx c = {.r = r, .root = -1, .cur_fd = -1,
+				.chown = geteuid() == 0, .st = st, .pr = &pr};
+	rc = beneath_open_target(o->to, true, o->allow_shared_target, &c.root,
+				 err, errlen);
+	if (rc != 0) {
+		snapshot_free(&s);
+		return rc;
+	}
 	uint32_t n = s.entries->via.array.size;
 	bool *pick = alloc_zeroed(n ? n : 1, sizeof(bool));
-	struct backup_progress pr = {.phase = "restoring", .started_us = t0};
 	uint32_t candidates = 0;
 	for (uint32_t i = 0; pick && i < n; i++) {
 		struct entry e;
@@ -1021,58 +1173,69 @@ int backup_restore(struct repo *r, const struct backup_restore_options *o,
 			pr.bytes_total += e.size;
 		}
 	}
+	if (pick == NULL)
+		rc = errtext_set(-ENOMEM, err, errlen, "out of memory");
 	for (uint32_t i = 0; pick && i < n && rc == 0; i++) {
 		struct entry e;
+		char why[300];
 		if (!pick[i] || !entry_read(&s.entries->via.array.ptr[i], &e))
 			continue;
-		char dst[8300];
-		snprintf(dst, sizeof(dst), "%s%s%.*s", o->to,
-			 e.path[0] == '/' ? "" : "/", (int)e.path_len, e.path);
-		if (strstr(dst, "/../") != NULL) {
-			rc = errtext_set(-EINVAL, err, errlen, "refusing path %s", dst);
-			break;
-		}
-		char parent[8300];
-		snprintf(parent, sizeof(parent), "%s", dst);
-		char *slash = strrchr(parent, '/');
-		if (slash && slash != parent) {
-			*slash = '\0';
-			mkdirs(parent, 0700);
-		}
-		if (e.type == T_DIR) {
-			rc = mkdirs(dst, 0700);
-		} else if (e.type == T_LINK) {
-			char target[4200];
-			if (e.extra->type == MSGPACK_OBJECT_STR) {
-				snprintf(target, sizeof(target), "%.*s",
-					 (int)e.extra->via.str.size,
-					 e.extra->via.str.ptr);
-				unlink(dst);
-				if (symlink(target, dst) == 0)
-					set_meta(dst, &e, true);
-			}
-		} else {
-			rc = restore_file(r, &e, dst, st, &pr, err, errlen);
+		int erc = restore_one(&c, &e, why, sizeof(why));
+		if (erc != 0) {
+			/* One entry that cannot be restored (a link planted in
+			 * the target, a damaged chunk) costs that entry only;
+			 * the rest still comes back, and the failure is
+			 * counted, logged and returned at the end. */
+			char what[400];
+			snprintf(what, sizeof(what), "%.*s: %s", (int)e.path_len,
+				 e.path,
+				 why[0] ? why
+				 : erc == -ELOOP ? "a folder on the way is a "
+						   "symbolic link; not followed"
+				 : erc == -EINVAL ? "refusing a path with '..' "
+						    "or no name"
+						  : uv_strerror(erc));
+			log_warn("restore: %s", what);
+			if (st->failed++ == 0)
+				snprintf(c.first_err, sizeof(c.first_err), "%s", what);
+			if (fatal_restore_error(erc))
+				rc = errtext_set(erc, err, errlen, "%s", what);
+			if (e.type == T_DIR)
+				pick[i] = false;
 		}
 		if (o->progress && rc == 0)
 			o->progress(o->arg, &pr);
 	}
 	/* Folders last, deepest first: writing files into them changed
-	 * their times. */
-	for (uint32_t i = n; pick && i-- > 0 && rc == 0;) {
+	 * their times. The target itself keeps its own. */
+	for (uint32_t i = n; pick && i-- > 0 && rc == 0 && o->sample == 0;) {
 		struct entry e;
-		if (pick[i] && entry_read(&s.entries->via.array.ptr[i], &e) &&
-		    e.type == T_DIR) {
-			char dst[8300];
-			snprintf(dst, sizeof(dst), "%s%.*s", o->to, (int)e.path_len,
-				 e.path);
-			if (o->sample == 0)
-				set_meta(dst, &e, false);
+		int fd;
+		size_t k = 0;
+		if (!pick[i] || !entry_read(&s.entries->via.array.ptr[i], &e) ||
+		    e.type != T_DIR)
+			continue;
+		while (k < e.path_len && (e.path[k] == '/' || e.path[k] == '.'))
+			k++;
+		if (k == e.path_len)
+			continue;
+		if (beneath_open_dir(c.root, e.path, e.path_len, 0, &fd) == 0) {
+			set_meta_fd(&c, fd, &e);
+			close(fd);
 		}
 	}
+	if (c.cur_rel) {
+		close(c.cur_fd);
+		alloc_free(c.cur_rel);
+	}
+	close(c.root);
 	alloc_free(pick);
 	snapshot_free(&s);
 	st->duration_us = timeutil_now_us() - t0;
+	if (rc == 0 && st->failed)
+		rc = errtext_set(-EIO, err, errlen,
+				 "%llu entries were not restored; the first: %s",
+				 (unsigned long long)st->failed, c.first_err);
 	if (rc == 0 && st->mismatched)
 		return errtext_set(-EBADMSG, err, errlen,
 			    "%llu restored file(s) do not match their recorded "

@@ -85,14 +85,21 @@ struct backup_restore_options {
 	const char *path;     /* NULL: everything */
 	const char *to;	      /* restored under to + original path */
 	size_t sample;	      /* > 0: that many random files only */
+	/* Restore into a target another user owns or can write (they
+	 * could plant links: each is refused, never followed). */
+	bool allow_shared_target;
 	backup_progress_fn progress;
 	void *arg;
 };
 struct backup_restore_stats {
 	uint64_t files, bytes, verified, mismatched;
+	uint64_t failed; /* entries not restored (each logged) */
 	int64_t duration_us;
 };
-/* Every file's SHA-256 is checked against the tree's as it is written. */
+/* Every file's SHA-256 is checked against the tree's as it is written.
+ * Everything is created beneath the target through fds, never through
+ * a symlink (beneath.h); an entry that cannot be restored is skipped,
+ * counted in failed, and the return is then -EIO with the first. */
 int backup_restore(struct repo *r, const struct backup_restore_options *o,
 		   struct backup_restore_stats *out, char *err, size_t errlen);
 

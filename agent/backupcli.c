@@ -254,13 +254,14 @@ static int cmd_restore(const struct backupcli_options *o, struct repo *r)
 {
 	if (o->nargs < 1 || o->to == NULL) {
 		fprintf(stderr, "eduwatch-agent: usage: backup restore SNAPSHOT "
-				"[PATH] --to DIR\n");
+				"[PATH] --to DIR [--allow-shared-target]\n");
 		return EXIT_USAGE;
 	}
 	struct backup_restore_options ro = {
 		.snapshot = o->args[0],
 		.path = o->nargs > 1 ? o->args[1] : NULL,
 		.to = o->to,
+		.allow_shared_target = o->allow_shared_target,
 		.progress = show_progress,
 	};
 	struct backup_restore_stats st;
@@ -270,11 +271,12 @@ static int cmd_restore(const struct backupcli_options *o, struct repo *r)
 	double secs = (double)st.duration_us / 1e6;
 	if (o->json)
 		printf("{\"ok\":%s,\"files\":%llu,\"bytes\":%llu,\"verified\":%llu,"
-		       "\"mismatched\":%llu,\"seconds\":%.3f}\n",
+		       "\"mismatched\":%llu,\"failed\":%llu,\"seconds\":%.3f}\n",
 		       rc == 0 ? "true" : "false", (unsigned long long)st.files,
 		       (unsigned long long)st.bytes,
 		       (unsigned long long)st.verified,
-		       (unsigned long long)st.mismatched, secs);
+		       (unsigned long long)st.mismatched,
+		       (unsigned long long)st.failed, secs);
 	else if (rc == 0)
 		printf("restored %llu files (%.1f MB) to %s in %.1f s; every "
 		       "file's SHA-256 matches the backup\n",

@@ -23,6 +23,7 @@ struct backupcli_options {
 	const char *to;
 	bool json;
 	bool read_data;
+	bool allow_shared_target; /* restore: see backup_restore_options */
 	int keep_daily, keep_weekly, keep_monthly;
 };
 

@@ -4,7 +4,8 @@
 # the snapshot before); a damaged pack found by verify with the files and
 # snapshots it hurts; kill -9 in the middle of a backup, and the next run
 # completing and reusing what was stored; a wrong passphrase; a full
-# target disk; prune.
+# target disk; prune; restores into targets where a hostile user planted
+# or swaps in symlinks (root's files outside stay as they were).
 . "$(dirname "$0")/lib.bash"
 AGENT="$EW_BIN/eduwatch-agent"
 export EDUWATCH_BACKUP_PASSWORD="Mật khẩu trường học 2026"
@@ -72,6 +73,86 @@ check "empty folders come back" test -d "$WORK/out$SRC/empty"
 "$AGENT" backup restore latest "$SRC/photos" --to "$WORK/part" --repo "$R" >/dev/null
 check "a path restores only that subtree" \
 	eq "$(cd "$WORK/part$SRC" && find . -type f | sort | tr '\n' ' ')" "./photos/img0.jpg ./photos/img1.jpg ./photos/img2.jpg ./photos/img3.jpg ./photos/img4.jpg ./photos/img5.jpg ./photos/video-copy.mp4 ./photos/video.mp4 "
+
+# ---- restore never writes through links planted in the target (issue 12) ----
+# A student's files (owned by nobody) backed up; root restores them into
+# targets where a hostile local user planted links. Root's file outside
+# must keep its content and its owner whatever happens.
+H="$WORK/h"
+HR="$WORK/hrepo"
+OUTSIDE="$WORK/outside"
+mkdir -p "$H/d/sub" "$OUTSIDE"
+for i in $(seq 0 199); do echo "student note $i" >"$H/d/sub/n$i.txt"; done
+echo "student note" >"$H/d/sub/note.txt"
+chown -R nobody:nogroup "$H/d"
+echo "root's own file" >"$OUTSIDE/note.txt"
+chmod 0600 "$OUTSIDE/note.txt"
+outside_state() { (cd "$OUTSIDE" && find . -printf '%p %u %m %s\n' | sort && cat note.txt); }
+clean_outside=$(outside_state)
+"$AGENT" backup init --repo "$HR" >/dev/null
+"$AGENT" backup run "$H" --repo "$HR" >/dev/null
+T1="$WORK/t1"
+mkdir -p "$T1$H/d"
+ln -s "$OUTSIDE" "$T1$H/d/sub"
+r=$("$AGENT" backup restore latest --to "$T1" --repo "$HR" 2>&1 | tail -1)
+check "a folder symlink planted inside --to is refused, not followed ($r)" \
+	grep -q "symbolic link" <<<"$r"
+check "root's file outside --to keeps its content, owner and mode" eq "$(outside_state)" "$clean_outside"
+check "nothing outside --to was handed to the student" eq "$(find "$OUTSIDE" -user nobody | wc -l)" 0
+check "the planted link itself is left as it was" eq "$(readlink "$T1$H/d/sub")" "$OUTSIDE"
+ln -s "$OUTSIDE" "$WORK/t2"
+r=$("$AGENT" backup restore latest --to "$WORK/t2" --repo "$HR" 2>&1 | tail -1)
+check "--to that is itself a symlink is refused ($r)" grep -q "symbolic link" <<<"$r"
+check "and nothing is written where it points" eq "$(outside_state)" "$clean_outside"
+T3="$WORK/t3"
+mkdir -p "$T3"
+first=${H#/}
+ln -s "$OUTSIDE" "$T3/${first%%/*}"
+r=$("$AGENT" backup restore latest --to "$T3" --repo "$HR" 2>&1 | tail -1)
+check "a symlink in place of a parent folder higher up is refused ($r)" grep -q "symbolic link" <<<"$r"
+check "and root's file outside is untouched" eq "$(outside_state)" "$clean_outside"
+T4="$WORK/t4"
+mkdir -p "$T4"
+chmod 0770 "$T4"
+r=$("$AGENT" backup restore latest --to "$T4" --repo "$HR" 2>&1 | tail -1)
+check "a target its group can write is refused ($r)" grep -q "can be written by its group" <<<"$r"
+T5="$WORK/t5"
+mkdir -p "$T5"
+chown nobody "$T5"
+r=$("$AGENT" backup restore latest --to "$T5" --repo "$HR" 2>&1 | tail -1)
+check "a target another user owns is refused ($r)" grep -q "is owned by uid 65534" <<<"$r"
+# A restore into the live tree (as with --to /), where the student owns
+# their folder and swaps their sub-folder for a link to the outside as
+# fast as they can (as nobody) while root restores.
+chmod 0711 "$WORK"
+T6="$WORK/t6"
+mkdir -p "$T6$H/d"
+chmod -R 0711 "$T6"
+chown nobody:nogroup "$T6$H/d"
+setpriv --reuid=nobody --regid=nogroup --clear-groups bash -c '
+	d="$1/d"; o="$2"
+	for i in $(seq 1 20000); do
+		[ -e "$d/stop" ] && exit 0
+		mv "$d/sub" "$d/sub.$i" 2>/dev/null && ln -s "$o" "$d/sub" 2>/dev/null
+		sleep 0.001
+		rm -f "$d/sub" 2>/dev/null
+	done' _ "$T6$H" "$OUTSIDE" &
+swapper=$!
+"$AGENT" backup restore latest --to "$T6" --repo "$HR" >/dev/null 2>&1
+touch "$T6$H/d/stop"
+wait $swapper 2>/dev/null
+check "a folder swapped for a link during the restore: root's file outside untouched" \
+	eq "$(outside_state)" "$clean_outside"
+check "and nothing outside was handed to the student" eq "$(find "$OUTSIDE" -user nobody | wc -l)" 0
+r=$("$AGENT" backup restore latest --to "$T4" --allow-shared-target --repo "$HR" 2>&1 | tail -1)
+check "--allow-shared-target restores into a group-writable target ($r)" \
+	eq "$(find "$T4$H/d/sub" -type f | wc -l)" 201
+T7="$WORK/t7"
+mkdir -p "$T7"
+"$AGENT" backup restore latest --to "$T7" --repo "$HR" >/dev/null
+check "a clean target restores every file with its owner" \
+	eq "$(find "$T7$H/d/sub" -type f -user nobody | wc -l)" 201
+chmod 0700 "$WORK"
 
 # ---- ransomware: every file encrypted in place and renamed -------------------
 before=$(manifest "$SRC")
