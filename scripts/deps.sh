@@ -14,10 +14,11 @@ libcurl4-openssl-dev"
 # clamav-daemon (clamd, clamonacc) and clamav (sigtool) are the real
 # antivirus the status checks ask; yara and restic are the scan and
 # backup benchmarks' peers. python3-msgpack reads the collector's answers
-# in the hostile-peer tests.
+# in the hostile-peer tests. systemd gives systemd-analyze, which scores
+# the packaged units offline.
 test_pkgs="libcmocka-dev clang libclang-rt-14-dev sqlite3 openssl procps
 python3 iproute2 python3-scapy dnsmasq-base dsniff iputils-arping nmap
-rsyslog rsyslog-openssl clamav clamav-daemon python3-msgpack"
+rsyslog rsyslog-openssl clamav clamav-daemon python3-msgpack systemd"
 bench_pkgs="bc rsyslog rsyslog-openssl yara restic"
 
 want="$build_pkgs"
