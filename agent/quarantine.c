@@ -3,12 +3,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <msgpack.h>
@@ -16,7 +16,9 @@
 #include <openssl/rand.h>
 #include <uv.h>
 
+#include "agent/beneath.h"
 #include "common/alloc.h"
+#include "common/errtext.h"
 #include "common/pki.h"
 #include "common/timeutil.h"
 #include "common/wire.h"
@@ -35,21 +37,20 @@ static int fail(int rc, char *err, size_t errlen, const char *what,
 	return rc;
 }
 
-static int sha256_file(const char *path, char hex[65])
+static int sha256_fd(int fd, char hex[65])
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return -errno;
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	unsigned char buf[65536], d[EVP_MAX_MD_SIZE];
 	unsigned dlen = 0;
 	ssize_t n;
+	off_t off = 0;
 	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
+	while ((n = pread(fd, buf, sizeof(buf), off)) > 0) {
 		EVP_DigestUpdate(md, buf, (size_t)n);
+		off += n;
+	}
 	EVP_DigestFinal_ex(md, d, &dlen);
 	EVP_MD_CTX_free(md);
-	close(fd);
 	if (n < 0)
 		return -EIO;
 	for (unsigned i = 0; i < 32; i++)
@@ -57,49 +58,96 @@ static int sha256_file(const char *path, char hex[65])
 	return 0;
 }
 
-/* Copies src to a new file dst (mode 0600), fsynced: for moves between
- * filesystems. */
-static int copy_file(const char *src, const char *dst)
+/* Copies in to a new file name in dirfd (mode 0600), fsynced: for
+ * moves between filesystems. Returns the new file's fd in *outfd. */
+static int copy_fd(int in, int dirfd, const char *name, int *outfd)
 {
-	int in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (in < 0)
+	int out = openat(dirfd, name,
+			 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (out < 0)
 		return -errno;
-	int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (out < 0) {
-		int rc = -errno;
-		close(in);
-		return rc;
-	}
 	char buf[65536];
 	ssize_t n;
+	off_t off = 0;
 	int rc = 0;
-	while (rc == 0 && (n = read(in, buf, sizeof(buf))) != 0) {
+	while (rc == 0 && (n = pread(in, buf, sizeof(buf), off)) != 0) {
 		if (n < 0)
 			rc = errno == EINTR ? 0 : -errno;
 		else if (write(out, buf, (size_t)n) != n)
 			rc = -EIO;
+		else
+			off += n;
 	}
 	if (rc == 0 && fsync(out) != 0)
 		rc = -errno;
-	close(in);
-	close(out);
-	if (rc != 0)
-		unlink(dst);
+	if (rc != 0) {
+		close(out);
+		unlinkat(dirfd, name, 0);
+		return rc;
+	}
+	*outfd = out;
+	return 0;
+}
+
+/* The quarantine folder, opened without following a link, root's and
+ * 0700 through its fd. */
+static int open_qdir(const char *qdir, bool create, int *out, char *err,
+		     size_t errlen)
+{
+	if (create && mkdir(qdir, 0700) != 0 && errno != EEXIST)
+		return fail(-errno, err, errlen, "cannot create", qdir);
+	int fd = open(qdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0)
+		return fail(-errno, err, errlen, "cannot open", qdir);
+	if (fstat(fd, &st) != 0 || st.st_uid != geteuid()) {
+		close(fd);
+		return fail(-EPERM, err, errlen, "not ours:", qdir);
+	}
+	fchmod(fd, 0700);
+	*out = fd;
+	return 0;
+}
+
+/* The parent folder of an absolute or relative path, walked without
+ * following any symlink (beneath.h), and its last component. */
+static int open_parent(const char *path, int *pfd, char leaf[NAME_MAX + 1])
+{
+	int start = open(path[0] == '/' ? "/" : ".",
+			 O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (start < 0)
+		return -errno;
+	int rc = beneath_open_parent(start, path, strlen(path), 0, pfd, leaf);
+	close(start);
 	return rc;
 }
 
-static int move_file(const char *src, const char *dst)
+static int fail_walk(int rc, char *err, size_t errlen, const char *what,
+		     const char *path)
 {
-	if (rename(src, dst) == 0)
+	if (rc == -ELOOP)
+		return errtext_set(rc, err, errlen,
+				   "%s %s: a folder on the way is a symbolic "
+				   "link; not followed", what, path);
+	if (rc == -EINVAL)
+		return errtext_set(rc, err, errlen, "%s %s: a path with '..' "
+				   "or no name", what, path);
+	return fail(rc, err, errlen, what, path);
+}
+
+/* Renames without replacing anything at the destination; a filesystem
+ * without RENAME_NOREPLACE gets link and unlink, which refuse the same. */
+static int rename_noreplace(int from_dir, const char *from, int to_dir,
+			    const char *to)
+{
+	if (renameat2(from_dir, from, to_dir, to, RENAME_NOREPLACE) == 0)
 		return 0;
-	if (errno != EXDEV)
+	if (errno != EINVAL)
 		return -errno;
-	int rc = copy_file(src, dst);
-	if (rc == 0 && unlink(src) != 0) {
-		rc = -errno;
-		unlink(dst); /* the original stays: never two copies */
-	}
-	return rc;
+	if (linkat(from_dir, from, to_dir, to, 0) != 0)
+		return -errno;
+	unlinkat(from_dir, from, 0);
+	return 0;
 }
 
 static int write_meta(const char *path, const struct quarantine_entry *e)
@@ -168,14 +216,24 @@ int quarantine_file(const char *qdir, const char *path, const char *sha256,
 		    size_t errlen)
 {
 	struct stat st;
-	if (lstat(path, &st) != 0)
-		return fail(-errno, err, errlen, "cannot quarantine", path);
-	if (!S_ISREG(st.st_mode))
-		return fail(-EINVAL, err, errlen, "not a regular file:", path);
-	if (mkdir(qdir, 0700) != 0 && errno != EEXIST)
-		return fail(-errno, err, errlen, "cannot create", qdir);
-	chmod(qdir, 0700);
+	int pfd = -1, qfd = -1, rc;
+	char leaf[NAME_MAX + 1];
 	memset(e, 0, sizeof(*e));
+	/* The file is found by walking its folders without following a
+	 * link: a student who swaps a folder for a link to /etc between
+	 * the scan and now must not make root move a system file. */
+	if ((rc = open_parent(path, &pfd, leaf)) != 0)
+		return fail_walk(rc, err, errlen, "cannot quarantine", path);
+	if (fstatat(pfd, leaf, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+		rc = fail(-errno, err, errlen, "cannot quarantine", path);
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = fail(-EINVAL, err, errlen, "not a regular file:", path);
+		goto out;
+	}
+	if ((rc = open_qdir(qdir, true, &qfd, err, errlen)) != 0)
+		goto out;
 	unsigned char rnd[6];
 	RAND_bytes(rnd, sizeof(rnd));
 	e->quarantined_us = timeutil_now_us();
@@ -189,21 +247,56 @@ int quarantine_file(const char *qdir, const char *path, const char *sha256,
 	e->uid = st.st_uid;
 	e->gid = st.st_gid;
 	e->mtime_s = st.st_mtim.tv_sec;
-	char bin[4200], meta[4200];
-	snprintf(bin, sizeof(bin), "%s/%s.bin", qdir, e->id);
+	char bin[64], meta[4200];
+	snprintf(bin, sizeof(bin), "%s.bin", e->id);
 	snprintf(meta, sizeof(meta), "%s/%s.meta", qdir, e->id);
-	int rc = move_file(path, bin);
-	if (rc != 0)
-		return fail(rc, err, errlen, "cannot move", path);
-	chmod(bin, 0);
+	int bfd = -1;
+	if (renameat(pfd, leaf, qfd, bin) != 0) {
+		rc = -errno;
+		if (rc == -EXDEV) {
+			/* Another filesystem (a USB drive): copy what is open,
+			 * checked to be the file seen, then unlink it. */
+			int in = openat(pfd, leaf, O_RDONLY | O_NOFOLLOW |
+						   O_NONBLOCK | O_CLOEXEC);
+			struct stat now;
+			rc = in < 0 ? -errno
+			     : fstat(in, &now) != 0 ? -errno
+			     : now.st_ino != st.st_ino || now.st_dev != st.st_dev
+				     ? -ESTALE
+				     : copy_fd(in, qfd, bin, &bfd);
+			if (in >= 0)
+				close(in);
+			if (rc == 0 && unlinkat(pfd, leaf, 0) != 0) {
+				rc = -errno;
+				close(bfd);
+				bfd = -1;
+				unlinkat(qfd, bin, 0); /* never two copies */
+			}
+		}
+		if (rc != 0) {
+			rc = fail(rc, err, errlen, "cannot move", path);
+			goto out;
+		}
+	}
+	if (bfd < 0)
+		bfd = openat(qfd, bin, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	/* The hash of what arrived, recorded as the truth; a mismatch with
 	 * the scan means the file changed in between (it is kept anyway). */
-	if (sha256_file(bin, e->sha256) != 0)
+	if (bfd < 0 || sha256_fd(bfd, e->sha256) != 0)
 		snprintf(e->sha256, sizeof(e->sha256), "%s", sha256);
+	if (bfd >= 0) {
+		fchmod(bfd, 0);
+		close(bfd);
+	}
 	rc = write_meta(meta, e);
 	if (rc != 0)
-		return fail(rc, err, errlen, "cannot record", meta);
-	return 0;
+		rc = fail(rc, err, errlen, "cannot record", meta);
+out:
+	if (pfd >= 0)
+		close(pfd);
+	if (qfd >= 0)
+		close(qfd);
+	return rc;
 }
 
 static int cmp_names(const struct dirent **a, const struct dirent **b)
@@ -253,28 +346,72 @@ static bool valid_id(const char *id)
 int quarantine_restore(const char *qdir, const char *id, const char *to,
 		       char *err, size_t errlen)
 {
-	char bin[4200], meta[4200];
+	char bin[64], meta[4200], leaf[NAME_MAX + 1], tmp[64];
 	struct quarantine_entry e;
+	struct stat st;
+	int qfd = -1, pfd = -1, bfd = -1, rc;
 	if (!valid_id(id))
 		return fail(-EINVAL, err, errlen, "no quarantined file", id);
-	snprintf(bin, sizeof(bin), "%s/%s.bin", qdir, id);
+	snprintf(bin, sizeof(bin), "%s.bin", id);
 	snprintf(meta, sizeof(meta), "%s/%s.meta", qdir, id);
-	int rc = read_meta(meta, &e);
+	rc = read_meta(meta, &e);
 	if (rc != 0)
 		return fail(rc, err, errlen, "no quarantined file", id);
 	const char *dst = to ? to : e.path;
-	if (access(dst, F_OK) == 0)
-		return fail(-EEXIST, err, errlen, "will not overwrite", dst);
-	rc = move_file(bin, dst);
-	if (rc != 0)
-		return fail(rc, err, errlen, "cannot restore to", dst);
-	if (chmod(dst, e.mode) != 0 || chown(dst, e.uid, e.gid) != 0) {
-		/* Restored, but not as it was: say so. */
+	if ((rc = open_qdir(qdir, false, &qfd, err, errlen)) != 0)
+		return rc;
+	/* The destination's folders are walked without following a link,
+	 * so one planted there cannot send the file (and its owner) out. */
+	if ((rc = open_parent(dst, &pfd, leaf)) != 0) {
+		rc = fail_walk(rc, err, errlen, "cannot restore to", dst);
+		goto out;
+	}
+	if (fstatat(pfd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		rc = fail(-EEXIST, err, errlen, "will not overwrite", dst);
+		goto out;
+	}
+	bfd = openat(qfd, bin, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (bfd < 0) {
+		rc = fail(-errno, err, errlen, "no quarantined file", id);
+		goto out;
+	}
+	/* Owner, mode and times are set through the fd while the file is
+	 * still in root's folder, where no one else can reach it. */
+	struct timespec ts[2] = {{e.mtime_s, 0}, {e.mtime_s, 0}};
+	bool meta_ok = fchown(bfd, e.uid, e.gid) == 0 &&
+		       fchmod(bfd, e.mode) == 0;
+	futimens(bfd, ts);
+	rc = rename_noreplace(qfd, bin, pfd, leaf);
+	if (rc == -EXDEV) {
+		int out;
+		snprintf(tmp, sizeof(tmp), ".ew-restore-%s", id);
+		rc = copy_fd(bfd, pfd, tmp, &out);
+		if (rc == 0) {
+			meta_ok = fchown(out, e.uid, e.gid) == 0 &&
+				  fchmod(out, e.mode) == 0;
+			futimens(out, ts);
+			close(out);
+			rc = rename_noreplace(pfd, tmp, pfd, leaf);
+			if (rc != 0)
+				unlinkat(pfd, tmp, 0);
+			else
+				unlinkat(qfd, bin, 0);
+		}
+	}
+	if (rc != 0) {
+		fchmod(bfd, 0);
+		rc = fail(rc, err, errlen, "cannot restore to", dst);
+		goto out;
+	}
+	if (!meta_ok) /* restored, but not as it was: say so */
 		snprintf(err, errlen, "restored to %s, but its owner or mode "
 			 "could not be set back", dst);
-	}
-	struct timeval tv[2] = {{e.mtime_s, 0}, {e.mtime_s, 0}};
-	utimes(dst, tv);
 	unlink(meta);
-	return 0;
+out:
+	if (bfd >= 0)
+		close(bfd);
+	if (pfd >= 0)
+		close(pfd);
+	close(qfd);
+	return rc;
 }

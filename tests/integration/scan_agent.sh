@@ -107,6 +107,30 @@ check "restore puts it back, same content and mode" \
 	eq "$(sha256sum "$Q/shell.php" | cut -c1-64) $(stat -c %a "$Q/shell.php")" "$sum 640"
 check "and the quarantine is empty again" \
 	grep -q "nothing in quarantine" <<<"$("$AGENT" quarantine list -c "$A/agent.yaml")"
+# Quarantine restore through a planted link (issue 12): the student swaps
+# the folder for a link to a folder of root's; root must not put the file
+# (and its owner) there.
+chown nobody "$Q/shell.php"
+"$COLLECTOR" command send --agent "$ID" --type scan --kind paths --path "$Q" -c "$CONF" >/dev/null
+for _ in $(seq 150); do [ -e "$Q/shell.php" ] || break; sleep 0.2; done
+qid=$("$AGENT" quarantine list --json -c "$A/agent.yaml" | $PY -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])' 2>/dev/null)
+ROOTS="$WORK/roots-folder"
+mkdir -p "$ROOTS"
+mv "$Q" "$Q.real"
+ln -s "$ROOTS" "$Q"
+r=$("$AGENT" quarantine restore "$qid" -c "$A/agent.yaml" 2>&1)
+check "quarantine restore refuses a folder on the way swapped for a link ($r)" grep -q "symbolic link" <<<"$r"
+check "nothing lands where the link points" eq "$(ls -A "$ROOTS" | wc -l)" 0
+mkdir -p "$WORK/drop"
+ln -s "$ROOTS" "$WORK/drop/sub"
+r=$("$AGENT" quarantine restore "$qid" --to "$WORK/drop/sub/x.php" -c "$A/agent.yaml" 2>&1)
+check "quarantine restore --to through a link is refused too ($r)" grep -q "symbolic link" <<<"$r"
+check "and still nothing there" eq "$(ls -A "$ROOTS" | wc -l)" 0
+rm "$Q"
+mv "$Q.real" "$Q"
+"$AGENT" quarantine restore "$qid" -c "$A/agent.yaml" >/dev/null
+check "the file stayed in quarantine and restores, owner and mode as they were" \
+	eq "$(sha256sum "$Q/shell.php" | cut -c1-64) $(stat -c '%a %U' "$Q/shell.php")" "$sum 640 nobody"
 kill -TERM "$APID"
 wait "$APID"
 tap_finish
