@@ -81,6 +81,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		free(mem);
 	}
+
+	/* The JSON form keeps backslashes but is as safe. */
+	mem = NULL;
+	memlen = 0;
+	f = open_memstream(&mem, &memlen);
+	if (f != NULL) {
+		if (textsafe_fwrite_json(f, in, size) != 0)
+			abort();
+		fclose(f);
+		check_safe((const unsigned char *)mem, memlen);
+		free(mem);
+	}
 	free(full);
 	return 0;
 }
