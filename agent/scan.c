@@ -26,6 +26,7 @@
 
 struct pending {
 	char *path;
+	size_t root_len; /* the root the walk started from: a prefix of path */
 	struct scancache_key key;
 	char owner[33];
 };
@@ -61,6 +62,7 @@ struct scan {
 	struct scan_ops ops;
 	void *arg;
 
+	size_t root_len; /* of the root being walked */
 	struct dirframe stack[MAX_DEPTH];
 	int depth;
 	size_t next_root;
@@ -248,6 +250,7 @@ static void consider(struct scan *s, const char *path, const struct stat *st)
 		return;
 	}
 	p->key = key;
+	p->root_len = s->root_len;
 	snprintf(p->owner, sizeof(p->owner), "%s", owner_of(s, st->st_uid));
 	queue_push_back(s, p);
 }
@@ -305,6 +308,7 @@ static void walk_root(struct scan *s, const char *root)
 	 * for what it points to. */
 	if (excluded(s, root))
 		return;
+	s->root_len = strlen(root);
 	if (stat(root, &st) != 0) {
 		char why[128];
 		snprintf(why, sizeof(why), "cannot open: %s",
@@ -574,9 +578,16 @@ static void send_request(struct worker *w, struct pending *p)
 	msgpack_packer pk;
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 2);
+	/* The child walks from the root as this walk did, with no link
+	 * followed below it, and checks it opened the inode seen here: a
+	 * folder swapped for a link in between (it holds
+	 * CAP_DAC_READ_SEARCH) makes it skip the file, not read elsewhere. */
+	msgpack_pack_map(&pk, 5);
 	wire_pack_kv_str(&pk, "p", p->path);
 	wire_pack_kv_str(&pk, "o", p->owner);
+	wire_pack_kv_u64(&pk, "rl", p->root_len);
+	wire_pack_kv_u64(&pk, "d", p->key.dev);
+	wire_pack_kv_u64(&pk, "i", p->key.ino);
 	if (w->count == 0)
 		w->head_since_ms = now_ms(w->scan);
 	w->inflight[(w->head + w->count) % INFLIGHT] = p;

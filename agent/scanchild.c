@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 #include <uv.h>
 
+#include "agent/beneath.h"
 #include "agent/childproc.h"
 #include "agent/sandbox.h"
 #include "common/alloc.h"
@@ -254,21 +255,69 @@ static int reply(struct child *ch, const char *path, const char *verdict,
 	return rc;
 }
 
-static int scan_one(struct child *ch, const char *path, const char *owner)
+/* What the parent asked for: the path, the length of the root its
+ * walk started from (a prefix of the path; 0: none given) and the
+ * device and inode it saw (0: not given). */
+struct request {
+	char path[4096];
+	char owner[64];
+	uint64_t root_len, dev, ino;
+};
+
+/* Opens the file as the parent's walk reached it: the root as the
+ * parent opened it (its last component not followed), then every
+ * component below it with O_NOFOLLOW, never the whole path at once:
+ * CAP_DAC_READ_SEARCH would read whatever a folder swapped for a link
+ * points to. */
+static int open_as_walked(const struct request *rq, int *out)
 {
 	/* O_NONBLOCK: a FIFO swapped in after the parent's lstat must not
-	 * hang us; O_NOFOLLOW: nor may a symlink swapped in. */
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
-				    O_CLOEXEC);
-	if (fd < 0)
-		return reply(ch, path, errno == ELOOP ? "skip" : "error",
-			     errno == ELOOP ? "symlink" :
-				uv_strerror(-errno), 0,
+	 * hang us. */
+	const int flags = O_RDONLY | O_NONBLOCK | O_NOCTTY;
+	const char *path = rq->path;
+	size_t len = strlen(path), rl = (size_t)rq->root_len;
+	if (rl == len) { /* the root is this file */
+		int fd = open(path, flags | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		*out = fd;
+		return 0;
+	}
+	char root[4096];
+	if (rl == 0 || rl > len || rl >= sizeof(root) ||
+	    !(path[rl] == '/' || path[rl - 1] == '/'))
+		rl = 0;
+	if (rl == 0)
+		snprintf(root, sizeof(root), "%s", path[0] == '/' ? "/" : ".");
+	else
+		snprintf(root, sizeof(root), "%.*s", (int)rl, path);
+	int rfd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (rfd < 0)
+		return -errno;
+	int rc = beneath_open(rfd, path + rl, len - rl, flags,
+			      BENEATH_NO_OPENAT2, out);
+	close(rfd);
+	return rc;
+}
+
+static int scan_one(struct child *ch, const struct request *rq)
+{
+	const char *path = rq->path, *owner = rq->owner;
+	int fd, orc = open_as_walked(rq, &fd);
+	if (orc != 0)
+		return reply(ch, path, orc == -ELOOP ? "skip" : "error",
+			     orc == -ELOOP ? "symlink" : uv_strerror(orc), 0,
 			     NULL, NULL);
 	struct stat st;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
 		return reply(ch, path, "skip", "not a regular file", 0, NULL,
+			     NULL);
+	}
+	if ((rq->dev || rq->ino) &&
+	    ((uint64_t)st.st_dev != rq->dev || (uint64_t)st.st_ino != rq->ino)) {
+		close(fd);
+		return reply(ch, path, "skip", "changed since the walk", 0, NULL,
 			     NULL);
 	}
 	if (ch->max_size > 0 && st.st_size > ch->max_size) {
@@ -486,16 +535,19 @@ int scanchild_main(int argc, char **argv)
 	while (req && (rc = childproc_recv(STDIN_FILENO, req, REQUEST_MAX,
 					   &len)) == 0) {
 		msgpack_unpacked up;
-		char path[4096], owner[64] = "";
+		struct request rq = {.owner = ""};
 		msgpack_unpacked_init(&up);
 		rc = -EBADMSG;
 		if (wire_check_msgpack(req, len, WIRE_MAX_DEPTH) == 0 &&
 		    msgpack_unpack_next(&up, req, len, NULL) ==
 			    MSGPACK_UNPACK_SUCCESS &&
 		    up.data.type == MSGPACK_OBJECT_MAP &&
-		    wire_get_str(&up.data, "p", path, sizeof(path)) == 0) {
-			wire_get_str(&up.data, "o", owner, sizeof(owner));
-			rc = scan_one(&ch, path, owner);
+		    wire_get_str(&up.data, "p", rq.path, sizeof(rq.path)) == 0) {
+			wire_get_str(&up.data, "o", rq.owner, sizeof(rq.owner));
+			wire_get_u64(&up.data, "rl", &rq.root_len);
+			wire_get_u64(&up.data, "d", &rq.dev);
+			wire_get_u64(&up.data, "i", &rq.ino);
+			rc = scan_one(&ch, &rq);
 		}
 		msgpack_unpacked_destroy(&up);
 		if (rc != 0)

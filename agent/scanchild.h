@@ -6,7 +6,10 @@
  * CAP_DAC_READ_SEARCH, seccomp: no network, no exec, no writes but its
  * pipe) and then answers one request per file, in order:
  *
- *   parent -> child   {p: path, o: owner name}
+ *   parent -> child   {p: path, o: owner name, rl: length of the walk's
+ *                      root in p, d: device, i: inode}  (rl, d, i optional:
+ *                      the child walks from the root with no link followed
+ *                      and skips a file whose device or inode changed)
  *   child -> parent   {t:"ready", rules: N}  once, or {t:"fail", msg}
  *                     {t:"res", p, r: "clean"|"match"|"skip"|"error",
  *                      why, size, sha256 (a match only),
