@@ -34,7 +34,13 @@ struct keyset {
 	uint64_t *filter; /* FILTER_BITS bits, allocated with the first key */
 };
 
+/* The last labels (top-level domains) of the listed names, as a 4096-bit
+ * map that stays in L1: a name whose TLD no listed name has is a miss
+ * after hashing one short label, before any probe of the big filter. */
+#define TLD_BITS 4096u
+
 struct iocset {
+	uint64_t tld[TLD_BITS / 64];
 	struct keyset domains;
 	struct keyset ips; /* key: family byte, then the address */
 };
@@ -94,6 +100,11 @@ static uint64_t hash_add_label(uint64_t h, const char *label, size_t len)
 {
 	h = (h ^ hash_label(label, len)) * FNV_PRIME;
 	return h ^ h >> 31;
+}
+
+static uint32_t tld_bit(const char *label, size_t len)
+{
+	return (uint32_t)(hash_label(label, len) >> 40) % TLD_BITS;
 }
 
 static uint64_t hash_domain(const char *name, size_t len)
@@ -286,6 +297,10 @@ static int add_indicator(struct iocset *set, const char *s, size_t n,
 	int len = normalise_domain(s, n, dom, why);
 	if (len < 0)
 		return -EINVAL;
+	const char *dot = memrchr(dom, '.', (size_t)len);
+	size_t tld_off = dot ? (size_t)(dot - dom) + 1 : 0;
+	uint32_t bit = tld_bit(dom + tld_off, (size_t)len - tld_off);
+	set->tld[bit / 64] |= 1ULL << (bit % 64);
 	return keyset_add(&set->domains, hash_domain(dom, (size_t)len), dom,
 			  (size_t)len);
 }
@@ -394,6 +409,11 @@ bool iocset_match_domain(const struct iocset *set, const char *name,
 		return false;
 	if (n > 0 && name[n - 1] == '.')
 		n--;
+	const char *dot = memrchr(name, '.', n);
+	size_t tld_off = dot ? (size_t)(dot - name) + 1 : 0;
+	uint32_t bit = tld_bit(name + tld_off, n - tld_off);
+	if (!(set->tld[bit / 64] >> (bit % 64) & 1))
+		return false;
 	/* From the end backwards, a label at a time: after each label the
 	 * hash is that parent domain's (see hash_domain). Only a suffix that
 	 * passes the filter is copied in lower case and compared. */

@@ -1,6 +1,7 @@
 #include "agent/netdetect.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -96,7 +97,9 @@ struct scan_entry {
 	uint8_t active; /* index + 1 of its active record, or 0 */
 	uint8_t n_ports;
 	uint16_t ports[NETDETECT_SCAN_PORTS_MAX];
-};
+} __attribute__((aligned(64)));
+
+_Static_assert(sizeof(struct scan_entry) == 64, "one cache line");
 
 struct scan_active {
 	bool used;
@@ -334,9 +337,47 @@ static void format_time(uint64_t us, char *buf, size_t cap)
 	unsigned m = mp < 10 ? mp + 3 : mp - 9;
 	if (m <= 2)
 		y++;
-	snprintf(buf, cap, "%04lld-%02u-%02uT%02u:%02u:%02u.%03uZ",
-		 (long long)y, m, d, sod / 3600, sod / 60 % 60, sod % 60,
-		 (unsigned)(us % US_PER_S / 1000));
+	if (y < 0 || y > 9999 || cap < 25) {
+		snprintf(buf, cap, "?");
+		return;
+	}
+	/* Digits by hand: this runs for every alert. */
+	unsigned ms = (unsigned)(us % US_PER_S / 1000);
+	unsigned v[] = {(unsigned)y / 100, (unsigned)y % 100, m, d,
+			sod / 3600, sod / 60 % 60, sod % 60};
+	static const char sep[] = "\0\0--T::";
+	size_t at = 0;
+	for (int i = 0; i < 7; i++) {
+		if (sep[i])
+			buf[at++] = sep[i];
+		buf[at++] = (char)('0' + v[i] / 10);
+		buf[at++] = (char)('0' + v[i] % 10);
+	}
+	buf[at++] = '.';
+	buf[at++] = (char)('0' + ms / 100);
+	buf[at++] = (char)('0' + ms / 10 % 10);
+	buf[at++] = (char)('0' + ms % 10);
+	buf[at++] = 'Z';
+	buf[at] = '\0';
+}
+
+/* Concatenates the strings up to NULL into buf, cut to fit. For the
+ * summaries of alerts that may come by the thousand (IOC hits), where
+ * printf's format parsing is most of an alert's cost. */
+static void join(char *buf, size_t cap, ...)
+{
+	va_list ap;
+	size_t at = 0;
+	va_start(ap, cap);
+	for (const char *s; (s = va_arg(ap, const char *)) != NULL;) {
+		size_t n = strlen(s);
+		if (n > cap - 1 - at)
+			n = cap - 1 - at;
+		memcpy(buf + at, s, n);
+		at += n;
+	}
+	va_end(ap);
+	buf[at] = '\0';
 }
 
 static void pack_time(msgpack_packer *pk, const char *key, uint64_t us)
@@ -963,12 +1004,10 @@ static void check_dns_query(struct netdetect *nd, const struct net_packet *p)
 	wire_pack_kv_str(pk, "client_ip", client);
 	pack_mac(pk, "client_mac", p->src_mac);
 	pack_ip(pk, "server_ip", p->family, p->dst_ip);
-	snprintf(en, sizeof(en),
-		 "Known-bad domain: %s looked up %s (listed: %s)", client,
-		 q.qname, matched);
-	snprintf(vi, sizeof(vi),
-		 "Tên miền độc hại: %s tra cứu %s (trong danh sách: %s)",
-		 client, q.qname, matched);
+	join(en, sizeof(en), "Known-bad domain: ", client, " looked up ",
+	     q.qname, " (listed: ", matched, ")", NULL);
+	join(vi, sizeof(vi), "Tên miền độc hại: ", client, " tra cứu ",
+	     q.qname, " (trong danh sách: ", matched, ")", NULL);
 	finish_alert(nd, "net.ioc_dns", 7, en, vi);
 }
 
@@ -1295,8 +1334,9 @@ static void check_syn(struct netdetect *nd, const struct net_packet *p)
 	key[0] = (uint8_t)p->family;
 	memcpy(key + 1, p->src_ip, 16);
 	memcpy(key + 17, p->dst_ip, 16);
-	uint64_t h = hash_bytes(key, sizeof(key)) | 1;
+	uint64_t h = hash_bytes(key, sizeof(key));
 	struct scan_entry *e = &nd->scans[h % SCAN_SLOTS];
+	h |= 1; /* 0 marks a free entry */
 	uint32_t now_s = (uint32_t)(nd->now / US_PER_S);
 	if (e->active && e->key == h) {
 		struct scan_active *s = &nd->active[e->active - 1];

@@ -43,7 +43,9 @@
 #include "agent/iocset.h"
 
 #define NETDETECT_LIST_MAX 16
-#define NETDETECT_SCAN_PORTS_MAX 64
+/* The ports of one source and destination are kept up to the threshold
+ * only; 24 of them make a table entry one cache line. */
+#define NETDETECT_SCAN_PORTS_MAX 24
 
 struct netdetect_config {
 	bool has_gateway;

@@ -19,7 +19,10 @@ static struct cursor cursor_at(const uint8_t *p, size_t len)
 	return (struct cursor){p, len, 0, true};
 }
 
-static bool have(struct cursor *c, size_t n)
+/* The readers run a few times per packet: inlined, they cost a compare. */
+#define CURSOR_INLINE static inline __attribute__((always_inline))
+
+CURSOR_INLINE bool have(struct cursor *c, size_t n)
 {
 	if (!c->ok || n > c->len - c->off) {
 		c->ok = false;
@@ -28,14 +31,14 @@ static bool have(struct cursor *c, size_t n)
 	return true;
 }
 
-static uint8_t u8(struct cursor *c)
+CURSOR_INLINE uint8_t u8(struct cursor *c)
 {
 	if (!have(c, 1))
 		return 0;
 	return c->p[c->off++];
 }
 
-static uint16_t be16(struct cursor *c)
+CURSOR_INLINE uint16_t be16(struct cursor *c)
 {
 	if (!have(c, 2))
 		return 0;
@@ -44,13 +47,13 @@ static uint16_t be16(struct cursor *c)
 	return v;
 }
 
-static uint32_t be32(struct cursor *c)
+CURSOR_INLINE uint32_t be32(struct cursor *c)
 {
 	uint32_t hi = be16(c);
 	return hi << 16 | be16(c);
 }
 
-static void bytes(struct cursor *c, void *dst, size_t n)
+CURSOR_INLINE void bytes(struct cursor *c, void *dst, size_t n)
 {
 	if (!have(c, n)) {
 		memset(dst, 0, n);
@@ -60,7 +63,7 @@ static void bytes(struct cursor *c, void *dst, size_t n)
 	c->off += n;
 }
 
-static void skip(struct cursor *c, size_t n)
+CURSOR_INLINE void skip(struct cursor *c, size_t n)
 {
 	if (have(c, n))
 		c->off += n;
@@ -318,24 +321,23 @@ int net_parse_dns(const uint8_t *data, size_t len, struct net_dns *out)
 	if (!c.ok)
 		return -EBADMSG;
 	size_t off = c.off;
+	/* The first name is read straight into qname; later ones only need
+	 * skipping, through a scratch buffer. */
+	char scratch[NET_DNS_NAME_MAX + 1];
 	for (uint16_t q = 0; q < out->qdcount; q++) {
-		char name[NET_DNS_NAME_MAX + 1];
-		if (read_name(data, len, &off, name, sizeof(name)) != 0 ||
+		char *name = q == 0 ? out->qname : scratch;
+		if (read_name(data, len, &off, name, sizeof(scratch)) != 0 ||
 		    off + 4 > len)
 			return -EBADMSG;
-		if (q == 0) {
-			memcpy(out->qname, name, sizeof(name));
+		if (q == 0)
 			out->qtype = (uint16_t)(data[off] << 8 | data[off + 1]);
-		}
 		off += 4;
 	}
 	for (uint16_t a = 0; a < out->ancount; a++) {
-		char name[NET_DNS_NAME_MAX + 1];
-		if (read_name(data, len, &off, name, sizeof(name)) != 0 ||
+		char *name = a == 0 && out->qdcount == 0 ? out->qname : scratch;
+		if (read_name(data, len, &off, name, sizeof(scratch)) != 0 ||
 		    off + 10 > len)
 			return -EBADMSG;
-		if (a == 0 && out->qdcount == 0)
-			memcpy(out->qname, name, sizeof(name));
 		uint16_t type = (uint16_t)(data[off] << 8 | data[off + 1]);
 		uint16_t rdlen = (uint16_t)(data[off + 8] << 8 | data[off + 9]);
 		off += 10;
@@ -413,6 +415,15 @@ void net_format_ip(int family, const uint8_t *addr, char *buf, size_t cap)
 
 void net_format_mac(const uint8_t mac[6], char *buf, size_t cap)
 {
-	snprintf(buf, cap, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1],
-		 mac[2], mac[3], mac[4], mac[5]);
+	static const char hex[] = "0123456789abcdef";
+	char out[18];
+	for (int i = 0; i < 6; i++) {
+		out[3 * i] = hex[mac[i] >> 4];
+		out[3 * i + 1] = hex[mac[i] & 15];
+		out[3 * i + 2] = i < 5 ? ':' : '\0';
+	}
+	if (cap >= sizeof(out))
+		memcpy(buf, out, sizeof(out));
+	else
+		snprintf(buf, cap, "%s", out);
 }

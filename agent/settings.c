@@ -40,7 +40,7 @@ static const struct config_field fields[] = {
 	F("netsensor.dhcp_servers", CONFIG_LIST, net_dhcp_raw, 0, "[]", 0, 0),
 	F("netsensor.name_responders", CONFIG_LIST, net_responders_raw, 0, "[]",
 	  0, 0),
-	F("netsensor.scan_ports", CONFIG_INT, net_scan_ports, 0, "20", 2, 64),
+	F("netsensor.scan_ports", CONFIG_INT, net_scan_ports, 0, "20", 2, 24),
 	F("netsensor.scan_window", CONFIG_DURATION, net_scan_window, 0, "10s", 1,
 	  3600),
 	F("netsensor.arp_flood", CONFIG_INT, net_arp_flood, 0, "30", 2, 100000),
