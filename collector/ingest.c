@@ -17,15 +17,39 @@
 
 #define MAX_INFLIGHT_BATCHES 8
 #define SWEEP_INTERVAL_MS 1000
-/* A connection may burst this many seconds' worth of its rate. */
+/* An agent may burst this many seconds' worth of its rate. */
 #define RATE_BURST_SECONDS 5
+/* Output queued for one connection. Above the high mark the collector
+ * stops reading from it (a peer that sends but never reads gets no more
+ * answers queued) and serves no bundle piece; below the low mark reading
+ * resumes; stuck above the high mark this long, the connection is cut. */
+#define OUTPUT_HIGH (1024u * 1024u)
+#define OUTPUT_LOW (256u * 1024u)
+#define OUTPUT_STALL_MS 30000
+/* Agents whose budgets are kept; a power of two. Entries live for the
+ * process: only enrolled, unrevoked certificates get this far. */
+#define BUDGET_BUCKETS 16384
 /* Sweeps between looks for commands queued while agents are connected. */
 #define COMMAND_SWEEP_EVERY 3
+
+/* What one agent may spend, whatever its connections: tokens for events
+ * and pings, and bundle pieces per second. It outlives connections, so
+ * reconnecting or holding many sockets buys nothing. */
+struct agent_budget {
+	char agent[EVENT_AGENT_MAX + 1];
+	double tokens;
+	uint64_t tokens_ms;
+	double pieces;
+	uint64_t pieces_ms;
+	struct conn *conn; /* the agent's one live connection, or NULL */
+	struct agent_budget *next;
+};
 
 struct conn {
 	struct ingest *ing;
 	struct tls_stream *ts;
 	struct wire_decoder *dec;
+	struct agent_budget *budget; /* set once the handshake names the agent */
 	char agent[EVENT_AGENT_MAX + 1];
 	char school[PKI_ID_MAX + 1];
 	char addr[64];
@@ -35,11 +59,11 @@ struct conn {
 	bool paused;
 	bool throttled;
 	bool backlog_paused;
+	bool output_paused;
 	int inflight;
 	uint64_t opened_ms;
 	uint64_t last_activity_ms;
-	double tokens;
-	uint64_t tokens_ms;
+	uint64_t output_paused_ms;
 	struct conn *prev, *next;
 };
 
@@ -58,6 +82,7 @@ struct ingest {
 	int64_t revoked_seen_us; /* revocations up to here are handled */
 	uint64_t fetch_window_ms; /* the second the piece budget counts */
 	int fetch_pieces;	  /* served in that second */
+	struct agent_budget *budgets[BUDGET_BUCKETS];
 	int handles_open;
 	bool stopping;
 	void (*stop_done)(void *);
@@ -139,21 +164,75 @@ static void conn_reject(struct conn *c, uint64_t *counter, const char *code,
 
 /* ---- flow control -------------------------------------------------------- */
 
+static struct agent_budget *budget_get(struct ingest *ing, const char *agent)
+{
+	uint32_t h = 2166136261u;
+	for (const char *p = agent; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	struct agent_budget **head = &ing->budgets[h & (BUDGET_BUCKETS - 1)];
+	for (struct agent_budget *b = *head; b; b = b->next)
+		if (strcmp(b->agent, agent) == 0)
+			return b;
+	struct agent_budget *b = alloc_zeroed(1, sizeof(*b));
+	if (b == NULL)
+		return NULL;
+	snprintf(b->agent, sizeof(b->agent), "%s", agent);
+	b->tokens = (double)ing->opts.max_events_per_second * RATE_BURST_SECONDS;
+	b->tokens_ms = now_ms(ing);
+	b->pieces = 1;
+	b->pieces_ms = b->tokens_ms;
+	b->next = *head;
+	*head = b;
+	return b;
+}
+
 static void refill_tokens(struct conn *c, uint64_t now)
 {
+	struct agent_budget *b = c->budget;
 	double rate = c->ing->opts.max_events_per_second;
 	double cap = rate * RATE_BURST_SECONDS;
-	c->tokens += rate * (double)(now - c->tokens_ms) / 1000.0;
-	if (c->tokens > cap)
-		c->tokens = cap;
-	c->tokens_ms = now;
+	b->tokens += rate * (double)(now - b->tokens_ms) / 1000.0;
+	if (b->tokens > cap)
+		b->tokens = cap;
+	b->tokens_ms = now;
+}
+
+/* Spends n of the agent's tokens; past zero the connection is throttled
+ * (stops being read) until the sweep has refilled them. */
+static void spend_tokens(struct conn *c, double n)
+{
+	struct ingest *ing = c->ing;
+	refill_tokens(c, now_ms(ing));
+	c->budget->tokens -= n;
+	if (c->budget->tokens < 0 && !c->throttled) {
+		c->throttled = true;
+		ing->stats.throttled++;
+		log_info("ingest: throttling %s: over %d events/s",
+			 who(c), ing->opts.max_events_per_second);
+	}
+}
+
+/* Output the peer has not read yet. Past the high mark, stop reading its
+ * requests: every request makes an answer, and a peer that never reads
+ * would otherwise make the collector queue without bound. */
+static void check_output(struct conn *c)
+{
+	if (c->closing || c->closed || c->output_paused)
+		return;
+	if (tls_stream_write_backlog(c->ts) > OUTPUT_HIGH) {
+		c->output_paused = true;
+		c->output_paused_ms = now_ms(c->ing);
+		c->ing->stats.output_paused++;
+	}
 }
 
 static void conn_update_flow(struct conn *c)
 {
 	if (c->closing || c->closed)
 		return;
+	check_output(c);
 	bool want_pause = c->throttled || c->backlog_paused ||
+			  c->output_paused ||
 			  c->inflight >= MAX_INFLIGHT_BATCHES;
 	if (want_pause && !c->paused) {
 		c->paused = true;
@@ -395,14 +474,7 @@ static int handle_events(struct conn *c, const msgpack_object *root)
 		}
 		store_batch_add(batch, &ev);
 	}
-	refill_tokens(c, now_ms(ing));
-	c->tokens -= n;
-	if (c->tokens < 0 && !c->throttled) {
-		c->throttled = true;
-		ing->stats.throttled++;
-		log_info("ingest: throttling %s: over %d events/s",
-			 who(c), ing->opts.max_events_per_second);
-	}
+	spend_tokens(c, n);
 	pa->conn = c;
 	pa->id = id;
 	c->inflight++;
@@ -463,8 +535,22 @@ static int handle_fetch(struct conn *c, const msgpack_object *root)
 		ing->fetch_window_ms = now;
 		ing->fetch_pieces = 0;
 	}
-	if (ing->fetch_pieces >= budget) {
+	/* Each agent's own share refills at a tenth of the global budget,
+	 * so one PC looping on fetch slows only itself, and ten at once still
+	 * leave the rest their turn. A peer with unread output gets no piece:
+	 * it has not taken the last one. */
+	struct agent_budget *b = c->budget;
+	double share = budget / 10.0 > 1.0 ? budget / 10.0 : 1.0;
+	b->pieces += share * (double)(now - b->pieces_ms) / 1000.0;
+	if (b->pieces > share)
+		b->pieces = share;
+	b->pieces_ms = now;
+	bool own_share_spent = b->pieces < 1.0;
+	if (own_share_spent || ing->fetch_pieces >= budget ||
+	    tls_stream_write_backlog(c->ts) > OUTPUT_LOW) {
 		ing->stats.pieces_busy++;
+		if (own_share_spent)
+			ing->stats.pieces_unfair++;
 		send_piece_error(c, what, version, offset, "busy",
 				 1000 + (uint64_t)(rand() % 4000));
 		return 0;
@@ -493,6 +579,7 @@ static int handle_fetch(struct conn *c, const msgpack_object *root)
 		return 0;
 	}
 	ing->fetch_pieces++;
+	b->pieces -= 1.0;
 	ing->stats.pieces_served++;
 	struct wire_out out;
 	wire_out_begin(&out, WIRE_BLOB, 5);
@@ -528,6 +615,8 @@ static int on_frame(void *arg, const char *body, size_t len)
 		break;
 	case WIRE_PING: {
 		uint64_t ts = 0;
+		/* A ping is answered, so it costs what an event costs. */
+		spend_tokens(c, 1);
 		wire_get_u64(msg.root, "ts", &ts);
 		struct wire_out out;
 		wire_out_begin(&out, WIRE_PING, 1);
@@ -540,7 +629,8 @@ static int on_frame(void *arg, const char *body, size_t len)
 		break;
 	case WIRE_RESULT:
 		/* Command results arrive as events; the frame is accepted
-		 * for forward compatibility. */
+		 * for forward compatibility, and paid for. */
+		spend_tokens(c, 1);
 		break;
 	default:
 		conn_reject(c, &c->ing->stats.bad_frames, "bad_frame",
@@ -549,6 +639,7 @@ static int on_frame(void *arg, const char *body, size_t len)
 		break;
 	}
 	wire_msg_release(&msg);
+	conn_update_flow(c);
 	return rc;
 }
 
@@ -560,9 +651,29 @@ static void on_open(struct tls_stream *ts, void *arg)
 	snprintf(c->agent, sizeof(c->agent), "%s", tls_stream_peer_cn(ts));
 	snprintf(c->school, sizeof(c->school), "%s", tls_stream_peer_ou(ts));
 	c->last_activity_ms = now_ms(c->ing);
-	if (!event_agent_id_valid(c->agent))
+	if (!event_agent_id_valid(c->agent)) {
 		conn_reject(c, &c->ing->stats.identity_mismatch, "identity",
 			    "certificate CN is not a valid agent id");
+		return;
+	}
+	struct agent_budget *b = budget_get(c->ing, c->agent);
+	if (b == NULL) {
+		conn_reject(c, NULL, "internal", "out of memory");
+		return;
+	}
+	/* One live connection per agent: a real agent reconnecting after a
+	 * cut must not wait for the old socket's idle timeout, and a stolen
+	 * certificate cannot multiply its budget with more sockets. */
+	if (b->conn != NULL && b->conn != c) {
+		struct conn *old = b->conn;
+		b->conn = NULL;
+		old->budget = NULL;
+		c->ing->stats.replaced++;
+		conn_reject(old, NULL, "replaced",
+			    "replaced by a newer connection of the same agent");
+	}
+	b->conn = c;
+	c->budget = b;
 }
 
 static void on_data(struct tls_stream *ts, const char *data, size_t len,
@@ -598,6 +709,9 @@ static void on_close(struct tls_stream *ts, int status, void *arg)
 	} else if (status != 0 && !c->closing && error[0]) {
 		log_info("ingest: %s disconnected: %s", who(c), error);
 	}
+	if (c->budget != NULL && c->budget->conn == c)
+		c->budget->conn = NULL;
+	c->budget = NULL;
 	c->closed = true;
 	c->ts = NULL;
 	ing->stats.open--;
@@ -654,8 +768,7 @@ static void on_connection(uv_stream_t *server, int status)
 	}
 	ing->stats.accepted++;
 	c->ing = ing;
-	c->opened_ms = c->last_activity_ms = c->tokens_ms = now_ms(ing);
-	c->tokens = (double)ing->opts.max_events_per_second * RATE_BURST_SECONDS;
+	c->opened_ms = c->last_activity_ms = now_ms(ing);
 	if (ing->stats.open >= (uint64_t)ing->opts.max_connections ||
 	    ing->stopping) {
 		ing->stats.refused_full++;
@@ -717,11 +830,27 @@ static void on_sweep(uv_timer_t *timer)
 			tls_stream_close(c->ts, -ETIMEDOUT);
 			continue;
 		}
-		if (c->throttled) {
+		if (c->throttled && c->budget != NULL) {
 			refill_tokens(c, now);
-			if (c->tokens > 0) {
+			if (c->budget->tokens > 0) {
 				c->throttled = false;
 				conn_update_flow(c);
+			}
+		}
+		if (c->output_paused) {
+			if (tls_stream_write_backlog(c->ts) < OUTPUT_LOW) {
+				c->output_paused = false;
+				conn_update_flow(c);
+			} else if (now - c->output_paused_ms > OUTPUT_STALL_MS) {
+				/* An orderly close would wait for the
+				 * backlog to drain, which it never will. */
+				c->closing = true;
+				ing->stats.output_stalled++;
+				log_warn("ingest: closing %s: %zu bytes unread for "
+					 "%ds", who(c),
+					 tls_stream_write_backlog(c->ts),
+					 OUTPUT_STALL_MS / 1000);
+				tls_stream_abort(c->ts, -ETIMEDOUT);
 			}
 		}
 	}
@@ -817,6 +946,15 @@ void ingest_stop(struct ingest *ing, void (*done)(void *arg), void *arg)
 
 void ingest_free(struct ingest *ing)
 {
+	if (ing == NULL)
+		return;
+	for (size_t i = 0; i < BUDGET_BUCKETS; i++) {
+		struct agent_budget *b = ing->budgets[i], *next;
+		for (; b; b = next) {
+			next = b->next;
+			alloc_free(b);
+		}
+	}
 	alloc_free(ing);
 }
 
@@ -831,7 +969,10 @@ void ingest_log_stats(const struct ingest *ing)
 	log_info("ingest: open=%llu accepted=%llu stored=%llu duplicate=%llu "
 		 "bad_frames=%llu bad_events=%llu identity=%llu revoked=%llu "
 		 "handshake_failed=%llu handshake_timeouts=%llu idle_closed=%llu "
-		 "throttled=%llu refused_full=%llu store_failures=%llu backlog=%zu",
+		 "throttled=%llu refused_full=%llu store_failures=%llu "
+		 "replaced=%llu output_paused=%llu output_stalled=%llu "
+		 "pieces_served=%llu pieces_busy=%llu pieces_unfair=%llu "
+		 "backlog=%zu",
 		 (unsigned long long)s->open, (unsigned long long)s->accepted,
 		 (unsigned long long)s->events_stored,
 		 (unsigned long long)s->events_duplicate,
@@ -845,5 +986,11 @@ void ingest_log_stats(const struct ingest *ing)
 		 (unsigned long long)s->throttled,
 		 (unsigned long long)s->refused_full,
 		 (unsigned long long)s->store_failures,
+		 (unsigned long long)s->replaced,
+		 (unsigned long long)s->output_paused,
+		 (unsigned long long)s->output_stalled,
+		 (unsigned long long)s->pieces_served,
+		 (unsigned long long)s->pieces_busy,
+		 (unsigned long long)s->pieces_unfair,
 		 store_backlog(ing->store));
 }

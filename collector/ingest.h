@@ -1,11 +1,14 @@
 /* ingest: the collector's agent-facing TLS server.
  *
  * One libuv TCP listener; per connection a tls_stream, a frame decoder, a
- * token bucket (events/s), a handshake deadline and an idle timeout. Events
- * go to the store in one batch per frame and are acked only from the
- * store's commit callback. A connection stops reading while it has too many
- * batches in flight, exceeds its rate, or the store's backlog is high. Any
- * bad input closes that one connection with a log line and a counter. */
+ * handshake deadline and an idle timeout; per agent (whatever its
+ * connections) one live connection, a token bucket for events and pings and
+ * a share of bundle pieces. Events go to the store in one batch per frame
+ * and are acked only from the store's commit callback. A connection stops
+ * reading while it has too many batches in flight, exceeds its rate, has
+ * more than 1 MiB of answers unread (and is cut if that lasts 30 s), or the
+ * store's backlog is high. Any bad input closes that one connection with a
+ * log line and a counter. */
 #ifndef EDUWATCH_INGEST_H
 #define EDUWATCH_INGEST_H
 
@@ -23,13 +26,14 @@ struct ingest_options {
 	int max_connections;
 	int handshake_timeout_s;
 	int idle_timeout_s;
-	int max_events_per_second; /* per connection */
+	int max_events_per_second; /* per agent, pings and results included */
 	size_t backlog_high;	   /* store backlog that pauses reading */
 	int stats_interval_s;	   /* 0: never log counters */
 	/* Published rule bundles, served to agents in pieces on request
 	 * ("fetch" frames); NULL serves none. */
 	const char *bundle_dir;
-	int fetch_pieces_per_second; /* across all agents; 0: 100 */
+	int fetch_pieces_per_second; /* across all agents; 0: 100; each agent
+				      * gets a tenth of it */
 };
 
 struct ingest_stats {
@@ -49,6 +53,10 @@ struct ingest_stats {
 	uint64_t store_failures;
 	uint64_t pieces_served;
 	uint64_t pieces_busy;
+	uint64_t pieces_unfair;	 /* busy because the agent spent its share */
+	uint64_t replaced;	 /* connections replaced by the agent's newer one */
+	uint64_t output_paused;	 /* times a peer's unread output paused reading */
+	uint64_t output_stalled; /* connections cut for never reading */
 };
 
 struct ingest;

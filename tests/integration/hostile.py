@@ -231,24 +231,46 @@ def event(a, seq, kind="av.status", body=None, ts=None):
             "body": body if body is not None else {"realtime": True}}
 
 
+def flood_without_reading(a, s, payload, per_send, what):
+    """Sends payload as fast as the collector takes it, never reading, for
+    a.seconds; then drains what was queued for us, for at most 10 s.
+    Prints whether the collector stopped reading us and whether it cut
+    the connection."""
+    sent = 0
+    end = time.time() + a.seconds
+    s.settimeout(5)
+    stopped = "never stopped reading"
+    try:
+        while time.time() < end:
+            s.sendall(payload)
+            sent += per_send
+    except (socket.timeout, ssl.SSLError, OSError) as e:
+        stopped = "stopped after %d %s: %s" % (sent, what, type(e).__name__)
+    time.sleep(max(0.0, end - time.time()))
+    # A cut connection ends (reset or EOF) once our side's queue is read;
+    # a live one keeps answering slowly or goes quiet.
+    s.settimeout(2)
+    outcome = "still open"
+    drain_end = time.time() + 10
+    try:
+        while time.time() < drain_end:
+            if not s.recv(65536):
+                outcome = "then cut by the collector: EOF"
+                break
+    except socket.timeout:
+        pass
+    except (ConnectionError, ssl.SSLError, OSError) as e:
+        outcome = "then cut by the collector: " + type(e).__name__
+    print("%s: %s; %s" % (a.mode, stopped, outcome))
+    return 0
+
+
 def mode_noread(a):
     """Sends pings as fast as it can and never reads a byte."""
     s = connect(a, a.cert, a.key)
     s.sendall(hello(a))
-    ping = pack_frame({"t": "ping", "ts": 1})
-    batch = ping * 256
-    sent = 0
-    end = time.time() + a.seconds
-    s.settimeout(5)
-    try:
-        while time.time() < end:
-            s.sendall(batch)
-            sent += 256
-    except (socket.timeout, ssl.SSLError, OSError) as e:
-        print("noread: stopped after %d pings: %s" % (sent, type(e).__name__))
-        return 0
-    print("noread: sent %d pings for %.0fs" % (sent, a.seconds))
-    return 0
+    return flood_without_reading(a, s, pack_frame({"t": "ping", "ts": 1}) * 256,
+                                 256, "pings")
 
 
 def mode_fetchloop(a):
@@ -256,18 +278,7 @@ def mode_fetchloop(a):
     s = connect(a, a.cert, a.key)
     s.sendall(hello(a))
     req = pack_frame({"t": "fetch", "what": "rules", "version": a.version, "offset": 0})
-    sent = 0
-    end = time.time() + a.seconds
-    s.settimeout(5)
-    try:
-        while time.time() < end:
-            s.sendall(req * 64)
-            sent += 64
-    except (socket.timeout, ssl.SSLError, OSError) as e:
-        print("fetchloop: stopped after %d fetches: %s" % (sent, type(e).__name__))
-        return 0
-    print("fetchloop: sent %d fetches" % sent)
-    return 0
+    return flood_without_reading(a, s, req * 64, 64, "fetches")
 
 
 def mode_fetchfair(a):
