@@ -147,7 +147,7 @@ int settings_write_default(const char *path, const char *state_dir,
 		"  max_connections: 60000\n"
 		"  handshake_timeout: 10s\n"
 		"  idle_timeout: 5m\n"
-		"  max_events_per_second: 1000   # per agent connection\n"
+		"  max_events_per_second: 1000   # per agent, pings included\n"
 		"  backlog_high: 50000           # queued events that pause reading\n"
 		"enroll:\n"
 		"  port: 7444\n"
