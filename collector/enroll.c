@@ -396,6 +396,11 @@ static int parse_request(struct enroll_session *s, const char *body,
 	} else if (csr_len > ENROLL_MAX_CSR) {
 		refuse(s, "bad_frame", &en->stats.bad_requests,
 		       "the CSR is over 16 KiB");
+	} else if (memchr(csr, '\0', csr_len) != NULL) {
+		/* PEM is text: a NUL would also make the copy shorter than
+		 * the length the parser is then given. */
+		refuse(s, "bad_csr", &en->stats.bad_requests,
+		       "the CSR holds a NUL byte");
 	} else if (wire_get_str(msg.root, "host", s->host, sizeof(s->host)) != 0 ||
 		   !hostname_valid(s->host)) {
 		s->host[0] = '\0';

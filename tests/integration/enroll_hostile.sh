@@ -51,6 +51,7 @@ expect no-type bad_frame
 expect token-not-str bad_frame
 expect token-nul bad_frame
 expect bad-csr bad_csr
+expect csr-nul bad_csr   # found by fuzz_enroll: a read past the copy
 
 # Hanging up right after the request: the work finishes on the threadpool
 # after its connection is gone.

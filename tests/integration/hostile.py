@@ -144,6 +144,8 @@ def enroll_payload(mode, token, csr):
         return raw_frame(msgpack.packb({"t": "enroll", "token": 5, "csr": csr, "host": "pc"}))
     if mode == "token-nul":
         return enroll_frame("ewt_\x00abc", csr)
+    if mode == "csr-nul":
+        return enroll_frame(token, "\x00" + "A" * 100)
     if mode == "bad-csr":
         return enroll_frame(token, "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n")
     if mode == "over-32k":
