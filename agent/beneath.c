@@ -25,10 +25,11 @@ static bool next_comp(const char *p, size_t len, size_t *pos,
 		size_t start = *pos;
 		while (*pos < len && p[*pos] != '/')
 			(*pos)++;
-		*c = p + start;
-		*clen = *pos - start;
-		if (!(*clen == 1 && (*c)[0] == '.'))
+		if (!(*pos - start == 1 && p[start] == '.')) {
+			*c = p + start;
+			*clen = *pos - start;
 			return true;
+		}
 	}
 }
 
