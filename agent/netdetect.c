@@ -93,7 +93,7 @@ struct mac_entry {
  * which count every port until it stops. */
 struct scan_entry {
 	uint64_t key; /* hash of family, source and destination; 0: free */
-	uint32_t window_start_s;
+	uint32_t window_start_ms; /* the packet clock in ms, wrapping */
 	uint8_t active; /* index + 1 of its active record, or 0 */
 	uint8_t n_ports;
 	uint16_t ports[NETDETECT_SCAN_PORTS_MAX];
@@ -1337,18 +1337,20 @@ static void check_syn(struct netdetect *nd, const struct net_packet *p)
 	uint64_t h = hash_bytes(key, sizeof(key));
 	struct scan_entry *e = &nd->scans[h % SCAN_SLOTS];
 	h |= 1; /* 0 marks a free entry */
-	uint32_t now_s = (uint32_t)(nd->now / US_PER_S);
+	uint32_t now_ms = (uint32_t)(nd->now / 1000);
 	if (e->active && e->key == h) {
 		struct scan_active *s = &nd->active[e->active - 1];
 		s->last_us = nd->now;
 		scan_count(s, p->dst_port);
 		return;
 	}
-	if (e->key != h || now_s - e->window_start_s >= nd->cfg.scan_window_s) {
+	uint32_t elapsed_ms = now_ms - e->window_start_ms;
+	if (e->key != h || elapsed_ms >= nd->cfg.scan_window_s * 1000u) {
 		e->key = h;
 		e->n_ports = 0;
 		e->active = 0;
-		e->window_start_s = now_s;
+		e->window_start_ms = now_ms;
+		elapsed_ms = 0;
 	}
 	for (unsigned i = 0; i < e->n_ports; i++)
 		if (e->ports[i] == p->dst_port)
@@ -1360,7 +1362,7 @@ static void check_syn(struct netdetect *nd, const struct net_packet *p)
 		return;
 	if (!dedupe_admit(nd, "net.port_scan", key, sizeof(key)))
 		return;
-	scan_start(nd, e, p, (uint64_t)e->window_start_s * US_PER_S);
+	scan_start(nd, e, p, nd->now - (uint64_t)elapsed_ms * 1000);
 }
 
 /* ---- dispatch ---------------------------------------------------------- */

@@ -7,6 +7,7 @@
 #include <linux/if_packet.h>
 #include <netinet/in.h>
 #include <pcap/pcap.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
@@ -295,6 +296,16 @@ static pcap_t *open_live(const char *iface, char *err, size_t errlen)
 		return NULL;
 	}
 	pcap_freecode(&prog);
+	/* Non-blocking, with our own poll: with TPACKET_V3 a quiet LAN never
+	 * retires a block, and a blocking read would never return, so a
+	 * scan that has stopped would never be reported. */
+	if (pcap_setnonblock(pc, 1, perr) != 0 ||
+	    pcap_get_selectable_fd(pc) < 0) {
+		snprintf(err, errlen, "capture on %s: cannot poll: %s", iface,
+			 perr);
+		pcap_close(pc);
+		return NULL;
+	}
 	return pc;
 }
 
@@ -346,6 +357,12 @@ int netsensor_child_main(const struct agent_settings *s)
 
 	int64_t next_stats = timeutil_now_us() + STATS_INTERVAL_S * 1000000LL;
 	while (!lv.parent_gone && getppid() == parent) {
+		struct pollfd pfd = {.fd = pcap_get_selectable_fd(pc),
+				     .events = POLLIN};
+		if (poll(&pfd, 1, 1000) < 0 && errno != EINTR) {
+			send_error(&lv, "capture: poll failed");
+			goto out;
+		}
 		int n = pcap_dispatch(pc, -1, live_packet, (u_char *)&lv);
 		if (n == PCAP_ERROR) {
 			snprintf(err, sizeof(err), "capture: %s", pcap_geterr(pc));

@@ -2,7 +2,10 @@
 # The LAN sensor live, against real attack tools, inside network namespaces
 # this test creates: a switch (a bridge), the school's gateway, an attacker
 # and the PC running a real collector and agent. Nothing leaves the machine.
-#   - arpspoof (dsniff) tells the PC that the gateway is at its MAC;
+#   - arpspoof (dsniff) tells the PC that the gateway is at its MAC, and
+#     starts before the PC's sensor does; the gateway never says a word in
+#     ARP (arp off; the PC and the gateway know each other statically, as
+#     the PC's neighbour table shows), it only routes the PC's traffic;
 #   - a real dnsmasq answers DHCP as a rogue server;
 #   - nmap SYN-scans the PC;
 #   - the PC looks up a listed domain.
@@ -46,6 +49,14 @@ if [ "${1:-}" != inner ]; then
 	ip -n "$GW" addr add "$NET.1/24" dev eth0
 	ip -n "$EVIL" addr add "$NET.66/24" dev eth0
 	ip -n "$PC" route add default via "$NET.1"
+	# A gateway that never ARPs: it and the PC know each other's MAC
+	# statically. Behind it, an address of the Internet to talk to.
+	ip -n "$GW" link set eth0 arp off
+	ip -n "$GW" addr add 198.51.100.1/32 dev lo
+	ip -n "$GW" neigh replace "$NET.20" dev eth0 nud permanent \
+		lladdr "$(ip netns exec "$PC" cat /sys/class/net/eth0/address)"
+	ip -n "$PC" neigh replace "$NET.1" dev eth0 nud permanent \
+		lladdr "$(ip netns exec "$GW" cat /sys/class/net/eth0/address)"
 	ip netns exec "$PC" env S="$S" EW_BIN="$EW_BIN" bash "$0" inner
 	exit $?
 fi
@@ -71,8 +82,17 @@ text = text.replace("heartbeat:\n  interval: 60s", "heartbeat:\n  interval: 2s")
 open(path, "w").write(text)
 PYEOF
 echo "evil.example" >"$A/state/ioc.txt"
-# Learn the gateway's MAC the way the PC would: by talking to it.
-(exec 3<>"/dev/tcp/$NET.1/9") 2>/dev/null
+ns() { ip netns exec "$1" "${@:2}"; }
+GW_MAC=$(ip netns exec "${S}g" cat /sys/class/net/eth0/address)
+EVIL_MAC=$(ip netns exec "${S}a" cat /sys/class/net/eth0/address)
+# The poisoner first, the PC's sensor after it; the PC talks to the
+# Internet through the gateway all along.
+ip netns exec "${S}a" timeout 90 arpspoof -i eth0 -t "$NET.20" "$NET.1" >/dev/null 2>&1 &
+SPOOF_PID=$!
+PIDS+=($!)
+sleep 3
+ping -q -i 0.5 -w 120 198.51.100.1 >/dev/null 2>&1 &
+PIDS+=($!)
 "$AGENT" run -c "$A/agent.yaml" >>"$WORK/agent.log" 2>&1 &
 PIDS+=($!)
 
@@ -93,16 +113,19 @@ arrives() { # arrives SECONDS PATTERN...: one event line matching all
 		sleep 0.25
 	done
 	echo "# no event with: $*" >&2
+	events | grep -- "$1" | tail -2 | sed 's/^/# seen: /' >&2
 	return 1
 }
-ns() { ip netns exec "$1" "${@:2}"; }
 
-check "the sensor reports itself on, on eth0, sandboxed" \
-	arrives 20 '"kind":"net.sensor"' '"state":"on"' '"iface":"eth0"' '"gateway":"'"$NET"'.1"'
-
-ns "${S}a" timeout 6 arpspoof -i eth0 -t "$NET.20" "$NET.1" >/dev/null 2>&1 &
-check "arpspoof forging the gateway raises net.arp_spoof" \
-	arrives 15 '"kind":"net.arp_spoof"' '"role":"gateway"' '"ip":"'"$NET"'.1"'
+check "the sensor reports itself on, on eth0, with the gateway's MAC from the neighbour table" \
+	arrives 30 '"kind":"net.sensor"' '"state":"on"' '"iface":"eth0"' '"gateway":"'"$NET"'.1"' \
+	'"gateway_mac":"'"$GW_MAC"'"'
+check "arpspoof, started before the sensor, is caught forging the gateway" \
+	arrives 30 '"kind":"net.arp_spoof"' '"role":"gateway"' '"ip":"'"$NET"'.1"' \
+	'"claimed_mac":"'"$EVIL_MAC"'"' '"expected_mac":"'"$GW_MAC"'"'
+check "... and the real gateway, which never ARPs, is never blamed" \
+	bash -c "! grep -q '\"claimed_mac\":\"$GW_MAC\"' <<<\"\$1\"" _ "$(events)"
+kill "$SPOOF_PID" 2>/dev/null
 
 ns "${S}a" dnsmasq --no-daemon --port=0 --interface=eth0 --bind-interfaces \
 	--dhcp-range="$NET.100,$NET.150,1h" --dhcp-authoritative \
@@ -127,8 +150,9 @@ check "a real dnsmasq answering DHCP raises net.rogue_dhcp" \
 	arrives 15 '"kind":"net.rogue_dhcp"' '"server_ip":"'"$NET"'.66"' '"xid":24301'
 
 ns "${S}a" nmap -sS -Pn -n -p 1-300 -T4 "$NET.20" >"$WORK/nmap.log" 2>&1
-check "nmap's SYN scan raises net.port_scan" \
-	arrives 15 '"kind":"net.port_scan"' '"src_ip":"'"$NET"'.66"'
+# Reported when the scan stops (10 s of quiet), with its real size.
+check "nmap's SYN scan raises net.port_scan with its real port count" \
+	arrives 45 '"kind":"net.port_scan"' '"src_ip":"'"$NET"'.66"' '"distinct_ports":300'
 
 $PY - "$NET" <<'PYEOF'
 import socket, struct, sys
