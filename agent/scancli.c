@@ -12,6 +12,7 @@
 #include "agent/scancache.h"
 #include "common/jsonout.h"
 #include "common/log.h"
+#include "common/textsafe.h"
 #include "common/timeutil.h"
 #include "common/wire.h"
 #include "common/yararules.h"
@@ -55,7 +56,10 @@ static void print_rule_names(const msgpack_object *ms)
 		size_t len = 0;
 		if (m->type == MSGPACK_OBJECT_MAP &&
 		    wire_get_strview(m, "rule", &rule, &len) == 0)
-			printf("%s%.*s", i ? "," : "", (int)len, rule);
+		{
+			fputs(i ? "," : "", stdout);
+			textsafe_fwrite(stdout, rule, len);
+		}
 	}
 }
 
@@ -83,13 +87,19 @@ static void on_file(void *arg, const struct scan_file *f)
 		}
 		printf("}\n");
 	} else if (f->verdict == SCAN_MATCH) {
-		printf("MATCH  %s  ", f->path);
+		/* A file name is anyone's choice: escaped, a newline in it
+		 * cannot forge a line nor an ESC repaint the terminal. */
+		fputs("MATCH  ", stdout);
+		textsafe_fputs(stdout, f->path);
+		fputs("  ", stdout);
 		print_rule_names(f->matches);
 		printf("  sha256:%s\n", f->sha256);
 	} else {
-		printf("%s  %s: %s\n",
-		       f->verdict == SCAN_ERROR ? "ERROR" : "SKIP ", f->path,
-		       f->why);
+		fputs(f->verdict == SCAN_ERROR ? "ERROR  " : "SKIP   ", stdout);
+		textsafe_fputs(stdout, f->path);
+		fputs(": ", stdout);
+		textsafe_fputs(stdout, f->why);
+		fputc('\n', stdout);
 	}
 	fflush(stdout);
 }

@@ -39,6 +39,15 @@ check "the summary counts every sample" \
 check "a clean scan exits 0 and says so" \
 	grep -q "scanned 1 files .* 0 matched" "$WORK/clean.txt"
 
+# A file name chosen by whoever planted the file: a newline and an ESC in it
+# must not forge a line or repaint the officer's terminal.
+E=$WORK/evilname
+mkdir -p "$E"
+cp "$S/eicar/eicar.com" "$E/$(printf 'x\nMATCH  forged  EW_Fake\x1b[2J.com')"
+"$AGENT" scan "$E" --rules "$RULES/yara" --no-cache >"$WORK/evilname.txt" 2>&1
+check "a file name with a newline and an ESC prints as one escaped line" \
+	eval '[ "$(grep -c "^MATCH" "$WORK/evilname.txt")" -eq 1 ] && ! grep -q $'"'"'\x1b'"'"' "$WORK/evilname.txt" && grep -q "x\\\\x0aMATCH" "$WORK/evilname.txt"'
+
 # ---- rules that do not compile --------------------------------------------
 mkdir -p "$WORK/bad"
 printf 'rule ok { condition: true }\n\nrule broken {\n  strings: $a = "x"\n  condition: $b\n}\n' >"$WORK/bad/bad.yar"
