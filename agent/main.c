@@ -27,6 +27,7 @@
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "common/pki.h"
+#include "common/textsafe.h"
 #include "common/version.h"
 
 enum {
@@ -436,8 +437,12 @@ static void print_quarantined(void *arg, const struct quarantine_entry *e)
 		json_print_string(stdout, e->rules);
 		printf(",\"quarantined\":\"%s\"}", when);
 	} else {
-		printf("%s  %s  %s  %llu bytes  %s\n  sha256 %s\n", e->id, when,
-		       e->rules, (unsigned long long)e->size, e->path, e->sha256);
+		/* The path and rule names came from a planted file. */
+		printf("%s  %s  ", e->id, when);
+		textsafe_fputs(stdout, e->rules);
+		printf("  %llu bytes  ", (unsigned long long)e->size);
+		textsafe_fputs(stdout, e->path);
+		printf("\n  sha256 %s\n", e->sha256);
 	}
 	q->count++;
 }
