@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -355,6 +356,83 @@ static void test_sandbox_kills_what_it_forbids(void **state)
 	close(fds[1]);
 }
 
+/* What glibc's stdio does on the first write to a character device
+ * (/dev/null, a terminal): isatty(), an ioctl(TCGETS). */
+static int asks_isatty(int fd)
+{
+	errno = 0;
+	return isatty(fd) == 0 && errno == ENOTTY ? 0 : 5;
+}
+
+static int other_ioctl(int fd)
+{
+	int n = 0;
+	return ioctl(fd, FIONREAD, &n) == 0 ? 0 : 6;
+}
+
+/* Runs body in a child sandboxed as the scanner is (read_files). */
+static int in_file_sandbox(int (*body)(int fd), int fd)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char err[200];
+		struct sandbox_policy p = {.out_fd = fd, .read_files = true};
+		if (sandbox_enter(&p, err, sizeof(err)) != 0)
+			_exit(99);
+		_exit(body(fd));
+	}
+	int status = 0;
+	waitpid(pid, &status, 0);
+	return status;
+}
+
+/* A walk relative to an open directory, as the scanner's openat walk
+ * does: read-only opens are allowed, opens for writing are not. */
+static int walks_with_openat(int fd)
+{
+	(void)fd;
+	int dir = open("/etc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0)
+		return 7;
+	int f = openat(dir, "passwd", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int sub = openat(dir, ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+	return f >= 0 && sub >= 0 ? 0 : 8;
+}
+
+static int writes_with_openat(int fd)
+{
+	(void)fd;
+	int dir = open("/tmp", O_RDONLY | O_DIRECTORY);
+	return openat(dir, "eduwatch-sandbox-test", O_WRONLY | O_CREAT, 0600) >= 0
+		       ? 0
+		       : 9;
+}
+
+static void test_sandbox_answers_isatty_and_openat(void **state)
+{
+	(void)state;
+	if (!sandbox_has_seccomp())
+		skip();
+	int fds[2];
+	assert_int_equal(pipe(fds), 0);
+	/* "Not a terminal", never a kill: sniff >/dev/null must work. */
+	int st = in_sandbox(asks_isatty, fds[1]);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	st = in_file_sandbox(asks_isatty, fds[1]);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	/* Any other ioctl still kills. */
+	st = in_sandbox(other_ioctl, fds[1]);
+	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS);
+	st = in_file_sandbox(walks_with_openat, fds[1]);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	st = in_file_sandbox(writes_with_openat, fds[1]);
+	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS);
+	assert_int_equal(access("/tmp/eduwatch-sandbox-test", F_OK), -1);
+	close(fds[0]);
+	close(fds[1]);
+}
+
 static int reports_uid(int fd)
 {
 	uid_t u = getuid();
@@ -388,6 +466,7 @@ int main(void)
 		cmocka_unit_test(test_flood_of_macs_stays_bounded),
 		cmocka_unit_test(test_sandbox_kills_what_it_forbids),
 		cmocka_unit_test(test_sandbox_leaves_root),
+		cmocka_unit_test(test_sandbox_answers_isatty_and_openat),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
