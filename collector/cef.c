@@ -4,46 +4,28 @@
 #include <string.h>
 #include <time.h>
 
-#include "common/alloc.h"
 #include "common/jsonout.h"
 #include "common/version.h"
 
-void cef_buf_release(struct cef_buf *b)
+void cef_buf_release(struct dynbuf *b)
 {
-	alloc_free(b->data);
-	memset(b, 0, sizeof(*b));
+	dynbuf_free(b);
 }
 
-void cef_buf_append(struct cef_buf *b, const char *s, size_t n)
+void cef_buf_append(struct dynbuf *b, const char *s, size_t n)
 {
-	if (b->failed)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *data = alloc_resize(b->data, cap);
-		if (data == NULL) {
-			b->failed = true;
-			return;
-		}
-		b->data = data;
-		b->cap = cap;
-	}
-	memcpy(b->data + b->len, s, n);
-	b->len += n;
-	b->data[b->len] = '\0';
+	dynbuf_add(b, s, n);
 }
 
-static void puts_(struct cef_buf *b, const char *s)
+static void puts_(struct dynbuf *b, const char *s)
 {
-	cef_buf_append(b, s, strlen(s));
+	dynbuf_add_str(b, s);
 }
 
 /* One escaper for both places; they differ in which bytes are special.
  * A SIEM reads the record as UTF-8: an invalid sequence (a file name's
  * raw bytes) becomes U+FFFD, one per byte, after the escaping rules. */
-static void escape(struct cef_buf *out, const char *s, bool header)
+static void escape(struct dynbuf *out, const char *s, bool header)
 {
 	const unsigned char *u = (const unsigned char *)s;
 	size_t n = strlen(s);
@@ -62,30 +44,30 @@ static void escape(struct cef_buf *out, const char *s, bool header)
 		else if (c < 0x20 || c == 0x7f)
 			puts_(out, " ");
 		else if (c < 0x80)
-			cef_buf_append(out, s + i, 1);
+			dynbuf_add(out, s + i, 1);
 		else {
 			size_t len = json_utf8_len(u + i, n - i);
 			if (len == 0) {
 				puts_(out, "\xef\xbf\xbd");
 			} else {
-				cef_buf_append(out, s + i, len);
+				dynbuf_add(out, s + i, len);
 				i += len - 1;
 			}
 		}
 	}
 }
 
-void cef_escape_header(struct cef_buf *out, const char *s)
+void cef_escape_header(struct dynbuf *out, const char *s)
 {
 	escape(out, s, true);
 }
 
-void cef_escape_extension(struct cef_buf *out, const char *s)
+void cef_escape_extension(struct dynbuf *out, const char *s)
 {
 	escape(out, s, false);
 }
 
-void cef_format(struct cef_buf *out, const struct cef_header *hdr,
+void cef_format(struct dynbuf *out, const struct cef_header *hdr,
 		const struct cef_field *fields, size_t nfields)
 {
 	char sev[8];
@@ -122,21 +104,21 @@ int syslog_severity_from_cef(int s)
 
 /* An RFC 5424 header field: printable US-ASCII, at most max bytes, "-"
  * when empty. */
-static void header_field(struct cef_buf *out, const char *s, size_t max)
+static void header_field(struct dynbuf *out, const char *s, size_t max)
 {
 	size_t n = 0;
 	for (const char *p = s ? s : ""; *p && n < max; p++, n++) {
 		char c = *p;
-		cef_buf_append(out, (c > 32 && c < 127) ? p : "_", 1);
+		dynbuf_add(out, (c > 32 && c < 127) ? p : "_", 1);
 	}
 	if (n == 0)
 		puts_(out, "-");
 }
 
-void syslog_frame(struct cef_buf *out, const struct syslog_meta *meta,
+void syslog_frame(struct dynbuf *out, const struct syslog_meta *meta,
 		  const char *msg, size_t msg_len, enum syslog_framing framing)
 {
-	struct cef_buf m = {0};
+	struct dynbuf m = {0};
 	char head[64];
 	int facility = meta->facility >= 0 && meta->facility <= 23
 			       ? meta->facility
@@ -147,32 +129,29 @@ void syslog_frame(struct cef_buf *out, const struct syslog_meta *meta,
 	time_t t = (time_t)(meta->ts_us / 1000000);
 	struct tm tm;
 	gmtime_r(&t, &tm);
-	snprintf(head, sizeof(head), "<%d>1 ", facility * 8 + severity);
-	puts_(&m, head);
+	dynbuf_addf(&m, "<%d>1 ", facility * 8 + severity);
 	strftime(head, sizeof(head), "%Y-%m-%dT%H:%M:%S", &tm);
 	puts_(&m, head);
-	snprintf(head, sizeof(head), ".%06lldZ ",
-		 (long long)(meta->ts_us % 1000000));
-	puts_(&m, head);
+	dynbuf_addf(&m, ".%06lldZ ", (long long)(meta->ts_us % 1000000));
 	header_field(&m, meta->hostname, 255);
 	puts_(&m, " ");
 	header_field(&m, meta->app, 48);
 	puts_(&m, " - "); /* PROCID */
 	header_field(&m, meta->msgid, 32);
 	puts_(&m, " - "); /* no STRUCTURED-DATA */
-	cef_buf_append(&m, msg, msg_len);
+	dynbuf_add(&m, msg, msg_len);
 	if (m.failed) {
-		out->failed = true;
-		cef_buf_release(&m);
+		if (!out->failed)
+			out->failed = m.failed;
+		dynbuf_free(&m);
 		return;
 	}
 	if (framing == SYSLOG_OCTET_COUNTING) {
-		snprintf(head, sizeof(head), "%zu ", m.len);
-		puts_(out, head);
-		cef_buf_append(out, m.data, m.len);
+		dynbuf_addf(out, "%zu ", m.len);
+		dynbuf_add(out, m.data, m.len);
 	} else {
-		cef_buf_append(out, m.data, m.len);
+		dynbuf_add(out, m.data, m.len);
 		puts_(out, "\n");
 	}
-	cef_buf_release(&m);
+	dynbuf_free(&m);
 }

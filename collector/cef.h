@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/dynbuf.h"
+
 struct cef_field {
 	const char *key;   /* a CEF key: rt, shost, cs1Label, ... */
 	const char *value; /* NULL or "": the field is left out */
@@ -30,24 +32,23 @@ struct cef_header {
 	int severity; /* 0..10; clamped */
 };
 
-/* A growing buffer the formatters append to. */
-struct cef_buf {
-	char *data;
-	size_t len, cap;
-	bool failed; /* out of memory: the content is incomplete */
-};
+/* The formatters append to a struct dynbuf (common/dynbuf.h): its error
+ * is sticky, so a caller checks `failed` once, after the last append.
+ * struct cef_buf is its old name, kept for callers not yet moved; a
+ * zeroed one is ready. */
+#define cef_buf dynbuf
 
-void cef_buf_release(struct cef_buf *b);
-/* Appends n bytes (kept NUL-terminated). */
-void cef_buf_append(struct cef_buf *b, const char *s, size_t n);
+/* dynbuf_free and dynbuf_add under their old names. */
+void cef_buf_release(struct dynbuf *b);
+void cef_buf_append(struct dynbuf *b, const char *s, size_t n);
 
 /* Appends one CEF record (no line break). */
-void cef_format(struct cef_buf *out, const struct cef_header *hdr,
+void cef_format(struct dynbuf *out, const struct cef_header *hdr,
 		const struct cef_field *fields, size_t nfields);
 
 /* Escapes one value for the header or for the extension (for tests). */
-void cef_escape_header(struct cef_buf *out, const char *s);
-void cef_escape_extension(struct cef_buf *out, const char *s);
+void cef_escape_header(struct dynbuf *out, const char *s);
+void cef_escape_extension(struct dynbuf *out, const char *s);
 
 enum syslog_framing { SYSLOG_OCTET_COUNTING, SYSLOG_NEWLINE };
 
@@ -64,7 +65,7 @@ struct syslog_meta {
 int syslog_severity_from_cef(int cef_severity);
 
 /* Wraps msg in an RFC 5424 message and frames it. */
-void syslog_frame(struct cef_buf *out, const struct syslog_meta *meta,
+void syslog_frame(struct dynbuf *out, const struct syslog_meta *meta,
 		  const char *msg, size_t msg_len, enum syslog_framing framing);
 
 #endif

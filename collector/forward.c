@@ -113,7 +113,7 @@ void forward_format_json(const struct store_alert *a, bool ocsf,
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
 	if (f == NULL) {
-		out->failed = true;
+		out->failed = -ENOMEM;
 		return;
 	}
 	iso_time(a->first_us, first, sizeof(first));
@@ -223,7 +223,7 @@ void forward_format_json(const struct store_alert *a, bool ocsf,
 	}
 	fclose(f);
 	if (text == NULL) {
-		out->failed = true;
+		out->failed = -ENOMEM;
 		return;
 	}
 	cef_buf_append(out, text, len);
@@ -271,7 +271,7 @@ void forward_format_syslog(const struct store_alert *a,
 	struct cef_buf cef = {0};
 	cef_format(&cef, &hdr, fields, sizeof(fields) / sizeof(fields[0]));
 	if (cef.failed) {
-		out->failed = true;
+		out->failed = -ENOMEM;
 		cef_buf_release(&cef);
 		return;
 	}
