@@ -48,6 +48,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.mac_ips = 2;
 	cfg.poison_names = 1;
 	cfg.dedupe_window_s = 1;
+	cfg.arp_sweep = 8;
+	/* The last byte picks what the sensor knew at start: a gateway MAC
+	 * (setting or neighbour table) and this PC's own addresses. */
+	if (size > 0 && (data[size - 1] & 1)) {
+		cfg.has_gateway_mac = true;
+		cfg.gateway_mac_is_setting = data[size - 1] & 2;
+		memcpy(cfg.gateway_mac, (uint8_t[]){2, 0, 0, 0, 0, 1}, 6);
+	}
+	if (size > 0 && (data[size - 1] & 4)) {
+		cfg.has_own = true;
+		memcpy(cfg.own_mac, (uint8_t[]){2, 0, 0, 0, 0, 0x20}, 6);
+		memcpy(cfg.own_ip, (uint8_t[]){192, 0, 2, 20}, 4);
+		memcpy(cfg.netmask, (uint8_t[]){255, 255, 255, 0}, 4);
+	}
 	struct netdetect *nd = netdetect_new(&cfg, on_alert, NULL);
 	uint64_t ts = 1;
 	size_t off = 0;
@@ -60,6 +74,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		netdetect_packet(nd, data + off, len, ts);
 		off += len;
 	}
+	netdetect_flush(nd, UINT64_MAX);
 	netdetect_free(nd);
 	return 0;
 }
