@@ -730,6 +730,8 @@ static void check_arp(struct netdetect *nd, const struct net_packet *p)
 							  0xff, 0xff, 0xff};
 	bool probe = memcmp(a->sender_ip, zero, 4) == 0;
 	bool gratuitous = memcmp(a->sender_ip, a->target_ip, 4) == 0;
+	uint32_t tag, ask = ask_slot(a->target_ip, a->sender_ip, &tag);
+	__builtin_prefetch(&nd->asks[ask]);
 	struct mac_entry *e = mac_slot(nd, a->sender_mac);
 
 	if (a->op == 1 && !gratuitous) {
@@ -1326,15 +1328,19 @@ static void scan_start(struct netdetect *nd, struct scan_entry *e,
 			s->last_us + (uint64_t)nd->cfg.scan_window_s * US_PER_S;
 }
 
-static void check_syn(struct netdetect *nd, const struct net_packet *p)
+static uint64_t syn_key(const struct net_packet *p, uint8_t key[33])
 {
-	if (nd->cfg.scan_ports == 0)
-		return;
-	uint8_t key[33];
 	key[0] = (uint8_t)p->family;
 	memcpy(key + 1, p->src_ip, 16);
 	memcpy(key + 17, p->dst_ip, 16);
-	uint64_t h = hash_bytes(key, sizeof(key));
+	return hash_bytes(key, 33);
+}
+
+/* h and key from syn_key, computed early so that the slot could be
+ * prefetched while the other detectors ran. */
+static void check_syn(struct netdetect *nd, const struct net_packet *p,
+		      uint64_t h, const uint8_t key[33])
+{
 	struct scan_entry *e = &nd->scans[h % SCAN_SLOTS];
 	h |= 1; /* 0 marks a free entry */
 	uint32_t now_ms = (uint32_t)(nd->now / 1000);
@@ -1360,7 +1366,7 @@ static void check_syn(struct netdetect *nd, const struct net_packet *p)
 	e->ports[e->n_ports++] = p->dst_port;
 	if (e->n_ports != nd->cfg.scan_ports)
 		return;
-	if (!dedupe_admit(nd, "net.port_scan", key, sizeof(key)))
+	if (!dedupe_admit(nd, "net.port_scan", key, 33))
 		return;
 	scan_start(nd, e, p, nd->now - (uint64_t)elapsed_ms * 1000);
 }
@@ -1385,13 +1391,23 @@ void netdetect_packet(struct netdetect *nd, const uint8_t *frame, size_t len,
 	}
 	if (p.l3 != NET_L3_IPV4 && p.l3 != NET_L3_IPV6)
 		return;
+	/* A SYN's scan slot is a likely cache miss: ask for it now and let
+	 * the other checks run while it comes. */
+	bool syn = p.l4 == NET_L4_TCP && nd->cfg.scan_ports &&
+		   (p.tcp_flags & (NET_TCP_SYN | NET_TCP_ACK)) == NET_TCP_SYN;
+	uint8_t key[33];
+	uint64_t h = 0;
+	if (syn) {
+		h = syn_key(&p, key);
+		__builtin_prefetch(&nd->scans[h % SCAN_SLOTS]);
+	}
 	if (p.l3 == NET_L3_IPV4 && nd->gateway)
 		check_routed(nd, &p);
 	if (nd->cfg.ioc)
 		check_ioc_ip(nd, &p);
 	if (p.l4 == NET_L4_TCP) {
-		if ((p.tcp_flags & (NET_TCP_SYN | NET_TCP_ACK)) == NET_TCP_SYN)
-			check_syn(nd, &p);
+		if (syn)
+			check_syn(nd, &p, h, key);
 		return;
 	}
 	if (p.l4 != NET_L4_UDP)
