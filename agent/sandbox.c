@@ -12,6 +12,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 bool sandbox_has_seccomp(void)
@@ -193,6 +194,10 @@ int sandbox_enter(const struct sandbox_policy *policy, char *err,
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
 		return fail(err, errlen, "no_new_privs", errno);
 #ifndef EDUWATCH_SANITIZED
+	/* glibc reads the time zone file the first time any time is
+	 * formatted (even gmtime_r, as every log line does); after the
+	 * filter that open would kill the process. Read it now. */
+	tzset();
 	if ((rc = install_filter(policy, err, errlen)) != 0)
 		return rc;
 #endif
