@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,11 +26,12 @@
 #include "common/timeutil.h"
 #include "common/wire.h"
 
-#define MAX_DEPTH 128
-#define TREE_FIELDS 11
+#define TREE_FIELDS_V1 11
+#define TREE_FIELDS 12
+#define LINK_MAX_LEN (1u << 16)
 #define PROGRESS_EVERY_US 200000
 
-enum { T_FILE = 0, T_DIR = 1, T_LINK = 2 };
+enum { T_FILE = 0, T_DIR = 1, T_LINK = 2, T_FIFO = 3, T_CHR = 4, T_BLK = 5 };
 
 /* ---- a set of paths or ids: open addressing over FNV-1a -------------------------- */
 
@@ -190,7 +193,7 @@ static int tree_load(struct repo *r, struct snapshot *s, const char *id,
 		alloc_free(data);
 	}
 	s->tree_buf = buf;
-	if (total == 0 || wire_check_msgpack(buf, total, 4) != 0 ||
+	if (total == 0 || wire_check_msgpack(buf, total, 6) != 0 ||
 	    msgpack_unpack_next(&s->tree, buf, total, NULL) !=
 		    MSGPACK_UNPACK_SUCCESS ||
 	    s->tree.data.type != MSGPACK_OBJECT_ARRAY)
@@ -209,6 +212,12 @@ struct entry {
 	int64_t mtime_ns, ctime_ns;
 	const msgpack_object *extra;  /* sha256 (file) or target (link) */
 	const msgpack_object *chunks; /* array of bin32 */
+	/* Version 2 (field 11, all optional). */
+	uint64_t rdev;		      /* fifo and device nodes */
+	const msgpack_object *xattrs; /* array of [name, value] */
+	const char *link;	      /* a hard link to this earlier path */
+	size_t link_len;
+	const msgpack_object *data;   /* a sparse file's data extents */
 };
 
 static int64_t as_i64(const msgpack_object *o)
@@ -217,9 +226,71 @@ static int64_t as_i64(const msgpack_object *o)
 							  : (int64_t)o->via.u64;
 }
 
+/* Field 11 of a version 2 entry: a map whose keys are all optional, so
+ * a later version can add keys ("win" is kept for Windows) that this
+ * reader skips. */
+static bool entry_read_more(const msgpack_object *m, struct entry *e)
+{
+	if (m->type == MSGPACK_OBJECT_NIL)
+		return true;
+	if (m->type != MSGPACK_OBJECT_MAP)
+		return false;
+	const msgpack_object *o;
+	if ((o = wire_map_get(m, "rdev")) != NULL) {
+		if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+			return false;
+		e->rdev = o->via.u64;
+	}
+	if ((o = wire_map_get(m, "xattr")) != NULL) {
+		if (o->type != MSGPACK_OBJECT_ARRAY)
+			return false;
+		for (uint32_t i = 0; i < o->via.array.size; i++) {
+			const msgpack_object *x = &o->via.array.ptr[i];
+			if (x->type != MSGPACK_OBJECT_ARRAY || x->via.array.size != 2 ||
+			    x->via.array.ptr[0].type != MSGPACK_OBJECT_STR ||
+			    x->via.array.ptr[0].via.str.size == 0 ||
+			    x->via.array.ptr[0].via.str.size > 255 ||
+			    memchr(x->via.array.ptr[0].via.str.ptr, '\0',
+				   x->via.array.ptr[0].via.str.size) ||
+			    x->via.array.ptr[1].type != MSGPACK_OBJECT_BIN)
+				return false;
+		}
+		e->xattrs = o;
+	}
+	if ((o = wire_map_get(m, "link")) != NULL) {
+		if (o->type != MSGPACK_OBJECT_STR ||
+		    memchr(o->via.str.ptr, '\0', o->via.str.size))
+			return false;
+		e->link = o->via.str.ptr;
+		e->link_len = o->via.str.size;
+	}
+	if ((o = wire_map_get(m, "data")) != NULL) {
+		if (o->type != MSGPACK_OBJECT_ARRAY)
+			return false;
+		uint64_t end = 0;
+		for (uint32_t i = 0; i < o->via.array.size; i++) {
+			const msgpack_object *x = &o->via.array.ptr[i];
+			if (x->type != MSGPACK_OBJECT_ARRAY || x->via.array.size != 2 ||
+			    x->via.array.ptr[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+			    x->via.array.ptr[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+				return false;
+			uint64_t off = x->via.array.ptr[0].via.u64,
+				 len = x->via.array.ptr[1].via.u64;
+			/* In order, not overlapping, inside the file. */
+			if (off < end || len > e->size || off > e->size - len)
+				return false;
+			end = off + len;
+		}
+		e->data = o;
+	}
+	return true;
+}
+
 static bool entry_read(const msgpack_object *o, struct entry *e)
 {
-	if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != TREE_FIELDS)
+	if (o->type != MSGPACK_OBJECT_ARRAY ||
+	    (o->via.array.size != TREE_FIELDS_V1 &&
+	     o->via.array.size != TREE_FIELDS))
 		return false;
 	const msgpack_object *f = o->via.array.ptr;
 	if (f[0].type != MSGPACK_OBJECT_STR || f[10].type != MSGPACK_OBJECT_ARRAY)
@@ -228,6 +299,7 @@ static bool entry_read(const msgpack_object *o, struct entry *e)
 		if (f[i].type != MSGPACK_OBJECT_POSITIVE_INTEGER &&
 		    f[i].type != MSGPACK_OBJECT_NEGATIVE_INTEGER)
 			return false;
+	memset(e, 0, sizeof(*e));
 	e->path = f[0].via.str.ptr;
 	e->path_len = f[0].via.str.size;
 	e->type = (unsigned)f[1].via.u64;
@@ -244,7 +316,9 @@ static bool entry_read(const msgpack_object *o, struct entry *e)
 		if (e->chunks->via.array.ptr[i].type != MSGPACK_OBJECT_BIN ||
 		    e->chunks->via.array.ptr[i].via.bin.size != REPO_ID_LEN)
 			return false;
-	return e->type <= T_LINK && memchr(e->path, '\0', e->path_len) == NULL;
+	if (o->via.array.size == TREE_FIELDS && !entry_read_more(&f[11], e))
+		return false;
+	return e->type <= T_BLK && memchr(e->path, '\0', e->path_len) == NULL;
 }
 
 /* ---- run ---------------------------------------------------------------------------------- */
@@ -257,11 +331,22 @@ struct run {
 	msgpack_packer pk;
 	uint64_t nentries;
 	struct keyset parent; /* path -> entry object of the parent tree */
+	struct keyset inodes; /* (dev, ino) of files with links -> first path */
 	struct backup_progress pr;
 	int64_t last_progress_us;
 	uint8_t *buf;
+	/* The path of the entry being walked: it grows with the tree,
+	 * there is no fixed limit. */
+	char *path;
+	size_t plen, pcap;
 	char *err;
 	size_t errlen;
+};
+
+/* A file with more than one link: the first path it was seen at. */
+struct inode_rec {
+	uint64_t key[2]; /* dev, ino: the keyset's key */
+	char path[];
 };
 
 static void report_progress(struct run *run, bool force)
@@ -285,12 +370,64 @@ static bool excluded(const struct backup_run_options *o, const char *path)
 	return false;
 }
 
-static void pack_entry_head(struct run *run, const char *path, unsigned type,
+static int path_push(struct run *run, const char *name, size_t *saved)
+{
+	size_t n = strlen(name);
+	bool slash = run->plen > 0 && run->path[run->plen - 1] != '/';
+	size_t need = run->plen + slash + n + 1;
+	*saved = run->plen;
+	if (need > run->pcap) {
+		size_t cap = need * 2 > 4096 ? need * 2 : 4096;
+		char *p = alloc_resize(run->path, cap);
+		if (p == NULL)
+			return -ENOMEM;
+		run->path = p;
+		run->pcap = cap;
+	}
+	if (slash)
+		run->path[run->plen++] = '/';
+	memcpy(run->path + run->plen, name, n + 1);
+	run->plen += n;
+	return 0;
+}
+
+static void path_pop(struct run *run, size_t saved)
+{
+	run->plen = saved;
+	run->path[saved] = '\0';
+}
+
+/* Something under the protected paths that is not in the snapshot:
+ * counted, logged, and the first few named in the run's stats (and so
+ * in the backup.status event and the command's output). */
+static void not_stored(struct run *run, const char *why)
+{
+	struct backup_stats *st = run->st;
+	log_warn("backup: %s: %s (not stored)", run->path, why);
+	if (st->errors < BACKUP_NOT_STORED_LIST) {
+		char *dst = st->not_stored[st->errors];
+		size_t cap = sizeof(st->not_stored[0]);
+		if (run->plen < cap) {
+			memcpy(dst, run->path, run->plen + 1);
+		} else {
+			/* The end of a long path says more than its start. */
+			memcpy(dst, "...", 3);
+			memcpy(dst + 3, run->path + run->plen - (cap - 4), cap - 4);
+			dst[cap - 1] = '\0';
+		}
+		snprintf(st->not_stored_why[st->errors],
+			 sizeof(st->not_stored_why[0]), "%s", why);
+	}
+	st->errors++;
+}
+
+static void pack_entry_head(struct run *run, unsigned type,
 			    const struct stat *st)
 {
 	msgpack_packer *pk = &run->pk;
 	msgpack_pack_array(pk, TREE_FIELDS);
-	wire_pack_str(pk, path);
+	msgpack_pack_str(pk, run->plen);
+	msgpack_pack_str_body(pk, run->path, run->plen);
 	msgpack_pack_uint32(pk, type);
 	msgpack_pack_uint32(pk, st->st_mode & 07777);
 	msgpack_pack_uint32(pk, st->st_uid);
@@ -304,78 +441,237 @@ static void pack_entry_head(struct run *run, const char *path, unsigned type,
 	run->nentries++;
 }
 
+/* Version 2's field 11. Each part is optional: NULL or 0 leaves it out. */
+struct more {
+	bool has_rdev;
+	uint64_t rdev;
+	const msgpack_sbuffer *xattrs; /* packed [name, value] pairs */
+	uint32_t nxattrs;
+	const msgpack_object *xattrs_prev; /* carried over */
+	const char *link;
+	const uint64_t (*ext)[2]; /* data extents of a sparse file */
+	size_t next;
+	const msgpack_object *ext_prev;
+};
+
+static void pack_more(struct run *run, const struct more *m)
+{
+	msgpack_packer *pk = &run->pk;
+	uint32_t n = m->has_rdev + (m->nxattrs > 0 || m->xattrs_prev) +
+		     (m->link != NULL) + (m->ext != NULL || m->ext_prev);
+	msgpack_pack_map(pk, n);
+	if (m->has_rdev)
+		wire_pack_kv_u64(pk, "rdev", m->rdev);
+	if (m->xattrs_prev) {
+		wire_pack_str(pk, "xattr");
+		msgpack_pack_object(pk, *m->xattrs_prev);
+	} else if (m->nxattrs > 0) {
+		wire_pack_str(pk, "xattr");
+		msgpack_pack_array(pk, m->nxattrs);
+		msgpack_sbuffer_write(&run->tree, m->xattrs->data, m->xattrs->size);
+	}
+	if (m->link)
+		wire_pack_kv_str(pk, "link", m->link);
+	if (m->ext_prev) {
+		wire_pack_str(pk, "data");
+		msgpack_pack_object(pk, *m->ext_prev);
+	} else if (m->ext) {
+		wire_pack_str(pk, "data");
+		msgpack_pack_array(pk, (uint32_t)m->next);
+		for (size_t i = 0; i < m->next; i++) {
+			msgpack_pack_array(pk, 2);
+			msgpack_pack_uint64(pk, m->ext[i][0]);
+			msgpack_pack_uint64(pk, m->ext[i][1]);
+		}
+	}
+}
+
+/* Extended attributes (user.*, security.*, trusted.* and the POSIX ACLs
+ * in system.posix_acl_*) of what fd is open on, packed as [name, value]
+ * pairs. An attribute in the user or ACL namespaces that cannot be
+ * read is an error; a security.* one the kernel hides is not. */
+static int read_xattrs(struct run *run, int fd, msgpack_sbuffer *out,
+		       uint32_t *n)
+{
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+	*n = 0;
+	ssize_t len = flistxattr(fd, NULL, 0);
+	if (len <= 0)
+		return len < 0 && errno != ENOTSUP && errno != ENODATA ? -errno : 0;
+	char *names = alloc_bytes((size_t)len + 1);
+	if (names == NULL)
+		return -ENOMEM;
+	len = flistxattr(fd, names, (size_t)len);
+	int rc = len < 0 ? -errno : 0;
+	void *val = NULL;
+	for (ssize_t off = 0; rc == 0 && off < len;
+	     off += (ssize_t)strlen(names + off) + 1) {
+		const char *name = names + off;
+		ssize_t vlen = fgetxattr(fd, name, NULL, 0);
+		void *p = vlen >= 0 ? alloc_resize(val, (size_t)vlen + 1) : NULL;
+		if (p)
+			val = p;
+		if (p)
+			vlen = fgetxattr(fd, name, val, (size_t)vlen);
+		if (vlen < 0 || p == NULL) {
+			if (strncmp(name, "user.", 5) == 0 ||
+			    strncmp(name, "system.posix_acl_", 17) == 0) {
+				char why[300];
+				snprintf(why, sizeof(why),
+					 "the attribute %.255s cannot be read", name);
+				not_stored(run, why);
+			}
+			continue;
+		}
+		msgpack_pack_array(&pk, 2);
+		wire_pack_str(&pk, name);
+		msgpack_pack_bin(&pk, (size_t)vlen);
+		msgpack_pack_bin_body(&pk, val, (size_t)vlen);
+		(*n)++;
+	}
+	alloc_free(val);
+	alloc_free(names);
+	return rc;
+}
+
 /* The parent's entry for an unchanged file, when all its chunks are
  * still in the repository. */
-static const msgpack_object *unchanged(struct run *run, const char *path,
-				       const struct stat *st)
+static const msgpack_object *unchanged(struct run *run, const struct stat *st,
+				       struct entry *e)
 {
 	bool found;
-	const msgpack_object *o = keyset_get(&run->parent, path, strlen(path),
+	const msgpack_object *o = keyset_get(&run->parent, run->path, run->plen,
 					     &found);
-	struct entry e;
-	if (!found || !entry_read(o, &e) || e.type != T_FILE ||
-	    e.size != (uint64_t)st->st_size || e.ino != st->st_ino ||
-	    e.mtime_ns != (int64_t)st->st_mtim.tv_sec * 1000000000 +
-				  st->st_mtim.tv_nsec ||
-	    e.ctime_ns != (int64_t)st->st_ctim.tv_sec * 1000000000 +
-				  st->st_ctim.tv_nsec ||
-	    e.extra->type != MSGPACK_OBJECT_BIN)
+	if (!found || !entry_read(o, e) || e->type != T_FILE || e->link ||
+	    e->size != (uint64_t)st->st_size || e->ino != st->st_ino ||
+	    e->mtime_ns != (int64_t)st->st_mtim.tv_sec * 1000000000 +
+				   st->st_mtim.tv_nsec ||
+	    e->ctime_ns != (int64_t)st->st_ctim.tv_sec * 1000000000 +
+				   st->st_ctim.tv_nsec ||
+	    e->extra->type != MSGPACK_OBJECT_BIN)
 		return NULL;
-	for (uint32_t i = 0; i < e.chunks->via.array.size; i++)
+	for (uint32_t i = 0; i < e->chunks->via.array.size; i++)
 		if (!repo_has(run->r,
-			      (const uint8_t *)e.chunks->via.array.ptr[i].via.bin.ptr))
+			      (const uint8_t *)e->chunks->via.array.ptr[i].via.bin.ptr))
 			return NULL;
 	return o;
 }
 
-static ssize_t fill(int fd, uint8_t *buf, size_t cap)
+/* Where a file's data is: [offset, length] extents found with
+ * SEEK_DATA/SEEK_HOLE, only for a file with fewer blocks than bytes.
+ * *ext NULL: read it whole. */
+static int find_extents(int fd, const struct stat *st, uint64_t (**ext)[2],
+			size_t *n)
+{
+	*ext = NULL;
+	*n = 0;
+	if ((uint64_t)st->st_blocks * 512 >= (uint64_t)st->st_size)
+		return 0;
+	size_t cap = 0;
+	off_t pos = 0;
+	while (pos < st->st_size) {
+		off_t d = lseek(fd, pos, SEEK_DATA);
+		if (d < 0 && errno == ENXIO)
+			break;
+		if (d < 0)
+			goto whole;
+		off_t h = lseek(fd, d, SEEK_HOLE);
+		if (h < 0)
+			goto whole;
+		if (h > st->st_size)
+			h = st->st_size;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			void *p = alloc_resize(*ext, cap * sizeof(**ext));
+			if (p == NULL) {
+				alloc_free(*ext);
+				*ext = NULL;
+				return -ENOMEM;
+			}
+			*ext = p;
+		}
+		(*ext)[*n][0] = (uint64_t)d;
+		(*ext)[*n][1] = (uint64_t)(h - d);
+		(*n)++;
+		pos = h;
+	}
+	if (*ext == NULL) /* all hole: one empty extent list */
+		*ext = alloc_zeroed(1, sizeof(**ext));
+	lseek(fd, 0, SEEK_SET);
+	return *ext ? 0 : -ENOMEM;
+whole:
+	/* No SEEK_DATA here: read it whole. */
+	alloc_free(*ext);
+	*ext = NULL;
+	*n = 0;
+	lseek(fd, 0, SEEK_SET);
+	return 0;
+}
+
+/* The bytes of a file in order: everything, or the data extents. */
+struct source {
+	int fd;
+	const uint64_t (*ext)[2];
+	size_t next, cur;
+	uint64_t in_cur; /* bytes of ext[cur] already read */
+};
+
+static ssize_t source_fill(struct source *s, uint8_t *buf, size_t cap)
 {
 	size_t got = 0;
 	while (got < cap) {
-		ssize_t n = read(fd, buf + got, cap - got);
+		ssize_t n;
+		if (s->ext) {
+			if (s->cur == s->next)
+				break;
+			uint64_t left = s->ext[s->cur][1] - s->in_cur;
+			size_t want = cap - got < left ? cap - got : (size_t)left;
+			n = want ? pread(s->fd, buf + got, want,
+					 (off_t)(s->ext[s->cur][0] + s->in_cur))
+				 : 0;
+			if (n == 0 && want) /* shrunk under us */
+				return -ENODATA;
+			if (n >= 0) {
+				s->in_cur += (uint64_t)n;
+				if (s->in_cur == s->ext[s->cur][1]) {
+					s->cur++;
+					s->in_cur = 0;
+				}
+			}
+		} else {
+			n = read(s->fd, buf + got, cap - got);
+			if (n == 0)
+				break;
+		}
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return -errno;
-		if (n == 0)
-			break;
 		got += (size_t)n;
 	}
 	return (ssize_t)got;
 }
 
-static int backup_file(struct run *run, const char *path, const struct stat *st)
+/* Reads fd once: chunks stored, their ids into ids, the SHA-256 of what
+ * was read into digest and its length into total. */
+static int read_chunks(struct run *run, struct source *src,
+		       msgpack_sbuffer *ids, uint32_t *nids, uint8_t digest[32],
+		       uint64_t *total)
 {
-	const msgpack_object *prev = unchanged(run, path, st);
-	if (prev) {
-		/* Carried over as it was: same chunks, same hash. */
-		msgpack_pack_object(&run->pk, *prev);
-		run->nentries++;
-		run->st->files++;
-		run->st->files_unchanged++;
-		run->st->bytes += (uint64_t)st->st_size;
-		run->pr.files_done++;
-		run->pr.bytes_done += (uint64_t)st->st_size;
-		return 0;
-	}
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0) {
-		log_warn("backup: %s: %s (skipped)", path, uv_strerror(-errno));
-		run->st->errors++;
-		return 0;
-	}
-	msgpack_sbuffer ids;
-	msgpack_sbuffer_init(&ids);
-	uint32_t nids = 0;
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	if (md == NULL)
+		return -ENOMEM;
 	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
 	size_t avail = 0;
 	bool eof = false;
 	int rc = 0;
-	uint64_t total = 0;
+	*total = 0;
+	*nids = 0;
 	while (rc == 0) {
 		if (!eof && avail < CHUNK_MAX) {
-			ssize_t n = fill(fd, run->buf + avail, 2 * CHUNK_MAX - avail);
+			ssize_t n = source_fill(src, run->buf + avail,
+						2 * CHUNK_MAX - avail);
 			if (n < 0) {
 				rc = (int)n;
 				break;
@@ -402,59 +698,242 @@ static int backup_file(struct run *run, const char *path, const struct stat *st)
 			run->st->added_raw += cut;
 			run->st->added_stored += added;
 		}
-		msgpack_sbuffer_write(&ids, "\xc4\x20", 2);
-		msgpack_sbuffer_write(&ids, (const char *)id, REPO_ID_LEN);
-		nids++;
-		total += cut;
+		msgpack_sbuffer_write(ids, "\xc4\x20", 2);
+		msgpack_sbuffer_write(ids, (const char *)id, REPO_ID_LEN);
+		(*nids)++;
+		*total += cut;
 		run->pr.bytes_done += cut;
 		memmove(run->buf, run->buf + cut, avail - cut);
 		avail -= cut;
 		report_progress(run, false);
 	}
-	close(fd);
-	uint8_t digest[32];
 	unsigned dlen = 0;
 	EVP_DigestFinal_ex(md, digest, &dlen);
 	EVP_MD_CTX_free(md);
-	if (rc == -EISDIR || rc == -EIO || rc == -EAGAIN) {
-		log_warn("backup: %s: %s (skipped)", path, uv_strerror(rc));
-		run->st->errors++;
-		msgpack_sbuffer_destroy(&ids);
+	return rc;
+}
+
+static bool same_content_stat(const struct stat *a, const struct stat *b)
+{
+	return a->st_size == b->st_size && a->st_ino == b->st_ino &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* Errors of the repository end the run; anything else costs one file. */
+static bool repo_error(int rc)
+{
+	return rc == -ENOSPC || rc == -EDQUOT || rc == -ENOMEM || rc == -EROFS;
+}
+
+static int backup_file(struct run *run, int dirfd, const char *name,
+		       const struct stat *lst)
+{
+	struct more more = {0};
+	struct entry prev_e;
+	bool found = false;
+	struct inode_rec *rec = NULL;
+	if (lst->st_nlink > 1) {
+		uint64_t key[2] = {lst->st_dev, lst->st_ino};
+		rec = (struct inode_rec *)keyset_get(&run->inodes, key, sizeof(key),
+						     &found);
+		if (found) {
+			/* A hard link to a file already in this snapshot: its
+			 * path, no data. */
+			pack_entry_head(run, T_FILE, lst);
+			msgpack_pack_nil(&run->pk);
+			msgpack_pack_array(&run->pk, 0);
+			more.link = rec->path;
+			pack_more(run, &more);
+			run->st->files++;
+			run->st->hardlinks++;
+			run->pr.files_done++;
+			return 0;
+		}
+		rec = alloc_bytes(sizeof(*rec) + run->plen + 1);
+		if (rec == NULL)
+			return -ENOMEM;
+		rec->key[0] = key[0];
+		rec->key[1] = key[1];
+		memcpy(rec->path, run->path, run->plen + 1);
+		if (keyset_put(&run->inodes, rec->key, sizeof(rec->key), rec) != 0) {
+			alloc_free(rec);
+			return -ENOMEM;
+		}
+	}
+	const msgpack_object *prev = unchanged(run, lst, &prev_e);
+	if (prev) {
+		/* Carried over as it was: same chunks, same hash, same
+		 * attributes (changing one changes the ctime). */
+		pack_entry_head(run, T_FILE, lst);
+		msgpack_pack_object(&run->pk, *prev_e.extra);
+		msgpack_pack_object(&run->pk, *prev_e.chunks);
+		more.xattrs_prev = prev_e.xattrs;
+		more.ext_prev = prev_e.data;
+		pack_more(run, &more);
+		run->st->files++;
+		run->st->files_unchanged++;
+		run->st->bytes += (uint64_t)lst->st_size;
+		run->pr.files_done++;
+		run->pr.bytes_done += (uint64_t)lst->st_size;
 		return 0;
 	}
-	if (rc == 0) {
-		struct stat now = *st;
-		now.st_size = (off_t)total; /* what was read is what is kept */
-		pack_entry_head(run, path, T_FILE, &now);
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		not_stored(run, uv_strerror(-errno));
+		return 0;
+	}
+	msgpack_sbuffer ids, xa;
+	msgpack_sbuffer_init(&ids);
+	msgpack_sbuffer_init(&xa);
+	uint64_t(*ext)[2] = NULL;
+	size_t next = 0;
+	uint32_t nids = 0, nxa = 0;
+	uint64_t total = 0;
+	uint8_t digest[32];
+	struct stat st, after;
+	int rc = fstat(fd, &st) == 0 ? 0 : -errno;
+	bool stable = false;
+	/* Read twice at most: a file that changes during both reads is
+	 * reported, never stored as a mix of two versions. */
+	for (int attempt = 0; rc == 0 && attempt < 2 && !stable; attempt++) {
+		ids.size = 0;
+		alloc_free(ext);
+		if (attempt > 0 && (lseek(fd, 0, SEEK_SET) != 0 ||
+				    fstat(fd, &st) != 0)) {
+			rc = -errno;
+			break;
+		}
+		rc = find_extents(fd, &st, &ext, &next);
+		struct source src = {fd, (const uint64_t(*)[2])ext, next, 0, 0};
+		if (rc == 0)
+			rc = read_chunks(run, &src, &ids, &nids, digest, &total);
+		if (rc == 0 && fstat(fd, &after) != 0)
+			rc = -errno;
+		stable = rc == 0 && same_content_stat(&st, &after) &&
+			 (ext != NULL || total == (uint64_t)st.st_size);
+		if (rc == -ENODATA) /* a sparse file shrank */
+			rc = 0;
+	}
+	if (rc == 0 && stable)
+		rc = read_xattrs(run, fd, &xa, &nxa);
+	close(fd);
+	if (rc == 0 && !stable) {
+		not_stored(run, "changed during backup (read twice, it changed "
+				"both times)");
+	} else if (rc != 0 && !repo_error(rc)) {
+		not_stored(run, uv_strerror(rc));
+		rc = 0;
+	} else if (rc == 0) {
+		pack_entry_head(run, T_FILE, &st);
 		msgpack_pack_bin(&run->pk, 32);
 		msgpack_pack_bin_body(&run->pk, digest, 32);
 		msgpack_pack_array(&run->pk, nids);
 		msgpack_sbuffer_write(&run->tree, ids.data, ids.size);
+		more.xattrs = &xa;
+		more.nxattrs = nxa;
+		more.ext = (const uint64_t(*)[2])ext;
+		more.next = next;
+		pack_more(run, &more);
 		run->st->files++;
 		run->st->bytes += total;
 		run->st->bytes_read += total;
 		run->pr.files_done++;
 	}
+	alloc_free(ext);
+	msgpack_sbuffer_destroy(&xa);
 	msgpack_sbuffer_destroy(&ids);
 	return rc;
 }
 
-static int cmp_names(const struct dirent **a, const struct dirent **b)
+static int cmp_names(const void *a, const void *b)
 {
-	return strcmp((*a)->d_name, (*b)->d_name);
+	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int walk(struct run *run, const char *path, int depth, bool count_only)
+/* The names in a folder, sorted; *names: free each and the array. */
+static int list_dir(int fd, char ***names, size_t *n)
+{
+	int dfd = dup(fd);
+	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	size_t cap = 0;
+	*names = NULL;
+	*n = 0;
+	if (d == NULL) {
+		int rc = -errno;
+		if (dfd >= 0)
+			close(dfd);
+		return rc;
+	}
+	struct dirent *de;
+	int rc = 0;
+	errno = 0;
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 32;
+			void *p = alloc_resize(*names, cap * sizeof(char *));
+			if (p == NULL) {
+				rc = -ENOMEM;
+				break;
+			}
+			*names = p;
+		}
+		if (((*names)[*n] = alloc_strndup(de->d_name,
+						  strlen(de->d_name))) == NULL)
+			rc = -ENOMEM;
+		else
+			(*n)++;
+		errno = 0;
+	}
+	if (rc == 0 && errno != 0)
+		rc = -errno;
+	closedir(d);
+	if (*n)
+		qsort(*names, *n, sizeof(char *), cmp_names);
+	return rc;
+}
+
+static int backup_symlink(struct run *run, int dirfd, const char *name,
+			  const struct stat *st)
+{
+	size_t cap = (size_t)st->st_size + 2 > 256 ? (size_t)st->st_size + 2 : 256;
+	if (cap > LINK_MAX_LEN) {
+		not_stored(run, "the link's target is too long");
+		return 0;
+	}
+	char *target = alloc_bytes(cap);
+	if (target == NULL)
+		return -ENOMEM;
+	ssize_t n = readlinkat(dirfd, name, target, cap);
+	if (n < 0 || (size_t)n >= cap) {
+		not_stored(run, n < 0 ? uv_strerror(-errno)
+				      : "the link changed during backup");
+		alloc_free(target);
+		return 0;
+	}
+	pack_entry_head(run, T_LINK, st);
+	msgpack_pack_str(&run->pk, (size_t)n);
+	msgpack_pack_str_body(&run->pk, target, (size_t)n);
+	msgpack_pack_array(&run->pk, 0);
+	msgpack_pack_map(&run->pk, 0);
+	alloc_free(target);
+	run->st->links++;
+	return 0;
+}
+
+/* One entry: dirfd and name (the root: AT_FDCWD and its path), its
+ * full path in run->path. Folders are walked through their fd, so
+ * neither depth nor path length is limited by a buffer. */
+static int walk(struct run *run, int dirfd, const char *name, bool count_only)
 {
 	struct stat st;
-	if (excluded(run->o, path))
+	if (excluded(run->o, run->path))
 		return 0;
-	if (lstat(path, &st) != 0) {
-		if (!count_only) {
-			log_warn("backup: %s: %s (skipped)", path,
-				 uv_strerror(-errno));
-			run->st->errors++;
-		}
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+		if (!count_only)
+			not_stored(run, uv_strerror(-errno));
 		return 0;
 	}
 	if (count_only) {
@@ -462,43 +941,90 @@ static int walk(struct run *run, const char *path, int depth, bool count_only)
 			run->pr.files_total++;
 			run->pr.bytes_total += (uint64_t)st.st_size;
 		}
-	} else if (S_ISREG(st.st_mode)) {
-		return backup_file(run, path, &st);
-	} else if (S_ISLNK(st.st_mode)) {
-		char target[4096];
-		ssize_t n = readlink(path, target, sizeof(target) - 1);
-		if (n < 0)
+		if (!S_ISDIR(st.st_mode))
 			return 0;
-		target[n] = '\0';
-		pack_entry_head(run, path, T_LINK, &st);
-		wire_pack_str(&run->pk, target);
-		msgpack_pack_array(&run->pk, 0);
-		run->st->links++;
-		return 0;
-	} else if (S_ISDIR(st.st_mode)) {
-		pack_entry_head(run, path, T_DIR, &st);
+	} else if (S_ISREG(st.st_mode)) {
+		return backup_file(run, dirfd, name, &st);
+	} else if (S_ISLNK(st.st_mode)) {
+		return backup_symlink(run, dirfd, name, &st);
+	} else if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode) ||
+		   S_ISBLK(st.st_mode)) {
+		struct more more = {.has_rdev = true, .rdev = st.st_rdev};
+		pack_entry_head(run,
+				S_ISFIFO(st.st_mode)  ? T_FIFO
+				: S_ISCHR(st.st_mode) ? T_CHR
+						      : T_BLK,
+				&st);
 		msgpack_pack_nil(&run->pk);
 		msgpack_pack_array(&run->pk, 0);
-		run->st->dirs++;
-	}
-	if (!S_ISDIR(st.st_mode) || depth >= MAX_DEPTH)
+		pack_more(run, &more);
+		run->st->specials++;
 		return 0;
-	struct dirent **names = NULL;
-	int n = scandir(path, &names, NULL, cmp_names);
-	int rc = 0;
-	for (int i = 0; i < n; i++) {
-		const char *name = names[i]->d_name;
-		if (rc == 0 && strcmp(name, ".") != 0 && strcmp(name, "..") != 0) {
-			char child[4096];
-			int len = snprintf(child, sizeof(child), "%s%s%s", path,
-					   path[strlen(path) - 1] == '/' ? "" : "/",
-					   name);
-			if (len > 0 && (size_t)len < sizeof(child))
-				rc = walk(run, child, depth + 1, count_only);
-		}
-		free(names[i]);
+	} else if (S_ISSOCK(st.st_mode)) {
+		/* A socket is a name for a live process's endpoint: nothing
+		 * to restore. Skipped and counted, as restic does. */
+		run->st->sockets_skipped++;
+		return 0;
+	} else if (!S_ISDIR(st.st_mode)) {
+		not_stored(run, "a file of unknown type");
+		return 0;
 	}
-	free(names);
+	int fd = openat(dirfd, name,
+			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int rc = 0;
+	if (!count_only) {
+		struct more more = {0};
+		msgpack_sbuffer xa;
+		msgpack_sbuffer_init(&xa);
+		if (fd >= 0)
+			rc = read_xattrs(run, fd, &xa, &more.nxattrs);
+		more.xattrs = &xa;
+		pack_entry_head(run, T_DIR, &st);
+		msgpack_pack_nil(&run->pk);
+		msgpack_pack_array(&run->pk, 0);
+		pack_more(run, &more);
+		msgpack_sbuffer_destroy(&xa);
+		run->st->dirs++;
+		if (fd < 0)
+			not_stored(run, uv_strerror(-errno));
+		if (rc != 0 && !repo_error(rc)) {
+			not_stored(run, uv_strerror(rc));
+			rc = 0;
+		}
+	}
+	if (fd < 0 || rc != 0) {
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	char **names;
+	size_t n;
+	int lrc = list_dir(fd, &names, &n);
+	if (lrc != 0 && !count_only)
+		not_stored(run, lrc == -ENOMEM ? "out of memory listing the folder"
+					       : uv_strerror(lrc));
+	for (size_t i = 0; i < n; i++) {
+		size_t saved;
+		if (rc == 0 && (rc = path_push(run, names[i], &saved)) == 0) {
+			rc = walk(run, fd, names[i], count_only);
+			path_pop(run, saved);
+		}
+		alloc_free(names[i]);
+	}
+	alloc_free(names);
+	close(fd);
+	return rc;
+}
+
+static int walk_root(struct run *run, const char *root, bool count_only)
+{
+	size_t saved;
+	run->plen = 0;
+	if (run->path)
+		run->path[0] = '\0';
+	int rc = path_push(run, root, &saved);
+	if (rc == 0)
+		rc = walk(run, AT_FDCWD, root, count_only);
 	return rc;
 }
 
@@ -581,6 +1107,13 @@ int backup_run(struct repo *r, const struct backup_run_options *o,
 			return errtext_set(-EINVAL, err, errlen,
 				    "%s: backup paths must be absolute",
 				    o->paths[i]);
+	/* A folder's fd stays open while its sub-folders are walked: as
+	 * many fds as the tree is deep. */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	run.buf = alloc_bytes(2 * CHUNK_MAX);
 	if (run.buf == NULL)
 		return errtext_set(-ENOMEM, err, errlen, "out of memory");
@@ -599,13 +1132,13 @@ int backup_run(struct repo *r, const struct backup_run_options *o,
 	run.pr.started_us = t0;
 	run.pr.phase = "scanning";
 	for (size_t i = 0; i < o->npaths; i++)
-		walk(&run, o->paths[i], 0, true);
+		walk_root(&run, o->paths[i], true);
 	run.pr.phase = "backing up";
 	msgpack_sbuffer_init(&run.tree);
 	msgpack_packer_init(&run.pk, &run.tree, msgpack_sbuffer_write);
 	int rc = 0;
 	for (size_t i = 0; i < o->npaths && rc == 0; i++)
-		rc = walk(&run, o->paths[i], 0, false);
+		rc = walk_root(&run, o->paths[i], false);
 	report_progress(&run, true);
 	/* The tree: an array header in front of the entries. */
 	msgpack_sbuffer tree;
@@ -628,7 +1161,7 @@ int backup_run(struct repo *r, const struct backup_run_options *o,
 			 i ? "\n" : "", o->paths[i]);
 	if (rc == 0) {
 		msgpack_pack_map(&spk, 12);
-		wire_pack_kv_u64(&spk, "v", 1);
+		wire_pack_kv_u64(&spk, "v", 2);
 		wire_pack_kv_u64(&spk, "time", (uint64_t)t0);
 		wire_pack_kv_str(&spk, "host", host);
 		wire_pack_kv_str(&spk, "paths_key", paths_key);
@@ -656,6 +1189,10 @@ int backup_run(struct repo *r, const struct backup_run_options *o,
 	if (have_parent)
 		snapshot_free(&parent);
 	keyset_free(&run.parent);
+	for (size_t i = 0; i < run.inodes.cap; i++)
+		alloc_free((void *)run.inodes.vals[i]);
+	keyset_free(&run.inodes);
+	alloc_free(run.path);
 	alloc_free(run.buf);
 	st->duration_us = timeutil_now_us() - t0;
 	return rc;
@@ -890,6 +1427,15 @@ struct restore_ctx {
 	struct backup_restore_stats *st;
 	struct backup_progress *pr;
 	char first_err[400];
+	/* Hard links: the paths later entries link to -> the entry; and
+	 * those restored in this run -> their (dev, ino), so a link is
+	 * only ever made to the file restore itself wrote. */
+	struct keyset link_src;
+	struct keyset link_made;
+};
+
+struct made_rec {
+	uint64_t dev, ino;
 };
 
 static struct timespec ns_to_ts(int64_t ns)
@@ -911,6 +1457,19 @@ static void set_meta_fd(struct restore_ctx *c, int fd, const struct entry *e)
 		log_warn("restore: %.*s: cannot set the owner", (int)e->path_len,
 			 e->path);
 	fchmod(fd, (mode_t)(e->mode & 07777));
+	/* After the mode: an ACL sets the group bits to its mask. */
+	for (uint32_t i = 0; e->xattrs && i < e->xattrs->via.array.size; i++) {
+		const msgpack_object *x = e->xattrs->via.array.ptr[i].via.array.ptr;
+		char name[256];
+		memcpy(name, x[0].via.str.ptr, x[0].via.str.size);
+		name[x[0].via.str.size] = '\0';
+		if (fsetxattr(fd, name, x[1].via.bin.ptr, x[1].via.bin.size, 0) != 0) {
+			c->st->meta_failed++;
+			log_warn("restore: %.*s: the attribute %s cannot be set "
+				 "here: %s", (int)e->path_len, e->path, name,
+				 uv_strerror(-errno));
+		}
+	}
 	futimens(fd, ts);
 }
 
@@ -981,6 +1540,10 @@ static int restore_file(struct restore_ctx *c, const struct entry *e, int pfd,
 	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
 	int rc = 0;
 	uint64_t written = 0;
+	/* A sparse file's stream goes to its data extents; the holes
+	 * between them are never written, so they stay holes. */
+	uint32_t ext = 0;
+	uint64_t in_ext = 0;
 	for (uint32_t i = 0; i < e->chunks->via.array.size && rc == 0; i++) {
 		void *data;
 		size_t len;
@@ -993,7 +1556,29 @@ static int restore_file(struct restore_ctx *c, const struct entry *e, int pfd,
 		const char *p = data;
 		size_t left = len;
 		while (left > 0 && rc == 0) {
-			ssize_t w = write(fd, p, left);
+			ssize_t w;
+			if (e->data) {
+				const msgpack_object *x;
+				while (ext < e->data->via.array.size &&
+				       in_ext == (x = &e->data->via.array.ptr[ext])
+							 ->via.array.ptr[1].via.u64) {
+					ext++;
+					in_ext = 0;
+				}
+				if (ext == e->data->via.array.size) {
+					rc = errtext_set(-EBADMSG, err, errlen,
+							 "more data than its extents");
+					break;
+				}
+				x = &e->data->via.array.ptr[ext];
+				uint64_t room = x->via.array.ptr[1].via.u64 - in_ext;
+				w = pwrite(fd, p, left < room ? left : (size_t)room,
+					   (off_t)(x->via.array.ptr[0].via.u64 + in_ext));
+				if (w > 0)
+					in_ext += (uint64_t)w;
+			} else {
+				w = write(fd, p, left);
+			}
 			if (w < 0 && errno != EINTR)
 				rc = errtext_set(-errno, err, errlen, "%s",
 						 uv_strerror(-errno));
@@ -1009,8 +1594,25 @@ static int restore_file(struct restore_ctx *c, const struct entry *e, int pfd,
 	unsigned dlen = 0;
 	EVP_DigestFinal_ex(md, digest, &dlen);
 	EVP_MD_CTX_free(md);
+	if (rc == 0 && e->data && ftruncate(fd, (off_t)e->size) != 0)
+		rc = errtext_set(-errno, err, errlen, "%s", uv_strerror(-errno));
 	if (rc == 0)
 		set_meta_fd(c, fd, e);
+	bool is_src = false;
+	keyset_get(&c->link_src, e->path, e->path_len, &is_src);
+	struct stat fst;
+	if (rc == 0 && is_src && fstat(fd, &fst) == 0) {
+		struct made_rec *m = alloc_bytes(sizeof(*m));
+		if (m) {
+			m->dev = fst.st_dev;
+			m->ino = fst.st_ino;
+			bool had;
+			alloc_free((void *)keyset_get(&c->link_made, e->path,
+						      e->path_len, &had));
+			if (keyset_put(&c->link_made, e->path, e->path_len, m) != 0)
+				alloc_free(m);
+		}
+	}
 	if (close(fd) != 0 && rc == 0)
 		rc = errtext_set(-errno, err, errlen, "%s", uv_strerror(-errno));
 	if (rc == 0 && renameat(pfd, tmp, pfd, leaf) != 0)
@@ -1074,6 +1676,100 @@ static int restore_link(struct restore_ctx *c, const struct entry *e, int pfd,
 	return 0;
 }
 
+/* A FIFO or a device node: made under a temp name, its owner, mode and
+ * times set, then renamed into place. */
+static int restore_special(struct restore_ctx *c, const struct entry *e,
+			   int pfd, const char *leaf, char *err, size_t errlen)
+{
+	char tmp[32];
+	mode_t type = e->type == T_FIFO ? S_IFIFO
+		      : e->type == T_CHR ? S_IFCHR
+					 : S_IFBLK;
+	temp_name(tmp);
+	if (mknodat(pfd, tmp, type | 0600, (dev_t)e->rdev) != 0)
+		return errtext_set(-errno, err, errlen, "cannot make the %s: %s",
+				   e->type == T_FIFO ? "FIFO" : "device node",
+				   uv_strerror(-errno));
+	int lfd = openat(pfd, tmp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	int rc = 0;
+	if (lfd < 0 || fstat(lfd, &st) != 0 || (st.st_mode & S_IFMT) != type)
+		rc = errtext_set(-EIO, err, errlen, "the new node was replaced");
+	if (rc == 0 && c->chown &&
+	    fchownat(lfd, "", (uid_t)e->uid, (gid_t)e->gid,
+		     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0)
+		log_warn("restore: %.*s: cannot set the owner", (int)e->path_len,
+			 e->path);
+	/* chmod through the O_PATH fd's /proc name: it is that node. */
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", lfd);
+	struct timespec ts[2] = {ns_to_ts(e->mtime_ns), ns_to_ts(e->mtime_ns)};
+	if (rc == 0 && chmod(proc, (mode_t)(e->mode & 07777)) != 0)
+		log_warn("restore: %.*s: cannot set the mode", (int)e->path_len,
+			 e->path);
+	if (rc == 0)
+		utimensat(pfd, tmp, ts, AT_SYMLINK_NOFOLLOW);
+	if (lfd >= 0)
+		close(lfd);
+	if (rc == 0 && renameat(pfd, tmp, pfd, leaf) != 0)
+		rc = errtext_set(-errno, err, errlen, "cannot put it in place: %s",
+				 uv_strerror(-errno));
+	if (rc != 0)
+		unlinkat(pfd, tmp, 0);
+	else
+		c->st->specials++;
+	return rc;
+}
+
+/* A hard link to a file restored earlier in this run (checked by device
+ * and inode: never to whatever else sits at that path). When there is
+ * none (that path was not restored or failed), the first path's data is
+ * written here as a file of its own. */
+static int restore_hardlink(struct restore_ctx *c, const struct entry *e,
+			    int pfd, const char *leaf, char *err, size_t errlen)
+{
+	bool made = false, have_src = false;
+	const struct made_rec *m = keyset_get(&c->link_made, e->link, e->link_len,
+					      &made);
+	const msgpack_object *so = keyset_get(&c->link_src, e->link, e->link_len,
+					      &have_src);
+	int sfd = -1;
+	struct stat st;
+	char tmp[32], proc[64];
+	if (made && m &&
+	    beneath_open(c->root, e->link, e->link_len, O_PATH, 0, &sfd) == 0 &&
+	    fstat(sfd, &st) == 0 && st.st_dev == m->dev && st.st_ino == m->ino) {
+		temp_name(tmp);
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", sfd);
+		if (linkat(AT_FDCWD, proc, pfd, tmp, AT_SYMLINK_FOLLOW) == 0) {
+			close(sfd);
+			if (renameat(pfd, tmp, pfd, leaf) != 0) {
+				int rc = -errno;
+				unlinkat(pfd, tmp, 0);
+				return errtext_set(rc, err, errlen,
+						   "cannot put the link in place: %s",
+						   uv_strerror(rc));
+			}
+			c->st->files++;
+			c->st->hardlinks++;
+			c->pr->files_done++;
+			return 0;
+		}
+	}
+	if (sfd >= 0)
+		close(sfd);
+	struct entry src;
+	if (!have_src || so == NULL || !entry_read(so, &src) || src.link)
+		return errtext_set(-ENOENT, err, errlen,
+				   "a hard link to %.*s, which is not in the "
+				   "snapshot", (int)e->link_len, e->link);
+	/* Its own metadata, the first path's content. */
+	struct entry mine = src;
+	mine.path = e->path;
+	mine.path_len = e->path_len;
+	return restore_file(c, &mine, pfd, leaf, err, errlen);
+}
+
 static bool under(const struct entry *e, const char *prefix)
 {
 	size_t n = strlen(prefix);
@@ -1108,6 +1804,10 @@ static int restore_one(struct restore_ctx *c, const struct entry *e, char *why,
 		return rc;
 	if (e->type == T_LINK)
 		return restore_link(c, e, pfd, leaf, why, whylen);
+	if (e->type == T_FIFO || e->type == T_CHR || e->type == T_BLK)
+		return restore_special(c, e, pfd, leaf, why, whylen);
+	if (e->link)
+		return restore_hardlink(c, e, pfd, leaf, why, whylen);
 	return restore_file(c, e, pfd, leaf, why, whylen);
 }
 
@@ -1165,6 +1865,24 @@ int backup_restore(struct repo *r, const struct backup_restore_options *o,
 			seen++;
 		}
 	}
+	/* The first paths of hard-link groups, and their entries. */
+	for (uint32_t i = 0; pick && i < n; i++) {
+		struct entry e;
+		if (pick[i] && entry_read(&s.entries->via.array.ptr[i], &e) &&
+		    e.link && keyset_put(&c.link_src, e.link, e.link_len, NULL) != 0)
+			rc = errtext_set(-ENOMEM, err, errlen, "out of memory");
+	}
+	for (uint32_t i = 0; pick && i < n && c.link_src.count; i++) {
+		struct entry e;
+		bool is_src;
+		if (entry_read(&s.entries->via.array.ptr[i], &e) && !e.link &&
+		    e.type == T_FILE) {
+			keyset_get(&c.link_src, e.path, e.path_len, &is_src);
+			if (is_src)
+				keyset_put(&c.link_src, e.path, e.path_len,
+					   &s.entries->via.array.ptr[i]);
+		}
+	}
 	for (uint32_t i = 0; pick && i < n; i++) {
 		struct entry e;
 		if (pick[i] && entry_read(&s.entries->via.array.ptr[i], &e) &&
@@ -1173,7 +1891,7 @@ int backup_restore(struct repo *r, const struct backup_restore_options *o,
 			pr.bytes_total += e.size;
 		}
 	}
-	if (pick == NULL)
+	if (pick == NULL && rc == 0)
 		rc = errtext_set(-ENOMEM, err, errlen, "out of memory");
 	for (uint32_t i = 0; pick && i < n && rc == 0; i++) {
 		struct entry e;
@@ -1229,6 +1947,10 @@ int backup_restore(struct repo *r, const struct backup_restore_options *o,
 		alloc_free(c.cur_rel);
 	}
 	close(c.root);
+	for (size_t i = 0; i < c.link_made.cap; i++)
+		alloc_free((void *)c.link_made.vals[i]);
+	keyset_free(&c.link_made);
+	keyset_free(&c.link_src);
 	alloc_free(pick);
 	snapshot_free(&s);
 	st->duration_us = timeutil_now_us() - t0;

@@ -23,6 +23,8 @@ struct backup_progress {
 };
 typedef void (*backup_progress_fn)(void *arg, const struct backup_progress *p);
 
+#define BACKUP_NOT_STORED_LIST 10
+
 struct backup_stats {
 	char snapshot[2 * REPO_ID_LEN + 1];
 	uint64_t files, dirs, links;
@@ -32,8 +34,15 @@ struct backup_stats {
 	uint64_t chunks_new, chunks_reused;
 	uint64_t added_raw;	/* new chunk bytes before compression */
 	uint64_t added_stored;	/* sealed bytes written */
-	uint64_t errors;	/* unreadable files, skipped with a log line */
+	uint64_t errors;	/* entries not stored (each logged) */
+	uint64_t hardlinks;	/* files stored as links to an earlier path */
+	uint64_t specials;	/* FIFOs and device nodes */
+	uint64_t sockets_skipped; /* sockets: nothing to restore */
 	int64_t duration_us;
+	/* The first BACKUP_NOT_STORED_LIST of the errors: the path (a long
+	 * one keeps its end, after "...") and why. */
+	char not_stored[BACKUP_NOT_STORED_LIST][512];
+	char not_stored_why[BACKUP_NOT_STORED_LIST][128];
 };
 
 struct backup_run_options {
@@ -94,6 +103,8 @@ struct backup_restore_options {
 struct backup_restore_stats {
 	uint64_t files, bytes, verified, mismatched;
 	uint64_t failed; /* entries not restored (each logged) */
+	uint64_t hardlinks, specials;
+	uint64_t meta_failed; /* attributes or ACLs the target refused */
 	int64_t duration_us;
 };
 /* Every file's SHA-256 is checked against the tree's as it is written.

@@ -11,12 +11,16 @@
 #include "agent/backup.h"
 #include "agent/repo.h"
 #include "common/jsonout.h"
+#include "common/textsafe.h"
 #include "common/timeutil.h"
 
 #define EXIT_OK 0
 #define EXIT_FAIL 1
 #define EXIT_USAGE 2
 #define EXIT_CONFIG 3
+/* The command did its work but not all of it: a backup that left
+ * files out, a restore that could not bring every file back. */
+#define EXIT_PARTIAL 4
 
 int backupcli_passphrase(const char *file, char *out, size_t cap, char *err,
 			 size_t errlen)
@@ -160,6 +164,12 @@ static int cmd_run(const struct backupcli_options *o, struct repo *r)
 		       (unsigned long long)st.errors, (double)st.duration_us / 1e6);
 	else
 	{
+		if (st.hardlinks || st.specials || st.sockets_skipped)
+			printf("%llu hard links, %llu FIFOs and device nodes "
+			       "stored; %llu sockets skipped\n",
+			       (unsigned long long)st.hardlinks,
+			       (unsigned long long)st.specials,
+			       (unsigned long long)st.sockets_skipped);
 		char saved[64] = "nothing new to store";
 		if (st.added_stored)
 			snprintf(saved, sizeof(saved), "%.1f:1 against the "
@@ -172,6 +182,23 @@ static int cmd_run(const struct backupcli_options *o, struct repo *r)
 		       (double)st.added_raw / 1e6, (double)st.added_stored / 1e6,
 		       saved, (unsigned long long)st.errors,
 		       (double)st.duration_us / 1e6);
+	}
+	if (st.errors) {
+		/* The snapshot holds everything else; what it lacks is named
+		 * (the first few) and the exit says so. */
+		for (size_t i = 0; i < st.errors && i < BACKUP_NOT_STORED_LIST; i++) {
+			fputs("NOT STORED  ", stderr);
+			textsafe_fputs(stderr, st.not_stored[i]);
+			fprintf(stderr, ": %s\n", st.not_stored_why[i]);
+		}
+		fprintf(stderr, "eduwatch-agent: backup completed with %llu files "
+				"not stored%s\n",
+			(unsigned long long)st.errors,
+			st.errors > BACKUP_NOT_STORED_LIST
+				? " (the first are named above; every one is in "
+				  "the log)"
+				: "");
+		return EXIT_PARTIAL;
 	}
 	return EXIT_OK;
 }

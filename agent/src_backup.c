@@ -201,7 +201,9 @@ static void emit_status(struct backup_src *b)
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	bool failed = b->rc != 0;
-	msgpack_pack_map(&pk, 13 + failed);
+	/* What a backup left out: the count, and the first paths. */
+	bool left_out = b->job == JOB_BACKUP && b->rc == 0 && b->stats.errors;
+	msgpack_pack_map(&pk, 13 + failed + 2 * left_out);
 	wire_pack_kv_str(&pk, "action", b->job == JOB_BACKUP   ? "backup"
 					: b->job == JOB_VERIFY ? "verify"
 							       : "restore_test");
@@ -229,7 +231,18 @@ static void emit_status(struct backup_src *b)
 			  counter(b, "backup_restore_test_ok") != 0);
 	if (failed)
 		wire_pack_kv_str(&pk, "error", b->err);
-	agent_emit(b->env.agent, "backup.status", failed || !rpo_met ? 7 : 1,
+	if (left_out) {
+		size_t n = b->stats.errors < BACKUP_NOT_STORED_LIST
+				   ? (size_t)b->stats.errors
+				   : BACKUP_NOT_STORED_LIST;
+		wire_pack_kv_u64(&pk, "not_stored", b->stats.errors);
+		wire_pack_str(&pk, "not_stored_paths");
+		msgpack_pack_array(&pk, (uint32_t)n);
+		for (size_t i = 0; i < n; i++)
+			wire_pack_str(&pk, b->stats.not_stored[i]);
+	}
+	agent_emit(b->env.agent, "backup.status",
+		   failed || !rpo_met || left_out ? 7 : 1,
 		   false, sb.data, sb.size, NULL);
 	msgpack_sbuffer_destroy(&sb);
 }

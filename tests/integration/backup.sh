@@ -236,4 +236,83 @@ check "prune without a policy is refused ($r)" grep -q "keeps nothing" <<<"$r"
 check "prune --keep-daily 1 keeps one of today's $n_before snapshots" eq "$(j kept <"$WORK/prune.json")" 1
 check "the kept snapshot still restores and verifies with every chunk" \
 	bash -c "'$AGENT' backup verify --read-data --repo '$R' >/dev/null 2>&1"
+
+# ---- issue 14: nothing left out, everything the filesystem holds ---------------
+# A torture tree: 200 folders deep, a path over 5,000 bytes, hard-link
+# groups, xattrs and ACLs on files and folders, a 2 GB sparse file with
+# two islands, a FIFO, a device node, a socket, odd names, setuid and
+# sticky modes, an owner with no passwd entry. The checker walks both
+# trees with directory fds and compares everything that must survive.
+TORTURE="$(dirname "$0")/backup_torture.py"
+TT="$WORK/torture"
+TR="$WORK/trepo"
+$PY "$TORTURE" make "$TT"
+"$AGENT" backup init --repo "$TR" >/dev/null
+"$AGENT" backup run "$TT" --repo "$TR" --json >"$WORK/trun.json" 2>"$WORK/trun.err"
+check "the torture tree backs up with exit 0 and no error ($(cat "$WORK/trun.err" | head -3))" \
+	eq "$?:$(j errors <"$WORK/trun.json")" "0:0"
+check "the socket is skipped and counted, FIFO and device node stored" \
+	bash -c "'$AGENT' backup run '$TT' --repo '$TR' | grep -q '2 FIFOs and device nodes stored; 1 sockets skipped'"
+"$AGENT" backup restore latest --to "$WORK/tout" --repo "$TR" >"$WORK/tres.txt" 2>&1
+check "the torture tree restores with exit 0 ($(tail -1 "$WORK/tres.txt"))" test $? -eq 0
+$PY "$TORTURE" compare "$TT" "$WORK/tout$TT" >"$WORK/tcmp.txt" 2>&1
+check "torture restore is exact: type, content, mode, owner, ns mtime, link groups, xattrs, ACLs, blocks ($(head -3 "$WORK/tcmp.txt" | tr '\n' ' '))" \
+	test $? -eq 0
+check "the deepest file (depth 200) is restored" \
+	test "$(find "$WORK/tout$TT" -name deep.txt | wc -l)" -eq 1
+check "the file at the end of a 5,000-byte path is restored" \
+	test "$(find "$WORK/tout$TT" -name far.txt | wc -l)" -eq 1
+check "the 2 GB sparse file comes back sparse (du $(du -k "$WORK/tout$TT/sparse.img" | cut -f1) KiB, ls $(stat -c %s "$WORK/tout$TT/sparse.img"))" \
+	test "$(du -k "$WORK/tout$TT/sparse.img" | cut -f1)" -lt 2048
+check "hard links come back as one inode" \
+	eq "$(stat -c %i "$WORK/tout$TT/links/a/one")" "$(stat -c %i "$WORK/tout$TT/links/b/three")"
+check "the FIFO comes back as a FIFO" test -p "$WORK/tout$TT/fifo"
+"$AGENT" backup restore latest "$TT/links/b" --to "$WORK/tpart" --repo "$TR" >/dev/null 2>&1
+check "a hard link whose first path is not restored comes back as a file with its content" \
+	cmp -s "$WORK/tpart$TT/links/b/three" "$TT/links/a/one"
+
+# Something that cannot be read is named, counted and fails the run:
+# a backup running as nobody over a file only root can read.
+U="$WORK/usrc"
+mkdir -p "$U/ok" "$WORK/urepo"
+echo fine >"$U/ok/a.txt"
+echo secret >"$U/ok/locked.txt"
+chmod 0600 "$U/ok/locked.txt"
+chmod 0755 "$U" "$U/ok"
+chmod 0711 "$WORK"
+chown nobody "$WORK/urepo"
+setpriv --reuid=nobody --regid=nogroup --clear-groups env EDUWATCH_BACKUP_PASSWORD="$EDUWATCH_BACKUP_PASSWORD" \
+	"$AGENT" backup init --repo "$WORK/urepo/r" >/dev/null
+setpriv --reuid=nobody --regid=nogroup --clear-groups env EDUWATCH_BACKUP_PASSWORD="$EDUWATCH_BACKUP_PASSWORD" \
+	"$AGENT" backup run "$U" --repo "$WORK/urepo/r" >"$WORK/u.out" 2>"$WORK/u.err"
+urc=$?
+chmod 0700 "$WORK"
+check "an unreadable file gives exit 4 (got $urc)" test $urc -eq 4
+check "and 'completed with 1 files not stored'" grep -q "completed with 1 files not stored" "$WORK/u.err"
+check "and names it" grep -q "NOT STORED  $U/ok/locked.txt: permission denied" "$WORK/u.err"
+
+# A file rewritten in place (and grown) all through its read.
+C="$WORK/csrc"
+mkdir -p "$C"
+$PY -c 'import os,sys; open(sys.argv[1],"wb").write(os.urandom(48<<20))' "$C/busy.bin"
+$PY - "$C/busy.bin" "$WORK/cstop" <<'PYEOF' &
+import os, sys, time
+p, stop = sys.argv[1], sys.argv[2]
+blk = os.urandom(1 << 20)
+n = 48
+t0 = time.time()
+while not os.path.exists(stop) and time.time() - t0 < 120:
+    with open(p, "r+b") as f:
+        for i in range(n):
+            f.write(blk)
+    n += 1
+PYEOF
+writer=$!
+"$AGENT" backup init --repo "$WORK/crepo" >/dev/null
+"$AGENT" backup run "$C" --repo "$WORK/crepo" >"$WORK/c.out" 2>"$WORK/c.err"
+crc=$?
+touch "$WORK/cstop"
+wait $writer
+check "a file rewritten during its read is reported, not stored as a mix (exit $crc)" \
+	bash -c "test $crc -eq 4 && grep -q 'changed during backup' '$WORK/c.err'"
 tap_finish
