@@ -523,6 +523,30 @@ static void spoof_alert(struct netdetect *nd, struct binding *b,
 		     b->role == ROLE_GUARDED ? 7 : 8, en, vi);
 }
 
+/* First-hop redundancy (VRRP, HSRP v1 and v2): the gateway's IP answers
+ * ARP with a virtual MAC, while the active router routes with its own. */
+static bool virtual_router_mac(const uint8_t m[6])
+{
+	return (m[0] == 0 && m[1] == 0 && m[2] == 0x5e && m[3] == 0 &&
+		m[4] == 1) ||
+	       (m[0] == 0 && m[1] == 0 && m[2] == 0x0c && m[3] == 0x07 &&
+		m[4] == 0xac) ||
+	       (m[0] == 0 && m[1] == 0 && m[2] == 0x0c && m[3] == 0x9f &&
+		(m[4] & 0xf0) == 0xf0);
+}
+
+/* Evidence that comes from IP traffic alone. */
+#define SOURCES_IP ((1u << SRC_ROUTED) | (1u << SRC_OWN_DST))
+
+/* A virtual gateway MAC and a router's own MAC seen in routed traffic
+ * are one gateway, not a conflict. */
+static bool same_router(const struct binding_mac *a,
+			const struct binding_mac *b)
+{
+	return (virtual_router_mac(a->mac) && !(b->sources & ~SOURCES_IP)) ||
+	       (virtual_router_mac(b->mac) && !(a->sources & ~SOURCES_IP));
+}
+
 static const char *conflict_reason(int expected_source)
 {
 	if (expected_source >= SRC_DHCP || expected_source == SRC_NEIGHBOUR)
@@ -559,6 +583,8 @@ static void judge(struct netdetect *nd, struct binding *b,
 		if (m == owner)
 			continue;
 		if (m != current && m->alerted)
+			continue;
+		if (same_router(m, owner) && trust(m) >= 0 && trust(owner) >= 0)
 			continue;
 		/* A trusted owner with an untrusted rival: blame the rival.
 		 * Both untrusted (each a poisoner's shape): blame each. */

@@ -82,6 +82,8 @@ check "ARP: one forged reply, gateway seen only in routed IP traffic" \
 	'"expected_from":"routed_traffic"'
 check "ARP: routed traffic, a /16 neighbour and answered requests are quiet" \
 	quiet agent.yaml arp_ip_only_neg
+check "ARP: an HSRP gateway (virtual MAC in ARP, router's MAC in routed traffic) is quiet" \
+	quiet agent.yaml arp_hsrp_neg
 check "ARP: a MAC claiming the gateway's IP and its own" \
 	fires agent.yaml arp_gw_and_own net.arp_spoof '"reason":"claims_gateway_and_own_ip"' \
 	'"claimed_mac":"02:00:00:00:00:66"'

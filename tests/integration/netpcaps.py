@@ -207,6 +207,11 @@ def cases():
     yield "arp_ip_only", stamp([arp_reply(EVIL_MAC, GW)] + school_lan_noise(), step=0.5)
     yield "arp_ip_only_neg", stamp(school_lan_noise() +
                                    asked_and_answered(PC_MAC, PC, EVIL_MAC, EVIL), step=0.5)
+    # A gateway pair with HSRP: ARP answers with the virtual MAC, routed
+    # traffic comes from the active router's own MAC.
+    hsrp = "00:00:0c:07:ac:01"
+    yield "arp_hsrp_neg", stamp(asked_and_answered(PC_MAC, PC, hsrp, GW) +
+                                school_lan_noise(), step=0.5)
     # bettercap-style: requests that say "10.0.0.1 is at my MAC", from a
     # MAC that also asks with its own address.
     yield "arp_gw_and_own", stamp([arp_request(EVIL_MAC, EVIL, PC),
