@@ -8,6 +8,8 @@
 
 #include <openssl/evp.h>
 
+#include "common/dynbuf.h"
+
 size_t json_utf8_len(const unsigned char *s, size_t n)
 {
 	size_t len;
@@ -46,39 +48,82 @@ bool json_utf8_valid(const char *str, size_t n)
 	return true;
 }
 
-/* The inside of a JSON string, without its quotes. */
-static void put_escaped(FILE *f, const char *str, size_t n)
+/* Where the writers below put their bytes: a stream (CLI output) or a
+ * buffer (rendered text, the SOC's JSON). One escaping path for both. */
+struct jout {
+	FILE *f;
+	struct dynbuf *b;
+};
+
+static void put(struct jout *o, const void *p, size_t n)
 {
+	if (o->b)
+		dynbuf_add(o->b, p, n);
+	else
+		fwrite(p, 1, n, o->f);
+}
+
+static void put_str(struct jout *o, const char *s)
+{
+	put(o, s, strlen(s));
+}
+
+static void put_char(struct jout *o, char c)
+{
+	put(o, &c, 1);
+}
+
+/* The inside of a JSON string, without its quotes. */
+static void put_escaped(struct jout *o, const char *str, size_t n)
+{
+	if (n == 0)
+		return; /* an empty string may come as NULL */
 	const unsigned char *s = (const unsigned char *)str;
+	char esc[8];
+	size_t run = 0; /* bytes that go out as they are, not yet written */
 	for (size_t i = 0; i < n;) {
 		unsigned char c = s[i];
+		size_t len = 1;
+		const char *rep = NULL;
 		if (c == '"' || c == '\\') {
-			fprintf(f, "\\%c", c);
-			i++;
+			esc[0] = '\\';
+			esc[1] = (char)c;
+			esc[2] = '\0';
+			rep = esc;
 		} else if (c < 0x20 || c == 0x7f) {
-			fprintf(f, "\\u%04x", c);
-			i++;
-		} else if (c < 0x80) {
-			fputc(c, f);
-			i++;
-		} else {
-			size_t len = json_utf8_len(s + i, n - i);
+			snprintf(esc, sizeof(esc), "\\u%04x", c);
+			rep = esc;
+		} else if (c >= 0x80) {
+			len = json_utf8_len(s + i, n - i);
 			if (len == 0) {
-				fputs("\\ufffd", f);
-				i++;
-			} else {
-				fwrite(s + i, 1, len, f);
-				i += len;
+				len = 1;
+				rep = "\\ufffd";
 			}
 		}
+		if (rep == NULL) {
+			run += len;
+			i += len;
+			continue;
+		}
+		put(o, s + i - run, run);
+		run = 0;
+		put_str(o, rep);
+		i += len;
 	}
+	put(o, s + n - run, run);
+}
+
+static void put_strn(struct jout *o, const char *str, size_t n)
+{
+	put_char(o, '"');
+	put_escaped(o, str, n);
+	put_char(o, '"');
 }
 
 void json_print_strn(FILE *f, const char *str, size_t n)
 {
-	fputc('"', f);
-	put_escaped(f, str, n);
-	fputc('"', f);
+	struct jout o = {.f = f};
+	put_strn(&o, str, n);
 }
 
 void json_print_string(FILE *f, const char *s)
@@ -122,196 +167,236 @@ bool json_cut_middle(const char *s, size_t n, char *out, size_t cap)
 	return true;
 }
 
-static void render_value(FILE *f, const msgpack_object *o,
+static void put_sanitized(struct jout *o, const char *json, size_t n)
+{
+	if (n == 0)
+		return; /* an empty string may come as NULL */
+	const unsigned char *s = (const unsigned char *)json;
+	size_t run = 0;
+	for (size_t i = 0; i < n;) {
+		unsigned char c = s[i];
+		size_t len = 1;
+		const char *rep = NULL;
+		if (c < 0x20 || c == 0x7f) {
+			rep = " ";
+		} else if (c >= 0x80) {
+			len = json_utf8_len(s + i, n - i);
+			if (len == 0) {
+				len = 1;
+				rep = "\\ufffd";
+			}
+		}
+		if (rep == NULL) {
+			run += len;
+			i += len;
+			continue;
+		}
+		put(o, s + i - run, run);
+		run = 0;
+		put_str(o, rep);
+		i += len;
+	}
+	put(o, s + n - run, run);
+}
+
+void json_print_sanitized(FILE *f, const char *json, size_t n)
+{
+	struct jout o = {.f = f};
+	put_sanitized(&o, json, n);
+}
+
+/* A number through snprintf, so both sinks get the same digits. */
+static void put_number(struct jout *o, const msgpack_object *v)
+{
+	char num[40];
+	if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+		snprintf(num, sizeof(num), "%" PRIu64, v->via.u64);
+	else if (v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+		snprintf(num, sizeof(num), "%" PRId64, v->via.i64);
+	else if (isfinite(v->via.f64))
+		snprintf(num, sizeof(num), "%.17g", v->via.f64);
+	else
+		snprintf(num, sizeof(num), "null"); /* JSON has no NaN */
+	put_str(o, num);
+}
+
+/* The plain writer: no cuts, no KEY_b64, no raw JSON. */
+static void put_msgpack(struct jout *o, const msgpack_object *v)
+{
+	static const char hex[] = "0123456789abcdef";
+	switch (v->type) {
+	case MSGPACK_OBJECT_NIL:
+		put_str(o, "null");
+		break;
+	case MSGPACK_OBJECT_BOOLEAN:
+		put_str(o, v->via.boolean ? "true" : "false");
+		break;
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64:
+		put_number(o, v);
+		break;
+	case MSGPACK_OBJECT_STR:
+		put_strn(o, v->via.str.ptr, v->via.str.size);
+		break;
+	case MSGPACK_OBJECT_BIN:
+		put_char(o, '"');
+		for (uint32_t i = 0; i < v->via.bin.size; i++) {
+			unsigned char c = (unsigned char)v->via.bin.ptr[i];
+			char two[2] = {hex[c >> 4], hex[c & 15]};
+			put(o, two, 2);
+		}
+		put_char(o, '"');
+		break;
+	case MSGPACK_OBJECT_ARRAY:
+		put_char(o, '[');
+		for (uint32_t i = 0; i < v->via.array.size; i++) {
+			if (i)
+				put_char(o, ',');
+			put_msgpack(o, &v->via.array.ptr[i]);
+		}
+		put_char(o, ']');
+		break;
+	case MSGPACK_OBJECT_MAP:
+		put_char(o, '{');
+		for (uint32_t i = 0; i < v->via.map.size; i++) {
+			const msgpack_object_kv *kv = &v->via.map.ptr[i];
+			if (i)
+				put_char(o, ',');
+			if (kv->key.type == MSGPACK_OBJECT_STR)
+				put_strn(o, kv->key.via.str.ptr, kv->key.via.str.size);
+			else
+				put_str(o, "\"?\"");
+			put_char(o, ':');
+			put_msgpack(o, &kv->val);
+		}
+		put_char(o, '}');
+		break;
+	default:
+		put_str(o, "null");
+		break;
+	}
+}
+
+void json_print_msgpack(FILE *f, const msgpack_object *v)
+{
+	struct jout o = {.f = f};
+	put_msgpack(&o, v);
+}
+
+static void render_value(struct jout *o, const msgpack_object *v,
 			 const struct json_render_opts *opts);
 
-static void render_str(FILE *f, const char *s, size_t n,
+static void render_str(struct jout *o, const char *s, size_t n,
 		       const struct json_render_opts *opts)
 {
 	size_t h, t;
 	if (opts->max_string == 0 || n <= opts->max_string) {
-		json_print_strn(f, s, n);
+		put_strn(o, s, n);
 		return;
 	}
 	cut_points(s, n, opts->max_string, &h, &t);
-	fputc('"', f);
-	put_escaped(f, s, h);
-	fputs(JSON_CUT_MARKER, f);
-	put_escaped(f, s + t, n - t);
-	fputc('"', f);
+	put_char(o, '"');
+	put_escaped(o, s, h);
+	put_str(o, JSON_CUT_MARKER);
+	put_escaped(o, s + t, n - t);
+	put_char(o, '"');
 }
 
-static void render_b64(FILE *f, const char *s, size_t n)
+static void render_b64(struct jout *o, const char *s, size_t n)
 {
 	/* 4 output bytes per 3 input bytes, in steps that keep each call
 	 * on a 3-byte boundary. */
 	unsigned char buf[4 * 256 + 1];
-	fputc('"', f);
+	put_char(o, '"');
 	for (size_t i = 0; i < n; i += 3 * 256) {
 		size_t k = n - i < 3 * 256 ? n - i : 3 * 256;
 		int w = EVP_EncodeBlock(buf, (const unsigned char *)s + i, (int)k);
-		fwrite(buf, 1, (size_t)w, f);
+		put(o, buf, (size_t)w);
 	}
-	fputc('"', f);
+	put_char(o, '"');
 }
 
-static void render_value(FILE *f, const msgpack_object *o,
+static void render_value(struct jout *o, const msgpack_object *v,
 			 const struct json_render_opts *opts)
 {
-	switch (o->type) {
+	switch (v->type) {
 	case MSGPACK_OBJECT_STR:
-		render_str(f, o->via.str.ptr, o->via.str.size, opts);
+		render_str(o, v->via.str.ptr, v->via.str.size, opts);
 		break;
 	case MSGPACK_OBJECT_ARRAY:
-		fputc('[', f);
-		for (uint32_t i = 0; i < o->via.array.size; i++) {
+		put_char(o, '[');
+		for (uint32_t i = 0; i < v->via.array.size; i++) {
 			if (i)
-				fputc(',', f);
-			render_value(f, &o->via.array.ptr[i], opts);
+				put_char(o, ',');
+			render_value(o, &v->via.array.ptr[i], opts);
 		}
-		fputc(']', f);
+		put_char(o, ']');
 		break;
 	case MSGPACK_OBJECT_MAP:
-		fputc('{', f);
-		for (uint32_t i = 0; i < o->via.map.size; i++) {
-			const msgpack_object_kv *kv = &o->via.map.ptr[i];
-			const msgpack_object *v = &kv->val;
+		put_char(o, '{');
+		for (uint32_t i = 0; i < v->via.map.size; i++) {
+			const msgpack_object_kv *kv = &v->via.map.ptr[i];
+			const msgpack_object *val = &kv->val;
 			bool str_key = kv->key.type == MSGPACK_OBJECT_STR;
 			if (i)
-				fputc(',', f);
+				put_char(o, ',');
 			if (str_key)
-				render_str(f, kv->key.via.str.ptr,
+				render_str(o, kv->key.via.str.ptr,
 					   kv->key.via.str.size, opts);
 			else
-				fputs("\"?\"", f);
-			fputc(':', f);
-			render_value(f, v, opts);
+				put_str(o, "\"?\"");
+			put_char(o, ':');
+			render_value(o, val, opts);
 			if (opts->raw_b64 && str_key &&
-			    v->type == MSGPACK_OBJECT_STR &&
+			    val->type == MSGPACK_OBJECT_STR &&
 			    (opts->max_string == 0 ||
-			     v->via.str.size <= opts->max_string) &&
-			    !json_utf8_valid(v->via.str.ptr, v->via.str.size)) {
-				fputc(',', f);
-				fputc('"', f);
-				put_escaped(f, kv->key.via.str.ptr,
+			     val->via.str.size <= opts->max_string) &&
+			    !json_utf8_valid(val->via.str.ptr, val->via.str.size)) {
+				put_str(o, ",\"");
+				put_escaped(o, kv->key.via.str.ptr,
 					    kv->key.via.str.size);
-				fputs("_b64\":", f);
-				render_b64(f, v->via.str.ptr, v->via.str.size);
+				put_str(o, "_b64\":");
+				render_b64(o, val->via.str.ptr, val->via.str.size);
 			}
 		}
-		fputc('}', f);
+		put_char(o, '}');
+		break;
+	case MSGPACK_OBJECT_EXT:
+		if (opts->raw_json && v->via.ext.type == JSON_EXT_RAW) {
+			put_sanitized(o, v->via.ext.ptr, v->via.ext.size);
+			break;
+		}
+		put_msgpack(o, v);
 		break;
 	default:
-		json_print_msgpack(f, o);
+		put_msgpack(o, v);
 		break;
 	}
+}
+
+int json_render_msgpack_buf(struct dynbuf *out, const msgpack_object *o,
+			    const struct json_render_opts *opts)
+{
+	static const struct json_render_opts none = {0};
+	struct jout j = {.b = out};
+	render_value(&j, o, opts ? opts : &none);
+	return out->failed;
 }
 
 int json_render_msgpack(const msgpack_object *o,
 			const struct json_render_opts *opts, char **out,
 			size_t *len)
 {
-	static const struct json_render_opts none = {0};
-	char *text = NULL;
-	size_t n = 0;
-	FILE *f = open_memstream(&text, &n);
+	struct dynbuf b = {0};
 	*out = NULL;
 	*len = 0;
-	if (f == NULL)
-		return -ENOMEM;
-	render_value(f, o, opts ? opts : &none);
-	if (fclose(f) != 0 || text == NULL) {
-		free(text);
-		return -ENOMEM;
+	if (json_render_msgpack_buf(&b, o, opts) != 0 ||
+	    (*out = dynbuf_take(&b, len)) == NULL) {
+		int rc = b.failed ? b.failed : -ENOMEM;
+		dynbuf_free(&b);
+		return rc;
 	}
-	*out = text;
-	*len = n;
 	return 0;
-}
-
-void json_print_sanitized(FILE *f, const char *json, size_t n)
-{
-	const unsigned char *s = (const unsigned char *)json;
-	for (size_t i = 0; i < n;) {
-		unsigned char c = s[i];
-		if (c < 0x20 || c == 0x7f) {
-			fputc(' ', f);
-			i++;
-		} else if (c < 0x80) {
-			fputc(c, f);
-			i++;
-		} else {
-			size_t len = json_utf8_len(s + i, n - i);
-			if (len == 0) {
-				fputs("\\ufffd", f);
-				i++;
-			} else {
-				fwrite(s + i, 1, len, f);
-				i += len;
-			}
-		}
-	}
-}
-
-void json_print_msgpack(FILE *f, const msgpack_object *o)
-{
-	switch (o->type) {
-	case MSGPACK_OBJECT_NIL:
-		fputs("null", f);
-		break;
-	case MSGPACK_OBJECT_BOOLEAN:
-		fputs(o->via.boolean ? "true" : "false", f);
-		break;
-	case MSGPACK_OBJECT_POSITIVE_INTEGER:
-		fprintf(f, "%" PRIu64, o->via.u64);
-		break;
-	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-		fprintf(f, "%" PRId64, o->via.i64);
-		break;
-	case MSGPACK_OBJECT_FLOAT32:
-	case MSGPACK_OBJECT_FLOAT64:
-		/* JSON has no NaN or infinity. */
-		if (isfinite(o->via.f64))
-			fprintf(f, "%.17g", o->via.f64);
-		else
-			fputs("null", f);
-		break;
-	case MSGPACK_OBJECT_STR:
-		json_print_strn(f, o->via.str.ptr, o->via.str.size);
-		break;
-	case MSGPACK_OBJECT_BIN:
-		fputc('"', f);
-		for (uint32_t i = 0; i < o->via.bin.size; i++)
-			fprintf(f, "%02x", (unsigned char)o->via.bin.ptr[i]);
-		fputc('"', f);
-		break;
-	case MSGPACK_OBJECT_ARRAY:
-		fputc('[', f);
-		for (uint32_t i = 0; i < o->via.array.size; i++) {
-			if (i)
-				fputc(',', f);
-			json_print_msgpack(f, &o->via.array.ptr[i]);
-		}
-		fputc(']', f);
-		break;
-	case MSGPACK_OBJECT_MAP:
-		fputc('{', f);
-		for (uint32_t i = 0; i < o->via.map.size; i++) {
-			const msgpack_object_kv *kv = &o->via.map.ptr[i];
-			if (i)
-				fputc(',', f);
-			if (kv->key.type == MSGPACK_OBJECT_STR)
-				json_print_strn(f, kv->key.via.str.ptr,
-						kv->key.via.str.size);
-			else
-				fputs("\"?\"", f);
-			fputc(':', f);
-			json_print_msgpack(f, &kv->val);
-		}
-		fputc('}', f);
-		break;
-	default:
-		fputs("null", f);
-		break;
-	}
 }

@@ -16,6 +16,8 @@
 
 #include <msgpack.h>
 
+#include "common/dynbuf.h"
+
 /* The marker put where a long string was cut: U+2026, "…". */
 #define JSON_CUT_MARKER "\xe2\x80\xa6"
 
@@ -43,13 +45,30 @@ struct json_render_opts {
 	 * base64-encoded (RFC 4648, padded), in a sibling KEY_b64 (e.g.
 	 * path_b64), when it is at most max_string bytes long. */
 	bool raw_b64;
+	/* An ext value of type JSON_EXT_RAW holds JSON text this program
+	 * wrote (an alert's stored evidence): it goes out as it is, made
+	 * valid UTF-8 as json_print_sanitized does. Only for a tree this
+	 * program built: never for a peer's msgpack, whose ext would then
+	 * write JSON structure. Off: an ext value is null. */
+	bool raw_json;
 };
 
+/* The msgpack ext type json_render_msgpack_buf takes for raw JSON. */
+#define JSON_EXT_RAW 74
+
 /* Renders o as JSON text into *out (allocated, NUL-terminated, *len bytes
- * without the NUL; the caller frees it with free()). 0 or -ENOMEM. */
+ * without the NUL; the caller frees it with free()). 0, -ENOMEM, or
+ * -EMSGSIZE past DYNBUF_MAX_DEFAULT (16 MiB: a 1 MiB frame's worst case
+ * is 8). */
 int json_render_msgpack(const msgpack_object *o,
 			const struct json_render_opts *opts, char **out,
 			size_t *len);
+
+/* Renders o as JSON text, appended to out (borrowed). Returns out's
+ * error: 0, -ENOMEM, or -EMSGSIZE past its cap. This is the one escaping
+ * path every JSON writer here shares; the FILE functions stream it. */
+int json_render_msgpack_buf(struct dynbuf *out, const msgpack_object *o,
+			    const struct json_render_opts *opts);
 
 /* Copies n bytes of JSON text that this program wrote, possibly an older
  * version of it (stored evidence), making it valid UTF-8: an invalid

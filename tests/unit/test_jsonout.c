@@ -3,6 +3,7 @@
  * strict validator); long strings are cut in the middle with a marker;
  * raw bytes survive in KEY_b64. */
 #include <math.h>
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -147,6 +148,54 @@ static void test_sanitized(void **state)
 	free(text);
 }
 
+/* Raw JSON (an alert's stored evidence) rides in a msgpack ext that only
+ * a tree this program built may use: in a peer's msgpack the same ext is
+ * null, so an agent cannot write JSON structure into the SOC's feed. */
+static void test_raw_json_ext(void **state)
+{
+	(void)state;
+	static const char raw[] = "{\"a\":[1,\"\xff\x01\"]}";
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 2);
+	wire_pack_kv_str(&pk, "k", "v");
+	msgpack_pack_str_with_body(&pk, "evidence", 8);
+	msgpack_pack_ext(&pk, sizeof(raw) - 1, JSON_EXT_RAW);
+	msgpack_pack_ext_body(&pk, raw, sizeof(raw) - 1);
+	msgpack_unpacked up;
+	msgpack_unpacked_init(&up);
+	assert_int_equal(msgpack_unpack_next(&up, sb.data, sb.size, NULL),
+			 MSGPACK_UNPACK_SUCCESS);
+
+	struct json_render_opts peer = {.raw_b64 = true};
+	char *out = NULL;
+	size_t n = 0;
+	assert_int_equal(json_render_msgpack(&up.data, &peer, &out, &n), 0);
+	assert_string_equal(out, "{\"k\":\"v\",\"evidence\":null}");
+	free(out);
+
+	struct json_render_opts ours = {.raw_json = true};
+	struct dynbuf b = {0};
+	dynbuf_add_str(&b, "[");
+	assert_int_equal(json_render_msgpack_buf(&b, &up.data, &ours), 0);
+	dynbuf_add_str(&b, "]");
+	assert_string_equal(b.data, "[{\"k\":\"v\",\"evidence\":"
+				    "{\"a\":[1,\"\\ufffd \"]}}]");
+	assert_true(jsoncheck_valid(b.data, b.len, NULL));
+	dynbuf_free(&b);
+
+	/* The buffer's cap holds: the render fails, it is not cut short
+	 * silently. */
+	dynbuf_init(&b, 16);
+	assert_int_equal(json_render_msgpack_buf(&b, &up.data, &ours), -EMSGSIZE);
+	assert_int_equal(b.failed, -EMSGSIZE);
+	dynbuf_free(&b);
+	msgpack_unpacked_destroy(&up);
+	msgpack_sbuffer_destroy(&sb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -154,6 +203,7 @@ int main(void)
 		cmocka_unit_test(test_cut_middle),
 		cmocka_unit_test(test_render_b64_and_cut),
 		cmocka_unit_test(test_sanitized),
+		cmocka_unit_test(test_raw_json_ext),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,6 +4,7 @@
  * these strings were captured from the code before the move (commit
  * 5325fd4), so any byte the SIEM would see differently fails here. The
  * syslog length prefix counts EDUWATCH_VERSION's bytes. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 #include <cmocka.h>
 
 #include "collector/forward.h"
+#include "collector/output.h"
 #include "common/alloc.h"
 #include "common/version.h"
 #include "tests/support/jsoncheck.h"
@@ -233,6 +235,40 @@ static void test_append_and_alloc_failure(void **state)
 	}
 }
 
+/* Outputs have one shape and are found by their type name; forward.c
+ * holds no transport of its own. */
+static void test_output_table(void **state)
+{
+	(void)state;
+	const struct output *o = output_find("syslog");
+	assert_ptr_equal(o, &output_syslog);
+	assert_non_null(o->open);
+	assert_non_null(o->deliver);
+	assert_non_null(o->confirm); /* syslog has no acknowledgement */
+	assert_non_null(o->close);
+	o = output_find("https");
+	assert_ptr_equal(o, &output_https);
+	assert_non_null(o->open);
+	assert_non_null(o->deliver);
+	assert_null(o->confirm); /* a 2xx answer is the acknowledgement */
+	assert_non_null(o->close);
+	assert_null(output_find("relp"));
+	assert_null(output_find(""));
+	o->close(NULL);
+	output_syslog.close(NULL);
+
+	/* A type without an output is refused with its name. */
+	struct forward_dest d = {.name = "soc", .type = "kafka"};
+	struct forwarder *f = NULL;
+	char err[200];
+	assert_int_equal(forward_start(NULL, &d, "collector", &f, err,
+				       sizeof(err)), -EINVAL);
+	assert_null(f);
+	assert_non_null(strstr(err, "'kafka'"));
+	assert_string_equal(output_file_name("C:\\a\\b/c.exe"), "c.exe");
+	assert_string_equal(output_file_name("plain"), "plain");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -240,6 +276,7 @@ int main(void)
 		cmocka_unit_test(test_ocsf_bytes),
 		cmocka_unit_test(test_syslog_bytes),
 		cmocka_unit_test(test_append_and_alloc_failure),
+		cmocka_unit_test(test_output_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
