@@ -780,7 +780,7 @@ static int backup_file(struct run *run, int dirfd, const char *name,
 	}
 	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
-		not_stored(run, uv_strerror(-errno));
+		not_stored(run, repo_strerror(-errno));
 		return 0;
 	}
 	msgpack_sbuffer ids, xa;
@@ -822,7 +822,7 @@ static int backup_file(struct run *run, int dirfd, const char *name,
 		not_stored(run, "changed during backup (read twice, it changed "
 				"both times)");
 	} else if (rc != 0 && !repo_error(rc)) {
-		not_stored(run, uv_strerror(rc));
+		not_stored(run, repo_strerror(rc));
 		rc = 0;
 	} else if (rc == 0) {
 		pack_entry_head(run, T_FILE, &st);
@@ -908,7 +908,7 @@ static int backup_symlink(struct run *run, int dirfd, const char *name,
 		return -ENOMEM;
 	ssize_t n = readlinkat(dirfd, name, target, cap);
 	if (n < 0 || (size_t)n >= cap) {
-		not_stored(run, n < 0 ? uv_strerror(-errno)
+		not_stored(run, n < 0 ? repo_strerror(-errno)
 				      : "the link changed during backup");
 		alloc_free(target);
 		return 0;
@@ -933,7 +933,7 @@ static int walk(struct run *run, int dirfd, const char *name, bool count_only)
 		return 0;
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
 		if (!count_only)
-			not_stored(run, uv_strerror(-errno));
+			not_stored(run, repo_strerror(-errno));
 		return 0;
 	}
 	if (count_only) {
@@ -986,9 +986,9 @@ static int walk(struct run *run, int dirfd, const char *name, bool count_only)
 		msgpack_sbuffer_destroy(&xa);
 		run->st->dirs++;
 		if (fd < 0)
-			not_stored(run, uv_strerror(-errno));
+			not_stored(run, repo_strerror(-errno));
 		if (rc != 0 && !repo_error(rc)) {
-			not_stored(run, uv_strerror(rc));
+			not_stored(run, repo_strerror(rc));
 			rc = 0;
 		}
 	}
@@ -1002,7 +1002,7 @@ static int walk(struct run *run, int dirfd, const char *name, bool count_only)
 	int lrc = list_dir(fd, &names, &n);
 	if (lrc != 0 && !count_only)
 		not_stored(run, lrc == -ENOMEM ? "out of memory listing the folder"
-					       : uv_strerror(lrc));
+					       : repo_strerror(lrc));
 	for (size_t i = 0; i < n; i++) {
 		size_t saved;
 		if (rc == 0 && (rc = path_push(run, names[i], &saved)) == 0) {
@@ -1176,7 +1176,12 @@ int backup_run(struct repo *r, const struct backup_run_options *o,
 		wire_pack_kv_u64(&spk, "added", st->added_stored);
 		wire_pack_kv_u64(&spk, "errors", st->errors);
 		wire_pack_str(&spk, "tree");
-		rc = put_chunked(&run, (const uint8_t *)tree.data, tree.size, &spk);
+		/* The tree in packs of its own: a damaged data pack costs the
+		 * files it holds, never the list of every file. */
+		rc = repo_flush(r, err, errlen);
+		if (rc == 0)
+			rc = put_chunked(&run, (const uint8_t *)tree.data,
+					 tree.size, &spk);
 	}
 	msgpack_sbuffer_destroy(&tree);
 	/* Packs and their indexes before the snapshot that names them. */
@@ -1204,6 +1209,13 @@ int backup_list(struct repo *r,
 		void (*cb)(void *arg, const struct backup_snapshot_info *s),
 		void *arg)
 {
+	return backup_list_all(r, cb, arg, false);
+}
+
+int backup_list_all(struct repo *r,
+		    void (*cb)(void *arg, const struct backup_snapshot_info *s),
+		    void *arg, bool with_damaged)
+{
 	char(*ids)[2 * REPO_ID_LEN + 1] = NULL;
 	size_t n = 0;
 	int rc = repo_snapshot_ids(r, &ids, &n);
@@ -1229,6 +1241,13 @@ int backup_list(struct repo *r,
 			wire_get_u64(&s.meta.data, "bytes", &info->bytes);
 			wire_get_u64(&s.meta.data, "added", &info->added);
 			count++;
+		} else if (with_damaged) {
+			/* Named, so that a damaged snapshot is never taken for
+			 * no snapshot at all. */
+			struct backup_snapshot_info d = {.damaged = true};
+			snprintf(d.id, sizeof(d.id), "%s", ids[i]);
+			snprintf(d.why, sizeof(d.why), "%s", err);
+			cb(arg, &d);
 		}
 		snapshot_free(&s);
 	}
@@ -1332,6 +1351,23 @@ static void count_blob(void *arg, const uint8_t *id,
 	vs->pr.bytes_total += ref->length;
 }
 
+struct pack_problem {
+	void (*cb)(void *arg, const char *snapshot, const char *path,
+		   const char *what);
+	void *arg;
+	int n;
+};
+
+static void pack_problem_cb(void *arg, const char *pack, const char *what)
+{
+	struct pack_problem *pp = arg;
+	char line[200];
+	snprintf(line, sizeof(line), "pack %.16s: %s", pack, what);
+	if (pp->cb)
+		pp->cb(pp->arg, "", "", line);
+	pp->n++;
+}
+
 int backup_verify(struct repo *r, bool read_data,
 		  void (*cb)(void *arg, const char *snapshot, const char *path,
 			     const char *what),
@@ -1354,6 +1390,21 @@ int backup_verify(struct repo *r, bool read_data,
 			keyset_put(&vs.bad, vs.bad_ids + i * REPO_ID_LEN,
 				   REPO_ID_LEN, NULL);
 	}
+	/* Every pack the index names is there, whole; every index file
+	 * opened. */
+	struct pack_problem pp = {cb, arg, 0};
+	int nbad = repo_check_packs(r, pack_problem_cb, &pp);
+	if (nbad < 0)
+		return errtext_set(nbad, err, errlen, "out of memory");
+	out->bad_packs = (uint64_t)nbad;
+	for (size_t i = 0; i < repo_damaged_index_count(r); i++) {
+		char what[200];
+		snprintf(what, sizeof(what), "index %.16s is damaged; run "
+			 "'backup repair'", repo_damaged_index(r, i));
+		if (cb)
+			cb(arg, "", "", what);
+		out->bad_packs++;
+	}
 	char(*ids)[2 * REPO_ID_LEN + 1] = NULL;
 	size_t n = 0;
 	repo_snapshot_ids(r, &ids, &n);
@@ -1364,7 +1415,8 @@ int backup_verify(struct repo *r, bool read_data,
 		if (snapshot_load(r, ids[i], &s, why, sizeof(why)) != 0 ||
 		    tree_load(r, &s, ids[i], why, sizeof(why)) != 0) {
 			out->damaged_snapshots++;
-			cb(arg, ids[i], "", why);
+			if (cb)
+				cb(arg, ids[i], "", why);
 			snapshot_free(&s);
 			continue;
 		}
@@ -1373,7 +1425,9 @@ int backup_verify(struct repo *r, bool read_data,
 			struct entry e;
 			if (!entry_read(&s.entries->via.array.ptr[k], &e)) {
 				damaged = true;
-				cb(arg, ids[i], "", "a tree entry is malformed");
+				if (cb)
+					cb(arg, ids[i], "",
+					   "a tree entry is malformed");
 				continue;
 			}
 			if (e.type != T_FILE)
@@ -1386,6 +1440,9 @@ int backup_verify(struct repo *r, bool read_data,
 				const char *what = NULL;
 				if (!repo_has(r, cid))
 					what = "a chunk is missing";
+				else if (!repo_chunk_ok(r, cid))
+					what = "a chunk's pack is missing or cut "
+					       "short";
 				else if (read_data)
 					keyset_get(&vs.bad, cid, REPO_ID_LEN, &bad);
 				if (bad)
@@ -1394,7 +1451,8 @@ int backup_verify(struct repo *r, bool read_data,
 					char path[4200];
 					snprintf(path, sizeof(path), "%.*s",
 						 (int)e.path_len, e.path);
-					cb(arg, ids[i], path, what);
+					if (cb)
+						cb(arg, ids[i], path, what);
 					out->damaged_files++;
 					damaged = true;
 					break;
@@ -1407,7 +1465,9 @@ int backup_verify(struct repo *r, bool read_data,
 	alloc_free(ids);
 	keyset_free(&vs.bad);
 	alloc_free(vs.bad_ids);
-	return out->damaged_snapshots || out->bad_blobs ? -EBADMSG : 0;
+	return out->damaged_snapshots || out->bad_blobs || out->bad_packs
+		       ? -EBADMSG
+		       : 0;
 }
 
 /* ---- restore ------------------------------------------------------------------------------ */
@@ -1467,7 +1527,7 @@ static void set_meta_fd(struct restore_ctx *c, int fd, const struct entry *e)
 			c->st->meta_failed++;
 			log_warn("restore: %.*s: the attribute %s cannot be set "
 				 "here: %s", (int)e->path_len, e->path, name,
-				 uv_strerror(-errno));
+				 repo_strerror(-errno));
 		}
 	}
 	futimens(fd, ts);
@@ -1535,7 +1595,7 @@ static int restore_file(struct restore_ctx *c, const struct entry *e, int pfd,
 			O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return errtext_set(-errno, err, errlen, "cannot create a file: %s",
-				   uv_strerror(-errno));
+				   repo_strerror(-errno));
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
 	int rc = 0;
@@ -1581,7 +1641,7 @@ static int restore_file(struct restore_ctx *c, const struct entry *e, int pfd,
 			}
 			if (w < 0 && errno != EINTR)
 				rc = errtext_set(-errno, err, errlen, "%s",
-						 uv_strerror(-errno));
+						 repo_strerror(-errno));
 			else if (w > 0) {
 				p += w;
 				left -= (size_t)w;
@@ -1595,7 +1655,7 @@ static int restore_file(struct restore_ctx *c, const struct entry *e, int pfd,
 	EVP_DigestFinal_ex(md, digest, &dlen);
 	EVP_MD_CTX_free(md);
 	if (rc == 0 && e->data && ftruncate(fd, (off_t)e->size) != 0)
-		rc = errtext_set(-errno, err, errlen, "%s", uv_strerror(-errno));
+		rc = errtext_set(-errno, err, errlen, "%s", repo_strerror(-errno));
 	if (rc == 0)
 		set_meta_fd(c, fd, e);
 	bool is_src = false;
@@ -1614,10 +1674,10 @@ static int restore_file(struct restore_ctx *c, const struct entry *e, int pfd,
 		}
 	}
 	if (close(fd) != 0 && rc == 0)
-		rc = errtext_set(-errno, err, errlen, "%s", uv_strerror(-errno));
+		rc = errtext_set(-errno, err, errlen, "%s", repo_strerror(-errno));
 	if (rc == 0 && renameat(pfd, tmp, pfd, leaf) != 0)
 		rc = errtext_set(-errno, err, errlen, "cannot put it in place: %s",
-				 uv_strerror(-errno));
+				 repo_strerror(-errno));
 	if (rc != 0) {
 		unlinkat(pfd, tmp, 0);
 		return rc;
@@ -1650,7 +1710,7 @@ static int restore_link(struct restore_ctx *c, const struct entry *e, int pfd,
 	temp_name(tmp);
 	if (symlinkat(target, pfd, tmp) != 0)
 		return errtext_set(-errno, err, errlen, "cannot create the link: %s",
-				   uv_strerror(-errno));
+				   repo_strerror(-errno));
 	/* The owner is set through an O_PATH fd on the link just made,
 	 * checked to be a link: fchownat by name could meet a hard link
 	 * swapped in under that name. */
@@ -1671,7 +1731,7 @@ static int restore_link(struct restore_ctx *c, const struct entry *e, int pfd,
 		int rc = -errno;
 		unlinkat(pfd, tmp, 0);
 		return errtext_set(rc, err, errlen, "cannot put the link in place: %s",
-				   uv_strerror(rc));
+				   repo_strerror(rc));
 	}
 	return 0;
 }
@@ -1689,7 +1749,7 @@ static int restore_special(struct restore_ctx *c, const struct entry *e,
 	if (mknodat(pfd, tmp, type | 0600, (dev_t)e->rdev) != 0)
 		return errtext_set(-errno, err, errlen, "cannot make the %s: %s",
 				   e->type == T_FIFO ? "FIFO" : "device node",
-				   uv_strerror(-errno));
+				   repo_strerror(-errno));
 	int lfd = openat(pfd, tmp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	struct stat st;
 	int rc = 0;
@@ -1713,7 +1773,7 @@ static int restore_special(struct restore_ctx *c, const struct entry *e,
 		close(lfd);
 	if (rc == 0 && renameat(pfd, tmp, pfd, leaf) != 0)
 		rc = errtext_set(-errno, err, errlen, "cannot put it in place: %s",
-				 uv_strerror(-errno));
+				 repo_strerror(-errno));
 	if (rc != 0)
 		unlinkat(pfd, tmp, 0);
 	else
@@ -1748,7 +1808,7 @@ static int restore_hardlink(struct restore_ctx *c, const struct entry *e,
 				unlinkat(pfd, tmp, 0);
 				return errtext_set(rc, err, errlen,
 						   "cannot put the link in place: %s",
-						   uv_strerror(rc));
+						   repo_strerror(rc));
 			}
 			c->st->files++;
 			c->st->hardlinks++;
@@ -1904,16 +1964,19 @@ int backup_restore(struct repo *r, const struct backup_restore_options *o,
 			 * the target, a damaged chunk) costs that entry only;
 			 * the rest still comes back, and the failure is
 			 * counted, logged and returned at the end. */
+			const char *reason =
+				why[0] ? why
+				: erc == -ELOOP ? "a folder on the way is a "
+						  "symbolic link; not followed"
+				: erc == -EINVAL ? "refusing a path with '..' "
+						   "or no name"
+						 : repo_strerror(erc);
 			char what[400];
 			snprintf(what, sizeof(what), "%.*s: %s", (int)e.path_len,
-				 e.path,
-				 why[0] ? why
-				 : erc == -ELOOP ? "a folder on the way is a "
-						   "symbolic link; not followed"
-				 : erc == -EINVAL ? "refusing a path with '..' "
-						    "or no name"
-						  : uv_strerror(erc));
+				 e.path, reason);
 			log_warn("restore: %s", what);
+			if (o->on_failed)
+				o->on_failed(o->arg, e.path, e.path_len, reason);
 			if (st->failed++ == 0)
 				snprintf(c.first_err, sizeof(c.first_err), "%s", what);
 			if (fatal_restore_error(erc))

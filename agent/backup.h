@@ -64,12 +64,20 @@ struct backup_snapshot_info {
 	char host[64];
 	char paths[512];
 	uint64_t files, bytes, added;
+	bool damaged; /* backup_list_all only: it did not open (why) */
+	char why[200];
 };
 
 /* Oldest first. Returns the count or -errno. */
 int backup_list(struct repo *r,
 		void (*cb)(void *arg, const struct backup_snapshot_info *s),
 		void *arg);
+
+/* As backup_list; with_damaged also calls cb, first, for each snapshot
+ * that does not open (damaged set). */
+int backup_list_all(struct repo *r,
+		    void (*cb)(void *arg, const struct backup_snapshot_info *s),
+		    void *arg, bool with_damaged);
 
 /* "latest", a full id or a unique prefix of one. */
 int backup_resolve(struct repo *r, const char *which,
@@ -78,6 +86,7 @@ int backup_resolve(struct repo *r, const char *which,
 struct backup_verify_report {
 	uint64_t snapshots, files, blobs, bad_blobs, damaged_files,
 		damaged_snapshots;
+	uint64_t bad_packs; /* missing, short, or with a damaged index */
 };
 /* Checks every snapshot's tree and that each chunk it names is indexed;
  * with read_data, also reads, decrypts and re-hashes every chunk. Each
@@ -99,6 +108,10 @@ struct backup_restore_options {
 	bool allow_shared_target;
 	backup_progress_fn progress;
 	void *arg;
+	/* Each entry not restored (a damaged or missing chunk, a planted
+	 * link), with why; NULL: the log only. */
+	void (*on_failed)(void *arg, const char *path, size_t len,
+			  const char *why);
 };
 struct backup_restore_stats {
 	uint64_t files, bytes, verified, mismatched;

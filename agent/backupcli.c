@@ -86,6 +86,12 @@ static int open_repo(const struct backupcli_options *o, const char *repo_dir,
 		fprintf(stderr, "eduwatch-agent: %s\n", err);
 		return rc == -EACCES ? EXIT_CONFIG : EXIT_FAIL;
 	}
+	size_t nbad = repo_damaged_index_count(*r);
+	if (nbad > 0 && strcmp(o->command, "repair") != 0)
+		fprintf(stderr, "eduwatch-agent: warning: %zu index files are "
+				"damaged (index/%.16s...); the chunks they list "
+				"count as missing: run 'backup repair'\n",
+			nbad, repo_damaged_index(*r, 0));
 	return EXIT_OK;
 }
 
@@ -205,13 +211,26 @@ static int cmd_run(const struct backupcli_options *o, struct repo *r)
 
 struct list_state {
 	bool json;
-	int n;
+	int n, damaged;
 };
 
 static void print_snapshot(void *arg, const struct backup_snapshot_info *s)
 {
 	struct list_state *ls = arg;
 	char when[40];
+	if (s->damaged) {
+		ls->damaged++;
+		if (ls->json) {
+			printf("%s{\"id\":\"%s\",\"damaged\":true,\"error\":",
+			       ls->n ? "," : "", s->id);
+			json_print_string(stdout, s->why);
+			printf("}");
+		} else {
+			printf("%.16s  DAMAGED: %s\n", s->id, s->why);
+		}
+		ls->n++;
+		return;
+	}
 	timeutil_format_us(s->time_us, when, sizeof(when));
 	if (ls->json) {
 		printf("%s{\"id\":\"%s\",\"time\":\"%s\",\"host\":", ls->n ? "," : "",
@@ -241,8 +260,13 @@ static void print_problem(void *arg, const char *snapshot, const char *path,
 		json_print_string(stderr, what);
 		fprintf(stderr, "}\n");
 	} else {
-		fprintf(stderr, "DAMAGED  snapshot %.16s  %s%s%s\n", snapshot, path,
-			path[0] ? ": " : "", what);
+		if (snapshot[0] == '\0') {
+			fprintf(stderr, "DAMAGED  %s\n", what);
+			return;
+		}
+		fprintf(stderr, "DAMAGED  snapshot %.16s  ", snapshot);
+		textsafe_fputs(stderr, path);
+		fprintf(stderr, "%s%s\n", path[0] ? ": " : "", what);
 	}
 }
 
@@ -277,6 +301,24 @@ static int cmd_verify(const struct backupcli_options *o, struct repo *r)
 	return rc == 0 ? EXIT_OK : EXIT_FAIL;
 }
 
+static void print_not_restored(void *arg, const char *path, size_t len,
+			       const char *why)
+{
+	(void)arg;
+	fputs("NOT RESTORED  ", stderr);
+	textsafe_fwrite(stderr, path, len);
+	fputs(": ", stderr);
+	textsafe_fputs(stderr, why);
+	fputc('\n', stderr);
+}
+
+/* A restore that stopped (full disk, read-only target) is a failure,
+ * not a partial one. */
+static bool fatal_partial(int rc)
+{
+	return rc == -ENOSPC || rc == -EDQUOT || rc == -EROFS || rc == -ENOMEM;
+}
+
 static int cmd_restore(const struct backupcli_options *o, struct repo *r)
 {
 	if (o->nargs < 1 || o->to == NULL) {
@@ -290,6 +332,7 @@ static int cmd_restore(const struct backupcli_options *o, struct repo *r)
 		.to = o->to,
 		.allow_shared_target = o->allow_shared_target,
 		.progress = show_progress,
+		.on_failed = print_not_restored,
 	};
 	struct backup_restore_stats st;
 	char err[512];
@@ -309,9 +352,70 @@ static int cmd_restore(const struct backupcli_options *o, struct repo *r)
 		       "file's SHA-256 matches the backup\n",
 		       (unsigned long long)st.files, (double)st.bytes / 1e6, o->to,
 		       secs);
+	if (rc == 0 && st.meta_failed)
+		fprintf(stderr, "eduwatch-agent: %llu attributes or ACLs could not "
+				"be set on the target (its filesystem lacks them?)\n",
+			(unsigned long long)st.meta_failed);
+	/* Partial: every intact file is back, the others are named above. */
+	if (rc != 0 && st.failed && !fatal_partial(rc)) {
+		fprintf(stderr, "eduwatch-agent: restore partial: %llu files "
+				"restored; %s\n",
+			(unsigned long long)st.files, err);
+		return EXIT_PARTIAL;
+	}
 	if (rc != 0)
 		fprintf(stderr, "eduwatch-agent: restore failed: %s\n", err);
 	return rc == 0 ? EXIT_OK : EXIT_FAIL;
+}
+
+static void print_repair(void *arg, const char *line)
+{
+	(void)arg;
+	printf("%s\n", line);
+}
+
+/* Rebuilds what can be rebuilt, drops what is lost, then says which
+ * snapshots lost which files (a plain verify of the repaired
+ * repository). r is closed here. */
+static int cmd_repair(const struct backupcli_options *o, struct repo *r,
+		      const char *dir)
+{
+	struct repo_repair_stats st;
+	char err[512];
+	if (repo_lock(r, err, sizeof(err)) != 0) {
+		fprintf(stderr, "eduwatch-agent: %s\n", err);
+		repo_close(r);
+		return EXIT_FAIL;
+	}
+	int rc = repo_repair(r, print_repair, NULL, &st, err, sizeof(err));
+	repo_close(r);
+	if (rc != 0) {
+		fprintf(stderr, "eduwatch-agent: %s\n", err);
+		return EXIT_FAIL;
+	}
+	printf("repair: %llu indexes rebuilt from their packs, %llu removed, "
+	       "%llu lost chunks dropped, %llu packs unreadable\n",
+	       (unsigned long long)st.indexes_rebuilt,
+	       (unsigned long long)st.indexes_dropped,
+	       (unsigned long long)st.chunks_dropped,
+	       (unsigned long long)st.packs_unreadable);
+	if ((rc = open_repo(o, dir, &r)) != EXIT_OK)
+		return rc;
+	struct backup_verify_report rep;
+	bool json = false;
+	rc = backup_verify(r, false, print_problem, &json, NULL, NULL, &rep, err,
+			   sizeof(err));
+	repo_close(r);
+	if (rc == 0) {
+		printf("repository sound: every snapshot's files are whole\n");
+		return EXIT_OK;
+	}
+	printf("repository consistent; %llu files in %llu snapshots lost data "
+	       "(named above); the next backup stores what is still on disk "
+	       "again\n",
+	       (unsigned long long)rep.damaged_files,
+	       (unsigned long long)rep.damaged_snapshots);
+	return EXIT_PARTIAL;
 }
 
 static int cmd_prune(const struct backupcli_options *o, struct repo *r)
@@ -366,10 +470,10 @@ int backupcli_run(const struct backupcli_options *in)
 	tty = isatty(STDERR_FILENO) && !o.json;
 	if (strcmp(o.command, "init") == 0)
 		return cmd_init(&o, repo_dir);
-	static const char *const known[] = {"run", "list", "verify", "restore",
-					    "prune"};
+	static const char *const known[] = {"run",   "list",  "verify",
+					    "restore", "prune", "repair"};
 	bool ok = false;
-	for (size_t i = 0; i < 5; i++)
+	for (size_t i = 0; i < 6; i++)
 		ok |= strcmp(o.command, known[i]) == 0;
 	if (!ok) {
 		fprintf(stderr, "eduwatch-agent: unknown backup command '%s'\n",
@@ -383,21 +487,31 @@ int backupcli_run(const struct backupcli_options *in)
 	if (strcmp(o.command, "run") == 0) {
 		rc = cmd_run(&o, r);
 	} else if (strcmp(o.command, "list") == 0) {
-		struct list_state ls = {o.json, 0};
+		struct list_state ls = {o.json, 0, 0};
 		if (o.json)
 			printf("[");
-		backup_list(r, print_snapshot, &ls);
+		backup_list_all(r, print_snapshot, &ls, true);
 		if (o.json)
 			printf("]\n");
 		else if (ls.n == 0)
 			printf("no snapshots yet\n");
+		if (ls.damaged) {
+			fprintf(stderr, "eduwatch-agent: %d damaged snapshots; "
+					"their files cannot be listed or "
+					"restored\n", ls.damaged);
+			rc = EXIT_FAIL;
+		}
 	} else if (strcmp(o.command, "verify") == 0) {
 		rc = cmd_verify(&o, r);
+	} else if (strcmp(o.command, "repair") == 0) {
+		rc = cmd_repair(&o, r, repo_dir);
+		r = NULL; /* closed and reopened there */
 	} else if (strcmp(o.command, "restore") == 0) {
 		rc = cmd_restore(&o, r);
 	} else {
 		rc = cmd_prune(&o, r);
 	}
-	repo_close(r);
+	if (r)
+		repo_close(r);
 	return rc;
 }

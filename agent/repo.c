@@ -68,7 +68,19 @@ struct repo {
 	uint32_t read_pack;
 	uint8_t *rbuf;
 	size_t rcap;
+	/* Index files that did not open: their packs' chunks count as
+	 * missing until 'backup repair' rebuilds them. */
+	char (*bad_index)[2 * REPO_ID_LEN + 1];
+	size_t nbad_index;
+	uint8_t *pack_bad; /* per pack, after repo_check_packs */
 };
+
+/* A format 2 pack ends with its own index, sealed (AAD "packindex"),
+ * then the sealed length (4 bytes, little endian) and PACK_MAGIC: what
+ * 'backup repair' rebuilds a lost index from. */
+#define PACK_MAGIC "EWP2"
+#define SLOT_DROPPED UINT32_MAX
+#define PACK_FOOTER 8
 
 void repo_hex(const uint8_t *id, size_t n, char *out)
 {
@@ -230,7 +242,7 @@ int repo_init(const char *dir, const char *pass, char *err, size_t errlen)
 			    "the passphrase must have at least 8 characters");
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
 		return errtext_set(-errno, err, errlen, "%s: %s", dir,
-				   uv_strerror(-errno));
+				   repo_strerror(-errno));
 	snprintf(path, sizeof(path), "%s/keys/key", dir);
 	if (access(path, F_OK) == 0)
 		return errtext_set(-EEXIST, err, errlen,
@@ -239,13 +251,13 @@ int repo_init(const char *dir, const char *pass, char *err, size_t errlen)
 		snprintf(path, sizeof(path), "%s/%s", dir, subdirs[i]);
 		if (mkdir(path, 0700) != 0 && errno != EEXIST)
 			return errtext_set(-errno, err, errlen, "%s: %s", path,
-				    uv_strerror(-errno));
+				    repo_strerror(-errno));
 	}
 	for (unsigned i = 0; i < 256; i++) {
 		snprintf(path, sizeof(path), "%s/data/%02x", dir, i);
 		if (mkdir(path, 0700) != 0 && errno != EEXIST)
 			return errtext_set(-errno, err, errlen, "%s: %s", path,
-				    uv_strerror(-errno));
+				    repo_strerror(-errno));
 	}
 	uint8_t keys[KEYS_LEN];
 	RAND_bytes(keys, sizeof(keys));
@@ -254,7 +266,7 @@ int repo_init(const char *dir, const char *pass, char *err, size_t errlen)
 	OPENSSL_cleanse(keys, sizeof(keys));
 	if (rc != 0)
 		return errtext_set(rc, err, errlen, "cannot write the key file: %s",
-			    uv_strerror(rc));
+			    repo_strerror(rc));
 	snprintf(path, sizeof(path), "%s/config", dir);
 	FILE *f = fopen(path, "we");
 	if (f) {
@@ -300,7 +312,10 @@ static struct slot *index_find(const struct repo *r, const uint8_t *id)
 		return NULL;
 	size_t j = id_hash(id) & (r->nslots - 1);
 	while (r->slots[j].used) {
-		if (memcmp(r->slots[j].id, id, REPO_ID_LEN) == 0)
+		/* A chunk repair dropped keeps its slot (for the probing)
+		 * but is not found. */
+		if (r->slots[j].ref.pack != SLOT_DROPPED &&
+		    memcmp(r->slots[j].id, id, REPO_ID_LEN) == 0)
 			return &r->slots[j];
 		j = (j + 1) & (r->nslots - 1);
 	}
@@ -392,17 +407,33 @@ static int load_index(struct repo *r, char *err, size_t errlen)
 	DIR *d = opendir(dir);
 	if (d == NULL)
 		return errtext_set(-errno, err, errlen, "%s: %s", dir,
-				   uv_strerror(-errno));
+				   repo_strerror(-errno));
 	struct dirent *de;
 	int rc = 0;
 	while (rc == 0 && (de = readdir(d)) != NULL) {
 		if (strlen(de->d_name) != 2 * REPO_ID_LEN)
 			continue;
+		size_t before = r->npacks;
 		rc = load_index_file(r, de->d_name);
-		if (rc != 0)
-			errtext_set(rc, err, errlen,
-			     "index/%s is damaged (%s); run 'backup verify'",
-			     de->d_name, uv_strerror(rc));
+		if (rc == -ENOMEM) {
+			errtext_set(rc, err, errlen, "out of memory");
+			break;
+		}
+		if (rc != 0) {
+			/* A damaged index costs its pack's chunks (until
+			 * repair), never the repository. */
+			r->npacks = before;
+			void *p = alloc_resize(r->bad_index, (r->nbad_index + 1) *
+							     sizeof(*r->bad_index));
+			if (p == NULL) {
+				rc = -ENOMEM;
+				break;
+			}
+			r->bad_index = p;
+			snprintf(r->bad_index[r->nbad_index++],
+				 sizeof(r->bad_index[0]), "%s", de->d_name);
+			rc = 0;
+		}
 	}
 	closedir(d);
 	return rc;
@@ -436,7 +467,7 @@ static int read_keys(const char *dir, const char *pass, uint8_t keys[KEYS_LEN],
 	int rc = read_file(path, &buf, &len);
 	if (rc != 0)
 		return errtext_set(rc, err, errlen, "%s: not a backup repository (%s)",
-			    dir, uv_strerror(rc));
+			    dir, repo_strerror(rc));
 	rc = backupkey_parse(buf, len, pass, keys);
 	alloc_free(buf);
 	if (rc == -EACCES)
@@ -482,7 +513,7 @@ int repo_lock(struct repo *r, char *err, size_t errlen)
 	r->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (r->lock_fd < 0)
 		return errtext_set(-errno, err, errlen, "%s: %s", path,
-				   uv_strerror(-errno));
+				   repo_strerror(-errno));
 	if (flock(r->lock_fd, LOCK_EX | LOCK_NB) != 0)
 		return errtext_set(-EBUSY, err, errlen,
 			    "another backup or prune is running on %s", r->dir);
@@ -508,6 +539,8 @@ void repo_close(struct repo *r)
 	OPENSSL_cleanse(r->seed, sizeof(r->seed));
 	alloc_free(r->slots);
 	alloc_free(r->packs);
+	alloc_free(r->bad_index);
+	alloc_free(r->pack_bad);
 	alloc_free(r->pending);
 	alloc_free(r->zbuf);
 	alloc_free(r);
@@ -537,9 +570,19 @@ bool repo_has(const struct repo *r, const uint8_t id[REPO_ID_LEN])
 
 /* ---- packs ------------------------------------------------------------------------ */
 
-static const char *errno_text(int rc)
+/* libuv has no name for some errnos (EBADMSG: "Unknown system error
+ * -74"); glibc's table has them all. */
+const char *repo_strerror(int rc)
 {
-	return rc == -ENOSPC ? "the backup target is full" : uv_strerror(rc);
+	if (rc == -ENOSPC)
+		return "the backup target is full";
+	if (rc == -EBADMSG)
+		return "damaged (its authentication failed)";
+	const char *u = uv_strerror(rc);
+	const char *d = rc < 0 && strncmp(u, "Unknown", 7) == 0
+				? strerrordesc_np(-rc)
+				: NULL;
+	return d ? d : u;
 }
 
 int repo_flush(struct repo *r, char *err, size_t errlen)
@@ -552,13 +595,6 @@ int repo_flush(struct repo *r, char *err, size_t errlen)
 	repo_hex(rnd, sizeof(rnd), name);
 	snprintf(dir, sizeof(dir), "%s/data/%.2s", r->dir, name);
 	snprintf(dst, sizeof(dst), "%s/%s", dir, name);
-	int rc = fsync(r->pack_fd) == 0 ? 0 : -errno;
-	close(r->pack_fd);
-	r->pack_fd = -1;
-	if (rc == 0 && rename(r->pack_tmp, dst) != 0)
-		rc = -errno;
-	if (rc == 0)
-		rc = fsync_dir(dir);
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	msgpack_sbuffer_init(&sb);
@@ -572,6 +608,40 @@ int repo_flush(struct repo *r, char *err, size_t errlen)
 		msgpack_pack_uint32(&pk, r->pending[i].length);
 		msgpack_pack_uint32(&pk, r->pending[i].raw_len);
 	}
+	/* The pack's own index at its end, so that a lost or damaged
+	 * index file can be rebuilt from the pack alone. */
+	int rc = 0;
+	uint8_t *trailer = alloc_bytes(sb.size + NONCE + TAG + PACK_FOOTER);
+	if (trailer == NULL)
+		rc = -ENOMEM;
+	if (rc == 0)
+	{
+		/* Bound to the pack's name: a trailer copied onto another
+		 * pack does not open. */
+		char aad[16 + 2 * REPO_ID_LEN];
+		int alen = snprintf(aad, sizeof(aad), "packindex %s", name);
+		rc = backupkey_seal(r->enc, aad, (size_t)alen, sb.data, sb.size,
+				    trailer);
+	}
+	if (rc == 0) {
+		uint32_t tl = (uint32_t)(sb.size + NONCE + TAG);
+		uint8_t *f = trailer + tl;
+		f[0] = (uint8_t)tl;
+		f[1] = (uint8_t)(tl >> 8);
+		f[2] = (uint8_t)(tl >> 16);
+		f[3] = (uint8_t)(tl >> 24);
+		memcpy(f + 4, PACK_MAGIC, 4);
+		rc = write_all(r->pack_fd, trailer, tl + PACK_FOOTER);
+	}
+	alloc_free(trailer);
+	if (rc == 0 && fsync(r->pack_fd) != 0)
+		rc = -errno;
+	close(r->pack_fd);
+	r->pack_fd = -1;
+	if (rc == 0 && rename(r->pack_tmp, dst) != 0)
+		rc = -errno;
+	if (rc == 0)
+		rc = fsync_dir(dir);
 	/* The index after the pack: an index never names a missing pack,
 	 * and a pack without an index is only wasted space. */
 	if (rc == 0)
@@ -594,7 +664,7 @@ int repo_flush(struct repo *r, char *err, size_t errlen)
 	r->pack_size = 0;
 	if (rc != 0)
 		return errtext_set(rc, err, errlen, "cannot store a pack: %s",
-			    errno_text(rc));
+			    repo_strerror(rc));
 	return 0;
 }
 
@@ -633,7 +703,7 @@ int repo_put(struct repo *r, const uint8_t id[REPO_ID_LEN], const void *data,
 				  O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (r->pack_fd < 0)
 			return errtext_set(-errno, err, errlen, "%s: %s", r->pack_tmp,
-				    errno_text(-errno));
+				    repo_strerror(-errno));
 	}
 	size_t slen = zlen + NONCE + TAG;
 	rc = write_all(r->pack_fd, sealed, slen);
@@ -644,7 +714,7 @@ int repo_put(struct repo *r, const uint8_t id[REPO_ID_LEN], const void *data,
 		r->npending = 0;
 		r->pack_size = 0;
 		return errtext_set(rc, err, errlen, "cannot write a pack: %s",
-			    errno_text(rc));
+			    repo_strerror(rc));
 	}
 	if (r->npending == r->pending_cap) {
 		size_t cap = r->pending_cap ? r->pending_cap * 2 : 64;
@@ -694,7 +764,7 @@ int repo_get(struct repo *r, const uint8_t id[REPO_ID_LEN], void **data,
 	if (fd < 0)
 		return errtext_set(errno == ENOENT ? -ENOENT : -EIO, err, errlen,
 				   "pack %.16s of chunk %.16s: %s", pack, hex,
-				   uv_strerror(-errno));
+				   repo_strerror(-errno));
 	/* One buffer: the sealed bytes, then the opened (compressed) ones. */
 	size_t need = 2 * (size_t)s->ref.length;
 	if (need > r->rcap) {
@@ -733,6 +803,245 @@ int repo_get(struct repo *r, const uint8_t id[REPO_ID_LEN], void **data,
 	return 0;
 }
 
+/* ---- repair ---------------------------------------------------------------------- */
+
+size_t repo_damaged_index_count(const struct repo *r)
+{
+	return r->nbad_index;
+}
+
+const char *repo_damaged_index(const struct repo *r, size_t i)
+{
+	return i < r->nbad_index ? r->bad_index[i] : NULL;
+}
+
+static void say(void (*cb)(void *, const char *), void *arg, const char *fmt,
+		...) __attribute__((format(printf, 3, 4)));
+static void say(void (*cb)(void *, const char *), void *arg, const char *fmt,
+		...)
+{
+	char line[400];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (cb)
+		cb(arg, line);
+}
+
+static bool pack_indexed(const struct repo *r, const char *name)
+{
+	for (size_t i = 0; i < r->npacks; i++)
+		if (strcmp(r->packs[i], name) == 0)
+			return true;
+	return false;
+}
+
+/* A format 2 pack's trailer, opened: the plaintext of its index. */
+static int read_trailer(struct repo *r, const char *name, uint8_t **out,
+			size_t *out_len)
+{
+	char path[700];
+	snprintf(path, sizeof(path), "%s/data/%.2s/%s", r->dir, name, name);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	uint8_t foot[PACK_FOOTER];
+	int rc = fstat(fd, &st) != 0 ? -errno : 0;
+	if (rc == 0 && (st.st_size < PACK_FOOTER ||
+			pread(fd, foot, PACK_FOOTER, st.st_size - PACK_FOOTER) !=
+				PACK_FOOTER ||
+			memcmp(foot + 4, PACK_MAGIC, 4) != 0))
+		rc = -ENODATA; /* format 1: no trailer */
+	uint32_t tl = (uint32_t)foot[0] | (uint32_t)foot[1] << 8 |
+		      (uint32_t)foot[2] << 16 | (uint32_t)foot[3] << 24;
+	if (rc == 0 && (tl < NONCE + TAG || tl > FILE_MAX ||
+			(off_t)tl > st.st_size - PACK_FOOTER))
+		rc = -EBADMSG;
+	uint8_t *sealed = rc == 0 ? alloc_bytes(tl) : NULL;
+	uint8_t *plain = rc == 0 ? alloc_bytes(tl - NONCE - TAG + 1) : NULL;
+	if (rc == 0 && (sealed == NULL || plain == NULL))
+		rc = -ENOMEM;
+	if (rc == 0 && pread(fd, sealed, tl, st.st_size - PACK_FOOTER - tl) !=
+			       (ssize_t)tl)
+		rc = -EIO;
+	char aad[16 + 2 * REPO_ID_LEN];
+	int alen = snprintf(aad, sizeof(aad), "packindex %s", name);
+	if (rc == 0 &&
+	    backupkey_unseal(r->enc, aad, (size_t)alen, sealed, tl, plain) != 0)
+		rc = -EBADMSG;
+	close(fd);
+	alloc_free(sealed);
+	if (rc != 0) {
+		alloc_free(plain);
+		return rc;
+	}
+	*out = plain;
+	*out_len = tl - NONCE - TAG;
+	return 0;
+}
+
+/* The index of pack p as it now stands in memory, minus the ids in
+ * drop (n of them), written again. */
+static int rewrite_index(struct repo *r, uint32_t p, const uint8_t *drop,
+			 size_t ndrop)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	uint32_t n = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 1)
+			msgpack_pack_array(&pk, n);
+		for (size_t i = 0; i < r->nslots; i++) {
+			const struct slot *sl = &r->slots[i];
+			bool dropped = false;
+			if (!sl->used || sl->ref.pack != p)
+				continue;
+			for (size_t k = 0; k < ndrop && !dropped; k++)
+				dropped = memcmp(drop + k * REPO_ID_LEN, sl->id,
+						 REPO_ID_LEN) == 0;
+			if (dropped)
+				continue;
+			if (pass == 0) {
+				n++;
+				continue;
+			}
+			msgpack_pack_array(&pk, 4);
+			msgpack_pack_bin(&pk, REPO_ID_LEN);
+			msgpack_pack_bin_body(&pk, sl->id, REPO_ID_LEN);
+			msgpack_pack_uint64(&pk, sl->ref.offset);
+			msgpack_pack_uint32(&pk, sl->ref.length);
+			msgpack_pack_uint32(&pk, sl->ref.raw_len);
+		}
+	}
+	int rc = put_sealed(r, "index", r->packs[p], sb.data, sb.size);
+	msgpack_sbuffer_destroy(&sb);
+	return rc;
+}
+
+int repo_repair(struct repo *r, void (*cb)(void *arg, const char *line),
+		void *arg, struct repo_repair_stats *st, char *err,
+		size_t errlen)
+{
+	memset(st, 0, sizeof(*st));
+	char path[800];
+	/* 1. Packs with no usable index: rebuilt from their trailer. */
+	for (unsigned x = 0; x < 256; x++) {
+		char dir[700];
+		snprintf(dir, sizeof(dir), "%s/data/%02x", r->dir, x);
+		DIR *d = opendir(dir);
+		struct dirent *de;
+		while (d && (de = readdir(d)) != NULL) {
+			uint8_t id[REPO_ID_LEN];
+			if (repo_unhex(de->d_name, id, REPO_ID_LEN) != 0 ||
+			    pack_indexed(r, de->d_name))
+				continue;
+			uint8_t *plain = NULL;
+			size_t len = 0;
+			int rc = read_trailer(r, de->d_name, &plain, &len);
+			if (rc == 0) {
+				rc = put_sealed(r, "index", de->d_name, plain, len);
+				alloc_free(plain);
+				if (rc == 0)
+					rc = load_index_file(r, de->d_name);
+			}
+			if (rc == 0) {
+				st->indexes_rebuilt++;
+				say(cb, arg, "pack %.16s: index rebuilt from the pack",
+				    de->d_name);
+			} else {
+				st->packs_unreadable++;
+				say(cb, arg, "pack %.16s: no index, and %s: its "
+				    "chunks count as lost", de->d_name,
+				    rc == -ENODATA ? "it is a format 1 pack with no "
+						     "index of its own"
+						   : "its own index is damaged too");
+			}
+		}
+		if (d)
+			closedir(d);
+	}
+	/* 2. Damaged index files whose pack is gone or not rebuilt: the
+	 * index says nothing usable, so it goes. */
+	for (size_t i = 0; i < r->nbad_index; i++) {
+		if (pack_indexed(r, r->bad_index[i]))
+			continue;
+		snprintf(path, sizeof(path), "%s/index/%s", r->dir,
+			 r->bad_index[i]);
+		if (unlink(path) == 0) {
+			st->indexes_dropped++;
+			say(cb, arg, "index %.16s: damaged, and no pack to rebuild "
+			    "it from: removed", r->bad_index[i]);
+		}
+	}
+	r->nbad_index = 0;
+	/* 3. Every indexed chunk read back; those lost (a missing pack, a
+	 * damaged blob) leave the index, so the next backup stores them
+	 * again and verify names the files they cost. */
+	uint8_t *bad = NULL;
+	size_t nbad = 0, badcap = 0;
+	int rc = 0;
+	for (uint32_t p = 0; p < r->npacks && rc == 0; p++) {
+		nbad = 0;
+		size_t total = 0;
+		for (size_t i = 0; i < r->nslots && rc == 0; i++) {
+			const struct slot *sl = &r->slots[i];
+			if (!sl->used || sl->ref.pack != p)
+				continue;
+			total++;
+			void *data;
+			size_t len;
+			char why[200];
+			if (repo_get(r, sl->id, &data, &len, why, sizeof(why)) == 0) {
+				alloc_free(data);
+				continue;
+			}
+			if (nbad == badcap) {
+				badcap = badcap ? badcap * 2 : 64;
+				void *np = alloc_resize(bad, badcap * REPO_ID_LEN);
+				if (np == NULL) {
+					rc = -ENOMEM;
+					break;
+				}
+				bad = np;
+			}
+			memcpy(bad + nbad * REPO_ID_LEN, sl->id, REPO_ID_LEN);
+			nbad++;
+		}
+		if (rc != 0 || nbad == 0)
+			continue;
+		st->chunks_dropped += nbad;
+		snprintf(path, sizeof(path), "%s/data/%.2s/%s", r->dir,
+			 r->packs[p], r->packs[p]);
+		if (nbad == total) {
+			snprintf(path, sizeof(path), "%s/index/%s", r->dir,
+				 r->packs[p]);
+			unlink(path);
+			st->indexes_dropped++;
+			say(cb, arg, "pack %.16s: missing or wholly damaged: its "
+			    "index (%zu chunks) removed", r->packs[p], nbad);
+		} else {
+			rc = rewrite_index(r, p, bad, nbad);
+			say(cb, arg, "pack %.16s: %zu damaged chunks dropped from "
+			    "its index", r->packs[p], nbad);
+		}
+		/* Gone from memory too: the caller's verify sees them lost. */
+		for (size_t k = 0; k < nbad; k++) {
+			struct slot *sl = index_find(r, bad + k * REPO_ID_LEN);
+			if (sl)
+				sl->ref.pack = SLOT_DROPPED;
+		}
+	}
+	alloc_free(bad);
+	if (rc != 0)
+		return errtext_set(rc, err, errlen, "repair stopped: %s",
+				   repo_strerror(rc));
+	return 0;
+}
+
 /* ---- snapshots -------------------------------------------------------------------- */
 
 int repo_snapshot_write(struct repo *r, const void *data, size_t len,
@@ -745,7 +1054,7 @@ int repo_snapshot_write(struct repo *r, const void *data, size_t len,
 	int rc = put_sealed(r, "snapshots", id_hex, data, len);
 	if (rc != 0)
 		return errtext_set(rc, err, errlen, "cannot write the snapshot: %s",
-			    errno_text(rc));
+			    repo_strerror(rc));
 	return 0;
 }
 
@@ -760,7 +1069,7 @@ int repo_snapshot_read(struct repo *r, const char *id_hex, void **data,
 	int rc = get_sealed(r, "snapshots", id_hex, &buf, len);
 	if (rc != 0)
 		return errtext_set(rc, err, errlen, "snapshot %.16s: %s", id_hex,
-			    rc == -EBADMSG ? "damaged" : uv_strerror(rc));
+			    rc == -EBADMSG ? "damaged" : repo_strerror(rc));
 	*data = buf;
 	return 0;
 }
@@ -825,8 +1134,57 @@ void repo_each_blob(const struct repo *r,
 		    void *arg)
 {
 	for (size_t i = 0; i < r->nslots; i++)
-		if (r->slots[i].used)
+		if (r->slots[i].used && r->slots[i].ref.pack != SLOT_DROPPED)
 			cb(arg, r->slots[i].id, &r->slots[i].ref);
+}
+
+int repo_check_packs(struct repo *r,
+		     void (*cb)(void *arg, const char *pack, const char *what),
+		     void *arg)
+{
+	uint64_t *end = alloc_zeroed(r->npacks ? r->npacks : 1, sizeof(*end));
+	uint8_t *bad = alloc_zeroed(r->npacks ? r->npacks : 1, 1);
+	if (end == NULL || bad == NULL) {
+		alloc_free(end);
+		alloc_free(bad);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < r->nslots; i++) {
+		const struct slot *sl = &r->slots[i];
+		if (sl->used && sl->ref.pack != SLOT_DROPPED &&
+		    sl->ref.offset + sl->ref.length > end[sl->ref.pack])
+			end[sl->ref.pack] = sl->ref.offset + sl->ref.length;
+	}
+	int nbad = 0;
+	for (size_t p = 0; p < r->npacks; p++) {
+		char path[700];
+		struct stat st;
+		const char *name = r->packs[p];
+		snprintf(path, sizeof(path), "%s/data/%.2s/%s", r->dir, name, name);
+		const char *what = NULL;
+		if (stat(path, &st) != 0)
+			what = "the pack is missing";
+		else if ((uint64_t)st.st_size < end[p])
+			what = "the pack is shorter than its index says";
+		if (what == NULL || end[p] == 0)
+			continue;
+		bad[p] = 1;
+		nbad++;
+		if (cb)
+			cb(arg, name, what);
+	}
+	alloc_free(end);
+	alloc_free(r->pack_bad);
+	r->pack_bad = bad;
+	return nbad;
+}
+
+bool repo_chunk_ok(const struct repo *r, const uint8_t id[REPO_ID_LEN])
+{
+	const struct slot *sl = index_find(r, id);
+	if (sl == NULL)
+		return repo_has(r, id);
+	return !(r->pack_bad && r->pack_bad[sl->ref.pack]);
 }
 
 int repo_pack_delete(struct repo *r, uint32_t pack)

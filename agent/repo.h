@@ -83,6 +83,13 @@ void repo_each_blob(const struct repo *r,
 		    void (*cb)(void *arg, const uint8_t *id,
 			       const struct repo_blob_ref *ref),
 		    void *arg);
+/* Checks that every indexed pack exists with at least the size its
+ * index needs; cb names each one that does not. Returns how many, or
+ * -errno. Afterwards repo_chunk_ok is false for their chunks. */
+int repo_check_packs(struct repo *r,
+		     void (*cb)(void *arg, const char *pack, const char *what),
+		     void *arg);
+bool repo_chunk_ok(const struct repo *r, const uint8_t id[REPO_ID_LEN]);
 /* Deletes a pack and its index (prune). */
 int repo_pack_delete(struct repo *r, uint32_t pack);
 /* Bytes of packs and index files on disk. */
@@ -92,6 +99,30 @@ uint64_t repo_size_bytes(const struct repo *r);
  * escrow (common/backupkey.h). *out: free with free(). */
 int repo_escrow_seal(const struct repo *r, EVP_PKEY *recipient, char **out,
 		     size_t *out_len);
+
+/* Index files that did not open at repo_open (their chunks count as
+ * missing until repo_repair), by pack name. */
+size_t repo_damaged_index_count(const struct repo *r);
+const char *repo_damaged_index(const struct repo *r, size_t i);
+
+struct repo_repair_stats {
+	uint64_t indexes_rebuilt;  /* from a pack's own trailer */
+	uint64_t indexes_dropped;  /* a missing pack's, or a useless one */
+	uint64_t chunks_dropped;   /* missing or damaged: stored again by
+				    * the next backup that meets them */
+	uint64_t packs_unreadable; /* no index and no trailer */
+};
+/* Rebuilds the index of every pack that lacks one from the pack's own
+ * trailer, drops damaged index files and every chunk that cannot be
+ * read back (cb gets a line for each). Take repo_lock first. Afterwards
+ * the repository is consistent: what is lost is missing, not damaged,
+ * and a verify names the files it cost. */
+int repo_repair(struct repo *r, void (*cb)(void *arg, const char *line),
+		void *arg, struct repo_repair_stats *st, char *err,
+		size_t errlen);
+
+/* An errno as words, never "Unknown system error". */
+const char *repo_strerror(int rc);
 
 void repo_hex(const uint8_t *id, size_t n, char *out);
 int repo_unhex(const char *hex, uint8_t *id, size_t n);

@@ -315,4 +315,77 @@ touch "$WORK/cstop"
 wait $writer
 check "a file rewritten during its read is reported, not stored as a mix (exit $crc)" \
 	bash -c "test $crc -eq 4 && grep -q 'changed during backup' '$WORK/c.err'"
+# ---- issue 14: a damaged repository restores everything intact ------------------
+# 61 files of 1 MiB in four data packs; the tree in a pack of its own.
+D="$WORK/dmg"
+mkdir -p "$D/src"
+$PY -c 'import os,sys,random; r=random.Random(14); [open(os.path.join(sys.argv[1],"f%02d.bin"%i),"wb").write(r.randbytes(1<<20)) for i in range(61)]' "$D/src"
+"$AGENT" backup init --repo "$D/r" >/dev/null
+"$AGENT" backup run "$D/src" --repo "$D/r" >/dev/null
+biggest_pack() { find "$1/data" -type f -printf '%s %p\n' | sort -n | tail -1 | cut -d' ' -f2; }
+intact() { # files under $1 identical to the source
+	local n=0 f
+	for f in "$1"/*; do cmp -s "$f" "$D/src/${f##*/}" && n=$((n + 1)); done
+	echo $n
+}
+cp -a "$D/r" "$D/r1"
+printf 'XYZ' | dd of="$(biggest_pack "$D/r1")" bs=1 seek=3000000 conv=notrunc 2>/dev/null
+"$AGENT" backup restore latest --to "$D/o1" --repo "$D/r1" >"$D/o1.out" 2>"$D/o1.err"
+rc=$?
+nr=$(grep -c '^NOT RESTORED' "$D/o1.err")
+check "3 bytes flipped in a pack: exit 4 (partial), not 0 or 1 (got $rc)" test $rc -eq 4
+check "every file but the damaged one comes back intact ($(intact "$D/o1$D/src") of 61, $nr named)" \
+	bash -c "test $nr -ge 1 && test $(intact "$D/o1$D/src") -eq $((61 - nr))"
+check "no partial file under a real name" eq "$(ls "$D/o1$D/src" | wc -l)" "$((61 - nr))"
+cp -a "$D/r" "$D/r2"
+rm "$(biggest_pack "$D/r2")"
+"$AGENT" backup verify --repo "$D/r2" >"$D/v2.out" 2>"$D/v2.err"
+rc=$?
+check "a deleted pack: plain verify fails (exit $rc) and names it" \
+	bash -c "test $rc -ne 0 && grep -q 'DAMAGED  pack [0-9a-f]*: the pack is missing' '$D/v2.err'"
+"$AGENT" backup restore latest --to "$D/o2" --repo "$D/r2" >/dev/null 2>"$D/o2.err"
+rc=$?
+nr=$(grep -c '^NOT RESTORED' "$D/o2.err")
+check "a deleted pack: restore recovers the rest (exit $rc, $(intact "$D/o2$D/src") intact, $nr named)" \
+	bash -c "test $rc -eq 4 && test $nr -ge 1 && test $(intact "$D/o2$D/src") -eq $((61 - nr))"
+"$AGENT" backup repair --repo "$D/r2" >"$D/rp2.out" 2>&1
+rc=$?
+check "repair after a lost pack: exit 4, names the files each snapshot lost ($(tail -1 "$D/rp2.out"))" \
+	bash -c "test $rc -eq 4 && test \$(grep -c 'DAMAGED  snapshot .*: a chunk is missing' '$D/rp2.out') -eq $nr"
+"$AGENT" backup run "$D/src" --repo "$D/r2" >/dev/null
+check "the next backup stores the lost chunks again: verify --read-data passes" \
+	bash -c "'$AGENT' backup verify --read-data --repo '$D/r2' >/dev/null 2>&1"
+cp -a "$D/r" "$D/r3"
+idx=$(ls "$D/r3/index" | head -1)
+printf 'XYZ' | dd of="$D/r3/index/$idx" bs=1 seek=100 conv=notrunc 2>/dev/null
+"$AGENT" backup list --repo "$D/r3" >"$D/l3.out" 2>&1
+check "a flipped index is a warning with a repair hint, not a dead repository" \
+	bash -c "grep -q \"run 'backup repair'\" '$D/l3.out' && grep -q '61 files' '$D/l3.out'"
+"$AGENT" backup verify --repo "$D/r3" >>"$D/l3.out" 2>&1
+check "no 'Unknown system error' anywhere" bash -c "! grep -q 'Unknown system error' '$D/l3.out'"
+"$AGENT" backup repair --repo "$D/r3" >"$D/rp3.out" 2>&1
+check "repair rebuilds the index from the pack ($(head -1 "$D/rp3.out"))" \
+	bash -c "grep -q 'index rebuilt from the pack' '$D/rp3.out' && grep -q 'repository sound' '$D/rp3.out'"
+"$AGENT" backup restore latest --to "$D/o3" --repo "$D/r3" >/dev/null 2>&1
+check "after repair the restore is complete (exit $?)" eq "$(intact "$D/o3$D/src")" 61
+cp -a "$D/r" "$D/r4"
+snap=$(ls "$D/r4/snapshots" | head -1)
+printf 'XYZ' | dd of="$D/r4/snapshots/$snap" bs=1 seek=50 conv=notrunc 2>/dev/null
+"$AGENT" backup list --repo "$D/r4" >"$D/l4.out" 2>&1
+rc=$?
+check "a flipped snapshot is listed as damaged, exit non-zero (exit $rc)" \
+	bash -c "test $rc -ne 0 && grep -q '^${snap:0:16}  DAMAGED' '$D/l4.out' && ! grep -q 'no snapshots yet' '$D/l4.out'"
+
+# ---- a repository written by the format 1 code (before issue 14) -----------------
+mkdir -p "$WORK/v1"
+tar -C "$WORK/v1" -xzf "$(dirname "$0")/fixtures/backup-repo-v1.tar.gz"
+EDUWATCH_BACKUP_PASSWORD=fixture-passphrase "$AGENT" backup restore latest --to "$WORK/v1/out" \
+	--repo "$WORK/v1/repo" >"$WORK/v1/res.txt" 2>&1
+V1="$WORK/v1/out/tmp/ew-v1fixture/src"
+check "a format 1 repository restores with every hash matched ($(tail -1 "$WORK/v1/res.txt"))" \
+	eq "$(cd "$V1" && sha256sum a.txt sub/b.txt | cut -c1-16 | tr '\n' ' ')" "3a217fca7d45127c 7119aea635e6573f "
+check "with its modes, ns mtimes and link" \
+	eq "$(stat -c '%a %.9Y' "$V1/a.txt" "$V1/sub" | tr '\n' ' ')$(readlink "$V1/link")" "640 1714979289.123456789 751 1796174695.720356018 sub/b.txt"
+EDUWATCH_BACKUP_PASSWORD=fixture-passphrase "$AGENT" backup verify --read-data --repo "$WORK/v1/repo" >/dev/null 2>&1
+check "and verifies with every chunk read" test $? -eq 0
 tap_finish
