@@ -270,7 +270,7 @@ int repo_init(const char *dir, const char *pass, char *err, size_t errlen)
 	snprintf(path, sizeof(path), "%s/config", dir);
 	FILE *f = fopen(path, "we");
 	if (f) {
-		fprintf(f, "eduwatch backup repository, format 1; see "
+		fprintf(f, "eduwatch backup repository, format 2; see "
 			   "docs/BACKUP-FORMAT.md\n");
 		fclose(f);
 	}
