@@ -401,7 +401,9 @@ static void on_stop_signal(uv_signal_t *sig, int signum)
 	if (agent->stopping)
 		return;
 	agent->stopping = true;
-	log_info("agent: %s received, stopping", strsignal(signum));
+	char name[32];
+	log_info("agent: %s received, stopping",
+		 signals_name(signum, name, sizeof(name)));
 	for (size_t i = 0; i < NSOURCES; i++)
 		if (agent->source_state[i])
 			all_sources[i]->stop(agent->source_state[i]);

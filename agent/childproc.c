@@ -9,6 +9,7 @@
 
 #include "common/alloc.h"
 #include "common/log.h"
+#include "common/signals.h"
 #include "common/wire.h"
 
 #define MAX_ARGS 48
@@ -48,11 +49,13 @@ static void on_process_exit(uv_process_t *proc, int64_t status, int signo)
 	cp->exited = true;
 	/* A reason set earlier ("bad message") is the better one. */
 	if (cp->why[0] == '\0') {
+		char name[32];
 		if (signo)
 			snprintf(cp->why, sizeof(cp->why),
 				 "killed by signal %d (%s)", signo,
 				 signo == SIGSYS ? "SIGSYS: sandbox violation"
-						 : strsignal(signo));
+						 : signals_name(signo, name,
+								sizeof(name)));
 		else
 			snprintf(cp->why, sizeof(cp->why), "exit status %lld",
 				 (long long)status);

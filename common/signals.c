@@ -1,6 +1,8 @@
 #include "common/signals.h"
 
 #include <signal.h>
+#include <stdio.h>
+#include <string.h>
 
 int signals_start(uv_loop_t *loop, struct signals *sig, void *data,
 		  uv_signal_cb on_stop, uv_signal_cb on_reload)
@@ -22,4 +24,15 @@ void signals_close(struct signals *sig)
 	uv_close((uv_handle_t *)&sig->term, NULL);
 	uv_close((uv_handle_t *)&sig->interrupt, NULL);
 	uv_close((uv_handle_t *)&sig->hangup, NULL);
+}
+
+const char *signals_name(int signum, char *buf, size_t cap)
+{
+	/* sigabbrev_np is glibc's (2.32+), thread-safe and never localised. */
+	const char *abbrev = sigabbrev_np(signum);
+	if (abbrev != NULL)
+		snprintf(buf, cap, "SIG%s", abbrev);
+	else
+		snprintf(buf, cap, "signal %d", signum);
+	return buf;
 }

@@ -3,6 +3,8 @@
 #ifndef EDUWATCH_SIGNALS_H
 #define EDUWATCH_SIGNALS_H
 
+#include <stddef.h>
+
 #include <uv.h>
 
 struct signals {
@@ -16,5 +18,9 @@ struct signals {
 int signals_start(uv_loop_t *loop, struct signals *sig, void *data,
 		  uv_signal_cb on_stop, uv_signal_cb on_reload);
 void signals_close(struct signals *sig);
+
+/* "SIGTERM", "SIGSEGV", ... or "signal N" for one without a name. Unlike
+ * strsignal(), which is banned, it is safe from any thread. */
+const char *signals_name(int signum, char *buf, size_t cap);
 
 #endif
