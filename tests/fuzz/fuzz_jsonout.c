@@ -2,6 +2,7 @@
  * bodies with cuts and KEY_b64, stored evidence, event bodies, the SOC's
  * ECS and OCSF alerts) given arbitrary bytes must write valid UTF-8 that
  * a strict JSON validator accepts. */
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <msgpack.h>
 
 #include "collector/forward.h"
+#include "common/dynbuf.h"
 #include "common/event.h"
 #include "common/jsonout.h"
 #include "common/wire.h"
@@ -87,6 +89,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			size_t n = 0;
 			if (json_render_msgpack(&up.data, &o, &evidence, &n) == 0)
 				must_be_json(evidence, n);
+			/* Into a capped buffer: the whole JSON or an error,
+			 * never a short text taken for whole. */
+			struct dynbuf capped;
+			dynbuf_init(&capped, 1 + size % 64);
+			if (json_render_msgpack_buf(&capped, &up.data, &o) == 0) {
+				must_be_json(capped.data, capped.len);
+				if (evidence == NULL || capped.len != n ||
+				    memcmp(capped.data, evidence, n) != 0)
+					abort();
+			} else if (capped.failed != -EMSGSIZE &&
+				   capped.failed != -ENOMEM) {
+				abort();
+			}
+			dynbuf_free(&capped);
 			f = open_memstream(&text, &len);
 			json_print_msgpack(f, &up.data);
 			fclose(f);
