@@ -4,7 +4,9 @@
  * these strings were captured from the code before the move (commit
  * 5325fd4), so any byte the SIEM would see differently fails here. The
  * syslog length prefix counts EDUWATCH_VERSION's bytes. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -269,6 +273,97 @@ static void test_output_table(void **state)
 	assert_string_equal(output_file_name("plain"), "plain");
 }
 
+/* The syslog output against a real loopback receiver: deliver writes the
+ * batch's exact bytes; confirm counts a batch delivered only once the
+ * connection outlived it by 200 ms, and reports the receiver's close. */
+static void test_syslog_output_loopback(void **state)
+{
+	(void)state;
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t slen = sizeof(sa);
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 1), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &slen), 0);
+
+	struct forward_dest d = {.name = "soc", .type = "syslog",
+				 .framing = "newline"};
+	snprintf(d.address, sizeof(d.address), "127.0.0.1:%u",
+		 ntohs(sa.sin_port));
+	void *st = NULL;
+	char err[200];
+	assert_int_equal(output_syslog.open(&d, "collector", &st, err,
+					    sizeof(err)), 0);
+	struct store_alert a[2];
+	fill(&a[0], 0);
+	fill(&a[1], 1);
+	struct output_report r = {0};
+	assert_int_equal(output_syslog.deliver(st, a, 2, &r), OUTPUT_OK);
+	assert_true(r.connected);
+	int cfd = accept(lfd, NULL, NULL);
+	assert_true(cfd >= 0);
+
+	struct dynbuf want = {0};
+	forward_format_syslog(&a[0], "collector", SYSLOG_NEWLINE, &want);
+	forward_format_syslog(&a[1], "collector", SYSLOG_NEWLINE, &want);
+	char *got = malloc(want.len);
+	size_t n = 0;
+	assert_non_null(got);
+	while (n < want.len) {
+		ssize_t k = recv(cfd, got + n, want.len - n, 0);
+		assert_true(k > 0);
+		n += (size_t)k;
+	}
+	assert_memory_equal(got, want.data, want.len);
+	free(got);
+	dynbuf_free(&want);
+
+	struct output_sent w[1] = {{.last_id = 7, .sent_ms = 1000}};
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(output_syslog.confirm(st, w, 1, 1100, &r), 0);
+	assert_int_equal(output_syslog.confirm(st, w, 1, 1200, &r), 1);
+	/* The receiver goes away: what is in the window is not delivered. */
+	close(cfd);
+	int rc = 0;
+	for (int i = 0; i < 200 && rc >= 0; i++) {
+		rc = output_syslog.confirm(st, w, 1, 1200, &r);
+		if (rc >= 0)
+			usleep(10000);
+	}
+	assert_true(rc < 0);
+	assert_string_equal(r.error, "receiver closed the connection");
+	/* The next deliver connects again. */
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(output_syslog.deliver(st, a, 1, &r), OUTPUT_OK);
+	assert_true(r.connected);
+	output_syslog.close(st);
+	close(lfd);
+}
+
+/* open under allocation failure: an error or a state, never a leak (the
+ * ASan pass checks leaks). */
+static void test_open_alloc_failure(void **state)
+{
+	(void)state;
+	struct forward_dest d = {.name = "soc", .address = "127.0.0.1:1"};
+	char err[200];
+	for (int k = 0; k < 2; k++) {
+		const struct output *o = k ? &output_https : &output_syslog;
+		for (long n = 0; n < 4; n++) {
+			void *st = NULL;
+			alloc_fail_after(n);
+			int rc = o->open(&d, "collector", &st, err, sizeof(err));
+			alloc_fail_after(-1);
+			if (rc == 0)
+				o->close(st);
+			else
+				assert_int_equal(rc, -ENOMEM);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -277,6 +372,8 @@ int main(void)
 		cmocka_unit_test(test_syslog_bytes),
 		cmocka_unit_test(test_append_and_alloc_failure),
 		cmocka_unit_test(test_output_table),
+		cmocka_unit_test(test_syslog_output_loopback),
+		cmocka_unit_test(test_open_alloc_failure),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
