@@ -477,7 +477,9 @@ static void spoof_alert(struct netdetect *nd, struct binding *b,
 	char ip[20], cm[24], em[24] = "", en[300], vi[300];
 	net_format_ip(4, b->ip, ip, sizeof(ip));
 	net_format_mac(claimed->mac, cm, sizeof(cm));
-	uint32_t n = 6 + (expected ? 2 : 0) + (p ? 2 : 0) +
+	/* Known before the first packet (the neighbour table): no time. */
+	bool first = claimed->first_us != 0;
+	uint32_t n = 5 + (first ? 1 : 0) + (expected ? 2 : 0) + (p ? 2 : 0) +
 		     (claimed->unsolicited ? 1 : 0);
 	msgpack_packer *pk = begin_alert(nd, n);
 	wire_pack_kv_str(pk, "role", role_names[b->role]);
@@ -486,7 +488,8 @@ static void spoof_alert(struct netdetect *nd, struct binding *b,
 	wire_pack_kv_str(pk, "claimed_mac", cm);
 	int cs = best_source(claimed);
 	wire_pack_kv_str(pk, "claimed_from", cs >= 0 ? source_names[cs] : "?");
-	pack_time(pk, "claimed_first", claimed->first_us);
+	if (first)
+		pack_time(pk, "claimed_first", claimed->first_us);
 	if (claimed->unsolicited)
 		wire_pack_kv_u64(pk, "unsolicited_replies", claimed->unsolicited);
 	if (expected) {

@@ -30,14 +30,15 @@
 #define SNAPLEN 1024
 #define STATS_INTERVAL_S 3600
 
-/* ARP, DHCP, DNS, LLMNR and NBNS, and TCP SYNs without ACK (inbound scans,
- * outbound connections to listed addresses); the same again under one
- * 802.1Q tag. IPv6 TCP flags are read at their fixed offset (40 + 13)
- * because BPF's tcp[] is IPv4-only. */
+/* ARP, DHCP, DNS, LLMNR and NBNS, and TCP SYNs (inbound scans, outbound
+ * connections to listed addresses) and SYN-ACKs (one a connection: whose
+ * MAC brings the Internet's answers, which is the gateway's); the same
+ * again under one 802.1Q tag. IPv6 TCP flags are read at their fixed
+ * offset (40 + 13) because BPF's tcp[] is IPv4-only. */
 #define FILTER_BODY                                                          \
 	"arp or (udp and (port 67 or port 68 or port 53 or port 5355 or "    \
-	"port 137)) or (ip and tcp and tcp[tcpflags] & (tcp-syn|tcp-ack) = " \
-	"tcp-syn) or (ip6 and ip6[6] = 6 and ip6[53] & 0x12 = 0x02)"
+	"port 137)) or (ip and tcp and tcp[tcpflags] & tcp-syn != 0) or "    \
+	"(ip6 and ip6[6] = 6 and ip6[53] & 0x12 = 0x02)"
 const char netsensor_filter[] =
 	"(" FILTER_BODY ") or (vlan and (" FILTER_BODY "))";
 

@@ -3,9 +3,10 @@
 # this test creates: a switch (a bridge), the school's gateway, an attacker
 # and the PC running a real collector and agent. Nothing leaves the machine.
 #   - arpspoof (dsniff) tells the PC that the gateway is at its MAC, and
-#     starts before the PC's sensor does; the gateway never says a word in
-#     ARP (arp off; the PC and the gateway know each other statically, as
-#     the PC's neighbour table shows), it only routes the PC's traffic;
+#     starts before the PC's sensor does, so the PC's neighbour table is
+#     already poisoned when the sensor reads it; the gateway never says a
+#     word in ARP (arp off), it only routes traffic from the Internet to
+#     the PC;
 #   - a real dnsmasq answers DHCP as a rogue server;
 #   - nmap SYN-scans the PC;
 #   - the PC looks up a listed domain.
@@ -49,14 +50,12 @@ if [ "${1:-}" != inner ]; then
 	ip -n "$GW" addr add "$NET.1/24" dev eth0
 	ip -n "$EVIL" addr add "$NET.66/24" dev eth0
 	ip -n "$PC" route add default via "$NET.1"
-	# A gateway that never ARPs: it and the PC know each other's MAC
-	# statically. Behind it, an address of the Internet to talk to.
+	# A gateway that never ARPs (it knows the PC statically), with an
+	# address of the Internet behind it.
 	ip -n "$GW" link set eth0 arp off
 	ip -n "$GW" addr add 198.51.100.1/32 dev lo
 	ip -n "$GW" neigh replace "$NET.20" dev eth0 nud permanent \
 		lladdr "$(ip netns exec "$PC" cat /sys/class/net/eth0/address)"
-	ip -n "$PC" neigh replace "$NET.1" dev eth0 nud permanent \
-		lladdr "$(ip netns exec "$GW" cat /sys/class/net/eth0/address)"
 	ip netns exec "$PC" env S="$S" EW_BIN="$EW_BIN" bash "$0" inner
 	exit $?
 fi
@@ -85,14 +84,26 @@ echo "evil.example" >"$A/state/ioc.txt"
 ns() { ip netns exec "$1" "${@:2}"; }
 GW_MAC=$(ip netns exec "${S}g" cat /sys/class/net/eth0/address)
 EVIL_MAC=$(ip netns exec "${S}a" cat /sys/class/net/eth0/address)
-# The poisoner first, the PC's sensor after it; the PC talks to the
-# Internet through the gateway all along.
+# The poisoner first, the PC's sensor after it. The Internet talks to
+# the PC through the gateway all along; the PC's answers go wherever its
+# (poisoned) neighbour table says.
 ip netns exec "${S}a" timeout 90 arpspoof -i eth0 -t "$NET.20" "$NET.1" >/dev/null 2>&1 &
 SPOOF_PID=$!
 PIDS+=($!)
-sleep 3
-ping -q -i 0.5 -w 120 198.51.100.1 >/dev/null 2>&1 &
+ip netns exec "${S}g" timeout 120 $PY -c '
+import socket, sys, time
+while True:
+    s = socket.socket()
+    s.bind(("198.51.100.1", 0))
+    s.settimeout(0.3)
+    try:
+        s.connect((sys.argv[1], 445))
+    except OSError:
+        pass
+    s.close()
+    time.sleep(0.5)' "$NET.20" >/dev/null 2>&1 &
 PIDS+=($!)
+sleep 4
 "$AGENT" run -c "$A/agent.yaml" >>"$WORK/agent.log" 2>&1 &
 PIDS+=($!)
 
@@ -117,15 +128,16 @@ arrives() { # arrives SECONDS PATTERN...: one event line matching all
 	return 1
 }
 
-check "the sensor reports itself on, on eth0, with the gateway's MAC from the neighbour table" \
-	arrives 30 '"kind":"net.sensor"' '"state":"on"' '"iface":"eth0"' '"gateway":"'"$NET"'.1"' \
-	'"gateway_mac":"'"$GW_MAC"'"'
-check "arpspoof, started before the sensor, is caught forging the gateway" \
+check "the sensor reports itself on, on eth0, sandboxed" \
+	arrives 30 '"kind":"net.sensor"' '"state":"on"' '"iface":"eth0"' '"gateway":"'"$NET"'.1"'
+check "arpspoof, started before the sensor (neighbour table poisoned), is caught forging the gateway" \
 	arrives 30 '"kind":"net.arp_spoof"' '"role":"gateway"' '"ip":"'"$NET"'.1"' \
-	'"claimed_mac":"'"$EVIL_MAC"'"' '"expected_mac":"'"$GW_MAC"'"'
+	'"claimed_mac":"'"$EVIL_MAC"'"'
 check "... and the real gateway, which never ARPs, is never blamed" \
 	bash -c "! grep -q '\"claimed_mac\":\"$GW_MAC\"' <<<\"\$1\"" _ "$(events)"
 kill "$SPOOF_PID" 2>/dev/null
+# The administrator's fix: the PC learns the gateway's MAC for good.
+ip neigh replace "$NET.1" lladdr "$GW_MAC" nud permanent dev eth0
 
 ns "${S}a" dnsmasq --no-daemon --port=0 --interface=eth0 --bind-interfaces \
 	--dhcp-range="$NET.100,$NET.150,1h" --dhcp-authoritative \
