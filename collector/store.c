@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "collector/store_backend.h"
 #include "collector/store_sqlite.h"
 #include "common/alloc.h"
 #include "common/timeutil.h"

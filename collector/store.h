@@ -8,7 +8,29 @@
  * and its callback runs on the loop thread after the COMMIT that holds every
  * event of the batch (or after a failure, with a negative status). That is
  * what makes "ack only after commit" true. Everything else is synchronous
- * and safe to call from any thread. */
+ * and safe to call from any thread.
+ *
+ * Locking contract (every backend keeps it):
+ *  - The synchronous calls are serialised by one lock per store, held for
+ *    the whole call, row callbacks included. Calls from several threads
+ *    wait for each other; none sees another's half-done transaction.
+ *  - A row callback (the cb of a *_list, *_next, *_pending, *_since,
+ *    *_silent or *_states call) runs with that lock held, on the calling
+ *    thread. It must not call this store again: collect what it needs and
+ *    act after the call returns. A call back into the store from a row
+ *    callback, or from the alert function while store_dead_letter_add
+ *    holds the lock, aborts the process with a message naming both calls
+ *    (always on, release builds included) instead of deadlocking.
+ *  - Pointers passed to a row callback (strings, bodies) are borrowed and
+ *    valid only until it returns.
+ *  - store_submit() never takes that lock: the writer thread has its own
+ *    connection. The alert function runs on the writer thread, inside the
+ *    event's transaction, and must not call the store either.
+ *  - store_open() and store_close() are not thread-safe: nothing else may
+ *    use the store while either runs.
+ *
+ * Backends implement collector/store_backend.h; nothing outside the store
+ * includes it. */
 #ifndef EDUWATCH_STORE_H
 #define EDUWATCH_STORE_H
 
@@ -297,104 +319,6 @@ int store_dead_letter_list(struct store *st, const char *dest, int limit,
 			   void *arg);
 int store_dead_letter_count(struct store *st, const char *dest,
 			    long long *n);
-
-/* ---- backends ---------------------------------------------------------- */
-
-struct store_backend {
-	const char *scheme;
-	int (*open)(const struct store_options *opts, const char *location,
-		    uv_loop_t *loop, struct store **out, char *err,
-		    size_t errlen);
-	void (*close)(struct store *st);
-	void (*submit)(struct store *st, struct store_batch *batch);
-	size_t (*backlog)(const struct store *st);
-	int (*school_add)(struct store *st, const struct store_school *s);
-	int (*school_get)(struct store *st, const char *code,
-			  struct store_school *out);
-	int (*school_list)(struct store *st,
-			   void (*cb)(void *, const struct store_school *),
-			   void *arg);
-	int (*token_add)(struct store *st, const unsigned char hash[32],
-			 const char *school, int uses, int64_t expires_us);
-	int (*token_consume)(struct store *st, const unsigned char hash[32],
-			     enum store_token_result *result, char *school);
-	int (*agent_add)(struct store *st, const char *id, const char *school,
-			 const char *hostname, const char *cert_sha256);
-	int (*agent_revoke)(struct store *st, const char *id);
-	int (*agent_allowed)(struct store *st, const char *id, bool *allowed);
-	int (*agents_revoked_since)(struct store *st, int64_t since_us,
-				    void (*cb)(void *, const char *, int64_t),
-				    void *arg);
-	int (*agent_list)(struct store *st, const char *school,
-			  void (*cb)(void *, const struct store_agent *),
-			  void *arg);
-	int (*count_events)(struct store *st, const char *agent, uint64_t boot,
-			    long long *count);
-	int (*recent_events)(struct store *st, const char *agent, int limit,
-			     void (*cb)(void *, const struct store_event_row *),
-			     void *arg);
-	int (*command_add)(struct store *st, const char *agent, const char *type,
-			   int64_t issued_us, int64_t expires_us, uint64_t *id);
-	int (*command_set_frame)(struct store *st, uint64_t id,
-				 const char *frame, size_t len);
-	int (*commands_pending)(struct store *st, const char *agent,
-				void (*cb)(void *, uint64_t, const char *,
-					   const char *, size_t),
-				void *arg);
-	int (*command_mark_sent)(struct store *st, uint64_t id);
-	int (*host_states)(struct store *st, const char *school,
-			   void (*cb)(void *, const struct store_host_row *),
-			   void *arg);
-	int (*snapshot_put)(struct store *st, const struct store_snapshot *snap);
-	int (*alert_raise)(struct store *st, const struct store_alert *a,
-			   bool *created);
-	int (*alert_list)(struct store *st, const char *state,
-			  const char *school, int limit,
-			  void (*cb)(void *, const struct store_alert *),
-			  void *arg);
-	int (*alert_set_state)(struct store *st, uint64_t id,
-			       const char *state, const char *who);
-	int (*forward_next)(struct store *st, const char *dest,
-			    uint64_t after_id, int limit,
-			    void (*cb)(void *, const struct store_alert *),
-			    void *arg);
-	int (*forward_done)(struct store *st, const char *dest, uint64_t id);
-	int (*forward_depth)(struct store *st, const char *dest, long long *n);
-	int (*agents_silent)(struct store *st, int64_t before_us,
-			     void (*cb)(void *, const char *, int64_t),
-			     void *arg);
-	int (*snapshot_list)(struct store *st, const char *scope,
-			     const char *key, int limit,
-			     void (*cb)(void *, const struct store_snapshot *),
-			     void *arg);
-	int (*dead_letter_add)(struct store *st,
-			       const struct store_dead_letter *dl,
-			       const struct event *notice);
-	int (*dead_letter_list)(struct store *st, const char *dest, int limit,
-				void (*cb)(void *,
-					   const struct store_dead_letter *),
-				void *arg);
-	int (*dead_letter_count)(struct store *st, const char *dest,
-				 long long *n);
-};
-
-/* What a backend embeds first in its own struct. */
-struct store {
-	const struct store_backend *backend;
-};
-
-/* A batch as backends see it. */
-struct store_batch {
-	struct event *events;
-	size_t count;
-	size_t capacity;
-	store_commit_cb cb;
-	void *arg;
-	int status;
-	unsigned stored;
-	unsigned dup;
-	struct store_batch *next;
-};
 
 /* Current wall-clock time in microseconds. */
 int64_t store_now_us(void);

@@ -1,11 +1,291 @@
 /* store_sqlite: the embedded store backend (SQLite, WAL, one writer
- * thread that batches inserts; separate connection for everything else).
- * Used only through collector/store.h. */
+ * thread that batches inserts; a separate connection for everything
+ * else). Used only through collector/store.h; this header is shared by
+ * the backend's own files:
+ *
+ *   store_sqlite.c         setup: open, file modes, schema, migrations,
+ *                          close, and the ops table;
+ *   store_sqlite_stmt.c    the statement table and the one query helper;
+ *   store_sqlite_writer.c  the writer and checkpoint threads;
+ *   store_sqlite_query.c   the synchronous calls, and alerts (also
+ *                          raised by the writer).
+ */
 #ifndef EDUWATCH_STORE_SQLITE_H
 #define EDUWATCH_STORE_SQLITE_H
 
-#include "collector/store.h"
+#include <sqlite3.h>
+
+#include "collector/store_backend.h"
 
 extern const struct store_backend store_sqlite_backend;
+
+struct sqlite_store;
+
+/* ---- the statement table ------------------------------------------------ */
+
+/* Every statement the backend runs, by name. Its SQL lives in one table
+ * (store_sqlite_stmt.c); each connection prepares a statement the first
+ * time it runs it, once, with SQLITE_PREPARE_PERSISTENT. */
+enum sq_id {
+	/* transactions */
+	SQ_BEGIN,
+	SQ_COMMIT,
+	SQ_ROLLBACK,
+	/* the writer */
+	SQ_EVENT_INSERT,
+	SQ_STATE_UPSERT,
+	SQ_AGENT_TOUCH,
+	SQ_PRUNE_LOW,
+	SQ_PRUNE_HIGH,
+	/* alerts, on the writer and the admin connection */
+	SQ_ALERT_FIND,
+	SQ_ALERT_FOLD,
+	SQ_ALERT_INSERT,
+	SQ_FORWARD_QUEUE,
+	/* the synchronous calls */
+	SQ_SCHOOL_ADD,
+	SQ_SCHOOL_GET,
+	SQ_SCHOOL_LIST,
+	SQ_TOKEN_ADD,
+	SQ_TOKEN_FIND,
+	SQ_TOKEN_USE,
+	SQ_AGENT_ADD,
+	SQ_AGENT_REVOKE,
+	SQ_AGENT_ALLOWED,
+	SQ_AGENTS_REVOKED_SINCE,
+	SQ_AGENTS_SILENT,
+	SQ_AGENT_LIST,
+	SQ_EVENTS_COUNT,
+	SQ_EVENTS_RECENT,
+	SQ_COMMAND_ADD,
+	SQ_COMMAND_SET_FRAME,
+	SQ_COMMAND_MARK_SENT,
+	SQ_COMMANDS_PENDING,
+	SQ_HOST_STATES,
+	SQ_SNAPSHOT_PUT,
+	SQ_SNAPSHOT_LIST,
+	SQ_ALERT_LIST,
+	SQ_FORWARD_NEXT,
+	SQ_ALERT_ACK,
+	SQ_ALERT_RESOLVE,
+	SQ_ALERT_EXISTS,
+	SQ_FORWARD_DONE,
+	SQ_FORWARD_DEPTH,
+	SQ_DEAD_LETTER_ADD,
+	SQ_FORWARD_DROP,
+	SQ_DEAD_LETTER_LIST,
+	SQ_DEAD_LETTER_COUNT,
+	SQ_COUNT
+};
+
+/* One connection and the statements it has prepared. A connection is used
+ * by one thread at a time: the writer's by the writer thread, the admin
+ * one under the store's lock (guard, checked on every run). */
+struct sq_conn {
+	sqlite3 *db;
+	sqlite3_stmt *stmt[SQ_COUNT];
+	const struct sqlite_store *guard; /* NULL: owned by one thread */
+	int last_code; /* SQLite's code for the last failed run */
+};
+
+/* Typed arguments: SQ_TEXT(NULL) and SQ_BLOB(NULL, n) bind SQL NULL. The
+ * i-th argument binds parameter ?i+1, and a run must bind every parameter
+ * its statement has. */
+enum sq_type { SQ_T_NULL, SQ_T_INT, SQ_T_REAL, SQ_T_TEXT, SQ_T_BLOB };
+
+struct sq_arg {
+	enum sq_type type;
+	int64_t i;
+	double d;
+	const void *p;
+	size_t n;
+};
+
+#define SQ_NULL ((struct sq_arg){.type = SQ_T_NULL})
+#define SQ_INT(x) ((struct sq_arg){.type = SQ_T_INT, .i = (int64_t)(x)})
+#define SQ_REAL(x) ((struct sq_arg){.type = SQ_T_REAL, .d = (double)(x)})
+#define SQ_TEXT(s) ((struct sq_arg){.type = SQ_T_TEXT, .p = (s)})
+#define SQ_BLOB(ptr, len) \
+	((struct sq_arg){.type = SQ_T_BLOB, .p = (ptr), .n = (size_t)(len)})
+/* An optional integer: NULL when absent. */
+#define SQ_INT_OR_NULL(x, present) ((present) ? SQ_INT(x) : SQ_NULL)
+/* The argument list of one run: sq_run(c, SQ_X, SQ_ARGS(SQ_INT(1)), ...) */
+#define SQ_ARGS(...)                          \
+	(const struct sq_arg[]){__VA_ARGS__}, \
+		sizeof((const struct sq_arg[]){__VA_ARGS__}) / sizeof(struct sq_arg)
+#define SQ_NO_ARGS NULL, 0
+
+/* Called for each row; the row's columns are borrowed until it returns.
+ * Returns 0 for the next row, 1 to stop, or a negative errno that the run
+ * returns. It runs with the connection's lock held and must not call the
+ * store (see store.h's locking contract). */
+typedef int (*sq_row_fn)(void *arg, sqlite3_stmt *row);
+
+/* What a run did: rows seen; for a write, the rows it changed and the
+ * rowid it inserted (0 unless it succeeded). */
+struct sq_done {
+	int rows;
+	int changes;
+	int64_t rowid;
+};
+
+/* Prepares (once), binds every argument (each bind checked), steps to the
+ * end or until row says stop, and resets. 0, or -EIO when the statement
+ * failed (c->last_code has SQLite's code), -EINVAL for arguments that do
+ * not fit the statement. done may be NULL. */
+int sq_run(struct sq_conn *c, enum sq_id id, const struct sq_arg *args,
+	   size_t nargs, sq_row_fn row, void *arg, struct sq_done *done);
+/* Prepares a list of statements now (the writer's, so that a bad schema
+ * fails at open, not at the first event). */
+int sq_prepare(struct sq_conn *c, const enum sq_id *ids, size_t n,
+	       char *err, size_t errlen);
+/* Finalizes every statement and closes the connection. */
+void sq_conn_close(struct sq_conn *c);
+/* The statement's name, for messages. */
+const char *sq_name(enum sq_id id);
+/* Copies a text column, "" for NULL, cut to cap. */
+void sq_copy_text(char *dst, size_t cap, sqlite3_stmt *row, int col);
+
+/* ---- the admin connection's lock ----------------------------------------- */
+
+/* A frame of the calling thread's held admin locks, on its stack. */
+struct sq_hold {
+	const struct sqlite_store *s;
+	const char *site;
+	struct sq_hold *up;
+};
+
+/* Takes the admin lock for site (the store call, e.g. __func__). When the
+ * thread already holds it, that is a call from inside a row callback or
+ * the alert function: it aborts with a message naming both calls, since
+ * waiting would never end. Always on. */
+void sq_admin_enter(struct sqlite_store *s, struct sq_hold *h,
+		    const char *site);
+void sq_admin_leave(struct sqlite_store *s, struct sq_hold *h);
+#define SQ_ENTER(s, h) sq_admin_enter((s), (h), __func__)
+
+/* ---- the backend's state --------------------------------------------------- */
+
+struct sqlite_store {
+	struct store base;
+	struct store_options opts;
+	char path[1024];
+
+	/* The admin connection serves every synchronous call. */
+	struct sq_conn admin;
+	uv_mutex_t admin_lock;
+
+	/* Writer thread and its queues. */
+	struct sq_conn writer;
+	uv_thread_t thread;
+	bool has_thread;
+	uv_mutex_t lock;
+	uv_cond_t wake;
+	struct store_batch *pending_head, *pending_tail;
+	struct store_batch *done_head, *done_tail;
+	size_t backlog; /* events queued or being written */
+	bool stopping;
+	uv_async_t done_async;
+	int64_t last_prune_us;
+
+	/* Checkpoints run on a thread of their own: inside the writer's
+	 * commit, a checkpoint's fsyncs would hold every ack (and every
+	 * alert on its way to the SOC) for up to seconds. */
+	sqlite3 *checkpointer;
+	uv_thread_t ckpt_thread;
+	bool has_ckpt_thread;
+	uv_cond_t ckpt_wake;
+};
+
+static inline struct sqlite_store *sqlite_impl(const struct store *st)
+{
+	return (struct sqlite_store *)st;
+}
+
+/* setup (store_sqlite.c) */
+int sqlite_open_connection(struct sqlite_store *s, sqlite3 **out, char *err,
+			   size_t errlen);
+int sqlite_exec(sqlite3 *db, const char *sql, char *err, size_t errlen);
+
+/* writer (store_sqlite_writer.c) */
+int sqlite_writer_start(struct sqlite_store *s, uv_loop_t *loop, char *err,
+			size_t errlen);
+void sqlite_writer_stop(struct sqlite_store *s);
+void sqlite_submit(struct store *st, struct store_batch *batch);
+size_t sqlite_backlog(const struct store *st);
+
+/* alerts (store_sqlite_query.c): opens an alert, or folds it into the
+ * unresolved one with the same key, on c inside its transaction. */
+int sqlite_write_alert(struct sqlite_store *s, struct sq_conn *c,
+		       const struct store_alert *a, int64_t now,
+		       bool *created);
+
+/* the synchronous calls (store_sqlite_query.c) */
+int sqlite_school_add(struct store *st, const struct store_school *sc);
+int sqlite_school_get(struct store *st, const char *code,
+		      struct store_school *out);
+int sqlite_school_list(struct store *st,
+		       void (*cb)(void *, const struct store_school *),
+		       void *arg);
+int sqlite_token_add(struct store *st, const unsigned char hash[32],
+		     const char *school, int uses, int64_t expires_us);
+int sqlite_token_consume(struct store *st, const unsigned char hash[32],
+			 enum store_token_result *result, char *school);
+int sqlite_agent_add(struct store *st, const char *id, const char *school,
+		     const char *hostname, const char *cert_sha256);
+int sqlite_agent_revoke(struct store *st, const char *id);
+int sqlite_agent_allowed(struct store *st, const char *id, bool *allowed);
+int sqlite_agents_revoked_since(struct store *st, int64_t since_us,
+				void (*cb)(void *, const char *, int64_t),
+				void *arg);
+int sqlite_agents_silent(struct store *st, int64_t before_us,
+			 void (*cb)(void *, const char *, int64_t), void *arg);
+int sqlite_agent_list(struct store *st, const char *school,
+		      void (*cb)(void *, const struct store_agent *),
+		      void *arg);
+int sqlite_count_events(struct store *st, const char *agent, uint64_t boot,
+			long long *count);
+int sqlite_recent_events(struct store *st, const char *agent, int limit,
+			 void (*cb)(void *, const struct store_event_row *),
+			 void *arg);
+int sqlite_command_add(struct store *st, const char *agent, const char *type,
+		       int64_t issued_us, int64_t expires_us, uint64_t *id);
+int sqlite_command_set_frame(struct store *st, uint64_t id, const char *frame,
+			     size_t len);
+int sqlite_command_mark_sent(struct store *st, uint64_t id);
+int sqlite_commands_pending(struct store *st, const char *agent,
+			    void (*cb)(void *, uint64_t, const char *,
+				       const char *, size_t),
+			    void *arg);
+int sqlite_host_states(struct store *st, const char *school,
+		       void (*cb)(void *, const struct store_host_row *),
+		       void *arg);
+int sqlite_snapshot_put(struct store *st, const struct store_snapshot *snap);
+int sqlite_snapshot_list(struct store *st, const char *scope, const char *key,
+			 int limit,
+			 void (*cb)(void *, const struct store_snapshot *),
+			 void *arg);
+int sqlite_alert_raise(struct store *st, const struct store_alert *a,
+		       bool *created);
+int sqlite_alert_list(struct store *st, const char *state, const char *school,
+		      int limit, void (*cb)(void *, const struct store_alert *),
+		      void *arg);
+int sqlite_alert_set_state(struct store *st, uint64_t id, const char *state,
+			   const char *who);
+int sqlite_forward_next(struct store *st, const char *dest, uint64_t after_id,
+			int limit,
+			void (*cb)(void *, const struct store_alert *),
+			void *arg);
+int sqlite_forward_done(struct store *st, const char *dest, uint64_t id);
+int sqlite_forward_depth(struct store *st, const char *dest, long long *n);
+int sqlite_dead_letter_add(struct store *st,
+			   const struct store_dead_letter *dl,
+			   const struct event *notice);
+int sqlite_dead_letter_list(struct store *st, const char *dest, int limit,
+			    void (*cb)(void *,
+				       const struct store_dead_letter *),
+			    void *arg);
+int sqlite_dead_letter_count(struct store *st, const char *dest,
+			     long long *n);
 
 #endif

@@ -1,0 +1,112 @@
+/* store_backend: what a store backend implements. Only collector/store.c
+ * and the backends include this; everything else sees collector/store.h,
+ * where struct store and struct store_batch are opaque.
+ *
+ * A backend fills one struct store_backend (an ops table with designated
+ * initialisers), embeds struct store first in its own struct, and keeps the
+ * locking contract written in store.h. store.c picks the backend by the
+ * URL's scheme. The SQLite backend (store_sqlite*.c) is the model: setup,
+ * writer thread and queries in separate files, every statement in one
+ * table. */
+#ifndef EDUWATCH_STORE_BACKEND_H
+#define EDUWATCH_STORE_BACKEND_H
+
+#include "collector/store.h"
+
+struct store_backend {
+	const char *scheme;
+	int (*open)(const struct store_options *opts, const char *location,
+		    uv_loop_t *loop, struct store **out, char *err,
+		    size_t errlen);
+	void (*close)(struct store *st);
+	void (*submit)(struct store *st, struct store_batch *batch);
+	size_t (*backlog)(const struct store *st);
+	int (*school_add)(struct store *st, const struct store_school *s);
+	int (*school_get)(struct store *st, const char *code,
+			  struct store_school *out);
+	int (*school_list)(struct store *st,
+			   void (*cb)(void *, const struct store_school *),
+			   void *arg);
+	int (*token_add)(struct store *st, const unsigned char hash[32],
+			 const char *school, int uses, int64_t expires_us);
+	int (*token_consume)(struct store *st, const unsigned char hash[32],
+			     enum store_token_result *result, char *school);
+	int (*agent_add)(struct store *st, const char *id, const char *school,
+			 const char *hostname, const char *cert_sha256);
+	int (*agent_revoke)(struct store *st, const char *id);
+	int (*agent_allowed)(struct store *st, const char *id, bool *allowed);
+	int (*agents_revoked_since)(struct store *st, int64_t since_us,
+				    void (*cb)(void *, const char *, int64_t),
+				    void *arg);
+	int (*agent_list)(struct store *st, const char *school,
+			  void (*cb)(void *, const struct store_agent *),
+			  void *arg);
+	int (*count_events)(struct store *st, const char *agent, uint64_t boot,
+			    long long *count);
+	int (*recent_events)(struct store *st, const char *agent, int limit,
+			     void (*cb)(void *, const struct store_event_row *),
+			     void *arg);
+	int (*command_add)(struct store *st, const char *agent, const char *type,
+			   int64_t issued_us, int64_t expires_us, uint64_t *id);
+	int (*command_set_frame)(struct store *st, uint64_t id,
+				 const char *frame, size_t len);
+	int (*commands_pending)(struct store *st, const char *agent,
+				void (*cb)(void *, uint64_t, const char *,
+					   const char *, size_t),
+				void *arg);
+	int (*command_mark_sent)(struct store *st, uint64_t id);
+	int (*host_states)(struct store *st, const char *school,
+			   void (*cb)(void *, const struct store_host_row *),
+			   void *arg);
+	int (*snapshot_put)(struct store *st, const struct store_snapshot *snap);
+	int (*alert_raise)(struct store *st, const struct store_alert *a,
+			   bool *created);
+	int (*alert_list)(struct store *st, const char *state,
+			  const char *school, int limit,
+			  void (*cb)(void *, const struct store_alert *),
+			  void *arg);
+	int (*alert_set_state)(struct store *st, uint64_t id,
+			       const char *state, const char *who);
+	int (*forward_next)(struct store *st, const char *dest,
+			    uint64_t after_id, int limit,
+			    void (*cb)(void *, const struct store_alert *),
+			    void *arg);
+	int (*forward_done)(struct store *st, const char *dest, uint64_t id);
+	int (*forward_depth)(struct store *st, const char *dest, long long *n);
+	int (*agents_silent)(struct store *st, int64_t before_us,
+			     void (*cb)(void *, const char *, int64_t),
+			     void *arg);
+	int (*snapshot_list)(struct store *st, const char *scope,
+			     const char *key, int limit,
+			     void (*cb)(void *, const struct store_snapshot *),
+			     void *arg);
+	int (*dead_letter_add)(struct store *st,
+			       const struct store_dead_letter *dl,
+			       const struct event *notice);
+	int (*dead_letter_list)(struct store *st, const char *dest, int limit,
+				void (*cb)(void *,
+					   const struct store_dead_letter *),
+				void *arg);
+	int (*dead_letter_count)(struct store *st, const char *dest,
+				 long long *n);
+};
+
+/* What a backend embeds first in its own struct. */
+struct store {
+	const struct store_backend *backend;
+};
+
+/* A batch as backends see it. */
+struct store_batch {
+	struct event *events;
+	size_t count;
+	size_t capacity;
+	store_commit_cb cb;
+	void *arg;
+	int status;
+	unsigned stored;
+	unsigned dup;
+	struct store_batch *next;
+};
+
+#endif

@@ -1,0 +1,388 @@
+/* store_sqlite_stmt: every statement of the SQLite backend, and the one
+ * helper that runs them (prepare once, bind with checks, step, reset), so
+ * that no query repeats that scaffolding, and the admin lock with its
+ * re-entrancy check. */
+#include "collector/store_sqlite.h"
+
+#include <errno.h>
+#include <execinfo.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+
+#define ALERT_COLUMNS                                                        \
+	"a.id, a.rule, a.title, a.category, a.kind, a.dedupe_key, a.agent,"  \
+	" a.school, coalesce(g.hostname, ''), coalesce(c.commune, ''),"      \
+	" a.severity, a.drill, a.first, a.last, a.count, a.state,"           \
+	" coalesce(a.ack_by, ''), coalesce(a.ack, 0),"                       \
+	" coalesce(a.resolved_by, ''), coalesce(a.resolved, 0), a.evidence," \
+	" a.src_ip, a.file_path, a.file_hash"
+#define ALERT_JOINS                                           \
+	" FROM alerts a LEFT JOIN agents g ON g.id = a.agent" \
+	" LEFT JOIN schools c ON c.code = a.school"
+#define SCHOOL_SELECT                                               \
+	"SELECT s.code, s.name, s.commune, s.level, s.expected_pcs," \
+	" (SELECT count(*) FROM agents a WHERE a.school = s.code"    \
+	"  AND a.revoked IS NULL) FROM schools s"
+
+static const struct {
+	const char *name;
+	const char *sql;
+} table[SQ_COUNT] = {
+	[SQ_BEGIN] = {"begin", "BEGIN IMMEDIATE"},
+	[SQ_COMMIT] = {"commit", "COMMIT"},
+	[SQ_ROLLBACK] = {"rollback", "ROLLBACK"},
+
+	[SQ_EVENT_INSERT] = {"event_insert",
+		"INSERT OR IGNORE INTO events(agent, boot, seq, ts, received,"
+		" kind, sev, drill, body, agent_ts)"
+		" VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)"},
+	/* Newest by the collector's receive time, never the agent's ts: in
+	 * one batch, later events come later in seq order. */
+	[SQ_STATE_UPSERT] = {"state_upsert",
+		"INSERT INTO host_state(agent, kind, ts, sev, drill, body,"
+		" received, agent_ts) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)"
+		" ON CONFLICT(agent, kind) DO UPDATE"
+		" SET ts=excluded.ts, sev=excluded.sev, drill=excluded.drill,"
+		" body=excluded.body, received=excluded.received,"
+		" agent_ts=excluded.agent_ts"
+		" WHERE excluded.received >= host_state.received"},
+	[SQ_AGENT_TOUCH] = {"agent_touch",
+		"UPDATE agents SET last_seen=?1, last_boot=?2,"
+		" clamped=clamped+?4 WHERE id=?3"},
+	[SQ_PRUNE_LOW] = {"prune_low",
+		"DELETE FROM events WHERE id IN (SELECT id FROM events"
+		" WHERE received < ?1 AND sev < ?2 ORDER BY id LIMIT ?3)"},
+	[SQ_PRUNE_HIGH] = {"prune_high",
+		"DELETE FROM events WHERE id IN (SELECT id FROM events"
+		" WHERE received < ?1 AND sev >= ?2 ORDER BY id LIMIT ?3)"},
+
+	[SQ_ALERT_FIND] = {"alert_find",
+		"SELECT id, last FROM alerts WHERE dedupe_key = ?1"
+		" AND state != 'resolved' ORDER BY id DESC LIMIT 1"},
+	[SQ_ALERT_FOLD] = {"alert_fold",
+		"UPDATE alerts SET last = ?1, count = count + 1,"
+		" severity = max(severity, ?2) WHERE id = ?3"},
+	[SQ_ALERT_INSERT] = {"alert_insert",
+		"INSERT INTO alerts(rule, title, category, kind, dedupe_key,"
+		" agent, school, severity, drill, first, last, count, state,"
+		" evidence, src_ip, file_path, file_hash)"
+		" VALUES(?1, ?2, ?3, ?4, ?5, ?6, coalesce((SELECT school FROM"
+		" agents WHERE id = ?6), ?7), ?8, ?9, ?10, ?10, 1, 'open', ?11,"
+		" ?12, ?13, ?14)"},
+	[SQ_FORWARD_QUEUE] = {"forward_queue",
+		"INSERT INTO forward_queue(dest, alert) VALUES(?1, ?2)"},
+
+	[SQ_SCHOOL_ADD] = {"school_add",
+		"INSERT INTO schools(code, name, commune, level,"
+		" expected_pcs, created) VALUES(?1,?2,?3,?4,?5,?6)"
+		" ON CONFLICT(code) DO UPDATE SET name=?2,"
+		" commune=?3, level=?4, expected_pcs=?5"},
+	[SQ_SCHOOL_GET] = {"school_get", SCHOOL_SELECT " WHERE s.code = ?1"},
+	[SQ_SCHOOL_LIST] = {"school_list",
+		SCHOOL_SELECT " ORDER BY s.commune, s.code"},
+	[SQ_TOKEN_ADD] = {"token_add",
+		"INSERT INTO tokens(hash, school, uses_left,"
+		" expires, created) VALUES(?1,?2,?3,?4,?5)"},
+	[SQ_TOKEN_FIND] = {"token_find",
+		"SELECT school, uses_left, expires FROM tokens"
+		" WHERE hash = ?1"},
+	[SQ_TOKEN_USE] = {"token_use",
+		"UPDATE tokens SET uses_left = uses_left - 1 WHERE hash = ?1"},
+	[SQ_AGENT_ADD] = {"agent_add",
+		"INSERT INTO agents(id, school, hostname,"
+		" cert_sha256, enrolled) VALUES(?1,?2,?3,?4,?5)"},
+	[SQ_AGENT_REVOKE] = {"agent_revoke",
+		"UPDATE agents SET revoked = ?2 WHERE id = ?1"
+		" AND revoked IS NULL"},
+	[SQ_AGENT_ALLOWED] = {"agent_allowed",
+		"SELECT revoked IS NULL FROM agents WHERE id = ?1"},
+	[SQ_AGENTS_REVOKED_SINCE] = {"agents_revoked_since",
+		"SELECT id, revoked FROM agents WHERE revoked > ?1"
+		" ORDER BY revoked"},
+	[SQ_AGENTS_SILENT] = {"agents_silent",
+		"SELECT id, coalesce(last_seen, enrolled) FROM"
+		" agents WHERE revoked IS NULL AND"
+		" coalesce(last_seen, enrolled) < ?1"},
+	[SQ_AGENT_LIST] = {"agent_list",
+		"SELECT id, school, hostname, enrolled, coalesce(last_seen, 0),"
+		" revoked IS NOT NULL,"
+		" (SELECT count(*) FROM events e WHERE e.agent = a.id), clamped"
+		" FROM agents a WHERE ?1 IS NULL OR school = ?1"
+		" ORDER BY school, hostname"},
+	[SQ_EVENTS_COUNT] = {"events_count",
+		"SELECT count(*) FROM events WHERE (?1 IS NULL OR"
+		" agent = ?1) AND (?2 = 0 OR boot = ?2)"},
+	[SQ_EVENTS_RECENT] = {"events_recent",
+		"SELECT agent, boot, seq, ts, kind, sev, drill, body,"
+		" received, coalesce(agent_ts, 0) FROM events"
+		" WHERE ?1 IS NULL OR agent = ?1"
+		" ORDER BY id DESC LIMIT ?2"},
+	[SQ_COMMAND_ADD] = {"command_add",
+		"INSERT INTO commands(agent, type, issued, expires)"
+		" VALUES(?1,?2,?3,?4)"},
+	[SQ_COMMAND_SET_FRAME] = {"command_set_frame",
+		"UPDATE commands SET frame = ?2 WHERE id = ?1"},
+	[SQ_COMMAND_MARK_SENT] = {"command_mark_sent",
+		"UPDATE commands SET sent = ?2 WHERE id = ?1"},
+	[SQ_COMMANDS_PENDING] = {"commands_pending",
+		"SELECT id, agent, frame FROM commands WHERE sent"
+		" IS NULL AND frame IS NOT NULL AND expires > ?2"
+		" AND (?1 IS NULL OR agent = ?1) ORDER BY id"
+		" LIMIT 1000"},
+	[SQ_HOST_STATES] = {"host_states",
+		"SELECT a.id, a.school, a.hostname, coalesce(a.last_seen, 0),"
+		" coalesce(h.kind, ''), coalesce(h.ts, 0), h.body"
+		" FROM agents a LEFT JOIN host_state h ON h.agent = a.id"
+		" WHERE a.revoked IS NULL AND (?1 IS NULL OR a.school = ?1)"
+		" ORDER BY a.school, a.id"},
+	[SQ_SNAPSHOT_PUT] = {"snapshot_put",
+		"INSERT OR REPLACE INTO score_snapshots(day, scope,"
+		" key, score, pcs) VALUES(?1, ?2, ?3, ?4, ?5)"},
+	[SQ_SNAPSHOT_LIST] = {"snapshot_list",
+		"SELECT day, scope, key, score, pcs FROM"
+		" score_snapshots WHERE scope = ?1 AND key = ?2"
+		" ORDER BY day DESC LIMIT ?3"},
+	[SQ_ALERT_LIST] = {"alert_list",
+		"SELECT " ALERT_COLUMNS ALERT_JOINS
+		" WHERE (?1 IS NULL OR a.state = ?1) AND (?2 IS NULL"
+		" OR a.school = ?2) ORDER BY a.id DESC LIMIT ?3"},
+	[SQ_FORWARD_NEXT] = {"forward_next",
+		"SELECT " ALERT_COLUMNS ALERT_JOINS
+		" JOIN forward_queue f ON f.alert = a.id"
+		" WHERE f.dest = ?1 AND f.alert > ?2"
+		" ORDER BY f.alert LIMIT ?3"},
+	[SQ_ALERT_ACK] = {"alert_ack",
+		"UPDATE alerts SET state = 'acknowledged', ack_by = ?2,"
+		" ack = ?3 WHERE id = ?1 AND state = 'open'"},
+	[SQ_ALERT_RESOLVE] = {"alert_resolve",
+		"UPDATE alerts SET state = 'resolved', resolved_by = ?2,"
+		" resolved = ?3 WHERE id = ?1 AND state != 'resolved'"},
+	[SQ_ALERT_EXISTS] = {"alert_exists",
+		"SELECT count(*) FROM alerts WHERE id = ?1"},
+	[SQ_FORWARD_DONE] = {"forward_done",
+		"DELETE FROM forward_queue WHERE dest = ?1 AND alert <= ?2"},
+	[SQ_FORWARD_DEPTH] = {"forward_depth",
+		"SELECT count(*) FROM forward_queue WHERE dest = ?1"},
+	[SQ_DEAD_LETTER_ADD] = {"dead_letter_add",
+		"INSERT INTO dead_letters(dest, alert, status, reason, at)"
+		" VALUES(?1, ?2, ?3, ?4, ?5)"},
+	[SQ_FORWARD_DROP] = {"forward_drop",
+		"DELETE FROM forward_queue WHERE dest = ?1 AND alert = ?2"},
+	[SQ_DEAD_LETTER_LIST] = {"dead_letter_list",
+		"SELECT d.id, d.dest, d.alert, d.status,"
+		" d.reason, d.at, coalesce(a.rule, ''),"
+		" coalesce(a.agent, '') FROM dead_letters d"
+		" LEFT JOIN alerts a ON a.id = d.alert"
+		" WHERE ?1 IS NULL OR d.dest = ?1"
+		" ORDER BY d.id DESC LIMIT ?2"},
+	[SQ_DEAD_LETTER_COUNT] = {"dead_letter_count",
+		"SELECT count(*) FROM dead_letters WHERE"
+		" ?1 IS NULL OR dest = ?1"},
+};
+
+const char *sq_name(enum sq_id id)
+{
+	return (unsigned)id < SQ_COUNT ? table[id].name : "?";
+}
+
+void sq_copy_text(char *dst, size_t cap, sqlite3_stmt *row, int col)
+{
+	const unsigned char *t = sqlite3_column_text(row, col);
+	snprintf(dst, cap, "%s", t ? (const char *)t : "");
+}
+
+/* ---- the admin lock ------------------------------------------------------- */
+
+/* The admin locks this thread holds, innermost first. */
+static _Thread_local struct sq_hold *held;
+
+/* A row callback (or the alert function) called back into the store that
+ * is running it. Waiting on the lock would hang the collector for good;
+ * say where instead, with a backtrace for the caller's line. */
+static _Noreturn void reentry_abort(const char *site, const char *holder)
+{
+	void *frames[32];
+	char msg[512];
+	/* Sites are this backend's functions; say the store.h names. */
+	const char *pre = "sqlite_";
+	size_t np = strlen(pre);
+	bool map_site = strncmp(site, pre, np) == 0;
+	bool map_holder = strncmp(holder, pre, np) == 0;
+	int n = snprintf(msg, sizeof(msg),
+			 "store: %s%s was called from inside the row callback "
+			 "of %s%s, which holds the store's lock; collect the "
+			 "rows in the callback and call the store after it "
+			 "returns (collector/store.h, locking contract)\n",
+			 map_site ? "store_" : "", site + (map_site ? np : 0),
+			 map_holder ? "store_" : "",
+			 holder + (map_holder ? np : 0));
+	if (n > 0)
+		(void)!write(STDERR_FILENO, msg,
+			     (size_t)n < sizeof(msg) ? (size_t)n
+						     : sizeof(msg) - 1);
+	n = backtrace(frames, 32);
+	backtrace_symbols_fd(frames, n, STDERR_FILENO);
+	abort();
+}
+
+void sq_admin_enter(struct sqlite_store *s, struct sq_hold *h,
+		    const char *site)
+{
+	for (struct sq_hold *f = held; f != NULL; f = f->up)
+		if (f->s == s)
+			reentry_abort(site, f->site);
+	uv_mutex_lock(&s->admin_lock);
+	h->s = s;
+	h->site = site;
+	h->up = held;
+	held = h;
+}
+
+void sq_admin_leave(struct sqlite_store *s, struct sq_hold *h)
+{
+	/* Frames are stack-ordered: leaving any but the innermost is a bug. */
+	if (held != h) {
+		fprintf(stderr, "store: %s left the store's lock out of order\n",
+			h->site);
+		abort();
+	}
+	held = h->up;
+	uv_mutex_unlock(&s->admin_lock);
+}
+
+static bool holds(const struct sqlite_store *s)
+{
+	for (struct sq_hold *f = held; f != NULL; f = f->up)
+		if (f->s == s)
+			return true;
+	return false;
+}
+
+/* ---- running statements ----------------------------------------------------- */
+
+static int prepare_one(struct sq_conn *c, enum sq_id id)
+{
+	if (c->stmt[id] != NULL)
+		return 0;
+	int rc = sqlite3_prepare_v3(c->db, table[id].sql, -1,
+				    SQLITE_PREPARE_PERSISTENT, &c->stmt[id],
+				    NULL);
+	if (rc != SQLITE_OK) {
+		c->last_code = rc;
+		sqlite3_finalize(c->stmt[id]);
+		c->stmt[id] = NULL;
+		return -EIO;
+	}
+	return 0;
+}
+
+int sq_prepare(struct sq_conn *c, const enum sq_id *ids, size_t n,
+	       char *err, size_t errlen)
+{
+	for (size_t i = 0; i < n; i++)
+		if (prepare_one(c, ids[i]) != 0) {
+			snprintf(err, errlen, "preparing statement %s: %s",
+				 table[ids[i]].name, sqlite3_errmsg(c->db));
+			return -EIO;
+		}
+	return 0;
+}
+
+static int bind_one(sqlite3_stmt *q, int i, const struct sq_arg *a)
+{
+	switch (a->type) {
+	case SQ_T_NULL:
+		return sqlite3_bind_null(q, i);
+	case SQ_T_INT:
+		return sqlite3_bind_int64(q, i, (sqlite3_int64)a->i);
+	case SQ_T_REAL:
+		return sqlite3_bind_double(q, i, a->d);
+	case SQ_T_TEXT:
+		return a->p ? sqlite3_bind_text(q, i, a->p, -1, SQLITE_STATIC)
+			    : sqlite3_bind_null(q, i);
+	case SQ_T_BLOB:
+		return a->p ? sqlite3_bind_blob64(q, i, a->p,
+						  (sqlite3_uint64)a->n,
+						  SQLITE_STATIC)
+			    : sqlite3_bind_null(q, i);
+	}
+	return SQLITE_MISUSE;
+}
+
+int sq_run(struct sq_conn *c, enum sq_id id, const struct sq_arg *args,
+	   size_t nargs, sq_row_fn row, void *arg, struct sq_done *done)
+{
+	struct sq_done local;
+	int rc, step;
+	if (done == NULL)
+		done = &local;
+	memset(done, 0, sizeof(*done));
+	/* The admin connection is shared: a run outside its lock is a bug
+	 * that would corrupt another thread's transaction. */
+	if (c->guard != NULL && !holds(c->guard)) {
+		fprintf(stderr, "store: statement %s run without the store's "
+			"lock\n", table[id].name);
+		abort();
+	}
+	if (prepare_one(c, id) != 0) {
+		log_err("store: preparing %s: %s", table[id].name,
+			sqlite3_errmsg(c->db));
+		return -EIO;
+	}
+	sqlite3_stmt *q = c->stmt[id];
+	if ((int)nargs != sqlite3_bind_parameter_count(q)) {
+		log_err("store: %s takes %d arguments, given %zu",
+			table[id].name, sqlite3_bind_parameter_count(q), nargs);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < nargs; i++) {
+		rc = bind_one(q, (int)i + 1, &args[i]);
+		if (rc != SQLITE_OK) {
+			c->last_code = rc;
+			log_err("store: binding argument %zu of %s: %s", i + 1,
+				table[id].name, sqlite3_errstr(rc));
+			sqlite3_reset(q);
+			return rc == SQLITE_TOOBIG || rc == SQLITE_RANGE
+				       ? -EINVAL
+				       : -EIO;
+		}
+	}
+	rc = 0;
+	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+		done->rows++;
+		if (row == NULL)
+			continue;
+		int r = row(arg, q);
+		if (r != 0) {
+			rc = r < 0 ? r : 0;
+			break;
+		}
+	}
+	if (step == SQLITE_DONE) {
+		/* Only a write's counts are its own; a read's are stale. */
+		if (sqlite3_stmt_readonly(q) == 0)
+			done->changes = sqlite3_changes(c->db);
+		if (done->changes > 0)
+			done->rowid = sqlite3_last_insert_rowid(c->db);
+	} else if (step != SQLITE_ROW) {
+		c->last_code = step;
+		rc = -EIO;
+	}
+	sqlite3_reset(q);
+	return rc;
+}
+
+void sq_conn_close(struct sq_conn *c)
+{
+	for (size_t i = 0; i < SQ_COUNT; i++) {
+		sqlite3_finalize(c->stmt[i]);
+		c->stmt[i] = NULL;
+	}
+	sqlite3_close(c->db);
+	c->db = NULL;
+}
