@@ -232,6 +232,9 @@ static int get_sealed(struct repo *r, const char *subdir, const char *name,
 	return 0;
 }
 
+static void key_sum(const uint8_t *buf, size_t len, uint8_t out[32]);
+static void write_key_sum(const char *dir, const uint8_t sum[32]);
+
 int repo_init(const char *dir, const char *pass, char *err, size_t errlen)
 {
 	static const char *const subdirs[] = {"keys", "data", "index",
@@ -267,6 +270,14 @@ int repo_init(const char *dir, const char *pass, char *err, size_t errlen)
 	if (rc != 0)
 		return errtext_set(rc, err, errlen, "cannot write the key file: %s",
 			    repo_strerror(rc));
+	uint8_t *kbuf;
+	size_t klen;
+	if (read_file(path, &kbuf, &klen) == 0) {
+		uint8_t sum[32];
+		key_sum(kbuf, klen, sum);
+		write_key_sum(dir, sum);
+		alloc_free(kbuf);
+	}
 	snprintf(path, sizeof(path), "%s/config", dir);
 	FILE *f = fopen(path, "we");
 	if (f) {
@@ -457,24 +468,62 @@ static void clean_tmp(struct repo *r)
 		closedir(d);
 }
 
+/* keys/key.sha256: the key file's SHA-256, not secret. The key file's
+ * seal is opened with the passphrase, so on its own a flipped byte and
+ * a wrong passphrase fail alike; this sum tells them apart. It is
+ * written at init and again after any open that succeeds with it
+ * missing or stale (a key file recovered from escrow). */
+static void key_sum(const uint8_t *buf, size_t len, uint8_t out[32])
+{
+	unsigned n = 32;
+	EVP_Digest(buf, len, out, &n, EVP_sha256(), NULL);
+}
+
+static void write_key_sum(const char *dir, const uint8_t sum[32])
+{
+	char path[600], tmp[620];
+	snprintf(path, sizeof(path), "%s/keys/key.sha256", dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	int rc = write_all(fd, sum, 32);
+	if (close(fd) != 0 || rc != 0 || rename(tmp, path) != 0)
+		unlink(tmp);
+}
+
 static int read_keys(const char *dir, const char *pass, uint8_t keys[KEYS_LEN],
 		     char *err, size_t errlen)
 {
-	char path[600];
-	uint8_t *buf;
-	size_t len;
+	char path[600], spath[620];
+	uint8_t *buf, *sbuf = NULL, sum[32];
+	size_t len, slen = 0;
 	snprintf(path, sizeof(path), "%s/keys/key", dir);
+	snprintf(spath, sizeof(spath), "%s/keys/key.sha256", dir);
 	int rc = read_file(path, &buf, &len);
 	if (rc != 0)
 		return errtext_set(rc, err, errlen, "%s: not a backup repository (%s)",
 			    dir, repo_strerror(rc));
+	key_sum(buf, len, sum);
+	bool have_sum = read_file(spath, &sbuf, &slen) == 0 && slen == 32;
+	bool sum_ok = have_sum && memcmp(sbuf, sum, 32) == 0;
+	alloc_free(sbuf);
 	rc = backupkey_parse(buf, len, pass, keys);
 	alloc_free(buf);
+	if (rc == -EACCES && have_sum && !sum_ok)
+		return errtext_set(-EBADMSG, err, errlen,
+			    "%s: damaged key file (its checksum does not match; "
+			    "the passphrase was not the problem): restore "
+			    "keys/key from a copy, or recover it from the "
+			    "collector's escrow", path);
 	if (rc == -EACCES)
 		return errtext_set(rc, err, errlen,
 			    "wrong passphrase for the backup repository %s", dir);
 	if (rc != 0)
-		return errtext_set(rc, err, errlen, "%s: the key file is damaged", path);
+		return errtext_set(rc, err, errlen, "%s: damaged key file (its "
+				   "structure is broken)", path);
+	if (!sum_ok)
+		write_key_sum(dir, sum);
 	return 0;
 }
 
