@@ -1067,11 +1067,12 @@ static struct owner_entry *owner_slot(struct netdetect *nd, uint64_t h)
 
 /* Names every Windows LAN answers for without anyone being poisoned: the
  * browsers' __MSBROWSE__, the workgroup's master browser <1d> and its
- * group <1e>, a domain's <1b>/<1c>, and any group name. */
+ * group <1e>, a domain's <1b>/<1c>, the logged-on user's messenger name
+ * <03> (a second name of the same host), and any group name. */
 static bool nbns_normal_name(const char *name, uint8_t suffix,
 			     const struct net_dns *r)
 {
-	if (suffix == 0x1b || suffix == 0x1c || suffix == 0x1d ||
+	if (suffix == 0x03 || suffix == 0x1b || suffix == 0x1c || suffix == 0x1d ||
 	    suffix == 0x1e || strncmp(name, "__MSBROWSE__<", 13) == 0 ||
 	    name[0] == '*')
 		return true;

@@ -132,7 +132,7 @@ check "NBNS: names decoded with their suffix, two answered by one host" \
 	'"names":\["FILESERVER<00>","PRINTER<00>"\]' '"reason":"many_names"'
 check "NBNS: node-status (NBSTAT) answers and a PC's own <00>/<20> are quiet" \
 	quiet agent.yaml nbns_nbstat
-check "NBNS: a master browser answering WORKGROUP<1d>, <1e> and __MSBROWSE__ is quiet" \
+check "NBNS: a master browser answering WORKGROUP<1d>, <1e>, __MSBROWSE__ and its user's <03> is quiet" \
 	quiet agent.yaml nbns_browser
 check "NBNS: a host answering for the name it registered is quiet" quiet agent.yaml nbns_own_name_neg
 check "NBNS: another host answering for a registered name" \

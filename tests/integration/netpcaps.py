@@ -249,7 +249,8 @@ def cases():
                                  nbns_positive(m40, pc40, PC_MAC, PC, b"\x01\x02__MSBROWSE__\x02", 0x01,
                                                pc40, 3, group=True),
                                  nbns_positive(m40, pc40, PC_MAC, PC, "WORKGROUP", 0x1e, pc40, 4, group=True),
-                                 nbns_positive(m40, pc40, PC_MAC, PC, "PC40", 0x20, pc40, 5)])
+                                 nbns_positive(m40, pc40, PC_MAC, PC, "PC40", 0x20, pc40, 5),
+                                 nbns_positive(m40, pc40, PC_MAC, PC, "GIAOVIEN", 0x03, pc40, 6)])
     # A host's own name: PC50 registers it and answers for it; the twin is
     # another host answering for PC50.
     pc50, m50 = "10.0.0.50", "02:00:00:00:00:50"
