@@ -462,6 +462,71 @@ static void test_reentry_aborts_naming_both_calls(void **state)
 	assert_non_null(strstr(out, "row callback"));
 }
 
+/* The alert function runs under the lock in store_dead_letter_add: a
+ * call back into the store from there aborts too. */
+static size_t alert_fn_reenters(void *arg, const struct event *ev,
+				struct store_alert *out, size_t max)
+{
+	long long n;
+	(void)arg;
+	(void)ev;
+	(void)out;
+	(void)max;
+	store_forward_depth(child_store, "soc", &n);
+	return 0;
+}
+
+static void child_alert_fn_reenters(void)
+{
+	struct store_options o = {.url = path, .cache_bytes = 1 << 20,
+				  .alert_fn = alert_fn_reenters};
+	char err[256];
+	if (store_open(&o, NULL, &child_store, err, sizeof(err)) != 0)
+		_exit(3);
+	struct store_dead_letter dl = {.alert = 1, .status = 400};
+	snprintf(dl.dest, sizeof(dl.dest), "soc");
+	struct event notice = {.v = EVENT_VERSION, .seq = 1};
+	snprintf(notice.kind, sizeof(notice.kind), "collector.dead_letter");
+	store_dead_letter_add(child_store, &dl, &notice);
+	store_close(child_store);
+}
+
+static void test_reentry_from_alert_fn_aborts(void **state)
+{
+	(void)state;
+	char out[8192];
+	int status = in_child(child_alert_fn_reenters, out, sizeof(out));
+	assert_int_not_equal(status, -1);
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT)
+		fail_msg("child did not abort (status %d): %s", status, out);
+	assert_non_null(strstr(out, "store_forward_depth"));
+	assert_non_null(strstr(out, "store_dead_letter_add"));
+}
+
+/* Only enrolled, unrevoked agents may connect; a revoke is once. */
+static void test_agent_allowed(void **state)
+{
+	(void)state;
+	struct store *st = open_sync();
+	add_school_and_agent(st);
+	bool allowed = true;
+	assert_int_equal(store_agent_allowed(st, "nobody", &allowed), 0);
+	assert_false(allowed);
+	assert_int_equal(store_agent_allowed(st, "a-1", &allowed), 0);
+	assert_true(allowed);
+	/* The same id twice is refused, and the first enrollment stays. */
+	assert_int_not_equal(store_agent_add(st, "a-1", "s1", "pc2", "11"), 0);
+	assert_int_equal(store_agent_revoke(st, "a-1"), 0);
+	assert_int_equal(store_agent_revoke(st, "a-1"), -ENOENT);
+	assert_int_equal(store_agent_revoke(st, "nobody"), -ENOENT);
+	for (int i = 0; i < 3; i++) { /* the prepared statement is reused */
+		allowed = true;
+		assert_int_equal(store_agent_allowed(st, "a-1", &allowed), 0);
+		assert_false(allowed);
+	}
+	store_close(st);
+}
+
 /* Two stores are two locks: a callback of one may use the other. */
 static struct store *other_store;
 static int other_calls;
@@ -508,6 +573,10 @@ int main(void)
 			test_reentry_aborts_naming_both_calls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_other_store_from_callback,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_reentry_from_alert_fn_aborts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_agent_allowed, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests_name("store_sync", tests, NULL, NULL);
 }
