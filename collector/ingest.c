@@ -22,7 +22,8 @@
 /* Output queued for one connection. Above the high mark the collector
  * stops reading from it (a peer that sends but never reads gets no more
  * answers queued) and serves no bundle piece; below the low mark reading
- * resumes; stuck above the high mark this long, the connection is cut. */
+ * resumes. Output pending with no byte written for OUTPUT_STALL_MS means
+ * the peer does not read at all: the connection is cut. */
 #define OUTPUT_HIGH (1024u * 1024u)
 #define OUTPUT_LOW (256u * 1024u)
 #define OUTPUT_STALL_MS 30000
@@ -63,7 +64,8 @@ struct conn {
 	int inflight;
 	uint64_t opened_ms;
 	uint64_t last_activity_ms;
-	uint64_t output_paused_ms;
+	uint64_t written_seen;	/* tls_stream_bytes_written at the last look */
+	uint64_t write_progress_ms; /* when it last moved, or nothing was owed */
 	struct conn *prev, *next;
 };
 
@@ -221,7 +223,6 @@ static void check_output(struct conn *c)
 		return;
 	if (tls_stream_write_backlog(c->ts) > OUTPUT_HIGH) {
 		c->output_paused = true;
-		c->output_paused_ms = now_ms(c->ing);
 		c->ing->stats.output_paused++;
 	}
 }
@@ -768,7 +769,7 @@ static void on_connection(uv_stream_t *server, int status)
 	}
 	ing->stats.accepted++;
 	c->ing = ing;
-	c->opened_ms = c->last_activity_ms = now_ms(ing);
+	c->opened_ms = c->last_activity_ms = c->write_progress_ms = now_ms(ing);
 	if (ing->stats.open >= (uint64_t)ing->opts.max_connections ||
 	    ing->stopping) {
 		ing->stats.refused_full++;
@@ -837,21 +838,26 @@ static void on_sweep(uv_timer_t *timer)
 				conn_update_flow(c);
 			}
 		}
-		if (c->output_paused) {
-			if (tls_stream_write_backlog(c->ts) < OUTPUT_LOW) {
-				c->output_paused = false;
-				conn_update_flow(c);
-			} else if (now - c->output_paused_ms > OUTPUT_STALL_MS) {
-				/* An orderly close would wait for the
-				 * backlog to drain, which it never will. */
-				c->closing = true;
-				ing->stats.output_stalled++;
-				log_warn("ingest: closing %s: %zu bytes unread for "
-					 "%ds", who(c),
-					 tls_stream_write_backlog(c->ts),
-					 OUTPUT_STALL_MS / 1000);
-				tls_stream_abort(c->ts, -ETIMEDOUT);
-			}
+		if (c->output_paused &&
+		    tls_stream_write_backlog(c->ts) < OUTPUT_LOW) {
+			c->output_paused = false;
+			conn_update_flow(c);
+		}
+		size_t owed = tls_stream_write_backlog(c->ts);
+		uint64_t written = tls_stream_bytes_written(c->ts);
+		if (owed == 0 || written != c->written_seen) {
+			c->written_seen = written;
+			c->write_progress_ms = now;
+		} else if (now - c->write_progress_ms > OUTPUT_STALL_MS) {
+			/* Not a byte taken in that time: the peer does not
+			 * read. An orderly close would wait for the backlog
+			 * to drain, which it never will. */
+			c->closing = true;
+			ing->stats.output_stalled++;
+			log_warn("ingest: closing %s: %zu bytes unread for %ds",
+				 who(c), owed, OUTPUT_STALL_MS / 1000);
+			tls_stream_abort(c->ts, -ETIMEDOUT);
+			continue;
 		}
 	}
 	check_backlog(ing);

@@ -252,6 +252,7 @@ struct tls_stream {
 	const struct tls_stream_ops *ops;
 	void *arg;
 	size_t backlog;
+	uint64_t written; /* bytes whose writes completed */
 	int close_status;
 	bool open;
 	bool paused;
@@ -305,6 +306,8 @@ static void write_done(uv_write_t *req, int status)
 	struct write_req *wr = (struct write_req *)req;
 	struct tls_stream *ts = wr->ts;
 	ts->backlog -= wr->len;
+	if (status == 0)
+		ts->written += wr->len;
 	alloc_free(wr);
 	if (status < 0 && status != UV_ECANCELED && !ts->closing) {
 		snprintf(ts->error, sizeof(ts->error), "write: %s",
@@ -542,6 +545,11 @@ int tls_stream_write(struct tls_stream *ts, const void *data, size_t len)
 size_t tls_stream_write_backlog(const struct tls_stream *ts)
 {
 	return ts->backlog;
+}
+
+uint64_t tls_stream_bytes_written(const struct tls_stream *ts)
+{
+	return ts->written;
 }
 
 void tls_stream_pause(struct tls_stream *ts)

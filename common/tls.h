@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <openssl/ssl.h>
 #include <uv.h>
@@ -92,6 +93,10 @@ int tls_stream_write(struct tls_stream *ts, const void *data, size_t len);
 
 /* Bytes handed to libuv and not yet written to the socket. */
 size_t tls_stream_write_backlog(const struct tls_stream *ts);
+
+/* Bytes written to the socket so far. With a backlog, a count that does
+ * not move means the peer is not reading. */
+uint64_t tls_stream_bytes_written(const struct tls_stream *ts);
 
 /* Backpressure: stop and resume reading from the socket. */
 void tls_stream_pause(struct tls_stream *ts);

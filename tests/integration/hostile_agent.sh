@@ -43,6 +43,11 @@ as() { # as NAME MODE [args]: run a hostile mode with NAME's certificate
 for n in noread many fetcher fair odd; do
 	enroll_as $n || not_ok "enroll hostile PC $n"
 done
+# The well-behaved agent enrolls before the attacks: what is measured is
+# its ingest under them (enrollment under attack is enroll_hostile.sh's).
+"$LOADGEN" --host 127.0.0.1 --port "$INGEST_PORT" --enroll-port "$ENROLL_PORT" \
+	--ca "$D/ca.crt" --state "$WORK/lg" --token "$TOKEN" --agents 1 \
+	--enroll-only >"$WORK/loadgen-enroll.out" 2>&1 || not_ok "enroll the well-behaved agent"
 
 # The collector's peak RSS over the whole run, sampled every 200 ms.
 (
@@ -60,7 +65,7 @@ as noread noread --seconds 20 >"$WORK/noread.out" 2>&1 &
 A1=$!
 as many manyconn --count 20 --seconds 8 >"$WORK/many.out" 2>&1 &
 A2=$!
-as fetcher fetchloop --seconds 40 --version "$VERSION" >"$WORK/fetchloop.out" 2>&1 &
+as fetcher fetchloop --seconds 45 --version "$VERSION" >"$WORK/fetchloop.out" 2>&1 &
 A3=$!
 sleep 1
 # A well-behaved agent, and a well-behaved fetcher, under that load.
