@@ -1492,6 +1492,7 @@ struct restore_ctx {
 	 * only ever made to the file restore itself wrote. */
 	struct keyset link_src;
 	struct keyset link_made;
+	bool keep_damaged;
 };
 
 struct made_rec {
@@ -1600,6 +1601,8 @@ static int restore_file(struct restore_ctx *c, const struct entry *e, int pfd,
 	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
 	int rc = 0;
 	uint64_t written = 0;
+	bool damaged = false;
+	char first_bad[200] = "";
 	/* A sparse file's stream goes to its data extents; the holes
 	 * between them are never written, so they stay holes. */
 	uint32_t ext = 0;
@@ -1607,9 +1610,21 @@ static int restore_file(struct restore_ctx *c, const struct entry *e, int pfd,
 	for (uint32_t i = 0; i < e->chunks->via.array.size && rc == 0; i++) {
 		void *data;
 		size_t len;
-		rc = repo_get(c->r,
-			      (const uint8_t *)e->chunks->via.array.ptr[i].via.bin.ptr,
-			      &data, &len, err, errlen);
+		const uint8_t *cid =
+			(const uint8_t *)e->chunks->via.array.ptr[i].via.bin.ptr;
+		rc = repo_get(c->r, cid, &data, &len, err, errlen);
+		uint32_t raw;
+		if (rc != 0 && c->keep_damaged && rc != -ENOMEM &&
+		    repo_chunk_len(c->r, cid, &raw) == 0 &&
+		    (data = alloc_zeroed(raw ? raw : 1, 1)) != NULL) {
+			/* Kept: the lost chunk's range as zeros, the rest as
+			 * it was, under NAME.damaged. */
+			if (!damaged)
+				snprintf(first_bad, sizeof(first_bad), "%s", err);
+			damaged = true;
+			len = raw;
+			rc = 0;
+		}
 		if (rc != 0)
 			break;
 		EVP_DigestUpdate(md, data, len);
@@ -1675,6 +1690,18 @@ static int restore_file(struct restore_ctx *c, const struct entry *e, int pfd,
 	}
 	if (close(fd) != 0 && rc == 0)
 		rc = errtext_set(-errno, err, errlen, "%s", repo_strerror(-errno));
+	char kept[NAME_MAX + 2];
+	if (rc == 0 && damaged) {
+		int n = snprintf(kept, sizeof(kept), "%s.damaged", leaf);
+		if (n < 0 || n > NAME_MAX)
+			rc = errtext_set(-EBADMSG, err, errlen, "%s", first_bad);
+		else if (renameat(pfd, tmp, pfd, kept) != 0)
+			rc = errtext_set(-errno, err, errlen, "%s", first_bad);
+		else
+			return errtext_set(-EBADMSG, err, errlen,
+					   "%s; kept as %s with that range zeroed",
+					   first_bad, kept);
+	}
 	if (rc == 0 && renameat(pfd, tmp, pfd, leaf) != 0)
 		rc = errtext_set(-errno, err, errlen, "cannot put it in place: %s",
 				 repo_strerror(-errno));
@@ -1888,7 +1915,8 @@ int backup_restore(struct repo *r, const struct backup_restore_options *o,
 	}
 	struct backup_progress pr = {.phase = "restoring", .started_us = t0};
 	struct restore_ctx c = {.r = r, .root = -1, .cur_fd = -1,
-				.chown = geteuid() == 0, .st = st, .pr = &pr};
+				.chown = geteuid() == 0, .st = st, .pr = &pr,
+				.keep_damaged = o->keep_damaged};
 	rc = beneath_open_target(o->to, true, o->allow_shared_target, &c.root,
 				 err, errlen);
 	if (rc != 0) {

@@ -106,6 +106,10 @@ struct backup_restore_options {
 	/* Restore into a target another user owns or can write (they
 	 * could plant links: each is refused, never followed). */
 	bool allow_shared_target;
+	/* A file with a damaged or missing chunk is written as NAME.damaged
+	 * (the lost ranges left as holes) instead of not at all. It is
+	 * still counted as not restored. */
+	bool keep_damaged;
 	backup_progress_fn progress;
 	void *arg;
 	/* Each entry not restored (a damaged or missing chunk, a planted

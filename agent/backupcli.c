@@ -323,7 +323,8 @@ static int cmd_restore(const struct backupcli_options *o, struct repo *r)
 {
 	if (o->nargs < 1 || o->to == NULL) {
 		fprintf(stderr, "eduwatch-agent: usage: backup restore SNAPSHOT "
-				"[PATH] --to DIR [--allow-shared-target]\n");
+				"[PATH] --to DIR [--allow-shared-target] "
+				"[--keep-damaged]\n");
 		return EXIT_USAGE;
 	}
 	struct backup_restore_options ro = {
@@ -331,6 +332,7 @@ static int cmd_restore(const struct backupcli_options *o, struct repo *r)
 		.path = o->nargs > 1 ? o->args[1] : NULL,
 		.to = o->to,
 		.allow_shared_target = o->allow_shared_target,
+		.keep_damaged = o->keep_damaged,
 		.progress = show_progress,
 		.on_failed = print_not_restored,
 	};

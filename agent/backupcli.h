@@ -14,7 +14,8 @@
 #include "agent/settings.h"
 
 struct backupcli_options {
-	const char *command;	   /* init, run, list, verify, restore, prune */
+	const char *command;	   /* init, run, list, verify, restore, prune,
+				    * repair */
 	const char *const *args;   /* what follows it */
 	size_t nargs;
 	const struct agent_settings *settings; /* NULL: no agent.yaml */
@@ -24,6 +25,7 @@ struct backupcli_options {
 	bool json;
 	bool read_data;
 	bool allow_shared_target; /* restore: see backup_restore_options */
+	bool keep_damaged;	  /* restore: see backup_restore_options */
 	int keep_daily, keep_weekly, keep_monthly;
 };
 

@@ -58,8 +58,9 @@ static const char usage_text[] =
 	"                      something matched\n"
 	"  av [--json]         what the antivirus products on this PC report now;\n"
 	"                      exit 1 when nothing protects it in real time\n"
-	"  backup init | run [PATH...] | list | verify [--read-data]\n"
+	"  backup init | run [PATH...] | list | verify [--read-data] | repair\n"
 	"       | restore SNAPSHOT [PATH] --to DIR [--allow-shared-target]\n"
+	"         [--keep-damaged]\n"
 	"       | prune --keep-daily N --keep-weekly N --keep-monthly N\n"
 	"       [--repo DIR] [--password-file F] [--json]\n"
 	"                      encrypted, deduplicated backups (backup.* settings;\n"
@@ -101,6 +102,7 @@ struct cli {
 	const char *password_file;
 	bool read_data;
 	bool allow_shared_target;
+	bool keep_damaged;
 	int keep[3];
 	bool json;
 	int argc;
@@ -144,6 +146,7 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 		{"password-file", required_argument, NULL, 'W'},
 		{"read-data", no_argument, NULL, 'D'},
 		{"allow-shared-target", no_argument, NULL, 'S'},
+		{"keep-damaged", no_argument, NULL, 'K'},
 		{"keep-daily", required_argument, NULL, '1'},
 		{"keep-weekly", required_argument, NULL, '2'},
 		{"keep-monthly", required_argument, NULL, '3'},
@@ -174,6 +177,7 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 		case 'W': cli->password_file = optarg; break;
 		case 'D': cli->read_data = true; break;
 		case 'S': cli->allow_shared_target = true; break;
+		case 'K': cli->keep_damaged = true; break;
 		case '1':
 		case '2':
 		case '3': {
@@ -679,6 +683,7 @@ int main(int argc, char **argv)
 			.json = cli.json,
 			.read_data = cli.read_data,
 			.allow_shared_target = cli.allow_shared_target,
+			.keep_damaged = cli.keep_damaged,
 			.keep_daily = cli.keep[0],
 			.keep_weekly = cli.keep[1],
 			.keep_monthly = cli.keep[2],

@@ -1228,6 +1228,16 @@ int repo_check_packs(struct repo *r,
 	return nbad;
 }
 
+int repo_chunk_len(const struct repo *r, const uint8_t id[REPO_ID_LEN],
+		   uint32_t *raw_len)
+{
+	const struct slot *sl = index_find(r, id);
+	if (sl == NULL)
+		return -ENOENT;
+	*raw_len = sl->ref.raw_len;
+	return 0;
+}
+
 bool repo_chunk_ok(const struct repo *r, const uint8_t id[REPO_ID_LEN])
 {
 	const struct slot *sl = index_find(r, id);

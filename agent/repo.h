@@ -90,6 +90,10 @@ int repo_check_packs(struct repo *r,
 		     void (*cb)(void *arg, const char *pack, const char *what),
 		     void *arg);
 bool repo_chunk_ok(const struct repo *r, const uint8_t id[REPO_ID_LEN]);
+/* The plaintext length the index records for a chunk: -ENOENT when it
+ * is not indexed. */
+int repo_chunk_len(const struct repo *r, const uint8_t id[REPO_ID_LEN],
+		   uint32_t *raw_len);
 /* Deletes a pack and its index (prune). */
 int repo_pack_delete(struct repo *r, uint32_t pack);
 /* Bytes of packs and index files on disk. */

@@ -340,6 +340,12 @@ check "3 bytes flipped in a pack: exit 4 (partial), not 0 or 1 (got $rc)" test $
 check "every file but the damaged one comes back intact ($(intact "$D/o1$D/src") of 61, $nr named)" \
 	bash -c "test $nr -ge 1 && test $(intact "$D/o1$D/src") -eq $((61 - nr))"
 check "no partial file under a real name" eq "$(ls "$D/o1$D/src" | wc -l)" "$((61 - nr))"
+"$AGENT" backup restore latest --to "$D/k1" --keep-damaged --repo "$D/r1" >/dev/null 2>"$D/k1.err"
+rc=$?
+kept=$(cd "$D/k1$D/src" && ls | grep '\.damaged$')
+check "--keep-damaged: exit 4, the damaged file kept as NAME.damaged, full size, never under NAME ($kept)" \
+	bash -c "test $rc -eq 4 && test -n '$kept' && test ! -e '$D/k1$D/src/${kept%.damaged}' &&
+		test \$(stat -c %s '$D/k1$D/src/$kept') -eq 1048576 && grep -q 'kept as $kept' '$D/k1.err'"
 cp -a "$D/r" "$D/r2"
 rm "$(biggest_pack "$D/r2")"
 "$AGENT" backup verify --repo "$D/r2" >"$D/v2.out" 2>"$D/v2.err"
