@@ -259,6 +259,49 @@ rows+=("| backup, first run, $mb MB ($(find "$C" -type f | wc -l) files) | $(pri
       "| backup, unchanged re-run | $(printf '%.2f' "$oa") s | restic: $(printf '%.2f' "$ra") s | **$(printf '%.2f' "$(echo "scale=4; $oa / $ra" | bc)")x** time (target <= 1.0) |"
       "| repository size after both | $(echo "scale=1; $os / 1000000" | bc) MB | restic: $(echo "scale=1; $rs / 1000000" | bc) MB | **$(printf '%.2f' "$(echo "scale=4; $os / $rs" | bc)")x** (target <= 1.0) |"
       "| restore throughput, latest snapshot | $(echo "scale=0; $csize / $orr / 1000000" | bc) MB/s ($(printf '%.2f' "$orr") s, every file's SHA-256 checked) | restic: $(echo "scale=0; $csize / $rr / 1000000" | bc) MB/s ($(printf '%.2f' "$rr") s) | **$(printf '%.2f' "$(echo "scale=4; $rr / $orr" | bc)")x** throughput |")
+bench_backup_torture
+}
+
+# The issue 14 torture tree (depth 200, a 5,000-byte path, hard links,
+# xattrs and ACLs, a 2 GB sparse file with two islands, a FIFO, odd
+# names) plus a 300 MB file: time and peak RSS of each step, both tools.
+bench_backup_torture() {
+echo
+echo "== backups, torture tree + 2 GB sparse + 300 MB file: eduwatch-agent vs restic"
+local B="$OUT/backup-torture" T
+T="$B/tree"
+export RESTIC_PASSWORD=bench-passphrase EDUWATCH_BACKUP_PASSWORD=bench-passphrase
+rm -rf "$B"
+mkdir -p "$B"
+$PY tests/integration/backup_torture.py make "$T"
+head -c 300000000 /dev/urandom >"$T/big.bin"
+restic init -q --repo "$B/restic" >/dev/null
+"$BIN/eduwatch-agent" backup init --repo "$B/ours" >/dev/null
+# tm CMD...: "seconds peak_rss_kib"
+tm() { local s e; s=$(date +%s.%N); /usr/bin/time -o "$B/rss" -f '%M' "$@" >/dev/null 2>&1; e=$(date +%s.%N); echo "$(echo "$e - $s" | bc) $(tail -1 "$B/rss")"; }
+local rf ra rc rr of oa oc orr
+rf=$(tm restic backup -q --repo "$B/restic" "$T")
+of=$(tm "$BIN/eduwatch-agent" backup run "$T" --repo "$B/ours")
+ra=$(tm restic backup -q --repo "$B/restic" "$T")
+oa=$(tm "$BIN/eduwatch-agent" backup run "$T" --repo "$B/ours")
+echo "one more line" >>"$T/links/pair1"
+rc=$(tm restic backup -q --repo "$B/restic" "$T")
+oc=$(tm "$BIN/eduwatch-agent" backup run "$T" --repo "$B/ours")
+rr=$(tm restic restore -q latest --repo "$B/restic" --target "$B/r-restic")
+orr=$(tm "$BIN/eduwatch-agent" backup restore latest --to "$B/r-ours" --repo "$B/ours")
+local rs os
+rs=$(du -sb "$B/restic" | cut -f1)
+os=$(du -sb "$B/ours" | cut -f1)
+echo "first: ours $of, restic $rf; unchanged: ours $oa, restic $ra; one file: ours $oc, restic $rc; restore: ours $orr, restic $rr (s, KiB)"
+if $PY tests/integration/backup_torture.py compare "$T" "$B/r-ours$T" >"$B/cmp-ours.txt" 2>&1; then local exact=exact; else local exact="NOT exact"; fi
+row() { # row NAME OURS PEER TARGET
+	rows+=("| torture: $1 | $(printf '%.2f' "${2% *}") s, $(( ${2#* } / 1024 )) MiB | restic: $(printf '%.2f' "${3% *}") s, $(( ${3#* } / 1024 )) MiB | **$(printf '%.2f' "$(echo "scale=4; ${2% *} / ${3% *}" | bc)")x** time (target <= $4) |")
+}
+row "first backup" "$of" "$rf" 1.0
+row "unchanged re-run" "$oa" "$ra" 0.5
+row "one file changed" "$oc" "$rc" 1.0
+row "restore ($exact vs the original)" "$orr" "$rr" 1.0
+rows+=("| torture: repository size | $(echo "scale=1; $os / 1000000" | bc) MB | restic: $(echo "scale=1; $rs / 1000000" | bc) MB | **$(printf '%.2f' "$(echo "scale=4; $os / $rs" | bc)")x** (target <= 1.0) |")
 }
 
 for section in ${BENCH_ONLY:-ingest footprint net soc scan backup}; do
