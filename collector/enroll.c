@@ -55,6 +55,7 @@ struct enroll {
 	bool listener_closed;
 	struct enroll_stats stats;
 	struct enroll_session *sessions; /* every live session */
+	uint32_t slot_seed; /* random: colliding addresses cannot be chosen */
 	int open;
 	bool stopping;
 	struct addr_slot slots[ADDR_SLOTS];
@@ -146,7 +147,7 @@ static void addr_key_of(const char *addr, unsigned char key[16])
 static struct addr_slot *addr_slot_find(struct enroll *en,
 					const unsigned char key[16], bool create)
 {
-	uint32_t h = 2166136261u;
+	uint32_t h = 2166136261u ^ en->slot_seed;
 	for (int i = 0; i < 16; i++)
 		h = (h ^ key[i]) * 16777619u;
 	struct addr_slot *slot = &en->slots[h % ADDR_SLOTS];
@@ -672,6 +673,10 @@ int enroll_new(uv_loop_t *loop, struct ca *ca, struct store *store,
 	en->ca = ca;
 	en->store = store;
 	en->listener_closed = true;
+	if (RAND_bytes((unsigned char *)&en->slot_seed, sizeof(en->slot_seed)) != 1) {
+		alloc_free(en);
+		return -EIO;
+	}
 	*out = en;
 	return 0;
 }
