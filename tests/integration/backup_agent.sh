@@ -33,11 +33,30 @@ YAML
 }
 write_conf "$WORK/usb/eduwatch-backup"
 mkdir -p "$WORK/usb/eduwatch-backup"
+# A file rewritten in place all through the first backup (issue 14): it
+# cannot be stored whole, so the status names it.
+$PY -c 'import os,sys; open(sys.argv[1],"wb").write(os.urandom(48<<20))' "$WORK/docs/busy.bin"
+$PY - "$WORK/docs/busy.bin" "$WORK/busy-stop" <<'PYEOF' &
+import os, sys, time
+p, stop = sys.argv[1], sys.argv[2]
+blk = os.urandom(1 << 20)
+t0 = time.time()
+while not os.path.exists(stop) and time.time() - t0 < 120:
+    with open(p, "r+b") as f:
+        for i in range(48):
+            f.write(blk)
+PYEOF
+busy=$!
 "$AGENT" run -c "$A/agent.yaml" >>"$WORK/agent.log" 2>&1 &
 APID=$!
 PIDS+=("$APID")
 check "a backup runs and is reported with the RPO met" \
 	wait_event 30 '"kind":"backup.status".*"action":"backup","ok":true,"rpo_met":true'
+touch "$WORK/busy-stop"
+wait $busy
+check "the status counts the file that could not be stored, and names it" \
+	grep -q '"not_stored":1,"not_stored_paths":\["[^"]*/docs/busy.bin"\]' <<<"$(agent_events)"
+rm -f "$WORK/docs/busy.bin"
 check "the agent made a passphrase file, 0600" eq "$(stat -c %a "$A/state/backup.pass" 2>/dev/null)" 600
 check "and the repository on the target" test -f "$WORK/usb/eduwatch-backup/keys/key"
 check "the verify follows, and passes" \
