@@ -726,6 +726,25 @@ static bool repo_error(int rc)
 	return rc == -ENOSPC || rc == -EDQUOT || rc == -ENOMEM || rc == -EROFS;
 }
 
+/* The first path of a file with more links, once it is in the tree:
+ * the later paths become links to it. */
+static int remember_inode(struct run *run, const struct stat *lst)
+{
+	if (lst->st_nlink < 2)
+		return 0;
+	struct inode_rec *rec = alloc_bytes(sizeof(*rec) + run->plen + 1);
+	if (rec == NULL)
+		return -ENOMEM;
+	rec->key[0] = lst->st_dev;
+	rec->key[1] = lst->st_ino;
+	memcpy(rec->path, run->path, run->plen + 1);
+	if (keyset_put(&run->inodes, rec->key, sizeof(rec->key), rec) != 0) {
+		alloc_free(rec);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 static int backup_file(struct run *run, int dirfd, const char *name,
 		       const struct stat *lst)
 {
@@ -750,16 +769,6 @@ static int backup_file(struct run *run, int dirfd, const char *name,
 			run->pr.files_done++;
 			return 0;
 		}
-		rec = alloc_bytes(sizeof(*rec) + run->plen + 1);
-		if (rec == NULL)
-			return -ENOMEM;
-		rec->key[0] = key[0];
-		rec->key[1] = key[1];
-		memcpy(rec->path, run->path, run->plen + 1);
-		if (keyset_put(&run->inodes, rec->key, sizeof(rec->key), rec) != 0) {
-			alloc_free(rec);
-			return -ENOMEM;
-		}
 	}
 	const msgpack_object *prev = unchanged(run, lst, &prev_e);
 	if (prev) {
@@ -776,7 +785,7 @@ static int backup_file(struct run *run, int dirfd, const char *name,
 		run->st->bytes += (uint64_t)lst->st_size;
 		run->pr.files_done++;
 		run->pr.bytes_done += (uint64_t)lst->st_size;
-		return 0;
+		return remember_inode(run, lst);
 	}
 	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
@@ -836,9 +845,11 @@ static int backup_file(struct run *run, int dirfd, const char *name,
 		more.next = next;
 		pack_more(run, &more);
 		run->st->files++;
-		run->st->bytes += total;
+		/* A sparse file counts its size, as when carried over. */
+		run->st->bytes += ext ? (uint64_t)st.st_size : total;
 		run->st->bytes_read += total;
 		run->pr.files_done++;
+		rc = remember_inode(run, &st);
 	}
 	alloc_free(ext);
 	msgpack_sbuffer_destroy(&xa);
