@@ -10,6 +10,7 @@
 #include "collector/score.h"
 #include "common/alloc.h"
 #include "common/jsonout.h"
+#include "common/timeutil.h"
 #include "common/wire.h"
 
 #define R(key, type, member, size, def, lo, hi)                            \
@@ -233,4 +234,121 @@ size_t alert_evaluate(void *arg, const struct event *ev,
 	msgpack_unpacked_destroy(&up);
 	free(json);
 	return n;
+}
+
+struct previous {
+	char today[11];
+	bool found;
+	struct store_snapshot snap;
+};
+
+static void on_previous(void *arg, const struct store_snapshot *sn)
+{
+	struct previous *p = arg;
+	if (!p->found && strcmp(sn->day, p->today) != 0) {
+		p->snap = *sn;
+		p->found = true;
+	}
+}
+
+int alert_check_drop(struct store *st, const struct alert_rule *rule,
+		     const char *school, double score, const char *today,
+		     double *drop)
+{
+	struct previous prev = {.found = false};
+	snprintf(prev.today, sizeof(prev.today), "%s", today);
+	*drop = 0;
+	if (rule == NULL)
+		return 0;
+	int rc = store_snapshot_list(st, "school", school, 2, on_previous,
+				     &prev);
+	if (rc != 0 || !prev.found)
+		return rc;
+	double fall = prev.snap.score - score;
+	/* The rule's test reads a body {drop: fall}, as for an event. */
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 1);
+	wire_pack_str(&pk, "drop");
+	msgpack_pack_double(&pk, fall);
+	struct store_host_row row = {.kind = rule->kind, .body = sb.data,
+				     .body_len = sb.size};
+	struct check_result res;
+	score_check(&rule->cond, &row, 1, 0, 0, &res);
+	msgpack_sbuffer_destroy(&sb);
+	if (!res.pass)
+		return 0;
+	char evidence[400];
+	struct store_alert a;
+	bool created = false;
+	snprintf(evidence, sizeof(evidence),
+		 "{\"school\":\"%s\",\"before\":%.2f,\"before_day\":\"%s\","
+		 "\"after\":%.2f,\"drop\":%.2f}",
+		 school, prev.snap.score, prev.snap.day, score, fall);
+	alert_from_rule(rule, "", school, evidence, false, &a);
+	snprintf(a.school, sizeof(a.school), "%s", school);
+	rc = store_alert_raise(st, &a, &created);
+	if (rc != 0)
+		return rc;
+	*drop = fall;
+	return created ? 1 : 0;
+}
+
+struct silent_agents {
+	char (*ids)[EVENT_AGENT_MAX + 1];
+	int64_t *last_us;
+	size_t n, cap;
+};
+
+static void on_silent(void *arg, const char *agent, int64_t last_us)
+{
+	struct silent_agents *sa = arg;
+	if (sa->n == sa->cap) {
+		size_t cap = sa->cap ? sa->cap * 2 : 64;
+		void *ids = alloc_resize(sa->ids, cap * sizeof(*sa->ids));
+		if (ids == NULL)
+			return;
+		sa->ids = ids;
+		void *last = alloc_resize(sa->last_us, cap * sizeof(*sa->last_us));
+		if (last == NULL)
+			return;
+		sa->last_us = last;
+		sa->cap = cap;
+	}
+	snprintf(sa->ids[sa->n], sizeof(sa->ids[0]), "%s", agent);
+	sa->last_us[sa->n++] = last_us;
+}
+
+/* Listed first and raised after, since raising takes the store lock the
+ * listing holds. */
+int alert_sweep_silence(struct store *st, const struct alert_rule *rule,
+			int64_t now_us, long long stale_after_s,
+			size_t *raised)
+{
+	struct silent_agents sa = {0};
+	*raised = 0;
+	if (rule == NULL)
+		return 0;
+	int rc = store_agents_silent(st, now_us - stale_after_s * 1000000LL,
+				     on_silent, &sa);
+	for (size_t i = 0; i < sa.n; i++) {
+		char evidence[160], seen[32];
+		struct store_alert a;
+		bool created;
+		timeutil_format_us(sa.last_us[i], seen, sizeof(seen));
+		snprintf(evidence, sizeof(evidence),
+			 "{\"last_seen\":\"%s\",\"silent_s\":%lld}", seen,
+			 (long long)((now_us - sa.last_us[i]) / 1000000));
+		alert_from_rule(rule, sa.ids[i], "", evidence, false, &a);
+		int r = store_alert_raise(st, &a, &created);
+		if (r == 0)
+			(*raised)++;
+		else if (rc == 0)
+			rc = r;
+	}
+	alloc_free(sa.ids);
+	alloc_free(sa.last_us);
+	return rc;
 }

@@ -70,4 +70,21 @@ void alert_from_rule(const struct alert_rule *rule, const char *agent,
 		     const char *key_extra, const char *evidence_json,
 		     bool drill, struct store_alert *out);
 
+/* compliance.drop: the school's score today fell by at least what the rule
+ * says since its last snapshot of another day. Returns 1 with the fall in
+ * *drop when that opened a new alert, 0 when there is no rule, no earlier
+ * snapshot, too small a fall or an open alert it folded into, or a
+ * negative errno from the store. */
+int alert_check_drop(struct store *st, const struct alert_rule *rule,
+		     const char *school, double score, const char *today,
+		     double *drop);
+
+/* agent.silent: raises an alert for every unrevoked agent that has said
+ * nothing for stale_after_s before now_us. Sets *raised to how many
+ * alerts it raised or folded. Returns 0 (also with no rule) or a
+ * negative errno from the store. */
+int alert_sweep_silence(struct store *st, const struct alert_rule *rule,
+			int64_t now_us, long long stale_after_s,
+			size_t *raised);
+
 #endif

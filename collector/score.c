@@ -7,7 +7,9 @@
 
 #include <msgpack.h>
 
+#include "collector/alert.h"
 #include "common/alloc.h"
+#include "common/timeutil.h"
 #include "common/wire.h"
 
 /* A field's value as text (for eq, ne and the evidence) and, when it is a
@@ -378,4 +380,73 @@ void score_report_free(struct score_report *r)
 	}
 	alloc_free(r->schools);
 	memset(r, 0, sizeof(*r));
+}
+
+void score_day(int64_t now_us, char day[11])
+{
+	char stamp[32];
+	timeutil_format_us(now_us, stamp, sizeof(stamp));
+	snprintf(day, 11, "%.10s", stamp);
+}
+
+static void on_day(void *arg, const struct store_snapshot *sn)
+{
+	const char **want = arg;
+	if (*want && strcmp(sn->day, *want) == 0)
+		*want = NULL;
+}
+
+int score_snapshot_exists(struct store *st, const char *day, bool *exists)
+{
+	const char *want = day;
+	/* The newest province rows; day is today's, so it would be first. */
+	int rc = store_snapshot_list(st, "province", "", 2, on_day, &want);
+	*exists = rc == 0 && want == NULL;
+	return rc;
+}
+
+int score_snapshot(struct store *st, const struct score_report *r,
+		   const struct alert_rule *drop_rule, const char *day,
+		   score_drop_fn on_drop, void *arg, int *recorded)
+{
+	struct store_snapshot sn = {0};
+	int rc = 0, n = 0;
+	snprintf(sn.day, sizeof(sn.day), "%s", day);
+	for (size_t i = 0; rc == 0 && i < r->nschools; i++) {
+		const struct school_score *s = &r->schools[i];
+		double drop;
+		if (alert_check_drop(st, drop_rule, s->school.code, s->score,
+				     sn.day, &drop) == 1 &&
+		    on_drop)
+			on_drop(arg, drop_rule, s->school.code, drop);
+		snprintf(sn.scope, sizeof(sn.scope), "school");
+		snprintf(sn.key, sizeof(sn.key), "%s", s->school.code);
+		sn.score = s->score;
+		sn.pcs = s->pcs;
+		rc = store_snapshot_put(st, &sn);
+		n++;
+		/* A commune once, at its first school. */
+		bool first = true;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(r->schools[j].school.commune,
+				   s->school.commune) == 0)
+				first = false;
+		if (rc == 0 && first) {
+			snprintf(sn.scope, sizeof(sn.scope), "commune");
+			snprintf(sn.key, sizeof(sn.key), "%s", s->school.commune);
+			sn.score = score_rollup(r, s->school.commune, &sn.pcs);
+			rc = store_snapshot_put(st, &sn);
+			n++;
+		}
+	}
+	if (rc == 0) {
+		snprintf(sn.scope, sizeof(sn.scope), "province");
+		sn.key[0] = '\0';
+		sn.score = r->province;
+		sn.pcs = r->province_pcs;
+		rc = store_snapshot_put(st, &sn);
+		n++;
+	}
+	*recorded = n;
+	return rc;
 }

@@ -77,4 +77,27 @@ void score_check(const struct policy_check *c,
 void score_print(FILE *f, const struct score_report *r, const char *commune,
 		 const char *school, bool json);
 
+/* ---- daily snapshots ------------------------------------------------ */
+
+struct alert_rule;
+
+/* The day a snapshot taken at now_us is filed under: "YYYY-MM-DD", UTC. */
+void score_day(int64_t now_us, char day[11]);
+
+/* Whether the province already has a snapshot for day: the daemon takes
+ * one snapshot a day, whoever takes it first. */
+int score_snapshot_exists(struct store *st, const char *day, bool *exists);
+
+/* Called for each compliance drop that opened a new alert. */
+typedef void (*score_drop_fn)(void *arg, const struct alert_rule *rule,
+			      const char *school, double drop);
+
+/* Records r as day's scores of every school, each commune once and the
+ * province (replacing what that day held), and checks each school
+ * against drop_rule (NULL: none) first. Sets *recorded to the number of
+ * scores written. Returns 0 or a negative errno from the store. */
+int score_snapshot(struct store *st, const struct score_report *r,
+		   const struct alert_rule *drop_rule, const char *day,
+		   score_drop_fn on_drop, void *arg, int *recorded);
+
 #endif

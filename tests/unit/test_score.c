@@ -1,6 +1,8 @@
 /* Unit tests for collector/policy and collector/score over a seeded real
  * SQLite store: weights, stale agents and PCs that never enrolled, the
- * commune and province roll-ups, and the evidence of a failing check.
+ * commune and province roll-ups, the evidence of a failing check, and
+ * the collector's own alerts: daily snapshots with their compliance
+ * drops, and the agent-silence sweep.
  * The policies are the shipped rules/policies/ files. */
 #include <errno.h>
 #include <setjmp.h>
@@ -14,6 +16,7 @@
 #include <msgpack.h>
 #include <sqlite3.h>
 
+#include "collector/alert.h"
 #include "collector/policy.h"
 #include "collector/score.h"
 #include "collector/store.h"
@@ -335,12 +338,199 @@ static void test_policy_errors(void **state)
 				    "duplicate key"));
 }
 
+/* ---- daily snapshots, compliance drops, silent agents ------------------ */
+
+static const struct alert_rule *shipped_rule(struct alert_rules *rules,
+					     const char *kind)
+{
+	char err[512];
+	assert_int_equal(alert_rules_load("rules/alerts.yaml", rules, err,
+					  sizeof(err)), 0);
+	const struct alert_rule *rule = alert_rule_for(rules, kind);
+	assert_non_null(rule);
+	return rule;
+}
+
+struct drops {
+	int n;
+	char school[STORE_CODE_MAX + 1];
+	double drop;
+};
+
+static void on_drop(void *arg, const struct alert_rule *rule,
+		    const char *school, double drop)
+{
+	struct drops *d = arg;
+	assert_string_equal(rule->kind, "compliance.drop");
+	snprintf(d->school, sizeof(d->school), "%s", school);
+	d->drop = drop;
+	d->n++;
+}
+
+struct alerts_seen {
+	const char *rule;
+	int n;
+	struct store_alert last;
+};
+
+static void on_alert(void *arg, const struct store_alert *a)
+{
+	struct alerts_seen *s = arg;
+	if (strcmp(a->rule, s->rule) != 0)
+		return;
+	s->last = *a;
+	s->n++;
+}
+
+static void on_snap(void *arg, const struct store_snapshot *sn)
+{
+	*(struct store_snapshot *)arg = *sn;
+}
+
+/* score_snapshot records every school, each commune once and the
+ * province; a school that fell 10 points or more since its last
+ * snapshot of another day opens one compliance-drop alert, and a second
+ * snapshot the same day folds into it. */
+static void test_snapshot_and_drop(void **state)
+{
+	(void)state;
+	uv_loop_t loop;
+	struct policy_set pol;
+	struct score_report r;
+	struct alert_rules rules;
+	char err[512], today[11], yesterday[11];
+	bool exists = true;
+	uv_loop_init(&loop);
+	struct store *st = open_admin(&loop);
+	const struct alert_rule *drop_rule = shipped_rule(&rules,
+							  "compliance.drop");
+	assert_int_equal(policy_set_load("rules/policies", &pol, err,
+					 sizeof(err)), 0);
+	assert_int_equal(score_compute(st, &pol, NULL, now_us, &r, err,
+				       sizeof(err)), 0);
+	score_day(now_us, today);
+	score_day(now_us - DAY_US, yesterday);
+	assert_int_equal(strlen(today), 10);
+	assert_string_not_equal(today, yesterday);
+	assert_int_equal(score_snapshot_exists(st, today, &exists), 0);
+	assert_false(exists);
+
+	/* Yesterday A stood 50 points higher, B where it is now. */
+	const struct school_score *a = find(&r, "A");
+	struct store_snapshot before = {.score = a->score + 50, .pcs = 4};
+	snprintf(before.day, sizeof(before.day), "%s", yesterday);
+	snprintf(before.scope, sizeof(before.scope), "school");
+	snprintf(before.key, sizeof(before.key), "A");
+	assert_int_equal(store_snapshot_put(st, &before), 0);
+	snprintf(before.key, sizeof(before.key), "B");
+	before.score = find(&r, "B")->score;
+	assert_int_equal(store_snapshot_put(st, &before), 0);
+
+	struct drops d = {0};
+	int n = 0;
+	assert_int_equal(score_snapshot(st, &r, drop_rule, today, on_drop, &d,
+					&n), 0);
+	assert_int_equal(n, 3 + 2 + 1); /* schools A B C, communes X Y */
+	assert_int_equal(d.n, 1);
+	assert_string_equal(d.school, "A");
+	assert_float_equal(d.drop, 50.0, 0.01);
+	assert_int_equal(score_snapshot_exists(st, today, &exists), 0);
+	assert_true(exists);
+	struct store_snapshot got = {0};
+	assert_int_equal(store_snapshot_list(st, "commune", "X", 1, on_snap,
+					     &got), 0);
+	int pcs;
+	assert_string_equal(got.day, today);
+	assert_float_equal(got.score, score_rollup(&r, "X", &pcs), 0.01);
+	assert_int_equal(got.pcs, pcs);
+	assert_int_equal(store_snapshot_list(st, "province", "", 1, on_snap,
+					     &got), 0);
+	assert_float_equal(got.score, r.province, 0.01);
+	assert_int_equal(got.pcs, r.province_pcs);
+	struct alerts_seen seen = {.rule = "compliance-drop"};
+	assert_int_equal(store_alert_list(st, NULL, NULL, 100, on_alert, &seen),
+			 0);
+	assert_int_equal(seen.n, 1);
+	assert_string_equal(seen.last.school, "A");
+	assert_non_null(strstr(seen.last.evidence, "\"before_day\":\""));
+	assert_non_null(strstr(seen.last.evidence, yesterday));
+
+	/* Again the same day: the open alert counts it, none is new. */
+	d.n = 0;
+	assert_int_equal(score_snapshot(st, &r, drop_rule, today, on_drop, &d,
+					&n), 0);
+	assert_int_equal(d.n, 0);
+	seen.n = 0;
+	store_alert_list(st, NULL, NULL, 100, on_alert, &seen);
+	assert_int_equal(seen.n, 1);
+	assert_int_equal(seen.last.count, 2);
+
+	/* No rule, no alert; a drop below the rule's 10 points, none. */
+	double drop = -1;
+	assert_int_equal(alert_check_drop(st, NULL, "A", 0, today, &drop), 0);
+	assert_float_equal(drop, 0, 0);
+	assert_int_equal(alert_check_drop(st, drop_rule, "B", 95.0, today,
+					  &drop), 0);
+	/* A school with no earlier snapshot has nothing to drop from. */
+	assert_int_equal(alert_check_drop(st, drop_rule, "C", 0, today, &drop),
+			 0);
+	score_report_free(&r);
+	policy_set_free(&pol);
+	alert_rules_free(&rules);
+	store_close(st);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+}
+
+/* alert_sweep_silence raises agent.silent for A-3, silent three days,
+ * and for no PC that reported; a second sweep folds into that alert. */
+static void test_sweep_silence(void **state)
+{
+	(void)state;
+	uv_loop_t loop;
+	struct alert_rules rules;
+	size_t raised = 99;
+	uv_loop_init(&loop);
+	struct store *st = open_admin(&loop);
+	const struct alert_rule *rule = shipped_rule(&rules, "agent.silent");
+	assert_int_equal(alert_sweep_silence(st, NULL, now_us, 86400, &raised),
+			 0);
+	assert_int_equal(raised, 0);
+	assert_int_equal(alert_sweep_silence(st, rule, now_us, 86400, &raised),
+			 0);
+	assert_int_equal(raised, 1);
+	struct alerts_seen seen = {.rule = "agent-silent"};
+	assert_int_equal(store_alert_list(st, NULL, NULL, 100, on_alert, &seen),
+			 0);
+	assert_int_equal(seen.n, 1);
+	assert_string_equal(seen.last.agent, "A-3");
+	assert_string_equal(seen.last.school, "A");
+	assert_non_null(strstr(seen.last.evidence, "\"silent_s\":259200"));
+	assert_int_equal(alert_sweep_silence(st, rule, now_us, 86400, &raised),
+			 0);
+	assert_int_equal(raised, 1);
+	seen.n = 0;
+	store_alert_list(st, NULL, NULL, 100, on_alert, &seen);
+	assert_int_equal(seen.n, 1);
+	assert_int_equal(seen.last.count, 2);
+	/* Stale after four days: nobody is silent yet. */
+	assert_int_equal(alert_sweep_silence(st, rule, now_us, 4 * 86400,
+					     &raised), 0);
+	assert_int_equal(raised, 0);
+	alert_rules_free(&rules);
+	store_close(st);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_scores_and_rollups),
 		cmocka_unit_test(test_check_without_state),
 		cmocka_unit_test(test_policy_errors),
+		cmocka_unit_test(test_snapshot_and_drop),
+		cmocka_unit_test(test_sweep_silence),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

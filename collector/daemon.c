@@ -1,0 +1,383 @@
+/* The running collector: the loop owner behind `eduwatch-collector serve`. */
+#include "collector/daemon.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "collector/alert.h"
+#include "collector/ca.h"
+#include "collector/enroll.h"
+#include "collector/forward.h"
+#include "collector/ingest.h"
+#include "collector/policy.h"
+#include "collector/rulepub.h"
+#include "collector/score.h"
+#include "common/log.h"
+#include "common/signals.h"
+#include "common/timeutil.h"
+#include "common/tls.h"
+#include "common/version.h"
+
+#define SILENCE_SWEEP_MS 60000
+/* How often the daemon looks whether today's snapshot is taken: the
+ * daily snapshot lands within this of midnight UTC. */
+#define SNAPSHOT_CHECK_MS (15 * 60 * 1000)
+
+/* The daily snapshot, computed on a worker thread so that scoring every
+ * school does not hold up ingest; the loop thread reads the result in
+ * snapshot_done. */
+struct snapshot_job {
+	uv_work_t work;
+	bool running;
+	int rc;
+	bool taken;
+	char day[11];
+	int recorded, drops;
+	double province;
+	char err[512];
+};
+
+struct daemon {
+	uv_loop_t *loop;
+	struct alert_rules rules;
+	struct forwarder *forwarders[SETTINGS_FORWARD_MAX];
+	uv_timer_t silence_timer;
+	uv_timer_t snapshot_timer;
+	struct snapshot_job snapshot;
+	bool close_after_snapshot;
+	char hostname[256];
+	char bundle_dir[600];
+	const struct settings *settings;
+	const char *config_path;
+	const char *dest_names[SETTINGS_FORWARD_MAX];
+	struct store *store;
+	struct ingest *ingest;
+	struct enroll *enroll;
+	SSL_CTX *ingest_ctx;
+	SSL_CTX *enroll_ctx;
+	struct ca *ca;
+	struct signals signals;
+	bool stopping;
+};
+
+void collector_store_options(const struct settings *s,
+			     const char *names[SETTINGS_FORWARD_MAX],
+			     struct store_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	for (size_t i = 0; i < s->nforward; i++)
+		names[i] = s->forward[i].name;
+	o->forward_dests = names;
+	o->nforward_dests = s->nforward;
+	o->url = s->store_url;
+	o->cache_bytes = s->cache_size;
+	o->batch_max_events = (int)s->batch_max_events;
+	o->sync_full = s->sync_full;
+	o->retention_days = (int)s->retention_days;
+	o->high_severity_days = (int)s->high_severity_days;
+	o->high_severity = (int)s->high_severity;
+}
+
+static void log_forward_stats(struct daemon *d)
+{
+	for (size_t i = 0; i < d->settings->nforward; i++) {
+		const char *name = d->settings->forward[i].name;
+		struct forward_stats fs;
+		long long queued = 0, dead = 0;
+		if (d->forwarders[i] == NULL)
+			continue;
+		forward_get_stats(d->forwarders[i], &fs);
+		store_forward_depth(d->store, name, &queued);
+		store_dead_letter_count(d->store, name, &dead);
+		log_info("forward %s: sent=%llu skipped=%llu queued=%lld "
+			 "dead_letters=%lld failed_attempts=%llu connects=%llu "
+			 "last_error=%s",
+			 name, (unsigned long long)fs.sent,
+			 (unsigned long long)fs.skipped, queued, dead,
+			 (unsigned long long)fs.attempts_failed,
+			 (unsigned long long)fs.connects,
+			 fs.last_error[0] ? fs.last_error : "-");
+	}
+}
+
+/* agent.silent: a PC that stopped reporting. */
+static void on_silence_timer(uv_timer_t *timer)
+{
+	struct daemon *d = timer->data;
+	size_t raised;
+	if (d->store == NULL)
+		return;
+	alert_sweep_silence(d->store, alert_rule_for(&d->rules, "agent.silent"),
+			    timeutil_now_us(), d->settings->stale_after,
+			    &raised);
+}
+
+static void count_drop(void *arg, const struct alert_rule *rule,
+		       const char *school, double drop)
+{
+	struct snapshot_job *j = arg;
+	(void)rule, (void)school, (void)drop;
+	j->drops++;
+}
+
+/* On a worker thread: the store is safe to call from any thread, and the
+ * settings and rules are read-only while the loop runs. */
+static void snapshot_work(uv_work_t *work)
+{
+	struct daemon *d = work->data;
+	struct snapshot_job *j = &d->snapshot;
+	struct policy_set policies;
+	struct score_report report;
+	int64_t now = timeutil_now_us();
+	bool exists = false;
+	j->rc = 0;
+	j->taken = false;
+	j->recorded = j->drops = 0;
+	j->err[0] = '\0';
+	score_day(now, j->day);
+	if ((j->rc = score_snapshot_exists(d->store, j->day, &exists)) != 0) {
+		snprintf(j->err, sizeof(j->err), "cannot read the snapshots");
+		return;
+	}
+	if (exists)
+		return;
+	if ((j->rc = policy_set_load(d->settings->policy_dir, &policies, j->err,
+				     sizeof(j->err))) != 0)
+		return;
+	j->rc = score_compute(d->store, &policies, NULL, now, &report, j->err,
+			      sizeof(j->err));
+	/* No school yet: nothing to record, and the day stays open. */
+	if (j->rc == 0 && report.nschools > 0) {
+		j->rc = score_snapshot(d->store, &report,
+				       alert_rule_for(&d->rules,
+						      "compliance.drop"),
+				       j->day, count_drop, j, &j->recorded);
+		if (j->rc != 0)
+			snprintf(j->err, sizeof(j->err),
+				 "cannot write the snapshot");
+		j->taken = j->rc == 0;
+		j->province = report.province;
+	}
+	score_report_free(&report);
+	policy_set_free(&policies);
+}
+
+static void finish_stop(struct daemon *d)
+{
+	/* Commits what is queued; their callbacks find closed connections. */
+	store_close(d->store);
+	d->store = NULL;
+	signals_close(&d->signals);
+	log_info("collector: stopped");
+}
+
+static void snapshot_done(uv_work_t *work, int status)
+{
+	struct daemon *d = work->data;
+	struct snapshot_job *j = &d->snapshot;
+	j->running = false;
+	if (status != 0)
+		log_warn("collector: score snapshot not run: %s",
+			 uv_strerror(status));
+	else if (j->rc != 0)
+		log_warn("collector: score snapshot %s failed: %s", j->day,
+			 j->err);
+	else if (j->taken)
+		log_info("collector: snapshot %s: %d scores recorded (province "
+			 "%.1f%%), %d compliance drop alert(s)",
+			 j->day, j->recorded, j->province, j->drops);
+	if (d->close_after_snapshot)
+		finish_stop(d);
+}
+
+static void on_snapshot_timer(uv_timer_t *timer)
+{
+	struct daemon *d = timer->data;
+	if (d->snapshot.running || d->stopping || d->store == NULL)
+		return;
+	d->snapshot.running = true;
+	d->snapshot.work.data = d;
+	if (uv_queue_work(d->loop, &d->snapshot.work, snapshot_work,
+			  snapshot_done) != 0)
+		d->snapshot.running = false;
+}
+
+static void on_ingest_stopped(void *arg)
+{
+	struct daemon *d = arg;
+	ingest_log_stats(d->ingest);
+	enroll_stop(d->enroll);
+	d->enroll = NULL;
+	uv_close((uv_handle_t *)&d->silence_timer, NULL);
+	uv_close((uv_handle_t *)&d->snapshot_timer, NULL);
+	log_forward_stats(d);
+	for (size_t i = 0; i < d->settings->nforward; i++) {
+		forward_stop(d->forwarders[i]);
+		d->forwarders[i] = NULL;
+	}
+	/* A snapshot in flight still uses the store: close it after. */
+	if (d->snapshot.running)
+		d->close_after_snapshot = true;
+	else
+		finish_stop(d);
+}
+
+static void on_stop_signal(uv_signal_t *sig, int signum)
+{
+	struct daemon *d = sig->data;
+	char name[32];
+	if (d->stopping)
+		return;
+	d->stopping = true;
+	log_info("collector: %s received, draining",
+		 signals_name(signum, name, sizeof(name)));
+	ingest_stop(d->ingest, on_ingest_stopped, d);
+}
+
+static void on_reload(uv_signal_t *sig, int signum)
+{
+	struct daemon *d = sig->data;
+	struct settings fresh;
+	char err[512];
+	(void)signum;
+	if (settings_load(d->config_path, &fresh, err, sizeof(err)) != 0) {
+		log_err("collector: reload failed, keeping old settings: %s", err);
+		return;
+	}
+	log_setup("eduwatch-collector", fresh.log_level);
+	ingest_log_stats(d->ingest);
+	log_forward_stats(d);
+	log_info("collector: reloaded %s (log level; other changes need a "
+		 "restart)", d->config_path);
+}
+
+/* The CA, the TLS contexts, the alert rules and the store. */
+static int open_state(struct daemon *d)
+{
+	char err[512], ca_file[1024], cert_file[1024], key_file[1024];
+	const char *dir = d->settings->state_dir;
+	struct store_options so;
+	ca_path(dir, "ca.crt", ca_file, sizeof(ca_file));
+	ca_path(dir, "server.crt", cert_file, sizeof(cert_file));
+	ca_path(dir, "server.key", key_file, sizeof(key_file));
+	if (ca_load(dir, &d->ca, err, sizeof(err)) != 0 ||
+	    tls_ctx_new_from_files(true, ca_file, cert_file, key_file, true,
+				   &d->ingest_ctx, err, sizeof(err)) != 0 ||
+	    tls_ctx_new_from_files(true, ca_file, cert_file, key_file, false,
+				   &d->enroll_ctx, err, sizeof(err)) != 0) {
+		log_err("collector: %s", err);
+		return -EINVAL;
+	}
+	if (alert_rules_load(d->settings->alert_rules, &d->rules, err,
+			     sizeof(err)) != 0) {
+		log_err("collector: %s", err);
+		return -EINVAL;
+	}
+	collector_store_options(d->settings, d->dest_names, &so);
+	so.alert_fn = alert_evaluate;
+	so.alert_arg = &d->rules;
+	if (store_open(&so, d->loop, &d->store, err, sizeof(err)) != 0) {
+		log_err("collector: %s", err);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int start_forwarders(struct daemon *d)
+{
+	char err[512];
+	for (size_t i = 0; i < d->settings->nforward; i++) {
+		const struct forward_dest *fd = &d->settings->forward[i];
+		if (forward_start(d->store, fd, d->hostname, &d->forwarders[i],
+				  err, sizeof(err)) != 0) {
+			log_err("collector: forward %s: %s", fd->name, err);
+			return -EINVAL;
+		}
+		log_info("collector: forwarding alerts to %s (%s %s)", fd->name,
+			 fd->type, fd->address);
+	}
+	return 0;
+}
+
+static int start_listeners(struct daemon *d)
+{
+	const struct settings *s = d->settings;
+	char err[512];
+	struct ingest_options io = {
+		.host = s->listen,
+		.port = (int)s->ingest_port,
+		.max_connections = (int)s->max_connections,
+		.handshake_timeout_s = (int)s->handshake_timeout,
+		.idle_timeout_s = (int)s->idle_timeout,
+		.max_events_per_second = (int)s->max_events_per_second,
+		.backlog_high = (size_t)s->backlog_high,
+		.stats_interval_s = (int)s->stats_interval,
+		.bundle_dir = d->bundle_dir,
+	};
+	if (ingest_start(d->loop, d->ingest_ctx, d->store, &io, &d->ingest, err,
+			 sizeof(err)) != 0 ||
+	    enroll_start(d->loop, d->enroll_ctx, d->ca, d->store, s->listen,
+			 (int)s->enroll_port, &d->enroll, err, sizeof(err)) != 0) {
+		log_err("collector: %s", err);
+		return -EIO;
+	}
+	return 0;
+}
+
+static void start_timers(struct daemon *d)
+{
+	uv_timer_init(d->loop, &d->silence_timer);
+	d->silence_timer.data = d;
+	uv_timer_start(&d->silence_timer, on_silence_timer, SILENCE_SWEEP_MS,
+		       SILENCE_SWEEP_MS);
+	/* At start too: a collector that was down at midnight catches up,
+	 * as the timer unit's Persistent=true did. */
+	uv_timer_init(d->loop, &d->snapshot_timer);
+	d->snapshot_timer.data = d;
+	uv_timer_start(&d->snapshot_timer, on_snapshot_timer, 0,
+		       SNAPSHOT_CHECK_MS);
+}
+
+int collector_run(const char *config_path, const struct settings *s)
+{
+	struct daemon d = {.config_path = config_path, .settings = s};
+	int rc;
+	signal(SIGPIPE, SIG_IGN);
+	/* One descriptor per agent: 60,000 PCs need far more than 1024. */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	d.loop = uv_default_loop();
+	if ((rc = open_state(&d)) != 0)
+		goto done;
+	gethostname(d.hostname, sizeof(d.hostname) - 1);
+	rulepub_dir(s->state_dir, d.bundle_dir, sizeof(d.bundle_dir));
+	if ((rc = start_forwarders(&d)) != 0 || (rc = start_listeners(&d)) != 0)
+		goto done;
+	start_timers(&d);
+	signals_start(d.loop, &d.signals, &d, on_stop_signal, on_reload);
+	log_info("collector: eduwatch-collector %s serving from %s",
+		 EDUWATCH_VERSION, s->state_dir);
+	uv_run(d.loop, UV_RUN_DEFAULT);
+	rc = 0;
+done:
+	for (size_t i = 0; i < s->nforward; i++)
+		forward_stop(d.forwarders[i]);
+	alert_rules_free(&d.rules);
+	ingest_free(d.ingest);
+	SSL_CTX_free(d.ingest_ctx);
+	SSL_CTX_free(d.enroll_ctx);
+	ca_free(d.ca);
+	if (d.store)
+		store_close(d.store);
+	uv_run(d.loop, UV_RUN_NOWAIT);
+	return rc;
+}
