@@ -38,7 +38,10 @@ LIBS := $(PKG_LIBS) -lm
 
 COMMON_SRC    := $(sort $(wildcard common/*.c))
 COLLECTOR_SRC := $(filter-out collector/main.c,$(sort $(wildcard collector/*.c)))
-AGENT_SRC     := $(filter-out agent/main.c,$(sort $(wildcard agent/*.c)))
+# The agent is one folder per capability (core, av, scan, backup, net) and
+# a platform layer; only this machine's platform is built.
+AGENT_SRC     := $(filter-out agent/main.c agent/platform/windows/%,\
+                   $(sort $(shell find agent -name '*.c')))
 UNIT_SRC      := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRC      := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 SUPPORT_SRC   := $(sort $(wildcard tests/support/*.c))

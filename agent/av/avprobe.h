@@ -10,7 +10,7 @@
 #ifndef EDUWATCH_AVPROBE_H
 #define EDUWATCH_AVPROBE_H
 
-#include "agent/avstatus.h"
+#include "agent/av/avstatus.h"
 
 struct avprobe_config {
 	const char *clamd_socket;  /* "": LocalSocket from clamd_conf */

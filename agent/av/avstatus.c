@@ -1,4 +1,4 @@
-#include "agent/avstatus.h"
+#include "agent/av/avstatus.h"
 
 #include <errno.h>
 #include <stdio.h>

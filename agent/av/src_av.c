@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "agent/avprobe.h"
-#include "agent/source.h"
+#include "agent/av/avprobe.h"
+#include "agent/core/source.h"
 #include "common/alloc.h"
 #include "common/log.h"
 #include "common/timeutil.h"

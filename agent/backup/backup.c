@@ -1,4 +1,4 @@
-#include "agent/backup.h"
+#include "agent/backup/backup.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -19,7 +19,7 @@
 #include <openssl/rand.h>
 #include <uv.h>
 
-#include "agent/beneath.h"
+#include "agent/platform/beneath.h"
 #include "common/alloc.h"
 #include "common/errtext.h"
 #include "common/log.h"

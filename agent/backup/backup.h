@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "agent/repo.h"
+#include "agent/backup/repo.h"
 
 struct backup_progress {
 	const char *phase;    /* "scanning", "backing up", "restoring", ... */

@@ -1,4 +1,4 @@
-#include "agent/backupcli.h"
+#include "agent/backup/backupcli.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -8,8 +8,8 @@
 
 #include <openssl/crypto.h>
 
-#include "agent/backup.h"
-#include "agent/repo.h"
+#include "agent/backup/backup.h"
+#include "agent/backup/repo.h"
 #include "common/jsonout.h"
 #include "common/textsafe.h"
 #include "common/timeutil.h"

@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "agent/settings.h"
+#include "agent/core/settings.h"
 
 struct backupcli_options {
 	const char *command;	   /* init, run, list, verify, restore, prune,

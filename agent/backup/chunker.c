@@ -1,4 +1,4 @@
-#include "agent/chunker.h"
+#include "agent/backup/chunker.h"
 
 #include <string.h>
 

@@ -1,4 +1,4 @@
-#include "agent/repo.h"
+#include "agent/backup/repo.h"
 
 #include <dirent.h>
 #include <errno.h>

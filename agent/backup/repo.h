@@ -25,7 +25,7 @@
 
 #include <openssl/evp.h>
 
-#include "agent/chunker.h"
+#include "agent/backup/chunker.h"
 
 #define REPO_ID_LEN 32
 #define REPO_PACK_TARGET (16u * 1024u * 1024u)

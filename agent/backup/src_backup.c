@@ -30,10 +30,10 @@
 #include <openssl/x509.h>
 #include <uv.h>
 
-#include "agent/backup.h"
-#include "agent/backupcli.h"
-#include "agent/repo.h"
-#include "agent/source.h"
+#include "agent/backup/backup.h"
+#include "agent/backup/backupcli.h"
+#include "agent/backup/repo.h"
+#include "agent/core/source.h"
 #include "common/alloc.h"
 #include "common/log.h"
 #include "common/pki.h"

@@ -1,4 +1,4 @@
-#include "agent/agent.h"
+#include "agent/core/agent.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -9,12 +9,12 @@
 
 #include <openssl/rand.h>
 
-#include "agent/platform.h"
-#include "agent/rulefetch.h"
-#include "agent/rulestore.h"
-#include "agent/source.h"
-#include "agent/spool.h"
-#include "agent/uplink.h"
+#include "agent/platform/platform.h"
+#include "agent/core/rulefetch.h"
+#include "agent/core/rulestore.h"
+#include "agent/core/source.h"
+#include "agent/core/spool.h"
+#include "agent/core/uplink.h"
 #include "common/alloc.h"
 #include "common/command.h"
 #include "common/log.h"

@@ -3,7 +3,7 @@
 #ifndef EDUWATCH_AGENT_H
 #define EDUWATCH_AGENT_H
 
-#include "agent/settings.h"
+#include "agent/core/settings.h"
 
 struct agent_paths {
 	char key[600];

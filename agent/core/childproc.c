@@ -1,4 +1,4 @@
-#include "agent/childproc.h"
+#include "agent/core/childproc.h"
 
 #include <errno.h>
 #include <signal.h>

@@ -1,4 +1,4 @@
-#include "agent/rulefetch.h"
+#include "agent/core/rulefetch.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -7,7 +7,7 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "agent/rulestore.h"
+#include "agent/core/rulestore.h"
 #include "common/alloc.h"
 #include "common/log.h"
 #include "common/wire.h"

@@ -18,7 +18,7 @@
 #include <msgpack.h>
 #include <uv.h>
 
-#include "agent/rulestore.h"
+#include "agent/core/rulestore.h"
 #include "common/bundle.h"
 
 struct rulefetch;

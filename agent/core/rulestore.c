@@ -1,4 +1,4 @@
-#include "agent/rulestore.h"
+#include "agent/core/rulestore.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,7 +10,7 @@
 #include <openssl/x509.h>
 #include <uv.h>
 
-#include "agent/iocset.h"
+#include "agent/net/iocset.h"
 #include "common/alloc.h"
 #include "common/pki.h"
 

@@ -1,4 +1,4 @@
-#include "agent/settings.h"
+#include "agent/core/settings.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

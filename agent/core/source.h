@@ -15,7 +15,7 @@
 #include <msgpack.h>
 #include <uv.h>
 
-#include "agent/settings.h"
+#include "agent/core/settings.h"
 
 struct agent;
 

@@ -1,4 +1,4 @@
-#include "agent/spool.h"
+#include "agent/core/spool.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -4,8 +4,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "agent/platform.h"
-#include "agent/source.h"
+#include "agent/platform/platform.h"
+#include "agent/core/source.h"
 #include "common/alloc.h"
 #include "common/wire.h"
 

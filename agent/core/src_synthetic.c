@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent/source.h"
+#include "agent/core/source.h"
 #include "common/alloc.h"
 #include "common/log.h"
 #include "common/wire.h"

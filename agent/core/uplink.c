@@ -1,4 +1,4 @@
-#include "agent/uplink.h"
+#include "agent/core/uplink.h"
 
 #include <errno.h>
 #include <stdio.h>

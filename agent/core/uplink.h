@@ -18,7 +18,7 @@
 #include <openssl/ssl.h>
 #include <uv.h>
 
-#include "agent/spool.h"
+#include "agent/core/spool.h"
 #include "common/wire.h"
 
 struct uplink_options {

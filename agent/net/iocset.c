@@ -1,4 +1,4 @@
-#include "agent/iocset.h"
+#include "agent/net/iocset.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

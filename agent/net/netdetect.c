@@ -1,4 +1,4 @@
-#include "agent/netdetect.h"
+#include "agent/net/netdetect.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -7,7 +7,7 @@
 
 #include <msgpack.h>
 
-#include "agent/netparse.h"
+#include "agent/net/netparse.h"
 #include "common/alloc.h"
 #include "common/wire.h"
 

@@ -40,7 +40,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "agent/iocset.h"
+#include "agent/net/iocset.h"
 
 #define NETDETECT_LIST_MAX 16
 /* The ports of one source and destination are kept up to the threshold

@@ -1,4 +1,4 @@
-#include "agent/netparse.h"
+#include "agent/net/netparse.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

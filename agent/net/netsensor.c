@@ -1,4 +1,4 @@
-#include "agent/netsensor.h"
+#include "agent/net/netsensor.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -15,12 +15,12 @@
 
 #include <msgpack.h>
 
-#include "agent/childproc.h"
-#include "agent/iocset.h"
-#include "agent/netdetect.h"
-#include "agent/netparse.h"
-#include "agent/platform.h"
-#include "agent/sandbox.h"
+#include "agent/core/childproc.h"
+#include "agent/net/iocset.h"
+#include "agent/net/netdetect.h"
+#include "agent/net/netparse.h"
+#include "agent/platform/platform.h"
+#include "agent/platform/sandbox.h"
 #include "common/alloc.h"
 #include "common/event.h"
 #include "common/log.h"

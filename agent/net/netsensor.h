@@ -19,7 +19,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "agent/settings.h"
+#include "agent/core/settings.h"
 
 /* BPF filter of the live capture. */
 extern const char netsensor_filter[];

@@ -9,8 +9,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "agent/childproc.h"
-#include "agent/source.h"
+#include "agent/core/childproc.h"
+#include "agent/core/source.h"
 #include "common/alloc.h"
 #include "common/log.h"
 #include "common/wire.h"

@@ -1,4 +1,4 @@
-#include "agent/quarantine.h"
+#include "agent/scan/quarantine.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -16,7 +16,7 @@
 #include <openssl/rand.h>
 #include <uv.h>
 
-#include "agent/beneath.h"
+#include "agent/platform/beneath.h"
 #include "common/alloc.h"
 #include "common/errtext.h"
 #include "common/pki.h"

@@ -1,4 +1,4 @@
-#include "agent/scan.h"
+#include "agent/scan/scan.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -10,7 +10,7 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "agent/childproc.h"
+#include "agent/core/childproc.h"
 #include "common/alloc.h"
 #include "common/log.h"
 #include "common/timeutil.h"

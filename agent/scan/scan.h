@@ -20,7 +20,7 @@
 #include <msgpack.h>
 #include <uv.h>
 
-#include "agent/scancache.h"
+#include "agent/scan/scancache.h"
 
 #define SCAN_MAX_JOBS 8
 

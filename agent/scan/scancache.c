@@ -1,4 +1,4 @@
-#include "agent/scancache.h"
+#include "agent/scan/scancache.h"
 
 #include <errno.h>
 #include <stdio.h>

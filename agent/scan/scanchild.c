@@ -1,4 +1,4 @@
-#include "agent/scanchild.h"
+#include "agent/scan/scanchild.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,9 +17,9 @@
 #include <openssl/evp.h>
 #include <uv.h>
 
-#include "agent/beneath.h"
-#include "agent/childproc.h"
-#include "agent/sandbox.h"
+#include "agent/platform/beneath.h"
+#include "agent/core/childproc.h"
+#include "agent/platform/sandbox.h"
 #include "common/alloc.h"
 #include "common/bundle.h"
 #include "common/pki.h"

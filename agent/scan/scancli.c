@@ -1,4 +1,4 @@
-#include "agent/scancli.h"
+#include "agent/scan/scancli.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -7,9 +7,9 @@
 
 #include <uv.h>
 
-#include "agent/rulestore.h"
-#include "agent/scan.h"
-#include "agent/scancache.h"
+#include "agent/core/rulestore.h"
+#include "agent/scan/scan.h"
+#include "agent/scan/scancache.h"
 #include "common/jsonout.h"
 #include "common/log.h"
 #include "common/textsafe.h"

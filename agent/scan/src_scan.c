@@ -26,11 +26,11 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "agent/quarantine.h"
-#include "agent/rulestore.h"
-#include "agent/scan.h"
-#include "agent/scancache.h"
-#include "agent/source.h"
+#include "agent/scan/quarantine.h"
+#include "agent/core/rulestore.h"
+#include "agent/scan/scan.h"
+#include "agent/scan/scancache.h"
+#include "agent/core/source.h"
 #include "common/alloc.h"
 #include "common/log.h"
 #include "common/timeutil.h"

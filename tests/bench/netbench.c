@@ -18,8 +18,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "agent/iocset.h"
-#include "agent/netdetect.h"
+#include "agent/net/iocset.h"
+#include "agent/net/netdetect.h"
 
 static uint8_t frame[600];
 static size_t flen;

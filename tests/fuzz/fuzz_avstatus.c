@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "agent/avstatus.h"
+#include "agent/av/avstatus.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -19,8 +19,8 @@
 
 #include <msgpack.h>
 
-#include "agent/backup.h"
-#include "agent/repo.h"
+#include "agent/backup/backup.h"
+#include "agent/backup/repo.h"
 #include "common/alloc.h"
 #include "common/log.h"
 #include "common/wire.h"

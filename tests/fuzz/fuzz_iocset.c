@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "agent/iocset.h"
+#include "agent/net/iocset.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

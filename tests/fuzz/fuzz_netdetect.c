@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/iocset.h"
-#include "agent/netdetect.h"
+#include "agent/net/iocset.h"
+#include "agent/net/netdetect.h"
 #include "common/alloc.h"
 #include "common/event.h"
 #include "common/wire.h"

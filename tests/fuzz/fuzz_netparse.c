@@ -3,7 +3,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "agent/netparse.h"
+#include "agent/net/netparse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

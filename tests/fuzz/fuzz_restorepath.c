@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "agent/beneath.h"
+#include "agent/platform/beneath.h"
 #include "tests/support/testutil.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "agent/avstatus.h"
+#include "agent/av/avstatus.h"
 
 static void header(char *buf, const char *text)
 {

@@ -16,8 +16,8 @@
 #include <cmocka.h>
 #include <openssl/rand.h>
 
-#include "agent/chunker.h"
-#include "agent/repo.h"
+#include "agent/backup/chunker.h"
+#include "agent/backup/repo.h"
 #include "common/alloc.h"
 #include "common/backupkey.h"
 #include "common/pki.h"

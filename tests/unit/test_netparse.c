@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "agent/netparse.h"
+#include "agent/net/netparse.h"
 
 struct buf {
 	uint8_t b[1600];

@@ -17,9 +17,9 @@
 
 #include <cmocka.h>
 
-#include "agent/iocset.h"
-#include "agent/netdetect.h"
-#include "agent/sandbox.h"
+#include "agent/net/iocset.h"
+#include "agent/net/netdetect.h"
+#include "agent/platform/sandbox.h"
 #include "common/event.h"
 #include "common/wire.h"
 

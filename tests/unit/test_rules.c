@@ -13,8 +13,8 @@
 
 #include <cmocka.h>
 
-#include "agent/scancache.h"
-#include "agent/scanchild.h"
+#include "agent/scan/scancache.h"
+#include "agent/scan/scanchild.h"
 #include "common/alloc.h"
 #include "common/bundle.h"
 #include "common/pki.h"

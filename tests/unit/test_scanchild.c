@@ -21,8 +21,8 @@
 #include <cmocka.h>
 #include <msgpack.h>
 
-#include "agent/childproc.h"
-#include "agent/scanchild.h"
+#include "agent/core/childproc.h"
+#include "agent/scan/scanchild.h"
 #include "common/wire.h"
 #include "tests/support/testutil.h"
 

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "agent/spool.h"
+#include "agent/core/spool.h"
 #include "tests/support/testutil.h"
 
 static char dir[512], path[600];

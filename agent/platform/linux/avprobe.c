@@ -1,5 +1,5 @@
 #ifndef _WIN32
-#include "agent/avprobe.h"
+#include "agent/av/avprobe.h"
 
 #include <dirent.h>
 #include <errno.h>

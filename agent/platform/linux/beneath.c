@@ -1,4 +1,4 @@
-#include "agent/beneath.h"
+#include "agent/platform/beneath.h"
 
 #include <errno.h>
 #include <fcntl.h>

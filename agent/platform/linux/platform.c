@@ -1,4 +1,4 @@
-#include "agent/platform.h"
+#include "agent/platform/platform.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-#include "agent/sandbox.h"
+#include "agent/platform/sandbox.h"
 
 #include <errno.h>
 #include <fcntl.h>

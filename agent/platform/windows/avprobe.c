@@ -8,7 +8,7 @@
  * -lole32 -loleaut32 -lwbemuuid. */
 #ifdef _WIN32
 #define COBJMACROS
-#include "agent/avprobe.h"
+#include "agent/av/avprobe.h"
 
 #include <stdio.h>
 #include <string.h>
