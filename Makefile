@@ -11,7 +11,9 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
             -Wmissing-prototypes -Wno-unused-parameter
-BASE     := -std=c11 -D_GNU_SOURCE -I. -g $(WARN) $(PKG_CFLAGS)
+# common/banned.h poisons the calls STYLE.md bans, in every file.
+BASE     := -std=c11 -D_GNU_SOURCE -I. -include common/banned.h -g $(WARN) \
+            $(PKG_CFLAGS)
 
 ifeq ($(VARIANT),release)
   CC       := gcc
