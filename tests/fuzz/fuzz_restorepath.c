@@ -1,6 +1,6 @@
 /* libFuzzer harness: hostile snapshot paths ("..", absolute, empty
  * components, NUL, very long, deep) handed to the restore path resolver
- * (agent/beneath.h) the way restore uses it, beneath a temp folder in
+ * (agent/platform/beneath.h) the way restore uses it, beneath a temp folder in
  * which links were planted: to its parent, to an outside folder, to "/",
  * to itself, and a file where a folder is expected. Whatever the input,
  * nothing may appear outside the box: the outside folder stays empty, the
