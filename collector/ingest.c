@@ -27,6 +27,9 @@
 #define OUTPUT_HIGH (1024u * 1024u)
 #define OUTPUT_LOW (256u * 1024u)
 #define OUTPUT_STALL_MS 30000
+/* An orderly close waits for the peer to read what is queued (the last
+ * ack, the error frame, close_notify). One that does not is cut. */
+#define CLOSE_GRACE_MS 10000
 /* Agents whose budgets are kept; a power of two. Entries live for the
  * process: only enrolled, unrevoked certificates get this far. */
 #define BUDGET_BUCKETS 16384
@@ -57,6 +60,7 @@ struct conn {
 	bool hello_done;
 	bool closed;	/* the stream is gone; free when inflight drops to 0 */
 	bool closing;
+	bool aborted;	/* cut without waiting for the peer to read */
 	bool paused;
 	bool throttled;
 	bool backlog_paused;
@@ -64,6 +68,7 @@ struct conn {
 	int inflight;
 	uint64_t opened_ms;
 	uint64_t last_activity_ms;
+	uint64_t closing_ms;	/* when closing began */
 	uint64_t written_seen;	/* tls_stream_bytes_written at the last look */
 	uint64_t write_progress_ms; /* when it last moved, or nothing was owed */
 	struct conn *prev, *next;
@@ -96,6 +101,17 @@ static void conn_update_flow(struct conn *c);
 static uint64_t now_ms(struct ingest *ing)
 {
 	return uv_now(ing->loop);
+}
+
+/* Starts an orderly close; the sweep cuts it if the peer does not read
+ * what is queued within CLOSE_GRACE_MS. */
+static void conn_close(struct conn *c, int status)
+{
+	if (c->closing)
+		return;
+	c->closing = true;
+	c->closing_ms = now_ms(c->ing);
+	tls_stream_close(c->ts, status);
 }
 
 static const char *who(const struct conn *c)
@@ -160,8 +176,7 @@ static void conn_reject(struct conn *c, uint64_t *counter, const char *code,
 		wire_pack_kv_str(&out.pk, "msg", reason);
 		send_frame(c, &out);
 	}
-	c->closing = true;
-	tls_stream_close(c->ts, -EPROTO);
+	conn_close(c, -EPROTO);
 }
 
 /* ---- flow control -------------------------------------------------------- */
@@ -675,6 +690,13 @@ static void on_open(struct tls_stream *ts, void *arg)
 	}
 	b->conn = c;
 	c->budget = b;
+	/* A budget spent on an earlier connection stays spent: reconnecting
+	 * must not buy a fresh frame. */
+	refill_tokens(c, now_ms(c->ing));
+	if (b->tokens <= 0) {
+		c->throttled = true;
+		conn_update_flow(c);
+	}
 }
 
 static void on_data(struct tls_stream *ts, const char *data, size_t len,
@@ -811,24 +833,31 @@ static void on_sweep(uv_timer_t *timer)
 	struct conn *next;
 	for (struct conn *c = ing->conns; c; c = next) {
 		next = c->next;
-		if (c->closing)
+		if (c->closing) {
+			/* A peer that will not read its last frames would
+			 * hold an orderly close open for ever. */
+			if (c->ts != NULL && !c->aborted &&
+			    now - c->closing_ms > CLOSE_GRACE_MS) {
+				c->aborted = true;
+				ing->stats.output_stalled++;
+				tls_stream_abort(c->ts, -ETIMEDOUT);
+			}
 			continue;
+		}
 		if (!c->hello_done && now - c->opened_ms > hs_ms) {
 			/* Slowloris: a handshake or hello that never ends. */
-			c->closing = true;
 			ing->stats.handshake_timeouts++;
 			log_info("ingest: closing %s: no TLS handshake and hello "
 				 "within %ds",
 				 who(c), ing->opts.handshake_timeout_s);
-			tls_stream_close(c->ts, -ETIMEDOUT);
+			conn_close(c, -ETIMEDOUT);
 			continue;
 		}
 		if (now - c->last_activity_ms > idle_ms && c->inflight == 0) {
-			c->closing = true;
 			ing->stats.idle_closed++;
 			log_info("ingest: closing %s: idle for %ds", who(c),
 				 ing->opts.idle_timeout_s);
-			tls_stream_close(c->ts, -ETIMEDOUT);
+			conn_close(c, -ETIMEDOUT);
 			continue;
 		}
 		if (c->throttled && c->budget != NULL) {
@@ -853,6 +882,7 @@ static void on_sweep(uv_timer_t *timer)
 			 * read. An orderly close would wait for the backlog
 			 * to drain, which it never will. */
 			c->closing = true;
+			c->aborted = true;
 			ing->stats.output_stalled++;
 			log_warn("ingest: closing %s: %zu bytes unread for %ds",
 				 who(c), owed, OUTPUT_STALL_MS / 1000);
@@ -943,9 +973,16 @@ void ingest_stop(struct ingest *ing, void (*done)(void *arg), void *arg)
 	uv_close((uv_handle_t *)&ing->sweep, on_handle_closed);
 	uv_close((uv_handle_t *)&ing->listener, on_handle_closed);
 	for (struct conn *c = ing->conns; c; c = c->next) {
-		if (!c->closing) {
-			c->closing = true;
-			tls_stream_close(c->ts, 0);
+		if (c->aborted || c->ts == NULL)
+			continue;
+		/* The sweep is stopped, so nothing would cut a close that
+		 * waits on a peer that does not read: one that owes output
+		 * is cut now, the others close in order. */
+		if (tls_stream_write_backlog(c->ts) > 0) {
+			c->closing = c->aborted = true;
+			tls_stream_abort(c->ts, 0);
+		} else {
+			conn_close(c, 0);
 		}
 	}
 }

@@ -382,6 +382,48 @@ def mode_events(a):
     return 0
 
 
+def mode_replace_unread(a):
+    """Connects again and again with one certificate, each time leaving
+    the old connection owing unread output (a bundle piece) and never
+    reading it. The old sockets are kept open on our side."""
+    socks = []
+    for _ in range(a.count):
+        s = connect(a, a.cert, a.key, rcvbuf=4096)
+        s.sendall(hello(a) + pack_frame({"t": "fetch", "what": "rules",
+                                         "version": a.version, "offset": 0}))
+        socks.append(s)
+        time.sleep(0.05)
+    print("replace-unread: %d connections opened, none read" % len(socks), flush=True)
+    time.sleep(a.hold)
+    return 0
+
+
+def mode_reconnect_burst(a):
+    """Reconnects as fast as it can, each time sending one full frame of
+    1,000 events and hanging up after its answer, for a.seconds; prints
+    how many events the collector acked in all."""
+    acked = 0
+    seq = a.seq
+    frames = 0
+    end = time.time() + a.seconds
+    while time.time() < end:
+        try:
+            s = connect(a, a.cert, a.key)
+            evs = [event(a, seq + j) for j in range(1000)]
+            seq += 1000
+            s.sendall(hello(a) + pack_frame({"t": "events", "id": 1, "ev": evs}))
+            frames += 1
+            got, _ = read_frames(s, 0.5, want=2)
+            for f in got:
+                if f.get("t") == "ack":
+                    acked += f.get("n", 0)
+            s.close()
+        except OSError:
+            time.sleep(0.05)
+    print("reconnect-burst: frames=%d stored=%d" % (frames, acked))
+    return 0
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("mode")
@@ -411,7 +453,8 @@ def main():
     modes = {"enroll": mode_enroll, "guess": mode_guess, "idle-tcp": mode_idle_tcp,
              "noread": mode_noread, "fetchloop": mode_fetchloop,
              "fetchfair": mode_fetchfair, "manyconn": mode_manyconn,
-             "events": mode_events}
+             "events": mode_events, "replace-unread": mode_replace_unread,
+             "reconnect-burst": mode_reconnect_burst}
     if a.mode not in modes:
         print("unknown mode", a.mode)
         return 2

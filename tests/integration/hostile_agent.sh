@@ -23,9 +23,9 @@ sed -i "s/max_events_per_second: [0-9]*/max_events_per_second: $RATE/" "$CONF"
 grep -q "max_events_per_second: $RATE" "$CONF" ||
 	printf 'ingest:\n  max_events_per_second: %s\n' "$RATE" >>"$CONF"
 "$COLLECTOR" school add 79001 "Trường 79001" --commune "Xã test" --level 2 \
-	--expected-pcs 10 -c "$CONF" >/dev/null
+	--expected-pcs 12 -c "$CONF" >/dev/null
 collector_start "$LOG" || { not_ok "collector starts"; tap_finish; exit 1; }
-TOKEN=$("$COLLECTOR" token create --school 79001 --uses 10 -c "$CONF" 2>/dev/null)
+TOKEN=$("$COLLECTOR" token create --school 79001 --uses 12 -c "$CONF" 2>/dev/null)
 "$COLLECTOR" rules publish -c "$CONF" >"$WORK/publish.out" 2>&1
 VERSION=$(ls "$D"/bundles/bundle-*.ewb 2>/dev/null | sed -n 's/.*bundle-\([0-9]*\)\.ewb/\1/p' | head -1)
 check "a rule bundle is published for the fetch attacks (version ${VERSION:-none})" test -n "$VERSION"
@@ -40,7 +40,7 @@ as() { # as NAME MODE [args]: run a hostile mode with NAME's certificate
 		--cert "$WORK/$name.crt" --key "$WORK/$name.key" \
 		--agent "$(cat "$WORK/$name.id")" "$@"
 }
-for n in noread many fetcher fair odd; do
+for n in noread many fetcher fair odd replacer burst; do
 	enroll_as $n || not_ok "enroll hostile PC $n"
 done
 # The well-behaved agent enrolls before the attacks: what is measured is
@@ -115,6 +115,22 @@ limit=$(( (RATE * 8 + RATE * 5) * 12 / 10 ))
 check "20 connections of one agent store at most its one budget (${stored:-?} <= $limit)" \
 	eval '[ -n "$stored" ] && [ "$stored" -le "$limit" ]'
 check "older connections of the same agent were replaced" grep -q "replaced by a newer connection" "$LOG"
+
+# One certificate reconnecting in a loop, leaving each old connection
+# owing output it never reads: the replaced connections must not pile up
+# (an orderly close waits for the peer to read; past 10 s it is cut).
+fds_before=$(ls "/proc/$COLLECTOR_PID/fd" | wc -l)
+as replacer replace-unread --count 40 --hold 20 --version "$VERSION" >"$WORK/replace.out" 2>&1
+fds_after=$(ls "/proc/$COLLECTOR_PID/fd" | wc -l)
+check "40 replaced connections that never read are all released ($fds_before fds before, $fds_after after, $(cat "$WORK/replace.out"))" \
+	eval '[ "$fds_after" -le $((fds_before + 3)) ]'
+
+# Reconnecting must not reset the budget: one full frame per reconnect.
+as burst reconnect-burst --seconds 8 >"$WORK/burst.out" 2>&1
+stored=$(sed -n 's/.*stored=\([0-9]*\).*/\1/p' "$WORK/burst.out")
+limit=$(( (RATE * 9 + RATE * 5 + 1000) * 12 / 10 ))
+check "reconnecting in a loop stores at most the agent's budget (${stored:-?} <= $limit; $(cat "$WORK/burst.out"))" \
+	eval '[ -n "$stored" ] && [ "$stored" -le "$limit" ]'
 
 # Fetch fairness: a looping PC slows only itself.
 pieces=$(sed -n 's/.*pieces=\([0-9]*\).*/\1/p' "$WORK/fair.out")
