@@ -50,7 +50,8 @@ struct daemon {
 	uv_timer_t silence_timer;
 	uv_timer_t snapshot_timer;
 	struct snapshot_job snapshot;
-	bool close_after_snapshot;
+	bool close_pending; /* stopping: close the store when nothing uses it */
+	bool enroll_live;   /* enrollment work may still use the store */
 	char hostname[256];
 	char bundle_dir[600];
 	const struct settings *settings;
@@ -170,6 +171,9 @@ static void snapshot_work(uv_work_t *work)
 
 static void finish_stop(struct daemon *d)
 {
+	/* A snapshot or an enrollment in flight still uses the store. */
+	if (d->store == NULL || d->snapshot.running || d->enroll_live)
+		return;
 	/* Commits what is queued; their callbacks find closed connections. */
 	store_close(d->store);
 	d->store = NULL;
@@ -192,7 +196,7 @@ static void snapshot_done(uv_work_t *work, int status)
 		log_info("collector: snapshot %s: %d scores recorded (province "
 			 "%.1f%%), %d compliance drop alert(s)",
 			 j->day, j->recorded, j->province, j->drops);
-	if (d->close_after_snapshot)
+	if (d->close_pending)
 		finish_stop(d);
 }
 
@@ -208,12 +212,22 @@ static void on_snapshot_timer(uv_timer_t *timer)
 		d->snapshot.running = false;
 }
 
+static void on_enroll_stopped(void *arg)
+{
+	struct daemon *d = arg;
+	d->enroll_live = false;
+	if (d->close_pending)
+		finish_stop(d);
+}
+
 static void on_ingest_stopped(void *arg)
 {
 	struct daemon *d = arg;
 	ingest_log_stats(d->ingest);
-	enroll_stop(d->enroll);
+	d->close_pending = true;
+	struct enroll *en = d->enroll;
 	d->enroll = NULL;
+	enroll_stop(en, on_enroll_stopped, d);
 	uv_close((uv_handle_t *)&d->silence_timer, NULL);
 	uv_close((uv_handle_t *)&d->snapshot_timer, NULL);
 	log_forward_stats(d);
@@ -221,11 +235,7 @@ static void on_ingest_stopped(void *arg)
 		forward_stop(d->forwarders[i]);
 		d->forwarders[i] = NULL;
 	}
-	/* A snapshot in flight still uses the store: close it after. */
-	if (d->snapshot.running)
-		d->close_after_snapshot = true;
-	else
-		finish_stop(d);
+	finish_stop(d);
 }
 
 static void on_stop_signal(uv_signal_t *sig, int signum)
@@ -327,6 +337,7 @@ static int start_listeners(struct daemon *d)
 		log_err("collector: %s", err);
 		return -EIO;
 	}
+	d->enroll_live = true;
 	return 0;
 }
 

@@ -58,6 +58,8 @@ struct enroll {
 	uint32_t slot_seed; /* random: colliding addresses cannot be chosen */
 	int open;
 	bool stopping;
+	void (*stopped)(void *arg);
+	void *stopped_arg;
 	struct addr_slot slots[ADDR_SLOTS];
 };
 
@@ -288,7 +290,7 @@ static void session_finish(struct enroll_session *s)
 		log_info("enroll: enrolled agent %s for school %s (host '%s', "
 			 "%s)", s->agent, s->school, s->host, s->addr);
 	}
-	if (fails <= FAILS_FREE || s->detached) {
+	if (fails <= FAILS_FREE || s->detached || en->stopping) {
 		session_answer(s);
 		return;
 	}
@@ -683,8 +685,13 @@ int enroll_new(uv_loop_t *loop, struct ca *ca, struct store *store,
 
 static void enroll_maybe_free(struct enroll *en)
 {
-	if (en->stopping && en->listener_closed && en->sessions == NULL)
-		alloc_free(en);
+	if (!en->stopping || !en->listener_closed || en->sessions != NULL)
+		return;
+	void (*stopped)(void *) = en->stopped;
+	void *arg = en->stopped_arg;
+	alloc_free(en);
+	if (stopped)
+		stopped(arg);
 }
 
 static void listener_closed(uv_handle_t *handle)
@@ -729,11 +736,16 @@ int enroll_start(uv_loop_t *loop, SSL_CTX *ctx, struct ca *ca,
 	return 0;
 }
 
-void enroll_stop(struct enroll *en)
+void enroll_stop(struct enroll *en, void (*done)(void *arg), void *arg)
 {
-	if (en == NULL)
+	if (en == NULL) {
+		if (done)
+			done(arg);
 		return;
+	}
 	en->stopping = true;
+	en->stopped = done;
+	en->stopped_arg = arg;
 	/* Sessions close with their streams; each frees itself once its work
 	 * is back, and the last one frees the service. */
 	for (struct enroll_session *s = en->sessions; s; s = s->next) {

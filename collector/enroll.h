@@ -50,8 +50,10 @@ int enroll_start(uv_loop_t *loop, SSL_CTX *ctx, struct ca *ca,
 		 struct enroll **out, char *err, size_t errlen);
 
 /* Stops listening and closes every session; the service frees itself once
- * the last session's work has finished (run the loop). */
-void enroll_stop(struct enroll *en);
+ * the last session's work has finished (run the loop), and then calls
+ * done(arg) (NULL: nothing). The store must stay open until then: work on
+ * the threadpool still uses it. */
+void enroll_stop(struct enroll *en, void (*done)(void *arg), void *arg);
 void enroll_get_stats(const struct enroll *en, struct enroll_stats *out);
 
 /* ---- one request, without its transport --------------------------------

@@ -94,6 +94,13 @@ out=$(attack valid --source 127.0.0.4)
 check "another address is not slowed by them ($out)" eval '[[ $out == enrolled:* ]]'
 
 check "collector still serving" alive
+# Stopping while enrollments are at work on the threadpool: the store is
+# closed only after the last one is back (it was freed under them).
+for i in 1 2 3 4 5 6; do attack valid --source 127.0.0.5 --hangup >/dev/null 2>&1 & done
+sleep 0.3
 collector_stop
-check "collector stops cleanly" eq $? 0
+rc=$?
+wait
+check "collector stops cleanly with enrollments in flight" eq $rc 0
+check "and says so" grep -q "collector: stopped" "$LOG"
 tap_finish
