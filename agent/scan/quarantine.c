@@ -232,6 +232,14 @@ int quarantine_file(const char *qdir, const char *path, const char *sha256,
 		rc = fail(-EINVAL, err, errlen, "not a regular file:", path);
 		goto out;
 	}
+	/* A second name for the file could be anyone's: a user's hard link
+	 * to a root file would hand that file to quarantine (mode 0000) and
+	 * its restore (owner set back to the user). Left for a person. */
+	if (st.st_nlink > 1) {
+		rc = fail(-EMLINK, err, errlen,
+			  "not quarantined: it has other hard links:", path);
+		goto out;
+	}
 	if ((rc = open_qdir(qdir, true, &qfd, err, errlen)) != 0)
 		goto out;
 	unsigned char rnd[6];
@@ -278,8 +286,27 @@ int quarantine_file(const char *qdir, const char *path, const char *sha256,
 			goto out;
 		}
 	}
-	if (bfd < 0)
-		bfd = openat(qfd, bin, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (bfd < 0) {
+		/* What was moved must be what was checked: a FIFO swapped in
+		 * would hang a blocking open, and another file would be
+		 * recorded under this one's owner. If not, it goes back. */
+		struct stat moved;
+		bfd = openat(qfd, bin, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+					       O_CLOEXEC);
+		if (bfd < 0 || fstat(bfd, &moved) != 0 ||
+		    !S_ISREG(moved.st_mode) || moved.st_ino != st.st_ino ||
+		    moved.st_dev != st.st_dev || moved.st_nlink > 1) {
+			if (bfd >= 0)
+				close(bfd);
+			renameat2(qfd, bin, pfd, leaf, RENAME_NOREPLACE);
+			rc = fail(-ESTALE, err, errlen,
+				  "not quarantined: the file changed between "
+				  "the check and the move:", path);
+			goto out;
+		}
+		/* Reads block again from here: it is a regular file. */
+		fcntl(bfd, F_SETFL, fcntl(bfd, F_GETFL) & ~O_NONBLOCK);
+	}
 	/* The hash of what arrived, recorded as the truth; a mismatch with
 	 * the scan means the file changed in between (it is kept anyway). */
 	if (bfd < 0 || sha256_fd(bfd, e->sha256) != 0)

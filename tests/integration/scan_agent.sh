@@ -131,6 +131,17 @@ mv "$Q.real" "$Q"
 "$AGENT" quarantine restore "$qid" -c "$A/agent.yaml" >/dev/null
 check "the file stayed in quarantine and restores, owner and mode as they were" \
 	eq "$(sha256sum "$Q/shell.php" | cut -c1-64) $(stat -c '%a %U' "$Q/shell.php")" "$sum 640 nobody"
+# A file with a second name (a hard link a user made to it, or to a root
+# file) is reported, never quarantined: moving one name would hand the
+# other's inode to quarantine and its restore.
+H="$WORK/hl"
+mkdir -p "$H" "$WORK/hl-other"
+cp "$S/www/up.php" "$H/linked.php"
+ln "$H/linked.php" "$WORK/hl-other/second-name.php"
+"$COLLECTOR" command send --agent "$ID" --type scan --kind paths --path "$H" -c "$CONF" >/dev/null
+check "a match with another hard link is reported, not quarantined" \
+	wait_event 30 'it has other hard links'
+check "both names are still there" eval 'test -e "$H/linked.php" && test -e "$WORK/hl-other/second-name.php"'
 kill -TERM "$APID"
 wait "$APID"
 tap_finish
