@@ -135,7 +135,10 @@ static int park(struct forwarder *f, const struct store_alert *a,
 	snprintf(notice.agent, sizeof(notice.agent), "%s", a->agent);
 	snprintf(notice.kind, sizeof(notice.kind), "%s",
 		 ALERT_KIND_DEAD_LETTER);
-	int rc = store_dead_letter_add(f->store, &dl, &notice);
+	/* A refused notice about a refusal is parked without another one:
+	 * a receiver that refuses every alert must not feed a loop. */
+	bool is_notice = strcmp(a->kind, ALERT_KIND_DEAD_LETTER) == 0;
+	int rc = store_dead_letter_add(f->store, &dl, is_notice ? NULL : &notice);
 	msgpack_sbuffer_destroy(&sb);
 	if (rc != 0) {
 		set_error(f, "cannot park alert %llu as a dead letter",
