@@ -142,8 +142,14 @@ static void addr_key_of(const char *addr, unsigned char key[16])
 		key[10] = key[11] = 0xff;
 		return;
 	}
-	if (uv_inet_pton(AF_INET6, ip, key) == 0)
-		memset(key + 8, 0, 8);
+	if (uv_inet_pton(AF_INET6, ip, key) == 0) {
+		/* On a dual-stack listener every IPv4 peer is ::ffff:a.b.c.d:
+		 * it is one host, not one /64 for the whole IPv4 Internet. */
+		static const unsigned char v4mapped[12] = {
+			0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+		if (memcmp(key, v4mapped, 12) != 0)
+			memset(key + 8, 0, 8);
+	}
 }
 
 static struct addr_slot *addr_slot_find(struct enroll *en,

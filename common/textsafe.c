@@ -176,9 +176,25 @@ int textsafe_fwrite_json(FILE *f, const char *json, size_t len)
 	while (json != NULL && i < len) {
 		char unit[TEXTSAFE_UNIT_MAX];
 		size_t ulen, took;
+		unsigned cp = 0;
+		size_t n = s[i] >= 0x80 ? utf8_seq(s + i, len - i, &cp) : 0;
+		/* The JSON forms of textsafe's escapes, so that the result
+		 * still parses: \uXXXX for what must not reach a terminal
+		 * raw (all in the BMP), U+FFFD for a byte that is not UTF-8. */
 		if (s[i] == '\\') {
 			unit[0] = '\\';
 			ulen = took = 1;
+		} else if (s[i] < 0x20 || s[i] == 0x7f) {
+			ulen = (size_t)snprintf(unit, sizeof(unit), "\\u%04x",
+						 s[i]);
+			took = 1;
+		} else if (s[i] >= 0x80 && n == 0) {
+			ulen = (size_t)snprintf(unit, sizeof(unit), "\\ufffd");
+			took = 1;
+		} else if (n > 0 && codepoint_needs_escape(cp)) {
+			ulen = (size_t)snprintf(unit, sizeof(unit), "\\u%04x",
+						 cp);
+			took = n;
 		} else {
 			took = escape_unit(s + i, len - i, unit, &ulen);
 		}
