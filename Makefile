@@ -132,7 +132,7 @@ test: deps-test
 	@$(MAKE) --no-print-directory VARIANT=release tests
 	@$(MAKE) --no-print-directory VARIANT=asan tests
 	@$(MAKE) --no-print-directory VARIANT=fuzz fuzzers
-	@tests/run.sh all
+	@ONLY="$(ONLY)" tests/run.sh all
 
 fuzz: deps-test
 	@$(MAKE) --no-print-directory VARIANT=fuzz fuzzers

@@ -2,6 +2,10 @@
 # Runs eduwatch's test suites and prints one closing line that counts them:
 #   total: N passed, N failed
 # Usage: tests/run.sh all|unit|integration|fuzz|chaos
+#   ONLY=NAME[,NAME...] runs only the suites so named (a unit test binary
+#   such as test_store, an integration or chaos script such as
+#   collector_ingest, a fuzz harness such as fuzz_enroll), in every
+#   variant the mode covers: `make test ONLY=hostile_agent`.
 # Every suite speaks TAP ("ok ..." / "not ok ..."); this script only counts.
 set -u
 cd "$(dirname "$0")/.."
@@ -13,6 +17,13 @@ passed=0
 failed=0
 skipped=0
 failures=()
+ONLY=${ONLY:-}
+
+selected() { # selected NAME: true when ONLY is empty or names it
+	[ -z "$ONLY" ] && return 0
+	case ",$ONLY," in *",$1,"*) return 0 ;; esac
+	return 1
+}
 
 record() { # record SUITE < TAP lines
 	local suite=$1 line
@@ -32,6 +43,7 @@ run_unit() { # run_unit VARIANT
 	for t in "$BUILD/$variant"/tests/test_*; do
 		[ -x "$t" ] || continue
 		name=$(basename "$t")
+		selected "$name" || continue
 		out="$log_dir/$variant-$name.log"
 		CMOCKA_MESSAGE_OUTPUT=TAP timeout 300 "$t" >"$out" 2>&1
 		local rc=$?
@@ -51,6 +63,7 @@ run_integration() { # run_integration VARIANT
 	for t in tests/integration/*.sh; do
 		[ -f "$t" ] || continue
 		name=$(basename "$t" .sh)
+		selected "$name" || continue
 		out="$log_dir/$variant-int-$name.log"
 		EW_BIN="$BUILD/$variant/bin" EW_BENCH_BIN="$BUILD/$variant/bench" \
 			EW_VARIANT="$variant" timeout 900 bash "$t" >"$out" 2>&1
@@ -70,6 +83,7 @@ run_fuzz() {
 	for f in "$BUILD"/fuzz/fuzz/fuzz_*; do
 		[ -x "$f" ] || continue
 		name=$(basename "$f")
+		selected "$name" || continue
 		out="$log_dir/$name.log"
 		work=$(mktemp -d "${TMPDIR:-/tmp}/ew-corpus-XXXXXX")
 		cp -r "tests/fuzz/corpus/${name#fuzz_}/." "$work/" 2>/dev/null
@@ -93,6 +107,7 @@ run_chaos() {
 	for t in tests/chaos/*.sh; do
 		[ -f "$t" ] || continue
 		name=$(basename "$t" .sh)
+		selected "$name" || continue
 		out="$log_dir/chaos-$name.log"
 		EW_BIN="$BUILD/release/bin" EW_BENCH_BIN="$BUILD/release/bench" \
 			timeout 1800 bash "$t" >"$out" 2>&1
