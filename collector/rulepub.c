@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "common/alloc.h"
+#include "common/fsutil.h"
 #include "common/pki.h"
 #include "common/timeutil.h"
 #include "common/yararules.h"
@@ -71,7 +72,7 @@ static int store_signed(const char *state_dir, const char *prefix,
 	mkdir(dir, 0755);
 	snprintf(path, sizeof(path), "%s/%s-%llu.ewb", dir, prefix,
 		 (unsigned long long)info->version);
-	rc = pki_write_file_atomic(path, img, img_len, 0644);
+	rc = fs_write_atomic(path, img, img_len, 0644);
 	alloc_free(img);
 	if (rc != 0) {
 		snprintf(err, errlen, "%s: %s", path, uv_strerror(rc));

@@ -10,6 +10,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
+#include "common/fsutil.h"
 #include "common/pki.h"
 #include "common/wire.h"
 
@@ -99,7 +100,7 @@ int backupkey_write(const char *path, const uint8_t keys[BACKUPKEY_LEN],
 	wire_pack_str(&pk, "sealed");
 	msgpack_pack_bin(&pk, sizeof(sealed));
 	msgpack_pack_bin_body(&pk, sealed, sizeof(sealed));
-	rc = pki_write_file_atomic(path, sb.data, sb.size, 0600);
+	rc = fs_write_atomic(path, sb.data, sb.size, 0600);
 	msgpack_sbuffer_destroy(&sb);
 	return rc;
 }

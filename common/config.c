@@ -11,6 +11,7 @@
 #include <yaml.h>
 
 #include "common/alloc.h"
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "common/pki.h"
 
@@ -673,7 +674,7 @@ int config_write_text(const char *path, const char *text, int written,
 		snprintf(err, errlen, "%s: settings too long", path);
 		return -ENAMETOOLONG;
 	}
-	int rc = pki_write_file_atomic(path, text, (size_t)written, 0640);
+	int rc = fs_write_atomic(path, text, (size_t)written, 0640);
 	if (rc != 0) {
 		char buf[128];
 		snprintf(err, errlen, "cannot write %s: %s", path,

@@ -14,6 +14,7 @@
 #include <openssl/x509v3.h>
 
 #include "common/alloc.h"
+#include "common/fsutil.h"
 
 int pki_key_new(EVP_PKEY **out)
 {
@@ -231,52 +232,13 @@ int pki_csr_parse(const char *pem, size_t len, EVP_PKEY **pubkey_out)
 	return rc;
 }
 
-int pki_write_file_atomic(const char *path, const void *data, size_t len,
-			  unsigned mode)
-{
-	char tmp[4096];
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	if (fd < 0)
-		return -errno;
-	const char *p = data;
-	size_t left = len;
-	while (left > 0) {
-		ssize_t n = write(fd, p, left);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			int err = -errno;
-			close(fd);
-			unlink(tmp);
-			return err;
-		}
-		p += n;
-		left -= (size_t)n;
-	}
-	if (fchmod(fd, mode) != 0 || fsync(fd) != 0) {
-		int err = -errno;
-		close(fd);
-		unlink(tmp);
-		return err;
-	}
-	close(fd);
-	if (rename(tmp, path) != 0) {
-		int err = -errno;
-		unlink(tmp);
-		return err;
-	}
-	return 0;
-}
-
 static int write_bio_atomic(const char *path, BIO *bio, unsigned mode)
 {
 	char *data;
 	long len = BIO_get_mem_data(bio, &data);
 	if (len <= 0)
 		return -EINVAL;
-	return pki_write_file_atomic(path, data, (size_t)len, mode);
+	return fs_write_atomic(path, data, (size_t)len, mode);
 }
 
 int pki_write_key(const char *path, EVP_PKEY *key)

@@ -59,7 +59,6 @@ int pki_cert_fingerprint(X509 *cert, char out[65]);
 int pki_cert_identity(X509 *cert, char *cn, size_t cn_cap, char *ou,
 		      size_t ou_cap);
 
-/* Writes a whole buffer to path through a temp file, fsync and rename. */
 /* ECDSA P-256 over SHA-256 (DER). sig must hold PKI_SIG_MAX bytes.
  * Returns 0 or -EINVAL. */
 #define PKI_SIG_MAX 160
@@ -68,8 +67,5 @@ int pki_sign(EVP_PKEY *key, const void *data, size_t len, unsigned char *sig,
 /* Returns true only for a valid signature by pubkey over data. */
 bool pki_verify(EVP_PKEY *pubkey, const void *data, size_t len,
 		const unsigned char *sig, size_t siglen);
-
-int pki_write_file_atomic(const char *path, const void *data, size_t len,
-			  unsigned mode);
 
 #endif

@@ -24,6 +24,7 @@
 #include "common/alloc.h"
 #include "common/backupkey.h"
 #include "common/errtext.h"
+#include "common/fsutil.h"
 #include "common/wire.h"
 
 #define NONCE BACKUPKEY_NONCE
@@ -481,15 +482,11 @@ static void key_sum(const uint8_t *buf, size_t len, uint8_t out[32])
 
 static void write_key_sum(const char *dir, const uint8_t sum[32])
 {
-	char path[600], tmp[620];
+	char path[600];
 	snprintf(path, sizeof(path), "%s/keys/key.sha256", dir);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return;
-	int rc = write_all(fd, sum, 32);
-	if (close(fd) != 0 || rc != 0 || rename(tmp, path) != 0)
-		unlink(tmp);
+	/* Best effort: without it, a damaged key file reads as a wrong
+	 * passphrase, as before. */
+	(void)fs_write_atomic(path, sum, 32, 0600);
 }
 
 static int read_keys(const char *dir, const char *pass, uint8_t keys[KEYS_LEN],

@@ -35,6 +35,7 @@
 #include "agent/backup/repo.h"
 #include "agent/core/source.h"
 #include "common/alloc.h"
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "common/pki.h"
 #include "common/timeutil.h"
@@ -79,7 +80,7 @@ static int ensure_passphrase(const char *file, char *err, size_t errlen)
 	for (size_t i = 0; i < sizeof(rnd); i++)
 		snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
 	int n = snprintf(line, sizeof(line), "%s\n", hex);
-	int rc = pki_write_file_atomic(file, line, (size_t)n, 0600);
+	int rc = fs_write_atomic(file, line, (size_t)n, 0600);
 	if (rc != 0)
 		snprintf(err, errlen, "cannot write %s: %s", file,
 			 uv_strerror(rc));

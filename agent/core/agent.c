@@ -17,6 +17,7 @@
 #include "agent/core/uplink.h"
 #include "common/alloc.h"
 #include "common/command.h"
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "common/pki.h"
 #include "common/signals.h"
@@ -164,7 +165,7 @@ static void write_status(struct agent *agent)
 		(unsigned long long)ss.last_seq, us.last_error,
 		platform_rss_kib(), now);
 	if (n > 0 && (size_t)n < sizeof(text))
-		pki_write_file_atomic(agent->paths.status, text, (size_t)n, 0644);
+		fs_write_atomic(agent->paths.status, text, (size_t)n, 0644);
 }
 
 static void on_status_timer(uv_timer_t *timer)

@@ -12,6 +12,7 @@
 
 #include "agent/net/iocset.h"
 #include "common/alloc.h"
+#include "common/fsutil.h"
 #include "common/pki.h"
 
 const char *rulestore_kind_name(enum rulestore_kind kind)
@@ -134,32 +135,6 @@ int rulestore_part_append(const char *state_dir, enum rulestore_kind kind,
 	return rc;
 }
 
-/* Copy, fsync, rename: a power cut leaves the old file or the new, never
- * half of one. */
-static int copy_into_place(const char *from, const char *to)
-{
-	char tmp[700];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", to);
-	FILE *in = fopen(from, "rbe");
-	int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	char buf[65536];
-	size_t n;
-	int rc = in && out >= 0 ? 0 : -errno;
-	while (rc == 0 && (n = fread(buf, 1, sizeof(buf), in)) > 0)
-		if (write(out, buf, n) != (ssize_t)n)
-			rc = -EIO;
-	if (rc == 0 && fsync(out) != 0)
-		rc = -errno;
-	if (in)
-		fclose(in);
-	if (out >= 0)
-		close(out);
-	if (rc == 0 && rename(tmp, to) != 0)
-		rc = -errno;
-	if (rc != 0)
-		unlink(tmp);
-	return rc;
-}
 
 /* An IOC list is used only if the sensor's own parser takes every line. */
 static int install_ioc_list(const char *state_dir, const void *text,
@@ -177,7 +152,7 @@ static int install_ioc_list(const char *state_dir, const void *text,
 	}
 	char path[600];
 	snprintf(path, sizeof(path), "%s/ioc.txt", state_dir);
-	rc = pki_write_file_atomic(path, text, len, 0600);
+	rc = fs_write_atomic(path, text, len, 0600);
 	if (rc != 0)
 		snprintf(err, errlen, "%s: %s", path, uv_strerror(rc));
 	return rc;
@@ -221,7 +196,7 @@ static int install(const char *state_dir, enum rulestore_kind kind,
 	snprintf(dir, sizeof(dir), "%s/rules", state_dir);
 	mkdir(dir, 0700);
 	installed_path(state_dir, kind, dst, sizeof(dst));
-	rc = copy_into_place(file, dst);
+	rc = fs_copy_atomic(file, dst, 0600);
 	if (rc != 0) {
 		snprintf(err, errlen, "cannot install the bundle: %s",
 			 uv_strerror(rc));

@@ -19,6 +19,7 @@
 #include "agent/platform/beneath.h"
 #include "common/alloc.h"
 #include "common/errtext.h"
+#include "common/fsutil.h"
 #include "common/pki.h"
 #include "common/timeutil.h"
 #include "common/wire.h"
@@ -167,7 +168,7 @@ static int write_meta(const char *path, const struct quarantine_entry *e)
 	wire_pack_kv_u64(&pk, "gid", e->gid);
 	wire_pack_kv_u64(&pk, "mtime", (uint64_t)e->mtime_s);
 	wire_pack_kv_u64(&pk, "at", (uint64_t)e->quarantined_us);
-	int rc = pki_write_file_atomic(path, sb.data, sb.size, 0600);
+	int rc = fs_write_atomic(path, sb.data, sb.size, 0600);
 	msgpack_sbuffer_destroy(&sb);
 	return rc;
 }

@@ -32,6 +32,8 @@
 #include "agent/scan/scancache.h"
 #include "agent/core/source.h"
 #include "common/alloc.h"
+#include "common/dynbuf.h"
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "common/wire.h"
@@ -102,15 +104,17 @@ static size_t infected_load(struct scanner_src *ss, char (*out)[AGENT_PATH_LEN],
 static void infected_save(struct scanner_src *ss, char (*list)[AGENT_PATH_LEN],
 			  size_t n)
 {
-	char tmp[620];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", ss->infected_path);
-	FILE *f = fopen(tmp, "we");
-	if (f == NULL)
-		return;
+	/* Durable like every state file: the score's "infected files still
+	 * open" must not come back empty after a power cut. */
+	struct dynbuf b;
+	dynbuf_init(&b, (size_t)(INFECTED_MAX + 1) * (AGENT_PATH_LEN + 1) + 1);
 	for (size_t i = 0; i < n; i++)
-		fprintf(f, "%s\n", list[i]);
-	if (fclose(f) == 0)
-		rename(tmp, ss->infected_path);
+		dynbuf_addf(&b, "%s\n", list[i]);
+	if (!b.failed &&
+	    fs_write_atomic(ss->infected_path, b.data ? b.data : "", b.len,
+			    0600) != 0)
+		log_warn("scan: cannot save %s", ss->infected_path);
+	dynbuf_free(&b);
 }
 
 /* Adds or drops one path; returns how many infected files still exist. */

@@ -25,6 +25,7 @@
 #include "common/alloc.h"
 #include "common/enroll_client.h"
 #include "common/event.h"
+#include "common/fsutil.h"
 #include "common/pki.h"
 #include "common/tls.h"
 #include "common/wire.h"
@@ -373,7 +374,7 @@ static int load_or_enroll(struct sim_agent *a, const char *state,
 	snprintf(a->id, sizeof(a->id), "%s", res.agent);
 	if (pki_write_key(key_path, a->key) != 0 ||
 	    pki_write_cert(cert_path, a->cert) != 0 ||
-	    pki_write_file_atomic(id_path, a->id, strlen(a->id), 0644) != 0)
+	    fs_write_atomic(id_path, a->id, strlen(a->id), 0644) != 0)
 		return -1;
 	return 0;
 }

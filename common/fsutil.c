@@ -1,0 +1,124 @@
+#include "common/fsutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#include "common/alloc.h"
+
+static int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* The folder's entry for the new name is durable only once the folder
+ * itself is synced. */
+static int fsync_parent(const char *path)
+{
+	char dir[4096];
+	const char *slash = strrchr(path, '/');
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	else if (snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path),
+			  path) >= (int)sizeof(dir))
+		return -ENAMETOOLONG;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int rc = fsync(fd) == 0 ? 0 : -errno;
+	close(fd);
+	return rc;
+}
+
+int fs_write_atomic(const char *path, const void *data, size_t len,
+		    unsigned mode)
+{
+	char tmp[4096];
+	unsigned char rnd[6];
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		return -EIO;
+	if (snprintf(tmp, sizeof(tmp), "%s.%02x%02x%02x%02x%02x%02x.tmp", path,
+		     rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]) >=
+	    (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		      mode & 07777);
+	if (fd < 0)
+		return -errno;
+	int rc = write_all(fd, data, len);
+	/* The mode again: the umask may have taken bits from open's. */
+	if (rc == 0 && fchmod(fd, mode & 07777) != 0)
+		rc = -errno;
+	if (rc == 0 && fsync(fd) != 0)
+		rc = -errno;
+	if (close(fd) != 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && rename(tmp, path) != 0)
+		rc = -errno;
+	if (rc != 0) {
+		unlink(tmp);
+		return rc;
+	}
+	/* Some filesystems cannot sync a folder (EINVAL); only a real I/O
+	 * error is reported, since the new contents are in place. */
+	rc = fsync_parent(path);
+	return rc == -EIO ? rc : 0;
+}
+
+int fs_copy_atomic(const char *src, const char *path, unsigned mode)
+{
+	int fd = open(src, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) != 0) {
+		int rc = -errno;
+		close(fd);
+		return rc;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return -EINVAL;
+	}
+	size_t len = (size_t)st.st_size;
+	char *buf = alloc_bytes(len ? len : 1);
+	if (buf == NULL) {
+		close(fd);
+		return -ENOMEM;
+	}
+	size_t got = 0;
+	int rc = 0;
+	while (got < len) {
+		ssize_t n = read(fd, buf + got, len - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = n < 0 ? -errno : -EIO; /* shrank while read */
+			break;
+		}
+		got += (size_t)n;
+	}
+	close(fd);
+	if (rc == 0)
+		rc = fs_write_atomic(path, buf, len, mode);
+	alloc_free(buf);
+	return rc;
+}

@@ -1,0 +1,26 @@
+/* fsutil: the one way to replace a file's contents.
+ *
+ * A state file (a key, a certificate, a status, the list of infected
+ * files, a rule bundle) must be either the old version or the new one
+ * after a power cut, never empty or half written. fs_write_atomic writes
+ * a temporary file beside the target (O_EXCL, a random name, so two
+ * writers or a planted file cannot collide), sets its mode, fsyncs it,
+ * renames it over the target and fsyncs the folder, so the rename itself
+ * survives a crash. The backup repository keeps its own variant: its
+ * temporary files live in the repository's tmp/ folder, which its format
+ * cleans after a crash (docs/BACKUP-FORMAT.md). */
+#ifndef EDUWATCH_FSUTIL_H
+#define EDUWATCH_FSUTIL_H
+
+#include <stddef.h>
+
+/* Returns 0 or a negative errno; on failure the target is unchanged and
+ * no temporary file is left. */
+int fs_write_atomic(const char *path, const void *data, size_t len,
+		    unsigned mode);
+
+/* The same with the contents of the file at src (read whole; for small
+ * files such as rule bundles). */
+int fs_copy_atomic(const char *src, const char *path, unsigned mode);
+
+#endif
