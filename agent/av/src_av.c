@@ -13,6 +13,7 @@
 #include "agent/core/source.h"
 #include "common/alloc.h"
 #include "common/log.h"
+#include "common/mpmap.h"
 #include "common/timeutil.h"
 #include "common/wire.h"
 
@@ -55,7 +56,8 @@ static void emit(struct av_src *av)
 	msgpack_packer pk;
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 4 + (r->sig_age_days >= 0));
+	struct mpmap body, product;
+	mpmap_begin(&body, &pk);
 	wire_pack_kv_bool(&pk, "realtime", r->realtime);
 	if (r->sig_age_days >= 0)
 		wire_pack_kv_u64(&pk, "sig_age_days", (uint64_t)r->sig_age_days);
@@ -66,7 +68,7 @@ static void emit(struct av_src *av)
 	msgpack_pack_array(&pk, (uint32_t)r->count);
 	for (size_t i = 0; i < r->count; i++) {
 		const struct av_product *p = &r->products[i];
-		msgpack_pack_map(&pk, 6 + p->sig_known);
+		mpmap_begin(&product, &pk);
 		wire_pack_kv_str(&pk, "name", p->name);
 		wire_pack_kv_str(&pk, "source", p->source);
 		wire_pack_kv_str(&pk, "state", av_state_name(p->state));
@@ -76,7 +78,9 @@ static void emit(struct av_src *av)
 		if (p->sig_known)
 			wire_pack_kv_u64(&pk, "sig_time_us",
 					 (uint64_t)p->sig_time_us);
+		mpmap_end(&product);
 	}
+	mpmap_end(&body);
 	/* Unprotected is worth an officer's look; the alert rules decide. */
 	agent_emit(av->env.agent, "av.status", r->realtime ? 1 : 6, false,
 		   sb.data, sb.size, NULL);

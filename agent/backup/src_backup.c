@@ -37,6 +37,7 @@
 #include "common/alloc.h"
 #include "common/fsutil.h"
 #include "common/log.h"
+#include "common/mpmap.h"
 #include "common/pki.h"
 #include "common/timeutil.h"
 #include "common/wire.h"
@@ -204,7 +205,8 @@ static void emit_status(struct backup_src *b)
 	bool failed = b->rc != 0;
 	/* What a backup left out: the count, and the first paths. */
 	bool left_out = b->job == JOB_BACKUP && b->rc == 0 && b->stats.errors;
-	msgpack_pack_map(&pk, 13 + failed + 2 * left_out);
+	struct mpmap map;
+	mpmap_begin(&map, &pk);
 	wire_pack_kv_str(&pk, "action", b->job == JOB_BACKUP   ? "backup"
 					: b->job == JOB_VERIFY ? "verify"
 							       : "restore_test");
@@ -242,6 +244,7 @@ static void emit_status(struct backup_src *b)
 		for (size_t i = 0; i < n; i++)
 			wire_pack_str(&pk, b->stats.not_stored[i]);
 	}
+	mpmap_end(&map);
 	agent_emit(b->env.agent, "backup.status",
 		   failed || !rpo_met || left_out ? 7 : 1,
 		   false, sb.data, sb.size, NULL);

@@ -22,6 +22,7 @@
 #include "agent/platform/sandbox.h"
 #include "common/alloc.h"
 #include "common/bundle.h"
+#include "common/mpmap.h"
 #include "common/pki.h"
 #include "common/wire.h"
 #include "common/yararules.h"
@@ -237,7 +238,8 @@ static int reply(struct child *ch, const char *path, const char *verdict,
 	msgpack_packer pk;
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 5 + (sha != NULL) + (ml != NULL));
+	struct mpmap map;
+	mpmap_begin(&map, &pk);
 	wire_pack_kv_str(&pk, "t", "res");
 	wire_pack_kv_str(&pk, "p", path);
 	wire_pack_kv_str(&pk, "r", verdict);
@@ -250,6 +252,7 @@ static int reply(struct child *ch, const char *path, const char *verdict,
 		msgpack_pack_array(&pk, ml->count);
 		msgpack_sbuffer_write(&sb, ml->body.data, ml->body.size);
 	}
+	mpmap_end(&map);
 	int rc = childproc_send(ch->out_fd, sb.data, sb.size);
 	msgpack_sbuffer_destroy(&sb);
 	return rc;

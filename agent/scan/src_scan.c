@@ -35,6 +35,7 @@
 #include "common/dynbuf.h"
 #include "common/fsutil.h"
 #include "common/log.h"
+#include "common/mpmap.h"
 #include "common/timeutil.h"
 #include "common/wire.h"
 
@@ -282,7 +283,8 @@ static void emit_summary(struct scanner_src *ss, const struct scan_totals *t,
 	msgpack_packer pk;
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 15 + (fatal != NULL));
+	struct mpmap map;
+	mpmap_begin(&map, &pk);
 	wire_pack_kv_str(&pk, "kind", kind_names[ss->current.kind]);
 	wire_pack_str(&pk, "paths");
 	msgpack_pack_array(&pk, (uint32_t)ss->current.npaths);
@@ -304,6 +306,7 @@ static void emit_summary(struct scanner_src *ss, const struct scan_totals *t,
 	wire_pack_kv_u64(&pk, "restarts", t->restarts);
 	if (fatal)
 		wire_pack_kv_str(&pk, "error", fatal);
+	mpmap_end(&map);
 	agent_emit(ss->env.agent, "scan.summary",
 		   fatal ? 5 : infected ? 8 : 0, false, sb.data, sb.size, NULL);
 	msgpack_sbuffer_destroy(&sb);
