@@ -17,11 +17,6 @@ collector_start "$LOG" || not_ok "collector start"
 TOKEN=$("$COLLECTOR" token create --school 79002 --uses 1 -c "$CONF" 2>/dev/null)
 
 status() { "$AGENT" status -c "$ACONF" 2>&1; }
-wait_for() { # wait_for SECONDS command...
-	local t=$1; shift
-	for ((i = 0; i < t * 10; i++)); do "$@" && return 0; sleep 0.1; done
-	return 1
-}
 # Starts an agent in the background: agent_start CONFIG LOG (sets APID).
 agent_start() {
 	"$AGENT" run -c "$1" >>"$2" 2>&1 &

@@ -20,6 +20,14 @@ check() { # check "description" command...
 	if "$@"; then ok "$what"; else not_ok "$what"; fi
 }
 eq() { [ "$1" = "$2" ] || { echo "# expected '$2', got '$1'" >&2; return 1; }; }
+# wait_for SECONDS command...: true as soon as the command is, polling
+# every 0.1 s; false when SECONDS pass first. Use it instead of a sleep:
+# a loaded machine (ASan, two cores) is slow, not wrong.
+wait_for() {
+	local t=$1 i; shift
+	for ((i = 0; i < t * 10; i++)); do "$@" && return 0; sleep 0.1; done
+	return 1
+}
 
 cleanup() {
 	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
@@ -143,11 +151,8 @@ collector_with_agent() {
 # agent_events: the newest events of agent $ID at the collector ($CONF),
 # as JSON. wait_event SECONDS PATTERN: until one of them matches.
 agent_events() { "$COLLECTOR" events list --agent "$ID" --limit 500 --json -c "$CONF"; }
-wait_event() {
-	local i
-	for ((i = 0; i < $1 * 5; i++)); do agent_events | grep -q "$2" && return 0; sleep 0.2; done
-	return 1
-}
+events_match() { agent_events | grep -q "$1"; }
+wait_event() { wait_for "$1" events_match "$2"; }
 
 tap_finish() {
 	echo "1..$TAP_N"

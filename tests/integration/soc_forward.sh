@@ -299,7 +299,6 @@ def ok(l):
     except (KeyError, TypeError, AttributeError):
         return False
 sys.exit(0 if any([ok(l) for l in sys.stdin]) else 1)' "$1"; }
-wait_for() { local i; for ((i = 0; i < $1 * 4; i++)); do "${@:2}" && return 0; sleep 0.25; done; return 1; }
 check "the alert for the ff fe file reaches the strict HTTPS receiver, U+FFFD in file.name" \
 	wait_for 60 https_alert 'a["file"]["name"] == "\ufffd\ufffd.com"'
 check "its evidence keeps the raw name in path_b64" https_alert \
