@@ -11,7 +11,7 @@
 
 #include "common/alloc.h"
 
-static int write_all(int fd, const void *data, size_t len)
+int fs_write_all(int fd, const void *data, size_t len)
 {
 	const char *p = data;
 	while (len > 0) {
@@ -27,6 +27,16 @@ static int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
+int fs_fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int rc = fsync(fd) == 0 ? 0 : -errno;
+	close(fd);
+	return rc;
+}
+
 /* The folder's entry for the new name is durable only once the folder
  * itself is synced. */
 static int fsync_parent(const char *path)
@@ -40,12 +50,7 @@ static int fsync_parent(const char *path)
 	else if (snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path),
 			  path) >= (int)sizeof(dir))
 		return -ENAMETOOLONG;
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	int rc = fsync(fd) == 0 ? 0 : -errno;
-	close(fd);
-	return rc;
+	return fs_fsync_dir(dir);
 }
 
 int fs_write_atomic(const char *path, const void *data, size_t len,
@@ -63,7 +68,7 @@ int fs_write_atomic(const char *path, const void *data, size_t len,
 		      mode & 07777);
 	if (fd < 0)
 		return -errno;
-	int rc = write_all(fd, data, len);
+	int rc = fs_write_all(fd, data, len);
 	/* The mode again: the umask may have taken bits from open's. */
 	if (rc == 0 && fchmod(fd, mode & 07777) != 0)
 		rc = -errno;

@@ -19,6 +19,14 @@
 int fs_write_atomic(const char *path, const void *data, size_t len,
 		    unsigned mode);
 
+/* fsyncs a folder, so that names created or renamed in it survive a
+ * crash. Returns 0 or a negative errno. */
+int fs_fsync_dir(const char *dir);
+
+/* Writes all len bytes to fd, going on after short writes and EINTR.
+ * Returns 0 or a negative errno. */
+int fs_write_all(int fd, const void *data, size_t len);
+
 /* The same with the contents of the file at src (read whole; for small
  * files such as rule bundles). */
 int fs_copy_atomic(const char *src, const char *path, unsigned mode);

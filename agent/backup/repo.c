@@ -112,31 +112,6 @@ int repo_unhex(const char *hex, uint8_t *id, size_t n)
 
 /* ---- files ---------------------------------------------------------------------- */
 
-static int fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	int rc = fsync(fd) == 0 ? 0 : -errno;
-	close(fd);
-	return rc;
-}
-
-static int write_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-	while (n > 0) {
-		ssize_t w = write(fd, c, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		c += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* tmp file, fsync, rename into place, fsync the folder. */
 static int put_file(struct repo *r, const char *subdir, const char *name,
 		    const void *data, size_t len)
@@ -152,7 +127,7 @@ static int put_file(struct repo *r, const char *subdir, const char *name,
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	int rc = write_all(fd, data, len);
+	int rc = fs_write_all(fd, data, len);
 	if (rc == 0 && fsync(fd) != 0)
 		rc = -errno;
 	if (close(fd) != 0 && rc == 0)
@@ -162,7 +137,7 @@ static int put_file(struct repo *r, const char *subdir, const char *name,
 	if (rc != 0)
 		unlink(tmp);
 	else
-		fsync_dir(dir);
+		fs_fsync_dir(dir);
 	return rc;
 }
 
@@ -677,7 +652,7 @@ int repo_flush(struct repo *r, char *err, size_t errlen)
 		f[2] = (uint8_t)(tl >> 16);
 		f[3] = (uint8_t)(tl >> 24);
 		memcpy(f + 4, PACK_MAGIC, 4);
-		rc = write_all(r->pack_fd, trailer, tl + PACK_FOOTER);
+		rc = fs_write_all(r->pack_fd, trailer, tl + PACK_FOOTER);
 	}
 	alloc_free(trailer);
 	if (rc == 0 && fsync(r->pack_fd) != 0)
@@ -687,7 +662,7 @@ int repo_flush(struct repo *r, char *err, size_t errlen)
 	if (rc == 0 && rename(r->pack_tmp, dst) != 0)
 		rc = -errno;
 	if (rc == 0)
-		rc = fsync_dir(dir);
+		rc = fs_fsync_dir(dir);
 	/* The index after the pack: an index never names a missing pack,
 	 * and a pack without an index is only wasted space. */
 	if (rc == 0)
@@ -752,7 +727,7 @@ int repo_put(struct repo *r, const uint8_t id[REPO_ID_LEN], const void *data,
 				    repo_strerror(-errno));
 	}
 	size_t slen = zlen + NONCE + TAG;
-	rc = write_all(r->pack_fd, sealed, slen);
+	rc = fs_write_all(r->pack_fd, sealed, slen);
 	if (rc != 0) {
 		close(r->pack_fd);
 		r->pack_fd = -1;
