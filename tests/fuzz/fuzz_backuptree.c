@@ -6,7 +6,6 @@
  * checks that even a tree that holder got wrong (extents past the end,
  * links to paths that are not there, names with "..") is refused entry by
  * entry, and that nothing appears outside the box. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -24,25 +23,12 @@
 #include "common/alloc.h"
 #include "common/log.h"
 #include "common/wire.h"
+#include "tests/support/testutil.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char top[512], repo_dir[600], box[600], outside[600];
 static struct repo *repo;
-
-static long count_entries(const char *dir)
-{
-	DIR *d = opendir(dir);
-	long n = 0;
-	struct dirent *de;
-	if (d == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, ".."))
-			n++;
-	closedir(d);
-	return n;
-}
 
 static int remove_one(const char *path, const struct stat *sb, int flag,
 		      struct FTW *ftw)
@@ -126,7 +112,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		repo_pack_delete(repo, (uint32_t)(repo_pack_count(repo) - 1));
 	/* Nothing outside the box: the outside folder stays empty and the
 	 * top folder holds the repository, the box and the outside only. */
-	if (count_entries(outside) != 0 || count_entries(top) != 3)
+	if (testutil_count_entries(outside) != 0 || testutil_count_entries(top) != 3)
 		abort();
 	remove_tree(box);
 	return 0;

@@ -10,21 +10,9 @@
 #include "collector/forward.h"
 #include "common/jsonout.h"
 #include "tests/support/jsoncheck.h"
+#include "tests/support/testutil.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void piece(const uint8_t **p, const uint8_t *end, char *dst,
-		  size_t cap)
-{
-	size_t n = 0;
-	while (*p < end && **p != '\0' && n + 1 < cap)
-		dst[n++] = (char)*(*p)++;
-	dst[n] = '\0';
-	while (*p < end && **p != '\0')
-		(*p)++;
-	if (*p < end)
-		(*p)++;
-}
 
 /* An escaped value: valid UTF-8, no line break or control byte, and each
  * special byte after an odd run of backslashes. */
@@ -68,14 +56,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct store_alert a;
 	const uint8_t *p = data, *end = data + size;
 	memset(&a, 0, sizeof(a));
-	piece(&p, end, a.title, sizeof(a.title));
-	piece(&p, end, a.kind, sizeof(a.kind));
-	piece(&p, end, a.hostname, sizeof(a.hostname));
-	piece(&p, end, a.agent, sizeof(a.agent));
-	piece(&p, end, a.commune, sizeof(a.commune));
-	piece(&p, end, a.evidence, sizeof(a.evidence));
+	testutil_take_piece(&p, end, a.title, sizeof(a.title));
+	testutil_take_piece(&p, end, a.kind, sizeof(a.kind));
+	testutil_take_piece(&p, end, a.hostname, sizeof(a.hostname));
+	testutil_take_piece(&p, end, a.agent, sizeof(a.agent));
+	testutil_take_piece(&p, end, a.commune, sizeof(a.commune));
+	testutil_take_piece(&p, end, a.evidence, sizeof(a.evidence));
 	char path[2048];
-	piece(&p, end, path, sizeof(path));
+	testutil_take_piece(&p, end, path, sizeof(path));
 	json_cut_middle(path, strlen(path), a.file_path, sizeof(a.file_path));
 	a.severity = size ? data[0] % 12 - 1 : 0;
 	struct cef_buf b = {0};

@@ -17,6 +17,7 @@
 #include "common/jsonout.h"
 #include "common/wire.h"
 #include "tests/support/jsoncheck.h"
+#include "tests/support/testutil.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -24,20 +25,6 @@ static void must_be_json(const char *s, size_t n)
 {
 	if (!jsoncheck_valid(s, n, NULL))
 		abort();
-}
-
-/* Copies the next NUL-separated piece of the input into dst. */
-static void piece(const uint8_t **p, const uint8_t *end, char *dst,
-		  size_t cap)
-{
-	size_t n = 0;
-	while (*p < end && **p != '\0' && n + 1 < cap)
-		dst[n++] = (char)*(*p)++;
-	dst[n] = '\0';
-	while (*p < end && **p != '\0')
-		(*p)++;
-	if (*p < end)
-		(*p)++;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -121,19 +108,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct store_alert a;
 	const uint8_t *p = data, *end = data + size;
 	memset(&a, 0, sizeof(a));
-	piece(&p, end, a.title, sizeof(a.title));
-	piece(&p, end, a.rule, sizeof(a.rule));
-	piece(&p, end, a.kind, sizeof(a.kind));
-	piece(&p, end, a.category, sizeof(a.category));
-	piece(&p, end, a.agent, sizeof(a.agent));
-	piece(&p, end, a.hostname, sizeof(a.hostname));
-	piece(&p, end, a.school, sizeof(a.school));
-	piece(&p, end, a.commune, sizeof(a.commune));
-	piece(&p, end, a.state, sizeof(a.state));
-	piece(&p, end, a.src_ip, sizeof(a.src_ip));
-	piece(&p, end, a.file_hash, sizeof(a.file_hash));
+	testutil_take_piece(&p, end, a.title, sizeof(a.title));
+	testutil_take_piece(&p, end, a.rule, sizeof(a.rule));
+	testutil_take_piece(&p, end, a.kind, sizeof(a.kind));
+	testutil_take_piece(&p, end, a.category, sizeof(a.category));
+	testutil_take_piece(&p, end, a.agent, sizeof(a.agent));
+	testutil_take_piece(&p, end, a.hostname, sizeof(a.hostname));
+	testutil_take_piece(&p, end, a.school, sizeof(a.school));
+	testutil_take_piece(&p, end, a.commune, sizeof(a.commune));
+	testutil_take_piece(&p, end, a.state, sizeof(a.state));
+	testutil_take_piece(&p, end, a.src_ip, sizeof(a.src_ip));
+	testutil_take_piece(&p, end, a.file_hash, sizeof(a.file_hash));
 	char path[2048];
-	piece(&p, end, path, sizeof(path));
+	testutil_take_piece(&p, end, path, sizeof(path));
 	json_cut_middle(path, strlen(path), a.file_path, sizeof(a.file_path));
 	if (evidence && strlen(evidence) < sizeof(a.evidence))
 		memcpy(a.evidence, evidence, strlen(evidence) + 1);

@@ -6,7 +6,6 @@
  * nothing may appear outside the box: the outside folder stays empty, the
  * temp folder holds the box and the outside folder only, and "/" gains
  * nothing. Each input is one or more paths separated by '\n'. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -26,20 +25,6 @@ static char top[512], box[600], outside[600];
 static int boxfd = -1;
 static long root_entries;
 static unsigned runs;
-
-static long count_entries(const char *dir)
-{
-	DIR *d = opendir(dir);
-	long n = 0;
-	struct dirent *de;
-	if (d == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, ".."))
-			n++;
-	closedir(d);
-	return n;
-}
 
 static void make_box(void)
 {
@@ -74,7 +59,7 @@ static void setup(void)
 	if (mkdir(outside, 0700) != 0)
 		abort();
 	make_box();
-	root_entries = count_entries("/");
+	root_entries = testutil_count_entries("/");
 }
 
 static bool has_dotdot(const char *p, size_t n)
@@ -138,8 +123,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		one(p + off, end - off);
 		off = end + 1;
 	}
-	if (count_entries(outside) != 0 || count_entries(top) != 2 ||
-	    count_entries("/") != root_entries)
+	if (testutil_count_entries(outside) != 0 || testutil_count_entries(top) != 2 ||
+	    testutil_count_entries("/") != root_entries)
 		abort(); /* something was created outside the box */
 	return 0;
 }

@@ -1,11 +1,40 @@
 #include "tests/support/testutil.h"
 
+#include <dirent.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "common/pki.h"
+
+long testutil_count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	long n = 0;
+	struct dirent *de;
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, ".."))
+			n++;
+	closedir(d);
+	return n;
+}
+
+void testutil_take_piece(const uint8_t **p, const uint8_t *end, char *dst,
+			 size_t cap)
+{
+	size_t n = 0;
+	while (*p < end && **p != '\0' && n + 1 < cap)
+		dst[n++] = (char)*(*p)++;
+	dst[n] = '\0';
+	while (*p < end && **p != '\0')
+		(*p)++;
+	if (*p < end)
+		(*p)++;
+}
 
 const char *testutil_tempdir(const char *tag)
 {

@@ -1,8 +1,10 @@
-/* testutil: helpers shared by the unit tests (temp dirs, certificates). */
+/* testutil: helpers shared by the unit tests and fuzz harnesses (temp
+ * dirs, certificates, fuzz input cutting). */
 #ifndef EDUWATCH_TESTUTIL_H
 #define EDUWATCH_TESTUTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -11,6 +13,15 @@
 const char *testutil_tempdir(const char *tag);
 /* Removes a directory tree made by testutil_tempdir. */
 void testutil_rmtree(const char *path);
+
+/* Entries of a directory, "." and ".." not counted; -1 if it cannot be
+ * opened. Harnesses use it to check nothing appeared where it must not. */
+long testutil_count_entries(const char *dir);
+
+/* Takes the next NUL-terminated piece of a fuzz input at *p (before end)
+ * into dst, cut to cap - 1 bytes, and moves *p past it. */
+void testutil_take_piece(const uint8_t **p, const uint8_t *end, char *dst,
+			 size_t cap);
 
 /* A CA and a certificate signed by it, all in memory. */
 struct test_pki {
