@@ -73,8 +73,14 @@ static void put_char(struct jout *o, char c)
 	put(o, &c, 1);
 }
 
-/* The inside of a JSON string, without its quotes. */
-static void put_escaped(struct jout *o, const char *str, size_t n)
+/* Writes n bytes as valid UTF-8 JSON text, in one pass that copies runs
+ * unchanged: a byte that is not part of valid UTF-8 becomes \ufffd. As
+ * the inside of a JSON string (escape_string), quotes and backslashes are
+ * escaped and control bytes become \u00XX; as JSON we rendered ourselves
+ * and stored (!escape_string), those are its own syntax and stay, and a
+ * stray control byte becomes a space. */
+static void put_utf8(struct jout *o, const char *str, size_t n,
+		     bool escape_string)
 {
 	if (n == 0)
 		return; /* an empty string may come as NULL */
@@ -85,14 +91,18 @@ static void put_escaped(struct jout *o, const char *str, size_t n)
 		unsigned char c = s[i];
 		size_t len = 1;
 		const char *rep = NULL;
-		if (c == '"' || c == '\\') {
+		if (escape_string && (c == '"' || c == '\\')) {
 			esc[0] = '\\';
 			esc[1] = (char)c;
 			esc[2] = '\0';
 			rep = esc;
 		} else if (c < 0x20 || c == 0x7f) {
-			snprintf(esc, sizeof(esc), "\\u%04x", c);
-			rep = esc;
+			if (escape_string) {
+				snprintf(esc, sizeof(esc), "\\u%04x", c);
+				rep = esc;
+			} else {
+				rep = " ";
+			}
 		} else if (c >= 0x80) {
 			len = json_utf8_len(s + i, n - i);
 			if (len == 0) {
@@ -111,6 +121,12 @@ static void put_escaped(struct jout *o, const char *str, size_t n)
 		i += len;
 	}
 	put(o, s + n - run, run);
+}
+
+/* The inside of a JSON string, without its quotes. */
+static void put_escaped(struct jout *o, const char *str, size_t n)
+{
+	put_utf8(o, str, n, true);
 }
 
 static void put_strn(struct jout *o, const char *str, size_t n)
@@ -167,36 +183,10 @@ bool json_cut_middle(const char *s, size_t n, char *out, size_t cap)
 	return true;
 }
 
+/* JSON we rendered and stored, made valid UTF-8 on the way out. */
 static void put_sanitized(struct jout *o, const char *json, size_t n)
 {
-	if (n == 0)
-		return; /* an empty string may come as NULL */
-	const unsigned char *s = (const unsigned char *)json;
-	size_t run = 0;
-	for (size_t i = 0; i < n;) {
-		unsigned char c = s[i];
-		size_t len = 1;
-		const char *rep = NULL;
-		if (c < 0x20 || c == 0x7f) {
-			rep = " ";
-		} else if (c >= 0x80) {
-			len = json_utf8_len(s + i, n - i);
-			if (len == 0) {
-				len = 1;
-				rep = "\\ufffd";
-			}
-		}
-		if (rep == NULL) {
-			run += len;
-			i += len;
-			continue;
-		}
-		put(o, s + i - run, run);
-		run = 0;
-		put_str(o, rep);
-		i += len;
-	}
-	put(o, s + n - run, run);
+	put_utf8(o, json, n, false);
 }
 
 void json_print_sanitized(FILE *f, const char *json, size_t n)
