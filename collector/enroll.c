@@ -626,20 +626,8 @@ static void on_connection(uv_stream_t *server, int status)
 		uv_close((uv_handle_t *)tcp, free_tcp);
 		return;
 	}
-	struct sockaddr_storage ss;
-	int sslen = sizeof(ss);
-	char ip[INET6_ADDRSTRLEN] = "?", addr[64];
-	int port = 0;
-	if (uv_tcp_getpeername(tcp, (struct sockaddr *)&ss, &sslen) == 0) {
-		if (ss.ss_family == AF_INET) {
-			uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof(ip));
-			port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-		} else if (ss.ss_family == AF_INET6) {
-			uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof(ip));
-			port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-		}
-	}
-	snprintf(addr, sizeof(addr), "%s:%d", ip, port);
+	char addr[64];
+	tls_tcp_peer_addr(tcp, addr, sizeof(addr));
 	unsigned char key[16];
 	addr_key_of(addr, key);
 	if (en->stopping || en->open >= ENROLL_MAX_CONNECTIONS ||

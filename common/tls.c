@@ -427,14 +427,12 @@ static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 	pump(ts);
 }
 
-static void record_peer_addr(struct tls_stream *ts)
+void tls_tcp_peer_addr(uv_tcp_t *tcp, char *out, size_t cap)
 {
 	struct sockaddr_storage ss;
 	int len = sizeof(ss);
-	snprintf(ts->peer_addr, sizeof(ts->peer_addr), "local");
-	if (ts->handle->type != UV_TCP ||
-	    uv_tcp_getpeername((uv_tcp_t *)ts->handle, (struct sockaddr *)&ss,
-			       &len) != 0)
+	snprintf(out, cap, "local");
+	if (uv_tcp_getpeername(tcp, (struct sockaddr *)&ss, &len) != 0)
 		return;
 	char ip[INET6_ADDRSTRLEN] = "?";
 	int port = 0;
@@ -447,7 +445,15 @@ static void record_peer_addr(struct tls_stream *ts)
 		uv_ip6_name(sin6, ip, sizeof(ip));
 		port = ntohs(sin6->sin6_port);
 	}
-	snprintf(ts->peer_addr, sizeof(ts->peer_addr), "%s:%d", ip, port);
+	snprintf(out, cap, "%s:%d", ip, port);
+}
+
+static void record_peer_addr(struct tls_stream *ts)
+{
+	snprintf(ts->peer_addr, sizeof(ts->peer_addr), "local");
+	if (ts->handle->type == UV_TCP)
+		tls_tcp_peer_addr((uv_tcp_t *)ts->handle, ts->peer_addr,
+				  sizeof(ts->peer_addr));
 }
 
 static int set_verify_host(SSL *ssl, const char *host)

@@ -114,6 +114,9 @@ void tls_stream_abort(struct tls_stream *ts, int status);
 bool tls_stream_is_open(const struct tls_stream *ts);
 const char *tls_stream_peer_cn(const struct tls_stream *ts);
 const char *tls_stream_peer_ou(const struct tls_stream *ts);
+/* "ip:port" of a connected TCP handle ("local" when it has none), for
+ * log lines and per-address limits before any TLS is set up. */
+void tls_tcp_peer_addr(uv_tcp_t *tcp, char *out, size_t cap);
 /* Address of the peer for log lines ("ip:port" or "local"). */
 const char *tls_stream_peer_addr(const struct tls_stream *ts);
 /* Why the stream failed, for log lines; "" if it did not. */
