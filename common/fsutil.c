@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -53,8 +54,8 @@ static int fsync_parent(const char *path)
 	return fs_fsync_dir(dir);
 }
 
-int fs_write_atomic(const char *path, const void *data, size_t len,
-		    unsigned mode)
+static int write_via_temp(const char *path, const void *data, size_t len,
+			  unsigned mode, bool durable)
 {
 	char tmp[4096];
 	unsigned char rnd[6];
@@ -72,7 +73,7 @@ int fs_write_atomic(const char *path, const void *data, size_t len,
 	/* The mode again: the umask may have taken bits from open's. */
 	if (rc == 0 && fchmod(fd, mode & 07777) != 0)
 		rc = -errno;
-	if (rc == 0 && fsync(fd) != 0)
+	if (rc == 0 && durable && fsync(fd) != 0)
 		rc = -errno;
 	if (close(fd) != 0 && rc == 0)
 		rc = -errno;
@@ -82,10 +83,24 @@ int fs_write_atomic(const char *path, const void *data, size_t len,
 		unlink(tmp);
 		return rc;
 	}
+	if (!durable)
+		return 0;
 	/* Some filesystems cannot sync a folder (EINVAL); only a real I/O
 	 * error is reported, since the new contents are in place. */
 	rc = fsync_parent(path);
 	return rc == -EIO ? rc : 0;
+}
+
+int fs_write_atomic(const char *path, const void *data, size_t len,
+		    unsigned mode)
+{
+	return write_via_temp(path, data, len, mode, true);
+}
+
+int fs_write_replace(const char *path, const void *data, size_t len,
+		     unsigned mode)
+{
+	return write_via_temp(path, data, len, mode, false);
 }
 
 int fs_copy_atomic(const char *src, const char *path, unsigned mode)

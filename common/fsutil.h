@@ -19,6 +19,13 @@
 int fs_write_atomic(const char *path, const void *data, size_t len,
 		    unsigned mode);
 
+/* The same, atomic for readers but not made durable (no fsync): for a
+ * file rewritten every few seconds whose loss in a power cut costs
+ * nothing, such as the agent's status file, where two fsyncs each time
+ * would be wasted I/O on a weak PC's disk. */
+int fs_write_replace(const char *path, const void *data, size_t len,
+		     unsigned mode);
+
 /* fsyncs a folder, so that names created or renamed in it survive a
  * crash. Returns 0 or a negative errno. */
 int fs_fsync_dir(const char *dir);

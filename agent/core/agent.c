@@ -164,8 +164,10 @@ static void write_status(struct agent *agent)
 		(unsigned long long)us.reconnects, ss.depth,
 		(unsigned long long)ss.last_seq, us.last_error,
 		platform_rss_kib(), now);
+	/* Rewritten every 5 s and read only by 'status': atomic for the
+	 * reader, not worth an fsync. */
 	if (n > 0 && (size_t)n < sizeof(text))
-		fs_write_atomic(agent->paths.status, text, (size_t)n, 0644);
+		fs_write_replace(agent->paths.status, text, (size_t)n, 0644);
 }
 
 static void on_status_timer(uv_timer_t *timer)
