@@ -103,7 +103,9 @@ cp "$S/eicar/eicar.com" "$M/zzzz-eicar.com"
 spid=$!
 child=
 for _ in $(seq 100); do
-	child=$(pgrep -f "eduwatch-agent _scanner" | head -1)
+	# Only this scan's own child: a child of the scan above may still be
+	# on its way out, and killing that one would test nothing.
+	child=$(pgrep -P "$spid" -f "eduwatch-agent _scanner" | head -1)
 	[ -n "$child" ] && break
 	sleep 0.05
 done
