@@ -43,6 +43,10 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "deps: installing$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq >/dev/null
+# Wait for another apt run (a second build, unattended-upgrades) instead of
+# failing on the dpkg lock.
+lock="-o DPkg::Lock::Timeout=900"
 # shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing >/dev/null
+apt-get $lock update -qq >/dev/null
+# shellcheck disable=SC2086
+apt-get $lock install -y -qq --no-install-recommends $missing >/dev/null
