@@ -5,7 +5,7 @@ BUILD    ?= build
 VARIANT  ?= release
 O        := $(BUILD)/$(VARIANT)
 PKGS     := libuv openssl msgpack yara libpcap sqlite3 yaml-0.1 libzstd \
-            libseccomp libcurl
+            libseccomp libcurl libh2o libargon2
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -39,7 +39,10 @@ endif
 LIBS := $(PKG_LIBS) -lm
 
 COMMON_SRC    := $(sort $(wildcard common/*.c))
-COLLECTOR_SRC := $(filter-out collector/main.c,$(sort $(wildcard collector/*.c)))
+# The collector is its top folder plus one folder per larger capability
+# (web/: the officers' console).
+COLLECTOR_SRC := $(filter-out collector/main.c,$(sort $(wildcard collector/*.c \
+                   collector/web/*.c)))
 # The agent is one folder per capability (core, av, scan, backup, net) and
 # a platform layer; only this machine's platform is built.
 AGENT_SRC     := $(filter-out agent/main.c agent/platform/windows/%,\

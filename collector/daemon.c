@@ -18,6 +18,7 @@
 #include "collector/policy.h"
 #include "collector/rulepub.h"
 #include "collector/score.h"
+#include "collector/web/web.h"
 #include "common/log.h"
 #include "common/signals.h"
 #include "common/timeutil.h"
@@ -52,6 +53,9 @@ struct daemon {
 	struct snapshot_job snapshot;
 	bool close_pending; /* stopping: close the store when nothing uses it */
 	bool enroll_live;   /* enrollment work may still use the store */
+	bool web_live;	    /* the console may still use the store */
+	bool web_lingering; /* a console connection outlived the grace */
+	struct web *web;
 	char hostname[256];
 	char bundle_dir[600];
 	const struct settings *settings;
@@ -172,13 +176,17 @@ static void snapshot_work(uv_work_t *work)
 static void finish_stop(struct daemon *d)
 {
 	/* A snapshot or an enrollment in flight still uses the store. */
-	if (d->store == NULL || d->snapshot.running || d->enroll_live)
+	if (d->store == NULL || d->snapshot.running || d->enroll_live ||
+	    d->web_live)
 		return;
 	/* Commits what is queued; their callbacks find closed connections. */
 	store_close(d->store);
 	d->store = NULL;
 	signals_close(&d->signals);
 	log_info("collector: stopped");
+	/* h2o's timers of a lingering connection would keep the loop up. */
+	if (d->web_lingering)
+		uv_stop(d->loop);
 }
 
 static void snapshot_done(uv_work_t *work, int status)
@@ -220,6 +228,15 @@ static void on_enroll_stopped(void *arg)
 		finish_stop(d);
 }
 
+static void on_web_stopped(void *arg, int lingering)
+{
+	struct daemon *d = arg;
+	d->web_live = false;
+	d->web_lingering = lingering > 0;
+	if (d->close_pending)
+		finish_stop(d);
+}
+
 static void on_ingest_stopped(void *arg)
 {
 	struct daemon *d = arg;
@@ -228,6 +245,11 @@ static void on_ingest_stopped(void *arg)
 	struct enroll *en = d->enroll;
 	d->enroll = NULL;
 	enroll_stop(en, on_enroll_stopped, d);
+	if (d->web != NULL) {
+		struct web *w = d->web;
+		d->web = NULL;
+		web_stop(w, on_web_stopped, d);
+	}
 	uv_close((uv_handle_t *)&d->silence_timer, NULL);
 	uv_close((uv_handle_t *)&d->snapshot_timer, NULL);
 	log_forward_stats(d);
@@ -341,6 +363,36 @@ static int start_listeners(struct daemon *d)
 	return 0;
 }
 
+/* The officers' console, when collector.yaml enables it. */
+static int start_web(struct daemon *d)
+{
+	const struct settings *s = d->settings;
+	char err[512], cert[1024], key[1024];
+	if (!s->web_enabled)
+		return 0;
+	if (s->web_cert[0]) {
+		snprintf(cert, sizeof(cert), "%s", s->web_cert);
+		snprintf(key, sizeof(key), "%s", s->web_key);
+	} else {
+		ca_path(s->state_dir, "server.crt", cert, sizeof(cert));
+		ca_path(s->state_dir, "server.key", key, sizeof(key));
+	}
+	struct web_options wo = {
+		.listen = s->web_listen,
+		.port = (int)s->web_port,
+		.cert_file = cert,
+		.key_file = key,
+		.state_dir = s->state_dir,
+		.stale_after_s = s->stale_after,
+	};
+	if (web_start(d->loop, d->store, &wo, &d->web, err, sizeof(err)) != 0) {
+		log_err("collector: %s", err);
+		return -EIO;
+	}
+	d->web_live = true;
+	return 0;
+}
+
 static void start_timers(struct daemon *d)
 {
 	uv_timer_init(d->loop, &d->silence_timer);
@@ -371,7 +423,8 @@ int collector_run(const char *config_path, const struct settings *s)
 		goto done;
 	gethostname(d.hostname, sizeof(d.hostname) - 1);
 	rulepub_dir(s->state_dir, d.bundle_dir, sizeof(d.bundle_dir));
-	if ((rc = start_forwarders(&d)) != 0 || (rc = start_listeners(&d)) != 0)
+	if ((rc = start_forwarders(&d)) != 0 || (rc = start_listeners(&d)) != 0 ||
+	    (rc = start_web(&d)) != 0)
 		goto done;
 	start_timers(&d);
 	signals_start(d.loop, &d.signals, &d, on_stop_signal, on_reload);

@@ -64,6 +64,11 @@ static const struct config_field fields[] = {
 	  0, 0),
 	F("log.stats_interval", CONFIG_DURATION, stats_interval, 0, "60s", 0,
 	  86400),
+	F("web.enabled", CONFIG_BOOL, web_enabled, 0, "false", 0, 0),
+	F("web.listen", CONFIG_STRING, web_listen, 64, "127.0.0.1", 0, 0),
+	F("web.port", CONFIG_INT, web_port, 0, "8443", 0, 65535),
+	F("web.cert", CONFIG_STRING, web_cert, 512, "", 0, 0),
+	F("web.key", CONFIG_STRING, web_key, 512, "", 0, 0),
 	{"forward", CONFIG_TABLE, offsetof(struct settings, forward_raw),
 	 sizeof(struct forward_dest), NULL, 0, SETTINGS_FORWARD_MAX, dest_fields,
 	 CONFIG_FIELD_COUNT(dest_fields)},
@@ -126,6 +131,11 @@ int settings_load(const char *path, struct settings *out, char *err,
 	config_free(fields, CONFIG_FIELD_COUNT(fields), out);
 	if (rc != 0)
 		return rc;
+	if ((out->web_cert[0] == '\0') != (out->web_key[0] == '\0')) {
+		snprintf(err, errlen, "%s: keys 'web.cert' and 'web.key' go "
+			 "together", path);
+		return -EINVAL;
+	}
 	if (out->store_url[0] == '\0')
 		snprintf(out->store_url, sizeof(out->store_url),
 			 "sqlite:%s/eduwatch.db", out->state_dir);
@@ -135,7 +145,7 @@ int settings_load(const char *path, struct settings *out, char *err,
 int settings_write_default(const char *path, const char *state_dir,
 			   const char *rules_dir, char *err, size_t errlen)
 {
-	char text[3600];
+	char text[3900];
 	int n = snprintf(
 		text, sizeof(text),
 		"# eduwatch collector settings. Every key is optional except\n"
@@ -173,6 +183,12 @@ int settings_write_default(const char *path, const char *state_dir,
 		"  # Rule sets for 'rules publish' (files or folders of *.yar);\n"
 		"  # add third-party collections after ours.\n"
 		"  rules: [%s/yara]\n"
+		"# The officers' console and JSON API (HTTPS). cert and key\n"
+		"# default to the collector's server.crt and server.key.\n"
+		"web:\n"
+		"  enabled: false\n"
+		"  listen: 127.0.0.1\n"
+		"  port: 8443\n"
 		"# SOC destinations; each alert is queued durably for each one.\n"
 		"# forward:\n"
 		"#   - name: soc-syslog\n"

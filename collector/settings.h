@@ -56,6 +56,12 @@ struct settings {
 	struct config_list yara_raw; /* loading only */
 	char yara_rules[SETTINGS_YARA_MAX][512];
 	size_t nyara_rules;
+	/* The officers' console (collector/web): off unless enabled. */
+	bool web_enabled;
+	char web_listen[64];
+	long long web_port; /* 0: any free port, written to state_dir/web.port */
+	char web_cert[512]; /* "": the collector's server.crt */
+	char web_key[512];
 	struct config_table forward_raw; /* loading only */
 	struct forward_dest forward[SETTINGS_FORWARD_MAX];
 	size_t nforward;

@@ -4,9 +4,12 @@
 # command a person should run. Usage: scripts/deps.sh [build|test|bench]
 set -eu
 
+# libh2o-dev is h2o built on libuv (the collector's console shares its
+# loop); libargon2-dev hashes the officers' passwords (argon2id).
 build_pkgs="gcc make pkg-config libuv1-dev libssl-dev libyara-dev libpcap-dev
 libmsgpack-dev libsqlite3-dev libyaml-dev libzstd-dev libseccomp-dev
-libcurl4-openssl-dev"
+libcurl4-openssl-dev
+libh2o-dev libargon2-dev"
 # The test suite: cmocka, clang with libFuzzer and the sanitizer runtimes,
 # the sqlite3 and openssl command lines used by the integration scripts;
 # scapy writes the LAN sensor's test captures, and dnsmasq, arpspoof

@@ -1,0 +1,54 @@
+/* web: the officers' console and JSON API, HTTPS on the collector's own
+ * loop.
+ *
+ * h2o (Debian's libh2o, the libuv build) speaks HTTP/1.1 and TLS; this
+ * module owns the listener, the TLS context (TLS 1.2 and up), the limits
+ * enforced before any handler runs (body and header sizes), the security
+ * headers every answer carries, and hands each request to the route table
+ * (pages.c). Handlers run on the loop thread and call the store's
+ * synchronous API. See docs/WEB.md for how a page is added. */
+#ifndef EDUWATCH_WEB_H
+#define EDUWATCH_WEB_H
+
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "collector/store.h"
+
+/* Request bodies above this are refused with 413 by h2o before a handler
+ * sees them; header blocks above WEB_MAX_HEADER_BYTES (or with more than
+ * WEB_MAX_HEADERS lines) get 431 before routing. */
+#define WEB_MAX_BODY (64 * 1024)
+#define WEB_MAX_HEADER_BYTES (16 * 1024)
+#define WEB_MAX_HEADERS 64
+
+struct web;
+
+struct web_options {
+	const char *listen;    /* address to bind */
+	int port;	       /* 0: any free port (written to state_dir/web.port);
+				  -1: no listener (tests and fuzzing) */
+	const char *cert_file; /* PEM chain; NULL: plain HTTP (tests only) */
+	const char *key_file;
+	const char *state_dir;	 /* where web.port is written */
+	int64_t stale_after_s;	 /* a PC silent this long is stale */
+};
+
+/* Creates the server on loop over st (borrowed; must outlive the server)
+ * and starts listening. Returns 0 or a negative errno with a message. */
+int web_start(uv_loop_t *loop, struct store *st,
+	      const struct web_options *opts, struct web **out, char *err,
+	      size_t errlen);
+/* The port it listens on (the one the kernel chose for port 0). */
+int web_port(const struct web *w);
+/* Serves one connected stream (plain HTTP): the tests' and the fuzz
+ * harness's way in. Takes ownership of stream; on_close frees it. */
+void web_serve_stream(struct web *w, uv_stream_t *stream,
+		      uv_close_cb on_close);
+/* Stops accepting; once every connection is gone (or after a grace of two
+ * seconds, after which no handler touches the store) calls cb and frees
+ * the server. NULL is a no-op that still calls cb. */
+void web_stop(struct web *w, void (*cb)(void *arg, int lingering), void *arg);
+
+#endif

@@ -1,0 +1,83 @@
+#!/bin/bash
+# The officers' console (issue 17), against a real collector over real TLS
+# on loopback: the server's limits and headers, then accounts, sessions,
+# scope and the audit log (web_console.py drives the HTTP side).
+. "$(dirname "$0")/lib.bash"
+D="$WORK/collector"
+LOG="$WORK/collector.log"
+
+collector_init "$D" || { not_ok "collector init"; tap_finish; exit 1; }
+$PY - "$CONF" <<'PYEOF'
+import sys
+p = sys.argv[1]
+t = open(p).read()
+t = t.replace("  enabled: false", "  enabled: true", 1)
+t = t.replace("  port: 8443", "  port: 0", 1)
+open(p, "w").write(t)
+PYEOF
+collector_start "$LOG" || { not_ok "collector start"; tap_finish; exit 1; }
+check "the bound port is written to the state folder" wait_for 20 test -s "$D/web.port"
+WP=$(cat "$D/web.port")
+CURL=(curl -s --cacert "$D/ca.crt" --resolve "localhost:$WP:127.0.0.1")
+URL="https://localhost:$WP"
+
+# ---- TLS ----------------------------------------------------------------------
+check "a TLS 1.2 client is served (the collector's certificate verifies)" \
+	eq "$("${CURL[@]}" --tlsv1.2 --tls-max 1.2 "$URL/healthz")" ok
+check "TLS 1.1 is refused" \
+	bash -c "! openssl s_client -connect 127.0.0.1:$WP -tls1_1 </dev/null >/dev/null 2>&1"
+check "a TLS 1.2 suite without forward secrecy is refused" \
+	bash -c "! openssl s_client -connect 127.0.0.1:$WP -tls1_2 -cipher AES128-GCM-SHA256 </dev/null >/dev/null 2>&1"
+
+# ---- headers --------------------------------------------------------------------
+"${CURL[@]}" -D "$WORK/h" -o /dev/null "$URL/healthz"
+"${CURL[@]}" -D "$WORK/h404" -o "$WORK/b404" "$URL/no/such/page"
+for f in h h404; do
+	check "$f: a CSP with frame-ancestors 'none' and script-src 'self'" \
+		bash -c "grep -i '^content-security-policy:' '$WORK/$f' | grep -q \"frame-ancestors 'none'\" && grep -i '^content-security-policy:' '$WORK/$f' | grep -q \"script-src 'self'\""
+	check "$f: no 'unsafe-inline' anywhere" bash -c "! grep -qi unsafe-inline '$WORK/$f'"
+	check "$f: HSTS" bash -c "grep -qi '^strict-transport-security: max-age=31536000' '$WORK/$f'"
+	check "$f: nosniff" grep -qi '^x-content-type-options: nosniff' "$WORK/$f"
+	check "$f: referrer policy" grep -qi '^referrer-policy: no-referrer' "$WORK/$f"
+	check "$f: not cached" grep -qi '^cache-control: no-store' "$WORK/$f"
+done
+check "an unknown path is a 404 problem document (RFC 9457)" \
+	bash -c "head -1 '$WORK/h404' | grep -q ' 404' && grep -qi '^content-type: application/problem+json' '$WORK/h404' && grep -q '\"status\":404' '$WORK/b404'"
+
+# ---- limits, before any handler ------------------------------------------------------
+code=$(head -c 200000 /dev/zero | "${CURL[@]}" -o /dev/null -w '%{http_code}' \
+	-X POST -H 'content-type: application/x-www-form-urlencoded' --data-binary @- "$URL/login")
+check "a 200 KB body is refused with 413 ($code)" eq "$code" 413
+big=$(head -c 20000 /dev/zero | tr '\0' a)
+code=$("${CURL[@]}" -o /dev/null -w '%{http_code}' -H "X-Big: $big" "$URL/healthz")
+check "a 20 KB header is refused with 431 ($code)" eq "$code" 431
+hdrs=()
+for i in $(seq 80); do hdrs+=(-H "X-H$i: v"); done
+code=$("${CURL[@]}" -o /dev/null -w '%{http_code}' "${hdrs[@]}" "$URL/healthz")
+check "80 header lines are refused with 431 ($code)" eq "$code" 431
+code=$("${CURL[@]}" -o /dev/null -w '%{http_code}' "$URL/%2e%2e/%2e%2e/etc/passwd")
+check "a dot-dot path is not found ($code)" eq "$code" 404
+code=$("${CURL[@]}" -o /dev/null -w '%{http_code}' -X DELETE "$URL/healthz")
+check "a wrong method is 405 ($code)" eq "$code" 405
+
+if [ -f "$(dirname "$0")/web_console.py" ]; then
+	$PY "$(dirname "$0")/web_console.py" "$COLLECTOR" "$CONF" "$D" "$WP" "$TAP_N" \
+		>"$WORK/py.tap" 2>"$WORK/py.err"
+	cat "$WORK/py.tap"
+	TAP_N=$(grep -c '^\(not \)\?ok ' "$WORK/py.tap" | awk -v n="$TAP_N" '{print n + $1}')
+	TAP_FAILED=$((TAP_FAILED + $(grep -c '^not ok ' "$WORK/py.tap")))
+	[ -s "$WORK/py.err" ] && sed 's/^/# /' "$WORK/py.err" | tail -20
+fi
+
+# ---- shutdown with a connection that never sends a request ----------------------------
+exec 7<>"/dev/tcp/127.0.0.1/$WP"
+start=$(date +%s)
+collector_stop
+rc=$?
+exec 7>&-
+took=$(($(date +%s) - start))
+check "the collector stops cleanly with an idle console connection open (rc $rc, ${took}s)" \
+	test "$rc" -eq 0 -a "$took" -lt 15
+check "no sanitizer or assertion report in the log" \
+	bash -c "! grep -q -E 'ERROR: (Address|Leak)Sanitizer|runtime error|Assertion' '$LOG'"
+tap_finish
