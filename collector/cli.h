@@ -202,4 +202,9 @@ int cmd_alerts_set(struct cli *cli, struct cli_env *env);
 int cmd_forward_check(const struct cli *cli);
 int cmd_forward_dead_letters(struct cli *cli, struct cli_env *env);
 
+/* cli_user.c: the console's accounts. */
+int cmd_user_check(const struct cli *cli);
+int cmd_user_args_check(const struct cli *cli);
+int cmd_user(struct cli *cli, struct cli_env *env);
+
 #endif

@@ -64,6 +64,15 @@ static const char usage_text[] =
 	"  forward dead-letter list [--limit N] [--json]\n"
 	"                                    alerts a SOC destination refused for\n"
 	"                                    good, parked so the rest went on\n"
+	"  user add NAME ROLE [SCOPE]        an account for the web console; prints\n"
+	"                                    a one-time password (and a TOTP secret\n"
+	"                                    for province_admin). Roles:\n"
+	"                                    province_admin, province_officer,\n"
+	"                                    commune_officer COMMUNE, school_officer\n"
+	"                                    CODE, soc_viewer, drill_organiser, auditor\n"
+	"  user list [--json]\n"
+	"  user disable NAME | user unlock NAME | user passwd NAME\n"
+	"  user role NAME ROLE [SCOPE]\n"
 	"\n"
 	"Options for every command but init and version (each command takes\n"
 	"only the options shown with it; any other is a usage error):\n"
@@ -132,6 +141,13 @@ static const struct cli_command commands[] = {
 	{"forward", "dead-letter", cmd_forward_check, cmd_forward_dead_letters,
 	 ST, C | CLI_OPT_LIMIT | CLI_OPT_JSON},
 	{"forward", NULL, cmd_forward_check, NULL, 0, CLI_OPT_ALL},
+	{"user", "list", NULL, cmd_user, ST, C | CLI_OPT_JSON},
+	{"user", "add", cmd_user_args_check, cmd_user, ST, C},
+	{"user", "disable", cmd_user_args_check, cmd_user, ST, C},
+	{"user", "unlock", cmd_user_args_check, cmd_user, ST, C},
+	{"user", "passwd", cmd_user_args_check, cmd_user, ST, C},
+	{"user", "role", cmd_user_args_check, cmd_user, ST, C},
+	{"user", NULL, cmd_user_check, NULL, 0, CLI_OPT_ALL},
 };
 
 #undef S

@@ -285,3 +285,135 @@ int store_agents_revoked_since(struct store *st, int64_t since_us,
 {
 	return st->backend->agents_revoked_since(st, since_us, cb, arg);
 }
+
+/* ---- officers (the console) ------------------------------------------------ */
+
+int store_school_list_scoped(struct store *st, const struct store_scope *sc,
+			     void (*cb)(void *arg, const struct store_school *s),
+			     void *arg)
+{
+	return st->backend->school_list_scoped(st, sc, cb, arg);
+}
+
+int store_school_get_scoped(struct store *st, const struct store_scope *sc,
+			    const char *code, struct store_school *out)
+{
+	return st->backend->school_get_scoped(st, sc, code, out);
+}
+
+int store_agent_list_scoped(struct store *st, const struct store_scope *sc,
+			    const char *school,
+			    void (*cb)(void *arg, const struct store_agent *a),
+			    void *arg)
+{
+	return st->backend->agent_list_scoped(st, sc, school, cb, arg);
+}
+
+int store_agent_get_scoped(struct store *st, const struct store_scope *sc,
+			   const char *id, struct store_agent *out)
+{
+	return st->backend->agent_get_scoped(st, sc, id, out);
+}
+
+int store_alert_list_scoped(struct store *st, const struct store_scope *sc,
+			    const char *state, const char *school,
+			    uint64_t before_id, int limit,
+			    void (*cb)(void *arg, const struct store_alert *a),
+			    void *arg)
+{
+	return st->backend->alert_list_scoped(st, sc, state, school, before_id,
+					      limit, cb, arg);
+}
+
+int store_alert_set_state_scoped(struct store *st,
+				 const struct store_scope *sc, uint64_t id,
+				 const char *state, const char *who)
+{
+	return st->backend->alert_set_state_scoped(st, sc, id, state, who);
+}
+
+int store_user_add(struct store *st, const struct store_user *u)
+{
+	return st->backend->user_add(st, u);
+}
+
+int store_user_update(struct store *st, const struct store_user *u)
+{
+	return st->backend->user_update(st, u);
+}
+
+int store_user_get(struct store *st, const char *name, struct store_user *out)
+{
+	return st->backend->user_get(st, name, out);
+}
+
+int store_user_list(struct store *st,
+		    void (*cb)(void *arg, const struct store_user *u),
+		    void *arg)
+{
+	return st->backend->user_list(st, cb, arg);
+}
+
+int store_user_login_failed(struct store *st, const char *name,
+			    int max_failed, bool *locked)
+{
+	return st->backend->user_login_failed(st, name, max_failed, locked);
+}
+
+int store_user_login_ok(struct store *st, const char *name)
+{
+	return st->backend->user_login_ok(st, name);
+}
+
+int store_session_add(struct store *st, const unsigned char hash[32],
+		      const char *user, int64_t now_us, const char *address)
+{
+	return st->backend->session_add(st, hash, user, now_us, address);
+}
+
+int store_session_get(struct store *st, const unsigned char hash[32],
+		      char user[STORE_USER_MAX + 1], int64_t *created_us,
+		      int64_t *last_us)
+{
+	return st->backend->session_get(st, hash, user, created_us, last_us);
+}
+
+int store_session_touch(struct store *st, const unsigned char hash[32],
+			int64_t now_us)
+{
+	return st->backend->session_touch(st, hash, now_us);
+}
+
+int store_session_delete(struct store *st, const unsigned char hash[32])
+{
+	return st->backend->session_delete(st, hash);
+}
+
+int store_session_delete_user(struct store *st, const char *user)
+{
+	return st->backend->session_delete_user(st, user);
+}
+
+int store_api_token_add(struct store *st, const unsigned char hash[32],
+			const char *label, const char *user, int64_t now_us)
+{
+	return st->backend->api_token_add(st, hash, label, user, now_us);
+}
+
+int store_api_token_user(struct store *st, const unsigned char hash[32],
+			 char user[STORE_USER_MAX + 1])
+{
+	return st->backend->api_token_user(st, hash, user);
+}
+
+int store_audit_add(struct store *st, const struct store_audit *a)
+{
+	return st->backend->audit_add(st, a);
+}
+
+int store_audit_list(struct store *st, uint64_t before_id, int limit,
+		     void (*cb)(void *arg, const struct store_audit *a),
+		     void *arg)
+{
+	return st->backend->audit_list(st, before_id, limit, cb, arg);
+}

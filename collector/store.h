@@ -320,6 +320,111 @@ int store_dead_letter_list(struct store *st, const char *dest, int limit,
 int store_dead_letter_count(struct store *st, const char *dest,
 			    long long *n);
 
+/* ---- officers: scope, users, sessions, API tokens, audit (the console) -- */
+
+/* What an officer may see. Every *_scoped read filters in SQL, so an
+ * object outside the scope is simply not found (-ENOENT), exactly like
+ * one that does not exist: a page or API call cannot tell them apart. */
+enum store_scope_kind {
+	STORE_SCOPE_PROVINCE, /* everything */
+	STORE_SCOPE_COMMUNE,  /* schools whose commune is value */
+	STORE_SCOPE_SCHOOL,   /* the school whose code is value */
+};
+
+struct store_scope {
+	enum store_scope_kind kind;
+	char value[STORE_NAME_MAX + 1];
+};
+
+int store_school_list_scoped(struct store *st, const struct store_scope *sc,
+			     void (*cb)(void *arg, const struct store_school *s),
+			     void *arg);
+int store_school_get_scoped(struct store *st, const struct store_scope *sc,
+			    const char *code, struct store_school *out);
+/* school NULL: every school in scope. */
+int store_agent_list_scoped(struct store *st, const struct store_scope *sc,
+			    const char *school,
+			    void (*cb)(void *arg, const struct store_agent *a),
+			    void *arg);
+int store_agent_get_scoped(struct store *st, const struct store_scope *sc,
+			   const char *id, struct store_agent *out);
+/* Newest first, ids below before_id (0: from the newest), for cursor
+ * pagination; state and school may be NULL. */
+int store_alert_list_scoped(struct store *st, const struct store_scope *sc,
+			    const char *state, const char *school,
+			    uint64_t before_id, int limit,
+			    void (*cb)(void *arg, const struct store_alert *a),
+			    void *arg);
+/* store_alert_set_state for an alert in scope; -ENOENT outside it. */
+int store_alert_set_state_scoped(struct store *st,
+				 const struct store_scope *sc, uint64_t id,
+				 const char *state, const char *who);
+
+#define STORE_USER_MAX 64
+
+struct store_user {
+	char name[STORE_USER_MAX + 1];
+	char pwhash[256];   /* argon2id, encoded with its parameters */
+	char role[32];
+	char scope[STORE_NAME_MAX + 1]; /* commune or school code; "" */
+	bool disabled;
+	int failed;	    /* failed logins since the last success */
+	bool locked;	    /* until an admin clears it */
+	char totp[64];	    /* base32 secret; "" when not enrolled */
+	char lang[8];	    /* vi | en */
+	int64_t created_us;
+};
+
+/* -EEXIST when the name is taken. */
+int store_user_add(struct store *st, const struct store_user *u);
+/* Rewrites every field but the name and creation time; -ENOENT. */
+int store_user_update(struct store *st, const struct store_user *u);
+int store_user_get(struct store *st, const char *name, struct store_user *out);
+int store_user_list(struct store *st,
+		    void (*cb)(void *arg, const struct store_user *u),
+		    void *arg);
+/* Counts a failed login; locks the account at max_failed. */
+int store_user_login_failed(struct store *st, const char *name,
+			    int max_failed, bool *locked);
+/* A good login: the failure count goes back to 0. */
+int store_user_login_ok(struct store *st, const char *name);
+
+/* Sessions and API tokens are keyed by the SHA-256 of their secret. */
+int store_session_add(struct store *st, const unsigned char hash[32],
+		      const char *user, int64_t now_us, const char *address);
+/* -ENOENT when unknown. */
+int store_session_get(struct store *st, const unsigned char hash[32],
+		      char user[STORE_USER_MAX + 1], int64_t *created_us,
+		      int64_t *last_us);
+int store_session_touch(struct store *st, const unsigned char hash[32],
+			int64_t now_us);
+int store_session_delete(struct store *st, const unsigned char hash[32]);
+/* Logout everywhere, and what disabling an account does. */
+int store_session_delete_user(struct store *st, const char *user);
+
+int store_api_token_add(struct store *st, const unsigned char hash[32],
+			const char *label, const char *user, int64_t now_us);
+/* The token's user; -ENOENT when unknown or revoked. */
+int store_api_token_user(struct store *st, const unsigned char hash[32],
+			 char user[STORE_USER_MAX + 1]);
+
+/* The audit log is append-only: triggers refuse UPDATE and DELETE. */
+struct store_audit {
+	uint64_t id;
+	int64_t at_us;
+	char actor[STORE_USER_MAX + 8];
+	char action[32];
+	char object[160];
+	char address[64];
+	char detail[512];
+};
+
+int store_audit_add(struct store *st, const struct store_audit *a);
+/* Newest first, ids below before_id (0: from the newest). */
+int store_audit_list(struct store *st, uint64_t before_id, int limit,
+		     void (*cb)(void *arg, const struct store_audit *a),
+		     void *arg);
+
 /* Current wall-clock time in microseconds. */
 int64_t store_now_us(void);
 

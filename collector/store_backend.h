@@ -89,6 +89,53 @@ struct store_backend {
 				void *arg);
 	int (*dead_letter_count)(struct store *st, const char *dest,
 				 long long *n);
+	int (*school_list_scoped)(struct store *st, const struct store_scope *sc,
+				  void (*cb)(void *, const struct store_school *),
+				  void *arg);
+	int (*school_get_scoped)(struct store *st, const struct store_scope *sc,
+				 const char *code, struct store_school *out);
+	int (*agent_list_scoped)(struct store *st, const struct store_scope *sc,
+				 const char *school,
+				 void (*cb)(void *, const struct store_agent *),
+				 void *arg);
+	int (*agent_get_scoped)(struct store *st, const struct store_scope *sc,
+				const char *id, struct store_agent *out);
+	int (*alert_list_scoped)(struct store *st, const struct store_scope *sc,
+				 const char *state, const char *school,
+				 uint64_t before_id, int limit,
+				 void (*cb)(void *, const struct store_alert *),
+				 void *arg);
+	int (*alert_set_state_scoped)(struct store *st,
+				      const struct store_scope *sc, uint64_t id,
+				      const char *state, const char *who);
+	int (*user_add)(struct store *st, const struct store_user *u);
+	int (*user_update)(struct store *st, const struct store_user *u);
+	int (*user_get)(struct store *st, const char *name,
+			struct store_user *out);
+	int (*user_list)(struct store *st,
+			 void (*cb)(void *, const struct store_user *),
+			 void *arg);
+	int (*user_login_failed)(struct store *st, const char *name,
+				 int max_failed, bool *locked);
+	int (*user_login_ok)(struct store *st, const char *name);
+	int (*session_add)(struct store *st, const unsigned char hash[32],
+			   const char *user, int64_t now_us,
+			   const char *address);
+	int (*session_get)(struct store *st, const unsigned char hash[32],
+			   char *user, int64_t *created_us, int64_t *last_us);
+	int (*session_touch)(struct store *st, const unsigned char hash[32],
+			     int64_t now_us);
+	int (*session_delete)(struct store *st, const unsigned char hash[32]);
+	int (*session_delete_user)(struct store *st, const char *user);
+	int (*api_token_add)(struct store *st, const unsigned char hash[32],
+			     const char *label, const char *user,
+			     int64_t now_us);
+	int (*api_token_user)(struct store *st, const unsigned char hash[32],
+			      char *user);
+	int (*audit_add)(struct store *st, const struct store_audit *a);
+	int (*audit_list)(struct store *st, uint64_t before_id, int limit,
+			  void (*cb)(void *, const struct store_audit *),
+			  void *arg);
 };
 
 /* What a backend embeds first in its own struct. */

@@ -89,6 +89,31 @@ static const char *const migrations[] = {
 	"  WHERE ts > CAST(strftime('%s', 'now') AS INTEGER) * 1000000"
 	"  + 600000000;"
 	"UPDATE host_state SET received = ts;",
+	/* 7: the officers' console: accounts, sessions and API tokens (by
+	 * the SHA-256 of their secret), and an append-only audit log. */
+	"CREATE TABLE users("
+	"  name TEXT PRIMARY KEY, pwhash TEXT NOT NULL, role TEXT NOT NULL,"
+	"  scope TEXT NOT NULL, disabled INTEGER NOT NULL DEFAULT 0,"
+	"  failed INTEGER NOT NULL DEFAULT 0, locked INTEGER NOT NULL DEFAULT 0,"
+	"  totp TEXT NOT NULL DEFAULT '', lang TEXT NOT NULL DEFAULT 'vi',"
+	"  created INTEGER NOT NULL);"
+	"CREATE TABLE sessions("
+	"  hash BLOB PRIMARY KEY, user TEXT NOT NULL REFERENCES users(name),"
+	"  created INTEGER NOT NULL, last INTEGER NOT NULL,"
+	"  address TEXT NOT NULL);"
+	"CREATE INDEX sessions_user ON sessions(user);"
+	"CREATE TABLE api_tokens("
+	"  hash BLOB PRIMARY KEY, label TEXT NOT NULL,"
+	"  user TEXT NOT NULL REFERENCES users(name), created INTEGER NOT NULL,"
+	"  revoked INTEGER);"
+	"CREATE TABLE audit_log("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL,"
+	"  actor TEXT NOT NULL, action TEXT NOT NULL, object TEXT NOT NULL,"
+	"  address TEXT NOT NULL, detail TEXT NOT NULL);"
+	"CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log"
+	"  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+	"CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log"
+	"  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -318,4 +343,25 @@ const struct store_backend store_sqlite_backend = {
 	.dead_letter_add = sqlite_dead_letter_add,
 	.dead_letter_list = sqlite_dead_letter_list,
 	.dead_letter_count = sqlite_dead_letter_count,
+	.school_list_scoped = sqlite_school_list_scoped,
+	.school_get_scoped = sqlite_school_get_scoped,
+	.agent_list_scoped = sqlite_agent_list_scoped,
+	.agent_get_scoped = sqlite_agent_get_scoped,
+	.alert_list_scoped = sqlite_alert_list_scoped,
+	.alert_set_state_scoped = sqlite_alert_set_state_scoped,
+	.user_add = sqlite_user_add,
+	.user_update = sqlite_user_update,
+	.user_get = sqlite_user_get,
+	.user_list = sqlite_user_list,
+	.user_login_failed = sqlite_user_login_failed,
+	.user_login_ok = sqlite_user_login_ok,
+	.session_add = sqlite_session_add,
+	.session_get = sqlite_session_get,
+	.session_touch = sqlite_session_touch,
+	.session_delete = sqlite_session_delete,
+	.session_delete_user = sqlite_session_delete_user,
+	.api_token_add = sqlite_api_token_add,
+	.api_token_user = sqlite_api_token_user,
+	.audit_add = sqlite_audit_add,
+	.audit_list = sqlite_audit_list,
 };

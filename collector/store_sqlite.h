@@ -75,6 +75,29 @@ enum sq_id {
 	SQ_FORWARD_DROP,
 	SQ_DEAD_LETTER_LIST,
 	SQ_DEAD_LETTER_COUNT,
+	/* the console: reads filtered by an officer's scope */
+	SQ_SCHOOL_LIST_SCOPED,
+	SQ_SCHOOL_GET_SCOPED,
+	SQ_AGENT_LIST_SCOPED,
+	SQ_AGENT_GET_SCOPED,
+	SQ_ALERT_LIST_SCOPED,
+	SQ_ALERT_IN_SCOPE,
+	/* the console: accounts, sessions, tokens, audit */
+	SQ_USER_ADD,
+	SQ_USER_UPDATE,
+	SQ_USER_GET,
+	SQ_USER_LIST,
+	SQ_USER_FAILED,
+	SQ_USER_OK,
+	SQ_SESSION_ADD,
+	SQ_SESSION_GET,
+	SQ_SESSION_TOUCH,
+	SQ_SESSION_DELETE,
+	SQ_SESSION_DELETE_USER,
+	SQ_API_TOKEN_ADD,
+	SQ_API_TOKEN_USER,
+	SQ_AUDIT_ADD,
+	SQ_AUDIT_LIST,
 	SQ_COUNT
 };
 
@@ -287,5 +310,52 @@ int sqlite_dead_letter_list(struct store *st, const char *dest, int limit,
 			    void *arg);
 int sqlite_dead_letter_count(struct store *st, const char *dest,
 			     long long *n);
+
+/* the console (store_sqlite_query.c: scoped reads; store_sqlite_officers.c:
+ * accounts, sessions, tokens, audit) */
+int sqlite_school_list_scoped(struct store *st, const struct store_scope *sc,
+			      void (*cb)(void *, const struct store_school *),
+			      void *arg);
+int sqlite_school_get_scoped(struct store *st, const struct store_scope *sc,
+			     const char *code, struct store_school *out);
+int sqlite_agent_list_scoped(struct store *st, const struct store_scope *sc,
+			     const char *school,
+			     void (*cb)(void *, const struct store_agent *),
+			     void *arg);
+int sqlite_agent_get_scoped(struct store *st, const struct store_scope *sc,
+			    const char *id, struct store_agent *out);
+int sqlite_alert_list_scoped(struct store *st, const struct store_scope *sc,
+			     const char *state, const char *school,
+			     uint64_t before_id, int limit,
+			     void (*cb)(void *, const struct store_alert *),
+			     void *arg);
+int sqlite_alert_set_state_scoped(struct store *st,
+				  const struct store_scope *sc, uint64_t id,
+				  const char *state, const char *who);
+int sqlite_user_add(struct store *st, const struct store_user *u);
+int sqlite_user_update(struct store *st, const struct store_user *u);
+int sqlite_user_get(struct store *st, const char *name,
+		    struct store_user *out);
+int sqlite_user_list(struct store *st,
+		     void (*cb)(void *, const struct store_user *), void *arg);
+int sqlite_user_login_failed(struct store *st, const char *name,
+			     int max_failed, bool *locked);
+int sqlite_user_login_ok(struct store *st, const char *name);
+int sqlite_session_add(struct store *st, const unsigned char hash[32],
+		       const char *user, int64_t now_us, const char *address);
+int sqlite_session_get(struct store *st, const unsigned char hash[32],
+		       char *user, int64_t *created_us, int64_t *last_us);
+int sqlite_session_touch(struct store *st, const unsigned char hash[32],
+			 int64_t now_us);
+int sqlite_session_delete(struct store *st, const unsigned char hash[32]);
+int sqlite_session_delete_user(struct store *st, const char *user);
+int sqlite_api_token_add(struct store *st, const unsigned char hash[32],
+			 const char *label, const char *user, int64_t now_us);
+int sqlite_api_token_user(struct store *st, const unsigned char hash[32],
+			  char *user);
+int sqlite_audit_add(struct store *st, const struct store_audit *a);
+int sqlite_audit_list(struct store *st, uint64_t before_id, int limit,
+		      void (*cb)(void *, const struct store_audit *),
+		      void *arg);
 
 #endif

@@ -702,3 +702,83 @@ int sqlite_dead_letter_count(struct store *st, const char *dest,
 			   SQ_ARGS(SQ_TEXT(dest)), read_count, n, &done);
 	return rc != 0 ? rc : done.rows > 0 ? 0 : -EIO;
 }
+
+/* ---- the console: reads within an officer's scope ------------------------ */
+
+#define SCOPE_ARGS(sc) SQ_INT((sc)->kind), SQ_TEXT((sc)->value)
+
+int sqlite_school_list_scoped(struct store *st, const struct store_scope *sc,
+			      void (*cb)(void *, const struct store_school *),
+			      void *arg)
+{
+	struct school_cb c = {cb, arg};
+	return ADMIN_RUN(sqlite_impl(st), SQ_SCHOOL_LIST_SCOPED,
+			 SQ_ARGS(SCOPE_ARGS(sc)), school_row, &c, NULL);
+}
+
+int sqlite_school_get_scoped(struct store *st, const struct store_scope *sc,
+			     const char *code, struct store_school *out)
+{
+	struct sq_done done;
+	int rc = ADMIN_RUN(sqlite_impl(st), SQ_SCHOOL_GET_SCOPED,
+			   SQ_ARGS(SCOPE_ARGS(sc), SQ_TEXT(code)), school_one,
+			   out, &done);
+	return rc != 0 ? rc : done.rows > 0 ? 0 : -ENOENT;
+}
+
+int sqlite_agent_list_scoped(struct store *st, const struct store_scope *sc,
+			     const char *school,
+			     void (*cb)(void *, const struct store_agent *),
+			     void *arg)
+{
+	struct agent_cb c = {cb, arg};
+	return ADMIN_RUN(sqlite_impl(st), SQ_AGENT_LIST_SCOPED,
+			 SQ_ARGS(SCOPE_ARGS(sc), SQ_TEXT(school)), agent_row,
+			 &c, NULL);
+}
+
+static void copy_agent(void *arg, const struct store_agent *a)
+{
+	*(struct store_agent *)arg = *a;
+}
+
+int sqlite_agent_get_scoped(struct store *st, const struct store_scope *sc,
+			    const char *id, struct store_agent *out)
+{
+	struct agent_cb c = {copy_agent, out};
+	struct sq_done done;
+	int rc = ADMIN_RUN(sqlite_impl(st), SQ_AGENT_GET_SCOPED,
+			   SQ_ARGS(SCOPE_ARGS(sc), SQ_TEXT(id)), agent_row, &c,
+			   &done);
+	return rc != 0 ? rc : done.rows > 0 ? 0 : -ENOENT;
+}
+
+int sqlite_alert_list_scoped(struct store *st, const struct store_scope *sc,
+			     const char *state, const char *school,
+			     uint64_t before_id, int limit,
+			     void (*cb)(void *, const struct store_alert *),
+			     void *arg)
+{
+	return list_alerts(sqlite_impl(st), __func__, SQ_ALERT_LIST_SCOPED,
+			   SQ_ARGS(SCOPE_ARGS(sc), SQ_TEXT(state),
+				   SQ_TEXT(school), SQ_INT(before_id),
+				   SQ_INT(limit)),
+			   cb, arg);
+}
+
+int sqlite_alert_set_state_scoped(struct store *st,
+				  const struct store_scope *sc, uint64_t id,
+				  const char *state, const char *who)
+{
+	long long n = 0;
+	int rc = ADMIN_RUN(sqlite_impl(st), SQ_ALERT_IN_SCOPE,
+			   SQ_ARGS(SCOPE_ARGS(sc), SQ_INT(id)), read_count, &n,
+			   NULL);
+	if (rc != 0)
+		return rc;
+	/* An alert's school never changes, so the check holds for the
+	 * write that follows. */
+	if (n == 0)
+		return -ENOENT;
+	return sqlite_alert_set_state(st, id, state, who);
+}

@@ -29,6 +29,22 @@
 	" (SELECT count(*) FROM agents a WHERE a.school = s.code"    \
 	"  AND a.revoked IS NULL) FROM schools s"
 
+/* An officer's scope: the province sees all, a commune officer the
+ * schools of one commune, a school officer one school. */
+#define SCOPE_OF(commune, code)                                       \
+	"(?1 = 0 OR (?1 = 1 AND " commune " = ?2) OR (?1 = 2 AND " code \
+	" = ?2))"
+/* agent_list's columns; the per-agent event count is left at 0, as a
+ * page of a thousand PCs must not count every event of each. */
+#define AGENT_SCOPED_SELECT                                                \
+	"SELECT a.id, a.school, a.hostname, a.enrolled,"                    \
+	" coalesce(a.last_seen, 0), a.revoked IS NOT NULL, 0, a.clamped"     \
+	" FROM agents a JOIN schools s ON s.code = a.school WHERE "         \
+	SCOPE_OF("s.commune", "s.code")
+#define USER_SELECT                                                  \
+	"SELECT name, pwhash, role, scope, disabled, failed, locked,"  \
+	" totp, lang, created FROM users"
+
 static const struct {
 	const char *name;
 	const char *sql;
@@ -183,6 +199,69 @@ static const struct {
 	[SQ_DEAD_LETTER_COUNT] = {"dead_letter_count",
 		"SELECT count(*) FROM dead_letters WHERE"
 		" ?1 IS NULL OR dest = ?1"},
+
+	/* The console's reads: ?1 is the scope's kind (enum
+	 * store_scope_kind), ?2 its value; see SCOPE_OF. */
+	[SQ_SCHOOL_LIST_SCOPED] = {"school_list_scoped",
+		SCHOOL_SELECT " WHERE " SCOPE_OF("s.commune", "s.code")
+		" ORDER BY s.commune, s.code"},
+	[SQ_SCHOOL_GET_SCOPED] = {"school_get_scoped",
+		SCHOOL_SELECT " WHERE " SCOPE_OF("s.commune", "s.code")
+		" AND s.code = ?3"},
+	[SQ_AGENT_LIST_SCOPED] = {"agent_list_scoped",
+		AGENT_SCOPED_SELECT " AND (?3 IS NULL OR a.school = ?3)"
+		" ORDER BY a.school, a.hostname"},
+	[SQ_AGENT_GET_SCOPED] = {"agent_get_scoped",
+		AGENT_SCOPED_SELECT " AND a.id = ?3"},
+	[SQ_ALERT_LIST_SCOPED] = {"alert_list_scoped",
+		"SELECT " ALERT_COLUMNS ALERT_JOINS
+		" WHERE " SCOPE_OF("c.commune", "a.school")
+		" AND (?3 IS NULL OR a.state = ?3) AND (?4 IS NULL"
+		" OR a.school = ?4) AND (?5 = 0 OR a.id < ?5)"
+		" ORDER BY a.id DESC LIMIT ?6"},
+	[SQ_ALERT_IN_SCOPE] = {"alert_in_scope",
+		"SELECT count(*) FROM alerts a LEFT JOIN schools c"
+		" ON c.code = a.school WHERE "
+		SCOPE_OF("c.commune", "a.school") " AND a.id = ?3"},
+
+	[SQ_USER_ADD] = {"user_add",
+		"INSERT INTO users(name, pwhash, role, scope, disabled,"
+		" totp, lang, created) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)"},
+	[SQ_USER_UPDATE] = {"user_update",
+		"UPDATE users SET pwhash=?2, role=?3, scope=?4, disabled=?5,"
+		" totp=?6, lang=?7, failed=?8, locked=?9 WHERE name=?1"},
+	[SQ_USER_GET] = {"user_get", USER_SELECT " WHERE name = ?1"},
+	[SQ_USER_LIST] = {"user_list", USER_SELECT " ORDER BY name"},
+	[SQ_USER_FAILED] = {"user_failed",
+		"UPDATE users SET failed = failed + 1,"
+		" locked = locked OR failed + 1 >= ?2 WHERE name = ?1"
+		" RETURNING locked"},
+	[SQ_USER_OK] = {"user_ok",
+		"UPDATE users SET failed = 0 WHERE name = ?1"},
+	[SQ_SESSION_ADD] = {"session_add",
+		"INSERT INTO sessions(hash, user, created, last, address)"
+		" VALUES(?1,?2,?3,?3,?4)"},
+	[SQ_SESSION_GET] = {"session_get",
+		"SELECT user, created, last FROM sessions WHERE hash = ?1"},
+	[SQ_SESSION_TOUCH] = {"session_touch",
+		"UPDATE sessions SET last = ?2 WHERE hash = ?1"},
+	[SQ_SESSION_DELETE] = {"session_delete",
+		"DELETE FROM sessions WHERE hash = ?1"},
+	[SQ_SESSION_DELETE_USER] = {"session_delete_user",
+		"DELETE FROM sessions WHERE user = ?1"},
+	[SQ_API_TOKEN_ADD] = {"api_token_add",
+		"INSERT INTO api_tokens(hash, label, user, created)"
+		" VALUES(?1,?2,?3,?4)"},
+	[SQ_API_TOKEN_USER] = {"api_token_user",
+		"SELECT user FROM api_tokens WHERE hash = ?1"
+		" AND revoked IS NULL"},
+	[SQ_AUDIT_ADD] = {"audit_add",
+		"INSERT INTO audit_log(at, actor, action, object, address,"
+		" detail) VALUES(?1,?2,?3,?4,?5,?6)"},
+	[SQ_AUDIT_LIST] = {"audit_list",
+		"SELECT id, at, actor, action, object, address, detail"
+		" FROM audit_log WHERE ?1 = 0 OR id < ?1"
+		" ORDER BY id DESC LIMIT ?2"},
 };
 
 const char *sq_name(enum sq_id id)

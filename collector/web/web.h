@@ -10,6 +10,8 @@
 #ifndef EDUWATCH_WEB_H
 #define EDUWATCH_WEB_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <uv.h>
@@ -50,5 +52,25 @@ void web_serve_stream(struct web *w, uv_stream_t *stream,
  * seconds, after which no handler touches the store) calls cb and frees
  * the server. NULL is a no-op that still calls cb. */
 void web_stop(struct web *w, void (*cb)(void *arg, int lingering), void *arg);
+
+/* ---- accounts, for the command line (`user add|passwd|role`) --------- */
+
+/* Hashes a password with argon2id (19 MiB, 2 passes, 1 lane, 16-byte
+ * salt); out gets the encoded form, which records the parameters, so
+ * they can be raised later without breaking old hashes. 0 or -errno. */
+int web_password_hash(const char *password, char *out, size_t cap);
+/* A new random password of 16 letters and digits, for a first login. */
+int web_password_new(char *out, size_t cap);
+/* Checks a role name and its scope ("" for the province-wide roles, a
+ * commune for commune_officer, a school code for school_officer).
+ * 0, or -EINVAL with a message. */
+int web_role_check(const char *role, const char *scope, char *err,
+		   size_t errlen);
+/* True for roles that must log in with a TOTP code. */
+bool web_role_needs_totp(const char *role);
+/* A new TOTP secret (RFC 6238: 160 bits, base32). */
+int web_totp_secret_new(char *out, size_t cap);
+/* The roles, for --help and messages: "province_admin, ...". */
+const char *web_role_names(void);
 
 #endif
