@@ -8,6 +8,8 @@
 #include <stdint.h>
 
 #include "collector/store.h"
+#include "collector/web/auth.h"
+#include "collector/web/i18n.h"
 #include "collector/web/route.h"
 #include "collector/web/web.h"
 #include "common/dynbuf.h"
@@ -33,6 +35,9 @@ struct web_ctx {
 	char params[ROUTE_MAX_PARAMS][ROUTE_PARAM_MAX + 1];
 	size_t nparams;
 	int64_t now_us;
+	struct auth_user *user; /* NULL on public routes */
+	enum i18n_lang lang;
+	char csrf[65];		 /* for forms; "" without a session */
 };
 
 /* Routes one request and fills ctx->res (pages.c). */

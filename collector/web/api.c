@@ -1,0 +1,369 @@
+/* api: the JSON API under /api/v1/. Field names are the CLI's --json
+ * names; lists are {"items": [...], "next_cursor": ...}; errors are RFC
+ * 9457 problem documents (pages.c). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <msgpack.h>
+
+#include "collector/web/views.h"
+#include "common/jsonout.h"
+#include "common/timeutil.h"
+
+#define API_MAX_LIMIT 500
+
+void web_json_str(struct dynbuf *b, const char *s)
+{
+	msgpack_object o = {.type = MSGPACK_OBJECT_STR};
+	o.via.str.ptr = s ? s : "";
+	o.via.str.size = (uint32_t)strlen(o.via.str.ptr);
+	json_render_msgpack_buf(b, &o, NULL);
+}
+
+/* "key":"value", with a comma first unless first. */
+static void field(struct dynbuf *b, const char *key, const char *value,
+		  bool first)
+{
+	dynbuf_addf(b, "%s\"%s\":", first ? "" : ",", key);
+	web_json_str(b, value);
+}
+
+static void json_start(struct web_ctx *ctx)
+{
+	ctx->res->status = 200;
+	ctx->res->content_type = "application/json";
+}
+
+static void school_json(struct dynbuf *b, const struct store_school *s)
+{
+	field(b, "code", s->code, true);
+	field(b, "name", s->name, false);
+	field(b, "commune", s->commune, false);
+	dynbuf_addf(b, ",\"level\":%d,\"expected_pcs\":%d,\"enrolled_pcs\":%d",
+		    s->level, s->expected_pcs, s->enrolled_pcs);
+}
+
+struct rows {
+	struct web_ctx *ctx;
+	int n;
+	uint64_t last_id;
+};
+
+static void school_item(void *arg, const struct store_school *s)
+{
+	struct rows *r = arg;
+	struct dynbuf *b = &r->ctx->res->body;
+	dynbuf_add_str(b, r->n++ ? ",{" : "{");
+	school_json(b, s);
+	dynbuf_add_str(b, "}");
+}
+
+void api_schools(struct web_ctx *ctx)
+{
+	struct rows r = {ctx, 0, 0};
+	json_start(ctx);
+	dynbuf_add_str(&ctx->res->body, "{\"items\":[");
+	store_school_list_scoped(ctx->store, &ctx->user->scope, school_item, &r);
+	dynbuf_add_str(&ctx->res->body, "],\"next_cursor\":null}\n");
+}
+
+void api_school(struct web_ctx *ctx)
+{
+	struct store_school s;
+	if (store_school_get_scoped(ctx->store, &ctx->user->scope,
+				    ctx->params[0], &s) != 0) {
+		web_problem(ctx, 404, "Not Found", "no such school");
+		return;
+	}
+	json_start(ctx);
+	dynbuf_add_str(&ctx->res->body, "{");
+	school_json(&ctx->res->body, &s);
+	dynbuf_add_str(&ctx->res->body, "}\n");
+}
+
+static void agent_json(struct web_ctx *ctx, struct dynbuf *b,
+		       const struct store_agent *a)
+{
+	char seen[32];
+	int64_t stale_before = ctx->now_us - ctx->opts->stale_after_s * 1000000LL;
+	bool stale = !a->revoked && a->last_seen_us < stale_before;
+	timeutil_format_us(a->last_seen_us, seen, sizeof(seen));
+	field(b, "id", a->id, true);
+	field(b, "school", a->school, false);
+	field(b, "hostname", a->hostname, false);
+	field(b, "last_seen", seen, false);
+	dynbuf_addf(b, ",\"stale\":%s,\"revoked\":%s,\"clamped_events\":%lld",
+		    stale ? "true" : "false", a->revoked ? "true" : "false",
+		    a->clamped);
+}
+
+struct agent_rows {
+	struct web_ctx *ctx;
+	int n;
+};
+
+static void agent_item(void *arg, const struct store_agent *a)
+{
+	struct agent_rows *r = arg;
+	struct dynbuf *b = &r->ctx->res->body;
+	dynbuf_add_str(b, r->n++ ? ",{" : "{");
+	agent_json(r->ctx, b, a);
+	dynbuf_add_str(b, "}");
+}
+
+void api_school_pcs(struct web_ctx *ctx)
+{
+	struct store_school s;
+	struct agent_rows r = {ctx, 0};
+	if (store_school_get_scoped(ctx->store, &ctx->user->scope,
+				    ctx->params[0], &s) != 0) {
+		web_problem(ctx, 404, "Not Found", "no such school");
+		return;
+	}
+	json_start(ctx);
+	dynbuf_add_str(&ctx->res->body, "{\"items\":[");
+	store_agent_list_scoped(ctx->store, &ctx->user->scope, s.code,
+				agent_item, &r);
+	dynbuf_add_str(&ctx->res->body, "],\"next_cursor\":null}\n");
+}
+
+void api_pc(struct web_ctx *ctx)
+{
+	struct store_agent a;
+	if (store_agent_get_scoped(ctx->store, &ctx->user->scope,
+				   ctx->params[0], &a) != 0) {
+		web_problem(ctx, 404, "Not Found", "no such PC");
+		return;
+	}
+	json_start(ctx);
+	dynbuf_add_str(&ctx->res->body, "{");
+	agent_json(ctx, &ctx->res->body, &a);
+	dynbuf_add_str(&ctx->res->body, "}\n");
+}
+
+static void alert_item(void *arg, const struct store_alert *a)
+{
+	struct rows *r = arg;
+	struct dynbuf *b = &r->ctx->res->body;
+	char first[32], last[32];
+	timeutil_format_us(a->first_us, first, sizeof(first));
+	timeutil_format_us(a->last_us, last, sizeof(last));
+	dynbuf_addf(b, "%s{\"id\":%" PRIu64, r->n++ ? "," : "", a->id);
+	const char *texts[][2] = {
+		{"rule", a->rule},	   {"title", a->title},
+		{"category", a->category}, {"kind", a->kind},
+		{"agent", a->agent},	   {"hostname", a->hostname},
+		{"school", a->school},	   {"commune", a->commune},
+		{"state", a->state},	   {"ack_by", a->ack_by},
+		{"resolved_by", a->resolved_by}, {"first", first},
+		{"last", last},		   {"file_path", a->file_path},
+	};
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+		field(b, texts[i][0], texts[i][1], false);
+	dynbuf_addf(b, ",\"severity\":%d,\"drill\":%s,\"count\":%lld}",
+		    a->severity, a->drill ? "true" : "false", a->count);
+	r->last_id = a->id;
+}
+
+/* Parses ?state= ?school= ?cursor= ?limit=; 0 or a 400 already sent. */
+static int list_params(struct web_ctx *ctx, char state[16], char school[40],
+		       uint64_t *cursor, int *limit)
+{
+	const struct web_request *q = ctx->req;
+	char num[24];
+	char *end;
+	int rc;
+	*cursor = 0;
+	*limit = 100;
+	if ((rc = route_param(q->query, q->query_len, "state", state, 16)) ==
+	    -ENOENT)
+		state[0] = '\0';
+	else if (rc != 0 || (strcmp(state, "open") && strcmp(state, "acknowledged") &&
+			     strcmp(state, "resolved")))
+		goto bad;
+	if ((rc = route_param(q->query, q->query_len, "school", school, 40)) ==
+	    -ENOENT)
+		school[0] = '\0';
+	else if (rc != 0)
+		goto bad;
+	if ((rc = route_param(q->query, q->query_len, "cursor", num,
+			      sizeof(num))) == 0) {
+		*cursor = strtoull(num, &end, 10);
+		if (*end || num[0] == '\0' || num[0] == '-' || *cursor == 0)
+			goto bad;
+	} else if (rc != -ENOENT) {
+		goto bad;
+	}
+	if ((rc = route_param(q->query, q->query_len, "limit", num,
+			      sizeof(num))) == 0) {
+		long v = strtol(num, &end, 10);
+		if (*end || num[0] == '\0' || v < 1 || v > API_MAX_LIMIT)
+			goto bad;
+		*limit = (int)v;
+	} else if (rc != -ENOENT) {
+		goto bad;
+	}
+	return 0;
+bad:
+	web_problem(ctx, 400, "Bad Request",
+		    "state is open|acknowledged|resolved, cursor a positive "
+		    "id, limit 1..500");
+	return -EINVAL;
+}
+
+void api_alerts(struct web_ctx *ctx)
+{
+	char state[16], school[40];
+	uint64_t cursor;
+	int limit;
+	struct rows r = {ctx, 0, 0};
+	if (list_params(ctx, state, school, &cursor, &limit) != 0)
+		return;
+	json_start(ctx);
+	dynbuf_add_str(&ctx->res->body, "{\"items\":[");
+	store_alert_list_scoped(ctx->store, &ctx->user->scope,
+				state[0] ? state : NULL,
+				school[0] ? school : NULL, cursor, limit,
+				alert_item, &r);
+	if (r.n == limit)
+		dynbuf_addf(&ctx->res->body, "],\"next_cursor\":\"%" PRIu64 "\"}\n",
+			    r.last_id);
+	else
+		dynbuf_add_str(&ctx->res->body, "],\"next_cursor\":null}\n");
+}
+
+static void api_alert_set(struct web_ctx *ctx, const char *state)
+{
+	char comment[500] = "";
+	/* A form body or none; a JSON body is not parsed here. */
+	if (route_param(ctx->req->body, ctx->req->body_len, "comment", comment,
+			sizeof(comment)) == -EINVAL) {
+		web_problem(ctx, 400, "Bad Request", "comment is not valid text");
+		return;
+	}
+	int rc = web_alert_set(ctx, ctx->params[0], state, comment);
+	if (rc == -ENOENT) {
+		web_problem(ctx, 404, "Not Found", "no such alert");
+		return;
+	}
+	if (rc == -EINVAL) {
+		web_problem(ctx, 400, "Bad Request", "an alert id is a number");
+		return;
+	}
+	if (rc == -EALREADY) {
+		web_problem(ctx, 409, "Conflict", "the alert is resolved already");
+		return;
+	}
+	json_start(ctx);
+	dynbuf_addf(&ctx->res->body, "{\"id\":%s,\"state\":\"%s\"}\n",
+		    ctx->params[0], state);
+}
+
+void api_alert_ack(struct web_ctx *ctx)
+{
+	api_alert_set(ctx, "acknowledged");
+}
+
+void api_alert_resolve(struct web_ctx *ctx)
+{
+	api_alert_set(ctx, "resolved");
+}
+
+void api_me(struct web_ctx *ctx)
+{
+	struct dynbuf *b = &ctx->res->body;
+	json_start(ctx);
+	dynbuf_add_str(b, "{");
+	field(b, "name", ctx->user->u.name, true);
+	field(b, "role", ctx->user->u.role, false);
+	field(b, "scope", ctx->user->u.scope, false);
+	field(b, "lang", ctx->user->u.lang, false);
+	dynbuf_add_str(b, "}\n");
+}
+
+static void audit_item(void *arg, const struct store_audit *a)
+{
+	struct rows *r = arg;
+	struct dynbuf *b = &r->ctx->res->body;
+	char at[32];
+	timeutil_format_us(a->at_us, at, sizeof(at));
+	dynbuf_addf(b, "%s{\"id\":%" PRIu64, r->n++ ? "," : "", a->id);
+	field(b, "at", at, false);
+	field(b, "actor", a->actor, false);
+	field(b, "action", a->action, false);
+	field(b, "object", a->object, false);
+	field(b, "address", a->address, false);
+	field(b, "detail", a->detail, false);
+	dynbuf_add_str(b, "}");
+	r->last_id = a->id;
+}
+
+void api_audit(struct web_ctx *ctx)
+{
+	char state[16], school[40];
+	uint64_t cursor;
+	int limit;
+	struct rows r = {ctx, 0, 0};
+	if (list_params(ctx, state, school, &cursor, &limit) != 0)
+		return;
+	json_start(ctx);
+	dynbuf_add_str(&ctx->res->body, "{\"items\":[");
+	store_audit_list(ctx->store, cursor, limit, audit_item, &r);
+	if (r.n == limit)
+		dynbuf_addf(&ctx->res->body, "],\"next_cursor\":\"%" PRIu64 "\"}\n",
+			    r.last_id);
+	else
+		dynbuf_add_str(&ctx->res->body, "],\"next_cursor\":null}\n");
+}
+
+/* OpenAPI 3.1, generated from the route table so that it cannot drift
+ * from what is served. */
+void api_openapi(struct web_ctx *ctx)
+{
+	struct dynbuf *b = &ctx->res->body;
+	json_start(ctx);
+	dynbuf_add_str(b, "{\"openapi\":\"3.1.0\",\"info\":{\"title\":"
+		       "\"eduwatch collector API\",\"version\":\"1\"},"
+		       "\"components\":{\"securitySchemes\":{\"token\":"
+		       "{\"type\":\"http\",\"scheme\":\"bearer\"}}},"
+		       "\"security\":[{\"token\":[]}],\"paths\":{");
+	bool first_path = true;
+	for (size_t i = 0; i < pages_route_count(); i++) {
+		const struct route *r = pages_route(i);
+		if (strncmp(r->pattern, "/api/v1/", 8) != 0)
+			continue;
+		char path[128];
+		size_t o = 0;
+		int param = 0;
+		for (const char *p = r->pattern; *p && o + 8 < sizeof(path); p++) {
+			if (p[0] == '{' && p[1] == '}') {
+				o += (size_t)snprintf(path + o, sizeof(path) - o,
+						      "{p%d}", param++);
+				p++;
+			} else {
+				path[o++] = *p;
+			}
+		}
+		path[o] = '\0';
+		dynbuf_addf(b, "%s\"%s\":{\"%s\":{\"responses\":{\"200\":"
+			    "{\"description\":\"OK\"},\"default\":{\"description\":"
+			    "\"problem details (RFC 9457)\",\"content\":{"
+			    "\"application/problem+json\":{}}}}",
+			    first_path ? "" : ",", path,
+			    strcmp(r->method, "POST") == 0 ? "post" : "get");
+		if (param > 0) {
+			dynbuf_add_str(b, ",\"parameters\":[");
+			for (int k = 0; k < param; k++)
+				dynbuf_addf(b, "%s{\"name\":\"p%d\",\"in\":\"path\","
+					    "\"required\":true,\"schema\":{\"type\":"
+					    "\"string\"}}", k ? "," : "", k);
+			dynbuf_add_str(b, "]");
+		}
+		dynbuf_add_str(b, "}}");
+		first_path = false;
+	}
+	dynbuf_add_str(b, "}}\n");
+}

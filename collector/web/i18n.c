@@ -1,0 +1,137 @@
+/* i18n: one table, one line per message. */
+#include "collector/web/i18n.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static const struct {
+	const char *key, *vi, *en;
+} catalogue[] = {
+	{"app", "eduwatch — An toàn thông tin trường học", "eduwatch — school security"},
+	{"login", "Đăng nhập", "Log in"},
+	{"logout", "Đăng xuất", "Log out"},
+	{"logout_all", "Đăng xuất mọi nơi", "Log out everywhere"},
+	{"user", "Tài khoản", "User name"},
+	{"password", "Mật khẩu", "Password"},
+	{"totp", "Mã xác thực (TOTP)", "Authenticator code (TOTP)"},
+	{"bad_login", "Sai tài khoản, mật khẩu hoặc mã xác thực.", "Wrong user name, password or code."},
+	{"locked", "Tài khoản đã bị khóa sau nhiều lần đăng nhập sai. Hãy liên hệ quản trị viên.", "The account is locked after too many failed logins. Ask an administrator."},
+	{"slow_down", "Quá nhiều lần thử từ địa chỉ này. Hãy thử lại sau.", "Too many attempts from this address. Try again later."},
+	{"overview", "Tổng quan", "Overview"},
+	{"schools", "Trường học", "Schools"},
+	{"school", "Trường", "School"},
+	{"code", "Mã", "Code"},
+	{"name", "Tên", "Name"},
+	{"commune", "Xã/Phường", "Commune"},
+	{"level", "Cấp độ", "Level"},
+	{"pcs", "Máy tính", "PCs"},
+	{"enrolled", "Đã đăng ký", "Enrolled"},
+	{"expected", "Dự kiến", "Expected"},
+	{"hostname", "Tên máy", "Host name"},
+	{"last_seen", "Lần cuối liên lạc", "Last seen"},
+	{"status", "Trạng thái", "Status"},
+	{"fresh", "Đang báo cáo", "Reporting"},
+	{"stale", "Mất liên lạc", "Stale"},
+	{"never", "Chưa từng báo cáo", "Never reported"},
+	{"revoked", "Đã thu hồi", "Revoked"},
+	{"alerts", "Cảnh báo", "Alerts"},
+	{"open_alerts", "Cảnh báo đang mở", "Open alerts"},
+	{"severity", "Mức độ", "Severity"},
+	{"title", "Nội dung", "Title"},
+	{"state", "Tình trạng", "State"},
+	{"open", "Đang mở", "Open"},
+	{"acknowledged", "Đã tiếp nhận", "Acknowledged"},
+	{"resolved", "Đã xử lý", "Resolved"},
+	{"all", "Tất cả", "All"},
+	{"ack", "Tiếp nhận", "Acknowledge"},
+	{"resolve", "Đã xử lý xong", "Resolve"},
+	{"comment", "Ghi chú", "Comment"},
+	{"drill", "Diễn tập", "Drill"},
+	{"first_seen", "Lần đầu", "First seen"},
+	{"count", "Số lần", "Count"},
+	{"bulk", "Áp dụng cho các mục đã chọn", "Apply to the selected"},
+	{"next", "Trang sau", "Next page"},
+	{"events", "Sự kiện gần đây", "Recent events"},
+	{"kind", "Loại", "Kind"},
+	{"time", "Thời gian", "Time"},
+	{"pc", "Máy tính", "PC"},
+	{"admin", "Quản trị", "Administration"},
+	{"users", "Người dùng", "Users"},
+	{"role", "Vai trò", "Role"},
+	{"scope", "Phạm vi", "Scope"},
+	{"audit", "Nhật ký kiểm tra", "Audit log"},
+	{"actor", "Người thực hiện", "Who"},
+	{"action", "Hành động", "Action"},
+	{"object", "Đối tượng", "Object"},
+	{"address", "Địa chỉ", "From"},
+	{"detail", "Chi tiết", "Detail"},
+	{"csv", "Tải CSV", "Download CSV"},
+	{"language", "English", "Tiếng Việt"},
+	{"api_tokens", "Khóa API", "API tokens"},
+	{"new_token", "Tạo khóa API", "Create an API token"},
+	{"token_once", "Khóa chỉ hiển thị một lần. Hãy lưu lại ngay:", "The token is shown once. Store it now:"},
+	{"label", "Nhãn", "Label"},
+	{"disabled", "Đã vô hiệu", "Disabled"},
+	{"yes", "Có", "Yes"},
+	{"no", "Không", "No"},
+	{"not_found", "Không tìm thấy trang này.", "No such page."},
+	{"forbidden", "Bạn không có quyền xem trang này.", "You may not see this page."},
+	{"bad_request", "Yêu cầu không hợp lệ.", "Bad request."},
+	{"soc", "Chuyển tiếp SOC", "SOC feed"},
+	{"no_rows", "Không có dữ liệu.", "Nothing here."},
+	{"dates_note", "Giờ Việt Nam (UTC+7)", "Vietnam time (UTC+7)"},
+};
+#define NMSG (sizeof(catalogue) / sizeof(catalogue[0]))
+
+const char *i18n_msg(enum i18n_lang lang, const char *key)
+{
+	for (size_t i = 0; i < NMSG; i++)
+		if (strcmp(catalogue[i].key, key) == 0)
+			return lang == I18N_EN ? catalogue[i].en : catalogue[i].vi;
+	return key;
+}
+
+size_t i18n_count(void)
+{
+	return NMSG;
+}
+
+const char *i18n_key(size_t i)
+{
+	return i < NMSG ? catalogue[i].key : NULL;
+}
+
+enum i18n_lang i18n_pick(const char *pref, const char *accept, size_t alen)
+{
+	if (pref && strcmp(pref, "en") == 0)
+		return I18N_EN;
+	if (pref && strcmp(pref, "vi") == 0)
+		return I18N_VI;
+	/* The first of the two the browser names decides; q-values are
+	 * rare enough in practice to be ignored. */
+	for (size_t i = 0; accept && i + 1 < alen; i++) {
+		if ((i == 0 || accept[i - 1] == ',' || accept[i - 1] == ' ') &&
+		    ((accept[i] == 'v' && accept[i + 1] == 'i') ||
+		     (accept[i] == 'e' && accept[i + 1] == 'n')))
+			return accept[i] == 'e' ? I18N_EN : I18N_VI;
+	}
+	return I18N_VI;
+}
+
+const char *i18n_code(enum i18n_lang lang)
+{
+	return lang == I18N_EN ? "en" : "vi";
+}
+
+void i18n_datetime(int64_t us, char *out, size_t cap)
+{
+	struct tm tm;
+	time_t t = (time_t)(us / 1000000) + 7 * 3600;
+	if (us <= 0 || gmtime_r(&t, &tm) == NULL) {
+		snprintf(out, cap, "-");
+		return;
+	}
+	snprintf(out, cap, "%02d/%02d/%04d %02d:%02d", tm.tm_mday,
+		 tm.tm_mon + 1, tm.tm_year + 1900, tm.tm_hour, tm.tm_min);
+}

@@ -1,0 +1,66 @@
+/* views: the console's handlers, inside collector/web/ only. pages.c
+ * routes to them after authentication, permission and CSRF checks;
+ * views.c renders HTML and CSV through html.h, api.c renders JSON. Each
+ * reads the store only through its *_scoped calls with the officer's
+ * scope, so an object outside it is a 404 like a missing one. */
+#ifndef EDUWATCH_WEB_VIEWS_H
+#define EDUWATCH_WEB_VIEWS_H
+
+#include "collector/web/handler.h"
+
+/* pages.c: shared steps. */
+void web_problem(struct web_ctx *ctx, int status, const char *title,
+		 const char *detail);
+void web_audit(struct web_ctx *ctx, const char *action, const char *object,
+	       const char *detail);
+void web_set_session_cookie(struct web_ctx *ctx, const char *hex);
+size_t pages_route_count(void);
+const struct route *pages_route(size_t i);
+void view_login_post(struct web_ctx *ctx);
+void view_logout(struct web_ctx *ctx);
+void view_logout_all(struct web_ctx *ctx);
+void view_lang(struct web_ctx *ctx);
+
+/* api.c: a JSON string (escaped, valid UTF-8). */
+void web_json_str(struct dynbuf *b, const char *s);
+
+/* views.c */
+void view_error(struct web_ctx *ctx, int status, const char *key);
+void view_login_page(struct web_ctx *ctx, int status, const char *msg_key);
+void view_health(struct web_ctx *ctx);
+void view_static(struct web_ctx *ctx);
+void view_login(struct web_ctx *ctx);
+void view_home(struct web_ctx *ctx);
+void view_overview(struct web_ctx *ctx);
+void view_schools_csv(struct web_ctx *ctx);
+void view_school(struct web_ctx *ctx);
+void view_pc(struct web_ctx *ctx);
+void view_alerts(struct web_ctx *ctx);
+void view_alerts_csv(struct web_ctx *ctx);
+void view_alerts_bulk(struct web_ctx *ctx);
+void view_alert_ack(struct web_ctx *ctx);
+void view_alert_resolve(struct web_ctx *ctx);
+void view_users(struct web_ctx *ctx);
+void view_tokens(struct web_ctx *ctx);
+void view_token_new(struct web_ctx *ctx);
+void view_audit(struct web_ctx *ctx);
+void view_audit_csv(struct web_ctx *ctx);
+
+/* api.c */
+void api_openapi(struct web_ctx *ctx);
+void api_me(struct web_ctx *ctx);
+void api_schools(struct web_ctx *ctx);
+void api_school(struct web_ctx *ctx);
+void api_school_pcs(struct web_ctx *ctx);
+void api_pc(struct web_ctx *ctx);
+void api_alerts(struct web_ctx *ctx);
+void api_alert_ack(struct web_ctx *ctx);
+void api_alert_resolve(struct web_ctx *ctx);
+void api_audit(struct web_ctx *ctx);
+
+/* Shared by views.c and api.c: moves an alert in scope to state, with
+ * the audit line; 0, -ENOENT (none in scope), -EALREADY, -EINVAL. */
+int web_alert_set(struct web_ctx *ctx, const char *id_text, const char *state,
+		  const char *comment);
+
+#endif
