@@ -179,9 +179,9 @@ static int authenticate(struct web_ctx *ctx, struct auth_user *user, bool api)
 static bool change_allowed(struct web_ctx *ctx)
 {
 	char token[80];
-	size_t olen, hlen;
+	size_t olen, hlen = ctx->req->authority_len;
 	const char *origin = route_header(ctx->req, "origin", &olen);
-	const char *host = route_header(ctx->req, "host", &hlen);
+	const char *host = hlen ? ctx->req->authority : NULL;
 	if (ctx->user != NULL && ctx->user->by_token)
 		return true; /* no cookie: nothing a forged page can ride on */
 	if (origin != NULL &&

@@ -29,6 +29,8 @@ struct web_request {
 	size_t path_len;
 	const char *query; /* after '?', or "" */
 	size_t query_len;
+	const char *authority; /* Host (h2o keeps it out of the headers) */
+	size_t authority_len;
 	const struct web_header *headers;
 	size_t nheaders;
 	const char *body;

@@ -180,6 +180,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 		goto send;
 	}
 	wr.headers = headers;
+	wr.authority = req->authority.base ? req->authority.base : "";
+	wr.authority_len = req->authority.base ? req->authority.len : 0;
 	wr.method = req->method.base;
 	wr.method_len = req->method.len;
 	if (req->query_at != SIZE_MAX) {

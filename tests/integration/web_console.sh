@@ -31,7 +31,7 @@ check "a TLS 1.2 suite without forward secrecy is refused" \
 
 # ---- headers --------------------------------------------------------------------
 "${CURL[@]}" -D "$WORK/h" -o /dev/null "$URL/healthz"
-"${CURL[@]}" -D "$WORK/h404" -o "$WORK/b404" "$URL/no/such/page"
+"${CURL[@]}" -D "$WORK/h404" -o "$WORK/b404" "$URL/api/v1/no/such/thing"
 for f in h h404; do
 	check "$f: a CSP with frame-ancestors 'none' and script-src 'self'" \
 		bash -c "grep -i '^content-security-policy:' '$WORK/$f' | grep -q \"frame-ancestors 'none'\" && grep -i '^content-security-policy:' '$WORK/$f' | grep -q \"script-src 'self'\""
@@ -41,7 +41,7 @@ for f in h h404; do
 	check "$f: referrer policy" grep -qi '^referrer-policy: no-referrer' "$WORK/$f"
 	check "$f: not cached" grep -qi '^cache-control: no-store' "$WORK/$f"
 done
-check "an unknown path is a 404 problem document (RFC 9457)" \
+check "an unknown API path is a 404 problem document (RFC 9457)" \
 	bash -c "head -1 '$WORK/h404' | grep -q ' 404' && grep -qi '^content-type: application/problem+json' '$WORK/h404' && grep -q '\"status\":404' '$WORK/b404'"
 
 # ---- limits, before any handler ------------------------------------------------------

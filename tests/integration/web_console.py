@@ -1,0 +1,386 @@
+#!/usr/bin/python3
+"""The console's accounts, roles, sessions and attack surface, over real
+TLS against a running collector (web_console.sh starts it). Prints TAP
+lines numbered after the shell part's.
+
+Schools and users are made with the collector's own CLI; PCs and alerts,
+which only agents can make, are written into the collector's SQLite file
+with hostile host names and file paths, as a PC could report them."""
+import hmac, hashlib, http.client, re, socket, sqlite3, ssl, struct, subprocess, sys, time, urllib.parse, base64
+
+COLLECTOR, CONF, STATE, PORT, TAP0 = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+n = TAP0
+failed = 0
+
+
+def tap(ok, what):
+    global n, failed
+    n += 1
+    if not ok:
+        failed += 1
+    print(("ok" if ok else "not ok") + " %d - %s" % (n, what), flush=True)
+    return ok
+
+
+def cli(*args):
+    r = subprocess.run([COLLECTOR, *args, "-c", CONF], capture_output=True, text=True)
+    if r.returncode != 0:
+        print("# cli %s: %s" % (args, r.stderr.strip()), file=sys.stderr)
+    return r.stdout
+
+
+CTX = ssl.create_default_context(cafile=STATE + "/ca.crt")
+
+
+class Client:
+    """One browser: its cookie jar and the CSRF token of its last page."""
+
+    def __init__(self, origin=True):
+        self.cookies = {}
+        self.csrf = ""
+        self.origin = origin
+
+    def req(self, method, path, form=None, headers=None, raw_body=None):
+        c = http.client.HTTPSConnection("localhost", PORT, context=CTX, timeout=30)
+        h = {"Host": "localhost:%d" % PORT}
+        if self.cookies:
+            h["Cookie"] = "; ".join("%s=%s" % kv for kv in self.cookies.items())
+        body = raw_body
+        if form is not None:
+            body = urllib.parse.urlencode(form, doseq=True)
+            h["Content-Type"] = "application/x-www-form-urlencoded"
+            if self.origin:
+                h["Origin"] = "https://localhost:%d" % PORT
+        h.update(headers or {})
+        c.request(method, path, body=body, headers=h)
+        r = c.getresponse()
+        data = r.read().decode("utf-8", "replace")
+        for k, v in r.getheaders():
+            if k.lower() == "set-cookie":
+                name, _, rest = v.partition("=")
+                val = rest.split(";")[0]
+                if "Max-Age=0" in v:
+                    self.cookies.pop(name, None)
+                else:
+                    self.cookies[name] = val
+        m = re.search(r'name="csrf" value="([0-9a-f]{64})"', data)
+        if m:
+            self.csrf = m.group(1)
+        c.close()
+        r.body = data
+        return r
+
+    def login(self, user, password, code=""):
+        return self.req("POST", "/login", {"user": user, "password": password, "code": code})
+
+
+def totp(secret, t=None):
+    key = base64.b32decode(secret)
+    step = int((t or time.time()) // 30)
+    mac = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
+    off = mac[19] & 15
+    v = struct.unpack(">I", mac[off:off + 4])[0] & 0x7FFFFFFF
+    return "%06d" % (v % 1000000)
+
+
+# ---- seed ---------------------------------------------------------------------
+XSS_SCHOOL = 'Trường <img src=x onerror=alert(1)>'
+XSS_HOST = '<script>alert("host")</script>'
+XSS_PATH = 'C:\\Users\\"><svg onload=alert(1)>.exe'
+cli("school", "add", "A1", XSS_SCHOOL, "--commune", "Xã A", "--level", "2", "--expected-pcs", "2")
+cli("school", "add", "A2", "Trường A2", "--commune", "Xã A", "--level", "2", "--expected-pcs", "1")
+cli("school", "add", "B1", "=HYPERLINK(\"http://evil\")", "--commune", "Xã B", "--level", "1", "--expected-pcs", "1")
+
+ROLES = [("admin", "province_admin", None), ("prov", "province_officer", None),
+         ("comm", "commune_officer", "Xã A"), ("sch", "school_officer", "A1"),
+         ("soc", "soc_viewer", None), ("drill", "drill_organiser", None),
+         ("aud", "auditor", None)]
+PW, SECRET = {}, {}
+for name, role, scope in ROLES:
+    out = cli("user", "add", name, role, *([scope] if scope else []))
+    PW[name] = re.search(r"one-time password: (\S+)", out).group(1)
+    m = re.search(r"TOTP secret: (\S+)", out)
+    if m:
+        SECRET[name] = m.group(1)
+tap(set(PW) == {r[0] for r in ROLES} and "admin" in SECRET and len(SECRET) == 1,
+    "user add prints a one-time password for each role, a TOTP secret for the admin only")
+
+db = sqlite3.connect(STATE + "/eduwatch.db", timeout=30)
+now = int(time.time() * 1e6)
+db.execute("INSERT INTO agents(id, school, hostname, cert_sha256, enrolled, last_seen) VALUES(?,?,?,?,?,?)",
+           ("pcA1", "A1", XSS_HOST, "x", now - 86400e6, now))
+db.execute("INSERT INTO agents(id, school, hostname, cert_sha256, enrolled, last_seen) VALUES(?,?,?,?,?,?)",
+           ("pcA1b", "A1", "old-pc", "x", now - 86400e6 * 10, now - 86400e6 * 5))
+db.execute("INSERT INTO agents(id, school, hostname, cert_sha256, enrolled) VALUES(?,?,?,?,?)",
+           ("pcB1", "B1", "pc-b1", "x", now))
+ALERT = {}
+
+
+def add_alert(key, school, agent, path="", sev=8, drill=0):
+    cur = db.execute(
+        "INSERT INTO alerts(rule, title, category, kind, dedupe_key, agent, school, severity, drill,"
+        " first, last, count, state, evidence, src_ip, file_path, file_hash)"
+        " VALUES('scan.match','Mã độc: ' || ?, 'malware', 'scan.match', ?, ?, ?, ?, ?, ?, ?, 1, 'open', '{}', '', ?, '')",
+        (key, key, agent, school, sev, drill, now, now, path))
+    ALERT[key] = cur.lastrowid
+
+
+add_alert("xss", "A1", "pcA1", XSS_PATH)
+add_alert("ui", "A1", "pcA1", "", 9, 1)
+for name, _, _ in ROLES:
+    add_alert("m-%s-in" % name, "A1", "pcA1")
+    add_alert("m-%s-out" % name, "B1", "pcB1")
+for i in range(5):
+    add_alert("page-%d" % i, "A2", "", "", 3)
+db.commit()
+
+# ---- login and cookies ------------------------------------------------------------
+anon = Client()
+r = anon.req("GET", "/overview")
+tap(r.status == 303 and r.getheader("Location") == "/login", "a page without a session redirects to /login")
+r = anon.req("GET", "/api/v1/schools")
+tap(r.status == 401 and r.getheader("Content-Type") == "application/problem+json",
+    "the API without credentials is a 401 problem document")
+r = anon.req("GET", "/login", headers={"Accept-Language": "en-GB,en;q=0.9"})
+tap("Log in" in r.body and 'lang="en"' in r.body, "Accept-Language en gives the English login page")
+r = anon.req("GET", "/login")
+tap("Đăng nhập" in r.body and 'lang="vi"' in r.body, "the login page is Vietnamese by default")
+
+fix = Client()
+planted = "ab" * 32
+fix.cookies["__Host-ew_session"] = planted
+r = fix.login("sch", PW["sch"])
+cookie = [v for k, v in r.getheaders() if k.lower() == "set-cookie"]
+tap(r.status == 303 and cookie and fix.cookies.get("__Host-ew_session") not in (None, planted),
+    "login issues a new session id, never the one the client planted (fixation)")
+c0 = cookie[0] if cookie else ""
+tap(all(f in c0 for f in ("HttpOnly", "Secure", "SameSite=Strict", "Path=/")) and c0.startswith("__Host-")
+    and "Domain" not in c0, "the session cookie is __Host-, HttpOnly, Secure, SameSite=Strict (%s)" % c0[:40])
+tap(len(fix.cookies["__Host-ew_session"]) == 64, "the session id is 256 bits")
+rows = db.execute("SELECT hex(hash) FROM sessions").fetchall()
+tap(all(h.lower() != fix.cookies["__Host-ew_session"] for (h,) in rows),
+    "the store keeps the session's hash, not the id")
+evil = Client()
+evil.cookies["__Host-ew_session"] = planted
+tap(evil.req("GET", "/overview").status == 303, "the planted id does not open a session")
+
+# ---- TOTP -----------------------------------------------------------------------------------
+adm = Client()
+tap(adm.login("admin", PW["admin"]).status == 401, "the admin without a TOTP code is refused")
+tap(adm.login("admin", PW["admin"], "000000" if totp(SECRET["admin"]) != "000000" else "111111").status == 401,
+    "the admin with a wrong TOTP code is refused")
+tap(adm.login("admin", PW["admin"], totp(SECRET["admin"])).status == 303, "the admin with the right TOTP code logs in")
+
+# ---- the RBAC matrix ------------------------------------------------------------------
+S = {}
+for name, _, _ in ROLES:
+    if name == "admin":
+        S[name] = adm
+        continue
+    S[name] = Client()
+    r = S[name].login(name, PW[name])
+    if r.status != 303:
+        tap(False, "login as %s (%d)" % (name, r.status))
+for c in S.values():
+    c.req("GET", "/login")  # no csrf on the login page; take it from a page below
+    c.req("GET", "/alerts")
+
+# in: A1 (in every scoped role's scope); out: B1 (outside Xã A and A1).
+ENDPOINTS = [
+    # name,            method, path
+    ("overview",       "GET",  "/overview"),
+    ("school page",    "GET",  "/schools/{s}"),
+    ("PC page",        "GET",  "/pcs/{p}"),
+    ("alerts page",    "GET",  "/alerts"),
+    ("users page",     "GET",  "/admin/users"),
+    ("audit page",     "GET",  "/admin/audit"),
+    ("schools csv",    "GET",  "/schools.csv"),
+    ("api school",     "GET",  "/api/v1/schools/{s}"),
+    ("api school pcs", "GET",  "/api/v1/schools/{s}/pcs"),
+    ("api pc",         "GET",  "/api/v1/pcs/{p}"),
+    ("api alerts",     "GET",  "/api/v1/alerts"),
+    ("api audit",      "GET",  "/api/v1/audit"),
+    ("ack (page)",     "POST", "/alerts/{a}/ack"),
+    ("ack (api)",      "POST", "/api/v1/alerts/{a}/resolve"),
+]
+# Expected status per role: one "in/out" pair per endpoint, in order.
+MATRIX = {
+    "admin": "200/200 200/200 200/200 200/200 200/200 200/200 200/200 200/200 200/200 200/200 200/200 200/200 303/303 200/200",
+    "prov":  "200/200 200/200 200/200 200/200 403/403 403/403 200/200 200/200 200/200 200/200 200/200 403/403 303/303 200/200",
+    "comm":  "200/200 200/404 200/404 200/200 403/403 403/403 200/200 200/404 200/404 200/404 200/200 403/403 303/404 200/404",
+    "sch":   "200/200 200/404 200/404 200/200 403/403 403/403 200/200 200/404 200/404 200/404 200/200 403/403 303/404 200/404",
+    "soc":   "403/403 403/403 403/403 200/200 403/403 403/403 403/403 403/403 403/403 403/403 200/200 403/403 403/403 403/403",
+    "drill": "200/200 200/200 200/200 200/200 403/403 403/403 200/200 200/200 200/200 200/200 200/200 403/403 403/403 403/403",
+    "aud":   "200/200 200/200 200/200 200/200 403/403 200/200 200/200 200/200 200/200 200/200 200/200 200/200 403/403 403/403",
+}
+bad = []
+for name, _, _ in ROLES:
+    want = MATRIX[name].split()
+    for (label, method, path), pair in zip(ENDPOINTS, want):
+        for side, exp in zip(("in", "out"), pair.split("/")):
+            obj = {"s": "A1" if side == "in" else "B1", "p": "pcA1" if side == "in" else "pcB1"}
+            p = path.replace("{s}", obj["s"]).replace("{p}", obj["p"])
+            if "{a}" in p:
+                key = "m-%s-%s" % (name, side)
+                p = p.replace("{a}", str(ALERT[key]))
+                if "/api/" in p:
+                    r = S[name].req(method, p, {"comment": "matrix"}, headers={"X-CSRF-Token": S[name].csrf})
+                else:
+                    r = S[name].req(method, p, {"csrf": S[name].csrf, "comment": "matrix"})
+            else:
+                r = S[name].req(method, p)
+            if str(r.status) != exp:
+                bad.append("%s %s %s %s: %d, want %s" % (name, side, method, p, r.status, exp))
+for b in bad[:10]:
+    print("# " + b, file=sys.stderr)
+tap(not bad, "RBAC matrix: %d roles x %d endpoints x in/out scope give the expected 200/303/403/404 (%d wrong)"
+    % (len(ROLES), len(ENDPOINTS), len(bad)))
+
+r = S["sch"].req("GET", "/api/v1/alerts?limit=500")
+schools = set(re.findall(r'"school":"([^"]*)"', r.body))
+tap(r.status == 200 and schools == {"A1"}, "a school officer's alert list holds only its school (%s)" % sorted(schools))
+r = S["comm"].req("GET", "/api/v1/schools")
+tap(sorted(re.findall(r'"code":"([^"]*)"', r.body)) == ["A1", "A2"], "a commune officer sees the schools of its commune")
+
+# ---- output is inert ----------------------------------------------------------------
+ov = S["prov"].req("GET", "/overview").body
+tap("<img src=x" not in ov and "&lt;img src=x onerror=alert(1)&gt;" in ov, "a school name's markup is escaped on the overview")
+sp = S["prov"].req("GET", "/schools/A1").body
+tap("<script>alert" not in sp and "&lt;script&gt;alert(&quot;host&quot;)&lt;&#47;script&gt;" in sp,
+    "a PC's host name is escaped on the school page")
+tap('class="stale"' in sp and 'class="fresh"' in sp, "the school page marks a stale PC and a reporting one")
+al = S["prov"].req("GET", "/alerts").body
+tap("<svg onload" not in al and "&lt;svg onload=alert(1)&gt;" in al, "a file path's markup is escaped on the alerts page")
+tap("Diễn tập" in al, "the drill flag is shown on the alerts page")
+r = S["prov"].req("GET", "/api/v1/pcs/pcA1")
+tap(r.getheader("Content-Type") == "application/json" and '"hostname":"<script>alert(\\"host\\")</script>"' in r.body,
+    "the API returns the host name as JSON text, served as application/json")
+
+# ---- CSRF ----------------------------------------------------------------------------------
+tgt = "/alerts/%d/ack" % ALERT["ui"]
+tap(S["prov"].req("POST", tgt, {"comment": "x"}).status == 403, "a change without the CSRF token is refused")
+tap(S["prov"].req("POST", tgt, {"csrf": "0" * 64}).status == 403, "a change with a wrong CSRF token is refused")
+tap(S["prov"].req("POST", tgt, {"csrf": S["prov"].csrf}, headers={"Origin": "https://evil.example"}).status == 403,
+    "a change from another origin is refused even with the token")
+tap(S["prov"].req("POST", "/api/v1/alerts/%d/ack" % ALERT["ui"]).status == 403,
+    "an API change riding on the session cookie needs X-CSRF-Token")
+other = Client()
+other.login("drill", PW["drill"])
+other.req("GET", "/alerts")
+tap(S["prov"].req("POST", tgt, {"csrf": other.csrf}).status == 403, "another session's CSRF token is refused")
+
+# ---- ack and resolve through the pages, into the audit log --------------------------
+r1 = S["sch"].req("POST", tgt, {"csrf": S["sch"].csrf, "comment": "Đã kiểm tra máy"})
+r2 = S["sch"].req("POST", "/alerts/%d/resolve" % ALERT["ui"], {"csrf": S["sch"].csrf, "comment": "Đã gỡ mã độc"})
+st = db.execute("SELECT state, ack_by, resolved_by FROM alerts WHERE id=?", (ALERT["ui"],)).fetchone()
+tap(r1.status == 303 and r2.status == 303 and st == ("resolved", "sch", "sch"), "ack then resolve through the page (%s)" % (st,))
+au = S["aud"].req("GET", "/api/v1/audit?limit=500").body
+tap('"action":"alert.ack"' in au and '"detail":"Đã kiểm tra máy"' in au and '"detail":"Đã gỡ mã độc"' in au,
+    "the audit log has the ack and the resolve with their comments")
+ap = S["aud"].req("GET", "/admin/audit").body
+tap("alert.resolve" in ap and "Đã gỡ mã độc" in ap, "the audit page shows them")
+ids = [ALERT["page-%d" % i] for i in range(3)]
+r = S["comm"].req("POST", "/alerts/bulk", {"csrf": S["comm"].csrf, "action": "ack", "comment": "bulk", "id": ids})
+acked = db.execute("SELECT count(*) FROM alerts WHERE state='acknowledged' AND ack_by='comm' AND id IN (%s)" % ",".join(map(str, ids))).fetchone()[0]
+tap(r.status == 303 and acked == 3, "a bulk ack acknowledges each selected alert (%d)" % acked)
+r = S["sch"].req("POST", "/alerts/bulk", {"csrf": S["sch"].csrf, "action": "ack", "id": [ALERT["m-soc-out"]]})
+st = db.execute("SELECT state FROM alerts WHERE id=?", (ALERT["m-soc-out"],)).fetchone()[0]
+tap(st == "open", "a bulk action skips alerts outside the officer's scope")
+try:
+    db.execute("UPDATE audit_log SET detail='x'")
+    db.commit()
+    tap(False, "the audit log refuses UPDATE")
+except sqlite3.DatabaseError as e:
+    tap("append-only" in str(e), "the audit log refuses UPDATE (%s)" % e)
+try:
+    db.execute("DELETE FROM audit_log")
+    tap(False, "the audit log refuses DELETE")
+except sqlite3.DatabaseError:
+    tap(True, "the audit log refuses DELETE")
+db.rollback()
+
+# ---- pagination, problems, CSV, language ------------------------------------------------
+r = S["prov"].req("GET", "/api/v1/alerts?school=A2&limit=2")
+first = re.findall(r'"id":(\d+)', r.body)
+cur = re.search(r'"next_cursor":"(\d+)"', r.body)
+r2 = S["prov"].req("GET", "/api/v1/alerts?school=A2&limit=2&cursor=%s" % (cur.group(1) if cur else "1"))
+second = re.findall(r'"id":(\d+)', r2.body)
+tap(len(first) == 2 and cur and len(second) == 2 and not set(first) & set(second) and max(map(int, second)) < min(map(int, first)),
+    "cursor pagination: the next page continues below the last id")
+for q in ("limit=0", "limit=abc", "state=bogus", "cursor=-1", "school=%ZZ"):
+    r = S["prov"].req("GET", "/api/v1/alerts?" + q)
+    if not tap(r.status == 400 and r.getheader("Content-Type") == "application/problem+json" and '"status":400' in r.body,
+               "bad value %s: a 400 problem document" % q):
+        print("# " + r.body, file=sys.stderr)
+r = S["prov"].req("GET", "/api/v1/pcs/nope")
+tap(r.status == 404 and '"status":404' in r.body, "an unknown PC is a 404 problem document")
+r = S["prov"].req("GET", "/schools.csv")
+lines = r.body.lstrip("\ufeff").splitlines()
+tap(r.getheader("Content-Type").startswith("text/csv") and lines[0] == "code,name,commune,level,enrolled_pcs,expected_pcs"
+    and '"A1","Trường <img src=x onerror=alert(1)>","Xã A","2","2","2"' in lines,
+    "the schools CSV has the header and each school's row")
+tap(any(l.startswith('"B1","\'=HYPERLINK') for l in lines), "a CSV cell that starts with = is defused")
+r = S["sch"].req("GET", "/schools.csv")
+tap(len(r.body.lstrip("\ufeff").splitlines()) == 2, "a school officer's CSV holds only its school")
+r = S["prov"].req("GET", "/alerts.csv?state=open")
+tap("scan.match" not in r.body and "Mã độc: xss" in r.body and "svg onload" in r.body, "the alerts CSV has the alerts")
+lc = S["drill"]
+r = lc.req("POST", "/lang", {"csrf": lc.csrf, "lang": "en"})
+r2 = lc.req("GET", "/overview")
+tap(r.status == 303 and "<h1>Overview</h1>" in r2.body and 'lang="en"' in r2.body, "the language switch gives English pages")
+r = lc.req("POST", "/lang", {"csrf": lc.csrf, "lang": "vi"})
+tap("<h1>Tổng quan</h1>" in lc.req("GET", "/overview").body, "and back to Vietnamese")
+
+# ---- API tokens --------------------------------------------------------------------------
+adm.req("GET", "/admin/tokens")
+r = adm.req("POST", "/admin/tokens", {"csrf": adm.csrf, "label": "siem"})
+tok = re.search(r'id="token">(ewt_[0-9a-f]{64})<', r.body)
+tap(r.status == 200 and tok, "an admin creates an API token, shown once")
+tok = tok.group(1) if tok else ""
+tap(tok not in adm.req("GET", "/admin/tokens").body, "the token is not shown again")
+bearer = Client()
+r = bearer.req("GET", "/api/v1/me", headers={"Authorization": "Bearer " + tok})
+tap(r.status == 200 and '"role":"province_admin"' in r.body, "the token works as its admin on the API")
+r = bearer.req("GET", "/api/v1/me", headers={"Authorization": "Bearer ewt_" + "0" * 64})
+tap(r.status == 401, "an unknown token is a 401")
+r = bearer.req("GET", "/overview", headers={"Authorization": "Bearer " + tok})
+tap(r.status == 303, "a token does not open the HTML pages")
+tap(db.execute("SELECT count(*) FROM api_tokens WHERE label='siem'").fetchone()[0] == 1 and
+    tok.encode() not in b"".join(r[0] for r in db.execute("SELECT hash FROM api_tokens")),
+    "the store keeps the token's hash only")
+
+# ---- logout, logout everywhere, disable ----------------------------------------------------
+a, b = Client(), Client()
+a.login("prov", PW["prov"]); b.login("prov", PW["prov"])
+a.req("GET", "/alerts")
+old = dict(a.cookies)
+r = a.req("POST", "/logout", {"csrf": a.csrf})
+z = Client(); z.cookies = old
+tap(r.status == 303 and z.req("GET", "/overview").status == 303, "after logout the old cookie opens nothing")
+tap(b.req("GET", "/overview").status == 200, "the other session lives on")
+b.req("GET", "/alerts")
+b.req("POST", "/logout-all", {"csrf": b.csrf})
+tap(S["prov"].req("GET", "/overview").status == 303, "logout everywhere ends every session of the account")
+cli("user", "disable", "drill")
+tap(S["drill"].req("GET", "/overview").status == 303 and Client().login("drill", PW["drill"]).status == 401,
+    "a disabled account's sessions end and it cannot log in")
+
+# ---- lockout, unlock, throttling -----------------------------------------------------------
+lk = Client()
+codes = [lk.login("aud", "wrong-%d" % i).status for i in range(5)]
+r = lk.login("aud", PW["aud"])
+tap(codes == [401] * 5 and r.status == 403 and "khóa" in r.body, "5 wrong passwords lock the account; the right one is then refused")
+locked = '"locked":true' in cli("user", "list", "--json")
+cli("user", "unlock", "aud")
+tap(locked and lk.login("aud", PW["aud"]).status == 303, "user list shows the lock, and after 'user unlock' the login works")
+au = S["admin"].req("GET", "/api/v1/audit?limit=500").body
+tap('"action":"login.failed"' in au and '"action":"login.lockout"' in au and '"action":"user.unlock"' in au
+    and '"action":"login"' in au and '"action":"token.create"' in au,
+    "the audit log has failed logins, the lockout, the unlock, logins and the token")
+tap('"address":"127.0.0.1"' in au, "audit lines say where from")
+th = Client()
+st = [th.login("nobody", "x").status for _ in range(25)]
+tap(429 in st and st.index(429) <= 20, "failed logins from one address are throttled (429 after %s)" % (st.index(429) if 429 in st else "-"))
+
+print("# seeded alerts %d" % len(ALERT), file=sys.stderr)
+sys.exit(0)
