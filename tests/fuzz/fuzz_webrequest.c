@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/sha.h>
 #include <uv.h>
 
 #include "collector/store.h"
@@ -34,7 +35,26 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 				 .state_dir = "/tmp", .stale_after_s = 7200};
 	(void)argc, (void)argv;
 	loop = uv_default_loop();
+	/* A school, a PC, an alert and a logged-in admin whose session id is
+	 * 32 bytes of 0x01 (the seeds carry its cookie and CSRF token), so
+	 * the fuzzer reaches the handlers behind the login. */
+	struct store_school sc = {.code = "79001", .name = "T", .commune = "C",
+				  .level = 2, .expected_pcs = 1};
+	struct store_user u = {.name = "f", .role = "province_admin",
+			       .pwhash = "$argon2id$v=19$m=19456,t=2,p=1$x$y",
+			       .lang = "vi"};
+	struct store_alert al = {.rule = "r", .title = "t", .school = "79001",
+				 .agent = "a1", .severity = 8, .evidence = "{}"};
+	unsigned char raw[32], hash[32];
+	bool created;
+	memset(raw, 1, sizeof(raw));
+	SHA256(raw, sizeof(raw), hash);
 	if (store_open(&so, NULL, &store, err, sizeof(err)) != 0 ||
+	    store_school_add(store, &sc) != 0 ||
+	    store_agent_add(store, "a1", "79001", "pc1", "x") != 0 ||
+	    store_alert_raise(store, &al, &created) != 0 ||
+	    store_user_add(store, &u) != 0 ||
+	    store_session_add(store, hash, "f", store_now_us(), "fuzz") != 0 ||
 	    web_start(loop, store, &wo, &web, err, sizeof(err)) != 0)
 		abort();
 	return 0;
