@@ -17,10 +17,20 @@ if [ ! -f "$C/ca.key" ]; then
 		--rules rules >/dev/null
 	# Loopback only: the demo should not listen on the school's LAN.
 	sed -i 's/^listen: 0.0.0.0/listen: 127.0.0.1/' "$C/collector.yaml"
+	# The officers' console, on loopback too.
+	sed -i 's/^  enabled: false/  enabled: true/' "$C/collector.yaml"
 	"${COLLECTOR[@]}" school add DEMO01 "Trường demo" --commune "Xã demo" \
 		--level 2 --expected-pcs 1 -c "$C/collector.yaml" >/dev/null
 fi
 CONF="$C/collector.yaml"
+# A demo made before the console existed: turn it on.
+grep -q '^web:' "$CONF" ||
+	printf 'web:\n  enabled: true\n  listen: 127.0.0.1\n  port: 8443\n' >>"$CONF"
+# The first admin, once: its one-time password and TOTP secret are shown
+# below and kept (0600) in the demo folder, which is this PC's only.
+if [ ! -f "$DEMO/admin.txt" ]; then
+	(umask 077; "${COLLECTOR[@]}" user add admin province_admin -c "$CONF" >"$DEMO/admin.txt")
+fi
 # A demo made before scoring existed: point it at this tree's policies.
 grep -q '^score:' "$CONF" ||
 	printf 'score:\n  policy_dir: %s/rules/policies\nalerts:\n  rules: %s/rules/alerts.yaml\n' \
@@ -100,9 +110,14 @@ agent_id=$("${COLLECTOR[@]}" agent list --json -c "$CONF" | grep -o '"id":"[^"]*
 	--kind full -c "$CONF" >/dev/null 2>&1
 sleep 3
 
+console="https://localhost:$(cat "$C/web.port" 2>/dev/null || echo 8443)/"
 while true; do
 	clear 2>/dev/null || true
 	echo "eduwatch demo: a collector (SQLite: $C/eduwatch.db) and one agent on this PC"
+	echo "Officers' console: $console  (the certificate is the demo CA's: $C/ca.crt)"
+	sed 's/^/  /' "$DEMO/admin.txt"
+	echo "  TOTP: add the secret to an authenticator app, or:"
+	echo "  python3 -c \"import hmac,base64,struct,time;k=base64.b32decode('$(sed -n 's/^TOTP secret: \([A-Z2-7]*\).*/\1/p' "$DEMO/admin.txt")');m=hmac.new(k,struct.pack('>Q',int(time.time()//30)),'sha1').digest();o=m[19]&15;print('%06d'%((struct.unpack('>I',m[o:o+4])[0]&0x7fffffff)%1000000))\""
 	echo "Collector CLI: ${COLLECTOR[*]} -c $CONF ...   Ctrl-C stops both."
 	echo
 	echo "== schools"
