@@ -22,6 +22,11 @@ libh2o-dev libargon2-dev"
 test_pkgs="libcmocka-dev clang libclang-rt-14-dev sqlite3 openssl procps
 python3 iproute2 python3-scapy dnsmasq-base dsniff iputils-arping nmap
 rsyslog rsyslog-openssl clamav clamav-daemon python3-msgpack systemd"
+# The console's browser suite: Debian's chromium driven by playwright-core
+# (tests/browser, pinned by its package-lock.json). npm comes with some
+# Node.js builds (NodeSource's); Debian's own nodejs needs the package.
+test_pkgs="$test_pkgs chromium nodejs"
+command -v npm >/dev/null 2>&1 || test_pkgs="$test_pkgs npm"
 bench_pkgs="bc rsyslog rsyslog-openssl yara restic"
 
 want="$build_pkgs"

@@ -99,7 +99,9 @@ static void send_response(struct web *w, h2o_req_t *req,
 		add_header(req, "strict-transport-security",
 			   "max-age=31536000; includeSubDomains");
 	add_header(req, "x-content-type-options", "nosniff");
-	add_header(req, "referrer-policy", "no-referrer");
+	/* same-origin, not no-referrer: with no-referrer a browser sends
+	 * "Origin: null" on our own forms, and the Origin check needs it. */
+	add_header(req, "referrer-policy", "same-origin");
 	add_header(req, "x-frame-options", "DENY");
 	add_header(req, "cross-origin-opener-policy", "same-origin");
 	add_header(req, "cache-control",

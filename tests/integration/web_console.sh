@@ -38,7 +38,7 @@ for f in h h404; do
 	check "$f: no 'unsafe-inline' anywhere" bash -c "! grep -qi unsafe-inline '$WORK/$f'"
 	check "$f: HSTS" bash -c "grep -qi '^strict-transport-security: max-age=31536000' '$WORK/$f'"
 	check "$f: nosniff" grep -qi '^x-content-type-options: nosniff' "$WORK/$f"
-	check "$f: referrer policy" grep -qi '^referrer-policy: no-referrer' "$WORK/$f"
+	check "$f: referrer policy" grep -qi '^referrer-policy: same-origin' "$WORK/$f"
 	check "$f: not cached" grep -qi '^cache-control: no-store' "$WORK/$f"
 done
 check "an unknown API path is a 404 problem document (RFC 9457)" \

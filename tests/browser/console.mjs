@@ -1,0 +1,151 @@
+// The console in a real headless Chromium (Debian's chromium, driven by
+// playwright-core): login, bad login and lockout, TOTP, the overview,
+// school and PC pages with seeded data, ack and resolve into the audit
+// log, the language switch, CSV export, inert XSS, a screenshot of each
+// main page, and axe-core on each. Prints TAP lines numbered from argv.
+// Usage: node console.mjs URL USERS_JSON SHOT_DIR FIRST_TAP_NUMBER
+import { chromium } from 'playwright-core';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+
+const [url, usersFile, shotDir, first] = process.argv.slice(2);
+const users = JSON.parse(fs.readFileSync(usersFile, 'utf8'));
+const axePath = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+let n = Number(first), failed = 0;
+const tap = (ok, what) => { n++; if (!ok) failed++; console.log(`${ok ? 'ok' : 'not ok'} ${n} - ${what}`); return ok; };
+
+function totp(secret) {
+  const alpha = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '', bytes = [];
+  for (const c of secret) bits += alpha.indexOf(c).toString(2).padStart(5, '0');
+  for (let i = 0; i + 8 <= bits.length; i += 8) bytes.push(parseInt(bits.slice(i, i + 8), 2));
+  const msg = Buffer.alloc(8);
+  msg.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30000)));
+  const mac = crypto.createHmac('sha1', Buffer.from(bytes)).update(msg).digest();
+  const o = mac[19] & 15;
+  return String((mac.readUInt32BE(o) & 0x7fffffff) % 1000000).padStart(6, '0');
+}
+
+fs.mkdirSync(shotDir, { recursive: true });
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
+         '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+// The collector's certificate is signed by the test's own CA.
+const newContext = (extra = {}) => browser.newContext({ ignoreHTTPSErrors: true, locale: 'vi-VN', ...extra });
+const dialogs = [];
+async function open(ctx) {
+  const page = await ctx.newPage();
+  page.on('dialog', d => { dialogs.push(d.message()); d.dismiss(); });
+  return page;
+}
+async function login(page, name, code = '') {
+  await page.goto(url + '/login');
+  await page.fill('#user', name);
+  await page.fill('#password', users[name].password);
+  if (code) await page.fill('#code', code);
+  await Promise.all([page.waitForNavigation(), page.click('#submit')]);
+}
+
+try {
+  // ---- login, bad login, lockout ----
+  const c1 = await newContext();
+  const p1 = await open(c1);
+  await p1.goto(url + '/overview');
+  tap(p1.url().endsWith('/login') && (await p1.textContent('h1')) === 'Đăng nhập', 'an unauthenticated visit lands on the Vietnamese login page');
+  await p1.fill('#user', 'sch'); await p1.fill('#password', 'wrong');
+  await Promise.all([p1.waitForNavigation(), p1.click('#submit')]);
+  tap((await p1.textContent('#login-error')).includes('Sai'), 'a bad password shows an error');
+  const lk = await open(c1);
+  for (let i = 0; i < 5; i++) {
+    await lk.goto(url + '/login'); await lk.fill('#user', 'locky'); await lk.fill('#password', 'bad' + i);
+    await Promise.all([lk.waitForNavigation(), lk.click('#submit')]);
+  }
+  await login(lk, 'locky');
+  tap((await lk.textContent('#login-error')).includes('khóa'), 'after 5 failures the right password meets a locked account');
+  await login(p1, 'sch');
+  tap(p1.url().endsWith('/overview'), 'a school officer logs in and sees the overview');
+  const cookies = await c1.cookies();
+  const sess = cookies.find(c => c.name === '__Host-ew_session');
+  tap(sess && sess.httpOnly && sess.secure && sess.sameSite === 'Strict', 'the browser holds an HttpOnly, Secure, SameSite=Strict session cookie');
+
+  // ---- TOTP ----
+  const ca = await newContext();
+  const pa = await open(ca);
+  await login(pa, 'admin');
+  tap(pa.url().endsWith('/login'), 'the admin without a TOTP code stays on the login page');
+  await login(pa, 'admin', totp(users.admin.totp));
+  tap(pa.url().endsWith('/overview'), 'the admin with a TOTP code gets in');
+
+  // ---- seeded pages, inert markup ----
+  const rows = await p1.$$eval('#schools tr td:nth-child(2)', tds => tds.map(t => t.textContent));
+  tap(rows.length === 1 && rows[0] === users.$xss_school, 'the overview lists the officer\'s school, its name shown as text');
+  await p1.screenshot({ path: path.join(shotDir, 'overview.png'), fullPage: true });
+  await p1.click('#schools a');
+  await p1.waitForLoadState();
+  const hosts = await p1.$$eval('#pcs tr td:first-child', tds => tds.map(t => t.textContent));
+  tap(hosts.includes(users.$xss_host), 'the school page shows the PC whose host name is a script, as text');
+  tap((await p1.$$('#pcs .stale')).length === 1 && (await p1.$$('#pcs .fresh')).length === 1, 'a stale PC and a reporting one are marked');
+  await p1.screenshot({ path: path.join(shotDir, 'school.png'), fullPage: true });
+  await p1.click('#pcs a');
+  await p1.waitForLoadState();
+  tap(p1.url().includes('/pcs/') && (await p1.textContent('h1')) === users.$xss_host, 'the PC page opens');
+  await p1.screenshot({ path: path.join(shotDir, 'pc.png'), fullPage: true });
+
+  // ---- ack and resolve, then the audit log ----
+  await p1.goto(url + '/alerts');
+  const row = `#alert-${users.$alert}`;
+  tap((await p1.textContent(`${row}`)).includes('svg onload'), 'the alert with a hostile file path is listed as text');
+  await p1.screenshot({ path: path.join(shotDir, 'alerts.png'), fullPage: true });
+  await p1.fill(`${row} form[action$="/ack"] input[name=comment]`, 'Đã tiếp nhận qua trình duyệt');
+  await Promise.all([p1.waitForNavigation(), p1.click(`${row} button.ack`)]);
+  tap((await p1.textContent(`${row} .state`)) === 'Đã tiếp nhận', 'ack through the page');
+  await p1.fill(`${row} form[action$="/resolve"] input[name=comment]`, 'Đã xử lý qua trình duyệt');
+  await Promise.all([p1.waitForNavigation(), p1.click(`${row} button.resolve`)]);
+  tap((await p1.textContent(`${row} .state`)) === 'Đã xử lý', 'resolve through the page');
+  await pa.goto(url + '/admin/audit');
+  const audit = await pa.textContent('#audit');
+  tap(audit.includes('alert.ack') && audit.includes('Đã tiếp nhận qua trình duyệt') && audit.includes('alert.resolve')
+      && audit.includes('Đã xử lý qua trình duyệt'), 'the ack and the resolve are in the audit log with their comments');
+  await pa.screenshot({ path: path.join(shotDir, 'audit.png'), fullPage: true });
+  await pa.goto(url + '/admin/users');
+  await pa.screenshot({ path: path.join(shotDir, 'users.png'), fullPage: true });
+
+  // ---- language switch ----
+  await p1.goto(url + '/overview');
+  await Promise.all([p1.waitForNavigation(), p1.click('#lang')]);
+  tap((await p1.textContent('h1')) === 'Overview' && (await p1.getAttribute('html', 'lang')) === 'en', 'the language switch gives the English overview');
+  await Promise.all([p1.waitForNavigation(), p1.click('#lang')]);
+  tap((await p1.textContent('h1')) === 'Tổng quan', 'and back to Vietnamese');
+
+  // ---- CSV ----
+  const csv = await p1.request.get(url + '/schools.csv');
+  const text = (await csv.text()).replace(/^\ufeff/, '');
+  tap(csv.headers()['content-type'].startsWith('text/csv') && text.split('\r\n')[0] === 'code,name,commune,level,enrolled_pcs,expected_pcs'
+      && text.includes('"A1"') && !text.includes('"B1"'), 'the CSV export holds the officer\'s school only');
+
+  tap(dialogs.length === 0, `no script from the data ran (dialogs: ${dialogs.length})`);
+
+  // ---- accessibility: axe-core on each main page (CSP bypassed only to inject axe) ----
+  const cx = await newContext({ bypassCSP: true });
+  const px = await open(cx);
+  await login(px, 'admin', totp(users.admin.totp));
+  for (const pg of ['/login', '/overview', '/schools/A1', '/pcs/pcA1', '/alerts', '/admin/audit', '/admin/users']) {
+    await px.goto(url + pg);
+    await px.addScriptTag({ path: axePath });
+    const res = await px.evaluate(async () => await window.axe.run(document, { resultTypes: ['violations'] }));
+    const bad = res.violations.filter(v => v.impact === 'serious' || v.impact === 'critical');
+    if (!tap(bad.length === 0, `axe-core: no serious or critical violation on ${pg}`))
+      for (const v of bad) console.log(`# ${v.id} (${v.impact}): ${v.nodes.length} node(s) ${v.nodes[0]?.target}`);
+  }
+} catch (e) {
+  tap(false, 'the browser suite ran to the end: ' + e.message.split('\n')[0]);
+  console.error(e.stack);
+} finally {
+  await browser.close();
+}
+console.log(`# screenshots in ${shotDir}`);
+process.exit(failed ? 1 : 0);
