@@ -91,6 +91,10 @@ $(O)/obj/%.o: %.c
 	@$(if $(V),,echo "  CC [$(VARIANT)] $<")
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
+# The console's static files are embedded by .incbin, which -MMD does not see.
+$(O)/obj/collector/web/assets.o: $(wildcard collector/web/assets/*.js \
+                                   collector/web/assets/*/*.js collector/web/assets/*/*.css)
+
 $(LIB_COMMON): $(call obj,$(COMMON_SRC))
 $(LIB_COLLECTOR): $(call obj,$(COLLECTOR_SRC))
 $(LIB_AGENT): $(call obj,$(AGENT_SRC))

@@ -367,3 +367,117 @@ void api_openapi(struct web_ctx *ctx)
 	}
 	dynbuf_add_str(b, "}}\n");
 }
+
+struct newest {
+	uint64_t id;
+	int64_t last_us;
+	char day[11];
+	double score;
+};
+
+static void newest_alert(void *arg, const struct store_alert *a)
+{
+	struct newest *n = arg;
+	n->id = a->id;
+	n->last_us = a->last_us;
+}
+
+static void newest_snapshot(void *arg, const struct store_snapshot *s)
+{
+	struct newest *n = arg;
+	snprintf(n->day, sizeof(n->day), "%s", s->day);
+	n->score = s->score;
+}
+
+/* The snapshot series an officer may read: the province for
+ * province-wide roles, a commune for its officers (or the province's),
+ * a school through the scoped school lookup. */
+static bool scores_allowed(struct web_ctx *ctx, const char *scope,
+			   const char *key)
+{
+	const struct store_scope *sc = &ctx->user->scope;
+	struct store_school s;
+	if (strcmp(scope, "province") == 0)
+		return sc->kind == STORE_SCOPE_PROVINCE && key[0] == '\0';
+	if (strcmp(scope, "commune") == 0)
+		return sc->kind == STORE_SCOPE_PROVINCE ||
+		       (sc->kind == STORE_SCOPE_COMMUNE &&
+			strcmp(sc->value, key) == 0);
+	if (strcmp(scope, "school") == 0)
+		return store_school_get_scoped(ctx->store, sc, key, &s) == 0;
+	return false;
+}
+
+void web_live_stamp(struct web_ctx *ctx, char *out, size_t cap)
+{
+	struct newest n = {0};
+	const struct store_scope *sc = &ctx->user->scope;
+	const char *scope = sc->kind == STORE_SCOPE_PROVINCE  ? "province"
+			    : sc->kind == STORE_SCOPE_COMMUNE ? "commune"
+							      : "school";
+	store_alert_list_scoped(ctx->store, sc, NULL, NULL, 0, 1, newest_alert,
+				&n);
+	store_snapshot_list(ctx->store, scope,
+			    sc->kind == STORE_SCOPE_PROVINCE ? "" : sc->value, 1,
+			    newest_snapshot, &n);
+	snprintf(out, cap, "%" PRIu64 "-%lld-%s-%.1f", n.id,
+		 (long long)n.last_us, n.day, n.score);
+}
+
+void api_live(struct web_ctx *ctx)
+{
+	char stamp[96];
+	web_live_stamp(ctx, stamp, sizeof(stamp));
+	json_start(ctx);
+	dynbuf_add_str(&ctx->res->body, "{");
+	field(&ctx->res->body, "stamp", stamp, true);
+	dynbuf_add_str(&ctx->res->body, "}\n");
+}
+
+struct snap_rows {
+	struct dynbuf *b;
+	int n;
+};
+
+static void snap_item(void *arg, const struct store_snapshot *s)
+{
+	struct snap_rows *r = arg;
+	dynbuf_add_str(r->b, r->n++ ? ",{" : "{");
+	field(r->b, "day", s->day, true);
+	dynbuf_addf(r->b, ",\"score\":%.1f,\"pcs\":%d}", s->score, s->pcs);
+}
+
+void api_scores(struct web_ctx *ctx)
+{
+	const struct web_request *q = ctx->req;
+	char scope[16], key[STORE_NAME_MAX + 1] = "", num[16];
+	long limit = 90;
+	char *end;
+	int rc = route_param(q->query, q->query_len, "key", key, sizeof(key));
+	if (route_param(q->query, q->query_len, "scope", scope, sizeof(scope)) ||
+	    (rc != 0 && rc != -ENOENT)) {
+		web_problem(ctx, 400, "Bad Request",
+			    "scope is province, commune or school, with its key");
+		return;
+	}
+	if ((rc = route_param(q->query, q->query_len, "limit", num,
+			      sizeof(num))) == 0) {
+		limit = strtol(num, &end, 10);
+		if (*end || num[0] == '\0' || limit < 1 || limit > 3660) {
+			web_problem(ctx, 400, "Bad Request", "limit is 1..3660");
+			return;
+		}
+	} else if (rc != -ENOENT) {
+		web_problem(ctx, 400, "Bad Request", "limit is 1..3660");
+		return;
+	}
+	if (!scores_allowed(ctx, scope, key)) {
+		web_problem(ctx, 404, "Not Found", "no such score series");
+		return;
+	}
+	struct snap_rows r = {&ctx->res->body, 0};
+	json_start(ctx);
+	dynbuf_add_str(r.b, "{\"items\":[");
+	store_snapshot_list(ctx->store, scope, key, (int)limit, snap_item, &r);
+	dynbuf_add_str(r.b, "],\"next_cursor\":null}\n");
+}

@@ -80,6 +80,8 @@ static const struct {
 	{"bad_request", "Yêu cầu không hợp lệ.", "Bad request."},
 	{"soc", "Chuyển tiếp SOC", "SOC feed"},
 	{"no_rows", "Không có dữ liệu.", "Nothing here."},
+	{"trend", "Diễn biến điểm tuân thủ", "Compliance score trend"},
+	{"score", "Điểm", "Score"},
 	{"dates_note", "Giờ Việt Nam (UTC+7)", "Vietnam time (UTC+7)"},
 };
 #define NMSG (sizeof(catalogue) / sizeof(catalogue[0]))

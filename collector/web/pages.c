@@ -63,6 +63,8 @@ static const struct route routes[] = {
 	{"POST", "/api/v1/alerts/{}/ack", AUTH_ACT | R_API | R_CHANGE, H(api_alert_ack)},
 	{"POST", "/api/v1/alerts/{}/resolve", AUTH_ACT | R_API | R_CHANGE, H(api_alert_resolve)},
 	{"GET", "/api/v1/audit", AUTH_AUDIT | R_API, H(api_audit)},
+	{"GET", "/api/v1/live", AUTH_ALERTS | R_API, H(api_live)},
+	{"GET", "/api/v1/scores", AUTH_READ | R_API, H(api_scores)},
 };
 
 size_t pages_route_count(void)

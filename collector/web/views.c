@@ -8,10 +8,12 @@
 
 #include <openssl/sha.h>
 
+#include "collector/web/assets.h"
 #include "collector/web/html.h"
 #include "collector/web/views.h"
 
 #define PAGE_ROWS 50
+#define M(key) i18n_msg(ctx->lang, key)
 
 static const char css[] =
 	"body{font-family:'Noto Sans',Arial,sans-serif;margin:0;color:#1b1b1b}"
@@ -42,14 +44,35 @@ static const char *css_name(void)
 
 void view_static(struct web_ctx *ctx)
 {
-	if (strcmp(ctx->params[0], css_name()) != 0) {
+	const struct asset *a = assets_find(ctx->params[0]);
+	if (a == NULL && strcmp(ctx->params[0], css_name()) != 0) {
 		view_error(ctx, 404, "not_found");
 		return;
 	}
 	ctx->res->status = 200;
-	ctx->res->content_type = "text/css; charset=utf-8";
 	ctx->res->cacheable = true;
+	if (a != NULL) {
+		ctx->res->content_type = a->content_type;
+		dynbuf_add(&ctx->res->body, a->data, a->len);
+		return;
+	}
+	ctx->res->content_type = "text/css; charset=utf-8";
 	dynbuf_add(&ctx->res->body, css, sizeof(css) - 1);
+}
+
+/* The live stamp a page polls against (console.js), and a score chart. */
+static void live_marker(struct web_ctx *ctx)
+{
+	char stamp[96];
+	web_live_stamp(ctx, stamp, sizeof(stamp));
+	html_emit(&ctx->res->body, "<div id=\"live\" data-stamp=\"%s\"></div>", stamp);
+}
+
+static void chart(struct web_ctx *ctx, const char *scope, const char *key)
+{
+	html_emit(&ctx->res->body, "<h2>%s</h2><div id=\"chart\" class=\"chart\" "
+		  "data-src=\"/api/v1/scores?scope=%s&amp;key=%s&amp;limit=90\" data-label=\"%s\"></div>",
+		  M("trend"), scope, key, M("score"));
 }
 
 void view_health(struct web_ctx *ctx)
@@ -59,8 +82,6 @@ void view_health(struct web_ctx *ctx)
 	dynbuf_add_str(&ctx->res->body, "ok\n");
 }
 
-#define M(key) i18n_msg(ctx->lang, key)
-
 static void page_start(struct web_ctx *ctx, int status, const char *title)
 {
 	struct dynbuf *b = &ctx->res->body;
@@ -69,9 +90,15 @@ static void page_start(struct web_ctx *ctx, int status, const char *title)
 	html_emit(b, "<!DOCTYPE html><html lang=\"%s\"><head><meta charset=\"utf-8\">"
 		  "<meta name=\"viewport\" content=\"width=device-width\">"
 		  "<title>%s — eduwatch</title>"
-		  "<link rel=\"stylesheet\" href=\"/static/%s\"></head><body>"
+		  "<link rel=\"stylesheet\" href=\"/static/%s\">"
+		  "<link rel=\"stylesheet\" href=\"/static/%s\">"
+		  "<script defer src=\"/static/%s\"></script>"
+		  "<script defer src=\"/static/%s\"></script></head><body>"
 		  "<header><strong>eduwatch</strong>",
-		  i18n_code(ctx->lang), title, css_name());
+		  i18n_code(ctx->lang), title, css_name(),
+		  assets_get(ASSET_UPLOT_CSS)->name,
+		  assets_get(ASSET_UPLOT_JS)->name,
+		  assets_get(ASSET_CONSOLE_JS)->name);
 	if (ctx->user != NULL) {
 		unsigned p = ctx->user->role->perms;
 		if (p & AUTH_READ)
@@ -217,6 +244,13 @@ void view_overview(struct web_ctx *ctx)
 	struct school_rows r = {ctx, 0, false};
 	struct alert_count ac = {{0}};
 	page_start(ctx, 200, M("overview"));
+	live_marker(ctx);
+	if (ctx->user->scope.kind == STORE_SCOPE_PROVINCE)
+		chart(ctx, "province", "");
+	else
+		chart(ctx, ctx->user->scope.kind == STORE_SCOPE_COMMUNE ? "commune"
+									: "school",
+		      ctx->user->scope.value);
 	store_alert_list_scoped(ctx->store, &ctx->user->scope, "open", NULL, 0,
 				10000, count_alert, &ac);
 	html_emit(b, "<h2>%s</h2><table id=\"alert-counts\"><tr><th>%s</th><th>7–10</th>"
@@ -282,6 +316,7 @@ void view_school(struct web_ctx *ctx)
 	html_emit(b, "<p>%s: %s · %s: %s · %s: %d · %s: %d / %d</p>",
 		  M("code"), s.code, M("commune"), s.commune, M("level"),
 		  s.level, M("pcs"), s.enrolled_pcs, s.expected_pcs);
+	chart(ctx, "school", s.code);
 	html_emit(b, "<table id=\"pcs\"><tr><th>%s</th><th>%s</th><th>%s</th></tr>",
 		  M("hostname"), M("last_seen"), M("status"));
 	store_agent_list_scoped(ctx->store, &ctx->user->scope, s.code, pc_row, &r);
@@ -427,6 +462,7 @@ void view_alerts(struct web_ctx *ctx)
 		return;
 	}
 	page_start(ctx, 200, M("alerts"));
+	live_marker(ctx);
 	html_emit(b, "<form method=\"get\" action=\"/alerts\"><label>%s <select name=\"state\" id=\"state\">",
 		  M("state"));
 	for (int i = 0; i < 4; i++)

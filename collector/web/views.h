@@ -57,6 +57,12 @@ void api_alerts(struct web_ctx *ctx);
 void api_alert_ack(struct web_ctx *ctx);
 void api_alert_resolve(struct web_ctx *ctx);
 void api_audit(struct web_ctx *ctx);
+void api_live(struct web_ctx *ctx);
+void api_scores(struct web_ctx *ctx);
+/* What changes when a new alert or score arrives in the officer's scope:
+ * the newest alert's id and time, and the newest snapshot's day and
+ * score (api.c). */
+void web_live_stamp(struct web_ctx *ctx, char *out, size_t cap);
 
 /* Shared by views.c and api.c: moves an alert in scope to state, with
  * the audit line; 0, -ENOENT (none in scope), -EALREADY, -EINVAL. */

@@ -8,9 +8,10 @@ import { chromium } from 'playwright-core';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 
-const [url, usersFile, shotDir, first] = process.argv.slice(2);
+const [url, usersFile, shotDir, first, dbPath] = process.argv.slice(2);
 const users = JSON.parse(fs.readFileSync(usersFile, 'utf8'));
 const axePath = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 let n = Number(first), failed = 0;
@@ -83,6 +84,8 @@ try {
   // ---- seeded pages, inert markup ----
   const rows = await p1.$$eval('#schools tr td:nth-child(2)', tds => tds.map(t => t.textContent));
   tap(rows.length === 1 && rows[0] === users.$xss_school, 'the overview lists the officer\'s school, its name shown as text');
+  await p1.waitForSelector('#chart[data-points] canvas', { timeout: 10000 });
+  tap(Number(await p1.getAttribute('#chart', 'data-points')) >= 3, 'the overview draws the school\'s score trend with uPlot (the 3 seeded daily snapshots and today\'s)');
   await p1.screenshot({ path: path.join(shotDir, 'overview.png'), fullPage: true });
   await p1.click('#schools a');
   await p1.waitForLoadState();
@@ -100,6 +103,17 @@ try {
   const row = `#alert-${users.$alert}`;
   tap((await p1.textContent(`${row}`)).includes('svg onload'), 'the alert with a hostile file path is listed as text');
   await p1.screenshot({ path: path.join(shotDir, 'alerts.png'), fullPage: true });
+  // A new alert reaches the open page within 5 s (console.js polls /api/v1/live).
+  const t0 = Date.now();
+  execFileSync('/usr/bin/python3', ['-c', `
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], timeout=30)
+now = int(time.time() * 1e6)
+db.execute("INSERT INTO alerts(rule,title,category,kind,dedupe_key,agent,school,severity,drill,first,last,count,state,evidence,src_ip,file_path,file_hash) VALUES('x','Cảnh báo trực tiếp','m','k','live','pcA1','A1',8,0,?,?,1,'open','{}','','','')", (now, now))
+db.commit()`, dbPath]);
+  let seen = false;
+  try { await p1.waitForSelector('text=Cảnh báo trực tiếp', { timeout: 5000 }); seen = true; } catch (e) { }
+  tap(seen, `a new alert appears on the open alerts page within 5 s (${Date.now() - t0} ms)`);
   await p1.fill(`${row} form[action$="/ack"] input[name=comment]`, 'Đã tiếp nhận qua trình duyệt');
   await Promise.all([p1.waitForNavigation(), p1.click(`${row} button.ack`)]);
   tap((await p1.textContent(`${row} .state`)) === 'Đã tiếp nhận', 'ack through the page');

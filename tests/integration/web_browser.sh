@@ -52,6 +52,10 @@ db.execute("INSERT INTO agents(id,school,hostname,cert_sha256,enrolled,last_seen
 cur = db.execute("INSERT INTO alerts(rule,title,category,kind,dedupe_key,agent,school,severity,drill,first,last,count,state,evidence,src_ip,file_path,file_hash)"
                  " VALUES('scan.match','Mã độc','malware','scan.match','k1','pcA1','A1',9,1,?,?,1,'open','{}','',?,'')",
                  (now, now, 'C:\\x\\"><svg onload=alert(1)>.exe'))
+for i, score in enumerate((62.5, 70.0, 81.25)):
+    day = "2026-11-%02d" % (20 + i)
+    db.execute("INSERT INTO score_snapshots(day,scope,key,score,pcs) VALUES(?,?,?,?,?)", (day, "school", "A1", score, 2))
+    db.execute("INSERT INTO score_snapshots(day,scope,key,score,pcs) VALUES(?,?,?,?,?)", (day, "province", "", score - 5, 3))
 db.commit()
 print(cur.lastrowid)
 PYEOF
@@ -63,7 +67,7 @@ echo "$users" >"$WORK/users.json"
 collector_start "$LOG" || { not_ok "collector start"; tap_finish; exit 1; }
 wait_for 20 test -s "$D/web.port" || { not_ok "web port"; tap_finish; exit 1; }
 rm -rf "$SHOTS"
-node "$HERE/console.mjs" "https://localhost:$(cat "$D/web.port")" "$WORK/users.json" "$SHOTS" "$TAP_N" \
+node "$HERE/console.mjs" "https://localhost:$(cat "$D/web.port")" "$WORK/users.json" "$SHOTS" "$TAP_N" "$D/eduwatch.db" \
 	>"$WORK/node.tap" 2>"$WORK/node.err"
 cat "$WORK/node.tap"
 TAP_N=$((TAP_N + $(grep -c '^\(not \)\?ok ' "$WORK/node.tap")))

@@ -242,6 +242,23 @@ tap(r.status == 200 and schools == {"A1"}, "a school officer's alert list holds 
 r = S["comm"].req("GET", "/api/v1/schools")
 tap(sorted(re.findall(r'"code":"([^"]*)"', r.body)) == ["A1", "A2"], "a commune officer sees the schools of its commune")
 
+for who, q, want in (("sch", "scope=school&key=A1", 200), ("sch", "scope=school&key=B1", 404),
+                     ("sch", "scope=province", 404), ("comm", "scope=commune&key=X%C3%A3%20A", 200),
+                     ("comm", "scope=commune&key=X%C3%A3%20B", 404), ("prov", "scope=province", 200),
+                     ("prov", "scope=bogus", 404), ("prov", "limit=5", 400)):
+    r = S[who].req("GET", "/api/v1/scores?" + q)
+    tap(r.status == want, "score series %s for %s: %d (want %d)" % (q, who, r.status, want))
+r = S["sch"].req("GET", "/api/v1/live")
+tap(r.status == 200 and re.match(r'\{"stamp":"\d+-\d+-', r.body) is not None, "the live stamp is a cheap JSON call")
+r = S["sch"].req("GET", "/overview")
+js = re.findall(r'src="/static/([^"]+)"', r.body)
+ok = len(js) == 2
+for name in js:
+    a = S["sch"].req("GET", "/static/" + name)
+    ok = ok and a.status == 200 and "immutable" in (a.getheader("Cache-Control") or "") and a.getheader("Content-Type").startswith("text/javascript")
+tap(ok and any(n.startswith("uplot-") for n in js), "uPlot and console.js are served by the collector under hashed names, cached for a year (%s)" % js)
+tap(S["sch"].req("GET", "/static/uplot-000000000000.js").status == 404, "an unknown asset name is a 404")
+
 # ---- output is inert ----------------------------------------------------------------
 ov = S["prov"].req("GET", "/overview").body
 tap("<img src=x" not in ov and "&lt;img src=x onerror=alert(1)&gt;" in ov, "a school name's markup is escaped on the overview")

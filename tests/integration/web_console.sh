@@ -46,7 +46,7 @@ check "an unknown API path is a 404 problem document (RFC 9457)" \
 
 # ---- limits, before any handler ------------------------------------------------------
 code=$(head -c 200000 /dev/zero | "${CURL[@]}" -o /dev/null -w '%{http_code}' \
-	-X POST -H 'content-type: application/x-www-form-urlencoded' --data-binary @- "$URL/login")
+	-X POST -H 'Expect: 100-continue' -H 'content-type: application/x-www-form-urlencoded' --data-binary @- "$URL/login")
 check "a 200 KB body is refused with 413 ($code)" eq "$code" 413
 big=$(head -c 20000 /dev/zero | tr '\0' a)
 code=$("${CURL[@]}" -o /dev/null -w '%{http_code}' -H "X-Big: $big" "$URL/healthz")
