@@ -304,7 +304,22 @@ row "restore ($exact vs the original)" "$orr" "$rr" 1.0
 rows+=("| torture: repository size | $(echo "scale=1; $os / 1000000" | bc) MB | restic: $(echo "scale=1; $rs / 1000000" | bc) MB | **$(printf '%.2f' "$(echo "scale=4; $os / $rs" | bc)")x** (target <= 1.0) |")
 }
 
-for section in ${BENCH_ONLY:-ingest footprint net soc scan backup}; do
+# The officers' console on a seeded province (issue 17).
+bench_web() {
+echo "== web: the console on 1,500 schools x 40 PCs, 90 days of scores, 100,000 alerts"
+collector_init "$OUT/web"
+sed -i 's/^  enabled: false/  enabled: true/; s/^  port: 8443/  port: 0/' "$CONF"
+"$COLLECTOR" school list -c "$CONF" >/dev/null # creates the schema
+pw=$($PY tests/bench/web_bench.py "$COLLECTOR" "$CONF" "$OUT/web" seed) || return
+collector_start "$OUT/web.log" || return
+wait_for 20 test -s "$OUT/web/web.port"
+while IFS='|' read -r tag name ours peer ratio; do
+	[ "$tag" = ROW ] && rows+=("| $name | $ours | $peer | $ratio |") && echo "$name: $ours ($peer)"
+done < <($PY tests/bench/web_bench.py "$COLLECTOR" "$CONF" "$OUT/web" measure "$(cat "$OUT/web/web.port")" "$pw")
+collector_stop
+}
+
+for section in ${BENCH_ONLY:-ingest footprint net soc scan backup web}; do
 	"bench_$section"
 done
 
