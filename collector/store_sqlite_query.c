@@ -732,7 +732,10 @@ int sqlite_agent_list_scoped(struct store *st, const struct store_scope *sc,
 			     void *arg)
 {
 	struct agent_cb c = {cb, arg};
-	return ADMIN_RUN(sqlite_impl(st), SQ_AGENT_LIST_SCOPED,
+	if (school == NULL)
+		return ADMIN_RUN(sqlite_impl(st), SQ_AGENT_LIST_SCOPED,
+				 SQ_ARGS(SCOPE_ARGS(sc)), agent_row, &c, NULL);
+	return ADMIN_RUN(sqlite_impl(st), SQ_AGENT_LIST_SCOPED_SCHOOL,
 			 SQ_ARGS(SCOPE_ARGS(sc), SQ_TEXT(school)), agent_row,
 			 &c, NULL);
 }

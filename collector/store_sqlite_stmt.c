@@ -208,9 +208,13 @@ static const struct {
 	[SQ_SCHOOL_GET_SCOPED] = {"school_get_scoped",
 		SCHOOL_SELECT " WHERE " SCOPE_OF("s.commune", "s.code")
 		" AND s.code = ?3"},
+	/* Two statements, not "?3 IS NULL OR": one school's PCs must use
+	 * the agents_school index. */
 	[SQ_AGENT_LIST_SCOPED] = {"agent_list_scoped",
-		AGENT_SCOPED_SELECT " AND (?3 IS NULL OR a.school = ?3)"
-		" ORDER BY a.school, a.hostname"},
+		AGENT_SCOPED_SELECT " ORDER BY a.school, a.hostname"},
+	[SQ_AGENT_LIST_SCOPED_SCHOOL] = {"agent_list_scoped_school",
+		AGENT_SCOPED_SELECT " AND a.school = ?3"
+		" ORDER BY a.hostname"},
 	[SQ_AGENT_GET_SCOPED] = {"agent_get_scoped",
 		AGENT_SCOPED_SELECT " AND a.id = ?3"},
 	[SQ_ALERT_LIST_SCOPED] = {"alert_list_scoped",

@@ -228,6 +228,8 @@ static void on_accept(uv_stream_t *listener, int status)
 		uv_close((uv_handle_t *)&c->tcp, on_conn_close);
 		return;
 	}
+	/* Small answers go out at once, not after the client's delayed ACK. */
+	uv_tcp_nodelay(&c->tcp, 1);
 	h2o_socket_t *sock =
 		h2o_uv_socket_create((uv_stream_t *)&c->tcp, on_conn_close);
 	h2o_accept(&w->accept_ctx, sock);
