@@ -90,29 +90,30 @@ static const char *const migrations[] = {
 	"  + 600000000;"
 	"UPDATE host_state SET received = ts;",
 	/* 7: the officers' console: accounts, sessions and API tokens (by
-	 * the SHA-256 of their secret), and an append-only audit log. */
-	"CREATE TABLE users("
+	 * the SHA-256 of their secret), and an append-only audit log. IF NOT
+	 * EXISTS: a database rolled back to an older version keeps them. */
+	"CREATE TABLE IF NOT EXISTS users("
 	"  name TEXT PRIMARY KEY, pwhash TEXT NOT NULL, role TEXT NOT NULL,"
 	"  scope TEXT NOT NULL, disabled INTEGER NOT NULL DEFAULT 0,"
 	"  failed INTEGER NOT NULL DEFAULT 0, locked INTEGER NOT NULL DEFAULT 0,"
 	"  totp TEXT NOT NULL DEFAULT '', lang TEXT NOT NULL DEFAULT 'vi',"
 	"  created INTEGER NOT NULL);"
-	"CREATE TABLE sessions("
+	"CREATE TABLE IF NOT EXISTS sessions("
 	"  hash BLOB PRIMARY KEY, user TEXT NOT NULL REFERENCES users(name),"
 	"  created INTEGER NOT NULL, last INTEGER NOT NULL,"
 	"  address TEXT NOT NULL);"
-	"CREATE INDEX sessions_user ON sessions(user);"
-	"CREATE TABLE api_tokens("
+	"CREATE INDEX IF NOT EXISTS sessions_user ON sessions(user);"
+	"CREATE TABLE IF NOT EXISTS api_tokens("
 	"  hash BLOB PRIMARY KEY, label TEXT NOT NULL,"
 	"  user TEXT NOT NULL REFERENCES users(name), created INTEGER NOT NULL,"
 	"  revoked INTEGER);"
-	"CREATE TABLE audit_log("
+	"CREATE TABLE IF NOT EXISTS audit_log("
 	"  id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL,"
 	"  actor TEXT NOT NULL, action TEXT NOT NULL, object TEXT NOT NULL,"
 	"  address TEXT NOT NULL, detail TEXT NOT NULL);"
-	"CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log"
+	"CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log"
 	"  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
-	"CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log"
+	"CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log"
 	"  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
 };
 
