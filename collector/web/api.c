@@ -37,6 +37,34 @@ static void json_start(struct web_ctx *ctx)
 	ctx->res->content_type = "application/json";
 }
 
+/* A list's envelope: {"items":[ ... ],"next_cursor":...}. */
+static void list_open(struct web_ctx *ctx)
+{
+	json_start(ctx);
+	dynbuf_add_str(&ctx->res->body, "{\"items\":[");
+}
+
+static void list_close(struct web_ctx *ctx, bool more, uint64_t last_id)
+{
+	if (more)
+		dynbuf_addf(&ctx->res->body, "],\"next_cursor\":\"%" PRIu64 "\"}\n",
+			    last_id);
+	else
+		dynbuf_add_str(&ctx->res->body, "],\"next_cursor\":null}\n");
+}
+
+/* One object's braces, around fields the caller writes. */
+static void object_open(struct web_ctx *ctx)
+{
+	json_start(ctx);
+	dynbuf_add_str(&ctx->res->body, "{");
+}
+
+static void object_close(struct web_ctx *ctx)
+{
+	dynbuf_add_str(&ctx->res->body, "}\n");
+}
+
 static void school_json(struct dynbuf *b, const struct store_school *s)
 {
 	field(b, "code", s->code, true);
@@ -64,10 +92,9 @@ static void school_item(void *arg, const struct store_school *s)
 void api_schools(struct web_ctx *ctx)
 {
 	struct rows r = {ctx, 0, 0};
-	json_start(ctx);
-	dynbuf_add_str(&ctx->res->body, "{\"items\":[");
+	list_open(ctx);
 	store_school_list_scoped(ctx->store, &ctx->user->scope, school_item, &r);
-	dynbuf_add_str(&ctx->res->body, "],\"next_cursor\":null}\n");
+	list_close(ctx, false, 0);
 }
 
 void api_school(struct web_ctx *ctx)
@@ -78,10 +105,9 @@ void api_school(struct web_ctx *ctx)
 		web_problem(ctx, 404, "Not Found", "no such school");
 		return;
 	}
-	json_start(ctx);
-	dynbuf_add_str(&ctx->res->body, "{");
+	object_open(ctx);
 	school_json(&ctx->res->body, &s);
-	dynbuf_add_str(&ctx->res->body, "}\n");
+	object_close(ctx);
 }
 
 static void agent_json(struct web_ctx *ctx, struct dynbuf *b,
@@ -123,11 +149,10 @@ void api_school_pcs(struct web_ctx *ctx)
 		web_problem(ctx, 404, "Not Found", "no such school");
 		return;
 	}
-	json_start(ctx);
-	dynbuf_add_str(&ctx->res->body, "{\"items\":[");
+	list_open(ctx);
 	store_agent_list_scoped(ctx->store, &ctx->user->scope, s.code,
 				agent_item, &r);
-	dynbuf_add_str(&ctx->res->body, "],\"next_cursor\":null}\n");
+	list_close(ctx, false, 0);
 }
 
 void api_pc(struct web_ctx *ctx)
@@ -138,10 +163,9 @@ void api_pc(struct web_ctx *ctx)
 		web_problem(ctx, 404, "Not Found", "no such PC");
 		return;
 	}
-	json_start(ctx);
-	dynbuf_add_str(&ctx->res->body, "{");
+	object_open(ctx);
 	agent_json(ctx, &ctx->res->body, &a);
-	dynbuf_add_str(&ctx->res->body, "}\n");
+	object_close(ctx);
 }
 
 static void alert_item(void *arg, const struct store_alert *a)
@@ -222,8 +246,7 @@ void api_alerts(struct web_ctx *ctx)
 	struct rows r = {ctx, 0, 0};
 	if (list_params(ctx, state, school, &cursor, &limit) != 0)
 		return;
-	json_start(ctx);
-	dynbuf_add_str(&ctx->res->body, "{\"items\":[");
+	list_open(ctx);
 	store_alert_list_scoped(ctx->store, &ctx->user->scope,
 				state[0] ? state : NULL,
 				school[0] ? school : NULL, cursor, limit,
@@ -232,7 +255,7 @@ void api_alerts(struct web_ctx *ctx)
 		dynbuf_addf(&ctx->res->body, "],\"next_cursor\":\"%" PRIu64 "\"}\n",
 			    r.last_id);
 	else
-		dynbuf_add_str(&ctx->res->body, "],\"next_cursor\":null}\n");
+		list_close(ctx, false, 0);
 }
 
 static void api_alert_set(struct web_ctx *ctx, const char *state)
@@ -275,13 +298,12 @@ void api_alert_resolve(struct web_ctx *ctx)
 void api_me(struct web_ctx *ctx)
 {
 	struct dynbuf *b = &ctx->res->body;
-	json_start(ctx);
-	dynbuf_add_str(b, "{");
+	object_open(ctx);
 	field(b, "name", ctx->user->u.name, true);
 	field(b, "role", ctx->user->u.role, false);
 	field(b, "scope", ctx->user->u.scope, false);
 	field(b, "lang", ctx->user->u.lang, false);
-	dynbuf_add_str(b, "}\n");
+	object_close(ctx);
 }
 
 static void audit_item(void *arg, const struct store_audit *a)
@@ -309,14 +331,13 @@ void api_audit(struct web_ctx *ctx)
 	struct rows r = {ctx, 0, 0};
 	if (list_params(ctx, state, school, &cursor, &limit) != 0)
 		return;
-	json_start(ctx);
-	dynbuf_add_str(&ctx->res->body, "{\"items\":[");
+	list_open(ctx);
 	store_audit_list(ctx->store, cursor, limit, audit_item, &r);
 	if (r.n == limit)
 		dynbuf_addf(&ctx->res->body, "],\"next_cursor\":\"%" PRIu64 "\"}\n",
 			    r.last_id);
 	else
-		dynbuf_add_str(&ctx->res->body, "],\"next_cursor\":null}\n");
+		list_close(ctx, false, 0);
 }
 
 /* OpenAPI 3.1, generated from the route table so that it cannot drift
@@ -428,10 +449,9 @@ void api_live(struct web_ctx *ctx)
 {
 	char stamp[96];
 	web_live_stamp(ctx, stamp, sizeof(stamp));
-	json_start(ctx);
-	dynbuf_add_str(&ctx->res->body, "{");
+	object_open(ctx);
 	field(&ctx->res->body, "stamp", stamp, true);
-	dynbuf_add_str(&ctx->res->body, "}\n");
+	object_close(ctx);
 }
 
 struct snap_rows {
@@ -476,8 +496,7 @@ void api_scores(struct web_ctx *ctx)
 		return;
 	}
 	struct snap_rows r = {&ctx->res->body, 0};
-	json_start(ctx);
-	dynbuf_add_str(r.b, "{\"items\":[");
+	list_open(ctx);
 	store_snapshot_list(ctx->store, scope, key, (int)limit, snap_item, &r);
-	dynbuf_add_str(r.b, "],\"next_cursor\":null}\n");
+	list_close(ctx, false, 0);
 }
