@@ -6,6 +6,7 @@ VARIANT  ?= release
 O        := $(BUILD)/$(VARIANT)
 PKGS     := libuv openssl msgpack yara libpcap sqlite3 yaml-0.1 libzstd \
             libseccomp libcurl libh2o libargon2
+PKGS     += pangocairo pangoft2 fontconfig cairo-pdf xlsxwriter
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -40,9 +41,11 @@ LIBS := $(PKG_LIBS) -lm
 
 COMMON_SRC    := $(sort $(wildcard common/*.c))
 # The collector is its top folder plus one folder per larger capability
-# (web/: the officers' console).
+# (web/: the officers' console; register/: the register of information
+# systems; report/: the reports, rendered with cairo, pango and
+# libxlsxwriter).
 COLLECTOR_SRC := $(filter-out collector/main.c,$(sort $(wildcard collector/*.c \
-                   collector/web/*.c)))
+                   collector/web/*.c collector/register/*.c collector/report/*.c)))
 # The agent is one folder per capability (core, av, scan, backup, net) and
 # a platform layer; only this machine's platform is built.
 AGENT_SRC     := $(filter-out agent/main.c agent/platform/windows/%,\
@@ -85,6 +88,13 @@ fuzzers: $(FUZZ_BINS)
 benches: binaries $(BENCH_BINS)
 
 Q := $(if $(V),,@)
+
+# libxlsxwriter's headers define macros that use strncpy: they must come
+# before common/banned.h poisons it (our code still cannot call it).
+$(O)/obj/collector/report/report_xlsx.o: CFLAGS := -include xlsxwriter.h $(CFLAGS)
+# FreeType's (under pango's fontconfig map) likewise, with sprintf and
+# strcat.
+$(O)/obj/collector/report/report_pdf.o: CFLAGS := -include pango/pangofc-fontmap.h $(CFLAGS)
 
 $(O)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

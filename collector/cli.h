@@ -53,7 +53,11 @@ enum {
 	CLI_OPT_KIND = 1u << 19,
 	CLI_OPT_OUT = 1u << 20,
 	CLI_OPT_PATH = 1u << 21,
-	CLI_OPT_ALL = (1u << 22) - 1,
+	CLI_OPT_SET = 1u << 22,
+	CLI_OPT_PERIOD = 1u << 23,
+	CLI_OPT_SCOPE = 1u << 24,
+	CLI_OPT_FORMAT = 1u << 25,
+	CLI_OPT_ALL = (1u << 26) - 1,
 };
 
 /* What a command needs before it runs. A store implies the settings. */
@@ -91,6 +95,11 @@ struct cli {
 	const char *out;
 	const char *paths[16];
 	size_t npaths;
+	const char *sets[32]; /* --set COLUMN=VALUE */
+	size_t nsets;
+	const char *period;
+	const char *scope;
+	const char *format;
 	unsigned seen; /* CLI_OPT_* given */
 	int argc;      /* positional arguments left, the command first */
 	char **argv;
@@ -206,5 +215,25 @@ int cmd_forward_dead_letters(struct cli *cli, struct cli_env *env);
 int cmd_user_check(const struct cli *cli);
 int cmd_user_args_check(const struct cli *cli);
 int cmd_user(struct cli *cli, struct cli_env *env);
+/* cli_system.c: the register of information systems. */
+int cmd_system_check(const struct cli *cli);
+int cmd_system_add_check(const struct cli *cli);
+int cmd_system_add(struct cli *cli, struct cli_env *env);
+int cmd_system_set_check(const struct cli *cli);
+int cmd_system_set(struct cli *cli, struct cli_env *env);
+int cmd_system_list(struct cli *cli, struct cli_env *env);
+int cmd_system_import_check(const struct cli *cli);
+int cmd_system_import(struct cli *cli, struct cli_env *env);
+
+/* cli_report.c: six-monthly and annual reports. */
+int cmd_report_check(const struct cli *cli);
+int cmd_report_scoped_check(const struct cli *cli);
+int cmd_report_draft(struct cli *cli, struct cli_env *env);
+int cmd_report_show(struct cli *cli, struct cli_env *env);
+int cmd_report_export(struct cli *cli, struct cli_env *env);
+int cmd_report_sign(struct cli *cli, struct cli_env *env);
+int cmd_report_list(struct cli *cli, struct cli_env *env);
+int cmd_report_verify_check(const struct cli *cli);
+int cmd_report_verify(struct cli *cli, struct cli_env *env);
 
 #endif

@@ -61,6 +61,28 @@ static const char usage_text[] =
 	"              [--limit N] [--json]\n"
 	"  alerts ack ID --by NAME           an officer takes the alert\n"
 	"  alerts resolve ID --by NAME       the incident is over\n"
+	"  system add UNIT NAME --kind KIND --level 1-5 [--set COLUMN=VALUE]...\n"
+	"  system set ID --set COLUMN=VALUE...\n"
+	"                                    an information system of a school (or\n"
+	"                                    the department); columns: dossier\n"
+	"                                    (not_started|drafted|submitted|approved),\n"
+	"                                    authority, decision_no, decision_date,\n"
+	"                                    review_due, hosts, name, kind, level, unit.\n"
+	"                                    A school's policy level is its highest\n"
+	"                                    approved system's\n"
+	"  system list [--school UNIT] [--json]\n"
+	"  system import FILE.csv            the register from a CSV with a header\n"
+	"                                    row; one bad row imports nothing\n"
+	"  report draft|show|export --period 2026-H1|2026\n"
+	"               --scope province|commune:NAME|school:CODE\n"
+	"               [--format pdf|xlsx|csv|json] [--out PATH] [--set remarks=TEXT]\n"
+	"                                    the six-monthly (H1: 1 Dec-31 May) or\n"
+	"                                    annual (1 Dec-30 Nov) report\n"
+	"  report sign --period P --scope S --by NAME\n"
+	"                                    freeze it: PDF archived with its SHA-256,\n"
+	"                                    signed with the CA key\n"
+	"  report list [--period P] [--scope S] [--json]\n"
+	"  report verify FILE.pdf            check an archived report's signature\n"
 	"  forward dead-letter list [--limit N] [--json]\n"
 	"                                    alerts a SOC destination refused for\n"
 	"                                    good, parked so the rest went on\n"
@@ -148,6 +170,30 @@ static const struct cli_command commands[] = {
 	{"user", "passwd", cmd_user_args_check, cmd_user, ST, C},
 	{"user", "role", cmd_user_args_check, cmd_user, ST, C},
 	{"user", NULL, cmd_user_check, NULL, 0, CLI_OPT_ALL},
+	{"system", "add", cmd_system_add_check, cmd_system_add, ST,
+	 C | CLI_OPT_KIND | CLI_OPT_LEVEL | CLI_OPT_SET},
+	{"system", "set", cmd_system_set_check, cmd_system_set, ST,
+	 C | CLI_OPT_SET},
+	{"system", "list", NULL, cmd_system_list, ST,
+	 C | CLI_OPT_SCHOOL | CLI_OPT_JSON},
+	{"system", "import", cmd_system_import_check, cmd_system_import, ST, C},
+	{"system", NULL, cmd_system_check, NULL, 0, CLI_OPT_ALL},
+	{"report", "draft", cmd_report_scoped_check, cmd_report_draft,
+	 ST | CLI_NEEDS_POLICY,
+	 C | CLI_OPT_PERIOD | CLI_OPT_SCOPE | CLI_OPT_SET | CLI_OPT_FORMAT |
+		 CLI_OPT_OUT},
+	{"report", "show", cmd_report_scoped_check, cmd_report_show,
+	 ST | CLI_NEEDS_POLICY, C | CLI_OPT_PERIOD | CLI_OPT_SCOPE},
+	{"report", "export", cmd_report_scoped_check, cmd_report_export,
+	 ST | CLI_NEEDS_POLICY,
+	 C | CLI_OPT_PERIOD | CLI_OPT_SCOPE | CLI_OPT_FORMAT | CLI_OPT_OUT},
+	{"report", "sign", cmd_report_scoped_check, cmd_report_sign,
+	 ST | CLI_NEEDS_POLICY | CLI_NEEDS_CA,
+	 C | CLI_OPT_PERIOD | CLI_OPT_SCOPE | CLI_OPT_BY},
+	{"report", "list", NULL, cmd_report_list, ST,
+	 C | CLI_OPT_PERIOD | CLI_OPT_SCOPE | CLI_OPT_JSON},
+	{"report", "verify", cmd_report_verify_check, cmd_report_verify, S, C},
+	{"report", NULL, cmd_report_check, NULL, 0, CLI_OPT_ALL},
 };
 
 #undef S
@@ -181,6 +227,10 @@ static const struct {
 	{{"kind", required_argument, NULL, 'K'}, CLI_OPT_KIND},
 	{{"out", required_argument, NULL, 'O'}, CLI_OPT_OUT},
 	{{"path", required_argument, NULL, 'p'}, CLI_OPT_PATH},
+	{{"set", required_argument, NULL, 'E'}, CLI_OPT_SET},
+	{{"period", required_argument, NULL, 'W'}, CLI_OPT_PERIOD},
+	{{"scope", required_argument, NULL, 'Y'}, CLI_OPT_SCOPE},
+	{{"format", required_argument, NULL, 'F'}, CLI_OPT_FORMAT},
 };
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
 
@@ -255,6 +305,14 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 				return cli_usage_error("at most 16 --path");
 			cli->paths[cli->npaths++] = optarg;
 			break;
+		case 'E':
+			if (cli->nsets == 32)
+				return cli_usage_error("at most 32 --set");
+			cli->sets[cli->nsets++] = optarg;
+			break;
+		case 'W': cli->period = optarg; break;
+		case 'Y': cli->scope = optarg; break;
+		case 'F': cli->format = optarg; break;
 		case 'a': cli->agent = optarg; break;
 		case 'b': {
 			char *end;

@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
 
 #define C(key, type, member, size, def, lo, hi)                              \
 	{key, type, offsetof(struct policy_check, member), size, def, lo, hi, \
@@ -34,6 +37,7 @@ static const struct config_field policy_fields[] = {
 	P("name_vi", CONFIG_STRING, name_vi, 128, NULL, 0, 0),
 	P("name_en", CONFIG_STRING, name_en, 128, NULL, 0, 0),
 	P("stale_after", CONFIG_DURATION, stale_after, 0, "2h", 60, 30 * 86400),
+	P("extends", CONFIG_INT, extends, 0, "0", 0, POLICY_LEVELS),
 	{"checks", CONFIG_TABLE, offsetof(struct policy, checks),
 	 sizeof(struct policy_check), NULL, 0, 200, check_fields,
 	 CONFIG_FIELD_COUNT(check_fields)},
@@ -131,19 +135,60 @@ void policy_free(struct policy *p)
 	config_free(policy_fields, CONFIG_FIELD_COUNT(policy_fields), p);
 }
 
+/* Puts base's checks before p's own, so a level-4 PC is held to all of
+ * level 3 first. */
+static int inherit_checks(const char *path, struct policy *p,
+			  const struct policy *base, char *err, size_t errlen)
+{
+	size_t nb = base->checks.count, no = p->checks.count;
+	struct policy_check *all = alloc_zeroed(nb + no, sizeof(*all));
+	if (all == NULL)
+		return -ENOMEM;
+	memcpy(all, base->checks.items, nb * sizeof(*all));
+	memcpy(all + nb, p->checks.items, no * sizeof(*all));
+	for (size_t i = nb; i < nb + no; i++)
+		for (size_t j = 0; j < nb; j++)
+			if (strcmp(all[i].id, all[j].id) == 0) {
+				snprintf(err, errlen, "%s: check '%s' is already "
+					 "in level %lld, which it extends",
+					 path, all[i].id, base->level);
+				alloc_free(all);
+				return -EINVAL;
+			}
+	alloc_free(p->checks.items);
+	p->checks.items = all;
+	p->checks.count = nb + no;
+	return 0;
+}
+
 int policy_set_load(const char *dir, struct policy_set *out, char *err,
 		    size_t errlen)
 {
 	memset(out, 0, sizeof(*out));
 	for (int level = 1; level <= POLICY_LEVELS; level++) {
 		char path[1024];
+		struct policy *p = &out->levels[level - 1];
 		snprintf(path, sizeof(path), "%s/level%d.yaml", dir, level);
-		int rc = policy_load(path, &out->levels[level - 1], err, errlen);
-		if (rc == 0 && out->levels[level - 1].level != level) {
+		if (level > POLICY_LEVELS_REQUIRED && access(path, F_OK) != 0)
+			continue; /* no policy at this level */
+		int rc = policy_load(path, p, err, errlen);
+		if (rc == 0 && p->level != level) {
 			snprintf(err, errlen, "%s: says level %lld", path,
-				 out->levels[level - 1].level);
+				 p->level);
 			rc = -EINVAL;
 		}
+		if (rc == 0 && p->extends != 0 &&
+		    (p->extends >= level ||
+		     out->levels[p->extends - 1].checks.count == 0)) {
+			snprintf(err, errlen, "%s: extends level %lld, which is "
+				 "not a lower level with a policy", path,
+				 p->extends);
+			rc = -EINVAL;
+		}
+		if (rc == 0 && p->extends != 0)
+			rc = inherit_checks(path, p,
+					    &out->levels[p->extends - 1], err,
+					    errlen);
 		if (rc != 0) {
 			policy_set_free(out);
 			return rc;
@@ -161,7 +206,8 @@ void policy_set_free(struct policy_set *set)
 const struct policy *policy_for_level(const struct policy_set *set,
 				      int level)
 {
-	if (level < 1 || level > POLICY_LEVELS)
+	if (level < 1 || level > POLICY_LEVELS ||
+	    set->levels[level - 1].checks.count == 0)
 		return NULL;
 	return &set->levels[level - 1];
 }

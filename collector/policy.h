@@ -25,7 +25,12 @@
 
 #include "common/config.h"
 
-#define POLICY_LEVELS 3
+/* Levels 1..3 each have their own file; levels 4 and 5 are optional
+ * files that extend the level-3 policy (`extends: 3`) with their own
+ * checks. A level without a file has no policy: its schools are reported
+ * as such, never scored against a lower level. */
+#define POLICY_LEVELS 5
+#define POLICY_LEVELS_REQUIRED 3
 
 enum check_test {
 	CHECK_EQ,
@@ -57,6 +62,7 @@ struct policy {
 	long long level;
 	char name_vi[128], name_en[128];
 	long long stale_after; /* seconds: an agent silent longer is stale */
+	long long extends;     /* 0, or the level whose checks come first */
 	struct config_table checks; /* struct policy_check */
 };
 
@@ -79,7 +85,10 @@ static inline const struct policy_check *policy_check_at(const struct policy *p,
 	return (const struct policy_check *)p->checks.items + i;
 }
 
-/* level1.yaml .. level3.yaml of a folder; each must say its own level. */
+/* level1.yaml .. level3.yaml of a folder, and level4.yaml, level5.yaml
+ * when present; each must say its own level, and an `extends` must name
+ * a lower level, whose checks it inherits (an id used by both is an
+ * error: an addition never silently replaces an inherited check). */
 struct policy_set {
 	struct policy levels[POLICY_LEVELS];
 };
@@ -87,7 +96,7 @@ struct policy_set {
 int policy_set_load(const char *dir, struct policy_set *out, char *err,
 		    size_t errlen);
 void policy_set_free(struct policy_set *set);
-/* NULL for a level outside 1..3. */
+/* NULL for a level outside 1..5 or one without a policy file. */
 const struct policy *policy_for_level(const struct policy_set *set,
 				      int level);
 

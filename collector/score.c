@@ -447,6 +447,8 @@ int score_snapshot(struct store *st, const struct score_report *r,
 		rc = store_snapshot_put(st, &sn);
 		n++;
 	}
+	if (rc == 0)
+		rc = score_snapshot_history(st, r, day);
 	*recorded = n;
 	return rc;
 }

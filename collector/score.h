@@ -100,4 +100,12 @@ int score_snapshot(struct store *st, const struct score_report *r,
 		   const struct alert_rule *drop_rule, const char *day,
 		   score_drop_fn on_drop, void *arg, int *recorded);
 
+/* Records what reports need of day (score_history.c): each school's PCs,
+ * fresh ones and those whose antivirus, backup RPO and test restore
+ * checks pass, and each PC's score and failing checks. A PC that is
+ * stale or was never enrolled counts against every share. Called by
+ * score_snapshot. */
+int score_snapshot_history(struct store *st, const struct score_report *r,
+			   const char *day);
+
 #endif

@@ -416,4 +416,72 @@ int store_audit_list(struct store *st, uint64_t before_id, int limit,
 		     void *arg)
 {
 	return st->backend->audit_list(st, before_id, limit, cb, arg);
+/* ---- register, daily history, reports ------------------------------------ */
+
+int store_system_put(struct store *st, const struct store_system *sys,
+		     uint64_t *id)
+{
+	return st->backend->system_put(st, sys, id);
+}
+
+int store_system_set(struct store *st, const struct store_system *sys)
+{
+	return st->backend->system_set(st, sys);
+}
+
+int store_system_get(struct store *st, uint64_t id, struct store_system *out)
+{
+	return st->backend->system_get(st, id, out);
+}
+
+int store_system_list(struct store *st, const char *unit,
+		      void (*cb)(void *arg, const struct store_system *s),
+		      void *arg)
+{
+	return st->backend->system_list(st, unit, cb, arg);
+}
+
+int store_day_school_put(struct store *st, const struct store_day_school *d)
+{
+	return st->backend->day_school_put(st, d);
+}
+
+int store_day_host_put(struct store *st, const struct store_day_host *d)
+{
+	return st->backend->day_host_put(st, d);
+}
+
+int store_day_schools(struct store *st, const char *from, const char *to,
+		      void (*cb)(void *arg, const struct store_day_school *d),
+		      void *arg)
+{
+	return st->backend->day_schools(st, from, to, cb, arg);
+}
+
+int store_day_hosts(struct store *st, const char *day,
+		    void (*cb)(void *arg, const struct store_day_host *d),
+		    void *arg)
+{
+	return st->backend->day_hosts(st, day, cb, arg);
+}
+
+int store_report_draft(struct store *st, const struct store_report *r,
+		       uint64_t *id, int *version)
+{
+	return st->backend->report_draft(st, r, id, version);
+}
+
+int store_report_sign(struct store *st, uint64_t id, const char *by,
+		      const char *pdf_path, const char *pdf_sha256,
+		      const char *model)
+{
+	return st->backend->report_sign(st, id, by, pdf_path, pdf_sha256,
+					model);
+}
+
+int store_report_list(struct store *st, const char *period, const char *scope,
+		      void (*cb)(void *arg, const struct store_report *r),
+		      void *arg)
+{
+	return st->backend->report_list(st, period, scope, cb, arg);
 }

@@ -424,6 +424,108 @@ int store_audit_add(struct store *st, const struct store_audit *a);
 int store_audit_list(struct store *st, uint64_t before_id, int limit,
 		     void (*cb)(void *arg, const struct store_audit *a),
 		     void *arg);
+/* ---- register of information systems, daily history, reports ---------- */
+
+/* One information system of a unit (a school's code, or the department's
+ * own code) with its proposed security level and classification dossier
+ * (Decree 85/2016: not_started, drafted, submitted, approved). A school's
+ * policy level follows its highest approved system: each add or set
+ * recomputes it. */
+#define STORE_SYSTEM_TEXT_MAX 200
+struct store_system {
+	uint64_t id;
+	char unit[STORE_CODE_MAX + 1];
+	char name[STORE_SYSTEM_TEXT_MAX + 1];
+	char kind[64];
+	int level; /* 1..5 */
+	char dossier[16];
+	char authority[STORE_SYSTEM_TEXT_MAX + 1];
+	char decision_no[64];
+	char decision_date[11]; /* YYYY-MM-DD or "" */
+	char review_due[11];	/* YYYY-MM-DD or "" */
+	char hosts[1024];	/* the PCs or hosts it covers, comma-separated */
+};
+
+/* Adds (unit, name) or, when it exists, replaces its fields. */
+int store_system_put(struct store *st, const struct store_system *sys,
+		     uint64_t *id);
+/* -ENOENT when there is no system with sys->id. */
+int store_system_set(struct store *st, const struct store_system *sys);
+int store_system_get(struct store *st, uint64_t id, struct store_system *out);
+/* unit NULL: every unit. Ordered by unit, then name. */
+int store_system_list(struct store *st, const char *unit,
+		      void (*cb)(void *arg, const struct store_system *s),
+		      void *arg);
+
+/* What the daily snapshot keeps of each school and each PC, for reports
+ * over past periods. Kept for years, whatever the event retention. */
+struct store_day_school {
+	char day[11];
+	char school[STORE_CODE_MAX + 1];
+	char commune[STORE_NAME_MAX + 1];
+	int level;
+	bool no_policy;
+	int pcs;       /* expected: max(expected, enrolled) */
+	int enrolled;
+	int fresh;     /* reported within the policy's stale_after */
+	int av_ok;     /* real-time on and signatures within the policy */
+	int rpo_ok;    /* backup RPO met */
+	int restore_ok; /* a test restore within the policy's age */
+	double score;
+};
+
+struct store_day_host {
+	char day[11];
+	char agent[EVENT_AGENT_MAX + 1];
+	char school[STORE_CODE_MAX + 1];
+	double score;
+	bool fresh, av_ok, rpo_ok, restore_ok;
+	char failed[1024]; /* ids of the failing checks, comma-separated */
+};
+
+int store_day_school_put(struct store *st, const struct store_day_school *d);
+int store_day_host_put(struct store *st, const struct store_day_host *d);
+/* Rows with from <= day <= to, by day then school. */
+int store_day_schools(struct store *st, const char *from, const char *to,
+		      void (*cb)(void *arg, const struct store_day_school *d),
+		      void *arg);
+/* The PC rows of one day. */
+int store_day_hosts(struct store *st, const char *day,
+		    void (*cb)(void *arg, const struct store_day_host *d),
+		    void *arg);
+
+/* A report of a period and scope. A draft may be replaced; a signed one
+ * is frozen: its model, PDF hash and signature are stored and it can only
+ * be superseded by a new version that names it. */
+struct store_report {
+	uint64_t id;
+	char period[16]; /* "2026-H1", "2026" */
+	char scope[STORE_NAME_MAX + 16];
+	int version;
+	char state[12]; /* draft, signed */
+	int64_t created_us, signed_us;
+	char signed_by[64];
+	uint64_t supersedes; /* 0: none */
+	char pdf_path[1024];
+	char pdf_sha256[65];
+	const char *remarks; /* borrowed */
+	const char *model;   /* JSON; borrowed */
+};
+
+/* Stores a draft as version (the newest + 1 when the newest is signed,
+ * else the newest draft is replaced). Fills *id and *version. */
+int store_report_draft(struct store *st, const struct store_report *r,
+		       uint64_t *id, int *version);
+/* Freezes a draft. -EALREADY when it is signed already, -ENOENT when
+ * there is no such report. */
+int store_report_sign(struct store *st, uint64_t id, const char *by,
+		      const char *pdf_path, const char *pdf_sha256,
+		      const char *model);
+/* Every version of a period and scope (either NULL: all), newest
+ * first. */
+int store_report_list(struct store *st, const char *period, const char *scope,
+		      void (*cb)(void *arg, const struct store_report *r),
+		      void *arg);
 
 /* Current wall-clock time in microseconds. */
 int64_t store_now_us(void);

@@ -136,6 +136,32 @@ struct store_backend {
 	int (*audit_list)(struct store *st, uint64_t before_id, int limit,
 			  void (*cb)(void *, const struct store_audit *),
 			  void *arg);
+	int (*system_put)(struct store *st, const struct store_system *sys,
+			  uint64_t *id);
+	int (*system_set)(struct store *st, const struct store_system *sys);
+	int (*system_get)(struct store *st, uint64_t id,
+			  struct store_system *out);
+	int (*system_list)(struct store *st, const char *unit,
+			   void (*cb)(void *, const struct store_system *),
+			   void *arg);
+	int (*day_school_put)(struct store *st,
+			      const struct store_day_school *d);
+	int (*day_host_put)(struct store *st, const struct store_day_host *d);
+	int (*day_schools)(struct store *st, const char *from, const char *to,
+			   void (*cb)(void *, const struct store_day_school *),
+			   void *arg);
+	int (*day_hosts)(struct store *st, const char *day,
+			 void (*cb)(void *, const struct store_day_host *),
+			 void *arg);
+	int (*report_draft)(struct store *st, const struct store_report *r,
+			    uint64_t *id, int *version);
+	int (*report_sign)(struct store *st, uint64_t id, const char *by,
+			   const char *pdf_path, const char *pdf_sha256,
+			   const char *model);
+	int (*report_list)(struct store *st, const char *period,
+			   const char *scope,
+			   void (*cb)(void *, const struct store_report *),
+			   void *arg);
 };
 
 /* What a backend embeds first in its own struct. */

@@ -115,6 +115,45 @@ static const char *const migrations[] = {
 	"  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
 	"CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log"
 	"  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
+	/* 8: the register of information systems, the daily history reports
+	 * stand on (never pruned with events), and the reports themselves;
+	 * a signed report is frozen by the database too. IF NOT EXISTS:
+	 * a test's downgrade to an older version leaves them. */
+	"CREATE TABLE IF NOT EXISTS systems("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT, unit TEXT NOT NULL,"
+	"  name TEXT NOT NULL, kind TEXT NOT NULL,"
+	"  level INTEGER NOT NULL CHECK(level BETWEEN 1 AND 5),"
+	"  dossier TEXT NOT NULL CHECK(dossier IN ('not_started', 'drafted',"
+	"   'submitted', 'approved')),"
+	"  authority TEXT NOT NULL, decision_no TEXT NOT NULL,"
+	"  decision_date TEXT NOT NULL, review_due TEXT NOT NULL,"
+	"  hosts TEXT NOT NULL, updated INTEGER NOT NULL,"
+	"  UNIQUE(unit, name));"
+	"CREATE TABLE IF NOT EXISTS day_school("
+	"  day TEXT NOT NULL, school TEXT NOT NULL, commune TEXT NOT NULL,"
+	"  level INTEGER NOT NULL, no_policy INTEGER NOT NULL,"
+	"  pcs INTEGER NOT NULL, enrolled INTEGER NOT NULL,"
+	"  fresh INTEGER NOT NULL, av_ok INTEGER NOT NULL,"
+	"  rpo_ok INTEGER NOT NULL, restore_ok INTEGER NOT NULL,"
+	"  score REAL NOT NULL, PRIMARY KEY(day, school)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS day_host("
+	"  day TEXT NOT NULL, agent TEXT NOT NULL, school TEXT NOT NULL,"
+	"  score REAL NOT NULL, fresh INTEGER NOT NULL, av_ok INTEGER NOT NULL,"
+	"  rpo_ok INTEGER NOT NULL, restore_ok INTEGER NOT NULL,"
+	"  failed TEXT NOT NULL, PRIMARY KEY(day, agent)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS reports("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT, period TEXT NOT NULL,"
+	"  scope TEXT NOT NULL, version INTEGER NOT NULL, state TEXT NOT NULL,"
+	"  created INTEGER NOT NULL, signed INTEGER, signed_by TEXT,"
+	"  supersedes INTEGER REFERENCES reports(id), pdf_path TEXT,"
+	"  pdf_sha256 TEXT, remarks TEXT NOT NULL, model TEXT NOT NULL,"
+	"  UNIQUE(period, scope, version));"
+	"CREATE TRIGGER IF NOT EXISTS reports_frozen BEFORE UPDATE ON reports"
+	"  WHEN OLD.state = 'signed' BEGIN"
+	"  SELECT RAISE(ABORT, 'a signed report is frozen'); END;"
+	"CREATE TRIGGER IF NOT EXISTS reports_kept BEFORE DELETE ON reports"
+	"  WHEN OLD.state = 'signed' BEGIN"
+	"  SELECT RAISE(ABORT, 'a signed report is kept'); END;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -365,4 +404,15 @@ const struct store_backend store_sqlite_backend = {
 	.api_token_user = sqlite_api_token_user,
 	.audit_add = sqlite_audit_add,
 	.audit_list = sqlite_audit_list,
+	.system_put = sqlite_system_put,
+	.system_set = sqlite_system_set,
+	.system_get = sqlite_system_get,
+	.system_list = sqlite_system_list,
+	.day_school_put = sqlite_day_school_put,
+	.day_host_put = sqlite_day_host_put,
+	.day_schools = sqlite_day_schools,
+	.day_hosts = sqlite_day_hosts,
+	.report_draft = sqlite_report_draft,
+	.report_sign = sqlite_report_sign,
+	.report_list = sqlite_report_list,
 };

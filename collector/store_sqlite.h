@@ -99,6 +99,22 @@ enum sq_id {
 	SQ_API_TOKEN_USER,
 	SQ_AUDIT_ADD,
 	SQ_AUDIT_LIST,
+	/* the register, daily history and reports (store_sqlite_report.c) */
+	SQ_SYSTEM_PUT,
+	SQ_SYSTEM_SET,
+	SQ_SYSTEM_GET,
+	SQ_SYSTEM_LIST,
+	SQ_SCHOOL_LEVEL_SYNC,
+	SQ_DAY_SCHOOL_PUT,
+	SQ_DAY_HOST_PUT,
+	SQ_DAY_SCHOOLS,
+	SQ_DAY_HOSTS,
+	SQ_REPORT_NEWEST,
+	SQ_REPORT_INSERT,
+	SQ_REPORT_UPDATE_DRAFT,
+	SQ_REPORT_STATE,
+	SQ_REPORT_SIGN,
+	SQ_REPORT_LIST,
 	SQ_COUNT
 };
 
@@ -171,6 +187,16 @@ const char *sq_name(enum sq_id id);
 void sq_copy_text(char *dst, size_t cap, sqlite3_stmt *row, int col);
 
 /* ---- the admin connection's lock ----------------------------------------- */
+
+/* The common case: one statement, whole, under the admin lock; site
+ * names the store call for the re-entrancy check. */
+int sq_admin_run(struct sqlite_store *s, const char *site, enum sq_id id,
+		 const struct sq_arg *args, size_t nargs, sq_row_fn row,
+		 void *arg, struct sq_done *done);
+#define ADMIN_RUN(s, id, ...) sq_admin_run((s), __func__, (id), __VA_ARGS__)
+/* Ends the transaction a call began on the admin connection: COMMIT when
+ * rc is 0, else ROLLBACK. Returns rc, or -EIO when the COMMIT failed. */
+int sq_admin_end(struct sqlite_store *s, int rc);
 
 /* A frame of the calling thread's held admin locks, on its stack. */
 struct sq_hold {
@@ -358,5 +384,30 @@ int sqlite_audit_add(struct store *st, const struct store_audit *a);
 int sqlite_audit_list(struct store *st, uint64_t before_id, int limit,
 		      void (*cb)(void *, const struct store_audit *),
 		      void *arg);
+/* the register, daily history and reports (store_sqlite_report.c) */
+int sqlite_system_put(struct store *st, const struct store_system *sys,
+		      uint64_t *id);
+int sqlite_system_set(struct store *st, const struct store_system *sys);
+int sqlite_system_get(struct store *st, uint64_t id, struct store_system *out);
+int sqlite_system_list(struct store *st, const char *unit,
+		       void (*cb)(void *, const struct store_system *),
+		       void *arg);
+int sqlite_day_school_put(struct store *st, const struct store_day_school *d);
+int sqlite_day_host_put(struct store *st, const struct store_day_host *d);
+int sqlite_day_schools(struct store *st, const char *from, const char *to,
+		       void (*cb)(void *, const struct store_day_school *),
+		       void *arg);
+int sqlite_day_hosts(struct store *st, const char *day,
+		     void (*cb)(void *, const struct store_day_host *),
+		     void *arg);
+int sqlite_report_draft(struct store *st, const struct store_report *r,
+			uint64_t *id, int *version);
+int sqlite_report_sign(struct store *st, uint64_t id, const char *by,
+		       const char *pdf_path, const char *pdf_sha256,
+		       const char *model);
+int sqlite_report_list(struct store *st, const char *period,
+		       const char *scope,
+		       void (*cb)(void *, const struct store_report *),
+		       void *arg);
 
 #endif

@@ -65,33 +65,6 @@ int sqlite_write_alert(struct sqlite_store *s, struct sq_conn *c,
 
 /* ---- one statement under the lock ---------------------------------------- */
 
-/* The common case: one statement, whole, under the admin lock. */
-static int admin_run(struct sqlite_store *s, const char *site, enum sq_id id,
-		     const struct sq_arg *args, size_t nargs, sq_row_fn row,
-		     void *arg, struct sq_done *done)
-{
-	struct sq_hold h;
-	sq_admin_enter(s, &h, site);
-	int rc = sq_run(&s->admin, id, args, nargs, row, arg, done);
-	sq_admin_leave(s, &h);
-	return rc;
-}
-
-#define ADMIN_RUN(s, id, ...) admin_run((s), __func__, (id), __VA_ARGS__)
-
-/* Ends the transaction a call began: COMMIT when rc is 0, else ROLLBACK.
- * Returns rc, or -EIO when the COMMIT failed. */
-static int admin_end(struct sqlite_store *s, int rc)
-{
-	if (rc == 0)
-		return sq_run(&s->admin, SQ_COMMIT, SQ_NO_ARGS, NULL, NULL,
-			      NULL) == 0
-			       ? 0
-			       : -EIO;
-	sq_run(&s->admin, SQ_ROLLBACK, SQ_NO_ARGS, NULL, NULL, NULL);
-	return rc;
-}
-
 static int read_count(void *arg, sqlite3_stmt *row)
 {
 	*(long long *)arg = sqlite3_column_int64(row, 0);
@@ -213,7 +186,7 @@ int sqlite_token_consume(struct store *st, const unsigned char hash[32],
 	if (rc == 0 && *result == STORE_TOKEN_OK)
 		rc = sq_run(&s->admin, SQ_TOKEN_USE,
 			    SQ_ARGS(SQ_BLOB(hash, 32)), NULL, NULL, NULL);
-	rc = admin_end(s, rc);
+	rc = sq_admin_end(s, rc);
 	sq_admin_leave(s, &h);
 	return rc;
 }
@@ -501,7 +474,7 @@ int sqlite_alert_raise(struct store *st, const struct store_alert *a,
 	if (rc == 0)
 		rc = sqlite_write_alert(s, &s->admin, a, store_now_us(),
 					created);
-	rc = admin_end(s, rc) == 0 ? 0 : -EIO;
+	rc = sq_admin_end(s, rc) == 0 ? 0 : -EIO;
 	sq_admin_leave(s, &h);
 	return rc;
 }
@@ -553,7 +526,7 @@ static int list_alerts(struct sqlite_store *s, const char *site,
 	struct alert_cb c = {cb, arg, alloc_bytes(sizeof(struct store_alert))};
 	if (c.a == NULL)
 		return -ENOMEM;
-	int rc = admin_run(s, site, id, args, nargs, alert_row, &c, NULL);
+	int rc = sq_admin_run(s, site, id, args, nargs, alert_row, &c, NULL);
 	alloc_free(c.a);
 	return rc;
 }
@@ -655,7 +628,7 @@ int sqlite_dead_letter_add(struct store *st,
 		}
 		alloc_free(alerts);
 	}
-	rc = admin_end(s, rc) == 0 ? 0 : -EIO;
+	rc = sq_admin_end(s, rc) == 0 ? 0 : -EIO;
 	sq_admin_leave(s, &h);
 	return rc;
 }

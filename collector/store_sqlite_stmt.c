@@ -266,6 +266,76 @@ static const struct {
 		"SELECT id, at, actor, action, object, address, detail"
 		" FROM audit_log WHERE ?1 = 0 OR id < ?1"
 		" ORDER BY id DESC LIMIT ?2"},
+#define SYSTEM_COLUMNS                                                   \
+	"id, unit, name, kind, level, dossier, authority, decision_no," \
+	" decision_date, review_due, hosts"
+	[SQ_SYSTEM_PUT] = {"system_put",
+		"INSERT INTO systems(unit, name, kind, level, dossier,"
+		" authority, decision_no, decision_date, review_due, hosts,"
+		" updated) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)"
+		" ON CONFLICT(unit, name) DO UPDATE SET kind=excluded.kind,"
+		" level=excluded.level, dossier=excluded.dossier,"
+		" authority=excluded.authority,"
+		" decision_no=excluded.decision_no,"
+		" decision_date=excluded.decision_date,"
+		" review_due=excluded.review_due, hosts=excluded.hosts,"
+		" updated=excluded.updated RETURNING id"},
+	[SQ_SYSTEM_SET] = {"system_set",
+		"UPDATE systems SET unit=?2, name=?3, kind=?4, level=?5,"
+		" dossier=?6, authority=?7, decision_no=?8, decision_date=?9,"
+		" review_due=?10, hosts=?11, updated=?12 WHERE id=?1"},
+	[SQ_SYSTEM_GET] = {"system_get",
+		"SELECT " SYSTEM_COLUMNS " FROM systems WHERE id = ?1"},
+	[SQ_SYSTEM_LIST] = {"system_list",
+		"SELECT " SYSTEM_COLUMNS " FROM systems"
+		" WHERE ?1 IS NULL OR unit = ?1 ORDER BY unit, name"},
+	/* The policy level follows the highest approved system; a school
+	 * with none approved keeps the level it was given. */
+	[SQ_SCHOOL_LEVEL_SYNC] = {"school_level_sync",
+		"UPDATE schools SET level = (SELECT max(level) FROM systems"
+		" WHERE unit = ?1 AND dossier = 'approved') WHERE code = ?1"
+		" AND EXISTS(SELECT 1 FROM systems WHERE unit = ?1"
+		" AND dossier = 'approved')"},
+	[SQ_DAY_SCHOOL_PUT] = {"day_school_put",
+		"INSERT OR REPLACE INTO day_school(day, school, commune, level,"
+		" no_policy, pcs, enrolled, fresh, av_ok, rpo_ok, restore_ok,"
+		" score) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)"},
+	[SQ_DAY_HOST_PUT] = {"day_host_put",
+		"INSERT OR REPLACE INTO day_host(day, agent, school, score,"
+		" fresh, av_ok, rpo_ok, restore_ok, failed)"
+		" VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)"},
+	[SQ_DAY_SCHOOLS] = {"day_schools",
+		"SELECT day, school, commune, level, no_policy, pcs, enrolled,"
+		" fresh, av_ok, rpo_ok, restore_ok, score FROM day_school"
+		" WHERE day >= ?1 AND day <= ?2 ORDER BY day, school"},
+	[SQ_DAY_HOSTS] = {"day_hosts",
+		"SELECT day, agent, school, score, fresh, av_ok, rpo_ok,"
+		" restore_ok, failed FROM day_host WHERE day = ?1"
+		" ORDER BY school, agent"},
+	[SQ_REPORT_NEWEST] = {"report_newest",
+		"SELECT id, version, state FROM reports WHERE period = ?1"
+		" AND scope = ?2 ORDER BY version DESC LIMIT 1"},
+	[SQ_REPORT_INSERT] = {"report_insert",
+		"INSERT INTO reports(period, scope, version, state, created,"
+		" remarks, model, supersedes)"
+		" VALUES(?1, ?2, ?3, 'draft', ?4, ?5, ?6, ?7)"},
+	[SQ_REPORT_UPDATE_DRAFT] = {"report_update_draft",
+		"UPDATE reports SET created = ?2, remarks = ?3, model = ?4"
+		" WHERE id = ?1 AND state = 'draft'"},
+	[SQ_REPORT_STATE] = {"report_state",
+		"SELECT state FROM reports WHERE id = ?1"},
+	[SQ_REPORT_SIGN] = {"report_sign",
+		"UPDATE reports SET state = 'signed', signed = ?2,"
+		" signed_by = ?3, pdf_path = ?4, pdf_sha256 = ?5, model = ?6"
+		" WHERE id = ?1 AND state = 'draft'"},
+	[SQ_REPORT_LIST] = {"report_list",
+		"SELECT id, period, scope, version, state, created,"
+		" coalesce(signed, 0), coalesce(signed_by, ''),"
+		" coalesce(supersedes, 0), coalesce(pdf_path, ''),"
+		" coalesce(pdf_sha256, ''), remarks, model FROM reports"
+		" WHERE (?1 IS NULL OR period = ?1) AND (?2 IS NULL"
+		" OR scope = ?2) ORDER BY period DESC, scope, version DESC"},
+#undef SYSTEM_COLUMNS
 };
 
 const char *sq_name(enum sq_id id)
@@ -344,6 +414,28 @@ static bool holds(const struct sqlite_store *s)
 		if (f->s == s)
 			return true;
 	return false;
+}
+
+int sq_admin_run(struct sqlite_store *s, const char *site, enum sq_id id,
+		 const struct sq_arg *args, size_t nargs, sq_row_fn row,
+		 void *arg, struct sq_done *done)
+{
+	struct sq_hold h;
+	sq_admin_enter(s, &h, site);
+	int rc = sq_run(&s->admin, id, args, nargs, row, arg, done);
+	sq_admin_leave(s, &h);
+	return rc;
+}
+
+int sq_admin_end(struct sqlite_store *s, int rc)
+{
+	if (rc == 0)
+		return sq_run(&s->admin, SQ_COMMIT, SQ_NO_ARGS, NULL, NULL,
+			      NULL) == 0
+			       ? 0
+			       : -EIO;
+	sq_run(&s->admin, SQ_ROLLBACK, SQ_NO_ARGS, NULL, NULL, NULL);
+	return rc;
 }
 
 /* ---- running statements ----------------------------------------------------- */

@@ -103,9 +103,11 @@ int fs_write_replace(const char *path, const void *data, size_t len,
 	return write_via_temp(path, data, len, mode, false);
 }
 
-int fs_copy_atomic(const char *src, const char *path, unsigned mode)
+int fs_read_file(const char *path, size_t max, char **out, size_t *outlen)
 {
-	int fd = open(src, O_RDONLY | O_CLOEXEC);
+	*out = NULL;
+	*outlen = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 	if (fd < 0)
 		return -errno;
@@ -114,12 +116,12 @@ int fs_copy_atomic(const char *src, const char *path, unsigned mode)
 		close(fd);
 		return rc;
 	}
-	if (!S_ISREG(st.st_mode)) {
+	if (!S_ISREG(st.st_mode) || (size_t)st.st_size > max) {
 		close(fd);
-		return -EINVAL;
+		return S_ISREG(st.st_mode) ? -EFBIG : -EINVAL;
 	}
 	size_t len = (size_t)st.st_size;
-	char *buf = alloc_bytes(len ? len : 1);
+	char *buf = alloc_bytes(len + 1);
 	if (buf == NULL) {
 		close(fd);
 		return -ENOMEM;
@@ -137,6 +139,21 @@ int fs_copy_atomic(const char *src, const char *path, unsigned mode)
 		got += (size_t)n;
 	}
 	close(fd);
+	if (rc != 0) {
+		alloc_free(buf);
+		return rc;
+	}
+	buf[len] = '\0';
+	*out = buf;
+	*outlen = len;
+	return 0;
+}
+
+int fs_copy_atomic(const char *src, const char *path, unsigned mode)
+{
+	char *buf;
+	size_t len;
+	int rc = fs_read_file(src, SIZE_MAX - 1, &buf, &len);
 	if (rc == 0)
 		rc = fs_write_atomic(path, buf, len, mode);
 	alloc_free(buf);

@@ -38,4 +38,9 @@ int fs_write_all(int fd, const void *data, size_t len);
  * files such as rule bundles). */
 int fs_copy_atomic(const char *src, const char *path, unsigned mode);
 
+/* Reads a whole regular file of at most max
+ * bytes into *out (allocated, NUL-terminated, freed with alloc_free).
+ * -EFBIG when it is larger, -EINVAL when it is not a regular file. */
+int fs_read_file(const char *path, size_t max, char **out, size_t *outlen);
+
 #endif
