@@ -82,18 +82,27 @@ int cmd_report_scoped_check(const struct cli *cli)
 static void options_of(const struct cli_env *env, struct report_options *o)
 {
 	*o = (struct report_options){
-		.threshold = 80,
+		.threshold = (double)env->settings.report_threshold,
 		.forward_dests = env->settings.nforward,
+		.unit_name = env->settings.report_unit,
 		.now_us = store_now_us(),
 	};
 }
 
-static int parse_both(const struct cli *cli, struct report_period *p,
-		      struct report_scope *s)
+/* The fonts folder of the settings loaded for this command. */
+static const char *fonts_dir;
+
+static int parse_both(const struct cli *cli, const struct cli_env *env,
+		      struct report_period *p, struct report_scope *s)
 {
 	struct report_calendar cal;
 	char err[256];
-	report_calendar_default(&cal);
+	const struct settings *st = &env->settings;
+	fonts_dir = st->report_fonts_dir;
+	/* Checked at load (settings_load). */
+	report_calendar_parse(st->report_six_monthly, st->report_annual,
+			      (int)st->report_draft_days, &cal, err,
+			      sizeof(err));
 	/* Checked already by cmd_report_scoped_check. */
 	if (report_period_parse(cli->period, &cal, p, err, sizeof(err)) != 0 ||
 	    report_scope_parse(cli->scope, s, err, sizeof(err)) != 0)
@@ -105,7 +114,7 @@ static int render(const struct report *r, const char *format,
 		  const char *path, char *err, size_t errlen)
 {
 	if (strcmp(format, "pdf") == 0)
-		return report_write_pdf(r, path, NULL, err, errlen);
+		return report_write_pdf(r, path, fonts_dir, err, errlen);
 	if (strcmp(format, "xlsx") == 0)
 		return report_write_xlsx(r, path, err, errlen);
 	FILE *f = fopen(path, "we");
@@ -136,7 +145,7 @@ int cmd_report_draft(struct cli *cli, struct cli_env *env)
 	struct report r;
 	uint64_t id;
 	char err[512];
-	parse_both(cli, &p, &s);
+	parse_both(cli, env, &p, &s);
 	options_of(env, &o);
 	int rc = report_draft_store(env->store, &p, &s, &o, remarks_of(cli), &r,
 				    &id, err, sizeof(err));
@@ -165,7 +174,7 @@ int cmd_report_export(struct cli *cli, struct cli_env *env)
 	struct report_options o;
 	struct report r;
 	char err[512];
-	parse_both(cli, &p, &s);
+	parse_both(cli, env, &p, &s);
 	options_of(env, &o);
 	int rc = report_build(env->store, &p, &s, &o, &r, err, sizeof(err));
 	if (rc != 0)
@@ -185,7 +194,7 @@ int cmd_report_show(struct cli *cli, struct cli_env *env)
 	struct report_options o;
 	struct report r;
 	char err[512], v[64];
-	parse_both(cli, &p, &s);
+	parse_both(cli, env, &p, &s);
 	options_of(env, &o);
 	int rc = report_build(env->store, &p, &s, &o, &r, err, sizeof(err));
 	if (rc != 0)
@@ -239,7 +248,7 @@ int cmd_report_sign(struct cli *cli, struct cli_env *env)
 	char *json = NULL;
 	size_t len;
 	static const char *const exts[] = {"xlsx", "csv", "json"};
-	parse_both(cli, &p, &s);
+	parse_both(cli, env, &p, &s);
 	options_of(env, &o);
 	if (store_report_list(env->store, p.id, s.id, on_newest, &n) != 0)
 		return fail_msg(-EIO, "cannot read the stored reports");

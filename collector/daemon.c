@@ -16,6 +16,7 @@
 #include "collector/forward.h"
 #include "collector/ingest.h"
 #include "collector/policy.h"
+#include "collector/report/report.h"
 #include "collector/rulepub.h"
 #include "collector/score.h"
 #include "collector/web/web.h"
@@ -40,6 +41,7 @@ struct snapshot_job {
 	bool taken;
 	char day[11];
 	int recorded, drops;
+	int drafted, reminded; /* reports drafted, deadline reminders */
 	double province;
 	char err[512];
 };
@@ -131,6 +133,27 @@ static void count_drop(void *arg, const struct alert_rule *rule,
 	j->drops++;
 }
 
+/* Reports near their deadline are drafted and, past it unsigned, raise a
+ * reminder; on the snapshot's worker thread, after it. */
+static void report_due(struct daemon *d, struct snapshot_job *j, int64_t now)
+{
+	const struct settings *s = d->settings;
+	struct report_calendar cal;
+	struct report_options o = {
+		.threshold = (double)s->report_threshold,
+		.forward_dests = s->nforward,
+		.unit_name = s->report_unit,
+		.now_us = now,
+	};
+	char err[200];
+	j->drafted = j->reminded = 0;
+	if (report_calendar_parse(s->report_six_monthly, s->report_annual,
+				  (int)s->report_draft_days, &cal, err,
+				  sizeof(err)) != 0 ||
+	    report_tick(d->store, &cal, &o, &j->drafted, &j->reminded) != 0)
+		log_warn("collector: report deadlines: cannot draft or remind");
+}
+
 /* On a worker thread: the store is safe to call from any thread, and the
  * settings and rules are read-only while the loop runs. */
 static void snapshot_work(uv_work_t *work)
@@ -150,8 +173,10 @@ static void snapshot_work(uv_work_t *work)
 		snprintf(j->err, sizeof(j->err), "cannot read the snapshots");
 		return;
 	}
-	if (exists)
+	if (exists) {
+		report_due(d, j, now);
 		return;
+	}
 	if ((j->rc = policy_set_load(d->settings->policy_dir, &policies, j->err,
 				     sizeof(j->err))) != 0)
 		return;
@@ -171,6 +196,7 @@ static void snapshot_work(uv_work_t *work)
 	}
 	score_report_free(&report);
 	policy_set_free(&policies);
+	report_due(d, j, now);
 }
 
 static void finish_stop(struct daemon *d)
@@ -204,6 +230,10 @@ static void snapshot_done(uv_work_t *work, int status)
 		log_info("collector: snapshot %s: %d scores recorded (province "
 			 "%.1f%%), %d compliance drop alert(s)",
 			 j->day, j->recorded, j->province, j->drops);
+	if (j->drafted || j->reminded)
+		log_info("collector: reports: %d drafted before their deadline, "
+			 "%d overdue reminder(s) raised", j->drafted,
+			 j->reminded);
 	if (d->close_pending)
 		finish_stop(d);
 }

@@ -1,5 +1,7 @@
 #include "collector/settings.h"
 
+#include "collector/report/report.h"
+
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -69,6 +71,17 @@ static const struct config_field fields[] = {
 	F("web.port", CONFIG_INT, web_port, 0, "8443", 0, 65535),
 	F("web.cert", CONFIG_STRING, web_cert, 512, "", 0, 0),
 	F("web.key", CONFIG_STRING, web_key, 512, "", 0, 0),
+	F("report.six_monthly", CONFIG_STRING, report_six_monthly, 64,
+	  "12-01..05-31 due 06-05", 0, 0),
+	F("report.annual", CONFIG_STRING, report_annual, 64,
+	  "12-01..11-30 due 12-05", 0, 0),
+	F("report.draft_days_before", CONFIG_INT, report_draft_days, 0, "10",
+	  0, 90),
+	F("report.threshold", CONFIG_INT, report_threshold, 0, "80", 0, 100),
+	F("report.unit", CONFIG_STRING, report_unit, 128,
+	  "SỞ GIÁO DỤC VÀ ĐÀO TẠO", 0, 0),
+	F("report.fonts_dir", CONFIG_STRING, report_fonts_dir, 512,
+	  "/usr/share/fonts/truetype/liberation2", 0, 0),
 	{"forward", CONFIG_TABLE, offsetof(struct settings, forward_raw),
 	 sizeof(struct forward_dest), NULL, 0, SETTINGS_FORWARD_MAX, dest_fields,
 	 CONFIG_FIELD_COUNT(dest_fields)},
@@ -134,6 +147,14 @@ int settings_load(const char *path, struct settings *out, char *err,
 	if ((out->web_cert[0] == '\0') != (out->web_key[0] == '\0')) {
 		snprintf(err, errlen, "%s: keys 'web.cert' and 'web.key' go "
 			 "together", path);
+		return -EINVAL;
+	}
+	struct report_calendar cal;
+	char why[200];
+	if (report_calendar_parse(out->report_six_monthly, out->report_annual,
+				  (int)out->report_draft_days, &cal, why,
+				  sizeof(why)) != 0) {
+		snprintf(err, errlen, "%s: key 'report': %s", path, why);
 		return -EINVAL;
 	}
 	if (out->store_url[0] == '\0')

@@ -62,6 +62,15 @@ struct settings {
 	long long web_port; /* 0: any free port, written to state_dir/web.port */
 	char web_cert[512]; /* "": the collector's server.crt */
 	char web_key[512];
+	/* Reports (collector/report): "MM-DD..MM-DD due MM-DD" for each
+	 * period, how many days before its deadline serve drafts it, the
+	 * compliance threshold, the issuing unit and the PDF's fonts. */
+	char report_six_monthly[64];
+	char report_annual[64];
+	long long report_draft_days;
+	long long report_threshold;
+	char report_unit[128];
+	char report_fonts_dir[512];
 	struct config_table forward_raw; /* loading only */
 	struct forward_dest forward[SETTINGS_FORWARD_MAX];
 	size_t nforward;

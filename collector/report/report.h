@@ -40,6 +40,11 @@ struct report_calendar {
 };
 
 void report_calendar_default(struct report_calendar *cal);
+/* From collector.yaml's "MM-DD..MM-DD due MM-DD" for each period. The
+ * deadline must come after the end (within the following year). */
+int report_calendar_parse(const char *six_monthly, const char *annual,
+			  int draft_days_before, struct report_calendar *out,
+			  char *err, size_t errlen);
 
 struct report_period {
 	char id[16];   /* "2026-H1" or "2026" */

@@ -24,6 +24,47 @@ void report_calendar_default(struct report_calendar *cal)
 	};
 }
 
+static int parse_span(const char *text, int *sm, int *sd, int *em, int *ed,
+		      int *dm, int *dd)
+{
+	static const int mdays[] = {31, 28, 31, 30, 31, 30,
+				    31, 31, 30, 31, 30, 31};
+	int n = 0;
+	if (text == NULL ||
+	    sscanf(text, "%2d-%2d..%2d-%2d due %2d-%2d%n", sm, sd, em, ed, dm,
+		   dd, &n) != 6 ||
+	    text[n] != '\0')
+		return -EINVAL;
+	int m[3] = {*sm, *em, *dm}, d[3] = {*sd, *ed, *dd};
+	for (int i = 0; i < 3; i++)
+		if (m[i] < 1 || m[i] > 12 || d[i] < 1 || d[i] > mdays[m[i] - 1])
+			return -EINVAL;
+	return 0;
+}
+
+int report_calendar_parse(const char *six_monthly, const char *annual,
+			  int draft_days_before, struct report_calendar *c,
+			  char *err, size_t errlen)
+{
+	report_calendar_default(c);
+	if (parse_span(six_monthly, &c->half_start_m, &c->half_start_d,
+		       &c->half_end_m, &c->half_end_d, &c->half_due_m,
+		       &c->half_due_d) != 0 ||
+	    parse_span(annual, &c->year_start_m, &c->year_start_d,
+		       &c->year_end_m, &c->year_end_d, &c->year_due_m,
+		       &c->year_due_d) != 0) {
+		snprintf(err, errlen, "a period is \"MM-DD..MM-DD due MM-DD\", "
+			 "e.g. \"12-01..05-31 due 06-05\"");
+		return -EINVAL;
+	}
+	if (draft_days_before < 0 || draft_days_before > 90) {
+		snprintf(err, errlen, "draft_days_before must be 0..90");
+		return -EINVAL;
+	}
+	c->draft_days_before = draft_days_before;
+	return 0;
+}
+
 static int64_t day_us(int y, int m, int d)
 {
 	struct tm tm = {.tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d};

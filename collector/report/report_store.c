@@ -87,6 +87,12 @@ int report_draft_store(struct store *st, const struct report_period *period,
 	return rc;
 }
 
+static void count_row(void *arg, const struct store_day_school *d)
+{
+	(void)d;
+	++*(long long *)arg;
+}
+
 /* The period ids whose deadline is nearest around now: this year's and
  * next year's six-monthly and annual reports. */
 static int tick_one(struct store *st, const struct report_calendar *cal,
@@ -115,6 +121,15 @@ static int tick_one(struct store *st, const struct report_calendar *cal,
 		return 0;
 	if ((rc = store_report_list(st, p.id, sc.id, on_newest, &n)) != 0)
 		return rc;
+	if (n.found && strcmp(n.state, "signed") == 0)
+		return 0;
+	/* A collector that kept no history in the period (installed after
+	 * it) has nothing to report and nothing to be reminded of. */
+	long long rows = 0;
+	if ((rc = store_day_schools(st, p.from, p.to, count_row, &rows)) != 0)
+		return rc;
+	if (rows == 0)
+		return 0;
 	if (!n.found) {
 		struct report r;
 		uint64_t rid;

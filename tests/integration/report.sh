@@ -227,6 +227,31 @@ check "the database refuses to change a signed report" \
 check "a correction is a new version naming the signed one" \
 	eq "$(sqlite3 "$DB" "SELECT version, state, supersedes = (SELECT id FROM reports WHERE state='signed') FROM reports WHERE version=2")" "2|draft|1"
 
+# ---- serve drafts before the deadline and reminds after it -------------------
+# This year's annual report made due today (collector.yaml), with a day of
+# history in it: serve drafts it and raises the overdue reminder.
+yesterday=$(date -u -d yesterday +%F)
+if [ "$(date -u +%m-%d)" != 01-01 ]; then
+	sqlite3 "$DB" "INSERT OR REPLACE INTO day_school VALUES('$yesterday','S0004','Phường Đông Hải',2,0,10,8,7,6,5,4,77.5)"
+	cat >>"$CONF" <<YAML
+report:
+  annual: "01-01..$(date -u -d yesterday +%m-%d) due $(date -u +%m-%d)"
+  draft_days_before: 5
+YAML
+	year=$(date -u +%Y)
+	sqlite3 "$DB" "DELETE FROM reports WHERE period='$year' AND state='draft'"
+	collector_start "$WORK/collector.log" || not_ok "collector start"
+	check "serve drafts the province's report before its deadline" \
+		wait_for 60 grep -Eq "reports: [0-9]+ drafted before their deadline, 1 overdue reminder" "$WORK/collector.log"
+	check "the draft is stored for the province" \
+		eq "$(sqlite3 "$DB" "SELECT state, version FROM reports WHERE period='$year' AND scope='province'")" "draft|1"
+	check "an unsigned report past its deadline raises a reminder alert" \
+		eval "'$COLLECTOR' alerts list --limit 100000 --json ${C[*]} | $PY -c 'import json,sys; l=json.load(sys.stdin); assert any(a[\"rule\"]==\"report-overdue\" for a in l), len(l)'"
+	collector_stop
+else
+	ok "# SKIP serve deadline test on 1 January"
+fi
+
 # ---- hostile command lines ----------------------------------------------------------------
 check "a far-future period is refused" refused_cli "period must be YYYY-H1" report show --period 2999 --scope province "${C[@]}"
 check "a period 2026-H3 is refused" refused_cli "period must be YYYY-H1" report show --period 2026-H3 --scope province "${C[@]}"
