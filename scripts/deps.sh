@@ -9,7 +9,11 @@ set -eu
 build_pkgs="gcc make pkg-config libuv1-dev libssl-dev libyara-dev libpcap-dev
 libmsgpack-dev libsqlite3-dev libyaml-dev libzstd-dev libseccomp-dev
 libcurl4-openssl-dev
-libh2o-dev libargon2-dev"
+libh2o-dev libargon2-dev
+libpango1.0-dev libcairo2-dev libxlsxwriter-dev fonts-liberation2"
+# The reports (collector/report): pango on cairo lays out the PDF with
+# Vietnamese shaping, libxlsxwriter writes the workbook, and
+# fonts-liberation2's Liberation Serif is the embedded face.
 # The test suite: cmocka, clang with libFuzzer and the sanitizer runtimes,
 # the sqlite3 and openssl command lines used by the integration scripts;
 # scapy writes the LAN sensor's test captures, and dnsmasq, arpspoof
@@ -21,13 +25,16 @@ libh2o-dev libargon2-dev"
 # the packaged units offline.
 test_pkgs="libcmocka-dev clang libclang-rt-14-dev sqlite3 openssl procps
 python3 iproute2 python3-scapy dnsmasq-base dsniff iputils-arping nmap
-rsyslog rsyslog-openssl clamav clamav-daemon python3-msgpack systemd"
+rsyslog rsyslog-openssl clamav clamav-daemon python3-msgpack systemd
+poppler-utils python3-openpyxl"
+# The report suite reads the PDF back with poppler (pdftotext, pdffonts,
+# pdftoppm) and the workbook with openpyxl, readers that are not ours.
 # The console's browser suite: Debian's chromium driven by playwright-core
 # (tests/browser, pinned by its package-lock.json). npm comes with some
 # Node.js builds (NodeSource's); Debian's own nodejs needs the package.
 test_pkgs="$test_pkgs chromium nodejs"
 command -v npm >/dev/null 2>&1 || test_pkgs="$test_pkgs npm"
-bench_pkgs="bc rsyslog rsyslog-openssl yara restic"
+bench_pkgs="bc rsyslog rsyslog-openssl yara restic time"
 
 want="$build_pkgs"
 case "${1:-build}" in

@@ -111,6 +111,25 @@ agent_id=$("${COLLECTOR[@]}" agent list --json -c "$CONF" | grep -o '"id":"[^"]*
 sleep 3
 
 console="https://localhost:$(cat "$C/web.port" 2>/dev/null || echo 8443)/"
+# The six-monthly report of the demo school (the period that holds today,
+# or this year's first half once it is over), as PDF and XLSX, from the
+# snapshot taken now.
+"${COLLECTOR[@]}" score --snapshot -c "$CONF" >/dev/null 2>&1 || true
+month=$(date -u +%-m)
+year=$(date -u +%Y)
+if [ "$month" -eq 12 ]; then period="$((year + 1))-H1"; else period="$year-H1"; fi
+mkdir -p "$DEMO/reports"
+REPORT_PDF="$(cd "$DEMO/reports" && pwd)/DEMO01-$period.pdf"
+REPORT_XLSX="${REPORT_PDF%.pdf}.xlsx"
+for fmt in pdf xlsx; do
+	"${COLLECTOR[@]}" report export --period "$period" --scope school:DEMO01 \
+		--format $fmt --out "${REPORT_PDF%.pdf}.$fmt" -c "$CONF" >/dev/null
+done
+echo "six-monthly report $period of DEMO01:"
+echo "  PDF:  $REPORT_PDF"
+echo "  XLSX: $REPORT_XLSX"
+sleep 2
+
 while true; do
 	clear 2>/dev/null || true
 	echo "eduwatch demo: a collector (SQLite: $C/eduwatch.db) and one agent on this PC"
@@ -119,6 +138,7 @@ while true; do
 	echo "  TOTP: add the secret to an authenticator app, or:"
 	echo "  python3 -c \"import hmac,base64,struct,time;k=base64.b32decode('$(sed -n 's/^TOTP secret: \([A-Z2-7]*\).*/\1/p' "$DEMO/admin.txt")');m=hmac.new(k,struct.pack('>Q',int(time.time()//30)),'sha1').digest();o=m[19]&15;print('%06d'%((struct.unpack('>I',m[o:o+4])[0]&0x7fffffff)%1000000))\""
 	echo "Collector CLI: ${COLLECTOR[*]} -c $CONF ...   Ctrl-C stops both."
+	echo "Report $period of DEMO01: $REPORT_PDF and $REPORT_XLSX"
 	echo
 	echo "== schools"
 	"${COLLECTOR[@]}" school list -c "$CONF"

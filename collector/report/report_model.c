@@ -162,6 +162,8 @@ struct build {
 	size_t nschools, capschools;
 	struct day_acc *days;
 	size_t ndays;
+	char last_day[11]; /* rows come by day: the last one's index */
+	long last_index;
 	struct alert_acc *alerts;
 	size_t nalerts, capalerts;
 	int rc;
@@ -173,11 +175,15 @@ static int cmp_school(const void *a, const void *b)
 		      ((const struct school_acc *)b)->school.code);
 }
 
+static int cmp_code(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct school_acc *)elem)->school.code);
+}
+
 static struct school_acc *find_school(struct build *b, const char *code)
 {
-	struct school_acc key;
-	snprintf(key.school.code, sizeof(key.school.code), "%s", code);
-	return bsearch(&key, b->schools, b->nschools, sizeof(key), cmp_school);
+	return bsearch(code, b->schools, b->nschools, sizeof(*b->schools),
+		       cmp_code);
 }
 
 static void on_school(void *arg, const struct store_school *s)
@@ -217,7 +223,11 @@ static void on_day_school(void *arg, const struct store_day_school *d)
 {
 	struct build *b = arg;
 	struct school_acc *s = find_school(b, d->school);
-	long i = day_index(b, d->day);
+	if (strcmp(d->day, b->last_day) != 0) {
+		b->last_index = day_index(b, d->day);
+		memcpy(b->last_day, d->day, sizeof(b->last_day));
+	}
+	long i = b->last_index;
 	if (s == NULL || i < 0 || (size_t)i >= b->ndays)
 		return;
 	struct day_acc *a = &b->days[i];

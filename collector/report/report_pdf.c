@@ -153,8 +153,6 @@ static void header(struct pdf *p, const struct report *r)
 	time_t t = (time_t)(r->generated_us / 1000000);
 	double lw = TEXT_W * 0.42, rw = TEXT_W * 0.58;
 	gmtime_r(&t, &tm);
-	snprintf(buf, sizeof(buf), "%s\n<u>%s</u>", r->unit_name,
-		 "BỘ PHẬN AN TOÀN THÔNG TIN");
 	PangoLayout *left = layout(p, "", ST_SMALL_BOLD, lw, PANGO_ALIGN_CENTER);
 	/* Markup only for the underline: the unit's name is escaped. */
 	char *unit = g_markup_escape_text(r->unit_name, -1);
@@ -192,7 +190,7 @@ static void header(struct pdf *p, const struct report *r)
 		 r->period.annual ? "năm" : "sáu tháng đầu năm", r->period.id,
 		 r->period.from, r->period.to);
 	para(p, buf, ST_BOLD, PANGO_ALIGN_CENTER, 4);
-	snprintf(buf, sizeof(buf), "Phạm vi: %s%s%s", 
+	snprintf(buf, sizeof(buf), "Phạm vi: %s%s%s",
 		 r->scope.kind == SCOPE_PROVINCE	? "toàn tỉnh"
 		 : r->scope.kind == SCOPE_COMMUNE ? "xã/phường "
 						  : "trường ",
