@@ -167,16 +167,23 @@ int cmd_report_draft(struct cli *cli, struct cli_env *env)
 	return EXIT_OK;
 }
 
-int cmd_report_export(struct cli *cli, struct cli_env *env)
+/* The model of the command line's period and scope, computed now. */
+static int build_now(const struct cli *cli, const struct cli_env *env,
+		     struct report *r, char *err, size_t errlen)
 {
 	struct report_period p;
 	struct report_scope s;
 	struct report_options o;
-	struct report r;
-	char err[512];
 	parse_both(cli, env, &p, &s);
 	options_of(env, &o);
-	int rc = report_build(env->store, &p, &s, &o, &r, err, sizeof(err));
+	return report_build(env->store, &p, &s, &o, r, err, errlen);
+}
+
+int cmd_report_export(struct cli *cli, struct cli_env *env)
+{
+	struct report r;
+	char err[512];
+	int rc = build_now(cli, env, &r, err, sizeof(err));
 	if (rc != 0)
 		return fail_msg(rc, err);
 	rc = render(&r, cli->format, cli->out, err, sizeof(err));
@@ -189,18 +196,14 @@ int cmd_report_export(struct cli *cli, struct cli_env *env)
 
 int cmd_report_show(struct cli *cli, struct cli_env *env)
 {
-	struct report_period p;
-	struct report_scope s;
-	struct report_options o;
 	struct report r;
 	char err[512], v[64];
-	parse_both(cli, env, &p, &s);
-	options_of(env, &o);
-	int rc = report_build(env->store, &p, &s, &o, &r, err, sizeof(err));
+	int rc = build_now(cli, env, &r, err, sizeof(err));
 	if (rc != 0)
 		return fail_msg(rc, err);
-	printf("%s %s: %s .. %s (due %s); days with data %zu of %zu\n", p.id,
-	       s.id, p.from, p.to, p.due, r.days_present, r.days_expected);
+	printf("%s %s: %s .. %s (due %s); days with data %zu of %zu\n",
+	       r.period.id, r.scope.id, r.period.from, r.period.to,
+	       r.period.due, r.days_present, r.days_expected);
 	if (r.missing_count)
 		printf("missing days (%zu): %s\n", r.missing_count,
 		       r.missing_days);

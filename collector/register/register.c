@@ -12,6 +12,13 @@
 
 /* ---- CSV ------------------------------------------------------------------- */
 
+static int too_long(size_t line, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "line %zu: a field is longer than %d bytes", line,
+		 REGISTER_CSV_FIELD_MAX);
+	return -EINVAL;
+}
+
 int register_csv_parse(const char *buf, size_t len,
 		       int (*cb)(void *arg, const struct register_csv_row *r,
 				 char *err, size_t errlen),
@@ -66,14 +73,8 @@ int register_csv_parse(const char *buf, size_t len,
 							line++;
 						store[used++] = buf[i++];
 					}
-					if (used - start >
-					    REGISTER_CSV_FIELD_MAX) {
-						snprintf(err, errlen,
-							 "line %zu: a field is "
-							 "longer than %d bytes",
-							 qline,
-							 REGISTER_CSV_FIELD_MAX);
-						rc = -EINVAL;
+					if (used - start > REGISTER_CSV_FIELD_MAX) {
+						rc = too_long(qline, err, errlen);
 						goto done;
 					}
 				}
@@ -101,14 +102,8 @@ int register_csv_parse(const char *buf, size_t len,
 						goto done;
 					}
 					store[used++] = buf[i++];
-					if (used - start >
-					    REGISTER_CSV_FIELD_MAX) {
-						snprintf(err, errlen,
-							 "line %zu: a field is "
-							 "longer than %d bytes",
-							 line,
-							 REGISTER_CSV_FIELD_MAX);
-						rc = -EINVAL;
+					if (used - start > REGISTER_CSV_FIELD_MAX) {
+						rc = too_long(line, err, errlen);
 						goto done;
 					}
 				}

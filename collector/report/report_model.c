@@ -366,17 +366,31 @@ static struct day_acc *day_at(struct build *b, const char *day)
 	return i >= 0 && (size_t)i < b->ndays ? &b->days[i] : NULL;
 }
 
+enum area { AREA_AV, AREA_RPO };
+
+/* The mean over the days with data of the day's share of PCs passing an
+ * area, in % (NAN without such a day); *ndays gets how many days. */
+static double daily_share(const struct build *b, enum area a, int *ndays)
+{
+	double sum = 0;
+	int n = 0;
+	for (size_t i = 0; i < b->ndays; i++) {
+		const struct day_acc *d = &b->days[i];
+		if (!d->present || d->pcs <= 0)
+			continue;
+		sum += (double)(a == AREA_AV ? d->av_ok : d->rpo_ok) / d->pcs;
+		n++;
+	}
+	*ndays = n;
+	return n ? round2(100.0 * sum / n) : NAN;
+}
+
 static int section_av(struct report *r, struct build *b)
 {
 	struct report_section *s = &r->sections[SEC_AV];
 	struct day_acc *end = day_at(b, r->last_day);
-	double sum = 0;
-	int n = 0;
-	for (size_t i = 0; i < b->ndays; i++)
-		if (b->days[i].present && b->days[i].pcs > 0) {
-			sum += (double)b->days[i].av_ok / b->days[i].pcs;
-			n++;
-		}
+	int n;
+	double avg = daily_share(b, AREA_AV, &n);
 	figure(s, "av.coverage_end", "Tỷ lệ máy được bảo vệ cuối kỳ",
 	       end ? pct(end->av_ok, end->pcs) : NAN, "%",
 	       "Ngày %s: số máy bật bảo vệ thời gian thực và có mẫu nhận diện "
@@ -387,7 +401,7 @@ static int section_av(struct report *r, struct build *b)
 	       r->last_day[0] ? r->last_day : "-", end ? end->av_ok : 0,
 	       end ? end->pcs : 0);
 	figure(s, "av.coverage_avg", "Tỷ lệ máy được bảo vệ bình quân trong kỳ",
-	       n ? round2(100.0 * sum / n) : NAN, "%",
+	       avg, "%",
 	       "Trung bình của tỷ lệ hằng ngày trên %d ngày có số liệu "
 	       "(ngày thiếu số liệu không tính).", n);
 	figure(s, "av.pcs_end", "Số máy phải được bảo vệ cuối kỳ",
@@ -671,20 +685,15 @@ static int section_backups(struct report *r, struct build *b)
 {
 	struct report_section *s = &r->sections[SEC_BACKUPS];
 	struct day_acc *end = day_at(b, r->last_day);
-	double sum = 0;
-	int n = 0;
-	for (size_t i = 0; i < b->ndays; i++)
-		if (b->days[i].present && b->days[i].pcs > 0) {
-			sum += (double)b->days[i].rpo_ok / b->days[i].pcs;
-			n++;
-		}
+	int n;
+	double avg = daily_share(b, AREA_RPO, &n);
 	figure(s, "bak.rpo_end", "Tỷ lệ máy đạt RPO cuối kỳ",
 	       end ? pct(end->rpo_ok, end->pcs) : NAN, "%",
 	       "Máy có bản sao lưu mới nhất trong thời hạn RPO (%lld) chia cho "
 	       "số máy phải có (%lld), ngày %s.", end ? end->rpo_ok : 0,
 	       end ? end->pcs : 0, r->last_day[0] ? r->last_day : "-");
 	figure(s, "bak.rpo_avg", "Tỷ lệ máy đạt RPO bình quân",
-	       n ? round2(100.0 * sum / n) : NAN, "%",
+	       avg, "%",
 	       "Trung bình tỷ lệ hằng ngày trên %d ngày có số liệu.", n);
 	figure(s, "bak.restore_end", "Tỷ lệ máy đã thử khôi phục trong hạn",
 	       end ? pct(end->restore_ok, end->pcs) : NAN, "%",
