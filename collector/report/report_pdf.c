@@ -489,6 +489,9 @@ done:
 		cairo_destroy(p.cr);
 	if (p.surface)
 		cairo_surface_destroy(p.surface);
+	/* Drops the fontmap's fontconfig configuration and caches now;
+	 * a GObject may outlive its last unref in glib's own caches. */
+	pango_fc_font_map_shutdown(PANGO_FC_FONT_MAP(p.fontmap));
 	g_object_unref(p.fontmap);
 	return rc;
 }

@@ -19,6 +19,9 @@
 #    the database refuses to change a signed row, a correction is a new
 #    version naming the old one.
 . "$(dirname "$0")/lib.bash"
+# Under ASan: fontconfig's patterns held by pango's and cairo's font
+# caches until exit are theirs, not ours (see the file).
+export LSAN_OPTIONS="suppressions=$(cd "$(dirname "$0")" && pwd)/lsan-fontconfig.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 D="$WORK/collector"
 ART="$(cd "$EW_BIN/.." && pwd)/report-artifacts"
 mkdir -p "$ART"
