@@ -892,6 +892,10 @@ static void fmt_num(char *out, size_t cap, const struct report_figure *f)
 	else
 		snprintf(out, cap, "%.2f%s", f->value,
 			 strcmp(f->unit, "%") == 0 ? "%" : "");
+	/* Vietnamese writes the decimal comma, as the PDF's figures do. */
+	char *dot = strchr(out, '.');
+	if (dot)
+		*dot = ',';
 }
 
 static void summarise(struct report *r)

@@ -186,8 +186,8 @@ static void header(struct pdf *p, const struct report *r)
 	para(p, "BÁO CÁO", ST_TITLE, PANGO_ALIGN_CENTER, 2);
 	snprintf(buf, sizeof(buf),
 		 "Tình hình bảo đảm an toàn thông tin trong các trường học\n"
-		 "%s %s (từ ngày %s đến ngày %s)",
-		 r->period.annual ? "năm" : "sáu tháng đầu năm", r->period.id,
+		 "%s %d (từ ngày %s đến ngày %s)",
+		 r->period.annual ? "năm" : "sáu tháng đầu năm", r->period.year,
 		 r->period.from, r->period.to);
 	para(p, buf, ST_BOLD, PANGO_ALIGN_CENTER, 4);
 	snprintf(buf, sizeof(buf), "Phạm vi: %s%s%s",

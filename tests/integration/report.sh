@@ -21,7 +21,7 @@
 . "$(dirname "$0")/lib.bash"
 # Under ASan: fontconfig's patterns held by pango's and cairo's font
 # caches until exit are theirs, not ours (see the file).
-export LSAN_OPTIONS="suppressions=$(cd "$(dirname "$0")" && pwd)/lsan-fontconfig.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+export LSAN_OPTIONS="suppressions=$(cd "$(dirname "$0")" && pwd)/lsan-fontconfig.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 D="$WORK/collector"
 ART="$(cd "$EW_BIN/.." && pwd)/report-artifacts"
 mkdir -p "$ART"
@@ -206,7 +206,7 @@ check "the CSV parses and its figures and tables equal the model" csv_same
 "$COLLECTOR" report draft --period 2026 --scope school:S0004 --set "remarks=Nhà trường đã khắc phục các máy chưa cập nhật." "${C[@]}" >/dev/null
 check "report list shows the draft" \
 	eval "'$COLLECTOR' report list --json ${C[*]} | $PY -c 'import json,sys; l=json.load(sys.stdin); assert l[0][\"state\"]==\"draft\" and l[0][\"version\"]==1, l'"
-"$COLLECTOR" report sign --period 2026 --scope school:S0004 --by "Nguyễn Văn An" "${C[@]}" >"$WORK/sign.out" 2>&1
+"$COLLECTOR" report sign --period 2026 --scope school:S0004 --by "Nguyễn Văn An" "${C[@]}" >"$WORK/sign.out" 2>"$WORK/sign.err"
 PDF=$(sed -n 2p "$WORK/sign.out")
 check "sign archives the PDF with its SHA-256 in the state dir" \
 	eval "[ -f '$PDF' ] && [ -f '$PDF.sig' ] && grep -q \"sha256 \$(sha256sum '$PDF' | cut -c1-64)\" '$WORK/sign.out'"
