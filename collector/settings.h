@@ -49,7 +49,7 @@ struct settings {
 	enum log_level log_level;
 	long long stats_interval;
 	long long stale_after; /* seconds without events: the PC is stale */
-	char policy_dir[512];  /* level1.yaml .. level3.yaml */
+	char policy_dir[512];  /* level1.yaml .. level5.yaml */
 	char alert_rules[512]; /* alerts.yaml */
 	/* YARA rule sets compiled into the bundle `rules publish` signs:
 	 * ours, then any third-party collections the admin adds. */
