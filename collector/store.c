@@ -416,6 +416,8 @@ int store_audit_list(struct store *st, uint64_t before_id, int limit,
 		     void *arg)
 {
 	return st->backend->audit_list(st, before_id, limit, cb, arg);
+}
+
 /* ---- register, daily history, reports ------------------------------------ */
 
 int store_system_put(struct store *st, const struct store_system *sys,
