@@ -48,7 +48,10 @@ COLLECTOR_SRC := $(filter-out collector/main.c,$(sort $(wildcard collector/*.c \
                    collector/web/*.c collector/register/*.c collector/report/*.c)))
 # The agent is one folder per capability (core, av, scan, backup, net) and
 # a platform layer; only this machine's platform is built.
-AGENT_SRC     := $(filter-out agent/main.c agent/platform/windows/%,\
+# The agent's helper executables (scanner, sensor, backup) each have a
+# main_NAME.c in their capability's folder and become bin/eduwatch-NAME.
+HELPER_MAINS  := $(sort $(shell find agent -name 'main_*.c'))
+AGENT_SRC     := $(filter-out agent/main.c agent/platform/windows/% $(HELPER_MAINS),\
                    $(sort $(shell find agent -name '*.c')))
 UNIT_SRC      := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRC      := $(sort $(wildcard tests/fuzz/fuzz_*.c))
@@ -64,6 +67,8 @@ LIB_SUPPORT   := $(O)/lib/libew-support.a
 
 COLLECTOR_BIN := $(O)/bin/eduwatch-collector
 AGENT_BIN     := $(if $(wildcard agent/main.c),$(O)/bin/eduwatch-agent)
+HELPER_BINS   := $(foreach m,$(HELPER_MAINS),\
+                   $(O)/bin/eduwatch-$(patsubst main_%.c,%,$(notdir $(m))))
 UNIT_BINS     := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRC))
 FUZZ_BINS     := $(patsubst tests/fuzz/%.c,$(O)/fuzz/%,$(FUZZ_SRC))
 BENCH_BINS    := $(patsubst tests/bench/%.c,$(O)/bench/%,$(BENCH_SRC))
@@ -82,7 +87,7 @@ deps:
 deps-test:
 	@scripts/deps.sh test
 
-binaries: $(COLLECTOR_BIN) $(AGENT_BIN)
+binaries: $(COLLECTOR_BIN) $(AGENT_BIN) $(HELPER_BINS)
 tests: binaries $(UNIT_BINS) $(BENCH_BINS)
 fuzzers: $(FUZZ_BINS)
 benches: binaries $(BENCH_BINS)
@@ -119,10 +124,21 @@ $(COLLECTOR_BIN): $(call obj,collector/main.c) $(LIB_COLLECTOR) $(LIB_COMMON)
 	@$(if $(V),,echo "  LD [$(VARIANT)] $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+# --as-needed: each executable records only the libraries it calls, so the
+# resident agent never maps libyara, libpcap or libseccomp (its helpers
+# do; docs/DECISIONS.md).
 $(O)/bin/eduwatch-agent: $(call obj,agent/main.c) $(LIB_AGENT) $(LIB_COMMON)
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  LD [$(VARIANT)] $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -Wl,--as-needed $(LIBS)
+
+define helper_rule
+$(O)/bin/eduwatch-$(patsubst main_%.c,%,$(notdir $(1))): $(call obj,$(1)) $(LIB_AGENT) $(LIB_COMMON)
+	@mkdir -p $$(dir $$@)
+	@$$(if $$(V),,echo "  LD [$$(VARIANT)] $$@")
+	$$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$^ -Wl,--as-needed $$(LIBS)
+endef
+$(foreach m,$(HELPER_MAINS),$(eval $(call helper_rule,$(m))))
 
 # Unit tests may test collector and agent internals; each links all libs.
 TEST_LIBS := $(LIB_SUPPORT) $(LIB_COLLECTOR) $(if $(AGENT_SRC),$(LIB_AGENT)) $(LIB_COMMON)

@@ -1,6 +1,6 @@
-/* eduwatch-agent: command-line entry point. */
+/* eduwatch-agent: command-line entry point. scan, sniff and backup run
+ * in their helper executables (agent/core/cli.h). */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,7 +18,7 @@
 #include "agent/scan/quarantine.h"
 #include "agent/core/rulestore.h"
 #include "agent/scan/scanchild.h"
-#include "agent/scan/scancli.h"
+#include "agent/core/cli.h"
 #include "agent/core/settings.h"
 #include "agent/core/spool.h"
 #include "common/enroll_client.h"
@@ -29,214 +29,6 @@
 #include "common/pki.h"
 #include "common/textsafe.h"
 #include "common/version.h"
-
-enum {
-	EXIT_OK = 0,
-	EXIT_RUNTIME = 1,
-	EXIT_USAGE = 2,
-	EXIT_CONFIG = 3,
-	EXIT_NOT_ENROLLED = 4,
-};
-
-static const char usage_text[] =
-	"usage: eduwatch-agent COMMAND [OPTIONS]\n"
-	"\n"
-	"Commands:\n"
-	"  enroll --collector HOST:PORT --token T (--ca CAFILE | --ca-sha256 HEX)\n"
-	"         [--enroll-port N] [--state-dir DIR]\n"
-	"                      enroll this PC once; writes the key (0600), the\n"
-	"                      certificate, the pinned CA and, if missing, -c FILE\n"
-	"  run                 run in the foreground (SIGTERM stops, SIGHUP reloads)\n"
-	"  status              enrolled? running? connected? spool depth, last ack\n"
-	"  sniff --pcap FILE [--ioc FILE] [--gateway-mac MAC] [--json]\n"
-	"                      run the LAN sensor's detectors over a capture file\n"
-	"                      (settings from -c when the file exists)\n"
-	"  scan PATH... [--rules FILE|DIR]... [--json] [--jobs N] [--cpu PCT]\n"
-	"       [--no-cache] [--verbose]\n"
-	"                      scan with YARA: the installed rule bundle, or\n"
-	"                      rule files compiled on the spot; exit 5 when\n"
-	"                      something matched\n"
-	"  av [--json]         what the antivirus products on this PC report now;\n"
-	"                      exit 1 when nothing protects it in real time\n"
-	"  backup init | run [PATH...] | list | verify [--read-data] | repair\n"
-	"       | restore SNAPSHOT [PATH] --to DIR [--allow-shared-target]\n"
-	"         [--keep-damaged]\n"
-	"       | prune --keep-daily N --keep-weekly N --keep-monthly N\n"
-	"       [--repo DIR] [--password-file F] [--json]\n"
-	"                      encrypted, deduplicated backups (backup.* settings;\n"
-	"                      the passphrase may come from EDUWATCH_BACKUP_PASSWORD)\n"
-	"  quarantine list [--json] | quarantine restore ID [--to PATH]\n"
-	"                      files moved aside by scans (scan.quarantine)\n"
-	"  rules show | rules install FILE\n"
-	"                      the installed rule bundle; install one by hand\n"
-	"                      (it must be signed by the collector's CA)\n"
-	"  version\n"
-	"\n"
-	"Options:\n"
-	"  -c, --config FILE   agent.yaml (default $EDUWATCH_AGENT_CONFIG or\n"
-	"                      /etc/eduwatch/agent.yaml)\n"
-	"  -h, --help          this text\n"
-	"\n"
-	"Exit codes: 0 done, 1 runtime failure, 2 usage error, 3 bad configuration,\n"
-	"4 not enrolled.\n";
-
-struct cli {
-	const char *config;
-	const char *collector;
-	const char *token;
-	const char *ca;
-	const char *ca_sha256;
-	const char *state_dir;
-	int enroll_port;
-	const char *pcap;
-	const char *ioc;
-	const char *gateway_mac;
-	const char *rules[16];
-	size_t nrules;
-	int jobs;
-	int cpu;
-	bool no_cache;
-	bool verbose;
-	const char *to;
-	const char *repo;
-	const char *password_file;
-	bool read_data;
-	bool allow_shared_target;
-	bool keep_damaged;
-	int keep[3];
-	bool json;
-	int argc;
-	char **argv;
-};
-
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int usage_error(const char *fmt, ...)
-{
-	va_list ap;
-	fprintf(stderr, "eduwatch-agent: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry 'eduwatch-agent --help'.\n");
-	return EXIT_USAGE;
-}
-
-static int parse_cli(int argc, char **argv, struct cli *cli)
-{
-	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"collector", required_argument, NULL, 'C'},
-		{"token", required_argument, NULL, 't'},
-		{"ca", required_argument, NULL, 'a'},
-		{"ca-sha256", required_argument, NULL, 'f'},
-		{"enroll-port", required_argument, NULL, 'e'},
-		{"state-dir", required_argument, NULL, 's'},
-		{"pcap", required_argument, NULL, 'p'},
-		{"ioc", required_argument, NULL, 'i'},
-		{"gateway-mac", required_argument, NULL, 'g'},
-		{"json", no_argument, NULL, 'j'},
-		{"rules", required_argument, NULL, 'r'},
-		{"jobs", required_argument, NULL, 'J'},
-		{"cpu", required_argument, NULL, 'P'},
-		{"no-cache", no_argument, NULL, 'N'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"to", required_argument, NULL, 'T'},
-		{"repo", required_argument, NULL, 'R'},
-		{"password-file", required_argument, NULL, 'W'},
-		{"read-data", no_argument, NULL, 'D'},
-		{"allow-shared-target", no_argument, NULL, 'S'},
-		{"keep-damaged", no_argument, NULL, 'K'},
-		{"keep-daily", required_argument, NULL, '1'},
-		{"keep-weekly", required_argument, NULL, '2'},
-		{"keep-monthly", required_argument, NULL, '3'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	int ch;
-	memset(cli, 0, sizeof(*cli));
-	cli->config = getenv("EDUWATCH_AGENT_CONFIG");
-	if (cli->config == NULL)
-		cli->config = "/etc/eduwatch/agent.yaml";
-	while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'c': cli->config = optarg; break;
-		case 'C': cli->collector = optarg; break;
-		case 't': cli->token = optarg; break;
-		case 'a': cli->ca = optarg; break;
-		case 'f': cli->ca_sha256 = optarg; break;
-		case 's': cli->state_dir = optarg; break;
-		case 'p': cli->pcap = optarg; break;
-		case 'i': cli->ioc = optarg; break;
-		case 'g': cli->gateway_mac = optarg; break;
-		case 'j': cli->json = true; break;
-		case 'N': cli->no_cache = true; break;
-		case 'v': cli->verbose = true; break;
-		case 'T': cli->to = optarg; break;
-		case 'R': cli->repo = optarg; break;
-		case 'W': cli->password_file = optarg; break;
-		case 'D': cli->read_data = true; break;
-		case 'S': cli->allow_shared_target = true; break;
-		case 'K': cli->keep_damaged = true; break;
-		case '1':
-		case '2':
-		case '3': {
-			char *end;
-			long v = strtol(optarg, &end, 10);
-			if (*end || v < 0 || v > 10000)
-				return usage_error("--keep-* must be a count, not '%s'",
-						   optarg);
-			cli->keep[ch - '1'] = (int)v;
-			break;
-		}
-		case 'r':
-			if (cli->nrules >= sizeof(cli->rules) / sizeof(cli->rules[0]))
-				return usage_error("at most 16 --rules");
-			cli->rules[cli->nrules++] = optarg;
-			break;
-		case 'J':
-		case 'P': {
-			char *end;
-			long v = strtol(optarg, &end, 10);
-			long hi = ch == 'J' ? 8 : 100;
-			if (*end || v < 1 || v > hi)
-				return usage_error("--%s must be 1..%ld, not '%s'",
-						   ch == 'J' ? "jobs" : "cpu", hi,
-						   optarg);
-			*(ch == 'J' ? &cli->jobs : &cli->cpu) = (int)v;
-			break;
-		}
-		case 'e': {
-			char *end;
-			long v = strtol(optarg, &end, 10);
-			if (*end || v < 1 || v > 65535)
-				return usage_error("--enroll-port must be a port, "
-						   "not '%s'", optarg);
-			cli->enroll_port = (int)v;
-			break;
-		}
-		case 'h':
-			fputs(usage_text, stdout);
-			exit(EXIT_OK);
-		default:
-			return EXIT_USAGE;
-		}
-	}
-	cli->argc = argc - optind;
-	cli->argv = argv + optind;
-	return 0;
-}
-
-static int load(const struct cli *cli, struct agent_settings *s)
-{
-	char err[512];
-	if (agent_settings_load(cli->config, s, err, sizeof(err)) != 0) {
-		fprintf(stderr, "eduwatch-agent: %s\n", err);
-		return EXIT_CONFIG;
-	}
-	log_setup("eduwatch-agent", s->log_level);
-	return 0;
-}
 
 static int cmd_enroll(const struct cli *cli)
 {
@@ -250,21 +42,21 @@ static int cmd_enroll(const struct cli *cli)
 
 	if (cli->collector == NULL || cli->token == NULL ||
 	    (cli->ca == NULL) == (cli->ca_sha256 == NULL))
-		return usage_error("enroll needs --collector HOST:PORT, --token "
+		return cli_usage_error("enroll needs --collector HOST:PORT, --token "
 				   "and one of --ca FILE or --ca-sha256 HEX");
 	const char *colon = strrchr(cli->collector, ':');
 	char *end;
 	long port = colon ? strtol(colon + 1, &end, 10) : 0;
 	if (colon == NULL || *end || port < 1 || port > 65535 ||
 	    (size_t)(colon - cli->collector) >= sizeof(host))
-		return usage_error("--collector must be HOST:PORT, not '%s'",
+		return cli_usage_error("--collector must be HOST:PORT, not '%s'",
 				   cli->collector);
 	snprintf(host, sizeof(host), "%.*s", (int)(colon - cli->collector),
 		 cli->collector);
 	int enroll_port = cli->enroll_port ? cli->enroll_port : (int)port + 1;
 	const char *state_dir = cli->state_dir;
 	if (access(cli->config, F_OK) == 0) {
-		if (load(cli, &s) != 0)
+		if (cli_load(cli, &s) != 0)
 			return EXIT_CONFIG;
 		if (state_dir == NULL)
 			state_dir = s.state_dir;
@@ -375,7 +167,7 @@ static int cmd_status(const struct cli *cli)
 	struct status_file sf;
 	X509 *cert = NULL;
 	char id[EVENT_AGENT_MAX + 1] = "", school[PKI_ID_MAX + 1] = "";
-	if (load(cli, &s) != 0)
+	if (cli_load(cli, &s) != 0)
 		return EXIT_CONFIG;
 	agent_paths_for(s.state_dir, &paths);
 	printf("eduwatch-agent %s\n", EDUWATCH_VERSION);
@@ -456,7 +248,7 @@ static int cmd_quarantine(const struct cli *cli)
 	struct agent_settings s;
 	char qdir[600], err[600];
 	const char *sub = cli->argc > 1 ? cli->argv[1] : "list";
-	int rc = load(cli, &s);
+	int rc = cli_load(cli, &s);
 	if (rc != 0)
 		return rc;
 	quarantine_dir(s.state_dir, qdir, sizeof(qdir));
@@ -472,7 +264,7 @@ static int cmd_quarantine(const struct cli *cli)
 		return rc < 0 ? EXIT_RUNTIME : EXIT_OK;
 	}
 	if (strcmp(sub, "restore") != 0 || cli->argc < 3)
-		return usage_error("usage: quarantine list | quarantine restore ID "
+		return cli_usage_error("usage: quarantine list | quarantine restore ID "
 				   "[--to PATH]");
 	err[0] = '\0';
 	if (quarantine_restore(qdir, cli->argv[2], cli->to, err, sizeof(err)) != 0) {
@@ -488,7 +280,7 @@ static int cmd_quarantine(const struct cli *cli)
 static int cmd_av(const struct cli *cli)
 {
 	struct agent_settings s;
-	int rc = load(cli, &s);
+	int rc = cli_load(cli, &s);
 	if (rc != 0)
 		return rc;
 	struct avprobe_config cfg = {s.av_clamd_socket, s.av_clamav_db,
@@ -547,13 +339,13 @@ static int cmd_rules(const struct cli *cli)
 	struct agent_settings s;
 	char err[512];
 	const char *sub = cli->argc > 1 ? cli->argv[1] : "show";
-	int rc = load(cli, &s);
+	int rc = cli_load(cli, &s);
 	if (rc != 0)
 		return rc;
 	if (strcmp(sub, "install") == 0) {
 		struct bundle_info info;
 		if (cli->argc < 3)
-			return usage_error("rules install needs a FILE");
+			return cli_usage_error("rules install needs a FILE");
 		if (rulestore_install_file(s.state_dir, cli->argv[2], &info, err,
 					   sizeof(err)) != 0) {
 			fprintf(stderr, "eduwatch-agent: %s: %s\n", cli->argv[2],
@@ -567,7 +359,7 @@ static int cmd_rules(const struct cli *cli)
 		return EXIT_OK;
 	}
 	if (strcmp(sub, "show") != 0)
-		return usage_error("unknown rules command '%s'", sub);
+		return cli_usage_error("unknown rules command '%s'", sub);
 	struct rulestore_current cur;
 	if (rulestore_current(s.state_dir, &cur, err, sizeof(err)) != 0) {
 		printf("rules: %s\n", err);
@@ -596,23 +388,35 @@ static int cmd_rules(const struct cli *cli)
 	return EXIT_OK;
 }
 
+/* Commands whose code lives in a helper executable (cli.h). */
+static const struct {
+	const char *cmd, *helper;
+} handed_over[] = {
+	{"scan", SCANCHILD_HELPER},	{"_scanner", SCANCHILD_HELPER},
+	{"sniff", NETSENSOR_HELPER},	{"_netsensor", NETSENSOR_HELPER},
+	{"backup", BACKUPCLI_HELPER},
+};
+
 int main(int argc, char **argv)
 {
 	struct cli cli;
 	struct agent_settings s;
 	log_setup("eduwatch-agent", LOG_LEVEL_INFO);
-	/* The scanner's helper process, started by scans; not for people. Its
-	 * options are its own, so it is dispatched before ours are parsed. */
+	/* The scanner's options are its own: handed over before ours are
+	 * parsed. */
 	if (argc > 1 && strcmp(argv[1], "_scanner") == 0)
-		return scanchild_main(argc - 1, argv + 1);
-	int rc = parse_cli(argc, argv, &cli);
+		return cli_exec_helper(SCANCHILD_HELPER, argv);
+	int rc = cli_parse(argc, argv, &cli);
 	if (rc != 0)
 		return rc;
 	if (cli.argc < 1) {
-		fputs(usage_text, stderr);
+		fputs(cli_usage_text, stderr);
 		return EXIT_USAGE;
 	}
 	const char *cmd = cli.argv[0];
+	for (size_t i = 0; i < sizeof(handed_over) / sizeof(handed_over[0]); i++)
+		if (strcmp(cmd, handed_over[i].cmd) == 0)
+			return cli_exec_helper(handed_over[i].helper, argv);
 	if (strcmp(cmd, "enroll") == 0)
 		return cmd_enroll(&cli);
 	if (strcmp(cmd, "status") == 0)
@@ -621,82 +425,19 @@ int main(int argc, char **argv)
 		printf("eduwatch-agent %s\n", EDUWATCH_VERSION);
 		return EXIT_OK;
 	}
-	if (strcmp(cmd, "sniff") == 0) {
-		if (cli.pcap == NULL)
-			return usage_error("sniff needs --pcap FILE");
-		bool have_config = access(cli.config, F_OK) == 0;
-		if (have_config && (rc = load(&cli, &s)) != 0)
-			return rc;
-		struct sniff_options so = {.pcap = cli.pcap, .ioc_file = cli.ioc,
-					   .gateway_mac = cli.gateway_mac,
-					   .json = cli.json};
-		return netsensor_sniff_file(have_config ? &s : NULL, &so);
-	}
-	/* The LAN sensor's helper process, started by `run`; not for people. */
-	if (strcmp(cmd, "_netsensor") == 0) {
-		bool have_config = access(cli.config, F_OK) == 0;
-		if (have_config && (rc = load(&cli, &s)) != 0)
-			return rc;
-		return netsensor_child_main(have_config ? &s : NULL);
-	}
-	if (strcmp(cmd, "scan") == 0) {
-		if (cli.argc < 2)
-			return usage_error("scan needs at least one PATH");
-		bool have_config = access(cli.config, F_OK) == 0;
-		if (have_config && (rc = load(&cli, &s)) != 0)
-			return rc;
-		struct scancli_options so = {
-			.paths = (const char *const *)cli.argv + 1,
-			.npaths = (size_t)cli.argc - 1,
-			.rules = cli.rules,
-			.nrules = cli.nrules,
-			.settings = have_config ? &s : NULL,
-			.json = cli.json,
-			.verbose = cli.verbose,
-			.no_cache = cli.no_cache,
-			.jobs = cli.jobs,
-			.cpu = cli.cpu,
-		};
-		return scancli_run(&so);
-	}
 	if (strcmp(cmd, "rules") == 0)
 		return cmd_rules(&cli);
 	if (strcmp(cmd, "av") == 0)
 		return cmd_av(&cli);
 	if (strcmp(cmd, "quarantine") == 0)
 		return cmd_quarantine(&cli);
-	if (strcmp(cmd, "backup") == 0) {
-		if (cli.argc < 2)
-			return usage_error("backup needs a command: init, run, "
-					   "list, verify, restore or prune");
-		bool have_config = access(cli.config, F_OK) == 0;
-		if (have_config && (rc = load(&cli, &s)) != 0)
-			return rc;
-		struct backupcli_options bo = {
-			.command = cli.argv[1],
-			.args = (const char *const *)cli.argv + 2,
-			.nargs = (size_t)cli.argc - 2,
-			.settings = have_config ? &s : NULL,
-			.repo = cli.repo,
-			.password_file = cli.password_file,
-			.to = cli.to,
-			.json = cli.json,
-			.read_data = cli.read_data,
-			.allow_shared_target = cli.allow_shared_target,
-			.keep_damaged = cli.keep_damaged,
-			.keep_daily = cli.keep[0],
-			.keep_weekly = cli.keep[1],
-			.keep_monthly = cli.keep[2],
-		};
-		return backupcli_run(&bo);
-	}
 	if (strcmp(cmd, "run") == 0) {
-		if ((rc = load(&cli, &s)) != 0)
+		if ((rc = cli_load(&cli, &s)) != 0)
 			return rc;
 		rc = agent_run(cli.config, &s);
 		return rc == -ENOENT || rc == -EBADMSG ? EXIT_NOT_ENROLLED
 		       : rc != 0			 ? EXIT_RUNTIME
 							 : EXIT_OK;
 	}
-	return usage_error("unknown command '%s'", cmd);
+	return cli_usage_error("unknown command '%s'", cmd);
 }

@@ -4,7 +4,8 @@
  * prints its result as text or, with --json, one JSON object. The
  * repository and passphrase come from agent.yaml (backup.repo,
  * backup.password_file), or --repo and --password-file, or the
- * EDUWATCH_BACKUP_PASSWORD environment variable. */
+ * EDUWATCH_BACKUP_PASSWORD environment variable. They run in the
+ * eduwatch-backup executable, which eduwatch-agent hands them to (cli.h). */
 #ifndef EDUWATCH_BACKUPCLI_H
 #define EDUWATCH_BACKUPCLI_H
 
@@ -12,6 +13,9 @@
 #include <stddef.h>
 
 #include "agent/core/settings.h"
+
+/* The executable the backup commands and jobs run from. */
+#define BACKUPCLI_HELPER "eduwatch-backup"
 
 struct backupcli_options {
 	const char *command;	   /* init, run, list, verify, restore, prune,

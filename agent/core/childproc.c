@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/alloc.h"
@@ -115,12 +116,59 @@ static void on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf)
 	}
 }
 
-int childproc_spawn(uv_loop_t *loop, const char *const *args,
+int childproc_helper_path(const char *name, char *out, size_t cap, char *err,
+			  size_t errlen)
+{
+	char self[4096];
+	struct stat st;
+	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (len <= 0) {
+		int rc = len < 0 ? -errno : -ENOENT;
+		snprintf(err, errlen, "cannot read /proc/self/exe: %s",
+			 uv_strerror(rc));
+		return rc;
+	}
+	self[len] = '\0';
+	/* Replaced under us (an upgrade in progress): the helpers beside the
+	 * new binary are the ones to run. */
+	char *deleted = strstr(self, " (deleted)");
+	if (deleted != NULL)
+		*deleted = '\0';
+	char *slash = strrchr(self, '/');
+	if (slash == NULL) {
+		snprintf(err, errlen, "odd /proc/self/exe '%s'", self);
+		return -ENOENT;
+	}
+	int n = snprintf(out, cap, "%.*s/%s", (int)(slash - self), self, name);
+	if (n < 0 || (size_t)n >= cap) {
+		snprintf(err, errlen, "the path of helper %s is too long", name);
+		return -ENAMETOOLONG;
+	}
+	if (stat(out, &st) != 0) {
+		int rc = -errno;
+		snprintf(err, errlen, "helper %s: %s (it is installed beside "
+			 "the agent)", out, uv_strerror(rc));
+		return rc;
+	}
+	if (!S_ISREG(st.st_mode) || (st.st_uid != 0 && st.st_uid != geteuid()) ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		snprintf(err, errlen, "helper %s is not a file owned by root "
+			 "and writable only by its owner; refusing to run it",
+			 out);
+		return -EPERM;
+	}
+	return 0;
+}
+
+int childproc_spawn(uv_loop_t *loop, const char *helper,
+		    const char *const *args,
 		    const struct childproc_ops *ops, void *arg,
 		    struct childproc **out)
 {
-	/* argv: our name, the helper's args, and the NULL exec needs. */
+	/* argv: the agent's name and the helper's role, so that ps reads
+	 * "eduwatch-agent _scanner ...", then the NULL exec needs. */
 	char *argv[MAX_ARGS + 2];
+	char path[4096], err[256];
 	size_t n = 0;
 	argv[n++] = (char *)"eduwatch-agent";
 	for (size_t i = 0; args[i] != NULL; i++) {
@@ -129,6 +177,12 @@ int childproc_spawn(uv_loop_t *loop, const char *const *args,
 		argv[n++] = (char *)args[i];
 	}
 	argv[n] = NULL;
+	int rc = childproc_helper_path(helper, path, sizeof(path), err,
+				       sizeof(err));
+	if (rc != 0) {
+		log_warn("childproc: %s", err);
+		return rc;
+	}
 	struct childproc *cp = alloc_zeroed(1, sizeof(*cp));
 	if (cp == NULL || (cp->decoder = wire_decoder_new()) == NULL) {
 		alloc_free(cp);
@@ -148,22 +202,14 @@ int childproc_spawn(uv_loop_t *loop, const char *const *args,
 		 .data.stream = (uv_stream_t *)&cp->out},
 		{.flags = UV_INHERIT_FD, .data.fd = STDERR_FILENO},
 	};
-	/* Our own path, so that ps and top name the helper; /proc/self/exe
-	 * when the binary was replaced under us (an upgrade in progress). */
-	char self[4096];
-	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (len > 0)
-		self[len] = '\0';
-	if (len <= 0 || strstr(self, " (deleted)") != NULL)
-		snprintf(self, sizeof(self), "/proc/self/exe");
 	uv_process_options_t opts = {
 		.exit_cb = on_process_exit,
-		.file = self,
+		.file = path,
 		.args = argv,
 		.stdio_count = 3,
 		.stdio = stdio,
 	};
-	int rc = uv_spawn(loop, &cp->process, &opts);
+	rc = uv_spawn(loop, &cp->process, &opts);
 	if (rc != 0) {
 		/* uv_spawn leaves an initialised handle to close even when it
 		 * fails; the childproc is freed once both handles are closed,

@@ -1,9 +1,14 @@
 /* childproc: a helper process of the agent and the pipe it reports on.
  *
  * The agent runs its hostile-input parsers (the LAN sensor, the scanner)
- * as children: `eduwatch-agent <helper> ...` started again from
- * /proc/self/exe, so a child starts clean instead of inheriting a forked
- * libuv loop and its threads. A child writes frames to its stdout: a
+ * and its backup jobs as children: small executables of their own
+ * (eduwatch-scanner, eduwatch-sensor, eduwatch-backup) installed beside
+ * the agent and found next to /proc/self/exe, never through PATH. So a
+ * child starts clean instead of inheriting a forked libuv loop and its
+ * threads, and only the child maps libyara, libpcap or libseccomp: the
+ * resident agent stays small. A child's argv reads `eduwatch-agent
+ * <role> ...` (`_scanner`, `_netsensor`, `_backup`), so ps names the
+ * agent and the role; its comm (top) names the executable. A child writes frames to its stdout: a
  * 4-byte big-endian length and one msgpack map, the same framing as the
  * wire; the parent may send it frames of the same shape on its stdin.
  * The parent treats them as untrusted: the frame decoder bounds
@@ -28,9 +33,19 @@ struct childproc_ops {
 	void (*on_exit)(void *arg, const char *why);
 };
 
-/* Starts /proc/self/exe with args (args[0] is the helper's command,
- * NULL-terminated). Returns 0 or a negative errno. */
-int childproc_spawn(uv_loop_t *loop, const char *const *args,
+/* The path of the helper executable `name` in the directory of
+ * /proc/self/exe. Refuses (-EPERM) a helper that is not a regular file
+ * owned by root or by us, or that others may write: the agent runs as
+ * root and would run whatever sits there. Returns 0 or a negative errno,
+ * with a message for a person in err. */
+int childproc_helper_path(const char *name, char *out, size_t cap, char *err,
+			  size_t errlen);
+
+/* Starts the helper executable `helper` (see childproc_helper_path) with
+ * args (args[0] is the helper's role, NULL-terminated). Returns 0 or a
+ * negative errno. */
+int childproc_spawn(uv_loop_t *loop, const char *helper,
+		    const char *const *args,
 		    const struct childproc_ops *ops, void *arg,
 		    struct childproc **out);
 

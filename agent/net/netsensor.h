@@ -1,6 +1,7 @@
 /* netsensor: the LAN sensor's two ways in, live capture and a file.
  *
- * Live, it runs as the helper process `eduwatch-agent _netsensor`: it
+ * Live, it runs as the helper process `eduwatch-agent _netsensor`, from
+ * its own executable eduwatch-sensor (childproc.h): it
  * opens the capture on the default-route interface (or the configured
  * one) with a small snaplen and a BPF filter that admits only what the
  * detectors read (ARP, DHCP, DNS, LLMNR, NBNS and TCP SYNs), then enters
@@ -20,6 +21,9 @@
 #include <stdio.h>
 
 #include "agent/core/settings.h"
+
+/* The executable the sensor (live and `sniff`) runs from. */
+#define NETSENSOR_HELPER "eduwatch-sensor"
 
 /* BPF filter of the live capture. */
 extern const char netsensor_filter[];

@@ -11,6 +11,7 @@
 
 #include "agent/core/childproc.h"
 #include "agent/core/source.h"
+#include "agent/net/netsensor.h"
 #include "common/alloc.h"
 #include "common/log.h"
 #include "common/wire.h"
@@ -160,7 +161,8 @@ static void spawn(struct netsensor *ns)
 {
 	static const struct childproc_ops ops = {on_message, on_child_exit};
 	const char *args[] = {"_netsensor", "-c", ns->env.config_path, NULL};
-	int rc = childproc_spawn(ns->env.loop, args, &ops, ns, &ns->child);
+	int rc = childproc_spawn(ns->env.loop, NETSENSOR_HELPER, args, &ops, ns,
+				 &ns->child);
 	if (rc != 0) {
 		snprintf(ns->last_error, sizeof(ns->last_error), "spawn: %s",
 			 uv_strerror(rc));

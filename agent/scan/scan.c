@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "agent/core/childproc.h"
+#include "agent/scan/scanchild.h"
 #include "common/alloc.h"
 #include "common/log.h"
 #include "common/timeutil.h"
@@ -566,7 +567,7 @@ static int spawn_worker(struct scan *s, struct worker *w)
 						 on_child_exit};
 	memset(w, 0, sizeof(*w));
 	w->scan = s;
-	int rc = childproc_spawn(s->loop, args, &ops, w, &w->cp);
+	int rc = childproc_spawn(s->loop, SCANCHILD_HELPER, args, &ops, w, &w->cp);
 	if (rc == 0)
 		s->live_children++;
 	return rc;
@@ -659,7 +660,8 @@ static bool compiling(struct scan *s)
 	args[n] = NULL;
 	static const struct childproc_ops ops = {on_compiler_message,
 						 on_compiler_exit};
-	int rc = childproc_spawn(s->loop, args, &ops, s, &s->compiler);
+	int rc = childproc_spawn(s->loop, SCANCHILD_HELPER, args, &ops, s,
+				 &s->compiler);
 	if (rc != 0) {
 		set_fatal(s, "cannot start the rule compiler", uv_strerror(rc));
 		return true;

@@ -1,4 +1,5 @@
-/* scanchild: the YARA scanner's helper process, `eduwatch-agent _scanner`.
+/* scanchild: the YARA scanner's helper process, `eduwatch-agent _scanner`,
+ * run from its own executable, eduwatch-scanner (childproc.h).
  *
  * libyara parses files anyone can plant, so it runs here and not in the
  * agent: the child loads its rules (a signed bundle, verified again, or
@@ -22,6 +23,9 @@
 #define EDUWATCH_SCANCHILD_H
 
 #include <stddef.h>
+
+/* The executable the scanner runs from, beside the agent's. */
+#define SCANCHILD_HELPER "eduwatch-scanner"
 
 /* The THOR/LOKI "filetype" external: a short tag from the first bytes
  * ("EXE", "ELF", "ZIP", "PDF", "LNK", ...), or "" when unknown. */

@@ -1,0 +1,45 @@
+/* eduwatch-backup: the executable of the backup commands, which
+ * eduwatch-agent hands over to it (cli.h): the repository, the chunker
+ * and zstd are mapped here, not in the resident agent. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent/backup/backupcli.h"
+#include "agent/core/cli.h"
+#include "common/log.h"
+
+int main(int argc, char **argv)
+{
+	struct cli cli;
+	struct agent_settings s;
+	log_setup("eduwatch-agent", LOG_LEVEL_INFO);
+	int rc = cli_parse(argc, argv, &cli);
+	if (rc != 0)
+		return rc;
+	if (cli.argc < 1 || strcmp(cli.argv[0], "backup") != 0)
+		return cli_usage_error("eduwatch-backup runs 'backup' only");
+	if (cli.argc < 2)
+		return cli_usage_error("backup needs a command: init, run, "
+				       "list, verify, restore or prune");
+	bool have_config = access(cli.config, F_OK) == 0;
+	if (have_config && (rc = cli_load(&cli, &s)) != 0)
+		return rc;
+	struct backupcli_options bo = {
+		.command = cli.argv[1],
+		.args = (const char *const *)cli.argv + 2,
+		.nargs = (size_t)cli.argc - 2,
+		.settings = have_config ? &s : NULL,
+		.repo = cli.repo,
+		.password_file = cli.password_file,
+		.to = cli.to,
+		.json = cli.json,
+		.read_data = cli.read_data,
+		.allow_shared_target = cli.allow_shared_target,
+		.keep_damaged = cli.keep_damaged,
+		.keep_daily = cli.keep[0],
+		.keep_weekly = cli.keep[1],
+		.keep_monthly = cli.keep[2],
+	};
+	return backupcli_run(&bo);
+}

@@ -1,0 +1,197 @@
+#include "agent/core/cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "agent/core/childproc.h"
+#include "common/log.h"
+
+const char cli_usage_text[] =
+	"usage: eduwatch-agent COMMAND [OPTIONS]\n"
+	"\n"
+	"Commands:\n"
+	"  enroll --collector HOST:PORT --token T (--ca CAFILE | --ca-sha256 HEX)\n"
+	"         [--enroll-port N] [--state-dir DIR]\n"
+	"                      enroll this PC once; writes the key (0600), the\n"
+	"                      certificate, the pinned CA and, if missing, -c FILE\n"
+	"  run                 run in the foreground (SIGTERM stops, SIGHUP reloads)\n"
+	"  status              enrolled? running? connected? spool depth, last ack\n"
+	"  sniff --pcap FILE [--ioc FILE] [--gateway-mac MAC] [--json]\n"
+	"                      run the LAN sensor's detectors over a capture file\n"
+	"                      (settings from -c when the file exists)\n"
+	"  scan PATH... [--rules FILE|DIR]... [--json] [--jobs N] [--cpu PCT]\n"
+	"       [--no-cache] [--verbose]\n"
+	"                      scan with YARA: the installed rule bundle, or\n"
+	"                      rule files compiled on the spot; exit 5 when\n"
+	"                      something matched\n"
+	"  av [--json]         what the antivirus products on this PC report now;\n"
+	"                      exit 1 when nothing protects it in real time\n"
+	"  backup init | run [PATH...] | list | verify [--read-data] | repair\n"
+	"       | restore SNAPSHOT [PATH] --to DIR [--allow-shared-target]\n"
+	"         [--keep-damaged]\n"
+	"       | prune --keep-daily N --keep-weekly N --keep-monthly N\n"
+	"       [--repo DIR] [--password-file F] [--json]\n"
+	"                      encrypted, deduplicated backups (backup.* settings;\n"
+	"                      the passphrase may come from EDUWATCH_BACKUP_PASSWORD)\n"
+	"  quarantine list [--json] | quarantine restore ID [--to PATH]\n"
+	"                      files moved aside by scans (scan.quarantine)\n"
+	"  rules show | rules install FILE\n"
+	"                      the installed rule bundle; install one by hand\n"
+	"                      (it must be signed by the collector's CA)\n"
+	"  version\n"
+	"\n"
+	"Options:\n"
+	"  -c, --config FILE   agent.yaml (default $EDUWATCH_AGENT_CONFIG or\n"
+	"                      /etc/eduwatch/agent.yaml)\n"
+	"  -h, --help          this text\n"
+	"\n"
+	"Exit codes: 0 done, 1 runtime failure, 2 usage error, 3 bad configuration,\n"
+	"4 not enrolled.\n";
+
+int cli_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "eduwatch-agent: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'eduwatch-agent --help'.\n");
+	return EXIT_USAGE;
+}
+
+int cli_parse(int argc, char **argv, struct cli *cli)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"collector", required_argument, NULL, 'C'},
+		{"token", required_argument, NULL, 't'},
+		{"ca", required_argument, NULL, 'a'},
+		{"ca-sha256", required_argument, NULL, 'f'},
+		{"enroll-port", required_argument, NULL, 'e'},
+		{"state-dir", required_argument, NULL, 's'},
+		{"pcap", required_argument, NULL, 'p'},
+		{"ioc", required_argument, NULL, 'i'},
+		{"gateway-mac", required_argument, NULL, 'g'},
+		{"json", no_argument, NULL, 'j'},
+		{"rules", required_argument, NULL, 'r'},
+		{"jobs", required_argument, NULL, 'J'},
+		{"cpu", required_argument, NULL, 'P'},
+		{"no-cache", no_argument, NULL, 'N'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"to", required_argument, NULL, 'T'},
+		{"repo", required_argument, NULL, 'R'},
+		{"password-file", required_argument, NULL, 'W'},
+		{"read-data", no_argument, NULL, 'D'},
+		{"allow-shared-target", no_argument, NULL, 'S'},
+		{"keep-damaged", no_argument, NULL, 'K'},
+		{"keep-daily", required_argument, NULL, '1'},
+		{"keep-weekly", required_argument, NULL, '2'},
+		{"keep-monthly", required_argument, NULL, '3'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int ch;
+	memset(cli, 0, sizeof(*cli));
+	cli->config = getenv("EDUWATCH_AGENT_CONFIG");
+	if (cli->config == NULL)
+		cli->config = "/etc/eduwatch/agent.yaml";
+	while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': cli->config = optarg; break;
+		case 'C': cli->collector = optarg; break;
+		case 't': cli->token = optarg; break;
+		case 'a': cli->ca = optarg; break;
+		case 'f': cli->ca_sha256 = optarg; break;
+		case 's': cli->state_dir = optarg; break;
+		case 'p': cli->pcap = optarg; break;
+		case 'i': cli->ioc = optarg; break;
+		case 'g': cli->gateway_mac = optarg; break;
+		case 'j': cli->json = true; break;
+		case 'N': cli->no_cache = true; break;
+		case 'v': cli->verbose = true; break;
+		case 'T': cli->to = optarg; break;
+		case 'R': cli->repo = optarg; break;
+		case 'W': cli->password_file = optarg; break;
+		case 'D': cli->read_data = true; break;
+		case 'S': cli->allow_shared_target = true; break;
+		case 'K': cli->keep_damaged = true; break;
+		case '1':
+		case '2':
+		case '3': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (*end || v < 0 || v > 10000)
+				return cli_usage_error("--keep-* must be a count, not '%s'",
+						   optarg);
+			cli->keep[ch - '1'] = (int)v;
+			break;
+		}
+		case 'r':
+			if (cli->nrules >= sizeof(cli->rules) / sizeof(cli->rules[0]))
+				return cli_usage_error("at most 16 --rules");
+			cli->rules[cli->nrules++] = optarg;
+			break;
+		case 'J':
+		case 'P': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			long hi = ch == 'J' ? 8 : 100;
+			if (*end || v < 1 || v > hi)
+				return cli_usage_error("--%s must be 1..%ld, not '%s'",
+						   ch == 'J' ? "jobs" : "cpu", hi,
+						   optarg);
+			*(ch == 'J' ? &cli->jobs : &cli->cpu) = (int)v;
+			break;
+		}
+		case 'e': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (*end || v < 1 || v > 65535)
+				return cli_usage_error("--enroll-port must be a port, "
+						   "not '%s'", optarg);
+			cli->enroll_port = (int)v;
+			break;
+		}
+		case 'h':
+			fputs(cli_usage_text, stdout);
+			exit(EXIT_OK);
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	cli->argc = argc - optind;
+	cli->argv = argv + optind;
+	return 0;
+}
+
+int cli_load(const struct cli *cli, struct agent_settings *s)
+{
+	char err[512];
+	if (agent_settings_load(cli->config, s, err, sizeof(err)) != 0) {
+		fprintf(stderr, "eduwatch-agent: %s\n", err);
+		return EXIT_CONFIG;
+	}
+	log_setup("eduwatch-agent", s->log_level);
+	return 0;
+}
+
+
+int cli_exec_helper(const char *name, char **argv)
+{
+	char path[4096], err[512];
+	if (childproc_helper_path(name, path, sizeof(path), err,
+				  sizeof(err)) == 0) {
+		execv(path, argv);
+		snprintf(err, sizeof(err), "cannot run %s: %s", path,
+			 uv_strerror(-errno));
+	}
+	fprintf(stderr, "eduwatch-agent: %s\n", err);
+	return EXIT_RUNTIME;
+}
