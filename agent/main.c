@@ -394,7 +394,7 @@ static const struct {
 } handed_over[] = {
 	{"scan", SCANCHILD_HELPER},	{"_scanner", SCANCHILD_HELPER},
 	{"sniff", NETSENSOR_HELPER},	{"_netsensor", NETSENSOR_HELPER},
-	{"backup", BACKUPCLI_HELPER},
+	{"backup", BACKUPCLI_HELPER},	{"_backup", BACKUPCLI_HELPER},
 };
 
 int main(int argc, char **argv)

@@ -1,11 +1,13 @@
 /* eduwatch-backup: the executable of the backup commands, which
- * eduwatch-agent hands over to it (cli.h): the repository, the chunker
- * and zstd are mapped here, not in the resident agent. */
+ * eduwatch-agent hands over to it (cli.h), and of the running agent's
+ * backup jobs (`_backup`, backupjob.h): the repository, the chunker and
+ * zstd are mapped here, not in the resident agent. */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "agent/backup/backupcli.h"
+#include "agent/backup/backupjob.h"
 #include "agent/core/cli.h"
 #include "common/log.h"
 
@@ -17,6 +19,14 @@ int main(int argc, char **argv)
 	int rc = cli_parse(argc, argv, &cli);
 	if (rc != 0)
 		return rc;
+	if (cli.argc >= 2 && strcmp(cli.argv[0], BACKUPJOB_ROLE) == 0) {
+		if ((rc = cli_load(&cli, &s)) != 0)
+			return rc;
+		return backupjob_main(&s, cli.argv[1],
+				      cli.argc > 2 && strcmp(cli.argv[2],
+							     "escrow") == 0,
+				      STDOUT_FILENO);
+	}
 	if (cli.argc < 1 || strcmp(cli.argv[0], "backup") != 0)
 		return cli_usage_error("eduwatch-backup runs 'backup' only");
 	if (cli.argc < 2)
