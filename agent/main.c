@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "agent/core/agent.h"
+#include "agent/av/av_settings.h"
 #include "agent/av/avprobe.h"
 #include "agent/backup/backupcli.h"
 #include "agent/net/netsensor.h"
@@ -20,6 +21,7 @@
 #include "agent/scan/scanchild.h"
 #include "agent/core/cli.h"
 #include "agent/core/settings.h"
+#include "agent/core/sources.h"
 #include "agent/core/spool.h"
 #include "common/enroll_client.h"
 #include "common/hostname.h"
@@ -283,8 +285,9 @@ static int cmd_av(const struct cli *cli)
 	int rc = cli_load(cli, &s);
 	if (rc != 0)
 		return rc;
-	struct avprobe_config cfg = {s.av_clamd_socket, s.av_clamav_db,
-				     s.av_clamd_conf, s.av_products_file};
+	const struct av_settings *av = agent_settings_for(&s, &av_config);
+	struct avprobe_config cfg = {av->av_clamd_socket, av->av_clamav_db,
+				     av->av_clamd_conf, av->av_products_file};
 	struct av_report r;
 	avprobe_collect(&cfg, &r);
 	if (cli->json) {
@@ -434,6 +437,11 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "run") == 0) {
 		if ((rc = cli_load(&cli, &s)) != 0)
 			return rc;
+		/* The thread pool serves only the antivirus probe and name
+		 * lookups; libuv's four threads would each keep a touched
+		 * stack for the agent's whole life. An admin's own setting
+		 * wins. */
+		setenv("UV_THREADPOOL_SIZE", "2", 0);
 		rc = agent_run(cli.config, &s);
 		return rc == -ENOENT || rc == -EBADMSG ? EXIT_NOT_ENROLLED
 		       : rc != 0			 ? EXIT_RUNTIME

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "agent/av/avprobe.h"
+#include "agent/av/av_settings.h"
 #include "agent/core/source.h"
 #include "common/alloc.h"
 #include "common/log.h"
@@ -126,7 +127,7 @@ static void on_timer(uv_timer_t *t)
 static int av_init(const struct source_env *env, void **state)
 {
 	*state = NULL;
-	const struct agent_settings *s = env->settings;
+	const struct av_settings *s = env->config;
 	if (!s->av_enabled)
 		return 0;
 	struct av_src *av = alloc_zeroed(1, sizeof(*av));

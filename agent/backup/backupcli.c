@@ -1,4 +1,6 @@
 #include "agent/backup/backupcli.h"
+#include "agent/backup/backup_settings.h"
+#include "agent/core/sources.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -115,16 +117,19 @@ static int cmd_init(const struct backupcli_options *o, const char *dir)
 
 static int cmd_run(const struct backupcli_options *o, struct repo *r)
 {
+	const struct backup_settings *bs =
+		o->settings ? agent_settings_for(o->settings, &backup_config)
+			    : NULL;
 	const char *paths[AGENT_PATHS_MAX + 16], *excludes[AGENT_PATHS_MAX];
 	size_t np = 0, ne = 0;
 	for (size_t i = 0; i < o->nargs && np < 16; i++)
 		paths[np++] = o->args[i];
 	if (np == 0 && o->settings)
-		for (size_t i = 0; i < o->settings->backup_n_paths; i++)
-			paths[np++] = o->settings->backup_paths[i];
+		for (size_t i = 0; i < bs->backup_n_paths; i++)
+			paths[np++] = bs->backup_paths[i];
 	if (o->settings)
-		for (size_t i = 0; i < o->settings->backup_n_excludes; i++)
-			excludes[ne++] = o->settings->backup_excludes[i];
+		for (size_t i = 0; i < bs->backup_n_excludes; i++)
+			excludes[ne++] = bs->backup_excludes[i];
 	if (np == 0) {
 		fprintf(stderr, "eduwatch-agent: nothing to back up: give paths "
 				"or set backup.paths\n");
@@ -454,14 +459,17 @@ static int cmd_prune(const struct backupcli_options *o, struct repo *r)
 int backupcli_run(const struct backupcli_options *in)
 {
 	struct backupcli_options o = *in;
+	const struct backup_settings *bs =
+		o.settings ? agent_settings_for(o.settings, &backup_config)
+			   : NULL;
 	char pwfile[512];
 	const char *repo_dir = o.repo ? o.repo
-			       : o.settings && o.settings->backup_repo[0]
-				       ? o.settings->backup_repo
+			       : o.settings && bs->backup_repo[0]
+				       ? bs->backup_repo
 				       : NULL;
 	if (o.password_file == NULL && o.settings) {
 		snprintf(pwfile, sizeof(pwfile), "%s",
-			 o.settings->backup_password_file);
+			 bs->backup_password_file);
 		o.password_file = pwfile;
 	}
 	if (repo_dir == NULL) {

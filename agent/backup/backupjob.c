@@ -12,7 +12,9 @@
 #include <openssl/x509.h>
 #include <uv.h>
 
+#include "agent/backup/backup_settings.h"
 #include "agent/backup/backupcli.h"
+#include "agent/core/sources.h"
 #include "agent/backup/repo.h"
 #include "agent/core/childproc.h"
 #include "common/alloc.h"
@@ -62,7 +64,7 @@ static int ensure_passphrase(const char *file, char *err, size_t errlen)
 	return rc;
 }
 
-static int open_or_create(const struct agent_settings *s, struct repo **r,
+static int open_or_create(const struct backup_settings *s, struct repo **r,
 			  char *err, size_t errlen)
 {
 	char pass[512];
@@ -117,16 +119,19 @@ static int remove_one(const char *path, const struct stat *st, int flag,
 	return 0;
 }
 
-static void run_job(const struct agent_settings *s, enum backupjob_action job,
-		    bool escrow, struct backupjob_result *res)
+static void run_job(const struct agent_settings *core,
+		    enum backupjob_action job, bool escrow,
+		    struct backupjob_result *res)
 {
+	const struct backup_settings *s =
+		agent_settings_for(core, &backup_config);
 	struct repo *r = NULL;
 	struct backup_restore_stats restore = {0};
 	res->rc = open_or_create(s, &r, res->err, sizeof(res->err));
 	if (res->rc != 0)
 		return;
 	if (escrow)
-		make_escrow(s, r, res);
+		make_escrow(core, r, res);
 	if (job == BACKUPJOB_BACKUP) {
 		const char *paths[AGENT_PATHS_MAX], *ex[AGENT_PATHS_MAX];
 		for (size_t i = 0; i < s->backup_n_paths; i++)
@@ -155,7 +160,7 @@ static void run_job(const struct agent_settings *s, enum backupjob_action job,
 	} else {
 		char scratch[600];
 		snprintf(scratch, sizeof(scratch), "%s/restore-test",
-			 s->state_dir);
+			 core->state_dir);
 		struct backup_restore_options o = {
 			.snapshot = "latest",
 			.to = scratch,
@@ -211,7 +216,9 @@ int backupjob_main(const struct agent_settings *s, const char *action,
 		   bool escrow, int fd)
 {
 	enum backupjob_action job = backupjob_action_parse(action);
-	if (job == BACKUPJOB_NONE || s == NULL || s->backup_repo[0] == '\0') {
+	const struct backup_settings *bs =
+		s ? agent_settings_for(s, &backup_config) : NULL;
+	if (job == BACKUPJOB_NONE || bs == NULL || bs->backup_repo[0] == '\0') {
 		fprintf(stderr, "eduwatch-agent: _backup needs an action (backup, "
 			"verify, restore_test) and backup.repo in -c FILE\n");
 		return 2;

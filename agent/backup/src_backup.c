@@ -27,6 +27,7 @@
 #include <uv.h>
 
 #include "agent/backup/backupcli.h"
+#include "agent/backup/backup_settings.h"
 #include "agent/backup/backupjob.h"
 #include "agent/core/childproc.h"
 #include "agent/core/source.h"
@@ -40,7 +41,7 @@
 
 struct backup_src {
 	struct source_env env;
-	const struct agent_settings *s;
+	const struct backup_settings *s; /* its own (backup_settings.h) */
 	uv_timer_t timer;
 	struct childproc *child; /* the job running, or NULL */
 	bool stopping;
@@ -226,7 +227,7 @@ static void on_timer(uv_timer_t *t)
 	if (b->last_attempt_us && now - b->last_attempt_us < RETRY_US &&
 	    b->res.rc != 0)
 		return;
-	const struct agent_settings *s = b->s;
+	const struct backup_settings *s = b->s;
 	if (now - counter(b, "backup_last_ok_us") >= s->backup_rpo * 1000000LL)
 		start_job(b, BACKUPJOB_BACKUP);
 	else if (now - counter(b, "backup_last_verify_us") >=
@@ -240,13 +241,14 @@ static void on_timer(uv_timer_t *t)
 static int backup_init(const struct source_env *env, void **state)
 {
 	*state = NULL;
-	if (env->settings->backup_repo[0] == '\0')
+	const struct backup_settings *conf = env->config;
+	if (conf->backup_repo[0] == '\0')
 		return 0;
 	struct backup_src *b = alloc_zeroed(1, sizeof(*b));
 	if (b == NULL)
 		return -ENOMEM;
 	b->env = *env;
-	b->s = env->settings;
+	b->s = env->config;
 	*state = b;
 	return 0;
 }

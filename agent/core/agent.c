@@ -34,17 +34,8 @@ static const char *const agent_commands[] = {"ping", "status",
 					     "rules.update", "ioc.update"};
 #define MAX_COMMAND_TYPES 16
 
-/* Every source the agent runs. A new check is one more line here. */
-static const struct source_ops *const all_sources[] = {
-	&source_inventory,
-	&source_heartbeat,
-	&source_synthetic,
-	&source_netsensor,
-	&source_av,
-	&source_scan,
-	&source_backup,
-};
-#define NSOURCES (sizeof(all_sources) / sizeof(all_sources[0]))
+/* The sources come from the source table (sources.h). */
+#define NSOURCES agent_nsources
 
 struct agent {
 	uv_loop_t *loop;
@@ -58,7 +49,7 @@ struct agent {
 	struct uplink *uplink;
 	SSL_CTX *ctx;
 	EVP_PKEY *collector_key; /* the pinned CA's key: verifies commands */
-	void *source_state[NSOURCES];
+	void *source_state[AGENT_SOURCES_MAX]; /* settings.c checks the count */
 	struct rulefetch *fetch[2]; /* by enum rulestore_kind */
 	char rules_version[40];
 	const char *allowed[MAX_COMMAND_TYPES];
@@ -201,7 +192,7 @@ static void build_allowed(struct agent *agent)
 	     i++)
 		agent->allowed[agent->nallowed++] = agent_commands[i];
 	for (size_t i = 0; i < NSOURCES; i++) {
-		const char *const *t = all_sources[i]->command_types;
+		const char *const *t = agent_sources[i]->command_types;
 		for (; t && *t && agent->nallowed < MAX_COMMAND_TYPES; t++)
 			agent->allowed[agent->nallowed++] = *t;
 	}
@@ -245,7 +236,7 @@ static int run_command(struct agent *agent, const struct command *cmd,
 				     version, result, cap);
 	} else {
 		for (size_t i = 0; i < NSOURCES && rc == -ENOTSUP; i++) {
-			const struct source_ops *src = all_sources[i];
+			const struct source_ops *src = agent_sources[i];
 			for (const char *const *t = src->command_types;
 			     t && *t && rc == -ENOTSUP; t++)
 				if (strcmp(*t, cmd->type) == 0) {
@@ -364,8 +355,8 @@ static void fetch_finished(void *arg, enum rulestore_kind kind,
 	msgpack_sbuffer_destroy(&sb);
 	/* A new IOC list: the sources that read it start again with it. */
 	for (size_t i = 0; !error && kind == RULESTORE_IOC && i < NSOURCES; i++)
-		if (agent->source_state[i] && all_sources[i]->reload)
-			all_sources[i]->reload(agent->source_state[i]);
+		if (agent->source_state[i] && agent_sources[i]->reload)
+			agent_sources[i]->reload(agent->source_state[i]);
 }
 
 long long agent_counter_get(struct agent *agent, const char *name)
@@ -409,7 +400,7 @@ static void on_stop_signal(uv_signal_t *sig, int signum)
 		 signals_name(signum, name, sizeof(name)));
 	for (size_t i = 0; i < NSOURCES; i++)
 		if (agent->source_state[i])
-			all_sources[i]->stop(agent->source_state[i]);
+			agent_sources[i]->stop(agent->source_state[i]);
 	rulefetch_stop(agent->fetch[RULESTORE_RULES]);
 	rulefetch_stop(agent->fetch[RULESTORE_IOC]);
 	agent_emit(agent, "agent.stop", 0, false, NULL, 0, NULL);
@@ -530,14 +521,15 @@ int agent_run(const char *config_path, const struct agent_settings *s)
 	if ((rc = uplink_start(agent.loop, agent.spool, &uo, on_command,
 			       on_link_state, &agent, &agent.uplink)) != 0)
 		goto done;
-	struct source_env env = {agent.loop, s, &agent, config_path};
+	struct source_env env = {agent.loop, s, NULL, &agent, config_path};
 	for (size_t i = 0; i < NSOURCES; i++) {
-		rc = all_sources[i]->init(&env, &agent.source_state[i]);
+		env.config = agent_settings_for(s, agent_source_configs[i]);
+		rc = agent_sources[i]->init(&env, &agent.source_state[i]);
 		if (rc == 0 && agent.source_state[i])
-			rc = all_sources[i]->start(agent.source_state[i]);
+			rc = agent_sources[i]->start(agent.source_state[i]);
 		if (rc != 0) {
 			log_err("agent: source %s failed to start: %s",
-				all_sources[i]->name, uv_strerror(rc));
+				agent_sources[i]->name, uv_strerror(rc));
 			rc = 0; /* one broken check must not stop the others */
 		}
 	}
@@ -553,7 +545,7 @@ int agent_run(const char *config_path, const struct agent_settings *s)
 done:
 	for (size_t i = 0; i < NSOURCES; i++)
 		if (agent.source_state[i])
-			all_sources[i]->free(agent.source_state[i]);
+			agent_sources[i]->free(agent.source_state[i]);
 	uplink_free(agent.uplink);
 	for (int k = 0; k < 2; k++)
 		if (agent.fetch[k])

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "agent/core/source.h"
+#include "agent/core/sources.h"
 #include "common/config.h"
 
 #define F(key, type, member, size, def, lo, hi)                               \
@@ -21,96 +23,17 @@ static const struct config_field fields[] = {
 	F("uplink.window", CONFIG_INT, window, 0, "4", 1, 16),
 	F("uplink.bandwidth", CONFIG_SIZE, bandwidth, 0, "0", 0, 1LL << 40),
 	F("uplink.backoff_max", CONFIG_DURATION, backoff_max, 0, "5m", 1, 86400),
-	F("heartbeat.interval", CONFIG_DURATION, heartbeat_interval, 0, "60s",
-	  1, 86400),
-	F("inventory.interval", CONFIG_DURATION, inventory_interval, 0, "1h", 1,
-	  604800),
 	F("spool.max_size", CONFIG_SIZE, spool_max_size, 0, "256MiB", 1 << 20,
 	  1LL << 40),
 	F("log.level", CONFIG_LOG_LEVEL, log_level, 0, "info", 0, 0),
-	F("netsensor.enabled", CONFIG_BOOL, net_enabled, 0, "true", 0, 0),
-	F("netsensor.interface", CONFIG_STRING, net_interface, 64, "", 0, 0),
-	F("netsensor.gateway", CONFIG_STRING, net_gateway, 64, "", 0, 0),
-	F("netsensor.gateway_mac", CONFIG_STRING, net_gateway_mac, 32, "", 0,
-	  0),
-	F("netsensor.arp_sweep", CONFIG_INT, net_arp_sweep, 0, "64", 8, 4096),
-	F("netsensor.ioc_file", CONFIG_STRING, net_ioc_file, 512, "", 0, 0),
-	F("netsensor.guarded_hosts", CONFIG_LIST, net_guarded_raw, 0, "[]", 0,
-	  0),
-	F("netsensor.dhcp_servers", CONFIG_LIST, net_dhcp_raw, 0, "[]", 0, 0),
-	F("netsensor.name_responders", CONFIG_LIST, net_responders_raw, 0, "[]",
-	  0, 0),
-	F("netsensor.scan_ports", CONFIG_INT, net_scan_ports, 0, "20", 2, 24),
-	F("netsensor.scan_window", CONFIG_DURATION, net_scan_window, 0, "10s", 1,
-	  3600),
-	F("netsensor.arp_flood", CONFIG_INT, net_arp_flood, 0, "30", 2, 100000),
-	F("netsensor.mac_ips", CONFIG_INT, net_mac_ips, 0, "8", 2, 32),
-	F("netsensor.arp_window", CONFIG_DURATION, net_arp_window, 0, "10s", 1,
-	  3600),
-	F("netsensor.poison_names", CONFIG_INT, net_poison_names, 0, "2", 1, 8),
-	F("netsensor.dedupe_window", CONFIG_DURATION, net_dedupe_window, 0,
-	  "10m", 1, 86400),
-	F("scan.enabled", CONFIG_BOOL, scan_enabled, 0, "true", 0, 0),
-	F("scan.full_interval", CONFIG_DURATION, scan_full_interval, 0, "7d",
-	  3600, 366 * 86400LL),
-	F("scan.quick_interval", CONFIG_DURATION, scan_quick_interval, 0, "1d",
-	  600, 366 * 86400LL),
-	F("scan.full_paths", CONFIG_LIST, scan_full_raw, 0, "[/]", 0, 0),
-	F("scan.quick_paths", CONFIG_LIST, scan_quick_raw, 0,
-	  "[/home/*/Downloads, /home/*/Desktop, /home/*/Tải xuống, "
-	  "/root/Downloads, /root/Desktop, /tmp, /var/tmp, /dev/shm]",
-	  0, 0),
-	F("scan.usb_mounts", CONFIG_LIST, scan_usb_raw, 0,
-	  "[/media, /run/media, /mnt]", 0, 0),
-	F("scan.exclude", CONFIG_LIST, scan_exclude_raw, 0,
-	  "[/proc, /sys, /dev, /run, /snap, /var/lib/eduwatch-agent]",
-	  0, 0),
-	F("scan.cpu", CONFIG_INT, scan_cpu, 0, "25", 1, 100),
-	F("scan.max_file_size", CONFIG_SIZE, scan_max_file_size, 0, "64MiB",
-	  1024, 1LL << 34),
-	F("scan.timeout", CONFIG_DURATION, scan_timeout, 0, "60s", 1, 3600),
-	F("scan.jobs", CONFIG_INT, scan_jobs, 0, "1", 1, 8),
-	F("scan.quarantine", CONFIG_BOOL, scan_quarantine, 0, "false", 0, 0),
-	F("backup.repo", CONFIG_STRING, backup_repo, 512, "", 0, 0),
-	F("backup.password_file", CONFIG_STRING, backup_password_file, 512, "",
-	  0, 0),
-	F("backup.paths", CONFIG_LIST, backup_paths_raw, 0, "[/home]", 0, 0),
-	F("backup.exclude", CONFIG_LIST, backup_exclude_raw, 0, "[]", 0, 0),
-	F("backup.rpo", CONFIG_DURATION, backup_rpo, 0, "24h", 60,
-	  366 * 86400LL),
-	F("backup.verify_interval", CONFIG_DURATION, backup_verify_interval, 0,
-	  "7d", 3600, 366 * 86400LL),
-	F("backup.restore_test_interval", CONFIG_DURATION,
-	  backup_restore_test_interval, 0, "90d", 3600, 3660 * 86400LL),
-	F("backup.restore_sample", CONFIG_INT, backup_restore_sample, 0, "5", 1,
-	  1000),
-	F("backup.prune", CONFIG_BOOL, backup_prune, 0, "false", 0, 0),
-	F("backup.keep_daily", CONFIG_INT, backup_keep_daily, 0, "7", 0, 3660),
-	F("backup.keep_weekly", CONFIG_INT, backup_keep_weekly, 0, "4", 0, 520),
-	F("backup.keep_monthly", CONFIG_INT, backup_keep_monthly, 0, "12", 0,
-	  1200),
-	F("backup.escrow", CONFIG_BOOL, backup_escrow, 0, "true", 0, 0),
-	F("backup.check_interval", CONFIG_DURATION, backup_check_interval, 0,
-	  "1m", 1, 3600),
-	F("av.enabled", CONFIG_BOOL, av_enabled, 0, "true", 0, 0),
-	F("av.interval", CONFIG_DURATION, av_interval, 0, "1h", 10, 86400),
-	F("av.clamd_socket", CONFIG_STRING, av_clamd_socket, 256, "", 0, 0),
-	F("av.clamav_db", CONFIG_STRING, av_clamav_db, 256, "/var/lib/clamav",
-	  0, 0),
-	F("av.clamd_conf", CONFIG_STRING, av_clamd_conf, 256,
-	  "/etc/clamav/clamd.conf", 0, 0),
-	F("av.products_file", CONFIG_STRING, av_products_file, 512,
-	  "/usr/share/eduwatch/rules/av-products.txt", 0, 0),
-	F("testing.synthetic_rate", CONFIG_INT, synthetic_rate, 0, "0", 0, 10000),
-	F("testing.synthetic_log", CONFIG_STRING, synthetic_log, 512, "", 0, 0),
 };
 
 /* An address list becomes fixed arrays here, so that a typo is refused
  * when the file is read, not when the sensor starts. */
-static int parse_ipv4_list(const char *path, const char *key,
-			   const struct config_list *list,
-			   unsigned char (*out)[4], size_t cap, size_t *n,
-			   char *err, size_t errlen)
+int agent_settings_ipv4_list(const char *path, const char *key,
+			     const struct config_list *list,
+			     unsigned char (*out)[4], size_t cap, size_t *n,
+			     char *err, size_t errlen)
 {
 	*n = 0;
 	if (list->count > cap) {
@@ -131,10 +54,10 @@ static int parse_ipv4_list(const char *path, const char *key,
 
 /* A path list becomes fixed strings here, so that the settings struct
  * stays a plain value that can be copied and reloaded. */
-static int copy_paths(const char *path, const char *key,
-		      const struct config_list *list,
-		      char (*out)[AGENT_PATH_LEN], size_t *n, char *err,
-		      size_t errlen)
+int agent_settings_paths(const char *path, const char *key,
+			 const struct config_list *list,
+			 char (*out)[AGENT_PATH_LEN], size_t *n, char *err,
+			 size_t errlen)
 {
 	if (list->count > AGENT_PATHS_MAX) {
 		snprintf(err, errlen, "%s: key '%s': at most %d paths", path,
@@ -156,71 +79,91 @@ static int copy_paths(const char *path, const char *key,
 	return 0;
 }
 
+#define MERGED_MAX 192
+
+/* The source table's settings half (sources.h). */
+#define AGENT_SOURCE_CONFIG(name) &name##_config,
+const struct source_config *const agent_source_configs[] = {
+	AGENT_SOURCE_TABLE(AGENT_SOURCE_CONFIG)
+};
+const size_t agent_nsources =
+	sizeof(agent_source_configs) / sizeof(agent_source_configs[0]);
+
+static size_t align16(size_t n)
+{
+	return (n + 15) & ~(size_t)15;
+}
+
+/* One schema for the whole file: the core's fields, then each source's,
+ * moved to where its struct sits in the area. So the file is read once,
+ * with one set of error messages (file, line, key), and a key no table
+ * claims is refused as before. */
+static int merge_schemas(struct agent_settings *out, struct config_field *merged,
+			 size_t *n, char *err, size_t errlen)
+{
+	size_t at = 0;
+	*n = 0;
+	for (size_t i = 0; i < CONFIG_FIELD_COUNT(fields); i++)
+		merged[(*n)++] = fields[i];
+	if (agent_nsources > AGENT_SOURCES_MAX) {
+		snprintf(err, errlen, "%zu sources, room for %d (AGENT_SOURCES_MAX)",
+			 agent_nsources, AGENT_SOURCES_MAX);
+		return -E2BIG;
+	}
+	for (size_t i = 0; i < agent_nsources; i++) {
+		const struct source_config *c = agent_source_configs[i];
+		at = align16(at);
+		if (at + c->size > AGENT_SOURCE_AREA || *n + c->nfields > MERGED_MAX) {
+			snprintf(err, errlen, "the settings of source %zu do not "
+				 "fit (AGENT_SOURCE_AREA, MERGED_MAX)", i);
+			return -E2BIG;
+		}
+		out->source_at[i] = at + 1;
+		for (size_t j = 0; j < c->nfields; j++) {
+			struct config_field f = c->fields[j];
+			for (size_t k = 0; k < *n; k++)
+				if (strcmp(merged[k].key, f.key) == 0) {
+					snprintf(err, errlen, "key '%s' is claimed "
+						 "twice (source %zu)", f.key, i);
+					return -EINVAL;
+				}
+			f.offset += offsetof(struct agent_settings, source_area) + at;
+			merged[(*n)++] = f;
+		}
+		at += c->size;
+	}
+	return 0;
+}
+
+const void *agent_settings_for(const struct agent_settings *s,
+			       const struct source_config *config)
+{
+	for (size_t i = 0; i < agent_nsources; i++)
+		if (agent_source_configs[i] == config)
+			return s->source_at[i] ? s->source_area + s->source_at[i] - 1
+					       : NULL;
+	return NULL;
+}
+
 int agent_settings_load(const char *path, struct agent_settings *out,
 			char *err, size_t errlen)
 {
-	unsigned char gw[4];
+	struct config_field merged[MERGED_MAX];
+	size_t n = 0;
 	memset(out, 0, sizeof(*out));
-	int rc = config_load_file(path, fields, CONFIG_FIELD_COUNT(fields), out,
-				  err, errlen);
-	if (rc == 0)
-		rc = parse_ipv4_list(path, "netsensor.guarded_hosts",
-				     &out->net_guarded_raw, out->net_guarded, 16,
-				     &out->net_n_guarded, err, errlen);
-	if (rc == 0)
-		rc = parse_ipv4_list(path, "netsensor.dhcp_servers",
-				     &out->net_dhcp_raw, out->net_dhcp_servers,
-				     16, &out->net_n_dhcp_servers, err, errlen);
-	if (rc == 0)
-		rc = parse_ipv4_list(path, "netsensor.name_responders",
-				     &out->net_responders_raw,
-				     out->net_responders, 16,
-				     &out->net_n_responders, err, errlen);
-	if (rc == 0)
-		rc = copy_paths(path, "scan.full_paths", &out->scan_full_raw,
-				out->scan_full_paths, &out->scan_n_full, err,
-				errlen);
-	if (rc == 0)
-		rc = copy_paths(path, "scan.quick_paths", &out->scan_quick_raw,
-				out->scan_quick_paths, &out->scan_n_quick, err,
-				errlen);
-	if (rc == 0)
-		rc = copy_paths(path, "scan.usb_mounts", &out->scan_usb_raw,
-				out->scan_usb_prefixes, &out->scan_n_usb, err,
-				errlen);
-	if (rc == 0)
-		rc = copy_paths(path, "scan.exclude", &out->scan_exclude_raw,
-				out->scan_excludes, &out->scan_n_excludes, err,
-				errlen);
-	if (rc == 0)
-		rc = copy_paths(path, "backup.paths", &out->backup_paths_raw,
-				out->backup_paths, &out->backup_n_paths, err,
-				errlen);
-	if (rc == 0)
-		rc = copy_paths(path, "backup.exclude", &out->backup_exclude_raw,
-				out->backup_excludes, &out->backup_n_excludes, err,
-				errlen);
-	if (rc == 0 && out->backup_password_file[0] == '\0')
-		snprintf(out->backup_password_file,
-			 sizeof(out->backup_password_file), "%s/backup.pass",
-			 out->state_dir);
-	if (rc == 0 && out->net_gateway[0] &&
-	    inet_pton(AF_INET, out->net_gateway, gw) != 1) {
-		snprintf(err, errlen, "%s: key 'netsensor.gateway': '%s' is not "
-			 "an IPv4 address", path, out->net_gateway);
-		rc = -EINVAL;
+	int rc = merge_schemas(out, merged, &n, err, errlen);
+	if (rc != 0)
+		return rc;
+	rc = config_load_file(path, merged, n, out, err, errlen);
+	/* Then each source checks and derives its own (path lists copied
+	 * out, addresses parsed), in the table's order. */
+	for (size_t i = 0; i < agent_nsources && rc == 0; i++) {
+		const struct source_config *c = agent_source_configs[i];
+		if (c->check != NULL)
+			rc = c->check(out->source_area + out->source_at[i] - 1, out,
+				      path, err, errlen);
 	}
-	unsigned m[6];
-	char tail;
-	if (rc == 0 && out->net_gateway_mac[0] &&
-	    sscanf(out->net_gateway_mac, "%2x:%2x:%2x:%2x:%2x:%2x%c", &m[0],
-		   &m[1], &m[2], &m[3], &m[4], &m[5], &tail) != 6) {
-		snprintf(err, errlen, "%s: key 'netsensor.gateway_mac': '%s' is "
-			 "not a MAC address like 00:1a:2b:3c:4d:5e", path,
-			 out->net_gateway_mac);
-		rc = -EINVAL;
-	}
-	config_free(fields, CONFIG_FIELD_COUNT(fields), out);
+	config_free(merged, n, out);
 	return rc;
 }
 

@@ -1,9 +1,11 @@
 /* source: the one shape every check and sensor has.
  *
  * A source is a struct source_ops with init, start, stop and free, and it
- * sends events out through agent_emit() only. Adding a check means adding
- * a file of this shape and one line in agent.c's table; nothing else in
- * the tree changes. stop() must begin closing the source's libuv handles;
+ * sends events out through agent_emit() only. It owns its settings: its
+ * keys in agent.yaml, their defaults and its struct (source_config).
+ * Adding a check means adding a folder with a file of this shape and its
+ * settings table, and one line in the source table (sources.h); nothing
+ * else in the tree changes. stop() must begin closing the source's libuv handles;
  * free() runs after the loop has finished closing them. */
 #ifndef EDUWATCH_SOURCE_H
 #define EDUWATCH_SOURCE_H
@@ -19,9 +21,25 @@
 
 struct agent;
 
+/* A source's own settings: keys in agent.yaml with their defaults and
+ * ranges (common/config.h), each landing in the source's struct at its
+ * offset; the loader reads them with the core's, from the same file. */
+struct source_config {
+	const struct config_field *fields;
+	size_t nfields;
+	size_t size; /* of the source's settings struct */
+	/* Optional, after loading: checks and derives (copies path lists
+	 * out of their config_list, which is freed after). core: the core
+	 * settings being loaded; path: for messages. 0 or -EINVAL with err
+	 * naming the file and the key. */
+	int (*check)(void *conf, const struct agent_settings *core,
+		     const char *path, char *err, size_t errlen);
+};
+
 struct source_env {
 	uv_loop_t *loop;
 	const struct agent_settings *settings;
+	const void *config; /* the source's own settings, or NULL */
 	struct agent *agent;
 	const char *config_path; /* for helper processes started by a source */
 };
@@ -60,12 +78,6 @@ const char *agent_rules_version(struct agent *agent);
 /* Events waiting in the spool. */
 long long agent_spool_depth(struct agent *agent);
 
-extern const struct source_ops source_heartbeat;
-extern const struct source_ops source_inventory;
-extern const struct source_ops source_synthetic;
-extern const struct source_ops source_netsensor;
-extern const struct source_ops source_scan;
-extern const struct source_ops source_av;
-extern const struct source_ops source_backup;
+#include "agent/core/sources.h"
 
 #endif

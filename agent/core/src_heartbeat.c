@@ -5,12 +5,14 @@
 #include <stdlib.h>
 
 #include "agent/platform/platform.h"
+#include "agent/core/heartbeat_settings.h"
 #include "agent/core/source.h"
 #include "common/alloc.h"
 #include "common/wire.h"
 
 struct heartbeat {
 	struct source_env env;
+	const struct heartbeat_settings *conf;
 	uv_timer_t timer;
 	uint64_t started_ms;
 };
@@ -40,6 +42,7 @@ static int hb_init(const struct source_env *env, void **state)
 	if (hb == NULL)
 		return -ENOMEM;
 	hb->env = *env;
+	hb->conf = env->config;
 	uv_timer_init(env->loop, &hb->timer);
 	hb->timer.data = hb;
 	*state = hb;
@@ -49,7 +52,7 @@ static int hb_init(const struct source_env *env, void **state)
 static int hb_start(void *state)
 {
 	struct heartbeat *hb = state;
-	uint64_t every = (uint64_t)hb->env.settings->heartbeat_interval * 1000;
+	uint64_t every = (uint64_t)hb->conf->heartbeat_interval * 1000;
 	hb->started_ms = uv_now(hb->env.loop);
 	return uv_timer_start(&hb->timer, beat, every, every);
 }

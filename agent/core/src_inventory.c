@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "agent/platform/platform.h"
+#include "agent/core/inventory_settings.h"
 #include "agent/core/source.h"
 #include "common/alloc.h"
 #include "common/version.h"
@@ -12,6 +13,7 @@
 
 struct inventory_source {
 	struct source_env env;
+	const struct inventory_settings *conf;
 	uv_timer_t timer;
 	struct inventory last;
 	bool sent;
@@ -66,6 +68,7 @@ static int inv_init(const struct source_env *env, void **state)
 	if (is == NULL)
 		return -ENOMEM;
 	is->env = *env;
+	is->conf = env->config;
 	uv_timer_init(env->loop, &is->timer);
 	is->timer.data = is;
 	*state = is;
@@ -75,7 +78,7 @@ static int inv_init(const struct source_env *env, void **state)
 static int inv_start(void *state)
 {
 	struct inventory_source *is = state;
-	uint64_t every = (uint64_t)is->env.settings->inventory_interval * 1000;
+	uint64_t every = (uint64_t)is->conf->inventory_interval * 1000;
 	return uv_timer_start(&is->timer, check, 0, every);
 }
 

@@ -1,5 +1,7 @@
 /* source_synthetic: test.synthetic events at testing.synthetic_rate per
- * second, for the chaos tests. After each event is in the spool, it appends
+ * second, for the chaos tests. It is the example of a source that owns its
+ * settings: its keys (testing.*) are declared in synthetic_settings.c and
+ * nowhere else. After each event is in the spool, it appends
  * "boot seq" to testing.synthetic_log, so the test can compare what the
  * agent emitted with what the collector stored. Off unless configured. */
 #include <errno.h>
@@ -9,11 +11,13 @@
 #include <unistd.h>
 
 #include "agent/core/source.h"
+#include "agent/core/synthetic_settings.h"
 #include "common/alloc.h"
 #include "common/log.h"
 #include "common/wire.h"
 
 struct synthetic {
+	const struct synthetic_settings *conf;
 	struct source_env env;
 	uv_timer_t timer;
 	int log_fd;
@@ -45,16 +49,18 @@ static void tick(uv_timer_t *timer)
 
 static int sy_init(const struct source_env *env, void **state)
 {
+	const struct synthetic_settings *conf = env->config;
 	*state = NULL;
-	if (env->settings->synthetic_rate <= 0)
+	if (conf == NULL || conf->rate <= 0)
 		return 0;
 	struct synthetic *sy = alloc_zeroed(1, sizeof(*sy));
 	if (sy == NULL)
 		return -ENOMEM;
 	sy->env = *env;
+	sy->conf = conf;
 	sy->log_fd = -1;
-	if (env->settings->synthetic_log[0]) {
-		sy->log_fd = open(env->settings->synthetic_log,
+	if (conf->log[0]) {
+		sy->log_fd = open(conf->log,
 				  O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 		if (sy->log_fd < 0) {
 			int e = -errno;
@@ -71,7 +77,7 @@ static int sy_init(const struct source_env *env, void **state)
 static int sy_start(void *state)
 {
 	struct synthetic *sy = state;
-	uint64_t every = 1000 / (uint64_t)sy->env.settings->synthetic_rate;
+	uint64_t every = 1000 / (uint64_t)sy->conf->rate;
 	return uv_timer_start(&sy->timer, tick, every ? every : 1,
 			      every ? every : 1);
 }

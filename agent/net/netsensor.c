@@ -1,4 +1,6 @@
 #include "agent/net/netsensor.h"
+#include "agent/net/netsensor_settings.h"
+#include "agent/core/sources.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -114,6 +116,8 @@ static int prepare(const struct agent_settings *s, bool live,
 		   struct netdetect_config *cfg, struct iocset **ioc,
 		   char *iface, size_t iface_cap, char *err, size_t errlen)
 {
+	const struct netsensor_settings *ns =
+		s ? agent_settings_for(s, &netsensor_config) : NULL;
 	netdetect_config_defaults(cfg);
 	*ioc = NULL;
 	iface[0] = '\0';
@@ -121,31 +125,31 @@ static int prepare(const struct agent_settings *s, bool live,
 	if (ioc_override)
 		snprintf(ioc_path, sizeof(ioc_path), "%s", ioc_override);
 	if (s) {
-		cfg->scan_ports = (unsigned)s->net_scan_ports;
-		cfg->scan_window_s = (unsigned)s->net_scan_window;
-		cfg->arp_flood = (unsigned)s->net_arp_flood;
-		cfg->mac_ips = (unsigned)s->net_mac_ips;
-		cfg->arp_window_s = (unsigned)s->net_arp_window;
-		cfg->arp_sweep = (unsigned)s->net_arp_sweep;
-		cfg->poison_names = (unsigned)s->net_poison_names;
-		cfg->dedupe_window_s = (unsigned)s->net_dedupe_window;
-		memcpy(cfg->guarded, s->net_guarded, sizeof(cfg->guarded));
-		cfg->n_guarded = s->net_n_guarded;
-		memcpy(cfg->dhcp_servers, s->net_dhcp_servers,
+		cfg->scan_ports = (unsigned)ns->net_scan_ports;
+		cfg->scan_window_s = (unsigned)ns->net_scan_window;
+		cfg->arp_flood = (unsigned)ns->net_arp_flood;
+		cfg->mac_ips = (unsigned)ns->net_mac_ips;
+		cfg->arp_window_s = (unsigned)ns->net_arp_window;
+		cfg->arp_sweep = (unsigned)ns->net_arp_sweep;
+		cfg->poison_names = (unsigned)ns->net_poison_names;
+		cfg->dedupe_window_s = (unsigned)ns->net_dedupe_window;
+		memcpy(cfg->guarded, ns->net_guarded, sizeof(cfg->guarded));
+		cfg->n_guarded = ns->net_n_guarded;
+		memcpy(cfg->dhcp_servers, ns->net_dhcp_servers,
 		       sizeof(cfg->dhcp_servers));
-		cfg->n_dhcp_servers = s->net_n_dhcp_servers;
-		memcpy(cfg->responders, s->net_responders,
+		cfg->n_dhcp_servers = ns->net_n_dhcp_servers;
+		memcpy(cfg->responders, ns->net_responders,
 		       sizeof(cfg->responders));
-		cfg->n_responders = s->net_n_responders;
-		if (s->net_gateway[0] &&
-		    inet_pton(AF_INET, s->net_gateway, cfg->gateway_ip) == 1)
+		cfg->n_responders = ns->net_n_responders;
+		if (ns->net_gateway[0] &&
+		    inet_pton(AF_INET, ns->net_gateway, cfg->gateway_ip) == 1)
 			cfg->has_gateway = true;
-		if (!gateway_mac && s->net_gateway_mac[0])
-			gateway_mac = s->net_gateway_mac;
-		snprintf(iface, iface_cap, "%s", s->net_interface);
-		if (!ioc_override && s->net_ioc_file[0])
+		if (!gateway_mac && ns->net_gateway_mac[0])
+			gateway_mac = ns->net_gateway_mac;
+		snprintf(iface, iface_cap, "%s", ns->net_interface);
+		if (!ioc_override && ns->net_ioc_file[0])
 			snprintf(ioc_path, sizeof(ioc_path), "%s",
-				 s->net_ioc_file);
+				 ns->net_ioc_file);
 		else if (!ioc_override) {
 			snprintf(ioc_path, sizeof(ioc_path), "%s/ioc.txt",
 				 s->state_dir);

@@ -12,6 +12,7 @@
 #include "agent/core/childproc.h"
 #include "agent/core/source.h"
 #include "agent/net/netsensor.h"
+#include "agent/net/netsensor_settings.h"
 #include "common/alloc.h"
 #include "common/log.h"
 #include "common/wire.h"
@@ -172,7 +173,8 @@ static void spawn(struct netsensor *ns)
 
 static int ns_init(const struct source_env *env, void **state)
 {
-	if (!env->settings->net_enabled) {
+	const struct netsensor_settings *conf = env->config;
+	if (!conf->net_enabled) {
 		*state = NULL;
 		return 0;
 	}

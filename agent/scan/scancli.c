@@ -1,4 +1,6 @@
 #include "agent/scan/scancli.h"
+#include "agent/core/sources.h"
+#include "agent/scan/scan_settings.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -170,6 +172,8 @@ static void print_summary(const struct run *r, const char *version,
 int scancli_run(const struct scancli_options *o)
 {
 	const struct agent_settings *s = o->settings;
+	const struct scan_settings *sc =
+		s ? agent_settings_for(s, &scan_config) : NULL;
 	struct rulestore_current cur;
 	char err[512], version[80];
 	struct scan_request req = {
@@ -177,8 +181,8 @@ int scancli_run(const struct scancli_options *o)
 		.npaths = o->npaths,
 		.jobs = o->jobs,
 		.cpu_pct = o->cpu,
-		.max_size = s ? s->scan_max_file_size : 64LL << 20,
-		.timeout_s = s ? (int)s->scan_timeout : 60,
+		.max_size = sc ? sc->scan_max_file_size : 64LL << 20,
+		.timeout_s = s ? (int)sc->scan_timeout : 60,
 	};
 	if (req.jobs <= 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -223,10 +227,10 @@ int scancli_run(const struct scancli_options *o)
 	req.cache = cache;
 	if (s) {
 		static const char *ex[AGENT_PATHS_MAX];
-		for (size_t i = 0; i < s->scan_n_excludes; i++)
-			ex[i] = s->scan_excludes[i];
+		for (size_t i = 0; i < sc->scan_n_excludes; i++)
+			ex[i] = sc->scan_excludes[i];
 		req.excludes = ex;
-		req.nexcludes = s->scan_n_excludes;
+		req.nexcludes = sc->scan_n_excludes;
 	}
 
 	uv_loop_t loop;

@@ -31,6 +31,7 @@
 #include "agent/scan/scan.h"
 #include "agent/scan/scancache.h"
 #include "agent/core/source.h"
+#include "agent/scan/scan_settings.h"
 #include "common/alloc.h"
 #include "common/dynbuf.h"
 #include "common/fsutil.h"
@@ -59,6 +60,7 @@ struct job {
 struct scanner_src {
 	struct source_env env;
 	const struct agent_settings *s;
+	const struct scan_settings *sc; /* its own (scan_settings.h) */
 	uv_timer_t timer;
 	uv_poll_t mounts_poll;
 	int mounts_fd;
@@ -183,7 +185,7 @@ static void emit_match(struct scanner_src *ss, const struct scan_file *f)
 	/* Quarantine first, so that the match event says what was done. */
 	char action[200] = "reported";
 	struct quarantine_entry qe = {0};
-	if (ss->s->scan_quarantine && !drill) {
+	if (ss->sc->scan_quarantine && !drill) {
 		char qdir[600], rules[256] = "", err[160];
 		quarantine_dir(ss->s->state_dir, qdir, sizeof(qdir));
 		for (uint32_t i = 0; i < n && strlen(rules) < 200; i++) {
@@ -396,21 +398,21 @@ static void start_next(struct scanner_src *ss)
 	const char *paths[MAX_SCAN_PATHS], *excludes[AGENT_PATHS_MAX];
 	for (size_t i = 0; i < ss->current.npaths; i++)
 		paths[i] = ss->current.paths[i];
-	for (size_t i = 0; i < ss->s->scan_n_excludes; i++)
-		excludes[i] = ss->s->scan_excludes[i];
+	for (size_t i = 0; i < ss->sc->scan_n_excludes; i++)
+		excludes[i] = ss->sc->scan_excludes[i];
 	struct scan_request req = {
 		.paths = paths,
 		.npaths = ss->current.npaths,
 		.excludes = excludes,
-		.nexcludes = ss->s->scan_n_excludes,
+		.nexcludes = ss->sc->scan_n_excludes,
 		.bundle = cur.path,
 		.ca = cur.ca,
 		.rules_version = cur.version_key,
-		.jobs = (int)ss->s->scan_jobs,
-		.cpu_pct = (int)ss->s->scan_cpu,
+		.jobs = (int)ss->sc->scan_jobs,
+		.cpu_pct = (int)ss->sc->scan_cpu,
 		.idle = true,
-		.max_size = ss->s->scan_max_file_size,
-		.timeout_s = (int)ss->s->scan_timeout,
+		.max_size = ss->sc->scan_max_file_size,
+		.timeout_s = (int)ss->sc->scan_timeout,
 		.cache = ss->cache,
 	};
 	static const struct scan_ops ops = {on_file, on_done};
@@ -460,12 +462,12 @@ static void make_job(const struct scanner_src *ss, enum scan_kind kind,
 	memset(job, 0, sizeof(*job));
 	job->kind = kind;
 	if (kind == KIND_FULL)
-		for (size_t i = 0; i < ss->s->scan_n_full; i++)
+		for (size_t i = 0; i < ss->sc->scan_n_full; i++)
 			snprintf(job->paths[job->npaths++], AGENT_PATH_LEN, "%s",
-				 ss->s->scan_full_paths[i]);
+				 ss->sc->scan_full_paths[i]);
 	else
-		for (size_t i = 0; i < ss->s->scan_n_quick; i++)
-			add_glob(job, ss->s->scan_quick_paths[i]);
+		for (size_t i = 0; i < ss->sc->scan_n_quick; i++)
+			add_glob(job, ss->sc->scan_quick_paths[i]);
 }
 
 static void check_schedule(struct scanner_src *ss)
@@ -476,8 +478,8 @@ static void check_schedule(struct scanner_src *ss)
 		const char *counter;
 		long long interval_s;
 	} plan[] = {
-		{KIND_FULL, "scan_last_full_us", ss->s->scan_full_interval},
-		{KIND_QUICK, "scan_last_quick_us", ss->s->scan_quick_interval},
+		{KIND_FULL, "scan_last_full_us", ss->sc->scan_full_interval},
+		{KIND_QUICK, "scan_last_quick_us", ss->sc->scan_quick_interval},
 	};
 	for (size_t i = 0; i < 2; i++) {
 		long long last = agent_counter_get(ss->env.agent, plan[i].counter);
@@ -498,8 +500,8 @@ static void on_timer(uv_timer_t *t)
 
 static bool under_usb_prefix(const struct scanner_src *ss, const char *mnt)
 {
-	for (size_t i = 0; i < ss->s->scan_n_usb; i++) {
-		const char *p = ss->s->scan_usb_prefixes[i];
+	for (size_t i = 0; i < ss->sc->scan_n_usb; i++) {
+		const char *p = ss->sc->scan_usb_prefixes[i];
 		size_t n = strlen(p);
 		if (strncmp(mnt, p, n) == 0 && mnt[n] == '/')
 			return true;
@@ -568,13 +570,14 @@ static void on_mounts_changed(uv_poll_t *p, int status, int events)
 static int scan_init(const struct source_env *env, void **state)
 {
 	*state = NULL;
-	if (!env->settings->scan_enabled)
+	if (!((const struct scan_settings *)env->config)->scan_enabled)
 		return 0;
 	struct scanner_src *ss = alloc_zeroed(1, sizeof(*ss));
 	if (ss == NULL)
 		return -ENOMEM;
 	ss->env = *env;
 	ss->s = env->settings;
+	ss->sc = env->config;
 	ss->mounts_fd = -1;
 	snprintf(ss->infected_path, sizeof(ss->infected_path), "%s/infected.txt",
 		 ss->s->state_dir);
