@@ -57,7 +57,8 @@ enum {
 	CLI_OPT_PERIOD = 1u << 23,
 	CLI_OPT_SCOPE = 1u << 24,
 	CLI_OPT_FORMAT = 1u << 25,
-	CLI_OPT_ALL = (1u << 26) - 1,
+	CLI_OPT_OVERRIDE = 1u << 26, /* -o KEY=VALUE over collector.yaml */
+	CLI_OPT_ALL = (1u << 27) - 1,
 };
 
 /* What a command needs before it runs. A store implies the settings. */
@@ -69,6 +70,8 @@ enum {
 };
 
 /* The parsed command line. */
+#define CLI_SETS_MAX 32
+
 struct cli {
 	const char *config;
 	const char *dir;
@@ -100,6 +103,8 @@ struct cli {
 	const char *period;
 	const char *scope;
 	const char *format;
+	char *overrides[CLI_SETS_MAX]; /* -o KEY=VALUE, in order */
+	size_t noverrides;
 	unsigned seen; /* CLI_OPT_* given */
 	int argc;      /* positional arguments left, the command first */
 	char **argv;

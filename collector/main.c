@@ -100,6 +100,9 @@ static const char usage_text[] =
 	"only the options shown with it; any other is a usage error):\n"
 	"  -c, --config FILE   collector.yaml (default $EDUWATCH_COLLECTOR_CONFIG or\n"
 	"                      /etc/eduwatch/collector.yaml)\n"
+	"  -o, --option KEY=VALUE  a setting over the file's, by its dotted key\n"
+	"                      (-o ingest.port=0 -o log.level=debug); repeatable;\n"
+	"                      a list takes VALUE,VALUE\n"
 	"  -h, --help          this text\n"
 	"\n"
 	"Exit codes: 0 done, 1 runtime failure, 2 usage error, 3 bad configuration,\n"
@@ -107,7 +110,8 @@ static const char usage_text[] =
 
 #define S CLI_NEEDS_SETTINGS
 #define ST (CLI_NEEDS_SETTINGS | CLI_NEEDS_STORE)
-#define C CLI_OPT_CONFIG
+/* Whatever reads collector.yaml also takes -o KEY=VALUE over it. */
+#define C (CLI_OPT_CONFIG | CLI_OPT_OVERRIDE)
 
 /* Looked up by command and second word; an entry whose sub is NULL takes
  * any other second word (or none), which for most commands is a usage
@@ -231,6 +235,7 @@ static const struct {
 	{{"period", required_argument, NULL, 'W'}, CLI_OPT_PERIOD},
 	{{"scope", required_argument, NULL, 'Y'}, CLI_OPT_SCOPE},
 	{{"format", required_argument, NULL, 'F'}, CLI_OPT_FORMAT},
+	{{"option", required_argument, NULL, 'o'}, CLI_OPT_OVERRIDE},
 };
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
 
@@ -258,10 +263,16 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 	cli->expires = "7d";
 	cli->level = -1;
 	cli->expected = -1;
-	while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:o:h", opts, NULL)) != -1) {
 		cli->seen |= option_bit(ch);
 		switch (ch) {
 		case 'c': cli->config = optarg; break;
+		case 'o':
+			if (cli->noverrides == CLI_SETS_MAX)
+				return cli_usage_error("at most %d -o",
+						       CLI_SETS_MAX);
+			cli->overrides[cli->noverrides++] = optarg;
+			break;
 		case 'd': cli->dir = optarg; break;
 		case 'n':
 			if (cli->nnames == 16)
@@ -338,6 +349,7 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 	}
 	cli->argc = argc - optind;
 	cli->argv = argv + optind;
+	settings_set_overrides(cli->overrides, cli->noverrides);
 	return 0;
 }
 

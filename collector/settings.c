@@ -33,7 +33,8 @@ static const struct config_field dest_fields[] = {
 static const struct config_field fields[] = {
 	F("state_dir", CONFIG_STRING, state_dir, 512, NULL, 0, 0),
 	F("listen", CONFIG_STRING, listen, 64, "0.0.0.0", 0, 0),
-	F("ingest.port", CONFIG_INT, ingest_port, 0, "7443", 1, 65535),
+	/* Port 0: a free port chosen at start, written to <state_dir>/ports. */
+	F("ingest.port", CONFIG_INT, ingest_port, 0, "7443", 0, 65535),
 	F("ingest.max_connections", CONFIG_INT, max_connections, 0, "60000", 1,
 	  1000000),
 	F("ingest.handshake_timeout", CONFIG_DURATION, handshake_timeout, 0,
@@ -44,7 +45,7 @@ static const struct config_field fields[] = {
 	  "1000", 1, 1000000),
 	F("ingest.backlog_high", CONFIG_INT, backlog_high, 0, "50000", 1000,
 	  10000000),
-	F("enroll.port", CONFIG_INT, enroll_port, 0, "7444", 1, 65535),
+	F("enroll.port", CONFIG_INT, enroll_port, 0, "7444", 0, 65535),
 	F("store.url", CONFIG_STRING, store_url, 600, "", 0, 0),
 	F("store.cache_size", CONFIG_SIZE, cache_size, 0, "64MiB", 1 << 20,
 	  1LL << 34),
@@ -117,12 +118,25 @@ static int check_dest(const char *path, const struct forward_dest *d,
 	return -EINVAL;
 }
 
+static char *const *overrides;
+static size_t noverrides;
+
+void settings_set_overrides(char *const *items, size_t n)
+{
+	overrides = items;
+	noverrides = n;
+}
+
 int settings_load(const char *path, struct settings *out, char *err,
 		  size_t errlen)
 {
 	memset(out, 0, sizeof(*out));
 	int rc = config_load_file(path, fields, CONFIG_FIELD_COUNT(fields), out,
 				  err, errlen);
+	for (size_t i = 0; rc == 0 && i < noverrides; i++)
+		rc = config_override(overrides[i], fields,
+				     CONFIG_FIELD_COUNT(fields), out, err,
+				     errlen);
 	for (size_t i = 0; rc == 0 && i < out->forward_raw.count; i++) {
 		out->forward[i] =
 			((const struct forward_dest *)out->forward_raw.items)[i];

@@ -81,6 +81,11 @@ struct settings {
 int settings_load(const char *path, struct settings *out, char *err,
 		  size_t errlen);
 
+/* Settings given on the command line (-o KEY=VALUE, borrowed: argv
+ * lives as long as the process), applied over the file by every later
+ * settings_load, a reload's too. */
+void settings_set_overrides(char *const *items, size_t n);
+
 /* Writes a commented collector.yaml for a new state directory. */
 int settings_write_default(const char *path, const char *state_dir,
 			   const char *rules_dir, char *err, size_t errlen);

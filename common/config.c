@@ -656,6 +656,56 @@ int config_load_file(const char *path, const struct config_field *fields,
 	return rc;
 }
 
+static int override_list(struct loader *ld, const struct config_field *f,
+			 const char *value)
+{
+	struct config_list *list = slot(ld, f);
+	list_clear(list);
+	while (*value != '\0') {
+		const char *comma = strchr(value, ',');
+		size_t len = comma ? (size_t)(comma - value) : strlen(value);
+		if (len == 0)
+			return failf(ld, 0, f->key, "an empty list item");
+		if (list->count >= CONFIG_LIST_MAX)
+			return failf(ld, 0, f->key, "more than %d items",
+				     CONFIG_LIST_MAX);
+		if (list_push(list, value, len) != 0)
+			return failf(ld, 0, f->key, "out of memory");
+		value += len + (comma != NULL);
+	}
+	return 0;
+}
+
+int config_override(const char *assignment, const struct config_field *fields,
+		    size_t nfields, void *out, char *err, size_t errlen)
+{
+	char name[CONFIG_KEY_MAX + 16], key[CONFIG_KEY_MAX];
+	snprintf(name, sizeof(name), "-o %.*s", CONFIG_KEY_MAX, assignment);
+	struct loader ld = {
+		.name = name, .fields = fields, .nfields = nfields,
+		.out = out, .err = err, .errlen = errlen,
+	};
+	const char *eq = strchr(assignment, '=');
+	if (eq == NULL || eq == assignment)
+		return failf(&ld, 0, NULL, "expected KEY=VALUE, such as "
+			     "ingest.port=0");
+	size_t klen = (size_t)(eq - assignment);
+	if (klen >= sizeof(key))
+		return failf(&ld, 0, NULL, "key too long");
+	memcpy(key, assignment, klen);
+	key[klen] = '\0';
+	size_t index;
+	const struct config_field *f = find_field(&ld, key, &index);
+	if (f == NULL)
+		return failf(&ld, 0, key, "unknown key");
+	if (f->type == CONFIG_TABLE)
+		return failf(&ld, 0, key, "a list of mappings cannot be set "
+			     "with -o; write it in the file");
+	if (f->type == CONFIG_LIST)
+		return override_list(&ld, f, eq + 1);
+	return set_scalar(&ld, f, 0, eq + 1);
+}
+
 void config_free(const struct config_field *fields, size_t nfields, void *out)
 {
 	for (size_t i = 0; i < nfields; i++) {

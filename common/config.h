@@ -60,6 +60,16 @@ int config_load_string(const char *name, const char *text, size_t len,
 		       const struct config_field *fields, size_t nfields,
 		       void *out, char *err, size_t errlen);
 
+/* Applies one "key=value" given on a command line (-o) over what loading
+ * set: the key is a dotted key of the schema (unknown keys are refused),
+ * the value is checked as the file's would be; a list takes its items
+ * separated by commas ("yara.rules=/a,/b"), and a table cannot be set
+ * this way. Call it after config_load_file, before the caller's own
+ * checks. Returns 0, or -EINVAL with a message in err naming the
+ * assignment. */
+int config_override(const char *assignment, const struct config_field *fields,
+		    size_t nfields, void *out, char *err, size_t errlen);
+
 /* Frees what loading allocated (lists, tables). */
 void config_free(const struct config_field *fields, size_t nfields,
 		 void *out);

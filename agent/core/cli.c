@@ -50,6 +50,9 @@ const char cli_usage_text[] =
 	"Options:\n"
 	"  -c, --config FILE   agent.yaml (default $EDUWATCH_AGENT_CONFIG or\n"
 	"                      /etc/eduwatch/agent.yaml)\n"
+	"  -o, --option KEY=VALUE  a setting over the file's, by its dotted key\n"
+	"                      (-o uplink.backoff_max=2s); repeatable; a list\n"
+	"                      takes VALUE,VALUE\n"
 	"  -h, --help          this text\n"
 	"\n"
 	"Exit codes: 0 done, 1 runtime failure, 2 usage error, 3 bad configuration,\n"
@@ -70,6 +73,7 @@ int cli_parse(int argc, char **argv, struct cli *cli)
 {
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},
+		{"option", required_argument, NULL, 'o'},
 		{"collector", required_argument, NULL, 'C'},
 		{"token", required_argument, NULL, 't'},
 		{"ca", required_argument, NULL, 'a'},
@@ -102,9 +106,14 @@ int cli_parse(int argc, char **argv, struct cli *cli)
 	cli->config = getenv("EDUWATCH_AGENT_CONFIG");
 	if (cli->config == NULL)
 		cli->config = "/etc/eduwatch/agent.yaml";
-	while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:o:h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': cli->config = optarg; break;
+		case 'o':
+			if (cli->nsets >= sizeof(cli->sets) / sizeof(cli->sets[0]))
+				return cli_usage_error("at most 32 -o");
+			cli->sets[cli->nsets++] = optarg;
+			break;
 		case 'C': cli->collector = optarg; break;
 		case 't': cli->token = optarg; break;
 		case 'a': cli->ca = optarg; break;
@@ -168,6 +177,7 @@ int cli_parse(int argc, char **argv, struct cli *cli)
 	}
 	cli->argc = argc - optind;
 	cli->argv = argv + optind;
+	agent_settings_set_overrides(cli->sets, cli->nsets);
 	return 0;
 }
 

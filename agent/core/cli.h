@@ -47,6 +47,8 @@ struct cli {
 	bool keep_damaged;
 	int keep[3];
 	bool json;
+	char *sets[32]; /* -o KEY=VALUE over agent.yaml, in order */
+	size_t nsets;
 	int argc;
 	char **argv;
 };

@@ -145,6 +145,21 @@ const void *agent_settings_for(const struct agent_settings *s,
 	return NULL;
 }
 
+static char *const *overrides;
+static size_t noverrides;
+
+void agent_settings_set_overrides(char *const *items, size_t n)
+{
+	overrides = items;
+	noverrides = n;
+}
+
+size_t agent_settings_overrides(char *const **items)
+{
+	*items = overrides;
+	return noverrides;
+}
+
 int agent_settings_load(const char *path, struct agent_settings *out,
 			char *err, size_t errlen)
 {
@@ -155,6 +170,10 @@ int agent_settings_load(const char *path, struct agent_settings *out,
 	if (rc != 0)
 		return rc;
 	rc = config_load_file(path, merged, n, out, err, errlen);
+	/* -o KEY=VALUE from the command line, over the file, through the
+	 * same schema. */
+	for (size_t i = 0; rc == 0 && i < noverrides; i++)
+		rc = config_override(overrides[i], merged, n, out, err, errlen);
 	/* Then each source checks and derives its own (path lists copied
 	 * out, addresses parsed), in the table's order. */
 	for (size_t i = 0; i < agent_nsources && rc == 0; i++) {

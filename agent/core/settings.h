@@ -60,6 +60,13 @@ int agent_settings_ipv4_list(const char *path, const char *key,
 
 int agent_settings_load(const char *path, struct agent_settings *out,
 			char *err, size_t errlen);
+/* Settings given on the command line (-o KEY=VALUE, borrowed: argv lives
+ * as long as the process), applied over the file by every later
+ * agent_settings_load, a reload's too. */
+void agent_settings_set_overrides(char *const *items, size_t n);
+/* Those overrides, for a helper process that loads the settings itself:
+ * it gets the same -o arguments. Returns their count. */
+size_t agent_settings_overrides(char *const **items);
 int agent_settings_write(const char *path, const char *state_dir,
 			 const char *host, int port, int enroll_port,
 			 char *err, size_t errlen);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "agent/core/childproc.h"
+#include "agent/core/settings.h"
 #include "agent/core/source.h"
 #include "agent/net/netsensor.h"
 #include "agent/net/netsensor_settings.h"
@@ -161,7 +162,16 @@ static void on_child_exit(void *arg, const char *why)
 static void spawn(struct netsensor *ns)
 {
 	static const struct childproc_ops ops = {on_message, on_child_exit};
-	const char *args[] = {"_netsensor", "-c", ns->env.config_path, NULL};
+	/* The helper reads agent.yaml itself: the same -o overrides too. */
+	const char *args[3 + 2 * 32 + 1] = {"_netsensor", "-c",
+					     ns->env.config_path};
+	char *const *sets;
+	size_t nsets = agent_settings_overrides(&sets), n = 3;
+	for (size_t i = 0; i < nsets && i < 32; i++) {
+		args[n++] = "-o";
+		args[n++] = sets[i];
+	}
+	args[n] = NULL;
 	int rc = childproc_spawn(ns->env.loop, NETSENSOR_HELPER, args, &ops, ns,
 				 &ns->child);
 	if (rc != 0) {

@@ -263,6 +263,76 @@ static void test_table(void **state)
 	config_free(policy_fields, CONFIG_FIELD_COUNT(policy_fields), &p);
 }
 
+/* -o KEY=VALUE over a loaded file: the same parsers and checks. */
+static void test_override(void **state)
+{
+	(void)state;
+	struct sample s;
+	char err[256] = "";
+	assert_int_equal(load("enroll:\n  token: abc\nscan:\n  exclude: [/a]\n",
+			      &s, err, sizeof(err)), 0);
+	const char *sets[] = {"ingest.port=0", "uplink.backoff_max=2s",
+			      "ingest.tls_required=false", "log.level=debug",
+			      "spool.max_size=2MiB", "scan.exclude=/x,/y/z",
+			      "listen=", "ingest.port=9000"};
+	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++)
+		assert_int_equal(config_override(sets[i], fields,
+						 CONFIG_FIELD_COUNT(fields), &s,
+						 err, sizeof(err)),
+				 -EINVAL * (i == 0));
+	/* ingest.port's range is 1..65535 here: 0 refused, 9000 later set. */
+	assert_string_equal(err, "-o ingest.port=0: key 'ingest.port': value "
+				 "0 is out of range 1..65535");
+	assert_int_equal(s.port, 9000);
+	assert_int_equal(s.backoff_max, 2);
+	assert_false(s.tls_required);
+	assert_int_equal(s.level, LOG_LEVEL_DEBUG);
+	assert_int_equal(s.spool_max, 2 << 20);
+	assert_int_equal(s.exclude.count, 2);
+	assert_string_equal(s.exclude.items[0], "/x");
+	assert_string_equal(s.exclude.items[1], "/y/z");
+	assert_string_equal(s.listen, "");
+	config_free(fields, CONFIG_FIELD_COUNT(fields), &s);
+}
+
+static void expect_refused(struct sample *s, const char *set, const char *msg)
+{
+	char err[256] = "";
+	assert_int_equal(config_override(set, fields, CONFIG_FIELD_COUNT(fields),
+					 s, err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, msg);
+}
+
+static void test_override_refusals(void **state)
+{
+	(void)state;
+	struct sample s;
+	char err[256] = "";
+	assert_int_equal(load("enroll:\n  token: abc\n", &s, err, sizeof(err)), 0);
+	expect_refused(&s, "ingest.nope=1",
+		       "-o ingest.nope=1: key 'ingest.nope': unknown key");
+	expect_refused(&s, "ingest=1", "-o ingest=1: key 'ingest': unknown key");
+	expect_refused(&s, "ingest.port", "-o ingest.port: expected KEY=VALUE, "
+					  "such as ingest.port=0");
+	expect_refused(&s, "=1", "-o =1: expected KEY=VALUE, such as "
+				 "ingest.port=0");
+	expect_refused(&s, "ingest.port=12ab", "-o ingest.port=12ab: key "
+		       "'ingest.port': expected an integer, got '12ab'");
+	expect_refused(&s, "uplink.backoff_max=soon", "-o uplink.backoff_max=soon: "
+		       "key 'uplink.backoff_max': expected a duration like 30s, "
+		       "5m, 2h or 7d, got 'soon'");
+	expect_refused(&s, "scan.exclude=/a,,/b", "-o scan.exclude=/a,,/b: key "
+		       "'scan.exclude': an empty list item");
+	expect_refused(&s, "enroll.token=0123456789012345678901234567890123",
+		       "-o enroll.token=0123456789012345678901234567890123: key "
+		       "'enroll.token': value is 34 bytes, at most 31 allowed");
+	/* Nothing refused changed the loaded values. */
+	assert_int_equal(s.port, 7443);
+	assert_int_equal(s.backoff_max, 300);
+	config_free(fields, CONFIG_FIELD_COUNT(fields), &s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -273,6 +343,8 @@ int main(void)
 		cmocka_unit_test(test_unit_parsers),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_override),
+		cmocka_unit_test(test_override_refusals),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
