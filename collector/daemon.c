@@ -20,6 +20,7 @@
 #include "collector/rulepub.h"
 #include "collector/score.h"
 #include "collector/web/web.h"
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "common/signals.h"
 #include "common/timeutil.h"
@@ -71,6 +72,7 @@ struct daemon {
 	struct ca *ca;
 	struct signals signals;
 	bool stopping;
+	char ports_path[600]; /* set once written; removed at exit */
 };
 
 void collector_store_options(const struct settings *s,
@@ -423,6 +425,31 @@ static int start_web(struct daemon *d)
 	return 0;
 }
 
+/* <state_dir>/ports names the ports the listeners are bound to, one
+ * "NAME PORT" a line: with port 0 in the settings the system picks them,
+ * and whoever starts the collector (a test, a supervisor) reads them here
+ * instead of picking a free port and racing others for it. Written
+ * atomically after both listen, so a reader sees all of it or nothing. */
+static int write_ports(struct daemon *d)
+{
+	char text[64], path[sizeof(d->ports_path)];
+	int n = snprintf(text, sizeof(text), "ingest %d\nenroll %d\n",
+			 ingest_port(d->ingest), enroll_port(d->enroll));
+	int len = snprintf(path, sizeof(path), "%s/ports",
+			   d->settings->state_dir);
+	if (len < 0 || (size_t)len >= sizeof(path))
+		return -ENAMETOOLONG;
+	int rc = fs_write_atomic(path, text, (size_t)n, 0644);
+	if (rc != 0) {
+		char buf[128];
+		log_err("collector: cannot write %s: %s", path,
+			strerror_r(-rc, buf, sizeof(buf)));
+		return rc;
+	}
+	memcpy(d->ports_path, path, (size_t)len + 1);
+	return 0;
+}
+
 static void start_timers(struct daemon *d)
 {
 	uv_timer_init(d->loop, &d->silence_timer);
@@ -454,7 +481,7 @@ int collector_run(const char *config_path, const struct settings *s)
 	gethostname(d.hostname, sizeof(d.hostname) - 1);
 	rulepub_dir(s->state_dir, d.bundle_dir, sizeof(d.bundle_dir));
 	if ((rc = start_forwarders(&d)) != 0 || (rc = start_listeners(&d)) != 0 ||
-	    (rc = start_web(&d)) != 0)
+	    (rc = start_web(&d)) != 0 || (rc = write_ports(&d)) != 0)
 		goto done;
 	start_timers(&d);
 	signals_start(d.loop, &d.signals, &d, on_stop_signal, on_reload);
@@ -463,6 +490,9 @@ int collector_run(const char *config_path, const struct settings *s)
 	uv_run(d.loop, UV_RUN_DEFAULT);
 	rc = 0;
 done:
+	/* Stale ports would send the next reader to a closed socket. */
+	if (d.ports_path[0] != '\0')
+		unlink(d.ports_path);
 	for (size_t i = 0; i < s->nforward; i++)
 		forward_stop(d.forwarders[i]);
 	alert_rules_free(&d.rules);

@@ -51,6 +51,7 @@ struct enroll {
 	struct ca *ca;
 	struct store *store;
 	uv_tcp_t listener;
+	int port; /* bound: the system's choice when asked for port 0 */
 	bool listening;
 	bool listener_closed;
 	struct enroll_stats stats;
@@ -725,9 +726,15 @@ int enroll_start(uv_loop_t *loop, SSL_CTX *ctx, struct ca *ca,
 		return rc;
 	}
 	en->listening = true;
-	log_info("enroll: listening on %s:%d", host, port);
+	en->port = tls_tcp_local_port(&en->listener);
+	log_info("enroll: listening on %s:%d", host, en->port);
 	*out = en;
 	return 0;
+}
+
+int enroll_port(const struct enroll *en)
+{
+	return en->port;
 }
 
 void enroll_stop(struct enroll *en, void (*done)(void *arg), void *arg)

@@ -54,6 +54,8 @@ int enroll_start(uv_loop_t *loop, SSL_CTX *ctx, struct ca *ca,
  * done(arg) (NULL: nothing). The store must stay open until then: work on
  * the threadpool still uses it. */
 void enroll_stop(struct enroll *en, void (*done)(void *arg), void *arg);
+/* The port it listens on (the system's choice when asked for port 0). */
+int enroll_port(const struct enroll *en);
 void enroll_get_stats(const struct enroll *en, struct enroll_stats *out);
 
 /* ---- one request, without its transport --------------------------------

@@ -944,6 +944,8 @@ int ingest_start(uv_loop_t *loop, SSL_CTX *ctx, struct store *store,
 		alloc_free(ing);
 		return rc;
 	}
+	/* Port 0 asks the system for a free one: keep what it chose. */
+	ing->opts.port = tls_tcp_local_port(&ing->listener);
 	uv_timer_init(loop, &ing->sweep);
 	ing->sweep.data = ing;
 	ing->handles_open++;
@@ -952,9 +954,14 @@ int ingest_start(uv_loop_t *loop, SSL_CTX *ctx, struct store *store,
 	ing->last_stats_ms = uv_now(loop);
 	ing->revoked_seen_us = store_now_us();
 	log_info("ingest: listening on %s:%d (TLS 1.3, client certificates "
-		 "required)", opts->host, opts->port);
+		 "required)", opts->host, ing->opts.port);
 	*out = ing;
 	return 0;
+}
+
+int ingest_port(const struct ingest *ing)
+{
+	return ing->opts.port;
 }
 
 static void on_handle_closed(uv_handle_t *handle)

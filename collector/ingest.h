@@ -76,6 +76,8 @@ void ingest_stop(struct ingest *ing, void (*done)(void *arg), void *arg);
  * no-op. */
 void ingest_free(struct ingest *ing);
 
+/* The port it listens on (the system's choice when opts->port was 0). */
+int ingest_port(const struct ingest *ing);
 void ingest_get_stats(const struct ingest *ing, struct ingest_stats *out);
 void ingest_log_stats(const struct ingest *ing);
 

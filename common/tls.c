@@ -448,6 +448,20 @@ void tls_tcp_peer_addr(uv_tcp_t *tcp, char *out, size_t cap)
 	snprintf(out, cap, "%s:%d", ip, port);
 }
 
+int tls_tcp_local_port(const uv_tcp_t *tcp)
+{
+	struct sockaddr_storage ss;
+	int len = sizeof(ss);
+	int rc = uv_tcp_getsockname(tcp, (struct sockaddr *)&ss, &len);
+	if (rc != 0)
+		return rc;
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return -EAFNOSUPPORT;
+}
+
 static void record_peer_addr(struct tls_stream *ts)
 {
 	snprintf(ts->peer_addr, sizeof(ts->peer_addr), "local");

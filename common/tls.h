@@ -117,6 +117,9 @@ const char *tls_stream_peer_ou(const struct tls_stream *ts);
 /* "ip:port" of a connected TCP handle ("local" when it has none), for
  * log lines and per-address limits before any TLS is set up. */
 void tls_tcp_peer_addr(uv_tcp_t *tcp, char *out, size_t cap);
+/* The port a TCP listener is bound to: what port 0 ("any free port")
+ * became. Returns the port, or a negative errno. */
+int tls_tcp_local_port(const uv_tcp_t *tcp);
 /* Address of the peer for log lines ("ip:port" or "local"). */
 const char *tls_stream_peer_addr(const struct tls_stream *ts);
 /* Why the stream failed, for log lines; "" if it did not. */
