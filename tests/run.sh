@@ -1,11 +1,14 @@
 #!/bin/bash
 # Runs eduwatch's test suites and prints one closing line that counts them:
 #   total: N passed, N failed
-# Usage: tests/run.sh all|unit|integration|fuzz|chaos
+# Usage: tests/run.sh all|unit|integration|fuzz|chaos|--list
 #   ONLY=NAME[,NAME...] runs only the suites so named (a unit test binary
 #   such as test_store, an integration or chaos script such as
 #   collector_ingest, a fuzz harness such as fuzz_enroll), in every
 #   variant the mode covers: `make test ONLY=hostile_agent`.
+#   ONLY=SCRIPT:SCENARIO runs one scenario of an integration script alone
+#   (`make test ONLY=collector_ingest:slowloris`); `tests/run.sh --list`
+#   names every suite and scenario.
 # Every suite speaks TAP ("ok ..." / "not ok ..."); this script only counts.
 set -u
 cd "$(dirname "$0")/.."
@@ -19,10 +22,37 @@ skipped=0
 failures=()
 ONLY=${ONLY:-}
 
-selected() { # selected NAME: true when ONLY is empty or names it
+selected() { # selected NAME: true when ONLY is empty or names it (or one of its scenarios)
 	[ -z "$ONLY" ] && return 0
-	case ",$ONLY," in *",$1,"*) return 0 ;; esac
+	case ",$ONLY," in *",$1,"* | *",$1:"*) return 0 ;; esac
 	return 1
+}
+
+# scenarios_of NAME: the scenarios ONLY names for script NAME, comma
+# separated; empty when ONLY names the whole script (or nothing).
+scenarios_of() {
+	local item list=
+	case ",$ONLY," in *",$1,"*) return 0 ;; esac
+	for item in ${ONLY//,/ }; do
+		case $item in "$1":*) list+="${list:+,}${item#*:}" ;; esac
+	done
+	echo "$list"
+}
+
+# list_suites: every suite this checkout can run, and each scenario of the
+# integration scripts built of scenarios, as ONLY accepts them.
+list_suites() {
+	local t name s
+	for t in tests/unit/test_*.c; do basename "$t" .c; done
+	for t in tests/integration/*.sh; do
+		name=$(basename "$t" .sh)
+		echo "$name"
+		# Only a script built of scenarios lists them without running.
+		grep -q '^run_scenarios' "$t" || continue
+		for s in $(EW_LIST_SCENARIOS=1 bash "$t"); do echo "$name:$s"; done
+	done
+	for t in tests/chaos/*.sh; do basename "$t" .sh; done
+	for t in tests/fuzz/fuzz_*.c; do basename "$t" .c; done
 }
 
 record() { # record SUITE < TAP lines
@@ -66,7 +96,8 @@ run_integration() { # run_integration VARIANT
 		selected "$name" || continue
 		out="$log_dir/$variant-int-$name.log"
 		EW_BIN="$BUILD/$variant/bin" EW_BENCH_BIN="$BUILD/$variant/bench" \
-			EW_VARIANT="$variant" timeout 900 bash "$t" >"$out" 2>&1
+			EW_VARIANT="$variant" EW_SCENARIO="$(scenarios_of "$name")" \
+			timeout 900 bash "$t" >"$out" 2>&1
 		local rc=$?
 		if [ $rc -ne 0 ] && ! grep -v '# SKIP' "$out" | grep -q '^not ok'; then
 			echo "not ok - $name exited $rc" >>"$out"
@@ -120,6 +151,12 @@ run_chaos() {
 	done
 }
 
+if [ "$mode" = --list ]; then
+	rmdir "$log_dir"
+	list_suites
+	exit 0
+fi
+
 echo "eduwatch tests ($mode); logs in $log_dir"
 case $mode in
 all)
@@ -134,7 +171,7 @@ unit) run_unit release ;;
 integration) run_integration release ;;
 fuzz) run_fuzz ;;
 chaos) run_chaos ;;
-*) echo "usage: $0 all|unit|integration|fuzz|chaos" >&2; exit 2 ;;
+*) echo "usage: $0 all|unit|integration|fuzz|chaos|--list" >&2; exit 2 ;;
 esac
 
 if [ ${#failures[@]} -gt 0 ]; then

@@ -8,6 +8,7 @@ COLLECTOR="$EW_BIN/eduwatch-collector"
 LOADGEN="$EW_BENCH_BIN/loadgen"
 PY=/usr/bin/python3
 RULES="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../rules" && pwd)"
+EW_SCENARIO=${EW_SCENARIO:-}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ew-it-XXXXXX")
 TAP_N=0
 TAP_FAILED=0
@@ -19,6 +20,24 @@ check() { # check "description" command...
 	local what=$1; shift
 	if "$@"; then ok "$what"; else not_ok "$what"; fi
 }
+# check_said "description" command...: check, with the command's last line
+# of output in the description (a hostile client says what it saw).
+check_said() {
+	local what=$1 out; shift
+	if out=$("$@" 2>&1); then ok "$what ($(tail -1 <<<"$out"))"
+	else not_ok "$what ($(tail -1 <<<"$out"))"; fi
+}
+# check_status "description" STATUS command...: the command exits STATUS.
+check_status() {
+	local what=$1 want=$2 rc=0; shift 2
+	"$@" >/dev/null 2>&1 || rc=$?
+	if [ "$rc" -eq "$want" ]; then ok "$what"
+	else echo "# expected status $want, got $rc" >&2; not_ok "$what"; fi
+}
+quiet() { "$@" >/dev/null; } # quiet command...: its status, not its output
+silent() { "$@" >/dev/null 2>&1; } # silent command...: its status alone
+# into FILE command...: its status, its output (both streams) in FILE.
+into() { local f=$1; shift; "$@" >"$f" 2>&1; }
 eq() { [ "$1" = "$2" ] || { echo "# expected '$2', got '$1'" >&2; return 1; }; }
 # wait_for SECONDS command...: true as soon as the command is, polling
 # every 0.1 s; false when SECONDS pass first. Use it instead of a sleep:
@@ -50,31 +69,41 @@ wait_port() { # wait_port PORT [SECONDS]
 	return 1
 }
 
-# collector_init DIR: a collector state dir with test ports and timeouts.
+# collector_init DIR: a collector state dir, and the test's settings over
+# its collector.yaml (COLLECTOR_SET, -o flags for `serve`; a script adds
+# its own with collector_set KEY=VALUE). The ports are 0: the collector
+# binds free ones and names them in DIR/ports, which collector_start reads
+# (no port picked here and released, for another process to take first).
 collector_init() {
 	local dir=$1
 	"$COLLECTOR" init --dir "$dir" --rules "$RULES" >/dev/null || return 1
-	INGEST_PORT=$(free_port)
-	ENROLL_PORT=$(free_port)
-	$PY - "$dir/collector.yaml" "$INGEST_PORT" "$ENROLL_PORT" <<'PYEOF'
-import sys
-path, ingest, enroll = sys.argv[1:]
-text = open(path).read()
-text = text.replace("  port: 7443", "  port: " + ingest, 1)
-text = text.replace("  port: 7444", "  port: " + enroll, 1)
-text = text.replace("handshake_timeout: 10s", "handshake_timeout: 3s")
-text = text.replace("stats_interval: 60s", "stats_interval: 0")
-open(path, "w").write(text)
-PYEOF
 	CONF="$dir/collector.yaml"
+	COLLECTOR_DIR=$dir
+	COLLECTOR_SET=(-o ingest.port=0 -o enroll.port=0
+		-o ingest.handshake_timeout=3s -o log.stats_interval=0)
+	INGEST_PORT= ENROLL_PORT=
 }
+collector_set() { local a; for a; do COLLECTOR_SET+=(-o "$a"); done; }
+
+# collector_port NAME: the port the running collector bound for NAME
+# (ingest or enroll), from its ports file.
+collector_port() { awk -v n="$1" '$1 == n {print $2}' "$COLLECTOR_DIR/ports" 2>/dev/null; }
+ports_written() { [ -n "$(collector_port enroll)" ]; }
 
 COLLECTOR_PID=
-collector_start() { # collector_start LOGFILE
-	"$COLLECTOR" serve -c "$CONF" >>"$1" 2>&1 &
+# collector_start LOGFILE: serve, and wait until it names its ports. A
+# restart (after kill -9) asks for the same ports again: agents and the
+# loadgen reconnect to the address they know.
+collector_start() {
+	rm -f "$COLLECTOR_DIR/ports"
+	"$COLLECTOR" serve -c "$CONF" "${COLLECTOR_SET[@]}" \
+		${INGEST_PORT:+-o ingest.port=$INGEST_PORT} \
+		${ENROLL_PORT:+-o enroll.port=$ENROLL_PORT} >>"$1" 2>&1 &
 	COLLECTOR_PID=$!
 	PIDS+=("$COLLECTOR_PID")
-	wait_port "$INGEST_PORT" 10 && wait_port "$ENROLL_PORT" 10
+	wait_for 20 ports_written || return 1
+	INGEST_PORT=$(collector_port ingest)
+	ENROLL_PORT=$(collector_port enroll)
 }
 
 collector_stop() {
@@ -157,4 +186,85 @@ wait_event() { wait_for "$1" events_match "$2"; }
 tap_finish() {
 	echo "1..$TAP_N"
 	[ "$TAP_FAILED" -eq 0 ]
+}
+
+# Scenarios: a script defines `scenario_NAME() { ...checks... }`, in the
+# order they run, optionally `setup` and `teardown`, and ends with
+# `run_scenarios`. Each scenario runs in its own subshell, so a failed or
+# aborted one neither stops nor skips the others, and runs alone by name:
+#   EW_SCENARIO=slowloris,revoke bash tests/integration/collector_ingest.sh
+#   make test ONLY=collector_ingest:slowloris
+# EW_LIST_SCENARIOS=1 prints the names and runs nothing (tests/run.sh
+# --list). `setup` (the shared daemons) runs once in the script's own
+# shell before the first selected scenario and `teardown` after the last;
+# a scenario that kills or restarts a daemon starts its own with its own
+# setup, so it never leaves the others a dead one. Whatever a scenario
+# started in the background is killed when it ends.
+list_scenarios() { # the scenario_* functions, in the order of the file
+	local f
+	shopt -s extdebug
+	for f in $(declare -F | awk '$3 ~ /^scenario_/ {print $3}'); do
+		declare -F "$f"
+	done | sort -k2,2n | awk '{print substr($1, 10)}'
+	shopt -u extdebug
+}
+
+wants_scenario() { # wants_scenario NAME: EW_SCENARIO empty or names it
+	[ -z "${EW_SCENARIO:-}" ] && return 0
+	case ",$EW_SCENARIO," in *",$1,"*) return 0 ;; esac
+	return 1
+}
+
+# run_scenario NAME: one scenario in a subshell; its TAP numbers carry on
+# from the script's, and come back through a file.
+run_scenario() {
+	local name=$1 rc n failed
+	local counts="$WORK/.scenario-counts"
+	echo "# scenario $name"
+	(
+		end_of_scenario() {
+			local j
+			for j in $(jobs -p); do kill -9 "$j" 2>/dev/null; done
+			wait 2>/dev/null
+			echo "$TAP_N $TAP_FAILED" >"$counts"
+		}
+		trap end_of_scenario EXIT
+		"scenario_$name"
+		exit 0
+	)
+	rc=$?
+	if read -r n failed <"$counts" 2>/dev/null; then
+		TAP_N=$n TAP_FAILED=$failed
+	fi
+	rm -f "$counts"
+	# A scenario that stopped early (`set -u`, an exit) would else just
+	# print fewer checks.
+	[ "$rc" -eq 0 ] || not_ok "scenario $name stopped early with status $rc"
+}
+
+run_scenarios() {
+	local names name unknown ran=0
+	names=$(list_scenarios)
+	if [ -n "${EW_LIST_SCENARIOS:-}" ]; then
+		printf '%s\n' $names
+		exit 0
+	fi
+	for name in ${EW_SCENARIO//,/ }; do
+		grep -qx "$name" <<<"$names" || unknown+=" $name"
+	done
+	if [ -n "${unknown:-}" ]; then
+		not_ok "no such scenario in $(basename "$0"):$unknown (have: $(echo $names))"
+		tap_finish
+		exit 1
+	fi
+	for name in $names; do
+		wants_scenario "$name" || continue
+		if [ $ran -eq 0 ] && declare -F setup >/dev/null; then
+			setup || { not_ok "setup of $(basename "$0" .sh)"; tap_finish; exit 1; }
+		fi
+		ran=$((ran + 1))
+		run_scenario "$name"
+	done
+	[ $ran -gt 0 ] && declare -F teardown >/dev/null && teardown
+	tap_finish
 }
