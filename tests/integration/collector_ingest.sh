@@ -64,6 +64,9 @@ good_agents_start() {
 		done
 	) >"$WORK/good-$1.out" 2>&1 &
 	GOOD_PID=$!
+	# Enrolled before the attack starts: what is measured is their
+	# sending under it (enrollment under attack is enroll_hostile's).
+	wait_for 120 test -s "$WORK/good-$1/agent-2.id"
 }
 good_agents_check() {
 	touch "$WORK/stop-$1"

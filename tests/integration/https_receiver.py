@@ -3,7 +3,8 @@
 certificate made by the test, a bearer token (or "-" for none), and each
 accepted body appended as one line to OUT. The first FAIL requests get
 503, to prove the forwarder retries. With CLIENT_CA, the TLS handshake
-requires a client certificate signed by it (mTLS) ("-": none).
+requires a client certificate signed by it (mTLS) ("-": none). PORT 0
+binds a free port and writes it to OUT.port once it listens.
 
 Strict like a real SIEM: a body that is not valid UTF-8, not JSON (NaN
 included), or holds a lone surrogate gets 400 and is not saved. A body
@@ -12,6 +13,7 @@ that contains REFUSE (bytes) gets 400 every time: a poisoned alert.
   https_receiver.py PORT CERT KEY OUT TOKEN FAIL [CLIENT_CA [REFUSE]]"""
 import http.server
 import json
+import os
 import ssl
 import sys
 
@@ -85,4 +87,9 @@ if CLIENT_CA:
     ctx.verify_mode = ssl.CERT_REQUIRED
     ctx.load_verify_locations(CLIENT_CA)
 server.socket = ctx.wrap_socket(server.socket, server_side=True)
+if PORT == "0":
+    # Renamed into place: a reader sees the whole number or no file.
+    with open(OUT + ".port.tmp", "w") as f:
+        f.write("%d\n" % server.server_address[1])
+    os.rename(OUT + ".port.tmp", OUT + ".port")
 server.serve_forever()

@@ -49,7 +49,7 @@ wait_for() {
 }
 
 cleanup() {
-	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}" $(cat "$WORK/.kept-pids" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	[ "${KEEP_WORK:-}" ] || rm -rf "$WORK"
 }
@@ -131,33 +131,58 @@ soc_pki() {
 # rsyslog_conf DIR PORT PKIDIR TEMPLATE: a real rsyslog receiving syslog
 # over TLS (its OpenSSL driver) on PORT and writing each message through
 # TEMPLATE into DIR/soc.log. Start it with rsyslog_start (sets RSPID).
+# PORT 0: rsyslog binds a free port and names it in DIR/port (imtcp's
+# listenPortFileName); rsyslog_start reads it into RS_PORT, and a restart
+# asks for that port again.
 rsyslog_conf() {
-	RS=$1 RS_PORT=$2
+	RS=$1 RS_PORT=$2 RS_PKI=$3 RS_TEMPLATE=$4
 	mkdir -p "$RS"
+}
+rsyslog_write_conf() {
 	cat >"$RS/rsyslog.conf" <<CONF
 global(workDirectory="$RS"
        DefaultNetstreamDriver="ossl"
-       DefaultNetstreamDriverCAFile="$3/ca.crt"
-       DefaultNetstreamDriverCertFile="$3/soc.crt"
-       DefaultNetstreamDriverKeyFile="$3/soc.key")
+       DefaultNetstreamDriverCAFile="$RS_PKI/ca.crt"
+       DefaultNetstreamDriverCertFile="$RS_PKI/soc.crt"
+       DefaultNetstreamDriverKeyFile="$RS_PKI/soc.key")
 # Direct queues: a message is in the file before the next one is read,
 # so kill -9 loses only what TCP had not delivered yet.
 main_queue(queue.type="Direct")
 module(load="imtcp" StreamDriver.Name="ossl" StreamDriver.Mode="1"
        StreamDriver.AuthMode="anon")
-input(type="imtcp" port="$RS_PORT")
-template(name="out" type="string" string="$4")
+input(type="imtcp" port="$RS_PORT" listenPortFileName="$RS/port")
+template(name="out" type="string" string="$RS_TEMPLATE")
 action(type="omfile" file="$RS/soc.log" template="out" flushOnTXEnd="on"
        asyncWriting="off")
 CONF
 }
 
 RSPID=
+rsyslog_port_named() { [ -s "$RS/port" ]; }
 rsyslog_start() {
+	rm -f "$RS/port"
+	rsyslog_write_conf
 	rsyslogd -n -f "$RS/rsyslog.conf" -i "$RS/rsyslog.pid" >>"$RS/rsyslog.out" 2>&1 &
 	RSPID=$!
 	PIDS+=("$RSPID")
-	wait_port "$RS_PORT" 10
+	if [ "$RS_PORT" = 0 ]; then
+		wait_for 20 rsyslog_port_named || return 1
+		RS_PORT=$(cat "$RS/port")
+	fi
+	wait_port "$RS_PORT" 20
+}
+
+# https_receiver VAR ARGS...: tests/integration/https_receiver.py on a
+# port it binds itself (ARGS as its usage says, without PORT; OUT is the
+# first); sets VAR to that port.
+https_receiver() {
+	local var=$1 out=$4
+	shift
+	rm -f "$out.port"
+	$PY "$(dirname "${BASH_SOURCE[0]}")/https_receiver.py" 0 "$@" &
+	PIDS+=($!)
+	wait_for 20 test -s "$out.port" || return 1
+	printf -v "$var" '%s' "$(cat "$out.port")"
 }
 
 # collector_with_agent SCHOOL DIR: a running collector in $D with one
@@ -198,8 +223,9 @@ tap_finish() {
 # --list). `setup` (the shared daemons) runs once in the script's own
 # shell before the first selected scenario and `teardown` after the last;
 # a scenario that kills or restarts a daemon starts its own with its own
-# setup, so it never leaves the others a dead one. Whatever a scenario
-# started in the background is killed when it ends.
+# setup, or hands the restarted one to the script (keep_running), so it
+# never leaves the others a dead one. Whatever else a scenario started in
+# the background is killed when it ends.
 list_scenarios() { # the scenario_* functions, in the order of the file
 	local f
 	shopt -s extdebug
@@ -240,6 +266,14 @@ run_scenario() {
 	# A scenario that stopped early (`set -u`, an exit) would else just
 	# print fewer checks.
 	[ "$rc" -eq 0 ] || not_ok "scenario $name stopped early with status $rc"
+}
+
+# keep_running PID: a shared daemon a scenario restarted (a peer it killed
+# to test the collector's retries) outlives the scenario; the script kills
+# it when it ends.
+keep_running() {
+	disown "$1" 2>/dev/null
+	echo "$1" >>"$WORK/.kept-pids"
 }
 
 run_scenarios() {

@@ -1,0 +1,40 @@
+#!/usr/bin/python3
+"""Reads one JSON document on stdin (or from FILE) and prints a part of
+it, for shell scripts that need a field and no more.
+
+  jsonq.py get PATH [FILE]   the value at PATH, dot-separated keys and
+                             list indexes (0.id, p99_ms); a string bare
+  jsonq.py len [FILE]        the length of the top-level list or map
+  jsonq.py eq PATH PATH [FILE]  True when both values are equal"""
+import json
+import sys
+
+
+def at(doc, path):
+    for part in path.split(".") if path else []:
+        doc = doc[int(part)] if isinstance(doc, list) else doc[part]
+    return doc
+
+
+def load(args, n):
+    return json.load(open(args[n])) if len(args) > n else json.load(sys.stdin)
+
+
+def main(argv):
+    cmd, args = argv[1], argv[2:]
+    if cmd == "get":
+        v = at(load(args, 1), args[0])
+        print(v if isinstance(v, str) else json.dumps(v))
+    elif cmd == "len":
+        print(len(load(args, 0)))
+    elif cmd == "eq":
+        doc = load(args, 2)
+        print(at(doc, args[0]) == at(doc, args[1]))
+    else:
+        sys.stderr.write(__doc__)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
