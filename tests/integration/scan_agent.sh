@@ -80,8 +80,7 @@ else
 	ok "# SKIP mounting needs root"
 fi
 kill -TERM "$APID"
-wait "$APID"
-check "the agent stops cleanly (exit $?)" test $? -eq 0
+check "the agent stops cleanly" wait "$APID"
 
 # Quarantine: on, a new web shell is moved aside, listed and restored.
 sed -i 's/^  cpu: 100$/  cpu: 100\n  quarantine: true/' "$A/agent.yaml"
