@@ -64,9 +64,10 @@ good_agents_start() {
 		done
 	) >"$WORK/good-$1.out" 2>&1 &
 	GOOD_PID=$!
-	# Enrolled before the attack starts: what is measured is their
-	# sending under it (enrollment under attack is enroll_hostile's).
-	wait_for 120 test -s "$WORK/good-$1/agent-2.id"
+	# One round done before the attack starts, as in a PC's steady
+	# state: what is measured is their sending under it (enrollment
+	# under attack is enroll_hostile's).
+	wait_for 120 grep -q 'complete=yes' "$WORK/good-$1.out"
 }
 good_agents_check() {
 	touch "$WORK/stop-$1"

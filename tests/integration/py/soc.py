@@ -32,6 +32,8 @@ import ssl
 import subprocess
 import sys
 
+import strictjson
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOCPARSE = os.path.join(HERE, "..", "socparse.py")
 
@@ -118,21 +120,7 @@ def strict(text):
     """Reads JSON on stdin as a strict SIEM would: UTF-8 or nothing, no
     NaN, no lone surrogate."""
     raw = sys.stdin.buffer.read()
-
-    def walk(v):
-        if isinstance(v, str):
-            v.encode("utf-8")
-        elif isinstance(v, list):
-            for x in v:
-                walk(x)
-        elif isinstance(v, dict):
-            for k, x in v.items():
-                walk(k)
-                walk(x)
-
-    def refuse(c):
-        raise ValueError(c)
-    walk(json.loads(raw.decode("utf-8", errors="strict"), parse_constant=refuse))
+    strictjson.loads(raw)
     return text.encode() in raw
 
 
