@@ -46,7 +46,7 @@ check "without clamd: no real-time protection" eq "$(field 'd["realtime"]' <<<"$
 
 clamd -c "$C/clamd.conf" >"$C/clamd.out" 2>&1 &
 PIDS+=($!)
-for _ in $(seq 300); do [ -S "$C/clamd.sock" ] && break; sleep 0.1; done
+wait_for 30 test -S "$C/clamd.sock"
 check "clamd started with the sigtool database" test -S "$C/clamd.sock"
 j=$(av)
 check "clamd answers PING: ClamAV is on ($j)" eq "$(field 'd["products"][0]["state"]' <<<"$j")" on
@@ -68,7 +68,7 @@ check "configured but clamonacc not running: still not real time" \
 	eq "$(field 'd["realtime"]' <<<"$j")" False
 clamonacc -c "$C/clamd.conf" -F -l "$C/onacc.log" >"$C/onacc.out" 2>&1 &
 PIDS+=($!)
-for _ in $(seq 50); do grep -q watching "$C/onacc.log" 2>/dev/null && break; sleep 0.1; done
+wait_for 5 grep -q watching "$C/onacc.log" 2>/dev/null
 j=$(av)
 check "clamd + clamonacc: real-time protection on ($j)" eq "$(field 'd["realtime"]' <<<"$j")" True
 "$AGENT" av -c "$WORK/agent.yaml" >"$WORK/av.txt"
@@ -88,7 +88,7 @@ check "a listed product that is absent is not" \
 
 # clamd goes away: the state changes back.
 kill -TERM "$(cat "$C/clamd.pid")" 2>/dev/null
-for _ in $(seq 50); do [ -S "$C/clamd.sock" ] || break; sleep 0.1; done
+wait_for 5 test ! -S "$C/clamd.sock"
 sleep 0.3
 j=$(av)
 check "after clamd stops: ClamAV off, no real time" \

@@ -70,14 +70,10 @@ history() { "$COLLECTOR" score history --province -c "$CONF" 2>/dev/null; }
 check "no snapshot before serve" eq "$(history)" ""
 collector_start "$LOG" || not_ok "collector starts"
 snapshotted() {
-	local i
-	for ((i = 0; i < 300; i++)); do
-		history | grep -q "^$today " && grep -q "snapshot $today: 3 scores recorded" "$LOG" && return 0
-		sleep 0.1
-	done
-	return 1
+	history | grep -q "^$today " && grep -q "snapshot $today: 3 scores recorded" "$LOG"
 }
-check "serve records today's snapshot when it starts (school, commune, province)" snapshotted
+check "serve records today's snapshot when it starts (school, commune, province)" \
+	wait_for 30 snapshotted
 check "the school's row is there too" grep -q "^$today " <("$COLLECTOR" score history --school 79001 -c "$CONF")
 collector_stop
 check "serve stops cleanly" grep -q "collector: stopped" "$LOG"

@@ -60,14 +60,8 @@ free_port() {
 	$PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-wait_port() { # wait_port PORT [SECONDS]
-	local i
-	for ((i = 0; i < ${2:-10} * 20; i++)); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-		sleep 0.05
-	done
-	return 1
-}
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+wait_port() { wait_for "${2:-10}" port_open "$1"; } # wait_port PORT [SECONDS]
 
 # collector_init DIR: a collector state dir, and the test's settings over
 # its collector.yaml (COLLECTOR_SET, -o flags for `serve`; a script adds

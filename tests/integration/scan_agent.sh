@@ -111,7 +111,7 @@ check "and the quarantine is empty again" \
 # (and its owner) there.
 chown nobody "$Q/shell.php"
 "$COLLECTOR" command send --agent "$ID" --type scan --kind paths --path "$Q" -c "$CONF" >/dev/null
-for _ in $(seq 150); do [ -e "$Q/shell.php" ] || break; sleep 0.2; done
+wait_for 30 test ! -e "$Q/shell.php"
 qid=$("$AGENT" quarantine list --json -c "$A/agent.yaml" | $PY -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])' 2>/dev/null)
 ROOTS="$WORK/roots-folder"
 mkdir -p "$ROOTS"
