@@ -7,14 +7,7 @@ D="$WORK/collector"
 LOG="$WORK/collector.log"
 
 collector_init "$D" || { not_ok "collector init"; tap_finish; exit 1; }
-$PY - "$CONF" <<'PYEOF'
-import sys
-p = sys.argv[1]
-t = open(p).read()
-t = t.replace("  enabled: false", "  enabled: true", 1)
-t = t.replace("  port: 8443", "  port: 0", 1)
-open(p, "w").write(t)
-PYEOF
+collector_set web.enabled=true web.port=0
 collector_start "$LOG" || { not_ok "collector start"; tap_finish; exit 1; }
 check "the bound port is written to the state folder" wait_for 20 test -s "$D/web.port"
 WP=$(cat "$D/web.port")
