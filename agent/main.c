@@ -177,7 +177,10 @@ static int cmd_status(const struct cli *cli)
 		printf("enrolled:   no (run 'eduwatch-agent enroll')\n");
 		return EXIT_NOT_ENROLLED;
 	}
-	pki_cert_identity(cert, id, sizeof(id), school, sizeof(school));
+	if (pki_cert_identity(cert, id, sizeof(id), school, sizeof(school)) != 0) {
+		snprintf(id, sizeof(id), "(unreadable)");
+		snprintf(school, sizeof(school), "(unreadable)");
+	}
 	X509_free(cert);
 	printf("enrolled:   yes, agent %s, school %s, collector %s:%lld\n", id,
 	       school, s.collector_host, s.collector_port);

@@ -24,6 +24,8 @@
 #ifndef EDUWATCH_ALERT_H
 #define EDUWATCH_ALERT_H
 
+#include "common/check.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -50,6 +52,7 @@ struct alert_rules {
 	struct config_table rules; /* struct alert_rule */
 };
 
+EW_MUST_CHECK
 int alert_rules_load(const char *path, struct alert_rules *out, char *err,
 		     size_t errlen);
 void alert_rules_free(struct alert_rules *r);
@@ -75,6 +78,7 @@ void alert_from_rule(const struct alert_rule *rule, const char *agent,
  * *drop when that opened a new alert, 0 when there is no rule, no earlier
  * snapshot, too small a fall or an open alert it folded into, or a
  * negative errno from the store. */
+EW_MUST_CHECK
 int alert_check_drop(struct store *st, const struct alert_rule *rule,
 		     const char *school, double score, const char *today,
 		     double *drop);
@@ -83,6 +87,7 @@ int alert_check_drop(struct store *st, const struct alert_rule *rule,
  * nothing for stale_after_s before now_us. Sets *raised to how many
  * alerts it raised or folded. Returns 0 (also with no rule) or a
  * negative errno from the store. */
+EW_MUST_CHECK
 int alert_sweep_silence(struct store *st, const struct alert_rule *rule,
 			int64_t now_us, long long stale_after_s,
 			size_t *raised);

@@ -7,6 +7,8 @@
 #ifndef EDUWATCH_CA_H
 #define EDUWATCH_CA_H
 
+#include "common/check.h"
+
 #include <stddef.h>
 
 #include <msgpack.h>
@@ -21,18 +23,22 @@ struct ca;
 
 /* Creates the CA and the server certificate in dir, with the given server
  * names (DNS names or IPs) as SANs. Refuses to overwrite an existing CA. */
+EW_MUST_CHECK
 int ca_init(const char *dir, const char *const *names, size_t nnames,
 	    char *err, size_t errlen);
 
+EW_MUST_CHECK
 int ca_load(const char *dir, struct ca **out, char *err, size_t errlen);
 void ca_free(struct ca *ca);
 
 /* Signs a client certificate for an agent. Borrows pubkey. */
+EW_MUST_CHECK
 int ca_issue_agent(struct ca *ca, EVP_PKEY *pubkey, const char *agent_id,
 		   const char *school, X509 **out);
 
 /* Packs and signs a command frame with the CA key (agents pinned the CA
  * and verify with its public key). */
+EW_MUST_CHECK
 int ca_sign_command(struct ca *ca, const struct command *cmd,
 		    msgpack_sbuffer *frame);
 

@@ -9,6 +9,8 @@
 #ifndef EDUWATCH_CLI_H
 #define EDUWATCH_CLI_H
 
+#include "common/check.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -134,17 +136,21 @@ struct cli_command {
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* text as a long in lo..hi: 0, or -1. */
+EW_MUST_CHECK
 int cli_parse_long(const char *text, long lo, long hi, long *out);
 
 /* Loads the settings and sets the log level from them. Returns 0 or
  * EXIT_CONFIG, having said why. */
+EW_MUST_CHECK
 int cli_load_settings(const char *config, struct settings *s);
 
 /* Opens the store of loaded settings without a loop (the synchronous
  * API). Returns 0 or EXIT_FAILURE_RUNTIME, having said why. */
+EW_MUST_CHECK
 int cli_open_store(const struct settings *s, struct store **st);
 
 /* Signs and queues one command; the agent gets it when it connects. */
+EW_MUST_CHECK
 int cli_queue_command(struct store *st, struct ca *ca, const char *agent,
 		      const char *type, const msgpack_sbuffer *args,
 		      long long seconds, uint64_t *id);

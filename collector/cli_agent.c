@@ -118,7 +118,10 @@ static void print_event(void *arg, const struct store_event_row *r)
 	if (clamped)
 		timeutil_format_us(r->agent_ts_us, agent_when,
 				   sizeof(agent_when));
-	event_body_to_json(r->ev.body, r->ev.body_len, &json);
+	if (event_body_to_json(r->ev.body, r->ev.body_len, &json) != 0)
+		fprintf(stderr, "eduwatch-collector: event %llu of %s: body "
+				"cannot be rendered, shown as {}\n",
+			(unsigned long long)r->ev.seq, r->ev.agent);
 	if (ls->json) {
 		printf("%s{\"ts\":\"%s\",\"received\":\"%s\",\"agent\":",
 		       ls->count ? "," : "", when, received);
@@ -233,8 +236,13 @@ int cmd_command_send(struct cli *cli, struct cli_env *env)
 	char err[512];
 	long long seconds = 0;
 	bool known = false;
-	command_seconds(cli, &seconds); /* checked */
-	store_agent_allowed(env->store, cli->agent, &known);
+	EW_IGNORE(command_seconds(cli, &seconds)); /* checked */
+	if (store_agent_allowed(env->store, cli->agent, &known) != 0) {
+		fprintf(stderr, "eduwatch-collector: cannot read agent '%s' "
+				"from the store\n",
+			cli->agent);
+		return EXIT_FAILURE;
+	}
 	if (!known) {
 		fprintf(stderr, "eduwatch-collector: no active agent '%s'\n",
 			cli->agent);
@@ -310,7 +318,12 @@ int cmd_backup_key_recover(struct cli *cli, struct cli_env *env)
 	char err[512];
 	const char *pass = getenv("EDUWATCH_BACKUP_PASSWORD");
 	struct escrow_find f = {.agent = cli->agent};
-	store_host_states(env->store, NULL, find_escrow, &f);
+	if (store_host_states(env->store, NULL, find_escrow, &f) != 0) {
+		fprintf(stderr, "eduwatch-collector: cannot read host states "
+				"from the store\n");
+		alloc_free(f.blob);
+		return EXIT_FAILURE;
+	}
 	if (f.blob == NULL) {
 		fprintf(stderr, "eduwatch-collector: agent %s has sent no backup "
 				"key escrow\n",

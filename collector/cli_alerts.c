@@ -109,7 +109,7 @@ int cmd_alerts_set_check(const struct cli *cli)
 int cmd_alerts_set(struct cli *cli, struct cli_env *env)
 {
 	long id = 0;
-	cli_parse_long(cli->argv[2], 1, LONG_MAX, &id); /* checked */
+	EW_IGNORE(cli_parse_long(cli->argv[2], 1, LONG_MAX, &id)); /* checked */
 	const char *state = strcmp(cli->argv[1], "ack") == 0 ? "acknowledged"
 							      : "resolved";
 	int rc = store_alert_set_state(env->store, (uint64_t)id, state, cli->by);

@@ -86,8 +86,10 @@ static size_t push_bundle(struct store *st, struct ca *ca, const char *agent,
 	struct agent_ids targets = {0};
 	if (agent)
 		add_agent_id(&targets, agent);
-	else
-		store_agent_list(st, NULL, collect_agent, &targets);
+	else if (store_agent_list(st, NULL, collect_agent, &targets) != 0)
+		/* Queued to those listed; the CLI prints how many. */
+		fprintf(stderr, "eduwatch-collector: cannot list every agent "
+				"from the store\n");
 	msgpack_sbuffer args;
 	msgpack_packer pk;
 	msgpack_sbuffer_init(&args);

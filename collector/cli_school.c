@@ -102,7 +102,7 @@ int cmd_token_create(struct cli *cli, struct cli_env *env)
 	char token[64];
 	unsigned char hash[32];
 	struct store_school sc;
-	config_parse_duration(cli->expires, &seconds); /* checked */
+	EW_IGNORE(config_parse_duration(cli->expires, &seconds)); /* checked */
 	if (store_school_get(env->store, cli->school, &sc) != 0) {
 		fprintf(stderr, "eduwatch-collector: no school '%s' (add it with "
 				"'school add')\n", cli->school);

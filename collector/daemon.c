@@ -102,8 +102,11 @@ static void log_forward_stats(struct daemon *d)
 		if (d->forwarders[i] == NULL)
 			continue;
 		forward_get_stats(d->forwarders[i], &fs);
-		store_forward_depth(d->store, name, &queued);
-		store_dead_letter_count(d->store, name, &dead);
+		/* -1 in the log line: the store could not say. */
+		if (store_forward_depth(d->store, name, &queued) != 0)
+			queued = -1;
+		if (store_dead_letter_count(d->store, name, &dead) != 0)
+			dead = -1;
 		log_info("forward %s: sent=%llu skipped=%llu queued=%lld "
 			 "dead_letters=%lld failed_attempts=%llu connects=%llu "
 			 "last_error=%s",
@@ -122,9 +125,13 @@ static void on_silence_timer(uv_timer_t *timer)
 	size_t raised;
 	if (d->store == NULL)
 		return;
-	alert_sweep_silence(d->store, alert_rule_for(&d->rules, "agent.silent"),
-			    timeutil_now_us(), d->settings->stale_after,
-			    &raised);
+	int rc = alert_sweep_silence(d->store,
+				     alert_rule_for(&d->rules, "agent.silent"),
+				     timeutil_now_us(), d->settings->stale_after,
+				     &raised);
+	if (rc != 0)
+		log_warn("collector: silence sweep failed, next one retries: %s",
+			 uv_strerror(rc));
 }
 
 static void count_drop(void *arg, const struct alert_rule *rule,
@@ -484,7 +491,13 @@ int collector_run(const char *config_path, const struct settings *s)
 	    (rc = start_web(&d)) != 0 || (rc = write_ports(&d)) != 0)
 		goto done;
 	start_timers(&d);
-	signals_start(d.loop, &d.signals, &d, on_stop_signal, on_reload);
+	/* Without its handlers the collector still dies on SIGTERM (the
+	 * default action), only without draining: not worth refusing to
+	 * serve for. */
+	if ((rc = signals_start(d.loop, &d.signals, &d, on_stop_signal,
+				on_reload)) != 0)
+		log_err("collector: cannot handle signals, a stop will not "
+			"drain: %s", uv_strerror(rc));
 	log_info("collector: eduwatch-collector %s serving from %s",
 		 EDUWATCH_VERSION, s->state_dir);
 	uv_run(d.loop, UV_RUN_DEFAULT);

@@ -6,6 +6,8 @@
 #ifndef EDUWATCH_DAEMON_H
 #define EDUWATCH_DAEMON_H
 
+#include "common/check.h"
+
 #include "collector/settings.h"
 #include "collector/store.h"
 
@@ -19,6 +21,7 @@ void collector_store_options(const struct settings *s,
 /* Runs until stopped; borrows s for that long. Returns 0, -EINVAL when
  * the configuration is wrong (CA, TLS, alert rules, a destination), or
  * -EIO when the store or a listener cannot start, having logged why. */
+EW_MUST_CHECK
 int collector_run(const char *config_path, const struct settings *s);
 
 #endif

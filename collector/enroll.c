@@ -532,8 +532,9 @@ static void tls_conn_timer_closed(uv_handle_t *handle)
 static void tls_conn_write(void *arg, const void *data, size_t len)
 {
 	struct tls_conn *tc = arg;
+	/* A failed write fails the stream, whose close ends the session. */
 	if (tc->ts != NULL)
-		tls_stream_write(tc->ts, data, len);
+		EW_IGNORE(tls_stream_write(tc->ts, data, len));
 }
 
 static void tls_conn_close(void *arg)

@@ -17,6 +17,8 @@
 #ifndef EDUWATCH_ENROLL_H
 #define EDUWATCH_ENROLL_H
 
+#include "common/check.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,10 +43,12 @@ struct enroll;
 
 /* A listener-less enrollment service: sessions are fed by the caller.
  * ca and store are borrowed. enroll_start() adds the TLS listener. */
+EW_MUST_CHECK
 int enroll_new(uv_loop_t *loop, struct ca *ca, struct store *store,
 	       struct enroll **out);
 
 /* ctx, ca and store are borrowed. */
+EW_MUST_CHECK
 int enroll_start(uv_loop_t *loop, SSL_CTX *ctx, struct ca *ca,
 		 struct store *store, const char *host, int port,
 		 struct enroll **out, char *err, size_t errlen);
@@ -73,6 +77,7 @@ struct enroll_session;
 
 /* addr is the peer's "ip:port", used for logs and per-address limits.
  * io and arg are borrowed until enroll_session_detach(). */
+EW_MUST_CHECK
 int enroll_session_new(struct enroll *en, const char *addr,
 		       const struct enroll_session_io *io, void *arg,
 		       struct enroll_session **out);
@@ -86,6 +91,7 @@ bool enroll_session_done(const struct enroll_session *s);
 void enroll_session_detach(struct enroll_session *s);
 
 /* A new random token ("ewt_" + 43 base64url chars) and its SHA-256. */
+EW_MUST_CHECK
 int enroll_token_new(char token[64], unsigned char hash[32]);
 void enroll_token_hash(const char *token, unsigned char hash[32]);
 

@@ -26,6 +26,8 @@
 #ifndef EDUWATCH_FORWARD_H
 #define EDUWATCH_FORWARD_H
 
+#include "common/check.h"
+
 #include <stdint.h>
 
 #include "collector/cef.h"
@@ -44,6 +46,7 @@ struct forward_stats {
 };
 
 /* collector_host names this collector in syslog HOSTNAME and CEF dvchost. */
+EW_MUST_CHECK
 int forward_start(struct store *st, const struct forward_dest *dest,
 		  const char *collector_host, struct forwarder **out,
 		  char *err, size_t errlen);

@@ -147,8 +147,9 @@ static void conn_free_if_done(struct conn *c)
 
 static void send_frame(struct conn *c, struct wire_out *out)
 {
+	/* A failed write fails the stream, whose close drops the conn. */
 	if (wire_out_finish(out) == 0 && !c->closing)
-		tls_stream_write(c->ts, out->buf.data, out->buf.size);
+		EW_IGNORE(tls_stream_write(c->ts, out->buf.data, out->buf.size));
 	wire_out_release(out);
 }
 
@@ -359,13 +360,22 @@ static void deliver_commands(struct ingest *ing, struct conn *only)
 {
 	struct pending_list list;
 	list.count = 0;
-	store_commands_pending(ing->store, only ? only->agent : NULL,
-			       collect_pending, &list);
+	int rc = store_commands_pending(ing->store, only ? only->agent : NULL,
+					collect_pending, &list);
+	if (rc != 0)
+		/* What was collected is still sent; the rest stays pending
+		 * for the next delivery. */
+		log_warn("ingest: cannot read pending commands: %s",
+			 uv_strerror(rc));
 	for (int i = 0; i < list.count; i++) {
 		struct pending_command *p = &list.items[i];
 		struct conn *c = only ? only : find_conn(ing, p->agent);
 		if (c != NULL && tls_stream_write(c->ts, p->frame, p->len) == 0) {
-			store_command_mark_sent(ing->store, p->id);
+			if ((rc = store_command_mark_sent(ing->store, p->id)) != 0)
+				/* Sent again later; the agent refuses a
+				 * replayed id. */
+				log_warn("ingest: cannot mark command %llu sent: %s",
+					 (unsigned long long)p->id, uv_strerror(rc));
 			log_info("ingest: sent command %llu to %s",
 				 (unsigned long long)p->id, who(c));
 		}
@@ -488,7 +498,9 @@ static int handle_events(struct conn *c, const msgpack_object *root)
 				    "'%s'", ev.agent, c->agent);
 			return -1;
 		}
-		store_batch_add(batch, &ev);
+		/* The batch was made for n events: a refusal is a bug here. */
+		int added = store_batch_add(batch, &ev);
+		EW_ASSERT(added == 0);
 	}
 	spend_tokens(c, n);
 	pa->conn = c;

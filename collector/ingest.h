@@ -12,6 +12,8 @@
 #ifndef EDUWATCH_INGEST_H
 #define EDUWATCH_INGEST_H
 
+#include "common/check.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -63,6 +65,7 @@ struct ingest;
 
 /* ctx is borrowed and must outlive the ingest; a peer check that refuses
  * revoked agents is installed on it. */
+EW_MUST_CHECK
 int ingest_start(uv_loop_t *loop, SSL_CTX *ctx, struct store *store,
 		 const struct ingest_options *opts, struct ingest **out,
 		 char *err, size_t errlen);

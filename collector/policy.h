@@ -20,6 +20,8 @@
 #ifndef EDUWATCH_POLICY_H
 #define EDUWATCH_POLICY_H
 
+#include "common/check.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -69,6 +71,7 @@ struct policy {
 /* Loads one file. Errors name the file, line and key, e.g.
  * "level2.yaml:14: key 'checks[2].test': ..." or, for a value that does
  * not fit its test, "level2.yaml: check 'av-sig-age': ...". */
+EW_MUST_CHECK
 int policy_load(const char *path, struct policy *out, char *err,
 		size_t errlen);
 void policy_free(struct policy *p);
@@ -76,6 +79,7 @@ void policy_free(struct policy *p);
 /* Gives a check's test and value their meaning (op, number, age_s), so a
  * typo fails at load; errors name path and the check's id. Alert rules
  * use the same language. */
+EW_MUST_CHECK
 int policy_check_parse(const char *path, struct policy_check *c, char *err,
 		       size_t errlen);
 
@@ -93,6 +97,7 @@ struct policy_set {
 	struct policy levels[POLICY_LEVELS];
 };
 
+EW_MUST_CHECK
 int policy_set_load(const char *dir, struct policy_set *out, char *err,
 		    size_t errlen);
 void policy_set_free(struct policy_set *set);

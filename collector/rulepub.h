@@ -11,6 +11,8 @@
 #ifndef EDUWATCH_RULEPUB_H
 #define EDUWATCH_RULEPUB_H
 
+#include "common/check.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,6 +24,7 @@ void rulepub_dir(const char *state_dir, char *out, size_t cap);
 
 /* Builds, signs and stores a new bundle. A rule that fails to compile is
  * named in err as FILE:LINE. Returns 0 or a negative errno. */
+EW_MUST_CHECK
 int rulepub_publish(const char *state_dir, const char *const *sets,
 		    size_t nsets, EVP_PKEY *key, struct bundle_info *info,
 		    size_t *file_size, char *err, size_t errlen);
@@ -32,6 +35,7 @@ uint64_t rulepub_latest(const char *state_dir);
 /* Signs an IOC list (domains and addresses, one a line) as an "ioc"
  * bundle, stored as ioc-<version>.ewb. */
 #define RULEPUB_IOC_MAX (256u * 1024u * 1024u)
+EW_MUST_CHECK
 int rulepub_publish_ioc(const char *state_dir, const char *file, EVP_PKEY *key,
 			struct bundle_info *info, size_t *file_size, char *err,
 			size_t errlen);

@@ -11,6 +11,8 @@
 #ifndef EDUWATCH_SCORE_H
 #define EDUWATCH_SCORE_H
 
+#include "common/check.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -53,6 +55,7 @@ struct score_report {
 
 /* Scores every school (school NULL) or one, against the policy of its
  * level. Returns 0, -ENOENT for an unknown school, or a negative errno. */
+EW_MUST_CHECK
 int score_compute(struct store *st, const struct policy_set *policies,
 		  const char *school, int64_t now_us, struct score_report *out,
 		  char *err, size_t errlen);
@@ -86,6 +89,7 @@ void score_day(int64_t now_us, char day[11]);
 
 /* Whether the province already has a snapshot for day: the daemon takes
  * one snapshot a day, whoever takes it first. */
+EW_MUST_CHECK
 int score_snapshot_exists(struct store *st, const char *day, bool *exists);
 
 /* Called for each compliance drop that opened a new alert. */
@@ -96,6 +100,7 @@ typedef void (*score_drop_fn)(void *arg, const struct alert_rule *rule,
  * province (replacing what that day held), and checks each school
  * against drop_rule (NULL: none) first. Sets *recorded to the number of
  * scores written. Returns 0 or a negative errno from the store. */
+EW_MUST_CHECK
 int score_snapshot(struct store *st, const struct score_report *r,
 		   const struct alert_rule *drop_rule, const char *day,
 		   score_drop_fn on_drop, void *arg, int *recorded);

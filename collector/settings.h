@@ -2,6 +2,8 @@
 #ifndef EDUWATCH_SETTINGS_H
 #define EDUWATCH_SETTINGS_H
 
+#include "common/check.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -78,6 +80,7 @@ struct settings {
 
 /* Loads path (defaults for what it omits). Returns 0 or -EINVAL with a
  * message naming file, line and key. */
+EW_MUST_CHECK
 int settings_load(const char *path, struct settings *out, char *err,
 		  size_t errlen);
 
@@ -87,6 +90,7 @@ int settings_load(const char *path, struct settings *out, char *err,
 void settings_set_overrides(char *const *items, size_t n);
 
 /* Writes a commented collector.yaml for a new state directory. */
+EW_MUST_CHECK
 int settings_write_default(const char *path, const char *state_dir,
 			   const char *rules_dir, char *err, size_t errlen);
 

@@ -34,6 +34,8 @@
 #ifndef EDUWATCH_STORE_H
 #define EDUWATCH_STORE_H
 
+#include "common/check.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -110,6 +112,7 @@ struct store_options {
 
 /* The loop receives commit callbacks; NULL opens the store for synchronous
  * use only (the CLI), without a writer thread. */
+EW_MUST_CHECK
 int store_open(const struct store_options *opts, uv_loop_t *loop,
 	       struct store **out, char *err, size_t errlen);
 /* Commits what is queued, stops the writer, closes. NULL is a no-op. Must
@@ -124,9 +127,11 @@ struct store_batch;
 typedef void (*store_commit_cb)(void *arg, int status, unsigned stored,
 				unsigned dup);
 
+EW_MUST_CHECK
 struct store_batch *store_batch_new(size_t capacity);
 void store_batch_free(struct store_batch *batch);
 /* Moves ev into the batch (ev's body is taken; ev is cleared). */
+EW_MUST_CHECK
 int store_batch_add(struct store_batch *batch, struct event *ev);
 size_t store_batch_count(const struct store_batch *batch);
 /* Takes ownership of batch. cb runs on the loop thread. */
@@ -164,48 +169,62 @@ enum store_token_result {
 	STORE_TOKEN_USED,
 };
 
+EW_MUST_CHECK
 int store_school_add(struct store *st, const struct store_school *school);
+EW_MUST_CHECK
 int store_school_get(struct store *st, const char *code,
 		     struct store_school *out);
+EW_MUST_CHECK
 int store_school_list(struct store *st,
 		      void (*cb)(void *arg, const struct store_school *s),
 		      void *arg);
 
 /* hash is SHA-256 of the token; the token itself is never stored. */
+EW_MUST_CHECK
 int store_token_add(struct store *st, const unsigned char hash[32],
 		    const char *school, int uses, int64_t expires_us);
 /* Atomically checks and uses one use of a token; on OK, fills school. */
+EW_MUST_CHECK
 int store_token_consume(struct store *st, const unsigned char hash[32],
 			enum store_token_result *result,
 			char school[STORE_CODE_MAX + 1]);
 
+EW_MUST_CHECK
 int store_agent_add(struct store *st, const char *id, const char *school,
 		    const char *hostname, const char *cert_sha256);
 /* -ENOENT if there is no such agent. */
+EW_MUST_CHECK
 int store_agent_revoke(struct store *st, const char *id);
 /* Unknown agents count as revoked: only enrolled ones may connect. */
+EW_MUST_CHECK
 int store_agent_allowed(struct store *st, const char *id, bool *allowed);
 /* Agents revoked after since_us, oldest first (to close live
  * connections). */
+EW_MUST_CHECK
 int store_agents_revoked_since(struct store *st, int64_t since_us,
 			       void (*cb)(void *arg, const char *id,
 					  int64_t revoked_us),
 			       void *arg);
+EW_MUST_CHECK
 int store_agent_list(struct store *st, const char *school,
 		     void (*cb)(void *arg, const struct store_agent *a),
 		     void *arg);
 
 /* Commands for agents: the frame is signed by the CLI with the CA key and
  * stored whole; ingest sends it when the agent is connected. */
+EW_MUST_CHECK
 int store_command_add(struct store *st, const char *agent, const char *type,
 		      int64_t issued_us, int64_t expires_us, uint64_t *id);
+EW_MUST_CHECK
 int store_command_set_frame(struct store *st, uint64_t id, const char *frame,
 			    size_t len);
 /* Unsent, unexpired commands, for one agent or (NULL) for all. */
+EW_MUST_CHECK
 int store_commands_pending(struct store *st, const char *agent,
 			   void (*cb)(void *arg, uint64_t id, const char *agent,
 				      const char *frame, size_t len),
 			   void *arg);
+EW_MUST_CHECK
 int store_command_mark_sent(struct store *st, uint64_t id);
 
 struct store_event_row {
@@ -217,11 +236,13 @@ struct store_event_row {
 };
 
 /* The newest `limit` events, newest first, optionally for one agent. */
+EW_MUST_CHECK
 int store_recent_events(struct store *st, const char *agent, int limit,
 			void (*cb)(void *arg, const struct store_event_row *r),
 			void *arg);
 
 /* Counts stored events, optionally for one agent and one boot (0: any). */
+EW_MUST_CHECK
 int store_count_events(struct store *st, const char *agent, uint64_t boot,
 		       long long *count);
 /* What scoring reads: each enrolled, unrevoked agent of a school (NULL:
@@ -238,6 +259,7 @@ struct store_host_row {
 	size_t body_len;
 };
 
+EW_MUST_CHECK
 int store_host_states(struct store *st, const char *school,
 		      void (*cb)(void *arg, const struct store_host_row *r),
 		      void *arg);
@@ -253,8 +275,10 @@ struct store_snapshot {
 	int pcs;
 };
 
+EW_MUST_CHECK
 int store_snapshot_put(struct store *st, const struct store_snapshot *snap);
 /* Newest first, at most limit, for one scope and key. */
+EW_MUST_CHECK
 int store_snapshot_list(struct store *st, const char *scope, const char *key,
 			int limit,
 			void (*cb)(void *arg, const struct store_snapshot *s),
@@ -262,20 +286,24 @@ int store_snapshot_list(struct store *st, const char *scope, const char *key,
 
 /* Raises an alert outside the event path (silence, compliance drop).
  * *created tells whether it is new rather than folded. */
+EW_MUST_CHECK
 int store_alert_raise(struct store *st, const struct store_alert *a,
 		      bool *created);
 /* Newest first; state and school may be NULL for any. */
+EW_MUST_CHECK
 int store_alert_list(struct store *st, const char *state, const char *school,
 		     int limit,
 		     void (*cb)(void *arg, const struct store_alert *a),
 		     void *arg);
 /* Moves an alert to "acknowledged" or "resolved", recording who and
  * when. -ENOENT: no such alert; -EALREADY: it was resolved already. */
+EW_MUST_CHECK
 int store_alert_set_state(struct store *st, uint64_t id, const char *state,
 			  const char *who);
 
 /* Unrevoked agents that have said nothing since before_us (enrolled and
  * never heard from count from their enrollment). */
+EW_MUST_CHECK
 int store_agents_silent(struct store *st, int64_t before_us,
 			void (*cb)(void *arg, const char *agent,
 				   int64_t last_us),
@@ -284,12 +312,15 @@ int store_agents_silent(struct store *st, int64_t before_us,
 /* The oldest alerts queued for a destination with an id above after_id,
  * in order (after_id lets a sender stream past what it has sent but not
  * yet seen confirmed). */
+EW_MUST_CHECK
 int store_forward_next(struct store *st, const char *dest, uint64_t after_id,
 		       int limit,
 		       void (*cb)(void *arg, const struct store_alert *a),
 		       void *arg);
 /* Dequeues every alert up to and including id for dest. */
+EW_MUST_CHECK
 int store_forward_done(struct store *st, const char *dest, uint64_t id);
+EW_MUST_CHECK
 int store_forward_depth(struct store *st, const char *dest, long long *n);
 
 /* Dead letters: alerts a destination refused for good (an HTTP 4xx that
@@ -310,13 +341,16 @@ struct store_dead_letter {
  * queue, and, when notice is not NULL, raises the alerts that the store's
  * alert function makes of that collector-made event (the local alert
  * about the refusal). Borrows everything. */
+EW_MUST_CHECK
 int store_dead_letter_add(struct store *st, const struct store_dead_letter *dl,
 			  const struct event *notice);
 /* Newest first; dest NULL for every destination. */
+EW_MUST_CHECK
 int store_dead_letter_list(struct store *st, const char *dest, int limit,
 			   void (*cb)(void *arg,
 				      const struct store_dead_letter *dl),
 			   void *arg);
+EW_MUST_CHECK
 int store_dead_letter_count(struct store *st, const char *dest,
 			    long long *n);
 

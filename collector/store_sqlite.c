@@ -226,7 +226,9 @@ static int migrate(sqlite3 *db, char *err, size_t errlen)
 		return -EIO;
 	version = schema_version(db);
 	if (version > SCHEMA_VERSION) {
-		sqlite_exec(db, "ROLLBACK", NULL, 0);
+		/* Already failing; a failed ROLLBACK ends with the
+		 * connection. */
+		EW_IGNORE(sqlite_exec(db, "ROLLBACK", NULL, 0));
 		snprintf(err, errlen,
 			 "database schema version %d is newer than this "
 			 "collector (%d): upgrade the collector",
@@ -239,7 +241,8 @@ static int migrate(sqlite3 *db, char *err, size_t errlen)
 			 "INSERT INTO schema_version VALUES(%d)", v + 1);
 		if (sqlite_exec(db, migrations[v], err, errlen) != 0 ||
 		    sqlite_exec(db, bump, err, errlen) != 0) {
-			sqlite_exec(db, "ROLLBACK", NULL, 0);
+			/* Already failing, as above. */
+			EW_IGNORE(sqlite_exec(db, "ROLLBACK", NULL, 0));
 			return -EIO;
 		}
 		if (version > 0)

@@ -13,6 +13,8 @@
 #ifndef EDUWATCH_STORE_SQLITE_H
 #define EDUWATCH_STORE_SQLITE_H
 
+#include "common/check.h"
+
 #include <sqlite3.h>
 
 #include "collector/store_backend.h"
@@ -173,10 +175,12 @@ struct sq_done {
  * end or until row says stop, and resets. 0, or -EIO when the statement
  * failed (c->last_code has SQLite's code), -EINVAL for arguments that do
  * not fit the statement. done may be NULL. */
+EW_MUST_CHECK
 int sq_run(struct sq_conn *c, enum sq_id id, const struct sq_arg *args,
 	   size_t nargs, sq_row_fn row, void *arg, struct sq_done *done);
 /* Prepares a list of statements now (the writer's, so that a bad schema
  * fails at open, not at the first event). */
+EW_MUST_CHECK
 int sq_prepare(struct sq_conn *c, const enum sq_id *ids, size_t n,
 	       char *err, size_t errlen);
 /* Finalizes every statement and closes the connection. */
@@ -253,11 +257,14 @@ static inline struct sqlite_store *sqlite_impl(const struct store *st)
 }
 
 /* setup (store_sqlite.c) */
+EW_MUST_CHECK
 int sqlite_open_connection(struct sqlite_store *s, sqlite3 **out, char *err,
 			   size_t errlen);
+EW_MUST_CHECK
 int sqlite_exec(sqlite3 *db, const char *sql, char *err, size_t errlen);
 
 /* writer (store_sqlite_writer.c) */
+EW_MUST_CHECK
 int sqlite_writer_start(struct sqlite_store *s, uv_loop_t *loop, char *err,
 			size_t errlen);
 void sqlite_writer_stop(struct sqlite_store *s);
@@ -266,75 +273,105 @@ size_t sqlite_backlog(const struct store *st);
 
 /* alerts (store_sqlite_query.c): opens an alert, or folds it into the
  * unresolved one with the same key, on c inside its transaction. */
+EW_MUST_CHECK
 int sqlite_write_alert(struct sqlite_store *s, struct sq_conn *c,
 		       const struct store_alert *a, int64_t now,
 		       bool *created);
 
 /* the synchronous calls (store_sqlite_query.c) */
+EW_MUST_CHECK
 int sqlite_school_add(struct store *st, const struct store_school *sc);
+EW_MUST_CHECK
 int sqlite_school_get(struct store *st, const char *code,
 		      struct store_school *out);
+EW_MUST_CHECK
 int sqlite_school_list(struct store *st,
 		       void (*cb)(void *, const struct store_school *),
 		       void *arg);
+EW_MUST_CHECK
 int sqlite_token_add(struct store *st, const unsigned char hash[32],
 		     const char *school, int uses, int64_t expires_us);
+EW_MUST_CHECK
 int sqlite_token_consume(struct store *st, const unsigned char hash[32],
 			 enum store_token_result *result, char *school);
+EW_MUST_CHECK
 int sqlite_agent_add(struct store *st, const char *id, const char *school,
 		     const char *hostname, const char *cert_sha256);
+EW_MUST_CHECK
 int sqlite_agent_revoke(struct store *st, const char *id);
+EW_MUST_CHECK
 int sqlite_agent_allowed(struct store *st, const char *id, bool *allowed);
+EW_MUST_CHECK
 int sqlite_agents_revoked_since(struct store *st, int64_t since_us,
 				void (*cb)(void *, const char *, int64_t),
 				void *arg);
+EW_MUST_CHECK
 int sqlite_agents_silent(struct store *st, int64_t before_us,
 			 void (*cb)(void *, const char *, int64_t), void *arg);
+EW_MUST_CHECK
 int sqlite_agent_list(struct store *st, const char *school,
 		      void (*cb)(void *, const struct store_agent *),
 		      void *arg);
+EW_MUST_CHECK
 int sqlite_count_events(struct store *st, const char *agent, uint64_t boot,
 			long long *count);
+EW_MUST_CHECK
 int sqlite_recent_events(struct store *st, const char *agent, int limit,
 			 void (*cb)(void *, const struct store_event_row *),
 			 void *arg);
+EW_MUST_CHECK
 int sqlite_command_add(struct store *st, const char *agent, const char *type,
 		       int64_t issued_us, int64_t expires_us, uint64_t *id);
+EW_MUST_CHECK
 int sqlite_command_set_frame(struct store *st, uint64_t id, const char *frame,
 			     size_t len);
+EW_MUST_CHECK
 int sqlite_command_mark_sent(struct store *st, uint64_t id);
+EW_MUST_CHECK
 int sqlite_commands_pending(struct store *st, const char *agent,
 			    void (*cb)(void *, uint64_t, const char *,
 				       const char *, size_t),
 			    void *arg);
+EW_MUST_CHECK
 int sqlite_host_states(struct store *st, const char *school,
 		       void (*cb)(void *, const struct store_host_row *),
 		       void *arg);
+EW_MUST_CHECK
 int sqlite_snapshot_put(struct store *st, const struct store_snapshot *snap);
+EW_MUST_CHECK
 int sqlite_snapshot_list(struct store *st, const char *scope, const char *key,
 			 int limit,
 			 void (*cb)(void *, const struct store_snapshot *),
 			 void *arg);
+EW_MUST_CHECK
 int sqlite_alert_raise(struct store *st, const struct store_alert *a,
 		       bool *created);
+EW_MUST_CHECK
 int sqlite_alert_list(struct store *st, const char *state, const char *school,
 		      int limit, void (*cb)(void *, const struct store_alert *),
 		      void *arg);
+EW_MUST_CHECK
 int sqlite_alert_set_state(struct store *st, uint64_t id, const char *state,
 			   const char *who);
+EW_MUST_CHECK
 int sqlite_forward_next(struct store *st, const char *dest, uint64_t after_id,
 			int limit,
 			void (*cb)(void *, const struct store_alert *),
 			void *arg);
+EW_MUST_CHECK
 int sqlite_forward_done(struct store *st, const char *dest, uint64_t id);
+EW_MUST_CHECK
 int sqlite_forward_depth(struct store *st, const char *dest, long long *n);
+EW_MUST_CHECK
 int sqlite_dead_letter_add(struct store *st,
 			   const struct store_dead_letter *dl,
 			   const struct event *notice);
+EW_MUST_CHECK
 int sqlite_dead_letter_list(struct store *st, const char *dest, int limit,
 			    void (*cb)(void *,
 				       const struct store_dead_letter *),
 			    void *arg);
+EW_MUST_CHECK
 int sqlite_dead_letter_count(struct store *st, const char *dest,
 			     long long *n);
 

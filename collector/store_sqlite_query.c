@@ -569,9 +569,10 @@ int sqlite_alert_set_state(struct store *st, uint64_t id, const char *state,
 			NULL, NULL, &done);
 	/* Nothing changed: no such alert, or already past that state. */
 	if (rc == 0 && done.changes == 0) {
-		sq_run(&s->admin, SQ_ALERT_EXISTS, SQ_ARGS(SQ_INT(id)),
-		       read_count, &n, NULL);
-		rc = n == 0 ? -ENOENT : -EALREADY;
+		rc = sq_run(&s->admin, SQ_ALERT_EXISTS, SQ_ARGS(SQ_INT(id)),
+			    read_count, &n, NULL);
+		if (rc == 0)
+			rc = n == 0 ? -ENOENT : -EALREADY;
 	}
 	sq_admin_leave(s, &h);
 	return rc;

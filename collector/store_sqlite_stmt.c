@@ -434,7 +434,8 @@ int sq_admin_end(struct sqlite_store *s, int rc)
 			      NULL) == 0
 			       ? 0
 			       : -EIO;
-	sq_run(&s->admin, SQ_ROLLBACK, SQ_NO_ARGS, NULL, NULL, NULL);
+	/* Already failing; the error to report is the first one. */
+	EW_IGNORE(sq_run(&s->admin, SQ_ROLLBACK, SQ_NO_ARGS, NULL, NULL, NULL));
 	return rc;
 }
 

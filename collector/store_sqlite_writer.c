@@ -132,7 +132,9 @@ static int write_batches(struct sqlite_store *s, struct store_batch *list)
 		log_err("store: writing %s failed: %s; the batches are not "
 			"acked and agents will resend them",
 			s->path, sqlite3_errmsg(s->writer.db));
-		sq_run(&s->writer, SQ_ROLLBACK, SQ_NO_ARGS, NULL, NULL, NULL);
+		/* Already failing; the commit's error is the one to report. */
+		EW_IGNORE(sq_run(&s->writer, SQ_ROLLBACK, SQ_NO_ARGS, NULL, NULL,
+				 NULL));
 		return (code & 0xff) == SQLITE_FULL ? -ENOSPC : -EIO;
 	}
 	return 0;

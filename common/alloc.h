@@ -6,12 +6,19 @@
 #ifndef EDUWATCH_ALLOC_H
 #define EDUWATCH_ALLOC_H
 
+#include "common/check.h"
+
 #include <stddef.h>
 
+EW_MUST_CHECK
 void *alloc_bytes(size_t n);
+EW_MUST_CHECK
 void *alloc_zeroed(size_t count, size_t size);
+EW_MUST_CHECK
 void *alloc_resize(void *p, size_t n);
+EW_MUST_CHECK
 char *alloc_strdup(const char *s);
+EW_MUST_CHECK
 char *alloc_strndup(const char *s, size_t n);
 void alloc_free(void *p);
 

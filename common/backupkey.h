@@ -12,6 +12,8 @@
 #ifndef EDUWATCH_BACKUPKEY_H
 #define EDUWATCH_BACKUPKEY_H
 
+#include "common/check.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,22 +26,28 @@
 
 /* AES-256-GCM: out = nonce || ciphertext || tag (len + OVERHEAD bytes),
  * with aad bound in. Returns 0, or -EBADMSG when opening fails. */
+EW_MUST_CHECK
 int backupkey_seal(const uint8_t key[32], const void *aad, size_t aad_len,
 		   const void *plain, size_t len, uint8_t *out);
+EW_MUST_CHECK
 int backupkey_unseal(const uint8_t key[32], const void *aad, size_t aad_len,
 		     const uint8_t *in, size_t len, uint8_t *out);
 
 /* The key file, written atomically with mode 0600. */
+EW_MUST_CHECK
 int backupkey_write(const char *path, const uint8_t keys[BACKUPKEY_LEN],
 		    const char *passphrase);
 /* Returns 0, -EACCES for a wrong passphrase, -EBADMSG for a damaged
  * file, -EINVAL when its scrypt cost is out of bounds. */
+EW_MUST_CHECK
 int backupkey_parse(const void *data, size_t len, const char *passphrase,
 		    uint8_t keys[BACKUPKEY_LEN]);
 
+EW_MUST_CHECK
 int backupkey_escrow_seal(const uint8_t keys[BACKUPKEY_LEN],
 			  EVP_PKEY *recipient, char **out, size_t *out_len);
 /* Returns 0, -EACCES (sealed for another key) or -EBADMSG. */
+EW_MUST_CHECK
 int backupkey_escrow_open(const void *escrow, size_t len, EVP_PKEY *ca_key,
 			  uint8_t keys[BACKUPKEY_LEN]);
 

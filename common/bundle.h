@@ -21,6 +21,8 @@
 #ifndef EDUWATCH_BUNDLE_H
 #define EDUWATCH_BUNDLE_H
 
+#include "common/check.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,17 +43,20 @@ struct bundle_info {
 
 /* Compresses and signs raw (the compiled rules) into a new bundle file
  * image in *out (free with alloc_free). Returns 0 or a negative errno. */
+EW_MUST_CHECK
 int bundle_build(EVP_PKEY *key, const struct bundle_info *info,
 		 const void *raw, size_t raw_len, char **out, size_t *out_len);
 
 /* Checks a bundle image: layout, signature, payload hash, then inflates.
  * On success fills info and *raw (free with alloc_free). Returns 0, or
  * -EBADMSG (damaged) / -EPERM (not signed by pubkey) with a reason. */
+EW_MUST_CHECK
 int bundle_open(const void *data, size_t len, EVP_PKEY *pubkey,
 		struct bundle_info *info, void **raw, size_t *raw_len,
 		char *err, size_t errlen);
 
 /* Reads and opens a bundle file. */
+EW_MUST_CHECK
 int bundle_open_file(const char *path, EVP_PKEY *pubkey,
 		     struct bundle_info *info, void **raw, size_t *raw_len,
 		     char *err, size_t errlen);

@@ -14,6 +14,8 @@
 #ifndef EDUWATCH_COMMAND_H
 #define EDUWATCH_COMMAND_H
 
+#include "common/check.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -40,6 +42,7 @@ struct command {
 
 /* Packs and signs a complete command frame into out (a wire frame with its
  * length header). */
+EW_MUST_CHECK
 int command_build_frame(const struct command *cmd, EVP_PKEY *key,
 			msgpack_sbuffer *out);
 
@@ -54,6 +57,7 @@ struct command_policy {
 /* Decodes and checks a command frame's map. Fills cmd on success (free
  * with command_clear). Returns 0, or -EBADMSG / -EPERM / -ETIMEDOUT /
  * -EALREADY with a reason in err. */
+EW_MUST_CHECK
 int command_verify(const msgpack_object *frame, EVP_PKEY *pubkey,
 		   const struct command_policy *policy, struct command *cmd,
 		   char *err, size_t errlen);

@@ -10,6 +10,8 @@
 #ifndef EDUWATCH_CONFIG_H
 #define EDUWATCH_CONFIG_H
 
+#include "common/check.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -52,10 +54,12 @@ struct config_field {
 
 /* Loads path into out. Returns 0, or -EINVAL with a message in err (out
  * may then hold partial values; call config_free either way). */
+EW_MUST_CHECK
 int config_load_file(const char *path, const struct config_field *fields,
 		     size_t nfields, void *out, char *err, size_t errlen);
 
 /* The same for text in memory; name is used in messages. */
+EW_MUST_CHECK
 int config_load_string(const char *name, const char *text, size_t len,
 		       const struct config_field *fields, size_t nfields,
 		       void *out, char *err, size_t errlen);
@@ -77,10 +81,13 @@ void config_free(const struct config_field *fields, size_t nfields,
 /* Writes a settings file made with snprintf: `written` is snprintf's
  * return for a buffer of `cap` bytes. Atomic (temp file and rename), mode
  * 0640. Returns 0 or a negative errno with a message in err. */
+EW_MUST_CHECK
 int config_write_text(const char *path, const char *text, int written,
 		      size_t cap, char *err, size_t errlen);
 
+EW_MUST_CHECK
 int config_parse_duration(const char *text, long long *seconds);
+EW_MUST_CHECK
 int config_parse_size(const char *text, long long *bytes);
 
 #endif

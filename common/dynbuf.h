@@ -15,6 +15,8 @@
 #ifndef EDUWATCH_DYNBUF_H
 #define EDUWATCH_DYNBUF_H
 
+#include "common/check.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -45,6 +47,7 @@ void dynbuf_reset(struct dynbuf *b);
 /* Hands the content over (never NULL on success: "" when empty), to be
  * freed with alloc_free() or free(); the buffer is left empty. NULL when
  * the buffer failed or memory ran out. */
+EW_MUST_CHECK
 char *dynbuf_take(struct dynbuf *b, size_t *len);
 
 /* Releases the memory; the buffer is zeroed (ready again, default cap). */

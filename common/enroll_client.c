@@ -140,8 +140,9 @@ static void on_open(struct tls_stream *ts, void *arg)
 	wire_pack_kv_str(&out.pk, "csr", pem);
 	wire_pack_kv_str(&out.pk, "host", s->req->hostname);
 	wire_pack_kv_str(&out.pk, "ver", s->req->version);
+	/* A failed write fails the stream, whose close handles it. */
 	if (wire_out_finish(&out) == 0)
-		tls_stream_write(ts, out.buf.data, out.buf.size);
+		EW_IGNORE(tls_stream_write(ts, out.buf.data, out.buf.size));
 	wire_out_release(&out);
 	alloc_free(pem);
 	X509_REQ_free(csr);

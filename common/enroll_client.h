@@ -8,6 +8,8 @@
 #ifndef EDUWATCH_ENROLL_CLIENT_H
 #define EDUWATCH_ENROLL_CLIENT_H
 
+#include "common/check.h"
+
 #include <stddef.h>
 
 #include <openssl/evp.h>
@@ -37,6 +39,7 @@ struct enroll_result {
 
 /* Returns 0, or a negative errno with a message for a person in err:
  * "enrollment refused: token_used: this token has no uses left". */
+EW_MUST_CHECK
 int enroll_client_run(const struct enroll_request *req,
 		      struct enroll_result *res, char *err, size_t errlen);
 

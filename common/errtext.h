@@ -7,6 +7,8 @@
 #ifndef EDUWATCH_ERRTEXT_H
 #define EDUWATCH_ERRTEXT_H
 
+#include "common/check.h"
+
 #include <stddef.h>
 
 int errtext_set(int rc, char *err, size_t errlen, const char *fmt, ...)

@@ -9,6 +9,8 @@
 #ifndef EDUWATCH_EVENT_H
 #define EDUWATCH_EVENT_H
 
+#include "common/check.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -39,10 +41,12 @@ struct event {
 /* Fills ev from a decoded msgpack map, copying every string out so that
  * the unpacker's buffer can be reused. On failure writes a reason naming
  * the field into err and returns -EBADMSG (or -ENOMEM). */
+EW_MUST_CHECK
 int event_from_msgpack(const msgpack_object *obj, struct event *ev, char *err,
 		       size_t errlen);
 
 /* Validates and decodes one event from raw msgpack bytes. */
+EW_MUST_CHECK
 int event_decode(const char *buf, size_t len, struct event *ev, char *err,
 		 size_t errlen);
 
@@ -50,9 +54,11 @@ int event_decode(const char *buf, size_t len, struct event *ev, char *err,
 void event_pack(msgpack_packer *pk, const struct event *ev);
 
 /* Sets ev->body from a packed map; takes a copy. */
+EW_MUST_CHECK
 int event_set_body(struct event *ev, const char *body, size_t len);
 
 /* Checks the fields an agent sets before it spools an event. */
+EW_MUST_CHECK
 int event_validate(const struct event *ev, char *err, size_t errlen);
 
 bool event_kind_known(const char *kind);
@@ -63,6 +69,7 @@ void event_clear(struct event *ev);
 
 /* Renders a msgpack body as compact JSON (UTF-8 passed through, control
  * characters escaped). *out is allocated; the caller frees it. */
+EW_MUST_CHECK
 int event_body_to_json(const char *body, size_t len, char **out);
 
 #endif

@@ -12,10 +12,13 @@
 #ifndef EDUWATCH_FSUTIL_H
 #define EDUWATCH_FSUTIL_H
 
+#include "common/check.h"
+
 #include <stddef.h>
 
 /* Returns 0 or a negative errno; on failure the target is unchanged and
  * no temporary file is left. */
+EW_MUST_CHECK
 int fs_write_atomic(const char *path, const void *data, size_t len,
 		    unsigned mode);
 
@@ -23,19 +26,23 @@ int fs_write_atomic(const char *path, const void *data, size_t len,
  * file rewritten every few seconds whose loss in a power cut costs
  * nothing, such as the agent's status file, where two fsyncs each time
  * would be wasted I/O on a weak PC's disk. */
+EW_MUST_CHECK
 int fs_write_replace(const char *path, const void *data, size_t len,
 		     unsigned mode);
 
 /* fsyncs a folder, so that names created or renamed in it survive a
  * crash. Returns 0 or a negative errno. */
+EW_MUST_CHECK
 int fs_fsync_dir(const char *dir);
 
 /* Writes all len bytes to fd, going on after short writes and EINTR.
  * Returns 0 or a negative errno. */
+EW_MUST_CHECK
 int fs_write_all(int fd, const void *data, size_t len);
 
 /* The same with the contents of the file at src (read whole; for small
  * files such as rule bundles). */
+EW_MUST_CHECK
 int fs_copy_atomic(const char *src, const char *path, unsigned mode);
 
 /* Reads a whole regular file of at most max

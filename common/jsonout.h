@@ -10,6 +10,8 @@
 #ifndef EDUWATCH_JSONOUT_H
 #define EDUWATCH_JSONOUT_H
 
+#include "common/check.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -60,6 +62,7 @@ struct json_render_opts {
  * without the NUL; the caller frees it with free()). 0, -ENOMEM, or
  * -EMSGSIZE past DYNBUF_MAX_DEFAULT (16 MiB: a 1 MiB frame's worst case
  * is 8). */
+EW_MUST_CHECK
 int json_render_msgpack(const msgpack_object *o,
 			const struct json_render_opts *opts, char **out,
 			size_t *len);
@@ -67,6 +70,7 @@ int json_render_msgpack(const msgpack_object *o,
 /* Renders o as JSON text, appended to out (borrowed). Returns out's
  * error: 0, -ENOMEM, or -EMSGSIZE past its cap. This is the one escaping
  * path every JSON writer here shares; the FILE functions stream it. */
+EW_MUST_CHECK
 int json_render_msgpack_buf(struct dynbuf *out, const msgpack_object *o,
 			    const struct json_render_opts *opts);
 

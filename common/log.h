@@ -7,6 +7,8 @@
 #ifndef EDUWATCH_LOG_H
 #define EDUWATCH_LOG_H
 
+#include "common/check.h"
+
 enum log_level {
 	LOG_LEVEL_ERR = 3,
 	LOG_LEVEL_WARN = 4,
@@ -16,6 +18,7 @@ enum log_level {
 
 /* ident is borrowed and must outlive logging (a string literal). */
 void log_setup(const char *ident, enum log_level min_level);
+EW_MUST_CHECK
 int log_level_parse(const char *name, enum log_level *out);
 int log_enabled(enum log_level level);
 

@@ -3,6 +3,8 @@
 #ifndef EDUWATCH_SIGNALS_H
 #define EDUWATCH_SIGNALS_H
 
+#include "common/check.h"
+
 #include <stddef.h>
 
 #include <uv.h>
@@ -15,6 +17,7 @@ struct signals {
 
 /* Starts the handlers; each sees `data` as its handle's data. The struct
  * is the caller's and must live until signals_close's handles close. */
+EW_MUST_CHECK
 int signals_start(uv_loop_t *loop, struct signals *sig, void *data,
 		  uv_signal_cb on_stop, uv_signal_cb on_reload);
 void signals_close(struct signals *sig);

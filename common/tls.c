@@ -345,9 +345,11 @@ static int flush_out(struct tls_stream *ts)
 static void on_handshake_done(struct tls_stream *ts)
 {
 	X509 *peer = SSL_get0_peer_certificate(ts->ssl);
+	/* A field that cannot be read (absent, as a server's OU is, or
+	 * ambiguous) is left empty, which each user of it refuses. */
 	if (peer != NULL)
-		pki_cert_identity(peer, ts->peer_cn, sizeof(ts->peer_cn),
-				  ts->peer_ou, sizeof(ts->peer_ou));
+		EW_IGNORE(pki_cert_identity(peer, ts->peer_cn, sizeof(ts->peer_cn),
+					    ts->peer_ou, sizeof(ts->peer_ou)));
 	ts->open = true;
 	if (ts->ops->on_open)
 		ts->ops->on_open(ts, ts->arg);

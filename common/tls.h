@@ -9,6 +9,8 @@
 #ifndef EDUWATCH_TLS_H
 #define EDUWATCH_TLS_H
 
+#include "common/check.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,10 +28,12 @@ typedef int (*tls_peer_check_fn)(void *arg, const char *cn, const char *ou);
  * OpenSSL). ca is the only trust anchor. A server with require_peer asks
  * for and requires a client certificate; a client context may omit cert
  * and key (for enrollment, before it has one). */
+EW_MUST_CHECK
 int tls_ctx_new(bool server, X509 *ca, X509 *cert, EVP_PKEY *key,
 		bool require_peer, SSL_CTX **out, char *err, size_t errlen);
 
 /* The same from PEM files; cert_file and key_file may be NULL. */
+EW_MUST_CHECK
 int tls_ctx_new_from_files(bool server, const char *ca_file,
 			   const char *cert_file, const char *key_file,
 			   bool require_peer, SSL_CTX **out, char *err,
@@ -39,14 +43,17 @@ int tls_ctx_new_from_files(bool server, const char *ca_file,
  * of its certificate (hex, colons and case ignored). The server must send
  * that CA in its chain; the chain is then verified against it as usual.
  * Used for enrollment when the agent has a fingerprint, not a CA file. */
+EW_MUST_CHECK
 int tls_ctx_new_pinned(const char *ca_sha256, SSL_CTX **out, char *err,
 		       size_t errlen);
 
 /* Normalizes a fingerprint to 64 lower-case hex characters. */
+EW_MUST_CHECK
 int tls_parse_fingerprint(const char *text, char out[65]);
 
 /* Installs a callback consulted while verifying the peer's leaf
  * certificate. fn and arg are borrowed for the context's lifetime. */
+EW_MUST_CHECK
 int tls_ctx_set_peer_check(SSL_CTX *ctx, tls_peer_check_fn fn, void *arg);
 
 /* Writes the newest OpenSSL error (or `fallback`) into err. */
@@ -82,6 +89,7 @@ struct tls_stream_params {
 /* Wraps a connected stream. Takes ownership of `handle`, which must have
  * been allocated with alloc_bytes() and initialised on a loop; it is freed
  * after close, also when this fails. */
+EW_MUST_CHECK
 int tls_stream_new(uv_stream_t *handle, SSL_CTX *ctx,
 		   const struct tls_stream_params *params,
 		   const struct tls_stream_ops *ops, void *arg,
@@ -89,6 +97,7 @@ int tls_stream_new(uv_stream_t *handle, SSL_CTX *ctx,
 
 /* Encrypts and queues bytes; only after on_open. Returns 0, -EAGAIN before
  * the handshake, -EPIPE once closing, or -ENOMEM. */
+EW_MUST_CHECK
 int tls_stream_write(struct tls_stream *ts, const void *data, size_t len);
 
 /* Bytes handed to libuv and not yet written to the socket. */

@@ -11,6 +11,8 @@
 #ifndef EDUWATCH_WIRE_H
 #define EDUWATCH_WIRE_H
 
+#include "common/check.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -48,6 +50,7 @@ struct wire_decoder;
  * A non-zero return stops feeding and is returned by wire_decoder_feed. */
 typedef int (*wire_frame_cb)(void *arg, const char *body, size_t len);
 
+EW_MUST_CHECK
 struct wire_decoder *wire_decoder_new(void);
 void wire_decoder_free(struct wire_decoder *dec);
 
@@ -60,6 +63,7 @@ void wire_decoder_set_max_frame(struct wire_decoder *dec, size_t max);
  * same as whole ones. Returns 0, the callback's non-zero value, -EMSGSIZE for
  * a length of 0 or over the decoder's limit, or -ENOMEM. After an error the
  * decoder must not be fed again: close the connection. */
+EW_MUST_CHECK
 int wire_decoder_feed(struct wire_decoder *dec, const char *data, size_t len,
 		      wire_frame_cb cb, void *arg);
 
@@ -71,6 +75,7 @@ size_t wire_decoder_buffered(const struct wire_decoder *dec);
 /* Checks that buf holds exactly one msgpack object, nested at most
  * max_depth deep, with no count larger than the bytes left, no ext types
  * and no reserved bytes. Returns 0 or -EBADMSG. */
+EW_MUST_CHECK
 int wire_check_msgpack(const char *buf, size_t len, unsigned max_depth);
 
 struct wire_msg {
@@ -82,6 +87,7 @@ struct wire_msg {
 /* Validates and unpacks a frame body. On success the caller must call
  * wire_msg_release(). Returns 0, -EBADMSG (not a map, no or unknown "t")
  * or -ENOMEM. */
+EW_MUST_CHECK
 int wire_msg_parse(struct wire_msg *msg, const char *body, size_t len);
 void wire_msg_release(struct wire_msg *msg);
 
@@ -109,6 +115,7 @@ struct wire_out {
 void wire_out_begin(struct wire_out *out, enum wire_type type,
 		    uint32_t extra_keys);
 /* Patches the length. Returns 0 or -EMSGSIZE when the frame is too big. */
+EW_MUST_CHECK
 int wire_out_finish(struct wire_out *out);
 void wire_out_release(struct wire_out *out);
 

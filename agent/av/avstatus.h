@@ -9,6 +9,8 @@
 #ifndef EDUWATCH_AVSTATUS_H
 #define EDUWATCH_AVSTATUS_H
 
+#include "common/check.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -51,10 +53,12 @@ struct cvd_header {
 /* Parses the 512-byte ASCII header of a .cvd or .cld file:
  * "ClamAV-VDB:time:version:sigs:level:md5:dsig:builder:unix-time".
  * Returns 0 or -EBADMSG. */
+EW_MUST_CHECK
 int cvd_parse_header(const char *buf, size_t len, struct cvd_header *out);
 
 /* Parses clamd's VERSION reply "ClamAV 1.0.3/27093/Tue Nov 14 08:26:44
  * 2023": the engine, and the database version when present. */
+EW_MUST_CHECK
 int clamd_parse_version(const char *reply, char *engine, size_t engine_cap,
 			unsigned *db_version);
 
@@ -82,6 +86,7 @@ struct defender_raw {
 
 /* A CIM datetime ("20231114074900.000000-300": local time and its offset
  * in minutes) to Unix microseconds. Returns 0 or -EBADMSG. */
+EW_MUST_CHECK
 int cim_datetime_parse(const char *text, int64_t *out_us);
 
 /* Defender's status. In passive mode ("Passive Mode", "SxS Passive

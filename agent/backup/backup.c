@@ -1304,7 +1304,10 @@ int backup_resolve(struct repo *r, const char *which,
 	struct resolve_state rs = {.want = which, .newest = -1};
 	if (which == NULL || which[0] == '\0')
 		return errtext_set(-EINVAL, err, errlen, "no snapshot given");
-	backup_list(r, resolve_one, &rs);
+	int rc = backup_list(r, resolve_one, &rs);
+	if (rc != 0)
+		return errtext_set(rc, err, errlen, "cannot list snapshots: %s",
+				   uv_strerror(rc));
 	if (rs.matches == 0)
 		return errtext_set(-ENOENT, err, errlen, "no snapshot '%s'", which);
 	if (rs.matches > 1)
@@ -1418,7 +1421,12 @@ int backup_verify(struct repo *r, bool read_data,
 	}
 	char(*ids)[2 * REPO_ID_LEN + 1] = NULL;
 	size_t n = 0;
-	repo_snapshot_ids(r, &ids, &n);
+	if (repo_snapshot_ids(r, &ids, &n) != 0) {
+		/* Unlistable snapshots are damage too: report it, check on. */
+		if (cb)
+			cb(arg, "", "", "cannot list the snapshots");
+		out->damaged_snapshots++;
+	}
 	for (size_t i = 0; i < n; i++) {
 		struct snapshot s;
 		char why[300];
@@ -2073,6 +2081,7 @@ int backup_restore(struct repo *r, const struct backup_restore_options *o,
 struct prune_list {
 	struct backup_snapshot_info *s;
 	size_t n, cap;
+	bool failed; /* a snapshot was left out: prune nothing */
 };
 
 static void collect_snapshot(void *arg, const struct backup_snapshot_info *s)
@@ -2081,8 +2090,10 @@ static void collect_snapshot(void *arg, const struct backup_snapshot_info *s)
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 64;
 		void *p = alloc_resize(l->s, cap * sizeof(*l->s));
-		if (p == NULL)
+		if (p == NULL) {
+			l->failed = true;
 			return;
+		}
 		l->s = p;
 		l->cap = cap;
 	}
@@ -2132,7 +2143,16 @@ int backup_prune(struct repo *r, int keep_daily, int keep_weekly,
 			    "a policy that keeps nothing is refused: give "
 			    "--keep-daily, --keep-weekly or --keep-monthly");
 	struct prune_list l = {0};
-	backup_list(r, collect_snapshot, &l);
+	/* A snapshot missing from the list would have its chunks look
+	 * unused, and their packs deleted: a partial list prunes nothing. */
+	int lrc = backup_list(r, collect_snapshot, &l);
+	if (lrc == 0 && l.failed)
+		lrc = -ENOMEM;
+	if (lrc != 0) {
+		alloc_free(l.s);
+		return errtext_set(lrc, err, errlen, "cannot list snapshots: %s",
+				   uv_strerror(lrc));
+	}
 	bool *keep = alloc_zeroed(l.n ? l.n : 1, sizeof(bool));
 	struct {
 		enum period period;

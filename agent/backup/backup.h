@@ -9,6 +9,8 @@
 #ifndef EDUWATCH_BACKUP_H
 #define EDUWATCH_BACKUP_H
 
+#include "common/check.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -55,6 +57,7 @@ struct backup_run_options {
 	void *arg;
 };
 
+EW_MUST_CHECK
 int backup_run(struct repo *r, const struct backup_run_options *o,
 	       struct backup_stats *out, char *err, size_t errlen);
 
@@ -69,17 +72,20 @@ struct backup_snapshot_info {
 };
 
 /* Oldest first. Returns the count or -errno. */
+EW_MUST_CHECK
 int backup_list(struct repo *r,
 		void (*cb)(void *arg, const struct backup_snapshot_info *s),
 		void *arg);
 
 /* As backup_list; with_damaged also calls cb, first, for each snapshot
  * that does not open (damaged set). */
+EW_MUST_CHECK
 int backup_list_all(struct repo *r,
 		    void (*cb)(void *arg, const struct backup_snapshot_info *s),
 		    void *arg, bool with_damaged);
 
 /* "latest", a full id or a unique prefix of one. */
+EW_MUST_CHECK
 int backup_resolve(struct repo *r, const char *which,
 		   char id[2 * REPO_ID_LEN + 1], char *err, size_t errlen);
 
@@ -92,6 +98,7 @@ struct backup_verify_report {
  * with read_data, also reads, decrypts and re-hashes every chunk. Each
  * problem is named (snapshot, path, what) through cb. Returns 0 when
  * the repository is sound, -EBADMSG when it is not. */
+EW_MUST_CHECK
 int backup_verify(struct repo *r, bool read_data,
 		  void (*cb)(void *arg, const char *snapshot, const char *path,
 			     const char *what),
@@ -128,12 +135,14 @@ struct backup_restore_stats {
  * Everything is created beneath the target through fds, never through
  * a symlink (beneath.h); an entry that cannot be restored is skipped,
  * counted in failed, and the return is then -EIO with the first. */
+EW_MUST_CHECK
 int backup_restore(struct repo *r, const struct backup_restore_options *o,
 		   struct backup_restore_stats *out, char *err, size_t errlen);
 
 struct backup_prune_stats {
 	uint64_t snapshots_kept, snapshots_removed, packs_removed, bytes_freed;
 };
+EW_MUST_CHECK
 int backup_prune(struct repo *r, int keep_daily, int keep_weekly,
 		 int keep_monthly, struct backup_prune_stats *out, char *err,
 		 size_t errlen);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <uv.h>
 
 #include "agent/backup/backup.h"
 #include "agent/backup/repo.h"
@@ -500,10 +501,15 @@ int backupcli_run(const struct backupcli_options *in)
 		struct list_state ls = {o.json, 0, 0};
 		if (o.json)
 			printf("[");
-		backup_list_all(r, print_snapshot, &ls, true);
+		int lrc = backup_list_all(r, print_snapshot, &ls, true);
 		if (o.json)
 			printf("]\n");
-		else if (ls.n == 0)
+		rc = EXIT_OK;
+		if (lrc != 0) {
+			fprintf(stderr, "eduwatch-agent: backup list: %s\n",
+				uv_strerror(lrc));
+			rc = EXIT_FAIL;
+		} else if (ls.n == 0)
 			printf("no snapshots yet\n");
 		if (ls.damaged) {
 			fprintf(stderr, "eduwatch-agent: %d damaged snapshots; "

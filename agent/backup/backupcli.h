@@ -9,6 +9,8 @@
 #ifndef EDUWATCH_BACKUPCLI_H
 #define EDUWATCH_BACKUPCLI_H
 
+#include "common/check.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -34,9 +36,11 @@ struct backupcli_options {
 };
 
 /* The passphrase: the environment, else the file's first line. */
+EW_MUST_CHECK
 int backupcli_passphrase(const char *file, char *out, size_t cap, char *err,
 			 size_t errlen);
 
+EW_MUST_CHECK
 int backupcli_run(const struct backupcli_options *o);
 
 #endif

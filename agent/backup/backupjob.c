@@ -149,9 +149,15 @@ static void run_job(const struct agent_settings *core,
 					     sizeof(res->err));
 		if (res->rc == 0 && s->backup_prune) {
 			struct backup_prune_stats ps;
-			backup_prune(r, (int)s->backup_keep_daily,
-				     (int)s->backup_keep_weekly,
-				     (int)s->backup_keep_monthly, &ps, NULL, 0);
+			char perr[256];
+			/* The backup itself succeeded: a failed prune is
+			 * retried after the next one. */
+			int prc = backup_prune(r, (int)s->backup_keep_daily,
+					       (int)s->backup_keep_weekly,
+					       (int)s->backup_keep_monthly,
+					       &ps, perr, sizeof(perr));
+			if (prc != 0)
+				log_warn("backup: prune failed: %s", perr);
 		}
 	} else if (job == BACKUPJOB_VERIFY) {
 		struct backup_verify_report verify;

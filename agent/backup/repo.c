@@ -137,7 +137,7 @@ static int put_file(struct repo *r, const char *subdir, const char *name,
 	if (rc != 0)
 		unlink(tmp);
 	else
-		fs_fsync_dir(dir);
+		rc = fs_fsync_dir(dir);
 	return rc;
 }
 
@@ -461,7 +461,7 @@ static void write_key_sum(const char *dir, const uint8_t sum[32])
 	snprintf(path, sizeof(path), "%s/keys/key.sha256", dir);
 	/* Best effort: without it, a damaged key file reads as a wrong
 	 * passphrase, as before. */
-	(void)fs_write_atomic(path, sum, 32, 0600);
+	EW_IGNORE(fs_write_atomic(path, sum, 32, 0600));
 }
 
 static int read_keys(const char *dir, const char *pass, uint8_t keys[KEYS_LEN],

@@ -19,6 +19,8 @@
 #ifndef EDUWATCH_REPO_H
 #define EDUWATCH_REPO_H
 
+#include "common/check.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -40,13 +42,16 @@ struct repo_blob_ref {
 };
 
 /* Creates a repository in dir (empty or absent). Returns 0 or -errno. */
+EW_MUST_CHECK
 int repo_init(const char *dir, const char *passphrase, char *err,
 	      size_t errlen);
 /* Opens it. A wrong passphrase is -EACCES with a clear err. */
+EW_MUST_CHECK
 int repo_open(const char *dir, const char *passphrase, struct repo **out,
 	      char *err, size_t errlen);
 void repo_close(struct repo *r);
 /* Takes the writer's lock (one backup or prune at a time). */
+EW_MUST_CHECK
 int repo_lock(struct repo *r, char *err, size_t errlen);
 
 const struct chunker_params *repo_chunker(const struct repo *r);
@@ -56,24 +61,31 @@ bool repo_has(const struct repo *r, const uint8_t id[REPO_ID_LEN]);
 
 /* Stores a chunk unless present; *added is the sealed bytes written (0
  * for a duplicate). Returns 0 or -errno (-ENOSPC: the target is full). */
+EW_MUST_CHECK
 int repo_put(struct repo *r, const uint8_t id[REPO_ID_LEN], const void *data,
 	     size_t len, size_t *added, char *err, size_t errlen);
 /* Closes the open pack: fsync, rename, its index. */
+EW_MUST_CHECK
 int repo_flush(struct repo *r, char *err, size_t errlen);
 /* Reads a chunk back and checks its id. *data: free with alloc_free.
  * -EBADMSG: the stored bytes are damaged. */
+EW_MUST_CHECK
 int repo_get(struct repo *r, const uint8_t id[REPO_ID_LEN], void **data,
 	     size_t *len, char *err, size_t errlen);
 
 /* Sealed files beside the packs: snapshots. */
+EW_MUST_CHECK
 int repo_snapshot_write(struct repo *r, const void *data, size_t len,
 			char id_hex[2 * REPO_ID_LEN + 1], char *err,
 			size_t errlen);
+EW_MUST_CHECK
 int repo_snapshot_read(struct repo *r, const char *id_hex, void **data,
 		       size_t *len, char *err, size_t errlen);
 /* Snapshot ids, sorted; *ids: free with alloc_free. */
+EW_MUST_CHECK
 int repo_snapshot_ids(struct repo *r, char (**ids)[2 * REPO_ID_LEN + 1],
 		      size_t *n);
+EW_MUST_CHECK
 int repo_snapshot_delete(struct repo *r, const char *id_hex);
 
 /* Walks every indexed blob: for verify and prune. */
@@ -86,21 +98,25 @@ void repo_each_blob(const struct repo *r,
 /* Checks that every indexed pack exists with at least the size its
  * index needs; cb names each one that does not. Returns how many, or
  * -errno. Afterwards repo_chunk_ok is false for their chunks. */
+EW_MUST_CHECK
 int repo_check_packs(struct repo *r,
 		     void (*cb)(void *arg, const char *pack, const char *what),
 		     void *arg);
 bool repo_chunk_ok(const struct repo *r, const uint8_t id[REPO_ID_LEN]);
 /* The plaintext length the index records for a chunk: -ENOENT when it
  * is not indexed. */
+EW_MUST_CHECK
 int repo_chunk_len(const struct repo *r, const uint8_t id[REPO_ID_LEN],
 		   uint32_t *raw_len);
 /* Deletes a pack and its index (prune). */
+EW_MUST_CHECK
 int repo_pack_delete(struct repo *r, uint32_t pack);
 /* Bytes of packs and index files on disk. */
 uint64_t repo_size_bytes(const struct repo *r);
 
 /* The master keys sealed to a public key (the collector's CA), for the
  * escrow (common/backupkey.h). *out: free with free(). */
+EW_MUST_CHECK
 int repo_escrow_seal(const struct repo *r, EVP_PKEY *recipient, char **out,
 		     size_t *out_len);
 
@@ -121,6 +137,7 @@ struct repo_repair_stats {
  * read back (cb gets a line for each). Take repo_lock first. Afterwards
  * the repository is consistent: what is lost is missing, not damaged,
  * and a verify names the files it cost. */
+EW_MUST_CHECK
 int repo_repair(struct repo *r, void (*cb)(void *arg, const char *line),
 		void *arg, struct repo_repair_stats *st, char *err,
 		size_t errlen);
@@ -129,6 +146,7 @@ int repo_repair(struct repo *r, void (*cb)(void *arg, const char *line),
 const char *repo_strerror(int rc);
 
 void repo_hex(const uint8_t *id, size_t n, char *out);
+EW_MUST_CHECK
 int repo_unhex(const char *hex, uint8_t *id, size_t n);
 
 #endif

@@ -156,9 +156,11 @@ static void write_status(struct agent *agent)
 		(unsigned long long)ss.last_seq, us.last_error,
 		platform_rss_kib(), now);
 	/* Rewritten every 5 s and read only by 'status': atomic for the
-	 * reader, not worth an fsync. */
+	 * reader, not worth an fsync. A failed write keeps the previous file,
+	 * whose "now" line shows how stale it is, and is retried in 5 s. */
 	if (n > 0 && (size_t)n < sizeof(text))
-		fs_write_replace(agent->paths.status, text, (size_t)n, 0644);
+		EW_IGNORE(fs_write_replace(agent->paths.status, text, (size_t)n,
+					   0644));
 }
 
 static void on_status_timer(uv_timer_t *timer)
@@ -289,8 +291,18 @@ static void on_command(void *arg, const msgpack_object *frame)
 			       err);
 		return;
 	}
-	/* Record first: a crash mid-command must not let it run twice. */
-	spool_counter_set(agent->spool, "last_command", (long long)cmd.id);
+	/* Record first: a crash mid-command must not let it run twice. So a
+	 * command whose id cannot be recorded does not run. */
+	rc = spool_counter_set(agent->spool, "last_command", (long long)cmd.id);
+	if (rc != 0) {
+		snprintf(result, sizeof(result), "not run: cannot record it: %s",
+			 uv_strerror(rc));
+		log_err("agent: command %llu (%s): %s",
+			(unsigned long long)cmd.id, cmd.type, result);
+		report_command(agent, cmd.id, cmd.type, false, result);
+		command_clear(&cmd);
+		return;
+	}
 	result[0] = '\0';
 	rc = run_command(agent, &cmd, result, sizeof(result));
 	log_info("agent: command %llu (%s): %s", (unsigned long long)cmd.id,
@@ -366,7 +378,10 @@ long long agent_counter_get(struct agent *agent, const char *name)
 
 void agent_counter_set(struct agent *agent, const char *name, long long v)
 {
-	spool_counter_set(agent->spool, name, v);
+	int rc = spool_counter_set(agent->spool, name, v);
+	if (rc != 0)
+		log_warn("agent: cannot record counter %s: %s", name,
+			 uv_strerror(rc));
 }
 
 const char *agent_rules_version(struct agent *agent)
@@ -536,8 +551,15 @@ int agent_run(const char *config_path, const struct agent_settings *s)
 	uv_timer_init(agent.loop, &agent.status_timer);
 	agent.status_timer.data = &agent;
 	uv_timer_start(&agent.status_timer, on_status_timer, 0, STATUS_INTERVAL_MS);
-	signals_start(agent.loop, &agent.signals, &agent, on_stop_signal,
-		      on_reload);
+	/* Without its handlers the agent still dies on SIGTERM (the default
+	 * action), only without a clean stop: not worth leaving the PC
+	 * unwatched for. */
+	if ((rc = signals_start(agent.loop, &agent.signals, &agent,
+				on_stop_signal, on_reload)) != 0) {
+		log_err("agent: cannot handle signals, a stop will not be clean: "
+			"%s", uv_strerror(rc));
+		rc = 0;
+	}
 	log_info("agent: %s (school %s) boot %llu sending to %s:%lld",
 		 agent.id, agent.school, (unsigned long long)agent.boot,
 		 s->collector_host, s->collector_port);

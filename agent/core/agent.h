@@ -3,6 +3,8 @@
 #ifndef EDUWATCH_AGENT_H
 #define EDUWATCH_AGENT_H
 
+#include "common/check.h"
+
 #include "agent/core/settings.h"
 
 struct agent_paths {
@@ -16,6 +18,7 @@ struct agent_paths {
 void agent_paths_for(const char *state_dir, struct agent_paths *out);
 
 /* Runs until stopped. Returns 0, or a negative errno after logging why. */
+EW_MUST_CHECK
 int agent_run(const char *config_path, const struct agent_settings *settings);
 
 #endif

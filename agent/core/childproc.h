@@ -17,6 +17,8 @@
 #ifndef EDUWATCH_CHILDPROC_H
 #define EDUWATCH_CHILDPROC_H
 
+#include "common/check.h"
+
 #include <stddef.h>
 
 #include <msgpack.h>
@@ -38,12 +40,14 @@ struct childproc_ops {
  * owned by root or by us, or that others may write: the agent runs as
  * root and would run whatever sits there. Returns 0 or a negative errno,
  * with a message for a person in err. */
+EW_MUST_CHECK
 int childproc_helper_path(const char *name, char *out, size_t cap, char *err,
 			  size_t errlen);
 
 /* Starts the helper executable `helper` (see childproc_helper_path) with
  * args (args[0] is the helper's role, NULL-terminated). Returns 0 or a
  * negative errno. */
+EW_MUST_CHECK
 int childproc_spawn(uv_loop_t *loop, const char *helper,
 		    const char *const *args,
 		    const struct childproc_ops *ops, void *arg,
@@ -58,14 +62,17 @@ int childproc_pid(const struct childproc *cp);
 
 /* Sends one frame to the child's stdin (the map is copied). Returns 0 or
  * a negative errno (-EPIPE once the child is gone). */
+EW_MUST_CHECK
 int childproc_write(struct childproc *cp, const char *map, size_t len);
 
 /* Child side: reads one frame from fd (its stdin) into buf. Returns 0,
  * -EPIPE at a clean end of input, or -EBADMSG / -EMSGSIZE. */
+EW_MUST_CHECK
 int childproc_recv(int fd, char *buf, size_t cap, size_t *len);
 
 /* Child side: writes one frame to fd, whole. Returns 0 or a negative
  * errno (-EPIPE once the parent is gone: the child should exit). */
+EW_MUST_CHECK
 int childproc_send(int fd, const char *map, size_t len);
 
 #endif

@@ -133,7 +133,13 @@ int rulefetch_begin(struct rulefetch *rf, uint64_t version, char *result,
 	if (rf->version != version) {
 		/* An empty part marks the download as wanted across restarts. */
 		rf->version = version;
-		rulestore_part_append(rf->state_dir, rf->kind, version, 0, "", 0);
+		int rc = rulestore_part_append(rf->state_dir, rf->kind, version,
+					       0, "", 0);
+		if (rc != 0)
+			/* Fetched all the same, only not resumed after a
+			 * restart. */
+			log_warn("rulefetch: cannot mark bundle %llu wanted: %s",
+				 (unsigned long long)version, uv_strerror(rc));
 	}
 	snprintf(result, cap, "fetching %s bundle %llu",
 		 rulestore_kind_name(rf->kind), (unsigned long long)version);

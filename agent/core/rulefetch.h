@@ -12,6 +12,8 @@
 #ifndef EDUWATCH_RULEFETCH_H
 #define EDUWATCH_RULEFETCH_H
 
+#include "common/check.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,10 +35,12 @@ struct rulefetch_ops {
 			 const struct bundle_info *info, const char *error);
 };
 
+EW_MUST_CHECK
 int rulefetch_new(uv_loop_t *loop, const char *state_dir,
 		  enum rulestore_kind kind, const struct rulefetch_ops *ops,
 		  void *arg, struct rulefetch **out);
 /* Starts (or resumes) fetching version. Fills result for the command. */
+EW_MUST_CHECK
 int rulefetch_begin(struct rulefetch *rf, uint64_t version, char *result,
 		    size_t cap);
 void rulefetch_on_blob(struct rulefetch *rf, const msgpack_object *frame);

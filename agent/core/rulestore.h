@@ -13,6 +13,8 @@
 #ifndef EDUWATCH_RULESTORE_H
 #define EDUWATCH_RULESTORE_H
 
+#include "common/check.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -33,6 +35,7 @@ struct rulestore_current {
 
 /* The installed rule bundle, verified. Returns 0, -ENOENT when there is
  * none, or another negative errno with a reason. */
+EW_MUST_CHECK
 int rulestore_current(const char *state_dir, struct rulestore_current *out,
 		      char *err, size_t errlen);
 /* The installed version of a kind, verified; 0 when there is none. */
@@ -45,15 +48,18 @@ void rulestore_part_path(const char *state_dir, enum rulestore_kind kind,
 uint64_t rulestore_part_size(const char *state_dir, enum rulestore_kind kind,
 			     uint64_t version);
 /* Appends data at offset (which must be the part's current size). */
+EW_MUST_CHECK
 int rulestore_part_append(const char *state_dir, enum rulestore_kind kind,
 			  uint64_t version, uint64_t offset, const void *data,
 			  size_t len);
 /* Verifies the complete part and installs it. Returns 0, or a negative
  * errno with the reason; the part is removed either way. */
+EW_MUST_CHECK
 int rulestore_install_part(const char *state_dir, enum rulestore_kind kind,
 			   uint64_t version, struct bundle_info *installed,
 			   char *err, size_t errlen);
 /* Installs a rule bundle file by hand (`eduwatch-agent rules install`). */
+EW_MUST_CHECK
 int rulestore_install_file(const char *state_dir, const char *file,
 			   struct bundle_info *installed, char *err,
 			   size_t errlen);

@@ -8,6 +8,8 @@
 #ifndef EDUWATCH_AGENT_SETTINGS_H
 #define EDUWATCH_AGENT_SETTINGS_H
 
+#include "common/check.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -49,15 +51,18 @@ const void *agent_settings_for(const struct agent_settings *s,
  * into fixed strings (each absolute, under AGENT_PATH_LEN), and a list
  * of IPv4 addresses parsed into fixed arrays. 0 or -EINVAL with err
  * naming the file and the key. */
+EW_MUST_CHECK
 int agent_settings_paths(const char *path, const char *key,
 			 const struct config_list *list,
 			 char (*out)[AGENT_PATH_LEN], size_t *n, char *err,
 			 size_t errlen);
+EW_MUST_CHECK
 int agent_settings_ipv4_list(const char *path, const char *key,
 			     const struct config_list *list,
 			     unsigned char (*out)[4], size_t cap, size_t *n,
 			     char *err, size_t errlen);
 
+EW_MUST_CHECK
 int agent_settings_load(const char *path, struct agent_settings *out,
 			char *err, size_t errlen);
 /* Settings given on the command line (-o KEY=VALUE, borrowed: argv lives
@@ -67,6 +72,7 @@ void agent_settings_set_overrides(char *const *items, size_t n);
 /* Those overrides, for a helper process that loads the settings itself:
  * it gets the same -o arguments. Returns their count. */
 size_t agent_settings_overrides(char *const **items);
+EW_MUST_CHECK
 int agent_settings_write(const char *path, const char *state_dir,
 			 const char *host, int port, int enroll_port,
 			 char *err, size_t errlen);

@@ -64,7 +64,10 @@ struct source_ops {
 };
 
 /* Spools one event (body: a packed msgpack map, or NULL) and wakes the
- * uplink. The seq it got is stored in *seq when seq is not NULL. */
+ * uplink. The seq it got is stored in *seq when seq is not NULL. Not
+ * EW_MUST_CHECK: a failure is logged where it happens (a refused event
+ * here, a spool error in spool_append), and a source has nothing else to
+ * do about it. */
 int agent_emit(struct agent *agent, const char *kind, int sev, bool drill,
 	       const char *body, size_t body_len, uint64_t *seq);
 

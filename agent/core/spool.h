@@ -14,6 +14,8 @@
 #ifndef EDUWATCH_SPOOL_H
 #define EDUWATCH_SPOOL_H
 
+#include "common/check.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -27,21 +29,25 @@ struct spool_open_info {
 	char moved_to[1024];
 };
 
+EW_MUST_CHECK
 int spool_open(const char *path, long long max_bytes, struct spool **out,
 	       struct spool_open_info *info, char *err, size_t errlen);
 void spool_close(struct spool *sp);
 
 /* Stores ev and assigns ev->seq. The agent, boot and ts fields must be set.
  * May drop older low-severity events to stay under the cap. */
+EW_MUST_CHECK
 int spool_append(struct spool *sp, struct event *ev);
 
 /* Calls cb for up to max events with seq > after, in seq order. The event
  * is borrowed for the call. Returns the number visited or a negative
  * errno. */
+EW_MUST_CHECK
 int spool_read(struct spool *sp, uint64_t after, int max,
 	       void (*cb)(void *arg, const struct event *ev), void *arg);
 
 /* Deletes every event with seq <= upto (they are acked). */
+EW_MUST_CHECK
 int spool_ack(struct spool *sp, uint64_t upto);
 
 struct spool_stats {
@@ -57,6 +63,7 @@ int spool_stats(struct spool *sp, struct spool_stats *out);
 /* Small durable counters kept with the spool (for example the last
  * command id executed, so a replayed command is refused after a reboot). */
 long long spool_counter_get(struct spool *sp, const char *name);
+EW_MUST_CHECK
 int spool_counter_set(struct spool *sp, const char *name, long long value);
 
 /* Events dropped for the cap and not yet reported; cheap, for the emit

@@ -206,7 +206,14 @@ static void pump(struct uplink *up)
 			wire_out_release(&fb.out);
 			if (up->count > 0)
 				return;
-			spool_ack(up->spool, fb.last_seq);
+			int rc = spool_ack(up->spool, fb.last_seq);
+			if (rc != 0)
+				/* The events stay spooled and are sent again:
+				 * the collector drops them as duplicates. */
+				log_warn("uplink: cannot ack up to %llu in the "
+					 "spool: %s",
+					 (unsigned long long)fb.last_seq,
+					 uv_strerror(rc));
 			up->sent_upto = fb.last_seq;
 			continue;
 		}
@@ -230,7 +237,10 @@ static void pump(struct uplink *up)
 		up->count++;
 		up->next_frame_id++;
 		up->sent_upto = fb.last_seq;
-		tls_stream_write(up->ts, fb.out.buf.data, fb.out.buf.size);
+		/* A failed write fails the stream: its close reconnects
+		 * and resends from the last ack. */
+		EW_IGNORE(tls_stream_write(up->ts, fb.out.buf.data,
+					   fb.out.buf.size));
 		wire_out_release(&fb.out);
 	}
 }
@@ -309,8 +319,9 @@ static void on_open(struct tls_stream *ts, void *arg)
 	wire_pack_kv_str(&out.pk, "agent", up->agent);
 	wire_pack_kv_u64(&out.pk, "boot", up->opts.boot);
 	wire_pack_kv_str(&out.pk, "ver", EDUWATCH_VERSION);
+	/* A failed write fails the stream, whose close handles it. */
 	if (wire_out_finish(&out) == 0)
-		tls_stream_write(ts, out.buf.data, out.buf.size);
+		EW_IGNORE(tls_stream_write(ts, out.buf.data, out.buf.size));
 	wire_out_release(&out);
 }
 

@@ -11,6 +11,8 @@
 #ifndef EDUWATCH_UPLINK_H
 #define EDUWATCH_UPLINK_H
 
+#include "common/check.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -50,12 +52,14 @@ typedef void (*uplink_command_fn)(void *arg, const msgpack_object *frame);
 /* Called when the connection comes up or goes down. */
 typedef void (*uplink_state_fn)(void *arg, bool connected);
 
+EW_MUST_CHECK
 int uplink_start(uv_loop_t *loop, struct spool *spool,
 		 const struct uplink_options *opts, uplink_command_fn on_command,
 		 uplink_state_fn on_state, void *arg, struct uplink **out);
 
 /* Sends one frame (begun with wire_out_begin) now, if connected; the
  * frame is released either way. Returns 0 or -ENOTCONN. */
+EW_MUST_CHECK
 int uplink_send(struct uplink *up, struct wire_out *out);
 bool uplink_connected(const struct uplink *up);
 

@@ -10,6 +10,8 @@
 #ifndef EDUWATCH_IOCSET_H
 #define EDUWATCH_IOCSET_H
 
+#include "common/check.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -18,15 +20,18 @@
 
 struct iocset;
 
+EW_MUST_CHECK
 struct iocset *iocset_new(void);
 void iocset_free(struct iocset *set);
 
 /* Adds every line of text. Returns 0, -EINVAL with "LINE: reason" in err
  * for the first bad line (lines before it stay added), -E2BIG past
  * IOCSET_MAX_ENTRIES, or -ENOMEM. */
+EW_MUST_CHECK
 int iocset_add_text(struct iocset *set, const char *text, size_t len,
 		    char *err, size_t errlen);
 /* The same for a file; err starts with the path. */
+EW_MUST_CHECK
 int iocset_load_file(struct iocset *set, const char *path, char *err,
 		     size_t errlen);
 

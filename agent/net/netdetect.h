@@ -36,6 +36,8 @@
 #ifndef EDUWATCH_NETDETECT_H
 #define EDUWATCH_NETDETECT_H
 
+#include "common/check.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -83,6 +85,7 @@ typedef void (*netdetect_alert_fn)(void *arg, const char *kind, int sev,
 
 struct netdetect;
 
+EW_MUST_CHECK
 struct netdetect *netdetect_new(const struct netdetect_config *cfg,
 				netdetect_alert_fn alert, void *arg);
 void netdetect_free(struct netdetect *nd);

@@ -11,6 +11,8 @@
 #ifndef EDUWATCH_NETPARSE_H
 #define EDUWATCH_NETPARSE_H
 
+#include "common/check.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -50,6 +52,7 @@ struct net_packet {
 #define NET_TCP_ACK 0x10
 
 /* Parses one Ethernet frame. Returns 0 or -EBADMSG. */
+EW_MUST_CHECK
 int net_parse_frame(const uint8_t *data, size_t len, struct net_packet *out);
 
 /* ---- DHCP -------------------------------------------------------------- */
@@ -68,6 +71,7 @@ struct net_dhcp {
 	uint8_t dns[4];		/* option 6, first address */
 };
 
+EW_MUST_CHECK
 int net_parse_dhcp(const uint8_t *data, size_t len, struct net_dhcp *out);
 
 /* ---- DNS, LLMNR, NBNS ------------------------------------------------- */
@@ -96,6 +100,7 @@ struct net_dns {
 	struct net_dns_answer answers[NET_DNS_MAX_ANSWERS];
 };
 
+EW_MUST_CHECK
 int net_parse_dns(const uint8_t *data, size_t len, struct net_dns *out);
 
 /* NBNS names are "first-level encoded": 32 letters A-P for 16 bytes.
@@ -104,6 +109,7 @@ int net_parse_dns(const uint8_t *data, size_t len, struct net_dns *out);
  * for a node-status query, "__MSBROWSE__<01>" for the browsers' name.
  * Any other byte outside printable ASCII is written \xNN. *suffix gets
  * the suffix byte. Returns -EBADMSG if it is not such a name. */
+EW_MUST_CHECK
 int net_nbns_decode_name(char *qname, uint8_t *suffix);
 
 /* Formats an address for evidence ("192.0.2.1", "fe80::1"). */

@@ -17,6 +17,8 @@
 #ifndef EDUWATCH_NETSENSOR_H
 #define EDUWATCH_NETSENSOR_H
 
+#include "common/check.h"
+
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -30,6 +32,7 @@ extern const char netsensor_filter[];
 
 /* The helper's main: returns a process exit code. s may be NULL for the
  * built-in defaults. */
+EW_MUST_CHECK
 int netsensor_child_main(const struct agent_settings *s);
 
 struct sniff_options {
@@ -43,6 +46,7 @@ struct sniff_options {
  * to stdout (a file, pipe, terminal or /dev/null), then a summary to
  * stderr. Returns an exit code: 0 done, 1 cannot read the capture or
  * write the alerts (a closed stdout), 3 bad IOC list or gateway MAC. */
+EW_MUST_CHECK
 int netsensor_sniff_file(const struct agent_settings *s,
 			 const struct sniff_options *opts);
 

@@ -17,6 +17,8 @@
 #ifndef EDUWATCH_BENEATH_H
 #define EDUWATCH_BENEATH_H
 
+#include "common/check.h"
+
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -30,21 +32,25 @@
 /* 0 when path may be walked: no ".." component, no NUL byte, no
  * component longer than NAME_MAX. -EINVAL or -ENAMETOOLONG otherwise.
  * There is no limit on the whole length or the depth. */
+EW_MUST_CHECK
 int beneath_check(const char *path, size_t len);
 
 /* Opens the directory path names beneath dirfd (borrowed). An empty
  * path opens dirfd itself again. *out: close it. -ELOOP: a component
  * is a symlink; -ENOTDIR: a component is not a directory. */
+EW_MUST_CHECK
 int beneath_open_dir(int dirfd, const char *path, size_t len, unsigned opts,
 		     int *out);
 
 /* Opens the parent of path's last component beneath dirfd and copies
  * that component into leaf. -EINVAL when path has no last component. */
+EW_MUST_CHECK
 int beneath_open_parent(int dirfd, const char *path, size_t len,
 			unsigned opts, int *out, char leaf[NAME_MAX + 1]);
 
 /* Opens path beneath dirfd with flags, O_NOFOLLOW added: a symlink in
  * any component is -ELOOP. */
+EW_MUST_CHECK
 int beneath_open(int dirfd, const char *path, size_t len, int flags,
 		 unsigned opts, int *out);
 
@@ -55,6 +61,7 @@ int beneath_open(int dirfd, const char *path, size_t len, int flags,
  * owned by the effective uid and not writable by group or others: a
  * user who can write it could plant links or swap folders under a
  * restore running as root. err says what to do about a refusal. */
+EW_MUST_CHECK
 int beneath_open_target(const char *path, bool create, bool allow_shared,
 			int *out, char *err, size_t errlen);
 

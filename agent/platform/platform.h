@@ -6,6 +6,8 @@
 #ifndef EDUWATCH_PLATFORM_H
 #define EDUWATCH_PLATFORM_H
 
+#include "common/check.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +25,7 @@ struct inventory {
 	int users;	       /* logged-in sessions; never their names */
 };
 
+EW_MUST_CHECK
 int platform_inventory(const char *state_dir, struct inventory *out);
 
 /* Lowers this process's CPU and I/O priority: the agent must never be
@@ -34,10 +37,12 @@ long platform_rss_kib(void);
 
 /* The interface of the IPv4 default route and its gateway. Returns 0 or
  * -ENOENT when there is no default route. */
+EW_MUST_CHECK
 int platform_default_route(char *iface, size_t cap, uint8_t gateway[4]);
 
 /* The MAC the kernel's neighbour cache holds for an IPv4 address. Returns
  * 0 or -ENOENT. */
+EW_MUST_CHECK
 int platform_arp_lookup(const uint8_t ip[4], uint8_t mac[6]);
 
 #endif

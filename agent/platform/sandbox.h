@@ -17,6 +17,8 @@
 #ifndef EDUWATCH_SANDBOX_H
 #define EDUWATCH_SANDBOX_H
 
+#include "common/check.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -28,6 +30,7 @@ struct sandbox_policy {
 
 /* Returns 0 or a negative errno with a reason in err. On failure the
  * caller must exit: a half-entered sandbox is not one. */
+EW_MUST_CHECK
 int sandbox_enter(const struct sandbox_policy *policy, char *err,
 		  size_t errlen);
 

@@ -10,6 +10,8 @@
 #ifndef EDUWATCH_QUARANTINE_H
 #define EDUWATCH_QUARANTINE_H
 
+#include "common/check.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,16 +30,19 @@ void quarantine_dir(const char *state_dir, char *out, size_t cap);
 
 /* Moves path into quarantine; fills the entry. Returns 0 or a negative
  * errno with a reason. */
+EW_MUST_CHECK
 int quarantine_file(const char *qdir, const char *path, const char *sha256,
 		    const char *rules, struct quarantine_entry *out, char *err,
 		    size_t errlen);
 
 /* Calls cb for each entry, oldest first. Returns the count or -errno. */
+EW_MUST_CHECK
 int quarantine_list(const char *qdir,
 		    void (*cb)(void *arg, const struct quarantine_entry *e),
 		    void *arg);
 
 /* Puts an entry back, at its old path or at to; refuses to overwrite. */
+EW_MUST_CHECK
 int quarantine_restore(const char *qdir, const char *id, const char *to,
 		       char *err, size_t errlen);
 

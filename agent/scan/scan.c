@@ -409,7 +409,9 @@ static void cache_match(struct scan *s, const struct pending *p,
 	struct scancache_verdict v = {.matched = true, .matches = sb.data,
 				      .matches_len = sb.size};
 	snprintf(v.sha256, sizeof(v.sha256), "%s", sha);
-	scancache_put(s->req.cache, &p->key, s->req.rules_version, &v);
+	/* A verdict the cache cannot keep only means a rescan next time. */
+	EW_IGNORE(scancache_put(s->req.cache, &p->key, s->req.rules_version,
+				&v));
 	msgpack_sbuffer_destroy(&sb);
 }
 
@@ -435,8 +437,9 @@ static void on_result(struct worker *w, const msgpack_object *m)
 		s->totals.scanned++;
 		s->totals.bytes += size;
 		if (s->req.cache)
-			scancache_put(s->req.cache, &p->key, s->req.rules_version,
-				      NULL);
+			/* Uncached means rescanned next time; no harm. */
+			EW_IGNORE(scancache_put(s->req.cache, &p->key,
+						s->req.rules_version, NULL));
 	} else if (strcmp(verdict, "match") == 0) {
 		const msgpack_object *ms = wire_map_get(m, "m");
 		s->totals.scanned++;
@@ -594,7 +597,7 @@ static void send_request(struct worker *w, struct pending *p)
 	w->inflight[(w->head + w->count) % INFLIGHT] = p;
 	w->count++;
 	/* A failed write means the child is dying: its exit requeues p. */
-	childproc_write(w->cp, sb.data, sb.size);
+	EW_IGNORE(childproc_write(w->cp, sb.data, sb.size));
 	msgpack_sbuffer_destroy(&sb);
 }
 
@@ -730,8 +733,10 @@ static void on_handle_closed(uv_handle_t *h)
 	struct scan *s = h->data;
 	if (--s->open_handles > 0)
 		return;
-	if (s->req.cache)
-		scancache_flush(s->req.cache);
+	int rc = s->req.cache ? scancache_flush(s->req.cache) : 0;
+	if (rc != 0)
+		/* Lost verdicts cost a rescan, not a miss: the scan stands. */
+		log_warn("scan: cannot save the scan cache: %s", uv_strerror(rc));
 	s->ops.on_done(s->arg, &s->totals, s->fatal[0] ? s->fatal : NULL);
 	free_scan(s);
 }

@@ -13,6 +13,8 @@
 #ifndef EDUWATCH_SCAN_H
 #define EDUWATCH_SCAN_H
 
+#include "common/check.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -81,6 +83,7 @@ struct scan_ops {
 
 struct scan;
 
+EW_MUST_CHECK
 int scan_start(uv_loop_t *loop, const struct scan_request *req,
 	       const struct scan_ops *ops, void *arg, struct scan **out);
 void scan_get_totals(const struct scan *scan, struct scan_totals *out);

@@ -65,7 +65,8 @@ void scancache_close(struct scancache *sc)
 {
 	if (sc == NULL)
 		return;
-	scancache_flush(sc);
+	/* Closing: unsaved verdicts only cost a rescan next time. */
+	EW_IGNORE(scancache_flush(sc));
 	sqlite3_finalize(sc->get);
 	sqlite3_finalize(sc->put);
 	sqlite3_close(sc->db);
@@ -150,7 +151,9 @@ int scancache_flush(struct scancache *sc)
 long long scancache_retain(struct scancache *sc, const char *rules_version)
 {
 	sqlite3_stmt *st = NULL;
-	scancache_flush(sc);
+	int rc = scancache_flush(sc);
+	if (rc != 0)
+		return rc;
 	if (sqlite3_prepare_v2(sc->db, "DELETE FROM verdicts WHERE rules <> ?", -1,
 			       &st, NULL) != SQLITE_OK)
 		return -EIO;
@@ -164,8 +167,10 @@ long long scancache_retain(struct scancache *sc, const char *rules_version)
 long long scancache_count(struct scancache *sc)
 {
 	sqlite3_stmt *st = NULL;
-	long long n = -EIO;
-	scancache_flush(sc);
+	long long n = scancache_flush(sc);
+	if (n != 0)
+		return n;
+	n = -EIO;
 	if (sqlite3_prepare_v2(sc->db, "SELECT count(*) FROM verdicts", -1, &st,
 			       NULL) == SQLITE_OK &&
 	    sqlite3_step(st) == SQLITE_ROW)

@@ -9,6 +9,8 @@
 #ifndef EDUWATCH_SCANCACHE_H
 #define EDUWATCH_SCANCACHE_H
 
+#include "common/check.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,6 +22,7 @@ struct scancache_key {
 	int64_t mtime_ns, ctime_ns;
 };
 
+EW_MUST_CHECK
 int scancache_open(const char *path, struct scancache **out, char *err,
 		   size_t errlen);
 void scancache_close(struct scancache *sc);
@@ -37,8 +40,10 @@ bool scancache_hit(struct scancache *sc, const struct scancache_key *key,
 		   const char *rules_version, struct scancache_verdict *v);
 /* Records a verdict (NULL: clean); writes are batched, scancache_flush
  * commits. */
+EW_MUST_CHECK
 int scancache_put(struct scancache *sc, const struct scancache_key *key,
 		  const char *rules_version, const struct scancache_verdict *v);
+EW_MUST_CHECK
 int scancache_flush(struct scancache *sc);
 /* Drops every entry of another rule-set version: a new bundle makes all
  * earlier verdicts worthless. Returns the rows dropped or -errno. */

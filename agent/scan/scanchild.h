@@ -22,6 +22,8 @@
 #ifndef EDUWATCH_SCANCHILD_H
 #define EDUWATCH_SCANCHILD_H
 
+#include "common/check.h"
+
 #include <stddef.h>
 
 /* The executable the scanner runs from, beside the agent's. */
@@ -32,6 +34,7 @@
 const char *scanchild_filetype(const unsigned char *head, size_t n);
 
 /* The helper's main: argv after "_scanner". Returns the exit status. */
+EW_MUST_CHECK
 int scanchild_main(int argc, char **argv);
 
 #endif

@@ -8,6 +8,8 @@
 #ifndef EDUWATCH_SCANCLI_H
 #define EDUWATCH_SCANCLI_H
 
+#include "common/check.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -28,6 +30,7 @@ struct scancli_options {
 
 /* Exit status: 0 nothing matched, 5 something matched, 1 the scan
  * failed, 3 no rules to scan with. */
+EW_MUST_CHECK
 int scancli_run(const struct scancli_options *opts);
 
 #endif

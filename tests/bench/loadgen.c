@@ -149,7 +149,8 @@ static void send_batch(struct sim_agent *a)
 	a->inflight++;
 	a->next_frame_id++;
 	a->next_seq += n;
-	tls_stream_write(a->ts, out.buf.data, out.buf.size);
+	/* A failed write fails the stream; its close reconnects. */
+	EW_IGNORE(tls_stream_write(a->ts, out.buf.data, out.buf.size));
 	wire_out_release(&out);
 }
 
@@ -223,8 +224,12 @@ static void on_open(struct tls_stream *ts, void *arg)
 	wire_pack_kv_str(&out.pk, "agent", a->id);
 	wire_pack_kv_u64(&out.pk, "boot", a->boot);
 	wire_pack_kv_str(&out.pk, "ver", "loadgen");
-	wire_out_finish(&out);
-	tls_stream_write(ts, out.buf.data, out.buf.size);
+	if (wire_out_finish(&out) != 0) {
+		fprintf(stderr, "loadgen: hello too large\n");
+		exit(1);
+	}
+	/* A failed write fails the stream; its close reconnects. */
+	EW_IGNORE(tls_stream_write(ts, out.buf.data, out.buf.size));
 	wire_out_release(&out);
 }
 
@@ -304,7 +309,12 @@ static void on_connect(uv_connect_t *req, int status)
 	struct tls_stream_params p = {.verify_host = a->lg->host,
 				      .cert = a->cert,
 				      .key = a->key};
-	tls_stream_new(handle, a->lg->ctx, &p, &agent_ops, a, &a->ts);
+	int rc = tls_stream_new(handle, a->lg->ctx, &p, &agent_ops, a, &a->ts);
+	if (rc != 0) {
+		/* A load generator that cannot make streams measures nothing. */
+		fprintf(stderr, "loadgen: TLS stream: %s\n", uv_strerror(rc));
+		exit(1);
+	}
 }
 
 static void start_agent(struct sim_agent *a)

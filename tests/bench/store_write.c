@@ -103,12 +103,18 @@ int main(int argc, char **argv)
 	}
 	struct store_school sc = {.code = "79001", .name = "bench",
 				  .commune = "bench", .level = 2};
-	store_school_add(st, &sc);
+	if (store_school_add(st, &sc) != 0) {
+		fprintf(stderr, "store_write: cannot add the school\n");
+		return 1;
+	}
 	char agent[EVENT_AGENT_MAX + 1];
 	for (int a = 0; a < nagents; a++) {
 		snprintf(agent, sizeof(agent), "79%03d-%016x", a % 1000,
 			 (unsigned)a * 2654435761u);
-		store_agent_add(st, agent, "79001", "pc", "00");
+		if (store_agent_add(st, agent, "79001", "pc", "00") != 0) {
+			fprintf(stderr, "store_write: cannot add %s\n", agent);
+			return 1;
+		}
 	}
 
 	msgpack_sbuffer sb;
@@ -141,7 +147,8 @@ int main(int argc, char **argv)
 				ev.body = alloc_bytes(sb.size);
 				memcpy(ev.body, sb.data, sb.size);
 				ev.body_len = sb.size;
-				store_batch_add(b, &ev);
+				if (store_batch_add(b, &ev) != 0)
+					abort(); /* sized for the batch */
 			}
 			store_submit(st, b, on_commit, NULL);
 			/* Keep the loop turning, as ingest's does. */
@@ -164,7 +171,8 @@ int main(int argc, char **argv)
 	}
 	double lseconds = now_s() - lstart;
 	long long depth = 0;
-	store_forward_depth(st, "soc", &depth);
+	if (store_forward_depth(st, "soc", &depth) != 0)
+		depth = -1;
 	store_close(st);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);

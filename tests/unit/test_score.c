@@ -461,7 +461,8 @@ static void test_snapshot_and_drop(void **state)
 					&n), 0);
 	assert_int_equal(d.n, 0);
 	seen.n = 0;
-	store_alert_list(st, NULL, NULL, 100, on_alert, &seen);
+	assert_int_equal(store_alert_list(st, NULL, NULL, 100, on_alert, &seen),
+			 0);
 	assert_int_equal(seen.n, 1);
 	assert_int_equal(seen.last.count, 2);
 
@@ -510,7 +511,8 @@ static void test_sweep_silence(void **state)
 			 0);
 	assert_int_equal(raised, 1);
 	seen.n = 0;
-	store_alert_list(st, NULL, NULL, 100, on_alert, &seen);
+	assert_int_equal(store_alert_list(st, NULL, NULL, 100, on_alert, &seen),
+			 0);
 	assert_int_equal(seen.n, 1);
 	assert_int_equal(seen.last.count, 2);
 	/* Stale after four days: nobody is silent yet. */

@@ -56,7 +56,7 @@ static struct store_batch *batch_of(uint64_t first, int n, int sev,
 				   .sev = (uint8_t)sev};
 		snprintf(ev.agent, sizeof(ev.agent), "a-1");
 		snprintf(ev.kind, sizeof(ev.kind), "%s", kind);
-		store_batch_add(b, &ev);
+		assert_int_equal(store_batch_add(b, &ev), 0);
 	}
 	return b;
 }
