@@ -8,6 +8,7 @@
 #include <openssl/rand.h>
 
 #include "common/alloc.h"
+#include "common/check.h"
 #include "common/hostname.h"
 #include "common/log.h"
 #include "common/pki.h"
@@ -205,6 +206,8 @@ static bool session_busy(const struct enroll_session *s)
 static void session_free(struct enroll_session *s)
 {
 	struct enroll *en = s->en;
+	/* Freed once, from the list it is on. */
+	EW_ASSERT(s->prev != NULL || en->sessions == s);
 	if (s->prev)
 		s->prev->next = s->next;
 	else if (en->sessions == s)
@@ -473,6 +476,7 @@ bool enroll_session_done(const struct enroll_session *s)
 
 void enroll_session_detach(struct enroll_session *s)
 {
+	EW_ASSERT(!s->detached && s->en->open > 0);
 	s->detached = true;
 	s->en->open--;
 	session_maybe_free(s);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/check.h"
 #include "common/event.h"
 #include "common/log.h"
 #include "common/tls.h"
@@ -126,6 +127,8 @@ static const char *who(const struct conn *c)
 static void conn_unlink(struct conn *c)
 {
 	struct ingest *ing = c->ing;
+	/* Unlinked once, from the list it is on. */
+	EW_ASSERT(c->prev != NULL || ing->conns == c);
 	if (c->prev)
 		c->prev->next = c->next;
 	else if (ing->conns == c)
@@ -139,8 +142,10 @@ static void conn_free_if_done(struct conn *c)
 {
 	if (!c->closed || c->inflight > 0)
 		return;
-	if (c->backlog_paused)
+	if (c->backlog_paused) {
+		EW_ASSERT(c->ing->backlog_paused_count > 0);
 		c->ing->backlog_paused_count--;
+	}
 	wire_decoder_free(c->dec);
 	alloc_free(c);
 }
@@ -268,6 +273,7 @@ static void check_backlog(struct ingest *ing)
 		for (struct conn *c = ing->conns; c; c = c->next) {
 			if (c->backlog_paused) {
 				c->backlog_paused = false;
+				EW_ASSERT(ing->backlog_paused_count > 0);
 				ing->backlog_paused_count--;
 				conn_update_flow(c);
 			}
@@ -290,6 +296,7 @@ static void on_batch_committed(void *arg, int status, unsigned stored,
 	struct ingest *ing = c->ing;
 	uint64_t id = pa->id;
 	alloc_free(pa);
+	EW_ASSERT(c->inflight > 0);
 	c->inflight--;
 	if (status != 0) {
 		ing->stats.store_failures++;
@@ -700,6 +707,8 @@ static void on_open(struct tls_stream *ts, void *arg)
 		conn_reject(old, NULL, "replaced",
 			    "replaced by a newer connection of the same agent");
 	}
+	/* One live connection per agent: the older one was let go above. */
+	EW_ASSERT(b->conn == NULL || b->conn == c);
 	b->conn = c;
 	c->budget = b;
 	/* A budget spent on an earlier connection stays spent: reconnecting
@@ -747,8 +756,10 @@ static void on_close(struct tls_stream *ts, int status, void *arg)
 	if (c->budget != NULL && c->budget->conn == c)
 		c->budget->conn = NULL;
 	c->budget = NULL;
+	EW_ASSERT(!c->closed);
 	c->closed = true;
 	c->ts = NULL;
+	EW_ASSERT(ing->stats.open > 0 && ing->handles_open > 0);
 	ing->stats.open--;
 	conn_unlink(c);
 	conn_free_if_done(c);

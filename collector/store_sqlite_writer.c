@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/check.h"
 #include "common/log.h"
 
 #define PRUNE_STEP_ROWS 500
@@ -194,6 +195,7 @@ static void writer_main(void *arg)
 		/* Take whole batches up to the event budget: whatever queued
 		 * while the last commit ran goes into this one (group commit). */
 		struct store_batch *take = s->pending_head, *last = take;
+		EW_ASSERT(take != NULL);
 		size_t events = take->count;
 		while (last->next != NULL &&
 		       events + last->next->count <=
@@ -218,6 +220,8 @@ static void writer_main(void *arg)
 		else
 			s->done_head = take;
 		s->done_tail = last;
+		/* Every event taken was counted in when it was submitted. */
+		EW_ASSERT(s->backlog >= events);
 		s->backlog -= events;
 		uv_mutex_unlock(&s->lock);
 		uv_async_send(&s->done_async);
@@ -249,6 +253,8 @@ void sqlite_submit(struct store *st, struct store_batch *batch)
 	struct sqlite_store *s = sqlite_impl(st);
 	batch->next = NULL;
 	uv_mutex_lock(&s->lock);
+	/* Head and tail are empty together, or the queue is broken. */
+	EW_ASSERT((s->pending_head == NULL) == (s->pending_tail == NULL));
 	if (s->pending_tail)
 		s->pending_tail->next = batch;
 	else

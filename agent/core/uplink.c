@@ -8,6 +8,7 @@
 #include <openssl/rand.h>
 
 #include "common/alloc.h"
+#include "common/check.h"
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "common/tls.h"
@@ -256,6 +257,7 @@ static void handle_ack(struct uplink *up, const msgpack_object *root)
 		return;
 	}
 	struct inflight *f = &up->window[up->head];
+	EW_ASSERT(up->count <= MAX_WINDOW);
 	if (spool_ack(up->spool, f->last_seq) != 0)
 		log_err("uplink: cannot delete acked events from the spool");
 	up->status.acked_events += f->count;
