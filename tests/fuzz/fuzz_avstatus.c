@@ -11,15 +11,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct cvd_header h;
-	cvd_parse_header((const char *)data, size, &h);
+	EW_IGNORE(cvd_parse_header((const char *)data, size, &h));
 	char text[600], engine[32];
 	size_t n = size < sizeof(text) - 1 ? size : sizeof(text) - 1;
 	memcpy(text, data, n);
 	text[n] = '\0';
 	unsigned db;
-	clamd_parse_version(text, engine, sizeof(engine), &db);
+	EW_IGNORE(clamd_parse_version(text, engine, sizeof(engine), &db));
 	int64_t us;
-	cim_datetime_parse(text, &us);
+	EW_IGNORE(cim_datetime_parse(text, &us));
 	struct defender_raw raw = {size & 1, "", ""};
 	memcpy(raw.signature_updated, text,
 	       n < sizeof(raw.signature_updated) - 1 ? n

@@ -11,7 +11,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char err[128], name[300];
 	struct iocset *set = iocset_new();
-	iocset_add_text(set, (const char *)data, size, err, sizeof(err));
+	EW_IGNORE(iocset_add_text(set, (const char *)data, size, err, sizeof(err)));
 	for (size_t off = 0; off < size;) {
 		const uint8_t *nl = memchr(data + off, '\n', size - off);
 		size_t end = nl ? (size_t)(nl - data) : size;

@@ -16,13 +16,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int i = 0; i < 2; i++) {
 		if (ports[i] == 67 || ports[i] == 68) {
 			struct net_dhcp dh;
-			net_parse_dhcp(pk.payload, pk.payload_len, &dh);
+			EW_IGNORE(net_parse_dhcp(pk.payload, pk.payload_len, &dh));
 		} else if (ports[i] == 53 || ports[i] == 5353 ||
 			   ports[i] == 5355 || ports[i] == 137) {
 			struct net_dns dns;
 			if (net_parse_dns(pk.payload, pk.payload_len, &dns) == 0 &&
 			    ports[i] == 137)
-				net_nbns_decode_name(dns.qname, &(uint8_t){0});
+				EW_IGNORE(net_nbns_decode_name(dns.qname, &(uint8_t){0}));
 		}
 	}
 	return 0;
