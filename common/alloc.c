@@ -19,9 +19,9 @@ static int should_fail(void)
 	return 0;
 }
 
-void alloc_fail_after(long n)
+long alloc_fail_after(long n)
 {
-	atomic_store(&fail_countdown, n < 0 ? -1 : n);
+	return atomic_exchange(&fail_countdown, n < 0 ? -1 : n);
 }
 
 void *alloc_bytes(size_t n)

@@ -26,7 +26,10 @@ void alloc_free(void *p);
 void alloc_free_secret(void *p, size_t n);
 
 /* Test hook: the allocation after `n` more successful ones fails, once.
- * A negative n turns injection off. Thread-safe. */
-void alloc_fail_after(long n);
+ * A negative n turns injection off. Thread-safe. Returns the countdown it
+ * replaced: -1 when the failure has happened (or injection was off), so
+ * a sweep can tell a call that met its failure from one that ended
+ * before it. */
+long alloc_fail_after(long n);
 
 #endif

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <sqlite3.h>
+#include <uv.h>
 
 #include "common/alloc.h"
 #include "common/log.h"
@@ -61,12 +62,15 @@ static int prepare_all(struct spool *sp)
 		{&sp->acked_size, "SELECT count(*), coalesce(sum(length(body)), 0)"
 				  " FROM events WHERE seq <= ?1"},
 	};
-	for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++)
-		if (sqlite3_prepare_v3(sp->db, stmts[i].sql, -1,
-				       SQLITE_PREPARE_PERSISTENT, stmts[i].st,
-				       NULL) != SQLITE_OK)
-			return -EIO;
-	return 0;
+	/* Returns SQLite's code: out of memory is not "not a spool". */
+	for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
+		int rc = sqlite3_prepare_v3(sp->db, stmts[i].sql, -1,
+					    SQLITE_PREPARE_PERSISTENT,
+					    stmts[i].st, NULL);
+		if (rc != SQLITE_OK)
+			return rc;
+	}
+	return SQLITE_OK;
 }
 
 static void finalize_all(struct spool *sp)
@@ -80,13 +84,25 @@ static void finalize_all(struct spool *sp)
 	}
 }
 
+/* 0 with *out (0 when the key is absent), or a negative errno. */
+static int meta_read(struct spool *sp, const char *key, long long *out)
+{
+	*out = 0;
+	int rc = sqlite3_bind_text(sp->meta_get, 1, key, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(sp->meta_get);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(sp->meta_get, 0);
+	sqlite3_reset(sp->meta_get);
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		return 0;
+	return rc == SQLITE_NOMEM ? -ENOMEM : -EIO;
+}
+
 static long long meta_get(struct spool *sp, const char *key)
 {
-	long long v = 0;
-	sqlite3_bind_text(sp->meta_get, 1, key, -1, SQLITE_STATIC);
-	if (sqlite3_step(sp->meta_get) == SQLITE_ROW)
-		v = sqlite3_column_int64(sp->meta_get, 0);
-	sqlite3_reset(sp->meta_get);
+	long long v;
+	EW_IGNORE(meta_read(sp, key, &v)); /* 0 when unreadable */
 	return v;
 }
 
@@ -99,10 +115,13 @@ static int meta_set(struct spool *sp, const char *key, long long value)
 	return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
-/* Opens and checks the file. Any failure here means "corrupt". */
+/* Opens and checks the file. -EBADMSG means corrupt, or not a spool:
+ * only what SQLite reports as such, never a lack of memory, which would
+ * move a sound spool and its unsent events aside. */
 static int try_open(struct spool *sp, char *err, size_t errlen)
 {
 	sqlite3_stmt *check = NULL;
+	const char *verdict;
 	int rc = sqlite3_open_v2(sp->path, &sp->db,
 				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 					 SQLITE_OPEN_NOMUTEX,
@@ -119,18 +138,30 @@ static int try_open(struct spool *sp, char *err, size_t errlen)
 	if (rc != SQLITE_OK)
 		goto fail;
 	rc = sqlite3_prepare_v2(sp->db, "PRAGMA quick_check", -1, &check, NULL);
-	if (rc != SQLITE_OK || sqlite3_step(check) != SQLITE_ROW ||
-	    strcmp((const char *)sqlite3_column_text(check, 0), "ok") != 0) {
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(check);
+	if (rc != SQLITE_ROW)
+		goto fail;
+	verdict = (const char *)sqlite3_column_text(check, 0);
+	if (verdict == NULL) {
+		rc = sqlite3_errcode(sp->db) == SQLITE_NOMEM ? SQLITE_NOMEM
+							     : SQLITE_CORRUPT;
+		goto fail;
+	}
+	if (strcmp(verdict, "ok") != 0) {
 		rc = SQLITE_CORRUPT;
 		goto fail;
 	}
 	sqlite3_finalize(check);
 	check = NULL;
 	rc = sqlite3_exec(sp->db, schema, NULL, NULL, NULL);
-	if (rc != SQLITE_OK || prepare_all(sp) != 0) {
+	if (rc == SQLITE_OK)
+		rc = prepare_all(sp);
+	/* A database of other tables is not a spool. */
+	if (rc != SQLITE_OK && rc != SQLITE_NOMEM)
 		rc = SQLITE_CORRUPT;
+	if (rc != SQLITE_OK)
 		goto fail;
-	}
 	return 0;
 fail:
 	snprintf(err, errlen, "%s: %s", sp->path,
@@ -142,7 +173,10 @@ fail:
 	finalize_all(sp);
 	sqlite3_close(sp->db);
 	sp->db = NULL;
-	return rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB ? -EBADMSG : -EIO;
+	rc &= 0xff;
+	if (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB)
+		return -EBADMSG;
+	return rc == SQLITE_NOMEM ? -ENOMEM : -EIO;
 }
 
 static void move_aside(const char *path, char *moved_to, size_t cap)
@@ -159,14 +193,47 @@ static void move_aside(const char *path, char *moved_to, size_t cap)
 
 /* Counts from the table: at open, and after a rolled-back append whose
  * drops had already been subtracted. */
-static void recount(struct spool *sp)
+static int recount(struct spool *sp)
 {
 	sqlite3_stmt *q = sp->size;
-	if (sqlite3_step(q) == SQLITE_ROW) {
+	int rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
 		sp->depth = sqlite3_column_int64(q, 0);
 		sp->bytes = sqlite3_column_int64(q, 1) + sp->depth * ROW_OVERHEAD;
 	}
 	sqlite3_reset(q);
+	if (rc == SQLITE_ROW)
+		return 0;
+	return rc == SQLITE_NOMEM ? -ENOMEM : -EIO;
+}
+
+/* What spool_open reads after the checks: counts, the last seq, the
+ * last ack and the drop count. A spool opened with any of them unread
+ * would misreport or resend, so any failure fails the open. */
+static int load_state(struct spool *sp)
+{
+	sqlite3_stmt *seq = NULL;
+	long long acked;
+	int rc = recount(sp);
+	if (rc != 0)
+		return rc;
+	int src = sqlite3_prepare_v2(sp->db,
+				     "SELECT seq FROM sqlite_sequence WHERE "
+				     "name = 'events'",
+				     -1, &seq, NULL);
+	if (src == SQLITE_OK)
+		src = sqlite3_step(seq);
+	if (src == SQLITE_ROW)
+		sp->last_seq = (uint64_t)sqlite3_column_int64(seq, 0);
+	sqlite3_finalize(seq);
+	/* A new spool has no sqlite_sequence table until its first event. */
+	if (src != SQLITE_ROW && src != SQLITE_DONE && src != SQLITE_ERROR)
+		return src == SQLITE_NOMEM ? -ENOMEM : -EIO;
+	if ((rc = meta_read(sp, "last_acked", &acked)) != 0 ||
+	    (rc = meta_read(sp, "dropped", &sp->dropped)) != 0)
+		return rc;
+	sp->last_acked = (uint64_t)acked;
+	return 0;
 }
 
 int spool_open(const char *path, long long max_bytes, struct spool **out,
@@ -192,17 +259,14 @@ int spool_open(const char *path, long long max_bytes, struct spool **out,
 		alloc_free(sp);
 		return rc;
 	}
-	recount(sp);
-	sqlite3_stmt *seq;
-	if (sqlite3_prepare_v2(sp->db,
-			       "SELECT seq FROM sqlite_sequence WHERE name = "
-			       "'events'", -1, &seq, NULL) == SQLITE_OK) {
-		if (sqlite3_step(seq) == SQLITE_ROW)
-			sp->last_seq = (uint64_t)sqlite3_column_int64(seq, 0);
-		sqlite3_finalize(seq);
+	if ((rc = load_state(sp)) != 0) {
+		snprintf(err, errlen, "%s: cannot read the spool's state: %s",
+			 path, uv_strerror(rc));
+		finalize_all(sp);
+		sqlite3_close(sp->db);
+		alloc_free(sp);
+		return rc;
 	}
-	sp->last_acked = (uint64_t)meta_get(sp, "last_acked");
-	sp->dropped = meta_get(sp, "dropped");
 	*out = sp;
 	return 0;
 }
