@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -56,7 +57,7 @@ struct enroll {
 	bool listening;
 	bool listener_closed;
 	struct enroll_stats stats;
-	struct enroll_session *sessions; /* every live session */
+	LIST_HEAD(, enroll_session) sessions; /* every live session */
 	uint32_t slot_seed; /* random: colliding addresses cannot be chosen */
 	int open;
 	bool stopping;
@@ -84,7 +85,8 @@ struct enroll_session {
 	bool delay_open; /* the timer handle needs closing */
 	char addr[64];
 	unsigned char addr_key[16];
-	struct enroll_session *prev, *next;
+	LIST_ENTRY(enroll_session) link; /* in enroll.sessions while listed */
+	bool listed;
 	/* Input, copied out of the frame. */
 	char token[128];
 	char host[HOSTNAME_MAX + 1];
@@ -190,7 +192,8 @@ static unsigned addr_fails(struct enroll *en, const unsigned char key[16])
 static int addr_open_sessions(struct enroll *en, const unsigned char key[16])
 {
 	int n = 0;
-	for (struct enroll_session *s = en->sessions; s; s = s->next)
+	struct enroll_session *s;
+	LIST_FOREACH(s, &en->sessions, link)
 		if (!s->detached && memcmp(s->addr_key, key, 16) == 0)
 			n++;
 	return n;
@@ -207,13 +210,9 @@ static void session_free(struct enroll_session *s)
 {
 	struct enroll *en = s->en;
 	/* Freed once, from the list it is on. */
-	EW_ASSERT(s->prev != NULL || en->sessions == s);
-	if (s->prev)
-		s->prev->next = s->next;
-	else if (en->sessions == s)
-		en->sessions = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
+	EW_ASSERT(s->listed);
+	LIST_REMOVE(s, link);
+	s->listed = false;
 	wire_decoder_free(s->dec);
 	OPENSSL_cleanse(s->token, sizeof(s->token));
 	alloc_free(s->csr);
@@ -500,10 +499,8 @@ int enroll_session_new(struct enroll *en, const char *addr,
 	s->work.data = s;
 	snprintf(s->addr, sizeof(s->addr), "%s", addr);
 	addr_key_of(addr, s->addr_key);
-	s->next = en->sessions;
-	if (en->sessions)
-		en->sessions->prev = s;
-	en->sessions = s;
+	LIST_INSERT_HEAD(&en->sessions, s, link);
+	s->listed = true;
 	en->open++;
 	*out = s;
 	return 0;
@@ -685,7 +682,7 @@ int enroll_new(uv_loop_t *loop, struct ca *ca, struct store *store,
 
 static void enroll_maybe_free(struct enroll *en)
 {
-	if (!en->stopping || !en->listener_closed || en->sessions != NULL)
+	if (!en->stopping || !en->listener_closed || !LIST_EMPTY(&en->sessions))
 		return;
 	void (*stopped)(void *) = en->stopped;
 	void *arg = en->stopped_arg;
@@ -754,7 +751,8 @@ void enroll_stop(struct enroll *en, void (*done)(void *arg), void *arg)
 	en->stopped_arg = arg;
 	/* Sessions close with their streams; each frees itself once its work
 	 * is back, and the last one frees the service. */
-	for (struct enroll_session *s = en->sessions; s; s = s->next) {
+	struct enroll_session *s;
+	LIST_FOREACH(s, &en->sessions, link) {
 		if (s->delay_open && !uv_is_closing((uv_handle_t *)&s->delay)) {
 			s->state = SESSION_DONE;
 			uv_close((uv_handle_t *)&s->delay, delay_closed);

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -72,7 +73,8 @@ struct conn {
 	uint64_t closing_ms;	/* when closing began */
 	uint64_t written_seen;	/* tls_stream_bytes_written at the last look */
 	uint64_t write_progress_ms; /* when it last moved, or nothing was owed */
-	struct conn *prev, *next;
+	LIST_ENTRY(conn) link; /* in ingest.conns while listed */
+	bool listed;
 };
 
 struct ingest {
@@ -82,7 +84,7 @@ struct ingest {
 	struct ingest_options opts;
 	uv_tcp_t listener;
 	uv_timer_t sweep;
-	struct conn *conns;
+	LIST_HEAD(, conn) conns; /* every connection not yet closed */
 	size_t backlog_paused_count;
 	struct ingest_stats stats;
 	uint64_t last_stats_ms;
@@ -126,16 +128,10 @@ static const char *who(const struct conn *c)
 
 static void conn_unlink(struct conn *c)
 {
-	struct ingest *ing = c->ing;
 	/* Unlinked once, from the list it is on. */
-	EW_ASSERT(c->prev != NULL || ing->conns == c);
-	if (c->prev)
-		c->prev->next = c->next;
-	else if (ing->conns == c)
-		ing->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	c->prev = c->next = NULL;
+	EW_ASSERT(c->listed);
+	LIST_REMOVE(c, link);
+	c->listed = false;
 }
 
 static void conn_free_if_done(struct conn *c)
@@ -270,7 +266,8 @@ static void check_backlog(struct ingest *ing)
 {
 	size_t backlog = store_backlog(ing->store);
 	if (backlog < ing->opts.backlog_high / 2 && ing->backlog_paused_count) {
-		for (struct conn *c = ing->conns; c; c = c->next) {
+		struct conn *c;
+		LIST_FOREACH(c, &ing->conns, link) {
 			if (c->backlog_paused) {
 				c->backlog_paused = false;
 				EW_ASSERT(ing->backlog_paused_count > 0);
@@ -338,7 +335,8 @@ static struct conn *find_conn(struct ingest *ing, const char *agent)
 {
 	/* A linear scan: commands are rare (a few per day per school), and
 	 * this runs every few seconds, not per event. */
-	for (struct conn *c = ing->conns; c; c = c->next)
+	struct conn *c;
+	LIST_FOREACH(c, &ing->conns, link)
 		if (c->hello_done && !c->closing && strcmp(c->agent, agent) == 0)
 			return c;
 	return NULL;
@@ -417,8 +415,8 @@ static void close_revoked(struct ingest *ing)
 		return;
 	for (int i = 0; i < list.count; i++) {
 		struct conn *next;
-		for (struct conn *c = ing->conns; c; c = next) {
-			next = c->next;
+		for (struct conn *c = LIST_FIRST(&ing->conns); c; c = next) {
+			next = LIST_NEXT(c, link);
 			if (!c->closing && strcmp(c->agent, list.ids[i]) == 0) {
 				ing->stats.refused_revoked++;
 				conn_reject(c, NULL, "identity",
@@ -829,10 +827,8 @@ static void on_connection(uv_stream_t *server, int status)
 	uv_tcp_nodelay(tcp, 1);
 	ing->stats.open++;
 	ing->handles_open++;
-	c->next = ing->conns;
-	if (ing->conns)
-		ing->conns->prev = c;
-	ing->conns = c;
+	LIST_INSERT_HEAD(&ing->conns, c, link);
+	c->listed = true;
 	struct tls_stream_params params = {.server = true};
 	if (tls_stream_new((uv_stream_t *)tcp, ing->ctx, &params, &conn_ops, c,
 			   &c->ts) != 0) {
@@ -854,8 +850,8 @@ static void on_sweep(uv_timer_t *timer)
 	uint64_t hs_ms = (uint64_t)ing->opts.handshake_timeout_s * 1000;
 	uint64_t idle_ms = (uint64_t)ing->opts.idle_timeout_s * 1000;
 	struct conn *next;
-	for (struct conn *c = ing->conns; c; c = next) {
-		next = c->next;
+	for (struct conn *c = LIST_FIRST(&ing->conns); c; c = next) {
+		next = LIST_NEXT(c, link);
 		if (c->closing) {
 			/* A peer that will not read its last frames would
 			 * hold an orderly close open for ever. */
@@ -1002,7 +998,8 @@ void ingest_stop(struct ingest *ing, void (*done)(void *arg), void *arg)
 	uv_timer_stop(&ing->sweep);
 	uv_close((uv_handle_t *)&ing->sweep, on_handle_closed);
 	uv_close((uv_handle_t *)&ing->listener, on_handle_closed);
-	for (struct conn *c = ing->conns; c; c = c->next) {
+	struct conn *c;
+	LIST_FOREACH(c, &ing->conns, link) {
 		if (c->aborted || c->ts == NULL)
 			continue;
 		/* The sweep is stopped, so nothing would cut a close that

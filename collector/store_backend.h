@@ -11,6 +11,8 @@
 #ifndef EDUWATCH_STORE_BACKEND_H
 #define EDUWATCH_STORE_BACKEND_H
 
+#include <sys/queue.h>
+
 #include "collector/store.h"
 
 struct store_backend {
@@ -179,7 +181,9 @@ struct store_batch {
 	int status;
 	unsigned stored;
 	unsigned dup;
-	struct store_batch *next;
+	STAILQ_ENTRY(store_batch) link; /* in a backend's queue */
 };
+
+STAILQ_HEAD(store_batch_queue, store_batch);
 
 #endif

@@ -303,6 +303,10 @@ static int sqlite_open(const struct store_options *opts, const char *location,
 		       size_t errlen)
 {
 	struct sqlite_store *s = alloc_zeroed(1, sizeof(*s));
+	if (s != NULL) {
+		STAILQ_INIT(&s->pending);
+		STAILQ_INIT(&s->done);
+	}
 	int rc;
 	*out = NULL;
 	if (s == NULL)

@@ -235,8 +235,8 @@ struct sqlite_store {
 	bool has_thread;
 	uv_mutex_t lock;
 	uv_cond_t wake;
-	struct store_batch *pending_head, *pending_tail;
-	struct store_batch *done_head, *done_tail;
+	struct store_batch_queue pending; /* submitted, not yet taken */
+	struct store_batch_queue done;	  /* written, callbacks not run */
 	size_t backlog; /* events queued or being written */
 	bool stopping;
 	uv_async_t done_async;

@@ -89,11 +89,13 @@ static int64_t clamp_future_ts(struct event *ev, int64_t now)
 	return agent_ts;
 }
 
-static int write_batches(struct sqlite_store *s, struct store_batch *list)
+static int write_batches(struct sqlite_store *s,
+			 const struct store_batch_queue *list)
 {
 	int64_t now = store_now_us();
 	int rc = sq_run(&s->writer, SQ_BEGIN, SQ_NO_ARGS, NULL, NULL, NULL);
-	for (struct store_batch *b = list; rc == 0 && b; b = b->next) {
+	struct store_batch *b;
+	for (b = STAILQ_FIRST(list); rc == 0 && b; b = STAILQ_NEXT(b, link)) {
 		long long clamped = 0;
 		b->stored = b->dup = 0;
 		for (size_t i = 0; rc == 0 && i < b->count; i++) {
@@ -181,7 +183,7 @@ static void writer_main(void *arg)
 	struct sqlite_store *s = arg;
 	uv_mutex_lock(&s->lock);
 	for (;;) {
-		while (s->pending_head == NULL && !s->stopping) {
+		while (STAILQ_EMPTY(&s->pending) && !s->stopping) {
 			/* Wake up now and then to prune even when idle. */
 			if (uv_cond_timedwait(&s->wake, &s->lock,
 					      PRUNE_INTERVAL_US * 1000) != 0) {
@@ -190,36 +192,31 @@ static void writer_main(void *arg)
 				uv_mutex_lock(&s->lock);
 			}
 		}
-		if (s->pending_head == NULL && s->stopping)
+		if (STAILQ_EMPTY(&s->pending) && s->stopping)
 			break;
 		/* Take whole batches up to the event budget: whatever queued
-		 * while the last commit ran goes into this one (group commit). */
-		struct store_batch *take = s->pending_head, *last = take;
-		EW_ASSERT(take != NULL);
-		size_t events = take->count;
-		while (last->next != NULL &&
-		       events + last->next->count <=
-			       (size_t)s->opts.batch_max_events) {
-			last = last->next;
-			events += last->count;
+		 * while the last commit ran goes into this one (group commit).
+		 * The first is taken whatever its size. */
+		struct store_batch_queue take = STAILQ_HEAD_INITIALIZER(take);
+		size_t events = 0;
+		struct store_batch *b;
+		while ((b = STAILQ_FIRST(&s->pending)) != NULL &&
+		       (STAILQ_EMPTY(&take) ||
+			events + b->count <= (size_t)s->opts.batch_max_events)) {
+			STAILQ_REMOVE_HEAD(&s->pending, link);
+			STAILQ_INSERT_TAIL(&take, b, link);
+			events += b->count;
 		}
-		s->pending_head = last->next;
-		if (s->pending_head == NULL)
-			s->pending_tail = NULL;
-		last->next = NULL;
+		EW_ASSERT(!STAILQ_EMPTY(&take));
 		uv_mutex_unlock(&s->lock);
 
-		int status = write_batches(s, take);
+		int status = write_batches(s, &take);
 		prune_step(s);
 
 		uv_mutex_lock(&s->lock);
-		for (struct store_batch *b = take; b; b = b->next)
+		STAILQ_FOREACH(b, &take, link)
 			b->status = status;
-		if (s->done_tail)
-			s->done_tail->next = take;
-		else
-			s->done_head = take;
-		s->done_tail = last;
+		STAILQ_CONCAT(&s->done, &take);
 		/* Every event taken was counted in when it was submitted. */
 		EW_ASSERT(s->backlog >= events);
 		s->backlog -= events;
@@ -235,31 +232,23 @@ static void deliver_done(uv_async_t *async)
 {
 	struct sqlite_store *s = async->data;
 	uv_mutex_lock(&s->lock);
-	struct store_batch *list = s->done_head;
-	s->done_head = s->done_tail = NULL;
+	struct store_batch_queue list = STAILQ_HEAD_INITIALIZER(list);
+	STAILQ_CONCAT(&list, &s->done);
 	uv_mutex_unlock(&s->lock);
-	while (list != NULL) {
-		struct store_batch *next = list->next;
-		if (list->cb)
-			list->cb(list->arg, list->status, list->stored,
-				 list->dup);
-		store_batch_free(list);
-		list = next;
+	struct store_batch *b;
+	while ((b = STAILQ_FIRST(&list)) != NULL) {
+		STAILQ_REMOVE_HEAD(&list, link);
+		if (b->cb)
+			b->cb(b->arg, b->status, b->stored, b->dup);
+		store_batch_free(b);
 	}
 }
 
 void sqlite_submit(struct store *st, struct store_batch *batch)
 {
 	struct sqlite_store *s = sqlite_impl(st);
-	batch->next = NULL;
 	uv_mutex_lock(&s->lock);
-	/* Head and tail are empty together, or the queue is broken. */
-	EW_ASSERT((s->pending_head == NULL) == (s->pending_tail == NULL));
-	if (s->pending_tail)
-		s->pending_tail->next = batch;
-	else
-		s->pending_head = batch;
-	s->pending_tail = batch;
+	STAILQ_INSERT_TAIL(&s->pending, batch, link);
 	s->backlog += batch->count;
 	uv_cond_signal(&s->wake);
 	uv_mutex_unlock(&s->lock);
