@@ -33,84 +33,86 @@
 
 enum { T_FILE = 0, T_DIR = 1, T_LINK = 2, T_FIFO = 3, T_CHR = 4, T_BLK = 5 };
 
-/* ---- a set of paths or ids: open addressing over FNV-1a -------------------------- */
+/* ---- a set of paths or ids: uthash ------------------------------------------------------ */
 
-struct keyset {
-	const void **keys;
-	size_t *lens;
-	const void **vals;
-	size_t cap, count;
+/* uthash allocates through common/alloc (so tests can fail it), and a
+ * failed allocation fails the one insertion instead of exiting. The flag
+ * is per thread: backups and restores run on the threadpool. */
+static _Thread_local bool keyset_oomed;
+#define HASH_NONFATAL_OOM 1
+#define uthash_nonfatal_oom(obj) (keyset_oomed = true)
+#define uthash_malloc(sz) alloc_bytes(sz)
+#define uthash_free(ptr, sz) alloc_free(ptr)
+#include <uthash.h>
+
+struct keyset_entry {
+	const void *key; /* borrowed */
+	const void *val;
+	UT_hash_handle hh;
 };
 
-static uint64_t fnv(const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	uint64_t h = 1469598103934665603ULL;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 1099511628211ULL;
-	return h;
-}
+struct keyset {
+	struct keyset_entry *head;
+};
 
 static void keyset_free(struct keyset *s)
 {
-	alloc_free(s->keys);
-	alloc_free(s->lens);
-	alloc_free(s->vals);
-	memset(s, 0, sizeof(*s));
+	struct keyset_entry *e, *tmp;
+	HASH_ITER(hh, s->head, e, tmp) {
+		HASH_DEL(s->head, e);
+		alloc_free(e);
+	}
+	s->head = NULL;
 }
 
-static const void **keyset_slot(const struct keyset *s, const void *k,
-				size_t n, size_t *idx)
-{
-	size_t i = fnv(k, n) & (s->cap - 1);
-	while (s->keys[i] &&
-	       !(s->lens[i] == n && memcmp(s->keys[i], k, n) == 0))
-		i = (i + 1) & (s->cap - 1);
-	*idx = i;
-	return &s->keys[i];
-}
-
-/* Keys are borrowed: they must outlive the set. */
+/* Keys are borrowed: they must outlive the set. 0 or -ENOMEM (the set is
+ * unchanged then). */
+EW_MUST_CHECK
 static int keyset_put(struct keyset *s, const void *k, size_t n,
 		      const void *val)
 {
-	if ((s->count + 1) * 2 > s->cap) {
-		struct keyset g = {0};
-		g.cap = s->cap ? s->cap * 2 : 1024;
-		g.keys = alloc_zeroed(g.cap, sizeof(*g.keys));
-		g.lens = alloc_zeroed(g.cap, sizeof(*g.lens));
-		g.vals = alloc_zeroed(g.cap, sizeof(*g.vals));
-		if (!g.keys || !g.lens || !g.vals) {
-			keyset_free(&g);
-			return -ENOMEM;
-		}
-		for (size_t i = 0; i < s->cap; i++)
-			if (s->keys[i])
-				keyset_put(&g, s->keys[i], s->lens[i], s->vals[i]);
-		keyset_free(s);
-		*s = g;
+	struct keyset_entry *e;
+	HASH_FIND(hh, s->head, k, n, e);
+	if (e != NULL) {
+		e->val = val;
+		return 0;
 	}
-	size_t i;
-	if (*keyset_slot(s, k, n, &i) == NULL) {
-		s->keys[i] = k;
-		s->lens[i] = n;
-		s->count++;
+	if ((e = alloc_bytes(sizeof(*e))) == NULL)
+		return -ENOMEM;
+	e->key = k;
+	e->val = val;
+	keyset_oomed = false;
+	HASH_ADD_KEYPTR(hh, s->head, e->key, n, e);
+	if (keyset_oomed) {
+		alloc_free(e);
+		return -ENOMEM;
 	}
-	s->vals[i] = val;
 	return 0;
 }
 
 static const void *keyset_get(const struct keyset *s, const void *k, size_t n,
 			      bool *found)
 {
-	size_t i;
-	*found = false;
-	if (s->cap == 0)
-		return NULL;
-	if (*keyset_slot(s, k, n, &i) == NULL)
-		return NULL;
-	*found = true;
-	return s->vals[i];
+	struct keyset_entry *e;
+	HASH_FIND(hh, s->head, k, n, e);
+	*found = e != NULL;
+	return e ? e->val : NULL;
+}
+
+static size_t keyset_count(const struct keyset *s)
+{
+	return HASH_COUNT(s->head);
+}
+
+/* For sets whose values the set owns (alloc'd): frees them, then the set. */
+static void keyset_free_with_vals(struct keyset *s)
+{
+	struct keyset_entry *e, *tmp;
+	HASH_ITER(hh, s->head, e, tmp) {
+		HASH_DEL(s->head, e);
+		alloc_free((void *)e->val);
+		alloc_free(e);
+	}
 }
 
 /* ---- snapshots and trees ---------------------------------------------------------------- */
@@ -1135,9 +1137,17 @@ int backup_run(struct repo *r, const struct backup_run_options *o,
 		const msgpack_object *es = parent.entries;
 		for (uint32_t i = 0; i < es->via.array.size; i++) {
 			struct entry e;
-			if (entry_read(&es->via.array.ptr[i], &e))
-				keyset_put(&run.parent, e.path, e.path_len,
-					   &es->via.array.ptr[i]);
+			if (entry_read(&es->via.array.ptr[i], &e) &&
+			    keyset_put(&run.parent, e.path, e.path_len,
+				       &es->via.array.ptr[i]) != 0) {
+				/* Without the whole map, a file missing from
+				 * it would only be read again: correct, but
+				 * say why the run is slow. */
+				log_warn("backup: out of memory for the parent "
+					 "snapshot's map: every file is read");
+				keyset_free(&run.parent);
+				break;
+			}
 		}
 	}
 	run.pr.started_us = t0;
@@ -1205,9 +1215,7 @@ int backup_run(struct repo *r, const struct backup_run_options *o,
 	if (have_parent)
 		snapshot_free(&parent);
 	keyset_free(&run.parent);
-	for (size_t i = 0; i < run.inodes.cap; i++)
-		alloc_free((void *)run.inodes.vals[i]);
-	keyset_free(&run.inodes);
+	keyset_free_with_vals(&run.inodes);
 	alloc_free(run.path);
 	alloc_free(run.buf);
 	st->duration_us = timeutil_now_us() - t0;
@@ -1304,8 +1312,8 @@ int backup_resolve(struct repo *r, const char *which,
 	struct resolve_state rs = {.want = which, .newest = -1};
 	if (which == NULL || which[0] == '\0')
 		return errtext_set(-EINVAL, err, errlen, "no snapshot given");
-	int rc = backup_list(r, resolve_one, &rs);
-	if (rc != 0)
+	int rc = backup_list(r, resolve_one, &rs); /* a count, or -errno */
+	if (rc < 0)
 		return errtext_set(rc, err, errlen, "cannot list snapshots: %s",
 				   uv_strerror(rc));
 	if (rs.matches == 0)
@@ -1400,9 +1408,16 @@ int backup_verify(struct repo *r, bool read_data,
 		if (vs.bad_ids == NULL)
 			return errtext_set(-ENOMEM, err, errlen, "out of memory");
 		repo_each_blob(r, check_blob, &vs);
-		for (size_t i = 0; i < vs.nbad; i++)
-			keyset_put(&vs.bad, vs.bad_ids + i * REPO_ID_LEN,
-				   REPO_ID_LEN, NULL);
+		/* A bad chunk left out of the set would pass as sound. */
+		for (size_t i = 0; i < vs.nbad; i++) {
+			if (keyset_put(&vs.bad, vs.bad_ids + i * REPO_ID_LEN,
+				       REPO_ID_LEN, NULL) != 0) {
+				keyset_free(&vs.bad);
+				alloc_free(vs.bad_ids);
+				return errtext_set(-ENOMEM, err, errlen,
+						   "out of memory");
+			}
+		}
 	}
 	/* Every pack the index names is there, whole; every index file
 	 * opened. */
@@ -1979,15 +1994,18 @@ int backup_restore(struct repo *r, const struct backup_restore_options *o,
 		    e.link && keyset_put(&c.link_src, e.link, e.link_len, NULL) != 0)
 			rc = errtext_set(-ENOMEM, err, errlen, "out of memory");
 	}
-	for (uint32_t i = 0; pick && i < n && c.link_src.count; i++) {
+	for (uint32_t i = 0; pick && rc == 0 && i < n && keyset_count(&c.link_src);
+	     i++) {
 		struct entry e;
 		bool is_src;
 		if (entry_read(&s.entries->via.array.ptr[i], &e) && !e.link &&
 		    e.type == T_FILE) {
 			keyset_get(&c.link_src, e.path, e.path_len, &is_src);
-			if (is_src)
-				keyset_put(&c.link_src, e.path, e.path_len,
-					   &s.entries->via.array.ptr[i]);
+			if (is_src &&
+			    keyset_put(&c.link_src, e.path, e.path_len,
+				       &s.entries->via.array.ptr[i]) != 0)
+				rc = errtext_set(-ENOMEM, err, errlen,
+						 "out of memory");
 		}
 	}
 	for (uint32_t i = 0; pick && i < n; i++) {
@@ -2057,9 +2075,7 @@ int backup_restore(struct repo *r, const struct backup_restore_options *o,
 		alloc_free(c.cur_rel);
 	}
 	close(c.root);
-	for (size_t i = 0; i < c.link_made.cap; i++)
-		alloc_free((void *)c.link_made.vals[i]);
-	keyset_free(&c.link_made);
+	keyset_free_with_vals(&c.link_made);
 	keyset_free(&c.link_src);
 	alloc_free(pick);
 	snapshot_free(&s);
@@ -2145,10 +2161,10 @@ int backup_prune(struct repo *r, int keep_daily, int keep_weekly,
 	struct prune_list l = {0};
 	/* A snapshot missing from the list would have its chunks look
 	 * unused, and their packs deleted: a partial list prunes nothing. */
-	int lrc = backup_list(r, collect_snapshot, &l);
-	if (lrc == 0 && l.failed)
+	int lrc = backup_list(r, collect_snapshot, &l); /* a count, or -errno */
+	if (lrc >= 0 && l.failed)
 		lrc = -ENOMEM;
-	if (lrc != 0) {
+	if (lrc < 0) {
 		alloc_free(l.s);
 		return errtext_set(lrc, err, errlen, "cannot list snapshots: %s",
 				   uv_strerror(lrc));
@@ -2186,19 +2202,25 @@ int backup_prune(struct repo *r, int keep_daily, int keep_weekly,
 			break;
 		const msgpack_object *tree = wire_map_get(&loaded[i].meta.data,
 							  "tree");
-		for (uint32_t t = 0; tree && t < tree->via.array.size; t++)
-			keyset_put(&refs, tree->via.array.ptr[t].via.bin.ptr,
-				   REPO_ID_LEN, NULL);
+		/* A chunk of a kept snapshot missing from refs would have
+		 * its pack deleted: a failed insertion stops the prune. */
+		for (uint32_t t = 0; tree && rc == 0 && t < tree->via.array.size;
+		     t++)
+			rc = keyset_put(&refs, tree->via.array.ptr[t].via.bin.ptr,
+					REPO_ID_LEN, NULL);
 		const msgpack_object *es = loaded[i].entries;
-		for (uint32_t k = 0; k < es->via.array.size; k++) {
+		for (uint32_t k = 0; rc == 0 && k < es->via.array.size; k++) {
 			struct entry e;
 			if (!entry_read(&es->via.array.ptr[k], &e))
 				continue;
-			for (uint32_t c = 0; c < e.chunks->via.array.size; c++)
-				keyset_put(&refs,
-					   e.chunks->via.array.ptr[c].via.bin.ptr,
-					   REPO_ID_LEN, NULL);
+			for (uint32_t c = 0;
+			     rc == 0 && c < e.chunks->via.array.size; c++)
+				rc = keyset_put(
+					&refs, e.chunks->via.array.ptr[c].via.bin.ptr,
+					REPO_ID_LEN, NULL);
 		}
+		if (rc != 0)
+			errtext_set(rc, err, errlen, "out of memory");
 	}
 	/* Nothing is deleted unless every kept snapshot could be read: a
 	 * damaged tree must not make its chunks look unused. */

@@ -501,11 +501,12 @@ int backupcli_run(const struct backupcli_options *in)
 		struct list_state ls = {o.json, 0, 0};
 		if (o.json)
 			printf("[");
+		/* A count, or -errno. */
 		int lrc = backup_list_all(r, print_snapshot, &ls, true);
 		if (o.json)
 			printf("]\n");
 		rc = EXIT_OK;
-		if (lrc != 0) {
+		if (lrc < 0) {
 			fprintf(stderr, "eduwatch-agent: backup list: %s\n",
 				uv_strerror(lrc));
 			rc = EXIT_FAIL;
