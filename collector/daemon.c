@@ -217,7 +217,7 @@ static void finish_stop(struct daemon *d)
 	/* Commits what is queued; their callbacks find closed connections. */
 	store_close(d->store);
 	d->store = NULL;
-	signals_close(&d->signals);
+	signals_stop(&d->signals);
 	log_info("collector: stopped");
 	/* h2o's timers of a lingering connection would keep the loop up. */
 	if (d->web_lingering)

@@ -13,7 +13,12 @@
  * What an unauthenticated peer can cost is bounded: a small frame limit
  * (a CSR needs a few KiB), a handshake deadline, a cap on connections in
  * total and per address, and failed tokens slow their address down and
- * then lock it out for a while (see enroll.c for the numbers). */
+ * then lock it out for a while (see enroll.c for the numbers).
+ *
+ * Lifecycle: loop-owned, `_start` / `_stop(cb)`, as every loop-owned module
+ * in the tree; the service frees itself after its last session and then
+ * calls the stop callback (there is no `_free`). `enroll_new` builds one
+ * whose sessions the caller feeds, without a listener. */
 #ifndef EDUWATCH_ENROLL_H
 #define EDUWATCH_ENROLL_H
 

@@ -22,7 +22,11 @@
  * store's dead letters with the destination, the status and the answer,
  * a local forward.dead_letter alert is raised, and the rest go on in
  * order. Every string is valid UTF-8 (see common/jsonout.h).
- * Failures retry with full-jitter exponential backoff (0.5 s to 60 s). */
+ * Failures retry with full-jitter exponential backoff (0.5 s to 60 s).
+ *
+ * Lifecycle: `_start` / `_stop`, the idiom of loop-owned modules; a
+ * forwarder owns a thread, not loop handles, so `_stop` joins it and frees
+ * (there is no `_free`). */
 #ifndef EDUWATCH_FORWARD_H
 #define EDUWATCH_FORWARD_H
 

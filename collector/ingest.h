@@ -8,7 +8,11 @@
  * reading while it has too many batches in flight, exceeds its rate, has
  * more than 1 MiB of answers unread (and is cut if that lasts 30 s), or the
  * store's backlog is high. Any bad input closes that one connection with a
- * log line and a counter. */
+ * log line and a counter.
+ *
+ * Lifecycle: loop-owned, `_start` / `_stop` / `_free`, as every loop-owned
+ * module in the tree: stop begins closing the handles, free runs once the
+ * loop has closed them. */
 #ifndef EDUWATCH_INGEST_H
 #define EDUWATCH_INGEST_H
 

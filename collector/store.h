@@ -30,7 +30,10 @@
  *    use the store while either runs.
  *
  * Backends implement collector/store_backend.h; nothing outside the store
- * includes it. */
+ * includes it.
+ *
+ * Lifecycle: a synchronous resource, `_open` / `_close` (close of NULL is a
+ * no-op), as every such resource in the tree. */
 #ifndef EDUWATCH_STORE_H
 #define EDUWATCH_STORE_H
 

@@ -19,7 +19,7 @@ int signals_start(uv_loop_t *loop, struct signals *sig, void *data,
 	return rc;
 }
 
-void signals_close(struct signals *sig)
+void signals_stop(struct signals *sig)
 {
 	uv_close((uv_handle_t *)&sig->term, NULL);
 	uv_close((uv_handle_t *)&sig->interrupt, NULL);

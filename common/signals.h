@@ -1,5 +1,8 @@
 /* signals: the signals both daemons handle, the same way: SIGTERM and
- * SIGINT stop gracefully, SIGHUP reloads. */
+ * SIGINT stop gracefully, SIGHUP reloads.
+ *
+ * Lifecycle: loop-owned, `_start` / `_stop`, as every loop-owned module in
+ * the tree; the struct is the caller's, so there is no `_free`. */
 #ifndef EDUWATCH_SIGNALS_H
 #define EDUWATCH_SIGNALS_H
 
@@ -16,11 +19,11 @@ struct signals {
 };
 
 /* Starts the handlers; each sees `data` as its handle's data. The struct
- * is the caller's and must live until signals_close's handles close. */
+ * is the caller's and must live until signals_stop's handles close. */
 EW_MUST_CHECK
 int signals_start(uv_loop_t *loop, struct signals *sig, void *data,
 		  uv_signal_cb on_stop, uv_signal_cb on_reload);
-void signals_close(struct signals *sig);
+void signals_stop(struct signals *sig);
 
 /* "SIGTERM", "SIGSEGV", ... or "signal N" for one without a name. Unlike
  * strsignal(), which is banned, it is safe from any thread. */

@@ -15,7 +15,10 @@
  * so ids reveal nothing about content to whoever holds the disk. Every
  * file appears by rename after fsync: a crash at any point leaves a
  * repository that opens and verifies, and whatever packs were complete
- * are reused by the next run. */
+ * are reused by the next run.
+ *
+ * Lifecycle: a synchronous resource, `_open` / `_close` (close of NULL is a
+ * no-op), as every such resource in the tree. */
 #ifndef EDUWATCH_REPO_H
 #define EDUWATCH_REPO_H
 

@@ -401,7 +401,7 @@ static void uplink_stopped(void *arg)
 {
 	struct agent *agent = arg;
 	uv_close((uv_handle_t *)&agent->status_timer, NULL);
-	signals_close(&agent->signals);
+	signals_stop(&agent->signals);
 }
 
 static void on_stop_signal(uv_signal_t *sig, int signum)
@@ -527,10 +527,10 @@ int agent_run(const char *config_path, const struct agent_settings *s)
 	note_rules(&agent);
 	static const struct rulefetch_ops fetch_ops = {send_fetch,
 						       fetch_finished};
-	if ((rc = rulefetch_new(agent.loop, s->state_dir, RULESTORE_RULES,
+	if ((rc = rulefetch_start(agent.loop, s->state_dir, RULESTORE_RULES,
 				&fetch_ops, &agent,
 				&agent.fetch[RULESTORE_RULES])) != 0 ||
-	    (rc = rulefetch_new(agent.loop, s->state_dir, RULESTORE_IOC,
+	    (rc = rulefetch_start(agent.loop, s->state_dir, RULESTORE_IOC,
 				&fetch_ops, &agent, &agent.fetch[RULESTORE_IOC])) != 0)
 		goto done;
 	if ((rc = uplink_start(agent.loop, agent.spool, &uo, on_command,

@@ -87,7 +87,7 @@ static void find_partial(struct rulefetch *rf)
 		closedir(d);
 }
 
-int rulefetch_new(uv_loop_t *loop, const char *state_dir,
+int rulefetch_start(uv_loop_t *loop, const char *state_dir,
 		  enum rulestore_kind kind, const struct rulefetch_ops *ops,
 		  void *arg, struct rulefetch **out)
 {

@@ -8,7 +8,11 @@
  * before asking for the next. A cut link, a restart of the agent or a
  * busy collector only pause the download: it resumes at the partial
  * file's size. The complete file is installed only if its signature
- * verifies (rulestore.h). */
+ * verifies (rulestore.h).
+ *
+ * Lifecycle: loop-owned, `_start` / `_stop` / `_free`, as every loop-owned
+ * module in the tree: stop begins closing the handles, free runs once the
+ * loop has closed them. */
 #ifndef EDUWATCH_RULEFETCH_H
 #define EDUWATCH_RULEFETCH_H
 
@@ -36,7 +40,7 @@ struct rulefetch_ops {
 };
 
 EW_MUST_CHECK
-int rulefetch_new(uv_loop_t *loop, const char *state_dir,
+int rulefetch_start(uv_loop_t *loop, const char *state_dir,
 		  enum rulestore_kind kind, const struct rulefetch_ops *ops,
 		  void *arg, struct rulefetch **out);
 /* Starts (or resumes) fetching version. Fills result for the command. */

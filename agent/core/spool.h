@@ -10,7 +10,10 @@
  * event. A file that SQLite cannot open or check is renamed *.corrupt-TIME
  * and a fresh spool is started, with the loss reported as spool.corrupt.
  *
- * One thread uses a spool at a time (the agent's loop thread). */
+ * One thread uses a spool at a time (the agent's loop thread).
+ *
+ * Lifecycle: a synchronous resource, `_open` / `_close` (close of NULL is a
+ * no-op), as every such resource in the tree. */
 #ifndef EDUWATCH_SPOOL_H
 #define EDUWATCH_SPOOL_H
 

@@ -7,7 +7,11 @@
  * (capped) and resends from the first unacked seq, so a batch that was
  * committed but whose ack was lost comes back as a duplicate, which the
  * collector acks without storing twice. An optional byte rate caps what
- * a slow school link gives to eduwatch. */
+ * a slow school link gives to eduwatch.
+ *
+ * Lifecycle: loop-owned, `_start` / `_stop` / `_free`, as every loop-owned
+ * module in the tree: stop begins closing the handles, free runs once the
+ * loop has closed them. */
 #ifndef EDUWATCH_UPLINK_H
 #define EDUWATCH_UPLINK_H
 

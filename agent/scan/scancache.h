@@ -5,7 +5,10 @@
  * ctime is the guard that matters: a tool can set mtime back, but any
  * write or chmod moves ctime to now. Only clean verdicts are kept, so a
  * matching file is scanned (and reported) every time. The cache is its
- * own SQLite file beside the spool; losing it costs one full scan. */
+ * own SQLite file beside the spool; losing it costs one full scan.
+ *
+ * Lifecycle: a synchronous resource, `_open` / `_close` (close of NULL is a
+ * no-op), as every such resource in the tree. */
 #ifndef EDUWATCH_SCANCACHE_H
 #define EDUWATCH_SCANCACHE_H
 
