@@ -114,7 +114,7 @@ int cmd_system_set(struct cli *cli, struct cli_env *env)
 {
 	struct store_system y;
 	long id;
-	cli_parse_long(cli->argv[2], 1, 0x7fffffffL, &id); /* checked */
+	EW_IGNORE(cli_parse_long(cli->argv[2], 1, 0x7fffffffL, &id)); /* checked */
 	int rc = store_system_get(env->store, (uint64_t)id, &y);
 	if (rc == -ENOENT) {
 		fprintf(stderr, "eduwatch-collector: no system %ld\n", id);

@@ -14,7 +14,7 @@ libpango1.0-dev libcairo2-dev libxlsxwriter-dev fonts-liberation2"
 # The reports (collector/report): pango on cairo lays out the PDF with
 # Vietnamese shaping, libxlsxwriter writes the workbook, and
 # fonts-liberation2's Liberation Serif is the embedded face.
-# uthash (headers only): the backup\'s hash sets, see docs/DECISIONS.md.
+# uthash (headers only): the backup's hash sets, see docs/DECISIONS.md.
 build_pkgs="$build_pkgs uthash-dev"
 # The test suite: cmocka, clang with libFuzzer and the sanitizer runtimes,
 # the sqlite3 and openssl command lines used by the integration scripts;

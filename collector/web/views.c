@@ -354,7 +354,9 @@ void view_pc(struct web_ctx *ctx)
 	html_emit(b, "<h2>%s</h2><table id=\"events\"><tr><th>%s</th><th>%s</th>"
 		  "<th>%s</th><th>%s</th></tr>",
 		  M("events"), M("time"), M("kind"), M("severity"), M("drill"));
-	store_recent_events(ctx->store, a.id, 50, event_row, ctx);
+	/* TODO(console): an unreadable store shows no events, as the
+	 * scoped listings do; it should say so. */
+	EW_IGNORE(store_recent_events(ctx->store, a.id, 50, event_row, ctx));
 	html_emit(b, "</table>");
 	page_end(ctx);
 }
