@@ -71,7 +71,8 @@ int register_col_find(const char *name, size_t len);
 int register_set_field(struct store_system *sys, enum register_col c,
 		       const char *text, size_t len, char *err, size_t errlen);
 
-/* Checks a whole system (required columns, approved needs its decision). */
+/* Checks one register entry as a whole (required columns; an approved
+ * entry needs its decision). */
 int register_check(const struct store_system *sys, char *err, size_t errlen);
 
 /* Parses a whole CSV into systems (allocated array, caller frees with
