@@ -15,6 +15,7 @@ cd "$(dirname "$0")/.."
 mode=${1:-all}
 BUILD=${BUILD:-build}
 FUZZ_SECONDS=${FUZZ_SECONDS:-15}
+FUZZ_JOBS=${FUZZ_JOBS:-2}
 log_dir=$(mktemp -d "${TMPDIR:-/tmp}/ew-test-logs-XXXXXX")
 passed=0
 failed=0
@@ -75,6 +76,7 @@ run_unit() { # run_unit VARIANT
 		name=$(basename "$t")
 		selected "$name" || continue
 		out="$log_dir/$variant-$name.log"
+		local started=$SECONDS
 		CMOCKA_MESSAGE_OUTPUT=TAP timeout 300 "$t" >"$out" 2>&1
 		local rc=$?
 		# A crash or timeout leaves no "not ok" line: count it here.
@@ -82,8 +84,9 @@ run_unit() { # run_unit VARIANT
 			echo "not ok - $name exited $rc" >>"$out"
 		fi
 		record "unit[$variant]" <"$out"
-		printf '  unit[%s] %-24s %s\n' "$variant" "$name" \
-			"$(grep -c '^ok' "$out") ok, $(grep -v '# SKIP' "$out" | grep -c '^not ok') failed"
+		printf '  unit[%s] %-24s %s (%d s)\n' "$variant" "$name" \
+			"$(grep -c '^ok' "$out") ok, $(grep -v '# SKIP' "$out" | grep -c '^not ok') failed" \
+			$((SECONDS - started))
 		[ $rc -ne 0 ] && sed 's/^/    | /' "$out" | grep -vE '^    \| ok ' | tail -30
 	done
 }
@@ -95,6 +98,7 @@ run_integration() { # run_integration VARIANT
 		name=$(basename "$t" .sh)
 		selected "$name" || continue
 		out="$log_dir/$variant-int-$name.log"
+		local started=$SECONDS
 		EW_BIN="$BUILD/$variant/bin" EW_BENCH_BIN="$BUILD/$variant/bench" \
 			EW_VARIANT="$variant" EW_SCENARIO="$(scenarios_of "$name")" \
 			timeout 900 bash "$t" >"$out" 2>&1
@@ -103,33 +107,56 @@ run_integration() { # run_integration VARIANT
 			echo "not ok - $name exited $rc" >>"$out"
 		fi
 		record "integration[$variant]" <"$out"
-		printf '  integration[%s] %-18s %s\n' "$variant" "$name" \
-			"$(grep -c '^ok' "$out") ok, $(grep -v '# SKIP' "$out" | grep -c '^not ok') failed"
+		printf '  integration[%s] %-18s %s (%d s)\n' "$variant" "$name" \
+			"$(grep -c '^ok' "$out") ok, $(grep -v '# SKIP' "$out" | grep -c '^not ok') failed" \
+			$((SECONDS - started))
 		[ $rc -ne 0 ] && tail -40 "$out" | sed 's/^/    | /'
 	done
 }
 
+# fuzz_one HARNESS: runs one harness for FUZZ_SECONDS on a copy of its
+# seed corpus and leaves its verdict in $log_dir/NAME.verdict; it runs in
+# the background beside another, so it records nothing itself.
+fuzz_one() {
+	local f=$1 name out work
+	name=$(basename "$f")
+	out="$log_dir/$name.log"
+	work=$(mktemp -d "${TMPDIR:-/tmp}/ew-corpus-XXXXXX")
+	cp -r "tests/fuzz/corpus/${name#fuzz_}/." "$work/" 2>/dev/null
+	# Findings go to the log dir, never into the source tree.
+	if timeout $((FUZZ_SECONDS + 120)) "$f" -max_total_time="$FUZZ_SECONDS" \
+		-rss_limit_mb=2048 -artifact_prefix="$log_dir/$name-" \
+		-print_final_stats=1 "$work" >"$out" 2>&1; then
+		echo "ok - $name ran ${FUZZ_SECONDS}s, $(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$out" | grep -o '[0-9]*$') inputs" >"$log_dir/$name.verdict"
+	else
+		echo "not ok - $name found a crash (see $log_dir)" >"$log_dir/$name.verdict"
+	fi
+	rm -rf "$work"
+}
+
+# run_fuzz: the harnesses FUZZ_JOBS at a time (one a core: each libFuzzer
+# run is single-threaded, so two on two cores halve the wall time without
+# shortening any harness's own run).
 run_fuzz() {
-	local f name out work
+	local f name harnesses=() i
 	for f in "$BUILD"/fuzz/fuzz/fuzz_*; do
 		[ -x "$f" ] || continue
-		name=$(basename "$f")
-		selected "$name" || continue
-		out="$log_dir/$name.log"
-		work=$(mktemp -d "${TMPDIR:-/tmp}/ew-corpus-XXXXXX")
-		cp -r "tests/fuzz/corpus/${name#fuzz_}/." "$work/" 2>/dev/null
-		# Findings go to the log dir, never into the source tree.
-		if timeout $((FUZZ_SECONDS + 120)) "$f" -max_total_time="$FUZZ_SECONDS" \
-			-rss_limit_mb=2048 -artifact_prefix="$log_dir/$name-" \
-			-print_final_stats=1 "$work" >"$out" 2>&1; then
-			record fuzz <<<"ok - $name ran ${FUZZ_SECONDS}s, $(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$out" | grep -o '[0-9]*$') inputs"
-			printf '  fuzz %-30s ok (%s s)\n' "$name" "$FUZZ_SECONDS"
-		else
-			record fuzz <<<"not ok - $name found a crash (see $log_dir)"
-			printf '  fuzz %-30s FINDING\n' "$name"
-			grep -E 'ERROR|SUMMARY|artifact' "$out" | head -10 | sed 's/^/    | /'
-		fi
-		rm -rf "$work"
+		selected "$(basename "$f")" || continue
+		harnesses+=("$f")
+	done
+	for ((i = 0; i < ${#harnesses[@]}; i += FUZZ_JOBS)); do
+		for f in "${harnesses[@]:i:FUZZ_JOBS}"; do fuzz_one "$f" & done
+		wait
+		for f in "${harnesses[@]:i:FUZZ_JOBS}"; do
+			name=$(basename "$f")
+			record fuzz <"$log_dir/$name.verdict"
+			if grep -q '^ok' "$log_dir/$name.verdict"; then
+				printf '  fuzz %-30s ok (%s s)\n' "$name" "$FUZZ_SECONDS"
+			else
+				printf '  fuzz %-30s FINDING\n' "$name"
+				grep -E 'ERROR|SUMMARY|artifact' "$log_dir/$name.log" | head -10 | sed 's/^/    | /'
+			fi
+		done
 	done
 }
 
@@ -174,6 +201,7 @@ chaos) run_chaos ;;
 *) echo "usage: $0 all|unit|integration|fuzz|chaos|--list" >&2; exit 2 ;;
 esac
 
+echo "elapsed: $((SECONDS / 60)) min $((SECONDS % 60)) s"
 if [ ${#failures[@]} -gt 0 ]; then
 	echo "failed:"
 	printf '  %s\n' "${failures[@]}"
