@@ -487,3 +487,11 @@ int store_report_list(struct store *st, const char *period, const char *scope,
 {
 	return st->backend->report_list(st, period, scope, cb, arg);
 }
+
+int store_report_list_scoped(struct store *st, const struct store_scope *sc,
+			     uint64_t id,
+			     void (*cb)(void *arg, const struct store_report *r),
+			     void *arg)
+{
+	return st->backend->report_list_scoped(st, sc, id, cb, arg);
+}

@@ -563,6 +563,12 @@ int store_report_sign(struct store *st, uint64_t id, const char *by,
 int store_report_list(struct store *st, const char *period, const char *scope,
 		      void (*cb)(void *arg, const struct store_report *r),
 		      void *arg);
+/* The reports inside an officer's scope (see store_scope), newest first;
+ * id 0 for all, else that one report, or nothing when it lies outside. */
+int store_report_list_scoped(struct store *st, const struct store_scope *sc,
+			     uint64_t id,
+			     void (*cb)(void *arg, const struct store_report *r),
+			     void *arg);
 
 /* Current wall-clock time in microseconds. */
 int64_t store_now_us(void);

@@ -164,6 +164,11 @@ struct store_backend {
 			   const char *scope,
 			   void (*cb)(void *, const struct store_report *),
 			   void *arg);
+	int (*report_list_scoped)(struct store *st,
+				  const struct store_scope *sc, uint64_t id,
+				  void (*cb)(void *,
+					     const struct store_report *),
+				  void *arg);
 };
 
 /* What a backend embeds first in its own struct. */

@@ -422,4 +422,5 @@ const struct store_backend store_sqlite_backend = {
 	.report_draft = sqlite_report_draft,
 	.report_sign = sqlite_report_sign,
 	.report_list = sqlite_report_list,
+	.report_list_scoped = sqlite_report_list_scoped,
 };

@@ -117,6 +117,7 @@ enum sq_id {
 	SQ_REPORT_STATE,
 	SQ_REPORT_SIGN,
 	SQ_REPORT_LIST,
+	SQ_REPORT_LIST_SCOPED,
 	SQ_COUNT
 };
 
@@ -446,5 +447,9 @@ int sqlite_report_list(struct store *st, const char *period,
 		       const char *scope,
 		       void (*cb)(void *, const struct store_report *),
 		       void *arg);
+int sqlite_report_list_scoped(struct store *st, const struct store_scope *sc,
+			      uint64_t id,
+			      void (*cb)(void *, const struct store_report *),
+			      void *arg);
 
 #endif

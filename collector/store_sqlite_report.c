@@ -350,3 +350,15 @@ int sqlite_report_list(struct store *st, const char *period,
 			 SQ_ARGS(SQ_TEXT(period), SQ_TEXT(scope)), report_row,
 			 &c, NULL);
 }
+
+int sqlite_report_list_scoped(struct store *st, const struct store_scope *sc,
+			      uint64_t id,
+			      void (*cb)(void *, const struct store_report *),
+			      void *arg)
+{
+	struct report_cb c = {cb, arg};
+	return ADMIN_RUN(sqlite_impl(st), SQ_REPORT_LIST_SCOPED,
+			 SQ_ARGS(SQ_INT(sc->kind), SQ_TEXT(sc->value), SQ_INT(id)),
+			 report_row, &c,
+			 NULL);
+}

@@ -335,6 +335,20 @@ static const struct {
 		" coalesce(pdf_sha256, ''), remarks, model FROM reports"
 		" WHERE (?1 IS NULL OR period = ?1) AND (?2 IS NULL"
 		" OR scope = ?2) ORDER BY period DESC, scope, version DESC"},
+	/* A report's scope is "province", "commune:NAME" or "school:CODE";
+	 * an officer sees those inside their own (?1, ?2 as SCOPE_OF), and a
+	 * commune officer the reports of its communes' schools too. ?3: one
+	 * report's id, or 0 for all. */
+	[SQ_REPORT_LIST_SCOPED] = {"report_list_scoped",
+		"SELECT id, period, scope, version, state, created,"
+		" coalesce(signed, 0), coalesce(signed_by, ''),"
+		" coalesce(supersedes, 0), coalesce(pdf_path, ''),"
+		" coalesce(pdf_sha256, ''), remarks, model FROM reports r"
+		" WHERE (?3 = 0 OR r.id = ?3) AND (?1 = 0"
+		" OR (?1 = 1 AND (r.scope = 'commune:' || ?2 OR r.scope IN"
+		"  (SELECT 'school:' || code FROM schools WHERE commune = ?2)))"
+		" OR (?1 = 2 AND r.scope = 'school:' || ?2))"
+		" ORDER BY period DESC, scope, version DESC"},
 #undef SYSTEM_COLUMNS
 };
 

@@ -9,6 +9,7 @@
 
 #include "collector/web/handler.h"
 #include "collector/web/html.h"
+#include "collector/web/reports.h"
 #include "collector/web/views.h"
 
 /* Idle and absolute session lifetimes. */
@@ -65,6 +66,15 @@ static const struct route routes[] = {
 	{"GET", "/api/v1/audit", AUTH_AUDIT | R_API, H(api_audit)},
 	{"GET", "/api/v1/live", AUTH_ALERTS | R_API, H(api_live)},
 	{"GET", "/api/v1/scores", AUTH_READ | R_API, H(api_scores)},
+	/* reports (issue 18, reports.c) */
+	{"GET", "/reports", AUTH_READ, H(view_reports)},
+	{"POST", "/reports", AUTH_ACT | R_CHANGE, H(view_report_draft)},
+	{"GET", "/reports/{}", AUTH_READ, H(view_report)},
+	{"GET", "/reports/{}/json", AUTH_READ, H(view_report_json)},
+	{"GET", "/reports/{}/csv", AUTH_READ, H(view_report_csv)},
+	{"GET", "/api/v1/reports", AUTH_READ | R_API, H(api_reports)},
+	{"POST", "/api/v1/reports", AUTH_ACT | R_API | R_CHANGE, H(api_report_draft)},
+	{"GET", "/api/v1/reports/{}", AUTH_READ | R_API, H(api_report)},
 };
 
 size_t pages_route_count(void)

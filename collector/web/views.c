@@ -105,6 +105,8 @@ static void page_start(struct web_ctx *ctx, int status, const char *title)
 			html_emit(b, "<a href=\"/overview\">%s</a>", M("overview"));
 		if (p & AUTH_ALERTS)
 			html_emit(b, "<a href=\"/alerts\">%s</a>", M("alerts"));
+		if (p & AUTH_READ)
+			html_emit(b, "<a href=\"/reports\">%s</a>", M("reports"));
 		if (p & AUTH_ADMIN)
 			html_emit(b, "<a href=\"/admin/users\">%s</a>"
 				  "<a href=\"/admin/tokens\">%s</a>",
@@ -728,4 +730,15 @@ void view_audit_csv(struct web_ctx *ctx)
 	csv_start(ctx, "audit.csv");
 	dynbuf_add_str(&ctx->res->body, "time,actor,action,object,address,detail\r\n");
 	store_audit_list(ctx->store, 0, 100000, audit_row, &r);
+}
+
+/* For the handlers in their own files (reports.c). */
+void web_page_start(struct web_ctx *ctx, int status, const char *title)
+{
+	page_start(ctx, status, title);
+}
+
+void web_page_end(struct web_ctx *ctx)
+{
+	page_end(ctx);
 }

@@ -26,6 +26,10 @@ void web_json_str(struct dynbuf *b, const char *s);
 
 /* views.c */
 void view_error(struct web_ctx *ctx, int status, const char *key);
+/* The console's page frame (header, navigation) and its end, for
+ * handlers in their own files. */
+void web_page_start(struct web_ctx *ctx, int status, const char *title);
+void web_page_end(struct web_ctx *ctx);
 void view_login_page(struct web_ctx *ctx, int status, const char *msg_key);
 void view_health(struct web_ctx *ctx);
 void view_static(struct web_ctx *ctx);

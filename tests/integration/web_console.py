@@ -259,6 +259,86 @@ for name in js:
 tap(ok and any(n.startswith("uplot-") for n in js), "uPlot and console.js are served by the collector under hashed names, cached for a year (%s)" % js)
 tap(S["sch"].req("GET", "/static/uplot-000000000000.js").status == 404, "an unknown asset name is a 404")
 
+# ---- reports (issue 18): their own matrix, scope by API and by page --------------------
+# One stored draft per school, made with the CLI as serve would; "in" is A1's
+# (in every scoped role's scope), "out" B1's. The period 2026-H1 is due on
+# 5 June 2026, so an unsigned draft of it shows the reminder state.
+for code in ("A1", "B1"):
+    cli("report", "draft", "--period", "2026-H1", "--scope", "school:" + code)
+RID = {code: str(rid) for code, rid in db.execute(
+    "SELECT substr(scope, 8), id FROM reports WHERE period = '2026-H1'")}
+REPORT_ENDPOINTS = [
+    ("reports page",      "GET",  "/reports"),
+    ("report page",       "GET",  "/reports/{r}"),
+    ("report json",       "GET",  "/reports/{r}/json"),
+    ("report csv",        "GET",  "/reports/{r}/csv"),
+    ("api reports",       "GET",  "/api/v1/reports"),
+    ("api report",        "GET",  "/api/v1/reports/{r}"),
+    ("draft (page)",      "POST", "/reports"),
+    ("draft (api)",       "POST", "/api/v1/reports"),
+]
+REPORT_MATRIX = {
+    "admin": "200/200 200/200 200/200 200/200 200/200 200/200 303/303 201/201",
+    "prov":  "200/200 200/200 200/200 200/200 200/200 200/200 303/303 201/201",
+    "comm":  "200/200 200/404 200/404 200/404 200/200 200/404 303/404 201/404",
+    "sch":   "200/200 200/404 200/404 200/404 200/200 200/404 303/404 201/404",
+    "soc":   "403/403 403/403 403/403 403/403 403/403 403/403 403/403 403/403",
+    "drill": "200/200 200/200 200/200 200/200 200/200 200/200 403/403 403/403",
+    "aud":   "200/200 200/200 200/200 200/200 200/200 200/200 403/403 403/403",
+}
+bad = []
+for name, _, _ in ROLES:
+    for (label, method, path), pair in zip(REPORT_ENDPOINTS, REPORT_MATRIX[name].split()):
+        for side, exp in zip(("in", "out"), pair.split("/")):
+            code = "A1" if side == "in" else "B1"
+            p = path.replace("{r}", RID.get(code, "0"))
+            if method == "POST":
+                form = {"period": "2026-H1", "scope": "school:" + code}
+                if "/api/" in p:
+                    r = S[name].req(method, p, form, headers={"X-CSRF-Token": S[name].csrf})
+                else:
+                    r = S[name].req(method, p, dict(form, csrf=S[name].csrf))
+            else:
+                r = S[name].req(method, p)
+            if str(r.status) != exp:
+                bad.append("%s %s %s %s: %d, want %s" % (name, side, method, p, r.status, exp))
+for b in bad[:10]:
+    print("# " + b, file=sys.stderr)
+tap(len(RID) == 2 and not bad,
+    "reports RBAC matrix: %d roles x %d endpoints x in/out scope (a school officer cannot read or draft "
+    "another school's report: 404, by API and by page; %d wrong)" % (len(ROLES), len(REPORT_ENDPOINTS), len(bad)))
+lst = S["sch"].req("GET", "/api/v1/reports").body
+pg = S["sch"].req("GET", "/reports").body
+tap('"school:A1"' in lst and "school:B1" not in lst and "school:A1" in pg and "school:B1" not in pg,
+    "a school officer's report list, by API and by page, holds its school's report only")
+lst = S["comm"].req("GET", "/api/v1/reports").body
+tap('"school:A1"' in lst and "school:B1" not in lst, "a commune officer's list holds its communes' schools only")
+r = S["sch"].req("POST", "/api/v1/reports", {"period": "2026-H1", "scope": "commune:Xã A"},
+                 headers={"X-CSRF-Token": S["sch"].csrf})
+r2 = S["sch"].req("POST", "/api/v1/reports", {"period": "2026-H1", "scope": "province"},
+                  headers={"X-CSRF-Token": S["sch"].csrf})
+tap(r.status == 404 and r2.status == 404, "a school officer cannot draft its commune's or the province's report (404)")
+bad_in = [S["prov"].req("POST", "/api/v1/reports", f, headers={"X-CSRF-Token": S["prov"].csrf}).status
+          for f in ({"period": "2026-H3", "scope": "province"}, {"period": "2026-H1", "scope": "school:"},
+                    {"period": "2026-H1"}, {"period": "9999", "scope": "province"},
+                    {"period": "2026-H1", "scope": "school:\x01"})]
+tap(all(s == 400 for s in bad_in), "malformed periods and scopes are 400 problems (%s)" % bad_in)
+r = S["sch"].req("POST", "/reports", {"period": "2026-H1", "scope": "school:A1"})
+tap(r.status == 403, "drafting from a page without the CSRF token is refused (%d)" % r.status)
+j = S["sch"].req("GET", "/api/v1/reports/" + RID.get("A1", "0")).body
+tap('"reminder":"overdue"' in j and '"due":"2026-06-05"' in j and '"model":{' in j,
+    "an unsigned draft past its deadline shows the reminder state, with the stored model")
+pg = S["sch"].req("GET", "/reports/" + RID.get("A1", "0")).body
+tap('id="state" class="overdue"' in pg and 'id="sec-av"' in pg and "av.coverage_end" in pg,
+    "the report page shows the reminder state and the draft's figures by section")
+r = S["sch"].req("GET", "/reports/" + RID.get("A1", "0") + "/csv")
+tap(r.status == 200 and "attachment" in (r.getheader("Content-Disposition") or "") and "av.coverage_end" in r.body,
+    "the CSV download carries the model's figures as an attachment")
+n_gen = db.execute("SELECT count(*) FROM audit_log WHERE action = 'report.generate'").fetchone()[0]
+who = {a for (a,) in db.execute("SELECT actor FROM audit_log WHERE action = 'report.generate'")}
+tap(n_gen >= 8 and {"admin", "prov", "comm", "sch"} <= who,
+    "every draft from the console is in the audit log as report.generate (%d, by %s)" % (n_gen, sorted(who)))
+
 # ---- output is inert ----------------------------------------------------------------
 ov = S["prov"].req("GET", "/overview").body
 tap("<img src=x" not in ov and "&lt;img src=x onerror=alert(1)&gt;" in ov, "a school name's markup is escaped on the overview")
