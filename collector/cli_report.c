@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "collector/cli.h"
 #include "collector/report/report.h"
@@ -113,22 +112,7 @@ static int parse_both(const struct cli *cli, const struct cli_env *env,
 static int render(const struct report *r, const char *format,
 		  const char *path, char *err, size_t errlen)
 {
-	if (strcmp(format, "pdf") == 0)
-		return report_write_pdf(r, path, fonts_dir, err, errlen);
-	if (strcmp(format, "xlsx") == 0)
-		return report_write_xlsx(r, path, err, errlen);
-	FILE *f = fopen(path, "we");
-	if (f == NULL) {
-		snprintf(err, errlen, "cannot create %s", path);
-		return -errno;
-	}
-	int rc = strcmp(format, "csv") == 0 ? report_write_csv(r, f)
-					    : report_write_json(r, f);
-	if (fclose(f) != 0 && rc == 0)
-		rc = -EIO;
-	if (rc != 0)
-		snprintf(err, errlen, "cannot write %s", path);
-	return rc;
+	return report_render(r, format, path, fonts_dir, err, errlen);
 }
 
 static int fail_msg(int rc, const char *err)
@@ -223,85 +207,26 @@ int cmd_report_show(struct cli *cli, struct cli_env *env)
 	return EXIT_OK;
 }
 
-struct newest {
-	bool found;
-	struct store_report r;
-};
-
-static void on_newest(void *arg, const struct store_report *r)
-{
-	struct newest *n = arg;
-	if (n->found)
-		return;
-	n->found = true;
-	n->r = *r;
-	n->r.remarks = NULL;
-	n->r.model = NULL;
-}
-
 int cmd_report_sign(struct cli *cli, struct cli_env *env)
 {
 	struct report_period p;
 	struct report_scope s;
 	struct report_options o;
-	struct report r;
-	struct newest n = {.found = false};
-	uint64_t id;
-	char err[512] = "", dir[600], base[800], path[900], sha[65];
-	char *json = NULL;
-	size_t len;
-	static const char *const exts[] = {"xlsx", "csv", "json"};
+	char err[512] = "";
 	parse_both(cli, env, &p, &s);
 	options_of(env, &o);
-	if (store_report_list(env->store, p.id, s.id, on_newest, &n) != 0)
-		return fail_msg(-EIO, "cannot read the stored reports");
-	if (n.found && strcmp(n.r.state, "signed") == 0) {
-		fprintf(stderr, "eduwatch-collector: %s %s version %d is signed "
-				"already and cannot be signed again; a "
-				"correction is a new version: run 'report "
-				"draft' for it, then sign that\n",
-			p.id, s.id, n.r.version);
-		return EXIT_FAILURE_RUNTIME;
-	}
-	/* The numbers are computed once more now and frozen with the files
-	 * rendered from them. */
-	int rc = report_draft_store(env->store, &p, &s, &o, NULL, &r, &id, err,
-				    sizeof(err));
+	struct report_signoff so = {
+		.by = cli->by,
+		.state_dir = env->settings.state_dir,
+		.fonts_dir = fonts_dir,
+		.key = ca_key(env->ca),
+	};
+	int rc = report_sign_store(env->store, &p, &s, &o, &so, err,
+				   sizeof(err));
 	if (rc != 0)
-		return fail_msg(rc, err);
-	snprintf(r.state, sizeof(r.state), "signed");
-	snprintf(r.number, sizeof(r.number), "%" PRIu64 "/BC-ATTT", id);
-	snprintf(dir, sizeof(dir), "%s/reports", env->settings.state_dir);
-	if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
-		report_free(&r);
-		snprintf(err, sizeof(err), "cannot create %s", dir);
-		return fail_msg(-EIO, err);
-	}
-	snprintf(base, sizeof(base), "%s/report-%" PRIu64 "-%s-v%d", dir, id,
-		 p.id, r.version);
-	snprintf(path, sizeof(path), "%s.pdf", base);
-	rc = render(&r, "pdf", path, err, sizeof(err));
-	for (size_t i = 0; rc == 0 && i < 3; i++) {
-		char other[900];
-		snprintf(other, sizeof(other), "%s.%s", base, exts[i]);
-		rc = render(&r, exts[i], other, err, sizeof(err));
-	}
-	if (rc == 0)
-		rc = report_sign_file(path, ca_key(env->ca), p.id, s.id,
-				      r.version, sha, err, sizeof(err));
-	if (rc == 0 && (rc = report_json_string(&r, &json, &len)) == 0)
-		rc = store_report_sign(env->store, id, cli->by, path, sha, json);
-	alloc_free(json);
-	report_free(&r);
-	if (rc == -EALREADY) {
-		fprintf(stderr, "eduwatch-collector: signed by someone else in "
-				"the meantime; nothing changed\n");
-		return EXIT_FAILURE_RUNTIME;
-	}
-	if (rc != 0)
-		return fail_msg(rc, err[0] ? err : "cannot sign the report");
+		return fail_msg(rc == -ENOENT ? rc : -EIO, err);
 	printf("signed %s %s version %d by %s\n%s\nsha256 %s\n%s.sig\n", p.id,
-	       s.id, r.version, cli->by, path, sha, path);
+	       s.id, so.version, cli->by, so.pdf, so.sha256, so.pdf);
 	return EXIT_OK;
 }
 

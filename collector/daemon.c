@@ -423,6 +423,8 @@ static int start_web(struct daemon *d)
 		.key_file = key,
 		.state_dir = s->state_dir,
 		.stale_after_s = s->stale_after,
+		.report_key = ca_key(d->ca),
+		.report_fonts_dir = s->report_fonts_dir,
 	};
 	if (web_start(d->loop, d->store, &wo, &d->web, err, sizeof(err)) != 0) {
 		log_err("collector: %s", err);

@@ -228,3 +228,33 @@ int report_draft_store(struct store *st, const struct report_period *period,
 int report_tick(struct store *st, const struct report_calendar *cal,
 		const struct report_options *opts, int *drafted,
 		int *reminded);
+
+/* ---- rendering to a file and sign-off (report_signoff.c) ------------------------ */
+
+/* Renders r as format (pdf, xlsx, csv, json) into path. fonts_dir: see
+ * report_write_pdf. 0 or -errno with err. */
+int report_render(const struct report *r, const char *format,
+		  const char *path, const char *fonts_dir, char *err,
+		  size_t errlen);
+
+struct report_signoff {
+	const char *by;	       /* who signs it off, for the store */
+	const char *remarks;   /* NULL: the draft's */
+	const char *state_dir; /* files go to state_dir/reports */
+	const char *fonts_dir;
+	EVP_PKEY *key; /* the CA key that signs the PDF */
+	/* filled */
+	uint64_t id;
+	int version;
+	char pdf[900];
+	char sha256[65];
+};
+
+/* Computes the period and scope's numbers once more, stores them as the
+ * draft, renders PDF, XLSX, CSV and JSON to state_dir/reports, signs the
+ * PDF and freezes the report. -EALREADY (with err) when its newest
+ * version is signed already; 0 or -errno with err. */
+int report_sign_store(struct store *st, const struct report_period *p,
+		      const struct report_scope *s,
+		      const struct report_options *o,
+		      struct report_signoff *so, char *err, size_t errlen);

@@ -75,6 +75,11 @@ static const struct route routes[] = {
 	{"GET", "/api/v1/reports", AUTH_READ | R_API, H(api_reports)},
 	{"POST", "/api/v1/reports", AUTH_ACT | R_API | R_CHANGE, H(api_report_draft)},
 	{"GET", "/api/v1/reports/{}", AUTH_READ | R_API, H(api_report)},
+	{"GET", "/reports/{}/pdf", AUTH_READ, H(view_report_pdf)},
+	{"POST", "/reports/{}/remarks", AUTH_ACT | R_CHANGE, H(view_report_remarks)},
+	{"POST", "/reports/{}/sign", AUTH_ADMIN | R_CHANGE, H(view_report_sign)},
+	{"POST", "/api/v1/reports/{}/remarks", AUTH_ACT | R_API | R_CHANGE, H(api_report_remarks)},
+	{"POST", "/api/v1/reports/{}/sign", AUTH_ADMIN | R_API | R_CHANGE, H(api_report_sign)},
 };
 
 size_t pages_route_count(void)

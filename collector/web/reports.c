@@ -13,12 +13,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "collector/report/report.h"
 #include "collector/web/html.h"
 #include "collector/web/views.h"
 #include "common/alloc.h"
+#include "common/fsutil.h"
 #include "common/timeutil.h"
 
 #define M(key) i18n_msg(ctx->lang, key)
@@ -316,6 +319,24 @@ void view_report(struct web_ctx *ctx)
 	if (o.remarks[0])
 		html_emit(b, "<h2>%s</h2><p id=\"remarks\">%s</p>",
 			  M("report_remarks"), o.remarks);
+	if (strcmp(o.r.state, "draft") == 0 &&
+	    (ctx->user->role->perms & AUTH_ACT))
+		html_emit(b, "<form method=\"post\" action=\"/reports/%s/remarks\">"
+			  "<input type=\"hidden\" name=\"csrf\" value=\"%s\">"
+			  "<label>%s <textarea name=\"remarks\" id=\"remarks-text\">%s</textarea></label>"
+			  "<button id=\"save-remarks\">%s</button></form>",
+			  ctx->params[0], ctx->csrf, M("report_remarks"),
+			  o.remarks, M("report_save"));
+	if (strcmp(o.r.state, "draft") == 0 &&
+	    (ctx->user->role->perms & AUTH_ADMIN))
+		html_emit(b, "<form method=\"post\" action=\"/reports/%s/sign\">"
+			  "<input type=\"hidden\" name=\"csrf\" value=\"%s\">"
+			  "<button id=\"sign\">%s</button></form>",
+			  ctx->params[0], ctx->csrf, M("report_sign"));
+	if (strcmp(o.r.state, "signed") == 0)
+		html_emit(b, "<p id=\"signed\">%s · SHA-256 <code>%s</code> · "
+			  "<a id=\"dl-pdf\" href=\"/reports/%s/pdf\">PDF</a></p>",
+			  o.r.signed_by, o.r.pdf_sha256, ctx->params[0]);
 	if (strcmp(o.r.state, "draft") == 0 && reports_build(ctx, &o.r, &r) == 0) {
 		figures_html(ctx, &r);
 		report_free(&r);
@@ -446,4 +467,204 @@ void api_report_draft(struct web_ctx *ctx)
 	ctx->res->status = 201;
 	ctx->res->content_type = "application/json";
 	dynbuf_addf(&ctx->res->body, "{\"id\":\"%" PRIu64 "\"}\n", id);
+}
+
+/* ---- remarks and sign-off ---------------------------------------------------- */
+
+/* The stored report of ctx->params[0] in scope, parsed back into its
+ * period and scope: 0, -ENOENT, or -EALREADY when it is signed. */
+static int reports_target(struct web_ctx *ctx, struct report_period *p,
+			  struct report_scope *s, struct report_options *o)
+{
+	struct report_calendar cal;
+	struct one_report one;
+	char err[256];
+	reports_options(ctx, &cal, o);
+	if (reports_get(ctx, &one) != 0)
+		return -ENOENT;
+	int rc = strcmp(one.r.state, "draft") != 0 ? -EALREADY : 0;
+	if (rc == 0 &&
+	    (report_period_parse(one.r.period, &cal, p, err, sizeof(err)) != 0 ||
+	     report_scope_parse(one.r.scope, s, err, sizeof(err)) != 0))
+		rc = -ENOENT;
+	one_free(&one);
+	return rc;
+}
+
+/* The officer's remarks on a draft: the draft is computed again with
+ * them. 0, -ENOENT, -EALREADY (signed), -EINVAL. */
+static int reports_remarks(struct web_ctx *ctx, char *err, size_t errlen)
+{
+	char remarks[REPORT_TEXT_MAX];
+	struct report_period p;
+	struct report_scope s;
+	struct report_options o;
+	struct report r;
+	uint64_t id;
+	if (route_param(ctx->req->body, ctx->req->body_len, "remarks", remarks,
+			sizeof(remarks)) != 0) {
+		snprintf(err, errlen, "remarks: missing, malformed or too long");
+		return -EINVAL;
+	}
+	int rc = reports_target(ctx, &p, &s, &o);
+	if (rc != 0)
+		return rc;
+	rc = report_draft_store(ctx->store, &p, &s, &o, remarks, &r, &id, err,
+				errlen);
+	if (rc != 0)
+		return -EIO;
+	report_free(&r);
+	web_audit(ctx, "report.remarks", ctx->params[0], p.id);
+	return 0;
+}
+
+static int reports_sign(struct web_ctx *ctx, struct report_signoff *so,
+			char *err, size_t errlen)
+{
+	struct report_period p;
+	struct report_scope s;
+	struct report_options o;
+	int rc = reports_target(ctx, &p, &s, &o);
+	if (rc != 0)
+		return rc;
+	if (ctx->opts->report_key == NULL || ctx->opts->state_dir == NULL) {
+		snprintf(err, errlen, "this collector signs no reports");
+		return -ENOTSUP;
+	}
+	*so = (struct report_signoff){
+		.by = ctx->user->u.name,
+		.state_dir = ctx->opts->state_dir,
+		.fonts_dir = ctx->opts->report_fonts_dir
+				     ? ctx->opts->report_fonts_dir
+				     : REPORT_FONTS_DIR,
+		.key = ctx->opts->report_key,
+	};
+	rc = report_sign_store(ctx->store, &p, &s, &o, so, err, errlen);
+	if (rc == 0) {
+		char detail[200];
+		snprintf(detail, sizeof(detail), "%s %s version %d sha256 %s",
+			 p.id, s.id, so->version, so->sha256);
+		web_audit(ctx, "report.sign", ctx->params[0], detail);
+	}
+	return rc;
+}
+
+static int status_of(int rc)
+{
+	return rc == -ENOENT ? 404 : rc == -EALREADY ? 409 : rc == -EINVAL ? 400 : 500;
+}
+
+static const char *title_of(int rc)
+{
+	return rc == -ENOENT ? "Not Found" : rc == -EALREADY ? "Conflict"
+	       : rc == -EINVAL ? "Bad Request" : "Internal Server Error";
+}
+
+static void page_after(struct web_ctx *ctx, int rc)
+{
+	if (rc != 0) {
+		view_error(ctx, status_of(rc),
+			   rc == -ENOENT ? "not_found" : rc == -EALREADY ? "report_signed"
+			   : rc == -EINVAL ? "bad_request" : "server_error");
+		return;
+	}
+	ctx->res->status = 303;
+	snprintf(ctx->res->location, sizeof(ctx->res->location), "/reports/%s",
+		 ctx->params[0]);
+}
+
+void view_report_remarks(struct web_ctx *ctx)
+{
+	char err[256] = "";
+	page_after(ctx, reports_remarks(ctx, err, sizeof(err)));
+}
+
+void view_report_sign(struct web_ctx *ctx)
+{
+	struct report_signoff so;
+	char err[512] = "";
+	page_after(ctx, reports_sign(ctx, &so, err, sizeof(err)));
+}
+
+void api_report_remarks(struct web_ctx *ctx)
+{
+	char err[256] = "";
+	int rc = reports_remarks(ctx, err, sizeof(err));
+	if (rc != 0) {
+		web_problem(ctx, status_of(rc), title_of(rc), err[0] ? err : "refused");
+		return;
+	}
+	ctx->res->status = 200;
+	ctx->res->content_type = "application/json";
+	dynbuf_add_str(&ctx->res->body, "{\"ok\":true}\n");
+}
+
+void api_report_sign(struct web_ctx *ctx)
+{
+	struct report_signoff so;
+	char err[512] = "";
+	int rc = reports_sign(ctx, &so, err, sizeof(err));
+	if (rc != 0) {
+		web_problem(ctx, status_of(rc), title_of(rc), err[0] ? err : "refused");
+		return;
+	}
+	ctx->res->status = 200;
+	ctx->res->content_type = "application/json";
+	dynbuf_addf(&ctx->res->body, "{\"id\":\"%" PRIu64 "\",\"version\":%d,"
+		    "\"sha256\":\"%s\"}\n", so.id, so.version, so.sha256);
+}
+
+/* A signed report's archived PDF as stored (its SHA-256 is on the page
+ * and in the .sig beside it); a draft's rendered now into a private
+ * temporary file under state_dir/reports. */
+void view_report_pdf(struct web_ctx *ctx)
+{
+	struct one_report o;
+	struct report r;
+	char tmp[700] = "", err[256];
+	char *data = NULL;
+	size_t len = 0;
+	int rc;
+	if (reports_get(ctx, &o) != 0) {
+		view_error(ctx, 404, "not_found");
+		return;
+	}
+	if (strcmp(o.r.state, "signed") == 0) {
+		rc = fs_read_file(o.r.pdf_path, 64u << 20, &data, &len);
+	} else if ((rc = reports_build(ctx, &o.r, &r)) == 0) {
+		int fd = -1;
+		snprintf(tmp, sizeof(tmp), "%s/reports",
+			 ctx->opts->state_dir ? ctx->opts->state_dir : "/tmp");
+		if (mkdir(tmp, 0750) != 0 && errno != EEXIST)
+			rc = -errno;
+		snprintf(tmp + strlen(tmp), sizeof(tmp) - strlen(tmp),
+			 "/.draft-XXXXXX");
+		if (rc == 0 && (fd = mkstemp(tmp)) < 0)
+			rc = -errno;
+		if (fd >= 0)
+			close(fd);
+		if (rc == 0)
+			rc = report_write_pdf(&r, tmp,
+					      ctx->opts->report_fonts_dir
+						      ? ctx->opts->report_fonts_dir
+						      : REPORT_FONTS_DIR,
+					      err, sizeof(err));
+		if (rc == 0)
+			rc = fs_read_file(tmp, 64u << 20, &data, &len);
+		if (fd >= 0)
+			unlink(tmp);
+		report_free(&r);
+	}
+	if (rc != 0) {
+		alloc_free(data);
+		one_free(&o);
+		view_error(ctx, 500, "server_error");
+		return;
+	}
+	ctx->res->status = 200;
+	ctx->res->content_type = "application/pdf";
+	download_name(ctx, &o.r, "pdf");
+	dynbuf_add(&ctx->res->body, data, len);
+	alloc_free(data);
+	one_free(&o);
 }

@@ -13,5 +13,10 @@ void view_report_csv(struct web_ctx *ctx);
 void api_reports(struct web_ctx *ctx);
 void api_report(struct web_ctx *ctx);
 void api_report_draft(struct web_ctx *ctx);
+void view_report_remarks(struct web_ctx *ctx);
+void view_report_sign(struct web_ctx *ctx);
+void view_report_pdf(struct web_ctx *ctx);
+void api_report_remarks(struct web_ctx *ctx);
+void api_report_sign(struct web_ctx *ctx);
 
 #endif

@@ -35,6 +35,11 @@ struct web_options {
 	const char *key_file;
 	const char *state_dir;	 /* where web.port is written */
 	int64_t stale_after_s;	 /* a PC silent this long is stale */
+	/* Report sign-off from the console (reports.c): the CA key that
+	 * signs the archived PDF (NULL: sign-off is refused) and the fonts
+	 * folder (NULL: REPORT_FONTS_DIR). Files go to state_dir/reports. */
+	struct evp_pkey_st *report_key;
+	const char *report_fonts_dir;
 };
 
 /* Creates the server on loop over st (borrowed; must outlive the server)

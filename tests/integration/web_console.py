@@ -276,15 +276,18 @@ REPORT_ENDPOINTS = [
     ("api report",        "GET",  "/api/v1/reports/{r}"),
     ("draft (page)",      "POST", "/reports"),
     ("draft (api)",       "POST", "/api/v1/reports"),
+    ("report pdf",        "GET",  "/reports/{r}/pdf"),
+    ("remarks (page)",    "POST", "/reports/{r}/remarks"),
+    ("remarks (api)",     "POST", "/api/v1/reports/{r}/remarks"),
 ]
 REPORT_MATRIX = {
-    "admin": "200/200 200/200 200/200 200/200 200/200 200/200 303/303 201/201",
-    "prov":  "200/200 200/200 200/200 200/200 200/200 200/200 303/303 201/201",
-    "comm":  "200/200 200/404 200/404 200/404 200/200 200/404 303/404 201/404",
-    "sch":   "200/200 200/404 200/404 200/404 200/200 200/404 303/404 201/404",
-    "soc":   "403/403 403/403 403/403 403/403 403/403 403/403 403/403 403/403",
-    "drill": "200/200 200/200 200/200 200/200 200/200 200/200 403/403 403/403",
-    "aud":   "200/200 200/200 200/200 200/200 200/200 200/200 403/403 403/403",
+    "admin": "200/200 200/200 200/200 200/200 200/200 200/200 303/303 201/201 200/200 303/303 200/200",
+    "prov":  "200/200 200/200 200/200 200/200 200/200 200/200 303/303 201/201 200/200 303/303 200/200",
+    "comm":  "200/200 200/404 200/404 200/404 200/200 200/404 303/404 201/404 200/404 303/404 200/404",
+    "sch":   "200/200 200/404 200/404 200/404 200/200 200/404 303/404 201/404 200/404 303/404 200/404",
+    "soc":   "403/403 403/403 403/403 403/403 403/403 403/403 403/403 403/403 403/403 403/403 403/403",
+    "drill": "200/200 200/200 200/200 200/200 200/200 200/200 403/403 403/403 200/200 403/403 403/403",
+    "aud":   "200/200 200/200 200/200 200/200 200/200 200/200 403/403 403/403 200/200 403/403 403/403",
 }
 bad = []
 for name, _, _ in ROLES:
@@ -294,6 +297,8 @@ for name, _, _ in ROLES:
             p = path.replace("{r}", RID.get(code, "0"))
             if method == "POST":
                 form = {"period": "2026-H1", "scope": "school:" + code}
+                if "/remarks" in p:
+                    form = {"remarks": "Nhận xét của %s" % name}
                 if "/api/" in p:
                     r = S[name].req(method, p, form, headers={"X-CSRF-Token": S[name].csrf})
                 else:
@@ -338,6 +343,44 @@ n_gen = db.execute("SELECT count(*) FROM audit_log WHERE action = 'report.genera
 who = {a for (a,) in db.execute("SELECT actor FROM audit_log WHERE action = 'report.generate'")}
 tap(n_gen >= 8 and {"admin", "prov", "comm", "sch"} <= who,
     "every draft from the console is in the audit log as report.generate (%d, by %s)" % (n_gen, sorted(who)))
+
+pdf = S["sch"].req("GET", "/reports/" + RID.get("A1", "0") + "/pdf")
+tap(pdf.status == 200 and pdf.getheader("Content-Type") == "application/pdf" and pdf.body.startswith("%PDF-"),
+    "a draft's PDF is rendered for download")
+r = S["sch"].req("POST", "/api/v1/reports/" + RID.get("A1", "0") + "/remarks",
+                 {"remarks": "Đã rà soát <b>đủ</b> các trường"}, headers={"X-CSRF-Token": S["sch"].csrf})
+j = S["sch"].req("GET", "/api/v1/reports/" + RID.get("A1", "0")).body
+pg = S["sch"].req("GET", "/reports/" + RID.get("A1", "0")).body
+tap(r.status == 200 and "Đã rà soát <b>đủ</b>" in j and "Đã rà soát &lt;b&gt;đủ" in pg and "<b>đủ</b>" not in pg,
+    "an officer's remarks are stored with the draft and shown inert")
+st = [S[u].req("POST", "/api/v1/reports/" + RID.get("A1", "0") + "/sign", {},
+               headers={"X-CSRF-Token": S[u].csrf}).status for u in ("prov", "comm", "sch", "aud")]
+tap(st == [403] * 4, "only the province admin signs a report off (others: %s)" % st)
+r = S["admin"].req("POST", "/api/v1/reports/" + RID.get("A1", "0") + "/sign", {},
+                   headers={"X-CSRF-Token": S["admin"].csrf})
+sha = re.search(r'"sha256":"([0-9a-f]{64})"', r.body)
+j = S["sch"].req("GET", "/api/v1/reports/" + RID.get("A1", "0")).body
+tap(r.status == 200 and sha and '"state":"signed"' in j and '"reminder":"signed"' in j,
+    "the admin signs the school's report off from the console (%d)" % r.status)
+pdf = subprocess.run(["curl", "-sk", "--cacert", STATE + "/ca.crt", "-H",
+                      "Cookie: " + "; ".join("%s=%s" % kv for kv in S["sch"].cookies.items()),
+                      "https://localhost:%d/reports/%s/pdf" % (PORT, RID.get("A1", "0"))],
+                     capture_output=True).stdout
+tap(sha and hashlib.sha256(pdf).hexdigest() == sha.group(1),
+    "the signed report's PDF download is the archived file (its SHA-256 is the signed one)")
+v = subprocess.run([COLLECTOR, "report", "verify", (db.execute(
+    "SELECT pdf_path FROM reports WHERE id = ?", (int(RID.get("A1", "0")),)).fetchone() or [""])[0], "-c", CONF],
+    capture_output=True, text=True)
+tap(v.returncode == 0, "report verify accepts the PDF signed from the console")
+r = S["admin"].req("POST", "/api/v1/reports/" + RID.get("A1", "0") + "/sign", {},
+                   headers={"X-CSRF-Token": S["admin"].csrf})
+r2 = S["sch"].req("POST", "/api/v1/reports/" + RID.get("A1", "0") + "/remarks", {"remarks": "x"},
+                  headers={"X-CSRF-Token": S["sch"].csrf})
+tap(r.status == 409 and r2.status == 409, "a signed report is neither signed again nor given remarks (409)")
+r = S["admin"].req("POST", "/api/v1/reports/" + RID.get("B1", "0") + "/sign", {})
+tap(r.status == 403, "sign-off without the CSRF token is refused (%d)" % r.status)
+aud = {a for (a,) in db.execute("SELECT action FROM audit_log WHERE action LIKE 'report.%'")}
+tap({"report.generate", "report.remarks", "report.sign"} <= aud, "drafts, remarks and sign-off are audit-logged (%s)" % sorted(aud))
 
 # ---- output is inert ----------------------------------------------------------------
 ov = S["prov"].req("GET", "/overview").body
