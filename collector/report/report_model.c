@@ -983,7 +983,10 @@ int report_build(struct store *st, const struct report_period *period,
 		rc = b.rc;
 	if (rc != 0)
 		goto fail;
-	qsort(b.alerts, b.nalerts, sizeof(*b.alerts), cmp_alert_id);
+	/* qsort's base must not be NULL, even for no element: a scope with
+	 * no alert has no array. */
+	if (b.nalerts > 1)
+		qsort(b.alerts, b.nalerts, sizeof(*b.alerts), cmp_alert_id);
 	/* Days after today are not missing, only not yet. */
 	size_t upto = b.ndays;
 	if (o->now_us < period->end_us)

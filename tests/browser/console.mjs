@@ -128,6 +128,33 @@ db.commit()`, dbPath]);
   await pa.goto(url + '/admin/users');
   await pa.screenshot({ path: path.join(shotDir, 'users.png'), fullPage: true });
 
+  // ---- reports (issue 18): draft, figures, remarks, sign-off; scope by page ----
+  await p1.goto(url + '/reports');
+  await p1.fill('#period', '2026-H1'); await p1.fill('#scope', 'school:A1');
+  await Promise.all([p1.waitForNavigation(), p1.click('#draft')]);
+  const reportUrl = p1.url();
+  tap(/\/reports\/\d+$/.test(reportUrl) && (await p1.getAttribute('#state', 'class')) === 'overdue'
+      && (await p1.$$('#sec-av tr')).length > 0, 'a school officer drafts the school\'s report from the page; its figures and the overdue reminder show');
+  await p1.fill('#remarks-text', 'Nhận xét qua trình duyệt: đã rà soát');
+  await Promise.all([p1.waitForNavigation(), p1.click('#save-remarks')]);
+  tap((await p1.textContent('#remarks')) === 'Nhận xét qua trình duyệt: đã rà soát', 'the officer\'s remarks are saved with the draft');
+  await p1.screenshot({ path: path.join(shotDir, 'report.png'), fullPage: true });
+  await p1.goto(url + '/reports');
+  await p1.fill('#period', '2026-H1'); await p1.fill('#scope', 'school:B1');
+  const other = await Promise.all([p1.waitForNavigation(), p1.click('#draft')]);
+  tap(other[0].status() === 404, 'another school\'s report cannot be drafted from the page (404)');
+  await p1.goto(url + '/reports');
+  const scopes = await p1.$$eval('#reports tr td:nth-child(2)', tds => tds.map(t => t.textContent));
+  tap(scopes.length === 1 && scopes[0] === 'school:A1', 'the report list shows the officer\'s school only');
+  await p1.screenshot({ path: path.join(shotDir, 'reports.png'), fullPage: true });
+  await pa.goto(reportUrl);
+  await Promise.all([pa.waitForNavigation(), pa.click('#sign')]);
+  tap((await pa.getAttribute('#state', 'class')) === 'signed' && /[0-9a-f]{64}/.test(await pa.textContent('#signed')),
+      'the admin signs the report off from the page; its SHA-256 shows');
+  await pa.screenshot({ path: path.join(shotDir, 'report-signed.png'), fullPage: true });
+  tap(['report.png', 'reports.png', 'report-signed.png'].every(f => fs.statSync(path.join(shotDir, f)).size > 1000),
+      'the report pages are captured as screenshots');
+
   // ---- language switch ----
   await p1.goto(url + '/overview');
   await Promise.all([p1.waitForNavigation(), p1.click('#lang')]);
@@ -148,6 +175,14 @@ db.commit()`, dbPath]);
   const px = await open(cx);
   await login(px, 'admin', totp(users.admin.totp));
   for (const pg of ['/login', '/overview', '/schools/A1', '/pcs/pcA1', '/alerts', '/admin/audit', '/admin/users']) {
+    await px.goto(url + pg);
+    await px.addScriptTag({ path: axePath });
+    const res = await px.evaluate(async () => await window.axe.run(document, { resultTypes: ['violations'] }));
+    const bad = res.violations.filter(v => v.impact === 'serious' || v.impact === 'critical');
+    if (!tap(bad.length === 0, `axe-core: no serious or critical violation on ${pg}`))
+      for (const v of bad) console.log(`# ${v.id} (${v.impact}): ${v.nodes.length} node(s) ${v.nodes[0]?.target}`);
+  }
+  for (const pg of ['/reports', '/reports/1']) {
     await px.goto(url + pg);
     await px.addScriptTag({ path: axePath });
     const res = await px.evaluate(async () => await window.axe.run(document, { resultTypes: ['violations'] }));
