@@ -61,13 +61,23 @@ static void failed_ids(const struct host_score *h, char *out, size_t cap)
 	}
 }
 
-int score_snapshot_history(struct store *st, const struct score_report *r,
-			   const char *day)
+/* Walks the report as the day's rows: each school's PCs, then the school
+ * with its sums. */
+struct history_walk {
+	const struct score_report *r;
+	const char *day;
+	size_t school, host;
+	struct store_day_school sums;
+};
+
+static int history_next(void *arg, struct store_day_row *row)
 {
-	int rc = 0;
-	for (size_t i = 0; rc == 0 && i < r->nschools; i++) {
-		const struct school_score *s = &r->schools[i];
-		struct store_day_school d = {
+	struct history_walk *w = arg;
+	if (w->school == w->r->nschools)
+		return 0;
+	const struct school_score *s = &w->r->schools[w->school];
+	if (w->host == 0) {
+		w->sums = (struct store_day_school){
 			.level = s->school.level,
 			.no_policy = s->no_policy,
 			.pcs = s->pcs,
@@ -75,30 +85,43 @@ int score_snapshot_history(struct store *st, const struct score_report *r,
 			.fresh = s->fresh,
 			.score = s->score,
 		};
-		snprintf(d.day, sizeof(d.day), "%s", day);
-		snprintf(d.school, sizeof(d.school), "%s", s->school.code);
-		snprintf(d.commune, sizeof(d.commune), "%s", s->school.commune);
-		for (size_t h = 0; rc == 0 && h < s->nhosts; h++) {
-			const struct host_score *hs = &s->hosts[h];
-			struct store_day_host dh = {
-				.score = hs->score,
-				.fresh = !hs->stale,
-				.av_ok = area_ok(hs, AREA_AV),
-				.rpo_ok = area_ok(hs, AREA_RPO),
-				.restore_ok = area_ok(hs, AREA_RESTORE),
-			};
-			snprintf(dh.day, sizeof(dh.day), "%s", day);
-			snprintf(dh.agent, sizeof(dh.agent), "%s", hs->agent);
-			snprintf(dh.school, sizeof(dh.school), "%s",
-				 s->school.code);
-			failed_ids(hs, dh.failed, sizeof(dh.failed));
-			d.av_ok += dh.av_ok;
-			d.rpo_ok += dh.rpo_ok;
-			d.restore_ok += dh.restore_ok;
-			rc = store_day_host_put(st, &dh);
-		}
-		if (rc == 0)
-			rc = store_day_school_put(st, &d);
+		snprintf(w->sums.day, sizeof(w->sums.day), "%s", w->day);
+		snprintf(w->sums.school, sizeof(w->sums.school), "%s",
+			 s->school.code);
+		snprintf(w->sums.commune, sizeof(w->sums.commune), "%s",
+			 s->school.commune);
 	}
-	return rc;
+	if (w->host == s->nhosts) {
+		row->is_school = true;
+		row->school = w->sums;
+		w->school++;
+		w->host = 0;
+		return 1;
+	}
+	const struct host_score *hs = &s->hosts[w->host++];
+	struct store_day_host *dh = &row->host;
+	row->is_school = false;
+	*dh = (struct store_day_host){
+		.score = hs->score,
+		.fresh = !hs->stale,
+		.av_ok = area_ok(hs, AREA_AV),
+		.rpo_ok = area_ok(hs, AREA_RPO),
+		.restore_ok = area_ok(hs, AREA_RESTORE),
+	};
+	snprintf(dh->day, sizeof(dh->day), "%s", w->day);
+	snprintf(dh->agent, sizeof(dh->agent), "%s", hs->agent);
+	snprintf(dh->school, sizeof(dh->school), "%s", s->school.code);
+	failed_ids(hs, dh->failed, sizeof(dh->failed));
+	w->sums.av_ok += dh->av_ok;
+	w->sums.rpo_ok += dh->rpo_ok;
+	w->sums.restore_ok += dh->restore_ok;
+	return 1;
+}
+
+int score_snapshot_history(struct store *st, const struct score_report *r,
+			   const char *day)
+{
+	/* One transaction for the whole day (one commit, not one per PC). */
+	struct history_walk w = {.r = r, .day = day};
+	return store_day_put_all(st, history_next, &w);
 }

@@ -453,6 +453,13 @@ int store_day_host_put(struct store *st, const struct store_day_host *d)
 	return st->backend->day_host_put(st, d);
 }
 
+int store_day_put_all(struct store *st,
+		      int (*next)(void *arg, struct store_day_row *row),
+		      void *arg)
+{
+	return st->backend->day_put_all(st, next, arg);
+}
+
 int store_day_schools(struct store *st, const char *from, const char *to,
 		      void (*cb)(void *arg, const struct store_day_school *d),
 		      void *arg)

@@ -522,6 +522,20 @@ struct store_day_host {
 
 int store_day_school_put(struct store *st, const struct store_day_school *d);
 int store_day_host_put(struct store *st, const struct store_day_host *d);
+/* One row of a day's history for store_day_put_all: a PC's, or
+ * (is_school) its school's. */
+struct store_day_row {
+	bool is_school;
+	struct store_day_school school;
+	struct store_day_host host;
+};
+/* Writes every row next() yields (1: *row is filled; 0: no more; a
+ * negative errno: stop) in one transaction, so a province's ~30k PC rows
+ * are one commit a day, and a failure midway leaves none of them. next
+ * runs with the store's writer held: it must not call the store. */
+int store_day_put_all(struct store *st,
+		      int (*next)(void *arg, struct store_day_row *row),
+		      void *arg);
 /* Rows with from <= day <= to, by day then school. */
 int store_day_schools(struct store *st, const char *from, const char *to,
 		      void (*cb)(void *arg, const struct store_day_school *d),

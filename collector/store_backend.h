@@ -149,6 +149,9 @@ struct store_backend {
 	int (*day_school_put)(struct store *st,
 			      const struct store_day_school *d);
 	int (*day_host_put)(struct store *st, const struct store_day_host *d);
+	int (*day_put_all)(struct store *st,
+			   int (*next)(void *arg, struct store_day_row *row),
+			   void *arg);
 	int (*day_schools)(struct store *st, const char *from, const char *to,
 			   void (*cb)(void *, const struct store_day_school *),
 			   void *arg);

@@ -417,6 +417,7 @@ const struct store_backend store_sqlite_backend = {
 	.system_list = sqlite_system_list,
 	.day_school_put = sqlite_day_school_put,
 	.day_host_put = sqlite_day_host_put,
+	.day_put_all = sqlite_day_put_all,
 	.day_schools = sqlite_day_schools,
 	.day_hosts = sqlite_day_hosts,
 	.report_draft = sqlite_report_draft,

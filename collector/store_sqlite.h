@@ -432,6 +432,9 @@ int sqlite_system_list(struct store *st, const char *unit,
 		       void *arg);
 int sqlite_day_school_put(struct store *st, const struct store_day_school *d);
 int sqlite_day_host_put(struct store *st, const struct store_day_host *d);
+int sqlite_day_put_all(struct store *st,
+		       int (*next)(void *arg, struct store_day_row *row),
+		       void *arg);
 int sqlite_day_schools(struct store *st, const char *from, const char *to,
 		       void (*cb)(void *, const struct store_day_school *),
 		       void *arg);

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/alloc.h"
+
 /* ---- the register ---------------------------------------------------------- */
 
 static int read_id(void *arg, sqlite3_stmt *row)
@@ -134,27 +136,61 @@ int sqlite_system_list(struct store *st, const char *unit,
 
 /* ---- daily history ------------------------------------------------------------ */
 
+/* The arguments of one history row, shared by the single puts and the
+ * day's batch. */
+#define DAY_SCHOOL_ARGS(d) SQ_ARGS(SQ_TEXT((d)->day), SQ_TEXT((d)->school), \
+				 SQ_TEXT((d)->commune), SQ_INT((d)->level), \
+				 SQ_INT((d)->no_policy), SQ_INT((d)->pcs), \
+				 SQ_INT((d)->enrolled), SQ_INT((d)->fresh), \
+				 SQ_INT((d)->av_ok), SQ_INT((d)->rpo_ok), \
+				 SQ_INT((d)->restore_ok), SQ_REAL((d)->score))
+#define DAY_HOST_ARGS(d) SQ_ARGS(SQ_TEXT((d)->day), SQ_TEXT((d)->agent), \
+				 SQ_TEXT((d)->school), SQ_REAL((d)->score), \
+				 SQ_INT((d)->fresh), SQ_INT((d)->av_ok), \
+				 SQ_INT((d)->rpo_ok), SQ_INT((d)->restore_ok), \
+				 SQ_TEXT((d)->failed))
+
 int sqlite_day_school_put(struct store *st, const struct store_day_school *d)
 {
-	return ADMIN_RUN(sqlite_impl(st), SQ_DAY_SCHOOL_PUT,
-			 SQ_ARGS(SQ_TEXT(d->day), SQ_TEXT(d->school),
-				 SQ_TEXT(d->commune), SQ_INT(d->level),
-				 SQ_INT(d->no_policy), SQ_INT(d->pcs),
-				 SQ_INT(d->enrolled), SQ_INT(d->fresh),
-				 SQ_INT(d->av_ok), SQ_INT(d->rpo_ok),
-				 SQ_INT(d->restore_ok), SQ_REAL(d->score)),
+	return ADMIN_RUN(sqlite_impl(st), SQ_DAY_SCHOOL_PUT, DAY_SCHOOL_ARGS(d),
 			 NULL, NULL, NULL);
 }
 
 int sqlite_day_host_put(struct store *st, const struct store_day_host *d)
 {
-	return ADMIN_RUN(sqlite_impl(st), SQ_DAY_HOST_PUT,
-			 SQ_ARGS(SQ_TEXT(d->day), SQ_TEXT(d->agent),
-				 SQ_TEXT(d->school), SQ_REAL(d->score),
-				 SQ_INT(d->fresh), SQ_INT(d->av_ok),
-				 SQ_INT(d->rpo_ok), SQ_INT(d->restore_ok),
-				 SQ_TEXT(d->failed)),
+	return ADMIN_RUN(sqlite_impl(st), SQ_DAY_HOST_PUT, DAY_HOST_ARGS(d),
 			 NULL, NULL, NULL);
+}
+
+int sqlite_day_put_all(struct store *st,
+		       int (*next)(void *arg, struct store_day_row *row),
+		       void *arg)
+{
+	struct sqlite_store *s = sqlite_impl(st);
+	struct store_day_row *row = alloc_zeroed(1, sizeof(*row));
+	struct sq_hold h;
+	if (row == NULL)
+		return -ENOMEM;
+	SQ_ENTER(s, &h);
+	int rc = sq_run(&s->admin, SQ_BEGIN, SQ_NO_ARGS, NULL, NULL, NULL);
+	int more;
+	while (rc == 0 && (more = next(arg, row)) != 0) {
+		if (more < 0) {
+			rc = more;
+			break;
+		}
+		rc = row->is_school
+			     ? sq_run(&s->admin, SQ_DAY_SCHOOL_PUT,
+				      DAY_SCHOOL_ARGS(&row->school), NULL, NULL,
+				      NULL)
+			     : sq_run(&s->admin, SQ_DAY_HOST_PUT,
+				      DAY_HOST_ARGS(&row->host), NULL, NULL,
+				      NULL);
+	}
+	rc = sq_admin_end(s, rc);
+	sq_admin_leave(s, &h);
+	alloc_free(row);
+	return rc;
 }
 
 struct day_school_cb {

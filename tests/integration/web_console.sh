@@ -5,6 +5,9 @@
 . "$(dirname "$0")/lib.bash"
 D="$WORK/collector"
 LOG="$WORK/collector.log"
+# The console renders report PDFs in serve (pango, cairo): their
+# process-wide fontconfig caches live until exit, as in report.sh.
+export LSAN_OPTIONS="suppressions=$(cd "$(dirname "$0")" && pwd)/lsan-fontconfig.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 
 collector_init "$D" || { not_ok "collector init"; tap_finish; exit 1; }
 collector_set web.enabled=true web.port=0
@@ -73,4 +76,5 @@ check "the collector stops cleanly with an idle console connection open (rc $rc,
 	test "$rc" -eq 0 -a "$took" -lt 15
 check "no sanitizer or assertion report in the log" \
 	bash -c "! grep -q -E 'ERROR: (Address|Leak)Sanitizer|runtime error|Assertion' '$LOG'"
+grep -m8 -E -A6 'ERROR: (Address|Leak)Sanitizer|runtime error' "$LOG" | sed 's/^/# /'
 tap_finish

@@ -264,6 +264,84 @@ static void test_schema_from_the_future_refused(void **state)
 	uv_loop_close(&loop);
 }
 
+/* The daily history's rows as store_day_put_all asks for them: n PC
+ * rows of school S1, then the school; fail_at (1-based) returns -EIO. */
+struct day_rows {
+	int n, given, fail_at;
+};
+
+static int next_day_row(void *arg, struct store_day_row *row)
+{
+	struct day_rows *d = arg;
+	if (d->given == d->n + 1)
+		return 0;
+	if (++d->given == d->fail_at)
+		return -EIO;
+	memset(row, 0, sizeof(*row));
+	if (d->given == d->n + 1) {
+		row->is_school = true;
+		snprintf(row->school.day, sizeof(row->school.day), "2026-03-01");
+		snprintf(row->school.school, sizeof(row->school.school), "S1");
+		snprintf(row->school.commune, sizeof(row->school.commune), "C");
+		row->school.pcs = d->n;
+		return 1;
+	}
+	snprintf(row->host.day, sizeof(row->host.day), "2026-03-01");
+	snprintf(row->host.agent, sizeof(row->host.agent), "pc-%d", d->given);
+	snprintf(row->host.school, sizeof(row->host.school), "S1");
+	row->host.score = 50;
+	return 1;
+}
+
+/* Issue 18: a day's history is one transaction (a failure midway leaves
+ * no row, where one commit per PC would leave those before it), and it
+ * is not pruned with the events: event retention of one day does not
+ * touch three-year-old history rows. */
+static void test_day_history_one_transaction_kept(void **state)
+{
+	(void)state;
+	uv_loop_t loop;
+	struct result r = {0};
+	uv_loop_init(&loop);
+	struct store *st = open_store(&loop, 1, 1);
+	struct day_rows fail = {.n = 2000, .fail_at = 1500};
+	assert_int_equal(store_day_put_all(st, next_day_row, &fail), -EIO);
+	store_close(st);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(count_where("SELECT count(*) FROM day_host"), 0);
+	assert_int_equal(count_where("SELECT count(*) FROM day_school"), 0);
+
+	st = open_store(&loop, 1, 1);
+	struct day_rows ok = {.n = 2000};
+	assert_int_equal(store_day_put_all(st, next_day_row, &ok), 0);
+	store_close(st);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(count_where("SELECT count(*) FROM day_host"), 2000);
+	assert_int_equal(count_where("SELECT pcs FROM day_school"), 2000);
+
+	/* Age the events and the history by three years; the event
+	 * retention (1 day) prunes on the next write, the history stays. */
+	st = open_store(&loop, 1, 1);
+	submit_and_wait(&loop, st, batch_of(1, 3, 9, "scan.match", 1), &r);
+	store_close(st);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	sqlite3 *db;
+	sqlite3_open(path, &db);
+	sqlite3_exec(db, "UPDATE day_host SET day = '2023-03-01';"
+			 "UPDATE day_school SET day = '2023-03-01';"
+			 "UPDATE events SET received = received - 3*86400000000",
+		     NULL, NULL, NULL);
+	sqlite3_close(db);
+	st = open_store(&loop, 1, 1);
+	submit_and_wait(&loop, st, batch_of(10, 1, 1, "agent.heartbeat", 9), &r);
+	store_close(st);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(count_where("SELECT count(*) FROM events WHERE sev >= 7"), 0);
+	assert_int_equal(count_where("SELECT count(*) FROM day_host WHERE day = '2023-03-01'"), 2000);
+	assert_int_equal(count_where("SELECT count(*) FROM day_school WHERE day = '2023-03-01'"), 1);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -275,6 +353,8 @@ int main(void)
 			test_migration_heals_pinned_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_schema_from_the_future_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_day_history_one_transaction_kept, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
