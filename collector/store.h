@@ -533,6 +533,7 @@ struct store_day_row {
  * negative errno: stop) in one transaction, so a province's ~30k PC rows
  * are one commit a day, and a failure midway leaves none of them. next
  * runs with the store's writer held: it must not call the store. */
+EW_MUST_CHECK
 int store_day_put_all(struct store *st,
 		      int (*next)(void *arg, struct store_day_row *row),
 		      void *arg);
@@ -579,6 +580,7 @@ int store_report_list(struct store *st, const char *period, const char *scope,
 		      void *arg);
 /* The reports inside an officer's scope (see store_scope), newest first;
  * id 0 for all, else that one report, or nothing when it lies outside. */
+EW_MUST_CHECK
 int store_report_list_scoped(struct store *st, const struct store_scope *sc,
 			     uint64_t id,
 			     void (*cb)(void *arg, const struct store_report *r),

@@ -225,7 +225,11 @@ void view_reports(struct web_ctx *ctx)
 		  "<th>%s</th><th>%s</th><th>%s</th></tr>",
 		  M("report_period"), M("report_scope"), M("report_version"),
 		  M("status"), M("report_due"), M("time"));
-	store_report_list_scoped(ctx->store, &ctx->user->scope, 0, list_row, &l);
+	if (store_report_list_scoped(ctx->store, &ctx->user->scope, 0, list_row,
+				     &l) != 0) {
+		view_error(ctx, 500, "server_error");
+		return;
+	}
 	html_emit(b, "</table>");
 	if (l.n == 0)
 		html_emit(b, "<p>%s</p>", M("no_rows"));
@@ -419,7 +423,12 @@ void api_reports(struct web_ctx *ctx)
 	ctx->res->status = 200;
 	ctx->res->content_type = "application/json";
 	dynbuf_add_str(&ctx->res->body, "{\"items\":[");
-	store_report_list_scoped(ctx->store, &ctx->user->scope, 0, list_row, &l);
+	if (store_report_list_scoped(ctx->store, &ctx->user->scope, 0, list_row,
+				     &l) != 0) {
+		web_problem(ctx, 500, "Internal Server Error",
+			    "cannot read the reports");
+		return;
+	}
 	dynbuf_add_str(&ctx->res->body, "],\"next_cursor\":null}\n");
 }
 
