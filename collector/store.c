@@ -325,6 +325,13 @@ int store_alert_list_scoped(struct store *st, const struct store_scope *sc,
 					      limit, cb, arg);
 }
 
+int store_alert_open_counts_scoped(struct store *st,
+				   const struct store_scope *sc,
+				   long long by_sev[3])
+{
+	return st->backend->alert_open_counts_scoped(st, sc, by_sev);
+}
+
 int store_alert_set_state_scoped(struct store *st,
 				 const struct store_scope *sc, uint64_t id,
 				 const char *state, const char *who)

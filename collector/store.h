@@ -392,6 +392,11 @@ int store_alert_list_scoped(struct store *st, const struct store_scope *sc,
 			    uint64_t before_id, int limit,
 			    void (*cb)(void *arg, const struct store_alert *a),
 			    void *arg);
+/* The open alerts in scope, counted by severity band: by_sev[0] 0-3,
+ * [1] 4-6, [2] 7-10. One aggregate read, not a walk of the rows. */
+int store_alert_open_counts_scoped(struct store *st,
+				   const struct store_scope *sc,
+				   long long by_sev[3]);
 /* store_alert_set_state for an alert in scope; -ENOENT outside it. */
 int store_alert_set_state_scoped(struct store *st,
 				 const struct store_scope *sc, uint64_t id,

@@ -107,6 +107,9 @@ struct store_backend {
 				 uint64_t before_id, int limit,
 				 void (*cb)(void *, const struct store_alert *),
 				 void *arg);
+	int (*alert_open_counts_scoped)(struct store *st,
+					const struct store_scope *sc,
+					long long by_sev[3]);
 	int (*alert_set_state_scoped)(struct store *st,
 				      const struct store_scope *sc, uint64_t id,
 				      const char *state, const char *who);

@@ -85,6 +85,7 @@ enum sq_id {
 	SQ_AGENT_GET_SCOPED,
 	SQ_ALERT_LIST_SCOPED,
 	SQ_ALERT_IN_SCOPE,
+	SQ_ALERT_OPEN_COUNTS_SCOPED,
 	/* the console: accounts, sessions, tokens, audit */
 	SQ_USER_ADD,
 	SQ_USER_UPDATE,
@@ -394,6 +395,9 @@ int sqlite_alert_list_scoped(struct store *st, const struct store_scope *sc,
 			     uint64_t before_id, int limit,
 			     void (*cb)(void *, const struct store_alert *),
 			     void *arg);
+int sqlite_alert_open_counts_scoped(struct store *st,
+				    const struct store_scope *sc,
+				    long long by_sev[3]);
 int sqlite_alert_set_state_scoped(struct store *st,
 				  const struct store_scope *sc, uint64_t id,
 				  const char *state, const char *who);

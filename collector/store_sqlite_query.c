@@ -743,6 +743,26 @@ int sqlite_alert_list_scoped(struct store *st, const struct store_scope *sc,
 			   cb, arg);
 }
 
+static int read_severity_bands(void *arg, sqlite3_stmt *row)
+{
+	long long *by_sev = arg;
+	for (int i = 0; i < 3; i++)
+		by_sev[i] = sqlite3_column_int64(row, i);
+	return 1;
+}
+
+int sqlite_alert_open_counts_scoped(struct store *st,
+				    const struct store_scope *sc,
+				    long long by_sev[3])
+{
+	struct sq_done done;
+	by_sev[0] = by_sev[1] = by_sev[2] = 0;
+	int rc = ADMIN_RUN(sqlite_impl(st), SQ_ALERT_OPEN_COUNTS_SCOPED,
+			   SQ_ARGS(SCOPE_ARGS(sc)), read_severity_bands, by_sev,
+			   &done);
+	return rc != 0 ? rc : done.rows > 0 ? 0 : -EIO;
+}
+
 int sqlite_alert_set_state_scoped(struct store *st,
 				  const struct store_scope *sc, uint64_t id,
 				  const char *state, const char *who)

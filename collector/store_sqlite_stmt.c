@@ -228,6 +228,18 @@ static const struct {
 		" ON c.code = a.school WHERE "
 		SCOPE_OF("c.commune", "a.school") " AND a.id = ?3"},
 
+	/* Grouped by school on the alerts_open_school index first, so the
+	 * scope's join to schools is one lookup per school, not per alert. */
+	[SQ_ALERT_OPEN_COUNTS_SCOPED] = {"alert_open_counts_scoped",
+		"SELECT coalesce(sum(x.low), 0), coalesce(sum(x.mid), 0),"
+		" coalesce(sum(x.high), 0) FROM (SELECT a.school AS school,"
+		" sum(a.severity < 4) AS low,"
+		" sum(a.severity BETWEEN 4 AND 6) AS mid,"
+		" sum(a.severity >= 7) AS high FROM alerts a"
+		" WHERE a.state = 'open' GROUP BY a.school) x"
+		" LEFT JOIN schools c ON c.code = x.school WHERE "
+		SCOPE_OF("c.commune", "x.school")},
+
 	[SQ_USER_ADD] = {"user_add",
 		"INSERT INTO users(name, pwhash, role, scope, disabled,"
 		" totp, lang, created) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)"},

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -342,6 +343,70 @@ static void test_day_history_one_transaction_kept(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* The overview's open-alert counts: an aggregate over the whole scope,
+ * beyond the 10,000 rows the page once walked, by severity band, and
+ * only the schools of the officer's commune or school. Also the plan:
+ * both console reads are answered from their covering indexes. */
+static void test_open_alert_counts_scoped(void **state)
+{
+	(void)state;
+	struct store *st = open_store(NULL, 0, 0);
+	const struct store_school sa = {"A1", "Trường A", "Xã Một", 2, 40, 0};
+	const struct store_school sb = {"B1", "Trường B", "Xã Hai", 2, 40, 0};
+	assert_int_equal(store_school_add(st, &sa), 0);
+	assert_int_equal(store_school_add(st, &sb), 0);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	/* 12,000 open in A1 (severities 0..10 in turn), 30 open and 50
+	 * resolved in B1 at severity 9, 5 open at a school not (or no
+	 * longer) registered, which only the province sees. */
+	assert_int_equal(sqlite3_exec(db,
+		"BEGIN;"
+		"WITH RECURSIVE n(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM n"
+		"  WHERE k < 12084)"
+		" INSERT INTO alerts(rule, title, category, kind, dedupe_key,"
+		" agent, school, severity, drill, first, last, count, state,"
+		" evidence, src_ip, file_path, file_hash)"
+		" SELECT 'r', 't', 'c', 'k', 'd' || k, 'a',"
+		"  CASE WHEN k < 12000 THEN 'A1' WHEN k < 12080 THEN 'B1'"
+		"  ELSE 'GONE' END,"
+		"  CASE WHEN k < 12000 THEN k % 11 ELSE 9 END, 0, 1, 1, 1,"
+		"  CASE WHEN k >= 12030 AND k < 12080 THEN 'resolved'"
+		"  ELSE 'open' END, '{}', '', '', '' FROM n;"
+		"COMMIT;", NULL, NULL, NULL), SQLITE_OK);
+	long long c[3];
+	struct store_scope province = {STORE_SCOPE_PROVINCE, ""};
+	assert_int_equal(store_alert_open_counts_scoped(st, &province, c), 0);
+	/* A1: k % 11 in 0-3 is 4/11, 4-6 3/11, 7-10 4/11 of 12,000
+	 * (12,000 = 1,090 * 11 + 10: the last round lacks severity 10). */
+	assert_int_equal(c[0], 4364);
+	assert_int_equal(c[1], 3273);
+	assert_int_equal(c[2], 4363 + 30 + 5);
+	struct store_scope commune = {STORE_SCOPE_COMMUNE, "Xã Hai"};
+	assert_int_equal(store_alert_open_counts_scoped(st, &commune, c), 0);
+	assert_true(c[0] == 0 && c[1] == 0 && c[2] == 30);
+	struct store_scope school = {STORE_SCOPE_SCHOOL, "A1"};
+	assert_int_equal(store_alert_open_counts_scoped(st, &school, c), 0);
+	assert_true(c[0] == 4364 && c[1] == 3273 && c[2] == 4363);
+	struct store_scope nobody = {STORE_SCOPE_COMMUNE, "Xã Ba"};
+	assert_int_equal(store_alert_open_counts_scoped(st, &nobody, c), 0);
+	assert_true(c[0] == 0 && c[1] == 0 && c[2] == 0);
+	/* The live PC count per school reads the covering index only. */
+	sqlite3_stmt *q;
+	assert_int_equal(sqlite3_prepare_v2(db,
+		"EXPLAIN QUERY PLAN SELECT count(*) FROM agents a"
+		" WHERE a.school = 'A1' AND a.revoked IS NULL", -1, &q, NULL),
+		SQLITE_OK);
+	bool covering = false;
+	while (sqlite3_step(q) == SQLITE_ROW)
+		covering |= strstr((const char *)sqlite3_column_text(q, 3),
+				   "COVERING INDEX agents_school_live") != NULL;
+	sqlite3_finalize(q);
+	assert_true(covering);
+	sqlite3_close(db);
+	store_close(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -355,6 +420,8 @@ int main(void)
 			test_schema_from_the_future_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_day_history_one_transaction_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_alert_counts_scoped,
+						setup, teardown),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
