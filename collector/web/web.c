@@ -45,6 +45,11 @@ struct web {
 	int64_t stop_deadline_ms;
 	void (*stop_cb)(void *arg, int lingering);
 	void *stop_arg;
+	/* Requests waiting for the worker, oldest first, and whether one is
+	 * on it: one at a time, so handlers never run concurrently. */
+	struct web_job *queue_head, *queue_tail;
+	bool working;
+	int jobs; /* queued or running */
 };
 
 struct web_handler {
@@ -161,48 +166,185 @@ static int check_headers(h2o_req_t *req, struct web_header *out,
 	return 0;
 }
 
+/* A request on its way through the worker. Handlers run off the loop
+ * (libuv's threadpool), so a slow page or a login's argon2id never holds
+ * up the agents' ingest acks; one job at a time keeps the handlers'
+ * code single-threaded. The request's bytes are copied: h2o frees the
+ * request when its client goes away, which may be while the job runs. */
+struct web_job {
+	uv_work_t work;
+	struct web *w;
+	h2o_req_t *req;		 /* NULL once h2o disposed it */
+	struct web_job **ref;	 /* in req's pool: lets dispose find us */
+	struct web_job *next;
+	char *bytes;		 /* the copies wr points into */
+	struct web_header headers[WEB_MAX_HEADERS];
+	struct web_request wr;
+	struct web_response res;
+	struct web_ctx ctx;
+};
+
+static void on_req_disposed(void *p)
+{
+	struct web_job **ref = p;
+	if (*ref != NULL)
+		(*ref)->req = NULL;
+}
+
+static char *copy_out(char **at, const char *src, size_t len)
+{
+	char *dst = *at;
+	if (len > 0)
+		memcpy(dst, src, len);
+	dst[len] = '\0';
+	*at += len + 1;
+	return dst;
+}
+
+static int copy_request(struct web_job *j)
+{
+	struct web_request *wr = &j->wr;
+	size_t total = wr->method_len + wr->path_len + wr->query_len +
+		       wr->authority_len + wr->body_len + 5;
+	for (size_t i = 0; i < wr->nheaders; i++)
+		total += j->headers[i].name_len + j->headers[i].value_len + 2;
+	char *at = j->bytes = alloc_bytes(total);
+	if (at == NULL)
+		return -ENOMEM;
+	wr->method = copy_out(&at, wr->method, wr->method_len);
+	wr->path = copy_out(&at, wr->path, wr->path_len);
+	wr->query = copy_out(&at, wr->query, wr->query_len);
+	wr->authority = copy_out(&at, wr->authority, wr->authority_len);
+	wr->body = copy_out(&at, wr->body, wr->body_len);
+	for (size_t i = 0; i < wr->nheaders; i++) {
+		struct web_header *h = &j->headers[i];
+		h->name = copy_out(&at, h->name, h->name_len);
+		h->value = copy_out(&at, h->value, h->value_len);
+	}
+	wr->headers = j->headers;
+	return 0;
+}
+
+static void job_free(struct web_job *j)
+{
+	dynbuf_free(&j->res.body);
+	alloc_free(j->bytes);
+	alloc_free(j);
+}
+
+static void job_run(uv_work_t *work)
+{
+	struct web_job *j = work->data;
+	j->ctx.now_us = timeutil_now_us();
+	pages_dispatch(&j->ctx);
+}
+
+static void job_next(struct web *w);
+
+static void job_done(uv_work_t *work, int status)
+{
+	struct web_job *j = work->data;
+	struct web *w = j->w;
+	(void)status;
+	/* ref lives in the request's pool: only while the request does. */
+	if (j->req != NULL) {
+		*j->ref = NULL;
+		send_response(w, j->req, &j->res);
+	}
+	job_free(j);
+	w->jobs--;
+	w->working = false;
+	job_next(w);
+}
+
+static void job_next(struct web *w)
+{
+	while (!w->working && w->queue_head != NULL) {
+		struct web_job *j = w->queue_head;
+		w->queue_head = j->next;
+		if (w->queue_head == NULL)
+			w->queue_tail = NULL;
+		/* Past the grace the store may be closing: answer, not run. */
+		if (w->dead || j->req == NULL) {
+			if (j->req != NULL) {
+				*j->ref = NULL;
+				j->res.status = 503;
+				send_response(w, j->req, &j->res);
+			}
+			job_free(j);
+			w->jobs--;
+			continue;
+		}
+		w->working = true;
+		if (uv_queue_work(w->loop, &j->work, job_run, job_done) != 0) {
+			/* Not expected (only EINVAL): run it here. */
+			job_run(&j->work);
+			job_done(&j->work, 0);
+		}
+	}
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
 	struct web *w = ((struct web_handler *)self)->w;
-	struct web_header headers[WEB_MAX_HEADERS];
-	struct web_request wr = {0};
-	struct web_response res = {.status = 500};
-	struct web_ctx ctx = {.req = &wr, .res = &res, .store = w->store,
-			      .opts = &w->opts};
+	struct web_job *j = alloc_zeroed(1, sizeof(*j));
+	if (j == NULL) {
+		h2o_send_error_503(req, "Service Unavailable", "", 0);
+		return 0;
+	}
+	struct web_request *wr = &j->wr;
+	struct web_response *res = &j->res;
 	size_t plen = req->path.len;
-	dynbuf_init(&res.body, 8 << 20);
+	j->w = w;
+	j->req = req;
+	j->work.data = j;
+	j->ctx = (struct web_ctx){.req = wr, .res = res, .store = w->store,
+				  .opts = &w->opts};
+	res->status = 500;
+	dynbuf_init(&res->body, 8 << 20);
 	if (w->dead) {
-		res.status = 503;
-		goto send;
+		res->status = 503;
+		goto send_now;
 	}
-	if (check_headers(req, headers, &wr.nheaders) != 0) {
-		res.status = 431;
-		res.content_type = "text/plain; charset=utf-8";
-		dynbuf_add_str(&res.body, "request headers too large\n");
-		goto send;
+	if (check_headers(req, j->headers, &wr->nheaders) != 0) {
+		res->status = 431;
+		res->content_type = "text/plain; charset=utf-8";
+		dynbuf_add_str(&res->body, "request headers too large\n");
+		goto send_now;
 	}
-	wr.headers = headers;
-	wr.authority = req->authority.base ? req->authority.base : "";
-	wr.authority_len = req->authority.base ? req->authority.len : 0;
-	wr.method = req->method.base;
-	wr.method_len = req->method.len;
+	wr->headers = j->headers;
+	wr->authority = req->authority.base ? req->authority.base : "";
+	wr->authority_len = req->authority.base ? req->authority.len : 0;
+	wr->method = req->method.base;
+	wr->method_len = req->method.len;
 	if (req->query_at != SIZE_MAX) {
 		plen = req->query_at;
-		wr.query = req->path.base + req->query_at + 1;
-		wr.query_len = req->path.len - req->query_at - 1;
+		wr->query = req->path.base + req->query_at + 1;
+		wr->query_len = req->path.len - req->query_at - 1;
 	} else {
-		wr.query = "";
+		wr->query = "";
 	}
-	wr.path = req->path.base;
-	wr.path_len = plen;
-	wr.body = req->entity.base ? req->entity.base : "";
-	wr.body_len = req->entity.base ? req->entity.len : 0;
-	peer_address(req, wr.peer, sizeof(wr.peer));
-	ctx.now_us = timeutil_now_us();
-	pages_dispatch(&ctx);
-send:
-	send_response(w, req, &res);
-	dynbuf_free(&res.body);
+	wr->path = req->path.base;
+	wr->path_len = plen;
+	wr->body = req->entity.base ? req->entity.base : "";
+	wr->body_len = req->entity.base ? req->entity.len : 0;
+	peer_address(req, wr->peer, sizeof(wr->peer));
+	if (copy_request(j) != 0)
+		goto send_now;
+	j->ref = h2o_mem_alloc_shared(&req->pool, sizeof(*j->ref),
+				      on_req_disposed);
+	*j->ref = j;
+	w->jobs++;
+	if (w->queue_tail != NULL)
+		w->queue_tail->next = j;
+	else
+		w->queue_head = j;
+	w->queue_tail = j;
+	job_next(w);
+	return 0;
+send_now:
+	send_response(w, req, res);
+	job_free(j);
 	return 0;
 }
 
@@ -380,7 +522,7 @@ int web_port(const struct web *w)
 static void on_stop_timer_closed(uv_handle_t *h)
 {
 	struct web *w = h->data;
-	if (w->live == 0)
+	if (w->live == 0 && w->jobs == 0)
 		alloc_free(w);
 }
 
@@ -396,15 +538,17 @@ static void on_stop_poll(uv_timer_t *t)
 		uv_close((uv_handle_t *)t, on_stop_timer_closed);
 		return;
 	}
-	if (w->live > 0 && (int64_t)uv_now(w->loop) < w->stop_deadline_ms)
+	if ((w->live > 0 || w->jobs > 0) &&
+	    (int64_t)uv_now(w->loop) < w->stop_deadline_ms)
 		return;
 	w->stop_cb = NULL;
-	if (w->live > 0) {
+	if (w->live > 0 || w->jobs > 0) {
 		/* A connection that outlived the grace keeps h2o's context:
 		 * the process is about to exit, and freeing the context under
 		 * that connection would be a use after free. */
 		w->dead = true;
-		log_warn("web: %d connection(s) still open at shutdown", w->live);
+		log_warn("web: %d connection(s) still open and %d request(s)"
+			 " in the worker at shutdown", w->live, w->jobs);
 	} else {
 		/* request_shutdown armed HTTP/2's graceful-close timer, and
 		 * h2o asserts that no timer is armed when it is disposed. */
@@ -417,7 +561,7 @@ static void on_stop_poll(uv_timer_t *t)
 		w->ctx.loop = NULL;
 	}
 	if (cb)
-		cb(w->stop_arg, w->live);
+		cb(w->stop_arg, w->live + w->jobs);
 	if (!w->dead)
 		uv_timer_start(t, on_stop_poll, 0, 0);
 	else
