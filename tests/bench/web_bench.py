@@ -38,6 +38,8 @@ if what == "seed":
     sys.exit(0)
 
 PORT, PW = int(sys.argv[5]), sys.argv[6]
+# run.sh measures twice: alone, then with ingest running beside it.
+LABEL = sys.argv[7] if len(sys.argv) > 7 else ""
 ctx = ssl.create_default_context(cafile=STATE + "/ca.crt")
 conn = http.client.HTTPSConnection("localhost", PORT, context=ctx, timeout=60)
 conn.request("POST", "/login", urllib.parse.urlencode({"user": "bench", "password": PW}),
@@ -86,6 +88,6 @@ rps = n / (time.perf_counter() - s)
 for k in ("overview", "school", "alerts"):
     p50, p95, size = res[k]
     q50, q95 = peer[k]
-    print("ROW|web: %s page (server time, p95; %d KB)|%.1f ms (p50 %.1f)|SQLite query alone: %.1f ms|%.1fx (target p95 < 100 ms)"
-          % (k, size // 1024, p95, p50, q95, p95 / max(q95, 0.001)))
-print("ROW|web: API GET /api/v1/alerts?limit=50, one keep-alive client|%.0f req/s|-|-" % rps)
+    print("ROW|web%s: %s page (server time, p95; %d KB)|%.1f ms (p50 %.1f)|SQLite query alone: %.1f ms|%.1fx (target p95 < 100 ms)"
+          % (LABEL, k, size // 1024, p95, p50, q95, p95 / max(q95, 0.001)))
+print("ROW|web%s: API GET /api/v1/alerts?limit=50, one keep-alive client|%.0f req/s|-|-" % (LABEL, rps))
