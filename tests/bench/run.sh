@@ -346,7 +346,13 @@ done < <($PY tests/bench/web_bench.py "$COLLECTOR" "$CONF" "$OUT/web" measure "$
 # above): the console and ingest share the collector's loop, so each
 # side's figures under the other's load.
 local tok lg
-tok=$("$COLLECTOR" token create --school S0000 --uses 10 -c "$CONF" 2>/dev/null)
+# The CLI's write can be refused while the collector's start-of-day
+# snapshot holds the database: retry until a token is printed.
+tok=
+for _ in $(seq 60); do
+	tok=$("$COLLECTOR" token create --school S0000 --uses 10 -c "$CONF" 2>>"$OUT/web.log") && [ -n "$tok" ] && break
+	sleep 2
+done
 "$LOADGEN" --port "$INGEST_PORT" --enroll-port "$ENROLL_PORT" --ca "$OUT/web/ca.crt" \
 	--token "$tok" --state "$OUT/web-agents" --agents 10 --enroll-only >/dev/null || return
 "$LOADGEN" --port "$INGEST_PORT" --enroll-port "$ENROLL_PORT" --ca "$OUT/web/ca.crt" \

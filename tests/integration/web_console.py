@@ -563,7 +563,7 @@ for _ in range(6):
     c = tls_conn()
     c.sendall(login_req)
     c.close()
-tap(Client().req("GET", "/health").status == 200,
+tap(Client().req("GET", "/healthz").status == 200,
     "clients that leave while their login is in the worker leave the console serving")
 
 print("# seeded alerts %d" % len(ALERT), file=sys.stderr)
