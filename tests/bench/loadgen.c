@@ -89,6 +89,10 @@ struct loadgen {
 	bool barrier;
 	int ready_count;
 	uint64_t connect_ns;
+	/* --rate: events per second per agent (0: as fast as acks allow),
+	 * so a bench can hold a steady load beside what it measures. */
+	double rate;
+	uv_timer_t pace;
 };
 
 static void start_agent(struct sim_agent *a);
@@ -162,8 +166,20 @@ static void pump_agent(struct sim_agent *a)
 		return;
 	}
 	while (a->ready && a->ts && a->inflight < lg->window &&
-	       a->next_seq <= lg->events_per_agent)
+	       a->next_seq <= lg->events_per_agent) {
+		if (lg->rate > 0 &&
+		    (double)(a->next_seq - 1) >=
+			    lg->rate * (double)(uv_hrtime() - lg->start_ns) / 1e9)
+			break;
 		send_batch(a);
+	}
+}
+
+static void on_pace(uv_timer_t *t)
+{
+	struct loadgen *lg = t->data;
+	for (int i = 0; i < lg->nagents; i++)
+		pump_agent(&lg->agents[i]);
 }
 
 static int on_frame(void *arg, const char *body, size_t len)
@@ -473,6 +489,7 @@ int main(int argc, char **argv)
 		{"batch", required_argument, NULL, 'B'},
 		{"window", required_argument, NULL, 'w'},
 		{"deadline", required_argument, NULL, 'd'},
+		{"rate", required_argument, NULL, 'R'},
 		{"enroll-only", no_argument, NULL, 'e'},
 		{"barrier", no_argument, NULL, 'r'},
 		{"json", no_argument, NULL, 'j'},
@@ -483,6 +500,7 @@ int main(int argc, char **argv)
 	int port = 7443, enroll_port = 7444, nagents = 10, batch = 100,
 	    window = 4, deadline_s = 600;
 	uint64_t events = 1000, seed = 1;
+	double pace_rate = 0;
 	bool json = false, enroll_only = false, barrier = false;
 	int ch;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -499,6 +517,7 @@ int main(int argc, char **argv)
 		case 'B': batch = (int)strtol(optarg, NULL, 10); break;
 		case 'w': window = (int)strtol(optarg, NULL, 10); break;
 		case 'd': deadline_s = (int)strtol(optarg, NULL, 10); break;
+		case 'R': pace_rate = strtod(optarg, NULL); break;
 		case 'e': enroll_only = true; break;
 		case 'r': barrier = true; break;
 		case 'j': json = true; break;
@@ -518,7 +537,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit();
 	mkdir(state, 0700);
-	struct loadgen lg = {.host = host, .nagents = nagents,
+	struct loadgen lg = {.host = host, .nagents = nagents, .rate = pace_rate,
 			     .events_per_agent = events, .batch = batch,
 			     .window = window, .max_connecting = 200,
 			     .barrier = barrier};
@@ -567,6 +586,10 @@ int main(int argc, char **argv)
 	uv_timer_init(lg.loop, &lg.deadline);
 	lg.deadline.data = &lg;
 	uv_timer_start(&lg.deadline, on_deadline, (uint64_t)deadline_s * 1000, 0);
+	uv_timer_init(lg.loop, &lg.pace);
+	lg.pace.data = &lg;
+	if (lg.rate > 0)
+		uv_timer_start(&lg.pace, on_pace, 10, 10);
 	lg.start_ns = uv_hrtime();
 	start_more(&lg);
 	while (lg.finished < lg.nagents && !lg.timed_out)
@@ -575,6 +598,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < nagents; i++)
 		uv_close((uv_handle_t *)&lg.agents[i].retry, NULL);
 	uv_close((uv_handle_t *)&lg.deadline, NULL);
+	uv_close((uv_handle_t *)&lg.pace, NULL);
 	uv_run(lg.loop, UV_RUN_DEFAULT);
 
 	qsort(lg.latencies_us, lg.nlat, sizeof(uint64_t), compare_u64);
