@@ -394,6 +394,7 @@ int store_alert_list_scoped(struct store *st, const struct store_scope *sc,
 			    void *arg);
 /* The open alerts in scope, counted by severity band: by_sev[0] 0-3,
  * [1] 4-6, [2] 7-10. One aggregate read, not a walk of the rows. */
+EW_MUST_CHECK
 int store_alert_open_counts_scoped(struct store *st,
 				   const struct store_scope *sc,
 				   long long by_sev[3]);

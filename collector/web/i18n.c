@@ -16,6 +16,7 @@ static const struct {
 	{"password", "Mật khẩu", "Password"},
 	{"totp", "Mã xác thực (TOTP)", "Authenticator code (TOTP)"},
 	{"bad_login", "Sai tài khoản, mật khẩu hoặc mã xác thực.", "Wrong user name, password or code."},
+	{"counts_unavailable", "Không đọc được số cảnh báo lúc này; hãy thử lại.", "The alert counts cannot be read now; try again."},
 	{"locked", "Tài khoản đã bị khóa sau nhiều lần đăng nhập sai. Hãy liên hệ quản trị viên.", "The account is locked after too many failed logins. Ask an administrator."},
 	{"slow_down", "Quá nhiều lần thử từ địa chỉ này. Hãy thử lại sau.", "Too many attempts from this address. Try again later."},
 	{"overview", "Tổng quan", "Overview"},

@@ -245,12 +245,20 @@ void view_overview(struct web_ctx *ctx)
 		      ctx->user->scope.value);
 	/* Counted in SQL over the whole scope: a province has far more
 	 * open alerts than a page could walk. */
-	store_alert_open_counts_scoped(ctx->store, &ctx->user->scope, by_sev);
-	html_emit(b, "<h2>%s</h2><table id=\"alert-counts\"><tr><th>%s</th><th>7–10</th>"
-		  "<th>4–6</th><th>0–3</th></tr><tr><td><a href=\"/alerts\">%s</a></td>"
-		  "<td class=\"sev-high\">%lld</td><td>%lld</td><td>%lld</td></tr></table>",
-		  M("open_alerts"), M("severity"), M("alerts"), by_sev[2],
-		  by_sev[1], by_sev[0]);
+	if (store_alert_open_counts_scoped(ctx->store, &ctx->user->scope,
+					   by_sev) != 0) {
+		/* Not zeros, which would read as "all clear". */
+		ctx->res->status = 503;
+		html_emit(b, "<h2>%s</h2><p>%s</p>", M("open_alerts"),
+			  M("counts_unavailable"));
+	} else {
+		html_emit(b, "<h2>%s</h2><table id=\"alert-counts\"><tr><th>%s</th>"
+			  "<th>7–10</th><th>4–6</th><th>0–3</th></tr><tr><td>"
+			  "<a href=\"/alerts\">%s</a></td><td class=\"sev-high\">%lld"
+			  "</td><td>%lld</td><td>%lld</td></tr></table>",
+			  M("open_alerts"), M("severity"), M("alerts"),
+			  by_sev[2], by_sev[1], by_sev[0]);
+	}
 	html_emit(b, "<h2>%s</h2><p><a href=\"/schools.csv\">%s</a></p>"
 		  "<table id=\"schools\"><tr><th>%s</th><th>%s</th><th>%s</th>"
 		  "<th>%s</th><th>%s</th></tr>",
