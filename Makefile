@@ -45,7 +45,8 @@ COMMON_SRC    := $(sort $(wildcard common/*.c))
 # systems; report/: the reports, rendered with cairo, pango and
 # libxlsxwriter).
 COLLECTOR_SRC := $(filter-out collector/main.c,$(sort $(wildcard collector/*.c \
-                   collector/web/*.c collector/register/*.c collector/report/*.c)))
+                   collector/web/*.c collector/register/*.c collector/report/*.c \
+                   collector/drill/*.c)))
 # The agent is one folder per capability (core, av, scan, backup, net) and
 # a platform layer; only this machine's platform is built.
 # The agent's helper executables (scanner, sensor, backup) each have a

@@ -247,4 +247,13 @@ int cmd_report_list(struct cli *cli, struct cli_env *env);
 int cmd_report_verify_check(const struct cli *cli);
 int cmd_report_verify(struct cli *cli, struct cli_env *env);
 
+/* cli_drill.c: incident drill campaigns. */
+int cmd_drill_check(const struct cli *cli);
+int cmd_drill_args_check(const struct cli *cli);
+int cmd_drill_plan(struct cli *cli, struct cli_env *env);
+int cmd_drill_approve(struct cli *cli, struct cli_env *env);
+int cmd_drill_start(struct cli *cli, struct cli_env *env);
+int cmd_drill_abort(struct cli *cli, struct cli_env *env);
+int cmd_drill_status(struct cli *cli, struct cli_env *env);
+
 #endif

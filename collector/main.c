@@ -83,6 +83,12 @@ static const char usage_text[] =
 	"                                    signed with the CA key\n"
 	"  report list [--period P] [--scope S] [--json]\n"
 	"  report verify FILE.pdf            check an archived report's signature\n"
+	"  drill plan --name N --type SCENARIO --by USER --school CODE|--commune NAME\n"
+	"             --expires WINDOW       plan an incident drill (rules/drills/)\n"
+	"  drill approve --name N --by USER  a second person, a province_admin\n"
+	"  drill start --name N              signed commands to the PCs in scope\n"
+	"  drill abort --name N --by USER    stop it and clean up everywhere\n"
+	"  drill status --name N [--json]    its timeline and scoreboard\n"
 	"  forward dead-letter list [--limit N] [--json]\n"
 	"                                    alerts a SOC destination refused for\n"
 	"                                    good, parked so the rest went on\n"
@@ -198,6 +204,18 @@ static const struct cli_command commands[] = {
 	 C | CLI_OPT_PERIOD | CLI_OPT_SCOPE | CLI_OPT_JSON},
 	{"report", "verify", cmd_report_verify_check, cmd_report_verify, S, C},
 	{"report", NULL, cmd_report_check, NULL, 0, CLI_OPT_ALL},
+	{"drill", "plan", cmd_drill_args_check, cmd_drill_plan, ST,
+	 C | CLI_OPT_NAME | CLI_OPT_TYPE | CLI_OPT_BY | CLI_OPT_SCHOOL |
+		 CLI_OPT_COMMUNE | CLI_OPT_EXPIRES | CLI_OPT_RULES},
+	{"drill", "approve", cmd_drill_args_check, cmd_drill_approve, ST,
+	 C | CLI_OPT_NAME | CLI_OPT_BY},
+	{"drill", "start", cmd_drill_args_check, cmd_drill_start, ST,
+	 C | CLI_OPT_NAME | CLI_OPT_RULES},
+	{"drill", "abort", cmd_drill_args_check, cmd_drill_abort, ST,
+	 C | CLI_OPT_NAME | CLI_OPT_BY},
+	{"drill", "status", cmd_drill_args_check, cmd_drill_status, ST,
+	 C | CLI_OPT_NAME | CLI_OPT_JSON},
+	{"drill", NULL, cmd_drill_check, NULL, 0, CLI_OPT_ALL},
 };
 
 #undef S

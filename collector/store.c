@@ -509,3 +509,35 @@ int store_report_list_scoped(struct store *st, const struct store_scope *sc,
 {
 	return st->backend->report_list_scoped(st, sc, id, cb, arg);
 }
+
+int store_drill_add(struct store *st, const struct store_drill *d,
+		    uint64_t *id)
+{
+	return st->backend->drill_add(st, d, id);
+}
+
+int store_drill_get(struct store *st, const char *name,
+		    struct store_drill *out)
+{
+	return st->backend->drill_get(st, name, out);
+}
+
+int store_drill_transition(struct store *st, uint64_t id, const char *from,
+			   const char *to, const char *who)
+{
+	return st->backend->drill_transition(st, id, from, to, who);
+}
+
+int store_drill_target_put(struct store *st,
+			   const struct store_drill_target *t)
+{
+	return st->backend->drill_target_put(st, t);
+}
+
+int store_drill_targets(struct store *st, uint64_t campaign,
+			void (*cb)(void *arg,
+				   const struct store_drill_target *t),
+			void *arg)
+{
+	return st->backend->drill_targets(st, campaign, cb, arg);
+}

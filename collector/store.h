@@ -592,6 +592,59 @@ int store_report_list_scoped(struct store *st, const struct store_scope *sc,
 			     void (*cb)(void *arg, const struct store_report *r),
 			     void *arg);
 
+/* ---- incident drills (cli_drill.c, collector/drill) ------------------- */
+
+#define STORE_DRILL_NAME_MAX 64
+#define STORE_DRILL_SCOPE_MAX 160
+
+/* A campaign moves planned -> approved -> running -> done, or to aborted
+ * from any state before done; a finished one is frozen. */
+struct store_drill {
+	uint64_t id;
+	char name[STORE_DRILL_NAME_MAX + 1];
+	char organiser[STORE_USER_MAX + 1];
+	char scenario[64];
+	char scope[STORE_DRILL_SCOPE_MAX + 1]; /* school:CODE | commune:NAME */
+	int64_t window_start_us, window_end_us;
+	char state[12];
+	char approver[STORE_USER_MAX + 1]; /* "" until approved */
+	int64_t approved_us, started_us, ended_us; /* 0: not yet */
+	char ended_by[STORE_USER_MAX + 1];
+	int64_t created_us;
+};
+
+/* One PC a campaign targeted, with why it did not take part. */
+struct store_drill_target {
+	uint64_t campaign;
+	char agent[EVENT_AGENT_MAX + 1];
+	char school[STORE_CODE_MAX + 1];
+	char status[16]; /* queued | aborted | stale | revoked */
+	uint64_t command, abort_command; /* 0: none */
+	int64_t at_us;
+	/* Read only: from the commands table. */
+	int64_t issued_us, sent_us, abort_sent_us;
+};
+
+/* -EEXIST when the name is taken. */
+int store_drill_add(struct store *st, const struct store_drill *d,
+		    uint64_t *id);
+/* -ENOENT when there is no such campaign. */
+int store_drill_get(struct store *st, const char *name,
+		    struct store_drill *out);
+/* Moves a campaign from one state to another; -ESTALE when it was no
+ * longer in `from`, -EIO when the database refused (an approval by the
+ * organiser, a finished campaign). `who` is the approver or the person
+ * who ended it. */
+int store_drill_transition(struct store *st, uint64_t id, const char *from,
+			   const char *to, const char *who);
+/* Adds or updates a target; a zero command keeps the stored one. */
+int store_drill_target_put(struct store *st,
+			   const struct store_drill_target *t);
+int store_drill_targets(struct store *st, uint64_t campaign,
+			void (*cb)(void *arg,
+				   const struct store_drill_target *t),
+			void *arg);
+
 /* Current wall-clock time in microseconds. */
 int64_t store_now_us(void);
 

@@ -175,6 +175,19 @@ struct store_backend {
 				  void (*cb)(void *,
 					     const struct store_report *),
 				  void *arg);
+	int (*drill_add)(struct store *st, const struct store_drill *d,
+			 uint64_t *id);
+	int (*drill_get)(struct store *st, const char *name,
+			 struct store_drill *out);
+	int (*drill_transition)(struct store *st, uint64_t id,
+				const char *from, const char *to,
+				const char *who);
+	int (*drill_target_put)(struct store *st,
+				const struct store_drill_target *t);
+	int (*drill_targets)(struct store *st, uint64_t campaign,
+			     void (*cb)(void *,
+					const struct store_drill_target *),
+			     void *arg);
 };
 
 /* What a backend embeds first in its own struct. */

@@ -160,6 +160,26 @@ static const char *const migrations[] = {
 	"CREATE INDEX IF NOT EXISTS agents_school_live ON agents(school, revoked);"
 	"CREATE INDEX IF NOT EXISTS alerts_open_school"
 	"  ON alerts(state, school, severity);",
+	/* 10: incident drill campaigns and the PCs each one targeted. The
+	 * database itself refuses an approval by the organiser (the second
+	 * person rule) and any change to a finished campaign. */
+	"CREATE TABLE IF NOT EXISTS drill_campaigns("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE,"
+	"  organiser TEXT NOT NULL, scenario TEXT NOT NULL,"
+	"  scope TEXT NOT NULL, window_start INTEGER NOT NULL,"
+	"  window_end INTEGER NOT NULL, state TEXT NOT NULL CHECK(state IN"
+	"  ('planned', 'approved', 'running', 'aborted', 'done')),"
+	"  approver TEXT CHECK(approver IS NULL OR approver <> organiser),"
+	"  approved INTEGER, started INTEGER, ended INTEGER,"
+	"  ended_by TEXT, created INTEGER NOT NULL);"
+	"CREATE TRIGGER IF NOT EXISTS drill_campaigns_final BEFORE UPDATE ON"
+	"  drill_campaigns WHEN OLD.state IN ('aborted', 'done') BEGIN"
+	"  SELECT RAISE(ABORT, 'a finished drill is kept as it ended'); END;"
+	"CREATE TABLE IF NOT EXISTS drill_targets("
+	"  campaign INTEGER NOT NULL REFERENCES drill_campaigns(id),"
+	"  agent TEXT NOT NULL, school TEXT NOT NULL, status TEXT NOT NULL,"
+	"  command INTEGER, abort_command INTEGER, at INTEGER NOT NULL,"
+	"  PRIMARY KEY(campaign, agent)) WITHOUT ROWID;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -431,4 +451,9 @@ const struct store_backend store_sqlite_backend = {
 	.report_sign = sqlite_report_sign,
 	.report_list = sqlite_report_list,
 	.report_list_scoped = sqlite_report_list_scoped,
+	.drill_add = sqlite_drill_add,
+	.drill_get = sqlite_drill_get,
+	.drill_transition = sqlite_drill_transition,
+	.drill_target_put = sqlite_drill_target_put,
+	.drill_targets = sqlite_drill_targets,
 };

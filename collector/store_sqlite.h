@@ -119,6 +119,12 @@ enum sq_id {
 	SQ_REPORT_SIGN,
 	SQ_REPORT_LIST,
 	SQ_REPORT_LIST_SCOPED,
+	/* incident drills (store_sqlite_drill.c) */
+	SQ_DRILL_ADD,
+	SQ_DRILL_GET,
+	SQ_DRILL_TRANSITION,
+	SQ_DRILL_TARGET_PUT,
+	SQ_DRILL_TARGETS,
 	SQ_COUNT
 };
 
@@ -458,5 +464,17 @@ int sqlite_report_list_scoped(struct store *st, const struct store_scope *sc,
 			      uint64_t id,
 			      void (*cb)(void *, const struct store_report *),
 			      void *arg);
+/* drills (store_sqlite_drill.c) */
+int sqlite_drill_add(struct store *st, const struct store_drill *d,
+		     uint64_t *id);
+int sqlite_drill_get(struct store *st, const char *name,
+		     struct store_drill *out);
+int sqlite_drill_transition(struct store *st, uint64_t id, const char *from,
+			    const char *to, const char *who);
+int sqlite_drill_target_put(struct store *st,
+			    const struct store_drill_target *t);
+int sqlite_drill_targets(struct store *st, uint64_t campaign,
+			 void (*cb)(void *, const struct store_drill_target *),
+			 void *arg);
 
 #endif

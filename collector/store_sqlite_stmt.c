@@ -361,6 +361,44 @@ static const struct {
 		"  (SELECT 'school:' || code FROM schools WHERE commune = ?2)))"
 		" OR (?1 = 2 AND r.scope = 'school:' || ?2))"
 		" ORDER BY period DESC, scope, version DESC"},
+
+	[SQ_DRILL_ADD] = {"drill_add",
+		"INSERT INTO drill_campaigns(name, organiser, scenario, scope,"
+		" window_start, window_end, state, created)"
+		" VALUES(?1,?2,?3,?4,?5,?6,'planned',?7)"},
+	[SQ_DRILL_GET] = {"drill_get",
+		"SELECT id, name, organiser, scenario, scope, window_start,"
+		" window_end, state, coalesce(approver, ''),"
+		" coalesce(approved, 0), coalesce(started, 0),"
+		" coalesce(ended, 0), coalesce(ended_by, ''), created"
+		" FROM drill_campaigns WHERE name = ?1"},
+	/* One statement per move, conditional on the state it leaves, so
+	 * two officers racing (approve and abort) cannot both win. */
+	[SQ_DRILL_TRANSITION] = {"drill_transition",
+		"UPDATE drill_campaigns SET state = ?3,"
+		" approver = CASE WHEN ?3 = 'approved' THEN ?4 ELSE approver END,"
+		" approved = CASE WHEN ?3 = 'approved' THEN ?5 ELSE approved END,"
+		" started = CASE WHEN ?3 = 'running' THEN ?5 ELSE started END,"
+		" ended = CASE WHEN ?3 IN ('aborted', 'done') THEN ?5"
+		"  ELSE ended END,"
+		" ended_by = CASE WHEN ?3 IN ('aborted', 'done') THEN ?4"
+		"  ELSE ended_by END"
+		" WHERE id = ?1 AND state = ?2"},
+	[SQ_DRILL_TARGET_PUT] = {"drill_target_put",
+		"INSERT INTO drill_targets(campaign, agent, school, status,"
+		" command, abort_command, at) VALUES(?1,?2,?3,?4,?5,?6,?7)"
+		" ON CONFLICT(campaign, agent) DO UPDATE SET status = ?4,"
+		" command = coalesce(?5, command),"
+		" abort_command = coalesce(?6, abort_command), at = ?7"},
+	/* A target's command row says when it reached the PC (sent). */
+	[SQ_DRILL_TARGETS] = {"drill_targets",
+		"SELECT t.campaign, t.agent, t.school, t.status,"
+		" coalesce(t.command, 0), coalesce(t.abort_command, 0), t.at,"
+		" coalesce(c.issued, 0), coalesce(c.sent, 0),"
+		" coalesce(k.sent, 0) FROM drill_targets t"
+		" LEFT JOIN commands c ON c.id = t.command"
+		" LEFT JOIN commands k ON k.id = t.abort_command"
+		" WHERE t.campaign = ?1 ORDER BY t.school, t.agent"},
 #undef SYSTEM_COLUMNS
 };
 

@@ -1,0 +1,687 @@
+/* cli_drill: incident drill campaigns (issue 19).
+ *
+ * A campaign is planned by an organiser, approved by a second person
+ * with the province_admin role, then started: every PC in its scope gets
+ * a signed command that expires with the campaign's window. Abort sends
+ * a signed drill.abort to every PC that got the injection. The store
+ * refuses an approval by the organiser and any change to a finished
+ * campaign, so the rules hold even for a caller that skips this file. */
+#include "collector/cli.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collector/drill/drill_scenario.h"
+#include "common/alloc.h"
+#include "common/jsonout.h"
+#include "common/textsafe.h"
+#include "common/timeutil.h"
+
+#define DRILL_TARGETS_MAX 100000
+
+static const char *drill_name(const struct cli *cli)
+{
+	return cli->nnames > 0 ? cli->names[0] : NULL;
+}
+
+int cmd_drill_check(const struct cli *cli)
+{
+	if (cli->argc < 2)
+		return cli_usage_error("drill needs plan, approve, start, abort "
+				       "or status");
+	return cli_usage_error("unknown drill command '%s'", cli->argv[1]);
+}
+
+int cmd_drill_args_check(const struct cli *cli)
+{
+	const char *sub = cli->argv[1];
+	const char *name = drill_name(cli);
+	if (name == NULL || name[0] == '\0')
+		return cli_usage_error("drill %s needs --name", sub);
+	if (strlen(name) > STORE_DRILL_NAME_MAX || !textsafe_is_clean(name,
+								   strlen(name)))
+		return cli_usage_error("--name: at most %d printable "
+				       "characters", STORE_DRILL_NAME_MAX);
+	bool needs_by = strcmp(sub, "status") != 0 && strcmp(sub, "start") != 0;
+	if (needs_by && (cli->by == NULL || cli->by[0] == '\0'))
+		return cli_usage_error("drill %s needs --by USER (a console "
+				       "account)", sub);
+	if (strcmp(sub, "plan") == 0) {
+		long long s;
+		if (cli->type == NULL)
+			return cli_usage_error("drill plan needs --type "
+					       "SCENARIO (rules/drills/*.yaml)");
+		if ((cli->school == NULL) == (cli->commune == NULL))
+			return cli_usage_error("drill plan needs one scope: "
+					       "--school CODE or --commune NAME");
+		if (cli->expires == NULL ||
+		    config_parse_duration(cli->expires, &s) != 0 || s < 1 ||
+		    s > 30LL * 86400)
+			return cli_usage_error("drill plan needs --expires: the "
+					       "window, a duration up to 30d");
+	}
+	return 0;
+}
+
+static int open_user(struct store *st, const char *name,
+		     struct store_user *u)
+{
+	int rc = store_user_get(st, name, u);
+	if (rc == -ENOENT || (rc == 0 && u->disabled)) {
+		fprintf(stderr, "eduwatch-collector: no active console account "
+			"'%s'\n", name);
+		return EXIT_NOT_FOUND;
+	}
+	if (rc != 0) {
+		fprintf(stderr, "eduwatch-collector: cannot read account '%s'\n",
+			name);
+		return EXIT_FAILURE_RUNTIME;
+	}
+	return 0;
+}
+
+static int load_campaign(struct store *st, const char *name,
+			 struct store_drill *d)
+{
+	char safe[SAFE_CAP(STORE_DRILL_NAME_MAX)];
+	int rc = store_drill_get(st, name, d);
+	if (rc == -ENOENT) {
+		fprintf(stderr, "eduwatch-collector: no drill campaign '%s'\n",
+			SAFE(safe, name));
+		return EXIT_NOT_FOUND;
+	}
+	if (rc != 0) {
+		fprintf(stderr, "eduwatch-collector: cannot read the drill "
+			"campaigns\n");
+		return EXIT_FAILURE_RUNTIME;
+	}
+	return 0;
+}
+
+/* rules/drills beside the policies the settings name. */
+static void drills_dir(const struct cli *cli, const struct settings *s,
+		       char *out, size_t cap)
+{
+	if (cli->rules) {
+		snprintf(out, cap, "%s", cli->rules);
+		return;
+	}
+	char copy[sizeof(s->policy_dir)];
+	snprintf(copy, sizeof(copy), "%s", s->policy_dir);
+	snprintf(out, cap, "%s/drills", dirname(copy));
+}
+
+/* ---- plan ---------------------------------------------------------------- */
+
+int cmd_drill_plan(struct cli *cli, struct cli_env *env)
+{
+	struct store_user org;
+	struct drill_scenario sc;
+	char dir[600], err[512];
+	int rc = open_user(env->store, cli->by, &org);
+	if (rc != 0)
+		return rc;
+	if (strcmp(org.role, "drill_organiser") != 0 &&
+	    strcmp(org.role, "province_admin") != 0) {
+		fprintf(stderr, "eduwatch-collector: '%s' has the role %s; a "
+			"drill is planned by a drill_organiser or a "
+			"province_admin\n", org.name, org.role);
+		return EXIT_USAGE;
+	}
+	drills_dir(cli, &env->settings, dir, sizeof(dir));
+	if (drill_scenario_load(dir, cli->type, &sc, err, sizeof(err)) != 0) {
+		fprintf(stderr, "eduwatch-collector: %s\n", err);
+		return EXIT_CONFIG;
+	}
+	struct store_drill d;
+	memset(&d, 0, sizeof(d));
+	long long seconds = 0;
+	config_parse_duration(cli->expires, &seconds); /* checked */
+	snprintf(d.name, sizeof(d.name), "%s", drill_name(cli));
+	snprintf(d.organiser, sizeof(d.organiser), "%s", org.name);
+	snprintf(d.scenario, sizeof(d.scenario), "%s", sc.id);
+	if (cli->school) {
+		struct store_school s;
+		if (store_school_get(env->store, cli->school, &s) != 0) {
+			fprintf(stderr, "eduwatch-collector: no school '%s'\n",
+				cli->school);
+			return EXIT_NOT_FOUND;
+		}
+		snprintf(d.scope, sizeof(d.scope), "school:%s", s.code);
+	} else {
+		snprintf(d.scope, sizeof(d.scope), "commune:%.150s",
+			 cli->commune);
+	}
+	d.window_start_us = store_now_us();
+	d.window_end_us = d.window_start_us + seconds * 1000000LL;
+	uint64_t id = 0;
+	rc = store_drill_add(env->store, &d, &id);
+	if (rc == -EEXIST) {
+		fprintf(stderr, "eduwatch-collector: a drill campaign named "
+			"'%s' exists already\n", d.name);
+		return EXIT_USAGE;
+	}
+	if (rc != 0) {
+		fprintf(stderr, "eduwatch-collector: cannot store the "
+			"campaign\n");
+		return EXIT_FAILURE_RUNTIME;
+	}
+	printf("drill %llu '%s' planned (%s, %s); it needs the approval of a "
+	       "province_admin other than %s before it can start\n",
+	       (unsigned long long)id, d.name, d.scenario, d.scope,
+	       d.organiser);
+	return EXIT_OK;
+}
+
+/* ---- approve ------------------------------------------------------------- */
+
+int cmd_drill_approve(struct cli *cli, struct cli_env *env)
+{
+	struct store_user u;
+	struct store_drill d;
+	int rc = open_user(env->store, cli->by, &u);
+	if (rc == 0)
+		rc = load_campaign(env->store, drill_name(cli), &d);
+	if (rc != 0)
+		return rc;
+	if (strcmp(u.role, "province_admin") != 0) {
+		fprintf(stderr, "eduwatch-collector: '%s' has the role %s; only "
+			"a province_admin approves a drill\n", u.name, u.role);
+		return EXIT_USAGE;
+	}
+	if (strcmp(u.name, d.organiser) == 0) {
+		fprintf(stderr, "eduwatch-collector: %s planned this drill; a "
+			"second person must approve it\n", u.name);
+		return EXIT_USAGE;
+	}
+	rc = store_drill_transition(env->store, d.id, "planned", "approved",
+				    u.name);
+	if (rc != 0) {
+		fprintf(stderr, "eduwatch-collector: drill '%s' is %s, not "
+			"planned\n", d.name, d.state);
+		return EXIT_USAGE;
+	}
+	printf("drill '%s' approved by %s\n", d.name, u.name);
+	return EXIT_OK;
+}
+
+/* ---- start --------------------------------------------------------------- */
+
+struct target_list {
+	struct store_agent *items;
+	size_t count, cap;
+	const char *commune;
+	bool failed;
+};
+
+static void add_agent(void *arg, const struct store_agent *a)
+{
+	struct target_list *l = arg;
+	if (l->failed)
+		return;
+	if (l->count == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
+		struct store_agent *p = cap > DRILL_TARGETS_MAX ? NULL :
+			alloc_resize(l->items, cap * sizeof(*p));
+		if (p == NULL) {
+			l->failed = true;
+			return;
+		}
+		l->items = p;
+		l->cap = cap;
+	}
+	l->items[l->count++] = *a;
+}
+
+struct school_list {
+	char (*codes)[STORE_CODE_MAX + 1];
+	size_t count, cap;
+	const char *commune;
+	bool failed;
+};
+
+static void add_school(void *arg, const struct store_school *s)
+{
+	struct school_list *l = arg;
+	if (l->failed || strcmp(s->commune, l->commune) != 0)
+		return;
+	if (l->count == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 16;
+		void *p = alloc_resize(l->codes, cap * sizeof(*l->codes));
+		if (p == NULL) {
+			l->failed = true;
+			return;
+		}
+		l->codes = p;
+		l->cap = cap;
+	}
+	snprintf(l->codes[l->count++], sizeof(*l->codes), "%s", s->code);
+}
+
+/* The agents of a campaign's scope, collected before any command is
+ * queued: the store's callbacks run under its lock. */
+static int scope_agents(struct store *st, const char *scope,
+			struct target_list *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (strncmp(scope, "school:", 7) == 0) {
+		int rc = store_agent_list(st, scope + 7, add_agent, out);
+		return rc != 0 ? rc : out->failed ? -ENOMEM : 0;
+	}
+	if (strncmp(scope, "commune:", 8) != 0)
+		return -EINVAL;
+	struct school_list sl = {.commune = scope + 8};
+	int rc = store_school_list(st, add_school, &sl);
+	if (rc == 0 && sl.failed)
+		rc = -ENOMEM;
+	for (size_t i = 0; rc == 0 && i < sl.count; i++)
+		rc = store_agent_list(st, sl.codes[i], add_agent, out);
+	alloc_free(sl.codes);
+	return rc != 0 ? rc : out->failed ? -ENOMEM : 0;
+}
+
+/* The arguments every drill command carries, so that the agent can
+ * refuse one for a campaign it was not approved for or after its
+ * window, even if the command's own expiry were wrong. */
+static void pack_drill_args(const struct store_drill *d,
+			    const struct drill_scenario *sc,
+			    msgpack_sbuffer *buf)
+{
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, buf, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 6);
+	const char *keys[] = {"campaign", "scenario", "approver"};
+	const char *vals[] = {d->name, d->scenario, d->approver};
+	for (int i = 0; i < 3; i++) {
+		msgpack_pack_str_with_body(&pk, keys[i], strlen(keys[i]));
+		msgpack_pack_str_with_body(&pk, vals[i], strlen(vals[i]));
+	}
+	msgpack_pack_str_with_body(&pk, "campaign_id", 11);
+	msgpack_pack_uint64(&pk, d->id);
+	msgpack_pack_str_with_body(&pk, "window_end_us", 13);
+	msgpack_pack_int64(&pk, d->window_end_us);
+	msgpack_pack_str_with_body(&pk, "duration_s", 10);
+	msgpack_pack_int64(&pk, sc ? sc->duration_s : 0);
+}
+
+int cmd_drill_start(struct cli *cli, struct cli_env *env)
+{
+	struct store_drill d;
+	struct drill_scenario sc;
+	char dir[600], err[512];
+	int rc = load_campaign(env->store, drill_name(cli), &d);
+	if (rc != 0)
+		return rc;
+	if (strcmp(d.state, "approved") != 0) {
+		fprintf(stderr, "eduwatch-collector: drill '%s' is %s; it starts "
+			"only once a province_admin has approved it\n", d.name,
+			d.state);
+		return EXIT_USAGE;
+	}
+	int64_t now = store_now_us();
+	if (now >= d.window_end_us) {
+		fprintf(stderr, "eduwatch-collector: drill '%s': its window has "
+			"closed; plan it again\n", d.name);
+		return EXIT_USAGE;
+	}
+	drills_dir(cli, &env->settings, dir, sizeof(dir));
+	if (drill_scenario_load(dir, d.scenario, &sc, err, sizeof(err)) != 0) {
+		fprintf(stderr, "eduwatch-collector: %s\n", err);
+		return EXIT_CONFIG;
+	}
+	struct ca *ca = NULL;
+	if (ca_load(env->settings.state_dir, &ca, err, sizeof(err)) != 0) {
+		fprintf(stderr, "eduwatch-collector: %s\n", err);
+		return EXIT_CONFIG;
+	}
+	struct target_list tl;
+	rc = scope_agents(env->store, d.scope, &tl);
+	/* Claim the campaign before the first command: a concurrent abort
+	 * then either wins (nothing is sent) or sees it running. */
+	if (rc == 0 &&
+	    store_drill_transition(env->store, d.id, "approved", "running",
+				   d.approver) != 0)
+		rc = -ESTALE;
+	long long seconds = (d.window_end_us - now + 999999) / 1000000;
+	int64_t stale_before = now - env->settings.stale_after * 1000000LL;
+	msgpack_sbuffer args;
+	msgpack_sbuffer_init(&args);
+	pack_drill_args(&d, &sc, &args);
+	size_t queued = 0, skipped = 0;
+	for (size_t i = 0; rc == 0 && i < tl.count; i++) {
+		const struct store_agent *a = &tl.items[i];
+		struct store_drill_target t = {.campaign = d.id};
+		snprintf(t.agent, sizeof(t.agent), "%s", a->id);
+		snprintf(t.school, sizeof(t.school), "%s", a->school);
+		if (a->revoked || a->last_seen_us < stale_before) {
+			/* Not sent: the scoreboard lists it and why. */
+			snprintf(t.status, sizeof(t.status), "%s",
+				 a->revoked ? "revoked" : "stale");
+			skipped++;
+		} else {
+			rc = cli_queue_command(env->store, ca, a->id,
+					       sc.command, &args, seconds,
+					       &t.command);
+			snprintf(t.status, sizeof(t.status), "queued");
+			queued++;
+		}
+		if (rc == 0)
+			rc = store_drill_target_put(env->store, &t);
+	}
+	msgpack_sbuffer_destroy(&args);
+	alloc_free(tl.items);
+	ca_free(ca);
+	if (rc != 0) {
+		fprintf(stderr, "eduwatch-collector: drill '%s' could not start "
+			"(%s); abort it to clean up what was sent\n", d.name,
+			rc == -ESTALE ? "its state changed" : "store error");
+		return EXIT_FAILURE_RUNTIME;
+	}
+	printf("drill '%s' started: %zu PCs get %s (expires in %llds), %zu "
+	       "not taking part\n", d.name, queued, sc.command, seconds,
+	       skipped);
+	return EXIT_OK;
+}
+
+/* ---- abort --------------------------------------------------------------- */
+
+struct target_rows {
+	struct store_drill_target *items;
+	size_t count, cap;
+	bool failed;
+};
+
+static void add_target(void *arg, const struct store_drill_target *t)
+{
+	struct target_rows *l = arg;
+	if (l->failed)
+		return;
+	if (l->count == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
+		void *p = cap > DRILL_TARGETS_MAX ? NULL :
+			alloc_resize(l->items, cap * sizeof(*l->items));
+		if (p == NULL) {
+			l->failed = true;
+			return;
+		}
+		l->items = p;
+		l->cap = cap;
+	}
+	l->items[l->count++] = *t;
+}
+
+static int load_targets(struct store *st, uint64_t id, struct target_rows *l)
+{
+	memset(l, 0, sizeof(*l));
+	int rc = store_drill_targets(st, id, add_target, l);
+	return rc != 0 ? rc : l->failed ? -ENOMEM : 0;
+}
+
+int cmd_drill_abort(struct cli *cli, struct cli_env *env)
+{
+	struct store_drill d;
+	struct store_user u;
+	char err[512];
+	int rc = open_user(env->store, cli->by, &u);
+	if (rc == 0)
+		rc = load_campaign(env->store, drill_name(cli), &d);
+	if (rc != 0)
+		return rc;
+	if (strcmp(u.role, "province_admin") != 0 &&
+	    strcmp(u.name, d.organiser) != 0) {
+		fprintf(stderr, "eduwatch-collector: '%s' may not abort this "
+			"drill: its organiser or a province_admin may\n",
+			u.name);
+		return EXIT_USAGE;
+	}
+	const char *from = d.state;
+	if (strcmp(from, "aborted") == 0 || strcmp(from, "done") == 0) {
+		fprintf(stderr, "eduwatch-collector: drill '%s' has ended "
+			"already (%s)\n", d.name, d.state);
+		return EXIT_USAGE;
+	}
+	if (store_drill_transition(env->store, d.id, from, "aborted", u.name) !=
+	    0) {
+		fprintf(stderr, "eduwatch-collector: drill '%s' changed state "
+			"meanwhile; run abort again\n", d.name);
+		return EXIT_FAILURE_RUNTIME;
+	}
+	struct target_rows tr;
+	rc = load_targets(env->store, d.id, &tr);
+	struct ca *ca = NULL;
+	size_t sent = 0;
+	if (rc == 0 && tr.count > 0 &&
+	    ca_load(env->settings.state_dir, &ca, err, sizeof(err)) != 0) {
+		fprintf(stderr, "eduwatch-collector: %s\n", err);
+		rc = -EIO;
+	}
+	msgpack_sbuffer args;
+	msgpack_sbuffer_init(&args);
+	pack_drill_args(&d, NULL, &args);
+	for (size_t i = 0; rc == 0 && i < tr.count; i++) {
+		struct store_drill_target t = tr.items[i];
+		if (t.command == 0)
+			continue;
+		/* The abort lives an hour past the window: a PC that was
+		 * off when the window closed still cleans up. */
+		rc = cli_queue_command(env->store, ca, t.agent, "drill.abort",
+				       &args, 3600, &t.abort_command);
+		t.command = 0;
+		snprintf(t.status, sizeof(t.status), "aborted");
+		if (rc == 0)
+			rc = store_drill_target_put(env->store, &t);
+		sent++;
+	}
+	msgpack_sbuffer_destroy(&args);
+	alloc_free(tr.items);
+	ca_free(ca);
+	if (rc != 0) {
+		fprintf(stderr, "eduwatch-collector: drill '%s' is aborted, but "
+			"not every PC could be told; run status\n", d.name);
+		return EXIT_FAILURE_RUNTIME;
+	}
+	printf("drill '%s' aborted by %s; drill.abort queued for %zu PCs\n",
+	       d.name, u.name, sent);
+	return EXIT_OK;
+}
+
+/* ---- status -------------------------------------------------------------- */
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The nearest-rank quantile (q in 0..100) of n sorted values. */
+static int64_t quantile(const int64_t *v, size_t n, int q)
+{
+	if (n == 0)
+		return -1;
+	size_t rank = (size_t)((q * n + 99) / 100);
+	return v[rank ? rank - 1 : 0];
+}
+
+struct board_row {
+	char key[STORE_CODE_MAX + 8];
+	size_t targets, took_part, delivered;
+	int64_t *delays; /* queued -> delivered, us */
+};
+
+static void board_print(FILE *f, const struct board_row *r, bool json,
+			bool first)
+{
+	qsort(r->delays, r->delivered, sizeof(int64_t), cmp_i64);
+	int64_t p50 = quantile(r->delays, r->delivered, 50);
+	int64_t p90 = quantile(r->delays, r->delivered, 90);
+	double share = r->took_part ? (double)r->delivered / r->took_part : 0;
+	if (json) {
+		fprintf(f, "%s{\"scope\":", first ? "" : ",");
+		json_print_string(f, r->key);
+		fprintf(f, ",\"targets\":%zu,\"took_part\":%zu,"
+			"\"delivered\":%zu,\"delivered_share\":%.4f,"
+			"\"median_delivery_ms\":%lld,\"p90_delivery_ms\":%lld}",
+			r->targets, r->took_part, r->delivered, share,
+			p50 < 0 ? -1LL : (long long)(p50 / 1000),
+			p90 < 0 ? -1LL : (long long)(p90 / 1000));
+		return;
+	}
+	char safe[SAFE_CAP(sizeof(r->key))];
+	fprintf(f, "  %-20s %7zu %9zu %9zu %6.0f%% %9lld %9lld\n",
+		SAFE(safe, r->key), r->targets, r->took_part, r->delivered,
+		100 * share, p50 < 0 ? -1LL : (long long)(p50 / 1000),
+		p90 < 0 ? -1LL : (long long)(p90 / 1000));
+}
+
+static void board_add(struct board_row *r, const struct store_drill_target *t)
+{
+	r->targets++;
+	if (t->command == 0 && t->abort_command == 0)
+		return; /* stale or revoked: never sent */
+	r->took_part++;
+	if (t->sent_us > 0) {
+		r->delays[r->delivered++] =
+			t->sent_us > t->issued_us ? t->sent_us - t->issued_us : 0;
+	}
+}
+
+static void print_time(FILE *f, int64_t us, bool json)
+{
+	char buf[64];
+	if (us <= 0) {
+		fputs(json ? "null" : "-", f);
+		return;
+	}
+	timeutil_format_us(us, buf, sizeof(buf));
+	if (json)
+		json_print_string(f, buf);
+	else
+		fputs(buf, f);
+}
+
+int cmd_drill_status(struct cli *cli, struct cli_env *env)
+{
+	struct store_drill d;
+	struct target_rows tr;
+	int rc = load_campaign(env->store, drill_name(cli), &d);
+	if (rc != 0)
+		return rc;
+	if (load_targets(env->store, d.id, &tr) != 0) {
+		fprintf(stderr, "eduwatch-collector: cannot read the drill's "
+			"targets\n");
+		return EXIT_FAILURE_RUNTIME;
+	}
+	/* One row per school, then the province; each row's delays have
+	 * room for every target. */
+	size_t nrows = 0;
+	struct board_row *rows = alloc_zeroed(tr.count + 1, sizeof(*rows));
+	int64_t *delays = alloc_zeroed(2 * tr.count + 1, sizeof(int64_t));
+	if (rows == NULL || delays == NULL) {
+		alloc_free(rows);
+		alloc_free(delays);
+		alloc_free(tr.items);
+		return EXIT_FAILURE_RUNTIME;
+	}
+	struct board_row *prov = &rows[tr.count];
+	snprintf(prov->key, sizeof(prov->key), "province");
+	prov->delays = delays + tr.count;
+	size_t used = 0;
+	for (size_t i = 0; i < tr.count; i++) {
+		const struct store_drill_target *t = &tr.items[i];
+		struct board_row *r = NULL;
+		for (size_t k = 0; k < nrows; k++)
+			if (strcmp(rows[k].key + 7, t->school) == 0)
+				r = &rows[k];
+		if (r == NULL) {
+			r = &rows[nrows++];
+			snprintf(r->key, sizeof(r->key), "school:%s", t->school);
+			r->delays = delays + used;
+		}
+		/* Targets come ordered by school, so each school's delays
+		 * are one contiguous run. */
+		size_t before = r->delivered;
+		board_add(r, t);
+		used += r->delivered - before;
+		board_add(prov, t);
+	}
+	bool json = cli->json;
+	FILE *f = stdout;
+	if (json) {
+		fputs("{\"campaign\":{\"id\":", f);
+		fprintf(f, "%llu,\"name\":", (unsigned long long)d.id);
+		json_print_string(f, d.name);
+		fputs(",\"scenario\":", f);
+		json_print_string(f, d.scenario);
+		fputs(",\"scope\":", f);
+		json_print_string(f, d.scope);
+		fputs(",\"state\":", f);
+		json_print_string(f, d.state);
+		fputs(",\"organiser\":", f);
+		json_print_string(f, d.organiser);
+		fputs(",\"approver\":", f);
+		json_print_string(f, d.approver);
+		fputs(",\"approved\":", f);
+		print_time(f, d.approved_us, true);
+		fputs(",\"started\":", f);
+		print_time(f, d.started_us, true);
+		fputs(",\"ended\":", f);
+		print_time(f, d.ended_us, true);
+		fputs(",\"window_end\":", f);
+		print_time(f, d.window_end_us, true);
+		fputs("},\"targets\":[", f);
+		for (size_t i = 0; i < tr.count; i++) {
+			const struct store_drill_target *t = &tr.items[i];
+			fputs(i ? ",{\"agent\":" : "{\"agent\":", f);
+			json_print_string(f, t->agent);
+			fputs(",\"school\":", f);
+			json_print_string(f, t->school);
+			fputs(",\"status\":", f);
+			json_print_string(f, t->status);
+			fputs(",\"queued\":", f);
+			print_time(f, t->issued_us, true);
+			fputs(",\"delivered\":", f);
+			print_time(f, t->sent_us, true);
+			fputs(",\"abort_delivered\":", f);
+			print_time(f, t->abort_sent_us, true);
+			fputs("}", f);
+		}
+		fputs("],\"scoreboard\":[", f);
+		for (size_t k = 0; k < nrows; k++)
+			board_print(f, &rows[k], true, k == 0);
+		board_print(f, prov, true, nrows == 0);
+		fputs("]}\n", f);
+	} else {
+		char s1[SAFE_CAP(sizeof(d.name))], s2[SAFE_CAP(sizeof(d.scope))];
+		fprintf(f, "drill %llu '%s': %s, scope %s, %s\n",
+			(unsigned long long)d.id, SAFE(s1, d.name), d.scenario,
+			SAFE(s2, d.scope), d.state);
+		fprintf(f, "  organiser %s, approver %s\n", d.organiser,
+			d.approver[0] ? d.approver : "(none yet)");
+		fputs("  window ends ", f);
+		print_time(f, d.window_end_us, false);
+		fputs("\n\n  PC                   school     status    queued"
+		      "                    delivered\n", f);
+		for (size_t i = 0; i < tr.count; i++) {
+			const struct store_drill_target *t = &tr.items[i];
+			char sa[SAFE_CAP(sizeof(t->agent))];
+			fprintf(f, "  %-20s %-10s %-9s ", SAFE(sa, t->agent),
+				t->school, t->status);
+			print_time(f, t->issued_us, false);
+			fputs("  ", f);
+			print_time(f, t->sent_us, false);
+			fputc('\n', f);
+		}
+		fputs("\n  scoreboard           targets took_part delivered  share"
+		      "    p50 ms    p90 ms\n", f);
+		for (size_t k = 0; k < nrows; k++)
+			board_print(f, &rows[k], false, false);
+		board_print(f, prov, false, false);
+	}
+	alloc_free(rows);
+	alloc_free(delays);
+	alloc_free(tr.items);
+	return EXIT_OK;
+}

@@ -1,0 +1,166 @@
+#include "collector/drill/drill_scenario.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+
+static const char *const stage_names[DRILL_STAGE_COUNT] = {
+	[DRILL_STAGE_INJECTED] = "injected",
+	[DRILL_STAGE_AV_ACTED] = "av_acted",
+	[DRILL_STAGE_DETECTED] = "detected",
+	[DRILL_STAGE_ALERT_RAISED] = "alert_raised",
+	[DRILL_STAGE_FORWARDED] = "forwarded",
+	[DRILL_STAGE_ACKNOWLEDGED] = "acknowledged",
+	[DRILL_STAGE_RESOLVED] = "resolved",
+	[DRILL_STAGE_CLEANED_UP] = "cleaned_up",
+};
+
+/* The injections the agent implements (agent/drill). */
+static const char *const known_commands[] = {
+	"drill.malware-drop",
+	"drill.agent-silence",
+};
+
+#define F(key, type, member, size, def, lo, hi)                            \
+	{key, type, offsetof(struct drill_scenario, member), size, def, lo, \
+	 hi, NULL, 0}
+
+static const struct config_field scenario_fields[] = {
+	F("id", CONFIG_STRING, id, DRILL_SCENARIO_ID_MAX + 1, NULL, 0, 0),
+	F("title_vi", CONFIG_STRING, title_vi, 256, NULL, 0, 0),
+	F("title_en", CONFIG_STRING, title_en, 256, NULL, 0, 0),
+	F("command", CONFIG_STRING, command, 64, NULL, 0, 0),
+	F("duration", CONFIG_DURATION, duration_s, 0, NULL, 1, 86400),
+	F("stages", CONFIG_LIST, stages_raw, 0, NULL, 0, 0),
+};
+
+const char *drill_stage_name(enum drill_stage s)
+{
+	return (unsigned)s < DRILL_STAGE_COUNT ? stage_names[s] : NULL;
+}
+
+bool drill_command_known(const char *command)
+{
+	for (size_t i = 0; i < sizeof(known_commands) / sizeof(*known_commands);
+	     i++)
+		if (strcmp(command, known_commands[i]) == 0)
+			return true;
+	return false;
+}
+
+/* A scenario id becomes a file name: nothing that can climb out of the
+ * drills folder or hide in a terminal. */
+static bool id_valid(const char *id)
+{
+	size_t n = strlen(id);
+	if (n == 0 || n > DRILL_SCENARIO_ID_MAX || id[0] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = id[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '-'))
+			return false;
+	}
+	return true;
+}
+
+static int check_stages(const char *name, struct drill_scenario *s,
+			char *err, size_t errlen)
+{
+	if (s->stages_raw.count == 0) {
+		snprintf(err, errlen, "%s: key 'stages': a scenario needs at "
+			 "least the stage 'injected'", name);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < s->stages_raw.count; i++) {
+		const char *want = s->stages_raw.items[i];
+		int found = -1;
+		for (int k = 0; k < DRILL_STAGE_COUNT; k++)
+			if (strcmp(want, stage_names[k]) == 0)
+				found = k;
+		if (found < 0) {
+			snprintf(err, errlen, "%s: key 'stages': unknown stage "
+				 "'%.64s' (known: injected, av_acted, detected, "
+				 "alert_raised, forwarded, acknowledged, "
+				 "resolved, cleaned_up)", name, want);
+			return -EINVAL;
+		}
+		if (s->stages[found]) {
+			snprintf(err, errlen, "%s: key 'stages': '%s' is listed "
+				 "twice", name, want);
+			return -EINVAL;
+		}
+		s->stages[found] = true;
+	}
+	if (!s->stages[DRILL_STAGE_INJECTED] ||
+	    !s->stages[DRILL_STAGE_CLEANED_UP]) {
+		snprintf(err, errlen, "%s: key 'stages': every scenario starts "
+			 "with 'injected' and ends with 'cleaned_up' (the "
+			 "cleanup is verified and reported)", name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The checks beyond the schema; name is the file for messages, id what
+ * the file's name says the scenario is. */
+static int validate(const char *name, const char *id,
+		    struct drill_scenario *out, char *err, size_t errlen)
+{
+	if (!id_valid(out->id)) {
+		snprintf(err, errlen, "%s: key 'id': '%.48s' is not a "
+			 "scenario id (a-z, 0-9 and '-')", name, out->id);
+		return -EINVAL;
+	}
+	if (strcmp(out->id, id) != 0) {
+		snprintf(err, errlen, "%s: key 'id': says '%s'; a scenario's "
+			 "id is its file name", name, out->id);
+		return -EINVAL;
+	}
+	if (!drill_command_known(out->command)) {
+		snprintf(err, errlen, "%s: key 'command': unknown injection "
+			 "'%.64s' (known: drill.malware-drop, "
+			 "drill.agent-silence)", name, out->command);
+		return -EINVAL;
+	}
+	return check_stages(name, out, err, errlen);
+}
+
+int drill_scenario_parse(const char *name, const char *text, size_t len,
+			 struct drill_scenario *out, char *err,
+			 size_t errlen)
+{
+	memset(out, 0, sizeof(*out));
+	int rc = config_load_string(name, text, len, scenario_fields,
+				    CONFIG_FIELD_COUNT(scenario_fields), out,
+				    err, errlen);
+	if (rc == 0)
+		rc = validate(name, name, out, err, errlen);
+	config_free(scenario_fields, CONFIG_FIELD_COUNT(scenario_fields), out);
+	return rc;
+}
+
+int drill_scenario_load(const char *dir, const char *id,
+			struct drill_scenario *out, char *err, size_t errlen)
+{
+	memset(out, 0, sizeof(*out));
+	if (!id_valid(id)) {
+		snprintf(err, errlen, "'%.48s' is not a scenario id (a-z, 0-9 "
+			 "and '-')", id);
+		return -EINVAL;
+	}
+	char path[1024];
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s.yaml", dir, id) >=
+	    sizeof(path)) {
+		snprintf(err, errlen, "the drills folder path is too long");
+		return -ENAMETOOLONG;
+	}
+	int rc = config_load_file(path, scenario_fields,
+				  CONFIG_FIELD_COUNT(scenario_fields), out,
+				  err, errlen);
+	if (rc == 0)
+		rc = validate(path, id, out, err, errlen);
+	config_free(scenario_fields, CONFIG_FIELD_COUNT(scenario_fields), out);
+	return rc;
+}
