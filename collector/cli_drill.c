@@ -59,9 +59,9 @@ int cmd_drill_args_check(const struct cli *cli)
 					       "--school CODE or --commune NAME");
 		if (cli->expires == NULL ||
 		    config_parse_duration(cli->expires, &s) != 0 || s < 1 ||
-		    s > 30LL * 86400)
+		    s > 7LL * 86400)
 			return cli_usage_error("drill plan needs --expires: the "
-					       "window, a duration up to 30d");
+					       "window, a duration up to 7d (the agents' limit on a command's life)");
 	}
 	return 0;
 }
@@ -501,51 +501,83 @@ static int64_t quantile(const int64_t *v, size_t n, int q)
 {
 	if (n == 0)
 		return -1;
-	size_t rank = (size_t)((q * n + 99) / 100);
+	size_t rank = (q * n + 99) / 100;
 	return v[rank ? rank - 1 : 0];
 }
 
-struct board_row {
-	char key[STORE_CODE_MAX + 8];
-	size_t targets, took_part, delivered;
-	int64_t *delays; /* queued -> delivered, us */
-};
-
-static void board_print(FILE *f, const struct board_row *r, bool json,
-			bool first)
+/* When each stage of an injection's timeline was reached, 0: not. The
+ * AV "acted" only when it removed the sample; the cleanup counts only
+ * when the agent verified it. detected and forwarded are not measured
+ * yet (no per-injection scan result or delivery receipt is kept). */
+static void target_stages(const struct store_drill_target *t,
+			  int64_t out[DRILL_STAGE_COUNT])
 {
-	qsort(r->delays, r->delivered, sizeof(int64_t), cmp_i64);
-	int64_t p50 = quantile(r->delays, r->delivered, 50);
-	int64_t p90 = quantile(r->delays, r->delivered, 90);
-	double share = r->took_part ? (double)r->delivered / r->took_part : 0;
-	if (json) {
-		fprintf(f, "%s{\"scope\":", first ? "" : ",");
-		json_print_string(f, r->key);
-		fprintf(f, ",\"targets\":%zu,\"took_part\":%zu,"
-			"\"delivered\":%zu,\"delivered_share\":%.4f,"
-			"\"median_delivery_ms\":%lld,\"p90_delivery_ms\":%lld}",
-			r->targets, r->took_part, r->delivered, share,
-			p50 < 0 ? -1LL : (long long)(p50 / 1000),
-			p90 < 0 ? -1LL : (long long)(p90 / 1000));
-		return;
-	}
-	char safe[SAFE_CAP(sizeof(r->key))];
-	fprintf(f, "  %-20s %7zu %9zu %9zu %6.0f%% %9lld %9lld\n",
-		SAFE(safe, r->key), r->targets, r->took_part, r->delivered,
-		100 * share, p50 < 0 ? -1LL : (long long)(p50 / 1000),
-		p90 < 0 ? -1LL : (long long)(p90 / 1000));
+	memset(out, 0, DRILL_STAGE_COUNT * sizeof(int64_t));
+	out[DRILL_STAGE_INJECTED] = t->injected_us;
+	out[DRILL_STAGE_AV_ACTED] = t->av_removed ? t->av_checked_us : 0;
+	out[DRILL_STAGE_ALERT_RAISED] = t->alert_us;
+	out[DRILL_STAGE_ACKNOWLEDGED] = t->ack_us;
+	out[DRILL_STAGE_RESOLVED] = t->resolved_us;
+	out[DRILL_STAGE_CLEANED_UP] = t->clean_verified ? t->cleaned_us : 0;
 }
 
-static void board_add(struct board_row *r, const struct store_drill_target *t)
+static bool took_part(const struct store_drill_target *t)
 {
-	r->targets++;
-	if (t->command == 0 && t->abort_command == 0)
-		return; /* stale or revoked: never sent */
-	r->took_part++;
-	if (t->sent_us > 0) {
-		r->delays[r->delivered++] =
-			t->sent_us > t->issued_us ? t->sent_us - t->issued_us : 0;
+	return t->command != 0 || t->abort_command != 0;
+}
+
+/* One scoreboard row: the targets of one school (or all, school NULL). */
+static void board_row(FILE *f, const struct store_drill_target *ts, size_t n,
+		      const char *school, int64_t *scratch, bool json,
+		      bool first)
+{
+	size_t targets = 0, part = 0;
+	for (size_t i = 0; i < n; i++)
+		if (school == NULL || strcmp(ts[i].school, school) == 0) {
+			targets++;
+			part += took_part(&ts[i]);
+		}
+	char key[STORE_CODE_MAX + 8];
+	snprintf(key, sizeof(key), "%s%s", school ? "school:" : "province",
+		 school ? school : "");
+	if (json) {
+		fprintf(f, "%s{\"scope\":", first ? "" : ",");
+		json_print_string(f, key);
+		fprintf(f, ",\"targets\":%zu,\"took_part\":%zu,\"stages\":{",
+			targets, part);
+	} else {
+		char safe[SAFE_CAP(sizeof(key))];
+		fprintf(f, "  %-16s targets %zu, took part %zu\n",
+			SAFE(safe, key), targets, part);
 	}
+	for (int s = 0; s < DRILL_STAGE_COUNT; s++) {
+		size_t k = 0;
+		for (size_t i = 0; i < n; i++) {
+			int64_t st[DRILL_STAGE_COUNT];
+			if ((school && strcmp(ts[i].school, school) != 0) ||
+			    !took_part(&ts[i]))
+				continue;
+			target_stages(&ts[i], st);
+			if (st[s] > 0)
+				scratch[k++] = st[s] > ts[i].issued_us ?
+					(st[s] - ts[i].issued_us) / 1000 : 0;
+		}
+		qsort(scratch, k, sizeof(int64_t), cmp_i64);
+		double share = part ? (double)k / (double)part : 0;
+		long long p50 = quantile(scratch, k, 50);
+		long long p90 = quantile(scratch, k, 90);
+		if (json)
+			fprintf(f, "%s\"%s\":{\"reached\":%zu,\"share\":%.4f,"
+				"\"median_ms\":%lld,\"p90_ms\":%lld}",
+				s ? "," : "", drill_stage_name(s), k, share, p50,
+				p90);
+		else
+			fprintf(f, "    %-13s %4zu/%-4zu %4.0f%%  p50 %6lld ms  "
+				"p90 %6lld ms\n", drill_stage_name(s), k, part,
+				100 * share, p50, p90);
+	}
+	if (json)
+		fputs("}}", f);
 }
 
 static void print_time(FILE *f, int64_t us, bool json)
@@ -562,6 +594,109 @@ static void print_time(FILE *f, int64_t us, bool json)
 		fputs(buf, f);
 }
 
+static void print_target_json(FILE *f, const struct store_drill_target *t,
+			      bool first)
+{
+	int64_t st[DRILL_STAGE_COUNT];
+	target_stages(t, st);
+	fputs(first ? "{\"agent\":" : ",{\"agent\":", f);
+	json_print_string(f, t->agent);
+	fputs(",\"school\":", f);
+	json_print_string(f, t->school);
+	fputs(",\"status\":", f);
+	json_print_string(f, t->status);
+	fputs(",\"queued\":", f);
+	print_time(f, t->issued_us, true);
+	fputs(",\"delivered\":", f);
+	print_time(f, t->sent_us, true);
+	fputs(",\"abort_delivered\":", f);
+	print_time(f, t->abort_sent_us, true);
+	fprintf(f, ",\"av_checked\":");
+	print_time(f, t->av_checked_us, true);
+	fprintf(f, ",\"av_removed\":%s,\"cleanup_verified\":%s,\"timeline\":{",
+		t->av_removed ? "true" : "false",
+		t->clean_verified ? "true" : "false");
+	for (int s = 0; s < DRILL_STAGE_COUNT; s++) {
+		fprintf(f, "%s\"%s\":", s ? "," : "", drill_stage_name(s));
+		print_time(f, st[s], true);
+	}
+	fputs("}}", f);
+}
+
+static void print_json(FILE *f, const struct store_drill *d,
+		       const struct target_rows *tr, int64_t *scratch)
+{
+	const char *keys[] = {"name", "scenario", "scope", "state",
+			      "organiser", "approver", "ended_by"};
+	const char *vals[] = {d->name, d->scenario, d->scope, d->state,
+			      d->organiser, d->approver, d->ended_by};
+	fprintf(f, "{\"campaign\":{\"id\":%llu", (unsigned long long)d->id);
+	for (size_t i = 0; i < sizeof(keys) / sizeof(*keys); i++) {
+		fprintf(f, ",\"%s\":", keys[i]);
+		json_print_string(f, vals[i]);
+	}
+	const char *tk[] = {"approved", "started", "ended", "window_end"};
+	const int64_t tv[] = {d->approved_us, d->started_us, d->ended_us,
+			      d->window_end_us};
+	for (size_t i = 0; i < 4; i++) {
+		fprintf(f, ",\"%s\":", tk[i]);
+		print_time(f, tv[i], true);
+	}
+	fputs("},\"targets\":[", f);
+	for (size_t i = 0; i < tr->count; i++)
+		print_target_json(f, &tr->items[i], i == 0);
+	fputs("],\"scoreboard\":[", f);
+	size_t rows = 0;
+	for (size_t i = 0; i < tr->count; i++)
+		if (i == 0 || strcmp(tr->items[i].school,
+				     tr->items[i - 1].school) != 0)
+			board_row(f, tr->items, tr->count, tr->items[i].school,
+				  scratch, true, rows++ == 0);
+	board_row(f, tr->items, tr->count, NULL, scratch, true, rows == 0);
+	fputs("]}\n", f);
+}
+
+static void print_text(FILE *f, const struct store_drill *d,
+		       const struct target_rows *tr, int64_t *scratch)
+{
+	char s1[SAFE_CAP(sizeof(d->name))], s2[SAFE_CAP(sizeof(d->scope))];
+	fprintf(f, "drill %llu '%s': %s, scope %s, %s\n",
+		(unsigned long long)d->id, SAFE(s1, d->name), d->scenario,
+		SAFE(s2, d->scope), d->state);
+	fprintf(f, "  organiser %s, approver %s\n", d->organiser,
+		d->approver[0] ? d->approver : "(none yet)");
+	fputs("  window ends ", f);
+	print_time(f, d->window_end_us, false);
+	fputs("\n\n", f);
+	for (size_t i = 0; i < tr->count; i++) {
+		const struct store_drill_target *t = &tr->items[i];
+		int64_t st[DRILL_STAGE_COUNT];
+		char sa[SAFE_CAP(sizeof(t->agent))];
+		fprintf(f, "  PC %s (school %s): %s\n", SAFE(sa, t->agent),
+			t->school, t->status);
+		if (!took_part(t))
+			continue;
+		fputs("    queued        ", f);
+		print_time(f, t->issued_us, false);
+		fputs("\n    delivered     ", f);
+		print_time(f, t->sent_us, false);
+		fputc('\n', f);
+		target_stages(t, st);
+		for (int s = 0; s < DRILL_STAGE_COUNT; s++) {
+			fprintf(f, "    %-13s ", drill_stage_name(s));
+			print_time(f, st[s], false);
+			fputc('\n', f);
+		}
+	}
+	fputs("\nscoreboard (times from the command queued)\n", f);
+	for (size_t i = 0; i < tr->count; i++)
+		if (i == 0 || strcmp(tr->items[i].school,
+				     tr->items[i - 1].school) != 0)
+			board_row(f, tr->items, tr->count, tr->items[i].school,
+				  scratch, false, false);
+	board_row(f, tr->items, tr->count, NULL, scratch, false, false);
+}
+
 int cmd_drill_status(struct cli *cli, struct cli_env *env)
 {
 	struct store_drill d;
@@ -574,114 +709,17 @@ int cmd_drill_status(struct cli *cli, struct cli_env *env)
 			"targets\n");
 		return EXIT_FAILURE_RUNTIME;
 	}
-	/* One row per school, then the province; each row's delays have
-	 * room for every target. */
-	size_t nrows = 0;
-	struct board_row *rows = alloc_zeroed(tr.count + 1, sizeof(*rows));
-	int64_t *delays = alloc_zeroed(2 * tr.count + 1, sizeof(int64_t));
-	if (rows == NULL || delays == NULL) {
-		alloc_free(rows);
-		alloc_free(delays);
+	int64_t *scratch = alloc_zeroed(tr.count + 1, sizeof(int64_t));
+	if (scratch == NULL) {
 		alloc_free(tr.items);
 		return EXIT_FAILURE_RUNTIME;
 	}
-	struct board_row *prov = &rows[tr.count];
-	snprintf(prov->key, sizeof(prov->key), "province");
-	prov->delays = delays + tr.count;
-	size_t used = 0;
-	for (size_t i = 0; i < tr.count; i++) {
-		const struct store_drill_target *t = &tr.items[i];
-		struct board_row *r = NULL;
-		for (size_t k = 0; k < nrows; k++)
-			if (strcmp(rows[k].key + 7, t->school) == 0)
-				r = &rows[k];
-		if (r == NULL) {
-			r = &rows[nrows++];
-			snprintf(r->key, sizeof(r->key), "school:%s", t->school);
-			r->delays = delays + used;
-		}
-		/* Targets come ordered by school, so each school's delays
-		 * are one contiguous run. */
-		size_t before = r->delivered;
-		board_add(r, t);
-		used += r->delivered - before;
-		board_add(prov, t);
-	}
-	bool json = cli->json;
-	FILE *f = stdout;
-	if (json) {
-		fputs("{\"campaign\":{\"id\":", f);
-		fprintf(f, "%llu,\"name\":", (unsigned long long)d.id);
-		json_print_string(f, d.name);
-		fputs(",\"scenario\":", f);
-		json_print_string(f, d.scenario);
-		fputs(",\"scope\":", f);
-		json_print_string(f, d.scope);
-		fputs(",\"state\":", f);
-		json_print_string(f, d.state);
-		fputs(",\"organiser\":", f);
-		json_print_string(f, d.organiser);
-		fputs(",\"approver\":", f);
-		json_print_string(f, d.approver);
-		fputs(",\"approved\":", f);
-		print_time(f, d.approved_us, true);
-		fputs(",\"started\":", f);
-		print_time(f, d.started_us, true);
-		fputs(",\"ended\":", f);
-		print_time(f, d.ended_us, true);
-		fputs(",\"window_end\":", f);
-		print_time(f, d.window_end_us, true);
-		fputs("},\"targets\":[", f);
-		for (size_t i = 0; i < tr.count; i++) {
-			const struct store_drill_target *t = &tr.items[i];
-			fputs(i ? ",{\"agent\":" : "{\"agent\":", f);
-			json_print_string(f, t->agent);
-			fputs(",\"school\":", f);
-			json_print_string(f, t->school);
-			fputs(",\"status\":", f);
-			json_print_string(f, t->status);
-			fputs(",\"queued\":", f);
-			print_time(f, t->issued_us, true);
-			fputs(",\"delivered\":", f);
-			print_time(f, t->sent_us, true);
-			fputs(",\"abort_delivered\":", f);
-			print_time(f, t->abort_sent_us, true);
-			fputs("}", f);
-		}
-		fputs("],\"scoreboard\":[", f);
-		for (size_t k = 0; k < nrows; k++)
-			board_print(f, &rows[k], true, k == 0);
-		board_print(f, prov, true, nrows == 0);
-		fputs("]}\n", f);
-	} else {
-		char s1[SAFE_CAP(sizeof(d.name))], s2[SAFE_CAP(sizeof(d.scope))];
-		fprintf(f, "drill %llu '%s': %s, scope %s, %s\n",
-			(unsigned long long)d.id, SAFE(s1, d.name), d.scenario,
-			SAFE(s2, d.scope), d.state);
-		fprintf(f, "  organiser %s, approver %s\n", d.organiser,
-			d.approver[0] ? d.approver : "(none yet)");
-		fputs("  window ends ", f);
-		print_time(f, d.window_end_us, false);
-		fputs("\n\n  PC                   school     status    queued"
-		      "                    delivered\n", f);
-		for (size_t i = 0; i < tr.count; i++) {
-			const struct store_drill_target *t = &tr.items[i];
-			char sa[SAFE_CAP(sizeof(t->agent))];
-			fprintf(f, "  %-20s %-10s %-9s ", SAFE(sa, t->agent),
-				t->school, t->status);
-			print_time(f, t->issued_us, false);
-			fputs("  ", f);
-			print_time(f, t->sent_us, false);
-			fputc('\n', f);
-		}
-		fputs("\n  scoreboard           targets took_part delivered  share"
-		      "    p50 ms    p90 ms\n", f);
-		for (size_t k = 0; k < nrows; k++)
-			board_print(f, &rows[k], false, false);
-		board_print(f, prov, false, false);
-	}
-	alloc_free(rows);
-	alloc_free(delays);
+	/* Targets come ordered by school: one scoreboard row per run. */
+	if (cli->json)
+		print_json(stdout, &d, &tr, scratch);
+	else
+		print_text(stdout, &d, &tr, scratch);
+	alloc_free(scratch);
 	alloc_free(tr.items);
 	return EXIT_OK;
 }

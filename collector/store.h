@@ -621,8 +621,12 @@ struct store_drill_target {
 	char status[16]; /* queued | aborted | stale | revoked */
 	uint64_t command, abort_command; /* 0: none */
 	int64_t at_us;
-	/* Read only: from the commands table. */
+	/* Read only: from the commands table, the agent's drill events
+	 * and the PC's drill alerts; 0: the stage was not reached. */
 	int64_t issued_us, sent_us, abort_sent_us;
+	int64_t injected_us, av_checked_us, cleaned_us;
+	bool av_removed, clean_verified;
+	int64_t alert_us, ack_us, resolved_us;
 };
 
 /* -EEXIST when the name is taken. */

@@ -5,6 +5,10 @@
 #include <errno.h>
 #include <string.h>
 
+#include <msgpack.h>
+
+#include "common/wire.h"
+
 #define RUN(st, id, ...) ADMIN_RUN(sqlite_impl(st), (id), __VA_ARGS__)
 
 int sqlite_drill_add(struct store *st, const struct store_drill *d,
@@ -86,6 +90,27 @@ struct target_cb {
 	void *arg;
 };
 
+/* A boolean of an agent's event body (msgpack map); false when absent
+ * or malformed: a PC's claim is believed only when it is well formed. */
+static bool body_flag(sqlite3_stmt *q, int col, const char *key)
+{
+	const void *p = sqlite3_column_blob(q, col);
+	int n = sqlite3_column_bytes(q, col);
+	bool v = false;
+	if (p == NULL || n <= 0)
+		return false;
+	msgpack_unpacked up;
+	msgpack_unpacked_init(&up);
+	if (msgpack_unpack_next(&up, p, (size_t)n, NULL) ==
+		    MSGPACK_UNPACK_SUCCESS &&
+	    up.data.type == MSGPACK_OBJECT_MAP) {
+		const msgpack_object *o = wire_map_get(&up.data, key);
+		v = o && o->type == MSGPACK_OBJECT_BOOLEAN && o->via.boolean;
+	}
+	msgpack_unpacked_destroy(&up);
+	return v;
+}
+
 static int target_row(void *arg, sqlite3_stmt *q)
 {
 	struct target_cb *c = arg;
@@ -101,6 +126,14 @@ static int target_row(void *arg, sqlite3_stmt *q)
 	t.issued_us = sqlite3_column_int64(q, 7);
 	t.sent_us = sqlite3_column_int64(q, 8);
 	t.abort_sent_us = sqlite3_column_int64(q, 9);
+	t.injected_us = sqlite3_column_int64(q, 10);
+	t.av_checked_us = sqlite3_column_int64(q, 11);
+	t.av_removed = body_flag(q, 12, "removed");
+	t.cleaned_us = sqlite3_column_int64(q, 13);
+	t.clean_verified = body_flag(q, 14, "verified");
+	t.alert_us = sqlite3_column_int64(q, 15);
+	t.ack_us = sqlite3_column_int64(q, 16);
+	t.resolved_us = sqlite3_column_int64(q, 17);
 	c->cb(c->arg, &t);
 	return 0;
 }

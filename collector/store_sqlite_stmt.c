@@ -390,12 +390,39 @@ static const struct {
 		" ON CONFLICT(campaign, agent) DO UPDATE SET status = ?4,"
 		" command = coalesce(?5, command),"
 		" abort_command = coalesce(?6, abort_command), at = ?7"},
-	/* A target's command row says when it reached the PC (sent). */
+	/* A target's command row says when it reached the PC (sent); the
+	 * agent's drill.* events after it, and the first drill alert of
+	 * the PC, give the rest of the timeline. */
 	[SQ_DRILL_TARGETS] = {"drill_targets",
 		"SELECT t.campaign, t.agent, t.school, t.status,"
 		" coalesce(t.command, 0), coalesce(t.abort_command, 0), t.at,"
 		" coalesce(c.issued, 0), coalesce(c.sent, 0),"
-		" coalesce(k.sent, 0) FROM drill_targets t"
+		" coalesce(k.sent, 0),"
+		" coalesce((SELECT min(e.ts) FROM events e WHERE e.agent ="
+		"  t.agent AND e.kind = 'drill.injected' AND e.ts >= c.issued"
+		"  - 1000000), 0),"
+		" (SELECT e.ts FROM events e WHERE e.agent = t.agent AND"
+		"  e.kind = 'drill.av_acted' AND e.ts >= c.issued - 1000000"
+		"  ORDER BY e.ts LIMIT 1),"
+		" (SELECT e.body FROM events e WHERE e.agent = t.agent AND"
+		"  e.kind = 'drill.av_acted' AND e.ts >= c.issued - 1000000"
+		"  ORDER BY e.ts LIMIT 1),"
+		" (SELECT e.ts FROM events e WHERE e.agent = t.agent AND"
+		"  e.kind = 'drill.cleaned_up' AND e.ts >= c.issued - 1000000"
+		"  ORDER BY e.ts LIMIT 1),"
+		" (SELECT e.body FROM events e WHERE e.agent = t.agent AND"
+		"  e.kind = 'drill.cleaned_up' AND e.ts >= c.issued - 1000000"
+		"  ORDER BY e.ts LIMIT 1),"
+		" (SELECT a.first FROM alerts a WHERE a.agent = t.agent AND"
+		"  a.drill = 1 AND a.first >= c.issued ORDER BY a.first"
+		"  LIMIT 1),"
+		" (SELECT a.ack FROM alerts a WHERE a.agent = t.agent AND"
+		"  a.drill = 1 AND a.first >= c.issued ORDER BY a.first"
+		"  LIMIT 1),"
+		" (SELECT a.resolved FROM alerts a WHERE a.agent = t.agent AND"
+		"  a.drill = 1 AND a.first >= c.issued ORDER BY a.first"
+		"  LIMIT 1)"
+		" FROM drill_targets t"
 		" LEFT JOIN commands c ON c.id = t.command"
 		" LEFT JOIN commands k ON k.id = t.abort_command"
 		" WHERE t.campaign = ?1 ORDER BY t.school, t.agent"},

@@ -21,6 +21,7 @@ static const char *const known_kinds[] = {
 	"net.ioc_ip",	   "net.port_scan",   "net.sensor",
 	"drill.action",    "rules.update",    "scan.quarantine", "backup.escrow",
 	"ioc.update",
+	"drill.injected", "drill.av_acted", "drill.cleaned_up", /* agent/drill */
 	"test.synthetic",
 };
 

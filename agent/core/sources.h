@@ -19,7 +19,8 @@
 	X(netsensor)                                                          \
 	X(av)                                                                 \
 	X(scan)                                                               \
-	X(backup)
+	X(backup)                                                             \
+	X(drill)
 
 struct source_ops;
 struct source_config;

@@ -31,13 +31,19 @@ enroll() { # enroll NAME SCHOOL
 		>"$dir/enroll.out" 2>&1
 	AID[$1]=$(sed -n 's/^enrolled as agent \([^ ]*\) .*/\1/p' "$dir/enroll.out")
 	sed -i 's/interval: 60s/interval: 1s/; s/backoff_max: 5m/backoff_max: 2s/' "$dir/agent.yaml"
+	# The agent's own drill folder; the AV gets 20 s, so that an abort
+	# lands mid-injection.
+	printf 'drill:\n  folder: %s\n  av_wait: 20s\n' "$dir/drillbox" >>"$dir/agent.yaml"
 }
 for n in "a1 A1" "a2 A1" "b1 B1" "z1 Z9" "b2 B1"; do enroll $n; done
 check "five agents enrolled" eq "$(C agent list --json | grep -o '"id":' | wc -l)" 5
-for n in a1 a2 b1 z1; do
-	"$AGENT" run -c "$WORK/$n/agent.yaml" >>"$WORK/$n/agent.log" 2>&1 &
+run_agent() {
+	"$AGENT" run -c "$WORK/$1/agent.yaml" >>"$WORK/$1/agent.log" 2>&1 &
 	PIDS+=($!)
-done
+	APID[$1]=$!
+}
+declare -A APID
+for n in a1 a2 b1 z1; do run_agent $n; done
 for n in a1 a2 b1 z1; do
 	wait_for 30 grep -q "uplink: connected" "$WORK/$n/agent.log" || not_ok "agent $n connects"
 done
@@ -59,8 +65,13 @@ check "a scenario id cannot climb out of rules/drills ($r)" grep -q "not a scena
 # ---- who may plan and approve ----
 r=$(C drill plan --name c1 --type malware-drop --by sch --school A1 --expires 5m 2>&1)
 check "a school officer cannot plan a drill ($r)" grep -q "planned by a drill_organiser" <<<"$r"
-C drill plan --name c1 --type malware-drop --by org --commune "Xã An" --expires 10m >/dev/null
+r=$(C drill plan --name c1 --type malware-drop --by org --commune "Xã An" --expires 10m)
 check "the organiser plans a campaign over a commune" test $? -eq 0
+CID=$(sed -n 's/^drill \([0-9]*\) .*/\1/p' <<<"$r")
+# A link planted in b1's drill folder under the sample's name, pointing
+# out of it: the agent must refuse, never write through it.
+mkdir -p -m 700 "$WORK/b1/drillbox" "$WORK/outside"
+ln -s "$WORK/outside/victim.com" "$WORK/b1/drillbox/eduwatch-drill-$CID.com"
 r=$(C drill start --name c1 2>&1)
 check "an unapproved campaign does not start ($r)" grep -q "only once a province_admin has approved" <<<"$r"
 r=$(C drill approve --name c1 --by org 2>&1)
@@ -81,6 +92,14 @@ check "a second person, a province_admin, approves" test $? -eq 0
 r=$(C drill approve --name c1 --by admin2 2>&1)
 check "a campaign is approved once ($r)" grep -q "is approved, not planned" <<<"$r"
 
+# A drill command that is not a campaign's (sent by hand, no approval in
+# it) is refused by the agent itself.
+C command send --agent "${AID[z1]}" --type drill.malware-drop >/dev/null
+zev() { C events list --agent "${AID[z1]}" --limit 100 --json | grep -q "$1"; }
+check "the agent refuses a drill command of no approved campaign" \
+	wait_for 30 zev '"type":"drill.malware-drop","ok":false,"msg":"refused: not a drill campaign'
+check "and wrote nothing" test -z "$(ls -A "$WORK/z1/drillbox" 2>/dev/null)"
+
 # ---- the window ----
 C drill plan --name late --type malware-drop --by org --school A1 --expires 1s >/dev/null
 C drill approve --name late --by admin >/dev/null
@@ -95,62 +114,91 @@ check "the campaign starts ($r)" grep -q "started: 3 PCs get drill.malware-drop"
 check "one PC did not take part" grep -q "1 not taking part" <<<"$r"
 q() { sqlite3 -cmd ".timeout 10000" -separator " " "$DB" "$1"; }
 check "commands went to exactly the running PCs of the commune" \
-	eq "$(q "SELECT agent FROM commands WHERE type='drill.malware-drop' ORDER BY agent" | tr '\n' ' ')" \
+	eq "$(q "SELECT agent FROM commands WHERE type='drill.malware-drop' AND id IN (SELECT command FROM drill_targets) ORDER BY agent" | tr '\n' ' ')" \
 	"$(printf '%s\n' "${AID[a1]}" "${AID[a2]}" "${AID[b1]}" | sort | tr '\n' ' ')"
 check "no command for the school outside the scope" \
-	eq "$(q "SELECT count(*) FROM commands WHERE agent='${AID[z1]}' AND type LIKE 'drill.%'")" 0
+	eq "$(q "SELECT count(*) FROM drill_targets WHERE agent='${AID[z1]}'")" 0
 check "each command expires with the campaign's window" \
 	eq "$(q "SELECT count(*) FROM commands c, drill_campaigns d WHERE d.name='c1' AND c.type='drill.malware-drop' AND c.expires BETWEEN d.window_end - 1000000 AND d.window_end + 1000000")" 3
 check "each command is signed (a frame is stored)" \
-	eq "$(q "SELECT count(*) FROM commands WHERE type='drill.malware-drop' AND length(frame) > 64")" 3
+	eq "$(q "SELECT count(*) FROM commands WHERE type='drill.malware-drop' AND id IN (SELECT command FROM drill_targets) AND length(frame) > 64")" 3
 r=$(C drill start --name c1 2>&1)
 check "a running campaign does not start twice ($r)" grep -q "is running" <<<"$r"
 
 # ---- timeline: the commands reach the PCs ----
-delivered() { [ "$(q "SELECT count(*) FROM commands WHERE type='drill.malware-drop' AND sent IS NOT NULL")" = 3 ]; }
+delivered() { [ "$(q "SELECT count(*) FROM commands WHERE type='drill.malware-drop' AND id IN (SELECT command FROM drill_targets) AND sent IS NOT NULL")" = 3 ]; }
 check "every PC in scope receives its command" wait_for 60 delivered
-J=$(C drill status --name c1 --json)
-check "status is valid JSON" $PY -c 'import json,sys; json.loads(sys.argv[1])' "$J"
-$PY - "$J" "$DB" "${AID[b2]}" <<'PYEOF' >"$WORK/board.check"
-import json, sqlite3, sys
-j = json.loads(sys.argv[1])
-db = sqlite3.connect(sys.argv[2])
-rows = db.execute("SELECT t.school, t.command IS NOT NULL, c.issued, c.sent"
-                  " FROM drill_targets t LEFT JOIN commands c ON c.id = t.command"
-                  " WHERE t.campaign = (SELECT id FROM drill_campaigns WHERE name='c1')").fetchall()
-def board(rs):
-    d = sorted((s - i) // 1000 for _, part, i, s in rs if part and s)
-    n = lambda q: d[max(0, -(-q * len(d) // 100) - 1)] if d else -1
-    took = sum(1 for r in rs if r[1])
-    return dict(targets=len(rs), took_part=took, delivered=len(d),
-                median=n(50), p90=n(90))
-want = {"province": board(rows)}
-for s in sorted({r[0] for r in rows}):
-    want["school:" + s] = board([r for r in rows if r[0] == s])
-got = {b["scope"]: dict(targets=b["targets"], took_part=b["took_part"],
-        delivered=b["delivered"], median=b["median_delivery_ms"],
-        p90=b["p90_delivery_ms"]) for b in j["scoreboard"]}
-print("board", "ok" if got == want else "differs: got %r want %r" % (got, want))
-st = {t["agent"]: t["status"] for t in j["targets"]}
-print("stale", "ok" if st.get(sys.argv[3]) == "stale" else "differs: %r" % st)
-print("timeline", "ok" if all(t["queued"] and t["delivered"] for t in j["targets"]
-                               if t["status"] == "queued") else "incomplete")
-PYEOF
-check "the scoreboard per school and province equals the store's figures ($(head -1 "$WORK/board.check"))" \
-	grep -q "^board ok" "$WORK/board.check"
-check "the PC that never reported is listed as stale, not sent" grep -q "^stale ok" "$WORK/board.check"
-check "every sent injection has its queued and delivered times" grep -q "^timeline ok" "$WORK/board.check"
-T=$(C drill status --name c1)
-check "text status shows the scoreboard and the approver" \
-	grep -Pzq "approver admin(.|\n)*scoreboard(.|\n)*school:A1 +2 +2 +2(.|\n)*province +4 +3 +3" <<<"$T"
+ev() { C events list --agent "${AID[$1]}" --limit 200 --json | grep -q "$2"; }
+for n in a1 a2; do
+	check "$n injects the sample and the marker in its drill folder" wait_for 60 ev $n '"kind":"drill.injected"'
+	check "$n's sample is EICAR, only inside the drill folder" \
+		grep -q 'EICAR-STANDARD-ANTIVIRUS-TEST-FILE' "$WORK/$n/drillbox/eduwatch-drill-$CID.com"
+done
+check "b1 refuses to write through a planted symlink" \
+	wait_for 60 ev b1 '"type":"drill.malware-drop","ok":false,"msg":"refused: cannot create'
+check "nothing was written where the link pointed" test ! -e "$WORK/outside/victim.com"
+check "the planted link itself is left alone" test -L "$WORK/b1/drillbox/eduwatch-drill-$CID.com"
 
-# ---- abort mid-campaign ----
+# ---- abort mid-campaign (the AV's 20 s have not passed) ----
 r=$(C drill abort --name c1 --by sch 2>&1)
 check "a school officer cannot abort a province drill ($r)" grep -q "may not abort" <<<"$r"
 r=$(C drill abort --name c1 --by org)
 check "the organiser aborts mid-campaign ($r)" grep -q "drill.abort queued for 3 PCs" <<<"$r"
 aborts() { [ "$(q "SELECT count(*) FROM commands WHERE type='drill.abort' AND sent IS NOT NULL")" = 3 ]; }
 check "the abort reaches every PC that got the injection within a minute" wait_for 60 aborts
+for n in a1 a2; do
+	check "$n cleans up and verifies it" wait_for 30 ev $n '"kind":"drill.cleaned_up".*"verified":true'
+	check "$n's drill folder is empty after cleanup" test -z "$(ls -A "$WORK/$n/drillbox")"
+done
+J=$(C drill status --name c1 --json)
+check "status is valid JSON" $PY -c 'import json,sys; json.loads(sys.argv[1])' "$J"
+$PY - "$J" "$DB" "${AID[b2]}" "${AID[b1]}" <<'PYEOF' >"$WORK/board.check"
+import json, sqlite3, sys
+j = json.loads(sys.argv[1])
+db = sqlite3.connect(sys.argv[2])
+rows = db.execute("SELECT t.school, t.command IS NOT NULL OR t.abort_command IS NOT NULL, c.issued,"
+                  " (SELECT min(ts) FROM events e WHERE e.agent = t.agent AND e.kind = 'drill.injected'"
+                  "  AND e.ts >= c.issued - 1000000),"
+                  " (SELECT min(ts) FROM events e WHERE e.agent = t.agent AND e.kind = 'drill.cleaned_up'"
+                  "  AND e.ts >= c.issued - 1000000)"
+                  " FROM drill_targets t LEFT JOIN commands c ON c.id = t.command"
+                  " WHERE t.campaign = (SELECT id FROM drill_campaigns WHERE name='c1')").fetchall()
+def stage(rs, col):
+    part = [r for r in rs if r[1]]
+    d = sorted((r[col] - r[2]) // 1000 for r in part if r[col])
+    n = lambda q: d[max(0, -(-q * len(d) // 100) - 1)] if d else -1
+    return dict(reached=len(d), median=n(50), p90=n(90))
+def board(rs):
+    return dict(targets=len(rs), took_part=sum(1 for r in rs if r[1]),
+                injected=stage(rs, 3), cleaned_up=stage(rs, 4))
+want = {"province": board(rows)}
+for s in sorted({r[0] for r in rows}):
+    want["school:" + s] = board([r for r in rows if r[0] == s])
+got = {}
+for b in j["scoreboard"]:
+    g = dict(targets=b["targets"], took_part=b["took_part"])
+    for k in ("injected", "cleaned_up"):
+        x = b["stages"][k]
+        g[k] = dict(reached=x["reached"], median=x["median_ms"], p90=x["p90_ms"])
+    got[b["scope"]] = g
+print("board", "ok" if got == want else "differs: got %r want %r" % (got, want))
+st = {t["agent"]: t for t in j["targets"]}
+print("stale", "ok" if st[sys.argv[3]]["status"] == "stale" else "differs")
+ok = [t for t in j["targets"] if t["agent"] not in (sys.argv[3], sys.argv[4])]
+print("timeline", "ok" if len(ok) == 2 and all(t["queued"] and t["delivered"] and
+      t["timeline"]["injected"] and t["timeline"]["cleaned_up"] and t["cleanup_verified"]
+      for t in ok) else "incomplete: %r" % ok)
+print("refused", "ok" if st[sys.argv[4]]["timeline"]["injected"] is None else "differs")
+PYEOF
+check "the scoreboard per school and province equals the store's figures ($(head -1 "$WORK/board.check"))" \
+	grep -q "^board ok" "$WORK/board.check"
+check "the PC that never reported is listed as stale, not sent" grep -q "^stale ok" "$WORK/board.check"
+check "each injection's timeline has queued, delivered, injected and a verified cleanup" grep -q "^timeline ok" "$WORK/board.check"
+check "the PC that refused (planted link) has no injected stage" grep -q "^refused ok" "$WORK/board.check"
+T=$(C drill status --name c1)
+check "text status shows the approver, the timelines and the scoreboard" \
+	grep -Pzq "approver admin(.|\n)*cleaned_up +20(.|\n)*scoreboard(.|\n)*school:A1 +targets 2, took part 2(.|\n)*province +targets 4, took part 3" <<<"$T"
+
 check "a finished campaign is frozen in the store" \
 	grep -qi "kept as it ended" <(sqlite3 -cmd ".timeout 10000" "$DB" "UPDATE drill_campaigns SET state='running' WHERE name='c1'" 2>&1)
 r=$(C drill start --name c1 2>&1)
@@ -161,7 +209,7 @@ check "status shows who aborted it" grep -q '"state":"aborted"' <(C drill status
 r=$(C drill plan --name "$(printf 'x\033[2Jy')" --type malware-drop --by org --school A1 --expires 5m 2>&1)
 check "a campaign name with terminal escapes is refused" grep -q "printable" <<<"$r"
 r=$(C drill plan --name far --type malware-drop --by org --school A1 --expires 400d 2>&1)
-check "a window beyond 30 days is refused" grep -q "up to 30d" <<<"$r"
+check "a window beyond the agents' 7-day command limit is refused" grep -q "up to 7d" <<<"$r"
 r=$(C drill status --name nosuch 2>&1); rc=$?
 check "status of an unknown campaign exits 4 ($r)" eq "$rc" 4
 

@@ -1,0 +1,13 @@
+/* drill_settings: the drill source's keys in agent.yaml. */
+#ifndef EDUWATCH_DRILL_SETTINGS_H
+#define EDUWATCH_DRILL_SETTINGS_H
+
+#include <stdbool.h>
+
+struct drill_settings {
+	bool enabled;	      /* drill.enabled */
+	char folder[512];     /* drill.folder: "" is STATE_DIR/drill */
+	long long av_wait_s;  /* drill.av_wait: how long the AV gets */
+};
+
+#endif
