@@ -139,7 +139,8 @@ int cmd_drill_plan(struct cli *cli, struct cli_env *env)
 	struct store_drill d;
 	memset(&d, 0, sizeof(d));
 	long long seconds = 0;
-	config_parse_duration(cli->expires, &seconds); /* checked */
+	if (config_parse_duration(cli->expires, &seconds) != 0)
+		return EXIT_USAGE; /* checked already by cmd_drill_args_check */
 	snprintf(d.name, sizeof(d.name), "%s", drill_name(cli));
 	snprintf(d.organiser, sizeof(d.organiser), "%s", org.name);
 	snprintf(d.scenario, sizeof(d.scenario), "%s", sc.id);

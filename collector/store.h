@@ -630,20 +630,25 @@ struct store_drill_target {
 };
 
 /* -EEXIST when the name is taken. */
+EW_MUST_CHECK
 int store_drill_add(struct store *st, const struct store_drill *d,
 		    uint64_t *id);
 /* -ENOENT when there is no such campaign. */
+EW_MUST_CHECK
 int store_drill_get(struct store *st, const char *name,
 		    struct store_drill *out);
 /* Moves a campaign from one state to another; -ESTALE when it was no
  * longer in `from`, -EIO when the database refused (an approval by the
  * organiser, a finished campaign). `who` is the approver or the person
  * who ended it. */
+EW_MUST_CHECK
 int store_drill_transition(struct store *st, uint64_t id, const char *from,
 			   const char *to, const char *who);
 /* Adds or updates a target; a zero command keeps the stored one. */
+EW_MUST_CHECK
 int store_drill_target_put(struct store *st,
 			   const struct store_drill_target *t);
+EW_MUST_CHECK
 int store_drill_targets(struct store *st, uint64_t campaign,
 			void (*cb)(void *arg,
 				   const struct store_drill_target *t),
