@@ -180,6 +180,7 @@ bench: deps
 chaos: deps-test
 	@$(MAKE) --no-print-directory VARIANT=release tests
 	@CHAOS_LONG=1 tests/run.sh chaos
+	@EW_OOM_FULL=1 ONLY=test_oom tests/run.sh unit
 
 run: all
 	@scripts/run-demo.sh
