@@ -16,6 +16,7 @@ mode=${1:-all}
 BUILD=${BUILD:-build}
 FUZZ_SECONDS=${FUZZ_SECONDS:-15}
 FUZZ_JOBS=${FUZZ_JOBS:-2}
+INTEGRATION_JOBS=${INTEGRATION_JOBS:-2}
 log_dir=$(mktemp -d "${TMPDIR:-/tmp}/ew-test-logs-XXXXXX")
 passed=0
 failed=0
@@ -91,26 +92,58 @@ run_unit() { # run_unit VARIANT
 	done
 }
 
-run_integration() { # run_integration VARIANT
-	local variant=$1 t name out
+# integration_one VARIANT SCRIPT: runs one integration script to its log;
+# it may run in the background beside another, so it records nothing.
+integration_one() {
+	local variant=$1 t=$2 name out started=$SECONDS
+	name=$(basename "$t" .sh)
+	out="$log_dir/$variant-int-$name.log"
+	EW_BIN="$BUILD/$variant/bin" EW_BENCH_BIN="$BUILD/$variant/bench" \
+		EW_VARIANT="$variant" EW_SCENARIO="$(scenarios_of "$name")" \
+		timeout 900 bash "$t" >"$out" 2>&1
+	local rc=$?
+	if [ $rc -ne 0 ] && ! grep -v '# SKIP' "$out" | grep -q '^not ok'; then
+		echo "not ok - $name exited $rc" >>"$out"
+	fi
+	echo "$rc $((SECONDS - started))" >"$out.rc"
+}
+
+# integration_report VARIANT NAME: counts and prints a finished script.
+integration_report() {
+	local variant=$1 name=$2 out rc secs
+	out="$log_dir/$variant-int-$name.log"
+	read -r rc secs <"$out.rc"
+	record "integration[$variant]" <"$out"
+	printf '  integration[%s] %-18s %s (%d s)\n' "$variant" "$name" \
+		"$(grep -c '^ok' "$out") ok, $(grep -v '# SKIP' "$out" | grep -c '^not ok') failed" \
+		"$secs"
+	[ "$rc" -ne 0 ] && tail -40 "$out" | sed 's/^/    | /'
+}
+
+# run_integration VARIANT: the scripts INTEGRATION_JOBS at a time. Each
+# script owns its temp dir, its ports (port 0, read back from the state
+# dir) and its namespaces, so two never meet; most of a script's time is
+# spent waiting on daemons, so two at a time on two cores nearly halve
+# the wall time.
+run_integration() {
+	local variant=$1 t name done_pid
+	local -A running=()
 	for t in tests/integration/*.sh; do
 		[ -f "$t" ] || continue
 		name=$(basename "$t" .sh)
 		selected "$name" || continue
-		out="$log_dir/$variant-int-$name.log"
-		local started=$SECONDS
-		EW_BIN="$BUILD/$variant/bin" EW_BENCH_BIN="$BUILD/$variant/bench" \
-			EW_VARIANT="$variant" EW_SCENARIO="$(scenarios_of "$name")" \
-			timeout 900 bash "$t" >"$out" 2>&1
-		local rc=$?
-		if [ $rc -ne 0 ] && ! grep -v '# SKIP' "$out" | grep -q '^not ok'; then
-			echo "not ok - $name exited $rc" >>"$out"
-		fi
-		record "integration[$variant]" <"$out"
-		printf '  integration[%s] %-18s %s (%d s)\n' "$variant" "$name" \
-			"$(grep -c '^ok' "$out") ok, $(grep -v '# SKIP' "$out" | grep -c '^not ok') failed" \
-			$((SECONDS - started))
-		[ $rc -ne 0 ] && tail -40 "$out" | sed 's/^/    | /'
+		while [ ${#running[@]} -ge "$INTEGRATION_JOBS" ]; do
+			wait -n -p done_pid "${!running[@]}"
+			integration_report "$variant" "${running[$done_pid]}"
+			unset "running[$done_pid]"
+		done
+		integration_one "$variant" "$t" &
+		running[$!]=$name
+	done
+	while [ ${#running[@]} -gt 0 ]; do
+		wait -n -p done_pid "${!running[@]}"
+		integration_report "$variant" "${running[$done_pid]}"
+		unset "running[$done_pid]"
 	done
 }
 
