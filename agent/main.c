@@ -2,6 +2,7 @@
  * in their helper executables (agent/core/cli.h). */
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <uv.h>
 
 #include "agent/core/agent.h"
@@ -24,6 +26,7 @@
 #include "agent/core/sources.h"
 #include "agent/core/spool.h"
 #include "common/enroll_client.h"
+#include "common/enrollstr.h"
 #include "common/hostname.h"
 #include "common/jsonout.h"
 #include "common/log.h"
@@ -31,6 +34,44 @@
 #include "common/pki.h"
 #include "common/textsafe.h"
 #include "common/version.h"
+
+/* enroll STRING or --from FILE: the one-string form (common/enrollstr.h),
+ * read and checked before anything is sent. The file may hold blanks and
+ * line breaks around and inside the string; "-" is standard input. */
+static int read_enroll_string(const struct cli *cli, struct enrollstr *es)
+{
+	char buf[ENROLLSTR_INPUT_MAX + 1], err[256];
+	size_t len;
+	if (cli->from != NULL) {
+		bool use_stdin = strcmp(cli->from, "-") == 0;
+		FILE *f = use_stdin ? stdin : fopen(cli->from, "re");
+		if (f == NULL) {
+			fprintf(stderr, "eduwatch-agent: cannot read %s: %s\n",
+				cli->from, uv_strerror(-errno));
+			return EXIT_CONFIG;
+		}
+		len = fread(buf, 1, sizeof(buf), f);
+		bool bad = ferror(f);
+		if (!use_stdin)
+			fclose(f);
+		if (bad) {
+			fprintf(stderr, "eduwatch-agent: cannot read %s\n",
+				cli->from);
+			return EXIT_CONFIG;
+		}
+	} else {
+		len = strnlen(cli->argv[1], sizeof(buf));
+		memcpy(buf, cli->argv[1], len);
+	}
+	int rc = enrollstr_decode(buf, len, es, err, sizeof(err));
+	OPENSSL_cleanse(buf, sizeof(buf));
+	if (rc != 0) {
+		fprintf(stderr, "eduwatch-agent: %s%s%s\n",
+			cli->from ? cli->from : "", cli->from ? ": " : "", err);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
 
 static int cmd_enroll(const struct cli *cli)
 {
@@ -40,22 +81,47 @@ static int cmd_enroll(const struct cli *cli)
 	struct enroll_result res = {0};
 	struct agent_settings s;
 	struct agent_paths paths;
-	int rc = EXIT_RUNTIME;
+	struct enrollstr es = {0};
+	const char *token = cli->token, *ca_sha256 = cli->ca_sha256;
+	long port;
+	int enroll_port, rc = EXIT_RUNTIME;
 
-	if (cli->collector == NULL || cli->token == NULL ||
-	    (cli->ca == NULL) == (cli->ca_sha256 == NULL))
-		return cli_usage_error("enroll needs --collector HOST:PORT, --token "
-				   "and one of --ca FILE or --ca-sha256 HEX");
-	const char *colon = strrchr(cli->collector, ':');
-	char *end;
-	long port = colon ? strtol(colon + 1, &end, 10) : 0;
-	if (colon == NULL || *end || port < 1 || port > 65535 ||
-	    (size_t)(colon - cli->collector) >= sizeof(host))
-		return cli_usage_error("--collector must be HOST:PORT, not '%s'",
-				   cli->collector);
-	snprintf(host, sizeof(host), "%.*s", (int)(colon - cli->collector),
-		 cli->collector);
-	int enroll_port = cli->enroll_port ? cli->enroll_port : (int)port + 1;
+	bool one_string = cli->from != NULL || cli->argc == 2;
+	if (one_string) {
+		if (cli->collector || cli->token || cli->ca || cli->ca_sha256 ||
+		    cli->enroll_port || (cli->from != NULL && cli->argc != 1) ||
+		    cli->argc > 2)
+			return cli_usage_error("enroll takes one enrollment "
+					       "string (or --from FILE) and no "
+					       "--collector, --token, --ca, "
+					       "--ca-sha256 or --enroll-port");
+		if ((rc = read_enroll_string(cli, &es)) != 0)
+			return rc;
+		rc = EXIT_RUNTIME;
+		snprintf(host, sizeof(host), "%s", es.host);
+		port = es.port;
+		enroll_port = es.enroll_port;
+		token = es.token;
+		ca_sha256 = es.ca_sha256;
+	} else {
+		if (cli->collector == NULL || cli->token == NULL ||
+		    (cli->ca == NULL) == (cli->ca_sha256 == NULL) ||
+		    cli->argc != 1)
+			return cli_usage_error(
+				"enroll needs an enrollment string (EW1-...), "
+				"--from FILE, or --collector HOST:PORT, --token "
+				"and one of --ca FILE or --ca-sha256 HEX");
+		const char *colon = strrchr(cli->collector, ':');
+		char *end;
+		port = colon ? strtol(colon + 1, &end, 10) : 0;
+		if (colon == NULL || *end || port < 1 || port > 65535 ||
+		    (size_t)(colon - cli->collector) >= sizeof(host))
+			return cli_usage_error("--collector must be HOST:PORT, "
+					       "not '%s'", cli->collector);
+		snprintf(host, sizeof(host), "%.*s",
+			 (int)(colon - cli->collector), cli->collector);
+		enroll_port = cli->enroll_port ? cli->enroll_port : (int)port + 1;
+	}
 	const char *state_dir = cli->state_dir;
 	if (access(cli->config, F_OK) == 0) {
 		if (cli_load(cli, &s) != 0)
@@ -89,8 +155,8 @@ static int cmd_enroll(const struct cli *cli)
 	hostname_sanitize(raw_hostname, hostname, sizeof(hostname));
 	struct enroll_request req = {
 		.host = host, .port = enroll_port, .ca = ca,
-		.ca_sha256 = cli->ca_sha256,
-		.token = cli->token, .hostname = hostname,
+		.ca_sha256 = ca_sha256,
+		.token = token, .hostname = hostname,
 		.version = EDUWATCH_VERSION, .timeout_ms = 30000,
 	};
 	if (pki_key_new(&key) != 0)
@@ -120,6 +186,7 @@ static int cmd_enroll(const struct cli *cli)
 	       res.agent, res.school, state_dir, cli->config, cli->config);
 	rc = EXIT_OK;
 done:
+	OPENSSL_cleanse(&es, sizeof(es));
 	X509_free(ca);
 	X509_free(res.ca);
 	X509_free(res.cert);

@@ -185,6 +185,21 @@ int cmd_school_list(struct cli *cli, struct cli_env *env);
 int cmd_token_check(const struct cli *cli);
 int cmd_token_create_check(const struct cli *cli);
 int cmd_token_create(struct cli *cli, struct cli_env *env);
+/* A new token for school (uses, valid for seconds) into token. Returns
+ * EXIT_OK or an exit code, having said why. */
+EW_MUST_CHECK
+int cli_token_issue(struct cli_env *env, const char *school, long uses,
+		    long long seconds, char token[64]);
+
+/* cli_enroll_string.c: a token as one enrollment string. host NULL: the
+ * server certificate's first name. Returns EXIT_OK or an exit code,
+ * having said why. */
+EW_MUST_CHECK
+int cli_enroll_string_issue(struct cli_env *env, const char *host,
+			    const char *school, long uses, long long seconds,
+			    char *out, size_t cap);
+int cmd_agent_enroll_string_check(const struct cli *cli);
+int cmd_agent_enroll_string(struct cli *cli, struct cli_env *env);
 
 /* cli_agent.c: agents, their events, commands and backup keys. */
 int cmd_agent_check(const struct cli *cli);

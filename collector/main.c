@@ -33,6 +33,10 @@ static const char usage_text[] =
 	"                                    print a one-time enrollment token\n"
 	"  agent list [--school CODE] [--json]\n"
 	"  agent revoke ID                   refuse this agent from its next handshake\n"
+	"  agent enroll-string --school CODE [--name HOST] [--uses N] [--expires 7d]\n"
+	"                                    a new token, the collector's address\n"
+	"                                    and CA fingerprint as one checksummed\n"
+	"                                    string: eduwatch-agent enroll STRING\n"
 	"  events count [--agent ID] [--boot N]\n"
 	"  events list [--agent ID] [--limit N] [--json]   newest first\n"
 	"  command send --agent ID --type ping|status|scan [--expires 1h]\n"
@@ -137,6 +141,9 @@ static const struct cli_command commands[] = {
 	{"agent", "list", NULL, cmd_agent_list, ST,
 	 C | CLI_OPT_SCHOOL | CLI_OPT_JSON},
 	{"agent", "revoke", cmd_agent_revoke_check, cmd_agent_revoke, ST, C},
+	{"agent", "enroll-string", cmd_agent_enroll_string_check,
+	 cmd_agent_enroll_string, ST,
+	 C | CLI_OPT_SCHOOL | CLI_OPT_NAME | CLI_OPT_USES | CLI_OPT_EXPIRES},
 	{"agent", NULL, cmd_agent_check, NULL, 0, CLI_OPT_ALL},
 	{"events", "count", cmd_events_check, cmd_events_count, ST,
 	 C | CLI_OPT_AGENT | CLI_OPT_BOOT},

@@ -19,8 +19,12 @@ const char cli_usage_text[] =
 	"Commands:\n"
 	"  enroll --collector HOST:PORT --token T (--ca CAFILE | --ca-sha256 HEX)\n"
 	"         [--enroll-port N] [--state-dir DIR]\n"
+	"  enroll STRING | --from FILE [--state-dir DIR]\n"
 	"                      enroll this PC once; writes the key (0600), the\n"
-	"                      certificate, the pinned CA and, if missing, -c FILE\n"
+	"                      certificate, the pinned CA and, if missing, -c FILE.\n"
+	"                      STRING (EW1-...) is what 'eduwatch-collector agent\n"
+	"                      enroll-string' printed: address, token and CA\n"
+	"                      fingerprint, checksummed against typing mistakes\n"
 	"  run                 run in the foreground (SIGTERM stops, SIGHUP reloads)\n"
 	"  status              enrolled? running? connected? spool depth, last ack\n"
 	"  sniff --pcap FILE [--ioc FILE] [--gateway-mac MAC] [--json]\n"
@@ -78,6 +82,7 @@ int cli_parse(int argc, char **argv, struct cli *cli)
 		{"token", required_argument, NULL, 't'},
 		{"ca", required_argument, NULL, 'a'},
 		{"ca-sha256", required_argument, NULL, 'f'},
+		{"from", required_argument, NULL, 'F'},
 		{"enroll-port", required_argument, NULL, 'e'},
 		{"state-dir", required_argument, NULL, 's'},
 		{"pcap", required_argument, NULL, 'p'},
@@ -118,6 +123,7 @@ int cli_parse(int argc, char **argv, struct cli *cli)
 		case 't': cli->token = optarg; break;
 		case 'a': cli->ca = optarg; break;
 		case 'f': cli->ca_sha256 = optarg; break;
+		case 'F': cli->from = optarg; break;
 		case 's': cli->state_dir = optarg; break;
 		case 'p': cli->pcap = optarg; break;
 		case 'i': cli->ioc = optarg; break;

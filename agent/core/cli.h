@@ -28,6 +28,7 @@ struct cli {
 	const char *token;
 	const char *ca;
 	const char *ca_sha256;
+	const char *from; /* enroll --from FILE: an enrollment string */
 	const char *state_dir;
 	int enroll_port;
 	const char *pcap;
