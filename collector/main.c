@@ -25,6 +25,14 @@ static const char usage_text[] =
 	"                                    127.0.0.1), the database and DIR/collector.yaml\n"
 	"                                    (rules: policies/ and alerts.yaml,\n"
 	"                                    default " SETTINGS_RULES_DIR ")\n"
+	"  setup [--non-interactive] --dir DIR --name HOST... [--rules DIR]\n"
+	"        --schools FILE.csv --admin NAME --out SHEET.csv [--expires 30d]\n"
+	"                                    first run: init, the first\n"
+	"                                    province_admin, the schools of the CSV\n"
+	"                                    (code,name,commune,level,expected_pcs)\n"
+	"                                    and a sheet of one enrollment string per\n"
+	"                                    school; asks for what is missing on a\n"
+	"                                    terminal\n"
 	"  serve                             run in the foreground (SIGTERM stops,\n"
 	"                                    SIGHUP reloads the log level)\n"
 	"  school add CODE NAME --commune C --level N --expected-pcs N\n"
@@ -129,6 +137,10 @@ static const char usage_text[] =
 static const struct cli_command commands[] = {
 	{"init", NULL, cmd_init_check, cmd_init, 0,
 	 CLI_OPT_DIR | CLI_OPT_NAME | CLI_OPT_RULES},
+	{"setup", NULL, cmd_setup_check, cmd_setup, 0,
+	 CLI_OPT_DIR | CLI_OPT_NAME | CLI_OPT_RULES | CLI_OPT_SCHOOLS |
+		 CLI_OPT_ADMIN | CLI_OPT_OUT | CLI_OPT_EXPIRES |
+		 CLI_OPT_NONINTERACTIVE | CLI_OPT_OVERRIDE},
 	{"serve", NULL, NULL, cmd_serve, S, C},
 	{"version", NULL, NULL, cmd_version, 0, 0},
 	{"school", "add", cmd_school_add_check, cmd_school_add, ST,
@@ -261,6 +273,9 @@ static const struct {
 	{{"scope", required_argument, NULL, 'Y'}, CLI_OPT_SCOPE},
 	{{"format", required_argument, NULL, 'F'}, CLI_OPT_FORMAT},
 	{{"option", required_argument, NULL, 'o'}, CLI_OPT_OVERRIDE},
+	{{"schools", required_argument, NULL, 1000}, CLI_OPT_SCHOOLS},
+	{{"admin", required_argument, NULL, 1001}, CLI_OPT_ADMIN},
+	{{"non-interactive", no_argument, NULL, 1002}, CLI_OPT_NONINTERACTIVE},
 };
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
 
@@ -365,6 +380,9 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 		case 'B': cli->by = optarg; break;
 		case 'S': cli->snapshot = true; break;
 		case 'R': cli->province = true; break;
+		case 1000: cli->schools_csv = optarg; break;
+		case 1001: cli->admin = optarg; break;
+		case 1002: cli->non_interactive = true; break;
 		case 'h':
 			fputs(usage_text, stdout);
 			exit(EXIT_OK);
