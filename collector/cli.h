@@ -265,6 +265,10 @@ EW_MUST_CHECK
 int cli_user_create(struct cli_env *env, const char *name, const char *role,
 		    const char *scope);
 
+/* cli_agent_release.c: agent versions per school. */
+int cmd_agent_release_check(const struct cli *cli);
+int cmd_agent_release_status(struct cli *cli, struct cli_env *env);
+
 /* cli_setup.c: the first-run wizard. */
 int cmd_setup_check(const struct cli *cli);
 int cmd_setup(struct cli *cli, struct cli_env *env);

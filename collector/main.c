@@ -45,6 +45,9 @@ static const char usage_text[] =
 	"                                    a new token, the collector's address\n"
 	"                                    and CA fingerprint as one checksummed\n"
 	"                                    string: eduwatch-agent enroll STRING\n"
+	"  agent-release status [--school CODE] [--json]\n"
+	"                                    the agent versions running in each\n"
+	"                                    school, as each PC last reported\n"
 	"  events count [--agent ID] [--boot N]\n"
 	"  events list [--agent ID] [--limit N] [--json]   newest first\n"
 	"  command send --agent ID --type ping|status|scan [--expires 1h]\n"
@@ -157,6 +160,9 @@ static const struct cli_command commands[] = {
 	 cmd_agent_enroll_string, ST,
 	 C | CLI_OPT_SCHOOL | CLI_OPT_NAME | CLI_OPT_USES | CLI_OPT_EXPIRES},
 	{"agent", NULL, cmd_agent_check, NULL, 0, CLI_OPT_ALL},
+	{"agent-release", "status", NULL, cmd_agent_release_status, ST,
+	 C | CLI_OPT_SCHOOL | CLI_OPT_JSON},
+	{"agent-release", NULL, cmd_agent_release_check, NULL, 0, CLI_OPT_ALL},
 	{"events", "count", cmd_events_check, cmd_events_count, ST,
 	 C | CLI_OPT_AGENT | CLI_OPT_BOOT},
 	{"events", "list", cmd_events_check, cmd_events_list, ST,

@@ -62,6 +62,13 @@ scenario_fresh_dir() {
 	local apid=$!
 	check "... and reports to the collector" wait_event 30 agent.start
 	kill -TERM "$apid"; wait "$apid" 2>/dev/null
+	local ver
+	ver=$("$COLLECTOR" version | awk '{print $2}')
+	check "agent-release status: school 79001 runs one agent of version $ver" \
+		grep -q "^79001 *$ver *1\$" <("$COLLECTOR" agent-release status -c "$CONF")
+	check "... the same as JSON" \
+		grep -q "\"school\":\"79001\",\"version\":\"$ver\",\"agents\":1" \
+		<("$COLLECTOR" agent-release status --json -c "$CONF")
 	check "the school shows its enrolled PC" \
 		grep -q '"code":"79001".*"enrolled_pcs":1' <("$COLLECTOR" school list --json -c "$CONF")
 	out=$("$COLLECTOR" setup --non-interactive --dir "$d" --name localhost --rules "$RULES" \
