@@ -24,6 +24,7 @@
 #include "agent/core/cli.h"
 #include "agent/core/settings.h"
 #include "agent/core/sources.h"
+#include "agent/upgrade/swap.h"
 #include "agent/core/spool.h"
 #include "common/enroll_client.h"
 #include "common/enrollstr.h"
@@ -192,6 +193,48 @@ done:
 	X509_free(res.cert);
 	EVP_PKEY_free(key);
 	return rc;
+}
+
+/* upgrade install|restore|status: the versioned binary directory
+ * (agent/upgrade/swap.h). */
+static int cmd_upgrade(const struct cli *cli)
+{
+	const char *root = cli->upgrade_root ? cli->upgrade_root
+					     : "/usr/lib/eduwatch";
+	const char *sub = cli->argc > 1 ? cli->argv[1] : "";
+	char err[512], cur[SWAP_VERSION_MAX + 1], prev[SWAP_VERSION_MAX + 1];
+	if (strcmp(sub, "install") == 0 && cli->argc == 4) {
+		if (swap_install(root, cli->argv[2], cli->argv[3], cli->rollback,
+				 err, sizeof(err)) != 0) {
+			fprintf(stderr, "eduwatch-agent: upgrade refused: %s\n",
+				err);
+			return EXIT_RUNTIME;
+		}
+		printf("release %s is current in %s\n", cli->argv[3], root);
+		return EXIT_OK;
+	}
+	if (strcmp(sub, "restore") == 0 && cli->argc == 2) {
+		if (swap_restore_previous(root, err, sizeof(err)) != 0) {
+			fprintf(stderr, "eduwatch-agent: %s\n", err);
+			return EXIT_RUNTIME;
+		}
+		EW_IGNORE(swap_version(root, "current", cur, sizeof(cur)));
+		printf("release %s is current again in %s\n", cur, root);
+		return EXIT_OK;
+	}
+	if (strcmp(sub, "status") == 0 && cli->argc == 2) {
+		if (swap_version(root, "current", cur, sizeof(cur)) != 0 ||
+		    swap_version(root, "previous", prev, sizeof(prev)) != 0) {
+			fprintf(stderr, "eduwatch-agent: %s holds links that "
+					"are not releases\n", root);
+			return EXIT_RUNTIME;
+		}
+		printf("current:  %s\nprevious: %s\n", cur[0] ? cur : "(none)",
+		       prev[0] ? prev : "(none)");
+		return EXIT_OK;
+	}
+	return cli_usage_error("usage: upgrade install DIR VERSION [--rollback] "
+			       "| upgrade restore | upgrade status [--root DIR]");
 }
 
 /* Reads "key=value" lines of the status file into a small table. */
@@ -492,6 +535,8 @@ int main(int argc, char **argv)
 			return cli_exec_helper(handed_over[i].helper, argv);
 	if (strcmp(cmd, "enroll") == 0)
 		return cmd_enroll(&cli);
+	if (strcmp(cmd, "upgrade") == 0)
+		return cmd_upgrade(&cli);
 	if (strcmp(cmd, "status") == 0)
 		return cmd_status(&cli);
 	if (strcmp(cmd, "version") == 0) {

@@ -25,6 +25,13 @@ const char cli_usage_text[] =
 	"                      STRING (EW1-...) is what 'eduwatch-collector agent\n"
 	"                      enroll-string' printed: address, token and CA\n"
 	"                      fingerprint, checksummed against typing mistakes\n"
+	"  upgrade install DIR VERSION [--rollback] [--root DIR]\n"
+	"                      install the files of DIR as release VERSION in\n"
+	"                      ROOT/agent-VERSION and switch ROOT/current to it\n"
+	"                      atomically (default root /usr/lib/eduwatch); never\n"
+	"                      a downgrade unless --rollback\n"
+	"  upgrade restore [--root DIR]   switch back to ROOT/previous\n"
+	"  upgrade status [--root DIR]    the current and previous releases\n"
 	"  run                 run in the foreground (SIGTERM stops, SIGHUP reloads)\n"
 	"  status              enrolled? running? connected? spool depth, last ack\n"
 	"  sniff --pcap FILE [--ioc FILE] [--gateway-mac MAC] [--json]\n"
@@ -83,6 +90,8 @@ int cli_parse(int argc, char **argv, struct cli *cli)
 		{"ca", required_argument, NULL, 'a'},
 		{"ca-sha256", required_argument, NULL, 'f'},
 		{"from", required_argument, NULL, 'F'},
+		{"root", required_argument, NULL, 'U'},
+		{"rollback", no_argument, NULL, 'B'},
 		{"enroll-port", required_argument, NULL, 'e'},
 		{"state-dir", required_argument, NULL, 's'},
 		{"pcap", required_argument, NULL, 'p'},
@@ -124,6 +133,8 @@ int cli_parse(int argc, char **argv, struct cli *cli)
 		case 'a': cli->ca = optarg; break;
 		case 'f': cli->ca_sha256 = optarg; break;
 		case 'F': cli->from = optarg; break;
+		case 'U': cli->upgrade_root = optarg; break;
+		case 'B': cli->rollback = true; break;
 		case 's': cli->state_dir = optarg; break;
 		case 'p': cli->pcap = optarg; break;
 		case 'i': cli->ioc = optarg; break;

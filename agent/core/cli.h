@@ -29,6 +29,8 @@ struct cli {
 	const char *ca;
 	const char *ca_sha256;
 	const char *from; /* enroll --from FILE: an enrollment string */
+	const char *upgrade_root; /* upgrade --root: the versioned releases */
+	bool rollback;		  /* upgrade install --rollback */
 	const char *state_dir;
 	int enroll_port;
 	const char *pcap;
