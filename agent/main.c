@@ -27,7 +27,9 @@
 #include "agent/upgrade/swap.h"
 #include "agent/core/spool.h"
 #include "common/enroll_client.h"
+#include "common/config.h"
 #include "common/enrollstr.h"
+#include "common/fsutil.h"
 #include "common/hostname.h"
 #include "common/jsonout.h"
 #include "common/log.h"
@@ -195,7 +197,9 @@ done:
 	return rc;
 }
 
-/* upgrade install|restore|status: the versioned binary directory
+static int upgrade_watch(const struct cli *cli, const char *root);
+
+/* upgrade install|restore|status|watch: the versioned binary directory
  * (agent/upgrade/swap.h). */
 static int cmd_upgrade(const struct cli *cli)
 {
@@ -233,6 +237,8 @@ static int cmd_upgrade(const struct cli *cli)
 		       prev[0] ? prev : "(none)");
 		return EXIT_OK;
 	}
+	if (strcmp(sub, "watch") == 0 && cli->argc == 2)
+		return upgrade_watch(cli, root);
 	return cli_usage_error("usage: upgrade install DIR VERSION [--rollback] "
 			       "| upgrade restore | upgrade status [--root DIR]");
 }
@@ -270,6 +276,67 @@ static const char *status_get(const struct status_file *sf, const char *key)
 		if (strcmp(sf->keys[i], key) == 0)
 			return sf->values[i];
 	return "";
+}
+
+/* The watchdog after a swap: the new release is healthy once an agent
+ * of a new boot (not the one running when the watch began) is running,
+ * connected, and has had events acked. Otherwise, when the time is up,
+ * `current` goes back to `previous` and the reason is kept in
+ * ROOT/last-restore for the restored agent and the officers. */
+static int upgrade_watch(const struct cli *cli, const char *root)
+{
+	struct agent_settings s;
+	struct agent_paths paths;
+	struct status_file sf;
+	long long seconds = 0;
+	char boot0[64], cur[SWAP_VERSION_MAX + 1], why[512], err[512];
+	if (cli->within == NULL || config_parse_duration(cli->within, &seconds) != 0 ||
+	    seconds < 1)
+		return cli_usage_error("upgrade watch needs --within DURATION "
+				       "(like 5m)");
+	if (cli_load(cli, &s) != 0)
+		return EXIT_CONFIG;
+	agent_paths_for(s.state_dir, &paths);
+	if (swap_version(root, "current", cur, sizeof(cur)) != 0 || !cur[0]) {
+		fprintf(stderr, "eduwatch-agent: %s has no current release\n",
+			root);
+		return EXIT_RUNTIME;
+	}
+	read_status(paths.status, &sf);
+	snprintf(boot0, sizeof(boot0), "%s", status_get(&sf, "boot"));
+	int64_t deadline = timeutil_now_us() + seconds * 1000000LL;
+	while (timeutil_now_us() < deadline) {
+		read_status(paths.status, &sf);
+		long pid = strtol(status_get(&sf, "pid"), NULL, 10);
+		if (strcmp(status_get(&sf, "boot"), boot0) != 0 && pid > 0 &&
+		    kill((pid_t)pid, 0) == 0 &&
+		    strcmp(status_get(&sf, "connected"), "yes") == 0 &&
+		    strtoull(status_get(&sf, "acked"), NULL, 10) > 0) {
+			printf("release %s is healthy: agent pid %ld connected "
+			       "and acked\n", cur, pid);
+			return EXIT_OK;
+		}
+		usleep(500 * 1000);
+	}
+	read_status(paths.status, &sf);
+	snprintf(why, sizeof(why),
+		 "release %s did not report healthy within %s (last status: "
+		 "connected=%s, last error: %s); restored the previous release\n",
+		 cur, cli->within, status_get(&sf, "connected")[0]
+					 ? status_get(&sf, "connected") : "none",
+		 status_get(&sf, "last_error")[0] ? status_get(&sf, "last_error")
+						  : "none");
+	if (swap_restore_previous(root, err, sizeof(err)) != 0) {
+		fprintf(stderr, "eduwatch-agent: release %s is unhealthy and "
+				"cannot be undone: %s\n", cur, err);
+		return EXIT_RUNTIME;
+	}
+	char path[700];
+	snprintf(path, sizeof(path), "%s/last-restore", root);
+	if (fs_write_atomic(path, why, strlen(why), 0644) != 0)
+		fprintf(stderr, "eduwatch-agent: cannot write %s\n", path);
+	fprintf(stderr, "eduwatch-agent: %s", why);
+	return EXIT_RUNTIME;
 }
 
 static int cmd_status(const struct cli *cli)

@@ -32,6 +32,11 @@ const char cli_usage_text[] =
 	"                      a downgrade unless --rollback\n"
 	"  upgrade restore [--root DIR]   switch back to ROOT/previous\n"
 	"  upgrade status [--root DIR]    the current and previous releases\n"
+	"  upgrade watch --within 5m [--root DIR]\n"
+	"                      the watchdog after a swap: unless the agent of\n"
+	"                      -c restarts, connects and has events acked within\n"
+	"                      the time, switch back to ROOT/previous, write why\n"
+	"                      to ROOT/last-restore and exit 1\n"
 	"  run                 run in the foreground (SIGTERM stops, SIGHUP reloads)\n"
 	"  status              enrolled? running? connected? spool depth, last ack\n"
 	"  sniff --pcap FILE [--ioc FILE] [--gateway-mac MAC] [--json]\n"
@@ -92,6 +97,7 @@ int cli_parse(int argc, char **argv, struct cli *cli)
 		{"from", required_argument, NULL, 'F'},
 		{"root", required_argument, NULL, 'U'},
 		{"rollback", no_argument, NULL, 'B'},
+		{"within", required_argument, NULL, 'H'},
 		{"enroll-port", required_argument, NULL, 'e'},
 		{"state-dir", required_argument, NULL, 's'},
 		{"pcap", required_argument, NULL, 'p'},
@@ -135,6 +141,7 @@ int cli_parse(int argc, char **argv, struct cli *cli)
 		case 'F': cli->from = optarg; break;
 		case 'U': cli->upgrade_root = optarg; break;
 		case 'B': cli->rollback = true; break;
+		case 'H': cli->within = optarg; break;
 		case 's': cli->state_dir = optarg; break;
 		case 'p': cli->pcap = optarg; break;
 		case 'i': cli->ioc = optarg; break;

@@ -94,4 +94,48 @@ scenario_runs_from_current() {
 	kill -TERM "$apid"; wait "$apid" 2>/dev/null
 }
 
+# A release whose agent never connects (here: an executable that only
+# sleeps) is undone by the watchdog: `current` back to the release before,
+# the reason in ROOT/last-restore; the restored agent reports again.
+scenario_watchdog_restores_bad_release() {
+	local good bad wpid apid rc
+	good=$(current_version)
+	mkdir -p "$WORK/bad"
+	printf '#!/bin/sh\nexec sleep 300\n' >"$WORK/bad/eduwatch-agent"
+	chmod 755 "$WORK/bad/eduwatch-agent"
+	check "a broken release 50.0 installs" quiet "$REL/eduwatch-agent" upgrade install "$WORK/bad" 50.0 --root "$R"
+	"$REL/eduwatch-agent" upgrade watch --within 10s --root "$R" -c "$A/agent.yaml" >"$WORK/watch.out" 2>&1 &
+	wpid=$!
+	# The service restarts into the new release.
+	"$R/current/eduwatch-agent" run -c "$A/agent.yaml" >>"$WORK/agent.log" 2>&1 &
+	apid=$!
+	wait "$wpid"
+	rc=$?
+	check "the watchdog gives up on it (exit $rc)" eq "$rc" 1
+	check "... and says why" grep -q "release 50.0 did not report healthy within 10s" "$WORK/watch.out"
+	check "... current is the good release again" eq "$(current_version)" "$good"
+	check "... the reason is kept in ROOT/last-restore" grep -q "restored the previous release" "$R/last-restore"
+	kill "$apid"; wait "$apid" 2>/dev/null
+	"$R/current/eduwatch-agent" run -c "$A/agent.yaml" >>"$WORK/agent.log" 2>&1 &
+	apid=$!
+	check "the restored agent reports to the collector again" \
+		wait_for 60 bash -c "'$R/current/eduwatch-agent' status -c '$A/agent.yaml' | grep -q 'connected: *yes'"
+	kill -TERM "$apid"; wait "$apid" 2>/dev/null
+}
+
+# A good release passes the watchdog and stays.
+scenario_watchdog_keeps_good_release() {
+	local wpid apid rc
+	check "release 60.0 installs" quiet "$REL/eduwatch-agent" upgrade install "$REL" 60.0 --root "$R"
+	"$REL/eduwatch-agent" upgrade watch --within 90s --root "$R" -c "$A/agent.yaml" >"$WORK/watch2.out" 2>&1 &
+	wpid=$!
+	"$R/current/eduwatch-agent" run -c "$A/agent.yaml" >>"$WORK/agent.log" 2>&1 &
+	apid=$!
+	wait "$wpid"
+	rc=$?
+	check "the watchdog finds it healthy (exit $rc)" eq "$rc" 0
+	check "... 60.0 stays current" eq "$(current_version)" 60.0
+	kill -TERM "$apid"; wait "$apid" 2>/dev/null
+}
+
 run_scenarios
