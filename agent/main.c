@@ -2,6 +2,7 @@
  * in their helper executables (agent/core/cli.h). */
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <uv.h>
 
 #include "agent/core/agent.h"
@@ -22,8 +24,12 @@
 #include "agent/core/cli.h"
 #include "agent/core/settings.h"
 #include "agent/core/sources.h"
+#include "agent/upgrade/swap.h"
 #include "agent/core/spool.h"
 #include "common/enroll_client.h"
+#include "common/config.h"
+#include "common/enrollstr.h"
+#include "common/fsutil.h"
 #include "common/hostname.h"
 #include "common/jsonout.h"
 #include "common/log.h"
@@ -31,6 +37,44 @@
 #include "common/pki.h"
 #include "common/textsafe.h"
 #include "common/version.h"
+
+/* enroll STRING or --from FILE: the one-string form (common/enrollstr.h),
+ * read and checked before anything is sent. The file may hold blanks and
+ * line breaks around and inside the string; "-" is standard input. */
+static int read_enroll_string(const struct cli *cli, struct enrollstr *es)
+{
+	char buf[ENROLLSTR_INPUT_MAX + 1], err[256];
+	size_t len;
+	if (cli->from != NULL) {
+		bool use_stdin = strcmp(cli->from, "-") == 0;
+		FILE *f = use_stdin ? stdin : fopen(cli->from, "re");
+		if (f == NULL) {
+			fprintf(stderr, "eduwatch-agent: cannot read %s: %s\n",
+				cli->from, uv_strerror(-errno));
+			return EXIT_CONFIG;
+		}
+		len = fread(buf, 1, sizeof(buf), f);
+		bool bad = ferror(f);
+		if (!use_stdin)
+			fclose(f);
+		if (bad) {
+			fprintf(stderr, "eduwatch-agent: cannot read %s\n",
+				cli->from);
+			return EXIT_CONFIG;
+		}
+	} else {
+		len = strnlen(cli->argv[1], sizeof(buf));
+		memcpy(buf, cli->argv[1], len);
+	}
+	int rc = enrollstr_decode(buf, len, es, err, sizeof(err));
+	OPENSSL_cleanse(buf, sizeof(buf));
+	if (rc != 0) {
+		fprintf(stderr, "eduwatch-agent: %s%s%s\n",
+			cli->from ? cli->from : "", cli->from ? ": " : "", err);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
 
 static int cmd_enroll(const struct cli *cli)
 {
@@ -40,22 +84,47 @@ static int cmd_enroll(const struct cli *cli)
 	struct enroll_result res = {0};
 	struct agent_settings s;
 	struct agent_paths paths;
-	int rc = EXIT_RUNTIME;
+	struct enrollstr es = {0};
+	const char *token = cli->token, *ca_sha256 = cli->ca_sha256;
+	long port;
+	int enroll_port, rc = EXIT_RUNTIME;
 
-	if (cli->collector == NULL || cli->token == NULL ||
-	    (cli->ca == NULL) == (cli->ca_sha256 == NULL))
-		return cli_usage_error("enroll needs --collector HOST:PORT, --token "
-				   "and one of --ca FILE or --ca-sha256 HEX");
-	const char *colon = strrchr(cli->collector, ':');
-	char *end;
-	long port = colon ? strtol(colon + 1, &end, 10) : 0;
-	if (colon == NULL || *end || port < 1 || port > 65535 ||
-	    (size_t)(colon - cli->collector) >= sizeof(host))
-		return cli_usage_error("--collector must be HOST:PORT, not '%s'",
-				   cli->collector);
-	snprintf(host, sizeof(host), "%.*s", (int)(colon - cli->collector),
-		 cli->collector);
-	int enroll_port = cli->enroll_port ? cli->enroll_port : (int)port + 1;
+	bool one_string = cli->from != NULL || cli->argc == 2;
+	if (one_string) {
+		if (cli->collector || cli->token || cli->ca || cli->ca_sha256 ||
+		    cli->enroll_port || (cli->from != NULL && cli->argc != 1) ||
+		    cli->argc > 2)
+			return cli_usage_error("enroll takes one enrollment "
+					       "string (or --from FILE) and no "
+					       "--collector, --token, --ca, "
+					       "--ca-sha256 or --enroll-port");
+		if ((rc = read_enroll_string(cli, &es)) != 0)
+			return rc;
+		rc = EXIT_RUNTIME;
+		snprintf(host, sizeof(host), "%s", es.host);
+		port = es.port;
+		enroll_port = es.enroll_port;
+		token = es.token;
+		ca_sha256 = es.ca_sha256;
+	} else {
+		if (cli->collector == NULL || cli->token == NULL ||
+		    (cli->ca == NULL) == (cli->ca_sha256 == NULL) ||
+		    cli->argc != 1)
+			return cli_usage_error(
+				"enroll needs an enrollment string (EW1-...), "
+				"--from FILE, or --collector HOST:PORT, --token "
+				"and one of --ca FILE or --ca-sha256 HEX");
+		const char *colon = strrchr(cli->collector, ':');
+		char *end;
+		port = colon ? strtol(colon + 1, &end, 10) : 0;
+		if (colon == NULL || *end || port < 1 || port > 65535 ||
+		    (size_t)(colon - cli->collector) >= sizeof(host))
+			return cli_usage_error("--collector must be HOST:PORT, "
+					       "not '%s'", cli->collector);
+		snprintf(host, sizeof(host), "%.*s",
+			 (int)(colon - cli->collector), cli->collector);
+		enroll_port = cli->enroll_port ? cli->enroll_port : (int)port + 1;
+	}
 	const char *state_dir = cli->state_dir;
 	if (access(cli->config, F_OK) == 0) {
 		if (cli_load(cli, &s) != 0)
@@ -89,8 +158,8 @@ static int cmd_enroll(const struct cli *cli)
 	hostname_sanitize(raw_hostname, hostname, sizeof(hostname));
 	struct enroll_request req = {
 		.host = host, .port = enroll_port, .ca = ca,
-		.ca_sha256 = cli->ca_sha256,
-		.token = cli->token, .hostname = hostname,
+		.ca_sha256 = ca_sha256,
+		.token = token, .hostname = hostname,
 		.version = EDUWATCH_VERSION, .timeout_ms = 30000,
 	};
 	if (pki_key_new(&key) != 0)
@@ -120,11 +189,58 @@ static int cmd_enroll(const struct cli *cli)
 	       res.agent, res.school, state_dir, cli->config, cli->config);
 	rc = EXIT_OK;
 done:
+	OPENSSL_cleanse(&es, sizeof(es));
 	X509_free(ca);
 	X509_free(res.ca);
 	X509_free(res.cert);
 	EVP_PKEY_free(key);
 	return rc;
+}
+
+static int upgrade_watch(const struct cli *cli, const char *root);
+
+/* upgrade install|restore|status|watch: the versioned binary directory
+ * (agent/upgrade/swap.h). */
+static int cmd_upgrade(const struct cli *cli)
+{
+	const char *root = cli->upgrade_root ? cli->upgrade_root
+					     : "/usr/lib/eduwatch";
+	const char *sub = cli->argc > 1 ? cli->argv[1] : "";
+	char err[512], cur[SWAP_VERSION_MAX + 1], prev[SWAP_VERSION_MAX + 1];
+	if (strcmp(sub, "install") == 0 && cli->argc == 4) {
+		if (swap_install(root, cli->argv[2], cli->argv[3], cli->rollback,
+				 err, sizeof(err)) != 0) {
+			fprintf(stderr, "eduwatch-agent: upgrade refused: %s\n",
+				err);
+			return EXIT_RUNTIME;
+		}
+		printf("release %s is current in %s\n", cli->argv[3], root);
+		return EXIT_OK;
+	}
+	if (strcmp(sub, "restore") == 0 && cli->argc == 2) {
+		if (swap_restore_previous(root, err, sizeof(err)) != 0) {
+			fprintf(stderr, "eduwatch-agent: %s\n", err);
+			return EXIT_RUNTIME;
+		}
+		EW_IGNORE(swap_version(root, "current", cur, sizeof(cur)));
+		printf("release %s is current again in %s\n", cur, root);
+		return EXIT_OK;
+	}
+	if (strcmp(sub, "status") == 0 && cli->argc == 2) {
+		if (swap_version(root, "current", cur, sizeof(cur)) != 0 ||
+		    swap_version(root, "previous", prev, sizeof(prev)) != 0) {
+			fprintf(stderr, "eduwatch-agent: %s holds links that "
+					"are not releases\n", root);
+			return EXIT_RUNTIME;
+		}
+		printf("current:  %s\nprevious: %s\n", cur[0] ? cur : "(none)",
+		       prev[0] ? prev : "(none)");
+		return EXIT_OK;
+	}
+	if (strcmp(sub, "watch") == 0 && cli->argc == 2)
+		return upgrade_watch(cli, root);
+	return cli_usage_error("usage: upgrade install DIR VERSION [--rollback] "
+			       "| upgrade restore | upgrade status [--root DIR]");
 }
 
 /* Reads "key=value" lines of the status file into a small table. */
@@ -160,6 +276,67 @@ static const char *status_get(const struct status_file *sf, const char *key)
 		if (strcmp(sf->keys[i], key) == 0)
 			return sf->values[i];
 	return "";
+}
+
+/* The watchdog after a swap: the new release is healthy once an agent
+ * of a new boot (not the one running when the watch began) is running,
+ * connected, and has had events acked. Otherwise, when the time is up,
+ * `current` goes back to `previous` and the reason is kept in
+ * ROOT/last-restore for the restored agent and the officers. */
+static int upgrade_watch(const struct cli *cli, const char *root)
+{
+	struct agent_settings s;
+	struct agent_paths paths;
+	struct status_file sf;
+	long long seconds = 0;
+	char boot0[64], cur[SWAP_VERSION_MAX + 1], why[512], err[512];
+	if (cli->within == NULL || config_parse_duration(cli->within, &seconds) != 0 ||
+	    seconds < 1)
+		return cli_usage_error("upgrade watch needs --within DURATION "
+				       "(like 5m)");
+	if (cli_load(cli, &s) != 0)
+		return EXIT_CONFIG;
+	agent_paths_for(s.state_dir, &paths);
+	if (swap_version(root, "current", cur, sizeof(cur)) != 0 || !cur[0]) {
+		fprintf(stderr, "eduwatch-agent: %s has no current release\n",
+			root);
+		return EXIT_RUNTIME;
+	}
+	read_status(paths.status, &sf);
+	snprintf(boot0, sizeof(boot0), "%s", status_get(&sf, "boot"));
+	int64_t deadline = timeutil_now_us() + seconds * 1000000LL;
+	while (timeutil_now_us() < deadline) {
+		read_status(paths.status, &sf);
+		long pid = strtol(status_get(&sf, "pid"), NULL, 10);
+		if (strcmp(status_get(&sf, "boot"), boot0) != 0 && pid > 0 &&
+		    kill((pid_t)pid, 0) == 0 &&
+		    strcmp(status_get(&sf, "connected"), "yes") == 0 &&
+		    strtoull(status_get(&sf, "acked"), NULL, 10) > 0) {
+			printf("release %s is healthy: agent pid %ld connected "
+			       "and acked\n", cur, pid);
+			return EXIT_OK;
+		}
+		usleep(500 * 1000);
+	}
+	read_status(paths.status, &sf);
+	snprintf(why, sizeof(why),
+		 "release %s did not report healthy within %s (last status: "
+		 "connected=%s, last error: %s); restored the previous release\n",
+		 cur, cli->within, status_get(&sf, "connected")[0]
+					 ? status_get(&sf, "connected") : "none",
+		 status_get(&sf, "last_error")[0] ? status_get(&sf, "last_error")
+						  : "none");
+	if (swap_restore_previous(root, err, sizeof(err)) != 0) {
+		fprintf(stderr, "eduwatch-agent: release %s is unhealthy and "
+				"cannot be undone: %s\n", cur, err);
+		return EXIT_RUNTIME;
+	}
+	char path[700];
+	snprintf(path, sizeof(path), "%s/last-restore", root);
+	if (fs_write_atomic(path, why, strlen(why), 0644) != 0)
+		fprintf(stderr, "eduwatch-agent: cannot write %s\n", path);
+	fprintf(stderr, "eduwatch-agent: %s", why);
+	return EXIT_RUNTIME;
 }
 
 static int cmd_status(const struct cli *cli)
@@ -425,6 +602,8 @@ int main(int argc, char **argv)
 			return cli_exec_helper(handed_over[i].helper, argv);
 	if (strcmp(cmd, "enroll") == 0)
 		return cmd_enroll(&cli);
+	if (strcmp(cmd, "upgrade") == 0)
+		return cmd_upgrade(&cli);
 	if (strcmp(cmd, "status") == 0)
 		return cmd_status(&cli);
 	if (strcmp(cmd, "version") == 0) {

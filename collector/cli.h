@@ -60,7 +60,10 @@ enum {
 	CLI_OPT_SCOPE = 1u << 24,
 	CLI_OPT_FORMAT = 1u << 25,
 	CLI_OPT_OVERRIDE = 1u << 26, /* -o KEY=VALUE over collector.yaml */
-	CLI_OPT_ALL = (1u << 27) - 1,
+	CLI_OPT_SCHOOLS = 1u << 27,  /* setup --schools FILE.csv */
+	CLI_OPT_ADMIN = 1u << 28,    /* setup --admin NAME */
+	CLI_OPT_NONINTERACTIVE = 1u << 29,
+	CLI_OPT_ALL = (1u << 30) - 1,
 };
 
 /* What a command needs before it runs. A store implies the settings. */
@@ -105,6 +108,9 @@ struct cli {
 	const char *period;
 	const char *scope;
 	const char *format;
+	const char *schools_csv; /* setup --schools */
+	const char *admin;	 /* setup --admin */
+	bool non_interactive;
 	char *overrides[CLI_SETS_MAX]; /* -o KEY=VALUE, in order */
 	size_t noverrides;
 	unsigned seen; /* CLI_OPT_* given */
@@ -185,6 +191,21 @@ int cmd_school_list(struct cli *cli, struct cli_env *env);
 int cmd_token_check(const struct cli *cli);
 int cmd_token_create_check(const struct cli *cli);
 int cmd_token_create(struct cli *cli, struct cli_env *env);
+/* A new token for school (uses, valid for seconds) into token. Returns
+ * EXIT_OK or an exit code, having said why. */
+EW_MUST_CHECK
+int cli_token_issue(struct cli_env *env, const char *school, long uses,
+		    long long seconds, char token[64]);
+
+/* cli_enroll_string.c: a token as one enrollment string. host NULL: the
+ * server certificate's first name. Returns EXIT_OK or an exit code,
+ * having said why. */
+EW_MUST_CHECK
+int cli_enroll_string_issue(struct cli_env *env, const char *host,
+			    const char *school, long uses, long long seconds,
+			    char *out, size_t cap);
+int cmd_agent_enroll_string_check(const struct cli *cli);
+int cmd_agent_enroll_string(struct cli *cli, struct cli_env *env);
 
 /* cli_agent.c: agents, their events, commands and backup keys. */
 int cmd_agent_check(const struct cli *cli);
@@ -235,6 +256,22 @@ int cmd_system_set(struct cli *cli, struct cli_env *env);
 int cmd_system_list(struct cli *cli, struct cli_env *env);
 int cmd_system_import_check(const struct cli *cli);
 int cmd_system_import(struct cli *cli, struct cli_env *env);
+
+/* cli_user.c: an account for the console, with a one-time password
+ * (and a TOTP secret when the role needs one) printed once. Returns
+ * EXIT_OK or an exit code, having said why. */
+bool cli_user_name_ok(const char *name);
+EW_MUST_CHECK
+int cli_user_create(struct cli_env *env, const char *name, const char *role,
+		    const char *scope);
+
+/* cli_agent_release.c: agent versions per school. */
+int cmd_agent_release_check(const struct cli *cli);
+int cmd_agent_release_status(struct cli *cli, struct cli_env *env);
+
+/* cli_setup.c: the first-run wizard. */
+int cmd_setup_check(const struct cli *cli);
+int cmd_setup(struct cli *cli, struct cli_env *env);
 
 /* cli_report.c: six-monthly and annual reports. */
 int cmd_report_check(const struct cli *cli);

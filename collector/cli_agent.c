@@ -23,7 +23,7 @@
 int cmd_agent_check(const struct cli *cli)
 {
 	if (cli->argc < 2)
-		return cli_usage_error("agent needs 'list' or 'revoke'");
+		return cli_usage_error("agent needs 'list', 'revoke' or 'enroll-string'");
 	return cli_usage_error("unknown agent command '%s'", cli->argv[1]);
 }
 

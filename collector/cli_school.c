@@ -2,6 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "collector/cli.h"
 #include "collector/enroll.h"
 #include "common/config.h"
@@ -96,27 +98,37 @@ int cmd_token_create_check(const struct cli *cli)
 	return 0;
 }
 
-int cmd_token_create(struct cli *cli, struct cli_env *env)
+int cli_token_issue(struct cli_env *env, const char *school, long uses,
+		    long long seconds, char token[64])
 {
-	long long seconds = 0;
-	char token[64];
 	unsigned char hash[32];
 	struct store_school sc;
-	EW_IGNORE(config_parse_duration(cli->expires, &seconds)); /* checked */
-	if (store_school_get(env->store, cli->school, &sc) != 0) {
+	if (store_school_get(env->store, school, &sc) != 0) {
 		fprintf(stderr, "eduwatch-collector: no school '%s' (add it with "
-				"'school add')\n", cli->school);
+				"'school add')\n", school);
 		return EXIT_NOT_FOUND;
 	}
 	if (enroll_token_new(token, hash) != 0 ||
-	    store_token_add(env->store, hash, cli->school, (int)cli->uses,
+	    store_token_add(env->store, hash, school, (int)uses,
 			    store_now_us() + seconds * 1000000LL) != 0) {
 		fprintf(stderr, "eduwatch-collector: cannot create the token\n");
 		return EXIT_FAILURE_RUNTIME;
 	}
+	return EXIT_OK;
+}
+
+int cmd_token_create(struct cli *cli, struct cli_env *env)
+{
+	long long seconds = 0;
+	char token[64];
+	EW_IGNORE(config_parse_duration(cli->expires, &seconds)); /* checked */
+	int rc = cli_token_issue(env, cli->school, cli->uses, seconds, token);
+	if (rc != EXIT_OK)
+		return rc;
 	/* Only the token goes to stdout, so scripts can capture it. */
 	printf("%s\n", token);
 	fprintf(stderr, "token for school %s: %ld use(s), expires in %s; only its "
 			"hash is stored\n", cli->school, cli->uses, cli->expires);
+	OPENSSL_cleanse(token, sizeof(token));
 	return EXIT_OK;
 }

@@ -98,15 +98,20 @@ static void print_secret_lines(const struct store_user *u, const char *pw)
 		       u->totp, u->name, u->totp);
 }
 
-static int user_add(struct cli *cli, struct cli_env *env)
+bool cli_user_name_ok(const char *name)
+{
+	return name_ok(name);
+}
+
+int cli_user_create(struct cli_env *env, const char *name, const char *role,
+		    const char *scope)
 {
 	struct store_user u = {0};
 	char pw[32];
 	int rc;
-	snprintf(u.name, sizeof(u.name), "%s", cli->argv[2]);
-	snprintf(u.role, sizeof(u.role), "%s", cli->argv[3]);
-	snprintf(u.scope, sizeof(u.scope), "%s",
-		 cli->argc == 5 ? cli->argv[4] : "");
+	snprintf(u.name, sizeof(u.name), "%s", name);
+	snprintf(u.role, sizeof(u.role), "%s", role);
+	snprintf(u.scope, sizeof(u.scope), "%s", scope);
 	snprintf(u.lang, sizeof(u.lang), "vi");
 	if ((rc = new_password(&u, pw, sizeof(pw))) != 0)
 		return rc;
@@ -127,7 +132,14 @@ static int user_add(struct cli *cli, struct cli_env *env)
 	audit(env->store, "user.add", u.name, u.role);
 	print_secret_lines(&u, pw);
 	OPENSSL_cleanse(pw, sizeof(pw));
+	OPENSSL_cleanse(u.totp, sizeof(u.totp));
 	return EXIT_OK;
+}
+
+static int user_add(struct cli *cli, struct cli_env *env)
+{
+	return cli_user_create(env, cli->argv[2], cli->argv[3],
+			       cli->argc == 5 ? cli->argv[4] : "");
 }
 
 static int load(struct cli_env *env, const char *name, struct store_user *u)

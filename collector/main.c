@@ -25,6 +25,14 @@ static const char usage_text[] =
 	"                                    127.0.0.1), the database and DIR/collector.yaml\n"
 	"                                    (rules: policies/ and alerts.yaml,\n"
 	"                                    default " SETTINGS_RULES_DIR ")\n"
+	"  setup [--non-interactive] --dir DIR --name HOST... [--rules DIR]\n"
+	"        --schools FILE.csv --admin NAME --out SHEET.csv [--expires 30d]\n"
+	"                                    first run: init, the first\n"
+	"                                    province_admin, the schools of the CSV\n"
+	"                                    (code,name,commune,level,expected_pcs)\n"
+	"                                    and a sheet of one enrollment string per\n"
+	"                                    school; asks for what is missing on a\n"
+	"                                    terminal\n"
 	"  serve                             run in the foreground (SIGTERM stops,\n"
 	"                                    SIGHUP reloads the log level)\n"
 	"  school add CODE NAME --commune C --level N --expected-pcs N\n"
@@ -33,6 +41,13 @@ static const char usage_text[] =
 	"                                    print a one-time enrollment token\n"
 	"  agent list [--school CODE] [--json]\n"
 	"  agent revoke ID                   refuse this agent from its next handshake\n"
+	"  agent enroll-string --school CODE [--name HOST] [--uses N] [--expires 7d]\n"
+	"                                    a new token, the collector's address\n"
+	"                                    and CA fingerprint as one checksummed\n"
+	"                                    string: eduwatch-agent enroll STRING\n"
+	"  agent-release status [--school CODE] [--json]\n"
+	"                                    the agent versions running in each\n"
+	"                                    school, as each PC last reported\n"
 	"  events count [--agent ID] [--boot N]\n"
 	"  events list [--agent ID] [--limit N] [--json]   newest first\n"
 	"  command send --agent ID --type ping|status|scan [--expires 1h]\n"
@@ -125,6 +140,10 @@ static const char usage_text[] =
 static const struct cli_command commands[] = {
 	{"init", NULL, cmd_init_check, cmd_init, 0,
 	 CLI_OPT_DIR | CLI_OPT_NAME | CLI_OPT_RULES},
+	{"setup", NULL, cmd_setup_check, cmd_setup, 0,
+	 CLI_OPT_DIR | CLI_OPT_NAME | CLI_OPT_RULES | CLI_OPT_SCHOOLS |
+		 CLI_OPT_ADMIN | CLI_OPT_OUT | CLI_OPT_EXPIRES |
+		 CLI_OPT_NONINTERACTIVE | CLI_OPT_OVERRIDE},
 	{"serve", NULL, NULL, cmd_serve, S, C},
 	{"version", NULL, NULL, cmd_version, 0, 0},
 	{"school", "add", cmd_school_add_check, cmd_school_add, ST,
@@ -137,7 +156,13 @@ static const struct cli_command commands[] = {
 	{"agent", "list", NULL, cmd_agent_list, ST,
 	 C | CLI_OPT_SCHOOL | CLI_OPT_JSON},
 	{"agent", "revoke", cmd_agent_revoke_check, cmd_agent_revoke, ST, C},
+	{"agent", "enroll-string", cmd_agent_enroll_string_check,
+	 cmd_agent_enroll_string, ST,
+	 C | CLI_OPT_SCHOOL | CLI_OPT_NAME | CLI_OPT_USES | CLI_OPT_EXPIRES},
 	{"agent", NULL, cmd_agent_check, NULL, 0, CLI_OPT_ALL},
+	{"agent-release", "status", NULL, cmd_agent_release_status, ST,
+	 C | CLI_OPT_SCHOOL | CLI_OPT_JSON},
+	{"agent-release", NULL, cmd_agent_release_check, NULL, 0, CLI_OPT_ALL},
 	{"events", "count", cmd_events_check, cmd_events_count, ST,
 	 C | CLI_OPT_AGENT | CLI_OPT_BOOT},
 	{"events", "list", cmd_events_check, cmd_events_list, ST,
@@ -254,6 +279,9 @@ static const struct {
 	{{"scope", required_argument, NULL, 'Y'}, CLI_OPT_SCOPE},
 	{{"format", required_argument, NULL, 'F'}, CLI_OPT_FORMAT},
 	{{"option", required_argument, NULL, 'o'}, CLI_OPT_OVERRIDE},
+	{{"schools", required_argument, NULL, 1000}, CLI_OPT_SCHOOLS},
+	{{"admin", required_argument, NULL, 1001}, CLI_OPT_ADMIN},
+	{{"non-interactive", no_argument, NULL, 1002}, CLI_OPT_NONINTERACTIVE},
 };
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
 
@@ -358,6 +386,9 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 		case 'B': cli->by = optarg; break;
 		case 'S': cli->snapshot = true; break;
 		case 'R': cli->province = true; break;
+		case 1000: cli->schools_csv = optarg; break;
+		case 1001: cli->admin = optarg; break;
+		case 1002: cli->non_interactive = true; break;
 		case 'h':
 			fputs(usage_text, stdout);
 			exit(EXIT_OK);

@@ -19,8 +19,24 @@ const char cli_usage_text[] =
 	"Commands:\n"
 	"  enroll --collector HOST:PORT --token T (--ca CAFILE | --ca-sha256 HEX)\n"
 	"         [--enroll-port N] [--state-dir DIR]\n"
+	"  enroll STRING | --from FILE [--state-dir DIR]\n"
 	"                      enroll this PC once; writes the key (0600), the\n"
-	"                      certificate, the pinned CA and, if missing, -c FILE\n"
+	"                      certificate, the pinned CA and, if missing, -c FILE.\n"
+	"                      STRING (EW1-...) is what 'eduwatch-collector agent\n"
+	"                      enroll-string' printed: address, token and CA\n"
+	"                      fingerprint, checksummed against typing mistakes\n"
+	"  upgrade install DIR VERSION [--rollback] [--root DIR]\n"
+	"                      install the files of DIR as release VERSION in\n"
+	"                      ROOT/agent-VERSION and switch ROOT/current to it\n"
+	"                      atomically (default root /usr/lib/eduwatch); never\n"
+	"                      a downgrade unless --rollback\n"
+	"  upgrade restore [--root DIR]   switch back to ROOT/previous\n"
+	"  upgrade status [--root DIR]    the current and previous releases\n"
+	"  upgrade watch --within 5m [--root DIR]\n"
+	"                      the watchdog after a swap: unless the agent of\n"
+	"                      -c restarts, connects and has events acked within\n"
+	"                      the time, switch back to ROOT/previous, write why\n"
+	"                      to ROOT/last-restore and exit 1\n"
 	"  run                 run in the foreground (SIGTERM stops, SIGHUP reloads)\n"
 	"  status              enrolled? running? connected? spool depth, last ack\n"
 	"  sniff --pcap FILE [--ioc FILE] [--gateway-mac MAC] [--json]\n"
@@ -78,6 +94,10 @@ int cli_parse(int argc, char **argv, struct cli *cli)
 		{"token", required_argument, NULL, 't'},
 		{"ca", required_argument, NULL, 'a'},
 		{"ca-sha256", required_argument, NULL, 'f'},
+		{"from", required_argument, NULL, 'F'},
+		{"root", required_argument, NULL, 'U'},
+		{"rollback", no_argument, NULL, 'B'},
+		{"within", required_argument, NULL, 'H'},
 		{"enroll-port", required_argument, NULL, 'e'},
 		{"state-dir", required_argument, NULL, 's'},
 		{"pcap", required_argument, NULL, 'p'},
@@ -118,6 +138,10 @@ int cli_parse(int argc, char **argv, struct cli *cli)
 		case 't': cli->token = optarg; break;
 		case 'a': cli->ca = optarg; break;
 		case 'f': cli->ca_sha256 = optarg; break;
+		case 'F': cli->from = optarg; break;
+		case 'U': cli->upgrade_root = optarg; break;
+		case 'B': cli->rollback = true; break;
+		case 'H': cli->within = optarg; break;
 		case 's': cli->state_dir = optarg; break;
 		case 'p': cli->pcap = optarg; break;
 		case 'i': cli->ioc = optarg; break;

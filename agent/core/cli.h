@@ -28,6 +28,10 @@ struct cli {
 	const char *token;
 	const char *ca;
 	const char *ca_sha256;
+	const char *from; /* enroll --from FILE: an enrollment string */
+	const char *upgrade_root; /* upgrade --root: the versioned releases */
+	bool rollback;		  /* upgrade install --rollback */
+	const char *within;	  /* upgrade watch --within DURATION */
 	const char *state_dir;
 	int enroll_port;
 	const char *pcap;
