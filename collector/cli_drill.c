@@ -508,15 +508,18 @@ static int64_t quantile(const int64_t *v, size_t n, int q)
 
 /* When each stage of an injection's timeline was reached, 0: not. The
  * AV "acted" only when it removed the sample; the cleanup counts only
- * when the agent verified it. detected and forwarded are not measured
- * yet (no per-injection scan result or delivery receipt is kept). */
+ * when the agent verified it; detected when the collector stored the
+ * PC's drill-flagged finding; forwarded when every SOC destination
+ * confirmed the drill alert. */
 static void target_stages(const struct store_drill_target *t,
 			  int64_t out[DRILL_STAGE_COUNT])
 {
 	memset(out, 0, DRILL_STAGE_COUNT * sizeof(int64_t));
 	out[DRILL_STAGE_INJECTED] = t->injected_us;
 	out[DRILL_STAGE_AV_ACTED] = t->av_removed ? t->av_checked_us : 0;
+	out[DRILL_STAGE_DETECTED] = t->detected_us;
 	out[DRILL_STAGE_ALERT_RAISED] = t->alert_us;
+	out[DRILL_STAGE_FORWARDED] = t->forwarded_us;
 	out[DRILL_STAGE_ACKNOWLEDGED] = t->ack_us;
 	out[DRILL_STAGE_RESOLVED] = t->resolved_us;
 	out[DRILL_STAGE_CLEANED_UP] = t->clean_verified ? t->cleaned_us : 0;
@@ -527,29 +530,62 @@ static bool took_part(const struct store_drill_target *t)
 	return t->command != 0 || t->abort_command != 0;
 }
 
+/* The stages with no person in them: a PC "passed" the drill when the
+ * whole chain ran, from the injection to the SOC and a verified
+ * cleanup. The AV's removal is measured, never required (an AV that
+ * removed the sample before the scan still leaves the marker). */
+static const enum drill_stage chain[] = {
+	DRILL_STAGE_INJECTED, DRILL_STAGE_DETECTED, DRILL_STAGE_ALERT_RAISED,
+	DRILL_STAGE_FORWARDED, DRILL_STAGE_CLEANED_UP};
+
+static bool chain_complete(const struct store_drill_target *t)
+{
+	int64_t st[DRILL_STAGE_COUNT];
+	target_stages(t, st);
+	for (size_t i = 0; i < sizeof(chain) / sizeof(*chain); i++)
+		if (st[chain[i]] <= 0)
+			return false;
+	return true;
+}
+
+/* A school's (or the province's) result: passed when every PC that
+ * took part ran the whole chain, partial when some did, failed when
+ * none did; "none" when no PC took part. */
+static const char *board_result(size_t part, size_t complete)
+{
+	if (part == 0)
+		return "none";
+	return complete == part ? "passed" : complete ? "partial" : "failed";
+}
+
 /* One scoreboard row: the targets of one school (or all, school NULL). */
 static void board_row(FILE *f, const struct store_drill_target *ts, size_t n,
 		      const char *school, int64_t *scratch, bool json,
 		      bool first)
 {
-	size_t targets = 0, part = 0;
+	size_t targets = 0, part = 0, complete = 0;
 	for (size_t i = 0; i < n; i++)
 		if (school == NULL || strcmp(ts[i].school, school) == 0) {
 			targets++;
 			part += took_part(&ts[i]);
+			complete += took_part(&ts[i]) &&
+				    chain_complete(&ts[i]);
 		}
+	const char *result = board_result(part, complete);
 	char key[STORE_CODE_MAX + 8];
 	snprintf(key, sizeof(key), "%s%s", school ? "school:" : "province",
 		 school ? school : "");
 	if (json) {
 		fprintf(f, "%s{\"scope\":", first ? "" : ",");
 		json_print_string(f, key);
-		fprintf(f, ",\"targets\":%zu,\"took_part\":%zu,\"stages\":{",
-			targets, part);
+		fprintf(f, ",\"targets\":%zu,\"took_part\":%zu,\"result\":"
+			"\"%s\",\"complete\":%zu,\"stages\":{", targets, part,
+			result, complete);
 	} else {
 		char safe[SAFE_CAP(sizeof(key))];
-		fprintf(f, "  %-16s targets %zu, took part %zu\n",
-			SAFE(safe, key), targets, part);
+		fprintf(f, "  %-16s targets %zu, took part %zu, result %s (%zu "
+			"of %zu PCs ran injected-detected-alert-SOC-cleanup)\n",
+			SAFE(safe, key), targets, part, result, complete, part);
 	}
 	for (int s = 0; s < DRILL_STAGE_COUNT; s++) {
 		size_t k = 0;
@@ -614,9 +650,10 @@ static void print_target_json(FILE *f, const struct store_drill_target *t,
 	print_time(f, t->abort_sent_us, true);
 	fprintf(f, ",\"av_checked\":");
 	print_time(f, t->av_checked_us, true);
-	fprintf(f, ",\"av_removed\":%s,\"cleanup_verified\":%s,\"timeline\":{",
+	fprintf(f, ",\"av_removed\":%s,\"cleanup_verified\":%s,"
+		"\"forwarded_to\":%d,\"timeline\":{",
 		t->av_removed ? "true" : "false",
-		t->clean_verified ? "true" : "false");
+		t->clean_verified ? "true" : "false", t->forwarded_dests);
 	for (int s = 0; s < DRILL_STAGE_COUNT; s++) {
 		fprintf(f, "%s\"%s\":", s ? "," : "", drill_stage_name(s));
 		print_time(f, st[s], true);

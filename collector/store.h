@@ -627,6 +627,11 @@ struct store_drill_target {
 	int64_t injected_us, av_checked_us, cleaned_us;
 	bool av_removed, clean_verified;
 	int64_t alert_us, ack_us, resolved_us;
+	/* detected: the collector stored the PC's drill-flagged finding;
+	 * forwarded: every SOC destination confirmed the first drill alert
+	 * (forwarded_dests of them). */
+	int64_t detected_us, forwarded_us;
+	int forwarded_dests;
 };
 
 /* -EEXIST when the name is taken. */

@@ -134,6 +134,9 @@ static int target_row(void *arg, sqlite3_stmt *q)
 	t.alert_us = sqlite3_column_int64(q, 15);
 	t.ack_us = sqlite3_column_int64(q, 16);
 	t.resolved_us = sqlite3_column_int64(q, 17);
+	t.detected_us = sqlite3_column_int64(q, 18);
+	t.forwarded_us = sqlite3_column_int64(q, 19);
+	t.forwarded_dests = sqlite3_column_int(q, 20);
 	c->cb(c->arg, &t);
 	return 0;
 }

@@ -20,6 +20,7 @@ static const char *const stage_names[DRILL_STAGE_COUNT] = {
 static const char *const known_commands[] = {
 	"drill.malware-drop",
 	"drill.agent-silence",
+	"drill.usb-worm",
 };
 
 #define F(key, type, member, size, def, lo, hi)                            \
@@ -121,7 +122,7 @@ static int validate(const char *name, const char *id,
 	if (!drill_command_known(out->command)) {
 		snprintf(err, errlen, "%s: key 'command': unknown injection "
 			 "'%.64s' (known: drill.malware-drop, "
-			 "drill.agent-silence)", name, out->command);
+			 "drill.usb-worm, drill.agent-silence)", name, out->command);
 		return -EINVAL;
 	}
 	return check_stages(name, out, err, errlen);
