@@ -328,6 +328,15 @@ int cmd_drill_start(struct cli *cli, struct cli_env *env)
 			"closed; plan it again\n", d.name);
 		return EXIT_USAGE;
 	}
+	/* plan allows 7 days; a longer window was written into the store
+	 * by something else, and no agent would accept its commands. */
+	if (d.window_end_us - now > 7LL * 86400 * 1000000) {
+		fprintf(stderr, "eduwatch-collector: drill '%s': its window "
+			"ends more than 7 days ahead, which plan never allows; "
+			"the campaign was altered: abort it and plan again\n",
+			d.name);
+		return EXIT_USAGE;
+	}
 	drills_dir(cli, &env->settings, dir, sizeof(dir));
 	if (drill_scenario_load(dir, d.scenario, &sc, err, sizeof(err)) != 0) {
 		fprintf(stderr, "eduwatch-collector: %s\n", err);
