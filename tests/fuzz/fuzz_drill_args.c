@@ -11,6 +11,7 @@
 #include <msgpack.h>
 
 #include "agent/drill/drill_args.h"
+#include "common/wire.h"
 
 /* A fixed "now" (2026-12-02): the window checks are then deterministic. */
 #define FUZZ_NOW_US 1796169600000000LL
@@ -18,6 +19,10 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	/* As on the wire: the frame's msgpack is checked (sizes against the
+	 * bytes present, depth) before it is unpacked. */
+	if (wire_check_msgpack((const char *)data, size, 8) != 0)
+		return 0;
 	msgpack_unpacked up;
 	msgpack_unpacked_init(&up);
 	if (msgpack_unpack_next(&up, (const char *)data, size, NULL) ==

@@ -112,6 +112,15 @@ check "a campaign whose window was pushed 400 days ahead does not start ($r)" \
 check "and queued nothing" eq "$(q "SELECT count(*) FROM commands WHERE type LIKE 'drill.%'")" 0
 C drill abort --name far --by org >/dev/null
 
+# A real EICAR found on a1 before the drill: a real alert, which the
+# drill's finding of the same file must neither fold into nor hide.
+S="$WORK/samples"
+mkdir -p "$S"
+printf '%s%s' 'X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-' 'STANDARD-ANTIVIRUS-TEST-FILE!$H+H*' >"$S/eicar.com"
+C command send --agent "${AID[a1]}" --type scan --kind paths --path "$S" >/dev/null
+real_alert() { [ "$(q "SELECT count(*) FROM alerts WHERE drill = 0 AND rule = 'yara-match' AND agent = '${AID[a1]}'")" = 1 ]; }
+check "a1's real EICAR raises a real alert" wait_for 60 real_alert
+
 # ---- usb-worm over a commune ----
 C drill plan --name u1 --type usb-worm --by org --commune "Xã Diễn Tập" --expires 10m >/dev/null
 C drill approve --name u1 --by admin >/dev/null
@@ -125,11 +134,16 @@ done
 check "b1 refuses a volume folder others can write" \
 	wait_for 60 ev b1 '"type":"drill.usb-worm","ok":false,"msg":"refused: drill folder'
 check "and wrote nothing there" test -z "$(ls -A "$WORK/b1/usb")"
-deliveries() { [ "$(q "SELECT count(*) FROM drill_deliveries")" -ge 4 ]; }
+deliveries() { [ "$(q "SELECT count(*) FROM drill_deliveries")" -ge 8 ]; }
 check "each drill alert is confirmed by both SOC destinations" wait_for 60 deliveries
 check "the SOC sees the alerts tagged as a drill" grep -q '"tags":\["drill"\]' "$WORK/soc1.log"
 check "no real (non-drill) alert came from the drill's files" \
-	eq "$(q "SELECT count(*) FROM alerts WHERE drill = 0 AND rule = 'yara-match'")" 0
+	eq "$(q "SELECT count(*) FROM alerts WHERE drill = 0 AND rule = 'yara-match'")" 1
+check "the real alert was not folded into by the drill's finding of the same file" \
+	eq "$(q "SELECT count FROM alerts WHERE drill = 0 AND rule = 'yara-match'")" 1
+EICAR_SHA=$(sha256sum "$S/eicar.com" | cut -d' ' -f1)
+check "the drill's EICAR finding is an alert of its own, keyed by the campaign" \
+	eq "$(q "SELECT count(*) FROM alerts WHERE drill = 1 AND agent = '${AID[a1]}' AND file_hash = '$EICAR_SHA' AND dedupe_key LIKE '%|drill:'||(SELECT id FROM drill_campaigns WHERE name='u1')")" 1
 for n in a1 a2; do
 	check "$n cleans up and verifies it" wait_for 60 ev $n '"kind":"drill.cleaned_up".*"verified":true'
 	check "$n's volume is empty after cleanup (autorun.inf included)" test -z "$(ls -A "$WORK/$n/usb")"
