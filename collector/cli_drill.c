@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "collector/drill/drill_scenario.h"
+#include "collector/drill/drill_timeline.h"
 #include "common/alloc.h"
 #include "common/jsonout.h"
 #include "common/textsafe.h"
@@ -515,58 +516,6 @@ static int64_t quantile(const int64_t *v, size_t n, int q)
 	return v[rank ? rank - 1 : 0];
 }
 
-/* When each stage of an injection's timeline was reached, 0: not. The
- * AV "acted" only when it removed the sample; the cleanup counts only
- * when the agent verified it; detected when the collector stored the
- * PC's drill-flagged finding; forwarded when every SOC destination
- * confirmed the drill alert. */
-static void target_stages(const struct store_drill_target *t,
-			  int64_t out[DRILL_STAGE_COUNT])
-{
-	memset(out, 0, DRILL_STAGE_COUNT * sizeof(int64_t));
-	out[DRILL_STAGE_INJECTED] = t->injected_us;
-	out[DRILL_STAGE_AV_ACTED] = t->av_removed ? t->av_checked_us : 0;
-	out[DRILL_STAGE_DETECTED] = t->detected_us;
-	out[DRILL_STAGE_ALERT_RAISED] = t->alert_us;
-	out[DRILL_STAGE_FORWARDED] = t->forwarded_us;
-	out[DRILL_STAGE_ACKNOWLEDGED] = t->ack_us;
-	out[DRILL_STAGE_RESOLVED] = t->resolved_us;
-	out[DRILL_STAGE_CLEANED_UP] = t->clean_verified ? t->cleaned_us : 0;
-}
-
-static bool took_part(const struct store_drill_target *t)
-{
-	return t->command != 0 || t->abort_command != 0;
-}
-
-/* The stages with no person in them: a PC "passed" the drill when the
- * whole chain ran, from the injection to the SOC and a verified
- * cleanup. The AV's removal is measured, never required (an AV that
- * removed the sample before the scan still leaves the marker). */
-static const enum drill_stage chain[] = {
-	DRILL_STAGE_INJECTED, DRILL_STAGE_DETECTED, DRILL_STAGE_ALERT_RAISED,
-	DRILL_STAGE_FORWARDED, DRILL_STAGE_CLEANED_UP};
-
-static bool chain_complete(const struct store_drill_target *t)
-{
-	int64_t st[DRILL_STAGE_COUNT];
-	target_stages(t, st);
-	for (size_t i = 0; i < sizeof(chain) / sizeof(*chain); i++)
-		if (st[chain[i]] <= 0)
-			return false;
-	return true;
-}
-
-/* A school's (or the province's) result: passed when every PC that
- * took part ran the whole chain, partial when some did, failed when
- * none did; "none" when no PC took part. */
-static const char *board_result(size_t part, size_t complete)
-{
-	if (part == 0)
-		return "none";
-	return complete == part ? "passed" : complete ? "partial" : "failed";
-}
-
 /* One scoreboard row: the targets of one school (or all, school NULL). */
 static void board_row(FILE *f, const struct store_drill_target *ts, size_t n,
 		      const char *school, int64_t *scratch, bool json,
@@ -576,11 +525,10 @@ static void board_row(FILE *f, const struct store_drill_target *ts, size_t n,
 	for (size_t i = 0; i < n; i++)
 		if (school == NULL || strcmp(ts[i].school, school) == 0) {
 			targets++;
-			part += took_part(&ts[i]);
-			complete += took_part(&ts[i]) &&
-				    chain_complete(&ts[i]);
+			part += drill_target_took_part(&ts[i]);
+			complete += drill_target_passed(&ts[i]);
 		}
-	const char *result = board_result(part, complete);
+	const char *result = drill_result(part, complete);
 	char key[STORE_CODE_MAX + 8];
 	snprintf(key, sizeof(key), "%s%s", school ? "school:" : "province",
 		 school ? school : "");
@@ -601,9 +549,9 @@ static void board_row(FILE *f, const struct store_drill_target *ts, size_t n,
 		for (size_t i = 0; i < n; i++) {
 			int64_t st[DRILL_STAGE_COUNT];
 			if ((school && strcmp(ts[i].school, school) != 0) ||
-			    !took_part(&ts[i]))
+			    !drill_target_took_part(&ts[i]))
 				continue;
-			target_stages(&ts[i], st);
+			drill_target_stages(&ts[i], st);
 			if (st[s] > 0)
 				scratch[k++] = st[s] > ts[i].issued_us ?
 					(st[s] - ts[i].issued_us) / 1000 : 0;
@@ -644,7 +592,7 @@ static void print_target_json(FILE *f, const struct store_drill_target *t,
 			      bool first)
 {
 	int64_t st[DRILL_STAGE_COUNT];
-	target_stages(t, st);
+	drill_target_stages(t, st);
 	fputs(first ? "{\"agent\":" : ",{\"agent\":", f);
 	json_print_string(f, t->agent);
 	fputs(",\"school\":", f);
@@ -721,14 +669,14 @@ static void print_text(FILE *f, const struct store_drill *d,
 		char sa[SAFE_CAP(sizeof(t->agent))];
 		fprintf(f, "  PC %s (school %s): %s\n", SAFE(sa, t->agent),
 			t->school, t->status);
-		if (!took_part(t))
+		if (!drill_target_took_part(t))
 			continue;
 		fputs("    queued        ", f);
 		print_time(f, t->issued_us, false);
 		fputs("\n    delivered     ", f);
 		print_time(f, t->sent_us, false);
 		fputc('\n', f);
-		target_stages(t, st);
+		drill_target_stages(t, st);
 		for (int s = 0; s < DRILL_STAGE_COUNT; s++) {
 			fprintf(f, "    %-13s ", drill_stage_name(s));
 			print_time(f, st[s], false);

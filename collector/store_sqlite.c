@@ -472,4 +472,5 @@ const struct store_backend store_sqlite_backend = {
 	.drill_transition = sqlite_drill_transition,
 	.drill_target_put = sqlite_drill_target_put,
 	.drill_targets = sqlite_drill_targets,
+	.drill_list = sqlite_drill_list,
 };

@@ -443,6 +443,13 @@ static const struct {
 		" LEFT JOIN commands c ON c.id = t.command"
 		" LEFT JOIN commands k ON k.id = t.abort_command"
 		" WHERE t.campaign = ?1 ORDER BY t.school, t.agent"},
+	[SQ_DRILL_LIST] = {"drill_list",
+		"SELECT id, name, organiser, scenario, scope, window_start,"
+		" window_end, state, coalesce(approver, ''),"
+		" coalesce(approved, 0), coalesce(started, 0),"
+		" coalesce(ended, 0), coalesce(ended_by, ''), created"
+		" FROM drill_campaigns WHERE started >= ?1 AND started < ?2"
+		" ORDER BY started, id"},
 #undef SYSTEM_COLUMNS
 };
 

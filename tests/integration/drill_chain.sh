@@ -210,6 +210,31 @@ T=$(C drill status --name u1)
 check "text status shows the stages and the results" \
 	grep -Pzq "detected +20(.|\n)*forwarded +20(.|\n)*school:S1 +targets 2, took part 2, result passed(.|\n)*school:S2 +targets 1, took part 1, result failed" <<<"$T"
 
+# ---- the drill section of the six-monthly report ----
+month=$(date -u +%-m); year=$(date -u +%Y)
+if [ "$month" -eq 12 ]; then period="$((year + 1))-H1"; elif [ "$month" -le 5 ]; then period="$year-H1"; else period="$year"; fi
+C report export --period "$period" --scope "commune:Xã Diễn Tập" --format json --out "$WORK/report.json" >/dev/null 2>"$WORK/report.err"
+check "the report of the commune is exported ($(head -c 200 "$WORK/report.err"))" test -s "$WORK/report.json"
+$PY - "$WORK/report.json" "$J" <<'PYEOF' >"$WORK/report.check"
+import json, sys
+m = json.load(open(sys.argv[1]))
+j = json.loads(sys.argv[2])
+sec = [s for s in m["sections"] if s["key"] == "drills"][0]
+fig = {f["key"]: f["value"] for f in sec["figures"]}
+rows = {r[0]: r for t in sec["tables"] if t["key"] == "drills" for r in t["rows"]}
+prov = [b for b in j["scoreboard"] if b["scope"] == "province"][0]
+part, det, passed = prov["took_part"], prov["stages"]["detected"]["reached"], prov["complete"]
+u1 = rows.get("u1")
+ok = (fig["drill.held"] == 1 and fig["drill.pcs"] == part and
+      abs(fig["drill.detection_rate"] - round(10000 * det / part) / 100) < 0.011 and
+      abs(fig["drill.pass_rate"] - round(10000 * passed / part) / 100) < 0.011 and
+      u1 is not None and u1[1] == "usb-worm" and u1[3] == part and u1[4] == det
+      and u1[6] == passed and u1[7] == prov["result"] and "far" not in rows)
+print("report", "ok" if ok else "differs: %r %r" % (fig, rows))
+PYEOF
+check "the report's drill section equals the campaign's scoreboard ($(cat "$WORK/report.check" | head -c 300))" \
+	grep -q "^report ok" "$WORK/report.check"
+
 # ---- a drill command delivered after its signed deadline ----
 C drill plan --name late --type malware-drop --by org --school S3 --expires 6s >/dev/null
 C drill approve --name late --by admin >/dev/null
