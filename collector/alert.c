@@ -223,6 +223,20 @@ size_t alert_evaluate(void *arg, const struct event *ev,
 			json = evidence_json(body);
 		char extra[200];
 		dedupe_extra(r, body, extra, sizeof(extra));
+		/* A drill's finding never folds into a real alert of the same
+		 * key, nor a real one into a drill's (a real infection hidden
+		 * as a drill for the suppress window), and each campaign gets
+		 * its own alert to time. */
+		uint64_t campaign = 0;
+		if (ev->drill && body &&
+		    wire_get_u64(body, "campaign_id", &campaign) != 0)
+			campaign = 0;
+		if (ev->drill) {
+			size_t used = strlen(extra);
+			snprintf(extra + used, sizeof(extra) - used,
+				 "%sdrill:%llu", used ? "|" : "",
+				 (unsigned long long)campaign);
+		}
 		alert_from_rule(r, ev->agent, extra,
 				json ? json
 				: body ? "{\"note\":\"evidence too large; see the "

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "collector/drill/drill_scenario.h"
+#include "collector/drill/drill_timeline.h"
 #include "common/alloc.h"
 #include "common/jsonout.h"
 #include "common/textsafe.h"
@@ -328,6 +329,15 @@ int cmd_drill_start(struct cli *cli, struct cli_env *env)
 			"closed; plan it again\n", d.name);
 		return EXIT_USAGE;
 	}
+	/* plan allows 7 days; a longer window was written into the store
+	 * by something else, and no agent would accept its commands. */
+	if (d.window_end_us - now > 7LL * 86400 * 1000000) {
+		fprintf(stderr, "eduwatch-collector: drill '%s': its window "
+			"ends more than 7 days ahead, which plan never allows; "
+			"the campaign was altered: abort it and plan again\n",
+			d.name);
+		return EXIT_USAGE;
+	}
 	drills_dir(cli, &env->settings, dir, sizeof(dir));
 	if (drill_scenario_load(dir, d.scenario, &sc, err, sizeof(err)) != 0) {
 		fprintf(stderr, "eduwatch-collector: %s\n", err);
@@ -506,59 +516,42 @@ static int64_t quantile(const int64_t *v, size_t n, int q)
 	return v[rank ? rank - 1 : 0];
 }
 
-/* When each stage of an injection's timeline was reached, 0: not. The
- * AV "acted" only when it removed the sample; the cleanup counts only
- * when the agent verified it. detected and forwarded are not measured
- * yet (no per-injection scan result or delivery receipt is kept). */
-static void target_stages(const struct store_drill_target *t,
-			  int64_t out[DRILL_STAGE_COUNT])
-{
-	memset(out, 0, DRILL_STAGE_COUNT * sizeof(int64_t));
-	out[DRILL_STAGE_INJECTED] = t->injected_us;
-	out[DRILL_STAGE_AV_ACTED] = t->av_removed ? t->av_checked_us : 0;
-	out[DRILL_STAGE_ALERT_RAISED] = t->alert_us;
-	out[DRILL_STAGE_ACKNOWLEDGED] = t->ack_us;
-	out[DRILL_STAGE_RESOLVED] = t->resolved_us;
-	out[DRILL_STAGE_CLEANED_UP] = t->clean_verified ? t->cleaned_us : 0;
-}
-
-static bool took_part(const struct store_drill_target *t)
-{
-	return t->command != 0 || t->abort_command != 0;
-}
-
 /* One scoreboard row: the targets of one school (or all, school NULL). */
 static void board_row(FILE *f, const struct store_drill_target *ts, size_t n,
 		      const char *school, int64_t *scratch, bool json,
 		      bool first)
 {
-	size_t targets = 0, part = 0;
+	size_t targets = 0, part = 0, complete = 0;
 	for (size_t i = 0; i < n; i++)
 		if (school == NULL || strcmp(ts[i].school, school) == 0) {
 			targets++;
-			part += took_part(&ts[i]);
+			part += drill_target_took_part(&ts[i]);
+			complete += drill_target_passed(&ts[i]);
 		}
+	const char *result = drill_result(part, complete);
 	char key[STORE_CODE_MAX + 8];
 	snprintf(key, sizeof(key), "%s%s", school ? "school:" : "province",
 		 school ? school : "");
 	if (json) {
 		fprintf(f, "%s{\"scope\":", first ? "" : ",");
 		json_print_string(f, key);
-		fprintf(f, ",\"targets\":%zu,\"took_part\":%zu,\"stages\":{",
-			targets, part);
+		fprintf(f, ",\"targets\":%zu,\"took_part\":%zu,\"result\":"
+			"\"%s\",\"complete\":%zu,\"stages\":{", targets, part,
+			result, complete);
 	} else {
 		char safe[SAFE_CAP(sizeof(key))];
-		fprintf(f, "  %-16s targets %zu, took part %zu\n",
-			SAFE(safe, key), targets, part);
+		fprintf(f, "  %-16s targets %zu, took part %zu, result %s (%zu "
+			"of %zu PCs ran injected-detected-alert-SOC-cleanup)\n",
+			SAFE(safe, key), targets, part, result, complete, part);
 	}
 	for (int s = 0; s < DRILL_STAGE_COUNT; s++) {
 		size_t k = 0;
 		for (size_t i = 0; i < n; i++) {
 			int64_t st[DRILL_STAGE_COUNT];
 			if ((school && strcmp(ts[i].school, school) != 0) ||
-			    !took_part(&ts[i]))
+			    !drill_target_took_part(&ts[i]))
 				continue;
-			target_stages(&ts[i], st);
+			drill_target_stages(&ts[i], st);
 			if (st[s] > 0)
 				scratch[k++] = st[s] > ts[i].issued_us ?
 					(st[s] - ts[i].issued_us) / 1000 : 0;
@@ -599,7 +592,7 @@ static void print_target_json(FILE *f, const struct store_drill_target *t,
 			      bool first)
 {
 	int64_t st[DRILL_STAGE_COUNT];
-	target_stages(t, st);
+	drill_target_stages(t, st);
 	fputs(first ? "{\"agent\":" : ",{\"agent\":", f);
 	json_print_string(f, t->agent);
 	fputs(",\"school\":", f);
@@ -614,9 +607,10 @@ static void print_target_json(FILE *f, const struct store_drill_target *t,
 	print_time(f, t->abort_sent_us, true);
 	fprintf(f, ",\"av_checked\":");
 	print_time(f, t->av_checked_us, true);
-	fprintf(f, ",\"av_removed\":%s,\"cleanup_verified\":%s,\"timeline\":{",
+	fprintf(f, ",\"av_removed\":%s,\"cleanup_verified\":%s,"
+		"\"forwarded_to\":%d,\"timeline\":{",
 		t->av_removed ? "true" : "false",
-		t->clean_verified ? "true" : "false");
+		t->clean_verified ? "true" : "false", t->forwarded_dests);
 	for (int s = 0; s < DRILL_STAGE_COUNT; s++) {
 		fprintf(f, "%s\"%s\":", s ? "," : "", drill_stage_name(s));
 		print_time(f, st[s], true);
@@ -675,14 +669,14 @@ static void print_text(FILE *f, const struct store_drill *d,
 		char sa[SAFE_CAP(sizeof(t->agent))];
 		fprintf(f, "  PC %s (school %s): %s\n", SAFE(sa, t->agent),
 			t->school, t->status);
-		if (!took_part(t))
+		if (!drill_target_took_part(t))
 			continue;
 		fputs("    queued        ", f);
 		print_time(f, t->issued_us, false);
 		fputs("\n    delivered     ", f);
 		print_time(f, t->sent_us, false);
 		fputc('\n', f);
-		target_stages(t, st);
+		drill_target_stages(t, st);
 		for (int s = 0; s < DRILL_STAGE_COUNT; s++) {
 			fprintf(f, "    %-13s ", drill_stage_name(s));
 			print_time(f, st[s], false);

@@ -534,6 +534,15 @@ int store_drill_target_put(struct store *st,
 	return st->backend->drill_target_put(st, t);
 }
 
+int store_drill_list(struct store *st, int64_t from_us, int64_t end_us,
+		     void (*cb)(void *arg, const struct store_drill *d),
+		     void *arg)
+{
+	if (st->backend->drill_list == NULL)
+		return -ENOTSUP;
+	return st->backend->drill_list(st, from_us, end_us, cb, arg);
+}
+
 int store_drill_targets(struct store *st, uint64_t campaign,
 			void (*cb)(void *arg,
 				   const struct store_drill_target *t),

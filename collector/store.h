@@ -627,6 +627,11 @@ struct store_drill_target {
 	int64_t injected_us, av_checked_us, cleaned_us;
 	bool av_removed, clean_verified;
 	int64_t alert_us, ack_us, resolved_us;
+	/* detected: the collector stored the PC's drill-flagged finding;
+	 * forwarded: every SOC destination confirmed the first drill alert
+	 * (forwarded_dests of them). */
+	int64_t detected_us, forwarded_us;
+	int forwarded_dests;
 };
 
 /* -EEXIST when the name is taken. */
@@ -648,6 +653,12 @@ int store_drill_transition(struct store *st, uint64_t id, const char *from,
 EW_MUST_CHECK
 int store_drill_target_put(struct store *st,
 			   const struct store_drill_target *t);
+/* The campaigns that started within [from_us, end_us), oldest first
+ * (the reports' drill section). -ENOTSUP on a backend without drills. */
+EW_MUST_CHECK
+int store_drill_list(struct store *st, int64_t from_us, int64_t end_us,
+		     void (*cb)(void *arg, const struct store_drill *d),
+		     void *arg);
 EW_MUST_CHECK
 int store_drill_targets(struct store *st, uint64_t campaign,
 			void (*cb)(void *arg,

@@ -184,6 +184,9 @@ struct store_backend {
 				const char *who);
 	int (*drill_target_put)(struct store *st,
 				const struct store_drill_target *t);
+	int (*drill_list)(struct store *st, int64_t from_us, int64_t end_us,
+			  void (*cb)(void *, const struct store_drill *),
+			  void *arg);
 	int (*drill_targets)(struct store *st, uint64_t campaign,
 			     void (*cb)(void *,
 					const struct store_drill_target *),

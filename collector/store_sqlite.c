@@ -180,6 +180,22 @@ static const char *const migrations[] = {
 	"  agent TEXT NOT NULL, school TEXT NOT NULL, status TEXT NOT NULL,"
 	"  command INTEGER, abort_command INTEGER, at INTEGER NOT NULL,"
 	"  PRIMARY KEY(campaign, agent)) WITHOUT ROWID;",
+	/* 11: when each drill alert reached each SOC destination. The
+	 * forwarder dequeues an alert once its destination confirmed it;
+	 * a trigger notes that moment for drill alerts only (a real alert
+	 * needs no receipt kept), and not for one parked as a dead letter
+	 * (refused is not delivered). The drill's "forwarded" stage reads
+	 * it. */
+	"CREATE TABLE IF NOT EXISTS drill_deliveries(dest TEXT NOT NULL,"
+	"  alert INTEGER NOT NULL, at INTEGER NOT NULL,"
+	"  PRIMARY KEY(alert, dest)) WITHOUT ROWID;"
+	"CREATE TRIGGER IF NOT EXISTS drill_delivered AFTER DELETE ON"
+	"  forward_queue WHEN (SELECT drill FROM alerts WHERE id = OLD.alert)"
+	"  = 1 AND NOT EXISTS (SELECT 1 FROM dead_letters d WHERE"
+	"  d.dest = OLD.dest AND d.alert = OLD.alert) BEGIN"
+	"  INSERT OR IGNORE INTO drill_deliveries(dest, alert, at) VALUES("
+	"  OLD.dest, OLD.alert, CAST((julianday('now') - 2440587.5)"
+	"  * 86400000000.0 AS INTEGER)); END;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -456,4 +472,5 @@ const struct store_backend store_sqlite_backend = {
 	.drill_transition = sqlite_drill_transition,
 	.drill_target_put = sqlite_drill_target_put,
 	.drill_targets = sqlite_drill_targets,
+	.drill_list = sqlite_drill_list,
 };

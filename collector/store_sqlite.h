@@ -125,6 +125,7 @@ enum sq_id {
 	SQ_DRILL_TRANSITION,
 	SQ_DRILL_TARGET_PUT,
 	SQ_DRILL_TARGETS,
+	SQ_DRILL_LIST,
 	SQ_COUNT
 };
 
@@ -473,6 +474,9 @@ int sqlite_drill_transition(struct store *st, uint64_t id, const char *from,
 			    const char *to, const char *who);
 int sqlite_drill_target_put(struct store *st,
 			    const struct store_drill_target *t);
+int sqlite_drill_list(struct store *st, int64_t from_us, int64_t end_us,
+		      void (*cb)(void *, const struct store_drill *),
+		      void *arg);
 int sqlite_drill_targets(struct store *st, uint64_t campaign,
 			 void (*cb)(void *, const struct store_drill_target *),
 			 void *arg);

@@ -61,6 +61,30 @@ int sqlite_drill_get(struct store *st, const char *name,
 	return rc;
 }
 
+struct drill_cb {
+	void (*cb)(void *, const struct store_drill *);
+	void *arg;
+};
+
+static int drill_list_row(void *arg, sqlite3_stmt *q)
+{
+	struct drill_cb *c = arg;
+	struct store_drill d;
+	memset(&d, 0, sizeof(d));
+	drill_row(&d, q);
+	c->cb(c->arg, &d);
+	return 0;
+}
+
+int sqlite_drill_list(struct store *st, int64_t from_us, int64_t end_us,
+		      void (*cb)(void *, const struct store_drill *),
+		      void *arg)
+{
+	struct drill_cb c = {cb, arg};
+	return RUN(st, SQ_DRILL_LIST, SQ_ARGS(SQ_INT(from_us), SQ_INT(end_us)),
+		   drill_list_row, &c, NULL);
+}
+
 int sqlite_drill_transition(struct store *st, uint64_t id, const char *from,
 			    const char *to, const char *who)
 {
@@ -134,6 +158,9 @@ static int target_row(void *arg, sqlite3_stmt *q)
 	t.alert_us = sqlite3_column_int64(q, 15);
 	t.ack_us = sqlite3_column_int64(q, 16);
 	t.resolved_us = sqlite3_column_int64(q, 17);
+	t.detected_us = sqlite3_column_int64(q, 18);
+	t.forwarded_us = sqlite3_column_int64(q, 19);
+	t.forwarded_dests = sqlite3_column_int(q, 20);
 	c->cb(c->arg, &t);
 	return 0;
 }

@@ -421,11 +421,35 @@ static const struct {
 		"  LIMIT 1),"
 		" (SELECT a.resolved FROM alerts a WHERE a.agent = t.agent AND"
 		"  a.drill = 1 AND a.first >= c.issued ORDER BY a.first"
-		"  LIMIT 1)"
+		"  LIMIT 1),"
+		/* detected: the collector stored a drill-flagged finding of
+		 * the PC's own checks (a scan match, an AV event), not one of
+		 * the drill's bookkeeping events. */
+		" (SELECT min(e.received) FROM events e WHERE e.agent = t.agent"
+		"  AND e.drill = 1 AND e.kind NOT LIKE 'drill.%'"
+		"  AND e.received >= c.issued),"
+		/* forwarded: the first drill alert was confirmed by every SOC
+		 * destination it was queued for (none still waiting). */
+		" (SELECT CASE WHEN EXISTS (SELECT 1 FROM forward_queue q"
+		"  WHERE q.alert = x.id) THEN NULL ELSE max(f.at) END"
+		"  FROM (SELECT a.id FROM alerts a WHERE a.agent = t.agent AND"
+		"  a.drill = 1 AND a.first >= c.issued ORDER BY a.first"
+		"  LIMIT 1) x JOIN drill_deliveries f ON f.alert = x.id),"
+		" (SELECT count(*) FROM drill_deliveries f WHERE f.alert ="
+		"  (SELECT a.id FROM alerts a WHERE a.agent = t.agent AND"
+		"  a.drill = 1 AND a.first >= c.issued ORDER BY a.first"
+		"  LIMIT 1))"
 		" FROM drill_targets t"
 		" LEFT JOIN commands c ON c.id = t.command"
 		" LEFT JOIN commands k ON k.id = t.abort_command"
 		" WHERE t.campaign = ?1 ORDER BY t.school, t.agent"},
+	[SQ_DRILL_LIST] = {"drill_list",
+		"SELECT id, name, organiser, scenario, scope, window_start,"
+		" window_end, state, coalesce(approver, ''),"
+		" coalesce(approved, 0), coalesce(started, 0),"
+		" coalesce(ended, 0), coalesce(ended_by, ''), created"
+		" FROM drill_campaigns WHERE started >= ?1 AND started < ?2"
+		" ORDER BY started, id"},
 #undef SYSTEM_COLUMNS
 };
 

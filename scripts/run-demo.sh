@@ -110,6 +110,28 @@ agent_id=$("${COLLECTOR[@]}" agent list --json -c "$CONF" | grep -o '"id":"[^"]*
 	--kind full -c "$CONF" >/dev/null 2>&1
 sleep 3
 
+# A demo incident drill on the local agent (issue 19): planned by a
+# drill organiser, approved by the admin (a second person), started with
+# a signed command that expires with its 30-minute window. The agent
+# writes EICAR and the drill marker in its own drill folder, its scan
+# finds them, the alert is raised, and the cleanup is verified; the
+# timeline is printed below and shown in the console's drill page.
+if [ ! -f "$DEMO/drill-organiser.txt" ]; then
+	(umask 077; "${COLLECTOR[@]}" user add drill-organiser drill_organiser -c "$CONF" \
+		>"$DEMO/drill-organiser.txt")
+fi
+DEMO_DRILL="demo-$(date -u +%Y%m%d-%H%M%S)"
+if "${COLLECTOR[@]}" drill plan --name "$DEMO_DRILL" --type malware-drop --by drill-organiser \
+	--school DEMO01 --expires 30m -c "$CONF" >/dev/null &&
+	"${COLLECTOR[@]}" drill approve --name "$DEMO_DRILL" --by admin -c "$CONF" >/dev/null &&
+	"${COLLECTOR[@]}" drill start --name "$DEMO_DRILL" -c "$CONF"; then
+	echo "demo drill $DEMO_DRILL started: its timeline follows below"
+else
+	echo "the demo drill did not start (see above)"
+	DEMO_DRILL=
+fi
+sleep 2
+
 console="https://localhost:$(cat "$C/web.port" 2>/dev/null || echo 8443)/"
 # The six-monthly report of the demo school (the period that holds today,
 # or this year's first half once it is over), as PDF and XLSX, from the
@@ -161,6 +183,11 @@ while true; do
 	echo "== backups (the samples folder, into $DEMO/backups)"
 	"${COLLECTOR[@]}" events list --limit 300 -c "$CONF" | grep -E "backup\.status" | head -3
 	echo
+	if [ -n "$DEMO_DRILL" ]; then
+		echo "== demo drill $DEMO_DRILL: timeline and scoreboard (drill status)"
+		"${COLLECTOR[@]}" drill status --name "$DEMO_DRILL" -c "$CONF" | head -32 || true
+		echo
+	fi
 	echo "== compliance of the demo school (level 2 policy; this PC has no"
 	echo "   real-time antivirus)"
 	"${COLLECTOR[@]}" score --school DEMO01 -c "$CONF" || true

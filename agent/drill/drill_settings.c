@@ -11,6 +11,8 @@ static const struct config_field drill_fields[] = {
 	 0, "true", 0, 0, NULL, 0},
 	{"drill.folder", CONFIG_STRING, offsetof(struct drill_settings, folder),
 	 512, "", 0, 0, NULL, 0},
+	{"drill.usb_folder", CONFIG_STRING,
+	 offsetof(struct drill_settings, usb_folder), 512, "", 0, 0, NULL, 0},
 	{"drill.av_wait", CONFIG_DURATION,
 	 offsetof(struct drill_settings, av_wait_s), 0, "60s", 1, 3600, NULL,
 	 0},

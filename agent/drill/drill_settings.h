@@ -8,6 +8,8 @@ struct drill_settings {
 	bool enabled;	      /* drill.enabled */
 	char folder[512];     /* drill.folder: "" is STATE_DIR/drill */
 	long long av_wait_s;  /* drill.av_wait: how long the AV gets */
+	char usb_folder[512]; /* drill.usb_folder: usb-worm's stand-in volume
+			       * (a tmpfs mount); "" is STATE_DIR/drill-usb */
 };
 
 #endif

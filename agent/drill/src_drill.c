@@ -12,6 +12,13 @@
  *     installed antivirus removed the file (drill.av_acted: a removal is
  *     a result, never an error), then removes what is left and checks
  *     that nothing is (drill.cleaned_up, with verified true or false).
+ * Scenarios: malware-drop (EICAR and the marker in the drill folder)
+ * and usb-worm (autorun.inf, EICAR and the marker on the folder or
+ * tmpfs mount standing in for a USB volume, drill.usb_folder). After
+ * the injection the agent's own YARA engine scans exactly the files it
+ * created, with the installed rule bundle: its scan.match events carry
+ * the drill flag and the campaign, so the collector measures the
+ * "detected" stage and the SOC sees a drill, never a real infection.
  * drill.abort cleans up at once. */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,7 +29,10 @@
 #include <unistd.h>
 
 #include "agent/core/source.h"
+#include "agent/core/rulestore.h"
+#include "agent/drill/drill_args.h"
 #include "agent/drill/drill_settings.h"
+#include "agent/scan/scan.h"
 #include "agent/platform/beneath.h"
 #include "common/alloc.h"
 #include "common/log.h"
@@ -34,16 +44,29 @@
 static const char eicar_a[] = "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-";
 static const char eicar_b[] = "STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
 
+/* What the drill scan's rules look for: rules/yara/drill.yar. */
+static const char marker_tag[] = "EDUWATCH-DRILL-MARKER-v1";
+
+#define DRILL_FILES_MAX 3
+
 struct drill {
 	struct agent *agent;
 	const struct drill_settings *conf;
-	char folder[512];
+	uv_loop_t *loop;
+	const char *state_dir;
+	char folder[512];     /* malware-drop's */
+	char usb_folder[512]; /* usb-worm's stand-in volume */
+	const char *target;   /* the folder of the injection in progress */
 	uv_timer_t timer;
 	bool active;
 	uint64_t campaign;
-	char name[64]; /* the campaign's name */
-	char sample[NAME_MAX + 1], marker[NAME_MAX + 1];
+	char name[65]; /* the campaign's name */
+	/* The files this injection created, the sample first; "" once it
+	 * turned out not to be ours. */
+	char files[DRILL_FILES_MAX][NAME_MAX + 1];
+	char sample[NAME_MAX + 1];
 	int64_t injected_us;
+	struct scan *scan; /* the drill scan, while it runs */
 };
 
 static void emit(struct drill *d, const char *kind, int sev,
@@ -79,33 +102,102 @@ static void emit(struct drill *d, const char *kind, int sev,
 static int open_folder(struct drill *d, int *fd)
 {
 	char err[256];
-	int rc = beneath_open_target(d->folder, true, false, fd, err,
+	int rc = beneath_open_target(d->target, true, false, fd, err,
 				     sizeof(err));
 	if (rc != 0)
-		log_warn("drill: folder %s: %s", d->folder, err);
+		log_warn("drill: folder %s: %s", d->target, err);
 	return rc;
 }
 
-/* Removes the sample and the marker, then checks both are gone. */
+/* Removes the files the injection created, then checks all are gone. */
 static bool cleanup(struct drill *d)
 {
 	int fd;
 	if (open_folder(d, &fd) != 0)
 		return false;
 	bool clean = true;
-	const char *names[] = {d->sample, d->marker};
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < DRILL_FILES_MAX; i++) {
 		struct stat st;
-		if (names[i][0] == '\0')
+		const char *name = d->files[i];
+		if (name[0] == '\0')
 			continue;
-		if (unlinkat(fd, names[i], 0) != 0 && errno != ENOENT)
+		if (unlinkat(fd, name, 0) != 0 && errno != ENOENT)
 			clean = false;
-		if (fstatat(fd, names[i], &st, AT_SYMLINK_NOFOLLOW) == 0 ||
+		if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 ||
 		    errno != ENOENT)
 			clean = false;
 	}
 	close(fd);
 	return clean;
+}
+
+/* A match of the drill scan: a scan.match like the scan source's, with
+ * the drill flag and the campaign, so that the alert it raises is
+ * scored and reaches the SOC marked as a drill. */
+static void on_scan_file(void *arg, const struct scan_file *f)
+{
+	struct drill *d = arg;
+	const msgpack_object *ms = f->matches;
+	if (f->verdict != SCAN_MATCH || ms == NULL ||
+	    ms->type != MSGPACK_OBJECT_ARRAY)
+		return;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 8);
+	scan_pack_match_head(&pk, f);
+	wire_pack_kv_str(&pk, "scan", "drill");
+	wire_pack_kv_str(&pk, "action", "reported (drill file)");
+	wire_pack_kv_str(&pk, "campaign", d->name);
+	wire_pack_kv_u64(&pk, "campaign_id", d->campaign);
+	agent_emit(d->agent, "scan.match", 1, true, sb.data, sb.size, NULL);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+static void on_scan_done(void *arg, const struct scan_totals *t,
+			 const char *fatal)
+{
+	struct drill *d = arg;
+	d->scan = NULL;
+	log_info("drill: scan of campaign %s's files: %llu matched%s%s",
+		 d->name, (unsigned long long)t->matched, fatal ? ", " : "",
+		 fatal ? fatal : "");
+}
+
+/* eduwatch's own detection, measured: the installed bundle over exactly
+ * the files this injection created (never a path of anyone else's). */
+static void scan_injection(struct drill *d)
+{
+	char err[512], paths[DRILL_FILES_MAX][1024];
+	const char *list[DRILL_FILES_MAX];
+	size_t n = 0;
+	struct rulestore_current cur;
+	if (rulestore_current(d->state_dir, &cur, err, sizeof(err)) != 0) {
+		log_warn("drill: campaign %s: no rules to scan with (%s); the "
+			 "detected stage stays empty", d->name, err);
+		return;
+	}
+	for (int i = 0; i < DRILL_FILES_MAX; i++)
+		if (d->files[i][0])
+			snprintf(paths[n], sizeof(paths[n]), "%s/%s", d->target,
+				 d->files[i]),
+			list[n] = paths[n], n++;
+	struct scan_request req = {
+		.paths = list,
+		.npaths = n,
+		.bundle = cur.path,
+		.ca = cur.ca,
+		.rules_version = cur.version_key,
+		.jobs = 1,
+		.max_size = 1 << 20,
+		.timeout_s = 60,
+	};
+	static const struct scan_ops ops = {on_scan_file, on_scan_done};
+	if (scan_start(d->loop, &req, &ops, d, &d->scan) != 0) {
+		log_warn("drill: campaign %s: the scan did not start", d->name);
+		d->scan = NULL;
+	}
 }
 
 static void finish(struct drill *d, bool aborted)
@@ -117,6 +209,8 @@ static void finish(struct drill *d, bool aborted)
 		 aborted ? "aborted" : "done", clean ? "verified" : "FAILED");
 	d->active = false;
 	uv_timer_stop(&d->timer);
+	if (d->scan)
+		scan_cancel(d->scan);
 }
 
 /* The AV's time is up: is the sample still there? */
@@ -159,88 +253,97 @@ static int write_new(int dirfd, const char *name, const char *a,
 	return rc;
 }
 
-/* The campaign's arguments, checked: approved, inside its window, and
- * no path of the collector's choosing but a bare file name. */
+/* The campaign's arguments, checked (drill_args.h). */
 static int read_args(struct drill *d, const msgpack_object *args,
-		     char *result, size_t cap)
+		     struct drill_args *a, char *result, size_t cap)
 {
-	uint64_t end = 0;
-	char approver[65] = "", name[NAME_MAX + 1] = "";
-	if (args == NULL || wire_get_u64(args, "campaign_id", &d->campaign) ||
-	    wire_get_str(args, "campaign", d->name, sizeof(d->name)) ||
-	    wire_get_u64(args, "window_end_us", &end)) {
-		snprintf(result, cap, "refused: not a drill campaign's command");
-		return -EINVAL;
-	}
-	if (wire_get_str(args, "approver", approver, sizeof(approver)) ||
-	    approver[0] == '\0') {
-		snprintf(result, cap, "refused: campaign %s is not approved",
-			 d->name);
-		return -EPERM;
-	}
-	if ((int64_t)end <= timeutil_now_us()) {
-		snprintf(result, cap, "refused: campaign %s's window has closed",
-			 d->name);
-		return -ETIMEDOUT;
-	}
-	if (wire_get_str(args, "file", name, sizeof(name)) == 0 &&
-	    (name[0] == '\0' || strchr(name, '/') || name[0] == '.' ||
-	     beneath_check(name, strlen(name)) != 0)) {
-		snprintf(result, cap, "refused: a drill writes only inside its "
-			 "drill folder");
-		return -EPERM;
-	}
-	if (name[0])
-		snprintf(d->sample, sizeof(d->sample), "%s", name);
-	else
-		snprintf(d->sample, sizeof(d->sample),
-			 "eduwatch-drill-%" PRIu64 ".com", d->campaign);
-	snprintf(d->marker, sizeof(d->marker), "eduwatch-drill-%" PRIu64
-		 ".marker", d->campaign);
+	int rc = drill_args_parse(args, timeutil_now_us(), a, result, cap);
+	if (rc != 0)
+		return rc;
+	d->campaign = a->campaign_id;
+	snprintf(d->name, sizeof(d->name), "%s", a->campaign);
 	return 0;
 }
 
-static int malware_drop(struct drill *d, const msgpack_object *args,
-			char *result, size_t cap)
+enum drill_scenario_kind { DRILL_MALWARE_DROP, DRILL_USB_WORM };
+
+/* The files of one injection, created in this order (the sample first):
+ * a failure part way removes what was created. */
+static int create_files(struct drill *d, int fd, enum drill_scenario_kind k)
 {
+	char marker[200], autorun[200];
+	snprintf(marker, sizeof(marker), "%s\neduwatch drill, campaign %s (%"
+		 PRIu64 "): a harmless test file\n", marker_tag, d->name,
+		 d->campaign);
+	snprintf(autorun, sizeof(autorun), "[autorun]\r\nopen=%s\r\n"
+		 "action=eduwatch drill %" PRIu64 " (harmless)\r\n", d->sample,
+		 d->campaign);
+	const char *contents[DRILL_FILES_MAX][2] = {
+		{eicar_a, eicar_b}, {marker, NULL}, {autorun, NULL}};
+	snprintf(d->files[0], sizeof(d->files[0]), "%s", d->sample);
+	snprintf(d->files[1], sizeof(d->files[1]), "eduwatch-drill-%" PRIu64
+		 ".marker", d->campaign);
+	if (k == DRILL_USB_WORM)
+		snprintf(d->files[2], sizeof(d->files[2]), "autorun.inf");
+	for (int i = 0; i < DRILL_FILES_MAX; i++) {
+		if (d->files[i][0] == '\0')
+			continue;
+		int rc = write_new(fd, d->files[i], contents[i][0],
+				   contents[i][1]);
+		if (rc == 0)
+			continue;
+		/* A link or file planted under our name: never followed,
+		 * never removed (it is not ours); what we did write is. */
+		char keep[NAME_MAX + 1];
+		snprintf(keep, sizeof(keep), "%s", d->files[i]);
+		for (int j = i; j < DRILL_FILES_MAX; j++)
+			d->files[j][0] = '\0';
+		for (int j = 0; j < i; j++)
+			if (d->files[j][0])
+				unlinkat(fd, d->files[j], 0);
+		memset(d->files, 0, sizeof(d->files));
+		return rc == -EEXIST || rc == -ELOOP ? -EEXIST : rc;
+	}
+	return 0;
+}
+
+static int inject(struct drill *d, enum drill_scenario_kind k,
+		  const msgpack_object *args, char *result, size_t cap)
+{
+	struct drill_args a;
 	if (d->active) {
 		snprintf(result, cap, "refused: campaign %s is in progress",
 			 d->name);
 		return -EBUSY;
 	}
-	int rc = read_args(d, args, result, cap);
+	int rc = read_args(d, args, &a, result, cap);
 	if (rc != 0)
 		return rc;
+	if (a.file[0])
+		snprintf(d->sample, sizeof(d->sample), "%s", a.file);
+	else
+		snprintf(d->sample, sizeof(d->sample),
+			 "eduwatch-drill-%" PRIu64 ".com", d->campaign);
+	d->target = k == DRILL_USB_WORM ? d->usb_folder : d->folder;
+	memset(d->files, 0, sizeof(d->files));
 	int fd;
 	if ((rc = open_folder(d, &fd)) != 0) {
 		snprintf(result, cap, "refused: drill folder %s is unsafe",
-			 d->folder);
+			 d->target);
 		return rc;
 	}
-	char marker[160];
-	snprintf(marker, sizeof(marker), "eduwatch drill, campaign %s (%"
-		 PRIu64 "): a harmless test file\n", d->name, d->campaign);
-	rc = write_new(fd, d->marker, marker, NULL);
-	if (rc == 0)
-		rc = write_new(fd, d->sample, eicar_a, eicar_b);
+	rc = create_files(d, fd, k);
+	close(fd);
 	if (rc != 0) {
-		/* A link or file planted under our names: never followed,
-		 * and what we did write is removed. */
-		char keep[NAME_MAX + 1];
-		snprintf(keep, sizeof(keep), "%s", d->sample);
-		if (rc == -EEXIST || rc == -ELOOP)
-			d->sample[0] = '\0'; /* not ours: leave it */
-		unlinkat(fd, d->marker, 0);
-		close(fd);
-		snprintf(result, cap, "refused: cannot create %s in the drill "
-			 "folder (%s)", keep, rc == -EEXIST || rc == -ELOOP
+		snprintf(result, cap, "refused: cannot create the drill's files "
+			 "in %s (%s)", d->target, rc == -EEXIST
 			 ? "a file or link is in the way" : "write failed");
 		return -EPERM;
 	}
-	close(fd);
 	d->active = true;
 	d->injected_us = timeutil_now_us();
 	emit(d, "drill.injected", 1, "at_us", d->injected_us, NULL, false);
+	scan_injection(d);
 	uv_timer_start(&d->timer, on_timer,
 		       (uint64_t)d->conf->av_wait_s * 1000, 0);
 	snprintf(result, cap, "injected %s for campaign %s", d->sample,
@@ -253,11 +356,13 @@ static int drill_command(void *state, const char *type,
 {
 	struct drill *d = state;
 	if (strcmp(type, "drill.malware-drop") == 0)
-		return malware_drop(d, args, result, cap);
+		return inject(d, DRILL_MALWARE_DROP, args, result, cap);
+	if (strcmp(type, "drill.usb-worm") == 0)
+		return inject(d, DRILL_USB_WORM, args, result, cap);
 	if (strcmp(type, "drill.abort") == 0) {
 		uint64_t id = 0;
-		if (args)
-			wire_get_u64(args, "campaign_id", &id);
+		if (args && wire_get_u64(args, "campaign_id", &id) != 0)
+			id = 0;
 		if (!d->active || id != d->campaign) {
 			snprintf(result, cap, "nothing of that campaign runs "
 				 "here");
@@ -280,12 +385,21 @@ static int drill_init(const struct source_env *env, void **state)
 	if (d == NULL)
 		return -ENOMEM;
 	d->agent = env->agent;
+	d->loop = env->loop;
 	d->conf = conf;
+	d->state_dir = env->settings->state_dir;
 	if (conf->folder[0])
 		snprintf(d->folder, sizeof(d->folder), "%s", conf->folder);
 	else
 		snprintf(d->folder, sizeof(d->folder), "%s/drill",
 			 env->settings->state_dir);
+	if (conf->usb_folder[0])
+		snprintf(d->usb_folder, sizeof(d->usb_folder), "%s",
+			 conf->usb_folder);
+	else
+		snprintf(d->usb_folder, sizeof(d->usb_folder), "%s/drill-usb",
+			 env->settings->state_dir);
+	d->target = d->folder;
 	uv_timer_init(env->loop, &d->timer);
 	d->timer.data = d;
 	*state = d;
@@ -303,6 +417,8 @@ static void drill_stop(void *state)
 	struct drill *d = state;
 	if (d->active)
 		cleanup(d); /* a stopping agent leaves nothing behind */
+	if (d->scan)
+		scan_cancel(d->scan);
 	uv_close((uv_handle_t *)&d->timer, NULL);
 }
 
@@ -312,6 +428,7 @@ static void drill_free(void *state)
 }
 
 static const char *const drill_commands[] = {"drill.malware-drop",
+					      "drill.usb-worm",
 					      "drill.abort", NULL};
 
 const struct source_ops source_drill = {

@@ -83,6 +83,11 @@ struct scan_ops {
 
 struct scan;
 
+/* Packs a match's first four keys of a scan.match event body: path,
+ * size, sha256 and the names of the rules that matched (the map header
+ * is the caller's). Shared by the scan source and the drill's scan. */
+void scan_pack_match_head(msgpack_packer *pk, const struct scan_file *f);
+
 EW_MUST_CHECK
 int scan_start(uv_loop_t *loop, const struct scan_request *req,
 	       const struct scan_ops *ops, void *arg, struct scan **out);

@@ -210,19 +210,7 @@ static void emit_match(struct scanner_src *ss, const struct scan_file *f)
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	msgpack_pack_map(&pk, 8);
-	wire_pack_kv_str(&pk, "path", f->path);
-	wire_pack_kv_u64(&pk, "size", f->size);
-	wire_pack_kv_str(&pk, "sha256", f->sha256);
-	wire_pack_str(&pk, "rules");
-	msgpack_pack_array(&pk, n);
-	for (uint32_t i = 0; i < n; i++) {
-		const char *rule = "?";
-		size_t len = 1;
-		const msgpack_object *m = &ms->via.array.ptr[i];
-		if (m->type == MSGPACK_OBJECT_MAP)
-			wire_get_strview(m, "rule", &rule, &len);
-		wire_pack_strn(&pk, rule, len);
-	}
+	scan_pack_match_head(&pk, f);
 	wire_pack_str(&pk, "matches");
 	if (ms)
 		msgpack_pack_object(&pk, *ms);

@@ -1,9 +1,16 @@
 #include "collector/drill/drill_scenario.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "common/alloc.h"
+
+/* A scenario is a few lines; anything bigger is not one. */
+#define DRILL_SCENARIO_FILE_MAX (64 * 1024)
 
 static const char *const stage_names[DRILL_STAGE_COUNT] = {
 	[DRILL_STAGE_INJECTED] = "injected",
@@ -20,6 +27,7 @@ static const char *const stage_names[DRILL_STAGE_COUNT] = {
 static const char *const known_commands[] = {
 	"drill.malware-drop",
 	"drill.agent-silence",
+	"drill.usb-worm",
 };
 
 #define F(key, type, member, size, def, lo, hi)                            \
@@ -121,7 +129,7 @@ static int validate(const char *name, const char *id,
 	if (!drill_command_known(out->command)) {
 		snprintf(err, errlen, "%s: key 'command': unknown injection "
 			 "'%.64s' (known: drill.malware-drop, "
-			 "drill.agent-silence)", name, out->command);
+			 "drill.usb-worm, drill.agent-silence)", name, out->command);
 		return -EINVAL;
 	}
 	return check_stages(name, out, err, errlen);
@@ -156,9 +164,35 @@ int drill_scenario_load(const char *dir, const char *id,
 		snprintf(err, errlen, "the drills folder path is too long");
 		return -ENAMETOOLONG;
 	}
-	int rc = config_load_file(path, scenario_fields,
-				  CONFIG_FIELD_COUNT(scenario_fields), out,
-				  err, errlen);
+	/* The file itself, never through a link: a scenario planted as a
+	 * symlink to a file outside the drills folder is refused, not read
+	 * (its text would reach the officer's error message). */
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size > DRILL_SCENARIO_FILE_MAX) {
+		int e = fd < 0 ? errno : 0;
+		snprintf(err, errlen, "%s: %s", path,
+			 e == ELOOP ? "a symbolic link; a scenario is a file of "
+			 "the drills folder itself" : e == ENOENT ? "no such "
+			 "scenario" : e ? "cannot be opened" : "not a regular "
+			 "file of at most 64 KiB");
+		if (fd >= 0)
+			close(fd);
+		return e == ENOENT ? -ENOENT : -EINVAL;
+	}
+	char *text = alloc_zeroed((size_t)st.st_size + 1, 1);
+	ssize_t n = text ? read(fd, text, (size_t)st.st_size) : -1;
+	close(fd);
+	if (n != (ssize_t)st.st_size) {
+		alloc_free(text);
+		snprintf(err, errlen, "%s: cannot be read", path);
+		return -EIO;
+	}
+	int rc = config_load_string(path, text, (size_t)n, scenario_fields,
+				    CONFIG_FIELD_COUNT(scenario_fields), out,
+				    err, errlen);
+	alloc_free(text);
 	if (rc == 0)
 		rc = validate(path, id, out, err, errlen);
 	config_free(scenario_fields, CONFIG_FIELD_COUNT(scenario_fields), out);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "collector/drill/drill_timeline.h"
 #include "common/alloc.h"
 
 /* ---- building blocks ---------------------------------------------------- */
@@ -718,14 +719,110 @@ static int section_backups(struct report *r, struct build *b)
 	return rc;
 }
 
-static int section_drills(struct report *r)
+struct drill_campaigns {
+	struct store_drill *items;
+	size_t n, cap;
+	bool failed;
+};
+
+static void on_drill(void *arg, const struct store_drill *d)
+{
+	struct drill_campaigns *c = arg;
+	if (c->failed)
+		return;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 8;
+		void *p = cap > 4096 ? NULL
+				     : alloc_resize(c->items, cap * sizeof(*c->items));
+		if (p == NULL) {
+			c->failed = true;
+			return;
+		}
+		c->items = p;
+		c->cap = cap;
+	}
+	c->items[c->n++] = *d;
+}
+
+/* One campaign's PCs inside the report's scope. */
+struct drill_tally {
+	struct build *b;
+	size_t targets, part, detected, forwarded, passed;
+};
+
+static void on_drill_target(void *arg, const struct store_drill_target *t)
+{
+	struct drill_tally *y = arg;
+	int64_t st[DRILL_STAGE_COUNT];
+	if (find_school(y->b, t->school) == NULL)
+		return;
+	y->targets++;
+	if (!drill_target_took_part(t))
+		return;
+	y->part++;
+	drill_target_stages(t, st);
+	y->detected += st[DRILL_STAGE_DETECTED] > 0;
+	y->forwarded += st[DRILL_STAGE_FORWARDED] > 0;
+	y->passed += drill_target_passed(t);
+}
+
+/* The campaigns started in the period with PCs in the scope, from the
+ * same timeline as `drill status` (collector/drill/drill_timeline.h). */
+static int section_drills(struct report *r, struct build *b,
+			  struct store *st)
 {
 	struct report_section *s = &r->sections[SEC_DRILLS];
-	snprintf(s->note_vi, sizeof(s->note_vi),
-		 "Không có cuộc diễn tập nào được tổ chức trong kỳ (chưa có "
-		 "dữ liệu diễn tập).");
-	figure(s, "drill.held", "Số cuộc diễn tập", 0, "cuộc",
-	       "Chức năng diễn tập chưa ghi nhận cuộc diễn tập nào.");
+	struct drill_campaigns c = {0};
+	int rc = store_drill_list(st, b->period->from_us, b->period->end_us,
+				  on_drill, &c);
+	if (rc == -ENOTSUP)
+		rc = 0; /* a backend without drills: none held */
+	if (rc == 0 && c.failed)
+		rc = -ENOMEM;
+	static const char *const cols[] = {"Cuộc diễn tập", "Kịch bản",
+					   "Trạng thái", "Máy tham gia",
+					   "Phát hiện", "Chuyển SOC", "Đạt",
+					   "Kết quả"};
+	static const bool num[] = {false, false, false, true,
+				   true, true, true, false};
+	struct report_table *t = table(s, "drills", "Các cuộc diễn tập trong kỳ",
+				       8, cols, num);
+	size_t held = 0, part = 0, detected = 0, passed = 0;
+	for (size_t i = 0; rc == 0 && i < c.n; i++) {
+		struct drill_tally y = {.b = b};
+		rc = store_drill_targets(st, c.items[i].id, on_drill_target, &y);
+		if (rc != 0 || y.targets == 0)
+			continue;
+		held++;
+		part += y.part;
+		detected += y.detected;
+		passed += y.passed;
+		rc = row(t, c.items[i].name, c.items[i].scenario,
+			 c.items[i].state, (double)y.part, (double)y.detected,
+			 (double)y.forwarded, (double)y.passed,
+			 drill_result(y.part, y.passed));
+	}
+	alloc_free(c.items);
+	if (rc != 0)
+		return rc;
+	if (held == 0)
+		snprintf(s->note_vi, sizeof(s->note_vi),
+			 "Không có cuộc diễn tập nào được tổ chức trong kỳ.");
+	figure(s, "drill.held", "Số cuộc diễn tập", (double)held, "cuộc",
+	       "Các cuộc diễn tập bắt đầu trong kỳ có máy thuộc phạm vi báo "
+	       "cáo.");
+	figure(s, "drill.pcs", "Lượt máy tham gia", (double)part, "máy",
+	       "Máy đã nhận lệnh diễn tập (không tính máy mất liên lạc hay bị "
+	       "thu hồi), cộng qua các cuộc.");
+	figure(s, "drill.detection_rate", "Tỷ lệ phát hiện",
+	       part ? pct((double)detected, (double)part) : NAN, "%",
+	       "Máy mà eduwatch phát hiện mẫu diễn tập (%zu) chia cho máy tham "
+	       "gia (%zu).", detected, part);
+	figure(s, "drill.pass_rate", "Tỷ lệ đạt trọn chuỗi",
+	       part ? pct((double)passed, (double)part) : NAN, "%",
+	       "Máy chạy đủ chuỗi: cài mẫu, phát hiện, cảnh báo, chuyển SOC, "
+	       "dọn dẹp có kiểm chứng (%zu), chia cho máy tham gia (%zu).",
+	       passed, part);
 	return 0;
 }
 
@@ -1023,7 +1120,7 @@ int report_build(struct store *st, const struct report_period *period,
 	    (rc = section_soc(r, &b, st, o)) != 0 ||
 	    (rc = section_incidents(r, &b)) != 0 ||
 	    (rc = section_backups(r, &b)) != 0 ||
-	    (rc = section_drills(r)) != 0 ||
+	    (rc = section_drills(r, &b, st)) != 0 ||
 	    (rc = section_compliance(r, &b, st, o)) != 0)
 		goto fail;
 	summarise(r);

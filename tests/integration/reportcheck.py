@@ -197,7 +197,12 @@ def expected(db, frm, to, scope, forwards):
     e["bak.rpo_end"] = share(7, E) if E else None
     e["bak.rpo_avg"] = avg_share(7)
     e["bak.restore_end"] = share(8, E) if E else None
+    # This data set holds no drill campaign (drill_chain.sh checks the
+    # drill section against real campaigns).
     e["drill.held"] = 0
+    e["drill.pcs"] = 0
+    e["drill.detection_rate"] = None
+    e["drill.pass_rate"] = None
     s0, s1 = (score(S), score(E)) if E else (None, None)
     e["comp.score_start"] = s0
     e["comp.score_end"] = s1

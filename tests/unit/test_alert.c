@@ -73,12 +73,27 @@ static void test_shipped_rules(void **state)
 	wire_pack_kv_str(&pk, "path", "/home/hs/Tải về/eicar.com");
 	wire_pack_kv_str(&pk, "sha256", "275a021b");
 	ev = event_of("scan.match", &sb);
-	ev.drill = true;
 	assert_int_equal(alert_evaluate(&rules, &ev, out, 4), 1);
 	assert_string_equal(out[0].dedupe_key, "yara-match|79001-abc|275a021b");
+	/* The same file found by a drill: its own key, never folded into
+	 * (or hiding) the real alert. */
+	ev.drill = true;
+	assert_int_equal(alert_evaluate(&rules, &ev, out, 4), 1);
+	assert_string_equal(out[0].dedupe_key,
+			    "yara-match|79001-abc|275a021b|drill:0");
 	assert_string_equal(out[0].file_path, "/home/hs/Tải về/eicar.com");
 	assert_string_equal(out[0].file_hash, "275a021b");
 	assert_true(out[0].drill);
+	/* Each campaign's finding is its own alert, to be timed. */
+	msgpack_sbuffer_clear(&sb);
+	msgpack_pack_map(&pk, 2);
+	wire_pack_kv_str(&pk, "sha256", "275a021b");
+	wire_pack_kv_u64(&pk, "campaign_id", 42);
+	ev = event_of("scan.match", &sb);
+	ev.drill = true;
+	assert_int_equal(alert_evaluate(&rules, &ev, out, 4), 1);
+	assert_string_equal(out[0].dedupe_key,
+			    "yara-match|79001-abc|275a021b|drill:42");
 
 	/* Kinds without a rule raise nothing. */
 	ev = event_of("agent.heartbeat", &sb);

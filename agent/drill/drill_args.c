@@ -1,0 +1,73 @@
+/* drill_args: a drill command's arguments, checked (drill_args.h). */
+#include "agent/drill/drill_args.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agent/platform/beneath.h"
+#include "common/wire.h"
+
+/* One component, not hidden: a name the agent creates under its drill
+ * folder's fd, never a path. */
+static bool bare_name(const char *name)
+{
+	return name[0] != '\0' && name[0] != '.' && strchr(name, '/') == NULL &&
+	       beneath_check(name, strlen(name)) == 0;
+}
+
+int drill_args_parse(const msgpack_object *args, int64_t now_us,
+		     struct drill_args *out, char *result, size_t cap)
+{
+	uint64_t end = 0, duration = 0;
+	memset(out, 0, sizeof(*out));
+	if (args == NULL || args->type != MSGPACK_OBJECT_MAP ||
+	    wire_get_u64(args, "campaign_id", &out->campaign_id) ||
+	    out->campaign_id == 0 ||
+	    wire_get_str(args, "campaign", out->campaign,
+			 sizeof(out->campaign)) ||
+	    wire_get_u64(args, "window_end_us", &end)) {
+		snprintf(result, cap, "refused: not a drill campaign's command");
+		return -EINVAL;
+	}
+	if (wire_get_str(args, "approver", out->approver,
+			 sizeof(out->approver)) ||
+	    out->approver[0] == '\0') {
+		snprintf(result, cap, "refused: campaign %s is not approved",
+			 out->campaign);
+		return -EPERM;
+	}
+	if (end > (uint64_t)INT64_MAX || (int64_t)end <= now_us) {
+		if (end > (uint64_t)INT64_MAX)
+			goto far;
+		snprintf(result, cap, "refused: campaign %s's window has closed",
+			 out->campaign);
+		return -ETIMEDOUT;
+	}
+	if ((int64_t)end - now_us > DRILL_WINDOW_MAX_US)
+		goto far;
+	out->window_end_us = (int64_t)end;
+	const msgpack_object *f = wire_map_get(args, "file");
+	if (f != NULL &&
+	    (wire_get_str(args, "file", out->file, sizeof(out->file)) != 0 ||
+	     !bare_name(out->file))) {
+		snprintf(result, cap, "refused: a drill writes only inside its "
+			 "drill folder");
+		return -EPERM;
+	}
+	if (wire_map_get(args, "duration_s") != NULL) {
+		if (wire_get_u64(args, "duration_s", &duration) != 0 ||
+		    duration > DRILL_DURATION_MAX_S) {
+			snprintf(result, cap, "refused: campaign %s: duration "
+				 "out of range (at most %llds)", out->campaign,
+				 DRILL_DURATION_MAX_S);
+			return -ERANGE;
+		}
+		out->duration_s = (long long)duration;
+	}
+	return 0;
+far:
+	snprintf(result, cap, "refused: campaign %s's window ends more than 7 "
+		 "days ahead", out->campaign);
+	return -ERANGE;
+}
