@@ -1,7 +1,7 @@
 #!/bin/bash
 # Runs eduwatch's test suites and prints one closing line that counts them:
 #   total: N passed, N failed
-# Usage: tests/run.sh all|unit|integration|fuzz|chaos|--list
+# Usage: tests/run.sh all|unit|windows|integration|fuzz|chaos|--list
 #   ONLY=NAME[,NAME...] runs only the suites so named (a unit test binary
 #   such as test_store, an integration or chaos script such as
 #   collector_ingest, a fuzz harness such as fuzz_enroll), in every
@@ -97,6 +97,11 @@ run_integration() { # run_integration VARIANT
 		[ -f "$t" ] || continue
 		name=$(basename "$t" .sh)
 		selected "$name" || continue
+		# A script marked "# ew-variants: release" tests what no
+		# sanitizer build changes (the Windows .exe under wine): once.
+		if grep -q '^# ew-variants: release$' "$t" && [ "$variant" != release ]; then
+			continue
+		fi
 		out="$log_dir/$variant-int-$name.log"
 		local started=$SECONDS
 		EW_BIN="$BUILD/$variant/bin" EW_BENCH_BIN="$BUILD/$variant/bench" \
@@ -112,6 +117,36 @@ run_integration() { # run_integration VARIANT
 			$((SECONDS - started))
 		[ $rc -ne 0 ] && tail -40 "$out" | sed 's/^/    | /'
 	done
+}
+
+# The unit suites cross-built for Windows (make windows), under wine in a
+# prefix of their own, made once per build dir (wineboot takes ~25 s).
+run_windows_unit() {
+	local t name out prefix="$BUILD/windows/wineprefix"
+	ls "$BUILD"/windows/tests/test_*.exe >/dev/null 2>&1 || return 0
+	if ! command -v wine >/dev/null; then
+		record "unit[windows]" <<<"not ok - wine is missing (scripts/deps.sh test)"
+		return
+	fi
+	export WINEPREFIX=$PWD/$prefix WINEDEBUG=-all WINEARCH=win64
+	unset DISPLAY
+	[ -f "$WINEPREFIX/system.reg" ] || timeout 300 wineboot --init >/dev/null 2>&1
+	for t in "$BUILD"/windows/tests/test_*.exe; do
+		name=$(basename "$t" .exe)
+		selected "$name" || continue
+		out="$log_dir/windows-$name.log"
+		CMOCKA_MESSAGE_OUTPUT=TAP timeout 300 wine "$t" 2>&1 | tr -d '\r' >"$out"
+		local rc=${PIPESTATUS[0]}
+		if [ "$rc" -ne 0 ] && ! grep -v '# SKIP' "$out" | grep -q '^not ok'; then
+			echo "not ok - $name exited $rc under wine" >>"$out"
+		fi
+		record "unit[windows]" <"$out"
+		printf '  unit[windows] %-24s %s\n' "$name" \
+			"$(grep -c '^ok' "$out") ok, $(grep -v '# SKIP' "$out" | grep -c '^not ok') failed"
+		[ "$rc" -ne 0 ] && grep -vE '^ok ' "$out" | tail -30 | sed 's/^/    | /'
+	done
+	wineserver -k 2>/dev/null || true
+	unset WINEPREFIX WINEDEBUG WINEARCH
 }
 
 # fuzz_one HARNESS: runs one harness for FUZZ_SECONDS on a copy of its
@@ -188,6 +223,7 @@ echo "eduwatch tests ($mode); logs in $log_dir"
 case $mode in
 all)
 	run_unit release
+	run_windows_unit
 	run_integration release
 	run_chaos
 	run_fuzz
@@ -195,10 +231,11 @@ all)
 	run_integration asan
 	;;
 unit) run_unit release ;;
+windows) run_windows_unit ;;
 integration) run_integration release ;;
 fuzz) run_fuzz ;;
 chaos) run_chaos ;;
-*) echo "usage: $0 all|unit|integration|fuzz|chaos|--list" >&2; exit 2 ;;
+*) echo "usage: $0 all|unit|windows|integration|fuzz|chaos|--list" >&2; exit 2 ;;
 esac
 
 echo "elapsed: $((SECONDS / 60)) min $((SECONDS % 60)) s"
