@@ -35,14 +35,16 @@ WIN_LDFLAGS := -static -Wl,--dynamicbase -Wl,--high-entropy-va \
 WIN_LIBS := -L$(WIN_SYSROOT)/lib -lyara -lsqlite3 -luv -lssl -lcrypto \
 	-lmsgpack-c -lzstd -lyaml -lws2_32 -liphlpapi -luserenv -ldbghelp \
 	-lole32 -loleaut32 -lwbemuuid -luuid -lcrypt32 -lbcrypt -lpsapi \
-	-luser32 -ladvapi32 -lshell32 -lssp -lpthread
+	-luser32 -ladvapi32 -lshell32 -lwtsapi32 -lssp -lpthread
 
 WIN_COMMON_SRC := $(COMMON_SRC) common/compat/win32.c
 # The agent modules that build for Windows today. Scanning (its child and
 # isolation), backups and the LAN sensor are ported next, each behind
 # agent/platform/.
-WIN_AGENT_SRC := agent/av/avstatus.c agent/backup/chunker.c \
-	agent/core/spool.c agent/net/iocset.c agent/net/netparse.c \
+WIN_AGENT_SRC := $(filter-out agent/core/childproc.c,\
+	$(sort $(wildcard agent/core/*.c))) \
+	agent/av/avstatus.c agent/av/src_av.c agent/backup/chunker.c \
+	agent/net/iocset.c agent/net/netparse.c agent/platform/uvinventory.c \
 	$(sort $(wildcard agent/platform/windows/*.c))
 WIN_SUPPORT_SRC := tests/support/testutil.c tests/support/jsoncheck.c \
 	tests/support/eventmix.c tests/support/compat/ftw_win32.c
@@ -57,6 +59,7 @@ WIN_LIB_COMMON  := $(WIN_O)/lib/libew-common.a
 WIN_LIB_AGENT   := $(WIN_O)/lib/libew-agent.a
 WIN_LIB_SUPPORT := $(WIN_O)/lib/libew-support.a
 WIN_UNIT_BINS   := $(patsubst %,$(WIN_O)/tests/%.exe,$(WIN_UNITS))
+WIN_AGENT_EXE   := $(WIN_O)/bin/eduwatch-agent.exe
 
 .PHONY: windows windows-deps windows-tests windows-check
 
@@ -64,7 +67,8 @@ windows-deps:
 	@scripts/windows-deps.sh $(BUILD) >/dev/null
 
 windows: windows-deps
-	@$(MAKE) --no-print-directory windows-tests
+	@$(MAKE) --no-print-directory $(WIN_AGENT_EXE) windows-tests
+	@scripts/windows-check.sh $(WIN_AGENT_EXE)
 
 windows-tests: $(WIN_UNIT_BINS)
 
@@ -80,6 +84,11 @@ $(WIN_O)/lib/%.a:
 	@mkdir -p $(dir $@)
 	@rm -f $@
 	$(Q)$(WIN_AR) rcs $@ $^
+
+$(WIN_AGENT_EXE): $(call win_obj,agent/main.c) $(WIN_LIB_AGENT) $(WIN_LIB_COMMON)
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  LD [windows] $@")
+	$(Q)$(WIN_CC) $(WIN_LDFLAGS) -o $@ $^ $(WIN_LIBS)
 
 $(WIN_O)/tests/%.exe: $(call win_obj,tests/unit/%.c) $(WIN_LIB_SUPPORT) \
 		$(WIN_LIB_AGENT) $(WIN_LIB_COMMON)

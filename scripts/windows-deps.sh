@@ -14,12 +14,19 @@
 # version: CI's fresh clone and every worktree reuse it, and a change of
 # pin or recipe builds a new one. build/windows/sysroot links to it.
 #
+# A build stopped half way resumes: each library that finished leaves a
+# stamp in the sysroot's .partial folder, which becomes the sysroot once
+# all are there.
+#
 # Usage: scripts/windows-deps.sh [BUILD_DIR]   (default: build)
 #   EW_WIN_CACHE  where sysroots and source tarballs are kept
 #                 (default /var/cache/eduwatch)
 #   EW_WIN_JOBS   parallel jobs (default 2)
+#   EW_WIN_ONLY   build only these libraries (names as in the pins) into
+#                 the .partial folder, e.g. those that do not need OpenSSL
+#                 while it builds in another run
 # Prints the sysroot's path on its last line.
-set -euo pipefail
+set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 
 build_dir=${1:-build}
@@ -106,9 +113,21 @@ orig_tarball() {
 }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/ew-windeps-XXXXXX")
-stage="$sysroot.tmp.$$"
-trap 'rm -rf "$work" "$stage"' EXIT
+stage="$sysroot.partial"
+trap 'rm -rf "$work"' EXIT
 mkdir -p "$stage/include" "$stage/lib"
+
+# step PKG FUNCTION: builds one library unless its stamp says it is done
+# (or EW_WIN_ONLY leaves it out).
+step() {
+	local pkg=$1 fn=$2
+	[ -f "$stage/.built-$pkg" ] && return 0
+	if [ -n "${EW_WIN_ONLY:-}" ]; then
+		case " $EW_WIN_ONLY " in *" $pkg "*) ;; *) return 0 ;; esac
+	fi
+	$fn
+	touch "$stage/.built-$pkg"
+}
 
 # unpack PKG: extracts the pinned orig tarball into $work/PKG, prints it.
 unpack() {
@@ -134,82 +153,118 @@ trap 'echo "windows-deps: failed; end of $(ls -t "$work"/*.log | head -1):" >&2
 t0=$(date +%s)
 
 # libuv: the static target alone; its install rule wants the shared one.
-d=$(unpack libuv1)
-log "libuv"
-cmake -S "$d" -B "$d/b" "${cmake_cross[@]}" -DLIBUV_BUILD_TESTS=OFF \
-	-DLIBUV_BUILD_BENCH=OFF >"$work/libuv.log" 2>&1
-cmake --build "$d/b" --target uv_a -j "$jobs" >>"$work/libuv.log" 2>&1
-cp "$d/b/libuv_a.a" "$stage/lib/libuv.a"
-cp -r "$d/include/." "$stage/include/"
+build_libuv() {
+	local d
+	d=$(unpack libuv1)
+	log "libuv"
+	cmake -S "$d" -B "$d/b" "${cmake_cross[@]}" -DLIBUV_BUILD_TESTS=OFF \
+		-DLIBUV_BUILD_BENCH=OFF >"$work/libuv.log" 2>&1
+	cmake --build "$d/b" --target uv_a -j "$jobs" >>"$work/libuv.log" 2>&1
+	cp "$d/b/libuv_a.a" "$stage/lib/libuv.a"
+	cp -r "$d/include/." "$stage/include/"
+}
 
 # OpenSSL 3.0: libraries and headers only. no-module keeps the legacy
 # provider inside libcrypto, no-shared makes static archives.
-d=$(unpack openssl)
-log "openssl (the longest step)"
-(cd "$d" && ./Configure mingw64 --cross-compile-prefix=$host- no-shared \
-	no-tests no-module --prefix="$stage" --libdir=lib &&
-	make -j "$jobs" build_libs && make install_dev) >"$work/openssl.log" 2>&1 ||
-	{ tail -30 "$work/openssl.log"; die "openssl failed"; }
+build_openssl() {
+	local d
+	d=$(unpack openssl)
+	log "openssl (the longest step)"
+	(cd "$d" && ./Configure mingw64 --cross-compile-prefix=$host- no-shared \
+		no-tests no-module --prefix="$stage" --libdir=lib &&
+		make -j "$jobs" build_libs && make install_dev) >"$work/openssl.log" 2>&1 ||
+		{ tail -30 "$work/openssl.log"; die "openssl failed"; }
+}
 
 # SQLite: the cross configure runs host tools under .exe names, so the
 # amalgamation is generated natively and that one file cross-compiled.
-d=$(unpack sqlite3)
-log "sqlite"
-(mkdir -p "$d/native" && cd "$d/native" && ../configure >/dev/null &&
-	make sqlite3.c sqlite3.h >/dev/null) >"$work/sqlite.log" 2>&1 ||
-	{ tail -30 "$work/sqlite.log"; die "sqlite amalgamation failed"; }
-$host-gcc $cflags -DSQLITE_THREADSAFE=1 -DSQLITE_DEFAULT_FOREIGN_KEYS=0 \
-	-DSQLITE_ENABLE_COLUMN_METADATA -DSQLITE_ENABLE_FTS5 \
-	-c "$d/native/sqlite3.c" -o "$d/sqlite3.o"
-$host-ar rcs "$stage/lib/libsqlite3.a" "$d/sqlite3.o"
-cp "$d/native/sqlite3.h" "$d/native/sqlite3ext.h" "$stage/include/" 2>/dev/null ||
-	cp "$d/native/sqlite3.h" "$stage/include/"
+build_sqlite() {
+	local d
+	d=$(unpack sqlite3)
+	log "sqlite"
+	(mkdir -p "$d/native" && cd "$d/native" && ../configure >/dev/null &&
+		make sqlite3.c sqlite3.h >/dev/null) >"$work/sqlite.log" 2>&1 ||
+		{ tail -30 "$work/sqlite.log"; die "sqlite amalgamation failed"; }
+	$host-gcc $cflags -DSQLITE_THREADSAFE=1 -DSQLITE_DEFAULT_FOREIGN_KEYS=0 \
+		-DSQLITE_ENABLE_COLUMN_METADATA -DSQLITE_ENABLE_FTS5 \
+		-c "$d/native/sqlite3.c" -o "$d/sqlite3.o"
+	$host-ar rcs "$stage/lib/libsqlite3.a" "$d/sqlite3.o"
+	cp "$d/native/sqlite3.h" "$d/native/sqlite3ext.h" "$stage/include/" 2>/dev/null ||
+		cp "$d/native/sqlite3.h" "$stage/include/"
+}
 
 # msgpack-c (the C library, 4.x).
-d=$(unpack msgpack-c)
-log "msgpack-c"
-cmake -S "$d" -B "$d/b" "${cmake_cross[@]}" -DMSGPACK_BUILD_TESTS=OFF \
-	-DMSGPACK_BUILD_EXAMPLES=OFF -DMSGPACK_ENABLE_SHARED=OFF \
-	>"$work/msgpack.log" 2>&1
-cmake --build "$d/b" -j "$jobs" >>"$work/msgpack.log" 2>&1
-cmake --install "$d/b" >>"$work/msgpack.log" 2>&1
+build_msgpack() {
+	local d
+	d=$(unpack msgpack-c)
+	log "msgpack-c"
+	cmake -S "$d" -B "$d/b" "${cmake_cross[@]}" -DMSGPACK_BUILD_TESTS=OFF \
+		-DMSGPACK_BUILD_EXAMPLES=OFF -DMSGPACK_ENABLE_SHARED=OFF \
+		>"$work/msgpack.log" 2>&1
+	cmake --build "$d/b" -j "$jobs" >>"$work/msgpack.log" 2>&1
+	cmake --install "$d/b" >>"$work/msgpack.log" 2>&1
+}
 
 # zstd, from its CMake project.
-d=$(unpack libzstd)
-log "zstd"
-cmake -S "$d/build/cmake" -B "$d/b" "${cmake_cross[@]}" \
-	-DZSTD_BUILD_SHARED=OFF -DZSTD_BUILD_STATIC=ON -DZSTD_BUILD_PROGRAMS=OFF \
-	-DZSTD_BUILD_TESTS=OFF -DZSTD_MULTITHREAD_SUPPORT=OFF \
-	>"$work/zstd.log" 2>&1
-cmake --build "$d/b" -j "$jobs" >>"$work/zstd.log" 2>&1
-cmake --install "$d/b" >>"$work/zstd.log" 2>&1
+build_zstd() {
+	local d
+	d=$(unpack libzstd)
+	log "zstd"
+	cmake -S "$d/build/cmake" -B "$d/b" "${cmake_cross[@]}" \
+		-DZSTD_BUILD_SHARED=OFF -DZSTD_BUILD_STATIC=ON -DZSTD_BUILD_PROGRAMS=OFF \
+		-DZSTD_BUILD_TESTS=OFF -DZSTD_MULTITHREAD_SUPPORT=OFF \
+		>"$work/zstd.log" 2>&1
+	cmake --build "$d/b" -j "$jobs" >>"$work/zstd.log" 2>&1
+	cmake --install "$d/b" >>"$work/zstd.log" 2>&1
+}
 
 # libyaml: the orig has no configure; users define YAML_DECLARE_STATIC.
-d=$(unpack libyaml)
-log "libyaml"
-cmake -S "$d" -B "$d/b" "${cmake_cross[@]}" -DINSTALL_CMAKE_DIR=lib/cmake \
-	>"$work/yaml.log" 2>&1
-cmake --build "$d/b" -j "$jobs" >>"$work/yaml.log" 2>&1
-cmake --install "$d/b" >>"$work/yaml.log" 2>&1
+build_yaml() {
+	local d
+	d=$(unpack libyaml)
+	log "libyaml"
+	cmake -S "$d" -B "$d/b" "${cmake_cross[@]}" -DINSTALL_CMAKE_DIR=lib/cmake \
+		>"$work/yaml.log" 2>&1
+	cmake --build "$d/b" -j "$jobs" >>"$work/yaml.log" 2>&1
+	cmake --install "$d/b" >>"$work/yaml.log" 2>&1
+}
 
 # yara 4.5.2 with the hash module (OpenSSL from this sysroot).
-d=$(unpack yara)
-log "yara"
-(cd "$d" && ./bootstrap.sh && ./configure --host=$host --disable-shared \
-	--enable-static --with-crypto --prefix="$stage" \
-	CFLAGS="$cflags" CPPFLAGS="-I$stage/include" LDFLAGS="-L$stage/lib" \
-	LIBS="-lws2_32 -lcrypt32 -lbcrypt -luser32 -ladvapi32" &&
-	make -j "$jobs" && make install) \
-	>"$work/yara.log" 2>&1 || { tail -30 "$work/yara.log"; die "yara failed"; }
+build_yara() {
+	local d
+	d=$(unpack yara)
+	log "yara"
+	(cd "$d" && ./bootstrap.sh && ./configure --host=$host --disable-shared \
+		--enable-static --with-crypto --prefix="$stage" \
+		CFLAGS="$cflags" CPPFLAGS="-I$stage/include" LDFLAGS="-L$stage/lib" \
+		LIBS="-lws2_32 -lcrypt32 -lbcrypt -luser32 -ladvapi32" &&
+		make -j "$jobs" && make install) \
+		>"$work/yara.log" 2>&1 || { tail -30 "$work/yara.log"; die "yara failed"; }
+}
 
 # cmocka: the unit tests' runner, built for mingw like the rest.
-d=$(unpack cmocka)
-log "cmocka"
-cmake -S "$d" -B "$d/b" "${cmake_cross[@]}" -DWITH_STATIC_LIB=ON \
-	-DWITH_EXAMPLES=OFF -DUNIT_TESTING=OFF >"$work/cmocka.log" 2>&1
-cmake --build "$d/b" -j "$jobs" >>"$work/cmocka.log" 2>&1
-cmake --install "$d/b" >>"$work/cmocka.log" 2>&1
+build_cmocka() {
+	local d
+	d=$(unpack cmocka)
+	log "cmocka"
+	cmake -S "$d" -B "$d/b" "${cmake_cross[@]}" -DWITH_STATIC_LIB=ON \
+		-DWITH_EXAMPLES=OFF -DUNIT_TESTING=OFF >"$work/cmocka.log" 2>&1
+	cmake --build "$d/b" -j "$jobs" >>"$work/cmocka.log" 2>&1
+	cmake --install "$d/b" >>"$work/cmocka.log" 2>&1
+}
 
+step libuv1 build_libuv
+step openssl build_openssl
+step sqlite3 build_sqlite
+step msgpack-c build_msgpack
+step libzstd build_zstd
+step libyaml build_yaml
+step yara build_yara
+step cmocka build_cmocka
+
+for p in $(printf '%s\n' "$pins" | cut -d= -f1); do
+	[ -f "$stage/.built-$p" ] || { log "built: ${EW_WIN_ONLY:-}; $p still missing"; exit 0; }
+done
 printf '%s\n' "$pins" >"$stage/PINS"
 touch "$stage/.complete"
 rm -rf "$sysroot"

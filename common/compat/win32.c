@@ -184,3 +184,26 @@ int win32_kill(int pid, int sig)
 	CloseHandle(h);
 	return rc;
 }
+
+#undef rename
+int win32_rename(const char *from, const char *to)
+{
+	wchar_t wfrom[MAX_PATH * 2], wto[MAX_PATH * 2];
+	if (MultiByteToWideChar(CP_UTF8, 0, from, -1, wfrom, MAX_PATH * 2) == 0 ||
+	    MultiByteToWideChar(CP_UTF8, 0, to, -1, wto, MAX_PATH * 2) == 0) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (MoveFileExW(wfrom, wto, MOVEFILE_REPLACE_EXISTING |
+					    MOVEFILE_WRITE_THROUGH))
+		return 0;
+	switch (GetLastError()) {
+	case ERROR_FILE_NOT_FOUND:
+	case ERROR_PATH_NOT_FOUND: errno = ENOENT; break;
+	case ERROR_ACCESS_DENIED:
+	case ERROR_SHARING_VIOLATION: errno = EACCES; break;
+	case ERROR_NOT_SAME_DEVICE: errno = EXDEV; break;
+	default: errno = EIO; break;
+	}
+	return -1;
+}

@@ -86,6 +86,11 @@ int win32_kill(int pid, int sig);
 #undef popen
 #undef pclose
 
+/* rename() replaces an existing target, as POSIX says (msvcrt refuses),
+ * and returns once the new name is on disk. */
+int win32_rename(const char *from, const char *to);
+#define rename win32_rename
+
 /* remove() removes an empty directory too, as POSIX says. */
 int win32_remove(const char *path);
 #define remove win32_remove
