@@ -35,7 +35,7 @@ WIN_LDFLAGS := -static -Wl,--dynamicbase -Wl,--high-entropy-va \
 WIN_LIBS := -L$(WIN_SYSROOT)/lib -lyara -lsqlite3 -luv -lssl -lcrypto \
 	-lmsgpack-c -lzstd -lyaml -lws2_32 -liphlpapi -luserenv -ldbghelp \
 	-lole32 -loleaut32 -lwbemuuid -luuid -lcrypt32 -lbcrypt -lpsapi \
-	-luser32 -ladvapi32 -lshell32 -lwtsapi32 -lssp -lpthread
+	-luser32 -ladvapi32 -lshell32 -lwtsapi32 -ladvapi32 -lssp -lpthread
 
 WIN_COMMON_SRC := $(COMMON_SRC) common/compat/win32.c
 # The agent modules that build for Windows today. Scanning (its child and

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sddl.h>
+
 #include <openssl/rand.h>
 
 int win32_strerror_r(int err, char *buf, size_t len)
@@ -205,5 +207,39 @@ int win32_rename(const char *from, const char *to)
 	case ERROR_NOT_SAME_DEVICE: errno = EXDEV; break;
 	default: errno = EIO; break;
 	}
+	return -1;
+}
+
+/* SYSTEM (SY) and built-in Administrators (BA): full control, inherited
+ * by files (OI) and folders (CI); P: no ACE inherited from above, so
+ * ProgramData's "Users may read" does not reach in. */
+static const wchar_t private_sddl[] =
+	L"D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)";
+
+int win32_mkdir(const char *path, unsigned mode)
+{
+	wchar_t wpath[MAX_PATH * 2];
+	if (MultiByteToWideChar(CP_UTF8, 0, path, -1, wpath, MAX_PATH * 2) == 0) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	SECURITY_ATTRIBUTES sa = {.nLength = sizeof(sa)};
+	PSECURITY_DESCRIPTOR sd = NULL;
+	if ((mode & 077) == 0) {
+		if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(
+			    private_sddl, SDDL_REVISION_1, &sd, NULL)) {
+			errno = EIO;
+			return -1;
+		}
+		sa.lpSecurityDescriptor = sd;
+	}
+	BOOL ok = CreateDirectoryW(wpath, sd ? &sa : NULL);
+	DWORD e = ok ? 0 : GetLastError();
+	LocalFree(sd);
+	if (ok)
+		return 0;
+	errno = e == ERROR_ALREADY_EXISTS ? EEXIST
+		: e == ERROR_PATH_NOT_FOUND ? ENOENT
+		: e == ERROR_ACCESS_DENIED ? EACCES : EIO;
 	return -1;
 }

@@ -38,8 +38,12 @@
 #define O_NOFOLLOW 0
 #define O_DIRECTORY 0
 
-/* Windows has no mode bits; the state directory's ACL protects files. */
-#define mkdir(path, mode) _mkdir(path)
+/* Windows has no mode bits. A folder made private (no group or other
+ * bits, as the state folder's 0700) gets a protected DACL instead: full
+ * control for SYSTEM and Administrators only, inherited by every file
+ * created in it, so the agent's key is as private as under 0600. */
+int win32_mkdir(const char *path, unsigned mode);
+#define mkdir(path, mode) win32_mkdir(path, mode)
 #define fchmod(fd, mode) 0
 #define fsync(fd) _commit(fd)
 

@@ -45,11 +45,19 @@ static int backup_init(const struct source_env *env, void **state)
 }
 
 /* The sensor would capture through Npcap's wpcap.dll, loaded at run
- * time; say which of the two reasons keeps it off. */
+ * time from System32\Npcap (where Npcap installs it outside WinPcap
+ * compatibility mode) by full path, never through the search order; say
+ * which of the two reasons keeps it off. */
 static int netsensor_init(const struct source_env *env, void **state)
 {
-	HMODULE wpcap = LoadLibraryExW(L"wpcap.dll", NULL,
-				       LOAD_LIBRARY_SEARCH_SYSTEM32);
+	wchar_t path[MAX_PATH];
+	UINT n = GetSystemDirectoryW(path, MAX_PATH);
+	HMODULE wpcap = NULL;
+	if (n > 0 && n + 20 < MAX_PATH) {
+		wcscpy(path + n, L"\\Npcap\\wpcap.dll");
+		wpcap = LoadLibraryExW(path, NULL,
+				       LOAD_WITH_ALTERED_SEARCH_PATH);
+	}
 	if (wpcap == NULL) {
 		log_warn("netsensor: off: Npcap is not installed");
 	} else {
