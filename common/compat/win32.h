@@ -83,7 +83,7 @@ ssize_t pwrite(int fd, const void *buf, size_t len, off_t off);
 
 /* kill(pid, 0): whether the process exists; any other signal ends it. */
 int win32_kill(int pid, int sig);
-#define kill win32_kill
+#define kill(pid, sig) win32_kill(pid, sig)
 
 /* stdio.h maps popen to _popen with a macro, and banned.h poisons the
  * name; the macro must go for the poison to apply. */
@@ -93,11 +93,11 @@ int win32_kill(int pid, int sig);
 /* rename() replaces an existing target, as POSIX says (msvcrt refuses),
  * and returns once the new name is on disk. */
 int win32_rename(const char *from, const char *to);
-#define rename win32_rename
+#define rename(from, to) win32_rename(from, to)
 
 /* remove() removes an empty directory too, as POSIX says. */
 int win32_remove(const char *path);
-#define remove win32_remove
+#define remove(path) win32_remove(path)
 
 /* The handful of POSIX signals the shared code names: libuv emulates
  * SIGINT, SIGHUP (console close) and SIGTERM for uv_signal and
