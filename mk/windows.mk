@@ -33,7 +33,7 @@ WIN_LDFLAGS := -static -Wl,--dynamicbase -Wl,--high-entropy-va \
 	-Wl,--nxcompat -Wl,--image-base,0x140000000 \
 	$(shell $(WIN_CC) -print-file-name=binmode.o 2>/dev/null)
 WIN_LIBS := -L$(WIN_SYSROOT)/lib -lyara -lsqlite3 -luv -lssl -lcrypto \
-	-lmsgpack-c -lzstd -lyaml -lws2_32 -liphlpapi -luserenv -ldbghelp \
+	-lmsgpackc -lzstd -lyaml -lws2_32 -liphlpapi -luserenv -ldbghelp \
 	-lole32 -loleaut32 -lwbemuuid -luuid -lcrypt32 -lbcrypt -lpsapi \
 	-luser32 -ladvapi32 -lshell32 -lwtsapi32 -ladvapi32 -lssp -lpthread
 
@@ -94,6 +94,6 @@ $(WIN_O)/tests/%.exe: $(call win_obj,tests/unit/%.c) $(WIN_LIB_SUPPORT) \
 		$(WIN_LIB_AGENT) $(WIN_LIB_COMMON)
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  LD [windows] $@")
-	$(Q)$(WIN_CC) $(WIN_LDFLAGS) -o $@ $^ -lcmocka $(WIN_LIBS)
+	$(Q)$(WIN_CC) $(WIN_LDFLAGS) -o $@ $^ -lcmocka-static $(WIN_LIBS)
 
 -include $(shell find $(WIN_O)/obj -name "*.d" 2>/dev/null)

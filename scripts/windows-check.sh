@@ -12,9 +12,9 @@ need() { # need PATTERN WHAT
 	grep -qE "$1" <<<"$hdr" || { echo "windows-check: $exe: no $2" >&2; fail=1; }
 }
 need '^Magic[[:space:]]+020b' "PE32+ (x86-64) header"
-need 'IMAGE_DLL_CHARACTERISTICS_DYNAMIC_BASE' "DYNAMIC_BASE (ASLR)"
-need 'IMAGE_DLL_CHARACTERISTICS_HIGH_ENTROPY_VA' "HIGH_ENTROPY_VA"
-need 'IMAGE_DLL_CHARACTERISTICS_NX_COMPAT' "NX_COMPAT (DEP)"
+need '^[[:space:]]+DYNAMIC_BASE$' "DYNAMIC_BASE (ASLR)"
+need '^[[:space:]]+HIGH_ENTROPY_VA$' "HIGH_ENTROPY_VA"
+need '^[[:space:]]+NX_COMPAT$' "NX_COMPAT (DEP)"
 # A section flagged CODE without READONLY is writable and executable.
 wx=$($od -h "$exe" | awk '/^ *[0-9]+ /{name=$2; getline; if ($0 ~ /CODE/ && $0 !~ /READONLY/) print name}')
 if [ -n "$wx" ]; then
