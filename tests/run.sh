@@ -128,7 +128,8 @@ run_windows_unit() {
 		record "unit[windows]" <<<"not ok - wine is missing (scripts/deps.sh test)"
 		return
 	fi
-	export WINEPREFIX=$PWD/$prefix WINEDEBUG=-all WINEARCH=win64
+	case $prefix in /*) ;; *) prefix=$PWD/$prefix ;; esac
+	export WINEPREFIX=$prefix WINEDEBUG=-all WINEARCH=win64
 	unset DISPLAY
 	[ -f "$WINEPREFIX/system.reg" ] || timeout 300 wineboot --init >/dev/null 2>&1
 	for t in "$BUILD"/windows/tests/test_*.exe; do

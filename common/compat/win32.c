@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -242,4 +243,20 @@ int win32_mkdir(const char *path, unsigned mode)
 		: e == ERROR_PATH_NOT_FOUND ? ENOENT
 		: e == ERROR_ACCESS_DENIED ? EACCES : EIO;
 	return -1;
+}
+
+#undef open
+int win32_open(const char *path, int flags, ...)
+{
+	unsigned mode = 0;
+	if (flags & _O_CREAT) {
+		va_list ap;
+		va_start(ap, flags);
+		mode = va_arg(ap, unsigned);
+		va_end(ap);
+	}
+	/* Only the owner's write bit maps onto Windows: without it the file
+	 * gets the read-only attribute. */
+	int pmode = (mode & 0200) ? (_S_IREAD | _S_IWRITE) : _S_IREAD;
+	return _open(path, flags | _O_BINARY, pmode);
 }

@@ -38,6 +38,13 @@
 #define O_NOFOLLOW 0
 #define O_DIRECTORY 0
 
+/* Every descriptor is binary: in msvcrt's default text mode a read stops
+ * at the first 0x1A byte and CRLF is rewritten (test_portable caught a
+ * signed bundle cut short this way). Linking binmode.o alone did not
+ * change the default for _open. */
+int win32_open(const char *path, int flags, ...);
+#define open(path, ...) win32_open(path, __VA_ARGS__)
+
 /* Windows has no mode bits. A folder made private (no group or other
  * bits, as the state folder's 0700) gets a protected DACL instead: full
  * control for SYSTEM and Administrators only, inherited by every file
