@@ -43,6 +43,7 @@ WIN_COMMON_SRC := $(COMMON_SRC) common/compat/win32.c
 # agent/platform/.
 WIN_AGENT_SRC := $(filter-out agent/core/childproc.c,\
 	$(sort $(wildcard agent/core/*.c))) \
+	$(sort $(wildcard agent/*/*_settings.c)) \
 	agent/av/avstatus.c agent/av/src_av.c agent/backup/chunker.c \
 	agent/net/iocset.c agent/net/netparse.c agent/platform/uvinventory.c \
 	$(sort $(wildcard agent/platform/windows/*.c))

@@ -127,6 +127,22 @@ void *memrchr(const void *s, int c, size_t n)
 	return NULL;
 }
 
+int setenv(const char *name, const char *value, int overwrite)
+{
+	if (name == NULL || *name == '\0' || strchr(name, '=') != NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (!overwrite && getenv(name) != NULL)
+		return 0;
+	errno_t err = _putenv_s(name, value);
+	if (err != 0) {
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
 static ssize_t positional(int fd, void *buf, size_t len, off_t off,
 			  bool writing)
 {

@@ -84,6 +84,10 @@ int scandir(const char *dir, struct dirent ***names,
 
 void *memrchr(const void *s, int c, size_t n);
 
+/* POSIX setenv: _putenv_s sets the CRT's copy and the process's own
+ * environment block, which libuv reads (GetEnvironmentVariableW). */
+int setenv(const char *name, const char *value, int overwrite);
+
 /* Positional reads and writes through the handle under the descriptor. */
 ssize_t pread(int fd, void *buf, size_t len, off_t off);
 ssize_t pwrite(int fd, const void *buf, size_t len, off_t off);

@@ -4,28 +4,17 @@
  * the LAN sensor depend on POSIX-only code (openat-family walks, seccomp,
  * rlimits, libpcap) whose Windows halves are not written yet: see issue
  * 16 and docs/DECISIONS.md "The Windows agent, in steps". Here each one
- * says so, at start-up in the log and on the command line with exit 1,
+ * says so, at start-up in the log and on the command line with an error,
  * instead of failing to link or pretending to work. */
 #include <errno.h>
 #include <stdio.h>
 
 #include <windows.h>
 
-#include "agent/backup/backupcli.h"
+#include "agent/core/childproc.h"
 #include "agent/core/source.h"
-#include "agent/net/netsensor.h"
 #include "agent/scan/quarantine.h"
-#include "agent/scan/scanchild.h"
-#include "agent/scan/scancli.h"
 #include "common/log.h"
-
-static int not_ported(const char *what)
-{
-	fprintf(stderr,
-		"eduwatch-agent: %s is not available in the Windows agent "
-		"yet; use a Linux agent for it\n", what);
-	return 1;
-}
 
 static int off_init(const char *name, void **state)
 {
@@ -86,23 +75,18 @@ const struct source_ops source_netsensor = {
 	.stop = off_stop, .free = off_free,
 };
 
-int scanchild_main(int argc, char **argv) { return not_ported("scanning"); }
-int scancli_run(const struct scancli_options *opts)
+/* The agent hands scan, sniff and backup (and the sources' children)
+ * to helper executables beside it (agent/core/cli.c); none is built for
+ * Windows yet, so the lookup says so and the command exits non-zero. */
+int childproc_helper_path(const char *name, char *out, size_t cap, char *err,
+			  size_t errlen)
 {
-	return not_ported("scan");
-}
-int backupcli_run(const struct backupcli_options *o)
-{
-	return not_ported("backup");
-}
-int netsensor_child_main(const struct agent_settings *s)
-{
-	return not_ported("the LAN sensor");
-}
-int netsensor_sniff_file(const struct agent_settings *s,
-			 const struct sniff_options *opts)
-{
-	return not_ported("sniff");
+	(void)out;
+	(void)cap;
+	snprintf(err, errlen,
+		 "%s is not available in the Windows agent yet; use a Linux "
+		 "agent for it", name);
+	return -ENOSYS;
 }
 
 void quarantine_dir(const char *state_dir, char *out, size_t cap)
