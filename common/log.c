@@ -17,6 +17,12 @@ void log_setup(const char *ident, enum log_level min_level)
 	log_ident = ident;
 	log_min = min_level;
 	log_to_journal = getenv("JOURNAL_STREAM") != NULL;
+#ifdef _WIN32
+	/* msvcrt buffers stderr fully when it is a file or a pipe (it has
+	 * no line buffering: _IOLBF means _IOFBF), so the log of an agent
+	 * ended by taskkill /F or a service stop would be lost. */
+	setvbuf(stderr, NULL, _IONBF, 0);
+#endif
 }
 
 int log_level_parse(const char *name, enum log_level *out)
