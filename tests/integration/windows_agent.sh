@@ -56,7 +56,9 @@ check "its log says so too (stderr reaches the file under wine)" \
 	wait_for 30 grep -q "uplink: connected" "$WORK/agent.log"
 check "it reports its inventory with a Windows OS" wait_event 60 '"kind":"agent.inventory".*Windows'
 count_heartbeats() { agent_events | grep -o '"kind":"agent.heartbeat"' | wc -l; }
-check "it sends heartbeats" wait_for 120 test "$(count_heartbeats)" -ge 2
+# A function, so that wait_for counts again on each poll.
+two_heartbeats() { [ "$(count_heartbeats)" -ge 2 ]; }
+check "it sends heartbeats" wait_for 90 two_heartbeats
 check "the antivirus probe reports, SecurityCenter2 missing under wine" \
 	wait_event 90 '"kind":"av.status"'
 check "the LAN sensor says why it is off" grep -q "netsensor: off" "$WORK/agent.log"
