@@ -1,7 +1,8 @@
 /* The capabilities not yet ported to Windows, stated as such.
  *
- * The scanner (its child process and isolation), backups, quarantine and
- * the LAN sensor depend on POSIX-only code (openat-family walks, seccomp,
+ * The scanner (its child process and isolation), backups, quarantine,
+ * the incident drill (it plants files through an O_NOFOLLOW folder fd)
+ * and the LAN sensor depend on POSIX-only code (openat-family walks, seccomp,
  * rlimits, libpcap) whose Windows halves are not written yet: see issue
  * 16 and docs/DECISIONS.md "The Windows agent, in steps". Here each one
  * says so, at start-up in the log and on the command line with an error,
@@ -26,6 +27,11 @@ static int off_init(const char *name, void **state)
 static int scan_init(const struct source_env *env, void **state)
 {
 	return off_init("scan", state);
+}
+
+static int drill_init(const struct source_env *env, void **state)
+{
+	return off_init("drill", state);
 }
 
 static int backup_init(const struct source_env *env, void **state)
@@ -68,6 +74,10 @@ const struct source_ops source_scan = {
 };
 const struct source_ops source_backup = {
 	.name = "backup", .init = backup_init, .start = off_start,
+	.stop = off_stop, .free = off_free,
+};
+const struct source_ops source_drill = {
+	.name = "drill", .init = drill_init, .start = off_start,
 	.stop = off_stop, .free = off_free,
 };
 const struct source_ops source_netsensor = {
