@@ -11,6 +11,7 @@
 static const char *log_ident = "eduwatch";
 static enum log_level log_min = LOG_LEVEL_INFO;
 static int log_to_journal;
+static FILE *log_stream; /* NULL: stderr */
 
 void log_setup(const char *ident, enum log_level min_level)
 {
@@ -97,5 +98,10 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	/* One fputs per line so that lines from threads never interleave. */
 	line[used] = '\n';
 	line[used + 1] = '\0';
-	fputs(line, stderr);
+	fputs(line, log_stream ? log_stream : stderr);
+}
+
+void log_set_stream(FILE *stream)
+{
+	log_stream = stream;
 }

@@ -1,6 +1,6 @@
 # The Windows agent, cross-built with mingw-w64 (included by Makefile).
 #
-#   make windows          eduwatch-agent.exe and the unit tests for wine
+#   make windows          eduwatch-agent.exe, its MSI and the unit tests for wine
 #   make windows-tests    the unit tests only
 #
 # The libraries come from scripts/windows-deps.sh, a static sysroot cached
@@ -61,6 +61,12 @@ WIN_LIB_AGENT   := $(WIN_O)/lib/libew-agent.a
 WIN_LIB_SUPPORT := $(WIN_O)/lib/libew-support.a
 WIN_UNIT_BINS   := $(patsubst %,$(WIN_O)/tests/%.exe,$(WIN_UNITS))
 WIN_AGENT_EXE   := $(WIN_O)/bin/eduwatch-agent.exe
+WIN_VERSION     := $(shell sed -n 's/^\#define EDUWATCH_VERSION "\(.*\)"/\1/p' common/version.h)
+WIN_MSI         := $(WIN_O)/bin/eduwatch-agent-$(WIN_VERSION)-x64.msi
+WIN_WXS         := packaging/windows/eduwatch-agent.wxs
+# The same .exe as a newer version, for the MSI upgrade test.
+WIN_NEXT_VERSION := $(shell echo $(WIN_VERSION) | awk -F. '{print $$1 "." $$2 "." $$3 + 1}')
+WIN_NEXT_MSI    := $(WIN_O)/tests/eduwatch-agent-$(WIN_NEXT_VERSION)-x64.msi
 
 .PHONY: windows windows-deps windows-tests windows-check
 
@@ -68,10 +74,10 @@ windows-deps:
 	@scripts/windows-deps.sh $(BUILD) >/dev/null
 
 windows: windows-deps
-	@$(MAKE) --no-print-directory $(WIN_AGENT_EXE) windows-tests
+	@$(MAKE) --no-print-directory $(WIN_AGENT_EXE) $(WIN_MSI) windows-tests
 	@scripts/windows-check.sh $(WIN_AGENT_EXE)
 
-windows-tests: $(WIN_UNIT_BINS)
+windows-tests: $(WIN_UNIT_BINS) $(WIN_NEXT_MSI)
 
 $(WIN_O)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -90,6 +96,24 @@ $(WIN_AGENT_EXE): $(call win_obj,agent/main.c) $(WIN_LIB_AGENT) $(WIN_LIB_COMMON
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  LD [windows] $@")
 	$(Q)$(WIN_CC) $(WIN_LDFLAGS) -o $@ $^ $(WIN_LIBS)
+
+# The MSI (packaging/windows/eduwatch-agent.wxs). wixl schedules a
+# MajorUpgrade's RemoveExistingProducts after InstallFinalize and has no
+# Schedule attribute: the old version's service would then be stopped
+# after the new one started. msibuild moves it to right after
+# InstallInitialize, where the old version is removed whole first.
+define win_msi
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  MSI [windows] $@")
+	$(Q)wixl -a x64 -D Version=$* -D AgentExe=$(WIN_AGENT_EXE) -o $@.tmp $(WIN_WXS)
+	$(Q)msibuild $@.tmp -q "UPDATE InstallExecuteSequence SET Sequence=1510 \
+		WHERE Action='RemoveExistingProducts'"
+	$(Q)mv $@.tmp $@
+endef
+$(WIN_O)/bin/eduwatch-agent-%-x64.msi: $(WIN_AGENT_EXE) $(WIN_WXS)
+	$(win_msi)
+$(WIN_O)/tests/eduwatch-agent-%-x64.msi: $(WIN_AGENT_EXE) $(WIN_WXS)
+	$(win_msi)
 
 $(WIN_O)/tests/%.exe: $(call win_obj,tests/unit/%.c) $(WIN_LIB_SUPPORT) \
 		$(WIN_LIB_AGENT) $(WIN_LIB_COMMON)
