@@ -27,8 +27,8 @@ unset DISPLAY
 trap 'cleanup; wineserver -k 2>/dev/null' EXIT
 
 agent() { timeout 120 wine "$EXE" "$@"; }
-agent_start() { # agent_start LOG: the agent in the foreground, in the background
-	wine "$EXE" run -c "$ACONF" >>"$1" 2>&1 &
+agent_start() { # agent_start LOG: the agent in console mode (not the service), in the background
+	wine "$EXE" run --console -c "$ACONF" >>"$1" 2>&1 &
 	APID=$!
 	PIDS+=("$APID")
 }

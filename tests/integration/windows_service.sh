@@ -5,7 +5,10 @@
 # start, LocalSystem, recovery actions), `net start` starts it through
 # the SCM dispatcher and it reports heartbeats, `net stop` stops it
 # gracefully (agent.stop spooled, the spool closed, nothing lost), and
-# `service uninstall` stops and removes it.
+# `service uninstall` stops and removes it. Then the MSI: a silent
+# install with the enrollment properties enrolls and starts the service,
+# a newer MSI upgrades it keeping its identity and spool, and msiexec /x
+# removes it.
 # Wine kills services a few seconds after its last other process exits:
 # one `ping` keeps the prefix's wineserver company for the whole test.
 # One wine prefix (the unit suites' and windows_agent.sh's) and one
@@ -33,8 +36,19 @@ w() { timeout 120 wine "$@"; }
 agent() { w "$EXE" "$@"; }
 svc_state() { w sc query eduwatch-agent 2>/dev/null | tr -d '\r' | awk '/STATE/ {print $4}'; }
 svc_is() { [ "$(svc_state)" = "$1" ]; }
-# Whatever a failed run left, and the wineserver, go with the test.
-trap 'w "$EXE" service uninstall >/dev/null 2>&1; cleanup; wineserver -k 2>/dev/null' EXIT
+MSI=$(ls "$WIN_DIR"/bin/eduwatch-agent-*-x64.msi 2>/dev/null | head -1)
+NEXT_MSI=$(ls "$WIN_DIR"/tests/eduwatch-agent-*-x64.msi 2>/dev/null | head -1)
+# Whatever a failed run left (the service, either product), and the
+# wineserver, go with the test: the prefix is shared with the others.
+leave_prefix_clean() {
+	local m
+	for m in "$NEXT_MSI" "$MSI"; do
+		[ -f "$m" ] && w msiexec /x "$(winepath -w "$m")" /qn >/dev/null 2>&1
+	done
+	w "$EXE" service uninstall >/dev/null 2>&1
+	wineserver -k 2>/dev/null
+}
+trap 'leave_prefix_clean; cleanup' EXIT
 
 wine cmd /c "ping -n 1200 127.0.0.1 >nul" >/dev/null 2>&1 &
 PIDS+=($!)
@@ -107,4 +121,62 @@ gaps = [s for s in range(seqs[0], seqs[-1] + 1) if s not in set(seqs)]
 print("events=%d dups=%d gaps=%s" % (len(seqs), dups, gaps[:10]))
 ')
 check "no event lost or duplicated across the service's stops ($r)" grep -q "dups=0 gaps=\[\]" <<<"$r"
+
+# The MSI, as a school deploys it: silent, per machine, with the
+# enrollment properties on the command line.
+STATE_UNIX="$DRIVE_C/ProgramData/eduwatch"
+EXE_UNIX="$DRIVE_C/Program Files/eduwatch/eduwatch-agent.exe"
+INSTALLED_CONF='C:\ProgramData\eduwatch\agent.yaml'
+rm -rf "$STATE_UNIX"
+msi_id() { agent status -c "$INSTALLED_CONF" 2>/dev/null | tr -d '\r' | sed -n 's/^enrolled: *yes, agent \([^ ,]*\).*/\1/p'; }
+w msiexec /i "$(winepath -w "$MSI")" /qn /l*v "$(winepath -w "$WORK/msi-install.log")" \
+	COLLECTOR="localhost:$INGEST_PORT" ENROLL_PORT="$ENROLL_PORT" \
+	TOKEN="$TOKEN" CA_SHA256="$FP" >/dev/null 2>&1
+check "msiexec /i /qn with COLLECTOR, TOKEN and CA_SHA256 succeeds" test $? -eq 0
+check "it installs the .exe under Program Files" test -f "$EXE_UNIX"
+check "and enrolls the PC into ProgramData\\eduwatch" test -s "$STATE_UNIX/agent.crt"
+# Wine's msi prints every property in its verbose log, hidden or not;
+# Windows Installer prints MsiHiddenProperties as asterisks. What the
+# package controls is that it names TOKEN there.
+check "the package hides TOKEN from Windows Installer's logs" \
+	grep -qP '^MsiHiddenProperties\tTOKEN' <(msiinfo export "$MSI" Property 2>/dev/null)
+check "its service runs" wait_for 60 svc_is RUNNING
+reg=$(w reg query 'HKLM\System\CurrentControlSet\Services\eduwatch-agent' 2>&1 | tr -d '\r')
+installed_service_ok() {
+	grep -qiE 'ObjectName.*LocalSystem' <<<"$reg" &&
+		grep -qiE 'Start.*REG_DWORD.*0x2' <<<"$reg" &&
+		grep -qF 'run -c "C:\ProgramData\eduwatch\agent.yaml"' <<<"$reg"
+}
+check "as LocalSystem, auto-start, on the installed settings" installed_service_ok
+ID=$(msi_id)
+check "the installed agent has its own identity ($ID)" test -n "$ID"
+check "the installed service reports to the collector" wait_event 90 '"kind":"agent.heartbeat"'
+check "with its inventory" wait_event 90 '"kind":"agent.inventory".*Windows'
+
+# A newer version over it (no properties: an upgrade does not enroll).
+w msiexec /i "$(winepath -w "$NEXT_MSI")" /qn >/dev/null 2>&1
+check "the newer MSI upgrades it silently" test $? -eq 0
+check "the upgraded service runs" wait_for 60 svc_is RUNNING
+check "the PC keeps its identity across the upgrade" eq "$(msi_id)" "$ID"
+uninstall_keys() { w reg query 'HKLM\Software\Microsoft\Windows\CurrentVersion\Uninstall' /s 2>/dev/null | tr -d '\r' | grep -c 'DisplayName.*eduwatch agent'; }
+check "one product is installed after the upgrade, not two" eq "$(uninstall_keys)" 1
+check "the old version's agent.stop, spooled, arrives" wait_event 90 '"kind":"agent.stop"'
+starts_twice() { [ "$(agent_events | grep -o '"kind":"agent.start"' | wc -l)" -ge 2 ]; }
+check "and the upgraded agent reports under the same identity" wait_for 90 starts_twice
+r=$(agent_events | $PY -c '
+import json, sys
+ev = json.load(sys.stdin)
+seqs = sorted(e["seq"] for e in ev)
+dups = len(seqs) - len(set(seqs))
+gaps = [s for s in range(seqs[0], seqs[-1] + 1) if s not in set(seqs)]
+print("events=%d dups=%d gaps=%s" % (len(seqs), dups, gaps[:10]))
+')
+check "its spool crossed the upgrade whole ($r)" grep -q "dups=0 gaps=\[\]" <<<"$r"
+
+w msiexec /x "$(winepath -w "$NEXT_MSI")" /qn >/dev/null 2>&1
+check "msiexec /x removes it silently" test $? -eq 0
+check "the service is gone" bash -c "! wine sc query eduwatch-agent 2>/dev/null | grep -q STATE"
+check "the .exe is gone" test ! -e "$EXE_UNIX"
+check "the state folder stays (a reinstall keeps the PC's identity)" test -s "$STATE_UNIX/agent.crt"
+rm -rf "$STATE_UNIX" "$SVC_STATE_UNIX"
 tap_finish
