@@ -8,25 +8,16 @@
 # `taskkill /F` it restarts with no event lost or duplicated.
 # Runs once, in the release pass: no sanitizer build changes the .exe.
 . "$(dirname "$0")/lib.bash"
-WIN_DIR=${EW_WIN_DIR:-$(cd "$EW_BIN/../.." && pwd)/windows}
-EXE="$WIN_DIR/bin/eduwatch-agent.exe"
+. "$(dirname "$0")/lib_windows.bash"
 D="$WORK/collector"
 A="$WORK/agent"
 ACONF="$A/agent.yaml"
 mkdir -p "$A"
 
-if [ ! -f "$EXE" ] || ! command -v wine >/dev/null; then
-	ok "# SKIP no $EXE or no wine (make windows; scripts/deps.sh test)"
-	tap_finish
-	exit 0
-fi
-export WINEPREFIX="$WIN_DIR/wineprefix" WINEDEBUG=-all WINEARCH=win64
-unset DISPLAY
-[ -f "$WINEPREFIX/system.reg" ] || timeout 300 wineboot --init >/dev/null 2>&1
+windows_ready || { tap_finish; exit 0; }
 # The wineserver of this prefix goes when the test does.
 trap 'cleanup; wineserver -k 2>/dev/null' EXIT
 
-agent() { timeout 120 wine "$EXE" "$@"; }
 agent_start() { # agent_start LOG: the agent in console mode (not the service), in the background
 	wine "$EXE" run --console -c "$ACONF" >>"$1" 2>&1 &
 	APID=$!
@@ -55,9 +46,6 @@ check "the agent connects over TLS and its events arrive" wait_event 90 '"kind":
 check "its log says so too (stderr reaches the file under wine)" \
 	wait_for 30 grep -q "uplink: connected" "$WORK/agent.log"
 check "it reports its inventory with a Windows OS" wait_event 60 '"kind":"agent.inventory".*Windows'
-count_heartbeats() { agent_events | grep -o '"kind":"agent.heartbeat"' | wc -l; }
-# A function, so that wait_for counts again on each poll.
-two_heartbeats() { [ "$(count_heartbeats)" -ge 2 ]; }
 check "it sends heartbeats" wait_for 90 two_heartbeats
 check "the antivirus probe reports, SecurityCenter2 missing under wine" \
 	wait_event 90 '"kind":"av.status"'
@@ -75,14 +63,7 @@ check "the agent comes back and reconnects" wait_for 90 grep -q "uplink: connect
 sleep_until_more() { [ "$(agent_events | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))')" -gt "$before" ]; }
 check "new events arrive after the restart" wait_for 60 sleep_until_more
 wait_for 30 grep -q 'spool: +0 events' <(agent status -c "$ACONF" 2>&1 | tr -d '\r') >/dev/null
-r=$(agent_events | $PY -c '
-import json, sys
-ev = json.load(sys.stdin)
-seqs = sorted(e["seq"] for e in ev)
-dups = len(seqs) - len(set(seqs))
-gaps = [s for s in range(seqs[0], seqs[-1] + 1) if s not in set(seqs)]
-print("events=%d dups=%d gaps=%s" % (len(seqs), dups, gaps[:10]))
-')
+r=$(seq_report)
 check "no event lost or duplicated across taskkill /F ($r)" grep -q "dups=0 gaps=\[\]" <<<"$r"
 
 s=$(agent status -c "$ACONF" 2>&1 | tr -d '\r')

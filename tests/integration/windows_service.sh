@@ -15,17 +15,9 @@
 # collector for the whole script. Release only: no sanitizer build
 # changes the .exe.
 . "$(dirname "$0")/lib.bash"
-WIN_DIR=${EW_WIN_DIR:-$(cd "$EW_BIN/../.." && pwd)/windows}
-EXE="$WIN_DIR/bin/eduwatch-agent.exe"
+. "$(dirname "$0")/lib_windows.bash"
 
-if [ ! -f "$EXE" ] || ! command -v wine >/dev/null; then
-	ok "# SKIP no $EXE or no wine (make windows; scripts/deps.sh test)"
-	tap_finish
-	exit 0
-fi
-export WINEPREFIX="$WIN_DIR/wineprefix" WINEDEBUG=-all WINEARCH=win64
-unset DISPLAY
-[ -f "$WINEPREFIX/system.reg" ] || timeout 300 wineboot --init >/dev/null 2>&1
+windows_ready || { tap_finish; exit 0; }
 DRIVE_C="$WINEPREFIX/drive_c"
 # The service's state folder, where an installed agent keeps it.
 SVC_STATE='C:\ProgramData\eduwatch-svctest'
@@ -33,19 +25,21 @@ SVC_STATE_UNIX="$DRIVE_C/ProgramData/eduwatch-svctest"
 SVC_CONF="$SVC_STATE\\agent.yaml"
 rm -rf "$SVC_STATE_UNIX"
 w() { timeout 120 wine "$@"; }
-agent() { w "$EXE" "$@"; }
 svc_state() { w sc query eduwatch-agent 2>/dev/null | tr -d '\r' | awk '/STATE/ {print $4}'; }
 svc_is() { [ "$(svc_state)" = "$1" ]; }
 MSI=$(ls "$WIN_DIR"/bin/eduwatch-agent-*-x64.msi 2>/dev/null | head -1)
 NEXT_MSI=$(ls "$WIN_DIR"/tests/eduwatch-agent-*-x64.msi 2>/dev/null | head -1)
 # Whatever a failed run left (the service, either product), and the
 # wineserver, go with the test: the prefix is shared with the others.
+LEFT=() # what the test installed and has not removed yet
 leave_prefix_clean() {
 	local m
-	for m in "$NEXT_MSI" "$MSI"; do
-		[ -f "$m" ] && w msiexec /x "$(winepath -w "$m")" /qn >/dev/null 2>&1
+	for m in "${LEFT[@]}"; do
+		case $m in
+		service) w "$EXE" service uninstall >/dev/null 2>&1 ;;
+		*) w msiexec /x "$(winepath -w "$m")" /qn >/dev/null 2>&1 ;;
+		esac
 	done
-	w "$EXE" service uninstall >/dev/null 2>&1
 	wineserver -k 2>/dev/null
 }
 trap 'leave_prefix_clean; cleanup' EXIT
@@ -60,6 +54,7 @@ collector_init "$D" || { not_ok "collector init"; tap_finish; exit 1; }
 collector_start "$WORK/collector.log" || not_ok "collector start"
 TOKEN=$("$COLLECTOR" token create --school 79017 --uses 3 -c "$CONF" 2>/dev/null)
 FP=$(openssl x509 -in "$D/ca.crt" -noout -fingerprint -sha256 | cut -d= -f2)
+echo "# ${SECONDS}s: collector up"
 
 agent enroll --collector "localhost:$INGEST_PORT" --enroll-port "$ENROLL_PORT" \
 	--token "$TOKEN" --ca-sha256 "$FP" --state-dir "$SVC_STATE" -c "$SVC_CONF" \
@@ -70,6 +65,8 @@ sed -i 's/interval: 60s/interval: 1s/; s/backoff_max: 5m/backoff_max: 2s/' \
 	"$SVC_STATE_UNIX/agent.yaml"
 
 agent service install -c "$SVC_CONF" >"$WORK/install.out" 2>&1
+LEFT=(service)
+echo "# ${SECONDS}s: service installed"
 check "service install registers the service" grep -q "installed" "$WORK/install.out"
 check "the SCM knows it, stopped" wait_for 30 svc_is STOPPED
 reg=$(w reg query 'HKLM\System\CurrentControlSet\Services\eduwatch-agent' 2>&1 | tr -d '\r')
@@ -84,8 +81,6 @@ check "it runs as LocalSystem" grep -qiE "ObjectName.*LocalSystem" <<<"$reg"
 w net start eduwatch-agent >"$WORK/start.out" 2>&1
 check "net start starts it through the SCM dispatcher" wait_for 60 svc_is RUNNING
 check "the service connects and its events arrive" wait_event 90 '"kind":"agent.start"'
-count_heartbeats() { agent_events | grep -o '"kind":"agent.heartbeat"' | wc -l; }
-two_heartbeats() { [ "$(count_heartbeats)" -ge 2 ]; }
 check "the service reports heartbeats" wait_for 90 two_heartbeats
 check "its log goes to the state folder (a service has no console)" \
 	wait_for 30 grep -q "uplink: connected" "$SVC_STATE_UNIX/agent.log"
@@ -103,23 +98,17 @@ w net start eduwatch-agent >/dev/null 2>&1
 check "the service starts again" wait_for 60 svc_is RUNNING
 check "the spooled agent.stop of the first run arrives after the restart" \
 	wait_event 90 '"kind":"agent.stop"'
-starts_twice() { [ "$(agent_events | grep -o '"kind":"agent.start"' | wc -l)" -ge 2 ]; }
 check "both runs reported" wait_for 60 starts_twice
 
 agent service uninstall >"$WORK/uninstall.out" 2>&1
+LEFT=()
+echo "# ${SECONDS}s: service uninstalled"
 check "service uninstall succeeds" grep -q "removed" "$WORK/uninstall.out"
 check "it stopped the running service first (graceful)" \
 	wait_for 30 bash -c "[ \$(cat '$SVC_STATE_UNIX/agent.log' 2>/dev/null | grep -c 'stop requested, stopping') -ge 2 ]"
 check "the SCM no longer knows the service" \
 	bash -c "! wine sc query eduwatch-agent 2>/dev/null | grep -q STATE"
-r=$(agent_events | $PY -c '
-import json, sys
-ev = json.load(sys.stdin)
-seqs = sorted(e["seq"] for e in ev)
-dups = len(seqs) - len(set(seqs))
-gaps = [s for s in range(seqs[0], seqs[-1] + 1) if s not in set(seqs)]
-print("events=%d dups=%d gaps=%s" % (len(seqs), dups, gaps[:10]))
-')
+r=$(seq_report)
 check "no event lost or duplicated across the service's stops ($r)" grep -q "dups=0 gaps=\[\]" <<<"$r"
 
 # The MSI, as a school deploys it: silent, per machine, with the
@@ -129,10 +118,13 @@ EXE_UNIX="$DRIVE_C/Program Files/eduwatch/eduwatch-agent.exe"
 INSTALLED_CONF='C:\ProgramData\eduwatch\agent.yaml'
 rm -rf "$STATE_UNIX"
 msi_id() { agent status -c "$INSTALLED_CONF" 2>/dev/null | tr -d '\r' | sed -n 's/^enrolled: *yes, agent \([^ ,]*\).*/\1/p'; }
-w msiexec /i "$(winepath -w "$MSI")" /qn /l*v "$(winepath -w "$WORK/msi-install.log")" \
+w msiexec /i "$(winepath -w "$MSI")" /qn \
 	COLLECTOR="localhost:$INGEST_PORT" ENROLL_PORT="$ENROLL_PORT" \
 	TOKEN="$TOKEN" CA_SHA256="$FP" >/dev/null 2>&1
-check "msiexec /i /qn with COLLECTOR, TOKEN and CA_SHA256 succeeds" test $? -eq 0
+check_msi_rc=$?
+LEFT=("$MSI")
+echo "# ${SECONDS}s: MSI installed"
+check "msiexec /i /qn with COLLECTOR, TOKEN and CA_SHA256 succeeds" test $check_msi_rc -eq 0
 check "it installs the .exe under Program Files" test -f "$EXE_UNIX"
 check "and enrolls the PC into ProgramData\\eduwatch" test -s "$STATE_UNIX/agent.crt"
 # Wine's msi prints every property in its verbose log, hidden or not;
@@ -156,25 +148,21 @@ check "with its inventory" wait_event 90 '"kind":"agent.inventory".*Windows'
 # A newer version over it (no properties: an upgrade does not enroll).
 w msiexec /i "$(winepath -w "$NEXT_MSI")" /qn >/dev/null 2>&1
 check "the newer MSI upgrades it silently" test $? -eq 0
+LEFT=("$NEXT_MSI")
+echo "# ${SECONDS}s: MSI upgraded"
 check "the upgraded service runs" wait_for 60 svc_is RUNNING
 check "the PC keeps its identity across the upgrade" eq "$(msi_id)" "$ID"
 uninstall_keys() { w reg query 'HKLM\Software\Microsoft\Windows\CurrentVersion\Uninstall' /s 2>/dev/null | tr -d '\r' | grep -c 'DisplayName.*eduwatch agent'; }
 check "one product is installed after the upgrade, not two" eq "$(uninstall_keys)" 1
 check "the old version's agent.stop, spooled, arrives" wait_event 90 '"kind":"agent.stop"'
-starts_twice() { [ "$(agent_events | grep -o '"kind":"agent.start"' | wc -l)" -ge 2 ]; }
 check "and the upgraded agent reports under the same identity" wait_for 90 starts_twice
-r=$(agent_events | $PY -c '
-import json, sys
-ev = json.load(sys.stdin)
-seqs = sorted(e["seq"] for e in ev)
-dups = len(seqs) - len(set(seqs))
-gaps = [s for s in range(seqs[0], seqs[-1] + 1) if s not in set(seqs)]
-print("events=%d dups=%d gaps=%s" % (len(seqs), dups, gaps[:10]))
-')
+r=$(seq_report)
 check "its spool crossed the upgrade whole ($r)" grep -q "dups=0 gaps=\[\]" <<<"$r"
 
 w msiexec /x "$(winepath -w "$NEXT_MSI")" /qn >/dev/null 2>&1
 check "msiexec /x removes it silently" test $? -eq 0
+LEFT=()
+echo "# ${SECONDS}s: MSI removed"
 check "the service is gone" bash -c "! wine sc query eduwatch-agent 2>/dev/null | grep -q STATE"
 check "the .exe is gone" test ! -e "$EXE_UNIX"
 check "the state folder stays (a reinstall keeps the PC's identity)" test -s "$STATE_UNIX/agent.crt"
