@@ -166,6 +166,7 @@ test: deps-test
 	@$(MAKE) --no-print-directory VARIANT=release tests
 	@$(MAKE) --no-print-directory VARIANT=asan tests
 	@$(MAKE) --no-print-directory VARIANT=fuzz fuzzers
+	@$(MAKE) --no-print-directory windows
 	@ONLY="$(ONLY)" tests/run.sh all
 
 fuzz: deps-test
@@ -187,5 +188,8 @@ run: all
 
 clean:
 	rm -rf $(BUILD)
+
+# The Windows agent (cross-built; its unit tests run under wine).
+include mk/windows.mk
 
 -include $(shell find $(O) -name "*.d" 2>/dev/null)

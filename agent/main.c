@@ -26,6 +26,7 @@
 #include "agent/core/sources.h"
 #include "agent/upgrade/swap.h"
 #include "agent/core/spool.h"
+#include "agent/platform/service.h"
 #include "common/enroll_client.h"
 #include "common/config.h"
 #include "common/enrollstr.h"
@@ -135,6 +136,12 @@ static int cmd_enroll(const struct cli *cli)
 	if (state_dir == NULL)
 		state_dir = "/var/lib/eduwatch-agent";
 	agent_paths_for(state_dir, &paths);
+	if (access(paths.cert, F_OK) == 0 && cli->if_needed) {
+		/* An upgrade or repair of the MSI, with the properties of the
+		 * first install: the PC keeps the identity it has. */
+		printf("already enrolled (%s exists)\n", paths.cert);
+		return EXIT_OK;
+	}
 	if (access(paths.cert, F_OK) == 0) {
 		fprintf(stderr, "eduwatch-agent: already enrolled (%s exists); "
 				"remove the state directory to enroll again\n",
@@ -571,6 +578,26 @@ static int cmd_rules(const struct cli *cli)
 	return EXIT_OK;
 }
 
+static int cmd_service(const struct cli *cli)
+{
+	char err[512] = "";
+	const char *sub = cli->argc > 1 ? cli->argv[1] : "";
+	int rc;
+	if (strcmp(sub, "install") == 0)
+		rc = service_install(cli->config, err, sizeof(err));
+	else if (strcmp(sub, "uninstall") == 0)
+		rc = service_uninstall(err, sizeof(err));
+	else
+		return cli_usage_error("usage: service install | service uninstall");
+	if (rc != 0) {
+		fprintf(stderr, "eduwatch-agent: %s\n", err);
+		return EXIT_RUNTIME;
+	}
+	printf("service %s %s\n", SERVICE_NAME,
+	       sub[0] == 'i' ? "installed" : "removed");
+	return EXIT_OK;
+}
+
 /* Commands whose code lives in a helper executable (cli.h). */
 static const struct {
 	const char *cmd, *helper;
@@ -616,6 +643,8 @@ int main(int argc, char **argv)
 		return cmd_av(&cli);
 	if (strcmp(cmd, "quarantine") == 0)
 		return cmd_quarantine(&cli);
+	if (strcmp(cmd, "service") == 0)
+		return cmd_service(&cli);
 	if (strcmp(cmd, "run") == 0) {
 		if ((rc = cli_load(&cli, &s)) != 0)
 			return rc;
@@ -624,7 +653,14 @@ int main(int argc, char **argv)
 		 * stack for the agent's whole life. An admin's own setting
 		 * wins. */
 		setenv("UV_THREADPOOL_SIZE", "2", 0);
-		rc = agent_run(cli.config, &s);
+		char err[512] = "";
+		rc = service_run(cli.config, &s, cli.console, err, sizeof(err));
+		if (rc == -ENOTCONN) {
+			fprintf(stderr, "eduwatch-agent: %s\n", err);
+			return EXIT_USAGE;
+		}
+		if (err[0])
+			fprintf(stderr, "eduwatch-agent: %s\n", err);
 		return rc == -ENOENT || rc == -EBADMSG ? EXIT_NOT_ENROLLED
 		       : rc != 0			 ? EXIT_RUNTIME
 							 : EXIT_OK;

@@ -11,12 +11,19 @@
 static const char *log_ident = "eduwatch";
 static enum log_level log_min = LOG_LEVEL_INFO;
 static int log_to_journal;
+static FILE *log_stream; /* NULL: stderr */
 
 void log_setup(const char *ident, enum log_level min_level)
 {
 	log_ident = ident;
 	log_min = min_level;
 	log_to_journal = getenv("JOURNAL_STREAM") != NULL;
+#ifdef _WIN32
+	/* msvcrt buffers stderr fully when it is a file or a pipe (it has
+	 * no line buffering: _IOLBF means _IOFBF), so the log of an agent
+	 * ended by taskkill /F or a service stop would be lost. */
+	setvbuf(stderr, NULL, _IONBF, 0);
+#endif
 }
 
 int log_level_parse(const char *name, enum log_level *out)
@@ -91,5 +98,10 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	/* One fputs per line so that lines from threads never interleave. */
 	line[used] = '\n';
 	line[used + 1] = '\0';
-	fputs(line, stderr);
+	fputs(line, log_stream ? log_stream : stderr);
+}
+
+void log_set_stream(FILE *stream)
+{
+	log_stream = stream;
 }

@@ -9,6 +9,8 @@
 
 #include "common/check.h"
 
+#include <stdio.h>
+
 enum log_level {
 	LOG_LEVEL_ERR = 3,
 	LOG_LEVEL_WARN = 4,
@@ -24,6 +26,10 @@ int log_enabled(enum log_level level);
 
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* Lines go to `stream` (unbuffered, the caller's) instead of stderr, or
+ * to stderr again when NULL: a Windows service has no stderr at all. */
+void log_set_stream(FILE *stream);
 
 #define log_err(...) log_msg(LOG_LEVEL_ERR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_LEVEL_WARN, __VA_ARGS__)

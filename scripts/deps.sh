@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs the Debian 12 packages that building and testing eduwatch need,
 # only those missing. As root it installs them; otherwise it prints the one
-# command a person should run. Usage: scripts/deps.sh [build|test|bench]
+# command a person should run. Usage: scripts/deps.sh [build|test|bench|windows]
 set -eu
 
 # libh2o-dev is h2o built on libuv (the collector's console shares its
@@ -37,13 +37,21 @@ poppler-utils python3-openpyxl"
 test_pkgs="$test_pkgs chromium nodejs"
 command -v npm >/dev/null 2>&1 || test_pkgs="$test_pkgs npm"
 bench_pkgs="bc rsyslog rsyslog-openssl yara restic time"
+# The Windows agent (make windows, and its tests under wine): the mingw-w64
+# cross compiler, wine to run the .exe and its unit tests, wixl for the
+# MSI; cmake, autotools and tclsh cross-build the libraries from Debian
+# source packages (scripts/windows-deps.sh, which apt-get source needs
+# dpkg-dev for).
+windows_pkgs="mingw-w64 wine wine64 wixl msitools cmake autoconf automake
+libtool tcl dpkg-dev xz-utils"
 
 want="$build_pkgs"
 case "${1:-build}" in
 build) ;;
-test) want="$want $test_pkgs" ;;
-bench) want="$want $test_pkgs $bench_pkgs" ;;
-*) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
+test) want="$want $test_pkgs $windows_pkgs" ;;
+bench) want="$want $test_pkgs $bench_pkgs $windows_pkgs" ;;
+windows) want="$want $windows_pkgs" ;;
+*) echo "usage: $0 [build|test|bench|windows]" >&2; exit 2 ;;
 esac
 
 missing=""

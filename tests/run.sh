@@ -1,7 +1,7 @@
 #!/bin/bash
 # Runs eduwatch's test suites and prints one closing line that counts them:
 #   total: N passed, N failed
-# Usage: tests/run.sh all|unit|integration|fuzz|chaos|--list
+# Usage: tests/run.sh all|unit|windows|integration|fuzz|chaos|--list
 #   ONLY=NAME[,NAME...] runs only the suites so named (a unit test binary
 #   such as test_store, an integration or chaos script such as
 #   collector_ingest, a fuzz harness such as fuzz_enroll), in every
@@ -9,6 +9,9 @@
 #   ONLY=SCRIPT:SCENARIO runs one scenario of an integration script alone
 #   (`make test ONLY=collector_ingest:slowloris`); `tests/run.sh --list`
 #   names every suite and scenario.
+#   Integration scripts run INTEGRATION_JOBS (2) at a time; a script
+#   marked "# ew-lock: NAME" never runs beside another of the same NAME,
+#   and one marked "# ew-variants: release" runs in release only.
 # Every suite speaks TAP ("ok ..." / "not ok ..."); this script only counts.
 set -u
 cd "$(dirname "$0")/.."
@@ -126,25 +129,67 @@ integration_report() {
 # spent waiting on daemons, so two at a time on two cores nearly halve
 # the wall time.
 run_integration() {
-	local variant=$1 t name done_pid
-	local -A running=()
+	local variant=$1 t name done_pid lock
+	local -A running=() locks=()
 	for t in tests/integration/*.sh; do
 		[ -f "$t" ] || continue
 		name=$(basename "$t" .sh)
 		selected "$name" || continue
-		while [ ${#running[@]} -ge "$INTEGRATION_JOBS" ]; do
+		# A script marked "# ew-variants: release" tests what no
+		# sanitizer build changes (the Windows .exe under wine): once.
+		if grep -q '^# ew-variants: release$' "$t" && [ "$variant" != release ]; then
+			continue
+		fi
+		# Scripts that share one thing no other may touch meanwhile
+		# say so ("# ew-lock: wine": the Windows scripts share a wine
+		# prefix and end with `wineserver -k`); one of a lock at a time.
+		lock=$(sed -n 's/^# ew-lock: //p' "$t")
+		while [ ${#running[@]} -ge "$INTEGRATION_JOBS" ] ||
+			{ [ -n "$lock" ] && [[ " ${locks[*]} " == *" $lock "* ]]; }; do
 			wait -n -p done_pid "${!running[@]}"
 			integration_report "$variant" "${running[$done_pid]}"
-			unset "running[$done_pid]"
+			unset "running[$done_pid]" "locks[$done_pid]"
 		done
 		integration_one "$variant" "$t" &
 		running[$!]=$name
+		[ -n "$lock" ] && locks[$!]=$lock
 	done
 	while [ ${#running[@]} -gt 0 ]; do
 		wait -n -p done_pid "${!running[@]}"
 		integration_report "$variant" "${running[$done_pid]}"
-		unset "running[$done_pid]"
+		unset "running[$done_pid]" "locks[$done_pid]"
 	done
+}
+
+# The unit suites cross-built for Windows (make windows), under wine in a
+# prefix of their own, made once per build dir (wineboot takes ~25 s).
+run_windows_unit() {
+	local t name out prefix="$BUILD/windows/wineprefix"
+	ls "$BUILD"/windows/tests/test_*.exe >/dev/null 2>&1 || return 0
+	if ! command -v wine >/dev/null; then
+		record "unit[windows]" <<<"not ok - wine is missing (scripts/deps.sh test)"
+		return
+	fi
+	case $prefix in /*) ;; *) prefix=$PWD/$prefix ;; esac
+	export WINEPREFIX=$prefix WINEDEBUG=-all WINEARCH=win64
+	unset DISPLAY
+	[ -f "$WINEPREFIX/system.reg" ] || timeout 300 wineboot --init >/dev/null 2>&1
+	for t in "$BUILD"/windows/tests/test_*.exe; do
+		name=$(basename "$t" .exe)
+		selected "$name" || continue
+		out="$log_dir/windows-$name.log"
+		CMOCKA_MESSAGE_OUTPUT=TAP timeout 300 wine "$t" 2>&1 | tr -d '\r' >"$out"
+		local rc=${PIPESTATUS[0]}
+		if [ "$rc" -ne 0 ] && ! grep -v '# SKIP' "$out" | grep -q '^not ok'; then
+			echo "not ok - $name exited $rc under wine" >>"$out"
+		fi
+		record "unit[windows]" <"$out"
+		printf '  unit[windows] %-24s %s\n' "$name" \
+			"$(grep -c '^ok' "$out") ok, $(grep -v '# SKIP' "$out" | grep -c '^not ok') failed"
+		[ "$rc" -ne 0 ] && grep -vE '^ok ' "$out" | tail -30 | sed 's/^/    | /'
+	done
+	wineserver -k 2>/dev/null || true
+	unset WINEPREFIX WINEDEBUG WINEARCH
 }
 
 # fuzz_one HARNESS: runs one harness for FUZZ_SECONDS on a copy of its
@@ -221,6 +266,7 @@ echo "eduwatch tests ($mode); logs in $log_dir"
 case $mode in
 all)
 	run_unit release
+	run_windows_unit
 	run_integration release
 	run_chaos
 	run_fuzz
@@ -228,10 +274,11 @@ all)
 	run_integration asan
 	;;
 unit) run_unit release ;;
+windows) run_windows_unit ;;
 integration) run_integration release ;;
 fuzz) run_fuzz ;;
 chaos) run_chaos ;;
-*) echo "usage: $0 all|unit|integration|fuzz|chaos|--list" >&2; exit 2 ;;
+*) echo "usage: $0 all|unit|windows|integration|fuzz|chaos|--list" >&2; exit 2 ;;
 esac
 
 echo "elapsed: $((SECONDS / 60)) min $((SECONDS % 60)) s"

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -56,6 +57,7 @@ struct agent {
 	size_t nallowed;
 	uv_timer_t status_timer;
 	struct signals signals;
+	uv_async_t stop_async; /* agent_request_stop's way in */
 	bool stopping;
 	bool reporting_drop;
 };
@@ -397,22 +399,63 @@ static void on_link_state(void *arg, bool connected)
 	write_status(agent);
 }
 
+/* agent_request_stop comes from another thread (the Windows service
+ * control handler), before, during or after agent_run: the running
+ * agent's async handle, or the request kept for the next agent_run,
+ * under one lock. */
+static uv_once_t stop_once = UV_ONCE_INIT;
+static uv_mutex_t stop_lock;
+static uv_async_t *stop_target;
+static bool stop_pending;
+
+static void stop_lock_init(void)
+{
+	if (uv_mutex_init(&stop_lock) != 0)
+		abort(); /* only without memory at start-up */
+}
+
+void agent_request_stop(void)
+{
+	uv_once(&stop_once, stop_lock_init);
+	uv_mutex_lock(&stop_lock);
+	if (stop_target != NULL)
+		uv_async_send(stop_target);
+	else
+		stop_pending = true;
+	uv_mutex_unlock(&stop_lock);
+}
+
+/* Points agent_request_stop at `target`, or at nothing; returns whether
+ * a stop was requested while there was none. */
+static bool stop_target_set(uv_async_t *target)
+{
+	uv_once(&stop_once, stop_lock_init);
+	uv_mutex_lock(&stop_lock);
+	stop_target = target;
+	bool pending = stop_pending;
+	stop_pending = false;
+	uv_mutex_unlock(&stop_lock);
+	return pending;
+}
+
 static void uplink_stopped(void *arg)
 {
 	struct agent *agent = arg;
 	uv_close((uv_handle_t *)&agent->status_timer, NULL);
 	signals_stop(&agent->signals);
+	stop_target_set(NULL);
+	uv_close((uv_handle_t *)&agent->stop_async, NULL);
 }
 
-static void on_stop_signal(uv_signal_t *sig, int signum)
+/* Every source stops, agent.stop goes into the spool (SQLite, so it is
+ * on disk when this returns) and the uplink closes: the loop then runs
+ * out of handles and agent_run returns. */
+static void agent_stop(struct agent *agent, const char *why)
 {
-	struct agent *agent = sig->data;
 	if (agent->stopping)
 		return;
 	agent->stopping = true;
-	char name[32];
-	log_info("agent: %s received, stopping",
-		 signals_name(signum, name, sizeof(name)));
+	log_info("agent: %s, stopping", why);
 	for (size_t i = 0; i < NSOURCES; i++)
 		if (agent->source_state[i])
 			agent_sources[i]->stop(agent->source_state[i]);
@@ -421,6 +464,19 @@ static void on_stop_signal(uv_signal_t *sig, int signum)
 	agent_emit(agent, "agent.stop", 0, false, NULL, 0, NULL);
 	write_status(agent);
 	uplink_stop(agent->uplink, uplink_stopped, agent);
+}
+
+static void on_stop_signal(uv_signal_t *sig, int signum)
+{
+	char name[32], why[64];
+	signals_name(signum, name, sizeof(name));
+	snprintf(why, sizeof(why), "%s received", name);
+	agent_stop(sig->data, why);
+}
+
+static void on_stop_request(uv_async_t *async)
+{
+	agent_stop(async->data, "stop requested");
 }
 
 static void on_reload(uv_signal_t *sig, int signum)
@@ -560,6 +616,10 @@ int agent_run(const char *config_path, const struct agent_settings *s)
 			"%s", uv_strerror(rc));
 		rc = 0;
 	}
+	uv_async_init(agent.loop, &agent.stop_async, on_stop_request);
+	agent.stop_async.data = &agent;
+	if (stop_target_set(&agent.stop_async))
+		agent_stop(&agent, "stop requested before the start");
 	log_info("agent: %s (school %s) boot %llu sending to %s:%lld",
 		 agent.id, agent.school, (unsigned long long)agent.boot,
 		 s->collector_host, s->collector_port);

@@ -1,5 +1,6 @@
 /* agent: the running agent. One libuv loop owns the spool, the uplink and
- * every source; agent_run() returns when SIGTERM or SIGINT arrives. */
+ * every source; agent_run() returns when SIGTERM or SIGINT arrives or
+ * agent_request_stop() is called. */
 #ifndef EDUWATCH_AGENT_H
 #define EDUWATCH_AGENT_H
 
@@ -20,5 +21,11 @@ void agent_paths_for(const char *state_dir, struct agent_paths *out);
 /* Runs until stopped. Returns 0, or a negative errno after logging why. */
 EW_MUST_CHECK
 int agent_run(const char *config_path, const struct agent_settings *settings);
+
+/* Stops the running agent as SIGTERM does (sources stopped, agent.stop
+ * spooled, the uplink closed), from any thread: the Windows service
+ * control handler runs in its own. A request before agent_run starts
+ * stops it as soon as it has started. */
+void agent_request_stop(void);
 
 #endif

@@ -18,13 +18,14 @@ const char cli_usage_text[] =
 	"\n"
 	"Commands:\n"
 	"  enroll --collector HOST:PORT --token T (--ca CAFILE | --ca-sha256 HEX)\n"
-	"         [--enroll-port N] [--state-dir DIR]\n"
-	"  enroll STRING | --from FILE [--state-dir DIR]\n"
+	"         [--enroll-port N] [--state-dir DIR] [--if-needed]\n"
+	"  enroll STRING | --from FILE [--state-dir DIR] [--if-needed]\n"
 	"                      enroll this PC once; writes the key (0600), the\n"
 	"                      certificate, the pinned CA and, if missing, -c FILE.\n"
 	"                      STRING (EW1-...) is what 'eduwatch-collector agent\n"
 	"                      enroll-string' printed: address, token and CA\n"
-	"                      fingerprint, checksummed against typing mistakes\n"
+	"                      fingerprint, checksummed against typing mistakes;\n"
+	"                      --if-needed: an enrolled PC exits 0 (installers)\n"
 	"  upgrade install DIR VERSION [--rollback] [--root DIR]\n"
 	"                      install the files of DIR as release VERSION in\n"
 	"                      ROOT/agent-VERSION and switch ROOT/current to it\n"
@@ -37,7 +38,13 @@ const char cli_usage_text[] =
 	"                      -c restarts, connects and has events acked within\n"
 	"                      the time, switch back to ROOT/previous, write why\n"
 	"                      to ROOT/last-restore and exit 1\n"
-	"  run                 run in the foreground (SIGTERM stops, SIGHUP reloads)\n"
+	"  run [--console]     run in the foreground (SIGTERM stops, SIGHUP reloads);\n"
+	"                      on Windows the service manager runs it, and\n"
+	"                      --console runs it in this console (Ctrl+C stops)\n"
+	"  service install | uninstall\n"
+	"                      Windows: register the auto-start LocalSystem\n"
+	"                      service running 'run -c FILE', with restart on\n"
+	"                      failure; or stop and remove it\n"
 	"  status              enrolled? running? connected? spool depth, last ack\n"
 	"  sniff --pcap FILE [--ioc FILE] [--gateway-mac MAC] [--json]\n"
 	"                      run the LAN sensor's detectors over a capture file\n"
@@ -104,6 +111,8 @@ int cli_parse(int argc, char **argv, struct cli *cli)
 		{"ioc", required_argument, NULL, 'i'},
 		{"gateway-mac", required_argument, NULL, 'g'},
 		{"json", no_argument, NULL, 'j'},
+		{"console", no_argument, NULL, 'O'},
+		{"if-needed", no_argument, NULL, 'I'},
 		{"rules", required_argument, NULL, 'r'},
 		{"jobs", required_argument, NULL, 'J'},
 		{"cpu", required_argument, NULL, 'P'},
@@ -147,6 +156,8 @@ int cli_parse(int argc, char **argv, struct cli *cli)
 		case 'i': cli->ioc = optarg; break;
 		case 'g': cli->gateway_mac = optarg; break;
 		case 'j': cli->json = true; break;
+		case 'O': cli->console = true; break;
+		case 'I': cli->if_needed = true; break;
 		case 'N': cli->no_cache = true; break;
 		case 'v': cli->verbose = true; break;
 		case 'T': cli->to = optarg; break;

@@ -51,6 +51,8 @@ struct cli {
 	bool keep_damaged;
 	int keep[3];
 	bool json;
+	bool if_needed; /* enroll: an enrolled PC is not an error (installers) */
+	bool console; /* run: in this console, not as a Windows service */
 	char *sets[32]; /* -o KEY=VALUE over agent.yaml, in order */
 	size_t nsets;
 	int argc;

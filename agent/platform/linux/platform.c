@@ -1,4 +1,5 @@
 #include "agent/platform/platform.h"
+#include "agent/platform/uvinventory.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -11,14 +12,6 @@
 #include <utmpx.h>
 
 #include <uv.h>
-
-static void append(char *dst, size_t cap, const char *item)
-{
-	size_t len = strlen(dst);
-	if (strstr(dst, item) != NULL)
-		return;
-	snprintf(dst + len, cap - len, "%s%s", len ? "," : "", item);
-}
 
 static void read_os_release(char *out, size_t cap)
 {
@@ -57,8 +50,6 @@ static int count_sessions(void)
 int platform_inventory(const char *state_dir, struct inventory *out)
 {
 	struct utsname un;
-	uv_interface_address_t *ifs;
-	int nifs;
 	memset(out, 0, sizeof(*out));
 	if (uname(&un) == 0) {
 		snprintf(out->hostname, sizeof(out->hostname), "%s", un.nodename);
@@ -66,40 +57,11 @@ int platform_inventory(const char *state_dir, struct inventory *out)
 			 un.release);
 	}
 	read_os_release(out->os, sizeof(out->os));
-	if (uv_interface_addresses(&ifs, &nifs) == 0) {
-		for (int i = 0; i < nifs; i++) {
-			char ip[64], mac[32];
-			if (ifs[i].is_internal)
-				continue;
-			if (ifs[i].address.address4.sin_family == AF_INET)
-				uv_ip4_name(&ifs[i].address.address4, ip, sizeof(ip));
-			else
-				uv_ip6_name(&ifs[i].address.address6, ip, sizeof(ip));
-			append(out->ips, sizeof(out->ips), ip);
-			const unsigned char *m = (const unsigned char *)ifs[i].phys_addr;
-			snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x",
-				 m[0], m[1], m[2], m[3], m[4], m[5]);
-			if (strcmp(mac, "00:00:00:00:00:00") != 0)
-				append(out->macs, sizeof(out->macs), mac);
-		}
-		uv_free_interface_addresses(ifs, nifs);
-	}
-	uv_cpu_info_t *cpus;
-	int ncpu;
-	if (uv_cpu_info(&cpus, &ncpu) == 0) {
-		out->cpus = ncpu;
-		if (ncpu > 0)
-			snprintf(out->cpu, sizeof(out->cpu), "%s", cpus[0].model);
-		uv_free_cpu_info(cpus, ncpu);
-	}
-	out->ram_mb = uv_get_total_memory() / (1024 * 1024);
+	platform_inventory_uv(out);
 	struct statvfs vfs;
 	if (statvfs(state_dir, &vfs) == 0)
 		out->disk_free_mb = (uint64_t)vfs.f_bavail * vfs.f_frsize /
 				    (1024 * 1024);
-	double uptime = 0;
-	if (uv_uptime(&uptime) == 0)
-		out->uptime_s = (uint64_t)uptime;
 	out->users = count_sessions();
 	return 0;
 }

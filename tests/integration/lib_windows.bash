@@ -1,0 +1,38 @@
+# lib_windows.bash: what the Windows agent's scripts share (sourced after
+# lib.bash): the .exe from `make windows`, its wine prefix (the unit
+# suites' too, booted once), and the collector-side checks.
+WIN_DIR=${EW_WIN_DIR:-$(cd "$EW_BIN/../.." && pwd)/windows}
+EXE="$WIN_DIR/bin/eduwatch-agent.exe"
+
+# windows_ready: prints a SKIP and returns 1 when the .exe or wine is
+# missing; otherwise points wine at the prefix, headless, booting it once.
+windows_ready() {
+	if [ ! -f "$EXE" ] || ! command -v wine >/dev/null; then
+		ok "# SKIP no $EXE or no wine (make windows; scripts/deps.sh test)"
+		return 1
+	fi
+	export WINEPREFIX="$WIN_DIR/wineprefix" WINEDEBUG=-all WINEARCH=win64
+	unset DISPLAY
+	[ -f "$WINEPREFIX/system.reg" ] || timeout 300 wineboot --init >/dev/null 2>&1
+	return 0
+}
+
+agent() { timeout 120 wine "$EXE" "$@"; }
+
+count_heartbeats() { agent_events | grep -o '"kind":"agent.heartbeat"' | wc -l; }
+# Functions, so that wait_for counts again on each poll.
+two_heartbeats() { [ "$(count_heartbeats)" -ge 2 ]; }
+starts_twice() { [ "$(agent_events | grep -o '"kind":"agent.start"' | wc -l)" -ge 2 ]; }
+
+# seq_report: the agent's events as the collector stored them, by seq:
+# "events=N dups=N gaps=[...]"; nothing lost or twice is "dups=0 gaps=[]".
+seq_report() {
+	agent_events | $PY -c '
+import json, sys
+ev = json.load(sys.stdin)
+seqs = sorted(e["seq"] for e in ev)
+dups = len(seqs) - len(set(seqs))
+gaps = [s for s in range(seqs[0], seqs[-1] + 1) if s not in set(seqs)]
+print("events=%d dups=%d gaps=%s" % (len(seqs), dups, gaps[:10]))
+'
+}
