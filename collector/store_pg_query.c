@@ -272,7 +272,7 @@ int pg_forward_next(struct store *st, const char *dest, uint64_t after_id,
 	pg_arg_int(&a, now);
 	pg_arg_int(&a, now + FORWARD_LEASE_US);
 	return list_alerts(s, __func__,
-			   "WITH c AS (UPDATE forward_queue f SET claimed_by = $4,"
+			   "WITH claimed AS (UPDATE forward_queue f SET claimed_by = $4,"
 			   " claimed_until = $6 WHERE (f.dest, f.alert) IN"
 			   " (SELECT dest, alert FROM forward_queue WHERE dest = $1"
 			   " AND alert > $2 AND (claimed_until IS NULL OR"
@@ -280,7 +280,7 @@ int pg_forward_next(struct store *st, const char *dest, uint64_t after_id,
 			   " ORDER BY alert LIMIT $3 FOR UPDATE SKIP LOCKED)"
 			   " RETURNING f.alert)"
 			   " SELECT " ALERT_COLUMNS ALERT_JOINS
-			   " JOIN c ON c.alert = a.id ORDER BY a.id",
+			   " JOIN claimed ON claimed.alert = a.id ORDER BY a.id",
 			   &a, cb, arg);
 }
 
