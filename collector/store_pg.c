@@ -234,6 +234,28 @@ static int ensure_connected(struct pg_conn *c)
 	return rc;
 }
 
+/* A failed statement: logs it, and tells a server that went away (no
+ * SQLSTATE at all is libpq's own error: the connection broke; class 08 is
+ * a connection error, 57P an administrator's shutdown) from an error in
+ * the statement. */
+static int failed(struct pg_conn *c, const PGresult *res, const char *sql)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE)
+				: NULL;
+	snprintf(c->sqlstate, sizeof(c->sqlstate), "%s", state ? state : "");
+	bool gone = state == NULL || PQstatus(c->db) != CONNECTION_OK ||
+		    strncmp(c->sqlstate, "08", 2) == 0 ||
+		    strncmp(c->sqlstate, "57P", 3) == 0;
+	/* Unique and foreign-key violations are answers the callers turn
+	 * into errnos; they are not worth a log line. */
+	if (strncmp(c->sqlstate, "23", 2) != 0)
+		log_err("store: PostgreSQL: %s (statement: %.80s)",
+			PQerrorMessage(c->db), sql);
+	if (gone)
+		pg_disconnect(c);
+	return gone ? -EAGAIN : -EIO;
+}
+
 int pg_run(struct pg_conn *c, const char *sql, const struct pg_args *a,
 	   pg_row_fn row, void *arg, long long *affected)
 {
@@ -250,28 +272,15 @@ int pg_run(struct pg_conn *c, const char *sql, const struct pg_args *a,
 				     a->fmt, 0);
 	ExecStatusType st = PQresultStatus(res);
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-		snprintf(c->sqlstate, sizeof(c->sqlstate), "%s",
-			 state ? state : "");
-		bool gone = PQstatus(c->db) != CONNECTION_OK ||
-			    strncmp(c->sqlstate, "08", 2) == 0 ||
-			    strncmp(c->sqlstate, "57P", 3) == 0;
-		/* Unique and foreign-key violations are answers the callers
-		 * turn into errnos; they are not worth a log line. */
-		if (strncmp(c->sqlstate, "23", 2) != 0)
-			log_err("store: PostgreSQL: %s (statement: %.80s)",
-				PQerrorMessage(c->db), sql);
+		rc = failed(c, res, sql);
 		PQclear(res);
-		if (gone)
-			pg_disconnect(c);
-		return gone ? -EAGAIN : -EIO;
+		return rc;
 	}
 	int rows = PQntuples(res);
 	if (affected != NULL) {
 		const char *n = PQcmdTuples(res);
 		*affected = n[0] ? strtoll(n, NULL, 10) : rows;
 	}
-	rc = 0;
 	for (int i = 0; row != NULL && i < rows; i++) {
 		int r = row(arg, res, i);
 		if (r != 0) {
@@ -285,18 +294,15 @@ int pg_run(struct pg_conn *c, const char *sql, const struct pg_args *a,
 
 int pg_exec(struct pg_conn *c, const char *sql)
 {
+	c->sqlstate[0] = '\0';
 	int rc = ensure_connected(c);
 	if (rc != 0)
 		return rc;
 	PGresult *res = PQexec(c->db, sql);
 	ExecStatusType st = PQresultStatus(res);
-	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-		log_err("store: PostgreSQL: %s", PQerrorMessage(c->db));
-		rc = PQstatus(c->db) != CONNECTION_OK ? -EAGAIN : -EIO;
-	}
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+		rc = failed(c, res, sql);
 	PQclear(res);
-	if (rc == -EAGAIN)
-		pg_disconnect(c);
 	return rc;
 }
 
