@@ -186,6 +186,7 @@ int pg_connect(struct pg_conn *c, char *err, size_t errlen)
 			      NULL};
 	const char *vals[] = {c->conninfo, "5", "eduwatch-collector", NULL};
 	pg_disconnect(c);
+	c->prepared = false;
 	c->db = PQconnectdbParams(keys, vals, 1);
 	if (c->db == NULL || PQstatus(c->db) != CONNECTION_OK) {
 		if (err != NULL)
@@ -238,7 +239,7 @@ static int ensure_connected(struct pg_conn *c)
  * SQLSTATE at all is libpq's own error: the connection broke; class 08 is
  * a connection error, 57P an administrator's shutdown) from an error in
  * the statement. */
-static int failed(struct pg_conn *c, const PGresult *res, const char *sql)
+int pg_failed(struct pg_conn *c, const PGresult *res, const char *sql)
 {
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE)
 				: NULL;
@@ -272,7 +273,7 @@ int pg_run(struct pg_conn *c, const char *sql, const struct pg_args *a,
 				     a->fmt, 0);
 	ExecStatusType st = PQresultStatus(res);
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-		rc = failed(c, res, sql);
+		rc = pg_failed(c, res, sql);
 		PQclear(res);
 		return rc;
 	}
@@ -301,7 +302,7 @@ int pg_exec(struct pg_conn *c, const char *sql)
 	PGresult *res = PQexec(c->db, sql);
 	ExecStatusType st = PQresultStatus(res);
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
-		rc = failed(c, res, sql);
+		rc = pg_failed(c, res, sql);
 	PQclear(res);
 	return rc;
 }

@@ -33,6 +33,7 @@ struct pg_conn {
 	PGconn *db;
 	char conninfo[1024];
 	char sqlstate[6]; /* of the last failed statement, "" if none */
+	bool prepared;	  /* the writer's statement, on this session */
 };
 
 #define PG_ARGS_MAX 24
@@ -63,6 +64,9 @@ typedef int (*pg_row_fn)(void *arg, const PGresult *res, int row);
 EW_MUST_CHECK
 int pg_run(struct pg_conn *c, const char *sql, const struct pg_args *a,
 	   pg_row_fn row, void *arg, long long *affected);
+/* Logs a failed statement's error and returns -EAGAIN when the server
+ * went away (the connection is dropped, to be opened again), else -EIO. */
+int pg_failed(struct pg_conn *c, const PGresult *res, const char *sql);
 /* Runs SQL without parameters, several statements allowed. */
 EW_MUST_CHECK
 int pg_exec(struct pg_conn *c, const char *sql);

@@ -72,60 +72,116 @@ static int ensure_partitions(struct pg_store *s, int64_t now)
 
 /* ---- one batch ------------------------------------------------------------ */
 
-/* The key goes in first: when it is already there the event is a resend,
- * and the CTE inserts nothing. */
-static const char event_insert[] =
+/* One event, one statement: the key goes in first, and when it is already
+ * there (a resend) the CTE stores nothing; otherwise the event, and, for a
+ * state kind ($11), the host's state, newest by the collector's receive
+ * time, never the agent's ts. Returns the number of keys inserted. */
+static const char event_store[] =
 	"WITH k AS (INSERT INTO event_keys(agent, boot, seq, received)"
-	" VALUES($1, $2, $3, $5) ON CONFLICT DO NOTHING RETURNING 1)"
-	" INSERT INTO events(agent, boot, seq, ts, received, kind, sev, drill,"
-	" body, agent_ts) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10"
-	" FROM k";
-
-/* Newest by the collector's receive time, never the agent's ts. */
-static const char state_upsert[] =
-	"INSERT INTO host_state(agent, kind, ts, sev, drill, body, received,"
-	" agent_ts) VALUES($1, $2, $3, $4, $5, $6, $7, $8)"
-	" ON CONFLICT(agent, kind) DO UPDATE"
+	" VALUES($1, $2, $3, $5) ON CONFLICT DO NOTHING RETURNING 1),"
+	" e AS (INSERT INTO events(agent, boot, seq, ts, received, kind, sev,"
+	" drill, body, agent_ts) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10"
+	" FROM k),"
+	" h AS (INSERT INTO host_state(agent, kind, ts, sev, drill, body,"
+	" received, agent_ts) SELECT $1, $6, $4, $7, $8, $9, $5, $10 FROM k"
+	" WHERE $11::boolean ON CONFLICT(agent, kind) DO UPDATE"
 	" SET ts = excluded.ts, sev = excluded.sev, drill = excluded.drill,"
 	" body = excluded.body, received = excluded.received,"
 	" agent_ts = excluded.agent_ts"
-	" WHERE excluded.received >= host_state.received";
+	" WHERE excluded.received >= host_state.received)"
+	" SELECT count(*) FROM k";
 
-static int write_event(struct pg_store *s, const struct event *ev,
-		       int64_t now, int64_t agent_ts, bool *inserted)
+/* Events go to the server in a pipeline of this many statements, then a
+ * sync: no round trip per event, and few enough results waiting that
+ * neither side's socket buffer fills while the other writes. */
+#define PIPELINE_CHUNK 200
+
+static int prepare_event_store(struct pg_conn *w)
 {
-	struct pg_args a = {0};
-	long long n = 0;
-	pg_arg_text(&a, ev->agent);
-	pg_arg_int(&a, (long long)ev->boot);
-	pg_arg_int(&a, (long long)ev->seq);
-	pg_arg_int(&a, (long long)ev->ts);
-	pg_arg_int(&a, now);
-	pg_arg_text(&a, ev->kind);
-	pg_arg_int(&a, ev->sev);
-	pg_arg_int(&a, ev->drill);
-	pg_arg_bytea(&a, ev->body, ev->body_len);
+	if (w->prepared)
+		return 0;
+	PGresult *r = PQprepare(w->db, "event_store", event_store, 0, NULL);
+	int rc = PQresultStatus(r) == PGRES_COMMAND_OK
+			 ? 0
+			 : pg_failed(w, r, "PREPARE event_store");
+	PQclear(r);
+	w->prepared = rc == 0;
+	return rc;
+}
+
+static void event_args(struct pg_args *a, const struct event *ev,
+		       int64_t now, int64_t agent_ts)
+{
+	a->n = 0;
+	pg_arg_text(a, ev->agent);
+	pg_arg_int(a, (long long)ev->boot);
+	pg_arg_int(a, (long long)ev->seq);
+	pg_arg_int(a, (long long)ev->ts);
+	pg_arg_int(a, now);
+	pg_arg_text(a, ev->kind);
+	pg_arg_int(a, ev->sev);
+	pg_arg_int(a, ev->drill);
+	pg_arg_bytea(a, ev->body, ev->body_len);
 	if (agent_ts != 0)
-		pg_arg_int(&a, agent_ts);
+		pg_arg_int(a, agent_ts);
 	else
-		pg_arg_text(&a, NULL);
-	int rc = pg_run(&s->writer, event_insert, &a, NULL, NULL, &n);
-	*inserted = rc == 0 && n > 0;
-	if (rc != 0 || !*inserted || !store_is_state_kind(ev->kind))
+		pg_arg_text(a, NULL);
+	pg_arg_text(a, store_is_state_kind(ev->kind) ? "t" : "f");
+}
+
+/* Stores evs[0..n) in one pipeline; inserted[i] tells which were new. */
+static int store_chunk(struct pg_store *s, struct event *evs,
+		       const int64_t *agent_ts, size_t n, int64_t now,
+		       bool *inserted)
+{
+	struct pg_conn *w = &s->writer;
+	int rc = prepare_event_store(w);
+	if (rc != 0)
 		return rc;
-	struct pg_args u = {0};
-	pg_arg_text(&u, ev->agent);
-	pg_arg_text(&u, ev->kind);
-	pg_arg_int(&u, (long long)ev->ts);
-	pg_arg_int(&u, ev->sev);
-	pg_arg_int(&u, ev->drill);
-	pg_arg_bytea(&u, ev->body, ev->body_len);
-	pg_arg_int(&u, now);
-	if (agent_ts != 0)
-		pg_arg_int(&u, agent_ts);
-	else
-		pg_arg_text(&u, NULL);
-	return pg_run(&s->writer, state_upsert, &u, NULL, NULL, NULL);
+	if (PQenterPipelineMode(w->db) != 1)
+		return pg_failed(w, NULL, "pipeline mode");
+	struct pg_args a;
+	size_t sent = 0;
+	for (; sent < n; sent++) {
+		event_args(&a, &evs[sent], now, agent_ts[sent]);
+		if (PQsendQueryPrepared(w->db, "event_store", a.n, a.v, a.len,
+					a.fmt, 0) != 1)
+			break;
+	}
+	if (PQpipelineSync(w->db) != 1 || sent < n)
+		rc = -EAGAIN;
+	for (size_t i = 0; i < sent; i++) {
+		PGresult *r = PQgetResult(w->db);
+		if (r == NULL) { /* the connection broke */
+			rc = -EAGAIN;
+			break;
+		}
+		if (PQresultStatus(r) == PGRES_TUPLES_OK)
+			inserted[i] = pg_int(r, 0, 0) > 0;
+		else if (rc == 0 && PQresultStatus(r) != PGRES_PIPELINE_ABORTED)
+			rc = pg_failed(w, r, "event_store");
+		else if (rc == 0)
+			rc = -EIO;
+		PQclear(r);
+		/* Each statement's results end with a NULL. */
+		while ((r = PQgetResult(w->db)) != NULL)
+			PQclear(r);
+	}
+	if (w->db != NULL && rc != -EAGAIN) {
+		PGresult *r;
+		/* Up to the sync, which ends the pipeline's results. */
+		while ((r = PQgetResult(w->db)) != NULL) {
+			bool sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+			PQclear(r);
+			if (sync)
+				break;
+		}
+		if (PQexitPipelineMode(w->db) != 1)
+			rc = pg_failed(w, NULL, "pipeline mode");
+	} else if (w->db != NULL) {
+		pg_disconnect(w); /* mid-pipeline: start afresh */
+	}
+	return rc;
 }
 
 static int raise_alerts(struct pg_store *s, const struct event *ev,
@@ -157,6 +213,46 @@ static int touch_agent(struct pg_store *s, const struct event *last,
 		      &a, NULL, NULL, NULL);
 }
 
+/* The events of one batch: stored in pipelined chunks, then the alerts
+ * of those that were new, all in the caller's transaction. */
+static int write_batch(struct pg_store *s, struct store_batch *b, int64_t now)
+{
+	long long clamped = 0;
+	int rc = 0;
+	b->stored = b->dup = 0;
+	for (size_t off = 0; rc == 0 && off < b->count; off += PIPELINE_CHUNK) {
+		size_t n = b->count - off < PIPELINE_CHUNK ? b->count - off
+							   : PIPELINE_CHUNK;
+		int64_t agent_ts[PIPELINE_CHUNK];
+		bool inserted[PIPELINE_CHUNK] = {false};
+		for (size_t i = 0; i < n; i++)
+			agent_ts[i] = store_clamp_future_ts(&b->events[off + i],
+							    now);
+		rc = store_chunk(s, &b->events[off], agent_ts, n, now, inserted);
+		for (size_t i = 0; rc == 0 && i < n; i++) {
+			if (!inserted[i]) {
+				b->dup++;
+				continue;
+			}
+			b->stored++;
+			if (agent_ts[i] != 0)
+				clamped++;
+			if (s->opts.alert_fn)
+				rc = raise_alerts(s, &b->events[off + i], now);
+		}
+	}
+	if (clamped > 0)
+		log_warn("store: agent %s sent %lld event(s) stamped more than "
+			 "%lld s ahead of the collector's clock; stored at the "
+			 "receive time and flagged",
+			 b->events[0].agent, clamped,
+			 STORE_MAX_FUTURE_SKEW_US / 1000000);
+	/* A batch comes from one connection, hence one agent. */
+	if (rc == 0 && b->count > 0)
+		rc = touch_agent(s, &b->events[b->count - 1], now, clamped);
+	return rc;
+}
+
 static int write_batches(struct pg_store *s,
 			 const struct store_batch_queue *list)
 {
@@ -165,35 +261,8 @@ static int write_batches(struct pg_store *s,
 	if (rc == 0)
 		rc = pg_exec(&s->writer, "BEGIN");
 	struct store_batch *b;
-	for (b = STAILQ_FIRST(list); rc == 0 && b; b = STAILQ_NEXT(b, link)) {
-		long long clamped = 0;
-		b->stored = b->dup = 0;
-		for (size_t i = 0; rc == 0 && i < b->count; i++) {
-			bool inserted = false;
-			int64_t agent_ts =
-				store_clamp_future_ts(&b->events[i], now);
-			rc = write_event(s, &b->events[i], now, agent_ts,
-					 &inserted);
-			if (inserted)
-				b->stored++;
-			else
-				b->dup++;
-			if (inserted && agent_ts != 0)
-				clamped++;
-			if (rc == 0 && inserted && s->opts.alert_fn)
-				rc = raise_alerts(s, &b->events[i], now);
-		}
-		if (clamped > 0)
-			log_warn("store: agent %s sent %lld event(s) stamped more "
-				 "than %lld s ahead of the collector's clock; "
-				 "stored at the receive time and flagged",
-				 b->events[0].agent, clamped,
-				 STORE_MAX_FUTURE_SKEW_US / 1000000);
-		/* A batch comes from one connection, hence one agent. */
-		if (rc == 0 && b->count > 0)
-			rc = touch_agent(s, &b->events[b->count - 1], now,
-					 clamped);
-	}
+	for (b = STAILQ_FIRST(list); rc == 0 && b; b = STAILQ_NEXT(b, link))
+		rc = write_batch(s, b, now);
 	rc = pg_end(&s->writer, rc);
 	if (rc != 0)
 		log_err("store: writing to PostgreSQL failed (%s); the batches "

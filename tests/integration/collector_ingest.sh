@@ -20,6 +20,8 @@ LOG="$WORK/collector.log"
 ingest_collector() {
 	local dir=$1 log=$2 agents=$3
 	collector_init "$dir" || return 1
+	# collector_ingest_pg.sh runs these scenarios on PostgreSQL.
+	[ "${EW_STORE:-}" != pg ] || collector_use_pg "$dir" || return 1
 	"$COLLECTOR" school add 79001 "THCS Nguyễn Du" --commune "Phường 1" --level 2 \
 		--expected-pcs 60 -c "$CONF" >/dev/null || return 1
 	TOKEN=$("$COLLECTOR" token create --school 79001 --uses 200 --expires 1h -c "$CONF" 2>/dev/null)
@@ -253,4 +255,6 @@ teardown() {
 	check "log says it stopped" grep -q "collector: stopped" "$LOG"
 }
 
-run_scenarios
+# collector_ingest_pg.sh sources this file for its scenarios and runs them
+# itself.
+[ -n "${EW_INGEST_AS_LIB:-}" ] || run_scenarios
