@@ -11,6 +11,8 @@ PG_DIR=
 pg_start() {
 	PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/ew-pg-XXXXXX") || return 1
 	trap 'pg_stop; cleanup' EXIT
+	# A signal ends the script through its EXIT trap: the server stops.
+	trap 'exit 143' TERM INT
 	local rc=0
 	sh "$PG_HARNESS" start "$PG_DIR" || rc=$?
 	if [ "$rc" -eq 77 ]; then
