@@ -197,6 +197,27 @@ int pg_dead_letter_list(struct store *st, const char *dest, int limit,
 			void (*cb)(void *, const struct store_dead_letter *),
 			void *arg);
 int pg_dead_letter_count(struct store *st, const char *dest, long long *n);
+int pg_school_list_scoped(struct store *st, const struct store_scope *sc,
+			  void (*cb)(void *, const struct store_school *),
+			  void *arg);
+int pg_school_get_scoped(struct store *st, const struct store_scope *sc,
+			 const char *code, struct store_school *out);
+int pg_agent_list_scoped(struct store *st, const struct store_scope *sc,
+			 const char *school,
+			 void (*cb)(void *, const struct store_agent *),
+			 void *arg);
+int pg_agent_get_scoped(struct store *st, const struct store_scope *sc,
+			const char *id, struct store_agent *out);
+int pg_alert_list_scoped(struct store *st, const struct store_scope *sc,
+			 const char *state, const char *school,
+			 uint64_t before_id, int limit,
+			 void (*cb)(void *, const struct store_alert *),
+			 void *arg);
+int pg_alert_open_counts_scoped(struct store *st,
+				const struct store_scope *sc,
+				long long by_sev[3]);
+int pg_alert_set_state_scoped(struct store *st, const struct store_scope *sc,
+			      uint64_t id, const char *state, const char *who);
 
 /* store_pg.c */
 int pg_open(const struct store_options *opts, const char *location,

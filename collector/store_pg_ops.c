@@ -1,8 +1,8 @@
 /* store_pg_ops: the PostgreSQL backend's ops table, and the calls it does
  * not have yet. Each of those fails with -ENOTSUP and a log line naming
  * the call, never a silent success: a collector on PostgreSQL runs
- * ingest, enrollment, scoring, alerts and forwarding; the officers'
- * console, the register, the daily history, reports and drills still need
+ * ingest, enrollment, scoring, alerts, forwarding and the console's
+ * scoped reads; the officers' accounts, the register, the daily history, reports and drills still need
  * the SQLite backend (docs/DECISIONS.md, "PostgreSQL backend"). */
 #include "collector/store_pg.h"
 
@@ -24,9 +24,6 @@ static int unsupported(const char *call)
 		return unsupported(#op);         \
 	}
 
-typedef void (*school_fn)(void *, const struct store_school *);
-typedef void (*agent_fn)(void *, const struct store_agent *);
-typedef void (*alert_fn)(void *, const struct store_alert *);
 typedef void (*user_fn)(void *, const struct store_user *);
 typedef void (*audit_fn)(void *, const struct store_audit *);
 typedef void (*system_fn)(void *, const struct store_system *);
@@ -36,21 +33,6 @@ typedef void (*report_fn)(void *, const struct store_report *);
 typedef void (*drill_target_fn)(void *, const struct store_drill_target *);
 typedef const struct store_scope *scope_t;
 
-UNSUPPORTED(school_list_scoped, struct store *st, scope_t sc, school_fn cb,
-	    void *arg)
-UNSUPPORTED(school_get_scoped, struct store *st, scope_t sc, const char *code,
-	    struct store_school *out)
-UNSUPPORTED(agent_list_scoped, struct store *st, scope_t sc,
-	    const char *school, agent_fn cb, void *arg)
-UNSUPPORTED(agent_get_scoped, struct store *st, scope_t sc, const char *id,
-	    struct store_agent *out)
-UNSUPPORTED(alert_list_scoped, struct store *st, scope_t sc,
-	    const char *state, const char *school, uint64_t before_id,
-	    int limit, alert_fn cb, void *arg)
-UNSUPPORTED(alert_open_counts_scoped, struct store *st, scope_t sc,
-	    long long by_sev[3])
-UNSUPPORTED(alert_set_state_scoped, struct store *st, scope_t sc,
-	    uint64_t id, const char *state, const char *who)
 UNSUPPORTED(user_add, struct store *st, const struct store_user *u)
 UNSUPPORTED(user_update, struct store *st, const struct store_user *u)
 UNSUPPORTED(user_get, struct store *st, const char *name,

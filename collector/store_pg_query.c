@@ -916,3 +916,156 @@ int pg_snapshot_list(struct store *st, const char *scope, const char *key,
 			 " LIMIT $3",
 			 &a, snapshot_row, &c, NULL);
 }
+
+/* ---- the console: reads within an officer's scope ------------------------ */
+
+/* $1 is the scope's kind (enum store_scope_kind), $2 its value: the
+ * province sees all, a commune officer one commune's schools, a school
+ * officer one school. */
+#define SCOPE_OF(commune, code)                                          \
+	"($1::int = 0 OR ($1 = 1 AND " commune " = $2::text) OR ($1 = 2 AND " \
+	code " = $2))"
+#define AGENT_SCOPED_SELECT                                                 \
+	"SELECT a.id, a.school, a.hostname, a.enrolled,"                     \
+	" coalesce(a.last_seen, 0), (a.revoked IS NOT NULL)::int, 0,"         \
+	" a.clamped FROM agents a JOIN schools s ON s.code = a.school WHERE " \
+	SCOPE_OF("s.commune", "s.code")
+
+static void scope_args(struct pg_args *a, const struct store_scope *sc)
+{
+	pg_arg_int(a, sc->kind);
+	pg_arg_text(a, sc->value);
+}
+
+int pg_school_list_scoped(struct store *st, const struct store_scope *sc,
+			  void (*cb)(void *, const struct store_school *),
+			  void *arg)
+{
+	struct school_cb c = {cb, arg};
+	struct pg_args a = {0};
+	scope_args(&a, sc);
+	return ADMIN_RUN(pg_impl(st),
+			 SCHOOL_SELECT " WHERE " SCOPE_OF("s.commune", "s.code")
+			 " ORDER BY s.commune, s.code",
+			 &a, school_row, &c, NULL);
+}
+
+int pg_school_get_scoped(struct store *st, const struct store_scope *sc,
+			 const char *code, struct store_school *out)
+{
+	struct pg_args a = {0};
+	long long rows = 0;
+	scope_args(&a, sc);
+	pg_arg_text(&a, code);
+	int rc = ADMIN_RUN(pg_impl(st),
+			   SCHOOL_SELECT " WHERE " SCOPE_OF("s.commune", "s.code")
+			   " AND s.code = $3",
+			   &a, school_one, out, &rows);
+	return rc != 0 ? rc : rows > 0 ? 0 : -ENOENT;
+}
+
+int pg_agent_list_scoped(struct store *st, const struct store_scope *sc,
+			 const char *school,
+			 void (*cb)(void *, const struct store_agent *),
+			 void *arg)
+{
+	struct agent_cb c = {cb, arg};
+	struct pg_args a = {0};
+	scope_args(&a, sc);
+	pg_arg_text(&a, school);
+	return ADMIN_RUN(pg_impl(st),
+			 AGENT_SCOPED_SELECT " AND ($3::text IS NULL OR"
+			 " a.school = $3) ORDER BY a.school, a.hostname",
+			 &a, agent_row, &c, NULL);
+}
+
+static void copy_agent(void *arg, const struct store_agent *a)
+{
+	*(struct store_agent *)arg = *a;
+}
+
+int pg_agent_get_scoped(struct store *st, const struct store_scope *sc,
+			const char *id, struct store_agent *out)
+{
+	struct agent_cb c = {copy_agent, out};
+	struct pg_args a = {0};
+	long long rows = 0;
+	scope_args(&a, sc);
+	pg_arg_text(&a, id);
+	int rc = ADMIN_RUN(pg_impl(st), AGENT_SCOPED_SELECT " AND a.id = $3",
+			   &a, agent_row, &c, &rows);
+	return rc != 0 ? rc : rows > 0 ? 0 : -ENOENT;
+}
+
+int pg_alert_list_scoped(struct store *st, const struct store_scope *sc,
+			 const char *state, const char *school,
+			 uint64_t before_id, int limit,
+			 void (*cb)(void *, const struct store_alert *),
+			 void *arg)
+{
+	struct pg_args a = {0};
+	scope_args(&a, sc);
+	pg_arg_text(&a, state);
+	pg_arg_text(&a, school);
+	pg_arg_int(&a, (long long)before_id);
+	pg_arg_int(&a, limit);
+	return list_alerts(pg_impl(st), __func__,
+			   "SELECT " ALERT_COLUMNS ALERT_JOINS
+			   " WHERE " SCOPE_OF("c.commune", "a.school")
+			   " AND ($3::text IS NULL OR a.state = $3) AND"
+			   " ($4::text IS NULL OR a.school = $4) AND"
+			   " ($5::bigint = 0 OR a.id < $5)"
+			   " ORDER BY a.id DESC LIMIT $6",
+			   &a, cb, arg);
+}
+
+static int read_severity_bands(void *arg, const PGresult *res, int row)
+{
+	long long *by_sev = arg;
+	for (int i = 0; i < 3; i++)
+		by_sev[i] = pg_int(res, row, i);
+	return 1;
+}
+
+int pg_alert_open_counts_scoped(struct store *st,
+				const struct store_scope *sc,
+				long long by_sev[3])
+{
+	struct pg_args a = {0};
+	long long rows = 0;
+	by_sev[0] = by_sev[1] = by_sev[2] = 0;
+	scope_args(&a, sc);
+	/* Grouped by school first, so the scope's join to schools is one
+	 * lookup per school, not per alert. */
+	int rc = ADMIN_RUN(pg_impl(st),
+			   "SELECT coalesce(sum(x.low), 0), coalesce(sum(x.mid), 0),"
+			   " coalesce(sum(x.high), 0) FROM (SELECT a.school AS school,"
+			   " count(*) FILTER (WHERE a.severity < 4) AS low,"
+			   " count(*) FILTER (WHERE a.severity BETWEEN 4 AND 6) AS mid,"
+			   " count(*) FILTER (WHERE a.severity >= 7) AS high"
+			   " FROM alerts a WHERE a.state = 'open' GROUP BY a.school) x"
+			   " LEFT JOIN schools c ON c.code = x.school WHERE "
+			   SCOPE_OF("c.commune", "x.school"),
+			   &a, read_severity_bands, by_sev, &rows);
+	return rc != 0 ? rc : rows > 0 ? 0 : -EIO;
+}
+
+int pg_alert_set_state_scoped(struct store *st, const struct store_scope *sc,
+			      uint64_t id, const char *state, const char *who)
+{
+	struct pg_args a = {0};
+	long long n = 0;
+	scope_args(&a, sc);
+	pg_arg_int(&a, (long long)id);
+	int rc = ADMIN_RUN(pg_impl(st),
+			   "SELECT count(*) FROM alerts a LEFT JOIN schools c"
+			   " ON c.code = a.school WHERE "
+			   SCOPE_OF("c.commune", "a.school") " AND a.id = $3",
+			   &a, read_count, &n, NULL);
+	if (rc != 0)
+		return rc;
+	/* An alert's school never changes: the check holds for the write. */
+	if (n == 0)
+		return -ENOENT;
+	return pg_alert_set_state(st, id, state, who);
+}

@@ -399,12 +399,10 @@ static void test_open_alert_counts_scoped(void **state)
 	const struct store_school sb = {"B1", "Trường B", "Xã Hai", 2, 40, 0};
 	assert_int_equal(store_school_add(st, &sa), 0);
 	assert_int_equal(store_school_add(st, &sb), 0);
-	sqlite3 *db;
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	/* 12,000 open in A1 (severities 0..10 in turn), 30 open and 50
 	 * resolved in B1 at severity 9, 5 open at a school not (or no
 	 * longer) registered, which only the province sees. */
-	assert_int_equal(sqlite3_exec(db,
+	assert_int_equal(run_sql(
 		"BEGIN;"
 		"WITH RECURSIVE n(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM n"
 		"  WHERE k < 12084)"
@@ -417,7 +415,7 @@ static void test_open_alert_counts_scoped(void **state)
 		"  CASE WHEN k < 12000 THEN k % 11 ELSE 9 END, 0, 1, 1, 1,"
 		"  CASE WHEN k >= 12030 AND k < 12080 THEN 'resolved'"
 		"  ELSE 'open' END, '{}', '', '', '' FROM n;"
-		"COMMIT;", NULL, NULL, NULL), SQLITE_OK);
+		"COMMIT;"), 0);
 	long long c[3];
 	struct store_scope province = {STORE_SCOPE_PROVINCE, ""};
 	assert_int_equal(store_alert_open_counts_scoped(st, &province, c), 0);
@@ -435,7 +433,13 @@ static void test_open_alert_counts_scoped(void **state)
 	struct store_scope nobody = {STORE_SCOPE_COMMUNE, "Xã Ba"};
 	assert_int_equal(store_alert_open_counts_scoped(st, &nobody, c), 0);
 	assert_true(c[0] == 0 && c[1] == 0 && c[2] == 0);
+	if (on_pg) { /* the plan below is SQLite's */
+		store_close(st);
+		return;
+	}
 	/* The live PC count per school reads the covering index only. */
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	sqlite3_stmt *q;
 	assert_int_equal(sqlite3_prepare_v2(db,
 		"EXPLAIN QUERY PLAN SELECT count(*) FROM agents a"
@@ -572,6 +576,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_pg_down_refuses_then_stores, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_unsupported_calls_fail,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_alert_counts_scoped,
 						setup, teardown),
 	};
 	if (!pgtest_start()) {
