@@ -7,6 +7,8 @@ O        := $(BUILD)/$(VARIANT)
 PKGS     := libuv openssl msgpack yara libpcap sqlite3 yaml-0.1 libzstd \
             libseccomp libcurl libh2o libargon2
 PKGS     += pangocairo pangoft2 fontconfig cairo-pdf xlsxwriter
+# libpq: the PostgreSQL store backend (collector/store_pg*.c).
+PKGS     += libpq
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

@@ -154,7 +154,28 @@ static void send_frame(struct conn *c, struct wire_out *out)
 	wire_out_release(out);
 }
 
-/* Tells the peer why, logs who and what, counts, and closes. */
+/* Tells the peer why (and, when retry_ms is not 0, when to come back),
+ * logs who and what, counts, and closes. */
+static void conn_refuse(struct conn *c, uint64_t *counter, const char *code,
+			uint64_t retry_ms, const char *reason)
+{
+	if (counter)
+		(*counter)++;
+	log_warn("ingest: closing %s: %s", who(c), reason);
+	if (c->closing)
+		return;
+	if (tls_stream_is_open(c->ts)) {
+		struct wire_out out;
+		wire_out_begin(&out, WIRE_ERROR, retry_ms ? 3 : 2);
+		wire_pack_kv_str(&out.pk, "code", code);
+		wire_pack_kv_str(&out.pk, "msg", reason);
+		if (retry_ms)
+			wire_pack_kv_u64(&out.pk, "retry_ms", retry_ms);
+		send_frame(c, &out);
+	}
+	conn_close(c, -EPROTO);
+}
+
 static void conn_reject(struct conn *c, uint64_t *counter, const char *code,
 			const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
@@ -166,19 +187,7 @@ static void conn_reject(struct conn *c, uint64_t *counter, const char *code,
 	va_start(ap, fmt);
 	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
-	if (counter)
-		(*counter)++;
-	log_warn("ingest: closing %s: %s", who(c), reason);
-	if (c->closing)
-		return;
-	if (tls_stream_is_open(c->ts)) {
-		struct wire_out out;
-		wire_out_begin(&out, WIRE_ERROR, 2);
-		wire_pack_kv_str(&out.pk, "code", code);
-		wire_pack_kv_str(&out.pk, "msg", reason);
-		send_frame(c, &out);
-	}
-	conn_close(c, -EPROTO);
+	conn_refuse(c, counter, code, 0, reason);
 }
 
 /* ---- flow control -------------------------------------------------------- */
@@ -280,6 +289,10 @@ static void check_backlog(struct ingest *ing)
 
 /* ---- frames -------------------------------------------------------------- */
 
+/* The least wait asked of an agent whose batch the store could not take
+ * for now; the agent adds up to as much again. */
+#define STORE_RETRY_MS 2000
+
 struct pending_ack {
 	struct conn *conn;
 	uint64_t id;
@@ -295,7 +308,24 @@ static void on_batch_committed(void *arg, int status, unsigned stored,
 	alloc_free(pa);
 	EW_ASSERT(c->inflight > 0);
 	c->inflight--;
-	if (status != 0) {
+	if (status == -EAGAIN) {
+		/* The database is away (a PostgreSQL store restarting): the
+		 * batch is not acked, and the agent, which keeps it spooled,
+		 * is told when to come back, spread over a few seconds so
+		 * that a province does not return at once. */
+		ing->stats.store_failures++;
+		if (!c->closed) {
+			char reason[128];
+			snprintf(reason, sizeof(reason),
+				 "store unavailable, batch %llu not stored; "
+				 "resend later",
+				 (unsigned long long)id);
+			conn_refuse(c, NULL, "unavailable",
+				    STORE_RETRY_MS + (uint64_t)(rand() %
+							       STORE_RETRY_MS),
+				    reason);
+		}
+	} else if (status != 0) {
 		ing->stats.store_failures++;
 		if (!c->closed)
 			conn_reject(c, NULL, "internal",

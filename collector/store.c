@@ -6,17 +6,50 @@
 #include <time.h>
 
 #include "collector/store_backend.h"
+#include "collector/store_pg.h"
 #include "collector/store_sqlite.h"
 #include "common/alloc.h"
 #include "common/timeutil.h"
 
 static const struct store_backend *const backends[] = {
 	&store_sqlite_backend,
+	&store_pg_backend,
 };
 
 int64_t store_now_us(void)
 {
 	return timeutil_now_us();
+}
+
+/* Kinds whose latest value is the state of a host (the scorer reads
+ * host_state, never the event log). */
+static const char *const state_kinds[] = {
+	"av.status", "backup.status", "backup.restore_test", "scan.summary",
+	"agent.inventory", "agent.start", "net.sensor",
+	/* Kept for as long as the PC exists, whatever the retention: the
+	 * province's way back into a school's backups. */
+	"backup.escrow",
+};
+
+bool store_is_state_kind(const char *kind)
+{
+	for (size_t i = 0; i < sizeof(state_kinds) / sizeof(state_kinds[0]); i++)
+		if (strcmp(kind, state_kinds[i]) == 0)
+			return true;
+	return false;
+}
+
+/* An agent's clock, or the agent itself, may lie: a ts far ahead of our
+ * receive time would otherwise win every later "which is newest" and pin
+ * the PC's state. */
+int64_t store_clamp_future_ts(struct event *ev, int64_t now)
+{
+	if ((int64_t)ev->ts <= now + STORE_MAX_FUTURE_SKEW_US &&
+	    (int64_t)ev->ts >= 0)
+		return 0;
+	int64_t agent_ts = (int64_t)ev->ts;
+	ev->ts = (uint64_t)now;
+	return agent_ts;
 }
 
 int store_open(const struct store_options *opts, uv_loop_t *loop,
@@ -36,7 +69,7 @@ int store_open(const struct store_options *opts, uv_loop_t *loop,
 			return backends[i]->open(opts, colon + 1, loop, out, err,
 						 errlen);
 	}
-	snprintf(err, errlen, "store url '%s': unknown scheme (known: sqlite)",
+	snprintf(err, errlen, "store url '%s': unknown scheme (known: sqlite, postgresql)",
 		 url);
 	return -EINVAL;
 }

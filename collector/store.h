@@ -668,4 +668,12 @@ int store_drill_targets(struct store *st, uint64_t campaign,
 /* Current wall-clock time in microseconds. */
 int64_t store_now_us(void);
 
+/* Shared by the backends, so that both store the same things the same way:
+ * whether an event kind's latest value is a host's state (host_state),
+ * and the clamp of a far-future ts (STORE_MAX_FUTURE_SKEW_US): it sets
+ * ev->ts to now and returns the agent's value, or 0 when ts is
+ * believable. */
+bool store_is_state_kind(const char *kind);
+int64_t store_clamp_future_ts(struct event *ev, int64_t now);
+
 #endif

@@ -14,24 +14,6 @@
 #define PRUNE_INTERVAL_US (10 * 1000000LL)
 #define CHECKPOINT_INTERVAL_NS (1000ULL * 1000 * 1000)
 
-/* Kinds whose latest value is the state of a host (the scorer reads
- * host_state, never the event log). */
-static const char *const state_kinds[] = {
-	"av.status", "backup.status", "backup.restore_test", "scan.summary",
-	"agent.inventory", "agent.start", "net.sensor",
-	/* Kept for as long as the PC exists, whatever the retention: the
-	 * province's way back into a school's backups. */
-	"backup.escrow",
-};
-
-static bool is_state_kind(const char *kind)
-{
-	for (size_t i = 0; i < sizeof(state_kinds) / sizeof(state_kinds[0]); i++)
-		if (strcmp(kind, state_kinds[i]) == 0)
-			return true;
-	return false;
-}
-
 /* ev->ts is already clamped (write_batches); agent_ts is what the agent
  * sent when that differs, else 0. */
 static int write_event(struct sqlite_store *s, const struct event *ev,
@@ -49,7 +31,7 @@ static int write_event(struct sqlite_store *s, const struct event *ev,
 	if (rc != 0)
 		return rc;
 	*inserted = done.changes > 0;
-	if (!*inserted || !is_state_kind(ev->kind))
+	if (!*inserted || !store_is_state_kind(ev->kind))
 		return 0;
 	return sq_run(&s->writer, SQ_STATE_UPSERT,
 		      SQ_ARGS(SQ_TEXT(ev->agent), SQ_TEXT(ev->kind),
@@ -75,20 +57,6 @@ static int raise_alerts(struct sqlite_store *s, const struct event *ev,
 	return 0;
 }
 
-/* An agent's clock, or the agent itself, may lie: a ts far ahead of our
- * receive time would otherwise win every later "which is newest" and pin
- * the PC's state. Clamps ev->ts to now and returns the agent's value, or
- * 0 when the ts is believable. */
-static int64_t clamp_future_ts(struct event *ev, int64_t now)
-{
-	if ((int64_t)ev->ts <= now + STORE_MAX_FUTURE_SKEW_US &&
-	    (int64_t)ev->ts >= 0)
-		return 0;
-	int64_t agent_ts = (int64_t)ev->ts;
-	ev->ts = (uint64_t)now;
-	return agent_ts;
-}
-
 static int write_batches(struct sqlite_store *s,
 			 const struct store_batch_queue *list)
 {
@@ -100,7 +68,7 @@ static int write_batches(struct sqlite_store *s,
 		b->stored = b->dup = 0;
 		for (size_t i = 0; rc == 0 && i < b->count; i++) {
 			bool inserted = false;
-			int64_t agent_ts = clamp_future_ts(&b->events[i], now);
+			int64_t agent_ts = store_clamp_future_ts(&b->events[i], now);
 			rc = write_event(s, &b->events[i], now, agent_ts,
 					 &inserted);
 			if (inserted)

@@ -16,6 +16,9 @@ libpango1.0-dev libcairo2-dev libxlsxwriter-dev fonts-liberation2"
 # fonts-liberation2's Liberation Serif is the embedded face.
 # uthash (headers only): the backup's hash sets, see docs/DECISIONS.md.
 build_pkgs="$build_pkgs uthash-dev"
+# libpq-dev: the PostgreSQL store backend talks to the server with libpq
+# directly (docs/DECISIONS.md).
+build_pkgs="$build_pkgs libpq-dev"
 # The test suite: cmocka, clang with libFuzzer and the sanitizer runtimes,
 # the sqlite3 and openssl command lines used by the integration scripts;
 # scapy writes the LAN sensor's test captures, and dnsmasq, arpspoof
@@ -35,6 +38,9 @@ poppler-utils python3-openpyxl"
 # (tests/browser, pinned by its package-lock.json). npm comes with some
 # Node.js builds (NodeSource's); Debian's own nodejs needs the package.
 test_pkgs="$test_pkgs chromium nodejs"
+# postgresql-15: the store suites run once more against a real server,
+# started in a temp dir by tests/support/pg_harness.sh.
+test_pkgs="$test_pkgs postgresql-15"
 command -v npm >/dev/null 2>&1 || test_pkgs="$test_pkgs npm"
 bench_pkgs="bc rsyslog rsyslog-openssl yara restic time"
 # The Windows agent (make windows, and its tests under wine): the mingw-w64

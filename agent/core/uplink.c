@@ -42,6 +42,7 @@ struct uplink {
 	bool ready;
 	bool stopping;
 	int attempt;
+	uint64_t retry_after_ms; /* the collector's hint, 0: none */
 	uint64_t sent_upto; /* highest seq sent on this connection */
 	uint64_t next_frame_id;
 	struct inflight window[MAX_WINDOW];
@@ -89,6 +90,11 @@ static void schedule_retry(struct uplink *up)
 		ceiling = cap;
 	up->attempt++;
 	uint64_t delay = 100 + random_below(ceiling);
+	/* A collector that could not store a batch says when to come
+	 * back; sooner would only be refused again. */
+	if (delay < up->retry_after_ms)
+		delay = up->retry_after_ms;
+	up->retry_after_ms = 0;
 	log_debug("uplink: reconnecting in %llu ms", (unsigned long long)delay);
 	uv_timer_start(&up->retry, on_retry_timer, delay, 0);
 }
@@ -298,6 +304,10 @@ static int on_frame(void *arg, const char *body, size_t len)
 		char code[32] = "?", text[128] = "";
 		wire_get_str(msg.root, "code", code, sizeof(code));
 		wire_get_str(msg.root, "msg", text, sizeof(text));
+		uint64_t retry_ms = 0;
+		/* Bounded: a hostile collector cannot park the agent. */
+		if (wire_get_u64(msg.root, "retry_ms", &retry_ms) == 0)
+			up->retry_after_ms = retry_ms < 60000 ? retry_ms : 60000;
 		char line[160];
 		snprintf(line, sizeof(line), "collector: %s: %s", code, text);
 		set_error(up, line);

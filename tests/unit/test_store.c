@@ -1,6 +1,9 @@
-/* Unit tests for collector/store with the SQLite backend: batched commits
- * and their callbacks, duplicates, host state, retention. A real SQLite
- * file and a real libuv loop. */
+/* Unit tests for collector/store: batched commits and their callbacks,
+ * duplicates, host state, retention. Run once on a real SQLite file and
+ * once on a real PostgreSQL server (tests/support/pgtest.h), with a real
+ * libuv loop; the PostgreSQL run adds its own cases (partitions dropped
+ * by retention, a server that goes away and comes back, the calls it
+ * does not support yet). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,16 +11,22 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "collector/store.h"
 #include "common/wire.h"
+#include "tests/support/pgtest.h"
 #include "tests/support/testutil.h"
 
-static char dir[512], path[600];
+/* path is the store.url: a SQLite file, or a fresh PostgreSQL database
+ * per test when on_pg. */
+static char dir[512], path[1024];
+static bool on_pg;
 
 struct result {
 	int calls;
@@ -71,8 +80,24 @@ static void submit_and_wait(uv_loop_t *loop, struct store *st,
 		uv_run(loop, UV_RUN_ONCE);
 }
 
+/* The first column of the first row of sql, read behind the store's
+ * back with the backend's own client library; -1 on any failure. */
+static long long pg_count_where(const char *sql)
+{
+	long long n = -1;
+	PGconn *db = PQconnectdb(path);
+	PGresult *r = PQexec(db, sql);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0)
+		n = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	PQfinish(db);
+	return n;
+}
+
 static long long count_where(const char *sql)
 {
+	if (on_pg)
+		return pg_count_where(sql);
 	sqlite3 *db;
 	sqlite3_stmt *q;
 	long long n = -1;
@@ -85,11 +110,37 @@ static long long count_where(const char *sql)
 	return n;
 }
 
+/* Runs SQL statements behind the store's back; 0 when all succeeded. */
+static int run_sql(const char *sql)
+{
+	if (!on_pg) {
+		sqlite3 *db;
+		sqlite3_open(path, &db);
+		int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+		sqlite3_close(db);
+		return rc;
+	}
+	PGconn *db = PQconnectdb(path);
+	PGresult *r = PQexec(db, sql);
+	int rc = PQresultStatus(r) == PGRES_COMMAND_OK ||
+			 PQresultStatus(r) == PGRES_TUPLES_OK
+		 ? 0
+		 : -1;
+	if (rc != 0)
+		fprintf(stderr, "# %s", PQerrorMessage(db));
+	PQclear(r);
+	PQfinish(db);
+	return rc;
+}
+
 static int setup(void **state)
 {
 	(void)state;
 	snprintf(dir, sizeof(dir), "%s", testutil_tempdir("store"));
-	snprintf(path, sizeof(path), "%s/store.db", dir);
+	if (on_pg)
+		pgtest_newdb(path, sizeof(path));
+	else
+		snprintf(path, sizeof(path), "%s/store.db", dir);
 	return 0;
 }
 
@@ -135,11 +186,8 @@ static void test_commit_duplicates_state_retention(void **state)
 
 	/* Retention: age everything by three days, reopen, write once. The
 	 * low-severity rows go (1 day), the high-severity ones stay (30). */
-	sqlite3 *db;
-	sqlite3_open(path, &db);
-	sqlite3_exec(db, "UPDATE events SET received = received - 3*86400000000",
-		     NULL, NULL, NULL);
-	sqlite3_close(db);
+	assert_int_equal(run_sql("UPDATE events SET received = received - "
+				 "3*86400000000"), 0);
 	st = open_store(&loop, 1, 30);
 	submit_and_wait(&loop, st, batch_of(200, 1, 1, "agent.heartbeat", 9), &r);
 	store_close(st);
@@ -253,11 +301,7 @@ static void test_schema_from_the_future_refused(void **state)
 	uv_loop_init(&loop);
 	struct store *st = open_store(NULL, 0, 0);
 	store_close(st);
-	sqlite3 *db;
-	sqlite3_open(path, &db);
-	sqlite3_exec(db, "INSERT INTO schema_version VALUES(999)", NULL, NULL,
-		     NULL);
-	sqlite3_close(db);
+	assert_int_equal(run_sql("INSERT INTO schema_version VALUES(999)"), 0);
 	struct store_options o = {.url = path, .cache_bytes = 1 << 20};
 	char err[256];
 	assert_int_not_equal(store_open(&o, NULL, &st, err, sizeof(err)), 0);
@@ -355,12 +399,10 @@ static void test_open_alert_counts_scoped(void **state)
 	const struct store_school sb = {"B1", "Trường B", "Xã Hai", 2, 40, 0};
 	assert_int_equal(store_school_add(st, &sa), 0);
 	assert_int_equal(store_school_add(st, &sb), 0);
-	sqlite3 *db;
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	/* 12,000 open in A1 (severities 0..10 in turn), 30 open and 50
 	 * resolved in B1 at severity 9, 5 open at a school not (or no
 	 * longer) registered, which only the province sees. */
-	assert_int_equal(sqlite3_exec(db,
+	assert_int_equal(run_sql(
 		"BEGIN;"
 		"WITH RECURSIVE n(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM n"
 		"  WHERE k < 12084)"
@@ -373,7 +415,7 @@ static void test_open_alert_counts_scoped(void **state)
 		"  CASE WHEN k < 12000 THEN k % 11 ELSE 9 END, 0, 1, 1, 1,"
 		"  CASE WHEN k >= 12030 AND k < 12080 THEN 'resolved'"
 		"  ELSE 'open' END, '{}', '', '', '' FROM n;"
-		"COMMIT;", NULL, NULL, NULL), SQLITE_OK);
+		"COMMIT;"), 0);
 	long long c[3];
 	struct store_scope province = {STORE_SCOPE_PROVINCE, ""};
 	assert_int_equal(store_alert_open_counts_scoped(st, &province, c), 0);
@@ -391,7 +433,13 @@ static void test_open_alert_counts_scoped(void **state)
 	struct store_scope nobody = {STORE_SCOPE_COMMUNE, "Xã Ba"};
 	assert_int_equal(store_alert_open_counts_scoped(st, &nobody, c), 0);
 	assert_true(c[0] == 0 && c[1] == 0 && c[2] == 0);
+	if (on_pg) { /* the plan below is SQLite's */
+		store_close(st);
+		return;
+	}
 	/* The live PC count per school reads the covering index only. */
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	sqlite3_stmt *q;
 	assert_int_equal(sqlite3_prepare_v2(db,
 		"EXPLAIN QUERY PLAN SELECT count(*) FROM agents a"
@@ -404,6 +452,95 @@ static void test_open_alert_counts_scoped(void **state)
 	sqlite3_finalize(q);
 	assert_true(covering);
 	sqlite3_close(db);
+	store_close(st);
+}
+
+/* ---- PostgreSQL only ------------------------------------------------------ */
+
+/* Retention drops a whole month once it is older than every retention:
+ * the partition goes, and the exactly-once keys of its events with it;
+ * the current month stays. */
+static void test_pg_retention_drops_partitions(void **state)
+{
+	(void)state;
+	uv_loop_t loop;
+	struct result r = {0};
+	uv_loop_init(&loop);
+	struct store *st = open_store(&loop, 1, 30);
+	store_close(st);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	/* January 2020, as the backend names and bounds its months. */
+	assert_int_equal(run_sql(
+		"CREATE TABLE events_y2020m01 PARTITION OF events FOR VALUES"
+		" FROM (1577836800000000) TO (1580515200000000);"
+		"INSERT INTO events(agent, boot, seq, ts, received, kind, sev,"
+		" drill) VALUES('a-1', 1, 1, 1578000000000000, 1578000000000000,"
+		" 'scan.match', 9, 0);"
+		"INSERT INTO event_keys VALUES('a-1', 1, 1, 1578000000000000)"),
+		0);
+	assert_int_equal(count_where("SELECT count(*) FROM events"), 1);
+	st = open_store(&loop, 1, 30);
+	submit_and_wait(&loop, st, batch_of(1, 2, 9, "scan.match", 5), &r);
+	store_close(st);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(r.stored, 2);
+	assert_int_equal(count_where("SELECT count(*) FROM pg_class WHERE"
+				     " relname = 'events_y2020m01'"), 0);
+	assert_int_equal(count_where("SELECT count(*) FROM event_keys WHERE"
+				     " received < 1580515200000000"), 0);
+	assert_int_equal(count_where("SELECT count(*) FROM events"), 2);
+	/* The month of now and the next are there, ahead of their events. */
+	assert_true(count_where("SELECT count(*) FROM pg_inherits WHERE"
+				" inhparent = 'events'::regclass") >= 2);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* The server goes away mid-ingest: the batch is refused (never acked),
+ * a synchronous call says so, and once the server is back the same
+ * batch is stored once, with nothing lost and nothing twice. */
+static void test_pg_down_refuses_then_stores(void **state)
+{
+	(void)state;
+	uv_loop_t loop;
+	struct result r = {0};
+	uv_loop_init(&loop);
+	struct store *st = open_store(&loop, 0, 0);
+	struct store_school sc = {.code = "s1", .name = "s", .commune = "c"};
+	assert_int_equal(store_school_add(st, &sc), 0);
+	submit_and_wait(&loop, st, batch_of(1, 50, 1, "agent.heartbeat", 1), &r);
+	assert_int_equal(r.status, 0);
+	assert_int_equal(pgtest_ctl("kill"), 0);
+	submit_and_wait(&loop, st, batch_of(51, 50, 1, "agent.heartbeat", 1),
+			&r);
+	assert_int_equal(r.status, -EAGAIN);
+	assert_int_equal(r.stored, 50);
+	struct store_school got;
+	assert_int_equal(store_school_get(st, "s1", &got), -EAGAIN);
+	assert_int_equal(pgtest_ctl("restart"), 0);
+	/* The agent resends what was not acked, and a little it had. */
+	submit_and_wait(&loop, st, batch_of(41, 60, 1, "agent.heartbeat", 1),
+			&r);
+	assert_int_equal(r.status, 0);
+	assert_int_equal(r.stored, 100);
+	assert_int_equal(r.dup, 10);
+	assert_int_equal(store_school_get(st, "s1", &got), 0);
+	long long n;
+	assert_int_equal(store_count_events(st, "a-1", 42, &n), 0);
+	assert_int_equal(n, 100);
+	store_close(st);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* A call the backend does not have yet fails loudly, never silently. */
+static void test_pg_unsupported_calls_fail(void **state)
+{
+	(void)state;
+	struct store *st = open_store(NULL, 0, 0);
+	struct store_user u;
+	assert_int_equal(store_user_get(st, "root", &u), -ENOTSUP);
+	struct day_rows rows = {.n = 1};
+	assert_int_equal(store_day_put_all(st, next_day_row, &rows), -ENOTSUP);
 	store_close(st);
 }
 
@@ -423,5 +560,32 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_open_alert_counts_scoped,
 						setup, teardown),
 	};
-	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+	int failed = cmocka_run_group_tests_name("store", tests, NULL, NULL);
+	/* The same contract on PostgreSQL; the cases that look inside
+	 * SQLite's own schema history or at calls the PostgreSQL backend
+	 * does not have yet are replaced by its own. */
+	const struct CMUnitTest pg_tests[] = {
+		cmocka_unit_test_setup_teardown(
+			test_commit_duplicates_state_retention, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_future_ts_clamped, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_schema_from_the_future_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_pg_retention_drops_partitions, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_pg_down_refuses_then_stores, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pg_unsupported_calls_fail,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_alert_counts_scoped,
+						setup, teardown),
+	};
+	if (!pgtest_start()) {
+		printf("ok - store_pg # SKIP PostgreSQL is not installed\n");
+		return failed;
+	}
+	on_pg = true;
+	failed += cmocka_run_group_tests_name("store_pg", pg_tests, NULL, NULL);
+	pgtest_stop();
+	return failed;
 }

@@ -1,4 +1,5 @@
-/* Unit tests for the store's synchronous API with the SQLite backend:
+/* Unit tests for the store's synchronous API, run once on the SQLite
+ * backend and once on a real PostgreSQL server (tests/support/pgtest.h):
  * token races, alert state transitions, forward-queue order, and the
  * locking contract (a call back into the store from a row callback aborts
  * with a message naming both calls instead of hanging). A real SQLite
@@ -23,15 +24,22 @@
 #include <uv.h>
 
 #include "collector/store.h"
+#include "tests/support/pgtest.h"
 #include "tests/support/testutil.h"
 
-static char dir[512], path[600];
+/* path is the store.url: a SQLite file, or a fresh PostgreSQL database
+ * per test when on_pg. */
+static char dir[512], path[1024];
+static bool on_pg;
 
 static int setup(void **state)
 {
 	(void)state;
 	snprintf(dir, sizeof(dir), "%s", testutil_tempdir("store-sync"));
-	snprintf(path, sizeof(path), "%s/store.db", dir);
+	if (on_pg)
+		pgtest_newdb(path, sizeof(path));
+	else
+		snprintf(path, sizeof(path), "%s/store.db", dir);
 	return 0;
 }
 
@@ -580,5 +588,16 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_agent_allowed, setup,
 						teardown),
 	};
-	return cmocka_run_group_tests_name("store_sync", tests, NULL, NULL);
+	int failed = cmocka_run_group_tests_name("store_sync", tests, NULL,
+						 NULL);
+	/* The same tests on PostgreSQL: both backends keep one contract. */
+	if (!pgtest_start()) {
+		printf("ok - store_sync_pg # SKIP PostgreSQL is not installed\n");
+		return failed;
+	}
+	on_pg = true;
+	failed += cmocka_run_group_tests_name("store_sync_pg", tests, NULL,
+					      NULL);
+	pgtest_stop();
+	return failed;
 }

@@ -1,0 +1,468 @@
+/* store_pg: setup of the PostgreSQL backend: the connections and the one
+ * query helper, the schema and its migrations, the admin lock, open and
+ * close. The writer thread is in store_pg_writer.c, the synchronous calls
+ * in store_pg_query.c, the ops table in store_pg_ops.c. */
+#include "collector/store_pg.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#include "common/alloc.h"
+#include "common/log.h"
+
+/* Statements that run longer than this are cancelled by the server: a
+ * stuck query must not hold an agent's batch (or an officer's page)
+ * forever; the batch is refused and resent. */
+#define STATEMENT_TIMEOUT "30s"
+/* Migrations of several collectors starting at once take turns on this
+ * advisory lock ("ewschema" in ASCII). */
+#define SCHEMA_LOCK_KEY "7311707123858120037"
+
+/* Each entry moves the schema one version up; never edit a shipped one.
+ * The same tables as the SQLite schema, with two differences: events are
+ * range-partitioned by the month they were received in, so retention
+ * drops whole partitions; and since a unique key on a partitioned table
+ * must hold the partition key, exactly-once is kept by event_keys, one
+ * unpartitioned row per (agent, boot, seq). */
+static const char *const migrations[] = {
+	/* 1 */
+	"CREATE TABLE schools("
+	"  code text PRIMARY KEY, name text NOT NULL, commune text NOT NULL,"
+	"  level integer NOT NULL, expected_pcs integer NOT NULL,"
+	"  created bigint NOT NULL);"
+	"CREATE TABLE tokens("
+	"  hash bytea PRIMARY KEY, school text NOT NULL REFERENCES schools(code),"
+	"  uses_left integer NOT NULL, expires bigint NOT NULL,"
+	"  created bigint NOT NULL);"
+	"CREATE TABLE agents("
+	"  id text PRIMARY KEY, school text NOT NULL REFERENCES schools(code),"
+	"  hostname text NOT NULL, cert_sha256 text NOT NULL,"
+	"  enrolled bigint NOT NULL, revoked bigint,"
+	"  last_seen bigint, last_boot bigint,"
+	"  clamped bigint NOT NULL DEFAULT 0);"
+	"CREATE INDEX agents_school ON agents(school, revoked);"
+	"CREATE TABLE event_keys("
+	"  agent text NOT NULL, boot bigint NOT NULL, seq bigint NOT NULL,"
+	"  received bigint NOT NULL, PRIMARY KEY(agent, boot, seq));"
+	"CREATE INDEX event_keys_received ON event_keys(received);"
+	"CREATE TABLE events("
+	"  id bigserial NOT NULL, agent text NOT NULL, boot bigint NOT NULL,"
+	"  seq bigint NOT NULL, ts bigint NOT NULL, received bigint NOT NULL,"
+	"  kind text NOT NULL, sev integer NOT NULL, drill integer NOT NULL,"
+	"  body bytea, agent_ts bigint) PARTITION BY RANGE (received);"
+	"CREATE INDEX events_agent ON events(agent, id);"
+	"CREATE INDEX events_id ON events(id);"
+	"CREATE TABLE host_state("
+	"  agent text NOT NULL, kind text NOT NULL, ts bigint NOT NULL,"
+	"  sev integer NOT NULL, drill integer NOT NULL, body bytea,"
+	"  received bigint NOT NULL, agent_ts bigint,"
+	"  PRIMARY KEY(agent, kind));"
+	"CREATE TABLE commands("
+	"  id bigserial PRIMARY KEY, agent text NOT NULL,"
+	"  type text NOT NULL, issued bigint NOT NULL, expires bigint NOT NULL,"
+	"  frame bytea, sent bigint);"
+	"CREATE INDEX commands_pending ON commands(agent) WHERE sent IS NULL;"
+	"CREATE TABLE score_snapshots("
+	"  day text NOT NULL, scope text NOT NULL, key text NOT NULL,"
+	"  score double precision NOT NULL, pcs integer NOT NULL,"
+	"  PRIMARY KEY(scope, key, day));"
+	"CREATE TABLE alerts("
+	"  id bigserial PRIMARY KEY, rule text NOT NULL,"
+	"  title text NOT NULL, category text NOT NULL, kind text NOT NULL,"
+	"  dedupe_key text NOT NULL, agent text NOT NULL, school text NOT NULL,"
+	"  severity integer NOT NULL, drill integer NOT NULL,"
+	"  first bigint NOT NULL, last bigint NOT NULL, count bigint NOT NULL,"
+	"  state text NOT NULL, ack_by text, ack bigint, resolved_by text,"
+	"  resolved bigint, evidence text NOT NULL, src_ip text NOT NULL,"
+	"  file_path text NOT NULL, file_hash text NOT NULL);"
+	"CREATE INDEX alerts_key ON alerts(dedupe_key, state);"
+	"CREATE INDEX alerts_open_school ON alerts(state, school, severity);"
+	/* claimed_by/claimed_until: a collector's lease on the rows it is
+	 * sending, so that two collectors never send the same alert at once
+	 * (taken with FOR UPDATE SKIP LOCKED). */
+	"CREATE TABLE forward_queue(dest text NOT NULL, alert bigint NOT NULL,"
+	"  claimed_by text, claimed_until bigint,"
+	"  PRIMARY KEY(dest, alert));"
+	"CREATE TABLE dead_letters("
+	"  id bigserial PRIMARY KEY, dest text NOT NULL,"
+	"  alert bigint NOT NULL, status integer NOT NULL,"
+	"  reason text NOT NULL, at bigint NOT NULL);"
+	"CREATE INDEX dead_letters_dest ON dead_letters(dest, id);",
+};
+
+#define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+/* ---- parameters and columns ------------------------------------------------ */
+
+static struct pg_args *arg_slot(struct pg_args *a, int *i)
+{
+	/* More parameters than a statement of this backend has is a bug. */
+	if (a->n >= PG_ARGS_MAX)
+		abort();
+	*i = a->n++;
+	return a;
+}
+
+void pg_arg_text(struct pg_args *a, const char *s)
+{
+	int i;
+	arg_slot(a, &i);
+	a->v[i] = s;
+	a->len[i] = 0;
+	a->fmt[i] = 0;
+}
+
+void pg_arg_int(struct pg_args *a, long long v)
+{
+	int i;
+	arg_slot(a, &i);
+	snprintf(a->num[i], sizeof(a->num[i]), "%lld", v);
+	a->v[i] = a->num[i];
+	a->len[i] = 0;
+	a->fmt[i] = 0;
+}
+
+void pg_arg_real(struct pg_args *a, double v)
+{
+	int i;
+	arg_slot(a, &i);
+	snprintf(a->num[i], sizeof(a->num[i]), "%.17g", v);
+	a->v[i] = a->num[i];
+	a->len[i] = 0;
+	a->fmt[i] = 0;
+}
+
+void pg_arg_bytea(struct pg_args *a, const void *p, size_t n)
+{
+	int i;
+	arg_slot(a, &i);
+	/* An empty body is stored as NULL, as SQLite's backend does. */
+	a->v[i] = n > 0 ? p : NULL;
+	a->len[i] = (int)n;
+	a->fmt[i] = 1;
+}
+
+long long pg_int(const PGresult *res, int row, int col)
+{
+	if (PQgetisnull(res, row, col))
+		return 0;
+	return strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+double pg_real(const PGresult *res, int row, int col)
+{
+	if (PQgetisnull(res, row, col))
+		return 0;
+	return strtod(PQgetvalue(res, row, col), NULL);
+}
+
+void pg_text(char *dst, size_t cap, const PGresult *res, int row, int col)
+{
+	snprintf(dst, cap, "%s", PQgetvalue(res, row, col));
+}
+
+unsigned char *pg_bytea(const PGresult *res, int row, int col, size_t *len)
+{
+	*len = 0;
+	if (PQgetisnull(res, row, col))
+		return NULL;
+	return PQunescapeBytea((const unsigned char *)PQgetvalue(res, row, col),
+			       len);
+}
+
+/* ---- connections ------------------------------------------------------------ */
+
+int pg_connect(struct pg_conn *c, char *err, size_t errlen)
+{
+	/* The URL is expanded as dbname; the keywords after it only fill
+	 * what it left out. */
+	const char *keys[] = {"dbname", "connect_timeout", "application_name",
+			      NULL};
+	const char *vals[] = {c->conninfo, "5", "eduwatch-collector", NULL};
+	pg_disconnect(c);
+	c->prepared = false;
+	c->db = PQconnectdbParams(keys, vals, 1);
+	if (c->db == NULL || PQstatus(c->db) != CONNECTION_OK) {
+		if (err != NULL)
+			snprintf(err, errlen, "cannot connect to PostgreSQL: %s",
+				 c->db ? PQerrorMessage(c->db) : "out of memory");
+		pg_disconnect(c);
+		return -EAGAIN;
+	}
+	/* UTC and microsecond integers everywhere: the server's own zone
+	 * and clock never enter a row. */
+	PGresult *r = PQexec(c->db, "SET statement_timeout = '" STATEMENT_TIMEOUT
+				    "'; SET TimeZone = 'UTC';"
+				    " SET client_min_messages = warning");
+	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	PQclear(r);
+	if (!ok) {
+		if (err != NULL)
+			snprintf(err, errlen, "PostgreSQL session setup: %s",
+				 PQerrorMessage(c->db));
+		pg_disconnect(c);
+		return -EIO;
+	}
+	return 0;
+}
+
+void pg_disconnect(struct pg_conn *c)
+{
+	if (c->db != NULL)
+		PQfinish(c->db);
+	c->db = NULL;
+}
+
+/* A connection lost (server restarted, network cut) is opened again on
+ * the next call; a call made while the server is away fails with
+ * -EAGAIN, and its caller decides whether to retry. */
+static int ensure_connected(struct pg_conn *c)
+{
+	if (c->db != NULL && PQstatus(c->db) == CONNECTION_OK)
+		return 0;
+	char err[512];
+	int rc = pg_connect(c, err, sizeof(err));
+	if (rc != 0)
+		log_warn("store: %s", err);
+	else
+		log_info("store: reconnected to PostgreSQL");
+	return rc;
+}
+
+/* A failed statement: logs it, and tells a server that went away (no
+ * SQLSTATE at all is libpq's own error: the connection broke; class 08 is
+ * a connection error, 57P an administrator's shutdown) from an error in
+ * the statement. */
+int pg_failed(struct pg_conn *c, const PGresult *res, const char *sql)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE)
+				: NULL;
+	snprintf(c->sqlstate, sizeof(c->sqlstate), "%s", state ? state : "");
+	bool gone = state == NULL || PQstatus(c->db) != CONNECTION_OK ||
+		    strncmp(c->sqlstate, "08", 2) == 0 ||
+		    strncmp(c->sqlstate, "57P", 3) == 0;
+	/* Unique and foreign-key violations are answers the callers turn
+	 * into errnos; they are not worth a log line. */
+	if (strncmp(c->sqlstate, "23", 2) != 0)
+		log_err("store: PostgreSQL: %s (statement: %.80s)",
+			PQerrorMessage(c->db), sql);
+	if (gone)
+		pg_disconnect(c);
+	return gone ? -EAGAIN : -EIO;
+}
+
+int pg_run(struct pg_conn *c, const char *sql, const struct pg_args *a,
+	   pg_row_fn row, void *arg, long long *affected)
+{
+	static const struct pg_args none;
+	if (a == NULL)
+		a = &none;
+	if (affected != NULL)
+		*affected = 0;
+	c->sqlstate[0] = '\0';
+	int rc = ensure_connected(c);
+	if (rc != 0)
+		return rc;
+	PGresult *res = PQexecParams(c->db, sql, a->n, NULL, a->v, a->len,
+				     a->fmt, 0);
+	ExecStatusType st = PQresultStatus(res);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		rc = pg_failed(c, res, sql);
+		PQclear(res);
+		return rc;
+	}
+	int rows = PQntuples(res);
+	if (affected != NULL) {
+		const char *n = PQcmdTuples(res);
+		*affected = n[0] ? strtoll(n, NULL, 10) : rows;
+	}
+	for (int i = 0; row != NULL && i < rows; i++) {
+		int r = row(arg, res, i);
+		if (r != 0) {
+			rc = r < 0 ? r : 0;
+			break;
+		}
+	}
+	PQclear(res);
+	return rc;
+}
+
+int pg_exec(struct pg_conn *c, const char *sql)
+{
+	c->sqlstate[0] = '\0';
+	int rc = ensure_connected(c);
+	if (rc != 0)
+		return rc;
+	PGresult *res = PQexec(c->db, sql);
+	ExecStatusType st = PQresultStatus(res);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+		rc = pg_failed(c, res, sql);
+	PQclear(res);
+	return rc;
+}
+
+int pg_end(struct pg_conn *c, int rc)
+{
+	if (rc == 0)
+		return pg_exec(c, "COMMIT");
+	/* Already failing: the first error is the one to report, and a
+	 * failed ROLLBACK ends with the connection anyway. */
+	if (c->db != NULL && PQstatus(c->db) == CONNECTION_OK)
+		EW_IGNORE(pg_exec(c, "ROLLBACK"));
+	return rc;
+}
+
+/* ---- the admin lock ------------------------------------------------------ */
+
+/* "pg_school_list" is store_school_list to the caller. */
+static const char *call_name(const char *fn)
+{
+	return strncmp(fn, "pg_", 3) == 0 ? fn + 3 : fn;
+}
+
+void pg_enter(struct pg_store *s, const char *call)
+{
+	uv_thread_t self = uv_thread_self();
+	if (atomic_load(&s->admin_held) && uv_thread_equal(&s->admin_owner, &self)) {
+		/* Only this thread can have set both: it is inside a row
+		 * callback (or the alert function) of its own call. */
+		fprintf(stderr,
+			"store: store_%s called from a row callback of "
+			"store_%s on the same store; collect rows in the "
+			"callback and act after the call returns\n",
+			call_name(call), call_name(s->admin_call));
+		abort();
+	}
+	uv_mutex_lock(&s->admin_lock);
+	s->admin_owner = self;
+	s->admin_call = call;
+	atomic_store(&s->admin_held, true);
+}
+
+void pg_leave(struct pg_store *s)
+{
+	atomic_store(&s->admin_held, false);
+	uv_mutex_unlock(&s->admin_lock);
+}
+
+/* ---- schema -------------------------------------------------------------- */
+
+static int read_version(void *arg, const PGresult *res, int row)
+{
+	*(int *)arg = (int)pg_int(res, row, 0);
+	return 1;
+}
+
+static int migrate(struct pg_conn *c, char *err, size_t errlen)
+{
+	int version = 0;
+	int rc = pg_exec(c, "CREATE TABLE IF NOT EXISTS schema_version("
+			    "version integer NOT NULL)");
+	/* Two collectors creating it at once: one wins, the other sees a
+	 * unique violation on the catalog; the lock below orders the rest. */
+	if (rc != 0 && (rc = pg_exec(c, "SELECT 1 FROM schema_version")) != 0) {
+		snprintf(err, errlen, "cannot create schema_version: %s",
+			 c->db ? PQerrorMessage(c->db) : "no connection");
+		return rc;
+	}
+	rc = pg_exec(c, "BEGIN; SELECT pg_advisory_xact_lock(" SCHEMA_LOCK_KEY
+			")");
+	if (rc == 0)
+		rc = pg_run(c, "SELECT coalesce(max(version), 0) FROM "
+			       "schema_version",
+			    NULL, read_version, &version, NULL);
+	if (rc == 0 && version > SCHEMA_VERSION) {
+		snprintf(err, errlen,
+			 "database schema version %d is newer than this "
+			 "collector (%d): upgrade the collector",
+			 version, SCHEMA_VERSION);
+		return pg_end(c, -EINVAL);
+	}
+	for (int v = version; rc == 0 && v < SCHEMA_VERSION; v++) {
+		struct pg_args a = {0};
+		pg_arg_int(&a, v + 1);
+		rc = pg_exec(c, migrations[v]);
+		if (rc == 0)
+			rc = pg_run(c, "INSERT INTO schema_version VALUES($1)", &a,
+				    NULL, NULL, NULL);
+		if (rc == 0 && version > 0)
+			log_info("store: migrated schema to version %d", v + 1);
+	}
+	if (rc != 0 && err[0] == '\0')
+		snprintf(err, errlen, "migrating the PostgreSQL schema: %s",
+			 c->db ? PQerrorMessage(c->db) : "no connection");
+	return pg_end(c, rc);
+}
+
+/* ---- open and close -------------------------------------------------------- */
+
+int pg_open(const struct store_options *opts, const char *location,
+	    uv_loop_t *loop, struct store **out, char *err, size_t errlen)
+{
+	struct pg_store *s = alloc_zeroed(1, sizeof(*s));
+	int rc;
+	*out = NULL;
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (s == NULL)
+		return -ENOMEM;
+	STAILQ_INIT(&s->pending);
+	STAILQ_INIT(&s->done);
+	s->base.backend = &store_pg_backend;
+	s->opts = *opts;
+	if (s->opts.batch_max_events <= 0)
+		s->opts.batch_max_events = 5000;
+	unsigned char rnd[6] = {0};
+	EW_IGNORE(RAND_bytes(rnd, sizeof(rnd))); /* a name, not a secret */
+	snprintf(s->instance, sizeof(s->instance),
+		 "%ld-%02x%02x%02x%02x%02x%02x", (long)getpid(), rnd[0],
+		 rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
+	int n = snprintf(s->admin.conninfo, sizeof(s->admin.conninfo),
+			 "postgresql:%s", location);
+	if (n < 0 || (size_t)n >= sizeof(s->admin.conninfo)) {
+		alloc_free(s);
+		snprintf(err, errlen, "store url too long");
+		return -ENAMETOOLONG;
+	}
+	memcpy(s->writer.conninfo, s->admin.conninfo,
+	       sizeof(s->writer.conninfo));
+	uv_mutex_init(&s->admin_lock);
+	uv_mutex_init(&s->lock);
+	uv_cond_init(&s->wake);
+	if ((rc = pg_connect(&s->admin, err, errlen)) != 0 ||
+	    (rc = migrate(&s->admin, err, errlen)) != 0)
+		goto fail;
+	if (loop != NULL && (rc = pg_writer_start(s, loop, err, errlen)) != 0)
+		goto fail;
+	*out = &s->base;
+	return 0;
+fail:
+	pg_close(&s->base);
+	return rc;
+}
+
+static void free_store(uv_handle_t *handle)
+{
+	alloc_free(handle->data);
+}
+
+void pg_close(struct store *st)
+{
+	struct pg_store *s = pg_impl(st);
+	bool async_live = s->has_thread;
+	pg_writer_stop(s);
+	pg_disconnect(&s->admin);
+	uv_mutex_destroy(&s->admin_lock);
+	uv_mutex_destroy(&s->lock);
+	uv_cond_destroy(&s->wake);
+	if (async_live)
+		uv_close((uv_handle_t *)&s->done_async, free_store);
+	else
+		alloc_free(s);
+}

@@ -1,0 +1,227 @@
+/* store_pg: the PostgreSQL store backend (libpq), picked by a
+ * "postgresql://..." store.url. Used only through collector/store.h; this
+ * header is shared by the backend's own files:
+ *
+ *   store_pg.c          setup: the connections, the schema and its
+ *                       migrations, open and close, the one query helper
+ *                       and the lock;
+ *   store_pg_writer.c   the writer thread: batches of events in one
+ *                       transaction each, alerts and forward rows in it,
+ *                       monthly partitions and retention;
+ *   store_pg_query.c    the synchronous calls;
+ *   store_pg_ops.c      the ops table, and the calls not built yet: each
+ *                       fails with -ENOTSUP and a log line naming it.
+ *
+ * Several collectors may share one database: nothing here assumes it is
+ * the only writer (see docs/DECISIONS.md, "PostgreSQL backend"). */
+#ifndef EDUWATCH_STORE_PG_H
+#define EDUWATCH_STORE_PG_H
+
+#include "common/check.h"
+
+#include <stdatomic.h>
+
+#include <libpq-fe.h>
+
+#include "collector/store_backend.h"
+
+extern const struct store_backend store_pg_backend;
+
+/* ---- one connection and its queries ------------------------------------- */
+
+struct pg_conn {
+	PGconn *db;
+	char conninfo[1024];
+	char sqlstate[6]; /* of the last failed statement, "" if none */
+	bool prepared;	  /* the writer's statement, on this session */
+};
+
+#define PG_ARGS_MAX 24
+
+/* A statement's parameters: text, except bytea, which goes binary so that
+ * a body is never escaped. A NULL text or bytea is SQL NULL. */
+struct pg_args {
+	int n;
+	const char *v[PG_ARGS_MAX];
+	int len[PG_ARGS_MAX];
+	int fmt[PG_ARGS_MAX];
+	char num[PG_ARGS_MAX][32];
+};
+
+void pg_arg_text(struct pg_args *a, const char *s);
+void pg_arg_int(struct pg_args *a, long long v);
+void pg_arg_real(struct pg_args *a, double v);
+void pg_arg_bytea(struct pg_args *a, const void *p, size_t n);
+
+/* Called for each result row; returning non-zero stops (a negative value
+ * is the call's error). */
+typedef int (*pg_row_fn)(void *arg, const PGresult *res, int row);
+
+/* Runs one statement (reconnecting first if the server went away).
+ * Returns 0, -EAGAIN when the server cannot be reached (the caller may
+ * retry later), or -EIO with the error logged and c->sqlstate set.
+ * *affected (may be NULL) gets the rows changed or returned. */
+EW_MUST_CHECK
+int pg_run(struct pg_conn *c, const char *sql, const struct pg_args *a,
+	   pg_row_fn row, void *arg, long long *affected);
+/* Logs a failed statement's error and returns -EAGAIN when the server
+ * went away (the connection is dropped, to be opened again), else -EIO. */
+int pg_failed(struct pg_conn *c, const PGresult *res, const char *sql);
+/* Runs SQL without parameters, several statements allowed. */
+EW_MUST_CHECK
+int pg_exec(struct pg_conn *c, const char *sql);
+/* Ends a transaction: COMMIT when rc is 0, else ROLLBACK. Returns rc, or
+ * the COMMIT's error. */
+int pg_end(struct pg_conn *c, int rc);
+int pg_connect(struct pg_conn *c, char *err, size_t errlen);
+void pg_disconnect(struct pg_conn *c);
+
+/* Column readers. */
+long long pg_int(const PGresult *res, int row, int col);
+double pg_real(const PGresult *res, int row, int col);
+void pg_text(char *dst, size_t cap, const PGresult *res, int row, int col);
+/* The bytes of a bytea column (freed with PQfreemem), NULL when NULL. */
+unsigned char *pg_bytea(const PGresult *res, int row, int col, size_t *len);
+
+/* ---- the backend's state ------------------------------------------------- */
+
+struct pg_store {
+	struct store base;
+	struct store_options opts;
+	char url[1024]; /* the store.url, for log lines (no password) */
+	char instance[48]; /* this process's name in forward-queue claims */
+
+	/* The synchronous calls: one connection under one lock. */
+	struct pg_conn admin;
+	uv_mutex_t admin_lock;
+	atomic_bool admin_held;
+	uv_thread_t admin_owner;
+	const char *admin_call;
+
+	/* The writer thread and its queue. */
+	struct pg_conn writer;
+	uv_mutex_t lock;
+	uv_cond_t wake;
+	struct store_batch_queue pending, done;
+	size_t backlog;
+	bool stopping, has_thread;
+	uv_thread_t thread;
+	uv_async_t done_async;
+	int64_t partition_until_us; /* months up to here exist */
+	int64_t last_prune_us;
+};
+
+static inline struct pg_store *pg_impl(const struct store *st)
+{
+	return (struct pg_store *)st;
+}
+
+/* The admin lock, named after the store_ call that takes it, so that a
+ * call back into the store from a row callback aborts naming both. */
+void pg_enter(struct pg_store *s, const char *call);
+void pg_leave(struct pg_store *s);
+#define PG_ENTER(s) pg_enter((s), __func__)
+
+/* An alert on connection c, inside the caller's transaction: folded into
+ * the open one with its dedupe key, or a new one queued for every
+ * forwarding destination. */
+EW_MUST_CHECK
+int pg_write_alert(struct pg_store *s, struct pg_conn *c,
+		   const struct store_alert *a, int64_t now, bool *created);
+
+/* store_pg_writer.c */
+void pg_submit(struct store *st, struct store_batch *batch);
+size_t pg_backlog(const struct store *st);
+int pg_writer_start(struct pg_store *s, uv_loop_t *loop, char *err,
+		    size_t errlen);
+void pg_writer_stop(struct pg_store *s);
+
+/* store_pg_query.c */
+int pg_school_add(struct store *st, const struct store_school *s);
+int pg_school_get(struct store *st, const char *code,
+		  struct store_school *out);
+int pg_school_list(struct store *st,
+		   void (*cb)(void *, const struct store_school *), void *arg);
+int pg_token_add(struct store *st, const unsigned char hash[32],
+		 const char *school, int uses, int64_t expires_us);
+int pg_token_consume(struct store *st, const unsigned char hash[32],
+		     enum store_token_result *result, char *school);
+int pg_agent_add(struct store *st, const char *id, const char *school,
+		 const char *hostname, const char *cert_sha256);
+int pg_agent_revoke(struct store *st, const char *id);
+int pg_agent_allowed(struct store *st, const char *id, bool *allowed);
+int pg_agents_revoked_since(struct store *st, int64_t since_us,
+			    void (*cb)(void *, const char *, int64_t),
+			    void *arg);
+int pg_agent_list(struct store *st, const char *school,
+		  void (*cb)(void *, const struct store_agent *), void *arg);
+int pg_count_events(struct store *st, const char *agent, uint64_t boot,
+		    long long *count);
+int pg_recent_events(struct store *st, const char *agent, int limit,
+		     void (*cb)(void *, const struct store_event_row *),
+		     void *arg);
+int pg_command_add(struct store *st, const char *agent, const char *type,
+		   int64_t issued_us, int64_t expires_us, uint64_t *id);
+int pg_command_set_frame(struct store *st, uint64_t id, const char *frame,
+			 size_t len);
+int pg_commands_pending(struct store *st, const char *agent,
+			void (*cb)(void *, uint64_t, const char *,
+				   const char *, size_t),
+			void *arg);
+int pg_command_mark_sent(struct store *st, uint64_t id);
+int pg_host_states(struct store *st, const char *school,
+		   void (*cb)(void *, const struct store_host_row *),
+		   void *arg);
+int pg_snapshot_put(struct store *st, const struct store_snapshot *snap);
+int pg_snapshot_list(struct store *st, const char *scope, const char *key,
+		     int limit,
+		     void (*cb)(void *, const struct store_snapshot *),
+		     void *arg);
+int pg_alert_raise(struct store *st, const struct store_alert *a,
+		   bool *created);
+int pg_alert_list(struct store *st, const char *state, const char *school,
+		  int limit, void (*cb)(void *, const struct store_alert *),
+		  void *arg);
+int pg_alert_set_state(struct store *st, uint64_t id, const char *state,
+		       const char *who);
+int pg_forward_next(struct store *st, const char *dest, uint64_t after_id,
+		    int limit, void (*cb)(void *, const struct store_alert *),
+		    void *arg);
+int pg_forward_done(struct store *st, const char *dest, uint64_t id);
+int pg_forward_depth(struct store *st, const char *dest, long long *n);
+int pg_agents_silent(struct store *st, int64_t before_us,
+		     void (*cb)(void *, const char *, int64_t), void *arg);
+int pg_dead_letter_add(struct store *st, const struct store_dead_letter *dl,
+		       const struct event *notice);
+int pg_dead_letter_list(struct store *st, const char *dest, int limit,
+			void (*cb)(void *, const struct store_dead_letter *),
+			void *arg);
+int pg_dead_letter_count(struct store *st, const char *dest, long long *n);
+int pg_school_list_scoped(struct store *st, const struct store_scope *sc,
+			  void (*cb)(void *, const struct store_school *),
+			  void *arg);
+int pg_school_get_scoped(struct store *st, const struct store_scope *sc,
+			 const char *code, struct store_school *out);
+int pg_agent_list_scoped(struct store *st, const struct store_scope *sc,
+			 const char *school,
+			 void (*cb)(void *, const struct store_agent *),
+			 void *arg);
+int pg_agent_get_scoped(struct store *st, const struct store_scope *sc,
+			const char *id, struct store_agent *out);
+int pg_alert_list_scoped(struct store *st, const struct store_scope *sc,
+			 const char *state, const char *school,
+			 uint64_t before_id, int limit,
+			 void (*cb)(void *, const struct store_alert *),
+			 void *arg);
+int pg_alert_open_counts_scoped(struct store *st,
+				const struct store_scope *sc,
+				long long by_sev[3]);
+int pg_alert_set_state_scoped(struct store *st, const struct store_scope *sc,
+			      uint64_t id, const char *state, const char *who);
+
+/* store_pg.c */
+int pg_open(const struct store_options *opts, const char *location,
+	    uv_loop_t *loop, struct store **out, char *err, size_t errlen);
+void pg_close(struct store *st);
+
+#endif

@@ -1,0 +1,169 @@
+/* store_pg_ops: the PostgreSQL backend's ops table, and the calls it does
+ * not have yet. Each of those fails with -ENOTSUP and a log line naming
+ * the call, never a silent success: a collector on PostgreSQL runs
+ * ingest, enrollment, scoring, alerts, forwarding and the console's
+ * scoped reads; the officers' accounts, the register, the daily history, reports and drills still need
+ * the SQLite backend (docs/DECISIONS.md, "PostgreSQL backend"). */
+#include "collector/store_pg.h"
+
+#include <errno.h>
+
+#include "common/log.h"
+
+static int unsupported(const char *call)
+{
+	log_err("store: store_%s is not supported by the PostgreSQL backend "
+		"yet; use a sqlite: store for this", call);
+	return -ENOTSUP;
+}
+
+/* A stub with the op's own signature (parameters named, unused). */
+#define UNSUPPORTED(op, ...)                     \
+	static int pg_##op(__VA_ARGS__)          \
+	{                                        \
+		return unsupported(#op);         \
+	}
+
+typedef void (*user_fn)(void *, const struct store_user *);
+typedef void (*audit_fn)(void *, const struct store_audit *);
+typedef void (*system_fn)(void *, const struct store_system *);
+typedef void (*day_school_fn)(void *, const struct store_day_school *);
+typedef void (*day_host_fn)(void *, const struct store_day_host *);
+typedef void (*report_fn)(void *, const struct store_report *);
+typedef void (*drill_target_fn)(void *, const struct store_drill_target *);
+typedef const struct store_scope *scope_t;
+
+UNSUPPORTED(user_add, struct store *st, const struct store_user *u)
+UNSUPPORTED(user_update, struct store *st, const struct store_user *u)
+UNSUPPORTED(user_get, struct store *st, const char *name,
+	    struct store_user *out)
+UNSUPPORTED(user_list, struct store *st, user_fn cb, void *arg)
+UNSUPPORTED(user_login_failed, struct store *st, const char *name,
+	    int max_failed, bool *locked)
+UNSUPPORTED(user_login_ok, struct store *st, const char *name)
+UNSUPPORTED(session_add, struct store *st, const unsigned char hash[32],
+	    const char *user, int64_t now_us, const char *address)
+UNSUPPORTED(session_get, struct store *st, const unsigned char hash[32],
+	    char *user, int64_t *created_us, int64_t *last_us)
+UNSUPPORTED(session_touch, struct store *st, const unsigned char hash[32],
+	    int64_t now_us)
+UNSUPPORTED(session_delete, struct store *st, const unsigned char hash[32])
+UNSUPPORTED(session_delete_user, struct store *st, const char *user)
+UNSUPPORTED(api_token_add, struct store *st, const unsigned char hash[32],
+	    const char *label, const char *user, int64_t now_us)
+UNSUPPORTED(api_token_user, struct store *st, const unsigned char hash[32],
+	    char *user)
+UNSUPPORTED(audit_add, struct store *st, const struct store_audit *a)
+UNSUPPORTED(audit_list, struct store *st, uint64_t before_id, int limit,
+	    audit_fn cb, void *arg)
+UNSUPPORTED(system_put, struct store *st, const struct store_system *sys,
+	    uint64_t *id)
+UNSUPPORTED(system_set, struct store *st, const struct store_system *sys)
+UNSUPPORTED(system_get, struct store *st, uint64_t id,
+	    struct store_system *out)
+UNSUPPORTED(system_list, struct store *st, const char *unit, system_fn cb,
+	    void *arg)
+UNSUPPORTED(day_school_put, struct store *st,
+	    const struct store_day_school *d)
+UNSUPPORTED(day_host_put, struct store *st, const struct store_day_host *d)
+UNSUPPORTED(day_put_all, struct store *st,
+	    int (*next)(void *arg, struct store_day_row *row), void *arg)
+UNSUPPORTED(day_schools, struct store *st, const char *from, const char *to,
+	    day_school_fn cb, void *arg)
+UNSUPPORTED(day_hosts, struct store *st, const char *day, day_host_fn cb,
+	    void *arg)
+UNSUPPORTED(report_draft, struct store *st, const struct store_report *r,
+	    uint64_t *id, int *version)
+UNSUPPORTED(report_sign, struct store *st, uint64_t id, const char *by,
+	    const char *pdf_path, const char *pdf_sha256, const char *model)
+UNSUPPORTED(report_list, struct store *st, const char *period,
+	    const char *scope, report_fn cb, void *arg)
+UNSUPPORTED(report_list_scoped, struct store *st, scope_t sc, uint64_t id,
+	    report_fn cb, void *arg)
+UNSUPPORTED(drill_add, struct store *st, const struct store_drill *d,
+	    uint64_t *id)
+UNSUPPORTED(drill_get, struct store *st, const char *name,
+	    struct store_drill *out)
+UNSUPPORTED(drill_transition, struct store *st, uint64_t id,
+	    const char *from, const char *to, const char *who)
+UNSUPPORTED(drill_target_put, struct store *st,
+	    const struct store_drill_target *t)
+UNSUPPORTED(drill_targets, struct store *st, uint64_t campaign,
+	    drill_target_fn cb, void *arg)
+
+const struct store_backend store_pg_backend = {
+	.scheme = "postgresql",
+	.open = pg_open,
+	.close = pg_close,
+	.submit = pg_submit,
+	.backlog = pg_backlog,
+	.school_add = pg_school_add,
+	.school_get = pg_school_get,
+	.school_list = pg_school_list,
+	.token_add = pg_token_add,
+	.token_consume = pg_token_consume,
+	.agent_add = pg_agent_add,
+	.agent_revoke = pg_agent_revoke,
+	.agent_allowed = pg_agent_allowed,
+	.agents_revoked_since = pg_agents_revoked_since,
+	.agent_list = pg_agent_list,
+	.count_events = pg_count_events,
+	.recent_events = pg_recent_events,
+	.command_add = pg_command_add,
+	.command_set_frame = pg_command_set_frame,
+	.commands_pending = pg_commands_pending,
+	.command_mark_sent = pg_command_mark_sent,
+	.host_states = pg_host_states,
+	.snapshot_put = pg_snapshot_put,
+	.alert_raise = pg_alert_raise,
+	.alert_list = pg_alert_list,
+	.alert_set_state = pg_alert_set_state,
+	.forward_next = pg_forward_next,
+	.forward_done = pg_forward_done,
+	.forward_depth = pg_forward_depth,
+	.agents_silent = pg_agents_silent,
+	.snapshot_list = pg_snapshot_list,
+	.dead_letter_add = pg_dead_letter_add,
+	.dead_letter_list = pg_dead_letter_list,
+	.dead_letter_count = pg_dead_letter_count,
+	.school_list_scoped = pg_school_list_scoped,
+	.school_get_scoped = pg_school_get_scoped,
+	.agent_list_scoped = pg_agent_list_scoped,
+	.agent_get_scoped = pg_agent_get_scoped,
+	.alert_list_scoped = pg_alert_list_scoped,
+	.alert_open_counts_scoped = pg_alert_open_counts_scoped,
+	.alert_set_state_scoped = pg_alert_set_state_scoped,
+	.user_add = pg_user_add,
+	.user_update = pg_user_update,
+	.user_get = pg_user_get,
+	.user_list = pg_user_list,
+	.user_login_failed = pg_user_login_failed,
+	.user_login_ok = pg_user_login_ok,
+	.session_add = pg_session_add,
+	.session_get = pg_session_get,
+	.session_touch = pg_session_touch,
+	.session_delete = pg_session_delete,
+	.session_delete_user = pg_session_delete_user,
+	.api_token_add = pg_api_token_add,
+	.api_token_user = pg_api_token_user,
+	.audit_add = pg_audit_add,
+	.audit_list = pg_audit_list,
+	.system_put = pg_system_put,
+	.system_set = pg_system_set,
+	.system_get = pg_system_get,
+	.system_list = pg_system_list,
+	.day_school_put = pg_day_school_put,
+	.day_host_put = pg_day_host_put,
+	.day_put_all = pg_day_put_all,
+	.day_schools = pg_day_schools,
+	.day_hosts = pg_day_hosts,
+	.report_draft = pg_report_draft,
+	.report_sign = pg_report_sign,
+	.report_list = pg_report_list,
+	.report_list_scoped = pg_report_list_scoped,
+	.drill_add = pg_drill_add,
+	.drill_get = pg_drill_get,
+	.drill_transition = pg_drill_transition,
+	.drill_target_put = pg_drill_target_put,
+	.drill_targets = pg_drill_targets,
+};

@@ -1,0 +1,46 @@
+# PostgreSQL for the integration scripts: one throwaway server per script,
+# run by tests/support/pg_harness.sh (the helper the unit tests use too)
+# in a temp dir of its own (the server's account must reach it, and $WORK
+# is the test's alone), stopped and removed when the script ends. Source
+# after lib.bash.
+PG_HARNESS="$(cd "$(dirname "${BASH_SOURCE[0]}")/../support" && pwd)/pg_harness.sh"
+PG_DIR=
+
+# pg_start: the server, or a skip of the whole script when PostgreSQL is
+# not installed (exit status 77 from the harness).
+pg_start() {
+	PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/ew-pg-XXXXXX") || return 1
+	trap 'pg_stop; cleanup' EXIT
+	# A signal ends the script through its EXIT trap: the server stops.
+	trap 'exit 143' TERM INT
+	local rc=0
+	sh "$PG_HARNESS" start "$PG_DIR" || rc=$?
+	if [ "$rc" -eq 77 ]; then
+		rm -rf "$PG_DIR"
+		PG_DIR=
+		echo "ok 1 - $(basename "$0") # SKIP PostgreSQL is not installed"
+		echo "1..1"
+		exit 0
+	fi
+	[ "$rc" -eq 0 ]
+}
+pg_stop() {
+	[ -n "$PG_DIR" ] || return 0
+	sh "$PG_HARNESS" stop "$PG_DIR" 2>/dev/null || sh "$PG_HARNESS" kill "$PG_DIR" 2>/dev/null
+	[ "${KEEP_WORK:-}" ] || rm -rf "$PG_DIR"
+}
+pg_kill() { sh "$PG_HARNESS" kill "$PG_DIR"; }       # a crash: immediate shutdown
+pg_restart() { sh "$PG_HARNESS" restart "$PG_DIR"; }
+pg_sql() { sh "$PG_HARNESS" psql "$PG_DIR" "$1" -c "$2"; } # pg_sql DB SQL
+
+# collector_use_pg DIR: the collector initialised in DIR stores into a
+# fresh database of its own, named after DIR (its collector.yaml's
+# store.url, which every command of it reads).
+collector_use_pg() {
+	local dir=$1 db
+	db=$(basename "$dir" | tr -c 'a-z0-9_\n' '_')
+	sh "$PG_HARNESS" createdb "$PG_DIR" "$db" || return 1
+	PG_DB=$db
+	sed -i "s|^  # url: .*|  url: $(sh "$PG_HARNESS" url "$PG_DIR" "$db")|" "$dir/collector.yaml"
+	grep -q '^  url: postgresql://' "$dir/collector.yaml"
+}
