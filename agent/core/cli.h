@@ -51,7 +51,7 @@ struct cli {
 	bool keep_damaged;
 	int keep[3];
 	bool json;
-	char *sets[32]; /* -o KEY=VALUE over agent.yaml, in order */
+	char *sets[AGENT_SETTINGS_OVERRIDES_MAX]; /* -o KEY=VALUE, in order */
 	size_t nsets;
 	int argc;
 	char **argv;
