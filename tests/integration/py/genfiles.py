@@ -8,9 +8,15 @@ rerun writes the same bytes.
                                   does not compress or deduplicate)
   genfiles.py seeded DIR SEED COUNT SIZE FORMAT
                                   COUNT files of SIZE bytes in DIR, named
-                                  by FORMAT % i, from random.Random(SEED)"""
+                                  by FORMAT % i, from random.Random(SEED)
+  genfiles.py text DIR COUNT      COUNT small text files f0000.txt... in DIR
+                                  ("file N" 400 times each)
+  genfiles.py pcap-header FILE MAJOR LINKTYPE
+                                  a capture file's header alone (version
+                                  MAJOR.4, snap length 65535)"""
 import os
 import random
+import struct
 import sys
 
 
@@ -34,7 +40,20 @@ def seeded(folder, seed, count, size, fmt):
             f.write(r.randbytes(int(size)))
 
 
-COMMANDS = {"ioc": ioc, "random": urandom, "seeded": seeded}
+def text(folder, count):
+    for i in range(int(count)):
+        with open(os.path.join(folder, "f%04d.txt" % i), "w") as f:
+            f.write("file %d\n" % i * 400)
+
+
+def pcap_header(path, major, linktype):
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xa1b2c3d4, int(major), 4, 0, 0, 65535,
+                            int(linktype)))
+
+
+COMMANDS = {"ioc": ioc, "random": urandom, "seeded": seeded, "text": text,
+            "pcap-header": pcap_header}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
