@@ -89,13 +89,13 @@ scenario_on_access() {
 }
 
 # A product known only by name: found while its process runs.
-listed_running() { av | $JSONQ select products name "Test Vendor AV" state | grep -qx '\["unknown"\]'; }
+# (each look keeps its answer in j: the checks read the last one)
+listed_running() { j=$(av); $JSONQ select products name "Test Vendor AV" state <<<"$j" | grep -qx '\["unknown"\]'; }
 scenario_named_product() {
 	local j
 	cp /bin/sleep "$WORK/ew-fake-av"
 	"$WORK/ew-fake-av" 60 &
 	wait_for 10 listed_running
-	j=$(av)
 	check "a listed product that runs is reported, state unknown" \
 		eq "$($JSONQ select products name "Test Vendor AV" state <<<"$j")" '["unknown"]'
 	check "a listed product that is absent is not" \
@@ -103,14 +103,13 @@ scenario_named_product() {
 }
 
 # clamd goes away: the state changes back.
-clamav_off() { av | $JSONQ get products.0.state | grep -qx off; }
+clamav_off() { j=$(av); $JSONQ get products.0.state <<<"$j" | grep -qx off; }
 scenario_clamd_stops() {
 	local j
 	clamd_up
 	kill -TERM "$(cat "$C/clamd.pid")" 2>/dev/null
 	wait_for 5 test ! -S "$C/clamd.sock"
 	wait_for 10 clamav_off
-	j=$(av)
 	check "after clamd stops: ClamAV off, no real time" \
 		eq "$(field products.0.state <<<"$j") $(field realtime <<<"$j")" "off false"
 }
