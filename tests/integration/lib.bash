@@ -258,7 +258,9 @@ run_scenario() {
 			done
 			rm -f "$WORK/.scenario-pids"
 			wait 2>/dev/null
-			echo "$TAP_N $TAP_FAILED" >"$counts"
+			# Not $counts: an error that aborts the scenario (an
+			# arithmetic one, say) unwinds run_scenario's locals too.
+			echo "$TAP_N $TAP_FAILED" >"$WORK/.scenario-counts"
 		}
 		trap end_of_scenario EXIT
 		EW_IN_SCENARIO=1
