@@ -22,6 +22,7 @@
 #include <uv.h>
 
 #include "common/alloc.h"
+#include "common/hexstr.h"
 #include "common/backupkey.h"
 #include "common/errtext.h"
 #include "common/fsutil.h"
@@ -83,33 +84,6 @@ struct repo {
 #define SLOT_DROPPED UINT32_MAX
 #define PACK_FOOTER 8
 
-void repo_hex(const uint8_t *id, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[id[i] >> 4];
-		out[2 * i + 1] = digits[id[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
-int repo_unhex(const char *hex, uint8_t *id, size_t n)
-{
-	for (size_t i = 0; i < 2 * n; i++) {
-		char c = hex[i];
-		int v = c >= '0' && c <= '9'   ? c - '0'
-			: c >= 'a' && c <= 'f' ? c - 'a' + 10
-					       : -1;
-		if (v < 0)
-			return -EINVAL;
-		if (i % 2 == 0)
-			id[i / 2] = (uint8_t)(v << 4);
-		else
-			id[i / 2] |= (uint8_t)v;
-	}
-	return hex[2 * n] == '\0' ? 0 : -EINVAL;
-}
-
 /* ---- files ---------------------------------------------------------------------- */
 
 /* tmp file, fsync, rename into place, fsync the folder. */
@@ -120,7 +94,7 @@ static int put_file(struct repo *r, const char *subdir, const char *name,
 	unsigned char rnd[8];
 	char rhex[17];
 	RAND_bytes(rnd, sizeof(rnd));
-	repo_hex(rnd, sizeof(rnd), rhex);
+	hexstr_encode(rnd, sizeof(rnd), rhex);
 	snprintf(tmp, sizeof(tmp), "%s/tmp/%s.tmp", r->dir, rhex);
 	snprintf(dir, sizeof(dir), "%s/%s", r->dir, subdir);
 	snprintf(dst, sizeof(dst), "%s/%s", dir, name);
@@ -613,7 +587,7 @@ int repo_flush(struct repo *r, char *err, size_t errlen)
 	uint8_t rnd[REPO_ID_LEN];
 	char name[2 * REPO_ID_LEN + 1], dst[700], dir[600];
 	RAND_bytes(rnd, sizeof(rnd));
-	repo_hex(rnd, sizeof(rnd), name);
+	hexstr_encode(rnd, sizeof(rnd), name);
 	snprintf(dir, sizeof(dir), "%s/data/%.2s", r->dir, name);
 	snprintf(dst, sizeof(dst), "%s/%s", dir, name);
 	msgpack_sbuffer sb;
@@ -717,7 +691,7 @@ int repo_put(struct repo *r, const uint8_t id[REPO_ID_LEN], const void *data,
 		uint8_t rnd[8];
 		char rhex[17];
 		RAND_bytes(rnd, sizeof(rnd));
-		repo_hex(rnd, sizeof(rnd), rhex);
+		hexstr_encode(rnd, sizeof(rnd), rhex);
 		snprintf(r->pack_tmp, sizeof(r->pack_tmp), "%s/tmp/%s.pack",
 			 r->dir, rhex);
 		r->pack_fd = open(r->pack_tmp,
@@ -776,7 +750,7 @@ int repo_get(struct repo *r, const uint8_t id[REPO_ID_LEN], void **data,
 {
 	char hex[2 * REPO_ID_LEN + 1];
 	const struct slot *s = index_find(r, id);
-	repo_hex(id, REPO_ID_LEN, hex);
+	hexstr_encode(id, REPO_ID_LEN, hex);
 	if (s == NULL)
 		return errtext_set(-ENOENT, err, errlen, "chunk %.16s is missing",
 				   hex);
@@ -957,7 +931,7 @@ int repo_repair(struct repo *r, void (*cb)(void *arg, const char *line),
 		struct dirent *de;
 		while (d && (de = readdir(d)) != NULL) {
 			uint8_t id[REPO_ID_LEN];
-			if (repo_unhex(de->d_name, id, REPO_ID_LEN) != 0 ||
+			if (hexstr_decode(de->d_name, id, REPO_ID_LEN) != 0 ||
 			    pack_indexed(r, de->d_name))
 				continue;
 			uint8_t *plain = NULL;
@@ -1071,7 +1045,7 @@ int repo_snapshot_write(struct repo *r, const void *data, size_t len,
 {
 	uint8_t rnd[REPO_ID_LEN];
 	RAND_bytes(rnd, sizeof(rnd));
-	repo_hex(rnd, sizeof(rnd), id_hex);
+	hexstr_encode(rnd, sizeof(rnd), id_hex);
 	int rc = put_sealed(r, "snapshots", id_hex, data, len);
 	if (rc != 0)
 		return errtext_set(rc, err, errlen, "cannot write the snapshot: %s",
@@ -1083,7 +1057,7 @@ int repo_snapshot_read(struct repo *r, const char *id_hex, void **data,
 		       size_t *len, char *err, size_t errlen)
 {
 	uint8_t id[REPO_ID_LEN];
-	if (repo_unhex(id_hex, id, REPO_ID_LEN) != 0)
+	if (hexstr_decode(id_hex, id, REPO_ID_LEN) != 0)
 		return errtext_set(-EINVAL, err, errlen, "'%s' is not a snapshot id",
 			    id_hex);
 	uint8_t *buf;
@@ -1113,7 +1087,7 @@ int repo_snapshot_ids(struct repo *r, char (**ids)[2 * REPO_ID_LEN + 1],
 	struct dirent *de;
 	while ((de = readdir(d)) != NULL) {
 		uint8_t id[REPO_ID_LEN];
-		if (repo_unhex(de->d_name, id, REPO_ID_LEN) != 0)
+		if (hexstr_decode(de->d_name, id, REPO_ID_LEN) != 0)
 			continue;
 		if (count == cap) {
 			cap = cap ? cap * 2 : 64;

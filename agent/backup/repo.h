@@ -148,8 +148,5 @@ int repo_repair(struct repo *r, void (*cb)(void *arg, const char *line),
 /* An errno as words, never "Unknown system error". */
 const char *repo_strerror(int rc);
 
-void repo_hex(const uint8_t *id, size_t n, char *out);
-EW_MUST_CHECK
-int repo_unhex(const char *hex, uint8_t *id, size_t n);
 
 #endif

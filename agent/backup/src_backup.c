@@ -30,6 +30,7 @@
 #include "agent/backup/backup_settings.h"
 #include "agent/backup/backupjob.h"
 #include "agent/core/childproc.h"
+#include "agent/core/settings.h"
 #include "agent/core/source.h"
 #include "common/alloc.h"
 #include "common/log.h"
@@ -198,16 +199,21 @@ static void start_job(struct backup_src *b, enum backupjob_action job)
 {
 	static const struct childproc_ops ops = {on_job_message, on_job_exit};
 	bool escrow = !counter(b, "backup_escrow_sent") && b->s->backup_escrow;
-	const char *args[] = {BACKUPJOB_ROLE, "-c", b->env.config_path,
-			      backupjob_action_name(job),
-			      escrow ? "escrow" : NULL, NULL};
+	/* The helper reads agent.yaml itself: the same -o overrides too
+	 * (without them a backup.repo given by -o never reached it). */
+	const char *extra[] = {backupjob_action_name(job), "escrow"};
+	const char *args[AGENT_HELPER_ARGS_MAX];
 	b->job = job;
 	b->got_result = false;
 	b->last_attempt_us = timeutil_now_us();
 	alloc_free(b->res.escrow);
 	memset(&b->res, 0, sizeof(b->res));
-	int rc = childproc_spawn(b->env.loop, BACKUPCLI_HELPER, args, &ops, b,
-				 &b->child);
+	int rc = agent_settings_helper_argv(args, AGENT_HELPER_ARGS_MAX,
+					    BACKUPJOB_ROLE, b->env.config_path,
+					    extra, escrow ? 2 : 1);
+	if (rc == 0)
+		rc = childproc_spawn(b->env.loop, BACKUPCLI_HELPER, args, &ops,
+				     b, &b->child);
 	if (rc != 0) {
 		b->res.rc = rc;
 		snprintf(b->res.err, sizeof(b->res.err),

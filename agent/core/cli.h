@@ -53,7 +53,7 @@ struct cli {
 	bool json;
 	bool if_needed; /* enroll: an enrolled PC is not an error (installers) */
 	bool console; /* run: in this console, not as a Windows service */
-	char *sets[32]; /* -o KEY=VALUE over agent.yaml, in order */
+	char *sets[AGENT_SETTINGS_OVERRIDES_MAX]; /* -o KEY=VALUE, in order */
 	size_t nsets;
 	int argc;
 	char **argv;

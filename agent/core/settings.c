@@ -160,6 +160,27 @@ size_t agent_settings_overrides(char *const **items)
 	return noverrides;
 }
 
+int agent_settings_helper_argv(const char **args, size_t cap,
+			       const char *role, const char *config_path,
+			       const char *const *extra, size_t nextra)
+{
+	/* role -c path, two per override, the extras and the NULL. */
+	if (cap < 3 + 2 * noverrides + nextra + 1)
+		return -E2BIG;
+	size_t n = 0;
+	args[n++] = role;
+	args[n++] = "-c";
+	args[n++] = config_path;
+	for (size_t i = 0; i < noverrides; i++) {
+		args[n++] = "-o";
+		args[n++] = overrides[i];
+	}
+	for (size_t i = 0; i < nextra; i++)
+		args[n++] = extra[i];
+	args[n] = NULL;
+	return 0;
+}
+
 int agent_settings_load(const char *path, struct agent_settings *out,
 			char *err, size_t errlen)
 {

@@ -72,6 +72,19 @@ void agent_settings_set_overrides(char *const *items, size_t n);
 /* Those overrides, for a helper process that loads the settings itself:
  * it gets the same -o arguments. Returns their count. */
 size_t agent_settings_overrides(char *const **items);
+/* At most this many -o on a command line; a helper's arguments are its
+ * role, -c FILE, the overrides and at most two of its own. */
+#define AGENT_SETTINGS_OVERRIDES_MAX 32
+#define AGENT_HELPER_ARGS_MAX (3 + 2 * AGENT_SETTINGS_OVERRIDES_MAX + 2 + 1)
+/* The arguments of a helper that loads the settings itself, so that it
+ * sees what the agent sees: ROLE -c CONFIG_PATH, -o ITEM for each
+ * override, then EXTRA; NULL-terminated in ARGS (CAP slots, the NULL
+ * included). -E2BIG when they do not fit: a helper run without some of
+ * the overrides would act on settings the agent does not have. */
+EW_MUST_CHECK
+int agent_settings_helper_argv(const char **args, size_t cap,
+			       const char *role, const char *config_path,
+			       const char *const *extra, size_t nextra);
 EW_MUST_CHECK
 int agent_settings_write(const char *path, const char *state_dir,
 			 const char *host, int port, int enroll_port,

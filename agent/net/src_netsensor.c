@@ -163,17 +163,13 @@ static void spawn(struct netsensor *ns)
 {
 	static const struct childproc_ops ops = {on_message, on_child_exit};
 	/* The helper reads agent.yaml itself: the same -o overrides too. */
-	const char *args[3 + 2 * 32 + 1] = {"_netsensor", "-c",
-					     ns->env.config_path};
-	char *const *sets;
-	size_t nsets = agent_settings_overrides(&sets), n = 3;
-	for (size_t i = 0; i < nsets && i < 32; i++) {
-		args[n++] = "-o";
-		args[n++] = sets[i];
-	}
-	args[n] = NULL;
-	int rc = childproc_spawn(ns->env.loop, NETSENSOR_HELPER, args, &ops, ns,
-				 &ns->child);
+	const char *args[AGENT_HELPER_ARGS_MAX];
+	int rc = agent_settings_helper_argv(args, AGENT_HELPER_ARGS_MAX,
+					    "_netsensor", ns->env.config_path,
+					    NULL, 0);
+	if (rc == 0)
+		rc = childproc_spawn(ns->env.loop, NETSENSOR_HELPER, args, &ops,
+				     ns, &ns->child);
 	if (rc != 0) {
 		snprintf(ns->last_error, sizeof(ns->last_error), "spawn: %s",
 			 uv_strerror(rc));

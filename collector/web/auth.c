@@ -13,6 +13,7 @@
 #include <openssl/sha.h>
 
 #include "collector/web/web.h"
+#include "common/hexstr.h"
 
 /* OWASP's argon2id minimum (19 MiB, 2 passes, 1 lane): about 40 ms
  * here, so a login does not stall the loop for long. */
@@ -138,41 +139,12 @@ int web_totp_secret_new(char *out, size_t cap)
 	return random_text(b32, 32, out, cap);
 }
 
-static void hex(const unsigned char *p, size_t n, char *out)
-{
-	static const char d[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = d[p[i] >> 4];
-		out[2 * i + 1] = d[p[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
-static int unhex(const char *s, unsigned char *out, size_t n)
-{
-	if (strlen(s) != 2 * n)
-		return -EINVAL;
-	for (size_t i = 0; i < 2 * n; i++) {
-		char c = s[i];
-		int v = c >= '0' && c <= '9'	 ? c - '0'
-			: c >= 'a' && c <= 'f' ? c - 'a' + 10
-					       : -1;
-		if (v < 0)
-			return -EINVAL;
-		if (i % 2 == 0)
-			out[i / 2] = (unsigned char)(v << 4);
-		else
-			out[i / 2] |= (unsigned char)v;
-	}
-	return 0;
-}
-
 int auth_session_new(unsigned char raw[32], char hexid[65],
 		     unsigned char hash[32])
 {
 	if (RAND_bytes(raw, 32) != 1)
 		return -EIO;
-	hex(raw, 32, hexid);
+	hexstr_encode(raw, 32, hexid);
 	SHA256(raw, 32, hash);
 	return 0;
 }
@@ -180,7 +152,7 @@ int auth_session_new(unsigned char raw[32], char hexid[65],
 int auth_session_parse(const char *hexid, unsigned char raw[32],
 		       unsigned char hash[32])
 {
-	if (unhex(hexid, raw, 32) != 0)
+	if (hexstr_decode(hexid, raw, 32) != 0)
 		return -EINVAL;
 	SHA256(raw, 32, hash);
 	return 0;
@@ -191,7 +163,7 @@ void auth_csrf_token(const unsigned char raw[32], char out[65])
 	unsigned char mac[32];
 	unsigned int n = sizeof(mac);
 	HMAC(EVP_sha256(), raw, 32, (const unsigned char *)"csrf", 4, mac, &n);
-	hex(mac, 32, out);
+	hexstr_encode(mac, 32, out);
 }
 
 bool auth_csrf_ok(const unsigned char raw[32], const char *presented)
@@ -208,7 +180,7 @@ int auth_api_token_new(char out[70], unsigned char hash[32])
 	if (RAND_bytes(raw, 32) != 1)
 		return -EIO;
 	memcpy(out, "ewt_", 4);
-	hex(raw, 32, out + 4);
+	hexstr_encode(raw, 32, out + 4);
 	SHA256((const unsigned char *)out, 68, hash);
 	OPENSSL_cleanse(raw, sizeof(raw));
 	return 0;
@@ -217,7 +189,8 @@ int auth_api_token_new(char out[70], unsigned char hash[32])
 int auth_api_token_parse(const char *text, unsigned char hash[32])
 {
 	unsigned char raw[32];
-	if (strncmp(text, "ewt_", 4) != 0 || unhex(text + 4, raw, 32) != 0)
+	if (strncmp(text, "ewt_", 4) != 0 ||
+	    hexstr_decode(text + 4, raw, 32) != 0)
 		return -EINVAL;
 	SHA256((const unsigned char *)text, 68, hash);
 	return 0;

@@ -100,11 +100,20 @@ collector_start() {
 	ENROLL_PORT=$(collector_port enroll)
 }
 
+pid_gone() { ! kill -0 "$1" 2>/dev/null; }
+# collector_stop: SIGTERM, and its exit status once it has exited. A
+# scenario stopping the collector its script's setup started cannot wait
+# for it (not its child, status 127): it polls until it is gone (60 s,
+# else 1); its exit status is then unknown, so a scenario that checks a
+# clean stop reads "collector: stopped" in its log.
 collector_stop() {
 	[ -n "$COLLECTOR_PID" ] || return 0
-	kill -TERM "$COLLECTOR_PID" 2>/dev/null
-	wait "$COLLECTOR_PID" 2>/dev/null
-	local rc=$?
+	local pid=$COLLECTOR_PID rc=0
+	kill -TERM "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null || rc=$?
+	if [ $rc -eq 127 ]; then
+		wait_for 60 pid_gone "$pid" && rc=0
+	fi
 	COLLECTOR_PID=
 	return $rc
 }
@@ -244,11 +253,17 @@ run_scenario() {
 	(
 		end_of_scenario() {
 			local j
-			for j in $(jobs -p); do kill -9 "$j" 2>/dev/null; done
+			for j in $(jobs -p) $(cat "$WORK/.scenario-pids" 2>/dev/null); do
+				kill -9 "$j" 2>/dev/null
+			done
+			rm -f "$WORK/.scenario-pids"
 			wait 2>/dev/null
-			echo "$TAP_N $TAP_FAILED" >"$counts"
+			# Not $counts: an error that aborts the scenario (an
+			# arithmetic one, say) unwinds run_scenario's locals too.
+			echo "$TAP_N $TAP_FAILED" >"$WORK/.scenario-counts"
 		}
 		trap end_of_scenario EXIT
+		EW_IN_SCENARIO=1
 		"scenario_$name"
 		exit 0
 	)
@@ -260,6 +275,35 @@ run_scenario() {
 	# A scenario that stopped early (`set -u`, an exit) would else just
 	# print fewer checks.
 	[ "$rc" -eq 0 ] || not_ok "scenario $name stopped early with status $rc"
+}
+
+# daemon_start NAME command...: the command in the background, its pid in
+# DAEMON_PID, and its exit status kept in $WORK/NAME.rc when it ends, so
+# that a scenario can stop a daemon its script's setup started (not its
+# child: `wait` cannot give it the status) and still check a clean exit:
+# daemon_stop NAME [SECONDS] sends SIGTERM and returns that status. A
+# daemon started inside a scenario is killed when the scenario ends; one
+# started by setup, when the script ends.
+daemon_start() {
+	local name=$1; shift
+	rm -f "$WORK/$name.rc" "$WORK/$name.pid"
+	( "$@" & echo $! >"$WORK/$name.pid"; wait $!; echo $? >"$WORK/$name.rc" ) &
+	wait_for 10 test -s "$WORK/$name.pid" || return 1
+	DAEMON_PID=$(cat "$WORK/$name.pid")
+	if [ -n "${EW_IN_SCENARIO:-}" ] && [ -z "${DAEMON_KEEP:-}" ]; then
+		echo "$DAEMON_PID" >>"$WORK/.scenario-pids"
+	else
+		# DAEMON_KEEP=1: a scenario starts a daemon the ones after it use.
+		disown $! 2>/dev/null
+		echo "$DAEMON_PID" >>"$WORK/.kept-pids"
+	fi
+}
+daemon_running() { [ -s "$WORK/$1.pid" ] && [ ! -e "$WORK/$1.rc" ] && kill -0 "$(cat "$WORK/$1.pid")" 2>/dev/null; }
+daemon_stop() {
+	local name=$1 t=${2:-60}
+	kill -TERM "$(cat "$WORK/$name.pid")" 2>/dev/null
+	wait_for "$t" test -s "$WORK/$name.rc" || return 1
+	return "$(cat "$WORK/$name.rc")"
 }
 
 # keep_running PID: a shared daemon a scenario restarted (a peer it killed

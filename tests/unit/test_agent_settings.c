@@ -149,6 +149,36 @@ static void test_no_source_no_settings(void **state)
 	assert_null(agent_settings_for(&s, &stranger));
 }
 
+/* A helper that loads agent.yaml itself gets the agent's -o overrides:
+ * without them the backup helper ran without a backup.repo given by -o. */
+static void test_helper_gets_the_overrides(void **state)
+{
+	(void)state;
+	char *sets[] = {"backup.repo=/mnt/usb", "heartbeat.interval=1s"};
+	const char *extra[] = {"backup", "escrow"};
+	const char *args[AGENT_HELPER_ARGS_MAX];
+	agent_settings_set_overrides(sets, 2);
+	assert_int_equal(agent_settings_helper_argv(args, AGENT_HELPER_ARGS_MAX,
+						    "_backup", "/etc/a.yaml",
+						    extra, 2),
+			 0);
+	const char *want[] = {"_backup", "-c", "/etc/a.yaml", "-o",
+			      "backup.repo=/mnt/usb", "-o",
+			      "heartbeat.interval=1s", "backup", "escrow"};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		assert_string_equal(args[i], want[i]);
+	assert_null(args[9]);
+	/* One slot short of role, -c, path, 2 x 2, 2 extras and the NULL:
+	 * refused, never cut short. */
+	assert_int_equal(agent_settings_helper_argv(args, 9, "_backup",
+						    "/etc/a.yaml", extra, 2),
+			 -E2BIG);
+	assert_int_equal(agent_settings_helper_argv(args, 10, "_backup",
+						    "/etc/a.yaml", extra, 2),
+			 0);
+	agent_settings_set_overrides(NULL, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -157,6 +187,7 @@ int main(void)
 		cmocka_unit_test(test_defaults_come_from_the_source),
 		cmocka_unit_test(test_errors_name_the_key),
 		cmocka_unit_test(test_no_source_no_settings),
+		cmocka_unit_test(test_helper_gets_the_overrides),
 	};
 	return cmocka_run_group_tests_name("agent_settings", tests, setup,
 					   teardown);

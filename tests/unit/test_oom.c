@@ -16,11 +16,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <uv.h>
+#include <yara.h>
 
+#include "agent/backup/repo.h"
+#include "agent/core/rulestore.h"
 #include "agent/core/settings.h"
 #include "agent/core/spool.h"
 #include "agent/net/iocset.h"
@@ -30,9 +34,12 @@
 #include "collector/settings.h"
 #include "collector/store.h"
 #include "common/alloc.h"
+#include "common/bundle.h"
 #include "common/event.h"
 #include "common/log.h"
+#include "common/pki.h"
 #include "common/wire.h"
+#include "common/yararules.h"
 #include "tests/support/oomroute.h"
 #include "tests/support/testutil.h"
 
@@ -502,6 +509,128 @@ static void test_scancache_open(void **state)
 	assert_true(sweep("scancache_open", run_scancache_open, path) > 0);
 }
 
+/* ---- the rule bundle and the backup repository ------------------------- */
+
+/* A real bundle: the project's YARA rules compiled, signed by a test CA,
+ * installed where the agent keeps it, beside the pinned CA. */
+struct bundle_ctx {
+	char state_dir[600];
+	char bundle[700];
+	EVP_PKEY *pub;
+};
+
+static void make_rule_bundle(struct bundle_ctx *bc)
+{
+	struct test_pki pki;
+	char path[700], err[512];
+	const char *sources[] = {"rules/yara"};
+	YR_RULES *rules = NULL;
+	unsigned nrules = 0;
+	char *img = NULL, *bundle = NULL;
+	size_t img_len = 0, bundle_len = 0;
+	test_pki_init(&pki, "OOM test CA");
+	snprintf(bc->state_dir, sizeof(bc->state_dir), "%s", dir);
+	snprintf(path, sizeof(path), "%s/rules", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/ca.crt", dir);
+	assert_int_equal(pki_write_cert(path, pki.ca), 0);
+	assert_int_equal(yararules_compile(sources, 1, &rules, &nrules, err,
+					   sizeof(err)),
+			 0);
+	assert_int_equal(yararules_save(rules, &img, &img_len), 0);
+	struct bundle_info info = {.kind = "rules", .version = 7,
+				   .created_us = 1, .rules = nrules};
+	snprintf(info.yara, sizeof(info.yara), "%s", YR_VERSION);
+	snprintf(info.sources, sizeof(info.sources), "rules/yara");
+	assert_int_equal(bundle_build(pki.ca_key, &info, img, img_len, &bundle,
+				      &bundle_len),
+			 0);
+	snprintf(bc->bundle, sizeof(bc->bundle), "%s/rules/current.ewb", dir);
+	FILE *f = fopen(bc->bundle, "we");
+	assert_non_null(f);
+	assert_int_equal(fwrite(bundle, 1, bundle_len, f), bundle_len);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(EVP_PKEY_up_ref(pki.ca_key), 1);
+	bc->pub = pki.ca_key;
+	yr_rules_destroy(rules);
+	alloc_free(img);
+	alloc_free(bundle);
+	test_pki_free(&pki);
+}
+
+/* What the scanner does with it: verify, unpack, hand to libyara. */
+static int run_rule_bundle_load(void *ctx)
+{
+	struct bundle_ctx *bc = ctx;
+	struct bundle_info info;
+	void *raw = NULL;
+	size_t raw_len = 0;
+	char err[512];
+	YR_RULES *rules = NULL;
+	int rc = bundle_open_file(bc->bundle, bc->pub, &info, &raw, &raw_len,
+				  err, sizeof(err));
+	if (rc == 0 && (rc = yararules_load(raw, raw_len, &rules)) == 0)
+		yr_rules_destroy(rules);
+	alloc_free(raw);
+	return rc;
+}
+
+/* What the agent does to know its installed bundle. */
+static int run_rulestore_current(void *ctx)
+{
+	struct bundle_ctx *bc = ctx;
+	struct rulestore_current cur;
+	char err[512];
+	int rc = rulestore_current(bc->state_dir, &cur, err, sizeof(err));
+	if (rc == 0 && cur.info.version != 7)
+		rc = -EPROTO; /* a failure absorbed into a wrong answer */
+	return rc;
+}
+
+static void test_rule_bundle_load(void **state)
+{
+	(void)state;
+	struct bundle_ctx bc;
+	assert_int_equal(yr_initialize(), ERROR_SUCCESS);
+	make_rule_bundle(&bc);
+	assert_true(sweep("bundle_open_file+yararules_load",
+			  run_rule_bundle_load, &bc) > 0);
+	assert_true(sweep("rulestore_current", run_rulestore_current, &bc) > 0);
+	EVP_PKEY_free(bc.pub);
+	yr_finalize();
+}
+
+static int run_repo_open(void *ctx)
+{
+	struct repo *r = NULL;
+	char err[512];
+	int rc = repo_open(ctx, "oom-passphrase-1", &r, err, sizeof(err));
+	if (rc == 0)
+		repo_close(r);
+	return rc;
+}
+
+static void test_repo_open(void **state)
+{
+	(void)state;
+	char path[600], err[512];
+	struct repo *r = NULL;
+	size_t added = 0;
+	const uint8_t id[REPO_ID_LEN] = {1};
+	snprintf(path, sizeof(path), "%s/repo", dir);
+	assert_int_equal(repo_init(path, "oom-passphrase-1", err, sizeof(err)),
+			 0);
+	/* A pack and its index, so that the open reads one. */
+	assert_int_equal(repo_open(path, "oom-passphrase-1", &r, err,
+				   sizeof(err)),
+			 0);
+	assert_int_equal(repo_put(r, id, "chunk", 5, &added, err, sizeof(err)),
+			 0);
+	assert_int_equal(repo_flush(r, err, sizeof(err)), 0);
+	repo_close(r);
+	assert_true(sweep("repo_open", run_repo_open, path) > 0);
+}
+
 int main(void)
 {
 	/* Before any SQLite or libuv call: see oomroute.h. */
@@ -529,6 +658,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store_open, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scancache_open, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_rule_bundle_load, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_repo_open, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("oom", tests, NULL, NULL);
 }

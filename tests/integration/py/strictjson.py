@@ -27,3 +27,13 @@ def loads(raw):
     doc = json.loads(raw.decode("utf-8", errors="strict"), parse_constant=no_constant)
     strings_ok(doc)
     return doc
+
+
+if __name__ == "__main__":
+    # strictjson.py FILE: exit 0 when FILE is one document a strict SIEM
+    # reads, else the reason and exit 1.
+    import sys
+    try:
+        loads(open(sys.argv[1], "rb").read())
+    except (UnicodeError, ValueError) as e:
+        sys.exit("%s: %s" % (sys.argv[1], e))
