@@ -109,10 +109,12 @@ scenario_under_attack() {
 		eval '[ -n "$stored" ] && [ "$stored" -le "$limit" ]'
 	check "older connections of the same agent were replaced" grep -q "replaced by a newer connection" "$LOG"
 
-	# Fetch fairness: a looping PC slows only itself.
+	# Fetch fairness: a looping PC slows only itself. A starved PC gets
+	# none or one piece in 6 s; a served one gets dozens on a quiet
+	# machine and 8 under ASan at load 20, so 5 tells them apart.
 	pieces=$(sed -n 's/.*pieces=\([0-9]*\).*/\1/p' "$WORK/fair.out")
 	check "a well-behaved PC still gets its bundle pieces beside a fetch loop ($(cat "$WORK/fair.out"))" \
-		eval '[ -n "$pieces" ] && [ "$pieces" -ge 10 ]'
+		eval '[ -n "$pieces" ] && [ "$pieces" -ge 5 ]'
 }
 
 # Odd content from an enrolled PC: a far-future timestamp, a path that is
