@@ -47,6 +47,13 @@ void store_close(struct store *st)
 		st->backend->close(st);
 }
 
+int store_open_reader(struct store *st, struct store **out, char *err,
+		      size_t errlen)
+{
+	*out = NULL;
+	return st->backend->open_reader(st, out, err, errlen);
+}
+
 struct store_batch *store_batch_new(size_t capacity)
 {
 	struct store_batch *b = alloc_zeroed(1, sizeof(*b));
@@ -231,6 +238,24 @@ int store_dead_letter_list(struct store *st, const char *dest, int limit,
 			   void *arg)
 {
 	return st->backend->dead_letter_list(st, dest, limit, cb, arg);
+}
+
+int store_forward_status_scoped(struct store *st,
+				const struct store_scope *sc, const char *dest,
+				struct store_forward_status *out)
+{
+	return st->backend->forward_status_scoped(st, sc, dest, out);
+}
+
+int store_dead_letter_list_scoped(struct store *st,
+				  const struct store_scope *sc,
+				  const char *dest, int limit,
+				  void (*cb)(void *arg,
+					     const struct store_dead_letter *dl),
+				  void *arg)
+{
+	return st->backend->dead_letter_list_scoped(st, sc, dest, limit, cb,
+						     arg);
 }
 
 int store_dead_letter_count(struct store *st, const char *dest,

@@ -360,6 +360,61 @@ fail:
 	return rc;
 }
 
+/* The console's reader: the same file, opened read-only (query_only as
+ * well, so even a statement that would write is refused by SQLite), no
+ * migration (the store that owns the file did it) and no writer thread. */
+static int sqlite_open_reader(struct store *st, struct store **out, char *err,
+			      size_t errlen)
+{
+	struct sqlite_store *owner = sqlite_impl(st);
+	const char *path = owner->path;
+	char pragmas[128];
+	int rc;
+	if (path[0] == '\0' || path[0] == ':' || strncmp(path, "file:", 5) == 0) {
+		snprintf(err, errlen, "store %s is not a file a second connection "
+			 "can share", path[0] ? path : "(temporary)");
+		return -ENOTSUP;
+	}
+	struct sqlite_store *s = alloc_zeroed(1, sizeof(*s));
+	if (s == NULL)
+		return -ENOMEM;
+	STAILQ_INIT(&s->pending);
+	STAILQ_INIT(&s->done);
+	s->base.backend = &store_sqlite_backend;
+	s->opts = owner->opts;
+	s->opts.alert_fn = NULL;
+	s->opts.nforward_dests = 0;
+	snprintf(s->path, sizeof(s->path), "%s", path);
+	s->admin.guard = s;
+	uv_mutex_init(&s->admin_lock);
+	uv_mutex_init(&s->lock);
+	uv_cond_init(&s->wake);
+	uv_cond_init(&s->ckpt_wake);
+	rc = sqlite3_open_v2(s->path, &s->admin.db,
+			     SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "cannot open database %s to read: %s",
+			 s->path, s->admin.db ? sqlite3_errmsg(s->admin.db)
+					      : sqlite3_errstr(rc));
+		rc = -EIO;
+		goto fail;
+	}
+	/* A reader that waits at all waits only for a checkpoint's brief
+	 * WAL-index lock, never for a writer's transaction. */
+	sqlite3_busy_timeout(s->admin.db, 10000);
+	snprintf(pragmas, sizeof(pragmas),
+		 "PRAGMA query_only=ON; PRAGMA cache_size=-%lld;",
+		 s->opts.cache_bytes / 1024 > 0 ? s->opts.cache_bytes / 1024
+						 : 2048);
+	if ((rc = sqlite_exec(s->admin.db, pragmas, err, errlen)) != 0)
+		goto fail;
+	*out = &s->base;
+	return 0;
+fail:
+	sqlite_close(&s->base);
+	return rc;
+}
+
 static void free_store(uv_handle_t *handle)
 {
 	alloc_free(handle->data);
@@ -385,6 +440,7 @@ const struct store_backend store_sqlite_backend = {
 	.scheme = "sqlite",
 	.open = sqlite_open,
 	.close = sqlite_close,
+	.open_reader = sqlite_open_reader,
 	.submit = sqlite_submit,
 	.backlog = sqlite_backlog,
 	.school_add = sqlite_school_add,
@@ -416,6 +472,8 @@ const struct store_backend store_sqlite_backend = {
 	.dead_letter_add = sqlite_dead_letter_add,
 	.dead_letter_list = sqlite_dead_letter_list,
 	.dead_letter_count = sqlite_dead_letter_count,
+	.forward_status_scoped = sqlite_forward_status_scoped,
+	.dead_letter_list_scoped = sqlite_dead_letter_list_scoped,
 	.school_list_scoped = sqlite_school_list_scoped,
 	.school_get_scoped = sqlite_school_get_scoped,
 	.agent_list_scoped = sqlite_agent_list_scoped,

@@ -31,6 +31,7 @@ struct sqlite_store;
 enum sq_id {
 	/* transactions */
 	SQ_BEGIN,
+	SQ_BEGIN_READ,
 	SQ_COMMIT,
 	SQ_ROLLBACK,
 	/* the writer */
@@ -86,6 +87,9 @@ enum sq_id {
 	SQ_ALERT_LIST_SCOPED,
 	SQ_ALERT_IN_SCOPE,
 	SQ_ALERT_OPEN_COUNTS_SCOPED,
+	SQ_FORWARD_STATUS_SCOPED,
+	SQ_DEAD_LETTER_LIST_SCOPED,
+	SQ_FORWARD_DELIVERED_SCOPED,
 	/* the console: accounts, sessions, tokens, audit */
 	SQ_USER_ADD,
 	SQ_USER_UPDATE,
@@ -404,6 +408,13 @@ int sqlite_alert_list_scoped(struct store *st, const struct store_scope *sc,
 int sqlite_alert_open_counts_scoped(struct store *st,
 				    const struct store_scope *sc,
 				    long long by_sev[3]);
+int sqlite_forward_status_scoped(struct store *st,
+				 const struct store_scope *sc, const char *dest,
+				 struct store_forward_status *out);
+int sqlite_dead_letter_list_scoped(
+	struct store *st, const struct store_scope *sc, const char *dest,
+	int limit, void (*cb)(void *, const struct store_dead_letter *),
+	void *arg);
 int sqlite_alert_set_state_scoped(struct store *st,
 				  const struct store_scope *sc, uint64_t id,
 				  const char *state, const char *who);

@@ -49,6 +49,9 @@ void view_tokens(struct web_ctx *ctx);
 void view_token_new(struct web_ctx *ctx);
 void view_audit(struct web_ctx *ctx);
 void view_audit_csv(struct web_ctx *ctx);
+/* feed_page.c: GET /soc (the forward queues) and GET /commune?name=. */
+void view_soc_feed(struct web_ctx *ctx);
+void view_commune(struct web_ctx *ctx);
 
 /* api.c */
 void api_openapi(struct web_ctx *ctx);
@@ -65,8 +68,9 @@ void api_live(struct web_ctx *ctx);
 void api_scores(struct web_ctx *ctx);
 /* What changes when a new alert or score arrives in the officer's scope:
  * the newest alert's id and time, and the newest snapshot's day and
- * score (api.c). */
-void web_live_stamp(struct web_ctx *ctx, char *out, size_t cap);
+ * score (api.c). 0, or a negative errno when the store cannot be read
+ * (out is then ""). */
+int web_live_stamp(struct web_ctx *ctx, char *out, size_t cap);
 
 /* Shared by views.c and api.c: moves an alert in scope to state, with
  * the audit line; 0, -ENOENT (none in scope), -EALREADY, -EINVAL. */
