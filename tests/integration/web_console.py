@@ -202,24 +202,27 @@ ENDPOINTS = [
     ("api audit",      "GET",  "/api/v1/audit"),
     ("ack (page)",     "POST", "/alerts/{a}/ack"),
     ("ack (api)",      "POST", "/api/v1/alerts/{a}/resolve"),
+    ("commune page",   "GET",  "/commune?name={c}"),
+    ("SOC feed page",  "GET",  "/soc"),
 ]
 # Expected status per role: one "in/out" pair per endpoint, in order.
 MATRIX = {
-    "admin": "200/200 200/200 200/200 200/200 200/200 200/200 200/200 200/200 200/200 200/200 200/200 200/200 303/303 200/200",
-    "prov":  "200/200 200/200 200/200 200/200 403/403 403/403 200/200 200/200 200/200 200/200 200/200 403/403 303/303 200/200",
-    "comm":  "200/200 200/404 200/404 200/200 403/403 403/403 200/200 200/404 200/404 200/404 200/200 403/403 303/404 200/404",
-    "sch":   "200/200 200/404 200/404 200/200 403/403 403/403 200/200 200/404 200/404 200/404 200/200 403/403 303/404 200/404",
-    "soc":   "403/403 403/403 403/403 200/200 403/403 403/403 403/403 403/403 403/403 403/403 200/200 403/403 403/403 403/403",
-    "drill": "200/200 200/200 200/200 200/200 403/403 403/403 200/200 200/200 200/200 200/200 200/200 403/403 403/403 403/403",
-    "aud":   "200/200 200/200 200/200 200/200 403/403 200/200 200/200 200/200 200/200 200/200 200/200 200/200 403/403 403/403",
+    "admin": "200/200 200/200 200/200 200/200 200/200 200/200 200/200 200/200 200/200 200/200 200/200 200/200 303/303 200/200 200/200 200/200",
+    "prov":  "200/200 200/200 200/200 200/200 403/403 403/403 200/200 200/200 200/200 200/200 200/200 403/403 303/303 200/200 200/200 403/403",
+    "comm":  "200/200 200/404 200/404 200/200 403/403 403/403 200/200 200/404 200/404 200/404 200/200 403/403 303/404 200/404 200/404 403/403",
+    "sch":   "200/200 200/404 200/404 200/200 403/403 403/403 200/200 200/404 200/404 200/404 200/200 403/403 303/404 200/404 404/404 403/403",
+    "soc":   "403/403 403/403 403/403 200/200 403/403 403/403 403/403 403/403 403/403 403/403 200/200 403/403 403/403 403/403 403/403 200/200",
+    "drill": "200/200 200/200 200/200 200/200 403/403 403/403 200/200 200/200 200/200 200/200 200/200 403/403 403/403 403/403 200/200 403/403",
+    "aud":   "200/200 200/200 200/200 200/200 403/403 200/200 200/200 200/200 200/200 200/200 200/200 200/200 403/403 403/403 200/200 403/403",
 }
 bad = []
 for name, _, _ in ROLES:
     want = MATRIX[name].split()
     for (label, method, path), pair in zip(ENDPOINTS, want):
         for side, exp in zip(("in", "out"), pair.split("/")):
-            obj = {"s": "A1" if side == "in" else "B1", "p": "pcA1" if side == "in" else "pcB1"}
-            p = path.replace("{s}", obj["s"]).replace("{p}", obj["p"])
+            obj = {"s": "A1" if side == "in" else "B1", "p": "pcA1" if side == "in" else "pcB1",
+                   "c": urllib.parse.quote("Xã A" if side == "in" else "Xã B")}
+            p = path.replace("{s}", obj["s"]).replace("{p}", obj["p"]).replace("{c}", obj["c"])
             if "{a}" in p:
                 key = "m-%s-%s" % (name, side)
                 p = p.replace("{a}", str(ALERT[key]))
@@ -425,6 +428,87 @@ for b in slow:
 tap(held == 100000 and not slow,
     "9 pages and API reads answer within 4 s each while an ingest of 100,000 events holds the write lock (%s)"
     % ("; ".join(slow) or "all fast"))
+
+# ---- the PC page: failing checks with what to do, panels, antivirus history ------------------
+def mp(v):
+    """msgpack for the few types a PC's state holds (the agent's wire format)."""
+    if isinstance(v, bool):
+        return b"\xc3" if v else b"\xc2"
+    if isinstance(v, int):
+        return b"\xcf" + struct.pack(">Q", v) if v >= 0 else b"\xd3" + struct.pack(">q", v)
+    if isinstance(v, str):
+        e = v.encode()
+        return bytes([0xd9, len(e)]) + e
+    if isinstance(v, dict):
+        return bytes([0x80 | len(v)]) + b"".join(mp(k) + mp(x) for k, x in v.items())
+    raise TypeError(v)
+
+
+STATES = {
+    "inventory": {"os": "Windows 10 Pro", "cpu": "Intel i3", "ram_mb": 4096},
+    "av.status": {"product": "ClamAV <b>forged</b>", "realtime": False, "sig_age_days": 9},
+    "backup.status": {"last_ok_us": now - 3600 * 10**6, "last_verify_us": now - 86400 * 10**6,
+                      "last_restore_test_us": 0, "verify_ok": True, "rpo_met": True},
+    "net.sensor": {"state": "ok", "interface": "eth0", "findings": 2},
+}
+for kind, body in STATES.items():
+    db.execute("INSERT OR REPLACE INTO host_state(agent, kind, ts, sev, drill, body, received, agent_ts)"
+               " VALUES(?,?,?,?,?,?,?,NULL)", ("pcA1", kind, now, 0, 0, mp(body), now))
+# A PC's bytes are never trusted: a state that is not a map.
+db.execute("INSERT OR REPLACE INTO host_state(agent, kind, ts, sev, drill, body, received, agent_ts)"
+           " VALUES(?,?,?,?,?,?,?,NULL)", ("pcA1", "scan.summary", now, 0, 0, b"\xc1\xff\x00garbage", now))
+for i, rt in enumerate((True, False)):
+    db.execute("INSERT INTO events(agent, boot, seq, ts, received, kind, sev, drill, body) VALUES(?,?,?,?,?,?,?,?,?)",
+               ("pcA1", 3, i, now - (2 - i) * 3600 * 10**6, now, "av.status", 0, 0,
+                mp({"realtime": rt, "sig_age_days": 8 + i})))
+db.commit()
+pg = S["sch"].req("GET", "/pcs/pcA1")
+b = pg.body
+tap(pg.status == 200 and 'id="failing"' in b and "Có phần mềm diệt virus và bật bảo vệ thời gian thực" in b
+    and "Cài đặt hoặc bật lại phần mềm diệt virus được quản lý tập trung." in b,
+    "the PC page lists its failing checks with the remediation text, in Vietnamese")
+tap(all('id="panel-%s"' % k in b for k in ("inventory", "av.status", "scan.summary", "backup.status", "net.sensor"))
+    and "Windows 10 Pro" in b and "eth0" in b and "last_verify_us" in b,
+    "the PC page shows inventory, antivirus, scan, backup and LAN sensor panels from the PC's last states")
+tap("<b>forged</b>" not in b and "ClamAV &lt;b&gt;forged&lt;&#47;b&gt;" in b,
+    "a PC's reported values are escaped on the PC page")
+tap("Dữ liệu máy gửi không đọc được." in b, "a state that is not a msgpack map is shown as unreadable, not rendered")
+hist = b[b.find('id="av-history"'):b.find('id="events"')]
+tap(hist.count("<tr>") == 3 and "sig_age_days: 9" in hist and "sig_age_days: 8" in hist,
+    "the antivirus history lists the PC's av.status reports")
+e = S["drill"].req("GET", "/pcs/pcA1")
+tap(e.status == 200 and "panel-backup.status" in e.body, "a province-wide role sees the same panels")
+tap(S["sch"].req("GET", "/pcs/pcB1").status == 404 and S["comm"].req("GET", "/pcs/pcB1").status == 404,
+    "another school's PC page is a 404 for a school and a commune officer")
+tap(S["sch"].req("GET", "/pcs/pc%FF").status == 404 and S["sch"].req("GET", "/pcs/%C3%28").status == 404,
+    "a PC id with invalid UTF-8 is not found")
+
+# ---- the commune page --------------------------------------------------------------------------
+cp = S["comm"].req("GET", "/commune?name=" + urllib.parse.quote("Xã A"))
+tap(cp.status == 200 and 'href="/schools/A1"' in cp.body and 'href="/schools/A2"' in cp.body
+    and "/schools/B1" not in cp.body and 'id="alert-counts"' in cp.body and "scope=commune&amp;key=X%C3%A3%20A" in cp.body,
+    "the commune page lists its schools, open alerts and the commune's trend")
+ov = S["prov"].req("GET", "/overview").body
+tap('href="/commune?name=X%C3%A3%20A"' in ov, "the overview links each school's commune page")
+st = [S["prov"].req("GET", "/commune" + q).status for q in ("?name=%FF", "?name=%C3%28", "?name=", "?name=Nowhere", "")]
+tap(st == [400, 400, 400, 404, 404], "commune names with invalid UTF-8 or empty are 400, unknown or missing 404 (%s)" % st)
+
+# ---- the SOC feed page ---------------------------------------------------------------------------
+for k in ("page-2", "page-3", "page-4"):
+    db.execute("INSERT OR IGNORE INTO forward_queue(dest, alert) VALUES('soc-a', ?)", (ALERT[k],))
+db.execute("INSERT INTO dead_letters(dest, alert, status, reason, at) VALUES('soc-a', ?, 400, ?, ?)",
+           (ALERT["page-0"], "HTTP 400: <script>bad()</script>", now))
+db.commit()
+f = S["soc"].req("GET", "/soc")
+row = re.search(r"<tr><td>soc-a</td>(.*?)</tr>", f.body)
+row = row.group(1) if row else ""
+tap(f.status == 200 and '<td class="pending">3</td>' in row and '<td class="dead">1</td>' in row
+    and "#%d," % ALERT["page-1"] in row,
+    "the SOC page shows the queue: 3 pending, the last delivered alert, 1 dead letter (%s)" % row[:200])
+tap("<script>bad" not in f.body and "HTTP 400: &lt;script&gt;bad()" in f.body and "400 HTTP 400" in row,
+    "the last error and the dead-letter list show the destination's answer, escaped")
+tap(S["sch"].req("GET", "/soc").status == 403 and S["prov"].req("GET", "/soc").status == 403,
+    "officers without the SOC permission get 403 on the feed page")
 
 # ---- CSRF ----------------------------------------------------------------------------------
 tgt = "/alerts/%d/ack" % ALERT["ui"]
