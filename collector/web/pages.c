@@ -19,8 +19,6 @@
  * idle timeout is thirty minutes, so a minute's slack does not matter. */
 #define SESSION_TOUCH_US (60LL * 1000000)
 #define SESSION_MAX_US (12LL * 3600 * 1000000)
-/* Failed logins in a row that lock an account until an admin clears it. */
-#define LOGIN_MAX_FAILED 5
 #define COOKIE "__Host-ew_session"
 
 /* Route flags beside the AUTH_* permission bits (auth.h). */
@@ -55,6 +53,10 @@ static const struct route routes[] = {
 	{"POST", "/alerts/{}/ack", AUTH_ACT | R_CHANGE, H(view_alert_ack)},
 	{"POST", "/alerts/{}/resolve", AUTH_ACT | R_CHANGE, H(view_alert_resolve)},
 	{"GET", "/admin/users", AUTH_ADMIN, H(view_users)},
+	{"POST", "/admin/users", AUTH_ADMIN | R_CHANGE, H(view_user_add)},
+	{"POST", "/admin/users/{}", AUTH_ADMIN | R_CHANGE, H(view_user_change)},
+	{"GET", "/account/totp", 0, H(view_totp)},
+	{"POST", "/account/totp", R_CHANGE, H(view_totp_enrol)},
 	{"GET", "/admin/tokens", AUTH_ADMIN, H(view_tokens)},
 	{"POST", "/admin/tokens", AUTH_ADMIN | R_CHANGE, H(view_token_new)},
 	{"GET", "/admin/audit", AUTH_AUDIT, H(view_audit)},
@@ -356,7 +358,7 @@ void view_login_post(struct web_ctx *ctx)
 		auth_address_failed(req->peer, now_s);
 		if (known)
 			store_user_login_failed(ctx->store, name,
-						LOGIN_MAX_FAILED, &locked);
+						AUTH_MAX_FAILED, &locked);
 		web_audit(ctx, locked ? "login.lockout" : "login.failed",
 			  known ? name : "-", known ? "" : "unknown user");
 		view_login_page(ctx, 401, locked ? "locked" : "bad_login");

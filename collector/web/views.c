@@ -112,6 +112,7 @@ static void page_start(struct web_ctx *ctx, int status, const char *title)
 			html_emit(b, "<a href=\"/reports\">%s</a>", M("reports"));
 		if (p & AUTH_SOC)
 			html_emit(b, "<a href=\"/soc\">%s</a>", M("soc_feed"));
+		html_emit(b, "<a href=\"/account/totp\">TOTP</a>");
 		if (p & AUTH_ADMIN)
 			html_emit(b, "<a href=\"/admin/users\">%s</a>"
 				  "<a href=\"/admin/tokens\">%s</a>",
@@ -574,24 +575,7 @@ void view_alerts_bulk(struct web_ctx *ctx)
 
 /* ---- administration ---------------------------------------------------------- */
 
-static void user_row(void *arg, const struct store_user *u)
-{
-	struct web_ctx *ctx = arg;
-	html_emit(&ctx->res->body, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>",
-		  u->name, u->role, u->scope, u->disabled ? M("disabled") : "",
-		  u->locked ? M("locked") : "", u->totp[0] ? "TOTP" : "");
-}
-
-void view_users(struct web_ctx *ctx)
-{
-	page_start(ctx, 200, M("users"));
-	html_emit(&ctx->res->body, "<table id=\"users\"><tr><th>%s</th><th>%s</th><th>%s</th>"
-		  "<th>%s</th><th></th><th></th></tr>",
-		  M("user"), M("role"), M("scope"), M("status"));
-	store_user_list(ctx->reader, user_row, ctx);
-	html_emit(&ctx->res->body, "</table>");
-	page_end(ctx);
-}
+/* view_users: admin_page.c */
 
 static void token_form(struct web_ctx *ctx)
 {

@@ -52,6 +52,12 @@ void view_audit_csv(struct web_ctx *ctx);
 /* feed_page.c: GET /soc (the forward queues) and GET /commune?name=. */
 void view_soc_feed(struct web_ctx *ctx);
 void view_commune(struct web_ctx *ctx);
+/* admin_page.c: accounts (POST /admin/users, /admin/users/{action}) and
+ * one's own TOTP enrolment (/account/totp). view_users is there too. */
+void view_user_add(struct web_ctx *ctx);
+void view_user_change(struct web_ctx *ctx);
+void view_totp(struct web_ctx *ctx);
+void view_totp_enrol(struct web_ctx *ctx);
 
 /* api.c */
 void api_openapi(struct web_ctx *ctx);

@@ -85,6 +85,8 @@ int web_role_check(const char *role, const char *scope, char *err,
 bool web_role_needs_totp(const char *role);
 /* A new TOTP secret (RFC 6238: 160 bits, base32). */
 int web_totp_secret_new(char *out, size_t cap);
+/* A user name: 1..STORE_USER_MAX letters, digits and . _ - @. */
+bool web_user_name_ok(const char *name);
 /* The roles, for --help and messages: "province_admin, ...". */
 const char *web_role_names(void);
 

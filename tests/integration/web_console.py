@@ -603,6 +603,78 @@ tap(db.execute("SELECT count(*) FROM api_tokens WHERE label='siem'").fetchone()[
     tok.encode() not in b"".join(r[0] for r in db.execute("SELECT hash FROM api_tokens")),
     "the store keeps the token's hash only")
 
+# ---- accounts from the admin page ----------------------------------------------------------
+adm.req("GET", "/admin/users")
+tap('action="/admin/users"' in adm.req("GET", "/admin/users").body, "the users page has the add form")
+r = adm.req("POST", "/admin/users", {"csrf": adm.csrf, "name": "webu", "role": "school_officer", "scope": "A1"})
+pw = re.search(r'id="new-password">([A-Za-z0-9]{16})<', r.body)
+tap(r.status == 200 and pw, "the admin adds a school officer from the page; its one-time password is shown once")
+pw = pw.group(1) if pw else ""
+tap(pw not in adm.req("GET", "/admin/users").body, "the password is not shown again")
+wu = Client()
+tap(wu.login("webu", pw).status == 303, "the new account logs in with it")
+st = [adm.req("POST", "/admin/users", f).status for f in (
+    {"name": "x1", "role": "school_officer", "scope": "A1"},
+    dict(csrf="0" * 64, name="x2", role="school_officer", scope="A1"))]
+tap(st == [403, 403], "adding a user without the CSRF token, or with a wrong one, is refused (%s)" % st)
+tap(S["aud"].req("POST", "/admin/users", {"csrf": S["aud"].csrf, "name": "x3", "role": "auditor"}).status == 403,
+    "an auditor cannot add users (403)")
+bad_forms = [{"name": "bad name", "role": "auditor"}, {"name": "x4", "role": "bogus"},
+             {"name": "x5", "role": "school_officer"}, {"name": "", "role": "auditor"}]
+st = [adm.req("POST", "/admin/users", dict(f, csrf=adm.csrf)).status for f in bad_forms]
+st.append(adm.req("POST", "/admin/users", raw_body="csrf=%s&name=%%FF%%FE&role=auditor" % adm.csrf,
+                  headers={"Content-Type": "application/x-www-form-urlencoded",
+                           "Origin": "https://localhost:%d" % PORT}).status)
+tap(st == [400] * 5, "bad names, unknown roles, a missing scope and invalid UTF-8 are 400 (%s)" % st)
+tap(adm.req("POST", "/admin/users", {"csrf": adm.csrf, "name": "webu", "role": "auditor"}).status == 409,
+    "an existing name is a 409")
+r = adm.req("POST", "/admin/users/passwd", {"csrf": adm.csrf, "name": "webu"})
+pw2 = re.search(r'id="new-password">([A-Za-z0-9]{16})<', r.body)
+tap(r.status == 200 and pw2 and wu.req("GET", "/overview").status == 303 and Client().login("webu", pw).status == 401
+    and Client().login("webu", pw2.group(1)).status == 303,
+    "a new password from the page ends the account's sessions and replaces the old one")
+r = adm.req("POST", "/admin/users/role", {"csrf": adm.csrf, "name": "webu", "role": "province_admin"})
+tap(r.status == 200 and re.search(r'id="new-totp">[A-Z2-7]{32}<', r.body),
+    "a new admin role from the page shows the TOTP secret it now needs, once")
+st = [adm.req("POST", "/admin/users/" + a, {"csrf": adm.csrf, "name": n}).status
+      for a, n in (("disable", "admin"), ("role", "admin"), ("explode", "webu"), ("disable", "nobody"))]
+tap(st == [409, 400, 404, 404],
+    "the admin cannot disable itself; a role change needs a role; unknown actions and users are 404 (%s)" % st)
+r = adm.req("POST", "/admin/users/disable", {"csrf": adm.csrf, "name": "webu"})
+tap(r.status == 303 and Client().login("webu", pw2.group(1) if pw2 else "").status == 401,
+    "an account disabled from the page cannot log in")
+au = S["aud"].req("GET", "/api/v1/audit?limit=500").body
+tap(all('"action":"user.%s","object":"user:webu"' % a in au for a in ("add", "passwd", "role", "disable"))
+    and '"actor":"admin"' in au, "each account change from the page is in the audit log, by the admin")
+
+# ---- TOTP enrolment from the console ------------------------------------------------------
+r = adm.req("POST", "/admin/users", {"csrf": adm.csrf, "name": "totpu", "role": "school_officer", "scope": "A1"})
+tpw = re.search(r'id="new-password">([A-Za-z0-9]{16})<', r.body)
+tpw = tpw.group(1) if tpw else ""
+tu = Client()
+tu.login("totpu", tpw)
+r = tu.req("GET", "/account/totp")
+sec = re.search(r'id="totp-secret">([A-Z2-7]{32})<', r.body)
+sec = sec.group(1) if sec else "A" * 32
+tap(r.status == 200 and 'id="totp-state"' in r.body, "an officer opens its TOTP enrolment page with a new secret")
+st = [tu.req("POST", "/account/totp", {"secret": sec, "password": tpw, "code": totp(sec)}).status,
+      tu.req("POST", "/account/totp", {"csrf": tu.csrf, "secret": sec, "password": "wrong", "code": totp(sec)}).status,
+      tu.req("POST", "/account/totp", {"csrf": tu.csrf, "secret": sec, "password": tpw,
+                                       "code": "000000" if totp(sec) != "000000" else "111111"}).status,
+      tu.req("POST", "/account/totp", {"csrf": tu.csrf, "secret": "abc", "password": tpw, "code": totp(sec)}).status,
+      tu.req("POST", "/account/totp", raw_body="csrf=%s&secret=%s&password=%s&code=%%C3%%28" % (tu.csrf, sec, tpw),
+             headers={"Content-Type": "application/x-www-form-urlencoded",
+                      "Origin": "https://localhost:%d" % PORT}).status]
+tap(st == [403, 400, 400, 400, 400],
+    "enrolment refuses a missing CSRF token, a wrong password, a wrong code, a malformed secret, invalid UTF-8 (%s)" % st)
+r = tu.req("POST", "/account/totp", {"csrf": tu.csrf, "secret": sec, "password": tpw, "code": totp(sec)})
+tap(r.status == 200 and "đã bật" in r.body, "the right password and code enrol the secret")
+tap(Client().login("totpu", tpw).status == 401 and Client().login("totpu", tpw, totp(sec)).status == 303,
+    "after enrolment the account needs its TOTP code to log in")
+au = S["aud"].req("GET", "/api/v1/audit?limit=500").body
+tap('"action":"totp.enrol","object":"user:totpu"' in au and '"action":"totp.failed","object":"user:totpu"' in au,
+    "the enrolment and the failed attempts are in the audit log")
+
 # ---- logout, logout everywhere, disable ----------------------------------------------------
 a, b = Client(), Client()
 a.login("prov", PW["prov"]); b.login("prov", PW["prov"])
