@@ -14,6 +14,23 @@ static const struct store_backend *const backends[] = {
 	&store_sqlite_backend,
 };
 
+size_t store_alert_text_fields(const struct store_alert *a, const char *first,
+			       const char *last,
+			       struct store_field out[STORE_ALERT_TEXT_FIELDS])
+{
+	const struct store_field f[STORE_ALERT_TEXT_FIELDS] = {
+		{"rule", a->rule},	   {"title", a->title},
+		{"category", a->category}, {"kind", a->kind},
+		{"agent", a->agent},	   {"hostname", a->hostname},
+		{"school", a->school},	   {"commune", a->commune},
+		{"state", a->state},	   {"ack_by", a->ack_by},
+		{"resolved_by", a->resolved_by}, {"first", first},
+		{"last", last},		   {"file_path", a->file_path},
+	};
+	memcpy(out, f, sizeof(f));
+	return STORE_ALERT_TEXT_FIELDS;
+}
+
 int64_t store_now_us(void)
 {
 	return timeutil_now_us();

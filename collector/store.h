@@ -91,6 +91,19 @@ struct store_alert {
 	char file_hash[80];
 };
 
+/* An alert's text fields under the names the CLI's --json and the
+ * console's API share, in their order: one table, so the two cannot
+ * drift apart. first and last are the caller's formatted times
+ * (borrowed, like a's strings). Returns STORE_ALERT_TEXT_FIELDS. */
+#define STORE_ALERT_TEXT_FIELDS 14
+struct store_field {
+	const char *name;
+	const char *value;
+};
+size_t store_alert_text_fields(const struct store_alert *a, const char *first,
+			       const char *last,
+			       struct store_field out[STORE_ALERT_TEXT_FIELDS]);
+
 /* Turns a newly stored event into alerts: fills up to max and returns how
  * many. Runs on the writer thread, inside the transaction that stores the
  * event, so an alert exists exactly when its event does. */

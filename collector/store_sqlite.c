@@ -213,6 +213,13 @@ int sqlite_open_connection(struct sqlite_store *s, sqlite3 **out, char *err,
 		return -EIO;
 	}
 	sqlite3_busy_timeout(*out, 10000);
+	if (sqlite_collation_register(*out) != 0) {
+		snprintf(err, errlen, "database %s: cannot add the vi collation",
+			 s->path);
+		sqlite3_close(*out);
+		*out = NULL;
+		return -EIO;
+	}
 	snprintf(pragmas, sizeof(pragmas),
 		 "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s;"
 		 "PRAGMA foreign_keys=ON; PRAGMA cache_size=-%lld;",
@@ -402,6 +409,12 @@ static int sqlite_open_reader(struct store *st, struct store **out, char *err,
 	/* A reader that waits at all waits only for a checkpoint's brief
 	 * WAL-index lock, never for a writer's transaction. */
 	sqlite3_busy_timeout(s->admin.db, 10000);
+	if (sqlite_collation_register(s->admin.db) != 0) {
+		snprintf(err, errlen, "database %s: cannot add the vi collation",
+			 s->path);
+		rc = -EIO;
+		goto fail;
+	}
 	snprintf(pragmas, sizeof(pragmas),
 		 "PRAGMA query_only=ON; PRAGMA cache_size=-%lld;",
 		 s->opts.cache_bytes / 1024 > 0 ? s->opts.cache_bytes / 1024

@@ -275,6 +275,12 @@ int sqlite_open_connection(struct sqlite_store *s, sqlite3 **out, char *err,
 EW_MUST_CHECK
 int sqlite_exec(sqlite3 *db, const char *sql, char *err, size_t errlen);
 
+/* the "vi" collation (store_sqlite_collate.c): Vietnamese dictionary
+ * order, registered on every connection; 0 or -EIO. */
+int sqlite_collate_vi(void *arg, int na, const void *a, int nb, const void *b);
+EW_MUST_CHECK
+int sqlite_collation_register(sqlite3 *db);
+
 /* writer (store_sqlite_writer.c) */
 EW_MUST_CHECK
 int sqlite_writer_start(struct sqlite_store *s, uv_loop_t *loop, char *err,

@@ -207,7 +207,7 @@ static const struct {
 	 * store_scope_kind), ?2 its value; see SCOPE_OF. */
 	[SQ_SCHOOL_LIST_SCOPED] = {"school_list_scoped",
 		SCHOOL_SELECT " WHERE " SCOPE_OF("s.commune", "s.code")
-		" ORDER BY s.commune, s.code"},
+		" ORDER BY s.commune COLLATE vi, s.name COLLATE vi, s.code"},
 	[SQ_SCHOOL_GET_SCOPED] = {"school_get_scoped",
 		SCHOOL_SELECT " WHERE " SCOPE_OF("s.commune", "s.code")
 		" AND s.code = ?3"},

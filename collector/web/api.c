@@ -177,17 +177,10 @@ static void alert_item(void *arg, const struct store_alert *a)
 	timeutil_format_us(a->first_us, first, sizeof(first));
 	timeutil_format_us(a->last_us, last, sizeof(last));
 	dynbuf_addf(b, "%s{\"id\":%" PRIu64, r->n++ ? "," : "", a->id);
-	const char *texts[][2] = {
-		{"rule", a->rule},	   {"title", a->title},
-		{"category", a->category}, {"kind", a->kind},
-		{"agent", a->agent},	   {"hostname", a->hostname},
-		{"school", a->school},	   {"commune", a->commune},
-		{"state", a->state},	   {"ack_by", a->ack_by},
-		{"resolved_by", a->resolved_by}, {"first", first},
-		{"last", last},		   {"file_path", a->file_path},
-	};
-	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
-		field(b, texts[i][0], texts[i][1], false);
+	struct store_field texts[STORE_ALERT_TEXT_FIELDS];
+	size_t n = store_alert_text_fields(a, first, last, texts);
+	for (size_t i = 0; i < n; i++)
+		field(b, texts[i].name, texts[i].value, false);
 	dynbuf_addf(b, ",\"severity\":%d,\"drill\":%s,\"count\":%lld}",
 		    a->severity, a->drill ? "true" : "false", a->count);
 	r->last_id = a->id;

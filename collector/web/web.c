@@ -481,6 +481,21 @@ static void close_reader(struct web *w)
 	w->reader = NULL;
 }
 
+/* Every path reaches the same handler; gzip only where an answer never
+ * holds a secret. An HTML page carries the session's CSRF token beside
+ * values an attacker may choose (a name from a PC, a query), and a
+ * compressed page's length would leak the token byte by byte (BREACH).
+ * The static assets and the JSON API hold no secret: a token is shown
+ * once, on an HTML page. */
+static const struct {
+	const char *prefix;
+	bool gzip;
+} paths[] = {
+	{"/static/", true},
+	{"/api/", true},
+	{"/", false},
+};
+
 int web_start(uv_loop_t *loop, struct store *st,
 	      const struct web_options *opts, struct web **out, char *err,
 	      size_t errlen)
@@ -533,11 +548,24 @@ int web_start(uv_loop_t *loop, struct store *st,
 	w->config.handshake_timeout = 10000;
 	h2o_hostconf_t *host = h2o_config_register_host(
 		&w->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
-	h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
-	struct web_handler *h =
-		(struct web_handler *)h2o_create_handler(path, sizeof(*h));
-	h->super.on_req = on_req;
-	h->w = w;
+	/* h2o's compressor asks the host's type map whether a type
+	 * compresses; its defaults do not know text/javascript. */
+	h2o_mimemap_define_mimetype(host->mimemap, "js", "text/javascript",
+				    NULL);
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		h2o_pathconf_t *path =
+			h2o_config_register_path(host, paths[i].prefix, 0);
+		struct web_handler *h = (struct web_handler *)h2o_create_handler(
+			path, sizeof(*h));
+		h->super.on_req = on_req;
+		h->w = w;
+		if (paths[i].gzip) {
+			h2o_compress_args_t gz = {.min_size = 1024,
+						  .gzip = {.quality = 5},
+						  .brotli = {.quality = -1}};
+			h2o_compress_register(path, &gz);
+		}
+	}
 	h2o_context_init(&w->ctx, loop, &w->config);
 	w->accept_ctx.ctx = &w->ctx;
 	w->accept_ctx.hosts = w->config.hosts;

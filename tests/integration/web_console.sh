@@ -68,10 +68,13 @@ check "a wrong method is 405 ($code)" eq "$code" 405
 if [ -f "$(dirname "$0")/web_console.py" ]; then
 	$PY "$(dirname "$0")/web_console.py" "$COLLECTOR" "$CONF" "$D" "$WP" "$TAP_N" \
 		>"$WORK/py.tap" 2>"$WORK/py.err"
+	py_rc=$?
 	cat "$WORK/py.tap"
 	TAP_N=$(grep -c '^\(not \)\?ok ' "$WORK/py.tap" | awk -v n="$TAP_N" '{print n + $1}')
 	TAP_FAILED=$((TAP_FAILED + $(grep -c '^not ok ' "$WORK/py.tap")))
 	[ -s "$WORK/py.err" ] && sed 's/^/# /' "$WORK/py.err" | tail -20
+	# A crash half-way prints no "not ok" for what it never ran.
+	check "web_console.py ran to its end (exit $py_rc)" test "$py_rc" -eq 0
 fi
 
 # ---- shutdown with a connection that never sends a request ----------------------------
