@@ -331,19 +331,16 @@ static int restrict_db_files(const char *path, char *err, size_t errlen)
 
 static void sqlite_close(struct store *st);
 
-static int sqlite_open(const struct store_options *opts, const char *location,
-		       uv_loop_t *loop, struct store **out, char *err,
-		       size_t errlen)
+/* A store's state with its locks made and no connection yet; NULL when
+ * memory ran out. sqlite_close frees it. */
+static struct sqlite_store *store_new(const struct store_options *opts,
+				      const char *location)
 {
 	struct sqlite_store *s = alloc_zeroed(1, sizeof(*s));
-	if (s != NULL) {
-		STAILQ_INIT(&s->pending);
-		STAILQ_INIT(&s->done);
-	}
-	int rc;
-	*out = NULL;
 	if (s == NULL)
-		return -ENOMEM;
+		return NULL;
+	STAILQ_INIT(&s->pending);
+	STAILQ_INIT(&s->done);
 	s->base.backend = &store_sqlite_backend;
 	s->opts = *opts;
 	if (s->opts.batch_max_events <= 0)
@@ -354,6 +351,18 @@ static int sqlite_open(const struct store_options *opts, const char *location,
 	uv_mutex_init(&s->lock);
 	uv_cond_init(&s->wake);
 	uv_cond_init(&s->ckpt_wake);
+	return s;
+}
+
+static int sqlite_open(const struct store_options *opts, const char *location,
+		       uv_loop_t *loop, struct store **out, char *err,
+		       size_t errlen)
+{
+	struct sqlite_store *s = store_new(opts, location);
+	int rc;
+	*out = NULL;
+	if (s == NULL)
+		return -ENOMEM;
 	if ((rc = restrict_db_files(s->path, err, errlen)) != 0 ||
 	    (rc = sqlite_open_connection(s, &s->admin.db, err, errlen)) != 0 ||
 	    (rc = migrate(s->admin.db, err, errlen)) != 0)
@@ -382,21 +391,13 @@ static int sqlite_open_reader(struct store *st, struct store **out, char *err,
 			 "can share", path[0] ? path : "(temporary)");
 		return -ENOTSUP;
 	}
-	struct sqlite_store *s = alloc_zeroed(1, sizeof(*s));
+	struct store_options ro = owner->opts;
+	/* Reads only: no alerts raised, nothing queued for forwarding. */
+	ro.alert_fn = NULL;
+	ro.nforward_dests = 0;
+	struct sqlite_store *s = store_new(&ro, path);
 	if (s == NULL)
 		return -ENOMEM;
-	STAILQ_INIT(&s->pending);
-	STAILQ_INIT(&s->done);
-	s->base.backend = &store_sqlite_backend;
-	s->opts = owner->opts;
-	s->opts.alert_fn = NULL;
-	s->opts.nforward_dests = 0;
-	snprintf(s->path, sizeof(s->path), "%s", path);
-	s->admin.guard = s;
-	uv_mutex_init(&s->admin_lock);
-	uv_mutex_init(&s->lock);
-	uv_cond_init(&s->wake);
-	uv_cond_init(&s->ckpt_wake);
 	rc = sqlite3_open_v2(s->path, &s->admin.db,
 			     SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {

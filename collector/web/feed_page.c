@@ -132,7 +132,6 @@ void view_commune(struct web_ctx *ctx)
 	struct dynbuf *b = &ctx->res->body;
 	char name[STORE_NAME_MAX + 1], key[3 * STORE_NAME_MAX + 1];
 	struct store_scope sc;
-	long long by_sev[3];
 	struct commune_rows r = {ctx, 0};
 	int rc = route_param(q->query, q->query_len, "name", name, sizeof(name));
 	if (rc == -EINVAL || (rc == 0 && name[0] == '\0')) {
@@ -158,16 +157,7 @@ void view_commune(struct web_ctx *ctx)
 		return;
 	}
 	html_emit(b, "</table>");
-	if (store_alert_open_counts_scoped(ctx->reader, &sc, by_sev) != 0)
-		html_emit(b, "<h2>%s</h2><p class=\"err\">%s</p>",
-			  M("open_alerts"), M("counts_unavailable"));
-	else
-		html_emit(b, "<h2>%s</h2><table id=\"alert-counts\"><tr><th>%s"
-			  "</th><th>7–10</th><th>4–6</th><th>0–3</th></tr><tr><td>"
-			  "%s</td><td class=\"sev-high\">%lld</td><td>%lld</td>"
-			  "<td>%lld</td></tr></table>",
-			  M("open_alerts"), M("severity"), M("alerts"),
-			  by_sev[2], by_sev[1], by_sev[0]);
+	web_alert_counts(ctx, &sc);
 	html_url_encode(name, key, sizeof(key));
 	html_emit(b, "<h2>%s</h2><div id=\"chart\" class=\"chart\" "
 		  "data-src=\"/api/v1/scores?scope=commune&amp;key=%s&amp;limit=90\""

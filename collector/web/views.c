@@ -239,11 +239,31 @@ static void school_row(void *arg, const struct store_school *s)
 		  s->enrolled_pcs, s->expected_pcs);
 }
 
+void web_alert_counts(struct web_ctx *ctx, const struct store_scope *sc)
+{
+	struct dynbuf *b = &ctx->res->body;
+	long long by_sev[3] = {0, 0, 0};
+	/* Counted in SQL over the whole scope: a province has far more
+	 * open alerts than a page could walk. */
+	if (store_alert_open_counts_scoped(ctx->reader, sc, by_sev) != 0) {
+		/* Not zeros, which would read as "all clear". */
+		ctx->res->status = 503;
+		html_emit(b, "<h2>%s</h2><p>%s</p>", M("open_alerts"),
+			  M("counts_unavailable"));
+		return;
+	}
+	html_emit(b, "<h2>%s</h2><table id=\"alert-counts\"><tr><th>%s</th>"
+		  "<th>7–10</th><th>4–6</th><th>0–3</th></tr><tr><td>"
+		  "<a href=\"/alerts\">%s</a></td><td class=\"sev-high\">%lld"
+		  "</td><td>%lld</td><td>%lld</td></tr></table>",
+		  M("open_alerts"), M("severity"), M("alerts"),
+		  by_sev[2], by_sev[1], by_sev[0]);
+}
+
 void view_overview(struct web_ctx *ctx)
 {
 	struct dynbuf *b = &ctx->res->body;
 	struct school_rows r = {ctx, 0, false};
-	long long by_sev[3] = {0, 0, 0};
 	page_start(ctx, 200, M("overview"));
 	live_marker(ctx);
 	if (ctx->user->scope.kind == STORE_SCOPE_PROVINCE)
@@ -252,22 +272,7 @@ void view_overview(struct web_ctx *ctx)
 		chart(ctx, ctx->user->scope.kind == STORE_SCOPE_COMMUNE ? "commune"
 									: "school",
 		      ctx->user->scope.value);
-	/* Counted in SQL over the whole scope: a province has far more
-	 * open alerts than a page could walk. */
-	if (store_alert_open_counts_scoped(ctx->reader, &ctx->user->scope,
-					   by_sev) != 0) {
-		/* Not zeros, which would read as "all clear". */
-		ctx->res->status = 503;
-		html_emit(b, "<h2>%s</h2><p>%s</p>", M("open_alerts"),
-			  M("counts_unavailable"));
-	} else {
-		html_emit(b, "<h2>%s</h2><table id=\"alert-counts\"><tr><th>%s</th>"
-			  "<th>7–10</th><th>4–6</th><th>0–3</th></tr><tr><td>"
-			  "<a href=\"/alerts\">%s</a></td><td class=\"sev-high\">%lld"
-			  "</td><td>%lld</td><td>%lld</td></tr></table>",
-			  M("open_alerts"), M("severity"), M("alerts"),
-			  by_sev[2], by_sev[1], by_sev[0]);
-	}
+	web_alert_counts(ctx, &ctx->user->scope);
 	html_emit(b, "<h2>%s</h2><p><a href=\"/schools.csv\">%s</a></p>"
 		  "<table id=\"schools\"><tr><th>%s</th><th>%s</th><th>%s</th>"
 		  "<th>%s</th><th>%s</th></tr>",

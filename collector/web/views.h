@@ -26,6 +26,9 @@ void web_json_str(struct dynbuf *b, const char *s);
 
 /* views.c */
 void view_error(struct web_ctx *ctx, int status, const char *key);
+/* The open alerts of scope by severity band, as a table (or a 503 note
+ * when they cannot be counted). */
+void web_alert_counts(struct web_ctx *ctx, const struct store_scope *sc);
 /* The console's page frame (header, navigation) and its end, for
  * handlers in their own files. */
 void web_page_start(struct web_ctx *ctx, int status, const char *title);

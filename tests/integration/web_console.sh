@@ -11,15 +11,9 @@ export LSAN_OPTIONS="suppressions=$(cd "$(dirname "$0")" && pwd)/lsan-fontconfig
 
 collector_init "$D" || { not_ok "collector init"; tap_finish; exit 1; }
 collector_set web.enabled=true web.port=0
-# One SOC destination that never answers (the discard port), for the SOC
-# feed page: its queue is what the page shows.
-cat >>"$CONF" <<YAML
-forward:
-  - name: soc-a
-    type: syslog
-    address: 127.0.0.1:9
-    tls: false
-YAML
+# One SOC destination that never answers, for the SOC feed page: its
+# queue is what the page shows.
+collector_forward_nowhere soc-a
 collector_start "$LOG" || { not_ok "collector start"; tap_finish; exit 1; }
 check "the bound port is written to the state folder" wait_for 20 test -s "$D/web.port"
 WP=$(cat "$D/web.port")
