@@ -103,7 +103,6 @@ static const struct {
 	{"none_yet", "Chưa có", "None yet"},
 	{"alert", "Cảnh báo", "Alert"},
 	{"rule", "Luật", "Rule"},
-	{"pc", "Máy", "PC"},
 	{"reason", "Lý do", "Reason"},
 	{"add_user", "Thêm tài khoản", "Add an account"},
 	{"change_role", "Đổi vai trò", "Change the role"},
