@@ -85,7 +85,7 @@ static void print_secret_lines(const struct store_user *u, const char *pw)
 
 bool cli_user_name_ok(const char *name)
 {
-	return name_ok(name);
+	return web_user_name_ok(name);
 }
 
 int cli_user_create(struct cli_env *env, const char *name, const char *role,
