@@ -55,18 +55,11 @@ static void print_alert(void *arg, const struct store_alert *a)
 	}
 	printf("%s{\"id\":%llu,", ls->count ? "," : "",
 	       (unsigned long long)a->id);
-	const char *texts[][2] = {
-		{"rule", a->rule},	   {"title", a->title},
-		{"category", a->category}, {"kind", a->kind},
-		{"agent", a->agent},	   {"hostname", a->hostname},
-		{"school", a->school},	   {"commune", a->commune},
-		{"state", a->state},	   {"ack_by", a->ack_by},
-		{"resolved_by", a->resolved_by}, {"first", first},
-		{"last", last},
-	};
-	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
-		printf("\"%s\":", texts[i][0]);
-		json_print_string(stdout, texts[i][1]);
+	struct store_field texts[STORE_ALERT_TEXT_FIELDS];
+	size_t n = store_alert_text_fields(a, first, last, texts);
+	for (size_t i = 0; i < n; i++) {
+		printf("\"%s\":", texts[i].name);
+		json_print_string(stdout, texts[i].value);
 		putchar(',');
 	}
 	printf("\"severity\":%d,\"drill\":%s,\"count\":%lld,\"evidence\":",

@@ -24,21 +24,6 @@ int cmd_user_check(const struct cli *cli)
 	return cli_usage_error("%s", user_usage);
 }
 
-static bool name_ok(const char *name)
-{
-	size_t n = strlen(name);
-	if (n == 0 || n > STORE_USER_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = name[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-		      c == '-' || c == '@'))
-			return false;
-	}
-	return true;
-}
-
 int cmd_user_args_check(const struct cli *cli)
 {
 	const char *sub = cli->argv[1];
@@ -47,7 +32,7 @@ int cmd_user_args_check(const struct cli *cli)
 		want_min = 4, want_max = 5;
 	if (cli->argc < want_min || cli->argc > want_max)
 		return cmd_user_check(cli);
-	if (!name_ok(cli->argv[2]))
+	if (!web_user_name_ok(cli->argv[2]))
 		return cli_usage_error("a user name is 1..%d of letters, digits "
 				       "and . _ - @, not '%s'",
 				       STORE_USER_MAX, cli->argv[2]);
@@ -100,7 +85,7 @@ static void print_secret_lines(const struct store_user *u, const char *pw)
 
 bool cli_user_name_ok(const char *name)
 {
-	return name_ok(name);
+	return web_user_name_ok(name);
 }
 
 int cli_user_create(struct cli_env *env, const char *name, const char *role,

@@ -407,8 +407,11 @@ static int start_web(struct daemon *d)
 {
 	const struct settings *s = d->settings;
 	char err[512], cert[1024], key[1024];
+	const char *dests[SETTINGS_FORWARD_MAX];
 	if (!s->web_enabled)
 		return 0;
+	for (size_t i = 0; i < s->nforward; i++)
+		dests[i] = s->forward[i].name;
 	if (s->web_cert[0]) {
 		snprintf(cert, sizeof(cert), "%s", s->web_cert);
 		snprintf(key, sizeof(key), "%s", s->web_key);
@@ -423,6 +426,9 @@ static int start_web(struct daemon *d)
 		.key_file = key,
 		.state_dir = s->state_dir,
 		.stale_after_s = s->stale_after,
+		.policy_dir = s->policy_dir,
+		.forward_dests = dests,
+		.nforward_dests = s->nforward,
 		.report_key = ca_key(d->ca),
 		.report_fonts_dir = s->report_fonts_dir,
 	};

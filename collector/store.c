@@ -16,6 +16,23 @@ static const struct store_backend *const backends[] = {
 	&store_pg_backend,
 };
 
+size_t store_alert_text_fields(const struct store_alert *a, const char *first,
+			       const char *last,
+			       struct store_field out[STORE_ALERT_TEXT_FIELDS])
+{
+	const struct store_field f[STORE_ALERT_TEXT_FIELDS] = {
+		{"rule", a->rule},	   {"title", a->title},
+		{"category", a->category}, {"kind", a->kind},
+		{"agent", a->agent},	   {"hostname", a->hostname},
+		{"school", a->school},	   {"commune", a->commune},
+		{"state", a->state},	   {"ack_by", a->ack_by},
+		{"resolved_by", a->resolved_by}, {"first", first},
+		{"last", last},		   {"file_path", a->file_path},
+	};
+	memcpy(out, f, sizeof(f));
+	return STORE_ALERT_TEXT_FIELDS;
+}
+
 int64_t store_now_us(void)
 {
 	return timeutil_now_us();
@@ -78,6 +95,13 @@ void store_close(struct store *st)
 {
 	if (st != NULL)
 		st->backend->close(st);
+}
+
+int store_open_reader(struct store *st, struct store **out, char *err,
+		      size_t errlen)
+{
+	*out = NULL;
+	return st->backend->open_reader(st, out, err, errlen);
 }
 
 struct store_batch *store_batch_new(size_t capacity)
@@ -264,6 +288,24 @@ int store_dead_letter_list(struct store *st, const char *dest, int limit,
 			   void *arg)
 {
 	return st->backend->dead_letter_list(st, dest, limit, cb, arg);
+}
+
+int store_forward_status_scoped(struct store *st,
+				const struct store_scope *sc, const char *dest,
+				struct store_forward_status *out)
+{
+	return st->backend->forward_status_scoped(st, sc, dest, out);
+}
+
+int store_dead_letter_list_scoped(struct store *st,
+				  const struct store_scope *sc,
+				  const char *dest, int limit,
+				  void (*cb)(void *arg,
+					     const struct store_dead_letter *dl),
+				  void *arg)
+{
+	return st->backend->dead_letter_list_scoped(st, sc, dest, limit, cb,
+						     arg);
 }
 
 int store_dead_letter_count(struct store *st, const char *dest,

@@ -91,6 +91,19 @@ struct store_alert {
 	char file_hash[80];
 };
 
+/* An alert's text fields under the names the CLI's --json and the
+ * console's API share, in their order: one table, so the two cannot
+ * drift apart. first and last are the caller's formatted times
+ * (borrowed, like a's strings). Returns STORE_ALERT_TEXT_FIELDS. */
+#define STORE_ALERT_TEXT_FIELDS 14
+struct store_field {
+	const char *name;
+	const char *value;
+};
+size_t store_alert_text_fields(const struct store_alert *a, const char *first,
+			       const char *last,
+			       struct store_field out[STORE_ALERT_TEXT_FIELDS]);
+
 /* Turns a newly stored event into alerts: fills up to max and returns how
  * many. Runs on the writer thread, inside the transaction that stores the
  * event, so an alert exists exactly when its event does. */
@@ -121,6 +134,16 @@ int store_open(const struct store_options *opts, uv_loop_t *loop,
 /* Commits what is queued, stops the writer, closes. NULL is a no-op. Must
  * be called on the loop thread while the loop can still run callbacks. */
 void store_close(struct store *st);
+/* Opens a second handle on st's database for reads only: a connection
+ * of its own (read-only, WAL), with its own lock and no writer. Reads on
+ * it never wait for st's lock, nor for the writer's transaction (a WAL
+ * reader sees the last commit), so the console's pages answer while a
+ * large ingest or enrolment runs; any write on it fails with -EIO.
+ * -ENOTSUP for a database that cannot be shared (in memory): use st.
+ * Close it with store_close, before st. */
+EW_MUST_CHECK
+int store_open_reader(struct store *st, struct store **out, char *err,
+		      size_t errlen);
 
 /* ---- events (asynchronous) --------------------------------------------- */
 
@@ -372,6 +395,36 @@ struct store_scope {
 	enum store_scope_kind kind;
 	char value[STORE_NAME_MAX + 1];
 };
+
+/* The SOC feed's state for one destination, within an officer's scope
+ * (the console's SOC page). The last delivered alert is the newest one
+ * in scope that has left dest's queue without a dead letter: forwarding
+ * sends in id order and takes an alert off the queue only once dest
+ * acknowledged it. */
+struct store_forward_status {
+	long long pending;	   /* alerts waiting for dest */
+	int64_t oldest_pending_us; /* the oldest waiting alert's first time */
+	uint64_t last_delivered;   /* its id; 0: none yet */
+	int64_t last_delivered_us; /* that alert's last time */
+	long long dead_letters;
+	int64_t last_error_us;	   /* the newest dead letter; 0: none */
+	int last_error_status;
+	char last_error[200];
+};
+
+EW_MUST_CHECK
+int store_forward_status_scoped(struct store *st,
+				const struct store_scope *sc, const char *dest,
+				struct store_forward_status *out);
+/* dest's dead letters whose alert is in scope (an alert since pruned
+ * counts as the province's), newest first. */
+EW_MUST_CHECK
+int store_dead_letter_list_scoped(struct store *st,
+				  const struct store_scope *sc,
+				  const char *dest, int limit,
+				  void (*cb)(void *arg,
+					     const struct store_dead_letter *dl),
+				  void *arg);
 
 int store_school_list_scoped(struct store *st, const struct store_scope *sc,
 			     void (*cb)(void *arg, const struct store_school *s),

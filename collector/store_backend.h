@@ -21,6 +21,9 @@ struct store_backend {
 		    uv_loop_t *loop, struct store **out, char *err,
 		    size_t errlen);
 	void (*close)(struct store *st);
+	/* A read-only handle on the same database (store_open_reader). */
+	int (*open_reader)(struct store *st, struct store **out, char *err,
+			   size_t errlen);
 	void (*submit)(struct store *st, struct store_batch *batch);
 	size_t (*backlog)(const struct store *st);
 	int (*school_add)(struct store *st, const struct store_school *s);
@@ -89,6 +92,14 @@ struct store_backend {
 				void (*cb)(void *,
 					   const struct store_dead_letter *),
 				void *arg);
+	int (*forward_status_scoped)(struct store *st,
+				     const struct store_scope *sc,
+				     const char *dest,
+				     struct store_forward_status *out);
+	int (*dead_letter_list_scoped)(
+		struct store *st, const struct store_scope *sc,
+		const char *dest, int limit,
+		void (*cb)(void *, const struct store_dead_letter *), void *arg);
 	int (*dead_letter_count)(struct store *st, const char *dest,
 				 long long *n);
 	int (*school_list_scoped)(struct store *st, const struct store_scope *sc,

@@ -229,6 +229,13 @@ int sqlite_open_connection(struct sqlite_store *s, sqlite3 **out, char *err,
 		return -EIO;
 	}
 	sqlite3_busy_timeout(*out, 10000);
+	if (sqlite_collation_register(*out) != 0) {
+		snprintf(err, errlen, "database %s: cannot add the vi collation",
+			 s->path);
+		sqlite3_close(*out);
+		*out = NULL;
+		return -EIO;
+	}
 	snprintf(pragmas, sizeof(pragmas),
 		 "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s;"
 		 "PRAGMA foreign_keys=ON; PRAGMA cache_size=-%lld;",
@@ -340,19 +347,16 @@ static int restrict_db_files(const char *path, char *err, size_t errlen)
 
 static void sqlite_close(struct store *st);
 
-static int sqlite_open(const struct store_options *opts, const char *location,
-		       uv_loop_t *loop, struct store **out, char *err,
-		       size_t errlen)
+/* A store's state with its locks made and no connection yet; NULL when
+ * memory ran out. sqlite_close frees it. */
+static struct sqlite_store *store_new(const struct store_options *opts,
+				      const char *location)
 {
 	struct sqlite_store *s = alloc_zeroed(1, sizeof(*s));
-	if (s != NULL) {
-		STAILQ_INIT(&s->pending);
-		STAILQ_INIT(&s->done);
-	}
-	int rc;
-	*out = NULL;
 	if (s == NULL)
-		return -ENOMEM;
+		return NULL;
+	STAILQ_INIT(&s->pending);
+	STAILQ_INIT(&s->done);
 	s->base.backend = &store_sqlite_backend;
 	s->opts = *opts;
 	if (s->opts.batch_max_events <= 0)
@@ -363,11 +367,76 @@ static int sqlite_open(const struct store_options *opts, const char *location,
 	uv_mutex_init(&s->lock);
 	uv_cond_init(&s->wake);
 	uv_cond_init(&s->ckpt_wake);
+	return s;
+}
+
+static int sqlite_open(const struct store_options *opts, const char *location,
+		       uv_loop_t *loop, struct store **out, char *err,
+		       size_t errlen)
+{
+	struct sqlite_store *s = store_new(opts, location);
+	int rc;
+	*out = NULL;
+	if (s == NULL)
+		return -ENOMEM;
 	if ((rc = restrict_db_files(s->path, err, errlen)) != 0 ||
 	    (rc = sqlite_open_connection(s, &s->admin.db, err, errlen)) != 0 ||
 	    (rc = migrate(s->admin.db, err, errlen)) != 0)
 		goto fail;
 	if (loop != NULL && (rc = sqlite_writer_start(s, loop, err, errlen)) != 0)
+		goto fail;
+	*out = &s->base;
+	return 0;
+fail:
+	sqlite_close(&s->base);
+	return rc;
+}
+
+/* The console's reader: the same file, opened read-only (query_only as
+ * well, so even a statement that would write is refused by SQLite), no
+ * migration (the store that owns the file did it) and no writer thread. */
+static int sqlite_open_reader(struct store *st, struct store **out, char *err,
+			      size_t errlen)
+{
+	struct sqlite_store *owner = sqlite_impl(st);
+	const char *path = owner->path;
+	char pragmas[128];
+	int rc;
+	if (path[0] == '\0' || path[0] == ':' || strncmp(path, "file:", 5) == 0) {
+		snprintf(err, errlen, "store %s is not a file a second connection "
+			 "can share", path[0] ? path : "(temporary)");
+		return -ENOTSUP;
+	}
+	struct store_options ro = owner->opts;
+	/* Reads only: no alerts raised, nothing queued for forwarding. */
+	ro.alert_fn = NULL;
+	ro.nforward_dests = 0;
+	struct sqlite_store *s = store_new(&ro, path);
+	if (s == NULL)
+		return -ENOMEM;
+	rc = sqlite3_open_v2(s->path, &s->admin.db,
+			     SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "cannot open database %s to read: %s",
+			 s->path, s->admin.db ? sqlite3_errmsg(s->admin.db)
+					      : sqlite3_errstr(rc));
+		rc = -EIO;
+		goto fail;
+	}
+	/* A reader that waits at all waits only for a checkpoint's brief
+	 * WAL-index lock, never for a writer's transaction. */
+	sqlite3_busy_timeout(s->admin.db, 10000);
+	if (sqlite_collation_register(s->admin.db) != 0) {
+		snprintf(err, errlen, "database %s: cannot add the vi collation",
+			 s->path);
+		rc = -EIO;
+		goto fail;
+	}
+	snprintf(pragmas, sizeof(pragmas),
+		 "PRAGMA query_only=ON; PRAGMA cache_size=-%lld;",
+		 s->opts.cache_bytes / 1024 > 0 ? s->opts.cache_bytes / 1024
+						 : 2048);
+	if ((rc = sqlite_exec(s->admin.db, pragmas, err, errlen)) != 0)
 		goto fail;
 	*out = &s->base;
 	return 0;
@@ -401,6 +470,7 @@ const struct store_backend store_sqlite_backend = {
 	.scheme = "sqlite",
 	.open = sqlite_open,
 	.close = sqlite_close,
+	.open_reader = sqlite_open_reader,
 	.submit = sqlite_submit,
 	.backlog = sqlite_backlog,
 	.school_add = sqlite_school_add,
@@ -432,6 +502,8 @@ const struct store_backend store_sqlite_backend = {
 	.dead_letter_add = sqlite_dead_letter_add,
 	.dead_letter_list = sqlite_dead_letter_list,
 	.dead_letter_count = sqlite_dead_letter_count,
+	.forward_status_scoped = sqlite_forward_status_scoped,
+	.dead_letter_list_scoped = sqlite_dead_letter_list_scoped,
 	.school_list_scoped = sqlite_school_list_scoped,
 	.school_get_scoped = sqlite_school_get_scoped,
 	.agent_list_scoped = sqlite_agent_list_scoped,

@@ -31,6 +31,7 @@ struct sqlite_store;
 enum sq_id {
 	/* transactions */
 	SQ_BEGIN,
+	SQ_BEGIN_READ,
 	SQ_COMMIT,
 	SQ_ROLLBACK,
 	/* the writer */
@@ -86,6 +87,9 @@ enum sq_id {
 	SQ_ALERT_LIST_SCOPED,
 	SQ_ALERT_IN_SCOPE,
 	SQ_ALERT_OPEN_COUNTS_SCOPED,
+	SQ_FORWARD_STATUS_SCOPED,
+	SQ_DEAD_LETTER_LIST_SCOPED,
+	SQ_FORWARD_DELIVERED_SCOPED,
 	/* the console: accounts, sessions, tokens, audit */
 	SQ_USER_ADD,
 	SQ_USER_UPDATE,
@@ -272,6 +276,12 @@ int sqlite_open_connection(struct sqlite_store *s, sqlite3 **out, char *err,
 EW_MUST_CHECK
 int sqlite_exec(sqlite3 *db, const char *sql, char *err, size_t errlen);
 
+/* the "vi" collation (store_sqlite_collate.c): Vietnamese dictionary
+ * order, registered on every connection; 0 or -EIO. */
+int sqlite_collate_vi(void *arg, int na, const void *a, int nb, const void *b);
+EW_MUST_CHECK
+int sqlite_collation_register(sqlite3 *db);
+
 /* writer (store_sqlite_writer.c) */
 EW_MUST_CHECK
 int sqlite_writer_start(struct sqlite_store *s, uv_loop_t *loop, char *err,
@@ -405,6 +415,13 @@ int sqlite_alert_list_scoped(struct store *st, const struct store_scope *sc,
 int sqlite_alert_open_counts_scoped(struct store *st,
 				    const struct store_scope *sc,
 				    long long by_sev[3]);
+int sqlite_forward_status_scoped(struct store *st,
+				 const struct store_scope *sc, const char *dest,
+				 struct store_forward_status *out);
+int sqlite_dead_letter_list_scoped(
+	struct store *st, const struct store_scope *sc, const char *dest,
+	int limit, void (*cb)(void *, const struct store_dead_letter *),
+	void *arg);
 int sqlite_alert_set_state_scoped(struct store *st,
 				  const struct store_scope *sc, uint64_t id,
 				  const char *state, const char *who);

@@ -763,6 +763,74 @@ int sqlite_alert_open_counts_scoped(struct store *st,
 	return rc != 0 ? rc : done.rows > 0 ? 0 : -EIO;
 }
 
+static int forward_figures(void *arg, sqlite3_stmt *q)
+{
+	struct store_forward_status *o = arg;
+	o->pending = sqlite3_column_int64(q, 0);
+	o->oldest_pending_us = sqlite3_column_int64(q, 1);
+	o->dead_letters = sqlite3_column_int64(q, 2);
+	return 1;
+}
+
+static int forward_delivered(void *arg, sqlite3_stmt *q)
+{
+	struct store_forward_status *o = arg;
+	o->last_delivered = (uint64_t)sqlite3_column_int64(q, 0);
+	o->last_delivered_us = sqlite3_column_int64(q, 1);
+	return 1;
+}
+
+static int forward_last_error(void *arg, sqlite3_stmt *q)
+{
+	struct store_forward_status *o = arg;
+	o->last_error_status = sqlite3_column_int(q, 3);
+	sq_copy_text(o->last_error, sizeof(o->last_error), q, 4);
+	o->last_error_us = sqlite3_column_int64(q, 5);
+	return 1;
+}
+
+int sqlite_forward_status_scoped(struct store *st,
+				 const struct store_scope *sc, const char *dest,
+				 struct store_forward_status *out)
+{
+	struct sqlite_store *s = sqlite_impl(st);
+	struct sq_done done;
+	struct sq_hold h;
+	int rc;
+	memset(out, 0, sizeof(*out));
+	/* One read transaction: the three figures agree with each other. */
+	SQ_ENTER(s, &h);
+	rc = sq_run(&s->admin, SQ_BEGIN_READ, SQ_NO_ARGS, NULL, NULL, NULL);
+	if (rc == 0)
+		rc = sq_run(&s->admin, SQ_FORWARD_STATUS_SCOPED,
+			    SQ_ARGS(SCOPE_ARGS(sc), SQ_TEXT(dest)),
+			    forward_figures, out, &done);
+	if (rc == 0 && done.rows == 0)
+		rc = -EIO;
+	if (rc == 0)
+		rc = sq_run(&s->admin, SQ_FORWARD_DELIVERED_SCOPED,
+			    SQ_ARGS(SCOPE_ARGS(sc), SQ_TEXT(dest)),
+			    forward_delivered, out, NULL);
+	if (rc == 0)
+		rc = sq_run(&s->admin, SQ_DEAD_LETTER_LIST_SCOPED,
+			    SQ_ARGS(SCOPE_ARGS(sc), SQ_TEXT(dest), SQ_INT(1)),
+			    forward_last_error, out, NULL);
+	rc = sq_admin_end(s, rc);
+	sq_admin_leave(s, &h);
+	return rc;
+}
+
+int sqlite_dead_letter_list_scoped(
+	struct store *st, const struct store_scope *sc, const char *dest,
+	int limit, void (*cb)(void *, const struct store_dead_letter *),
+	void *arg)
+{
+	struct dead_letter_cb c = {cb, arg};
+	return ADMIN_RUN(sqlite_impl(st), SQ_DEAD_LETTER_LIST_SCOPED,
+			 SQ_ARGS(SCOPE_ARGS(sc), SQ_TEXT(dest), SQ_INT(limit)),
+			 dead_letter_row, &c, NULL);
+}
+
 int sqlite_alert_set_state_scoped(struct store *st,
 				  const struct store_scope *sc, uint64_t id,
 				  const char *state, const char *who)

@@ -50,6 +50,9 @@ static const struct {
 	const char *sql;
 } table[SQ_COUNT] = {
 	[SQ_BEGIN] = {"begin", "BEGIN IMMEDIATE"},
+	/* A read snapshot: several SELECTs that see the same commit, and
+	 * the one BEGIN a read-only connection may run. */
+	[SQ_BEGIN_READ] = {"begin_read", "BEGIN DEFERRED"},
 	[SQ_COMMIT] = {"commit", "COMMIT"},
 	[SQ_ROLLBACK] = {"rollback", "ROLLBACK"},
 
@@ -204,7 +207,7 @@ static const struct {
 	 * store_scope_kind), ?2 its value; see SCOPE_OF. */
 	[SQ_SCHOOL_LIST_SCOPED] = {"school_list_scoped",
 		SCHOOL_SELECT " WHERE " SCOPE_OF("s.commune", "s.code")
-		" ORDER BY s.commune, s.code"},
+		" ORDER BY s.commune COLLATE vi, s.name COLLATE vi, s.code"},
 	[SQ_SCHOOL_GET_SCOPED] = {"school_get_scoped",
 		SCHOOL_SELECT " WHERE " SCOPE_OF("s.commune", "s.code")
 		" AND s.code = ?3"},
@@ -228,6 +231,43 @@ static const struct {
 		" ON c.code = a.school WHERE "
 		SCOPE_OF("c.commune", "a.school") " AND a.id = ?3"},
 
+	/* The SOC page: ?3 is the destination. One row of figures; each
+	 * subquery walks dest's part of the queue (its primary key) or
+	 * its dead letters (dead_letters_dest) and joins the alert's school
+	 * for the scope. */
+	[SQ_FORWARD_STATUS_SCOPED] = {"forward_status_scoped",
+		"SELECT (SELECT count(*) FROM forward_queue q"
+		"  JOIN alerts a ON a.id = q.alert"
+		"  LEFT JOIN schools c ON c.code = a.school"
+		"  WHERE q.dest = ?3 AND " SCOPE_OF("c.commune", "a.school") "),"
+		" (SELECT coalesce(min(a.first), 0) FROM forward_queue q"
+		"  JOIN alerts a ON a.id = q.alert"
+		"  LEFT JOIN schools c ON c.code = a.school"
+		"  WHERE q.dest = ?3 AND " SCOPE_OF("c.commune", "a.school") "),"
+		" (SELECT count(*) FROM dead_letters d"
+		"  LEFT JOIN alerts a ON a.id = d.alert"
+		"  LEFT JOIN schools c ON c.code = a.school"
+		"  WHERE d.dest = ?3 AND (?1 = 0 OR " SCOPE_OF("c.commune", "a.school") "))"},
+	/* Everything below dest's oldest waiting alert has left the queue
+	 * (forward_done takes alerts off in id order): the newest of those
+	 * in scope, without a dead letter, was delivered. */
+	[SQ_FORWARD_DELIVERED_SCOPED] = {"forward_delivered_scoped",
+		"SELECT a.id, a.last FROM alerts a"
+		" LEFT JOIN schools c ON c.code = a.school"
+		" WHERE " SCOPE_OF("c.commune", "a.school")
+		" AND a.id < coalesce((SELECT min(alert) FROM forward_queue"
+		"  WHERE dest = ?3), 9223372036854775807)"
+		" AND NOT EXISTS (SELECT 1 FROM dead_letters d"
+		"  WHERE d.dest = ?3 AND d.alert = a.id)"
+		" ORDER BY a.id DESC LIMIT 1"},
+	[SQ_DEAD_LETTER_LIST_SCOPED] = {"dead_letter_list_scoped",
+		"SELECT d.id, d.dest, d.alert, d.status,"
+		" d.reason, d.at, coalesce(a.rule, ''),"
+		" coalesce(a.agent, '') FROM dead_letters d"
+		" LEFT JOIN alerts a ON a.id = d.alert"
+		" LEFT JOIN schools c ON c.code = a.school"
+		" WHERE d.dest = ?3 AND (?1 = 0 OR " SCOPE_OF("c.commune", "a.school") ")"
+		" ORDER BY d.id DESC LIMIT ?4"},
 	/* Grouped by school on the alerts_open_school index first, so the
 	 * scope's join to schools is one lookup per school, not per alert. */
 	[SQ_ALERT_OPEN_COUNTS_SCOPED] = {"alert_open_counts_scoped",

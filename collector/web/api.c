@@ -94,14 +94,14 @@ void api_schools(struct web_ctx *ctx)
 {
 	struct rows r = {ctx, 0, 0};
 	list_open(ctx);
-	store_school_list_scoped(ctx->store, &ctx->user->scope, school_item, &r);
+	store_school_list_scoped(ctx->reader, &ctx->user->scope, school_item, &r);
 	list_close(ctx, false, 0);
 }
 
 void api_school(struct web_ctx *ctx)
 {
 	struct store_school s;
-	if (store_school_get_scoped(ctx->store, &ctx->user->scope,
+	if (store_school_get_scoped(ctx->reader, &ctx->user->scope,
 				    ctx->params[0], &s) != 0) {
 		web_problem(ctx, 404, "Not Found", "no such school");
 		return;
@@ -145,13 +145,13 @@ void api_school_pcs(struct web_ctx *ctx)
 {
 	struct store_school s;
 	struct agent_rows r = {ctx, 0};
-	if (store_school_get_scoped(ctx->store, &ctx->user->scope,
+	if (store_school_get_scoped(ctx->reader, &ctx->user->scope,
 				    ctx->params[0], &s) != 0) {
 		web_problem(ctx, 404, "Not Found", "no such school");
 		return;
 	}
 	list_open(ctx);
-	store_agent_list_scoped(ctx->store, &ctx->user->scope, s.code,
+	store_agent_list_scoped(ctx->reader, &ctx->user->scope, s.code,
 				agent_item, &r);
 	list_close(ctx, false, 0);
 }
@@ -159,7 +159,7 @@ void api_school_pcs(struct web_ctx *ctx)
 void api_pc(struct web_ctx *ctx)
 {
 	struct store_agent a;
-	if (store_agent_get_scoped(ctx->store, &ctx->user->scope,
+	if (store_agent_get_scoped(ctx->reader, &ctx->user->scope,
 				   ctx->params[0], &a) != 0) {
 		web_problem(ctx, 404, "Not Found", "no such PC");
 		return;
@@ -177,17 +177,10 @@ static void alert_item(void *arg, const struct store_alert *a)
 	timeutil_format_us(a->first_us, first, sizeof(first));
 	timeutil_format_us(a->last_us, last, sizeof(last));
 	dynbuf_addf(b, "%s{\"id\":%" PRIu64, r->n++ ? "," : "", a->id);
-	const char *texts[][2] = {
-		{"rule", a->rule},	   {"title", a->title},
-		{"category", a->category}, {"kind", a->kind},
-		{"agent", a->agent},	   {"hostname", a->hostname},
-		{"school", a->school},	   {"commune", a->commune},
-		{"state", a->state},	   {"ack_by", a->ack_by},
-		{"resolved_by", a->resolved_by}, {"first", first},
-		{"last", last},		   {"file_path", a->file_path},
-	};
-	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
-		field(b, texts[i][0], texts[i][1], false);
+	struct store_field texts[STORE_ALERT_TEXT_FIELDS];
+	size_t n = store_alert_text_fields(a, first, last, texts);
+	for (size_t i = 0; i < n; i++)
+		field(b, texts[i].name, texts[i].value, false);
 	dynbuf_addf(b, ",\"severity\":%d,\"drill\":%s,\"count\":%lld}",
 		    a->severity, a->drill ? "true" : "false", a->count);
 	r->last_id = a->id;
@@ -248,7 +241,7 @@ void api_alerts(struct web_ctx *ctx)
 	if (list_params(ctx, state, school, &cursor, &limit) != 0)
 		return;
 	list_open(ctx);
-	store_alert_list_scoped(ctx->store, &ctx->user->scope,
+	store_alert_list_scoped(ctx->reader, &ctx->user->scope,
 				state[0] ? state : NULL,
 				school[0] ? school : NULL, cursor, limit,
 				alert_item, &r);
@@ -333,7 +326,7 @@ void api_audit(struct web_ctx *ctx)
 	if (list_params(ctx, state, school, &cursor, &limit) != 0)
 		return;
 	list_open(ctx);
-	store_audit_list(ctx->store, cursor, limit, audit_item, &r);
+	store_audit_list(ctx->reader, cursor, limit, audit_item, &r);
 	if (r.n == limit)
 		dynbuf_addf(&ctx->res->body, "],\"next_cursor\":\"%" PRIu64 "\"}\n",
 			    r.last_id);
@@ -426,33 +419,43 @@ static bool scores_allowed(struct web_ctx *ctx, const char *scope,
 		       (sc->kind == STORE_SCOPE_COMMUNE &&
 			strcmp(sc->value, key) == 0);
 	if (strcmp(scope, "school") == 0)
-		return store_school_get_scoped(ctx->store, sc, key, &s) == 0;
+		return store_school_get_scoped(ctx->reader, sc, key, &s) == 0;
 	return false;
 }
 
-void web_live_stamp(struct web_ctx *ctx, char *out, size_t cap)
+int web_live_stamp(struct web_ctx *ctx, char *out, size_t cap)
 {
 	struct newest n = {0};
 	const struct store_scope *sc = &ctx->user->scope;
 	const char *scope = sc->kind == STORE_SCOPE_PROVINCE  ? "province"
 			    : sc->kind == STORE_SCOPE_COMMUNE ? "commune"
 							      : "school";
-	store_alert_list_scoped(ctx->store, sc, NULL, NULL, 0, 1, newest_alert,
-				&n);
-	/* TODO(console): an unreadable store leaves n's zeros, as the
-	 * unchecked scoped call above does; the tag is then only weaker. */
-	EW_IGNORE(store_snapshot_list(ctx->store, scope,
-				      sc->kind == STORE_SCOPE_PROVINCE ? ""
-								       : sc->value,
-				      1, newest_snapshot, &n));
+	int rc = store_alert_list_scoped(ctx->reader, sc, NULL, NULL, 0, 1,
+					 newest_alert, &n);
+	if (rc == 0)
+		rc = store_snapshot_list(ctx->reader, scope,
+					 sc->kind == STORE_SCOPE_PROVINCE
+						 ? ""
+						 : sc->value,
+					 1, newest_snapshot, &n);
+	/* A stamp from half a read would look like a change, or hide one. */
+	if (rc != 0) {
+		out[0] = '\0';
+		return rc;
+	}
 	snprintf(out, cap, "%" PRIu64 "-%lld-%s-%.1f", n.id,
 		 (long long)n.last_us, n.day, n.score);
+	return 0;
 }
 
 void api_live(struct web_ctx *ctx)
 {
 	char stamp[96];
-	web_live_stamp(ctx, stamp, sizeof(stamp));
+	if (web_live_stamp(ctx, stamp, sizeof(stamp)) != 0) {
+		web_problem(ctx, 500, "Internal Server Error",
+			    "the store cannot be read now; try again");
+		return;
+	}
 	object_open(ctx);
 	field(&ctx->res->body, "stamp", stamp, true);
 	object_close(ctx);
@@ -501,9 +504,12 @@ void api_scores(struct web_ctx *ctx)
 	}
 	struct snap_rows r = {&ctx->res->body, 0};
 	list_open(ctx);
-	/* TODO(console): an unreadable store answers an empty list, as the
-	 * scoped listings beside it do; it should be a 500. */
-	EW_IGNORE(store_snapshot_list(ctx->store, scope, key, (int)limit,
-				      snap_item, &r));
+	if (store_snapshot_list(ctx->reader, scope, key, (int)limit, snap_item,
+				&r) != 0) {
+		/* Half a series would draw a wrong trend: none, and why. */
+		web_problem(ctx, 500, "Internal Server Error",
+			    "the score history cannot be read now; try again");
+		return;
+	}
 	list_close(ctx, false, 0);
 }

@@ -134,6 +134,21 @@ int web_password_new(char *out, size_t cap)
 
 static const char b32[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
+bool web_user_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+	if (n == 0 || n > STORE_USER_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		      c == '-' || c == '@'))
+			return false;
+	}
+	return true;
+}
+
 int web_totp_secret_new(char *out, size_t cap)
 {
 	return random_text(b32, 32, out, cap);

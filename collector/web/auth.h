@@ -52,6 +52,10 @@ int auth_session_parse(const char *hex, unsigned char raw[32],
 		       unsigned char hash[32]);
 /* The CSRF token of a session: HMAC-SHA256(session id, "csrf"), hex. */
 void auth_csrf_token(const unsigned char raw[32], char out[65]);
+/* Failed logins in a row that lock an account until an admin clears it
+ * (a wrong password on the TOTP enrolment form counts as one). */
+#define AUTH_MAX_FAILED 5
+
 /* Constant-time comparison of a presented token with the expected one. */
 bool auth_csrf_ok(const unsigned char raw[32], const char *presented);
 

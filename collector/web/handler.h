@@ -30,7 +30,9 @@ struct web_response {
 struct web_ctx {
 	const struct web_request *req;
 	struct web_response *res;
-	struct store *store;
+	struct store *store;  /* writes: sessions, audit, acks */
+	struct store *reader; /* reads: a read-only connection of the
+				 console's own (store when there is none) */
 	const struct web_options *opts;
 	char params[ROUTE_MAX_PARAMS][ROUTE_PARAM_MAX + 1];
 	size_t nparams;

@@ -78,3 +78,24 @@ void html_emit(struct dynbuf *b, const char *tmpl, ...)
 	}
 	va_end(ap);
 }
+
+/* A query value percent-encoded (RFC 3986 unreserved bytes kept), so a
+ * commune's name with spaces, diacritics or '&' stays one value. */
+void html_url_encode(const char *s, char *out, size_t cap)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = 0;
+	for (; *s && n + 4 <= cap; s++) {
+		unsigned char c = (unsigned char)*s;
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+		    c == '_' || c == '~') {
+			out[n++] = (char)c;
+		} else {
+			out[n++] = '%';
+			out[n++] = hex[c >> 4];
+			out[n++] = hex[c & 15];
+		}
+	}
+	out[n] = '\0';
+}

@@ -16,4 +16,8 @@ void html_emit(struct dynbuf *b, const char *tmpl, ...);
 /* Appends s escaped. Invalid UTF-8 becomes U+FFFD. */
 void html_escape(struct dynbuf *b, const char *s);
 
+/* s percent-encoded for a URL's query value into out (cut at cap). The
+ * result still goes through html_emit's %s into an attribute. */
+void html_url_encode(const char *s, char *out, size_t cap);
+
 #endif

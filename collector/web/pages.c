@@ -14,9 +14,11 @@
 
 /* Idle and absolute session lifetimes. */
 #define SESSION_IDLE_US (30LL * 60 * 1000000)
+/* A session's last use is written at most once a minute: a write waits
+ * for the ingest writer's transaction, and a page read must not. The
+ * idle timeout is thirty minutes, so a minute's slack does not matter. */
+#define SESSION_TOUCH_US (60LL * 1000000)
 #define SESSION_MAX_US (12LL * 3600 * 1000000)
-/* Failed logins in a row that lock an account until an admin clears it. */
-#define LOGIN_MAX_FAILED 5
 #define COOKIE "__Host-ew_session"
 
 /* Route flags beside the AUTH_* permission bits (auth.h). */
@@ -43,12 +45,18 @@ static const struct route routes[] = {
 	{"GET", "/schools.csv", AUTH_READ, H(view_schools_csv)},
 	{"GET", "/schools/{}", AUTH_READ, H(view_school)},
 	{"GET", "/pcs/{}", AUTH_READ, H(view_pc)},
+	{"GET", "/commune", AUTH_READ, H(view_commune)},
+	{"GET", "/soc", AUTH_SOC, H(view_soc_feed)},
 	{"GET", "/alerts", AUTH_ALERTS, H(view_alerts)},
 	{"GET", "/alerts.csv", AUTH_ALERTS, H(view_alerts_csv)},
 	{"POST", "/alerts/bulk", AUTH_ACT | R_CHANGE, H(view_alerts_bulk)},
 	{"POST", "/alerts/{}/ack", AUTH_ACT | R_CHANGE, H(view_alert_ack)},
 	{"POST", "/alerts/{}/resolve", AUTH_ACT | R_CHANGE, H(view_alert_resolve)},
 	{"GET", "/admin/users", AUTH_ADMIN, H(view_users)},
+	{"POST", "/admin/users", AUTH_ADMIN | R_CHANGE, H(view_user_add)},
+	{"POST", "/admin/users/{}", AUTH_ADMIN | R_CHANGE, H(view_user_change)},
+	{"GET", "/account/totp", 0, H(view_totp)},
+	{"POST", "/account/totp", R_CHANGE, H(view_totp_enrol)},
 	{"GET", "/admin/tokens", AUTH_ADMIN, H(view_tokens)},
 	{"POST", "/admin/tokens", AUTH_ADMIN | R_CHANGE, H(view_token_new)},
 	{"GET", "/admin/audit", AUTH_AUDIT, H(view_audit)},
@@ -138,7 +146,7 @@ void web_set_session_cookie(struct web_ctx *ctx, const char *hex)
 static bool load_user(struct web_ctx *ctx, const char *name,
 		      struct auth_user *user)
 {
-	if (store_user_get(ctx->store, name, &user->u) != 0)
+	if (store_user_get(ctx->reader, name, &user->u) != 0)
 		return false;
 	user->role = auth_role_find(user->u.role);
 	if (user->role == NULL || user->u.disabled || user->u.locked)
@@ -164,7 +172,7 @@ static int authenticate(struct web_ctx *ctx, struct auth_user *user, bool api)
 		memcpy(hex, authz + 7, alen - 7);
 		hex[alen - 7] = '\0';
 		if (auth_api_token_parse(hex, hash) != 0 ||
-		    store_api_token_user(ctx->store, hash, name) != 0 ||
+		    store_api_token_user(ctx->reader, hash, name) != 0 ||
 		    !load_user(ctx, name, user))
 			return -EACCES;
 		user->by_token = true;
@@ -174,7 +182,7 @@ static int authenticate(struct web_ctx *ctx, struct auth_user *user, bool api)
 	int64_t created, last;
 	if (route_cookie(ctx->req, COOKIE, hex, sizeof(hex)) != 0 ||
 	    auth_session_parse(hex, user->session_raw, user->session_hash) != 0 ||
-	    store_session_get(ctx->store, user->session_hash, name, &created,
+	    store_session_get(ctx->reader, user->session_hash, name, &created,
 			      &last) != 0)
 		return -EACCES;
 	if (ctx->now_us - last > SESSION_IDLE_US ||
@@ -184,7 +192,9 @@ static int authenticate(struct web_ctx *ctx, struct auth_user *user, bool api)
 	}
 	if (!load_user(ctx, name, user))
 		return -EACCES;
-	store_session_touch(ctx->store, user->session_hash, ctx->now_us);
+	if (ctx->now_us - last >= SESSION_TOUCH_US)
+		store_session_touch(ctx->store, user->session_hash,
+				    ctx->now_us);
 	auth_csrf_token(user->session_raw, ctx->csrf);
 	ctx->user = user;
 	return 0;
@@ -348,7 +358,7 @@ void view_login_post(struct web_ctx *ctx)
 		auth_address_failed(req->peer, now_s);
 		if (known)
 			store_user_login_failed(ctx->store, name,
-						LOGIN_MAX_FAILED, &locked);
+						AUTH_MAX_FAILED, &locked);
 		web_audit(ctx, locked ? "login.lockout" : "login.failed",
 			  known ? name : "-", known ? "" : "unknown user");
 		view_login_page(ctx, 401, locked ? "locked" : "bad_login");

@@ -49,7 +49,7 @@ static int reports_scope_held(struct web_ctx *ctx,
 	if (sc->kind == STORE_SCOPE_PROVINCE)
 		return 0;
 	if (rs->kind == SCOPE_SCHOOL)
-		return store_school_get_scoped(ctx->store, sc, rs->key, &s) == 0
+		return store_school_get_scoped(ctx->reader, sc, rs->key, &s) == 0
 			       ? 0
 			       : -ENOENT;
 	if (rs->kind == SCOPE_COMMUNE && sc->kind == STORE_SCOPE_COMMUNE &&
@@ -117,7 +117,7 @@ static int reports_get(struct web_ctx *ctx, struct one_report *o)
 	unsigned long long id = strtoull(ctx->params[0], &end, 10);
 	if (*end != '\0' || id == 0 || id > INT64_MAX)
 		return -ENOENT;
-	if (store_report_list_scoped(ctx->store, &ctx->user->scope, id, one_row,
+	if (store_report_list_scoped(ctx->reader, &ctx->user->scope, id, one_row,
 				     o) != 0 ||
 	    !o->found) {
 		one_free(o);
@@ -225,7 +225,7 @@ void view_reports(struct web_ctx *ctx)
 		  "<th>%s</th><th>%s</th><th>%s</th></tr>",
 		  M("report_period"), M("report_scope"), M("report_version"),
 		  M("status"), M("report_due"), M("time"));
-	if (store_report_list_scoped(ctx->store, &ctx->user->scope, 0, list_row,
+	if (store_report_list_scoped(ctx->reader, &ctx->user->scope, 0, list_row,
 				     &l) != 0) {
 		view_error(ctx, 500, "server_error");
 		return;
@@ -423,7 +423,7 @@ void api_reports(struct web_ctx *ctx)
 	ctx->res->status = 200;
 	ctx->res->content_type = "application/json";
 	dynbuf_add_str(&ctx->res->body, "{\"items\":[");
-	if (store_report_list_scoped(ctx->store, &ctx->user->scope, 0, list_row,
+	if (store_report_list_scoped(ctx->reader, &ctx->user->scope, 0, list_row,
 				     &l) != 0) {
 		web_problem(ctx, 500, "Internal Server Error",
 			    "cannot read the reports");

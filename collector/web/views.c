@@ -64,7 +64,10 @@ void view_static(struct web_ctx *ctx)
 static void live_marker(struct web_ctx *ctx)
 {
 	char stamp[96];
-	web_live_stamp(ctx, stamp, sizeof(stamp));
+	/* Without a stamp the page is served without live updates, rather
+	 * than reloading on a stamp that only says the store failed. */
+	if (web_live_stamp(ctx, stamp, sizeof(stamp)) != 0)
+		return;
 	html_emit(&ctx->res->body, "<div id=\"live\" data-stamp=\"%s\"></div>", stamp);
 }
 
@@ -107,6 +110,9 @@ static void page_start(struct web_ctx *ctx, int status, const char *title)
 			html_emit(b, "<a href=\"/alerts\">%s</a>", M("alerts"));
 		if (p & AUTH_READ)
 			html_emit(b, "<a href=\"/reports\">%s</a>", M("reports"));
+		if (p & AUTH_SOC)
+			html_emit(b, "<a href=\"/soc\">%s</a>", M("soc_feed"));
+		html_emit(b, "<a href=\"/account/totp\">TOTP</a>");
 		if (p & AUTH_ADMIN)
 			html_emit(b, "<a href=\"/admin/users\">%s</a>"
 				  "<a href=\"/admin/tokens\">%s</a>",
@@ -224,17 +230,40 @@ static void school_row(void *arg, const struct store_school *s)
 		csv_field(b, num[2], true);
 		return;
 	}
+	char commune[3 * STORE_NAME_MAX + 1];
+	html_url_encode(s->commune, commune, sizeof(commune));
 	html_emit(b, "<tr><td><a href=\"/schools/%s\">%s</a></td><td>%s</td>"
-		  "<td>%s</td><td>%d</td><td>%d / %d</td></tr>",
-		  s->code, s->code, s->name, s->commune, s->level,
+		  "<td><a href=\"/commune?name=%s\">%s</a></td><td>%d</td>"
+		  "<td>%d / %d</td></tr>",
+		  s->code, s->code, s->name, commune, s->commune, s->level,
 		  s->enrolled_pcs, s->expected_pcs);
+}
+
+void web_alert_counts(struct web_ctx *ctx, const struct store_scope *sc)
+{
+	struct dynbuf *b = &ctx->res->body;
+	long long by_sev[3] = {0, 0, 0};
+	/* Counted in SQL over the whole scope: a province has far more
+	 * open alerts than a page could walk. */
+	if (store_alert_open_counts_scoped(ctx->reader, sc, by_sev) != 0) {
+		/* Not zeros, which would read as "all clear". */
+		ctx->res->status = 503;
+		html_emit(b, "<h2>%s</h2><p>%s</p>", M("open_alerts"),
+			  M("counts_unavailable"));
+		return;
+	}
+	html_emit(b, "<h2>%s</h2><table id=\"alert-counts\"><tr><th>%s</th>"
+		  "<th>7–10</th><th>4–6</th><th>0–3</th></tr><tr><td>"
+		  "<a href=\"/alerts\">%s</a></td><td class=\"sev-high\">%lld"
+		  "</td><td>%lld</td><td>%lld</td></tr></table>",
+		  M("open_alerts"), M("severity"), M("alerts"),
+		  by_sev[2], by_sev[1], by_sev[0]);
 }
 
 void view_overview(struct web_ctx *ctx)
 {
 	struct dynbuf *b = &ctx->res->body;
 	struct school_rows r = {ctx, 0, false};
-	long long by_sev[3] = {0, 0, 0};
 	page_start(ctx, 200, M("overview"));
 	live_marker(ctx);
 	if (ctx->user->scope.kind == STORE_SCOPE_PROVINCE)
@@ -243,28 +272,13 @@ void view_overview(struct web_ctx *ctx)
 		chart(ctx, ctx->user->scope.kind == STORE_SCOPE_COMMUNE ? "commune"
 									: "school",
 		      ctx->user->scope.value);
-	/* Counted in SQL over the whole scope: a province has far more
-	 * open alerts than a page could walk. */
-	if (store_alert_open_counts_scoped(ctx->store, &ctx->user->scope,
-					   by_sev) != 0) {
-		/* Not zeros, which would read as "all clear". */
-		ctx->res->status = 503;
-		html_emit(b, "<h2>%s</h2><p>%s</p>", M("open_alerts"),
-			  M("counts_unavailable"));
-	} else {
-		html_emit(b, "<h2>%s</h2><table id=\"alert-counts\"><tr><th>%s</th>"
-			  "<th>7–10</th><th>4–6</th><th>0–3</th></tr><tr><td>"
-			  "<a href=\"/alerts\">%s</a></td><td class=\"sev-high\">%lld"
-			  "</td><td>%lld</td><td>%lld</td></tr></table>",
-			  M("open_alerts"), M("severity"), M("alerts"),
-			  by_sev[2], by_sev[1], by_sev[0]);
-	}
+	web_alert_counts(ctx, &ctx->user->scope);
 	html_emit(b, "<h2>%s</h2><p><a href=\"/schools.csv\">%s</a></p>"
 		  "<table id=\"schools\"><tr><th>%s</th><th>%s</th><th>%s</th>"
 		  "<th>%s</th><th>%s</th></tr>",
 		  M("schools"), M("csv"), M("code"), M("name"), M("commune"),
 		  M("level"), M("pcs"));
-	store_school_list_scoped(ctx->store, &ctx->user->scope, school_row, &r);
+	store_school_list_scoped(ctx->reader, &ctx->user->scope, school_row, &r);
 	html_emit(b, "</table>");
 	if (r.n == 0)
 		html_emit(b, "<p>%s</p>", M("no_rows"));
@@ -277,7 +291,7 @@ void view_schools_csv(struct web_ctx *ctx)
 	csv_start(ctx, "schools.csv");
 	dynbuf_add_str(&ctx->res->body,
 		       "code,name,commune,level,enrolled_pcs,expected_pcs\r\n");
-	store_school_list_scoped(ctx->store, &ctx->user->scope, school_row, &r);
+	store_school_list_scoped(ctx->reader, &ctx->user->scope, school_row, &r);
 }
 
 static void pc_row(void *arg, const struct store_agent *a)
@@ -308,7 +322,7 @@ void view_school(struct web_ctx *ctx)
 	struct store_school s;
 	struct dynbuf *b = &ctx->res->body;
 	struct school_rows r = {ctx, 0, false};
-	if (store_school_get_scoped(ctx->store, &ctx->user->scope,
+	if (store_school_get_scoped(ctx->reader, &ctx->user->scope,
 				    ctx->params[0], &s) != 0) {
 		view_error(ctx, 404, "not_found");
 		return;
@@ -320,47 +334,14 @@ void view_school(struct web_ctx *ctx)
 	chart(ctx, "school", s.code);
 	html_emit(b, "<table id=\"pcs\"><tr><th>%s</th><th>%s</th><th>%s</th></tr>",
 		  M("hostname"), M("last_seen"), M("status"));
-	store_agent_list_scoped(ctx->store, &ctx->user->scope, s.code, pc_row, &r);
+	store_agent_list_scoped(ctx->reader, &ctx->user->scope, s.code, pc_row, &r);
 	html_emit(b, "</table>");
 	if (r.n == 0)
 		html_emit(b, "<p>%s</p>", M("no_rows"));
 	page_end(ctx);
 }
 
-static void event_row(void *arg, const struct store_event_row *e)
-{
-	struct web_ctx *ctx = arg;
-	char at[32];
-	i18n_datetime(e->ev.ts, at, sizeof(at));
-	html_emit(&ctx->res->body, "<tr><td>%s</td><td>%s</td><td>%d</td><td>%s</td></tr>",
-		  at, e->ev.kind, e->ev.sev, e->ev.drill ? M("drill") : "");
-}
-
-void view_pc(struct web_ctx *ctx)
-{
-	struct store_agent a;
-	struct dynbuf *b = &ctx->res->body;
-	char seen[32], enrolled[32];
-	if (store_agent_get_scoped(ctx->store, &ctx->user->scope,
-				   ctx->params[0], &a) != 0) {
-		view_error(ctx, 404, "not_found");
-		return;
-	}
-	i18n_datetime(a.last_seen_us, seen, sizeof(seen));
-	i18n_datetime(a.enrolled_us, enrolled, sizeof(enrolled));
-	page_start(ctx, 200, a.hostname);
-	html_emit(b, "<p>%s: <a href=\"/schools/%s\">%s</a> · %s: %s · %s: %s · ID %s</p>",
-		  M("school"), a.school, a.school, M("enrolled"), enrolled,
-		  M("last_seen"), seen, a.id);
-	html_emit(b, "<h2>%s</h2><table id=\"events\"><tr><th>%s</th><th>%s</th>"
-		  "<th>%s</th><th>%s</th></tr>",
-		  M("events"), M("time"), M("kind"), M("severity"), M("drill"));
-	/* TODO(console): an unreadable store shows no events, as the
-	 * scoped listings do; it should say so. */
-	EW_IGNORE(store_recent_events(ctx->store, a.id, 50, event_row, ctx));
-	html_emit(b, "</table>");
-	page_end(ctx);
-}
+/* view_pc: pc_page.c */
 
 /* ---- alerts ---------------------------------------------------------------- */
 
@@ -485,7 +466,7 @@ void view_alerts(struct web_ctx *ctx)
 		  "<th>%s</th><th>%s</th><th>%s</th><th>%s</th><th>%s</th><th>%s</th><th></th></tr>",
 		  M("severity"), M("title"), M("school"), M("hostname"), M("drill"),
 		  M("state"), M("first_seen"), M("count"));
-	store_alert_list_scoped(ctx->store, &ctx->user->scope,
+	store_alert_list_scoped(ctx->reader, &ctx->user->scope,
 				state[0] ? state : NULL, NULL, cursor,
 				PAGE_ROWS, alert_row, &r);
 	html_emit(b, "</table>");
@@ -509,7 +490,7 @@ void view_alerts_csv(struct web_ctx *ctx)
 	csv_start(ctx, "alerts.csv");
 	dynbuf_add_str(&ctx->res->body, "id,severity,title,school,hostname,"
 		       "state,drill,first_seen,count,file_path\r\n");
-	store_alert_list_scoped(ctx->store, &ctx->user->scope,
+	store_alert_list_scoped(ctx->reader, &ctx->user->scope,
 				state[0] ? state : NULL, NULL, cursor, 100000,
 				alert_row, &r);
 }
@@ -599,24 +580,7 @@ void view_alerts_bulk(struct web_ctx *ctx)
 
 /* ---- administration ---------------------------------------------------------- */
 
-static void user_row(void *arg, const struct store_user *u)
-{
-	struct web_ctx *ctx = arg;
-	html_emit(&ctx->res->body, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>",
-		  u->name, u->role, u->scope, u->disabled ? M("disabled") : "",
-		  u->locked ? M("locked") : "", u->totp[0] ? "TOTP" : "");
-}
-
-void view_users(struct web_ctx *ctx)
-{
-	page_start(ctx, 200, M("users"));
-	html_emit(&ctx->res->body, "<table id=\"users\"><tr><th>%s</th><th>%s</th><th>%s</th>"
-		  "<th>%s</th><th></th><th></th></tr>",
-		  M("user"), M("role"), M("scope"), M("status"));
-	store_user_list(ctx->store, user_row, ctx);
-	html_emit(&ctx->res->body, "</table>");
-	page_end(ctx);
-}
+/* view_users: admin_page.c */
 
 static void token_form(struct web_ctx *ctx)
 {
@@ -715,7 +679,7 @@ void view_audit(struct web_ctx *ctx)
 		  "<th>%s</th><th>%s</th><th>%s</th></tr>",
 		  M("csv"), M("time"), M("actor"), M("action"), M("object"),
 		  M("address"), M("detail"));
-	store_audit_list(ctx->store, cursor, PAGE_ROWS, audit_row, &r);
+	store_audit_list(ctx->reader, cursor, PAGE_ROWS, audit_row, &r);
 	html_emit(&ctx->res->body, "</table>");
 	if (r.n == PAGE_ROWS)
 		html_emit(&ctx->res->body, "<p><a rel=\"next\" href=\"/admin/audit?cursor=%lld\">%s</a></p>",
@@ -728,7 +692,7 @@ void view_audit_csv(struct web_ctx *ctx)
 	struct audit_rows r = {ctx, true, 0, 0};
 	csv_start(ctx, "audit.csv");
 	dynbuf_add_str(&ctx->res->body, "time,actor,action,object,address,detail\r\n");
-	store_audit_list(ctx->store, 0, 100000, audit_row, &r);
+	store_audit_list(ctx->reader, 0, 100000, audit_row, &r);
 }
 
 /* For the handlers in their own files (reports.c). */

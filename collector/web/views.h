@@ -26,6 +26,9 @@ void web_json_str(struct dynbuf *b, const char *s);
 
 /* views.c */
 void view_error(struct web_ctx *ctx, int status, const char *key);
+/* The open alerts of scope by severity band, as a table (or a 503 note
+ * when they cannot be counted). */
+void web_alert_counts(struct web_ctx *ctx, const struct store_scope *sc);
 /* The console's page frame (header, navigation) and its end, for
  * handlers in their own files. */
 void web_page_start(struct web_ctx *ctx, int status, const char *title);
@@ -49,6 +52,15 @@ void view_tokens(struct web_ctx *ctx);
 void view_token_new(struct web_ctx *ctx);
 void view_audit(struct web_ctx *ctx);
 void view_audit_csv(struct web_ctx *ctx);
+/* feed_page.c: GET /soc (the forward queues) and GET /commune?name=. */
+void view_soc_feed(struct web_ctx *ctx);
+void view_commune(struct web_ctx *ctx);
+/* admin_page.c: accounts (POST /admin/users, /admin/users/{action}) and
+ * one's own TOTP enrolment (/account/totp). view_users is there too. */
+void view_user_add(struct web_ctx *ctx);
+void view_user_change(struct web_ctx *ctx);
+void view_totp(struct web_ctx *ctx);
+void view_totp_enrol(struct web_ctx *ctx);
 
 /* api.c */
 void api_openapi(struct web_ctx *ctx);
@@ -65,8 +77,9 @@ void api_live(struct web_ctx *ctx);
 void api_scores(struct web_ctx *ctx);
 /* What changes when a new alert or score arrives in the officer's scope:
  * the newest alert's id and time, and the newest snapshot's day and
- * score (api.c). */
-void web_live_stamp(struct web_ctx *ctx, char *out, size_t cap);
+ * score (api.c). 0, or a negative errno when the store cannot be read
+ * (out is then ""). */
+int web_live_stamp(struct web_ctx *ctx, char *out, size_t cap);
 
 /* Shared by views.c and api.c: moves an alert in scope to state, with
  * the audit line; 0, -ENOENT (none in scope), -EALREADY, -EINVAL. */

@@ -29,8 +29,11 @@
 struct web {
 	uv_loop_t *loop;
 	struct store *store;
+	struct store *reader; /* the pages' reads; store when unshareable */
 	struct web_options opts;
-	char listen[64], cert[512], key[512], state_dir[512];
+	char listen[64], cert[512], key[512], state_dir[512], policy_dir[512];
+	char dest_names[WEB_MAX_DESTS][64];
+	const char *dests[WEB_MAX_DESTS];
 	h2o_globalconf_t config;
 	h2o_context_t ctx;
 	h2o_accept_ctx_t accept_ctx;
@@ -299,7 +302,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 	j->req = req;
 	j->work.data = j;
 	j->ctx = (struct web_ctx){.req = wr, .res = res, .store = w->store,
-				  .opts = &w->opts};
+				  .reader = w->reader, .opts = &w->opts};
 	res->status = 500;
 	dynbuf_init(&res->body, 8 << 20);
 	if (w->dead) {
@@ -451,6 +454,48 @@ static void write_port_file(struct web *w)
 		log_warn("web: cannot write %s", path);
 }
 
+/* The pages read through a connection of their own, so that an officer's
+ * page never queues behind ingest, enrolment or the day's snapshot on the
+ * store's lock. A store that cannot share its file (in memory: the fuzz
+ * harness) is read directly. */
+static int open_reader(struct web *w, char *err, size_t errlen)
+{
+	int rc = store_open_reader(w->store, &w->reader, err, errlen);
+	if (rc == -ENOTSUP) {
+		w->reader = w->store;
+		return 0;
+	}
+	if (rc != 0) {
+		char why[400];
+		snprintf(why, sizeof(why), "%s", err);
+		snprintf(err, errlen, "web: the console's read connection: %s",
+			 why);
+	}
+	return rc;
+}
+
+static void close_reader(struct web *w)
+{
+	if (w->reader != NULL && w->reader != w->store)
+		store_close(w->reader);
+	w->reader = NULL;
+}
+
+/* Every path reaches the same handler; gzip only where an answer never
+ * holds a secret. An HTML page carries the session's CSRF token beside
+ * values an attacker may choose (a name from a PC, a query), and a
+ * compressed page's length would leak the token byte by byte (BREACH).
+ * The static assets and the JSON API hold no secret: a token is shown
+ * once, on an HTML page. */
+static const struct {
+	const char *prefix;
+	bool gzip;
+} paths[] = {
+	{"/static/", true},
+	{"/api/", true},
+	{"/", false},
+};
+
 int web_start(uv_loop_t *loop, struct store *st,
 	      const struct web_options *opts, struct web **out, char *err,
 	      size_t errlen)
@@ -475,7 +520,24 @@ int web_start(uv_loop_t *loop, struct store *st,
 	w->opts.cert_file = w->cert;
 	w->opts.key_file = w->key;
 	w->opts.state_dir = w->state_dir;
+	w->opts.forward_dests = w->dests;
+	w->opts.nforward_dests = 0;
+	for (size_t i = 0; i < opts->nforward_dests && i < WEB_MAX_DESTS; i++) {
+		snprintf(w->dest_names[i], sizeof(w->dest_names[i]), "%s",
+			 opts->forward_dests[i]);
+		w->dests[w->opts.nforward_dests++] = w->dest_names[i];
+	}
+	if (opts->policy_dir != NULL) {
+		snprintf(w->policy_dir, sizeof(w->policy_dir), "%s",
+			 opts->policy_dir);
+		w->opts.policy_dir = w->policy_dir;
+	}
 	if (opts->cert_file != NULL && (rc = make_tls(w, err, errlen)) != 0) {
+		alloc_free(w);
+		return rc;
+	}
+	if ((rc = open_reader(w, err, errlen)) != 0) {
+		SSL_CTX_free(w->ssl);
 		alloc_free(w);
 		return rc;
 	}
@@ -486,11 +548,24 @@ int web_start(uv_loop_t *loop, struct store *st,
 	w->config.handshake_timeout = 10000;
 	h2o_hostconf_t *host = h2o_config_register_host(
 		&w->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
-	h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
-	struct web_handler *h =
-		(struct web_handler *)h2o_create_handler(path, sizeof(*h));
-	h->super.on_req = on_req;
-	h->w = w;
+	/* h2o's compressor asks the host's type map whether a type
+	 * compresses; its defaults do not know text/javascript. */
+	h2o_mimemap_define_mimetype(host->mimemap, "js", "text/javascript",
+				    NULL);
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		h2o_pathconf_t *path =
+			h2o_config_register_path(host, paths[i].prefix, 0);
+		struct web_handler *h = (struct web_handler *)h2o_create_handler(
+			path, sizeof(*h));
+		h->super.on_req = on_req;
+		h->w = w;
+		if (paths[i].gzip) {
+			h2o_compress_args_t gz = {.min_size = 1024,
+						  .gzip = {.quality = 5},
+						  .brotli = {.quality = -1}};
+			h2o_compress_register(path, &gz);
+		}
+	}
 	h2o_context_init(&w->ctx, loop, &w->config);
 	w->accept_ctx.ctx = &w->ctx;
 	w->accept_ctx.hosts = w->config.hosts;
@@ -502,6 +577,7 @@ int web_start(uv_loop_t *loop, struct store *st,
 			h2o_context_dispose(&w->ctx);
 			h2o_config_dispose(&w->config);
 			SSL_CTX_free(w->ssl);
+			close_reader(w);
 			/* The closes are pending: free after they ran. */
 			uv_run(loop, UV_RUN_NOWAIT);
 			alloc_free(w);
@@ -558,6 +634,7 @@ static void on_stop_poll(uv_timer_t *t)
 		h2o_config_dispose(&w->config);
 		SSL_CTX_free(w->ssl);
 		w->ssl = NULL;
+		close_reader(w);
 		w->ctx.loop = NULL;
 	}
 	if (cb)

@@ -5,8 +5,10 @@
  * module owns the listener, the TLS context (TLS 1.2 and up), the limits
  * enforced before any handler runs (body and header sizes), the security
  * headers every answer carries, and hands each request to the route table
- * (pages.c). Handlers run on the loop thread and call the store's
- * synchronous API. See docs/WEB.md for how a page is added. */
+ * (pages.c). Handlers run one at a time on libuv's threadpool; they read
+ * through a read-only connection of their own (store_open_reader), so a
+ * page never waits on ingest, and write (sessions, audit, acks) through
+ * the store they are given. See docs/WEB.md for how a page is added. */
 #ifndef EDUWATCH_WEB_H
 #define EDUWATCH_WEB_H
 
@@ -24,6 +26,7 @@
 #define WEB_MAX_BODY (64 * 1024)
 #define WEB_MAX_HEADER_BYTES (16 * 1024)
 #define WEB_MAX_HEADERS 64
+#define WEB_MAX_DESTS 16
 
 struct web;
 
@@ -35,6 +38,13 @@ struct web_options {
 	const char *key_file;
 	const char *state_dir;	 /* where web.port is written */
 	int64_t stale_after_s;	 /* a PC silent this long is stale */
+	/* The policies (level1.yaml ..) a PC page scores against; NULL: the
+	 * page says its checks cannot be evaluated. */
+	const char *policy_dir;
+	/* The forwarding destinations' names, for the SOC page (borrowed
+	 * for web_start, which copies up to WEB_MAX_DESTS). */
+	const char *const *forward_dests;
+	size_t nforward_dests;
 	/* Report sign-off from the console (reports.c): the CA key that
 	 * signs the archived PDF (NULL: sign-off is refused) and the fonts
 	 * folder (NULL: REPORT_FONTS_DIR). Files go to state_dir/reports. */
@@ -75,6 +85,8 @@ int web_role_check(const char *role, const char *scope, char *err,
 bool web_role_needs_totp(const char *role);
 /* A new TOTP secret (RFC 6238: 160 bits, base32). */
 int web_totp_secret_new(char *out, size_t cap);
+/* A user name: 1..STORE_USER_MAX letters, digits and . _ - @. */
+bool web_user_name_ok(const char *name);
 /* The roles, for --help and messages: "province_admin, ...". */
 const char *web_role_names(void);
 

@@ -96,7 +96,19 @@ try {
   await p1.click('#pcs a');
   await p1.waitForLoadState();
   tap(p1.url().includes('/pcs/') && (await p1.textContent('h1')) === users.$xss_host, 'the PC page opens');
+  const remedies = await p1.$$eval('#failing .remedy', tds => tds.map(t => t.textContent));
+  tap(remedies.length > 0 && remedies.every(r => r.length > 10) && (await p1.$$('#panel-av\\.status')).length === 1,
+      `the PC page shows its failing checks with what to do (${remedies.length}) and its state panels`);
   await p1.screenshot({ path: path.join(shotDir, 'pc.png'), fullPage: true });
+  await pa.goto(url + '/overview');
+  await Promise.all([pa.waitForNavigation(), pa.click('#schools a[href^="/commune"]')]);
+  const communeSchools = await pa.$$eval('#schools tr td:first-child', tds => tds.map(t => t.textContent));
+  tap((await pa.textContent('h1')) === 'Xã A' && communeSchools.length === 1 && communeSchools[0] === 'A1',
+      'the overview\'s commune link opens the commune page with its schools');
+  await pa.screenshot({ path: path.join(shotDir, 'commune.png'), fullPage: true });
+  await pa.goto(url + '/soc');
+  tap((await pa.textContent('h1')) === 'Luồng gửi SOC', 'the admin opens the SOC feed page from the console');
+  await pa.screenshot({ path: path.join(shotDir, 'soc.png'), fullPage: true });
 
   // ---- ack and resolve, then the audit log ----
   await p1.goto(url + '/alerts');
@@ -168,6 +180,19 @@ db.commit()`, dbPath]);
   tap(csv.headers()['content-type'].startsWith('text/csv') && text.split('\r\n')[0] === 'code,name,commune,level,enrolled_pcs,expected_pcs'
       && text.includes('"A1"') && !text.includes('"B1"'), 'the CSV export holds the officer\'s school only');
 
+  // ---- accounts and TOTP enrolment from the console ----
+  await pa.goto(url + '/admin/users');
+  await pa.fill('#new-name', 'browseru'); await pa.fill('#new-role', 'auditor');
+  await Promise.all([pa.waitForNavigation(), pa.click('#user-create')]);
+  tap(/^[A-Za-z0-9]{16}$/.test(await pa.textContent('#new-password')), 'the admin adds an account from the users page; its one-time password shows once');
+  await p1.goto(url + '/account/totp');
+  const secret = await p1.textContent('#totp-secret');
+  await p1.screenshot({ path: path.join(shotDir, 'totp.png'), fullPage: true });
+  await p1.fill('#totp-password', users.sch.password); await p1.fill('#totp-code', totp(secret));
+  await Promise.all([p1.waitForNavigation(), p1.click('#totp-save')]);
+  tap(/^[A-Z2-7]{32}$/.test(secret) && (await p1.textContent('#totp-state')).includes('đã bật'),
+      'a school officer enrols an authenticator from its TOTP page');
+
   tap(dialogs.length === 0, `no script from the data ran (dialogs: ${dialogs.length})`);
 
   // ---- accessibility: axe-core on each main page (CSP bypassed only to inject axe) ----
@@ -182,7 +207,7 @@ db.commit()`, dbPath]);
     if (!tap(bad.length === 0, `axe-core: no serious or critical violation on ${pg}`))
       for (const v of bad) console.log(`# ${v.id} (${v.impact}): ${v.nodes.length} node(s) ${v.nodes[0]?.target}`);
   }
-  for (const pg of ['/reports', '/reports/1']) {
+  for (const pg of ['/reports', '/reports/1', '/commune?name=X%C3%A3%20A', '/soc', '/account/totp']) {
     await px.goto(url + pg);
     await px.addScriptTag({ path: axePath });
     const res = await px.evaluate(async () => await window.axe.run(document, { resultTypes: ['violations'] }));

@@ -31,8 +31,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	char err[256];
 	struct store_options so = {.url = ":memory:", .cache_bytes = 1 << 20};
+	/* A SOC destination, so the feed page runs its queries. */
+	static const char *const dests[] = {"soc-f"};
 	struct web_options wo = {.listen = "127.0.0.1", .port = -1,
-				 .state_dir = "/tmp", .stale_after_s = 7200};
+				 .state_dir = "/tmp", .stale_after_s = 7200,
+				 .forward_dests = dests, .nforward_dests = 1};
 	(void)argc, (void)argv;
 	loop = uv_default_loop();
 	/* A school, a PC, an alert and a logged-in admin whose session id is

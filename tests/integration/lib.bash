@@ -78,6 +78,11 @@ collector_init() {
 	INGEST_PORT= ENROLL_PORT=
 }
 collector_set() { local a; for a; do COLLECTOR_SET+=(-o "$a"); done; }
+# collector_forward_nowhere NAME: a forward destination that never answers
+# (syslog to the discard port), so alerts wait in its queue.
+collector_forward_nowhere() {
+	printf 'forward:\n  - name: %s\n    type: syslog\n    address: 127.0.0.1:9\n    tls: false\n' "$1" >>"$CONF"
+}
 
 # collector_port NAME: the port the running collector bound for NAME
 # (ingest or enroll), from its ports file.

@@ -90,6 +90,10 @@ XSS_PATH = 'C:\\Users\\"><svg onload=alert(1)>.exe'
 cli("school", "add", "A1", XSS_SCHOOL, "--commune", "Xã A", "--level", "2", "--expected-pcs", "2")
 cli("school", "add", "A2", "Trường A2", "--commune", "Xã A", "--level", "2", "--expected-pcs", "1")
 cli("school", "add", "B1", "=HYPERLINK(\"http://evil\")", "--commune", "Xã B", "--level", "1", "--expected-pcs", "1")
+# Communes whose byte order is not their Vietnamese order (Â sorts after B
+# by bytes): the console's lists use the "vi" collation.
+for code, commune in (("V1", "Bình Minh"), ("V2", "Ân Phú"), ("V3", "An Lạc")):
+    cli("school", "add", code, "Trường " + commune, "--commune", commune, "--level", "1", "--expected-pcs", "0")
 
 ROLES = [("admin", "province_admin", None), ("prov", "province_officer", None),
          ("comm", "commune_officer", "Xã A"), ("sch", "school_officer", "A1"),
@@ -202,24 +206,27 @@ ENDPOINTS = [
     ("api audit",      "GET",  "/api/v1/audit"),
     ("ack (page)",     "POST", "/alerts/{a}/ack"),
     ("ack (api)",      "POST", "/api/v1/alerts/{a}/resolve"),
+    ("commune page",   "GET",  "/commune?name={c}"),
+    ("SOC feed page",  "GET",  "/soc"),
 ]
 # Expected status per role: one "in/out" pair per endpoint, in order.
 MATRIX = {
-    "admin": "200/200 200/200 200/200 200/200 200/200 200/200 200/200 200/200 200/200 200/200 200/200 200/200 303/303 200/200",
-    "prov":  "200/200 200/200 200/200 200/200 403/403 403/403 200/200 200/200 200/200 200/200 200/200 403/403 303/303 200/200",
-    "comm":  "200/200 200/404 200/404 200/200 403/403 403/403 200/200 200/404 200/404 200/404 200/200 403/403 303/404 200/404",
-    "sch":   "200/200 200/404 200/404 200/200 403/403 403/403 200/200 200/404 200/404 200/404 200/200 403/403 303/404 200/404",
-    "soc":   "403/403 403/403 403/403 200/200 403/403 403/403 403/403 403/403 403/403 403/403 200/200 403/403 403/403 403/403",
-    "drill": "200/200 200/200 200/200 200/200 403/403 403/403 200/200 200/200 200/200 200/200 200/200 403/403 403/403 403/403",
-    "aud":   "200/200 200/200 200/200 200/200 403/403 200/200 200/200 200/200 200/200 200/200 200/200 200/200 403/403 403/403",
+    "admin": "200/200 200/200 200/200 200/200 200/200 200/200 200/200 200/200 200/200 200/200 200/200 200/200 303/303 200/200 200/200 200/200",
+    "prov":  "200/200 200/200 200/200 200/200 403/403 403/403 200/200 200/200 200/200 200/200 200/200 403/403 303/303 200/200 200/200 403/403",
+    "comm":  "200/200 200/404 200/404 200/200 403/403 403/403 200/200 200/404 200/404 200/404 200/200 403/403 303/404 200/404 200/404 403/403",
+    "sch":   "200/200 200/404 200/404 200/200 403/403 403/403 200/200 200/404 200/404 200/404 200/200 403/403 303/404 200/404 404/404 403/403",
+    "soc":   "403/403 403/403 403/403 200/200 403/403 403/403 403/403 403/403 403/403 403/403 200/200 403/403 403/403 403/403 403/403 200/200",
+    "drill": "200/200 200/200 200/200 200/200 403/403 403/403 200/200 200/200 200/200 200/200 200/200 403/403 403/403 403/403 200/200 403/403",
+    "aud":   "200/200 200/200 200/200 200/200 403/403 200/200 200/200 200/200 200/200 200/200 200/200 200/200 403/403 403/403 200/200 403/403",
 }
 bad = []
 for name, _, _ in ROLES:
     want = MATRIX[name].split()
     for (label, method, path), pair in zip(ENDPOINTS, want):
         for side, exp in zip(("in", "out"), pair.split("/")):
-            obj = {"s": "A1" if side == "in" else "B1", "p": "pcA1" if side == "in" else "pcB1"}
-            p = path.replace("{s}", obj["s"]).replace("{p}", obj["p"])
+            obj = {"s": "A1" if side == "in" else "B1", "p": "pcA1" if side == "in" else "pcB1",
+                   "c": urllib.parse.quote("Xã A" if side == "in" else "Xã B")}
+            p = path.replace("{s}", obj["s"]).replace("{p}", obj["p"]).replace("{c}", obj["c"])
             if "{a}" in p:
                 key = "m-%s-%s" % (name, side)
                 p = p.replace("{a}", str(ALERT[key]))
@@ -258,6 +265,30 @@ for name in js:
     ok = ok and a.status == 200 and "immutable" in (a.getheader("Cache-Control") or "") and a.getheader("Content-Type").startswith("text/javascript")
 tap(ok and any(n.startswith("uplot-") for n in js), "uPlot and console.js are served by the collector under hashed names, cached for a year (%s)" % js)
 tap(S["sch"].req("GET", "/static/uplot-000000000000.js").status == 404, "an unknown asset name is a 404")
+
+
+def raw_get(client, path, enc):
+    c = http.client.HTTPSConnection("localhost", PORT, context=CTX, timeout=30)
+    c.request("GET", path, headers={"Host": "localhost:%d" % PORT, "Accept-Encoding": enc,
+                                    "Cookie": "; ".join("%s=%s" % kv for kv in client.cookies.items())})
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    return r, data
+
+
+up = [n for n in js if n.startswith("uplot-")][0] if js else "none"
+r, gz = raw_get(S["sch"], "/static/" + up, "gzip")
+r2, plain = raw_get(S["sch"], "/static/" + up, "identity")
+import gzip as gzipmod
+tap(r.getheader("Content-Encoding") == "gzip" and len(gz) < len(plain) / 2 and gzipmod.decompress(gz) == plain
+    and r2.getheader("Content-Encoding") is None,
+    "static assets are gzip-compressed for a client that asks (%d -> %d bytes), plain otherwise" % (len(plain), len(gz)))
+r, body = raw_get(S["sch"], "/api/v1/alerts?limit=500", "gzip")
+tap(r.getheader("Content-Encoding") == "gzip" and b'"items"' in gzipmod.decompress(body), "API answers are gzip-compressed")
+r, body = raw_get(S["sch"], "/alerts", "gzip")
+tap(r.status == 200 and r.getheader("Content-Encoding") is None and b'name="csrf"' in body,
+    "HTML pages, which carry the CSRF token, are never compressed (BREACH)")
 
 # ---- reports (issue 18): their own matrix, scope by API and by page --------------------
 # One stored draft per school, made with the CLI as serve would; "in" is A1's
@@ -396,6 +427,128 @@ r = S["prov"].req("GET", "/api/v1/pcs/pcA1")
 tap(r.getheader("Content-Type") == "application/json" and '"hostname":"<script>alert(\\"host\\")</script>"' in r.body,
     "the API returns the host name as JSON text, served as application/json")
 
+# ---- reads off the writer's lock ------------------------------------------------------------
+# An ingest holds SQLite's write lock for its whole transaction. The pages
+# read through the console's own read-only connection (WAL), so they answer
+# while a large one is open; a page that read behind the store's lock or
+# wrote on each request would wait out the 10 s busy timeout. One request
+# first makes each session's last use fresh (it is written once a minute).
+for who in ("sch", "aud", "comm"):
+    S[who].req("GET", "/alerts")
+ing = sqlite3.connect(STATE + "/eduwatch.db", timeout=30, isolation_level=None)
+ing.execute("BEGIN IMMEDIATE")
+ing.executemany("INSERT INTO events(agent, boot, seq, ts, received, kind, sev, drill, body) VALUES(?,?,?,?,?,?,?,?,?)",
+                (("pcA1", 7, i, now, now, "inventory", 0, 0, b"\x80") for i in range(100000)))
+slow = []
+for who, path in (("sch", "/overview"), ("sch", "/schools/A1"), ("sch", "/pcs/pcA1"), ("sch", "/alerts"),
+                  ("sch", "/api/v1/alerts"), ("sch", "/api/v1/live"), ("comm", "/overview"),
+                  ("aud", "/admin/audit"), ("sch", "/reports")):
+    t = time.perf_counter()
+    r = S[who].req("GET", path)
+    dt = time.perf_counter() - t
+    if r.status != 200 or dt > 4:
+        slow.append("%s %s: %d in %.1f s" % (who, path, r.status, dt))
+held = ing.execute("SELECT count(*) FROM events WHERE boot = 7").fetchone()[0]
+ing.execute("ROLLBACK")
+ing.close()
+for b in slow:
+    print("# " + b, file=sys.stderr)
+tap(held == 100000 and not slow,
+    "9 pages and API reads answer within 4 s each while an ingest of 100,000 events holds the write lock (%s)"
+    % ("; ".join(slow) or "all fast"))
+
+# ---- the PC page: failing checks with what to do, panels, antivirus history ------------------
+def mp(v):
+    """msgpack for the few types a PC's state holds (the agent's wire format)."""
+    if isinstance(v, bool):
+        return b"\xc3" if v else b"\xc2"
+    if isinstance(v, int):
+        return b"\xcf" + struct.pack(">Q", v) if v >= 0 else b"\xd3" + struct.pack(">q", v)
+    if isinstance(v, str):
+        e = v.encode()
+        return bytes([0xd9, len(e)]) + e
+    if isinstance(v, dict):
+        return bytes([0x80 | len(v)]) + b"".join(mp(k) + mp(x) for k, x in v.items())
+    raise TypeError(v)
+
+
+STATES = {
+    "inventory": {"os": "Windows 10 Pro", "cpu": "Intel i3", "ram_mb": 4096},
+    "av.status": {"product": "ClamAV <b>forged</b>", "realtime": False, "sig_age_days": 9},
+    "backup.status": {"last_ok_us": now - 3600 * 10**6, "last_verify_us": now - 86400 * 10**6,
+                      "last_restore_test_us": 0, "verify_ok": True, "rpo_met": True},
+    "net.sensor": {"state": "ok", "interface": "eth0", "findings": 2},
+}
+for kind, body in STATES.items():
+    db.execute("INSERT OR REPLACE INTO host_state(agent, kind, ts, sev, drill, body, received, agent_ts)"
+               " VALUES(?,?,?,?,?,?,?,NULL)", ("pcA1", kind, now, 0, 0, mp(body), now))
+# A PC's bytes are never trusted: a state that is not a map.
+db.execute("INSERT OR REPLACE INTO host_state(agent, kind, ts, sev, drill, body, received, agent_ts)"
+           " VALUES(?,?,?,?,?,?,?,NULL)", ("pcA1", "scan.summary", now, 0, 0, b"\xc1\xff\x00garbage", now))
+for i, rt in enumerate((True, False)):
+    db.execute("INSERT INTO events(agent, boot, seq, ts, received, kind, sev, drill, body) VALUES(?,?,?,?,?,?,?,?,?)",
+               ("pcA1", 3, i, now - (2 - i) * 3600 * 10**6, now, "av.status", 0, 0,
+                mp({"realtime": rt, "sig_age_days": 8 + i})))
+db.commit()
+pg = S["sch"].req("GET", "/pcs/pcA1")
+b = pg.body
+tap(pg.status == 200 and 'id="failing"' in b and "Có phần mềm diệt virus và bật bảo vệ thời gian thực" in b
+    and "Cài đặt hoặc bật lại phần mềm diệt virus được quản lý tập trung." in b,
+    "the PC page lists its failing checks with the remediation text, in Vietnamese")
+tap(all('id="panel-%s"' % k in b for k in ("inventory", "av.status", "scan.summary", "backup.status", "net.sensor"))
+    and "Windows 10 Pro" in b and "eth0" in b and "last_verify_us" in b,
+    "the PC page shows inventory, antivirus, scan, backup and LAN sensor panels from the PC's last states")
+tap("<b>forged</b>" not in b and "ClamAV &lt;b&gt;forged&lt;&#47;b&gt;" in b,
+    "a PC's reported values are escaped on the PC page")
+tap("Dữ liệu máy gửi không đọc được." in b, "a state that is not a msgpack map is shown as unreadable, not rendered")
+hist = b[b.find('id="av-history"'):b.find('id="events"')]
+tap(hist.count("<tr>") == 3 and "sig_age_days: 9" in hist and "sig_age_days: 8" in hist,
+    "the antivirus history lists the PC's av.status reports")
+e = S["drill"].req("GET", "/pcs/pcA1")
+tap(e.status == 200 and "panel-backup.status" in e.body, "a province-wide role sees the same panels")
+tap(S["sch"].req("GET", "/pcs/pcB1").status == 404 and S["comm"].req("GET", "/pcs/pcB1").status == 404,
+    "another school's PC page is a 404 for a school and a commune officer")
+tap(S["sch"].req("GET", "/pcs/pc%FF").status == 404 and S["sch"].req("GET", "/pcs/%C3%28").status == 404,
+    "a PC id with invalid UTF-8 is not found")
+
+# ---- the commune page --------------------------------------------------------------------------
+cp = S["comm"].req("GET", "/commune?name=" + urllib.parse.quote("Xã A"))
+tap(cp.status == 200 and 'href="/schools/A1"' in cp.body and 'href="/schools/A2"' in cp.body
+    and "/schools/B1" not in cp.body and 'id="alert-counts"' in cp.body and "scope=commune&amp;key=X%C3%A3%20A" in cp.body,
+    "the commune page lists its schools, open alerts and the commune's trend")
+ov = S["prov"].req("GET", "/overview").body
+tap('href="/commune?name=X%C3%A3%20A"' in ov, "the overview links each school's commune page")
+pos = [ov.find(">%s</a>" % c) for c in ("An Lạc", "Ân Phú", "Bình Minh", "Xã A")]
+tap(all(p > 0 for p in pos) and pos == sorted(pos),
+    "the overview lists communes in Vietnamese order: An Lạc, Ân Phú, Bình Minh, Xã A (%s)" % pos)
+st = [S["prov"].req("GET", "/commune" + q).status for q in ("?name=%FF", "?name=%C3%28", "?name=", "?name=Nowhere", "")]
+tap(st == [400, 400, 400, 404, 404], "commune names with invalid UTF-8 or empty are 400, unknown or missing 404 (%s)" % st)
+
+# ---- the SOC feed page ---------------------------------------------------------------------------
+for k in ("page-2", "page-3", "page-4"):
+    db.execute("INSERT OR IGNORE INTO forward_queue(dest, alert) VALUES('soc-a', ?)", (ALERT[k],))
+db.execute("INSERT INTO dead_letters(dest, alert, status, reason, at) VALUES('soc-a', ?, 400, ?, ?)",
+           (ALERT["page-0"], "HTTP 400: <script>bad()</script>", now))
+db.commit()
+# The collector may queue alerts of its own for soc-a meanwhile (a silent
+# PC, a report reminder): the page's count lies between two reads of the
+# queue around it.
+q0 = db.execute("SELECT count(*) FROM forward_queue WHERE dest = 'soc-a'").fetchone()[0]
+f = S["soc"].req("GET", "/soc")
+q1 = db.execute("SELECT count(*) FROM forward_queue WHERE dest = 'soc-a'").fetchone()[0]
+row = re.search(r"<tr><td>soc-a</td>(.*?)</tr>", f.body)
+row = row.group(1) if row else ""
+shown = re.search(r'<td class="pending">(\d+)</td>', row)
+shown = int(shown.group(1)) if shown else -1
+tap(f.status == 200 and q0 >= 3 and q0 <= shown <= q1 and '<td class="dead">1</td>' in row
+    and "#%d," % ALERT["page-1"] in row,
+    "the SOC page shows the queue: %d pending (queue %d..%d), the last delivered alert, 1 dead letter"
+    % (shown, q0, q1))
+tap("<script>bad" not in f.body and "HTTP 400: &lt;script&gt;bad()" in f.body and "400 HTTP 400" in row,
+    "the last error and the dead-letter list show the destination's answer, escaped")
+tap(S["sch"].req("GET", "/soc").status == 403 and S["prov"].req("GET", "/soc").status == 403,
+    "officers without the SOC permission get 403 on the feed page")
+
 # ---- CSRF ----------------------------------------------------------------------------------
 tgt = "/alerts/%d/ack" % ALERT["ui"]
 tap(S["prov"].req("POST", tgt, {"comment": "x"}).status == 403, "a change without the CSRF token is refused")
@@ -488,6 +641,78 @@ tap(r.status == 303, "a token does not open the HTML pages")
 tap(db.execute("SELECT count(*) FROM api_tokens WHERE label='siem'").fetchone()[0] == 1 and
     tok.encode() not in b"".join(r[0] for r in db.execute("SELECT hash FROM api_tokens")),
     "the store keeps the token's hash only")
+
+# ---- accounts from the admin page ----------------------------------------------------------
+adm.req("GET", "/admin/users")
+tap('action="/admin/users"' in adm.req("GET", "/admin/users").body, "the users page has the add form")
+r = adm.req("POST", "/admin/users", {"csrf": adm.csrf, "name": "webu", "role": "school_officer", "scope": "A1"})
+pw = re.search(r'id="new-password">([A-Za-z0-9]{16})<', r.body)
+tap(r.status == 200 and pw, "the admin adds a school officer from the page; its one-time password is shown once")
+pw = pw.group(1) if pw else ""
+tap(pw not in adm.req("GET", "/admin/users").body, "the password is not shown again")
+wu = Client()
+tap(wu.login("webu", pw).status == 303, "the new account logs in with it")
+st = [adm.req("POST", "/admin/users", f).status for f in (
+    {"name": "x1", "role": "school_officer", "scope": "A1"},
+    dict(csrf="0" * 64, name="x2", role="school_officer", scope="A1"))]
+tap(st == [403, 403], "adding a user without the CSRF token, or with a wrong one, is refused (%s)" % st)
+tap(S["aud"].req("POST", "/admin/users", {"csrf": S["aud"].csrf, "name": "x3", "role": "auditor"}).status == 403,
+    "an auditor cannot add users (403)")
+bad_forms = [{"name": "bad name", "role": "auditor"}, {"name": "x4", "role": "bogus"},
+             {"name": "x5", "role": "school_officer"}, {"name": "", "role": "auditor"}]
+st = [adm.req("POST", "/admin/users", dict(f, csrf=adm.csrf)).status for f in bad_forms]
+st.append(adm.req("POST", "/admin/users", raw_body="csrf=%s&name=%%FF%%FE&role=auditor" % adm.csrf,
+                  headers={"Content-Type": "application/x-www-form-urlencoded",
+                           "Origin": "https://localhost:%d" % PORT}).status)
+tap(st == [400] * 5, "bad names, unknown roles, a missing scope and invalid UTF-8 are 400 (%s)" % st)
+tap(adm.req("POST", "/admin/users", {"csrf": adm.csrf, "name": "webu", "role": "auditor"}).status == 409,
+    "an existing name is a 409")
+r = adm.req("POST", "/admin/users/passwd", {"csrf": adm.csrf, "name": "webu"})
+pw2 = re.search(r'id="new-password">([A-Za-z0-9]{16})<', r.body)
+tap(r.status == 200 and pw2 and wu.req("GET", "/overview").status == 303 and Client().login("webu", pw).status == 401
+    and Client().login("webu", pw2.group(1)).status == 303,
+    "a new password from the page ends the account's sessions and replaces the old one")
+r = adm.req("POST", "/admin/users/role", {"csrf": adm.csrf, "name": "webu", "role": "province_admin"})
+tap(r.status == 200 and re.search(r'id="new-totp">[A-Z2-7]{32}<', r.body),
+    "a new admin role from the page shows the TOTP secret it now needs, once")
+st = [adm.req("POST", "/admin/users/" + a, {"csrf": adm.csrf, "name": n}).status
+      for a, n in (("disable", "admin"), ("role", "admin"), ("explode", "webu"), ("disable", "nobody"))]
+tap(st == [409, 400, 404, 404],
+    "the admin cannot disable itself; a role change needs a role; unknown actions and users are 404 (%s)" % st)
+r = adm.req("POST", "/admin/users/disable", {"csrf": adm.csrf, "name": "webu"})
+tap(r.status == 303 and Client().login("webu", pw2.group(1) if pw2 else "").status == 401,
+    "an account disabled from the page cannot log in")
+au = S["aud"].req("GET", "/api/v1/audit?limit=500").body
+tap(all('"action":"user.%s","object":"user:webu"' % a in au for a in ("add", "passwd", "role", "disable"))
+    and '"actor":"admin"' in au, "each account change from the page is in the audit log, by the admin")
+
+# ---- TOTP enrolment from the console ------------------------------------------------------
+r = adm.req("POST", "/admin/users", {"csrf": adm.csrf, "name": "totpu", "role": "school_officer", "scope": "A1"})
+tpw = re.search(r'id="new-password">([A-Za-z0-9]{16})<', r.body)
+tpw = tpw.group(1) if tpw else ""
+tu = Client()
+tu.login("totpu", tpw)
+r = tu.req("GET", "/account/totp")
+sec = re.search(r'id="totp-secret">([A-Z2-7]{32})<', r.body)
+sec = sec.group(1) if sec else "A" * 32
+tap(r.status == 200 and 'id="totp-state"' in r.body, "an officer opens its TOTP enrolment page with a new secret")
+st = [tu.req("POST", "/account/totp", {"secret": sec, "password": tpw, "code": totp(sec)}).status,
+      tu.req("POST", "/account/totp", {"csrf": tu.csrf, "secret": sec, "password": "wrong", "code": totp(sec)}).status,
+      tu.req("POST", "/account/totp", {"csrf": tu.csrf, "secret": sec, "password": tpw,
+                                       "code": "000000" if totp(sec) != "000000" else "111111"}).status,
+      tu.req("POST", "/account/totp", {"csrf": tu.csrf, "secret": "abc", "password": tpw, "code": totp(sec)}).status,
+      tu.req("POST", "/account/totp", raw_body="csrf=%s&secret=%s&password=%s&code=%%C3%%28" % (tu.csrf, sec, tpw),
+             headers={"Content-Type": "application/x-www-form-urlencoded",
+                      "Origin": "https://localhost:%d" % PORT}).status]
+tap(st == [403, 400, 400, 400, 400],
+    "enrolment refuses a missing CSRF token, a wrong password, a wrong code, a malformed secret, invalid UTF-8 (%s)" % st)
+r = tu.req("POST", "/account/totp", {"csrf": tu.csrf, "secret": sec, "password": tpw, "code": totp(sec)})
+tap(r.status == 200 and "đã bật" in r.body, "the right password and code enrol the secret")
+tap(Client().login("totpu", tpw).status == 401 and Client().login("totpu", tpw, totp(sec)).status == 303,
+    "after enrolment the account needs its TOTP code to log in")
+au = S["aud"].req("GET", "/api/v1/audit?limit=500").body
+tap('"action":"totp.enrol","object":"user:totpu"' in au and '"action":"totp.failed","object":"user:totpu"' in au,
+    "the enrolment and the failed attempts are in the audit log")
 
 # ---- logout, logout everywhere, disable ----------------------------------------------------
 a, b = Client(), Client()

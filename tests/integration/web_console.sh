@@ -11,6 +11,9 @@ export LSAN_OPTIONS="suppressions=$(cd "$(dirname "$0")" && pwd)/lsan-fontconfig
 
 collector_init "$D" || { not_ok "collector init"; tap_finish; exit 1; }
 collector_set web.enabled=true web.port=0
+# One SOC destination that never answers, for the SOC feed page: its
+# queue is what the page shows.
+collector_forward_nowhere soc-a
 collector_start "$LOG" || { not_ok "collector start"; tap_finish; exit 1; }
 check "the bound port is written to the state folder" wait_for 20 test -s "$D/web.port"
 WP=$(cat "$D/web.port")
@@ -59,10 +62,13 @@ check "a wrong method is 405 ($code)" eq "$code" 405
 if [ -f "$(dirname "$0")/web_console.py" ]; then
 	$PY "$(dirname "$0")/web_console.py" "$COLLECTOR" "$CONF" "$D" "$WP" "$TAP_N" \
 		>"$WORK/py.tap" 2>"$WORK/py.err"
+	py_rc=$?
 	cat "$WORK/py.tap"
 	TAP_N=$(grep -c '^\(not \)\?ok ' "$WORK/py.tap" | awk -v n="$TAP_N" '{print n + $1}')
 	TAP_FAILED=$((TAP_FAILED + $(grep -c '^not ok ' "$WORK/py.tap")))
 	[ -s "$WORK/py.err" ] && sed 's/^/# /' "$WORK/py.err" | tail -20
+	# A crash half-way prints no "not ok" for what it never ran.
+	check "web_console.py ran to its end (exit $py_rc)" test "$py_rc" -eq 0
 fi
 
 # ---- shutdown with a connection that never sends a request ----------------------------
