@@ -91,10 +91,36 @@ UNSUPPORTED(drill_target_put, struct store *st,
 UNSUPPORTED(drill_targets, struct store *st, uint64_t campaign,
 	    drill_target_fn cb, void *arg)
 
+UNSUPPORTED(forward_status_scoped, struct store *st, scope_t sc,
+	    const char *dest, struct store_forward_status *out)
+UNSUPPORTED(dead_letter_list_scoped, struct store *st, scope_t sc,
+	    const char *dest, int limit,
+	    void (*cb)(void *arg, const struct store_dead_letter *dl),
+	    void *arg)
+UNSUPPORTED(drill_list, struct store *st, int64_t from_us, int64_t end_us,
+	    void (*cb)(void *arg, const struct store_drill *d), void *arg)
+
+/* PostgreSQL readers never wait on its writers (MVCC), so the console
+ * reads through the store's own connections: "no separate reader" is
+ * the web server's cue for that, not an error worth a log line. */
+static int pg_open_reader(struct store *st, struct store **out, char *err,
+			  size_t errlen)
+{
+	(void)st;
+	(void)err;
+	(void)errlen;
+	*out = NULL;
+	return -ENOTSUP;
+}
+
 const struct store_backend store_pg_backend = {
 	.scheme = "postgresql",
 	.open = pg_open,
 	.close = pg_close,
+	.open_reader = pg_open_reader,
+	.forward_status_scoped = pg_forward_status_scoped,
+	.dead_letter_list_scoped = pg_dead_letter_list_scoped,
+	.drill_list = pg_drill_list,
 	.submit = pg_submit,
 	.backlog = pg_backlog,
 	.school_add = pg_school_add,
