@@ -68,5 +68,5 @@ rpm: binaries man
 
 # The long package checks: piuparts install/upgrade/purge in a clean
 # Debian 12 (make test runs the shorter dpkg cycle of package_deb.sh).
-package-test: deb
+package-test: deps-test deb
 	@EW_DEB_DIR=$(abspath $(O))/deb tests/package/piuparts.sh
