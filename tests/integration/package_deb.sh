@@ -5,7 +5,7 @@
 #  - lintian finds no error and no warning (overrides are justified in
 #    debian/*.lintian-overrides);
 #  - in a clean Debian 12 chroot (debootstrap, cached in /var/cache/eduwatch,
-#    tests/package/chroot.bash): install the previous version, set up a
+#    tests/package/lib.bash): install the previous version, set up a
 #    collector and an agent's state, upgrade, check the database, the CA
 #    and the agent's identity and spool survived, remove (state kept),
 #    purge (state and the generated agent.yaml gone);
@@ -13,7 +13,7 @@
 # piuparts' longer install/upgrade/purge run is `make package-test`.
 # Release build only: the packages are made from release binaries.
 . "$(dirname "$0")/lib.bash"
-. "$(dirname "$0")/../package/chroot.bash"
+. "$(dirname "$0")/../package/lib.bash"
 TREE=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=$(cd "$EW_BIN" && pwd)
 VARIANT=$(basename "$(dirname "$BIN")")
@@ -83,9 +83,7 @@ PREV="${VERSION%-*}~prev-1"
 mkdir -p "$R/debs/prev" "$R/debs/cur"
 for p in eduwatch-common eduwatch-agent eduwatch-collector; do
 	cp "$(deb $p)" "$R/debs/cur/"
-	rm -rf "$WORK/repack" && dpkg-deb -R "$(deb $p)" "$WORK/repack"
-	sed -i "s/^Version: .*/Version: $PREV/; s/(= $VERSION)/(= $PREV)/" "$WORK/repack/DEBIAN/control"
-	dpkg-deb -b "$WORK/repack" "$R/debs/prev/${p}_prev.deb" >/dev/null
+	deb_as_version "$(deb $p)" "$VERSION" "$PREV" "$R/debs/prev/${p}_prev.deb"
 done
 ch() { in_chroot "$R" "$@"; }
 
@@ -99,8 +97,9 @@ check "state folders: /var/lib/eduwatch-collector 0700 eduwatch, /var/lib/eduwat
 	eq "$(ch stat -c '%a %U' /var/lib/eduwatch-collector /var/lib/eduwatch-agent | tr '\n' ' ')" \
 	"700 eduwatch 700 root "
 
-# The README's first steps, inside the chroot, as root.
-ch sh -c 'eduwatch-collector init --dir /var/lib/eduwatch-collector --name collector.example.vn &&
+# The README's first steps, inside the chroot, as root; then serve, and
+# an agent enrolls with a token: a real identity to keep.
+ch sh -c 'eduwatch-collector init --dir /var/lib/eduwatch-collector --name collector.example.vn --name 127.0.0.1 &&
 	export EDUWATCH_COLLECTOR_CONFIG=/var/lib/eduwatch-collector/collector.yaml &&
 	eduwatch-collector school add 79001 "THCS Nguyễn Du" --commune "Phường 1" --level 2 --expected-pcs 40 &&
 	eduwatch-collector token create --school 79001 --uses 40 --expires 7d' >"$WORK/setup.out" 2>&1
@@ -108,29 +107,48 @@ check "installed collector: init, school add, token create in the chroot$(grep -
 	grep -q '^ewt_' "$WORK/setup.out"
 check "installed collector's settings use /usr/share/eduwatch/rules" \
 	grep -q '^  rules: /usr/share/eduwatch/rules/alerts.yaml$' "$R/var/lib/eduwatch-collector/collector.yaml"
-# An agent's identity and spool: stand-ins with known contents.
-printf 'identity-%s\n' "$$" >"$R/var/lib/eduwatch-agent/agent.key"
-printf 'spool-%s\n' "$$" >"$R/var/lib/eduwatch-agent/spool.db"
-printf 'state_dir: /var/lib/eduwatch-agent\n' >"$R/etc/eduwatch/agent.yaml"
-sum_before=$(cd "$R/var/lib" && sha256sum eduwatch-collector/ca.key eduwatch-agent/agent.key eduwatch-agent/spool.db)
+ch sh -c 'export EDUWATCH_COLLECTOR_CONFIG=/var/lib/eduwatch-collector/collector.yaml
+	st=/var/lib/eduwatch-collector
+	eduwatch-collector serve -o ingest.port=0 -o enroll.port=0 -o web.port=0 >/tmp/serve.log 2>&1 &
+	pid=$!
+	i=0
+	while ! grep -q "^enroll " $st/ports 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+	ingest=$(awk "\$1 == \"ingest\" {print \$2}" $st/ports)
+	enroll=$(awk "\$1 == \"enroll\" {print \$2}" $st/ports)
+	token=$(eduwatch-collector token create --school 79001 --uses 1)
+	eduwatch-agent enroll --collector 127.0.0.1:$ingest --enroll-port $enroll \
+		--token "$token" --ca $st/ca.crt
+	rc=$?
+	kill $pid
+	wait $pid
+	exit $rc' >"$WORK/enroll.out" 2>&1
+check "the installed agent enrolls with the installed collector$(grep -q '^enrolled as agent' "$WORK/enroll.out" || tail -3 "$WORK/enroll.out" | tr '\n' ' ')" \
+	grep -q '^enrolled as agent' "$WORK/enroll.out"
+check "enroll wrote /etc/eduwatch/agent.yaml" test -f "$R/etc/eduwatch/agent.yaml"
+# The spool is made by `run`, which needs the collector up: a file with
+# known contents stands in for it.
+printf 'spool-%s\n' "$$" >"$R/var/lib/eduwatch-agent/spool-standin"
+kept() { (cd "$R" && find var/lib/eduwatch-agent etc/eduwatch var/lib/eduwatch-collector/ca.key \
+	var/lib/eduwatch-collector/ca.crt -type f | sort | xargs sha256sum); }
+sum_before=$(kept)
+echo "# kept across the upgrade: $(kept | awk '{print $2}' | tr '\n' ' ')"
 
 ch dpkg -i /debs/cur/eduwatch-common_*.deb /debs/cur/eduwatch-agent_*.deb \
 	/debs/cur/eduwatch-collector_*.deb >"$WORK/upgrade.out" 2>&1
 check "dpkg upgrades $PREV to $VERSION$( [ $? = 0 ] || tail -3 "$WORK/upgrade.out" | tr '\n' ' ')" \
 	eq "$(ch dpkg-query -W -f '${Version}' eduwatch-agent)" "$VERSION"
-check "the upgrade keeps the CA key, the agent's identity and its spool" \
-	eq "$(cd "$R/var/lib" && sha256sum eduwatch-collector/ca.key eduwatch-agent/agent.key eduwatch-agent/spool.db)" "$sum_before"
+check "the upgrade keeps the CA, the agent's identity, spool and agent.yaml" \
+	eq "$(kept)" "$sum_before"
 ch sh -c 'EDUWATCH_COLLECTOR_CONFIG=/var/lib/eduwatch-collector/collector.yaml eduwatch-collector school list' \
 	>"$WORK/schools.out" 2>&1
 check "the upgraded collector opens the kept database: the school is there" \
 	grep -q 79001 "$WORK/schools.out"
-check "the generated agent.yaml survives the upgrade" test -f "$R/etc/eduwatch/agent.yaml"
 
 ch dpkg -r eduwatch-agent eduwatch-collector eduwatch-common >"$WORK/remove.out" 2>&1
 check "dpkg -r removes all three$( [ $? = 0 ] || tail -3 "$WORK/remove.out" | tr '\n' ' ')" \
 	test ! -e "$R/usr/bin/eduwatch-collector" -a ! -e "$R/usr/bin/eduwatch-agent"
 check "remove keeps the state (database, identity)" \
-	test -f "$R/var/lib/eduwatch-collector/collector.yaml" -a -f "$R/var/lib/eduwatch-agent/agent.key"
+	eq "$(kept)" "$sum_before"
 ch dpkg -P eduwatch-agent eduwatch-collector eduwatch-common >"$WORK/purge.out" 2>&1
 check "dpkg -P purges all three$( [ $? = 0 ] || tail -3 "$WORK/purge.out" | tr '\n' ' ')" \
 	test -z "$(ch dpkg-query -W -f '${Package} ' 'eduwatch-*' 2>/dev/null)"

@@ -7,6 +7,7 @@
 # dependencies from the mirror each time), so it is its own target.
 # The base tarball is cached in /var/cache/eduwatch.
 set -euo pipefail
+. "$(dirname "$0")/lib.bash"
 DEBS=${EW_DEB_DIR:?EW_DEB_DIR: the folder of make deb}
 CACHE=${EW_CACHE:-/var/cache/eduwatch}
 MIRROR=${EW_MIRROR:-http://deb.debian.org/debian}
@@ -15,11 +16,13 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/ew-piuparts-XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$CACHE"
 
-if [ -s "$BASE" ]; then
-	base=(-b "$BASE")
-else
-	base=(--save="$BASE")
+# piuparts' base is the same debootstrap minbase as package_deb.sh's
+# chroot (lib.bash caches it), gzipped as piuparts reads it.
+if [ ! -s "$BASE" ]; then
+	minbase=$(chroot_base_tar)
+	gzip -1 -c "$minbase" >"$BASE.new" && mv "$BASE.new" "$BASE"
 fi
+base=(-b "$BASE")
 version=$(dpkg-deb -f "$(ls "$DEBS"/eduwatch-agent_*.deb)" Version)
 cur=("$DEBS"/eduwatch-common_*.deb "$DEBS"/eduwatch-agent_"$version"_*.deb
 	"$DEBS"/eduwatch-collector_"$version"_*.deb)
@@ -32,9 +35,8 @@ REPO="$WORK/repo"
 mkdir -p "$REPO"
 for d in "${cur[@]}"; do
 	p=$(dpkg-deb -f "$d" Package)
-	rm -rf "$WORK/repack" && dpkg-deb -R "$d" "$WORK/repack"
-	sed -i "s/^Version: .*/Version: $prev/; s/(= $version)/(= $prev)/" "$WORK/repack/DEBIAN/control"
-	dpkg-deb -b "$WORK/repack" "$REPO/${p}_${prev}_$(dpkg-deb -f "$d" Architecture).deb" >/dev/null
+	deb_as_version "$d" "$version" "$prev" \
+		"$REPO/${p}_${prev}_$(dpkg-deb -f "$d" Architecture).deb"
 done
 (cd "$REPO" && dpkg-scanpackages . /dev/null >Packages 2>/dev/null)
 

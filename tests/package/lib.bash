@@ -1,3 +1,6 @@
+# Helpers of the package tests (tests/integration/package_deb.sh,
+# tests/package/piuparts.sh).
+#
 # A clean Debian 12 chroot for the package tests, made with debootstrap
 # from the Debian archive, with the packages' dependencies preinstalled.
 # Both are cached as tarballs under /var/cache/eduwatch (the base once,
@@ -6,6 +9,10 @@
 #   chroot_make DIR DEB...   DIR: a chroot with what DEB... depend on
 #   in_chroot DIR CMD...     run CMD in it, with /proc, in a private mount
 #                            namespace (nothing to unmount afterwards)
+#   deb_as_version DEB FROM TO OUT
+#                            DEB repacked as version TO (its "= FROM"
+#                            dependencies too): the "previous version" of
+#                            the upgrade tests, without building twice
 EW_CACHE=${EW_CACHE:-/var/cache/eduwatch}
 EW_MIRROR=${EW_MIRROR:-http://deb.debian.org/debian}
 EW_SUITE=${EW_SUITE:-bookworm}
@@ -62,4 +69,15 @@ chroot_make() {
 	else
 		tar -C "$root" -xf "$tar"
 	fi
+}
+
+deb_as_version() {
+	local deb=$1 from=$2 to=$3 out=$4 tmp
+	tmp=$(mktemp -d "${TMPDIR:-/tmp}/ew-repack-XXXXXX")
+	dpkg-deb -R "$deb" "$tmp/x" &&
+		sed -i "s/^Version: .*/Version: $to/; s/(= $from)/(= $to)/g" "$tmp/x/DEBIAN/control" &&
+		dpkg-deb -b "$tmp/x" "$out" >/dev/null
+	local rc=$?
+	rm -rf "$tmp"
+	return $rc
 }
