@@ -65,6 +65,7 @@ for u in "$TREE"/packaging/systemd/*; do
 done
 check "the packaged units are byte for byte packaging/systemd/${diffs:+ (differ:$diffs)}" test -z "$diffs"
 
+echo "# make deb: $SECONDS s"
 # 2. lintian.
 lintian --no-cfg --display-level '>=warning' --fail-on error,warning \
 	"$O/deb/"*.changes >"$WORK/lintian.out" 2>&1
@@ -72,6 +73,7 @@ rc=$?
 sed 's/^/# lintian: /' "$WORK/lintian.out"
 check "lintian: no error and no warning (rc $rc)" test "$rc" = 0
 
+echo "# lintian: $SECONDS s"
 # 3. The dpkg cycle in a clean chroot. The previous version is this one
 #    repacked with a lower version number: the maintainer scripts and file
 #    lists of a real upgrade, without building twice.
@@ -133,8 +135,7 @@ kept() { (cd "$R" && find var/lib/eduwatch-agent etc/eduwatch var/lib/eduwatch-c
 sum_before=$(kept)
 echo "# kept across the upgrade: $(kept | awk '{print $2}' | tr '\n' ' ')"
 
-ch dpkg -i /debs/cur/eduwatch-common_*.deb /debs/cur/eduwatch-agent_*.deb \
-	/debs/cur/eduwatch-collector_*.deb >"$WORK/upgrade.out" 2>&1
+ch sh -c 'dpkg -i /debs/cur/*.deb' >"$WORK/upgrade.out" 2>&1
 check "dpkg upgrades $PREV to $VERSION$( [ $? = 0 ] || tail -3 "$WORK/upgrade.out" | tr '\n' ' ')" \
 	eq "$(ch dpkg-query -W -f '${Version}' eduwatch-agent)" "$VERSION"
 check "the upgrade keeps the CA, the agent's identity, spool and agent.yaml" \
@@ -155,6 +156,7 @@ check "dpkg -P purges all three$( [ $? = 0 ] || tail -3 "$WORK/purge.out" | tr '
 left=$(cd "$R" && ls -d var/lib/eduwatch-collector var/lib/eduwatch-agent etc/eduwatch usr/share/eduwatch 2>/dev/null | tr '\n' ' ')
 check "purge leaves nothing of ours behind${left:+ (left: $left)}" test -z "$left"
 
+echo "# dpkg cycle: $SECONDS s"
 # 4. The rpm, from one spec: the same files as the .debs.
 make -s -C "$TREE" BUILD="$BUILD" VARIANT=release rpm >"$WORK/rpm.out" 2>&1
 check "make rpm succeeds$( [ $? = 0 ] || tail -3 "$WORK/rpm.out" | tr '\n' ' ')" \
@@ -169,4 +171,5 @@ for r in "$O"/rpm/*.rpm; do rpm -qlp "$r" 2>/dev/null; done |
 d=$(diff "$WORK/deb.list" "$WORK/rpm.list" | grep '^[<>]' | head -5 | tr '\n' ' ')
 check "rpm -qlp lists the .debs' files ($(wc -l <"$WORK/rpm.list") files)${d:+ (differ: $d)}" test -z "$d"
 
+echo "# rpm: $SECONDS s"
 tap_finish
