@@ -56,6 +56,17 @@ run_steps "$BIN" tree
 check "tree: collector.yaml points at the tree's rules ($(rules_in_conf tree))" \
 	eq "$(rules_in_conf tree)" "$TREE/rules"
 
+# Hostile: a symlink to the binary in a folder of someone else's, beside
+# planted rules. The rules follow the binary the kernel ran
+# (/proc/self/exe), never argv[0] or PATH.
+mkdir -p "$WORK/planted/bin" "$WORK/planted/share/eduwatch/rules"
+ln -s "$BIN/eduwatch-collector" "$WORK/planted/bin/eduwatch-collector"
+: >"$WORK/planted/share/eduwatch/rules/alerts.yaml"
+PATH="$WORK/planted/bin:$PATH" eduwatch-collector init --dir "$WORK/planted/state" >/dev/null 2>&1
+planted=$(sed -n 's/^  rules: \(.*\)\/alerts.yaml$/\1/p' "$WORK/planted/state/collector.yaml" 2>/dev/null)
+check "a symlinked binary beside planted rules still uses its own ($planted)" \
+	eq "$planted" "$TREE/rules"
+
 # 2. After make install, run from DESTDIR: the installed rules.
 ROOT="$WORK/root"
 make -s -C "$TREE" BUILD="$BUILD" VARIANT="$VARIANT" install DESTDIR="$ROOT" \
