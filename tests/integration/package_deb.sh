@@ -161,8 +161,9 @@ echo "# dpkg cycle: $SECONDS s"
 make -s -C "$TREE" BUILD="$BUILD" VARIANT=release rpm >"$WORK/rpm.out" 2>&1
 check "make rpm succeeds$( [ $? = 0 ] || tail -3 "$WORK/rpm.out" | tr '\n' ' ')" \
 	sh -c "ls $O/rpm/eduwatch-agent-*.rpm $O/rpm/eduwatch-collector-*.rpm $O/rpm/eduwatch-common-*.rpm"
-# Compared as files (Debian-only metadata aside: lintian overrides): Debian's /lib is /usr/lib, dh adds each package's
-# changelog and copyright, and the rpm owns its state folders.
+# Compared as files: Debian's /lib is /usr/lib; dh adds each package's
+# changelog, copyright and lintian overrides, Debian-only metadata; the
+# rpm owns its state folders, which the .debs make in postinst.
 norm() { sed 's|^/lib/|/usr/lib/|' | grep -v '^/usr/share/doc/eduwatch-\|^/usr/share/lintian/' | sort -u; }
 cat "$WORK"/{agent,collector,common}.files | grep -v '/$' | norm >"$WORK/deb.list"
 for r in "$O"/rpm/*.rpm; do rpm -qlp "$r" 2>/dev/null; done |
