@@ -31,8 +31,10 @@ cur=("$DEBS"/eduwatch-common_*.deb "$DEBS"/eduwatch-agent_"$version"_*.deb
 # to apt, piuparts runs both its install/remove/purge test and its
 # install-old, upgrade-to-these-files, purge test.
 prev="${version%-*}~prev-1"
-REPO="$WORK/repo"
-mkdir -p "$REPO"
+# Not under /tmp: piuparts mounts its own /tmp in the chroot, over the
+# bind mount.
+REPO=$(mktemp -d "$CACHE/piuparts-repo-XXXXXX")
+trap 'rm -rf "$WORK" "$REPO"' EXIT
 for d in "${cur[@]}"; do
 	p=$(dpkg-deb -f "$d" Package)
 	deb_as_version "$d" "$version" "$prev" \
