@@ -47,15 +47,15 @@ rc=0
 piuparts -d bookworm -m "$MIRROR" "${base[@]}" \
 	--bindmount="$REPO" --extra-repo="deb [trusted=yes] file://$REPO ./" \
 	-l "$WORK/piuparts.log" "${cur[@]}" >/dev/null 2>&1 || rc=$?
-grep -E '^[0-9:]+ (FAIL|ERROR)' "$WORK/piuparts.log" | head -20 | sed 's/^/# /'
-grep -E "^[0-9m:. ]*(INFO|DEBUG)?.*(PASS|FAIL):" "$WORK/piuparts.log" | sed 's/^/# /'
 cp "$WORK/piuparts.log" "${EW_PIUPARTS_LOG:-/tmp/ew-piuparts-last.log}"
+grep -E 'ERROR|FAIL' "$WORK/piuparts.log" | head -20 | sed 's/^/# /' || true
+grep -E "(PASS|FAIL):" "$WORK/piuparts.log" | sed 's/^/# /' || true
 if [ "$rc" = 0 ]; then
 	echo "ok 1 - piuparts install/remove/purge and upgrade from $prev: $(tail -1 "$WORK/piuparts.log")"
 else
 	echo "not ok 1 - piuparts (rc $rc): $(tail -1 "$WORK/piuparts.log")"
 fi
-grep -q "Installation of the old version" "$WORK/piuparts.log" &&
+grep -q "PASS: Installation, upgrade and purging tests" "$WORK/piuparts.log" &&
 	echo "ok 2 - piuparts ran the upgrade test from $prev" ||
 	{ echo "not ok 2 - piuparts did not run the upgrade test"; rc=1; }
 echo "1..2"
