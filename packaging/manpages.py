@@ -128,7 +128,7 @@ def th(name, title):
     return ('.TH "%s" 8 "" "%s" "%s"\n' % (name.upper(), SOURCE, title))
 
 
-def page_main(prog, version_line, entries, extra):
+def page_main(prog, entries, extra):
     out = [th(prog, "eduwatch manual")]
     out.append(".SH NAME\n%s \\- %s\n" % (prog, SUMMARY.get(prog, prog)))
     out.append(".SH SYNOPSIS\n.B %s\n.I COMMAND\n[\\fIOPTIONS\\fR]\n" % prog)
@@ -241,7 +241,7 @@ def main():
         for e in entries:
             groups.setdefault(command_word(e[0]), []).append(e)
         with open(os.path.join(outdir, prog + ".8"), "w") as f:
-            f.write(page_main(prog, "", entries, extra))
+            f.write(page_main(prog, entries, extra))
         for word, group in groups.items():
             with open(os.path.join(outdir, "%s-%s.8" % (prog, word)), "w") as f:
                 f.write(page_command(prog, word, group, extra))
