@@ -194,4 +194,7 @@ clean:
 # The Windows agent (cross-built; its unit tests run under wine).
 include mk/windows.mk
 
+# make install, man pages, make deb/rpm/package-test.
+include packaging/packaging.mk
+
 -include $(shell find $(O) -name "*.d" 2>/dev/null)

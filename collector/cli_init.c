@@ -10,6 +10,7 @@
 
 #include "collector/cli.h"
 #include "collector/daemon.h"
+#include "common/sharedir.h"
 #include "common/version.h"
 
 /* The state dir holds the CA key and every PC's reports. One that others
@@ -78,8 +79,14 @@ int cmd_init(struct cli *cli, struct cli_env *env)
 			cli->rules, uv_strerror(-errno));
 		return EXIT_CONFIG;
 	}
-	if (settings_write_default(path, cli->dir,
-				   cli->rules ? rules : SETTINGS_RULES_DIR, err,
+	/* Without --rules: the rules installed beside this binary (or the
+	 * source tree's, for a binary run from the build tree). */
+	if (cli->rules == NULL &&
+	    sharedir_find("rules", SETTINGS_RULES_DIR, rules, sizeof(rules)) != 0) {
+		fprintf(stderr, "eduwatch-collector: the rules path is too long\n");
+		return EXIT_FAILURE_RUNTIME;
+	}
+	if (settings_write_default(path, cli->dir, rules, err,
 				   sizeof(err)) != 0) {
 		fprintf(stderr, "eduwatch-collector: %s\n", err);
 		return EXIT_FAILURE_RUNTIME;

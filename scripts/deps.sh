@@ -42,6 +42,12 @@ test_pkgs="$test_pkgs chromium nodejs"
 # started in a temp dir by tests/support/pg_harness.sh.
 test_pkgs="$test_pkgs postgresql-15"
 command -v npm >/dev/null 2>&1 || test_pkgs="$test_pkgs npm"
+# The packages (issue 20): debhelper builds the .debs (make deb), lintian
+# checks them, debootstrap makes the clean Debian 12 chroot of the dpkg
+# install/upgrade/purge test, piuparts is make package-test's checker,
+# Debian's rpm builds the rpm (make rpm); man-db and bsdextrautils (col)
+# render the generated man pages in their test.
+test_pkgs="$test_pkgs debhelper lintian debootstrap piuparts rpm man-db bsdextrautils"
 bench_pkgs="bc rsyslog rsyslog-openssl yara restic time"
 # The Windows agent (make windows, and its tests under wine): the mingw-w64
 # cross compiler, wine to run the .exe and its unit tests, wixl for the
