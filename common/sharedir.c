@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#ifndef _WIN32
 #include <unistd.h>
+#endif
 
 static int copy_out(const char *path, char *out, size_t cap)
 {
@@ -14,6 +16,17 @@ static int copy_out(const char *path, char *out, size_t cap)
 	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
 }
 
+#ifdef _WIN32
+/* The Windows agent has no share directory: the MSI installs it in one
+ * folder and passes its paths in the settings it writes, so the caller's
+ * fallback (the settings' value) is the answer. */
+int sharedir_find(const char *sub, const char *fallback, char *out,
+		  size_t cap)
+{
+	(void)sub;
+	return copy_out(fallback, out, cap);
+}
+#else
 int sharedir_find(const char *sub, const char *fallback, char *out,
 		  size_t cap)
 {
@@ -40,3 +53,4 @@ int sharedir_find(const char *sub, const char *fallback, char *out,
 		return copy_out(fallback, out, cap);
 	return copy_out(real, out, cap);
 }
+#endif

@@ -1,9 +1,11 @@
 /* The capabilities not yet ported to Windows, stated as such.
  *
  * The scanner (its child process and isolation), backups, quarantine,
- * the incident drill (it plants files through an O_NOFOLLOW folder fd)
- * and the LAN sensor depend on POSIX-only code (openat-family walks, seccomp,
- * rlimits, libpcap) whose Windows halves are not written yet: see issue
+ * the incident drill (it plants files through an O_NOFOLLOW folder fd),
+ * the LAN sensor and the versioned-folder self-upgrade (symlinks renamed
+ * over each other; on Windows the MSI's MajorUpgrade does that job)
+ * depend on POSIX-only code (openat-family walks, seccomp, rlimits,
+ * libpcap, symlinks) whose Windows halves are not written yet: see issue
  * 16 and docs/DECISIONS.md "The Windows agent, in steps". Here each one
  * says so, at start-up in the log and on the command line with an error,
  * instead of failing to link or pretending to work. */
@@ -15,6 +17,7 @@
 #include "agent/core/childproc.h"
 #include "agent/core/source.h"
 #include "agent/scan/quarantine.h"
+#include "agent/upgrade/swap.h"
 #include "common/log.h"
 
 static int off_init(const char *name, void **state)
@@ -114,5 +117,37 @@ int quarantine_restore(const char *qdir, const char *id, const char *to,
 {
 	snprintf(err, errlen, "quarantine is not available in the Windows "
 			      "agent yet");
+	return -ENOSYS;
+}
+
+/* `upgrade install|restore|status|watch` swap symlinked release folders;
+ * a Windows PC upgrades through the MSI (MajorUpgrade keeps ProgramData),
+ * so the commands say where to go instead. */
+int swap_version(const char *root, const char *link, char *out, size_t cap)
+{
+	(void)root;
+	(void)link;
+	if (cap > 0)
+		out[0] = '\0';
+	return -ENOSYS;
+}
+
+int swap_install(const char *root, const char *src, const char *version,
+		 bool rollback, char *err, size_t errlen)
+{
+	(void)root;
+	(void)src;
+	(void)version;
+	(void)rollback;
+	snprintf(err, errlen, "the Windows agent upgrades through its MSI "
+			      "(msiexec /i), not through release folders");
+	return -ENOSYS;
+}
+
+int swap_restore_previous(const char *root, char *err, size_t errlen)
+{
+	(void)root;
+	snprintf(err, errlen, "the Windows agent upgrades through its MSI "
+			      "(msiexec /i), not through release folders");
 	return -ENOSYS;
 }
