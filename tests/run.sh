@@ -52,8 +52,10 @@ list_suites() {
 	for t in tests/integration/*.sh; do
 		name=$(basename "$t" .sh)
 		echo "$name"
-		# Only a script built of scenarios lists them without running.
-		grep -q '^run_scenarios' "$t" || continue
+		# Only a script built of scenarios lists them without running
+		# (any other would run whole): one that ends by calling
+		# run_scenarios, alone on its line or after `||`.
+		grep -Eq '(^|\|\| *)run_scenarios *$' "$t" || continue
 		for s in $(EW_LIST_SCENARIOS=1 bash "$t"); do echo "$name:$s"; done
 	done
 	for t in tests/chaos/*.sh; do basename "$t" .sh; done

@@ -14,7 +14,7 @@ scenario_fails() { check "fails fails" false; check "fails goes on after its fai
 scenario_dies() { sleep 300 & echo \$! >"\$WORK/../sleeper.pid"; check "dies passes once" true; exit 7; }
 scenario_last() { check "last still runs" true; }
 teardown() { check "teardown ran" true; }
-run_scenarios
+ run_scenarios # the sample's own call; not one tests/run.sh --list takes for this script
 EOF
 run() { TMPDIR=$WORK bash "$S" 2>&1; }
 out=$(run)
