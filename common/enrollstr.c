@@ -1,6 +1,5 @@
 /* enrollstr: the one-string enrollment record (see enrollstr.h). */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -9,6 +8,7 @@
 #include <openssl/sha.h>
 
 #include "common/enrollstr.h"
+#include "common/errtext.h"
 
 /* Crockford's base32: no I, L, O or U, so nothing reads as another. */
 static const char b32_alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -17,20 +17,6 @@ static const char b32_alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 		    ENROLLSTR_TOKEN_MAX + 32 + 4)
 #define RECORD_MIN (1 + 2 + 2 + 1 + 1 + 1 + 1 + 32 + 4)
 #define GROUP 5
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
 
 /* A host as the agent will dial it and check it against the SAN: a DNS
  * name or an IP literal, nothing a shell or a config file would read
@@ -165,7 +151,7 @@ int enrollstr_decode(const char *text, size_t len, struct enrollstr *out,
 
 	memset(out, 0, sizeof(*out));
 	if (len > ENROLLSTR_INPUT_MAX)
-		return fail(err, errlen, "the enrollment string is longer than "
+		return errtext_set(-EINVAL, err, errlen, "the enrollment string is longer than "
 			    "%d bytes: this is not one", ENROLLSTR_INPUT_MAX);
 	while (i < len && is_blank(s[i]))
 		i++;
@@ -173,16 +159,16 @@ int enrollstr_decode(const char *text, size_t len, struct enrollstr *out,
 		len--;
 	if (len - i < 3 || (s[i] != 'E' && s[i] != 'e') ||
 	    (s[i + 1] != 'W' && s[i + 1] != 'w'))
-		return fail(err, errlen, "not an enrollment string: it starts "
+		return errtext_set(-EINVAL, err, errlen, "not an enrollment string: it starts "
 			    "with EW1-");
 	i += 2;
 	/* The version is a digit, read with the same look-alikes. */
 	int version = b32_value(s[i]);
 	if (version < 0 || version > 9 || (i + 1 < len && s[i + 1] != '-'))
-		return fail(err, errlen, "not an enrollment string: it starts "
+		return errtext_set(-EINVAL, err, errlen, "not an enrollment string: it starts "
 			    "with EW1-");
 	if (version != ENROLLSTR_VERSION)
-		return fail(err, errlen, "enrollment string version %d: this "
+		return errtext_set(-EINVAL, err, errlen, "enrollment string version %d: this "
 			    "agent reads version %d; use an agent as new as the "
 			    "collector", version, ENROLLSTR_VERSION);
 	for (i++; i < len; i++) {
@@ -191,10 +177,10 @@ int enrollstr_decode(const char *text, size_t len, struct enrollstr *out,
 		int v = b32_value(s[i]);
 		if (v < 0) {
 			if (s[i] >= 0x21 && s[i] < 0x7f)
-				return fail(err, errlen, "character '%c' at "
+				return errtext_set(-EINVAL, err, errlen, "character '%c' at "
 					    "position %zu is not part of an "
 					    "enrollment string", s[i], i + 1);
-			return fail(err, errlen, "byte 0x%02x at position %zu "
+			return errtext_set(-EINVAL, err, errlen, "byte 0x%02x at position %zu "
 				    "is not part of an enrollment string",
 				    s[i], i + 1);
 		}
@@ -202,7 +188,7 @@ int enrollstr_decode(const char *text, size_t len, struct enrollstr *out,
 		bits += 5;
 		if (bits >= 8) {
 			if (n >= sizeof(rec))
-				return fail(err, errlen, "the enrollment string "
+				return errtext_set(-EINVAL, err, errlen, "the enrollment string "
 					    "is too long: characters were added "
 					    "or two were pasted together");
 			rec[n++] = (unsigned char)(acc >> (bits - 8));
@@ -212,20 +198,20 @@ int enrollstr_decode(const char *text, size_t len, struct enrollstr *out,
 	/* The encoder pads with zero bits; anything else is a mistyped last
 	 * character that the checksum, which covers whole bytes, would miss. */
 	if (bits >= 5 || (acc & ((1u << bits) - 1)) != 0)
-		return fail(err, errlen, "the enrollment string does not end "
+		return errtext_set(-EINVAL, err, errlen, "the enrollment string does not end "
 			    "where it should: a character is missing, extra or "
 			    "mistyped at its end");
 	if (n < RECORD_MIN)
-		return fail(err, errlen, "the enrollment string is cut short "
+		return errtext_set(-EINVAL, err, errlen, "the enrollment string is cut short "
 			    "(%zu of at least %d bytes)", n, RECORD_MIN);
 	unsigned char sum[4];
 	checksum(rec, n - 4, sum);
 	if (memcmp(sum, rec + n - 4, 4) != 0)
-		return fail(err, errlen, "the enrollment string's checksum does "
+		return errtext_set(-EINVAL, err, errlen, "the enrollment string's checksum does "
 			    "not match: a character is mistyped, missing or "
 			    "extra; copy it again from the sheet");
 	if (rec[0] != ENROLLSTR_VERSION)
-		return fail(err, errlen, "enrollment record version %u: this "
+		return errtext_set(-EINVAL, err, errlen, "enrollment record version %u: this "
 			    "agent reads version %d", rec[0], ENROLLSTR_VERSION);
 
 	size_t p = 1, end = n - 4;
@@ -233,25 +219,25 @@ int enrollstr_decode(const char *text, size_t len, struct enrollstr *out,
 	out->enroll_port = rec[p + 2] << 8 | rec[p + 3];
 	p += 4;
 	if (out->port == 0 || out->enroll_port == 0)
-		return fail(err, errlen, "the enrollment string names port 0");
+		return errtext_set(-EINVAL, err, errlen, "the enrollment string names port 0");
 	size_t hl = rec[p++];
 	if (hl > end - p || !host_ok((const char *)rec + p, hl))
-		return fail(err, errlen, "the enrollment string's collector "
+		return errtext_set(-EINVAL, err, errlen, "the enrollment string's collector "
 			    "name is not a host name or address");
 	memcpy(out->host, rec + p, hl);
 	out->host[hl] = '\0';
 	p += hl;
 	if (p >= end)
-		return fail(err, errlen, "the enrollment string is cut short");
+		return errtext_set(-EINVAL, err, errlen, "the enrollment string is cut short");
 	size_t tl = rec[p++];
 	if (tl > end - p || !token_ok((const char *)rec + p, tl))
-		return fail(err, errlen, "the enrollment string's token is not "
+		return errtext_set(-EINVAL, err, errlen, "the enrollment string's token is not "
 			    "an eduwatch token");
 	memcpy(out->token, rec + p, tl);
 	out->token[tl] = '\0';
 	p += tl;
 	if (end - p != 32)
-		return fail(err, errlen, "the enrollment string's CA fingerprint "
+		return errtext_set(-EINVAL, err, errlen, "the enrollment string's CA fingerprint "
 			    "is not 32 bytes");
 	for (int k = 0; k < 32; k++)
 		snprintf(out->ca_sha256 + 2 * k, 3, "%02x", rec[p + k]);
