@@ -5,15 +5,26 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "agent/platform/beneath.h"
 #include "common/wire.h"
 
-/* One component, not hidden: a name the agent creates under its drill
- * folder's fd, never a path. */
+/* One component, not hidden, no "..": a name the agent creates under its
+ * drill folder's fd, never a path. Portable characters only (letters,
+ * digits, '.', '-', '_'), because the same name reaches the Windows agent,
+ * where a backslash is a separator and ':' opens an alternate data stream; a
+ * drill's file names are the scenario's own, so nothing real is refused. */
 static bool bare_name(const char *name)
 {
-	return name[0] != '\0' && name[0] != '.' && strchr(name, '/') == NULL &&
-	       beneath_check(name, strlen(name)) == 0;
+	size_t n = strlen(name);
+	if (n == 0 || n > DRILL_FILE_NAME_MAX || name[0] == '.' ||
+	    strstr(name, "..") != NULL)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_'))
+			return false;
+	}
+	return true;
 }
 
 int drill_args_parse(const msgpack_object *args, int64_t now_us,

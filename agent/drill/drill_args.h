@@ -9,7 +9,8 @@
  *     limit on a command's life (a far-future window is refused: a
  *     drill that never ends is not a drill);
  *   - no path of the collector's choosing: at most a bare file name
- *     (one component, not hidden, no "..") inside the drill folder;
+ *     (one component of portable characters, not hidden, no "..", at
+ *     most DRILL_FILE_NAME_MAX bytes) inside the drill folder;
  *   - a duration, when the scenario has one, within its bound.
  * Untrusted bytes (the collector could be compromised): fuzzed by
  * tests/fuzz/fuzz_drill_args.c. */
@@ -29,6 +30,8 @@
 #define DRILL_WINDOW_MAX_US ((7LL * 86400 + 60) * 1000000LL)
 /* A scenario runs at most a day (agent-silence holds the uplink that long at most). */
 #define DRILL_DURATION_MAX_S (86400LL)
+/* A drill file's name: the scenario's own, short. */
+#define DRILL_FILE_NAME_MAX 64
 
 struct drill_args {
 	uint64_t campaign_id;
