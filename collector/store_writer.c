@@ -4,6 +4,8 @@
  * done here once. */
 #include "collector/store_writer.h"
 
+#define IDLE_WAIT_NS ((uint64_t)STORE_HOUSEKEEP_INTERVAL_US * 1000)
+
 void store_writer_init(struct store_writer *w,
 		       const struct store_writer_ops *ops, void *backend,
 		       size_t batch_max_events)
@@ -46,8 +48,7 @@ static void writer_main(void *arg)
 		while (STAILQ_EMPTY(&w->pending) && !w->stopping) {
 			/* Wake up now and then to housekeep even when idle. */
 			if (uv_cond_timedwait(&w->wake, &w->lock,
-					      STORE_HOUSEKEEP_INTERVAL_US *
-						      1000) != 0) {
+					      IDLE_WAIT_NS) != 0) {
 				uv_mutex_unlock(&w->lock);
 				w->ops->housekeep(w->backend, 0);
 				uv_mutex_lock(&w->lock);
