@@ -69,6 +69,25 @@ int64_t store_clamp_future_ts(struct event *ev, int64_t now)
 	return agent_ts;
 }
 
+int store_raise_alerts(const struct store_options *opts,
+		       const struct event *ev,
+		       int (*write)(void *ctx, const struct store_alert *a),
+		       void *ctx)
+{
+	struct store_alert alerts[STORE_ALERTS_PER_EVENT];
+	if (opts->alert_fn == NULL)
+		return 0;
+	size_t n = opts->alert_fn(opts->alert_arg, ev, alerts,
+				  STORE_ALERTS_PER_EVENT);
+	EW_ASSERT(n <= STORE_ALERTS_PER_EVENT);
+	for (size_t i = 0; i < n; i++) {
+		int rc = write(ctx, &alerts[i]);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
 int store_open(const struct store_options *opts, uv_loop_t *loop,
 	       struct store **out, char *err, size_t errlen)
 {

@@ -14,6 +14,7 @@
 #include <sys/queue.h>
 
 #include "collector/store.h"
+#include "common/check.h"
 
 struct store_backend {
 	const char *scheme;
@@ -223,5 +224,38 @@ struct store_batch {
 };
 
 STAILQ_HEAD(store_batch_queue, store_batch);
+
+/* ---- what both backends share -------------------------------------------- */
+
+/* At most this many alerts come of one event (opts->alert_fn's max). */
+#define STORE_ALERTS_PER_EVENT 4
+
+/* Asks opts->alert_fn for the alerts ev raises and hands each to
+ * write(ctx, alert), which stores it inside the caller's open
+ * transaction. Stops at the first failure and returns it; 0 when there
+ * is no alert_fn. Runs on the caller's thread, alerts on its stack. */
+EW_MUST_CHECK
+int store_raise_alerts(const struct store_options *opts,
+		       const struct event *ev,
+		       int (*write)(void *ctx, const struct store_alert *a),
+		       void *ctx);
+
+/* SQL both dialects accept the same: an alert's columns in the order
+ * the backends' row readers take them, and the joins that fill its
+ * hostname and commune; a school with its count of enrolled PCs. */
+#define STORE_SQL_ALERT_COLS                                              \
+	"a.id, a.rule, a.title, a.category, a.kind, a.dedupe_key, a.agent,"  \
+	" a.school, coalesce(g.hostname, ''), coalesce(c.commune, ''),"      \
+	" a.severity, a.drill, a.first, a.last, a.count, a.state,"           \
+	" coalesce(a.ack_by, ''), coalesce(a.ack, 0),"                       \
+	" coalesce(a.resolved_by, ''), coalesce(a.resolved, 0), a.evidence," \
+	" a.src_ip, a.file_path, a.file_hash"
+#define STORE_SQL_ALERT_JOINS                                 \
+	" FROM alerts a LEFT JOIN agents g ON g.id = a.agent" \
+	" LEFT JOIN schools c ON c.code = a.school"
+#define STORE_SQL_SCHOOL_SELECT                                     \
+	"SELECT s.code, s.name, s.commune, s.level, s.expected_pcs," \
+	" (SELECT count(*) FROM agents a WHERE a.school = s.code"    \
+	"  AND a.revoked IS NULL) FROM schools s"
 
 #endif

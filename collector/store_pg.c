@@ -412,8 +412,6 @@ int pg_open(const struct store_options *opts, const char *location,
 		err[0] = '\0';
 	if (s == NULL)
 		return -ENOMEM;
-	STAILQ_INIT(&s->pending);
-	STAILQ_INIT(&s->done);
 	s->base.backend = &store_pg_backend;
 	s->opts = *opts;
 	if (s->opts.batch_max_events <= 0)
@@ -433,8 +431,8 @@ int pg_open(const struct store_options *opts, const char *location,
 	memcpy(s->writer.conninfo, s->admin.conninfo,
 	       sizeof(s->writer.conninfo));
 	uv_mutex_init(&s->admin_lock);
-	uv_mutex_init(&s->lock);
-	uv_cond_init(&s->wake);
+	store_writer_init(&s->w, &pg_writer_ops, s,
+			  (size_t)s->opts.batch_max_events);
 	if ((rc = pg_connect(&s->admin, err, errlen)) != 0 ||
 	    (rc = migrate(&s->admin, err, errlen)) != 0)
 		goto fail;
@@ -447,22 +445,12 @@ fail:
 	return rc;
 }
 
-static void free_store(uv_handle_t *handle)
-{
-	alloc_free(handle->data);
-}
-
 void pg_close(struct store *st)
 {
 	struct pg_store *s = pg_impl(st);
-	bool async_live = s->has_thread;
 	pg_writer_stop(s);
 	pg_disconnect(&s->admin);
 	uv_mutex_destroy(&s->admin_lock);
-	uv_mutex_destroy(&s->lock);
-	uv_cond_destroy(&s->wake);
-	if (async_live)
-		uv_close((uv_handle_t *)&s->done_async, free_store);
-	else
-		alloc_free(s);
+	/* Frees s, now or once the loop has let go of the writer. */
+	store_writer_release(&s->w);
 }

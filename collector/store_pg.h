@@ -24,6 +24,7 @@
 #include <libpq-fe.h>
 
 #include "collector/store_backend.h"
+#include "collector/store_writer.h"
 
 extern const struct store_backend store_pg_backend;
 
@@ -100,13 +101,7 @@ struct pg_store {
 
 	/* The writer thread and its queue. */
 	struct pg_conn writer;
-	uv_mutex_t lock;
-	uv_cond_t wake;
-	struct store_batch_queue pending, done;
-	size_t backlog;
-	bool stopping, has_thread;
-	uv_thread_t thread;
-	uv_async_t done_async;
+	struct store_writer w;
 	int64_t partition_until_us; /* months up to here exist */
 	int64_t last_prune_us;
 };
@@ -128,6 +123,11 @@ void pg_leave(struct pg_store *s);
 EW_MUST_CHECK
 int pg_write_alert(struct pg_store *s, struct pg_conn *c,
 		   const struct store_alert *a, int64_t now, bool *created);
+/* The alerts ev raises (opts.alert_fn), each opened or folded on c
+ * inside its open transaction. */
+EW_MUST_CHECK
+int pg_raise_alerts(struct pg_store *s, struct pg_conn *c,
+		    const struct event *ev, int64_t now);
 
 /* store_pg_writer.c */
 void pg_submit(struct store *st, struct store_batch *batch);
@@ -135,6 +135,9 @@ size_t pg_backlog(const struct store *st);
 int pg_writer_start(struct pg_store *s, uv_loop_t *loop, char *err,
 		    size_t errlen);
 void pg_writer_stop(struct pg_store *s);
+/* What the shared writer thread runs for this backend; released frees
+ * the struct pg_store. */
+extern const struct store_writer_ops pg_writer_ops;
 
 /* store_pg_query.c */
 int pg_school_add(struct store *st, const struct store_school *s);

@@ -30,16 +30,6 @@ static int read_count(void *arg, const PGresult *res, int row)
 
 /* ---- alerts ---------------------------------------------------------------- */
 
-#define ALERT_COLUMNS                                                        \
-	"a.id, a.rule, a.title, a.category, a.kind, a.dedupe_key, a.agent,"  \
-	" a.school, coalesce(g.hostname, ''), coalesce(c.commune, ''),"      \
-	" a.severity, a.drill, a.first, a.last, a.count, a.state,"           \
-	" coalesce(a.ack_by, ''), coalesce(a.ack, 0),"                       \
-	" coalesce(a.resolved_by, ''), coalesce(a.resolved, 0), a.evidence," \
-	" a.src_ip, a.file_path, a.file_hash"
-#define ALERT_JOINS                                           \
-	" FROM alerts a LEFT JOIN agents g ON g.id = a.agent" \
-	" LEFT JOIN schools c ON c.code = a.school"
 
 struct alert_found {
 	long long id, last;
@@ -130,6 +120,26 @@ int pg_write_alert(struct pg_store *s, struct pg_conn *c,
 	return 0;
 }
 
+struct alert_sink {
+	struct pg_store *s;
+	struct pg_conn *c;
+	int64_t now;
+};
+
+static int sink_alert(void *arg, const struct store_alert *a)
+{
+	struct alert_sink *k = arg;
+	bool created;
+	return pg_write_alert(k->s, k->c, a, k->now, &created);
+}
+
+int pg_raise_alerts(struct pg_store *s, struct pg_conn *c,
+		    const struct event *ev, int64_t now)
+{
+	struct alert_sink k = {s, c, now};
+	return store_raise_alerts(&s->opts, ev, sink_alert, &k);
+}
+
 int pg_alert_raise(struct store *st, const struct store_alert *a,
 		   bool *created)
 {
@@ -207,7 +217,7 @@ int pg_alert_list(struct store *st, const char *state, const char *school,
 	pg_arg_text(&a, school);
 	pg_arg_int(&a, limit);
 	return list_alerts(pg_impl(st), __func__,
-			   "SELECT " ALERT_COLUMNS ALERT_JOINS
+			   "SELECT " STORE_SQL_ALERT_COLS STORE_SQL_ALERT_JOINS
 			   " WHERE ($1::text IS NULL OR a.state = $1) AND"
 			   " ($2::text IS NULL OR a.school = $2)"
 			   " ORDER BY a.id DESC LIMIT $3",
@@ -279,7 +289,7 @@ int pg_forward_next(struct store *st, const char *dest, uint64_t after_id,
 			   " claimed_until < $5 OR claimed_by = $4)"
 			   " ORDER BY alert LIMIT $3 FOR UPDATE SKIP LOCKED)"
 			   " RETURNING f.alert)"
-			   " SELECT " ALERT_COLUMNS ALERT_JOINS
+			   " SELECT " STORE_SQL_ALERT_COLS STORE_SQL_ALERT_JOINS
 			   " JOIN claimed ON claimed.alert = a.id ORDER BY a.id",
 			   &a, cb, arg);
 }
@@ -337,19 +347,8 @@ int pg_dead_letter_add(struct store *st, const struct store_dead_letter *dl,
 			    " AND alert = $2",
 			    &d, NULL, NULL, NULL);
 	/* The local alert about the refusal, in the same transaction. */
-	if (rc == 0 && notice && s->opts.alert_fn) {
-		struct store_alert *alerts = alloc_zeroed(4, sizeof(*alerts));
-		size_t n = alerts ? s->opts.alert_fn(s->opts.alert_arg, notice,
-						     alerts, 4)
-				  : 0;
-		rc = alerts ? 0 : -ENOMEM;
-		for (size_t i = 0; rc == 0 && i < n; i++) {
-			bool created;
-			rc = pg_write_alert(s, &s->admin, &alerts[i], now,
-					    &created);
-		}
-		alloc_free(alerts);
-	}
+	if (rc == 0 && notice)
+		rc = pg_raise_alerts(s, &s->admin, notice, now);
 	rc = pg_end(&s->admin, rc);
 	pg_leave(s);
 	return rc;
@@ -407,10 +406,6 @@ int pg_dead_letter_count(struct store *st, const char *dest, long long *n)
 
 /* ---- schools ------------------------------------------------------------------ */
 
-#define SCHOOL_SELECT                                               \
-	"SELECT s.code, s.name, s.commune, s.level, s.expected_pcs," \
-	" (SELECT count(*) FROM agents a WHERE a.school = s.code"    \
-	"  AND a.revoked IS NULL) FROM schools s"
 
 int pg_school_add(struct store *st, const struct store_school *sc)
 {
@@ -451,7 +446,8 @@ int pg_school_get(struct store *st, const char *code,
 	struct pg_args a = {0};
 	long long rows = 0;
 	pg_arg_text(&a, code);
-	int rc = ADMIN_RUN(pg_impl(st), SCHOOL_SELECT " WHERE s.code = $1", &a,
+	int rc = ADMIN_RUN(pg_impl(st),
+			   STORE_SQL_SCHOOL_SELECT " WHERE s.code = $1", &a,
 			   school_one, out, &rows);
 	return rc != 0 ? rc : rows > 0 ? 0 : -ENOENT;
 }
@@ -474,7 +470,8 @@ int pg_school_list(struct store *st,
 		   void (*cb)(void *, const struct store_school *), void *arg)
 {
 	struct school_cb c = {cb, arg};
-	return ADMIN_RUN(pg_impl(st), SCHOOL_SELECT " ORDER BY s.commune, s.code",
+	return ADMIN_RUN(pg_impl(st),
+			 STORE_SQL_SCHOOL_SELECT " ORDER BY s.commune, s.code",
 			 NULL, school_row, &c, NULL);
 }
 
@@ -945,7 +942,7 @@ int pg_school_list_scoped(struct store *st, const struct store_scope *sc,
 	struct pg_args a = {0};
 	scope_args(&a, sc);
 	return ADMIN_RUN(pg_impl(st),
-			 SCHOOL_SELECT " WHERE " SCOPE_OF("s.commune", "s.code")
+			 STORE_SQL_SCHOOL_SELECT " WHERE " SCOPE_OF("s.commune", "s.code")
 			 " ORDER BY s.commune, s.code",
 			 &a, school_row, &c, NULL);
 }
@@ -958,7 +955,7 @@ int pg_school_get_scoped(struct store *st, const struct store_scope *sc,
 	scope_args(&a, sc);
 	pg_arg_text(&a, code);
 	int rc = ADMIN_RUN(pg_impl(st),
-			   SCHOOL_SELECT " WHERE " SCOPE_OF("s.commune", "s.code")
+			   STORE_SQL_SCHOOL_SELECT " WHERE " SCOPE_OF("s.commune", "s.code")
 			   " AND s.code = $3",
 			   &a, school_one, out, &rows);
 	return rc != 0 ? rc : rows > 0 ? 0 : -ENOENT;
@@ -1010,7 +1007,7 @@ int pg_alert_list_scoped(struct store *st, const struct store_scope *sc,
 	pg_arg_int(&a, (long long)before_id);
 	pg_arg_int(&a, limit);
 	return list_alerts(pg_impl(st), __func__,
-			   "SELECT " ALERT_COLUMNS ALERT_JOINS
+			   "SELECT " STORE_SQL_ALERT_COLS STORE_SQL_ALERT_JOINS
 			   " WHERE " SCOPE_OF("c.commune", "a.school")
 			   " AND ($3::text IS NULL OR a.state = $3) AND"
 			   " ($4::text IS NULL OR a.school = $4) AND"

@@ -12,11 +12,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/alloc.h"
 #include "common/check.h"
 #include "common/log.h"
 
 #define PRUNE_STEP_ROWS 5000
-#define PRUNE_INTERVAL_US (10 * 1000000LL)
 #define DAY_US 86400000000LL
 /* Partition creation by several collectors takes turns on this advisory
  * lock ("ewparts" in ASCII). */
@@ -184,21 +184,6 @@ static int store_chunk(struct pg_store *s, struct event *evs,
 	return rc;
 }
 
-static int raise_alerts(struct pg_store *s, const struct event *ev,
-			int64_t now)
-{
-	struct store_alert alerts[4];
-	size_t n = s->opts.alert_fn(s->opts.alert_arg, ev, alerts, 4);
-	for (size_t i = 0; i < n; i++) {
-		bool created;
-		int rc = pg_write_alert(s, &s->writer, &alerts[i], now,
-					&created);
-		if (rc != 0)
-			return rc;
-	}
-	return 0;
-}
-
 static int touch_agent(struct pg_store *s, const struct event *last,
 		       int64_t now, long long clamped)
 {
@@ -238,7 +223,8 @@ static int write_batch(struct pg_store *s, struct store_batch *b, int64_t now)
 			if (agent_ts[i] != 0)
 				clamped++;
 			if (s->opts.alert_fn)
-				rc = raise_alerts(s, &b->events[off + i], now);
+				rc = pg_raise_alerts(s, &s->writer,
+						     &b->events[off + i], now);
 		}
 	}
 	if (clamped > 0)
@@ -327,7 +313,7 @@ static void drop_old_partitions(struct pg_store *s, int64_t cutoff)
 static void prune_step(struct pg_store *s)
 {
 	int64_t now = store_now_us();
-	if (now - s->last_prune_us < PRUNE_INTERVAL_US)
+	if (now - s->last_prune_us < STORE_HOUSEKEEP_INTERVAL_US)
 		return;
 	s->last_prune_us = now;
 	int low = s->opts.retention_days, high = s->opts.high_severity_days;
@@ -363,89 +349,38 @@ static void prune_step(struct pg_store *s)
 
 /* ---- the thread ----------------------------------------------------------- */
 
-static void writer_main(void *arg)
+static int writer_write(void *backend, struct store_batch_queue *take)
 {
-	struct pg_store *s = arg;
-	uv_mutex_lock(&s->lock);
-	for (;;) {
-		while (STAILQ_EMPTY(&s->pending) && !s->stopping) {
-			/* Wake up now and then to prune even when idle. */
-			if (uv_cond_timedwait(&s->wake, &s->lock,
-					      PRUNE_INTERVAL_US * 1000) != 0) {
-				uv_mutex_unlock(&s->lock);
-				prune_step(s);
-				uv_mutex_lock(&s->lock);
-			}
-		}
-		if (STAILQ_EMPTY(&s->pending) && s->stopping)
-			break;
-		/* Whole batches up to the event budget, the first whatever
-		 * its size: what queued during the last commit goes in this
-		 * one. */
-		struct store_batch_queue take = STAILQ_HEAD_INITIALIZER(take);
-		size_t events = 0;
-		struct store_batch *b;
-		while ((b = STAILQ_FIRST(&s->pending)) != NULL &&
-		       (STAILQ_EMPTY(&take) ||
-			events + b->count <= (size_t)s->opts.batch_max_events)) {
-			STAILQ_REMOVE_HEAD(&s->pending, link);
-			STAILQ_INSERT_TAIL(&take, b, link);
-			events += b->count;
-		}
-		EW_ASSERT(!STAILQ_EMPTY(&take));
-		uv_mutex_unlock(&s->lock);
-
-		int status = write_batches(s, &take);
-		if (status == 0)
-			prune_step(s);
-
-		uv_mutex_lock(&s->lock);
-		STAILQ_FOREACH(b, &take, link)
-			b->status = status;
-		STAILQ_CONCAT(&s->done, &take);
-		EW_ASSERT(s->backlog >= events);
-		s->backlog -= events;
-		uv_mutex_unlock(&s->lock);
-		uv_async_send(&s->done_async);
-		uv_mutex_lock(&s->lock);
-	}
-	uv_mutex_unlock(&s->lock);
+	return write_batches(backend, take);
 }
 
-/* Runs on the loop: hands each finished batch back to its owner. */
-static void deliver_done(uv_async_t *async)
+/* After a failed commit the connection is likely gone: the next commit
+ * reconnects, and retention waits for it. */
+static void writer_housekeep(void *backend, int status)
 {
-	struct pg_store *s = async->data;
-	uv_mutex_lock(&s->lock);
-	struct store_batch_queue list = STAILQ_HEAD_INITIALIZER(list);
-	STAILQ_CONCAT(&list, &s->done);
-	uv_mutex_unlock(&s->lock);
-	struct store_batch *b;
-	while ((b = STAILQ_FIRST(&list)) != NULL) {
-		STAILQ_REMOVE_HEAD(&list, link);
-		if (b->cb)
-			b->cb(b->arg, b->status, b->stored, b->dup);
-		store_batch_free(b);
-	}
+	if (status == 0)
+		prune_step(backend);
 }
+
+static void writer_released(void *backend)
+{
+	alloc_free(backend);
+}
+
+const struct store_writer_ops pg_writer_ops = {
+	.write = writer_write,
+	.housekeep = writer_housekeep,
+	.released = writer_released,
+};
 
 void pg_submit(struct store *st, struct store_batch *batch)
 {
-	struct pg_store *s = pg_impl(st);
-	uv_mutex_lock(&s->lock);
-	STAILQ_INSERT_TAIL(&s->pending, batch, link);
-	s->backlog += batch->count;
-	uv_cond_signal(&s->wake);
-	uv_mutex_unlock(&s->lock);
+	store_writer_submit(&pg_impl(st)->w, batch);
 }
 
 size_t pg_backlog(const struct store *st)
 {
-	struct pg_store *s = pg_impl(st);
-	uv_mutex_lock(&s->lock);
-	size_t n = s->backlog;
-	uv_mutex_unlock(&s->lock);
-	return n;
+	return store_writer_backlog(&pg_impl(st)->w);
 }
 
 int pg_writer_start(struct pg_store *s, uv_loop_t *loop, char *err,
@@ -459,29 +394,12 @@ int pg_writer_start(struct pg_store *s, uv_loop_t *loop, char *err,
 			snprintf(err, errlen, "cannot create event partitions");
 		return rc;
 	}
-	rc = uv_async_init(loop, &s->done_async, deliver_done);
-	if (rc != 0)
-		return rc;
-	s->done_async.data = s;
-	rc = uv_thread_create(&s->thread, writer_main, s);
-	if (rc != 0) {
-		uv_close((uv_handle_t *)&s->done_async, NULL);
-		return rc;
-	}
-	s->has_thread = true;
-	return 0;
+	return store_writer_start(&s->w, loop);
 }
 
 /* Commits what is queued, hands it back, stops the thread. */
 void pg_writer_stop(struct pg_store *s)
 {
-	if (s->has_thread) {
-		uv_mutex_lock(&s->lock);
-		s->stopping = true;
-		uv_cond_signal(&s->wake);
-		uv_mutex_unlock(&s->lock);
-		uv_thread_join(&s->thread);
-		deliver_done(&s->done_async);
-	}
+	store_writer_stop(&s->w);
 	pg_disconnect(&s->writer);
 }

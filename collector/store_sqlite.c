@@ -355,8 +355,6 @@ static struct sqlite_store *store_new(const struct store_options *opts,
 	struct sqlite_store *s = alloc_zeroed(1, sizeof(*s));
 	if (s == NULL)
 		return NULL;
-	STAILQ_INIT(&s->pending);
-	STAILQ_INIT(&s->done);
 	s->base.backend = &store_sqlite_backend;
 	s->opts = *opts;
 	if (s->opts.batch_max_events <= 0)
@@ -364,9 +362,10 @@ static struct sqlite_store *store_new(const struct store_options *opts,
 	snprintf(s->path, sizeof(s->path), "%s", location);
 	s->admin.guard = s;
 	uv_mutex_init(&s->admin_lock);
-	uv_mutex_init(&s->lock);
-	uv_cond_init(&s->wake);
+	uv_mutex_init(&s->ckpt_lock);
 	uv_cond_init(&s->ckpt_wake);
+	store_writer_init(&s->w, &sqlite_writer_ops, s,
+			  (size_t)s->opts.batch_max_events);
 	return s;
 }
 
@@ -445,25 +444,16 @@ fail:
 	return rc;
 }
 
-static void free_store(uv_handle_t *handle)
-{
-	alloc_free(handle->data);
-}
-
 static void sqlite_close(struct store *st)
 {
 	struct sqlite_store *s = sqlite_impl(st);
-	bool async_live = s->has_thread;
 	sqlite_writer_stop(s);
 	sq_conn_close(&s->admin);
 	uv_mutex_destroy(&s->admin_lock);
-	uv_mutex_destroy(&s->lock);
-	uv_cond_destroy(&s->wake);
+	uv_mutex_destroy(&s->ckpt_lock);
 	uv_cond_destroy(&s->ckpt_wake);
-	if (async_live)
-		uv_close((uv_handle_t *)&s->done_async, free_store);
-	else
-		alloc_free(s);
+	/* Frees s, now or once the loop has let go of the writer. */
+	store_writer_release(&s->w);
 }
 
 const struct store_backend store_sqlite_backend = {

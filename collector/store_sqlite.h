@@ -18,6 +18,7 @@
 #include <sqlite3.h>
 
 #include "collector/store_backend.h"
+#include "collector/store_writer.h"
 
 extern const struct store_backend store_sqlite_backend;
 
@@ -242,17 +243,9 @@ struct sqlite_store {
 	struct sq_conn admin;
 	uv_mutex_t admin_lock;
 
-	/* Writer thread and its queues. */
+	/* Writer thread and its queue; the writer connection is its own. */
 	struct sq_conn writer;
-	uv_thread_t thread;
-	bool has_thread;
-	uv_mutex_t lock;
-	uv_cond_t wake;
-	struct store_batch_queue pending; /* submitted, not yet taken */
-	struct store_batch_queue done;	  /* written, callbacks not run */
-	size_t backlog; /* events queued or being written */
-	bool stopping;
-	uv_async_t done_async;
+	struct store_writer w;
 	int64_t last_prune_us;
 
 	/* Checkpoints run on a thread of their own: inside the writer's
@@ -261,7 +254,9 @@ struct sqlite_store {
 	sqlite3 *checkpointer;
 	uv_thread_t ckpt_thread;
 	bool has_ckpt_thread;
+	uv_mutex_t ckpt_lock;
 	uv_cond_t ckpt_wake;
+	bool ckpt_stopping; /* under ckpt_lock */
 };
 
 static inline struct sqlite_store *sqlite_impl(const struct store *st)
@@ -287,6 +282,9 @@ EW_MUST_CHECK
 int sqlite_writer_start(struct sqlite_store *s, uv_loop_t *loop, char *err,
 			size_t errlen);
 void sqlite_writer_stop(struct sqlite_store *s);
+/* What the shared writer thread runs for this backend; released frees
+ * the struct sqlite_store. */
+extern const struct store_writer_ops sqlite_writer_ops;
 void sqlite_submit(struct store *st, struct store_batch *batch);
 size_t sqlite_backlog(const struct store *st);
 
@@ -296,6 +294,11 @@ EW_MUST_CHECK
 int sqlite_write_alert(struct sqlite_store *s, struct sq_conn *c,
 		       const struct store_alert *a, int64_t now,
 		       bool *created);
+/* The alerts ev raises (opts.alert_fn), each opened or folded on c
+ * inside its open transaction. */
+EW_MUST_CHECK
+int sqlite_raise_alerts(struct sqlite_store *s, struct sq_conn *c,
+			const struct event *ev, int64_t now);
 
 /* the synchronous calls (store_sqlite_query.c) */
 EW_MUST_CHECK

@@ -63,6 +63,26 @@ int sqlite_write_alert(struct sqlite_store *s, struct sq_conn *c,
 	return 0;
 }
 
+struct alert_sink {
+	struct sqlite_store *s;
+	struct sq_conn *c;
+	int64_t now;
+};
+
+static int sink_alert(void *arg, const struct store_alert *a)
+{
+	struct alert_sink *k = arg;
+	bool created;
+	return sqlite_write_alert(k->s, k->c, a, k->now, &created);
+}
+
+int sqlite_raise_alerts(struct sqlite_store *s, struct sq_conn *c,
+			const struct event *ev, int64_t now)
+{
+	struct alert_sink k = {s, c, now};
+	return store_raise_alerts(&s->opts, ev, sink_alert, &k);
+}
+
 /* ---- one statement under the lock ---------------------------------------- */
 
 static int read_count(void *arg, sqlite3_stmt *row)
@@ -616,19 +636,8 @@ int sqlite_dead_letter_add(struct store *st,
 			    NULL, NULL, NULL);
 	/* The local alert about the refusal, in the same transaction: a
 	 * parked alert never goes unannounced. */
-	if (rc == 0 && notice && s->opts.alert_fn) {
-		struct store_alert *alerts = alloc_zeroed(4, sizeof(*alerts));
-		size_t n = alerts ? s->opts.alert_fn(s->opts.alert_arg, notice,
-						     alerts, 4)
-				  : 0;
-		rc = alerts ? 0 : -ENOMEM;
-		for (size_t i = 0; rc == 0 && i < n; i++) {
-			bool created;
-			rc = sqlite_write_alert(s, &s->admin, &alerts[i], now,
-						&created);
-		}
-		alloc_free(alerts);
-	}
+	if (rc == 0 && notice)
+		rc = sqlite_raise_alerts(s, &s->admin, notice, now);
 	rc = sq_admin_end(s, rc) == 0 ? 0 : -EIO;
 	sq_admin_leave(s, &h);
 	return rc;

@@ -14,20 +14,6 @@
 
 #include "common/log.h"
 
-#define ALERT_COLUMNS                                                        \
-	"a.id, a.rule, a.title, a.category, a.kind, a.dedupe_key, a.agent,"  \
-	" a.school, coalesce(g.hostname, ''), coalesce(c.commune, ''),"      \
-	" a.severity, a.drill, a.first, a.last, a.count, a.state,"           \
-	" coalesce(a.ack_by, ''), coalesce(a.ack, 0),"                       \
-	" coalesce(a.resolved_by, ''), coalesce(a.resolved, 0), a.evidence," \
-	" a.src_ip, a.file_path, a.file_hash"
-#define ALERT_JOINS                                           \
-	" FROM alerts a LEFT JOIN agents g ON g.id = a.agent" \
-	" LEFT JOIN schools c ON c.code = a.school"
-#define SCHOOL_SELECT                                               \
-	"SELECT s.code, s.name, s.commune, s.level, s.expected_pcs," \
-	" (SELECT count(*) FROM agents a WHERE a.school = s.code"    \
-	"  AND a.revoked IS NULL) FROM schools s"
 
 /* An officer's scope: the province sees all, a commune officer the
  * schools of one commune, a school officer one school. */
@@ -101,9 +87,10 @@ static const struct {
 		" expected_pcs, created) VALUES(?1,?2,?3,?4,?5,?6)"
 		" ON CONFLICT(code) DO UPDATE SET name=?2,"
 		" commune=?3, level=?4, expected_pcs=?5"},
-	[SQ_SCHOOL_GET] = {"school_get", SCHOOL_SELECT " WHERE s.code = ?1"},
+	[SQ_SCHOOL_GET] = {"school_get",
+			   STORE_SQL_SCHOOL_SELECT " WHERE s.code = ?1"},
 	[SQ_SCHOOL_LIST] = {"school_list",
-		SCHOOL_SELECT " ORDER BY s.commune, s.code"},
+		STORE_SQL_SCHOOL_SELECT " ORDER BY s.commune, s.code"},
 	[SQ_TOKEN_ADD] = {"token_add",
 		"INSERT INTO tokens(hash, school, uses_left,"
 		" expires, created) VALUES(?1,?2,?3,?4,?5)"},
@@ -167,11 +154,11 @@ static const struct {
 		" score_snapshots WHERE scope = ?1 AND key = ?2"
 		" ORDER BY day DESC LIMIT ?3"},
 	[SQ_ALERT_LIST] = {"alert_list",
-		"SELECT " ALERT_COLUMNS ALERT_JOINS
+		"SELECT " STORE_SQL_ALERT_COLS STORE_SQL_ALERT_JOINS
 		" WHERE (?1 IS NULL OR a.state = ?1) AND (?2 IS NULL"
 		" OR a.school = ?2) ORDER BY a.id DESC LIMIT ?3"},
 	[SQ_FORWARD_NEXT] = {"forward_next",
-		"SELECT " ALERT_COLUMNS ALERT_JOINS
+		"SELECT " STORE_SQL_ALERT_COLS STORE_SQL_ALERT_JOINS
 		" JOIN forward_queue f ON f.alert = a.id"
 		" WHERE f.dest = ?1 AND f.alert > ?2"
 		" ORDER BY f.alert LIMIT ?3"},
@@ -206,10 +193,10 @@ static const struct {
 	/* The console's reads: ?1 is the scope's kind (enum
 	 * store_scope_kind), ?2 its value; see SCOPE_OF. */
 	[SQ_SCHOOL_LIST_SCOPED] = {"school_list_scoped",
-		SCHOOL_SELECT " WHERE " SCOPE_OF("s.commune", "s.code")
+		STORE_SQL_SCHOOL_SELECT " WHERE " SCOPE_OF("s.commune", "s.code")
 		" ORDER BY s.commune COLLATE vi, s.name COLLATE vi, s.code"},
 	[SQ_SCHOOL_GET_SCOPED] = {"school_get_scoped",
-		SCHOOL_SELECT " WHERE " SCOPE_OF("s.commune", "s.code")
+		STORE_SQL_SCHOOL_SELECT " WHERE " SCOPE_OF("s.commune", "s.code")
 		" AND s.code = ?3"},
 	/* Two statements, not "?3 IS NULL OR": one school's PCs must use
 	 * the agents_school index. */
@@ -221,7 +208,7 @@ static const struct {
 	[SQ_AGENT_GET_SCOPED] = {"agent_get_scoped",
 		AGENT_SCOPED_SELECT " AND a.id = ?3"},
 	[SQ_ALERT_LIST_SCOPED] = {"alert_list_scoped",
-		"SELECT " ALERT_COLUMNS ALERT_JOINS
+		"SELECT " STORE_SQL_ALERT_COLS STORE_SQL_ALERT_JOINS
 		" WHERE " SCOPE_OF("c.commune", "a.school")
 		" AND (?3 IS NULL OR a.state = ?3) AND (?4 IS NULL"
 		" OR a.school = ?4) AND (?5 = 0 OR a.id < ?5)"

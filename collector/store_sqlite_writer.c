@@ -7,11 +7,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "common/check.h"
 #include "common/log.h"
 
 #define PRUNE_STEP_ROWS 500
-#define PRUNE_INTERVAL_US (10 * 1000000LL)
 #define CHECKPOINT_INTERVAL_NS (1000ULL * 1000 * 1000)
 
 /* ev->ts is already clamped (write_batches); agent_ts is what the agent
@@ -42,21 +42,6 @@ static int write_event(struct sqlite_store *s, const struct event *ev,
 		      NULL, NULL, NULL);
 }
 
-static int raise_alerts(struct sqlite_store *s, const struct event *ev,
-			int64_t now)
-{
-	struct store_alert alerts[4];
-	size_t n = s->opts.alert_fn(s->opts.alert_arg, ev, alerts, 4);
-	for (size_t i = 0; i < n; i++) {
-		bool created;
-		int rc = sqlite_write_alert(s, &s->writer, &alerts[i], now,
-					    &created);
-		if (rc != 0)
-			return rc;
-	}
-	return 0;
-}
-
 static int write_batches(struct sqlite_store *s,
 			 const struct store_batch_queue *list)
 {
@@ -78,7 +63,8 @@ static int write_batches(struct sqlite_store *s,
 			if (inserted && agent_ts != 0)
 				clamped++;
 			if (rc == 0 && inserted && s->opts.alert_fn)
-				rc = raise_alerts(s, &b->events[i], now);
+				rc = sqlite_raise_alerts(s, &s->writer,
+							 &b->events[i], now);
 		}
 		if (clamped > 0)
 			log_warn("store: agent %s sent %lld event(s) stamped more "
@@ -116,7 +102,7 @@ static int write_batches(struct sqlite_store *s,
 static void prune_step(struct sqlite_store *s)
 {
 	int64_t now = store_now_us();
-	if (now - s->last_prune_us < PRUNE_INTERVAL_US)
+	if (now - s->last_prune_us < STORE_HOUSEKEEP_INTERVAL_US)
 		return;
 	s->last_prune_us = now;
 	const struct {
@@ -146,101 +132,52 @@ static void prune_step(struct sqlite_store *s)
 	}
 }
 
-static void writer_main(void *arg)
+/* ---- what the shared writer thread runs (store_writer.h) ---------------- */
+
+static int writer_write(void *backend, struct store_batch_queue *take)
 {
-	struct sqlite_store *s = arg;
-	uv_mutex_lock(&s->lock);
-	for (;;) {
-		while (STAILQ_EMPTY(&s->pending) && !s->stopping) {
-			/* Wake up now and then to prune even when idle. */
-			if (uv_cond_timedwait(&s->wake, &s->lock,
-					      PRUNE_INTERVAL_US * 1000) != 0) {
-				uv_mutex_unlock(&s->lock);
-				prune_step(s);
-				uv_mutex_lock(&s->lock);
-			}
-		}
-		if (STAILQ_EMPTY(&s->pending) && s->stopping)
-			break;
-		/* Take whole batches up to the event budget: whatever queued
-		 * while the last commit ran goes into this one (group commit).
-		 * The first is taken whatever its size. */
-		struct store_batch_queue take = STAILQ_HEAD_INITIALIZER(take);
-		size_t events = 0;
-		struct store_batch *b;
-		while ((b = STAILQ_FIRST(&s->pending)) != NULL &&
-		       (STAILQ_EMPTY(&take) ||
-			events + b->count <= (size_t)s->opts.batch_max_events)) {
-			STAILQ_REMOVE_HEAD(&s->pending, link);
-			STAILQ_INSERT_TAIL(&take, b, link);
-			events += b->count;
-		}
-		EW_ASSERT(!STAILQ_EMPTY(&take));
-		uv_mutex_unlock(&s->lock);
-
-		int status = write_batches(s, &take);
-		prune_step(s);
-
-		uv_mutex_lock(&s->lock);
-		STAILQ_FOREACH(b, &take, link)
-			b->status = status;
-		STAILQ_CONCAT(&s->done, &take);
-		/* Every event taken was counted in when it was submitted. */
-		EW_ASSERT(s->backlog >= events);
-		s->backlog -= events;
-		uv_mutex_unlock(&s->lock);
-		uv_async_send(&s->done_async);
-		uv_mutex_lock(&s->lock);
-	}
-	uv_mutex_unlock(&s->lock);
+	return write_batches(backend, take);
 }
 
-/* Runs on the loop: hands each committed batch back to its owner. */
-static void deliver_done(uv_async_t *async)
+/* Retention runs between commits whatever the last one's outcome: a full
+ * disk is one thing pruning can ease. */
+static void writer_housekeep(void *backend, int status)
 {
-	struct sqlite_store *s = async->data;
-	uv_mutex_lock(&s->lock);
-	struct store_batch_queue list = STAILQ_HEAD_INITIALIZER(list);
-	STAILQ_CONCAT(&list, &s->done);
-	uv_mutex_unlock(&s->lock);
-	struct store_batch *b;
-	while ((b = STAILQ_FIRST(&list)) != NULL) {
-		STAILQ_REMOVE_HEAD(&list, link);
-		if (b->cb)
-			b->cb(b->arg, b->status, b->stored, b->dup);
-		store_batch_free(b);
-	}
+	(void)status;
+	prune_step(backend);
 }
+
+static void writer_released(void *backend)
+{
+	alloc_free(backend);
+}
+
+const struct store_writer_ops sqlite_writer_ops = {
+	.write = writer_write,
+	.housekeep = writer_housekeep,
+	.released = writer_released,
+};
 
 void sqlite_submit(struct store *st, struct store_batch *batch)
 {
-	struct sqlite_store *s = sqlite_impl(st);
-	uv_mutex_lock(&s->lock);
-	STAILQ_INSERT_TAIL(&s->pending, batch, link);
-	s->backlog += batch->count;
-	uv_cond_signal(&s->wake);
-	uv_mutex_unlock(&s->lock);
+	store_writer_submit(&sqlite_impl(st)->w, batch);
 }
 
 size_t sqlite_backlog(const struct store *st)
 {
-	struct sqlite_store *s = sqlite_impl(st);
-	uv_mutex_lock(&s->lock);
-	size_t n = s->backlog;
-	uv_mutex_unlock(&s->lock);
-	return n;
+	return store_writer_backlog(&sqlite_impl(st)->w);
 }
 
 static void checkpoint_main(void *arg)
 {
 	struct sqlite_store *s = arg;
 	for (;;) {
-		uv_mutex_lock(&s->lock);
-		if (!s->stopping)
-			uv_cond_timedwait(&s->ckpt_wake, &s->lock,
+		uv_mutex_lock(&s->ckpt_lock);
+		if (!s->ckpt_stopping)
+			uv_cond_timedwait(&s->ckpt_wake, &s->ckpt_lock,
 					  CHECKPOINT_INTERVAL_NS);
-		bool stop = s->stopping;
-		uv_mutex_unlock(&s->lock);
+		bool stop = s->ckpt_stopping;
+		uv_mutex_unlock(&s->ckpt_lock);
 		/* PASSIVE never waits for the writer or readers; what it cannot
 		 * copy back now, the next pass will. */
 		sqlite3_wal_checkpoint_v2(s->checkpointer, NULL,
@@ -288,36 +225,20 @@ int sqlite_writer_start(struct sqlite_store *s, uv_loop_t *loop, char *err,
 			     err, errlen)) != 0 ||
 	    (rc = start_checkpointer(s, err, errlen)) != 0)
 		return rc;
-	rc = uv_async_init(loop, &s->done_async, deliver_done);
-	if (rc != 0)
-		return rc;
-	s->done_async.data = s;
-	rc = uv_thread_create(&s->thread, writer_main, s);
-	if (rc != 0) {
-		uv_close((uv_handle_t *)&s->done_async, NULL);
-		return rc;
-	}
-	s->has_thread = true;
-	return 0;
+	return store_writer_start(&s->w, loop);
 }
 
 /* Commits what is queued, hands it back, stops both threads. */
 void sqlite_writer_stop(struct sqlite_store *s)
 {
-	if (s->has_thread) {
-		uv_mutex_lock(&s->lock);
-		s->stopping = true;
-		uv_cond_signal(&s->wake);
-		uv_mutex_unlock(&s->lock);
-		uv_thread_join(&s->thread);
-		deliver_done(&s->done_async);
-	}
+	store_writer_stop(&s->w);
 	if (s->has_ckpt_thread) {
-		uv_mutex_lock(&s->lock);
-		s->stopping = true;
+		uv_mutex_lock(&s->ckpt_lock);
+		s->ckpt_stopping = true;
 		uv_cond_signal(&s->ckpt_wake);
-		uv_mutex_unlock(&s->lock);
+		uv_mutex_unlock(&s->ckpt_lock);
 		uv_thread_join(&s->ckpt_thread);
+		s->has_ckpt_thread = false;
 	}
 	sqlite3_close(s->checkpointer);
 	s->checkpointer = NULL;

@@ -1,11 +1,11 @@
 #include "common/command.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/errtext.h"
 #include "common/pki.h"
 #include "common/wire.h"
 
@@ -71,18 +71,6 @@ int command_build_frame(const struct command *cmd, EVP_PKEY *key,
 	return 0;
 }
 
-static int refuse(int code, char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int refuse(int code, char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return code;
-}
-
 static int get_i64(const msgpack_object *map, const char *key, int64_t *out)
 {
 	const msgpack_object *o = wire_map_get(map, key);
@@ -111,7 +99,7 @@ int command_verify(const msgpack_object *frame, EVP_PKEY *pubkey,
 	    get_i64(frame, "expires", &cmd->expires_us) != 0 || args == NULL ||
 	    args->type != MSGPACK_OBJECT_MAP || sig == NULL ||
 	    sig->type != MSGPACK_OBJECT_BIN || sig->via.bin.size > 160)
-		return refuse(-EBADMSG, err, errlen,
+		return errtext_set(-EBADMSG, err, errlen,
 			      "command frame lacks id, agent, type, args, "
 			      "issued, expires or sig");
 	/* Keep the args exactly as signed: re-pack the decoded map. */
@@ -122,12 +110,12 @@ int command_verify(const msgpack_object *frame, EVP_PKEY *pubkey,
 	msgpack_pack_object(&pk, *args);
 	if (sb.data == NULL || sb.size > COMMAND_ARGS_MAX) {
 		msgpack_sbuffer_destroy(&sb);
-		return refuse(-EBADMSG, err, errlen, "command args too large");
+		return errtext_set(-EBADMSG, err, errlen, "command args too large");
 	}
 	cmd->args = alloc_bytes(sb.size);
 	if (cmd->args == NULL) {
 		msgpack_sbuffer_destroy(&sb);
-		return refuse(-ENOMEM, err, errlen, "out of memory");
+		return errtext_set(-ENOMEM, err, errlen, "out of memory");
 	}
 	memcpy(cmd->args, sb.data, sb.size);
 	cmd->args_len = sb.size;
@@ -136,7 +124,7 @@ int command_verify(const msgpack_object *frame, EVP_PKEY *pubkey,
 	int rc = 0;
 	msgpack_sbuffer tbs;
 	if (signed_bytes(cmd, &tbs) != 0) {
-		rc = refuse(-ENOMEM, err, errlen, "out of memory");
+		rc = errtext_set(-ENOMEM, err, errlen, "out of memory");
 		goto fail;
 	}
 	bool ok = pki_verify(pubkey, tbs.data, tbs.size,
@@ -146,13 +134,13 @@ int command_verify(const msgpack_object *frame, EVP_PKEY *pubkey,
 	/* Check the signature first: nothing about an unsigned command is
 	 * worth acting on, not even its reason to be refused. */
 	if (!ok) {
-		rc = refuse(-EPERM, err, errlen,
+		rc = errtext_set(-EPERM, err, errlen,
 			    "command %llu: bad signature (not from our collector)",
 			    (unsigned long long)cmd->id);
 		goto fail;
 	}
 	if (strcmp(cmd->agent, policy->agent_id) != 0) {
-		rc = refuse(-EPERM, err, errlen,
+		rc = errtext_set(-EPERM, err, errlen,
 			    "command %llu is for agent %s, not this one",
 			    (unsigned long long)cmd->id, cmd->agent);
 		goto fail;
@@ -162,7 +150,7 @@ int command_verify(const msgpack_object *frame, EVP_PKEY *pubkey,
 		if (strcmp(cmd->type, policy->allowed_types[i]) == 0)
 			allowed = true;
 	if (!allowed) {
-		rc = refuse(-EPERM, err, errlen,
+		rc = errtext_set(-EPERM, err, errlen,
 			    "command %llu: type '%s' is not on the allow-list",
 			    (unsigned long long)cmd->id, cmd->type);
 		goto fail;
@@ -170,13 +158,13 @@ int command_verify(const msgpack_object *frame, EVP_PKEY *pubkey,
 	if (cmd->expires_us <= policy->now_us ||
 	    cmd->issued_us > policy->now_us + COMMAND_SKEW_US ||
 	    cmd->expires_us - cmd->issued_us > COMMAND_MAX_LIFETIME_US) {
-		rc = refuse(-ETIMEDOUT, err, errlen,
+		rc = errtext_set(-ETIMEDOUT, err, errlen,
 			    "command %llu: expired or issued in the future",
 			    (unsigned long long)cmd->id);
 		goto fail;
 	}
 	if (cmd->id <= policy->last_executed_id) {
-		rc = refuse(-EALREADY, err, errlen,
+		rc = errtext_set(-EALREADY, err, errlen,
 			    "command %llu: already executed (replay)",
 			    (unsigned long long)cmd->id);
 		goto fail;

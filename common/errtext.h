@@ -14,4 +14,10 @@
 int errtext_set(int rc, char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/* The same for a failed system call: rc is its negative errno, and the
+ * system's reason for it follows the message after ": ", as in
+ * "cannot create /x: Permission denied". */
+int errtext_sys(int rc, char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
 #endif

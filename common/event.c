@@ -1,11 +1,11 @@
 #include "common/event.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/errtext.h"
 #include "common/jsonout.h"
 #include "common/wire.h"
 
@@ -45,20 +45,6 @@ bool event_agent_id_valid(const char *id)
 			return false;
 	}
 	return true;
-}
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -EBADMSG;
 }
 
 /* Body limits beyond what the frame check enforces: depth, string length
@@ -114,29 +100,29 @@ int event_from_msgpack(const msgpack_object *obj, struct event *ev, char *err,
 	uint64_t v, sev;
 	memset(ev, 0, sizeof(*ev));
 	if (obj->type != MSGPACK_OBJECT_MAP)
-		return fail(err, errlen, "event is not a map");
+		return errtext_set(-EBADMSG, err, errlen, "event is not a map");
 	if (wire_get_u64(obj, "v", &v) != 0 || v != EVENT_VERSION)
-		return fail(err, errlen, "field 'v' must be %d", EVENT_VERSION);
+		return errtext_set(-EBADMSG, err, errlen, "field 'v' must be %d", EVENT_VERSION);
 	ev->v = (uint32_t)v;
 	if (wire_get_str(obj, "agent", ev->agent, sizeof(ev->agent)) != 0 ||
 	    !event_agent_id_valid(ev->agent))
-		return fail(err, errlen, "field 'agent' missing or not an id");
+		return errtext_set(-EBADMSG, err, errlen, "field 'agent' missing or not an id");
 	if (wire_get_u64(obj, "boot", &ev->boot) != 0)
-		return fail(err, errlen, "field 'boot' missing or not a u64");
+		return errtext_set(-EBADMSG, err, errlen, "field 'boot' missing or not a u64");
 	if (wire_get_u64(obj, "seq", &ev->seq) != 0 || ev->seq == 0)
-		return fail(err, errlen, "field 'seq' missing or zero");
+		return errtext_set(-EBADMSG, err, errlen, "field 'seq' missing or zero");
 	if (wire_get_u64(obj, "ts", &ev->ts) != 0)
-		return fail(err, errlen, "field 'ts' missing or not a u64");
+		return errtext_set(-EBADMSG, err, errlen, "field 'ts' missing or not a u64");
 	if (wire_get_str(obj, "kind", ev->kind, sizeof(ev->kind)) != 0)
-		return fail(err, errlen, "field 'kind' missing or too long");
+		return errtext_set(-EBADMSG, err, errlen, "field 'kind' missing or too long");
 	if (!event_kind_known(ev->kind))
-		return fail(err, errlen, "unknown event kind '%s'", ev->kind);
+		return errtext_set(-EBADMSG, err, errlen, "unknown event kind '%s'", ev->kind);
 	if (wire_get_u64(obj, "sev", &sev) != 0 || sev > EVENT_SEV_MAX)
-		return fail(err, errlen, "field 'sev' must be 0..%d",
+		return errtext_set(-EBADMSG, err, errlen, "field 'sev' must be 0..%d",
 			    EVENT_SEV_MAX);
 	ev->sev = (uint8_t)sev;
 	if (wire_get_bool(obj, "drill", &ev->drill) != 0)
-		return fail(err, errlen, "field 'drill' missing or not a bool");
+		return errtext_set(-EBADMSG, err, errlen, "field 'drill' missing or not a bool");
 
 	const msgpack_object *body = wire_map_get(obj, "body");
 	/* An absent body and an empty map are the same event: keep one form
@@ -145,9 +131,9 @@ int event_from_msgpack(const msgpack_object *obj, struct event *ev, char *err,
 			     body->via.map.size == 0))
 		return 0;
 	if (body->type != MSGPACK_OBJECT_MAP)
-		return fail(err, errlen, "field 'body' must be a map");
+		return errtext_set(-EBADMSG, err, errlen, "field 'body' must be a map");
 	if (check_body(body, 0) != 0)
-		return fail(err, errlen,
+		return errtext_set(-EBADMSG, err, errlen,
 			    "field 'body' too deep, has a long string, an ext "
 			    "or a non-string key");
 	msgpack_sbuffer sb;
@@ -159,7 +145,7 @@ int event_from_msgpack(const msgpack_object *obj, struct event *ev, char *err,
 	if (sb.data == NULL)
 		rc = -ENOMEM;
 	else if (sb.size > EVENT_BODY_MAX)
-		rc = fail(err, errlen, "field 'body' is %zu bytes, limit %u",
+		rc = errtext_set(-EBADMSG, err, errlen, "field 'body' is %zu bytes, limit %u",
 			  sb.size, EVENT_BODY_MAX);
 	else
 		rc = event_set_body(ev, sb.data, sb.size);
@@ -175,11 +161,11 @@ int event_decode(const char *buf, size_t len, struct event *ev, char *err,
 
 	memset(ev, 0, sizeof(*ev));
 	if (wire_check_msgpack(buf, len, WIRE_MAX_DEPTH) != 0)
-		return fail(err, errlen, "not one well-formed msgpack object");
+		return errtext_set(-EBADMSG, err, errlen, "not one well-formed msgpack object");
 	msgpack_unpacked_init(&up);
 	if (msgpack_unpack_next(&up, buf, len, &off) != MSGPACK_UNPACK_SUCCESS) {
 		msgpack_unpacked_destroy(&up);
-		return fail(err, errlen, "msgpack decode failed");
+		return errtext_set(-EBADMSG, err, errlen, "msgpack decode failed");
 	}
 	int rc = event_from_msgpack(&up.data, ev, err, errlen);
 	msgpack_unpacked_destroy(&up);
@@ -191,17 +177,17 @@ int event_decode(const char *buf, size_t len, struct event *ev, char *err,
 int event_validate(const struct event *ev, char *err, size_t errlen)
 {
 	if (ev->v != EVENT_VERSION)
-		return fail(err, errlen, "version %u", ev->v);
+		return errtext_set(-EBADMSG, err, errlen, "version %u", ev->v);
 	if (!event_agent_id_valid(ev->agent))
-		return fail(err, errlen, "bad agent id");
+		return errtext_set(-EBADMSG, err, errlen, "bad agent id");
 	if (ev->seq == 0)
-		return fail(err, errlen, "seq must be > 0");
+		return errtext_set(-EBADMSG, err, errlen, "seq must be > 0");
 	if (!event_kind_known(ev->kind))
-		return fail(err, errlen, "unknown event kind '%s'", ev->kind);
+		return errtext_set(-EBADMSG, err, errlen, "unknown event kind '%s'", ev->kind);
 	if (ev->sev > EVENT_SEV_MAX)
-		return fail(err, errlen, "sev %u > %d", ev->sev, EVENT_SEV_MAX);
+		return errtext_set(-EBADMSG, err, errlen, "sev %u > %d", ev->sev, EVENT_SEV_MAX);
 	if (ev->body_len > EVENT_BODY_MAX)
-		return fail(err, errlen, "body too large");
+		return errtext_set(-EBADMSG, err, errlen, "body too large");
 	return 0;
 }
 

@@ -34,8 +34,8 @@ void quarantine_dir(const char *state_dir, char *out, size_t cap)
 static int fail(int rc, char *err, size_t errlen, const char *what,
 		const char *path)
 {
-	snprintf(err, errlen, "%s %s: %s", what, path, uv_strerror(rc));
-	return rc;
+	return errtext_set(rc, err, errlen, "%s %s: %s", what, path,
+			   uv_strerror(rc));
 }
 
 static int sha256_fd(int fd, char hex[65])

@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 #include <unistd.h>
 
 #include "agent/upgrade/swap.h"
+#include "common/errtext.h"
 #include "common/fsutil.h"
 
 /* Crash tests (tests/integration/agent_upgrade_swap.sh) kill the install
@@ -21,23 +21,6 @@ static void crash_point(const char *step)
 	const char *at = getenv("EW_SWAP_CRASH_AT");
 	if (at != NULL && strcmp(at, step) == 0)
 		raise(SIGKILL);
-}
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-/* err gets the message and, for a system error, its reason. */
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	char buf[128];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	if (rc != -EPERM && n >= 0 && (size_t)n < errlen)
-		snprintf(err + n, errlen - (size_t)n, ": %s",
-			 strerror_r(-rc, buf, sizeof(buf)));
-	return rc;
 }
 
 static bool version_ok(const char *v)
@@ -129,7 +112,7 @@ static int copy_release(const char *src, const char *dst, char *err,
 	struct stat sb;
 	int rc = 0, files = 0;
 	if (d == NULL)
-		return fail(err, errlen, -errno, "cannot read %s", src);
+		return errtext_sys(-errno, err, errlen, "cannot read %s", src);
 	while (rc == 0 && (e = readdir(d)) != NULL) {
 		if (e->d_name[0] == '.')
 			continue;
@@ -138,19 +121,19 @@ static int copy_release(const char *src, const char *dst, char *err,
 		/* Only regular files: a link in a release could point the
 		 * root service anywhere. */
 		if (lstat(from, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-			rc = fail(err, errlen, -EPERM, "%s is not a regular "
+			rc = errtext_set(-EPERM, err, errlen, "%s is not a regular "
 				  "file; a release holds only files", from);
 			break;
 		}
 		rc = fs_copy_atomic(from, to, sb.st_mode & 0111 ? 0755 : 0644);
 		if (rc != 0)
-			rc = fail(err, errlen, rc, "cannot copy %s", from);
+			rc = errtext_sys(rc, err, errlen, "cannot copy %s", from);
 		files++;
 		crash_point("copy");
 	}
 	closedir(d);
 	if (rc == 0 && files == 0)
-		rc = fail(err, errlen, -EPERM, "%s holds no files", src);
+		rc = errtext_set(-EPERM, err, errlen, "%s holds no files", src);
 	return rc;
 }
 
@@ -160,17 +143,17 @@ int swap_install(const char *root, const char *src, const char *version,
 	char cur[SWAP_VERSION_MAX + 1], stage[4096], final[4096], target[64];
 	int rc;
 	if (!version_ok(version))
-		return fail(err, errlen, -EPERM, "'%s' is not a version of "
+		return errtext_set(-EPERM, err, errlen, "'%s' is not a version of "
 			    "digits and dots", version);
 	if ((rc = swap_version(root, "current", cur, sizeof(cur))) != 0)
-		return fail(err, errlen, rc, "cannot read %s/current", root);
+		return errtext_sys(rc, err, errlen, "cannot read %s/current", root);
 	if (cur[0] && !rollback && swap_version_cmp(version, cur) <= 0) {
-		return fail(err, errlen, -EPERM, "release %s is not newer than "
+		return errtext_set(-EPERM, err, errlen, "release %s is not newer than "
 			    "the installed %s: a downgrade needs a release "
 			    "marked rollback", version, cur);
 	}
 	if (cur[0] && strcmp(version, cur) == 0)
-		return fail(err, errlen, -EPERM, "release %s is already "
+		return errtext_set(-EPERM, err, errlen, "release %s is already "
 			    "current", version);
 	snprintf(stage, sizeof(stage), "%s/.agent-%s.tmp", root, version);
 	snprintf(final, sizeof(final), "%s/agent-%s", root, version);
@@ -181,17 +164,17 @@ int swap_install(const char *root, const char *src, const char *version,
 	remove_tree(stage);
 	remove_tree(final);
 	if (mkdir(stage, 0755) != 0)
-		return fail(err, errlen, -errno, "cannot create %s", stage);
+		return errtext_sys(-errno, err, errlen, "cannot create %s", stage);
 	if ((rc = copy_release(src, stage, err, errlen)) != 0)
 		goto fail;
 	if ((rc = fs_fsync_dir(stage)) != 0) {
-		fail(err, errlen, rc, "cannot sync %s", stage);
+		errtext_sys(rc, err, errlen, "cannot sync %s", stage);
 		goto fail;
 	}
 	crash_point("staged");
 	if (rename(stage, final) != 0 || (rc = fs_fsync_dir(root)) != 0) {
 		rc = rc ? rc : -errno;
-		fail(err, errlen, rc, "cannot rename into %s", final);
+		errtext_sys(rc, err, errlen, "cannot rename into %s", final);
 		goto fail;
 	}
 	crash_point("renamed");
@@ -199,12 +182,12 @@ int swap_install(const char *root, const char *src, const char *version,
 		char prev[64];
 		snprintf(prev, sizeof(prev), "agent-%s", cur);
 		if ((rc = relink(root, "previous", prev)) != 0)
-			return fail(err, errlen, rc, "cannot point %s/previous",
+			return errtext_sys(rc, err, errlen, "cannot point %s/previous",
 				    root);
 	}
 	crash_point("previous");
 	if ((rc = relink(root, "current", target)) != 0)
-		return fail(err, errlen, rc, "cannot point %s/current", root);
+		return errtext_sys(rc, err, errlen, "cannot point %s/current", root);
 	crash_point("current");
 	return 0;
 fail:
@@ -217,7 +200,7 @@ int swap_restore_previous(const char *root, char *err, size_t errlen)
 	char prev[SWAP_VERSION_MAX + 1], target[64], dir[4096];
 	int rc = swap_version(root, "previous", prev, sizeof(prev));
 	if (rc != 0)
-		return fail(err, errlen, rc, "cannot read %s/previous", root);
+		return errtext_sys(rc, err, errlen, "cannot read %s/previous", root);
 	if (prev[0] == '\0') {
 		snprintf(err, errlen, "no previous release in %s", root);
 		return -ENOENT;
@@ -225,19 +208,19 @@ int swap_restore_previous(const char *root, char *err, size_t errlen)
 	snprintf(target, sizeof(target), "agent-%s", prev);
 	snprintf(dir, sizeof(dir), "%s/%s", root, target);
 	if (access(dir, X_OK) != 0)
-		return fail(err, errlen, -errno, "previous release %s is gone",
+		return errtext_sys(-errno, err, errlen, "previous release %s is gone",
 			    dir);
 	char cur[SWAP_VERSION_MAX + 1], left[64];
 	if ((rc = swap_version(root, "current", cur, sizeof(cur))) != 0)
 		cur[0] = '\0';
 	if ((rc = relink(root, "current", target)) != 0)
-		return fail(err, errlen, rc, "cannot point %s/current", root);
+		return errtext_sys(rc, err, errlen, "cannot point %s/current", root);
 	/* The release left becomes the one to go back to, so a restore
 	 * undone by mistake can be restored again. */
 	if (cur[0] && strcmp(cur, prev) != 0) {
 		snprintf(left, sizeof(left), "agent-%s", cur);
 		if ((rc = relink(root, "previous", left)) != 0)
-			return fail(err, errlen, rc, "cannot point %s/previous",
+			return errtext_sys(rc, err, errlen, "cannot point %s/previous",
 				    root);
 	}
 	return 0;

@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/errtext.h"
+
 bool sandbox_has_seccomp(void)
 {
 #ifdef EDUWATCH_SANITIZED
@@ -22,14 +24,6 @@ bool sandbox_has_seccomp(void)
 #else
 	return true;
 #endif
-}
-
-static int fail(char *err, size_t errlen, const char *what, int e)
-{
-	char buf[128];
-	snprintf(err, errlen, "sandbox: %s: %s", what,
-		 strerror_r(e, buf, sizeof(buf)));
-	return -e;
 }
 
 /* Keeps only CAP_DAC_READ_SEARCH (or nothing) in every set. */
@@ -44,7 +38,7 @@ static int set_caps(bool read_files, char *err, size_t errlen)
 		data[0].permitted = 1u << CAP_DAC_READ_SEARCH;
 	}
 	if (syscall(SYS_capset, &hdr, data) != 0)
-		return fail(err, errlen, "capset", errno);
+		return errtext_sys(-errno, err, errlen, "sandbox: capset");
 	return 0;
 }
 
@@ -59,18 +53,18 @@ static int become_nobody(bool read_files, char *err, size_t errlen)
 		if (read_files && cap == CAP_DAC_READ_SEARCH)
 			continue;
 		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL)
-			return fail(err, errlen, "dropping the bounding set",
-				    errno);
+			return errtext_sys(-errno, err, errlen, "sandbox: "
+					   "dropping the bounding set");
 	}
 	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
 	if (read_files && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0)
-		return fail(err, errlen, "keepcaps", errno);
+		return errtext_sys(-errno, err, errlen, "sandbox: keepcaps");
 	if (setgroups(0, NULL) != 0)
-		return fail(err, errlen, "setgroups", errno);
+		return errtext_sys(-errno, err, errlen, "sandbox: setgroups");
 	if (setresgid(gid, gid, gid) != 0)
-		return fail(err, errlen, "setresgid", errno);
+		return errtext_sys(-errno, err, errlen, "sandbox: setresgid");
 	if (setresuid(uid, uid, uid) != 0)
-		return fail(err, errlen, "setresuid", errno);
+		return errtext_sys(-errno, err, errlen, "sandbox: setresuid");
 	return set_caps(read_files, err, errlen);
 }
 
@@ -96,7 +90,7 @@ static int install_filter(const struct sandbox_policy *p, char *err,
 	 * visible crash the parent reports, never a silent hang. */
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
 	if (ctx == NULL)
-		return fail(err, errlen, "seccomp_init", ENOMEM);
+		return errtext_sys(-ENOMEM, err, errlen, "sandbox: seccomp_init");
 	static const int base[] = {
 		SCMP_SYS(read),		 SCMP_SYS(readv),
 		SCMP_SYS(pread64),	 SCMP_SYS(lseek),
@@ -176,7 +170,7 @@ static int install_filter(const struct sandbox_policy *p, char *err,
 		rc = seccomp_load(ctx);
 	seccomp_release(ctx);
 	if (rc != 0)
-		return fail(err, errlen, "seccomp", -rc);
+		return errtext_sys(rc, err, errlen, "sandbox: seccomp");
 	return 0;
 }
 #endif
@@ -192,7 +186,7 @@ int sandbox_enter(const struct sandbox_policy *policy, char *err,
 	if (rc != 0)
 		return rc;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
-		return fail(err, errlen, "no_new_privs", errno);
+		return errtext_sys(-errno, err, errlen, "sandbox: no_new_privs");
 #ifndef EDUWATCH_SANITIZED
 	/* glibc reads the time zone file the first time any time is
 	 * formatted (even gmtime_r, as every log line does); after the
