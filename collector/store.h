@@ -380,6 +380,28 @@ EW_MUST_CHECK
 int store_dead_letter_count(struct store *st, const char *dest,
 			    long long *n);
 
+/* One alert's journey to one SOC destination: when it was queued (in the
+ * alert's own transaction), when the destination confirmed it (in
+ * forward_done's transaction) or when it was parked as a dead letter
+ * (in dead_letter_add's). Kept for every alert, drill or not, so that
+ * reports can measure delivery lag over past periods. */
+struct store_delivery {
+	char dest[64];
+	uint64_t alert;
+	int64_t queued_us;
+	int64_t delivered_us; /* 0: not (yet) confirmed */
+	int64_t dead_us;      /* 0: not refused */
+};
+
+/* Every delivery record whose alert was queued in [from_us, end_us), in
+ * (alert, dest) order. */
+EW_MUST_CHECK
+int store_forward_deliveries(struct store *st, int64_t from_us,
+			     int64_t end_us,
+			     void (*cb)(void *arg,
+					const struct store_delivery *d),
+			     void *arg);
+
 /* ---- officers: scope, users, sessions, API tokens, audit (the console) -- */
 
 /* What an officer may see. Every *_scoped read filters in SQL, so an
@@ -596,6 +618,13 @@ EW_MUST_CHECK
 int store_day_put_all(struct store *st,
 		      int (*next)(void *arg, struct store_day_row *row),
 		      void *arg);
+/* Snapshot retention, apart from event retention: deletes in one
+ * transaction every daily snapshot (scores, and where the backend keeps
+ * them the schools' and PCs' history rows) of a day before before_day
+ * ("YYYY-MM-DD"), and sets *removed to the rows deleted. */
+EW_MUST_CHECK
+int store_snapshot_prune(struct store *st, const char *before_day,
+			 long long *removed);
 /* Rows with from <= day <= to, by day then school. */
 int store_day_schools(struct store *st, const char *from, const char *to,
 		      void (*cb)(void *arg, const struct store_day_school *d),

@@ -192,6 +192,31 @@ static const struct {
 		" VALUES(?1, ?2, ?3, ?4, ?5)"},
 	[SQ_FORWARD_DROP] = {"forward_drop",
 		"DELETE FROM forward_queue WHERE dest = ?1 AND alert = ?2"},
+	[SQ_DELIVERY_QUEUED] = {"delivery_queued",
+		"INSERT OR IGNORE INTO forward_deliveries(dest, alert, queued)"
+		" VALUES(?1, ?2, ?3)"},
+	/* Before forward_done's DELETE, in its transaction: exactly the
+	 * rows that DELETE takes off are confirmed. */
+	[SQ_DELIVERY_CONFIRMED] = {"delivery_confirmed",
+		"UPDATE forward_deliveries SET delivered = ?3"
+		" WHERE dest = ?1 AND delivered IS NULL AND dead IS NULL"
+		" AND alert IN (SELECT alert FROM forward_queue"
+		"  WHERE dest = ?1 AND alert <= ?2)"},
+	[SQ_DELIVERY_DEAD] = {"delivery_dead",
+		"UPDATE forward_deliveries SET dead = ?3"
+		" WHERE dest = ?1 AND alert = ?2 AND delivered IS NULL"
+		" AND dead IS NULL"},
+	/* Snapshot retention (store_snapshot_prune): day is in each key. */
+	[SQ_PRUNE_SNAPSHOTS] = {"prune_snapshots",
+		"DELETE FROM score_snapshots WHERE day < ?1"},
+	[SQ_PRUNE_DAY_SCHOOL] = {"prune_day_school",
+		"DELETE FROM day_school WHERE day < ?1"},
+	[SQ_PRUNE_DAY_HOST] = {"prune_day_host",
+		"DELETE FROM day_host WHERE day < ?1"},
+	[SQ_DELIVERY_LIST] = {"delivery_list",
+		"SELECT dest, alert, queued, coalesce(delivered, 0),"
+		" coalesce(dead, 0) FROM forward_deliveries"
+		" WHERE queued >= ?1 AND queued < ?2 ORDER BY alert, dest"},
 	[SQ_DEAD_LETTER_LIST] = {"dead_letter_list",
 		"SELECT d.id, d.dest, d.alert, d.status,"
 		" d.reason, d.at, coalesce(a.rule, ''),"
