@@ -150,6 +150,12 @@ check "the PDF has 'Độc lập - Tự do - Hạnh phúc' with its diacritics" 
 check "the PDF has the title and the issuing unit" \
 	eval "grep -qF 'BÁO CÁO' '$WORK/r.txt' && grep -qF 'SỞ GIÁO DỤC VÀ ĐÀO TẠO' '$WORK/r.txt'"
 check "the PDF has the section headings in Vietnamese" grep -qF "Phân loại hệ thống thông tin theo cấp độ" "$WORK/r.txt"
+check "the PDF prints the period in dd/mm/yyyy (Vietnamese administrative format)" \
+	grep -qF "(từ ngày 01/12/2025 đến ngày 30/11/2026)" "$WORK/r.txt"
+check "the PDF prints its missing days in dd/mm/yyyy" \
+	grep -qF "10/02/2026..12/02/2026, 04/07/2026" "$WORK/r.txt"
+check "no ISO date is left in the PDF's text" \
+	eval "! grep -Eq '(^|[^0-9A-Za-z])20[0-9]{2}-[01][0-9]-[0-3][0-9]([^0-9A-Za-z]|$)' '$WORK/r.txt'"
 pdf_numbers() {
 	$PY - "$WORK/model.json" "$WORK/r.txt" <<'PYEOF'
 import json, re, sys
