@@ -427,7 +427,7 @@ struct store_forward_status {
 	long long pending;	   /* alerts waiting for dest */
 	int64_t oldest_pending_us; /* the oldest waiting alert's first time */
 	uint64_t last_delivered;   /* its id; 0: none yet */
-	int64_t last_delivered_us; /* that alert's last time */
+	int64_t last_delivered_us; /* when dest confirmed it (recorded) */
 	long long dead_letters;
 	int64_t last_error_us;	   /* the newest dead letter; 0: none */
 	int last_error_status;

@@ -275,9 +275,13 @@ static const struct {
 		"  WHERE d.dest = ?3 AND (?1 = 0 OR " SCOPE_OF("c.commune", "a.school") "))"},
 	/* Everything below dest's oldest waiting alert has left the queue
 	 * (forward_done takes alerts off in id order): the newest of those
-	 * in scope, without a dead letter, was delivered. */
+	 * in scope, without a dead letter, was delivered, at the time
+	 * forward_done recorded (the alert's last time for one delivered
+	 * before deliveries were recorded). */
 	[SQ_FORWARD_DELIVERED_SCOPED] = {"forward_delivered_scoped",
-		"SELECT a.id, a.last FROM alerts a"
+		"SELECT a.id, coalesce((SELECT fd.delivered FROM"
+		" forward_deliveries fd WHERE fd.alert = a.id AND fd.dest = ?3),"
+		" a.last) FROM alerts a"
 		" LEFT JOIN schools c ON c.code = a.school"
 		" WHERE " SCOPE_OF("c.commune", "a.school")
 		" AND a.id < coalesce((SELECT min(alert) FROM forward_queue"

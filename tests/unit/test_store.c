@@ -461,6 +461,15 @@ static void test_forward_deliveries_recorded(void **state)
 	assert_int_equal(seen.d[0].delivered_us, confirmed);
 	assert_true(seen.d[2].delivered_us > 0);
 	assert_int_equal(seen.d[3].delivered_us, 0);
+	/* The SOC page's "last delivered" is the recorded confirmation. */
+	if (!on_pg) {
+		struct store_scope province = {STORE_SCOPE_PROVINCE, ""};
+		struct store_forward_status fs;
+		assert_int_equal(store_forward_status_scoped(st, &province,
+							     "soc-a", &fs), 0);
+		assert_int_equal(fs.last_delivered, second);
+		assert_int_equal(fs.last_delivered_us, seen.d[2].delivered_us);
+	}
 	/* The window is by queue time: none queued before the test. */
 	memset(&seen, 0, sizeof(seen));
 	assert_int_equal(store_forward_deliveries(st, 0, before, on_delivery,
