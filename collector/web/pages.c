@@ -84,6 +84,7 @@ static const struct route routes[] = {
 	{"POST", "/api/v1/reports", AUTH_ACT | R_API | R_CHANGE, H(api_report_draft)},
 	{"GET", "/api/v1/reports/{}", AUTH_READ | R_API, H(api_report)},
 	{"GET", "/reports/{}/pdf", AUTH_READ, H(view_report_pdf)},
+	{"GET", "/reports/{}/xlsx", AUTH_READ, H(view_report_xlsx)},
 	{"POST", "/reports/{}/remarks", AUTH_ACT | R_CHANGE, H(view_report_remarks)},
 	{"POST", "/reports/{}/sign", AUTH_ADMIN | R_CHANGE, H(view_report_sign)},
 	{"POST", "/api/v1/reports/{}/remarks", AUTH_ACT | R_API | R_CHANGE, H(api_report_remarks)},

@@ -378,6 +378,35 @@ tap(n_gen >= 8 and {"admin", "prov", "comm", "sch"} <= who,
 pdf = S["sch"].req("GET", "/reports/" + RID.get("A1", "0") + "/pdf")
 tap(pdf.status == 200 and pdf.getheader("Content-Type") == "application/pdf" and pdf.body.startswith("%PDF-"),
     "a draft's PDF is rendered for download")
+
+
+# ---- the XLSX download (issue 18): bytes through curl, read by openpyxl --
+def curl_bytes(user, path):
+    return subprocess.run(["curl", "-sk", "-D", "-", "--cacert", STATE + "/ca.crt", "-H",
+                           "Cookie: " + "; ".join("%s=%s" % kv for kv in S[user].cookies.items()),
+                           "https://localhost:%d%s" % (PORT, path)], capture_output=True).stdout
+
+
+def xlsx_figures(body):
+    import io, openpyxl
+    wb = openpyxl.load_workbook(io.BytesIO(body), read_only=True)
+    return {r[0]: r for ws in wb.worksheets for r in ws.iter_rows(values_only=True) if r and r[0]}
+
+
+raw = curl_bytes("sch", "/reports/%s/xlsx" % RID.get("A1", "0"))
+head, _, body = raw.partition(b"\r\n\r\n")
+model = S["sch"].req("GET", "/reports/" + RID.get("A1", "0") + "/json").body
+import json
+figs = {f["key"]: f["value"] for sec in json.loads(model)["sections"] for f in sec["figures"]
+        if f["value"] is not None}
+cells = xlsx_figures(body) if body.startswith(b"PK") else {}
+got = {k: [c for c in cells.get(k, ()) if isinstance(c, (int, float))][:1] for k in figs}
+want = {k: [v] for k, v in figs.items()}
+tap(b"spreadsheetml.sheet" in head and b"attachment" in head and len(want) >= 5 and got == want,
+    "a draft's XLSX downloads from the console, and openpyxl reads each of the model's %d figures as that number (differ: %s)"
+    % (len(want), sorted(k for k in want if got.get(k) != want[k])[:5]))
+tap(S["sch"].req("GET", "/reports/%s/xlsx" % RID.get("B1", "0")).status == 404,
+    "a school officer cannot download another school's XLSX (404)")
 r = S["sch"].req("POST", "/api/v1/reports/" + RID.get("A1", "0") + "/remarks",
                  {"remarks": "Đã rà soát <b>đủ</b> các trường"}, headers={"X-CSRF-Token": S["sch"].csrf})
 j = S["sch"].req("GET", "/api/v1/reports/" + RID.get("A1", "0")).body
@@ -403,6 +432,11 @@ v = subprocess.run([COLLECTOR, "report", "verify", (db.execute(
     "SELECT pdf_path FROM reports WHERE id = ?", (int(RID.get("A1", "0")),)).fetchone() or [""])[0], "-c", CONF],
     capture_output=True, text=True)
 tap(v.returncode == 0, "report verify accepts the PDF signed from the console")
+archived = (db.execute("SELECT pdf_path FROM reports WHERE id = ?",
+                       (int(RID.get("A1", "0")),)).fetchone() or [""])[0][:-4] + ".xlsx"
+raw = curl_bytes("sch", "/reports/%s/xlsx" % RID.get("A1", "0"))
+tap(raw.partition(b"\r\n\r\n")[2] == open(archived, "rb").read(),
+    "the signed report's XLSX download is the file archived at sign-off")
 r = S["admin"].req("POST", "/api/v1/reports/" + RID.get("A1", "0") + "/sign", {},
                    headers={"X-CSRF-Token": S["admin"].csrf})
 r2 = S["sch"].req("POST", "/api/v1/reports/" + RID.get("A1", "0") + "/remarks", {"remarks": "x"},
