@@ -478,6 +478,60 @@ static void test_forward_deliveries_recorded(void **state)
 	store_close(st);
 }
 
+/* The migration that adds delivery records carries over what was in
+ * flight: an alert still queued gets its queue time (its first time),
+ * a dead letter its refusal; a database at the version before it is
+ * made here by dropping the table and the version row. */
+static void test_deliveries_migration_carries_over(void **state)
+{
+	(void)state;
+	static const char *const dests[] = {"soc-a", "soc-b"};
+	struct store_options o = {.url = path, .cache_bytes = 1 << 20,
+				  .batch_max_events = 100,
+				  .forward_dests = dests, .nforward_dests = 2};
+	struct store *st;
+	char err[256], sql[256];
+	bool created;
+	assert_int_equal(store_open(&o, NULL, &st, err, sizeof(err)), 0);
+	struct store_alert a = {.rule = "r", .title = "t", .category = "c",
+				.kind = "scan.match", .dedupe_key = "k1",
+				.agent = "pc1", .school = "A1", .severity = 9};
+	assert_int_equal(store_alert_raise(st, &a, &created), 0);
+	struct deliveries_seen seen = {0};
+	assert_int_equal(store_forward_deliveries(st, 0, INT64_MAX, on_delivery,
+						  &seen), 0);
+	uint64_t id = seen.d[0].alert;
+	struct store_dead_letter dl = {.dest = "soc-b", .alert = id,
+				       .status = 400, .reason = "bad"};
+	assert_int_equal(store_dead_letter_add(st, &dl, NULL), 0);
+	store_close(st);
+	long long version = count_where("SELECT max(version) FROM schema_version");
+	snprintf(sql, sizeof(sql),
+		 "DROP TABLE forward_deliveries;"
+		 " DELETE FROM schema_version WHERE version = %lld", version);
+	assert_int_equal(run_sql(sql), 0);
+	assert_int_equal(store_open(&o, NULL, &st, err, sizeof(err)), 0);
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(store_forward_deliveries(st, 0, INT64_MAX, on_delivery,
+						  &seen), 0);
+	assert_int_equal(seen.n, 2);
+	assert_string_equal(seen.d[0].dest, "soc-a");
+	assert_true(seen.d[0].queued_us > 0);
+	assert_int_equal(seen.d[0].delivered_us + seen.d[0].dead_us, 0);
+	assert_string_equal(seen.d[1].dest, "soc-b");
+	assert_int_equal(seen.d[1].queued_us, seen.d[0].queued_us);
+	assert_true(seen.d[1].dead_us >= seen.d[1].queued_us);
+	/* Confirmations from then on are recorded. */
+	assert_int_equal(store_forward_done(st, "soc-a", id), 0);
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(store_forward_deliveries(st, 0, INT64_MAX, on_delivery,
+						  &seen), 0);
+	assert_true(seen.d[0].delivered_us >= seen.d[0].queued_us);
+	store_close(st);
+	assert_int_equal(count_where("SELECT max(version) FROM schema_version"),
+			 version);
+}
+
 /* Snapshot retention (store_snapshot_prune) removes the days before its
  * bound from every snapshot table, and keeps the bound's day. */
 static void test_snapshot_prune(void **state)
@@ -691,6 +745,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_prune, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_deliveries_migration_carries_over, setup, teardown),
 	};
 	int failed = cmocka_run_group_tests_name("store", tests, NULL, NULL);
 	/* The same contract on PostgreSQL; the cases that look inside
@@ -715,6 +771,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_prune, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_deliveries_migration_carries_over, setup, teardown),
 	};
 	if (!pgtest_start()) {
 		printf("ok - store_pg # SKIP PostgreSQL is not installed\n");
