@@ -343,7 +343,9 @@ int store_forward_next(struct store *st, const char *dest, uint64_t after_id,
 		       int limit,
 		       void (*cb)(void *arg, const struct store_alert *a),
 		       void *arg);
-/* Dequeues every alert up to and including id for dest. */
+/* Dequeues every alert up to and including id for dest and, in the same
+ * transaction, records each one's delivery as confirmed now
+ * (store_forward_deliveries). */
 EW_MUST_CHECK
 int store_forward_done(struct store *st, const char *dest, uint64_t id);
 EW_MUST_CHECK
@@ -364,7 +366,7 @@ struct store_dead_letter {
 };
 
 /* In one transaction: records the dead letter, takes the alert off dest's
- * queue, and, when notice is not NULL, raises the alerts that the store's
+ * queue, marks its delivery record refused, and, when notice is not NULL, raises the alerts that the store's
  * alert function makes of that collector-made event (the local alert
  * about the refusal). Borrows everything. */
 EW_MUST_CHECK
