@@ -43,6 +43,8 @@ struct snapshot_job {
 	char day[11];
 	int recorded, drops;
 	int drafted, reminded; /* reports drafted, deadline reminders */
+	char pruned_day[11];   /* the day snapshot retention last ran */
+	long long pruned;      /* rows it removed then; -1: it failed */
 	double province;
 	char err[512];
 };
@@ -163,6 +165,20 @@ static void report_due(struct daemon *d, struct snapshot_job *j, int64_t now)
 		log_warn("collector: report deadlines: cannot draft or remind");
 }
 
+/* Snapshot retention, once a day (the first check of each day), apart
+ * from event retention, which the store's writer applies. */
+static void snapshot_retention(struct daemon *d, struct snapshot_job *j,
+			       int64_t now)
+{
+	if (strcmp(j->pruned_day, j->day) == 0)
+		return;
+	snprintf(j->pruned_day, sizeof(j->pruned_day), "%s", j->day);
+	if (score_history_prune(d->store, now,
+				d->settings->snapshot_retention_days,
+				&j->pruned) != 0)
+		j->pruned = -1;
+}
+
 /* On a worker thread: the store is safe to call from any thread, and the
  * settings and rules are read-only while the loop runs. */
 static void snapshot_work(uv_work_t *work)
@@ -177,7 +193,9 @@ static void snapshot_work(uv_work_t *work)
 	j->taken = false;
 	j->recorded = j->drops = 0;
 	j->err[0] = '\0';
+	j->pruned = 0;
 	score_day(now, j->day);
+	snapshot_retention(d, j, now);
 	if ((j->rc = score_snapshot_exists(d->store, j->day, &exists)) != 0) {
 		snprintf(j->err, sizeof(j->err), "cannot read the snapshots");
 		return;
@@ -239,6 +257,13 @@ static void snapshot_done(uv_work_t *work, int status)
 		log_info("collector: snapshot %s: %d scores recorded (province "
 			 "%.1f%%), %d compliance drop alert(s)",
 			 j->day, j->recorded, j->province, j->drops);
+	if (j->pruned < 0)
+		log_warn("collector: snapshot retention failed; the next day "
+			 "retries");
+	else if (j->pruned > 0)
+		log_info("collector: snapshot retention: %lld rows older than "
+			 "%lld days removed", j->pruned,
+			 d->settings->snapshot_retention_days);
 	if (j->drafted || j->reminded)
 		log_info("collector: reports: %d drafted before their deadline, "
 			 "%d overdue reminder(s) raised", j->drafted,

@@ -113,4 +113,17 @@ int score_snapshot(struct store *st, const struct score_report *r,
 int score_snapshot_history(struct store *st, const struct score_report *r,
 			   const char *day);
 
+/* Reports over past periods stand on the daily snapshots, and the
+ * province must keep what its reports stand on for three years: a
+ * snapshot retention shorter than this is refused. */
+#define SCORE_SNAPSHOT_KEEP_MIN_DAYS 1096
+
+/* Snapshot retention, run by the daily job: deletes the snapshots of
+ * every day more than keep_days before now_us's day, and sets *removed
+ * to the rows deleted. -EINVAL (nothing deleted) below
+ * SCORE_SNAPSHOT_KEEP_MIN_DAYS. */
+EW_MUST_CHECK
+int score_history_prune(struct store *st, int64_t now_us, long long keep_days,
+			long long *removed);
+
 #endif

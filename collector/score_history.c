@@ -5,6 +5,7 @@
  * ids, so a level-4 addition on the same field counts too. */
 #include "collector/score.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -116,6 +117,17 @@ static int history_next(void *arg, struct store_day_row *row)
 	w->sums.rpo_ok += dh->rpo_ok;
 	w->sums.restore_ok += dh->restore_ok;
 	return 1;
+}
+
+int score_history_prune(struct store *st, int64_t now_us, long long keep_days,
+			long long *removed)
+{
+	char before[11];
+	*removed = 0;
+	if (keep_days < SCORE_SNAPSHOT_KEEP_MIN_DAYS)
+		return -EINVAL;
+	score_day(now_us - (int64_t)keep_days * 86400000000LL, before);
+	return store_snapshot_prune(st, before, removed);
 }
 
 int score_snapshot_history(struct store *st, const struct score_report *r,

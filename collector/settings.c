@@ -1,6 +1,7 @@
 #include "collector/settings.h"
 
 #include "collector/report/report.h"
+#include "collector/score.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -52,6 +53,9 @@ static const struct config_field fields[] = {
 	F("store.batch_max_events", CONFIG_INT, batch_max_events, 0, "5000", 1,
 	  100000),
 	F("store.sync_full", CONFIG_BOOL, sync_full, 0, "true", 0, 0),
+	/* Bounded below by hand, to name the legal minimum (settings_load). */
+	F("store.snapshot_retention_days", CONFIG_INT, snapshot_retention_days,
+	  0, "1096", 0, 36500),
 	F("retention.days", CONFIG_INT, retention_days, 0, "180", 0, 36500),
 	F("retention.high_severity_days", CONFIG_INT, high_severity_days, 0,
 	  "730", 0, 36500),
@@ -163,6 +167,17 @@ int settings_load(const char *path, struct settings *out, char *err,
 			 "together", path);
 		return -EINVAL;
 	}
+	if (out->snapshot_retention_days < SCORE_SNAPSHOT_KEEP_MIN_DAYS) {
+		snprintf(err, errlen,
+			 "%s: key 'store.snapshot_retention_days' is %lld days; "
+			 "the legal minimum is %d days (3 years), since the "
+			 "six-monthly and annual reports stand on these "
+			 "snapshots: set it to %d or more",
+			 path, out->snapshot_retention_days,
+			 SCORE_SNAPSHOT_KEEP_MIN_DAYS,
+			 SCORE_SNAPSHOT_KEEP_MIN_DAYS);
+		return -EINVAL;
+	}
 	struct report_calendar cal;
 	char why[200];
 	if (report_calendar_parse(out->report_six_monthly, out->report_annual,
@@ -201,6 +216,7 @@ int settings_write_default(const char *path, const char *state_dir,
 		"  cache_size: 64MiB\n"
 		"  batch_max_events: 5000\n"
 		"  sync_full: true   # fsync each commit: an ack survives power loss\n"
+		"  snapshot_retention_days: 1096   # daily history; 3 years at least\n"
 		"agents:\n"
 		"  stale_after: 2h   # no event for this long: the PC counts as stale\n"
 		"retention:\n"

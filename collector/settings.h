@@ -45,6 +45,7 @@ struct settings {
 	long long cache_size;
 	long long batch_max_events;
 	bool sync_full;
+	long long snapshot_retention_days;
 	long long retention_days;
 	long long high_severity_days;
 	long long high_severity;

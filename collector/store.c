@@ -295,6 +295,15 @@ int store_forward_depth(struct store *st, const char *dest, long long *n)
 	return st->backend->forward_depth(st, dest, n);
 }
 
+int store_forward_deliveries(struct store *st, int64_t from_us,
+			     int64_t end_us,
+			     void (*cb)(void *arg,
+					const struct store_delivery *d),
+			     void *arg)
+{
+	return st->backend->forward_deliveries(st, from_us, end_us, cb, arg);
+}
+
 int store_dead_letter_add(struct store *st, const struct store_dead_letter *dl,
 			  const struct event *notice)
 {
@@ -552,6 +561,12 @@ int store_day_school_put(struct store *st, const struct store_day_school *d)
 int store_day_host_put(struct store *st, const struct store_day_host *d)
 {
 	return st->backend->day_host_put(st, d);
+}
+
+int store_snapshot_prune(struct store *st, const char *before_day,
+			 long long *removed)
+{
+	return st->backend->snapshot_prune(st, before_day, removed);
 }
 
 int store_day_put_all(struct store *st,

@@ -343,7 +343,9 @@ int store_forward_next(struct store *st, const char *dest, uint64_t after_id,
 		       int limit,
 		       void (*cb)(void *arg, const struct store_alert *a),
 		       void *arg);
-/* Dequeues every alert up to and including id for dest. */
+/* Dequeues every alert up to and including id for dest and, in the same
+ * transaction, records each one's delivery as confirmed now
+ * (store_forward_deliveries). */
 EW_MUST_CHECK
 int store_forward_done(struct store *st, const char *dest, uint64_t id);
 EW_MUST_CHECK
@@ -364,7 +366,7 @@ struct store_dead_letter {
 };
 
 /* In one transaction: records the dead letter, takes the alert off dest's
- * queue, and, when notice is not NULL, raises the alerts that the store's
+ * queue, marks its delivery record refused, and, when notice is not NULL, raises the alerts that the store's
  * alert function makes of that collector-made event (the local alert
  * about the refusal). Borrows everything. */
 EW_MUST_CHECK
@@ -379,6 +381,28 @@ int store_dead_letter_list(struct store *st, const char *dest, int limit,
 EW_MUST_CHECK
 int store_dead_letter_count(struct store *st, const char *dest,
 			    long long *n);
+
+/* One alert's journey to one SOC destination: when it was queued (in the
+ * alert's own transaction), when the destination confirmed it (in
+ * forward_done's transaction) or when it was parked as a dead letter
+ * (in dead_letter_add's). Kept for every alert, drill or not, so that
+ * reports can measure delivery lag over past periods. */
+struct store_delivery {
+	char dest[64];
+	uint64_t alert;
+	int64_t queued_us;
+	int64_t delivered_us; /* 0: not (yet) confirmed */
+	int64_t dead_us;      /* 0: not refused */
+};
+
+/* Every delivery record whose alert was queued in [from_us, end_us), in
+ * (alert, dest) order. */
+EW_MUST_CHECK
+int store_forward_deliveries(struct store *st, int64_t from_us,
+			     int64_t end_us,
+			     void (*cb)(void *arg,
+					const struct store_delivery *d),
+			     void *arg);
 
 /* ---- officers: scope, users, sessions, API tokens, audit (the console) -- */
 
@@ -405,7 +429,7 @@ struct store_forward_status {
 	long long pending;	   /* alerts waiting for dest */
 	int64_t oldest_pending_us; /* the oldest waiting alert's first time */
 	uint64_t last_delivered;   /* its id; 0: none yet */
-	int64_t last_delivered_us; /* that alert's last time */
+	int64_t last_delivered_us; /* when dest confirmed it (recorded) */
 	long long dead_letters;
 	int64_t last_error_us;	   /* the newest dead letter; 0: none */
 	int last_error_status;
@@ -596,6 +620,13 @@ EW_MUST_CHECK
 int store_day_put_all(struct store *st,
 		      int (*next)(void *arg, struct store_day_row *row),
 		      void *arg);
+/* Snapshot retention, apart from event retention: deletes in one
+ * transaction every daily snapshot (scores, and where the backend keeps
+ * them the schools' and PCs' history rows) of a day before before_day
+ * ("YYYY-MM-DD"), and sets *removed to the rows deleted. */
+EW_MUST_CHECK
+int store_snapshot_prune(struct store *st, const char *before_day,
+			 long long *removed);
 /* Rows with from <= day <= to, by day then school. */
 int store_day_schools(struct store *st, const char *from, const char *to,
 		      void (*cb)(void *arg, const struct store_day_school *d),

@@ -79,6 +79,10 @@ struct store_backend {
 			    void *arg);
 	int (*forward_done)(struct store *st, const char *dest, uint64_t id);
 	int (*forward_depth)(struct store *st, const char *dest, long long *n);
+	int (*forward_deliveries)(struct store *st, int64_t from_us,
+				  int64_t end_us,
+				  void (*cb)(void *, const struct store_delivery *),
+				  void *arg);
 	int (*agents_silent)(struct store *st, int64_t before_us,
 			     void (*cb)(void *, const char *, int64_t),
 			     void *arg);
@@ -167,6 +171,8 @@ struct store_backend {
 	int (*day_put_all)(struct store *st,
 			   int (*next)(void *arg, struct store_day_row *row),
 			   void *arg);
+	int (*snapshot_prune)(struct store *st, const char *before_day,
+			      long long *removed);
 	int (*day_schools)(struct store *st, const char *from, const char *to,
 			   void (*cb)(void *, const struct store_day_school *),
 			   void *arg);

@@ -94,6 +94,22 @@ static const char *const migrations[] = {
 	"  alert bigint NOT NULL, status integer NOT NULL,"
 	"  reason text NOT NULL, at bigint NOT NULL);"
 	"CREATE INDEX dead_letters_dest ON dead_letters(dest, id);",
+	/* 2: every alert's delivery to every SOC destination, as in the
+	 * SQLite schema's version 12 (queued with the alert, confirmed by
+	 * forward_done, refused by dead_letter_add, each in the transaction
+	 * that moves the queue); alerts in flight are carried over. */
+	"CREATE TABLE IF NOT EXISTS forward_deliveries(dest text NOT NULL,"
+	"  alert bigint NOT NULL, queued bigint NOT NULL, delivered bigint,"
+	"  dead bigint, PRIMARY KEY(alert, dest));"
+	"CREATE INDEX IF NOT EXISTS forward_deliveries_queued"
+	"  ON forward_deliveries(queued);"
+	"INSERT INTO forward_deliveries(dest, alert, queued)"
+	"  SELECT q.dest, q.alert, a.first FROM forward_queue q"
+	"  JOIN alerts a ON a.id = q.alert ON CONFLICT DO NOTHING;"
+	"INSERT INTO forward_deliveries(dest, alert, queued, dead)"
+	"  SELECT d.dest, d.alert, a.first, min(d.at) FROM dead_letters d"
+	"  JOIN alerts a ON a.id = d.alert GROUP BY d.dest, d.alert, a.first"
+	"  ON CONFLICT DO NOTHING;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

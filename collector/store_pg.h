@@ -192,6 +192,11 @@ int pg_forward_next(struct store *st, const char *dest, uint64_t after_id,
 		    void *arg);
 int pg_forward_done(struct store *st, const char *dest, uint64_t id);
 int pg_forward_depth(struct store *st, const char *dest, long long *n);
+int pg_snapshot_prune(struct store *st, const char *before_day,
+		      long long *removed);
+int pg_forward_deliveries(struct store *st, int64_t from_us, int64_t end_us,
+			  void (*cb)(void *, const struct store_delivery *),
+			  void *arg);
 int pg_agents_silent(struct store *st, int64_t before_us,
 		     void (*cb)(void *, const char *, int64_t), void *arg);
 int pg_dead_letter_add(struct store *st, const struct store_dead_letter *dl,

@@ -109,9 +109,13 @@ int pg_write_alert(struct pg_store *s, struct pg_conn *c,
 		struct pg_args q = {0};
 		pg_arg_text(&q, s->opts.forward_dests[d]);
 		pg_arg_int(&q, (long long)id);
+		pg_arg_int(&q, now);
+		/* One statement: the queue row and its delivery record. */
 		rc = pg_run(c,
-			    "INSERT INTO forward_queue(dest, alert)"
-			    " VALUES($1, $2)",
+			    "WITH queued AS (INSERT INTO forward_queue(dest,"
+			    " alert) VALUES($1, $2))"
+			    " INSERT INTO forward_deliveries(dest, alert, queued)"
+			    " VALUES($1, $2, $3) ON CONFLICT DO NOTHING",
 			    &q, NULL, NULL, NULL);
 		if (rc != 0)
 			return rc;
@@ -301,12 +305,53 @@ int pg_forward_done(struct store *st, const char *dest, uint64_t id)
 	pg_arg_text(&a, dest);
 	pg_arg_int(&a, (long long)id);
 	pg_arg_text(&a, s->instance);
+	pg_arg_int(&a, store_now_us());
 	/* Only this collector's claims: another's in-flight rows below id
-	 * are its to confirm. */
+	 * are its to confirm. The rows taken off are confirmed in the same
+	 * statement, so a delivery is never both pending and confirmed. */
 	return ADMIN_RUN(s,
-			 "DELETE FROM forward_queue WHERE dest = $1 AND"
-			 " alert <= $2 AND (claimed_by IS NULL OR claimed_by = $3)",
+			 "WITH gone AS (DELETE FROM forward_queue WHERE"
+			 " dest = $1 AND alert <= $2 AND (claimed_by IS NULL OR"
+			 " claimed_by = $3) RETURNING dest, alert)"
+			 " UPDATE forward_deliveries d SET delivered = $4"
+			 " FROM gone WHERE d.dest = gone.dest AND"
+			 " d.alert = gone.alert AND d.delivered IS NULL AND"
+			 " d.dead IS NULL",
 			 &a, NULL, NULL, NULL);
+}
+
+struct delivery_cb {
+	void (*cb)(void *, const struct store_delivery *);
+	void *arg;
+};
+
+static int delivery_row(void *arg, const PGresult *q, int r)
+{
+	struct delivery_cb *c = arg;
+	struct store_delivery d;
+	memset(&d, 0, sizeof(d));
+	pg_text(d.dest, sizeof(d.dest), q, r, 0);
+	d.alert = (uint64_t)pg_int(q, r, 1);
+	d.queued_us = pg_int(q, r, 2);
+	d.delivered_us = pg_int(q, r, 3);
+	d.dead_us = pg_int(q, r, 4);
+	c->cb(c->arg, &d);
+	return 0;
+}
+
+int pg_forward_deliveries(struct store *st, int64_t from_us, int64_t end_us,
+			  void (*cb)(void *, const struct store_delivery *),
+			  void *arg)
+{
+	struct delivery_cb c = {cb, arg};
+	struct pg_args a = {0};
+	pg_arg_int(&a, from_us);
+	pg_arg_int(&a, end_us);
+	return ADMIN_RUN(pg_impl(st),
+			 "SELECT dest, alert, queued, delivered, dead"
+			 " FROM forward_deliveries WHERE queued >= $1"
+			 " AND queued < $2 ORDER BY alert, dest",
+			 &a, delivery_row, &c, NULL);
 }
 
 int pg_forward_depth(struct store *st, const char *dest, long long *n)
@@ -341,10 +386,14 @@ int pg_dead_letter_add(struct store *st, const struct store_dead_letter *dl,
 			    "INSERT INTO dead_letters(dest, alert, status,"
 			    " reason, at) VALUES($1, $2, $3, $4, $5)",
 			    &a, NULL, NULL, NULL);
+	pg_arg_int(&d, now);
 	if (rc == 0)
 		rc = pg_run(&s->admin,
-			    "DELETE FROM forward_queue WHERE dest = $1"
-			    " AND alert = $2",
+			    "WITH gone AS (DELETE FROM forward_queue"
+			    " WHERE dest = $1 AND alert = $2)"
+			    " UPDATE forward_deliveries SET dead = $3"
+			    " WHERE dest = $1 AND alert = $2 AND"
+			    " delivered IS NULL AND dead IS NULL",
 			    &d, NULL, NULL, NULL);
 	/* The local alert about the refusal, in the same transaction. */
 	if (rc == 0 && notice)
@@ -876,6 +925,19 @@ int pg_snapshot_put(struct store *st, const struct store_snapshot *snap)
 			 " DO UPDATE SET score = excluded.score,"
 			 " pcs = excluded.pcs",
 			 &a, NULL, NULL, NULL);
+}
+
+/* The PostgreSQL backend keeps the daily scores only (the schools' and
+ * PCs' history rows are SQLite's for now, store_pg_ops.c). */
+int pg_snapshot_prune(struct store *st, const char *before_day,
+		      long long *removed)
+{
+	struct pg_args a = {0};
+	*removed = 0;
+	pg_arg_text(&a, before_day);
+	return ADMIN_RUN(pg_impl(st),
+			 "DELETE FROM score_snapshots WHERE day < $1", &a,
+			 NULL, NULL, removed);
 }
 
 struct snapshot_cb {

@@ -196,6 +196,27 @@ static const char *const migrations[] = {
 	"  INSERT OR IGNORE INTO drill_deliveries(dest, alert, at) VALUES("
 	"  OLD.dest, OLD.alert, CAST((julianday('now') - 2440587.5)"
 	"  * 86400000000.0 AS INTEGER)); END;",
+	/* 12: every alert's delivery to every SOC destination: queued with
+	 * the alert, confirmed by forward_done, or refused as a dead letter,
+	 * each written in the transaction that moves the queue, so the
+	 * report's delivery lag stands on recorded times. Alerts already in
+	 * flight are carried over: queued with their first time (the moment
+	 * they were queued, in the same transaction), drill deliveries with
+	 * their receipt, dead letters with their refusal. */
+	"CREATE TABLE IF NOT EXISTS forward_deliveries(dest TEXT NOT NULL,"
+	"  alert INTEGER NOT NULL, queued INTEGER NOT NULL, delivered INTEGER,"
+	"  dead INTEGER, PRIMARY KEY(alert, dest)) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS forward_deliveries_queued"
+	"  ON forward_deliveries(queued);"
+	"INSERT OR IGNORE INTO forward_deliveries(dest, alert, queued)"
+	"  SELECT q.dest, q.alert, a.first FROM forward_queue q"
+	"  JOIN alerts a ON a.id = q.alert;"
+	"INSERT OR IGNORE INTO forward_deliveries(dest, alert, queued,"
+	"  delivered) SELECT d.dest, d.alert, a.first, d.at"
+	"  FROM drill_deliveries d JOIN alerts a ON a.id = d.alert;"
+	"INSERT OR IGNORE INTO forward_deliveries(dest, alert, queued, dead)"
+	"  SELECT d.dest, d.alert, a.first, min(d.at) FROM dead_letters d"
+	"  JOIN alerts a ON a.id = d.alert GROUP BY d.dest, d.alert;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -487,6 +508,7 @@ const struct store_backend store_sqlite_backend = {
 	.forward_next = sqlite_forward_next,
 	.forward_done = sqlite_forward_done,
 	.forward_depth = sqlite_forward_depth,
+	.forward_deliveries = sqlite_forward_deliveries,
 	.agents_silent = sqlite_agents_silent,
 	.snapshot_list = sqlite_snapshot_list,
 	.dead_letter_add = sqlite_dead_letter_add,
@@ -523,6 +545,7 @@ const struct store_backend store_sqlite_backend = {
 	.day_school_put = sqlite_day_school_put,
 	.day_host_put = sqlite_day_host_put,
 	.day_put_all = sqlite_day_put_all,
+	.snapshot_prune = sqlite_snapshot_prune,
 	.day_schools = sqlite_day_schools,
 	.day_hosts = sqlite_day_hosts,
 	.report_draft = sqlite_report_draft,

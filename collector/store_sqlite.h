@@ -77,6 +77,13 @@ enum sq_id {
 	SQ_FORWARD_DEPTH,
 	SQ_DEAD_LETTER_ADD,
 	SQ_FORWARD_DROP,
+	SQ_DELIVERY_QUEUED,
+	SQ_DELIVERY_CONFIRMED,
+	SQ_DELIVERY_DEAD,
+	SQ_DELIVERY_LIST,
+	SQ_PRUNE_SNAPSHOTS,
+	SQ_PRUNE_DAY_SCHOOL,
+	SQ_PRUNE_DAY_HOST,
 	SQ_DEAD_LETTER_LIST,
 	SQ_DEAD_LETTER_COUNT,
 	/* the console: reads filtered by an officer's scope */
@@ -384,6 +391,10 @@ EW_MUST_CHECK
 int sqlite_forward_done(struct store *st, const char *dest, uint64_t id);
 EW_MUST_CHECK
 int sqlite_forward_depth(struct store *st, const char *dest, long long *n);
+int sqlite_forward_deliveries(struct store *st, int64_t from_us,
+			      int64_t end_us,
+			      void (*cb)(void *, const struct store_delivery *),
+			      void *arg);
 EW_MUST_CHECK
 int sqlite_dead_letter_add(struct store *st,
 			   const struct store_dead_letter *dl,
@@ -466,6 +477,8 @@ int sqlite_day_host_put(struct store *st, const struct store_day_host *d);
 int sqlite_day_put_all(struct store *st,
 		       int (*next)(void *arg, struct store_day_row *row),
 		       void *arg);
+int sqlite_snapshot_prune(struct store *st, const char *before_day,
+			  long long *removed);
 int sqlite_day_schools(struct store *st, const char *from, const char *to,
 		       void (*cb)(void *, const struct store_day_school *),
 		       void *arg);

@@ -56,6 +56,11 @@ int sqlite_write_alert(struct sqlite_store *s, struct sq_conn *c,
 			    SQ_ARGS(SQ_TEXT(s->opts.forward_dests[i]),
 				    SQ_INT(done.rowid)),
 			    NULL, NULL, NULL);
+		if (rc == 0)
+			rc = sq_run(c, SQ_DELIVERY_QUEUED,
+				    SQ_ARGS(SQ_TEXT(s->opts.forward_dests[i]),
+					    SQ_INT(done.rowid), SQ_INT(now)),
+				    NULL, NULL, NULL);
 		if (rc != 0)
 			return rc;
 	}
@@ -598,10 +603,56 @@ int sqlite_alert_set_state(struct store *st, uint64_t id, const char *state,
 	return rc;
 }
 
+/* The confirmation is recorded in the transaction that dequeues, so a
+ * delivery is never both pending and confirmed, nor lost between. */
 int sqlite_forward_done(struct store *st, const char *dest, uint64_t id)
 {
-	return ADMIN_RUN(sqlite_impl(st), SQ_FORWARD_DONE,
-			 SQ_ARGS(SQ_TEXT(dest), SQ_INT(id)), NULL, NULL, NULL);
+	struct sqlite_store *s = sqlite_impl(st);
+	struct sq_hold h;
+	SQ_ENTER(s, &h);
+	int rc = sq_run(&s->admin, SQ_BEGIN, SQ_NO_ARGS, NULL, NULL, NULL);
+	if (rc == 0)
+		rc = sq_run(&s->admin, SQ_DELIVERY_CONFIRMED,
+			    SQ_ARGS(SQ_TEXT(dest), SQ_INT(id),
+				    SQ_INT(store_now_us())),
+			    NULL, NULL, NULL);
+	if (rc == 0)
+		rc = sq_run(&s->admin, SQ_FORWARD_DONE,
+			    SQ_ARGS(SQ_TEXT(dest), SQ_INT(id)), NULL, NULL,
+			    NULL);
+	rc = sq_admin_end(s, rc) == 0 ? 0 : -EIO;
+	sq_admin_leave(s, &h);
+	return rc;
+}
+
+struct delivery_cb {
+	void (*cb)(void *, const struct store_delivery *);
+	void *arg;
+};
+
+static int delivery_row(void *arg, sqlite3_stmt *q)
+{
+	struct delivery_cb *c = arg;
+	struct store_delivery d;
+	memset(&d, 0, sizeof(d));
+	sq_copy_text(d.dest, sizeof(d.dest), q, 0);
+	d.alert = (uint64_t)sqlite3_column_int64(q, 1);
+	d.queued_us = sqlite3_column_int64(q, 2);
+	d.delivered_us = sqlite3_column_int64(q, 3);
+	d.dead_us = sqlite3_column_int64(q, 4);
+	c->cb(c->arg, &d);
+	return 0;
+}
+
+int sqlite_forward_deliveries(struct store *st, int64_t from_us,
+			      int64_t end_us,
+			      void (*cb)(void *, const struct store_delivery *),
+			      void *arg)
+{
+	struct delivery_cb c = {cb, arg};
+	return ADMIN_RUN(sqlite_impl(st), SQ_DELIVERY_LIST,
+			 SQ_ARGS(SQ_INT(from_us), SQ_INT(end_us)),
+			 delivery_row, &c, NULL);
 }
 
 int sqlite_forward_depth(struct store *st, const char *dest, long long *n)
@@ -628,6 +679,11 @@ int sqlite_dead_letter_add(struct store *st,
 		rc = sq_run(&s->admin, SQ_DEAD_LETTER_ADD,
 			    SQ_ARGS(SQ_TEXT(dl->dest), SQ_INT(dl->alert),
 				    SQ_INT(dl->status), SQ_TEXT(dl->reason),
+				    SQ_INT(now)),
+			    NULL, NULL, NULL);
+	if (rc == 0)
+		rc = sq_run(&s->admin, SQ_DELIVERY_DEAD,
+			    SQ_ARGS(SQ_TEXT(dl->dest), SQ_INT(dl->alert),
 				    SQ_INT(now)),
 			    NULL, NULL, NULL);
 	if (rc == 0)

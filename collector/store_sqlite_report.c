@@ -193,6 +193,32 @@ int sqlite_day_put_all(struct store *st,
 	return rc;
 }
 
+int sqlite_snapshot_prune(struct store *st, const char *before_day,
+			  long long *removed)
+{
+	static const enum sq_id tables[] = {SQ_PRUNE_SNAPSHOTS,
+					    SQ_PRUNE_DAY_SCHOOL,
+					    SQ_PRUNE_DAY_HOST};
+	struct sqlite_store *s = sqlite_impl(st);
+	struct sq_hold h;
+	*removed = 0;
+	SQ_ENTER(s, &h);
+	int rc = sq_run(&s->admin, SQ_BEGIN, SQ_NO_ARGS, NULL, NULL, NULL);
+	for (size_t i = 0; rc == 0 && i < sizeof(tables) / sizeof(tables[0]);
+	     i++) {
+		struct sq_done done;
+		rc = sq_run(&s->admin, tables[i],
+			    SQ_ARGS(SQ_TEXT(before_day)), NULL, NULL, &done);
+		if (rc == 0)
+			*removed += done.changes;
+	}
+	rc = sq_admin_end(s, rc);
+	sq_admin_leave(s, &h);
+	if (rc != 0)
+		*removed = 0;
+	return rc;
+}
+
 struct day_school_cb {
 	void (*cb)(void *, const struct store_day_school *);
 	void *arg;

@@ -179,6 +179,31 @@ static const struct {
 		" VALUES(?1, ?2, ?3, ?4, ?5)"},
 	[SQ_FORWARD_DROP] = {"forward_drop",
 		"DELETE FROM forward_queue WHERE dest = ?1 AND alert = ?2"},
+	[SQ_DELIVERY_QUEUED] = {"delivery_queued",
+		"INSERT OR IGNORE INTO forward_deliveries(dest, alert, queued)"
+		" VALUES(?1, ?2, ?3)"},
+	/* Before forward_done's DELETE, in its transaction: exactly the
+	 * rows that DELETE takes off are confirmed. */
+	[SQ_DELIVERY_CONFIRMED] = {"delivery_confirmed",
+		"UPDATE forward_deliveries SET delivered = ?3"
+		" WHERE dest = ?1 AND delivered IS NULL AND dead IS NULL"
+		" AND alert IN (SELECT alert FROM forward_queue"
+		"  WHERE dest = ?1 AND alert <= ?2)"},
+	[SQ_DELIVERY_DEAD] = {"delivery_dead",
+		"UPDATE forward_deliveries SET dead = ?3"
+		" WHERE dest = ?1 AND alert = ?2 AND delivered IS NULL"
+		" AND dead IS NULL"},
+	/* Snapshot retention (store_snapshot_prune): day is in each key. */
+	[SQ_PRUNE_SNAPSHOTS] = {"prune_snapshots",
+		"DELETE FROM score_snapshots WHERE day < ?1"},
+	[SQ_PRUNE_DAY_SCHOOL] = {"prune_day_school",
+		"DELETE FROM day_school WHERE day < ?1"},
+	[SQ_PRUNE_DAY_HOST] = {"prune_day_host",
+		"DELETE FROM day_host WHERE day < ?1"},
+	[SQ_DELIVERY_LIST] = {"delivery_list",
+		"SELECT dest, alert, queued, coalesce(delivered, 0),"
+		" coalesce(dead, 0) FROM forward_deliveries"
+		" WHERE queued >= ?1 AND queued < ?2 ORDER BY alert, dest"},
 	[SQ_DEAD_LETTER_LIST] = {"dead_letter_list",
 		"SELECT d.id, d.dest, d.alert, d.status,"
 		" d.reason, d.at, coalesce(a.rule, ''),"
@@ -237,9 +262,13 @@ static const struct {
 		"  WHERE d.dest = ?3 AND (?1 = 0 OR " SCOPE_OF("c.commune", "a.school") "))"},
 	/* Everything below dest's oldest waiting alert has left the queue
 	 * (forward_done takes alerts off in id order): the newest of those
-	 * in scope, without a dead letter, was delivered. */
+	 * in scope, without a dead letter, was delivered, at the time
+	 * forward_done recorded (the alert's last time for one delivered
+	 * before deliveries were recorded). */
 	[SQ_FORWARD_DELIVERED_SCOPED] = {"forward_delivered_scoped",
-		"SELECT a.id, a.last FROM alerts a"
+		"SELECT a.id, coalesce((SELECT fd.delivered FROM"
+		" forward_deliveries fd WHERE fd.alert = a.id AND fd.dest = ?3),"
+		" a.last) FROM alerts a"
 		" LEFT JOIN schools c ON c.code = a.school"
 		" WHERE " SCOPE_OF("c.commune", "a.school")
 		" AND a.id < coalesce((SELECT min(alert) FROM forward_queue"

@@ -213,6 +213,7 @@ static const enum sq_id writer_stmts[] = {
 	SQ_BEGIN,	  SQ_COMMIT,	   SQ_ROLLBACK,	    SQ_EVENT_INSERT,
 	SQ_STATE_UPSERT,  SQ_AGENT_TOUCH,  SQ_PRUNE_LOW,    SQ_PRUNE_HIGH,
 	SQ_ALERT_FIND,	  SQ_ALERT_FOLD,   SQ_ALERT_INSERT, SQ_FORWARD_QUEUE,
+	SQ_DELIVERY_QUEUED,
 };
 
 int sqlite_writer_start(struct sqlite_store *s, uv_loop_t *loop, char *err,

@@ -60,6 +60,12 @@ struct report_period {
 int report_period_parse(const char *text, const struct report_calendar *cal,
 			struct report_period *out, char *err, size_t errlen);
 
+/* Rewrites, in place, every ISO date ("YYYY-MM-DD", standing alone: no
+ * letter or digit touching it) in text to the Vietnamese administrative
+ * form "DD/MM/YYYY", which has the same length. The PDF prints its dates
+ * so; the model, JSON, CSV and XLSX keep ISO dates for machines. */
+void report_dates_vn(char *text);
+
 enum report_scope_kind { SCOPE_PROVINCE, SCOPE_COMMUNE, SCOPE_SCHOOL };
 
 struct report_scope {

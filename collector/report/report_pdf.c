@@ -79,7 +79,11 @@ static PangoLayout *layout(struct pdf *p, const char *text, enum style st,
 	pango_layout_set_width(l, (int)(width * PANGO_SCALE));
 	pango_layout_set_wrap(l, PANGO_WRAP_WORD_CHAR);
 	pango_layout_set_alignment(l, align);
-	pango_layout_set_text(l, text, -1);
+	/* Every date the document prints, in the administrative form. */
+	char *shown = g_strdup(text);
+	report_dates_vn(shown);
+	pango_layout_set_text(l, shown, -1);
+	g_free(shown);
 	return l;
 }
 

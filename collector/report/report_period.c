@@ -149,3 +149,43 @@ int report_scope_parse(const char *text, struct report_scope *out, char *err,
 		 out->kind == SCOPE_SCHOOL ? "school" : "commune", key);
 	return 0;
 }
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static bool is_word(char c)
+{
+	return is_digit(c) || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+/* DDDD-DD-DD with month 01..12 and day 01..31 at t. */
+static bool iso_date_at(const char *t)
+{
+	static const char shape[] = "dddd-dd-dd";
+	for (size_t i = 0; i < sizeof(shape) - 1; i++)
+		if (shape[i] == 'd' ? !is_digit(t[i]) : t[i] != shape[i])
+			return false;
+	int month = (t[5] - '0') * 10 + (t[6] - '0');
+	int day = (t[8] - '0') * 10 + (t[9] - '0');
+	return month >= 1 && month <= 12 && day >= 1 && day <= 31;
+}
+
+void report_dates_vn(char *text)
+{
+	size_t n = strlen(text);
+	for (size_t i = 0; i + 10 <= n; i++) {
+		if ((i > 0 && is_word(text[i - 1])) || !iso_date_at(text + i) ||
+		    is_word(text[i + 10]))
+			continue;
+		char iso[10];
+		memcpy(iso, text + i, 10);
+		memcpy(text + i, iso + 8, 2);
+		text[i + 2] = '/';
+		memcpy(text + i + 3, iso + 5, 2);
+		text[i + 5] = '/';
+		memcpy(text + i + 6, iso, 4);
+		i += 9;
+	}
+}

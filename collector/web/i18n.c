@@ -9,6 +9,8 @@ static const struct {
 	const char *key, *vi, *en;
 } catalogue[] = {
 	{"app", "eduwatch — An toàn thông tin trường học", "eduwatch — school security"},
+	{"register", "Sổ đăng ký hệ thống thông tin", "Register of information systems"},
+	{"register_put", "Thêm hoặc sửa hệ thống", "Add or change a system"},
 	{"login", "Đăng nhập", "Log in"},
 	{"logout", "Đăng xuất", "Log out"},
 	{"logout_all", "Đăng xuất mọi nơi", "Log out everywhere"},

@@ -9,6 +9,7 @@
 
 #include "collector/web/handler.h"
 #include "collector/web/html.h"
+#include "collector/web/register_page.h"
 #include "collector/web/reports.h"
 #include "collector/web/views.h"
 
@@ -84,6 +85,9 @@ static const struct route routes[] = {
 	{"POST", "/api/v1/reports", AUTH_ACT | R_API | R_CHANGE, H(api_report_draft)},
 	{"GET", "/api/v1/reports/{}", AUTH_READ | R_API, H(api_report)},
 	{"GET", "/reports/{}/pdf", AUTH_READ, H(view_report_pdf)},
+	{"GET", "/reports/{}/xlsx", AUTH_READ, H(view_report_xlsx)},
+	{"GET", "/register", AUTH_READ, H(view_register)},
+	{"POST", "/register", AUTH_ACT | R_CHANGE, H(view_register_put)},
 	{"POST", "/reports/{}/remarks", AUTH_ACT | R_CHANGE, H(view_report_remarks)},
 	{"POST", "/reports/{}/sign", AUTH_ADMIN | R_CHANGE, H(view_report_sign)},
 	{"POST", "/api/v1/reports/{}/remarks", AUTH_ACT | R_API | R_CHANGE, H(api_report_remarks)},

@@ -318,8 +318,9 @@ void view_report(struct web_ctx *ctx)
 		  reminder, M("status"), M(reminder), M("report_version"),
 		  o.r.version, M("report_due"), due);
 	html_emit(b, "<p><a id=\"dl-json\" href=\"/reports/%s/json\">JSON</a> · "
-		  "<a id=\"dl-csv\" href=\"/reports/%s/csv\">CSV</a></p>",
-		  ctx->params[0], ctx->params[0]);
+		  "<a id=\"dl-csv\" href=\"/reports/%s/csv\">CSV</a> · "
+		  "<a id=\"dl-xlsx\" href=\"/reports/%s/xlsx\">XLSX</a></p>",
+		  ctx->params[0], ctx->params[0], ctx->params[0]);
 	if (o.remarks[0])
 		html_emit(b, "<h2>%s</h2><p id=\"remarks\">%s</p>",
 			  M("report_remarks"), o.remarks);
@@ -623,14 +624,49 @@ void api_report_sign(struct web_ctx *ctx)
 		    "\"sha256\":\"%s\"}\n", so.id, so.version, so.sha256);
 }
 
-/* A signed report's archived PDF as stored (its SHA-256 is on the page
- * and in the .sig beside it); a draft's rendered now into a private
- * temporary file under state_dir/reports. */
-void view_report_pdf(struct web_ctx *ctx)
+/* A draft rendered now as format (pdf, xlsx) into a private temporary
+ * file under state_dir/reports, read back into *data. */
+static int render_draft(struct web_ctx *ctx, const struct store_report *sr,
+			const char *format, char **data, size_t *len)
+{
+	struct report r;
+	char tmp[700], err[256];
+	int fd = -1;
+	int rc = reports_build(ctx, sr, &r);
+	if (rc != 0)
+		return rc;
+	snprintf(tmp, sizeof(tmp), "%s/reports",
+		 ctx->opts->state_dir ? ctx->opts->state_dir : "/tmp");
+	if (mkdir(tmp, 0750) != 0 && errno != EEXIST)
+		rc = -errno;
+	snprintf(tmp + strlen(tmp), sizeof(tmp) - strlen(tmp),
+		 "/.draft-XXXXXX");
+	if (rc == 0 && (fd = mkstemp(tmp)) < 0)
+		rc = -errno;
+	if (fd >= 0)
+		close(fd);
+	if (rc == 0)
+		rc = report_render(&r, format, tmp,
+				   ctx->opts->report_fonts_dir
+					   ? ctx->opts->report_fonts_dir
+					   : REPORT_FONTS_DIR,
+				   err, sizeof(err));
+	if (rc == 0)
+		rc = fs_read_file(tmp, 64u << 20, data, len);
+	if (fd >= 0)
+		unlink(tmp);
+	report_free(&r);
+	return rc;
+}
+
+/* A report as a file of format (pdf, xlsx): a signed report's archived
+ * file as stored (the PDF's SHA-256 is on the page and in the .sig
+ * beside it; the XLSX was rendered beside it from the same frozen
+ * numbers); a draft's rendered now. */
+static void report_file(struct web_ctx *ctx, const char *format,
+			const char *content_type)
 {
 	struct one_report o;
-	struct report r;
-	char tmp[700] = "", err[256];
 	char *data = NULL;
 	size_t len = 0;
 	int rc;
@@ -639,30 +675,16 @@ void view_report_pdf(struct web_ctx *ctx)
 		return;
 	}
 	if (strcmp(o.r.state, "signed") == 0) {
-		rc = fs_read_file(o.r.pdf_path, 64u << 20, &data, &len);
-	} else if ((rc = reports_build(ctx, &o.r, &r)) == 0) {
-		int fd = -1;
-		snprintf(tmp, sizeof(tmp), "%s/reports",
-			 ctx->opts->state_dir ? ctx->opts->state_dir : "/tmp");
-		if (mkdir(tmp, 0750) != 0 && errno != EEXIST)
-			rc = -errno;
-		snprintf(tmp + strlen(tmp), sizeof(tmp) - strlen(tmp),
-			 "/.draft-XXXXXX");
-		if (rc == 0 && (fd = mkstemp(tmp)) < 0)
-			rc = -errno;
-		if (fd >= 0)
-			close(fd);
+		char path[sizeof(o.r.pdf_path) + 8];
+		size_t n = strlen(o.r.pdf_path);
+		rc = n > 4 && strcmp(o.r.pdf_path + n - 4, ".pdf") == 0 ? 0
+								       : -EIO;
+		snprintf(path, sizeof(path), "%.*s.%s", (int)(n - 4),
+			 o.r.pdf_path, format);
 		if (rc == 0)
-			rc = report_write_pdf(&r, tmp,
-					      ctx->opts->report_fonts_dir
-						      ? ctx->opts->report_fonts_dir
-						      : REPORT_FONTS_DIR,
-					      err, sizeof(err));
-		if (rc == 0)
-			rc = fs_read_file(tmp, 64u << 20, &data, &len);
-		if (fd >= 0)
-			unlink(tmp);
-		report_free(&r);
+			rc = fs_read_file(path, 64u << 20, &data, &len);
+	} else {
+		rc = render_draft(ctx, &o.r, format, &data, &len);
 	}
 	if (rc != 0) {
 		alloc_free(data);
@@ -671,9 +693,21 @@ void view_report_pdf(struct web_ctx *ctx)
 		return;
 	}
 	ctx->res->status = 200;
-	ctx->res->content_type = "application/pdf";
-	download_name(ctx, &o.r, "pdf");
+	ctx->res->content_type = content_type;
+	download_name(ctx, &o.r, format);
 	dynbuf_add(&ctx->res->body, data, len);
 	alloc_free(data);
 	one_free(&o);
+}
+
+void view_report_pdf(struct web_ctx *ctx)
+{
+	report_file(ctx, "pdf", "application/pdf");
+}
+
+void view_report_xlsx(struct web_ctx *ctx)
+{
+	report_file(ctx, "xlsx",
+		    "application/vnd.openxmlformats-officedocument."
+		    "spreadsheetml.sheet");
 }

@@ -16,6 +16,7 @@ void api_report_draft(struct web_ctx *ctx);
 void view_report_remarks(struct web_ctx *ctx);
 void view_report_sign(struct web_ctx *ctx);
 void view_report_pdf(struct web_ctx *ctx);
+void view_report_xlsx(struct web_ctx *ctx);
 void api_report_remarks(struct web_ctx *ctx);
 void api_report_sign(struct web_ctx *ctx);
 

@@ -1,5 +1,6 @@
 /* libFuzzer harness: the report's period and scope parsers (--period,
- * --scope, and what a console page passes on from a URL). */
+ * --scope, and what a console page passes on from a URL), and the PDF's
+ * date rewriting over any text (remarks and names are an officer's). */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -31,5 +32,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!textsafe_is_clean(s.id, strlen(s.id)))
 			__builtin_trap();
 	}
+	/* Dates in place: the length stays, and only a date's digits and
+	 * separators move ('-' becomes '/'). */
+	char shown[sizeof(text)];
+	memcpy(shown, text, size + 1);
+	report_dates_vn(shown);
+	if (strlen(shown) != strlen(text))
+		__builtin_trap();
+	for (size_t i = 0; i < size; i++)
+		if (shown[i] != text[i] &&
+		    (!((text[i] >= '0' && text[i] <= '9') || text[i] == '-') ||
+		     !((shown[i] >= '0' && shown[i] <= '9') || shown[i] == '/')))
+			__builtin_trap();
 	return 0;
 }

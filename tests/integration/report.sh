@@ -150,6 +150,12 @@ check "the PDF has 'Độc lập - Tự do - Hạnh phúc' with its diacritics" 
 check "the PDF has the title and the issuing unit" \
 	eval "grep -qF 'BÁO CÁO' '$WORK/r.txt' && grep -qF 'SỞ GIÁO DỤC VÀ ĐÀO TẠO' '$WORK/r.txt'"
 check "the PDF has the section headings in Vietnamese" grep -qF "Phân loại hệ thống thông tin theo cấp độ" "$WORK/r.txt"
+check "the PDF prints the period in dd/mm/yyyy (Vietnamese administrative format)" \
+	grep -qF "(từ ngày 01/12/2025 đến ngày 30/11/2026)" "$WORK/r.txt"
+check "the PDF prints its missing days in dd/mm/yyyy" \
+	grep -qF "10/02/2026..12/02/2026, 04/07/2026" "$WORK/r.txt"
+check "no ISO date is left in the PDF's text" \
+	eval "! grep -Eq '(^|[^0-9A-Za-z])20[0-9]{2}-[01][0-9]-[0-3][0-9]([^0-9A-Za-z]|$)' '$WORK/r.txt'"
 pdf_numbers() {
 	$PY - "$WORK/model.json" "$WORK/r.txt" <<'PYEOF'
 import json, re, sys
@@ -243,9 +249,26 @@ report:
 YAML
 	year=$(date -u +%Y)
 	sqlite3 "$DB" "DELETE FROM reports WHERE period='$year' AND state='draft'"
+	# Snapshot retention (1,200 days here): the daily job removes the
+	# day 1,201 days back from every snapshot table and keeps day 1,200
+	# and the seeded year; event retention never touches them (test_store).
+	old=$(date -u -d '1201 days ago' +%F) kept=$(date -u -d '1200 days ago' +%F)
+	seeded=$(sqlite3 "$DB" "SELECT count(*) FROM day_school WHERE day < '$yesterday'")
+	for d in "$old" "$kept"; do
+		sqlite3 "$DB" "INSERT INTO day_school VALUES('$d','S0004','Phường Đông Hải',2,0,10,8,7,6,5,4,70);
+			INSERT INTO day_host VALUES('$d','S0004-h0','S0004',50,1,1,1,1,'');
+			INSERT INTO score_snapshots VALUES('$d','province','',70,10)"
+	done
+	collector_set store.snapshot_retention_days=1200
 	collector_start "$WORK/collector.log" || not_ok "collector start"
 	check "serve drafts the province's report before its deadline" \
 		wait_for 60 grep -Eq "reports: [0-9]+ drafted before their deadline, 1 overdue reminder" "$WORK/collector.log"
+	check "the daily job prunes snapshots older than store.snapshot_retention_days" \
+		grep -qF "snapshot retention: 3 rows older than 1200 days removed" "$WORK/collector.log"
+	check "no snapshot table keeps the day past retention" \
+		eq "$(sqlite3 "$DB" "SELECT (SELECT count(*) FROM day_school WHERE day='$old') + (SELECT count(*) FROM day_host WHERE day='$old') + (SELECT count(*) FROM score_snapshots WHERE day='$old')")" 0
+	check "the day at the retention's edge and the seeded year are kept" \
+		eq "$(sqlite3 "$DB" "SELECT (SELECT count(*) FROM day_school WHERE day='$kept') + (SELECT count(*) FROM day_host WHERE day='$kept') + (SELECT count(*) FROM score_snapshots WHERE day='$kept'), (SELECT count(*) FROM day_school WHERE day < '$yesterday') - $seeded")" "3|1"
 	check "the draft is stored for the province" \
 		eq "$(sqlite3 "$DB" "SELECT state, version FROM reports WHERE period='$year' AND scope='province'")" "draft|1"
 	check "an unsigned report past its deadline raises a reminder alert" \
@@ -256,6 +279,9 @@ else
 fi
 
 # ---- hostile command lines ----------------------------------------------------------------
+timeout 30 "$COLLECTOR" serve "${C[@]}" -o store.snapshot_retention_days=1095 >/dev/null 2>"$WORK/err"
+check "a snapshot retention under 3 years is refused (exit 3), naming the legal minimum" \
+	eval "[ $? -eq 3 ] && grep -qF \"key 'store.snapshot_retention_days' is 1095 days; the legal minimum is 1096 days\" '$WORK/err'"
 check "a far-future period is refused" refused_cli "period must be YYYY-H1" report show --period 2999 --scope province "${C[@]}"
 check "a period 2026-H3 is refused" refused_cli "period must be YYYY-H1" report show --period 2026-H3 --scope province "${C[@]}"
 check "a scope with control characters is refused" refused_cli "without control characters" report show --period 2026 --scope $'commune:\e[2J' "${C[@]}"

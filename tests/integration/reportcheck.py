@@ -111,6 +111,25 @@ def seed(db, nschools):
                   " updated) VALUES(?,?,?,?,?,?,?,?,?,?,0)",
                   (code, "Hệ thống %d" % n, "lan", rnd.randint(1, 5),
                    rnd.choice(dossiers), "Sở", "1/QĐ", "2026-01-01", due, ""))
+    # Deliveries to two SOC destinations, with their own generator so the
+    # figures above keep their values: most confirmed after a lag from a
+    # fraction of a second to a few hours, some still waiting, and the
+    # dead letters above refused.
+    lag = random.Random(1818)
+    dead = {(r[0], r[1]): r[2] for r in c.execute(
+        "SELECT dest, alert, min(at) FROM dead_letters GROUP BY dest, alert")}
+    for a, first in c.execute("SELECT id, first FROM alerts").fetchall():
+        for dest in ("soc-a", "soc-b"):
+            if (dest, a) in dead:
+                row = (dest, a, first, None, dead[(dest, a)])
+            elif lag.random() < 0.05:
+                row = (dest, a, first, None, None)
+            else:
+                ms = lag.choice([lag.randint(50, 5000), lag.randint(5000, 600000),
+                                 lag.randint(600000, 14400000)])
+                row = (dest, a, first, first + ms * 1000, None)
+            c.execute("INSERT INTO forward_deliveries(dest, alert, queued,"
+                      " delivered, dead) VALUES(?,?,?,?,?)", row)
     c.commit()
     print("seeded %d day rows, %d host rows" % (rows, hosts))
 
@@ -180,12 +199,34 @@ def expected(db, frm, to, scope, forwards):
     e["soc.dead_letters"] = sum(
         1 for r in c.execute("SELECT alert, at FROM dead_letters")
         if from_us <= r[1] < end_us and (scope == "province" or r[0] in ids))
-    e["soc.delivery_lag"] = None
-    e["inc.alerts"] = len(inper)
-
     def rank(v, p):
         v = sorted(v)
         return r2(v[max(math.ceil(p * len(v)), 1) - 1]) if v else None
+    # Delivery lag: recorded queue-to-confirmation times of in-scope,
+    # non-drill alerts queued in the period, per destination and together.
+    real = {a[0] for a in alerts if not a[2]}
+    lags, per = [], {}
+    for dest, alert, queued, delivered, dead in c.execute(
+            "SELECT dest, alert, queued, delivered, dead FROM forward_deliveries"
+            " WHERE queued >= ? AND queued < ?", (from_us, end_us)):
+        if alert not in real:
+            continue
+        d = per.setdefault(dest, [[], 0, 0])
+        if dead:
+            d[1] += 1
+        elif delivered:
+            d[0].append((delivered - queued) / 1e6)
+            lags.append((delivered - queued) / 1e6)
+        else:
+            d[2] += 1
+    e["soc.delivery_lag_median"] = rank(lags, 0.5)
+    e["soc.delivery_lag_p90"] = rank(lags, 0.9)
+    e["soc.delivery_lag_max"] = rank(lags, 1.0)
+    lag_rows = [[dest, len(v[0]), v[1], v[2], rank(v[0], 0.5),
+                 rank(v[0], 0.9), rank(v[0], 1.0)]
+                for dest, v in sorted(per.items())]
+    e["inc.alerts"] = len(inper)
+
     acks = [(a[4] - a[3]) / 6e7 for a in inper if a[4]]
     ress = [(a[5] - a[3]) / 6e7 for a in inper if a[5]]
     e["inc.ack_median"] = rank(acks, 0.5)
@@ -223,12 +264,12 @@ def expected(db, frm, to, scope, forwards):
                 continue
             for x in filter(None, failed.split(",")):
                 fails[x] = fails.get(x, 0) + 1
-    return e, miss, fails, E
+    return e, miss, fails, E, lag_rows
 
 
 def compare(db, model_path, frm, to, scope, forwards):
     m = json.load(open(model_path))
-    e, miss, fails, E = expected(db, frm, to, scope, int(forwards))
+    e, miss, fails, E, lag_rows = expected(db, frm, to, scope, int(forwards))
     got = {f["key"]: f["value"] for s in m["sections"] for f in s["figures"]}
     bad = 0
     for k, v in e.items():
@@ -251,6 +292,15 @@ def compare(db, model_path, frm, to, scope, forwards):
     if top != want:
         print("MISMATCH checks failing: %s vs %s" % (top, want))
         bad += 1
+    got_lag = tables["delivery_lag_by_dest"]["rows"]
+    same = len(got_lag) == len(lag_rows) and all(
+        g[0] == w[0] and all((x is None and y is None) or (
+            x is not None and y is not None and abs(x - y) <= 0.011)
+            for x, y in zip(g[1:], w[1:]))
+        for g, w in zip(got_lag, lag_rows))
+    print("%s delivery lag by destination: model %s, independent %s" % (
+        "ok" if same else "MISMATCH", got_lag, lag_rows))
+    bad += not same
     print("%d figures compared, %d mismatches" % (len(e), bad))
     return 1 if bad else 0
 

@@ -226,6 +226,14 @@ teardown() {
 	collector_stop
 	check "the collector logs its forwarders' counters at stop" \
 		grep -Eq "forward soc-https: sent=[0-9]+ .*queued=0 dead_letters=$dl " "$WORK/collector.log"
+	# The queues are empty: each alert's delivery to each destination is
+	# on record as confirmed (not before it was queued) or refused.
+	check "every alert's delivery to every destination is recorded, confirmed or refused" \
+		eq "$(sqlite3 "$D/eduwatch.db" "SELECT count(*) = (SELECT count(*) FROM alerts) * 3,
+			sum(delivered >= queued AND dead IS NULL),
+			sum(dead IS NOT NULL AND delivered IS NULL) = (SELECT count(*) FROM dead_letters),
+			count(DISTINCT dest) FROM forward_deliveries")" \
+		"1|$(sqlite3 "$D/eduwatch.db" "SELECT count(*) * 3 - $dl FROM alerts")|1|3"
 }
 
 run_scenarios

@@ -378,6 +378,74 @@ tap(n_gen >= 8 and {"admin", "prov", "comm", "sch"} <= who,
 pdf = S["sch"].req("GET", "/reports/" + RID.get("A1", "0") + "/pdf")
 tap(pdf.status == 200 and pdf.getheader("Content-Type") == "application/pdf" and pdf.body.startswith("%PDF-"),
     "a draft's PDF is rendered for download")
+
+
+# ---- the XLSX download (issue 18): bytes through curl, read by openpyxl --
+def curl_bytes(user, path):
+    return subprocess.run(["curl", "-sk", "-D", "-", "--cacert", STATE + "/ca.crt", "-H",
+                           "Cookie: " + "; ".join("%s=%s" % kv for kv in S[user].cookies.items()),
+                           "https://localhost:%d%s" % (PORT, path)], capture_output=True).stdout
+
+
+def xlsx_figures(body):
+    import io, openpyxl
+    wb = openpyxl.load_workbook(io.BytesIO(body), read_only=True)
+    return {r[0]: r for ws in wb.worksheets for r in ws.iter_rows(values_only=True) if r and r[0]}
+
+
+raw = curl_bytes("sch", "/reports/%s/xlsx" % RID.get("A1", "0"))
+head, _, body = raw.partition(b"\r\n\r\n")
+model = S["sch"].req("GET", "/reports/" + RID.get("A1", "0") + "/json").body
+import json
+figs = {f["key"]: f["value"] for sec in json.loads(model)["sections"] for f in sec["figures"]
+        if f["value"] is not None}
+cells = xlsx_figures(body) if body.startswith(b"PK") else {}
+got = {k: [c for c in cells.get(k, ()) if isinstance(c, (int, float))][:1] for k in figs}
+want = {k: [v] for k, v in figs.items()}
+tap(b"spreadsheetml.sheet" in head and b"attachment" in head and len(want) >= 5 and got == want,
+    "a draft's XLSX downloads from the console, and openpyxl reads each of the model's %d figures as that number (differ: %s)"
+    % (len(want), sorted(k for k in want if got.get(k) != want[k])[:5]))
+tap(S["sch"].req("GET", "/reports/%s/xlsx" % RID.get("B1", "0")).status == 404,
+    "a school officer cannot download another school's XLSX (404)")
+
+# ---- the register of information systems (issue 18) -----------------------
+cli("system", "add", "B1", "Website B1", "--kind", "website", "--level", "1")
+SYS = {"unit": "A1", "name": "Mạng LAN <b>A1</b>", "kind": "lan", "level": "2",
+       "dossier": "drafted", "review_due": "2027-06-30", "hosts": "pc1,pc2"}
+S["sch"].req("GET", "/register")
+r = S["sch"].req("POST", "/register", dict(SYS, csrf=S["sch"].csrf))
+row = db.execute("SELECT level, dossier, hosts FROM systems WHERE unit = 'A1' AND name = ?",
+                 (SYS["name"],)).fetchone()
+tap(r.status == 303 and row == (2, "drafted", "pc1,pc2"),
+    "a school officer adds a system of their school from the console (%d, %s)" % (r.status, row))
+S["sch"].req("GET", "/register")
+r = S["sch"].req("POST", "/register", dict(SYS, level="3", dossier="submitted", csrf=S["sch"].csrf))
+row = db.execute("SELECT level, dossier FROM systems WHERE unit = 'A1' AND name = ?", (SYS["name"],)).fetchone()
+tap(r.status == 303 and row == (3, "submitted"), "and sets its fields by the same unit and name (%s)" % (row,))
+acts = [a for (a,) in db.execute("SELECT action FROM audit_log WHERE actor = 'sch' AND object = ?"
+                                 " ORDER BY id", ("A1/" + SYS["name"],))]
+tap(acts == ["system.add", "system.set"], "both are in the audit log (%s)" % acts)
+pg = S["sch"].req("GET", "/register").body
+tap("Mạng LAN &lt;b&gt;A1&lt;&#47;b&gt;" in pg and "<b>A1</b>" not in pg and "Website B1" not in pg,
+    "the school officer's register lists their school's systems, names inert, and not another school's")
+before = db.execute("SELECT count(*) FROM systems").fetchone()[0]
+st = [S["sch"].req("POST", "/register", dict(SYS, unit="B1", name="x", csrf=S["sch"].csrf)).status,
+      S["sch"].req("POST", "/register", dict(SYS, name="y")).status,
+      S["sch"].req("POST", "/register", dict(SYS, name="z", level="6", csrf=S["sch"].csrf)).status,
+      S["sch"].req("POST", "/register", dict(SYS, name="w", review_due="2026-02-30", csrf=S["sch"].csrf)).status,
+      S["sch"].req("POST", "/register", dict(SYS, name="\x1b[2J", csrf=S["sch"].csrf)).status,
+      S["sch"].req("POST", "/register", dict(SYS, name="v", dossier="approved", csrf=S["sch"].csrf)).status]
+tap(st[0] == 404 and st[1] == 403 and st[2:] == [400] * 4
+    and db.execute("SELECT count(*) FROM systems").fetchone()[0] == before,
+    "another school's unit is 404, no CSRF token 403, a bad level, date, name or an approval without "
+    "its decision 400, and nothing is stored (%s)" % st)
+pc = S["comm"].req("GET", "/register").body
+pa = S["admin"].req("GET", "/register").body
+tap("Mạng LAN &lt;b&gt;A1" in pc and "Website B1" not in pc and "Website B1" in pa and "Mạng LAN &lt;b&gt;A1" in pa,
+    "a commune officer sees their schools' systems only; the province sees all")
+S["aud"].req("GET", "/register")
+st = [S[u].req("POST", "/register", dict(SYS, csrf=S[u].csrf)).status for u in ("aud",)]
+tap(st == [403], "a read-only auditor cannot change the register (%s)" % st)
 r = S["sch"].req("POST", "/api/v1/reports/" + RID.get("A1", "0") + "/remarks",
                  {"remarks": "Đã rà soát <b>đủ</b> các trường"}, headers={"X-CSRF-Token": S["sch"].csrf})
 j = S["sch"].req("GET", "/api/v1/reports/" + RID.get("A1", "0")).body
@@ -403,6 +471,11 @@ v = subprocess.run([COLLECTOR, "report", "verify", (db.execute(
     "SELECT pdf_path FROM reports WHERE id = ?", (int(RID.get("A1", "0")),)).fetchone() or [""])[0], "-c", CONF],
     capture_output=True, text=True)
 tap(v.returncode == 0, "report verify accepts the PDF signed from the console")
+archived = (db.execute("SELECT pdf_path FROM reports WHERE id = ?",
+                       (int(RID.get("A1", "0")),)).fetchone() or [""])[0][:-4] + ".xlsx"
+raw = curl_bytes("sch", "/reports/%s/xlsx" % RID.get("A1", "0"))
+tap(raw.partition(b"\r\n\r\n")[2] == open(archived, "rb").read(),
+    "the signed report's XLSX download is the file archived at sign-off")
 r = S["admin"].req("POST", "/api/v1/reports/" + RID.get("A1", "0") + "/sign", {},
                    headers={"X-CSRF-Token": S["admin"].csrf})
 r2 = S["sch"].req("POST", "/api/v1/reports/" + RID.get("A1", "0") + "/remarks", {"remarks": "x"},

@@ -106,6 +106,34 @@ static void test_dates(void **state)
 	assert_false(register_date_valid("2026/01/01", 10));
 }
 
+/* The PDF's dates: every ISO date standing alone becomes dd/mm/yyyy, and
+ * nothing that only looks like one changes. */
+static void test_dates_vn(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *in, *want;
+	} cases[] = {
+		{"2026-05-31", "31/05/2026"},
+		{"từ ngày 2025-12-01 đến ngày 2026-05-31)",
+		 "từ ngày 01/12/2025 đến ngày 31/05/2026)"},
+		{"2026-02-10..2026-02-12, 2026-07-04",
+		 "10/02/2026..12/02/2026, 04/07/2026"},
+		{"2026-H1", "2026-H1"},
+		{"2026-13-01 2026-00-10 2026-01-32", "2026-13-01 2026-00-10 2026-01-32"},
+		{"x2026-01-01 2026-01-011 a-2026-01-01b", "x2026-01-01 2026-01-011 a-2026-01-01b"},
+		{"12026-01-01", "12026-01-01"},
+		{"2026-01-0", "2026-01-0"},
+		{"", ""},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char buf[128];
+		snprintf(buf, sizeof(buf), "%s", cases[i].in);
+		report_dates_vn(buf);
+		assert_string_equal(buf, cases[i].want);
+	}
+}
+
 static void test_csv(void **state)
 {
 	static const char text[] =
@@ -160,6 +188,7 @@ int main(void)
 		cmocka_unit_test(test_calendar),
 		cmocka_unit_test(test_scopes),
 		cmocka_unit_test(test_dates),
+		cmocka_unit_test(test_dates_vn),
 		cmocka_unit_test(test_csv),
 	};
 	return cmocka_run_group_tests_name("report", tests, NULL, NULL);

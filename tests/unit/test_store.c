@@ -18,6 +18,7 @@
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
+#include "collector/score.h"
 #include "collector/store.h"
 #include "common/wire.h"
 #include "tests/support/pgtest.h"
@@ -387,6 +388,187 @@ static void test_day_history_one_transaction_kept(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+struct deliveries_seen {
+	int n;
+	struct store_delivery d[4];
+};
+
+static void on_delivery(void *arg, const struct store_delivery *d)
+{
+	struct deliveries_seen *s = arg;
+	if (s->n < 4)
+		s->d[s->n] = *d;
+	s->n++;
+}
+
+/* Issue 18: every alert's delivery to every SOC destination is recorded
+ * (not only a drill's): queued with the alert, confirmed by forward_done,
+ * refused by a dead letter; a second forward_done keeps the first time,
+ * and an alert still waiting has neither. */
+static void test_forward_deliveries_recorded(void **state)
+{
+	(void)state;
+	static const char *const dests[] = {"soc-a", "soc-b"};
+	struct store_options o = {.url = path, .cache_bytes = 1 << 20,
+				  .batch_max_events = 100,
+				  .forward_dests = dests, .nforward_dests = 2};
+	struct store *st;
+	char err[256];
+	bool created;
+	assert_int_equal(store_open(&o, NULL, &st, err, sizeof(err)), 0);
+	struct store_alert a = {.rule = "r", .title = "t", .category = "c",
+				.kind = "scan.match", .dedupe_key = "k1",
+				.agent = "pc1", .school = "A1", .severity = 9};
+	int64_t before = store_now_us();
+	assert_int_equal(store_alert_raise(st, &a, &created), 0);
+	snprintf(a.dedupe_key, sizeof(a.dedupe_key), "k2");
+	assert_int_equal(store_alert_raise(st, &a, &created), 0);
+	struct deliveries_seen seen = {0};
+	assert_int_equal(store_forward_deliveries(st, 0, INT64_MAX, on_delivery,
+						  &seen), 0);
+	assert_int_equal(seen.n, 4);
+	uint64_t first = seen.d[0].alert, second = seen.d[2].alert;
+	assert_true(second > first);
+	for (int i = 0; i < 4; i++) {
+		assert_true(seen.d[i].queued_us >= before);
+		assert_int_equal(seen.d[i].delivered_us, 0);
+		assert_int_equal(seen.d[i].dead_us, 0);
+	}
+	/* soc-a confirms the first alert; soc-b refuses it for good. */
+	assert_int_equal(store_forward_done(st, "soc-a", first), 0);
+	struct store_dead_letter dl = {.dest = "soc-b", .alert = first,
+				       .status = 400, .reason = "bad"};
+	assert_int_equal(store_dead_letter_add(st, &dl, NULL), 0);
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(store_forward_deliveries(st, 0, INT64_MAX, on_delivery,
+						  &seen), 0);
+	assert_int_equal(seen.n, 4);
+	assert_string_equal(seen.d[0].dest, "soc-a");
+	assert_true(seen.d[0].delivered_us >= seen.d[0].queued_us);
+	assert_int_equal(seen.d[0].dead_us, 0);
+	assert_string_equal(seen.d[1].dest, "soc-b");
+	assert_int_equal(seen.d[1].delivered_us, 0);
+	assert_true(seen.d[1].dead_us >= seen.d[1].queued_us);
+	assert_int_equal(seen.d[2].delivered_us + seen.d[3].delivered_us, 0);
+	int64_t confirmed = seen.d[0].delivered_us;
+	/* A repeated confirmation moves nothing; the second alert is
+	 * confirmed on its own. */
+	assert_int_equal(store_forward_done(st, "soc-a", second), 0);
+	assert_int_equal(store_forward_done(st, "soc-a", second), 0);
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(store_forward_deliveries(st, 0, INT64_MAX, on_delivery,
+						  &seen), 0);
+	assert_int_equal(seen.d[0].delivered_us, confirmed);
+	assert_true(seen.d[2].delivered_us > 0);
+	assert_int_equal(seen.d[3].delivered_us, 0);
+	/* The SOC page's "last delivered" is the recorded confirmation. */
+	if (!on_pg) {
+		struct store_scope province = {STORE_SCOPE_PROVINCE, ""};
+		struct store_forward_status fs;
+		assert_int_equal(store_forward_status_scoped(st, &province,
+							     "soc-a", &fs), 0);
+		assert_int_equal(fs.last_delivered, second);
+		assert_int_equal(fs.last_delivered_us, seen.d[2].delivered_us);
+	}
+	/* The window is by queue time: none queued before the test. */
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(store_forward_deliveries(st, 0, before, on_delivery,
+						  &seen), 0);
+	assert_int_equal(seen.n, 0);
+	store_close(st);
+}
+
+/* The migration that adds delivery records carries over what was in
+ * flight: an alert still queued gets its queue time (its first time),
+ * a dead letter its refusal; a database at the version before it is
+ * made here by dropping the table and the version row. */
+static void test_deliveries_migration_carries_over(void **state)
+{
+	(void)state;
+	static const char *const dests[] = {"soc-a", "soc-b"};
+	struct store_options o = {.url = path, .cache_bytes = 1 << 20,
+				  .batch_max_events = 100,
+				  .forward_dests = dests, .nforward_dests = 2};
+	struct store *st;
+	char err[256], sql[256];
+	bool created;
+	assert_int_equal(store_open(&o, NULL, &st, err, sizeof(err)), 0);
+	struct store_alert a = {.rule = "r", .title = "t", .category = "c",
+				.kind = "scan.match", .dedupe_key = "k1",
+				.agent = "pc1", .school = "A1", .severity = 9};
+	assert_int_equal(store_alert_raise(st, &a, &created), 0);
+	struct deliveries_seen seen = {0};
+	assert_int_equal(store_forward_deliveries(st, 0, INT64_MAX, on_delivery,
+						  &seen), 0);
+	uint64_t id = seen.d[0].alert;
+	struct store_dead_letter dl = {.dest = "soc-b", .alert = id,
+				       .status = 400, .reason = "bad"};
+	assert_int_equal(store_dead_letter_add(st, &dl, NULL), 0);
+	store_close(st);
+	long long version = count_where("SELECT max(version) FROM schema_version");
+	snprintf(sql, sizeof(sql),
+		 "DROP TABLE forward_deliveries;"
+		 " DELETE FROM schema_version WHERE version = %lld", version);
+	assert_int_equal(run_sql(sql), 0);
+	assert_int_equal(store_open(&o, NULL, &st, err, sizeof(err)), 0);
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(store_forward_deliveries(st, 0, INT64_MAX, on_delivery,
+						  &seen), 0);
+	assert_int_equal(seen.n, 2);
+	assert_string_equal(seen.d[0].dest, "soc-a");
+	assert_true(seen.d[0].queued_us > 0);
+	assert_int_equal(seen.d[0].delivered_us + seen.d[0].dead_us, 0);
+	assert_string_equal(seen.d[1].dest, "soc-b");
+	assert_int_equal(seen.d[1].queued_us, seen.d[0].queued_us);
+	assert_true(seen.d[1].dead_us >= seen.d[1].queued_us);
+	/* Confirmations from then on are recorded. */
+	assert_int_equal(store_forward_done(st, "soc-a", id), 0);
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(store_forward_deliveries(st, 0, INT64_MAX, on_delivery,
+						  &seen), 0);
+	assert_true(seen.d[0].delivered_us >= seen.d[0].queued_us);
+	store_close(st);
+	assert_int_equal(count_where("SELECT max(version) FROM schema_version"),
+			 version);
+}
+
+/* Snapshot retention (store_snapshot_prune) removes the days before its
+ * bound from every snapshot table, and keeps the bound's day. */
+static void test_snapshot_prune(void **state)
+{
+	(void)state;
+	struct store *st = open_store(NULL, 0, 0);
+	static const char *const days[] = {"2020-01-01", "2023-11-30",
+					   "2023-12-01", "2026-11-30"};
+	for (int i = 0; i < 4; i++) {
+		struct store_snapshot sn = {.scope = "province", .score = 80,
+					    .pcs = 10};
+		snprintf(sn.day, sizeof(sn.day), "%s", days[i]);
+		assert_int_equal(store_snapshot_put(st, &sn), 0);
+		if (on_pg)
+			continue;
+		struct store_day_school ds = {.school = "A1", .commune = "X",
+					      .level = 2, .pcs = 10};
+		snprintf(ds.day, sizeof(ds.day), "%s", days[i]);
+		assert_int_equal(store_day_school_put(st, &ds), 0);
+	}
+	long long removed = -1;
+	assert_int_equal(store_snapshot_prune(st, "2023-12-01", &removed), 0);
+	assert_int_equal(removed, on_pg ? 2 : 4);
+	assert_int_equal(count_where("SELECT count(*) FROM score_snapshots"
+				     " WHERE day >= '2023-12-01'"), 2);
+	assert_int_equal(count_where("SELECT count(*) FROM score_snapshots"), 2);
+	if (!on_pg)
+		assert_int_equal(count_where("SELECT count(*) FROM day_school"),
+				 2);
+	/* The daily job's bound: below three years is refused. */
+	assert_int_equal(score_history_prune(st, store_now_us(), 1095,
+					     &removed), -EINVAL);
+	assert_int_equal(score_history_prune(st, store_now_us(), 1096,
+					     &removed), 0);
+	store_close(st);
+}
+
 /* The overview's open-alert counts: an aggregate over the whole scope,
  * beyond the 10,000 rows the page once walked, by severity band, and
  * only the schools of the officer's commune or school. Also the plan:
@@ -559,6 +741,12 @@ int main(void)
 			test_day_history_one_transaction_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_alert_counts_scoped,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_forward_deliveries_recorded,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_prune, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_deliveries_migration_carries_over, setup, teardown),
 	};
 	int failed = cmocka_run_group_tests_name("store", tests, NULL, NULL);
 	/* The same contract on PostgreSQL; the cases that look inside
@@ -579,6 +767,12 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_alert_counts_scoped,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_forward_deliveries_recorded,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_prune, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_deliveries_migration_carries_over, setup, teardown),
 	};
 	if (!pgtest_start()) {
 		printf("ok - store_pg # SKIP PostgreSQL is not installed\n");
