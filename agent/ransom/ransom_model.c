@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/alloc.h"
 
@@ -99,6 +100,26 @@ static const char *ext_of(const char *path)
 {
 	size_t n = stem_len(path);
 	return path[n] == '.' ? path + n : "";
+}
+
+/* Formats whose content is compressed already: overwriting one with
+ * high-entropy bytes is no jump in entropy (re-importing photos over
+ * themselves, saving a .docx), and renaming to one is what converters
+ * and tidy-up tools do. Ransomware's extensions are its own. */
+static const char *const compressed_exts[] = {
+	".7z",	 ".apk", ".avi", ".bz2", ".docx", ".epub", ".gif",  ".gz",
+	".heic", ".jar", ".jpeg", ".jpg", ".m4a", ".mkv",  ".mov",  ".mp3",
+	".mp4",	 ".odp", ".ods", ".odt", ".pdf", ".png",  ".pptx", ".rar",
+	".webm", ".webp", ".xlsx", ".xz", ".zip", ".zst",
+};
+
+static bool compressed(const char *ext)
+{
+	for (size_t i = 0; i < sizeof(compressed_exts) / sizeof(*compressed_exts);
+	     i++)
+		if (strcasecmp(ext, compressed_exts[i]) == 0)
+			return true;
+	return false;
 }
 
 static void recent_put(struct recent *t, uint64_t key, int64_t at)
@@ -223,7 +244,8 @@ bool ransom_model_feed(struct ransom_model *m, const struct ransom_fact *f,
 		return false;
 	case RANSOM_WRITTEN:
 		if (!recent_has(m->created, p, key, f->at_us))
-			return high && act(m, a, f, v);
+			return high && !compressed(ext_of(f->path)) &&
+			       act(m, a, f, v);
 		if (high)
 			recent_put(m->stems, key_of(f->path, stem_len(f->path)),
 				   f->at_us);
@@ -241,8 +263,8 @@ bool ransom_model_feed(struct ransom_model *m, const struct ransom_fact *f,
 					   f->at_us);
 			return false;
 		}
-		return high && strcmp(ext_of(old), ext_of(f->path)) != 0 &&
-		       act(m, a, f, v);
+		return high && strcasecmp(ext_of(old), ext_of(f->path)) != 0 &&
+		       !compressed(ext_of(f->path)) && act(m, a, f, v);
 	}
 	case RANSOM_REMOVED:
 		if (recent_has(m->created, p, key, f->at_us)) {

@@ -7,9 +7,11 @@
  * platform names it, else the watched folder tree the acts happened in)
  * reaches `threshold` suspicious acts within `window_us`:
  *   - a file that existed before the window rewritten with content of
- *     high entropy (an in-place encryption);
- *   - an existing file renamed to a new extension with high-entropy
- *     content (the *.locked step);
+ *     high entropy, when its format was not compressed already (a jump
+ *     in entropy: an in-place encryption of a document);
+ *   - an existing file renamed to a new extension (not a compressed
+ *     format's, not a change of case) with high-entropy content (the
+ *     *.locked step);
  *   - an existing file removed just after a high-entropy file named
  *     after it appeared (write a.doc.enc or a.locked, delete a.doc).
  * New files are never suspicious by themselves, whatever their entropy:

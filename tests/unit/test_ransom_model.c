@@ -58,7 +58,7 @@ static void test_rewrite_and_rename_is_a_burst(void **state)
 	char path[64], locked[72];
 	int verdicts = 0, at_file = -1;
 	for (int i = 0; i < 15; i++) {
-		snprintf(path, sizeof(path), "/home/u/doc%02d.docx", i);
+		snprintf(path, sizeof(path), "/home/u/doc%02d.doc", i);
 		snprintf(locked, sizeof(locked), "%s.locked", path);
 		int64_t t = i * SEC / 10;
 		if (feed(m, RANSOM_WRITTEN, t, path, NULL, HIGH, &v))
@@ -77,7 +77,7 @@ static void test_rewrite_and_rename_is_a_burst(void **state)
 	/* The verdict's own fields, from a fresh model. */
 	m = ransom_model_new(&params);
 	for (int i = 0; i < 20; i++) {
-		snprintf(path, sizeof(path), "/home/u/doc%02d.docx", i);
+		snprintf(path, sizeof(path), "/home/u/doc%02d.doc", i);
 		if (feed(m, RANSOM_WRITTEN, 5 * SEC + i * 1000, path, NULL,
 			 7.9 + i / 1000.0, &v))
 			break;
@@ -85,7 +85,7 @@ static void test_rewrite_and_rename_is_a_burst(void **state)
 	assert_string_equal(v.reason, "burst");
 	assert_int_equal(v.score, 20);
 	assert_int_equal(v.nexamples, RANSOM_EXAMPLES);
-	assert_string_equal(v.examples[0], "/home/u/doc00.docx");
+	assert_string_equal(v.examples[0], "/home/u/doc00.doc");
 	assert_int_equal(v.first_us, 5 * SEC);
 	assert_int_equal(v.last_us, 5 * SEC + 19000);
 	assert_true(v.entropy_max > 7.918 && v.entropy_max < 7.92);
@@ -145,6 +145,38 @@ static void test_ordinary_work_scores_nothing(void **state)
 	ransom_model_stats(m, &st);
 	assert_int_equal(st.max_score, 0);
 	assert_int_equal(st.verdicts, 0);
+	ransom_model_free(m);
+}
+
+/* Photos copied over themselves, a .docx saved in place, photos renamed
+ * to .jpeg or to upper case: compressed already, no jump in entropy. */
+static void test_compressed_formats_are_no_jump(void **state)
+{
+	(void)state;
+	struct ransom_model *m = ransom_model_new(&params);
+	struct ransom_verdict v;
+	char path[64], other[72];
+	for (int i = 0; i < 200; i++) {
+		snprintf(path, sizeof(path), "/p/IMG_%04d.JPG", i);
+		assert_false(feed(m, RANSOM_WRITTEN, i, path, NULL, HIGH, &v));
+		snprintf(other, sizeof(other), "/p/IMG_%04d.jpeg", i);
+		assert_false(feed(m, RANSOM_RENAMED, i, other, path, HIGH, &v));
+		snprintf(other, sizeof(other), "/p/IMG_%04d.jpg", i);
+		assert_false(feed(m, RANSOM_RENAMED, i, other, path, HIGH, &v));
+		snprintf(path, sizeof(path), "/d/report%04d.docx", i);
+		assert_false(feed(m, RANSOM_WRITTEN, i, path, NULL, HIGH, &v));
+	}
+	struct ransom_model_stats st;
+	ransom_model_stats(m, &st);
+	assert_int_equal(st.max_score, 0);
+	/* Their renaming to ransomware's own extension still counts. */
+	for (int i = 0; i < 20; i++) {
+		snprintf(path, sizeof(path), "/p/IMG_%04d.JPG", i);
+		snprintf(other, sizeof(other), "%s.crypt", path);
+		if (feed(m, RANSOM_RENAMED, 1000 + i, other, path, HIGH, &v))
+			break;
+	}
+	assert_string_equal(v.reason, "burst");
 	ransom_model_free(m);
 }
 
@@ -211,6 +243,7 @@ int main(void)
 		cmocka_unit_test(test_rewrite_and_rename_is_a_burst),
 		cmocka_unit_test(test_encrypt_copy_then_delete_is_a_burst),
 		cmocka_unit_test(test_ordinary_work_scores_nothing),
+		cmocka_unit_test(test_compressed_formats_are_no_jump),
 		cmocka_unit_test(test_window_threshold_and_actors),
 		cmocka_unit_test(test_canary),
 	};
