@@ -76,6 +76,17 @@ int drill_args_parse(const msgpack_object *args, int64_t now_us,
 		}
 		out->duration_s = (long long)duration;
 	}
+	if (wire_map_get(args, "count") != NULL) {
+		uint64_t count = 0;
+		if (wire_get_u64(args, "count", &count) != 0 || count == 0 ||
+		    count > DRILL_COUNT_MAX) {
+			snprintf(result, cap, "refused: campaign %s: count out "
+				 "of range (1 to %d files)", out->campaign,
+				 DRILL_COUNT_MAX);
+			return -ERANGE;
+		}
+		out->count = (long long)count;
+	}
 	return 0;
 far:
 	snprintf(result, cap, "refused: campaign %s's window ends more than 7 "

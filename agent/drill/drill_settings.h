@@ -10,6 +10,11 @@ struct drill_settings {
 	long long av_wait_s;  /* drill.av_wait: how long the AV gets */
 	char usb_folder[512]; /* drill.usb_folder: usb-worm's stand-in volume
 			       * (a tmpfs mount); "" is STATE_DIR/drill-usb */
+	long long sim_dwell_s; /* drill.sim_dwell: ransomware-sim's documents
+				* sit this long before they are encrypted,
+				* longer than the detector's window
+				* (ransom.window), so that they are old
+				* files to it, as a PC's documents are */
 };
 
 #endif

@@ -172,7 +172,7 @@ int ransom_watch_start(const struct ransom_watch_conf *conf,
 	for (size_t i = 0; i < conf->nroots; i++) {
 		snprintf(w->roots[i], sizeof(w->roots[i]), "%s", conf->roots[i]);
 		roots[i] = w->roots[i];
-		if (!conf->canaries)
+		if (i >= conf->ncanaries)
 			continue;
 		int rc = plant(w->roots[i], &w->canaries[i]);
 		if (rc != 0)

@@ -29,7 +29,9 @@ struct ransom_watch_conf {
 	const char *const *roots; /* borrowed for the call */
 	size_t nroots;		  /* at most RANSOM_ROOTS_MAX */
 	struct ransom_params params;
-	bool canaries;
+	/* The first ncanaries roots get a canary: the users' folders; the
+	 * agent's own drill folder, last, needs none. */
+	size_t ncanaries;
 };
 
 /* Called on the watcher's thread with a verdict (borrowed for the call)

@@ -178,7 +178,7 @@ static int ransom_start(void *state)
 	struct ransom_watch_conf wc = {
 		.roots = r->roots,
 		.nroots = r->nroots,
-		.canaries = r->conf->canaries,
+		.ncanaries = r->conf->canaries ? r->conf->nfolders : 0,
 	};
 	ransom_settings_params(r->conf, &wc.params);
 	int rc = ransom_watch_start(&wc, on_verdict, r, &r->watch, err,

@@ -58,10 +58,10 @@ int main(int argc, char **argv)
 	}
 	const struct ransom_settings *rs = agent_settings_for(&s, &ransom_config);
 	const char *roots[RANSOM_ROOTS_MAX];
-	struct ransom_watch_conf wc = {.roots = roots,
-				       .canaries = rs->canaries};
+	struct ransom_watch_conf wc = {.roots = roots};
 	for (size_t i = 0; i < rs->nfolders && i < RANSOM_ROOTS_MAX; i++)
 		roots[wc.nroots++] = rs->folders[i];
+	wc.ncanaries = rs->canaries ? wc.nroots : 0;
 	ransom_settings_params(rs, &wc.params);
 	sigset_t set;
 	sigemptyset(&set);
