@@ -17,4 +17,9 @@ struct drill_settings {
 				* files to it, as a PC's documents are */
 };
 
+/* The agent counter (source.h) holding the campaign id of the drill
+ * running now, 0 when none: the ransomware detector reads it so that
+ * its drill verdict names the campaign (one alert per campaign). */
+#define DRILL_COUNTER_CAMPAIGN "drill.campaign_running"
+
 #endif

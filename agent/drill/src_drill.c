@@ -258,6 +258,7 @@ static void finish(struct drill *d, bool aborted)
 	log_info("drill: campaign %s %s, cleanup %s", d->name,
 		 aborted ? "aborted" : "done", clean ? "verified" : "FAILED");
 	d->active = false;
+	agent_counter_set(d->agent, DRILL_COUNTER_CAMPAIGN, 0);
 	uv_timer_stop(&d->timer);
 	if (d->scan)
 		scan_cancel(d->scan);
@@ -475,6 +476,8 @@ static int inject(struct drill *d, enum drill_scenario_kind k,
 		if ((rc = sim_inject(d, &a, result, cap)) != 0)
 			return rc;
 		d->active = true;
+		agent_counter_set(d->agent, DRILL_COUNTER_CAMPAIGN,
+				  (long long)d->campaign);
 		d->injected_us = timeutil_now_us();
 		emit(d, "drill.injected", 1, "at_us", d->injected_us, NULL,
 		     false);
@@ -573,7 +576,9 @@ static int drill_init(const struct source_env *env, void **state)
 
 static int drill_start(void *state)
 {
-	(void)state;
+	struct drill *d = state;
+	/* No drill runs at start: a campaign cut by a stop is over. */
+	agent_counter_set(d->agent, DRILL_COUNTER_CAMPAIGN, 0);
 	return 0;
 }
 

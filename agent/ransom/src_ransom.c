@@ -72,7 +72,11 @@ static void emit_verdict(struct ransom *r, const struct pending *p)
 	msgpack_packer pk;
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 10);
+	/* A drill's verdict names the campaign running (src_drill), so that
+	 * the collector keys its alert by it. */
+	long long campaign = drill ? agent_counter_get(r->agent,
+						DRILL_COUNTER_CAMPAIGN) : 0;
+	msgpack_pack_map(&pk, 10 + (campaign > 0));
 	wire_pack_kv_str(&pk, "reason", v->reason);
 	wire_pack_kv_str(&pk, "folder", p->root);
 	/* inotify names no process: the actor is the folder tree. */
@@ -91,6 +95,8 @@ static void emit_verdict(struct ransom *r, const struct pending *p)
 		msgpack_pack_str_with_body(&pk, v->examples[i],
 					   strlen(v->examples[i]));
 	wire_pack_kv_str(&pk, "response", "reported");
+	if (campaign > 0)
+		wire_pack_kv_u64(&pk, "campaign_id", (uint64_t)campaign);
 	int sev = strcmp(v->reason, "canary") == 0 ? 9 : 8;
 	agent_emit(r->agent, "ransomware.suspect", drill ? 1 : sev, drill,
 		   sb.data, sb.size, NULL);

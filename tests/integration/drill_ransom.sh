@@ -77,8 +77,8 @@ scenario_ransomware_sim() {
 		wait_for 30 ev '"kind":"ransomware.suspect","sev":1,"drill":true.*"reason":"burst","folder":"'"$A"'/drillbox"'
 	check "the event carries counts and example paths, never contents" \
 		ev '"kind":"ransomware.suspect".*"files":[0-9]*,"threshold":20.*"examples":\["'"$A"'/drillbox/eduwatch-drill-doc-'
-	check "a drill alert is raised" \
-		wait_for 30 eval '[ "$(q "SELECT count(*) FROM alerts WHERE drill = 1 AND rule = '\''ransomware-suspect'\''")" = 1 ]'
+	check "a drill alert is raised, keyed by the campaign" \
+		wait_for 30 eval '[ "$(q "SELECT count(*) FROM alerts WHERE drill = 1 AND rule = '\''ransomware-suspect'\'' AND dedupe_key LIKE '\''%|drill:'\''||(SELECT id FROM drill_campaigns WHERE name='\''rs1'\'')")" = 1 ]'
 	check "the SOC gets it tagged as a drill" \
 		wait_for 30 grep -q '"tags":\["drill"\].*ransomware\|ransomware.*"tags":\["drill"\]' "$WORK/soc1.log"
 	check "the agent cleans up and verifies it" wait_for 30 ev '"kind":"drill.cleaned_up".*"verified":true'
