@@ -91,7 +91,7 @@ static void test_hostile_names_refused(void **state)
 	(void)state;
 	static const char *const names[] = {
 		"",	      "../etc/passwd", "a/b",	     "/etc/cron.d/x",
-		".hidden",    "..",	       "a..b",	     "samp\x96" "e..om",
+		".hidden",    "..",	       "a..b",	     ("samp\x96" "e..om"),
 		"x\\..\\y",   "C:evil",	       "f.txt:ads",  "caf\xc3\xa9",
 		"sp ace",     "star*",	       "nl\nname",
 	};
