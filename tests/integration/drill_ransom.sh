@@ -34,15 +34,7 @@ setup() {
 	https_receiver SOC1 "$P/soc.crt" "$P/soc.key" "$WORK/soc1.log" tok-one 0 ||
 		{ not_ok "the SOC receiver starts"; return 1; }
 	collector_init "$D" || { not_ok "collector init"; return 1; }
-	cat >>"$CONF" <<YAML
-forward:
-  - name: soc-one
-    type: https
-    address: https://localhost:$SOC1/alerts
-    ca: $P/ca.crt
-    token: tok-one
-    format: ecs
-YAML
+	{ echo "forward:"; https_forward_yaml soc-one "$SOC1" tok-one "$P/ca.crt"; } >>"$CONF"
 	DB="$D/eduwatch.db"
 	C school add R1 "Trường R1" --commune "Xã Diễn Tập" --level 2 --expected-pcs 1 >/dev/null
 	C user add org drill_organiser >/dev/null
