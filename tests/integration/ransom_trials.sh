@@ -97,6 +97,21 @@ scenario_openssl_loop() {
 	rm -rf "${F:?}"/*
 }
 
+# A folder renamed before its files are encrypted: its watch follows the
+# new name (the detector reads the files where they are now). A folder
+# moved out of the watched tree is no longer watched.
+scenario_folder_moves() {
+	documents 40
+	trial folder_renamed 'mv docs papers && for f in papers/*.txt; do head -c 16384 /dev/urandom >"$f"; mv "$f" "$f.locked"; done'
+	check "files encrypted in a renamed folder are still a burst" eq "$(field first)" burst
+	rm -rf "${F:?}"/* "$WORK/outside"
+	documents 40
+	trial folder_moved_out 'mv docs "$WORK/outside" && for f in "$WORK"/outside/*.txt; do head -c 16384 /dev/urandom >"$f"; mv "$f" "$f.locked"; done'
+	check "a folder moved out of the watched tree is no longer watched ($(field events) events before it was dropped)" \
+		eq "$(field verdicts)" 0
+	rm -rf "${F:?}"/* "$WORK/outside"
+}
+
 scenario_canary_touch() {
 	trial canary_touch 'echo one more line >>.~eduwatch-canary.docx'
 	check "the canary was planted" eq "$(field canaries)" 1

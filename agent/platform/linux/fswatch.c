@@ -136,13 +136,54 @@ static void deliver(struct fswatch *w, enum fswatch_op op, unsigned root,
  * next when both ends are watched. */
 struct pending_move {
 	uint32_t cookie; /* 0: none */
+	bool dir;
 	unsigned root;
 	char path[PATH_MAX];
 };
 
+/* Is path the folder `under` or inside it? */
+static bool within(const char *path, const char *under)
+{
+	size_t n = strlen(under);
+	return strncmp(path, under, n) == 0 &&
+	       (path[n] == '\0' || path[n] == '/');
+}
+
+/* A watched folder renamed within the roots: its watches (and those of
+ * the folders inside it) stay, under their new names, so that events
+ * from it name files where they are now. */
+static void rename_folders(struct fswatch *w, const char *from, const char *to)
+{
+	size_t nfrom = strlen(from);
+	for (size_t i = 0; i < SLOTS; i++) {
+		struct folder *f = &w->folders[i];
+		char path[PATH_MAX];
+		if (f->wd == 0 || !within(f->path, from) ||
+		    (size_t)snprintf(path, sizeof(path), "%s%s", to,
+				     f->path + nfrom) >= sizeof(path))
+			continue;
+		char *copy = alloc_strdup(path);
+		if (copy == NULL)
+			continue;
+		alloc_free(f->path);
+		f->path = copy;
+	}
+}
+
+/* A watched folder moved out of the roots: no longer ours to watch
+ * (IN_IGNORED then forgets each). */
+static void unwatch_folders(struct fswatch *w, const char *under)
+{
+	for (size_t i = 0; i < SLOTS; i++)
+		if (w->folders[i].wd != 0 && within(w->folders[i].path, under))
+			(void)inotify_rm_watch(w->fd, w->folders[i].wd);
+}
+
 static void flush_move(struct fswatch *w, struct pending_move *pm)
 {
-	if (pm->cookie != 0)
+	if (pm->cookie != 0 && pm->dir)
+		unwatch_folders(w, pm->path);
+	else if (pm->cookie != 0)
 		deliver(w, FSWATCH_REMOVED, pm->root, pm->path, NULL);
 	pm->cookie = 0;
 }
@@ -169,17 +210,19 @@ static void handle(struct fswatch *w, const struct inotify_event *ie,
 	if (pm->cookie != 0 && !((ie->mask & IN_MOVED_TO) &&
 				 ie->cookie == pm->cookie))
 		flush_move(w, pm);
-	if (ie->mask & IN_ISDIR) {
-		/* Folders are watched, not scored. */
-		if (ie->mask & (IN_CREATE | IN_MOVED_TO))
-			(void)add_tree(w, path, f->root, 1);
-		pm->cookie = 0;
-		return;
-	}
 	if (ie->mask & IN_MOVED_FROM) {
 		pm->cookie = ie->cookie ? ie->cookie : 1;
+		pm->dir = (ie->mask & IN_ISDIR) != 0;
 		pm->root = f->root;
 		snprintf(pm->path, sizeof(pm->path), "%s", path);
+	} else if (ie->mask & IN_ISDIR) {
+		/* Folders are watched, not scored. */
+		if ((ie->mask & IN_MOVED_TO) && pm->cookie != 0 && pm->dir &&
+		    ie->cookie == pm->cookie)
+			rename_folders(w, pm->path, path);
+		else if (ie->mask & (IN_CREATE | IN_MOVED_TO))
+			(void)add_tree(w, path, f->root, 1);
+		pm->cookie = 0;
 	} else if (ie->mask & IN_MOVED_TO) {
 		if (pm->cookie != 0 && ie->cookie == pm->cookie) {
 			pm->cookie = 0;
