@@ -8,7 +8,8 @@
  *   ransom_trial -c agent.yaml [--seconds N]
  *
  * "watching" on stderr says the watch is in place; the workload starts
- * after it (tests/integration/ransom.sh). */
+ * after it; each verdict is a "verdict" line there as it happens
+ * (tests/integration/ransom_trials.sh). */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +29,8 @@ static void on_verdict(void *arg, const struct ransom_verdict *v,
 		       const char *root)
 {
 	(void)arg;
-	(void)root;
+	fprintf(stderr, "verdict %s in %s: %u acts\n", v->reason, root,
+		v->score);
 	if (first_reason[0] == '\0') {
 		snprintf(first_reason, sizeof(first_reason), "%s", v->reason);
 		first_files = v->score;

@@ -57,16 +57,18 @@ documents() {
 	for i in $(seq "$1"); do head -c 20000 /usr/share/common-licenses/GPL-3 >"$F/docs/d$i.txt"; done
 }
 
-# trial NAME COMMAND: runs COMMAND in $F under the detector, then sets
-# TR (its JSON line) and prints the figures.
+# trial NAME COMMAND [verdict]: runs COMMAND in $F under the detector,
+# then sets TR (its JSON line) and prints the figures. With "verdict",
+# waits up to 10 s for one first (a loaded machine is slow, not wrong).
 trial() {
-	local name=$1 cmd=$2 p s e
+	local name=$1 cmd=$2 want=${3:-} p s e
 	"$TRIAL" -c "$WORK/agent.yaml" >"$WORK/trial.out" 2>"$WORK/trial.err" &
 	p=$!
 	wait_for 20 grep -q watching "$WORK/trial.err" || { not_ok "$name: the detector watches ($(cat "$WORK/trial.err"))"; return 1; }
 	s=$(date +%s%N)
 	(cd "$F" && eval "$cmd") >"$WORK/work.out" 2>&1 || echo "# $name: the workload failed: $(tail -2 "$WORK/work.out")"
 	e=$(date +%s%N)
+	[ -n "$want" ] && wait_for 10 grep -q "^verdict" "$WORK/trial.err"
 	sleep 0.5 # the watcher's queue drains
 	kill -TERM "$p"
 	wait "$p"
@@ -84,7 +86,7 @@ quiet_trial() { # quiet_trial NAME COMMAND: a negative
 
 scenario_rewrite_and_rename() {
 	documents 40
-	trial rewrite_and_rename 'for f in docs/*.txt; do head -c 16384 /dev/urandom >"$f"; mv "$f" "$f.locked"; done'
+	trial rewrite_and_rename 'for f in docs/*.txt; do head -c 16384 /dev/urandom >"$f"; mv "$f" "$f.locked"; done' verdict
 	check "rewriting 40 documents and renaming them *.locked is a burst" eq "$(field first)" burst
 	check "at the threshold" eq "$(field first_files)" "$(field threshold)"
 	rm -rf "${F:?}"/*
@@ -92,7 +94,7 @@ scenario_rewrite_and_rename() {
 
 scenario_openssl_loop() {
 	documents 40
-	trial openssl_loop 'for f in docs/*.txt; do openssl enc -aes-256-cbc -pbkdf2 -pass pass:drill -in "$f" -out "$f.enc" && rm "$f"; done'
+	trial openssl_loop 'for f in docs/*.txt; do openssl enc -aes-256-cbc -pbkdf2 -pass pass:drill -in "$f" -out "$f.enc" && rm "$f"; done' verdict
 	check "an openssl enc loop (encrypt to *.enc, delete the original) is a burst" eq "$(field first)" burst
 	rm -rf "${F:?}"/*
 }
@@ -102,7 +104,7 @@ scenario_openssl_loop() {
 # moved out of the watched tree is no longer watched.
 scenario_folder_moves() {
 	documents 40
-	trial folder_renamed 'mv docs papers && for f in papers/*.txt; do head -c 16384 /dev/urandom >"$f"; mv "$f" "$f.locked"; done'
+	trial folder_renamed 'mv docs papers && for f in papers/*.txt; do head -c 16384 /dev/urandom >"$f"; mv "$f" "$f.locked"; done' verdict
 	check "files encrypted in a renamed folder are still a burst" eq "$(field first)" burst
 	rm -rf "${F:?}"/* "$WORK/outside"
 	documents 40
@@ -113,11 +115,11 @@ scenario_folder_moves() {
 }
 
 scenario_canary_touch() {
-	trial canary_touch 'echo one more line >>.~eduwatch-canary.docx'
+	trial canary_touch 'echo one more line >>.~eduwatch-canary.docx' verdict
 	check "the canary was planted" eq "$(field canaries)" 1
 	check "one write to the canary is a verdict at once" eq "$(field first)" canary
 	check "the detector removed its canary when it stopped" test ! -e "$F/.~eduwatch-canary.docx"
-	trial canary_rename 'mv .~eduwatch-canary.docx canary.locked'
+	trial canary_rename 'mv .~eduwatch-canary.docx canary.locked' verdict
 	check "renaming the canary is a verdict" eq "$(field first)" canary
 	check "a renamed canary is not the detector's to remove: left" test -f "$F/canary.locked"
 	rm -f "$F/canary.locked"
