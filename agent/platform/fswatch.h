@@ -32,7 +32,7 @@ struct fswatch_event {
 };
 
 /* Called on the watcher's thread, one event at a time; keep it short. */
-typedef void (*fswatch_cb)(void *arg, const struct fswatch_event *ev);
+typedef void (*fswatch_event_fn)(void *arg, const struct fswatch_event *ev);
 
 struct fswatch_stats {
 	unsigned long long events; /* handed to the callback */
@@ -48,7 +48,7 @@ struct fswatch;
  * the root that failed. */
 #define FSWATCH_FOLDERS_MAX 8192
 EW_MUST_CHECK
-int fswatch_start(const char *const *roots, size_t nroots, fswatch_cb cb,
+int fswatch_start(const char *const *roots, size_t nroots, fswatch_event_fn cb,
 		  void *arg, struct fswatch **out, char *err, size_t errlen);
 /* Stops and joins the thread; no callback runs after it returns. NULL
  * is a no-op. */

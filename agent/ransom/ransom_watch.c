@@ -22,7 +22,7 @@ struct canary {
 };
 
 struct ransom_watch {
-	ransom_watch_cb cb;
+	ransom_verdict_fn cb;
 	void *arg;
 	struct fswatch *fs;
 	struct ransom_model *model; /* fed on the watcher's thread */
@@ -149,7 +149,7 @@ _Static_assert((int)FSWATCH_CREATED == (int)RANSOM_CREATED &&
 	       "fswatch's operations are the model's");
 
 int ransom_watch_start(const struct ransom_watch_conf *conf,
-		       ransom_watch_cb cb, void *arg, struct ransom_watch **out,
+		       ransom_verdict_fn cb, void *arg, struct ransom_watch **out,
 		       char *err, size_t errlen)
 {
 	*out = NULL;

@@ -36,7 +36,7 @@ struct ransom_watch_conf {
 
 /* Called on the watcher's thread with a verdict (borrowed for the call)
  * and the root folder its actor is. */
-typedef void (*ransom_watch_cb)(void *arg, const struct ransom_verdict *v,
+typedef void (*ransom_verdict_fn)(void *arg, const struct ransom_verdict *v,
 				const char *root);
 
 struct ransom_watch_stats {
@@ -52,7 +52,7 @@ struct ransom_watch;
  * saying what failed. */
 EW_MUST_CHECK
 int ransom_watch_start(const struct ransom_watch_conf *conf,
-		       ransom_watch_cb cb, void *arg, struct ransom_watch **out,
+		       ransom_verdict_fn cb, void *arg, struct ransom_watch **out,
 		       char *err, size_t errlen);
 /* Stops watching, then removes the canaries that are still the files it
  * planted (never a file put in their place). NULL is a no-op. */

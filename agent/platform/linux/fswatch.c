@@ -34,7 +34,7 @@ struct folder {
 struct fswatch {
 	int fd;
 	int wake[2]; /* fswatch_stop writes, the thread wakes */
-	fswatch_cb cb;
+	fswatch_event_fn cb;
 	void *arg;
 	uv_thread_t thread;
 	uv_mutex_t lock; /* stats only */
@@ -270,7 +270,7 @@ static void run(void *arg)
 	flush_move(w, &pm);
 }
 
-int fswatch_start(const char *const *roots, size_t nroots, fswatch_cb cb,
+int fswatch_start(const char *const *roots, size_t nroots, fswatch_event_fn cb,
 		  void *arg, struct fswatch **out, char *err, size_t errlen)
 {
 	*out = NULL;
