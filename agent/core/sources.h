@@ -20,7 +20,8 @@
 	X(av)                                                                 \
 	X(scan)                                                               \
 	X(backup)                                                             \
-	X(drill)
+	X(drill)                                                              \
+	X(ransom)
 
 struct source_ops;
 struct source_config;

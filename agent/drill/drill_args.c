@@ -27,10 +27,24 @@ static bool bare_name(const char *name)
 	return true;
 }
 
+/* An optional unsigned key: absent leaves *out at 0; present, it must be
+ * a number in [lo, hi]. 0 or -ERANGE. */
+static int optional_u64(const msgpack_object *args, const char *key,
+			uint64_t lo, uint64_t hi, long long *out)
+{
+	uint64_t v = 0;
+	if (wire_map_get(args, key) == NULL)
+		return 0;
+	if (wire_get_u64(args, key, &v) != 0 || v < lo || v > hi)
+		return -ERANGE;
+	*out = (long long)v;
+	return 0;
+}
+
 int drill_args_parse(const msgpack_object *args, int64_t now_us,
 		     struct drill_args *out, char *result, size_t cap)
 {
-	uint64_t end = 0, duration = 0;
+	uint64_t end = 0;
 	memset(out, 0, sizeof(*out));
 	if (args == NULL || args->type != MSGPACK_OBJECT_MAP ||
 	    wire_get_u64(args, "campaign_id", &out->campaign_id) ||
@@ -66,15 +80,17 @@ int drill_args_parse(const msgpack_object *args, int64_t now_us,
 			 "drill folder");
 		return -EPERM;
 	}
-	if (wire_map_get(args, "duration_s") != NULL) {
-		if (wire_get_u64(args, "duration_s", &duration) != 0 ||
-		    duration > DRILL_DURATION_MAX_S) {
-			snprintf(result, cap, "refused: campaign %s: duration "
-				 "out of range (at most %llds)", out->campaign,
-				 DRILL_DURATION_MAX_S);
-			return -ERANGE;
-		}
-		out->duration_s = (long long)duration;
+	if (optional_u64(args, "duration_s", 0, DRILL_DURATION_MAX_S,
+			 &out->duration_s) != 0) {
+		snprintf(result, cap, "refused: campaign %s: duration out of "
+			 "range (at most %llds)", out->campaign,
+			 DRILL_DURATION_MAX_S);
+		return -ERANGE;
+	}
+	if (optional_u64(args, "count", 1, DRILL_COUNT_MAX, &out->count) != 0) {
+		snprintf(result, cap, "refused: campaign %s: count out of range "
+			 "(1 to %d files)", out->campaign, DRILL_COUNT_MAX);
+		return -ERANGE;
 	}
 	return 0;
 far:

@@ -11,7 +11,8 @@
  *   - no path of the collector's choosing: at most a bare file name
  *     (one component of portable characters, not hidden, no "..", at
  *     most DRILL_FILE_NAME_MAX bytes) inside the drill folder;
- *   - a duration, when the scenario has one, within its bound.
+ *   - a duration, when the scenario has one, within its bound;
+ *   - a count of files (ransomware-sim's documents), within its bound.
  * Untrusted bytes (the collector could be compromised): fuzzed by
  * tests/fuzz/fuzz_drill_args.c. */
 #ifndef EDUWATCH_DRILL_ARGS_H
@@ -30,6 +31,8 @@
 #define DRILL_WINDOW_MAX_US ((7LL * 86400 + 60) * 1000000LL)
 /* A scenario runs at most a day (agent-silence holds the uplink that long at most). */
 #define DRILL_DURATION_MAX_S (86400LL)
+/* ransomware-sim writes at most this many documents. */
+#define DRILL_COUNT_MAX 200
 /* A drill file's name: the scenario's own, short. */
 #define DRILL_FILE_NAME_MAX 64
 
@@ -40,13 +43,15 @@ struct drill_args {
 	int64_t window_end_us;
 	char file[NAME_MAX + 1]; /* "" when the command names none */
 	long long duration_s;	 /* 0 when the command has none */
+	long long count;	 /* 0 when the command has none, else
+				  * 1..DRILL_COUNT_MAX */
 };
 
 /* Reads and checks args against the clock now_us. 0, or a negative errno
  * with a sentence for the collector in result: -EINVAL (not a campaign's
  * command), -EPERM (not approved, or a path out of the drill folder),
- * -ETIMEDOUT (the window has closed), -ERANGE (a far-future window or
- * an out-of-range duration). */
+ * -ETIMEDOUT (the window has closed), -ERANGE (a far-future window, an
+ * out-of-range duration or count). */
 EW_MUST_CHECK
 int drill_args_parse(const msgpack_object *args, int64_t now_us,
 		     struct drill_args *out, char *result, size_t cap);

@@ -12,9 +12,13 @@
  *     installed antivirus removed the file (drill.av_acted: a removal is
  *     a result, never an error), then removes what is left and checks
  *     that nothing is (drill.cleaned_up, with verified true or false).
- * Scenarios: malware-drop (EICAR and the marker in the drill folder)
- * and usb-worm (autorun.inf, EICAR and the marker on the folder or
- * tmpfs mount standing in for a USB volume, drill.usb_folder). After
+ * Scenarios: malware-drop (EICAR and the marker in the drill folder),
+ * usb-worm (autorun.inf, EICAR and the marker on the folder or tmpfs
+ * mount standing in for a USB volume, drill.usb_folder), and
+ * ransomware-sim (documents in the drill folder which, after
+ * drill.sim_dwell, are rewritten with random bytes and renamed *.locked
+ * at ransomware speed, then a ransom note: the agent's ransomware
+ * detector, agent/ransom/, watches the drill folder and must fire). After
  * the injection the agent's own YARA engine scans exactly the files it
  * created, with the installed rule bundle: its scan.match events carry
  * the drill flag and the campaign, so the collector measures the
@@ -27,6 +31,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <openssl/rand.h>
 
 #include "agent/core/source.h"
 #include "agent/core/rulestore.h"
@@ -48,6 +54,16 @@ static const char eicar_b[] = "STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
 static const char marker_tag[] = "EDUWATCH-DRILL-MARKER-v1";
 
 #define DRILL_FILES_MAX 3
+/* ransomware-sim: its documents unless the command says, the size of
+ * each, and the pace (a file every 20 ms: 50 a second, the speed of
+ * real ransomware on a PC's disk). */
+#define SIM_FILES_DEFAULT 40
+#define SIM_FILE_SIZE 16384
+#define SIM_TICK_MS 20
+#define SIM_NOTE "EDUWATCH-DRILL-README.txt"
+
+enum drill_scenario_kind { DRILL_MALWARE_DROP, DRILL_USB_WORM,
+			   DRILL_RANSOMWARE_SIM };
 
 struct drill {
 	struct agent *agent;
@@ -67,6 +83,12 @@ struct drill {
 	char sample[NAME_MAX + 1];
 	int64_t injected_us;
 	struct scan *scan; /* the drill scan, while it runs */
+	enum drill_scenario_kind kind;
+	/* ransomware-sim: its documents, the next one to encrypt, and the
+	 * drill folder's fd while it runs. */
+	long long sim_count, sim_next;
+	int sim_fd;
+	uv_timer_t sim_timer;
 };
 
 static void emit(struct drill *d, const char *kind, int sev,
@@ -109,6 +131,22 @@ static int open_folder(struct drill *d, int *fd)
 	return rc;
 }
 
+/* Removes name under fd; true when it is gone. */
+static bool remove_verified(int fd, const char *name)
+{
+	struct stat st;
+	bool gone = unlinkat(fd, name, 0) == 0 || errno == ENOENT;
+	return gone && fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 &&
+	       errno == ENOENT;
+}
+
+/* ransomware-sim's document i, before or after its encryption. */
+static void sim_name(long long i, bool locked, char *out, size_t cap)
+{
+	snprintf(out, cap, "eduwatch-drill-doc-%03lld.txt%s", i,
+		 locked ? ".locked" : "");
+}
+
 /* Removes the files the injection created, then checks all are gone. */
 static bool cleanup(struct drill *d)
 {
@@ -116,19 +154,29 @@ static bool cleanup(struct drill *d)
 	if (open_folder(d, &fd) != 0)
 		return false;
 	bool clean = true;
-	for (int i = 0; i < DRILL_FILES_MAX; i++) {
-		struct stat st;
-		const char *name = d->files[i];
-		if (name[0] == '\0')
-			continue;
-		if (unlinkat(fd, name, 0) != 0 && errno != ENOENT)
+	for (int i = 0; i < DRILL_FILES_MAX; i++)
+		if (d->files[i][0] != '\0' && !remove_verified(fd, d->files[i]))
 			clean = false;
-		if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 ||
-		    errno != ENOENT)
-			clean = false;
+	for (long long i = 0; i < d->sim_count; i++) {
+		char name[NAME_MAX + 1];
+		for (int locked = 0; locked < 2; locked++) {
+			sim_name(i, locked, name, sizeof(name));
+			if (!remove_verified(fd, name))
+				clean = false;
+		}
 	}
+	if (d->sim_count > 0 && !remove_verified(fd, SIM_NOTE))
+		clean = false;
 	close(fd);
 	return clean;
+}
+
+static void sim_close(struct drill *d)
+{
+	uv_timer_stop(&d->sim_timer);
+	if (d->sim_fd >= 0)
+		close(d->sim_fd);
+	d->sim_fd = -1;
 }
 
 /* A match of the drill scan: a scan.match like the scan source's, with
@@ -202,12 +250,15 @@ static void scan_injection(struct drill *d)
 
 static void finish(struct drill *d, bool aborted)
 {
+	sim_close(d);
 	bool clean = cleanup(d);
+	d->sim_count = 0;
 	emit(d, "drill.cleaned_up", clean ? 1 : 6, "after_ms",
 	     (timeutil_now_us() - d->injected_us) / 1000, "verified", clean);
 	log_info("drill: campaign %s %s, cleanup %s", d->name,
 		 aborted ? "aborted" : "done", clean ? "verified" : "FAILED");
 	d->active = false;
+	agent_counter_set(d->agent, DRILL_COUNTER_CAMPAIGN, 0);
 	uv_timer_stop(&d->timer);
 	if (d->scan)
 		scan_cancel(d->scan);
@@ -220,6 +271,10 @@ static void on_timer(uv_timer_t *t)
 	int fd;
 	if (!d->active)
 		return;
+	if (d->kind == DRILL_RANSOMWARE_SIM) {
+		finish(d, false); /* the detector had its time */
+		return;
+	}
 	bool removed = false;
 	if (open_folder(d, &fd) == 0) {
 		struct stat st;
@@ -265,8 +320,6 @@ static int read_args(struct drill *d, const msgpack_object *args,
 	return 0;
 }
 
-enum drill_scenario_kind { DRILL_MALWARE_DROP, DRILL_USB_WORM };
-
 /* The files of one injection, created in this order (the sample first):
  * a failure part way removes what was created. */
 static int create_files(struct drill *d, int fd, enum drill_scenario_kind k)
@@ -307,6 +360,104 @@ static int create_files(struct drill *d, int fd, enum drill_scenario_kind k)
 	return 0;
 }
 
+/* One document encrypted: random bytes over it, then renamed *.locked,
+ * under the drill folder's fd, never through a link. After the last,
+ * the note; then the detector gets drill.av_wait before the cleanup. */
+static void on_sim_tick(uv_timer_t *t)
+{
+	struct drill *d = t->data;
+	char name[NAME_MAX + 1], locked[NAME_MAX + 1];
+	unsigned char junk[SIM_FILE_SIZE];
+	if (!d->active || d->sim_fd < 0)
+		return;
+	if (d->sim_next < d->sim_count) {
+		sim_name(d->sim_next, false, name, sizeof(name));
+		sim_name(d->sim_next, true, locked, sizeof(locked));
+		d->sim_next++;
+		int fd = openat(d->sim_fd, name, O_WRONLY | O_TRUNC |
+				O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return; /* gone (the AV?): the next one */
+		bool ok = RAND_bytes(junk, sizeof(junk)) == 1 &&
+			  write(fd, junk, sizeof(junk)) == (ssize_t)sizeof(junk);
+		if (close(fd) == 0 && ok)
+			(void)renameat(d->sim_fd, name, d->sim_fd, locked);
+		return;
+	}
+	char note[300];
+	snprintf(note, sizeof(note), "%s\neduwatch drill, campaign %s (%"
+		 PRIu64 "): your files were NOT encrypted. This is a drill "
+		 "of the ransomware detector; the agent removes these files.\n",
+		 marker_tag, d->name, d->campaign);
+	if (write_new(d->sim_fd, SIM_NOTE, note, NULL) != 0)
+		log_warn("drill: campaign %s: the ransom note was not written",
+			 d->name);
+	sim_close(d);
+	uv_timer_start(&d->timer, on_timer,
+		       (uint64_t)d->conf->av_wait_s * 1000, 0);
+}
+
+/* The documents have sat for drill.sim_dwell: encrypt them. */
+static void on_sim_dwell(uv_timer_t *t)
+{
+	struct drill *d = t->data;
+	if (d->active)
+		uv_timer_start(&d->sim_timer, on_sim_tick, 0, SIM_TICK_MS);
+}
+
+/* ransomware-sim: count documents of plain text (low entropy, as a
+ * teacher's are), created O_EXCL|O_NOFOLLOW in the drill folder; a
+ * failure part way removes those created. */
+static int sim_inject(struct drill *d, const struct drill_args *a,
+		      char *result, size_t cap)
+{
+	char name[NAME_MAX + 1], text[SIM_FILE_SIZE + 1];
+	d->target = d->folder;
+	int rc = open_folder(d, &d->sim_fd);
+	if (rc != 0) {
+		d->sim_fd = -1;
+		snprintf(result, cap, "refused: drill folder %s is unsafe",
+			 d->target);
+		return rc;
+	}
+	size_t n = 0;
+	while (n < SIM_FILE_SIZE) {
+		int w = snprintf(text + n, sizeof(text) - n, "%s line %zu: "
+				 "the lesson plan for week %zu, class 6A.\n",
+				 marker_tag, n / 64, n % 35);
+		if (w <= 0)
+			break;
+		n += (size_t)w;
+	}
+	long long count = a->count ? a->count : SIM_FILES_DEFAULT;
+	for (long long i = 0; i < count; i++) {
+		sim_name(i, false, name, sizeof(name));
+		rc = write_new(d->sim_fd, name, text, NULL);
+		if (rc == 0) {
+			d->sim_count = i + 1;
+			continue;
+		}
+		/* Not ours past this one: remove only what was created. */
+		d->sim_count = i;
+		(void)cleanup(d);
+		d->sim_count = 0;
+		sim_close(d);
+		snprintf(result, cap, "refused: cannot create the drill's "
+			 "documents in %s (%s)", d->target, rc == -EEXIST ||
+			 rc == -ELOOP ? "a file or link is in the way" :
+			 "write failed");
+		return -EPERM;
+	}
+	d->sim_next = 0;
+	snprintf(d->sample, sizeof(d->sample), "eduwatch-drill-doc-*.txt");
+	snprintf(result, cap, "injected %lld documents for campaign %s; "
+		 "encrypting them in %llds", count, d->name,
+		 d->conf->sim_dwell_s);
+	uv_timer_start(&d->sim_timer, on_sim_dwell,
+		       (uint64_t)d->conf->sim_dwell_s * 1000, 0);
+	return 0;
+}
+
 static int inject(struct drill *d, enum drill_scenario_kind k,
 		  const msgpack_object *args, char *result, size_t cap)
 {
@@ -319,13 +470,25 @@ static int inject(struct drill *d, enum drill_scenario_kind k,
 	int rc = read_args(d, args, &a, result, cap);
 	if (rc != 0)
 		return rc;
+	d->kind = k;
+	memset(d->files, 0, sizeof(d->files));
+	if (k == DRILL_RANSOMWARE_SIM) {
+		if ((rc = sim_inject(d, &a, result, cap)) != 0)
+			return rc;
+		d->active = true;
+		agent_counter_set(d->agent, DRILL_COUNTER_CAMPAIGN,
+				  (long long)d->campaign);
+		d->injected_us = timeutil_now_us();
+		emit(d, "drill.injected", 1, "at_us", d->injected_us, NULL,
+		     false);
+		return 0;
+	}
 	if (a.file[0])
 		snprintf(d->sample, sizeof(d->sample), "%s", a.file);
 	else
 		snprintf(d->sample, sizeof(d->sample),
 			 "eduwatch-drill-%" PRIu64 ".com", d->campaign);
 	d->target = k == DRILL_USB_WORM ? d->usb_folder : d->folder;
-	memset(d->files, 0, sizeof(d->files));
 	int fd;
 	if ((rc = open_folder(d, &fd)) != 0) {
 		snprintf(result, cap, "refused: drill folder %s is unsafe",
@@ -359,6 +522,8 @@ static int drill_command(void *state, const char *type,
 		return inject(d, DRILL_MALWARE_DROP, args, result, cap);
 	if (strcmp(type, "drill.usb-worm") == 0)
 		return inject(d, DRILL_USB_WORM, args, result, cap);
+	if (strcmp(type, "drill.ransomware-sim") == 0)
+		return inject(d, DRILL_RANSOMWARE_SIM, args, result, cap);
 	if (strcmp(type, "drill.abort") == 0) {
 		uint64_t id = 0;
 		if (args && wire_get_u64(args, "campaign_id", &id) != 0)
@@ -402,24 +567,31 @@ static int drill_init(const struct source_env *env, void **state)
 	d->target = d->folder;
 	uv_timer_init(env->loop, &d->timer);
 	d->timer.data = d;
+	uv_timer_init(env->loop, &d->sim_timer);
+	d->sim_timer.data = d;
+	d->sim_fd = -1;
 	*state = d;
 	return 0;
 }
 
 static int drill_start(void *state)
 {
-	(void)state;
+	struct drill *d = state;
+	/* No drill runs at start: a campaign cut by a stop is over. */
+	agent_counter_set(d->agent, DRILL_COUNTER_CAMPAIGN, 0);
 	return 0;
 }
 
 static void drill_stop(void *state)
 {
 	struct drill *d = state;
+	sim_close(d);
 	if (d->active)
 		cleanup(d); /* a stopping agent leaves nothing behind */
 	if (d->scan)
 		scan_cancel(d->scan);
 	uv_close((uv_handle_t *)&d->timer, NULL);
+	uv_close((uv_handle_t *)&d->sim_timer, NULL);
 }
 
 static void drill_free(void *state)
@@ -429,6 +601,7 @@ static void drill_free(void *state)
 
 static const char *const drill_commands[] = {"drill.malware-drop",
 					      "drill.usb-worm",
+					      "drill.ransomware-sim",
 					      "drill.abort", NULL};
 
 const struct source_ops source_drill = {

@@ -28,6 +28,7 @@ static const char *const known_commands[] = {
 	"drill.malware-drop",
 	"drill.agent-silence",
 	"drill.usb-worm",
+	"drill.ransomware-sim",
 };
 
 #define F(key, type, member, size, def, lo, hi)                            \
@@ -129,7 +130,8 @@ static int validate(const char *name, const char *id,
 	if (!drill_command_known(out->command)) {
 		snprintf(err, errlen, "%s: key 'command': unknown injection "
 			 "'%.64s' (known: drill.malware-drop, "
-			 "drill.usb-worm, drill.agent-silence)", name, out->command);
+			 "drill.usb-worm, drill.ransomware-sim, "
+			 "drill.agent-silence)", name, out->command);
 		return -EINVAL;
 	}
 	return check_stages(name, out, err, errlen);

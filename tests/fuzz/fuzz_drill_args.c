@@ -3,7 +3,7 @@
  * The collector may be compromised: whatever the bytes, the parser must
  * not crash, and what it accepts must keep the drill's safety rules (an
  * approver, an open window within the agents' limit, at most a bare
- * file name in the drill folder, a bounded duration). */
+ * file name in the drill folder, a bounded duration and count). */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -40,6 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    a.window_end_us - FUZZ_NOW_US > DRILL_WINDOW_MAX_US ||
 			    a.duration_s < 0 ||
 			    a.duration_s > DRILL_DURATION_MAX_S ||
+			    a.count < 0 || a.count > DRILL_COUNT_MAX ||
 			    a.file[0] == '.' || strstr(a.file, "..") != NULL ||
 			    strlen(a.file) > DRILL_FILE_NAME_MAX ||
 			    strspn(a.file, PORTABLE) != strlen(a.file))

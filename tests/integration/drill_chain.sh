@@ -23,21 +23,11 @@ https_receiver SOC1 "$P/soc.crt" "$P/soc.key" "$WORK/soc1.log" tok-one 0 ||
 https_receiver SOC2 "$P/soc.crt" "$P/soc.key" "$WORK/soc2.log" tok-two 0 ||
 	not_ok "SOC receiver two starts"
 collector_init "$D" || { not_ok "collector init"; tap_finish; exit 1; }
-cat >>"$CONF" <<YAML
-forward:
-  - name: soc-one
-    type: https
-    address: https://localhost:$SOC1/alerts
-    ca: $P/ca.crt
-    token: tok-one
-    format: ecs
-  - name: soc-two
-    type: https
-    address: https://localhost:$SOC2/alerts
-    ca: $P/ca.crt
-    token: tok-two
-    format: ecs
-YAML
+{
+	echo "forward:"
+	https_forward_yaml soc-one "$SOC1" tok-one "$P/ca.crt"
+	https_forward_yaml soc-two "$SOC2" tok-two "$P/ca.crt"
+} >>"$CONF"
 DB="$D/eduwatch.db"
 C school add S1 "Trường S1" --commune "Xã Diễn Tập" --level 2 --expected-pcs 2 >/dev/null
 C school add S2 "Trường S2" --commune "Xã Diễn Tập" --level 2 --expected-pcs 1 >/dev/null

@@ -180,6 +180,13 @@ rsyslog_start() {
 	wait_port "$RS_PORT" 20
 }
 
+# https_forward_yaml NAME PORT TOKEN CA: one entry of collector.yaml's
+# forward: list, an HTTPS SOC on localhost:PORT taking ECS JSON.
+https_forward_yaml() {
+	printf '  - name: %s\n    type: https\n    address: https://localhost:%s/alerts\n    ca: %s\n    token: %s\n    format: ecs\n' \
+		"$1" "$2" "$4" "$3"
+}
+
 # https_receiver VAR ARGS...: tests/integration/https_receiver.py on a
 # port it binds itself (ARGS as its usage says, without PORT; OUT is the
 # first); sets VAR to that port.

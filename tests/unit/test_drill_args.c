@@ -21,25 +21,29 @@
 #define HOUR_US (3600LL * 1000000LL)
 
 /* Parses the arguments of an approved campaign whose window is open for
- * an hour, with `file` when it is not NULL; returns drill_args_parse's
- * code and leaves its refusal text in `result`. */
-static int parse_with_file(const char *file, size_t file_len,
-			   struct drill_args *a, char *result)
+ * an hour, with one more key when key is not NULL (the string str of
+ * len bytes, or the integer num when str is NULL); returns
+ * drill_args_parse's code and leaves its refusal text in `result`. */
+static int parse_with(const char *key, const char *str, size_t len,
+		      int64_t num, struct drill_args *a, char *result)
 {
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, file != NULL ? 5 : 4);
+	msgpack_pack_map(&pk, key != NULL ? 5 : 4);
 	wire_pack_kv_str(&pk, "campaign", "drop");
 	wire_pack_kv_str(&pk, "approver", "province-officer");
 	msgpack_pack_str_with_body(&pk, "campaign_id", 11);
 	msgpack_pack_uint64(&pk, 7);
 	msgpack_pack_str_with_body(&pk, "window_end_us", 13);
 	msgpack_pack_int64(&pk, NOW_US + HOUR_US);
-	if (file != NULL) {
-		msgpack_pack_str_with_body(&pk, "file", 4);
-		msgpack_pack_str_with_body(&pk, file, file_len);
+	if (key != NULL) {
+		msgpack_pack_str_with_body(&pk, key, strlen(key));
+		if (str != NULL)
+			msgpack_pack_str_with_body(&pk, str, len);
+		else
+			msgpack_pack_int64(&pk, num);
 	}
 	msgpack_unpacked up;
 	msgpack_unpacked_init(&up);
@@ -49,6 +53,12 @@ static int parse_with_file(const char *file, size_t file_len,
 	msgpack_unpacked_destroy(&up);
 	msgpack_sbuffer_destroy(&sb);
 	return rc;
+}
+
+static int parse_with_file(const char *file, size_t file_len,
+			   struct drill_args *a, char *result)
+{
+	return parse_with(file ? "file" : NULL, file, file_len, 0, a, result);
 }
 
 static int parse_file(const char *file, struct drill_args *a, char *result)
@@ -102,11 +112,33 @@ static void test_hostile_names_refused(void **state)
 	assert_int_equal(parse_file(longest, &a, result), -EPERM);
 }
 
+/* ransomware-sim's count of documents: 1 to DRILL_COUNT_MAX, a number. */
+static void test_count_bounded(void **state)
+{
+	(void)state;
+	struct drill_args a;
+	char result[256];
+	assert_int_equal(parse_with(NULL, NULL, 0, 0, &a, result), 0);
+	assert_int_equal(a.count, 0);
+	assert_int_equal(parse_with("count", NULL, 0, 40, &a, result), 0);
+	assert_int_equal(a.count, 40);
+	assert_int_equal(parse_with("count", NULL, 0, DRILL_COUNT_MAX, &a,
+				    result), 0);
+	static const int64_t bad[] = {0, -1, DRILL_COUNT_MAX + 1, INT64_MAX};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(parse_with("count", NULL, 0, bad[i], &a,
+					    result), -ERANGE);
+		assert_non_null(strstr(result, "count out of range"));
+	}
+	assert_int_equal(parse_with("count", "40", 2, 0, &a, result), -ERANGE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_plain_names_accepted),
 		cmocka_unit_test(test_hostile_names_refused),
+		cmocka_unit_test(test_count_bounded),
 	};
 	return cmocka_run_group_tests_name("drill_args", tests, NULL, NULL);
 }

@@ -2,7 +2,8 @@
  *
  * The scanner (its child process and isolation), backups, quarantine,
  * the incident drill (it plants files through an O_NOFOLLOW folder fd),
- * the LAN sensor and the versioned-folder self-upgrade (symlinks renamed
+ * the LAN sensor, the ransomware detector (agent/platform/fswatch.h has
+ * no ReadDirectoryChangesW half yet) and the versioned-folder self-upgrade (symlinks renamed
  * over each other; on Windows the MSI's MajorUpgrade does that job)
  * depend on POSIX-only code (openat-family walks, seccomp, rlimits,
  * libpcap, symlinks) whose Windows halves are not written yet: see issue
@@ -35,6 +36,11 @@ static int scan_init(const struct source_env *env, void **state)
 static int drill_init(const struct source_env *env, void **state)
 {
 	return off_init("drill", state);
+}
+
+static int ransom_init(const struct source_env *env, void **state)
+{
+	return off_init("ransom", state);
 }
 
 static int backup_init(const struct source_env *env, void **state)
@@ -81,6 +87,10 @@ const struct source_ops source_backup = {
 };
 const struct source_ops source_drill = {
 	.name = "drill", .init = drill_init, .start = off_start,
+	.stop = off_stop, .free = off_free,
+};
+const struct source_ops source_ransom = {
+	.name = "ransom", .init = ransom_init, .start = off_start,
 	.stop = off_stop, .free = off_free,
 };
 const struct source_ops source_netsensor = {
