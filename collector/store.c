@@ -407,6 +407,15 @@ int store_alert_open_counts_scoped(struct store *st,
 	return st->backend->alert_open_counts_scoped(st, sc, by_sev);
 }
 
+int store_alert_volume_scoped(struct store *st, const struct store_scope *sc,
+			      int64_t from_us,
+			      void (*cb)(void *arg,
+					 const struct store_alert_volume *v),
+			      void *arg)
+{
+	return st->backend->alert_volume_scoped(st, sc, from_us, cb, arg);
+}
+
 int store_alert_set_state_scoped(struct store *st,
 				 const struct store_scope *sc, uint64_t id,
 				 const char *state, const char *who)

@@ -1050,6 +1050,44 @@ int pg_alert_open_counts_scoped(struct store *st,
 	return rc != 0 ? rc : rows > 0 ? 0 : -EIO;
 }
 
+struct volume_cb {
+	void (*cb)(void *, const struct store_alert_volume *);
+	void *arg;
+};
+
+static int volume_row(void *arg, const PGresult *q, int r)
+{
+	struct volume_cb *c = arg;
+	struct store_alert_volume v;
+	pg_text(v.day, sizeof(v.day), q, r, 0);
+	pg_text(v.kind, sizeof(v.kind), q, r, 1);
+	v.count = pg_int(q, r, 2);
+	c->cb(c->arg, &v);
+	return 0;
+}
+
+int pg_alert_volume_scoped(struct store *st, const struct store_scope *sc,
+			   int64_t from_us,
+			   void (*cb)(void *, const struct store_alert_volume *),
+			   void *arg)
+{
+	struct pg_args a = {0};
+	struct volume_cb c = {cb, arg};
+	scope_args(&a, sc);
+	pg_arg_int(&a, from_us);
+	/* The day in Vietnam time, as SQLite's date(first + 7 h). */
+	return ADMIN_RUN(pg_impl(st),
+			 "SELECT x.day, x.kind, sum(x.n) FROM (SELECT a.school"
+			 " AS school, to_char(to_timestamp(a.first / 1000000"
+			 " + 25200) AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day,"
+			 " a.kind AS kind, count(*) AS n FROM alerts a"
+			 " WHERE a.first >= $3 GROUP BY 1, 2, 3) x"
+			 " LEFT JOIN schools c ON c.code = x.school WHERE "
+			 SCOPE_OF("c.commune", "x.school")
+			 " GROUP BY x.day, x.kind ORDER BY x.day, x.kind",
+			 &a, volume_row, &c, NULL);
+}
+
 int pg_alert_set_state_scoped(struct store *st, const struct store_scope *sc,
 			      uint64_t id, const char *state, const char *who)
 {

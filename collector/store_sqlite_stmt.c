@@ -279,6 +279,16 @@ static const struct {
 		" WHERE a.state = 'open' GROUP BY a.school) x"
 		" LEFT JOIN schools c ON c.code = x.school WHERE "
 		SCOPE_OF("c.commune", "x.school")},
+	/* Grouped by school, day and kind first, as the open counts are,
+	 * so the scope's join is one lookup per group, not per alert. */
+	[SQ_ALERT_VOLUME_SCOPED] = {"alert_volume_scoped",
+		"SELECT x.day, x.kind, sum(x.n) FROM (SELECT a.school AS school,"
+		" date(a.first / 1000000 + 25200, 'unixepoch') AS day,"
+		" a.kind AS kind, count(*) AS n FROM alerts a"
+		" WHERE a.first >= ?3 GROUP BY a.school, day, a.kind) x"
+		" LEFT JOIN schools c ON c.code = x.school WHERE "
+		SCOPE_OF("c.commune", "x.school")
+		" GROUP BY x.day, x.kind ORDER BY x.day, x.kind"},
 
 	[SQ_USER_ADD] = {"user_add",
 		"INSERT INTO users(name, pwhash, role, scope, disabled,"

@@ -144,6 +144,29 @@ static const struct {
 	{"trend", "Diễn biến điểm tuân thủ", "Compliance score trend"},
 	{"score", "Điểm", "Score"},
 	{"dates_note", "Giờ Việt Nam (UTC+7)", "Vietnam time (UTC+7)"},
+	/* admin: schools and publishing (school_admin.c, publish_page.c) */
+	{"edit", "Sửa", "Edit"},
+	{"add_school", "Thêm trường", "Add a school"},
+	{"edit_school", "Sửa thông tin trường", "Edit the school"},
+	{"save", "Lưu", "Save"},
+	{"publish", "Phát hành luật và danh sách IOC", "Publish rules and IOC lists"},
+	{"rule_bundle", "Bộ luật YARA", "YARA rule bundle"},
+	{"latest_version", "Phiên bản mới nhất", "Latest version"},
+	{"rule_sets", "Số bộ luật đã cấu hình", "Rule sets configured"},
+	{"publish_rules", "Biên dịch, ký và phát hành bộ luật", "Compile, sign and publish the rules"},
+	{"ioc_list", "Danh sách IOC", "IOC list"},
+	{"ioc_help", "Mỗi dòng một tên miền hoặc địa chỉ IP. Danh sách được ký bằng CA của máy chủ và gửi tới mọi máy; danh sách dài hơn 64 KB hãy dùng lệnh eduwatch-collector ioc publish.", "One domain or IP address a line. The list is signed with the collector's CA and sent to every PC; for lists over 64 KB use eduwatch-collector ioc publish."},
+	{"publish_ioc", "Ký và phát hành danh sách IOC", "Sign and publish the IOC list"},
+	{"lines", "dòng", "lines"},
+	{"rules", "luật", "rules"},
+	{"agents_told", "máy được báo tải về", "PCs told to fetch it"},
+	{"not_all_agents", "Không liệt kê được mọi máy; một số máy chưa được báo.", "Not every PC could be listed; some were not told."},
+	{"no_ca", "Máy chủ chưa nạp CA nên không thể ký; hãy dùng dòng lệnh.", "The collector has no CA loaded to sign with; use the command line."},
+	{"ioc_empty", "Danh sách IOC trống hoặc không hợp lệ.", "The IOC list is empty or not valid text."},
+	/* charts (alert volume) and the commune page's score column */
+	{"alert_volume", "Số cảnh báo theo loại mỗi ngày", "Alerts by kind per day"},
+	{"day", "Ngày", "Day"},
+	{"no_score", "Chưa có điểm", "No score yet"},
 };
 #define NMSG (sizeof(catalogue) / sizeof(catalogue[0]))
 

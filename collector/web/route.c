@@ -153,30 +153,32 @@ int route_param_each(const char *src, size_t n, const char *name,
 	return 0;
 }
 
-struct first_value {
-	char *out;
-	size_t cap;
-	int rc;
-};
-
-static int take_first(void *arg, const char *value)
-{
-	struct first_value *f = arg;
-	size_t n = strlen(value);
-	f->rc = n < f->cap ? 0 : -EINVAL;
-	if (f->rc == 0)
-		memcpy(f->out, value, n + 1);
-	return 1;
-}
-
+/* The first value decodes straight into out, so a value may be as long
+ * as the body (an IOC list from the admin page), not just a field. */
 int route_param(const char *src, size_t n, const char *name, char *out,
 		size_t cap)
 {
-	struct first_value f = {out, cap, -ENOENT};
-	int rc = route_param_each(src, n, name, take_first, &f);
-	if (cap > 0 && f.rc != 0)
+	size_t nl = strlen(name), i = 0;
+	if (cap > 0)
 		out[0] = '\0';
-	return rc != 0 ? rc : f.rc;
+	while (i < n) {
+		size_t end = i;
+		while (end < n && src[end] != '&')
+			end++;
+		const char *eq = memchr(src + i, '=', end - i);
+		size_t klen = eq ? (size_t)(eq - (src + i)) : end - i;
+		if (klen == nl && memcmp(src + i, name, nl) == 0) {
+			const char *v = eq ? eq + 1 : src + end;
+			int rc = cap > 0 ? decode_value(v, (size_t)(src + end - v),
+							out, cap)
+					 : -EINVAL;
+			if (rc != 0 && cap > 0)
+				out[0] = '\0';
+			return rc;
+		}
+		i = end + 1;
+	}
+	return -ENOENT;
 }
 
 const char *route_header(const struct web_request *req, const char *name,
