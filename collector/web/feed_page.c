@@ -154,11 +154,9 @@ static void commune_row(struct web_ctx *ctx, const struct store_school *s)
 		  s->expected_pcs);
 	if (store_snapshot_list(ctx->reader, "school", s->code, 1,
 				latest_snapshot, &snap) == 0 &&
-	    strlen(snap.day) == 10) {
-		/* The snapshot's day as dd/mm/yyyy, as every date shown. */
+	    snap.day[0] != '\0') {
 		char day[16];
-		snprintf(day, sizeof(day), "%.2s/%.2s/%.4s", snap.day + 8,
-			 snap.day + 5, snap.day);
+		i18n_day(snap.day, day, sizeof(day));
 		html_emit(b, "<td class=\"score\" title=\"%s\">%.1f</td></tr>",
 			  day, snap.score);
 	} else {

@@ -1,6 +1,7 @@
 /* i18n: one table, one line per message. */
 #include "collector/web/i18n.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -220,4 +221,15 @@ void i18n_datetime(int64_t us, char *out, size_t cap)
 	}
 	snprintf(out, cap, "%02d/%02d/%04d %02d:%02d", tm.tm_mday,
 		 tm.tm_mon + 1, tm.tm_year + 1900, tm.tm_hour, tm.tm_min);
+}
+
+void i18n_day(const char *iso, char *out, size_t cap)
+{
+	bool ok = strlen(iso) == 10 && iso[4] == '-' && iso[7] == '-';
+	for (int i = 0; ok && i < 10; i++)
+		ok = i == 4 || i == 7 || (iso[i] >= '0' && iso[i] <= '9');
+	if (ok)
+		snprintf(out, cap, "%.2s/%.2s/%.4s", iso + 8, iso + 5, iso);
+	else
+		snprintf(out, cap, "-");
 }

@@ -52,10 +52,13 @@ static void volume_row(void *arg, const struct store_alert_volume *v)
 	char count[24];
 	snprintf(count, sizeof(count), "%lld", v->count);
 	switch (r->as) {
-	case AS_HTML:
+	case AS_HTML: {
+		char day[16];
+		i18n_day(v->day, day, sizeof(day));
 		html_emit(b, "<tr><td>%s</td><td>%s</td><td>%lld</td></tr>",
-			  v->day, v->kind, v->count);
+			  day, v->kind, v->count);
 		break;
+	}
 	case AS_CSV:
 		web_csv_field(b, v->day, false);
 		web_csv_field(b, v->kind, false);

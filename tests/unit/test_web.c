@@ -150,6 +150,19 @@ static void test_school_form_rules(void **state)
 	}
 }
 
+static void test_day_format(void **state)
+{
+	char out[16];
+	(void)state;
+	i18n_day("2026-12-01", out, sizeof(out));
+	assert_string_equal(out, "01/12/2026");
+	const char *bad[] = {"", "2026-12-1", "2026/12/01", "2026-12-01x", "20a6-12-01"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		i18n_day(bad[i], out, sizeof(out));
+		assert_string_equal(out, "-");
+	}
+}
+
 static void test_route_cookie(void **state)
 {
 	char out[70];
@@ -261,6 +274,7 @@ int main(void)
 		cmocka_unit_test(test_route_param),
 		cmocka_unit_test(test_route_param_long_value),
 		cmocka_unit_test(test_school_form_rules),
+		cmocka_unit_test(test_day_format),
 		cmocka_unit_test(test_route_cookie),
 		cmocka_unit_test(test_html_escapes_everything),
 		cmocka_unit_test(test_totp_rfc6238),

@@ -57,7 +57,21 @@
 				});
 				if (days.length === 0)
 					return;
+				/* Every day of the window on the axis, today (Vietnam
+				 * time) last, so one busy day is not the whole chart. */
+				var last = new Date(Date.now() + 7 * 3600e3).toISOString().slice(0, 10);
+				var end = Date.parse(last + 'T00:00:00Z');
 				days.sort();
+				if (days[days.length - 1] > last)
+					end = Date.parse(days[days.length - 1] + 'T00:00:00Z');
+				var all = [];
+				for (var i = (j.days || days.length) - 1; i >= 0; i--)
+					all.push(new Date(end - i * 86400e3).toISOString().slice(0, 10));
+				days.forEach(function (d) {
+					if (all.indexOf(d) < 0)
+						all.push(d);
+				});
+				days = all.sort();
 				var colours = ['#0b3d6e', '#b03a2e', '#1e8449', '#b9770e',
 					       '#6c3483', '#117a65', '#5d6d7e', '#a04000'];
 				var data = [days.map(function (d) {
