@@ -460,6 +460,8 @@ struct store_alert_volume {
 	long long count;
 };
 
+/* A day number (days since 1970-01-01) as yyyy-mm-dd. */
+void store_day_name(long long day, char out[11]);
 EW_MUST_CHECK
 int store_alert_volume_scoped(struct store *st, const struct store_scope *sc,
 			      int64_t from_us,

@@ -1059,7 +1059,7 @@ static int volume_row(void *arg, const PGresult *q, int r)
 {
 	struct volume_cb *c = arg;
 	struct store_alert_volume v;
-	pg_text(v.day, sizeof(v.day), q, r, 0);
+	store_day_name(pg_int(q, r, 0), v.day);
 	pg_text(v.kind, sizeof(v.kind), q, r, 1);
 	v.count = pg_int(q, r, 2);
 	c->cb(c->arg, &v);
@@ -1075,16 +1075,13 @@ int pg_alert_volume_scoped(struct store *st, const struct store_scope *sc,
 	struct volume_cb c = {cb, arg};
 	scope_args(&a, sc);
 	pg_arg_int(&a, from_us);
-	/* The day in Vietnam time, as SQLite's date(first + 7 h). */
+	/* The same statement as SQLite's (store_sqlite_stmt.c). */
 	return ADMIN_RUN(pg_impl(st),
-			 "SELECT x.day, x.kind, sum(x.n) FROM (SELECT a.school"
-			 " AS school, to_char(to_timestamp(a.first / 1000000"
-			 " + 25200) AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day,"
-			 " a.kind AS kind, count(*) AS n FROM alerts a"
-			 " WHERE a.first >= $3 GROUP BY 1, 2, 3) x"
-			 " LEFT JOIN schools c ON c.code = x.school WHERE "
-			 SCOPE_OF("c.commune", "x.school")
-			 " GROUP BY x.day, x.kind ORDER BY x.day, x.kind",
+			 "SELECT (a.first / 1000000 + 25200) / 86400 AS day,"
+			 " a.kind, count(*) FROM alerts a WHERE a.first >= $3"
+			 " AND ($1::int = 0 OR a.school IN (SELECT c.code FROM"
+			 " schools c WHERE ($1 = 1 AND c.commune = $2::text) OR"
+			 " ($1 = 2 AND c.code = $2))) GROUP BY 1, 2 ORDER BY 1, 2",
 			 &a, volume_row, &c, NULL);
 }
 

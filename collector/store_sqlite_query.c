@@ -772,7 +772,7 @@ static int volume_row(void *arg, sqlite3_stmt *q)
 {
 	struct volume_cb *c = arg;
 	struct store_alert_volume v;
-	sq_copy_text(v.day, sizeof(v.day), q, 0);
+	store_day_name(sqlite3_column_int64(q, 0), v.day);
 	sq_copy_text(v.kind, sizeof(v.kind), q, 1);
 	v.count = sqlite3_column_int64(q, 2);
 	c->cb(c->arg, &v);
