@@ -128,27 +128,40 @@ static int decode_value(const char *src, size_t n, char *out, size_t cap)
 	return 0;
 }
 
-int route_param_each(const char *src, size_t n, const char *name,
-		     int (*fn)(void *arg, const char *value), void *arg)
+/* The next value of name in src from *pos on: true with v and its
+ * length, *pos moved past it; false at the end. */
+static bool next_value(const char *src, size_t n, size_t *pos,
+		       const char *name, const char **v, size_t *vlen)
 {
-	size_t nl = strlen(name), i = 0;
-	char value[4096];
-	while (i < n) {
-		size_t end = i;
+	size_t nl = strlen(name);
+	while (*pos < n) {
+		size_t i = *pos, end = i;
 		while (end < n && src[end] != '&')
 			end++;
+		*pos = end + 1;
 		const char *eq = memchr(src + i, '=', end - i);
 		size_t klen = eq ? (size_t)(eq - (src + i)) : end - i;
 		if (klen == nl && memcmp(src + i, name, nl) == 0) {
-			const char *v = eq ? eq + 1 : src + end;
-			int rc = decode_value(v, (size_t)(src + end - v), value,
-					      sizeof(value));
-			if (rc != 0)
-				return rc;
-			if ((rc = fn(arg, value)) != 0)
-				return rc > 0 ? 0 : rc;
+			*v = eq ? eq + 1 : src + end;
+			*vlen = (size_t)(src + end - *v);
+			return true;
 		}
-		i = end + 1;
+	}
+	return false;
+}
+
+int route_param_each(const char *src, size_t n, const char *name,
+		     int (*fn)(void *arg, const char *value), void *arg)
+{
+	size_t pos = 0, vlen;
+	const char *v;
+	char value[4096];
+	while (next_value(src, n, &pos, name, &v, &vlen)) {
+		int rc = decode_value(v, vlen, value, sizeof(value));
+		if (rc != 0)
+			return rc;
+		if ((rc = fn(arg, value)) != 0)
+			return rc > 0 ? 0 : rc;
 	}
 	return 0;
 }
@@ -158,27 +171,17 @@ int route_param_each(const char *src, size_t n, const char *name,
 int route_param(const char *src, size_t n, const char *name, char *out,
 		size_t cap)
 {
-	size_t nl = strlen(name), i = 0;
-	if (cap > 0)
+	size_t pos = 0, vlen;
+	const char *v;
+	if (cap == 0)
+		return -EINVAL;
+	out[0] = '\0';
+	if (!next_value(src, n, &pos, name, &v, &vlen))
+		return -ENOENT;
+	int rc = decode_value(v, vlen, out, cap);
+	if (rc != 0)
 		out[0] = '\0';
-	while (i < n) {
-		size_t end = i;
-		while (end < n && src[end] != '&')
-			end++;
-		const char *eq = memchr(src + i, '=', end - i);
-		size_t klen = eq ? (size_t)(eq - (src + i)) : end - i;
-		if (klen == nl && memcmp(src + i, name, nl) == 0) {
-			const char *v = eq ? eq + 1 : src + end;
-			int rc = cap > 0 ? decode_value(v, (size_t)(src + end - v),
-							out, cap)
-					 : -EINVAL;
-			if (rc != 0 && cap > 0)
-				out[0] = '\0';
-			return rc;
-		}
-		i = end + 1;
-	}
-	return -ENOENT;
+	return rc;
 }
 
 const char *route_header(const struct web_request *req, const char *name,

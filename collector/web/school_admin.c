@@ -138,7 +138,6 @@ void view_school_save(struct web_ctx *ctx)
 					 "printable UTF-8 text of at most %d "
 					 "bytes", field_names[i],
 					 STORE_NAME_MAX);
-				memset(&s, 0, sizeof(s));
 				schools_page(ctx, 400, NULL, false, why);
 				return;
 			}
