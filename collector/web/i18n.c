@@ -167,6 +167,8 @@ static const struct {
 	/* charts (alert volume) and the commune page's score column */
 	{"alert_volume", "Số cảnh báo theo loại mỗi ngày", "Alerts by kind per day"},
 	{"day", "Ngày", "Day"},
+	{"days", "Số ngày", "Days"},
+	{"as_table", "Xem số liệu dạng bảng", "See the figures as a table"},
 	{"no_score", "Chưa có điểm", "No score yet"},
 };
 #define NMSG (sizeof(catalogue) / sizeof(catalogue[0]))

@@ -49,6 +49,7 @@ static const struct route routes[] = {
 	{"GET", "/soc", AUTH_SOC, H(view_soc_feed)},
 	{"GET", "/alerts", AUTH_ALERTS, H(view_alerts)},
 	{"GET", "/alerts.csv", AUTH_ALERTS, H(view_alerts_csv)},
+	{"GET", "/alerts/volume", AUTH_ALERTS, H(view_alert_volume)},
 	{"GET", "/alerts/volume.csv", AUTH_ALERTS, H(view_alert_volume_csv)},
 	{"POST", "/alerts/bulk", AUTH_ACT | R_CHANGE, H(view_alerts_bulk)},
 	{"POST", "/alerts/{}/ack", AUTH_ACT | R_CHANGE, H(view_alert_ack)},

@@ -78,10 +78,12 @@ void view_publish_rules(struct web_ctx *ctx);
 void view_publish_ioc(struct web_ctx *ctx);
 
 /* volume.c: alert volume by kind per day, in the officer's scope: the
- * alerts page's section (a uPlot chart over a no-JS table),
- * GET /alerts/volume.csv and GET /api/v1/alerts/volume, each with
+ * alerts page's chart and link, GET /alerts/volume (the chart over a
+ * table that needs no JavaScript), GET /alerts/volume.csv and
+ * GET /api/v1/alerts/volume, each with
  * ?days=1..366 (30 when absent). */
 void web_alert_volume(struct web_ctx *ctx);
+void view_alert_volume(struct web_ctx *ctx);
 void view_alert_volume_csv(struct web_ctx *ctx);
 void api_alert_volume(struct web_ctx *ctx);
 

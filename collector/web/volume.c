@@ -2,7 +2,10 @@
  * officer's scope (issue 17, "alert volume by kind over time"). One
  * grouped read in the store (store_alert_volume_scoped), shown three
  * ways from the same rows: a table that needs no JavaScript, a CSV like
- * every other table, and the JSON that console.js draws with uPlot. */
+ * every other table, and the JSON that console.js draws with uPlot.
+ * The alerts page carries only the chart and a link to the table: it
+ * reloads on every new alert, and the aggregate over a province's
+ * alerts costs more than the page itself (docs/DECISIONS.md). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,28 +78,54 @@ static void volume_row(void *arg, const struct store_alert_volume *v)
 	r->n++;
 }
 
+/* The chart's hook: console.js draws it from the API. */
+static void volume_chart(struct web_ctx *ctx, long days)
+{
+	html_emit(&ctx->res->body, "<h2 id=\"volume\">%s</h2><div "
+		  "id=\"volume-chart\" class=\"chart\" "
+		  "data-src=\"/api/v1/alerts/volume?days=%lld\"></div>",
+		  M("alert_volume"), (long long)days);
+}
+
 void web_alert_volume(struct web_ctx *ctx)
+{
+	volume_chart(ctx, VOLUME_DAYS);
+	html_emit(&ctx->res->body, "<p><a id=\"volume-link\" "
+		  "href=\"/alerts/volume?days=%d\">%s</a></p>", VOLUME_DAYS,
+		  M("as_table"));
+}
+
+void view_alert_volume(struct web_ctx *ctx)
 {
 	struct dynbuf *b = &ctx->res->body;
 	struct volume_rows r = {ctx, AS_HTML, 0};
 	long days;
-	if (volume_days(ctx, &days) != 0)
-		days = VOLUME_DAYS;
-	html_emit(b, "<h2 id=\"volume\">%s</h2><div id=\"volume-chart\" "
-		  "class=\"chart\" data-src=\"/api/v1/alerts/volume?days=%lld\">"
-		  "</div><p><a href=\"/alerts/volume.csv?days=%lld\">%s</a></p>"
+	if (volume_days(ctx, &days) != 0) {
+		view_error(ctx, 400, "bad_request");
+		return;
+	}
+	web_page_start(ctx, 200, M("alert_volume"));
+	html_emit(b, "<form method=\"get\" action=\"/alerts/volume\"><label>"
+		  "%s <input name=\"days\" id=\"days\" type=\"number\" "
+		  "min=\"1\" max=\"%d\" value=\"%lld\"></label><button>OK"
+		  "</button></form>",
+		  M("days"), VOLUME_DAYS_MAX, (long long)days);
+	volume_chart(ctx, days);
+	html_emit(b, "<p><a href=\"/alerts/volume.csv?days=%lld\">%s</a></p>"
 		  "<table id=\"volume-table\"><tr><th>%s</th><th>%s</th>"
 		  "<th>%s</th></tr>",
-		  M("alert_volume"), (long long)days, (long long)days, M("csv"),
-		  M("day"), M("kind"), M("count"));
+		  (long long)days, M("csv"), M("day"), M("kind"), M("count"));
 	int rc = store_alert_volume_scoped(ctx->reader, &ctx->user->scope,
 					   volume_from_us(ctx->now_us, days),
 					   volume_row, &r);
 	html_emit(b, "</table>");
-	if (rc != 0)
-		html_emit(b, "<p class=\"err\">%s</p>", M("store_unreadable"));
-	else if (r.n == 0)
+	if (rc != 0) {
+		view_error(ctx, 503, "store_unreadable");
+		return;
+	}
+	if (r.n == 0)
 		html_emit(b, "<p>%s</p>", M("no_rows"));
+	web_page_end(ctx);
 }
 
 void view_alert_volume_csv(struct web_ctx *ctx)

@@ -221,11 +221,14 @@ db.commit()`, dbPath]);
   // ---- alert volume chart, and the commune page's score column ----
   await p1.goto(url + '/alerts');
   await p1.waitForSelector('#volume-chart[data-kinds] canvas', { timeout: 10000 });
-  const volRows = await p1.$$eval('#volume-table tr td:nth-child(3)', tds => tds.map(t => Number(t.textContent)));
-  tap(Number(await p1.getAttribute('#volume-chart', 'data-kinds')) >= 1 && volRows.reduce((a, b) => a + b, 0) >= 2,
-      'the alerts page draws the alert volume by kind with uPlot over its table');
   await p1.locator('#volume').scrollIntoViewIfNeeded();
   await p1.screenshot({ path: path.join(shotDir, 'alert-volume.png'), fullPage: true });
+  await Promise.all([p1.waitForNavigation(), p1.click('#volume-link')]);
+  await p1.waitForSelector('#volume-chart[data-kinds] canvas', { timeout: 10000 });
+  const volRows = await p1.$$eval('#volume-table tr td:nth-child(3)', tds => tds.map(t => Number(t.textContent)));
+  tap(Number(await p1.getAttribute('#volume-chart', 'data-kinds')) >= 1 && volRows.reduce((a, b) => a + b, 0) >= 2,
+      'the alerts page draws the alert volume by kind with uPlot; its link opens the same figures as a table');
+  await p1.screenshot({ path: path.join(shotDir, 'alert-volume-table.png'), fullPage: true });
   await pa.goto(url + '/commune?name=X%C3%A3%20A');
   const scores = await pa.$$eval('#schools td.score', tds => tds.map(t => t.textContent));
   tap(scores.length === 1 && /^\d+\.\d$/.test(scores[0]), `the commune page shows each school's latest score (${scores})`);
@@ -245,7 +248,7 @@ db.commit()`, dbPath]);
       for (const v of bad) console.log(`# ${v.id} (${v.impact}): ${v.nodes.length} node(s) ${v.nodes[0]?.target}`);
   }
   for (const pg of ['/reports', '/reports/1', '/commune?name=X%C3%A3%20A', '/soc', '/account/totp', '/admin/schools',
-                    '/admin/schools/A1', '/admin/publish']) {
+                    '/admin/schools/A1', '/admin/publish', '/alerts/volume']) {
     await px.goto(url + pg);
     await px.addScriptTag({ path: axePath });
     const res = await px.evaluate(async () => await window.axe.run(document, { resultTypes: ['violations'] }));

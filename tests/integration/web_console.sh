@@ -60,7 +60,7 @@ code=$("${CURL[@]}" -o /dev/null -w '%{http_code}' -X DELETE "$URL/healthz")
 check "a wrong method is 405 ($code)" eq "$code" 405
 # The admin pages that change things, before any login: a page sends the
 # browser to /login, a POST without a session changes nothing.
-for p in /admin/schools /admin/schools/A1 /admin/publish /alerts/volume.csv; do
+for p in /admin/schools /admin/schools/A1 /admin/publish /alerts/volume /alerts/volume.csv; do
 	code=$("${CURL[@]}" -o /dev/null -w '%{http_code}' "$URL$p")
 	check "GET $p without a session redirects to the login ($code)" eq "$code" 303
 done
