@@ -77,7 +77,8 @@ static int number(const char *s, size_t len, long lo, long hi, int *out)
 }
 
 int schoolcsv_school(const char *const fields[5], const size_t lens[5],
-		     struct store_school *sc, char *err, size_t errlen)
+		     struct store_school *sc, const char **column, char *err,
+		     size_t errlen)
 {
 	const char *const *f = fields;
 	const size_t *l = lens;
@@ -104,6 +105,8 @@ int schoolcsv_school(const char *const fields[5], const size_t lens[5],
 		"a security level 1..5",
 		"a count of PCs 0..100000",
 	};
+	if (column != NULL)
+		*column = col_names[bad];
 	snprintf(err, errlen, "column %s: must be %s", col_names[bad], why[bad]);
 	return -EINVAL;
 }
@@ -144,7 +147,7 @@ static int row(void *arg, const struct register_csv_row *r, char *err,
 		l[c] = r->lens[ld->col_of[c]];
 	}
 	char why[128];
-	if (schoolcsv_school(f, l, sc, why, sizeof(why)) != 0) {
+	if (schoolcsv_school(f, l, sc, NULL, why, sizeof(why)) != 0) {
 		snprintf(err, errlen, "line %zu, %s", r->line, why);
 		return -EINVAL;
 	}

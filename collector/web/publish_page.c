@@ -43,20 +43,26 @@ static void publish_forms(struct web_ctx *ctx)
 		  M("publish_ioc"));
 }
 
+/* error_text: a message in the officer's language, or (detail) the
+ * compiler's or signer's own words after "Not published". */
 static void publish_page(struct web_ctx *ctx, int status,
-			 const char *error_text)
+			 const char *error_text, const char *detail)
 {
 	web_page_start(ctx, status, M("publish"));
 	if (error_text != NULL)
 		html_emit(&ctx->res->body, "<p class=\"err\" "
 			  "id=\"publish-error\">%s</p>", error_text);
+	if (detail != NULL)
+		html_emit(&ctx->res->body, "<p class=\"err\" "
+			  "id=\"publish-error\">%s: %s</p>",
+			  M("rules_not_published"), detail);
 	publish_forms(ctx);
 	web_page_end(ctx);
 }
 
 void view_publish(struct web_ctx *ctx)
 {
-	publish_page(ctx, 200, NULL);
+	publish_page(ctx, 200, NULL, NULL);
 }
 
 /* What was published, the audit line for it, and the page that says so. */
@@ -93,7 +99,7 @@ void view_publish_rules(struct web_ctx *ctx)
 	struct agentcmd_published p;
 	char err[768];
 	if (ctx->opts->ca == NULL) {
-		publish_page(ctx, 503, M("no_ca"));
+		publish_page(ctx, 503, M("no_ca"), NULL);
 		return;
 	}
 	int rc = agentcmd_publish_rules(ctx->store, ctx->opts->ca,
@@ -105,7 +111,7 @@ void view_publish_rules(struct web_ctx *ctx)
 		/* Rules that do not compile (FILE:LINE) are the officer's to
 		 * fix: a 400 naming them. Anything else is the server's. */
 		web_audit(ctx, "publish.failed", "rules", err);
-		publish_page(ctx, rc == -EINVAL ? 400 : 500, err);
+		publish_page(ctx, rc == -EINVAL ? 400 : 500, NULL, err);
 		return;
 	}
 	published(ctx, "rules", &p);
@@ -129,11 +135,11 @@ void view_publish_ioc(struct web_ctx *ctx)
 			   list[i] == ' ' || list[i] == '\t'))
 		i++;
 	if (rc != 0 || i == len) {
-		publish_page(ctx, 400, M("ioc_empty"));
+		publish_page(ctx, 400, M("ioc_empty"), NULL);
 		goto done;
 	}
 	if (ctx->opts->ca == NULL) {
-		publish_page(ctx, 503, M("no_ca"));
+		publish_page(ctx, 503, M("no_ca"), NULL);
 		goto done;
 	}
 	snprintf(source, sizeof(source), "console:%s", ctx->user->u.name);
@@ -142,7 +148,7 @@ void view_publish_ioc(struct web_ctx *ctx)
 				  NULL, &p, err, sizeof(err));
 	if (rc != 0) {
 		web_audit(ctx, "publish.failed", "ioc", err);
-		publish_page(ctx, rc == -EINVAL ? 400 : 500, err);
+		publish_page(ctx, rc == -EINVAL ? 400 : 500, NULL, err);
 		goto done;
 	}
 	published(ctx, "ioc", &p);

@@ -25,6 +25,19 @@ enum { F_CODE, F_NAME, F_COMMUNE, F_LEVEL, F_PCS, NFIELDS };
 static const char *const field_names[NFIELDS] = {
 	"code", "name", "commune", "level", "expected_pcs",
 };
+/* What each field must be, in the officer's language. */
+static const char *const field_rules[NFIELDS] = {
+	"school_rule_code", "school_rule_name", "school_rule_commune",
+	"school_rule_level", "school_rule_pcs",
+};
+
+static const char *field_rule(const char *column)
+{
+	for (int i = 0; i < NFIELDS; i++)
+		if (strcmp(column, field_names[i]) == 0)
+			return field_rules[i];
+	return "bad_request";
+}
 
 static void school_row(void *arg, const struct store_school *s)
 {
@@ -49,8 +62,8 @@ static void school_form(struct web_ctx *ctx, const struct store_school *s,
 		snprintf(pcs, sizeof(pcs), "%d", s->expected_pcs);
 	html_emit(b, "<h2>%s</h2>", M(existing ? "edit_school" : "add_school"));
 	if (error_text != NULL)
-		html_emit(b, "<p class=\"err\" id=\"school-error\">%s: %s</p>",
-			  M("bad_request"), error_text);
+		html_emit(b, "<p class=\"err\" id=\"school-error\">%s</p>",
+			  error_text);
 	html_emit(b, "<form method=\"post\" action=\"/admin/schools\" "
 		  "id=\"school-form\"><input type=\"hidden\" name=\"csrf\" "
 		  "value=\"%s\">", ctx->csrf);
@@ -123,6 +136,7 @@ void view_school_edit(struct web_ctx *ctx)
 void view_school_save(struct web_ctx *ctx)
 {
 	char values[NFIELDS][STORE_NAME_MAX + 1], why[160];
+	const char *column = NULL;
 	const char *fields[NFIELDS];
 	size_t lens[NFIELDS];
 	struct store_school s, old;
@@ -134,25 +148,24 @@ void view_school_save(struct web_ctx *ctx)
 			values[i][0] = '\0';
 			if (rc != -ENOENT) {
 				/* Too long, or not text: say which field. */
-				snprintf(why, sizeof(why), "column %s: must be "
-					 "printable UTF-8 text of at most %d "
-					 "bytes", field_names[i],
-					 STORE_NAME_MAX);
-				schools_page(ctx, 400, NULL, false, why);
+				schools_page(ctx, 400, NULL, false,
+					     M(field_rules[i]));
 				return;
 			}
 		}
 		fields[i] = values[i];
 		lens[i] = strlen(values[i]);
 	}
-	if (schoolcsv_school(fields, lens, &s, why, sizeof(why)) != 0) {
+	if (schoolcsv_school(fields, lens, &s, &column, why, sizeof(why)) !=
+	    0) {
 		/* The form again with what was typed, escaped as all else. */
 		struct store_school tried = {0};
 		snprintf(tried.code, sizeof(tried.code), "%.32s", values[F_CODE]);
 		snprintf(tried.name, sizeof(tried.name), "%s", values[F_NAME]);
 		snprintf(tried.commune, sizeof(tried.commune), "%s",
 			 values[F_COMMUNE]);
-		schools_page(ctx, 400, &tried, false, why);
+		schools_page(ctx, 400, &tried, false,
+			     M(column ? field_rule(column) : "bad_request"));
 		return;
 	}
 	int rc = store_school_get_scoped(ctx->store, &ctx->user->scope, s.code,

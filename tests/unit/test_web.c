@@ -138,7 +138,9 @@ static void test_school_form_rules(void **state)
 		char err[160] = "";
 		for (int k = 0; k < 5; k++)
 			lens[k] = strlen(cases[i].f[k]);
-		int rc = schoolcsv_school(cases[i].f, lens, &sc, err, sizeof(err));
+		const char *column = NULL;
+		int rc = schoolcsv_school(cases[i].f, lens, &sc, &column, err,
+					  sizeof(err));
 		if (cases[i].column == NULL) {
 			assert_int_equal(rc, 0);
 			assert_string_equal(sc.code, cases[i].f[0]);
@@ -146,6 +148,7 @@ static void test_school_form_rules(void **state)
 		} else {
 			assert_int_equal(rc, -EINVAL);
 			assert_non_null(strstr(err, cases[i].column));
+			assert_string_equal(column, cases[i].column + 7);
 		}
 	}
 }
