@@ -57,27 +57,3 @@ int cli_open_store(const struct settings *s, struct store **st)
 	}
 	return 0;
 }
-
-int cli_queue_command(struct store *st, struct ca *ca, const char *agent,
-		      const char *type, const msgpack_sbuffer *args,
-		      long long seconds, uint64_t *id)
-{
-	struct command c = {.issued_us = store_now_us()};
-	c.expires_us = c.issued_us + seconds * 1000000LL;
-	snprintf(c.agent, sizeof(c.agent), "%s", agent);
-	snprintf(c.type, sizeof(c.type), "%s", type);
-	if (args && args->size) {
-		c.args = args->data;
-		c.args_len = args->size;
-	}
-	msgpack_sbuffer frame = {0};
-	int rc = store_command_add(st, c.agent, c.type, c.issued_us,
-				   c.expires_us, &c.id);
-	if (rc == 0)
-		rc = ca_sign_command(ca, &c, &frame);
-	if (rc == 0)
-		rc = store_command_set_frame(st, c.id, frame.data, frame.size);
-	msgpack_sbuffer_destroy(&frame);
-	*id = c.id;
-	return rc;
-}

@@ -155,12 +155,6 @@ int cli_load_settings(const char *config, struct settings *s);
 EW_MUST_CHECK
 int cli_open_store(const struct settings *s, struct store **st);
 
-/* Signs and queues one command; the agent gets it when it connects. */
-EW_MUST_CHECK
-int cli_queue_command(struct store *st, struct ca *ca, const char *agent,
-		      const char *type, const msgpack_sbuffer *args,
-		      long long seconds, uint64_t *id);
-
 /* A listing's state, for the store's row callbacks. */
 struct cli_list {
 	bool json;

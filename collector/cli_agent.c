@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 #include <uv.h>
 
+#include "collector/agentcmd.h"
 #include "collector/cli.h"
 #include "common/alloc.h"
 #include "common/backupkey.h"
@@ -257,7 +258,7 @@ int cmd_command_send(struct cli *cli, struct cli_env *env)
 	if (strcmp(cli->type, "scan") == 0)
 		pack_scan_args(cli, &args);
 	uint64_t id = 0;
-	int rc = cli_queue_command(env->store, ca, cli->agent, cli->type, &args,
+	int rc = agentcmd_queue(env->store, ca, cli->agent, cli->type, &args,
 				   seconds, &id);
 	msgpack_sbuffer_destroy(&args);
 	ca_free(ca);

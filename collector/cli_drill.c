@@ -6,6 +6,7 @@
  * a signed drill.abort to every PC that got the injection. The store
  * refuses an approval by the organiser and any change to a finished
  * campaign, so the rules hold even for a caller that skips this file. */
+#include "collector/agentcmd.h"
 #include "collector/cli.h"
 
 #include <errno.h>
@@ -373,7 +374,7 @@ int cmd_drill_start(struct cli *cli, struct cli_env *env)
 				 a->revoked ? "revoked" : "stale");
 			skipped++;
 		} else {
-			rc = cli_queue_command(env->store, ca, a->id,
+			rc = agentcmd_queue(env->store, ca, a->id,
 					       sc.command, &args, seconds,
 					       &t.command);
 			snprintf(t.status, sizeof(t.status), "queued");
@@ -478,7 +479,7 @@ int cmd_drill_abort(struct cli *cli, struct cli_env *env)
 			continue;
 		/* The abort lives an hour past the window: a PC that was
 		 * off when the window closed still cleans up. */
-		rc = cli_queue_command(env->store, ca, t.agent, "drill.abort",
+		rc = agentcmd_queue(env->store, ca, t.agent, "drill.abort",
 				       &args, 3600, &t.abort_command);
 		t.command = 0;
 		snprintf(t.status, sizeof(t.status), "aborted");

@@ -6,10 +6,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "collector/agentcmd.h"
 #include "collector/cli.h"
 #include "collector/rulepub.h"
-#include "common/alloc.h"
-#include "common/wire.h"
 
 int cmd_rules_check(const struct cli *cli)
 {
@@ -53,60 +52,14 @@ int cmd_rules_list(struct cli *cli, struct cli_env *env)
 	return EXIT_OK;
 }
 
-struct agent_ids {
-	char (*ids)[EVENT_AGENT_MAX + 1];
-	size_t count, cap;
-};
-
-static void add_agent_id(struct agent_ids *l, const char *id)
+/* Says how many agents will fetch it, and whether some were missed. */
+static void print_queued(const char *type, const struct agentcmd_published *p)
 {
-	if (l->count == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 256;
-		void *p = alloc_resize(l->ids, cap * sizeof(*l->ids));
-		if (p == NULL)
-			return;
-		l->ids = p;
-		l->cap = cap;
-	}
-	snprintf(l->ids[l->count++], sizeof(l->ids[0]), "%s", id);
-}
-
-static void collect_agent(void *arg, const struct store_agent *a)
-{
-	if (!a->revoked)
-		add_agent_id(arg, a->id);
-}
-
-/* Queues a signed `type` command naming a published bundle for one agent,
- * or every unrevoked one. Returns how many were queued. */
-static size_t push_bundle(struct store *st, struct ca *ca, const char *agent,
-			  const char *type, const struct bundle_info *info,
-			  size_t size)
-{
-	struct agent_ids targets = {0};
-	if (agent)
-		add_agent_id(&targets, agent);
-	else if (store_agent_list(st, NULL, collect_agent, &targets) != 0)
-		/* Queued to those listed; the CLI prints how many. */
+	if (!p->all_listed)
 		fprintf(stderr, "eduwatch-collector: cannot list every agent "
 				"from the store\n");
-	msgpack_sbuffer args;
-	msgpack_packer pk;
-	msgpack_sbuffer_init(&args);
-	msgpack_packer_init(&pk, &args, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 2);
-	wire_pack_kv_u64(&pk, "version", info->version);
-	wire_pack_kv_u64(&pk, "size", size);
-	size_t queued = 0;
-	for (size_t i = 0; i < targets.count; i++) {
-		uint64_t id;
-		if (cli_queue_command(st, ca, targets.ids[i], type, &args,
-				      7 * 86400, &id) == 0)
-			queued++;
-	}
-	msgpack_sbuffer_destroy(&args);
-	alloc_free(targets.ids);
-	return queued;
+	printf("queued %s for %zu agent(s); each fetches the bundle when "
+	       "connected\n", type, p->queued);
 }
 
 int cmd_rules_publish(struct cli *cli, struct cli_env *env)
@@ -116,23 +69,19 @@ int cmd_rules_publish(struct cli *cli, struct cli_env *env)
 	const char *sets[SETTINGS_YARA_MAX];
 	for (size_t i = 0; i < s->nyara_rules; i++)
 		sets[i] = s->yara_rules[i];
-	struct bundle_info info;
-	size_t size = 0;
-	int rc = rulepub_publish(s->state_dir, sets, s->nyara_rules,
-				 ca_key(env->ca), &info, &size, err, sizeof(err));
+	struct agentcmd_published p;
+	int rc = agentcmd_publish_rules(env->store, env->ca, s->state_dir, sets,
+					s->nyara_rules, cli->agent, &p, err,
+					sizeof(err));
 	if (rc != 0) {
 		fprintf(stderr, "eduwatch-collector: rules not published: %s\n",
 			err);
 		return rc == -EINVAL ? EXIT_CONFIG : EXIT_FAILURE_RUNTIME;
 	}
 	printf("published bundle %llu: %llu rules, %zu bytes signed (%s)\n",
-	       (unsigned long long)info.version,
-	       (unsigned long long)info.rules, size, info.sources);
-	size_t queued = push_bundle(env->store, env->ca, cli->agent,
-				    "rules.update", &info, size);
-	printf("queued rules.update for %zu agent(s); each fetches the bundle "
-	       "when connected\n",
-	       queued);
+	       (unsigned long long)p.info.version,
+	       (unsigned long long)p.info.rules, p.size, p.info.sources);
+	print_queued("rules.update", &p);
 	return EXIT_OK;
 }
 
@@ -146,21 +95,19 @@ int cmd_ioc_check(const struct cli *cli)
 int cmd_ioc_publish(struct cli *cli, struct cli_env *env)
 {
 	char err[768];
-	struct bundle_info info;
-	size_t size = 0;
-	int rc = rulepub_publish_ioc(env->settings.state_dir, cli->argv[2],
-				     ca_key(env->ca), &info, &size, err,
-				     sizeof(err));
+	struct agentcmd_published p;
+	int rc = agentcmd_publish_ioc(env->store, env->ca,
+				      env->settings.state_dir, cli->argv[2],
+				      NULL, 0, cli->agent, &p, err,
+				      sizeof(err));
 	if (rc != 0) {
 		fprintf(stderr, "eduwatch-collector: IOC list not published: %s\n",
 			err);
 		return EXIT_CONFIG;
 	}
-	size_t queued = push_bundle(env->store, env->ca, cli->agent, "ioc.update",
-				    &info, size);
-	printf("published IOC list %llu (%llu lines, %zu bytes signed); queued "
-	       "ioc.update for %zu agent(s)\n",
-	       (unsigned long long)info.version, (unsigned long long)info.rules,
-	       size, queued);
+	printf("published IOC list %llu (%llu lines, %zu bytes signed)\n",
+	       (unsigned long long)p.info.version,
+	       (unsigned long long)p.info.rules, p.size);
+	print_queued("ioc.update", &p);
 	return EXIT_OK;
 }

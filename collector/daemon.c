@@ -433,10 +433,13 @@ static int start_web(struct daemon *d)
 	const struct settings *s = d->settings;
 	char err[512], cert[1024], key[1024];
 	const char *dests[SETTINGS_FORWARD_MAX];
+	const char *sets[SETTINGS_YARA_MAX];
 	if (!s->web_enabled)
 		return 0;
 	for (size_t i = 0; i < s->nforward; i++)
 		dests[i] = s->forward[i].name;
+	for (size_t i = 0; i < s->nyara_rules; i++)
+		sets[i] = s->yara_rules[i];
 	if (s->web_cert[0]) {
 		snprintf(cert, sizeof(cert), "%s", s->web_cert);
 		snprintf(key, sizeof(key), "%s", s->web_key);
@@ -456,6 +459,9 @@ static int start_web(struct daemon *d)
 		.nforward_dests = s->nforward,
 		.report_key = ca_key(d->ca),
 		.report_fonts_dir = s->report_fonts_dir,
+		.ca = d->ca,
+		.rule_sets = sets,
+		.nrule_sets = s->nyara_rules,
 	};
 	if (web_start(d->loop, d->store, &wo, &d->web, err, sizeof(err)) != 0) {
 		log_err("collector: %s", err);

@@ -124,6 +124,29 @@ int rulepub_publish(const char *state_dir, const char *const *sets,
 	return rc;
 }
 
+int rulepub_publish_ioc_text(const char *state_dir, const char *buf,
+			     size_t len, const char *source, EVP_PKEY *key,
+			     struct bundle_info *info, size_t *file_size,
+			     char *err, size_t errlen)
+{
+	if (len == 0 || len > RULEPUB_IOC_MAX) {
+		snprintf(err, errlen, "%s: %s", source,
+			 len ? "larger than 256 MiB" : "empty");
+		return -EINVAL;
+	}
+	/* The list is not parsed here: each agent parses it before using
+	 * it and refuses it, naming the bad line, with a signed event. */
+	unsigned lines = 0;
+	for (size_t i = 0; i < len; i++)
+		lines += buf[i] == '\n';
+	memset(info, 0, sizeof(*info));
+	snprintf(info->kind, sizeof(info->kind), "ioc");
+	info->rules = lines;
+	snprintf(info->sources, sizeof(info->sources), "%s", source);
+	return store_signed(state_dir, "ioc", info, buf, len, key, file_size,
+			    err, errlen);
+}
+
 int rulepub_publish_ioc(const char *state_dir, const char *file, EVP_PKEY *key,
 			struct bundle_info *info, size_t *file_size, char *err,
 			size_t errlen)
@@ -150,23 +173,12 @@ int rulepub_publish_ioc(const char *state_dir, const char *file, EVP_PKEY *key,
 		}
 	}
 	fclose(f);
-	if (buf == NULL || len == 0) {
-		alloc_free(buf);
-		snprintf(err, errlen, "%s: %s", file,
-			 buf ? "empty" : "larger than 256 MiB");
+	if (buf == NULL) {
+		snprintf(err, errlen, "%s: larger than 256 MiB", file);
 		return -EINVAL;
 	}
-	/* The list is not parsed here: each agent parses it before using
-	 * it and refuses it, naming the bad line, with a signed event. */
-	unsigned lines = 0;
-	for (size_t i = 0; i < len; i++)
-		lines += buf[i] == '\n';
-	memset(info, 0, sizeof(*info));
-	snprintf(info->kind, sizeof(info->kind), "ioc");
-	info->rules = lines;
-	snprintf(info->sources, sizeof(info->sources), "%s", file);
-	int rc = store_signed(state_dir, "ioc", info, buf, len, key, file_size,
-			      err, errlen);
+	int rc = rulepub_publish_ioc_text(state_dir, buf, len, file, key, info,
+					  file_size, err, errlen);
 	alloc_free(buf);
 	return rc;
 }

@@ -39,5 +39,12 @@ EW_MUST_CHECK
 int rulepub_publish_ioc(const char *state_dir, const char *file, EVP_PKEY *key,
 			struct bundle_info *info, size_t *file_size, char *err,
 			size_t errlen);
+/* The same for a list already in memory (the console's upload); source
+ * names it in the bundle and in err. Borrows buf. */
+EW_MUST_CHECK
+int rulepub_publish_ioc_text(const char *state_dir, const char *buf,
+			     size_t len, const char *source, EVP_PKEY *key,
+			     struct bundle_info *info, size_t *file_size,
+			     char *err, size_t errlen);
 
 #endif

@@ -76,6 +76,41 @@ static int number(const char *s, size_t len, long lo, long hi, int *out)
 	return 0;
 }
 
+int schoolcsv_school(const char *const fields[5], const size_t lens[5],
+		     struct store_school *sc, const char **column, char *err,
+		     size_t errlen)
+{
+	const char *const *f = fields;
+	const size_t *l = lens;
+	memset(sc, 0, sizeof(*sc));
+	int bad = -1;
+	if (text(sc->code, sizeof(sc->code), f[COL_CODE], l[COL_CODE]) != 0 ||
+	    !event_agent_id_valid(sc->code))
+		bad = COL_CODE;
+	else if (text(sc->name, sizeof(sc->name), f[COL_NAME], l[COL_NAME]))
+		bad = COL_NAME;
+	else if (text(sc->commune, sizeof(sc->commune), f[COL_COMMUNE],
+		      l[COL_COMMUNE]))
+		bad = COL_COMMUNE;
+	else if (number(f[COL_LEVEL], l[COL_LEVEL], 1, 5, &sc->level))
+		bad = COL_LEVEL;
+	else if (number(f[COL_PCS], l[COL_PCS], 0, 100000, &sc->expected_pcs))
+		bad = COL_PCS;
+	if (bad < 0)
+		return 0;
+	static const char *const why[NCOLS] = {
+		"1-32 of A-Z a-z 0-9 . _ -",
+		"printable UTF-8 text, not empty",
+		"printable UTF-8 text, not empty",
+		"a security level 1..5",
+		"a count of PCs 0..100000",
+	};
+	if (column != NULL)
+		*column = col_names[bad];
+	snprintf(err, errlen, "column %s: must be %s", col_names[bad], why[bad]);
+	return -EINVAL;
+}
+
 static int row(void *arg, const struct register_csv_row *r, char *err,
 	       size_t errlen)
 {
@@ -105,36 +140,15 @@ static int row(void *arg, const struct register_csv_row *r, char *err,
 		ld->cap = cap;
 	}
 	struct store_school *sc = &ld->rows[ld->n];
-	memset(sc, 0, sizeof(*sc));
 	const char *f[NCOLS];
 	size_t l[NCOLS];
 	for (int c = 0; c < NCOLS; c++) {
 		f[c] = r->fields[ld->col_of[c]];
 		l[c] = r->lens[ld->col_of[c]];
 	}
-	int bad = -1;
-	if (text(sc->code, sizeof(sc->code), f[COL_CODE], l[COL_CODE]) != 0 ||
-	    !event_agent_id_valid(sc->code))
-		bad = COL_CODE;
-	else if (text(sc->name, sizeof(sc->name), f[COL_NAME], l[COL_NAME]))
-		bad = COL_NAME;
-	else if (text(sc->commune, sizeof(sc->commune), f[COL_COMMUNE],
-		      l[COL_COMMUNE]))
-		bad = COL_COMMUNE;
-	else if (number(f[COL_LEVEL], l[COL_LEVEL], 1, 5, &sc->level))
-		bad = COL_LEVEL;
-	else if (number(f[COL_PCS], l[COL_PCS], 0, 100000, &sc->expected_pcs))
-		bad = COL_PCS;
-	if (bad >= 0) {
-		static const char *const why[NCOLS] = {
-			"1-32 of A-Z a-z 0-9 . _ -",
-			"printable UTF-8 text, not empty",
-			"printable UTF-8 text, not empty",
-			"a security level 1..5",
-			"a count of PCs 0..100000",
-		};
-		snprintf(err, errlen, "line %zu, column %s: must be %s",
-			 r->line, col_names[bad], why[bad]);
+	char why[128];
+	if (schoolcsv_school(f, l, sc, NULL, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "line %zu, %s", r->line, why);
 		return -EINVAL;
 	}
 	for (size_t k = 0; k < ld->n; k++)

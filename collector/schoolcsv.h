@@ -30,4 +30,14 @@ EW_MUST_CHECK
 int schoolcsv_load(const char *buf, size_t len, struct store_school **out,
 		   size_t *count, char *err, size_t errlen);
 
+/* One school from its five fields in the order code, name, commune,
+ * level, expected_pcs (each borrowed, len bytes, not NUL-terminated),
+ * under the same rules as a CSV row: the console's school form uses it
+ * too. 0, or -EINVAL with err naming the column and what it must be, and
+ * *column (when not NULL) the column's name ("code" .. "expected_pcs"). */
+EW_MUST_CHECK
+int schoolcsv_school(const char *const fields[5], const size_t lens[5],
+		     struct store_school *sc, const char **column, char *err,
+		     size_t errlen);
+
 #endif

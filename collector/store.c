@@ -435,6 +435,24 @@ int store_alert_open_counts_scoped(struct store *st,
 	return st->backend->alert_open_counts_scoped(st, sc, by_sev);
 }
 
+void store_day_name(long long day, char out[11])
+{
+	time_t t = (time_t)(day * 86400);
+	struct tm tm;
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(out, 11, "%Y-%m-%d", &tm) != 10)
+		snprintf(out, 11, "0000-00-00");
+}
+
+int store_alert_volume_scoped(struct store *st, const struct store_scope *sc,
+			      int64_t from_us,
+			      void (*cb)(void *arg,
+					 const struct store_alert_volume *v),
+			      void *arg)
+{
+	return st->backend->alert_volume_scoped(st, sc, from_us, cb, arg);
+}
+
 int store_alert_set_state_scoped(struct store *st,
 				 const struct store_scope *sc, uint64_t id,
 				 const char *state, const char *who)

@@ -475,6 +475,23 @@ EW_MUST_CHECK
 int store_alert_open_counts_scoped(struct store *st,
 				   const struct store_scope *sc,
 				   long long by_sev[3]);
+/* Alert volume for the console's chart: the alerts in scope raised
+ * (first seen) on each day, Vietnam time (UTC+7), by kind, from from_us
+ * on. One grouped read; rows by day, then kind. */
+struct store_alert_volume {
+	char day[11]; /* yyyy-mm-dd */
+	char kind[EVENT_KIND_MAX + 1];
+	long long count;
+};
+
+/* A day number (days since 1970-01-01) as yyyy-mm-dd. */
+void store_day_name(long long day, char out[11]);
+EW_MUST_CHECK
+int store_alert_volume_scoped(struct store *st, const struct store_scope *sc,
+			      int64_t from_us,
+			      void (*cb)(void *arg,
+					 const struct store_alert_volume *v),
+			      void *arg);
 /* store_alert_set_state for an alert in scope; -ENOENT outside it. */
 int store_alert_set_state_scoped(struct store *st,
 				 const struct store_scope *sc, uint64_t id,

@@ -126,6 +126,12 @@ struct store_backend {
 	int (*alert_open_counts_scoped)(struct store *st,
 					const struct store_scope *sc,
 					long long by_sev[3]);
+	int (*alert_volume_scoped)(struct store *st,
+				   const struct store_scope *sc,
+				   int64_t from_us,
+				   void (*cb)(void *,
+					      const struct store_alert_volume *),
+				   void *arg);
 	int (*alert_set_state_scoped)(struct store *st,
 				      const struct store_scope *sc, uint64_t id,
 				      const char *state, const char *who);

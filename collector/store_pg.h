@@ -221,6 +221,10 @@ int pg_alert_list_scoped(struct store *st, const struct store_scope *sc,
 			 uint64_t before_id, int limit,
 			 void (*cb)(void *, const struct store_alert *),
 			 void *arg);
+int pg_alert_volume_scoped(struct store *st, const struct store_scope *sc,
+			   int64_t from_us,
+			   void (*cb)(void *, const struct store_alert_volume *),
+			   void *arg);
 int pg_alert_open_counts_scoped(struct store *st,
 				const struct store_scope *sc,
 				long long by_sev[3]);

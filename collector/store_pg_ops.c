@@ -159,6 +159,7 @@ const struct store_backend store_pg_backend = {
 	.agent_get_scoped = pg_agent_get_scoped,
 	.alert_list_scoped = pg_alert_list_scoped,
 	.alert_open_counts_scoped = pg_alert_open_counts_scoped,
+	.alert_volume_scoped = pg_alert_volume_scoped,
 	.alert_set_state_scoped = pg_alert_set_state_scoped,
 	.user_add = pg_user_add,
 	.user_update = pg_user_update,

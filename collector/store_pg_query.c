@@ -1109,6 +1109,41 @@ int pg_alert_open_counts_scoped(struct store *st,
 	return rc != 0 ? rc : rows > 0 ? 0 : -EIO;
 }
 
+struct volume_cb {
+	void (*cb)(void *, const struct store_alert_volume *);
+	void *arg;
+};
+
+static int volume_row(void *arg, const PGresult *q, int r)
+{
+	struct volume_cb *c = arg;
+	struct store_alert_volume v;
+	store_day_name(pg_int(q, r, 0), v.day);
+	pg_text(v.kind, sizeof(v.kind), q, r, 1);
+	v.count = pg_int(q, r, 2);
+	c->cb(c->arg, &v);
+	return 0;
+}
+
+int pg_alert_volume_scoped(struct store *st, const struct store_scope *sc,
+			   int64_t from_us,
+			   void (*cb)(void *, const struct store_alert_volume *),
+			   void *arg)
+{
+	struct pg_args a = {0};
+	struct volume_cb c = {cb, arg};
+	scope_args(&a, sc);
+	pg_arg_int(&a, from_us);
+	/* The same statement as SQLite's (store_sqlite_stmt.c). */
+	return ADMIN_RUN(pg_impl(st),
+			 "SELECT (a.first / 1000000 + 25200) / 86400 AS day,"
+			 " a.kind, count(*) FROM alerts a WHERE a.first >= $3"
+			 " AND ($1::int = 0 OR a.school IN (SELECT c.code FROM"
+			 " schools c WHERE ($1 = 1 AND c.commune = $2::text) OR"
+			 " ($1 = 2 AND c.code = $2))) GROUP BY 1, 2 ORDER BY 1, 2",
+			 &a, volume_row, &c, NULL);
+}
+
 int pg_alert_set_state_scoped(struct store *st, const struct store_scope *sc,
 			      uint64_t id, const char *state, const char *who)
 {

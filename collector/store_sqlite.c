@@ -522,6 +522,7 @@ const struct store_backend store_sqlite_backend = {
 	.agent_get_scoped = sqlite_agent_get_scoped,
 	.alert_list_scoped = sqlite_alert_list_scoped,
 	.alert_open_counts_scoped = sqlite_alert_open_counts_scoped,
+	.alert_volume_scoped = sqlite_alert_volume_scoped,
 	.alert_set_state_scoped = sqlite_alert_set_state_scoped,
 	.user_add = sqlite_user_add,
 	.user_update = sqlite_user_update,

@@ -95,6 +95,7 @@ enum sq_id {
 	SQ_ALERT_LIST_SCOPED,
 	SQ_ALERT_IN_SCOPE,
 	SQ_ALERT_OPEN_COUNTS_SCOPED,
+	SQ_ALERT_VOLUME_SCOPED,
 	SQ_FORWARD_STATUS_SCOPED,
 	SQ_DEAD_LETTER_LIST_SCOPED,
 	SQ_FORWARD_DELIVERED_SCOPED,
@@ -426,6 +427,11 @@ int sqlite_alert_list_scoped(struct store *st, const struct store_scope *sc,
 			     uint64_t before_id, int limit,
 			     void (*cb)(void *, const struct store_alert *),
 			     void *arg);
+int sqlite_alert_volume_scoped(struct store *st, const struct store_scope *sc,
+			       int64_t from_us,
+			       void (*cb)(void *,
+					  const struct store_alert_volume *),
+			       void *arg);
 int sqlite_alert_open_counts_scoped(struct store *st,
 				    const struct store_scope *sc,
 				    long long by_sev[3]);

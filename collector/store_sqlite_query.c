@@ -828,6 +828,34 @@ int sqlite_alert_open_counts_scoped(struct store *st,
 	return rc != 0 ? rc : done.rows > 0 ? 0 : -EIO;
 }
 
+struct volume_cb {
+	void (*cb)(void *, const struct store_alert_volume *);
+	void *arg;
+};
+
+static int volume_row(void *arg, sqlite3_stmt *q)
+{
+	struct volume_cb *c = arg;
+	struct store_alert_volume v;
+	store_day_name(sqlite3_column_int64(q, 0), v.day);
+	sq_copy_text(v.kind, sizeof(v.kind), q, 1);
+	v.count = sqlite3_column_int64(q, 2);
+	c->cb(c->arg, &v);
+	return 0;
+}
+
+int sqlite_alert_volume_scoped(struct store *st, const struct store_scope *sc,
+			       int64_t from_us,
+			       void (*cb)(void *,
+					  const struct store_alert_volume *),
+			       void *arg)
+{
+	struct volume_cb c = {cb, arg};
+	return ADMIN_RUN(sqlite_impl(st), SQ_ALERT_VOLUME_SCOPED,
+			 SQ_ARGS(SCOPE_ARGS(sc), SQ_INT(from_us)), volume_row,
+			 &c, NULL);
+}
+
 static int forward_figures(void *arg, sqlite3_stmt *q)
 {
 	struct store_forward_status *o = arg;

@@ -295,6 +295,17 @@ static const struct {
 		" WHERE a.state = 'open' GROUP BY a.school) x"
 		" LEFT JOIN schools c ON c.code = x.school WHERE "
 		SCOPE_OF("c.commune", "x.school")},
+	/* The day as a whole number of days since 1970 in Vietnam time
+	 * (integer arithmetic, no date() per row), and the scope as the
+	 * set of its schools' codes: a join per alert, or a grouping by
+	 * school first, cost 3-5 times as much over 100,000 alerts
+	 * (docs/DECISIONS.md, "Alert volume"). */
+	[SQ_ALERT_VOLUME_SCOPED] = {"alert_volume_scoped",
+		"SELECT (a.first / 1000000 + 25200) / 86400 AS day, a.kind,"
+		" count(*) FROM alerts a WHERE a.first >= ?3 AND (?1 = 0 OR"
+		" a.school IN (SELECT c.code FROM schools c WHERE (?1 = 1 AND"
+		" c.commune = ?2) OR (?1 = 2 AND c.code = ?2)))"
+		" GROUP BY day, a.kind ORDER BY day, a.kind"},
 
 	[SQ_USER_ADD] = {"user_add",
 		"INSERT INTO users(name, pwhash, role, scope, disabled,"

@@ -10,10 +10,12 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "collector/web/html.h"
 #include "collector/web/views.h"
+#include "common/alloc.h"
 
 #define M(key) i18n_msg(ctx->lang, key)
 #define FEED_DEAD_ROWS 50
@@ -111,19 +113,55 @@ static int commune_scope(const struct store_scope *have, const char *commune,
 }
 
 struct commune_rows {
-	struct web_ctx *ctx;
-	int n;
+	struct store_school *schools;
+	size_t n, cap;
+	bool short_of_memory;
 };
 
 static void commune_school(void *arg, const struct store_school *s)
 {
 	struct commune_rows *r = arg;
-	r->n++;
-	html_emit(&r->ctx->res->body,
-		  "<tr><td><a href=\"/schools/%s\">%s</a></td><td>%s</td>"
-		  "<td>%d</td><td>%d / %d</td></tr>",
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? 2 * r->cap : 32;
+		struct store_school *p =
+			alloc_resize(r->schools, cap * sizeof(*p));
+		if (p == NULL) {
+			r->short_of_memory = true;
+			return;
+		}
+		r->schools = p;
+		r->cap = cap;
+	}
+	r->schools[r->n++] = *s;
+}
+
+static void latest_snapshot(void *arg, const struct store_snapshot *snap)
+{
+	*(struct store_snapshot *)arg = *snap;
+}
+
+/* One school's row with its latest daily score. The schools are read
+ * whole first (in Vietnamese order, from the store), then each score by
+ * its snapshot key: a commune has tens of schools, each an index seek,
+ * and the store's lock is not held across two reads. */
+static void commune_row(struct web_ctx *ctx, const struct store_school *s)
+{
+	struct dynbuf *b = &ctx->res->body;
+	struct store_snapshot snap = {.day = ""};
+	html_emit(b, "<tr><td><a href=\"/schools/%s\">%s</a></td><td>%s</td>"
+		  "<td>%d</td><td>%d / %d</td>",
 		  s->code, s->code, s->name, s->level, s->enrolled_pcs,
 		  s->expected_pcs);
+	if (store_snapshot_list(ctx->reader, "school", s->code, 1,
+				latest_snapshot, &snap) == 0 &&
+	    snap.day[0] != '\0') {
+		char day[16];
+		i18n_day(snap.day, day, sizeof(day));
+		html_emit(b, "<td class=\"score\" title=\"%s\">%.1f</td></tr>",
+			  day, snap.score);
+	} else {
+		html_emit(b, "<td class=\"score\">%s</td></tr>", M("no_score"));
+	}
 }
 
 void view_commune(struct web_ctx *ctx)
@@ -132,7 +170,7 @@ void view_commune(struct web_ctx *ctx)
 	struct dynbuf *b = &ctx->res->body;
 	char name[STORE_NAME_MAX + 1], key[3 * STORE_NAME_MAX + 1];
 	struct store_scope sc;
-	struct commune_rows r = {ctx, 0};
+	struct commune_rows r = {0};
 	int rc = route_param(q->query, q->query_len, "name", name, sizeof(name));
 	if (rc == -EINVAL || (rc == 0 && name[0] == '\0')) {
 		view_error(ctx, 400, "bad_request");
@@ -144,11 +182,9 @@ void view_commune(struct web_ctx *ctx)
 	}
 	/* Rendered into the page only once the commune has a school in
 	 * scope: an unknown commune is a 404, not an empty page. */
-	web_page_start(ctx, 200, name);
-	html_emit(b, "<h2>%s</h2><table id=\"schools\"><tr><th>%s</th><th>%s"
-		  "</th><th>%s</th><th>%s</th></tr>",
-		  M("schools"), M("code"), M("name"), M("level"), M("pcs"));
-	if (store_school_list_scoped(ctx->reader, &sc, commune_school, &r) != 0) {
+	if (store_school_list_scoped(ctx->reader, &sc, commune_school, &r) != 0 ||
+	    r.short_of_memory) {
+		alloc_free(r.schools);
 		view_error(ctx, 503, "store_unreadable");
 		return;
 	}
@@ -156,6 +192,14 @@ void view_commune(struct web_ctx *ctx)
 		view_error(ctx, 404, "not_found");
 		return;
 	}
+	web_page_start(ctx, 200, name);
+	html_emit(b, "<h2>%s</h2><table id=\"schools\"><tr><th>%s</th><th>%s"
+		  "</th><th>%s</th><th>%s</th><th>%s</th></tr>",
+		  M("schools"), M("code"), M("name"), M("level"), M("pcs"),
+		  M("score"));
+	for (size_t i = 0; i < r.n; i++)
+		commune_row(ctx, &r.schools[i]);
+	alloc_free(r.schools);
 	html_emit(b, "</table>");
 	web_alert_counts(ctx, &sc);
 	html_url_encode(name, key, sizeof(key));

@@ -1,6 +1,7 @@
 /* i18n: one table, one line per message. */
 #include "collector/web/i18n.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -146,6 +147,37 @@ static const struct {
 	{"trend", "Diễn biến điểm tuân thủ", "Compliance score trend"},
 	{"score", "Điểm", "Score"},
 	{"dates_note", "Giờ Việt Nam (UTC+7)", "Vietnam time (UTC+7)"},
+	/* admin: schools and publishing (school_admin.c, publish_page.c) */
+	{"edit", "Sửa", "Edit"},
+	{"add_school", "Thêm trường", "Add a school"},
+	{"edit_school", "Sửa thông tin trường", "Edit the school"},
+	{"save", "Lưu", "Save"},
+	{"school_rule_code", "Mã trường phải gồm 1-32 ký tự A-Z a-z 0-9 . _ -", "The school code must be 1-32 of A-Z a-z 0-9 . _ -"},
+	{"school_rule_name", "Tên trường phải là chữ in được, không để trống, tối đa 128 byte", "The name must be printable text, not empty, at most 128 bytes"},
+	{"school_rule_commune", "Tên xã/phường phải là chữ in được, không để trống, tối đa 128 byte", "The commune must be printable text, not empty, at most 128 bytes"},
+	{"school_rule_level", "Cấp độ phải từ 1 đến 5", "The level must be 1 to 5"},
+	{"school_rule_pcs", "Số máy dự kiến phải từ 0 đến 100000", "The expected PC count must be 0 to 100000"},
+	{"rules_not_published", "Chưa phát hành được", "Not published"},
+	{"publish", "Phát hành luật và danh sách IOC", "Publish rules and IOC lists"},
+	{"rule_bundle", "Bộ luật YARA", "YARA rule bundle"},
+	{"latest_version", "Phiên bản mới nhất", "Latest version"},
+	{"rule_sets", "Số bộ luật đã cấu hình", "Rule sets configured"},
+	{"publish_rules", "Biên dịch, ký và phát hành bộ luật", "Compile, sign and publish the rules"},
+	{"ioc_list", "Danh sách IOC", "IOC list"},
+	{"ioc_help", "Mỗi dòng một tên miền hoặc địa chỉ IP. Danh sách được ký bằng CA của máy chủ và gửi tới mọi máy; danh sách dài hơn 64 KB hãy dùng lệnh eduwatch-collector ioc publish.", "One domain or IP address a line. The list is signed with the collector's CA and sent to every PC; for lists over 64 KB use eduwatch-collector ioc publish."},
+	{"publish_ioc", "Ký và phát hành danh sách IOC", "Sign and publish the IOC list"},
+	{"lines", "dòng", "lines"},
+	{"rules", "luật", "rules"},
+	{"agents_told", "máy được báo tải về", "PCs told to fetch it"},
+	{"not_all_agents", "Không liệt kê được mọi máy; một số máy chưa được báo.", "Not every PC could be listed; some were not told."},
+	{"no_ca", "Máy chủ chưa nạp CA nên không thể ký; hãy dùng dòng lệnh.", "The collector has no CA loaded to sign with; use the command line."},
+	{"ioc_empty", "Danh sách IOC trống hoặc không hợp lệ.", "The IOC list is empty or not valid text."},
+	/* charts (alert volume) and the commune page's score column */
+	{"alert_volume", "Số cảnh báo theo loại mỗi ngày", "Alerts by kind per day"},
+	{"day", "Ngày", "Day"},
+	{"days", "Số ngày", "Days"},
+	{"as_table", "Xem số liệu dạng bảng", "See the figures as a table"},
+	{"no_score", "Chưa có điểm", "No score yet"},
 };
 #define NMSG (sizeof(catalogue) / sizeof(catalogue[0]))
 
@@ -199,4 +231,15 @@ void i18n_datetime(int64_t us, char *out, size_t cap)
 	}
 	snprintf(out, cap, "%02d/%02d/%04d %02d:%02d", tm.tm_mday,
 		 tm.tm_mon + 1, tm.tm_year + 1900, tm.tm_hour, tm.tm_min);
+}
+
+void i18n_day(const char *iso, char *out, size_t cap)
+{
+	bool ok = strlen(iso) == 10 && iso[4] == '-' && iso[7] == '-';
+	for (int i = 0; ok && i < 10; i++)
+		ok = i == 4 || i == 7 || (iso[i] >= '0' && iso[i] <= '9');
+	if (ok)
+		snprintf(out, cap, "%.2s/%.2s/%.4s", iso + 8, iso + 5, iso);
+	else
+		snprintf(out, cap, "-");
 }

@@ -18,6 +18,9 @@ const char *i18n_code(enum i18n_lang lang);
 /* dd/mm/yyyy HH:MM in Vietnam's time (UTC+7, no daylight saving); "-"
  * for 0. */
 void i18n_datetime(int64_t us, char *out, size_t cap);
+/* A day "yyyy-mm-dd" (a snapshot's, a chart's) as dd/mm/yyyy; "-" for
+ * anything else. */
+void i18n_day(const char *iso, char *out, size_t cap);
 /* Every key, for the catalogue's test. */
 size_t i18n_count(void);
 const char *i18n_key(size_t i);

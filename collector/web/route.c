@@ -128,55 +128,60 @@ static int decode_value(const char *src, size_t n, char *out, size_t cap)
 	return 0;
 }
 
-int route_param_each(const char *src, size_t n, const char *name,
-		     int (*fn)(void *arg, const char *value), void *arg)
+/* The next value of name in src from *pos on: true with v and its
+ * length, *pos moved past it; false at the end. */
+static bool next_value(const char *src, size_t n, size_t *pos,
+		       const char *name, const char **v, size_t *vlen)
 {
-	size_t nl = strlen(name), i = 0;
-	char value[4096];
-	while (i < n) {
-		size_t end = i;
+	size_t nl = strlen(name);
+	while (*pos < n) {
+		size_t i = *pos, end = i;
 		while (end < n && src[end] != '&')
 			end++;
+		*pos = end + 1;
 		const char *eq = memchr(src + i, '=', end - i);
 		size_t klen = eq ? (size_t)(eq - (src + i)) : end - i;
 		if (klen == nl && memcmp(src + i, name, nl) == 0) {
-			const char *v = eq ? eq + 1 : src + end;
-			int rc = decode_value(v, (size_t)(src + end - v), value,
-					      sizeof(value));
-			if (rc != 0)
-				return rc;
-			if ((rc = fn(arg, value)) != 0)
-				return rc > 0 ? 0 : rc;
+			*v = eq ? eq + 1 : src + end;
+			*vlen = (size_t)(src + end - *v);
+			return true;
 		}
-		i = end + 1;
+	}
+	return false;
+}
+
+int route_param_each(const char *src, size_t n, const char *name,
+		     int (*fn)(void *arg, const char *value), void *arg)
+{
+	size_t pos = 0, vlen;
+	const char *v;
+	char value[4096];
+	while (next_value(src, n, &pos, name, &v, &vlen)) {
+		int rc = decode_value(v, vlen, value, sizeof(value));
+		if (rc != 0)
+			return rc;
+		if ((rc = fn(arg, value)) != 0)
+			return rc > 0 ? 0 : rc;
 	}
 	return 0;
 }
 
-struct first_value {
-	char *out;
-	size_t cap;
-	int rc;
-};
-
-static int take_first(void *arg, const char *value)
-{
-	struct first_value *f = arg;
-	size_t n = strlen(value);
-	f->rc = n < f->cap ? 0 : -EINVAL;
-	if (f->rc == 0)
-		memcpy(f->out, value, n + 1);
-	return 1;
-}
-
+/* The first value decodes straight into out, so a value may be as long
+ * as the body (an IOC list from the admin page), not just a field. */
 int route_param(const char *src, size_t n, const char *name, char *out,
 		size_t cap)
 {
-	struct first_value f = {out, cap, -ENOENT};
-	int rc = route_param_each(src, n, name, take_first, &f);
-	if (cap > 0 && f.rc != 0)
+	size_t pos = 0, vlen;
+	const char *v;
+	if (cap == 0)
+		return -EINVAL;
+	out[0] = '\0';
+	if (!next_value(src, n, &pos, name, &v, &vlen))
+		return -ENOENT;
+	int rc = decode_value(v, vlen, out, cap);
+	if (rc != 0)
 		out[0] = '\0';
-	return rc != 0 ? rc : f.rc;
+	return rc;
 }
 
 const char *route_header(const struct web_request *req, const char *name,

@@ -115,8 +115,11 @@ static void page_start(struct web_ctx *ctx, int status, const char *title)
 		html_emit(b, "<a href=\"/account/totp\">TOTP</a>");
 		if (p & AUTH_ADMIN)
 			html_emit(b, "<a href=\"/admin/users\">%s</a>"
-				  "<a href=\"/admin/tokens\">%s</a>",
-				  M("users"), M("api_tokens"));
+				  "<a href=\"/admin/tokens\">%s</a>"
+				  "<a href=\"/admin/schools\">%s</a>"
+				  "<a href=\"/admin/publish\">%s</a>",
+				  M("users"), M("api_tokens"), M("schools"),
+				  M("publish"));
 		if (p & AUTH_AUDIT)
 			html_emit(b, "<a href=\"/admin/audit\">%s</a>", M("audit"));
 		html_emit(b, "<span>%s (%s)</span>"
@@ -186,7 +189,7 @@ struct school_rows {
 	bool csv;
 };
 
-static void csv_field(struct dynbuf *b, const char *s, bool last)
+void web_csv_field(struct dynbuf *b, const char *s, bool last)
 {
 	/* Quoted always; a leading = + - @ gets a ' so a spreadsheet does
 	 * not run it as a formula (CSV injection). */
@@ -203,7 +206,7 @@ static void csv_field(struct dynbuf *b, const char *s, bool last)
 	dynbuf_add_str(b, last ? "\"\r\n" : "\",");
 }
 
-static void csv_start(struct web_ctx *ctx, const char *file)
+void web_csv_start(struct web_ctx *ctx, const char *file)
 {
 	ctx->res->status = 200;
 	ctx->res->content_type = "text/csv; charset=utf-8";
@@ -222,12 +225,12 @@ static void school_row(void *arg, const struct store_school *s)
 		snprintf(num[0], sizeof(num[0]), "%d", s->level);
 		snprintf(num[1], sizeof(num[1]), "%d", s->enrolled_pcs);
 		snprintf(num[2], sizeof(num[2]), "%d", s->expected_pcs);
-		csv_field(b, s->code, false);
-		csv_field(b, s->name, false);
-		csv_field(b, s->commune, false);
-		csv_field(b, num[0], false);
-		csv_field(b, num[1], false);
-		csv_field(b, num[2], true);
+		web_csv_field(b, s->code, false);
+		web_csv_field(b, s->name, false);
+		web_csv_field(b, s->commune, false);
+		web_csv_field(b, num[0], false);
+		web_csv_field(b, num[1], false);
+		web_csv_field(b, num[2], true);
 		return;
 	}
 	char commune[3 * STORE_NAME_MAX + 1];
@@ -288,7 +291,7 @@ void view_overview(struct web_ctx *ctx)
 void view_schools_csv(struct web_ctx *ctx)
 {
 	struct school_rows r = {ctx, 0, true};
-	csv_start(ctx, "schools.csv");
+	web_csv_start(ctx, "schools.csv");
 	dynbuf_add_str(&ctx->res->body,
 		       "code,name,commune,level,enrolled_pcs,expected_pcs\r\n");
 	store_school_list_scoped(ctx->reader, &ctx->user->scope, school_row, &r);
@@ -367,16 +370,16 @@ static void alert_row(void *arg, const struct store_alert *a)
 		char sev[8], count[24];
 		snprintf(sev, sizeof(sev), "%d", a->severity);
 		snprintf(count, sizeof(count), "%lld", a->count);
-		csv_field(b, id, false);
-		csv_field(b, sev, false);
-		csv_field(b, a->title, false);
-		csv_field(b, a->school, false);
-		csv_field(b, a->hostname, false);
-		csv_field(b, a->state, false);
-		csv_field(b, a->drill ? "true" : "false", false);
-		csv_field(b, first, false);
-		csv_field(b, count, false);
-		csv_field(b, a->file_path, true);
+		web_csv_field(b, id, false);
+		web_csv_field(b, sev, false);
+		web_csv_field(b, a->title, false);
+		web_csv_field(b, a->school, false);
+		web_csv_field(b, a->hostname, false);
+		web_csv_field(b, a->state, false);
+		web_csv_field(b, a->drill ? "true" : "false", false);
+		web_csv_field(b, first, false);
+		web_csv_field(b, count, false);
+		web_csv_field(b, a->file_path, true);
 		return;
 	}
 	bool act = (ctx->user->role->perms & AUTH_ACT) &&
@@ -475,6 +478,8 @@ void view_alerts(struct web_ctx *ctx)
 	if (r.n == PAGE_ROWS)
 		html_emit(b, "<p><a rel=\"next\" href=\"/alerts?state=%s&amp;cursor=%lld\">%s</a></p>",
 			  state, (long long)r.last_id, M("next"));
+	if (cursor == 0)
+		web_alert_volume(ctx);
 	page_end(ctx);
 }
 
@@ -487,7 +492,7 @@ void view_alerts_csv(struct web_ctx *ctx)
 		view_error(ctx, 400, "bad_request");
 		return;
 	}
-	csv_start(ctx, "alerts.csv");
+	web_csv_start(ctx, "alerts.csv");
 	dynbuf_add_str(&ctx->res->body, "id,severity,title,school,hostname,"
 		       "state,drill,first_seen,count,file_path\r\n");
 	store_alert_list_scoped(ctx->reader, &ctx->user->scope,
@@ -638,12 +643,12 @@ static void audit_row(void *arg, const struct store_audit *a)
 	r->n++;
 	r->last_id = a->id;
 	if (r->csv) {
-		csv_field(b, at, false);
-		csv_field(b, a->actor, false);
-		csv_field(b, a->action, false);
-		csv_field(b, a->object, false);
-		csv_field(b, a->address, false);
-		csv_field(b, a->detail, true);
+		web_csv_field(b, at, false);
+		web_csv_field(b, a->actor, false);
+		web_csv_field(b, a->action, false);
+		web_csv_field(b, a->object, false);
+		web_csv_field(b, a->address, false);
+		web_csv_field(b, a->detail, true);
 		return;
 	}
 	html_emit(b, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>",
@@ -690,7 +695,7 @@ void view_audit(struct web_ctx *ctx)
 void view_audit_csv(struct web_ctx *ctx)
 {
 	struct audit_rows r = {ctx, true, 0, 0};
-	csv_start(ctx, "audit.csv");
+	web_csv_start(ctx, "audit.csv");
 	dynbuf_add_str(&ctx->res->body, "time,actor,action,object,address,detail\r\n");
 	store_audit_list(ctx->reader, 0, 100000, audit_row, &r);
 }

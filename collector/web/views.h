@@ -26,6 +26,10 @@ void web_json_str(struct dynbuf *b, const char *s);
 
 /* views.c */
 void view_error(struct web_ctx *ctx, int status, const char *key);
+/* A CSV download: headers and the BOM, then one quoted field at a time
+ * (a leading = + - @ is defused against spreadsheet formulas). */
+void web_csv_start(struct web_ctx *ctx, const char *file);
+void web_csv_field(struct dynbuf *b, const char *s, bool last);
 /* The open alerts of scope by severity band, as a table (or a 503 note
  * when they cannot be counted). */
 void web_alert_counts(struct web_ctx *ctx, const struct store_scope *sc);
@@ -61,6 +65,27 @@ void view_user_add(struct web_ctx *ctx);
 void view_user_change(struct web_ctx *ctx);
 void view_totp(struct web_ctx *ctx);
 void view_totp_enrol(struct web_ctx *ctx);
+
+/* school_admin.c: GET /admin/schools, GET /admin/schools/{code} (the
+ * edit form), POST /admin/schools (add or edit). */
+void view_schools_admin(struct web_ctx *ctx);
+void view_school_edit(struct web_ctx *ctx);
+void view_school_save(struct web_ctx *ctx);
+/* publish_page.c: GET /admin/publish, POST /admin/publish/rules and
+ * /admin/publish/ioc. */
+void view_publish(struct web_ctx *ctx);
+void view_publish_rules(struct web_ctx *ctx);
+void view_publish_ioc(struct web_ctx *ctx);
+
+/* volume.c: alert volume by kind per day, in the officer's scope: the
+ * alerts page's chart and link, GET /alerts/volume (the chart over a
+ * table that needs no JavaScript), GET /alerts/volume.csv and
+ * GET /api/v1/alerts/volume, each with
+ * ?days=1..366 (30 when absent). */
+void web_alert_volume(struct web_ctx *ctx);
+void view_alert_volume(struct web_ctx *ctx);
+void view_alert_volume_csv(struct web_ctx *ctx);
+void api_alert_volume(struct web_ctx *ctx);
 
 /* api.c */
 void api_openapi(struct web_ctx *ctx);

@@ -34,6 +34,7 @@ struct web {
 	char listen[64], cert[512], key[512], state_dir[512], policy_dir[512];
 	char dest_names[WEB_MAX_DESTS][64];
 	const char *dests[WEB_MAX_DESTS];
+	const char *rule_sets[WEB_MAX_RULE_SETS];
 	h2o_globalconf_t config;
 	h2o_context_t ctx;
 	h2o_accept_ctx_t accept_ctx;
@@ -527,6 +528,10 @@ int web_start(uv_loop_t *loop, struct store *st,
 			 opts->forward_dests[i]);
 		w->dests[w->opts.nforward_dests++] = w->dest_names[i];
 	}
+	w->opts.rule_sets = w->rule_sets;
+	w->opts.nrule_sets = 0;
+	for (size_t i = 0; i < opts->nrule_sets && i < WEB_MAX_RULE_SETS; i++)
+		w->rule_sets[w->opts.nrule_sets++] = opts->rule_sets[i];
 	if (opts->policy_dir != NULL) {
 		snprintf(w->policy_dir, sizeof(w->policy_dir), "%s",
 			 opts->policy_dir);

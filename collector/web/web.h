@@ -27,8 +27,10 @@
 #define WEB_MAX_HEADER_BYTES (16 * 1024)
 #define WEB_MAX_HEADERS 64
 #define WEB_MAX_DESTS 16
+#define WEB_MAX_RULE_SETS 16
 
 struct web;
+struct ca;
 
 struct web_options {
 	const char *listen;    /* address to bind */
@@ -50,6 +52,14 @@ struct web_options {
 	 * folder (NULL: REPORT_FONTS_DIR). Files go to state_dir/reports. */
 	struct evp_pkey_st *report_key;
 	const char *report_fonts_dir;
+	/* Publishing rules and IOC lists from the admin page, through the
+	 * command line's own path (agentcmd.h): the CA that signs bundles
+	 * and commands (borrowed; NULL: publishing is refused) and the YARA
+	 * rule sets to compile (web_start copies up to WEB_MAX_RULE_SETS
+	 * pointers; the paths themselves are borrowed). */
+	struct ca *ca;
+	const char *const *rule_sets;
+	size_t nrule_sets;
 };
 
 /* Creates the server on loop over st (borrowed; must outlive the server)

@@ -193,6 +193,46 @@ db.commit()`, dbPath]);
   tap(/^[A-Z2-7]{32}$/.test(secret) && (await p1.textContent('#totp-state')).includes('đã bật'),
       'a school officer enrols an authenticator from its TOTP page');
 
+  // ---- admin pages that change things: a school, an IOC list, the rule bundle ----
+  await pa.goto(url + '/admin/schools');
+  await pa.fill('#school-code', 'BR1'); await pa.fill('#school-name', 'Trường Tiểu học Bình Minh');
+  await pa.fill('#school-commune', 'Xã C'); await pa.fill('#school-level', '2'); await pa.fill('#school-pcs', '25');
+  await Promise.all([pa.waitForNavigation(), pa.click('#school-save')]);
+  let listed = await pa.$$eval('#admin-schools tr td:nth-child(2)', tds => tds.map(t => t.textContent));
+  tap(pa.url().endsWith('/admin/schools') && listed.includes('Trường Tiểu học Bình Minh'), 'the admin adds a school from the schools page');
+  await Promise.all([pa.waitForNavigation(), pa.click('#admin-schools a[href="/admin/schools/BR1"]')]);
+  await pa.fill('#school-name', 'Trường Tiểu học Bình Minh 2');
+  await Promise.all([pa.waitForNavigation(), pa.click('#school-save')]);
+  listed = await pa.$$eval('#admin-schools tr td:nth-child(2)', tds => tds.map(t => t.textContent));
+  tap(listed.includes('Trường Tiểu học Bình Minh 2') && !listed.includes('Trường Tiểu học Bình Minh'), 'and edits it from its edit page');
+  await pa.screenshot({ path: path.join(shotDir, 'admin-schools.png'), fullPage: true });
+  await pa.goto(url + '/admin/publish');
+  await pa.fill('#ioc-text', 'evil.example\n203.0.113.9\n');
+  await Promise.all([pa.waitForNavigation(), pa.click('#publish-ioc-go')]);
+  tap(/^\d+$/.test(await pa.textContent('#published-version')), 'the admin publishes an IOC list from the publish page; its signed version shows');
+  await Promise.all([pa.waitForNavigation(), pa.click('#publish-rules-go')]);
+  tap(/^\d+$/.test(await pa.textContent('#published-version')) && (await pa.textContent('#published')).includes('YARA'),
+      'and the rule bundle, compiled and signed by the collector');
+  await pa.screenshot({ path: path.join(shotDir, 'publish.png'), fullPage: true });
+  await pa.goto(url + '/admin/audit');
+  const audit2 = await pa.textContent('#audit');
+  tap(['school.add', 'school.edit', 'publish.ioc', 'publish.rules'].every(a => audit2.includes(a)), 'the school changes and publications are in the audit log');
+
+  // ---- alert volume chart, and the commune page's score column ----
+  await p1.goto(url + '/alerts');
+  await p1.waitForSelector('#volume-chart[data-kinds] canvas', { timeout: 10000 });
+  await p1.locator('#volume').scrollIntoViewIfNeeded();
+  await p1.screenshot({ path: path.join(shotDir, 'alert-volume.png'), fullPage: true });
+  await Promise.all([p1.waitForNavigation(), p1.click('#volume-link')]);
+  await p1.waitForSelector('#volume-chart[data-kinds] canvas', { timeout: 10000 });
+  const volRows = await p1.$$eval('#volume-table tr td:nth-child(3)', tds => tds.map(t => Number(t.textContent)));
+  tap(Number(await p1.getAttribute('#volume-chart', 'data-kinds')) >= 1 && volRows.reduce((a, b) => a + b, 0) >= 2,
+      'the alerts page draws the alert volume by kind with uPlot; its link opens the same figures as a table');
+  await p1.screenshot({ path: path.join(shotDir, 'alert-volume-table.png'), fullPage: true });
+  await pa.goto(url + '/commune?name=X%C3%A3%20A');
+  const scores = await pa.$$eval('#schools td.score', tds => tds.map(t => t.textContent));
+  tap(scores.length === 1 && /^\d+\.\d$/.test(scores[0]), `the commune page shows each school's latest score (${scores})`);
+
   tap(dialogs.length === 0, `no script from the data ran (dialogs: ${dialogs.length})`);
 
   // ---- accessibility: axe-core on each main page (CSP bypassed only to inject axe) ----
@@ -207,7 +247,8 @@ db.commit()`, dbPath]);
     if (!tap(bad.length === 0, `axe-core: no serious or critical violation on ${pg}`))
       for (const v of bad) console.log(`# ${v.id} (${v.impact}): ${v.nodes.length} node(s) ${v.nodes[0]?.target}`);
   }
-  for (const pg of ['/reports', '/reports/1', '/commune?name=X%C3%A3%20A', '/soc', '/account/totp']) {
+  for (const pg of ['/reports', '/reports/1', '/commune?name=X%C3%A3%20A', '/soc', '/account/totp', '/admin/schools',
+                    '/admin/schools/A1', '/admin/publish', '/alerts/volume']) {
     await px.goto(url + pg);
     await px.addScriptTag({ path: axePath });
     const res = await px.evaluate(async () => await window.axe.run(document, { resultTypes: ['violations'] }));

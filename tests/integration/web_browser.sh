@@ -73,7 +73,7 @@ cat "$WORK/node.tap"
 TAP_N=$((TAP_N + $(grep -c '^\(not \)\?ok ' "$WORK/node.tap")))
 TAP_FAILED=$((TAP_FAILED + $(grep -c '^not ok ' "$WORK/node.tap")))
 [ -s "$WORK/node.err" ] && sed 's/^/# /' "$WORK/node.err" | tail -20
-for p in overview school pc alerts audit users; do
+for p in overview school pc alerts audit users admin-schools publish alert-volume alert-volume-table; do
 	check "screenshot of the $p page kept ($SHOTS/$p.png)" test -s "$SHOTS/$p.png"
 done
 collector_stop

@@ -208,16 +208,37 @@ ENDPOINTS = [
     ("ack (api)",      "POST", "/api/v1/alerts/{a}/resolve"),
     ("commune page",   "GET",  "/commune?name={c}"),
     ("SOC feed page",  "GET",  "/soc"),
+    ("schools admin",  "GET",  "/admin/schools"),
+    ("school edit",    "GET",  "/admin/schools/{s}"),
+    ("school save",    "POST", "/admin/schools"),
+    ("publish page",   "GET",  "/admin/publish"),
+    ("publish rules",  "POST", "/admin/publish/rules"),
+    ("publish IOC",    "POST", "/admin/publish/ioc"),
+    ("volume (api)",   "GET",  "/api/v1/alerts/volume"),
+    ("volume csv",     "GET",  "/alerts/volume.csv"),
+    ("volume page",    "GET",  "/alerts/volume"),
 ]
+# The admin pages' POSTs send the school as it is (in: A1, out: B1), so
+# an allowed save changes nothing the rows below rely on.
+SCHOOL_AS_IS = {"A1": (XSS_SCHOOL, "Xã A", "2", "2"), "B1": ("=HYPERLINK(\"http://evil\")", "Xã B", "1", "1")}
+
+
+def matrix_form(label, code):
+    if label == "school save":
+        name, commune, level, pcs = SCHOOL_AS_IS[code]
+        return {"code": code, "name": name, "commune": commune, "level": level, "expected_pcs": pcs}
+    if label == "publish IOC":
+        return {"ioc": "matrix-%s.example\n" % code}
+    return {}
 # Expected status per role: one "in/out" pair per endpoint, in order.
 MATRIX = {
-    "admin": "200/200 200/200 200/200 200/200 200/200 200/200 200/200 200/200 200/200 200/200 200/200 200/200 303/303 200/200 200/200 200/200",
-    "prov":  "200/200 200/200 200/200 200/200 403/403 403/403 200/200 200/200 200/200 200/200 200/200 403/403 303/303 200/200 200/200 403/403",
-    "comm":  "200/200 200/404 200/404 200/200 403/403 403/403 200/200 200/404 200/404 200/404 200/200 403/403 303/404 200/404 200/404 403/403",
-    "sch":   "200/200 200/404 200/404 200/200 403/403 403/403 200/200 200/404 200/404 200/404 200/200 403/403 303/404 200/404 404/404 403/403",
-    "soc":   "403/403 403/403 403/403 200/200 403/403 403/403 403/403 403/403 403/403 403/403 200/200 403/403 403/403 403/403 403/403 200/200",
-    "drill": "200/200 200/200 200/200 200/200 403/403 403/403 200/200 200/200 200/200 200/200 200/200 403/403 403/403 403/403 200/200 403/403",
-    "aud":   "200/200 200/200 200/200 200/200 403/403 200/200 200/200 200/200 200/200 200/200 200/200 200/200 403/403 403/403 200/200 403/403",
+    "admin": "200/200 200/200 200/200 200/200 200/200 200/200 200/200 200/200 200/200 200/200 200/200 200/200 303/303 200/200 200/200 200/200 200/200 200/200 303/303 200/200 200/200 200/200 200/200 200/200 200/200",
+    "prov":  "200/200 200/200 200/200 200/200 403/403 403/403 200/200 200/200 200/200 200/200 200/200 403/403 303/303 200/200 200/200 403/403 403/403 403/403 403/403 403/403 403/403 403/403 200/200 200/200 200/200",
+    "comm":  "200/200 200/404 200/404 200/200 403/403 403/403 200/200 200/404 200/404 200/404 200/200 403/403 303/404 200/404 200/404 403/403 403/403 403/403 403/403 403/403 403/403 403/403 200/200 200/200 200/200",
+    "sch":   "200/200 200/404 200/404 200/200 403/403 403/403 200/200 200/404 200/404 200/404 200/200 403/403 303/404 200/404 404/404 403/403 403/403 403/403 403/403 403/403 403/403 403/403 200/200 200/200 200/200",
+    "soc":   "403/403 403/403 403/403 200/200 403/403 403/403 403/403 403/403 403/403 403/403 200/200 403/403 403/403 403/403 403/403 200/200 403/403 403/403 403/403 403/403 403/403 403/403 200/200 200/200 200/200",
+    "drill": "200/200 200/200 200/200 200/200 403/403 403/403 200/200 200/200 200/200 200/200 200/200 403/403 403/403 403/403 200/200 403/403 403/403 403/403 403/403 403/403 403/403 403/403 200/200 200/200 200/200",
+    "aud":   "200/200 200/200 200/200 200/200 403/403 200/200 200/200 200/200 200/200 200/200 200/200 200/200 403/403 403/403 200/200 403/403 403/403 403/403 403/403 403/403 403/403 403/403 200/200 200/200 200/200",
 }
 bad = []
 for name, _, _ in ROLES:
@@ -234,6 +255,10 @@ for name, _, _ in ROLES:
                     r = S[name].req(method, p, {"comment": "matrix"}, headers={"X-CSRF-Token": S[name].csrf})
                 else:
                     r = S[name].req(method, p, {"csrf": S[name].csrf, "comment": "matrix"})
+            elif method == "POST":
+                form = matrix_form(label, obj["s"])
+                form["csrf"] = S[name].csrf
+                r = S[name].req(method, p, form)
             else:
                 r = S[name].req(method, p)
             if str(r.status) != exp:
@@ -289,6 +314,175 @@ tap(r.getheader("Content-Encoding") == "gzip" and b'"items"' in gzipmod.decompre
 r, body = raw_get(S["sch"], "/alerts", "gzip")
 tap(r.status == 200 and r.getheader("Content-Encoding") is None and b'name="csrf"' in body,
     "HTML pages, which carry the CSRF token, are never compressed (BREACH)")
+
+# ---- admin pages that change things: schools, publishing (issue 17) --------------------
+import glob, html, json
+
+
+def school_count():
+    return db.execute("SELECT count(*) FROM schools").fetchone()[0]
+
+
+def audit_rows(action):
+    return db.execute("SELECT actor, object, detail FROM audit_log WHERE action = ? ORDER BY id", (action,)).fetchall()
+
+
+adm.req("GET", "/admin/schools")
+n0 = school_count()
+r = adm.req("POST", "/admin/schools", {"csrf": adm.csrf, "code": "N1", "name": "Trường Mầm non Hoa Sen",
+                                        "commune": "Xã A", "level": "1", "expected_pcs": "12"})
+listed = json.loads(cli("school", "list", "--json") or "[]")
+n1 = [x for x in listed if x["code"] == "N1"]
+tap(r.status == 303 and n1 and n1[0]["name"] == "Trường Mầm non Hoa Sen" and n1[0]["expected_pcs"] == 12,
+    "an admin adds a school from the console; the CLI's school list has it (%d)" % r.status)
+r = adm.req("GET", "/admin/schools/N1")
+tap(r.status == 200 and 'value="Trường Mầm non Hoa Sen"' in r.body and 'id="school-code">N1<' in r.body,
+    "the edit page shows the school's fields, the code fixed")
+r = adm.req("POST", "/admin/schools", {"csrf": adm.csrf, "code": "N1", "name": "Trường Mầm non Sen Hồng",
+                                        "commune": "Xã A", "level": "2", "expected_pcs": "15"})
+listed = {x["code"]: x for x in json.loads(cli("school", "list", "--json") or "[]")}
+tap(r.status == 303 and listed.get("N1", {}).get("name") == "Trường Mầm non Sen Hồng"
+    and listed["N1"]["level"] == 2 and school_count() == n0 + 1,
+    "an admin edits it: the same row changes, no second school")
+add, edit = audit_rows("school.add"), audit_rows("school.edit")
+tap(any(o == "school:N1" and a == "admin" for a, o, _ in add)
+    and any(o == "school:N1" and "Hoa Sen" in d and "Sen Hồng" in d for _, o, d in edit),
+    "adding and editing are audit-logged with who, the school and old -> new values")
+BAD_SCHOOLS = [
+    ("a code with a slash", {"code": "../N2"}),
+    ("a code of 33 characters", {"code": "N" * 33}),
+    ("an empty name", {"name": ""}),
+    ("a name with an escape byte", {"name": "Tr\x1b[2Jường"}),
+    ("a name with a newline", {"name": "Trường\nA"}),
+    ("a name over 128 bytes", {"name": "x" * 400}),
+    ("an empty commune", {"commune": ""}),
+    ("level 0", {"level": "0"}),
+    ("level 9", {"level": "9"}),
+    ("level as text", {"level": "two"}),
+    ("a negative PC count", {"expected_pcs": "-1"}),
+    ("a PC count over 100000", {"expected_pcs": "100001"}),
+    ("no code at all", {"code": None}),
+]
+bad = []
+for what, change in BAD_SCHOOLS:
+    form = {"csrf": adm.csrf, "code": "N2", "name": "Trường N2", "commune": "Xã A", "level": "1", "expected_pcs": "1"}
+    form.update(change)
+    form = {k: v for k, v in form.items() if v is not None}
+    r = adm.req("POST", "/admin/schools", form)
+    if r.status != 400 or 'id="school-error"' not in r.body or "<script" in r.body.split("<main>")[-1]:
+        bad.append("%s: %d" % (what, r.status))
+for b in bad:
+    print("# " + b, file=sys.stderr)
+tap(not bad and school_count() == n0 + 1,
+    "%d bad school forms are each a 400 with the error on the page, and nothing is stored (%s)" % (len(BAD_SCHOOLS), bad))
+r = adm.req("POST", "/admin/schools", {"code": "N3", "name": "x", "commune": "y", "level": "1", "expected_pcs": "1"})
+r2 = Client(origin=False)
+r2.cookies = dict(adm.cookies)
+r2 = r2.req("POST", "/admin/schools", {"csrf": adm.csrf, "code": "N3", "name": "x", "commune": "y", "level": "1",
+                                        "expected_pcs": "1"}, headers={"Origin": "https://evil.example"})
+tap(r.status == 403 and r2.status == 403 and school_count() == n0 + 1,
+    "a school form without the CSRF token, or from another origin, is refused (%d, %d)" % (r.status, r2.status))
+tap(adm.req("GET", "/admin/schools/NOPE").status == 404 and adm.req("GET", "/admin/schools/..").status == 404,
+    "the edit page of an unknown school is a 404")
+r = S["prov"].req("POST", "/admin/schools", {"csrf": S["prov"].csrf, "code": "N4", "name": "x", "commune": "y",
+                                              "level": "1", "expected_pcs": "1"})
+tap(r.status == 403 and school_count() == n0 + 1, "a province officer cannot add a school (%d)" % r.status)
+r = adm.req("GET", "/admin/schools")
+tap(r.status == 200 and "&lt;img src=x onerror=alert(1)&gt;" in r.body and "<img src=x" not in r.body,
+    "the schools admin table renders a hostile school name inert")
+
+# Publishing: the same signed bundles and agent commands as the CLI's.
+BUNDLES = STATE + "/bundles"
+
+
+def commands(kind):
+    return db.execute("SELECT count(*), sum(length(frame) > 0) FROM commands WHERE type = ?", (kind,)).fetchone()
+
+
+iocs0 = set(glob.glob(BUNDLES + "/ioc-*.ewb"))
+c0 = commands("ioc.update")
+adm.req("GET", "/admin/publish")
+r = adm.req("POST", "/admin/publish/ioc", {"csrf": adm.csrf, "ioc": "evil.example\r\n203.0.113.7\r\nbad.example\r\n"})
+m = re.search(r'id="published-version">(\d+)<', r.body)
+new = set(glob.glob(BUNDLES + "/ioc-*.ewb")) - iocs0
+c1 = commands("ioc.update")
+agents = db.execute("SELECT count(*) FROM agents WHERE revoked IS NULL").fetchone()[0]
+tap(r.status == 200 and m and new == {BUNDLES + "/ioc-%s.ewb" % m.group(1)} and c1[0] - c0[0] == agents
+    and c1[1] - (c0[1] or 0) == agents,
+    "an admin publishes an IOC list: a new signed ioc bundle, and a signed ioc.update for each of %d agents" % agents)
+pub = audit_rows("publish.ioc")
+tap(pub and pub[-1][0] == "admin" and pub[-1][1] == "ioc:" + (m.group(1) if m else "?") and "3 lines" in pub[-1][2],
+    "the publication is audit-logged with its version (%s)" % (pub[-1:],))
+for what, text in (("an empty list", ""), ("blank lines only", "\r\n \n\t\n"), ("an escape byte", "evil\x1b.example")):
+    n_before = len(glob.glob(BUNDLES + "/ioc-*.ewb"))
+    r = adm.req("POST", "/admin/publish/ioc", {"csrf": adm.csrf, "ioc": text})
+    tap(r.status == 400 and 'id="publish-error"' in r.body and len(glob.glob(BUNDLES + "/ioc-*.ewb")) == n_before,
+        "publishing %s is a 400 with the error on the page, and nothing is signed (%d)" % (what, r.status))
+r = adm.req("POST", "/admin/publish/ioc", {"csrf": adm.csrf}, headers={})
+tap(r.status == 400, "a publish form without the list is a 400")
+rules0 = set(glob.glob(BUNDLES + "/bundle-*.ewb"))
+cr0 = commands("rules.update")
+r = adm.req("POST", "/admin/publish/rules", {"csrf": adm.csrf})
+m = re.search(r'id="published-version">(\d+)<', r.body)
+newr = set(glob.glob(BUNDLES + "/bundle-*.ewb")) - rules0
+tap(r.status == 200 and m and newr == {BUNDLES + "/bundle-%s.ewb" % m.group(1)}
+    and commands("rules.update")[0] - cr0[0] == agents and audit_rows("publish.rules"),
+    "an admin publishes the rule bundle: compiled, signed, rules.update queued, audit-logged (%d)" % r.status)
+latest = subprocess.run([COLLECTOR, "rules", "list", "--json", "-c", CONF], capture_output=True, text=True).stdout
+tap(m and json.loads(latest or "[]")[:1] and str(json.loads(latest)[0]["version"]) == m.group(1),
+    "the CLI's rules list shows the console's bundle as the newest")
+r = adm.req("POST", "/admin/publish/rules", {})
+tap(r.status == 403, "publishing without the CSRF token is refused (%d)" % r.status)
+
+# Alert volume by kind per day: one aggregate, scoped, as JSON, CSV and a table.
+r = S["sch"].req("GET", "/api/v1/alerts/volume?days=7")
+vol = json.loads(r.body) if r.status == 200 else {"items": []}
+got_sch = {v["kind"]: v["count"] for v in vol["items"]}
+want_sch = dict(db.execute("SELECT kind, count(*) FROM alerts WHERE school = 'A1' GROUP BY kind").fetchall())
+tap(r.status == 200 and got_sch == want_sch and want_sch.get("scan.match", 0) > 5,
+    "the alert volume API counts a school officer's alerts only, by kind (%s, want %s)" % (got_sch, want_sch))
+r = S["prov"].req("GET", "/api/v1/alerts/volume")
+total = sum(v["count"] for v in json.loads(r.body)["items"]) if r.status == 200 else -1
+want = db.execute("SELECT count(*) FROM alerts").fetchone()[0]
+day = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 7 * 3600))
+tap(total == want and all(v["day"] == day for v in json.loads(r.body)["items"]),
+    "the province's volume holds every alert, on today's date in Vietnam time (%d of %d)" % (total, want))
+bad = [q for q in ("days=0", "days=367", "days=-1", "days=x", "days=1e3", "days=%00", "days=")
+       if S["prov"].req("GET", "/api/v1/alerts/volume?" + q).status != 400
+       or S["prov"].req("GET", "/alerts/volume.csv?" + q).status != 400
+       or S["prov"].req("GET", "/alerts/volume?" + q).status != 400]
+tap(not bad, "bad day counts are a 400 problem document, a 400 CSV and a 400 page (%s)" % bad)
+r = S["sch"].req("GET", "/alerts/volume.csv?days=30")
+lines = r.body.lstrip("\ufeff").strip().split("\r\n")
+tap(r.status == 200 and lines[0] == "day,kind,count"
+    and lines[1:] == ['"%s","%s","%d"' % (day, k, want_sch[k]) for k in sorted(want_sch)],
+    "the volume CSV has the same rows (%s)" % lines[:3])
+r = S["sch"].req("GET", "/alerts")
+tap('id="volume-chart"' in r.body and 'data-src="/api/v1/alerts/volume?days=30"' in r.body
+    and 'href="/alerts/volume?days=30"' in r.body and 'id="volume-table"' not in r.body,
+    "the alerts page has the chart's hook and a link to the table, not the aggregate itself")
+r = S["sch"].req("GET", "/alerts/volume?days=7")
+tap(r.status == 200 and 'data-src="/api/v1/alerts/volume?days=7"' in r.body
+    and re.search(r'<table id="volume-table">.*<td>scan.match</td><td>%d</td>' % want_sch.get("scan.match", -1), r.body),
+    "the volume page shows the same numbers as a table that needs no JavaScript, under the chart")
+
+# The commune page: each school's latest daily score, in Vietnamese order.
+# Two days for A2 (the older one must not show); N1 has none of its own.
+db.execute("INSERT OR REPLACE INTO score_snapshots(day, scope, key, score, pcs) VALUES('2000-01-01', 'school', 'A2', 12.0, 1)")
+db.execute("INSERT OR REPLACE INTO score_snapshots(day, scope, key, score, pcs) VALUES('2026-12-01', 'school', 'A2', 64.5, 1)")
+db.execute("DELETE FROM score_snapshots WHERE scope = 'school' AND key = 'N1'")
+db.commit()
+latest = {}
+for code in ("A1", "A2"):
+    row = db.execute("SELECT day, score FROM score_snapshots WHERE scope = 'school' AND key = ? ORDER BY day DESC LIMIT 1",
+                     (code,)).fetchone()
+    latest[code] = ("%s/%s/%s" % (row[0][8:10], row[0][5:7], row[0][0:4]), "%.1f" % row[1]) if row else (None, "Chưa có điểm")
+latest["N1"] = (None, "Chưa có điểm")
+r = S["comm"].req("GET", "/commune?name=" + urllib.parse.quote("Xã A"))
+rows = re.findall(r'<tr><td><a href="/schools/([^"]+)">.*?<td class="score"(?: title="([^"]*)")?>([^<]*)</td></tr>', r.body)
+by = {c: (html.unescape(t) or None, v) for c, t, v in rows}
+tap(r.status == 200 and by == latest and by["A2"][1] != "12.0",
+    "the commune page shows each school's latest daily score, or none yet (%s)" % by)
 
 # ---- reports (issue 18): their own matrix, scope by API and by page --------------------
 # One stored draft per school, made with the CLI as serve would; "in" is A1's

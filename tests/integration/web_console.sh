@@ -58,6 +58,21 @@ code=$("${CURL[@]}" -o /dev/null -w '%{http_code}' "$URL/%2e%2e/%2e%2e/etc/passw
 check "a dot-dot path is not found ($code)" eq "$code" 404
 code=$("${CURL[@]}" -o /dev/null -w '%{http_code}' -X DELETE "$URL/healthz")
 check "a wrong method is 405 ($code)" eq "$code" 405
+# The admin pages that change things, before any login: a page sends the
+# browser to /login, a POST without a session changes nothing.
+for p in /admin/schools /admin/schools/A1 /admin/publish /alerts/volume /alerts/volume.csv; do
+	code=$("${CURL[@]}" -o /dev/null -w '%{http_code}' "$URL$p")
+	check "GET $p without a session redirects to the login ($code)" eq "$code" 303
+done
+for p in /admin/schools /admin/publish/rules /admin/publish/ioc; do
+	code=$("${CURL[@]}" -o /dev/null -w '%{http_code}' -X POST \
+		-H "Origin: $URL" --data 'code=X1&name=x&commune=y&level=1&expected_pcs=1&ioc=evil.example' "$URL$p")
+	check "POST $p without a session changes nothing ($code)" eq "$code" 303
+done
+check "no bundle was signed by those POSTs" bash -c "! ls '$D'/bundles/*.ewb >/dev/null 2>&1"
+"${CURL[@]}" -D "$WORK/hvol" -o "$WORK/bvol" "$URL/api/v1/alerts/volume?days=0"
+check "the alert volume API without credentials is a 401 problem document" \
+	bash -c "head -1 '$WORK/hvol' | grep -q ' 401' && grep -q '\"status\":401' '$WORK/bvol'"
 
 if [ -f "$(dirname "$0")/web_console.py" ]; then
 	$PY "$(dirname "$0")/web_console.py" "$COLLECTOR" "$CONF" "$D" "$WP" "$TAP_N" \

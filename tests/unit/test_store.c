@@ -569,6 +569,81 @@ static void test_snapshot_prune(void **state)
 	store_close(st);
 }
 
+/* Alert volume by kind per day: days cut at midnight Vietnam time
+ * (UTC+7), alerts before from_us left out, only the scope's schools
+ * (an alert of a school no longer registered is the province's). */
+struct volume_seen {
+	char rows[8][64];
+	int n;
+};
+
+static void volume_seen(void *arg, const struct store_alert_volume *v)
+{
+	struct volume_seen *vs = arg;
+	if (vs->n < 8)
+		snprintf(vs->rows[vs->n++], sizeof(vs->rows[0]), "%s %s %lld",
+			 v->day, v->kind, v->count);
+}
+
+static void test_alert_volume_scoped(void **state)
+{
+	(void)state;
+	struct store *st = open_store(NULL, 0, 0);
+	const struct store_school sa = {"A1", "Trường A", "Xã Một", 2, 40, 0};
+	const struct store_school sb = {"B1", "Trường B", "Xã Hai", 2, 40, 0};
+	assert_int_equal(store_school_add(st, &sa), 0);
+	assert_int_equal(store_school_add(st, &sb), 0);
+	/* 2026-11-30T16:59:59Z is 23:59:59 on 30/11 in Hanoi, a second
+	 * later is 1 December; 2026-11-20 is before the window. */
+	const long long last_nov = 1796057999000000LL, first_dec = last_nov + 1000000;
+	char sql[2048];
+	snprintf(sql, sizeof(sql),
+		 "INSERT INTO alerts(rule, title, category, kind, dedupe_key,"
+		 " agent, school, severity, drill, first, last, count, state,"
+		 " evidence, src_ip, file_path, file_hash) VALUES"
+		 " ('r','t','c','scan.match','d1','a','A1',8,0,%lld,%lld,1,'open','{}','','',''),"
+		 " ('r','t','c','scan.match','d2','a','A1',8,0,%lld,%lld,1,'resolved','{}','','',''),"
+		 " ('r','t','c','agent.silent','d3','a','A1',5,0,%lld,%lld,1,'open','{}','','',''),"
+		 " ('r','t','c','scan.match','d4','a','B1',8,0,%lld,%lld,1,'open','{}','','',''),"
+		 " ('r','t','c','scan.match','d5','a','GONE',8,0,%lld,%lld,1,'open','{}','','',''),"
+		 " ('r','t','c','scan.match','d6','a','A1',8,0,%lld,%lld,1,'open','{}','','','')",
+		 last_nov, last_nov, first_dec, first_dec, first_dec, first_dec,
+		 first_dec, first_dec, first_dec, first_dec,
+		 1795651200000000LL, 1795651200000000LL);
+	assert_int_equal(run_sql(sql), 0);
+	const long long from = 1795996800000000LL; /* 2026-11-30T00:00Z */
+	struct volume_seen vs = {0};
+	struct store_scope province = {STORE_SCOPE_PROVINCE, ""};
+	assert_int_equal(store_alert_volume_scoped(st, &province, from, volume_seen, &vs), 0);
+	assert_int_equal(vs.n, 3);
+	assert_string_equal(vs.rows[0], "2026-11-30 scan.match 1");
+	assert_string_equal(vs.rows[1], "2026-12-01 agent.silent 1");
+	assert_string_equal(vs.rows[2], "2026-12-01 scan.match 3");
+	struct volume_seen vc = {0};
+	struct store_scope commune = {STORE_SCOPE_COMMUNE, "Xã Một"};
+	assert_int_equal(store_alert_volume_scoped(st, &commune, from, volume_seen, &vc), 0);
+	assert_int_equal(vc.n, 3);
+	assert_string_equal(vc.rows[2], "2026-12-01 scan.match 1");
+	struct volume_seen vsch = {0};
+	struct store_scope school = {STORE_SCOPE_SCHOOL, "B1"};
+	assert_int_equal(store_alert_volume_scoped(st, &school, from, volume_seen, &vsch), 0);
+	assert_int_equal(vsch.n, 1);
+	assert_string_equal(vsch.rows[0], "2026-12-01 scan.match 1");
+	struct volume_seen none = {0};
+	struct store_scope nobody = {STORE_SCOPE_SCHOOL, "GONE"};
+	assert_int_equal(store_alert_volume_scoped(st, &nobody, from, volume_seen, &none), 0);
+	assert_int_equal(none.n, 0);
+	struct volume_seen late = {0};
+	assert_int_equal(store_alert_volume_scoped(st, &province, first_dec + 1, volume_seen, &late), 0);
+	assert_int_equal(late.n, 0);
+	char day[11];
+	store_day_name(0, day);
+	assert_string_equal(day, "1970-01-01");
+	store_day_name(20423, day);
+	assert_string_equal(day, "2025-12-01");
+	store_close(st);
+}
+
 /* The overview's open-alert counts: an aggregate over the whole scope,
  * beyond the 10,000 rows the page once walked, by severity band, and
  * only the schools of the officer's commune or school. Also the plan:
@@ -747,6 +822,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(
 			test_deliveries_migration_carries_over, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_alert_volume_scoped,
+						setup, teardown),
 	};
 	int failed = cmocka_run_group_tests_name("store", tests, NULL, NULL);
 	/* The same contract on PostgreSQL; the cases that look inside
@@ -773,6 +850,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(
 			test_deliveries_migration_carries_over, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_alert_volume_scoped,
+						setup, teardown),
 	};
 	if (!pgtest_start()) {
 		printf("ok - store_pg # SKIP PostgreSQL is not installed\n");

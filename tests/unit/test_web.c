@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "collector/schoolcsv.h"
 #include "collector/web/auth.h"
 #include "collector/web/html.h"
 #include "collector/web/i18n.h"
@@ -80,6 +81,89 @@ static void test_route_param(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(route_param(bad[i], strlen(bad[i]), "a", out,
 					     sizeof(out)), -EINVAL);
+}
+
+/* The admin page's IOC list arrives as one form field of up to the body
+ * limit: the first value decodes whole into a buffer that holds it, and
+ * is still refused, not cut, when the buffer is too small. */
+static void test_route_param_long_value(void **state)
+{
+	size_t lines = 3000, n = 0, cap = lines * 20 + 32;
+	char *body = malloc(cap), *out = malloc(lines * 20);
+	(void)state;
+	assert_non_null(body);
+	assert_non_null(out);
+	n += (size_t)snprintf(body, cap, "csrf=x&ioc=");
+	for (size_t i = 0; i < lines; i++)
+		n += (size_t)snprintf(body + n, cap - n, "evil%zu.example%%0A", i);
+	assert_int_equal(route_param(body, n, "ioc", out, lines * 20), 0);
+	assert_int_equal(strncmp(out, "evil0.example\nevil1.example\n", 28), 0);
+	assert_true(strlen(out) > 4096);
+	char small[64] = "untouched";
+	assert_int_equal(route_param(body, n, "ioc", small, sizeof(small)), -EINVAL);
+	assert_string_equal(small, "");
+	free(body);
+	free(out);
+}
+
+/* The console's school form and the setup CSV obey one set of rules. */
+static void test_school_form_rules(void **state)
+{
+	struct school_case {
+		const char *f[5];
+		const char *column; /* NULL: accepted */
+	} cases[] = {
+		{{"79001", "Trường Tiểu học Lê Lợi", "Phường Bến Nghé", "2", "40"}, NULL},
+		{{"A.b_c-1", "x", "y", "5", "0"}, NULL},
+		{{"", "n", "c", "1", "1"}, "column code"},
+		{{"../etc", "n", "c", "1", "1"}, "column code"},
+		{{"a/b", "n", "c", "1", "1"}, "column code"},
+		{{"a b", "n", "c", "1", "1"}, "column code"},
+		{{"012345678901234567890123456789012", "n", "c", "1", "1"}, "column code"},
+		{{"ok", "", "c", "1", "1"}, "column name"},
+		{{"ok", "a\x1b[2Jb", "c", "1", "1"}, "column name"},
+		{{"ok", "a\nb", "c", "1", "1"}, "column name"},
+		{{"ok", "n", "", "1", "1"}, "column commune"},
+		{{"ok", "n", "c", "0", "1"}, "column level"},
+		{{"ok", "n", "c", "6", "1"}, "column level"},
+		{{"ok", "n", "c", "-1", "1"}, "column level"},
+		{{"ok", "n", "c", "1", "100001"}, "column expected_pcs"},
+		{{"ok", "n", "c", "1", "1e3"}, "column expected_pcs"},
+		{{"ok", "n", "c", "1", ""}, "column expected_pcs"},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t lens[5];
+		struct store_school sc;
+		char err[160] = "";
+		for (int k = 0; k < 5; k++)
+			lens[k] = strlen(cases[i].f[k]);
+		const char *column = NULL;
+		int rc = schoolcsv_school(cases[i].f, lens, &sc, &column, err,
+					  sizeof(err));
+		if (cases[i].column == NULL) {
+			assert_int_equal(rc, 0);
+			assert_string_equal(sc.code, cases[i].f[0]);
+			assert_string_equal(sc.name, cases[i].f[1]);
+		} else {
+			assert_int_equal(rc, -EINVAL);
+			assert_non_null(strstr(err, cases[i].column));
+			assert_string_equal(column, cases[i].column + 7);
+		}
+	}
+}
+
+static void test_day_format(void **state)
+{
+	char out[16];
+	(void)state;
+	i18n_day("2026-12-01", out, sizeof(out));
+	assert_string_equal(out, "01/12/2026");
+	const char *bad[] = {"", "2026-12-1", "2026/12/01", "2026-12-01x", "20a6-12-01"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		i18n_day(bad[i], out, sizeof(out));
+		assert_string_equal(out, "-");
+	}
 }
 
 static void test_route_cookie(void **state)
@@ -191,6 +275,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_route_match),
 		cmocka_unit_test(test_route_param),
+		cmocka_unit_test(test_route_param_long_value),
+		cmocka_unit_test(test_school_form_rules),
+		cmocka_unit_test(test_day_format),
 		cmocka_unit_test(test_route_cookie),
 		cmocka_unit_test(test_html_escapes_everything),
 		cmocka_unit_test(test_totp_rfc6238),
