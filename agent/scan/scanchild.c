@@ -397,9 +397,10 @@ static int load_bundle(const char *bundle, const char *ca, YR_RULES **out,
 	int rc = bundle_open_file(bundle, pub, &info, &raw, &raw_len, err,
 				  errlen);
 	X509_free(cert);
-	if (rc == 0 && (rc = yararules_load(raw, raw_len, out)) != 0)
-		snprintf(err, errlen, "%s: libyara refused the compiled rules",
-			 bundle);
+	bool compiled_here = false;
+	if (rc == 0)
+		rc = yararules_from_bundle(&info, raw, raw_len, out,
+					   &compiled_here, err, errlen);
 	alloc_free(raw);
 	return rc;
 }
