@@ -445,3 +445,71 @@ unsigned yararules_count(YR_RULES *rules)
 		return 0;
 	return stats.num_rules;
 }
+
+struct magic {
+	size_t off;
+	const char *bytes;
+	size_t len;
+	const char *type;
+};
+
+/* The tags LOKI's filetype external uses for the formats that matter on a
+ * school PC. */
+static const struct magic magics[] = {
+	{0, "MZ", 2, "EXE"},
+	{0, "\x7f" "ELF", 4, "ELF"},
+	{0, "PK\x03\x04", 4, "ZIP"},
+	{0, "%PDF", 4, "PDF"},
+	{0, "L\0\0\0\x01\x14\x02\0", 8, "LNK"},
+	{0, "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8, "OLE"},
+	{0, "Rar!", 4, "RAR"},
+	{0, "7z\xbc\xaf\x27\x1c", 6, "7Z"},
+	{0, "\x1f\x8b", 2, "GZIP"},
+	{0, "{\\rtf", 5, "RTF"},
+	{0, "#!", 2, "SCRIPT"},
+	{0, "<?php", 5, "PHP"},
+	{0, "\xca\xfe\xba\xbe", 4, "CLASS"},
+	{0, "\x89PNG", 4, "PNG"},
+	{0, "\xff\xd8\xff", 3, "JPEG"},
+	{0, "GIF8", 4, "GIF"},
+};
+
+const char *yararules_filetype(const unsigned char *head, size_t n)
+{
+	for (size_t i = 0; i < sizeof(magics) / sizeof(magics[0]); i++) {
+		const struct magic *m = &magics[i];
+		if (n >= m->off + m->len &&
+		    memcmp(head + m->off, m->bytes, m->len) == 0)
+			return m->type;
+	}
+	return "";
+}
+
+void yararules_set_externals(YR_SCANNER *sc, const char *path,
+			     const char *owner, const char *filetype)
+{
+	const char *slash = strrchr(path, '/');
+#ifdef _WIN32
+	/* Either separator: a path typed on Windows has backslashes. */
+	const char *back = strrchr(path, '\\');
+	if (back && (slash == NULL || back > slash))
+		slash = back;
+#endif
+	const char *name = slash ? slash + 1 : path;
+	char dir[4096] = "", ext[64] = "";
+	if (slash && (size_t)(slash - path) < sizeof(dir))
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	const char *dot = strrchr(name, '.');
+	if (dot && dot != name && strlen(dot) < sizeof(ext)) {
+		for (size_t i = 0; dot[i]; i++)
+			ext[i] = (char)(dot[i] >= 'A' && dot[i] <= 'Z'
+						? dot[i] + 32
+						: dot[i]);
+		ext[strlen(dot)] = '\0';
+	}
+	yr_scanner_define_string_variable(sc, "filename", name);
+	yr_scanner_define_string_variable(sc, "filepath", dir);
+	yr_scanner_define_string_variable(sc, "extension", ext);
+	yr_scanner_define_string_variable(sc, "filetype", filetype);
+	yr_scanner_define_string_variable(sc, "owner", owner);
+}

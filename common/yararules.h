@@ -48,6 +48,14 @@ EW_MUST_CHECK
 int yararules_load(const void *raw, size_t len, YR_RULES **out);
 unsigned yararules_count(YR_RULES *rules);
 
+/* The THOR/LOKI "filetype" external: a short tag from the first bytes
+ * ("EXE", "ELF", "ZIP", "PDF", "LNK", ...), or "" when unknown. */
+const char *yararules_filetype(const unsigned char *head, size_t n);
+/* Sets the externals of one file on a scanner: filename, filepath (its
+ * folder), extension (lower case, with its dot), filetype and owner. */
+void yararules_set_externals(YR_SCANNER *sc, const char *path,
+			     const char *owner, const char *filetype);
+
 /* The text of the rule files named by paths (as yararules_compile finds
  * them, in the same order), joined into one source, as a bundle carries
  * it. *out: NUL-terminated, free with alloc_free; *len excludes the NUL. */
