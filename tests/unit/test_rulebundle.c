@@ -23,16 +23,6 @@
 #include "common/yararules.h"
 #include "tests/support/testutil.h"
 
-static void write_file(const char *dir, const char *name, const char *text)
-{
-	char path[400];
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	FILE *f = fopen(path, "wb");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
-
 /* A payload as the collector builds it: compiled rules, then sources. */
 struct payload {
 	char *raw;
@@ -77,9 +67,9 @@ static void test_join_compiles_as_the_files_do(void **state)
 	snprintf(dir, sizeof(dir), "%s", testutil_tempdir("rulebundle"));
 	/* No newline at the end of the first file: joined, its last token
 	 * must not run into the next file's first. */
-	write_file(dir, "a.yar", "rule a { condition: true }");
-	write_file(dir, "b.yara", "rule b { condition: filename == \"x\" }\n");
-	write_file(dir, "notes.txt", "not a rule file");
+	testutil_write_file(dir, "a.yar", "rule a { condition: true }");
+	testutil_write_file(dir, "b.yara", "rule b { condition: filename == \"x\" }\n");
+	testutil_write_file(dir, "notes.txt", "not a rule file");
 	const char *paths[] = {dir};
 	char *text = NULL;
 	size_t len = 0;
@@ -126,58 +116,63 @@ static void test_compile_text_refusals(void **state)
 	assert_non_null(strstr(err, "line 2: "));
 }
 
+/* yararules_from_bundle on a payload: its result; the rule count when it
+ * loaded (the rules freed), and whether it compiled the sources. */
+static int load(const struct bundle_info *info, const struct payload *p,
+		size_t len, unsigned *count, bool *here, char *err,
+		size_t errlen)
+{
+	YR_RULES *rules = NULL;
+	int rc = yararules_from_bundle(info, p->raw, len, &rules, here, err,
+				       errlen);
+	*count = rc == 0 ? yararules_count(rules) : 0;
+	if (rc == 0)
+		yr_rules_destroy(rules);
+	return rc;
+}
+
 static void test_from_bundle_picks_the_form(void **state)
 {
 	(void)state;
-	struct payload p;
-	YR_RULES *rules = NULL;
+	struct payload p, broken;
 	bool here = true;
+	unsigned n = 0;
 	char err[400];
 	make_payload(two_rules, &p);
 	/* Our own libyara's compiled form is loaded as it is. */
-	assert_int_equal(yararules_from_bundle(&p.info, p.raw, p.len, &rules,
-					       &here, err, sizeof(err)),
-			 0);
+	assert_int_equal(load(&p.info, &p, p.len, &n, &here, err, sizeof(err)), 0);
 	assert_false(here);
-	assert_int_equal(yararules_count(rules), 2);
-	yr_rules_destroy(rules);
+	assert_int_equal(n, 2);
 	/* Another version's is never handed to libyara: the sources are
 	 * compiled instead, even when the compiled bytes look loadable. */
 	snprintf(p.info.yara, sizeof(p.info.yara), "3.0.0-other");
-	assert_int_equal(yararules_from_bundle(&p.info, p.raw, p.len, &rules,
-					       &here, err, sizeof(err)),
-			 0);
+	assert_int_equal(load(&p.info, &p, p.len, &n, &here, err, sizeof(err)), 0);
 	assert_true(here);
-	assert_int_equal(yararules_count(rules), 2);
-	yr_rules_destroy(rules);
+	assert_int_equal(n, 2);
 	/* ... and without sources it is refused, naming both versions. */
 	struct bundle_info only = p.info;
 	only.compiled_len = only.raw_len;
-	assert_int_equal(yararules_from_bundle(&only, p.raw, p.len, &rules,
-					       &here, err, sizeof(err)),
+	assert_int_equal(load(&only, &p, p.len, &n, &here, err, sizeof(err)),
 			 -EPROTO);
 	assert_non_null(strstr(err, "3.0.0-other"));
 	assert_non_null(strstr(err, YR_VERSION));
 	/* Our own version whose compiled bytes are damaged: refused, not
 	 * quietly compiled from the sources. */
-	struct payload broken;
 	make_payload(two_rules, &broken);
 	memset(broken.raw, 0x5a, 64);
-	assert_int_equal(yararules_from_bundle(&broken.info, broken.raw,
-					       broken.len, &rules, &here, err,
-					       sizeof(err)),
+	assert_int_equal(load(&broken.info, &broken, broken.len, &n, &here, err,
+			      sizeof(err)),
 			 -EBADMSG);
 	/* Sources that do not compile here say libyara's reason. */
 	snprintf(broken.info.yara, sizeof(broken.info.yara), "3.0.0-other");
 	memcpy(broken.raw + broken.info.compiled_len, "rule {", 6);
-	assert_int_equal(yararules_from_bundle(&broken.info, broken.raw,
-					       broken.len, &rules, &here, err,
-					       sizeof(err)),
+	assert_int_equal(load(&broken.info, &broken, broken.len, &n, &here, err,
+			      sizeof(err)),
 			 -EINVAL);
 	assert_non_null(strstr(err, "signed sources"));
 	/* A payload whose length is not the header's is not this bundle's. */
-	assert_int_equal(yararules_from_bundle(&p.info, p.raw, p.len - 1, &rules,
-					       &here, err, sizeof(err)),
+	assert_int_equal(load(&p.info, &p, p.len - 1, &n, &here, err,
+			      sizeof(err)),
 			 -EBADMSG);
 	alloc_free(broken.raw);
 	alloc_free(p.raw);
