@@ -164,8 +164,6 @@ static void scan_file(struct winscan *w, const char *path, uint64_t size)
 				snprintf(sha + 2 * i, 3, "%02x", d[i]);
 		w->matched++;
 		report(w, path, "match", size, NULL, sha, &h);
-	} else if (w->json) {
-		report(w, path, "clean", size, NULL, NULL, NULL);
 	}
 	dynbuf_free(&h.text);
 	dynbuf_free(&h.json);
