@@ -69,7 +69,7 @@ check "no event lost or duplicated across taskkill /F ($r)" grep -q "dups=0 gaps
 
 s=$(agent status -c "$ACONF" 2>&1 | tr -d '\r')
 check "status reads the running Windows agent's state" grep -q "enrolled: *yes" <<<"$s"
-r=$(agent scan "$A" 2>&1 | tr -d '\r')
+r=$(agent scan -c "$ACONF" "$A" 2>&1 | tr -d '\r')
 check "scanning with no bundle installed says so (windows_bundle.sh scans with one)" \
 	grep -q "no rule bundle is installed" <<<"$r"
 
