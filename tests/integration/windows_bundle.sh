@@ -102,11 +102,13 @@ agents_down() {
 
 # One good bundle installed on both (published here when none is).
 bundle_ready() {
+	agents_up || { not_ok "both agents start"; return 1; }
 	V=$(cat "$WORK/good-version" 2>/dev/null)
 	[ -n "$V" ] && said_rules "$LID" "$V" installed && said_rules "$WID" "$V" installed && return 0
 	V=$(publish)
 	echo "$V" >"$WORK/good-version"
-	wait_for 60 said_rules "$LID" "$V" installed && wait_for 90 said_rules "$WID" "$V" installed
+	wait_for 60 said_rules "$LID" "$V" installed && wait_for 90 said_rules "$WID" "$V" installed ||
+		not_ok "both agents install bundle $V"
 }
 
 # A pushed bundle whose bytes changed after signing is refused by both
@@ -131,7 +133,6 @@ scenario_tampered_push() {
 }
 
 scenario_one_bundle() {
-	agents_up || not_ok "both agents start"
 	bundle_ready
 	local V n_linux n_windows show
 	V=$(cat "$WORK/good-version")
