@@ -181,6 +181,13 @@ scenario_scan() {
 	check "its summary counts both files, one match" \
 		grep -q '"summary":{"files":2,"scanned":2,.*"matched":1,' <<<"$out_w"
 	check "its summary names bundle $V" grep -q "\"matched\":1,.*\"rules_version\":\"bundle-$V\"" <<<"$out_w"
+	# A folder and a file named in Vietnamese, found by the walk: names go
+	# from the wide Windows APIs to UTF-8 inside and back.
+	mkdir -p "$S/unicode/Tài liệu"
+	cp "$S/eicar/eicar.com" "$S/unicode/Tài liệu/bài tập.com"
+	out_w=$(agent scan --json -c "$WA/agent.yaml" "$S/unicode" 2>/dev/null | tr -d '\r')
+	check "a file under a Vietnamese name is read and reported by that name" \
+		grep -q "Tài liệu/bài tập.com\",\"verdict\":\"match\".*\"sha256\":\"$sha\"" <<<"$out_w"
 	out_l=$("$LINUX_AGENT" scan --json --no-cache -c "$LA/agent.yaml" "$S/eicar" 2>/dev/null)
 	check "the Linux agent's scan finds the same file, rule and hash" \
 		grep -q "eicar.com\",\"verdict\":\"match\".*\"sha256\":\"$sha\".*EW_EICAR_Test_File" <<<"$out_l"
