@@ -21,6 +21,9 @@
 #include "agent/scan/quarantine.h"
 #include "agent/core/rulestore.h"
 #include "agent/scan/scanchild.h"
+#ifdef _WIN32
+#include "agent/platform/windows/winscan.h"
+#endif
 #include "agent/core/cli.h"
 #include "agent/core/settings.h"
 #include "agent/core/sources.h"
@@ -624,6 +627,11 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	const char *cmd = cli.argv[0];
+#ifdef _WIN32
+	/* No helper executables on Windows yet: scan runs here. */
+	if (strcmp(cmd, "scan") == 0)
+		return winscan_main(&cli);
+#endif
 	for (size_t i = 0; i < sizeof(handed_over) / sizeof(handed_over[0]); i++)
 		if (strcmp(cmd, handed_over[i].cmd) == 0)
 			return cli_exec_helper(handed_over[i].helper, argv);

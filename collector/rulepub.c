@@ -96,26 +96,71 @@ static void describe_sets(const char *const *sets, size_t n, char *out,
 	}
 }
 
+/* The payload of a rule bundle: the compiled rules, then the sources
+ * they were compiled from (bundle.h). The files are compiled first, for
+ * errors that name a file and line; what ships is compiled from the
+ * joined text, the very bytes an agent with another libyara compiles,
+ * so that a rule set that only compiles with its includes is refused
+ * here rather than on every such agent. */
+static int build_payload(const char *const *sets, size_t nsets, char **out,
+			 size_t *out_len, uint64_t *compiled_len,
+			 unsigned *count, char *err, size_t errlen)
+{
+	YR_RULES *rules = NULL;
+	int rc = yararules_compile(sets, nsets, &rules, count, err, errlen);
+	if (rc != 0)
+		return rc;
+	yr_rules_destroy(rules);
+	rules = NULL;
+	char *text = NULL, *compiled = NULL;
+	size_t text_len = 0, compiled_len_sz = 0;
+	char why[400];
+	if ((rc = yararules_join(sets, nsets, &text, &text_len, err, errlen)) != 0)
+		return rc;
+	rc = yararules_compile_text(text, text_len, &rules, count, why,
+				    sizeof(why));
+	if (rc != 0)
+		snprintf(err, errlen, "the rule files do not compile as one "
+			 "source (a bundle cannot carry an include): %s", why);
+	if (rc == 0 && (rc = yararules_save(rules, &compiled,
+					    &compiled_len_sz)) != 0)
+		snprintf(err, errlen, "cannot serialise the compiled rules");
+	if (rules)
+		yr_rules_destroy(rules);
+	char *raw = NULL;
+	if (rc == 0 &&
+	    (raw = alloc_bytes(compiled_len_sz + text_len)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		rc = -ENOMEM;
+	}
+	if (rc == 0) {
+		memcpy(raw, compiled, compiled_len_sz);
+		memcpy(raw + compiled_len_sz, text, text_len);
+		*out = raw;
+		*out_len = compiled_len_sz + text_len;
+		*compiled_len = compiled_len_sz;
+	}
+	alloc_free(compiled);
+	alloc_free(text);
+	return rc;
+}
+
 int rulepub_publish(const char *state_dir, const char *const *sets,
 		    size_t nsets, EVP_PKEY *key, struct bundle_info *info,
 		    size_t *file_size, char *err, size_t errlen)
 {
-	YR_RULES *rules = NULL;
-	unsigned count = 0;
-	int rc = yararules_compile(sets, nsets, &rules, &count, err, errlen);
-	if (rc != 0)
-		return rc;
 	char *raw = NULL;
 	size_t raw_len = 0;
-	rc = yararules_save(rules, &raw, &raw_len);
-	yr_rules_destroy(rules);
-	if (rc != 0) {
-		snprintf(err, errlen, "cannot serialise the compiled rules");
+	uint64_t compiled_len = 0;
+	unsigned count = 0;
+	int rc = build_payload(sets, nsets, &raw, &raw_len, &compiled_len,
+			       &count, err, errlen);
+	if (rc != 0)
 		return rc;
-	}
 	memset(info, 0, sizeof(*info));
 	snprintf(info->kind, sizeof(info->kind), "rules");
 	info->rules = count;
+	info->compiled_len = compiled_len;
 	snprintf(info->yara, sizeof(info->yara), "%s", YR_VERSION);
 	describe_sets(sets, nsets, info->sources, sizeof(info->sources));
 	rc = store_signed(state_dir, "bundle", info, raw, raw_len, key, file_size,

@@ -74,7 +74,11 @@ int bundle_build(EVP_PKEY *key, const struct bundle_info *info,
 	msgpack_packer pk;
 	msgpack_sbuffer_init(&hb);
 	msgpack_packer_init(&pk, &hb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 9);
+	if (info->compiled_len > raw_len) {
+		alloc_free(packed);
+		return -EINVAL;
+	}
+	msgpack_pack_map(&pk, info->compiled_len ? 10 : 9);
 	wire_pack_kv_str(&pk, "kind", info->kind);
 	wire_pack_kv_u64(&pk, "version", info->version);
 	wire_pack_kv_u64(&pk, "created", (uint64_t)info->created_us);
@@ -82,6 +86,8 @@ int bundle_build(EVP_PKEY *key, const struct bundle_info *info,
 	wire_pack_kv_str(&pk, "yara", info->yara);
 	wire_pack_kv_str(&pk, "sources", info->sources);
 	wire_pack_kv_u64(&pk, "raw_len", raw_len);
+	if (info->compiled_len)
+		wire_pack_kv_u64(&pk, "compiled_len", info->compiled_len);
 	wire_pack_kv_u64(&pk, "payload_len", plen);
 	wire_pack_str(&pk, "payload_sha256");
 	msgpack_pack_bin(&pk, sizeof(digest));
@@ -139,6 +145,12 @@ static int read_header(const msgpack_object *map, struct bundle_info *info,
 	    d->via.bin.size != SHA256_DIGEST_LENGTH)
 		return -EBADMSG;
 	info->created_us = (int64_t)created;
+	/* Absent: a bundle of the compiled form alone. */
+	if (wire_map_get(map, "compiled_len") == NULL)
+		info->compiled_len = info->raw_len;
+	else if (wire_get_u64(map, "compiled_len", &info->compiled_len) != 0 ||
+		 info->compiled_len == 0 || info->compiled_len > info->raw_len)
+		return -EBADMSG;
 	*digest = (const unsigned char *)d->via.bin.ptr;
 	return 0;
 }

@@ -14,10 +14,16 @@
  *   u32 S, sig[S]                   ECDSA P-256 / SHA-256 over
  *                                   "eduwatch-bundle-v1\0" || header
  *   payload                         zstd frame of the compiled rules
+ *                                   (for rules, then their sources)
  *
  * The header names the kind, the version, the payload's length and
  * SHA-256 and its size once decompressed, so the signature covers every
- * byte. */
+ * byte. A rule bundle's payload is the compiled rules (compiled_len
+ * bytes) followed by the rule sources they were compiled from, so that an
+ * agent whose libyara cannot load another version's compiled form can
+ * compile the same signed text (docs/DECISIONS.md, "Rule bundles across
+ * libyara versions"); a bundle without the header's compiled_len is the
+ * compiled form alone, as bundles were before. */
 #ifndef EDUWATCH_BUNDLE_H
 #define EDUWATCH_BUNDLE_H
 
@@ -38,7 +44,12 @@ struct bundle_info {
 	uint64_t rules;	      /* rule count, for people */
 	char yara[24];	      /* libyara version that compiled it */
 	char sources[256];    /* the rule sets in it, for people */
-	uint64_t raw_len;     /* compiled rules, decompressed */
+	uint64_t raw_len;     /* the payload, decompressed */
+	/* Rules: the compiled form is raw[0, compiled_len) and the sources
+	 * raw[compiled_len, raw_len). bundle_build writes the field only
+	 * when it is not 0; bundle_open sets it to raw_len when the header
+	 * has none (compiled form only). */
+	uint64_t compiled_len;
 };
 
 /* Compresses and signs raw (the compiled rules) into a new bundle file

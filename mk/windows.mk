@@ -52,7 +52,7 @@ WIN_SUPPORT_SRC := tests/support/testutil.c tests/support/jsoncheck.c \
 # The unit suites that are not Linux-specific.
 WIN_UNITS := test_wire test_event test_config test_command test_avstatus \
 	test_dynbuf test_log test_spool test_netparse \
-	test_portable
+	test_portable test_rulebundle
 
 win_obj = $(patsubst %.c,$(WIN_O)/obj/%.o,$(1))
 

@@ -53,6 +53,7 @@ struct agent {
 	void *source_state[AGENT_SOURCES_MAX]; /* settings.c checks the count */
 	struct rulefetch *fetch[2]; /* by enum rulestore_kind */
 	char rules_version[40];
+	uint64_t rules_count; /* of the installed bundle, as installed */
 	const char *allowed[MAX_COMMAND_TYPES];
 	size_t nallowed;
 	uv_timer_t status_timer;
@@ -223,11 +224,12 @@ static int run_command(struct agent *agent, const struct command *cmd,
 		spool_stats(agent->spool, &ss);
 		snprintf(result, cap,
 			 "version %s, spool %lld, acked %llu, reconnects %llu, "
-			 "rss %ld KiB, rules %s",
+			 "rss %ld KiB, rules %s (%llu rules)",
 			 EDUWATCH_VERSION, ss.depth,
 			 (unsigned long long)us.acked_events,
 			 (unsigned long long)us.reconnects, platform_rss_kib(),
-			 agent->rules_version[0] ? agent->rules_version : "none");
+			 agent->rules_version[0] ? agent->rules_version : "none",
+			 (unsigned long long)agent->rules_count);
 		rc = 0;
 	} else if (strcmp(cmd->type, "rules.update") == 0 ||
 		   strcmp(cmd->type, "ioc.update") == 0) {
@@ -329,12 +331,14 @@ static void note_rules(struct agent *agent)
 {
 	struct rulestore_current cur;
 	char err[256];
+	agent->rules_count = 0;
+	agent->rules_version[0] = '\0';
 	if (rulestore_current(agent->settings->state_dir, &cur, err,
-			      sizeof(err)) == 0)
+			      sizeof(err)) == 0) {
 		snprintf(agent->rules_version, sizeof(agent->rules_version),
 			 "%s", cur.version_key);
-	else
-		agent->rules_version[0] = '\0';
+		agent->rules_count = cur.info.rules;
+	}
 }
 
 static void fetch_finished(void *arg, enum rulestore_kind kind,

@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "agent/net/iocset.h"
+#include "agent/platform/ruleload.h"
 #include "common/alloc.h"
 #include "common/fsutil.h"
 #include "common/pki.h"
@@ -190,6 +191,11 @@ static int install(const char *state_dir, enum rulestore_kind kind,
 	}
 	if (rc == 0 && kind == RULESTORE_IOC)
 		rc = install_ioc_list(state_dir, raw, raw_len, err, errlen);
+	/* Rules this PC's libyara cannot use are refused like a damaged
+	 * bundle: the installed ones keep working. */
+	if (rc == 0 && kind == RULESTORE_RULES)
+		rc = ruleload_accept(&info, raw, raw_len, &info.rules, err,
+				     errlen);
 	alloc_free(raw);
 	if (rc != 0)
 		return rc;

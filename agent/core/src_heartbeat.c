@@ -1,6 +1,7 @@
 /* source_heartbeat: agent.heartbeat every heartbeat.interval, so the
  * collector can tell a silent PC from a quiet one. Carries the agent's own
- * health: uptime, spool depth and resident memory. */
+ * health: uptime, spool depth, resident memory, and the rule bundle it
+ * scans with ("" when none), the same on every platform. */
 #include <errno.h>
 #include <stdlib.h>
 
@@ -25,12 +26,14 @@ static void beat(uv_timer_t *timer)
 	msgpack_packer pk;
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 3);
+	msgpack_pack_map(&pk, 4);
 	wire_pack_kv_u64(&pk, "uptime_s",
 			 (uv_now(hb->env.loop) - hb->started_ms) / 1000);
 	wire_pack_kv_u64(&pk, "spool", (uint64_t)(depth > 0 ? depth : 0));
 	long rss = platform_rss_kib();
 	wire_pack_kv_u64(&pk, "rss_kib", (uint64_t)(rss > 0 ? rss : 0));
+	wire_pack_kv_str(&pk, "rules_version",
+			 agent_rules_version(hb->env.agent));
 	agent_emit(hb->env.agent, "agent.heartbeat", 0, false, sb.data, sb.size,
 		   NULL);
 	msgpack_sbuffer_destroy(&sb);

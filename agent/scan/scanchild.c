@@ -35,45 +35,6 @@
 #define CPU_WINDOW_NS (10LL * 1000000000)
 #define COMPILED_CHUNK (512u * 1024u)
 
-struct magic {
-	size_t off;
-	const char *bytes;
-	size_t len;
-	const char *type;
-};
-
-/* The tags LOKI's filetype external uses for the formats that matter on a
- * school PC. */
-static const struct magic magics[] = {
-	{0, "MZ", 2, "EXE"},
-	{0, "\x7f" "ELF", 4, "ELF"},
-	{0, "PK\x03\x04", 4, "ZIP"},
-	{0, "%PDF", 4, "PDF"},
-	{0, "L\0\0\0\x01\x14\x02\0", 8, "LNK"},
-	{0, "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8, "OLE"},
-	{0, "Rar!", 4, "RAR"},
-	{0, "7z\xbc\xaf\x27\x1c", 6, "7Z"},
-	{0, "\x1f\x8b", 2, "GZIP"},
-	{0, "{\\rtf", 5, "RTF"},
-	{0, "#!", 2, "SCRIPT"},
-	{0, "<?php", 5, "PHP"},
-	{0, "\xca\xfe\xba\xbe", 4, "CLASS"},
-	{0, "\x89PNG", 4, "PNG"},
-	{0, "\xff\xd8\xff", 3, "JPEG"},
-	{0, "GIF8", 4, "GIF"},
-};
-
-const char *scanchild_filetype(const unsigned char *head, size_t n)
-{
-	for (size_t i = 0; i < sizeof(magics) / sizeof(magics[0]); i++) {
-		const struct magic *m = &magics[i];
-		if (n >= m->off + m->len &&
-		    memcmp(head + m->off, m->bytes, m->len) == 0)
-			return m->type;
-	}
-	return "";
-}
-
 /* ---- pacing ------------------------------------------------------------- */
 
 struct pacer {
@@ -207,29 +168,6 @@ struct child {
 	struct pacer pacer;
 };
 
-static void set_externals(YR_SCANNER *sc, const char *path, const char *owner,
-			  const char *filetype)
-{
-	const char *slash = strrchr(path, '/');
-	const char *name = slash ? slash + 1 : path;
-	char dir[4096] = "", ext[64] = "";
-	if (slash && (size_t)(slash - path) < sizeof(dir))
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-	const char *dot = strrchr(name, '.');
-	if (dot && dot != name && strlen(dot) < sizeof(ext)) {
-		for (size_t i = 0; dot[i]; i++)
-			ext[i] = (char)(dot[i] >= 'A' && dot[i] <= 'Z'
-						? dot[i] + 32
-						: dot[i]);
-		ext[strlen(dot)] = '\0';
-	}
-	yr_scanner_define_string_variable(sc, "filename", name);
-	yr_scanner_define_string_variable(sc, "filepath", dir);
-	yr_scanner_define_string_variable(sc, "extension", ext);
-	yr_scanner_define_string_variable(sc, "filetype", filetype);
-	yr_scanner_define_string_variable(sc, "owner", owner);
-}
-
 static int reply(struct child *ch, const char *path, const char *verdict,
 		 const char *why, long long size, const char *sha,
 		 const struct match_list *ml)
@@ -330,8 +268,8 @@ static int scan_one(struct child *ch, const struct request *rq)
 	}
 	unsigned char head[16];
 	ssize_t hn = pread(fd, head, sizeof(head), 0);
-	set_externals(ch->scanner, path, owner,
-		      scanchild_filetype(head, hn > 0 ? (size_t)hn : 0));
+	yararules_set_externals(ch->scanner, path, owner,
+				yararules_filetype(head, hn > 0 ? (size_t)hn : 0));
 
 	struct match_list ml = {0};
 	msgpack_sbuffer_init(&ml.body);
@@ -397,9 +335,10 @@ static int load_bundle(const char *bundle, const char *ca, YR_RULES **out,
 	int rc = bundle_open_file(bundle, pub, &info, &raw, &raw_len, err,
 				  errlen);
 	X509_free(cert);
-	if (rc == 0 && (rc = yararules_load(raw, raw_len, out)) != 0)
-		snprintf(err, errlen, "%s: libyara refused the compiled rules",
-			 bundle);
+	bool compiled_here = false;
+	if (rc == 0)
+		rc = yararules_from_bundle(&info, raw, raw_len, out,
+					   &compiled_here, err, errlen);
 	alloc_free(raw);
 	return rc;
 }

@@ -29,10 +29,6 @@
 /* The executable the scanner runs from, beside the agent's. */
 #define SCANCHILD_HELPER "eduwatch-scanner"
 
-/* The THOR/LOKI "filetype" external: a short tag from the first bytes
- * ("EXE", "ELF", "ZIP", "PDF", "LNK", ...), or "" when unknown. */
-const char *scanchild_filetype(const unsigned char *head, size_t n);
-
 /* The helper's main: argv after "_scanner". Returns the exit status. */
 EW_MUST_CHECK
 int scanchild_main(int argc, char **argv);

@@ -132,8 +132,15 @@ def main():
     header = pack({"kind": "rules", "version": 1795937583, "created": 1, "rules": 8,
                    "yara": "4.2.3", "sources": "rules/yara", "raw_len": 5,
                    "payload_len": 14, "payload_sha256": b"\0" * 32})
+    split = pack({"kind": "rules", "version": 1795937584, "created": 1, "rules": 8,
+                  "yara": "4.5.2", "sources": "rules/yara", "raw_len": 5,
+                  "compiled_len": 3, "payload_len": 14,
+                  "payload_sha256": b"\0" * 32})
     seeds["bundle"] = {
         "signed-parts": struct.pack(">H", len(header)) + header +
+                        bytes.fromhex("28b52ffd2005290000") + b"hello",
+        # Compiled form then sources (issue 16): compiled_len splits them.
+        "signed-split": struct.pack(">H", len(split)) + split +
                         bytes.fromhex("28b52ffd2005290000") + b"hello",
         "magic": b"EWRULES1" + struct.pack(">I", 4) + b"\x80\x80\x80\x80" +
                  struct.pack(">I", 2) + b"0D",

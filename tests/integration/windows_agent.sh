@@ -69,8 +69,9 @@ check "no event lost or duplicated across taskkill /F ($r)" grep -q "dups=0 gaps
 
 s=$(agent status -c "$ACONF" 2>&1 | tr -d '\r')
 check "status reads the running Windows agent's state" grep -q "enrolled: *yes" <<<"$s"
-r=$(agent scan "$A" 2>&1 | tr -d '\r')
-check "scanning says plainly it is not ported yet" grep -q "not available in the Windows agent" <<<"$r"
+r=$(agent scan -c "$ACONF" "$A" 2>&1 | tr -d '\r')
+check "scanning with no bundle installed says so (windows_bundle.sh scans with one)" \
+	grep -q "no rule bundle is installed" <<<"$r"
 
 wine taskkill /F /IM eduwatch-agent.exe >/dev/null 2>&1
 tap_finish

@@ -61,6 +61,17 @@ void testutil_rmtree(const char *path)
 	nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+void testutil_write_file(const char *dir, const char *name, const char *text)
+{
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "wb");
+	if (f == NULL || fputs(text, f) < 0 || fclose(f) != 0) {
+		fprintf(stderr, "testutil: cannot write %s\n", path);
+		abort();
+	}
+}
+
 void test_pki_init(struct test_pki *pki, const char *ca_name)
 {
 	if (pki_key_new(&pki->ca_key) != 0 ||

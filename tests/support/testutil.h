@@ -13,6 +13,8 @@
 const char *testutil_tempdir(const char *tag);
 /* Removes a directory tree made by testutil_tempdir. */
 void testutil_rmtree(const char *path);
+/* Writes text to dir/name (replacing it); a failure fails the test. */
+void testutil_write_file(const char *dir, const char *name, const char *text);
 
 /* Entries of a directory, "." and ".." not counted; -1 if it cannot be
  * opened. Harnesses use it to check nothing appeared where it must not. */

@@ -538,13 +538,26 @@ static void make_rule_bundle(struct bundle_ctx *bc)
 					   sizeof(err)),
 			 0);
 	assert_int_equal(yararules_save(rules, &img, &img_len), 0);
+	/* As the collector builds it: the compiled form, then the sources. */
+	char *text = NULL;
+	size_t text_len = 0;
+	assert_int_equal(yararules_join(sources, 1, &text, &text_len, err,
+					sizeof(err)),
+			 0);
+	char *payload = alloc_bytes(img_len + text_len);
+	assert_non_null(payload);
+	memcpy(payload, img, img_len);
+	memcpy(payload + img_len, text, text_len);
+	alloc_free(text);
 	struct bundle_info info = {.kind = "rules", .version = 7,
-				   .created_us = 1, .rules = nrules};
+				   .created_us = 1, .rules = nrules,
+				   .compiled_len = img_len};
 	snprintf(info.yara, sizeof(info.yara), "%s", YR_VERSION);
 	snprintf(info.sources, sizeof(info.sources), "rules/yara");
-	assert_int_equal(bundle_build(pki.ca_key, &info, img, img_len, &bundle,
-				      &bundle_len),
+	assert_int_equal(bundle_build(pki.ca_key, &info, payload,
+				      img_len + text_len, &bundle, &bundle_len),
 			 0);
+	alloc_free(payload);
 	snprintf(bc->bundle, sizeof(bc->bundle), "%s/rules/current.ewb", dir);
 	FILE *f = fopen(bc->bundle, "we");
 	assert_non_null(f);
@@ -558,7 +571,8 @@ static void make_rule_bundle(struct bundle_ctx *bc)
 	test_pki_free(&pki);
 }
 
-/* What the scanner does with it: verify, unpack, hand to libyara. */
+/* What the scanner does with it: verify, unpack, hand to libyara; then
+ * what an agent of another libyara version does: compile the sources. */
 static int run_rule_bundle_load(void *ctx)
 {
 	struct bundle_ctx *bc = ctx;
@@ -566,10 +580,18 @@ static int run_rule_bundle_load(void *ctx)
 	void *raw = NULL;
 	size_t raw_len = 0;
 	char err[512];
+	bool here = false;
 	YR_RULES *rules = NULL;
 	int rc = bundle_open_file(bc->bundle, bc->pub, &info, &raw, &raw_len,
 				  err, sizeof(err));
-	if (rc == 0 && (rc = yararules_load(raw, raw_len, &rules)) == 0)
+	if (rc == 0 && (rc = yararules_from_bundle(&info, raw, raw_len, &rules,
+						   &here, err,
+						   sizeof(err))) == 0)
+		yr_rules_destroy(rules);
+	snprintf(info.yara, sizeof(info.yara), "0.0.0-another");
+	if (rc == 0 && (rc = yararules_from_bundle(&info, raw, raw_len, &rules,
+						   &here, err,
+						   sizeof(err))) == 0)
 		yr_rules_destroy(rules);
 	alloc_free(raw);
 	return rc;
@@ -593,7 +615,7 @@ static void test_rule_bundle_load(void **state)
 	struct bundle_ctx bc;
 	assert_int_equal(yr_initialize(), ERROR_SUCCESS);
 	make_rule_bundle(&bc);
-	assert_true(sweep("bundle_open_file+yararules_load",
+	assert_true(sweep("bundle_open_file+yararules_from_bundle",
 			  run_rule_bundle_load, &bc) > 0);
 	assert_true(sweep("rulestore_current", run_rulestore_current, &bc) > 0);
 	EVP_PKEY_free(bc.pub);

@@ -206,19 +206,19 @@ static void test_scancache(void **state)
 static void test_filetype(void **state)
 {
 	(void)state;
-	assert_string_equal(scanchild_filetype((const unsigned char *)"MZ\x90", 3),
+	assert_string_equal(yararules_filetype((const unsigned char *)"MZ\x90", 3),
 			    "EXE");
-	assert_string_equal(scanchild_filetype((const unsigned char *)"\x7f"
+	assert_string_equal(yararules_filetype((const unsigned char *)"\x7f"
 									"ELF\x02",
 					       5),
 			    "ELF");
 	assert_string_equal(
-		scanchild_filetype((const unsigned char *)"L\0\0\0\x01\x14\x02\0", 8),
+		yararules_filetype((const unsigned char *)"L\0\0\0\x01\x14\x02\0", 8),
 		"LNK");
-	assert_string_equal(scanchild_filetype((const unsigned char *)"<?php", 5),
+	assert_string_equal(yararules_filetype((const unsigned char *)"<?php", 5),
 			    "PHP");
-	assert_string_equal(scanchild_filetype((const unsigned char *)"M", 1), "");
-	assert_string_equal(scanchild_filetype(NULL, 0), "");
+	assert_string_equal(yararules_filetype((const unsigned char *)"M", 1), "");
+	assert_string_equal(yararules_filetype(NULL, 0), "");
 }
 
 int main(void)

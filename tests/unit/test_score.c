@@ -292,12 +292,7 @@ static void test_check_without_state(void **state)
 
 static void write_file(const char *name, const char *text)
 {
-	char p[700];
-	snprintf(p, sizeof(p), "%s/%s", dir, name);
-	FILE *f = fopen(p, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
+	testutil_write_file(dir, name, text);
 }
 
 static void test_policy_errors(void **state)

@@ -1,6 +1,8 @@
 /* The capabilities not yet ported to Windows, stated as such.
  *
- * The scanner (its child process and isolation), backups, quarantine,
+ * The scanner's source (scheduled, USB and remote scans: its child
+ * process and isolation; the `scan` command runs in-process, winscan.h),
+ * backups, quarantine,
  * the incident drill (it plants files through an O_NOFOLLOW folder fd),
  * the LAN sensor, the ransomware detector (agent/platform/fswatch.h has
  * no ReadDirectoryChangesW half yet) and the versioned-folder self-upgrade (symlinks renamed
@@ -28,9 +30,12 @@ static int off_init(const char *name, void **state)
 	return 0;
 }
 
+/* The `scan` command works (winscan.h); what is off is the source:
+ * scheduled, USB and collector-ordered scans, which need the scanner's
+ * isolated child. */
 static int scan_init(const struct source_env *env, void **state)
 {
-	return off_init("scan", state);
+	return off_init("scan (scheduled and remote scans)", state);
 }
 
 static int drill_init(const struct source_env *env, void **state)
