@@ -22,6 +22,7 @@
 struct agent_version {
 	char school[STORE_CODE_MAX + 1];
 	char version[VERSION_MAX + 1]; /* "" : not reported */
+	bool release; /* version is the release folder agent.start named */
 };
 
 struct collect {
@@ -76,21 +77,27 @@ static void on_row(void *arg, const struct store_host_row *r)
 		c->version_ts = -1;
 		c->n++;
 	}
-	/* A PC running from a release folder names that release; the
-	 * program's own version otherwise. */
-	const char *field = strcmp(r->kind, "agent.start") == 0 ? "release"
+	const char *field = strcmp(r->kind, "agent.start") == 0 ? "version"
 			    : strcmp(r->kind, "agent.inventory") == 0
 				    ? "agent_version"
 				    : NULL;
-	/* The newer of the two reports wins: an upgraded agent says so in
-	 * both, at start first. */
-	if (field != NULL && r->ts_us > c->version_ts) {
-		char v[VERSION_MAX + 1] = "";
-		body_version(r->body, r->body_len, field, v);
-		if (!v[0] && strcmp(r->kind, "agent.start") == 0)
-			body_version(r->body, r->body_len, "version", v);
+	/* The release folder an agent runs from is what rollouts move, so
+	 * it wins; otherwise the newer of the two reports of the program's
+	 * version: an upgraded agent says so in both, at start first. */
+	struct agent_version *a = &c->v[c->n - 1];
+	char v[VERSION_MAX + 1] = "";
+	if (strcmp(r->kind, "agent.start") == 0) {
+		body_version(r->body, r->body_len, "release", v);
 		if (v[0]) {
-			memcpy(c->v[c->n - 1].version, v, sizeof(v));
+			memcpy(a->version, v, sizeof(v));
+			a->release = true;
+			return;
+		}
+	}
+	if (field != NULL && !a->release && r->ts_us > c->version_ts) {
+		body_version(r->body, r->body_len, field, v);
+		if (v[0]) {
+			memcpy(a->version, v, sizeof(v));
 			c->version_ts = r->ts_us;
 		}
 	}
