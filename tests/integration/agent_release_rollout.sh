@@ -196,4 +196,37 @@ scenario_downgrade_refused() {
 		grep -q "named agent-VERSION" <("$COLLECTOR" agent-release publish "$REL" --channel stable -c "$CONF" 2>&1)
 }
 
+stop_pc() {
+	local pid
+	pid=$(pc_status "$1" pid)
+	kill -TERM "$pid" 2>/dev/null
+	wait_for 20 pid_gone "$pid"
+}
+
+# A download cut by a restart resumes at the partial file's size: p1
+# starts with the first half of the signed file already in place (as a
+# cut link leaves it) and fetches only the rest; p2 starts with a first
+# half with one byte changed (a disk error, a planted file), and the
+# whole file, checked against its signed hash once complete, is refused.
+scenario_download_resumes() {
+	local id half before
+	before=$(pc_current p2)
+	make_release 5.0
+	stop_pc p1 && stop_pc p2 || { not_ok "the pilot agents stop"; return; }
+	check "release 5.0 is published while the pilot PCs are off" 		into "$WORK/publish-5.0.out" "$COLLECTOR" agent-release publish "$REL/agent-5.0" --channel pilot -c "$CONF"
+	id=$(sed -n 's/.* as bundle \([0-9]*\) .*/\1/p' "$WORK/publish-5.0.out")
+	half=$(($(stat -c %s "$D/bundles/agent-$id.ewb") / 2))
+	mkdir -p "$(pc_dir p1)/state/rules" "$(pc_dir p2)/state/rules"
+	head -c "$half" "$D/bundles/agent-$id.ewb" >"$(pc_dir p1)/state/rules/incoming-agent-$id.part"
+	head -c "$half" "$D/bundles/agent-$id.ewb" >"$(pc_dir p2)/state/rules/incoming-agent-$id.part"
+	printf '\x5a' | dd of="$(pc_dir p2)/state/rules/incoming-agent-$id.part" bs=1 seek=$((half - 10)) conv=notrunc 2>/dev/null
+	start_pc p1 && start_pc p2
+	check "p1 resumes the download it has half of" wait_for 20 grep -q "resuming the download of agent bundle $id" "$WORK/agent-p1.log"
+	check "... completes it, and runs 5.0" wait_for 40 all_running 5.0 p1
+	check "p2's half with one byte changed makes the whole file refused" \
+		wait_for 40 bash -c "$(declare -f pc_reported); COLLECTOR='$COLLECTOR' CONF='$CONF' WORK='$WORK'; pc_reported p2 'does not match its signed hash'"
+	check "... and p2 keeps running $before" all_running "$before" p2
+	check "... with no partial file left" test ! -e "$(pc_dir p2)/state/rules/incoming-agent-$id.part"
+}
+
 run_scenarios
