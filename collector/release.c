@@ -30,6 +30,7 @@ struct pc {
 	char upgrade_error[160];
 	uint64_t upgrade_version;
 	int64_t upgrade_ts;
+	int64_t last_seen_us;
 	bool pilot;
 };
 
@@ -102,6 +103,7 @@ static void on_host(void *arg, const struct store_host_row *r)
 		memset(p, 0, sizeof(*p));
 		snprintf(p->id, sizeof(p->id), "%s", r->agent);
 		snprintf(p->school, sizeof(p->school), "%s", r->school);
+		p->last_seen_us = r->last_seen_us;
 		p->pilot = in_pilot(l->s, p->id, p->school);
 	}
 	if (strcmp(r->kind, "agent.start") == 0 ||
@@ -171,7 +173,11 @@ static enum outcome judge(const struct pc *p, const struct store_release *r,
 			 p->upgrade_error[0] ? p->upgrade_error : "no reason");
 		return FAILED;
 	}
-	if (now_us - offered_us > s->release_within * 1000000LL) {
+	/* Only a PC heard from since the offer has had it: one switched off
+	 * for the holidays is waiting, not failing. One that took it and
+	 * was never heard of again has failed. */
+	if (p->last_seen_us >= offered_us &&
+	    now_us - offered_us > s->release_within * 1000000LL) {
 		snprintf(why, cap, "%s: not running release %s %llds after the "
 			 "offer", p->id, r->release, (long long)s->release_within);
 		return FAILED;

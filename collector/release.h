@@ -14,8 +14,9 @@
  *
  * A PC counts as upgraded when its agent.start names the release after
  * the offer; as failed when it reports the release refused or restored
- * by the watchdog after the offer, or has not run it within
- * releases.reconnect_within. When the failed reach
+ * by the watchdog after the offer, or was heard from after the offer
+ * but does not run it within releases.reconnect_within (a PC off since
+ * before the offer is waiting, not failing). When the failed reach
  * releases.halt_percent of the PCs offered in a ring, the rollout halts
  * and records why; nothing more is offered. A newer publication
  * supersedes (halts) the one before. */
