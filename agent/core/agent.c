@@ -639,6 +639,7 @@ int agent_run(const char *config_path, const struct agent_settings *s)
 		.ctx = agent.ctx,
 		.agent_id = agent.id,
 		.boot = agent.boot,
+		.release = agent.release,
 		.batch_max = (int)s->batch,
 		.window = (int)s->window,
 		.bandwidth_bps = s->bandwidth,
