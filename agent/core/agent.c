@@ -383,6 +383,18 @@ static void apply_release(struct agent *agent, uint64_t version)
 			  left[RELPKG_VERSION_MAX + 1] = "";
 	void *raw = NULL;
 	size_t len = 0;
+	/* An agent not run from a release folder would install a release
+	 * with nothing to go back to and no watchdog: refused. */
+	if (agent->release[0] == '\0') {
+		snprintf(err, sizeof(err), "this agent does not run from a "
+			 "release folder of %s (the service must run "
+			 "%s/current/eduwatch-agent)", s->upgrade_root,
+			 s->upgrade_root);
+		log_warn("upgrade: bundle %llu refused: %s",
+			 (unsigned long long)version, err);
+		report_upgrade(agent, version, "", "refused", err);
+		return;
+	}
 	int rc = rulestore_installed_payload(s->state_dir, RULESTORE_AGENT,
 					     &info, &raw, &len, err, sizeof(err));
 	if (rc == 0)

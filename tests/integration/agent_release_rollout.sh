@@ -10,7 +10,11 @@
 #    wrapper that points it at a closed port) is put back by the watchdog
 #    on both pilot PCs, and the rollout halts before the stable ring;
 #  - a package changed after signing is refused by every pilot PC;
-#  - an older release not marked rollback is refused as a downgrade.
+#  - an older release not marked rollback is refused as a downgrade;
+#  - a download cut halfway resumes after a restart, and a half changed
+#    on disk makes the whole file refused;
+#  - --channel stable offers every PC at once, and an agent not run from
+#    its release root refuses (no watchdog could undo it).
 # Scenarios run alone: make test ONLY=agent_release_rollout:good_release
 . "$(dirname "$0")/lib.bash"
 D=$WORK/collector
@@ -227,6 +231,25 @@ scenario_download_resumes() {
 		wait_for 40 bash -c "$(declare -f pc_reported); COLLECTOR='$COLLECTOR' CONF='$CONF' WORK='$WORK'; pc_reported p2 'does not match its signed hash'"
 	check "... and p2 keeps running $before" all_running "$before" p2
 	check "... with no partial file left" test ! -e "$(pc_dir p2)/state/rules/incoming-agent-$id.part"
+}
+
+# --channel stable skips the pilot: every PC is offered it. An agent not
+# run from its release root (here s2, started from the build) refuses
+# it: it would have nothing to go back to and no watchdog.
+scenario_stable_channel_and_unmanaged_agent() {
+	local before
+	before=$(pc_current s2)
+	stop_pc s2 || { not_ok "s2 stops"; return; }
+	DAEMON_KEEP=1 daemon_start agent-s2 "$EW_BIN/eduwatch-agent" run -c "$(pc_dir s2)/agent.yaml" 2>>"$WORK/agent-s2.log"
+	make_release 6.0
+	check "release 6.0 is published straight to the stable ring" \
+		quiet "$COLLECTOR" agent-release publish "$REL/agent-6.0" --channel stable -c "$CONF"
+	check "p1, p2 and s1 run 6.0" wait_for 40 all_running 6.0 p1 p2 s1
+	check "s2, not run from its release root, refuses it and says why" \
+		wait_for 40 bash -c "$(declare -f pc_reported); COLLECTOR='$COLLECTOR' CONF='$CONF' WORK='$WORK'; pc_reported s2 'does not run from a release folder'"
+	check "... its release root is untouched" eq "$(pc_current s2)" "$before"
+	check "one refusal in four stays under halt_percent: the rollout goes on" state_is 6.0 stable
+	check "... with all four offered in one ring" eq "$(release_field 6.0 stable offered)/$(release_field 6.0 pilot offered)" 4/0
 }
 
 run_scenarios
