@@ -345,26 +345,37 @@ int release_tick(struct store *st, struct ca *ca, const struct settings *s,
 	return rc;
 }
 
-struct supersede {
-	struct store *st;
-	const struct store_release *by;
-	int rc;
+/* The rollouts still moving, collected first: the store may not be
+ * called from inside its own row callback. */
+struct active {
+	struct store_release v[8];
+	size_t n;
 };
 
-static void supersede_one(void *arg, const struct store_release *old)
+static void collect_active(void *arg, const struct store_release *r)
 {
-	struct supersede *c = arg;
-	if (old->id == c->by->id || (strcmp(old->state, "pilot") != 0 &&
-				     strcmp(old->state, "stable") != 0))
-		return;
-	struct store_release r = *old;
-	snprintf(r.state, sizeof(r.state), "halted");
-	snprintf(r.why, sizeof(r.why), "superseded by release %s (bundle %llu)",
-		 c->by->release, (unsigned long long)c->by->id);
-	r.ended_us = c->by->created_us;
-	int rc = store_release_put(c->st, &r);
-	if (rc != 0 && c->rc == 0)
-		c->rc = rc;
+	struct active *a = arg;
+	if (a->n < sizeof(a->v) / sizeof(a->v[0]) &&
+	    (strcmp(r->state, "pilot") == 0 || strcmp(r->state, "stable") == 0))
+		a->v[a->n++] = *r;
+}
+
+/* A newer publication halts the rollouts before it. */
+static int supersede(struct store *st, const struct store_release *by)
+{
+	struct active a = {.n = 0};
+	int rc = store_release_list(st, collect_active, &a);
+	for (size_t i = 0; rc == 0 && i < a.n; i++) {
+		struct store_release *r = &a.v[i];
+		if (r->id == by->id)
+			continue;
+		snprintf(r->state, sizeof(r->state), "halted");
+		snprintf(r->why, sizeof(r->why), "superseded by release %s "
+			 "(bundle %llu)", by->release, (unsigned long long)by->id);
+		r->ended_us = by->created_us;
+		rc = store_release_put(st, r);
+	}
+	return rc;
 }
 
 int release_publish(struct store *st, struct ca *ca, const struct settings *s,
@@ -406,11 +417,7 @@ int release_publish(struct store *st, struct ca *ca, const struct settings *s,
 	if ((rc = store_release_put(st, out)) != 0)
 		return errtext_set(rc, err, errlen, "cannot record the release: "
 				   "%s", uv_strerror(rc));
-	struct supersede c = {st, out, 0};
-	rc = store_release_list(st, supersede_one, &c);
-	if (rc == 0)
-		rc = c.rc;
-	if (rc != 0)
+	if ((rc = supersede(st, out)) != 0)
 		return errtext_set(rc, err, errlen, "cannot halt the releases "
 				   "before it: %s", uv_strerror(rc));
 	return 0;

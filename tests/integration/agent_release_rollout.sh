@@ -228,7 +228,7 @@ scenario_download_resumes() {
 	check "p1 resumes the download it has half of" wait_for 20 grep -q "resuming the download of agent bundle $id" "$WORK/agent-p1.log"
 	check "... completes it, and runs 5.0" wait_for 40 all_running 5.0 p1
 	check "p2's half with one byte changed makes the whole file refused" \
-		wait_for 40 bash -c "$(declare -f pc_reported); COLLECTOR='$COLLECTOR' CONF='$CONF' WORK='$WORK'; pc_reported p2 'does not match its signed hash'"
+		wait_for 40 bash -c "$(declare -f pc_reported); COLLECTOR='$COLLECTOR' CONF='$CONF' WORK='$WORK'; pc_reported p2 '\"version\":$id,.*does not match its signed hash'"
 	check "... and p2 keeps running $before" all_running "$before" p2
 	check "... with no partial file left" test ! -e "$(pc_dir p2)/state/rules/incoming-agent-$id.part"
 }
