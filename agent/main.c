@@ -293,6 +293,30 @@ static const char *status_get(const struct status_file *sf, const char *key)
  * connected, and has had events acked. Otherwise, when the time is up,
  * `current` goes back to `previous` and the reason is kept in
  * ROOT/last-restore for the restored agent and the officers. */
+/* With --restart (an agent that no service manager restarts): the agent
+ * of the unhealthy release is stopped and the restored one started in
+ * the watchdog's place. Under systemd the service's restart does it. */
+static void restart_restored(const struct cli *cli, const char *root,
+			     const struct agent_paths *paths, const char *boot0)
+{
+	struct status_file sf;
+	read_status(paths->status, &sf);
+	long pid = strtol(status_get(&sf, "pid"), NULL, 10);
+	if (pid > 0 && strcmp(status_get(&sf, "boot"), boot0) != 0) {
+		kill((pid_t)pid, SIGTERM);
+		for (int i = 0; i < 100 && kill((pid_t)pid, 0) == 0; i++)
+			usleep(100 * 1000);
+		if (kill((pid_t)pid, 0) == 0)
+			kill((pid_t)pid, SIGKILL);
+	}
+	char exe[700];
+	snprintf(exe, sizeof(exe), "%s/current/eduwatch-agent", root);
+	char *argv[] = {exe, "run", "-c", (char *)cli->config, NULL};
+	execv(exe, argv);
+	fprintf(stderr, "eduwatch-agent: cannot start %s: %s\n", exe,
+		uv_strerror(-errno));
+}
+
 static int upgrade_watch(const struct cli *cli, const char *root)
 {
 	struct agent_settings s;
@@ -346,6 +370,8 @@ static int upgrade_watch(const struct cli *cli, const char *root)
 	if (fs_write_atomic(path, why, strlen(why), 0644) != 0)
 		fprintf(stderr, "eduwatch-agent: cannot write %s\n", path);
 	fprintf(stderr, "eduwatch-agent: %s", why);
+	if (cli->restart)
+		restart_restored(cli, root, &paths, boot0);
 	return EXIT_RUNTIME;
 }
 
@@ -663,6 +689,19 @@ int main(int argc, char **argv)
 		setenv("UV_THREADPOOL_SIZE", "2", 0);
 		char err[512] = "";
 		rc = service_run(cli.config, &s, cli.console, err, sizeof(err));
+#ifndef _WIN32
+		if (rc == AGENT_RUN_RESTART) {
+			/* The same process, so a service manager sees its
+			 * agent go on, now from the new release. */
+			char exe[600];
+			snprintf(exe, sizeof(exe), "%s/current/eduwatch-agent",
+				 s.upgrade_root);
+			execv(exe, argv);
+			fprintf(stderr, "eduwatch-agent: cannot start %s: %s\n",
+				exe, uv_strerror(-errno));
+			return EXIT_RUNTIME;
+		}
+#endif
 		if (rc == -ENOTCONN) {
 			fprintf(stderr, "eduwatch-agent: %s\n", err);
 			return EXIT_USAGE;

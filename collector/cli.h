@@ -63,7 +63,9 @@ enum {
 	CLI_OPT_SCHOOLS = 1u << 27,  /* setup --schools FILE.csv */
 	CLI_OPT_ADMIN = 1u << 28,    /* setup --admin NAME */
 	CLI_OPT_NONINTERACTIVE = 1u << 29,
-	CLI_OPT_ALL = (1u << 30) - 1,
+	CLI_OPT_CHANNEL = 1u << 30,  /* agent-release publish --channel */
+	CLI_OPT_ROLLBACK = 1u << 31, /* agent-release publish --rollback */
+	CLI_OPT_ALL = ~0u,
 };
 
 /* What a command needs before it runs. A store implies the settings. */
@@ -111,6 +113,8 @@ struct cli {
 	const char *schools_csv; /* setup --schools */
 	const char *admin;	 /* setup --admin */
 	bool non_interactive;
+	const char *channel; /* agent-release publish */
+	bool rollback;
 	char *overrides[CLI_SETS_MAX]; /* -o KEY=VALUE, in order */
 	size_t noverrides;
 	unsigned seen; /* CLI_OPT_* given */
@@ -262,6 +266,8 @@ int cli_user_create(struct cli_env *env, const char *name, const char *role,
 /* cli_agent_release.c: agent versions per school. */
 int cmd_agent_release_check(const struct cli *cli);
 int cmd_agent_release_status(struct cli *cli, struct cli_env *env);
+int cmd_agent_release_publish_check(const struct cli *cli);
+int cmd_agent_release_publish(struct cli *cli, struct cli_env *env);
 
 /* cli_setup.c: the first-run wizard. */
 int cmd_setup_check(const struct cli *cli);

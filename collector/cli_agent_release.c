@@ -11,6 +11,7 @@
 #include <msgpack.h>
 
 #include "collector/cli.h"
+#include "collector/release.h"
 #include "common/alloc.h"
 #include "common/jsonout.h"
 #include "common/textsafe.h"
@@ -21,6 +22,7 @@
 struct agent_version {
 	char school[STORE_CODE_MAX + 1];
 	char version[VERSION_MAX + 1]; /* "" : not reported */
+	bool release; /* version is the release folder agent.start named */
 };
 
 struct collect {
@@ -79,13 +81,23 @@ static void on_row(void *arg, const struct store_host_row *r)
 			    : strcmp(r->kind, "agent.inventory") == 0
 				    ? "agent_version"
 				    : NULL;
-	/* The newer of the two reports wins: an upgraded agent says so in
-	 * both, at start first. */
-	if (field != NULL && r->ts_us > c->version_ts) {
-		char v[VERSION_MAX + 1] = "";
+	/* The release folder an agent runs from is what rollouts move, so
+	 * it wins; otherwise the newer of the two reports of the program's
+	 * version: an upgraded agent says so in both, at start first. */
+	struct agent_version *a = &c->v[c->n - 1];
+	char v[VERSION_MAX + 1] = "";
+	if (strcmp(r->kind, "agent.start") == 0) {
+		body_version(r->body, r->body_len, "release", v);
+		if (v[0]) {
+			memcpy(a->version, v, sizeof(v));
+			a->release = true;
+			return;
+		}
+	}
+	if (field != NULL && !a->release && r->ts_us > c->version_ts) {
 		body_version(r->body, r->body_len, field, v);
 		if (v[0]) {
-			memcpy(c->v[c->n - 1].version, v, sizeof(v));
+			memcpy(a->version, v, sizeof(v));
 			c->version_ts = r->ts_us;
 		}
 	}
@@ -102,7 +114,127 @@ int cmd_agent_release_check(const struct cli *cli)
 {
 	(void)cli;
 	return cli_usage_error("usage: agent-release status [--school CODE] "
-			       "[--json]");
+			       "[--json] | agent-release publish DIR --channel "
+			       "pilot|stable [--rollback]");
+}
+
+int cmd_agent_release_publish_check(const struct cli *cli)
+{
+	if (cli->argc != 3 || cli->channel == NULL)
+		return cli_usage_error("usage: agent-release publish DIR "
+				       "--channel pilot|stable [--rollback]");
+	return 0;
+}
+
+int cmd_agent_release_publish(struct cli *cli, struct cli_env *env)
+{
+	struct store_release r;
+	char err[768];
+	int rc = release_publish(env->store, env->ca, &env->settings,
+				 cli->argv[2], cli->channel, cli->rollback, &r,
+				 err, sizeof(err));
+	if (rc != 0) {
+		fprintf(stderr, "eduwatch-collector: release not published: "
+				"%s\n", err);
+		return rc == -EINVAL ? EXIT_CONFIG : EXIT_FAILURE_RUNTIME;
+	}
+	printf("published agent release %s%s as bundle %llu (%llu bytes "
+	       "signed); rollout starts in the %s ring\n",
+	       r.release, r.rollback ? " (rollback)" : "",
+	       (unsigned long long)r.id, (unsigned long long)r.size, r.channel);
+	return EXIT_OK;
+}
+
+/* The rollouts, newest first, with each ring's progress. */
+struct rollouts {
+	struct store_release *v;
+	size_t n, cap;
+	int rc;
+};
+
+static void add_release(void *arg, const struct store_release *r)
+{
+	struct rollouts *l = arg;
+	if (l->rc != 0 || l->n >= 20) /* the recent ones are what matters */
+		return;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 8;
+		struct store_release *p = alloc_resize(l->v, cap * sizeof(*p));
+		if (p == NULL) {
+			l->rc = -ENOMEM;
+			return;
+		}
+		l->v = p;
+		l->cap = cap;
+	}
+	l->v[l->n++] = *r;
+}
+
+static void print_ring_json(const char *name, const struct release_ring *g)
+{
+	printf(",\"%s\":{\"pcs\":%llu,\"offered\":%llu,\"upgraded\":%llu,"
+	       "\"failed\":%llu}",
+	       name, (unsigned long long)g->pcs, (unsigned long long)g->offered,
+	       (unsigned long long)g->upgraded, (unsigned long long)g->failed);
+}
+
+static int print_rollouts(struct cli_env *env, bool json)
+{
+	struct rollouts l = {0};
+	int rc = store_release_list(env->store, add_release, &l);
+	if (rc == -ENOTSUP) {
+		if (json)
+			printf("[]");
+		return 0;
+	}
+	if (rc == 0)
+		rc = l.rc;
+	if (json)
+		printf("[");
+	else if (l.n)
+		printf("\n%-8s %-12s %-7s %-7s %-22s %-22s %s\n", "release",
+		       "bundle", "channel", "state", "pilot up/failed/offered",
+		       "stable up/failed/offered", "why");
+	int64_t now = store_now_us();
+	for (size_t i = 0; rc == 0 && i < l.n; i++) {
+		const struct store_release *r = &l.v[i];
+		struct release_ring p, s;
+		rc = release_progress(env->store, &env->settings, r, now, &p, &s);
+		if (rc != 0)
+			break;
+		if (json) {
+			printf("%s{\"release\":", i ? "," : "");
+			json_print_string(stdout, r->release);
+			printf(",\"bundle\":%llu,\"channel\":\"%s\",\"rollback\":"
+			       "%s,\"state\":\"%s\",\"why\":",
+			       (unsigned long long)r->id, r->channel,
+			       r->rollback ? "true" : "false", r->state);
+			json_print_string(stdout, r->why);
+			print_ring_json("pilot", &p);
+			print_ring_json("stable", &s);
+			printf("}");
+		} else {
+			char why[SAFE_CAP(sizeof(r->why))];
+			char pr[32], sr[32];
+			snprintf(pr, sizeof(pr), "%llu/%llu/%llu of %llu",
+				 (unsigned long long)p.upgraded,
+				 (unsigned long long)p.failed,
+				 (unsigned long long)p.offered,
+				 (unsigned long long)p.pcs);
+			snprintf(sr, sizeof(sr), "%llu/%llu/%llu of %llu",
+				 (unsigned long long)s.upgraded,
+				 (unsigned long long)s.failed,
+				 (unsigned long long)s.offered,
+				 (unsigned long long)s.pcs);
+			printf("%-8s %-12llu %-7s %-7s %-22s %-22s %s\n",
+			       r->release, (unsigned long long)r->id, r->channel,
+			       r->state, pr, sr, SAFE(why, r->why));
+		}
+	}
+	if (json)
+		printf("]");
+	alloc_free(l.v);
+	return rc;
 }
 
 int cmd_agent_release_status(struct cli *cli, struct cli_env *env)
@@ -120,7 +252,7 @@ int cmd_agent_release_status(struct cli *cli, struct cli_env *env)
 	if (c.n)
 		qsort(c.v, c.n, sizeof(c.v[0]), by_school_version);
 	if (cli->json)
-		printf("[");
+		printf("{\"versions\":[");
 	else
 		printf("%-12s %-34s %s\n", "school", "agent version", "agents");
 	int rows = 0;
@@ -148,7 +280,15 @@ int cmd_agent_release_status(struct cli *cli, struct cli_env *env)
 		i = j;
 	}
 	if (cli->json)
-		printf("]\n");
+		printf("],\"rollouts\":");
 	alloc_free(c.v);
+	rc = print_rollouts(env, cli->json);
+	if (cli->json)
+		printf("}\n");
+	if (rc != 0) {
+		fprintf(stderr, "eduwatch-collector: cannot read the "
+				"releases: %s\n", uv_strerror(rc));
+		return EXIT_FAILURE_RUNTIME;
+	}
 	return EXIT_OK;
 }

@@ -12,6 +12,7 @@
 
 #include "collector/alert.h"
 #include "collector/ca.h"
+#include "collector/release.h"
 #include "collector/enroll.h"
 #include "collector/forward.h"
 #include "collector/ingest.h"
@@ -55,6 +56,7 @@ struct daemon {
 	struct forwarder *forwarders[SETTINGS_FORWARD_MAX];
 	uv_timer_t silence_timer;
 	uv_timer_t snapshot_timer;
+	uv_timer_t release_timer;
 	struct snapshot_job snapshot;
 	bool close_pending; /* stopping: close the store when nothing uses it */
 	bool enroll_live;   /* enrollment work may still use the store */
@@ -134,6 +136,18 @@ static void on_silence_timer(uv_timer_t *timer)
 	if (rc != 0)
 		log_warn("collector: silence sweep failed, next one retries: %s",
 			 uv_strerror(rc));
+}
+
+/* Agent releases move through their rings (release.h). */
+static void on_release_timer(uv_timer_t *timer)
+{
+	struct daemon *d = timer->data;
+	if (d->store == NULL)
+		return;
+	int rc = release_tick(d->store, d->ca, d->settings, timeutil_now_us());
+	if (rc != 0 && rc != -ENOTSUP)
+		log_warn("collector: release rollout step failed, the next one "
+			 "retries: %s", uv_strerror(rc));
 }
 
 static void count_drop(void *arg, const struct alert_rule *rule,
@@ -316,6 +330,7 @@ static void on_ingest_stopped(void *arg)
 	}
 	uv_close((uv_handle_t *)&d->silence_timer, NULL);
 	uv_close((uv_handle_t *)&d->snapshot_timer, NULL);
+	uv_close((uv_handle_t *)&d->release_timer, NULL);
 	log_forward_stats(d);
 	for (size_t i = 0; i < d->settings->nforward; i++) {
 		forward_stop(d->forwarders[i]);
@@ -508,6 +523,11 @@ static void start_timers(struct daemon *d)
 	d->snapshot_timer.data = d;
 	uv_timer_start(&d->snapshot_timer, on_snapshot_timer, 0,
 		       SNAPSHOT_CHECK_MS);
+	uv_timer_init(d->loop, &d->release_timer);
+	d->release_timer.data = d;
+	uv_timer_start(&d->release_timer, on_release_timer,
+		       (uint64_t)d->settings->release_tick * 1000,
+		       (uint64_t)d->settings->release_tick * 1000);
 }
 
 int collector_run(const char *config_path, const struct settings *s)

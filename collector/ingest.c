@@ -581,7 +581,8 @@ static int handle_fetch(struct conn *c, const msgpack_object *root)
 	if (!c->hello_done || wire_get_str(root, "what", what, sizeof(what)) != 0 ||
 	    wire_get_u64(root, "version", &version) != 0 ||
 	    wire_get_u64(root, "offset", &offset) != 0 ||
-	    (strcmp(what, "rules") != 0 && strcmp(what, "ioc") != 0)) {
+	    (strcmp(what, "rules") != 0 && strcmp(what, "ioc") != 0 &&
+	     strcmp(what, "agent") != 0)) {
 		conn_reject(c, &ing->stats.bad_frames, "bad_frame",
 			    "malformed fetch");
 		return -1;
@@ -618,11 +619,13 @@ static int handle_fetch(struct conn *c, const msgpack_object *root)
 				 1000 + (uint64_t)(rand() % 4000));
 		return 0;
 	}
-	/* The kind is one of two words and the version a number: the path
+	/* The kind is one of three words and the version a number: the path
 	 * cannot be steered elsewhere. */
 	char path[700];
 	snprintf(path, sizeof(path), "%s/%s-%llu.ewb", ing->opts.bundle_dir,
-		 strcmp(what, "ioc") == 0 ? "ioc" : "bundle",
+		 strcmp(what, "ioc") == 0     ? "ioc"
+		 : strcmp(what, "agent") == 0 ? "agent"
+					      : "bundle",
 		 (unsigned long long)version);
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	struct stat st;

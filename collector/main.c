@@ -49,7 +49,15 @@ static const char usage_text[] =
 	"                                    string: eduwatch-agent enroll STRING\n"
 	"  agent-release status [--school CODE] [--json]\n"
 	"                                    the agent versions running in each\n"
-	"                                    school, as each PC last reported\n"
+	"                                    school, as each PC last reported,\n"
+	"                                    and each release's rollout\n"
+	"  agent-release publish DIR --channel pilot|stable [--rollback]\n"
+	"                                    sign the files of DIR (named\n"
+	"                                    agent-VERSION) as an agent release\n"
+	"                                    and roll it out in rings: the pilot\n"
+	"                                    PCs, then releases.stable_percent_\n"
+	"                                    per_hour; halts by itself when too\n"
+	"                                    many fail; --rollback may go back\n"
 	"  events count [--agent ID] [--boot N]\n"
 	"  events list [--agent ID] [--limit N] [--json]   newest first\n"
 	"  command send --agent ID --type ping|status|scan [--expires 1h]\n"
@@ -164,6 +172,9 @@ static const struct cli_command commands[] = {
 	{"agent", NULL, cmd_agent_check, NULL, 0, CLI_OPT_ALL},
 	{"agent-release", "status", NULL, cmd_agent_release_status, ST,
 	 C | CLI_OPT_SCHOOL | CLI_OPT_JSON},
+	{"agent-release", "publish", cmd_agent_release_publish_check,
+	 cmd_agent_release_publish, ST | CLI_NEEDS_CA,
+	 C | CLI_OPT_CHANNEL | CLI_OPT_ROLLBACK},
 	{"agent-release", NULL, cmd_agent_release_check, NULL, 0, CLI_OPT_ALL},
 	{"events", "count", cmd_events_check, cmd_events_count, ST,
 	 C | CLI_OPT_AGENT | CLI_OPT_BOOT},
@@ -284,6 +295,8 @@ static const struct {
 	{{"schools", required_argument, NULL, 1000}, CLI_OPT_SCHOOLS},
 	{{"admin", required_argument, NULL, 1001}, CLI_OPT_ADMIN},
 	{{"non-interactive", no_argument, NULL, 1002}, CLI_OPT_NONINTERACTIVE},
+	{{"channel", required_argument, NULL, 1003}, CLI_OPT_CHANNEL},
+	{{"rollback", no_argument, NULL, 1004}, CLI_OPT_ROLLBACK},
 };
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
 
@@ -391,6 +404,8 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 		case 1000: cli->schools_csv = optarg; break;
 		case 1001: cli->admin = optarg; break;
 		case 1002: cli->non_interactive = true; break;
+		case 1003: cli->channel = optarg; break;
+		case 1004: cli->rollback = true; break;
 		case 'h':
 			fputs(usage_text, stdout);
 			exit(EXIT_OK);

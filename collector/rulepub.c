@@ -12,6 +12,7 @@
 #include "common/alloc.h"
 #include "common/fsutil.h"
 #include "common/pki.h"
+#include "common/relpkg.h"
 #include "common/timeutil.h"
 #include "common/yararules.h"
 
@@ -225,5 +226,26 @@ int rulepub_publish_ioc(const char *state_dir, const char *file, EVP_PKEY *key,
 	int rc = rulepub_publish_ioc_text(state_dir, buf, len, file, key, info,
 					  file_size, err, errlen);
 	alloc_free(buf);
+	return rc;
+}
+
+int rulepub_publish_agent(const char *state_dir, const char *release_dir,
+			  const char *release, bool rollback, EVP_PKEY *key,
+			  struct bundle_info *info, size_t *file_size,
+			  char *err, size_t errlen)
+{
+	char *raw = NULL;
+	size_t raw_len = 0;
+	int rc = relpkg_pack_dir(release_dir, release, rollback, &raw, &raw_len,
+				 err, errlen);
+	if (rc != 0)
+		return rc;
+	memset(info, 0, sizeof(*info));
+	snprintf(info->kind, sizeof(info->kind), "agent");
+	snprintf(info->sources, sizeof(info->sources), "agent release %s%s",
+		 release, rollback ? " (rollback)" : "");
+	rc = store_signed(state_dir, "agent", info, raw, raw_len, key, file_size,
+			  err, errlen);
+	alloc_free(raw);
 	return rc;
 }

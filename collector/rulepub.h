@@ -13,6 +13,7 @@
 
 #include "common/check.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,5 +47,13 @@ int rulepub_publish_ioc_text(const char *state_dir, const char *buf,
 			     size_t len, const char *source, EVP_PKEY *key,
 			     struct bundle_info *info, size_t *file_size,
 			     char *err, size_t errlen);
+
+/* Signs the files of release_dir (common/relpkg.h) as an "agent" bundle
+ * of release `release`, stored as agent-<version>.ewb. */
+EW_MUST_CHECK
+int rulepub_publish_agent(const char *state_dir, const char *release_dir,
+			  const char *release, bool rollback, EVP_PKEY *key,
+			  struct bundle_info *info, size_t *file_size,
+			  char *err, size_t errlen);
 
 #endif

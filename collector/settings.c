@@ -87,6 +87,25 @@ static const struct config_field fields[] = {
 	  "SỞ GIÁO DỤC VÀ ĐÀO TẠO", 0, 0),
 	F("report.fonts_dir", CONFIG_STRING, report_fonts_dir, 512,
 	  "/usr/share/fonts/truetype/liberation2", 0, 0),
+	/* Agent releases (collector/release.h): the pilot ring (agent ids,
+	 * and every PC of the schools named), the stable ring's pace, how
+	 * long an offered PC has to run the release, the share of failures
+	 * that halts a rollout, how long the pilot runs before stable, and
+	 * how often the rollout is looked at. */
+	F("releases.pilot_agents", CONFIG_LIST, release_pilot_raw[0], 0, "[]",
+	  0, 0),
+	F("releases.pilot_schools", CONFIG_LIST, release_pilot_raw[1], 0, "[]",
+	  0, 0),
+	F("releases.stable_percent_per_hour", CONFIG_INT, release_percent_hour,
+	  0, "10", 1, 360000),
+	F("releases.reconnect_within", CONFIG_DURATION, release_within, 0, "30m",
+	  1, 7 * 86400),
+	F("releases.halt_percent", CONFIG_INT, release_halt_percent, 0, "10", 1,
+	  100),
+	F("releases.pilot_soak", CONFIG_DURATION, release_soak, 0, "24h", 0,
+	  30 * 86400),
+	F("releases.check_every", CONFIG_DURATION, release_tick, 0, "60s", 1,
+	  3600),
 	{"forward", CONFIG_TABLE, offsetof(struct settings, forward_raw),
 	 sizeof(struct forward_dest), NULL, 0, SETTINGS_FORWARD_MAX, dest_fields,
 	 CONFIG_FIELD_COUNT(dest_fields)},
@@ -156,6 +175,22 @@ int settings_load(const char *path, struct settings *out, char *err,
 		snprintf(out->yara_rules[i], sizeof(out->yara_rules[i]), "%s",
 			 out->yara_raw.items[i]);
 		out->nyara_rules = i + 1;
+	}
+	for (int k = 0; rc == 0 && k < 2; k++) {
+		const struct config_list *l = &out->release_pilot_raw[k];
+		char(*to)[65] = k ? out->release_pilot_schools
+				  : out->release_pilot_agents;
+		if (l->count > SETTINGS_PILOT_MAX) {
+			snprintf(err, errlen, "%s: key 'releases.pilot_%s': at "
+				 "most %d", path, k ? "schools" : "agents",
+				 SETTINGS_PILOT_MAX);
+			rc = -EINVAL;
+		}
+		for (size_t i = 0; rc == 0 && i < l->count; i++)
+			snprintf(to[i], sizeof(to[i]), "%s", l->items[i]);
+		if (rc == 0)
+			*(k ? &out->nrelease_pilot_schools
+			    : &out->nrelease_pilot_agents) = l->count;
 	}
 	/* The destinations now live in the fixed array: the struct stays a
 	 * plain value that can be copied on reload. */

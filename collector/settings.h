@@ -15,6 +15,7 @@
 
 #define SETTINGS_FORWARD_MAX 8
 #define SETTINGS_YARA_MAX 16
+#define SETTINGS_PILOT_MAX 256
 
 /* One SOC destination (forward: in collector.yaml). */
 struct forward_dest {
@@ -74,6 +75,17 @@ struct settings {
 	long long report_threshold;
 	char report_unit[128];
 	char report_fonts_dir[512];
+	/* Agent releases' rings (collector/release.h). */
+	struct config_list release_pilot_raw[2]; /* loading only */
+	char release_pilot_agents[SETTINGS_PILOT_MAX][65];
+	size_t nrelease_pilot_agents;
+	char release_pilot_schools[SETTINGS_PILOT_MAX][65];
+	size_t nrelease_pilot_schools;
+	long long release_percent_hour;
+	long long release_within;
+	long long release_halt_percent;
+	long long release_soak;
+	long long release_tick;
 	struct config_table forward_raw; /* loading only */
 	struct forward_dest forward[SETTINGS_FORWARD_MAX];
 	size_t nforward;

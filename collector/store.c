@@ -43,6 +43,8 @@ int64_t store_now_us(void)
 static const char *const state_kinds[] = {
 	"av.status", "backup.status", "backup.restore_test", "scan.summary",
 	"agent.inventory", "agent.start", "net.sensor",
+	/* What became of the last agent release pushed (collector/release.h). */
+	"agent.upgrade",
 	/* Kept for as long as the PC exists, whatever the retention: the
 	 * province's way back into a school's backups. */
 	"backup.escrow",
@@ -668,6 +670,18 @@ int store_drill_list(struct store *st, int64_t from_us, int64_t end_us,
 	if (st->backend->drill_list == NULL)
 		return -ENOTSUP;
 	return st->backend->drill_list(st, from_us, end_us, cb, arg);
+}
+
+int store_release_put(struct store *st, const struct store_release *r)
+{
+	return st->backend->release_put(st, r);
+}
+
+int store_release_list(struct store *st,
+		       void (*cb)(void *arg, const struct store_release *r),
+		       void *arg)
+{
+	return st->backend->release_list(st, cb, arg);
 }
 
 int store_drill_targets(struct store *st, uint64_t campaign,

@@ -698,6 +698,35 @@ int store_report_list_scoped(struct store *st, const struct store_scope *sc,
 #define STORE_DRILL_NAME_MAX 64
 #define STORE_DRILL_SCOPE_MAX 160
 
+/* An agent release being rolled out (collector/release.h): the signed
+ * bundle's number, the release in it, and how far the rings got. state
+ * is "pilot", "stable", "halted" or "done"; why says what halted it. */
+#define STORE_RELEASE_MAX 32
+struct store_release {
+	uint64_t id; /* the bundle's version: agent-<id>.ewb */
+	char release[STORE_RELEASE_MAX + 1];
+	char channel[8]; /* the ring it started in: pilot | stable */
+	bool rollback;
+	char state[8];
+	char why[256];
+	uint64_t size;	      /* of the signed bundle */
+	uint64_t queued;      /* stable ring: agents offered it so far */
+	int64_t created_us;
+	int64_t pilot_us;     /* pilot ring offered (0: not yet) */
+	int64_t stable_us;    /* stable ring began (0: not yet) */
+	int64_t ended_us;     /* halted or done */
+};
+
+/* Adds or replaces the release of r->id. -ENOTSUP on a backend without
+ * releases. */
+EW_MUST_CHECK
+int store_release_put(struct store *st, const struct store_release *r);
+/* Every release, newest first. */
+EW_MUST_CHECK
+int store_release_list(struct store *st,
+		       void (*cb)(void *arg, const struct store_release *r),
+		       void *arg);
+
 /* A campaign moves planned -> approved -> running -> done, or to aborted
  * from any state before done; a finished one is frozen. */
 struct store_drill {

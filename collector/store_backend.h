@@ -215,6 +215,10 @@ struct store_backend {
 			     void (*cb)(void *,
 					const struct store_drill_target *),
 			     void *arg);
+	int (*release_put)(struct store *st, const struct store_release *r);
+	int (*release_list)(struct store *st,
+			    void (*cb)(void *, const struct store_release *),
+			    void *arg);
 };
 
 /* What a backend embeds first in its own struct. */

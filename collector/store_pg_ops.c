@@ -31,6 +31,7 @@ typedef void (*day_school_fn)(void *, const struct store_day_school *);
 typedef void (*day_host_fn)(void *, const struct store_day_host *);
 typedef void (*report_fn)(void *, const struct store_report *);
 typedef void (*drill_target_fn)(void *, const struct store_drill_target *);
+typedef void (*release_fn)(void *, const struct store_release *);
 typedef const struct store_scope *scope_t;
 
 UNSUPPORTED(user_add, struct store *st, const struct store_user *u)
@@ -90,6 +91,9 @@ UNSUPPORTED(drill_target_put, struct store *st,
 	    const struct store_drill_target *t)
 UNSUPPORTED(drill_targets, struct store *st, uint64_t campaign,
 	    drill_target_fn cb, void *arg)
+/* Agent releases are rolled out from the SQLite collector for now. */
+UNSUPPORTED(release_put, struct store *st, const struct store_release *r)
+UNSUPPORTED(release_list, struct store *st, release_fn cb, void *arg)
 
 UNSUPPORTED(forward_status_scoped, struct store *st, scope_t sc,
 	    const char *dest, struct store_forward_status *out)
@@ -121,6 +125,8 @@ const struct store_backend store_pg_backend = {
 	.forward_status_scoped = pg_forward_status_scoped,
 	.dead_letter_list_scoped = pg_dead_letter_list_scoped,
 	.drill_list = pg_drill_list,
+	.release_put = pg_release_put,
+	.release_list = pg_release_list,
 	.submit = pg_submit,
 	.backlog = pg_backlog,
 	.school_add = pg_school_add,

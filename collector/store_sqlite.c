@@ -217,6 +217,17 @@ static const char *const migrations[] = {
 	"INSERT OR IGNORE INTO forward_deliveries(dest, alert, queued, dead)"
 	"  SELECT d.dest, d.alert, a.first, min(d.at) FROM dead_letters d"
 	"  JOIN alerts a ON a.id = d.alert GROUP BY d.dest, d.alert;",
+	/* 13: agent releases and how far each rollout got
+	 * (collector/release.h). A release, once published, keeps what it
+	 * is; only its progress changes. */
+	"CREATE TABLE IF NOT EXISTS agent_releases("
+	"  id INTEGER PRIMARY KEY, release TEXT NOT NULL,"
+	"  channel TEXT NOT NULL CHECK(channel IN ('pilot', 'stable')),"
+	"  rollback INTEGER NOT NULL, state TEXT NOT NULL CHECK(state IN"
+	"  ('pilot', 'stable', 'halted', 'done')), why TEXT NOT NULL,"
+	"  size INTEGER NOT NULL, queued INTEGER NOT NULL,"
+	"  created INTEGER NOT NULL, pilot INTEGER NOT NULL,"
+	"  stable INTEGER NOT NULL, ended INTEGER NOT NULL);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -559,4 +570,6 @@ const struct store_backend store_sqlite_backend = {
 	.drill_target_put = sqlite_drill_target_put,
 	.drill_targets = sqlite_drill_targets,
 	.drill_list = sqlite_drill_list,
+	.release_put = sqlite_release_put,
+	.release_list = sqlite_release_list,
 };

@@ -139,6 +139,9 @@ enum sq_id {
 	SQ_DRILL_TARGET_PUT,
 	SQ_DRILL_TARGETS,
 	SQ_DRILL_LIST,
+	/* agent releases (store_sqlite_release.c) */
+	SQ_RELEASE_PUT,
+	SQ_RELEASE_LIST,
 	SQ_COUNT
 };
 
@@ -519,5 +522,10 @@ int sqlite_drill_list(struct store *st, int64_t from_us, int64_t end_us,
 int sqlite_drill_targets(struct store *st, uint64_t campaign,
 			 void (*cb)(void *, const struct store_drill_target *),
 			 void *arg);
+/* agent releases (store_sqlite_release.c) */
+int sqlite_release_put(struct store *st, const struct store_release *r);
+int sqlite_release_list(struct store *st,
+			void (*cb)(void *, const struct store_release *),
+			void *arg);
 
 #endif

@@ -510,6 +510,16 @@ static const struct {
 		" LEFT JOIN commands c ON c.id = t.command"
 		" LEFT JOIN commands k ON k.id = t.abort_command"
 		" WHERE t.campaign = ?1 ORDER BY t.school, t.agent"},
+	[SQ_RELEASE_PUT] = {"release_put",
+		"INSERT INTO agent_releases(id, release, channel, rollback,"
+		" state, why, size, queued, created, pilot, stable, ended)"
+		" VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)"
+		" ON CONFLICT(id) DO UPDATE SET state = ?5, why = ?6,"
+		" queued = ?8, pilot = ?10, stable = ?11, ended = ?12"},
+	[SQ_RELEASE_LIST] = {"release_list",
+		"SELECT id, release, channel, rollback, state, why, size,"
+		" queued, created, pilot, stable, ended"
+		" FROM agent_releases ORDER BY id DESC"},
 	[SQ_DRILL_LIST] = {"drill_list",
 		"SELECT id, name, organiser, scenario, scope, window_start,"
 		" window_end, state, coalesce(approver, ''),"

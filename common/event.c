@@ -20,7 +20,7 @@ static const char *const known_kinds[] = {
 	"net.rogue_dhcp",  "net.llmnr_poison", "net.ioc_dns",
 	"net.ioc_ip",	   "net.port_scan",   "net.sensor",
 	"drill.action",    "rules.update",    "scan.quarantine", "backup.escrow",
-	"ioc.update",
+	"ioc.update",      "agent.upgrade",
 	"drill.injected", "drill.av_acted", "drill.cleaned_up", /* agent/drill */
 	"ransomware.suspect", /* agent/ransom */
 	"test.synthetic",

@@ -16,10 +16,12 @@
 #include "agent/core/source.h"
 #include "agent/core/spool.h"
 #include "agent/core/uplink.h"
+#include "agent/upgrade/apply.h"
 #include "common/alloc.h"
 #include "common/command.h"
 #include "common/fsutil.h"
 #include "common/log.h"
+#include "common/mpmap.h"
 #include "common/pki.h"
 #include "common/signals.h"
 #include "common/timeutil.h"
@@ -32,7 +34,8 @@
 /* What the collector may ask of the agent itself; sources add their own
  * (source_ops.command_types). */
 static const char *const agent_commands[] = {"ping", "status",
-					     "rules.update", "ioc.update"};
+					     "rules.update", "ioc.update",
+					     "agent.upgrade"};
 #define MAX_COMMAND_TYPES 16
 
 /* The sources come from the source table (sources.h). */
@@ -51,9 +54,12 @@ struct agent {
 	SSL_CTX *ctx;
 	EVP_PKEY *collector_key; /* the pinned CA's key: verifies commands */
 	void *source_state[AGENT_SOURCES_MAX]; /* settings.c checks the count */
-	struct rulefetch *fetch[2]; /* by enum rulestore_kind */
+	struct rulefetch *fetch[RULESTORE_KINDS]; /* by enum rulestore_kind */
 	char rules_version[40];
 	uint64_t rules_count; /* of the installed bundle, as installed */
+	char release[RELPKG_VERSION_MAX + 1]; /* "": not run from a release */
+	bool restart; /* a new release is current: agent_run returns
+			 AGENT_RUN_RESTART */
 	const char *allowed[MAX_COMMAND_TYPES];
 	size_t nallowed;
 	uv_timer_t status_timer;
@@ -232,12 +238,14 @@ static int run_command(struct agent *agent, const struct command *cmd,
 			 (unsigned long long)agent->rules_count);
 		rc = 0;
 	} else if (strcmp(cmd->type, "rules.update") == 0 ||
-		   strcmp(cmd->type, "ioc.update") == 0) {
+		   strcmp(cmd->type, "ioc.update") == 0 ||
+		   strcmp(cmd->type, "agent.upgrade") == 0) {
 		uint64_t version = 0;
 		if (map)
 			wire_get_u64(map, "version", &version);
-		rc = rulefetch_begin(agent->fetch[cmd->type[0] == 'i'
-							  ? RULESTORE_IOC
+		rc = rulefetch_begin(agent->fetch[cmd->type[0] == 'i' ? RULESTORE_IOC
+						  : cmd->type[0] == 'a'
+							  ? RULESTORE_AGENT
 							  : RULESTORE_RULES],
 				     version, result, cap);
 	} else {
@@ -273,10 +281,9 @@ static void on_command(void *arg, const msgpack_object *frame)
 	if (strcmp(t, "blob") == 0) {
 		char what[16] = "";
 		wire_get_str(frame, "what", what, sizeof(what));
-		rulefetch_on_blob(agent->fetch[strcmp(what, "ioc") == 0
-						       ? RULESTORE_IOC
-						       : RULESTORE_RULES],
-				  frame);
+		for (int k = 0; k < RULESTORE_KINDS; k++)
+			if (strcmp(what, rulestore_kind_name(k)) == 0)
+				rulefetch_on_blob(agent->fetch[k], frame);
 		return;
 	}
 	struct command_policy policy = {
@@ -341,11 +348,99 @@ static void note_rules(struct agent *agent)
 	}
 }
 
+static void agent_stop(struct agent *agent, const char *why);
+
+/* agent.upgrade events: what became of a release on this PC, for the
+ * collector's rollout (collector/release.h) and the officers. */
+static void report_upgrade(struct agent *agent, uint64_t version,
+			   const char *release, const char *state,
+			   const char *error)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	struct mpmap m;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	mpmap_begin(&m, &pk);
+	if (version)
+		wire_pack_kv_u64(&pk, "version", version);
+	wire_pack_kv_str(&pk, "release", release);
+	wire_pack_kv_str(&pk, "running", agent->release);
+	wire_pack_kv_str(&pk, "state", state);
+	if (error)
+		wire_pack_kv_str(&pk, "error", error);
+	mpmap_end(&m);
+	/* A refused or failed release may be an attack on the channel, or a
+	 * release that must not reach more PCs. */
+	agent_emit(agent, "agent.upgrade", error ? 6 : 1, false, sb.data,
+		   sb.size, NULL);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+/* A verified agent release arrived: install it, leave a watchdog from
+ * this (known good) release behind, and restart into the new one. */
+static void apply_release(struct agent *agent, uint64_t version)
+{
+	const struct agent_settings *s = agent->settings;
+	struct bundle_info info;
+	char err[512], release[RELPKG_VERSION_MAX + 1] = "",
+			  left[RELPKG_VERSION_MAX + 1] = "";
+	void *raw = NULL;
+	size_t len = 0;
+	/* An agent not run from a release folder would install a release
+	 * with nothing to go back to and no watchdog: refused. */
+	if (agent->release[0] == '\0') {
+		snprintf(err, sizeof(err), "this agent does not run from a "
+			 "release folder of %s (the service must run "
+			 "%s/current/eduwatch-agent)", s->upgrade_root,
+			 s->upgrade_root);
+		log_warn("upgrade: bundle %llu refused: %s",
+			 (unsigned long long)version, err);
+		report_upgrade(agent, version, "", "refused", err);
+		return;
+	}
+	int rc = rulestore_installed_payload(s->state_dir, RULESTORE_AGENT,
+					     &info, &raw, &len, err, sizeof(err));
+	if (rc == 0)
+		rc = upgrade_apply(s->state_dir, s->upgrade_root, raw, len,
+				   release, left, err, sizeof(err));
+	alloc_free(raw);
+	if (rc != 0) {
+		log_warn("upgrade: release %s (bundle %llu) refused: %s",
+			 release[0] ? release : "?", (unsigned long long)version,
+			 err);
+		report_upgrade(agent, version, release, "refused", err);
+		return;
+	}
+	/* Without a release before it there is nothing to go back to. */
+	if (left[0] &&
+	    (rc = upgrade_spawn_watchdog(s->upgrade_root, left, agent->config_path,
+					 s->upgrade_within,
+					 getenv("INVOCATION_ID") == NULL)) != 0)
+		log_warn("upgrade: cannot start the watchdog: %s; release %s "
+			 "runs unwatched", uv_strerror(rc), release);
+	log_info("upgrade: release %s is current (was %s); restarting into it",
+		 release, left[0] ? left : "none");
+	report_upgrade(agent, version, release, "installed", NULL);
+	agent->restart = true;
+	agent_stop(agent, "a new release is installed");
+}
+
 static void fetch_finished(void *arg, enum rulestore_kind kind,
 			   uint64_t version, const struct bundle_info *info,
 			   const char *error)
 {
 	struct agent *agent = arg;
+	if (kind == RULESTORE_AGENT) {
+		if (error) {
+			log_warn("upgrade: bundle %llu refused: %s",
+				 (unsigned long long)version, error);
+			report_upgrade(agent, version, "", "refused", error);
+		} else {
+			apply_release(agent, version);
+		}
+		return;
+	}
 	const char *what = rulestore_kind_name(kind);
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
@@ -398,7 +493,7 @@ const char *agent_rules_version(struct agent *agent)
 static void on_link_state(void *arg, bool connected)
 {
 	struct agent *agent = arg;
-	for (int k = 0; connected && k < 2; k++)
+	for (int k = 0; connected && k < RULESTORE_KINDS; k++)
 		rulefetch_connected(agent->fetch[k]);
 	write_status(agent);
 }
@@ -463,8 +558,8 @@ static void agent_stop(struct agent *agent, const char *why)
 	for (size_t i = 0; i < NSOURCES; i++)
 		if (agent->source_state[i])
 			agent_sources[i]->stop(agent->source_state[i]);
-	rulefetch_stop(agent->fetch[RULESTORE_RULES]);
-	rulefetch_stop(agent->fetch[RULESTORE_IOC]);
+	for (int k = 0; k < RULESTORE_KINDS; k++)
+		rulefetch_stop(agent->fetch[k]);
 	agent_emit(agent, "agent.stop", 0, false, NULL, 0, NULL);
 	write_status(agent);
 	uplink_stop(agent->uplink, uplink_stopped, agent);
@@ -560,6 +655,7 @@ int agent_run(const char *config_path, const struct agent_settings *s)
 		.ctx = agent.ctx,
 		.agent_id = agent.id,
 		.boot = agent.boot,
+		.release = agent.release,
 		.batch_max = (int)s->batch,
 		.window = (int)s->window,
 		.bandwidth_bps = s->bandwidth,
@@ -569,8 +665,10 @@ int agent_run(const char *config_path, const struct agent_settings *s)
 	msgpack_packer pk;
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 2);
+	upgrade_running_release(agent.release, sizeof(agent.release));
+	msgpack_pack_map(&pk, 3);
 	wire_pack_kv_str(&pk, "version", EDUWATCH_VERSION);
+	wire_pack_kv_str(&pk, "release", agent.release);
 	wire_pack_kv_u64(&pk, "pid", (uint64_t)getpid());
 	agent_emit(&agent, "agent.start", 0, false, sb.data, sb.size, NULL);
 	msgpack_sbuffer_destroy(&sb);
@@ -583,16 +681,17 @@ int agent_run(const char *config_path, const struct agent_settings *s)
 			   NULL);
 		msgpack_sbuffer_destroy(&sb);
 	}
+	char why[512];
+	if (upgrade_take_restore_note(s->upgrade_root, why, sizeof(why)))
+		report_upgrade(&agent, 0, agent.release, "restored", why);
 	build_allowed(&agent);
 	note_rules(&agent);
 	static const struct rulefetch_ops fetch_ops = {send_fetch,
 						       fetch_finished};
-	if ((rc = rulefetch_start(agent.loop, s->state_dir, RULESTORE_RULES,
-				&fetch_ops, &agent,
-				&agent.fetch[RULESTORE_RULES])) != 0 ||
-	    (rc = rulefetch_start(agent.loop, s->state_dir, RULESTORE_IOC,
-				&fetch_ops, &agent, &agent.fetch[RULESTORE_IOC])) != 0)
-		goto done;
+	for (int k = 0; k < RULESTORE_KINDS; k++)
+		if ((rc = rulefetch_start(agent.loop, s->state_dir, k, &fetch_ops,
+					  &agent, &agent.fetch[k])) != 0)
+			goto done;
 	if ((rc = uplink_start(agent.loop, agent.spool, &uo, on_command,
 			       on_link_state, &agent, &agent.uplink)) != 0)
 		goto done;
@@ -633,7 +732,7 @@ done:
 		if (agent.source_state[i])
 			agent_sources[i]->free(agent.source_state[i]);
 	uplink_free(agent.uplink);
-	for (int k = 0; k < 2; k++)
+	for (int k = 0; k < RULESTORE_KINDS; k++)
 		if (agent.fetch[k])
 			rulefetch_free(agent.fetch[k]);
 	spool_close(agent.spool);
@@ -641,5 +740,5 @@ done:
 	EVP_PKEY_free(agent.collector_key);
 	uv_loop_close(agent.loop);
 	log_info("agent: stopped");
-	return rc;
+	return rc == 0 && agent.restart ? AGENT_RUN_RESTART : rc;
 }

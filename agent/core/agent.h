@@ -21,6 +21,10 @@ void agent_paths_for(const char *state_dir, struct agent_paths *out);
 /* Runs until stopped. Returns 0, or a negative errno after logging why. */
 EW_MUST_CHECK
 int agent_run(const char *config_path, const struct agent_settings *settings);
+/* agent_run's answer when a new release became current (agent/upgrade):
+ * the caller executes ROOT/current/eduwatch-agent with its own
+ * arguments. */
+#define AGENT_RUN_RESTART 1
 
 /* Stops the running agent as SIGTERM does (sources stopped, agent.stop
  * spooled, the uplink closed), from any thread: the Windows service

@@ -33,11 +33,14 @@ const char cli_usage_text[] =
 	"                      a downgrade unless --rollback\n"
 	"  upgrade restore [--root DIR]   switch back to ROOT/previous\n"
 	"  upgrade status [--root DIR]    the current and previous releases\n"
-	"  upgrade watch --within 5m [--root DIR]\n"
+	"  upgrade watch --within 5m [--root DIR] [--restart]\n"
 	"                      the watchdog after a swap: unless the agent of\n"
 	"                      -c restarts, connects and has events acked within\n"
 	"                      the time, switch back to ROOT/previous, write why\n"
-	"                      to ROOT/last-restore and exit 1\n"
+	"                      to ROOT/last-restore and exit 1; --restart: also\n"
+	"                      stop that agent and run the restored one (no\n"
+	"                      service manager does); the agent starts this\n"
+	"                      itself after a pushed release\n"
 	"  run [--console]     run in the foreground (SIGTERM stops, SIGHUP reloads);\n"
 	"                      on Windows the service manager runs it, and\n"
 	"                      --console runs it in this console (Ctrl+C stops)\n"
@@ -105,6 +108,7 @@ int cli_parse(int argc, char **argv, struct cli *cli)
 		{"root", required_argument, NULL, 'U'},
 		{"rollback", no_argument, NULL, 'B'},
 		{"within", required_argument, NULL, 'H'},
+		{"restart", no_argument, NULL, 'X'},
 		{"enroll-port", required_argument, NULL, 'e'},
 		{"state-dir", required_argument, NULL, 's'},
 		{"pcap", required_argument, NULL, 'p'},
@@ -151,6 +155,7 @@ int cli_parse(int argc, char **argv, struct cli *cli)
 		case 'U': cli->upgrade_root = optarg; break;
 		case 'B': cli->rollback = true; break;
 		case 'H': cli->within = optarg; break;
+		case 'X': cli->restart = true; break;
 		case 's': cli->state_dir = optarg; break;
 		case 'p': cli->pcap = optarg; break;
 		case 'i': cli->ioc = optarg; break;

@@ -32,6 +32,7 @@ struct cli {
 	const char *upgrade_root; /* upgrade --root: the versioned releases */
 	bool rollback;		  /* upgrade install --rollback */
 	const char *within;	  /* upgrade watch --within DURATION */
+	bool restart;		  /* upgrade watch --restart */
 	const char *state_dir;
 	int enroll_port;
 	const char *pcap;

@@ -18,14 +18,18 @@
 
 const char *rulestore_kind_name(enum rulestore_kind kind)
 {
-	return kind == RULESTORE_IOC ? "ioc" : "rules";
+	return kind == RULESTORE_IOC	 ? "ioc"
+	       : kind == RULESTORE_AGENT ? "agent"
+					 : "rules";
 }
 
 static void installed_path(const char *state_dir, enum rulestore_kind kind,
 			   char *out, size_t cap)
 {
 	snprintf(out, cap, "%s/rules/%s", state_dir,
-		 kind == RULESTORE_IOC ? "ioc.ewb" : "current.ewb");
+		 kind == RULESTORE_IOC	   ? "ioc.ewb"
+		 : kind == RULESTORE_AGENT ? "agent.ewb"
+					   : "current.ewb");
 }
 
 /* Checks a bundle file against the pinned CA; raw (may be NULL) gets the
@@ -85,6 +89,15 @@ uint64_t rulestore_installed_version(const char *state_dir,
 	    verify(state_dir, path, &info, NULL, NULL, err, sizeof(err)) != 0)
 		return 0;
 	return info.version;
+}
+
+int rulestore_installed_payload(const char *state_dir, enum rulestore_kind kind,
+				struct bundle_info *info, void **raw,
+				size_t *raw_len, char *err, size_t errlen)
+{
+	char path[600];
+	installed_path(state_dir, kind, path, sizeof(path));
+	return verify(state_dir, path, info, raw, raw_len, err, errlen);
 }
 
 void rulestore_part_path(const char *state_dir, enum rulestore_kind kind,

@@ -21,9 +21,12 @@
 
 #include "common/bundle.h"
 
-enum rulestore_kind { RULESTORE_RULES, RULESTORE_IOC };
+/* RULESTORE_AGENT: an agent release (common/relpkg.h), installed by
+ * agent/upgrade/apply.h from rules/agent.ewb. */
+enum rulestore_kind { RULESTORE_RULES, RULESTORE_IOC, RULESTORE_AGENT };
+#define RULESTORE_KINDS 3
 
-/* "rules" or "ioc": the bundle header's kind, and the wire's `what`. */
+/* "rules", "ioc" or "agent": the bundle header's kind, and the wire's `what`. */
 const char *rulestore_kind_name(enum rulestore_kind kind);
 
 struct rulestore_current {
@@ -41,6 +44,14 @@ int rulestore_current(const char *state_dir, struct rulestore_current *out,
 /* The installed version of a kind, verified; 0 when there is none. */
 uint64_t rulestore_installed_version(const char *state_dir,
 				     enum rulestore_kind kind);
+
+/* The installed bundle of a kind, verified again, and its payload in
+ * *raw (free with alloc_free). Returns 0 or a negative errno with a
+ * reason. */
+EW_MUST_CHECK
+int rulestore_installed_payload(const char *state_dir, enum rulestore_kind kind,
+				struct bundle_info *info, void **raw,
+				size_t *raw_len, char *err, size_t errlen);
 
 /* The partial download of a version: its path and how many bytes it has. */
 void rulestore_part_path(const char *state_dir, enum rulestore_kind kind,

@@ -26,6 +26,12 @@ static const struct config_field fields[] = {
 	F("spool.max_size", CONFIG_SIZE, spool_max_size, 0, "256MiB", 1 << 20,
 	  1LL << 40),
 	F("log.level", CONFIG_LOG_LEVEL, log_level, 0, "info", 0, 0),
+	/* Self-upgrade (agent/upgrade): the versioned release folders, and
+	 * how long a new release has to connect and be acked before the
+	 * watchdog puts the one before back. */
+	F("upgrade.root", CONFIG_STRING, upgrade_root, 512, "/usr/lib/eduwatch",
+	  0, 0),
+	F("upgrade.within", CONFIG_DURATION, upgrade_within, 0, "5m", 1, 86400),
 };
 
 /* An address list becomes fixed arrays here, so that a typo is refused

@@ -326,11 +326,13 @@ static void on_open(struct tls_stream *ts, void *arg)
 	struct uplink *up = arg;
 	struct wire_out out;
 	up->connecting = false;
-	wire_out_begin(&out, WIRE_HELLO, 4);
+	wire_out_begin(&out, WIRE_HELLO, 5);
 	wire_pack_kv_u64(&out.pk, "v", WIRE_VERSION);
 	wire_pack_kv_str(&out.pk, "agent", up->agent);
 	wire_pack_kv_u64(&out.pk, "boot", up->opts.boot);
 	wire_pack_kv_str(&out.pk, "ver", EDUWATCH_VERSION);
+	/* The release too: what a rollout moves (collector/release.h). */
+	wire_pack_kv_str(&out.pk, "rel", up->opts.release ? up->opts.release : "");
 	/* A failed write fails the stream, whose close handles it. */
 	if (wire_out_finish(&out) == 0)
 		EW_IGNORE(tls_stream_write(ts, out.buf.data, out.buf.size));

@@ -33,6 +33,7 @@ struct uplink_options {
 	SSL_CTX *ctx;		  /* borrowed; holds the agent's identity */
 	const char *agent_id;
 	uint64_t boot;
+	const char *release;	  /* the release folder it runs from, or "" */
 	int batch_max;		  /* events per frame */
 	int window;		  /* frames in flight */
 	long long bandwidth_bps;  /* 0: unlimited */

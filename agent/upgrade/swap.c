@@ -12,6 +12,7 @@
 #include "agent/upgrade/swap.h"
 #include "common/errtext.h"
 #include "common/fsutil.h"
+#include "common/relpkg.h"
 
 /* Crash tests (tests/integration/agent_upgrade_swap.sh) kill the install
  * at a named step, as rsyslog's tests do, to prove each one leaves a
@@ -23,21 +24,9 @@ static void crash_point(const char *step)
 		raise(SIGKILL);
 }
 
-static bool version_ok(const char *v)
-{
-	size_t n = strlen(v);
-	if (n == 0 || n > SWAP_VERSION_MAX || v[0] == '.' || v[n - 1] == '.')
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!((v[i] >= '0' && v[i] <= '9') ||
-		      (v[i] == '.' && v[i + 1] != '.')))
-			return false;
-	return true;
-}
-
 int swap_version_cmp(const char *a, const char *b)
 {
-	if (!version_ok(a) || !version_ok(b))
+	if (!relpkg_version_ok(a) || !relpkg_version_ok(b))
 		return -2;
 	while (*a || *b) {
 		unsigned long x = strtoul(a, (char **)&a, 10);
@@ -61,7 +50,7 @@ int swap_version(const char *root, const char *link, char *out, size_t cap)
 	if (n < 0)
 		return errno == ENOENT ? 0 : -errno;
 	target[n] = '\0';
-	if (strncmp(target, "agent-", 6) != 0 || !version_ok(target + 6))
+	if (strncmp(target, "agent-", 6) != 0 || !relpkg_version_ok(target + 6))
 		return -EINVAL;
 	snprintf(out, cap, "%s", target + 6);
 	return 0;
@@ -142,7 +131,7 @@ int swap_install(const char *root, const char *src, const char *version,
 {
 	char cur[SWAP_VERSION_MAX + 1], stage[4096], final[4096], target[64];
 	int rc;
-	if (!version_ok(version))
+	if (!relpkg_version_ok(version))
 		return errtext_set(-EPERM, err, errlen, "'%s' is not a version of "
 			    "digits and dots", version);
 	if ((rc = swap_version(root, "current", cur, sizeof(cur))) != 0)

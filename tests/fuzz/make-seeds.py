@@ -145,6 +145,15 @@ def main():
         "magic": b"EWRULES1" + struct.pack(">I", 4) + b"\x80\x80\x80\x80" +
                  struct.pack(">I", 2) + b"0D",
     }
+    seeds["relpkg"] = {
+        "release": pack({"release": "2.0.1", "rollback": False,
+                         "files": [["eduwatch-agent", True, b"\x7fELF"],
+                                   ["README", False, b"notes"]]}),
+        "twice": pack({"release": "1.0", "rollback": True,
+                       "files": [["a", True, b""], ["a", False, b"x"]]}),
+        "escape": pack({"release": "1.0", "rollback": False,
+                        "files": [["../../etc/cron.d/x", True, b"x"]]}),
+    }
     seeds["backupkey"] = {
         "keyfile": pack({"kdf": "scrypt", "n": 1024, "r": 8, "p": 1,
                          "salt": b"s" * 16, "sealed": b"k" * 124}),

@@ -20,6 +20,7 @@
 #include "agent/core/childproc.h"
 #include "agent/core/source.h"
 #include "agent/scan/quarantine.h"
+#include "agent/upgrade/apply.h"
 #include "agent/upgrade/swap.h"
 #include "common/log.h"
 
@@ -165,4 +166,45 @@ int swap_restore_previous(const char *root, char *err, size_t errlen)
 	snprintf(err, errlen, "the Windows agent upgrades through its MSI "
 			      "(msiexec /i), not through release folders");
 	return -ENOSYS;
+}
+
+/* A pushed agent release (agent/upgrade/apply.h) is refused, and said to
+ * be, until the MSI path takes it. */
+int upgrade_apply(const char *state_dir, const char *root, const void *payload,
+		  size_t len, char release[RELPKG_VERSION_MAX + 1],
+		  char left[RELPKG_VERSION_MAX + 1], char *err, size_t errlen)
+{
+	(void)state_dir;
+	(void)root;
+	(void)payload;
+	(void)len;
+	release[0] = left[0] = '\0';
+	snprintf(err, errlen, "the Windows agent upgrades through its MSI "
+			      "(msiexec /i), not through pushed releases");
+	return -ENOSYS;
+}
+
+int upgrade_spawn_watchdog(const char *root, const char *left,
+			   const char *config, long long within_s, bool restart)
+{
+	(void)root;
+	(void)left;
+	(void)config;
+	(void)within_s;
+	(void)restart;
+	return -ENOSYS;
+}
+
+void upgrade_running_release(char *out, size_t cap)
+{
+	if (cap > 0)
+		out[0] = '\0';
+}
+
+bool upgrade_take_restore_note(const char *root, char *why, size_t cap)
+{
+	(void)root;
+	(void)why;
+	(void)cap;
+	return false;
 }

@@ -1,0 +1,132 @@
+/* apply: a pushed agent release, from payload to ROOT/current (apply.h). */
+#include "agent/upgrade/apply.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent/upgrade/swap.h"
+#include "common/alloc.h"
+#include "common/errtext.h"
+#include "common/fsutil.h"
+
+extern char **environ;
+
+/* Removes a staging folder of plain files. */
+static void remove_stage(const char *dir, const struct relpkg *pkg)
+{
+	char path[1200];
+	for (size_t i = 0; i < pkg->nfiles; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, pkg->files[i].name);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
+int upgrade_apply(const char *state_dir, const char *root, const void *payload,
+		  size_t len, char release[RELPKG_VERSION_MAX + 1],
+		  char left[RELPKG_VERSION_MAX + 1], char *err, size_t errlen)
+{
+	struct relpkg pkg;
+	char dir[1024], path[1200];
+	release[0] = left[0] = '\0';
+	int rc = relpkg_parse(payload, len, &pkg, err, errlen);
+	if (rc != 0)
+		return rc;
+	snprintf(release, RELPKG_VERSION_MAX + 1, "%s", pkg.release);
+	if ((rc = swap_version(root, "current", left, RELPKG_VERSION_MAX + 1)) != 0) {
+		relpkg_clear(&pkg);
+		return errtext_set(rc, err, errlen, "%s/current is not a release "
+				   "link", root);
+	}
+	/* Checked before a byte is written, and again by swap_install. */
+	if (left[0] && !pkg.rollback && swap_version_cmp(pkg.release, left) <= 0) {
+		rc = errtext_set(-EPERM, err, errlen, "release %s is not newer "
+				 "than the installed %s and is not marked "
+				 "rollback: downgrade refused", pkg.release, left);
+		relpkg_clear(&pkg);
+		return rc;
+	}
+	snprintf(dir, sizeof(dir), "%s/upgrade", state_dir);
+	mkdir(dir, 0700);
+	snprintf(dir, sizeof(dir), "%s/upgrade/incoming-%s", state_dir,
+		 pkg.release);
+	remove_stage(dir, &pkg);
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		rc = errtext_set(-errno, err, errlen, "cannot create %s", dir);
+		relpkg_clear(&pkg);
+		return rc;
+	}
+	for (size_t i = 0; rc == 0 && i < pkg.nfiles; i++) {
+		const struct relpkg_file *f = &pkg.files[i];
+		snprintf(path, sizeof(path), "%s/%s", dir, f->name);
+		rc = fs_write_atomic(path, f->data, f->len, f->exec ? 0755 : 0644);
+		if (rc != 0)
+			errtext_set(rc, err, errlen, "cannot write %s", path);
+	}
+	if (rc == 0)
+		rc = swap_install(root, dir, pkg.release, pkg.rollback, err,
+				  errlen);
+	remove_stage(dir, &pkg);
+	relpkg_clear(&pkg);
+	return rc;
+}
+
+int upgrade_spawn_watchdog(const char *root, const char *left,
+			   const char *config, long long within_s,
+			   bool restart)
+{
+	char exe[1024], within[32];
+	snprintf(exe, sizeof(exe), "%s/agent-%s/eduwatch-agent", root, left);
+	snprintf(within, sizeof(within), "%llds", within_s);
+	char *argv[] = {exe,	       "upgrade", "watch", "--within",
+			within,	       "--root",  (char *)root, "-c",
+			(char *)config, restart ? "--restart" : NULL, NULL};
+	posix_spawnattr_t attr;
+	posix_spawnattr_init(&attr);
+	/* Its own session: the agent's exec, or its service's stop of the
+	 * agent alone, must not take the watchdog with it. */
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
+	pid_t pid;
+	int rc = posix_spawn(&pid, exe, NULL, &attr, argv, environ);
+	posix_spawnattr_destroy(&attr);
+	return -rc;
+}
+
+void upgrade_running_release(char *out, size_t cap)
+{
+	char exe[PATH_MAX];
+	out[0] = '\0';
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return;
+	exe[n] = '\0';
+	const char *folder = basename(dirname(exe));
+	if (strncmp(folder, "agent-", 6) == 0 && relpkg_version_ok(folder + 6))
+		snprintf(out, cap, "%s", folder + 6);
+}
+
+bool upgrade_take_restore_note(const char *root, char *why, size_t cap)
+{
+	char path[1024], taken[1040];
+	char *text = NULL;
+	size_t len = 0;
+	snprintf(path, sizeof(path), "%s/last-restore", root);
+	if (fs_read_file(path, 4096, &text, &len) != 0)
+		return false;
+	len = strcspn(text, "\n");
+	snprintf(why, cap, "%.*s", (int)len, text);
+	alloc_free(text);
+	snprintf(taken, sizeof(taken), "%s.reported", path);
+	/* Reported once: a note that cannot be marked taken is reported
+	 * again at the next start, which is better than never. */
+	(void)rename(path, taken);
+	return true;
+}

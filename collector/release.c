@@ -1,0 +1,424 @@
+/* release: agent releases rolled out in rings (release.h). */
+#include "collector/release.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <msgpack.h>
+
+#include "collector/cli.h"
+#include "collector/rulepub.h"
+#include "common/alloc.h"
+#include "common/errtext.h"
+#include "common/log.h"
+#include "common/relpkg.h"
+#include "common/wire.h"
+
+#define HOUR_US (3600LL * 1000000LL)
+#define OFFER_TTL_S (7 * 86400)
+
+/* What the collector knows of one PC, from its host state. */
+struct pc {
+	char id[EVENT_AGENT_MAX + 1];
+	char school[STORE_CODE_MAX + 1];
+	char running[RELPKG_VERSION_MAX + 1]; /* agent.start's release */
+	int64_t start_ts;
+	char upgrade_state[16]; /* agent.upgrade's state */
+	char upgrade_error[160];
+	uint64_t upgrade_version;
+	int64_t upgrade_ts;
+	int64_t last_seen_us;
+	bool pilot;
+};
+
+struct pcs {
+	struct pc *v;
+	size_t n, cap;
+	const struct settings *s;
+	int rc;
+};
+
+static bool in_pilot(const struct settings *s, const char *id,
+		     const char *school)
+{
+	for (size_t i = 0; i < s->nrelease_pilot_agents; i++)
+		if (strcmp(s->release_pilot_agents[i], id) == 0)
+			return true;
+	for (size_t i = 0; i < s->nrelease_pilot_schools; i++)
+		if (strcmp(s->release_pilot_schools[i], school) == 0)
+			return true;
+	return false;
+}
+
+static void read_body(const struct store_host_row *r, struct pc *p)
+{
+	msgpack_unpacked up;
+	msgpack_unpacked_init(&up);
+	if (r->body == NULL ||
+	    msgpack_unpack_next(&up, r->body, r->body_len, NULL) !=
+		    MSGPACK_UNPACK_SUCCESS ||
+	    up.data.type != MSGPACK_OBJECT_MAP) {
+		msgpack_unpacked_destroy(&up);
+		return;
+	}
+	/* What a PC says of itself is copied, bounded, and only compared. */
+	if (strcmp(r->kind, "agent.start") == 0) {
+		if (wire_get_str(&up.data, "release", p->running,
+				 sizeof(p->running)) != 0)
+			p->running[0] = '\0';
+		p->start_ts = r->ts_us;
+	} else {
+		if (wire_get_str(&up.data, "state", p->upgrade_state,
+				 sizeof(p->upgrade_state)) != 0)
+			p->upgrade_state[0] = '\0';
+		if (wire_get_str(&up.data, "error", p->upgrade_error,
+				 sizeof(p->upgrade_error)) != 0)
+			p->upgrade_error[0] = '\0';
+		wire_get_u64(&up.data, "version", &p->upgrade_version);
+		p->upgrade_ts = r->ts_us;
+	}
+	msgpack_unpacked_destroy(&up);
+}
+
+static void on_host(void *arg, const struct store_host_row *r)
+{
+	struct pcs *l = arg;
+	if (l->rc != 0)
+		return;
+	if (l->n == 0 || strcmp(l->v[l->n - 1].id, r->agent) != 0) {
+		if (l->n == l->cap) {
+			size_t cap = l->cap ? 2 * l->cap : 256;
+			struct pc *p = alloc_resize(l->v, cap * sizeof(*p));
+			if (p == NULL) {
+				l->rc = -ENOMEM;
+				return;
+			}
+			l->v = p;
+			l->cap = cap;
+		}
+		struct pc *p = &l->v[l->n++];
+		memset(p, 0, sizeof(*p));
+		snprintf(p->id, sizeof(p->id), "%s", r->agent);
+		snprintf(p->school, sizeof(p->school), "%s", r->school);
+		p->last_seen_us = r->last_seen_us;
+		p->pilot = in_pilot(l->s, p->id, p->school);
+	}
+	if (strcmp(r->kind, "agent.start") == 0 ||
+	    strcmp(r->kind, "agent.upgrade") == 0)
+		read_body(r, &l->v[l->n - 1]);
+}
+
+/* Every PC, pilot ones first, the rest in id order (the stable ring's
+ * fixed order). */
+static int by_ring_then_id(const void *a, const void *b)
+{
+	const struct pc *x = a, *y = b;
+	if (x->pilot != y->pilot)
+		return x->pilot ? -1 : 1;
+	return strcmp(x->id, y->id);
+}
+
+/* A release published to stable has one ring: every PC. */
+static int load_pcs(struct store *st, const struct settings *s,
+		    const struct store_release *r, struct pcs *l,
+		    size_t *npilot)
+{
+	memset(l, 0, sizeof(*l));
+	l->s = s;
+	int rc = store_host_states(st, NULL, on_host, l);
+	for (size_t i = 0; rc == 0 && strcmp(r->channel, "stable") == 0 &&
+			   i < l->n; i++)
+		l->v[i].pilot = false;
+	if (rc == 0)
+		rc = l->rc;
+	if (rc != 0) {
+		alloc_free(l->v);
+		l->v = NULL;
+		return rc;
+	}
+	if (l->n)
+		qsort(l->v, l->n, sizeof(l->v[0]), by_ring_then_id);
+	*npilot = 0;
+	while (*npilot < l->n && l->v[*npilot].pilot)
+		(*npilot)++;
+	return 0;
+}
+
+/* When the i-th PC of the stable ring was offered the release: the
+ * pace spreads the ring's n PCs over 100 / percent hours. */
+static int64_t stable_offer_us(const struct store_release *r,
+			       const struct settings *s, size_t i, size_t n)
+{
+	double per_pc = 100.0 * (double)HOUR_US /
+			((double)s->release_percent_hour * (double)(n ? n : 1));
+	return r->stable_us + (int64_t)(per_pc * (double)i);
+}
+
+enum outcome { PENDING, UPGRADED, FAILED };
+
+static enum outcome judge(const struct pc *p, const struct store_release *r,
+			  const struct settings *s, int64_t offered_us,
+			  int64_t now_us, char *why, size_t cap)
+{
+	if (strcmp(p->running, r->release) == 0 && p->start_ts >= offered_us)
+		return UPGRADED;
+	if (p->upgrade_ts >= offered_us &&
+	    (strcmp(p->upgrade_state, "restored") == 0 ||
+	     (strcmp(p->upgrade_state, "refused") == 0 &&
+	      (p->upgrade_version == r->id || p->upgrade_version == 0)))) {
+		snprintf(why, cap, "%s: %s: %s", p->id, p->upgrade_state,
+			 p->upgrade_error[0] ? p->upgrade_error : "no reason");
+		return FAILED;
+	}
+	/* Only a PC heard from since the offer has had it: one switched off
+	 * for the holidays is waiting, not failing. One that took it and
+	 * was never heard of again has failed. */
+	if (p->last_seen_us >= offered_us &&
+	    now_us - offered_us > s->release_within * 1000000LL) {
+		snprintf(why, cap, "%s: not running release %s %llds after the "
+			 "offer", p->id, r->release, (long long)s->release_within);
+		return FAILED;
+	}
+	return PENDING;
+}
+
+static void count(struct release_ring *ring, enum outcome o, const char *why)
+{
+	ring->offered++;
+	if (o == UPGRADED)
+		ring->upgraded++;
+	if (o == FAILED && ring->failed++ == 0)
+		snprintf(ring->first_failure, sizeof(ring->first_failure), "%s",
+			 why);
+}
+
+static void progress_of(const struct pcs *l, size_t npilot,
+			const struct settings *s, const struct store_release *r,
+			int64_t now_us, struct release_ring *pilot,
+			struct release_ring *stable)
+{
+	char why[200];
+	memset(pilot, 0, sizeof(*pilot));
+	memset(stable, 0, sizeof(*stable));
+	pilot->pcs = npilot;
+	stable->pcs = l->n - npilot;
+	for (size_t i = 0; r->pilot_us && i < npilot; i++)
+		count(pilot, judge(&l->v[i], r, s, r->pilot_us, now_us, why,
+				   sizeof(why)), why);
+	for (size_t i = 0; r->stable_us && i < r->queued && npilot + i < l->n;
+	     i++) {
+		int64_t at = stable_offer_us(r, s, i, stable->pcs);
+		count(stable, judge(&l->v[npilot + i], r, s, at, now_us, why,
+				    sizeof(why)), why);
+	}
+}
+
+int release_progress(struct store *st, const struct settings *s,
+		     const struct store_release *r, int64_t now_us,
+		     struct release_ring *pilot, struct release_ring *stable)
+{
+	struct pcs l;
+	size_t npilot;
+	int rc = load_pcs(st, s, r, &l, &npilot);
+	if (rc != 0)
+		return rc;
+	progress_of(&l, npilot, s, r, now_us, pilot, stable);
+	alloc_free(l.v);
+	return 0;
+}
+
+/* The signed offer: the bundle to fetch and what it holds. */
+static int offer(struct store *st, struct ca *ca, const struct store_release *r,
+		 const char *agent)
+{
+	msgpack_sbuffer args;
+	msgpack_packer pk;
+	uint64_t id;
+	msgpack_sbuffer_init(&args);
+	msgpack_packer_init(&pk, &args, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 3);
+	wire_pack_kv_u64(&pk, "version", r->id);
+	wire_pack_kv_str(&pk, "release", r->release);
+	wire_pack_kv_u64(&pk, "size", r->size);
+	int rc = cli_queue_command(st, ca, agent, "agent.upgrade", &args,
+				   OFFER_TTL_S, &id);
+	msgpack_sbuffer_destroy(&args);
+	if (rc != 0)
+		log_warn("release %s: cannot offer it to %s: %s", r->release,
+			 agent, uv_strerror(rc));
+	return rc;
+}
+
+static void halt(struct store_release *r, int64_t now_us, const char *ring,
+		 const struct release_ring *g)
+{
+	snprintf(r->state, sizeof(r->state), "halted");
+	snprintf(r->why, sizeof(r->why), "%s ring: %llu of %llu PCs offered "
+		 "failed (first: %s)", ring, (unsigned long long)g->failed,
+		 (unsigned long long)g->offered, g->first_failure);
+	r->ended_us = now_us;
+	log_warn("release %s halted: %s", r->release, r->why);
+}
+
+static bool too_many_failed(const struct settings *s,
+			    const struct release_ring *g)
+{
+	return g->failed > 0 &&
+	       g->failed * 100 >= (uint64_t)s->release_halt_percent * g->offered;
+}
+
+static void newest_active(void *arg, const struct store_release *r)
+{
+	struct store_release *out = arg;
+	if (out->id == 0 && (strcmp(r->state, "pilot") == 0 ||
+			     strcmp(r->state, "stable") == 0))
+		*out = *r;
+}
+
+static int step(struct store *st, struct ca *ca, const struct settings *s,
+		struct store_release *r, const struct pcs *l, size_t npilot,
+		int64_t now_us)
+{
+	struct release_ring pilot, stable;
+	size_t nstable = l->n - npilot;
+	if (strcmp(r->state, "pilot") == 0 && r->pilot_us == 0) {
+		r->pilot_us = now_us;
+		for (size_t i = 0; i < npilot; i++)
+			EW_IGNORE(offer(st, ca, r, l->v[i].id));
+		log_info("release %s: offered to the %zu pilot PCs", r->release,
+			 npilot);
+		return 1;
+	}
+	progress_of(l, npilot, s, r, now_us, &pilot, &stable);
+	if (strcmp(r->state, "pilot") == 0) {
+		if (too_many_failed(s, &pilot)) {
+			halt(r, now_us, "pilot", &pilot);
+			return 1;
+		}
+		if (pilot.upgraded < pilot.offered ||
+		    now_us - r->pilot_us < s->release_soak * 1000000LL)
+			return 0;
+		snprintf(r->state, sizeof(r->state), "stable");
+		r->stable_us = now_us;
+		log_info("release %s: all %llu pilot PCs run it; stable ring "
+			 "begins", r->release, (unsigned long long)pilot.upgraded);
+	}
+	if (too_many_failed(s, &stable)) {
+		halt(r, now_us, "stable", &stable);
+		return 1;
+	}
+	double hours = (double)(now_us - r->stable_us) / (double)HOUR_US;
+	double due = (double)nstable * (double)s->release_percent_hour *
+		     hours / 100.0;
+	size_t want = due >= (double)nstable ? nstable : (size_t)due + 1;
+	if (want > nstable)
+		want = nstable;
+	bool changed = false;
+	for (; r->queued < want; r->queued++, changed = true)
+		EW_IGNORE(offer(st, ca, r, l->v[npilot + r->queued].id));
+	if (r->queued == nstable && stable.upgraded == nstable) {
+		snprintf(r->state, sizeof(r->state), "done");
+		r->ended_us = now_us;
+		log_info("release %s: every PC runs it", r->release);
+		changed = true;
+	}
+	return changed;
+}
+
+int release_tick(struct store *st, struct ca *ca, const struct settings *s,
+		 int64_t now_us)
+{
+	struct store_release r = {0};
+	int rc = store_release_list(st, newest_active, &r);
+	if (rc != 0 || r.id == 0)
+		return rc;
+	struct pcs l;
+	size_t npilot;
+	if ((rc = load_pcs(st, s, &r, &l, &npilot)) != 0)
+		return rc;
+	if (step(st, ca, s, &r, &l, npilot, now_us))
+		rc = store_release_put(st, &r);
+	alloc_free(l.v);
+	return rc;
+}
+
+/* The rollouts still moving, collected first: the store may not be
+ * called from inside its own row callback. */
+struct active {
+	struct store_release v[8];
+	size_t n;
+};
+
+static void collect_active(void *arg, const struct store_release *r)
+{
+	struct active *a = arg;
+	if (a->n < sizeof(a->v) / sizeof(a->v[0]) &&
+	    (strcmp(r->state, "pilot") == 0 || strcmp(r->state, "stable") == 0))
+		a->v[a->n++] = *r;
+}
+
+/* A newer publication halts the rollouts before it. */
+static int supersede(struct store *st, const struct store_release *by)
+{
+	struct active a = {.n = 0};
+	int rc = store_release_list(st, collect_active, &a);
+	for (size_t i = 0; rc == 0 && i < a.n; i++) {
+		struct store_release *r = &a.v[i];
+		if (r->id == by->id)
+			continue;
+		snprintf(r->state, sizeof(r->state), "halted");
+		snprintf(r->why, sizeof(r->why), "superseded by release %s "
+			 "(bundle %llu)", by->release, (unsigned long long)by->id);
+		r->ended_us = by->created_us;
+		rc = store_release_put(st, r);
+	}
+	return rc;
+}
+
+int release_publish(struct store *st, struct ca *ca, const struct settings *s,
+		    const char *dir, const char *channel, bool rollback,
+		    struct store_release *out, char *err, size_t errlen)
+{
+	char copy[4096];
+	snprintf(copy, sizeof(copy), "%s", dir);
+	const char *name = basename(copy);
+	memset(out, 0, sizeof(*out));
+	if (strcmp(channel, "pilot") != 0 && strcmp(channel, "stable") != 0)
+		return errtext_set(-EINVAL, err, errlen, "--channel is pilot or "
+				   "stable, not '%s'", channel);
+	if (strncmp(name, "agent-", 6) != 0 || !relpkg_version_ok(name + 6))
+		return errtext_set(-EINVAL, err, errlen, "%s: a release folder "
+				   "is named agent-VERSION (digits and dots), "
+				   "as it will be on the PCs", dir);
+	if (strcmp(channel, "pilot") == 0 && s->nrelease_pilot_agents == 0 &&
+	    s->nrelease_pilot_schools == 0)
+		return errtext_set(-EINVAL, err, errlen, "no pilot PCs: set "
+				   "releases.pilot_agents or "
+				   "releases.pilot_schools, or publish to "
+				   "--channel stable");
+	struct bundle_info info;
+	size_t size = 0;
+	int rc = rulepub_publish_agent(s->state_dir, dir, name + 6, rollback,
+				       ca_key(ca), &info, &size, err, errlen);
+	if (rc != 0)
+		return rc;
+	out->id = info.version;
+	snprintf(out->release, sizeof(out->release), "%s", name + 6);
+	snprintf(out->channel, sizeof(out->channel), "%s", channel);
+	snprintf(out->state, sizeof(out->state), "%s", channel);
+	out->rollback = rollback;
+	out->size = size;
+	out->created_us = info.created_us;
+	if (strcmp(channel, "stable") == 0)
+		out->stable_us = info.created_us;
+	if ((rc = store_release_put(st, out)) != 0)
+		return errtext_set(rc, err, errlen, "cannot record the release: "
+				   "%s", uv_strerror(rc));
+	if ((rc = supersede(st, out)) != 0)
+		return errtext_set(rc, err, errlen, "cannot halt the releases "
+				   "before it: %s", uv_strerror(rc));
+	return 0;
+}

@@ -1,0 +1,63 @@
+/* release: agent releases and their rollout in rings.
+ *
+ * `agent-release publish DIR --channel pilot|stable [--rollback]` signs
+ * the files of DIR (named agent-<version>) as an "agent" bundle, exactly
+ * as rule bundles are signed (rulepub.h), and records the release. The
+ * daemon then looks at the newest release every releases.check_every:
+ *
+ *   pilot   the PCs of releases.pilot_agents and releases.pilot_schools
+ *           are offered it (a signed agent.upgrade command naming the
+ *           bundle); once every one of them runs it and
+ *           releases.pilot_soak has passed, the release goes stable;
+ *   stable  every other PC, in a fixed order, at
+ *           releases.stable_percent_per_hour; done when all run it.
+ *
+ * A PC counts as upgraded when its agent.start names the release after
+ * the offer; as failed when it reports the release refused or restored
+ * by the watchdog after the offer, or was heard from after the offer
+ * but does not run it within releases.reconnect_within (a PC off since
+ * before the offer is waiting, not failing). When the failed reach
+ * releases.halt_percent of the PCs offered in a ring, the rollout halts
+ * and records why; nothing more is offered. A newer publication
+ * supersedes (halts) the one before. */
+#ifndef EDUWATCH_RELEASE_H
+#define EDUWATCH_RELEASE_H
+
+#include "common/check.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "collector/ca.h"
+#include "collector/settings.h"
+#include "collector/store.h"
+
+/* Signs and records the release in dir. Returns 0 or a negative errno
+ * with a reason. */
+EW_MUST_CHECK
+int release_publish(struct store *st, struct ca *ca, const struct settings *s,
+		    const char *dir, const char *channel, bool rollback,
+		    struct store_release *out, char *err, size_t errlen);
+
+/* One ring's PCs. */
+struct release_ring {
+	uint64_t pcs;	   /* in the ring */
+	uint64_t offered;
+	uint64_t upgraded;
+	uint64_t failed;
+	char first_failure[200]; /* "AGENT: reason" of one failed PC */
+};
+
+/* How far r got in each ring, as of now_us. */
+EW_MUST_CHECK
+int release_progress(struct store *st, const struct settings *s,
+		     const struct store_release *r, int64_t now_us,
+		     struct release_ring *pilot, struct release_ring *stable);
+
+/* Moves the newest release's rollout on (the daemon's timer). Returns 0
+ * or a negative errno; -ENOTSUP on a store without releases. */
+EW_MUST_CHECK
+int release_tick(struct store *st, struct ca *ca, const struct settings *s,
+		 int64_t now_us);
+
+#endif

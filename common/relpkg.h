@@ -1,0 +1,59 @@
+/* relpkg: the payload of an agent release bundle (bundle.h, kind
+ * "agent"): the files of one release directory and what the release is.
+ *
+ * The bundle's signature covers the payload's hash, so everything here is
+ * signed; it is still parsed as hostile bytes (a leaked key, a bug in the
+ * collector), because the agent installs it as root. The payload is one
+ * msgpack map:
+ *
+ *   {release: "1.2.0",            digits and dots, <= RELPKG_VERSION_MAX
+ *    rollback: bool,              may replace a newer release
+ *    files: [[name, exec, data], ...]}
+ *
+ * A name is a plain file name ([A-Za-z0-9._-], no leading dot, no
+ * slash), at most RELPKG_FILES files, each named once. */
+#ifndef EDUWATCH_RELPKG_H
+#define EDUWATCH_RELPKG_H
+
+#include "common/check.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define RELPKG_VERSION_MAX 32
+#define RELPKG_NAME_MAX 64
+#define RELPKG_FILES 64
+
+struct relpkg_file {
+	char name[RELPKG_NAME_MAX + 1];
+	bool exec;
+	const void *data; /* borrowed from the payload */
+	size_t len;
+};
+
+struct relpkg {
+	char release[RELPKG_VERSION_MAX + 1];
+	bool rollback;
+	struct relpkg_file files[RELPKG_FILES];
+	size_t nfiles;
+	void *priv; /* the unpacked msgpack the files point into */
+};
+
+/* Packs the regular files of dir (no links, nothing below) as release
+ * `release` into *out (free with alloc_free). Returns 0 or a negative
+ * errno with a reason in err. */
+EW_MUST_CHECK
+int relpkg_pack_dir(const char *dir, const char *release, bool rollback,
+		    char **out, size_t *out_len, char *err, size_t errlen);
+
+/* Parses a payload; pkg borrows from data, which must outlive it.
+ * Returns 0 or -EBADMSG with a reason. Free with relpkg_clear. */
+EW_MUST_CHECK
+int relpkg_parse(const void *data, size_t len, struct relpkg *pkg, char *err,
+		 size_t errlen);
+void relpkg_clear(struct relpkg *pkg);
+
+/* Whether s is a release version: digits separated by single dots. */
+bool relpkg_version_ok(const char *s);
+
+#endif

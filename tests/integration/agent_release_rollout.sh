@@ -1,0 +1,255 @@
+#!/bin/bash
+# Signed agent self-upgrade end to end (issue 20 item 6, "the rollback
+# test"): a real collector over loopback TLS and four real agents, each
+# running from its own versioned release root (agent/upgrade/swap.h).
+# Two PCs of school 79201 are the pilot ring, two of school 79202 the
+# stable ring; the rollout is looked at every second.
+#  - a good release (the agent itself, as agent-2.0) goes through the
+#    pilot ring and then the stable ring, and every PC runs it;
+#  - a release whose agent cannot connect (the same binary, started by a
+#    wrapper that points it at a closed port) is put back by the watchdog
+#    on both pilot PCs, and the rollout halts before the stable ring;
+#  - a package changed after signing is refused by every pilot PC;
+#  - an older release not marked rollback is refused as a downgrade;
+#  - a download cut halfway resumes after a restart, and a half changed
+#    on disk makes the whole file refused;
+#  - --channel stable offers every PC at once, and an agent not run from
+#    its release root refuses (no watchdog could undo it).
+# Scenarios run alone: make test ONLY=agent_release_rollout:good_release
+. "$(dirname "$0")/lib.bash"
+D=$WORK/collector
+REL=$WORK/releases
+PCS="p1 p2 s1 s2"
+mkdir -p "$REL"
+
+# A release folder holding the agent executable (the test's agents run no
+# scan, backup or sensor, so their helpers are left out to keep the
+# download small).
+make_release() { mkdir -p "$REL/agent-$1" && cp -p "$EW_BIN/eduwatch-agent" "$REL/agent-$1/"; }
+
+pc_dir() { echo "$WORK/pc-$1"; }
+pc_root() { echo "$WORK/pc-$1/root"; }
+pc_current() { readlink "$(pc_root "$1")/current" | sed 's/^agent-//'; }
+pc_status() { sed -n "s/^$2=//p" "$(pc_dir "$1")/state/status" 2>/dev/null; }
+pc_running() { # pc_running PC VERSION: its agent runs that release, connected
+	local pid
+	pid=$(pc_status "$1" pid)
+	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && [ "$(pc_status "$1" connected)" = yes ] &&
+		[ "$(readlink "/proc/$pid/exe" | xargs dirname | xargs basename)" = "agent-$2" ]
+}
+all_running() { local v=$1 pc; shift; for pc; do pc_running "$pc" "$v" || return 1; done; }
+rollouts() { "$COLLECTOR" agent-release status --json -c "$CONF"; }
+release_state() { # release_state VERSION: its rollout's state
+	rollouts | $PY -c 'import json,sys; d=json.load(sys.stdin); print(" ".join(r["state"] for r in d["rollouts"] if r["release"]==sys.argv[1]))' "$1"
+}
+release_field() { # release_field VERSION RING FIELD
+	rollouts | $PY -c 'import json,sys; d=json.load(sys.stdin); print([r for r in d["rollouts"] if r["release"]==sys.argv[1]][0][sys.argv[2]][sys.argv[3]])' "$1" "$2" "$3"
+}
+state_is() { [ "$(release_state "$1")" = "$2" ]; }
+# The spooled events and identity of a PC, as bytes (the upgrade must
+# not touch them).
+identity_sum() { (cd "$(pc_dir "$1")/state" && sha256sum agent.key agent.crt ca.crt) | sha256sum; }
+
+start_pc() {
+	DAEMON_KEEP=1 daemon_start "agent-$1" "$(pc_root "$1")/current/eduwatch-agent" run \
+		-c "$(pc_dir "$1")/agent.yaml" 2>>"$WORK/agent-$1.log"
+}
+
+setup() {
+	local school token pc
+	collector_init "$D" || return 1
+	cat >>"$CONF" <<YAML
+releases:
+  pilot_schools: ["79201"]
+  stable_percent_per_hour: 360000
+  reconnect_within: 60s
+  halt_percent: 50
+  pilot_soak: 1s
+  check_every: 1s
+YAML
+	for school in 79201 79202; do
+		"$COLLECTOR" school add "$school" "Trường $school" --commune "Xã test" --level 2 \
+			--expected-pcs 2 -c "$CONF" >/dev/null || return 1
+	done
+	collector_start "$WORK/collector.log" || return 1
+	make_release 1.0
+	for pc in $PCS; do
+		school=79201
+		[ "${pc#s}" != "$pc" ] && school=79202
+		token=$("$COLLECTOR" token create --school "$school" --uses 1 -c "$CONF" 2>/dev/null)
+		mkdir -p "$(pc_root "$pc")"
+		"$EW_BIN/eduwatch-agent" enroll --collector "localhost:$INGEST_PORT" \
+			--enroll-port "$ENROLL_PORT" --token "$token" --ca "$D/ca.crt" \
+			--state-dir "$(pc_dir "$pc")/state" -c "$(pc_dir "$pc")/agent.yaml" >"$WORK/enroll-$pc.out" 2>&1 || return 1
+		sed -i 's/interval: 60s/interval: 1s/; s/backoff_max: 5m/backoff_max: 1s/' "$(pc_dir "$pc")/agent.yaml"
+		printf 'upgrade:\n  root: %s\n  within: 8s\n' "$(pc_root "$pc")" >>"$(pc_dir "$pc")/agent.yaml"
+		"$EW_BIN/eduwatch-agent" upgrade install "$REL/agent-1.0" 1.0 --root "$(pc_root "$pc")" >/dev/null || return 1
+		identity_sum "$pc" >"$WORK/identity-$pc"
+		start_pc "$pc" || return 1
+	done
+	wait_for 30 all_running 1.0 $PCS
+}
+
+teardown() {
+	local pc pid
+	# The agents re-executed themselves, and the watchdogs became agents:
+	# each PC's running agent is the pid in its status file.
+	for pc in $PCS; do
+		pid=$(pc_status "$pc" pid)
+		[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null
+	done
+	sleep 1
+	for pc in $PCS; do
+		pid=$(pc_status "$pc" pid)
+		[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
+	done
+	true
+}
+
+scenario_good_release() {
+	local out pc
+	make_release 2.0
+	out=$("$COLLECTOR" agent-release publish "$REL/agent-2.0" --channel pilot -c "$CONF" 2>&1)
+	check "a release folder is published, signed, into the pilot ring" grep -q "published agent release 2.0 as bundle" <<<"$out"
+	check "the pilot PCs download, verify, install and restart into 2.0" wait_for 40 all_running 2.0 p1 p2
+	check "... while the stable PCs still run 1.0 (the pilot goes first)" all_running 1.0 s1 s2
+	check "then the stable ring: every PC runs 2.0" wait_for 40 all_running 2.0 s1 s2
+	check "the rollout is done" wait_for 10 state_is 2.0 done
+	check "... 2 pilot PCs upgraded" eq "$(release_field 2.0 pilot upgraded)" 2
+	check "... 2 stable PCs upgraded" eq "$(release_field 2.0 stable upgraded)" 2
+	check "versions per school: 79201 runs 2.0 on both PCs" \
+		grep -q '"school":"79201","version":"2.0","agents":2' <(rollouts)
+	check "... and so does 79202" grep -q '"school":"79202","version":"2.0","agents":2' <(rollouts)
+	check "the table view shows the rollout" grep -q "^2.0 .* pilot *done" <("$COLLECTOR" agent-release status -c "$CONF")
+	for pc in $PCS; do
+		check "$pc: its identity is the one it enrolled with" eq "$(identity_sum "$pc")" "$(cat "$WORK/identity-$pc")"
+		check "$pc: current is 2.0, previous 1.0" eq "$(pc_current "$pc")/$(readlink "$(pc_root "$pc")/previous")" "2.0/agent-1.0"
+	done
+}
+
+# The same executable, unable to reach its collector: what a release
+# with a broken TLS stack or a wrong default port looks like from outside.
+make_broken_release() {
+	mkdir -p "$REL/agent-$1"
+	cp -p "$EW_BIN/eduwatch-agent" "$REL/agent-$1/eduwatch-agent.bin"
+	printf '#!/bin/sh\nexec "$(dirname "$0")/eduwatch-agent.bin" "$@" -o collector.port=1\n' >"$REL/agent-$1/eduwatch-agent"
+	chmod 755 "$REL/agent-$1/eduwatch-agent"
+}
+
+scenario_broken_release_rolled_back() {
+	local pc
+	all_running 2.0 $PCS || { not_ok "every PC runs 2.0 first (run with good_release)"; return; }
+	make_broken_release 3.0
+	check "release 3.0 is published to the pilot ring" \
+		quiet "$COLLECTOR" agent-release publish "$REL/agent-3.0" --channel pilot -c "$CONF"
+	check "the pilot PCs install it" wait_for 40 bash -c "[ \"\$(readlink '$(pc_root p1)/current')\" = agent-3.0 ] || [ -e '$(pc_root p1)/last-restore.reported' ]"
+	check "the watchdog puts 2.0 back on both pilot PCs, which reconnect" wait_for 40 all_running 2.0 p1 p2
+	for pc in p1 p2; do
+		check "$pc: current is 2.0 again" eq "$(pc_current "$pc")" 2.0
+		check "$pc: the watchdog said why" grep -q "release 3.0 did not report healthy within 8s" "$(pc_root "$pc")/last-restore.reported"
+	done
+	check "the rollout halts by itself" wait_for 20 state_is 3.0 halted
+	# Half the pilot failing is enough (halt_percent 50): the first
+	# restore reported may halt it before the second arrives.
+	check "... saying why" grep -q '"why":"pilot ring: [12] of 2 PCs offered failed (first: .*restored: release 3.0 did not report healthy' <(rollouts)
+	check "... before the stable ring: no stable PC was offered 3.0" eq "$(release_field 3.0 stable offered)" 0
+	check "the stable PCs still run 2.0" all_running 2.0 s1 s2
+}
+
+# Publishes $1 to the pilot ring with the collector stopped, so that
+# $2 (a command) can change the signed file before any PC asks for it.
+publish_offline() {
+	collector_stop
+	"$COLLECTOR" agent-release publish "$REL/agent-$1" --channel pilot -c "$CONF" >"$WORK/publish-$1.out" 2>&1 || return 1
+	"${@:2}" || return 1
+	collector_start "$WORK/collector.log" || return 1
+	keep_running "$COLLECTOR_PID" # the scenarios after this one use it
+}
+
+pc_reported() { # pc_reported PC PATTERN: its newest agent.upgrade event matches
+	"$COLLECTOR" events list --agent "$(sed -n 's/^enrolled as agent \([^ ]*\) .*/\1/p' "$WORK/enroll-$1.out")" \
+		--limit 50 --json -c "$CONF" | grep -q "$2"
+}
+
+tamper() { # flips one byte of the newest agent bundle's payload
+	local f
+	f=$(ls -t "$D"/bundles/agent-*.ewb | head -1)
+	printf '\x00' | dd of="$f" bs=1 seek=$(($(stat -c %s "$f") - 100)) conv=notrunc 2>/dev/null
+}
+
+scenario_tampered_release_refused() {
+	make_release 4.0
+	check "release 4.0 is published and then changed on the collector's disk" publish_offline 4.0 tamper
+	check "the pilot PCs refuse it: its payload does not match the signed hash" \
+		wait_for 40 bash -c "$(declare -f pc_reported); COLLECTOR='$COLLECTOR' CONF='$CONF' WORK='$WORK'; pc_reported p1 'does not match its signed hash' && pc_reported p2 'does not match its signed hash'"
+	check "... and keep running 2.0" all_running 2.0 p1 p2
+	check "... with no folder for 4.0" test ! -e "$(pc_root p1)/agent-4.0"
+	check "the rollout halts" wait_for 20 state_is 4.0 halted
+}
+
+scenario_downgrade_refused() {
+	make_release 1.5
+	check "release 1.5 (not marked rollback) is published" \
+		quiet "$COLLECTOR" agent-release publish "$REL/agent-1.5" --channel pilot -c "$CONF"
+	check "the pilot PCs refuse it as a downgrade" \
+		wait_for 40 bash -c "$(declare -f pc_reported); COLLECTOR='$COLLECTOR' CONF='$CONF' WORK='$WORK'; pc_reported p1 'downgrade refused' && pc_reported p2 'downgrade refused'"
+	check "... and keep running 2.0" all_running 2.0 p1 p2
+	check "the rollout halts" wait_for 20 state_is 1.5 halted
+	check "a publication must name its channel" bash -c "! '$COLLECTOR' agent-release publish '$REL/agent-1.5' -c '$CONF' 2>/dev/null"
+	check "a folder not named agent-VERSION is refused" \
+		grep -q "named agent-VERSION" <("$COLLECTOR" agent-release publish "$REL" --channel stable -c "$CONF" 2>&1)
+}
+
+stop_pc() {
+	local pid
+	pid=$(pc_status "$1" pid)
+	kill -TERM "$pid" 2>/dev/null
+	wait_for 20 pid_gone "$pid"
+}
+
+# A download cut by a restart resumes at the partial file's size: p1
+# starts with the first half of the signed file already in place (as a
+# cut link leaves it) and fetches only the rest; p2 starts with a first
+# half with one byte changed (a disk error, a planted file), and the
+# whole file, checked against its signed hash once complete, is refused.
+scenario_download_resumes() {
+	local id half before
+	before=$(pc_current p2)
+	make_release 5.0
+	stop_pc p1 && stop_pc p2 || { not_ok "the pilot agents stop"; return; }
+	check "release 5.0 is published while the pilot PCs are off" 		into "$WORK/publish-5.0.out" "$COLLECTOR" agent-release publish "$REL/agent-5.0" --channel pilot -c "$CONF"
+	id=$(sed -n 's/.* as bundle \([0-9]*\) .*/\1/p' "$WORK/publish-5.0.out")
+	half=$(($(stat -c %s "$D/bundles/agent-$id.ewb") / 2))
+	mkdir -p "$(pc_dir p1)/state/rules" "$(pc_dir p2)/state/rules"
+	head -c "$half" "$D/bundles/agent-$id.ewb" >"$(pc_dir p1)/state/rules/incoming-agent-$id.part"
+	head -c "$half" "$D/bundles/agent-$id.ewb" >"$(pc_dir p2)/state/rules/incoming-agent-$id.part"
+	printf '\x5a' | dd of="$(pc_dir p2)/state/rules/incoming-agent-$id.part" bs=1 seek=$((half - 10)) conv=notrunc 2>/dev/null
+	start_pc p1 && start_pc p2
+	check "p1 resumes the download it has half of" wait_for 20 grep -q "resuming the download of agent bundle $id" "$WORK/agent-p1.log"
+	check "... completes it, and runs 5.0" wait_for 40 all_running 5.0 p1
+	check "p2's half with one byte changed makes the whole file refused" \
+		wait_for 40 bash -c "$(declare -f pc_reported); COLLECTOR='$COLLECTOR' CONF='$CONF' WORK='$WORK'; pc_reported p2 '\"version\":$id,.*does not match its signed hash'"
+	check "... and p2 keeps running $before" all_running "$before" p2
+	check "... with no partial file left" test ! -e "$(pc_dir p2)/state/rules/incoming-agent-$id.part"
+}
+
+# --channel stable skips the pilot: every PC is offered it. An agent not
+# run from its release root (here s2, started from the build) refuses
+# it: it would have nothing to go back to and no watchdog.
+scenario_stable_channel_and_unmanaged_agent() {
+	local before
+	before=$(pc_current s2)
+	stop_pc s2 || { not_ok "s2 stops"; return; }
+	DAEMON_KEEP=1 daemon_start agent-s2 "$EW_BIN/eduwatch-agent" run -c "$(pc_dir s2)/agent.yaml" 2>>"$WORK/agent-s2.log"
+	make_release 6.0
+	check "release 6.0 is published straight to the stable ring" \
+		quiet "$COLLECTOR" agent-release publish "$REL/agent-6.0" --channel stable -c "$CONF"
+	check "p1, p2 and s1 run 6.0" wait_for 40 all_running 6.0 p1 p2 s1
+	check "s2, not run from its release root, refuses it and says why" \
+		wait_for 40 bash -c "$(declare -f pc_reported); COLLECTOR='$COLLECTOR' CONF='$CONF' WORK='$WORK'; pc_reported s2 'does not run from a release folder'"
+	check "... its release root is untouched" eq "$(pc_current s2)" "$before"
+	check "one refusal in four stays under halt_percent: the rollout goes on" state_is 6.0 stable
+	check "... with all four offered in one ring" eq "$(release_field 6.0 stable offered)/$(release_field 6.0 pilot offered)" 4/0
+}
+
+run_scenarios
