@@ -9,7 +9,7 @@
 
 #include <msgpack.h>
 
-#include "collector/cli.h"
+#include "collector/agentcmd.h"
 #include "collector/rulepub.h"
 #include "common/alloc.h"
 #include "common/errtext.h"
@@ -243,8 +243,8 @@ static int offer(struct store *st, struct ca *ca, const struct store_release *r,
 	wire_pack_kv_u64(&pk, "version", r->id);
 	wire_pack_kv_str(&pk, "release", r->release);
 	wire_pack_kv_u64(&pk, "size", r->size);
-	int rc = cli_queue_command(st, ca, agent, "agent.upgrade", &args,
-				   OFFER_TTL_S, &id);
+	int rc = agentcmd_queue(st, ca, agent, "agent.upgrade", &args,
+				OFFER_TTL_S, &id);
 	msgpack_sbuffer_destroy(&args);
 	if (rc != 0)
 		log_warn("release %s: cannot offer it to %s: %s", r->release,

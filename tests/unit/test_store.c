@@ -506,9 +506,12 @@ static void test_deliveries_migration_carries_over(void **state)
 	assert_int_equal(store_dead_letter_add(st, &dl, NULL), 0);
 	store_close(st);
 	long long version = count_where("SELECT max(version) FROM schema_version");
+	/* The migration that made the table: SQLite's 12th (later ones are
+	 * idempotent and run again), PostgreSQL's latest. */
+	long long made_at = on_pg ? version : 12;
 	snprintf(sql, sizeof(sql),
 		 "DROP TABLE forward_deliveries;"
-		 " DELETE FROM schema_version WHERE version = %lld", version);
+		 " DELETE FROM schema_version WHERE version >= %lld", made_at);
 	assert_int_equal(run_sql(sql), 0);
 	assert_int_equal(store_open(&o, NULL, &st, err, sizeof(err)), 0);
 	memset(&seen, 0, sizeof(seen));
