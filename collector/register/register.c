@@ -311,7 +311,8 @@ bool register_change_is_approval(const struct store_system *old,
 		return true;
 	if (!was && !is)
 		return false;
-	return old->level != sys->level || strcmp(old->dossier, sys->dossier);
+	return old->level != sys->level ||
+	       strcmp(old->dossier, sys->dossier) != 0;
 }
 
 /* One column's text in sys, for the audit diff. */
