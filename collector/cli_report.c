@@ -78,11 +78,16 @@ int cmd_report_scoped_check(const struct cli *cli)
 	return 0;
 }
 
-static void options_of(const struct cli_env *env, struct report_options *o)
+/* names: where the destinations' names are kept for o. */
+static void options_of(const struct cli_env *env, struct report_options *o,
+		       const char *names[SETTINGS_FORWARD_MAX])
 {
+	for (size_t i = 0; i < env->settings.nforward; i++)
+		names[i] = env->settings.forward[i].name;
 	*o = (struct report_options){
 		.threshold = (double)env->settings.report_threshold,
 		.forward_dests = env->settings.nforward,
+		.forward_dest_names = names,
 		.unit_name = env->settings.report_unit,
 		.now_us = store_now_us(),
 	};
@@ -126,11 +131,12 @@ int cmd_report_draft(struct cli *cli, struct cli_env *env)
 	struct report_period p;
 	struct report_scope s;
 	struct report_options o;
+	const char *dests[SETTINGS_FORWARD_MAX];
 	struct report r;
 	uint64_t id;
 	char err[512];
 	parse_both(cli, env, &p, &s);
-	options_of(env, &o);
+	options_of(env, &o, dests);
 	int rc = report_draft_store(env->store, &p, &s, &o, remarks_of(cli), &r,
 				    &id, err, sizeof(err));
 	if (rc != 0)
@@ -158,8 +164,9 @@ static int build_now(const struct cli *cli, const struct cli_env *env,
 	struct report_period p;
 	struct report_scope s;
 	struct report_options o;
+	const char *dests[SETTINGS_FORWARD_MAX];
 	parse_both(cli, env, &p, &s);
-	options_of(env, &o);
+	options_of(env, &o, dests);
 	return report_build(env->store, &p, &s, &o, r, err, errlen);
 }
 
@@ -212,9 +219,10 @@ int cmd_report_sign(struct cli *cli, struct cli_env *env)
 	struct report_period p;
 	struct report_scope s;
 	struct report_options o;
+	const char *dests[SETTINGS_FORWARD_MAX];
 	char err[512] = "";
 	parse_both(cli, env, &p, &s);
-	options_of(env, &o);
+	options_of(env, &o, dests);
 	struct report_signoff so = {
 		.by = cli->by,
 		.state_dir = env->settings.state_dir,

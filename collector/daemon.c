@@ -164,9 +164,13 @@ static void report_due(struct daemon *d, struct snapshot_job *j, int64_t now)
 {
 	const struct settings *s = d->settings;
 	struct report_calendar cal;
+	const char *dests[SETTINGS_FORWARD_MAX];
+	for (size_t i = 0; i < s->nforward; i++)
+		dests[i] = s->forward[i].name;
 	struct report_options o = {
 		.threshold = (double)s->report_threshold,
 		.forward_dests = s->nforward,
+		.forward_dest_names = dests,
 		.unit_name = s->report_unit,
 		.now_us = now,
 	};

@@ -118,10 +118,18 @@ int score_snapshot_history(struct store *st, const struct score_report *r,
  * snapshot retention shorter than this is refused. */
 #define SCORE_SNAPSHOT_KEEP_MIN_DAYS 1096
 
+/* A clock that jumped would delete years of history in one run: the
+ * prune runs only while now's day is from the newest snapshot's day to
+ * this many days after it. */
+#define SCORE_PRUNE_MAX_GAP_DAYS 2
+
 /* Snapshot retention, run by the daily job: deletes the snapshots of
- * every day more than keep_days before now_us's day, and sets *removed
- * to the rows deleted. -EINVAL (nothing deleted) below
- * SCORE_SNAPSHOT_KEEP_MIN_DAYS. */
+ * every day more than keep_days before the older of now_us's day and the
+ * newest snapshot's day, and sets *removed to the rows deleted. -EINVAL
+ * (nothing deleted) below SCORE_SNAPSHOT_KEEP_MIN_DAYS; -ERANGE (nothing
+ * deleted, a warning logged) when now_us is before the newest snapshot's
+ * day or more than SCORE_PRUNE_MAX_GAP_DAYS after it. No snapshot at
+ * all: 0, nothing to delete. */
 EW_MUST_CHECK
 int score_history_prune(struct store *st, int64_t now_us, long long keep_days,
 			long long *removed);

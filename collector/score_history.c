@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/log.h"
+
 enum history_area { AREA_AV, AREA_RPO, AREA_RESTORE, AREA_COUNT };
 
 static bool in_area(const struct policy_check *c, enum history_area a)
@@ -119,14 +121,53 @@ static int history_next(void *arg, struct store_day_row *row)
 	return 1;
 }
 
+/* Days since 1970-01-01 of a "YYYY-MM-DD" (H. Hinnant's days_from_civil):
+ * plain arithmetic, no time zone and no timegm. */
+static long long day_number(const char *day)
+{
+	int y, m, d;
+	if (sscanf(day, "%4d-%2d-%2d", &y, &m, &d) != 3)
+		return -1;
+	y -= m <= 2;
+	long long era = (y >= 0 ? y : y - 399) / 400;
+	long long yoe = y - era * 400;
+	long long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	long long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+static void newest_day(void *arg, const struct store_snapshot *sn)
+{
+	snprintf(arg, 11, "%s", sn->day);
+}
+
 int score_history_prune(struct store *st, int64_t now_us, long long keep_days,
 			long long *removed)
 {
-	char before[11];
+	char newest[11] = "", before[11];
 	*removed = 0;
 	if (keep_days < SCORE_SNAPSHOT_KEEP_MIN_DAYS)
 		return -EINVAL;
-	score_day(now_us - (int64_t)keep_days * 86400000000LL, before);
+	/* The province row is written last of every daily snapshot, so its
+	 * newest day is the newest snapshot day. */
+	int rc = store_snapshot_list(st, "province", "", 1, newest_day, newest);
+	if (rc != 0 || newest[0] == '\0')
+		return rc;
+	long long last = day_number(newest);
+	long long today = now_us / 86400000000LL;
+	if (last < 0 || today < last || today > last + SCORE_PRUNE_MAX_GAP_DAYS) {
+		char now_day[11];
+		score_day(now_us, now_day);
+		log_warn("collector: snapshot retention skipped: today is %s but "
+			 "the newest snapshot is of %s (more than %d days "
+			 "apart): check the clock (NTP); nothing is deleted "
+			 "until they agree", now_day, newest,
+			 SCORE_PRUNE_MAX_GAP_DAYS);
+		return -ERANGE;
+	}
+	/* The bound counts from the older of now and the newest snapshot,
+	 * so a clock a day or two ahead deletes no more than it should. */
+	store_day_name((today < last ? today : last) - keep_days, before);
 	return store_snapshot_prune(st, before, removed);
 }
 

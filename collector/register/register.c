@@ -291,6 +291,79 @@ int register_check(const struct store_system *y, char *err, size_t errlen)
 	return 0;
 }
 
+static bool decision_differs(const struct store_system *a,
+			     const struct store_system *b)
+{
+	return strcmp(a->authority, b->authority) != 0 ||
+	       strcmp(a->decision_no, b->decision_no) != 0 ||
+	       strcmp(a->decision_date, b->decision_date) != 0;
+}
+
+bool register_change_is_approval(const struct store_system *old,
+				 const struct store_system *sys)
+{
+	static const struct store_system none;
+	bool was = old != NULL && strcmp(old->dossier, "approved") == 0;
+	bool is = strcmp(sys->dossier, "approved") == 0;
+	if (old == NULL)
+		old = &none;
+	if (decision_differs(old, sys))
+		return true;
+	if (!was && !is)
+		return false;
+	return old->level != sys->level ||
+	       strcmp(old->dossier, sys->dossier) != 0;
+}
+
+/* One column's text in sys, for the audit diff. */
+static const char *col_text(const struct store_system *y, enum register_col c,
+			    char *num, size_t numlen)
+{
+	switch (c) {
+	case REG_UNIT: return y->unit;
+	case REG_NAME: return y->name;
+	case REG_KIND: return y->kind;
+	case REG_LEVEL:
+		snprintf(num, numlen, "%d", y->level);
+		return num;
+	case REG_DOSSIER: return y->dossier;
+	case REG_AUTHORITY: return y->authority;
+	case REG_DECISION_NO: return y->decision_no;
+	case REG_DECISION_DATE: return y->decision_date;
+	case REG_REVIEW_DUE: return y->review_due;
+	case REG_HOSTS: return y->hosts;
+	case REG_NCOLS: break;
+	}
+	return "";
+}
+
+void register_diff(const struct store_system *old,
+		   const struct store_system *sys, char *buf, size_t buflen)
+{
+	static const struct store_system none;
+	static const enum register_col order[] = {
+		REG_LEVEL,	   REG_DOSSIER,	   REG_AUTHORITY, REG_DECISION_NO,
+		REG_DECISION_DATE, REG_REVIEW_DUE, REG_KIND,	  REG_HOSTS};
+	size_t used = 0;
+	if (buflen == 0)
+		return;
+	buf[0] = '\0';
+	if (old == NULL)
+		old = &none;
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		char n1[8], n2[8];
+		const char *a = col_text(old, order[i], n1, sizeof(n1));
+		const char *b = col_text(sys, order[i], n2, sizeof(n2));
+		if (strcmp(a, b) == 0 || used >= buflen)
+			continue;
+		int k = snprintf(buf + used, buflen - used, "%s%s '%s'->'%s'",
+				 used ? "; " : "", col_names[order[i]], a, b);
+		if (k < 0)
+			break;
+		used += (size_t)k;
+	}
+}
+
 /* ---- a whole CSV --------------------------------------------------------------- */
 
 struct csv_load {

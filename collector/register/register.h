@@ -75,6 +75,22 @@ int register_set_field(struct store_system *sys, enum register_col c,
  * entry needs its decision). */
 int register_check(const struct store_system *sys, char *err, size_t errlen);
 
+/* Whether turning old (NULL: a system not yet in the register) into sys
+ * is an approval, which only the province may record: sys is or old was
+ * approved and its level, dossier status or decision (authority, number,
+ * date) differs, or sys sets a decision at all. A unit's own officer may
+ * propose a level (not_started, drafted, submitted) but an approved level
+ * sets the school's policy level, so they may neither approve nor undo an
+ * approval (docs/DECISIONS.md, "Who approves a register entry"). */
+bool register_change_is_approval(const struct store_system *old,
+				 const struct store_system *sys);
+
+/* Writes the columns that differ between old (NULL: none) and sys as
+ * "col 'before'->'after'; ..." into buf for the audit log, the decision
+ * columns first so that truncation to buflen cuts the hosts list. */
+void register_diff(const struct store_system *old,
+		   const struct store_system *sys, char *buf, size_t buflen);
+
 /* Parses a whole CSV into systems (allocated array, caller frees with
  * alloc_free). Nothing partial: any error returns -EINVAL with err naming
  * the line and column. */

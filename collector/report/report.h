@@ -162,6 +162,9 @@ struct report {
 struct report_options {
 	double threshold; /* compliance below it is listed; default 80 */
 	size_t forward_dests; /* SOC destinations configured */
+	/* their names (forward_dests of them), or NULL when not known: then
+	 * every destination in the records counts as configured */
+	const char *const *forward_dest_names;
 	const char *unit_name; /* issuing unit; NULL: a default */
 	int64_t now_us;
 };

@@ -315,9 +315,11 @@ static void on_dead_letter(void *arg, const struct store_dead_letter *dl)
 
 /* One destination's deliveries of in-scope, non-drill alerts queued in the
  * period: lags in seconds (queued to confirmed), refusals, and those not
- * confirmed when the report was built. */
+ * confirmed when the report was built. A destination taken out of the
+ * configuration will never confirm its queue: it is shown apart. */
 struct lag_dest {
 	char dest[64];
+	bool removed;
 	double *lag;
 	size_t nlag, caplag;
 	long long dead, waiting;
@@ -325,10 +327,24 @@ struct lag_dest {
 
 struct lag_acc {
 	struct build *b;
+	const struct report_options *o;
 	struct lag_dest *d;
 	size_t nd, capd;
+	long long clamped; /* confirmed before queued: the clock stepped */
 	int rc;
 };
+
+/* Whether dest is among the configured destinations (all are, when the
+ * caller did not name them). */
+static bool dest_configured(const struct report_options *o, const char *dest)
+{
+	if (o->forward_dest_names == NULL)
+		return true;
+	for (size_t i = 0; i < o->forward_dests; i++)
+		if (strcmp(o->forward_dest_names[i], dest) == 0)
+			return true;
+	return false;
+}
 
 static int push_double(double **v, size_t *n, size_t *cap, double x)
 {
@@ -360,6 +376,7 @@ static struct lag_dest *lag_dest_of(struct lag_acc *c, const char *dest)
 	struct lag_dest *d = &c->d[c->nd++];
 	memset(d, 0, sizeof(*d));
 	snprintf(d->dest, sizeof(d->dest), "%s", dest);
+	d->removed = !dest_configured(c->o, dest);
 	return d;
 }
 
@@ -381,14 +398,22 @@ static void on_delivery(void *arg, const struct store_delivery *dv)
 		c->rc = -ENOMEM;
 		return;
 	}
-	if (dv->dead_us > 0)
+	/* The times are the collector's clock at queueing and at
+	 * confirmation: a step backwards between them makes a negative lag,
+	 * counted at 0 and reported. */
+	int64_t lag_us = dv->delivered_us - dv->queued_us;
+	if (dv->dead_us > 0) {
 		d->dead++;
-	else if (dv->delivered_us > 0)
+	} else if (dv->delivered_us > 0) {
+		if (lag_us < 0) {
+			lag_us = 0;
+			c->clamped++;
+		}
 		c->rc = push_double(&d->lag, &d->nlag, &d->caplag,
-				    (double)(dv->delivered_us - dv->queued_us) /
-					    1e6);
-	else
+				    (double)lag_us / 1e6);
+	} else {
 		d->waiting++;
+	}
 }
 
 static int cmp_lag_dest(const void *x, const void *y)
@@ -400,12 +425,13 @@ static int cmp_lag_dest(const void *x, const void *y)
 /* Delivery lag from the recorded queue and confirmation times: over every
  * destination together, and one row per destination. */
 static int soc_delivery_lag(struct report_section *s, struct build *b,
-			    struct store *st)
+			    struct store *st, const struct report_options *o)
 {
-	struct lag_acc c = {.b = b};
+	struct lag_acc c = {.b = b, .o = o};
 	double *all = NULL;
 	size_t nall = 0, capall = 0;
-	long long waiting = 0;
+	long long waiting = 0, removed = 0;
+	char label[sizeof(c.d[0].dest) + 48];
 	static const char *const cols[] = {"Đích SOC", "Đã xác nhận",
 					   "Từ chối", "Chưa xác nhận",
 					   "Trung vị (giây)", "P90 (giây)",
@@ -423,11 +449,16 @@ static int soc_delivery_lag(struct report_section *s, struct build *b,
 	for (size_t i = 0; rc == 0 && i < c.nd; i++) {
 		struct lag_dest *d = &c.d[i];
 		qsort(d->lag, d->nlag, sizeof(double), cmp_double);
-		waiting += d->waiting;
+		if (d->removed)
+			removed += d->waiting;
+		else
+			waiting += d->waiting;
 		for (size_t j = 0; rc == 0 && j < d->nlag; j++)
 			rc = push_double(&all, &nall, &capall, d->lag[j]);
+		snprintf(label, sizeof(label), "%s%s", d->dest,
+			 d->removed ? " (đã gỡ khỏi cấu hình)" : "");
 		if (rc == 0)
-			rc = row(t, d->dest, (double)d->nlag, (double)d->dead,
+			rc = row(t, label, (double)d->nlag, (double)d->dead,
 				 (double)d->waiting,
 				 round2(percentile(d->lag, d->nlag, 0.5)),
 				 round2(percentile(d->lag, d->nlag, 0.9)),
@@ -442,7 +473,22 @@ static int soc_delivery_lag(struct report_section *s, struct build *b,
 		       "Từ lúc cảnh báo (không tính diễn tập) được xếp hàng tới "
 		       "lúc đích SOC xác nhận, theo thời điểm bộ thu đã lưu, "
 		       "trên %zu lượt chuyển xếp hàng trong kỳ; %lld lượt chưa "
-		       "được xác nhận.", nall, waiting);
+		       "được xác nhận; %lld lượt tới đích đã gỡ khỏi cấu hình "
+		       "(không còn chờ); %lld lượt có giờ xác nhận trước giờ "
+		       "xếp hàng (đồng hồ bị chỉnh lùi), tính là 0 giây.",
+		       nall, waiting, removed, c.clamped);
+		figure(s, "soc.deliveries_waiting",
+		       "Lượt chuyển chưa được xác nhận", (double)waiting,
+		       "lượt", "Tới các đích SOC đang cấu hình, lúc lập báo "
+		       "cáo.");
+		figure(s, "soc.deliveries_dest_removed",
+		       "Lượt chuyển tới đích đã gỡ", (double)removed, "lượt",
+		       "Chưa xác nhận, tới đích SOC không còn trong cấu hình: "
+		       "sẽ không bao giờ được gửi, không tính là đang chờ.");
+		figure(s, "soc.delivery_lag_clamped",
+		       "Lượt chuyển có độ trễ âm (đồng hồ chỉnh lùi)",
+		       (double)c.clamped, "lượt",
+		       "Tính là 0 giây trong trung vị, P90 và lớn nhất.");
 		figure(s, "soc.delivery_lag_p90",
 		       "Độ trễ chuyển cảnh báo (phân vị 90)",
 		       round2(percentile(all, nall, 0.9)), "giây",
@@ -747,7 +793,7 @@ static int section_soc(struct report *r, struct build *b, struct store *st,
 	       "Cảnh báo mà đích SOC từ chối hẳn (HTTP 4xx về nội dung) trong "
 	       "kỳ, được giữ lại để cán bộ xem.");
 	if (rc == 0)
-		rc = soc_delivery_lag(s, b, st);
+		rc = soc_delivery_lag(s, b, st, o);
 	return rc;
 }
 

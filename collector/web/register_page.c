@@ -4,7 +4,8 @@
  * department's own systems are the province's). A change is checked
  * field by field as the CSV import checks it (register.h), then as a
  * whole, and is audit-logged; the school's policy level follows its
- * highest approved system (the store). */
+ * highest approved system (the store), so only the province may approve
+ * (register_change_is_approval); fields a form leaves out are kept. */
 #include "collector/web/register_page.h"
 
 #include <errno.h>
@@ -132,52 +133,84 @@ void view_register(struct web_ctx *ctx)
 	web_page_end(ctx);
 }
 
+/* The stored system of the unit with this name, if any. */
 struct find_name {
 	const char *name;
+	struct store_system *out;
 	bool found;
 };
 
 static void find_name(void *arg, const struct store_system *y)
 {
 	struct find_name *f = arg;
-	f->found = f->found || strcmp(y->name, f->name) == 0;
+	if (!f->found && strcmp(y->name, f->name) == 0) {
+		*f->out = *y;
+		f->found = true;
+	}
 }
 
+/* Sets column c of y from the form when the form sends it: -ENOENT when
+ * it does not (the stored value is kept), -EINVAL when it is bad. */
+static int form_field(struct web_ctx *ctx, struct store_system *y,
+		      enum register_col c)
+{
+	char value[1100], err[256];
+	int rc = route_param(ctx->req->body, ctx->req->body_len,
+			     register_col_name(c), value, sizeof(value));
+	if (rc != 0)
+		return rc == -ENOENT ? rc : -EINVAL;
+	return register_set_field(y, c, value, strlen(value), err,
+				  sizeof(err));
+}
+
+/* Adds or changes one system. The unit and name say which; the other
+ * columns the form sends replace the stored ones, those it leaves out are
+ * kept. Only an admin (the province) may approve or change an approval,
+ * since an approved level sets the school's policy level. */
 void view_register_put(struct web_ctx *ctx)
 {
-	struct store_system y = {0};
-	char value[1100], err[256], detail[160];
+	struct store_system key = {0}, old = {0}, y;
+	char err[256], detail[sizeof(((struct store_audit *)0)->detail)];
 	uint64_t id;
-	for (int c = 0; c < REG_NCOLS; c++) {
-		int rc = route_param(ctx->req->body, ctx->req->body_len,
-				     register_col_name(c), value,
-				     sizeof(value));
-		if (rc == -ENOENT)
-			continue;
-		if (rc != 0 || register_set_field(&y, (enum register_col)c,
-						  value, strlen(value), err,
-						  sizeof(err)) != 0) {
+	if (form_field(ctx, &key, REG_UNIT) != 0 ||
+	    form_field(ctx, &key, REG_NAME) != 0) {
+		view_error(ctx, 400, "bad_request");
+		return;
+	}
+	/* Outside the scope is not found, as everywhere in the console. */
+	if (!unit_in_scope(ctx, key.unit)) {
+		view_error(ctx, 404, "not_found");
+		return;
+	}
+	struct find_name f = {.name = key.name, .out = &old};
+	if (store_system_list(ctx->store, key.unit, find_name, &f) != 0) {
+		view_error(ctx, 500, "store_unreadable");
+		return;
+	}
+	y = f.found ? old : key;
+	for (int c = REG_KIND; c < REG_NCOLS; c++) {
+		int rc = form_field(ctx, &y, (enum register_col)c);
+		if (rc != 0 && rc != -ENOENT) {
 			view_error(ctx, 400, "bad_request");
 			return;
 		}
+	}
+	if (!(ctx->user->role->perms & AUTH_ADMIN) &&
+	    register_change_is_approval(f.found ? &old : NULL, &y)) {
+		view_error(ctx, 403, "forbidden");
+		return;
 	}
 	if (register_check(&y, err, sizeof(err)) != 0) {
 		view_error(ctx, 400, "bad_request");
 		return;
 	}
-	/* Outside the scope is not found, as everywhere in the console. */
-	if (!unit_in_scope(ctx, y.unit)) {
-		view_error(ctx, 404, "not_found");
-		return;
-	}
-	struct find_name f = {.name = y.name};
-	if (store_system_list(ctx->store, y.unit, find_name, &f) != 0 ||
-	    store_system_put(ctx->store, &y, &id) != 0) {
+	if (store_system_put(ctx->store, &y, &id) != 0) {
 		view_error(ctx, 500, "store_unreadable");
 		return;
 	}
-	snprintf(detail, sizeof(detail), "id %" PRIu64 " level %d %s", id,
-		 y.level, y.dossier);
+	int k = snprintf(detail, sizeof(detail), "id %" PRIu64 ": ", id);
+	register_diff(f.found ? &old : NULL, &y, detail + k,
+		      sizeof(detail) - (size_t)k);
 	char object[sizeof(y.unit) + sizeof(y.name) + 2];
 	snprintf(object, sizeof(object), "%s/%s", y.unit, y.name);
 	web_audit(ctx, f.found ? "system.set" : "system.add", object, detail);

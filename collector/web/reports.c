@@ -35,6 +35,10 @@ static void reports_options(struct web_ctx *ctx, struct report_calendar *cal,
 	report_calendar_default(cal);
 	memset(o, 0, sizeof(*o));
 	o->threshold = 80.0;
+	/* The same destinations as the CLI's report, so that both count
+	 * forwarded alerts and removed destinations alike. */
+	o->forward_dests = ctx->opts->nforward_dests;
+	o->forward_dest_names = ctx->opts->forward_dests;
 	o->now_us = ctx->now_us;
 }
 

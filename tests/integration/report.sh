@@ -132,12 +132,12 @@ for scope in province "commune:Xã Hòa Bình" school:S0004; do
 	"$COLLECTOR" report export --period 2026 --scope "$scope" --format json \
 		--out "$WORK/model.json" "${C[@]}" >/dev/null
 	check "every figure of the 2026 report for $scope equals the independent computation" \
-		$PY "$(dirname "$0")/reportcheck.py" compare "$DB" "$WORK/model.json" 2025-12-01 2026-11-30 "$scope" 1
+		$PY "$(dirname "$0")/reportcheck.py" compare "$DB" "$WORK/model.json" 2025-12-01 2026-11-30 "$scope" soc-a
 done
 "$COLLECTOR" report export --period 2026-H1 --scope province --format json \
 	--out "$WORK/h1.json" "${C[@]}" >/dev/null
 check "every figure of the six-monthly report (1 Dec-31 May) equals the independent computation" \
-	$PY "$(dirname "$0")/reportcheck.py" compare "$DB" "$WORK/h1.json" 2025-12-01 2026-05-31 province 1
+	$PY "$(dirname "$0")/reportcheck.py" compare "$DB" "$WORK/h1.json" 2025-12-01 2026-05-31 province soc-a
 check "the report names its missing days" \
 	eval "'$COLLECTOR' report show --period 2026 --scope province ${C[*]} | grep -qF 'missing days (4): 2026-02-10..2026-02-12, 2026-07-04'"
 

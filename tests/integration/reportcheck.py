@@ -5,7 +5,7 @@ each figure of the report again from the database, on its own, to compare
 with the collector's model.
 
   reportcheck.py seed DB SCHOOLS         a year of history (2025-12-01..)
-  reportcheck.py compare DB MODEL.json FROM TO SCOPE FORWARDS
+  reportcheck.py compare DB MODEL.json FROM TO SCOPE DESTS   (DESTS: the configured SOC destinations, a,b)
   reportcheck.py xlsx MODEL.json FILE.xlsx
 """
 import json
@@ -114,8 +114,11 @@ def seed(db, nschools):
     # Deliveries to two SOC destinations, with their own generator so the
     # figures above keep their values: most confirmed after a lag from a
     # fraction of a second to a few hours, some still waiting, and the
-    # dead letters above refused.
+    # dead letters above refused. soc-b is not in the collector's
+    # configuration (a destination since removed), and a few confirmations
+    # carry a time before their queueing (the clock stepped back).
     lag = random.Random(1818)
+    step = random.Random(1819)
     dead = {(r[0], r[1]): r[2] for r in c.execute(
         "SELECT dest, alert, min(at) FROM dead_letters GROUP BY dest, alert")}
     for a, first in c.execute("SELECT id, first FROM alerts").fetchall():
@@ -127,6 +130,8 @@ def seed(db, nschools):
             else:
                 ms = lag.choice([lag.randint(50, 5000), lag.randint(5000, 600000),
                                  lag.randint(600000, 14400000)])
+                if step.random() < 0.02:
+                    ms = -step.randint(1000, 90000)
                 row = (dest, a, first, first + ms * 1000, None)
             c.execute("INSERT INTO forward_deliveries(dest, alert, queued,"
                       " delivered, dead) VALUES(?,?,?,?,?)", row)
@@ -205,7 +210,7 @@ def expected(db, frm, to, scope, forwards):
     # Delivery lag: recorded queue-to-confirmation times of in-scope,
     # non-drill alerts queued in the period, per destination and together.
     real = {a[0] for a in alerts if not a[2]}
-    lags, per = [], {}
+    lags, per, clamped = [], {}, 0
     for dest, alert, queued, delivered, dead in c.execute(
             "SELECT dest, alert, queued, delivered, dead FROM forward_deliveries"
             " WHERE queued >= ? AND queued < ?", (from_us, end_us)):
@@ -215,16 +220,20 @@ def expected(db, frm, to, scope, forwards):
         if dead:
             d[1] += 1
         elif delivered:
-            d[0].append((delivered - queued) / 1e6)
-            lags.append((delivered - queued) / 1e6)
+            clamped += delivered < queued
+            d[0].append(max(delivered - queued, 0) / 1e6)
+            lags.append(max(delivered - queued, 0) / 1e6)
         else:
             d[2] += 1
     e["soc.delivery_lag_median"] = rank(lags, 0.5)
     e["soc.delivery_lag_p90"] = rank(lags, 0.9)
     e["soc.delivery_lag_max"] = rank(lags, 1.0)
-    lag_rows = [[dest, len(v[0]), v[1], v[2], rank(v[0], 0.5),
-                 rank(v[0], 0.9), rank(v[0], 1.0)]
+    lag_rows = [[dest + ("" if dest in forwards else " (đã gỡ khỏi cấu hình)"),
+                 len(v[0]), v[1], v[2], rank(v[0], 0.5), rank(v[0], 0.9), rank(v[0], 1.0)]
                 for dest, v in sorted(per.items())]
+    e["soc.deliveries_waiting"] = sum(v[2] for k, v in per.items() if k in forwards)
+    e["soc.deliveries_dest_removed"] = sum(v[2] for k, v in per.items() if k not in forwards)
+    e["soc.delivery_lag_clamped"] = clamped
     e["inc.alerts"] = len(inper)
 
     acks = [(a[4] - a[3]) / 6e7 for a in inper if a[4]]
@@ -268,8 +277,10 @@ def expected(db, frm, to, scope, forwards):
 
 
 def compare(db, model_path, frm, to, scope, forwards):
+    """forwards: the configured SOC destinations, comma-separated."""
     m = json.load(open(model_path))
-    e, miss, fails, E, lag_rows = expected(db, frm, to, scope, int(forwards))
+    forwards = [f for f in forwards.split(",") if f]
+    e, miss, fails, E, lag_rows = expected(db, frm, to, scope, forwards)
     got = {f["key"]: f["value"] for s in m["sections"] for f in s["figures"]}
     bad = 0
     for k, v in e.items():

@@ -628,7 +628,7 @@ st = [S["sch"].req("POST", "/register", dict(SYS, unit="B1", name="x", csrf=S["s
       S["sch"].req("POST", "/register", dict(SYS, name="z", level="6", csrf=S["sch"].csrf)).status,
       S["sch"].req("POST", "/register", dict(SYS, name="w", review_due="2026-02-30", csrf=S["sch"].csrf)).status,
       S["sch"].req("POST", "/register", dict(SYS, name="\x1b[2J", csrf=S["sch"].csrf)).status,
-      S["sch"].req("POST", "/register", dict(SYS, name="v", dossier="approved", csrf=S["sch"].csrf)).status]
+      S["admin"].req("POST", "/register", dict(SYS, name="v", dossier="approved", csrf=S["admin"].csrf)).status]
 tap(st[0] == 404 and st[1] == 403 and st[2:] == [400] * 4
     and db.execute("SELECT count(*) FROM systems").fetchone()[0] == before,
     "another school's unit is 404, no CSRF token 403, a bad level, date, name or an approval without "
@@ -640,6 +640,51 @@ tap("Mạng LAN &lt;b&gt;A1" in pc and "Website B1" not in pc and "Website B1" i
 S["aud"].req("GET", "/register")
 st = [S[u].req("POST", "/register", dict(SYS, csrf=S[u].csrf)).status for u in ("aud",)]
 tap(st == [403], "a read-only auditor cannot change the register (%s)" % st)
+# Approval is the province's (docs/DECISIONS.md): an approved level sets
+# the school's policy level, so a unit's own officer proposes, never approves.
+def sys_row(name):
+    return db.execute("SELECT level, dossier, decision_no, hosts FROM systems WHERE unit = 'A1' AND name = ?",
+                      (name,)).fetchone()
+def a1_level():
+    return db.execute("SELECT level FROM schools WHERE code = 'A1'").fetchone()[0]
+DECIDE = {"authority": "Tự đặt", "decision_no": "99/QĐ", "decision_date": "2026-03-01"}
+lvl0, row0 = a1_level(), sys_row(SYS["name"])
+S["sch"].req("GET", "/register")
+S["comm"].req("GET", "/register")
+st = [S["sch"].req("POST", "/register", dict(SYS, level="1", dossier="approved", csrf=S["sch"].csrf, **DECIDE)).status,
+      S["comm"].req("POST", "/register", dict(SYS, level="1", dossier="approved", csrf=S["comm"].csrf, **DECIDE)).status,
+      S["sch"].req("POST", "/register", dict(SYS, name="new-approved", dossier="approved", csrf=S["sch"].csrf,
+                                             **DECIDE)).status,
+      S["sch"].req("POST", "/register", dict(SYS, decision_no="1/QĐ", csrf=S["sch"].csrf)).status]
+tap(st == [403] * 4 and sys_row(SYS["name"]) == row0 and sys_row("new-approved") is None and a1_level() == lvl0,
+    "a school or commune officer approving, or typing a decision, is 403, and neither the system nor the "
+    "school's policy level changes (%s, %s, level %s)" % (st, sys_row(SYS["name"]), a1_level()))
+S["admin"].req("GET", "/register")
+r = S["admin"].req("POST", "/register", {"unit": "A1", "name": SYS["name"], "level": "4", "dossier": "approved",
+                                         "csrf": S["admin"].csrf, **DECIDE})
+det = db.execute("SELECT detail FROM audit_log WHERE actor = 'admin' AND object = ? ORDER BY id DESC LIMIT 1",
+                 ("A1/" + SYS["name"],)).fetchone()
+tap(r.status == 303 and sys_row(SYS["name"]) == (4, "approved", "99/QĐ", "pc1,pc2") and a1_level() == 4
+    and det is not None and "level '3'->'4'" in det[0] and "dossier 'submitted'->'approved'" in det[0],
+    "the province admin approves with only the decision's fields sent: the hosts are kept, the school's "
+    "level follows, and the audit says before -> after (%s, %s)" % (sys_row(SYS["name"]), det))
+S["sch"].req("GET", "/register")
+st = [S["sch"].req("POST", "/register", {"unit": "A1", "name": SYS["name"], "level": "1",
+                                         "csrf": S["sch"].csrf}).status,
+      S["sch"].req("POST", "/register", {"unit": "A1", "name": SYS["name"], "dossier": "drafted",
+                                         "csrf": S["sch"].csrf}).status]
+r = S["sch"].req("POST", "/register", {"unit": "A1", "name": SYS["name"], "hosts": "pc1,pc2,pc3",
+                                       "csrf": S["sch"].csrf})
+tap(st == [403, 403] and r.status == 303 and sys_row(SYS["name"]) == (4, "approved", "99/QĐ", "pc1,pc2,pc3")
+    and a1_level() == 4,
+    "a school officer can neither lower an approved level nor withdraw its approval (403), but may update "
+    "its hosts, which keeps the approval (%s, %s)" % (st, sys_row(SYS["name"])))
+S["admin"].req("GET", "/register")
+r = S["admin"].req("POST", "/register", {"unit": "A1", "name": SYS["name"], "level": str(lvl0),
+                                         "decision_no": "100/QĐ", "csrf": S["admin"].csrf})
+tap(r.status == 303 and sys_row(SYS["name"])[:3] == (lvl0, "approved", "100/QĐ") and a1_level() == lvl0,
+    "the province admin may change an approved level by a new decision, and the school's level follows (%s)"
+    % (sys_row(SYS["name"]),))
 r = S["sch"].req("POST", "/api/v1/reports/" + RID.get("A1", "0") + "/remarks",
                  {"remarks": "Đã rà soát <b>đủ</b> các trường"}, headers={"X-CSRF-Token": S["sch"].csrf})
 j = S["sch"].req("GET", "/api/v1/reports/" + RID.get("A1", "0")).body

@@ -1,5 +1,5 @@
 /* Unit tests for collector/report's periods, calendars and scopes, and
- * collector/register's CSV reader: the pure parsers under the report
+ * collector/register's CSV reader and approval rule: the pure parsers under the report
  * suite, with their edges (leap days, CRLF, quoted line breaks, BOM). */
 #include <errno.h>
 #include <setjmp.h>
@@ -181,6 +181,74 @@ static void test_csv(void **state)
 	assert_non_null(strstr(err, "NUL"));
 }
 
+static void sys_init(struct store_system *y, int level, const char *dossier)
+{
+	memset(y, 0, sizeof(*y));
+	snprintf(y->unit, sizeof(y->unit), "A1");
+	snprintf(y->name, sizeof(y->name), "LAN");
+	snprintf(y->kind, sizeof(y->kind), "lan");
+	y->level = level;
+	snprintf(y->dossier, sizeof(y->dossier), "%s", dossier);
+}
+
+static void sys_decide(struct store_system *y, const char *no)
+{
+	snprintf(y->authority, sizeof(y->authority), "So GD&DT");
+	snprintf(y->decision_no, sizeof(y->decision_no), "%s", no);
+	snprintf(y->decision_date, sizeof(y->decision_date), "2026-03-01");
+}
+
+/* A proposal (not_started, drafted, submitted, its proposed level) is the
+ * unit's; approving, undoing an approval or changing an approved level or
+ * any decision is the province's. */
+static void test_approval_rule(void **state)
+{
+	struct store_system old, y;
+	char d[512];
+	(void)state;
+	sys_init(&y, 3, "drafted");
+	assert_false(register_change_is_approval(NULL, &y));
+	sys_init(&old, 2, "submitted");
+	assert_false(register_change_is_approval(&old, &y));
+	snprintf(y.dossier, sizeof(y.dossier), "approved");
+	sys_decide(&y, "12/QD");
+	assert_true(register_change_is_approval(NULL, &y));
+	assert_true(register_change_is_approval(&old, &y));
+	sys_init(&y, 2, "submitted");
+	sys_decide(&y, "12/QD");
+	assert_true(register_change_is_approval(&old, &y));
+
+	sys_init(&old, 3, "approved");
+	sys_decide(&old, "12/QD");
+	y = old;
+	snprintf(y.hosts, sizeof(y.hosts), "pc1,pc2");
+	snprintf(y.review_due, sizeof(y.review_due), "2027-06-30");
+	assert_false(register_change_is_approval(&old, &y));
+	y.level = 1;
+	assert_true(register_change_is_approval(&old, &y));
+	y = old;
+	snprintf(y.dossier, sizeof(y.dossier), "drafted");
+	assert_true(register_change_is_approval(&old, &y));
+	y = old;
+	sys_decide(&y, "13/QD");
+	assert_true(register_change_is_approval(&old, &y));
+
+	register_diff(&old, &old, d, sizeof(d));
+	assert_string_equal(d, "");
+	y = old;
+	y.level = 1;
+	snprintf(y.hosts, sizeof(y.hosts), "pc9");
+	register_diff(&old, &y, d, sizeof(d));
+	assert_string_equal(d, "level '3'->'1'; hosts ''->'pc9'");
+	register_diff(NULL, &y, d, sizeof(d));
+	assert_non_null(strstr(d, "dossier ''->'approved'"));
+	memset(y.hosts, 'h', sizeof(y.hosts) - 1);
+	y.hosts[sizeof(y.hosts) - 1] = '\0';
+	register_diff(&old, &y, d, 40);
+	assert_int_equal(strlen(d), 39);
+	assert_memory_equal(d, "level '3'->'1'", 14);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -190,6 +258,7 @@ int main(void)
 		cmocka_unit_test(test_dates),
 		cmocka_unit_test(test_dates_vn),
 		cmocka_unit_test(test_csv),
+		cmocka_unit_test(test_approval_rule),
 	};
 	return cmocka_run_group_tests_name("report", tests, NULL, NULL);
 }

@@ -567,8 +567,30 @@ static void test_snapshot_prune(void **state)
 	/* The daily job's bound: below three years is refused. */
 	assert_int_equal(score_history_prune(st, store_now_us(), 1095,
 					     &removed), -EINVAL);
-	assert_int_equal(score_history_prune(st, store_now_us(), 1096,
-					     &removed), 0);
+	for (int i = 0; i < 2; i++) {
+		struct store_snapshot sn = {.scope = "province", .score = 80,
+					    .pcs = 10};
+		snprintf(sn.day, sizeof(sn.day), "2023-11-2%d", 8 + i);
+		assert_int_equal(store_snapshot_put(st, &sn), 0);
+	}
+	/* A clock jumped to 2100, or behind the newest snapshot
+	 * (2026-11-30): nothing is deleted. */
+	removed = -1;
+	assert_int_equal(score_history_prune(st, 4102488000LL * 1000000,
+					     1096, &removed), -ERANGE);
+	assert_int_equal(removed, 0);
+	assert_int_equal(score_history_prune(st, 1795953600LL * 1000000,
+					     1096, &removed), -ERANGE);
+	assert_int_equal(count_where("SELECT count(*) FROM score_snapshots"), 4);
+	/* Two days after the newest snapshot (2026-12-02): the bound counts
+	 * from the newest snapshot, 1096 days before 2026-11-30, so
+	 * 2023-12-01 stays although it is 1097 days before now. */
+	assert_int_equal(score_history_prune(st, 1796212800LL * 1000000,
+					     1096, &removed), 0);
+	assert_int_equal(removed, 2);
+	assert_int_equal(count_where("SELECT count(*) FROM score_snapshots"
+				     " WHERE day = '2023-12-01'"), 1);
+	assert_int_equal(count_where("SELECT count(*) FROM score_snapshots"), 2);
 	store_close(st);
 }
 
