@@ -160,6 +160,14 @@ EW_MUST_CHECK
 int cli_queue_command(struct store *st, struct ca *ca, const char *agent,
 		      const char *type, const msgpack_sbuffer *args,
 		      long long seconds, uint64_t *id);
+/* The same with an expiry in time rather than a lifetime: a command that
+ * must expire with something already dated (a drill campaign's window)
+ * gets that date itself, however long the queueing took. */
+EW_MUST_CHECK
+int cli_queue_command_until(struct store *st, struct ca *ca,
+			    const char *agent, const char *type,
+			    const msgpack_sbuffer *args, int64_t expires_us,
+			    uint64_t *id);
 
 /* A listing's state, for the store's row callbacks. */
 struct cli_list {

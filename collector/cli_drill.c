@@ -373,9 +373,10 @@ int cmd_drill_start(struct cli *cli, struct cli_env *env)
 				 a->revoked ? "revoked" : "stale");
 			skipped++;
 		} else {
-			rc = cli_queue_command(env->store, ca, a->id,
-					       sc.command, &args, seconds,
-					       &t.command);
+			rc = cli_queue_command_until(env->store, ca, a->id,
+						     sc.command, &args,
+						     d.window_end_us,
+						     &t.command);
 			snprintf(t.status, sizeof(t.status), "queued");
 			queued++;
 		}
