@@ -12,8 +12,16 @@ int agentcmd_queue(struct store *st, struct ca *ca, const char *agent,
 		   const char *type, const msgpack_sbuffer *args,
 		   long long seconds, uint64_t *id)
 {
-	struct command c = {.issued_us = store_now_us()};
-	c.expires_us = c.issued_us + seconds * 1000000LL;
+	return agentcmd_queue_until(st, ca, agent, type, args,
+				    store_now_us() + seconds * 1000000LL, id);
+}
+
+int agentcmd_queue_until(struct store *st, struct ca *ca, const char *agent,
+			 const char *type, const msgpack_sbuffer *args,
+			 int64_t expires_us, uint64_t *id)
+{
+	struct command c = {.issued_us = store_now_us(),
+			    .expires_us = expires_us};
 	snprintf(c.agent, sizeof(c.agent), "%s", agent);
 	snprintf(c.type, sizeof(c.type), "%s", type);
 	if (args && args->size) {

@@ -27,6 +27,13 @@ EW_MUST_CHECK
 int agentcmd_queue(struct store *st, struct ca *ca, const char *agent,
 		   const char *type, const msgpack_sbuffer *args,
 		   long long seconds, uint64_t *id);
+/* The same with an expiry in time rather than a lifetime: a command that
+ * must expire with something already dated (a drill campaign's window)
+ * gets that date itself, however long the queueing took. */
+EW_MUST_CHECK
+int agentcmd_queue_until(struct store *st, struct ca *ca, const char *agent,
+			 const char *type, const msgpack_sbuffer *args,
+			 int64_t expires_us, uint64_t *id);
 
 /* What a publication did: the signed bundle, its size on disk, and how
  * many agents were told to fetch it. all_listed is false when the store

@@ -374,9 +374,9 @@ int cmd_drill_start(struct cli *cli, struct cli_env *env)
 				 a->revoked ? "revoked" : "stale");
 			skipped++;
 		} else {
-			rc = agentcmd_queue(env->store, ca, a->id,
-					       sc.command, &args, seconds,
-					       &t.command);
+			rc = agentcmd_queue_until(env->store, ca, a->id,
+						  sc.command, &args,
+						  d.window_end_us, &t.command);
 			snprintf(t.status, sizeof(t.status), "queued");
 			queued++;
 		}

@@ -102,6 +102,8 @@ scenario_usb() {
 }
 
 first_id() { "$AGENT" quarantine list --json -c "$A/agent.yaml" | $JSONQ get 0.id; }
+# listed: true once the quarantine lists a file, its id in qid.
+listed() { qid=$(first_id 2>/dev/null) && [ -n "$qid" ]; }
 
 # Quarantine: on, a new web shell is moved aside, listed and restored.
 scenario_quarantine() {
@@ -134,8 +136,11 @@ scenario_quarantine() {
 	# (and its owner) there.
 	chown nobody "$Q/shell.php"
 	"$COLLECTOR" command send --agent "$ID" --type scan --kind paths --path "$Q" -c "$CONF" >/dev/null
-	wait_for 30 test ! -e "$Q/shell.php"
-	qid=$(first_id 2>/dev/null)
+	# The file leaves its folder at the move and is listed only once its
+	# record is written after that: wait for the record, which restore
+	# needs, not for the empty folder.
+	check "a second scan quarantines it again" wait_for 30 listed
+	check "and it is gone from where it was" test ! -e "$Q/shell.php"
 	local ROOTS="$WORK/roots-folder" r
 	mkdir -p "$ROOTS"
 	mv "$Q" "$Q.real"
