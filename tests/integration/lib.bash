@@ -2,8 +2,10 @@
 # Scripts get EW_BIN (the binaries) and EW_BENCH_BIN (loadgen) from
 # tests/run.sh.
 set -u
-EW_BIN=${EW_BIN:-build/release/bin}
-EW_BENCH_BIN=${EW_BENCH_BIN:-build/release/bench}
+# Absolute, so a workload run in another folder (cd "$F" && ...) still
+# finds them.
+EW_BIN=$(realpath -m "${EW_BIN:-build/release/bin}")
+EW_BENCH_BIN=$(realpath -m "${EW_BENCH_BIN:-build/release/bench}")
 COLLECTOR="$EW_BIN/eduwatch-collector"
 LOADGEN="$EW_BENCH_BIN/loadgen"
 PY=/usr/bin/python3
