@@ -117,7 +117,8 @@ static void on_event(void *arg, const struct fswatch_event *ev)
 	unsigned char block[RANSOM_BLOCK];
 	double entropy = -1;
 	if (ev->op == FSWATCH_WRITTEN || ev->op == FSWATCH_RENAMED) {
-		long n = fswatch_sample(ev->path, block, sizeof(block));
+		long n = fswatch_sample(w->fs, ev->root, ev->path, block,
+					 sizeof(block));
 		if (n > 0)
 			entropy = ransom_entropy(block, (size_t)n);
 	}

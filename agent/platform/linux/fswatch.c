@@ -15,6 +15,7 @@
 
 #include <uv.h>
 
+#include "agent/platform/beneath.h"
 #include "common/alloc.h"
 #include "common/log.h"
 
@@ -39,6 +40,12 @@ struct fswatch {
 	uv_thread_t thread;
 	uv_mutex_t lock; /* stats only */
 	struct fswatch_stats stats;
+	/* Each root as opened at start, through no symbolic link: every
+	 * later open under a root walks from here (beneath.h), because a
+	 * student can swap any folder below it for a link at any time. */
+	size_t nroots;
+	int *root_fd;
+	char **root_path;
 	struct folder folders[SLOTS];
 };
 
@@ -54,9 +61,19 @@ static struct folder *folder_slot(struct fswatch *w, int wd, bool empty)
 	return NULL;
 }
 
-/* Watches path and the folders under it (depth-first, up to the cap). */
-static int add_tree(struct fswatch *w, const char *path, unsigned root,
-		    int depth)
+/* An fd's own name in /proc: the kernel resolves it to the very folder
+ * or file the fd holds, whatever the path string names now. */
+static void fd_path(int fd, char out[32])
+{
+	snprintf(out, 32, "/proc/self/fd/%d", fd);
+}
+
+/* Watches the folder dfd holds (borrowed), known as path, and the
+ * folders under it (depth-first, up to the cap). The watch is added on
+ * the fd and each subfolder opened from its parent's fd with O_NOFOLLOW,
+ * so a folder swapped for a link is never followed anywhere. */
+static int add_tree_fd(struct fswatch *w, int dfd, const char *path,
+		       unsigned root, int depth)
 {
 	if (w->stats.folders >= FSWATCH_FOLDERS_MAX || depth > DEPTH_MAX) {
 		uv_mutex_lock(&w->lock);
@@ -64,7 +81,10 @@ static int add_tree(struct fswatch *w, const char *path, unsigned root,
 		uv_mutex_unlock(&w->lock);
 		return 0;
 	}
-	int wd = inotify_add_watch(w->fd, path, MASK);
+	char self[32];
+	fd_path(dfd, self);
+	int wd = inotify_add_watch(w->fd, self,
+				   (MASK & ~(uint32_t)IN_DONT_FOLLOW) | IN_ONLYDIR);
 	if (wd < 0)
 		return -errno;
 	struct folder *f = folder_slot(w, wd, false);
@@ -82,9 +102,13 @@ static int add_tree(struct fswatch *w, const char *path, unsigned root,
 		w->stats.folders++;
 		uv_mutex_unlock(&w->lock);
 	}
-	DIR *d = opendir(path);
-	if (d == NULL)
-		return 0; /* gone already, or unreadable: watched as it is */
+	int lfd = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
+	DIR *d = lfd < 0 ? NULL : fdopendir(lfd);
+	if (d == NULL) {
+		if (lfd >= 0)
+			close(lfd);
+		return 0; /* unreadable: watched as it is */
+	}
 	struct dirent *e;
 	while ((e = readdir(d)) != NULL) {
 		if (e->d_type != DT_DIR || strcmp(e->d_name, ".") == 0 ||
@@ -94,10 +118,46 @@ static int add_tree(struct fswatch *w, const char *path, unsigned root,
 		if ((size_t)snprintf(sub, sizeof(sub), "%s/%s", path,
 				     e->d_name) >= sizeof(sub))
 			continue;
-		(void)add_tree(w, sub, root, depth + 1);
+		int sfd = openat(dirfd(d), e->d_name,
+				 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sfd < 0)
+			continue; /* gone, or swapped for a link: not followed */
+		(void)add_tree_fd(w, sfd, sub, root, depth + 1);
+		close(sfd);
 	}
 	closedir(d);
 	return 0;
+}
+
+/* The part of path under root's folder ("" for the root itself), or
+ * NULL when path is not under it. */
+static const char *under_root(const struct fswatch *w, unsigned root,
+			      const char *path)
+{
+	if (root >= w->nroots)
+		return NULL;
+	size_t n = strlen(w->root_path[root]);
+	if (strncmp(path, w->root_path[root], n) != 0 ||
+	    (path[n] != '\0' && path[n] != '/'))
+		return NULL;
+	return path + n + (path[n] == '/');
+}
+
+/* A folder that appeared at path under root: opened beneath the root's
+ * fd, never through a link, then watched with what is under it. */
+static int add_tree(struct fswatch *w, const char *path, unsigned root,
+		    int depth)
+{
+	const char *rel = under_root(w, root, path);
+	if (rel == NULL)
+		return -EINVAL;
+	int dfd, rc = beneath_open_dir(w->root_fd[root], rel, strlen(rel), 0,
+				       &dfd);
+	if (rc != 0)
+		return rc;
+	rc = add_tree_fd(w, dfd, path, root, depth);
+	close(dfd);
+	return rc;
 }
 
 static void forget(struct fswatch *w, int wd)
@@ -270,6 +330,16 @@ static void run(void *arg)
 	flush_move(w, &pm);
 }
 
+static void free_roots(struct fswatch *w)
+{
+	for (size_t i = 0; i < w->nroots; i++) {
+		close(w->root_fd[i]);
+		alloc_free(w->root_path[i]);
+	}
+	alloc_free(w->root_fd);
+	alloc_free(w->root_path);
+}
+
 int fswatch_start(const char *const *roots, size_t nroots, fswatch_event_fn cb,
 		  void *arg, struct fswatch **out, char *err, size_t errlen)
 {
@@ -291,8 +361,33 @@ int fswatch_start(const char *const *roots, size_t nroots, fswatch_event_fn cb,
 		snprintf(err, errlen, "inotify: %s", uv_strerror(rc));
 		goto fail;
 	}
+	w->root_fd = alloc_zeroed(nroots ? nroots : 1, sizeof(*w->root_fd));
+	w->root_path = alloc_zeroed(nroots ? nroots : 1, sizeof(*w->root_path));
+	if (w->root_fd == NULL || w->root_path == NULL) {
+		rc = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	for (size_t i = 0; i < nroots; i++) {
-		rc = add_tree(w, roots[i], (unsigned)i, 0);
+		/* Shared folders are the point here (students write them):
+		 * what matters is that no link leads to the root. */
+		rc = beneath_open_target(roots[i], false, true, &w->root_fd[i],
+					 err, errlen);
+		if (rc != 0)
+			goto fail;
+		w->nroots = i + 1;
+		w->root_path[i] = alloc_strdup(roots[i]);
+		if (w->root_path[i] == NULL) {
+			rc = -ENOMEM;
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+		/* Trailing slashes would not prefix the events' paths. */
+		for (size_t n = strlen(w->root_path[i]);
+		     n > 1 && w->root_path[i][n - 1] == '/'; n--)
+			w->root_path[i][n - 1] = '\0';
+		rc = add_tree_fd(w, w->root_fd[i], w->root_path[i], (unsigned)i,
+				 0);
 		if (rc != 0) {
 			snprintf(err, errlen, "cannot watch %s: %s%s", roots[i],
 				 uv_strerror(rc), rc == -ENOSPC ? " (raise "
@@ -303,15 +398,18 @@ int fswatch_start(const char *const *roots, size_t nroots, fswatch_event_fn cb,
 	if (w->stats.skipped)
 		log_warn("fswatch: %u folders over the cap of %d are not "
 			 "watched", w->stats.skipped, FSWATCH_FOLDERS_MAX);
+	/* Before the thread: its first callback may sample, through *out. */
+	*out = w;
 	rc = uv_thread_create(&w->thread, run, w);
 	if (rc != 0) {
+		*out = NULL;
 		snprintf(err, errlen, "watcher thread: %s", uv_strerror(rc));
 		goto fail;
 	}
-	*out = w;
 	return 0;
 fail:
 	uv_mutex_destroy(&w->lock);
+	free_roots(w);
 	for (size_t i = 0; i < SLOTS; i++)
 		alloc_free(w->folders[i].path);
 	if (w->fd >= 0)
@@ -330,6 +428,7 @@ void fswatch_stop(struct fswatch *w)
 	while (write(w->wake[1], &b, 1) < 0 && errno == EINTR)
 		;
 	uv_thread_join(&w->thread);
+	free_roots(w);
 	for (size_t i = 0; i < SLOTS; i++)
 		alloc_free(w->folders[i].path);
 	close(w->fd);
@@ -346,21 +445,46 @@ void fswatch_stats(struct fswatch *w, struct fswatch_stats *out)
 	uv_mutex_unlock(&w->lock);
 }
 
-long fswatch_sample(const char *path, unsigned char *buf, size_t cap)
+long fswatch_sample(struct fswatch *w, unsigned root, const char *path,
+		   unsigned char *buf, size_t cap)
 {
+	const char *rel = under_root(w, root, path);
+	if (rel == NULL || rel[0] == '\0')
+		return -EINVAL;
+	/* O_PATH first: it opens nothing (a FIFO's writer sees no reader, a
+	 * device's driver is not called), and only a regular file is
+	 * opened again, for reading, through the fd's own name. */
+	int pfd, rc = beneath_open(w->root_fd[root], rel, strlen(rel), O_PATH,
+				   0, &pfd);
+	if (rc != 0)
+		return rc;
+	struct stat st, again;
+	if (fstat(pfd, &st) != 0) {
+		rc = -errno;
+		close(pfd);
+		return rc;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(pfd);
+		return -EINVAL;
+	}
+	char self[32];
+	fd_path(pfd, self);
 	/* O_NOATIME: the detector's read must not make a file look used
 	 * (root may set it on any file; EPERM elsewhere, then without). */
-	int flags = O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY;
-	int fd = open(path, flags | O_NOATIME);
+	int flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
+	int fd = open(self, flags | O_NOATIME);
 	if (fd < 0 && errno == EPERM)
-		fd = open(path, flags);
-	if (fd < 0)
-		return -errno;
-	struct stat st;
+		fd = open(self, flags);
+	rc = fd < 0 ? -errno : 0;
+	close(pfd);
+	if (rc != 0)
+		return rc;
 	long n;
-	if (fstat(fd, &st) != 0)
+	if (fstat(fd, &again) != 0)
 		n = -errno;
-	else if (!S_ISREG(st.st_mode))
+	else if (again.st_dev != st.st_dev || again.st_ino != st.st_ino ||
+		 !S_ISREG(again.st_mode))
 		n = -EINVAL;
 	else {
 		ssize_t r;
