@@ -38,13 +38,17 @@ struct fswatch_stats {
 	unsigned long long events; /* handed to the callback */
 	unsigned long long lost;   /* the OS's queue overflowed */
 	unsigned folders;	   /* folders watched now */
-	unsigned skipped;	   /* folders not watched: over the cap */
+	unsigned skipped;	   /* folders not watched: share or depth */
 };
 
 struct fswatch;
 
 /* Watches roots (borrowed, copied) and everything under them, at most
- * FSWATCH_FOLDERS_MAX folders. Each root is opened once, refusing a
+ * FSWATCH_FOLDERS_MAX folders, shared out evenly between the roots
+ * (one root's folders cannot use up another's share), and at most 32
+ * folders deep, folders made later included. What is not watched (over
+ * the share, too deep) is logged once per root and counted in skipped;
+ * after the OS's queue overflows (lost), the roots are walked again. Each root is opened once, refusing a
  * symbolic link in any component of its path (give the real path);
  * every folder under it is reached from its parent's fd, never
  * through a link. 0, or a negative errno with err naming

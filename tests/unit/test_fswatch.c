@@ -209,6 +209,51 @@ static void test_root_through_link_refused(void **state)
 	assert_non_null(strstr(err, "symbolic link"));
 }
 
+/* mkdir -p of n nested folders "d" under base; the deepest in out. */
+static void nest(const char *base, int n, char *out, size_t len)
+{
+	snprintf(out, len, "%s", base);
+	for (int i = 0; i < n; i++) {
+		size_t k = strlen(out);
+		snprintf(out + k, len - k, "/d");
+		assert_int_equal(mkdir(out, 0755), 0);
+	}
+}
+
+/* The depth limit holds for a tree moved in later, not only for the
+ * one there at start: a folder moved to depth 30 is watched down to
+ * 32, no further (it used to count again from 1). */
+static void test_depth_limit_is_real(void **state)
+{
+	struct box *b = *state;
+	char deep[4096], chain[256], p[4096];
+	struct fswatch_stats st;
+	fswatch_stats(b->w, &st);
+	unsigned before = st.folders;
+	snprintf(p, sizeof(p), "%s/x", b->root);
+	nest(p, 29, deep, sizeof(deep)); /* x is 1: deepest at 30 */
+	snprintf(chain, sizeof(chain), "%s/chain", b->outside);
+	assert_int_equal(mkdir(chain, 0755), 0);
+	nest(chain, 9, p, sizeof(p));
+	/* The 29 folders are added as their events arrive; then the move. */
+	for (int i = 0; i < 200; i++) {
+		fswatch_stats(b->w, &st);
+		if (st.folders == before + 29)
+			break;
+		nap_ms(10);
+	}
+	assert_int_equal(st.folders, before + 29);
+	snprintf(p, sizeof(p), "%s/chain", deep);
+	assert_int_equal(rename(chain, p), 0);
+	for (int i = 0; i < 200 && st.skipped == 0; i++) {
+		nap_ms(10);
+		fswatch_stats(b->w, &st);
+	}
+	/* chain at 31, its first "d" at 32; the 8 below it are not. */
+	assert_int_equal(st.folders, before + 29 + 2);
+	assert_int_equal(st.skipped, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -221,6 +266,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_root_through_link_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_depth_limit_is_real,
+						setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,6 +29,7 @@
 struct folder {
 	int wd; /* 0: empty slot (inotify's descriptors start at 1) */
 	unsigned root;
+	int depth; /* below its root: DEPTH_MAX holds for folders made later */
 	char *path;
 };
 
@@ -46,6 +47,11 @@ struct fswatch {
 	size_t nroots;
 	int *root_fd;
 	char **root_path;
+	/* Each root's share of FSWATCH_FOLDERS_MAX, so that one tree full
+	 * of folders (a student's mkdir loop) cannot blind the others. */
+	unsigned quota;
+	unsigned *root_folders;
+	bool *root_warned; /* its blindness logged once */
 	struct folder folders[SLOTS];
 };
 
@@ -75,10 +81,20 @@ static void fd_path(int fd, char out[32])
 static int add_tree_fd(struct fswatch *w, int dfd, const char *path,
 		       unsigned root, int depth)
 {
-	if (w->stats.folders >= FSWATCH_FOLDERS_MAX || depth > DEPTH_MAX) {
+	if (w->root_folders[root] >= w->quota || depth > DEPTH_MAX) {
 		uv_mutex_lock(&w->lock);
 		w->stats.skipped++;
 		uv_mutex_unlock(&w->lock);
+		/* Never silent: what is not watched is not protected. */
+		if (!w->root_warned[root]) {
+			w->root_warned[root] = true;
+			log_warn("fswatch: %s: %s, so %s (and maybe others) "
+				 "is not watched", w->root_path[root],
+				 depth > DEPTH_MAX ?
+				 "folders nested deeper than 32" :
+				 "its share of the folder cap is used up",
+				 path);
+		}
 		return 0;
 	}
 	char self[32];
@@ -97,7 +113,9 @@ static int add_tree_fd(struct fswatch *w, int dfd, const char *path,
 			return -ENOMEM;
 		f->wd = wd;
 		f->root = root;
+		f->depth = depth;
 		f->path = copy;
+		w->root_folders[root]++;
 		uv_mutex_lock(&w->lock);
 		w->stats.folders++;
 		uv_mutex_unlock(&w->lock);
@@ -167,6 +185,7 @@ static void forget(struct fswatch *w, int wd)
 		return;
 	alloc_free(f->path);
 	f->path = NULL;
+	w->root_folders[f->root]--;
 	/* Leave a tombstone-free table: re-insert the run after it. */
 	f->wd = 0;
 	uv_mutex_lock(&w->lock);
@@ -255,6 +274,13 @@ static void handle(struct fswatch *w, const struct inotify_event *ie,
 		uv_mutex_lock(&w->lock);
 		w->stats.lost++;
 		uv_mutex_unlock(&w->lock);
+		/* Events were lost, folders made meanwhile among them: walk
+		 * the roots again so that those are watched from now on. */
+		log_warn("fswatch: the kernel's event queue overflowed: "
+			 "events lost, rescanning the watched folders");
+		for (size_t i = 0; i < w->nroots; i++)
+			(void)add_tree_fd(w, w->root_fd[i], w->root_path[i],
+					  (unsigned)i, 0);
 		return;
 	}
 	if (ie->mask & IN_IGNORED) {
@@ -281,7 +307,7 @@ static void handle(struct fswatch *w, const struct inotify_event *ie,
 		    ie->cookie == pm->cookie)
 			rename_folders(w, pm->path, path);
 		else if (ie->mask & (IN_CREATE | IN_MOVED_TO))
-			(void)add_tree(w, path, f->root, 1);
+			(void)add_tree(w, path, f->root, f->depth + 1);
 		pm->cookie = 0;
 	} else if (ie->mask & IN_MOVED_TO) {
 		if (pm->cookie != 0 && ie->cookie == pm->cookie) {
@@ -338,6 +364,8 @@ static void free_roots(struct fswatch *w)
 	}
 	alloc_free(w->root_fd);
 	alloc_free(w->root_path);
+	alloc_free(w->root_folders);
+	alloc_free(w->root_warned);
 }
 
 int fswatch_start(const char *const *roots, size_t nroots, fswatch_event_fn cb,
@@ -361,9 +389,14 @@ int fswatch_start(const char *const *roots, size_t nroots, fswatch_event_fn cb,
 		snprintf(err, errlen, "inotify: %s", uv_strerror(rc));
 		goto fail;
 	}
-	w->root_fd = alloc_zeroed(nroots ? nroots : 1, sizeof(*w->root_fd));
-	w->root_path = alloc_zeroed(nroots ? nroots : 1, sizeof(*w->root_path));
-	if (w->root_fd == NULL || w->root_path == NULL) {
+	size_t nalloc = nroots ? nroots : 1;
+	w->root_fd = alloc_zeroed(nalloc, sizeof(*w->root_fd));
+	w->root_path = alloc_zeroed(nalloc, sizeof(*w->root_path));
+	w->root_folders = alloc_zeroed(nalloc, sizeof(*w->root_folders));
+	w->root_warned = alloc_zeroed(nalloc, sizeof(*w->root_warned));
+	w->quota = FSWATCH_FOLDERS_MAX / (unsigned)nalloc;
+	if (w->root_fd == NULL || w->root_path == NULL ||
+	    w->root_folders == NULL || w->root_warned == NULL) {
 		rc = -ENOMEM;
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -395,9 +428,6 @@ int fswatch_start(const char *const *roots, size_t nroots, fswatch_event_fn cb,
 			goto fail;
 		}
 	}
-	if (w->stats.skipped)
-		log_warn("fswatch: %u folders over the cap of %d are not "
-			 "watched", w->stats.skipped, FSWATCH_FOLDERS_MAX);
 	/* Before the thread: its first callback may sample, through *out. */
 	*out = w;
 	rc = uv_thread_create(&w->thread, run, w);
