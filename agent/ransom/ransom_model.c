@@ -16,10 +16,15 @@
 #define ACTORS 32
 /* Acts remembered per actor, newest last; the threshold is capped to it. */
 #define ACTS_MAX 1024
+/* A new high-entropy file and a deletion in its folder this close are
+ * one encryption whatever the names (ciphertext written to a random
+ * name, the original deleted). */
+#define PAIR_US 2000000
 
 struct recent {
 	uint64_t key; /* 0: empty */
 	int64_t at_us;
+	unsigned unpaired; /* dirs only: new ciphertext-like files */
 };
 
 struct actor {
@@ -37,6 +42,7 @@ struct ransom_model {
 	struct ransom_params p;
 	struct recent created[RECENT_SLOTS];
 	struct recent stems[RECENT_SLOTS];
+	struct recent dirs[RECENT_SLOTS]; /* folders with new high-entropy files */
 	struct actor actors[ACTORS];
 	struct ransom_model_stats stats;
 };
@@ -143,6 +149,38 @@ static void recent_forget(struct recent *t, uint64_t key)
 		r->key = 0;
 }
 
+static uint64_t dir_key(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return key_of(path, slash ? (size_t)(slash - path) : 0);
+}
+
+/* A new high-entropy file in path's folder, to be paired with one
+ * deletion there. */
+static void dir_new_file(struct ransom_model *m, const char *path, int64_t at)
+{
+	uint64_t key = dir_key(path);
+	struct recent *r = &m->dirs[key % RECENT_SLOTS];
+	if (r->key == key && at - r->at_us <= PAIR_US)
+		r->unpaired++;
+	else
+		r->unpaired = 1;
+	r->key = key;
+	r->at_us = at;
+}
+
+/* A deletion of an old file: true when a new high-entropy file in the
+ * same folder, not paired yet, was written just before. */
+static bool dir_pairs(struct ransom_model *m, const char *path, int64_t at)
+{
+	uint64_t key = dir_key(path);
+	struct recent *r = &m->dirs[key % RECENT_SLOTS];
+	if (r->key != key || at - r->at_us > PAIR_US || r->unpaired == 0)
+		return false;
+	r->unpaired--;
+	return true;
+}
+
 static struct actor *actor_of(struct ransom_model *m, uint32_t id)
 {
 	struct actor *free_one = NULL, *oldest = &m->actors[0];
@@ -246,9 +284,11 @@ bool ransom_model_feed(struct ransom_model *m, const struct ransom_fact *f,
 		if (!recent_has(m->created, p, key, f->at_us))
 			return high && !compressed(ext_of(f->path)) &&
 			       act(m, a, f, v);
-		if (high)
+		if (high) {
 			recent_put(m->stems, key_of(f->path, stem_len(f->path)),
 				   f->at_us);
+			dir_new_file(m, f->path, f->at_us);
+		}
 		return false;
 	case RANSOM_RENAMED: {
 		const char *old = f->old_path ? f->old_path : "";
@@ -257,10 +297,12 @@ bool ransom_model_feed(struct ransom_model *m, const struct ransom_fact *f,
 			/* A new file moved into place: still new. */
 			recent_forget(m->created, okey);
 			recent_put(m->created, key, f->at_us);
-			if (high)
+			if (high) {
 				recent_put(m->stems,
 					   key_of(f->path, stem_len(f->path)),
 					   f->at_us);
+				dir_new_file(m, f->path, f->at_us);
+			}
 			return false;
 		}
 		return high && strcasecmp(ext_of(old), ext_of(f->path)) != 0 &&
@@ -273,9 +315,12 @@ bool ransom_model_feed(struct ransom_model *m, const struct ransom_fact *f,
 		}
 		if (recent_has(m->stems, p, key, f->at_us) ||
 		    recent_has(m->stems, p, key_of(f->path, stem_len(f->path)),
-			       f->at_us))
+			       f->at_us)) {
+			(void)dir_pairs(m, f->path, f->at_us);
 			return act(m, a, f, v);
-		return false;
+		}
+		/* Ciphertext under a name unlike the original's. */
+		return dir_pairs(m, f->path, f->at_us) && act(m, a, f, v);
 	}
 	return false;
 }

@@ -116,6 +116,54 @@ static void test_encrypt_copy_then_delete_is_a_burst(void **state)
 	ransom_model_free(m);
 }
 
+/* Ciphertext written to a random name, then the original deleted: the
+ * names share nothing, the folder and the moment do. */
+static void test_random_name_then_delete_is_a_burst(void **state)
+{
+	(void)state;
+	struct ransom_model *m = ransom_model_new(&params);
+	struct ransom_verdict v;
+	char path[64], enc[72];
+	int verdicts = 0;
+	for (int i = 0; i < 20; i++) {
+		int64_t t = i * SEC / 5;
+		snprintf(path, sizeof(path), "/srv/f/report%02d.txt", i);
+		snprintf(enc, sizeof(enc), "/srv/f/%08x", 0x9e3779b9u * (unsigned)i);
+		verdicts += feed(m, RANSOM_CREATED, t, enc, NULL, -1, &v);
+		verdicts += feed(m, RANSOM_WRITTEN, t + 1, enc, NULL, HIGH, &v);
+		verdicts += feed(m, RANSOM_REMOVED, t + 2, path, NULL, -1, &v);
+	}
+	assert_int_equal(verdicts, 1);
+	assert_int_equal(v.score, 20);
+	ransom_model_free(m);
+}
+
+/* What must stay quiet beside it: one new high-entropy file pairs with
+ * one deletion only (a zip made, then 20 old files tidied away), a
+ * deletion in another folder or seconds later pairs with nothing. */
+static void test_pairing_is_one_to_one_and_local(void **state)
+{
+	(void)state;
+	struct ransom_model *m = ransom_model_new(&params);
+	struct ransom_verdict v;
+	char path[64];
+	assert_false(feed(m, RANSOM_CREATED, 0, "/h/a/new.bin", NULL, -1, &v));
+	assert_false(feed(m, RANSOM_WRITTEN, 1, "/h/a/new.bin", NULL, HIGH, &v));
+	for (int i = 0; i < 30; i++) {
+		snprintf(path, sizeof(path), "/h/a/old%02d.txt", i);
+		assert_false(feed(m, RANSOM_REMOVED, 10 + i, path, NULL, -1, &v));
+	}
+	assert_false(feed(m, RANSOM_CREATED, SEC, "/h/b/x.bin", NULL, -1, &v));
+	assert_false(feed(m, RANSOM_WRITTEN, SEC, "/h/b/x.bin", NULL, HIGH, &v));
+	assert_false(feed(m, RANSOM_REMOVED, SEC + 1, "/h/c/y.txt", NULL, -1, &v));
+	assert_false(feed(m, RANSOM_REMOVED, 4 * SEC, "/h/b/z.txt", NULL, -1, &v));
+	struct ransom_model_stats st;
+	ransom_model_stats(m, &st);
+	assert_int_equal(st.max_score, 1);
+	assert_int_equal(st.verdicts, 0);
+	ransom_model_free(m);
+}
+
 /* Ordinary work: thousands of new files, high entropy or not, atomic
  * saves (temp renamed into place), temp files removed, low-entropy
  * rewrites (a make rebuilding objects): never a single act. */
@@ -242,6 +290,8 @@ int main(void)
 		cmocka_unit_test(test_entropy),
 		cmocka_unit_test(test_rewrite_and_rename_is_a_burst),
 		cmocka_unit_test(test_encrypt_copy_then_delete_is_a_burst),
+		cmocka_unit_test(test_random_name_then_delete_is_a_burst),
+		cmocka_unit_test(test_pairing_is_one_to_one_and_local),
 		cmocka_unit_test(test_ordinary_work_scores_nothing),
 		cmocka_unit_test(test_compressed_formats_are_no_jump),
 		cmocka_unit_test(test_window_threshold_and_actors),
