@@ -101,6 +101,15 @@ scenario_openssl_loop() {
 	rm -rf "${F:?}"/*
 }
 
+# Ciphertext written under a random name, the original deleted: nothing
+# ties the names, the folder and the moment do.
+scenario_random_name_then_delete() {
+	documents 40
+	trial random_name_then_delete 'for f in docs/*.txt; do openssl enc -aes-256-cbc -pbkdf2 -pass pass:drill -in "$f" -out "docs/$(openssl rand -hex 8)" && rm "$f"; done' verdict
+	check "encrypting to random names and deleting the originals is a burst" eq "$(field first)" burst
+	rm -rf "${F:?}"/*
+}
+
 # A folder renamed before its files are encrypted: its watch follows the
 # new name (the detector reads the files where they are now). A folder
 # moved out of the watched tree is no longer watched.
