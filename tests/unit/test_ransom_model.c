@@ -92,28 +92,39 @@ static void test_rewrite_and_rename_is_a_burst(void **state)
 	ransom_model_free(m);
 }
 
-/* openssl enc -in a -out a.enc; rm a (and the a.locked; rm a.txt form). */
-static void test_encrypt_copy_then_delete_is_a_burst(void **state)
+/* 20 documents, each encrypted to a new file then deleted: the copy
+ * named after the original (n01.txt.enc, n02.locked), or under a random
+ * name; the verdicts given, the last in *v. */
+static int encrypt_then_delete(bool random_names, struct ransom_verdict *v)
 {
-	(void)state;
 	struct ransom_model *m = ransom_model_new(&params);
-	struct ransom_verdict v;
 	char path[64], enc[72];
 	int verdicts = 0;
 	for (int i = 0; i < 20; i++) {
 		int64_t t = i * SEC / 5;
 		snprintf(path, sizeof(path), "/srv/f/n%02d.txt", i);
-		if (i % 2)
+		if (random_names)
+			snprintf(enc, sizeof(enc), "/srv/f/%08x",
+				 0x9e3779b9u * (unsigned)(i + 1));
+		else if (i % 2)
 			snprintf(enc, sizeof(enc), "%s.enc", path);
 		else
 			snprintf(enc, sizeof(enc), "/srv/f/n%02d.locked", i);
-		verdicts += feed(m, RANSOM_CREATED, t, enc, NULL, -1, &v);
-		verdicts += feed(m, RANSOM_WRITTEN, t + 1, enc, NULL, HIGH, &v);
-		verdicts += feed(m, RANSOM_REMOVED, t + 2, path, NULL, -1, &v);
+		verdicts += feed(m, RANSOM_CREATED, t, enc, NULL, -1, v);
+		verdicts += feed(m, RANSOM_WRITTEN, t + 1, enc, NULL, HIGH, v);
+		verdicts += feed(m, RANSOM_REMOVED, t + 2, path, NULL, -1, v);
 	}
-	assert_int_equal(verdicts, 1);
-	assert_int_equal(v.score, 20);
 	ransom_model_free(m);
+	return verdicts;
+}
+
+/* openssl enc -in a -out a.enc; rm a (and the a.locked; rm a.txt form). */
+static void test_encrypt_copy_then_delete_is_a_burst(void **state)
+{
+	(void)state;
+	struct ransom_verdict v;
+	assert_int_equal(encrypt_then_delete(false, &v), 1);
+	assert_int_equal(v.score, 20);
 }
 
 /* Ciphertext written to a random name, then the original deleted: the
@@ -121,21 +132,9 @@ static void test_encrypt_copy_then_delete_is_a_burst(void **state)
 static void test_random_name_then_delete_is_a_burst(void **state)
 {
 	(void)state;
-	struct ransom_model *m = ransom_model_new(&params);
 	struct ransom_verdict v;
-	char path[64], enc[72];
-	int verdicts = 0;
-	for (int i = 0; i < 20; i++) {
-		int64_t t = i * SEC / 5;
-		snprintf(path, sizeof(path), "/srv/f/report%02d.txt", i);
-		snprintf(enc, sizeof(enc), "/srv/f/%08x", 0x9e3779b9u * (unsigned)i);
-		verdicts += feed(m, RANSOM_CREATED, t, enc, NULL, -1, &v);
-		verdicts += feed(m, RANSOM_WRITTEN, t + 1, enc, NULL, HIGH, &v);
-		verdicts += feed(m, RANSOM_REMOVED, t + 2, path, NULL, -1, &v);
-	}
-	assert_int_equal(verdicts, 1);
+	assert_int_equal(encrypt_then_delete(true, &v), 1);
 	assert_int_equal(v.score, 20);
-	ransom_model_free(m);
 }
 
 /* What must stay quiet beside it: one new high-entropy file pairs with
