@@ -20,6 +20,8 @@
  * one encryption whatever the names (ciphertext written to a random
  * name, the original deleted). */
 #define PAIR_US 2000000
+/* Canaries remembered for their rate limit (one per watched root). */
+#define CANARIES_SEEN 32
 
 struct recent {
 	uint64_t key; /* 0: empty */
@@ -44,6 +46,7 @@ struct ransom_model {
 	struct recent stems[RECENT_SLOTS];
 	struct recent dirs[RECENT_SLOTS]; /* folders with new high-entropy files */
 	struct actor actors[ACTORS];
+	struct recent canaries[CANARIES_SEEN]; /* last verdict per canary */
 	struct ransom_model_stats stats;
 };
 
@@ -181,6 +184,26 @@ static bool dir_pairs(struct ransom_model *m, const char *path, int64_t at)
 	return true;
 }
 
+/* True when this canary gave its verdict within the window (a program
+ * rewriting it in a loop is one alert, not thousands); else remembers
+ * it now, in place of the oldest. */
+static bool canary_said(struct ransom_model *m, uint64_t key, int64_t at)
+{
+	struct recent *oldest = &m->canaries[0];
+	for (int i = 0; i < CANARIES_SEEN; i++) {
+		struct recent *r = &m->canaries[i];
+		if (r->key == key && at - r->at_us <= m->p.window_us)
+			return true;
+		if (r->key == key || r->at_us < oldest->at_us || r->key == 0)
+			oldest = r;
+		if (r->key == key || r->key == 0)
+			break;
+	}
+	oldest->key = key;
+	oldest->at_us = at;
+	return false;
+}
+
 static struct actor *actor_of(struct ransom_model *m, uint32_t id)
 {
 	struct actor *free_one = NULL, *oldest = &m->actors[0];
@@ -264,7 +287,16 @@ bool ransom_model_feed(struct ransom_model *m, const struct ransom_fact *f,
 	m->stats.facts++;
 	a->last_us = f->at_us;
 	actor_expire(a, p, f->at_us);
+	/* A canary touched again within the window is an act of the burst
+	 * (its first touch was the alert, and counts in the burst too). */
+	if (f->canary && canary_said(m, key, f->at_us))
+		return act(m, a, f, v);
 	if (f->canary) {
+		a->acts[(a->head + a->count) % ACTS_MAX] = f->at_us;
+		if (a->count < ACTS_MAX)
+			a->count++;
+		else
+			a->head = (a->head + 1) % ACTS_MAX;
 		struct actor one = *a;
 		one.nexamples = 1;
 		snprintf(one.examples[0], RANSOM_PATH_MAX, "%s", f->path);

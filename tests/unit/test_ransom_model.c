@@ -279,6 +279,21 @@ static void test_canary(void **state)
 	assert_int_equal(v.actor, 3);
 	assert_int_equal(v.nexamples, 1);
 	assert_string_equal(v.examples[0], f.path);
+	/* Rewritten in a loop: one alert per window, each touch an act of
+	 * the burst (the first one included), so the 19th more is one. */
+	int verdicts = 0;
+	for (int i = 1; i <= 19; i++) {
+		f.op = RANSOM_WRITTEN;
+		f.at_us = 7 + i * 1000;
+		verdicts += ransom_model_feed(m, &f, &v);
+	}
+	assert_int_equal(verdicts, 1);
+	assert_string_equal(v.reason, "burst");
+	assert_int_equal(v.score, 20);
+	/* After the window, a canary verdict again. */
+	f.at_us = 7 + 11 * SEC;
+	assert_true(ransom_model_feed(m, &f, &v));
+	assert_string_equal(v.reason, "canary");
 	ransom_model_free(NULL);
 	ransom_model_free(m);
 }
