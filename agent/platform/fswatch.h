@@ -38,13 +38,20 @@ struct fswatch_stats {
 	unsigned long long events; /* handed to the callback */
 	unsigned long long lost;   /* the OS's queue overflowed */
 	unsigned folders;	   /* folders watched now */
-	unsigned skipped;	   /* folders not watched: over the cap */
+	unsigned skipped;	   /* folders not watched: share or depth */
 };
 
 struct fswatch;
 
 /* Watches roots (borrowed, copied) and everything under them, at most
- * FSWATCH_FOLDERS_MAX folders. 0, or a negative errno with err naming
+ * FSWATCH_FOLDERS_MAX folders, shared out evenly between the roots
+ * (one root's folders cannot use up another's share), and at most 32
+ * folders deep, folders made later included. What is not watched (over
+ * the share, too deep) is logged once per root and counted in skipped;
+ * after the OS's queue overflows (lost), the roots are walked again. Each root is opened once, refusing a
+ * symbolic link in any component of its path (give the real path);
+ * every folder under it is reached from its parent's fd, never
+ * through a link. 0, or a negative errno with err naming
  * the root that failed. */
 #define FSWATCH_FOLDERS_MAX 8192
 EW_MUST_CHECK
@@ -55,10 +62,15 @@ int fswatch_start(const char *const *roots, size_t nroots, fswatch_event_fn cb,
 void fswatch_stop(struct fswatch *w);
 void fswatch_stats(struct fswatch *w, struct fswatch_stats *out);
 
-/* The first cap bytes of a regular file at path: never through a
- * symbolic link, never blocking on a FIFO or device. The count read, or
- * a negative errno (-EINVAL: not a regular file). */
+/* The first cap bytes of the regular file at path, an event's path
+ * under roots[root]: walked from the root's folder as opened at start,
+ * through no symbolic link in any component (-ELOOP), and opened for
+ * reading only once it is known to be a regular file, so a FIFO or a
+ * device reached by a swapped folder is never opened. The count read,
+ * or a negative errno (-EINVAL: not a regular file, or not under the
+ * root). Safe on the callback's thread. */
 EW_MUST_CHECK
-long fswatch_sample(const char *path, unsigned char *buf, size_t cap);
+long fswatch_sample(struct fswatch *w, unsigned root, const char *path,
+		    unsigned char *buf, size_t cap);
 
 #endif

@@ -16,10 +16,17 @@
 #define ACTORS 32
 /* Acts remembered per actor, newest last; the threshold is capped to it. */
 #define ACTS_MAX 1024
+/* A new high-entropy file and a deletion in its folder this close are
+ * one encryption whatever the names (ciphertext written to a random
+ * name, the original deleted). */
+#define PAIR_US 2000000
+/* Canaries remembered for their rate limit (one per watched root). */
+#define CANARIES_SEEN 32
 
 struct recent {
 	uint64_t key; /* 0: empty */
 	int64_t at_us;
+	unsigned unpaired; /* dirs only: new ciphertext-like files */
 };
 
 struct actor {
@@ -37,7 +44,9 @@ struct ransom_model {
 	struct ransom_params p;
 	struct recent created[RECENT_SLOTS];
 	struct recent stems[RECENT_SLOTS];
+	struct recent dirs[RECENT_SLOTS]; /* folders with new high-entropy files */
 	struct actor actors[ACTORS];
+	struct recent canaries[CANARIES_SEEN]; /* last verdict per canary */
 	struct ransom_model_stats stats;
 };
 
@@ -143,6 +152,58 @@ static void recent_forget(struct recent *t, uint64_t key)
 		r->key = 0;
 }
 
+static uint64_t dir_key(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return key_of(path, slash ? (size_t)(slash - path) : 0);
+}
+
+/* A new high-entropy file in path's folder, to be paired with one
+ * deletion there. */
+static void dir_new_file(struct ransom_model *m, const char *path, int64_t at)
+{
+	uint64_t key = dir_key(path);
+	struct recent *r = &m->dirs[key % RECENT_SLOTS];
+	if (r->key == key && at - r->at_us <= PAIR_US)
+		r->unpaired++;
+	else
+		r->unpaired = 1;
+	r->key = key;
+	r->at_us = at;
+}
+
+/* A deletion of an old file: true when a new high-entropy file in the
+ * same folder, not paired yet, was written just before. */
+static bool dir_pairs(struct ransom_model *m, const char *path, int64_t at)
+{
+	uint64_t key = dir_key(path);
+	struct recent *r = &m->dirs[key % RECENT_SLOTS];
+	if (r->key != key || at - r->at_us > PAIR_US || r->unpaired == 0)
+		return false;
+	r->unpaired--;
+	return true;
+}
+
+/* True when this canary gave its verdict within the window (a program
+ * rewriting it in a loop is one alert, not thousands); else remembers
+ * it now, in place of the oldest. */
+static bool canary_said(struct ransom_model *m, uint64_t key, int64_t at)
+{
+	struct recent *oldest = &m->canaries[0];
+	for (int i = 0; i < CANARIES_SEEN; i++) {
+		struct recent *r = &m->canaries[i];
+		if (r->key == key && at - r->at_us <= m->p.window_us)
+			return true;
+		if (r->key == key || r->at_us < oldest->at_us || r->key == 0)
+			oldest = r;
+		if (r->key == key || r->key == 0)
+			break;
+	}
+	oldest->key = key;
+	oldest->at_us = at;
+	return false;
+}
+
 static struct actor *actor_of(struct ransom_model *m, uint32_t id)
 {
 	struct actor *free_one = NULL, *oldest = &m->actors[0];
@@ -226,7 +287,16 @@ bool ransom_model_feed(struct ransom_model *m, const struct ransom_fact *f,
 	m->stats.facts++;
 	a->last_us = f->at_us;
 	actor_expire(a, p, f->at_us);
+	/* A canary touched again within the window is an act of the burst
+	 * (its first touch was the alert, and counts in the burst too). */
+	if (f->canary && canary_said(m, key, f->at_us))
+		return act(m, a, f, v);
 	if (f->canary) {
+		a->acts[(a->head + a->count) % ACTS_MAX] = f->at_us;
+		if (a->count < ACTS_MAX)
+			a->count++;
+		else
+			a->head = (a->head + 1) % ACTS_MAX;
 		struct actor one = *a;
 		one.nexamples = 1;
 		snprintf(one.examples[0], RANSOM_PATH_MAX, "%s", f->path);
@@ -246,9 +316,11 @@ bool ransom_model_feed(struct ransom_model *m, const struct ransom_fact *f,
 		if (!recent_has(m->created, p, key, f->at_us))
 			return high && !compressed(ext_of(f->path)) &&
 			       act(m, a, f, v);
-		if (high)
+		if (high) {
 			recent_put(m->stems, key_of(f->path, stem_len(f->path)),
 				   f->at_us);
+			dir_new_file(m, f->path, f->at_us);
+		}
 		return false;
 	case RANSOM_RENAMED: {
 		const char *old = f->old_path ? f->old_path : "";
@@ -257,10 +329,12 @@ bool ransom_model_feed(struct ransom_model *m, const struct ransom_fact *f,
 			/* A new file moved into place: still new. */
 			recent_forget(m->created, okey);
 			recent_put(m->created, key, f->at_us);
-			if (high)
+			if (high) {
 				recent_put(m->stems,
 					   key_of(f->path, stem_len(f->path)),
 					   f->at_us);
+				dir_new_file(m, f->path, f->at_us);
+			}
 			return false;
 		}
 		return high && strcasecmp(ext_of(old), ext_of(f->path)) != 0 &&
@@ -273,9 +347,12 @@ bool ransom_model_feed(struct ransom_model *m, const struct ransom_fact *f,
 		}
 		if (recent_has(m->stems, p, key, f->at_us) ||
 		    recent_has(m->stems, p, key_of(f->path, stem_len(f->path)),
-			       f->at_us))
+			       f->at_us)) {
+			(void)dir_pairs(m, f->path, f->at_us);
 			return act(m, a, f, v);
-		return false;
+		}
+		/* Ciphertext under a name unlike the original's. */
+		return dir_pairs(m, f->path, f->at_us) && act(m, a, f, v);
 	}
 	return false;
 }

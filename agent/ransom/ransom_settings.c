@@ -2,7 +2,11 @@
  * (sources.h). */
 #include "agent/ransom/ransom_settings.h"
 
+#include <errno.h>
+#include <stdio.h>
+
 #include "agent/core/source.h"
+#include "agent/drill/drill_settings.h"
 
 #define F(key, type, member, size, def, lo, hi)                               \
 	{key, type, offsetof(struct ransom_settings, member), size, def, lo,  \
@@ -25,7 +29,21 @@ static int ransom_check(void *conf, const struct agent_settings *core,
 			const char *path, char *err, size_t errlen)
 {
 	struct ransom_settings *s = conf;
-	(void)core;
+	/* Checked here, not in drill's check: the detector watches the
+	 * drill folder (ransom depends on drill, never the other way). A
+	 * drill whose documents dwell no longer than the window would be
+	 * a burst of new files, which the detector rightly ignores: the
+	 * drill would fail every time, for a setting. */
+	const struct drill_settings *d = agent_settings_for(core, &drill_config);
+	if (s->enabled && s->watch_drill && d != NULL && d->enabled &&
+	    d->sim_dwell_s <= s->window_s) {
+		snprintf(err, errlen, "%s: drill.sim_dwell (%llds) must be "
+			 "longer than ransom.window (%llds): the drill's "
+			 "documents must be old files to the detector; raise "
+			 "drill.sim_dwell or lower ransom.window", path,
+			 d->sim_dwell_s, s->window_s);
+		return -EINVAL;
+	}
 	return agent_settings_paths(path, "ransom.folders", &s->folders_raw,
 				    s->folders, &s->nfolders, err, errlen);
 }

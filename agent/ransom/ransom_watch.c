@@ -11,6 +11,7 @@
 
 #include <uv.h>
 
+#include "agent/platform/beneath.h"
 #include "common/alloc.h"
 #include "common/log.h"
 #include "common/timeutil.h"
@@ -40,6 +41,19 @@ static const char canary_text[] =
 	"never opened by anyone. A program that changes, renames or deletes "
 	"it raises a ransomware alert.\n";
 
+/* The watched folder, every component of its path walked without
+ * following a link: a student who swaps a folder on the way for a link
+ * must not steer root's canary (or its removal) elsewhere. Shared
+ * folders are the point, so not refused for their owner. */
+static int open_root(const char *root, int *dfd)
+{
+	char err[256];
+	int rc = beneath_open_target(root, false, true, dfd, err, sizeof(err));
+	if (rc != 0)
+		log_warn("ransom: %s", err);
+	return rc;
+}
+
 /* Plants root/RANSOM_CANARY_NAME, or adopts the one a previous run left
  * (a regular file of root's, with one link). The folder may be a
  * user's: the name is created under the folder's fd with
@@ -47,10 +61,9 @@ static const char canary_text[] =
  * followed. */
 static int plant(const char *root, struct canary *c)
 {
-	int dfd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (dfd < 0)
-		return -errno;
-	int rc = 0;
+	int dfd, rc = open_root(root, &dfd);
+	if (rc != 0)
+		return rc;
 	int fd = openat(dfd, RANSOM_CANARY_NAME,
 			O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 			0644);
@@ -93,9 +106,11 @@ static void unplant(const char *root, struct canary *c)
 	struct stat st;
 	if (c->path[0] == '\0')
 		return;
-	int dfd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (dfd < 0)
+	int dfd;
+	if (open_root(root, &dfd) != 0) {
+		c->path[0] = '\0';
 		return;
+	}
 	if (fstatat(dfd, RANSOM_CANARY_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    st.st_dev == c->dev && st.st_ino == c->ino)
 		unlinkat(dfd, RANSOM_CANARY_NAME, 0);
@@ -117,7 +132,8 @@ static void on_event(void *arg, const struct fswatch_event *ev)
 	unsigned char block[RANSOM_BLOCK];
 	double entropy = -1;
 	if (ev->op == FSWATCH_WRITTEN || ev->op == FSWATCH_RENAMED) {
-		long n = fswatch_sample(ev->path, block, sizeof(block));
+		long n = fswatch_sample(w->fs, ev->root, ev->path, block,
+					 sizeof(block));
 		if (n > 0)
 			entropy = ransom_entropy(block, (size_t)n);
 	}

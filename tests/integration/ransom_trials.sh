@@ -11,7 +11,9 @@
 # ciphertext, which is the point), and eduwatch's backup writing its
 # repository. Each trial prints its figures (events seen, max score,
 # threshold) as a TAP comment: docs/DRILLS.md keeps them. Hostile: a
-# link planted under the canary's name, and a FIFO in the folder.
+# link planted under the canary's name, a FIFO in the folder, and a
+# configured folder reached through a link (tests/unit/test_fswatch.c
+# has the folder swapped for a link under a running watch).
 # The trials measure decisions, which no sanitizer changes; the agent's
 # run of the same code under ASan is drill_ransom.sh's.
 # ew-variants: release
@@ -99,6 +101,15 @@ scenario_openssl_loop() {
 	rm -rf "${F:?}"/*
 }
 
+# Ciphertext written under a random name, the original deleted: nothing
+# ties the names, the folder and the moment do.
+scenario_random_name_then_delete() {
+	documents 40
+	trial random_name_then_delete 'for f in docs/*.txt; do openssl enc -aes-256-cbc -pbkdf2 -pass pass:drill -in "$f" -out "docs/$(openssl rand -hex 8)" && rm "$f"; done' verdict
+	check "encrypting to random names and deleting the originals is a burst" eq "$(field first)" burst
+	rm -rf "${F:?}"/*
+}
+
 # A folder renamed before its files are encrypted: its watch follows the
 # new name (the detector reads the files where they are now). A folder
 # moved out of the watched tree is no longer watched.
@@ -135,6 +146,21 @@ scenario_hostile_canary_link() {
 	check "the link is left alone" test -L "$F/.~eduwatch-canary.docx"
 	check "a FIFO written in the folder neither hangs the watcher nor scores" eq "$(field max_score)" 0
 	rm -f "$F/.~eduwatch-canary.docx" "$F/pipe"
+}
+
+# A configured folder whose path goes through a link (a student's folder
+# on the way swapped for `ln -s /elsewhere`): refused with a message,
+# and no canary is planted where the link points.
+scenario_hostile_folder_link() {
+	mkdir -p "$WORK/real/class"
+	ln -s "$WORK/real" "$WORK/via"
+	sed "s|folders: \[.*\]|folders: [$WORK/via/class]|" "$WORK/agent.yaml" >"$WORK/via.yaml"
+	local rc=0
+	timeout 20 "$TRIAL" -c "$WORK/via.yaml" >"$WORK/via.out" 2>"$WORK/via.err" || rc=$?
+	check "a folder reached through a link is refused ($(tail -1 "$WORK/via.err"))" \
+		eval '[ "$rc" = 1 ] && grep -q "symbolic link" "$WORK/via.err"'
+	check "no canary where the link points" test ! -e "$WORK/real/class/.~eduwatch-canary.docx"
+	rm -rf "$WORK/real" "$WORK/via" "$WORK/via.yaml" "$WORK/via.out" "$WORK/via.err"
 }
 
 scenario_tar_x() {

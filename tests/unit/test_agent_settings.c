@@ -136,6 +136,13 @@ static void test_errors_name_the_key(void **state)
 	/* A whole section nobody owns. */
 	expect_error("collector:\n  host: c\ntestin:\n  synthetic_rate: 5\n",
 		     "key 'testin': unknown section");
+	/* Across two sources: a ransomware-sim drill whose documents are
+	 * new files to the detector could never be caught. */
+	expect_error("collector:\n  host: c\ndrill:\n  sim_dwell: 10s\n",
+		     "drill.sim_dwell (10s) must be longer than ransom.window "
+		     "(10s)");
+	expect_error("collector:\n  host: c\nransom:\n  window: 30s\n",
+		     "drill.sim_dwell (15s) must be longer");
 }
 
 static void test_no_source_no_settings(void **state)

@@ -92,27 +92,74 @@ static void test_rewrite_and_rename_is_a_burst(void **state)
 	ransom_model_free(m);
 }
 
-/* openssl enc -in a -out a.enc; rm a (and the a.locked; rm a.txt form). */
-static void test_encrypt_copy_then_delete_is_a_burst(void **state)
+/* 20 documents, each encrypted to a new file then deleted: the copy
+ * named after the original (n01.txt.enc, n02.locked), or under a random
+ * name; the verdicts given, the last in *v. */
+static int encrypt_then_delete(bool random_names, struct ransom_verdict *v)
 {
-	(void)state;
 	struct ransom_model *m = ransom_model_new(&params);
-	struct ransom_verdict v;
 	char path[64], enc[72];
 	int verdicts = 0;
 	for (int i = 0; i < 20; i++) {
 		int64_t t = i * SEC / 5;
 		snprintf(path, sizeof(path), "/srv/f/n%02d.txt", i);
-		if (i % 2)
+		if (random_names)
+			snprintf(enc, sizeof(enc), "/srv/f/%08x",
+				 0x9e3779b9u * (unsigned)(i + 1));
+		else if (i % 2)
 			snprintf(enc, sizeof(enc), "%s.enc", path);
 		else
 			snprintf(enc, sizeof(enc), "/srv/f/n%02d.locked", i);
-		verdicts += feed(m, RANSOM_CREATED, t, enc, NULL, -1, &v);
-		verdicts += feed(m, RANSOM_WRITTEN, t + 1, enc, NULL, HIGH, &v);
-		verdicts += feed(m, RANSOM_REMOVED, t + 2, path, NULL, -1, &v);
+		verdicts += feed(m, RANSOM_CREATED, t, enc, NULL, -1, v);
+		verdicts += feed(m, RANSOM_WRITTEN, t + 1, enc, NULL, HIGH, v);
+		verdicts += feed(m, RANSOM_REMOVED, t + 2, path, NULL, -1, v);
 	}
-	assert_int_equal(verdicts, 1);
+	ransom_model_free(m);
+	return verdicts;
+}
+
+/* openssl enc -in a -out a.enc; rm a (and the a.locked; rm a.txt form). */
+static void test_encrypt_copy_then_delete_is_a_burst(void **state)
+{
+	(void)state;
+	struct ransom_verdict v;
+	assert_int_equal(encrypt_then_delete(false, &v), 1);
 	assert_int_equal(v.score, 20);
+}
+
+/* Ciphertext written to a random name, then the original deleted: the
+ * names share nothing, the folder and the moment do. */
+static void test_random_name_then_delete_is_a_burst(void **state)
+{
+	(void)state;
+	struct ransom_verdict v;
+	assert_int_equal(encrypt_then_delete(true, &v), 1);
+	assert_int_equal(v.score, 20);
+}
+
+/* What must stay quiet beside it: one new high-entropy file pairs with
+ * one deletion only (a zip made, then 20 old files tidied away), a
+ * deletion in another folder or seconds later pairs with nothing. */
+static void test_pairing_is_one_to_one_and_local(void **state)
+{
+	(void)state;
+	struct ransom_model *m = ransom_model_new(&params);
+	struct ransom_verdict v;
+	char path[64];
+	assert_false(feed(m, RANSOM_CREATED, 0, "/h/a/new.bin", NULL, -1, &v));
+	assert_false(feed(m, RANSOM_WRITTEN, 1, "/h/a/new.bin", NULL, HIGH, &v));
+	for (int i = 0; i < 30; i++) {
+		snprintf(path, sizeof(path), "/h/a/old%02d.txt", i);
+		assert_false(feed(m, RANSOM_REMOVED, 10 + i, path, NULL, -1, &v));
+	}
+	assert_false(feed(m, RANSOM_CREATED, SEC, "/h/b/x.bin", NULL, -1, &v));
+	assert_false(feed(m, RANSOM_WRITTEN, SEC, "/h/b/x.bin", NULL, HIGH, &v));
+	assert_false(feed(m, RANSOM_REMOVED, SEC + 1, "/h/c/y.txt", NULL, -1, &v));
+	assert_false(feed(m, RANSOM_REMOVED, 4 * SEC, "/h/b/z.txt", NULL, -1, &v));
+	struct ransom_model_stats st;
+	ransom_model_stats(m, &st);
+	assert_int_equal(st.max_score, 1);
+	assert_int_equal(st.verdicts, 0);
 	ransom_model_free(m);
 }
 
@@ -232,6 +279,21 @@ static void test_canary(void **state)
 	assert_int_equal(v.actor, 3);
 	assert_int_equal(v.nexamples, 1);
 	assert_string_equal(v.examples[0], f.path);
+	/* Rewritten in a loop: one alert per window, each touch an act of
+	 * the burst (the first one included), so the 19th more is one. */
+	int verdicts = 0;
+	for (int i = 1; i <= 19; i++) {
+		f.op = RANSOM_WRITTEN;
+		f.at_us = 7 + i * 1000;
+		verdicts += ransom_model_feed(m, &f, &v);
+	}
+	assert_int_equal(verdicts, 1);
+	assert_string_equal(v.reason, "burst");
+	assert_int_equal(v.score, 20);
+	/* After the window, a canary verdict again. */
+	f.at_us = 7 + 11 * SEC;
+	assert_true(ransom_model_feed(m, &f, &v));
+	assert_string_equal(v.reason, "canary");
 	ransom_model_free(NULL);
 	ransom_model_free(m);
 }
@@ -242,6 +304,8 @@ int main(void)
 		cmocka_unit_test(test_entropy),
 		cmocka_unit_test(test_rewrite_and_rename_is_a_burst),
 		cmocka_unit_test(test_encrypt_copy_then_delete_is_a_burst),
+		cmocka_unit_test(test_random_name_then_delete_is_a_burst),
+		cmocka_unit_test(test_pairing_is_one_to_one_and_local),
 		cmocka_unit_test(test_ordinary_work_scores_nothing),
 		cmocka_unit_test(test_compressed_formats_are_no_jump),
 		cmocka_unit_test(test_window_threshold_and_actors),

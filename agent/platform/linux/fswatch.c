@@ -15,6 +15,7 @@
 
 #include <uv.h>
 
+#include "agent/platform/beneath.h"
 #include "common/alloc.h"
 #include "common/log.h"
 
@@ -28,6 +29,7 @@
 struct folder {
 	int wd; /* 0: empty slot (inotify's descriptors start at 1) */
 	unsigned root;
+	int depth; /* below its root: DEPTH_MAX holds for folders made later */
 	char *path;
 };
 
@@ -39,6 +41,17 @@ struct fswatch {
 	uv_thread_t thread;
 	uv_mutex_t lock; /* stats only */
 	struct fswatch_stats stats;
+	/* Each root as opened at start, through no symbolic link: every
+	 * later open under a root walks from here (beneath.h), because a
+	 * student can swap any folder below it for a link at any time. */
+	size_t nroots;
+	int *root_fd;
+	char **root_path;
+	/* Each root's share of FSWATCH_FOLDERS_MAX, so that one tree full
+	 * of folders (a student's mkdir loop) cannot blind the others. */
+	unsigned quota;
+	unsigned *root_folders;
+	bool *root_warned; /* its blindness logged once */
 	struct folder folders[SLOTS];
 };
 
@@ -54,17 +67,40 @@ static struct folder *folder_slot(struct fswatch *w, int wd, bool empty)
 	return NULL;
 }
 
-/* Watches path and the folders under it (depth-first, up to the cap). */
-static int add_tree(struct fswatch *w, const char *path, unsigned root,
-		    int depth)
+/* An fd's own name in /proc: the kernel resolves it to the very folder
+ * or file the fd holds, whatever the path string names now. */
+static void fd_path(int fd, char out[32])
 {
-	if (w->stats.folders >= FSWATCH_FOLDERS_MAX || depth > DEPTH_MAX) {
+	snprintf(out, 32, "/proc/self/fd/%d", fd);
+}
+
+/* Watches the folder dfd holds (borrowed), known as path, and the
+ * folders under it (depth-first, up to the cap). The watch is added on
+ * the fd and each subfolder opened from its parent's fd with O_NOFOLLOW,
+ * so a folder swapped for a link is never followed anywhere. */
+static int add_tree_fd(struct fswatch *w, int dfd, const char *path,
+		       unsigned root, int depth)
+{
+	if (w->root_folders[root] >= w->quota || depth > DEPTH_MAX) {
 		uv_mutex_lock(&w->lock);
 		w->stats.skipped++;
 		uv_mutex_unlock(&w->lock);
+		/* Never silent: what is not watched is not protected. */
+		if (!w->root_warned[root]) {
+			w->root_warned[root] = true;
+			log_warn("fswatch: %s: %s, so %s (and maybe others) "
+				 "is not watched", w->root_path[root],
+				 depth > DEPTH_MAX ?
+				 "folders nested deeper than 32" :
+				 "its share of the folder cap is used up",
+				 path);
+		}
 		return 0;
 	}
-	int wd = inotify_add_watch(w->fd, path, MASK);
+	char self[32];
+	fd_path(dfd, self);
+	int wd = inotify_add_watch(w->fd, self,
+				   (MASK & ~(uint32_t)IN_DONT_FOLLOW) | IN_ONLYDIR);
 	if (wd < 0)
 		return -errno;
 	struct folder *f = folder_slot(w, wd, false);
@@ -77,14 +113,20 @@ static int add_tree(struct fswatch *w, const char *path, unsigned root,
 			return -ENOMEM;
 		f->wd = wd;
 		f->root = root;
+		f->depth = depth;
 		f->path = copy;
+		w->root_folders[root]++;
 		uv_mutex_lock(&w->lock);
 		w->stats.folders++;
 		uv_mutex_unlock(&w->lock);
 	}
-	DIR *d = opendir(path);
-	if (d == NULL)
-		return 0; /* gone already, or unreadable: watched as it is */
+	int lfd = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
+	DIR *d = lfd < 0 ? NULL : fdopendir(lfd);
+	if (d == NULL) {
+		if (lfd >= 0)
+			close(lfd);
+		return 0; /* unreadable: watched as it is */
+	}
 	struct dirent *e;
 	while ((e = readdir(d)) != NULL) {
 		if (e->d_type != DT_DIR || strcmp(e->d_name, ".") == 0 ||
@@ -94,10 +136,46 @@ static int add_tree(struct fswatch *w, const char *path, unsigned root,
 		if ((size_t)snprintf(sub, sizeof(sub), "%s/%s", path,
 				     e->d_name) >= sizeof(sub))
 			continue;
-		(void)add_tree(w, sub, root, depth + 1);
+		int sfd = openat(dirfd(d), e->d_name,
+				 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sfd < 0)
+			continue; /* gone, or swapped for a link: not followed */
+		(void)add_tree_fd(w, sfd, sub, root, depth + 1);
+		close(sfd);
 	}
 	closedir(d);
 	return 0;
+}
+
+/* The part of path under root's folder ("" for the root itself), or
+ * NULL when path is not under it. */
+static const char *under_root(const struct fswatch *w, unsigned root,
+			      const char *path)
+{
+	if (root >= w->nroots)
+		return NULL;
+	size_t n = strlen(w->root_path[root]);
+	if (strncmp(path, w->root_path[root], n) != 0 ||
+	    (path[n] != '\0' && path[n] != '/'))
+		return NULL;
+	return path + n + (path[n] == '/');
+}
+
+/* A folder that appeared at path under root: opened beneath the root's
+ * fd, never through a link, then watched with what is under it. */
+static int add_tree(struct fswatch *w, const char *path, unsigned root,
+		    int depth)
+{
+	const char *rel = under_root(w, root, path);
+	if (rel == NULL)
+		return -EINVAL;
+	int dfd, rc = beneath_open_dir(w->root_fd[root], rel, strlen(rel), 0,
+				       &dfd);
+	if (rc != 0)
+		return rc;
+	rc = add_tree_fd(w, dfd, path, root, depth);
+	close(dfd);
+	return rc;
 }
 
 static void forget(struct fswatch *w, int wd)
@@ -107,6 +185,7 @@ static void forget(struct fswatch *w, int wd)
 		return;
 	alloc_free(f->path);
 	f->path = NULL;
+	w->root_folders[f->root]--;
 	/* Leave a tombstone-free table: re-insert the run after it. */
 	f->wd = 0;
 	uv_mutex_lock(&w->lock);
@@ -195,6 +274,13 @@ static void handle(struct fswatch *w, const struct inotify_event *ie,
 		uv_mutex_lock(&w->lock);
 		w->stats.lost++;
 		uv_mutex_unlock(&w->lock);
+		/* Events were lost, folders made meanwhile among them: walk
+		 * the roots again so that those are watched from now on. */
+		log_warn("fswatch: the kernel's event queue overflowed: "
+			 "events lost, rescanning the watched folders");
+		for (size_t i = 0; i < w->nroots; i++)
+			(void)add_tree_fd(w, w->root_fd[i], w->root_path[i],
+					  (unsigned)i, 0);
 		return;
 	}
 	if (ie->mask & IN_IGNORED) {
@@ -221,7 +307,7 @@ static void handle(struct fswatch *w, const struct inotify_event *ie,
 		    ie->cookie == pm->cookie)
 			rename_folders(w, pm->path, path);
 		else if (ie->mask & (IN_CREATE | IN_MOVED_TO))
-			(void)add_tree(w, path, f->root, 1);
+			(void)add_tree(w, path, f->root, f->depth + 1);
 		pm->cookie = 0;
 	} else if (ie->mask & IN_MOVED_TO) {
 		if (pm->cookie != 0 && ie->cookie == pm->cookie) {
@@ -270,6 +356,18 @@ static void run(void *arg)
 	flush_move(w, &pm);
 }
 
+static void free_roots(struct fswatch *w)
+{
+	for (size_t i = 0; i < w->nroots; i++) {
+		close(w->root_fd[i]);
+		alloc_free(w->root_path[i]);
+	}
+	alloc_free(w->root_fd);
+	alloc_free(w->root_path);
+	alloc_free(w->root_folders);
+	alloc_free(w->root_warned);
+}
+
 int fswatch_start(const char *const *roots, size_t nroots, fswatch_event_fn cb,
 		  void *arg, struct fswatch **out, char *err, size_t errlen)
 {
@@ -291,8 +389,38 @@ int fswatch_start(const char *const *roots, size_t nroots, fswatch_event_fn cb,
 		snprintf(err, errlen, "inotify: %s", uv_strerror(rc));
 		goto fail;
 	}
+	size_t nalloc = nroots ? nroots : 1;
+	w->root_fd = alloc_zeroed(nalloc, sizeof(*w->root_fd));
+	w->root_path = alloc_zeroed(nalloc, sizeof(*w->root_path));
+	w->root_folders = alloc_zeroed(nalloc, sizeof(*w->root_folders));
+	w->root_warned = alloc_zeroed(nalloc, sizeof(*w->root_warned));
+	w->quota = FSWATCH_FOLDERS_MAX / (unsigned)nalloc;
+	if (w->root_fd == NULL || w->root_path == NULL ||
+	    w->root_folders == NULL || w->root_warned == NULL) {
+		rc = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	for (size_t i = 0; i < nroots; i++) {
-		rc = add_tree(w, roots[i], (unsigned)i, 0);
+		/* Shared folders are the point here (students write them):
+		 * what matters is that no link leads to the root. */
+		rc = beneath_open_target(roots[i], false, true, &w->root_fd[i],
+					 err, errlen);
+		if (rc != 0)
+			goto fail;
+		w->nroots = i + 1;
+		w->root_path[i] = alloc_strdup(roots[i]);
+		if (w->root_path[i] == NULL) {
+			rc = -ENOMEM;
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+		/* Trailing slashes would not prefix the events' paths. */
+		for (size_t n = strlen(w->root_path[i]);
+		     n > 1 && w->root_path[i][n - 1] == '/'; n--)
+			w->root_path[i][n - 1] = '\0';
+		rc = add_tree_fd(w, w->root_fd[i], w->root_path[i], (unsigned)i,
+				 0);
 		if (rc != 0) {
 			snprintf(err, errlen, "cannot watch %s: %s%s", roots[i],
 				 uv_strerror(rc), rc == -ENOSPC ? " (raise "
@@ -300,18 +428,18 @@ int fswatch_start(const char *const *roots, size_t nroots, fswatch_event_fn cb,
 			goto fail;
 		}
 	}
-	if (w->stats.skipped)
-		log_warn("fswatch: %u folders over the cap of %d are not "
-			 "watched", w->stats.skipped, FSWATCH_FOLDERS_MAX);
+	/* Before the thread: its first callback may sample, through *out. */
+	*out = w;
 	rc = uv_thread_create(&w->thread, run, w);
 	if (rc != 0) {
+		*out = NULL;
 		snprintf(err, errlen, "watcher thread: %s", uv_strerror(rc));
 		goto fail;
 	}
-	*out = w;
 	return 0;
 fail:
 	uv_mutex_destroy(&w->lock);
+	free_roots(w);
 	for (size_t i = 0; i < SLOTS; i++)
 		alloc_free(w->folders[i].path);
 	if (w->fd >= 0)
@@ -330,6 +458,7 @@ void fswatch_stop(struct fswatch *w)
 	while (write(w->wake[1], &b, 1) < 0 && errno == EINTR)
 		;
 	uv_thread_join(&w->thread);
+	free_roots(w);
 	for (size_t i = 0; i < SLOTS; i++)
 		alloc_free(w->folders[i].path);
 	close(w->fd);
@@ -346,21 +475,46 @@ void fswatch_stats(struct fswatch *w, struct fswatch_stats *out)
 	uv_mutex_unlock(&w->lock);
 }
 
-long fswatch_sample(const char *path, unsigned char *buf, size_t cap)
+long fswatch_sample(struct fswatch *w, unsigned root, const char *path,
+		   unsigned char *buf, size_t cap)
 {
+	const char *rel = under_root(w, root, path);
+	if (rel == NULL || rel[0] == '\0')
+		return -EINVAL;
+	/* O_PATH first: it opens nothing (a FIFO's writer sees no reader, a
+	 * device's driver is not called), and only a regular file is
+	 * opened again, for reading, through the fd's own name. */
+	int pfd, rc = beneath_open(w->root_fd[root], rel, strlen(rel), O_PATH,
+				   0, &pfd);
+	if (rc != 0)
+		return rc;
+	struct stat st, again;
+	if (fstat(pfd, &st) != 0) {
+		rc = -errno;
+		close(pfd);
+		return rc;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(pfd);
+		return -EINVAL;
+	}
+	char self[32];
+	fd_path(pfd, self);
 	/* O_NOATIME: the detector's read must not make a file look used
 	 * (root may set it on any file; EPERM elsewhere, then without). */
-	int flags = O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY;
-	int fd = open(path, flags | O_NOATIME);
+	int flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
+	int fd = open(self, flags | O_NOATIME);
 	if (fd < 0 && errno == EPERM)
-		fd = open(path, flags);
-	if (fd < 0)
-		return -errno;
-	struct stat st;
+		fd = open(self, flags);
+	rc = fd < 0 ? -errno : 0;
+	close(pfd);
+	if (rc != 0)
+		return rc;
 	long n;
-	if (fstat(fd, &st) != 0)
+	if (fstat(fd, &again) != 0)
 		n = -errno;
-	else if (!S_ISREG(st.st_mode))
+	else if (again.st_dev != st.st_dev || again.st_ino != st.st_ino ||
+		 !S_ISREG(again.st_mode))
 		n = -EINVAL;
 	else {
 		ssize_t r;
