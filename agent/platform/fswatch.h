@@ -38,7 +38,7 @@ struct fswatch_stats {
 	unsigned long long events; /* handed to the callback */
 	unsigned long long lost;   /* the OS's queue overflowed */
 	unsigned folders;	   /* folders watched now */
-	unsigned skipped;	   /* folders not watched: share or depth */
+	unsigned skipped;	   /* folders passed over (share, depth), per walk */
 };
 
 struct fswatch;

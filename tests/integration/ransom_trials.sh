@@ -64,6 +64,10 @@ documents() {
 # waits up to 10 s for one first (a loaded machine is slow, not wrong).
 trial() {
 	local name=$1 cmd=$2 want=${3:-} p s e
+	# Emptied here, not only by the redirection below: that one happens
+	# in the background job, maybe after wait_for has read the previous
+	# trial's "watching" and started the workload before the canary.
+	: >"$WORK/trial.err"
 	"$TRIAL" -c "$WORK/agent.yaml" >"$WORK/trial.out" 2>"$WORK/trial.err" &
 	p=$!
 	wait_for 20 grep -q watching "$WORK/trial.err" || { not_ok "$name: the detector watches ($(cat "$WORK/trial.err"))"; return 1; }

@@ -249,9 +249,12 @@ static void test_depth_limit_is_real(void **state)
 		nap_ms(10);
 		fswatch_stats(b->w, &st);
 	}
-	/* chain at 31, its first "d" at 32; the 8 below it are not. */
+	/* chain at 31, its first "d" at 32; the 8 below it are not. The
+	 * skip is counted per walk that meets it: a create event of the
+	 * nest still queued (a slow, sanitized run) walks the tree again
+	 * and passes the same folder over again, so at least once. */
 	assert_int_equal(st.folders, before + 29 + 2);
-	assert_int_equal(st.skipped, 1);
+	assert_true(st.skipped >= 1);
 }
 
 int main(void)
