@@ -143,7 +143,11 @@ scenario_broken_release_rolled_back() {
 	check "release 3.0 is published to the pilot ring" \
 		quiet "$COLLECTOR" agent-release publish "$REL/agent-3.0" --channel pilot -c "$CONF"
 	check "the pilot PCs install it" wait_for 40 bash -c "[ \"\$(readlink '$(pc_root p1)/current')\" = agent-3.0 ] || [ -e '$(pc_root p1)/last-restore.reported' ]"
-	check "the watchdog puts 2.0 back on both pilot PCs, which reconnect" wait_for 40 all_running 2.0 p1 p2
+	# Restored, not merely still running 2.0: between its swap and its
+	# restart into 3.0 a PC's old process still runs from agent-2.0.
+	check "the watchdog puts 2.0 back on both pilot PCs, which reconnect" \
+		wait_for 40 bash -c "[ -e '$(pc_root p1)/last-restore.reported' ] && [ -e '$(pc_root p2)/last-restore.reported' ]"
+	check "... and both run 2.0, connected" wait_for 40 all_running 2.0 p1 p2
 	for pc in p1 p2; do
 		check "$pc: current is 2.0 again" eq "$(pc_current "$pc")" 2.0
 		check "$pc: the watchdog said why" grep -q "release 3.0 did not report healthy within 8s" "$(pc_root "$pc")/last-restore.reported"
