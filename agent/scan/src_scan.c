@@ -46,6 +46,9 @@
 #define ERRORS_REPORTED 20
 #define INFECTED_MAX 1000
 #define KNOWN_MOUNTS 64
+/* A mount as the agent knows it: mount id, device and mount point
+ * (mountinfo's fields 1, 3 and 5). */
+#define MOUNT_KEY_LEN (AGENT_PATH_LEN + 64)
 #define NORULES_REPORT_US (3600LL * 1000000)
 
 enum scan_kind { KIND_FULL, KIND_QUICK, KIND_USB, KIND_PATHS };
@@ -65,7 +68,8 @@ struct scanner_src {
 	uv_poll_t mounts_poll;
 	int mounts_fd;
 	bool polling;
-	char known_mounts[KNOWN_MOUNTS][AGENT_PATH_LEN];
+	/* Each USB mount seen last time, as its mount_key. */
+	char known_mounts[KNOWN_MOUNTS][MOUNT_KEY_LEN];
 	size_t nknown;
 
 	struct job queue[QUEUE_MAX];
@@ -516,23 +520,31 @@ static void unescape_mount(const char *in, char *out, size_t cap)
 }
 
 /* Reads the mount table; scans each mount under a USB prefix that was
- * not there last time (when report is set: not at start-up). */
+ * not there last time (when report is set: not at start-up). A mount is
+ * known by more than its mount point: when one drive is unmounted and
+ * another mounted at the same path between two reads (the loop was busy,
+ * or the desktop names both sticks by one label), the new mount has
+ * another device or mount id and is scanned. (The kernel may give a
+ * drive plugged into the same port the same device and, once the old
+ * mount's id is free, the same id: that re-plug is not seen.) */
 static void read_mounts(struct scanner_src *ss, bool report)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char line[4096], now[KNOWN_MOUNTS][AGENT_PATH_LEN];
+	char line[4096], now[KNOWN_MOUNTS][MOUNT_KEY_LEN];
 	size_t n = 0;
 	while (f && fgets(line, sizeof(line), f) && n < KNOWN_MOUNTS) {
-		char raw[AGENT_PATH_LEN * 4], mnt[AGENT_PATH_LEN];
-		if (sscanf(line, "%*s %*s %*s %*s %1023s", raw) != 1)
+		char raw[AGENT_PATH_LEN * 4], mnt[AGENT_PATH_LEN], id[24],
+			dev[24];
+		if (sscanf(line, "%23s %*s %23s %*s %1023s", id, dev, raw) != 3)
 			continue;
 		unescape_mount(raw, mnt, sizeof(mnt));
 		if (!under_usb_prefix(ss, mnt))
 			continue;
-		snprintf(now[n++], AGENT_PATH_LEN, "%s", mnt);
+		snprintf(now[n], MOUNT_KEY_LEN, "%s %s %s", id, dev, mnt);
 		bool known = false;
 		for (size_t i = 0; i < ss->nknown && !known; i++)
-			known = strcmp(ss->known_mounts[i], mnt) == 0;
+			known = strcmp(ss->known_mounts[i], now[n]) == 0;
+		n++;
 		if (report && !known) {
 			struct job job = {.kind = KIND_USB, .npaths = 1};
 			snprintf(job.paths[0], AGENT_PATH_LEN, "%s", mnt);

@@ -109,7 +109,9 @@ static void page_start(struct web_ctx *ctx, int status, const char *title)
 		if (p & AUTH_ALERTS)
 			html_emit(b, "<a href=\"/alerts\">%s</a>", M("alerts"));
 		if (p & AUTH_READ)
-			html_emit(b, "<a href=\"/reports\">%s</a>", M("reports"));
+			html_emit(b, "<a href=\"/reports\">%s</a>"
+				  "<a href=\"/register\">%s</a>", M("reports"),
+				  M("register"));
 		if (p & AUTH_SOC)
 			html_emit(b, "<a href=\"/soc\">%s</a>", M("soc_feed"));
 		html_emit(b, "<a href=\"/account/totp\">TOTP</a>");

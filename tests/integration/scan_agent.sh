@@ -81,21 +81,30 @@ scenario_scan_command() {
 
 # A USB drive: a tmpfs mounted under the watched prefix.
 scenario_usb() {
+	local apid
 	rules_ready
 	mkdir -p "$WORK/media/usb1"
 	if mount -t tmpfs -o size=4m tmpfs "$WORK/media/usb1" 2>/dev/null; then
-		cp "$S/usb/autorun.inf" "$S/usb/Bai tap.lnk" "$WORK/media/usb1/"
-		# The copy lands after the mount event: mount a second time to see
-		# the agent react to a drive that already holds files.
-		umount "$WORK/media/usb1"
+		check "an empty drive is seen as it is mounted" wait_for 20 \
+			grep -q "removable drive mounted at $WORK/media/usb1\$" "$WORK/agent.log"
+		# Then, while the agent does not run, that drive goes and a
+		# second one, holding files, is mounted at the same path: the
+		# agent reads the mount table once, after both changes. By its
+		# mount point alone it would be the drive it knows; its device
+		# tells it apart.
+		apid=$(cat "$WORK/agent.pid")
+		kill -STOP "$apid"
+		wait_for 10 umount "$WORK/media/usb1"
 		mkdir -p "$WORK/usbimg"
 		cp "$S/usb/autorun.inf" "$S/usb/Bai tap.lnk" "$WORK/usbimg/"
 		mount --bind "$WORK/usbimg" "$WORK/media/usb1"
-		check "a USB drive is scanned as it is mounted" \
+		kill -CONT "$apid"
+		check "a second drive mounted at the same path is scanned" \
 			wait_event 30 '"kind":"scan.match".*"path":"'"$WORK"'/media/usb1/autorun.inf"'
 		check "its scan is a usb scan" grep -q '"scan":"usb"' <<<"$(agent_events)"
 		umount "$WORK/media/usb1"
 	else
+		ok "# SKIP mounting needs root"
 		ok "# SKIP mounting needs root"
 		ok "# SKIP mounting needs root"
 	fi
