@@ -110,50 +110,47 @@ int fs_write_replace(const char *path, const void *data, size_t len,
 	return write_via_temp(path, data, len, mode, false);
 }
 
-int fs_read_file(const char *path, size_t max, char **out, size_t *outlen)
+int fs_read_fd(int fd, size_t max, char **out, size_t *outlen)
 {
 	*out = NULL;
 	*outlen = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
-	if (fd < 0)
+	if (fstat(fd, &st) != 0)
 		return -errno;
-	if (fstat(fd, &st) != 0) {
-		int rc = -errno;
-		close(fd);
-		return rc;
-	}
-	if (!S_ISREG(st.st_mode) || (size_t)st.st_size > max) {
-		close(fd);
+	if (!S_ISREG(st.st_mode) || (size_t)st.st_size > max)
 		return S_ISREG(st.st_mode) ? -EFBIG : -EINVAL;
-	}
 	size_t len = (size_t)st.st_size;
 	char *buf = alloc_bytes(len + 1);
-	if (buf == NULL) {
-		close(fd);
+	if (buf == NULL)
 		return -ENOMEM;
-	}
 	size_t got = 0;
-	int rc = 0;
 	while (got < len) {
 		ssize_t n = read(fd, buf + got, len - got);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			rc = n < 0 ? -errno : -EIO; /* shrank while read */
-			break;
+			int rc = n < 0 ? -errno : -EIO; /* shrank while read */
+			alloc_free(buf);
+			return rc;
 		}
 		got += (size_t)n;
-	}
-	close(fd);
-	if (rc != 0) {
-		alloc_free(buf);
-		return rc;
 	}
 	buf[len] = '\0';
 	*out = buf;
 	*outlen = len;
 	return 0;
+}
+
+int fs_read_file(const char *path, size_t max, char **out, size_t *outlen)
+{
+	*out = NULL;
+	*outlen = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int rc = fs_read_fd(fd, max, out, outlen);
+	close(fd);
+	return rc;
 }
 
 int fs_copy_atomic(const char *src, const char *path, unsigned mode)

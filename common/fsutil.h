@@ -49,5 +49,10 @@ int fs_copy_atomic(const char *src, const char *path, unsigned mode);
  * bytes into *out (allocated, NUL-terminated, freed with alloc_free).
  * -EFBIG when it is larger, -EINVAL when it is not a regular file. */
 int fs_read_file(const char *path, size_t max, char **out, size_t *outlen);
+/* The same from an open fd (borrowed): what fstat says it is, a regular
+ * file of at most max bytes, so a caller that opened a name with
+ * O_NOFOLLOW reads exactly the file it checked. */
+EW_MUST_CHECK
+int fs_read_fd(int fd, size_t max, char **out, size_t *outlen);
 
 #endif

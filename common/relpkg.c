@@ -3,10 +3,12 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <msgpack.h>
 
@@ -61,10 +63,17 @@ int relpkg_pack_dir(const char *dir, const char *release, bool rollback,
 	if (!relpkg_version_ok(release))
 		return errtext_set(-EINVAL, err, errlen, "'%s' is not a release "
 				   "version of digits and dots", release);
-	int n = scandir(dir, &names, NULL, by_name);
-	if (n < 0)
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
 		return errtext_set(-errno, err, errlen, "%s: %s", dir,
 				   strerror_r(errno, path, sizeof(path)));
+	int n = scandirat(dfd, ".", &names, NULL, by_name);
+	if (n < 0) {
+		rc = errtext_set(-errno, err, errlen, "%s: %s", dir,
+				 strerror_r(errno, path, sizeof(path)));
+		close(dfd);
+		return rc;
+	}
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	msgpack_sbuffer_init(&sb);
@@ -91,16 +100,22 @@ int relpkg_pack_dir(const char *dir, const char *release, bool rollback,
 		if (name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, name);
+		/* Opened under the folder's fd without following a link, and
+		 * checked as opened: a file swapped for a link to the CA's
+		 * key between a check and a read is never signed. */
+		int fd = -1;
 		if (!name_ok(name, strlen(name))) {
 			rc = errtext_set(-EINVAL, err, errlen, "%s: a release "
 					 "file name is letters, digits, '.', "
 					 "'_' and '-'", path);
-		} else if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+		} else if ((fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW |
+						   O_NONBLOCK | O_CLOEXEC)) < 0 ||
+			   fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 			rc = errtext_set(-EINVAL, err, errlen, "%s is not a "
 					 "regular file; a release holds only "
 					 "files", path);
-		} else if ((rc = fs_read_file(path, BUNDLE_MAX_RAW, &data,
-					      &len)) != 0) {
+		} else if ((rc = fs_read_fd(fd, BUNDLE_MAX_RAW, &data,
+					    &len)) != 0) {
 			errtext_set(rc, err, errlen, "cannot read %s", path);
 		} else {
 			msgpack_pack_array(&pk, 3);
@@ -113,7 +128,10 @@ int relpkg_pack_dir(const char *dir, const char *release, bool rollback,
 			msgpack_pack_bin_body(&pk, data, len);
 			alloc_free(data);
 		}
+		if (fd >= 0)
+			close(fd);
 	}
+	close(dfd);
 	for (int i = 0; i < n; i++)
 		free(names[i]);
 	free(names);

@@ -76,6 +76,12 @@ static void test_pack_refusals(void **state)
 					 sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "not a regular file"));
 	unlink(path);
+	/* A FIFO is refused as opened, without waiting for a writer. */
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(relpkg_pack_dir(dir, "1.0", false, &raw, &len, err,
+					 sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "not a regular file"));
+	unlink(path);
 	put(dir, "a b", "x", 0644);
 	assert_int_equal(relpkg_pack_dir(dir, "1.0", false, &raw, &len, err,
 					 sizeof(err)), -EINVAL);
