@@ -401,6 +401,24 @@ static void on_delivery(void *arg, const struct store_delivery *d)
 	s->n++;
 }
 
+/* A store forwarding to two SOC destinations, soc-a and soc-b. */
+static struct store *open_forwarding(void)
+{
+	static const char *const dests[] = {"soc-a", "soc-b"};
+	struct store_options o = {.url = path, .cache_bytes = 1 << 20,
+				  .batch_max_events = 100,
+				  .forward_dests = dests, .nforward_dests = 2};
+	struct store *st;
+	char err[256];
+	assert_int_equal(store_open(&o, NULL, &st, err, sizeof(err)), 0);
+	return st;
+}
+
+/* The alert the delivery tests raise first. */
+static const struct store_alert forwarded_alert = {
+	.rule = "r", .title = "t", .category = "c", .kind = "scan.match",
+	.dedupe_key = "k1", .agent = "pc1", .school = "A1", .severity = 9};
+
 /* Issue 18: every alert's delivery to every SOC destination is recorded
  * (not only a drill's): queued with the alert, confirmed by forward_done,
  * refused by a dead letter; a second forward_done keeps the first time,
@@ -408,18 +426,10 @@ static void on_delivery(void *arg, const struct store_delivery *d)
 static void test_forward_deliveries_recorded(void **state)
 {
 	(void)state;
-	static const char *const dests[] = {"soc-a", "soc-b"};
-	struct store_options o = {.url = path, .cache_bytes = 1 << 20,
-				  .batch_max_events = 100,
-				  .forward_dests = dests, .nforward_dests = 2};
-	struct store *st;
-	char err[256];
+	struct store_alert a = forwarded_alert;
 	bool created;
-	assert_int_equal(store_open(&o, NULL, &st, err, sizeof(err)), 0);
-	struct store_alert a = {.rule = "r", .title = "t", .category = "c",
-				.kind = "scan.match", .dedupe_key = "k1",
-				.agent = "pc1", .school = "A1", .severity = 9};
 	int64_t before = store_now_us();
+	struct store *st = open_forwarding();
 	assert_int_equal(store_alert_raise(st, &a, &created), 0);
 	snprintf(a.dedupe_key, sizeof(a.dedupe_key), "k2");
 	assert_int_equal(store_alert_raise(st, &a, &created), 0);
@@ -485,17 +495,10 @@ static void test_forward_deliveries_recorded(void **state)
 static void test_deliveries_migration_carries_over(void **state)
 {
 	(void)state;
-	static const char *const dests[] = {"soc-a", "soc-b"};
-	struct store_options o = {.url = path, .cache_bytes = 1 << 20,
-				  .batch_max_events = 100,
-				  .forward_dests = dests, .nforward_dests = 2};
-	struct store *st;
-	char err[256], sql[256];
+	struct store_alert a = forwarded_alert;
+	char sql[256];
 	bool created;
-	assert_int_equal(store_open(&o, NULL, &st, err, sizeof(err)), 0);
-	struct store_alert a = {.rule = "r", .title = "t", .category = "c",
-				.kind = "scan.match", .dedupe_key = "k1",
-				.agent = "pc1", .school = "A1", .severity = 9};
+	struct store *st = open_forwarding();
 	assert_int_equal(store_alert_raise(st, &a, &created), 0);
 	struct deliveries_seen seen = {0};
 	assert_int_equal(store_forward_deliveries(st, 0, INT64_MAX, on_delivery,
@@ -513,7 +516,7 @@ static void test_deliveries_migration_carries_over(void **state)
 		 "DROP TABLE forward_deliveries;"
 		 " DELETE FROM schema_version WHERE version >= %lld", made_at);
 	assert_int_equal(run_sql(sql), 0);
-	assert_int_equal(store_open(&o, NULL, &st, err, sizeof(err)), 0);
+	st = open_forwarding();
 	memset(&seen, 0, sizeof(seen));
 	assert_int_equal(store_forward_deliveries(st, 0, INT64_MAX, on_delivery,
 						  &seen), 0);
