@@ -4,8 +4,9 @@
  * department's own systems are the province's). A change is checked
  * field by field as the CSV import checks it (register.h), then as a
  * whole, and is audit-logged; the school's policy level follows its
- * highest approved system (the store), so only the province may approve
- * (register_change_is_approval); fields a form leaves out are kept. */
+ * highest approved system, kept by the store, so only the province may
+ * approve (register_change_is_approval); fields a form leaves out are
+ * kept. */
 #include "collector/web/register_page.h"
 
 #include <errno.h>
