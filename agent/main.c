@@ -644,7 +644,11 @@ int main(int argc, char **argv)
 	/* The scanner's options are its own: handed over before ours are
 	 * parsed. */
 	if (argc > 1 && strcmp(argv[1], "_scanner") == 0)
+#ifdef _WIN32
+		return winscan_child_main();
+#else
 		return cli_exec_helper(SCANCHILD_HELPER, argv);
+#endif
 	int rc = cli_parse(argc, argv, &cli);
 	if (rc != 0)
 		return rc;

@@ -53,6 +53,8 @@ WIN_SUPPORT_SRC := tests/support/testutil.c tests/support/jsoncheck.c \
 WIN_UNITS := test_wire test_event test_config test_command test_avstatus \
 	test_dynbuf test_log test_spool test_netparse \
 	test_portable test_rulebundle
+# Suites of Windows-only code (tests/unit/windows/).
+WIN_UNITS += test_winjail
 
 win_obj = $(patsubst %.c,$(WIN_O)/obj/%.o,$(1))
 
@@ -115,10 +117,16 @@ $(WIN_O)/bin/eduwatch-agent-%-x64.msi: $(WIN_AGENT_EXE) $(WIN_WXS)
 $(WIN_O)/tests/eduwatch-agent-%-x64.msi: $(WIN_AGENT_EXE) $(WIN_WXS)
 	$(win_msi)
 
-$(WIN_O)/tests/%.exe: $(call win_obj,tests/unit/%.c) $(WIN_LIB_SUPPORT) \
-		$(WIN_LIB_AGENT) $(WIN_LIB_COMMON)
+define win_unit_link
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  LD [windows] $@")
 	$(Q)$(WIN_CC) $(WIN_LDFLAGS) -o $@ $^ -lcmocka-static $(WIN_LIBS)
+endef
+$(WIN_O)/tests/%.exe: $(call win_obj,tests/unit/%.c) $(WIN_LIB_SUPPORT) \
+		$(WIN_LIB_AGENT) $(WIN_LIB_COMMON)
+	$(win_unit_link)
+$(WIN_O)/tests/%.exe: $(call win_obj,tests/unit/windows/%.c) $(WIN_LIB_SUPPORT) \
+		$(WIN_LIB_AGENT) $(WIN_LIB_COMMON)
+	$(win_unit_link)
 
 -include $(shell find $(WIN_O)/obj -name "*.d" 2>/dev/null)

@@ -1,9 +1,12 @@
-/* The Windows agent's on-demand scan (winscan.h). The walk and the reads
- * go through libuv's file functions, which take UTF-8 and call the wide
- * Windows APIs, so a path in any language reaches the file system intact;
- * libyara scans the bytes read here, never a path it would open itself. */
+/* The Windows agent's on-demand scan (winscan.h). The walk goes through
+ * libuv's file functions, which take UTF-8 and call the wide Windows
+ * APIs, so a path in any language reaches the file system intact. The
+ * parent opens each file and hands the handle to the jailed child
+ * (jail.h), which reads it and gives libyara the bytes: neither the
+ * child nor libyara ever opens a path. */
 #include "agent/platform/windows/winscan.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -12,9 +15,11 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <uv.h>
+#include <windows.h>
 
 #include "agent/core/rulestore.h"
 #include "agent/core/sources.h"
+#include "agent/platform/windows/jail.h"
 #include "agent/scan/scan_settings.h"
 #include "common/alloc.h"
 #include "common/dynbuf.h"
@@ -27,13 +32,39 @@
 #define EXIT_MATCHES 5
 #define MAX_DEPTH 64
 #define MAX_RULES_LISTED 32
+#define MAX_NAMES 4096	     /* a reply's rule names, comma-separated */
+#define SETUP_MAGIC 0x31535745u /* "EWS1" */
+
+/* The parent's words to the scanner child and the child's answers, over
+ * its stdin and stdout pipes, in this machine's byte order (the two are
+ * the same .exe). First a setup and the compiled rules, then one request
+ * per file, each answered before the next is sent. */
+struct child_setup {
+	uint32_t magic;
+	uint32_t timeout_s;
+	uint64_t max_size;
+	uint64_t rules_len; /* then that many bytes of yararules_save */
+};
+struct scan_request {
+	uint64_t handle; /* the file, in the child's handle table */
+	uint64_t size;	 /* bytes to read, at most max_size */
+	uint32_t path_len; /* then the path, for the rules' externals only */
+};
+struct scan_reply {
+	int32_t status;	   /* 0, a negative errno (read), or libyara's error */
+	uint32_t hits;
+	uint32_t names_len; /* then the matching rules' names, "a,b" */
+	char sha256[64];    /* of the bytes scanned, when hits > 0 */
+};
 
 struct winscan {
-	YR_SCANNER *scanner;
-	bool json, verbose;
+	struct jail jail;
+	bool json, verbose, child_lost;
 	long long max_size;
-	unsigned rules;
-	uint64_t files, scanned, matched, skipped, errors, bytes;
+	unsigned rules, timeout_s, cpu;
+	char *rules_raw; /* the compiled rules, sent to each child */
+	size_t rules_len;
+	uint64_t files, scanned, matched, skipped, errors, bytes, restarts;
 };
 
 struct hits {
@@ -42,6 +73,33 @@ struct hits {
 	unsigned n;
 };
 
+static bool read_all(HANDLE h, void *buf, size_t len)
+{
+	DWORD got;
+	for (size_t done = 0; done < len; done += got) {
+		DWORD want = len - done > (1u << 30) ? (1u << 30)
+						      : (DWORD)(len - done);
+		if (!ReadFile(h, (char *)buf + done, want, &got, NULL) ||
+		    got == 0)
+			return false;
+	}
+	return true;
+}
+
+static bool write_all(HANDLE h, const void *buf, size_t len)
+{
+	DWORD put;
+	for (size_t done = 0; done < len; done += put) {
+		DWORD want = len - done > (1u << 30) ? (1u << 30)
+						      : (DWORD)(len - done);
+		if (!WriteFile(h, (const char *)buf + done, want, &put, NULL))
+			return false;
+	}
+	return true;
+}
+
+/* --- the child: rules from the parent, bytes from handles ------------- */
+
 static int on_yara(YR_SCAN_CONTEXT *ctx, int message, void *data, void *arg)
 {
 	struct hits *h = arg;
@@ -49,16 +107,118 @@ static int on_yara(YR_SCAN_CONTEXT *ctx, int message, void *data, void *arg)
 	if (message != CALLBACK_MSG_RULE_MATCHING || h->n >= MAX_RULES_LISTED)
 		return CALLBACK_CONTINUE;
 	const YR_RULE *rule = data;
-	dynbuf_addf(&h->text, "%s%s", h->n ? "," : "", rule->identifier);
-	/* Rule names are the signed bundle's, but printed as any text. */
-	dynbuf_addf(&h->json, "%s{\"rule\":\"", h->n ? "," : "");
-	for (const char *c = rule->identifier; *c; c++)
-		if (*c != '"' && *c != '\\' && (unsigned char)*c >= 0x20)
-			dynbuf_add(&h->json, c, 1);
-	dynbuf_add_str(&h->json, "\"}");
-	h->n++;
+	if (h->text.len + strlen(rule->identifier) + 1 < MAX_NAMES) {
+		dynbuf_addf(&h->text, "%s%s", h->n ? "," : "",
+			    rule->identifier);
+		h->n++;
+	}
 	return CALLBACK_CONTINUE;
 }
+
+/* The file behind a handle the parent gave, at most size bytes. */
+static int read_handle(HANDLE file, uint64_t size, char **out, size_t *len)
+{
+	char *buf = alloc_bytes(size ? size : 1);
+	if (buf == NULL)
+		return -ENOMEM;
+	size_t done = 0;
+	DWORD got = 1;
+	while (done < size && got > 0) {
+		DWORD want = size - done > (1u << 30) ? (1u << 30)
+						       : (DWORD)(size - done);
+		if (!ReadFile(file, buf + done, want, &got, NULL)) {
+			alloc_free(buf);
+			return -EIO;
+		}
+		done += got;
+	}
+	*out = buf;
+	*len = done;
+	return 0;
+}
+
+static bool scan_one(YR_SCANNER *scanner, HANDLE in, HANDLE out,
+		     uint64_t max_size)
+{
+	struct scan_request req;
+	char path[4096];
+	if (!read_all(in, &req, sizeof(req)))
+		return false; /* the parent is done */
+	if (req.path_len >= sizeof(path) || req.size > max_size ||
+	    !read_all(in, path, req.path_len))
+		return false;
+	path[req.path_len] = '\0';
+	HANDLE file = (HANDLE)(uintptr_t)req.handle;
+	struct scan_reply rep = {0};
+	struct hits h = {0};
+	char *data = NULL;
+	size_t len = 0;
+	rep.status = read_handle(file, req.size, &data, &len);
+	CloseHandle(file);
+	if (rep.status == 0) {
+		yararules_set_externals(
+			scanner, path, "",
+			yararules_filetype((unsigned char *)data,
+					   len < 16 ? len : 16));
+		yr_scanner_set_callback(scanner, on_yara, &h);
+		rep.status = yr_scanner_scan_mem(scanner, (const uint8_t *)data,
+						 len);
+	}
+	if (rep.status == ERROR_SUCCESS && h.n > 0) {
+		unsigned char d[32];
+		unsigned dlen = 0;
+		char hex[65] = "";
+		if (EVP_Digest(data, len, d, &dlen, EVP_sha256(), NULL) == 1)
+			for (unsigned i = 0; i < 32; i++)
+				snprintf(hex + 2 * i, 3, "%02x", d[i]);
+		memcpy(rep.sha256, hex, sizeof(rep.sha256));
+		rep.hits = h.n;
+		rep.names_len = (uint32_t)h.text.len;
+	}
+	alloc_free(data);
+	bool ok = write_all(out, &rep, sizeof(rep)) &&
+		  write_all(out, h.text.data ? h.text.data : "",
+			    rep.names_len);
+	dynbuf_free(&h.text);
+	return ok;
+}
+
+int winscan_child_main(void)
+{
+	HANDLE in = GetStdHandle(STD_INPUT_HANDLE);
+	HANDLE out = GetStdHandle(STD_OUTPUT_HANDLE);
+	struct child_setup setup;
+	YR_RULES *rules = NULL;
+	YR_SCANNER *scanner = NULL;
+	char *raw = NULL;
+	if (!read_all(in, &setup, sizeof(setup)) ||
+	    setup.magic != SETUP_MAGIC || setup.rules_len > (256u << 20)) {
+		fprintf(stderr, "eduwatch-agent _scanner: bad setup from the "
+				"parent\n");
+		return EXIT_RUNTIME;
+	}
+	raw = alloc_bytes(setup.rules_len ? setup.rules_len : 1);
+	if (raw == NULL || !read_all(in, raw, setup.rules_len) ||
+	    yararules_init() != 0 ||
+	    yararules_load(raw, setup.rules_len, &rules) != 0 ||
+	    yr_scanner_create(rules, &scanner) != ERROR_SUCCESS) {
+		fprintf(stderr, "eduwatch-agent _scanner: cannot load the "
+				"rules the parent sent\n");
+		alloc_free(raw);
+		if (rules)
+			yr_rules_destroy(rules);
+		return EXIT_RUNTIME;
+	}
+	alloc_free(raw);
+	yr_scanner_set_timeout(scanner, (int)setup.timeout_s);
+	while (scan_one(scanner, in, out, setup.max_size))
+		;
+	yr_scanner_destroy(scanner);
+	yr_rules_destroy(rules);
+	return EXIT_OK;
+}
+
+/* --- the parent: opens, checks, hands over ---------------------------- */
 
 static void report(struct winscan *w, const char *path, const char *verdict,
 		   uint64_t size, const char *why, const char *sha,
@@ -92,82 +252,177 @@ static void report(struct winscan *w, const char *path, const char *verdict,
 	}
 }
 
-/* The whole file, at most max bytes, through one handle. */
-static int read_file(const char *path, uint64_t size, char **out)
+/* A child in the jail, given the setup and the rules. */
+static int start_child(struct winscan *w, char *err, size_t errlen)
 {
-	uv_fs_t req;
-	int fd = uv_fs_open(NULL, &req, path, UV_FS_O_RDONLY, 0, NULL);
-	uv_fs_req_cleanup(&req);
-	if (fd < 0)
-		return fd;
-	char *buf = alloc_bytes(size ? size : 1);
-	int rc = buf ? 0 : -ENOMEM;
-	uint64_t done = 0;
-	while (rc == 0 && done < size) {
-		uv_buf_t b = uv_buf_init(buf + done, (unsigned)(size - done >
-			(1u << 30) ? (1u << 30) : size - done));
-		int n = uv_fs_read(NULL, &req, fd, &b, 1, (int64_t)done, NULL);
-		uv_fs_req_cleanup(&req);
-		if (n < 0)
-			rc = n;
-		else if (n == 0)
-			rc = -EIO; /* shrank under us */
-		else
-			done += (uint64_t)n;
+	wchar_t exe[MAX_PATH], args[MAX_PATH + 32];
+	DWORD n = GetModuleFileNameW(NULL, exe, MAX_PATH);
+	if (n == 0 || n >= MAX_PATH) {
+		snprintf(err, errlen, "cannot find the agent's own .exe");
+		return -ENOENT;
 	}
-	uv_fs_close(NULL, &req, fd, NULL);
-	uv_fs_req_cleanup(&req);
-	if (rc != 0) {
-		alloc_free(buf);
+	swprintf(args, MAX_PATH + 32, L"\"%ls\" _scanner", exe);
+	/* The file being scanned, twice over (the read and libyara's
+	 * working copy of matches), and the rules. */
+	struct jail_limits limits = {
+		.memory_bytes = 2 * (uint64_t)w->max_size + w->rules_len +
+				(256u << 20),
+		.cpu_percent = (int)w->cpu,
+	};
+	int rc = jail_spawn(exe, args, &limits, &w->jail, err, errlen);
+	if (rc != 0)
 		return rc;
+	struct child_setup setup = {
+		.magic = SETUP_MAGIC,
+		.timeout_s = w->timeout_s,
+		.max_size = (uint64_t)w->max_size,
+		.rules_len = w->rules_len,
+	};
+	if (!write_all(w->jail.to_child, &setup, sizeof(setup)) ||
+	    !write_all(w->jail.to_child, w->rules_raw, w->rules_len)) {
+		snprintf(err, errlen, "the scanner child stopped before it "
+			 "took the rules");
+		(void)jail_close(&w->jail, 0);
+		return -EPIPE;
 	}
-	*out = buf;
 	return 0;
 }
 
-static void scan_file(struct winscan *w, const char *path, uint64_t size)
+/* The path opened for reading without following a link or junction at
+ * its last step, checked through the handle: what the child reads is the
+ * regular file checked here, whatever the name points to a moment later. */
+static HANDLE open_regular(const char *path, uint64_t *size, char *why,
+			   size_t cap)
 {
-	char *data = NULL, why[200], sha[65] = "";
+	wchar_t wpath[4096];
+	if (MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, path, -1, wpath,
+				4096) == 0) {
+		snprintf(why, cap, "path too long or not UTF-8");
+		return INVALID_HANDLE_VALUE;
+	}
+	HANDLE h = CreateFileW(wpath,
+			       FILE_READ_DATA | FILE_READ_ATTRIBUTES |
+				       SYNCHRONIZE,
+			       FILE_SHARE_READ | FILE_SHARE_WRITE |
+				       FILE_SHARE_DELETE,
+			       NULL, OPEN_EXISTING,
+			       FILE_FLAG_OPEN_REPARSE_POINT |
+				       FILE_FLAG_SEQUENTIAL_SCAN,
+			       NULL);
+	BY_HANDLE_FILE_INFORMATION fi;
+	if (h == INVALID_HANDLE_VALUE) {
+		snprintf(why, cap, "cannot open (Windows error %lu)",
+			 (unsigned long)GetLastError());
+		return h;
+	}
+	if (!GetFileInformationByHandle(h, &fi) ||
+	    (fi.dwFileAttributes &
+	     (FILE_ATTRIBUTE_REPARSE_POINT | FILE_ATTRIBUTE_DIRECTORY))) {
+		snprintf(why, cap, "no longer a regular file when opened");
+		CloseHandle(h);
+		return INVALID_HANDLE_VALUE;
+	}
+	*size = (uint64_t)fi.nFileSizeHigh << 32 | fi.nFileSizeLow;
+	return h;
+}
+
+/* The child's answer for one file; -EPIPE when it died on it. */
+static int ask_child(struct winscan *w, HANDLE file, const char *path,
+		     uint64_t size, struct scan_reply *rep, struct hits *h)
+{
+	struct scan_request req = {.size = size,
+				   .path_len = (uint32_t)strlen(path)};
+	char names[MAX_NAMES + 1];
+	if (jail_give_handle(&w->jail, file, &req.handle) != 0 ||
+	    !write_all(w->jail.to_child, &req, sizeof(req)) ||
+	    !write_all(w->jail.to_child, path, req.path_len) ||
+	    !read_all(w->jail.from_child, rep, sizeof(*rep)) ||
+	    rep->names_len > MAX_NAMES || rep->hits > MAX_RULES_LISTED ||
+	    !read_all(w->jail.from_child, names, rep->names_len))
+		return -EPIPE;
+	names[rep->names_len] = '\0';
+	/* Rule names are the signed bundle's, but the child is not trusted
+	 * to have sent only those: printed as any text. */
+	dynbuf_add_str(&h->text, names);
+	for (char *name = names, *next; rep->hits > 0 && name; name = next) {
+		next = strchr(name, ',');
+		if (next)
+			*next++ = '\0';
+		dynbuf_addf(&h->json, "%s{\"rule\":\"", h->n ? "," : "");
+		for (const char *c = name; *c; c++)
+			if (*c != '"' && *c != '\\' && (unsigned char)*c >= 0x20)
+				dynbuf_add(&h->json, c, 1);
+		dynbuf_add_str(&h->json, "\"}");
+		h->n++;
+	}
+	return 0;
+}
+
+static void scan_file(struct winscan *w, const char *path)
+{
+	char why[200], sha[65] = "";
+	uint64_t size = 0;
 	w->files++;
+	HANDLE file = open_regular(path, &size, why, sizeof(why));
+	if (file == INVALID_HANDLE_VALUE) {
+		w->errors++;
+		report(w, path, "error", 0, why, NULL, NULL);
+		return;
+	}
 	if ((long long)size > w->max_size) {
 		snprintf(why, sizeof(why), "larger than scan.max_file_size (%lld "
 			 "bytes)", w->max_size);
 		w->skipped++;
 		report(w, path, "skipped", size, why, NULL, NULL);
+		CloseHandle(file);
 		return;
 	}
-	int rc = read_file(path, size, &data);
-	if (rc != 0) {
-		snprintf(why, sizeof(why), "cannot read: %s", uv_strerror(rc));
-		w->errors++;
-		report(w, path, "error", size, why, NULL, NULL);
-		return;
-	}
+	struct scan_reply rep;
 	struct hits h = {0};
-	yararules_set_externals(w->scanner, path, "",
-				yararules_filetype((unsigned char *)data,
-						   size < 16 ? size : 16));
-	yr_scanner_set_callback(w->scanner, on_yara, &h);
-	int yr = yr_scanner_scan_mem(w->scanner, (const uint8_t *)data, size);
-	w->scanned++;
-	w->bytes += size;
-	if (yr != ERROR_SUCCESS) {
-		snprintf(why, sizeof(why), "libyara error %d%s", yr,
-			 yr == ERROR_SCAN_TIMEOUT ? " (timeout)" : "");
+	int rc = w->child_lost ? -EPIPE
+			       : ask_child(w, file, path, size, &rep, &h);
+	CloseHandle(file);
+	if (rc != 0) {
+		/* Hostile bytes may have killed it: this file is the error,
+		 * and a new child takes the next one. */
+		(void)jail_close(&w->jail, 0);
+		char err[256];
+		if (!w->child_lost) {
+			w->restarts++;
+			if (start_child(w, err, sizeof(err)) != 0) {
+				w->child_lost = true;
+				fprintf(stderr, "eduwatch-agent: %s\n", err);
+			}
+		}
+		snprintf(why, sizeof(why), "the isolated scanner stopped on "
+			 "this file");
 		w->errors++;
 		report(w, path, "error", size, why, NULL, NULL);
-	} else if (h.n > 0) {
-		unsigned char d[32];
-		unsigned dlen = 0;
-		if (EVP_Digest(data, size, d, &dlen, EVP_sha256(), NULL) == 1)
-			for (unsigned i = 0; i < 32; i++)
-				snprintf(sha + 2 * i, 3, "%02x", d[i]);
-		w->matched++;
-		report(w, path, "match", size, NULL, sha, &h);
+	} else if (rep.status < 0) {
+		snprintf(why, sizeof(why), "cannot read: %s",
+			 rep.status == -ENOMEM ? "out of memory"
+					       : "read error");
+		w->errors++;
+		report(w, path, "error", size, why, NULL, NULL);
+	} else if (rep.status != ERROR_SUCCESS) {
+		w->scanned++;
+		snprintf(why, sizeof(why), "libyara error %d%s", rep.status,
+			 rep.status == ERROR_SCAN_TIMEOUT ? " (timeout)" : "");
+		w->errors++;
+		report(w, path, "error", size, why, NULL, NULL);
+	} else {
+		w->scanned++;
+		w->bytes += size;
+		if (h.n > 0) {
+			for (int i = 0; i < 64; i++)
+				sha[i] = isxdigit((unsigned char)rep.sha256[i])
+						 ? rep.sha256[i] : '0';
+			w->matched++;
+			report(w, path, "match", size, NULL, sha, &h);
+		}
 	}
 	dynbuf_free(&h.text);
 	dynbuf_free(&h.json);
-	alloc_free(data);
 }
 
 static void walk(struct winscan *w, const char *path, int depth)
@@ -187,7 +442,7 @@ static void walk(struct winscan *w, const char *path, int depth)
 		return;
 	}
 	if ((st.st_mode & S_IFMT) == S_IFREG) {
-		scan_file(w, path, st.st_size);
+		scan_file(w, path);
 		return;
 	}
 	if ((st.st_mode & S_IFMT) != S_IFDIR || depth > MAX_DEPTH) {
@@ -280,20 +535,27 @@ int winscan_main(const struct cli *cli)
 		.json = cli->json,
 		.verbose = cli->verbose,
 		.max_size = sc ? sc->scan_max_file_size : 64LL << 20,
+		.timeout_s = sc ? (unsigned)sc->scan_timeout : 60,
+		.cpu = sc ? (unsigned)sc->scan_cpu : 0,
 		.rules = yararules_count(rules),
 	};
-	if (yr_scanner_create(rules, &w.scanner) != ERROR_SUCCESS) {
-		yr_rules_destroy(rules);
-		fprintf(stderr, "eduwatch-agent: out of memory\n");
+	rc = yararules_save(rules, &w.rules_raw, &w.rules_len);
+	yr_rules_destroy(rules);
+	if (rc != 0 || (rc = start_child(&w, err, sizeof(err))) != 0) {
+		fprintf(stderr, "eduwatch-agent: cannot start the isolated "
+			"scanner: %s\n", rc == -ENOMEM ? "out of memory" : err);
+		alloc_free(w.rules_raw);
 		return EXIT_RUNTIME;
 	}
-	yr_scanner_set_timeout(w.scanner, sc ? (int)sc->scan_timeout : 60);
+	if (w.jail.missing[0] && !w.json)
+		printf("note: the scanner's jail runs without: %s\n",
+		       w.jail.missing);
 	int64_t t0 = timeutil_now_us();
 	for (int i = 1; i < cli->argc; i++)
 		walk(&w, cli->argv[i], 0);
 	double secs = (double)(timeutil_now_us() - t0) / 1e6;
-	yr_scanner_destroy(w.scanner);
-	yr_rules_destroy(rules);
+	(void)jail_close(&w.jail, 5000);
+	alloc_free(w.rules_raw);
 	if (w.json) {
 		printf("{\"summary\":{\"files\":%llu,\"scanned\":%llu,"
 		       "\"cached\":0,\"matched\":%llu,\"skipped\":%llu,"
@@ -305,8 +567,8 @@ int winscan_main(const struct cli *cli)
 		       (unsigned long long)w.errors, (unsigned long long)w.bytes,
 		       w.rules);
 		json_print_string(stdout, version);
-		printf(",\"restarts\":0,\"seconds\":%.3f,\"error\":null}}\n",
-		       secs);
+		printf(",\"restarts\":%llu,\"seconds\":%.3f,\"error\":null}}"
+		       "\n", (unsigned long long)w.restarts, secs);
 	} else {
 		printf("scanned %llu files (%.1f MB) in %.1f s; %llu matched, "
 		       "%llu skipped, %llu errors; %u rules (%s)\n",
