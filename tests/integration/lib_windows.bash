@@ -36,3 +36,15 @@ gaps = [s for s in range(seqs[0], seqs[-1] + 1) if s not in set(seqs)]
 print("events=%d dups=%d gaps=%s" % (len(seqs), dups, gaps[:10]))
 '
 }
+
+# scanner_child_pid: the pid of a jailed scanner child (`_scanner`) of an
+# agent in this script's wine prefix (other scripts' prefixes are not ours).
+scanner_child_pid() {
+	local p
+	for p in $(pgrep -f 'eduwatch-agent\.exe _scanner'); do
+		tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null |
+			grep -qxF "WINEPREFIX=$WINEPREFIX" && { echo "$p"; return 0; }
+	done
+	return 1
+}
+export -f scanner_child_pid

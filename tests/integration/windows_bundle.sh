@@ -222,6 +222,38 @@ scenario_tampered_file() {
 		cmp -s '$WA/state/rules/current.ewb' '$D/bundles/bundle-$V.ewb'"
 }
 
+# The scan's isolation: libyara runs in a jailed child (`_scanner`, jail.h)
+# that only gets handles. A child killed in the middle of a file (as a
+# crash on hostile bytes would end it) makes that file an error; a new
+# child takes the next file, which still matches; nothing is left running.
+scenario_scan_jail() {
+	local J="$WORK/jail" out rc pid
+	mkdir -p "$J/s"
+	cat >"$J/slow.yar" <<-'EOF'
+		rule EW_Slow_Loop { condition: for all i in (0..filesize - 1) : (uint8(i) != 0x41 or i >= 0) }
+		rule EW_EICAR_At_0 { strings: $e = "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR" condition: $e at 0 }
+	EOF
+	# The walk takes names in order: the slow file first.
+	head -c 8000000 /dev/zero >"$J/s/a-slow.bin"
+	cp "$S/eicar/eicar.com" "$J/s/z-eicar.com"
+	agent scan --json --rules "$J/slow.yar" "$J/s" >"$J/out" 2>"$J/err" &
+	local spid=$!
+	check "the scan runs libyara in a child process of its own" \
+		wait_for 30 bash -c 'scanner_child_pid >/dev/null'
+	pid=$(scanner_child_pid)
+	sleep 1
+	kill -9 "$pid" 2>/dev/null
+	wait "$spid"
+	rc=$?
+	out=$(tr -d '\r' <"$J/out")
+	check "the file the child died on is an error that says so" \
+		grep -q '"path":"[^"]*a-slow.bin","verdict":"error".*"reason":"the isolated scanner stopped on this file"' <<<"$out"
+	check "a new child scans the next file and finds the match (exit $rc)" \
+		eval 'grep -q "z-eicar.com\",\"verdict\":\"match\".*EW_EICAR_At_0" <<<"$out" && [ "$rc" -eq 5 ]'
+	check "the summary counts the restart" grep -q '"errors":1,.*"restarts":1,' <<<"$out"
+	check "no scanner child is left running" bash -c '! scanner_child_pid >/dev/null'
+}
+
 teardown() {
 	agents_down
 }
