@@ -5,9 +5,11 @@
 # under wine, headless, against a real Linux collector on loopback: it
 # enrolls with the same command and token as a Linux PC, reports its
 # inventory (a Windows OS) and heartbeats, its antivirus probe takes the
-# "SecurityCenter2 namespace missing" path that wine has, and after
+# "SecurityCenter2 namespace missing" path that wine has, its LAN sensor
+# reports itself off because Npcap is not installed, and after
 # `taskkill /F` it restarts with no event lost or duplicated.
 # Runs once, in the release pass: no sanitizer build changes the .exe.
+# Scenarios run alone by name: make test ONLY=windows_agent:taskkill
 . "$(dirname "$0")/lib.bash"
 . "$(dirname "$0")/lib_windows.bash"
 D="$WORK/collector"
@@ -24,54 +26,79 @@ agent_start() { # agent_start LOG: the agent in console mode (not the service), 
 	APID=$!
 	PIDS+=("$APID")
 }
+count_events() { agent_events | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))' 2>/dev/null || echo 0; }
 
-collector_init "$D" || { not_ok "collector init"; tap_finish; exit 1; }
-"$COLLECTOR" school add 79016 "TH Windows" --commune "Xã An" --level 1 \
-	--expected-pcs 1 -c "$CONF" >/dev/null
-collector_start "$WORK/collector.log" || not_ok "collector start"
-TOKEN=$("$COLLECTOR" token create --school 79016 --uses 1 -c "$CONF" 2>/dev/null)
+# The collector, the enrollment and one running agent, which every
+# scenario reads from (the taskkill scenario replaces it).
+setup() {
+	collector_init "$D" || { not_ok "collector init"; return 1; }
+	"$COLLECTOR" school add 79016 "TH Windows" --commune "Xã An" --level 1 \
+		--expected-pcs 1 -c "$CONF" >/dev/null
+	collector_start "$WORK/collector.log" || { not_ok "collector start"; return 1; }
+	TOKEN=$("$COLLECTOR" token create --school 79016 --uses 1 -c "$CONF" 2>/dev/null)
+	agent enroll --collector "localhost:$INGEST_PORT" --enroll-port "$ENROLL_PORT" \
+		--token "$TOKEN" --ca "$D/ca.crt" --state-dir "$A/state" -c "$ACONF" \
+		>"$WORK/enroll.out" 2>&1
+	check "the .exe enrolls with the Linux agent's command and token" test $? -eq 0
+	ID=$(tr -d '\r' <"$WORK/enroll.out" | sed -n 's/^enrolled as agent \([^ ]*\) .*/\1/p')
+	check "the collector lists the Windows agent" grep -q "${ID:-none}" <("$COLLECTOR" agent list -c "$CONF")
+	check "its key, certificate and pinned CA are in the state folder" \
+		test -s "$A/state/agent.key" -a -s "$A/state/agent.crt" -a -s "$A/state/ca.crt"
+	sed -i 's/interval: 60s/interval: 1s/; s/backoff_max: 5m/backoff_max: 2s/' "$ACONF"
+	agent_start "$WORK/agent.log"
+	# The collector, not the agent's log, says whether the agent got through.
+	check "the agent connects over TLS and its events arrive" wait_event 90 '"kind":'
+}
 
-agent enroll --collector "localhost:$INGEST_PORT" --enroll-port "$ENROLL_PORT" \
-	--token "$TOKEN" --ca "$D/ca.crt" --state-dir "$A/state" -c "$ACONF" \
-	>"$WORK/enroll.out" 2>&1
-check "the .exe enrolls with the Linux agent's command and token" test $? -eq 0
-ID=$(tr -d '\r' <"$WORK/enroll.out" | sed -n 's/^enrolled as agent \([^ ]*\) .*/\1/p')
-check "the collector lists the Windows agent" grep -q "${ID:-none}" <("$COLLECTOR" agent list -c "$CONF")
-check "its key, certificate and pinned CA are in the state folder" \
-	test -s "$A/state/agent.key" -a -s "$A/state/agent.crt" -a -s "$A/state/ca.crt"
-sed -i 's/interval: 60s/interval: 1s/; s/backoff_max: 5m/backoff_max: 2s/' "$ACONF"
+scenario_reports() {
+	check "its log says it connected (stderr reaches the file under wine)" \
+		wait_for 30 grep -q "uplink: connected" "$WORK/agent.log"
+	check "it reports its inventory with a Windows OS" wait_event 60 '"kind":"agent.inventory".*Windows'
+	check "it sends heartbeats" wait_for 90 two_heartbeats
+}
 
-agent_start "$WORK/agent.log"
-# The collector, not the agent's log, says whether the agent got through.
-check "the agent connects over TLS and its events arrive" wait_event 90 '"kind":'
-check "its log says so too (stderr reaches the file under wine)" \
-	wait_for 30 grep -q "uplink: connected" "$WORK/agent.log"
-check "it reports its inventory with a Windows OS" wait_event 60 '"kind":"agent.inventory".*Windows'
-check "it sends heartbeats" wait_for 90 two_heartbeats
-check "the antivirus probe reports, SecurityCenter2 missing under wine" \
-	wait_event 90 '"kind":"av.status"'
-check "the LAN sensor says why it is off" grep -q "netsensor: off" "$WORK/agent.log"
+scenario_av_status() {
+	check "the antivirus probe reports, SecurityCenter2 missing under wine" \
+		wait_event 90 '"kind":"av.status"'
+}
+
+scenario_net_sensor() {
+	check "the LAN sensor reports itself off: Npcap is not installed (net.sensor)" \
+		wait_event 60 '"kind":"net.sensor".*"state":"off".*"reason":"Npcap not installed"'
+	check "and says so in its log" grep -q "netsensor: off: Npcap not installed" "$WORK/agent.log"
+}
 
 # taskkill /F: no chance to flush. Every event spooled before must still
 # arrive, once.
-before=$(agent_events | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))' 2>/dev/null || echo 0)
-# By image name: wine 8's tasklist prints nothing, so there is no pid to
-# name; only the one agent runs in this prefix.
-wine taskkill /F /IM eduwatch-agent.exe >/dev/null 2>&1
-check "taskkill /F ends the agent" wait_for 30 bash -c "! kill -0 $APID 2>/dev/null"
-agent_start "$WORK/agent2.log"
-check "the agent comes back and reconnects" wait_for 90 grep -q "uplink: connected" "$WORK/agent2.log"
-sleep_until_more() { [ "$(agent_events | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))')" -gt "$before" ]; }
-check "new events arrive after the restart" wait_for 60 sleep_until_more
-wait_for 30 grep -q 'spool: +0 events' <(agent status -c "$ACONF" 2>&1 | tr -d '\r') >/dev/null
-r=$(seq_report)
-check "no event lost or duplicated across taskkill /F ($r)" grep -q "dups=0 gaps=\[\]" <<<"$r"
+scenario_taskkill() {
+	local before r
+	wait_event 60 '"kind":"agent.heartbeat"' >/dev/null
+	before=$(count_events)
+	# By image name: wine 8's tasklist prints nothing, so there is no pid
+	# to name; only the one agent runs in this prefix.
+	wine taskkill /F /IM eduwatch-agent.exe >/dev/null 2>&1
+	check "taskkill /F ends the agent" wait_for 30 bash -c "! kill -0 $APID 2>/dev/null"
+	agent_start "$WORK/agent2.log"
+	check "the agent comes back and reconnects" wait_for 90 grep -q "uplink: connected" "$WORK/agent2.log"
+	more_events() { [ "$(count_events)" -gt "$before" ]; }
+	check "new events arrive after the restart" wait_for 60 more_events
+	wait_for 30 grep -q 'spool: +0 events' <(agent status -c "$ACONF" 2>&1 | tr -d '\r') >/dev/null
+	r=$(seq_report)
+	check "no event lost or duplicated across taskkill /F ($r)" grep -q "dups=0 gaps=\[\]" <<<"$r"
+	wine taskkill /F /IM eduwatch-agent.exe >/dev/null 2>&1
+}
 
-s=$(agent status -c "$ACONF" 2>&1 | tr -d '\r')
-check "status reads the running Windows agent's state" grep -q "enrolled: *yes" <<<"$s"
-r=$(agent scan -c "$ACONF" "$A" 2>&1 | tr -d '\r')
-check "scanning with no bundle installed says so (windows_bundle.sh scans with one)" \
-	grep -q "no rule bundle is installed" <<<"$r"
+scenario_status() {
+	local s r
+	s=$(agent status -c "$ACONF" 2>&1 | tr -d '\r')
+	check "status reads the Windows agent's state" grep -q "enrolled: *yes" <<<"$s"
+	r=$(agent scan -c "$ACONF" "$A" 2>&1 | tr -d '\r')
+	check "scanning with no bundle installed says so (windows_bundle.sh scans with one)" \
+		grep -q "no rule bundle is installed" <<<"$r"
+}
 
-wine taskkill /F /IM eduwatch-agent.exe >/dev/null 2>&1
-tap_finish
+teardown() {
+	wine taskkill /F /IM eduwatch-agent.exe >/dev/null 2>&1
+}
+
+run_scenarios

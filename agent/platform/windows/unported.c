@@ -1,10 +1,10 @@
 /* The capabilities not yet ported to Windows, stated as such.
  *
- * The scanner's source (scheduled, USB and remote scans: its child
- * process and isolation; the `scan` command runs in-process, winscan.h),
+ * The scanner's source (scheduled, USB and remote scans; the `scan`
+ * command and its jailed child are winscan.h),
  * backups, quarantine,
  * the incident drill (it plants files through an O_NOFOLLOW folder fd),
- * the LAN sensor, the ransomware detector (agent/platform/fswatch.h has
+ * the LAN sensor's capture (its state is src_netsensor.c), the ransomware detector (agent/platform/fswatch.h has
  * no ReadDirectoryChangesW half yet) and the versioned-folder self-upgrade (symlinks renamed
  * over each other; on Windows the MSI's MajorUpgrade does that job)
  * depend on POSIX-only code (openat-family walks, seccomp, rlimits,
@@ -32,8 +32,7 @@ static int off_init(const char *name, void **state)
 }
 
 /* The `scan` command works (winscan.h); what is off is the source:
- * scheduled, USB and collector-ordered scans, which need the scanner's
- * isolated child. */
+ * scheduled, USB and collector-ordered scans. */
 static int scan_init(const struct source_env *env, void **state)
 {
 	return off_init("scan (scheduled and remote scans)", state);
@@ -54,31 +53,6 @@ static int backup_init(const struct source_env *env, void **state)
 	return off_init("backup", state);
 }
 
-/* The sensor would capture through Npcap's wpcap.dll, loaded at run
- * time from System32\Npcap (where Npcap installs it outside WinPcap
- * compatibility mode) by full path, never through the search order; say
- * which of the two reasons keeps it off. */
-static int netsensor_init(const struct source_env *env, void **state)
-{
-	wchar_t path[MAX_PATH];
-	UINT n = GetSystemDirectoryW(path, MAX_PATH);
-	HMODULE wpcap = NULL;
-	if (n > 0 && n + 20 < MAX_PATH) {
-		wcscpy(path + n, L"\\Npcap\\wpcap.dll");
-		wpcap = LoadLibraryExW(path, NULL,
-				       LOAD_WITH_ALTERED_SEARCH_PATH);
-	}
-	if (wpcap == NULL) {
-		log_warn("netsensor: off: Npcap is not installed");
-	} else {
-		FreeLibrary(wpcap);
-		log_warn("netsensor: off: Npcap is installed, but "
-				  "the sensor is not yet ported to Windows");
-	}
-	*state = NULL;
-	return 0;
-}
-
 static int off_start(void *state) { return 0; }
 static void off_stop(void *state) {}
 static void off_free(void *state) {}
@@ -97,10 +71,6 @@ const struct source_ops source_drill = {
 };
 const struct source_ops source_ransom = {
 	.name = "ransom", .init = ransom_init, .start = off_start,
-	.stop = off_stop, .free = off_free,
-};
-const struct source_ops source_netsensor = {
-	.name = "netsensor", .init = netsensor_init, .start = off_start,
 	.stop = off_stop, .free = off_free,
 };
 
