@@ -26,7 +26,8 @@ static bool changed(const struct inventory *a, const struct inventory *b)
 	return strcmp(a->hostname, b->hostname) || strcmp(a->os, b->os) ||
 	       strcmp(a->kernel, b->kernel) || strcmp(a->ips, b->ips) ||
 	       strcmp(a->macs, b->macs) || a->cpus != b->cpus ||
-	       a->ram_mb != b->ram_mb || a->users != b->users;
+	       a->ram_mb != b->ram_mb || a->users != b->users ||
+	       strcmp(a->domain, b->domain) || strcmp(a->disks, b->disks);
 }
 
 static void check(uv_timer_t *timer)
@@ -41,7 +42,8 @@ static void check(uv_timer_t *timer)
 	msgpack_packer pk;
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 12);
+	msgpack_pack_map(&pk, 12 + (now.domain[0] ? 2 : 0) +
+				      (now.disks[0] ? 1 : 0));
 	wire_pack_kv_str(&pk, "hostname", now.hostname);
 	wire_pack_kv_str(&pk, "os", now.os);
 	wire_pack_kv_str(&pk, "kernel", now.kernel);
@@ -54,6 +56,12 @@ static void check(uv_timer_t *timer)
 	wire_pack_kv_u64(&pk, "uptime_s", now.uptime_s);
 	wire_pack_kv_u64(&pk, "users", (uint64_t)now.users);
 	wire_pack_kv_str(&pk, "agent_version", EDUWATCH_VERSION);
+	if (now.domain[0]) {
+		wire_pack_kv_str(&pk, "domain", now.domain);
+		wire_pack_kv_str(&pk, "domain_kind", now.domain_kind);
+	}
+	if (now.disks[0])
+		wire_pack_kv_str(&pk, "disks", now.disks);
 	if (agent_emit(is->env.agent, "agent.inventory", 0, false, sb.data,
 		       sb.size, NULL) == 0) {
 		is->last = now;

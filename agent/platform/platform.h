@@ -1,8 +1,7 @@
 /* platform: what differs between operating systems, behind one door.
  *
- * platform_linux.c is built here. A platform_windows.c (WMI, Windows
- * services, IOPRIO via SetPriorityClass) fills the same functions; it is
- * not built or tested on Linux. */
+ * linux/platform.c is built here; windows/platform.c (native APIs) fills
+ * the same functions in the Windows agent, tested under wine. */
 #ifndef EDUWATCH_PLATFORM_H
 #define EDUWATCH_PLATFORM_H
 
@@ -23,6 +22,10 @@ struct inventory {
 	uint64_t disk_free_mb; /* on the state directory's filesystem */
 	uint64_t uptime_s;
 	int users;	       /* logged-in sessions; never their names */
+	/* Windows only so far ("" elsewhere, and then not sent): */
+	char domain[128];      /* the domain or workgroup the PC is in */
+	char domain_kind[16];  /* "domain", "workgroup" or "" (not joined) */
+	char disks[512];       /* fixed disks: "C: 476 GB, 237 GB free; ..." */
 };
 
 EW_MUST_CHECK

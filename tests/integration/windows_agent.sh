@@ -54,6 +54,19 @@ scenario_reports() {
 	check "its log says it connected (stderr reaches the file under wine)" \
 		wait_for 30 grep -q "uplink: connected" "$WORK/agent.log"
 	check "it reports its inventory with a Windows OS" wait_event 60 '"kind":"agent.inventory".*Windows'
+	local inv
+	inv=$(agent_events | $PY -c '
+import json, sys
+for e in json.load(sys.stdin):
+    if e["kind"] == "agent.inventory":
+        print(json.dumps(e)); break')
+	check "the inventory has the kernel build, the workgroup and the fixed disks (${inv:0:600})" \
+		eval 'grep -q "\"kernel\": *\"Windows NT [0-9.]* build [0-9]*\"" <<<"$inv" &&
+			grep -q "\"domain_kind\": *\"workgroup\"" <<<"$inv" &&
+			grep -q "\"disks\": *\"C: [0-9]* GB, [0-9]* GB free" <<<"$inv"'
+	check "and the CPU, RAM, addresses and session count" \
+		eval 'grep -q "\"cpus\": *[1-9]" <<<"$inv" && grep -q "\"ram_mb\": *[1-9]" <<<"$inv" &&
+			grep -q "\"macs\": *\"[0-9a-f:]\{17\}" <<<"$inv" && grep -q "\"users\": *[0-9]" <<<"$inv"'
 	check "it sends heartbeats" wait_for 90 two_heartbeats
 }
 

@@ -1,5 +1,6 @@
 /* platform on Windows: native APIs for what libuv does not abstract (the
- * OS product and build, sessions, free disk, priority, routes, ARP).
+ * OS product and build, sessions, domain or workgroup, disks, priority,
+ * routes, ARP).
  * Strings come from the W APIs and are kept as UTF-8 inside. */
 #include "agent/platform/platform.h"
 #include "agent/platform/uvinventory.h"
@@ -11,6 +12,7 @@
 
 #include <windows.h>
 #include <iphlpapi.h>
+#include <lm.h>
 #include <psapi.h>
 #include <wtsapi32.h>
 
@@ -73,6 +75,48 @@ static int count_sessions(void)
 	return users;
 }
 
+/* The domain or workgroup the PC joined, from NetGetJoinInformation:
+ * what a province's officers call the school's network name. */
+static void join_info(struct inventory *out)
+{
+	wchar_t *name = NULL;
+	NETSETUP_JOIN_STATUS status = NetSetupUnknownStatus;
+	if (NetGetJoinInformation(NULL, &name, &status) != NERR_Success)
+		return;
+	if (status == NetSetupDomainName || status == NetSetupWorkgroupName) {
+		utf8_from_wide(name, out->domain, sizeof(out->domain));
+		snprintf(out->domain_kind, sizeof(out->domain_kind), "%s",
+			 status == NetSetupDomainName ? "domain" : "workgroup");
+	}
+	NetApiBufferFree(name);
+}
+
+/* Every fixed disk by letter with its size and free space, in GB;
+ * removable drives and network shares are not the PC's. */
+static void fixed_disks(char *out, size_t cap)
+{
+	DWORD mask = GetLogicalDrives();
+	size_t len = 0;
+	out[0] = '\0';
+	for (int i = 0; i < 26 && len < cap; i++) {
+		wchar_t root[] = {(wchar_t)(L'A' + i), L':', L'\\', 0};
+		ULARGE_INTEGER avail, total;
+		if (!(mask & (1u << i)) || GetDriveTypeW(root) != DRIVE_FIXED ||
+		    !GetDiskFreeSpaceExW(root, &avail, &total, NULL))
+			continue;
+		int n = snprintf(out + len, cap - len,
+				 "%s%c: %llu GB, %llu GB free", len ? "; " : "",
+				 'A' + i,
+				 (unsigned long long)(total.QuadPart >> 30),
+				 (unsigned long long)(avail.QuadPart >> 30));
+		if (n < 0 || (size_t)n >= cap - len) {
+			out[len] = '\0'; /* a whole disk or none */
+			break;
+		}
+		len += (size_t)n;
+	}
+}
+
 int platform_inventory(const char *state_dir, struct inventory *out)
 {
 	wchar_t host[256];
@@ -89,6 +133,8 @@ int platform_inventory(const char *state_dir, struct inventory *out)
 	    GetDiskFreeSpaceExW(wdir, &avail, NULL, NULL))
 		out->disk_free_mb = avail.QuadPart / (1024 * 1024);
 	out->users = count_sessions();
+	join_info(out);
+	fixed_disks(out->disks, sizeof(out->disks));
 	return 0;
 }
 
