@@ -54,7 +54,7 @@ WIN_UNITS := test_wire test_event test_config test_command test_avstatus \
 	test_dynbuf test_log test_spool test_netparse \
 	test_portable test_rulebundle
 # Suites of Windows-only code (tests/unit/windows/).
-WIN_UNITS += test_winjail test_npcap test_wininventory
+WIN_UNITS += test_winjail test_npcap test_wininventory test_volumes
 
 win_obj = $(patsubst %.c,$(WIN_O)/obj/%.o,$(1))
 
