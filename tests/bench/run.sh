@@ -405,7 +405,79 @@ echo "model ${model} s (cpu ${model_cpu} s), PDF ${pdf} s (cpu ${pdf_cpu} s, $pa
 rows+=("| annual report, 1,500 schools x 361 days of history, province scope | PDF ${pdf} s wall, ${pdf_cpu} s CPU ($pages pages); XLSX ${xlsx} s wall, ${xlsx_cpu} s CPU | the model alone (JSON): ${model} s wall, ${model_cpu} s CPU | **$(printf '%.2f' "$(echo "scale=4; $pdf / 30" | bc)")** of the 30 s target (wall) |")
 }
 
-for section in ${BENCH_ONLY:-ingest footprint net soc scan backup web report}; do
+bench_windows() {
+echo
+echo "== the Windows agent under wine next to the Linux agent: idle memory, cold and warm scan (under wine these are indications, not Windows figures)"
+local WD=build/windows EXE=build/windows/bin/eduwatch-agent.exe
+if [ ! -f "$EXE" ] || ! command -v wine >/dev/null; then
+	echo "skipped: no $EXE or no wine (make windows)"
+	return 0
+fi
+export WINEPREFIX=$PWD/$WD/wineprefix WINEDEBUG=-all WINEARCH=win64
+unset DISPLAY
+[ -f "$WINEPREFIX/system.reg" ] || timeout 300 wineboot --init >/dev/null 2>&1
+local IDLE=${BENCH_IDLE_SECONDS:-60} LA="$OUT/win-linux-agent" WA="$OUT/win-agent"
+local -a SET=(-o netsensor.enabled=false -o scan.full_paths="$OUT/nothing"
+	-o scan.quick_paths="$OUT/nothing" -o heartbeat.interval=5s)
+D="$OUT/win-collector"
+mkdir -p "$WA" "$LA"
+collector_with_agent 79002 "$LA" || { echo "collector and agent did not start"; return 1; }
+local lid=$ID token wid lpid wpid
+token=$("$COLLECTOR" token create --school 79002 --uses 1 -c "$CONF" 2>/dev/null)
+wine "$EXE" enroll --collector "localhost:$INGEST_PORT" --enroll-port "$ENROLL_PORT" \
+	--token "$token" --ca "$D/ca.crt" --state-dir "$WA/state" -c "$WA/agent.yaml" >"$WA/enroll.out" 2>&1
+wid=$(tr -d '\r' <"$WA/enroll.out" | sed -n 's/^enrolled as agent \([^ ]*\) .*/\1/p')
+"$BIN/eduwatch-agent" run -c "$LA/agent.yaml" "${SET[@]}" >"$LA/log" 2>&1 &
+lpid=$!
+wine "$EXE" run --console -c "$WA/agent.yaml" "${SET[@]}" >"$WA/log" 2>&1 &
+wait_for 90 grep -q "uplink: connected" "$WA/log"
+# The unix process wine runs the .exe in (not the `wine` launcher).
+wpid=$(for p in $(pgrep -f 'eduwatch-agent\.exe run'); do
+	tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qxF "WINEPREFIX=$WINEPREFIX" && echo "$p"; done | head -1)
+sleep "$IDLE"
+kib() { awk -v k="^$2" '$0 ~ k {s += $2} END {print s}' "/proc/$1/smaps_rollup"; }
+# The working set as the agent's own GetProcessMemoryInfo reports it (its
+# last heartbeat's rss_kib), and the private bytes of its process.
+last_rss() { ID=$1 agent_events | $PY -c '
+import json, sys
+hb = [e for e in json.load(sys.stdin) if e["kind"] == "agent.heartbeat"]
+print(max(hb, key=lambda e: e["seq"])["body"]["rss_kib"] if hb else 0)'; }
+local lrss lpriv wws wrss wpriv
+lrss=$(kib "$lpid" Rss); lpriv=$(kib "$lpid" 'Private_(Clean|Dirty)')
+wws=$(last_rss "$wid"); wrss=$(kib "$wpid" Rss); wpriv=$(kib "$wpid" 'Private_(Clean|Dirty)')
+echo "idle ${IDLE}s: Linux agent RSS ${lrss} KiB, private ${lpriv} KiB; Windows agent under wine: working set ${wws} KiB (its heartbeat), RSS of its wine process ${wrss} KiB, private ${wpriv} KiB"
+kill "$lpid" 2>/dev/null
+wine taskkill /F /IM eduwatch-agent.exe >/dev/null 2>&1
+wait "$lpid" 2>/dev/null
+collector_stop
+rows+=("| Windows agent idle under wine (connected, heartbeat 5 s), ${IDLE} s — an indication, not a Windows figure | working set $((wws / 1024)) MiB (GetProcessMemoryInfo under wine), private $((wpriv / 1024)) MiB | Linux agent, same collector and settings: RSS $((lrss / 1024)) MiB, private $((lpriv / 1024)) MiB | **$(printf '%.2f' "$(echo "scale=4; $wpriv / $lpriv" | bc)")x** private |")
+
+# The scan corpus (smaller than bench_scan's: wine's file I/O is slow).
+local S="$OUT/win-scan" shared=${EW_SHARED_DATA:-$PWD/../shared/data} made
+mkdir -p "$S"
+made=$($PY tests/bench/scan_corpus.py "$S" "${BENCH_WIN_SCAN_MB:-100}" "${BENCH_SCAN_RULES:-5000}" "$shared")
+echo "corpus and rules: $made"
+cat $(find "$S/corpus" -type f) >/dev/null 2>&1
+wsec() { /usr/bin/time -f '%e' -o "$S/time" "$@" >"$S/out.json" 2>/dev/null; tail -1 "$S/time"; }
+local lcold lwarm wcold wwarm lfiles wfiles
+# Linux: one worker, like the Windows agent's one child; cold is without
+# its scan cache, warm with it (the second run).
+rm -rf "$S/state"; mkdir -p "$S/state"
+printf 'collector:\n  host: 127.0.0.1\nstate_dir: %s\nscan:\n  max_file_size: 64MiB\n  exclude: []\n' "$S/state" >"$S/agent.yaml"
+lcold=$(wsec "$BIN/eduwatch-agent" scan "$S/corpus" --rules "$S/rules.yar" --json --jobs 1 -c "$S/agent.yaml")
+lfiles=$(grep -o '"scanned":[0-9]*' "$S/out.json" | tail -1 | cut -d: -f2)
+lwarm=$(wsec "$BIN/eduwatch-agent" scan "$S/corpus" --rules "$S/rules.yar" --json --jobs 1 -c "$S/agent.yaml")
+# Windows: the .exe under wine (one jailed child); it has no scan cache
+# yet, so warm is the same scan again with wine and the page cache warm.
+wcold=$(wsec wine "$EXE" scan "$(winepath -w "$S/corpus")" --rules "$(winepath -w "$S/rules.yar")" --json)
+wfiles=$(tr -d '\r' <"$S/out.json" | grep -o '"scanned":[0-9]*' | tail -1 | cut -d: -f2)
+wwarm=$(wsec wine "$EXE" scan "$(winepath -w "$S/corpus")" --rules "$(winepath -w "$S/rules.yar")" --json)
+wineserver -k 2>/dev/null
+echo "scan: Linux cold ${lcold} s (${lfiles} files), warm ${lwarm} s; Windows under wine cold ${wcold} s (${wfiles} files), warm ${wwarm} s"
+rows+=("| Windows agent scan under wine, $made, one child — an indication | cold ${wcold} s, again ${wwarm} s (no scan cache on Windows yet) | Linux agent, --jobs 1: cold ${lcold} s, warm ${lwarm} s (its cache) | **$(printf '%.2f' "$(echo "scale=4; $wcold / $lcold" | bc)")x** cold time |")
+}
+
+for section in ${BENCH_ONLY:-ingest footprint net soc scan backup web report windows}; do
 	"bench_$section"
 done
 
