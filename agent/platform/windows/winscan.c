@@ -379,20 +379,24 @@ static void scan_file(struct winscan *w, const char *path)
 	}
 	struct scan_reply rep;
 	struct hits h = {0};
-	int rc = w->child_lost ? -EPIPE
-			       : ask_child(w, file, path, size, &rep, &h);
+	bool was_lost = w->child_lost;
+	int rc = was_lost ? -EPIPE : ask_child(w, file, path, size, &rep, &h);
 	CloseHandle(file);
-	if (rc != 0) {
+	if (rc != 0 && was_lost) {
+		snprintf(why, sizeof(why), "not scanned: the isolated scanner "
+			 "could not be restarted");
+		w->errors++;
+		report(w, path, "error", size, why, NULL, NULL);
+	} else if (rc != 0) {
 		/* Hostile bytes may have killed it: this file is the error,
 		 * and a new child takes the next one. */
 		(void)jail_close(&w->jail, 0);
 		char err[256];
-		if (!w->child_lost) {
-			w->restarts++;
-			if (start_child(w, err, sizeof(err)) != 0) {
-				w->child_lost = true;
-				fprintf(stderr, "eduwatch-agent: %s\n", err);
-			}
+		w->restarts++;
+		if (start_child(w, err, sizeof(err)) != 0) {
+			w->child_lost = true;
+			fprintf(stderr, "eduwatch-agent: cannot restart the "
+				"isolated scanner: %s\n", err);
 		}
 		snprintf(why, sizeof(why), "the isolated scanner stopped on "
 			 "this file");
