@@ -35,7 +35,7 @@ WIN_LDFLAGS := -static -Wl,--dynamicbase -Wl,--high-entropy-va \
 WIN_LIBS := -L$(WIN_SYSROOT)/lib -lyara -lsqlite3 -luv -lssl -lcrypto \
 	-lmsgpackc -lzstd -lyaml -lws2_32 -liphlpapi -luserenv -ldbghelp \
 	-lole32 -loleaut32 -lwbemuuid -luuid -lcrypt32 -lbcrypt -lpsapi \
-	-luser32 -ladvapi32 -lshell32 -lwtsapi32 -lnetapi32 -ladvapi32 -lssp -lpthread
+	-luser32 -ladvapi32 -lshell32 -lwtsapi32 -lnetapi32 -lvssapi -ladvapi32 -lssp -lpthread
 
 WIN_COMMON_SRC := $(COMMON_SRC) common/compat/win32.c
 # The agent modules that build for Windows today. Scanning (its child and
@@ -54,7 +54,7 @@ WIN_UNITS := test_wire test_event test_config test_command test_avstatus \
 	test_dynbuf test_log test_spool test_netparse \
 	test_portable test_rulebundle
 # Suites of Windows-only code (tests/unit/windows/).
-WIN_UNITS += test_winjail test_npcap test_wininventory test_volumes
+WIN_UNITS += test_winjail test_npcap test_wininventory test_volumes test_vss
 
 win_obj = $(patsubst %.c,$(WIN_O)/obj/%.o,$(1))
 
