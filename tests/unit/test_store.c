@@ -1,9 +1,11 @@
 /* Unit tests for collector/store: batched commits and their callbacks,
- * duplicates, host state, retention. Run once on a real SQLite file and
- * once on a real PostgreSQL server (tests/support/pgtest.h), with a real
- * libuv loop; the PostgreSQL run adds its own cases (partitions dropped
- * by retention, a server that goes away and comes back, the calls it
- * does not support yet). */
+ * duplicates, host state, retention, the console's officers, sessions,
+ * API tokens and audit log, and the register of systems. Run once on a
+ * real SQLite file and once on a real PostgreSQL server
+ * (tests/support/pgtest.h), with a real libuv loop; two collectors on
+ * one database are two stores opened on the same URL. The PostgreSQL run
+ * adds its own cases (partitions dropped by retention, a server that
+ * goes away and comes back, the calls it does not support yet). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
