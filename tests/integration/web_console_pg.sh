@@ -15,6 +15,10 @@
 #    the audit log through the API, newest first;
 #  - logout: logout ends a session, logout everywhere ends them all.
 # Scenarios: make test ONLY=web_console_pg:lockout
+# Release only: the store calls under it run under ASan in test_store on
+# both backends, and the console's code in web_console.sh; this adds the
+# wiring between them, at argon2id's cost per login.
+# ew-variants: release
 . "$(dirname "$0")/lib.bash"
 . "$(dirname "$0")/lib_pg.bash"
 D="$WORK/collector"
