@@ -1146,15 +1146,18 @@ static void test_register_sets_school_levels(void **state)
 }
 
 /* Two collectors on one database (two store_open of the same URL, one
- * thread each) failing the same account's logins, writing the audit log
- * and adding the same API token at once: every failure is counted, the
- * lock is seen by exactly the calls after the threshold, no audit row
- * is lost, and exactly one token add wins. */
+ * thread each) failing the same account's logins, writing the audit log,
+ * adding the same API token and approving systems of one school at once:
+ * every failure is counted, the lock is seen by exactly the calls after
+ * the threshold, no audit row is lost, exactly one token add wins, and
+ * the school ends at the level of its highest approved system (neither
+ * collector's recomputation misses the other's system). */
 #define RACE_TRIES 40
 #define RACE_MAX_FAILED 10
 
 struct officer_racer {
 	struct store *st;
+	int level; /* of the last system it approves; the others are 1 */
 	int locked_seen, token_added, token_taken, errors;
 };
 
@@ -1180,6 +1183,16 @@ static void officer_race(void *arg)
 			r->token_taken++;
 		else
 			r->errors++;
+		char name[32];
+		snprintf(name, sizeof(name), "system %d-%d", r->level, i);
+		/* The highest level comes last, when the other collector's
+		 * approvals are still running: a recomputation that missed
+		 * it and committed after it would leave the school lower. */
+		struct store_system y = a_system(
+			"s1", name, i == RACE_TRIES - 4 ? r->level : 1,
+			"approved");
+		if (i % 4 == 0 && store_system_put(r->st, &y, NULL) != 0)
+			r->errors++;
 	}
 }
 
@@ -1188,9 +1201,12 @@ static void test_two_collectors_race_officers(void **state)
 	(void)state;
 	struct store *setup_st = open_store(NULL, 0, 0);
 	add_officer(setup_st, "bob");
+	struct store_school s1 = {.code = "s1", .name = "One", .commune = "c1",
+				  .level = 1, .expected_pcs = 3};
+	assert_int_equal(store_school_add(setup_st, &s1), 0);
 	store_close(setup_st);
-	struct officer_racer r[2] = {{.st = open_store(NULL, 0, 0)},
-				     {.st = open_store(NULL, 0, 0)}};
+	struct officer_racer r[2] = {{.st = open_store(NULL, 0, 0), .level = 4},
+				     {.st = open_store(NULL, 0, 0), .level = 2}};
 	uv_thread_t t[2];
 	for (int i = 0; i < 2; i++)
 		assert_int_equal(uv_thread_create(&t[i], officer_race, &r[i]),
@@ -1209,6 +1225,9 @@ static void test_two_collectors_race_officers(void **state)
 	assert_true(u.locked);
 	assert_int_equal(count_where("SELECT count(DISTINCT id) FROM audit_log"),
 			 2 * RACE_TRIES);
+	assert_int_equal(count_where("SELECT count(*) FROM systems"),
+			 2 * RACE_TRIES / 4);
+	assert_int_equal(school_level(r[0].st, "s1"), 4);
 	store_close(r[0].st);
 	store_close(r[1].st);
 }
