@@ -1242,77 +1242,41 @@ static void test_pg_unsupported_calls_fail(void **state)
 	store_close(st);
 }
 
+/* Every case runs with a fresh store of its own (setup). */
+#define CASE(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+/* The cases of the contract both backends keep, run on each. */
+#define BOTH_BACKENDS                                            \
+	CASE(test_commit_duplicates_state_retention),            \
+	CASE(test_future_ts_clamped),                            \
+	CASE(test_schema_from_the_future_refused),               \
+	CASE(test_open_alert_counts_scoped),                     \
+	CASE(test_forward_deliveries_recorded),                  \
+	CASE(test_snapshot_prune),                               \
+	CASE(test_deliveries_migration_carries_over),            \
+	CASE(test_alert_volume_scoped),                          \
+	CASE(test_officer_accounts_and_lockout),                 \
+	CASE(test_officer_sessions_and_api_tokens),              \
+	CASE(test_audit_log_paged_and_append_only),              \
+	CASE(test_register_sets_school_levels),                  \
+	CASE(test_two_collectors_race_officers)
+
 int main(void)
 {
+	/* SQLite adds the cases that look inside its own schema history
+	 * and the calls the PostgreSQL backend does not have yet. */
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(
-			test_commit_duplicates_state_retention, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_future_ts_clamped, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(
-			test_migration_heals_pinned_state, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			test_schema_from_the_future_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			test_day_history_one_transaction_kept, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_open_alert_counts_scoped,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_forward_deliveries_recorded,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_snapshot_prune, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(
-			test_deliveries_migration_carries_over, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_alert_volume_scoped,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			test_officer_accounts_and_lockout, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			test_officer_sessions_and_api_tokens, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			test_audit_log_paged_and_append_only, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			test_register_sets_school_levels, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			test_two_collectors_race_officers, setup, teardown),
+		BOTH_BACKENDS,
+		CASE(test_migration_heals_pinned_state),
+		CASE(test_day_history_one_transaction_kept),
 	};
 	int failed = cmocka_run_group_tests_name("store", tests, NULL, NULL);
-	/* The same contract on PostgreSQL; the cases that look inside
-	 * SQLite's own schema history or at calls the PostgreSQL backend
-	 * does not have yet are replaced by its own. */
+	/* PostgreSQL adds its own: partitions, a server that goes away,
+	 * the calls it fails loudly. */
 	const struct CMUnitTest pg_tests[] = {
-		cmocka_unit_test_setup_teardown(
-			test_commit_duplicates_state_retention, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_future_ts_clamped, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(
-			test_schema_from_the_future_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			test_pg_retention_drops_partitions, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			test_pg_down_refuses_then_stores, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_pg_unsupported_calls_fail,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_open_alert_counts_scoped,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_forward_deliveries_recorded,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_snapshot_prune, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(
-			test_deliveries_migration_carries_over, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_alert_volume_scoped,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			test_officer_accounts_and_lockout, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			test_officer_sessions_and_api_tokens, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			test_audit_log_paged_and_append_only, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			test_register_sets_school_levels, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			test_two_collectors_race_officers, setup, teardown),
+		BOTH_BACKENDS,
+		CASE(test_pg_retention_drops_partitions),
+		CASE(test_pg_down_refuses_then_stores),
+		CASE(test_pg_unsupported_calls_fail),
 	};
 	if (!pgtest_start()) {
 		printf("ok - store_pg # SKIP PostgreSQL is not installed\n");
