@@ -10,7 +10,8 @@
 #    an unknown name and a wrong password are refused, and all three
 #    are in the audit log;
 #  - lockout: the fifth wrong password locks the account in the
-#    database, and the right one is then refused too;
+#    database, and the right one is then refused too, until an admin
+#    unlocks it with the CLI beside the running collector;
 #  - token_audit: the admin (with TOTP) makes an API token, which reads
 #    the audit log through the API, newest first;
 #  - logout: logout ends a session, logout everywhere ends them all.
@@ -112,6 +113,14 @@ scenario_lockout() {
 		"login.failed,login.failed,login.failed,login.failed,login.lockout,login.locked"
 	check "lockout: no session was opened" \
 		eq "$(db "SELECT count(*) FROM sessions WHERE username = 'lock'")" 0
+	check "lockout: the CLI's user list shows it locked after 5 failures" \
+		bash -c "'$COLLECTOR' user list --json -c '$CONF' | grep -q '\"name\":\"lock\",[^}]*\"locked\":true,\"failed_logins\":5'"
+	check "lockout: an admin unlocks it with the CLI, beside the running collector" \
+		quiet cli user unlock lock
+	check "lockout: the right password then logs in (303)" \
+		eq "$(login "$WORK/l.jar" lock "$(pw lock)")" 303
+	check "lockout: the unlock is audited, by the CLI" \
+		eq "$(db "SELECT count(*) FROM audit_log WHERE action = 'user.unlock' AND object = 'user:lock' AND actor LIKE 'cli:%'")" 1
 }
 
 scenario_token_audit() {
