@@ -1,7 +1,8 @@
 /* store_pg: setup of the PostgreSQL backend: the connections and the one
  * query helper, the schema and its migrations, the admin lock, open and
  * close. The writer thread is in store_pg_writer.c, the synchronous calls
- * in store_pg_query.c, the ops table in store_pg_ops.c. */
+ * in store_pg_query.c (the console's officers and the register in
+ * store_pg_officers.c), the ops table in store_pg_ops.c. */
 #include "collector/store_pg.h"
 
 #include <errno.h>
