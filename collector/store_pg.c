@@ -1,7 +1,8 @@
 /* store_pg: setup of the PostgreSQL backend: the connections and the one
  * query helper, the schema and its migrations, the admin lock, open and
  * close. The writer thread is in store_pg_writer.c, the synchronous calls
- * in store_pg_query.c, the ops table in store_pg_ops.c. */
+ * in store_pg_query.c (the console's officers and the register in
+ * store_pg_officers.c), the ops table in store_pg_ops.c. */
 #include "collector/store_pg.h"
 
 #include <errno.h>
@@ -110,6 +111,54 @@ static const char *const migrations[] = {
 	"  SELECT d.dest, d.alert, a.first, min(d.at) FROM dead_letters d"
 	"  JOIN alerts a ON a.id = d.alert GROUP BY d.dest, d.alert, a.first"
 	"  ON CONFLICT DO NOTHING;",
+	/* 3: officers, sessions, API tokens, audit, register: the console's
+	 * accounts, sessions and API tokens (by the SHA-256 of their
+	 * secret), the append-only audit log and the register of
+	 * information systems, as in the SQLite schema's versions 7 and 8.
+	 * "user" is a reserved word here, so a session's and a token's
+	 * officer is "username". The audit log refuses UPDATE and DELETE
+	 * in the database itself, as SQLite's triggers do, so a console bug
+	 * or a stolen admin session cannot rewrite history through us. */
+	"CREATE TABLE IF NOT EXISTS users("
+	"  name text PRIMARY KEY, pwhash text NOT NULL, role text NOT NULL,"
+	"  scope text NOT NULL, disabled boolean NOT NULL DEFAULT false,"
+	"  failed integer NOT NULL DEFAULT 0,"
+	"  locked boolean NOT NULL DEFAULT false,"
+	"  totp text NOT NULL DEFAULT '', lang text NOT NULL DEFAULT 'vi',"
+	"  created bigint NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS sessions("
+	"  hash bytea PRIMARY KEY,"
+	"  username text NOT NULL REFERENCES users(name),"
+	"  created bigint NOT NULL, last bigint NOT NULL,"
+	"  address text NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS sessions_username ON sessions(username);"
+	"CREATE TABLE IF NOT EXISTS api_tokens("
+	"  hash bytea PRIMARY KEY, label text NOT NULL,"
+	"  username text NOT NULL REFERENCES users(name),"
+	"  created bigint NOT NULL, revoked bigint);"
+	"CREATE TABLE IF NOT EXISTS audit_log("
+	"  id bigserial PRIMARY KEY, at bigint NOT NULL,"
+	"  actor text NOT NULL, action text NOT NULL, object text NOT NULL,"
+	"  address text NOT NULL, detail text NOT NULL);"
+	"CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger"
+	"  LANGUAGE plpgsql AS $$ BEGIN"
+	"  RAISE EXCEPTION 'the audit log is append-only'; END $$;"
+	"CREATE OR REPLACE TRIGGER audit_log_no_change"
+	"  BEFORE UPDATE OR DELETE ON audit_log"
+	"  FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();"
+	"CREATE OR REPLACE TRIGGER audit_log_no_truncate"
+	"  BEFORE TRUNCATE ON audit_log"
+	"  FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();"
+	"CREATE TABLE IF NOT EXISTS systems("
+	"  id bigserial PRIMARY KEY, unit text NOT NULL,"
+	"  name text NOT NULL, kind text NOT NULL,"
+	"  level integer NOT NULL CHECK(level BETWEEN 1 AND 5),"
+	"  dossier text NOT NULL CHECK(dossier IN ('not_started', 'drafted',"
+	"   'submitted', 'approved')),"
+	"  authority text NOT NULL, decision_no text NOT NULL,"
+	"  decision_date text NOT NULL, review_due text NOT NULL,"
+	"  hosts text NOT NULL, updated bigint NOT NULL,"
+	"  UNIQUE(unit, name));",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -9,6 +9,8 @@
  *                       transaction each, alerts and forward rows in it,
  *                       monthly partitions and retention;
  *   store_pg_query.c    the synchronous calls;
+ *   store_pg_officers.c the console's accounts, sessions, API tokens and
+ *                       audit log, and the register of systems;
  *   store_pg_ops.c      the ops table, and the calls not built yet: each
  *                       fails with -ENOTSUP and a log line naming it.
  *
@@ -230,6 +232,37 @@ int pg_alert_open_counts_scoped(struct store *st,
 				long long by_sev[3]);
 int pg_alert_set_state_scoped(struct store *st, const struct store_scope *sc,
 			      uint64_t id, const char *state, const char *who);
+
+/* store_pg_officers.c */
+int pg_user_add(struct store *st, const struct store_user *u);
+int pg_user_update(struct store *st, const struct store_user *u);
+int pg_user_get(struct store *st, const char *name, struct store_user *out);
+int pg_user_list(struct store *st,
+		 void (*cb)(void *, const struct store_user *), void *arg);
+int pg_user_login_failed(struct store *st, const char *name, int max_failed,
+			 bool *locked);
+int pg_user_login_ok(struct store *st, const char *name);
+int pg_session_add(struct store *st, const unsigned char hash[32],
+		   const char *user, int64_t now_us, const char *address);
+int pg_session_get(struct store *st, const unsigned char hash[32],
+		   char *user, int64_t *created_us, int64_t *last_us);
+int pg_session_touch(struct store *st, const unsigned char hash[32],
+		     int64_t now_us);
+int pg_session_delete(struct store *st, const unsigned char hash[32]);
+int pg_session_delete_user(struct store *st, const char *user);
+int pg_api_token_add(struct store *st, const unsigned char hash[32],
+		     const char *label, const char *user, int64_t now_us);
+int pg_api_token_user(struct store *st, const unsigned char hash[32],
+		      char *user);
+int pg_audit_add(struct store *st, const struct store_audit *a);
+int pg_audit_list(struct store *st, uint64_t before_id, int limit,
+		  void (*cb)(void *, const struct store_audit *), void *arg);
+int pg_system_put(struct store *st, const struct store_system *y,
+		  uint64_t *id);
+int pg_system_set(struct store *st, const struct store_system *y);
+int pg_system_get(struct store *st, uint64_t id, struct store_system *out);
+int pg_system_list(struct store *st, const char *unit,
+		   void (*cb)(void *, const struct store_system *), void *arg);
 
 /* store_pg.c */
 int pg_open(const struct store_options *opts, const char *location,

@@ -1,9 +1,11 @@
 /* store_pg_ops: the PostgreSQL backend's ops table, and the calls it does
  * not have yet. Each of those fails with -ENOTSUP and a log line naming
  * the call, never a silent success: a collector on PostgreSQL runs
- * ingest, enrollment, scoring, alerts, forwarding and the console's
- * scoped reads; the officers' accounts, the register, the daily history, reports and drills still need
- * the SQLite backend (docs/DECISIONS.md, "PostgreSQL backend"). */
+ * ingest, enrollment, scoring, alerts, forwarding, the console's scoped
+ * reads, the officers' accounts, sessions, API tokens and audit log, and
+ * the register of systems (store_pg_officers.c); the daily history,
+ * reports and drills still need the SQLite backend (docs/DECISIONS.md,
+ * "PostgreSQL backend"). */
 #include "collector/store_pg.h"
 
 #include <errno.h>
@@ -24,9 +26,6 @@ static int unsupported(const char *call)
 		return unsupported(#op);         \
 	}
 
-typedef void (*user_fn)(void *, const struct store_user *);
-typedef void (*audit_fn)(void *, const struct store_audit *);
-typedef void (*system_fn)(void *, const struct store_system *);
 typedef void (*day_school_fn)(void *, const struct store_day_school *);
 typedef void (*day_host_fn)(void *, const struct store_day_host *);
 typedef void (*report_fn)(void *, const struct store_report *);
@@ -34,36 +33,6 @@ typedef void (*drill_target_fn)(void *, const struct store_drill_target *);
 typedef void (*release_fn)(void *, const struct store_release *);
 typedef const struct store_scope *scope_t;
 
-UNSUPPORTED(user_add, struct store *st, const struct store_user *u)
-UNSUPPORTED(user_update, struct store *st, const struct store_user *u)
-UNSUPPORTED(user_get, struct store *st, const char *name,
-	    struct store_user *out)
-UNSUPPORTED(user_list, struct store *st, user_fn cb, void *arg)
-UNSUPPORTED(user_login_failed, struct store *st, const char *name,
-	    int max_failed, bool *locked)
-UNSUPPORTED(user_login_ok, struct store *st, const char *name)
-UNSUPPORTED(session_add, struct store *st, const unsigned char hash[32],
-	    const char *user, int64_t now_us, const char *address)
-UNSUPPORTED(session_get, struct store *st, const unsigned char hash[32],
-	    char *user, int64_t *created_us, int64_t *last_us)
-UNSUPPORTED(session_touch, struct store *st, const unsigned char hash[32],
-	    int64_t now_us)
-UNSUPPORTED(session_delete, struct store *st, const unsigned char hash[32])
-UNSUPPORTED(session_delete_user, struct store *st, const char *user)
-UNSUPPORTED(api_token_add, struct store *st, const unsigned char hash[32],
-	    const char *label, const char *user, int64_t now_us)
-UNSUPPORTED(api_token_user, struct store *st, const unsigned char hash[32],
-	    char *user)
-UNSUPPORTED(audit_add, struct store *st, const struct store_audit *a)
-UNSUPPORTED(audit_list, struct store *st, uint64_t before_id, int limit,
-	    audit_fn cb, void *arg)
-UNSUPPORTED(system_put, struct store *st, const struct store_system *sys,
-	    uint64_t *id)
-UNSUPPORTED(system_set, struct store *st, const struct store_system *sys)
-UNSUPPORTED(system_get, struct store *st, uint64_t id,
-	    struct store_system *out)
-UNSUPPORTED(system_list, struct store *st, const char *unit, system_fn cb,
-	    void *arg)
 UNSUPPORTED(day_school_put, struct store *st,
 	    const struct store_day_school *d)
 UNSUPPORTED(day_host_put, struct store *st, const struct store_day_host *d)
