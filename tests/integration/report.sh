@@ -297,6 +297,13 @@ report:
 YAML
 	year=$(date -u +%Y)
 	sqlite3 "$DB" "DELETE FROM reports WHERE period='$year' AND state='draft'"
+	# Retention runs only on a store whose newest score snapshot is
+	# recent (an old one means a wrong clock): register_level's snapshot
+	# of today, made here as it makes it when run alone.
+	if [ -z "$(sqlite3 "$DB" "SELECT 1 FROM score_snapshots WHERE day='$(date -u +%F)' LIMIT 1")" ]; then
+		"$COLLECTOR" score --snapshot "${C[@]}" >/dev/null
+		sqlite3 "$DB" "DELETE FROM day_school WHERE day='$(date -u +%F)'; DELETE FROM day_host WHERE day='$(date -u +%F)'"
+	fi
 	# Snapshot retention (1,200 days here): the daily job removes the
 	# day 1,201 days back from every snapshot table and keeps day 1,200
 	# and the seeded year; event retention never touches them (test_store).
