@@ -10,9 +10,9 @@ Usage: web_console.py COLLECTOR CONF STATE PORT TAP0 SEEDFILE NAME
     report them. What the scenarios need of it (passwords, TOTP secrets,
     alert ids) goes to SEEDFILE (JSON), once per run of web_console.sh.
   NAME a scenario (a scenario_NAME function below; web_console.sh has one
-    of the same name for each):
-    it reads SEEDFILE and logs in the accounts it uses on first use, so
-    it runs alone or after the others, in a process of its own."""
+    of the same name for each): it reads SEEDFILE and logs each account it
+    uses in on first use, so it runs alone or after the others, in a
+    process of its own."""
 import base64, glob, gzip, hashlib, hmac, html, http.client, json, os, re, socket, sqlite3, ssl, struct, \
     subprocess, sys, time, urllib.parse
 
@@ -92,7 +92,6 @@ def totp(secret, t=None):
     return "%06d" % (v % 1000000)
 
 
-
 XSS_SCHOOL = 'Trường <img src=x onerror=alert(1)>'
 XSS_HOST = '<script>alert("host")</script>'
 XSS_PATH = 'C:\\Users\\"><svg onload=alert(1)>.exe'
@@ -133,7 +132,6 @@ def seed():
                ("pcB1", "B1", "pc-b1", "x", now))
     ALERT = {}
 
-
     def add_alert(key, school, agent, path="", sev=8, drill=0):
         cur = db.execute(
             "INSERT INTO alerts(rule, title, category, kind, dedupe_key, agent, school, severity, drill,"
@@ -141,7 +139,6 @@ def seed():
             " VALUES('scan.match','Mã độc: ' || ?, 'malware', 'scan.match', ?, ?, ?, ?, ?, ?, ?, 1, 'open', '{}', '', ?, '')",
             (key, key, agent, school, sev, drill, now, now, path))
         ALERT[key] = cur.lastrowid
-
 
     add_alert("xss", "A1", "pcA1", XSS_PATH)
     add_alert("ui", "A1", "pcA1", "", 9, 1)
@@ -175,6 +172,35 @@ S = Sessions()
 # The admin pages' POSTs in the RBAC matrix send the school as it is (in:
 # A1, out: B1), so an allowed save changes nothing the rows below rely on.
 SCHOOL_AS_IS = {"A1": (XSS_SCHOOL, "Xã A", "2", "2"), "B1": ("=HYPERLINK(\"http://evil\")", "Xã B", "1", "1")}
+
+
+def as_role(name, method, path, form):
+    """One request of role NAME's session; a POST sends FORM with the
+    session's CSRF token, in the header for the API, in the form for a page."""
+    c = S[name]
+    if method != "POST":
+        return c.req(method, path)
+    if "/api/" in path:
+        return c.req(method, path, form, headers={"X-CSRF-Token": c.csrf})
+    return c.req(method, path, dict(form, csrf=c.csrf))
+
+
+def matrix_wrong(endpoints, matrix, ask):
+    """An RBAC matrix: each role asks each endpoint about an object in its
+    scope and one outside it; MATRIX holds a role's "in/out" statuses, one
+    pair per endpoint, in order. ask(name, side, label, method, path) sends
+    one request and returns (path sent, response). The mismatches, the
+    first ten also on stderr."""
+    bad = []
+    for name, _, _ in ROLES:
+        for (label, method, path), pair in zip(endpoints, matrix[name].split()):
+            for side, exp in zip(("in", "out"), pair.split("/")):
+                p, r = ask(name, side, label, method, path)
+                if str(r.status) != exp:
+                    bad.append("%s %s %s %s: %d, want %s" % (name, side, method, p, r.status, exp))
+    for b in bad[:10]:
+        print("# " + b, file=sys.stderr)
+    return bad
 
 
 def matrix_form(label, code):
@@ -353,31 +379,16 @@ def scenario_rbac():
         "drill": "200/200 200/200 200/200 200/200 403/403 403/403 200/200 200/200 200/200 200/200 200/200 403/403 403/403 403/403 200/200 403/403 403/403 403/403 403/403 403/403 403/403 403/403 200/200 200/200 200/200",
         "aud":   "200/200 200/200 200/200 200/200 403/403 200/200 200/200 200/200 200/200 200/200 200/200 200/200 403/403 403/403 200/200 403/403 403/403 403/403 403/403 403/403 403/403 403/403 200/200 200/200 200/200",
     }
-    bad = []
-    for name, _, _ in ROLES:
-        want = MATRIX[name].split()
-        for (label, method, path), pair in zip(ENDPOINTS, want):
-            for side, exp in zip(("in", "out"), pair.split("/")):
-                obj = {"s": "A1" if side == "in" else "B1", "p": "pcA1" if side == "in" else "pcB1",
-                       "c": urllib.parse.quote("Xã A" if side == "in" else "Xã B")}
-                p = path.replace("{s}", obj["s"]).replace("{p}", obj["p"]).replace("{c}", obj["c"])
-                if "{a}" in p:
-                    key = "m-%s-%s" % (name, side)
-                    p = p.replace("{a}", str(ALERT[key]))
-                    if "/api/" in p:
-                        r = S[name].req(method, p, {"comment": "matrix"}, headers={"X-CSRF-Token": S[name].csrf})
-                    else:
-                        r = S[name].req(method, p, {"csrf": S[name].csrf, "comment": "matrix"})
-                elif method == "POST":
-                    form = matrix_form(label, obj["s"])
-                    form["csrf"] = S[name].csrf
-                    r = S[name].req(method, p, form)
-                else:
-                    r = S[name].req(method, p)
-                if str(r.status) != exp:
-                    bad.append("%s %s %s %s: %d, want %s" % (name, side, method, p, r.status, exp))
-    for b in bad[:10]:
-        print("# " + b, file=sys.stderr)
+
+    def ask(name, side, label, method, path):
+        obj = {"s": "A1" if side == "in" else "B1", "p": "pcA1" if side == "in" else "pcB1",
+               "c": urllib.parse.quote("Xã A" if side == "in" else "Xã B")}
+        p = path.replace("{s}", obj["s"]).replace("{p}", obj["p"]).replace("{c}", obj["c"])
+        if "{a}" in p:
+            p = p.replace("{a}", str(ALERT["m-%s-%s" % (name, side)]))
+            return p, as_role(name, method, p, {"comment": "matrix"})
+        return p, as_role(name, method, p, matrix_form(label, obj["s"]))
+    bad = matrix_wrong(ENDPOINTS, MATRIX, ask)
     tap(not bad, "RBAC matrix: %d roles x %d endpoints x in/out scope give the expected 200/303/403/404 (%d wrong)"
         % (len(ROLES), len(ENDPOINTS), len(bad)))
 
@@ -611,26 +622,15 @@ def scenario_reports():
         "drill": "200/200 200/200 200/200 200/200 200/200 200/200 403/403 403/403 200/200 403/403 403/403",
         "aud":   "200/200 200/200 200/200 200/200 200/200 200/200 403/403 403/403 200/200 403/403 403/403",
     }
-    bad = []
-    for name, _, _ in ROLES:
-        for (label, method, path), pair in zip(REPORT_ENDPOINTS, REPORT_MATRIX[name].split()):
-            for side, exp in zip(("in", "out"), pair.split("/")):
-                code = "A1" if side == "in" else "B1"
-                p = path.replace("{r}", RID.get(code, "0"))
-                if method == "POST":
-                    form = {"period": "2026-H1", "scope": "school:" + code}
-                    if "/remarks" in p:
-                        form = {"remarks": "Nhận xét của %s" % name}
-                    if "/api/" in p:
-                        r = S[name].req(method, p, form, headers={"X-CSRF-Token": S[name].csrf})
-                    else:
-                        r = S[name].req(method, p, dict(form, csrf=S[name].csrf))
-                else:
-                    r = S[name].req(method, p)
-                if str(r.status) != exp:
-                    bad.append("%s %s %s %s: %d, want %s" % (name, side, method, p, r.status, exp))
-    for b in bad[:10]:
-        print("# " + b, file=sys.stderr)
+
+    def ask(name, side, label, method, path):
+        code = "A1" if side == "in" else "B1"
+        p = path.replace("{r}", RID.get(code, "0"))
+        form = {"period": "2026-H1", "scope": "school:" + code}
+        if "/remarks" in p:
+            form = {"remarks": "Nhận xét của %s" % name}
+        return p, as_role(name, method, p, form)
+    bad = matrix_wrong(REPORT_ENDPOINTS, REPORT_MATRIX, ask)
     tap(len(RID) == 2 and not bad,
         "reports RBAC matrix: %d roles x %d endpoints x in/out scope (a school officer cannot read or draft "
         "another school's report: 404, by API and by page; %d wrong)" % (len(ROLES), len(REPORT_ENDPOINTS), len(bad)))
@@ -1170,7 +1170,7 @@ def scenario_off_loop():
     # then a fresh TLS handshake, which only the loop answers. With handlers on
     # the loop the handshake waits behind most of the hashing; off it, the
     # handshake is answered while the worker hashes. From 127.0.0.2: 127.0.0.1
-    # is throttled by the test above.
+    # is throttled once the lockout scenario has run.
     conns = [tls_conn() for _ in range(24)]
     form = urllib.parse.urlencode({"user": "comm", "password": PW["comm"], "code": ""})
     login_req = ("POST /login HTTP/1.1\r\nHost: localhost:%d\r\nOrigin: https://localhost:%d\r\n"
