@@ -152,11 +152,21 @@ def seed():
 
 
 class Sessions(dict):
-    """Each account's browser, logged in on first use (the admin with its
-    TOTP code) with the CSRF token of a page, as the RBAC matrix needs."""
+    """Each account's browser, with the CSRF token of a page, as the RBAC
+    matrix needs: on first use, the session an earlier scenario of this run
+    left (SEEDFILE.sessions) if it is still live, as one script's sessions
+    were before it was split, else a new login (the admin with its TOTP
+    code). save() leaves this scenario's for the next."""
 
     def __missing__(self, name):
         c = Client()
+        kept = json.load(open(SESSIONS)).get(name) if os.path.exists(SESSIONS) else None
+        if kept:
+            c.cookies, c.csrf = kept["cookies"], kept["csrf"]
+            if c.req("GET", "/alerts").status == 200:
+                self[name] = c
+                return c
+            c = Client()
         r = c.login(name, PW[name], totp(SECRET[name]) if name in SECRET else "")
         if r.status != 303:
             tap(False, "login as %s (%d)" % (name, r.status))
@@ -165,7 +175,13 @@ class Sessions(dict):
         self[name] = c
         return c
 
+    def save(self):
+        kept = json.load(open(SESSIONS)) if os.path.exists(SESSIONS) else {}
+        kept.update({name: {"cookies": c.cookies, "csrf": c.csrf} for name, c in self.items()})
+        json.dump(kept, open(SESSIONS, "w"))
 
+
+SESSIONS = SEEDFILE + ".sessions"
 S = Sessions()
 
 
@@ -1220,4 +1236,5 @@ seeded = json.load(open(SEEDFILE))
 PW, SECRET, ALERT = seeded["pw"], seeded["secret"], {k: int(v) for k, v in seeded["alert"].items()}
 globals()["scenario_" + NAME]()
 db.commit()
+S.save()
 sys.exit(0)
