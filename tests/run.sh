@@ -50,7 +50,7 @@ scenarios_of() {
 is_helper() { case $1 in lib_*) return 0 ;; esac; return 1; }
 
 # list_suites: every suite this checkout can run, and each scenario of the
-# integration scripts built of scenarios, as ONLY accepts them.
+# integration and chaos scripts built of scenarios, as ONLY accepts them.
 list_suites() {
 	local t name s
 	for t in tests/unit/test_*.c; do basename "$t" .c; done
