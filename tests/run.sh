@@ -6,9 +6,10 @@
 #   such as test_store, an integration or chaos script such as
 #   collector_ingest, a fuzz harness such as fuzz_enroll), in every
 #   variant the mode covers: `make test ONLY=hostile_agent`.
-#   ONLY=SCRIPT:SCENARIO runs one scenario of an integration script alone
-#   (`make test ONLY=collector_ingest:slowloris`); `tests/run.sh --list`
-#   names every suite and scenario.
+#   ONLY=SCRIPT:SCENARIO runs one scenario of an integration or chaos
+#   script alone (`make test ONLY=collector_ingest:slowloris`), with the
+#   script's setup and teardown; `tests/run.sh --list` names every suite
+#   and scenario (the lib_*.sh helpers are none).
 #   Integration scripts run INTEGRATION_JOBS (2) at a time; a script
 #   marked "# ew-lock: NAME" never runs beside another of the same NAME,
 #   and one marked "# ew-variants: release" runs in release only.
@@ -44,13 +45,18 @@ scenarios_of() {
 	echo "$list"
 }
 
+# is_helper NAME: a script of shared helpers (lib_*.sh), sourced by the
+# tests, never a test itself.
+is_helper() { case $1 in lib_*) return 0 ;; esac; return 1; }
+
 # list_suites: every suite this checkout can run, and each scenario of the
-# integration scripts built of scenarios, as ONLY accepts them.
+# integration and chaos scripts built of scenarios, as ONLY accepts them.
 list_suites() {
 	local t name s
 	for t in tests/unit/test_*.c; do basename "$t" .c; done
-	for t in tests/integration/*.sh; do
+	for t in tests/integration/*.sh tests/chaos/*.sh; do
 		name=$(basename "$t" .sh)
+		is_helper "$name" && continue
 		echo "$name"
 		# Only a script built of scenarios lists them without running
 		# (any other would run whole): one that ends by calling
@@ -58,7 +64,6 @@ list_suites() {
 		grep -Eq '(^|\|\| *)run_scenarios *$' "$t" || continue
 		for s in $(EW_LIST_SCENARIOS=1 bash "$t"); do echo "$name:$s"; done
 	done
-	for t in tests/chaos/*.sh; do basename "$t" .sh; done
 	for t in tests/fuzz/fuzz_*.c; do basename "$t" .c; done
 }
 
@@ -136,6 +141,7 @@ run_integration() {
 	for t in tests/integration/*.sh; do
 		[ -f "$t" ] || continue
 		name=$(basename "$t" .sh)
+		is_helper "$name" && continue
 		selected "$name" || continue
 		# A script marked "# ew-variants: release" tests what no
 		# sanitizer build changes (the Windows .exe under wine): once.
@@ -248,6 +254,7 @@ run_chaos() {
 		selected "$name" || continue
 		out="$log_dir/chaos-$name.log"
 		EW_BIN="$BUILD/release/bin" EW_BENCH_BIN="$BUILD/release/bench" \
+			EW_SCENARIO="$(scenarios_of "$name")" \
 			timeout 1800 bash "$t" >"$out" 2>&1
 		local rc=$?
 		[ $rc -ne 0 ] && ! grep -v '# SKIP' "$out" | grep -q '^not ok' && echo "not ok - $name exited $rc" >>"$out"
