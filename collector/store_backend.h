@@ -256,6 +256,11 @@ int store_raise_alerts(const struct store_options *opts,
 		       int (*write)(void *ctx, const struct store_alert *a),
 		       void *ctx);
 
+/* A boolean of an agent's event body (a msgpack map); false when absent
+ * or malformed: a PC's claim is believed only when it is well formed.
+ * The drills' "the antivirus removed it", "the clean-up verified". */
+bool store_body_flag(const void *body, size_t len, const char *key);
+
 /* SQL both dialects accept the same: an alert's columns in the order
  * the backends' row readers take them, and the joins that fill its
  * hostname and commune; a school with its count of enrolled PCs. */

@@ -10,18 +10,6 @@
 #include "common/alloc.h"
 #include "common/log.h"
 
-/* One statement under the admin lock. */
-static int admin_run(struct pg_store *s, const char *call, const char *sql,
-		     const struct pg_args *a, pg_row_fn row, void *arg,
-		     long long *affected)
-{
-	pg_enter(s, call);
-	int rc = pg_run(&s->admin, sql, a, row, arg, affected);
-	pg_leave(s);
-	return rc;
-}
-#define ADMIN_RUN(s, ...) admin_run((s), __func__, __VA_ARGS__)
-
 static int read_count(void *arg, const PGresult *res, int row)
 {
 	*(long long *)arg = pg_int(res, row, 0);
@@ -207,7 +195,7 @@ static int list_alerts(struct pg_store *s, const char *call, const char *sql,
 	struct alert_cb c = {cb, arg, alloc_bytes(sizeof(struct store_alert))};
 	if (c.a == NULL)
 		return -ENOMEM;
-	int rc = admin_run(s, call, sql, a, alert_row, &c, NULL);
+	int rc = pg_admin_run(s, call, sql, a, alert_row, &c, NULL);
 	alloc_free(c.a);
 	return rc;
 }
@@ -309,7 +297,7 @@ int pg_forward_done(struct store *st, const char *dest, uint64_t id)
 	/* Only this collector's claims: another's in-flight rows below id
 	 * are its to confirm. The rows taken off are confirmed in the same
 	 * statement, so a delivery is never both pending and confirmed. */
-	return ADMIN_RUN(s,
+	return PG_ADMIN_RUN(s,
 			 "WITH gone AS (DELETE FROM forward_queue WHERE"
 			 " dest = $1 AND alert <= $2 AND (claimed_by IS NULL OR"
 			 " claimed_by = $3) RETURNING dest, alert)"
@@ -347,7 +335,7 @@ int pg_forward_deliveries(struct store *st, int64_t from_us, int64_t end_us,
 	struct pg_args a = {0};
 	pg_arg_int(&a, from_us);
 	pg_arg_int(&a, end_us);
-	return ADMIN_RUN(pg_impl(st),
+	return PG_ADMIN_RUN(pg_impl(st),
 			 "SELECT dest, alert, queued, delivered, dead"
 			 " FROM forward_deliveries WHERE queued >= $1"
 			 " AND queued < $2 ORDER BY alert, dest",
@@ -359,7 +347,7 @@ int pg_forward_depth(struct store *st, const char *dest, long long *n)
 	struct pg_args a = {0};
 	*n = 0;
 	pg_arg_text(&a, dest);
-	return ADMIN_RUN(pg_impl(st),
+	return PG_ADMIN_RUN(pg_impl(st),
 			 "SELECT count(*) FROM forward_queue WHERE dest = $1", &a,
 			 read_count, n, NULL);
 }
@@ -433,7 +421,7 @@ int pg_dead_letter_list(struct store *st, const char *dest, int limit,
 	struct pg_args a = {0};
 	pg_arg_text(&a, dest);
 	pg_arg_int(&a, limit);
-	return ADMIN_RUN(pg_impl(st),
+	return PG_ADMIN_RUN(pg_impl(st),
 			 "SELECT d.id, d.dest, d.alert, d.status, d.reason, d.at,"
 			 " coalesce(a.rule, ''), coalesce(a.agent, '')"
 			 " FROM dead_letters d LEFT JOIN alerts a ON a.id = d.alert"
@@ -447,7 +435,7 @@ int pg_dead_letter_count(struct store *st, const char *dest, long long *n)
 	struct pg_args a = {0};
 	*n = 0;
 	pg_arg_text(&a, dest);
-	return ADMIN_RUN(pg_impl(st),
+	return PG_ADMIN_RUN(pg_impl(st),
 			 "SELECT count(*) FROM dead_letters WHERE"
 			 " $1::text IS NULL OR dest = $1",
 			 &a, read_count, n, NULL);
@@ -465,7 +453,7 @@ int pg_school_add(struct store *st, const struct store_school *sc)
 	pg_arg_int(&a, sc->level);
 	pg_arg_int(&a, sc->expected_pcs);
 	pg_arg_int(&a, store_now_us());
-	return ADMIN_RUN(pg_impl(st),
+	return PG_ADMIN_RUN(pg_impl(st),
 			 "INSERT INTO schools(code, name, commune, level,"
 			 " expected_pcs, created) VALUES($1, $2, $3, $4, $5, $6)"
 			 " ON CONFLICT(code) DO UPDATE SET name = $2,"
@@ -495,7 +483,7 @@ int pg_school_get(struct store *st, const char *code,
 	struct pg_args a = {0};
 	long long rows = 0;
 	pg_arg_text(&a, code);
-	int rc = ADMIN_RUN(pg_impl(st),
+	int rc = PG_ADMIN_RUN(pg_impl(st),
 			   STORE_SQL_SCHOOL_SELECT " WHERE s.code = $1", &a,
 			   school_one, out, &rows);
 	return rc != 0 ? rc : rows > 0 ? 0 : -ENOENT;
@@ -519,7 +507,7 @@ int pg_school_list(struct store *st,
 		   void (*cb)(void *, const struct store_school *), void *arg)
 {
 	struct school_cb c = {cb, arg};
-	return ADMIN_RUN(pg_impl(st),
+	return PG_ADMIN_RUN(pg_impl(st),
 			 STORE_SQL_SCHOOL_SELECT " ORDER BY s.commune, s.code",
 			 NULL, school_row, &c, NULL);
 }
@@ -614,7 +602,7 @@ int pg_agent_add(struct store *st, const char *id, const char *school,
 	pg_arg_text(&a, hostname);
 	pg_arg_text(&a, cert_sha256);
 	pg_arg_int(&a, store_now_us());
-	return ADMIN_RUN(pg_impl(st),
+	return PG_ADMIN_RUN(pg_impl(st),
 			 "INSERT INTO agents(id, school, hostname, cert_sha256,"
 			 " enrolled) VALUES($1, $2, $3, $4, $5)",
 			 &a, NULL, NULL, NULL);
@@ -626,7 +614,7 @@ int pg_agent_revoke(struct store *st, const char *id)
 	long long n = 0;
 	pg_arg_text(&a, id);
 	pg_arg_int(&a, store_now_us());
-	int rc = ADMIN_RUN(pg_impl(st),
+	int rc = PG_ADMIN_RUN(pg_impl(st),
 			   "UPDATE agents SET revoked = $2 WHERE id = $1"
 			   " AND revoked IS NULL",
 			   &a, NULL, NULL, &n);
@@ -644,7 +632,7 @@ int pg_agent_allowed(struct store *st, const char *id, bool *allowed)
 	struct pg_args a = {0};
 	*allowed = false;
 	pg_arg_text(&a, id);
-	return ADMIN_RUN(pg_impl(st),
+	return PG_ADMIN_RUN(pg_impl(st),
 			 "SELECT (revoked IS NULL)::int FROM agents WHERE id = $1",
 			 &a, read_allowed, allowed, NULL);
 }
@@ -670,7 +658,7 @@ int pg_agents_revoked_since(struct store *st, int64_t since_us,
 	struct agent_time_cb c = {cb, arg};
 	struct pg_args a = {0};
 	pg_arg_int(&a, since_us);
-	return ADMIN_RUN(pg_impl(st),
+	return PG_ADMIN_RUN(pg_impl(st),
 			 "SELECT id, revoked FROM agents WHERE revoked > $1"
 			 " ORDER BY revoked",
 			 &a, agent_time_row, &c, NULL);
@@ -682,7 +670,7 @@ int pg_agents_silent(struct store *st, int64_t before_us,
 	struct agent_time_cb c = {cb, arg};
 	struct pg_args a = {0};
 	pg_arg_int(&a, before_us);
-	return ADMIN_RUN(pg_impl(st),
+	return PG_ADMIN_RUN(pg_impl(st),
 			 "SELECT id, coalesce(last_seen, enrolled) FROM agents"
 			 " WHERE revoked IS NULL AND"
 			 " coalesce(last_seen, enrolled) < $1",
@@ -717,7 +705,7 @@ int pg_agent_list(struct store *st, const char *school,
 	struct agent_cb c = {cb, arg};
 	struct pg_args a = {0};
 	pg_arg_text(&a, school);
-	return ADMIN_RUN(pg_impl(st),
+	return PG_ADMIN_RUN(pg_impl(st),
 			 "SELECT id, school, hostname, enrolled,"
 			 " coalesce(last_seen, 0), (revoked IS NOT NULL)::int,"
 			 " (SELECT count(*) FROM events e WHERE e.agent = a.id),"
@@ -737,7 +725,7 @@ int pg_count_events(struct store *st, const char *agent, uint64_t boot,
 	*count = 0;
 	pg_arg_text(&a, agent);
 	pg_arg_int(&a, (long long)boot);
-	int rc = ADMIN_RUN(pg_impl(st),
+	int rc = PG_ADMIN_RUN(pg_impl(st),
 			   "SELECT count(*) FROM events WHERE ($1::text IS NULL"
 			   " OR agent = $1) AND ($2::bigint = 0 OR boot = $2)",
 			   &a, read_count, count, &rows);
@@ -780,7 +768,7 @@ int pg_recent_events(struct store *st, const char *agent, int limit,
 	struct pg_args a = {0};
 	pg_arg_text(&a, agent);
 	pg_arg_int(&a, limit);
-	return ADMIN_RUN(pg_impl(st),
+	return PG_ADMIN_RUN(pg_impl(st),
 			 "SELECT agent, boot, seq, ts, kind, sev, drill, body,"
 			 " received, coalesce(agent_ts, 0) FROM events"
 			 " WHERE $1::text IS NULL OR agent = $1"
@@ -799,7 +787,7 @@ int pg_command_add(struct store *st, const char *agent, const char *type,
 	pg_arg_text(&a, type);
 	pg_arg_int(&a, issued_us);
 	pg_arg_int(&a, expires_us);
-	int rc = ADMIN_RUN(pg_impl(st),
+	int rc = PG_ADMIN_RUN(pg_impl(st),
 			   "INSERT INTO commands(agent, type, issued, expires)"
 			   " VALUES($1, $2, $3, $4) RETURNING id",
 			   &a, read_id, id, NULL);
@@ -814,7 +802,7 @@ int pg_command_set_frame(struct store *st, uint64_t id, const char *frame,
 	struct pg_args a = {0};
 	pg_arg_int(&a, (long long)id);
 	pg_arg_bytea(&a, frame, len);
-	return ADMIN_RUN(pg_impl(st),
+	return PG_ADMIN_RUN(pg_impl(st),
 			 "UPDATE commands SET frame = $2 WHERE id = $1", &a,
 			 NULL, NULL, NULL);
 }
@@ -824,7 +812,7 @@ int pg_command_mark_sent(struct store *st, uint64_t id)
 	struct pg_args a = {0};
 	pg_arg_int(&a, (long long)id);
 	pg_arg_int(&a, store_now_us());
-	return ADMIN_RUN(pg_impl(st),
+	return PG_ADMIN_RUN(pg_impl(st),
 			 "UPDATE commands SET sent = $2 WHERE id = $1", &a,
 			 NULL, NULL, NULL);
 }
@@ -858,7 +846,7 @@ int pg_commands_pending(struct store *st, const char *agent,
 	struct pg_args a = {0};
 	pg_arg_text(&a, agent);
 	pg_arg_int(&a, store_now_us());
-	return ADMIN_RUN(pg_impl(st),
+	return PG_ADMIN_RUN(pg_impl(st),
 			 "SELECT id, agent, frame FROM commands WHERE sent IS NULL"
 			 " AND frame IS NOT NULL AND expires > $2"
 			 " AND ($1::text IS NULL OR agent = $1) ORDER BY id"
@@ -901,7 +889,7 @@ int pg_host_states(struct store *st, const char *school,
 	struct host_cb c = {cb, arg};
 	struct pg_args a = {0};
 	pg_arg_text(&a, school);
-	return ADMIN_RUN(pg_impl(st),
+	return PG_ADMIN_RUN(pg_impl(st),
 			 "SELECT a.id, a.school, a.hostname,"
 			 " coalesce(a.last_seen, 0), coalesce(h.kind, ''),"
 			 " coalesce(h.ts, 0), h.body"
@@ -919,25 +907,12 @@ int pg_snapshot_put(struct store *st, const struct store_snapshot *snap)
 	pg_arg_text(&a, snap->key);
 	pg_arg_real(&a, snap->score);
 	pg_arg_int(&a, snap->pcs);
-	return ADMIN_RUN(pg_impl(st),
+	return PG_ADMIN_RUN(pg_impl(st),
 			 "INSERT INTO score_snapshots(day, scope, key, score, pcs)"
 			 " VALUES($1, $2, $3, $4, $5) ON CONFLICT(scope, key, day)"
 			 " DO UPDATE SET score = excluded.score,"
 			 " pcs = excluded.pcs",
 			 &a, NULL, NULL, NULL);
-}
-
-/* The PostgreSQL backend keeps the daily scores only (the schools' and
- * PCs' history rows are SQLite's for now, store_pg_ops.c). */
-int pg_snapshot_prune(struct store *st, const char *before_day,
-		      long long *removed)
-{
-	struct pg_args a = {0};
-	*removed = 0;
-	pg_arg_text(&a, before_day);
-	return ADMIN_RUN(pg_impl(st),
-			 "DELETE FROM score_snapshots WHERE day < $1", &a,
-			 NULL, NULL, removed);
 }
 
 struct snapshot_cb {
@@ -969,7 +944,7 @@ int pg_snapshot_list(struct store *st, const char *scope, const char *key,
 	pg_arg_text(&a, scope);
 	pg_arg_text(&a, key);
 	pg_arg_int(&a, limit);
-	return ADMIN_RUN(pg_impl(st),
+	return PG_ADMIN_RUN(pg_impl(st),
 			 "SELECT day, scope, key, score, pcs FROM score_snapshots"
 			 " WHERE scope = $1 AND key = $2 ORDER BY day DESC"
 			 " LIMIT $3",
@@ -1003,7 +978,7 @@ int pg_school_list_scoped(struct store *st, const struct store_scope *sc,
 	struct school_cb c = {cb, arg};
 	struct pg_args a = {0};
 	scope_args(&a, sc);
-	return ADMIN_RUN(pg_impl(st),
+	return PG_ADMIN_RUN(pg_impl(st),
 			 STORE_SQL_SCHOOL_SELECT " WHERE " SCOPE_OF("s.commune", "s.code")
 			 " ORDER BY s.commune, s.code",
 			 &a, school_row, &c, NULL);
@@ -1016,7 +991,7 @@ int pg_school_get_scoped(struct store *st, const struct store_scope *sc,
 	long long rows = 0;
 	scope_args(&a, sc);
 	pg_arg_text(&a, code);
-	int rc = ADMIN_RUN(pg_impl(st),
+	int rc = PG_ADMIN_RUN(pg_impl(st),
 			   STORE_SQL_SCHOOL_SELECT " WHERE " SCOPE_OF("s.commune", "s.code")
 			   " AND s.code = $3",
 			   &a, school_one, out, &rows);
@@ -1032,7 +1007,7 @@ int pg_agent_list_scoped(struct store *st, const struct store_scope *sc,
 	struct pg_args a = {0};
 	scope_args(&a, sc);
 	pg_arg_text(&a, school);
-	return ADMIN_RUN(pg_impl(st),
+	return PG_ADMIN_RUN(pg_impl(st),
 			 AGENT_SCOPED_SELECT " AND ($3::text IS NULL OR"
 			 " a.school = $3) ORDER BY a.school, a.hostname",
 			 &a, agent_row, &c, NULL);
@@ -1051,7 +1026,7 @@ int pg_agent_get_scoped(struct store *st, const struct store_scope *sc,
 	long long rows = 0;
 	scope_args(&a, sc);
 	pg_arg_text(&a, id);
-	int rc = ADMIN_RUN(pg_impl(st), AGENT_SCOPED_SELECT " AND a.id = $3",
+	int rc = PG_ADMIN_RUN(pg_impl(st), AGENT_SCOPED_SELECT " AND a.id = $3",
 			   &a, agent_row, &c, &rows);
 	return rc != 0 ? rc : rows > 0 ? 0 : -ENOENT;
 }
@@ -1096,7 +1071,7 @@ int pg_alert_open_counts_scoped(struct store *st,
 	scope_args(&a, sc);
 	/* Grouped by school first, so the scope's join to schools is one
 	 * lookup per school, not per alert. */
-	int rc = ADMIN_RUN(pg_impl(st),
+	int rc = PG_ADMIN_RUN(pg_impl(st),
 			   "SELECT coalesce(sum(x.low), 0), coalesce(sum(x.mid), 0),"
 			   " coalesce(sum(x.high), 0) FROM (SELECT a.school AS school,"
 			   " count(*) FILTER (WHERE a.severity < 4) AS low,"
@@ -1135,7 +1110,7 @@ int pg_alert_volume_scoped(struct store *st, const struct store_scope *sc,
 	scope_args(&a, sc);
 	pg_arg_int(&a, from_us);
 	/* The same statement as SQLite's (store_sqlite_stmt.c). */
-	return ADMIN_RUN(pg_impl(st),
+	return PG_ADMIN_RUN(pg_impl(st),
 			 "SELECT (a.first / 1000000 + 25200) / 86400 AS day,"
 			 " a.kind, count(*) FROM alerts a WHERE a.first >= $3"
 			 " AND ($1::int = 0 OR a.school IN (SELECT c.code FROM"
@@ -1151,7 +1126,7 @@ int pg_alert_set_state_scoped(struct store *st, const struct store_scope *sc,
 	long long n = 0;
 	scope_args(&a, sc);
 	pg_arg_int(&a, (long long)id);
-	int rc = ADMIN_RUN(pg_impl(st),
+	int rc = PG_ADMIN_RUN(pg_impl(st),
 			   "SELECT count(*) FROM alerts a LEFT JOIN schools c"
 			   " ON c.code = a.school WHERE "
 			   SCOPE_OF("c.commune", "a.school") " AND a.id = $3",
@@ -1162,4 +1137,120 @@ int pg_alert_set_state_scoped(struct store *st, const struct store_scope *sc,
 	if (n == 0)
 		return -ENOENT;
 	return pg_alert_set_state(st, id, state, who);
+}
+
+/* ---- the SOC page: one destination's queue within a scope ---------------- */
+
+static int forward_figures(void *arg, const PGresult *q, int r)
+{
+	struct store_forward_status *o = arg;
+	o->pending = pg_int(q, r, 0);
+	o->oldest_pending_us = pg_int(q, r, 1);
+	o->dead_letters = pg_int(q, r, 2);
+	return 1;
+}
+
+static int forward_delivered(void *arg, const PGresult *q, int r)
+{
+	struct store_forward_status *o = arg;
+	o->last_delivered = (uint64_t)pg_int(q, r, 0);
+	o->last_delivered_us = pg_int(q, r, 1);
+	return 1;
+}
+
+static int forward_last_error(void *arg, const PGresult *q, int r)
+{
+	struct store_forward_status *o = arg;
+	o->last_error_status = (int)pg_int(q, r, 3);
+	pg_text(o->last_error, sizeof(o->last_error), q, r, 4);
+	o->last_error_us = pg_int(q, r, 5);
+	return 1;
+}
+
+/* $3 is the destination; dest's dead letters whose alert is gone count
+ * as the province's. */
+#define DEAD_LETTER_SCOPED_SELECT                                          \
+	"SELECT d.id, d.dest, d.alert, d.status, d.reason, d.at,"           \
+	" coalesce(a.rule, ''), coalesce(a.agent, '') FROM dead_letters d"  \
+	" LEFT JOIN alerts a ON a.id = d.alert"                              \
+	" LEFT JOIN schools c ON c.code = a.school WHERE d.dest = $3"        \
+	" AND ($1::int = 0 OR " SCOPE_OF("c.commune", "a.school") ")"        \
+	" ORDER BY d.id DESC LIMIT $4"
+
+/* The same figures as SQLite's statements (store_sqlite_stmt.c), read in
+ * one snapshot so that they agree with each other while another
+ * collector moves the queue. */
+int pg_forward_status_scoped(struct store *st, const struct store_scope *sc,
+			     const char *dest, struct store_forward_status *out)
+{
+	struct pg_store *s = pg_impl(st);
+	struct pg_args a = {0};
+	long long rows = 0;
+	memset(out, 0, sizeof(*out));
+	scope_args(&a, sc);
+	pg_arg_text(&a, dest);
+	PG_ENTER(s);
+	int rc = pg_exec(&s->admin, "BEGIN ISOLATION LEVEL REPEATABLE READ"
+				    " READ ONLY");
+	if (rc == 0)
+		rc = pg_run(&s->admin,
+			    "SELECT (SELECT count(*) FROM forward_queue q"
+			    "  JOIN alerts a ON a.id = q.alert"
+			    "  LEFT JOIN schools c ON c.code = a.school"
+			    "  WHERE q.dest = $3 AND "
+			    SCOPE_OF("c.commune", "a.school") "),"
+			    " (SELECT coalesce(min(a.first), 0) FROM"
+			    "  forward_queue q JOIN alerts a ON a.id = q.alert"
+			    "  LEFT JOIN schools c ON c.code = a.school"
+			    "  WHERE q.dest = $3 AND "
+			    SCOPE_OF("c.commune", "a.school") "),"
+			    " (SELECT count(*) FROM dead_letters d"
+			    "  LEFT JOIN alerts a ON a.id = d.alert"
+			    "  LEFT JOIN schools c ON c.code = a.school"
+			    "  WHERE d.dest = $3 AND ($1::int = 0 OR "
+			    SCOPE_OF("c.commune", "a.school") "))",
+			    &a, forward_figures, out, &rows);
+	if (rc == 0 && rows == 0)
+		rc = -EIO;
+	/* Everything below dest's oldest waiting alert has left the queue
+	 * (forward_done takes alerts off in id order): the newest of those
+	 * in scope without a dead letter was delivered, at the recorded
+	 * time (the alert's last time for one delivered before deliveries
+	 * were recorded). */
+	if (rc == 0)
+		rc = pg_run(&s->admin,
+			    "SELECT a.id, coalesce((SELECT fd.delivered FROM"
+			    " forward_deliveries fd WHERE fd.alert = a.id AND"
+			    " fd.dest = $3), a.last) FROM alerts a"
+			    " LEFT JOIN schools c ON c.code = a.school WHERE "
+			    SCOPE_OF("c.commune", "a.school")
+			    " AND a.id < coalesce((SELECT min(alert) FROM"
+			    "  forward_queue WHERE dest = $3),"
+			    "  9223372036854775807)"
+			    " AND NOT EXISTS (SELECT 1 FROM dead_letters d"
+			    "  WHERE d.dest = $3 AND d.alert = a.id)"
+			    " ORDER BY a.id DESC LIMIT 1",
+			    &a, forward_delivered, out, NULL);
+	if (rc == 0) {
+		pg_arg_int(&a, 1);
+		rc = pg_run(&s->admin, DEAD_LETTER_SCOPED_SELECT, &a,
+			    forward_last_error, out, NULL);
+	}
+	rc = pg_end(&s->admin, rc);
+	pg_leave(s);
+	return rc;
+}
+
+int pg_dead_letter_list_scoped(
+	struct store *st, const struct store_scope *sc, const char *dest,
+	int limit, void (*cb)(void *, const struct store_dead_letter *),
+	void *arg)
+{
+	struct dead_letter_cb c = {cb, arg};
+	struct pg_args a = {0};
+	scope_args(&a, sc);
+	pg_arg_text(&a, dest);
+	pg_arg_int(&a, limit);
+	return PG_ADMIN_RUN(pg_impl(st), DEAD_LETTER_SCOPED_SELECT, &a,
+			 dead_letter_row, &c, NULL);
 }
