@@ -43,13 +43,6 @@ int pg_drill_add(struct store *st, const struct store_drill *d, uint64_t *id)
 	return rc;
 }
 
-#define DRILL_SELECT                                                     \
-	"SELECT id, name, organiser, scenario, scope, window_start,"    \
-	" window_end, state, coalesce(approver, ''),"                   \
-	" coalesce(approved, 0), coalesce(started, 0),"                 \
-	" coalesce(ended, 0), coalesce(ended_by, ''), created"          \
-	" FROM drill_campaigns"
-
 static void read_drill(const PGresult *q, int r, struct store_drill *d)
 {
 	memset(d, 0, sizeof(*d));
@@ -81,8 +74,9 @@ int pg_drill_get(struct store *st, const char *name, struct store_drill *out)
 	long long rows = 0;
 	memset(out, 0, sizeof(*out));
 	pg_arg_text(&a, name);
-	int rc = PG_ADMIN_RUN(pg_impl(st), DRILL_SELECT " WHERE name = $1", &a,
-			   drill_one, out, &rows);
+	int rc = PG_ADMIN_RUN(pg_impl(st),
+			      STORE_SQL_DRILL_SELECT " WHERE name = $1", &a,
+			      drill_one, out, &rows);
 	return rc != 0 ? rc : rows > 0 ? 0 : -ENOENT;
 }
 
@@ -108,9 +102,10 @@ int pg_drill_list(struct store *st, int64_t from_us, int64_t end_us,
 	pg_arg_int(&a, from_us);
 	pg_arg_int(&a, end_us);
 	return PG_ADMIN_RUN(pg_impl(st),
-			 DRILL_SELECT " WHERE started >= $1 AND started < $2"
-			 " ORDER BY started, id",
-			 &a, drill_row, &c, NULL);
+			    STORE_SQL_DRILL_SELECT
+			    " WHERE started >= $1 AND started < $2"
+			    " ORDER BY started, id",
+			    &a, drill_row, &c, NULL);
 }
 
 /* One statement per move, conditional on the state it leaves: of two
@@ -164,16 +159,16 @@ int pg_drill_target_put(struct store *st, const struct store_drill_target *t)
 	pg_arg_text(&a, t->abort_command != 0 ? abort_command : NULL);
 	pg_arg_int(&a, store_now_us());
 	return PG_ADMIN_RUN(pg_impl(st),
-			 "INSERT INTO drill_targets(campaign, agent, school,"
-			 " status, command, abort_command, at)"
-			 " VALUES($1, $2, $3, $4, $5::bigint, $6::bigint, $7)"
-			 " ON CONFLICT(campaign, agent) DO UPDATE SET"
-			 " status = excluded.status,"
-			 " command = coalesce(excluded.command,"
-			 "  drill_targets.command),"
-			 " abort_command = coalesce(excluded.abort_command,"
-			 "  drill_targets.abort_command), at = excluded.at",
-			 &a, NULL, NULL, NULL);
+			    "INSERT INTO drill_targets(campaign, agent, school,"
+			    " status, command, abort_command, at)"
+			    " VALUES($1, $2, $3, $4, $5::bigint, $6::bigint, $7)"
+			    " ON CONFLICT(campaign, agent) DO UPDATE SET"
+			    " status = excluded.status,"
+			    " command = coalesce(excluded.command,"
+			    "  drill_targets.command),"
+			    " abort_command = coalesce(excluded.abort_command,"
+			    "  drill_targets.abort_command), at = excluded.at",
+			    &a, NULL, NULL, NULL);
 }
 
 struct target_cb {
@@ -238,21 +233,10 @@ int pg_drill_targets(struct store *st, uint64_t campaign,
 	pg_arg_int(&a, (long long)campaign);
 	return PG_ADMIN_RUN(
 		pg_impl(st),
-		"SELECT t.campaign, t.agent, t.school, t.status,"
-		" coalesce(t.command, 0), coalesce(t.abort_command, 0), t.at,"
-		" coalesce(c.issued, 0), coalesce(c.sent, 0),"
-		" coalesce(k.sent, 0),"
-		" coalesce((SELECT min(e.ts) FROM events e WHERE e.agent ="
-		"  t.agent AND e.kind = 'drill.injected' AND e.ts >= c.issued"
-		"  - 1000000), 0),"
+		STORE_SQL_DRILL_TARGET_HEAD
 		" av.ts, av.body, cl.ts, cl.body,"
 		" x.first, x.ack, x.resolved,"
-		/* detected: the collector stored a drill-flagged finding of
-		 * the PC's own checks, not one of the drill's bookkeeping
-		 * events. */
-		" (SELECT min(e.received) FROM events e WHERE e.agent = t.agent"
-		"  AND e.drill = 1 AND e.kind NOT LIKE 'drill.%'"
-		"  AND e.received >= c.issued),"
+		STORE_SQL_DRILL_DETECTED ","
 		/* forwarded: every destination the first drill alert was
 		 * queued for confirmed it (none still waiting). */
 		" CASE WHEN EXISTS (SELECT 1 FROM forward_queue q"
@@ -299,15 +283,15 @@ int pg_release_put(struct store *st, const struct store_release *r)
 	pg_arg_int(&a, r->ended_us);
 	/* A published release keeps what it is; only its progress moves. */
 	return PG_ADMIN_RUN(pg_impl(st),
-			 "INSERT INTO agent_releases(id, release, channel,"
-			 " rollback, state, why, size, queued, created, pilot,"
-			 " stable, ended)"
-			 " VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)"
-			 " ON CONFLICT(id) DO UPDATE SET state = excluded.state,"
-			 " why = excluded.why, queued = excluded.queued,"
-			 " pilot = excluded.pilot, stable = excluded.stable,"
-			 " ended = excluded.ended",
-			 &a, NULL, NULL, NULL);
+			    "INSERT INTO agent_releases(id, release, channel,"
+			    " rollback, state, why, size, queued, created, pilot,"
+			    " stable, ended)"
+			    " VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)"
+			    " ON CONFLICT(id) DO UPDATE SET state = excluded.state,"
+			    " why = excluded.why, queued = excluded.queued,"
+			    " pilot = excluded.pilot, stable = excluded.stable,"
+			    " ended = excluded.ended",
+			    &a, NULL, NULL, NULL);
 }
 
 struct release_cb {
@@ -341,8 +325,8 @@ int pg_release_list(struct store *st,
 {
 	struct release_cb c = {cb, arg};
 	return PG_ADMIN_RUN(pg_impl(st),
-			 "SELECT id, release, channel, rollback, state, why,"
-			 " size, queued, created, pilot, stable, ended"
-			 " FROM agent_releases ORDER BY id DESC",
-			 NULL, release_row, &c, NULL);
+			    "SELECT id, release, channel, rollback, state, why,"
+			    " size, queued, created, pilot, stable, ended"
+			    " FROM agent_releases ORDER BY id DESC",
+			    NULL, release_row, &c, NULL);
 }

@@ -10,6 +10,9 @@
 #include "common/alloc.h"
 #include "common/log.h"
 
+/* One statement under the admin lock, named after the calling function. */
+#define ADMIN_RUN PG_ADMIN_RUN
+
 static int read_count(void *arg, const PGresult *res, int row)
 {
 	*(long long *)arg = pg_int(res, row, 0);
@@ -297,7 +300,7 @@ int pg_forward_done(struct store *st, const char *dest, uint64_t id)
 	/* Only this collector's claims: another's in-flight rows below id
 	 * are its to confirm. The rows taken off are confirmed in the same
 	 * statement, so a delivery is never both pending and confirmed. */
-	return PG_ADMIN_RUN(s,
+	return ADMIN_RUN(s,
 			 "WITH gone AS (DELETE FROM forward_queue WHERE"
 			 " dest = $1 AND alert <= $2 AND (claimed_by IS NULL OR"
 			 " claimed_by = $3) RETURNING dest, alert)"
@@ -335,7 +338,7 @@ int pg_forward_deliveries(struct store *st, int64_t from_us, int64_t end_us,
 	struct pg_args a = {0};
 	pg_arg_int(&a, from_us);
 	pg_arg_int(&a, end_us);
-	return PG_ADMIN_RUN(pg_impl(st),
+	return ADMIN_RUN(pg_impl(st),
 			 "SELECT dest, alert, queued, delivered, dead"
 			 " FROM forward_deliveries WHERE queued >= $1"
 			 " AND queued < $2 ORDER BY alert, dest",
@@ -347,7 +350,7 @@ int pg_forward_depth(struct store *st, const char *dest, long long *n)
 	struct pg_args a = {0};
 	*n = 0;
 	pg_arg_text(&a, dest);
-	return PG_ADMIN_RUN(pg_impl(st),
+	return ADMIN_RUN(pg_impl(st),
 			 "SELECT count(*) FROM forward_queue WHERE dest = $1", &a,
 			 read_count, n, NULL);
 }
@@ -421,7 +424,7 @@ int pg_dead_letter_list(struct store *st, const char *dest, int limit,
 	struct pg_args a = {0};
 	pg_arg_text(&a, dest);
 	pg_arg_int(&a, limit);
-	return PG_ADMIN_RUN(pg_impl(st),
+	return ADMIN_RUN(pg_impl(st),
 			 "SELECT d.id, d.dest, d.alert, d.status, d.reason, d.at,"
 			 " coalesce(a.rule, ''), coalesce(a.agent, '')"
 			 " FROM dead_letters d LEFT JOIN alerts a ON a.id = d.alert"
@@ -435,7 +438,7 @@ int pg_dead_letter_count(struct store *st, const char *dest, long long *n)
 	struct pg_args a = {0};
 	*n = 0;
 	pg_arg_text(&a, dest);
-	return PG_ADMIN_RUN(pg_impl(st),
+	return ADMIN_RUN(pg_impl(st),
 			 "SELECT count(*) FROM dead_letters WHERE"
 			 " $1::text IS NULL OR dest = $1",
 			 &a, read_count, n, NULL);
@@ -453,7 +456,7 @@ int pg_school_add(struct store *st, const struct store_school *sc)
 	pg_arg_int(&a, sc->level);
 	pg_arg_int(&a, sc->expected_pcs);
 	pg_arg_int(&a, store_now_us());
-	return PG_ADMIN_RUN(pg_impl(st),
+	return ADMIN_RUN(pg_impl(st),
 			 "INSERT INTO schools(code, name, commune, level,"
 			 " expected_pcs, created) VALUES($1, $2, $3, $4, $5, $6)"
 			 " ON CONFLICT(code) DO UPDATE SET name = $2,"
@@ -483,7 +486,7 @@ int pg_school_get(struct store *st, const char *code,
 	struct pg_args a = {0};
 	long long rows = 0;
 	pg_arg_text(&a, code);
-	int rc = PG_ADMIN_RUN(pg_impl(st),
+	int rc = ADMIN_RUN(pg_impl(st),
 			   STORE_SQL_SCHOOL_SELECT " WHERE s.code = $1", &a,
 			   school_one, out, &rows);
 	return rc != 0 ? rc : rows > 0 ? 0 : -ENOENT;
@@ -507,7 +510,7 @@ int pg_school_list(struct store *st,
 		   void (*cb)(void *, const struct store_school *), void *arg)
 {
 	struct school_cb c = {cb, arg};
-	return PG_ADMIN_RUN(pg_impl(st),
+	return ADMIN_RUN(pg_impl(st),
 			 STORE_SQL_SCHOOL_SELECT " ORDER BY s.commune, s.code",
 			 NULL, school_row, &c, NULL);
 }
@@ -602,7 +605,7 @@ int pg_agent_add(struct store *st, const char *id, const char *school,
 	pg_arg_text(&a, hostname);
 	pg_arg_text(&a, cert_sha256);
 	pg_arg_int(&a, store_now_us());
-	return PG_ADMIN_RUN(pg_impl(st),
+	return ADMIN_RUN(pg_impl(st),
 			 "INSERT INTO agents(id, school, hostname, cert_sha256,"
 			 " enrolled) VALUES($1, $2, $3, $4, $5)",
 			 &a, NULL, NULL, NULL);
@@ -614,7 +617,7 @@ int pg_agent_revoke(struct store *st, const char *id)
 	long long n = 0;
 	pg_arg_text(&a, id);
 	pg_arg_int(&a, store_now_us());
-	int rc = PG_ADMIN_RUN(pg_impl(st),
+	int rc = ADMIN_RUN(pg_impl(st),
 			   "UPDATE agents SET revoked = $2 WHERE id = $1"
 			   " AND revoked IS NULL",
 			   &a, NULL, NULL, &n);
@@ -632,7 +635,7 @@ int pg_agent_allowed(struct store *st, const char *id, bool *allowed)
 	struct pg_args a = {0};
 	*allowed = false;
 	pg_arg_text(&a, id);
-	return PG_ADMIN_RUN(pg_impl(st),
+	return ADMIN_RUN(pg_impl(st),
 			 "SELECT (revoked IS NULL)::int FROM agents WHERE id = $1",
 			 &a, read_allowed, allowed, NULL);
 }
@@ -658,7 +661,7 @@ int pg_agents_revoked_since(struct store *st, int64_t since_us,
 	struct agent_time_cb c = {cb, arg};
 	struct pg_args a = {0};
 	pg_arg_int(&a, since_us);
-	return PG_ADMIN_RUN(pg_impl(st),
+	return ADMIN_RUN(pg_impl(st),
 			 "SELECT id, revoked FROM agents WHERE revoked > $1"
 			 " ORDER BY revoked",
 			 &a, agent_time_row, &c, NULL);
@@ -670,7 +673,7 @@ int pg_agents_silent(struct store *st, int64_t before_us,
 	struct agent_time_cb c = {cb, arg};
 	struct pg_args a = {0};
 	pg_arg_int(&a, before_us);
-	return PG_ADMIN_RUN(pg_impl(st),
+	return ADMIN_RUN(pg_impl(st),
 			 "SELECT id, coalesce(last_seen, enrolled) FROM agents"
 			 " WHERE revoked IS NULL AND"
 			 " coalesce(last_seen, enrolled) < $1",
@@ -705,7 +708,7 @@ int pg_agent_list(struct store *st, const char *school,
 	struct agent_cb c = {cb, arg};
 	struct pg_args a = {0};
 	pg_arg_text(&a, school);
-	return PG_ADMIN_RUN(pg_impl(st),
+	return ADMIN_RUN(pg_impl(st),
 			 "SELECT id, school, hostname, enrolled,"
 			 " coalesce(last_seen, 0), (revoked IS NOT NULL)::int,"
 			 " (SELECT count(*) FROM events e WHERE e.agent = a.id),"
@@ -725,7 +728,7 @@ int pg_count_events(struct store *st, const char *agent, uint64_t boot,
 	*count = 0;
 	pg_arg_text(&a, agent);
 	pg_arg_int(&a, (long long)boot);
-	int rc = PG_ADMIN_RUN(pg_impl(st),
+	int rc = ADMIN_RUN(pg_impl(st),
 			   "SELECT count(*) FROM events WHERE ($1::text IS NULL"
 			   " OR agent = $1) AND ($2::bigint = 0 OR boot = $2)",
 			   &a, read_count, count, &rows);
@@ -768,7 +771,7 @@ int pg_recent_events(struct store *st, const char *agent, int limit,
 	struct pg_args a = {0};
 	pg_arg_text(&a, agent);
 	pg_arg_int(&a, limit);
-	return PG_ADMIN_RUN(pg_impl(st),
+	return ADMIN_RUN(pg_impl(st),
 			 "SELECT agent, boot, seq, ts, kind, sev, drill, body,"
 			 " received, coalesce(agent_ts, 0) FROM events"
 			 " WHERE $1::text IS NULL OR agent = $1"
@@ -787,7 +790,7 @@ int pg_command_add(struct store *st, const char *agent, const char *type,
 	pg_arg_text(&a, type);
 	pg_arg_int(&a, issued_us);
 	pg_arg_int(&a, expires_us);
-	int rc = PG_ADMIN_RUN(pg_impl(st),
+	int rc = ADMIN_RUN(pg_impl(st),
 			   "INSERT INTO commands(agent, type, issued, expires)"
 			   " VALUES($1, $2, $3, $4) RETURNING id",
 			   &a, read_id, id, NULL);
@@ -802,7 +805,7 @@ int pg_command_set_frame(struct store *st, uint64_t id, const char *frame,
 	struct pg_args a = {0};
 	pg_arg_int(&a, (long long)id);
 	pg_arg_bytea(&a, frame, len);
-	return PG_ADMIN_RUN(pg_impl(st),
+	return ADMIN_RUN(pg_impl(st),
 			 "UPDATE commands SET frame = $2 WHERE id = $1", &a,
 			 NULL, NULL, NULL);
 }
@@ -812,7 +815,7 @@ int pg_command_mark_sent(struct store *st, uint64_t id)
 	struct pg_args a = {0};
 	pg_arg_int(&a, (long long)id);
 	pg_arg_int(&a, store_now_us());
-	return PG_ADMIN_RUN(pg_impl(st),
+	return ADMIN_RUN(pg_impl(st),
 			 "UPDATE commands SET sent = $2 WHERE id = $1", &a,
 			 NULL, NULL, NULL);
 }
@@ -846,7 +849,7 @@ int pg_commands_pending(struct store *st, const char *agent,
 	struct pg_args a = {0};
 	pg_arg_text(&a, agent);
 	pg_arg_int(&a, store_now_us());
-	return PG_ADMIN_RUN(pg_impl(st),
+	return ADMIN_RUN(pg_impl(st),
 			 "SELECT id, agent, frame FROM commands WHERE sent IS NULL"
 			 " AND frame IS NOT NULL AND expires > $2"
 			 " AND ($1::text IS NULL OR agent = $1) ORDER BY id"
@@ -889,7 +892,7 @@ int pg_host_states(struct store *st, const char *school,
 	struct host_cb c = {cb, arg};
 	struct pg_args a = {0};
 	pg_arg_text(&a, school);
-	return PG_ADMIN_RUN(pg_impl(st),
+	return ADMIN_RUN(pg_impl(st),
 			 "SELECT a.id, a.school, a.hostname,"
 			 " coalesce(a.last_seen, 0), coalesce(h.kind, ''),"
 			 " coalesce(h.ts, 0), h.body"
@@ -907,7 +910,7 @@ int pg_snapshot_put(struct store *st, const struct store_snapshot *snap)
 	pg_arg_text(&a, snap->key);
 	pg_arg_real(&a, snap->score);
 	pg_arg_int(&a, snap->pcs);
-	return PG_ADMIN_RUN(pg_impl(st),
+	return ADMIN_RUN(pg_impl(st),
 			 "INSERT INTO score_snapshots(day, scope, key, score, pcs)"
 			 " VALUES($1, $2, $3, $4, $5) ON CONFLICT(scope, key, day)"
 			 " DO UPDATE SET score = excluded.score,"
@@ -944,7 +947,7 @@ int pg_snapshot_list(struct store *st, const char *scope, const char *key,
 	pg_arg_text(&a, scope);
 	pg_arg_text(&a, key);
 	pg_arg_int(&a, limit);
-	return PG_ADMIN_RUN(pg_impl(st),
+	return ADMIN_RUN(pg_impl(st),
 			 "SELECT day, scope, key, score, pcs FROM score_snapshots"
 			 " WHERE scope = $1 AND key = $2 ORDER BY day DESC"
 			 " LIMIT $3",
@@ -978,7 +981,7 @@ int pg_school_list_scoped(struct store *st, const struct store_scope *sc,
 	struct school_cb c = {cb, arg};
 	struct pg_args a = {0};
 	scope_args(&a, sc);
-	return PG_ADMIN_RUN(pg_impl(st),
+	return ADMIN_RUN(pg_impl(st),
 			 STORE_SQL_SCHOOL_SELECT " WHERE " SCOPE_OF("s.commune", "s.code")
 			 " ORDER BY s.commune, s.code",
 			 &a, school_row, &c, NULL);
@@ -991,7 +994,7 @@ int pg_school_get_scoped(struct store *st, const struct store_scope *sc,
 	long long rows = 0;
 	scope_args(&a, sc);
 	pg_arg_text(&a, code);
-	int rc = PG_ADMIN_RUN(pg_impl(st),
+	int rc = ADMIN_RUN(pg_impl(st),
 			   STORE_SQL_SCHOOL_SELECT " WHERE " SCOPE_OF("s.commune", "s.code")
 			   " AND s.code = $3",
 			   &a, school_one, out, &rows);
@@ -1007,7 +1010,7 @@ int pg_agent_list_scoped(struct store *st, const struct store_scope *sc,
 	struct pg_args a = {0};
 	scope_args(&a, sc);
 	pg_arg_text(&a, school);
-	return PG_ADMIN_RUN(pg_impl(st),
+	return ADMIN_RUN(pg_impl(st),
 			 AGENT_SCOPED_SELECT " AND ($3::text IS NULL OR"
 			 " a.school = $3) ORDER BY a.school, a.hostname",
 			 &a, agent_row, &c, NULL);
@@ -1026,7 +1029,7 @@ int pg_agent_get_scoped(struct store *st, const struct store_scope *sc,
 	long long rows = 0;
 	scope_args(&a, sc);
 	pg_arg_text(&a, id);
-	int rc = PG_ADMIN_RUN(pg_impl(st), AGENT_SCOPED_SELECT " AND a.id = $3",
+	int rc = ADMIN_RUN(pg_impl(st), AGENT_SCOPED_SELECT " AND a.id = $3",
 			   &a, agent_row, &c, &rows);
 	return rc != 0 ? rc : rows > 0 ? 0 : -ENOENT;
 }
@@ -1071,7 +1074,7 @@ int pg_alert_open_counts_scoped(struct store *st,
 	scope_args(&a, sc);
 	/* Grouped by school first, so the scope's join to schools is one
 	 * lookup per school, not per alert. */
-	int rc = PG_ADMIN_RUN(pg_impl(st),
+	int rc = ADMIN_RUN(pg_impl(st),
 			   "SELECT coalesce(sum(x.low), 0), coalesce(sum(x.mid), 0),"
 			   " coalesce(sum(x.high), 0) FROM (SELECT a.school AS school,"
 			   " count(*) FILTER (WHERE a.severity < 4) AS low,"
@@ -1110,7 +1113,7 @@ int pg_alert_volume_scoped(struct store *st, const struct store_scope *sc,
 	scope_args(&a, sc);
 	pg_arg_int(&a, from_us);
 	/* The same statement as SQLite's (store_sqlite_stmt.c). */
-	return PG_ADMIN_RUN(pg_impl(st),
+	return ADMIN_RUN(pg_impl(st),
 			 "SELECT (a.first / 1000000 + 25200) / 86400 AS day,"
 			 " a.kind, count(*) FROM alerts a WHERE a.first >= $3"
 			 " AND ($1::int = 0 OR a.school IN (SELECT c.code FROM"
@@ -1126,7 +1129,7 @@ int pg_alert_set_state_scoped(struct store *st, const struct store_scope *sc,
 	long long n = 0;
 	scope_args(&a, sc);
 	pg_arg_int(&a, (long long)id);
-	int rc = PG_ADMIN_RUN(pg_impl(st),
+	int rc = ADMIN_RUN(pg_impl(st),
 			   "SELECT count(*) FROM alerts a LEFT JOIN schools c"
 			   " ON c.code = a.school WHERE "
 			   SCOPE_OF("c.commune", "a.school") " AND a.id = $3",
@@ -1251,6 +1254,6 @@ int pg_dead_letter_list_scoped(
 	scope_args(&a, sc);
 	pg_arg_text(&a, dest);
 	pg_arg_int(&a, limit);
-	return PG_ADMIN_RUN(pg_impl(st), DEAD_LETTER_SCOPED_SELECT, &a,
+	return ADMIN_RUN(pg_impl(st), DEAD_LETTER_SCOPED_SELECT, &a,
 			 dead_letter_row, &c, NULL);
 }

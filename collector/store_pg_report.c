@@ -182,11 +182,11 @@ int pg_day_schools(struct store *st, const char *from, const char *to,
 	/* COLLATE "C": byte order, as SQLite sorts, whatever the
 	 * database's locale. */
 	return PG_ADMIN_RUN(pg_impl(st),
-			 "SELECT day, school, commune, level, no_policy, pcs,"
-			 " enrolled, fresh, av_ok, rpo_ok, restore_ok, score"
-			 " FROM day_school WHERE day >= $1 AND day <= $2"
-			 " ORDER BY day COLLATE \"C\", school COLLATE \"C\"",
-			 &a, day_school_row, &c, NULL);
+			    "SELECT day, school, commune, level, no_policy, pcs,"
+			    " enrolled, fresh, av_ok, rpo_ok, restore_ok, score"
+			    " FROM day_school WHERE day >= $1 AND day <= $2"
+			    " ORDER BY day COLLATE \"C\", school COLLATE \"C\"",
+			    &a, day_school_row, &c, NULL);
 }
 
 struct day_host_cb {
@@ -219,11 +219,11 @@ int pg_day_hosts(struct store *st, const char *day,
 	struct pg_args a = {0};
 	pg_arg_text(&a, day);
 	return PG_ADMIN_RUN(pg_impl(st),
-			 "SELECT day, agent, school, score, fresh, av_ok,"
-			 " rpo_ok, restore_ok, failed FROM day_host"
-			 " WHERE day = $1"
-			 " ORDER BY school COLLATE \"C\", agent COLLATE \"C\"",
-			 &a, day_host_row, &c, NULL);
+			    "SELECT day, agent, school, score, fresh, av_ok,"
+			    " rpo_ok, restore_ok, failed FROM day_host"
+			    " WHERE day = $1"
+			    " ORDER BY school COLLATE \"C\", agent COLLATE \"C\"",
+			    &a, day_host_row, &c, NULL);
 }
 
 /* ---- reports ------------------------------------------------------------------- */
@@ -397,11 +397,6 @@ static int report_row(void *arg, const PGresult *q, int row)
 	return 0;
 }
 
-#define REPORT_SELECT                                                   \
-	"SELECT id, period, scope, version, state, created,"           \
-	" coalesce(signed, 0), coalesce(signed_by, ''),"               \
-	" coalesce(supersedes, 0), coalesce(pdf_path, ''),"            \
-	" coalesce(pdf_sha256, ''), remarks, model FROM reports r"
 #define REPORT_ORDER \
 	" ORDER BY period COLLATE \"C\" DESC, scope COLLATE \"C\", version DESC"
 
@@ -413,9 +408,10 @@ int pg_report_list(struct store *st, const char *period, const char *scope,
 	pg_arg_text(&a, period);
 	pg_arg_text(&a, scope);
 	return PG_ADMIN_RUN(pg_impl(st),
-			 REPORT_SELECT " WHERE ($1::text IS NULL OR period = $1)"
-			 " AND ($2::text IS NULL OR scope = $2)" REPORT_ORDER,
-			 &a, report_row, &c, NULL);
+			    STORE_SQL_REPORT_SELECT
+			    " WHERE ($1::text IS NULL OR period = $1)"
+			    " AND ($2::text IS NULL OR scope = $2)" REPORT_ORDER,
+			    &a, report_row, &c, NULL);
 }
 
 /* A report's scope is "province", "commune:NAME" or "school:CODE"; an
@@ -433,12 +429,13 @@ int pg_report_list_scoped(struct store *st, const struct store_scope *sc,
 	pg_arg_text(&a, sc->value);
 	pg_arg_int(&a, (long long)id);
 	return PG_ADMIN_RUN(pg_impl(st),
-			 REPORT_SELECT " WHERE ($3::bigint = 0 OR r.id = $3)"
-			 " AND ($1::int = 0"
-			 " OR ($1 = 1 AND (r.scope = 'commune:' || $2::text"
-			 "  OR r.scope IN (SELECT 'school:' || code"
-			 "  FROM schools WHERE commune = $2)))"
-			 " OR ($1 = 2 AND r.scope = 'school:' || $2))"
-			 REPORT_ORDER,
-			 &a, report_row, &c, NULL);
+			    STORE_SQL_REPORT_SELECT
+			    " WHERE ($3::bigint = 0 OR r.id = $3)"
+			    " AND ($1::int = 0"
+			    " OR ($1 = 1 AND (r.scope = 'commune:' || $2::text"
+			    "  OR r.scope IN (SELECT 'school:' || code"
+			    "  FROM schools WHERE commune = $2)))"
+			    " OR ($1 = 2 AND r.scope = 'school:' || $2))"
+			    REPORT_ORDER,
+			    &a, report_row, &c, NULL);
 }

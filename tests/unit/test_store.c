@@ -745,6 +745,45 @@ static void test_open_alert_counts_scoped(void **state)
 
 /* ---- daily history, reports, drills, releases: both backends ---------- */
 
+/* The rows a list call hands its callback, copied (the first ones that
+ * fit in rows) and counted (all of them). */
+struct rows_seen {
+	int n, max;
+	size_t size;
+	void *rows;
+};
+#define ROWS_SEEN(array)                                              \
+	{0, (int)(sizeof(array) / sizeof((array)[0])), sizeof((array)[0]), \
+	 (array)}
+
+static void keep_row(void *arg, const void *row)
+{
+	struct rows_seen *s = arg;
+	if (s->n < s->max)
+		memcpy((char *)s->rows + (size_t)s->n * s->size, row, s->size);
+	s->n++;
+}
+
+static void drill_seen(void *arg, const struct store_drill *d)
+{
+	keep_row(arg, d);
+}
+
+static void target_seen(void *arg, const struct store_drill_target *t)
+{
+	keep_row(arg, t);
+}
+
+static void release_seen(void *arg, const struct store_release *r)
+{
+	keep_row(arg, r);
+}
+
+static void dead_seen(void *arg, const struct store_dead_letter *dl)
+{
+	keep_row(arg, dl);
+}
+
 struct day_seen {
 	int n;
 	char rows[4][96];
@@ -962,19 +1001,6 @@ static void test_report_versions(void **state)
 	store_close(st);
 }
 
-struct drills_seen {
-	int n;
-	struct store_drill d[2];
-};
-
-static void drill_seen(void *arg, const struct store_drill *d)
-{
-	struct drills_seen *s = arg;
-	if (s->n < 2)
-		s->d[s->n] = *d;
-	s->n++;
-}
-
 /* A campaign's moves: each conditional on the state it leaves (-ESTALE
  * when it moved on), the organiser cannot approve it and a finished one
  * cannot change (both refused by the database, -EIO). */
@@ -1020,12 +1046,13 @@ static void test_drill_campaign_moves(void **state)
 	assert_int_equal(got.ended_us, 0);
 	int64_t started = got.started_us;
 
-	struct drills_seen s = {0};
+	struct store_drill listed[2];
+	struct rows_seen s = ROWS_SEEN(listed);
 	assert_int_equal(store_drill_list(st, started, started + 1, drill_seen,
 					  &s), 0);
 	assert_int_equal(s.n, 1);
-	assert_string_equal(s.d[0].name, "d-2026");
-	memset(&s, 0, sizeof(s));
+	assert_string_equal(listed[0].name, "d-2026");
+	s.n = 0;
 	assert_int_equal(store_drill_list(st, 0, started, drill_seen, &s), 0);
 	assert_int_equal(s.n, 0);
 
@@ -1045,8 +1072,10 @@ static void test_drill_campaign_moves(void **state)
 }
 
 /* A msgpack map {key: value}, as an agent's event body (owned by the
- * event it is given to). */
-static char *body_flag_map(const char *key, bool value, size_t *len)
+ * event it is given to): value is a boolean, or the string text when
+ * text is not NULL. */
+static char *body_map(const char *key, bool value, const char *text,
+		      size_t *len)
 {
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
@@ -1054,7 +1083,9 @@ static char *body_flag_map(const char *key, bool value, size_t *len)
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	msgpack_pack_map(&pk, 1);
 	msgpack_pack_str_with_body(&pk, key, strlen(key));
-	if (value)
+	if (text != NULL)
+		msgpack_pack_str_with_body(&pk, text, strlen(text));
+	else if (value)
 		msgpack_pack_true(&pk);
 	else
 		msgpack_pack_false(&pk);
@@ -1078,24 +1109,13 @@ static void add_event(struct store_batch *b, const char *agent, uint64_t seq,
 	assert_int_equal(store_batch_add(b, &ev), 0);
 }
 
-struct targets_seen {
-	int n;
-	struct store_drill_target t[3];
-};
-
-static void target_seen(void *arg, const struct store_drill_target *t)
+/* A campaign's targets into t[3]; returns how many there are. */
+static int read_targets(struct store *st, uint64_t campaign,
+			struct store_drill_target t[3])
 {
-	struct targets_seen *s = arg;
-	if (s->n < 3)
-		s->t[s->n] = *t;
-	s->n++;
-}
-
-static struct targets_seen read_targets(struct store *st, uint64_t campaign)
-{
-	struct targets_seen s = {0};
+	struct rows_seen s = {0, 3, sizeof(t[0]), t};
 	assert_int_equal(store_drill_targets(st, campaign, target_seen, &s), 0);
-	return s;
+	return s.n;
 }
 
 /* A target's timeline, from its command, the PC's drill events (the
@@ -1132,9 +1152,9 @@ static void test_drill_target_timeline(void **state)
 	size_t n;
 	char *body;
 	add_event(b, "pc1", 1, "drill.injected", issued + 1000000, true, NULL, 0);
-	body = body_flag_map("removed", true, &n);
+	body = body_map("removed", true, NULL, &n);
 	add_event(b, "pc1", 2, "drill.av_acted", issued + 2000000, true, body, n);
-	body = body_flag_map("verified", true, &n);
+	body = body_map("verified", true, NULL, &n);
 	add_event(b, "pc1", 3, "drill.cleaned_up", issued + 3000000, true, body,
 		  n);
 	add_event(b, "pc1", 4, "scan.match", issued + 1500000, true, NULL, 0);
@@ -1142,18 +1162,9 @@ static void test_drill_target_timeline(void **state)
 	body = alloc_bytes(1);
 	body[0] = (char)0xc1;
 	add_event(b, "pc3", 1, "drill.av_acted", issued + 2000000, true, body, 1);
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
-	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 1);
-	msgpack_pack_str_with_body(&pk, "verified", 8);
-	msgpack_pack_str_with_body(&pk, "yes", 3);
-	body = alloc_bytes(sb.size);
-	memcpy(body, sb.data, sb.size);
+	body = body_map("verified", true, "yes", &n);
 	add_event(b, "pc3", 2, "drill.cleaned_up", issued + 3000000, true, body,
-		  sb.size);
-	msgpack_sbuffer_destroy(&sb);
+		  n);
 	submit_and_wait(&loop, st, b, &r);
 	assert_int_equal(r.status, 0);
 	assert_int_equal(r.stored, 6);
@@ -1165,9 +1176,9 @@ static void test_drill_target_timeline(void **state)
 	assert_int_equal(store_alert_raise(st, &a, &created), 0);
 	assert_true(created);
 
-	struct targets_seen s = read_targets(st, campaign);
-	assert_int_equal(s.n, 3);
-	const struct store_drill_target *t = &s.t[0];
+	struct store_drill_target got[3];
+	assert_int_equal(read_targets(st, campaign, got), 3);
+	const struct store_drill_target *t = &got[0];
 	assert_string_equal(t->agent, "pc1");
 	assert_string_equal(t->status, "queued");
 	assert_int_equal(t->command, cmd);
@@ -1183,15 +1194,15 @@ static void test_drill_target_timeline(void **state)
 	assert_true(t->detected_us >= issued);
 	assert_int_equal(t->forwarded_us, 0);
 	assert_int_equal(t->forwarded_dests, 0);
-	assert_string_equal(s.t[1].agent, "pc2");
-	assert_string_equal(s.t[1].status, "stale");
-	assert_int_equal(s.t[1].command + s.t[1].issued_us + s.t[1].alert_us +
-				 s.t[1].injected_us + s.t[1].detected_us, 0);
-	assert_string_equal(s.t[2].agent, "pc3");
-	assert_int_equal(s.t[2].av_checked_us, issued + 2000000);
-	assert_false(s.t[2].av_removed);
-	assert_false(s.t[2].clean_verified);
-	assert_int_equal(s.t[2].alert_us, 0);
+	assert_string_equal(got[1].agent, "pc2");
+	assert_string_equal(got[1].status, "stale");
+	assert_int_equal(got[1].command + got[1].issued_us + got[1].alert_us +
+				 got[1].injected_us + got[1].detected_us, 0);
+	assert_string_equal(got[2].agent, "pc3");
+	assert_int_equal(got[2].av_checked_us, issued + 2000000);
+	assert_false(got[2].av_removed);
+	assert_false(got[2].clean_verified);
+	assert_int_equal(got[2].alert_us, 0);
 
 	/* One destination confirms: not forwarded until both have. */
 	struct deliveries_seen ds = {0};
@@ -1199,16 +1210,16 @@ static void test_drill_target_timeline(void **state)
 						  &ds), 0);
 	uint64_t alert = ds.d[0].alert;
 	assert_int_equal(store_forward_done(st, "soc-a", alert), 0);
-	s = read_targets(st, campaign);
-	assert_int_equal(s.t[0].forwarded_us, 0);
-	assert_int_equal(s.t[0].forwarded_dests, 1);
+	assert_int_equal(read_targets(st, campaign, got), 3);
+	assert_int_equal(got[0].forwarded_us, 0);
+	assert_int_equal(got[0].forwarded_dests, 1);
 	assert_int_equal(store_forward_done(st, "soc-b", alert), 0);
 	assert_int_equal(store_alert_set_state(st, alert, "acknowledged",
 					       "officer"), 0);
-	s = read_targets(st, campaign);
-	assert_true(s.t[0].forwarded_us >= s.t[0].alert_us);
-	assert_int_equal(s.t[0].forwarded_dests, 2);
-	assert_true(s.t[0].ack_us >= s.t[0].alert_us);
+	assert_int_equal(read_targets(st, campaign, got), 3);
+	assert_true(got[0].forwarded_us >= got[0].alert_us);
+	assert_int_equal(got[0].forwarded_dests, 2);
+	assert_true(got[0].ack_us >= got[0].alert_us);
 
 	/* An update with no command keeps the stored one. */
 	assert_int_equal(store_command_add(st, "pc1", "drill_abort", issued,
@@ -1218,27 +1229,14 @@ static void test_drill_target_timeline(void **state)
 					.school = "A1", .status = "aborted",
 					.abort_command = abort_cmd};
 	assert_int_equal(store_drill_target_put(st, &up), 0);
-	s = read_targets(st, campaign);
-	assert_string_equal(s.t[0].status, "aborted");
-	assert_int_equal(s.t[0].command, cmd);
-	assert_int_equal(s.t[0].abort_command, abort_cmd);
-	assert_int_equal(s.t[0].abort_sent_us, 0);
+	assert_int_equal(read_targets(st, campaign, got), 3);
+	assert_string_equal(got[0].status, "aborted");
+	assert_int_equal(got[0].command, cmd);
+	assert_int_equal(got[0].abort_command, abort_cmd);
+	assert_int_equal(got[0].abort_sent_us, 0);
 	store_close(st);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	assert_int_equal(uv_loop_close(&loop), 0);
-}
-
-struct releases_seen {
-	int n;
-	struct store_release r[3];
-};
-
-static void release_seen(void *arg, const struct store_release *r)
-{
-	struct releases_seen *s = arg;
-	if (s->n < 3)
-		s->r[s->n] = *r;
-	s->n++;
 }
 
 /* A release keeps what it is; only its progress moves. */
@@ -1269,38 +1267,26 @@ static void test_release_progress(void **state)
 	snprintf(bad.channel, sizeof(bad.channel), "beta");
 	assert_int_equal(store_release_put(st, &bad), -EIO);
 
-	struct releases_seen s = {0};
+	struct store_release got[3];
+	struct rows_seen s = ROWS_SEEN(got);
 	assert_int_equal(store_release_list(st, release_seen, &s), 0);
 	assert_int_equal(s.n, 2);
-	assert_int_equal(s.r[0].id, 4);
-	assert_true(s.r[0].rollback);
-	assert_string_equal(s.r[0].channel, "stable");
-	assert_int_equal(s.r[0].stable_us, 21);
-	assert_int_equal(s.r[1].id, 3);
-	assert_string_equal(s.r[1].release, "1.2.3");
-	assert_int_equal(s.r[1].size, 1000);
-	assert_false(s.r[1].rollback);
-	assert_string_equal(s.r[1].state, "halted");
-	assert_string_equal(s.r[1].why, "3 PCs refused it");
-	assert_int_equal(s.r[1].queued, 17);
-	assert_int_equal(s.r[1].created_us, 10);
-	assert_int_equal(s.r[1].pilot_us, 11);
-	assert_int_equal(s.r[1].stable_us, 12);
-	assert_int_equal(s.r[1].ended_us, 13);
+	assert_int_equal(got[0].id, 4);
+	assert_true(got[0].rollback);
+	assert_string_equal(got[0].channel, "stable");
+	assert_int_equal(got[0].stable_us, 21);
+	assert_int_equal(got[1].id, 3);
+	assert_string_equal(got[1].release, "1.2.3");
+	assert_int_equal(got[1].size, 1000);
+	assert_false(got[1].rollback);
+	assert_string_equal(got[1].state, "halted");
+	assert_string_equal(got[1].why, "3 PCs refused it");
+	assert_int_equal(got[1].queued, 17);
+	assert_int_equal(got[1].created_us, 10);
+	assert_int_equal(got[1].pilot_us, 11);
+	assert_int_equal(got[1].stable_us, 12);
+	assert_int_equal(got[1].ended_us, 13);
 	store_close(st);
-}
-
-struct dead_seen {
-	int n;
-	uint64_t alert[4];
-};
-
-static void dead_seen(void *arg, const struct store_dead_letter *dl)
-{
-	struct dead_seen *s = arg;
-	if (s->n < 4)
-		s->alert[s->n] = dl->alert;
-	s->n++;
 }
 
 static struct store_forward_status soc_status(struct store *st,
@@ -1315,15 +1301,16 @@ static struct store_forward_status soc_status(struct store *st,
 	return fs;
 }
 
+/* soc-a's dead letters in scope into dl[4]; returns how many. */
 static int dead_in_scope(struct store *st, enum store_scope_kind kind,
-			 const char *value, struct dead_seen *s)
+			 const char *value, struct store_dead_letter dl[4])
 {
 	struct store_scope sc = {kind, ""};
-	memset(s, 0, sizeof(*s));
+	struct rows_seen s = {0, 4, sizeof(dl[0]), dl};
 	snprintf(sc.value, sizeof(sc.value), "%s", value);
 	assert_int_equal(store_dead_letter_list_scoped(st, &sc, "soc-a", 4,
-						       dead_seen, s), 0);
-	return s->n;
+						       dead_seen, &s), 0);
+	return s.n;
 }
 
 /* The SOC page within an officer's scope: waiting, the last delivered
@@ -1387,13 +1374,18 @@ static void test_soc_status_scoped(void **state)
 	assert_int_equal(fs.dead_letters, 0);
 	assert_int_equal(fs.last_delivered, 0);
 
-	struct dead_seen s;
-	assert_int_equal(dead_in_scope(st, STORE_SCOPE_PROVINCE, "", &s), 2);
-	assert_int_equal(s.alert[0], id[2] + 50);
-	assert_int_equal(s.alert[1], id[1]);
-	assert_int_equal(dead_in_scope(st, STORE_SCOPE_COMMUNE, "Xã Hai", &s), 1);
-	assert_int_equal(s.alert[0], id[1]);
-	assert_int_equal(dead_in_scope(st, STORE_SCOPE_SCHOOL, "A1", &s), 0);
+	struct store_dead_letter dead[4];
+	assert_int_equal(dead_in_scope(st, STORE_SCOPE_PROVINCE, "", dead), 2);
+	assert_int_equal(dead[0].alert, id[2] + 50);
+	assert_string_equal(dead[0].rule, "");
+	assert_int_equal(dead[1].alert, id[1]);
+	assert_string_equal(dead[1].reason, "down");
+	assert_int_equal(dead[1].status, 503);
+	assert_string_equal(dead[1].rule, "r");
+	assert_int_equal(dead_in_scope(st, STORE_SCOPE_COMMUNE, "Xã Hai", dead),
+			 1);
+	assert_int_equal(dead[0].alert, id[1]);
+	assert_int_equal(dead_in_scope(st, STORE_SCOPE_SCHOOL, "A1", dead), 0);
 	store_close(st);
 }
 
@@ -1535,87 +1527,36 @@ static void test_pg_unsupported_calls_fail(void **state)
 	store_close(st);
 }
 
+/* One case, in a fresh store (a SQLite file or a PostgreSQL database). */
+#define CASE(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+/* The contract both backends keep. */
+#define BOTH_BACKENDS                                                      \
+	CASE(test_commit_duplicates_state_retention),                      \
+	CASE(test_future_ts_clamped), CASE(test_schema_from_the_future_refused), \
+	CASE(test_day_history_one_transaction_kept),                       \
+	CASE(test_open_alert_counts_scoped),                               \
+	CASE(test_forward_deliveries_recorded), CASE(test_snapshot_prune), \
+	CASE(test_deliveries_migration_carries_over),                      \
+	CASE(test_alert_volume_scoped), CASE(test_day_history_round_trip), \
+	CASE(test_report_versions), CASE(test_drill_campaign_moves),       \
+	CASE(test_drill_target_timeline), CASE(test_release_progress),     \
+	CASE(test_soc_status_scoped), CASE(test_two_collectors_race_reports)
+
 int main(void)
 {
+	/* SQLite adds a look inside its own schema history. */
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(
-			test_commit_duplicates_state_retention, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_future_ts_clamped, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(
-			test_migration_heals_pinned_state, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			test_schema_from_the_future_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			test_day_history_one_transaction_kept, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_open_alert_counts_scoped,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_forward_deliveries_recorded,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_snapshot_prune, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(
-			test_deliveries_migration_carries_over, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_alert_volume_scoped,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_day_history_round_trip,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_report_versions, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_drill_campaign_moves,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_drill_target_timeline,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_release_progress, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_soc_status_scoped, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(
-			test_two_collectors_race_reports, setup, teardown),
+		BOTH_BACKENDS,
+		CASE(test_migration_heals_pinned_state),
 	};
 	int failed = cmocka_run_group_tests_name("store", tests, NULL, NULL);
-	/* The same contract on PostgreSQL; the cases that look inside
-	 * SQLite's own schema history or at calls the PostgreSQL backend
-	 * does not have yet are replaced by its own. */
+	/* PostgreSQL adds its partitions, a server that goes away and
+	 * comes back, and the calls it does not have yet. */
 	const struct CMUnitTest pg_tests[] = {
-		cmocka_unit_test_setup_teardown(
-			test_commit_duplicates_state_retention, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_future_ts_clamped, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(
-			test_schema_from_the_future_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			test_pg_retention_drops_partitions, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			test_pg_down_refuses_then_stores, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_pg_unsupported_calls_fail,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			test_day_history_one_transaction_kept, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_open_alert_counts_scoped,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_forward_deliveries_recorded,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_snapshot_prune, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(
-			test_deliveries_migration_carries_over, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_alert_volume_scoped,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_day_history_round_trip,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_report_versions, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_drill_campaign_moves,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_drill_target_timeline,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_release_progress, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_soc_status_scoped, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(
-			test_two_collectors_race_reports, setup, teardown),
+		BOTH_BACKENDS,
+		CASE(test_pg_retention_drops_partitions),
+		CASE(test_pg_down_refuses_then_stores),
+		CASE(test_pg_unsupported_calls_fail),
 	};
 	if (!pgtest_start()) {
 		printf("ok - store_pg # SKIP PostgreSQL is not installed\n");
