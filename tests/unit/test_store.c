@@ -7,6 +7,7 @@
  * and the SOC page's figures run on both, two "collectors" (two store
  * handles on one database) racing included. */
 #include <errno.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -866,6 +867,23 @@ static void test_day_history_round_trip(void **state)
 	assert_int_equal(store_day_hosts(st, "2026-03-02", day_host_seen, &s),
 			 0);
 	assert_int_equal(s.n, 0);
+	/* Text goes through as it is (quotes, a backslash, a newline, a
+	 * tab: PostgreSQL's rows travel as JSON); a score that is not a
+	 * number is refused and stores nothing. */
+	snprintf(dh.day, sizeof(dh.day), "2026-03-04");
+	snprintf(dh.failed, sizeof(dh.failed), "a\"b\\c\nd\te'f");
+	assert_int_equal(store_day_host_put(st, &dh), 0);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_day_hosts(st, "2026-03-04", day_host_seen, &s),
+			 0);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.rows[0],
+			    "2026-03-04 pc-1 A1 100.0 1111 a\"b\\c\nd\te'f");
+	dh.score = NAN;
+	snprintf(dh.agent, sizeof(dh.agent), "pc-nan");
+	assert_int_not_equal(store_day_host_put(st, &dh), 0);
+	assert_int_equal(count_where("SELECT count(*) FROM day_host"
+				     " WHERE agent = 'pc-nan'"), 0);
 	store_close(st);
 }
 
