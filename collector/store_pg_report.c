@@ -60,15 +60,18 @@ struct day_rows {
 	const char *sql;
 };
 
-/* "key":"value", escaped by the JSON writer every output shares. */
-static void json_field(struct dynbuf *b, const char *key, const char *v)
+/* "key":"value" for each pair of kv (n strings), comma-separated,
+ * escaped by the JSON writer every output shares. */
+static void json_fields(struct dynbuf *b, const char *const *kv, size_t n)
 {
-	msgpack_object o = {.type = MSGPACK_OBJECT_STR};
-	o.via.str.ptr = v;
-	o.via.str.size = (uint32_t)strlen(v);
-	EW_IGNORE(dynbuf_addf(b, "\"%s\":", key));
-	/* A failure is sticky in b: day_send sees it. */
-	EW_IGNORE(json_render_msgpack_buf(b, &o, NULL));
+	for (size_t i = 0; i + 1 < n; i += 2) {
+		msgpack_object o = {.type = MSGPACK_OBJECT_STR};
+		o.via.str.ptr = kv[i + 1];
+		o.via.str.size = (uint32_t)strlen(kv[i + 1]);
+		EW_IGNORE(dynbuf_addf(b, "%s\"%s\":", i > 0 ? "," : "", kv[i]));
+		/* A failure is sticky in b: day_send sees it. */
+		EW_IGNORE(json_render_msgpack_buf(b, &o, NULL));
+	}
 }
 
 /* Opens the next row's object: "[" before the first, "," after. */
@@ -85,11 +88,9 @@ static int day_school_add(struct day_rows *r, const struct store_day_school *d)
 	int rc = day_row_open(r, d->score);
 	if (rc != 0)
 		return rc;
-	json_field(&r->json, "day", d->day);
-	EW_IGNORE(dynbuf_add_str(&r->json, ","));
-	json_field(&r->json, "school", d->school);
-	EW_IGNORE(dynbuf_add_str(&r->json, ","));
-	json_field(&r->json, "commune", d->commune);
+	const char *const kv[] = {"day", d->day, "school", d->school,
+				  "commune", d->commune};
+	json_fields(&r->json, kv, sizeof(kv) / sizeof(kv[0]));
 	EW_IGNORE(dynbuf_addf(&r->json,
 			      ",\"level\":%d,\"no_policy\":%d,\"pcs\":%d,"
 			      "\"enrolled\":%d,\"fresh\":%d,\"av_ok\":%d,"
@@ -106,13 +107,9 @@ static int day_host_add(struct day_rows *r, const struct store_day_host *d)
 	int rc = day_row_open(r, d->score);
 	if (rc != 0)
 		return rc;
-	json_field(&r->json, "day", d->day);
-	EW_IGNORE(dynbuf_add_str(&r->json, ","));
-	json_field(&r->json, "agent", d->agent);
-	EW_IGNORE(dynbuf_add_str(&r->json, ","));
-	json_field(&r->json, "school", d->school);
-	EW_IGNORE(dynbuf_add_str(&r->json, ","));
-	json_field(&r->json, "failed", d->failed);
+	const char *const kv[] = {"day", d->day, "agent", d->agent,
+				  "school", d->school, "failed", d->failed};
+	json_fields(&r->json, kv, sizeof(kv) / sizeof(kv[0]));
 	EW_IGNORE(dynbuf_addf(&r->json,
 			      ",\"score\":%.17g,\"fresh\":%d,\"av_ok\":%d,"
 			      "\"rpo_ok\":%d,\"restore_ok\":%d}",
@@ -146,32 +143,31 @@ static void day_rows_init(struct day_rows *r, const char *sql)
 	r->sql = sql;
 }
 
-int pg_day_school_put(struct store *st, const struct store_day_school *d)
+/* One row on its own: r holds it (rc: how adding it went). */
+static int day_put_one(struct store *st, const char *call,
+		       struct day_rows *r, int rc)
 {
 	struct pg_store *s = pg_impl(st);
+	pg_enter(s, call);
+	if (rc == 0)
+		rc = day_send(&s->admin, r);
+	pg_leave(s);
+	dynbuf_free(&r->json);
+	return rc;
+}
+
+int pg_day_school_put(struct store *st, const struct store_day_school *d)
+{
 	struct day_rows r;
 	day_rows_init(&r, day_school_upsert);
-	int rc = day_school_add(&r, d);
-	PG_ENTER(s);
-	if (rc == 0)
-		rc = day_send(&s->admin, &r);
-	pg_leave(s);
-	dynbuf_free(&r.json);
-	return rc;
+	return day_put_one(st, __func__, &r, day_school_add(&r, d));
 }
 
 int pg_day_host_put(struct store *st, const struct store_day_host *d)
 {
-	struct pg_store *s = pg_impl(st);
 	struct day_rows r;
 	day_rows_init(&r, day_host_upsert);
-	int rc = day_host_add(&r, d);
-	PG_ENTER(s);
-	if (rc == 0)
-		rc = day_send(&s->admin, &r);
-	pg_leave(s);
-	dynbuf_free(&r.json);
-	return rc;
+	return day_put_one(st, __func__, &r, day_host_add(&r, d));
 }
 
 /* One transaction for the whole day: a failure midway (or a server gone
