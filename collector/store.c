@@ -5,11 +5,14 @@
 #include <string.h>
 #include <time.h>
 
+#include <msgpack.h>
+
 #include "collector/store_backend.h"
 #include "collector/store_pg.h"
 #include "collector/store_sqlite.h"
 #include "common/alloc.h"
 #include "common/timeutil.h"
+#include "common/wire.h"
 
 static const struct store_backend *const backends[] = {
 	&store_sqlite_backend,
@@ -88,6 +91,23 @@ int store_raise_alerts(const struct store_options *opts,
 			return rc;
 	}
 	return 0;
+}
+
+bool store_body_flag(const void *body, size_t len, const char *key)
+{
+	bool v = false;
+	if (body == NULL || len == 0)
+		return false;
+	msgpack_unpacked up;
+	msgpack_unpacked_init(&up);
+	if (msgpack_unpack_next(&up, body, len, NULL) ==
+		    MSGPACK_UNPACK_SUCCESS &&
+	    up.data.type == MSGPACK_OBJECT_MAP) {
+		const msgpack_object *o = wire_map_get(&up.data, key);
+		v = o && o->type == MSGPACK_OBJECT_BOOLEAN && o->via.boolean;
+	}
+	msgpack_unpacked_destroy(&up);
+	return v;
 }
 
 int store_open(const struct store_options *opts, uv_loop_t *loop,

@@ -256,6 +256,11 @@ int store_raise_alerts(const struct store_options *opts,
 		       int (*write)(void *ctx, const struct store_alert *a),
 		       void *ctx);
 
+/* A boolean of an agent's event body (a msgpack map); false when absent
+ * or malformed: a PC's claim is believed only when it is well formed.
+ * The drills' "the antivirus removed it", "the clean-up verified". */
+bool store_body_flag(const void *body, size_t len, const char *key);
+
 /* SQL both dialects accept the same: an alert's columns in the order
  * the backends' row readers take them, and the joins that fill its
  * hostname and commune; a school with its count of enrolled PCs. */
@@ -269,6 +274,36 @@ int store_raise_alerts(const struct store_options *opts,
 #define STORE_SQL_ALERT_JOINS                                 \
 	" FROM alerts a LEFT JOIN agents g ON g.id = a.agent" \
 	" LEFT JOIN schools c ON c.code = a.school"
+/* A drill campaign's columns, in the order the row readers take them. */
+#define STORE_SQL_DRILL_SELECT                                        \
+	"SELECT id, name, organiser, scenario, scope, window_start,"  \
+	" window_end, state, coalesce(approver, ''),"                 \
+	" coalesce(approved, 0), coalesce(started, 0),"               \
+	" coalesce(ended, 0), coalesce(ended_by, ''), created"        \
+	" FROM drill_campaigns"
+/* A drill target's first columns (its own, its command's and abort
+ * command's times, its injection: t the target, c and k the commands),
+ * and the "detected" one: the collector stored a drill-flagged finding
+ * of the PC's own checks (a scan match, an AV event), not one of the
+ * drill's bookkeeping events. */
+#define STORE_SQL_DRILL_TARGET_HEAD                                      \
+	"SELECT t.campaign, t.agent, t.school, t.status,"                \
+	" coalesce(t.command, 0), coalesce(t.abort_command, 0), t.at,"   \
+	" coalesce(c.issued, 0), coalesce(c.sent, 0),"                   \
+	" coalesce(k.sent, 0),"                                          \
+	" coalesce((SELECT min(e.ts) FROM events e WHERE e.agent ="      \
+	"  t.agent AND e.kind = 'drill.injected' AND e.ts >= c.issued"   \
+	"  - 1000000), 0),"
+#define STORE_SQL_DRILL_DETECTED                                          \
+	" (SELECT min(e.received) FROM events e WHERE e.agent = t.agent"  \
+	"  AND e.drill = 1 AND e.kind NOT LIKE 'drill.%'"                 \
+	"  AND e.received >= c.issued)"
+/* A report's columns (r is the report). */
+#define STORE_SQL_REPORT_SELECT                                         \
+	"SELECT id, period, scope, version, state, created,"           \
+	" coalesce(signed, 0), coalesce(signed_by, ''),"               \
+	" coalesce(supersedes, 0), coalesce(pdf_path, ''),"            \
+	" coalesce(pdf_sha256, ''), remarks, model FROM reports r"
 #define STORE_SQL_SCHOOL_SELECT                                     \
 	"SELECT s.code, s.name, s.commune, s.level, s.expected_pcs," \
 	" (SELECT count(*) FROM agents a WHERE a.school = s.code"    \

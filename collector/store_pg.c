@@ -159,6 +159,75 @@ static const char *const migrations[] = {
 	"  decision_date text NOT NULL, review_due text NOT NULL,"
 	"  hosts text NOT NULL, updated bigint NOT NULL,"
 	"  UNIQUE(unit, name));",
+	/* 4: daily history, reports, drills, releases: the tables of the
+	 * SQLite schema's versions 8, 10 and 13, and the same rules kept
+	 * by the database (a signed report is frozen and kept, a finished
+	 * drill is kept as it ended, the organiser cannot approve their
+	 * own drill). SQLite's drill_deliveries has no twin here: a drill
+	 * alert's receipts are its forward_deliveries rows, which
+	 * forward_done confirms in the statement that dequeues them.
+	 * Each statement may run again (IF NOT EXISTS, OR REPLACE), as
+	 * version 2's do. */
+	"CREATE TABLE IF NOT EXISTS day_school("
+	"  day text NOT NULL, school text NOT NULL, commune text NOT NULL,"
+	"  level integer NOT NULL, no_policy integer NOT NULL,"
+	"  pcs integer NOT NULL, enrolled integer NOT NULL,"
+	"  fresh integer NOT NULL, av_ok integer NOT NULL,"
+	"  rpo_ok integer NOT NULL, restore_ok integer NOT NULL,"
+	"  score double precision NOT NULL, PRIMARY KEY(day, school));"
+	"CREATE TABLE IF NOT EXISTS day_host("
+	"  day text NOT NULL, agent text NOT NULL, school text NOT NULL,"
+	"  score double precision NOT NULL, fresh integer NOT NULL,"
+	"  av_ok integer NOT NULL, rpo_ok integer NOT NULL,"
+	"  restore_ok integer NOT NULL, failed text NOT NULL,"
+	"  PRIMARY KEY(day, agent));"
+	"CREATE TABLE IF NOT EXISTS reports("
+	"  id bigserial PRIMARY KEY, period text NOT NULL, scope text NOT NULL,"
+	"  version integer NOT NULL, state text NOT NULL,"
+	"  created bigint NOT NULL, signed bigint, signed_by text,"
+	"  supersedes bigint REFERENCES reports(id), pdf_path text,"
+	"  pdf_sha256 text, remarks text NOT NULL, model text NOT NULL,"
+	"  UNIQUE(period, scope, version));"
+	"CREATE OR REPLACE FUNCTION reports_signed_kept() RETURNS trigger"
+	"  LANGUAGE plpgsql AS $$ BEGIN"
+	"  IF OLD.state = 'signed' AND TG_OP = 'DELETE' THEN"
+	"   RAISE EXCEPTION 'a signed report is kept'; END IF;"
+	"  IF OLD.state = 'signed' THEN"
+	"   RAISE EXCEPTION 'a signed report is frozen'; END IF;"
+	"  IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;"
+	"  RETURN NEW; END $$;"
+	"CREATE OR REPLACE TRIGGER reports_frozen BEFORE UPDATE OR DELETE ON reports"
+	"  FOR EACH ROW EXECUTE FUNCTION reports_signed_kept();"
+	"CREATE TABLE IF NOT EXISTS drill_campaigns("
+	"  id bigserial PRIMARY KEY, name text NOT NULL UNIQUE,"
+	"  organiser text NOT NULL, scenario text NOT NULL,"
+	"  scope text NOT NULL, window_start bigint NOT NULL,"
+	"  window_end bigint NOT NULL, state text NOT NULL CHECK(state IN"
+	"  ('planned', 'approved', 'running', 'aborted', 'done')),"
+	"  approver text CHECK(approver IS NULL OR approver <> organiser),"
+	"  approved bigint, started bigint, ended bigint,"
+	"  ended_by text, created bigint NOT NULL);"
+	"CREATE OR REPLACE FUNCTION drill_campaigns_final() RETURNS trigger"
+	"  LANGUAGE plpgsql AS $$ BEGIN"
+	"  IF OLD.state IN ('aborted', 'done') THEN"
+	"   RAISE EXCEPTION 'a finished drill is kept as it ended'; END IF;"
+	"  RETURN NEW; END $$;"
+	"CREATE OR REPLACE TRIGGER drill_campaigns_final BEFORE UPDATE ON"
+	"  drill_campaigns FOR EACH ROW EXECUTE FUNCTION"
+	"  drill_campaigns_final();"
+	"CREATE TABLE IF NOT EXISTS drill_targets("
+	"  campaign bigint NOT NULL REFERENCES drill_campaigns(id),"
+	"  agent text NOT NULL, school text NOT NULL, status text NOT NULL,"
+	"  command bigint, abort_command bigint, at bigint NOT NULL,"
+	"  PRIMARY KEY(campaign, agent));"
+	"CREATE TABLE IF NOT EXISTS agent_releases("
+	"  id bigint PRIMARY KEY, release text NOT NULL,"
+	"  channel text NOT NULL CHECK(channel IN ('pilot', 'stable')),"
+	"  rollback integer NOT NULL, state text NOT NULL CHECK(state IN"
+	"  ('pilot', 'stable', 'halted', 'done')), why text NOT NULL,"
+	"  size bigint NOT NULL, queued bigint NOT NULL,"
+	"  created bigint NOT NULL, pilot bigint NOT NULL,"
+	"  stable bigint NOT NULL, ended bigint NOT NULL);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -414,6 +483,16 @@ void pg_leave(struct pg_store *s)
 {
 	atomic_store(&s->admin_held, false);
 	uv_mutex_unlock(&s->admin_lock);
+}
+
+int pg_admin_run(struct pg_store *s, const char *call, const char *sql,
+		 const struct pg_args *a, pg_row_fn row, void *arg,
+		 long long *affected)
+{
+	pg_enter(s, call);
+	int rc = pg_run(&s->admin, sql, a, row, arg, affected);
+	pg_leave(s);
+	return rc;
 }
 
 /* ---- schema -------------------------------------------------------------- */

@@ -11,6 +11,8 @@
  *   store_pg_query.c    the synchronous calls;
  *   store_pg_officers.c the console's accounts, sessions, API tokens and
  *                       audit log, and the register of systems;
+ *   store_pg_report.c   the daily history and reports;
+ *   store_pg_drill.c    drill campaigns and their targets, releases;
  *   store_pg_ops.c      the ops table, and the calls not built yet: each
  *                       fails with -ENOTSUP and a log line naming it.
  *
@@ -118,6 +120,13 @@ static inline struct pg_store *pg_impl(const struct store *st)
 void pg_enter(struct pg_store *s, const char *call);
 void pg_leave(struct pg_store *s);
 #define PG_ENTER(s) pg_enter((s), __func__)
+/* One statement on the admin connection under the admin lock, named
+ * after the calling store_ function. */
+EW_MUST_CHECK
+int pg_admin_run(struct pg_store *s, const char *call, const char *sql,
+		 const struct pg_args *a, pg_row_fn row, void *arg,
+		 long long *affected);
+#define PG_ADMIN_RUN(s, ...) pg_admin_run((s), __func__, __VA_ARGS__)
 
 /* An alert on connection c, inside the caller's transaction: folded into
  * the open one with its dedupe key, or a new one queued for every
@@ -194,8 +203,6 @@ int pg_forward_next(struct store *st, const char *dest, uint64_t after_id,
 		    void *arg);
 int pg_forward_done(struct store *st, const char *dest, uint64_t id);
 int pg_forward_depth(struct store *st, const char *dest, long long *n);
-int pg_snapshot_prune(struct store *st, const char *before_day,
-		      long long *removed);
 int pg_forward_deliveries(struct store *st, int64_t from_us, int64_t end_us,
 			  void (*cb)(void *, const struct store_delivery *),
 			  void *arg);
@@ -263,6 +270,54 @@ int pg_system_set(struct store *st, const struct store_system *y);
 int pg_system_get(struct store *st, uint64_t id, struct store_system *out);
 int pg_system_list(struct store *st, const char *unit,
 		   void (*cb)(void *, const struct store_system *), void *arg);
+int pg_forward_status_scoped(struct store *st, const struct store_scope *sc,
+			     const char *dest,
+			     struct store_forward_status *out);
+int pg_dead_letter_list_scoped(
+	struct store *st, const struct store_scope *sc, const char *dest,
+	int limit, void (*cb)(void *, const struct store_dead_letter *),
+	void *arg);
+
+/* store_pg_report.c */
+int pg_day_school_put(struct store *st, const struct store_day_school *d);
+int pg_day_host_put(struct store *st, const struct store_day_host *d);
+int pg_day_put_all(struct store *st,
+		   int (*next)(void *arg, struct store_day_row *row),
+		   void *arg);
+int pg_day_schools(struct store *st, const char *from, const char *to,
+		   void (*cb)(void *, const struct store_day_school *),
+		   void *arg);
+int pg_day_hosts(struct store *st, const char *day,
+		 void (*cb)(void *, const struct store_day_host *), void *arg);
+int pg_snapshot_prune(struct store *st, const char *before_day,
+		      long long *removed);
+int pg_report_draft(struct store *st, const struct store_report *r,
+		    uint64_t *id, int *version);
+int pg_report_sign(struct store *st, uint64_t id, const char *by,
+		   const char *pdf_path, const char *pdf_sha256,
+		   const char *model);
+int pg_report_list(struct store *st, const char *period, const char *scope,
+		   void (*cb)(void *, const struct store_report *), void *arg);
+int pg_report_list_scoped(struct store *st, const struct store_scope *sc,
+			  uint64_t id,
+			  void (*cb)(void *, const struct store_report *),
+			  void *arg);
+
+/* store_pg_drill.c */
+int pg_drill_add(struct store *st, const struct store_drill *d, uint64_t *id);
+int pg_drill_get(struct store *st, const char *name, struct store_drill *out);
+int pg_drill_list(struct store *st, int64_t from_us, int64_t end_us,
+		  void (*cb)(void *, const struct store_drill *), void *arg);
+int pg_drill_transition(struct store *st, uint64_t id, const char *from,
+			const char *to, const char *who);
+int pg_drill_target_put(struct store *st, const struct store_drill_target *t);
+int pg_drill_targets(struct store *st, uint64_t campaign,
+		     void (*cb)(void *, const struct store_drill_target *),
+		     void *arg);
+int pg_release_put(struct store *st, const struct store_release *r);
+int pg_release_list(struct store *st,
+		    void (*cb)(void *, const struct store_release *),
+		    void *arg);
 
 /* store_pg.c */
 int pg_open(const struct store_options *opts, const char *location,

@@ -1,77 +1,12 @@
-/* store_pg_ops: the PostgreSQL backend's ops table, and the calls it does
- * not have yet. Each of those fails with -ENOTSUP and a log line naming
- * the call, never a silent success: a collector on PostgreSQL runs
- * ingest, enrollment, scoring, alerts, forwarding, the console's scoped
- * reads, the officers' accounts, sessions, API tokens and audit log, and
- * the register of systems (store_pg_officers.c); the daily history,
- * reports and drills still need the SQLite backend (docs/DECISIONS.md,
- * "PostgreSQL backend"). */
+/* store_pg_ops: the PostgreSQL backend's ops table. Every call of the
+ * store interface has its PostgreSQL form: ingest, enrollment, scoring,
+ * alerts, forwarding, the console's scoped reads, the officers'
+ * accounts, sessions, API tokens and audit log, the register
+ * (store_pg_officers.c), the daily history and reports
+ * (store_pg_report.c), drills and agent releases (store_pg_drill.c). */
 #include "collector/store_pg.h"
 
 #include <errno.h>
-
-#include "common/log.h"
-
-static int unsupported(const char *call)
-{
-	log_err("store: store_%s is not supported by the PostgreSQL backend "
-		"yet; use a sqlite: store for this", call);
-	return -ENOTSUP;
-}
-
-/* A stub with the op's own signature (parameters named, unused). */
-#define UNSUPPORTED(op, ...)                     \
-	static int pg_##op(__VA_ARGS__)          \
-	{                                        \
-		return unsupported(#op);         \
-	}
-
-typedef void (*day_school_fn)(void *, const struct store_day_school *);
-typedef void (*day_host_fn)(void *, const struct store_day_host *);
-typedef void (*report_fn)(void *, const struct store_report *);
-typedef void (*drill_target_fn)(void *, const struct store_drill_target *);
-typedef void (*release_fn)(void *, const struct store_release *);
-typedef const struct store_scope *scope_t;
-
-UNSUPPORTED(day_school_put, struct store *st,
-	    const struct store_day_school *d)
-UNSUPPORTED(day_host_put, struct store *st, const struct store_day_host *d)
-UNSUPPORTED(day_put_all, struct store *st,
-	    int (*next)(void *arg, struct store_day_row *row), void *arg)
-UNSUPPORTED(day_schools, struct store *st, const char *from, const char *to,
-	    day_school_fn cb, void *arg)
-UNSUPPORTED(day_hosts, struct store *st, const char *day, day_host_fn cb,
-	    void *arg)
-UNSUPPORTED(report_draft, struct store *st, const struct store_report *r,
-	    uint64_t *id, int *version)
-UNSUPPORTED(report_sign, struct store *st, uint64_t id, const char *by,
-	    const char *pdf_path, const char *pdf_sha256, const char *model)
-UNSUPPORTED(report_list, struct store *st, const char *period,
-	    const char *scope, report_fn cb, void *arg)
-UNSUPPORTED(report_list_scoped, struct store *st, scope_t sc, uint64_t id,
-	    report_fn cb, void *arg)
-UNSUPPORTED(drill_add, struct store *st, const struct store_drill *d,
-	    uint64_t *id)
-UNSUPPORTED(drill_get, struct store *st, const char *name,
-	    struct store_drill *out)
-UNSUPPORTED(drill_transition, struct store *st, uint64_t id,
-	    const char *from, const char *to, const char *who)
-UNSUPPORTED(drill_target_put, struct store *st,
-	    const struct store_drill_target *t)
-UNSUPPORTED(drill_targets, struct store *st, uint64_t campaign,
-	    drill_target_fn cb, void *arg)
-/* Agent releases are rolled out from the SQLite collector for now. */
-UNSUPPORTED(release_put, struct store *st, const struct store_release *r)
-UNSUPPORTED(release_list, struct store *st, release_fn cb, void *arg)
-
-UNSUPPORTED(forward_status_scoped, struct store *st, scope_t sc,
-	    const char *dest, struct store_forward_status *out)
-UNSUPPORTED(dead_letter_list_scoped, struct store *st, scope_t sc,
-	    const char *dest, int limit,
-	    void (*cb)(void *arg, const struct store_dead_letter *dl),
-	    void *arg)
-UNSUPPORTED(drill_list, struct store *st, int64_t from_us, int64_t end_us,
-	    void (*cb)(void *arg, const struct store_drill *d), void *arg)
 
 /* PostgreSQL readers never wait on its writers (MVCC), so the console
  * reads through the store's own connections: "no separate reader" is

@@ -10,17 +10,8 @@
 #include "common/alloc.h"
 #include "common/log.h"
 
-/* One statement under the admin lock. */
-static int admin_run(struct pg_store *s, const char *call, const char *sql,
-		     const struct pg_args *a, pg_row_fn row, void *arg,
-		     long long *affected)
-{
-	pg_enter(s, call);
-	int rc = pg_run(&s->admin, sql, a, row, arg, affected);
-	pg_leave(s);
-	return rc;
-}
-#define ADMIN_RUN(s, ...) admin_run((s), __func__, __VA_ARGS__)
+/* One statement under the admin lock, named after the calling function. */
+#define ADMIN_RUN PG_ADMIN_RUN
 
 static int read_count(void *arg, const PGresult *res, int row)
 {
@@ -207,7 +198,7 @@ static int list_alerts(struct pg_store *s, const char *call, const char *sql,
 	struct alert_cb c = {cb, arg, alloc_bytes(sizeof(struct store_alert))};
 	if (c.a == NULL)
 		return -ENOMEM;
-	int rc = admin_run(s, call, sql, a, alert_row, &c, NULL);
+	int rc = pg_admin_run(s, call, sql, a, alert_row, &c, NULL);
 	alloc_free(c.a);
 	return rc;
 }
@@ -927,19 +918,6 @@ int pg_snapshot_put(struct store *st, const struct store_snapshot *snap)
 			 &a, NULL, NULL, NULL);
 }
 
-/* The PostgreSQL backend keeps the daily scores only (the schools' and
- * PCs' history rows are SQLite's for now, store_pg_ops.c). */
-int pg_snapshot_prune(struct store *st, const char *before_day,
-		      long long *removed)
-{
-	struct pg_args a = {0};
-	*removed = 0;
-	pg_arg_text(&a, before_day);
-	return ADMIN_RUN(pg_impl(st),
-			 "DELETE FROM score_snapshots WHERE day < $1", &a,
-			 NULL, NULL, removed);
-}
-
 struct snapshot_cb {
 	void (*cb)(void *, const struct store_snapshot *);
 	void *arg;
@@ -1162,4 +1140,120 @@ int pg_alert_set_state_scoped(struct store *st, const struct store_scope *sc,
 	if (n == 0)
 		return -ENOENT;
 	return pg_alert_set_state(st, id, state, who);
+}
+
+/* ---- the SOC page: one destination's queue within a scope ---------------- */
+
+static int forward_figures(void *arg, const PGresult *q, int r)
+{
+	struct store_forward_status *o = arg;
+	o->pending = pg_int(q, r, 0);
+	o->oldest_pending_us = pg_int(q, r, 1);
+	o->dead_letters = pg_int(q, r, 2);
+	return 1;
+}
+
+static int forward_delivered(void *arg, const PGresult *q, int r)
+{
+	struct store_forward_status *o = arg;
+	o->last_delivered = (uint64_t)pg_int(q, r, 0);
+	o->last_delivered_us = pg_int(q, r, 1);
+	return 1;
+}
+
+static int forward_last_error(void *arg, const PGresult *q, int r)
+{
+	struct store_forward_status *o = arg;
+	o->last_error_status = (int)pg_int(q, r, 3);
+	pg_text(o->last_error, sizeof(o->last_error), q, r, 4);
+	o->last_error_us = pg_int(q, r, 5);
+	return 1;
+}
+
+/* $3 is the destination; dest's dead letters whose alert is gone count
+ * as the province's. */
+#define DEAD_LETTER_SCOPED_SELECT                                          \
+	"SELECT d.id, d.dest, d.alert, d.status, d.reason, d.at,"           \
+	" coalesce(a.rule, ''), coalesce(a.agent, '') FROM dead_letters d"  \
+	" LEFT JOIN alerts a ON a.id = d.alert"                              \
+	" LEFT JOIN schools c ON c.code = a.school WHERE d.dest = $3"        \
+	" AND ($1::int = 0 OR " SCOPE_OF("c.commune", "a.school") ")"        \
+	" ORDER BY d.id DESC LIMIT $4"
+
+/* The same figures as SQLite's statements (store_sqlite_stmt.c), read in
+ * one snapshot so that they agree with each other while another
+ * collector moves the queue. */
+int pg_forward_status_scoped(struct store *st, const struct store_scope *sc,
+			     const char *dest, struct store_forward_status *out)
+{
+	struct pg_store *s = pg_impl(st);
+	struct pg_args a = {0};
+	long long rows = 0;
+	memset(out, 0, sizeof(*out));
+	scope_args(&a, sc);
+	pg_arg_text(&a, dest);
+	PG_ENTER(s);
+	int rc = pg_exec(&s->admin, "BEGIN ISOLATION LEVEL REPEATABLE READ"
+				    " READ ONLY");
+	if (rc == 0)
+		rc = pg_run(&s->admin,
+			    "SELECT (SELECT count(*) FROM forward_queue q"
+			    "  JOIN alerts a ON a.id = q.alert"
+			    "  LEFT JOIN schools c ON c.code = a.school"
+			    "  WHERE q.dest = $3 AND "
+			    SCOPE_OF("c.commune", "a.school") "),"
+			    " (SELECT coalesce(min(a.first), 0) FROM"
+			    "  forward_queue q JOIN alerts a ON a.id = q.alert"
+			    "  LEFT JOIN schools c ON c.code = a.school"
+			    "  WHERE q.dest = $3 AND "
+			    SCOPE_OF("c.commune", "a.school") "),"
+			    " (SELECT count(*) FROM dead_letters d"
+			    "  LEFT JOIN alerts a ON a.id = d.alert"
+			    "  LEFT JOIN schools c ON c.code = a.school"
+			    "  WHERE d.dest = $3 AND ($1::int = 0 OR "
+			    SCOPE_OF("c.commune", "a.school") "))",
+			    &a, forward_figures, out, &rows);
+	if (rc == 0 && rows == 0)
+		rc = -EIO;
+	/* Everything below dest's oldest waiting alert has left the queue
+	 * (forward_done takes alerts off in id order): the newest of those
+	 * in scope without a dead letter was delivered, at the recorded
+	 * time (the alert's last time for one delivered before deliveries
+	 * were recorded). */
+	if (rc == 0)
+		rc = pg_run(&s->admin,
+			    "SELECT a.id, coalesce((SELECT fd.delivered FROM"
+			    " forward_deliveries fd WHERE fd.alert = a.id AND"
+			    " fd.dest = $3), a.last) FROM alerts a"
+			    " LEFT JOIN schools c ON c.code = a.school WHERE "
+			    SCOPE_OF("c.commune", "a.school")
+			    " AND a.id < coalesce((SELECT min(alert) FROM"
+			    "  forward_queue WHERE dest = $3),"
+			    "  9223372036854775807)"
+			    " AND NOT EXISTS (SELECT 1 FROM dead_letters d"
+			    "  WHERE d.dest = $3 AND d.alert = a.id)"
+			    " ORDER BY a.id DESC LIMIT 1",
+			    &a, forward_delivered, out, NULL);
+	if (rc == 0) {
+		pg_arg_int(&a, 1);
+		rc = pg_run(&s->admin, DEAD_LETTER_SCOPED_SELECT, &a,
+			    forward_last_error, out, NULL);
+	}
+	rc = pg_end(&s->admin, rc);
+	pg_leave(s);
+	return rc;
+}
+
+int pg_dead_letter_list_scoped(
+	struct store *st, const struct store_scope *sc, const char *dest,
+	int limit, void (*cb)(void *, const struct store_dead_letter *),
+	void *arg)
+{
+	struct dead_letter_cb c = {cb, arg};
+	struct pg_args a = {0};
+	scope_args(&a, sc);
+	pg_arg_text(&a, dest);
+	pg_arg_int(&a, limit);
+	return ADMIN_RUN(pg_impl(st), DEAD_LETTER_SCOPED_SELECT, &a,
+			 dead_letter_row, &c, NULL);
 }

@@ -5,10 +5,6 @@
 #include <errno.h>
 #include <string.h>
 
-#include <msgpack.h>
-
-#include "common/wire.h"
-
 #define RUN(st, id, ...) ADMIN_RUN(sqlite_impl(st), (id), __VA_ARGS__)
 
 int sqlite_drill_add(struct store *st, const struct store_drill *d,
@@ -114,25 +110,12 @@ struct target_cb {
 	void *arg;
 };
 
-/* A boolean of an agent's event body (msgpack map); false when absent
- * or malformed: a PC's claim is believed only when it is well formed. */
 static bool body_flag(sqlite3_stmt *q, int col, const char *key)
 {
+	/* The blob first, then its size (SQLite's documented order). */
 	const void *p = sqlite3_column_blob(q, col);
 	int n = sqlite3_column_bytes(q, col);
-	bool v = false;
-	if (p == NULL || n <= 0)
-		return false;
-	msgpack_unpacked up;
-	msgpack_unpacked_init(&up);
-	if (msgpack_unpack_next(&up, p, (size_t)n, NULL) ==
-		    MSGPACK_UNPACK_SUCCESS &&
-	    up.data.type == MSGPACK_OBJECT_MAP) {
-		const msgpack_object *o = wire_map_get(&up.data, key);
-		v = o && o->type == MSGPACK_OBJECT_BOOLEAN && o->via.boolean;
-	}
-	msgpack_unpacked_destroy(&up);
-	return v;
+	return store_body_flag(p, n > 0 ? (size_t)n : 0, key);
 }
 
 static int target_row(void *arg, sqlite3_stmt *q)

@@ -408,10 +408,7 @@ static const struct {
 		" signed_by = ?3, pdf_path = ?4, pdf_sha256 = ?5, model = ?6"
 		" WHERE id = ?1 AND state = 'draft'"},
 	[SQ_REPORT_LIST] = {"report_list",
-		"SELECT id, period, scope, version, state, created,"
-		" coalesce(signed, 0), coalesce(signed_by, ''),"
-		" coalesce(supersedes, 0), coalesce(pdf_path, ''),"
-		" coalesce(pdf_sha256, ''), remarks, model FROM reports"
+		STORE_SQL_REPORT_SELECT
 		" WHERE (?1 IS NULL OR period = ?1) AND (?2 IS NULL"
 		" OR scope = ?2) ORDER BY period DESC, scope, version DESC"},
 	/* A report's scope is "province", "commune:NAME" or "school:CODE";
@@ -419,10 +416,7 @@ static const struct {
 	 * commune officer the reports of its communes' schools too. ?3: one
 	 * report's id, or 0 for all. */
 	[SQ_REPORT_LIST_SCOPED] = {"report_list_scoped",
-		"SELECT id, period, scope, version, state, created,"
-		" coalesce(signed, 0), coalesce(signed_by, ''),"
-		" coalesce(supersedes, 0), coalesce(pdf_path, ''),"
-		" coalesce(pdf_sha256, ''), remarks, model FROM reports r"
+		STORE_SQL_REPORT_SELECT
 		" WHERE (?3 = 0 OR r.id = ?3) AND (?1 = 0"
 		" OR (?1 = 1 AND (r.scope = 'commune:' || ?2 OR r.scope IN"
 		"  (SELECT 'school:' || code FROM schools WHERE commune = ?2)))"
@@ -434,11 +428,7 @@ static const struct {
 		" window_start, window_end, state, created)"
 		" VALUES(?1,?2,?3,?4,?5,?6,'planned',?7)"},
 	[SQ_DRILL_GET] = {"drill_get",
-		"SELECT id, name, organiser, scenario, scope, window_start,"
-		" window_end, state, coalesce(approver, ''),"
-		" coalesce(approved, 0), coalesce(started, 0),"
-		" coalesce(ended, 0), coalesce(ended_by, ''), created"
-		" FROM drill_campaigns WHERE name = ?1"},
+		STORE_SQL_DRILL_SELECT " WHERE name = ?1"},
 	/* One statement per move, conditional on the state it leaves, so
 	 * two officers racing (approve and abort) cannot both win. */
 	[SQ_DRILL_TRANSITION] = {"drill_transition",
@@ -461,13 +451,7 @@ static const struct {
 	 * agent's drill.* events after it, and the first drill alert of
 	 * the PC, give the rest of the timeline. */
 	[SQ_DRILL_TARGETS] = {"drill_targets",
-		"SELECT t.campaign, t.agent, t.school, t.status,"
-		" coalesce(t.command, 0), coalesce(t.abort_command, 0), t.at,"
-		" coalesce(c.issued, 0), coalesce(c.sent, 0),"
-		" coalesce(k.sent, 0),"
-		" coalesce((SELECT min(e.ts) FROM events e WHERE e.agent ="
-		"  t.agent AND e.kind = 'drill.injected' AND e.ts >= c.issued"
-		"  - 1000000), 0),"
+		STORE_SQL_DRILL_TARGET_HEAD
 		" (SELECT e.ts FROM events e WHERE e.agent = t.agent AND"
 		"  e.kind = 'drill.av_acted' AND e.ts >= c.issued - 1000000"
 		"  ORDER BY e.ts LIMIT 1),"
@@ -489,12 +473,7 @@ static const struct {
 		" (SELECT a.resolved FROM alerts a WHERE a.agent = t.agent AND"
 		"  a.drill = 1 AND a.first >= c.issued ORDER BY a.first"
 		"  LIMIT 1),"
-		/* detected: the collector stored a drill-flagged finding of
-		 * the PC's own checks (a scan match, an AV event), not one of
-		 * the drill's bookkeeping events. */
-		" (SELECT min(e.received) FROM events e WHERE e.agent = t.agent"
-		"  AND e.drill = 1 AND e.kind NOT LIKE 'drill.%'"
-		"  AND e.received >= c.issued),"
+		STORE_SQL_DRILL_DETECTED ","
 		/* forwarded: the first drill alert was confirmed by every SOC
 		 * destination it was queued for (none still waiting). */
 		" (SELECT CASE WHEN EXISTS (SELECT 1 FROM forward_queue q"
@@ -521,11 +500,7 @@ static const struct {
 		" queued, created, pilot, stable, ended"
 		" FROM agent_releases ORDER BY id DESC"},
 	[SQ_DRILL_LIST] = {"drill_list",
-		"SELECT id, name, organiser, scenario, scope, window_start,"
-		" window_end, state, coalesce(approver, ''),"
-		" coalesce(approved, 0), coalesce(started, 0),"
-		" coalesce(ended, 0), coalesce(ended_by, ''), created"
-		" FROM drill_campaigns WHERE started >= ?1 AND started < ?2"
+		STORE_SQL_DRILL_SELECT " WHERE started >= ?1 AND started < ?2"
 		" ORDER BY started, id"},
 #undef SYSTEM_COLUMNS
 };

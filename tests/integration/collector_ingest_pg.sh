@@ -9,7 +9,10 @@
 #  - pg_down: PostgreSQL itself stops mid-ingest (an immediate shutdown,
 #    a crash) and comes back: the collector refuses batches with a retry
 #    hint instead of acking, the agents keep theirs, and afterwards every
-#    agent's stored (boot, seq) set is exactly the one it sent.
+#    agent's stored (boot, seq) set is exactly the one it sent;
+#  - history: serve's daily snapshot and `score --snapshot` write the
+#    schools' and PCs' history rows (one transaction a day, a second run
+#    the same day replaces them), and `report list` reads the reports.
 # Scenarios: make test ONLY=collector_ingest_pg:pg_down
 EW_STORE=pg
 EW_INGEST_AS_LIB=1
@@ -53,6 +56,30 @@ scenario_pg_down() {
 			AND max(seq) - min(seq) = 499) x")" 20
 	check "pg_down: no event twice" \
 		eq "$(pg_value "$db" "SELECT count(*) - count(DISTINCT (agent, boot, seq)) FROM events")" 0
+}
+
+scenario_history() {
+	local log="$WORK/hist.log" db today
+	ingest_collector "$WORK/hist" "$log" "$WORK/hist-agents" ||
+		{ not_ok "history: collector start"; return; }
+	db=$PG_DB
+	today=$(date -u +%F)
+	check "history: serve records the day's snapshot on PostgreSQL" \
+		wait_for 60 grep -q "snapshot $today: [0-9]* scores recorded" "$log"
+	check "history: the school's history row of the day" \
+		eq "$(pg_value "$db" "SELECT count(*) FROM day_school
+			WHERE day = '$today' AND school = '79001'")" 1
+	"${LG[@]}" --agents 3 --events 2 --boot-seed 4 >"$WORK/hist.out" 2>&1 ||
+		not_ok "history: 3 agents enroll"
+	check "history: score --snapshot records the day again" \
+		eval '"$COLLECTOR" score --snapshot -c "$CONF" >/dev/null'
+	check "history: the day's 3 PC rows, and the school's row replaced" \
+		eq "$(pg_value "$db" "SELECT (SELECT count(*) FROM day_host
+			WHERE day = '$today') || '/' || (SELECT string_agg(enrolled::text, ',')
+			FROM day_school WHERE day = '$today')")" "3/3"
+	check "history: report list reads the reports table" \
+		eval '"$COLLECTOR" report list -c "$CONF" >/dev/null'
+	collector_stop
 }
 
 # Not for a listing (tests/run.sh --list): it names the scenarios and
