@@ -795,6 +795,18 @@ int store_drill_targets(struct store *st, uint64_t campaign,
 				   const struct store_drill_target *t),
 			void *arg);
 
+/* Whether this collector runs the scheduled job named job (the daily
+ * snapshot, the silence sweep, release steps) now. Several collectors
+ * may share one store, and each job must run on one of them at a time,
+ * or a silent PC is alerted once per collector. SQLite: always true (one
+ * collector per file). PostgreSQL: a session advisory lock per job on the
+ * admin connection, kept until that connection ends; the collector that
+ * holds it stays the job's runner, and when it dies (its connection
+ * closes) the next collector to ask takes the job over. Ask before every
+ * run: a lost connection loses the lock. */
+EW_MUST_CHECK
+int store_lead(struct store *st, const char *job, bool *leading);
+
 /* Current wall-clock time in microseconds. */
 int64_t store_now_us(void);
 

@@ -197,6 +197,8 @@ int pg_snapshot_prune(struct store *st, const char *before_day,
 int pg_forward_deliveries(struct store *st, int64_t from_us, int64_t end_us,
 			  void (*cb)(void *, const struct store_delivery *),
 			  void *arg);
+/* Scheduled work across collectors (store_lead). */
+int pg_lead(struct store *st, const char *job, bool *leading);
 int pg_agents_silent(struct store *st, int64_t before_us,
 		     void (*cb)(void *, const char *, int64_t), void *arg);
 int pg_dead_letter_add(struct store *st, const struct store_dead_letter *dl,

@@ -1163,3 +1163,33 @@ int pg_alert_set_state_scoped(struct store *st, const struct store_scope *sc,
 		return -ENOENT;
 	return pg_alert_set_state(st, id, state, who);
 }
+
+/* ---- scheduled work across collectors ------------------------------------- */
+
+/* The first key of every job's advisory lock ("ewjb" in ASCII), the
+ * second the hash of its name: apart from the schema's and the
+ * partitions' locks, which take one bigint key. */
+#define JOB_LOCK_SPACE "1702324834"
+
+static int read_bool(void *arg, const PGresult *res, int row)
+{
+	*(bool *)arg = PQgetvalue(res, row, 0)[0] == 't';
+	return 1;
+}
+
+/* A session lock, not a transaction's: it stays with the admin
+ * connection between runs, so the collector that took a job keeps it
+ * (one collector sweeps every minute, not whichever asks first), and the
+ * server frees it when that connection ends: a collector killed or cut
+ * off hands the job to the next one that asks. Taking a lock this
+ * session holds only counts it again; it is never released by hand. */
+int pg_lead(struct store *st, const char *job, bool *leading)
+{
+	struct pg_args a = {0};
+	*leading = false;
+	pg_arg_text(&a, job);
+	return ADMIN_RUN(pg_impl(st),
+			 "SELECT pg_try_advisory_lock(" JOB_LOCK_SPACE
+			 ", hashtext($1))",
+			 &a, read_bool, leading, NULL);
+}

@@ -817,6 +817,33 @@ static void test_pg_down_refuses_then_stores(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* Scheduled jobs across collectors sharing a store: two stores on one
+ * database are two collectors. On PostgreSQL one of them runs a job,
+ * keeps it while it asks again, and hands it over when it closes (its
+ * connection, and so its lock, ends); jobs are apart. SQLite has one
+ * collector per file, which runs every job. */
+static void test_lead_one_collector_per_job(void **state)
+{
+	(void)state;
+	struct store *one = open_store(NULL, 0, 0);
+	struct store *two = open_store(NULL, 0, 0);
+	bool leads;
+	assert_int_equal(store_lead(one, "silence sweep", &leads), 0);
+	assert_true(leads);
+	assert_int_equal(store_lead(two, "silence sweep", &leads), 0);
+	assert_int_equal(leads, !on_pg);
+	assert_int_equal(store_lead(one, "silence sweep", &leads), 0);
+	assert_true(leads);
+	assert_int_equal(store_lead(two, "daily snapshot", &leads), 0);
+	assert_true(leads);
+	assert_int_equal(store_lead(one, "daily snapshot", &leads), 0);
+	assert_int_equal(leads, !on_pg);
+	store_close(one);
+	assert_int_equal(store_lead(two, "silence sweep", &leads), 0);
+	assert_true(leads);
+	store_close(two);
+}
+
 /* A call the backend does not have yet fails loudly, never silently. */
 static void test_pg_unsupported_calls_fail(void **state)
 {
@@ -852,6 +879,8 @@ int main(void)
 			test_deliveries_migration_carries_over, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alert_volume_scoped,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lead_one_collector_per_job,
+						setup, teardown),
 	};
 	int failed = cmocka_run_group_tests_name("store", tests, NULL, NULL);
 	/* The same contract on PostgreSQL; the cases that look inside
@@ -879,6 +908,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_deliveries_migration_carries_over, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alert_volume_scoped,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lead_one_collector_per_job,
 						setup, teardown),
 	};
 	if (!pgtest_start()) {
