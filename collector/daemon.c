@@ -78,6 +78,7 @@ struct daemon {
 	bool web_lingering; /* a console connection outlived the grace */
 	struct web *web;
 	char hostname[256];
+	char instance[300]; /* hostname:state_dir, the store's instance */
 	char bundle_dir[600];
 	const struct settings *settings;
 	const char *config_path;
@@ -436,6 +437,12 @@ static int open_state(struct daemon *d)
 		return -EINVAL;
 	}
 	collector_store_options(d->settings, d->dest_names, &so);
+	/* One collector per state dir on a host: that pair names it across
+	 * restarts. */
+	gethostname(d->hostname, sizeof(d->hostname) - 1);
+	snprintf(d->instance, sizeof(d->instance), "%.40s:%s", d->hostname,
+		 d->settings->state_dir);
+	so.instance = d->instance;
 	so.alert_fn = alert_evaluate;
 	so.alert_arg = &d->rules;
 	if (store_open(&so, d->loop, &d->store, err, sizeof(err)) != 0) {
@@ -589,7 +596,6 @@ int collector_run(const char *config_path, const struct settings *s)
 	d.loop = uv_default_loop();
 	if ((rc = open_state(&d)) != 0)
 		goto done;
-	gethostname(d.hostname, sizeof(d.hostname) - 1);
 	rulepub_dir(s->state_dir, d.bundle_dir, sizeof(d.bundle_dir));
 	if ((rc = start_forwarders(&d)) != 0 || (rc = start_listeners(&d)) != 0 ||
 	    (rc = start_web(&d)) != 0 || (rc = write_ports(&d)) != 0)

@@ -124,6 +124,12 @@ struct store_options {
 	 * same transaction. */
 	const char *const *forward_dests;
 	size_t nforward_dests;
+	/* This collector's name where several share a store (PostgreSQL's
+	 * forward-queue leases): the same across its restarts, so one killed
+	 * and started again takes back at once the alerts it had claimed,
+	 * instead of after the lease. NULL: a name of this process alone
+	 * (the CLI). */
+	const char *instance;
 };
 
 /* The loop receives commit callbacks; NULL opens the store for synchronous
@@ -343,9 +349,12 @@ int store_forward_next(struct store *st, const char *dest, uint64_t after_id,
 		       int limit,
 		       void (*cb)(void *arg, const struct store_alert *a),
 		       void *arg);
-/* Dequeues every alert up to and including id for dest and, in the same
- * transaction, records each one's delivery as confirmed now
- * (store_forward_deliveries). */
+/* Dequeues every alert up to and including id for dest that
+ * store_forward_next handed this sender and, in the same transaction,
+ * records each one's delivery as confirmed now
+ * (store_forward_deliveries). On a store several collectors share, an
+ * alert below id that this one never claimed (another's, or one that
+ * committed late) stays queued. */
 EW_MUST_CHECK
 int store_forward_done(struct store *st, const char *dest, uint64_t id);
 EW_MUST_CHECK

@@ -90,7 +90,7 @@ struct pg_store {
 	struct store base;
 	struct store_options opts;
 	char url[1024]; /* the store.url, for log lines (no password) */
-	char instance[48]; /* this process's name in forward-queue claims */
+	char instance[300]; /* this collector's name in forward-queue claims */
 
 	/* The synchronous calls: one connection under one lock. */
 	struct pg_conn admin;
