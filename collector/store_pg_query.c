@@ -638,7 +638,8 @@ int pg_agent_revoke(struct store *st, const char *id)
 	return rc != 0 ? rc : n == 0 ? -ENOENT : 0;
 }
 
-static int read_allowed(void *arg, const PGresult *q, int r)
+/* A yes or no, as an int column (0 or 1). */
+static int read_flag(void *arg, const PGresult *q, int r)
 {
 	*(bool *)arg = pg_int(q, r, 0) != 0;
 	return 1;
@@ -651,7 +652,7 @@ int pg_agent_allowed(struct store *st, const char *id, bool *allowed)
 	pg_arg_text(&a, id);
 	return ADMIN_RUN(pg_impl(st),
 			 "SELECT (revoked IS NULL)::int FROM agents WHERE id = $1",
-			 &a, read_allowed, allowed, NULL);
+			 &a, read_flag, allowed, NULL);
 }
 
 struct agent_time_cb {
@@ -1176,12 +1177,6 @@ int pg_alert_set_state_scoped(struct store *st, const struct store_scope *sc,
  * partitions' locks, which take one bigint key. */
 #define JOB_LOCK_SPACE "1702324834"
 
-static int read_bool(void *arg, const PGresult *res, int row)
-{
-	*(bool *)arg = PQgetvalue(res, row, 0)[0] == 't';
-	return 1;
-}
-
 /* A session lock, not a transaction's: it stays with the admin
  * connection between runs, so the collector that took a job keeps it
  * (one collector sweeps every minute, not whichever asks first), and the
@@ -1195,6 +1190,6 @@ int pg_lead(struct store *st, const char *job, bool *leading)
 	pg_arg_text(&a, job);
 	return ADMIN_RUN(pg_impl(st),
 			 "SELECT pg_try_advisory_lock(" JOB_LOCK_SPACE
-			 ", hashtext($1))",
-			 &a, read_bool, leading, NULL);
+			 ", hashtext($1))::int",
+			 &a, read_flag, leading, NULL);
 }
