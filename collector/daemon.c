@@ -50,6 +50,16 @@ struct snapshot_job {
 	char err[512];
 };
 
+/* The daemon's scheduled jobs. Collectors sharing one store run each on
+ * one of them at a time (store_lead): a silent PC alerted once, a day's
+ * snapshot taken once. The name is the job's lock, and the log's. */
+enum daemon_job { JOB_SNAPSHOT, JOB_SILENCE, JOB_RELEASES, JOB_COUNT };
+static const char *const job_names[JOB_COUNT] = {
+	[JOB_SNAPSHOT] = "daily snapshot and report deadlines",
+	[JOB_SILENCE] = "silence sweep",
+	[JOB_RELEASES] = "release rollout",
+};
+
 struct daemon {
 	uv_loop_t *loop;
 	struct alert_rules rules;
@@ -58,12 +68,17 @@ struct daemon {
 	uv_timer_t snapshot_timer;
 	uv_timer_t release_timer;
 	struct snapshot_job snapshot;
+	/* Whether this collector ran each job at its last tick; the
+	 * snapshot's on the worker thread, the others on the loop's. */
+	bool leads[JOB_COUNT];
+	bool lead_asked[JOB_COUNT]; /* the first answer is logged too */
 	bool close_pending; /* stopping: close the store when nothing uses it */
 	bool enroll_live;   /* enrollment work may still use the store */
 	bool web_live;	    /* the console may still use the store */
 	bool web_lingering; /* a console connection outlived the grace */
 	struct web *web;
 	char hostname[256];
+	char instance[300]; /* hostname:state_dir, the store's instance */
 	char bundle_dir[600];
 	const struct settings *settings;
 	const char *config_path;
@@ -122,12 +137,34 @@ static void log_forward_stats(struct daemon *d)
 	}
 }
 
+/* Whether this collector runs job now, with a log line when that
+ * changes. A store that cannot say counts as "not now": the job waits for
+ * its next tick rather than risk running on two collectors. */
+static bool lead_job(struct daemon *d, enum daemon_job job)
+{
+	bool leading;
+	if (store_lead(d->store, job_names[job], &leading) != 0)
+		leading = false;
+	if (!d->lead_asked[job] || leading != d->leads[job]) {
+		d->lead_asked[job] = true;
+		d->leads[job] = leading;
+		if (leading)
+			log_info("collector: this collector runs the %s",
+				 job_names[job]);
+		else
+			log_info("collector: the %s is another collector's "
+				 "(or the store is out of reach)",
+				 job_names[job]);
+	}
+	return leading;
+}
+
 /* agent.silent: a PC that stopped reporting. */
 static void on_silence_timer(uv_timer_t *timer)
 {
 	struct daemon *d = timer->data;
 	size_t raised;
-	if (d->store == NULL)
+	if (d->store == NULL || !lead_job(d, JOB_SILENCE))
 		return;
 	int rc = alert_sweep_silence(d->store,
 				     alert_rule_for(&d->rules, "agent.silent"),
@@ -142,7 +179,7 @@ static void on_silence_timer(uv_timer_t *timer)
 static void on_release_timer(uv_timer_t *timer)
 {
 	struct daemon *d = timer->data;
-	if (d->store == NULL)
+	if (d->store == NULL || !lead_job(d, JOB_RELEASES))
 		return;
 	int rc = release_tick(d->store, d->ca, d->settings, timeutil_now_us());
 	if (rc != 0 && rc != -ENOTSUP)
@@ -210,8 +247,13 @@ static void snapshot_work(uv_work_t *work)
 	j->rc = 0;
 	j->taken = false;
 	j->recorded = j->drops = 0;
+	j->drafted = j->reminded = 0;
 	j->err[0] = '\0';
 	j->pruned = 0;
+	/* From the check that today's snapshot exists to its write, under
+	 * the job's lock: two collectors never both find the day open. */
+	if (!lead_job(d, JOB_SNAPSHOT))
+		return;
 	score_day(now, j->day);
 	snapshot_retention(d, j, now);
 	if ((j->rc = score_snapshot_exists(d->store, j->day, &exists)) != 0) {
@@ -395,6 +437,12 @@ static int open_state(struct daemon *d)
 		return -EINVAL;
 	}
 	collector_store_options(d->settings, d->dest_names, &so);
+	/* One collector per state dir on a host: that pair names it across
+	 * restarts. */
+	gethostname(d->hostname, sizeof(d->hostname) - 1);
+	snprintf(d->instance, sizeof(d->instance), "%.40s:%s", d->hostname,
+		 d->settings->state_dir);
+	so.instance = d->instance;
 	so.alert_fn = alert_evaluate;
 	so.alert_arg = &d->rules;
 	if (store_open(&so, d->loop, &d->store, err, sizeof(err)) != 0) {
@@ -548,7 +596,6 @@ int collector_run(const char *config_path, const struct settings *s)
 	d.loop = uv_default_loop();
 	if ((rc = open_state(&d)) != 0)
 		goto done;
-	gethostname(d.hostname, sizeof(d.hostname) - 1);
 	rulepub_dir(s->state_dir, d.bundle_dir, sizeof(d.bundle_dir));
 	if ((rc = start_forwarders(&d)) != 0 || (rc = start_listeners(&d)) != 0 ||
 	    (rc = start_web(&d)) != 0 || (rc = write_ports(&d)) != 0)

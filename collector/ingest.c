@@ -357,6 +357,8 @@ struct pending_command {
 };
 
 struct pending_list {
+	struct ingest *ing;
+	bool all; /* the sweep: for every agent connected here */
 	struct pending_command items[64];
 	int count;
 };
@@ -380,6 +382,13 @@ static void collect_pending(void *arg, uint64_t id, const char *agent,
 	struct pending_list *list = arg;
 	if (list->count == (int)(sizeof(list->items) / sizeof(list->items[0])))
 		return; /* the rest go at the next sweep */
+	/* The store holds every collector's commands (several may share
+	 * it) and those of agents offline: only the agents held here take
+	 * room in the list, or 64 commands waiting for others would keep
+	 * this collector's own from ever being sent. find_conn reads the
+	 * loop's list of connections: this runs on the loop thread. */
+	if (list->all && find_conn(list->ing, agent) == NULL)
+		return;
 	struct pending_command *p = &list->items[list->count];
 	p->frame = alloc_bytes(len);
 	if (p->frame == NULL)
@@ -394,6 +403,8 @@ static void collect_pending(void *arg, uint64_t id, const char *agent,
 static void deliver_commands(struct ingest *ing, struct conn *only)
 {
 	struct pending_list list;
+	list.ing = ing;
+	list.all = only == NULL;
 	list.count = 0;
 	int rc = store_commands_pending(ing->store, only ? only->agent : NULL,
 					collect_pending, &list);

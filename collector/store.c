@@ -603,6 +603,12 @@ int store_day_host_put(struct store *st, const struct store_day_host *d)
 	return st->backend->day_host_put(st, d);
 }
 
+int store_lead(struct store *st, const char *job, bool *leading)
+{
+	*leading = false;
+	return st->backend->lead(st, job, leading);
+}
+
 int store_snapshot_prune(struct store *st, const char *before_day,
 			 long long *removed)
 {

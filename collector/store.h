@@ -124,6 +124,12 @@ struct store_options {
 	 * same transaction. */
 	const char *const *forward_dests;
 	size_t nforward_dests;
+	/* This collector's name where several share a store (PostgreSQL's
+	 * forward-queue leases): the same across its restarts, so one killed
+	 * and started again takes back at once the alerts it had claimed,
+	 * instead of after the lease. NULL: a name of this process alone
+	 * (the CLI). */
+	const char *instance;
 };
 
 /* The loop receives commit callbacks; NULL opens the store for synchronous
@@ -343,9 +349,12 @@ int store_forward_next(struct store *st, const char *dest, uint64_t after_id,
 		       int limit,
 		       void (*cb)(void *arg, const struct store_alert *a),
 		       void *arg);
-/* Dequeues every alert up to and including id for dest and, in the same
- * transaction, records each one's delivery as confirmed now
- * (store_forward_deliveries). */
+/* Dequeues every alert up to and including id for dest that
+ * store_forward_next handed this sender and, in the same transaction,
+ * records each one's delivery as confirmed now
+ * (store_forward_deliveries). On a store several collectors share, an
+ * alert below id that this one never claimed (another's, or one that
+ * committed late) stays queued. */
 EW_MUST_CHECK
 int store_forward_done(struct store *st, const char *dest, uint64_t id);
 EW_MUST_CHECK
@@ -794,6 +803,18 @@ int store_drill_targets(struct store *st, uint64_t campaign,
 			void (*cb)(void *arg,
 				   const struct store_drill_target *t),
 			void *arg);
+
+/* Whether this collector runs the scheduled job named job (the daily
+ * snapshot, the silence sweep, release steps) now. Several collectors
+ * may share one store, and each job must run on one of them at a time,
+ * or a silent PC is alerted once per collector. SQLite: always true (one
+ * collector per file). PostgreSQL: a session advisory lock per job on the
+ * admin connection, kept until that connection ends; the collector that
+ * holds it stays the job's runner, and when it dies (its connection
+ * closes) the next collector to ask takes the job over. Ask before every
+ * run: a lost connection loses the lock. */
+EW_MUST_CHECK
+int store_lead(struct store *st, const char *job, bool *leading);
 
 /* Current wall-clock time in microseconds. */
 int64_t store_now_us(void);

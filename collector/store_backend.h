@@ -219,6 +219,7 @@ struct store_backend {
 	int (*release_list)(struct store *st,
 			    void (*cb)(void *, const struct store_release *),
 			    void *arg);
+	int (*lead)(struct store *st, const char *job, bool *leading);
 };
 
 /* What a backend embeds first in its own struct. */

@@ -562,9 +562,12 @@ int pg_open(const struct store_options *opts, const char *location,
 		s->opts.batch_max_events = 5000;
 	unsigned char rnd[6] = {0};
 	EW_IGNORE(RAND_bytes(rnd, sizeof(rnd))); /* a name, not a secret */
-	snprintf(s->instance, sizeof(s->instance),
-		 "%ld-%02x%02x%02x%02x%02x%02x", (long)getpid(), rnd[0],
-		 rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
+	if (opts->instance != NULL)
+		snprintf(s->instance, sizeof(s->instance), "%s", opts->instance);
+	else
+		snprintf(s->instance, sizeof(s->instance),
+			 "%ld-%02x%02x%02x%02x%02x%02x", (long)getpid(), rnd[0],
+			 rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
 	int n = snprintf(s->admin.conninfo, sizeof(s->admin.conninfo),
 			 "postgresql:%s", location);
 	if (n < 0 || (size_t)n >= sizeof(s->admin.conninfo)) {

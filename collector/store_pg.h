@@ -94,7 +94,7 @@ struct pg_store {
 	struct store base;
 	struct store_options opts;
 	char url[1024]; /* the store.url, for log lines (no password) */
-	char instance[48]; /* this process's name in forward-queue claims */
+	char instance[300]; /* this collector's name in forward-queue claims */
 
 	/* The synchronous calls: one connection under one lock. */
 	struct pg_conn admin;
@@ -206,6 +206,8 @@ int pg_forward_depth(struct store *st, const char *dest, long long *n);
 int pg_forward_deliveries(struct store *st, int64_t from_us, int64_t end_us,
 			  void (*cb)(void *, const struct store_delivery *),
 			  void *arg);
+/* Scheduled work across collectors (store_lead). */
+int pg_lead(struct store *st, const char *job, bool *leading);
 int pg_agents_silent(struct store *st, int64_t before_us,
 		     void (*cb)(void *, const char *, int64_t), void *arg);
 int pg_dead_letter_add(struct store *st, const struct store_dead_letter *dl,

@@ -105,4 +105,5 @@ const struct store_backend store_pg_backend = {
 	.drill_transition = pg_drill_transition,
 	.drill_target_put = pg_drill_target_put,
 	.drill_targets = pg_drill_targets,
+	.lead = pg_lead,
 };

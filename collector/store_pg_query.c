@@ -298,12 +298,17 @@ int pg_forward_done(struct store *st, const char *dest, uint64_t id)
 	pg_arg_text(&a, s->instance);
 	pg_arg_int(&a, store_now_us());
 	/* Only this collector's claims: another's in-flight rows below id
-	 * are its to confirm. The rows taken off are confirmed in the same
-	 * statement, so a delivery is never both pending and confirmed. */
+	 * are its to confirm, and a row nobody claimed was sent by nobody.
+	 * Alert ids are taken when the row is inserted, not when it
+	 * commits: with two collectors writing, alert 241 can commit after
+	 * 242 was claimed, sent and confirmed, and "everything up to 242"
+	 * deleted it unsent (the chaos test lost 30 of 600 that way). The
+	 * rows taken off are confirmed in the same statement, so a delivery
+	 * is never both pending and confirmed. */
 	return ADMIN_RUN(s,
 			 "WITH gone AS (DELETE FROM forward_queue WHERE"
-			 " dest = $1 AND alert <= $2 AND (claimed_by IS NULL OR"
-			 " claimed_by = $3) RETURNING dest, alert)"
+			 " dest = $1 AND alert <= $2 AND claimed_by = $3"
+			 " RETURNING dest, alert)"
 			 " UPDATE forward_deliveries d SET delivered = $4"
 			 " FROM gone WHERE d.dest = gone.dest AND"
 			 " d.alert = gone.alert AND d.delivered IS NULL AND"
@@ -624,7 +629,8 @@ int pg_agent_revoke(struct store *st, const char *id)
 	return rc != 0 ? rc : n == 0 ? -ENOENT : 0;
 }
 
-static int read_allowed(void *arg, const PGresult *q, int r)
+/* A yes or no, as an int column (0 or 1). */
+static int read_flag(void *arg, const PGresult *q, int r)
 {
 	*(bool *)arg = pg_int(q, r, 0) != 0;
 	return 1;
@@ -637,7 +643,7 @@ int pg_agent_allowed(struct store *st, const char *id, bool *allowed)
 	pg_arg_text(&a, id);
 	return ADMIN_RUN(pg_impl(st),
 			 "SELECT (revoked IS NULL)::int FROM agents WHERE id = $1",
-			 &a, read_allowed, allowed, NULL);
+			 &a, read_flag, allowed, NULL);
 }
 
 struct agent_time_cb {
@@ -1256,4 +1262,26 @@ int pg_dead_letter_list_scoped(
 	pg_arg_int(&a, limit);
 	return ADMIN_RUN(pg_impl(st), DEAD_LETTER_SCOPED_SELECT, &a,
 			 dead_letter_row, &c, NULL);
+/* ---- scheduled work across collectors ------------------------------------- */
+
+/* The first key of every job's advisory lock ("ewjb" in ASCII), the
+ * second the hash of its name: apart from the schema's and the
+ * partitions' locks, which take one bigint key. */
+#define JOB_LOCK_SPACE "1702324834"
+
+/* A session lock, not a transaction's: it stays with the admin
+ * connection between runs, so the collector that took a job keeps it
+ * (one collector sweeps every minute, not whichever asks first), and the
+ * server frees it when that connection ends: a collector killed or cut
+ * off hands the job to the next one that asks. Taking a lock this
+ * session holds only counts it again; it is never released by hand. */
+int pg_lead(struct store *st, const char *job, bool *leading)
+{
+	struct pg_args a = {0};
+	*leading = false;
+	pg_arg_text(&a, job);
+	return ADMIN_RUN(pg_impl(st),
+			 "SELECT pg_try_advisory_lock(" JOB_LOCK_SPACE
+			 ", hashtext($1))::int",
+			 &a, read_flag, leading, NULL);
 }

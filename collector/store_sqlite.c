@@ -488,6 +488,16 @@ static void sqlite_close(struct store *st)
 	store_writer_release(&s->w);
 }
 
+/* A SQLite file has one collector (its writer holds the file), so that
+ * collector runs every scheduled job. */
+static int sqlite_lead(struct store *st, const char *job, bool *leading)
+{
+	(void)st;
+	(void)job;
+	*leading = true;
+	return 0;
+}
+
 const struct store_backend store_sqlite_backend = {
 	.scheme = "sqlite",
 	.open = sqlite_open,
@@ -572,4 +582,5 @@ const struct store_backend store_sqlite_backend = {
 	.drill_list = sqlite_drill_list,
 	.release_put = sqlite_release_put,
 	.release_list = sqlite_release_list,
+	.lead = sqlite_lead,
 };

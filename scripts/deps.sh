@@ -41,6 +41,9 @@ test_pkgs="$test_pkgs chromium nodejs"
 # postgresql-15: the store suites run once more against a real server,
 # started in a temp dir by tests/support/pg_harness.sh.
 test_pkgs="$test_pkgs postgresql-15"
+# haproxy: the two-collector chaos test puts two collectors behind one
+# address with a real TCP load balancer, as a province would.
+test_pkgs="$test_pkgs haproxy"
 command -v npm >/dev/null 2>&1 || test_pkgs="$test_pkgs npm"
 # The packages (issue 20): debhelper builds the .debs (make deb), lintian
 # checks them, debootstrap makes the clean Debian 12 chroot of the dpkg

@@ -56,6 +56,65 @@ rows+=("| ingest, $AGENTS agents x $EVENTS events, TLS 1.3, sync=FULL | $ours_ra
 
 }
 
+# PostgreSQL (issue 21): the same 5,000 agents into a postgresql: store,
+# through one collector and then two behind HAProxy (TCP, as a province
+# runs them), against the server's own COPY of the same rows into the
+# same tables in the same run; beside SQLite's rows (bench_ingest, run
+# first when BENCH_ONLY names pg alone). The server keeps its durable
+# defaults (fsync on), as the SQLite side runs sync=FULL.
+bench_pg() {
+[[ " ${BENCH_ONLY:-} " == *" ingest "* ]] || [ -z "${BENCH_ONLY:-}" ] || bench_ingest
+echo
+echo "== pg: ingest into PostgreSQL with $AGENTS agents, one and two collectors, vs a COPY of the same rows"
+. tests/integration/lib_pg.bash
+EW_PG_DURABLE=1 pg_start || { echo "PostgreSQL did not start"; return; }
+local A="$OUT/pg-a" B="$OUT/pg-b" one two lb peer url
+pg_collector_pair "$A" "$B" || { echo "collectors on PostgreSQL: setup failed"; return; }
+sed -i 's/max_events_per_second: 1000/max_events_per_second: 100000/' "$A/collector.yaml" "$B/collector.yaml"
+"$COLLECTOR" school add 79001 "Bench school" --commune bench --level 2 \
+	--expected-pcs "$AGENTS" -c "$CONF" >/dev/null
+TOKEN=$("$COLLECTOR" token create --school 79001 --uses "$AGENTS" -c "$CONF" 2>/dev/null)
+serve_in "$A" "$OUT/pg-a.log" || { echo "collector a did not start"; return; }
+PIDS+=("$SERVED_PID")
+local lg=("$LOADGEN" --ca "$A/ca.crt" --state "$OUT/pg-agents" --agents "$AGENTS"
+	--events "$EVENTS" --batch 50 --window 2 --barrier --json)
+"$LOADGEN" --port "$(pair_port "$A" ingest)" --enroll-port "$(pair_port "$A" enroll)" \
+	--ca "$A/ca.crt" --token "$TOKEN" --state "$OUT/pg-agents" --agents "$AGENTS" \
+	--enroll-only >/dev/null || { echo "enrollment failed"; return; }
+one=$("${lg[@]}" --port "$(pair_port "$A" ingest)" --boot-seed 11)
+echo "one collector:  $one"
+serve_in "$B" "$OUT/pg-b.log" || { echo "collector b did not start"; return; }
+PIDS+=("$SERVED_PID")
+lb=$(free_port)
+printf 'defaults\n\tmode tcp\n\ttimeout connect 5s\n\ttimeout client 300s\n\ttimeout server 300s\nfrontend ingest\n\tbind 127.0.0.1:%s\n\tmaxconn 20000\n\tdefault_backend c\nbackend c\n\tbalance roundrobin\n\tserver a 127.0.0.1:%s\n\tserver b 127.0.0.1:%s\n' \
+	"$lb" "$(pair_port "$A" ingest)" "$(pair_port "$B" ingest)" >"$OUT/haproxy.cfg"
+haproxy -f "$OUT/haproxy.cfg" -db >"$OUT/haproxy.log" 2>&1 &
+PIDS+=($!)
+wait_port "$lb" 10
+two=$("${lg[@]}" --port "$lb" --boot-seed 12)
+echo "two collectors: $two"
+local stored
+stored=$(pg_sql "$PG_DB" "SELECT count(*) FROM events" | tr -d ' \n')
+echo "stored $stored events (expected $((2 * AGENTS * EVENTS)))"
+for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+wait 2>/dev/null
+url=$(sh "$PG_HARNESS" url "$PG_DIR" "$PG_DB")
+peer=$("$BENCH/pg_ceiling" --url "$url" --agents "$AGENTS" --events "$EVENTS" --batch 5000)
+echo "ceiling (COPY, batches of 5000): $peer"
+pg_stop
+PG_DIR=
+local r1 r2 rp p50a p99a p50b p99b
+r1=$(grep -o '"events_per_sec":[0-9]*' <<<"$one" | cut -d: -f2)
+r2=$(grep -o '"events_per_sec":[0-9]*' <<<"$two" | cut -d: -f2)
+p50a=$(grep -o '"p50_ms":[0-9.]*' <<<"$one" | cut -d: -f2)
+p99a=$(grep -o '"p99_ms":[0-9.]*' <<<"$one" | cut -d: -f2)
+p50b=$(grep -o '"p50_ms":[0-9.]*' <<<"$two" | cut -d: -f2)
+p99b=$(grep -o '"p99_ms":[0-9.]*' <<<"$two" | cut -d: -f2)
+rp=$(grep -o 'rows_per_sec=[0-9]*' <<<"$peer" | cut -d= -f2)
+rows+=("| ingest into PostgreSQL 15 (fsync on), $AGENTS agents x $EVENTS events, TLS 1.3, one collector | $r1 ev/s (ack p50 $p50a ms, p99 $p99a ms) | PostgreSQL's COPY of the same rows into the same tables, batches of 5000: $rp rows/s | **$(printf '%.2f' "$(echo "scale=4; $r1 / $rp" | bc)")** |"
+      "| same, two collectors behind HAProxy (TCP) | $r2 ev/s (ack p50 $p50b ms, p99 $p99b ms) | (as above) | **$(printf '%.2f' "$(echo "scale=4; $r2 / $rp" | bc)")** |")
+}
+
 bench_footprint() {
 echo
 echo "== agent footprint: RSS and PSS of a connected agent, idle and after a scan and a backup, vs the Wazuh agent's published 35 MB"
@@ -477,7 +536,7 @@ echo "scan: Linux cold ${lcold} s (${lfiles} files), warm ${lwarm} s; Windows un
 rows+=("| Windows agent scan under wine, $made, one child — an indication | cold ${wcold} s, again ${wwarm} s (no scan cache on Windows yet) | Linux agent, --jobs 1: cold ${lcold} s, warm ${lwarm} s (its cache) | **$(printf '%.2f' "$(echo "scale=4; $wcold / $lcold" | bc)")x** cold time |")
 }
 
-for section in ${BENCH_ONLY:-ingest footprint net soc scan backup web report windows}; do
+for section in ${BENCH_ONLY:-ingest pg footprint net soc scan backup web report windows}; do
 	"bench_$section"
 done
 

@@ -44,3 +44,42 @@ collector_use_pg() {
 	sed -i "s|^  # url: .*|  url: $(sh "$PG_HARNESS" url "$PG_DIR" "$db")|" "$dir/collector.yaml"
 	grep -q '^  url: postgresql://' "$dir/collector.yaml"
 }
+
+# pg_collector_pair A B: two collectors on one database, as a province
+# runs them behind one address: A initialised with a fresh database of
+# its own, B a copy of A's state (the same CA, server certificate and
+# store.url) in a dir of its own. Sets CONF to A's, for the CLI.
+pg_collector_pair() {
+	local a=$1 b=$2
+	collector_init "$a" && collector_use_pg "$a" || return 1
+	cp -a "$a" "$b" || return 1
+	sed -i "s|^state_dir: .*|state_dir: $b|" "$b/collector.yaml"
+	CONF="$a/collector.yaml"
+}
+
+# serve_in DIR LOG [INGEST ENROLL]: `serve` of the collector in DIR, on
+# the ports given or on ports it picks, waiting until it names them in
+# DIR/ports. Sets SERVED_PID; pair_port DIR NAME reads a port back.
+pair_port() { awk -v n="$2" '$1 == n {print $2}' "$1/ports" 2>/dev/null; }
+pair_ports_named() { [ -n "$(pair_port "$1" enroll)" ]; }
+serve_in() {
+	local dir=$1 log=$2
+	rm -f "$dir/ports"
+	"$COLLECTOR" serve -c "$dir/collector.yaml" "${COLLECTOR_SET[@]}" \
+		-o "ingest.port=${3:-0}" -o "enroll.port=${4:-0}" >>"$log" 2>&1 &
+	SERVED_PID=$!
+	wait_for 30 pair_ports_named "$dir"
+}
+
+# pg_kill9: kill -9 of the server itself, the postmaster and every
+# backend at once (no shutdown of any kind), then a start: recovery from
+# the WAL, as after a power cut of the database machine.
+pg_kill9() {
+	local pm pids p
+	pm=$(head -1 "$PG_DIR/data/postmaster.pid" 2>/dev/null) || return 1
+	pids="$pm $(pgrep -P "$pm" | tr '\n' ' ')"
+	kill -9 $pids 2>/dev/null
+	for p in $pids; do wait_for 20 pid_gone "$p" || return 1; done
+	# pg_ctl warns of the pid file left behind; the pid in it is gone.
+	pg_restart 2>/dev/null
+}

@@ -38,8 +38,14 @@ pgctl() {
 start_server() {
 	# fsync off: a test's data need not survive the machine, only the
 	# server (kill keeps the OS page cache), and fsync on a shared disk
-	# would make the suites slow.
-	pgctl -w -t 60 -o "-k $dir -c listen_addresses='' -c fsync=off -c full_page_writes=off -c max_connections=60 -c shared_buffers=32MB" start >/dev/null
+	# would make the suites slow. EW_PG_DURABLE=1 (make bench) keeps
+	# the server's defaults, as the SQLite side syncs too.
+	if [ "${EW_PG_DURABLE:-}" ]; then
+		sync="-c fsync=on -c full_page_writes=on -c shared_buffers=256MB"
+	else
+		sync="-c fsync=off -c full_page_writes=off -c shared_buffers=32MB"
+	fi
+	pgctl -w -t 60 -o "-k $dir -c listen_addresses='' $sync -c max_connections=60" start >/dev/null
 }
 
 case "$cmd" in

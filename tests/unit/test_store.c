@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <libpq-fe.h>
@@ -425,6 +426,20 @@ static struct store *open_forwarding(uv_loop_t *loop)
 	return st;
 }
 
+static void ignore_alert(void *arg, const struct store_alert *a)
+{
+	(void)arg;
+	(void)a;
+}
+
+/* What a forwarder does before it confirms: takes the queued alerts of
+ * dest (on PostgreSQL, claims them for this collector). */
+static void claim_queued(struct store *st, const char *dest)
+{
+	assert_int_equal(store_forward_next(st, dest, 0, 100, ignore_alert,
+					    NULL), 0);
+}
+
 /* The alert the delivery tests raise first. */
 static const struct store_alert forwarded_alert = {
 	.rule = "r", .title = "t", .category = "c", .kind = "scan.match",
@@ -456,6 +471,7 @@ static void test_forward_deliveries_recorded(void **state)
 		assert_int_equal(seen.d[i].dead_us, 0);
 	}
 	/* soc-a confirms the first alert; soc-b refuses it for good. */
+	claim_queued(st, "soc-a");
 	assert_int_equal(store_forward_done(st, "soc-a", first), 0);
 	struct store_dead_letter dl = {.dest = "soc-b", .alert = first,
 				       .status = 400, .reason = "bad"};
@@ -537,6 +553,7 @@ static void test_deliveries_migration_carries_over(void **state)
 	assert_int_equal(seen.d[1].queued_us, seen.d[0].queued_us);
 	assert_true(seen.d[1].dead_us >= seen.d[1].queued_us);
 	/* Confirmations from then on are recorded. */
+	claim_queued(st, "soc-a");
 	assert_int_equal(store_forward_done(st, "soc-a", id), 0);
 	memset(&seen, 0, sizeof(seen));
 	assert_int_equal(store_forward_deliveries(st, 0, INT64_MAX, on_delivery,
@@ -1949,6 +1966,78 @@ static void test_two_collectors_race_officers(void **state)
 	store_close(r[1].st);
 }
 
+/* Scheduled jobs across collectors sharing a store: two stores on one
+ * database are two collectors. On PostgreSQL one of them runs a job,
+ * keeps it while it asks again, and hands it over when it closes (its
+ * connection, and so its lock, ends); jobs are apart. SQLite has one
+ * collector per file, which runs every job. */
+static void test_lead_one_collector_per_job(void **state)
+{
+	(void)state;
+	struct store *one = open_store(NULL, 0, 0);
+	struct store *two = open_store(NULL, 0, 0);
+	bool leads;
+	assert_int_equal(store_lead(one, "silence sweep", &leads), 0);
+	assert_true(leads);
+	assert_int_equal(store_lead(two, "silence sweep", &leads), 0);
+	assert_int_equal(leads, !on_pg);
+	assert_int_equal(store_lead(one, "silence sweep", &leads), 0);
+	assert_true(leads);
+	assert_int_equal(store_lead(two, "daily snapshot", &leads), 0);
+	assert_true(leads);
+	assert_int_equal(store_lead(one, "daily snapshot", &leads), 0);
+	assert_int_equal(leads, !on_pg);
+	store_close(one);
+	/* The server frees the lock when its backend for one has exited,
+	 * a moment after the client closed: a collector asks again at its
+	 * next tick. */
+	for (int i = 0; i < 100; i++) {
+		assert_int_equal(store_lead(two, "silence sweep", &leads), 0);
+		if (leads)
+			break;
+		usleep(50 * 1000);
+	}
+	assert_true(leads);
+	store_close(two);
+}
+
+/* Two collectors on one database: one confirms past the id of an alert
+ * it never claimed (the other's writer committed it late, with a lower
+ * id than the ones sent). That alert stays queued for someone to send;
+ * the chaos test (tests/chaos/pg_collectors.sh) lost such alerts. */
+static void test_pg_done_keeps_unclaimed(void **state)
+{
+	(void)state;
+	struct store_alert a = forwarded_alert;
+	bool created;
+	long long depth;
+	struct store *one = open_forwarding();
+	struct store *two = open_forwarding();
+	assert_int_equal(store_alert_raise(one, &a, &created), 0);
+	snprintf(a.dedupe_key, sizeof(a.dedupe_key), "k2");
+	assert_int_equal(store_alert_raise(one, &a, &created), 0);
+	struct deliveries_seen seen = {0};
+	assert_int_equal(store_forward_deliveries(one, 0, INT64_MAX,
+						  on_delivery, &seen), 0);
+	uint64_t first = seen.d[0].alert, second = seen.d[2].alert;
+	/* two takes the first alert only, sends it, and confirms up to the
+	 * second's id. */
+	assert_int_equal(store_forward_next(two, "soc-a", 0, 1, ignore_alert,
+					    NULL), 0);
+	assert_int_equal(store_forward_done(two, "soc-a", second), 0);
+	assert_int_equal(store_forward_depth(one, "soc-a", &depth), 0);
+	assert_int_equal(depth, 1);
+	/* one sends the second and confirms it. */
+	assert_int_equal(store_forward_next(one, "soc-a", 0, 10, ignore_alert,
+					    NULL), 0);
+	assert_int_equal(store_forward_done(one, "soc-a", second), 0);
+	assert_int_equal(store_forward_depth(one, "soc-a", &depth), 0);
+	assert_int_equal(depth, 0);
+	assert_true(second > first);
+	store_close(two);
+	store_close(one);
+}
+
 /* One case, in a fresh store (a SQLite file or a PostgreSQL database). */
 #define CASE(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 /* The contract both backends keep, run on each. */
@@ -1968,7 +2057,8 @@ static void test_two_collectors_race_officers(void **state)
 	CASE(test_day_history_round_trip),                                 \
 	CASE(test_report_versions), CASE(test_drill_campaign_moves),       \
 	CASE(test_drill_target_timeline), CASE(test_release_progress),     \
-	CASE(test_soc_status_scoped), CASE(test_two_collectors_race_reports)
+	CASE(test_soc_status_scoped), CASE(test_two_collectors_race_reports), \
+	CASE(test_lead_one_collector_per_job)
 
 int main(void)
 {
@@ -1984,6 +2074,7 @@ int main(void)
 		BOTH_BACKENDS,
 		CASE(test_pg_retention_drops_partitions),
 		CASE(test_pg_down_refuses_then_stores),
+		CASE(test_pg_done_keeps_unclaimed),
 	};
 	if (!pgtest_start()) {
 		printf("ok - store_pg # SKIP PostgreSQL is not installed\n");
