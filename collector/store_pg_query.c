@@ -1262,6 +1262,8 @@ int pg_dead_letter_list_scoped(
 	pg_arg_int(&a, limit);
 	return ADMIN_RUN(pg_impl(st), DEAD_LETTER_SCOPED_SELECT, &a,
 			 dead_letter_row, &c, NULL);
+}
+
 /* ---- scheduled work across collectors ------------------------------------- */
 
 /* The first key of every job's advisory lock ("ewjb" in ASCII), the

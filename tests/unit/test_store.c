@@ -1245,10 +1245,12 @@ static void test_drill_target_timeline(void **state)
 	assert_int_equal(store_forward_deliveries(st, 0, INT64_MAX, on_delivery,
 						  &ds), 0);
 	uint64_t alert = ds.d[0].alert;
+	claim_queued(st, "soc-a");
 	assert_int_equal(store_forward_done(st, "soc-a", alert), 0);
 	assert_int_equal(read_targets(st, campaign, got), 3);
 	assert_int_equal(got[0].forwarded_us, 0);
 	assert_int_equal(got[0].forwarded_dests, 1);
+	claim_queued(st, "soc-b");
 	assert_int_equal(store_forward_done(st, "soc-b", alert), 0);
 	assert_int_equal(store_alert_set_state(st, alert, "acknowledged",
 					       "officer"), 0);
@@ -1376,6 +1378,7 @@ static void test_soc_status_scoped(void **state)
 	id[0] = ds.d[0].alert;
 	id[1] = ds.d[2].alert;
 	id[2] = id[1] + 1;
+	claim_queued(st, "soc-a");
 	assert_int_equal(store_forward_done(st, "soc-a", id[0]), 0);
 	struct store_dead_letter dl = {.dest = "soc-a", .alert = id[1],
 				       .status = 503, .reason = "down"};
@@ -2011,8 +2014,8 @@ static void test_pg_done_keeps_unclaimed(void **state)
 	struct store_alert a = forwarded_alert;
 	bool created;
 	long long depth;
-	struct store *one = open_forwarding();
-	struct store *two = open_forwarding();
+	struct store *one = open_forwarding(NULL);
+	struct store *two = open_forwarding(NULL);
 	assert_int_equal(store_alert_raise(one, &a, &created), 0);
 	snprintf(a.dedupe_key, sizeof(a.dedupe_key), "k2");
 	assert_int_equal(store_alert_raise(one, &a, &created), 0);
