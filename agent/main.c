@@ -209,6 +209,30 @@ done:
 
 static int upgrade_watch(const struct cli *cli, const char *root);
 
+/* upgrade seed: the package's binaries, beside this executable, become
+ * the release the unit runs (ROOT/current), unless a release as new or
+ * newer is there already. */
+static int upgrade_seed(const char *root)
+{
+	static const char *const files[] = {"eduwatch-agent", SCANCHILD_HELPER,
+					    NETSENSOR_HELPER,
+					    BACKUPCLI_HELPER, NULL};
+	char err[512];
+	bool kept;
+	if (swap_seed(root, files, EDUWATCH_VERSION, &kept, err,
+		      sizeof(err)) != 0) {
+		fprintf(stderr, "eduwatch-agent: cannot seed %s: %s\n", root,
+			err);
+		return EXIT_RUNTIME;
+	}
+	if (kept)
+		printf("release kept in %s: it is not older than %s\n", root,
+		       EDUWATCH_VERSION);
+	else
+		printf("release %s is current in %s\n", EDUWATCH_VERSION, root);
+	return EXIT_OK;
+}
+
 /* upgrade install|restore|status|watch: the versioned binary directory
  * (agent/upgrade/swap.h). */
 static int cmd_upgrade(const struct cli *cli)
@@ -227,6 +251,8 @@ static int cmd_upgrade(const struct cli *cli)
 		printf("release %s is current in %s\n", cli->argv[3], root);
 		return EXIT_OK;
 	}
+	if (strcmp(sub, "seed") == 0 && cli->argc == 2)
+		return upgrade_seed(root);
 	if (strcmp(sub, "restore") == 0 && cli->argc == 2) {
 		if (swap_restore_previous(root, err, sizeof(err)) != 0) {
 			fprintf(stderr, "eduwatch-agent: %s\n", err);
@@ -250,7 +276,7 @@ static int cmd_upgrade(const struct cli *cli)
 	if (strcmp(sub, "watch") == 0 && cli->argc == 2)
 		return upgrade_watch(cli, root);
 	return cli_usage_error("usage: upgrade install DIR VERSION [--rollback] "
-			       "| upgrade restore | upgrade status [--root DIR]");
+			       "| upgrade seed | upgrade restore | upgrade status [--root DIR]");
 }
 
 /* Reads "key=value" lines of the status file into a small table. */

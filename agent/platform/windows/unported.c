@@ -136,7 +136,7 @@ int quarantine_restore(const char *qdir, const char *id, const char *to,
 	return -ENOSYS;
 }
 
-/* `upgrade install|restore|status|watch` swap symlinked release folders;
+/* `upgrade install|seed|restore|status|watch` swap symlinked release folders;
  * a Windows PC upgrades through the MSI (MajorUpgrade keeps ProgramData),
  * so the commands say where to go instead. */
 int swap_version(const char *root, const char *link, char *out, size_t cap)
@@ -155,6 +155,18 @@ int swap_install(const char *root, const char *src, const char *version,
 	(void)src;
 	(void)version;
 	(void)rollback;
+	snprintf(err, errlen, "the Windows agent upgrades through its MSI "
+			      "(msiexec /i), not through release folders");
+	return -ENOSYS;
+}
+
+int swap_seed(const char *root, const char *const *names, const char *version,
+	      bool *kept, char *err, size_t errlen)
+{
+	(void)root;
+	(void)names;
+	(void)version;
+	*kept = false;
 	snprintf(err, errlen, "the Windows agent upgrades through its MSI "
 			      "(msiexec /i), not through release folders");
 	return -ENOSYS;
