@@ -681,9 +681,11 @@ int agent_run(const char *config_path, const struct agent_settings *s)
 			   NULL);
 		msgpack_sbuffer_destroy(&sb);
 	}
-	char why[512];
-	if (upgrade_take_restore_note(s->upgrade_root, why, sizeof(why)))
-		report_upgrade(&agent, 0, agent.release, "restored", why);
+	char why[512], failed[RELPKG_VERSION_MAX + 1];
+	/* Reported as about the release undone, which the collector matches
+	 * to its rollout; "running" says what runs again. */
+	if (upgrade_take_restore_note(s->upgrade_root, failed, why, sizeof(why)))
+		report_upgrade(&agent, 0, failed, "restored", why);
 	build_allowed(&agent);
 	note_rules(&agent);
 	static const struct rulefetch_ops fetch_ops = {send_fetch,

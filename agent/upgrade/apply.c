@@ -113,17 +113,28 @@ void upgrade_running_release(char *out, size_t cap)
 		snprintf(out, cap, "%s", folder + 6);
 }
 
-bool upgrade_take_restore_note(const char *root, char *why, size_t cap)
+bool upgrade_take_restore_note(const char *root,
+			       char failed[RELPKG_VERSION_MAX + 1], char *why,
+			       size_t cap)
 {
 	char path[1024], taken[1040];
 	char *text = NULL;
 	size_t len = 0;
+	failed[0] = '\0';
 	snprintf(path, sizeof(path), "%s/last-restore", root);
 	if (fs_read_file(path, 4096, &text, &len) != 0)
 		return false;
 	len = strcspn(text, "\n");
 	snprintf(why, cap, "%.*s", (int)len, text);
 	alloc_free(text);
+	/* The watchdog's note begins "release VERSION did not ..." (main.c,
+	 * upgrade watch). */
+	size_t v = strncmp(why, "release ", 8) == 0 ? strcspn(why + 8, " ") : 0;
+	if (v > 0 && v <= RELPKG_VERSION_MAX) {
+		snprintf(failed, RELPKG_VERSION_MAX + 1, "%.*s", (int)v, why + 8);
+		if (!relpkg_version_ok(failed))
+			failed[0] = '\0';
+	}
 	snprintf(taken, sizeof(taken), "%s.reported", path);
 	/* Reported once: a note that cannot be marked taken is reported
 	 * again at the next start, which is better than never. */

@@ -39,8 +39,12 @@ int upgrade_spawn_watchdog(const char *root, const char *left,
  * agent-<version> folder it runs from, "" when it runs from elsewhere. */
 void upgrade_running_release(char *out, size_t cap);
 
-/* Takes the watchdog's note (ROOT/last-restore) once: fills why and
- * returns true, and marks it taken. */
-bool upgrade_take_restore_note(const char *root, char *why, size_t cap);
+/* Takes the watchdog's note (ROOT/last-restore) once: fills why, and
+ * failed with the release it undid ("" if the note does not say), returns
+ * true, and marks it taken. The collector matches a restore to its
+ * rollout by that release. */
+bool upgrade_take_restore_note(const char *root,
+			       char failed[RELPKG_VERSION_MAX + 1], char *why,
+			       size_t cap);
 
 #endif

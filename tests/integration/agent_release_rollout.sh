@@ -153,9 +153,9 @@ scenario_broken_release_rolled_back() {
 		check "$pc: the watchdog said why" grep -q "release 3.0 did not report healthy within 8s" "$(pc_root "$pc")/last-restore.reported"
 	done
 	check "the rollout halts by itself" wait_for 20 state_is 3.0 halted
-	# Half the pilot failing is enough (halt_percent 50): the first
-	# restore reported may halt it before the second arrives.
-	check "... saying why" grep -q '"why":"pilot ring: [12] of 2 PCs offered failed (first: .*restored: release 3.0 did not report healthy' <(rollouts)
+	# Both pilot PCs must fail: releases.halt_min_failures (3) is capped
+	# at the 2 offered, halt_min_schools (2) at the pilot's one school.
+	check "... saying why" grep -q '"why":"pilot ring: 2 of 2 PCs offered failed, in 1 school (first: .*restored: release 3.0 did not report healthy' <(rollouts)
 	check "... before the stable ring: no stable PC was offered 3.0" eq "$(release_field 3.0 stable offered)" 0
 	check "the stable PCs still run 2.0" all_running 2.0 s1 s2
 }

@@ -213,9 +213,12 @@ void upgrade_running_release(char *out, size_t cap)
 		out[0] = '\0';
 }
 
-bool upgrade_take_restore_note(const char *root, char *why, size_t cap)
+bool upgrade_take_restore_note(const char *root,
+			       char failed[RELPKG_VERSION_MAX + 1], char *why,
+			       size_t cap)
 {
 	(void)root;
+	failed[0] = '\0';
 	(void)why;
 	(void)cap;
 	return false;
