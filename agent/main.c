@@ -27,6 +27,7 @@
 #include "agent/core/cli.h"
 #include "agent/core/settings.h"
 #include "agent/core/sources.h"
+#include "agent/upgrade/apply.h"
 #include "agent/upgrade/swap.h"
 #include "agent/core/spool.h"
 #include "agent/platform/service.h"
@@ -248,6 +249,18 @@ static int cmd_upgrade(const struct cli *cli)
 				err);
 			return EXIT_RUNTIME;
 		}
+		/* --within: pending until healthy, as a pushed release is;
+		 * `run` restores it past twice that (apply.h). */
+		long long within = 0;
+		if (cli->within != NULL &&
+		    (config_parse_duration(cli->within, &within) != 0 ||
+		     within < 1 ||
+		     upgrade_mark_pending(root, cli->argv[3], within) != 0)) {
+			fprintf(stderr, "eduwatch-agent: release %s is current "
+					"but not marked pending (--within %s)\n",
+				cli->argv[3], cli->within);
+			return EXIT_RUNTIME;
+		}
 		printf("release %s is current in %s\n", cli->argv[3], root);
 		return EXIT_OK;
 	}
@@ -374,6 +387,7 @@ static int upgrade_watch(const struct cli *cli, const char *root)
 		    strtoull(status_get(&sf, "acked"), NULL, 10) > 0) {
 			printf("release %s is healthy: agent pid %ld connected "
 			       "and acked\n", cur, pid);
+			upgrade_clear_pending(root);
 			return EXIT_OK;
 		}
 		usleep(500 * 1000);
@@ -386,11 +400,21 @@ static int upgrade_watch(const struct cli *cli, const char *root)
 					 ? status_get(&sf, "connected") : "none",
 		 status_get(&sf, "last_error")[0] ? status_get(&sf, "last_error")
 						  : "none");
+	/* The agent may have restored it itself (its pending marker's
+	 * deadline): a second restore would put the bad release back. */
+	char now_cur[SWAP_VERSION_MAX + 1];
+	if (swap_version(root, "current", now_cur, sizeof(now_cur)) != 0 ||
+	    strcmp(now_cur, cur) != 0) {
+		fprintf(stderr, "eduwatch-agent: release %s is no longer "
+				"current; nothing to restore\n", cur);
+		return EXIT_RUNTIME;
+	}
 	if (swap_restore_previous(root, err, sizeof(err)) != 0) {
 		fprintf(stderr, "eduwatch-agent: release %s is unhealthy and "
 				"cannot be undone: %s\n", cur, err);
 		return EXIT_RUNTIME;
 	}
+	upgrade_clear_pending(root);
 	char path[700];
 	snprintf(path, sizeof(path), "%s/last-restore", root);
 	if (fs_write_atomic(path, why, strlen(why), 0644) != 0)

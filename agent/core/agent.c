@@ -58,6 +58,7 @@ struct agent {
 	char rules_version[40];
 	uint64_t rules_count; /* of the installed bundle, as installed */
 	char release[RELPKG_VERSION_MAX + 1]; /* "": not run from a release */
+	bool upgrade_pending; /* its release awaits check_pending's verdict */
 	bool restart; /* a new release is current: agent_run returns
 			 AGENT_RUN_RESTART */
 	const char *allowed[MAX_COMMAND_TYPES];
@@ -172,9 +173,42 @@ static void write_status(struct agent *agent)
 					   0644));
 }
 
+static void agent_stop(struct agent *agent, const char *why);
+
+/* A release installed but not yet seen healthy (apply.h): confirmed once
+ * connected with events acked, restored (and restarted from) once its
+ * deadline passed, whether or not its watchdog still lives. */
+static void check_pending(struct agent *agent)
+{
+	struct uplink_status us;
+	char why[512];
+	uplink_get_status(agent->uplink, &us);
+	switch (upgrade_check_pending(agent->settings->upgrade_root,
+				      agent->release,
+				      us.connected && us.acked_events > 0, why,
+				      sizeof(why))) {
+	case UPGRADE_WAITING:
+		return;
+	case UPGRADE_CONFIRMED:
+		log_info("upgrade: release %s is healthy", agent->release);
+		break;
+	case UPGRADE_RESTORED:
+		log_warn("upgrade: %s", why);
+		agent->restart = true;
+		agent_stop(agent, "the previous release is current again");
+		break;
+	case UPGRADE_NONE:
+		break;
+	}
+	agent->upgrade_pending = false;
+}
+
 static void on_status_timer(uv_timer_t *timer)
 {
-	write_status(timer->data);
+	struct agent *agent = timer->data;
+	write_status(agent);
+	if (agent->upgrade_pending && !agent->stopping)
+		check_pending(agent);
 }
 
 static void report_command(struct agent *agent, uint64_t id, const char *type,
@@ -412,7 +446,12 @@ static void apply_release(struct agent *agent, uint64_t version)
 		report_upgrade(agent, version, release, "refused", err);
 		return;
 	}
-	/* Without a release before it there is nothing to go back to. */
+	/* Without a release before it there is nothing to go back to. The
+	 * marker outlives a watchdog killed with the service's cgroup. */
+	if (left[0] && (rc = upgrade_mark_pending(s->upgrade_root, release,
+						  s->upgrade_within)) != 0)
+		log_warn("upgrade: cannot mark release %s pending: %s", release,
+			 uv_strerror(rc));
 	if (left[0] &&
 	    (rc = upgrade_spawn_watchdog(s->upgrade_root, left, agent->config_path,
 					 s->upgrade_within,
@@ -635,6 +674,21 @@ int agent_run(const char *config_path, const struct agent_settings *s)
 	platform_lower_priority();
 	agent.loop = uv_default_loop();
 	agent_paths_for(s->state_dir, &agent.paths);
+	/* A release that started before and never reported healthy by its
+	 * deadline (a crash loop, or a hang its killed watchdog never
+	 * judged): the previous one, before anything else. */
+	upgrade_running_release(agent.release, sizeof(agent.release));
+	switch (upgrade_check_pending(s->upgrade_root, agent.release, false, err,
+				      sizeof(err))) {
+	case UPGRADE_RESTORED:
+		log_warn("upgrade: %s", err);
+		return AGENT_RUN_RESTART;
+	case UPGRADE_WAITING:
+		agent.upgrade_pending = true;
+		break;
+	default:
+		break;
+	}
 	if ((rc = load_identity(&agent, err, sizeof(err))) != 0) {
 		log_err("agent: %s", err);
 		EVP_PKEY_free(agent.collector_key);
@@ -665,7 +719,6 @@ int agent_run(const char *config_path, const struct agent_settings *s)
 	msgpack_packer pk;
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	upgrade_running_release(agent.release, sizeof(agent.release));
 	msgpack_pack_map(&pk, 3);
 	wire_pack_kv_str(&pk, "version", EDUWATCH_VERSION);
 	wire_pack_kv_str(&pk, "release", agent.release);

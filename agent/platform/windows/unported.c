@@ -213,6 +213,32 @@ void upgrade_running_release(char *out, size_t cap)
 		out[0] = '\0';
 }
 
+int upgrade_mark_pending(const char *root, const char *release,
+			 long long within_s)
+{
+	(void)root;
+	(void)release;
+	(void)within_s;
+	return -ENOSYS;
+}
+
+enum upgrade_pending upgrade_check_pending(const char *root,
+					   const char *running, bool healthy,
+					   char *why, size_t cap)
+{
+	(void)root;
+	(void)running;
+	(void)healthy;
+	if (cap > 0)
+		why[0] = '\0';
+	return UPGRADE_NONE;
+}
+
+void upgrade_clear_pending(const char *root)
+{
+	(void)root;
+}
+
 bool upgrade_take_restore_note(const char *root,
 			       char failed[RELPKG_VERSION_MAX + 1], char *why,
 			       size_t cap)
