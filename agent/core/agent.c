@@ -59,6 +59,11 @@ struct agent {
 	uint64_t rules_count; /* of the installed bundle, as installed */
 	char release[RELPKG_VERSION_MAX + 1]; /* "": not run from a release */
 	bool upgrade_pending; /* its release awaits check_pending's verdict */
+	/* A release whose install failed for a reason that may pass, tried
+	 * again from the status tick (apply_release). */
+	uint64_t retry_version; /* its bundle; 0: none */
+	int64_t retry_at_us;
+	int retry_attempts;
 	bool restart; /* a new release is current: agent_run returns
 			 AGENT_RUN_RESTART */
 	const char *allowed[MAX_COMMAND_TYPES];
@@ -174,6 +179,7 @@ static void write_status(struct agent *agent)
 }
 
 static void agent_stop(struct agent *agent, const char *why);
+static void apply_release(struct agent *agent, uint64_t version);
 
 /* A release installed but not yet seen healthy (apply.h): confirmed once
  * connected with events acked, restored (and restarted from) once its
@@ -201,6 +207,7 @@ static void check_pending(struct agent *agent)
 		break;
 	}
 	agent->upgrade_pending = false;
+	uv_timer_set_repeat(&agent->status_timer, STATUS_INTERVAL_MS);
 }
 
 static void on_status_timer(uv_timer_t *timer)
@@ -209,6 +216,9 @@ static void on_status_timer(uv_timer_t *timer)
 	write_status(agent);
 	if (agent->upgrade_pending && !agent->stopping)
 		check_pending(agent);
+	if (agent->retry_version && !agent->stopping &&
+	    timeutil_now_us() >= agent->retry_at_us)
+		apply_release(agent, agent->retry_version);
 }
 
 static void report_command(struct agent *agent, uint64_t id, const char *type,
@@ -411,6 +421,9 @@ static void report_upgrade(struct agent *agent, uint64_t version,
 	msgpack_sbuffer_destroy(&sb);
 }
 
+#define UPGRADE_ATTEMPTS 5
+#define UPGRADE_RETRY_MAX_S 3600
+
 /* A verified agent release arrived: install it, leave a watchdog from
  * this (known good) release behind, and restart into the new one. */
 static void apply_release(struct agent *agent, uint64_t version)
@@ -439,6 +452,29 @@ static void apply_release(struct agent *agent, uint64_t version)
 		rc = upgrade_apply(s->state_dir, s->upgrade_root, raw, len,
 				   release, left, err, sizeof(err));
 	alloc_free(raw);
+	/* A refusal (a downgrade, a bad payload) is final; anything else
+	 * (a full disk, a busy file) may pass: tried again, later each time,
+	 * a bounded number of times, before it counts as refused. */
+	bool transient = rc != 0 && rc != -EPERM && rc != -EBADMSG &&
+			 rc != -EINVAL;
+	if (transient && agent->retry_attempts + 1 < UPGRADE_ATTEMPTS) {
+		long long delay = s->upgrade_retry_after
+				  << (agent->retry_attempts < 10
+					      ? agent->retry_attempts : 10);
+		if (delay > UPGRADE_RETRY_MAX_S)
+			delay = UPGRADE_RETRY_MAX_S;
+		agent->retry_attempts++;
+		agent->retry_version = version;
+		agent->retry_at_us = timeutil_now_us() + delay * 1000000LL;
+		log_warn("upgrade: release %s (bundle %llu) failed to install, "
+			 "attempt %d of %d, again in %llds: %s",
+			 release[0] ? release : "?", (unsigned long long)version,
+			 agent->retry_attempts, UPGRADE_ATTEMPTS, delay, err);
+		report_upgrade(agent, version, release, "retrying", err);
+		return;
+	}
+	agent->retry_version = 0;
+	agent->retry_attempts = 0;
 	if (rc != 0) {
 		log_warn("upgrade: release %s (bundle %llu) refused: %s",
 			 release[0] ? release : "?", (unsigned long long)version,
@@ -764,7 +800,10 @@ int agent_run(const char *config_path, const struct agent_settings *s)
 	}
 	uv_timer_init(agent.loop, &agent.status_timer);
 	agent.status_timer.data = &agent;
-	uv_timer_start(&agent.status_timer, on_status_timer, 0, STATUS_INTERVAL_MS);
+	/* A new release awaiting its verdict says how it is every second:
+	 * its watchdog reads the status file, and has only upgrade.within. */
+	uv_timer_start(&agent.status_timer, on_status_timer, 0,
+		       agent.upgrade_pending ? 1000 : STATUS_INTERVAL_MS);
 	/* Without its handlers the agent still dies on SIGTERM (the default
 	 * action), only without a clean stop: not worth leaving the PC
 	 * unwatched for. */
