@@ -22,9 +22,9 @@
 #include "collector/release.h"
 #include "collector/settings.h"
 #include "collector/store.h"
-#include "common/alloc.h"
 #include "common/timeutil.h"
 #include "common/wire.h"
+#include "tests/support/storeseed.h"
 #include "tests/support/testutil.h"
 
 #define MIN_US (60LL * 1000000)
@@ -49,15 +49,8 @@ static void send_event(const char *agent, const char *kind, int64_t ts_us,
 		       const msgpack_sbuffer *body)
 {
 	struct store_batch *b = store_batch_new(1);
-	struct event ev = {.v = EVENT_VERSION, .boot = 1, .seq = next_seq++,
-			   .ts = (uint64_t)ts_us, .sev = 1,
-			   .body = alloc_bytes(body->size),
-			   .body_len = body->size};
-	assert_non_null(ev.body);
-	memcpy(ev.body, body->data, body->size);
-	snprintf(ev.agent, sizeof(ev.agent), "%s", agent);
-	snprintf(ev.kind, sizeof(ev.kind), "%s", kind);
-	assert_int_equal(store_batch_add(b, &ev), 0);
+	assert_int_equal(storeseed_add(b, agent, kind, next_seq++, ts_us, body),
+			 0);
 	int done = 0;
 	store_submit(st, b, on_commit, &done);
 	while (done == 0)
