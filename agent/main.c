@@ -27,6 +27,7 @@
 #include "agent/core/cli.h"
 #include "agent/core/settings.h"
 #include "agent/core/sources.h"
+#include "agent/upgrade/apply.h"
 #include "agent/upgrade/swap.h"
 #include "agent/core/spool.h"
 #include "agent/platform/service.h"
@@ -209,6 +210,30 @@ done:
 
 static int upgrade_watch(const struct cli *cli, const char *root);
 
+/* upgrade seed: the package's binaries, beside this executable, become
+ * the release the unit runs (ROOT/current), unless a release as new or
+ * newer is there already. */
+static int upgrade_seed(const char *root)
+{
+	static const char *const files[] = {"eduwatch-agent", SCANCHILD_HELPER,
+					    NETSENSOR_HELPER,
+					    BACKUPCLI_HELPER, NULL};
+	char err[512];
+	bool kept;
+	if (swap_seed(root, files, EDUWATCH_VERSION, &kept, err,
+		      sizeof(err)) != 0) {
+		fprintf(stderr, "eduwatch-agent: cannot seed %s: %s\n", root,
+			err);
+		return EXIT_RUNTIME;
+	}
+	if (kept)
+		printf("release kept in %s: it is not older than %s\n", root,
+		       EDUWATCH_VERSION);
+	else
+		printf("release %s is current in %s\n", EDUWATCH_VERSION, root);
+	return EXIT_OK;
+}
+
 /* upgrade install|restore|status|watch: the versioned binary directory
  * (agent/upgrade/swap.h). */
 static int cmd_upgrade(const struct cli *cli)
@@ -224,9 +249,23 @@ static int cmd_upgrade(const struct cli *cli)
 				err);
 			return EXIT_RUNTIME;
 		}
+		/* --within: pending until healthy, as a pushed release is;
+		 * `run` restores it past twice that (apply.h). */
+		long long within = 0;
+		if (cli->within != NULL &&
+		    (config_parse_duration(cli->within, &within) != 0 ||
+		     within < 1 ||
+		     upgrade_mark_pending(root, cli->argv[3], within) != 0)) {
+			fprintf(stderr, "eduwatch-agent: release %s is current "
+					"but not marked pending (--within %s)\n",
+				cli->argv[3], cli->within);
+			return EXIT_RUNTIME;
+		}
 		printf("release %s is current in %s\n", cli->argv[3], root);
 		return EXIT_OK;
 	}
+	if (strcmp(sub, "seed") == 0 && cli->argc == 2)
+		return upgrade_seed(root);
 	if (strcmp(sub, "restore") == 0 && cli->argc == 2) {
 		if (swap_restore_previous(root, err, sizeof(err)) != 0) {
 			fprintf(stderr, "eduwatch-agent: %s\n", err);
@@ -250,7 +289,7 @@ static int cmd_upgrade(const struct cli *cli)
 	if (strcmp(sub, "watch") == 0 && cli->argc == 2)
 		return upgrade_watch(cli, root);
 	return cli_usage_error("usage: upgrade install DIR VERSION [--rollback] "
-			       "| upgrade restore | upgrade status [--root DIR]");
+			       "| upgrade seed | upgrade restore | upgrade status [--root DIR]");
 }
 
 /* Reads "key=value" lines of the status file into a small table. */
@@ -348,6 +387,7 @@ static int upgrade_watch(const struct cli *cli, const char *root)
 		    strtoull(status_get(&sf, "acked"), NULL, 10) > 0) {
 			printf("release %s is healthy: agent pid %ld connected "
 			       "and acked\n", cur, pid);
+			upgrade_clear_pending(root);
 			return EXIT_OK;
 		}
 		usleep(500 * 1000);
@@ -360,11 +400,21 @@ static int upgrade_watch(const struct cli *cli, const char *root)
 					 ? status_get(&sf, "connected") : "none",
 		 status_get(&sf, "last_error")[0] ? status_get(&sf, "last_error")
 						  : "none");
+	/* The agent may have restored it itself (its pending marker's
+	 * deadline): a second restore would put the bad release back. */
+	char now_cur[SWAP_VERSION_MAX + 1];
+	if (swap_version(root, "current", now_cur, sizeof(now_cur)) != 0 ||
+	    strcmp(now_cur, cur) != 0) {
+		fprintf(stderr, "eduwatch-agent: release %s is no longer "
+				"current; nothing to restore\n", cur);
+		return EXIT_RUNTIME;
+	}
 	if (swap_restore_previous(root, err, sizeof(err)) != 0) {
 		fprintf(stderr, "eduwatch-agent: release %s is unhealthy and "
 				"cannot be undone: %s\n", cur, err);
 		return EXIT_RUNTIME;
 	}
+	upgrade_clear_pending(root);
 	char path[700];
 	snprintf(path, sizeof(path), "%s/last-restore", root);
 	if (fs_write_atomic(path, why, strlen(why), 0644) != 0)

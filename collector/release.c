@@ -25,11 +25,12 @@ struct pc {
 	char id[EVENT_AGENT_MAX + 1];
 	char school[STORE_CODE_MAX + 1];
 	char running[RELPKG_VERSION_MAX + 1]; /* agent.start's release */
-	int64_t start_ts;
+	int64_t start_us;	/* received, on the collector's clock */
 	char upgrade_state[16]; /* agent.upgrade's state */
 	char upgrade_error[160];
-	uint64_t upgrade_version;
-	int64_t upgrade_ts;
+	char upgrade_release[RELPKG_VERSION_MAX + 1]; /* the one it is about */
+	uint64_t upgrade_version;			/* its bundle id */
+	int64_t upgrade_us;				/* received */
 	int64_t last_seen_us;
 	bool pilot;
 };
@@ -69,7 +70,9 @@ static void read_body(const struct store_host_row *r, struct pc *p)
 		if (wire_get_str(&up.data, "release", p->running,
 				 sizeof(p->running)) != 0)
 			p->running[0] = '\0';
-		p->start_ts = r->ts_us;
+		/* A PC's clock may be hours off, or set to win: when it
+		 * started is when the collector heard it. */
+		p->start_us = r->received_us;
 	} else {
 		if (wire_get_str(&up.data, "state", p->upgrade_state,
 				 sizeof(p->upgrade_state)) != 0)
@@ -77,8 +80,11 @@ static void read_body(const struct store_host_row *r, struct pc *p)
 		if (wire_get_str(&up.data, "error", p->upgrade_error,
 				 sizeof(p->upgrade_error)) != 0)
 			p->upgrade_error[0] = '\0';
+		if (wire_get_str(&up.data, "release", p->upgrade_release,
+				 sizeof(p->upgrade_release)) != 0)
+			p->upgrade_release[0] = '\0';
 		wire_get_u64(&up.data, "version", &p->upgrade_version);
-		p->upgrade_ts = r->ts_us;
+		p->upgrade_us = r->received_us;
 	}
 	msgpack_unpacked_destroy(&up);
 }
@@ -163,12 +169,15 @@ static enum outcome judge(const struct pc *p, const struct store_release *r,
 			  const struct settings *s, int64_t offered_us,
 			  int64_t now_us, char *why, size_t cap)
 {
-	if (strcmp(p->running, r->release) == 0 && p->start_ts >= offered_us)
+	if (strcmp(p->running, r->release) == 0 && p->start_us >= offered_us)
 		return UPGRADED;
-	if (p->upgrade_ts >= offered_us &&
-	    (strcmp(p->upgrade_state, "restored") == 0 ||
+	/* Only a report about this release counts against it: a restore of
+	 * another one, or a refusal of another bundle, says nothing of it. */
+	if (p->upgrade_us >= offered_us &&
+	    ((strcmp(p->upgrade_state, "restored") == 0 &&
+	      strcmp(p->upgrade_release, r->release) == 0) ||
 	     (strcmp(p->upgrade_state, "refused") == 0 &&
-	      (p->upgrade_version == r->id || p->upgrade_version == 0)))) {
+	      p->upgrade_version == r->id))) {
 		snprintf(why, cap, "%s: %s: %s", p->id, p->upgrade_state,
 			 p->upgrade_error[0] ? p->upgrade_error : "no reason");
 		return FAILED;
@@ -185,14 +194,45 @@ static enum outcome judge(const struct pc *p, const struct store_release *r,
 	return PENDING;
 }
 
-static void count(struct release_ring *ring, enum outcome o, const char *why)
+/* Distinct school codes, up to SETTINGS_HALT_SCHOOLS_MAX: enough to tell
+ * whether a ring's failures reach releases.halt_min_schools. */
+struct schools_seen {
+	char code[SETTINGS_HALT_SCHOOLS_MAX][STORE_CODE_MAX + 1];
+	uint64_t n;
+};
+
+static void note_school(struct schools_seen *seen, const char *code)
 {
+	for (uint64_t i = 0; i < seen->n; i++)
+		if (strcmp(seen->code[i], code) == 0)
+			return;
+	if (seen->n < SETTINGS_HALT_SCHOOLS_MAX)
+		snprintf(seen->code[seen->n++], sizeof(seen->code[0]), "%s",
+			 code);
+}
+
+/* One ring's tally as it is counted. */
+struct tally {
+	struct release_ring *ring;
+	struct schools_seen offered, failed;
+};
+
+static void count(struct tally *t, const struct pc *p, enum outcome o,
+		  const char *why)
+{
+	struct release_ring *ring = t->ring;
 	ring->offered++;
+	note_school(&t->offered, p->school);
 	if (o == UPGRADED)
 		ring->upgraded++;
-	if (o == FAILED && ring->failed++ == 0)
-		snprintf(ring->first_failure, sizeof(ring->first_failure), "%s",
-			 why);
+	if (o == FAILED) {
+		note_school(&t->failed, p->school);
+		if (ring->failed++ == 0)
+			snprintf(ring->first_failure,
+				 sizeof(ring->first_failure), "%s", why);
+	}
+	ring->offered_schools = t->offered.n;
+	ring->failed_schools = t->failed.n;
 }
 
 static void progress_of(const struct pcs *l, size_t npilot,
@@ -201,18 +241,21 @@ static void progress_of(const struct pcs *l, size_t npilot,
 			struct release_ring *stable)
 {
 	char why[200];
+	struct tally tp = {.ring = pilot}, ts = {.ring = stable};
 	memset(pilot, 0, sizeof(*pilot));
 	memset(stable, 0, sizeof(*stable));
 	pilot->pcs = npilot;
 	stable->pcs = l->n - npilot;
 	for (size_t i = 0; r->pilot_us && i < npilot; i++)
-		count(pilot, judge(&l->v[i], r, s, r->pilot_us, now_us, why,
-				   sizeof(why)), why);
+		count(&tp, &l->v[i],
+		      judge(&l->v[i], r, s, r->pilot_us, now_us, why,
+			    sizeof(why)), why);
 	for (size_t i = 0; r->stable_us && i < r->queued && npilot + i < l->n;
 	     i++) {
 		int64_t at = stable_offer_us(r, s, i, stable->pcs);
-		count(stable, judge(&l->v[npilot + i], r, s, at, now_us, why,
-				    sizeof(why)), why);
+		count(&ts, &l->v[npilot + i],
+		      judge(&l->v[npilot + i], r, s, at, now_us, why,
+			    sizeof(why)), why);
 	}
 }
 
@@ -257,17 +300,32 @@ static void halt(struct store_release *r, int64_t now_us, const char *ring,
 {
 	snprintf(r->state, sizeof(r->state), "halted");
 	snprintf(r->why, sizeof(r->why), "%s ring: %llu of %llu PCs offered "
-		 "failed (first: %s)", ring, (unsigned long long)g->failed,
-		 (unsigned long long)g->offered, g->first_failure);
+		 "failed, in %llu school%s (first: %s)", ring,
+		 (unsigned long long)g->failed, (unsigned long long)g->offered,
+		 (unsigned long long)g->failed_schools,
+		 g->failed_schools == 1 ? "" : "s", g->first_failure);
 	r->ended_us = now_us;
 	log_warn("release %s halted: %s", r->release, r->why);
 }
 
+static uint64_t at_most(uint64_t want, uint64_t have)
+{
+	return want < have ? want : have;
+}
+
+/* Enough failures, and from enough schools, that they are the release's
+ * fault: one PC (or one hostile one), or one school's broken network,
+ * cannot halt a province's rollout. The minimums never exceed what the
+ * ring offered, so a pilot of one school can still halt. */
 static bool too_many_failed(const struct settings *s,
 			    const struct release_ring *g)
 {
 	return g->failed > 0 &&
-	       g->failed * 100 >= (uint64_t)s->release_halt_percent * g->offered;
+	       g->failed * 100 >= (uint64_t)s->release_halt_percent * g->offered &&
+	       g->failed >= at_most((uint64_t)s->release_halt_min_failures,
+				    g->offered) &&
+	       g->failed_schools >= at_most((uint64_t)s->release_halt_min_schools,
+					    g->offered_schools);
 }
 
 static void newest_active(void *arg, const struct store_release *r)

@@ -12,14 +12,19 @@
  *   stable  every other PC, in a fixed order, at
  *           releases.stable_percent_per_hour; done when all run it.
  *
- * A PC counts as upgraded when its agent.start names the release after
- * the offer; as failed when it reports the release refused or restored
- * by the watchdog after the offer, or was heard from after the offer
- * but does not run it within releases.reconnect_within (a PC off since
- * before the offer is waiting, not failing). When the failed reach
- * releases.halt_percent of the PCs offered in a ring, the rollout halts
- * and records why; nothing more is offered. A newer publication
- * supersedes (halts) the one before. */
+ * A PC counts as upgraded when its agent.start names the release and
+ * reached the collector after the offer (the collector's receive time,
+ * never the PC's clock); as failed when it reports this release (its
+ * bundle id when refused, its version when the watchdog restored the one
+ * before) refused or restored after the offer, or was heard from after
+ * the offer but does not run it within releases.reconnect_within (a PC
+ * off since before the offer is waiting, not failing). A ring halts when
+ * its failed PCs reach releases.halt_percent of those offered, number at
+ * least releases.halt_min_failures and come from at least
+ * releases.halt_min_schools schools (each minimum capped at what the
+ * ring offered): one PC, or one school's broken network, cannot stop a
+ * province's rollout. Halted, it records why and nothing more is
+ * offered. A newer publication supersedes (halts) the one before. */
 #ifndef EDUWATCH_RELEASE_H
 #define EDUWATCH_RELEASE_H
 
@@ -45,6 +50,10 @@ struct release_ring {
 	uint64_t offered;
 	uint64_t upgraded;
 	uint64_t failed;
+	/* Distinct schools of the PCs offered and of those failed, counted
+	 * up to RELEASE_SCHOOLS_COUNTED. */
+	uint64_t offered_schools;
+	uint64_t failed_schools;
 	char first_failure[200]; /* "AGENT: reason" of one failed PC */
 };
 

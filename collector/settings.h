@@ -16,6 +16,9 @@
 #define SETTINGS_FORWARD_MAX 8
 #define SETTINGS_YARA_MAX 16
 #define SETTINGS_PILOT_MAX 256
+/* releases.halt_min_schools at most: the rollout counts distinct
+ * schools up to this many (collector/release.h). */
+#define SETTINGS_HALT_SCHOOLS_MAX 64
 
 /* One SOC destination (forward: in collector.yaml). */
 struct forward_dest {
@@ -84,6 +87,8 @@ struct settings {
 	long long release_percent_hour;
 	long long release_within;
 	long long release_halt_percent;
+	long long release_halt_min_failures;
+	long long release_halt_min_schools;
 	long long release_soak;
 	long long release_tick;
 	struct config_table forward_raw; /* loading only */

@@ -286,7 +286,8 @@ struct store_host_row {
 	const char *hostname;
 	int64_t last_seen_us; /* 0: never */
 	const char *kind;     /* "" for an agent with no state */
-	int64_t ts_us;
+	int64_t ts_us;	      /* the agent's clock */
+	int64_t received_us;  /* the collector's clock (0: no state) */
 	const char *body;     /* msgpack map, borrowed for the callback */
 	size_t body_len;
 };

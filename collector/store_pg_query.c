@@ -884,6 +884,7 @@ static int host_row(void *arg, const PGresult *q, int r)
 		.ts_us = pg_int(q, r, 5),
 		.body = (const char *)body,
 		.body_len = body ? len : 0,
+		.received_us = pg_int(q, r, 7),
 	};
 	c->cb(c->arg, &row);
 	if (body)
@@ -901,7 +902,7 @@ int pg_host_states(struct store *st, const char *school,
 	return ADMIN_RUN(pg_impl(st),
 			 "SELECT a.id, a.school, a.hostname,"
 			 " coalesce(a.last_seen, 0), coalesce(h.kind, ''),"
-			 " coalesce(h.ts, 0), h.body"
+			 " coalesce(h.ts, 0), h.body, coalesce(h.received, 0)"
 			 " FROM agents a LEFT JOIN host_state h ON h.agent = a.id"
 			 " WHERE a.revoked IS NULL AND ($1::text IS NULL OR"
 			 " a.school = $1) ORDER BY a.school, a.id",

@@ -434,6 +434,7 @@ static int host_row(void *arg, sqlite3_stmt *q)
 		.ts_us = sqlite3_column_int64(q, 5),
 		.body = sqlite3_column_blob(q, 6),
 		.body_len = (size_t)sqlite3_column_bytes(q, 6),
+		.received_us = sqlite3_column_int64(q, 7),
 	};
 	c->cb(c->arg, &r);
 	return 0;

@@ -142,7 +142,8 @@ static const struct {
 		" LIMIT 1000"},
 	[SQ_HOST_STATES] = {"host_states",
 		"SELECT a.id, a.school, a.hostname, coalesce(a.last_seen, 0),"
-		" coalesce(h.kind, ''), coalesce(h.ts, 0), h.body"
+		" coalesce(h.kind, ''), coalesce(h.ts, 0), h.body,"
+		" coalesce(h.received, 0)"
 		" FROM agents a LEFT JOIN host_state h ON h.agent = a.id"
 		" WHERE a.revoked IS NULL AND (?1 IS NULL OR a.school = ?1)"
 		" ORDER BY a.school, a.id"},

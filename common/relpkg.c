@@ -20,13 +20,23 @@
 
 bool relpkg_version_ok(const char *v)
 {
-	size_t n = strlen(v);
-	if (n == 0 || n > RELPKG_VERSION_MAX || v[0] == '.' || v[n - 1] == '.')
+	size_t n = strlen(v), digits = 0;
+	if (n == 0 || n > RELPKG_VERSION_MAX)
 		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!((v[i] >= '0' && v[i] <= '9') ||
-		      (v[i] == '.' && v[i + 1] != '.')))
+	for (size_t i = 0; i <= n; i++) {
+		if (v[i] >= '0' && v[i] <= '9') {
+			/* No leading zero: "1.02" and "1.2" would be two
+			 * folders of one version. */
+			if (digits == 1 && v[i - 1] == '0')
+				return false;
+			if (++digits > RELPKG_VERSION_PART_DIGITS)
+				return false;
+		} else if ((v[i] == '.' || v[i] == '\0') && digits > 0) {
+			digits = 0;
+		} else {
 			return false;
+		}
+	}
 	return true;
 }
 

@@ -21,6 +21,7 @@
 #include <stddef.h>
 
 #define RELPKG_VERSION_MAX 32
+#define RELPKG_VERSION_PART_DIGITS 9
 #define RELPKG_NAME_MAX 64
 #define RELPKG_FILES 64
 
@@ -53,7 +54,9 @@ int relpkg_parse(const void *data, size_t len, struct relpkg *pkg, char *err,
 		 size_t errlen);
 void relpkg_clear(struct relpkg *pkg);
 
-/* Whether s is a release version: digits separated by single dots. */
+/* Whether s is a release version: numbers separated by single dots, each
+ * of 1 to RELPKG_VERSION_PART_DIGITS digits with no leading zero, so that
+ * one version has one spelling and every part fits an unsigned long. */
 bool relpkg_version_ok(const char *s);
 
 #endif

@@ -11,6 +11,9 @@ DOCDIR      ?= $(DATADIR)/doc/eduwatch
 # Debian 12 keeps units in /lib (lintian's systemd-service-file-outside-lib);
 # debian/rules sets UNITDIR=/lib/systemd/system.
 UNITDIR     ?= $(PREFIX)/lib/systemd/system
+# The agent's releases: the unit runs RELEASEDIR/current/eduwatch-agent
+# (agent/upgrade/swap.h); the agent's own default is /usr/lib/eduwatch.
+RELEASEDIR  ?= $(PREFIX)/lib/eduwatch
 BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
 
 # A binary finds its rules at BINDIR/../share/eduwatch/rules
@@ -36,7 +39,13 @@ $(MAN_STAMP): $(PROGRAMS) packaging/manpages.py
 	$(Q)python3 packaging/manpages.py $(MAN_DIR) $(PROGRAMS)
 	@touch $@
 
-# The units name /usr/bin; any other BINDIR gets its own path written in.
+# The units name /usr/bin and /usr/lib/eduwatch; any other BINDIR and
+# RELEASEDIR get their own paths written in (and the agent is told its
+# release folder). A real install (no DESTDIR) seeds the release the
+# agent unit runs, as the packages' postinst does.
+UNIT_SED := -e 's|/usr/bin/eduwatch-|$(BINDIR)/eduwatch-|g' \
+	-e 's|/usr/lib/eduwatch|$(RELEASEDIR)|g' \
+	$(if $(filter /usr/lib/eduwatch,$(RELEASEDIR)),,-e 's|/current/eduwatch-agent run$$|/current/eduwatch-agent run -o upgrade.root=$(RELEASEDIR)|')
 install: binaries man
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/eduwatch \
 		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) \
@@ -49,13 +58,13 @@ install: binaries man
 	cd rules && find . -type f -exec install -m 0644 {} \
 		$(abspath $(DESTDIR)$(DATADIR))/eduwatch/rules/{} \;
 	for u in packaging/systemd/*.service packaging/systemd/*.timer; do \
-		sed 's|/usr/bin/eduwatch-|$(BINDIR)/eduwatch-|g' $$u \
-			> $(DESTDIR)$(UNITDIR)/$${u##*/} && \
+		sed $(UNIT_SED) $$u > $(DESTDIR)$(UNITDIR)/$${u##*/} && \
 		chmod 0644 $(DESTDIR)$(UNITDIR)/$${u##*/} || exit 1; \
 	done
 	install -m 0644 $(MAN_DIR)/*.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 $(MAN_DIR)/completion/* $(DESTDIR)$(BASHCOMPDIR)/
 	install -m 0644 README.md SECURITY.md docs/DECISIONS.md $(DESTDIR)$(DOCDIR)/
+	$(if $(DESTDIR),,$(BINDIR)/eduwatch-agent upgrade seed --root $(RELEASEDIR))
 
 # Debian packages (debian/), built from this tree's objects; the .debs
 # land in $(O)/deb.

@@ -58,6 +58,12 @@ struct agent {
 	char rules_version[40];
 	uint64_t rules_count; /* of the installed bundle, as installed */
 	char release[RELPKG_VERSION_MAX + 1]; /* "": not run from a release */
+	bool upgrade_pending; /* its release awaits check_pending's verdict */
+	/* A release whose install failed for a reason that may pass, tried
+	 * again from the status tick (apply_release). */
+	uint64_t retry_version; /* its bundle; 0: none */
+	int64_t retry_at_us;
+	int retry_attempts;
 	bool restart; /* a new release is current: agent_run returns
 			 AGENT_RUN_RESTART */
 	const char *allowed[MAX_COMMAND_TYPES];
@@ -172,9 +178,47 @@ static void write_status(struct agent *agent)
 					   0644));
 }
 
+static void agent_stop(struct agent *agent, const char *why);
+static void apply_release(struct agent *agent, uint64_t version);
+
+/* A release installed but not yet seen healthy (apply.h): confirmed once
+ * connected with events acked, restored (and restarted from) once its
+ * deadline passed, whether or not its watchdog still lives. */
+static void check_pending(struct agent *agent)
+{
+	struct uplink_status us;
+	char why[512];
+	uplink_get_status(agent->uplink, &us);
+	switch (upgrade_check_pending(agent->settings->upgrade_root,
+				      agent->release,
+				      us.connected && us.acked_events > 0, why,
+				      sizeof(why))) {
+	case UPGRADE_WAITING:
+		return;
+	case UPGRADE_CONFIRMED:
+		log_info("upgrade: release %s is healthy", agent->release);
+		break;
+	case UPGRADE_RESTORED:
+		log_warn("upgrade: %s", why);
+		agent->restart = true;
+		agent_stop(agent, "the previous release is current again");
+		break;
+	case UPGRADE_NONE:
+		break;
+	}
+	agent->upgrade_pending = false;
+	uv_timer_set_repeat(&agent->status_timer, STATUS_INTERVAL_MS);
+}
+
 static void on_status_timer(uv_timer_t *timer)
 {
-	write_status(timer->data);
+	struct agent *agent = timer->data;
+	write_status(agent);
+	if (agent->upgrade_pending && !agent->stopping)
+		check_pending(agent);
+	if (agent->retry_version && !agent->stopping &&
+	    timeutil_now_us() >= agent->retry_at_us)
+		apply_release(agent, agent->retry_version);
 }
 
 static void report_command(struct agent *agent, uint64_t id, const char *type,
@@ -377,6 +421,9 @@ static void report_upgrade(struct agent *agent, uint64_t version,
 	msgpack_sbuffer_destroy(&sb);
 }
 
+#define UPGRADE_ATTEMPTS 5
+#define UPGRADE_RETRY_MAX_S 3600
+
 /* A verified agent release arrived: install it, leave a watchdog from
  * this (known good) release behind, and restart into the new one. */
 static void apply_release(struct agent *agent, uint64_t version)
@@ -405,6 +452,29 @@ static void apply_release(struct agent *agent, uint64_t version)
 		rc = upgrade_apply(s->state_dir, s->upgrade_root, raw, len,
 				   release, left, err, sizeof(err));
 	alloc_free(raw);
+	/* A refusal (a downgrade, a bad payload) is final; anything else
+	 * (a full disk, a busy file) may pass: tried again, later each time,
+	 * a bounded number of times, before it counts as refused. */
+	bool transient = rc != 0 && rc != -EPERM && rc != -EBADMSG &&
+			 rc != -EINVAL;
+	if (transient && agent->retry_attempts + 1 < UPGRADE_ATTEMPTS) {
+		long long delay = s->upgrade_retry_after
+				  << (agent->retry_attempts < 10
+					      ? agent->retry_attempts : 10);
+		if (delay > UPGRADE_RETRY_MAX_S)
+			delay = UPGRADE_RETRY_MAX_S;
+		agent->retry_attempts++;
+		agent->retry_version = version;
+		agent->retry_at_us = timeutil_now_us() + delay * 1000000LL;
+		log_warn("upgrade: release %s (bundle %llu) failed to install, "
+			 "attempt %d of %d, again in %llds: %s",
+			 release[0] ? release : "?", (unsigned long long)version,
+			 agent->retry_attempts, UPGRADE_ATTEMPTS, delay, err);
+		report_upgrade(agent, version, release, "retrying", err);
+		return;
+	}
+	agent->retry_version = 0;
+	agent->retry_attempts = 0;
 	if (rc != 0) {
 		log_warn("upgrade: release %s (bundle %llu) refused: %s",
 			 release[0] ? release : "?", (unsigned long long)version,
@@ -412,7 +482,12 @@ static void apply_release(struct agent *agent, uint64_t version)
 		report_upgrade(agent, version, release, "refused", err);
 		return;
 	}
-	/* Without a release before it there is nothing to go back to. */
+	/* Without a release before it there is nothing to go back to. The
+	 * marker outlives a watchdog killed with the service's cgroup. */
+	if (left[0] && (rc = upgrade_mark_pending(s->upgrade_root, release,
+						  s->upgrade_within)) != 0)
+		log_warn("upgrade: cannot mark release %s pending: %s", release,
+			 uv_strerror(rc));
 	if (left[0] &&
 	    (rc = upgrade_spawn_watchdog(s->upgrade_root, left, agent->config_path,
 					 s->upgrade_within,
@@ -635,6 +710,21 @@ int agent_run(const char *config_path, const struct agent_settings *s)
 	platform_lower_priority();
 	agent.loop = uv_default_loop();
 	agent_paths_for(s->state_dir, &agent.paths);
+	/* A release that started before and never reported healthy by its
+	 * deadline (a crash loop, or a hang its killed watchdog never
+	 * judged): the previous one, before anything else. */
+	upgrade_running_release(agent.release, sizeof(agent.release));
+	switch (upgrade_check_pending(s->upgrade_root, agent.release, false, err,
+				      sizeof(err))) {
+	case UPGRADE_RESTORED:
+		log_warn("upgrade: %s", err);
+		return AGENT_RUN_RESTART;
+	case UPGRADE_WAITING:
+		agent.upgrade_pending = true;
+		break;
+	default:
+		break;
+	}
 	if ((rc = load_identity(&agent, err, sizeof(err))) != 0) {
 		log_err("agent: %s", err);
 		EVP_PKEY_free(agent.collector_key);
@@ -665,7 +755,6 @@ int agent_run(const char *config_path, const struct agent_settings *s)
 	msgpack_packer pk;
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	upgrade_running_release(agent.release, sizeof(agent.release));
 	msgpack_pack_map(&pk, 3);
 	wire_pack_kv_str(&pk, "version", EDUWATCH_VERSION);
 	wire_pack_kv_str(&pk, "release", agent.release);
@@ -681,9 +770,11 @@ int agent_run(const char *config_path, const struct agent_settings *s)
 			   NULL);
 		msgpack_sbuffer_destroy(&sb);
 	}
-	char why[512];
-	if (upgrade_take_restore_note(s->upgrade_root, why, sizeof(why)))
-		report_upgrade(&agent, 0, agent.release, "restored", why);
+	char why[512], failed[RELPKG_VERSION_MAX + 1];
+	/* Reported as about the release undone, which the collector matches
+	 * to its rollout; "running" says what runs again. */
+	if (upgrade_take_restore_note(s->upgrade_root, failed, why, sizeof(why)))
+		report_upgrade(&agent, 0, failed, "restored", why);
 	build_allowed(&agent);
 	note_rules(&agent);
 	static const struct rulefetch_ops fetch_ops = {send_fetch,
@@ -709,7 +800,10 @@ int agent_run(const char *config_path, const struct agent_settings *s)
 	}
 	uv_timer_init(agent.loop, &agent.status_timer);
 	agent.status_timer.data = &agent;
-	uv_timer_start(&agent.status_timer, on_status_timer, 0, STATUS_INTERVAL_MS);
+	/* A new release awaiting its verdict says how it is every second:
+	 * its watchdog reads the status file, and has only upgrade.within. */
+	uv_timer_start(&agent.status_timer, on_status_timer, 0,
+		       agent.upgrade_pending ? 1000 : STATUS_INTERVAL_MS);
 	/* Without its handlers the agent still dies on SIGTERM (the default
 	 * action), only without a clean stop: not worth leaving the PC
 	 * unwatched for. */

@@ -32,6 +32,11 @@ static const struct config_field fields[] = {
 	F("upgrade.root", CONFIG_STRING, upgrade_root, 512, "/usr/lib/eduwatch",
 	  0, 0),
 	F("upgrade.within", CONFIG_DURATION, upgrade_within, 0, "5m", 1, 86400),
+	/* A release that failed to install for a reason that may pass (a
+	 * full disk, a busy file) is tried again after this, doubled each
+	 * time, UPGRADE_ATTEMPTS times in all. */
+	F("upgrade.retry_after", CONFIG_DURATION, upgrade_retry_after, 0, "1m",
+	  1, 86400),
 };
 
 /* An address list becomes fixed arrays here, so that a typo is refused

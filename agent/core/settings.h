@@ -35,6 +35,7 @@ struct agent_settings {
 	enum log_level log_level;
 	char upgrade_root[512];
 	long long upgrade_within;
+	long long upgrade_retry_after;
 	/* Each source's own settings struct, at source_at[i] - 1 in the
 	 * area for the source table's line i (0: none). Inline, so that
 	 * the settings stay a plain value that can be copied and reloaded. */

@@ -16,6 +16,7 @@
 #include "common/alloc.h"
 #include "common/errtext.h"
 #include "common/fsutil.h"
+#include "common/timeutil.h"
 
 extern char **environ;
 
@@ -113,17 +114,86 @@ void upgrade_running_release(char *out, size_t cap)
 		snprintf(out, cap, "%s", folder + 6);
 }
 
-bool upgrade_take_restore_note(const char *root, char *why, size_t cap)
+int upgrade_mark_pending(const char *root, const char *release,
+			 long long within_s)
+{
+	char path[1024], text[128];
+	snprintf(path, sizeof(path), "%s/pending", root);
+	int n = snprintf(text, sizeof(text), "%s %lld\n", release,
+			 (long long)(timeutil_now_us() + 2 * within_s * 1000000LL));
+	return fs_write_atomic(path, text, (size_t)n, 0644);
+}
+
+void upgrade_clear_pending(const char *root)
+{
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/pending", root);
+	if (unlink(path) == 0)
+		EW_IGNORE(fs_fsync_dir(root));
+}
+
+enum upgrade_pending upgrade_check_pending(const char *root,
+					   const char *running, bool healthy,
+					   char *why, size_t cap)
+{
+	char path[1024], release[RELPKG_VERSION_MAX + 1], err[256];
+	char *text = NULL;
+	size_t len = 0;
+	long long deadline = 0;
+	snprintf(path, sizeof(path), "%s/pending", root);
+	if (running[0] == '\0' || fs_read_file(path, 256, &text, &len) != 0)
+		return UPGRADE_NONE;
+	int fields = sscanf(text, "%32s %lld", release, &deadline);
+	alloc_free(text);
+	/* A marker about another release (the watchdog restored already, or
+	 * a newer one replaced it) or one unreadable: nothing to wait for. */
+	if (fields != 2 || strcmp(release, running) != 0) {
+		upgrade_clear_pending(root);
+		return UPGRADE_NONE;
+	}
+	if (healthy) {
+		upgrade_clear_pending(root);
+		return UPGRADE_CONFIRMED;
+	}
+	if (timeutil_now_us() < deadline)
+		return UPGRADE_WAITING;
+	snprintf(why, cap, "release %s did not report healthy before its "
+		 "deadline (checked by the agent: its watchdog was gone); "
+		 "restored the previous release\n", running);
+	if (swap_restore_previous(root, err, sizeof(err)) != 0) {
+		snprintf(why, cap, "release %s is unhealthy and cannot be "
+			 "undone: %s", running, err);
+		upgrade_clear_pending(root);
+		return UPGRADE_NONE;
+	}
+	snprintf(path, sizeof(path), "%s/last-restore", root);
+	EW_IGNORE(fs_write_atomic(path, why, strlen(why), 0644));
+	upgrade_clear_pending(root);
+	return UPGRADE_RESTORED;
+}
+
+bool upgrade_take_restore_note(const char *root,
+			       char failed[RELPKG_VERSION_MAX + 1], char *why,
+			       size_t cap)
 {
 	char path[1024], taken[1040];
 	char *text = NULL;
 	size_t len = 0;
+	failed[0] = '\0';
 	snprintf(path, sizeof(path), "%s/last-restore", root);
 	if (fs_read_file(path, 4096, &text, &len) != 0)
 		return false;
 	len = strcspn(text, "\n");
 	snprintf(why, cap, "%.*s", (int)len, text);
 	alloc_free(text);
+	/* The watchdog's note begins "release VERSION did not ..." (main.c,
+	 * upgrade watch). */
+	size_t v = strncmp(why, "release ", 8) == 0 ? strcspn(why + 8, " ") : 0;
+	if (v > 0 && v <= RELPKG_VERSION_MAX) {
+		snprintf(failed, RELPKG_VERSION_MAX + 1, "%.*s", (int)v, why + 8);
+		if (!relpkg_version_ok(failed))
+			failed[0] = '\0';
+	}
 	snprintf(taken, sizeof(taken), "%s.reported", path);
 	/* Reported once: a note that cannot be marked taken is reported
 	 * again at the next start, which is better than never. */

@@ -39,8 +39,43 @@ int upgrade_spawn_watchdog(const char *root, const char *left,
  * agent-<version> folder it runs from, "" when it runs from elsewhere. */
 void upgrade_running_release(char *out, size_t cap);
 
-/* Takes the watchdog's note (ROOT/last-restore) once: fills why and
- * returns true, and marks it taken. */
-bool upgrade_take_restore_note(const char *root, char *why, size_t cap);
+/* The pending marker, ROOT/pending: a release installed but not yet seen
+ * healthy, and until when it may take. The watchdog process is the first
+ * line, but under systemd it lives in the service's cgroup and dies with
+ * it (a stop, a restart, a crash of the unit); so the agent itself checks
+ * the marker when it starts and on every status tick, and restores the
+ * previous release once the deadline has passed without it being
+ * healthy. The deadline is twice `within`, leaving the watchdog, when it
+ * lives, the first move. */
+enum upgrade_pending {
+	UPGRADE_NONE,	   /* no marker, or one about another release */
+	UPGRADE_WAITING,   /* this release, not healthy yet, in time */
+	UPGRADE_CONFIRMED, /* healthy: the marker is removed */
+	UPGRADE_RESTORED,  /* too late: previous is current, note written */
+};
+
+/* Marks release pending until now + 2 * within_s. Returns 0 or a
+ * negative errno. */
+EW_MUST_CHECK
+int upgrade_mark_pending(const char *root, const char *release,
+			 long long within_s);
+
+/* What to do about the marker for the release that runs; healthy: it is
+ * connected and has had events acked. A restore writes ROOT/last-restore
+ * as the watchdog does. */
+enum upgrade_pending upgrade_check_pending(const char *root,
+					   const char *running, bool healthy,
+					   char *why, size_t cap);
+
+/* Removes the marker (the watchdog's verdict, either way). */
+void upgrade_clear_pending(const char *root);
+
+/* Takes the watchdog's note (ROOT/last-restore) once: fills why, and
+ * failed with the release it undid ("" if the note does not say), returns
+ * true, and marks it taken. The collector matches a restore to its
+ * rollout by that release. */
+bool upgrade_take_restore_note(const char *root,
+			       char failed[RELPKG_VERSION_MAX + 1], char *why,
+			       size_t cap);
 
 #endif

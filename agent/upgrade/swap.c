@@ -2,6 +2,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -180,6 +182,47 @@ int swap_install(const char *root, const char *src, const char *version,
 	crash_point("current");
 	return 0;
 fail:
+	remove_tree(stage);
+	return rc;
+}
+
+int swap_seed(const char *root, const char *const *names, const char *version,
+	      bool *kept, char *err, size_t errlen)
+{
+	char cur[SWAP_VERSION_MAX + 1], stage[4096], from[4096], to[4096];
+	char exe[PATH_MAX];
+	int rc;
+	*kept = false;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return errtext_sys(n < 0 ? -errno : -EINVAL, err, errlen,
+			    "cannot find this executable");
+	exe[n] = '\0';
+	const char *bindir = dirname(exe);
+	if (mkdir(root, 0755) != 0 && errno != EEXIST)
+		return errtext_sys(-errno, err, errlen, "cannot create %s", root);
+	if (!relpkg_version_ok(version))
+		return errtext_set(-EINVAL, err, errlen, "'%s' is not a version of "
+			    "digits and dots", version);
+	if ((rc = swap_version(root, "current", cur, sizeof(cur))) != 0)
+		return errtext_sys(rc, err, errlen, "cannot read %s/current", root);
+	if (cur[0] && swap_version_cmp(version, cur) <= 0) {
+		*kept = true;
+		return 0;
+	}
+	/* swap_install takes a folder of exactly the release's files. */
+	snprintf(stage, sizeof(stage), "%s/.packaged-%s.tmp", root, version);
+	remove_tree(stage);
+	if (mkdir(stage, 0700) != 0)
+		return errtext_sys(-errno, err, errlen, "cannot create %s", stage);
+	for (const char *const *f = names; *f != NULL && rc == 0; f++) {
+		snprintf(from, sizeof(from), "%s/%s", bindir, *f);
+		snprintf(to, sizeof(to), "%s/%s", stage, *f);
+		if ((rc = fs_copy_atomic(from, to, 0755)) != 0)
+			errtext_sys(rc, err, errlen, "cannot copy %s", from);
+	}
+	if (rc == 0)
+		rc = swap_install(root, stage, version, false, err, errlen);
 	remove_tree(stage);
 	return rc;
 }

@@ -42,6 +42,15 @@ EW_MUST_CHECK
 int swap_install(const char *root, const char *src, const char *version,
 		 bool rollback, char *err, size_t errlen);
 
+/* The package's seed (its postinst): installs the files `names` (a NULL
+ * ended list) beside this executable as release `version`, unless the current release
+ * is as new or newer, which is kept (*kept set): the newest wins, whether
+ * the package manager or the collector brought it. Returns 0 or a
+ * negative errno with err filled. */
+EW_MUST_CHECK
+int swap_seed(const char *root, const char *const *names, const char *version,
+	      bool *kept, char *err, size_t errlen);
+
 /* Points `current` back at `previous` (the watchdog's restore). Returns
  * 0, -ENOENT when there is nothing to go back to, or a negative errno. */
 EW_MUST_CHECK

@@ -153,6 +153,11 @@ def main():
                        "files": [["a", True, b""], ["a", False, b"x"]]}),
         "escape": pack({"release": "1.0", "rollback": False,
                         "files": [["../../etc/cron.d/x", True, b"x"]]}),
+        # One version, one spelling; every part fits an unsigned long.
+        "leading-zero": pack({"release": "1.02", "rollback": False,
+                              "files": [["a", True, b"x"]]}),
+        "long-part": pack({"release": "1.18446744073709551617",
+                           "rollback": False, "files": [["a", True, b"x"]]}),
     }
     seeds["backupkey"] = {
         "keyfile": pack({"kdf": "scrypt", "n": 1024, "r": 8, "p": 1,

@@ -6,7 +6,8 @@
 # release that starts, with the agent's identity and spool untouched; a
 # retry completes. A downgrade, a release holding a symlink and a
 # version that is not one are refused. The agent run from ROOT/current
-# still reports to a real collector.
+# still reports to a real collector. Without its watchdog, an agent
+# restores a release pending past its deadline itself.
 # Scenarios run alone: make test ONLY=agent_upgrade_swap:kill9_each_step
 . "$(dirname "$0")/lib.bash"
 D=$WORK/collector
@@ -135,6 +136,43 @@ scenario_watchdog_keeps_good_release() {
 	rc=$?
 	check "the watchdog finds it healthy (exit $rc)" eq "$rc" 0
 	check "... 60.0 stays current" eq "$(current_version)" 60.0
+	kill -TERM "$apid"; wait "$apid" 2>/dev/null
+}
+
+# No watchdog (under systemd it dies with the unit's cgroup): the pending
+# marker `upgrade install --within` leaves makes the agent itself put the
+# previous release back once twice that has passed without it connecting,
+# while it runs and when it starts. The new release points at a port
+# nobody listens on, so it never becomes healthy.
+scenario_pending_restored_without_watchdog() {
+	local good port apid
+	good=$(current_version)
+	port=$(free_port)
+	run_new() {
+		"$R/current/eduwatch-agent" run -c "$A/agent.yaml" -o collector.port="$port" \
+			-o upgrade.root="$R" >>"$WORK/pending.log" 2>&1 &
+		apid=$!
+	}
+	check "release 70.0 installs, pending for 2s" \
+		quiet "$REL/eduwatch-agent" upgrade install "$REL" 70.0 --within 2s --root "$R"
+	check "... ROOT/pending names it" grep -q "^70.0 " "$R/pending"
+	run_new
+	check "the running agent restores $good itself past the deadline" \
+		wait_for 30 eval '[ "$(current_version)" = "$good" ]'
+	check "... and goes on from it, the same process" \
+		wait_for 20 eval '[ "$(readlink /proc/$apid/exe)" = "$R/agent-$good/eduwatch-agent" ]'
+	check "... the reason kept, then reported by the restored agent" \
+		wait_for 10 grep -q "release 70.0 did not report healthy before its deadline" "$R/last-restore.reported"
+	check "... the marker is gone" test ! -e "$R/pending"
+	kill -TERM "$apid"; wait "$apid" 2>/dev/null
+	check "release 71.0 installs, pending for 1s" \
+		quiet "$REL/eduwatch-agent" upgrade install "$REL" 71.0 --within 1s --root "$R"
+	sleep 2.5 # down past its deadline (a crash loop, a power cut)
+	run_new
+	check "an agent started past its release's deadline restores $good at once" \
+		wait_for 5 eval '[ "$(current_version)" = "$good" ]'
+	check "... and runs it" \
+		wait_for 10 eval '[ "$(readlink /proc/$apid/exe)" = "$R/agent-$good/eduwatch-agent" ]'
 	kill -TERM "$apid"; wait "$apid" 2>/dev/null
 }
 

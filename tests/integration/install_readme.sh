@@ -118,8 +118,11 @@ scenario_installed() {
 scenario_other_prefix() {
 	make -s -C "$TREE" BUILD="$BUILD" VARIANT="$VARIANT" install DESTDIR="$WORK/opt" \
 		PREFIX=/opt/eduwatch >/dev/null 2>&1
-	check "PREFIX=/opt/eduwatch: the agent unit runs /opt/eduwatch/bin/eduwatch-agent" \
-		grep -qx "ExecStart=/opt/eduwatch/bin/eduwatch-agent run" \
+	check "PREFIX=/opt/eduwatch: the agent unit runs its release in /opt/eduwatch/lib/eduwatch, told so" \
+		grep -qx "ExecStart=/opt/eduwatch/lib/eduwatch/current/eduwatch-agent run -o upgrade.root=/opt/eduwatch/lib/eduwatch" \
+		"$WORK/opt/opt/eduwatch/lib/systemd/system/eduwatch-agent.service"
+	check "... which is writable for pushed releases" \
+		grep -qx "ReadWritePaths=/opt/eduwatch/lib/eduwatch" \
 		"$WORK/opt/opt/eduwatch/lib/systemd/system/eduwatch-agent.service"
 	check "PREFIX=/opt/eduwatch: rules under /opt/eduwatch/share/eduwatch" \
 		test -f "$WORK/opt/opt/eduwatch/share/eduwatch/rules/alerts.yaml"

@@ -9,6 +9,9 @@
 #   chroot_make DIR DEB...   DIR: a chroot with what DEB... depend on
 #   in_chroot DIR CMD...     run CMD in it, with /proc, in a private mount
 #                            namespace (nothing to unmount afterwards)
+#   offline_chroot DIR CMD...  the same with no network at all (a network
+#                            namespace of its own, not even loopback): what
+#                            runs there provably downloads nothing
 #   deb_as_version DEB FROM TO OUT
 #                            DEB repacked as version TO (its "= FROM"
 #                            dependencies too): the "previous version" of
@@ -19,10 +22,11 @@ EW_SUITE=${EW_SUITE:-bookworm}
 
 in_chroot() {
 	local root=$1; shift
-	unshare --mount --fork /bin/sh -c 'mount -t proc proc "$0/proc" &&
+	unshare --mount ${EW_CHROOT_OFFLINE:+--net} --fork /bin/sh -c 'mount -t proc proc "$0/proc" &&
 		exec chroot "$0" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
 		HOME=/root LC_ALL=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"' "$root" "$@"
 }
+offline_chroot() { EW_CHROOT_OFFLINE=1 in_chroot "$@"; }
 
 # The dependencies of DEB..., minus the packages themselves, versions
 # and alternatives dropped: what the chroot must hold already.

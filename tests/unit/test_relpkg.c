@@ -145,12 +145,34 @@ static void test_parse_refusals(void **state)
 				      sizeof(err)), -EBADMSG);
 }
 
+/* Each part of a version is a number of at most 9 digits with no leading
+ * zero: "1.02" and "1.2" would be two folders of one version, and a part
+ * past an unsigned long would compare wrongly (an outside review). */
+static void test_version_parts(void **state)
+{
+	(void)state;
+	static const char *const good[] = {"0", "1.0", "0.0.1", "10.20.30",
+					   "999999999.0", "1.2.3.4.5.6.7.8"};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		assert_true(relpkg_version_ok(good[i]));
+	static const char *const bad[] = {
+		"01", "1.02", "1.00", "00", "1.0.007", "1000000000",
+		"1.99999999999999999999", "18446744073709551617.0",
+		"4294967296.1",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		print_message("%s\n", bad[i]);
+		assert_false(relpkg_version_ok(bad[i]));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_pack_refusals),
 		cmocka_unit_test(test_parse_refusals),
+		cmocka_unit_test(test_version_parts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,9 +20,9 @@
 #include "collector/policy.h"
 #include "collector/score.h"
 #include "collector/store.h"
-#include "common/alloc.h"
 #include "common/timeutil.h"
 #include "common/wire.h"
+#include "tests/support/storeseed.h"
 #include "tests/support/testutil.h"
 
 #define DAY_US (86400LL * 1000000)
@@ -41,15 +41,8 @@ static void on_commit(void *arg, int status, unsigned stored, unsigned dup)
 static void add_state(struct store_batch *b, const char *agent,
 		      const char *kind, const msgpack_sbuffer *body)
 {
-	struct event ev = {.v = EVENT_VERSION, .boot = 1, .seq = next_seq++,
-			   .ts = (uint64_t)now_us, .sev = 1,
-			   .body = alloc_bytes(body->size),
-			   .body_len = body->size};
-	assert_non_null(ev.body);
-	memcpy(ev.body, body->data, body->size);
-	snprintf(ev.agent, sizeof(ev.agent), "%s", agent);
-	snprintf(ev.kind, sizeof(ev.kind), "%s", kind);
-	assert_int_equal(store_batch_add(b, &ev), 0);
+	assert_int_equal(storeseed_add(b, agent, kind, next_seq++, now_us, body),
+			 0);
 }
 
 /* A host's four states; av_realtime false makes av-realtime fail. */

@@ -225,6 +225,19 @@ static void on_event(void *arg, const struct store_event_row *row)
 /* Finding 7: an event stamped in the year 2100 must not pin a PC's state.
  * It is stored at the receive time with the agent's ts kept and flagged;
  * the honest report after it becomes the state. */
+struct host_av {
+	int64_t ts_us, received_us;
+};
+
+static void on_host_av(void *arg, const struct store_host_row *r)
+{
+	struct host_av *av = arg;
+	if (strcmp(r->kind, "av.status") == 0) {
+		av->ts_us = r->ts_us;
+		av->received_us = r->received_us;
+	}
+}
+
 static void test_future_ts_clamped(void **state)
 {
 	(void)state;
@@ -257,6 +270,12 @@ static void test_future_ts_clamped(void **state)
 	assert_int_equal(se.agent_ts[1], 0);
 	assert_true((int64_t)se.ts[2] >= before && (int64_t)se.ts[2] <= after);
 	assert_int_equal(se.agent_ts[2], (int64_t)y2100);
+	/* The host state gives both clocks: the rollout judges a PC by the
+	 * collector's (collector/release.c). */
+	struct host_av av = {0};
+	assert_int_equal(store_host_states(st, NULL, on_host_av, &av), 0);
+	assert_int_equal(av.ts_us, (int64_t)honest);
+	assert_true(av.received_us >= before && av.received_us <= store_now_us());
 	store_close(st);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	assert_int_equal(count_where("SELECT ts FROM host_state WHERE "

@@ -106,7 +106,7 @@ int quarantine_restore(const char *qdir, const char *id, const char *to,
 	return -ENOSYS;
 }
 
-/* `upgrade install|restore|status|watch` swap symlinked release folders;
+/* `upgrade install|seed|restore|status|watch` swap symlinked release folders;
  * a Windows PC upgrades through the MSI (MajorUpgrade keeps ProgramData),
  * so the commands say where to go instead. */
 int swap_version(const char *root, const char *link, char *out, size_t cap)
@@ -125,6 +125,18 @@ int swap_install(const char *root, const char *src, const char *version,
 	(void)src;
 	(void)version;
 	(void)rollback;
+	snprintf(err, errlen, "the Windows agent upgrades through its MSI "
+			      "(msiexec /i), not through release folders");
+	return -ENOSYS;
+}
+
+int swap_seed(const char *root, const char *const *names, const char *version,
+	      bool *kept, char *err, size_t errlen)
+{
+	(void)root;
+	(void)names;
+	(void)version;
+	*kept = false;
 	snprintf(err, errlen, "the Windows agent upgrades through its MSI "
 			      "(msiexec /i), not through release folders");
 	return -ENOSYS;
@@ -171,9 +183,38 @@ void upgrade_running_release(char *out, size_t cap)
 		out[0] = '\0';
 }
 
-bool upgrade_take_restore_note(const char *root, char *why, size_t cap)
+int upgrade_mark_pending(const char *root, const char *release,
+			 long long within_s)
 {
 	(void)root;
+	(void)release;
+	(void)within_s;
+	return -ENOSYS;
+}
+
+enum upgrade_pending upgrade_check_pending(const char *root,
+					   const char *running, bool healthy,
+					   char *why, size_t cap)
+{
+	(void)root;
+	(void)running;
+	(void)healthy;
+	if (cap > 0)
+		why[0] = '\0';
+	return UPGRADE_NONE;
+}
+
+void upgrade_clear_pending(const char *root)
+{
+	(void)root;
+}
+
+bool upgrade_take_restore_note(const char *root,
+			       char failed[RELPKG_VERSION_MAX + 1], char *why,
+			       size_t cap)
+{
+	(void)root;
+	failed[0] = '\0';
 	(void)why;
 	(void)cap;
 	return false;
