@@ -15,14 +15,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <uv.h>
+
+#include "collector/drill/drill_redteam.h"
 #include "collector/drill/drill_scenario.h"
 #include "collector/drill/drill_timeline.h"
+#include "collector/register/register.h"
 #include "common/alloc.h"
+#include "common/fsutil.h"
 #include "common/jsonout.h"
 #include "common/textsafe.h"
 #include "common/timeutil.h"
 
 #define DRILL_TARGETS_MAX 100000
+
+static void print_time(FILE *f, int64_t us, bool json);
 
 static const char *drill_name(const struct cli *cli)
 {
@@ -32,8 +39,8 @@ static const char *drill_name(const struct cli *cli)
 int cmd_drill_check(const struct cli *cli)
 {
 	if (cli->argc < 2)
-		return cli_usage_error("drill needs plan, approve, start, abort "
-				       "or status");
+		return cli_usage_error("drill needs plan, approve, start, abort, "
+				       "status or action");
 	return cli_usage_error("unknown drill command '%s'", cli->argv[1]);
 }
 
@@ -48,6 +55,20 @@ int cmd_drill_args_check(const struct cli *cli)
 		return cli_usage_error("--name: at most %d printable "
 				       "characters", STORE_DRILL_NAME_MAX);
 	bool needs_by = strcmp(sub, "status") != 0 && strcmp(sub, "start") != 0;
+	if (strcmp(sub, "action") == 0) {
+		const char *verb = cli->argc > 2 ? cli->argv[2] : "";
+		if (strcmp(verb, "add") == 0 && cli->nsets == 0)
+			return cli_usage_error("drill action add needs --set "
+					       "time=T --set target=host:NAME|"
+					       "school:CODE --set technique=TXXXX "
+					       "--set description=TEXT");
+		if (strcmp(verb, "import") == 0 && cli->npaths != 1)
+			return cli_usage_error("drill action import needs one "
+					       "--csv FILE");
+		if (strcmp(verb, "add") != 0 && strcmp(verb, "import") != 0)
+			return cli_usage_error("drill action needs add or "
+					       "import");
+	}
 	if (needs_by && (cli->by == NULL || cli->by[0] == '\0'))
 		return cli_usage_error("drill %s needs --by USER (a console "
 				       "account)", sub);
@@ -133,8 +154,14 @@ int cmd_drill_plan(struct cli *cli, struct cli_env *env)
 			"province_admin\n", org.name, org.role);
 		return EXIT_USAGE;
 	}
+	/* A red-team window runs nothing on the PCs: it has no scenario
+	 * file, only a window and a scope in which actions are scored. */
+	memset(&sc, 0, sizeof(sc));
 	drills_dir(cli, &env->settings, dir, sizeof(dir));
-	if (drill_scenario_load(dir, cli->type, &sc, err, sizeof(err)) != 0) {
+	if (strcmp(cli->type, DRILL_REDTEAM) == 0)
+		snprintf(sc.id, sizeof(sc.id), "%s", DRILL_REDTEAM);
+	else if (drill_scenario_load(dir, cli->type, &sc, err, sizeof(err)) !=
+		 0) {
 		fprintf(stderr, "eduwatch-collector: %s\n", err);
 		return EXIT_CONFIG;
 	}
@@ -310,6 +337,24 @@ static void pack_drill_args(const struct store_drill *d,
 	msgpack_pack_int64(&pk, sc ? sc->duration_s : 0);
 }
 
+/* A red-team window starts by running: from then on the store flags
+ * every alert on a PC of its scope as a drill of this campaign, for the
+ * SOC. No command goes out. */
+static int start_redteam(struct store *st, const struct store_drill *d)
+{
+	if (store_drill_transition(st, d->id, "approved", "running",
+				   d->approver) != 0) {
+		fprintf(stderr, "eduwatch-collector: drill '%s' changed state "
+			"meanwhile; run status\n", d->name);
+		return EXIT_FAILURE_RUNTIME;
+	}
+	printf("red-team window '%s' open on %s until ", d->name, d->scope);
+	print_time(stdout, d->window_end_us, false);
+	printf(": alerts there go to the SOC flagged as drill %llu\n",
+	       (unsigned long long)d->id);
+	return EXIT_OK;
+}
+
 int cmd_drill_start(struct cli *cli, struct cli_env *env)
 {
 	struct store_drill d;
@@ -339,6 +384,8 @@ int cmd_drill_start(struct cli *cli, struct cli_env *env)
 			d.name);
 		return EXIT_USAGE;
 	}
+	if (strcmp(d.scenario, DRILL_REDTEAM) == 0)
+		return start_redteam(env->store, &d);
 	drills_dir(cli, &env->settings, dir, sizeof(dir));
 	if (drill_scenario_load(dir, d.scenario, &sc, err, sizeof(err)) != 0) {
 		fprintf(stderr, "eduwatch-collector: %s\n", err);
@@ -502,21 +549,6 @@ int cmd_drill_abort(struct cli *cli, struct cli_env *env)
 
 /* ---- status -------------------------------------------------------------- */
 
-static int cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-/* The nearest-rank quantile (q in 0..100) of n sorted values. */
-static int64_t quantile(const int64_t *v, size_t n, int q)
-{
-	if (n == 0)
-		return -1;
-	size_t rank = (q * n + 99) / 100;
-	return v[rank ? rank - 1 : 0];
-}
-
 /* One scoreboard row: the targets of one school (or all, school NULL). */
 static void board_row(FILE *f, const struct store_drill_target *ts, size_t n,
 		      const char *school, int64_t *scratch, bool json,
@@ -557,10 +589,9 @@ static void board_row(FILE *f, const struct store_drill_target *ts, size_t n,
 				scratch[k++] = st[s] > ts[i].issued_us ?
 					(st[s] - ts[i].issued_us) / 1000 : 0;
 		}
-		qsort(scratch, k, sizeof(int64_t), cmp_i64);
 		double share = part ? (double)k / (double)part : 0;
-		long long p50 = quantile(scratch, k, 50);
-		long long p90 = quantile(scratch, k, 90);
+		long long p50 = drill_quantile(scratch, k, 50);
+		long long p90 = drill_quantile(scratch, k, 90);
 		if (json)
 			fprintf(f, "%s\"%s\":{\"reached\":%zu,\"share\":%.4f,"
 				"\"median_ms\":%lld,\"p90_ms\":%lld}",
@@ -693,6 +724,334 @@ static void print_text(FILE *f, const struct store_drill *d,
 	board_row(f, tr->items, tr->count, NULL, scratch, false, false);
 }
 
+/* ---- red-team windows ---------------------------------------------------- */
+
+struct action_rows {
+	struct store_redteam_action *items;
+	size_t count, cap;
+	bool failed;
+};
+
+static void add_action(void *arg, const struct store_redteam_action *a)
+{
+	struct action_rows *l = arg;
+	if (l->failed)
+		return;
+	if (l->count == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 32;
+		void *p = cap > DRILL_TARGETS_MAX ? NULL :
+			alloc_resize(l->items, cap * sizeof(*l->items));
+		if (p == NULL) {
+			l->failed = true;
+			return;
+		}
+		l->items = p;
+		l->cap = cap;
+	}
+	l->items[l->count++] = *a;
+}
+
+struct alert_rows {
+	struct store_redteam_alert *items;
+	size_t count, cap;
+	bool failed;
+};
+
+static void add_alert(void *arg, const struct store_redteam_alert *a)
+{
+	struct alert_rows *l = arg;
+	if (l->failed)
+		return;
+	if (l->count == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
+		void *p = cap > DRILL_TARGETS_MAX ? NULL :
+			alloc_resize(l->items, cap * sizeof(*l->items));
+		if (p == NULL) {
+			l->failed = true;
+			return;
+		}
+		l->items = p;
+		l->cap = cap;
+	}
+	l->items[l->count++] = *a;
+}
+
+static void print_ms(FILE *f, int64_t ms, bool json)
+{
+	if (ms < 0)
+		fputs(json ? "null" : "-", f);
+	else
+		fprintf(f, json ? "%lld" : "%lld ms", (long long)ms);
+}
+
+static void print_redteam_json(FILE *f, const struct store_drill *d,
+			       const struct action_rows *ac,
+			       const struct alert_rows *al,
+			       const struct drill_redteam_match *m,
+			       const struct drill_redteam_figures *fig)
+{
+	fprintf(f, "{\"campaign\":{\"id\":%llu,\"name\":",
+		(unsigned long long)d->id);
+	json_print_string(f, d->name);
+	fputs(",\"scenario\":\"red-team\",\"scope\":", f);
+	json_print_string(f, d->scope);
+	fprintf(f, ",\"state\":\"%s\",\"window_start_us\":%lld,"
+		"\"window_end_us\":%lld},\"actions\":[", d->state,
+		(long long)d->window_start_us, (long long)d->window_end_us);
+	for (size_t i = 0; i < ac->count; i++) {
+		const struct store_redteam_action *a = &ac->items[i];
+		fprintf(f, "%s{\"id\":%llu,\"at_us\":%lld,\"target\":",
+			i ? "," : "", (unsigned long long)a->id,
+			(long long)a->at_us);
+		char target[STORE_NAME_MAX + 16];
+		snprintf(target, sizeof(target), "%s:%s", a->target_kind,
+			 a->target);
+		json_print_string(f, target);
+		fprintf(f, ",\"technique\":\"%s\",\"description\":",
+			a->technique);
+		json_print_string(f, a->description);
+		fputs(",\"recorded_by\":", f);
+		json_print_string(f, a->recorded_by);
+		if (m[i].alert >= 0)
+			fprintf(f, ",\"alert\":%llu", (unsigned long long)
+				al->items[m[i].alert].id);
+		else
+			fputs(",\"alert\":null", f);
+		fputs(",\"detect_ms\":", f);
+		print_ms(f, m[i].detect_ms, true);
+		fputs(",\"ack_ms\":", f);
+		print_ms(f, m[i].ack_ms, true);
+		fputc('}', f);
+	}
+	fprintf(f, "],\"figures\":{\"actions\":%zu,\"detected\":%zu,"
+		"\"coverage\":%.4f,\"acknowledged\":%zu,\"alerts\":%zu,"
+		"\"false_alerts\":%zu,\"false_rate\":%.4f,\"match_window_s\":"
+		"%lld,\"detect_p50_ms\":", fig->actions, fig->detected,
+		fig->coverage, fig->acknowledged, fig->alerts,
+		fig->false_alerts, fig->false_rate,
+		DRILL_REDTEAM_MATCH_US / 1000000);
+	print_ms(f, fig->detect_p50_ms, true);
+	fputs(",\"detect_p90_ms\":", f);
+	print_ms(f, fig->detect_p90_ms, true);
+	fputs(",\"ack_p50_ms\":", f);
+	print_ms(f, fig->ack_p50_ms, true);
+	fputs(",\"ack_p90_ms\":", f);
+	print_ms(f, fig->ack_p90_ms, true);
+	fputs("}}\n", f);
+}
+
+static void print_redteam_text(FILE *f, const struct store_drill *d,
+			       const struct action_rows *ac,
+			       const struct alert_rows *al,
+			       const struct drill_redteam_match *m,
+			       const struct drill_redteam_figures *fig)
+{
+	char s1[SAFE_CAP(sizeof(d->name))], s2[SAFE_CAP(sizeof(d->scope))];
+	fprintf(f, "drill %llu '%s': red-team window, scope %s, %s\n",
+		(unsigned long long)d->id, SAFE(s1, d->name),
+		SAFE(s2, d->scope), d->state);
+	fprintf(f, "  organiser %s, approver %s\n  window ", d->organiser,
+		d->approver[0] ? d->approver : "(none yet)");
+	print_time(f, d->window_start_us, false);
+	fputs(" to ", f);
+	print_time(f, d->window_end_us, false);
+	fputs("\n\n", f);
+	for (size_t i = 0; i < ac->count; i++) {
+		const struct store_redteam_action *a = &ac->items[i];
+		char st[SAFE_CAP(sizeof(a->target))];
+		char sd[SAFE_CAP(sizeof(a->description))];
+		fputs("  ", f);
+		print_time(f, a->at_us, false);
+		fprintf(f, " %s %s:%s %s\n", a->technique, a->target_kind,
+			SAFE(st, a->target), SAFE(sd, a->description));
+		if (m[i].alert < 0) {
+			fputs("    not detected\n", f);
+			continue;
+		}
+		fprintf(f, "    detected by alert %llu in ", (unsigned long long)
+			al->items[m[i].alert].id);
+		print_ms(f, m[i].detect_ms, false);
+		fputs(", acknowledged in ", f);
+		print_ms(f, m[i].ack_ms, false);
+		fputc('\n', f);
+	}
+	fprintf(f, "\nred team: %zu actions, %zu detected (coverage %.1f%%); "
+		"%zu alerts in the window, %zu matching no action (false-alert "
+		"rate %.1f%%)\n", fig->actions, fig->detected,
+		100 * fig->coverage, fig->alerts, fig->false_alerts,
+		100 * fig->false_rate);
+	fputs("  time to detect p50 ", f);
+	print_ms(f, fig->detect_p50_ms, false);
+	fputs(", p90 ", f);
+	print_ms(f, fig->detect_p90_ms, false);
+	fputs("; to acknowledge p50 ", f);
+	print_ms(f, fig->ack_p50_ms, false);
+	fputs(", p90 ", f);
+	print_ms(f, fig->ack_p90_ms, false);
+	fprintf(f, " (an alert matches an action on its target within %lld s "
+		"after it)\n", DRILL_REDTEAM_MATCH_US / 1000000);
+}
+
+static int status_redteam(struct store *st, const struct store_drill *d,
+			  bool json)
+{
+	struct action_rows ac = {0};
+	struct alert_rows al = {0};
+	struct drill_redteam_figures fig;
+	struct drill_redteam_match *m = NULL;
+	int rc = store_redteam_actions(st, d->id, add_action, &ac);
+	if (rc == 0)
+		rc = store_redteam_alerts(st, d->id, add_alert, &al);
+	if (rc == 0 && (ac.failed || al.failed))
+		rc = -ENOMEM;
+	if (rc == 0 && (m = alloc_zeroed(ac.count + 1, sizeof(*m))) == NULL)
+		rc = -ENOMEM;
+	if (rc == 0)
+		rc = drill_redteam_match(ac.items, ac.count, al.items, al.count,
+					 DRILL_REDTEAM_MATCH_US, m, &fig);
+	if (rc == 0 && json)
+		print_redteam_json(stdout, d, &ac, &al, m, &fig);
+	else if (rc == 0)
+		print_redteam_text(stdout, d, &ac, &al, m, &fig);
+	else
+		fprintf(stderr, "eduwatch-collector: cannot read the red-team "
+			"window's actions and alerts (%s)\n", uv_strerror(rc));
+	alloc_free(m);
+	alloc_free(ac.items);
+	alloc_free(al.items);
+	return rc == 0 ? EXIT_OK : EXIT_FAILURE_RUNTIME;
+}
+
+/* The actions' rules beyond their own fields: the campaign is an open
+ * red-team window, each action lies in it, and the recorder may plan
+ * drills. */
+static int action_campaign(struct store *st, const struct cli *cli,
+			   struct store_drill *d, struct store_user *u)
+{
+	int rc = open_user(st, cli->by, u);
+	if (rc == 0)
+		rc = load_campaign(st, drill_name(cli), d);
+	if (rc != 0)
+		return rc;
+	if (strcmp(u->role, "drill_organiser") != 0 &&
+	    strcmp(u->role, "province_admin") != 0) {
+		fprintf(stderr, "eduwatch-collector: '%s' has the role %s; red-"
+			"team actions are recorded by a drill_organiser or a "
+			"province_admin\n", u->name, u->role);
+		return EXIT_USAGE;
+	}
+	if (strcmp(d->scenario, DRILL_REDTEAM) != 0) {
+		fprintf(stderr, "eduwatch-collector: drill '%s' is a %s drill, "
+			"not a red-team window\n", d->name, d->scenario);
+		return EXIT_USAGE;
+	}
+	if (strcmp(d->state, "running") != 0 && strcmp(d->state, "done") != 0) {
+		fprintf(stderr, "eduwatch-collector: red-team window '%s' is %s; "
+			"actions are recorded once it was approved and started\n",
+			d->name, d->state);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+static int store_actions(struct store *st, const struct store_drill *d,
+			 const struct store_user *u,
+			 struct store_redteam_action *a, size_t n,
+			 const char *where)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (a[i].at_us < d->window_start_us ||
+		    a[i].at_us >= d->window_end_us) {
+			char t[64];
+			timeutil_format_us(a[i].at_us, t, sizeof(t));
+			fprintf(stderr, "eduwatch-collector: %s%zu: time %s lies "
+				"outside the window of '%s'; nothing was "
+				"recorded\n", where, i + 1, t, d->name);
+			return EXIT_USAGE;
+		}
+		a[i].campaign = d->id;
+		snprintf(a[i].recorded_by, sizeof(a[i].recorded_by), "%s",
+			 u->name);
+	}
+	int rc = store_redteam_actions_add(st, a, n);
+	if (rc != 0) {
+		fprintf(stderr, "eduwatch-collector: cannot store the actions "
+			"(%s); nothing was recorded\n", uv_strerror(rc));
+		return EXIT_FAILURE_RUNTIME;
+	}
+	printf("%zu red-team action%s recorded in '%s'\n", n, n == 1 ? "" : "s",
+	       d->name);
+	return EXIT_OK;
+}
+
+/* --set time=T --set target=... --set technique=... --set description=.. */
+static int action_from_sets(const struct cli *cli,
+			    struct store_redteam_action *a)
+{
+	const char *f[DRILL_ACTION_NCOLS] = {0};
+	size_t l[DRILL_ACTION_NCOLS] = {0};
+	char err[256];
+	for (size_t i = 0; i < cli->nsets; i++) {
+		const char *eq = strchr(cli->sets[i], '=');
+		int c = -1;
+		for (int k = 0; eq && k < DRILL_ACTION_NCOLS; k++)
+			if (strlen(drill_action_col_name(k)) ==
+				    (size_t)(eq - cli->sets[i]) &&
+			    memcmp(cli->sets[i], drill_action_col_name(k),
+				   (size_t)(eq - cli->sets[i])) == 0)
+				c = k;
+		if (c < 0 || f[c] != NULL)
+			return cli_usage_error("--set %s: one each of time=, "
+					       "target=, technique=, "
+					       "description=", cli->sets[i]);
+		f[c] = eq + 1;
+		l[c] = strlen(eq + 1);
+	}
+	for (int k = 0; k < DRILL_ACTION_NCOLS; k++)
+		if (f[k] == NULL)
+			return cli_usage_error("drill action add needs --set "
+					       "%s=...", drill_action_col_name(k));
+	if (drill_action_fields(f, l, a, NULL, err, sizeof(err)) != 0)
+		return cli_usage_error("--set %s", err);
+	return 0;
+}
+
+int cmd_drill_action(struct cli *cli, struct cli_env *env)
+{
+	struct store_drill d;
+	struct store_user u;
+	int rc = action_campaign(env->store, cli, &d, &u);
+	if (rc != 0)
+		return rc;
+	if (strcmp(cli->argv[2], "add") == 0) {
+		struct store_redteam_action a;
+		rc = action_from_sets(cli, &a);
+		return rc != 0 ? rc : store_actions(env->store, &d, &u, &a, 1,
+						    "action ");
+	}
+	char *buf = NULL, err[512], where[600];
+	size_t len = 0, n = 0;
+	struct store_redteam_action *rows = NULL;
+	const char *path = cli->paths[0];
+	rc = fs_read_file(path, REGISTER_CSV_MAX_BYTES, &buf, &len);
+	if (rc != 0) {
+		fprintf(stderr, "eduwatch-collector: --csv %s: %s\n", path,
+			uv_strerror(rc));
+		return EXIT_CONFIG;
+	}
+	rc = drill_action_csv_load(buf, len, &rows, &n, err, sizeof(err));
+	alloc_free(buf);
+	if (rc != 0) {
+		fprintf(stderr, "eduwatch-collector: %s: %s; nothing was "
+			"recorded\n", path, err);
+		return EXIT_CONFIG;
+	}
+	snprintf(where, sizeof(where), "%s: action ", path);
+	rc = store_actions(env->store, &d, &u, rows, n, where);
+	alloc_free(rows);
+	return rc;
+}
+
 int cmd_drill_status(struct cli *cli, struct cli_env *env)
 {
 	struct store_drill d;
@@ -700,6 +1059,8 @@ int cmd_drill_status(struct cli *cli, struct cli_env *env)
 	int rc = load_campaign(env->store, drill_name(cli), &d);
 	if (rc != 0)
 		return rc;
+	if (strcmp(d.scenario, DRILL_REDTEAM) == 0)
+		return status_redteam(env->store, &d, cli->json);
 	if (load_targets(env->store, d.id, &tr) != 0) {
 		fprintf(stderr, "eduwatch-collector: cannot read the drill's "
 			"targets\n");

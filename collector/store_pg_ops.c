@@ -32,6 +32,9 @@ typedef void (*day_host_fn)(void *, const struct store_day_host *);
 typedef void (*report_fn)(void *, const struct store_report *);
 typedef void (*drill_target_fn)(void *, const struct store_drill_target *);
 typedef void (*release_fn)(void *, const struct store_release *);
+typedef void (*redteam_action_fn)(void *,
+				  const struct store_redteam_action *);
+typedef void (*redteam_alert_fn)(void *, const struct store_redteam_alert *);
 typedef const struct store_scope *scope_t;
 
 UNSUPPORTED(user_add, struct store *st, const struct store_user *u)
@@ -91,6 +94,14 @@ UNSUPPORTED(drill_target_put, struct store *st,
 	    const struct store_drill_target *t)
 UNSUPPORTED(drill_targets, struct store *st, uint64_t campaign,
 	    drill_target_fn cb, void *arg)
+/* Red-team windows are campaigns: they come to PostgreSQL with the
+ * drill campaigns themselves. */
+UNSUPPORTED(redteam_actions_add, struct store *st,
+	    const struct store_redteam_action *a, size_t n)
+UNSUPPORTED(redteam_actions, struct store *st, uint64_t campaign,
+	    redteam_action_fn cb, void *arg)
+UNSUPPORTED(redteam_alerts, struct store *st, uint64_t campaign,
+	    redteam_alert_fn cb, void *arg)
 /* Agent releases are rolled out from the SQLite collector for now. */
 UNSUPPORTED(release_put, struct store *st, const struct store_release *r)
 UNSUPPORTED(release_list, struct store *st, release_fn cb, void *arg)
@@ -201,4 +212,7 @@ const struct store_backend store_pg_backend = {
 	.drill_transition = pg_drill_transition,
 	.drill_target_put = pg_drill_target_put,
 	.drill_targets = pg_drill_targets,
+	.redteam_actions_add = pg_redteam_actions_add,
+	.redteam_actions = pg_redteam_actions,
+	.redteam_alerts = pg_redteam_alerts,
 };

@@ -527,6 +527,27 @@ static const struct {
 		" coalesce(ended, 0), coalesce(ended_by, ''), created"
 		" FROM drill_campaigns WHERE started >= ?1 AND started < ?2"
 		" ORDER BY started, id"},
+	[SQ_REDTEAM_ACTION_ADD] = {"redteam_action_add",
+		"INSERT INTO redteam_actions(campaign, at, target_kind, target,"
+		" technique, description, recorded_by, created)"
+		" VALUES(?1,?2,?3,?4,?5,?6,?7,?8)"},
+	[SQ_REDTEAM_ACTIONS] = {"redteam_actions",
+		"SELECT id, campaign, at, target_kind, target, technique,"
+		" description, recorded_by, created FROM redteam_actions"
+		" WHERE campaign = ?1 ORDER BY at, id"},
+	/* The alerts of the window on the scope's PCs, whether or not the
+	 * trigger tied them (one opened before the window started running
+	 * still counts against it). */
+	[SQ_REDTEAM_ALERTS] = {"redteam_alerts",
+		"SELECT a.id, a.agent, coalesce(g.hostname, ''), a.school,"
+		" a.title, a.first, coalesce(a.ack, 0)"
+		" FROM drill_campaigns c JOIN alerts a"
+		" ON a.first >= c.window_start AND a.first < c.window_end"
+		" LEFT JOIN agents g ON g.id = a.agent"
+		" WHERE c.id = ?1 AND (c.scope = 'school:' || a.school"
+		" OR c.scope = 'commune:' || (SELECT commune FROM schools"
+		" WHERE code = a.school))"
+		" ORDER BY a.first, a.id"},
 #undef SYSTEM_COLUMNS
 };
 

@@ -1,6 +1,7 @@
 /* drill_timeline: a targeted PC's stages and result (drill_timeline.h). */
 #include "collector/drill/drill_timeline.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 void drill_target_stages(const struct store_drill_target *t,
@@ -43,4 +44,19 @@ const char *drill_result(size_t took_part, size_t passed)
 	if (took_part == 0)
 		return "none";
 	return passed == took_part ? "passed" : passed ? "partial" : "failed";
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+int64_t drill_quantile(int64_t *v, size_t n, int q)
+{
+	if (n == 0)
+		return -1;
+	qsort(v, n, sizeof(*v), cmp_i64);
+	size_t rank = ((size_t)q * n + 99) / 100;
+	return v[rank ? rank - 1 : 0];
 }

@@ -32,4 +32,9 @@ bool drill_target_passed(const struct store_drill_target *t);
  * "none" when no PC took part. */
 const char *drill_result(size_t took_part, size_t passed);
 
+/* The nearest-rank quantile (q in 0..100) of n values, which it sorts
+ * in place: the scoreboards' medians and p90s, the injections' and the
+ * red team's alike. -1 when n is 0. */
+int64_t drill_quantile(int64_t *v, size_t n, int q);
+
 #endif
