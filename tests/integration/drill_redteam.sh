@@ -214,4 +214,8 @@ PYEOF
 		'grep -q "red team: 4 actions" <<<"$r" && grep -q "not detected" <<<"$r" && grep -q "within 1800 s" <<<"$r"'
 }
 
+# The agent stopped before the script's cleanup, so that its status file
+# is not written into a folder being removed.
+teardown() { daemon_stop agent 20 >/dev/null; true; }
+
 run_scenarios
