@@ -76,6 +76,9 @@ struct store_alert {
 	char commune[STORE_NAME_MAX + 1];  /* filled by the store */
 	int severity;			   /* 0..10 */
 	bool drill;
+	/* The red-team window the alert fell in (0: none), for the SOC;
+	 * read by the SQLite store's forwarder query. */
+	uint64_t drill_campaign;
 	long long suppress_s;
 	int64_t first_us, last_us;
 	long long count;

@@ -158,7 +158,9 @@ static const struct {
 		" WHERE (?1 IS NULL OR a.state = ?1) AND (?2 IS NULL"
 		" OR a.school = ?2) ORDER BY a.id DESC LIMIT ?3"},
 	[SQ_FORWARD_NEXT] = {"forward_next",
-		"SELECT " STORE_SQL_ALERT_COLS STORE_SQL_ALERT_JOINS
+		"SELECT " STORE_SQL_ALERT_COLS ", coalesce((SELECT r.campaign"
+		" FROM redteam_alerts r WHERE r.alert = a.id), 0)"
+		STORE_SQL_ALERT_JOINS
 		" JOIN forward_queue f ON f.alert = a.id"
 		" WHERE f.dest = ?1 AND f.alert > ?2"
 		" ORDER BY f.alert LIMIT ?3"},

@@ -29,7 +29,23 @@ q() { sqlite3 -cmd ".timeout 10000" -separator " " "$DB" "$1"; }
 iso_us() { $PY -c 'import datetime; print(datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))'; }
 
 setup() {
-	collector_with_agent RT1 "$A" || { not_ok "collector and agent"; return 1; }
+	local token P="$WORK/pki"
+	# A real rsyslog as the SOC, over TLS, keeping each CEF line.
+	mkdir -p "$P"
+	soc_pki "$P"
+	rsyslog_conf "$WORK/rs" 0 "$P" '%rawmsg%\n'
+	rsyslog_start || { not_ok "rsyslogd starts"; return 1; }
+	collector_init "$D" || { not_ok "collector init"; return 1; }
+	printf 'forward:\n  - name: soc\n    type: syslog\n    address: localhost:%s\n    tls: true\n    ca: %s\n' \
+		"$RS_PORT" "$P/ca.crt" >>"$CONF"
+	C school add RT1 "Trường RT1" --commune "Xã test" --level 2 --expected-pcs 1 >/dev/null
+	collector_start "$WORK/collector.log" || { not_ok "collector start"; return 1; }
+	token=$(C token create --school RT1 --uses 1 2>/dev/null)
+	"$AGENT" enroll --collector "localhost:$INGEST_PORT" --enroll-port "$ENROLL_PORT" \
+		--token "$token" --ca "$D/ca.crt" --state-dir "$A/state" -c "$A/agent.yaml" \
+		>"$WORK/enroll.out" 2>&1
+	ID=$(sed -n 's/^enrolled as agent \([^ ]*\) .*/\1/p' "$WORK/enroll.out")
+	check "the agent enrolled" test -n "$ID"
 	C school add RT2 "Trường RT2" --commune "Xã khác" --level 2 --expected-pcs 1 >/dev/null
 	for u in "org drill_organiser" "admin province_admin" "sch school_officer RT1"; do
 		C user add $u >/dev/null || not_ok "user add $u"
@@ -103,7 +119,7 @@ scenario_hostile_csv() {
 	check "no hostile file left a row behind" eq "$(q "SELECT count(*) FROM redteam_actions")" "$n0"
 	r=$(C drill action add --name rt-csv --by org --set time="$now" --set target=host:pc1 \
 		--set technique=T1059.1 --set description=x 2>&1)
-	check "drill action add checks the technique's shape ($r)" grep -q "column technique: must be a MITRE ATT&CK" <<<"$r"
+	check "drill action add checks the technique's shape" grep -q "column technique: must be a MITRE ATT&CK" <<<"$r"
 	r=$(sqlite3 -cmd ".timeout 10000" "$DB" "INSERT INTO redteam_actions(campaign, at, target_kind, target, technique, description, recorded_by, created) VALUES((SELECT id FROM drill_campaigns WHERE name='rt-csv'), 0, 'host', 'x', 'T1059', 'x', 'org', 0)" 2>&1)
 	check "the store itself refuses an action outside its window ($r)" grep -q "lies in its window" <<<"$r"
 	C drill abort --name rt-csv --by org >/dev/null
@@ -153,6 +169,10 @@ scenario_window() {
 		"$(q "SELECT count(*) FROM alerts a WHERE a.agent = '$ID' AND a.first >= (SELECT window_start FROM drill_campaigns WHERE name='rt1') AND (a.drill = 0 OR NOT EXISTS (SELECT 1 FROM redteam_alerts r WHERE r.alert = a.id AND r.campaign = $cid))")" 0
 	check "the window of another school ties none of them" eq \
 		"$(q "SELECT count(*) FROM redteam_alerts WHERE campaign = (SELECT id FROM drill_campaigns WHERE name='rt-other')")" 0
+	check "the SOC receives the window's alerts flagged as drills of campaign $cid" wait_for 30 \
+		grep -q "cs6Label=drill cs6=true cn1Label=drill_campaign cn1=$cid " "$WORK/rs/soc.log"
+	check "and no alert of the window reaches it without the flag" \
+		eval '! grep "cs4=$ID" "$WORK/rs/soc.log" | grep "rt=" | grep -v "cn1=$cid" | grep -q "Malware found"'
 	J=$(C drill status --name rt1 --json)
 	check "status is valid JSON" $PY -c 'import json,sys; json.loads(sys.argv[1])' "$J"
 	$PY - "$J" "$DB" "$ID" <<'PYEOF' >"$WORK/rt.check"
