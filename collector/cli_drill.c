@@ -549,61 +549,83 @@ int cmd_drill_abort(struct cli *cli, struct cli_env *env)
 
 /* ---- status -------------------------------------------------------------- */
 
-/* One scoreboard row: the targets of one school (or all, school NULL). */
-static void board_row(FILE *f, const struct store_drill_target *ts, size_t n,
-		      const char *school, int64_t *scratch, bool json,
-		      bool first)
+/* What the scoreboard rows are made of: the targets (ordered by
+ * school), each one's commune, a group mask and drill_quantile's room. */
+struct board_input {
+	const struct store_drill_target *ts;
+	size_t n;
+	char (*commune)[STORE_NAME_MAX + 1];
+	bool *in;
+	int64_t *scratch;
+};
+
+/* One scoreboard row: the targets of bi->in, under the name key. */
+static void board_row(FILE *f, const struct board_input *bi, const char *key,
+		      bool json, bool first)
 {
-	size_t targets = 0, part = 0, complete = 0;
-	for (size_t i = 0; i < n; i++)
-		if (school == NULL || strcmp(ts[i].school, school) == 0) {
-			targets++;
-			part += drill_target_took_part(&ts[i]);
-			complete += drill_target_passed(&ts[i]);
-		}
-	const char *result = drill_result(part, complete);
-	char key[STORE_CODE_MAX + 8];
-	snprintf(key, sizeof(key), "%s%s", school ? "school:" : "province",
-		 school ? school : "");
+	struct drill_board b;
+	drill_board_compute(bi->ts, bi->n, bi->in, bi->scratch, &b);
+	const char *result = drill_result(b.took_part, b.passed);
 	if (json) {
 		fprintf(f, "%s{\"scope\":", first ? "" : ",");
 		json_print_string(f, key);
 		fprintf(f, ",\"targets\":%zu,\"took_part\":%zu,\"result\":"
-			"\"%s\",\"complete\":%zu,\"stages\":{", targets, part,
-			result, complete);
+			"\"%s\",\"complete\":%zu,\"not_taking_part\":{"
+			"\"stale\":%zu,\"revoked\":%zu},\"never_reached\":%zu,"
+			"\"stages\":{", b.targets, b.took_part, result, b.passed,
+			b.stale, b.revoked, b.never_reached);
 	} else {
-		char safe[SAFE_CAP(sizeof(key))];
+		char safe[SAFE_CAP(STORE_NAME_MAX + 16)];
 		fprintf(f, "  %-16s targets %zu, took part %zu, result %s (%zu "
 			"of %zu PCs ran injected-detected-alert-SOC-cleanup)\n",
-			SAFE(safe, key), targets, part, result, complete, part);
+			SAFE(safe, key), b.targets, b.took_part, result, b.passed,
+			b.took_part);
+		if (b.stale + b.revoked + b.never_reached > 0)
+			fprintf(f, "    not taking part: %zu stale, %zu revoked; "
+				"%zu queued but never reached (offline)\n",
+				b.stale, b.revoked, b.never_reached);
 	}
 	for (int s = 0; s < DRILL_STAGE_COUNT; s++) {
-		size_t k = 0;
-		for (size_t i = 0; i < n; i++) {
-			int64_t st[DRILL_STAGE_COUNT];
-			if ((school && strcmp(ts[i].school, school) != 0) ||
-			    !drill_target_took_part(&ts[i]))
-				continue;
-			drill_target_stages(&ts[i], st);
-			if (st[s] > 0)
-				scratch[k++] = st[s] > ts[i].issued_us ?
-					(st[s] - ts[i].issued_us) / 1000 : 0;
-		}
-		double share = part ? (double)k / (double)part : 0;
-		long long p50 = drill_quantile(scratch, k, 50);
-		long long p90 = drill_quantile(scratch, k, 90);
+		const struct drill_board_stage *g = &b.stage[s];
 		if (json)
 			fprintf(f, "%s\"%s\":{\"reached\":%zu,\"share\":%.4f,"
 				"\"median_ms\":%lld,\"p90_ms\":%lld}",
-				s ? "," : "", drill_stage_name(s), k, share, p50,
-				p90);
+				s ? "," : "", drill_stage_name(s), g->reached,
+				g->share, (long long)g->p50_ms,
+				(long long)g->p90_ms);
 		else
 			fprintf(f, "    %-13s %4zu/%-4zu %4.0f%%  p50 %6lld ms  "
-				"p90 %6lld ms\n", drill_stage_name(s), k, part,
-				100 * share, p50, p90);
+				"p90 %6lld ms\n", drill_stage_name(s),
+				g->reached, b.took_part, 100 * g->share,
+				(long long)g->p50_ms, (long long)g->p90_ms);
 	}
 	if (json)
 		fputs("}}", f);
+}
+
+/* The rows of one level, "school" or "commune": one per distinct value
+ * in the order first seen. Returns how many rows it printed. */
+static size_t board_level(FILE *f, const struct board_input *bi,
+			  const char *level, bool json, size_t rows)
+{
+	bool by_school = strcmp(level, "school") == 0;
+	size_t printed = 0;
+	for (size_t i = 0; i < bi->n; i++) {
+		const char *v = by_school ? bi->ts[i].school : bi->commune[i];
+		bool seen = false;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = strcmp(v, by_school ? bi->ts[j].school
+						   : bi->commune[j]) == 0;
+		if (seen)
+			continue;
+		for (size_t j = 0; j < bi->n; j++)
+			bi->in[j] = strcmp(v, by_school ? bi->ts[j].school
+							: bi->commune[j]) == 0;
+		char key[STORE_NAME_MAX + 16];
+		snprintf(key, sizeof(key), "%s:%s", level, v);
+		board_row(f, bi, key, json, rows + printed++ == 0);
+	}
+	return printed;
 }
 
 static void print_time(FILE *f, int64_t us, bool json)
@@ -651,7 +673,8 @@ static void print_target_json(FILE *f, const struct store_drill_target *t,
 }
 
 static void print_json(FILE *f, const struct store_drill *d,
-		       const struct target_rows *tr, int64_t *scratch)
+		       const struct target_rows *tr,
+		       const struct board_input *bi)
 {
 	const char *keys[] = {"name", "scenario", "scope", "state",
 			      "organiser", "approver", "ended_by"};
@@ -672,19 +695,21 @@ static void print_json(FILE *f, const struct store_drill *d,
 	fputs("},\"targets\":[", f);
 	for (size_t i = 0; i < tr->count; i++)
 		print_target_json(f, &tr->items[i], i == 0);
+	/* "scoreboard" keeps its rows (schools, then the province); the
+	 * communes' come apart, so that a reader of the first is unchanged. */
 	fputs("],\"scoreboard\":[", f);
-	size_t rows = 0;
-	for (size_t i = 0; i < tr->count; i++)
-		if (i == 0 || strcmp(tr->items[i].school,
-				     tr->items[i - 1].school) != 0)
-			board_row(f, tr->items, tr->count, tr->items[i].school,
-				  scratch, true, rows++ == 0);
-	board_row(f, tr->items, tr->count, NULL, scratch, true, rows == 0);
+	size_t rows = board_level(f, bi, "school", true, 0);
+	struct board_input all = *bi;
+	all.in = NULL;
+	board_row(f, &all, "province", true, rows == 0);
+	fputs("],\"scoreboard_communes\":[", f);
+	board_level(f, bi, "commune", true, 0);
 	fputs("]}\n", f);
 }
 
 static void print_text(FILE *f, const struct store_drill *d,
-		       const struct target_rows *tr, int64_t *scratch)
+		       const struct target_rows *tr,
+		       const struct board_input *bi)
 {
 	char s1[SAFE_CAP(sizeof(d->name))], s2[SAFE_CAP(sizeof(d->scope))];
 	fprintf(f, "drill %llu '%s': %s, scope %s, %s\n",
@@ -716,12 +741,11 @@ static void print_text(FILE *f, const struct store_drill *d,
 		}
 	}
 	fputs("\nscoreboard (times from the command queued)\n", f);
-	for (size_t i = 0; i < tr->count; i++)
-		if (i == 0 || strcmp(tr->items[i].school,
-				     tr->items[i - 1].school) != 0)
-			board_row(f, tr->items, tr->count, tr->items[i].school,
-				  scratch, false, false);
-	board_row(f, tr->items, tr->count, NULL, scratch, false, false);
+	board_level(f, bi, "school", false, 1);
+	board_level(f, bi, "commune", false, 1);
+	struct board_input all = *bi;
+	all.in = NULL;
+	board_row(f, &all, "province", false, false);
 }
 
 /* ---- red-team windows ---------------------------------------------------- */
@@ -1066,17 +1090,40 @@ int cmd_drill_status(struct cli *cli, struct cli_env *env)
 			"targets\n");
 		return EXIT_FAILURE_RUNTIME;
 	}
-	int64_t *scratch = alloc_zeroed(tr.count + 1, sizeof(int64_t));
-	if (scratch == NULL) {
-		alloc_free(tr.items);
-		return EXIT_FAILURE_RUNTIME;
+	struct board_input bi = {
+		.ts = tr.items,
+		.n = tr.count,
+		.commune = alloc_zeroed(tr.count + 1, sizeof(*bi.commune)),
+		.in = alloc_zeroed(tr.count + 1, sizeof(bool)),
+		.scratch = alloc_zeroed(tr.count + 1, sizeof(int64_t)),
+	};
+	rc = bi.commune && bi.in && bi.scratch ? 0 : -ENOMEM;
+	/* Each target's commune, read once per school (they come ordered
+	 * by school); a school deleted since reads as commune "?". */
+	for (size_t i = 0; rc == 0 && i < tr.count; i++) {
+		struct store_school sc;
+		if (i > 0 && strcmp(tr.items[i].school,
+				    tr.items[i - 1].school) == 0) {
+			memcpy(bi.commune[i], bi.commune[i - 1],
+			       sizeof(*bi.commune));
+			continue;
+		}
+		int got = store_school_get(env->store, tr.items[i].school, &sc);
+		if (got != 0 && got != -ENOENT)
+			rc = got;
+		snprintf(bi.commune[i], sizeof(*bi.commune), "%s",
+			 got == 0 ? sc.commune : "?");
 	}
-	/* Targets come ordered by school: one scoreboard row per run. */
-	if (cli->json)
-		print_json(stdout, &d, &tr, scratch);
+	if (rc == 0 && cli->json)
+		print_json(stdout, &d, &tr, &bi);
+	else if (rc == 0)
+		print_text(stdout, &d, &tr, &bi);
 	else
-		print_text(stdout, &d, &tr, scratch);
-	alloc_free(scratch);
+		fprintf(stderr, "eduwatch-collector: cannot build the drill's "
+			"scoreboard (%s)\n", uv_strerror(rc));
+	alloc_free(bi.commune);
+	alloc_free(bi.in);
+	alloc_free(bi.scratch);
 	alloc_free(tr.items);
-	return EXIT_OK;
+	return rc == 0 ? EXIT_OK : EXIT_FAILURE_RUNTIME;
 }

@@ -46,6 +46,46 @@ const char *drill_result(size_t took_part, size_t passed)
 	return passed == took_part ? "passed" : passed ? "partial" : "failed";
 }
 
+void drill_board_compute(const struct store_drill_target *ts, size_t n,
+			 const bool *in, int64_t *scratch,
+			 struct drill_board *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < n; i++) {
+		if (in && !in[i])
+			continue;
+		out->targets++;
+		if (drill_target_took_part(&ts[i])) {
+			out->took_part++;
+			out->passed += drill_target_passed(&ts[i]);
+			out->never_reached += ts[i].command != 0 &&
+					      ts[i].sent_us <= 0;
+		} else if (strcmp(ts[i].status, "revoked") == 0) {
+			out->revoked++;
+		} else {
+			out->stale++;
+		}
+	}
+	for (int s = 0; s < DRILL_STAGE_COUNT; s++) {
+		size_t k = 0;
+		for (size_t i = 0; i < n; i++) {
+			int64_t st[DRILL_STAGE_COUNT];
+			if ((in && !in[i]) || !drill_target_took_part(&ts[i]))
+				continue;
+			drill_target_stages(&ts[i], st);
+			if (st[s] > 0)
+				scratch[k++] = st[s] > ts[i].issued_us ?
+					(st[s] - ts[i].issued_us) / 1000 : 0;
+		}
+		struct drill_board_stage *b = &out->stage[s];
+		b->reached = k;
+		b->share = out->took_part ?
+			(double)k / (double)out->took_part : 0;
+		b->p50_ms = drill_quantile(scratch, k, 50);
+		b->p90_ms = drill_quantile(scratch, k, 90);
+	}
+}
+
 static int cmp_i64(const void *a, const void *b)
 {
 	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;

@@ -204,6 +204,57 @@ static void test_quantile_nearest_rank(void **state)
 	assert_int_equal(drill_quantile(v, 0, 50), -1);
 }
 
+static struct store_drill_target target(const char *school,
+					const char *status, uint64_t command,
+					int64_t sent, int64_t injected)
+{
+	struct store_drill_target t;
+	memset(&t, 0, sizeof(t));
+	snprintf(t.school, sizeof(t.school), "%s", school);
+	snprintf(t.status, sizeof(t.status), "%s", status);
+	t.command = command;
+	t.issued_us = T0;
+	t.sent_us = sent;
+	t.injected_us = injected;
+	return t;
+}
+
+/* The scoreboard row of a group: who took part, why the others did
+ * not, and each stage's share, median and p90 from the command queued. */
+static void test_board_row(void **state)
+{
+	(void)state;
+	struct store_drill_target ts[] = {
+		target("A1", "queued", 1, T0 + SEC, T0 + 2 * SEC),
+		target("A1", "queued", 2, T0 + SEC, T0 + 6 * SEC),
+		target("A1", "queued", 3, 0, 0), /* offline all along */
+		target("B1", "queued", 4, T0 + SEC, T0 + 4 * SEC),
+		target("B1", "stale", 0, 0, 0),
+		target("B1", "revoked", 0, 0, 0),
+	};
+	int64_t scratch[6];
+	struct drill_board b;
+	drill_board_compute(ts, 6, NULL, scratch, &b);
+	assert_int_equal(b.targets, 6);
+	assert_int_equal(b.took_part, 4);
+	assert_int_equal(b.stale, 1);
+	assert_int_equal(b.revoked, 1);
+	assert_int_equal(b.never_reached, 1);
+	assert_int_equal(b.passed, 0); /* nobody detected or cleaned up */
+	const struct drill_board_stage *inj = &b.stage[DRILL_STAGE_INJECTED];
+	assert_int_equal(inj->reached, 3);
+	assert_true(inj->share > 0.7499 && inj->share < 0.7501);
+	assert_int_equal(inj->p50_ms, 4000);
+	assert_int_equal(inj->p90_ms, 6000);
+	assert_int_equal(b.stage[DRILL_STAGE_DETECTED].reached, 0);
+	assert_int_equal(b.stage[DRILL_STAGE_DETECTED].p50_ms, -1);
+	const bool school_b[] = {false, false, false, true, true, true};
+	drill_board_compute(ts, 6, school_b, scratch, &b);
+	assert_int_equal(b.targets, 3);
+	assert_int_equal(b.took_part, 1);
+	assert_int_equal(b.stage[DRILL_STAGE_INJECTED].p90_ms, 4000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -212,6 +263,7 @@ int main(void)
 		cmocka_unit_test(test_csv_all_or_nothing),
 		cmocka_unit_test(test_matching_rule),
 		cmocka_unit_test(test_quantile_nearest_rank),
+		cmocka_unit_test(test_board_row),
 	};
 	return cmocka_run_group_tests_name("drill_redteam", tests, NULL, NULL);
 }
