@@ -946,33 +946,18 @@ static int status_redteam(struct store *st, const struct store_drill *d,
 	return rc == 0 ? EXIT_OK : EXIT_FAILURE_RUNTIME;
 }
 
-/* The actions' rules beyond their own fields: the campaign is an open
- * red-team window, each action lies in it, and the recorder may plan
- * drills. */
+/* The actions' rules beyond their own fields (drill_redteam.h). */
 static int action_campaign(struct store *st, const struct cli *cli,
 			   struct store_drill *d, struct store_user *u)
 {
+	char err[256];
 	int rc = open_user(st, cli->by, u);
 	if (rc == 0)
 		rc = load_campaign(st, drill_name(cli), d);
 	if (rc != 0)
 		return rc;
-	if (strcmp(u->role, "drill_organiser") != 0 &&
-	    strcmp(u->role, "province_admin") != 0) {
-		fprintf(stderr, "eduwatch-collector: '%s' has the role %s; red-"
-			"team actions are recorded by a drill_organiser or a "
-			"province_admin\n", u->name, u->role);
-		return EXIT_USAGE;
-	}
-	if (strcmp(d->scenario, DRILL_REDTEAM) != 0) {
-		fprintf(stderr, "eduwatch-collector: drill '%s' is a %s drill, "
-			"not a red-team window\n", d->name, d->scenario);
-		return EXIT_USAGE;
-	}
-	if (strcmp(d->state, "running") != 0 && strcmp(d->state, "done") != 0) {
-		fprintf(stderr, "eduwatch-collector: red-team window '%s' is %s; "
-			"actions are recorded once it was approved and started\n",
-			d->name, d->state);
+	if (drill_redteam_may_record(d, u->role, err, sizeof(err)) != 0) {
+		fprintf(stderr, "eduwatch-collector: %s\n", err);
 		return EXIT_USAGE;
 	}
 	return 0;
@@ -983,19 +968,11 @@ static int store_actions(struct store *st, const struct store_drill *d,
 			 struct store_redteam_action *a, size_t n,
 			 const char *where)
 {
-	for (size_t i = 0; i < n; i++) {
-		if (a[i].at_us < d->window_start_us ||
-		    a[i].at_us >= d->window_end_us) {
-			char t[64];
-			timeutil_format_us(a[i].at_us, t, sizeof(t));
-			fprintf(stderr, "eduwatch-collector: %s%zu: time %s lies "
-				"outside the window of '%s'; nothing was "
-				"recorded\n", where, i + 1, t, d->name);
-			return EXIT_USAGE;
-		}
-		a[i].campaign = d->id;
-		snprintf(a[i].recorded_by, sizeof(a[i].recorded_by), "%s",
-			 u->name);
+	char err[256];
+	if (drill_redteam_prepare(d, u->name, a, n, err, sizeof(err)) != 0) {
+		fprintf(stderr, "eduwatch-collector: %s%s; nothing was "
+			"recorded\n", where, err);
+		return EXIT_USAGE;
 	}
 	int rc = store_redteam_actions_add(st, a, n);
 	if (rc != 0) {
@@ -1051,7 +1028,7 @@ int cmd_drill_action(struct cli *cli, struct cli_env *env)
 		struct store_redteam_action a;
 		rc = action_from_sets(cli, &a);
 		return rc != 0 ? rc : store_actions(env->store, &d, &u, &a, 1,
-						    "action ");
+						    "");
 	}
 	char *buf = NULL, err[512], where[600];
 	size_t len = 0, n = 0;
@@ -1070,7 +1047,7 @@ int cmd_drill_action(struct cli *cli, struct cli_env *env)
 			"recorded\n", path, err);
 		return EXIT_CONFIG;
 	}
-	snprintf(where, sizeof(where), "%s: action ", path);
+	snprintf(where, sizeof(where), "%s: ", path);
 	rc = store_actions(env->store, &d, &u, rows, n, where);
 	alloc_free(rows);
 	return rc;

@@ -798,6 +798,15 @@ int store_drill_targets(struct store *st, uint64_t campaign,
 				   const struct store_drill_target *t),
 			void *arg);
 
+/* Every campaign, planned ones included, newest first, at most
+ * STORE_DRILL_ALL_MAX (the console's list). -ENOTSUP on a backend
+ * without drills. */
+#define STORE_DRILL_ALL_MAX 1000
+EW_MUST_CHECK
+int store_drill_all(struct store *st,
+		    void (*cb)(void *arg, const struct store_drill *d),
+		    void *arg);
+
 /* A red-team window is a campaign whose scenario is "red-team": no
  * command goes to any PC; a human red team attacks for real and records
  * each action. target_kind is "host" (an agent id or hostname) or

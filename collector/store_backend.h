@@ -215,6 +215,9 @@ struct store_backend {
 			     void (*cb)(void *,
 					const struct store_drill_target *),
 			     void *arg);
+	int (*drill_all)(struct store *st,
+			 void (*cb)(void *, const struct store_drill *),
+			 void *arg);
 	int (*redteam_actions_add)(struct store *st,
 				   const struct store_redteam_action *a,
 				   size_t n);

@@ -96,6 +96,8 @@ UNSUPPORTED(drill_targets, struct store *st, uint64_t campaign,
 	    drill_target_fn cb, void *arg)
 /* Red-team windows are campaigns: they come to PostgreSQL with the
  * drill campaigns themselves. */
+UNSUPPORTED(drill_all, struct store *st,
+	    void (*cb)(void *arg, const struct store_drill *d), void *arg)
 UNSUPPORTED(redteam_actions_add, struct store *st,
 	    const struct store_redteam_action *a, size_t n)
 UNSUPPORTED(redteam_actions, struct store *st, uint64_t campaign,
@@ -212,6 +214,7 @@ const struct store_backend store_pg_backend = {
 	.drill_transition = pg_drill_transition,
 	.drill_target_put = pg_drill_target_put,
 	.drill_targets = pg_drill_targets,
+	.drill_all = pg_drill_all,
 	.redteam_actions_add = pg_redteam_actions_add,
 	.redteam_actions = pg_redteam_actions,
 	.redteam_alerts = pg_redteam_alerts,

@@ -604,6 +604,7 @@ const struct store_backend store_sqlite_backend = {
 	.drill_target_put = sqlite_drill_target_put,
 	.drill_targets = sqlite_drill_targets,
 	.drill_list = sqlite_drill_list,
+	.drill_all = sqlite_drill_all,
 	.redteam_actions_add = sqlite_redteam_actions_add,
 	.redteam_actions = sqlite_redteam_actions,
 	.redteam_alerts = sqlite_redteam_alerts,

@@ -143,6 +143,7 @@ enum sq_id {
 	SQ_RELEASE_PUT,
 	SQ_RELEASE_LIST,
 	/* red-team windows (store_sqlite_redteam.c) */
+	SQ_DRILL_ALL,
 	SQ_REDTEAM_ACTION_ADD,
 	SQ_REDTEAM_ACTIONS,
 	SQ_REDTEAM_ALERTS,
@@ -527,6 +528,8 @@ int sqlite_drill_targets(struct store *st, uint64_t campaign,
 			 void (*cb)(void *, const struct store_drill_target *),
 			 void *arg);
 /* red-team windows (store_sqlite_redteam.c) */
+int sqlite_drill_all(struct store *st,
+		     void (*cb)(void *, const struct store_drill *), void *arg);
 int sqlite_redteam_actions_add(struct store *st,
 			       const struct store_redteam_action *a, size_t n);
 int sqlite_redteam_actions(struct store *st, uint64_t campaign,

@@ -529,6 +529,12 @@ static const struct {
 		" coalesce(ended, 0), coalesce(ended_by, ''), created"
 		" FROM drill_campaigns WHERE started >= ?1 AND started < ?2"
 		" ORDER BY started, id"},
+	[SQ_DRILL_ALL] = {"drill_all",
+		"SELECT id, name, organiser, scenario, scope, window_start,"
+		" window_end, state, coalesce(approver, ''),"
+		" coalesce(approved, 0), coalesce(started, 0),"
+		" coalesce(ended, 0), coalesce(ended_by, ''), created"
+		" FROM drill_campaigns ORDER BY id DESC LIMIT 1000"},
 	[SQ_REDTEAM_ACTION_ADD] = {"redteam_action_add",
 		"INSERT INTO redteam_actions(campaign, at, target_kind, target,"
 		" technique, description, recorded_by, created)"

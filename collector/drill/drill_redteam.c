@@ -12,6 +12,7 @@
 #include "common/alloc.h"
 #include "common/event.h"
 #include "common/textsafe.h"
+#include "common/timeutil.h"
 
 static const char *const col_names[DRILL_ACTION_NCOLS] = {
 	"time", "target", "technique", "description",
@@ -256,6 +257,49 @@ int drill_action_csv_load(const char *buf, size_t len,
 	}
 	*out = ld.rows;
 	*count = ld.n;
+	return 0;
+}
+
+int drill_redteam_may_record(const struct store_drill *d, const char *role,
+			     char *err, size_t errlen)
+{
+	if (strcmp(role, "drill_organiser") != 0 &&
+	    strcmp(role, "province_admin") != 0) {
+		snprintf(err, errlen, "the role %s may not record red-team "
+			 "actions: they are recorded by a drill_organiser or a "
+			 "province_admin", role);
+		return -EPERM;
+	}
+	if (strcmp(d->scenario, DRILL_REDTEAM) != 0) {
+		snprintf(err, errlen, "drill '%s' is a %s drill, not a red-team "
+			 "window", d->name, d->scenario);
+		return -EINVAL;
+	}
+	if (strcmp(d->state, "running") != 0 && strcmp(d->state, "done") != 0) {
+		snprintf(err, errlen, "red-team window '%s' is %s; actions are "
+			 "recorded once it was approved and started", d->name,
+			 d->state);
+		return -EAGAIN;
+	}
+	return 0;
+}
+
+int drill_redteam_prepare(const struct store_drill *d, const char *who,
+			  struct store_redteam_action *a, size_t n,
+			  char *err, size_t errlen)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (a[i].at_us < d->window_start_us ||
+		    a[i].at_us >= d->window_end_us) {
+			char t[64];
+			timeutil_format_us(a[i].at_us, t, sizeof(t));
+			snprintf(err, errlen, "action %zu: time %s lies outside "
+				 "the window of '%s'", i + 1, t, d->name);
+			return -ERANGE;
+		}
+		a[i].campaign = d->id;
+		snprintf(a[i].recorded_by, sizeof(a[i].recorded_by), "%s", who);
+	}
 	return 0;
 }
 

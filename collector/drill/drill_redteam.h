@@ -75,6 +75,23 @@ int drill_action_csv_load(const char *buf, size_t len,
 			  struct store_redteam_action **out, size_t *count,
 			  char *err, size_t errlen);
 
+/* Whether a person of role (a console role's name) may record actions
+ * in campaign d now: a drill_organiser or province_admin, in a red-team
+ * window that was approved and started. 0, or -EPERM, -EINVAL (not a
+ * red-team window) or -EAGAIN (not started yet, or aborted), with err a
+ * sentence for a person. The CLI and the console alike. */
+EW_MUST_CHECK
+int drill_redteam_may_record(const struct store_drill *d, const char *role,
+			     char *err, size_t errlen);
+
+/* Ties n parsed actions to d and to who records them, after checking
+ * each lies in d's window: 0, or -ERANGE with err naming the first one
+ * outside (1-based). */
+EW_MUST_CHECK
+int drill_redteam_prepare(const struct store_drill *d, const char *who,
+			  struct store_redteam_action *a, size_t n,
+			  char *err, size_t errlen);
+
 /* Whether an alert is on an action's target. */
 bool drill_action_targets(const struct store_redteam_action *a,
 			  const struct store_redteam_alert *al);

@@ -36,6 +36,7 @@ setup() {
 	rsyslog_conf "$WORK/rs" 0 "$P" '%rawmsg%\n'
 	rsyslog_start || { not_ok "rsyslogd starts"; return 1; }
 	collector_init "$D" || { not_ok "collector init"; return 1; }
+	collector_set web.enabled=true web.port=0
 	printf 'forward:\n  - name: soc\n    type: syslog\n    address: localhost:%s\n    tls: true\n    ca: %s\n' \
 		"$RS_PORT" "$P/ca.crt" >>"$CONF"
 	C school add RT1 "Trường RT1" --commune "Xã test" --level 2 --expected-pcs 1 >/dev/null
@@ -232,6 +233,24 @@ PYEOF
 	echo "$r" | sed 's/^/# | /'
 	check "the text status states the rule and the figures" eval \
 		'grep -q "red team: 4 actions" <<<"$r" && grep -q "not detected" <<<"$r" && grep -q "within 1800 s" <<<"$r"'
+}
+
+# The console's drill pages over real TLS (py/drill_console.py drives the
+# HTTP side): scoping, approval by a second person, abort, red-team
+# actions by form and CSV with CSRF and role checks, escaping, Vietnamese.
+scenario_console() {
+	local out
+	wait_for 20 test -s "$D/web.port" || not_ok "the console is up"
+	$PY "$(dirname "$0")/py/drill_console.py" "$COLLECTOR" "$CONF" "$D" "$(cat "$D/web.port")" \
+		>"$WORK/console.check" 2>&1
+	sed 's/^/# | /' "$WORK/console.check"
+	for c in scope-list scope-404 school-sees-own school-cannot-approve organiser-no-approve-button \
+		organiser-cannot-approve approve-needs-csrf admin-approves organiser-records-one \
+		bad-csv-refused-whole csv-recorded actions-need-csrf school-cannot-record \
+		planned-window-refuses-actions figures-and-escaping vietnamese injection-page \
+		organiser-aborts audited; do
+		check "console: $c" grep -qx "$c ok" "$WORK/console.check"
+	done
 }
 
 # The agent stopped before the script's cleanup, so that its status file
