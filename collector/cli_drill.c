@@ -22,6 +22,7 @@
 #include "collector/drill/drill_timeline.h"
 #include "collector/register/register.h"
 #include "common/alloc.h"
+#include "common/dynbuf.h"
 #include "common/fsutil.h"
 #include "common/jsonout.h"
 #include "common/textsafe.h"
@@ -603,26 +604,20 @@ static void board_row(FILE *f, const struct board_input *bi, const char *key,
 		fputs("}}", f);
 }
 
-/* The rows of one level, "school" or "commune": one per distinct value
- * in the order first seen. Returns how many rows it printed. */
+/* The rows of one level, "school" or "commune": one per group in the
+ * order first seen. Returns how many rows it printed. */
 static size_t board_level(FILE *f, const struct board_input *bi,
 			  const char *level, bool json, size_t rows)
 {
 	bool by_school = strcmp(level, "school") == 0;
 	size_t printed = 0;
 	for (size_t i = 0; i < bi->n; i++) {
-		const char *v = by_school ? bi->ts[i].school : bi->commune[i];
-		bool seen = false;
-		for (size_t j = 0; j < i && !seen; j++)
-			seen = strcmp(v, by_school ? bi->ts[j].school
-						   : bi->commune[j]) == 0;
-		if (seen)
+		if (!drill_board_group(bi->ts, bi->n,
+				       by_school ? NULL : bi->commune, i, bi->in))
 			continue;
-		for (size_t j = 0; j < bi->n; j++)
-			bi->in[j] = strcmp(v, by_school ? bi->ts[j].school
-							: bi->commune[j]) == 0;
 		char key[STORE_NAME_MAX + 16];
-		snprintf(key, sizeof(key), "%s:%s", level, v);
+		snprintf(key, sizeof(key), "%s:%s", level,
+			 by_school ? bi->ts[i].school : bi->commune[i]);
 		board_row(f, bi, key, json, rows + printed++ == 0);
 	}
 	return printed;
@@ -750,54 +745,27 @@ static void print_text(FILE *f, const struct store_drill *d,
 
 /* ---- red-team windows ---------------------------------------------------- */
 
+/* A red-team window's rows, read into dynbufs (whose cap bounds them):
+ * the store's callbacks run under its lock, so the matching comes
+ * after. The buffers' errors are checked once, after the reads. */
 struct action_rows {
-	struct store_redteam_action *items;
-	size_t count, cap;
-	bool failed;
+	const struct store_redteam_action *items;
+	size_t count;
+};
+
+struct alert_rows {
+	const struct store_redteam_alert *items;
+	size_t count;
 };
 
 static void add_action(void *arg, const struct store_redteam_action *a)
 {
-	struct action_rows *l = arg;
-	if (l->failed)
-		return;
-	if (l->count == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 32;
-		void *p = cap > DRILL_TARGETS_MAX ? NULL :
-			alloc_resize(l->items, cap * sizeof(*l->items));
-		if (p == NULL) {
-			l->failed = true;
-			return;
-		}
-		l->items = p;
-		l->cap = cap;
-	}
-	l->items[l->count++] = *a;
+	dynbuf_add(arg, a, sizeof(*a));
 }
-
-struct alert_rows {
-	struct store_redteam_alert *items;
-	size_t count, cap;
-	bool failed;
-};
 
 static void add_alert(void *arg, const struct store_redteam_alert *a)
 {
-	struct alert_rows *l = arg;
-	if (l->failed)
-		return;
-	if (l->count == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 64;
-		void *p = cap > DRILL_TARGETS_MAX ? NULL :
-			alloc_resize(l->items, cap * sizeof(*l->items));
-		if (p == NULL) {
-			l->failed = true;
-			return;
-		}
-		l->items = p;
-		l->cap = cap;
-	}
-	l->items[l->count++] = *a;
+	dynbuf_add(arg, a, sizeof(*a));
 }
 
 static void print_ms(FILE *f, int64_t ms, bool json)
@@ -919,15 +887,20 @@ static void print_redteam_text(FILE *f, const struct store_drill *d,
 static int status_redteam(struct store *st, const struct store_drill *d,
 			  bool json)
 {
-	struct action_rows ac = {0};
-	struct alert_rows al = {0};
+	struct dynbuf acb, alb;
 	struct drill_redteam_figures fig;
 	struct drill_redteam_match *m = NULL;
-	int rc = store_redteam_actions(st, d->id, add_action, &ac);
+	dynbuf_init(&acb, 0);
+	dynbuf_init(&alb, 0);
+	int rc = store_redteam_actions(st, d->id, add_action, &acb);
 	if (rc == 0)
-		rc = store_redteam_alerts(st, d->id, add_alert, &al);
-	if (rc == 0 && (ac.failed || al.failed))
-		rc = -ENOMEM;
+		rc = store_redteam_alerts(st, d->id, add_alert, &alb);
+	if (rc == 0)
+		rc = acb.failed ? acb.failed : alb.failed;
+	struct action_rows ac = {(const void *)acb.data,
+				 acb.len / sizeof(*ac.items)};
+	struct alert_rows al = {(const void *)alb.data,
+				alb.len / sizeof(*al.items)};
 	if (rc == 0 && (m = alloc_zeroed(ac.count + 1, sizeof(*m))) == NULL)
 		rc = -ENOMEM;
 	if (rc == 0)
@@ -941,8 +914,8 @@ static int status_redteam(struct store *st, const struct store_drill *d,
 		fprintf(stderr, "eduwatch-collector: cannot read the red-team "
 			"window's actions and alerts (%s)\n", uv_strerror(rc));
 	alloc_free(m);
-	alloc_free(ac.items);
-	alloc_free(al.items);
+	dynbuf_free(&acb);
+	dynbuf_free(&alb);
 	return rc == 0 ? EXIT_OK : EXIT_FAILURE_RUNTIME;
 }
 
@@ -1075,22 +1048,9 @@ int cmd_drill_status(struct cli *cli, struct cli_env *env)
 		.scratch = alloc_zeroed(tr.count + 1, sizeof(int64_t)),
 	};
 	rc = bi.commune && bi.in && bi.scratch ? 0 : -ENOMEM;
-	/* Each target's commune, read once per school (they come ordered
-	 * by school); a school deleted since reads as commune "?". */
-	for (size_t i = 0; rc == 0 && i < tr.count; i++) {
-		struct store_school sc;
-		if (i > 0 && strcmp(tr.items[i].school,
-				    tr.items[i - 1].school) == 0) {
-			memcpy(bi.commune[i], bi.commune[i - 1],
-			       sizeof(*bi.commune));
-			continue;
-		}
-		int got = store_school_get(env->store, tr.items[i].school, &sc);
-		if (got != 0 && got != -ENOENT)
-			rc = got;
-		snprintf(bi.commune[i], sizeof(*bi.commune), "%s",
-			 got == 0 ? sc.commune : "?");
-	}
+	if (rc == 0)
+		rc = drill_target_communes(env->store, tr.items, tr.count,
+					   bi.commune);
 	if (rc == 0 && cli->json)
 		print_json(stdout, &d, &tr, &bi);
 	else if (rc == 0)

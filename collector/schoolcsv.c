@@ -25,30 +25,10 @@ struct load {
 static int header(struct load *ld, const struct register_csv_row *r,
 		  char *err, size_t errlen)
 {
-	for (int c = 0; c < NCOLS; c++)
-		ld->col_of[c] = -1;
-	for (size_t f = 0; f < r->nfields; f++) {
-		int found = -1;
-		for (int c = 0; c < NCOLS; c++)
-			if (strlen(col_names[c]) == r->lens[f] &&
-			    memcmp(col_names[c], r->fields[f], r->lens[f]) == 0)
-				found = c;
-		if (found < 0 || ld->col_of[found] >= 0) {
-			snprintf(err, errlen, "line 1: column %zu is not one of "
-				 "code, name, commune, level, expected_pcs (or "
-				 "is given twice)", f + 1);
-			return -EINVAL;
-		}
-		ld->col_of[found] = (int)f;
-	}
-	for (int c = 0; c < NCOLS; c++)
-		if (ld->col_of[c] < 0) {
-			snprintf(err, errlen, "line 1: the header has no '%s' "
-				 "column", col_names[c]);
-			return -EINVAL;
-		}
+	int rc = register_csv_header(r, col_names, NCOLS, ld->col_of, err,
+				     errlen);
 	ld->nheader = r->nfields;
-	return 0;
+	return rc;
 }
 
 static int text(char *dst, size_t cap, const char *s, size_t len)

@@ -1,6 +1,8 @@
 /* drill_timeline: a targeted PC's stages and result (drill_timeline.h). */
 #include "collector/drill/drill_timeline.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,6 +86,37 @@ void drill_board_compute(const struct store_drill_target *ts, size_t n,
 		b->p50_ms = drill_quantile(scratch, k, 50);
 		b->p90_ms = drill_quantile(scratch, k, 90);
 	}
+}
+
+int drill_target_communes(struct store *st,
+			  const struct store_drill_target *t, size_t n,
+			  char (*out)[STORE_NAME_MAX + 1])
+{
+	for (size_t i = 0; i < n; i++) {
+		struct store_school s;
+		if (i > 0 && strcmp(t[i].school, t[i - 1].school) == 0) {
+			memcpy(out[i], out[i - 1], sizeof(*out));
+			continue;
+		}
+		int rc = store_school_get(st, t[i].school, &s);
+		if (rc != 0 && rc != -ENOENT)
+			return rc;
+		snprintf(out[i], sizeof(*out), "%s", rc == 0 ? s.commune : "?");
+	}
+	return 0;
+}
+
+bool drill_board_group(const struct store_drill_target *t, size_t n,
+		       char (*communes)[STORE_NAME_MAX + 1], size_t i,
+		       bool *in)
+{
+	const char *v = communes ? communes[i] : t[i].school;
+	for (size_t j = 0; j < i; j++)
+		if (strcmp(v, communes ? communes[j] : t[j].school) == 0)
+			return false;
+	for (size_t j = 0; j < n; j++)
+		in[j] = strcmp(v, communes ? communes[j] : t[j].school) == 0;
+	return true;
 }
 
 static int cmp_i64(const void *a, const void *b)

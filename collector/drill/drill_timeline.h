@@ -54,6 +54,22 @@ void drill_board_compute(const struct store_drill_target *ts, size_t n,
 			 const bool *in, int64_t *scratch,
 			 struct drill_board *out);
 
+/* Each target's commune (out: n of them), read once per school: the
+ * targets come ordered by school. "?" for a school deleted since.
+ * 0 or the store's error. */
+int drill_target_communes(struct store *st,
+			  const struct store_drill_target *t, size_t n,
+			  char (*out)[STORE_NAME_MAX + 1]);
+
+/* The group of target i, by school (communes NULL) or by commune (read
+ * only): sets
+ * in[j] for every target of the same group and returns true, or returns
+ * false when an earlier target opened that group already, so that a
+ * caller makes one row per group in the order first seen. */
+bool drill_board_group(const struct store_drill_target *t, size_t n,
+		       char (*communes)[STORE_NAME_MAX + 1], size_t i,
+		       bool *in);
+
 /* The nearest-rank quantile (q in 0..100) of n values, which it sorts
  * in place: the scoreboards' medians and p90s, the injections' and the
  * red team's alike. -1 when n is 0. */

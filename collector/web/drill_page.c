@@ -16,7 +16,6 @@
 #include "common/alloc.h"
 
 #define M(key) i18n_msg(ctx->lang, key)
-#define DRILL_PAGE_ROWS_MAX 100000
 
 /* Whether the officer's scope holds the drill's scope: a school officer
  * sees the drills of its school and of its school's commune. */
@@ -37,47 +36,32 @@ static bool drill_visible(struct web_ctx *ctx, const struct store_drill *d)
 	       strcmp(s.commune, d->scope + 8) == 0;
 }
 
-/* A growing array of rows copied out of a store callback (whose lock
- * forbids reading the store again inside it). */
-struct rows {
-	void *items;
-	size_t count, cap, size;
-	bool failed;
-};
-
-static void rows_add(struct rows *l, const void *row)
-{
-	if (l->failed)
-		return;
-	if (l->count == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 32;
-		void *p = cap > DRILL_PAGE_ROWS_MAX ? NULL :
-			alloc_resize(l->items, cap * l->size);
-		if (p == NULL) {
-			l->failed = true;
-			return;
-		}
-		l->items = p;
-		l->cap = cap;
-	}
-	memcpy((char *)l->items + l->count++ * l->size, row, l->size);
-}
-
+/* Rows copied out of a store callback (whose lock forbids reading the
+ * store again inside it) into a dynbuf, whose cap bounds them; its
+ * error is checked once after the read. */
 static void add_drill(void *arg, const struct store_drill *d)
 {
-	rows_add(arg, d);
+	dynbuf_add(arg, d, sizeof(*d));
 }
 static void add_target(void *arg, const struct store_drill_target *t)
 {
-	rows_add(arg, t);
+	dynbuf_add(arg, t, sizeof(*t));
 }
 static void add_action(void *arg, const struct store_redteam_action *a)
 {
-	rows_add(arg, a);
+	dynbuf_add(arg, a, sizeof(*a));
 }
 static void add_alert(void *arg, const struct store_redteam_alert *a)
 {
-	rows_add(arg, a);
+	dynbuf_add(arg, a, sizeof(*a));
+}
+
+/* The campaigns, newest first, into b (the caller frees it). */
+static int drills_read(struct web_ctx *ctx, struct dynbuf *b)
+{
+	dynbuf_init(b, 0);
+	int rc = store_drill_all(ctx->reader, add_drill, b);
+	return rc != 0 ? rc : b->failed;
 }
 
 /* The campaign of the route's id in the officer's scope: 0, -ENOENT
@@ -88,18 +72,17 @@ static int drill_load(struct web_ctx *ctx, struct store_drill *d)
 	unsigned long long id = strtoull(ctx->params[0], &end, 10);
 	if (*end || id == 0)
 		return -ENOENT;
-	struct rows l = {.size = sizeof(struct store_drill)};
-	int rc = store_drill_all(ctx->reader, add_drill, &l);
-	if (rc == 0 && l.failed)
-		rc = -ENOMEM;
-	const struct store_drill *all = l.items;
-	for (size_t i = 0; rc == 0 && i < l.count; i++)
+	struct dynbuf l;
+	int rc = drills_read(ctx, &l);
+	const struct store_drill *all = (const void *)l.data;
+	size_t n = rc == 0 ? l.len / sizeof(*all) : 0;
+	for (size_t i = 0; i < n; i++)
 		if (all[i].id == id) {
 			*d = all[i];
-			alloc_free(l.items);
+			dynbuf_free(&l);
 			return drill_visible(ctx, d) ? 0 : -ENOENT;
 		}
-	alloc_free(l.items);
+	dynbuf_free(&l);
 	return rc != 0 ? rc : -ENOENT;
 }
 
@@ -112,11 +95,11 @@ static void drill_error(struct web_ctx *ctx, int rc)
 void view_drills(struct web_ctx *ctx)
 {
 	struct dynbuf *b = &ctx->res->body;
-	struct rows l = {.size = sizeof(struct store_drill)};
-	int rc = store_drill_all(ctx->reader, add_drill, &l);
-	if (rc != 0 || l.failed) {
-		alloc_free(l.items);
-		drill_error(ctx, rc ? rc : -ENOMEM);
+	struct dynbuf l;
+	int rc = drills_read(ctx, &l);
+	if (rc != 0) {
+		dynbuf_free(&l);
+		drill_error(ctx, rc);
 		return;
 	}
 	web_page_start(ctx, 200, M("drills"));
@@ -126,8 +109,8 @@ void view_drills(struct web_ctx *ctx)
 		  M("drill_scope"), M("drill_window_start"),
 		  M("drill_window_end"));
 	size_t shown = 0;
-	const struct store_drill *d = l.items;
-	for (size_t i = 0; i < l.count; i++) {
+	const struct store_drill *d = (const void *)l.data;
+	for (size_t i = 0; i < l.len / sizeof(*d); i++) {
 		char from[32], to[32];
 		if (!drill_visible(ctx, &d[i]))
 			continue;
@@ -143,28 +126,8 @@ void view_drills(struct web_ctx *ctx)
 	html_emit(b, "</table>");
 	if (shown == 0)
 		html_emit(b, "<p>%s</p>", M("no_rows"));
-	alloc_free(l.items);
+	dynbuf_free(&l);
 	web_page_end(ctx);
-}
-
-/* Each target's commune, read once per school (targets come ordered by
- * school); "?" for a school deleted since. */
-static int target_communes(struct web_ctx *ctx,
-			   const struct store_drill_target *t, size_t n,
-			   char (*out)[STORE_NAME_MAX + 1])
-{
-	for (size_t i = 0; i < n; i++) {
-		struct store_school s;
-		if (i > 0 && strcmp(t[i].school, t[i - 1].school) == 0) {
-			memcpy(out[i], out[i - 1], sizeof(*out));
-			continue;
-		}
-		int rc = store_school_get(ctx->reader, t[i].school, &s);
-		if (rc != 0 && rc != -ENOENT)
-			return rc;
-		snprintf(out[i], sizeof(*out), "%s", rc == 0 ? s.commune : "?");
-	}
-	return 0;
 }
 
 static void board_html(struct web_ctx *ctx, const char *key,
@@ -186,7 +149,7 @@ static void board_html(struct web_ctx *ctx, const char *key,
 	html_emit(b, "</tr>");
 }
 
-/* The rows of one level ("school" or "commune"), one per value. */
+/* The rows of one level ("school" or "commune"), one per group. */
 static void board_level(struct web_ctx *ctx, const char *level,
 			const struct store_drill_target *t, size_t n,
 			char (*commune)[STORE_NAME_MAX + 1], bool *in,
@@ -194,17 +157,11 @@ static void board_level(struct web_ctx *ctx, const char *level,
 {
 	bool by_school = strcmp(level, "school") == 0;
 	for (size_t i = 0; i < n; i++) {
-		const char *v = by_school ? t[i].school : commune[i];
-		bool seen = false;
-		for (size_t j = 0; j < i && !seen; j++)
-			seen = strcmp(v, by_school ? t[j].school : commune[j]) == 0;
-		if (seen)
+		if (!drill_board_group(t, n, by_school ? NULL : commune, i, in))
 			continue;
-		for (size_t j = 0; j < n; j++)
-			in[j] = strcmp(v, by_school ? t[j].school
-						    : commune[j]) == 0;
 		char key[STORE_NAME_MAX + 16];
-		snprintf(key, sizeof(key), "%s:%s", level, v);
+		snprintf(key, sizeof(key), "%s:%s", level,
+			 by_school ? t[i].school : commune[i]);
 		board_html(ctx, key, t, n, in, scratch);
 	}
 }
@@ -212,14 +169,15 @@ static void board_level(struct web_ctx *ctx, const char *level,
 static int injection_html(struct web_ctx *ctx, const struct store_drill *d)
 {
 	struct dynbuf *b = &ctx->res->body;
-	struct rows all = {.size = sizeof(struct store_drill_target)};
+	struct dynbuf all;
+	dynbuf_init(&all, 0);
 	int rc = store_drill_targets(ctx->reader, d->id, add_target, &all);
-	if (rc == 0 && all.failed)
-		rc = -ENOMEM;
+	if (rc == 0)
+		rc = all.failed;
 	/* Only the PCs of schools in the officer's scope. */
-	struct store_drill_target *t = all.items;
+	struct store_drill_target *t = (void *)all.data;
 	size_t n = 0;
-	for (size_t i = 0; rc == 0 && i < all.count; i++) {
+	for (size_t i = 0; rc == 0 && i < all.len / sizeof(*t); i++) {
 		struct store_school s;
 		if (store_school_get_scoped(ctx->reader, &ctx->user->scope,
 					    t[i].school, &s) == 0)
@@ -232,7 +190,7 @@ static int injection_html(struct web_ctx *ctx, const struct store_drill *d)
 	if (rc == 0 && (commune == NULL || in == NULL || scratch == NULL))
 		rc = -ENOMEM;
 	if (rc == 0)
-		rc = target_communes(ctx, t, n, commune);
+		rc = drill_target_communes(ctx->reader, t, n, commune);
 	if (rc == 0) {
 		html_emit(b, "<h2>%s</h2><table id=\"timeline\"><tr><th>%s</th>"
 			  "<th>%s</th><th>%s</th>", M("drill_timeline"),
@@ -270,7 +228,7 @@ static int injection_html(struct web_ctx *ctx, const struct store_drill *d)
 	alloc_free(commune);
 	alloc_free(in);
 	alloc_free(scratch);
-	alloc_free(all.items);
+	dynbuf_free(&all);
 	return rc;
 }
 
@@ -285,18 +243,23 @@ static void ms_cell(struct dynbuf *b, int64_t ms)
 static int redteam_html(struct web_ctx *ctx, const struct store_drill *d)
 {
 	struct dynbuf *b = &ctx->res->body;
-	struct rows ac = {.size = sizeof(struct store_redteam_action)};
-	struct rows al = {.size = sizeof(struct store_redteam_alert)};
+	struct dynbuf acb, alb;
 	struct drill_redteam_figures f;
 	struct drill_redteam_match *m = NULL;
-	int rc = store_redteam_actions(ctx->reader, d->id, add_action, &ac);
+	dynbuf_init(&acb, 0);
+	dynbuf_init(&alb, 0);
+	int rc = store_redteam_actions(ctx->reader, d->id, add_action, &acb);
 	if (rc == 0)
-		rc = store_redteam_alerts(ctx->reader, d->id, add_alert, &al);
-	if (rc == 0 && (ac.failed || al.failed ||
-			(m = alloc_zeroed(ac.count + 1, sizeof(*m))) == NULL))
+		rc = store_redteam_alerts(ctx->reader, d->id, add_alert, &alb);
+	if (rc == 0)
+		rc = acb.failed ? acb.failed : alb.failed;
+	const struct store_redteam_action *a = (const void *)acb.data;
+	size_t na = acb.len / sizeof(*a);
+	if (rc == 0 && (m = alloc_zeroed(na + 1, sizeof(*m))) == NULL)
 		rc = -ENOMEM;
 	if (rc == 0)
-		rc = drill_redteam_match(ac.items, ac.count, al.items, al.count,
+		rc = drill_redteam_match(a, na, (const void *)alb.data,
+					 alb.len / sizeof(struct store_redteam_alert),
 					 DRILL_REDTEAM_MATCH_US, m, &f);
 	if (rc == 0) {
 		html_emit(b, "<h2>%s</h2><table id=\"redteam\">"
@@ -316,7 +279,6 @@ static int redteam_html(struct web_ctx *ctx, const struct store_drill *d)
 			  100 * f.false_rate, M("redteam_rule"));
 		/* The actions name PCs of any school of the scope: only an
 		 * officer holding the whole province reads them one by one. */
-		const struct store_redteam_action *a = ac.items;
 		if (ctx->user->scope.kind == STORE_SCOPE_PROVINCE) {
 			html_emit(b, "<table id=\"actions\"><tr><th>%s</th>"
 				  "<th>%s</th><th>%s</th><th>%s</th><th>%s</th>"
@@ -324,7 +286,7 @@ static int redteam_html(struct web_ctx *ctx, const struct store_drill *d)
 				  M("redteam_target"), M("redteam_technique"),
 				  M("redteam_description"), M("redteam_detect"),
 				  M("redteam_ack"));
-			for (size_t i = 0; i < ac.count; i++) {
+			for (size_t i = 0; i < na; i++) {
 				char when[32];
 				i18n_datetime(a[i].at_us, when, sizeof(when));
 				html_emit(b, "<tr><td>%s</td><td>%s:%s</td>"
@@ -339,8 +301,8 @@ static int redteam_html(struct web_ctx *ctx, const struct store_drill *d)
 		}
 	}
 	alloc_free(m);
-	alloc_free(ac.items);
-	alloc_free(al.items);
+	dynbuf_free(&acb);
+	dynbuf_free(&alb);
 	return rc;
 }
 
