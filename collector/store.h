@@ -849,8 +849,9 @@ int store_redteam_actions(struct store *st, uint64_t campaign,
 			  void (*cb)(void *arg,
 				     const struct store_redteam_action *a),
 			  void *arg);
-/* The alerts whose first time lies in the campaign's window, on the PCs
- * of its scope (school:CODE or commune:NAME), oldest first. */
+/* The alerts whose first time lies in the campaign's window (which an
+ * abort ends early), on the PCs of its scope (school:CODE or
+ * commune:NAME), oldest first. */
 EW_MUST_CHECK
 int store_redteam_alerts(struct store *st, uint64_t campaign,
 			 void (*cb)(void *arg,

@@ -229,6 +229,13 @@ PYEOF
 		'[ "$($JSONQ get figures.acknowledged <<<"$J")" -ge 1 ]'
 	check "the web shells' alerts are false alerts of the window" eval \
 		'[ "$($JSONQ get figures.false_alerts <<<"$J")" -ge 1 ]'
+	# Once the window is over, the same finding is a real alert again,
+	# not a repeat folded into the exercise's.
+	C drill abort --name rt1 --by org >/dev/null
+	n_before=$(q "SELECT count(*) FROM alerts WHERE agent = '$ID' AND drill = 0")
+	C command send --agent "$ID" --type scan --kind paths --path "$S/eicar" >/dev/null
+	check "after the window the same finding opens a real alert, not a drill's repeat" wait_for 30 eval \
+		'[ "$(q "SELECT count(*) FROM alerts WHERE agent = '"'$ID'"' AND drill = 0")" -gt "$n_before" ]'
 	r=$(C drill status --name rt1)
 	echo "$r" | sed 's/^/# | /'
 	check "the text status states the rule and the figures" eval \
