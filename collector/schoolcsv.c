@@ -97,19 +97,10 @@ static int row(void *arg, const struct register_csv_row *r, char *err,
 	struct load *ld = arg;
 	if (r->line == 1 && ld->nheader == 0)
 		return header(ld, r, err, errlen);
-	/* A blank line (a spreadsheet's trailing one) is no school. */
-	if (r->nfields == 1 && r->lens[0] == 0)
-		return 0;
-	if (r->nfields != ld->nheader) {
-		snprintf(err, errlen, "line %zu: %zu columns, the header has %zu",
-			 r->line, r->nfields, ld->nheader);
-		return -EINVAL;
-	}
-	if (ld->n == SCHOOLCSV_MAX_ROWS) {
-		snprintf(err, errlen, "line %zu: more than %d schools", r->line,
-			 SCHOOLCSV_MAX_ROWS);
-		return -EINVAL;
-	}
+	int rc = register_csv_record(r, ld->nheader, ld->n, SCHOOLCSV_MAX_ROWS,
+				     "schools", err, errlen);
+	if (rc != 0)
+		return rc > 0 ? 0 : rc;
 	if (ld->n == ld->cap) {
 		size_t cap = ld->cap ? 2 * ld->cap : 64;
 		struct store_school *p =

@@ -51,6 +51,25 @@ int register_csv_header(const struct register_csv_row *r,
 	return 0;
 }
 
+int register_csv_record(const struct register_csv_row *r, size_t nheader,
+			size_t count, size_t max, const char *what,
+			char *err, size_t errlen)
+{
+	if (r->nfields == 1 && r->lens[0] == 0)
+		return 1;
+	if (r->nfields != nheader) {
+		snprintf(err, errlen, "line %zu: %zu columns, the header has %zu",
+			 r->line, r->nfields, nheader);
+		return -EINVAL;
+	}
+	if (count >= max) {
+		snprintf(err, errlen, "line %zu: more than %zu %s", r->line, max,
+			 what);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int register_csv_parse(const char *buf, size_t len,
 		       int (*cb)(void *arg, const struct register_csv_row *r,
 				 char *err, size_t errlen),

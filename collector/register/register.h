@@ -53,6 +53,14 @@ int register_csv_header(const struct register_csv_row *r,
 			const char *const *names, int ncols, int *col_of,
 			char *err, size_t errlen);
 
+/* The checks a named-column reader makes on a data row before reading
+ * its fields: 1 for a blank line (a spreadsheet's trailing one: no
+ * record), 0 for a row of nheader fields while count < max, or -EINVAL
+ * with err naming the line (what: the records, "schools"). */
+int register_csv_record(const struct register_csv_row *r, size_t nheader,
+			size_t count, size_t max, const char *what,
+			char *err, size_t errlen);
+
 /* The columns a system has, in store_system order. */
 enum register_col {
 	REG_UNIT,

@@ -386,61 +386,66 @@ static void refused(struct web_ctx *ctx, int status, const char *why)
 	web_page_end(ctx);
 }
 
-void view_drill_approve(struct web_ctx *ctx)
+/* Why the officer may not move d to `to` now (a message key), or NULL:
+ * approval by a province_admin who did not plan it (the store refuses
+ * the organiser too); abort by its organiser or a province_admin, and
+ * not of a running injection, whose abort signs drill.abort for every
+ * PC (the CLI's `drill abort`, with the CA's key). */
+static const char *transition_refused(const struct web_ctx *ctx,
+				      const struct store_drill *d,
+				      const char *to, int *status)
+{
+	bool admin = strcmp(ctx->user->role->name, "province_admin") == 0;
+	bool organiser = strcmp(ctx->user->u.name, d->organiser) == 0;
+	*status = 403;
+	if (strcmp(to, "approved") == 0)
+		return admin && !organiser ? NULL : "drill_second_person";
+	if (!admin && !organiser)
+		return "drill_abort_who";
+	*status = 409;
+	return strcmp(d->state, "running") == 0 &&
+			       strcmp(d->scenario, DRILL_REDTEAM) != 0
+		       ? "drill_abort_cli"
+		       : NULL;
+}
+
+/* POST /drills/{id}/approve and /abort: one conditional move in the
+ * store, audit-logged as action. */
+static void drill_move(struct web_ctx *ctx, const char *to,
+		       const char *action)
 {
 	struct store_drill d;
 	char object[32];
+	int status;
 	int rc = drill_load(ctx, &d);
 	if (rc != 0) {
 		drill_error(ctx, rc);
 		return;
 	}
-	/* The second person: a province_admin who did not plan it (the
-	 * store refuses the organiser too). */
-	if (strcmp(ctx->user->role->name, "province_admin") != 0 ||
-	    strcmp(ctx->user->u.name, d.organiser) == 0) {
-		refused(ctx, 403, M("drill_second_person"));
+	const char *why = transition_refused(ctx, &d, to, &status);
+	if (why != NULL) {
+		refused(ctx, status, M(why));
 		return;
 	}
-	if (store_drill_transition(ctx->store, d.id, "planned", "approved",
+	const char *from = strcmp(to, "approved") == 0 ? "planned" : d.state;
+	if (store_drill_transition(ctx->store, d.id, from, to,
 				   ctx->user->u.name) != 0) {
 		refused(ctx, 409, M("drill_state_changed"));
 		return;
 	}
 	snprintf(object, sizeof(object), "drill:%" PRIu64, d.id);
-	web_audit(ctx, "drill.approve", object, d.name);
+	web_audit(ctx, action, object, d.name);
 	back_to(ctx, &d);
+}
+
+void view_drill_approve(struct web_ctx *ctx)
+{
+	drill_move(ctx, "approved", "drill.approve");
 }
 
 void view_drill_abort(struct web_ctx *ctx)
 {
-	struct store_drill d;
-	char object[32];
-	int rc = drill_load(ctx, &d);
-	if (rc != 0) {
-		drill_error(ctx, rc);
-		return;
-	}
-	if (strcmp(ctx->user->role->name, "province_admin") != 0 &&
-	    strcmp(ctx->user->u.name, d.organiser) != 0) {
-		refused(ctx, 403, M("drill_abort_who"));
-		return;
-	}
-	/* A running injection has commands on PCs: its abort signs
-	 * drill.abort for each, which the CLI does with the CA's key. */
-	if (strcmp(d.state, "running") == 0 &&
-	    strcmp(d.scenario, DRILL_REDTEAM) != 0) {
-		refused(ctx, 409, M("drill_abort_cli"));
-		return;
-	}
-	if (store_drill_transition(ctx->store, d.id, d.state, "aborted",
-				   ctx->user->u.name) != 0) {
-		refused(ctx, 409, M("drill_state_changed"));
-		return;
-	}
-	snprintf(object, sizeof(object), "drill:%" PRIu64, d.id);
-	web_audit(ctx, "drill.abort", object, d.name);
-	back_to(ctx, &d);
+	drill_move(ctx, "aborted", "drill.abort");
 }
 
 /* The actions of a form or API body: one from its four fields, or a

@@ -166,8 +166,10 @@ scenario_window() {
 	r=$(C drill action add --name rt1 --by org --set time="$(iso_us)" --set target=host:"$ID" \
 		--set technique=T1486 --set "description=encrypt the shares")
 	check "drill action add records one action" grep -q "^1 red-team action recorded" <<<"$r"
-	check "every alert of the window on the scope's PC is a drill of rt1" eq \
-		"$(q "SELECT count(*) FROM alerts a WHERE a.agent = '$ID' AND a.first >= (SELECT window_start FROM drill_campaigns WHERE name='rt1') AND (a.drill = 0 OR NOT EXISTS (SELECT 1 FROM redteam_alerts r WHERE r.alert = a.id AND r.campaign = $cid))")" 0
+	# From its start (an alert between plan and start is not the
+	# exercise's: nothing runs before the approval).
+	check "every alert of the window on the scope's PC since it started is a drill of rt1" eq \
+		"$(q "SELECT count(*) FROM alerts a WHERE a.agent = '$ID' AND a.first >= (SELECT started FROM drill_campaigns WHERE name='rt1') AND (a.drill = 0 OR NOT EXISTS (SELECT 1 FROM redteam_alerts r WHERE r.alert = a.id AND r.campaign = $cid))")" 0
 	check "the window of another school ties none of them" eq \
 		"$(q "SELECT count(*) FROM redteam_alerts WHERE campaign = (SELECT id FROM drill_campaigns WHERE name='rt-other')")" 0
 	check "the SOC receives the window's alerts flagged as drills of campaign $cid" wait_for 30 \
