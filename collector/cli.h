@@ -292,5 +292,6 @@ int cmd_drill_approve(struct cli *cli, struct cli_env *env);
 int cmd_drill_start(struct cli *cli, struct cli_env *env);
 int cmd_drill_abort(struct cli *cli, struct cli_env *env);
 int cmd_drill_status(struct cli *cli, struct cli_env *env);
+int cmd_drill_action(struct cli *cli, struct cli_env *env);
 
 #endif

@@ -15,14 +15,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <uv.h>
+
+#include "collector/drill/drill_redteam.h"
 #include "collector/drill/drill_scenario.h"
 #include "collector/drill/drill_timeline.h"
+#include "collector/register/register.h"
 #include "common/alloc.h"
+#include "common/dynbuf.h"
+#include "common/fsutil.h"
 #include "common/jsonout.h"
 #include "common/textsafe.h"
 #include "common/timeutil.h"
 
 #define DRILL_TARGETS_MAX 100000
+
+static void print_time(FILE *f, int64_t us, bool json);
 
 static const char *drill_name(const struct cli *cli)
 {
@@ -32,8 +40,8 @@ static const char *drill_name(const struct cli *cli)
 int cmd_drill_check(const struct cli *cli)
 {
 	if (cli->argc < 2)
-		return cli_usage_error("drill needs plan, approve, start, abort "
-				       "or status");
+		return cli_usage_error("drill needs plan, approve, start, abort, "
+				       "status or action");
 	return cli_usage_error("unknown drill command '%s'", cli->argv[1]);
 }
 
@@ -48,6 +56,20 @@ int cmd_drill_args_check(const struct cli *cli)
 		return cli_usage_error("--name: at most %d printable "
 				       "characters", STORE_DRILL_NAME_MAX);
 	bool needs_by = strcmp(sub, "status") != 0 && strcmp(sub, "start") != 0;
+	if (strcmp(sub, "action") == 0) {
+		const char *verb = cli->argc > 2 ? cli->argv[2] : "";
+		if (strcmp(verb, "add") == 0 && cli->nsets == 0)
+			return cli_usage_error("drill action add needs --set "
+					       "time=T --set target=host:NAME|"
+					       "school:CODE --set technique=TXXXX "
+					       "--set description=TEXT");
+		if (strcmp(verb, "import") == 0 && cli->npaths != 1)
+			return cli_usage_error("drill action import needs one "
+					       "--csv FILE");
+		if (strcmp(verb, "add") != 0 && strcmp(verb, "import") != 0)
+			return cli_usage_error("drill action needs add or "
+					       "import");
+	}
 	if (needs_by && (cli->by == NULL || cli->by[0] == '\0'))
 		return cli_usage_error("drill %s needs --by USER (a console "
 				       "account)", sub);
@@ -133,8 +155,14 @@ int cmd_drill_plan(struct cli *cli, struct cli_env *env)
 			"province_admin\n", org.name, org.role);
 		return EXIT_USAGE;
 	}
+	/* A red-team window runs nothing on the PCs: it has no scenario
+	 * file, only a window and a scope in which actions are scored. */
+	memset(&sc, 0, sizeof(sc));
 	drills_dir(cli, &env->settings, dir, sizeof(dir));
-	if (drill_scenario_load(dir, cli->type, &sc, err, sizeof(err)) != 0) {
+	if (strcmp(cli->type, DRILL_REDTEAM) == 0)
+		snprintf(sc.id, sizeof(sc.id), "%s", DRILL_REDTEAM);
+	else if (drill_scenario_load(dir, cli->type, &sc, err, sizeof(err)) !=
+		 0) {
 		fprintf(stderr, "eduwatch-collector: %s\n", err);
 		return EXIT_CONFIG;
 	}
@@ -310,6 +338,24 @@ static void pack_drill_args(const struct store_drill *d,
 	msgpack_pack_int64(&pk, sc ? sc->duration_s : 0);
 }
 
+/* A red-team window starts by running: from then on the store flags
+ * every alert on a PC of its scope as a drill of this campaign, for the
+ * SOC. No command goes out. */
+static int start_redteam(struct store *st, const struct store_drill *d)
+{
+	if (store_drill_transition(st, d->id, "approved", "running",
+				   d->approver) != 0) {
+		fprintf(stderr, "eduwatch-collector: drill '%s' changed state "
+			"meanwhile; run status\n", d->name);
+		return EXIT_FAILURE_RUNTIME;
+	}
+	printf("red-team window '%s' open on %s until ", d->name, d->scope);
+	print_time(stdout, d->window_end_us, false);
+	printf(": alerts there go to the SOC flagged as drill %llu\n",
+	       (unsigned long long)d->id);
+	return EXIT_OK;
+}
+
 int cmd_drill_start(struct cli *cli, struct cli_env *env)
 {
 	struct store_drill d;
@@ -339,6 +385,8 @@ int cmd_drill_start(struct cli *cli, struct cli_env *env)
 			d.name);
 		return EXIT_USAGE;
 	}
+	if (strcmp(d.scenario, DRILL_REDTEAM) == 0)
+		return start_redteam(env->store, &d);
 	drills_dir(cli, &env->settings, dir, sizeof(dir));
 	if (drill_scenario_load(dir, d.scenario, &sc, err, sizeof(err)) != 0) {
 		fprintf(stderr, "eduwatch-collector: %s\n", err);
@@ -502,77 +550,77 @@ int cmd_drill_abort(struct cli *cli, struct cli_env *env)
 
 /* ---- status -------------------------------------------------------------- */
 
-static int cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-	return x < y ? -1 : x > y;
-}
+/* What the scoreboard rows are made of: the targets (ordered by
+ * school), each one's commune, a group mask and drill_quantile's room. */
+struct board_input {
+	const struct store_drill_target *ts;
+	size_t n;
+	char (*commune)[STORE_NAME_MAX + 1];
+	bool *in;
+	int64_t *scratch;
+};
 
-/* The nearest-rank quantile (q in 0..100) of n sorted values. */
-static int64_t quantile(const int64_t *v, size_t n, int q)
+/* One scoreboard row: the targets of bi->in, under the name key. */
+static void board_row(FILE *f, const struct board_input *bi, const char *key,
+		      bool json, bool first)
 {
-	if (n == 0)
-		return -1;
-	size_t rank = (q * n + 99) / 100;
-	return v[rank ? rank - 1 : 0];
-}
-
-/* One scoreboard row: the targets of one school (or all, school NULL). */
-static void board_row(FILE *f, const struct store_drill_target *ts, size_t n,
-		      const char *school, int64_t *scratch, bool json,
-		      bool first)
-{
-	size_t targets = 0, part = 0, complete = 0;
-	for (size_t i = 0; i < n; i++)
-		if (school == NULL || strcmp(ts[i].school, school) == 0) {
-			targets++;
-			part += drill_target_took_part(&ts[i]);
-			complete += drill_target_passed(&ts[i]);
-		}
-	const char *result = drill_result(part, complete);
-	char key[STORE_CODE_MAX + 8];
-	snprintf(key, sizeof(key), "%s%s", school ? "school:" : "province",
-		 school ? school : "");
+	struct drill_board b;
+	drill_board_compute(bi->ts, bi->n, bi->in, bi->scratch, &b);
+	const char *result = drill_result(b.took_part, b.passed);
 	if (json) {
 		fprintf(f, "%s{\"scope\":", first ? "" : ",");
 		json_print_string(f, key);
 		fprintf(f, ",\"targets\":%zu,\"took_part\":%zu,\"result\":"
-			"\"%s\",\"complete\":%zu,\"stages\":{", targets, part,
-			result, complete);
+			"\"%s\",\"complete\":%zu,\"not_taking_part\":{"
+			"\"stale\":%zu,\"revoked\":%zu},\"never_reached\":%zu,"
+			"\"stages\":{", b.targets, b.took_part, result, b.passed,
+			b.stale, b.revoked, b.never_reached);
 	} else {
-		char safe[SAFE_CAP(sizeof(key))];
+		char safe[SAFE_CAP(STORE_NAME_MAX + 16)];
 		fprintf(f, "  %-16s targets %zu, took part %zu, result %s (%zu "
 			"of %zu PCs ran injected-detected-alert-SOC-cleanup)\n",
-			SAFE(safe, key), targets, part, result, complete, part);
+			SAFE(safe, key), b.targets, b.took_part, result, b.passed,
+			b.took_part);
+		if (b.stale + b.revoked + b.never_reached > 0)
+			fprintf(f, "    not taking part: %zu stale, %zu revoked; "
+				"%zu queued but never reached (offline)\n",
+				b.stale, b.revoked, b.never_reached);
 	}
 	for (int s = 0; s < DRILL_STAGE_COUNT; s++) {
-		size_t k = 0;
-		for (size_t i = 0; i < n; i++) {
-			int64_t st[DRILL_STAGE_COUNT];
-			if ((school && strcmp(ts[i].school, school) != 0) ||
-			    !drill_target_took_part(&ts[i]))
-				continue;
-			drill_target_stages(&ts[i], st);
-			if (st[s] > 0)
-				scratch[k++] = st[s] > ts[i].issued_us ?
-					(st[s] - ts[i].issued_us) / 1000 : 0;
-		}
-		qsort(scratch, k, sizeof(int64_t), cmp_i64);
-		double share = part ? (double)k / (double)part : 0;
-		long long p50 = quantile(scratch, k, 50);
-		long long p90 = quantile(scratch, k, 90);
+		const struct drill_board_stage *g = &b.stage[s];
 		if (json)
 			fprintf(f, "%s\"%s\":{\"reached\":%zu,\"share\":%.4f,"
 				"\"median_ms\":%lld,\"p90_ms\":%lld}",
-				s ? "," : "", drill_stage_name(s), k, share, p50,
-				p90);
+				s ? "," : "", drill_stage_name(s), g->reached,
+				g->share, (long long)g->p50_ms,
+				(long long)g->p90_ms);
 		else
 			fprintf(f, "    %-13s %4zu/%-4zu %4.0f%%  p50 %6lld ms  "
-				"p90 %6lld ms\n", drill_stage_name(s), k, part,
-				100 * share, p50, p90);
+				"p90 %6lld ms\n", drill_stage_name(s),
+				g->reached, b.took_part, 100 * g->share,
+				(long long)g->p50_ms, (long long)g->p90_ms);
 	}
 	if (json)
 		fputs("}}", f);
+}
+
+/* The rows of one level, "school" or "commune": one per group in the
+ * order first seen. Returns how many rows it printed. */
+static size_t board_level(FILE *f, const struct board_input *bi,
+			  const char *level, bool json, size_t rows)
+{
+	bool by_school = strcmp(level, "school") == 0;
+	size_t printed = 0;
+	for (size_t i = 0; i < bi->n; i++) {
+		if (!drill_board_group(bi->ts, bi->n,
+				       by_school ? NULL : bi->commune, i, bi->in))
+			continue;
+		char key[STORE_NAME_MAX + 16];
+		snprintf(key, sizeof(key), "%s:%s", level,
+			 by_school ? bi->ts[i].school : bi->commune[i]);
+		board_row(f, bi, key, json, rows + printed++ == 0);
+	}
+	return printed;
 }
 
 static void print_time(FILE *f, int64_t us, bool json)
@@ -620,7 +668,8 @@ static void print_target_json(FILE *f, const struct store_drill_target *t,
 }
 
 static void print_json(FILE *f, const struct store_drill *d,
-		       const struct target_rows *tr, int64_t *scratch)
+		       const struct target_rows *tr,
+		       const struct board_input *bi)
 {
 	const char *keys[] = {"name", "scenario", "scope", "state",
 			      "organiser", "approver", "ended_by"};
@@ -641,19 +690,21 @@ static void print_json(FILE *f, const struct store_drill *d,
 	fputs("},\"targets\":[", f);
 	for (size_t i = 0; i < tr->count; i++)
 		print_target_json(f, &tr->items[i], i == 0);
+	/* "scoreboard" keeps its rows (schools, then the province); the
+	 * communes' come apart, so that a reader of the first is unchanged. */
 	fputs("],\"scoreboard\":[", f);
-	size_t rows = 0;
-	for (size_t i = 0; i < tr->count; i++)
-		if (i == 0 || strcmp(tr->items[i].school,
-				     tr->items[i - 1].school) != 0)
-			board_row(f, tr->items, tr->count, tr->items[i].school,
-				  scratch, true, rows++ == 0);
-	board_row(f, tr->items, tr->count, NULL, scratch, true, rows == 0);
+	size_t rows = board_level(f, bi, "school", true, 0);
+	struct board_input all = *bi;
+	all.in = NULL;
+	board_row(f, &all, "province", true, rows == 0);
+	fputs("],\"scoreboard_communes\":[", f);
+	board_level(f, bi, "commune", true, 0);
 	fputs("]}\n", f);
 }
 
 static void print_text(FILE *f, const struct store_drill *d,
-		       const struct target_rows *tr, int64_t *scratch)
+		       const struct target_rows *tr,
+		       const struct board_input *bi)
 {
 	char s1[SAFE_CAP(sizeof(d->name))], s2[SAFE_CAP(sizeof(d->scope))];
 	fprintf(f, "drill %llu '%s': %s, scope %s, %s\n",
@@ -685,12 +736,294 @@ static void print_text(FILE *f, const struct store_drill *d,
 		}
 	}
 	fputs("\nscoreboard (times from the command queued)\n", f);
-	for (size_t i = 0; i < tr->count; i++)
-		if (i == 0 || strcmp(tr->items[i].school,
-				     tr->items[i - 1].school) != 0)
-			board_row(f, tr->items, tr->count, tr->items[i].school,
-				  scratch, false, false);
-	board_row(f, tr->items, tr->count, NULL, scratch, false, false);
+	board_level(f, bi, "school", false, 1);
+	board_level(f, bi, "commune", false, 1);
+	struct board_input all = *bi;
+	all.in = NULL;
+	board_row(f, &all, "province", false, false);
+}
+
+/* ---- red-team windows ---------------------------------------------------- */
+
+/* A red-team window's rows, read into dynbufs (whose cap bounds them):
+ * the store's callbacks run under its lock, so the matching comes
+ * after. The buffers' errors are checked once, after the reads. */
+struct action_rows {
+	const struct store_redteam_action *items;
+	size_t count;
+};
+
+struct alert_rows {
+	const struct store_redteam_alert *items;
+	size_t count;
+};
+
+static void add_action(void *arg, const struct store_redteam_action *a)
+{
+	dynbuf_add(arg, a, sizeof(*a));
+}
+
+static void add_alert(void *arg, const struct store_redteam_alert *a)
+{
+	dynbuf_add(arg, a, sizeof(*a));
+}
+
+static void print_ms(FILE *f, int64_t ms, bool json)
+{
+	if (ms < 0)
+		fputs(json ? "null" : "-", f);
+	else
+		fprintf(f, json ? "%lld" : "%lld ms", (long long)ms);
+}
+
+static void print_redteam_json(FILE *f, const struct store_drill *d,
+			       const struct action_rows *ac,
+			       const struct alert_rows *al,
+			       const struct drill_redteam_match *m,
+			       const struct drill_redteam_figures *fig)
+{
+	fprintf(f, "{\"campaign\":{\"id\":%llu,\"name\":",
+		(unsigned long long)d->id);
+	json_print_string(f, d->name);
+	fputs(",\"scenario\":\"red-team\",\"scope\":", f);
+	json_print_string(f, d->scope);
+	fprintf(f, ",\"state\":\"%s\",\"window_start_us\":%lld,"
+		"\"window_end_us\":%lld},\"actions\":[", d->state,
+		(long long)d->window_start_us, (long long)d->window_end_us);
+	for (size_t i = 0; i < ac->count; i++) {
+		const struct store_redteam_action *a = &ac->items[i];
+		fprintf(f, "%s{\"id\":%llu,\"at_us\":%lld,\"target\":",
+			i ? "," : "", (unsigned long long)a->id,
+			(long long)a->at_us);
+		char target[STORE_NAME_MAX + 16];
+		snprintf(target, sizeof(target), "%s:%s", a->target_kind,
+			 a->target);
+		json_print_string(f, target);
+		fprintf(f, ",\"technique\":\"%s\",\"description\":",
+			a->technique);
+		json_print_string(f, a->description);
+		fputs(",\"recorded_by\":", f);
+		json_print_string(f, a->recorded_by);
+		if (m[i].alert >= 0)
+			fprintf(f, ",\"alert\":%llu", (unsigned long long)
+				al->items[m[i].alert].id);
+		else
+			fputs(",\"alert\":null", f);
+		fputs(",\"detect_ms\":", f);
+		print_ms(f, m[i].detect_ms, true);
+		fputs(",\"ack_ms\":", f);
+		print_ms(f, m[i].ack_ms, true);
+		fputc('}', f);
+	}
+	fprintf(f, "],\"figures\":{\"actions\":%zu,\"detected\":%zu,"
+		"\"coverage\":%.4f,\"acknowledged\":%zu,\"alerts\":%zu,"
+		"\"false_alerts\":%zu,\"false_rate\":%.4f,\"match_window_s\":"
+		"%lld,\"detect_p50_ms\":", fig->actions, fig->detected,
+		fig->coverage, fig->acknowledged, fig->alerts,
+		fig->false_alerts, fig->false_rate,
+		DRILL_REDTEAM_MATCH_US / 1000000);
+	print_ms(f, fig->detect_p50_ms, true);
+	fputs(",\"detect_p90_ms\":", f);
+	print_ms(f, fig->detect_p90_ms, true);
+	fputs(",\"ack_p50_ms\":", f);
+	print_ms(f, fig->ack_p50_ms, true);
+	fputs(",\"ack_p90_ms\":", f);
+	print_ms(f, fig->ack_p90_ms, true);
+	fputs("}}\n", f);
+}
+
+static void print_redteam_text(FILE *f, const struct store_drill *d,
+			       const struct action_rows *ac,
+			       const struct alert_rows *al,
+			       const struct drill_redteam_match *m,
+			       const struct drill_redteam_figures *fig)
+{
+	char s1[SAFE_CAP(sizeof(d->name))], s2[SAFE_CAP(sizeof(d->scope))];
+	fprintf(f, "drill %llu '%s': red-team window, scope %s, %s\n",
+		(unsigned long long)d->id, SAFE(s1, d->name),
+		SAFE(s2, d->scope), d->state);
+	fprintf(f, "  organiser %s, approver %s\n  window ", d->organiser,
+		d->approver[0] ? d->approver : "(none yet)");
+	print_time(f, d->window_start_us, false);
+	fputs(" to ", f);
+	print_time(f, d->window_end_us, false);
+	fputs("\n\n", f);
+	for (size_t i = 0; i < ac->count; i++) {
+		const struct store_redteam_action *a = &ac->items[i];
+		char st[SAFE_CAP(sizeof(a->target))];
+		char sd[SAFE_CAP(sizeof(a->description))];
+		fputs("  ", f);
+		print_time(f, a->at_us, false);
+		fprintf(f, " %s %s:%s %s\n", a->technique, a->target_kind,
+			SAFE(st, a->target), SAFE(sd, a->description));
+		if (m[i].alert < 0) {
+			fputs("    not detected\n", f);
+			continue;
+		}
+		fprintf(f, "    detected by alert %llu in ", (unsigned long long)
+			al->items[m[i].alert].id);
+		print_ms(f, m[i].detect_ms, false);
+		fputs(", acknowledged in ", f);
+		print_ms(f, m[i].ack_ms, false);
+		fputc('\n', f);
+	}
+	fprintf(f, "\nred team: %zu actions, %zu detected (coverage %.1f%%); "
+		"%zu alerts in the window, %zu matching no action (false-alert "
+		"rate %.1f%%)\n", fig->actions, fig->detected,
+		100 * fig->coverage, fig->alerts, fig->false_alerts,
+		100 * fig->false_rate);
+	fputs("  time to detect p50 ", f);
+	print_ms(f, fig->detect_p50_ms, false);
+	fputs(", p90 ", f);
+	print_ms(f, fig->detect_p90_ms, false);
+	fputs("; to acknowledge p50 ", f);
+	print_ms(f, fig->ack_p50_ms, false);
+	fputs(", p90 ", f);
+	print_ms(f, fig->ack_p90_ms, false);
+	fprintf(f, " (an alert matches an action on its target within %lld s "
+		"after it)\n", DRILL_REDTEAM_MATCH_US / 1000000);
+}
+
+static int status_redteam(struct store *st, const struct store_drill *d,
+			  bool json)
+{
+	struct dynbuf acb, alb;
+	struct drill_redteam_figures fig;
+	struct drill_redteam_match *m = NULL;
+	dynbuf_init(&acb, 0);
+	dynbuf_init(&alb, 0);
+	int rc = store_redteam_actions(st, d->id, add_action, &acb);
+	if (rc == 0)
+		rc = store_redteam_alerts(st, d->id, add_alert, &alb);
+	if (rc == 0)
+		rc = acb.failed ? acb.failed : alb.failed;
+	struct action_rows ac = {(const void *)acb.data,
+				 acb.len / sizeof(*ac.items)};
+	struct alert_rows al = {(const void *)alb.data,
+				alb.len / sizeof(*al.items)};
+	if (rc == 0 && (m = alloc_zeroed(ac.count + 1, sizeof(*m))) == NULL)
+		rc = -ENOMEM;
+	if (rc == 0)
+		rc = drill_redteam_match(ac.items, ac.count, al.items, al.count,
+					 DRILL_REDTEAM_MATCH_US, m, &fig);
+	if (rc == 0 && json)
+		print_redteam_json(stdout, d, &ac, &al, m, &fig);
+	else if (rc == 0)
+		print_redteam_text(stdout, d, &ac, &al, m, &fig);
+	else
+		fprintf(stderr, "eduwatch-collector: cannot read the red-team "
+			"window's actions and alerts (%s)\n", uv_strerror(rc));
+	alloc_free(m);
+	dynbuf_free(&acb);
+	dynbuf_free(&alb);
+	return rc == 0 ? EXIT_OK : EXIT_FAILURE_RUNTIME;
+}
+
+/* The actions' rules beyond their own fields (drill_redteam.h). */
+static int action_campaign(struct store *st, const struct cli *cli,
+			   struct store_drill *d, struct store_user *u)
+{
+	char err[256];
+	int rc = open_user(st, cli->by, u);
+	if (rc == 0)
+		rc = load_campaign(st, drill_name(cli), d);
+	if (rc != 0)
+		return rc;
+	if (drill_redteam_may_record(d, u->role, err, sizeof(err)) != 0) {
+		fprintf(stderr, "eduwatch-collector: %s\n", err);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+static int store_actions(struct store *st, const struct store_drill *d,
+			 const struct store_user *u,
+			 struct store_redteam_action *a, size_t n,
+			 const char *where)
+{
+	char err[256];
+	if (drill_redteam_prepare(d, u->name, a, n, err, sizeof(err)) != 0) {
+		fprintf(stderr, "eduwatch-collector: %s%s; nothing was "
+			"recorded\n", where, err);
+		return EXIT_USAGE;
+	}
+	int rc = store_redteam_actions_add(st, a, n);
+	if (rc != 0) {
+		fprintf(stderr, "eduwatch-collector: cannot store the actions "
+			"(%s); nothing was recorded\n", uv_strerror(rc));
+		return EXIT_FAILURE_RUNTIME;
+	}
+	printf("%zu red-team action%s recorded in '%s'\n", n, n == 1 ? "" : "s",
+	       d->name);
+	return EXIT_OK;
+}
+
+/* --set time=T --set target=... --set technique=... --set description=.. */
+static int action_from_sets(const struct cli *cli,
+			    struct store_redteam_action *a)
+{
+	const char *f[DRILL_ACTION_NCOLS] = {0};
+	size_t l[DRILL_ACTION_NCOLS] = {0};
+	char err[256];
+	for (size_t i = 0; i < cli->nsets; i++) {
+		const char *eq = strchr(cli->sets[i], '=');
+		int c = -1;
+		for (int k = 0; eq && k < DRILL_ACTION_NCOLS; k++)
+			if (strlen(drill_action_col_name(k)) ==
+				    (size_t)(eq - cli->sets[i]) &&
+			    memcmp(cli->sets[i], drill_action_col_name(k),
+				   (size_t)(eq - cli->sets[i])) == 0)
+				c = k;
+		if (c < 0 || f[c] != NULL)
+			return cli_usage_error("--set %s: one each of time=, "
+					       "target=, technique=, "
+					       "description=", cli->sets[i]);
+		f[c] = eq + 1;
+		l[c] = strlen(eq + 1);
+	}
+	for (int k = 0; k < DRILL_ACTION_NCOLS; k++)
+		if (f[k] == NULL)
+			return cli_usage_error("drill action add needs --set "
+					       "%s=...", drill_action_col_name(k));
+	if (drill_action_fields(f, l, a, NULL, err, sizeof(err)) != 0)
+		return cli_usage_error("--set %s", err);
+	return 0;
+}
+
+int cmd_drill_action(struct cli *cli, struct cli_env *env)
+{
+	struct store_drill d;
+	struct store_user u;
+	int rc = action_campaign(env->store, cli, &d, &u);
+	if (rc != 0)
+		return rc;
+	if (strcmp(cli->argv[2], "add") == 0) {
+		struct store_redteam_action a;
+		rc = action_from_sets(cli, &a);
+		return rc != 0 ? rc : store_actions(env->store, &d, &u, &a, 1,
+						    "");
+	}
+	char *buf = NULL, err[512], where[600];
+	size_t len = 0, n = 0;
+	struct store_redteam_action *rows = NULL;
+	const char *path = cli->paths[0];
+	rc = fs_read_file(path, REGISTER_CSV_MAX_BYTES, &buf, &len);
+	if (rc != 0) {
+		fprintf(stderr, "eduwatch-collector: --csv %s: %s\n", path,
+			uv_strerror(rc));
+		return EXIT_CONFIG;
+	}
+	rc = drill_action_csv_load(buf, len, &rows, &n, err, sizeof(err));
+	alloc_free(buf);
+	if (rc != 0) {
+		fprintf(stderr, "eduwatch-collector: %s: %s; nothing was "
+			"recorded\n", path, err);
+		return EXIT_CONFIG;
+	}
+	snprintf(where, sizeof(where), "%s: ", path);
+	rc = store_actions(env->store, &d, &u, rows, n, where);
+	alloc_free(rows);
+	return rc;
 }
 
 int cmd_drill_status(struct cli *cli, struct cli_env *env)
@@ -700,22 +1033,34 @@ int cmd_drill_status(struct cli *cli, struct cli_env *env)
 	int rc = load_campaign(env->store, drill_name(cli), &d);
 	if (rc != 0)
 		return rc;
+	if (strcmp(d.scenario, DRILL_REDTEAM) == 0)
+		return status_redteam(env->store, &d, cli->json);
 	if (load_targets(env->store, d.id, &tr) != 0) {
 		fprintf(stderr, "eduwatch-collector: cannot read the drill's "
 			"targets\n");
 		return EXIT_FAILURE_RUNTIME;
 	}
-	int64_t *scratch = alloc_zeroed(tr.count + 1, sizeof(int64_t));
-	if (scratch == NULL) {
-		alloc_free(tr.items);
-		return EXIT_FAILURE_RUNTIME;
-	}
-	/* Targets come ordered by school: one scoreboard row per run. */
-	if (cli->json)
-		print_json(stdout, &d, &tr, scratch);
+	struct board_input bi = {
+		.ts = tr.items,
+		.n = tr.count,
+		.commune = alloc_zeroed(tr.count + 1, sizeof(*bi.commune)),
+		.in = alloc_zeroed(tr.count + 1, sizeof(bool)),
+		.scratch = alloc_zeroed(tr.count + 1, sizeof(int64_t)),
+	};
+	rc = bi.commune && bi.in && bi.scratch ? 0 : -ENOMEM;
+	if (rc == 0)
+		rc = drill_target_communes(env->store, tr.items, tr.count,
+					   bi.commune);
+	if (rc == 0 && cli->json)
+		print_json(stdout, &d, &tr, &bi);
+	else if (rc == 0)
+		print_text(stdout, &d, &tr, &bi);
 	else
-		print_text(stdout, &d, &tr, scratch);
-	alloc_free(scratch);
+		fprintf(stderr, "eduwatch-collector: cannot build the drill's "
+			"scoreboard (%s)\n", uv_strerror(rc));
+	alloc_free(bi.commune);
+	alloc_free(bi.in);
+	alloc_free(bi.scratch);
 	alloc_free(tr.items);
-	return EXIT_OK;
+	return rc == 0 ? EXIT_OK : EXIT_FAILURE_RUNTIME;
 }

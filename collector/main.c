@@ -114,6 +114,11 @@ static const char usage_text[] =
 	"  drill start --name N              signed commands to the PCs in scope\n"
 	"  drill abort --name N --by USER    stop it and clean up everywhere\n"
 	"  drill status --name N [--json]    its timeline and scoreboard\n"
+	"  drill plan ... --type red-team    a red-team window: no injection,\n"
+	"                                    the red team's actions are scored\n"
+	"  drill action add --name N --by USER --set time=T --set target=host:H|school:C\n"
+	"             --set technique=T1059.001 --set description=TEXT\n"
+	"  drill action import --name N --by USER --csv FILE  (time,target,technique,description)\n"
 	"  forward dead-letter list [--limit N] [--json]\n"
 	"                                    alerts a SOC destination refused for\n"
 	"                                    good, parked so the rest went on\n"
@@ -253,6 +258,8 @@ static const struct cli_command commands[] = {
 	 C | CLI_OPT_NAME | CLI_OPT_BY},
 	{"drill", "status", cmd_drill_args_check, cmd_drill_status, ST,
 	 C | CLI_OPT_NAME | CLI_OPT_JSON},
+	{"drill", "action", cmd_drill_args_check, cmd_drill_action, ST,
+	 C | CLI_OPT_NAME | CLI_OPT_BY | CLI_OPT_SET | CLI_OPT_PATH},
 	{"drill", NULL, cmd_drill_check, NULL, 0, CLI_OPT_ALL},
 };
 
@@ -297,6 +304,8 @@ static const struct {
 	{{"non-interactive", no_argument, NULL, 1002}, CLI_OPT_NONINTERACTIVE},
 	{{"channel", required_argument, NULL, 1003}, CLI_OPT_CHANNEL},
 	{{"rollback", no_argument, NULL, 1004}, CLI_OPT_ROLLBACK},
+	/* drill action import --csv FILE: a path by its purpose's name */
+	{{"csv", required_argument, NULL, 1005}, CLI_OPT_PATH},
 };
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
 
@@ -406,6 +415,11 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 		case 1002: cli->non_interactive = true; break;
 		case 1003: cli->channel = optarg; break;
 		case 1004: cli->rollback = true; break;
+		case 1005:
+			if (cli->npaths == 16)
+				return cli_usage_error("at most 16 --path");
+			cli->paths[cli->npaths++] = optarg;
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			exit(EXIT_OK);

@@ -188,6 +188,12 @@ static void pack_ecs(struct doc *d, const struct store_alert *a,
 	kv_map(d, &top, "labels", &m);
 	kv_str(d, &m, "commune", a->commune);
 	kv_str(d, &m, "drill", a->drill ? "true" : "false");
+	if (a->drill_campaign != 0) {
+		char campaign[24];
+		snprintf(campaign, sizeof(campaign), "%llu",
+			 (unsigned long long)a->drill_campaign);
+		kv_str(d, &m, "drill_campaign", campaign);
+	}
 	map_end(d, &m);
 	if (a->src_ip[0]) {
 		kv_map(d, &top, "source", &m);
@@ -289,6 +295,8 @@ static void pack_ocsf(struct doc *d, const struct store_alert *a,
 	kv_str(d, &m, "commune", a->commune);
 	kv_str(d, &m, "rule", a->rule);
 	kv_bool(d, &m, "drill", a->drill);
+	if (a->drill_campaign != 0)
+		kv_int(d, &m, "drill_campaign", (long long)a->drill_campaign);
 	kv_int(d, &m, "count", a->count);
 	kv_raw_json(d, &m, "evidence", evidence);
 	map_end(d, &m);

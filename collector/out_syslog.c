@@ -40,11 +40,14 @@ void forward_format_syslog(const struct store_alert *a,
 			   const char *collector_host,
 			   enum syslog_framing framing, struct dynbuf *out)
 {
-	char rt[32], ext_id[40], count[24];
+	char rt[32], ext_id[40], count[24], campaign[24] = "";
 	snprintf(rt, sizeof(rt), "%lld", (long long)(a->first_us / 1000));
 	snprintf(ext_id, sizeof(ext_id), "eduwatch-%llu",
 		 (unsigned long long)a->id);
 	snprintf(count, sizeof(count), "%lld", a->count);
+	if (a->drill_campaign != 0)
+		snprintf(campaign, sizeof(campaign), "%llu",
+			 (unsigned long long)a->drill_campaign);
 	const char *fname = output_file_name(a->file_path);
 	struct cef_field fields[] = {
 		{"rt", rt},
@@ -71,6 +74,9 @@ void forward_format_syslog(const struct store_alert *a,
 		{"cs5", a->evidence},
 		{"cs6Label", "drill"},
 		{"cs6", a->drill ? "true" : "false"},
+		/* The red-team window the alert fell in; none: no field. */
+		{"cn1Label", campaign[0] ? "drill_campaign" : ""},
+		{"cn1", campaign},
 		{"cnt", count},
 	};
 	struct cef_header hdr = {a->kind, a->title, a->severity};

@@ -25,30 +25,10 @@ struct load {
 static int header(struct load *ld, const struct register_csv_row *r,
 		  char *err, size_t errlen)
 {
-	for (int c = 0; c < NCOLS; c++)
-		ld->col_of[c] = -1;
-	for (size_t f = 0; f < r->nfields; f++) {
-		int found = -1;
-		for (int c = 0; c < NCOLS; c++)
-			if (strlen(col_names[c]) == r->lens[f] &&
-			    memcmp(col_names[c], r->fields[f], r->lens[f]) == 0)
-				found = c;
-		if (found < 0 || ld->col_of[found] >= 0) {
-			snprintf(err, errlen, "line 1: column %zu is not one of "
-				 "code, name, commune, level, expected_pcs (or "
-				 "is given twice)", f + 1);
-			return -EINVAL;
-		}
-		ld->col_of[found] = (int)f;
-	}
-	for (int c = 0; c < NCOLS; c++)
-		if (ld->col_of[c] < 0) {
-			snprintf(err, errlen, "line 1: the header has no '%s' "
-				 "column", col_names[c]);
-			return -EINVAL;
-		}
+	int rc = register_csv_header(r, col_names, NCOLS, ld->col_of, err,
+				     errlen);
 	ld->nheader = r->nfields;
-	return 0;
+	return rc;
 }
 
 static int text(char *dst, size_t cap, const char *s, size_t len)
@@ -117,19 +97,10 @@ static int row(void *arg, const struct register_csv_row *r, char *err,
 	struct load *ld = arg;
 	if (r->line == 1 && ld->nheader == 0)
 		return header(ld, r, err, errlen);
-	/* A blank line (a spreadsheet's trailing one) is no school. */
-	if (r->nfields == 1 && r->lens[0] == 0)
-		return 0;
-	if (r->nfields != ld->nheader) {
-		snprintf(err, errlen, "line %zu: %zu columns, the header has %zu",
-			 r->line, r->nfields, ld->nheader);
-		return -EINVAL;
-	}
-	if (ld->n == SCHOOLCSV_MAX_ROWS) {
-		snprintf(err, errlen, "line %zu: more than %d schools", r->line,
-			 SCHOOLCSV_MAX_ROWS);
-		return -EINVAL;
-	}
+	int rc = register_csv_record(r, ld->nheader, ld->n, SCHOOLCSV_MAX_ROWS,
+				     "schools", err, errlen);
+	if (rc != 0)
+		return rc > 0 ? 0 : rc;
 	if (ld->n == ld->cap) {
 		size_t cap = ld->cap ? 2 * ld->cap : 64;
 		struct store_school *p =

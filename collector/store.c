@@ -698,6 +698,35 @@ int store_drill_list(struct store *st, int64_t from_us, int64_t end_us,
 	return st->backend->drill_list(st, from_us, end_us, cb, arg);
 }
 
+int store_drill_all(struct store *st,
+		    void (*cb)(void *arg, const struct store_drill *d),
+		    void *arg)
+{
+	return st->backend->drill_all(st, cb, arg);
+}
+
+int store_redteam_actions_add(struct store *st,
+			      const struct store_redteam_action *a, size_t n)
+{
+	return st->backend->redteam_actions_add(st, a, n);
+}
+
+int store_redteam_actions(struct store *st, uint64_t campaign,
+			  void (*cb)(void *arg,
+				     const struct store_redteam_action *a),
+			  void *arg)
+{
+	return st->backend->redteam_actions(st, campaign, cb, arg);
+}
+
+int store_redteam_alerts(struct store *st, uint64_t campaign,
+			 void (*cb)(void *arg,
+				    const struct store_redteam_alert *a),
+			 void *arg)
+{
+	return st->backend->redteam_alerts(st, campaign, cb, arg);
+}
+
 int store_release_put(struct store *st, const struct store_release *r)
 {
 	return st->backend->release_put(st, r);

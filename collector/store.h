@@ -76,6 +76,9 @@ struct store_alert {
 	char commune[STORE_NAME_MAX + 1];  /* filled by the store */
 	int severity;			   /* 0..10 */
 	bool drill;
+	/* The red-team window the alert fell in (0: none), for the SOC;
+	 * read by the SQLite store's forwarder query. */
+	uint64_t drill_campaign;
 	long long suppress_s;
 	int64_t first_us, last_us;
 	long long count;
@@ -816,6 +819,65 @@ int store_drill_targets(struct store *st, uint64_t campaign,
  * run: a lost connection loses the lock. */
 EW_MUST_CHECK
 int store_lead(struct store *st, const char *job, bool *leading);
+/* Every campaign, planned ones included, newest first, at most
+ * STORE_DRILL_ALL_MAX (the console's list). -ENOTSUP on a backend
+ * without drills. */
+#define STORE_DRILL_ALL_MAX 1000
+EW_MUST_CHECK
+int store_drill_all(struct store *st,
+		    void (*cb)(void *arg, const struct store_drill *d),
+		    void *arg);
+
+/* A red-team window is a campaign whose scenario is "red-team": no
+ * command goes to any PC; a human red team attacks for real and records
+ * each action. target_kind is "host" (an agent id or hostname) or
+ * "school" (a school code). */
+#define STORE_TECHNIQUE_MAX 9 /* T1234.567 */
+#define STORE_ACTION_TEXT_MAX 400
+struct store_redteam_action {
+	uint64_t id; /* filled by the store */
+	uint64_t campaign;
+	int64_t at_us;
+	char target_kind[8];
+	char target[STORE_NAME_MAX + 1];
+	char technique[STORE_TECHNIQUE_MAX + 1];
+	char description[STORE_ACTION_TEXT_MAX + 1];
+	char recorded_by[STORE_USER_MAX + 1];
+	int64_t created_us; /* filled by the store */
+};
+
+/* An alert raised in a red-team window on a PC of its scope, as the
+ * matching reads it. */
+struct store_redteam_alert {
+	uint64_t id;
+	char agent[EVENT_AGENT_MAX + 1];
+	char hostname[STORE_NAME_MAX + 1];
+	char school[STORE_CODE_MAX + 1];
+	char title[200];
+	int64_t first_us, ack_us; /* ack_us 0: not acknowledged */
+};
+
+/* Adds n actions to a campaign, all or none (one transaction): an
+ * import never leaves half a file behind. -ENOTSUP on a backend without
+ * red-team windows. */
+EW_MUST_CHECK
+int store_redteam_actions_add(struct store *st,
+			      const struct store_redteam_action *a,
+			      size_t n);
+/* A campaign's actions, oldest first. */
+EW_MUST_CHECK
+int store_redteam_actions(struct store *st, uint64_t campaign,
+			  void (*cb)(void *arg,
+				     const struct store_redteam_action *a),
+			  void *arg);
+/* The alerts whose first time lies in the campaign's window (which an
+ * abort ends early), on the PCs of its scope (school:CODE or
+ * commune:NAME), oldest first. */
+EW_MUST_CHECK
+int store_redteam_alerts(struct store *st, uint64_t campaign,
+			 void (*cb)(void *arg,
+				    const struct store_redteam_alert *a),
+			 void *arg);
 
 /* Current wall-clock time in microseconds. */
 int64_t store_now_us(void);

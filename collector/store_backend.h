@@ -215,6 +215,20 @@ struct store_backend {
 			     void (*cb)(void *,
 					const struct store_drill_target *),
 			     void *arg);
+	int (*drill_all)(struct store *st,
+			 void (*cb)(void *, const struct store_drill *),
+			 void *arg);
+	int (*redteam_actions_add)(struct store *st,
+				   const struct store_redteam_action *a,
+				   size_t n);
+	int (*redteam_actions)(struct store *st, uint64_t campaign,
+			       void (*cb)(void *,
+					  const struct store_redteam_action *),
+			       void *arg);
+	int (*redteam_alerts)(struct store *st, uint64_t campaign,
+			      void (*cb)(void *,
+					 const struct store_redteam_alert *),
+			      void *arg);
 	int (*release_put)(struct store *st, const struct store_release *r);
 	int (*release_list)(struct store *st,
 			    void (*cb)(void *, const struct store_release *),

@@ -228,6 +228,40 @@ static const char *const migrations[] = {
 	"  size INTEGER NOT NULL, queued INTEGER NOT NULL,"
 	"  created INTEGER NOT NULL, pilot INTEGER NOT NULL,"
 	"  stable INTEGER NOT NULL, ended INTEGER NOT NULL);",
+	/* 14: red-team windows (a campaign whose scenario is "red-team").
+	 * The red team's actions, which the database keeps to their
+	 * campaign's kind and window whoever writes them; and every alert
+	 * opened in a running window on a PC of its scope, flagged a drill
+	 * in the same statement that opens it (before the forwarder can
+	 * read it) and tied to its campaign, so the SOC is told. */
+	"CREATE TABLE IF NOT EXISTS redteam_actions("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  campaign INTEGER NOT NULL REFERENCES drill_campaigns(id),"
+	"  at INTEGER NOT NULL, target_kind TEXT NOT NULL"
+	"  CHECK(target_kind IN ('host', 'school')), target TEXT NOT NULL,"
+	"  technique TEXT NOT NULL, description TEXT NOT NULL,"
+	"  recorded_by TEXT NOT NULL, created INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS redteam_actions_campaign"
+	"  ON redteam_actions(campaign, at);"
+	"CREATE TRIGGER IF NOT EXISTS redteam_action_in_window BEFORE INSERT"
+	"  ON redteam_actions WHEN NOT EXISTS (SELECT 1 FROM drill_campaigns c"
+	"  WHERE c.id = NEW.campaign AND c.scenario = 'red-team'"
+	"  AND NEW.at >= c.window_start AND NEW.at < c.window_end) BEGIN"
+	"  SELECT RAISE(ABORT, 'a red-team action lies in its window'); END;"
+	"CREATE TABLE IF NOT EXISTS redteam_alerts(alert INTEGER PRIMARY KEY,"
+	"  campaign INTEGER NOT NULL);"
+	"CREATE TRIGGER IF NOT EXISTS redteam_window_alert AFTER INSERT ON"
+	"  alerts BEGIN"
+	"  INSERT OR IGNORE INTO redteam_alerts(alert, campaign)"
+	"  SELECT NEW.id, c.id FROM drill_campaigns c"
+	"  WHERE c.scenario = 'red-team' AND c.state = 'running'"
+	"  AND NEW.first >= c.window_start AND NEW.first < c.window_end"
+	"  AND (c.scope = 'school:' || NEW.school OR c.scope = 'commune:' ||"
+	"  (SELECT commune FROM schools WHERE code = NEW.school))"
+	"  ORDER BY c.id LIMIT 1;"
+	"  UPDATE alerts SET drill = 1 WHERE id = NEW.id AND drill = 0"
+	"  AND EXISTS (SELECT 1 FROM redteam_alerts r WHERE r.alert = NEW.id);"
+	"  END;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -580,6 +614,10 @@ const struct store_backend store_sqlite_backend = {
 	.drill_target_put = sqlite_drill_target_put,
 	.drill_targets = sqlite_drill_targets,
 	.drill_list = sqlite_drill_list,
+	.drill_all = sqlite_drill_all,
+	.redteam_actions_add = sqlite_redteam_actions_add,
+	.redteam_actions = sqlite_redteam_actions,
+	.redteam_alerts = sqlite_redteam_alerts,
 	.release_put = sqlite_release_put,
 	.release_list = sqlite_release_list,
 	.lead = sqlite_lead,

@@ -142,6 +142,11 @@ enum sq_id {
 	/* agent releases (store_sqlite_release.c) */
 	SQ_RELEASE_PUT,
 	SQ_RELEASE_LIST,
+	/* red-team windows (store_sqlite_redteam.c) */
+	SQ_DRILL_ALL,
+	SQ_REDTEAM_ACTION_ADD,
+	SQ_REDTEAM_ACTIONS,
+	SQ_REDTEAM_ALERTS,
 	SQ_COUNT
 };
 
@@ -522,6 +527,18 @@ int sqlite_drill_list(struct store *st, int64_t from_us, int64_t end_us,
 int sqlite_drill_targets(struct store *st, uint64_t campaign,
 			 void (*cb)(void *, const struct store_drill_target *),
 			 void *arg);
+/* red-team windows (store_sqlite_redteam.c) */
+int sqlite_drill_all(struct store *st,
+		     void (*cb)(void *, const struct store_drill *), void *arg);
+int sqlite_redteam_actions_add(struct store *st,
+			       const struct store_redteam_action *a, size_t n);
+int sqlite_redteam_actions(struct store *st, uint64_t campaign,
+			   void (*cb)(void *,
+				      const struct store_redteam_action *),
+			   void *arg);
+int sqlite_redteam_alerts(struct store *st, uint64_t campaign,
+			  void (*cb)(void *, const struct store_redteam_alert *),
+			  void *arg);
 /* agent releases (store_sqlite_release.c) */
 int sqlite_release_put(struct store *st, const struct store_release *r);
 int sqlite_release_list(struct store *st,

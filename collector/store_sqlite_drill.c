@@ -81,6 +81,13 @@ int sqlite_drill_list(struct store *st, int64_t from_us, int64_t end_us,
 		   drill_list_row, &c, NULL);
 }
 
+int sqlite_drill_all(struct store *st,
+		     void (*cb)(void *, const struct store_drill *), void *arg)
+{
+	struct drill_cb c = {cb, arg};
+	return RUN(st, SQ_DRILL_ALL, SQ_NO_ARGS, drill_list_row, &c, NULL);
+}
+
 int sqlite_drill_transition(struct store *st, uint64_t id, const char *from,
 			    const char *to, const char *who)
 {

@@ -540,6 +540,9 @@ static int alert_row(void *arg, sqlite3_stmt *q)
 	sq_copy_text(a->src_ip, sizeof(a->src_ip), q, 21);
 	sq_copy_text(a->file_path, sizeof(a->file_path), q, 22);
 	sq_copy_text(a->file_hash, sizeof(a->file_hash), q, 23);
+	/* Only the forwarder's query reads the red-team window. */
+	if (sqlite3_column_count(q) > 24)
+		a->drill_campaign = (uint64_t)sqlite3_column_int64(q, 24);
 	c->cb(c->arg, a);
 	return 0;
 }

@@ -66,9 +66,17 @@ static const struct {
 		"DELETE FROM events WHERE id IN (SELECT id FROM events"
 		" WHERE received < ?1 AND sev >= ?2 ORDER BY id LIMIT ?3)"},
 
+	/* An alert a red-team window flagged takes no more repeats once
+	 * that window is over: a real infection going on after it must not
+	 * hide in the exercise's alert for the suppress window. */
 	[SQ_ALERT_FIND] = {"alert_find",
 		"SELECT id, last FROM alerts WHERE dedupe_key = ?1"
-		" AND state != 'resolved' ORDER BY id DESC LIMIT 1"},
+		" AND state != 'resolved' AND NOT EXISTS (SELECT 1 FROM"
+		" redteam_alerts r JOIN drill_campaigns c ON c.id = r.campaign"
+		" WHERE r.alert = alerts.id AND (c.state != 'running'"
+		" OR c.window_end <= CAST((julianday('now') - 2440587.5)"
+		" * 86400000000.0 AS INTEGER)))"
+		" ORDER BY id DESC LIMIT 1"},
 	[SQ_ALERT_FOLD] = {"alert_fold",
 		"UPDATE alerts SET last = ?1, count = count + 1,"
 		" severity = max(severity, ?2) WHERE id = ?3"},
@@ -159,7 +167,9 @@ static const struct {
 		" WHERE (?1 IS NULL OR a.state = ?1) AND (?2 IS NULL"
 		" OR a.school = ?2) ORDER BY a.id DESC LIMIT ?3"},
 	[SQ_FORWARD_NEXT] = {"forward_next",
-		"SELECT " STORE_SQL_ALERT_COLS STORE_SQL_ALERT_JOINS
+		"SELECT " STORE_SQL_ALERT_COLS ", coalesce((SELECT r.campaign"
+		" FROM redteam_alerts r WHERE r.alert = a.id), 0)"
+		STORE_SQL_ALERT_JOINS
 		" JOIN forward_queue f ON f.alert = a.id"
 		" WHERE f.dest = ?1 AND f.alert > ?2"
 		" ORDER BY f.alert LIMIT ?3"},
@@ -503,6 +513,34 @@ static const struct {
 	[SQ_DRILL_LIST] = {"drill_list",
 		STORE_SQL_DRILL_SELECT " WHERE started >= ?1 AND started < ?2"
 		" ORDER BY started, id"},
+	[SQ_DRILL_ALL] = {"drill_all",
+		"SELECT id, name, organiser, scenario, scope, window_start,"
+		" window_end, state, coalesce(approver, ''),"
+		" coalesce(approved, 0), coalesce(started, 0),"
+		" coalesce(ended, 0), coalesce(ended_by, ''), created"
+		" FROM drill_campaigns ORDER BY id DESC LIMIT 1000"},
+	[SQ_REDTEAM_ACTION_ADD] = {"redteam_action_add",
+		"INSERT INTO redteam_actions(campaign, at, target_kind, target,"
+		" technique, description, recorded_by, created)"
+		" VALUES(?1,?2,?3,?4,?5,?6,?7,?8)"},
+	[SQ_REDTEAM_ACTIONS] = {"redteam_actions",
+		"SELECT id, campaign, at, target_kind, target, technique,"
+		" description, recorded_by, created FROM redteam_actions"
+		" WHERE campaign = ?1 ORDER BY at, id"},
+	/* The alerts of the window on the scope's PCs, whether or not the
+	 * trigger tied them (one opened before the window started running
+	 * still counts against it); an aborted window ends at its abort. */
+	[SQ_REDTEAM_ALERTS] = {"redteam_alerts",
+		"SELECT a.id, a.agent, coalesce(g.hostname, ''), a.school,"
+		" a.title, a.first, coalesce(a.ack, 0)"
+		" FROM drill_campaigns c JOIN alerts a"
+		" ON a.first >= c.window_start AND a.first < min(c.window_end,"
+		" coalesce(c.ended, c.window_end))"
+		" LEFT JOIN agents g ON g.id = a.agent"
+		" WHERE c.id = ?1 AND (c.scope = 'school:' || a.school"
+		" OR c.scope = 'commune:' || (SELECT commune FROM schools"
+		" WHERE code = a.school))"
+		" ORDER BY a.first, a.id"},
 #undef SYSTEM_COLUMNS
 };
 

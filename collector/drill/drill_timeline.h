@@ -32,4 +32,47 @@ bool drill_target_passed(const struct store_drill_target *t);
  * "none" when no PC took part. */
 const char *drill_result(size_t took_part, size_t passed);
 
+/* One scoreboard row: a group of a campaign's targets (a school, a
+ * commune, the province). Times run from the command queued. */
+struct drill_board {
+	size_t targets, took_part, passed;
+	/* Why the others did not take part: silent past the stale limit at
+	 * start, or revoked. never_reached: queued, but the PC never
+	 * fetched its command (offline through the window). */
+	size_t stale, revoked, never_reached;
+	struct drill_board_stage {
+		size_t reached;
+		double share; /* of the PCs that took part; 0 with none */
+		int64_t p50_ms, p90_ms; /* -1: no PC reached it */
+	} stage[DRILL_STAGE_COUNT];
+};
+
+/* The row of the targets ts[i] with in[i] set (in NULL: all of them).
+ * scratch: room for n values, the caller's. The one computation behind
+ * `drill status`, the reports and the console. */
+void drill_board_compute(const struct store_drill_target *ts, size_t n,
+			 const bool *in, int64_t *scratch,
+			 struct drill_board *out);
+
+/* Each target's commune (out: n of them), read once per school: the
+ * targets come ordered by school. "?" for a school deleted since.
+ * 0 or the store's error. */
+int drill_target_communes(struct store *st,
+			  const struct store_drill_target *t, size_t n,
+			  char (*out)[STORE_NAME_MAX + 1]);
+
+/* The group of target i, by school (communes NULL) or by commune (read
+ * only): sets
+ * in[j] for every target of the same group and returns true, or returns
+ * false when an earlier target opened that group already, so that a
+ * caller makes one row per group in the order first seen. */
+bool drill_board_group(const struct store_drill_target *t, size_t n,
+		       char (*communes)[STORE_NAME_MAX + 1], size_t i,
+		       bool *in);
+
+/* The nearest-rank quantile (q in 0..100) of n values, which it sorts
+ * in place: the scoreboards' medians and p90s, the injections' and the
+ * red team's alike. -1 when n is 0. */
+int64_t drill_quantile(int64_t *v, size_t n, int q);
+
 #endif

@@ -19,6 +19,57 @@ static int too_long(size_t line, char *err, size_t errlen)
 	return -EINVAL;
 }
 
+int register_csv_header(const struct register_csv_row *r,
+			const char *const *names, int ncols, int *col_of,
+			char *err, size_t errlen)
+{
+	char list[512] = "";
+	for (int c = 0; c < ncols; c++) {
+		col_of[c] = -1;
+		snprintf(list + strlen(list), sizeof(list) - strlen(list),
+			 "%s%s", c ? ", " : "", names[c]);
+	}
+	for (size_t f = 0; f < r->nfields; f++) {
+		int found = -1;
+		for (int c = 0; c < ncols; c++)
+			if (strlen(names[c]) == r->lens[f] &&
+			    memcmp(names[c], r->fields[f], r->lens[f]) == 0)
+				found = c;
+		if (found < 0 || col_of[found] >= 0) {
+			snprintf(err, errlen, "line 1: column %zu is not one of "
+				 "%s (or is given twice)", f + 1, list);
+			return -EINVAL;
+		}
+		col_of[found] = (int)f;
+	}
+	for (int c = 0; c < ncols; c++)
+		if (col_of[c] < 0) {
+			snprintf(err, errlen, "line 1: the header has no '%s' "
+				 "column", names[c]);
+			return -EINVAL;
+		}
+	return 0;
+}
+
+int register_csv_record(const struct register_csv_row *r, size_t nheader,
+			size_t count, size_t max, const char *what,
+			char *err, size_t errlen)
+{
+	if (r->nfields == 1 && r->lens[0] == 0)
+		return 1;
+	if (r->nfields != nheader) {
+		snprintf(err, errlen, "line %zu: %zu columns, the header has %zu",
+			 r->line, r->nfields, nheader);
+		return -EINVAL;
+	}
+	if (count >= max) {
+		snprintf(err, errlen, "line %zu: more than %zu %s", r->line, max,
+			 what);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int register_csv_parse(const char *buf, size_t len,
 		       int (*cb)(void *arg, const struct register_csv_row *r,
 				 char *err, size_t errlen),

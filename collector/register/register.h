@@ -45,6 +45,22 @@ int register_csv_parse(const char *buf, size_t len,
 				 char *err, size_t errlen),
 		       void *arg, char *err, size_t errlen);
 
+/* A header row naming the ncols columns of names, in any order, each
+ * once: col_of[c] gets the field index of names[c]. 0, or -EINVAL with
+ * err naming the first field that is no column or is repeated, or the
+ * first column missing. Every CSV reader with named columns uses it. */
+int register_csv_header(const struct register_csv_row *r,
+			const char *const *names, int ncols, int *col_of,
+			char *err, size_t errlen);
+
+/* The checks a named-column reader makes on a data row before reading
+ * its fields: 1 for a blank line (a spreadsheet's trailing one: no
+ * record), 0 for a row of nheader fields while count < max, or -EINVAL
+ * with err naming the line (what: the records, "schools"). */
+int register_csv_record(const struct register_csv_row *r, size_t nheader,
+			size_t count, size_t max, const char *what,
+			char *err, size_t errlen);
+
 /* The columns a system has, in store_system order. */
 enum register_col {
 	REG_UNIT,

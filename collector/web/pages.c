@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "collector/web/handler.h"
+#include "collector/web/drill_page.h"
 #include "collector/web/html.h"
 #include "collector/web/register_page.h"
 #include "collector/web/reports.h"
@@ -101,6 +102,12 @@ static const struct route routes[] = {
 	{"POST", "/reports/{}/sign", AUTH_ADMIN | R_CHANGE, H(view_report_sign)},
 	{"POST", "/api/v1/reports/{}/remarks", AUTH_ACT | R_API | R_CHANGE, H(api_report_remarks)},
 	{"POST", "/api/v1/reports/{}/sign", AUTH_ADMIN | R_API | R_CHANGE, H(api_report_sign)},
+	{"GET", "/drills", AUTH_READ, H(view_drills)},
+	{"GET", "/drills/{}", AUTH_READ, H(view_drill)},
+	{"POST", "/drills/{}/approve", AUTH_DRILL | R_CHANGE, H(view_drill_approve)},
+	{"POST", "/drills/{}/abort", AUTH_DRILL | R_CHANGE, H(view_drill_abort)},
+	{"POST", "/drills/{}/actions", AUTH_DRILL | R_CHANGE, H(view_drill_actions)},
+	{"POST", "/api/v1/drills/{}/actions", AUTH_DRILL | R_API | R_CHANGE, H(api_drill_actions)},
 };
 
 size_t pages_route_count(void)

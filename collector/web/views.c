@@ -110,8 +110,9 @@ static void page_start(struct web_ctx *ctx, int status, const char *title)
 			html_emit(b, "<a href=\"/alerts\">%s</a>", M("alerts"));
 		if (p & AUTH_READ)
 			html_emit(b, "<a href=\"/reports\">%s</a>"
-				  "<a href=\"/register\">%s</a>", M("reports"),
-				  M("register"));
+				  "<a href=\"/register\">%s</a>"
+				  "<a href=\"/drills\">%s</a>", M("reports"),
+				  M("register"), M("drills"));
 		if (p & AUTH_SOC)
 			html_emit(b, "<a href=\"/soc\">%s</a>", M("soc_feed"));
 		html_emit(b, "<a href=\"/account/totp\">TOTP</a>");

@@ -204,6 +204,36 @@ static void test_syslog_bytes(void **state)
 	dynbuf_free(&b);
 }
 
+/* An alert of a red-team window carries its campaign in every format;
+ * one outside any window carries no such field at all. */
+static void test_drill_campaign(void **state)
+{
+	(void)state;
+	struct store_alert a;
+	struct dynbuf b = {0};
+	fill(&a, 0);
+	a.drill_campaign = 17;
+	forward_format_syslog(&a, "collector", SYSLOG_NEWLINE, &b);
+	assert_non_null(memmem(b.data, b.len,
+			       "cs6=true cn1Label=drill_campaign cn1=17 ", 40));
+	dynbuf_free(&b);
+	forward_format_json(&a, false, &b);
+	assert_non_null(memmem(b.data, b.len, "\"drill_campaign\":\"17\"", 21));
+	assert_true(jsoncheck_valid(b.data, b.len, NULL));
+	dynbuf_free(&b);
+	forward_format_json(&a, true, &b);
+	assert_non_null(memmem(b.data, b.len, "\"drill_campaign\":17,", 20));
+	assert_true(jsoncheck_valid(b.data, b.len, NULL));
+	dynbuf_free(&b);
+	a.drill_campaign = 0;
+	forward_format_syslog(&a, "collector", SYSLOG_NEWLINE, &b);
+	assert_null(memmem(b.data, b.len, "cn1", 3));
+	dynbuf_free(&b);
+	forward_format_json(&a, true, &b);
+	assert_null(memmem(b.data, b.len, "drill_campaign", 14));
+	dynbuf_free(&b);
+}
+
 /* A renderer appends to what the buffer holds (a batch is one buffer),
  * and a failed allocation anywhere shows as the buffer's error, never as
  * a crash or a short record taken for a whole one. */
@@ -370,6 +400,7 @@ int main(void)
 		cmocka_unit_test(test_ecs_bytes),
 		cmocka_unit_test(test_ocsf_bytes),
 		cmocka_unit_test(test_syslog_bytes),
+		cmocka_unit_test(test_drill_campaign),
 		cmocka_unit_test(test_append_and_alloc_failure),
 		cmocka_unit_test(test_output_table),
 		cmocka_unit_test(test_syslog_output_loopback),

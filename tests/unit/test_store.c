@@ -2060,6 +2060,24 @@ static void test_pg_done_keeps_unclaimed(void **state)
 	store_close(one);
 }
 
+static void ignore_drill(void *arg, const struct store_drill *d)
+{
+	(void)arg;
+	(void)d;
+}
+
+/* A call the backend does not have yet (red-team windows, on
+ * PostgreSQL) fails loudly, never silently. */
+static void test_pg_unsupported_calls_fail(void **state)
+{
+	(void)state;
+	struct store *st = open_store(NULL, 0, 0);
+	assert_int_equal(store_drill_all(st, ignore_drill, NULL), -ENOTSUP);
+	struct store_redteam_action a = {.campaign = 1};
+	assert_int_equal(store_redteam_actions_add(st, &a, 1), -ENOTSUP);
+	store_close(st);
+}
+
 /* One case, in a fresh store (a SQLite file or a PostgreSQL database). */
 #define CASE(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 /* The contract both backends keep, run on each. */
@@ -2097,6 +2115,7 @@ int main(void)
 		CASE(test_pg_retention_drops_partitions),
 		CASE(test_pg_down_refuses_then_stores),
 		CASE(test_pg_done_keeps_unclaimed),
+		CASE(test_pg_unsupported_calls_fail),
 	};
 	if (!pgtest_start()) {
 		printf("ok - store_pg # SKIP PostgreSQL is not installed\n");
