@@ -48,11 +48,10 @@ scenario_leader() {
 		one_log_says "this collector runs the daily snapshot"
 	check "leader: the other says it is another collector's" \
 		one_log_says "daily snapshot and report deadlines is another collector's"
-	# Recorded, or failed after its scores when the backend lacks the
-	# day's history rows (store_day_put_all, another branch's): either
-	# way one collector took the day, the other never looked.
-	check "leader: the day is taken by one collector, once" \
-		wait_for 30 one_log_says "snapshot $DAY(: [0-9]+ scores recorded| failed)"
+	check "leader: the day is recorded by one collector, once" \
+		wait_for 30 one_log_says "snapshot $DAY: [0-9]+ scores recorded"
+	check "leader: neither collector's snapshot failed" \
+		eq "$(cat "$WORK/a.log" "$WORK/b.log" | grep -cE "snapshot $DAY.* failed")" 0
 	rows=$(pg_sql "$PG_DB" "SELECT count(*) FROM score_snapshots WHERE day = '$DAY'" | tr -d ' \n')
 	check "leader: the store holds one snapshot: the school's, its commune's and the province's scores" \
 		eq "$rows" 3
