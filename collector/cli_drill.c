@@ -519,15 +519,15 @@ static int64_t quantile(const int64_t *v, size_t n, int q)
 
 /* One scoreboard row: the targets of one school (or all, school NULL). */
 static void board_row(FILE *f, const struct store_drill_target *ts, size_t n,
-		      const char *school, int64_t *scratch, bool json,
-		      bool first)
+		      const char *school, const struct drill_scenario *sc,
+		      int64_t *scratch, bool json, bool first)
 {
 	size_t targets = 0, part = 0, complete = 0;
 	for (size_t i = 0; i < n; i++)
 		if (school == NULL || strcmp(ts[i].school, school) == 0) {
 			targets++;
 			part += drill_target_took_part(&ts[i]);
-			complete += drill_target_passed(&ts[i]);
+			complete += drill_target_passed_in(&ts[i], sc);
 		}
 	const char *result = drill_result(part, complete);
 	char key[STORE_CODE_MAX + 8];
@@ -620,7 +620,8 @@ static void print_target_json(FILE *f, const struct store_drill_target *t,
 }
 
 static void print_json(FILE *f, const struct store_drill *d,
-		       const struct target_rows *tr, int64_t *scratch)
+		       const struct target_rows *tr,
+		       const struct drill_scenario *sc, int64_t *scratch)
 {
 	const char *keys[] = {"name", "scenario", "scope", "state",
 			      "organiser", "approver", "ended_by"};
@@ -647,13 +648,14 @@ static void print_json(FILE *f, const struct store_drill *d,
 		if (i == 0 || strcmp(tr->items[i].school,
 				     tr->items[i - 1].school) != 0)
 			board_row(f, tr->items, tr->count, tr->items[i].school,
-				  scratch, true, rows++ == 0);
-	board_row(f, tr->items, tr->count, NULL, scratch, true, rows == 0);
+				  sc, scratch, true, rows++ == 0);
+	board_row(f, tr->items, tr->count, NULL, sc, scratch, true, rows == 0);
 	fputs("]}\n", f);
 }
 
 static void print_text(FILE *f, const struct store_drill *d,
-		       const struct target_rows *tr, int64_t *scratch)
+		       const struct target_rows *tr,
+		       const struct drill_scenario *sc, int64_t *scratch)
 {
 	char s1[SAFE_CAP(sizeof(d->name))], s2[SAFE_CAP(sizeof(d->scope))];
 	fprintf(f, "drill %llu '%s': %s, scope %s, %s\n",
@@ -689,8 +691,8 @@ static void print_text(FILE *f, const struct store_drill *d,
 		if (i == 0 || strcmp(tr->items[i].school,
 				     tr->items[i - 1].school) != 0)
 			board_row(f, tr->items, tr->count, tr->items[i].school,
-				  scratch, false, false);
-	board_row(f, tr->items, tr->count, NULL, scratch, false, false);
+				  sc, scratch, false, false);
+	board_row(f, tr->items, tr->count, NULL, sc, scratch, false, false);
 }
 
 int cmd_drill_status(struct cli *cli, struct cli_env *env)
@@ -710,11 +712,18 @@ int cmd_drill_status(struct cli *cli, struct cli_env *env)
 		alloc_free(tr.items);
 		return EXIT_FAILURE_RUNTIME;
 	}
+	/* The scenario's own stages decide what "passed" needs; a scenario
+	 * file removed since the start is judged on the whole chain. */
+	struct drill_scenario sc;
+	char dir[600], err[512];
+	drills_dir(cli, &env->settings, dir, sizeof(dir));
+	bool have_sc = drill_scenario_load(dir, d.scenario, &sc, err,
+					   sizeof(err)) == 0;
 	/* Targets come ordered by school: one scoreboard row per run. */
 	if (cli->json)
-		print_json(stdout, &d, &tr, scratch);
+		print_json(stdout, &d, &tr, have_sc ? &sc : NULL, scratch);
 	else
-		print_text(stdout, &d, &tr, scratch);
+		print_text(stdout, &d, &tr, have_sc ? &sc : NULL, scratch);
 	alloc_free(scratch);
 	alloc_free(tr.items);
 	return EXIT_OK;

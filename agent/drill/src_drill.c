@@ -37,6 +37,7 @@
 #include "agent/core/source.h"
 #include "agent/core/rulestore.h"
 #include "agent/drill/drill_args.h"
+#include "agent/drill/drill_lan.h"
 #include "agent/drill/drill_settings.h"
 #include "agent/scan/scan.h"
 #include "agent/platform/beneath.h"
@@ -63,7 +64,14 @@ static const char marker_tag[] = "EDUWATCH-DRILL-MARKER-v1";
 #define SIM_NOTE "EDUWATCH-DRILL-README.txt"
 
 enum drill_scenario_kind { DRILL_MALWARE_DROP, DRILL_USB_WORM,
-			   DRILL_RANSOMWARE_SIM };
+			   DRILL_RANSOMWARE_SIM, DRILL_AGENT_SILENCE,
+			   DRILL_LAN_ATTACK };
+
+/* agent-silence: before the hold, the uplink gets this long to deliver
+ * what is spooled (drill.injected and the command's result, which the
+ * collector needs to know the silence is a drill), checked this often. */
+#define SILENCE_DRAIN_MAX_MS 5000
+#define SILENCE_DRAIN_TICK_MS 100
 
 struct drill {
 	struct agent *agent;
@@ -89,6 +97,12 @@ struct drill {
 	long long sim_count, sim_next;
 	int sim_fd;
 	uv_timer_t sim_timer;
+	/* agent-silence: when the hold ends (never past the window), and
+	 * how long the uplink has had to drain before it. */
+	int64_t hold_until_us;
+	uint64_t drained_ms;
+	/* lan-attack: the detections of the drill capture. */
+	uint64_t lan_alerts;
 };
 
 static void emit(struct drill *d, const char *kind, int sev,
@@ -248,10 +262,23 @@ static void scan_injection(struct drill *d)
 	}
 }
 
+/* What this injection changed is undone: its files removed, or the
+ * uplink held by agent-silence given back; true when verified. */
+static bool undo(struct drill *d)
+{
+	if (d->kind == DRILL_AGENT_SILENCE) {
+		agent_uplink_hold(d->agent, 0);
+		return !agent_uplink_held(d->agent);
+	}
+	if (d->kind == DRILL_LAN_ATTACK)
+		return true; /* it wrote nothing, sent nothing */
+	return cleanup(d);
+}
+
 static void finish(struct drill *d, bool aborted)
 {
 	sim_close(d);
-	bool clean = cleanup(d);
+	bool clean = undo(d);
 	d->sim_count = 0;
 	emit(d, "drill.cleaned_up", clean ? 1 : 6, "after_ms",
 	     (timeutil_now_us() - d->injected_us) / 1000, "verified", clean);
@@ -271,8 +298,8 @@ static void on_timer(uv_timer_t *t)
 	int fd;
 	if (!d->active)
 		return;
-	if (d->kind == DRILL_RANSOMWARE_SIM) {
-		finish(d, false); /* the detector had its time */
+	if (d->kind != DRILL_MALWARE_DROP && d->kind != DRILL_USB_WORM) {
+		finish(d, false); /* the detector had its time, the hold ended */
 		return;
 	}
 	bool removed = false;
@@ -458,6 +485,120 @@ static int sim_inject(struct drill *d, const struct drill_args *a,
 	return 0;
 }
 
+/* The injected event and the command's result have reached the
+ * collector (or the uplink had its time): hold it for what is left of
+ * the hold, then on_timer gives it back. */
+static void on_silence_drain(uv_timer_t *t)
+{
+	struct drill *d = t->data;
+	d->drained_ms += SILENCE_DRAIN_TICK_MS;
+	if (!d->active || (agent_spool_depth(d->agent) > 0 &&
+			   d->drained_ms < SILENCE_DRAIN_MAX_MS))
+		return;
+	uv_timer_stop(&d->timer);
+	int64_t left_ms = (d->hold_until_us - timeutil_now_us()) / 1000;
+	if (left_ms <= 0) {
+		finish(d, false);
+		return;
+	}
+	log_info("drill: campaign %s: holding the uplink for %lld ms",
+		 d->name, (long long)left_ms);
+	agent_uplink_hold(d->agent, (uint64_t)left_ms);
+	uv_timer_start(&d->timer, on_timer, (uint64_t)left_ms, 0);
+}
+
+/* agent-silence: the uplink held for the command's duration, cut to the
+ * campaign's window. No command can reach a held PC, an abort included,
+ * so the window is the hard cap: the hold never outlives the campaign.
+ * Events keep spooling and go when the hold ends. */
+static int silence_inject(struct drill *d, const struct drill_args *a,
+			  char *result, size_t cap)
+{
+	if (a->duration_s <= 0) {
+		snprintf(result, cap, "refused: campaign %s: agent-silence needs "
+			 "a duration", d->name);
+		return -EINVAL;
+	}
+	int64_t now = timeutil_now_us();
+	int64_t until = now + a->duration_s * 1000000LL;
+	if (until > a->window_end_us)
+		until = a->window_end_us;
+	d->hold_until_us = until;
+	d->drained_ms = 0;
+	d->sample[0] = '\0';
+	d->active = true;
+	d->injected_us = now;
+	emit(d, "drill.injected", 1, "hold_until_us", until, NULL, false);
+	uv_timer_start(&d->timer, on_silence_drain, SILENCE_DRAIN_TICK_MS,
+		       SILENCE_DRAIN_TICK_MS);
+	snprintf(result, cap, "holding the uplink for campaign %s for %llds",
+		 d->name, (long long)((until - now + 999999) / 1000000));
+	return 0;
+}
+
+/* A detection of the drill capture: the sensor's event, with the drill
+ * flag and the campaign added, so that its alert is scored and reaches
+ * the SOC as a drill's. */
+static void on_lan_alert(void *arg, const char *kind, int sev,
+			 const char *body, size_t len)
+{
+	struct drill *d = arg;
+	msgpack_unpacked up;
+	msgpack_unpacked_init(&up);
+	if (msgpack_unpack_next(&up, body, len, NULL) !=
+		    MSGPACK_UNPACK_SUCCESS ||
+	    up.data.type != MSGPACK_OBJECT_MAP) {
+		msgpack_unpacked_destroy(&up);
+		return;
+	}
+	const msgpack_object_map *m = &up.data.via.map;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, m->size + 3);
+	for (uint32_t i = 0; i < m->size; i++) {
+		msgpack_pack_object(&pk, m->ptr[i].key);
+		msgpack_pack_object(&pk, m->ptr[i].val);
+	}
+	wire_pack_kv_str(&pk, "capture", "drill");
+	wire_pack_kv_str(&pk, "campaign", d->name);
+	wire_pack_kv_u64(&pk, "campaign_id", d->campaign);
+	agent_emit(d->agent, kind, sev, true, sb.data, sb.size, NULL);
+	msgpack_sbuffer_destroy(&sb);
+	msgpack_unpacked_destroy(&up);
+	d->lan_alerts++;
+}
+
+/* lan-attack: the drill capture (drill_lan.h) through the sensor's
+ * detectors in this process; nothing on the wire, no file. Then the
+ * collector gets drill.av_wait to raise and forward the alerts before
+ * the cleanup is reported. */
+static int lan_inject(struct drill *d, char *result, size_t cap)
+{
+	struct netdetect_stats st;
+	snprintf(d->sample, sizeof(d->sample), "lan-attack capture");
+	d->active = true;
+	d->injected_us = timeutil_now_us();
+	emit(d, "drill.injected", 1, "at_us", d->injected_us, NULL, false);
+	d->lan_alerts = 0;
+	int rc = drill_lan_replay((uint64_t)d->injected_us, on_lan_alert, d,
+				  &st);
+	if (rc != 0) {
+		finish(d, true);
+		snprintf(result, cap, "failed: campaign %s: the drill capture "
+			 "did not run (%s)", d->name, uv_strerror(rc));
+		return rc;
+	}
+	uv_timer_start(&d->timer, on_timer,
+		       (uint64_t)d->conf->av_wait_s * 1000, 0);
+	snprintf(result, cap, "replayed the drill capture for campaign %s: "
+		 "%llu packets, %llu detections", d->name,
+		 (unsigned long long)st.packets,
+		 (unsigned long long)d->lan_alerts);
+	return 0;
+}
+
 static int inject(struct drill *d, enum drill_scenario_kind k,
 		  const msgpack_object *args, char *result, size_t cap)
 {
@@ -472,6 +613,10 @@ static int inject(struct drill *d, enum drill_scenario_kind k,
 		return rc;
 	d->kind = k;
 	memset(d->files, 0, sizeof(d->files));
+	if (k == DRILL_AGENT_SILENCE)
+		return silence_inject(d, &a, result, cap);
+	if (k == DRILL_LAN_ATTACK)
+		return lan_inject(d, result, cap);
 	if (k == DRILL_RANSOMWARE_SIM) {
 		if ((rc = sim_inject(d, &a, result, cap)) != 0)
 			return rc;
@@ -524,6 +669,10 @@ static int drill_command(void *state, const char *type,
 		return inject(d, DRILL_USB_WORM, args, result, cap);
 	if (strcmp(type, "drill.ransomware-sim") == 0)
 		return inject(d, DRILL_RANSOMWARE_SIM, args, result, cap);
+	if (strcmp(type, "drill.agent-silence") == 0)
+		return inject(d, DRILL_AGENT_SILENCE, args, result, cap);
+	if (strcmp(type, "drill.lan-attack") == 0)
+		return inject(d, DRILL_LAN_ATTACK, args, result, cap);
 	if (strcmp(type, "drill.abort") == 0) {
 		uint64_t id = 0;
 		if (args && wire_get_u64(args, "campaign_id", &id) != 0)
@@ -587,7 +736,7 @@ static void drill_stop(void *state)
 	struct drill *d = state;
 	sim_close(d);
 	if (d->active)
-		cleanup(d); /* a stopping agent leaves nothing behind */
+		(void)undo(d); /* a stopping agent leaves nothing behind */
 	if (d->scan)
 		scan_cancel(d->scan);
 	uv_close((uv_handle_t *)&d->timer, NULL);
@@ -602,6 +751,8 @@ static void drill_free(void *state)
 static const char *const drill_commands[] = {"drill.malware-drop",
 					      "drill.usb-worm",
 					      "drill.ransomware-sim",
+					      "drill.agent-silence",
+					      "drill.lan-attack",
 					      "drill.abort", NULL};
 
 const struct source_ops source_drill = {

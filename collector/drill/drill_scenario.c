@@ -29,6 +29,7 @@ static const char *const known_commands[] = {
 	"drill.agent-silence",
 	"drill.usb-worm",
 	"drill.ransomware-sim",
+	"drill.lan-attack",
 };
 
 #define F(key, type, member, size, def, lo, hi)                            \
@@ -131,7 +132,8 @@ static int validate(const char *name, const char *id,
 		snprintf(err, errlen, "%s: key 'command': unknown injection "
 			 "'%.64s' (known: drill.malware-drop, "
 			 "drill.usb-worm, drill.ransomware-sim, "
-			 "drill.agent-silence)", name, out->command);
+			 "drill.agent-silence, drill.lan-attack)", name,
+			 out->command);
 		return -EINVAL;
 	}
 	return check_stages(name, out, err, errlen);

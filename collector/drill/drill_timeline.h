@@ -26,6 +26,11 @@ bool drill_target_took_part(const struct store_drill_target *t);
  * raised, forwarded to the SOC, cleaned up (verified). The AV's removal
  * is measured, never required. */
 bool drill_target_passed(const struct store_drill_target *t);
+/* As drill_target_passed, for a scenario whose timeline lacks some of
+ * those stages (agent-silence has no detection of the PC's own: the
+ * collector's silent-PC alert is it); sc NULL: all of them. */
+bool drill_target_passed_in(const struct store_drill_target *t,
+			    const struct drill_scenario *sc);
 
 /* A school's (or any group's) result from its PCs that took part and
  * those that passed: "passed" (all), "partial", "failed" (none), or
