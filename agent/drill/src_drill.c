@@ -37,7 +37,11 @@
 #include "agent/core/source.h"
 #include "agent/core/rulestore.h"
 #include "agent/drill/drill_args.h"
+#include "agent/backup/backupcli.h"
+#include "agent/backup/backupjob.h"
+#include "agent/core/childproc.h"
 #include "agent/drill/drill_lan.h"
+#include "agent/drill/drill_restore.h"
 #include "agent/drill/drill_settings.h"
 #include "agent/scan/scan.h"
 #include "agent/platform/beneath.h"
@@ -65,7 +69,7 @@ static const char marker_tag[] = "EDUWATCH-DRILL-MARKER-v1";
 
 enum drill_scenario_kind { DRILL_MALWARE_DROP, DRILL_USB_WORM,
 			   DRILL_RANSOMWARE_SIM, DRILL_AGENT_SILENCE,
-			   DRILL_LAN_ATTACK };
+			   DRILL_LAN_ATTACK, DRILL_RESTORE_TEST };
 
 /* agent-silence: before the hold, the uplink gets this long to deliver
  * what is spooled (drill.injected and the command's result, which the
@@ -78,6 +82,7 @@ struct drill {
 	const struct drill_settings *conf;
 	uv_loop_t *loop;
 	const char *state_dir;
+	const char *config_path; /* for the restore-test's helper */
 	char folder[512];     /* malware-drop's */
 	char usb_folder[512]; /* usb-worm's stand-in volume */
 	const char *target;   /* the folder of the injection in progress */
@@ -103,6 +108,10 @@ struct drill {
 	uint64_t drained_ms;
 	/* lan-attack: the detections of the drill capture. */
 	uint64_t lan_alerts;
+	/* restore-test: its helper while it runs, and what it reported. */
+	struct childproc *child;
+	bool got_restore, stopping;
+	struct drill_restore_result restore;
 };
 
 static void emit(struct drill *d, const char *kind, int sev,
@@ -272,6 +281,9 @@ static bool undo(struct drill *d)
 	}
 	if (d->kind == DRILL_LAN_ATTACK)
 		return true; /* it wrote nothing, sent nothing */
+	if (d->kind == DRILL_RESTORE_TEST)
+		return (d->got_restore && d->restore.cleaned) ||
+		       drill_restore_remove(d->folder);
 	return cleanup(d);
 }
 
@@ -298,6 +310,10 @@ static void on_timer(uv_timer_t *t)
 	int fd;
 	if (!d->active)
 		return;
+	if (d->kind == DRILL_RESTORE_TEST && d->child) {
+		childproc_kill(d->child, "the restore-test ran out of time");
+		return; /* its exit finishes the drill */
+	}
 	if (d->kind != DRILL_MALWARE_DROP && d->kind != DRILL_USB_WORM) {
 		finish(d, false); /* the detector had its time, the hold ended */
 		return;
@@ -599,6 +615,91 @@ static int lan_inject(struct drill *d, char *result, size_t cap)
 	return 0;
 }
 
+static void on_restore_message(void *arg, const msgpack_object *map)
+{
+	struct drill *d = arg;
+	d->got_restore = drill_restore_result_read(map, &d->restore) == 0;
+}
+
+/* The restore came back: when every file of the sample did, with its
+ * hash, backup.drill_restore (drill-flagged) carries the times, which is
+ * the timeline's "detected" for this scenario; then the cleanup. */
+static void on_restore_exit(void *arg, const char *why)
+{
+	struct drill *d = arg;
+	const struct drill_restore_result *r = &d->restore;
+	d->child = NULL;
+	if (d->stopping || !d->active)
+		return;
+	bool whole = d->got_restore && r->rc == 0 &&
+		     r->equal == DRILL_RESTORE_FILES &&
+		     r->files >= DRILL_RESTORE_FILES;
+	if (whole) {
+		msgpack_sbuffer sb;
+		msgpack_packer pk;
+		msgpack_sbuffer_init(&sb);
+		msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+		msgpack_pack_map(&pk, 7);
+		wire_pack_kv_str(&pk, "campaign", d->name);
+		wire_pack_kv_u64(&pk, "campaign_id", d->campaign);
+		wire_pack_kv_u64(&pk, "files", r->files);
+		wire_pack_kv_u64(&pk, "bytes", r->bytes);
+		wire_pack_kv_u64(&pk, "hashes_equal", r->equal);
+		wire_pack_kv_u64(&pk, "backup_ms", (uint64_t)r->backup_us / 1000);
+		wire_pack_kv_u64(&pk, "restore_ms",
+				 (uint64_t)r->restore_us / 1000);
+		agent_emit(d->agent, "backup.drill_restore", 1, true, sb.data,
+			   sb.size, NULL);
+		msgpack_sbuffer_destroy(&sb);
+		log_info("drill: campaign %s: %llu files restored in %lld ms, "
+			 "every hash equal", d->name,
+			 (unsigned long long)r->files,
+			 (long long)(r->restore_us / 1000));
+	} else {
+		log_warn("drill: campaign %s: the restore-test failed: %s",
+			 d->name, !d->got_restore ? why : r->rc ? r->err
+			 : "a restored file differs from the sample");
+	}
+	finish(d, false);
+}
+
+/* restore-test: the helper (drill_restore.h) does it all, with the
+ * repository's key derivation and buffers in its own process; the
+ * command's duration (cut to the window) bounds it. */
+static int restore_inject(struct drill *d, const struct drill_args *a,
+			  char *result, size_t cap)
+{
+	static const struct childproc_ops ops = {on_restore_message,
+						 on_restore_exit};
+	const char *extra[] = {DRILL_RESTORE_ACTION};
+	const char *args[AGENT_HELPER_ARGS_MAX];
+	d->got_restore = false;
+	memset(&d->restore, 0, sizeof(d->restore));
+	int rc = agent_settings_helper_argv(args, AGENT_HELPER_ARGS_MAX,
+					    BACKUPJOB_ROLE, d->config_path,
+					    extra, 1);
+	if (rc == 0)
+		rc = childproc_spawn(d->loop, BACKUPCLI_HELPER, args, &ops, d,
+				     &d->child);
+	if (rc != 0) {
+		snprintf(result, cap, "failed: campaign %s: cannot start the "
+			 "backup helper (%s)", d->name, uv_strerror(rc));
+		return rc;
+	}
+	snprintf(d->sample, sizeof(d->sample), "%s", DRILL_RESTORE_DIR);
+	d->active = true;
+	d->injected_us = timeutil_now_us();
+	emit(d, "drill.injected", 1, "at_us", d->injected_us, NULL, false);
+	int64_t limit_ms = (a->duration_s > 0 ? a->duration_s : 600) * 1000LL;
+	int64_t window_ms = (a->window_end_us - d->injected_us) / 1000;
+	if (window_ms < limit_ms)
+		limit_ms = window_ms > 1 ? window_ms : 1;
+	uv_timer_start(&d->timer, on_timer, (uint64_t)limit_ms, 0);
+	snprintf(result, cap, "restore-test of %d sample files started for "
+		 "campaign %s", DRILL_RESTORE_FILES, d->name);
+	return 0;
+}
+
 static int inject(struct drill *d, enum drill_scenario_kind k,
 		  const msgpack_object *args, char *result, size_t cap)
 {
@@ -617,6 +718,8 @@ static int inject(struct drill *d, enum drill_scenario_kind k,
 		return silence_inject(d, &a, result, cap);
 	if (k == DRILL_LAN_ATTACK)
 		return lan_inject(d, result, cap);
+	if (k == DRILL_RESTORE_TEST)
+		return restore_inject(d, &a, result, cap);
 	if (k == DRILL_RANSOMWARE_SIM) {
 		if ((rc = sim_inject(d, &a, result, cap)) != 0)
 			return rc;
@@ -673,6 +776,8 @@ static int drill_command(void *state, const char *type,
 		return inject(d, DRILL_AGENT_SILENCE, args, result, cap);
 	if (strcmp(type, "drill.lan-attack") == 0)
 		return inject(d, DRILL_LAN_ATTACK, args, result, cap);
+	if (strcmp(type, "drill.restore-test") == 0)
+		return inject(d, DRILL_RESTORE_TEST, args, result, cap);
 	if (strcmp(type, "drill.abort") == 0) {
 		uint64_t id = 0;
 		if (args && wire_get_u64(args, "campaign_id", &id) != 0)
@@ -680,6 +785,14 @@ static int drill_command(void *state, const char *type,
 		if (!d->active || id != d->campaign) {
 			snprintf(result, cap, "nothing of that campaign runs "
 				 "here");
+			return 0;
+		}
+		if (d->child) {
+			/* The helper's exit finishes the drill, after it
+			 * stopped writing. */
+			childproc_kill(d->child, "the campaign was aborted");
+			snprintf(result, cap, "aborting: the restore-test "
+				 "helper is stopped, then everything removed");
 			return 0;
 		}
 		finish(d, true);
@@ -702,6 +815,7 @@ static int drill_init(const struct source_env *env, void **state)
 	d->loop = env->loop;
 	d->conf = conf;
 	d->state_dir = env->settings->state_dir;
+	d->config_path = env->config_path;
 	if (conf->folder[0])
 		snprintf(d->folder, sizeof(d->folder), "%s", conf->folder);
 	else
@@ -735,6 +849,9 @@ static void drill_stop(void *state)
 {
 	struct drill *d = state;
 	sim_close(d);
+	d->stopping = true;
+	if (d->child)
+		childproc_kill(d->child, "the agent is stopping");
 	if (d->active)
 		(void)undo(d); /* a stopping agent leaves nothing behind */
 	if (d->scan)
@@ -753,6 +870,7 @@ static const char *const drill_commands[] = {"drill.malware-drop",
 					      "drill.ransomware-sim",
 					      "drill.agent-silence",
 					      "drill.lan-attack",
+					      "drill.restore-test",
 					      "drill.abort", NULL};
 
 const struct source_ops source_drill = {

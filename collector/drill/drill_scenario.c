@@ -30,6 +30,7 @@ static const char *const known_commands[] = {
 	"drill.usb-worm",
 	"drill.ransomware-sim",
 	"drill.lan-attack",
+	"drill.restore-test",
 };
 
 #define F(key, type, member, size, def, lo, hi)                            \
@@ -132,7 +133,8 @@ static int validate(const char *name, const char *id,
 		snprintf(err, errlen, "%s: key 'command': unknown injection "
 			 "'%.64s' (known: drill.malware-drop, "
 			 "drill.usb-worm, drill.ransomware-sim, "
-			 "drill.agent-silence, drill.lan-attack)", name,
+			 "drill.agent-silence, drill.lan-attack, "
+			 "drill.restore-test)", name,
 			 out->command);
 		return -EINVAL;
 	}

@@ -161,6 +161,43 @@ scenario_lan_attack() {
 		bash -c "! grep -q 'netsensor: capturing' '$WORK/agent.log'"
 }
 
+scenario_restore_test() {
+	local r id j
+	r=$(campaign rt1 restore-test 10m)
+	check "the restore-test campaign starts ($r)" grep -q "started: 1 PCs get drill.restore-test" <<<"$r"
+	id=$(cid rt1)
+	check "the agent injects" wait_for 30 ev '"kind":"drill.injected".*"campaign":"rt1".*"file":"eduwatch-drill-restore"'
+	check "the full restore of the 24 sample files comes back, every hash equal, timed" \
+		wait_for 60 ev '"kind":"backup.drill_restore","sev":1,"drill":true.*"campaign_id":'"$id"',"files":24,"bytes":[0-9]*,"hashes_equal":24,"backup_ms":[0-9]*,"restore_ms":[0-9]*'
+	j=$(C events list --agent "$ID" --limit 300 --json | grep -o '"kind":"backup.drill_restore".*"restore_ms":[0-9]*' | head -1)
+	echo "# ${j#*\"files\"}"
+	check "the agent removes the sample, the repository and the scratch folder, and verifies it" \
+		wait_for 30 ev '"kind":"drill.cleaned_up".*"campaign_id":'"$id"'.*"verified":true'
+	check "nothing is left in the drill folder" test ! -e "$A/drillbox/eduwatch-drill-restore"
+	echo "# $(C drill status --name rt1 | grep -E '^    (injected|detected|cleaned_up) +20[0-9][0-9]-' | tr -s ' ' | tr '\n' ';')"
+	check "the timeline: injected, detected (the verified restore), cleaned up" \
+		timeline rt1 injected detected cleaned_up
+	check "the scoreboard counts it passed" \
+		grep -q "province *targets 1, took part 1, result passed" <<<"$(C drill status --name rt1)"
+	check "the school's own backups were not touched: no backup.status came of it" \
+		eq "$(q "SELECT count(*) FROM events WHERE agent = '$ID' AND kind = 'backup.status'")" 0
+	# Hostile: a link under the drill's own folder name (root planted it:
+	# nobody else can write the drill folder) is never written through.
+	mkdir -p "$WORK/outside"
+	echo keep >"$WORK/outside/victim"
+	ln -s "$WORK/outside" "$A/drillbox/eduwatch-drill-restore"
+	campaign rt2 restore-test 10m >/dev/null
+	check "a link in the way: the restore-test does not run, and says so" \
+		wait_for 30 grep -q "campaign rt2: the restore-test failed: cannot create .*eduwatch-drill-restore (a file or link is in the way)" "$WORK/agent.log"
+	check "its cleanup is reported (it made nothing)" \
+		wait_for 30 ev '"kind":"drill.cleaned_up".*"campaign":"rt2".*"verified":true'
+	check "the link and its target are left as they were" \
+		eval '[ -L "$A/drillbox/eduwatch-drill-restore" ] && [ "$(ls -A "$WORK/outside")" = victim ] && [ "$(cat "$WORK/outside/victim")" = keep ]'
+	check "no verified restore for rt2: the one of rt1 only" \
+		eq "$(q "SELECT count(*) FROM events WHERE agent = '$ID' AND kind = 'backup.drill_restore'")" 1
+	rm -f "$A/drillbox/eduwatch-drill-restore"
+}
+
 scenario_hostile() {
 	local r
 	r=$(C command send --agent "$ID" --type drill.agent-silence 2>&1)
