@@ -18,7 +18,12 @@
  * ransomware-sim (documents in the drill folder which, after
  * drill.sim_dwell, are rewritten with random bytes and renamed *.locked
  * at ransomware speed, then a ransom note: the agent's ransomware
- * detector, agent/ransom/, watches the drill folder and must fire). After
+ * detector, agent/ransom/, watches the drill folder and must fire),
+ * agent-silence (the uplink held for the command's duration, cut to the
+ * window: no command reaches a held PC, so the window is the cap),
+ * lan-attack (a capture made in memory through the LAN sensor's detectors,
+ * drill_lan.h: nothing on the wire) and restore-test (a sample set backed
+ * up and restored in full in the backup helper, drill_restore.h). After
  * the injection the agent's own YARA engine scans exactly the files it
  * created, with the installed rule bundle: its scan.match events carry
  * the drill flag and the campaign, so the collector measures the
@@ -69,7 +74,8 @@ static const char marker_tag[] = "EDUWATCH-DRILL-MARKER-v1";
 
 enum drill_scenario_kind { DRILL_MALWARE_DROP, DRILL_USB_WORM,
 			   DRILL_RANSOMWARE_SIM, DRILL_AGENT_SILENCE,
-			   DRILL_LAN_ATTACK, DRILL_RESTORE_TEST };
+			   DRILL_LAN_ATTACK, DRILL_RESTORE_TEST,
+			   DRILL_KIND_COUNT };
 
 /* agent-silence: before the hold, the uplink gets this long to deliver
  * what is spooled (drill.injected and the command's result, which the
@@ -762,22 +768,26 @@ static int inject(struct drill *d, enum drill_scenario_kind k,
 	return 0;
 }
 
+/* The command of each scenario, in the order of its kind, then abort. */
+static const char *const drill_commands[] = {
+	[DRILL_MALWARE_DROP] = "drill.malware-drop",
+	[DRILL_USB_WORM] = "drill.usb-worm",
+	[DRILL_RANSOMWARE_SIM] = "drill.ransomware-sim",
+	[DRILL_AGENT_SILENCE] = "drill.agent-silence",
+	[DRILL_LAN_ATTACK] = "drill.lan-attack",
+	[DRILL_RESTORE_TEST] = "drill.restore-test",
+	[DRILL_KIND_COUNT] = "drill.abort",
+	NULL,
+};
+
 static int drill_command(void *state, const char *type,
 			 const msgpack_object *args, char *result, size_t cap)
 {
 	struct drill *d = state;
-	if (strcmp(type, "drill.malware-drop") == 0)
-		return inject(d, DRILL_MALWARE_DROP, args, result, cap);
-	if (strcmp(type, "drill.usb-worm") == 0)
-		return inject(d, DRILL_USB_WORM, args, result, cap);
-	if (strcmp(type, "drill.ransomware-sim") == 0)
-		return inject(d, DRILL_RANSOMWARE_SIM, args, result, cap);
-	if (strcmp(type, "drill.agent-silence") == 0)
-		return inject(d, DRILL_AGENT_SILENCE, args, result, cap);
-	if (strcmp(type, "drill.lan-attack") == 0)
-		return inject(d, DRILL_LAN_ATTACK, args, result, cap);
-	if (strcmp(type, "drill.restore-test") == 0)
-		return inject(d, DRILL_RESTORE_TEST, args, result, cap);
+	for (int k = 0; k < DRILL_KIND_COUNT; k++)
+		if (strcmp(type, drill_commands[k]) == 0)
+			return inject(d, (enum drill_scenario_kind)k, args,
+				      result, cap);
 	if (strcmp(type, "drill.abort") == 0) {
 		uint64_t id = 0;
 		if (args && wire_get_u64(args, "campaign_id", &id) != 0)
@@ -864,14 +874,6 @@ static void drill_free(void *state)
 {
 	alloc_free(state);
 }
-
-static const char *const drill_commands[] = {"drill.malware-drop",
-					      "drill.usb-worm",
-					      "drill.ransomware-sim",
-					      "drill.agent-silence",
-					      "drill.lan-attack",
-					      "drill.restore-test",
-					      "drill.abort", NULL};
 
 const struct source_ops source_drill = {
 	.name = "drill",
