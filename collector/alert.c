@@ -335,6 +335,96 @@ static void on_silent(void *arg, const char *agent, int64_t last_us)
 	sa->last_us[sa->n++] = last_us;
 }
 
+/* The agent-silence drill (agent/drill): the agent's newest
+ * drill.injected, when it holds the uplink over the start of the
+ * silence and the hold has not long ended. */
+struct silence_drill {
+	int64_t last_us, now_us, grace_us;
+	bool seen;	      /* the newest drill.injected was looked at */
+	uint64_t campaign_id; /* a drill's silence when not 0 */
+};
+
+static void on_recent(void *arg, const struct store_event_row *r)
+{
+	struct silence_drill *sd = arg;
+	uint64_t until = 0, id = 0;
+	if (sd->seen || !r->ev.drill ||
+	    strcmp(r->ev.kind, "drill.injected") != 0)
+		return;
+	sd->seen = true;
+	msgpack_unpacked up;
+	msgpack_unpacked_init(&up);
+	if (r->ev.body &&
+	    msgpack_unpack_next(&up, r->ev.body, r->ev.body_len, NULL) ==
+		    MSGPACK_UNPACK_SUCCESS &&
+	    wire_get_u64(&up.data, "hold_until_us", &until) == 0 &&
+	    wire_get_u64(&up.data, "campaign_id", &id) == 0 &&
+	    until <= INT64_MAX && sd->last_us <= (int64_t)until &&
+	    sd->now_us < (int64_t)until + sd->grace_us)
+		sd->campaign_id = id;
+	msgpack_unpacked_destroy(&up);
+}
+
+/* A silence is the drill's while the agent's hold covers it; once the
+ * hold has ended, the PC gets the same grace any PC gets, and a PC still
+ * silent after that is silent for real (switched off mid-drill). The
+ * injected event is among the last the agent sent before holding. */
+static uint64_t silence_campaign(struct store *st, const char *agent,
+				 int64_t last_us, int64_t now_us,
+				 long long grace_s)
+{
+	struct silence_drill sd = {.last_us = last_us, .now_us = now_us,
+				   .grace_us = grace_s * 1000000LL};
+	if (store_recent_events(st, agent, 16, on_recent, &sd) != 0)
+		return 0;
+	return sd.campaign_id;
+}
+
+struct drill_silences {
+	uint64_t ids[256];
+	char agents[256][EVENT_AGENT_MAX + 1];
+	size_t n;
+};
+
+static void on_open_alert(void *arg, const struct store_alert *a)
+{
+	struct drill_silences *ds = arg;
+	if (!a->drill || strcmp(a->kind, "agent.silent") != 0 ||
+	    ds->n == sizeof(ds->ids) / sizeof(*ds->ids))
+		return;
+	ds->ids[ds->n] = a->id;
+	snprintf(ds->agents[ds->n++], sizeof(ds->agents[0]), "%s", a->agent);
+}
+
+/* A drill's silent-PC alert is resolved when the PC is back: the drill
+ * is over for that PC. A real one waits for an officer, who should ask
+ * why the PC went quiet. */
+static int resolve_drill_silences(struct store *st,
+				  const struct silent_agents *sa)
+{
+	static const char *const states[] = {"open", "acknowledged"};
+	struct drill_silences *ds = alloc_zeroed(1, sizeof(*ds));
+	int rc = ds == NULL ? -ENOMEM : 0;
+	for (size_t k = 0; rc == 0 && k < 2; k++) {
+		ds->n = 0;
+		rc = store_alert_list(st, states[k], NULL, 1000, on_open_alert,
+				      ds);
+		for (size_t i = 0; rc == 0 && i < ds->n; i++) {
+			bool silent = false;
+			for (size_t j = 0; j < sa->n && !silent; j++)
+				silent = strcmp(sa->ids[j], ds->agents[i]) == 0;
+			if (silent)
+				continue;
+			int r = store_alert_set_state(st, ds->ids[i], "resolved",
+						      "eduwatch: the PC is back");
+			if (r != 0 && r != -EALREADY)
+				rc = r;
+		}
+	}
+	alloc_free(ds);
+	return rc;
+}
+
 /* Listed first and raised after, since raising takes the store lock the
  * listing holds. */
 int alert_sweep_silence(struct store *st, const struct alert_rule *rule,
@@ -348,20 +438,39 @@ int alert_sweep_silence(struct store *st, const struct alert_rule *rule,
 	int rc = store_agents_silent(st, now_us - stale_after_s * 1000000LL,
 				     on_silent, &sa);
 	for (size_t i = 0; i < sa.n; i++) {
-		char evidence[160], seen[32];
+		char evidence[200], seen[32], extra[40] = "";
 		struct store_alert a;
 		bool created;
+		uint64_t campaign = silence_campaign(st, sa.ids[i],
+						     sa.last_us[i], now_us,
+						     stale_after_s);
 		timeutil_format_us(sa.last_us[i], seen, sizeof(seen));
-		snprintf(evidence, sizeof(evidence),
-			 "{\"last_seen\":\"%s\",\"silent_s\":%lld}", seen,
-			 (long long)((now_us - sa.last_us[i]) / 1000000));
-		alert_from_rule(rule, sa.ids[i], "", evidence, false, &a);
+		if (campaign != 0) {
+			/* Its own alert per campaign, never folded into a
+			 * real one (alert_evaluate's rule for drills). */
+			snprintf(extra, sizeof(extra), "drill:%llu",
+				 (unsigned long long)campaign);
+			snprintf(evidence, sizeof(evidence),
+				 "{\"last_seen\":\"%s\",\"silent_s\":%lld,"
+				 "\"campaign_id\":%llu}", seen,
+				 (long long)((now_us - sa.last_us[i]) / 1000000),
+				 (unsigned long long)campaign);
+		} else {
+			snprintf(evidence, sizeof(evidence),
+				 "{\"last_seen\":\"%s\",\"silent_s\":%lld}",
+				 seen,
+				 (long long)((now_us - sa.last_us[i]) / 1000000));
+		}
+		alert_from_rule(rule, sa.ids[i], extra, evidence, campaign != 0,
+				&a);
 		int r = store_alert_raise(st, &a, &created);
 		if (r == 0)
 			(*raised)++;
 		else if (rc == 0)
 			rc = r;
 	}
+	if (rc == 0)
+		rc = resolve_drill_silences(st, &sa);
 	alloc_free(sa.ids);
 	alloc_free(sa.last_us);
 	return rc;

@@ -10,7 +10,6 @@
 #include "collector/cli.h"
 
 #include <errno.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,9 +132,7 @@ static void drills_dir(const struct cli *cli, const struct settings *s,
 		snprintf(out, cap, "%s", cli->rules);
 		return;
 	}
-	char copy[sizeof(s->policy_dir)];
-	snprintf(copy, sizeof(copy), "%s", s->policy_dir);
-	snprintf(out, cap, "%s/drills", dirname(copy));
+	drill_scenarios_dir(s->policy_dir, out, cap);
 }
 
 /* ---- plan ---------------------------------------------------------------- */
@@ -555,6 +552,9 @@ int cmd_drill_abort(struct cli *cli, struct cli_env *env)
 struct board_input {
 	const struct store_drill_target *ts;
 	size_t n;
+	/* The scenario's own stages decide what "passed" needs (NULL: the
+	 * whole chain, for a scenario file removed since the start). */
+	const struct drill_scenario *sc;
 	char (*commune)[STORE_NAME_MAX + 1];
 	bool *in;
 	int64_t *scratch;
@@ -565,7 +565,7 @@ static void board_row(FILE *f, const struct board_input *bi, const char *key,
 		      bool json, bool first)
 {
 	struct drill_board b;
-	drill_board_compute(bi->ts, bi->n, bi->in, bi->scratch, &b);
+	drill_board_compute(bi->ts, bi->n, bi->in, bi->sc, bi->scratch, &b);
 	const char *result = drill_result(b.took_part, b.passed);
 	if (json) {
 		fprintf(f, "%s{\"scope\":", first ? "" : ",");
@@ -1040,9 +1040,15 @@ int cmd_drill_status(struct cli *cli, struct cli_env *env)
 			"targets\n");
 		return EXIT_FAILURE_RUNTIME;
 	}
+	struct drill_scenario sc;
+	char dir[600], err[512];
+	drills_dir(cli, &env->settings, dir, sizeof(dir));
+	bool have_sc = drill_scenario_load(dir, d.scenario, &sc, err,
+					   sizeof(err)) == 0;
 	struct board_input bi = {
 		.ts = tr.items,
 		.n = tr.count,
+		.sc = have_sc ? &sc : NULL,
 		.commune = alloc_zeroed(tr.count + 1, sizeof(*bi.commune)),
 		.in = alloc_zeroed(tr.count + 1, sizeof(bool)),
 		.scratch = alloc_zeroed(tr.count + 1, sizeof(int64_t)),

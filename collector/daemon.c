@@ -28,7 +28,6 @@
 #include "common/tls.h"
 #include "common/version.h"
 
-#define SILENCE_SWEEP_MS 60000
 /* How often the daemon looks whether today's snapshot is taken: the
  * daily snapshot lands within this of midnight UTC. */
 #define SNAPSHOT_CHECK_MS (15 * 60 * 1000)
@@ -168,7 +167,10 @@ static void on_silence_timer(uv_timer_t *timer)
 		return;
 	int rc = alert_sweep_silence(d->store,
 				     alert_rule_for(&d->rules, "agent.silent"),
-				     timeutil_now_us(), d->settings->stale_after,
+				     timeutil_now_us(),
+				     d->settings->silent_after
+					     ? d->settings->silent_after
+					     : d->settings->stale_after,
 				     &raised);
 	if (rc != 0)
 		log_warn("collector: silence sweep failed, next one retries: %s",
@@ -567,8 +569,9 @@ static void start_timers(struct daemon *d)
 {
 	uv_timer_init(d->loop, &d->silence_timer);
 	d->silence_timer.data = d;
-	uv_timer_start(&d->silence_timer, on_silence_timer, SILENCE_SWEEP_MS,
-		       SILENCE_SWEEP_MS);
+	uv_timer_start(&d->silence_timer, on_silence_timer,
+		       (uint64_t)d->settings->silence_sweep * 1000,
+		       (uint64_t)d->settings->silence_sweep * 1000);
 	/* At start too: a collector that was down at midnight catches up,
 	 * as the timer unit's Persistent=true did. */
 	uv_timer_init(d->loop, &d->snapshot_timer);

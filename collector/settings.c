@@ -62,6 +62,10 @@ static const struct config_field fields[] = {
 	F("retention.high_severity", CONFIG_INT, high_severity, 0, "7", 0, 10),
 	F("agents.stale_after", CONFIG_DURATION, stale_after, 0, "2h", 60,
 	  30 * 86400),
+	F("agents.silent_after", CONFIG_DURATION, silent_after, 0, "0", 0,
+	  30 * 86400),
+	F("agents.silence_sweep", CONFIG_DURATION, silence_sweep, 0, "60s", 1,
+	  3600),
 	F("log.level", CONFIG_LOG_LEVEL, log_level, 0, "info", 0, 0),
 	F("score.policy_dir", CONFIG_STRING, policy_dir, 512,
 	  SETTINGS_RULES_DIR "/policies", 0, 0),
@@ -258,6 +262,8 @@ int settings_write_default(const char *path, const char *state_dir,
 		"  snapshot_retention_days: 1096   # daily history; 3 years at least\n"
 		"agents:\n"
 		"  stale_after: 2h   # no event for this long: the PC counts as stale\n"
+		"  # silent_after: 0  # no event for this long: agent.silent (0: stale_after)\n"
+		"  # silence_sweep: 60s   # how often silent PCs are looked for\n"
 		"retention:\n"
 		"  days: 180                # events below high_severity\n"
 		"  high_severity_days: 730\n"

@@ -56,6 +56,10 @@ struct settings {
 	enum log_level log_level;
 	long long stats_interval;
 	long long stale_after; /* seconds without events: the PC is stale */
+	/* The silent-PC alert (agent.silent): after this long without an
+	 * event (0: stale_after), looked for this often. Short values are
+	 * for tests and the agent-silence drill's rehearsals. */
+	long long silent_after, silence_sweep;
 	char policy_dir[512];  /* level1.yaml .. level5.yaml */
 	char alert_rules[512]; /* alerts.yaml */
 	/* YARA rule sets compiled into the bundle `rules publish` signs:

@@ -22,6 +22,7 @@ static const char *const known_kinds[] = {
 	"drill.action",    "rules.update",    "scan.quarantine", "backup.escrow",
 	"ioc.update",      "agent.upgrade",
 	"drill.injected", "drill.av_acted", "drill.cleaned_up", /* agent/drill */
+	"backup.drill_restore", /* the restore-test drill, verified */
 	"ransomware.suspect", /* agent/ransom */
 	"test.synthetic",
 };

@@ -9,6 +9,7 @@
 #include "agent/backup/backupcli.h"
 #include "agent/backup/backupjob.h"
 #include "agent/core/cli.h"
+#include "agent/drill/drill_restore.h"
 #include "common/log.h"
 
 int main(int argc, char **argv)
@@ -22,6 +23,10 @@ int main(int argc, char **argv)
 	if (cli.argc >= 2 && strcmp(cli.argv[0], BACKUPJOB_ROLE) == 0) {
 		if ((rc = cli_load(&cli, &s)) != 0)
 			return rc;
+		/* The restore-test drill: the drill's own sample and
+		 * repository, in the drill folder (drill_restore.h). */
+		if (strcmp(cli.argv[1], DRILL_RESTORE_ACTION) == 0)
+			return drill_restore_main(&s, STDOUT_FILENO);
 		return backupjob_main(&s, cli.argv[1],
 				      cli.argc > 2 && strcmp(cli.argv[2],
 							     "escrow") == 0,

@@ -96,6 +96,17 @@ long long agent_spool_depth(struct agent *agent)
 	return st.depth;
 }
 
+void agent_uplink_hold(struct agent *agent, uint64_t ms)
+{
+	if (agent->uplink)
+		uplink_hold(agent->uplink, ms);
+}
+
+bool agent_uplink_held(const struct agent *agent)
+{
+	return agent->uplink && uplink_held(agent->uplink);
+}
+
 static void report_drops(struct agent *agent)
 {
 	long long dropped = spool_dropped(agent->spool);

@@ -80,6 +80,10 @@ void agent_counter_set(struct agent *agent, const char *name, long long v);
 const char *agent_rules_version(struct agent *agent);
 /* Events waiting in the spool. */
 long long agent_spool_depth(struct agent *agent);
+/* The agent-silence drill: no uplink for ms (0: back at once), events
+ * spooled meanwhile (uplink_hold). */
+void agent_uplink_hold(struct agent *agent, uint64_t ms);
+bool agent_uplink_held(const struct agent *agent);
 
 #include "agent/core/sources.h"
 

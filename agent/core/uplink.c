@@ -43,6 +43,9 @@ struct uplink {
 	bool stopping;
 	int attempt;
 	uint64_t retry_after_ms; /* the collector's hint, 0: none */
+	/* The agent-silence drill: no connection before this (uv_now, ms);
+	 * 0: not held. */
+	uint64_t held_until_ms;
 	uint64_t sent_upto; /* highest seq sent on this connection */
 	uint64_t next_frame_id;
 	struct inflight window[MAX_WINDOW];
@@ -78,10 +81,22 @@ static uint64_t random_below(uint64_t n)
 
 /* Full jitter: a uniform delay in [0, min(cap, base * 2^attempt)], so that
  * 40 PCs of a school that lost the link together do not return together. */
+static bool held(const struct uplink *up)
+{
+	return up->held_until_ms != 0 && uv_now(up->loop) < up->held_until_ms;
+}
+
 static void schedule_retry(struct uplink *up)
 {
 	if (up->stopping)
 		return;
+	if (held(up)) {
+		/* No backoff while held: the link comes back when the hold
+		 * ends, at once, as a PC switched back on would. */
+		uv_timer_start(&up->retry, on_retry_timer,
+			       up->held_until_ms - uv_now(up->loop), 0);
+		return;
+	}
 	uint64_t cap = (uint64_t)up->opts.backoff_max_s * 1000;
 	uint64_t ceiling = BACKOFF_BASE_MS;
 	for (int i = 0; i < up->attempt && ceiling < cap; i++)
@@ -398,7 +413,8 @@ static void on_connected(uv_connect_t *req, int status)
 	struct uplink *up = req->data;
 	uv_stream_t *handle = req->handle;
 	alloc_free(req);
-	if (status < 0 || up->stopping) {
+	/* A hold that began while this connection was being made wins. */
+	if (status < 0 || up->stopping || held(up)) {
 		set_error(up, uv_strerror(status < 0 ? status : UV_ECANCELED));
 		uv_close((uv_handle_t *)handle, free_handle);
 		up->connecting = false;
@@ -460,6 +476,15 @@ static void connect_now(struct uplink *up)
 {
 	if (up->stopping || up->connecting || up->ts != NULL)
 		return;
+	if (held(up)) {
+		schedule_retry(up);
+		return;
+	}
+	if (up->held_until_ms != 0) {
+		up->held_until_ms = 0; /* the hold is over: a fresh start */
+		up->attempt = 0;
+		log_info("uplink: the drill's hold is over; reconnecting");
+	}
 	uv_getaddrinfo_t *req = alloc_bytes(sizeof(*req));
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
 	char service[16];
@@ -550,6 +575,34 @@ void uplink_stop(struct uplink *up, void (*done)(void *arg), void *arg)
 	uv_close((uv_handle_t *)&up->throttle, timer_closed);
 	if (up->ts)
 		tls_stream_close(up->ts, 0);
+}
+
+void uplink_hold(struct uplink *up, uint64_t ms)
+{
+	if (up->stopping)
+		return;
+	if (ms == 0) {
+		if (up->held_until_ms == 0)
+			return;
+		up->held_until_ms = uv_now(up->loop); /* over now */
+		uv_timer_stop(&up->retry);
+		connect_now(up);
+		return;
+	}
+	up->held_until_ms = uv_now(up->loop) + ms;
+	set_error(up, "held by a drill (agent-silence)");
+	log_info("uplink: held by a drill for %llu ms; events keep spooling",
+		 (unsigned long long)ms);
+	uv_timer_stop(&up->retry);
+	if (up->ts)
+		tls_stream_close(up->ts, 0); /* its close re-arms the timer */
+	else
+		schedule_retry(up);
+}
+
+bool uplink_held(const struct uplink *up)
+{
+	return held(up);
 }
 
 void uplink_get_status(const struct uplink *up, struct uplink_status *out)

@@ -71,6 +71,12 @@ bool uplink_connected(const struct uplink *up);
 /* New events are in the spool: send them if the link allows. */
 void uplink_kick(struct uplink *up);
 
+/* The agent-silence drill: closes the connection and makes none for ms
+ * (events keep spooling and go once it ends); ms 0 ends a hold at once.
+ * No command can arrive while held, so the caller bounds ms. */
+void uplink_hold(struct uplink *up, uint64_t ms);
+bool uplink_held(const struct uplink *up);
+
 /* Closes the connection and every handle; done runs after. */
 void uplink_stop(struct uplink *up, void (*done)(void *arg), void *arg);
 

@@ -18,7 +18,12 @@
  * ransomware-sim (documents in the drill folder which, after
  * drill.sim_dwell, are rewritten with random bytes and renamed *.locked
  * at ransomware speed, then a ransom note: the agent's ransomware
- * detector, agent/ransom/, watches the drill folder and must fire). After
+ * detector, agent/ransom/, watches the drill folder and must fire),
+ * agent-silence (the uplink held for the command's duration, cut to the
+ * window: no command reaches a held PC, so the window is the cap),
+ * lan-attack (a capture made in memory through the LAN sensor's detectors,
+ * drill_lan.h: nothing on the wire) and restore-test (a sample set backed
+ * up and restored in full in the backup helper, drill_restore.h). After
  * the injection the agent's own YARA engine scans exactly the files it
  * created, with the installed rule bundle: its scan.match events carry
  * the drill flag and the campaign, so the collector measures the
@@ -37,6 +42,11 @@
 #include "agent/core/source.h"
 #include "agent/core/rulestore.h"
 #include "agent/drill/drill_args.h"
+#include "agent/backup/backupcli.h"
+#include "agent/backup/backupjob.h"
+#include "agent/core/childproc.h"
+#include "agent/drill/drill_lan.h"
+#include "agent/drill/drill_restore.h"
 #include "agent/drill/drill_settings.h"
 #include "agent/scan/scan.h"
 #include "agent/platform/beneath.h"
@@ -63,13 +73,22 @@ static const char marker_tag[] = "EDUWATCH-DRILL-MARKER-v1";
 #define SIM_NOTE "EDUWATCH-DRILL-README.txt"
 
 enum drill_scenario_kind { DRILL_MALWARE_DROP, DRILL_USB_WORM,
-			   DRILL_RANSOMWARE_SIM };
+			   DRILL_RANSOMWARE_SIM, DRILL_AGENT_SILENCE,
+			   DRILL_LAN_ATTACK, DRILL_RESTORE_TEST,
+			   DRILL_KIND_COUNT };
+
+/* agent-silence: before the hold, the uplink gets this long to deliver
+ * what is spooled (drill.injected and the command's result, which the
+ * collector needs to know the silence is a drill), checked this often. */
+#define SILENCE_DRAIN_MAX_MS 5000
+#define SILENCE_DRAIN_TICK_MS 100
 
 struct drill {
 	struct agent *agent;
 	const struct drill_settings *conf;
 	uv_loop_t *loop;
 	const char *state_dir;
+	const char *config_path; /* for the restore-test's helper */
 	char folder[512];     /* malware-drop's */
 	char usb_folder[512]; /* usb-worm's stand-in volume */
 	const char *target;   /* the folder of the injection in progress */
@@ -89,6 +108,16 @@ struct drill {
 	long long sim_count, sim_next;
 	int sim_fd;
 	uv_timer_t sim_timer;
+	/* agent-silence: when the hold ends (never past the window), and
+	 * how long the uplink has had to drain before it. */
+	int64_t hold_until_us;
+	uint64_t drained_ms;
+	/* lan-attack: the detections of the drill capture. */
+	uint64_t lan_alerts;
+	/* restore-test: its helper while it runs, and what it reported. */
+	struct childproc *child;
+	bool got_restore, stopping;
+	struct drill_restore_result restore;
 };
 
 static void emit(struct drill *d, const char *kind, int sev,
@@ -248,10 +277,26 @@ static void scan_injection(struct drill *d)
 	}
 }
 
+/* What this injection changed is undone: its files removed, or the
+ * uplink held by agent-silence given back; true when verified. */
+static bool undo(struct drill *d)
+{
+	if (d->kind == DRILL_AGENT_SILENCE) {
+		agent_uplink_hold(d->agent, 0);
+		return !agent_uplink_held(d->agent);
+	}
+	if (d->kind == DRILL_LAN_ATTACK)
+		return true; /* it wrote nothing, sent nothing */
+	if (d->kind == DRILL_RESTORE_TEST)
+		return (d->got_restore && d->restore.cleaned) ||
+		       drill_restore_remove(d->folder);
+	return cleanup(d);
+}
+
 static void finish(struct drill *d, bool aborted)
 {
 	sim_close(d);
-	bool clean = cleanup(d);
+	bool clean = undo(d);
 	d->sim_count = 0;
 	emit(d, "drill.cleaned_up", clean ? 1 : 6, "after_ms",
 	     (timeutil_now_us() - d->injected_us) / 1000, "verified", clean);
@@ -271,8 +316,12 @@ static void on_timer(uv_timer_t *t)
 	int fd;
 	if (!d->active)
 		return;
-	if (d->kind == DRILL_RANSOMWARE_SIM) {
-		finish(d, false); /* the detector had its time */
+	if (d->kind == DRILL_RESTORE_TEST && d->child) {
+		childproc_kill(d->child, "the restore-test ran out of time");
+		return; /* its exit finishes the drill */
+	}
+	if (d->kind != DRILL_MALWARE_DROP && d->kind != DRILL_USB_WORM) {
+		finish(d, false); /* the detector had its time, the hold ended */
 		return;
 	}
 	bool removed = false;
@@ -458,6 +507,205 @@ static int sim_inject(struct drill *d, const struct drill_args *a,
 	return 0;
 }
 
+/* The injected event and the command's result have reached the
+ * collector (or the uplink had its time): hold it for what is left of
+ * the hold, then on_timer gives it back. */
+static void on_silence_drain(uv_timer_t *t)
+{
+	struct drill *d = t->data;
+	d->drained_ms += SILENCE_DRAIN_TICK_MS;
+	if (!d->active || (agent_spool_depth(d->agent) > 0 &&
+			   d->drained_ms < SILENCE_DRAIN_MAX_MS))
+		return;
+	uv_timer_stop(&d->timer);
+	int64_t left_ms = (d->hold_until_us - timeutil_now_us()) / 1000;
+	if (left_ms <= 0) {
+		finish(d, false);
+		return;
+	}
+	log_info("drill: campaign %s: holding the uplink for %lld ms",
+		 d->name, (long long)left_ms);
+	agent_uplink_hold(d->agent, (uint64_t)left_ms);
+	uv_timer_start(&d->timer, on_timer, (uint64_t)left_ms, 0);
+}
+
+/* agent-silence: the uplink held for the command's duration, cut to the
+ * campaign's window. No command can reach a held PC, an abort included,
+ * so the window is the hard cap: the hold never outlives the campaign.
+ * Events keep spooling and go when the hold ends. */
+static int silence_inject(struct drill *d, const struct drill_args *a,
+			  char *result, size_t cap)
+{
+	if (a->duration_s <= 0) {
+		snprintf(result, cap, "refused: campaign %s: agent-silence needs "
+			 "a duration", d->name);
+		return -EINVAL;
+	}
+	int64_t now = timeutil_now_us();
+	int64_t until = now + a->duration_s * 1000000LL;
+	if (until > a->window_end_us)
+		until = a->window_end_us;
+	d->hold_until_us = until;
+	d->drained_ms = 0;
+	d->sample[0] = '\0';
+	d->active = true;
+	d->injected_us = now;
+	emit(d, "drill.injected", 1, "hold_until_us", until, NULL, false);
+	uv_timer_start(&d->timer, on_silence_drain, SILENCE_DRAIN_TICK_MS,
+		       SILENCE_DRAIN_TICK_MS);
+	snprintf(result, cap, "holding the uplink for campaign %s for %llds",
+		 d->name, (long long)((until - now + 999999) / 1000000));
+	return 0;
+}
+
+/* A detection of the drill capture: the sensor's event, with the drill
+ * flag and the campaign added, so that its alert is scored and reaches
+ * the SOC as a drill's. */
+static void on_lan_alert(void *arg, const char *kind, int sev,
+			 const char *body, size_t len)
+{
+	struct drill *d = arg;
+	msgpack_unpacked up;
+	msgpack_unpacked_init(&up);
+	if (msgpack_unpack_next(&up, body, len, NULL) !=
+		    MSGPACK_UNPACK_SUCCESS ||
+	    up.data.type != MSGPACK_OBJECT_MAP) {
+		msgpack_unpacked_destroy(&up);
+		return;
+	}
+	const msgpack_object_map *m = &up.data.via.map;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, m->size + 3);
+	for (uint32_t i = 0; i < m->size; i++) {
+		msgpack_pack_object(&pk, m->ptr[i].key);
+		msgpack_pack_object(&pk, m->ptr[i].val);
+	}
+	wire_pack_kv_str(&pk, "capture", "drill");
+	wire_pack_kv_str(&pk, "campaign", d->name);
+	wire_pack_kv_u64(&pk, "campaign_id", d->campaign);
+	agent_emit(d->agent, kind, sev, true, sb.data, sb.size, NULL);
+	msgpack_sbuffer_destroy(&sb);
+	msgpack_unpacked_destroy(&up);
+	d->lan_alerts++;
+}
+
+/* lan-attack: the drill capture (drill_lan.h) through the sensor's
+ * detectors in this process; nothing on the wire, no file. Then the
+ * collector gets drill.av_wait to raise and forward the alerts before
+ * the cleanup is reported. */
+static int lan_inject(struct drill *d, char *result, size_t cap)
+{
+	struct netdetect_stats st;
+	snprintf(d->sample, sizeof(d->sample), "lan-attack capture");
+	d->active = true;
+	d->injected_us = timeutil_now_us();
+	emit(d, "drill.injected", 1, "at_us", d->injected_us, NULL, false);
+	d->lan_alerts = 0;
+	int rc = drill_lan_replay((uint64_t)d->injected_us, on_lan_alert, d,
+				  &st);
+	if (rc != 0) {
+		finish(d, true);
+		snprintf(result, cap, "failed: campaign %s: the drill capture "
+			 "did not run (%s)", d->name, uv_strerror(rc));
+		return rc;
+	}
+	uv_timer_start(&d->timer, on_timer,
+		       (uint64_t)d->conf->av_wait_s * 1000, 0);
+	snprintf(result, cap, "replayed the drill capture for campaign %s: "
+		 "%llu packets, %llu detections", d->name,
+		 (unsigned long long)st.packets,
+		 (unsigned long long)d->lan_alerts);
+	return 0;
+}
+
+static void on_restore_message(void *arg, const msgpack_object *map)
+{
+	struct drill *d = arg;
+	d->got_restore = drill_restore_result_read(map, &d->restore) == 0;
+}
+
+/* The restore came back: when every file of the sample did, with its
+ * hash, backup.drill_restore (drill-flagged) carries the times, which is
+ * the timeline's "detected" for this scenario; then the cleanup. */
+static void on_restore_exit(void *arg, const char *why)
+{
+	struct drill *d = arg;
+	const struct drill_restore_result *r = &d->restore;
+	d->child = NULL;
+	if (d->stopping || !d->active)
+		return;
+	bool whole = d->got_restore && r->rc == 0 &&
+		     r->equal == DRILL_RESTORE_FILES &&
+		     r->files >= DRILL_RESTORE_FILES;
+	if (whole) {
+		msgpack_sbuffer sb;
+		msgpack_packer pk;
+		msgpack_sbuffer_init(&sb);
+		msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+		msgpack_pack_map(&pk, 7);
+		wire_pack_kv_str(&pk, "campaign", d->name);
+		wire_pack_kv_u64(&pk, "campaign_id", d->campaign);
+		wire_pack_kv_u64(&pk, "files", r->files);
+		wire_pack_kv_u64(&pk, "bytes", r->bytes);
+		wire_pack_kv_u64(&pk, "hashes_equal", r->equal);
+		wire_pack_kv_u64(&pk, "backup_ms", (uint64_t)r->backup_us / 1000);
+		wire_pack_kv_u64(&pk, "restore_ms",
+				 (uint64_t)r->restore_us / 1000);
+		agent_emit(d->agent, "backup.drill_restore", 1, true, sb.data,
+			   sb.size, NULL);
+		msgpack_sbuffer_destroy(&sb);
+		log_info("drill: campaign %s: %llu files restored in %lld ms, "
+			 "every hash equal", d->name,
+			 (unsigned long long)r->files,
+			 (long long)(r->restore_us / 1000));
+	} else {
+		log_warn("drill: campaign %s: the restore-test failed: %s",
+			 d->name, !d->got_restore ? why : r->rc ? r->err
+			 : "a restored file differs from the sample");
+	}
+	finish(d, false);
+}
+
+/* restore-test: the helper (drill_restore.h) does it all, with the
+ * repository's key derivation and buffers in its own process; the
+ * command's duration (cut to the window) bounds it. */
+static int restore_inject(struct drill *d, const struct drill_args *a,
+			  char *result, size_t cap)
+{
+	static const struct childproc_ops ops = {on_restore_message,
+						 on_restore_exit};
+	const char *extra[] = {DRILL_RESTORE_ACTION};
+	const char *args[AGENT_HELPER_ARGS_MAX];
+	d->got_restore = false;
+	memset(&d->restore, 0, sizeof(d->restore));
+	int rc = agent_settings_helper_argv(args, AGENT_HELPER_ARGS_MAX,
+					    BACKUPJOB_ROLE, d->config_path,
+					    extra, 1);
+	if (rc == 0)
+		rc = childproc_spawn(d->loop, BACKUPCLI_HELPER, args, &ops, d,
+				     &d->child);
+	if (rc != 0) {
+		snprintf(result, cap, "failed: campaign %s: cannot start the "
+			 "backup helper (%s)", d->name, uv_strerror(rc));
+		return rc;
+	}
+	snprintf(d->sample, sizeof(d->sample), "%s", DRILL_RESTORE_DIR);
+	d->active = true;
+	d->injected_us = timeutil_now_us();
+	emit(d, "drill.injected", 1, "at_us", d->injected_us, NULL, false);
+	int64_t limit_ms = (a->duration_s > 0 ? a->duration_s : 600) * 1000LL;
+	int64_t window_ms = (a->window_end_us - d->injected_us) / 1000;
+	if (window_ms < limit_ms)
+		limit_ms = window_ms > 1 ? window_ms : 1;
+	uv_timer_start(&d->timer, on_timer, (uint64_t)limit_ms, 0);
+	snprintf(result, cap, "restore-test of %d sample files started for "
+		 "campaign %s", DRILL_RESTORE_FILES, d->name);
+	return 0;
+}
+
 static int inject(struct drill *d, enum drill_scenario_kind k,
 		  const msgpack_object *args, char *result, size_t cap)
 {
@@ -472,6 +720,12 @@ static int inject(struct drill *d, enum drill_scenario_kind k,
 		return rc;
 	d->kind = k;
 	memset(d->files, 0, sizeof(d->files));
+	if (k == DRILL_AGENT_SILENCE)
+		return silence_inject(d, &a, result, cap);
+	if (k == DRILL_LAN_ATTACK)
+		return lan_inject(d, result, cap);
+	if (k == DRILL_RESTORE_TEST)
+		return restore_inject(d, &a, result, cap);
 	if (k == DRILL_RANSOMWARE_SIM) {
 		if ((rc = sim_inject(d, &a, result, cap)) != 0)
 			return rc;
@@ -514,16 +768,26 @@ static int inject(struct drill *d, enum drill_scenario_kind k,
 	return 0;
 }
 
+/* The command of each scenario, in the order of its kind, then abort. */
+static const char *const drill_commands[] = {
+	[DRILL_MALWARE_DROP] = "drill.malware-drop",
+	[DRILL_USB_WORM] = "drill.usb-worm",
+	[DRILL_RANSOMWARE_SIM] = "drill.ransomware-sim",
+	[DRILL_AGENT_SILENCE] = "drill.agent-silence",
+	[DRILL_LAN_ATTACK] = "drill.lan-attack",
+	[DRILL_RESTORE_TEST] = "drill.restore-test",
+	[DRILL_KIND_COUNT] = "drill.abort",
+	NULL,
+};
+
 static int drill_command(void *state, const char *type,
 			 const msgpack_object *args, char *result, size_t cap)
 {
 	struct drill *d = state;
-	if (strcmp(type, "drill.malware-drop") == 0)
-		return inject(d, DRILL_MALWARE_DROP, args, result, cap);
-	if (strcmp(type, "drill.usb-worm") == 0)
-		return inject(d, DRILL_USB_WORM, args, result, cap);
-	if (strcmp(type, "drill.ransomware-sim") == 0)
-		return inject(d, DRILL_RANSOMWARE_SIM, args, result, cap);
+	for (int k = 0; k < DRILL_KIND_COUNT; k++)
+		if (strcmp(type, drill_commands[k]) == 0)
+			return inject(d, (enum drill_scenario_kind)k, args,
+				      result, cap);
 	if (strcmp(type, "drill.abort") == 0) {
 		uint64_t id = 0;
 		if (args && wire_get_u64(args, "campaign_id", &id) != 0)
@@ -531,6 +795,14 @@ static int drill_command(void *state, const char *type,
 		if (!d->active || id != d->campaign) {
 			snprintf(result, cap, "nothing of that campaign runs "
 				 "here");
+			return 0;
+		}
+		if (d->child) {
+			/* The helper's exit finishes the drill, after it
+			 * stopped writing. */
+			childproc_kill(d->child, "the campaign was aborted");
+			snprintf(result, cap, "aborting: the restore-test "
+				 "helper is stopped, then everything removed");
 			return 0;
 		}
 		finish(d, true);
@@ -553,6 +825,7 @@ static int drill_init(const struct source_env *env, void **state)
 	d->loop = env->loop;
 	d->conf = conf;
 	d->state_dir = env->settings->state_dir;
+	d->config_path = env->config_path;
 	if (conf->folder[0])
 		snprintf(d->folder, sizeof(d->folder), "%s", conf->folder);
 	else
@@ -586,8 +859,11 @@ static void drill_stop(void *state)
 {
 	struct drill *d = state;
 	sim_close(d);
+	d->stopping = true;
+	if (d->child)
+		childproc_kill(d->child, "the agent is stopping");
 	if (d->active)
-		cleanup(d); /* a stopping agent leaves nothing behind */
+		(void)undo(d); /* a stopping agent leaves nothing behind */
 	if (d->scan)
 		scan_cancel(d->scan);
 	uv_close((uv_handle_t *)&d->timer, NULL);
@@ -598,11 +874,6 @@ static void drill_free(void *state)
 {
 	alloc_free(state);
 }
-
-static const char *const drill_commands[] = {"drill.malware-drop",
-					      "drill.usb-worm",
-					      "drill.ransomware-sim",
-					      "drill.abort", NULL};
 
 const struct source_ops source_drill = {
 	.name = "drill",

@@ -1,6 +1,7 @@
 #include "collector/drill/drill_scenario.h"
 
 #include <errno.h>
+#include <libgen.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -29,6 +30,8 @@ static const char *const known_commands[] = {
 	"drill.agent-silence",
 	"drill.usb-worm",
 	"drill.ransomware-sim",
+	"drill.lan-attack",
+	"drill.restore-test",
 };
 
 #define F(key, type, member, size, def, lo, hi)                            \
@@ -131,7 +134,9 @@ static int validate(const char *name, const char *id,
 		snprintf(err, errlen, "%s: key 'command': unknown injection "
 			 "'%.64s' (known: drill.malware-drop, "
 			 "drill.usb-worm, drill.ransomware-sim, "
-			 "drill.agent-silence)", name, out->command);
+			 "drill.agent-silence, drill.lan-attack, "
+			 "drill.restore-test)", name,
+			 out->command);
 		return -EINVAL;
 	}
 	return check_stages(name, out, err, errlen);
@@ -199,4 +204,11 @@ int drill_scenario_load(const char *dir, const char *id,
 		rc = validate(path, id, out, err, errlen);
 	config_free(scenario_fields, CONFIG_FIELD_COUNT(scenario_fields), out);
 	return rc;
+}
+
+void drill_scenarios_dir(const char *policy_dir, char *out, size_t cap)
+{
+	char copy[1024];
+	snprintf(copy, sizeof(copy), "%s", policy_dir);
+	snprintf(out, cap, "%s/drills", dirname(copy));
 }

@@ -61,6 +61,10 @@ int drill_scenario_parse(const char *name, const char *text, size_t len,
 			 struct drill_scenario *out, char *err,
 			 size_t errlen);
 
+/* The scenarios' folder beside the policies' (rules/policies and
+ * rules/drills): out gets dirname(policy_dir)/drills. */
+void drill_scenarios_dir(const char *policy_dir, char *out, size_t cap);
+
 /* Loads dir/ID.yaml. ID is checked first: letters, digits and '-'. */
 int drill_scenario_load(const char *dir, const char *id,
 			struct drill_scenario *out, char *err, size_t errlen);

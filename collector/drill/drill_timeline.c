@@ -27,6 +27,12 @@ bool drill_target_took_part(const struct store_drill_target *t)
 
 bool drill_target_passed(const struct store_drill_target *t)
 {
+	return drill_target_passed_in(t, NULL);
+}
+
+bool drill_target_passed_in(const struct store_drill_target *t,
+			    const struct drill_scenario *sc)
+{
 	static const enum drill_stage chain[] = {
 		DRILL_STAGE_INJECTED, DRILL_STAGE_DETECTED,
 		DRILL_STAGE_ALERT_RAISED, DRILL_STAGE_FORWARDED,
@@ -36,7 +42,7 @@ bool drill_target_passed(const struct store_drill_target *t)
 		return false;
 	drill_target_stages(t, st);
 	for (size_t i = 0; i < sizeof(chain) / sizeof(*chain); i++)
-		if (st[chain[i]] <= 0)
+		if ((sc == NULL || sc->stages[chain[i]]) && st[chain[i]] <= 0)
 			return false;
 	return true;
 }
@@ -49,8 +55,8 @@ const char *drill_result(size_t took_part, size_t passed)
 }
 
 void drill_board_compute(const struct store_drill_target *ts, size_t n,
-			 const bool *in, int64_t *scratch,
-			 struct drill_board *out)
+			 const bool *in, const struct drill_scenario *sc,
+			 int64_t *scratch, struct drill_board *out)
 {
 	memset(out, 0, sizeof(*out));
 	for (size_t i = 0; i < n; i++) {
@@ -59,7 +65,7 @@ void drill_board_compute(const struct store_drill_target *ts, size_t n,
 		out->targets++;
 		if (drill_target_took_part(&ts[i])) {
 			out->took_part++;
-			out->passed += drill_target_passed(&ts[i]);
+			out->passed += drill_target_passed_in(&ts[i], sc);
 			out->never_reached += ts[i].command != 0 &&
 					      ts[i].sent_us <= 0;
 		} else if (strcmp(ts[i].status, "revoked") == 0) {

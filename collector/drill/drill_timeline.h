@@ -26,6 +26,11 @@ bool drill_target_took_part(const struct store_drill_target *t);
  * raised, forwarded to the SOC, cleaned up (verified). The AV's removal
  * is measured, never required. */
 bool drill_target_passed(const struct store_drill_target *t);
+/* As drill_target_passed, for a scenario whose timeline lacks some of
+ * those stages (agent-silence has no detection of the PC's own: the
+ * collector's silent-PC alert is it); sc NULL: all of them. */
+bool drill_target_passed_in(const struct store_drill_target *t,
+			    const struct drill_scenario *sc);
 
 /* A school's (or any group's) result from its PCs that took part and
  * those that passed: "passed" (all), "partial", "failed" (none), or
@@ -47,12 +52,13 @@ struct drill_board {
 	} stage[DRILL_STAGE_COUNT];
 };
 
-/* The row of the targets ts[i] with in[i] set (in NULL: all of them).
+/* The row of the targets ts[i] with in[i] set (in NULL: all of them),
+ * passed as drill_target_passed_in(sc) has it.
  * scratch: room for n values, the caller's. The one computation behind
  * `drill status`, the reports and the console. */
 void drill_board_compute(const struct store_drill_target *ts, size_t n,
-			 const bool *in, int64_t *scratch,
-			 struct drill_board *out);
+			 const bool *in, const struct drill_scenario *sc,
+			 int64_t *scratch, struct drill_board *out);
 
 /* Each target's commune (out: n of them), read once per school: the
  * targets come ordered by school. "?" for a school deleted since.

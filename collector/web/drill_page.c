@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "collector/drill/drill_redteam.h"
+#include "collector/drill/drill_scenario.h"
 #include "collector/drill/drill_timeline.h"
 #include "collector/web/html.h"
 #include "collector/web/views.h"
@@ -132,11 +133,12 @@ void view_drills(struct web_ctx *ctx)
 
 static void board_html(struct web_ctx *ctx, const char *key,
 		       const struct store_drill_target *t, size_t n,
-		       const bool *in, int64_t *scratch)
+		       const bool *in, const struct drill_scenario *sc,
+		       int64_t *scratch)
 {
 	struct dynbuf *b = &ctx->res->body;
 	struct drill_board g;
-	drill_board_compute(t, n, in, scratch, &g);
+	drill_board_compute(t, n, in, sc, scratch, &g);
 	html_emit(b, "<tr data-scope=\"%s\"><th>%s</th><td>%lld</td>"
 		  "<td>%lld</td><td>%s</td><td>%lld / %lld / %lld</td>",
 		  key, key, (long long)g.targets, (long long)g.took_part,
@@ -153,7 +155,7 @@ static void board_html(struct web_ctx *ctx, const char *key,
 static void board_level(struct web_ctx *ctx, const char *level,
 			const struct store_drill_target *t, size_t n,
 			char (*commune)[STORE_NAME_MAX + 1], bool *in,
-			int64_t *scratch)
+			const struct drill_scenario *sc, int64_t *scratch)
 {
 	bool by_school = strcmp(level, "school") == 0;
 	for (size_t i = 0; i < n; i++) {
@@ -162,7 +164,7 @@ static void board_level(struct web_ctx *ctx, const char *level,
 		char key[STORE_NAME_MAX + 16];
 		snprintf(key, sizeof(key), "%s:%s", level,
 			 by_school ? t[i].school : commune[i]);
-		board_html(ctx, key, t, n, in, scratch);
+		board_html(ctx, key, t, n, in, sc, scratch);
 	}
 }
 
@@ -182,6 +184,16 @@ static int injection_html(struct web_ctx *ctx, const struct store_drill *d)
 		if (store_school_get_scoped(ctx->reader, &ctx->user->scope,
 					    t[i].school, &s) == 0)
 			t[n++] = t[i];
+	}
+	/* "Passed" by the scenario's own stages, as `drill status` has it;
+	 * the whole chain without the policy folder or the scenario file. */
+	struct drill_scenario scenario, *sc = NULL;
+	char dir[1100], err[512];
+	if (ctx->opts->policy_dir != NULL) {
+		drill_scenarios_dir(ctx->opts->policy_dir, dir, sizeof(dir));
+		if (drill_scenario_load(dir, d->scenario, &scenario, err,
+					sizeof(err)) == 0)
+			sc = &scenario;
 	}
 	char (*commune)[STORE_NAME_MAX + 1] =
 		alloc_zeroed(n + 1, sizeof(*commune));
@@ -219,10 +231,10 @@ static int injection_html(struct web_ctx *ctx, const struct store_drill *d)
 			html_emit(b, "<th>%s<br><small>%s</small></th>",
 				  drill_stage_name(s), M("drill_share_p50_p90"));
 		html_emit(b, "</tr>");
-		board_level(ctx, "school", t, n, commune, in, scratch);
-		board_level(ctx, "commune", t, n, commune, in, scratch);
+		board_level(ctx, "school", t, n, commune, in, sc, scratch);
+		board_level(ctx, "commune", t, n, commune, in, sc, scratch);
 		if (ctx->user->scope.kind == STORE_SCOPE_PROVINCE)
-			board_html(ctx, "province", t, n, NULL, scratch);
+			board_html(ctx, "province", t, n, NULL, sc, scratch);
 		html_emit(b, "</table>");
 	}
 	alloc_free(commune);

@@ -1,6 +1,8 @@
 /* libFuzzer harness: the frame a backup helper sends the agent (its one
- * result, agent/backup/backupjob.h), through the checks childproc makes
- * (wire_check_msgpack, one map) and backupjob_result_read. The helper
+ * result, agent/backup/backupjob.h, or the restore-test drill's,
+ * agent/drill/drill_restore.h), through the checks childproc makes
+ * (wire_check_msgpack, one map), backupjob_result_read and
+ * drill_restore_result_read. The helper
  * reads every file under backup.paths, so the agent reads what it says
  * as it would any child's: bounded, typed, or refused. */
 #include <stddef.h>
@@ -10,6 +12,7 @@
 #include <msgpack.h>
 
 #include "agent/backup/backupjob.h"
+#include "agent/drill/drill_restore.h"
 #include "common/alloc.h"
 #include "common/wire.h"
 
@@ -18,6 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct backupjob_result r;
+	static struct drill_restore_result dr;
 	msgpack_unpacked up;
 	if (size > WIRE_MAX_FRAME ||
 	    wire_check_msgpack((const char *)data, size, WIRE_MAX_DEPTH) != 0)
@@ -33,6 +37,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			__builtin_trap();
 		alloc_free(r.escrow);
 		r.escrow = NULL;
+		/* The drill's: bounded, and never more files equal than
+		 * restored (the agent's "every hash equal" rests on it). */
+		if (drill_restore_result_read(&up.data, &dr) == 0 &&
+		    (dr.equal > dr.files || dr.rc > 0 || dr.rc < -4095))
+			__builtin_trap();
+		if (memchr(dr.err, '\0', sizeof(dr.err)) == NULL)
+			__builtin_trap();
 	}
 	msgpack_unpacked_destroy(&up);
 	return 0;

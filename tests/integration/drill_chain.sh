@@ -9,6 +9,7 @@
 # folder, a scenario file planted as a symlink, a campaign whose window
 # was pushed far into the future, and a drill command delivered after
 # its signed deadline (the agent refuses it).
+# Scenarios run alone by name: make test ONLY=drill_chain:usb_worm
 . "$(dirname "$0")/lib.bash"
 AGENT="$EW_BIN/eduwatch-agent"
 D="$WORK/collector"
@@ -16,25 +17,6 @@ P="$WORK/pki"
 mkdir -p "$P"
 C() { "$COLLECTOR" "$@" -c "$CONF"; }
 q() { sqlite3 -cmd ".timeout 10000" -separator " " "$DB" "$1"; }
-
-soc_pki "$P"
-https_receiver SOC1 "$P/soc.crt" "$P/soc.key" "$WORK/soc1.log" tok-one 0 ||
-	not_ok "SOC receiver one starts"
-https_receiver SOC2 "$P/soc.crt" "$P/soc.key" "$WORK/soc2.log" tok-two 0 ||
-	not_ok "SOC receiver two starts"
-collector_init "$D" || { not_ok "collector init"; tap_finish; exit 1; }
-{
-	echo "forward:"
-	https_forward_yaml soc-one "$SOC1" tok-one "$P/ca.crt"
-	https_forward_yaml soc-two "$SOC2" tok-two "$P/ca.crt"
-} >>"$CONF"
-DB="$D/eduwatch.db"
-C school add S1 "Trường S1" --commune "Xã Diễn Tập" --level 2 --expected-pcs 2 >/dev/null
-C school add S2 "Trường S2" --commune "Xã Diễn Tập" --level 2 --expected-pcs 1 >/dev/null
-C school add S3 "Trường S3" --commune "Xã Khác" --level 2 --expected-pcs 1 >/dev/null
-C user add org drill_organiser >/dev/null
-C user add admin province_admin >/dev/null
-collector_start "$WORK/collector.log" || not_ok "collector start"
 
 declare -A AID APID
 enroll() { # enroll NAME SCHOOL
@@ -70,76 +52,103 @@ run_agent() {
 	PIDS+=($!)
 	APID[$1]=$!
 }
-for n in "a1 S1" "a2 S1" "b1 S2" "c1 S3"; do enroll $n; done
-check "four agents enrolled" eq "$(C agent list --json | grep -o '"id":' | wc -l)" 4
-# b1's stand-in volume is writable by everyone: the agent must refuse it.
-mkdir -p "$WORK/b1/usb" && chmod 0777 "$WORK/b1/usb"
-for n in a1 a2 b1 c1; do run_agent $n; done
-for n in a1 a2 b1 c1; do
-	wait_for 40 grep -q "uplink: connected" "$WORK/$n/agent.log" || not_ok "agent $n connects"
-done
 ev() { C events list --agent "${AID[$1]}" --limit 300 --json | grep -q "$2"; }
-pub=$(C rules publish)
-check "the rule bundle is published to the agents ($pub)" grep -q "for 4 agent" <<<"$pub"
-for n in a1 a2 b1; do
-	check "$n installs the bundle" wait_for 60 ev $n '"kind":"rules.update".*"state":"installed"'
-done
+R="$WORK/drills"
+DB="$D/eduwatch.db"
+
+setup() {
+	soc_pki "$P"
+	https_receiver SOC1 "$P/soc.crt" "$P/soc.key" "$WORK/soc1.log" tok-one 0 ||
+		not_ok "SOC receiver one starts"
+	https_receiver SOC2 "$P/soc.crt" "$P/soc.key" "$WORK/soc2.log" tok-two 0 ||
+		not_ok "SOC receiver two starts"
+	collector_init "$D" || { not_ok "collector init"; return 1; }
+	{
+		echo "forward:"
+		https_forward_yaml soc-one "$SOC1" tok-one "$P/ca.crt"
+		https_forward_yaml soc-two "$SOC2" tok-two "$P/ca.crt"
+	} >>"$CONF"
+	C school add S1 "Trường S1" --commune "Xã Diễn Tập" --level 2 --expected-pcs 2 >/dev/null
+	C school add S2 "Trường S2" --commune "Xã Diễn Tập" --level 2 --expected-pcs 1 >/dev/null
+	C school add S3 "Trường S3" --commune "Xã Khác" --level 2 --expected-pcs 1 >/dev/null
+	C user add org drill_organiser >/dev/null
+	C user add admin province_admin >/dev/null
+	collector_start "$WORK/collector.log" || not_ok "collector start"
+
+	for n in "a1 S1" "a2 S1" "b1 S2" "c1 S3"; do enroll $n; done
+	check "four agents enrolled" eq "$(C agent list --json | grep -o '"id":' | wc -l)" 4
+	# b1's stand-in volume is writable by everyone: the agent must refuse it.
+	mkdir -p "$WORK/b1/usb" && chmod 0777 "$WORK/b1/usb"
+	for n in a1 a2 b1 c1; do run_agent $n; done
+	for n in a1 a2 b1 c1; do
+		wait_for 40 grep -q "uplink: connected" "$WORK/$n/agent.log" || not_ok "agent $n connects"
+	done
+	pub=$(C rules publish)
+	check "the rule bundle is published to the agents ($pub)" grep -q "for 4 agent" <<<"$pub"
+	for n in a1 a2 b1; do
+		check "$n installs the bundle" wait_for 60 ev $n '"kind":"rules.update".*"state":"installed"'
+	done
+	mkdir -p "$R"
+	cp "$RULES/drills/"*.yaml "$R/"
+}
 
 # ---- hostile: scenario files and campaigns ----
-R="$WORK/drills"
-mkdir -p "$R"
-cp "$RULES/drills/"*.yaml "$R/"
-printf 'id: leak\n' >"$WORK/secret.yaml"
-ln -s "$WORK/secret.yaml" "$R/leak.yaml"
-r=$(C drill plan --name t0 --type leak --by org --school S1 --expires 5m --rules "$R" 2>&1)
-check "a scenario file planted as a symlink is refused, not read ($r)" grep -q "a symbolic link" <<<"$r"
-C drill plan --name far --type usb-worm --by org --school S1 --expires 10m >/dev/null
-C drill approve --name far --by admin >/dev/null
-q "UPDATE drill_campaigns SET window_end = window_end + 400 * 86400000000 WHERE name = 'far'"
-r=$(C drill start --name far 2>&1)
-check "a campaign whose window was pushed 400 days ahead does not start ($r)" \
-	grep -q "more than 7 days ahead" <<<"$r"
-check "and queued nothing" eq "$(q "SELECT count(*) FROM commands WHERE type LIKE 'drill.%'")" 0
-C drill abort --name far --by org >/dev/null
+scenario_hostile() {
+	printf 'id: leak\n' >"$WORK/secret.yaml"
+	ln -s "$WORK/secret.yaml" "$R/leak.yaml"
+	r=$(C drill plan --name t0 --type leak --by org --school S1 --expires 5m --rules "$R" 2>&1)
+	check "a scenario file planted as a symlink is refused, not read ($r)" grep -q "a symbolic link" <<<"$r"
+	C drill plan --name far --type usb-worm --by org --school S1 --expires 10m >/dev/null
+	C drill approve --name far --by admin >/dev/null
+	q "UPDATE drill_campaigns SET window_end = window_end + 400 * 86400000000 WHERE name = 'far'"
+	r=$(C drill start --name far 2>&1)
+	check "a campaign whose window was pushed 400 days ahead does not start ($r)" \
+		grep -q "more than 7 days ahead" <<<"$r"
+	check "and queued nothing" eq "$(q "SELECT count(*) FROM drill_targets WHERE campaign = (SELECT id FROM drill_campaigns WHERE name = 'far')")" 0
+	C drill abort --name far --by org >/dev/null
 
-# A real EICAR found on a1 before the drill: a real alert, which the
-# drill's finding of the same file must neither fold into nor hide.
-S="$WORK/samples"
-mkdir -p "$S"
-printf '%s%s' 'X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-' 'STANDARD-ANTIVIRUS-TEST-FILE!$H+H*' >"$S/eicar.com"
-C command send --agent "${AID[a1]}" --type scan --kind paths --path "$S" >/dev/null
-real_alert() { [ "$(q "SELECT count(*) FROM alerts WHERE drill = 0 AND rule = 'yara-match' AND agent = '${AID[a1]}'")" = 1 ]; }
-check "a1's real EICAR raises a real alert" wait_for 60 real_alert
+}
 
-# ---- usb-worm over a commune ----
-C drill plan --name u1 --type usb-worm --by org --commune "Xã Diễn Tập" --expires 10m >/dev/null
-C drill approve --name u1 --by admin >/dev/null
-r=$(C drill start --name u1)
-check "the usb-worm campaign starts on the commune's 3 PCs ($r)" grep -q "started: 3 PCs get drill.usb-worm" <<<"$r"
-for n in a1 a2; do
-	check "$n injects on its stand-in volume" wait_for 60 ev $n '"kind":"drill.injected"'
-	check "$n's own scan finds the EICAR worm, flagged as a drill of the campaign" \
-		wait_for 60 ev $n '"kind":"scan.match","sev":1,"drill":true.*usb/eduwatch-drill-[0-9]*.com.*EW_EICAR_Test_File.*"campaign_id"'
-done
-check "b1 refuses a volume folder others can write" \
-	wait_for 60 ev b1 '"type":"drill.usb-worm","ok":false,"msg":"refused: drill folder'
-check "and wrote nothing there" test -z "$(ls -A "$WORK/b1/usb")"
-deliveries() { [ "$(q "SELECT count(*) FROM drill_deliveries")" -ge 8 ]; }
-check "each drill alert is confirmed by both SOC destinations" wait_for 60 deliveries
-check "the SOC sees the alerts tagged as a drill" grep -q '"tags":\["drill"\]' "$WORK/soc1.log"
-check "no real (non-drill) alert came from the drill's files" \
-	eq "$(q "SELECT count(*) FROM alerts WHERE drill = 0 AND rule = 'yara-match'")" 1
-check "the real alert was not folded into by the drill's finding of the same file" \
-	eq "$(q "SELECT count FROM alerts WHERE drill = 0 AND rule = 'yara-match'")" 1
-EICAR_SHA=$(sha256sum "$S/eicar.com" | cut -d' ' -f1)
-check "the drill's EICAR finding is an alert of its own, keyed by the campaign" \
-	eq "$(q "SELECT count(*) FROM alerts WHERE drill = 1 AND agent = '${AID[a1]}' AND file_hash = '$EICAR_SHA' AND dedupe_key LIKE '%|drill:'||(SELECT id FROM drill_campaigns WHERE name='u1')")" 1
-for n in a1 a2; do
-	check "$n cleans up and verifies it" wait_for 60 ev $n '"kind":"drill.cleaned_up".*"verified":true'
-	check "$n's volume is empty after cleanup (autorun.inf included)" test -z "$(ls -A "$WORK/$n/usb")"
-done
-J=$(C drill status --name u1 --json)
-$PY - "$J" "$DB" "${AID[b1]}" <<'PYEOF' >"$WORK/chain.check"
+# ---- usb-worm over a commune: the chain, the scoreboard, the report ----
+scenario_usb_worm() {
+	# A real EICAR found on a1 before the drill: a real alert, which the
+	# drill's finding of the same file must neither fold into nor hide.
+	S="$WORK/samples"
+	mkdir -p "$S"
+	printf '%s%s' 'X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-' 'STANDARD-ANTIVIRUS-TEST-FILE!$H+H*' >"$S/eicar.com"
+	C command send --agent "${AID[a1]}" --type scan --kind paths --path "$S" >/dev/null
+	real_alert() { [ "$(q "SELECT count(*) FROM alerts WHERE drill = 0 AND rule = 'yara-match' AND agent = '${AID[a1]}'")" = 1 ]; }
+	check "a1's real EICAR raises a real alert" wait_for 60 real_alert
+
+	# ---- usb-worm over a commune ----
+	C drill plan --name u1 --type usb-worm --by org --commune "Xã Diễn Tập" --expires 10m >/dev/null
+	C drill approve --name u1 --by admin >/dev/null
+	r=$(C drill start --name u1)
+	check "the usb-worm campaign starts on the commune's 3 PCs ($r)" grep -q "started: 3 PCs get drill.usb-worm" <<<"$r"
+	for n in a1 a2; do
+		check "$n injects on its stand-in volume" wait_for 60 ev $n '"kind":"drill.injected"'
+		check "$n's own scan finds the EICAR worm, flagged as a drill of the campaign" \
+			wait_for 60 ev $n '"kind":"scan.match","sev":1,"drill":true.*usb/eduwatch-drill-[0-9]*.com.*EW_EICAR_Test_File.*"campaign_id"'
+	done
+	check "b1 refuses a volume folder others can write" \
+		wait_for 60 ev b1 '"type":"drill.usb-worm","ok":false,"msg":"refused: drill folder'
+	check "and wrote nothing there" test -z "$(ls -A "$WORK/b1/usb")"
+	deliveries() { [ "$(q "SELECT count(*) FROM drill_deliveries")" -ge 8 ]; }
+	check "each drill alert is confirmed by both SOC destinations" wait_for 60 deliveries
+	check "the SOC sees the alerts tagged as a drill" grep -q '"tags":\["drill"\]' "$WORK/soc1.log"
+	check "no real (non-drill) alert came from the drill's files" \
+		eq "$(q "SELECT count(*) FROM alerts WHERE drill = 0 AND rule = 'yara-match'")" 1
+	check "the real alert was not folded into by the drill's finding of the same file" \
+		eq "$(q "SELECT count FROM alerts WHERE drill = 0 AND rule = 'yara-match'")" 1
+	EICAR_SHA=$(sha256sum "$S/eicar.com" | cut -d' ' -f1)
+	check "the drill's EICAR finding is an alert of its own, keyed by the campaign" \
+		eq "$(q "SELECT count(*) FROM alerts WHERE drill = 1 AND agent = '${AID[a1]}' AND file_hash = '$EICAR_SHA' AND dedupe_key LIKE '%|drill:'||(SELECT id FROM drill_campaigns WHERE name='u1')")" 1
+	for n in a1 a2; do
+		check "$n cleans up and verifies it" wait_for 60 ev $n '"kind":"drill.cleaned_up".*"verified":true'
+		check "$n's volume is empty after cleanup (autorun.inf included)" test -z "$(ls -A "$WORK/$n/usb")"
+	done
+	J=$(C drill status --name u1 --json)
+	$PY - "$J" "$DB" "${AID[b1]}" <<'PYEOF' >"$WORK/chain.check"
 import json, sqlite3, sys
 j = json.loads(sys.argv[1])
 db = sqlite3.connect(sys.argv[2])
@@ -189,23 +198,23 @@ ok = all(ts[a]["timeline"]["detected"] and ts[a]["timeline"]["forwarded"] and ts
 print("timeline", "ok" if ok else "incomplete: %r" % j["targets"])
 print("refused", "ok" if ts[sys.argv[3]]["timeline"]["detected"] is None else "differs")
 PYEOF
-check "detected and forwarded per PC and per school equal the store's figures ($(head -1 "$WORK/chain.check"))" \
-	grep -q "^board ok" "$WORK/chain.check"
-check "the result per school: S1 passed, S2 failed, the province partial ($(sed -n 2p "$WORK/chain.check"))" \
-	grep -q "^results province=partial school:S1=passed school:S2=failed" "$WORK/chain.check"
-check "each PC that took part has detected and forwarded (to both SOCs) in its timeline" \
-	grep -q "^timeline ok" "$WORK/chain.check"
-check "the PC that refused has no detected stage" grep -q "^refused ok" "$WORK/chain.check"
-T=$(C drill status --name u1)
-check "text status shows the stages and the results" \
-	grep -Pzq "detected +20(.|\n)*forwarded +20(.|\n)*school:S1 +targets 2, took part 2, result passed(.|\n)*school:S2 +targets 1, took part 1, result failed" <<<"$T"
+	check "detected and forwarded per PC and per school equal the store's figures ($(head -1 "$WORK/chain.check"))" \
+		grep -q "^board ok" "$WORK/chain.check"
+	check "the result per school: S1 passed, S2 failed, the province partial ($(sed -n 2p "$WORK/chain.check"))" \
+		grep -q "^results province=partial school:S1=passed school:S2=failed" "$WORK/chain.check"
+	check "each PC that took part has detected and forwarded (to both SOCs) in its timeline" \
+		grep -q "^timeline ok" "$WORK/chain.check"
+	check "the PC that refused has no detected stage" grep -q "^refused ok" "$WORK/chain.check"
+	T=$(C drill status --name u1)
+	check "text status shows the stages and the results" \
+		grep -Pzq "detected +20(.|\n)*forwarded +20(.|\n)*school:S1 +targets 2, took part 2, result passed(.|\n)*school:S2 +targets 1, took part 1, result failed" <<<"$T"
 
-# ---- the drill section of the six-monthly report ----
-month=$(date -u +%-m); year=$(date -u +%Y)
-if [ "$month" -eq 12 ]; then period="$((year + 1))-H1"; elif [ "$month" -le 5 ]; then period="$year-H1"; else period="$year"; fi
-C report export --period "$period" --scope "commune:Xã Diễn Tập" --format json --out "$WORK/report.json" >/dev/null 2>"$WORK/report.err"
-check "the report of the commune is exported ($(head -c 200 "$WORK/report.err"))" test -s "$WORK/report.json"
-$PY - "$WORK/report.json" "$J" <<'PYEOF' >"$WORK/report.check"
+	# ---- the drill section of the six-monthly report ----
+	month=$(date -u +%-m); year=$(date -u +%Y)
+	if [ "$month" -eq 12 ]; then period="$((year + 1))-H1"; elif [ "$month" -le 5 ]; then period="$year-H1"; else period="$year"; fi
+	C report export --period "$period" --scope "commune:Xã Diễn Tập" --format json --out "$WORK/report.json" >/dev/null 2>"$WORK/report.err"
+	check "the report of the commune is exported ($(head -c 200 "$WORK/report.err"))" test -s "$WORK/report.json"
+	$PY - "$WORK/report.json" "$J" <<'PYEOF' >"$WORK/report.check"
 import json, sys
 m = json.load(open(sys.argv[1]))
 j = json.loads(sys.argv[2])
@@ -222,27 +231,32 @@ ok = (fig["drill.held"] == 1 and fig["drill.pcs"] == part and
       and u1[6] == passed and u1[7] == prov["result"] and "far" not in rows)
 print("report", "ok" if ok else "differs: %r %r" % (fig, rows))
 PYEOF
-check "the report's drill section equals the campaign's scoreboard ($(cat "$WORK/report.check" | head -c 300))" \
-	grep -q "^report ok" "$WORK/report.check"
+	check "the report's drill section equals the campaign's scoreboard ($(cat "$WORK/report.check" | head -c 300))" \
+		grep -q "^report ok" "$WORK/report.check"
+
+}
 
 # ---- a drill command delivered after its signed deadline ----
-C drill plan --name late --type malware-drop --by org --school S3 --expires 6s >/dev/null
-C drill approve --name late --by admin >/dev/null
-kill -9 "${APID[c1]}"
-wait "${APID[c1]}" 2>/dev/null
-r=$(C drill start --name late)
-check "the short campaign starts while c1 is off ($r)" grep -q "started: 1 PCs" <<<"$r"
-closed() { [ "$(q "SELECT count(*) FROM drill_campaigns WHERE name='late' AND window_end < CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER) - 1000000")" = 1 ]; }
-check "the window closes" wait_for 30 closed
-# A relay that ignores deadlines: the queue's own expiry is pushed out,
-# so the collector still sends the frame; its signed deadline is past.
-q "UPDATE commands SET expires = expires + 3600000000 WHERE type = 'drill.malware-drop' AND agent = '${AID[c1]}'"
-run_agent c1
-check "c1 refuses the drill command past its signed deadline" \
-	wait_for 60 ev c1 '"type":"drill.malware-drop","ok":false,"msg":"command [0-9]*: expired'
-check "and wrote nothing in its drill folder" test -z "$(ls -A "$WORK/c1/drillbox" 2>/dev/null)"
-check "its timeline has no injection" \
-	grep -q '"status":"queued".*"injected":null' <(C drill status --name late --json)
+scenario_deadline() {
+	C drill plan --name late --type malware-drop --by org --school S3 --expires 6s >/dev/null
+	C drill approve --name late --by admin >/dev/null
+	kill -9 "${APID[c1]}"
+	wait "${APID[c1]}" 2>/dev/null
+	r=$(C drill start --name late)
+	check "the short campaign starts while c1 is off ($r)" grep -q "started: 1 PCs" <<<"$r"
+	closed() { [ "$(q "SELECT count(*) FROM drill_campaigns WHERE name='late' AND window_end < CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER) - 1000000")" = 1 ]; }
+	check "the window closes" wait_for 30 closed
+	# A relay that ignores deadlines: the queue's own expiry is pushed out,
+	# so the collector still sends the frame; its signed deadline is past.
+	q "UPDATE commands SET expires = expires + 3600000000 WHERE type = 'drill.malware-drop' AND agent = '${AID[c1]}'"
+	run_agent c1
+	check "c1 refuses the drill command past its signed deadline" \
+		wait_for 60 ev c1 '"type":"drill.malware-drop","ok":false,"msg":"command [0-9]*: expired'
+	check "and wrote nothing in its drill folder" test -z "$(ls -A "$WORK/c1/drillbox" 2>/dev/null)"
+	check "its timeline has no injection" \
+		grep -q '"status":"queued".*"injected":null' <(C drill status --name late --json)
+}
 
-collector_stop
-tap_finish
+teardown() { collector_stop; }
+
+run_scenarios

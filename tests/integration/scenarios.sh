@@ -70,10 +70,6 @@ scenario_unknown_name() {
 		grep -q "^not ok 1 - no such scenario in sample.sh: nosuch (have: first fails dies last)" <<<"$bad"
 }
 
-# Scripts other changes were converting when this check came in; each
-# leaves this list when its conversion merges (the check then holds it).
-NOT_YET_SCENARIOS="drill drill_chain"
-
 # not_scenario_built [DIR...]: the test scripts in DIR (the integration
 # and chaos folders), not the lib_* helpers, that do not end in
 # run_scenarios, the shape tests/run.sh --list and ONLY=SCRIPT:SCENARIO
@@ -92,22 +88,16 @@ not_scenario_built() {
 }
 
 scenario_every_script() {
-	local missing stale name F="$WORK/scripts"
+	local missing F="$WORK/scripts"
 	mkdir -p "$F"
 	printf 'scenario_a() { :; }\nrun_scenarios\n' >"$F/built.sh"
 	printf 'check "x" true\n# run_scenarios\ntap_finish\n' >"$F/flat.sh"
 	printf 'helper() { :; }\n' >"$F/lib_helper.sh"
 	check "the check names a script not built of scenarios, and no built one or lib_* helper" \
 		eq "$(not_scenario_built "$F")" flat
-	missing=$(not_scenario_built | grep -vxF -f <(tr ' ' '\n' <<<"$NOT_YET_SCENARIOS"))
+	missing=$(not_scenario_built)
 	check "every integration and chaos script is built of scenarios${missing:+ (not: ${missing//$'\n'/ })}" \
 		test -z "$missing"
-	stale=
-	for name in $NOT_YET_SCENARIOS; do
-		not_scenario_built | grep -qx "$name" || stale+=" $name"
-	done
-	check "the list of scripts not yet converted names only unconverted ones (stale:${stale:- none})" \
-		test -z "$stale"
 }
 
 run_scenarios

@@ -234,7 +234,7 @@ static void test_board_row(void **state)
 	};
 	int64_t scratch[6];
 	struct drill_board b;
-	drill_board_compute(ts, 6, NULL, scratch, &b);
+	drill_board_compute(ts, 6, NULL, NULL, scratch, &b);
 	assert_int_equal(b.targets, 6);
 	assert_int_equal(b.took_part, 4);
 	assert_int_equal(b.stale, 1);
@@ -249,7 +249,7 @@ static void test_board_row(void **state)
 	assert_int_equal(b.stage[DRILL_STAGE_DETECTED].reached, 0);
 	assert_int_equal(b.stage[DRILL_STAGE_DETECTED].p50_ms, -1);
 	const bool school_b[] = {false, false, false, true, true, true};
-	drill_board_compute(ts, 6, school_b, scratch, &b);
+	drill_board_compute(ts, 6, school_b, NULL, scratch, &b);
 	assert_int_equal(b.targets, 3);
 	assert_int_equal(b.took_part, 1);
 	assert_int_equal(b.stage[DRILL_STAGE_INJECTED].p90_ms, 4000);
