@@ -23,12 +23,8 @@ R="$WORK/drills"
 C() { "$COLLECTOR" "$@" -c "$CONF"; }
 q() { sqlite3 -cmd ".timeout 10000" -separator " " "$DB" "$1"; }
 ev() { C events list --agent "$ID" --limit 300 --json | grep -q "$1"; }
-AGENT_SET=(-o netsensor.enabled=false -o ransom.enabled=false
-	-o scan.full_paths="$WORK/nothing" -o scan.quick_paths="$WORK/nothing"
-	-o scan.usb_mounts="$WORK/nothing"
-	-o av.clamd_socket="$WORK/no-clamd.sock" -o av.clamav_db="$WORK/no-db"
-	-o av.clamd_conf="$WORK/no-clamd.conf" -o av.products_file="$RULES/av-products.txt"
-	-o heartbeat.interval=1s -o uplink.backoff_max=2s
+quiet_agent_set "$WORK/nothing"
+AGENT_SET+=(-o ransom.enabled=false -o uplink.backoff_max=2s
 	-o drill.folder="$A/drillbox" -o drill.av_wait=3s)
 # timeline NAME STAGE...: every stage of campaign NAME's one PC reached.
 timeline() {
@@ -73,13 +69,7 @@ setup() {
 	C user add admin province_admin >/dev/null
 	C user add officer school_officer R1 >/dev/null
 	collector_start "$WORK/collector.log" || { not_ok "collector start"; return 1; }
-	local tok
-	tok=$(C token create --school R1 --uses 1 2>/dev/null)
-	"$AGENT" enroll --collector "localhost:$INGEST_PORT" --enroll-port "$ENROLL_PORT" \
-		--token "$tok" --ca "$D/ca.crt" --state-dir "$A/state" -c "$A/agent.yaml" \
-		>"$WORK/enroll.out" 2>&1
-	ID=$(sed -n 's/^enrolled as agent \([^ ]*\) .*/\1/p' "$WORK/enroll.out")
-	check "the agent enrolled" test -n "$ID"
+	check "the agent enrolled" agent_enroll R1 "$A"
 	DAEMON_KEEP=1 daemon_start agent "$AGENT" run -c "$A/agent.yaml" "${AGENT_SET[@]}" \
 		>>"$WORK/agent.log" 2>&1 || { not_ok "the agent starts"; return 1; }
 	wait_for 40 grep -q "uplink: connected" "$WORK/agent.log" || { not_ok "the agent connects"; return 1; }

@@ -19,12 +19,8 @@ P="$WORK/pki"
 C() { "$COLLECTOR" "$@" -c "$CONF"; }
 q() { sqlite3 -cmd ".timeout 10000" -separator " " "$DB" "$1"; }
 ev() { C events list --agent "$ID" --limit 300 --json | grep -q "$1"; }
-AGENT_SET=(-o netsensor.enabled=false
-	-o scan.full_paths="$WORK/nothing" -o scan.quick_paths="$WORK/nothing"
-	-o scan.usb_mounts="$WORK/nothing"
-	-o av.clamd_socket="$WORK/no-clamd.sock" -o av.clamav_db="$WORK/no-db"
-	-o av.clamd_conf="$WORK/no-clamd.conf" -o av.products_file="$RULES/av-products.txt"
-	-o heartbeat.interval=1s -o uplink.backoff_max=2s
+quiet_agent_set "$WORK/nothing"
+AGENT_SET+=(-o uplink.backoff_max=2s
 	-o drill.folder="$A/drillbox" -o drill.sim_dwell=3s -o drill.av_wait=3s
 	-o ransom.folders="$WORK/docs" -o ransom.window=2s)
 
@@ -40,13 +36,7 @@ setup() {
 	C user add org drill_organiser >/dev/null
 	C user add admin province_admin >/dev/null
 	collector_start "$WORK/collector.log" || { not_ok "collector start"; return 1; }
-	local tok
-	tok=$(C token create --school R1 --uses 1 2>/dev/null)
-	"$AGENT" enroll --collector "localhost:$INGEST_PORT" --enroll-port "$ENROLL_PORT" \
-		--token "$tok" --ca "$D/ca.crt" --state-dir "$A/state" -c "$A/agent.yaml" \
-		>"$WORK/enroll.out" 2>&1
-	ID=$(sed -n 's/^enrolled as agent \([^ ]*\) .*/\1/p' "$WORK/enroll.out")
-	check "the agent enrolled" test -n "$ID"
+	check "the agent enrolled" agent_enroll R1 "$A"
 	DAEMON_KEEP=1 daemon_start agent "$AGENT" run -c "$A/agent.yaml" "${AGENT_SET[@]}" \
 		>>"$WORK/agent.log" 2>&1 || { not_ok "the agent starts"; return 1; }
 	wait_for 40 grep -q "uplink: connected" "$WORK/agent.log" || { not_ok "the agent connects"; return 1; }

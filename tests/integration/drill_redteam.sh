@@ -17,12 +17,7 @@ A="$WORK/agent"
 S="$WORK/samples"
 DB="$D/eduwatch.db"
 mkdir -p "$A" "$S" "$WORK/nothing"
-AGENT_SET=(-o netsensor.enabled=false
-	-o scan.full_paths="$WORK/nothing" -o scan.quick_paths="$WORK/nothing"
-	-o scan.usb_mounts="$WORK/nothing" -o scan.cpu=100
-	-o av.clamd_socket="$WORK/no-clamd.sock" -o av.clamav_db="$WORK/no-db"
-	-o av.clamd_conf="$WORK/no-clamd.conf" -o av.products_file="$RULES/av-products.txt"
-	-o heartbeat.interval=1s)
+quiet_agent_set "$WORK/nothing"
 C() { "$COLLECTOR" "$@" -c "$CONF"; }
 q() { sqlite3 -cmd ".timeout 10000" -separator " " "$DB" "$1"; }
 # iso_us: now in the CLI's time format, to the microsecond.

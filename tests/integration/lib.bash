@@ -206,17 +206,36 @@ https_receiver() {
 # school, and an agent enrolled to it with its state and agent.yaml in
 # DIR (sets ID; the agent is not started).
 collector_with_agent() {
-	local school=$1 dir=$2 token
+	local school=$1 dir=$2
 	collector_init "$D" || return 1
 	"$COLLECTOR" school add "$school" "Trường $school" --commune "Xã test" --level 2 \
 		--expected-pcs 1 -c "$CONF" >/dev/null
 	collector_start "$WORK/collector.log" || return 1
-	token=$("$COLLECTOR" token create --school "$school" --uses 1 -c "$CONF" 2>/dev/null)
+	agent_enroll "$school" "$dir"
+}
+
+# agent_enroll SCHOOL DIR: a real agent of SCHOOL enrolled with the running
+# collector ($CONF) into DIR (its state and agent.yaml); sets ID.
+agent_enroll() {
+	local token
+	token=$("$COLLECTOR" token create --school "$1" --uses 1 -c "$CONF" 2>/dev/null)
 	"$EW_BIN/eduwatch-agent" enroll --collector "localhost:$INGEST_PORT" \
 		--enroll-port "$ENROLL_PORT" --token "$token" --ca "$D/ca.crt" \
-		--state-dir "$dir/state" -c "$dir/agent.yaml" >"$WORK/enroll.out" 2>&1
+		--state-dir "$2/state" -c "$2/agent.yaml" >"$WORK/enroll.out" 2>&1
 	ID=$(sed -n 's/^enrolled as agent \([^ ]*\) .*/\1/p' "$WORK/enroll.out")
 	[ -n "$ID" ]
+}
+
+# quiet_agent_set USB_DIR: AGENT_SET, the -o flags of an agent that does
+# nothing a test did not ask for: no LAN sensor, no scheduled scan, USB
+# drives only under USB_DIR, no antivirus to find, a heartbeat a second.
+quiet_agent_set() {
+	AGENT_SET=(-o netsensor.enabled=false
+		-o scan.full_paths="$WORK/nothing" -o scan.quick_paths="$WORK/nothing"
+		-o scan.usb_mounts="$1" -o scan.cpu=100
+		-o av.clamd_socket="$WORK/no-clamd.sock" -o av.clamav_db="$WORK/no-db"
+		-o av.clamd_conf="$WORK/no-clamd.conf" -o av.products_file="$RULES/av-products.txt"
+		-o heartbeat.interval=1s)
 }
 
 # agent_events: the newest events of agent $ID at the collector ($CONF),

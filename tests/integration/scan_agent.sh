@@ -14,12 +14,7 @@ A="$WORK/agent"
 S="$WORK/samples"
 mkdir -p "$A" "$WORK/media" "$S"
 # This test's settings over the enrolled agent.yaml.
-AGENT_SET=(-o netsensor.enabled=false
-	-o scan.full_paths="$WORK/nothing" -o scan.quick_paths="$WORK/nothing"
-	-o scan.usb_mounts="$WORK/media" -o scan.cpu=100
-	-o av.clamd_socket="$WORK/no-clamd.sock" -o av.clamav_db="$WORK/no-db"
-	-o av.clamd_conf="$WORK/no-clamd.conf" -o av.products_file="$RULES/av-products.txt"
-	-o heartbeat.interval=1s)
+quiet_agent_set "$WORK/media"
 
 setup() {
 	collector_with_agent 79010 "$A" || { not_ok "collector and agent"; return 1; }

@@ -13,7 +13,7 @@ Usage: web_console.py COLLECTOR CONF STATE PORT TAP0 SEEDFILE NAME
     of the same name for each): it reads SEEDFILE and logs each account it
     uses in on first use, so it runs alone or after the others, in a
     process of its own."""
-import base64, glob, gzip, hashlib, hmac, html, http.client, json, os, re, socket, sqlite3, ssl, struct, \
+import glob, gzip, hashlib, html, http.client, json, os, re, socket, sqlite3, ssl, struct, \
     subprocess, sys, time, urllib.parse
 
 COLLECTOR, CONF, STATE, PORT, TAP0 = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
@@ -38,58 +38,20 @@ def cli(*args):
     return r.stdout
 
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "py"))
+import webclient  # noqa: E402
+from webclient import totp  # noqa: E402
+
+
 CTX = ssl.create_default_context(cafile=STATE + "/ca.crt")
 
 
-class Client:
-    """One browser: its cookie jar and the CSRF token of its last page."""
+class Client(webclient.Client):
+    """One browser of this run's console: its cookie jar and the CSRF token
+    of its last page (tests/integration/py/webclient.py)."""
 
     def __init__(self, origin=True):
-        self.cookies = {}
-        self.csrf = ""
-        self.origin = origin
-
-    def req(self, method, path, form=None, headers=None, raw_body=None):
-        c = http.client.HTTPSConnection("localhost", PORT, context=CTX, timeout=30)
-        h = {"Host": "localhost:%d" % PORT}
-        if self.cookies:
-            h["Cookie"] = "; ".join("%s=%s" % kv for kv in self.cookies.items())
-        body = raw_body
-        if form is not None:
-            body = urllib.parse.urlencode(form, doseq=True)
-            h["Content-Type"] = "application/x-www-form-urlencoded"
-            if self.origin:
-                h["Origin"] = "https://localhost:%d" % PORT
-        h.update(headers or {})
-        c.request(method, path, body=body, headers=h)
-        r = c.getresponse()
-        data = r.read().decode("utf-8", "replace")
-        for k, v in r.getheaders():
-            if k.lower() == "set-cookie":
-                name, _, rest = v.partition("=")
-                val = rest.split(";")[0]
-                if "Max-Age=0" in v:
-                    self.cookies.pop(name, None)
-                else:
-                    self.cookies[name] = val
-        m = re.search(r'name="csrf" value="([0-9a-f]{64})"', data)
-        if m:
-            self.csrf = m.group(1)
-        c.close()
-        r.body = data
-        return r
-
-    def login(self, user, password, code=""):
-        return self.req("POST", "/login", {"user": user, "password": password, "code": code})
-
-
-def totp(secret, t=None):
-    key = base64.b32decode(secret)
-    step = int((t or time.time()) // 30)
-    mac = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
-    off = mac[19] & 15
-    v = struct.unpack(">I", mac[off:off + 4])[0] & 0x7FFFFFFF
-    return "%06d" % (v % 1000000)
+        super().__init__(PORT, STATE + "/ca.crt", origin)
 
 
 XSS_SCHOOL = 'Trường <img src=x onerror=alert(1)>'

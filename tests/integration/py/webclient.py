@@ -11,12 +11,12 @@ class Client:
         self.csrf = ""
         self.origin = origin
 
-    def req(self, method, path, form=None, headers=None):
+    def req(self, method, path, form=None, headers=None, raw_body=None):
         c = http.client.HTTPSConnection("localhost", self.port, context=self.ctx, timeout=30)
         h = {"Host": "localhost:%d" % self.port}
         if self.cookies:
             h["Cookie"] = "; ".join("%s=%s" % kv for kv in self.cookies.items())
-        body = None
+        body = raw_body
         if form is not None:
             body = urllib.parse.urlencode(form, doseq=True)
             h["Content-Type"] = "application/x-www-form-urlencoded"
