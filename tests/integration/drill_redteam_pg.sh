@@ -16,6 +16,7 @@
 # both backends; this adds the CLI's wiring to them on PostgreSQL.
 # ew-variants: release
 . "$(dirname "$0")/lib.bash"
+. "$(dirname "$0")/lib_drill.bash"
 . "$(dirname "$0")/lib_pg.bash"
 D="$WORK/collector"
 
@@ -34,18 +35,9 @@ setup() {
 	done
 }
 
-# open_window NAME SCOPE...: planned by org, approved by admin, started.
-open_window() {
-	local name=$1
-	shift
-	C drill plan --name "$name" --type red-team --by org "$@" --expires 1h >/dev/null &&
-		C drill approve --name "$name" --by admin >/dev/null &&
-		C drill start --name "$name" >/dev/null
-}
-
 scenario_actions() {
 	local now r n0
-	open_window rt-a --school RT1 || not_ok "window rt-a opens"
+	redteam_window_open rt-a --school RT1 || not_ok "window rt-a opens"
 	now=$(iso_us)
 	printf 'time,target,technique,description\n%s,host:pc1,T1059.001,ok\n2020-01-01T00:00:00Z,host:pc1,T1059,before the window\n' \
 		"$now" >"$WORK/outside.csv"
@@ -76,7 +68,7 @@ alert_on() {
 
 scenario_alerts() {
 	local T0 cid r J one two
-	open_window rt-b --school RT1 || not_ok "window rt-b opens"
+	redteam_window_open rt-b --school RT1 || not_ok "window rt-b opens"
 	cid=$(db "SELECT id FROM drill_campaigns WHERE name='rt-b'")
 	T0=$(iso_us)
 	r=$(C drill action add --name rt-b --by org --set time="$T0" --set target=school:RT1 \
