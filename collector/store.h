@@ -77,7 +77,7 @@ struct store_alert {
 	int severity;			   /* 0..10 */
 	bool drill;
 	/* The red-team window the alert fell in (0: none), for the SOC;
-	 * read by the SQLite store's forwarder query. */
+	 * read by the forwarder's query (store_forward_next) only. */
 	uint64_t drill_campaign;
 	long long suppress_s;
 	int64_t first_us, last_us;

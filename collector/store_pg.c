@@ -228,6 +228,53 @@ static const char *const migrations[] = {
 	"  size bigint NOT NULL, queued bigint NOT NULL,"
 	"  created bigint NOT NULL, pilot bigint NOT NULL,"
 	"  stable bigint NOT NULL, ended bigint NOT NULL);",
+	/* 5: red-team windows, as in the SQLite schema's version 14: the
+	 * red team's actions, which the database keeps to their campaign's
+	 * kind and window whoever writes them; and every alert opened in a
+	 * running window on a PC of its scope, flagged a drill by the
+	 * statement that opens it (a BEFORE INSERT trigger sets the flag in
+	 * the row itself, so no collector's forwarder can read it unflagged)
+	 * and tied to its campaign for the SOC. Being in the database, both
+	 * hold for every collector sharing it. Each statement may run
+	 * again. */
+	"CREATE TABLE IF NOT EXISTS redteam_actions("
+	"  id bigserial PRIMARY KEY,"
+	"  campaign bigint NOT NULL REFERENCES drill_campaigns(id),"
+	"  at bigint NOT NULL, target_kind text NOT NULL"
+	"  CHECK(target_kind IN ('host', 'school')), target text NOT NULL,"
+	"  technique text NOT NULL, description text NOT NULL,"
+	"  recorded_by text NOT NULL, created bigint NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS redteam_actions_campaign"
+	"  ON redteam_actions(campaign, at);"
+	"CREATE OR REPLACE FUNCTION redteam_action_in_window() RETURNS trigger"
+	"  LANGUAGE plpgsql AS $$ BEGIN"
+	"  IF NOT EXISTS (SELECT 1 FROM drill_campaigns c"
+	"   WHERE c.id = NEW.campaign AND c.scenario = 'red-team'"
+	"   AND NEW.at >= c.window_start AND NEW.at < c.window_end) THEN"
+	"   RAISE EXCEPTION 'a red-team action lies in its window'; END IF;"
+	"  RETURN NEW; END $$;"
+	"CREATE OR REPLACE TRIGGER redteam_action_in_window BEFORE INSERT"
+	"  ON redteam_actions FOR EACH ROW EXECUTE FUNCTION"
+	"  redteam_action_in_window();"
+	"CREATE TABLE IF NOT EXISTS redteam_alerts(alert bigint PRIMARY KEY,"
+	"  campaign bigint NOT NULL);"
+	/* NEW.id is already drawn from its sequence when a BEFORE trigger
+	 * runs; the oldest running window wins, as on SQLite. */
+	"CREATE OR REPLACE FUNCTION redteam_window_alert() RETURNS trigger"
+	"  LANGUAGE plpgsql AS $$ DECLARE w bigint; BEGIN"
+	"  SELECT c.id INTO w FROM drill_campaigns c"
+	"   WHERE c.scenario = 'red-team' AND c.state = 'running'"
+	"   AND NEW.first >= c.window_start AND NEW.first < c.window_end"
+	"   AND (c.scope = 'school:' || NEW.school OR c.scope = 'commune:' ||"
+	"   (SELECT commune FROM schools WHERE code = NEW.school))"
+	"   ORDER BY c.id LIMIT 1;"
+	"  IF w IS NOT NULL THEN"
+	"   INSERT INTO redteam_alerts(alert, campaign) VALUES(NEW.id, w)"
+	"    ON CONFLICT DO NOTHING;"
+	"   NEW.drill := 1; END IF;"
+	"  RETURN NEW; END $$;"
+	"CREATE OR REPLACE TRIGGER redteam_window_alert BEFORE INSERT ON"
+	"  alerts FOR EACH ROW EXECUTE FUNCTION redteam_window_alert();",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

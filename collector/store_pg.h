@@ -13,8 +13,8 @@
  *                       audit log, and the register of systems;
  *   store_pg_report.c   the daily history and reports;
  *   store_pg_drill.c    drill campaigns and their targets, releases;
- *   store_pg_ops.c      the ops table, and the calls not built yet: each
- *                       fails with -ENOTSUP and a log line naming it.
+ *   store_pg_redteam.c  red-team windows: their actions and alerts;
+ *   store_pg_ops.c      the ops table.
  *
  * Several collectors may share one database: nothing here assumes it is
  * the only writer (see docs/DECISIONS.md, "PostgreSQL backend"). */
@@ -316,10 +316,22 @@ int pg_drill_target_put(struct store *st, const struct store_drill_target *t);
 int pg_drill_targets(struct store *st, uint64_t campaign,
 		     void (*cb)(void *, const struct store_drill_target *),
 		     void *arg);
+int pg_drill_all(struct store *st,
+		 void (*cb)(void *, const struct store_drill *), void *arg);
 int pg_release_put(struct store *st, const struct store_release *r);
 int pg_release_list(struct store *st,
 		    void (*cb)(void *, const struct store_release *),
 		    void *arg);
+
+/* store_pg_redteam.c */
+int pg_redteam_actions_add(struct store *st,
+			   const struct store_redteam_action *a, size_t n);
+int pg_redteam_actions(struct store *st, uint64_t campaign,
+		       void (*cb)(void *, const struct store_redteam_action *),
+		       void *arg);
+int pg_redteam_alerts(struct store *st, uint64_t campaign,
+		      void (*cb)(void *, const struct store_redteam_alert *),
+		      void *arg);
 
 /* store_pg.c */
 int pg_open(const struct store_options *opts, const char *location,

@@ -108,6 +108,17 @@ int pg_drill_list(struct store *st, int64_t from_us, int64_t end_us,
 			    &a, drill_row, &c, NULL);
 }
 
+int pg_drill_all(struct store *st,
+		 void (*cb)(void *, const struct store_drill *), void *arg)
+{
+	struct drill_cb c = {cb, arg};
+	struct pg_args a = {0};
+	pg_arg_int(&a, STORE_DRILL_ALL_MAX);
+	return PG_ADMIN_RUN(pg_impl(st),
+			    STORE_SQL_DRILL_SELECT " ORDER BY id DESC LIMIT $1",
+			    &a, drill_row, &c, NULL);
+}
+
 /* One statement per move, conditional on the state it leaves: of two
  * officers racing (approve and abort), on one collector or two, the row
  * lock lets one UPDATE through and the other then matches no row. The

@@ -4,43 +4,10 @@
  * accounts, sessions, API tokens and audit log, the register
  * (store_pg_officers.c), the daily history and reports
  * (store_pg_report.c), drills and agent releases (store_pg_drill.c),
- * but for red-team windows, whose calls fail with -ENOTSUP and a log
- * line naming them, never a silent success. */
+ * red-team windows (store_pg_redteam.c). */
 #include "collector/store_pg.h"
 
 #include <errno.h>
-
-#include "common/log.h"
-
-static int unsupported(const char *call)
-{
-	log_err("store: store_%s is not supported by the PostgreSQL backend "
-		"yet; use a sqlite: store for this", call);
-	return -ENOTSUP;
-}
-
-/* A stub with the op's own signature (parameters named, unused). */
-#define UNSUPPORTED(op, ...)                     \
-	static int pg_##op(__VA_ARGS__)          \
-	{                                        \
-		return unsupported(#op);         \
-	}
-
-typedef void (*redteam_action_fn)(void *,
-				  const struct store_redteam_action *);
-typedef void (*redteam_alert_fn)(void *, const struct store_redteam_alert *);
-
-/* Red-team windows (and the console's list of every campaign) are not
- * on PostgreSQL yet: their actions table and the alert flagging SQLite's
- * migration 14 does with a trigger still need their PostgreSQL form. */
-UNSUPPORTED(drill_all, struct store *st,
-	    void (*cb)(void *arg, const struct store_drill *d), void *arg)
-UNSUPPORTED(redteam_actions_add, struct store *st,
-	    const struct store_redteam_action *a, size_t n)
-UNSUPPORTED(redteam_actions, struct store *st, uint64_t campaign,
-	    redteam_action_fn cb, void *arg)
-UNSUPPORTED(redteam_alerts, struct store *st, uint64_t campaign,
-	    redteam_alert_fn cb, void *arg)
 
 /* PostgreSQL readers never wait on its writers (MVCC), so the console
  * reads through the store's own connections: "no separate reader" is

@@ -52,10 +52,18 @@ int pg_write_alert(struct pg_store *s, struct pg_conn *c,
 	 * into it. */
 	int rc = pg_run(c, "SELECT pg_advisory_xact_lock(hashtext($1))", &k,
 			NULL, NULL, NULL);
+	/* An alert a red-team window flagged takes no more repeats once
+	 * that window is over: a real infection going on after it must not
+	 * hide in the exercise's alert for the suppress window. */
+	pg_arg_int(&k, now);
 	if (rc == 0)
 		rc = pg_run(c,
 			    "SELECT id, last FROM alerts WHERE dedupe_key = $1"
-			    " AND state <> 'resolved' ORDER BY id DESC LIMIT 1",
+			    " AND state <> 'resolved' AND NOT EXISTS (SELECT 1"
+			    " FROM redteam_alerts r JOIN drill_campaigns c"
+			    " ON c.id = r.campaign WHERE r.alert = alerts.id"
+			    " AND (c.state <> 'running' OR c.window_end <= $2))"
+			    " ORDER BY id DESC LIMIT 1",
 			    &k, read_found, &f, NULL);
 	if (rc != 0)
 		return rc;
@@ -186,6 +194,9 @@ static int alert_row(void *arg, const PGresult *q, int r)
 	pg_text(a->src_ip, sizeof(a->src_ip), q, r, 21);
 	pg_text(a->file_path, sizeof(a->file_path), q, r, 22);
 	pg_text(a->file_hash, sizeof(a->file_hash), q, r, 23);
+	/* Only the forwarder's query reads the red-team window. */
+	if (PQnfields(q) > 24)
+		a->drill_campaign = (uint64_t)pg_int(q, r, 24);
 	c->cb(c->arg, a);
 	return 0;
 }
@@ -284,7 +295,9 @@ int pg_forward_next(struct store *st, const char *dest, uint64_t after_id,
 			   " claimed_until < $5 OR claimed_by = $4)"
 			   " ORDER BY alert LIMIT $3 FOR UPDATE SKIP LOCKED)"
 			   " RETURNING f.alert)"
-			   " SELECT " STORE_SQL_ALERT_COLS STORE_SQL_ALERT_JOINS
+			   " SELECT " STORE_SQL_ALERT_COLS ", coalesce((SELECT"
+			   " r.campaign FROM redteam_alerts r WHERE r.alert ="
+			   " a.id), 0)" STORE_SQL_ALERT_JOINS
 			   " JOIN claimed ON claimed.alert = a.id ORDER BY a.id",
 			   &a, cb, arg);
 }

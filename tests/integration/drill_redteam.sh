@@ -10,6 +10,7 @@
 # refused whole, naming the line and the column.
 # Scenarios run alone by name: make test ONLY=drill_redteam:window
 . "$(dirname "$0")/lib.bash"
+. "$(dirname "$0")/lib_drill.bash"
 AGENT="$EW_BIN/eduwatch-agent"
 JSONQ="$PY $(dirname "$0")/py/jsonq.py"
 D="$WORK/collector"
@@ -52,15 +53,6 @@ setup() {
 	wait_for 30 grep -q "uplink: connected" "$WORK/agent.log" || not_ok "the agent connects"
 }
 
-# open_window NAME SCOPE...: planned by org, approved by admin, started.
-open_window() {
-	local name=$1
-	shift
-	C drill plan --name "$name" --type red-team --by org "$@" --expires 1h >/dev/null &&
-		C drill approve --name "$name" --by admin >/dev/null &&
-		C drill start --name "$name" >/dev/null
-}
-
 scenario_approval() {
 	local r
 	r=$(C drill plan --name rt-appr --type red-team --by org --school RT1 --expires 1h)
@@ -85,7 +77,7 @@ scenario_approval() {
 scenario_hostile_csv() {
 	local F="$WORK/csv" now r n0
 	mkdir -p "$F"
-	open_window rt-csv --school RT1 || not_ok "window rt-csv opens"
+	redteam_window_open rt-csv --school RT1 || not_ok "window rt-csv opens"
 	now=$(iso_us)
 	h='time,target,technique,description'
 	good="$now,host:pc1,T1059.001,ok"
@@ -125,8 +117,8 @@ bundle_version() { ls "$D"/bundles/bundle-*.ewb 2>/dev/null | sed -n 's/.*bundle
 
 scenario_window() {
 	local T0 r J V cid
-	open_window rt1 --school RT1 || not_ok "window rt1 opens"
-	open_window rt-other --school RT2 || not_ok "window rt-other opens"
+	redteam_window_open rt1 --school RT1 || not_ok "window rt1 opens"
+	redteam_window_open rt-other --school RT2 || not_ok "window rt-other opens"
 	cid=$(q "SELECT id FROM drill_campaigns WHERE name='rt1'")
 	"$COLLECTOR" rules publish -c "$CONF" >/dev/null
 	V=$(bundle_version)

@@ -1,10 +1,10 @@
 /* Unit tests for collector/store: batched commits and their callbacks,
  * duplicates, host state, retention, the console's officers, sessions,
  * API tokens and audit log, the register of systems, the daily history,
- * reports, drills, releases and the SOC page's figures. Run once on a
- * real SQLite file and once on a real PostgreSQL server
- * (tests/support/pgtest.h), with a real libuv loop, the same cases on
- * both; two collectors on one database are two stores opened on the same
+ * reports, drills, red-team windows, releases and the SOC page's
+ * figures. Run once on a real SQLite file and once on a real PostgreSQL
+ * server (tests/support/pgtest.h), with a real libuv loop, the same cases
+ * on both; two collectors on one database are two stores opened on the same
  * URL. The PostgreSQL run adds its own cases (partitions dropped by
  * retention, a server that goes away and comes back). */
 #include <errno.h>
@@ -1296,6 +1296,251 @@ static void test_drill_target_timeline(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* ---- red-team windows: both backends ------------------------------------ */
+
+static void action_seen(void *arg, const struct store_redteam_action *a)
+{
+	keep_row(arg, a);
+}
+
+static void redteam_alert_seen(void *arg, const struct store_redteam_alert *a)
+{
+	keep_row(arg, a);
+}
+
+/* A red-team window over the hour around now, planned by "org". */
+static uint64_t add_window(struct store *st, const char *name,
+			   const char *scenario, const char *scope)
+{
+	int64_t now = store_now_us();
+	struct store_drill d = {.organiser = "org",
+				.window_start_us = now - 3600000000LL,
+				.window_end_us = now + 3600000000LL};
+	snprintf(d.name, sizeof(d.name), "%s", name);
+	snprintf(d.scenario, sizeof(d.scenario), "%s", scenario);
+	snprintf(d.scope, sizeof(d.scope), "%s", scope);
+	uint64_t id = 0;
+	assert_int_equal(store_drill_add(st, &d, &id), 0);
+	return id;
+}
+
+static void run_window(struct store *st, uint64_t id)
+{
+	assert_int_equal(store_drill_transition(st, id, "planned", "approved",
+						"admin"), 0);
+	assert_int_equal(store_drill_transition(st, id, "approved", "running",
+						"admin"), 0);
+}
+
+static struct store_redteam_action action_at(uint64_t campaign, int64_t at,
+					     const char *kind,
+					     const char *target)
+{
+	struct store_redteam_action a = {.campaign = campaign, .at_us = at,
+					 .technique = "T1059.001",
+					 .recorded_by = "org"};
+	snprintf(a.target_kind, sizeof(a.target_kind), "%s", kind);
+	snprintf(a.target, sizeof(a.target), "%s", target);
+	snprintf(a.description, sizeof(a.description), "%s at %lld", target,
+		 (long long)at);
+	return a;
+}
+
+/* Actions are stored all or none, and only in their red-team window (the
+ * database refuses the rest, whoever writes); they are listed oldest
+ * first, ties in the order they were recorded; the console's list of
+ * campaigns is newest first. */
+static void test_redteam_actions_all_or_none(void **state)
+{
+	(void)state;
+	struct store *st = open_store(NULL, 0, 0);
+	uint64_t rt = add_window(st, "rt", "red-team", "school:A1");
+	uint64_t inj = add_window(st, "inj", "eicar", "school:A1");
+	int64_t now = store_now_us(), before = now;
+	struct store_redteam_action a[3] = {
+		action_at(rt, now + 10000000, "host", "pc1"),
+		action_at(rt, now - 5000000, "school", "A1"),
+		action_at(rt, now - 7200000000LL, "host", "pc2"), /* before */
+	};
+	struct store_redteam_action got[4];
+	struct rows_seen s = ROWS_SEEN(got);
+	assert_int_equal(store_redteam_actions_add(st, a, 3), -EIO);
+	assert_int_equal(store_redteam_actions(st, rt, action_seen, &s), 0);
+	assert_int_equal(s.n, 0);
+	/* After the window, and in a campaign that is not a red-team
+	 * window: refused too. */
+	a[2].at_us = now + 7200000000LL;
+	assert_int_equal(store_redteam_actions_add(st, &a[2], 1), -EIO);
+	struct store_redteam_action wrong = action_at(inj, now, "host", "pc1");
+	assert_int_equal(store_redteam_actions_add(st, &wrong, 1), -EIO);
+	assert_int_equal(count_where("SELECT count(*) FROM redteam_actions"),
+			 0);
+
+	assert_int_equal(store_redteam_actions_add(st, a, 2), 0);
+	struct store_redteam_action tie = action_at(rt, a[1].at_us, "host",
+						    "pc3");
+	assert_int_equal(store_redteam_actions_add(st, &tie, 1), 0);
+	assert_int_equal(store_redteam_actions(st, rt, action_seen, &s), 0);
+	assert_int_equal(s.n, 3);
+	assert_string_equal(got[0].target, "A1");
+	assert_string_equal(got[0].target_kind, "school");
+	assert_string_equal(got[1].target, "pc3");
+	assert_string_equal(got[2].target, "pc1");
+	assert_true(got[0].id > 0 && got[1].id > got[0].id);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(got[i].campaign, rt);
+		assert_string_equal(got[i].technique, "T1059.001");
+		assert_string_equal(got[i].recorded_by, "org");
+		assert_true(got[i].created_us >= before);
+	}
+	assert_int_equal(got[2].at_us, a[0].at_us);
+	assert_string_equal(got[2].description, a[0].description);
+	memset(&s, 0, sizeof(s));
+	s = (struct rows_seen)ROWS_SEEN(got);
+	assert_int_equal(store_redteam_actions(st, inj, action_seen, &s), 0);
+	assert_int_equal(s.n, 0);
+
+	struct store_drill all[3];
+	struct rows_seen ds = ROWS_SEEN(all);
+	assert_int_equal(store_drill_all(st, drill_seen, &ds), 0);
+	assert_int_equal(ds.n, 2);
+	assert_int_equal(all[0].id, inj);
+	assert_string_equal(all[0].state, "planned");
+	assert_int_equal(all[1].id, rt);
+	assert_string_equal(all[1].scenario, "red-team");
+	store_close(st);
+}
+
+/* What the forwarder reads of each alert, by dedupe key. */
+struct forwarded {
+	int n;
+	struct {
+		char key[16];
+		bool drill;
+		uint64_t campaign;
+	} rows[16];
+};
+
+static void forwarded_seen(void *arg, const struct store_alert *a)
+{
+	struct forwarded *f = arg;
+	assert_true(f->n < 16);
+	snprintf(f->rows[f->n].key, sizeof(f->rows[f->n].key), "%s",
+		 a->dedupe_key);
+	f->rows[f->n].drill = a->drill;
+	f->rows[f->n].campaign = a->drill_campaign;
+	f->n++;
+}
+
+/* The forwarder's view of the last alert opened with key. */
+static void assert_forwarded(struct store *st, const char *key, bool drill,
+			     uint64_t campaign)
+{
+	struct forwarded f = {0};
+	assert_int_equal(store_forward_next(st, "soc-a", 0, 100,
+					    forwarded_seen, &f), 0);
+	for (int i = f.n - 1; i >= 0; i--) {
+		if (strcmp(f.rows[i].key, key) != 0)
+			continue;
+		assert_int_equal(f.rows[i].drill, drill);
+		assert_int_equal(f.rows[i].campaign, campaign);
+		return;
+	}
+	fail_msg("no alert %s queued for the SOC", key);
+}
+
+static bool raise_on(struct store *st, const char *key, const char *school)
+{
+	struct store_alert a = forwarded_alert;
+	bool created = false;
+	a.suppress_s = 3600;
+	snprintf(a.dedupe_key, sizeof(a.dedupe_key), "%s", key);
+	snprintf(a.school, sizeof(a.school), "%s", school);
+	assert_int_equal(store_alert_raise(st, &a, &created), 0);
+	return created;
+}
+
+/* Every alert opened in a running red-team window on a PC of its scope
+ * (a school, or every school of a commune) is a drill of that window
+ * from the statement that opens it, whichever collector opens it, and
+ * reaches the SOC with the campaign; outside the scope, or before the
+ * window runs, it is not. The window's alerts are listed oldest first,
+ * tied or not, up to its end; and once it is over (ended, or past its
+ * end time while still marked running) a repeat opens a real alert
+ * instead of folding into the exercise's. */
+static void test_redteam_window_flags_alerts(void **state)
+{
+	(void)state;
+	struct store *st = open_forwarding(NULL);
+	struct store *other = open_forwarding(NULL);
+	const struct store_school schools[] = {
+		{"A1", "Trường A", "Xã Một", 2, 40, 0},
+		{"B1", "Trường B", "Xã Hai", 2, 40, 0},
+		{"C1", "Trường C", "Xã Ba", 2, 40, 0},
+	};
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(store_school_add(st, &schools[i]), 0);
+	uint64_t rt = add_window(st, "rt", "red-team", "school:A1");
+	uint64_t rc = add_window(st, "rc", "red-team", "commune:Xã Hai");
+
+	/* Before the window runs: in its time, not flagged. */
+	assert_true(raise_on(st, "early", "A1"));
+	assert_forwarded(st, "early", false, 0);
+	run_window(st, rt);
+	run_window(st, rc);
+	assert_true(raise_on(st, "k1", "A1"));
+	assert_true(raise_on(other, "k2", "A1"));
+	assert_true(raise_on(st, "k3", "B1"));
+	assert_true(raise_on(st, "k4", "C1"));
+	assert_forwarded(st, "k1", true, rt);
+	assert_forwarded(st, "k2", true, rt);
+	assert_forwarded(st, "k3", true, rc);
+	assert_forwarded(st, "k4", false, 0);
+	assert_int_equal(count_where("SELECT count(*) FROM alerts WHERE"
+				     " drill = 1"), 3);
+
+	struct store_redteam_alert got[8];
+	struct rows_seen s = ROWS_SEEN(got);
+	assert_int_equal(store_redteam_alerts(st, rt, redteam_alert_seen, &s),
+			 0);
+	assert_int_equal(s.n, 3);
+	assert_string_equal(got[0].school, "A1");
+	assert_true(got[0].id < got[1].id && got[1].id < got[2].id);
+	assert_true(got[0].first_us <= got[1].first_us &&
+		    got[1].first_us <= got[2].first_us);
+	assert_string_equal(got[0].agent, "pc1");
+	assert_string_equal(got[0].title, "t");
+	assert_int_equal(got[0].ack_us, 0);
+	s = (struct rows_seen)ROWS_SEEN(got);
+	assert_int_equal(store_redteam_alerts(st, rc, redteam_alert_seen, &s),
+			 0);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(got[0].school, "B1");
+
+	/* In the window a repeat folds; once it is done, it opens a real
+	 * alert, which the window no longer lists. */
+	assert_false(raise_on(st, "k1", "A1"));
+	assert_int_equal(store_drill_transition(st, rt, "running", "done",
+						"admin"), 0);
+	assert_true(raise_on(st, "k1", "A1"));
+	assert_forwarded(st, "k1", false, 0);
+	s = (struct rows_seen)ROWS_SEEN(got);
+	assert_int_equal(store_redteam_alerts(st, rt, redteam_alert_seen, &s),
+			 0);
+	assert_int_equal(s.n, 3);
+	/* A window past its end, though nobody ended it. */
+	assert_false(raise_on(st, "k3", "B1"));
+	char sql[128];
+	snprintf(sql, sizeof(sql),
+		 "UPDATE drill_campaigns SET window_end = %lld WHERE id = %llu",
+		 (long long)store_now_us(), (unsigned long long)rc);
+	assert_int_equal(run_sql(sql), 0);
+	assert_true(raise_on(st, "k3", "B1"));
+	assert_forwarded(st, "k3", false, 0);
+	store_close(other);
+	store_close(st);
+}
+
 /* A release keeps what it is; only its progress moves. */
 static void test_release_progress(void **state)
 {
@@ -2060,24 +2305,6 @@ static void test_pg_done_keeps_unclaimed(void **state)
 	store_close(one);
 }
 
-static void ignore_drill(void *arg, const struct store_drill *d)
-{
-	(void)arg;
-	(void)d;
-}
-
-/* A call the backend does not have yet (red-team windows, on
- * PostgreSQL) fails loudly, never silently. */
-static void test_pg_unsupported_calls_fail(void **state)
-{
-	(void)state;
-	struct store *st = open_store(NULL, 0, 0);
-	assert_int_equal(store_drill_all(st, ignore_drill, NULL), -ENOTSUP);
-	struct store_redteam_action a = {.campaign = 1};
-	assert_int_equal(store_redteam_actions_add(st, &a, 1), -ENOTSUP);
-	store_close(st);
-}
-
 /* One case, in a fresh store (a SQLite file or a PostgreSQL database). */
 #define CASE(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 /* The contract both backends keep, run on each. */
@@ -2098,7 +2325,9 @@ static void test_pg_unsupported_calls_fail(void **state)
 	CASE(test_report_versions), CASE(test_drill_campaign_moves),       \
 	CASE(test_drill_target_timeline), CASE(test_release_progress),     \
 	CASE(test_soc_status_scoped), CASE(test_two_collectors_race_reports), \
-	CASE(test_lead_one_collector_per_job)
+	CASE(test_lead_one_collector_per_job),                             \
+	CASE(test_redteam_actions_all_or_none),                            \
+	CASE(test_redteam_window_flags_alerts)
 
 int main(void)
 {
@@ -2115,7 +2344,6 @@ int main(void)
 		CASE(test_pg_retention_drops_partitions),
 		CASE(test_pg_down_refuses_then_stores),
 		CASE(test_pg_done_keeps_unclaimed),
-		CASE(test_pg_unsupported_calls_fail),
 	};
 	if (!pgtest_start()) {
 		printf("ok - store_pg # SKIP PostgreSQL is not installed\n");
