@@ -3,8 +3,8 @@
 # tests/support/pg_harness.sh): the real collector over real TLS on
 # loopback, its accounts made by the CLI, and every row checked in the
 # database behind it. web_console.sh covers the console itself on SQLite
-# (its matrix seeds rows straight into SQLite, and reaches reports and
-# drills, which PostgreSQL does not have yet); this is the part that
+# (its matrix seeds rows straight into the SQLite file, as only agents
+# could make them otherwise); this is the part that
 # stands on the store's officers' tables:
 #  - login: a one-time password opens a session, stored by its hash;
 #    an unknown name and a wrong password are refused, and all three
