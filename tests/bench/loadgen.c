@@ -293,9 +293,9 @@ static void on_data(struct tls_stream *ts, const char *data, size_t len,
 
 /* The agent's own policy (agent/core/uplink.c, schedule_retry): full
  * jitter, 100 ms + a uniform delay below min(5 min, 1 s * 2^attempt),
- * the attempt count reset by a hello. Without --hold the old short delays
- * stay,
- * so the throughput sections' figures are comparable across waves. */
+ * the attempt count reset by a hello; a change there must be mirrored
+ * here. Without --hold the old short delays stay, so the throughput
+ * sections' figures are comparable across waves. */
 static uint64_t retry_delay_ms(const struct sim_agent *a, uint64_t old_ms)
 {
 	if (!a->lg->hold)

@@ -513,7 +513,28 @@ local lpid=$!
 PIDS+=("$lpid")
 allup() { [ "$(grep -c "all-connected" "$OUT/province.err")" -ge "$1" ]; }
 wall() { grep "$1" "$OUT/province.err" | tail -1 | awk '{print $NF}'; }
-wait_for 600 allup 1 || { echo "not all $N agents connected in 600 s: $(tail -3 "$OUT/province.err")"; kill "$lpid"; collector_stop; return; }
+# By the wall clock: under load, wait_for's polls themselves take long.
+within() { local end=$(($(date +%s) + $1)); shift
+	until "$@"; do [ "$(date +%s)" -lt "$end" ] || return 1; sleep 1; done; }
+local limit=${BENCH_PROVINCE_CONNECT_SECONDS:-600}
+if ! within "$limit" allup 1; then
+	# What was reached is a figure too: the RSS per connection held.
+	kill -USR1 "$lpid"
+	sleep 2
+	local part held rssp
+	part=$(tail -1 "$OUT/province.out")
+	held=$(grep -o '"connected":[0-9]*' <<<"$part" | cut -d: -f2)
+	rssp=$(rss "$cpid")
+	local div=${held:-0}
+	[ "$div" -gt 0 ] || div=1
+	echo "not all $N agents connected in $limit s: $part"
+	echo "collector: RSS $((rssp / 1024)) MiB with ${held:-0} agents ($(printf '%.1f' "$(echo "scale=4; ($rssp - $rss0) / $div" | bc)") KiB each over its idle $((rss0 / 1024)) MiB)"
+	rows+=("| province: $N agents over TLS 1.3 to one collector (SQLite), a heartbeat a minute each + 1,000 events/s | **only ${held:-0} connected after $limit s**; collector RSS $((rssp / 1024)) MiB; since the start: $(sed 's/"//g; s/,/, /g' <<<"$part") | wave 1: 5,000 active + 10,000 idle connections | - |")
+	kill -TERM "$lpid"
+	wait "$lpid" 2>/dev/null
+	collector_stop
+	return
+fi
 local connect
 connect=$(printf '%.1f' "$(echo "$(wall all-connected) - $t_start" | bc)")
 echo "all $N connected in $connect s (max 200 handshakes in flight)"
@@ -544,7 +565,7 @@ COLLECTOR_PID=
 collector_start "$P/collector.log" || { echo "collector did not restart"; kill "$lpid"; return; }
 t_up=$(date +%s.%N)
 cpid=$COLLECTOR_PID
-wait_for 900 allup $((before + 1)) || { echo "not all $N agents back in 900 s: $(tail -3 "$OUT/province.err")"; }
+within 900 allup $((before + 1)) || { echo "not all $N agents back in 900 s: $(tail -3 "$OUT/province.err")"; }
 t_all=$(wall all-connected)
 local back back_kill
 back=$(printf '%.1f' "$(echo "$t_all - $t_up" | bc)")
