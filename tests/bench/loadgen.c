@@ -345,8 +345,8 @@ static void on_close(struct tls_stream *ts, int status, void *arg)
 		lg->reconnects++;
 		a->failures++;
 		uint64_t backoff = 50u << (a->failures < 6 ? a->failures : 6);
-		uv_timer_start(&a->retry, on_retry,
-			       retry_delay_ms(a, backoff + (uint64_t)(rand() % 100)),
+		backoff += (uint64_t)(rand() % 100);
+		uv_timer_start(&a->retry, on_retry, retry_delay_ms(a, backoff),
 			       0);
 	}
 	start_more(lg);
@@ -401,8 +401,8 @@ static void start_agent(struct sim_agent *a)
 	if (lg->sources > 0) {
 		struct sockaddr_in src;
 		char ip[32];
-		snprintf(ip, sizeof(ip), "127.0.%d.%d", (2 + a->index % lg->sources) / 256,
-			 (2 + a->index % lg->sources) % 256);
+		int host = 2 + a->index % lg->sources;
+		snprintf(ip, sizeof(ip), "127.0.%d.%d", host / 256, host % 256);
 		uv_ip4_addr(ip, 0, &src);
 		if (uv_tcp_bind(tcp, (struct sockaddr *)&src, 0) != 0) {
 			fprintf(stderr, "loadgen: cannot bind %s\n", ip);
@@ -428,11 +428,11 @@ static void on_deadline(uv_timer_t *timer)
 	lg->timed_out = true;
 	lg->connected_at_deadline = lg->connected;
 	if (lg->hold)
-		fprintf(stderr, "loadgen: held %d agents, %d connected at the end\n",
-			lg->nagents, lg->connected);
+		fprintf(stderr, "loadgen: held %d agents, %d connected at the "
+				"end\n", lg->nagents, lg->connected);
 	else
-		fprintf(stderr, "loadgen: deadline reached with %d of %d agents done\n",
-			lg->finished, lg->nagents);
+		fprintf(stderr, "loadgen: deadline reached with %d of %d agents "
+				"done\n", lg->finished, lg->nagents);
 	for (int i = 0; i < lg->nagents; i++) {
 		uv_timer_stop(&lg->agents[i].retry);
 		if (lg->agents[i].ts)
@@ -633,11 +633,11 @@ int main(int argc, char **argv)
 	}
 	if (ca_file == NULL || state == NULL || nagents < 1 || batch < 1 ||
 	    batch > WIRE_MAX_EVENTS_PER_FRAME || window < 1 ||
-	    window > MAX_WINDOW || hold_s < 0 || sources < 0 || sources > 65000 ||
-	    (hold_s > 0 && pace_rate <= 0)) {
+	    window > MAX_WINDOW || hold_s < 0 || sources < 0 ||
+	    sources > 65000 || (hold_s > 0 && pace_rate <= 0)) {
 		fprintf(stderr, "loadgen: --ca and --state are required; batch "
-				"1..1000, window 1..64, sources 0..65000; --hold "
-				"needs --rate\n");
+				"1..1000, window 1..64, sources 0..65000; "
+				"--hold needs --rate\n");
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
@@ -725,7 +725,8 @@ int main(int argc, char **argv)
 	double p99 = percentile_ms(lg.latencies_us, lg.nlat, 99);
 	uint64_t total = lg.hold ? lg.acked : (uint64_t)nagents * events;
 	/* A hold is complete when nobody was left out at its end. */
-	bool complete = lg.hold ? lg.connected_at_deadline == nagents : lg.finished == nagents;
+	bool complete = lg.hold ? lg.connected_at_deadline == nagents
+				: lg.finished == nagents;
 	double rate = seconds > 0 ? (double)lg.acked / seconds : 0;
 	if (json)
 		printf("{\"agents\":%d,\"events\":%llu,\"acked\":%llu,"
