@@ -503,12 +503,14 @@ local cpid=$COLLECTOR_PID hz
 hz=$(getconf CLK_TCK)
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+# A new boot seed each run: the cached agents send new events, never
+# duplicates of an earlier run's, which the collector would only count.
 local rss0 t_start
 rss0=$(rss "$cpid")
 t_start=$(date +%s.%N)
 "$LOADGEN" --port "$INGEST_PORT" --ca "$P/collector/ca.crt" --state "$P/agents" \
 	--agents "$N" --rate "$rate" --hold 1800 --batch 1 --window 2 --sources "$sources" \
-	--json >"$OUT/province.out" 2>"$OUT/province.err" &
+	--boot-seed "$(date +%s)" --json >"$OUT/province.out" 2>"$OUT/province.err" &
 local lpid=$!
 PIDS+=("$lpid")
 allup() { [ "$(grep -c "all-connected" "$OUT/province.err")" -ge "$1" ]; }
