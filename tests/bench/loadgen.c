@@ -9,7 +9,16 @@
  * and a collector killed mid-run must still end with every event once.
  *
  * Prints one line of results, or JSON with --json:
- *   agents, events, acked, duplicates, seconds, events_per_sec, p50/p99 ms */
+ *   agents, events, acked, duplicates, seconds, events_per_sec, p50/p99 ms
+ *
+ * --hold S keeps every agent connected for S seconds instead (a province
+ * at rest: --rate events per agent per second, each agent at its own phase
+ * of the period so the population sends evenly), reconnecting with the
+ * real agent's full-jitter backoff, and says on stderr when all agents are
+ * connected ("all-connected" with the wall clock) and when the first one
+ * drops; SIGUSR1 prints the figures so far and starts them afresh.
+ * --sources N binds agent i to 127.0.0.(2 + i % N) before connecting:
+ * loopback has ~28,000 ephemeral ports per source address. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -18,6 +27,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -60,6 +70,7 @@ struct sim_agent {
 	bool connecting;
 	uv_timer_t retry;
 	int failures;
+	double phase; /* --hold: this agent's offset in the send period, 0..1 */
 };
 
 struct loadgen {
@@ -93,11 +104,28 @@ struct loadgen {
 	 * so a bench can hold a steady load beside what it measures. */
 	double rate;
 	uv_timer_t pace;
+	bool hold;	/* --hold: stay connected until the deadline */
+	int sources;	/* --sources: 127.0.0.2 .. 127.0.0.(1 + sources) */
+	int connected;	/* --hold: agents whose hello was answered, now */
+	int connected_at_deadline;
+	uv_signal_t report;
+	uint64_t window_acked; /* acks since the last SIGUSR1 report */
+	uint64_t window_start_ns;
 };
 
 static void start_agent(struct sim_agent *a);
 static void start_more(struct loadgen *lg);
 static void pump_agent(struct sim_agent *a);
+
+/* A moment the bench compares with its own clock (the collector's kill
+ * and restart), so wall-clock seconds, not the loop's monotonic time. */
+static void note_wall(struct loadgen *lg, const char *what)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	fprintf(stderr, "loadgen: %s %d agents at %lld.%03ld\n", what,
+		lg->connected, (long long)now.tv_sec, now.tv_nsec / 1000000);
+}
 
 static void pack_event(msgpack_packer *pk, const struct sim_agent *a,
 		       uint64_t seq)
@@ -168,7 +196,7 @@ static void pump_agent(struct sim_agent *a)
 	while (a->ready && a->ts && a->inflight < lg->window &&
 	       a->next_seq <= lg->events_per_agent) {
 		if (lg->rate > 0 &&
-		    (double)(a->next_seq - 1) >=
+		    (double)(a->next_seq - 1) + a->phase >=
 			    lg->rate * (double)(uv_hrtime() - lg->start_ns) / 1e9)
 			break;
 		send_batch(a);
@@ -191,6 +219,11 @@ static int on_frame(void *arg, const char *body, size_t len)
 		return -1;
 	if (msg.type == WIRE_HELLO) {
 		a->ready = true;
+		if (lg->hold) {
+			a->failures = 0; /* as the agent resets on hello */
+			if (++lg->connected == lg->nagents)
+				note_wall(lg, "all-connected");
+		}
 		if (!lg->barrier || lg->ready_count == lg->nagents) {
 			pump_agent(a);
 		} else if (++lg->ready_count == lg->nagents) {
@@ -214,6 +247,7 @@ static int on_frame(void *arg, const char *body, size_t len)
 		record_latency(lg, (uv_hrtime() - f->sent_ns) / 1000);
 		a->acked_upto = f->first_seq + f->count - 1;
 		lg->acked += f->count;
+		lg->window_acked += f->count;
 		lg->duplicates += dup;
 		a->head = (a->head + 1) % MAX_WINDOW;
 		a->inflight--;
@@ -257,6 +291,23 @@ static void on_data(struct tls_stream *ts, const char *data, size_t len,
 		tls_stream_close(ts, -EPROTO);
 }
 
+/* The agent's own policy (agent/core/uplink.c, schedule_retry): full
+ * jitter, 100 ms + a uniform delay below min(5 min, 1 s * 2^attempt),
+ * the attempt count reset by a hello; a change there must be mirrored
+ * here. Without --hold the old short delays stay, so the throughput
+ * sections' figures are comparable across waves. */
+static uint64_t retry_delay_ms(const struct sim_agent *a, uint64_t old_ms)
+{
+	if (!a->lg->hold)
+		return old_ms;
+	uint64_t ceiling = 1000, cap = 300000;
+	for (int i = 1; i < a->failures && ceiling < cap; i++)
+		ceiling *= 2;
+	if (ceiling > cap)
+		ceiling = cap;
+	return 100 + (uint64_t)rand() % ceiling;
+}
+
 static void on_retry(uv_timer_t *timer)
 {
 	start_agent(timer->data);
@@ -276,6 +327,9 @@ static void on_close(struct tls_stream *ts, int status, void *arg)
 	(void)ts;
 	(void)status;
 	a->ts = NULL;
+	if (lg->hold && a->ready && lg->connected-- == lg->nagents &&
+	    !lg->timed_out)
+		note_wall(lg, "first-disconnect");
 	a->ready = false;
 	wire_decoder_free(a->dec);
 	a->dec = NULL;
@@ -291,8 +345,9 @@ static void on_close(struct tls_stream *ts, int status, void *arg)
 		lg->reconnects++;
 		a->failures++;
 		uint64_t backoff = 50u << (a->failures < 6 ? a->failures : 6);
-		uv_timer_start(&a->retry, on_retry,
-			       backoff + (uint64_t)(rand() % 100), 0);
+		backoff += (uint64_t)(rand() % 100);
+		uv_timer_start(&a->retry, on_retry, retry_delay_ms(a, backoff),
+			       0);
 	}
 	start_more(lg);
 }
@@ -317,7 +372,8 @@ static void on_connect(uv_connect_t *req, int status)
 		a->failures++;
 		wire_decoder_free(a->dec);
 		a->dec = NULL;
-		uv_timer_start(&a->retry, on_retry, 200 + (uint64_t)(rand() % 300),
+		uv_timer_start(&a->retry, on_retry,
+			       retry_delay_ms(a, 200 + (uint64_t)(rand() % 300)),
 			       0);
 		start_more(a->lg);
 		return;
@@ -342,6 +398,17 @@ static void start_agent(struct sim_agent *a)
 	uv_connect_t *req = alloc_bytes(sizeof(*req));
 	a->dec = wire_decoder_new();
 	uv_tcp_init(lg->loop, tcp);
+	if (lg->sources > 0) {
+		struct sockaddr_in src;
+		char ip[32];
+		int host = 2 + a->index % lg->sources;
+		snprintf(ip, sizeof(ip), "127.0.%d.%d", host / 256, host % 256);
+		uv_ip4_addr(ip, 0, &src);
+		if (uv_tcp_bind(tcp, (struct sockaddr *)&src, 0) != 0) {
+			fprintf(stderr, "loadgen: cannot bind %s\n", ip);
+			exit(1);
+		}
+	}
 	req->data = a;
 	a->connecting = true;
 	lg->connecting++;
@@ -359,8 +426,13 @@ static void on_deadline(uv_timer_t *timer)
 {
 	struct loadgen *lg = timer->data;
 	lg->timed_out = true;
-	fprintf(stderr, "loadgen: deadline reached with %d of %d agents done\n",
-		lg->finished, lg->nagents);
+	lg->connected_at_deadline = lg->connected;
+	if (lg->hold)
+		fprintf(stderr, "loadgen: held %d agents, %d connected at the "
+				"end\n", lg->nagents, lg->connected);
+	else
+		fprintf(stderr, "loadgen: deadline reached with %d of %d agents "
+				"done\n", lg->finished, lg->nagents);
 	for (int i = 0; i < lg->nagents; i++) {
 		uv_timer_stop(&lg->agents[i].retry);
 		if (lg->agents[i].ts)
@@ -465,6 +537,34 @@ static int compare_u64(const void *x, const void *y)
 	return a < b ? -1 : a > b;
 }
 
+static double percentile_ms(uint64_t *lat, size_t n, int pct)
+{
+	return n ? (double)lat[(n * (size_t)pct) / 100] / 1000.0 : 0;
+}
+
+/* SIGUSR1 (--hold): the figures since the last report, as one JSON line
+ * on stdout, so a bench can take the steady state before it restarts the
+ * collector. */
+static void on_report(uv_signal_t *sig, int signum)
+{
+	struct loadgen *lg = sig->data;
+	(void)signum;
+	qsort(lg->latencies_us, lg->nlat, sizeof(uint64_t), compare_u64);
+	double seconds = (double)(uv_hrtime() - lg->window_start_ns) / 1e9;
+	printf("{\"report\":true,\"connected\":%d,\"acked\":%llu,"
+	       "\"seconds\":%.3f,\"events_per_sec\":%.0f,\"p50_ms\":%.2f,"
+	       "\"p99_ms\":%.2f,\"reconnects\":%llu}\n",
+	       lg->connected, (unsigned long long)lg->window_acked, seconds,
+	       seconds > 0 ? (double)lg->window_acked / seconds : 0,
+	       percentile_ms(lg->latencies_us, lg->nlat, 50),
+	       percentile_ms(lg->latencies_us, lg->nlat, 99),
+	       (unsigned long long)lg->reconnects);
+	fflush(stdout);
+	lg->nlat = 0;
+	lg->window_acked = 0;
+	lg->window_start_ns = uv_hrtime();
+}
+
 static void raise_fd_limit(void)
 {
 	struct rlimit rl;
@@ -490,6 +590,8 @@ int main(int argc, char **argv)
 		{"window", required_argument, NULL, 'w'},
 		{"deadline", required_argument, NULL, 'd'},
 		{"rate", required_argument, NULL, 'R'},
+		{"hold", required_argument, NULL, 'h'},
+		{"sources", required_argument, NULL, 'S'},
 		{"enroll-only", no_argument, NULL, 'e'},
 		{"barrier", no_argument, NULL, 'r'},
 		{"json", no_argument, NULL, 'j'},
@@ -498,7 +600,7 @@ int main(int argc, char **argv)
 	const char *host = "127.0.0.1", *ca_file = NULL, *token = NULL,
 		   *state = NULL;
 	int port = 7443, enroll_port = 7444, nagents = 10, batch = 100,
-	    window = 4, deadline_s = 600;
+	    window = 4, deadline_s = 600, hold_s = 0, sources = 0;
 	uint64_t events = 1000, seed = 1;
 	double pace_rate = 0;
 	bool json = false, enroll_only = false, barrier = false;
@@ -518,6 +620,8 @@ int main(int argc, char **argv)
 		case 'w': window = (int)strtol(optarg, NULL, 10); break;
 		case 'd': deadline_s = (int)strtol(optarg, NULL, 10); break;
 		case 'R': pace_rate = strtod(optarg, NULL); break;
+		case 'h': hold_s = (int)strtol(optarg, NULL, 10); break;
+		case 'S': sources = (int)strtol(optarg, NULL, 10); break;
 		case 'e': enroll_only = true; break;
 		case 'r': barrier = true; break;
 		case 'j': json = true; break;
@@ -529,9 +633,11 @@ int main(int argc, char **argv)
 	}
 	if (ca_file == NULL || state == NULL || nagents < 1 || batch < 1 ||
 	    batch > WIRE_MAX_EVENTS_PER_FRAME || window < 1 ||
-	    window > MAX_WINDOW) {
+	    window > MAX_WINDOW || hold_s < 0 || sources < 0 ||
+	    sources > 65000 || (hold_s > 0 && pace_rate <= 0)) {
 		fprintf(stderr, "loadgen: --ca and --state are required; batch "
-				"1..1000, window 1..64\n");
+				"1..1000, window 1..64, sources 0..65000; "
+				"--hold needs --rate\n");
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
@@ -540,7 +646,12 @@ int main(int argc, char **argv)
 	struct loadgen lg = {.host = host, .nagents = nagents, .rate = pace_rate,
 			     .events_per_agent = events, .batch = batch,
 			     .window = window, .max_connecting = 200,
-			     .barrier = barrier};
+			     .barrier = barrier, .hold = hold_s > 0,
+			     .sources = sources};
+	if (lg.hold) {
+		deadline_s = hold_s;
+		lg.events_per_agent = UINT64_MAX / 2; /* the deadline ends it */
+	}
 	X509 *ca = NULL;
 	char err[512];
 	if (pki_read_cert(ca_file, &ca) != 0) {
@@ -559,6 +670,8 @@ int main(int argc, char **argv)
 		a->boot = (seed * 0x9E3779B97F4A7C15ull) ^ ((uint64_t)i * 0xBF58476D1CE4E5B9ull);
 		a->boot &= 0x7fffffffffffffffull;
 		a->next_seq = 1;
+		if (lg.hold)
+			a->phase = (double)i / nagents;
 	}
 	if (enroll_all(&lg, state, &base) != 0) {
 		free_agents(&lg, ca);
@@ -590,7 +703,12 @@ int main(int argc, char **argv)
 	lg.pace.data = &lg;
 	if (lg.rate > 0)
 		uv_timer_start(&lg.pace, on_pace, 10, 10);
+	uv_signal_init(lg.loop, &lg.report);
+	lg.report.data = &lg;
+	if (lg.hold)
+		uv_signal_start(&lg.report, on_report, SIGUSR1);
 	lg.start_ns = uv_hrtime();
+	lg.window_start_ns = lg.start_ns;
 	start_more(&lg);
 	while (lg.finished < lg.nagents && !lg.timed_out)
 		uv_run(lg.loop, UV_RUN_ONCE);
@@ -599,12 +717,16 @@ int main(int argc, char **argv)
 		uv_close((uv_handle_t *)&lg.agents[i].retry, NULL);
 	uv_close((uv_handle_t *)&lg.deadline, NULL);
 	uv_close((uv_handle_t *)&lg.pace, NULL);
+	uv_close((uv_handle_t *)&lg.report, NULL);
 	uv_run(lg.loop, UV_RUN_DEFAULT);
 
 	qsort(lg.latencies_us, lg.nlat, sizeof(uint64_t), compare_u64);
-	double p50 = lg.nlat ? lg.latencies_us[lg.nlat / 2] / 1000.0 : 0;
-	double p99 = lg.nlat ? lg.latencies_us[(lg.nlat * 99) / 100] / 1000.0 : 0;
-	uint64_t total = (uint64_t)nagents * events;
+	double p50 = percentile_ms(lg.latencies_us, lg.nlat, 50);
+	double p99 = percentile_ms(lg.latencies_us, lg.nlat, 99);
+	uint64_t total = lg.hold ? lg.acked : (uint64_t)nagents * events;
+	/* A hold is complete when nobody was left out at its end. */
+	bool complete = lg.hold ? lg.connected_at_deadline == nagents
+				: lg.finished == nagents;
 	double rate = seconds > 0 ? (double)lg.acked / seconds : 0;
 	if (json)
 		printf("{\"agents\":%d,\"events\":%llu,\"acked\":%llu,"
@@ -616,7 +738,7 @@ int main(int argc, char **argv)
 		       (unsigned long long)lg.duplicates,
 		       (unsigned long long)lg.reconnects, seconds, rate, p50, p99,
 		       (double)lg.connect_ns / 1e9,
-		       lg.finished == nagents ? "true" : "false");
+		       complete ? "true" : "false");
 	else
 		printf("agents=%d events=%llu acked=%llu duplicates=%llu "
 		       "reconnects=%llu seconds=%.3f events_per_sec=%.0f "
@@ -625,10 +747,10 @@ int main(int argc, char **argv)
 		       (unsigned long long)lg.acked,
 		       (unsigned long long)lg.duplicates,
 		       (unsigned long long)lg.reconnects, seconds, rate, p50, p99,
-		       lg.finished == nagents ? "yes" : "no");
+		       complete ? "yes" : "no");
 	free_agents(&lg, ca);
 	free(lg.latencies_us);
 	SSL_CTX_free(lg.ctx);
 	uv_loop_close(lg.loop);
-	return lg.finished == nagents ? 0 : 1;
+	return complete ? 0 : 1;
 }
