@@ -45,6 +45,7 @@ WIN_AGENT_SRC := $(filter-out agent/core/childproc.c,\
 	$(sort $(wildcard agent/core/*.c))) \
 	$(sort $(wildcard agent/*/*_settings.c)) \
 	agent/av/avstatus.c agent/av/src_av.c agent/backup/chunker.c \
+	agent/scan/src_scan.c agent/scan/scancache.c agent/scan/scanmatch.c \
 	agent/net/iocset.c agent/net/netparse.c agent/platform/uvinventory.c \
 	$(sort $(wildcard agent/platform/windows/*.c))
 WIN_SUPPORT_SRC := tests/support/testutil.c tests/support/jsoncheck.c \

@@ -10,8 +10,7 @@
  * Quick-scan folders: the Desktop and Downloads of a user, from the
  * known-folder API, so they are found wherever the user (or a language
  * pack: "Tải xuống") put them.
- * Not yet wired: the Windows scan source (scheduled, USB and remote
- * scans over winscan's jailed child) is the next step. */
+ * The scan source reaches both through agent/platform/scanplaces.h. */
 #ifndef EDUWATCH_VOLUMES_H
 #define EDUWATCH_VOLUMES_H
 
