@@ -87,16 +87,13 @@ size_t scanplaces_full(const struct scan_settings *sc,
 			add_path(out, cap, &n, sc->scan_full_paths[i]);
 			continue;
 		}
-		DWORD present = GetLogicalDrives();
+		uint32_t fixed = volumes_of_type(DRIVE_FIXED);
 		for (int d = 0; d < 26; d++) {
 			char root[4];
-			wchar_t wroot[4];
-			if (!(present & (1u << d)))
+			if (!(fixed & (1u << d)))
 				continue;
 			volumes_root(d, root);
-			MultiByteToWideChar(CP_UTF8, 0, root, -1, wroot, 4);
-			if (GetDriveTypeW(wroot) == DRIVE_FIXED)
-				add_path(out, cap, &n, root);
+			add_path(out, cap, &n, root);
 		}
 	}
 	return n;

@@ -35,6 +35,9 @@ uint32_t volwatch_poll(struct volwatch *w, uint32_t removable_now);
 /* The removable volumes present now. */
 uint32_t volumes_removable(void);
 
+/* The volumes of a GetDriveType type (DRIVE_FIXED, ...) present now. */
+uint32_t volumes_of_type(UINT type);
+
 /* "E:\" for a bit index (0..25). */
 void volumes_root(int index, char out[4]);
 
