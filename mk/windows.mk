@@ -80,7 +80,15 @@ windows: windows-deps
 	@$(MAKE) --no-print-directory $(WIN_AGENT_EXE) $(WIN_MSI) windows-tests
 	@scripts/windows-check.sh $(WIN_AGENT_EXE)
 
-windows-tests: $(WIN_UNIT_BINS) $(WIN_NEXT_MSI)
+# wine_drive.exe: a removable drive arriving under wine (windows_agent.sh).
+WIN_WINE_DRIVE := $(WIN_O)/tests/wine_drive.exe
+
+windows-tests: $(WIN_UNIT_BINS) $(WIN_NEXT_MSI) $(WIN_WINE_DRIVE)
+
+$(WIN_WINE_DRIVE): tests/support/windows/wine_drive.c
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  LD [windows] $@")
+	$(Q)$(WIN_CC) $(WIN_CFLAGS) $(WIN_LDFLAGS) -o $@ $<
 
 $(WIN_O)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -185,8 +185,37 @@ scenario_quick_downloads() {
 	rm -f "$dl/eicar-quick.com"
 }
 
+usb_summary() { # usb_summary ROOT: a scan.summary of a usb scan of ROOT
+	agent_events | $PY -c '
+import json, sys
+sys.exit(0 if any(e["kind"] == "scan.summary" and (e.get("body") or {}).get("kind") == "usb"
+                  and e["body"].get("paths") == [sys.argv[1]] for e in json.load(sys.stdin)) else 1)' "$1"
+}
+
+# A removable drive letter that arrives while the agent runs is scanned:
+# wine's mount manager gives U: (type removable) to a folder, as a stick's
+# arrival (tests/support/windows/wine_drive.c).
+scenario_usb_arrival() {
+	rules_ready
+	make_eicar "$WORK/stick/eicar-usb.com"
+	wine "$WIN_DIR/tests/wine_drive.exe" u "$WORK/stick" >/dev/null 2>&1
+	check "wine's mount manager gives U: to the folder, removable" \
+		test -L "$WINEPREFIX/dosdevices/u:"
+	check "the agent scans the drive on arrival and finds EICAR on it" \
+		wait_for 90 match_is 'U:\eicar-usb.com'
+	check "its summary is a usb scan of U:\\" wait_for 60 usb_summary 'U:\'
+	check "the log says the drive arrived" grep -q 'scan: removable drive U:.* arrived' "$WORK"/agent*.log
+	wine "$WIN_DIR/tests/wine_drive.exe" u >/dev/null 2>&1
+	wine reg delete 'HKLM\Software\Wine\Drives' /v u: /f >/dev/null 2>&1
+}
+
 teardown() {
 	wine taskkill /F /IM eduwatch-agent.exe >/dev/null 2>&1
+	# U: of usb_arrival, if it stopped half-way: the prefix is shared.
+	if [ -L "$WINEPREFIX/dosdevices/u:" ]; then
+		wine "$WIN_DIR/tests/wine_drive.exe" u >/dev/null 2>&1
+		wine reg delete 'HKLM\Software\Wine\Drives' /v u: /f >/dev/null 2>&1
+	fi
 }
 
 run_scenarios
