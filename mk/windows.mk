@@ -45,6 +45,7 @@ WIN_AGENT_SRC := $(filter-out agent/core/childproc.c,\
 	$(sort $(wildcard agent/core/*.c))) \
 	$(sort $(wildcard agent/*/*_settings.c)) \
 	agent/av/avstatus.c agent/av/src_av.c agent/backup/chunker.c \
+	agent/scan/src_scan.c agent/scan/scancache.c agent/scan/scanmatch.c \
 	agent/net/iocset.c agent/net/netparse.c agent/platform/uvinventory.c \
 	$(sort $(wildcard agent/platform/windows/*.c))
 WIN_SUPPORT_SRC := tests/support/testutil.c tests/support/jsoncheck.c \
@@ -79,7 +80,15 @@ windows: windows-deps
 	@$(MAKE) --no-print-directory $(WIN_AGENT_EXE) $(WIN_MSI) windows-tests
 	@scripts/windows-check.sh $(WIN_AGENT_EXE)
 
-windows-tests: $(WIN_UNIT_BINS) $(WIN_NEXT_MSI)
+# wine_drive.exe: a removable drive arriving under wine (windows_agent.sh).
+WIN_WINE_DRIVE := $(WIN_O)/tests/wine_drive.exe
+
+windows-tests: $(WIN_UNIT_BINS) $(WIN_NEXT_MSI) $(WIN_WINE_DRIVE)
+
+$(WIN_WINE_DRIVE): tests/support/windows/wine_drive.c
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  LD [windows] $@")
+	$(Q)$(WIN_CC) $(WIN_CFLAGS) $(WIN_LDFLAGS) -o $@ $<
 
 $(WIN_O)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -8,6 +8,7 @@
 
 #include "agent/core/source.h"
 #include "agent/core/sources.h"
+#include "agent/platform/platform.h"
 #include "common/config.h"
 
 #define F(key, type, member, size, def, lo, hi)                               \
@@ -77,7 +78,8 @@ int agent_settings_paths(const char *path, const char *key,
 	}
 	for (size_t i = 0; i < list->count; i++) {
 		const char *p = list->items[i];
-		if (p[0] != '/' || strlen(p) >= AGENT_PATH_LEN) {
+		if (!platform_path_is_absolute(p) ||
+		    strlen(p) >= AGENT_PATH_LEN) {
 			snprintf(err, errlen,
 				 "%s: key '%s': '%s' is not an absolute path "
 				 "of under %d bytes",

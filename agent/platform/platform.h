@@ -7,6 +7,7 @@
 
 #include "common/check.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,6 +35,11 @@ int platform_inventory(const char *state_dir, struct inventory *out);
 /* Lowers this process's CPU and I/O priority: the agent must never be
  * what a teacher notices. */
 void platform_lower_priority(void);
+
+/* An absolute path here: "/..." on Linux; on Windows also "C:\..." or
+ * "C:/..." (a "/..." path is on the agent's own drive there). Paths in
+ * agent.yaml, in commands and in state files are refused otherwise. */
+bool platform_path_is_absolute(const char *path);
 
 /* Resident set size of this process, in KiB. */
 long platform_rss_kib(void);

@@ -2,9 +2,10 @@
  *
  *   - a full scan of scan.full_paths every scan.full_interval (weekly);
  *   - a quick scan of the hot paths (downloads, desktops, temp) every
- *     scan.quick_interval (daily);
- *   - a scan of each USB drive as it is mounted under scan.usb_mounts
- *     (the kernel flags /proc/self/mountinfo on every mount change);
+ *     scan.quick_interval (daily), as scanplaces.h finds them;
+ *   - a scan of each USB drive as it arrives (agent/platform/scanplaces.h:
+ *     mounts under scan.usb_mounts on Linux, removable drive letters on
+ *     Windows);
  *   - a scan on demand, by a signed "scan" command from the collector.
  * One scan runs at a time at scan.cpu percent of one core, in the idle
  * I/O class; the rest wait in a short queue. The last-run times live in
@@ -17,17 +18,14 @@
  * scan's time and how many files found infected still exist: what the
  * collector's "full scan within N days, no open infected file" reads. */
 #include <errno.h>
-#include <fcntl.h>
-#include <glob.h>
-#include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <uv.h>
 
 #include "agent/scan/quarantine.h"
 #include "agent/core/rulestore.h"
+#include "agent/platform/platform.h"
+#include "agent/platform/scanplaces.h"
 #include "agent/scan/scan.h"
 #include "agent/scan/scancache.h"
 #include "agent/core/source.h"
@@ -45,10 +43,6 @@
 #define MAX_SCAN_PATHS 64
 #define ERRORS_REPORTED 20
 #define INFECTED_MAX 1000
-#define KNOWN_MOUNTS 64
-/* A mount as the agent knows it: mount id, device and mount point
- * (mountinfo's fields 1, 3 and 5). */
-#define MOUNT_KEY_LEN (AGENT_PATH_LEN + 64)
 #define NORULES_REPORT_US (3600LL * 1000000)
 
 enum scan_kind { KIND_FULL, KIND_QUICK, KIND_USB, KIND_PATHS };
@@ -65,12 +59,7 @@ struct scanner_src {
 	const struct agent_settings *s;
 	const struct scan_settings *sc; /* its own (scan_settings.h) */
 	uv_timer_t timer;
-	uv_poll_t mounts_poll;
-	int mounts_fd;
-	bool polling;
-	/* Each USB mount seen last time, as its mount_key. */
-	char known_mounts[KNOWN_MOUNTS][MOUNT_KEY_LEN];
-	size_t nknown;
+	struct scanplaces *usb; /* NULL: no removable drives watched */
 
 	struct job queue[QUEUE_MAX];
 	size_t qcount;
@@ -100,7 +89,7 @@ static size_t infected_load(struct scanner_src *ss, char (*out)[AGENT_PATH_LEN],
 	char line[AGENT_PATH_LEN + 2];
 	while (f && n < cap && fgets(line, sizeof(line), f)) {
 		line[strcspn(line, "\n")] = '\0';
-		if (line[0] == '/')
+		if (platform_path_is_absolute(line))
 			snprintf(out[n++], AGENT_PATH_LEN, "%s", line);
 	}
 	if (f)
@@ -135,9 +124,10 @@ static size_t infected_update(struct scanner_src *ss, const char *add,
 	size_t n = infected_load(ss, list, INFECTED_MAX), kept = 0;
 	bool present = false;
 	for (size_t i = 0; i < n; i++) {
-		struct stat st;
-		if ((drop && strcmp(list[i], drop) == 0) ||
-		    lstat(list[i], &st) != 0)
+		uv_fs_t req;
+		int gone = uv_fs_lstat(NULL, &req, list[i], NULL);
+		uv_fs_req_cleanup(&req);
+		if ((drop && strcmp(list[i], drop) == 0) || gone != 0)
 			continue;
 		present |= add && strcmp(list[i], add) == 0;
 		memmove(list[kept++], list[i], AGENT_PATH_LEN);
@@ -436,30 +426,17 @@ static bool enqueue(struct scanner_src *ss, const struct job *job)
 	return true;
 }
 
-static void add_glob(struct job *job, const char *pattern)
-{
-	glob_t g;
-	if (glob(pattern, GLOB_NOSORT, NULL, &g) != 0)
-		return;
-	for (size_t i = 0; i < g.gl_pathc && job->npaths < MAX_SCAN_PATHS; i++)
-		if (strlen(g.gl_pathv[i]) < AGENT_PATH_LEN)
-			snprintf(job->paths[job->npaths++], AGENT_PATH_LEN, "%s",
-				 g.gl_pathv[i]);
-	globfree(&g);
-}
-
 static void make_job(const struct scanner_src *ss, enum scan_kind kind,
 		     struct job *job)
 {
 	memset(job, 0, sizeof(*job));
 	job->kind = kind;
 	if (kind == KIND_FULL)
-		for (size_t i = 0; i < ss->sc->scan_n_full; i++)
-			snprintf(job->paths[job->npaths++], AGENT_PATH_LEN, "%s",
-				 ss->sc->scan_full_paths[i]);
+		job->npaths = scanplaces_full(ss->sc, job->paths,
+					      MAX_SCAN_PATHS);
 	else
-		for (size_t i = 0; i < ss->sc->scan_n_quick; i++)
-			add_glob(job, ss->sc->scan_quick_paths[i]);
+		job->npaths = scanplaces_quick(ss->sc, job->paths,
+					       MAX_SCAN_PATHS);
 }
 
 static void check_schedule(struct scanner_src *ss)
@@ -490,79 +467,11 @@ static void on_timer(uv_timer_t *t)
 
 /* ---- USB drives ----------------------------------------------------------------- */
 
-static bool under_usb_prefix(const struct scanner_src *ss, const char *mnt)
+static void on_usb_arrival(void *arg, const char *root)
 {
-	for (size_t i = 0; i < ss->sc->scan_n_usb; i++) {
-		const char *p = ss->sc->scan_usb_prefixes[i];
-		size_t n = strlen(p);
-		if (strncmp(mnt, p, n) == 0 && mnt[n] == '/')
-			return true;
-	}
-	return false;
-}
-
-/* mountinfo's fifth field is the mount point, with spaces as \040. */
-static void unescape_mount(const char *in, char *out, size_t cap)
-{
-	size_t o = 0;
-	for (size_t i = 0; in[i] && o + 1 < cap; i++) {
-		if (in[i] == '\\' && in[i + 1] >= '0' && in[i + 1] <= '3' &&
-		    in[i + 2] >= '0' && in[i + 2] <= '7' && in[i + 3] >= '0' &&
-		    in[i + 3] <= '7') {
-			out[o++] = (char)((in[i + 1] - '0') * 64 +
-					  (in[i + 2] - '0') * 8 + (in[i + 3] - '0'));
-			i += 3;
-		} else {
-			out[o++] = in[i];
-		}
-	}
-	out[o] = '\0';
-}
-
-/* Reads the mount table; scans each mount under a USB prefix that was
- * not there last time (when report is set: not at start-up). A mount is
- * known by more than its mount point: when one drive is unmounted and
- * another mounted at the same path between two reads (the loop was busy,
- * or the desktop names both sticks by one label), the new mount has
- * another device or mount id and is scanned. (The kernel may give a
- * drive plugged into the same port the same device and, once the old
- * mount's id is free, the same id: that re-plug is not seen.) */
-static void read_mounts(struct scanner_src *ss, bool report)
-{
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char line[4096], now[KNOWN_MOUNTS][MOUNT_KEY_LEN];
-	size_t n = 0;
-	while (f && fgets(line, sizeof(line), f) && n < KNOWN_MOUNTS) {
-		char raw[AGENT_PATH_LEN * 4], mnt[AGENT_PATH_LEN], id[24],
-			dev[24];
-		if (sscanf(line, "%23s %*s %23s %*s %1023s", id, dev, raw) != 3)
-			continue;
-		unescape_mount(raw, mnt, sizeof(mnt));
-		if (!under_usb_prefix(ss, mnt))
-			continue;
-		snprintf(now[n], MOUNT_KEY_LEN, "%s %s %s", id, dev, mnt);
-		bool known = false;
-		for (size_t i = 0; i < ss->nknown && !known; i++)
-			known = strcmp(ss->known_mounts[i], now[n]) == 0;
-		n++;
-		if (report && !known) {
-			struct job job = {.kind = KIND_USB, .npaths = 1};
-			snprintf(job.paths[0], AGENT_PATH_LEN, "%s", mnt);
-			log_info("scan: removable drive mounted at %s", mnt);
-			enqueue(ss, &job);
-		}
-	}
-	if (f)
-		fclose(f);
-	memcpy(ss->known_mounts, now, n * sizeof(now[0]));
-	ss->nknown = n;
-}
-
-static void on_mounts_changed(uv_poll_t *p, int status, int events)
-{
-	(void)status;
-	(void)events;
-	read_mounts(p->data, true);
+	struct job job = {.kind = KIND_USB, .npaths = 1};
+	snprintf(job.paths[0], AGENT_PATH_LEN, "%s", root);
+	enqueue(arg, &job);
 }
 
 /* ---- the source ------------------------------------------------------------------ */
@@ -578,7 +487,6 @@ static int scan_init(const struct source_env *env, void **state)
 	ss->env = *env;
 	ss->s = env->settings;
 	ss->sc = env->config;
-	ss->mounts_fd = -1;
 	snprintf(ss->infected_path, sizeof(ss->infected_path), "%s/infected.txt",
 		 ss->s->state_dir);
 	*state = ss;
@@ -593,14 +501,11 @@ static int scan_start_src(void *state)
 	/* The first look waits a minute: a PC just booted has better things
 	 * to do, and the uplink connects first. */
 	uv_timer_start(&ss->timer, on_timer, CHECK_INTERVAL_MS, CHECK_INTERVAL_MS);
-	read_mounts(ss, false);
-	ss->mounts_fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
-	if (ss->mounts_fd >= 0 &&
-	    uv_poll_init(ss->env.loop, &ss->mounts_poll, ss->mounts_fd) == 0) {
-		ss->mounts_poll.data = ss;
-		ss->polling = true;
-		uv_poll_start(&ss->mounts_poll, UV_PRIORITIZED, on_mounts_changed);
-	}
+	int rc = scanplaces_watch(ss->env.loop, ss->sc, on_usb_arrival, ss,
+				  &ss->usb);
+	if (rc != 0)
+		log_warn("scan: removable drives not watched: %s",
+			 uv_strerror(rc));
 	return 0;
 }
 
@@ -609,8 +514,8 @@ static void scan_stop(void *state)
 	struct scanner_src *ss = state;
 	ss->stopping = true;
 	uv_close((uv_handle_t *)&ss->timer, NULL);
-	if (ss->polling)
-		uv_close((uv_handle_t *)&ss->mounts_poll, NULL);
+	scanplaces_unwatch(ss->usb);
+	ss->usb = NULL;
 	if (ss->scan)
 		scan_cancel(ss->scan);
 }
@@ -618,8 +523,6 @@ static void scan_stop(void *state)
 static void scan_free(void *state)
 {
 	struct scanner_src *ss = state;
-	if (ss->mounts_fd >= 0)
-		close(ss->mounts_fd);
 	scancache_close(ss->cache);
 	alloc_free(ss);
 }
@@ -647,11 +550,15 @@ static int scan_command(void *state, const char *type,
 		     i++) {
 			const msgpack_object *p = &ps->via.array.ptr[i];
 			if (p->type == MSGPACK_OBJECT_STR &&
-			    p->via.str.size < AGENT_PATH_LEN && p->via.str.size &&
-			    p->via.str.ptr[0] == '/')
-				snprintf(job.paths[job.npaths++], AGENT_PATH_LEN,
-					 "%.*s", (int)p->via.str.size,
-					 p->via.str.ptr);
+			    p->via.str.size < AGENT_PATH_LEN && p->via.str.size) {
+				char path[AGENT_PATH_LEN];
+				snprintf(path, sizeof(path), "%.*s",
+					 (int)p->via.str.size, p->via.str.ptr);
+				if (strlen(path) == p->via.str.size &&
+				    platform_path_is_absolute(path))
+					snprintf(job.paths[job.npaths++],
+						 AGENT_PATH_LEN, "%s", path);
+			}
 		}
 	} else {
 		snprintf(result, cap, "unknown scan kind '%s'", kind);

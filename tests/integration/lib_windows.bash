@@ -14,6 +14,15 @@ windows_ready() {
 	export WINEPREFIX="$WIN_DIR/wineprefix" WINEDEBUG=-all WINEARCH=win64
 	unset DISPLAY
 	[ -f "$WINEPREFIX/system.reg" ] || timeout 300 wineboot --init >/dev/null 2>&1
+	# wine links the user's Desktop, Downloads, ... to $HOME: the agent's
+	# quick scan (known folders) would then walk the test machine's home.
+	# Folders of the prefix's own, as on a Windows PC.
+	local d u
+	for u in "$WINEPREFIX"/drive_c/users/*/; do
+		for d in Desktop Documents Downloads Music Pictures Videos; do
+			[ -L "$u$d" ] && rm -f "$u$d" && mkdir -p "$u$d"
+		done
+	done
 	return 0
 }
 

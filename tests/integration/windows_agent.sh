@@ -7,7 +7,12 @@
 # inventory (a Windows OS) and heartbeats, its antivirus probe takes the
 # "SecurityCenter2 namespace missing" path that wine has, its LAN sensor
 # reports itself off because Npcap is not installed, and after
-# `taskkill /F` it restarts with no event lost or duplicated.
+# `taskkill /F` it restarts with no event lost or duplicated. Its scan
+# source runs through the jailed child: a signed scan command from the
+# collector finds EICAR (made here) and the scan.match event carries path
+# and hash, never content; a quick scan finds it in the wine user's
+# Downloads (the known-folder API); a removable drive letter that arrives
+# while the agent runs is scanned.
 # Runs once, in the release pass: no sanitizer build changes the .exe.
 # Scenarios run alone by name: make test ONLY=windows_agent:taskkill
 . "$(dirname "$0")/lib.bash"
@@ -21,8 +26,12 @@ windows_ready || { tap_finish; exit 0; }
 # The wineserver of this prefix goes when the test does.
 trap 'cleanup; wineserver -k 2>/dev/null' EXIT
 
+# No scheduled full scan of the machine (wine's "/" is the Linux root):
+# the scenarios order their scans.
+SCAN_SET=(-o scan.full_paths="$WORK/nothing" -o scan.full_interval=366d
+	-o scan.quick_interval=366d)
 agent_start() { # agent_start LOG: the agent in console mode (not the service), in the background
-	wine "$EXE" run --console -c "$ACONF" >>"$1" 2>&1 &
+	wine "$EXE" run --console -c "$ACONF" "${SCAN_SET[@]}" >>"$1" 2>&1 &
 	APID=$!
 	PIDS+=("$APID")
 }
@@ -106,12 +115,107 @@ scenario_status() {
 	s=$(agent status -c "$ACONF" 2>&1 | tr -d '\r')
 	check "status reads the Windows agent's state" grep -q "enrolled: *yes" <<<"$s"
 	r=$(agent scan -c "$ACONF" "$A" 2>&1 | tr -d '\r')
-	check "scanning with no bundle installed says so (windows_bundle.sh scans with one)" \
-		grep -q "no rule bundle is installed" <<<"$r"
+	[ -n "$(bundle_version)" ] ||
+		check "scanning with no bundle installed says so (windows_bundle.sh scans with one)" \
+			grep -q "no rule bundle is installed" <<<"$r"
+}
+
+bundle_version() { ls "$D"/bundles/bundle-*.ewb 2>/dev/null | sed -n 's/.*bundle-\([0-9]*\)\.ewb/\1/p' | sort -n | tail -1; }
+# rules_ready: a bundle published and installed on the agent.
+rules_ready() {
+	if [ -z "${APID:-}" ] || ! kill -0 "$APID" 2>/dev/null; then
+		agent_start "$WORK/agent3.log" # the taskkill scenario ran before
+		wait_for 90 grep -q "uplink: connected" "$WORK/agent3.log"
+	fi
+	[ -n "$(bundle_version)" ] || "$COLLECTOR" rules publish -c "$CONF" >/dev/null
+	wait_event 90 "\"kind\":\"rules.update\".*\"state\":\"installed\"" ||
+		not_ok "the Windows agent installs bundle $(bundle_version)"
+}
+EICAR_SHA=275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f
+make_eicar() { # make_eicar FILE: the 68-byte EICAR test file, made here
+	mkdir -p "$(dirname "$1")"
+	printf '%s%s' 'X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-' 'STANDARD-ANTIVIRUS-TEST-FILE!$H+H*' >"$1"
+}
+# match_is PATH: a scan.match event for exactly PATH, with EICAR's hash
+# and rule, and no content.
+match_is() {
+	agent_events | $PY -c '
+import json, sys
+for e in json.load(sys.stdin):
+    b = e.get("body") or {}
+    if e["kind"] == "scan.match" and b.get("path") == sys.argv[1]:
+        ok = b.get("sha256") == sys.argv[2] and b.get("rules") == ["EW_EICAR_Test_File"]
+        sys.exit(0 if ok and "EICAR-STANDARD" not in json.dumps(e) else 1)
+sys.exit(1)' "$1" "$EICAR_SHA"
+}
+
+# The collector's signed scan command.
+scenario_scan_command() {
+	rules_ready
+	make_eicar "$WORK/scanme/sub/eicar-cmd.com"
+	echo "a clean file" >"$WORK/scanme/clean.txt"
+	# The collector takes "/..." paths; on Windows that is the agent's
+	# own drive, which under wine is Z:, the Linux root.
+	"$COLLECTOR" command send --agent "$ID" --type scan --kind paths --path "$WORK/scanme" -c "$CONF" >/dev/null
+	check "the command's result came back" \
+		wait_event 60 '"kind":"agent.command".*paths scan of 1 path(s) queued'
+	check "the scan.match event has the path, EICAR's SHA-256 and rule, no content" \
+		wait_for 90 match_is "$WORK/scanme/sub/eicar-cmd.com"
+	check "a scan.summary follows: a paths scan, one match" \
+		wait_event 60 '"kind":"scan.summary".*"kind":"paths".*"matched":1,'
+	check "the log says which bundle scanned" \
+		grep -q "scan: paths scan of 1 path(s) with bundle-" "$WORK"/agent*.log
+}
+
+# The quick scan finds the wine user's Downloads through the known-folder
+# API (not a configured path: scan.quick_paths holds Linux globs only).
+scenario_quick_downloads() {
+	local home dl
+	rules_ready
+	home=$(wine cmd /c 'echo %USERPROFILE%' 2>/dev/null | tr -d '\r')
+	dl=$(winepath -u "$home\\Downloads" 2>/dev/null)
+	check "the wine user has a Downloads folder ($dl)" test -d "$dl"
+	# The prefix is shared with the other Windows scripts: the file goes
+	# when the scenario does.
+	make_eicar "$dl/eicar-quick.com"
+	"$COLLECTOR" command send --agent "$ID" --type scan --kind quick -c "$CONF" >/dev/null
+	check "a quick scan finds EICAR in Downloads ($home\\Downloads)" \
+		wait_for 90 match_is "$home\\Downloads\\eicar-quick.com"
+	check "its summary is a quick scan" wait_event 60 '"kind":"scan.summary".*"kind":"quick"'
+	rm -f "$dl/eicar-quick.com"
+}
+
+usb_summary() { # usb_summary ROOT: a scan.summary of a usb scan of ROOT
+	agent_events | $PY -c '
+import json, sys
+sys.exit(0 if any(e["kind"] == "scan.summary" and (e.get("body") or {}).get("kind") == "usb"
+                  and e["body"].get("paths") == [sys.argv[1]] for e in json.load(sys.stdin)) else 1)' "$1"
+}
+
+# A removable drive letter that arrives while the agent runs is scanned:
+# wine's mount manager gives U: (type removable) to a folder, as a stick's
+# arrival (tests/support/windows/wine_drive.c).
+scenario_usb_arrival() {
+	rules_ready
+	make_eicar "$WORK/stick/eicar-usb.com"
+	wine "$WIN_DIR/tests/wine_drive.exe" u "$WORK/stick" >/dev/null 2>&1
+	check "wine's mount manager gives U: to the folder, removable" \
+		test -L "$WINEPREFIX/dosdevices/u:"
+	check "the agent scans the drive on arrival and finds EICAR on it" \
+		wait_for 90 match_is 'U:\eicar-usb.com'
+	check "its summary is a usb scan of U:\\" wait_for 60 usb_summary 'U:\'
+	check "the log says the drive arrived" grep -q 'scan: removable drive U:.* arrived' "$WORK"/agent*.log
+	wine "$WIN_DIR/tests/wine_drive.exe" u >/dev/null 2>&1
+	wine reg delete 'HKLM\Software\Wine\Drives' /v u: /f >/dev/null 2>&1
 }
 
 teardown() {
 	wine taskkill /F /IM eduwatch-agent.exe >/dev/null 2>&1
+	# U: of usb_arrival, if it stopped half-way: the prefix is shared.
+	if [ -L "$WINEPREFIX/dosdevices/u:" ]; then
+		wine "$WIN_DIR/tests/wine_drive.exe" u >/dev/null 2>&1
+		wine reg delete 'HKLM\Software\Wine\Drives' /v u: /f >/dev/null 2>&1
+	fi
 }
 
 run_scenarios

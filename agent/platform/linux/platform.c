@@ -66,6 +66,11 @@ int platform_inventory(const char *state_dir, struct inventory *out)
 	return 0;
 }
 
+bool platform_path_is_absolute(const char *path)
+{
+	return path[0] == '/';
+}
+
 void platform_lower_priority(void)
 {
 	/* nice 10, and the lowest best-effort I/O priority: the agent yields

@@ -138,6 +138,15 @@ int platform_inventory(const char *state_dir, struct inventory *out)
 	return 0;
 }
 
+bool platform_path_is_absolute(const char *path)
+{
+	bool letter = (path[0] >= 'A' && path[0] <= 'Z') ||
+		      (path[0] >= 'a' && path[0] <= 'z');
+	return path[0] == '/' ||
+	       (letter && path[1] == ':' &&
+		(path[2] == '\\' || path[2] == '/'));
+}
+
 void platform_lower_priority(void)
 {
 	/* Background mode lowers CPU, I/O and memory priority together: the

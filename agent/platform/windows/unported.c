@@ -1,8 +1,7 @@
 /* The capabilities not yet ported to Windows, stated as such.
  *
- * The scanner's source (scheduled, USB and remote scans; the `scan`
- * command and its jailed child are winscan.h),
- * backups, quarantine,
+ * Backups, quarantine (scan.quarantine; the scan source reports
+ * matches and leaves the files where they are),
  * the incident drill (it plants files through an O_NOFOLLOW folder fd),
  * the LAN sensor's capture (its state is src_netsensor.c), the ransomware detector (agent/platform/fswatch.h has
  * no ReadDirectoryChangesW half yet) and the versioned-folder self-upgrade (symlinks renamed
@@ -31,13 +30,6 @@ static int off_init(const char *name, void **state)
 	return 0;
 }
 
-/* The `scan` command works (winscan.h); what is off is the source:
- * scheduled, USB and collector-ordered scans. */
-static int scan_init(const struct source_env *env, void **state)
-{
-	return off_init("scan (scheduled and remote scans)", state);
-}
-
 static int drill_init(const struct source_env *env, void **state)
 {
 	return off_init("drill", state);
@@ -57,10 +49,6 @@ static int off_start(void *state) { return 0; }
 static void off_stop(void *state) {}
 static void off_free(void *state) {}
 
-const struct source_ops source_scan = {
-	.name = "scan", .init = scan_init, .start = off_start,
-	.stop = off_stop, .free = off_free,
-};
 const struct source_ops source_backup = {
 	.name = "backup", .init = backup_init, .start = off_start,
 	.stop = off_stop, .free = off_free,
@@ -97,6 +85,19 @@ int quarantine_list(const char *qdir,
 		    void *arg)
 {
 	return 0;
+}
+int quarantine_file(const char *qdir, const char *path, const char *sha256,
+		    const char *rules, struct quarantine_entry *out, char *err,
+		    size_t errlen)
+{
+	(void)qdir;
+	(void)path;
+	(void)sha256;
+	(void)rules;
+	(void)out;
+	snprintf(err, errlen, "quarantine is not available in the Windows "
+			      "agent yet");
+	return -ENOSYS;
 }
 int quarantine_restore(const char *qdir, const char *id, const char *to,
 		       char *err, size_t errlen)

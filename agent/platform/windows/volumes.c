@@ -18,8 +18,13 @@ uint32_t volwatch_poll(struct volwatch *w, uint32_t removable_now)
 
 uint32_t volumes_removable(void)
 {
+	return volumes_of_type(DRIVE_REMOVABLE);
+}
+
+uint32_t volumes_of_type(UINT type)
+{
 	DWORD present = GetLogicalDrives();
-	uint32_t removable = 0;
+	uint32_t found = 0;
 	for (int i = 0; i < 26; i++) {
 		char root[4];
 		wchar_t wroot[4];
@@ -27,10 +32,10 @@ uint32_t volumes_removable(void)
 			continue;
 		volumes_root(i, root);
 		MultiByteToWideChar(CP_UTF8, 0, root, -1, wroot, 4);
-		if (GetDriveTypeW(wroot) == DRIVE_REMOVABLE)
-			removable |= 1u << i;
+		if (GetDriveTypeW(wroot) == type)
+			found |= 1u << i;
 	}
-	return removable;
+	return found;
 }
 
 void volumes_root(int index, char out[4])

@@ -10,8 +10,7 @@
  * Quick-scan folders: the Desktop and Downloads of a user, from the
  * known-folder API, so they are found wherever the user (or a language
  * pack: "Tải xuống") put them.
- * Not yet wired: the Windows scan source (scheduled, USB and remote
- * scans over winscan's jailed child) is the next step. */
+ * The scan source reaches both through agent/platform/scanplaces.h. */
 #ifndef EDUWATCH_VOLUMES_H
 #define EDUWATCH_VOLUMES_H
 
@@ -35,6 +34,9 @@ uint32_t volwatch_poll(struct volwatch *w, uint32_t removable_now);
 
 /* The removable volumes present now. */
 uint32_t volumes_removable(void);
+
+/* The volumes of a GetDriveType type (DRIVE_FIXED, ...) present now. */
+uint32_t volumes_of_type(UINT type);
 
 /* "E:\" for a bit index (0..25). */
 void volumes_root(int index, char out[4]);

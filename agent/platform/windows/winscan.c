@@ -20,6 +20,7 @@
 #include "agent/core/rulestore.h"
 #include "agent/core/sources.h"
 #include "agent/platform/windows/jail.h"
+#include "agent/scan/scan.h"
 #include "agent/scan/scan_settings.h"
 #include "common/alloc.h"
 #include "common/dynbuf.h"
@@ -27,6 +28,7 @@
 #include "common/pki.h"
 #include "common/textsafe.h"
 #include "common/timeutil.h"
+#include "common/wire.h"
 #include "common/yararules.h"
 
 #define EXIT_MATCHES 5
@@ -45,7 +47,7 @@ struct child_setup {
 	uint64_t max_size;
 	uint64_t rules_len; /* then that many bytes of yararules_save */
 };
-struct scan_request {
+struct child_request {
 	uint64_t handle; /* the file, in the child's handle table */
 	uint64_t size;	 /* bytes to read, at most max_size */
 	uint32_t path_len; /* then the path, for the rules' externals only */
@@ -57,8 +59,20 @@ struct scan_reply {
 	char sha256[64];    /* of the bytes scanned, when hits > 0 */
 };
 
+struct hits;
+
+/* One walk over some paths with one child at a time. Every file that is
+ * not clean goes to report (printed by the command, packed into events
+ * by the scan source); cancel is read between files. */
 struct winscan {
 	struct jail jail;
+	void (*report)(struct winscan *w, const char *path, const char *verdict,
+		       uint64_t size, const char *why, const char *sha,
+		       const struct hits *h);
+	void *arg;
+	const char *const *excludes;
+	size_t nexcludes;
+	volatile LONG cancel;
 	bool json, verbose, child_lost;
 	long long max_size;
 	unsigned rules, timeout_s, cpu;
@@ -140,7 +154,7 @@ static int read_handle(HANDLE file, uint64_t size, char **out, size_t *len)
 static bool scan_one(YR_SCANNER *scanner, HANDLE in, HANDLE out,
 		     uint64_t max_size)
 {
-	struct scan_request req;
+	struct child_request req;
 	char path[4096];
 	if (!read_all(in, &req, sizeof(req)))
 		return false; /* the parent is done */
@@ -220,7 +234,7 @@ int winscan_child_main(void)
 
 /* --- the parent: opens, checks, hands over ---------------------------- */
 
-static void report(struct winscan *w, const char *path, const char *verdict,
+static void print_report(struct winscan *w, const char *path, const char *verdict,
 		   uint64_t size, const char *why, const char *sha,
 		   const struct hits *h)
 {
@@ -330,7 +344,7 @@ static HANDLE open_regular(const char *path, uint64_t *size, char *why,
 static int ask_child(struct winscan *w, HANDLE file, const char *path,
 		     uint64_t size, struct scan_reply *rep, struct hits *h)
 {
-	struct scan_request req = {.size = size,
+	struct child_request req = {.size = size,
 				   .path_len = (uint32_t)strlen(path)};
 	char names[MAX_NAMES + 1];
 	if (jail_give_handle(&w->jail, file, &req.handle) != 0 ||
@@ -366,14 +380,14 @@ static void scan_file(struct winscan *w, const char *path)
 	HANDLE file = open_regular(path, &size, why, sizeof(why));
 	if (file == INVALID_HANDLE_VALUE) {
 		w->errors++;
-		report(w, path, "error", 0, why, NULL, NULL);
+		w->report(w, path, "error", 0, why, NULL, NULL);
 		return;
 	}
 	if ((long long)size > w->max_size) {
 		snprintf(why, sizeof(why), "larger than scan.max_file_size (%lld "
 			 "bytes)", w->max_size);
 		w->skipped++;
-		report(w, path, "skipped", size, why, NULL, NULL);
+		w->report(w, path, "skipped", size, why, NULL, NULL);
 		CloseHandle(file);
 		return;
 	}
@@ -386,7 +400,7 @@ static void scan_file(struct winscan *w, const char *path)
 		snprintf(why, sizeof(why), "not scanned: the isolated scanner "
 			 "could not be restarted");
 		w->errors++;
-		report(w, path, "error", size, why, NULL, NULL);
+		w->report(w, path, "error", size, why, NULL, NULL);
 	} else if (rc != 0) {
 		/* Hostile bytes may have killed it: this file is the error,
 		 * and a new child takes the next one. */
@@ -401,19 +415,19 @@ static void scan_file(struct winscan *w, const char *path)
 		snprintf(why, sizeof(why), "the isolated scanner stopped on "
 			 "this file");
 		w->errors++;
-		report(w, path, "error", size, why, NULL, NULL);
+		w->report(w, path, "error", size, why, NULL, NULL);
 	} else if (rep.status < 0) {
 		snprintf(why, sizeof(why), "cannot read: %s",
 			 rep.status == -ENOMEM ? "out of memory"
 					       : "read error");
 		w->errors++;
-		report(w, path, "error", size, why, NULL, NULL);
+		w->report(w, path, "error", size, why, NULL, NULL);
 	} else if (rep.status != ERROR_SUCCESS) {
 		w->scanned++;
 		snprintf(why, sizeof(why), "libyara error %d%s", rep.status,
 			 rep.status == ERROR_SCAN_TIMEOUT ? " (timeout)" : "");
 		w->errors++;
-		report(w, path, "error", size, why, NULL, NULL);
+		w->report(w, path, "error", size, why, NULL, NULL);
 	} else {
 		w->scanned++;
 		w->bytes += size;
@@ -422,16 +436,29 @@ static void scan_file(struct winscan *w, const char *path)
 				sha[i] = isxdigit((unsigned char)rep.sha256[i])
 						 ? rep.sha256[i] : '0';
 			w->matched++;
-			report(w, path, "match", size, NULL, sha, &h);
+			w->report(w, path, "match", size, NULL, sha, &h);
 		}
 	}
 	dynbuf_free(&h.text);
 	dynbuf_free(&h.json);
 }
 
+static bool excluded(const struct winscan *w, const char *path)
+{
+	for (size_t i = 0; i < w->nexcludes; i++) {
+		size_t n = strlen(w->excludes[i]);
+		if (strncmp(path, w->excludes[i], n) == 0 &&
+		    (path[n] == '\0' || path[n] == '/' || path[n] == '\\'))
+			return true;
+	}
+	return false;
+}
+
 static void walk(struct winscan *w, const char *path, int depth)
 {
 	uv_fs_t req;
+	if (w->cancel || excluded(w, path))
+		return;
 	/* lstat: a symbolic link or junction is reported as a link and not
 	 * followed, so a planted junction cannot send the scan elsewhere or
 	 * round in a loop. */
@@ -442,7 +469,7 @@ static void walk(struct winscan *w, const char *path, int depth)
 		char why[160];
 		snprintf(why, sizeof(why), "%s", uv_strerror(rc));
 		w->errors++;
-		report(w, path, "error", 0, why, NULL, NULL);
+		w->report(w, path, "error", 0, why, NULL, NULL);
 		return;
 	}
 	if ((st.st_mode & S_IFMT) == S_IFREG) {
@@ -451,13 +478,13 @@ static void walk(struct winscan *w, const char *path, int depth)
 	}
 	if ((st.st_mode & S_IFMT) != S_IFDIR || depth > MAX_DEPTH) {
 		w->skipped++;
-		report(w, path, "skipped", 0, "not a regular file or folder",
+		w->report(w, path, "skipped", 0, "not a regular file or folder",
 		       NULL, NULL);
 		return;
 	}
 	if (uv_fs_scandir(NULL, &req, path, 0, NULL) < 0) {
 		w->errors++;
-		report(w, path, "error", 0, "cannot list the folder", NULL,
+		w->report(w, path, "error", 0, "cannot list the folder", NULL,
 		       NULL);
 		uv_fs_req_cleanup(&req);
 		return;
@@ -465,37 +492,55 @@ static void walk(struct winscan *w, const char *path, int depth)
 	uv_dirent_t ent;
 	while (uv_fs_scandir_next(&req, &ent) != UV_EOF) {
 		char child[4096];
-		int n = snprintf(child, sizeof(child), "%s/%s", path, ent.name);
+		size_t plen = strlen(path);
+		bool has_sep = plen && (path[plen - 1] == '/' ||
+					path[plen - 1] == '\\');
+		/* A folder named the Windows way ("Z:\\tmp") is joined
+		 * the Windows way, so the paths in events read as the
+		 * PC's user knows them; "/tmp" as given. */
+		const char *sep = has_sep ? ""
+				  : strchr(path, '\\') ? "\\" : "/";
+		int n = snprintf(child, sizeof(child), "%s%s%s", path, sep,
+				 ent.name);
 		if (n > 0 && (size_t)n < sizeof(child))
 			walk(w, child, depth + 1);
 	}
 	uv_fs_req_cleanup(&req);
 }
 
-/* The installed bundle, verified against the pinned CA, in this libyara. */
-static int load_installed(const struct agent_settings *s, YR_RULES **out,
-			  char *version, size_t vcap, char *err, size_t errlen)
+/* A bundle, verified against the CA that must have signed it, in this
+ * libyara (its signed sources compiled when the compiled form is another
+ * libyara's). */
+static int load_bundle(const char *path, const char *ca_path, YR_RULES **out,
+		       char *err, size_t errlen)
 {
-	struct rulestore_current cur;
-	int rc = rulestore_current(s->state_dir, &cur, err, errlen);
-	if (rc != 0)
-		return rc;
 	X509 *ca = NULL;
-	if (pki_read_cert(cur.ca, &ca) != 0) {
-		snprintf(err, errlen, "%s: cannot read the pinned CA", cur.ca);
+	if (pki_read_cert(ca_path, &ca) != 0) {
+		snprintf(err, errlen, "%s: cannot read the pinned CA", ca_path);
 		return -EINVAL;
 	}
 	struct bundle_info info;
 	void *raw = NULL;
 	size_t raw_len = 0;
 	bool here = false;
-	rc = bundle_open_file(cur.path, X509_get0_pubkey(ca), &info, &raw,
-			      &raw_len, err, errlen);
+	int rc = bundle_open_file(path, X509_get0_pubkey(ca), &info, &raw,
+				  &raw_len, err, errlen);
 	X509_free(ca);
 	if (rc == 0)
 		rc = yararules_from_bundle(&info, raw, raw_len, out, &here, err,
 					   errlen);
 	alloc_free(raw);
+	return rc;
+}
+
+/* The installed bundle, in this libyara. */
+static int load_installed(const struct agent_settings *s, YR_RULES **out,
+			  char *version, size_t vcap, char *err, size_t errlen)
+{
+	struct rulestore_current cur;
+	int rc = rulestore_current(s->state_dir, &cur, err, errlen);
+	if (rc == 0)
+		rc = load_bundle(cur.path, cur.ca, out, err, errlen);
 	if (rc == 0)
 		snprintf(version, vcap, "%s", cur.version_key);
 	return rc;
@@ -536,6 +581,7 @@ int winscan_main(const struct cli *cli)
 	const struct scan_settings *sc =
 		have_config ? agent_settings_for(&s, &scan_config) : NULL;
 	struct winscan w = {
+		.report = print_report,
 		.json = cli->json,
 		.verbose = cli->verbose,
 		.max_size = sc ? sc->scan_max_file_size : 64LL << 20,
@@ -583,4 +629,221 @@ int winscan_main(const struct cli *cli)
 	}
 	fflush(stdout);
 	return w.matched ? EXIT_MATCHES : EXIT_OK;
+}
+
+/* --- scan.h on Windows: the scan source's scans ------------------------
+ * The same walk and child as the command, on a libuv worker thread so
+ * the agent's loop keeps its uplink; the files that are not clean are
+ * packed as they come and handed to the source on the loop's thread when
+ * the scan ends (at most RECORDS_MAX; the totals count them all). The
+ * scan cache is not used yet: every file is read again. */
+
+#define RECORDS_MAX 2000
+
+struct scan {
+	uv_work_t work;
+	struct winscan w;
+	const struct scan_ops *ops;
+	void *arg;
+	char **paths, **excludes;
+	size_t npaths, nexcludes;
+	char *bundle, *ca;
+	msgpack_sbuffer records;
+	msgpack_packer pk;
+	size_t nrecords;
+	int rc;
+	char fatal[512];
+	int64_t started_us;
+};
+
+static void pack_record(struct winscan *w, const char *path,
+			const char *verdict, uint64_t size, const char *why,
+			const char *sha, const struct hits *h)
+{
+	struct scan *s = w->arg;
+	if (s->nrecords >= RECORDS_MAX)
+		return;
+	s->nrecords++;
+	msgpack_pack_map(&s->pk, 6);
+	wire_pack_kv_str(&s->pk, "p", path);
+	wire_pack_kv_str(&s->pk, "v", verdict);
+	wire_pack_kv_u64(&s->pk, "size", size);
+	wire_pack_kv_str(&s->pk, "why", why ? why : "");
+	wire_pack_kv_str(&s->pk, "sha", sha ? sha : "");
+	/* The matches as the Linux child gives them: [{rule: NAME}]. */
+	wire_pack_str(&s->pk, "m");
+	char names[MAX_NAMES + 1] = "";
+	if (h && h->text.data)
+		snprintf(names, sizeof(names), "%s", h->text.data);
+	msgpack_pack_array(&s->pk, h ? h->n : 0);
+	for (char *name = names, *next; h && h->n && name; name = next) {
+		next = strchr(name, ',');
+		if (next)
+			*next++ = '\0';
+		msgpack_pack_map(&s->pk, 1);
+		wire_pack_kv_str(&s->pk, "rule", name);
+	}
+}
+
+static void run_scan(uv_work_t *work)
+{
+	struct scan *s = work->data;
+	YR_RULES *rules = NULL;
+	s->rc = load_bundle(s->bundle, s->ca, &rules, s->fatal,
+			    sizeof(s->fatal));
+	if (s->rc != 0)
+		return;
+	s->w.rules = yararules_count(rules);
+	s->rc = yararules_save(rules, &s->w.rules_raw, &s->w.rules_len);
+	yr_rules_destroy(rules);
+	if (s->rc != 0) {
+		snprintf(s->fatal, sizeof(s->fatal), "cannot pass the rules "
+			 "to the isolated scanner");
+		return;
+	}
+	s->rc = start_child(&s->w, s->fatal, sizeof(s->fatal));
+	if (s->rc != 0)
+		return;
+	for (size_t i = 0; i < s->npaths && !s->w.cancel; i++)
+		walk(&s->w, s->paths[i], 0);
+	(void)jail_close(&s->w.jail, 5000);
+}
+
+static void free_strings(char **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		alloc_free(v[i]);
+	alloc_free(v);
+}
+
+static void scan_free_all(struct scan *s)
+{
+	free_strings(s->paths, s->npaths);
+	free_strings(s->excludes, s->nexcludes);
+	alloc_free(s->bundle);
+	alloc_free(s->ca);
+	alloc_free(s->w.rules_raw);
+	msgpack_sbuffer_destroy(&s->records);
+	alloc_free(s);
+}
+
+static void deliver(struct scan *s)
+{
+	msgpack_unpacked u;
+	size_t off = 0;
+	msgpack_unpacked_init(&u);
+	while (msgpack_unpack_next(&u, s->records.data, s->records.size,
+				   &off) == MSGPACK_UNPACK_SUCCESS) {
+		const msgpack_object *r = &u.data;
+		char path[4096] = "", verdict[16] = "", why[200] = "",
+		     sha[65] = "";
+		uint64_t size = 0;
+		wire_get_str(r, "p", path, sizeof(path));
+		wire_get_str(r, "v", verdict, sizeof(verdict));
+		wire_get_str(r, "why", why, sizeof(why));
+		wire_get_str(r, "sha", sha, sizeof(sha));
+		wire_get_u64(r, "size", &size);
+		bool match = strcmp(verdict, "match") == 0;
+		struct scan_file f = {
+			.path = path,
+			.verdict = match ? SCAN_MATCH
+				   : strcmp(verdict, "error") == 0 ? SCAN_ERROR
+								   : SCAN_SKIPPED,
+			.why = why[0] ? why : NULL,
+			.size = size,
+			.sha256 = match ? sha : NULL,
+			.matches = match ? wire_map_get(r, "m") : NULL,
+		};
+		s->ops->on_file(s->arg, &f);
+	}
+	msgpack_unpacked_destroy(&u);
+}
+
+static void scan_finished(uv_work_t *work, int status)
+{
+	struct scan *s = work->data;
+	struct scan_totals t;
+	if (status == 0 && s->rc == 0)
+		deliver(s);
+	scan_get_totals(s, &t);
+	const char *fatal = s->rc != 0 ? s->fatal
+			    : status != 0 || s->w.cancel ? "cancelled"
+							 : NULL;
+	s->ops->on_done(s->arg, &t, fatal);
+	scan_free_all(s);
+}
+
+static char **copy_strings(const char *const *v, size_t n)
+{
+	char **out = alloc_zeroed(n ? n : 1, sizeof(char *));
+	for (size_t i = 0; out && i < n; i++)
+		if ((out[i] = alloc_strdup(v[i])) == NULL) {
+			free_strings(out, i);
+			return NULL;
+		}
+	return out;
+}
+
+int scan_start(uv_loop_t *loop, const struct scan_request *req,
+	       const struct scan_ops *ops, void *arg, struct scan **out)
+{
+	*out = NULL;
+	if (req->bundle == NULL || req->ca == NULL)
+		return -EINVAL; /* the source scans with its installed bundle */
+	struct scan *s = alloc_zeroed(1, sizeof(*s));
+	if (s == NULL)
+		return -ENOMEM;
+	msgpack_sbuffer_init(&s->records);
+	msgpack_packer_init(&s->pk, &s->records, msgpack_sbuffer_write);
+	s->ops = ops;
+	s->arg = arg;
+	s->started_us = timeutil_now_us();
+	s->npaths = req->npaths;
+	s->nexcludes = req->nexcludes;
+	s->paths = copy_strings(req->paths, req->npaths);
+	s->excludes = copy_strings(req->excludes, req->nexcludes);
+	s->bundle = alloc_strdup(req->bundle);
+	s->ca = alloc_strdup(req->ca);
+	if (!s->paths || !s->excludes || !s->bundle || !s->ca) {
+		scan_free_all(s);
+		return -ENOMEM;
+	}
+	s->w.report = pack_record;
+	s->w.arg = s;
+	s->w.excludes = (const char *const *)s->excludes;
+	s->w.nexcludes = s->nexcludes;
+	s->w.max_size = req->max_size;
+	s->w.timeout_s = req->timeout_s > 0 ? (unsigned)req->timeout_s : 60;
+	s->w.cpu = req->cpu_pct > 0 ? (unsigned)req->cpu_pct : 0;
+	s->work.data = s;
+	int rc = uv_queue_work(loop, &s->work, run_scan, scan_finished);
+	if (rc != 0) {
+		scan_free_all(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+/* Between two files the worker sees it and stops; on_done follows. */
+void scan_cancel(struct scan *s)
+{
+	InterlockedExchange(&s->w.cancel, 1);
+}
+
+/* Exact once the scan is over; while it runs, an indication read
+ * without a lock from the worker's counters. */
+void scan_get_totals(const struct scan *s, struct scan_totals *out)
+{
+	*out = (struct scan_totals){
+		.seen = s->w.files,
+		.scanned = s->w.scanned,
+		.matched = s->w.matched,
+		.skipped = s->w.skipped,
+		.errors = s->w.errors,
+		.bytes = s->w.bytes,
+		.rules = s->w.rules,
+		.restarts = (unsigned)s->w.restarts,
+		.started_us = s->started_us,
+	};
 }

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "agent/platform/platform.h"
 #include "agent/platform/windows/volumes.h"
 
 #define E (1u << 4)
@@ -88,6 +89,30 @@ static void quick_folders_from_the_known_folder_api(void **state)
 	assert_int_equal(n, 1);
 }
 
+/* Paths the scan command and agent.yaml accept: a drive and a separator,
+ * or "/..." (the agent's own drive); never a drive-relative "C:x", a
+ * bare name, a share or an empty string. */
+static void absolute_paths_on_windows(void **state)
+{
+	(void)state;
+	assert_true(platform_path_is_absolute("C:\\Users"));
+	assert_true(platform_path_is_absolute("z:/tmp"));
+	assert_true(platform_path_is_absolute("/tmp"));
+	assert_false(platform_path_is_absolute("C:Users"));
+	assert_false(platform_path_is_absolute("Users"));
+	assert_false(platform_path_is_absolute("\\\\server\\share"));
+	assert_false(platform_path_is_absolute(""));
+	assert_false(platform_path_is_absolute("1:\\x"));
+}
+
+/* The full scan's "/" means the fixed drives: C: is one, under wine too. */
+static void fixed_drives_include_c(void **state)
+{
+	(void)state;
+	assert_true(volumes_of_type(DRIVE_FIXED) & (1u << 2));
+	assert_int_equal(volumes_of_type(DRIVE_FIXED) & volumes_removable(), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -96,6 +121,8 @@ int main(void)
 		cmocka_unit_test(a_blip_is_not_scanned_and_drives_are_independent),
 		cmocka_unit_test(roots_and_the_real_drives),
 		cmocka_unit_test(quick_folders_from_the_known_folder_api),
+		cmocka_unit_test(absolute_paths_on_windows),
+		cmocka_unit_test(fixed_drives_include_c),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
