@@ -37,11 +37,15 @@
 #include "collector/settings.h"
 #include "collector/store.h"
 
-/* Signs and records the release in dir. Returns 0 or a negative errno
- * with a reason. */
+/* Publishes and records the release at path: a signed release file
+ * (`agent-release sign`, relpkg.h), whose rollback mark is signed in
+ * (rollback must be false), or a folder agent-VERSION, packed here. With
+ * releases.release_key set, only a file whose signature verifies
+ * against that key is published (-EPERM otherwise). Returns 0 or a
+ * negative errno with a reason. */
 EW_MUST_CHECK
 int release_publish(struct store *st, struct ca *ca, const struct settings *s,
-		    const char *dir, const char *channel, bool rollback,
+		    const char *path, const char *channel, bool rollback,
 		    struct store_release *out, char *err, size_t errlen);
 
 /* One ring's PCs. */

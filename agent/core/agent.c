@@ -449,7 +449,8 @@ static void apply_release(struct agent *agent, uint64_t version)
 	int rc = rulestore_installed_payload(s->state_dir, RULESTORE_AGENT,
 					     &info, &raw, &len, err, sizeof(err));
 	if (rc == 0)
-		rc = upgrade_apply(s->state_dir, s->upgrade_root, raw, len,
+		rc = upgrade_apply(s->state_dir, s->upgrade_root,
+				   s->upgrade_release_key, raw, len,
 				   release, left, err, sizeof(err));
 	alloc_free(raw);
 	/* A refusal (a downgrade, a bad payload) is final; anything else

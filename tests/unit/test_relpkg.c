@@ -15,6 +15,7 @@
 #include <msgpack.h>
 
 #include "common/alloc.h"
+#include "common/pki.h"
 #include "common/relpkg.h"
 #include "common/wire.h"
 #include "tests/support/testutil.h"
@@ -166,6 +167,145 @@ static void test_version_parts(void **state)
 	}
 }
 
+/* A payload signed by a fresh release key, for the signing tests. */
+static void signed_release(EVP_PKEY **key, char **payload, size_t *plen,
+			   char **file, size_t *flen)
+{
+	const char *dir = testutil_tempdir("relsign");
+	char err[256];
+	put(dir, "eduwatch-agent", "#!/bin/sh\nexit 0\n", 0755);
+	assert_int_equal(relpkg_pack_dir(dir, "3.1.0", false, payload, plen,
+					 err, sizeof(err)), 0);
+	assert_int_equal(pki_key_new(key), 0);
+	assert_int_equal(relpkg_sign(*key, *payload, *plen, file, flen), 0);
+	testutil_rmtree(dir);
+}
+
+static void test_signed_roundtrip(void **state)
+{
+	(void)state;
+	EVP_PKEY *key;
+	char *payload, *file, err[256];
+	size_t plen, flen, got_len;
+	const void *got;
+	bool is_signed;
+	signed_release(&key, &payload, &plen, &file, &flen);
+	assert_memory_equal(file, RELPKG_SIGNED_MAGIC, 8);
+	/* Pinned: verifies, and the payload is the one signed. */
+	assert_int_equal(relpkg_unwrap(file, flen, key, &got, &got_len,
+				       &is_signed, err, sizeof(err)), 0);
+	assert_true(is_signed);
+	assert_int_equal(got_len, plen);
+	assert_memory_equal(got, payload, plen);
+	/* Not pinned: the same payload, the signature unchecked. */
+	assert_int_equal(relpkg_unwrap(file, flen, NULL, &got, &got_len,
+				       &is_signed, err, sizeof(err)), 0);
+	assert_true(is_signed);
+	assert_int_equal(got_len, plen);
+	/* A bare payload passes only with no pin. */
+	assert_int_equal(relpkg_unwrap(payload, plen, NULL, &got, &got_len,
+				       &is_signed, err, sizeof(err)), 0);
+	assert_false(is_signed);
+	assert_ptr_equal(got, payload);
+	assert_int_equal(relpkg_unwrap(payload, plen, key, &got, &got_len,
+				       &is_signed, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "not signed by the release key"));
+	EVP_PKEY_free(key);
+	alloc_free(payload);
+	alloc_free(file);
+}
+
+/* Every single flipped bit past the magic and length (in the signature
+ * or the payload) is refused by a pinned agent, never accepted. */
+static void test_signed_flipped_bits(void **state)
+{
+	(void)state;
+	EVP_PKEY *key;
+	char *payload, *file, err[256];
+	size_t plen, flen, got_len;
+	const void *got;
+	bool is_signed;
+	signed_release(&key, &payload, &plen, &file, &flen);
+	size_t siglen = (size_t)(unsigned char)file[10] << 8 |
+			(unsigned char)file[11];
+	/* The whole signature bit by bit, then a spread over the payload
+	 * (each bit of the payload would be 8 * size verifications). */
+	size_t step = plen / 200 + 1;
+	int refused = 0;
+	for (size_t bit = 12 * 8; bit < flen * 8;
+	     bit += bit < (12 + siglen) * 8 ? 1 : step * 8 + 3) {
+		file[bit / 8] ^= (char)(1u << (bit % 8));
+		int rc = relpkg_unwrap(file, flen, key, &got, &got_len,
+				       &is_signed, err, sizeof(err));
+		assert_true(rc == -EPERM || rc == -EBADMSG);
+		file[bit / 8] ^= (char)(1u << (bit % 8));
+		refused++;
+	}
+	assert_true(refused > (int)siglen * 8);
+	/* Restored, it verifies again: the refusals were the flips. */
+	assert_int_equal(relpkg_unwrap(file, flen, key, &got, &got_len,
+				       &is_signed, err, sizeof(err)), 0);
+	EVP_PKEY_free(key);
+	alloc_free(payload);
+	alloc_free(file);
+}
+
+static void test_signed_refusals(void **state)
+{
+	(void)state;
+	EVP_PKEY *key, *other;
+	char *payload, *file, err[256];
+	size_t plen, flen, got_len;
+	const void *got;
+	bool is_signed;
+	signed_release(&key, &payload, &plen, &file, &flen);
+	/* Signed by another key (an attacker's, or the collector's CA). */
+	assert_int_equal(pki_key_new(&other), 0);
+	assert_int_equal(relpkg_unwrap(file, flen, other, &got, &got_len,
+				       &is_signed, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "does not verify"));
+	/* Cut before the payload: refused, pinned or not (cut inside the
+	 * payload, only the pin or the payload's parse can tell). */
+	size_t siglen = (size_t)(unsigned char)file[10] << 8 |
+			(unsigned char)file[11];
+	for (size_t cut = 8; cut <= 12 + siglen; cut++) {
+		int rc = relpkg_unwrap(file, cut, NULL, &got, &got_len,
+				       &is_signed, err, sizeof(err));
+		assert_int_equal(rc, -EBADMSG);
+		assert_true(err[0] != '\0');
+	}
+	assert_int_equal(relpkg_unwrap(file, flen - 1, key, &got, &got_len,
+				       &is_signed, err, sizeof(err)), -EPERM);
+	/* A signature length of 0 or past the end. */
+	file[11] = 0;
+	file[10] = 0;
+	assert_int_equal(relpkg_unwrap(file, flen, NULL, &got, &got_len,
+				       &is_signed, err, sizeof(err)), -EBADMSG);
+	file[8] = (char)0x7f;
+	assert_int_equal(relpkg_unwrap(file, flen, NULL, &got, &got_len,
+				       &is_signed, err, sizeof(err)), -EBADMSG);
+	EVP_PKEY_free(other);
+	EVP_PKEY_free(key);
+	alloc_free(payload);
+	alloc_free(file);
+}
+
+static void test_dir_version(void **state)
+{
+	(void)state;
+	char v[RELPKG_VERSION_MAX + 1];
+	assert_true(relpkg_dir_version("/tmp/x/agent-1.2.3", v));
+	assert_string_equal(v, "1.2.3");
+	assert_true(relpkg_dir_version("agent-4//", v));
+	assert_string_equal(v, "4");
+	assert_false(relpkg_dir_version("/tmp/agent-", v));
+	assert_string_equal(v, "");
+	assert_false(relpkg_dir_version("/tmp/agent-1.02", v));
+	assert_false(relpkg_dir_version("/tmp/release-1.2", v));
+	assert_false(relpkg_dir_version("/", v));
+	assert_false(relpkg_dir_version("", v));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -173,6 +313,10 @@ int main(void)
 		cmocka_unit_test(test_pack_refusals),
 		cmocka_unit_test(test_parse_refusals),
 		cmocka_unit_test(test_version_parts),
+		cmocka_unit_test(test_signed_roundtrip),
+		cmocka_unit_test(test_signed_flipped_bits),
+		cmocka_unit_test(test_signed_refusals),
+		cmocka_unit_test(test_dir_version),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
