@@ -167,127 +167,124 @@ static void test_version_parts(void **state)
 	}
 }
 
-/* A payload signed by a fresh release key, for the signing tests. */
-static void signed_release(EVP_PKEY **key, char **payload, size_t *plen,
-			   char **file, size_t *flen)
-{
-	const char *dir = testutil_tempdir("relsign");
+/* A payload signed by a fresh release key: each signing test's state. */
+struct signed_fx {
+	EVP_PKEY *key;
+	char *payload, *file;
+	size_t plen, flen;
+	/* what relpkg_unwrap said last */
+	const void *got;
+	size_t got_len;
+	bool is_signed;
 	char err[256];
+};
+
+static int signed_setup(void **state)
+{
+	struct signed_fx *fx = alloc_zeroed(1, sizeof(*fx));
+	const char *dir = testutil_tempdir("relsign");
+	assert_non_null(fx);
 	put(dir, "eduwatch-agent", "#!/bin/sh\nexit 0\n", 0755);
-	assert_int_equal(relpkg_pack_dir(dir, "3.1.0", false, payload, plen,
-					 err, sizeof(err)), 0);
-	assert_int_equal(pki_key_new(key), 0);
-	assert_int_equal(relpkg_sign(*key, *payload, *plen, file, flen), 0);
+	assert_int_equal(relpkg_pack_dir(dir, "3.1.0", false, &fx->payload,
+					 &fx->plen, fx->err, sizeof(fx->err)), 0);
+	assert_int_equal(pki_key_new(&fx->key), 0);
+	assert_int_equal(relpkg_sign(fx->key, fx->payload, fx->plen, &fx->file,
+				     &fx->flen), 0);
 	testutil_rmtree(dir);
+	*state = fx;
+	return 0;
+}
+
+static int signed_teardown(void **state)
+{
+	struct signed_fx *fx = *state;
+	EVP_PKEY_free(fx->key);
+	alloc_free(fx->payload);
+	alloc_free(fx->file);
+	alloc_free(fx);
+	return 0;
+}
+
+static int unwrap(struct signed_fx *fx, const void *data, size_t len,
+		  EVP_PKEY *pin)
+{
+	fx->err[0] = '\0';
+	return relpkg_unwrap(data, len, pin, &fx->got, &fx->got_len,
+			     &fx->is_signed, fx->err, sizeof(fx->err));
+}
+
+static size_t sig_len(const struct signed_fx *fx)
+{
+	return (size_t)(unsigned char)fx->file[10] << 8 |
+	       (unsigned char)fx->file[11];
 }
 
 static void test_signed_roundtrip(void **state)
 {
-	(void)state;
-	EVP_PKEY *key;
-	char *payload, *file, err[256];
-	size_t plen, flen, got_len;
-	const void *got;
-	bool is_signed;
-	signed_release(&key, &payload, &plen, &file, &flen);
-	assert_memory_equal(file, RELPKG_SIGNED_MAGIC, 8);
+	struct signed_fx *fx = *state;
+	assert_memory_equal(fx->file, RELPKG_SIGNED_MAGIC, 8);
 	/* Pinned: verifies, and the payload is the one signed. */
-	assert_int_equal(relpkg_unwrap(file, flen, key, &got, &got_len,
-				       &is_signed, err, sizeof(err)), 0);
-	assert_true(is_signed);
-	assert_int_equal(got_len, plen);
-	assert_memory_equal(got, payload, plen);
+	assert_int_equal(unwrap(fx, fx->file, fx->flen, fx->key), 0);
+	assert_true(fx->is_signed);
+	assert_int_equal(fx->got_len, fx->plen);
+	assert_memory_equal(fx->got, fx->payload, fx->plen);
 	/* Not pinned: the same payload, the signature unchecked. */
-	assert_int_equal(relpkg_unwrap(file, flen, NULL, &got, &got_len,
-				       &is_signed, err, sizeof(err)), 0);
-	assert_true(is_signed);
-	assert_int_equal(got_len, plen);
+	assert_int_equal(unwrap(fx, fx->file, fx->flen, NULL), 0);
+	assert_true(fx->is_signed);
+	assert_int_equal(fx->got_len, fx->plen);
 	/* A bare payload passes only with no pin. */
-	assert_int_equal(relpkg_unwrap(payload, plen, NULL, &got, &got_len,
-				       &is_signed, err, sizeof(err)), 0);
-	assert_false(is_signed);
-	assert_ptr_equal(got, payload);
-	assert_int_equal(relpkg_unwrap(payload, plen, key, &got, &got_len,
-				       &is_signed, err, sizeof(err)), -EPERM);
-	assert_non_null(strstr(err, "not signed by the release key"));
-	EVP_PKEY_free(key);
-	alloc_free(payload);
-	alloc_free(file);
+	assert_int_equal(unwrap(fx, fx->payload, fx->plen, NULL), 0);
+	assert_false(fx->is_signed);
+	assert_ptr_equal(fx->got, fx->payload);
+	assert_int_equal(unwrap(fx, fx->payload, fx->plen, fx->key), -EPERM);
+	assert_non_null(strstr(fx->err, "not signed by the release key"));
 }
 
 /* Every single flipped bit past the magic and length (in the signature
  * or the payload) is refused by a pinned agent, never accepted. */
 static void test_signed_flipped_bits(void **state)
 {
-	(void)state;
-	EVP_PKEY *key;
-	char *payload, *file, err[256];
-	size_t plen, flen, got_len;
-	const void *got;
-	bool is_signed;
-	signed_release(&key, &payload, &plen, &file, &flen);
-	size_t siglen = (size_t)(unsigned char)file[10] << 8 |
-			(unsigned char)file[11];
+	struct signed_fx *fx = *state;
+	size_t siglen = sig_len(fx);
 	/* The whole signature bit by bit, then a spread over the payload
 	 * (each bit of the payload would be 8 * size verifications). */
-	size_t step = plen / 200 + 1;
+	size_t step = fx->plen / 200 + 1;
 	int refused = 0;
-	for (size_t bit = 12 * 8; bit < flen * 8;
+	for (size_t bit = 12 * 8; bit < fx->flen * 8;
 	     bit += bit < (12 + siglen) * 8 ? 1 : step * 8 + 3) {
-		file[bit / 8] ^= (char)(1u << (bit % 8));
-		int rc = relpkg_unwrap(file, flen, key, &got, &got_len,
-				       &is_signed, err, sizeof(err));
+		fx->file[bit / 8] ^= (char)(1u << (bit % 8));
+		int rc = unwrap(fx, fx->file, fx->flen, fx->key);
 		assert_true(rc == -EPERM || rc == -EBADMSG);
-		file[bit / 8] ^= (char)(1u << (bit % 8));
+		assert_true(fx->err[0] != '\0');
+		fx->file[bit / 8] ^= (char)(1u << (bit % 8));
 		refused++;
 	}
 	assert_true(refused > (int)siglen * 8);
 	/* Restored, it verifies again: the refusals were the flips. */
-	assert_int_equal(relpkg_unwrap(file, flen, key, &got, &got_len,
-				       &is_signed, err, sizeof(err)), 0);
-	EVP_PKEY_free(key);
-	alloc_free(payload);
-	alloc_free(file);
+	assert_int_equal(unwrap(fx, fx->file, fx->flen, fx->key), 0);
 }
 
 static void test_signed_refusals(void **state)
 {
-	(void)state;
-	EVP_PKEY *key, *other;
-	char *payload, *file, err[256];
-	size_t plen, flen, got_len;
-	const void *got;
-	bool is_signed;
-	signed_release(&key, &payload, &plen, &file, &flen);
+	struct signed_fx *fx = *state;
+	EVP_PKEY *other;
 	/* Signed by another key (an attacker's, or the collector's CA). */
 	assert_int_equal(pki_key_new(&other), 0);
-	assert_int_equal(relpkg_unwrap(file, flen, other, &got, &got_len,
-				       &is_signed, err, sizeof(err)), -EPERM);
-	assert_non_null(strstr(err, "does not verify"));
+	assert_int_equal(unwrap(fx, fx->file, fx->flen, other), -EPERM);
+	assert_non_null(strstr(fx->err, "does not verify"));
+	EVP_PKEY_free(other);
 	/* Cut before the payload: refused, pinned or not (cut inside the
 	 * payload, only the pin or the payload's parse can tell). */
-	size_t siglen = (size_t)(unsigned char)file[10] << 8 |
-			(unsigned char)file[11];
-	for (size_t cut = 8; cut <= 12 + siglen; cut++) {
-		int rc = relpkg_unwrap(file, cut, NULL, &got, &got_len,
-				       &is_signed, err, sizeof(err));
-		assert_int_equal(rc, -EBADMSG);
-		assert_true(err[0] != '\0');
+	for (size_t cut = 8; cut <= 12 + sig_len(fx); cut++) {
+		assert_int_equal(unwrap(fx, fx->file, cut, NULL), -EBADMSG);
+		assert_true(fx->err[0] != '\0');
 	}
-	assert_int_equal(relpkg_unwrap(file, flen - 1, key, &got, &got_len,
-				       &is_signed, err, sizeof(err)), -EPERM);
+	assert_int_equal(unwrap(fx, fx->file, fx->flen - 1, fx->key), -EPERM);
 	/* A signature length of 0 or past the end. */
-	file[11] = 0;
-	file[10] = 0;
-	assert_int_equal(relpkg_unwrap(file, flen, NULL, &got, &got_len,
-				       &is_signed, err, sizeof(err)), -EBADMSG);
-	file[8] = (char)0x7f;
-	assert_int_equal(relpkg_unwrap(file, flen, NULL, &got, &got_len,
-				       &is_signed, err, sizeof(err)), -EBADMSG);
-	EVP_PKEY_free(other);
-	EVP_PKEY_free(key);
-	alloc_free(payload);
-	alloc_free(file);
+	fx->file[10] = fx->file[11] = 0;
+	assert_int_equal(unwrap(fx, fx->file, fx->flen, NULL), -EBADMSG);
+	fx->file[8] = (char)0x7f;
+	assert_int_equal(unwrap(fx, fx->file, fx->flen, NULL), -EBADMSG);
 }
 
 static void test_dir_version(void **state)
@@ -313,9 +310,12 @@ int main(void)
 		cmocka_unit_test(test_pack_refusals),
 		cmocka_unit_test(test_parse_refusals),
 		cmocka_unit_test(test_version_parts),
-		cmocka_unit_test(test_signed_roundtrip),
-		cmocka_unit_test(test_signed_flipped_bits),
-		cmocka_unit_test(test_signed_refusals),
+		cmocka_unit_test_setup_teardown(test_signed_roundtrip, signed_setup,
+						signed_teardown),
+		cmocka_unit_test_setup_teardown(test_signed_flipped_bits, signed_setup,
+						signed_teardown),
+		cmocka_unit_test_setup_teardown(test_signed_refusals, signed_setup,
+						signed_teardown),
 		cmocka_unit_test(test_dir_version),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
