@@ -1,8 +1,10 @@
 /* release: agent releases and their rollout in rings.
  *
- * `agent-release publish DIR --channel pilot|stable [--rollback]` signs
- * the files of DIR (named agent-<version>) as an "agent" bundle, exactly
- * as rule bundles are signed (rulepub.h), and records the release. The
+ * `agent-release publish FILE|DIR --channel pilot|stable [--rollback]`
+ * signs a release (a file the offline release key signed, relpkg.h, or
+ * the files of DIR, named agent-<version>, when no release key is set)
+ * as an "agent" bundle, exactly as rule bundles are signed (rulepub.h),
+ * and records the release. The
  * daemon then looks at the newest release every releases.check_every:
  *
  *   pilot   the PCs of releases.pilot_agents and releases.pilot_schools
