@@ -726,6 +726,23 @@ int agent_run(const char *config_path, const struct agent_settings *s)
 	default:
 		break;
 	}
+	/* Said at start, not first when a release arrives: a pin that
+	 * cannot be read refuses every release (apply.h). */
+	if (s->upgrade_release_key[0]) {
+		EVP_PKEY *pin = NULL;
+		char fp[65] = "?";
+		rc = pki_read_pubkey(s->upgrade_release_key, &pin);
+		if (rc == 0 && pki_pubkey_fingerprint(pin, fp) != 0)
+			snprintf(fp, sizeof(fp), "?");
+		EVP_PKEY_free(pin);
+		if (rc != 0)
+			log_warn("upgrade: cannot read the release key %s (%s): "
+				 "every pushed release will be refused",
+				 s->upgrade_release_key, uv_strerror(rc));
+		else
+			log_info("upgrade: releases must be signed by the "
+				 "release key sha256:%s", fp);
+	}
 	if ((rc = load_identity(&agent, err, sizeof(err))) != 0) {
 		log_err("agent: %s", err);
 		EVP_PKEY_free(agent.collector_key);

@@ -328,6 +328,8 @@ scenario_release_key_pinned() {
 	quiet "$COLLECTOR" agent-release keygen --out "$other"
 	pin_release_key p1 "$pub" && pin_release_key p2 "$pub"
 	check "the pilot PCs pin the release key and run $v" wait_for 40 all_running "$v" p1 p2
+	check "... and say which key at start, by its fingerprint" grep -q \
+		"releases must be signed by the release key $(sed -n 's/^fingerprint: //p' "$WORK/keygen.out")" "$WORK/agent-p1.log"
 	make_release 10.0
 	# The attacker's collector does not say it has a release key.
 	forged_release_refused 10.0 "$REL/agent-10.0" "an unsigned folder is refused" \
