@@ -268,6 +268,10 @@ int cmd_agent_release_check(const struct cli *cli);
 int cmd_agent_release_status(struct cli *cli, struct cli_env *env);
 int cmd_agent_release_publish_check(const struct cli *cli);
 int cmd_agent_release_publish(struct cli *cli, struct cli_env *env);
+int cmd_agent_release_keygen_check(const struct cli *cli);
+int cmd_agent_release_keygen(struct cli *cli, struct cli_env *env);
+int cmd_agent_release_sign_check(const struct cli *cli);
+int cmd_agent_release_sign(struct cli *cli, struct cli_env *env);
 
 /* cli_setup.c: the first-run wizard. */
 int cmd_setup_check(const struct cli *cli);

@@ -1,4 +1,5 @@
-/* agent-release status: which agent version runs where. Each agent says
+/* agent-release: the offline release key (keygen, sign), publishing a
+ * release, and status: which agent version runs where. Each agent says
  * its version in its hello and in its agent.start event; the latter is
  * kept in host_state, so the view needs no scan of the event log. A
  * version is what a PC claims: it is shown escaped and cut, never
@@ -7,13 +8,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <msgpack.h>
 
 #include "collector/cli.h"
 #include "collector/release.h"
 #include "common/alloc.h"
+#include "common/fsutil.h"
 #include "common/jsonout.h"
+#include "common/pki.h"
+#include "common/relpkg.h"
 #include "common/textsafe.h"
 #include "common/wire.h"
 
@@ -114,16 +120,126 @@ int cmd_agent_release_check(const struct cli *cli)
 {
 	(void)cli;
 	return cli_usage_error("usage: agent-release status [--school CODE] "
-			       "[--json] | agent-release publish DIR --channel "
-			       "pilot|stable [--rollback]");
+			       "[--json] | agent-release keygen --out DIR | "
+			       "agent-release sign DIR --key PRIVATE.pem --out "
+			       "FILE [--rollback] | agent-release publish "
+			       "FILE|DIR --channel pilot|stable [--rollback]");
 }
 
 int cmd_agent_release_publish_check(const struct cli *cli)
 {
 	if (cli->argc != 3 || cli->channel == NULL)
-		return cli_usage_error("usage: agent-release publish DIR "
+		return cli_usage_error("usage: agent-release publish FILE|DIR "
 				       "--channel pilot|stable [--rollback]");
 	return 0;
+}
+
+#define RELEASE_KEY_FILE "release-key.pem"
+#define RELEASE_PUB_FILE "release-key.pub.pem"
+
+int cmd_agent_release_keygen_check(const struct cli *cli)
+{
+	if (cli->argc != 2 || cli->out == NULL)
+		return cli_usage_error("usage: agent-release keygen --out DIR");
+	return 0;
+}
+
+/* The offline release key: made once, on the machine that will keep it
+ * (never the collector); the public half goes to the collector
+ * (releases.release_key) and to every PC (upgrade.release_key). */
+int cmd_agent_release_keygen(struct cli *cli, struct cli_env *env)
+{
+	char priv[4096], pub[4096], fp[65];
+	EVP_PKEY *key = NULL;
+	(void)env;
+	snprintf(priv, sizeof(priv), "%s/" RELEASE_KEY_FILE, cli->out);
+	snprintf(pub, sizeof(pub), "%s/" RELEASE_PUB_FILE, cli->out);
+	if (mkdir(cli->out, 0700) != 0 && errno != EEXIST) {
+		fprintf(stderr, "eduwatch-collector: cannot create %s: %s\n",
+			cli->out, uv_strerror(-errno));
+		return EXIT_FAILURE_RUNTIME;
+	}
+	/* A second keygen over the first would orphan every PC that pins
+	 * the old key: refused, the operator removes it on purpose. */
+	if (access(priv, F_OK) == 0) {
+		fprintf(stderr, "eduwatch-collector: %s exists; a new release "
+			"key is a key rotation (README, agent releases): "
+			"move the old one away first\n", priv);
+		return EXIT_FAILURE_RUNTIME;
+	}
+	int rc = pki_key_new(&key);
+	if (rc == 0)
+		rc = pki_write_key(priv, key);
+	if (rc == 0)
+		rc = pki_write_pubkey(pub, key);
+	if (rc == 0)
+		rc = pki_pubkey_fingerprint(key, fp);
+	EVP_PKEY_free(key);
+	if (rc != 0) {
+		fprintf(stderr, "eduwatch-collector: cannot make the release "
+			"key in %s: %s\n", cli->out, uv_strerror(rc));
+		return EXIT_FAILURE_RUNTIME;
+	}
+	printf("release key: %s (private, 0600: keep it off the collector)\n"
+	       "public key:  %s (to the collector's releases.release_key and "
+	       "every PC's upgrade.release_key)\nfingerprint: sha256:%s\n",
+	       priv, pub, fp);
+	return EXIT_OK;
+}
+
+int cmd_agent_release_sign_check(const struct cli *cli)
+{
+	if (cli->argc != 3 || cli->npaths != 1 || cli->out == NULL)
+		return cli_usage_error("usage: agent-release sign DIR --key "
+				       "PRIVATE.pem --out FILE [--rollback]");
+	return 0;
+}
+
+/* Packs a release folder and signs it with the offline key: runs where
+ * the key is, with no collector state at all. */
+int cmd_agent_release_sign(struct cli *cli, struct cli_env *env)
+{
+	const char *dir = cli->argv[2];
+	char release[RELPKG_VERSION_MAX + 1], err[768], fp[65];
+	char *payload = NULL, *file = NULL;
+	size_t payload_len = 0, file_len = 0;
+	EVP_PKEY *key = NULL;
+	(void)env;
+	if (!relpkg_dir_version(dir, release)) {
+		fprintf(stderr, "eduwatch-collector: %s: a release folder is "
+			"named agent-VERSION (digits and dots), as it will be "
+			"on the PCs\n", dir);
+		return EXIT_USAGE;
+	}
+	int rc = pki_read_key(cli->paths[0], &key);
+	if (rc != 0) {
+		fprintf(stderr, "eduwatch-collector: cannot read the release "
+			"key %s: %s\n", cli->paths[0], uv_strerror(rc));
+		return EXIT_CONFIG;
+	}
+	rc = relpkg_pack_dir(dir, release, cli->rollback, &payload,
+			     &payload_len, err, sizeof(err));
+	if (rc == 0 && (rc = relpkg_sign(key, payload, payload_len, &file,
+					 &file_len)) != 0)
+		snprintf(err, sizeof(err), "cannot sign: %s", uv_strerror(rc));
+	if (rc == 0 && (rc = fs_write_atomic(cli->out, file, file_len,
+					     0644)) != 0)
+		snprintf(err, sizeof(err), "cannot write %s: %s", cli->out,
+			 uv_strerror(rc));
+	if (rc == 0 && pki_pubkey_fingerprint(key, fp) != 0)
+		snprintf(fp, sizeof(fp), "?");
+	EVP_PKEY_free(key);
+	alloc_free(payload);
+	alloc_free(file);
+	if (rc != 0) {
+		fprintf(stderr, "eduwatch-collector: release not signed: %s\n",
+			err);
+		return EXIT_FAILURE_RUNTIME;
+	}
+	printf("signed agent release %s%s into %s (%zu bytes) with the "
+	       "release key sha256:%s\n", release,
+	       cli->rollback ? " (rollback)" : "", cli->out, file_len, fp);
+	return EXIT_OK;
 }
 
 int cmd_agent_release_publish(struct cli *cli, struct cli_env *env)

@@ -51,13 +51,22 @@ static const char usage_text[] =
 	"                                    the agent versions running in each\n"
 	"                                    school, as each PC last reported,\n"
 	"                                    and each release's rollout\n"
-	"  agent-release publish DIR --channel pilot|stable [--rollback]\n"
+	"  agent-release keygen --out DIR    make the offline release key (on a\n"
+	"                                    machine that is not the collector):\n"
+	"                                    DIR/release-key.pem (0600) and\n"
+	"                                    DIR/release-key.pub.pem\n"
+	"  agent-release sign DIR --key PRIVATE.pem --out FILE [--rollback]\n"
 	"                                    sign the files of DIR (named\n"
-	"                                    agent-VERSION) as an agent release\n"
-	"                                    and roll it out in rings: the pilot\n"
-	"                                    PCs, then releases.stable_percent_\n"
-	"                                    per_hour; halts by itself when too\n"
-	"                                    many fail; --rollback may go back\n"
+	"                                    agent-VERSION) with the release key\n"
+	"                                    into FILE; needs no collector\n"
+	"  agent-release publish FILE|DIR --channel pilot|stable [--rollback]\n"
+	"                                    publish a signed release FILE (or,\n"
+	"                                    with no releases.release_key, the\n"
+	"                                    folder DIR) and roll it out in\n"
+	"                                    rings: the pilot PCs, then\n"
+	"                                    releases.stable_percent_per_hour;\n"
+	"                                    halts by itself when too many fail;\n"
+	"                                    a rollback release may go back\n"
 	"  events count [--agent ID] [--boot N]\n"
 	"  events list [--agent ID] [--limit N] [--json]   newest first\n"
 	"  command send --agent ID --type ping|status|scan [--expires 1h]\n"
@@ -180,6 +189,11 @@ static const struct cli_command commands[] = {
 	{"agent-release", "publish", cmd_agent_release_publish_check,
 	 cmd_agent_release_publish, ST | CLI_NEEDS_CA,
 	 C | CLI_OPT_CHANNEL | CLI_OPT_ROLLBACK},
+	/* Run on the offline machine: no collector.yaml, no state. */
+	{"agent-release", "keygen", cmd_agent_release_keygen_check,
+	 cmd_agent_release_keygen, 0, CLI_OPT_OUT},
+	{"agent-release", "sign", cmd_agent_release_sign_check,
+	 cmd_agent_release_sign, 0, CLI_OPT_PATH | CLI_OPT_OUT | CLI_OPT_ROLLBACK},
 	{"agent-release", NULL, cmd_agent_release_check, NULL, 0, CLI_OPT_ALL},
 	{"events", "count", cmd_events_check, cmd_events_count, ST,
 	 C | CLI_OPT_AGENT | CLI_OPT_BOOT},
@@ -306,6 +320,8 @@ static const struct {
 	{{"rollback", no_argument, NULL, 1004}, CLI_OPT_ROLLBACK},
 	/* drill action import --csv FILE: a path by its purpose's name */
 	{{"csv", required_argument, NULL, 1005}, CLI_OPT_PATH},
+	/* agent-release sign --key PRIVATE.pem: the same */
+	{{"key", required_argument, NULL, 1006}, CLI_OPT_PATH},
 };
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
 
@@ -416,6 +432,7 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 		case 1003: cli->channel = optarg; break;
 		case 1004: cli->rollback = true; break;
 		case 1005:
+		case 1006:
 			if (cli->npaths == 16)
 				return cli_usage_error("at most 16 --path");
 			cli->paths[cli->npaths++] = optarg;

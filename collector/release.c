@@ -2,10 +2,10 @@
 #include "collector/release.h"
 
 #include <errno.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <msgpack.h>
 
@@ -13,7 +13,9 @@
 #include "collector/rulepub.h"
 #include "common/alloc.h"
 #include "common/errtext.h"
+#include "common/fsutil.h"
 #include "common/log.h"
+#include "common/pki.h"
 #include "common/relpkg.h"
 #include "common/wire.h"
 
@@ -436,21 +438,90 @@ static int supersede(struct store *st, const struct store_release *by)
 	return rc;
 }
 
+/* The release a signed release file holds: its signature checked
+ * against releases.release_key when one is set, its payload parsed for
+ * the version and the rollback mark. */
+static int read_signed(const struct settings *s, const char *path,
+		       char **file, size_t *len, struct relpkg *pkg, char *err,
+		       size_t errlen)
+{
+	EVP_PKEY *pin = NULL;
+	const void *payload = NULL;
+	size_t payload_len = 0;
+	bool is_signed = false;
+	int rc = fs_read_file(path, BUNDLE_MAX_RAW, file, len);
+	if (rc != 0)
+		return errtext_set(rc, err, errlen, "cannot read %s: %s", path,
+				   uv_strerror(rc));
+	if (s->release_key[0] &&
+	    (rc = pki_read_pubkey(s->release_key, &pin)) != 0)
+		rc = errtext_set(-EINVAL, err, errlen, "releases.release_key: "
+				 "cannot read the public key %s: %s",
+				 s->release_key, uv_strerror(rc));
+	if (rc == 0)
+		rc = relpkg_unwrap(*file, *len, pin, &payload, &payload_len,
+				   &is_signed, err, errlen);
+	if (rc == 0)
+		rc = relpkg_parse(payload, payload_len, pkg, err, errlen);
+	EVP_PKEY_free(pin);
+	if (rc != 0) {
+		alloc_free(*file);
+		*file = NULL;
+	}
+	return rc;
+}
+
+/* The bytes to publish for path: a signed release file as it is, or a
+ * folder's files packed (only when no release key is set). */
+static int release_bytes(const struct settings *s, const char *path,
+			 bool rollback, char **out, size_t *out_len,
+			 char release[RELPKG_VERSION_MAX + 1], bool *rollback_out,
+			 char *err, size_t errlen)
+{
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return errtext_set(-EINVAL, err, errlen, "%s: %s", path,
+				   uv_strerror(-errno));
+	if (S_ISREG(st.st_mode)) {
+		struct relpkg pkg;
+		if (rollback)
+			return errtext_set(-EINVAL, err, errlen, "a signed "
+					   "release carries its rollback mark: "
+					   "sign it with agent-release sign "
+					   "--rollback, not publish --rollback");
+		int rc = read_signed(s, path, out, out_len, &pkg, err, errlen);
+		if (rc != 0)
+			return rc;
+		snprintf(release, RELPKG_VERSION_MAX + 1, "%s", pkg.release);
+		*rollback_out = pkg.rollback;
+		relpkg_clear(&pkg);
+		return 0;
+	}
+	if (s->release_key[0])
+		return errtext_set(-EPERM, err, errlen, "releases.release_key "
+				   "is set, so a release is published only as "
+				   "a file signed by that key (agent-release "
+				   "sign %s --key PRIVATE.pem --out FILE, on "
+				   "the machine that keeps the key); an "
+				   "unsigned folder is refused", path);
+	if (!relpkg_dir_version(path, release))
+		return errtext_set(-EINVAL, err, errlen, "%s: a release folder "
+				   "is named agent-VERSION (digits and dots), "
+				   "as it will be on the PCs", path);
+	*rollback_out = rollback;
+	return relpkg_pack_dir(path, release, rollback, out, out_len, err,
+			       errlen);
+}
+
 int release_publish(struct store *st, struct ca *ca, const struct settings *s,
-		    const char *dir, const char *channel, bool rollback,
+		    const char *path, const char *channel, bool rollback,
 		    struct store_release *out, char *err, size_t errlen)
 {
-	char copy[4096];
-	snprintf(copy, sizeof(copy), "%s", dir);
-	const char *name = basename(copy);
+	char release[RELPKG_VERSION_MAX + 1];
 	memset(out, 0, sizeof(*out));
 	if (strcmp(channel, "pilot") != 0 && strcmp(channel, "stable") != 0)
 		return errtext_set(-EINVAL, err, errlen, "--channel is pilot or "
 				   "stable, not '%s'", channel);
-	if (strncmp(name, "agent-", 6) != 0 || !relpkg_version_ok(name + 6))
-		return errtext_set(-EINVAL, err, errlen, "%s: a release folder "
-				   "is named agent-VERSION (digits and dots), "
-				   "as it will be on the PCs", dir);
 	if (strcmp(channel, "pilot") == 0 && s->nrelease_pilot_agents == 0 &&
 	    s->nrelease_pilot_schools == 0)
 		return errtext_set(-EINVAL, err, errlen, "no pilot PCs: set "
@@ -459,12 +530,19 @@ int release_publish(struct store *st, struct ca *ca, const struct settings *s,
 				   "--channel stable");
 	struct bundle_info info;
 	size_t size = 0;
-	int rc = rulepub_publish_agent(s->state_dir, dir, name + 6, rollback,
-				       ca_key(ca), &info, &size, err, errlen);
+	char *bytes = NULL;
+	size_t len = 0;
+	int rc = release_bytes(s, path, rollback, &bytes, &len, release,
+			       &rollback, err, errlen);
+	if (rc == 0)
+		rc = rulepub_publish_agent(s->state_dir, bytes, len, release,
+					   rollback, ca_key(ca), &info, &size,
+					   err, errlen);
+	alloc_free(bytes);
 	if (rc != 0)
 		return rc;
 	out->id = info.version;
-	snprintf(out->release, sizeof(out->release), "%s", name + 6);
+	snprintf(out->release, sizeof(out->release), "%s", release);
 	snprintf(out->channel, sizeof(out->channel), "%s", channel);
 	snprintf(out->state, sizeof(out->state), "%s", channel);
 	out->rollback = rollback;

@@ -1,8 +1,10 @@
 /* release: agent releases and their rollout in rings.
  *
- * `agent-release publish DIR --channel pilot|stable [--rollback]` signs
- * the files of DIR (named agent-<version>) as an "agent" bundle, exactly
- * as rule bundles are signed (rulepub.h), and records the release. The
+ * `agent-release publish FILE|DIR --channel pilot|stable [--rollback]`
+ * signs a release (a file the offline release key signed, relpkg.h, or
+ * the files of DIR, named agent-<version>, when no release key is set)
+ * as an "agent" bundle, exactly as rule bundles are signed (rulepub.h),
+ * and records the release. The
  * daemon then looks at the newest release every releases.check_every:
  *
  *   pilot   the PCs of releases.pilot_agents and releases.pilot_schools
@@ -37,11 +39,15 @@
 #include "collector/settings.h"
 #include "collector/store.h"
 
-/* Signs and records the release in dir. Returns 0 or a negative errno
- * with a reason. */
+/* Publishes and records the release at path: a signed release file
+ * (`agent-release sign`, relpkg.h), whose rollback mark is signed in
+ * (rollback must be false), or a folder agent-VERSION, packed here. With
+ * releases.release_key set, only a file whose signature verifies
+ * against that key is published (-EPERM otherwise). Returns 0 or a
+ * negative errno with a reason. */
 EW_MUST_CHECK
 int release_publish(struct store *st, struct ca *ca, const struct settings *s,
-		    const char *dir, const char *channel, bool rollback,
+		    const char *path, const char *channel, bool rollback,
 		    struct store_release *out, char *err, size_t errlen);
 
 /* One ring's PCs. */

@@ -229,23 +229,15 @@ int rulepub_publish_ioc(const char *state_dir, const char *file, EVP_PKEY *key,
 	return rc;
 }
 
-int rulepub_publish_agent(const char *state_dir, const char *release_dir,
-			  const char *release, bool rollback, EVP_PKEY *key,
-			  struct bundle_info *info, size_t *file_size,
-			  char *err, size_t errlen)
+int rulepub_publish_agent(const char *state_dir, const void *raw,
+			  size_t raw_len, const char *release, bool rollback,
+			  EVP_PKEY *key, struct bundle_info *info,
+			  size_t *file_size, char *err, size_t errlen)
 {
-	char *raw = NULL;
-	size_t raw_len = 0;
-	int rc = relpkg_pack_dir(release_dir, release, rollback, &raw, &raw_len,
-				 err, errlen);
-	if (rc != 0)
-		return rc;
 	memset(info, 0, sizeof(*info));
 	snprintf(info->kind, sizeof(info->kind), "agent");
 	snprintf(info->sources, sizeof(info->sources), "agent release %s%s",
 		 release, rollback ? " (rollback)" : "");
-	rc = store_signed(state_dir, "agent", info, raw, raw_len, key, file_size,
-			  err, errlen);
-	alloc_free(raw);
-	return rc;
+	return store_signed(state_dir, "agent", info, raw, raw_len, key,
+			    file_size, err, errlen);
 }

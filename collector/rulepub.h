@@ -48,12 +48,13 @@ int rulepub_publish_ioc_text(const char *state_dir, const char *buf,
 			     struct bundle_info *info, size_t *file_size,
 			     char *err, size_t errlen);
 
-/* Signs the files of release_dir (common/relpkg.h) as an "agent" bundle
- * of release `release`, stored as agent-<version>.ewb. */
+/* Signs a release as published (common/relpkg.h: a signed release file
+ * or a bare payload, borrowed, unchanged) as an "agent" bundle of
+ * release `release`, stored as agent-<version>.ewb. */
 EW_MUST_CHECK
-int rulepub_publish_agent(const char *state_dir, const char *release_dir,
-			  const char *release, bool rollback, EVP_PKEY *key,
-			  struct bundle_info *info, size_t *file_size,
-			  char *err, size_t errlen);
+int rulepub_publish_agent(const char *state_dir, const void *raw,
+			  size_t raw_len, const char *release, bool rollback,
+			  EVP_PKEY *key, struct bundle_info *info,
+			  size_t *file_size, char *err, size_t errlen);
 
 #endif

@@ -112,6 +112,11 @@ static const struct config_field fields[] = {
 	  "2", 1, SETTINGS_HALT_SCHOOLS_MAX),
 	F("releases.pilot_soak", CONFIG_DURATION, release_soak, 0, "24h", 0,
 	  30 * 86400),
+	/* The public half of the province's offline release key: set, a
+	 * release is published only as a file `agent-release sign` made
+	 * with that key (the PCs pin it too: agent.yaml
+	 * upgrade.release_key). */
+	F("releases.release_key", CONFIG_STRING, release_key, 512, "", 0, 0),
 	F("releases.check_every", CONFIG_DURATION, release_tick, 0, "60s", 1,
 	  3600),
 	{"forward", CONFIG_TABLE, offsetof(struct settings, forward_raw),

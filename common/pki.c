@@ -11,6 +11,7 @@
 #include <openssl/ec.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <openssl/x509v3.h>
 
 #include "common/alloc.h"
@@ -274,6 +275,27 @@ int pki_read_key(const char *path, EVP_PKEY **out)
 	return *out ? 0 : -EBADMSG;
 }
 
+int pki_read_pubkey(const char *path, EVP_PKEY **out)
+{
+	FILE *f = fopen(path, "re");
+	if (f == NULL)
+		return -errno;
+	*out = PEM_read_PUBKEY(f, NULL, NULL, NULL);
+	fclose(f);
+	return *out ? 0 : -EBADMSG;
+}
+
+int pki_write_pubkey(const char *path, EVP_PKEY *key)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	if (bio == NULL)
+		return -ENOMEM;
+	int rc = PEM_write_bio_PUBKEY(bio, key) ? write_bio_atomic(path, bio, 0644)
+						: -EINVAL;
+	BIO_free(bio);
+	return rc;
+}
+
 int pki_read_cert(const char *path, X509 **out)
 {
 	FILE *f = fopen(path, "re");
@@ -341,6 +363,19 @@ int pki_cert_fingerprint(X509 *cert, char out[65])
 	if (X509_digest(cert, EVP_sha256(), md, &n) != 1 || n != 32)
 		return -EINVAL;
 	for (unsigned i = 0; i < n; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}
+
+int pki_pubkey_fingerprint(EVP_PKEY *key, char out[65])
+{
+	unsigned char *der = NULL, md[32];
+	int len = i2d_PUBKEY(key, &der);
+	if (len <= 0)
+		return -EINVAL;
+	SHA256(der, (size_t)len, md);
+	OPENSSL_free(der);
+	for (unsigned i = 0; i < sizeof(md); i++)
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
 	return 0;
 }

@@ -59,6 +59,15 @@ EW_MUST_CHECK
 int pki_read_key(const char *path, EVP_PKEY **out);
 EW_MUST_CHECK
 int pki_read_cert(const char *path, X509 **out);
+/* A public key alone (PEM "PUBLIC KEY"), e.g. the release key an agent
+ * pins; written 0644, as a public key may be read by anyone. */
+EW_MUST_CHECK
+int pki_read_pubkey(const char *path, EVP_PKEY **out);
+EW_MUST_CHECK
+int pki_write_pubkey(const char *path, EVP_PKEY *key);
+/* Lower-case hex SHA-256 of the DER SubjectPublicKeyInfo. */
+EW_MUST_CHECK
+int pki_pubkey_fingerprint(EVP_PKEY *key, char out[65]);
 EW_MUST_CHECK
 int pki_cert_to_pem(X509 *cert, char **pem_out, size_t *len_out);
 EW_MUST_CHECK

@@ -11,11 +11,13 @@
 #include <unistd.h>
 
 #include <msgpack.h>
+#include <openssl/sha.h>
 
 #include "common/alloc.h"
 #include "common/bundle.h"
 #include "common/errtext.h"
 #include "common/fsutil.h"
+#include "common/pki.h"
 #include "common/wire.h"
 
 bool relpkg_version_ok(const char *v)
@@ -36,6 +38,28 @@ bool relpkg_version_ok(const char *v)
 		} else {
 			return false;
 		}
+	}
+	return true;
+}
+
+bool relpkg_dir_version(const char *dir, char out[RELPKG_VERSION_MAX + 1])
+{
+	size_t end = strlen(dir);
+	out[0] = '\0';
+	while (end > 1 && dir[end - 1] == '/')
+		end--;
+	size_t start = end;
+	while (start > 0 && dir[start - 1] != '/')
+		start--;
+	size_t n = end - start;
+	if (n <= 6 || n - 6 > RELPKG_VERSION_MAX ||
+	    strncmp(dir + start, "agent-", 6) != 0)
+		return false;
+	memcpy(out, dir + start + 6, n - 6);
+	out[n - 6] = '\0';
+	if (!relpkg_version_ok(out)) {
+		out[0] = '\0';
+		return false;
 	}
 	return true;
 }
@@ -242,4 +266,88 @@ void relpkg_clear(struct relpkg *pkg)
 		alloc_free(pkg->priv);
 	}
 	memset(pkg, 0, sizeof(*pkg));
+}
+
+#define SIGNED_MAGIC_LEN (sizeof(RELPKG_SIGNED_MAGIC) - 1)
+#define SIGN_CONTEXT "eduwatch-release-v1"
+
+/* The signed bytes: a context of its own, so that a release signature is
+ * never valid as a bundle's or a command's, then the payload's hash. */
+static void sign_input(const void *payload, size_t len,
+		       unsigned char out[sizeof(SIGN_CONTEXT) + 32])
+{
+	memcpy(out, SIGN_CONTEXT, sizeof(SIGN_CONTEXT));
+	SHA256(payload, len, out + sizeof(SIGN_CONTEXT));
+}
+
+int relpkg_sign(EVP_PKEY *key, const void *payload, size_t len, char **out,
+		size_t *out_len)
+{
+	unsigned char tbs[sizeof(SIGN_CONTEXT) + 32], sig[PKI_SIG_MAX];
+	size_t siglen = 0;
+	*out = NULL;
+	if (len == 0 || len > BUNDLE_MAX_RAW - SIGNED_MAGIC_LEN - 4 - PKI_SIG_MAX)
+		return -EMSGSIZE;
+	sign_input(payload, len, tbs);
+	int rc = pki_sign(key, tbs, sizeof(tbs), sig, &siglen);
+	if (rc != 0)
+		return rc;
+	size_t total = SIGNED_MAGIC_LEN + 4 + siglen + len;
+	unsigned char *p = alloc_bytes(total);
+	if (p == NULL)
+		return -ENOMEM;
+	memcpy(p, RELPKG_SIGNED_MAGIC, SIGNED_MAGIC_LEN);
+	p[8] = (unsigned char)(siglen >> 24);
+	p[9] = (unsigned char)(siglen >> 16);
+	p[10] = (unsigned char)(siglen >> 8);
+	p[11] = (unsigned char)siglen;
+	memcpy(p + 12, sig, siglen);
+	memcpy(p + 12 + siglen, payload, len);
+	*out = (char *)p;
+	*out_len = total;
+	return 0;
+}
+
+int relpkg_unwrap(const void *data, size_t len, EVP_PKEY *pin,
+		  const void **payload, size_t *payload_len, bool *is_signed,
+		  char *err, size_t errlen)
+{
+	const unsigned char *p = data;
+	*payload = NULL;
+	*payload_len = 0;
+	*is_signed = len >= SIGNED_MAGIC_LEN &&
+		     memcmp(p, RELPKG_SIGNED_MAGIC, SIGNED_MAGIC_LEN) == 0;
+	if (!*is_signed) {
+		if (pin != NULL)
+			return errtext_set(-EPERM, err, errlen, "the release "
+					   "is not signed by the release key "
+					   "(a bundle signed only by the "
+					   "collector is refused)");
+		*payload = data;
+		*payload_len = len;
+		return 0;
+	}
+	if (len < SIGNED_MAGIC_LEN + 4)
+		return errtext_set(-EBADMSG, err, errlen, "the signed release "
+				   "is cut short");
+	size_t siglen = (size_t)p[8] << 24 | (size_t)p[9] << 16 |
+			(size_t)p[10] << 8 | p[11];
+	if (siglen == 0 || siglen > PKI_SIG_MAX ||
+	    siglen >= len - SIGNED_MAGIC_LEN - 4)
+		return errtext_set(-EBADMSG, err, errlen, "the release "
+				   "signature is damaged");
+	const unsigned char *body = p + SIGNED_MAGIC_LEN + 4 + siglen;
+	size_t body_len = len - SIGNED_MAGIC_LEN - 4 - siglen;
+	if (pin != NULL) {
+		unsigned char tbs[sizeof(SIGN_CONTEXT) + 32];
+		sign_input(body, body_len, tbs);
+		if (!pki_verify(pin, tbs, sizeof(tbs), p + SIGNED_MAGIC_LEN + 4,
+				siglen))
+			return errtext_set(-EPERM, err, errlen, "the release "
+					   "signature does not verify against "
+					   "the pinned release key");
+	}
+	*payload = body;
+	*payload_len = body_len;
+	return 0;
 }

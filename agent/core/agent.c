@@ -460,7 +460,8 @@ static void apply_release(struct agent *agent, uint64_t version)
 	int rc = rulestore_installed_payload(s->state_dir, RULESTORE_AGENT,
 					     &info, &raw, &len, err, sizeof(err));
 	if (rc == 0)
-		rc = upgrade_apply(s->state_dir, s->upgrade_root, raw, len,
+		rc = upgrade_apply(s->state_dir, s->upgrade_root,
+				   s->upgrade_release_key, raw, len,
 				   release, left, err, sizeof(err));
 	alloc_free(raw);
 	/* A refusal (a downgrade, a bad payload) is final; anything else
@@ -735,6 +736,23 @@ int agent_run(const char *config_path, const struct agent_settings *s)
 		break;
 	default:
 		break;
+	}
+	/* Said at start, not first when a release arrives: a pin that
+	 * cannot be read refuses every release (apply.h). */
+	if (s->upgrade_release_key[0]) {
+		EVP_PKEY *pin = NULL;
+		char fp[65] = "?";
+		rc = pki_read_pubkey(s->upgrade_release_key, &pin);
+		if (rc == 0 && pki_pubkey_fingerprint(pin, fp) != 0)
+			snprintf(fp, sizeof(fp), "?");
+		EVP_PKEY_free(pin);
+		if (rc != 0)
+			log_warn("upgrade: cannot read the release key %s (%s): "
+				 "every pushed release will be refused",
+				 s->upgrade_release_key, uv_strerror(rc));
+		else
+			log_info("upgrade: releases must be signed by the "
+				 "release key sha256:%s", fp);
 	}
 	if ((rc = load_identity(&agent, err, sizeof(err))) != 0) {
 		log_err("agent: %s", err);

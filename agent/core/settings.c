@@ -32,6 +32,11 @@ static const struct config_field fields[] = {
 	 * watchdog puts the one before back. */
 	F("upgrade.root", CONFIG_STRING, upgrade_root, 512, "/usr/lib/eduwatch",
 	  0, 0),
+	/* The province's offline release key (its public half): with it,
+	 * a pushed release must carry that key's signature, so that the
+	 * collector's CA key alone cannot install code on the PCs. */
+	F("upgrade.release_key", CONFIG_STRING, upgrade_release_key, 512, "",
+	  0, 0),
 	F("upgrade.within", CONFIG_DURATION, upgrade_within, 0, "5m", 1, 86400),
 	/* A release that failed to install for a reason that may pass (a
 	 * full disk, a busy file) is tried again after this, doubled each

@@ -34,6 +34,7 @@ struct agent_settings {
 	long long spool_max_size;
 	enum log_level log_level;
 	char upgrade_root[512];
+	char upgrade_release_key[512]; /* PEM public key; "": none pinned */
 	long long upgrade_within;
 	long long upgrade_retry_after;
 	/* Each source's own settings struct, at source_at[i] - 1 in the

@@ -12,10 +12,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <uv.h>
+
 #include "agent/upgrade/swap.h"
 #include "common/alloc.h"
 #include "common/errtext.h"
 #include "common/fsutil.h"
+#include "common/pki.h"
 #include "common/timeutil.h"
 
 extern char **environ;
@@ -31,14 +34,43 @@ static void remove_stage(const char *dir, const struct relpkg *pkg)
 	rmdir(dir);
 }
 
-int upgrade_apply(const char *state_dir, const char *root, const void *payload,
-		  size_t len, char release[RELPKG_VERSION_MAX + 1],
+/* The release's payload, checked against the pinned release key if the
+ * agent has one. */
+static int unwrap(const char *release_key, const void *published, size_t len,
+		  const void **payload, size_t *payload_len, char *err,
+		  size_t errlen)
+{
+	EVP_PKEY *pin = NULL;
+	bool is_signed = false;
+	if (release_key[0]) {
+		int rc = pki_read_pubkey(release_key, &pin);
+		/* Failing closed: a pin that is gone must not mean "none". */
+		if (rc != 0)
+			return errtext_set(-EPERM, err, errlen, "cannot read the "
+					   "release key %s (%s): every release "
+					   "is refused until it can be read",
+					   release_key, uv_strerror(rc));
+	}
+	int rc = relpkg_unwrap(published, len, pin, payload, payload_len,
+			       &is_signed, err, errlen);
+	EVP_PKEY_free(pin);
+	return rc;
+}
+
+int upgrade_apply(const char *state_dir, const char *root,
+		  const char *release_key, const void *published, size_t len,
+		  char release[RELPKG_VERSION_MAX + 1],
 		  char left[RELPKG_VERSION_MAX + 1], char *err, size_t errlen)
 {
 	struct relpkg pkg;
 	char dir[1024], path[1200];
+	const void *payload = NULL;
+	size_t payload_len = 0;
 	release[0] = left[0] = '\0';
-	int rc = relpkg_parse(payload, len, &pkg, err, errlen);
+	int rc = unwrap(release_key, published, len, &payload, &payload_len,
+			err, errlen);
+	if (rc == 0)
+		rc = relpkg_parse(payload, payload_len, &pkg, err, errlen);
 	if (rc != 0)
 		return rc;
 	snprintf(release, RELPKG_VERSION_MAX + 1, "%s", pkg.release);

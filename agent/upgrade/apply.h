@@ -19,11 +19,17 @@
 
 #include "common/relpkg.h"
 
-/* Unpacks and installs a release payload. release gets its version,
- * left the version it replaced ("" if none). Returns 0, -EPERM for a
- * refusal (downgrade, same version), or a negative errno; err says why. */
+/* Unpacks and installs a release as published (a signed release file or
+ * a bare payload, relpkg.h). release_key: the PEM public key the agent
+ * pins (agent.yaml upgrade.release_key), "" for none; with one, only a
+ * release its key signed is installed, whatever signed the bundle, and
+ * a key that cannot be read refuses every release. release gets its
+ * version, left the version it replaced ("" if none). Returns 0, -EPERM
+ * for a refusal (not signed by the release key, downgrade, same
+ * version), or a negative errno; err says why. */
 EW_MUST_CHECK
-int upgrade_apply(const char *state_dir, const char *root, const void *payload,
+int upgrade_apply(const char *state_dir, const char *root,
+		  const char *release_key, const void *published,
 		  size_t len, char release[RELPKG_VERSION_MAX + 1],
 		  char left[RELPKG_VERSION_MAX + 1], char *err, size_t errlen);
 

@@ -16,7 +16,12 @@
 #  - --channel stable offers every PC at once, and an agent not run from
 #    its release root refuses (no watchdog could undo it);
 #  - an install that fails for a passing reason is retried, with backoff
-#    (upgrade.retry_after), and succeeds once the reason is gone.
+#    (upgrade.retry_after), and succeeds once the reason is gone;
+#  - with the offline release key pinned (agent.yaml upgrade.release_key)
+#    a release signed by it rolls out, while one signed only by the
+#    collector's CA (an attacker who holds the collector) or by another
+#    key is refused by the PCs, and by publish when the collector knows
+#    the key (releases.release_key).
 # Scenarios run alone: make test ONLY=agent_release_rollout:good_release
 . "$(dirname "$0")/lib.bash"
 D=$WORK/collector
@@ -279,6 +284,71 @@ scenario_failed_install_retried() {
 	check "once the obstacle is gone, a retry installs it: both pilot PCs run 9.0" \
 		wait_for 40 all_running 9.0 p1 p2
 	check "... and the pilot ring counts no failure" eq "$(release_field 9.0 pilot failed)" 0
+}
+
+pilots_refuse() { # pilots_refuse PATTERN: both pilot PCs reported a refusal saying it
+	wait_for 40 bash -c "$(declare -f pc_reported); COLLECTOR='$COLLECTOR' CONF='$CONF' WORK='$WORK'; pc_reported p1 '$1' && pc_reported p2 '$1'"
+}
+publish_pinned() { # publish_pinned PATH: publish output, against releases.release_key
+	"$COLLECTOR" agent-release publish "$1" --channel pilot -c "$CONF" -o "releases.release_key=$PUB" 2>&1
+}
+
+# forged_release_refused VERSION PATH PUBLISH_SAYS PC_SAYS: a collector
+# that knows the release key refuses to publish PATH; one that does not
+# (the attacker's) publishes it, and both pilot PCs, which pin the key,
+# refuse it, keep running what they ran and halt the rollout.
+forged_release_refused() {
+	local v
+	v=$(pc_current p1)
+	check "$1: publish refuses it when the collector knows the key" grep -q "$3" <(publish_pinned "$2")
+	check "$1: a collector without the key publishes it, signed by the CA" \
+		quiet "$COLLECTOR" agent-release publish "$2" --channel pilot -c "$CONF"
+	check "$1: ... and both pilot PCs refuse it" pilots_refuse "$4"
+	check "$1: ... keep running $v" all_running "$v" p1 p2
+	check "$1: ... with no folder for $1" test ! -e "$(pc_root p1)/agent-$1"
+	check "$1: ... and the rollout halts" wait_for 20 state_is "$1" halted
+}
+
+pin_release_key() { # pin_release_key PC PUB: the PC pins PUB, restarted
+	sed -i "/^upgrade:/a\  release_key: $2" "$(pc_dir "$1")/agent.yaml"
+	stop_pc "$1" && start_pc "$1"
+}
+
+# The collector's CA key is online; the release key is not. Whoever
+# holds the collector can sign bundles, but a PC that pins the release
+# key installs only what that key signed.
+scenario_release_key_pinned() {
+	local keys=$WORK/offline other=$WORK/other v=$(pc_current p1) pub
+	pub=$keys/release-key.pub.pem
+	PUB=$pub
+	check "agent-release keygen makes the offline key, with no collector state" \
+		into "$WORK/keygen.out" env -u EDUWATCH_COLLECTOR_CONFIG "$COLLECTOR" agent-release keygen --out "$keys"
+	check "... the private key is 0600" eq "$(stat -c %a "$keys/release-key.pem")" 600
+	check "... and a second keygen over it is refused" bash -c "! '$COLLECTOR' agent-release keygen --out '$keys' 2>/dev/null"
+	quiet "$COLLECTOR" agent-release keygen --out "$other"
+	pin_release_key p1 "$pub" && pin_release_key p2 "$pub"
+	check "the pilot PCs pin the release key and run $v" wait_for 40 all_running "$v" p1 p2
+	check "... and say which key at start, by its fingerprint" grep -q \
+		"releases must be signed by the release key $(sed -n 's/^fingerprint: //p' "$WORK/keygen.out")" "$WORK/agent-p1.log"
+	make_release 10.0
+	# The attacker's collector does not say it has a release key.
+	forged_release_refused 10.0 "$REL/agent-10.0" "an unsigned folder is refused" \
+		"not signed by the release key"
+	make_release 11.0
+	check "a release signed by another key is signed" \
+		quiet "$COLLECTOR" agent-release sign "$REL/agent-11.0" --key "$other/release-key.pem" --out "$WORK/11.0.ewr"
+	forged_release_refused 11.0 "$WORK/11.0.ewr" "does not verify against the pinned release key" \
+		"does not verify against the pinned release key"
+	make_release 12.0
+	check "a release signed by the release key, off the collector" \
+		into "$WORK/sign-12.0.out" env -u EDUWATCH_COLLECTOR_CONFIG "$COLLECTOR" agent-release sign "$REL/agent-12.0" \
+			--key "$keys/release-key.pem" --out "$WORK/12.0.ewr"
+	check "... publish of the signed file with --rollback is refused (the mark is signed in)" \
+		bash -c "! '$COLLECTOR' agent-release publish '$WORK/12.0.ewr' --channel pilot --rollback -c '$CONF' 2>/dev/null"
+	check "... is published against the collector's releases.release_key" \
+		into "$WORK/publish-12.0.out" publish_pinned "$WORK/12.0.ewr"
+	check "... as release 12.0" grep -q "published agent release 12.0 as bundle" "$WORK/publish-12.0.out"
+	check "... and both pilot PCs, which pin the key, run it" wait_for 40 all_running 12.0 p1 p2
 }
 
 run_scenarios

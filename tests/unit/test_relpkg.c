@@ -15,6 +15,7 @@
 #include <msgpack.h>
 
 #include "common/alloc.h"
+#include "common/pki.h"
 #include "common/relpkg.h"
 #include "common/wire.h"
 #include "tests/support/testutil.h"
@@ -166,6 +167,142 @@ static void test_version_parts(void **state)
 	}
 }
 
+/* A payload signed by a fresh release key: each signing test's state. */
+struct signed_fx {
+	EVP_PKEY *key;
+	char *payload, *file;
+	size_t plen, flen;
+	/* what relpkg_unwrap said last */
+	const void *got;
+	size_t got_len;
+	bool is_signed;
+	char err[256];
+};
+
+static int signed_setup(void **state)
+{
+	struct signed_fx *fx = alloc_zeroed(1, sizeof(*fx));
+	const char *dir = testutil_tempdir("relsign");
+	assert_non_null(fx);
+	put(dir, "eduwatch-agent", "#!/bin/sh\nexit 0\n", 0755);
+	assert_int_equal(relpkg_pack_dir(dir, "3.1.0", false, &fx->payload,
+					 &fx->plen, fx->err, sizeof(fx->err)), 0);
+	assert_int_equal(pki_key_new(&fx->key), 0);
+	assert_int_equal(relpkg_sign(fx->key, fx->payload, fx->plen, &fx->file,
+				     &fx->flen), 0);
+	testutil_rmtree(dir);
+	*state = fx;
+	return 0;
+}
+
+static int signed_teardown(void **state)
+{
+	struct signed_fx *fx = *state;
+	EVP_PKEY_free(fx->key);
+	alloc_free(fx->payload);
+	alloc_free(fx->file);
+	alloc_free(fx);
+	return 0;
+}
+
+static int unwrap(struct signed_fx *fx, const void *data, size_t len,
+		  EVP_PKEY *pin)
+{
+	fx->err[0] = '\0';
+	return relpkg_unwrap(data, len, pin, &fx->got, &fx->got_len,
+			     &fx->is_signed, fx->err, sizeof(fx->err));
+}
+
+static size_t sig_len(const struct signed_fx *fx)
+{
+	return (size_t)(unsigned char)fx->file[10] << 8 |
+	       (unsigned char)fx->file[11];
+}
+
+static void test_signed_roundtrip(void **state)
+{
+	struct signed_fx *fx = *state;
+	assert_memory_equal(fx->file, RELPKG_SIGNED_MAGIC, 8);
+	/* Pinned: verifies, and the payload is the one signed. */
+	assert_int_equal(unwrap(fx, fx->file, fx->flen, fx->key), 0);
+	assert_true(fx->is_signed);
+	assert_int_equal(fx->got_len, fx->plen);
+	assert_memory_equal(fx->got, fx->payload, fx->plen);
+	/* Not pinned: the same payload, the signature unchecked. */
+	assert_int_equal(unwrap(fx, fx->file, fx->flen, NULL), 0);
+	assert_true(fx->is_signed);
+	assert_int_equal(fx->got_len, fx->plen);
+	/* A bare payload passes only with no pin. */
+	assert_int_equal(unwrap(fx, fx->payload, fx->plen, NULL), 0);
+	assert_false(fx->is_signed);
+	assert_ptr_equal(fx->got, fx->payload);
+	assert_int_equal(unwrap(fx, fx->payload, fx->plen, fx->key), -EPERM);
+	assert_non_null(strstr(fx->err, "not signed by the release key"));
+}
+
+/* Every single flipped bit past the magic and length (in the signature
+ * or the payload) is refused by a pinned agent, never accepted. */
+static void test_signed_flipped_bits(void **state)
+{
+	struct signed_fx *fx = *state;
+	size_t siglen = sig_len(fx);
+	/* The whole signature bit by bit, then a spread over the payload
+	 * (each bit of the payload would be 8 * size verifications). */
+	size_t step = fx->plen / 200 + 1;
+	int refused = 0;
+	for (size_t bit = 12 * 8; bit < fx->flen * 8;
+	     bit += bit < (12 + siglen) * 8 ? 1 : step * 8 + 3) {
+		fx->file[bit / 8] ^= (char)(1u << (bit % 8));
+		int rc = unwrap(fx, fx->file, fx->flen, fx->key);
+		assert_true(rc == -EPERM || rc == -EBADMSG);
+		assert_true(fx->err[0] != '\0');
+		fx->file[bit / 8] ^= (char)(1u << (bit % 8));
+		refused++;
+	}
+	assert_true(refused > (int)siglen * 8);
+	/* Restored, it verifies again: the refusals were the flips. */
+	assert_int_equal(unwrap(fx, fx->file, fx->flen, fx->key), 0);
+}
+
+static void test_signed_refusals(void **state)
+{
+	struct signed_fx *fx = *state;
+	EVP_PKEY *other;
+	/* Signed by another key (an attacker's, or the collector's CA). */
+	assert_int_equal(pki_key_new(&other), 0);
+	assert_int_equal(unwrap(fx, fx->file, fx->flen, other), -EPERM);
+	assert_non_null(strstr(fx->err, "does not verify"));
+	EVP_PKEY_free(other);
+	/* Cut before the payload: refused, pinned or not (cut inside the
+	 * payload, only the pin or the payload's parse can tell). */
+	for (size_t cut = 8; cut <= 12 + sig_len(fx); cut++) {
+		assert_int_equal(unwrap(fx, fx->file, cut, NULL), -EBADMSG);
+		assert_true(fx->err[0] != '\0');
+	}
+	assert_int_equal(unwrap(fx, fx->file, fx->flen - 1, fx->key), -EPERM);
+	/* A signature length of 0 or past the end. */
+	fx->file[10] = fx->file[11] = 0;
+	assert_int_equal(unwrap(fx, fx->file, fx->flen, NULL), -EBADMSG);
+	fx->file[8] = (char)0x7f;
+	assert_int_equal(unwrap(fx, fx->file, fx->flen, NULL), -EBADMSG);
+}
+
+static void test_dir_version(void **state)
+{
+	(void)state;
+	char v[RELPKG_VERSION_MAX + 1];
+	assert_true(relpkg_dir_version("/tmp/x/agent-1.2.3", v));
+	assert_string_equal(v, "1.2.3");
+	assert_true(relpkg_dir_version("agent-4//", v));
+	assert_string_equal(v, "4");
+	assert_false(relpkg_dir_version("/tmp/agent-", v));
+	assert_string_equal(v, "");
+	assert_false(relpkg_dir_version("/tmp/agent-1.02", v));
+	assert_false(relpkg_dir_version("/tmp/release-1.2", v));
+	assert_false(relpkg_dir_version("/", v));
+	assert_false(relpkg_dir_version("", v));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -173,6 +310,13 @@ int main(void)
 		cmocka_unit_test(test_pack_refusals),
 		cmocka_unit_test(test_parse_refusals),
 		cmocka_unit_test(test_version_parts),
+		cmocka_unit_test_setup_teardown(test_signed_roundtrip, signed_setup,
+						signed_teardown),
+		cmocka_unit_test_setup_teardown(test_signed_flipped_bits, signed_setup,
+						signed_teardown),
+		cmocka_unit_test_setup_teardown(test_signed_refusals, signed_setup,
+						signed_teardown),
+		cmocka_unit_test(test_dir_version),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

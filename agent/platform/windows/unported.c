@@ -153,13 +153,15 @@ int swap_restore_previous(const char *root, char *err, size_t errlen)
 
 /* A pushed agent release (agent/upgrade/apply.h) is refused, and said to
  * be, until the MSI path takes it. */
-int upgrade_apply(const char *state_dir, const char *root, const void *payload,
+int upgrade_apply(const char *state_dir, const char *root,
+		  const char *release_key, const void *published,
 		  size_t len, char release[RELPKG_VERSION_MAX + 1],
 		  char left[RELPKG_VERSION_MAX + 1], char *err, size_t errlen)
 {
 	(void)state_dir;
 	(void)root;
-	(void)payload;
+	(void)release_key;
+	(void)published;
 	(void)len;
 	release[0] = left[0] = '\0';
 	snprintf(err, errlen, "the Windows agent upgrades through its MSI "
