@@ -16,8 +16,8 @@
 # The million-event run is tests/chaos/store_migrate_million.sh
 # (`make chaos`), this script with EW_MIGRATE_AGENTS/EW_MIGRATE_EVENTS.
 # Scenarios: make test ONLY=store_migrate_pg:hostile
-. "$(dirname "$0")/lib.bash"
-. "$(dirname "$0")/lib_pg.bash"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.bash"
+. "$(dirname "${BASH_SOURCE[0]}")/lib_pg.bash"
 
 M_AGENTS=${EW_MIGRATE_AGENTS:-20}
 M_EVENTS=${EW_MIGRATE_EVENTS:-1000}
@@ -40,7 +40,7 @@ sqlite_collector() {
 	TOKEN=$("$COLLECTOR" token create --school 79001 --uses 200 --expires 1h -c "$CONF" 2>/dev/null)
 	collector_start "$log" || return 1
 	LG=("$LOADGEN" --host 127.0.0.1 --port "$INGEST_PORT" --enroll-port "$ENROLL_PORT"
-		--ca "$dir/ca.crt" --token "$TOKEN" --state "$dir/agents" --deadline 120)
+		--ca "$dir/ca.crt" --token "$TOKEN" --state "$dir/agents" --deadline $((120 + M_TOTAL / 2000)))
 }
 
 # what_officers_see: the outputs that must not change with the store.
