@@ -12,9 +12,11 @@
 
 int cmd_store_check(const struct cli *cli)
 {
-	if (cli->argc < 2 || strcmp(cli->argv[1], "migrate") != 0)
+	if (cli->argc < 2)
+		return cli_usage_error("store needs a command: migrate");
+	if (strcmp(cli->argv[1], "migrate") != 0)
 		return cli_usage_error("unknown store command '%s'",
-				       cli->argc > 1 ? cli->argv[1] : "");
+				       cli->argv[1]);
 	if (cli->argc > 2)
 		return cli_usage_error("store migrate takes no argument '%s'",
 				       cli->argv[2]);
