@@ -65,8 +65,12 @@ enum {
 	CLI_OPT_NONINTERACTIVE = 1u << 29,
 	CLI_OPT_CHANNEL = 1u << 30,  /* agent-release publish --channel */
 	CLI_OPT_ROLLBACK = 1u << 31, /* agent-release publish --rollback */
-	CLI_OPT_ALL = ~0u,
 };
+/* Past 32 bits: an enum constant must fit an int. */
+#define CLI_OPT_FROM (1ull << 32) /* store migrate --from sqlite:PATH */
+#define CLI_OPT_TO (1ull << 33)   /* store migrate --to postgresql://... */
+#define CLI_OPT_BATCH (1ull << 34) /* store migrate --batch N */
+#define CLI_OPT_ALL (~0ull)
 
 /* What a command needs before it runs. A store implies the settings. */
 enum {
@@ -117,7 +121,10 @@ struct cli {
 	bool rollback;
 	char *overrides[CLI_SETS_MAX]; /* -o KEY=VALUE, in order */
 	size_t noverrides;
-	unsigned seen; /* CLI_OPT_* given */
+	const char *from; /* store migrate */
+	const char *to;
+	long batch;
+	unsigned long long seen; /* CLI_OPT_* given */
 	int argc;      /* positional arguments left, the command first */
 	char **argv;
 };
@@ -136,7 +143,7 @@ struct cli_command {
 	int (*check)(const struct cli *cli); /* NULL: nothing to check */
 	int (*run)(struct cli *cli, struct cli_env *env);
 	unsigned needs;	  /* CLI_NEEDS_* */
-	unsigned options; /* CLI_OPT_* it takes */
+	unsigned long long options; /* CLI_OPT_* it takes */
 };
 
 /* ---- shared helpers (cli.c) ------------------------------------------- */
@@ -174,6 +181,10 @@ struct cli_list {
 #define SAFE(buf, s) textsafe_str(buf, sizeof(buf), s)
 
 /* ---- the commands, by area -------------------------------------------- */
+
+/* cli_store.c: the store itself. */
+int cmd_store_check(const struct cli *cli);
+int cmd_store_migrate(struct cli *cli, struct cli_env *env);
 
 /* cli_init.c: setting up and running. */
 int cmd_init_check(const struct cli *cli);

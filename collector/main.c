@@ -170,6 +170,9 @@ static const struct cli_command commands[] = {
 		 CLI_OPT_NONINTERACTIVE | CLI_OPT_OVERRIDE},
 	{"serve", NULL, NULL, cmd_serve, S, C},
 	{"version", NULL, NULL, cmd_version, 0, 0},
+	{"store", "migrate", cmd_store_check, cmd_store_migrate, 0,
+	 CLI_OPT_FROM | CLI_OPT_TO | CLI_OPT_BATCH},
+	{"store", NULL, cmd_store_check, NULL, 0, CLI_OPT_ALL},
 	{"school", "add", cmd_school_add_check, cmd_school_add, ST,
 	 C | CLI_OPT_COMMUNE | CLI_OPT_LEVEL | CLI_OPT_EXPECTED},
 	{"school", "list", NULL, cmd_school_list, ST, C | CLI_OPT_JSON},
@@ -284,7 +287,7 @@ static const struct cli_command commands[] = {
 /* Each long option with its bit; val is getopt's. */
 static const struct {
 	struct option opt;
-	unsigned bit;
+	unsigned long long bit;
 } options[] = {
 	{{"config", required_argument, NULL, 'c'}, CLI_OPT_CONFIG},
 	{{"dir", required_argument, NULL, 'd'}, CLI_OPT_DIR},
@@ -322,10 +325,13 @@ static const struct {
 	{{"csv", required_argument, NULL, 1005}, CLI_OPT_PATH},
 	/* agent-release sign --key PRIVATE.pem: the same */
 	{{"key", required_argument, NULL, 1006}, CLI_OPT_PATH},
+	{{"from", required_argument, NULL, 1007}, CLI_OPT_FROM},
+	{{"to", required_argument, NULL, 1008}, CLI_OPT_TO},
+	{{"batch", required_argument, NULL, 1009}, CLI_OPT_BATCH},
 };
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
 
-static unsigned option_bit(int val)
+static unsigned long long option_bit(int val)
 {
 	for (size_t i = 0; i < NOPTIONS; i++)
 		if (options[i].opt.val == val)
@@ -437,6 +443,14 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 				return cli_usage_error("at most 16 --path");
 			cli->paths[cli->npaths++] = optarg;
 			break;
+		case 1007: cli->from = optarg; break;
+		case 1008: cli->to = optarg; break;
+		case 1009:
+			if (cli_parse_long(optarg, 1, 10000000, &cli->batch))
+				return cli_usage_error("--batch must be "
+						       "1..10000000, not '%s'",
+						       optarg);
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			exit(EXIT_OK);
@@ -471,7 +485,7 @@ static const struct cli_command *find_command(const struct cli *cli)
  * error naming both; 0 when there is none. */
 static int check_options(const struct cli *cli, const struct cli_command *c)
 {
-	unsigned extra = cli->seen & ~c->options;
+	unsigned long long extra = cli->seen & ~c->options;
 	if (extra == 0)
 		return 0;
 	for (size_t i = 0; i < NOPTIONS; i++)

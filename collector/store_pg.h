@@ -149,6 +149,14 @@ void pg_writer_stop(struct pg_store *s);
 /* What the shared writer thread runs for this backend; released frees
  * the struct pg_store. */
 extern const struct store_writer_ops pg_writer_ops;
+/* The partition of events for the month `add` months after the one
+ * holding now (UTC), named events_yYYYYmMM, unless it exists; the writer
+ * keeps them ahead of the clock, `store migrate` makes the past ones. */
+EW_MUST_CHECK
+int pg_create_partition(struct pg_conn *w, int64_t now, int add);
+/* The first microsecond of the month `add` months after the one holding
+ * us (UTC); year and month (may be NULL) get that month's. */
+int64_t pg_month_start_us(int64_t us, int add, int *year, int *month);
 
 /* store_pg_query.c */
 int pg_school_add(struct store *st, const struct store_school *s);

@@ -26,7 +26,7 @@
 
 /* The first microsecond of the month `add` months after the one holding
  * us (UTC). */
-static int64_t month_start_us(int64_t us, int add, int *year, int *month)
+int64_t pg_month_start_us(int64_t us, int add, int *year, int *month)
 {
 	time_t t = (time_t)(us / 1000000);
 	struct tm tm;
@@ -40,11 +40,11 @@ static int64_t month_start_us(int64_t us, int add, int *year, int *month)
 	return (int64_t)timegm(&start) * 1000000;
 }
 
-static int create_partition(struct pg_conn *w, int64_t now, int add)
+int pg_create_partition(struct pg_conn *w, int64_t now, int add)
 {
 	int year, month;
-	int64_t from = month_start_us(now, add, &year, &month);
-	int64_t to = month_start_us(now, add + 1, NULL, NULL);
+	int64_t from = pg_month_start_us(now, add, &year, &month);
+	int64_t to = pg_month_start_us(now, add + 1, NULL, NULL);
 	char sql[256];
 	snprintf(sql, sizeof(sql),
 		 "CREATE TABLE IF NOT EXISTS events_y%04dm%02d PARTITION OF "
@@ -63,10 +63,10 @@ static int ensure_partitions(struct pg_store *s, int64_t now)
 	int rc = pg_exec(&s->writer, "BEGIN; SELECT pg_advisory_xact_lock("
 				     PARTITION_LOCK_KEY ")");
 	for (int add = first ? -1 : 0; rc == 0 && add <= 1; add++)
-		rc = create_partition(&s->writer, now, add);
+		rc = pg_create_partition(&s->writer, now, add);
 	rc = pg_end(&s->writer, rc);
 	if (rc == 0)
-		s->partition_until_us = month_start_us(now, 2, NULL, NULL);
+		s->partition_until_us = pg_month_start_us(now, 2, NULL, NULL);
 	return rc;
 }
 

@@ -266,6 +266,11 @@ static const char *const migrations[] = {
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
+int sqlite_schema_latest(void)
+{
+	return SCHEMA_VERSION;
+}
+
 int sqlite_exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
 {
 	char *msg = NULL;

@@ -284,6 +284,8 @@ static inline struct sqlite_store *sqlite_impl(const struct store *st)
 EW_MUST_CHECK
 int sqlite_open_connection(struct sqlite_store *s, sqlite3 **out, char *err,
 			   size_t errlen);
+/* The schema version this collector's migrations reach. */
+int sqlite_schema_latest(void);
 EW_MUST_CHECK
 int sqlite_exec(sqlite3 *db, const char *sql, char *err, size_t errlen);
 
