@@ -14,4 +14,5 @@ fi
 export EW_MIGRATE_AGENTS=${EW_MIGRATE_AGENTS:-100}
 export EW_MIGRATE_EVENTS=${EW_MIGRATE_EVENTS:-10000}
 export EW_SCENARIO=${EW_SCENARIO:-copy}
-. "$(dirname "$0")/../integration/store_migrate_pg.sh"
+EW_MIGRATE_SOURCED=1 . "$(dirname "$0")/../integration/store_migrate_pg.sh"
+run_scenarios
