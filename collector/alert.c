@@ -342,6 +342,7 @@ struct silence_drill {
 	int64_t last_us, now_us, grace_us;
 	bool seen;	      /* the newest drill.injected was looked at */
 	uint64_t campaign_id; /* a drill's silence when not 0 */
+	int64_t until_us;     /* the hold's end, as the agent said it */
 };
 
 static void on_recent(void *arg, const struct store_event_row *r)
@@ -359,10 +360,54 @@ static void on_recent(void *arg, const struct store_event_row *r)
 		    MSGPACK_UNPACK_SUCCESS &&
 	    wire_get_u64(&up.data, "hold_until_us", &until) == 0 &&
 	    wire_get_u64(&up.data, "campaign_id", &id) == 0 &&
-	    until <= INT64_MAX && sd->last_us <= (int64_t)until &&
-	    sd->now_us < (int64_t)until + sd->grace_us)
+	    until <= (uint64_t)(INT64_MAX - sd->grace_us) &&
+	    sd->last_us <= (int64_t)until &&
+	    sd->now_us < (int64_t)until + sd->grace_us) {
 		sd->campaign_id = id;
+		sd->until_us = (int64_t)until;
+	}
 	msgpack_unpacked_destroy(&up);
+}
+
+/* What the collector itself knows of the campaign an agent names: the
+ * agent's word is not enough, or a PC taken over could dress its own
+ * silence as a drill (flagged, so that a SOC filters it, and resolved by
+ * itself when the PC is back). */
+struct silence_claim {
+	uint64_t id;
+	const char *agent;
+	bool started;	  /* the campaign exists and was started */
+	int64_t end_us;	  /* its window's end */
+	bool targeted;	  /* this agent got its command */
+};
+
+static void on_claimed_campaign(void *arg, const struct store_drill *d)
+{
+	struct silence_claim *c = arg;
+	if (d->id != c->id)
+		return;
+	c->started = d->started_us != 0;
+	c->end_us = d->window_end_us;
+}
+
+static void on_claimed_target(void *arg, const struct store_drill_target *t)
+{
+	struct silence_claim *c = arg;
+	if (t->command != 0 && strcmp(t->agent, c->agent) == 0)
+		c->targeted = true;
+}
+
+/* The claim holds when the campaign was started, sent this agent its
+ * command, and its window covers the hold the agent says it keeps. */
+static bool silence_claim_holds(struct store *st, const char *agent,
+				uint64_t id, int64_t until_us)
+{
+	struct silence_claim c = {.id = id, .agent = agent};
+	if (store_drill_all(st, on_claimed_campaign, &c) != 0 || !c.started ||
+	    until_us > c.end_us)
+		return false;
+	return store_drill_targets(st, id, on_claimed_target, &c) == 0 &&
+	       c.targeted;
 }
 
 /* A silence is the drill's while the agent's hold covers it; once the
@@ -375,7 +420,9 @@ static uint64_t silence_campaign(struct store *st, const char *agent,
 {
 	struct silence_drill sd = {.last_us = last_us, .now_us = now_us,
 				   .grace_us = grace_s * 1000000LL};
-	if (store_recent_events(st, agent, 16, on_recent, &sd) != 0)
+	if (store_recent_events(st, agent, 16, on_recent, &sd) != 0 ||
+	    sd.campaign_id == 0 ||
+	    !silence_claim_holds(st, agent, sd.campaign_id, sd.until_us))
 		return 0;
 	return sd.campaign_id;
 }

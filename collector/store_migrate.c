@@ -265,6 +265,12 @@ static int map_columns(struct run *r, const char *table,
 	while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
 		const char *name = (const char *)sqlite3_column_text(st, 1);
 		bool found = false;
+		if (name == NULL) { /* a crafted file: a column with no name */
+			snprintf(r->err, r->errlen, "%s: a column with no name",
+				 table);
+			rc = -EINVAL;
+			break;
+		}
 		for (int i = 0; i < l->n; i++) {
 			if (strcmp(sqlite_column(table, l->c[i].pg), name) != 0)
 				continue;
@@ -415,6 +421,14 @@ static int copy_table(struct run *r, const char *table, long long total,
 				       c->in_sqlite ? "\"" : "",
 				       c->in_sqlite ? c->sq : "NULL",
 				       c->in_sqlite ? "\"" : "");
+		/* snprintf says what it would have written: past the end,
+		 * the next call's room would wrap. Names come from the
+		 * target's schema, which a wrong --to could make long. */
+		if (np >= sizeof(cols_pg) || ns >= sizeof(cols_sq)) {
+			snprintf(r->err, r->errlen, "%s: its column list is "
+				 "too long", table);
+			return -E2BIG;
+		}
 	}
 	snprintf(sql, sizeof(sql), "SELECT %s FROM \"%s\"%s", cols_sq, table,
 		 has_id ? " ORDER BY id" : "");

@@ -464,11 +464,12 @@ static void apply_release(struct agent *agent, uint64_t version)
 				   s->upgrade_release_key, raw, len,
 				   release, left, err, sizeof(err));
 	alloc_free(raw);
-	/* A refusal (a downgrade, a bad payload) is final; anything else
+	/* A refusal (a downgrade, a bad payload, a platform that cannot
+	 * swap) is final; anything else
 	 * (a full disk, a busy file) may pass: tried again, later each time,
 	 * a bounded number of times, before it counts as refused. */
 	bool transient = rc != 0 && rc != -EPERM && rc != -EBADMSG &&
-			 rc != -EINVAL;
+			 rc != -EINVAL && rc != -ENOSYS; /* ENOSYS: Windows */
 	if (transient && agent->retry_attempts + 1 < UPGRADE_ATTEMPTS) {
 		long long delay = s->upgrade_retry_after
 				  << (agent->retry_attempts < 10
