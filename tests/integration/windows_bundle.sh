@@ -233,8 +233,10 @@ scenario_scan_jail() {
 		rule EW_Slow_Loop { condition: for all i in (0..filesize - 1) : (uint8(i) != 0x41 or i >= 0) }
 		rule EW_EICAR_At_0 { strings: $e = "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR" condition: $e at 0 }
 	EOF
-	# The walk takes names in order: the slow file first.
-	head -c 8000000 /dev/zero >"$J/s/a-slow.bin"
+	# The walk takes names in order: the slow file first. Large enough
+	# (under scan.max_file_size, 64 MiB) that its scan outlasts the
+	# second before the kill on a quiet machine too: 8 MB took under one.
+	head -c 60000000 /dev/zero >"$J/s/a-slow.bin"
 	cp "$S/eicar/eicar.com" "$J/s/z-eicar.com"
 	agent scan --json --rules "$J/slow.yar" "$J/s" >"$J/out" 2>"$J/err" &
 	local spid=$!
