@@ -2151,8 +2151,8 @@ static void test_register_sets_school_levels(void **state)
  * adding the same API token and approving systems of one school at once:
  * every failure is counted, the lock is seen by exactly the calls after
  * the threshold, no audit row is lost, exactly one token add wins, and
- * the school ends at the level of its highest approved system (neither
- * collector's recomputation misses the other's system). */
+ * the school ends at the level of its highest approved system: neither
+ * collector's recomputation misses the other's. */
 #define RACE_TRIES 40
 #define RACE_MAX_FAILED 10
 
