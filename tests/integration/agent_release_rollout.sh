@@ -240,7 +240,9 @@ scenario_download_resumes() {
 	check "... completes it, and runs 5.0" wait_for 40 all_running 5.0 p1
 	check "p2's half with one byte changed makes the whole file refused" \
 		wait_for 40 bash -c "$(declare -f pc_reported); COLLECTOR='$COLLECTOR' CONF='$CONF' WORK='$WORK'; pc_reported p2 '\"version\":$id,.*does not match its signed hash'"
-	check "... and p2 keeps running $before" all_running "$before" p2
+	# Its status file is rewritten every 5 s: until the restarted agent's
+	# first write it still names the stopped process.
+	check "... and p2 keeps running $before" wait_for 15 all_running "$before" p2
 	check "... with no partial file left" test ! -e "$(pc_dir p2)/state/rules/incoming-agent-$id.part"
 }
 
