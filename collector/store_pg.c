@@ -367,7 +367,6 @@ int pg_connect(struct pg_conn *c, char *err, size_t errlen)
 			      NULL};
 	const char *vals[] = {c->conninfo, "5", "eduwatch-collector", NULL};
 	pg_disconnect(c);
-	c->prepared = false;
 	c->db = PQconnectdbParams(keys, vals, 1);
 	if (c->db == NULL || PQstatus(c->db) != CONNECTION_OK) {
 		if (err != NULL)

@@ -38,7 +38,6 @@ struct pg_conn {
 	PGconn *db;
 	char conninfo[1024];
 	char sqlstate[6]; /* of the last failed statement, "" if none */
-	bool prepared;	  /* the writer's statement, on this session */
 };
 
 #define PG_ARGS_MAX 24

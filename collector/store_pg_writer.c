@@ -1,10 +1,15 @@
 /* store_pg_writer: the writer thread of the PostgreSQL backend. It takes
- * whole queued batches (group commit) and stores them in one transaction:
- * each event once by its (agent, boot, seq), the host states it updates,
- * the alerts it raises and their forward-queue rows. The batch callbacks
- * run after the COMMIT, so an ack always means stored. Between batches it
- * keeps the monthly partitions ahead of the clock and applies retention.
- * Nothing here takes the admin lock. */
+ * whole queued batches (group commit) and stores them in one transaction
+ * in a handful of statements, whatever the group's size: the events as
+ * arrays, each once by its (agent, boot, seq), with the host states they
+ * update; the agents' last contact; the alerts they raise and their
+ * forward-queue rows. Rows are locked in a sorted order, so that
+ * collectors sharing the database never deadlock on each other. A group
+ * the server refuses is written again batch by batch, so that only the
+ * faulty batch is refused. The batch callbacks run after the COMMIT, so
+ * an ack always means stored. Between batches it keeps the monthly
+ * partitions ahead of the clock and applies retention. Nothing here
+ * takes the admin lock. */
 #include "collector/store_pg.h"
 
 #include <errno.h>
@@ -14,6 +19,7 @@
 
 #include "common/alloc.h"
 #include "common/check.h"
+#include "common/jsonout.h"
 #include "common/log.h"
 
 #define PRUNE_STEP_ROWS 5000
@@ -70,186 +76,456 @@ static int ensure_partitions(struct pg_store *s, int64_t now)
 	return rc;
 }
 
-/* ---- one batch ------------------------------------------------------------ */
+/* ---- binary arrays ---------------------------------------------------------- */
 
-/* One event, one statement: the key goes in first, and when it is already
- * there (a resend) the CTE stores nothing; otherwise the event, and, for a
- * state kind ($11), the host's state, newest by the collector's receive
- * time, never the agent's ts. Returns the number of keys inserted. */
-static const char event_store[] =
-	"WITH k AS (INSERT INTO event_keys(agent, boot, seq, received)"
-	" VALUES($1, $2, $3, $5) ON CONFLICT DO NOTHING RETURNING 1),"
+/* A group goes to the server as one array per column, in PostgreSQL's
+ * binary array format: no text escaping of bodies, no per-event
+ * statement. The element types are pg_type's OIDs; each must be the one
+ * the statement casts its parameter to, or the server refuses it. */
+#define OID_BYTEA 17
+#define OID_INT8 20
+#define OID_TEXT 25
+/* ndim, has-null flag, element type, length, lower bound */
+#define ARRAY_HEAD 20
+
+struct pg_array {
+	unsigned char *buf;
+	size_t len, cap;
+	uint32_t oid;
+	uint32_t n;
+	bool has_null;
+	bool failed; /* out of memory: the statement is not sent */
+};
+
+static void put_be32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (24 - 8 * i));
+}
+
+static unsigned char *array_room(struct pg_array *a, size_t n)
+{
+	if (a->failed)
+		return NULL;
+	if (a->len + n > a->cap) {
+		size_t cap = a->cap ? a->cap : 4096;
+		while (cap < a->len + n)
+			cap *= 2;
+		unsigned char *p = alloc_resize(a->buf, cap);
+		if (p == NULL) {
+			a->failed = true;
+			return NULL;
+		}
+		a->buf = p;
+		a->cap = cap;
+	}
+	a->len += n;
+	return a->buf + a->len - n;
+}
+
+/* Empties a (keeping its memory) for elements of type oid. */
+static void array_begin(struct pg_array *a, uint32_t oid)
+{
+	a->len = a->n = 0;
+	a->has_null = a->failed = false;
+	a->oid = oid;
+	EW_IGNORE(array_room(a, ARRAY_HEAD)); /* a failure stays in a->failed */
+}
+
+/* One element of n bytes; p NULL is SQL NULL. */
+static void array_put(struct pg_array *a, const void *p, size_t n)
+{
+	unsigned char *d = array_room(a, 4 + (p ? n : 0));
+	if (d == NULL)
+		return;
+	a->n++;
+	a->has_null |= p == NULL;
+	put_be32(d, p ? (uint32_t)n : UINT32_MAX); /* -1: NULL */
+	if (p)
+		memcpy(d + 4, p, n);
+}
+
+static void array_put_int(struct pg_array *a, int64_t v)
+{
+	unsigned char be[8];
+	for (int i = 0; i < 8; i++)
+		be[i] = (unsigned char)((uint64_t)v >> (56 - 8 * i));
+	array_put(a, be, 8);
+}
+
+static void array_put_text(struct pg_array *a, const char *s)
+{
+	array_put(a, s, strlen(s));
+}
+
+/* Closes a's header and adds it to args as a binary parameter; false
+ * when memory ran out while filling it. */
+static bool array_end(struct pg_array *a, struct pg_args *args)
+{
+	if (a->failed)
+		return false;
+	put_be32(a->buf, 1);
+	put_be32(a->buf + 4, a->has_null);
+	put_be32(a->buf + 8, a->oid);
+	put_be32(a->buf + 12, a->n);
+	put_be32(a->buf + 16, 1);
+	pg_arg_bytea(args, a->buf, a->len);
+	return true;
+}
+
+/* ---- a group of batches ----------------------------------------------------- */
+
+/* Every event of a group, in queue order, and where each batch starts:
+ * the group is written whole, or batch by batch when it fails. */
+struct group_event {
+	struct event *ev;
+	int64_t agent_ts; /* the agent's ts when clamped, else 0 */
+	bool inserted;	  /* new, not a resend */
+};
+
+struct group {
+	struct store_batch **batch;
+	size_t nbatch;
+	size_t *first; /* batch i's events are e[first[i] .. first[i + 1]) */
+	struct group_event *e;
+	struct pg_array col[10]; /* the columns of the statement below */
+};
+
+/* A statement's bodies stop at about this many bytes; the rest of the
+ * range goes in the next statement of the same transaction (duplicates
+ * and host states come out the same: each statement sees the last). */
+#define SLICE_BYTES (32u << 20)
+
+/* The events of e[from .. to), one array per column: their keys go in
+ * sorted (two collectors take the key locks in the same order); the
+ * events of the keys that were new are stored, the first of a key given
+ * twice; each host's state of a state kind is the last of the slice,
+ * newest by the collector's receive time ($11, never the agent's ts),
+ * and the host rows are upserted in (agent, kind) order. Returns the
+ * positions (from 1) of the events that were new. */
+static const char events_store[] =
+	"WITH v AS (SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[],"
+	" $4::int8[], $5::text[], $6::int8[], $7::int8[], $8::bytea[],"
+	" $9::int8[], $10::int8[]) WITH ORDINALITY AS v(agent, boot, seq, ts,"
+	" kind, sev, drill, body, agent_ts, state, pos)),"
+	" k AS (INSERT INTO event_keys(agent, boot, seq, received)"
+	" SELECT agent, boot, seq, $11::int8 FROM v ORDER BY agent, boot, seq"
+	" ON CONFLICT DO NOTHING RETURNING agent, boot, seq),"
+	" n AS (SELECT DISTINCT ON (agent, boot, seq) v.* FROM v JOIN k"
+	" USING (agent, boot, seq) ORDER BY agent, boot, seq, pos),"
 	" e AS (INSERT INTO events(agent, boot, seq, ts, received, kind, sev,"
-	" drill, body, agent_ts) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10"
-	" FROM k),"
+	" drill, body, agent_ts) SELECT agent, boot, seq, ts, $11::int8, kind,"
+	" sev, drill, body, agent_ts FROM n),"
 	" h AS (INSERT INTO host_state(agent, kind, ts, sev, drill, body,"
-	" received, agent_ts) SELECT $1, $6, $4, $7, $8, $9, $5, $10 FROM k"
-	" WHERE $11::boolean ON CONFLICT(agent, kind) DO UPDATE"
+	" received, agent_ts) SELECT DISTINCT ON (agent, kind) agent, kind, ts,"
+	" sev, drill, body, $11::int8, agent_ts FROM n WHERE state = 1"
+	" ORDER BY agent, kind, pos DESC ON CONFLICT(agent, kind) DO UPDATE"
 	" SET ts = excluded.ts, sev = excluded.sev, drill = excluded.drill,"
 	" body = excluded.body, received = excluded.received,"
 	" agent_ts = excluded.agent_ts"
 	" WHERE excluded.received >= host_state.received)"
-	" SELECT count(*) FROM k";
+	" SELECT pos FROM n";
 
-/* Events go to the server in a pipeline of this many statements, then a
- * sync: no round trip per event, and few enough results waiting that
- * neither side's socket buffer fills while the other writes. */
-#define PIPELINE_CHUNK 200
-
-static int prepare_event_store(struct pg_conn *w)
+static void group_free(struct group *g)
 {
-	if (w->prepared)
-		return 0;
-	PGresult *r = PQprepare(w->db, "event_store", event_store, 0, NULL);
-	int rc = PQresultStatus(r) == PGRES_COMMAND_OK
-			 ? 0
-			 : pg_failed(w, r, "PREPARE event_store");
-	PQclear(r);
-	w->prepared = rc == 0;
-	return rc;
+	for (size_t i = 0; i < sizeof(g->col) / sizeof(g->col[0]); i++)
+		alloc_free(g->col[i].buf);
+	alloc_free(g->batch);
+	alloc_free(g->first);
+	alloc_free(g->e);
 }
 
-static void event_args(struct pg_args *a, const struct event *ev,
-		       int64_t now, int64_t agent_ts)
+/* Lays the queue out flat and clamps each event's ts once (a retry
+ * batch by batch must not clamp again, or the agent's ts is lost). */
+static int group_build(struct group *g, const struct store_batch_queue *list,
+		       int64_t now)
 {
-	a->n = 0;
-	pg_arg_text(a, ev->agent);
-	pg_arg_int(a, (long long)ev->boot);
-	pg_arg_int(a, (long long)ev->seq);
-	pg_arg_int(a, (long long)ev->ts);
-	pg_arg_int(a, now);
-	pg_arg_text(a, ev->kind);
-	pg_arg_int(a, ev->sev);
-	pg_arg_int(a, ev->drill);
-	pg_arg_bytea(a, ev->body, ev->body_len);
-	if (agent_ts != 0)
-		pg_arg_int(a, agent_ts);
-	else
-		pg_arg_text(a, NULL);
-	pg_arg_text(a, store_is_state_kind(ev->kind) ? "t" : "f");
-}
-
-/* Stores evs[0..n) in one pipeline; inserted[i] tells which were new. */
-static int store_chunk(struct pg_store *s, struct event *evs,
-		       const int64_t *agent_ts, size_t n, int64_t now,
-		       bool *inserted)
-{
-	struct pg_conn *w = &s->writer;
-	int rc = prepare_event_store(w);
-	if (rc != 0)
-		return rc;
-	if (PQenterPipelineMode(w->db) != 1)
-		return pg_failed(w, NULL, "pipeline mode");
-	struct pg_args a;
-	size_t sent = 0;
-	for (; sent < n; sent++) {
-		event_args(&a, &evs[sent], now, agent_ts[sent]);
-		if (PQsendQueryPrepared(w->db, "event_store", a.n, a.v, a.len,
-					a.fmt, 0) != 1)
-			break;
+	size_t nb = 0, n = 0;
+	struct store_batch *b;
+	*g = (struct group){0};
+	STAILQ_FOREACH(b, list, link) {
+		nb++;
+		n += b->count;
 	}
-	if (PQpipelineSync(w->db) != 1 || sent < n)
-		rc = -EAGAIN;
-	for (size_t i = 0; i < sent; i++) {
-		PGresult *r = PQgetResult(w->db);
-		if (r == NULL) { /* the connection broke */
-			rc = -EAGAIN;
-			break;
+	g->batch = alloc_zeroed(nb, sizeof(*g->batch));
+	g->first = alloc_zeroed(nb + 1, sizeof(*g->first));
+	g->e = alloc_zeroed(n ? n : 1, sizeof(*g->e));
+	if (g->batch == NULL || g->first == NULL || g->e == NULL)
+		return -ENOMEM;
+	n = 0;
+	STAILQ_FOREACH(b, list, link) {
+		g->batch[g->nbatch] = b;
+		g->first[g->nbatch++] = n;
+		for (size_t i = 0; i < b->count; i++, n++) {
+			g->e[n].ev = &b->events[i];
+			g->e[n].agent_ts = store_clamp_future_ts(&b->events[i],
+								 now);
 		}
-		if (PQresultStatus(r) == PGRES_TUPLES_OK)
-			inserted[i] = pg_int(r, 0, 0) > 0;
-		else if (rc == 0 && PQresultStatus(r) != PGRES_PIPELINE_ABORTED)
-			rc = pg_failed(w, r, "event_store");
-		else if (rc == 0)
-			rc = -EIO;
-		PQclear(r);
-		/* Each statement's results end with a NULL. */
-		while ((r = PQgetResult(w->db)) != NULL)
-			PQclear(r);
 	}
-	if (w->db != NULL && rc != -EAGAIN) {
-		PGresult *r;
-		/* Up to the sync, which ends the pipeline's results. */
-		while ((r = PQgetResult(w->db)) != NULL) {
-			bool sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
-			PQclear(r);
-			if (sync)
-				break;
-		}
-		if (PQexitPipelineMode(w->db) != 1)
-			rc = pg_failed(w, NULL, "pipeline mode");
-	} else if (w->db != NULL) {
-		pg_disconnect(w); /* mid-pipeline: start afresh */
-	}
-	return rc;
+	g->first[g->nbatch] = n;
+	return 0;
 }
 
-static int touch_agent(struct pg_store *s, const struct event *last,
-		       int64_t now, long long clamped)
+static void slice_columns(struct group *g, size_t from, size_t to)
+{
+	static const uint32_t oid[10] = {OID_TEXT, OID_INT8,  OID_INT8,
+					 OID_INT8, OID_TEXT,  OID_INT8,
+					 OID_INT8, OID_BYTEA, OID_INT8,
+					 OID_INT8};
+	struct pg_array *c = g->col;
+	for (int i = 0; i < 10; i++)
+		array_begin(&c[i], oid[i]);
+	for (size_t i = from; i < to; i++) {
+		const struct event *ev = g->e[i].ev;
+		int64_t agent_ts = g->e[i].agent_ts;
+		array_put_text(&c[0], ev->agent);
+		array_put_int(&c[1], (int64_t)ev->boot);
+		array_put_int(&c[2], (int64_t)ev->seq);
+		array_put_int(&c[3], (int64_t)ev->ts);
+		array_put_text(&c[4], ev->kind);
+		array_put_int(&c[5], ev->sev);
+		array_put_int(&c[6], ev->drill);
+		/* An empty body is stored as NULL, as SQLite's backend does. */
+		array_put(&c[7], ev->body_len ? ev->body : NULL, ev->body_len);
+		if (agent_ts != 0)
+			array_put_int(&c[8], agent_ts);
+		else
+			array_put(&c[8], NULL, 0);
+		array_put_int(&c[9], store_is_state_kind(ev->kind));
+	}
+}
+
+struct new_events {
+	struct group *g;
+	size_t from, to;
+};
+
+static int mark_new(void *arg, const PGresult *res, int row)
+{
+	struct new_events *k = arg;
+	long long pos = pg_int(res, row, 0);
+	if (pos < 1 || (size_t)pos > k->to - k->from)
+		return -EIO; /* not a position this statement sent */
+	k->g->e[k->from + (size_t)pos - 1].inserted = true;
+	return 0;
+}
+
+static int store_slice(struct pg_store *s, struct group *g, size_t from,
+		       size_t to, int64_t now)
 {
 	struct pg_args a = {0};
+	slice_columns(g, from, to);
+	for (size_t i = 0; i < sizeof(g->col) / sizeof(g->col[0]); i++)
+		if (!array_end(&g->col[i], &a))
+			return -ENOMEM;
 	pg_arg_int(&a, now);
-	pg_arg_int(&a, (long long)last->boot);
-	pg_arg_text(&a, last->agent);
-	pg_arg_int(&a, clamped);
-	return pg_run(&s->writer,
-		      "UPDATE agents SET last_seen = $1, last_boot = $2,"
-		      " clamped = clamped + $4 WHERE id = $3",
-		      &a, NULL, NULL, NULL);
+	struct new_events k = {g, from, to};
+	return pg_run(&s->writer, events_store, &a, mark_new, &k, NULL);
 }
 
-/* The events of one batch: stored in pipelined chunks, then the alerts
- * of those that were new, all in the caller's transaction. */
-static int write_batch(struct pg_store *s, struct store_batch *b, int64_t now)
+/* Where the slice that starts at from ends: at least one event, then as
+ * many as fit in SLICE_BYTES (with room for each one's other columns). */
+static size_t slice_end(const struct group *g, size_t from, size_t to)
 {
-	long long clamped = 0;
+	size_t bytes = g->e[from].ev->body_len + 256, i = from + 1;
+	for (; i < to && bytes + g->e[i].ev->body_len + 256 <= SLICE_BYTES; i++)
+		bytes += g->e[i].ev->body_len + 256;
+	return i;
+}
+
+static int store_events(struct pg_store *s, struct group *g, size_t from,
+			size_t to, int64_t now)
+{
 	int rc = 0;
-	b->stored = b->dup = 0;
-	for (size_t off = 0; rc == 0 && off < b->count; off += PIPELINE_CHUNK) {
-		size_t n = b->count - off < PIPELINE_CHUNK ? b->count - off
-							   : PIPELINE_CHUNK;
-		int64_t agent_ts[PIPELINE_CHUNK];
-		bool inserted[PIPELINE_CHUNK] = {false};
-		for (size_t i = 0; i < n; i++)
-			agent_ts[i] = store_clamp_future_ts(&b->events[off + i],
-							    now);
-		rc = store_chunk(s, &b->events[off], agent_ts, n, now, inserted);
-		for (size_t i = 0; rc == 0 && i < n; i++) {
-			if (!inserted[i]) {
-				b->dup++;
-				continue;
-			}
-			b->stored++;
-			if (agent_ts[i] != 0)
-				clamped++;
-			if (s->opts.alert_fn)
-				rc = pg_raise_alerts(s, &s->writer,
-						     &b->events[off + i], now);
-		}
+	for (size_t i = from; i < to; i++)
+		g->e[i].inserted = false;
+	while (rc == 0 && from < to) {
+		size_t end = slice_end(g, from, to);
+		rc = store_slice(s, g, from, end, now);
+		from = end;
 	}
-	if (clamped > 0)
-		log_warn("store: agent %s sent %lld event(s) stamped more than "
-			 "%lld s ahead of the collector's clock; stored at the "
-			 "receive time and flagged",
-			 b->events[0].agent, clamped,
-			 STORE_MAX_FUTURE_SKEW_US / 1000000);
-	/* A batch comes from one connection, hence one agent. */
-	if (rc == 0 && b->count > 0)
-		rc = touch_agent(s, &b->events[b->count - 1], now, clamped);
 	return rc;
+}
+
+/* How many of batch i's new events came with a clock too far ahead. */
+static long long batch_clamped(const struct group *g, size_t i)
+{
+	long long n = 0;
+	for (size_t j = g->first[i]; j < g->first[i + 1]; j++)
+		n += g->e[j].inserted && g->e[j].agent_ts != 0;
+	return n;
+}
+
+/* The agents' last contact for batches [b0, b1): their rows are locked
+ * in id order first, so that two collectors holding batches of the same
+ * agents take turns instead of deadlocking; then one UPDATE, where an
+ * agent with several batches in the group gets the boot of its last one
+ * and the sum of their clamped events. */
+static const char agents_lock[] =
+	"SELECT 1 FROM agents WHERE id = ANY($1::text[]) ORDER BY id"
+	" FOR UPDATE";
+static const char agents_touch[] =
+	"UPDATE agents a SET last_seen = $4::int8, last_boot = v.boot,"
+	" clamped = a.clamped + v.clamped FROM (SELECT DISTINCT ON (id) id,"
+	" boot, sum(clamped) OVER (PARTITION BY id) AS clamped"
+	" FROM unnest($1::text[], $2::int8[], $3::int8[]) WITH ORDINALITY"
+	" AS u(id, boot, clamped, pos) ORDER BY id, pos DESC) v"
+	" WHERE a.id = v.id";
+
+static int touch_agents(struct pg_store *s, struct group *g, size_t b0,
+			size_t b1, int64_t now)
+{
+	struct pg_array *id = &g->col[0], *boot = &g->col[1],
+			*clamped = &g->col[2];
+	array_begin(id, OID_TEXT);
+	array_begin(boot, OID_INT8);
+	array_begin(clamped, OID_INT8);
+	for (size_t i = b0; i < b1; i++) {
+		const struct store_batch *b = g->batch[i];
+		if (b->count == 0)
+			continue;
+		/* A batch comes from one connection, hence one agent. */
+		const struct event *last = &b->events[b->count - 1];
+		array_put_text(id, last->agent);
+		array_put_int(boot, (int64_t)last->boot);
+		array_put_int(clamped, batch_clamped(g, i));
+	}
+	if (id->n == 0)
+		return 0;
+	struct pg_args a = {0}, ids = {0};
+	if (!array_end(id, &a) || !array_end(boot, &a) ||
+	    !array_end(clamped, &a))
+		return -ENOMEM;
+	pg_arg_int(&a, now);
+	pg_arg_bytea(&ids, id->buf, id->len);
+	int rc = pg_run(&s->writer, agents_lock, &ids, NULL, NULL, NULL);
+	if (rc == 0)
+		rc = pg_run(&s->writer, agents_touch, &a, NULL, NULL, NULL);
+	return rc;
+}
+
+static int collect_key(void *arg, const struct store_alert *a)
+{
+	/* A key that is not UTF-8 would fail the lock statement; its alert
+	 * still takes its own lock when it is written. */
+	if (json_utf8_valid(a->dedupe_key, strlen(a->dedupe_key)))
+		array_put_text(arg, a->dedupe_key);
+	return 0;
+}
+
+/* pg_write_alert's advisory locks (hashtext of the dedupe key), taken
+ * here all at once in a sorted order: two collectors raising the same
+ * keys in one group each take turns instead of deadlocking. */
+static const char alert_keys_lock[] =
+	"SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtext(k)"
+	" AS h FROM unnest($1::text[]) AS u(k)) AS l ORDER BY h";
+
+/* The alerts of the new events of e[from .. to). The rules run twice:
+ * first for the keys to lock, then for the alerts, each opened or
+ * folded into its open one as before. */
+static int raise_alerts(struct pg_store *s, struct group *g, size_t from,
+			size_t to, int64_t now)
+{
+	if (s->opts.alert_fn == NULL)
+		return 0;
+	struct pg_array *keys = &g->col[0];
+	int rc = 0;
+	array_begin(keys, OID_TEXT);
+	for (size_t i = from; rc == 0 && i < to; i++)
+		if (g->e[i].inserted)
+			rc = store_raise_alerts(&s->opts, g->e[i].ev,
+						collect_key, keys);
+	if (rc != 0 || keys->n == 0)
+		return rc;
+	struct pg_args a = {0};
+	if (!array_end(keys, &a))
+		return -ENOMEM;
+	rc = pg_run(&s->writer, alert_keys_lock, &a, NULL, NULL, NULL);
+	for (size_t i = from; rc == 0 && i < to; i++)
+		if (g->e[i].inserted)
+			rc = pg_raise_alerts(s, &s->writer, g->e[i].ev, now);
+	return rc;
+}
+
+/* Each batch's counts once its transaction committed. */
+static void count_batches(struct group *g, size_t b0, size_t b1)
+{
+	for (size_t i = b0; i < b1; i++) {
+		struct store_batch *b = g->batch[i];
+		b->stored = b->dup = 0;
+		for (size_t j = g->first[i]; j < g->first[i + 1]; j++) {
+			if (g->e[j].inserted)
+				b->stored++;
+			else
+				b->dup++;
+		}
+		long long clamped = batch_clamped(g, i);
+		if (clamped > 0)
+			log_warn("store: agent %s sent %lld event(s) stamped "
+				 "more than %lld s ahead of the collector's "
+				 "clock; stored at the receive time and flagged",
+				 b->events[0].agent, clamped,
+				 STORE_MAX_FUTURE_SKEW_US / 1000000);
+	}
+}
+
+/* Batches [b0, b1) in one transaction: their events, their agents' last
+ * contact, then their alerts (whose rows and forward-queue rows come
+ * after every event's, always in this order). */
+static int write_run(struct pg_store *s, struct group *g, size_t b0,
+		     size_t b1, int64_t now)
+{
+	size_t from = g->first[b0], to = g->first[b1];
+	int rc = pg_exec(&s->writer, "BEGIN");
+	if (rc == 0)
+		rc = store_events(s, g, from, to, now);
+	if (rc == 0)
+		rc = touch_agents(s, g, b0, b1, now);
+	if (rc == 0)
+		rc = raise_alerts(s, g, from, to, now);
+	rc = pg_end(&s->writer, rc);
+	if (rc == 0)
+		count_batches(g, b0, b1);
+	return rc;
+}
+
+/* The group failed on something other than a lost server (a batch the
+ * server refuses, a deadlock it broke): each batch again in its own
+ * transaction, so that only the faulty one is refused and the others
+ * are stored and acked. Sets each batch's status; returns 0. */
+static int write_one_by_one(struct pg_store *s, struct group *g, int64_t now)
+{
+	int rc = 0;
+	log_warn("store: PostgreSQL refused a group of %zu batches; writing "
+		 "them one at a time", g->nbatch);
+	for (size_t i = 0; i < g->nbatch; i++) {
+		struct store_batch *b = g->batch[i];
+		/* Once the server is gone, the rest waits for a resend. */
+		if (rc != -EAGAIN)
+			rc = write_run(s, g, i, i + 1, now);
+		b->status = rc;
+		if (rc != 0 && rc != -EAGAIN)
+			log_err("store: a batch of agent %s was refused by "
+				"PostgreSQL; it is not acked",
+				b->count ? b->events[0].agent : "(empty)");
+	}
+	return 0;
 }
 
 static int write_batches(struct pg_store *s,
 			 const struct store_batch_queue *list)
 {
 	int64_t now = store_now_us();
+	struct group g = {0};
 	int rc = ensure_partitions(s, now);
 	if (rc == 0)
-		rc = pg_exec(&s->writer, "BEGIN");
-	struct store_batch *b;
-	for (b = STAILQ_FIRST(list); rc == 0 && b; b = STAILQ_NEXT(b, link))
-		rc = write_batch(s, b, now);
-	rc = pg_end(&s->writer, rc);
+		rc = group_build(&g, list, now);
+	if (rc == 0) {
+		rc = write_run(s, &g, 0, g.nbatch, now);
+		if (rc != 0 && rc != -EAGAIN && g.nbatch > 1)
+			rc = write_one_by_one(s, &g, now);
+	}
+	group_free(&g);
 	if (rc != 0)
 		log_err("store: writing to PostgreSQL failed (%s); the batches "
 			"are not acked and agents will resend them",

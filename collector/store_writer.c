@@ -65,8 +65,11 @@ static void writer_main(void *arg)
 
 		uv_mutex_lock(&w->lock);
 		struct store_batch *b;
+		/* 0 leaves what the backend set on each batch (a group it
+		 * stored but for a batch it refused). */
 		STAILQ_FOREACH(b, &take, link)
-			b->status = status;
+			if (status != 0)
+				b->status = status;
 		STAILQ_CONCAT(&w->done, &take);
 		/* Every event taken was counted in when it was submitted. */
 		EW_ASSERT(w->backlog >= events);

@@ -30,7 +30,9 @@
 struct store_writer_ops {
 	/* On the writer thread, outside the queue's lock: store every batch
 	 * in take in one transaction, filling each one's stored and dup
-	 * counts. 0 or a negative errno, which every batch in take gets. */
+	 * counts. 0 or a negative errno, which every batch in take gets;
+	 * a backend that stored some batches and refused others sets the
+	 * refused ones' status itself (batches start at 0) and returns 0. */
 	int (*write)(void *backend, struct store_batch_queue *take);
 	/* On the writer thread, outside the queue's lock: after each
 	 * commit, with its status, and with 0 after
