@@ -6,7 +6,8 @@
  * server (tests/support/pgtest.h), with a real libuv loop, the same cases
  * on both; two collectors on one database are two stores opened on the same
  * URL. The PostgreSQL run adds its own cases (partitions dropped by
- * retention, a server that goes away and comes back). */
+ * retention, a server that goes away and comes back, the writer's groups
+ * of batches: duplicates, a refused batch, host state, two writers). */
 #include <errno.h>
 #include <math.h>
 #include <setjmp.h>
@@ -1820,6 +1821,321 @@ static void test_pg_down_refuses_then_stores(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* ---- a group of batches (PostgreSQL) ---------------------------------------
+ * The writer stores what queued during its last commit as one group, in
+ * a few statements; these cases build a group on purpose and look at
+ * what each of its batches got. */
+
+/* An event of agent's given boot, added to b. */
+static void put_event(struct store_batch *b, const char *agent, uint64_t boot,
+		      uint64_t seq, const char *kind, uint64_t ts)
+{
+	struct event ev = {.v = EVENT_VERSION, .boot = boot, .seq = seq,
+			   .ts = ts, .sev = 1};
+	snprintf(ev.agent, sizeof(ev.agent), "%s", agent);
+	snprintf(ev.kind, sizeof(ev.kind), "%s", kind);
+	assert_int_equal(store_batch_add(b, &ev), 0);
+}
+
+/* n events of agent (boot 42), seq first.., all of kind at ts, with
+ * room for a few more. */
+static struct store_batch *batch_for(const char *agent, uint64_t first, int n,
+				     const char *kind, uint64_t ts)
+{
+	struct store_batch *b = store_batch_new((size_t)n + 4);
+	for (int i = 0; i < n; i++)
+		put_event(b, agent, 42, first + (uint64_t)i, kind, ts);
+	return b;
+}
+
+static long long writers_waiting(void)
+{
+	return pg_count_where("SELECT count(*) FROM pg_stat_activity WHERE"
+			      " datname = current_database() AND"
+			      " wait_event_type = 'Lock' AND"
+			      " query LIKE '%event_keys%'");
+}
+
+/* Holds st's writer inside a transaction: a connection of the test
+ * locks event_keys and a one-event batch goes in, which the writer takes
+ * alone and waits on. What is submitted until release_writer queues up
+ * and is then taken as one group (the store's budget is 100 events). */
+static PGconn *hold_writer(struct store *st, struct result *r)
+{
+	PGconn *db = PQconnectdb(path);
+	PGresult *q = PQexec(db, "BEGIN; LOCK TABLE event_keys IN SHARE ROW"
+				 " EXCLUSIVE MODE");
+	assert_int_equal(PQresultStatus(q), PGRES_COMMAND_OK);
+	PQclear(q);
+	store_submit(st, batch_for("a-1", 1000, 1, "agent.heartbeat", 1),
+		     on_commit, r);
+	for (int i = 0; i < 400 && writers_waiting() < 1; i++)
+		usleep(25 * 1000);
+	assert_int_equal(writers_waiting(), 1);
+	return db;
+}
+
+/* Lets the held writer go on and waits for the callbacks of r[0..n). */
+static void release_writer(uv_loop_t *loop, PGconn *db, struct result *r,
+			   int n)
+{
+	PGresult *q = PQexec(db, "COMMIT");
+	assert_int_equal(PQresultStatus(q), PGRES_COMMAND_OK);
+	PQclear(q);
+	PQfinish(db);
+	for (int i = 0; i < n; i++)
+		while (r[i].calls == 0)
+			uv_run(loop, UV_RUN_ONCE);
+}
+
+/* Keys given twice in one group, inside a batch and across two, are
+ * stored once, the first copy; a key of an earlier group is a
+ * duplicate; each batch gets its own counts. */
+static void test_pg_group_duplicates(void **state)
+{
+	(void)state;
+	uv_loop_t loop;
+	struct result held = {0}, r[3] = {{0}};
+	uv_loop_init(&loop);
+	struct store *st = open_store(&loop, 0, 0);
+	PGconn *lock = hold_writer(st, &held);
+	store_submit(st, batch_for("a-1", 1, 10, "agent.heartbeat", 1),
+		     on_commit, &r[0]);
+	struct store_batch *b = batch_for("a-1", 5, 10, "agent.heartbeat", 2);
+	put_event(b, "a-1", 42, 1000, "agent.heartbeat", 2); /* held's */
+	store_submit(st, b, on_commit, &r[1]);
+	b = batch_for("a-2", 20, 2, "agent.heartbeat", 3);
+	put_event(b, "a-2", 42, 20, "agent.heartbeat", 4);
+	store_submit(st, b, on_commit, &r[2]);
+	release_writer(&loop, lock, r, 3);
+	assert_int_equal(held.status, 0);
+	assert_int_equal(held.stored, 1);
+	const unsigned stored[3] = {10, 4, 2}, dup[3] = {0, 7, 1};
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(r[i].status, 0);
+		assert_int_equal(r[i].stored, stored[i]);
+		assert_int_equal(r[i].dup, dup[i]);
+	}
+	assert_int_equal(count_where("SELECT count(*) FROM events"), 17);
+	assert_int_equal(count_where("SELECT count(*) FROM event_keys"), 17);
+	assert_int_equal(count_where("SELECT count(DISTINCT (agent, boot, seq))"
+				     " FROM events"), 17);
+	assert_int_equal(count_where("SELECT ts FROM events WHERE agent = 'a-2'"
+				     " AND seq = 20"), 3);
+	struct result again = {0};
+	submit_and_wait(&loop, st, batch_for("a-1", 1, 14, "agent.heartbeat", 1),
+			&again);
+	assert_int_equal(again.dup, 14);
+	store_close(st);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* One batch of a group that the server refuses (a constraint added
+ * behind the store's back refuses agent a-bad's keys) is refused alone,
+ * with the statement's error; the group's other batches are stored and
+ * acked. Resent once the server takes it, it is stored. */
+static void test_pg_group_one_bad_batch(void **state)
+{
+	(void)state;
+	uv_loop_t loop;
+	struct result held = {0}, r[3] = {{0}};
+	uv_loop_init(&loop);
+	struct store *st = open_store(&loop, 0, 0);
+	assert_int_equal(run_sql("ALTER TABLE event_keys ADD CONSTRAINT"
+				 " refuse_bad CHECK (agent <> 'a-bad')"), 0);
+	PGconn *lock = hold_writer(st, &held);
+	store_submit(st, batch_for("a-1", 1, 5, "agent.heartbeat", 1),
+		     on_commit, &r[0]);
+	store_submit(st, batch_for("a-bad", 1, 5, "agent.heartbeat", 1),
+		     on_commit, &r[1]);
+	store_submit(st, batch_for("a-2", 1, 5, "av.status", 1), on_commit,
+		     &r[2]);
+	release_writer(&loop, lock, r, 3);
+	assert_int_equal(r[0].status, 0);
+	assert_int_equal(r[0].stored, 5);
+	assert_int_equal(r[1].status, -EIO);
+	assert_int_equal(r[1].stored, 0);
+	assert_int_equal(r[2].status, 0);
+	assert_int_equal(r[2].stored, 5);
+	assert_int_equal(count_where("SELECT count(*) FROM events"), 11);
+	assert_int_equal(count_where("SELECT count(*) FROM events"
+				     " WHERE agent = 'a-bad'"), 0);
+	assert_int_equal(count_where("SELECT count(*) FROM host_state"), 1);
+	assert_int_equal(run_sql("ALTER TABLE event_keys DROP CONSTRAINT"
+				 " refuse_bad"), 0);
+	struct result again = {0};
+	submit_and_wait(&loop, st, batch_for("a-bad", 1, 5, "agent.heartbeat", 1),
+			&again);
+	assert_int_equal(again.status, 0);
+	assert_int_equal(again.stored, 5);
+	store_close(st);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* Within one group every event has the same receive time: a host's
+ * state is the last one queued, across its batches and inside one, as
+ * when each batch had its own commit; the agent's last boot is its last
+ * batch's. */
+static void test_pg_group_host_state_newest(void **state)
+{
+	(void)state;
+	uv_loop_t loop;
+	struct result held = {0}, r[3] = {{0}};
+	uv_loop_init(&loop);
+	struct store *st = open_store(&loop, 0, 0);
+	struct store_school sc = {.code = "s1", .name = "s", .commune = "c"};
+	assert_int_equal(store_school_add(st, &sc), 0);
+	assert_int_equal(store_agent_add(st, "a-1", "s1", "pc1", "00"), 0);
+	PGconn *lock = hold_writer(st, &held);
+	store_submit(st, batch_for("a-1", 1, 1, "av.status", 500), on_commit,
+		     &r[0]);
+	struct store_batch *b = batch_for("a-1", 2, 1, "av.status", 450);
+	put_event(b, "a-1", 43, 1, "av.status", 400);
+	put_event(b, "a-1", 43, 2, "agent.heartbeat", 600);
+	store_submit(st, b, on_commit, &r[1]);
+	store_submit(st, batch_for("a-2", 1, 1, "av.status", 300), on_commit,
+		     &r[2]);
+	release_writer(&loop, lock, r, 3);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(r[i].status, 0);
+	store_close(st);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(count_where("SELECT ts FROM host_state WHERE"
+				     " agent = 'a-1' AND kind = 'av.status'"),
+			 400);
+	assert_int_equal(count_where("SELECT ts FROM host_state WHERE"
+				     " agent = 'a-2' AND kind = 'av.status'"),
+			 300);
+	assert_int_equal(count_where("SELECT count(*) FROM host_state"), 2);
+	assert_int_equal(count_where("SELECT last_boot FROM agents"
+				     " WHERE id = 'a-1'"), 43);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* The race's alert rule: each scan.match opens, or folds into, the one
+ * alert of its agent (a dedupe key per agent, an hour's window). */
+static size_t race_alert(void *arg, const struct event *ev,
+			 struct store_alert *out, size_t max)
+{
+	(void)arg;
+	if (max == 0 || strcmp(ev->kind, "scan.match") != 0)
+		return 0;
+	memset(out, 0, sizeof(*out));
+	snprintf(out->rule, sizeof(out->rule), "race");
+	snprintf(out->title, sizeof(out->title), "scan match");
+	snprintf(out->category, sizeof(out->category), "malware");
+	snprintf(out->kind, sizeof(out->kind), "%s", ev->kind);
+	snprintf(out->dedupe_key, sizeof(out->dedupe_key), "race:%s",
+		 ev->agent);
+	snprintf(out->agent, sizeof(out->agent), "%s", ev->agent);
+	snprintf(out->school, sizeof(out->school), "s1");
+	out->severity = 9;
+	out->suppress_s = 3600;
+	return 1;
+}
+
+#define RACE_AGENTS 8
+#define RACE_GROUPS 20
+#define RACE_BATCH 10
+
+static struct store *open_racer(uv_loop_t *loop)
+{
+	static const char *const dests[] = {"soc-a"};
+	struct store_options o = {.url = path, .batch_max_events = 100,
+				  .alert_fn = race_alert,
+				  .forward_dests = dests, .nforward_dests = 1};
+	struct store *st;
+	char err[256];
+	assert_int_equal(store_open(&o, loop, &st, err, sizeof(err)), 0);
+	return st;
+}
+
+/* A batch of agent i, round k: RACE_BATCH keys, a scan match among them
+ * and the host's state last. */
+static struct store_batch *race_batch(int i, int k)
+{
+	char agent[16];
+	snprintf(agent, sizeof(agent), "a-%d", i);
+	struct store_batch *b = batch_for(agent, (uint64_t)k * RACE_BATCH,
+					  RACE_BATCH - 2, "agent.heartbeat", 1);
+	put_event(b, agent, 42, (uint64_t)k * RACE_BATCH + 8, "scan.match", 2);
+	put_event(b, agent, 42, (uint64_t)k * RACE_BATCH + 9, "av.status", 3);
+	return b;
+}
+
+/* Two collectors on one database get the same batches of the same
+ * agents, in opposite orders and at once (an agent resending through
+ * the other collector): their groups lock the same keys, host states,
+ * agents and alerts. Nothing deadlocks, every batch is acked, and every
+ * event, every alert repeat and every queued alert is there once. */
+static void test_pg_two_writers_race(void **state)
+{
+	(void)state;
+	uv_loop_t loop[2];
+	struct store *st[2];
+	static struct result r[2][RACE_AGENTS * RACE_GROUPS];
+	memset(r, 0, sizeof(r));
+	for (int c = 0; c < 2; c++) {
+		uv_loop_init(&loop[c]);
+		st[c] = open_racer(&loop[c]);
+	}
+	struct store_school sc = {.code = "s1", .name = "s", .commune = "c"};
+	assert_int_equal(store_school_add(st[0], &sc), 0);
+	for (int i = 0; i < RACE_AGENTS; i++) {
+		char agent[16];
+		snprintf(agent, sizeof(agent), "a-%d", i);
+		assert_int_equal(store_agent_add(st[0], agent, "s1", agent,
+						 "00"), 0);
+	}
+	for (int k = 0; k < RACE_GROUPS; k++)
+		for (int i = 0; i < RACE_AGENTS; i++) {
+			int n = k * RACE_AGENTS + i;
+			store_submit(st[0], race_batch(i, k), on_commit, &r[0][n]);
+			store_submit(st[1], race_batch(RACE_AGENTS - 1 - i, k),
+				     on_commit, &r[1][n]);
+		}
+	const int total = RACE_AGENTS * RACE_GROUPS;
+	unsigned stored = 0, dup = 0;
+	for (int c = 0; c < 2; c++)
+		for (int n = 0; n < total; n++) {
+			while (r[c][n].calls == 0)
+				uv_run(&loop[c], UV_RUN_ONCE);
+			assert_int_equal(r[c][n].status, 0);
+			stored += r[c][n].stored;
+			dup += r[c][n].dup;
+		}
+	for (int c = 0; c < 2; c++) {
+		store_close(st[c]);
+		uv_run(&loop[c], UV_RUN_DEFAULT);
+		assert_int_equal(uv_loop_close(&loop[c]), 0);
+	}
+	const long long keys = (long long)total * RACE_BATCH;
+	assert_int_equal(stored, keys);
+	assert_int_equal(dup, keys);
+	assert_int_equal(count_where("SELECT count(*) FROM events"), keys);
+	assert_int_equal(count_where("SELECT count(DISTINCT (agent, boot, seq))"
+				     " FROM events"), keys);
+	assert_int_equal(count_where("SELECT count(*) FROM host_state"),
+			 RACE_AGENTS);
+	assert_int_equal(count_where("SELECT count(*) FROM alerts"),
+			 RACE_AGENTS);
+	assert_int_equal(count_where("SELECT sum(count) FROM alerts"), total);
+	assert_int_equal(count_where("SELECT count(*) FROM forward_queue"),
+			 RACE_AGENTS);
+	assert_int_equal(count_where("SELECT count(*) FROM agents WHERE"
+				     " last_seen IS NULL"), 0);
+	/* A session's deadlock count is in once it has ended. */
+	for (int i = 0; i < 400 && pg_count_where(
+		"SELECT count(*) FROM pg_stat_activity WHERE datname ="
+		" current_database() AND application_name ="
+		" 'eduwatch-collector'") > 0; i++)
+		usleep(25 * 1000);
+	assert_int_equal(count_where("SELECT deadlocks FROM pg_stat_database"
+				     " WHERE datname = current_database()"), 0);
+}
+
 /* ---- officers, sessions, API tokens, audit, register ----------------------
  * The console's tables, the same assertions on both backends. */
 
@@ -2344,6 +2660,10 @@ int main(void)
 		CASE(test_pg_retention_drops_partitions),
 		CASE(test_pg_down_refuses_then_stores),
 		CASE(test_pg_done_keeps_unclaimed),
+		CASE(test_pg_group_duplicates),
+		CASE(test_pg_group_one_bad_batch),
+		CASE(test_pg_group_host_state_newest),
+		CASE(test_pg_two_writers_race),
 	};
 	if (!pgtest_start()) {
 		printf("ok - store_pg # SKIP PostgreSQL is not installed\n");
