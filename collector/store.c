@@ -10,6 +10,7 @@
 #include "collector/store_backend.h"
 #include "collector/store_pg.h"
 #include "collector/store_sqlite.h"
+#include "common/log.h"
 #include "common/alloc.h"
 #include "common/timeutil.h"
 #include "common/wire.h"
@@ -72,6 +73,15 @@ int64_t store_clamp_future_ts(struct event *ev, int64_t now)
 	int64_t agent_ts = (int64_t)ev->ts;
 	ev->ts = (uint64_t)now;
 	return agent_ts;
+}
+
+void store_warn_clamped(const char *agent, long long n)
+{
+	if (n > 0)
+		log_warn("store: agent %s sent %lld event(s) stamped more "
+			 "than %lld s ahead of the collector's clock; "
+			 "stored at the receive time and flagged",
+			 agent, n, STORE_MAX_FUTURE_SKEW_US / 1000000);
 }
 
 int store_raise_alerts(const struct store_options *opts,

@@ -889,5 +889,8 @@ int64_t store_now_us(void);
  * believable. */
 bool store_is_state_kind(const char *kind);
 int64_t store_clamp_future_ts(struct event *ev, int64_t now);
+/* The log line for n events of agent's batch that the clamp stored at
+ * the receive time (nothing when n is 0). */
+void store_warn_clamped(const char *agent, long long n);
 
 #endif

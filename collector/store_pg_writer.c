@@ -19,7 +19,6 @@
 
 #include "common/alloc.h"
 #include "common/check.h"
-#include "common/jsonout.h"
 #include "common/log.h"
 
 #define PRUNE_STEP_ROWS 5000
@@ -175,6 +174,9 @@ static bool array_end(struct pg_array *a, struct pg_args *args)
 
 /* ---- a group of batches ----------------------------------------------------- */
 
+/* The arrays of events_store, $1 to $10. */
+#define EVENT_COLS 10
+
 /* Every event of a group, in queue order, and where each batch starts:
  * the group is written whole, or batch by batch when it fails. */
 struct group_event {
@@ -188,7 +190,7 @@ struct group {
 	size_t nbatch;
 	size_t *first; /* batch i's events are e[first[i] .. first[i + 1]) */
 	struct group_event *e;
-	struct pg_array col[10]; /* the columns of the statement below */
+	struct pg_array col[EVENT_COLS]; /* the statement's parameters */
 };
 
 /* A statement's bodies stop at about this many bytes; the rest of the
@@ -228,7 +230,7 @@ static const char events_store[] =
 
 static void group_free(struct group *g)
 {
-	for (size_t i = 0; i < sizeof(g->col) / sizeof(g->col[0]); i++)
+	for (int i = 0; i < EVENT_COLS; i++)
 		alloc_free(g->col[i].buf);
 	alloc_free(g->batch);
 	alloc_free(g->first);
@@ -266,14 +268,15 @@ static int group_build(struct group *g, const struct store_batch_queue *list,
 	return 0;
 }
 
+/* The parameters of events_store for e[from .. to), in its order. */
 static void slice_columns(struct group *g, size_t from, size_t to)
 {
-	static const uint32_t oid[10] = {OID_TEXT, OID_INT8,  OID_INT8,
+	static const uint32_t oid[EVENT_COLS] = {OID_TEXT, OID_INT8,  OID_INT8,
 					 OID_INT8, OID_TEXT,  OID_INT8,
 					 OID_INT8, OID_BYTEA, OID_INT8,
 					 OID_INT8};
 	struct pg_array *c = g->col;
-	for (int i = 0; i < 10; i++)
+	for (int i = 0; i < EVENT_COLS; i++)
 		array_begin(&c[i], oid[i]);
 	for (size_t i = from; i < to; i++) {
 		const struct event *ev = g->e[i].ev;
@@ -315,7 +318,7 @@ static int store_slice(struct pg_store *s, struct group *g, size_t from,
 {
 	struct pg_args a = {0};
 	slice_columns(g, from, to);
-	for (size_t i = 0; i < sizeof(g->col) / sizeof(g->col[0]); i++)
+	for (int i = 0; i < EVENT_COLS; i++)
 		if (!array_end(&g->col[i], &a))
 			return -ENOMEM;
 	pg_arg_int(&a, now);
@@ -404,46 +407,315 @@ static int touch_agents(struct pg_store *s, struct group *g, size_t b0,
 	return rc;
 }
 
-static int collect_key(void *arg, const struct store_alert *a)
+/* ---- a group's alerts ------------------------------------------------------- */
+
+/* What deciding an alert's fate needs: open a new one or fold into the
+ * open alert of its key, as pg_write_alert decides one at a time. */
+struct alert_plan {
+	char key[sizeof(((struct store_alert *)0)->dedupe_key)];
+	long long suppress_s;
+	int severity;
+	size_t order;	 /* among the group's alerts */
+	int64_t into;	 /* fold into this open alert's id (0: none) */
+	bool opens;	 /* this alert is a new row ... */
+	long long count; /* ... with this count ... */
+	int max_sev;	 /* ... and this severity (its folds') */
+};
+
+struct alert_plans {
+	struct alert_plan *p;
+	size_t n, cap;
+};
+
+static int plan_alert(void *arg, const struct store_alert *a)
 {
-	/* A key that is not UTF-8 would fail the lock statement; its alert
-	 * still takes its own lock when it is written. */
-	if (json_utf8_valid(a->dedupe_key, strlen(a->dedupe_key)))
-		array_put_text(arg, a->dedupe_key);
+	struct alert_plans *l = arg;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
+		struct alert_plan *p = alloc_resize(l->p, cap * sizeof(*p));
+		if (p == NULL)
+			return -ENOMEM;
+		l->p = p;
+		l->cap = cap;
+	}
+	struct alert_plan *p = &l->p[l->n];
+	*p = (struct alert_plan){.suppress_s = a->suppress_s,
+				 .severity = a->severity, .order = l->n};
+	snprintf(p->key, sizeof(p->key), "%s", a->dedupe_key);
+	l->n++;
 	return 0;
 }
 
+static int plan_cmp(const void *x, const void *y)
+{
+	const struct alert_plan *a = x, *b = y;
+	int c = strcmp(a->key, b->key);
+	if (c != 0)
+		return c;
+	return a->order < b->order ? -1 : a->order > b->order;
+}
+
+/* The open alert of a key that a repeat may fold into. */
+struct open_alert {
+	char key[sizeof(((struct store_alert *)0)->dedupe_key)];
+	int64_t id, last;
+};
+
+struct open_alerts {
+	struct open_alert *a;
+	size_t n, cap;
+};
+
+static int read_open(void *arg, const PGresult *res, int row)
+{
+	struct open_alerts *l = arg;
+	if (l->n == l->cap)
+		return 1; /* one row per distinct key: never more */
+	struct open_alert *o = &l->a[l->n++];
+	pg_text(o->key, sizeof(o->key), res, row, 0);
+	o->id = pg_int(res, row, 1);
+	o->last = pg_int(res, row, 2);
+	return 0;
+}
+
+static int open_cmp(const void *x, const void *y)
+{
+	return strcmp(((const struct open_alert *)x)->key,
+		      ((const struct open_alert *)y)->key);
+}
+
 /* pg_write_alert's advisory locks (hashtext of the dedupe key), taken
- * here all at once in a sorted order: two collectors raising the same
- * keys in one group each take turns instead of deadlocking. */
+ * all at once in a sorted order: two collectors raising the same keys
+ * take turns instead of deadlocking. Then the open alert of each key, as
+ * pg_write_alert reads it (a red-team alert whose window is over takes
+ * no more repeats). */
 static const char alert_keys_lock[] =
 	"SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtext(k)"
 	" AS h FROM unnest($1::text[]) AS u(k)) AS l ORDER BY h";
+static const char alerts_open[] =
+	"SELECT DISTINCT ON (dedupe_key) dedupe_key, id, last FROM alerts"
+	" WHERE dedupe_key = ANY($1::text[]) AND state <> 'resolved'"
+	" AND NOT EXISTS (SELECT 1 FROM redteam_alerts r JOIN drill_campaigns c"
+	" ON c.id = r.campaign WHERE r.alert = alerts.id"
+	" AND (c.state <> 'running' OR c.window_end <= $2::int8))"
+	" ORDER BY dedupe_key, id DESC";
 
-/* The alerts of the new events of e[from .. to). The rules run twice:
- * first for the keys to lock, then for the alerts, each opened or
- * folded into its open one as before. */
+static int read_open_alerts(struct pg_store *s, struct group *g,
+			    const struct alert_plans *l, int64_t now,
+			    struct open_alerts *open)
+{
+	struct pg_array *keys = &g->col[0];
+	array_begin(keys, OID_TEXT);
+	for (size_t i = 0; i < l->n; i++)
+		array_put_text(keys, l->p[i].key);
+	struct pg_args a = {0};
+	if (!array_end(keys, &a))
+		return -ENOMEM;
+	int rc = pg_run(&s->writer, alert_keys_lock, &a, NULL, NULL, NULL);
+	pg_arg_int(&a, now);
+	open->cap = l->n;
+	open->a = alloc_zeroed(l->n, sizeof(*open->a));
+	if (rc == 0 && open->a == NULL)
+		rc = -ENOMEM;
+	if (rc == 0)
+		rc = pg_run(&s->writer, alerts_open, &a, read_open, open, NULL);
+	if (rc == 0)
+		qsort(open->a, open->n, sizeof(*open->a), open_cmp);
+	return rc;
+}
+
+/* Each key's alerts in the order they came: the first folds into the
+ * key's open alert while within its suppress window, or opens one; each
+ * later one folds into whichever is open (all of a group has one time:
+ * a new alert's last is now), unless its rule suppresses nothing. */
+static void plan_key(struct alert_plan *p, size_t n, struct open_alert *o,
+		     int64_t now)
+{
+	struct alert_plan *opened = NULL;
+	for (size_t i = 0; i < n; i++) {
+		long long window = p[i].suppress_s * 1000000LL;
+		if (opened == NULL && o && now - o->last < window) {
+			p[i].into = o->id;
+			o->last = now;
+		} else if (opened && window > 0) {
+			opened->count++;
+			if (p[i].severity > opened->max_sev)
+				opened->max_sev = p[i].severity;
+		} else {
+			opened = &p[i];
+			p[i].opens = true;
+			p[i].count = 1;
+			p[i].max_sev = p[i].severity;
+		}
+	}
+}
+
+static void plan_alerts(struct alert_plans *l, struct open_alerts *open,
+			int64_t now)
+{
+	qsort(l->p, l->n, sizeof(*l->p), plan_cmp);
+	for (size_t i = 0, j; i < l->n; i = j) {
+		for (j = i + 1; j < l->n && strcmp(l->p[j].key, l->p[i].key) == 0;)
+			j++;
+		struct open_alert key = {0};
+		snprintf(key.key, sizeof(key.key), "%s", l->p[i].key);
+		struct open_alert *o =
+			bsearch(&key, open->a, open->n, sizeof(*open->a), open_cmp);
+		plan_key(&l->p[i], j - i, o, now);
+	}
+}
+
+/* The repeats folded into alerts that were open before the group: one
+ * UPDATE, each alert's count up by its repeats, the highest severity. */
+static const char alerts_fold[] =
+	"UPDATE alerts a SET last = $4::int8, count = a.count + v.n,"
+	" severity = greatest(a.severity, v.sev) FROM (SELECT id, count(*) AS n,"
+	" max(sev) AS sev FROM unnest($1::int8[], $2::int8[], $3::int8[])"
+	" AS u(id, one, sev) GROUP BY id) v WHERE a.id = v.id";
+
+static int fold_alerts(struct pg_store *s, struct group *g,
+		       const struct alert_plans *l, int64_t now)
+{
+	struct pg_array *id = &g->col[0], *one = &g->col[1], *sev = &g->col[2];
+	array_begin(id, OID_INT8);
+	array_begin(one, OID_INT8);
+	array_begin(sev, OID_INT8);
+	for (size_t i = 0; i < l->n; i++) {
+		if (l->p[i].into == 0)
+			continue;
+		array_put_int(id, l->p[i].into);
+		array_put_int(one, 1);
+		array_put_int(sev, l->p[i].severity);
+	}
+	if (id->n == 0)
+		return 0;
+	struct pg_args a = {0};
+	if (!array_end(id, &a) || !array_end(one, &a) || !array_end(sev, &a))
+		return -ENOMEM;
+	pg_arg_int(&a, now);
+	return pg_run(&s->writer, alerts_fold, &a, NULL, NULL, NULL);
+}
+
+/* The new alerts, in the order they came (their ids in that order), and
+ * each one's forward-queue row and delivery record for every
+ * destination: one statement. A PC's school is the agents table's. */
+#define ALERT_COLS 14
+static const char alerts_open_new[] =
+	"WITH v AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[],"
+	" $4::text[], $5::text[], $6::text[], $7::text[], $8::int8[],"
+	" $9::int8[], $10::text[], $11::text[], $12::text[], $13::text[],"
+	" $14::int8[]) WITH ORDINALITY AS v(rule, title, category, kind,"
+	" dedupe_key, agent, school, severity, drill, evidence, src_ip,"
+	" file_path, file_hash, count, pos)),"
+	" a AS (INSERT INTO alerts(rule, title, category, kind, dedupe_key,"
+	" agent, school, severity, drill, first, last, count, state, evidence,"
+	" src_ip, file_path, file_hash) SELECT rule, title, category, kind,"
+	" dedupe_key, v.agent, coalesce((SELECT g.school FROM agents g"
+	" WHERE g.id = v.agent), v.school), severity, drill, $15::int8,"
+	" $15::int8, count, 'open', evidence, src_ip, file_path, file_hash"
+	" FROM v ORDER BY pos RETURNING id),"
+	" d AS (SELECT a.id, dest FROM a CROSS JOIN unnest($16::text[])"
+	" AS u(dest)),"
+	" q AS (INSERT INTO forward_queue(dest, alert) SELECT dest, id FROM d)"
+	" INSERT INTO forward_deliveries(dest, alert, queued)"
+	" SELECT dest, id, $15::int8 FROM d ON CONFLICT DO NOTHING";
+
+struct new_alerts {
+	struct pg_array *col;
+	const struct alert_plan **by_order; /* the plans, in order */
+	size_t next;			    /* the next alert's order */
+};
+
+static int add_new_alert(void *arg, const struct store_alert *a)
+{
+	struct new_alerts *k = arg;
+	const struct alert_plan *p = k->by_order[k->next++];
+	if (!p->opens)
+		return 0;
+	struct pg_array *c = k->col;
+	const char *text[] = {a->rule,	a->title, a->category, a->kind,
+			      a->dedupe_key, a->agent, a->school};
+	for (int i = 0; i < 7; i++)
+		array_put_text(&c[i], text[i]);
+	array_put_int(&c[7], p->max_sev);
+	array_put_int(&c[8], a->drill);
+	array_put_text(&c[9], a->evidence[0] ? a->evidence : "{}");
+	array_put_text(&c[10], a->src_ip);
+	array_put_text(&c[11], a->file_path);
+	array_put_text(&c[12], a->file_hash);
+	array_put_int(&c[13], p->count);
+	return 0;
+}
+
+/* The new alerts' rows: the rules run again for the group's new events
+ * (they are pure), keeping those the plan opens. The alerts are not
+ * kept from the first run: 4 KiB of evidence each, up to four per
+ * event. */
+static int insert_alerts(struct pg_store *s, struct group *g, size_t from,
+			 size_t to, const struct alert_plans *l, int64_t now)
+{
+	static const uint32_t oid[ALERT_COLS] = {
+		OID_TEXT, OID_TEXT, OID_TEXT, OID_TEXT, OID_TEXT,
+		OID_TEXT, OID_TEXT, OID_INT8, OID_INT8, OID_TEXT,
+		OID_TEXT, OID_TEXT, OID_TEXT, OID_INT8};
+	struct pg_array col[ALERT_COLS] = {{0}}, dests = {0};
+	struct new_alerts k = {col, alloc_zeroed(l->n, sizeof(*k.by_order)), 0};
+	int rc = k.by_order ? 0 : -ENOMEM;
+	for (size_t i = 0; rc == 0 && i < l->n; i++)
+		k.by_order[l->p[i].order] = &l->p[i];
+	for (int i = 0; i < ALERT_COLS; i++)
+		array_begin(&col[i], oid[i]);
+	for (size_t i = from; rc == 0 && i < to; i++)
+		if (g->e[i].inserted)
+			rc = store_raise_alerts(&s->opts, g->e[i].ev,
+						add_new_alert, &k);
+	array_begin(&dests, OID_TEXT);
+	for (size_t d = 0; d < s->opts.nforward_dests; d++)
+		array_put_text(&dests, s->opts.forward_dests[d]);
+	struct pg_args a = {0};
+	for (int i = 0; rc == 0 && i < ALERT_COLS; i++)
+		if (!array_end(&col[i], &a))
+			rc = -ENOMEM;
+	if (rc == 0 && col[0].n > 0) {
+		pg_arg_int(&a, now);
+		rc = array_end(&dests, &a) ? pg_run(&s->writer, alerts_open_new,
+						    &a, NULL, NULL, NULL)
+					   : -ENOMEM;
+	}
+	for (int i = 0; i < ALERT_COLS; i++)
+		alloc_free(col[i].buf);
+	alloc_free(dests.buf);
+	alloc_free(k.by_order);
+	return rc;
+}
+
+/* The alerts of the new events of e[from .. to), in a few statements
+ * whatever their number: the keys locked and their open alerts read;
+ * the repeats folded in one UPDATE; the new alerts and their
+ * forward-queue rows in one INSERT. What each alert becomes is what
+ * pg_write_alert would have made of it, one after the other. */
 static int raise_alerts(struct pg_store *s, struct group *g, size_t from,
 			size_t to, int64_t now)
 {
 	if (s->opts.alert_fn == NULL)
 		return 0;
-	struct pg_array *keys = &g->col[0];
+	struct alert_plans l = {0};
+	struct open_alerts open = {0};
 	int rc = 0;
-	array_begin(keys, OID_TEXT);
 	for (size_t i = from; rc == 0 && i < to; i++)
 		if (g->e[i].inserted)
 			rc = store_raise_alerts(&s->opts, g->e[i].ev,
-						collect_key, keys);
-	if (rc != 0 || keys->n == 0)
-		return rc;
-	struct pg_args a = {0};
-	if (!array_end(keys, &a))
-		return -ENOMEM;
-	rc = pg_run(&s->writer, alert_keys_lock, &a, NULL, NULL, NULL);
-	for (size_t i = from; rc == 0 && i < to; i++)
-		if (g->e[i].inserted)
-			rc = pg_raise_alerts(s, &s->writer, g->e[i].ev, now);
+						plan_alert, &l);
+	if (rc == 0 && l.n > 0)
+		rc = read_open_alerts(s, g, &l, now, &open);
+	if (rc == 0 && l.n > 0) {
+		plan_alerts(&l, &open, now);
+		rc = fold_alerts(s, g, &l, now);
+	}
+	if (rc == 0 && l.n > 0)
+		rc = insert_alerts(s, g, from, to, &l, now);
+	alloc_free(l.p);
+	alloc_free(open.a);
 	return rc;
 }
 
@@ -459,13 +731,7 @@ static void count_batches(struct group *g, size_t b0, size_t b1)
 			else
 				b->dup++;
 		}
-		long long clamped = batch_clamped(g, i);
-		if (clamped > 0)
-			log_warn("store: agent %s sent %lld event(s) stamped "
-				 "more than %lld s ahead of the collector's "
-				 "clock; stored at the receive time and flagged",
-				 b->events[0].agent, clamped,
-				 STORE_MAX_FUTURE_SKEW_US / 1000000);
+		store_warn_clamped(b->events[0].agent, batch_clamped(g, i));
 	}
 }
 

@@ -66,12 +66,7 @@ static int write_batches(struct sqlite_store *s,
 				rc = sqlite_raise_alerts(s, &s->writer,
 							 &b->events[i], now);
 		}
-		if (clamped > 0)
-			log_warn("store: agent %s sent %lld event(s) stamped more "
-				 "than %lld s ahead of the collector's clock; "
-				 "stored at the receive time and flagged",
-				 b->events[0].agent, clamped,
-				 STORE_MAX_FUTURE_SKEW_US / 1000000);
+		store_warn_clamped(b->events[0].agent, clamped);
 		/* A batch comes from one connection, hence one agent. */
 		if (rc == 0 && b->count > 0) {
 			const struct event *last = &b->events[b->count - 1];

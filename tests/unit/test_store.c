@@ -1888,6 +1888,14 @@ static void release_writer(uv_loop_t *loop, PGconn *db, struct result *r,
 			uv_run(loop, UV_RUN_ONCE);
 }
 
+/* Closes st and runs loop until the store has let go of it. */
+static void close_on_loop(uv_loop_t *loop, struct store *st)
+{
+	store_close(st);
+	uv_run(loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(loop), 0);
+}
+
 /* Keys given twice in one group, inside a batch and across two, are
  * stored once, the first copy; a key of an earlier group is a
  * duplicate; each batch gets its own counts. */
@@ -1926,9 +1934,7 @@ static void test_pg_group_duplicates(void **state)
 	submit_and_wait(&loop, st, batch_for("a-1", 1, 14, "agent.heartbeat", 1),
 			&again);
 	assert_int_equal(again.dup, 14);
-	store_close(st);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	assert_int_equal(uv_loop_close(&loop), 0);
+	close_on_loop(&loop, st);
 }
 
 /* One batch of a group that the server refuses (a constraint added
@@ -1969,9 +1975,7 @@ static void test_pg_group_one_bad_batch(void **state)
 			&again);
 	assert_int_equal(again.status, 0);
 	assert_int_equal(again.stored, 5);
-	store_close(st);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	assert_int_equal(uv_loop_close(&loop), 0);
+	close_on_loop(&loop, st);
 }
 
 /* Within one group every event has the same receive time: a host's
@@ -2000,8 +2004,7 @@ static void test_pg_group_host_state_newest(void **state)
 	release_writer(&loop, lock, r, 3);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(r[i].status, 0);
-	store_close(st);
-	uv_run(&loop, UV_RUN_DEFAULT);
+	close_on_loop(&loop, st);
 	assert_int_equal(count_where("SELECT ts FROM host_state WHERE"
 				     " agent = 'a-1' AND kind = 'av.status'"),
 			 400);
@@ -2011,7 +2014,6 @@ static void test_pg_group_host_state_newest(void **state)
 	assert_int_equal(count_where("SELECT count(*) FROM host_state"), 2);
 	assert_int_equal(count_where("SELECT last_boot FROM agents"
 				     " WHERE id = 'a-1'"), 43);
-	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
 /* The race's alert rule: each scan.match opens, or folds into, the one
@@ -2106,11 +2108,8 @@ static void test_pg_two_writers_race(void **state)
 			stored += r[c][n].stored;
 			dup += r[c][n].dup;
 		}
-	for (int c = 0; c < 2; c++) {
-		store_close(st[c]);
-		uv_run(&loop[c], UV_RUN_DEFAULT);
-		assert_int_equal(uv_loop_close(&loop[c]), 0);
-	}
+	for (int c = 0; c < 2; c++)
+		close_on_loop(&loop[c], st[c]);
 	const long long keys = (long long)total * RACE_BATCH;
 	assert_int_equal(stored, keys);
 	assert_int_equal(dup, keys);
