@@ -2135,6 +2135,39 @@ static void test_pg_two_writers_race(void **state)
 				     " WHERE datname = current_database()"), 0);
 }
 
+/* A group's alerts come out as one at a time would make them: a repeat
+ * of an alert open before the group folds into it, a new key opens one
+ * alert that the group's later repeats fold into, and each new alert is
+ * queued once. */
+static void test_pg_group_alerts_fold(void **state)
+{
+	(void)state;
+	uv_loop_t loop;
+	struct result first = {0}, held = {0}, r[2] = {{0}};
+	uv_loop_init(&loop);
+	struct store *st = open_racer(&loop);
+	submit_and_wait(&loop, st, batch_for("a-1", 1, 1, "scan.match", 1),
+			&first);
+	assert_int_equal(count_where("SELECT count FROM alerts"), 1);
+	PGconn *lock = hold_writer(st, &held);
+	store_submit(st, batch_for("a-1", 2, 2, "scan.match", 1), on_commit,
+		     &r[0]);
+	store_submit(st, batch_for("a-2", 1, 3, "scan.match", 1), on_commit,
+		     &r[1]);
+	release_writer(&loop, lock, r, 2);
+	assert_int_equal(r[0].status, 0);
+	assert_int_equal(r[1].status, 0);
+	close_on_loop(&loop, st);
+	assert_int_equal(count_where("SELECT count(*) FROM alerts"), 2);
+	assert_int_equal(count_where("SELECT count FROM alerts"
+				     " WHERE agent = 'a-1'"), 3);
+	assert_int_equal(count_where("SELECT count FROM alerts"
+				     " WHERE agent = 'a-2'"), 3);
+	assert_int_equal(count_where("SELECT count(*) FROM forward_queue"), 2);
+	assert_int_equal(count_where("SELECT count(*) FROM forward_deliveries"),
+			 2);
+}
+
 /* ---- officers, sessions, API tokens, audit, register ----------------------
  * The console's tables, the same assertions on both backends. */
 
@@ -2663,6 +2696,7 @@ int main(void)
 		CASE(test_pg_group_one_bad_batch),
 		CASE(test_pg_group_host_state_newest),
 		CASE(test_pg_two_writers_race),
+		CASE(test_pg_group_alerts_fold),
 	};
 	if (!pgtest_start()) {
 		printf("ok - store_pg # SKIP PostgreSQL is not installed\n");
