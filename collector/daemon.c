@@ -531,6 +531,7 @@ static int start_web(struct daemon *d)
 		.ca = d->ca,
 		.rule_sets = sets,
 		.nrule_sets = s->nyara_rules,
+		.redteam_grace_s = s->redteam_grace,
 	};
 	if (web_start(d->loop, d->store, &wo, &d->web, err, sizeof(err)) != 0) {
 		log_err("collector: %s", err);
