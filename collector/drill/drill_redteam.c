@@ -282,14 +282,16 @@ int drill_redteam_prepare(const struct store_drill *d, const char *who,
 			  char *err, size_t errlen)
 {
 	for (size_t i = 0; i < n; i++) {
-		const char *why = "lies outside the window";
+		const char *why = NULL;
 		char t[64];
+		bool outside = a[i].at_us < d->window_start_us ||
+			       a[i].at_us >= d->window_end_us;
 		if (claim_ok(a[i].at_us, now_us, grace_s, &why) != 0 ||
-		    a[i].at_us < d->window_start_us ||
-		    a[i].at_us >= d->window_end_us) {
+		    outside) {
 			timeutil_format_us(a[i].at_us, t, sizeof(t));
-			snprintf(err, errlen, "action %zu: time %s %s of '%s'",
-				 i + 1, t, why, d->name);
+			snprintf(err, errlen, "action %zu: time %s %s%s%s", i + 1,
+				 t, why ? why : "lies outside the window of '",
+				 why ? "" : d->name, why ? "" : "'");
 			return -ERANGE;
 		}
 		a[i].campaign = d->id;
