@@ -966,9 +966,10 @@ static bool redteam_in_scope(struct build *b, const struct store_drill *d)
 {
 	if (strncmp(d->scope, "school:", 7) == 0)
 		return find_school(b, d->scope + 7) != NULL;
+	if (strncmp(d->scope, "commune:", 8) != 0)
+		return false;
 	for (size_t i = 0; i < b->nschools; i++)
-		if (strncmp(d->scope, "commune:", 8) == 0 &&
-		    strcmp(b->schools[i].school.commune, d->scope + 8) == 0)
+		if (strcmp(b->schools[i].school.commune, d->scope + 8) == 0)
 			return true;
 	return false;
 }

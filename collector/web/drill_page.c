@@ -517,7 +517,7 @@ static void audit_actions(struct web_ctx *ctx, const struct store_drill *d,
 	struct drill_redteam_score sc;
 	char object[32], detail[96];
 	size_t late = 0;
-	if (drill_redteam_score(ctx->store, d->id, &sc) == 0)
+	if (drill_redteam_score(ctx->reader, d->id, &sc) == 0)
 		late = drill_redteam_count_late(a, n, ctx->now_us, sc.alerts,
 						sc.nalerts);
 	drill_redteam_score_free(&sc);
