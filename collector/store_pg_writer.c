@@ -19,6 +19,7 @@
 
 #include "common/alloc.h"
 #include "common/check.h"
+#include "common/jsonout.h"
 #include "common/log.h"
 
 #define PRUNE_STEP_ROWS 5000
@@ -152,9 +153,24 @@ static void array_put_int(struct pg_array *a, int64_t v)
 	array_put(a, be, 8);
 }
 
+/* Text that is not UTF-8 goes repaired (U+FFFD for each bad byte), as
+ * pg_run repairs its text parameters: the server would refuse it, and
+ * with it the batch at every resend. */
 static void array_put_text(struct pg_array *a, const char *s)
 {
-	array_put(a, s, strlen(s));
+	size_t n = strlen(s);
+	if (json_utf8_valid(s, n)) {
+		array_put(a, s, n);
+		return;
+	}
+	char *fixed = alloc_bytes(JSON_UTF8_REPAIR_CAP(n));
+	if (fixed == NULL) {
+		a->failed = true;
+		return;
+	}
+	json_utf8_repair(s, n, fixed, JSON_UTF8_REPAIR_CAP(n));
+	array_put(a, fixed, strlen(fixed));
+	alloc_free(fixed);
 }
 
 /* Closes a's header and adds it to args as a binary parameter; false

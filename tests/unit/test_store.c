@@ -2195,6 +2195,31 @@ static void test_pg_group_alerts_fold(void **state)
 			 2);
 }
 
+/* An agent id that is not UTF-8 (the store's API takes what ingest
+ * decoded) is stored repaired, U+FFFD for the bad byte, not refused at
+ * every resend, and the group around it is stored too. */
+static void test_pg_group_text_repaired(void **state)
+{
+	(void)state;
+	uv_loop_t loop;
+	struct result held = {0}, r[2] = {{0}};
+	uv_loop_init(&loop);
+	struct store *st = open_store(&loop, 0, 0);
+	PGconn *lock = hold_writer(st, &held);
+	store_submit(st, batch_for("a-\xff", 1, 2, "av.status", 1), on_commit,
+		     &r[0]);
+	store_submit(st, batch_for("a-2", 1, 2, "av.status", 1), on_commit,
+		     &r[1]);
+	release_writer(&loop, lock, r, 2);
+	assert_int_equal(r[0].status, 0);
+	assert_int_equal(r[0].stored, 2);
+	assert_int_equal(r[1].status, 0);
+	close_on_loop(&loop, st);
+	assert_int_equal(count_where("SELECT count(*) FROM events WHERE"
+				     " agent = 'a-' || U&'\\FFFD'"), 2);
+	assert_int_equal(count_where("SELECT count(*) FROM host_state"), 2);
+}
+
 /* ---- officers, sessions, API tokens, audit, register ----------------------
  * The console's tables, the same assertions on both backends. */
 
@@ -2725,6 +2750,7 @@ int main(void)
 		CASE(test_pg_group_host_state_newest),
 		CASE(test_pg_two_writers_race),
 		CASE(test_pg_group_alerts_fold),
+		CASE(test_pg_group_text_repaired),
 	};
 	if (!pgtest_start()) {
 		printf("ok - store_pg # SKIP PostgreSQL is not installed\n");
