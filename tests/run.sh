@@ -123,7 +123,9 @@ job_cost() {
 }
 
 # job_run JOB: runs the job to its log, in the background beside another,
-# so it records nothing; "STATUS SECONDS" goes to LOG.rc.
+# so it records nothing; "STATUS SECONDS CPU" goes to LOG.rc, CPU the
+# seconds of processor its processes used (user and system), which says
+# how much of its time a suite waits: what decides how many run at once.
 job_run() {
 	local job=$1 out started=$SECONDS rc
 	out=$(job_log "$job")
@@ -134,14 +136,26 @@ job_run() {
 	chaos) script_one chaos release "$(job_path "$job")" 1800 "$out" ;;
 	esac
 	rc=$?
-	echo "$rc $((SECONDS - started))" >"$out.rc"
+	# `times` here, not in a $(...) subshell, which has no children.
+	times >"$out.times"
+	echo "$rc $((SECONDS - started)) $(children_cpu "$out.times")" >"$out.rc"
+}
+
+# children_cpu FILE: the whole seconds of processor that `times` (in FILE)
+# gives the shell's waited-for children (its second line: user, system).
+children_cpu() {
+	awk 'NR == 2 {
+		n = split($1 " " $2, t, /[ms ]+/); c = 0
+		for (i = 1; i + 1 <= n; i += 2) c += t[i] * 60 + t[i + 1]
+		printf "%d", c }' "$1"
 }
 
 # job_report JOB: counts and prints a finished job.
 job_report() {
-	local job=$1 out rc secs label
+	local job=$1 out rc secs cpu label
 	out=$(job_log "$job")
-	read -r rc secs <"$out.rc"
+	read -r rc secs cpu <"$out.rc"
+	pool_wall=$((pool_wall + secs)) pool_cpu=$((pool_cpu + cpu))
 	case $(job_kind "$job") in
 	unit) label="unit[$(job_variant "$job")]" ;;
 	wine) windows_report "$out"; return ;;
@@ -149,9 +163,9 @@ job_report() {
 	chaos) label=chaos ;;
 	esac
 	record "$label" <"$out"
-	printf '  %s %-24s %s (%d s)\n' "$label" "$(job_name "$job")" \
+	printf '  %s %-24s %s (%d s, %d s cpu)\n' "$label" "$(job_name "$job")" \
 		"$(grep -c '^ok' "$out") ok, $(grep -v '# SKIP' "$out" | grep -c '^not ok') failed" \
-		"$secs"
+		"$secs" "$cpu"
 	[ "$rc" -ne 0 ] && grep -vE '^ok ' "$out" | tail -40 | sed 's/^/    | /'
 }
 
@@ -268,7 +282,8 @@ chaos_jobs() {
 # shell's): the jobs, longest first, JOBS at a time;
 # each is reported as it ends.
 run_pool() {
-	local max=$1 job done_pid i started
+	local max=$1 job done_pid i started pool_started=$SECONDS
+	pool_wall=0 pool_cpu=0
 	local -a queue=()
 	local -A running=() held=()
 	mapfile -t queue < <(while read -r job; do
@@ -294,6 +309,7 @@ run_pool() {
 		job_report "${running[$done_pid]}"
 		unset "running[$done_pid]" "held[$done_pid]"
 	done
+	echo "  pool: $pool_wall s of suites' time and $pool_cpu s of processor in $((SECONDS - pool_started)) s, $max at a time"
 }
 
 # pool_free JOB: none of the job's locks is held by a running job (reads
