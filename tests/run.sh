@@ -158,7 +158,7 @@ job_report() {
 	pool_wall=$((pool_wall + secs)) pool_cpu=$((pool_cpu + cpu))
 	case $(job_kind "$job") in
 	unit) label="unit[$(job_variant "$job")]" ;;
-	wine) windows_report "$out"; return ;;
+	wine) windows_report "$out"; echo "  unit[windows] all under wine: $secs s"; return ;;
 	int) label="integration[$(job_variant "$job")]" ;;
 	chaos) label=chaos ;;
 	esac
