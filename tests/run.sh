@@ -118,7 +118,7 @@ job_cost() {
 	name=$(job_name "$1")
 	secs=$(awk -v n="$name" '$1 == n {print $2}' tests/suite-seconds 2>/dev/null)
 	secs=${secs:-30}
-	[ "$(job_variant "$1")" = release ] || secs=$((secs * 2))
+	[ "$(job_variant "$1")" = asan ] && secs=$((secs * 2))
 	echo "$secs"
 }
 
