@@ -150,7 +150,7 @@ scenario_compliance_drop() {
 	local yesterday out h0
 	h0=$(https_ids)
 	yesterday=$(date -u -d yesterday +%Y-%m-%d)
-	sqlite3 "$D/eduwatch.db" "INSERT INTO score_snapshots VALUES('$yesterday', 'school', '79001', 95.0, 100)"
+	store_sql "INSERT INTO score_snapshots VALUES('$yesterday', 'school', '79001', 95.0, 100)"
 	out=$("$COLLECTOR" score --snapshot -c "$CONF")
 	check "the snapshot raises a compliance drop" grep -q "alert: compliance-drop 79001 dropped" <<<"$out"
 	check "the compliance drop reaches the SOC" wait_count drop_at_soc 1 15
@@ -229,11 +229,14 @@ teardown() {
 	# The queues are empty: each alert's delivery to each destination is
 	# on record as confirmed (not before it was queued) or refused.
 	check "every alert's delivery to every destination is recorded, confirmed or refused" \
-		eq "$(sqlite3 "$D/eduwatch.db" "SELECT count(*) = (SELECT count(*) FROM alerts) * 3,
-			sum(delivered >= queued AND dead IS NULL),
-			sum(dead IS NOT NULL AND delivered IS NULL) = (SELECT count(*) FROM dead_letters),
+		eq "$(store_sql "SELECT count(*) - (SELECT count(*) FROM alerts) * 3,
+			sum(CASE WHEN delivered >= queued AND dead IS NULL THEN 1 ELSE 0 END),
+			sum(CASE WHEN dead IS NOT NULL AND delivered IS NULL THEN 1 ELSE 0 END)
+			- (SELECT count(*) FROM dead_letters),
 			count(DISTINCT dest) FROM forward_deliveries")" \
-		"1|$(sqlite3 "$D/eduwatch.db" "SELECT count(*) * 3 - $dl FROM alerts")|1|3"
+		"0|$(store_sql "SELECT count(*) * 3 - $dl FROM alerts")|0|3"
 }
 
-run_scenarios
+# soc_forward_pg.sh sources this file (EW_AS_LIB=1) and runs its scenarios on
+# PostgreSQL.
+[ -n "${EW_AS_LIB:-}" ] || run_scenarios
