@@ -21,8 +21,6 @@ mkdir -p "$A" "$S" "$WORK/nothing"
 quiet_agent_set "$WORK/nothing"
 C() { "$COLLECTOR" "$@" -c "$CONF"; }
 q() { sqlite3 -cmd ".timeout 10000" -separator " " "$DB" "$1"; }
-# iso_us: now in the CLI's time format, to the microsecond.
-iso_us() { $PY -c 'import datetime; print(datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))'; }
 
 setup() {
 	local token P="$WORK/pki"

@@ -149,32 +149,26 @@ scenario_hostile() {
 }
 
 # ---- red-team drills ----------------------------------------------------
-iso_us() { $PY -c 'import datetime; print(datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))'; }
 C() { "$COLLECTOR" "$@" -c "$CONF"; }
 # action NAME TARGET TECHNIQUE: a red-team action of window NAME, now.
 action() {
 	C drill action add --name "$1" --by org --set time="$(iso_us)" --set target="$2" \
 		--set technique="$3" --set description="step $3" >/dev/null
 }
-# alert_sql SCHOOL TITLE: an alert opened on a PC of SCHOOL, now, as a
-# collector's writer opens one (the store's triggers judge it).
-alert_sql() {
-	echo "INSERT INTO alerts(rule, title, category, kind, dedupe_key, agent, school, severity, drill, first, last, count, state, evidence, src_ip, file_path, file_hash) VALUES('r', '$2', 'malware', 'scan.match', 'k-$2', 'pc-$1', '$1', 8, 0, $(date +%s%6N), $(date +%s%6N), 1, 'open', '{}', '', '', '')"
-}
 # The drill rows as both stores print them: each alert's flag and
 # campaign, each action.
 RT_ALERTS="SELECT a.id, a.title, a.drill, coalesce(r.campaign, 0) FROM alerts a LEFT JOIN redteam_alerts r ON r.alert = a.id ORDER BY a.id"
 RT_ACTIONS="SELECT id, campaign, at, target_kind, target, technique FROM redteam_actions ORDER BY id"
+
+sq() { sqlite3 -cmd ".timeout 10000" "$DB" "$1"; } # sq SQL: on the SQLite store DB
 
 # redteam_source DIR: a SQLite store with schools RT1 and RT2, a
 # finished red-team window (rt-done: an action, an alert) and a running
 # one (rt-live: two actions, an alert of its school, one of another, and
 # one raised before it opened). Sets CONF and DB.
 redteam_source() {
-	local sq
 	collector_init "$1" || return 1
 	DB="$1/eduwatch.db"
-	sq() { sqlite3 -cmd ".timeout 10000" "$DB" "$1"; }
 	C school add RT1 "Trường RT1" --commune "Xã test" --level 2 --expected-pcs 1 >/dev/null &&
 		C school add RT2 "Trường RT2" --commune "Xã khác" --level 2 --expected-pcs 1 >/dev/null &&
 		C user add org drill_organiser >/dev/null && C user add admin province_admin >/dev/null || return 1
@@ -190,9 +184,9 @@ scenario_redteam() {
 	local d="$WORK/rt" db=redteam out
 	redteam_source "$d" || { not_ok "redteam: a SQLite store with red-team windows"; return; }
 	check "redteam: on SQLite, the two alerts of the windows are drills tied to them" \
-		eq "$(sqlite3 "$DB" "SELECT count(*) FROM redteam_alerts r JOIN alerts a ON a.id = r.alert WHERE a.drill = 1")" 2
-	sqlite3 "$DB" "$RT_ALERTS" >"$WORK/rt.alerts.sq"
-	sqlite3 "$DB" "$RT_ACTIONS" >"$WORK/rt.actions.sq"
+		eq "$(sq "SELECT count(*) FROM redteam_alerts r JOIN alerts a ON a.id = r.alert WHERE a.drill = 1")" 2
+	sq "$RT_ALERTS" >"$WORK/rt.alerts.sq"
+	sq "$RT_ACTIONS" >"$WORK/rt.actions.sq"
 	C drill status --name rt-live --json >"$WORK/rt.status.sq" 2>&1
 	C drill status --name rt-done --json >>"$WORK/rt.status.sq" 2>&1
 	createdb "$db" || { not_ok "redteam: createdb"; return; }
