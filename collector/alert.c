@@ -123,11 +123,13 @@ static void dedupe_extra(const struct alert_rule *rule, const msgpack_object *bo
 	out[0] = '\0';
 	for (size_t i = 0; i < rule->dedupe.count && body; i++) {
 		const msgpack_object *v = wire_map_get(body, rule->dedupe.items[i]);
-		char text[128] = "";
+		/* At most 120 bytes of each, cut between characters and made
+		 * valid UTF-8: the key is a text column, and PostgreSQL refuses
+		 * a whole transaction for one stray byte. */
+		char text[121] = "";
 		if (v && v->type == MSGPACK_OBJECT_STR)
-			snprintf(text, sizeof(text), "%.*s",
-				 (int)(v->via.str.size < 120 ? v->via.str.size : 120),
-				 v->via.str.ptr);
+			json_utf8_repair(v->via.str.ptr, v->via.str.size, text,
+					 sizeof(text));
 		else if (v && v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
 			snprintf(text, sizeof(text), "%llu",
 				 (unsigned long long)v->via.u64);
@@ -139,15 +141,28 @@ static void dedupe_extra(const struct alert_rule *rule, const msgpack_object *bo
 	}
 }
 
+/* A string of the body that fits dst, as valid UTF-8 (an agent's bytes
+ * go into a text column). */
 static void copy_str(const msgpack_object *map, const char *key, char *dst,
 		     size_t cap)
 {
 	const msgpack_object *v = map ? wire_map_get(map, key) : NULL;
 	if (v && v->type == MSGPACK_OBJECT_STR && v->via.str.size < cap &&
-	    memchr(v->via.str.ptr, '\0', v->via.str.size) == NULL) {
-		memcpy(dst, v->via.str.ptr, v->via.str.size);
-		dst[v->via.str.size] = '\0';
-	}
+	    memchr(v->via.str.ptr, '\0', v->via.str.size) == NULL)
+		json_utf8_repair(v->via.str.ptr, v->via.str.size, dst, cap);
+}
+
+/* The path for the SOC's column: made valid UTF-8 (a Linux file name is
+ * any bytes), then cut in the middle if still too long. */
+static void copy_path(const msgpack_object *path, char *dst, size_t cap)
+{
+	size_t n = path->via.str.size, room = JSON_UTF8_REPAIR_CAP(n);
+	char *text = alloc_bytes(room);
+	if (text == NULL)
+		return;
+	json_utf8_repair(path->via.str.ptr, n, text, room);
+	json_cut_middle(text, strlen(text), dst, cap);
+	alloc_free(text);
 }
 
 /* The event's body as evidence, within the alert's column: long strings
@@ -187,8 +202,7 @@ static void pick_siem_fields(const msgpack_object *body, struct store_alert *a)
 	const msgpack_object *path = body ? wire_map_get(body, "path") : NULL;
 	if (path && path->type == MSGPACK_OBJECT_STR &&
 	    memchr(path->via.str.ptr, '\0', path->via.str.size) == NULL)
-		json_cut_middle(path->via.str.ptr, path->via.str.size,
-				a->file_path, sizeof(a->file_path));
+		copy_path(path, a->file_path, sizeof(a->file_path));
 	copy_str(body, "sha256", a->file_hash, sizeof(a->file_hash));
 }
 

@@ -34,13 +34,18 @@ int ca_init(const char *dir, const char *const *names, size_t nnames,
 	X509 *ca = NULL, *srv = NULL;
 	int rc;
 
-	ca_path(dir, "ca.key", path, sizeof(path));
-	if (access(path, F_OK) == 0) {
-		snprintf(err, errlen,
-			 "%s exists: this directory already has a CA (remove "
-			 "it only if you mean to re-enroll every agent)",
-			 path);
-		return -EEXIST;
+	/* ca.crt alone is a CA too: a collector that serves without the
+	 * key (ca_load_maybe_signer), whose agents pin that certificate. */
+	static const char *const ca_files[] = {"ca.key", "ca.crt"};
+	for (size_t i = 0; i < 2; i++) {
+		ca_path(dir, ca_files[i], path, sizeof(path));
+		if (access(path, F_OK) == 0) {
+			snprintf(err, errlen,
+				 "%s exists: this directory already has a CA "
+				 "(remove it only if you mean to re-enroll "
+				 "every agent)", path);
+			return -EEXIST;
+		}
 	}
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
 		rc = -errno;
@@ -90,29 +95,66 @@ done:
 	return rc;
 }
 
-int ca_load(const char *dir, struct ca **out, char *err, size_t errlen)
+/* The certificate, then the key unless the state dir has none and
+ * need_key is false. */
+static int load_parts(const char *dir, struct ca *ca, bool need_key,
+		      char *err, size_t errlen)
 {
 	char path[1024];
-	struct ca *ca = alloc_zeroed(1, sizeof(*ca));
 	int rc;
+	ca_path(dir, "ca.crt", path, sizeof(path));
+	if ((rc = pki_read_cert(path, &ca->cert)) != 0 ||
+	    (rc = pki_cert_to_pem(ca->cert, &ca->pem, NULL)) != 0) {
+		snprintf(err, errlen, "cannot load %s: %s (run "
+			 "'eduwatch-collector init' first)", path,
+			 uv_strerror(rc));
+		return rc;
+	}
+	ca_path(dir, "ca.key", path, sizeof(path));
+	if (access(path, F_OK) != 0 && errno == ENOENT) {
+		if (!need_key)
+			return 0;
+		snprintf(err, errlen, "%s is absent: this collector runs "
+			 "without the CA key and signs nothing; run this on "
+			 "the collector that holds it", path);
+		return -ENOENT;
+	}
+	if ((rc = pki_read_key(path, &ca->key)) != 0)
+		snprintf(err, errlen, "cannot load %s: %s", path,
+			 uv_strerror(rc));
+	return rc;
+}
+
+static int load(const char *dir, bool need_key, struct ca **out, char *err,
+		size_t errlen)
+{
+	struct ca *ca = alloc_zeroed(1, sizeof(*ca));
 	*out = NULL;
 	if (ca == NULL)
 		return -ENOMEM;
-	ca_path(dir, "ca.key", path, sizeof(path));
-	if ((rc = pki_read_key(path, &ca->key)) != 0)
-		goto fail;
-	ca_path(dir, "ca.crt", path, sizeof(path));
-	if ((rc = pki_read_cert(path, &ca->cert)) != 0)
-		goto fail;
-	if ((rc = pki_cert_to_pem(ca->cert, &ca->pem, NULL)) != 0)
-		goto fail;
+	int rc = load_parts(dir, ca, need_key, err, errlen);
+	if (rc != 0) {
+		ca_free(ca);
+		return rc;
+	}
 	*out = ca;
 	return 0;
-fail:
-	snprintf(err, errlen, "cannot load %s: %s (run 'eduwatch-collector "
-		 "init' first)", path, uv_strerror(rc));
-	ca_free(ca);
-	return rc;
+}
+
+int ca_load(const char *dir, struct ca **out, char *err, size_t errlen)
+{
+	return load(dir, true, out, err, errlen);
+}
+
+int ca_load_maybe_signer(const char *dir, struct ca **out, char *err,
+			 size_t errlen)
+{
+	return load(dir, false, out, err, errlen);
+}
+
+bool ca_can_sign(const struct ca *ca)
+{
+	return ca != NULL && ca->key != NULL;
 }
 
 void ca_free(struct ca *ca)
@@ -128,6 +170,8 @@ void ca_free(struct ca *ca)
 int ca_issue_agent(struct ca *ca, EVP_PKEY *pubkey, const char *agent_id,
 		   const char *school, X509 **out)
 {
+	if (!ca_can_sign(ca))
+		return -EPERM;
 	struct pki_issue_params p = {
 		.kind = PKI_CERT_CLIENT,
 		.common_name = agent_id,
@@ -146,6 +190,8 @@ const char *ca_cert_pem(const struct ca *ca)
 int ca_sign_command(struct ca *ca, const struct command *cmd,
 		    msgpack_sbuffer *frame)
 {
+	if (!ca_can_sign(ca))
+		return -EPERM;
 	return command_build_frame(cmd, ca->key, frame);
 }
 

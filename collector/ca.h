@@ -9,6 +9,7 @@
 
 #include "common/check.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <msgpack.h>
@@ -27,8 +28,19 @@ EW_MUST_CHECK
 int ca_init(const char *dir, const char *const *names, size_t nnames,
 	    char *err, size_t errlen);
 
+/* Loads ca.crt and ca.key; a missing ca.key is -ENOENT with a message
+ * naming its path (the commands that sign exit 3 on it). */
 EW_MUST_CHECK
 int ca_load(const char *dir, struct ca **out, char *err, size_t errlen);
+/* The same, but a state dir without ca.key loads too: a collector that
+ * only verifies agents against ca.crt, where the key is kept off the
+ * machine because it signs nothing there (issue 21). Every signing call
+ * on such a CA fails with -EPERM; ca_key() is NULL. */
+EW_MUST_CHECK
+int ca_load_maybe_signer(const char *dir, struct ca **out, char *err,
+			 size_t errlen);
+/* Whether ca holds its private key. */
+bool ca_can_sign(const struct ca *ca);
 void ca_free(struct ca *ca);
 
 /* Signs a client certificate for an agent. Borrows pubkey. */
@@ -42,7 +54,8 @@ EW_MUST_CHECK
 int ca_sign_command(struct ca *ca, const struct command *cmd,
 		    msgpack_sbuffer *frame);
 
-/* The CA's private key, borrowed: it also signs rule bundles. */
+/* The CA's private key, borrowed: it also signs rule bundles. NULL on
+ * a CA loaded without its key. */
 EVP_PKEY *ca_key(const struct ca *ca);
 
 /* The CA certificate as PEM (owned by ca) and paths inside dir. */

@@ -500,21 +500,26 @@ int cmd_drill_abort(struct cli *cli, struct cli_env *env)
 			"already (%s)\n", d.name, d.state);
 		return EXIT_USAGE;
 	}
+	/* The key before the move: an abort marked on a collector that
+	 * cannot sign the PCs' drill.abort would leave them running it.
+	 * Only a running injection drill has sent the PCs commands. */
+	struct ca *ca = NULL;
+	if (strcmp(from, "running") == 0 &&
+	    strcmp(d.scenario, DRILL_REDTEAM) != 0 &&
+	    ca_load(env->settings.state_dir, &ca, err, sizeof(err)) != 0) {
+		fprintf(stderr, "eduwatch-collector: %s\n", err);
+		return EXIT_CONFIG;
+	}
 	if (store_drill_transition(env->store, d.id, from, "aborted", u.name) !=
 	    0) {
+		ca_free(ca);
 		fprintf(stderr, "eduwatch-collector: drill '%s' changed state "
 			"meanwhile; run abort again\n", d.name);
 		return EXIT_FAILURE_RUNTIME;
 	}
 	struct target_rows tr;
 	rc = load_targets(env->store, d.id, &tr);
-	struct ca *ca = NULL;
 	size_t sent = 0;
-	if (rc == 0 && tr.count > 0 &&
-	    ca_load(env->settings.state_dir, &ca, err, sizeof(err)) != 0) {
-		fprintf(stderr, "eduwatch-collector: %s\n", err);
-		rc = -EIO;
-	}
 	msgpack_sbuffer args;
 	msgpack_sbuffer_init(&args);
 	pack_drill_args(&d, NULL, &args);

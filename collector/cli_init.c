@@ -68,9 +68,10 @@ int cmd_init(struct cli *cli, struct cli_env *env)
 	int prc = init_dir_private(cli->dir);
 	if (prc != 0)
 		return prc;
-	if (ca_init(cli->dir, names, nnames, err, sizeof(err)) != 0) {
+	int crc = ca_init(cli->dir, names, nnames, err, sizeof(err));
+	if (crc != 0) {
 		fprintf(stderr, "eduwatch-collector: %s\n", err);
-		return EXIT_FAILURE_RUNTIME;
+		return crc == -EEXIST ? EXIT_CONFIG : EXIT_FAILURE_RUNTIME;
 	}
 	snprintf(path, sizeof(path), "%s/collector.yaml", cli->dir);
 	char rules[PATH_MAX];

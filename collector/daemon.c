@@ -181,7 +181,10 @@ static void on_silence_timer(uv_timer_t *timer)
 static void on_release_timer(uv_timer_t *timer)
 {
 	struct daemon *d = timer->data;
-	if (d->store == NULL || !lead_job(d, JOB_RELEASES))
+	/* Without the key the collector cannot sign an upgrade command, so
+	 * it never takes the job from the one that can. */
+	if (d->store == NULL || !ca_can_sign(d->ca) ||
+	    !lead_job(d, JOB_RELEASES))
 		return;
 	int rc = release_tick(d->store, d->ca, d->settings, timeutil_now_us());
 	if (rc != 0 && rc != -ENOTSUP)
@@ -367,15 +370,6 @@ static void on_ingest_stopped(void *arg)
 {
 	struct daemon *d = arg;
 	ingest_log_stats(d->ingest);
-	d->close_pending = true;
-	struct enroll *en = d->enroll;
-	d->enroll = NULL;
-	enroll_stop(en, on_enroll_stopped, d);
-	if (d->web != NULL) {
-		struct web *w = d->web;
-		d->web = NULL;
-		web_stop(w, on_web_stopped, d);
-	}
 	uv_close((uv_handle_t *)&d->silence_timer, NULL);
 	uv_close((uv_handle_t *)&d->snapshot_timer, NULL);
 	uv_close((uv_handle_t *)&d->release_timer, NULL);
@@ -384,6 +378,18 @@ static void on_ingest_stopped(void *arg)
 		forward_stop(d->forwarders[i]);
 		d->forwarders[i] = NULL;
 	}
+	/* Only now may a stop callback close the store: enroll_stop calls
+	 * back at once when there is no enrollment (a collector without the
+	 * CA key), and the lines above still read the store. */
+	struct enroll *en = d->enroll;
+	d->enroll = NULL;
+	enroll_stop(en, on_enroll_stopped, d);
+	if (d->web != NULL) {
+		struct web *w = d->web;
+		d->web = NULL;
+		web_stop(w, on_web_stopped, d);
+	}
+	d->close_pending = true;
 	finish_stop(d);
 }
 
@@ -425,7 +431,7 @@ static int open_state(struct daemon *d)
 	ca_path(dir, "ca.crt", ca_file, sizeof(ca_file));
 	ca_path(dir, "server.crt", cert_file, sizeof(cert_file));
 	ca_path(dir, "server.key", key_file, sizeof(key_file));
-	if (ca_load(dir, &d->ca, err, sizeof(err)) != 0 ||
+	if (ca_load_maybe_signer(dir, &d->ca, err, sizeof(err)) != 0 ||
 	    tls_ctx_new_from_files(true, ca_file, cert_file, key_file, true,
 				   &d->ingest_ctx, err, sizeof(err)) != 0 ||
 	    tls_ctx_new_from_files(true, ca_file, cert_file, key_file, false,
@@ -433,6 +439,12 @@ static int open_state(struct daemon *d)
 		log_err("collector: %s", err);
 		return -EINVAL;
 	}
+	if (!ca_can_sign(d->ca))
+		log_warn("collector: running without the CA key (no %s/ca.key): "
+			 "agents are verified against ca.crt and served, but "
+			 "this collector signs nothing: no enrollment, no "
+			 "release rollout, no publishing or report sign-off "
+			 "(the collector that holds the key does those)", dir);
 	if (alert_rules_load(d->settings->alert_rules, &d->rules, err,
 			     sizeof(err)) != 0) {
 		log_err("collector: %s", err);
@@ -486,8 +498,17 @@ static int start_listeners(struct daemon *d)
 		.bundle_dir = d->bundle_dir,
 	};
 	if (ingest_start(d->loop, d->ingest_ctx, d->store, &io, &d->ingest, err,
-			 sizeof(err)) != 0 ||
-	    enroll_start(d->loop, d->enroll_ctx, d->ca, d->store, s->listen,
+			 sizeof(err)) != 0) {
+		log_err("collector: %s", err);
+		return -EIO;
+	}
+	if (!ca_can_sign(d->ca)) {
+		log_info("collector: no enrollment port: enrollment signs each "
+			 "new agent's certificate with the CA key, which is on "
+			 "another collector (route the enroll port there)");
+		return 0;
+	}
+	if (enroll_start(d->loop, d->enroll_ctx, d->ca, d->store, s->listen,
 			 (int)s->enroll_port, &d->enroll, err, sizeof(err)) != 0) {
 		log_err("collector: %s", err);
 		return -EIO;
@@ -526,9 +547,9 @@ static int start_web(struct daemon *d)
 		.policy_dir = s->policy_dir,
 		.forward_dests = dests,
 		.nforward_dests = s->nforward,
-		.report_key = ca_key(d->ca),
+		.report_key = ca_key(d->ca), /* NULL without the key */
 		.report_fonts_dir = s->report_fonts_dir,
-		.ca = d->ca,
+		.ca = ca_can_sign(d->ca) ? d->ca : NULL,
 		.rule_sets = sets,
 		.nrule_sets = s->nyara_rules,
 	};
@@ -548,8 +569,13 @@ static int start_web(struct daemon *d)
 static int write_ports(struct daemon *d)
 {
 	char text[64], path[sizeof(d->ports_path)];
-	int n = snprintf(text, sizeof(text), "ingest %d\nenroll %d\n",
-			 ingest_port(d->ingest), enroll_port(d->enroll));
+	/* No enroll line without enrollment: no port for a reader to try. */
+	int n = d->enroll == NULL
+			? snprintf(text, sizeof(text), "ingest %d\n",
+				   ingest_port(d->ingest))
+			: snprintf(text, sizeof(text), "ingest %d\nenroll %d\n",
+				   ingest_port(d->ingest),
+				   enroll_port(d->enroll));
 	int len = snprintf(path, sizeof(path), "%s/ports",
 			   d->settings->state_dir);
 	if (len < 0 || (size_t)len >= sizeof(path))

@@ -153,8 +153,9 @@ static const char usage_text[] =
 	"                      a list takes VALUE,VALUE\n"
 	"  -h, --help          this text\n"
 	"\n"
-	"Exit codes: 0 done, 1 runtime failure, 2 usage error, 3 bad configuration,\n"
-	"4 no such school or agent.\n";
+	"Exit codes: 0 done, 1 runtime failure, 2 usage error, 3 bad configuration\n"
+	"(also: a command that signs, on a collector without DIR/ca.key), 4 no\n"
+	"such school or agent.\n";
 
 #define S CLI_NEEDS_SETTINGS
 #define ST (CLI_NEEDS_SETTINGS | CLI_NEEDS_STORE)
@@ -180,14 +181,17 @@ static const struct cli_command commands[] = {
 	 C | CLI_OPT_COMMUNE | CLI_OPT_LEVEL | CLI_OPT_EXPECTED},
 	{"school", "list", NULL, cmd_school_list, ST, C | CLI_OPT_JSON},
 	{"school", NULL, cmd_school_check, NULL, 0, CLI_OPT_ALL},
-	{"token", "create", cmd_token_create_check, cmd_token_create, ST,
+	/* Tokens are for enrollment, which only the collector holding the
+	 * CA key serves: CLI_NEEDS_CA refuses them (exit 3) elsewhere. */
+	{"token", "create", cmd_token_create_check, cmd_token_create,
+	 ST | CLI_NEEDS_CA,
 	 C | CLI_OPT_SCHOOL | CLI_OPT_USES | CLI_OPT_EXPIRES},
 	{"token", NULL, cmd_token_check, NULL, 0, CLI_OPT_ALL},
 	{"agent", "list", NULL, cmd_agent_list, ST,
 	 C | CLI_OPT_SCHOOL | CLI_OPT_JSON},
 	{"agent", "revoke", cmd_agent_revoke_check, cmd_agent_revoke, ST, C},
 	{"agent", "enroll-string", cmd_agent_enroll_string_check,
-	 cmd_agent_enroll_string, ST,
+	 cmd_agent_enroll_string, ST | CLI_NEEDS_CA,
 	 C | CLI_OPT_SCHOOL | CLI_OPT_NAME | CLI_OPT_USES | CLI_OPT_EXPIRES},
 	{"agent", NULL, cmd_agent_check, NULL, 0, CLI_OPT_ALL},
 	{"agent-release", "status", NULL, cmd_agent_release_status, ST,

@@ -18,6 +18,7 @@
 #include "collector/store_pg.h"
 #include "collector/store_sqlite.h"
 #include "common/alloc.h"
+#include "common/jsonout.h"
 
 /* Every table the collector keeps, parents before children (reports
  * before the reports that supersede them, by id; a red-team campaign
@@ -301,6 +302,36 @@ static int buf_room(struct run *r, size_t n)
 	return 0;
 }
 
+/* Text in COPY's format, made valid UTF-8 on the way: SQLite kept what
+ * an older collector stored from an agent's bytes (a file name is any
+ * bytes), and PostgreSQL would refuse the whole migration for one of
+ * them. Each bad byte becomes U+FFFD, as the collector now stores it. */
+static int put_text(struct run *r, const unsigned char *p, size_t n)
+{
+	if (buf_room(r, 3 * n))
+		return -ENOMEM;
+	for (size_t i = 0; i < n;) {
+		size_t len = p[i] < 0x80 ? 1 : json_utf8_len(p + i, n - i);
+		char e = p[i] == '\\' ? '\\' : p[i] == '\t' ? 't'
+				       : p[i] == '\n' ? 'n'
+				       : p[i] == '\r' ? 'r' : 0;
+		if (len == 0) {
+			memcpy(r->buf + r->len, JSON_UTF8_REPLACEMENT, 3);
+			r->len += 3;
+			i++;
+		} else if (e) {
+			r->buf[r->len++] = '\\';
+			r->buf[r->len++] = e;
+			i++;
+		} else {
+			memcpy(r->buf + r->len, p + i, len);
+			r->len += len;
+			i += len;
+		}
+	}
+	return 0;
+}
+
 /* One value in COPY's text format: \N for NULL, bytea as \\x and hex,
  * text with backslash, tab and line breaks escaped. */
 static int put_value(struct run *r, sqlite3_stmt *st, int col,
@@ -349,20 +380,7 @@ static int put_value(struct run *r, sqlite3_stmt *st, int col,
 		}
 		return 0;
 	}
-	if (buf_room(r, 2 * n))
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		char e = p[i] == '\\' ? '\\' : p[i] == '\t' ? 't'
-				       : p[i] == '\n' ? 'n'
-				       : p[i] == '\r' ? 'r' : 0;
-		if (e) {
-			r->buf[r->len++] = '\\';
-			r->buf[r->len++] = e;
-		} else {
-			r->buf[r->len++] = (char)p[i];
-		}
-	}
-	return 0;
+	return put_text(r, p, n);
 }
 
 static int flush(struct run *r)

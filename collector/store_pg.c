@@ -15,6 +15,7 @@
 #include <openssl/rand.h>
 
 #include "common/alloc.h"
+#include "common/jsonout.h"
 #include "common/log.h"
 
 /* Statements that run longer than this are cancelled by the server: a
@@ -362,10 +363,18 @@ unsigned char *pg_bytea(const PGresult *res, int row, int col, size_t *len)
 int pg_connect(struct pg_conn *c, char *err, size_t errlen)
 {
 	/* The URL is expanded as dbname; the keywords after it only fill
-	 * what it left out. */
+	 * what it left out. A server that stops answering over TCP (a
+	 * partition, a host frozen mid-failover) would hold a call forever:
+	 * statement_timeout is the server's own clock, so the client side
+	 * gives up by TCP keepalives (an idle wait) and tcp_user_timeout
+	 * (data sent and never acknowledged) within about 30 s, and the
+	 * batch is refused and resent. A unix socket ignores both. */
 	const char *keys[] = {"dbname", "connect_timeout", "application_name",
-			      NULL};
-	const char *vals[] = {c->conninfo, "5", "eduwatch-collector", NULL};
+			      "keepalives", "keepalives_idle",
+			      "keepalives_interval", "keepalives_count",
+			      "tcp_user_timeout", NULL};
+	const char *vals[] = {c->conninfo, "5", "eduwatch-collector", "1",
+			      "10", "5", "4", "30000", NULL};
 	pg_disconnect(c);
 	c->prepared = false;
 	c->db = PQconnectdbParams(keys, vals, 1);
@@ -438,6 +447,51 @@ int pg_failed(struct pg_conn *c, const PGresult *res, const char *sql)
 	return gone ? -EAGAIN : -EIO;
 }
 
+/* PostgreSQL refuses a statement, and with it the whole transaction (a
+ * batch of many agents' events), for one text parameter that is not
+ * UTF-8. The callers make what an agent names valid (alert.c); this is
+ * the belt for any path that does not: such a parameter goes as a copy
+ * with U+FFFD for each bad byte. The copies are owned[], freed by the
+ * caller; returns the arguments to send, or NULL without memory. */
+static const struct pg_args *valid_text_args(const struct pg_args *a,
+					     struct pg_args *fixed,
+					     char **owned)
+{
+	const struct pg_args *use = a;
+	for (int i = 0; i < a->n; i++) {
+		size_t n;
+		if (a->fmt[i] != 0 || a->v[i] == NULL ||
+		    json_utf8_valid(a->v[i], n = strlen(a->v[i])))
+			continue;
+		if (use == a) {
+			*fixed = *a;
+			use = fixed;
+		}
+		owned[i] = alloc_bytes(JSON_UTF8_REPAIR_CAP(n));
+		if (owned[i] == NULL)
+			return NULL;
+		json_utf8_repair(a->v[i], n, owned[i], JSON_UTF8_REPAIR_CAP(n));
+		fixed->v[i] = owned[i];
+		log_warn("store: a text value that was not UTF-8 was repaired "
+			 "(U+FFFD for each bad byte)");
+	}
+	return use;
+}
+
+static PGresult *exec_params(struct pg_conn *c, const char *sql,
+			     const struct pg_args *a)
+{
+	struct pg_args fixed;
+	char *owned[PG_ARGS_MAX] = {0};
+	const struct pg_args *use = valid_text_args(a, &fixed, owned);
+	PGresult *res = use ? PQexecParams(c->db, sql, use->n, NULL, use->v,
+					   use->len, use->fmt, 0)
+			    : NULL;
+	for (int i = 0; i < a->n; i++)
+		alloc_free(owned[i]);
+	return res;
+}
+
 int pg_run(struct pg_conn *c, const char *sql, const struct pg_args *a,
 	   pg_row_fn row, void *arg, long long *affected)
 {
@@ -450,8 +504,9 @@ int pg_run(struct pg_conn *c, const char *sql, const struct pg_args *a,
 	int rc = ensure_connected(c);
 	if (rc != 0)
 		return rc;
-	PGresult *res = PQexecParams(c->db, sql, a->n, NULL, a->v, a->len,
-				     a->fmt, 0);
+	PGresult *res = exec_params(c, sql, a);
+	if (res == NULL)
+		return -ENOMEM;
 	ExecStatusType st = PQresultStatus(res);
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
 		rc = pg_failed(c, res, sql);

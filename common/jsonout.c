@@ -48,6 +48,28 @@ bool json_utf8_valid(const char *str, size_t n)
 	return true;
 }
 
+bool json_utf8_repair(const char *str, size_t n, char *out, size_t cap)
+{
+	static const char replacement[] = JSON_UTF8_REPLACEMENT;
+	const unsigned char *s = (const unsigned char *)str;
+	size_t used = 0;
+	bool cut = false;
+	for (size_t i = 0; i < n;) {
+		size_t len = s[i] < 0x80 ? 1 : json_utf8_len(s + i, n - i);
+		const char *from = len ? (const char *)s + i : replacement;
+		size_t put = len ? len : sizeof(replacement) - 1;
+		if (used + put >= cap) {
+			cut = true;
+			break;
+		}
+		memcpy(out + used, from, put);
+		used += put;
+		i += len ? len : 1;
+	}
+	out[used] = '\0';
+	return cut;
+}
+
 /* Where the writers below put their bytes: a stream (CLI output) or a
  * buffer (rendered text, the SOC's JSON). One escaping path for both. */
 struct jout {

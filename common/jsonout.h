@@ -28,6 +28,17 @@
 size_t json_utf8_len(const unsigned char *s, size_t n);
 /* True when all n bytes of s are valid UTF-8 (no NUL check). */
 bool json_utf8_valid(const char *s, size_t n);
+/* Writes the n bytes of s into out (cap bytes, NUL-terminated) as valid
+ * UTF-8 plain text, not JSON: each byte that starts no valid sequence
+ * becomes U+FFFD (3 bytes), the rest is kept as it is, and when out is
+ * too small the cut falls between characters. A database's text column
+ * (PostgreSQL refuses invalid UTF-8 outright) takes what an agent named
+ * this way. Returns true when it had to cut. cap must be at least 1. */
+bool json_utf8_repair(const char *s, size_t n, char *out, size_t cap);
+/* U+FFFD, what an invalid byte becomes. */
+#define JSON_UTF8_REPLACEMENT "\xef\xbf\xbd"
+/* The room json_utf8_repair needs never to cut n bytes. */
+#define JSON_UTF8_REPAIR_CAP(n) (3 * (n) + 1)
 
 /* Writes s as a JSON string (see above for what is replaced). */
 void json_print_string(FILE *f, const char *s);

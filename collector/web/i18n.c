@@ -199,7 +199,7 @@ static const struct {
 	{"rules", "luật", "rules"},
 	{"agents_told", "máy được báo tải về", "PCs told to fetch it"},
 	{"not_all_agents", "Không liệt kê được mọi máy; một số máy chưa được báo.", "Not every PC could be listed; some were not told."},
-	{"no_ca", "Máy chủ chưa nạp CA nên không thể ký; hãy dùng dòng lệnh.", "The collector has no CA loaded to sign with; use the command line."},
+	{"no_ca", "Máy chủ này chạy không có khóa CA (ca.key) nên không ký gì; hãy xuất bản và ký duyệt trên máy chủ giữ khóa.", "This collector runs without the CA key (ca.key) and signs nothing; publish and sign on the collector that holds it."},
 	{"ioc_empty", "Danh sách IOC trống hoặc không hợp lệ.", "The IOC list is empty or not valid text."},
 	/* charts (alert volume) and the commune page's score column */
 	{"alert_volume", "Số cảnh báo theo loại mỗi ngày", "Alerts by kind per day"},

@@ -542,7 +542,9 @@ static int reports_sign(struct web_ctx *ctx, struct report_signoff *so,
 	if (rc != 0)
 		return rc;
 	if (ctx->opts->report_key == NULL || ctx->opts->state_dir == NULL) {
-		snprintf(err, errlen, "this collector signs no reports");
+		snprintf(err, errlen, "this collector runs without the CA key "
+			 "(ca.key) and signs no reports; sign on the collector "
+			 "that holds it");
 		return -ENOTSUP;
 	}
 	*so = (struct report_signoff){
@@ -563,15 +565,18 @@ static int reports_sign(struct web_ctx *ctx, struct report_signoff *so,
 	return rc;
 }
 
+/* -ENOTSUP: a collector without the CA key, which cannot sign. */
 static int status_of(int rc)
 {
-	return rc == -ENOENT ? 404 : rc == -EALREADY ? 409 : rc == -EINVAL ? 400 : 500;
+	return rc == -ENOENT ? 404 : rc == -EALREADY ? 409 : rc == -EINVAL ? 400
+	       : rc == -ENOTSUP ? 503 : 500;
 }
 
 static const char *title_of(int rc)
 {
 	return rc == -ENOENT ? "Not Found" : rc == -EALREADY ? "Conflict"
-	       : rc == -EINVAL ? "Bad Request" : "Internal Server Error";
+	       : rc == -EINVAL ? "Bad Request"
+	       : rc == -ENOTSUP ? "Service Unavailable" : "Internal Server Error";
 }
 
 static void page_after(struct web_ctx *ctx, int rc)
@@ -579,7 +584,8 @@ static void page_after(struct web_ctx *ctx, int rc)
 	if (rc != 0) {
 		view_error(ctx, status_of(rc),
 			   rc == -ENOENT ? "not_found" : rc == -EALREADY ? "report_signed"
-			   : rc == -EINVAL ? "bad_request" : "server_error");
+			   : rc == -EINVAL ? "bad_request"
+			   : rc == -ENOTSUP ? "no_ca" : "server_error");
 		return;
 	}
 	ctx->res->status = 303;

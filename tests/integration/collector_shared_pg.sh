@@ -12,6 +12,7 @@
 #    commands waiting for another agent (the sweep used to take the first
 #    64 pending rows whoever held their agent, and never came to it); a
 #    revocation cuts the agent off at the collector that holds it.
+#  - keyless: the CA key on one of them only (issue 21).
 # Scenarios: make test ONLY=collector_shared_pg:leader
 . "$(dirname "$0")/lib.bash"
 . "$(dirname "$0")/lib_pg.bash"
@@ -120,6 +121,58 @@ scenario_commands() {
 		"$COLLECTOR" agent revoke "$held" -c "$CONF"
 	check "commands: cuts the agent off at the collector that holds it" \
 		wait_for 30 grep -q "closing agent $held .*agent revoked by an officer" "$WORK/b.log"
+}
+
+# keyless: the CA key on one collector only. B's state dir has ca.crt but
+# no ca.key: it serves agents enrolled at A (the signer) as A does, opens
+# no enrollment port, never takes the release rollout, refuses to sign
+# from the CLI (exit 3), and stops cleanly.
+keyless_events() { "$COLLECTOR" events count --agent "$1" -c "$CONF" 2>/dev/null; }
+keyless_stored() { [ "$(keyless_events "$1")" -gt 0 ]; }
+scenario_keyless() {
+	local k1 k2 rc=0
+	pair keyless || { not_ok "keyless: two collectors on one database"; return; }
+	rm "$B/ca.key"
+	collector_set releases.check_every=1s
+	: >"$WORK/a.log"
+	: >"$WORK/b.log"
+	serve_in "$A" "$WORK/a.log" && serve_in "$B" "$WORK/b.log" ||
+		{ not_ok "keyless: both collectors start, one without ca.key"; return; }
+	check "keyless: the collector without ca.key says so, once" \
+		eq "$(grep -c "running without the CA key (no $B/ca.key)" "$WORK/b.log")" 1
+	check "keyless: the signer does not" \
+		eq "$(grep -c "running without the CA key" "$WORK/a.log")" 0
+	check "keyless: it names no enroll port; the signer does" \
+		eval '[ -z "$(pair_port "$B" enroll)" ] && [ -n "$(pair_port "$A" enroll)" ]'
+	enroll_agent k1 "$(pair_port "$B" ingest)" "$(pair_port "$A" enroll)" && k1=$AID &&
+		enroll_agent k2 "$(pair_port "$A" ingest)" "$(pair_port "$A" enroll)" && k2=$AID ||
+		{ not_ok "keyless: two agents enrolled at the signer"; return; }
+	"$AGENT" run -c "$WORK/k1/agent.yaml" >"$WORK/k1.log" 2>&1 &
+	"$AGENT" run -c "$WORK/k2/agent.yaml" >"$WORK/k2.log" 2>&1 &
+	check "keyless: an agent enrolled at the signer connects to the keyless collector" \
+		wait_for 30 grep -q "uplink: connected" "$WORK/k1.log"
+	check "keyless: another connects to the signer" \
+		wait_for 30 grep -q "uplink: connected" "$WORK/k2.log"
+	check "keyless: the keyless collector's agent's events are stored" wait_for 30 keyless_stored "$k1"
+	check "keyless: and the signer's agent's" wait_for 30 keyless_stored "$k2"
+	check "keyless: the signer runs the release rollout" \
+		wait_for 20 grep -q "this collector runs the release rollout" "$WORK/a.log"
+	sleep 2 # two more release ticks (releases.check_every=1s)
+	check "keyless: the keyless collector never asks for it" \
+		eq "$(grep -cE "runs the release rollout|release rollout is another" "$WORK/b.log")" 0
+	check_status "keyless: token create on the keyless collector exits 3" 3 \
+		"$COLLECTOR" token create --school 79001 -c "$B/collector.yaml"
+	check_status "keyless: rules publish there exits 3" 3 \
+		"$COLLECTOR" rules publish -c "$B/collector.yaml"
+	check_status "keyless: command send there exits 3" 3 \
+		"$COLLECTOR" command send --agent "$k1" --type ping -c "$B/collector.yaml"
+	check "keyless: a command signed at the signer reaches the agent held by the keyless one" quiet \
+		"$COLLECTOR" command send --agent "$k1" --type ping -c "$CONF"
+	check "keyless: ... and the agent answers it" wait_for 30 said_pong "$k1"
+	kill -TERM "$SERVED_PID"
+	wait "$SERVED_PID" || rc=$?
+	check "keyless: SIGTERM stops the keyless collector with status 0" eq "$rc" 0
+	check "keyless: after closing its store" grep -q "collector: stopped" "$WORK/b.log"
 }
 
 # In setup, so that listing the scenarios (tests/run.sh --list) starts

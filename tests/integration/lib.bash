@@ -80,6 +80,7 @@ collector_init() {
 	INGEST_PORT= ENROLL_PORT=
 	[ "${EW_STORE:-}" != pg ] || collector_use_pg "$dir"
 }
+
 # EW_STORE=pg: the script's collectors store into a real PostgreSQL, one
 # throwaway server for the script (lib_pg.bash, started by run_scenarios
 # before setup) and a database of its own for each collector_init. A
@@ -108,7 +109,8 @@ collector_forward_nowhere() {
 # collector_port NAME: the port the running collector bound for NAME
 # (ingest or enroll), from its ports file.
 collector_port() { awk -v n="$1" '$1 == n {print $2}' "$COLLECTOR_DIR/ports" 2>/dev/null; }
-ports_written() { [ -n "$(collector_port enroll)" ]; }
+# ingest: a collector without the CA key names no enroll port.
+ports_written() { [ -n "$(collector_port ingest)" ]; }
 
 COLLECTOR_PID=
 # collector_start LOGFILE: serve, and wait until it names its ports. A

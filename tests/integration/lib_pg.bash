@@ -61,7 +61,8 @@ pg_collector_pair() {
 # the ports given or on ports it picks, waiting until it names them in
 # DIR/ports. Sets SERVED_PID; pair_port DIR NAME reads a port back.
 pair_port() { awk -v n="$2" '$1 == n {print $2}' "$1/ports" 2>/dev/null; }
-pair_ports_named() { [ -n "$(pair_port "$1" enroll)" ]; }
+# ingest: a collector without the CA key names no enroll port.
+pair_ports_named() { [ -n "$(pair_port "$1" ingest)" ]; }
 serve_in() {
 	local dir=$1 log=$2
 	rm -f "$dir/ports"

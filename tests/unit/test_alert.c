@@ -261,11 +261,34 @@ static void test_invalid_utf8_alert(void **state)
 	/* The raw bytes survive, base64 of the path. */
 	assert_non_null(strstr(out[0].evidence, "\"path_b64\":\"L2hvbWUvaHMv//7Ar3xhPWIuZXhl\""));
 	assert_non_null(strstr(out[0].evidence, "\\ufffd\\ufffd\\ufffd\\ufffd|a=b.exe"));
+	/* The columns a database keeps as text are valid UTF-8 too: the
+	 * path with U+FFFD for each bad byte, the dedupe key likewise
+	 * (PostgreSQL refused the whole batch for one stray byte). */
+	assert_string_equal(out[0].file_path, "/home/hs/\xef\xbf\xbd\xef\xbf\xbd"
+			    "\xef\xbf\xbd\xef\xbf\xbd|a=b.exe");
+	assert_true(jsoncheck_utf8(out[0].dedupe_key, strlen(out[0].dedupe_key)));
+	static const char hash[] = "ab\xc0\xaf";
+	msgpack_sbuffer_clear(&sb);
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 2);
+	wire_pack_kv_str(&pk, "path", "/x");
+	wire_pack_kv_str(&pk, "sha256", hash);
+	ev = event_of("scan.match", &sb);
+	assert_int_equal(alert_evaluate(&rules, &ev, out, 4), 1);
+	assert_string_equal(out[0].dedupe_key, "yara-match|79001-abc|ab"
+			    "\xef\xbf\xbd\xef\xbf\xbd");
+	assert_string_equal(out[0].file_hash, "ab\xef\xbf\xbd\xef\xbf\xbd");
+	scan_match(&sb, path, sizeof(path) - 1);
+	ev = event_of("scan.match", &sb);
+	assert_int_equal(alert_evaluate(&rules, &ev, out, 4), 1);
 
 	struct cef_buf b = {0};
 	forward_format_json(&out[0], false, &b);
 	assert_json(&b);
-	assert_non_null(strstr(b.data, "\"name\":\"\\ufffd\\ufffd\\ufffd\\ufffd|a=b.exe\""));
+	/* The name is from the repaired path: U+FFFD as UTF-8 itself. */
+	assert_non_null(strstr(b.data, "\"name\":\"\xef\xbf\xbd\xef\xbf\xbd"
+				       "\xef\xbf\xbd\xef\xbf\xbd|a=b.exe\""));
 	cef_buf_release(&b);
 	forward_format_json(&out[0], true, &b);
 	assert_json(&b);

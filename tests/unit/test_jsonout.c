@@ -80,6 +80,35 @@ static void test_cut_middle(void **state)
 	assert_string_equal(out, "a/b");
 }
 
+/* A file name's raw bytes made text a database takes: every invalid byte
+ * one U+FFFD, valid characters kept, a cut for room between characters. */
+static void test_repair(void **state)
+{
+	(void)state;
+	char out[JSON_UTF8_REPAIR_CAP(16)];
+	assert_false(json_utf8_repair("\xff\xfe.com", 6, out, sizeof(out)));
+	assert_string_equal(out, "\xef\xbf\xbd\xef\xbf\xbd.com");
+	/* A truncated sequence, a surrogate, an overlong slash. */
+	assert_false(json_utf8_repair("a\xe1\xbb", 3, out, sizeof(out)));
+	assert_string_equal(out, "a\xef\xbf\xbd\xef\xbf\xbd");
+	assert_false(json_utf8_repair("\xed\xa0\x80\xc0\xaf", 5, out, sizeof(out)));
+	assert_true(jsoncheck_utf8(out, strlen(out)));
+	assert_null(strchr(out, '/'));
+	/* Valid text is kept byte for byte. */
+	static const char vietnamese[] = "th\xc6\xb0 m\xe1\xbb\xa5\x63";
+	assert_false(json_utf8_repair(vietnamese, sizeof(vietnamese) - 1, out, sizeof(out)));
+	assert_string_equal(out, vietnamese);
+	/* No room for the whole 3-byte character: cut before it. */
+	char small[5];
+	assert_true(json_utf8_repair("ab\xe1\xbb\xa5", 5, small, sizeof(small)));
+	assert_string_equal(small, "ab");
+	assert_true(json_utf8_repair("abc\xff", 4, small, sizeof(small)));
+	assert_string_equal(small, "abc");
+	char one[1];
+	assert_true(json_utf8_repair("x", 1, one, sizeof(one)));
+	assert_string_equal(one, "");
+}
+
 static char *render(const char *body, size_t len, size_t max, bool b64)
 {
 	msgpack_unpacked up;
@@ -201,6 +230,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_invalid_utf8_becomes_fffd),
 		cmocka_unit_test(test_cut_middle),
+		cmocka_unit_test(test_repair),
 		cmocka_unit_test(test_render_b64_and_cut),
 		cmocka_unit_test(test_sanitized),
 		cmocka_unit_test(test_raw_json_ext),

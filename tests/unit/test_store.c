@@ -532,6 +532,33 @@ static void test_forward_deliveries_recorded(void **state)
 	store_close(st);
 }
 
+/* An outside review: one stray byte from an agent (a file name is any
+ * bytes) made PostgreSQL refuse the statement, and with it the whole
+ * transaction of many PCs' events, again at every retry. alert.c makes
+ * the text valid; the store's own belt repairs what reaches it raw, so
+ * both alerts are kept on both backends, and the next one too. */
+static void test_alert_text_not_utf8(void **state)
+{
+	(void)state;
+	struct store_alert a = forwarded_alert;
+	bool created;
+	struct store *st = open_forwarding(NULL);
+	snprintf(a.title, sizeof(a.title), "t\xff\xfe");
+	snprintf(a.file_path, sizeof(a.file_path), "/home/hs/\xc0\xaf.exe");
+	snprintf(a.dedupe_key, sizeof(a.dedupe_key), "k\xed\xa0\x80");
+	assert_int_equal(store_alert_raise(st, &a, &created), 0);
+	assert_true(created);
+	a = forwarded_alert;
+	assert_int_equal(store_alert_raise(st, &a, &created), 0);
+	assert_true(created);
+	assert_int_equal(count_where("SELECT count(*) FROM alerts"), 2);
+	if (on_pg)
+		assert_int_equal(count_where("SELECT count(*) FROM alerts"
+					     " WHERE title = 't' || chr(65533)"
+					     " || chr(65533)"), 1);
+	store_close(st);
+}
+
 /* The migration that adds delivery records carries over what was in
  * flight: an alert still queued gets its queue time (its first time),
  * a dead letter its refusal; a database at the version before it is
@@ -2314,6 +2341,7 @@ static void test_pg_done_keeps_unclaimed(void **state)
 	CASE(test_day_history_one_transaction_kept),                       \
 	CASE(test_open_alert_counts_scoped),                               \
 	CASE(test_forward_deliveries_recorded), CASE(test_snapshot_prune), \
+	CASE(test_alert_text_not_utf8),                                    \
 	CASE(test_deliveries_migration_carries_over),                      \
 	CASE(test_alert_volume_scoped),                                    \
 	CASE(test_officer_accounts_and_lockout),                           \
