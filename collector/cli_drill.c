@@ -21,7 +21,6 @@
 #include "collector/drill/drill_timeline.h"
 #include "collector/register/register.h"
 #include "common/alloc.h"
-#include "common/dynbuf.h"
 #include "common/fsutil.h"
 #include "common/jsonout.h"
 #include "common/textsafe.h"
@@ -750,29 +749,6 @@ static void print_text(FILE *f, const struct store_drill *d,
 
 /* ---- red-team windows ---------------------------------------------------- */
 
-/* A red-team window's rows, read into dynbufs (whose cap bounds them):
- * the store's callbacks run under its lock, so the matching comes
- * after. The buffers' errors are checked once, after the reads. */
-struct action_rows {
-	const struct store_redteam_action *items;
-	size_t count;
-};
-
-struct alert_rows {
-	const struct store_redteam_alert *items;
-	size_t count;
-};
-
-static void add_action(void *arg, const struct store_redteam_action *a)
-{
-	dynbuf_add(arg, a, sizeof(*a));
-}
-
-static void add_alert(void *arg, const struct store_redteam_alert *a)
-{
-	dynbuf_add(arg, a, sizeof(*a));
-}
-
 static void print_ms(FILE *f, int64_t ms, bool json)
 {
 	if (ms < 0)
@@ -782,11 +758,10 @@ static void print_ms(FILE *f, int64_t ms, bool json)
 }
 
 static void print_redteam_json(FILE *f, const struct store_drill *d,
-			       const struct action_rows *ac,
-			       const struct alert_rows *al,
-			       const struct drill_redteam_match *m,
-			       const struct drill_redteam_figures *fig)
+			       const struct drill_redteam_score *sc)
 {
+	const struct drill_redteam_match *m = sc->m;
+	const struct drill_redteam_figures *fig = &sc->fig;
 	fprintf(f, "{\"campaign\":{\"id\":%llu,\"name\":",
 		(unsigned long long)d->id);
 	json_print_string(f, d->name);
@@ -795,11 +770,12 @@ static void print_redteam_json(FILE *f, const struct store_drill *d,
 	fprintf(f, ",\"state\":\"%s\",\"window_start_us\":%lld,"
 		"\"window_end_us\":%lld},\"actions\":[", d->state,
 		(long long)d->window_start_us, (long long)d->window_end_us);
-	for (size_t i = 0; i < ac->count; i++) {
-		const struct store_redteam_action *a = &ac->items[i];
-		fprintf(f, "%s{\"id\":%llu,\"at_us\":%lld,\"target\":",
+	for (size_t i = 0; i < sc->nactions; i++) {
+		const struct store_redteam_action *a = &sc->actions[i];
+		fprintf(f, "%s{\"id\":%llu,\"at_us\":%lld,\"recorded_us\":"
+			"%lld,\"target\":",
 			i ? "," : "", (unsigned long long)a->id,
-			(long long)a->at_us);
+			(long long)a->at_us, (long long)a->created_us);
 		char target[STORE_NAME_MAX + 16];
 		snprintf(target, sizeof(target), "%s:%s", a->target_kind,
 			 a->target);
@@ -811,9 +787,11 @@ static void print_redteam_json(FILE *f, const struct store_drill *d,
 		json_print_string(f, a->recorded_by);
 		if (m[i].alert >= 0)
 			fprintf(f, ",\"alert\":%llu", (unsigned long long)
-				al->items[m[i].alert].id);
+				sc->alerts[m[i].alert].id);
 		else
 			fputs(",\"alert\":null", f);
+		fprintf(f, ",\"recorded_late\":%s", m[i].late ? "true"
+							      : "false");
 		fputs(",\"detect_ms\":", f);
 		print_ms(f, m[i].detect_ms, true);
 		fputs(",\"ack_ms\":", f);
@@ -821,10 +799,11 @@ static void print_redteam_json(FILE *f, const struct store_drill *d,
 		fputc('}', f);
 	}
 	fprintf(f, "],\"figures\":{\"actions\":%zu,\"detected\":%zu,"
+		"\"recorded_late\":%zu,"
 		"\"coverage\":%.4f,\"acknowledged\":%zu,\"alerts\":%zu,"
 		"\"false_alerts\":%zu,\"false_rate\":%.4f,\"match_window_s\":"
 		"%lld,\"detect_p50_ms\":", fig->actions, fig->detected,
-		fig->coverage, fig->acknowledged, fig->alerts,
+		fig->late, fig->coverage, fig->acknowledged, fig->alerts,
 		fig->false_alerts, fig->false_rate,
 		DRILL_REDTEAM_MATCH_US / 1000000);
 	print_ms(f, fig->detect_p50_ms, true);
@@ -838,11 +817,10 @@ static void print_redteam_json(FILE *f, const struct store_drill *d,
 }
 
 static void print_redteam_text(FILE *f, const struct store_drill *d,
-			       const struct action_rows *ac,
-			       const struct alert_rows *al,
-			       const struct drill_redteam_match *m,
-			       const struct drill_redteam_figures *fig)
+			       const struct drill_redteam_score *sc)
 {
+	const struct drill_redteam_match *m = sc->m;
+	const struct drill_redteam_figures *fig = &sc->fig;
 	char s1[SAFE_CAP(sizeof(d->name))], s2[SAFE_CAP(sizeof(d->scope))];
 	fprintf(f, "drill %llu '%s': red-team window, scope %s, %s\n",
 		(unsigned long long)d->id, SAFE(s1, d->name),
@@ -853,28 +831,35 @@ static void print_redteam_text(FILE *f, const struct store_drill *d,
 	fputs(" to ", f);
 	print_time(f, d->window_end_us, false);
 	fputs("\n\n", f);
-	for (size_t i = 0; i < ac->count; i++) {
-		const struct store_redteam_action *a = &ac->items[i];
+	for (size_t i = 0; i < sc->nactions; i++) {
+		const struct store_redteam_action *a = &sc->actions[i];
 		char st[SAFE_CAP(sizeof(a->target))];
 		char sd[SAFE_CAP(sizeof(a->description))];
 		fputs("  ", f);
 		print_time(f, a->at_us, false);
 		fprintf(f, " %s %s:%s %s\n", a->technique, a->target_kind,
 			SAFE(st, a->target), SAFE(sd, a->description));
+		if (m[i].late) {
+			fprintf(f, "    recorded late: alert %llu, which matches "
+				"it, came before it was recorded; not counted\n",
+				(unsigned long long)sc->alerts[m[i].alert].id);
+			continue;
+		}
 		if (m[i].alert < 0) {
 			fputs("    not detected\n", f);
 			continue;
 		}
 		fprintf(f, "    detected by alert %llu in ", (unsigned long long)
-			al->items[m[i].alert].id);
+			sc->alerts[m[i].alert].id);
 		print_ms(f, m[i].detect_ms, false);
 		fputs(", acknowledged in ", f);
 		print_ms(f, m[i].ack_ms, false);
 		fputc('\n', f);
 	}
-	fprintf(f, "\nred team: %zu actions, %zu detected (coverage %.1f%%); "
-		"%zu alerts in the window, %zu matching no action (false-alert "
-		"rate %.1f%%)\n", fig->actions, fig->detected,
+	fprintf(f, "\nred team: %zu actions, %zu recorded late and not "
+		"counted, %zu detected (coverage %.1f%%); %zu alerts in the "
+		"window, %zu matching no action recorded in time (false-alert "
+		"rate %.1f%%)\n", fig->actions, fig->late, fig->detected,
 		100 * fig->coverage, fig->alerts, fig->false_alerts,
 		100 * fig->false_rate);
 	fputs("  time to detect p50 ", f);
@@ -892,35 +877,16 @@ static void print_redteam_text(FILE *f, const struct store_drill *d,
 static int status_redteam(struct store *st, const struct store_drill *d,
 			  bool json)
 {
-	struct dynbuf acb, alb;
-	struct drill_redteam_figures fig;
-	struct drill_redteam_match *m = NULL;
-	dynbuf_init(&acb, 0);
-	dynbuf_init(&alb, 0);
-	int rc = store_redteam_actions(st, d->id, add_action, &acb);
-	if (rc == 0)
-		rc = store_redteam_alerts(st, d->id, add_alert, &alb);
-	if (rc == 0)
-		rc = acb.failed ? acb.failed : alb.failed;
-	struct action_rows ac = {(const void *)acb.data,
-				 acb.len / sizeof(*ac.items)};
-	struct alert_rows al = {(const void *)alb.data,
-				alb.len / sizeof(*al.items)};
-	if (rc == 0 && (m = alloc_zeroed(ac.count + 1, sizeof(*m))) == NULL)
-		rc = -ENOMEM;
-	if (rc == 0)
-		rc = drill_redteam_match(ac.items, ac.count, al.items, al.count,
-					 DRILL_REDTEAM_MATCH_US, m, &fig);
+	struct drill_redteam_score sc;
+	int rc = drill_redteam_score(st, d->id, &sc);
 	if (rc == 0 && json)
-		print_redteam_json(stdout, d, &ac, &al, m, &fig);
+		print_redteam_json(stdout, d, &sc);
 	else if (rc == 0)
-		print_redteam_text(stdout, d, &ac, &al, m, &fig);
+		print_redteam_text(stdout, d, &sc);
 	else
 		fprintf(stderr, "eduwatch-collector: cannot read the red-team "
 			"window's actions and alerts (%s)\n", uv_strerror(rc));
-	alloc_free(m);
-	dynbuf_free(&acb);
-	dynbuf_free(&alb);
+	drill_redteam_score_free(&sc);
 	return rc == 0 ? EXIT_OK : EXIT_FAILURE_RUNTIME;
 }
 
@@ -941,13 +907,34 @@ static int action_campaign(struct store *st, const struct cli *cli,
 	return 0;
 }
 
-static int store_actions(struct store *st, const struct store_drill *d,
+/* Says how many of the n actions just recorded came after an alert that
+ * matches them (drill_redteam.h): they will not count as detections. */
+static void tell_late(struct store *st, const struct store_drill *d,
+		      const struct store_redteam_action *a, size_t n,
+		      int64_t now)
+{
+	struct drill_redteam_score sc;
+	if (drill_redteam_score(st, d->id, &sc) == 0) {
+		size_t late = drill_redteam_count_late(a, n, now, sc.alerts,
+						       sc.nalerts);
+		if (late > 0)
+			printf("%zu of them recorded late: an alert matching "
+			       "it had already arrived, so it is not counted "
+			       "as a detection\n", late);
+	}
+	drill_redteam_score_free(&sc);
+}
+
+static int store_actions(struct store *st, const struct settings *set,
+			 const struct store_drill *d,
 			 const struct store_user *u,
 			 struct store_redteam_action *a, size_t n,
 			 const char *where)
 {
 	char err[256];
-	if (drill_redteam_prepare(d, u->name, a, n, err, sizeof(err)) != 0) {
+	int64_t now = store_now_us();
+	if (drill_redteam_prepare(d, u->name, now, set->redteam_grace, a, n,
+				  err, sizeof(err)) != 0) {
 		fprintf(stderr, "eduwatch-collector: %s%s; nothing was "
 			"recorded\n", where, err);
 		return EXIT_USAGE;
@@ -960,6 +947,7 @@ static int store_actions(struct store *st, const struct store_drill *d,
 	}
 	printf("%zu red-team action%s recorded in '%s'\n", n, n == 1 ? "" : "s",
 	       d->name);
+	tell_late(st, d, a, n, now);
 	return EXIT_OK;
 }
 
@@ -1005,8 +993,8 @@ int cmd_drill_action(struct cli *cli, struct cli_env *env)
 	if (strcmp(cli->argv[2], "add") == 0) {
 		struct store_redteam_action a;
 		rc = action_from_sets(cli, &a);
-		return rc != 0 ? rc : store_actions(env->store, &d, &u, &a, 1,
-						    "");
+		return rc != 0 ? rc : store_actions(env->store, &env->settings,
+						    &d, &u, &a, 1, "");
 	}
 	char *buf = NULL, err[512], where[600];
 	size_t len = 0, n = 0;
@@ -1026,7 +1014,8 @@ int cmd_drill_action(struct cli *cli, struct cli_env *env)
 		return EXIT_CONFIG;
 	}
 	snprintf(where, sizeof(where), "%s: ", path);
-	rc = store_actions(env->store, &d, &u, rows, n, where);
+	rc = store_actions(env->store, &env->settings, &d, &u, rows, n,
+			   where);
 	alloc_free(rows);
 	return rc;
 }

@@ -552,6 +552,7 @@ static int start_web(struct daemon *d)
 		.ca = ca_can_sign(d->ca) ? d->ca : NULL,
 		.rule_sets = sets,
 		.nrule_sets = s->nyara_rules,
+		.redteam_grace_s = s->redteam_grace,
 	};
 	if (web_start(d->loop, d->store, &wo, &d->web, err, sizeof(err)) != 0) {
 		log_err("collector: %s", err);

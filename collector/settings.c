@@ -1,5 +1,6 @@
 #include "collector/settings.h"
 
+#include "collector/drill/drill_redteam.h"
 #include "collector/report/report.h"
 #include "collector/score.h"
 
@@ -119,6 +120,9 @@ static const struct config_field fields[] = {
 	F("releases.release_key", CONFIG_STRING, release_key, 512, "", 0, 0),
 	F("releases.check_every", CONFIG_DURATION, release_tick, 0, "60s", 1,
 	  3600),
+	/* Bounded by hand, to say why (settings_load). */
+	F("drill.redteam_grace", CONFIG_DURATION, redteam_grace, 0, "4h", 0,
+	  0),
 	{"forward", CONFIG_TABLE, offsetof(struct settings, forward_raw),
 	 sizeof(struct forward_dest), NULL, 0, SETTINGS_FORWARD_MAX, dest_fields,
 	 CONFIG_FIELD_COUNT(dest_fields)},
@@ -224,6 +228,17 @@ int settings_load(const char *path, struct settings *out, char *err,
 			 path, out->snapshot_retention_days,
 			 SCORE_SNAPSHOT_KEEP_MIN_DAYS,
 			 SCORE_SNAPSHOT_KEEP_MIN_DAYS);
+		return -EINVAL;
+	}
+	if (out->redteam_grace < 60 ||
+	    out->redteam_grace > DRILL_REDTEAM_GRACE_MAX_S) {
+		snprintf(err, errlen,
+			 "%s: key 'drill.redteam_grace' is %llds; it must lie "
+			 "between 1m and 24h: a red-team action recorded "
+			 "longer after the time it claims cannot be told from "
+			 "one written from the alerts (the store refuses "
+			 "claims older than 24h)", path,
+			 out->redteam_grace);
 		return -EINVAL;
 	}
 	struct report_calendar cal;

@@ -96,6 +96,9 @@ struct settings {
 	long long release_soak;
 	long long release_tick;
 	char release_key[512]; /* the offline release key's public PEM; "" */
+	/* How long after the time it claims a red-team action may still
+	 * be recorded (collector/drill/drill_redteam.h), in seconds. */
+	long long redteam_grace;
 	struct config_table forward_raw; /* loading only */
 	struct forward_dest forward[SETTINGS_FORWARD_MAX];
 	size_t nforward;

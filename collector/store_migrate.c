@@ -41,8 +41,10 @@ static const char *const left_behind[] = {"schema_version",
 					  "drill_deliveries"};
 
 /* The target's triggers that judge each insert as live work: an action
- * outside its window is refused, an alert raised in a running window is
- * flagged and tied to it (a row of redteam_alerts). The copy is history
+ * outside its window is refused, so is one recorded more than 5 minutes
+ * from the database's clock (any action of a store kept for a while),
+ * an alert raised in a running window is flagged and tied to it (a row
+ * of redteam_alerts). The copy is history
  * already judged on SQLite, its redteam_alerts rows copied as they are
  * (a second row from the trigger would break the COPY), so these are
  * disabled for the copy, inside its transaction: no other writer sees
@@ -50,6 +52,7 @@ static const char *const left_behind[] = {"schema_version",
 static const char *const live_triggers[][2] = {
 	{"alerts", "redteam_window_alert"},
 	{"redteam_actions", "redteam_action_in_window"},
+	{"redteam_actions", "redteam_action_claim"},
 };
 
 /* A column named differently: "user" is a reserved word in PostgreSQL. */

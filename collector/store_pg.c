@@ -276,6 +276,29 @@ static const char *const migrations[] = {
 	"  RETURN NEW; END $$;"
 	"CREATE OR REPLACE TRIGGER redteam_window_alert BEFORE INSERT ON"
 	"  alerts FOR EACH ROW EXECUTE FUNCTION redteam_window_alert();",
+	/* 6: red-team actions stand as they were recorded, as in the
+	 * SQLite schema's version 15: a claimed time at most 24 h before
+	 * the recording and 5 minutes after, a recording time within 5
+	 * minutes of the database's clock, and no UPDATE. */
+	"CREATE OR REPLACE FUNCTION redteam_action_claim() RETURNS trigger"
+	"  LANGUAGE plpgsql AS $$ DECLARE"
+	"  now_us bigint := (extract(epoch FROM clock_timestamp())"
+	"   * 1000000)::bigint; BEGIN"
+	"  IF abs(NEW.created - now_us) > 300000000"
+	"   OR NEW.at < NEW.created - 86400000000"
+	"   OR NEW.at > NEW.created + 300000000 THEN"
+	"   RAISE EXCEPTION 'a red-team action claims a time at most 24 h"
+	" before its recording and 5 minutes after'; END IF;"
+	"  RETURN NEW; END $$;"
+	"CREATE OR REPLACE TRIGGER redteam_action_claim BEFORE INSERT"
+	"  ON redteam_actions FOR EACH ROW EXECUTE FUNCTION"
+	"  redteam_action_claim();"
+	"CREATE OR REPLACE FUNCTION redteam_action_append_only() RETURNS"
+	"  trigger LANGUAGE plpgsql AS $$ BEGIN"
+	"  RAISE EXCEPTION 'red-team actions are append-only'; END $$;"
+	"CREATE OR REPLACE TRIGGER redteam_action_append_only BEFORE UPDATE"
+	"  ON redteam_actions FOR EACH ROW EXECUTE FUNCTION"
+	"  redteam_action_append_only();",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -262,6 +262,23 @@ static const char *const migrations[] = {
 	"  UPDATE alerts SET drill = 1 WHERE id = NEW.id AND drill = 0"
 	"  AND EXISTS (SELECT 1 FROM redteam_alerts r WHERE r.alert = NEW.id);"
 	"  END;",
+	/* 15: red-team actions stand as they were recorded, whoever writes
+	 * (docs/DECISIONS.md, "Red-team actions recorded late"). The time
+	 * an action claims lies at most 24 h before its recording and 5
+	 * minutes after (clock skew); its recording time is the database's
+	 * clock, give or take those 5 minutes, so that a hand-written
+	 * `created` cannot dress a late action as a timely one; and no
+	 * action is changed once stored. Times in microseconds. */
+	"CREATE TRIGGER IF NOT EXISTS redteam_action_claim BEFORE INSERT"
+	"  ON redteam_actions WHEN abs(NEW.created -"
+	"  CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))"
+	"  > 300000000 OR NEW.at < NEW.created - 86400000000"
+	"  OR NEW.at > NEW.created + 300000000 BEGIN"
+	"  SELECT RAISE(ABORT, 'a red-team action claims a time at most 24 h"
+	" before its recording and 5 minutes after'); END;"
+	"CREATE TRIGGER IF NOT EXISTS redteam_action_append_only BEFORE UPDATE"
+	"  ON redteam_actions"
+	"  BEGIN SELECT RAISE(ABORT, 'red-team actions are append-only'); END;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

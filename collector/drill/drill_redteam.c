@@ -256,17 +256,42 @@ int drill_redteam_may_record(const struct store_drill *d, const char *role,
 	return 0;
 }
 
+/* The claimed time against the clock: not older than grace, not ahead
+ * by more than the skew (drill_redteam.h). 0, or -ERANGE with why. */
+static int claim_ok(int64_t at, int64_t now_us, int64_t grace_s,
+		    const char **why)
+{
+	int64_t grace_us = (grace_s > 0 ? grace_s
+					: DRILL_REDTEAM_GRACE_DEFAULT_S) *
+			   1000000;
+	if (at < now_us - grace_us)
+		*why = "was more than drill.redteam_grace ago; an action is "
+		       "recorded soon after it happens, not from the alerts "
+		       "it caused";
+	else if (at > now_us + DRILL_REDTEAM_FUTURE_US)
+		*why = "lies in the future (more than 5 minutes ahead of the "
+		       "collector's clock)";
+	else
+		return 0;
+	return -ERANGE;
+}
+
 int drill_redteam_prepare(const struct store_drill *d, const char *who,
+			  int64_t now_us, int64_t grace_s,
 			  struct store_redteam_action *a, size_t n,
 			  char *err, size_t errlen)
 {
 	for (size_t i = 0; i < n; i++) {
-		if (a[i].at_us < d->window_start_us ||
-		    a[i].at_us >= d->window_end_us) {
-			char t[64];
+		const char *why = NULL;
+		char t[64];
+		bool outside = a[i].at_us < d->window_start_us ||
+			       a[i].at_us >= d->window_end_us;
+		if (claim_ok(a[i].at_us, now_us, grace_s, &why) != 0 ||
+		    outside) {
 			timeutil_format_us(a[i].at_us, t, sizeof(t));
-			snprintf(err, errlen, "action %zu: time %s lies outside "
-				 "the window of '%s'", i + 1, t, d->name);
+			snprintf(err, errlen, "action %zu: time %s %s%s%s", i + 1,
+				 t, why ? why : "lies outside the window of '",
+				 why ? "" : d->name, why ? "" : "'");
 			return -ERANGE;
 		}
 		a[i].campaign = d->id;
@@ -283,6 +308,77 @@ bool drill_action_targets(const struct store_redteam_action *a,
 	/* Hostnames are case-blind (DNS, NetBIOS); agent ids are ours. */
 	return strcmp(a->target, al->agent) == 0 ||
 	       (al->hostname[0] && strcasecmp(a->target, al->hostname) == 0);
+}
+
+/* The first alert matching a (-1: none); with seen, every alert that
+ * matches it is marked there. */
+static long first_match(const struct store_redteam_action *a,
+			const struct store_redteam_alert *al, size_t nal,
+			int64_t window_us, bool *seen)
+{
+	long first = -1;
+	for (size_t j = 0; j < nal; j++) {
+		if (!drill_action_targets(a, &al[j]) ||
+		    al[j].first_us < a->at_us ||
+		    al[j].first_us > a->at_us + window_us)
+			continue;
+		if (seen != NULL)
+			seen[j] = true;
+		if (first < 0 || al[j].first_us < al[first].first_us)
+			first = (long)j;
+	}
+	return first;
+}
+
+/* An action recorded after the alert that matches it arrived. */
+static bool recorded_late(const struct store_redteam_alert *al, long first,
+			  int64_t recorded_us)
+{
+	return first >= 0 && al[first].first_us < recorded_us;
+}
+
+size_t drill_redteam_count_late(const struct store_redteam_action *a,
+				size_t n, int64_t now_us,
+				const struct store_redteam_alert *al,
+				size_t nal)
+{
+	size_t late = 0;
+	for (size_t i = 0; i < n; i++)
+		late += recorded_late(al, first_match(&a[i], al, nal,
+						      DRILL_REDTEAM_MATCH_US,
+						      NULL),
+				      now_us);
+	return late;
+}
+
+/* One action's outcome into m, its times into det and ack; the alerts
+ * a timely action matches are marked in matched. */
+static void score_action(const struct store_redteam_action *act,
+			 const struct store_redteam_alert *al, size_t nal,
+			 int64_t window_us, bool *matched,
+			 struct drill_redteam_match *m, int64_t *det,
+			 int64_t *ack, struct drill_redteam_figures *fig)
+{
+	*m = (struct drill_redteam_match){-1, -1, -1, false};
+	long first = first_match(act, al, nal, window_us, NULL);
+	if (recorded_late(al, first, act->created_us)) {
+		m->alert = first;
+		m->late = true;
+		fig->late++;
+		return;
+	}
+	if (first < 0)
+		return;
+	first_match(act, al, nal, window_us, matched);
+	const struct store_redteam_alert *a = &al[first];
+	m->alert = first;
+	m->detect_ms = (a->first_us - act->at_us) / 1000;
+	det[fig->detected++] = m->detect_ms;
+	if (a->ack_us > 0) {
+		m->ack_ms = a->ack_us > act->at_us ?
+			(a->ack_us - act->at_us) / 1000 : 0;
+		ack[fig->acknowledged++] = m->ack_ms;
+	}
 }
 
 int drill_redteam_match(const struct store_redteam_action *act, size_t na,
@@ -302,32 +398,13 @@ int drill_redteam_match(const struct store_redteam_action *act, size_t na,
 	memset(fig, 0, sizeof(*fig));
 	fig->actions = na;
 	fig->alerts = nal;
-	for (size_t i = 0; i < na; i++) {
-		m[i] = (struct drill_redteam_match){-1, -1, -1};
-		for (size_t j = 0; j < nal; j++) {
-			if (!drill_action_targets(&act[i], &al[j]) ||
-			    al[j].first_us < act[i].at_us ||
-			    al[j].first_us > act[i].at_us + window_us)
-				continue;
-			matched[j] = true;
-			if (m[i].alert < 0 ||
-			    al[j].first_us < al[m[i].alert].first_us)
-				m[i].alert = (long)j;
-		}
-		if (m[i].alert < 0)
-			continue;
-		const struct store_redteam_alert *a = &al[m[i].alert];
-		m[i].detect_ms = (a->first_us - act[i].at_us) / 1000;
-		det[fig->detected++] = m[i].detect_ms;
-		if (a->ack_us > 0) {
-			m[i].ack_ms = a->ack_us > act[i].at_us ?
-				(a->ack_us - act[i].at_us) / 1000 : 0;
-			ack[fig->acknowledged++] = m[i].ack_ms;
-		}
-	}
+	for (size_t i = 0; i < na; i++)
+		score_action(&act[i], al, nal, window_us, matched, &m[i], det,
+			     ack, fig);
 	for (size_t j = 0; j < nal; j++)
 		fig->false_alerts += !matched[j];
-	fig->coverage = na ? (double)fig->detected / (double)na : 0;
+	size_t scored = na - fig->late;
+	fig->coverage = scored ? (double)fig->detected / (double)scored : 0;
 	fig->false_rate = nal ? (double)fig->false_alerts / (double)nal : 0;
 	fig->detect_p50_ms = drill_quantile(det, fig->detected, 50);
 	fig->detect_p90_ms = drill_quantile(det, fig->detected, 90);
@@ -337,4 +414,50 @@ int drill_redteam_match(const struct store_redteam_action *act, size_t na,
 	alloc_free(ack);
 	alloc_free(matched);
 	return 0;
+}
+
+/* Rows copied out of a store callback (whose lock forbids reading the
+ * store again inside it) into a dynbuf, whose cap bounds them; its
+ * error is checked once after the read. */
+static void add_action(void *arg, const struct store_redteam_action *a)
+{
+	dynbuf_add(arg, a, sizeof(*a));
+}
+
+static void add_alert(void *arg, const struct store_redteam_alert *a)
+{
+	dynbuf_add(arg, a, sizeof(*a));
+}
+
+int drill_redteam_score(struct store *st, uint64_t campaign,
+			struct drill_redteam_score *out)
+{
+	memset(out, 0, sizeof(*out));
+	dynbuf_init(&out->ab, 0);
+	dynbuf_init(&out->lb, 0);
+	int rc = store_redteam_actions(st, campaign, add_action, &out->ab);
+	if (rc == 0)
+		rc = store_redteam_alerts(st, campaign, add_alert, &out->lb);
+	if (rc == 0)
+		rc = out->ab.failed ? out->ab.failed : out->lb.failed;
+	if (rc != 0)
+		return rc;
+	out->actions = (const void *)out->ab.data;
+	out->nactions = out->ab.len / sizeof(*out->actions);
+	out->alerts = (const void *)out->lb.data;
+	out->nalerts = out->lb.len / sizeof(*out->alerts);
+	out->m = alloc_zeroed(out->nactions + 1, sizeof(*out->m));
+	if (out->m == NULL)
+		return -ENOMEM;
+	return drill_redteam_match(out->actions, out->nactions, out->alerts,
+				   out->nalerts, DRILL_REDTEAM_MATCH_US, out->m,
+				   &out->fig);
+}
+
+void drill_redteam_score_free(struct drill_redteam_score *s)
+{
+	alloc_free(s->m);
+	dynbuf_free(&s->ab);
+	dynbuf_free(&s->lb);
+	memset(s, 0, sizeof(*s));
 }

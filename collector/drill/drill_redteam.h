@@ -18,7 +18,16 @@
  * first time lies in [t, t + W]. An action is detected when an alert
  * matches it; its time to detect is that of the first such alert, its
  * time to acknowledge that alert's acknowledgement. An alert of the
- * window that matches no action is a false alert. */
+ * window that matches no action is a false alert.
+ *
+ * Recorded late (docs/DECISIONS.md): an action recorded after the first
+ * alert that matches it arrived could be the organiser reading that
+ * alert, not the SOC detecting the action. It is set apart: neither
+ * detected nor counted in the coverage, and the alerts it alone matches
+ * stay false alerts (a late action cannot explain a real attack away).
+ * Claims are bounded too: an action is recorded at most
+ * drill.redteam_grace after the time it claims (the store's trigger:
+ * 24 h) and never claims more than 5 minutes ahead of the clock. */
 #ifndef EDUWATCH_DRILL_REDTEAM_H
 #define EDUWATCH_DRILL_REDTEAM_H
 
@@ -29,11 +38,19 @@
 #include <stdint.h>
 
 #include "collector/store.h"
+#include "common/dynbuf.h"
 
 #define DRILL_REDTEAM "red-team"
 /* W: how long after an action its detection may come. */
 #define DRILL_REDTEAM_MATCH_US (30LL * 60 * 1000000)
 #define DRILL_REDTEAM_CSV_MAX_ROWS 5000
+/* drill.redteam_grace: its default and its most (the store's trigger
+ * refuses a claim older than the latter whatever the setting says). */
+#define DRILL_REDTEAM_GRACE_DEFAULT_S (4LL * 3600)
+#define DRILL_REDTEAM_GRACE_MAX_S (24LL * 3600)
+/* How far ahead of the clock a claim may lie: clock skew between the
+ * organiser's watch and the collector, no more (the trigger's too). */
+#define DRILL_REDTEAM_FUTURE_US (5LL * 60 * 1000000)
 
 /* The columns of an action, in this order in the fields arrays below. */
 enum drill_action_col {
@@ -84,11 +101,14 @@ EW_MUST_CHECK
 int drill_redteam_may_record(const struct store_drill *d, const char *role,
 			     char *err, size_t errlen);
 
-/* Ties n parsed actions to d and to who records them, after checking
- * each lies in d's window: 0, or -ERANGE with err naming the first one
- * outside (1-based). */
+/* Ties n parsed actions to d and to who records them at now_us, after
+ * checking each claims a time no more than grace_s before now_us (0:
+ * the default), not ahead of it by more than the skew, and inside d's
+ * window: 0, or -ERANGE with err naming the first one refused (1-based)
+ * and why. */
 EW_MUST_CHECK
 int drill_redteam_prepare(const struct store_drill *d, const char *who,
+			  int64_t now_us, int64_t grace_s,
 			  struct store_redteam_action *a, size_t n,
 			  char *err, size_t errlen);
 
@@ -96,18 +116,21 @@ int drill_redteam_prepare(const struct store_drill *d, const char *who,
 bool drill_action_targets(const struct store_redteam_action *a,
 			  const struct store_redteam_alert *al);
 
-/* One action's outcome: the first matching alert (-1: undetected), and
- * the times from the action to it and to its acknowledgement in ms
- * (-1: not reached). */
+/* One action's outcome: the first matching alert (-1: none), and the
+ * times from the action to it and to its acknowledgement in ms (-1: not
+ * reached, and always for an action recorded late). late: that alert
+ * arrived before the action was recorded. */
 struct drill_redteam_match {
 	long alert;
 	int64_t detect_ms, ack_ms;
+	bool late;
 };
 
 struct drill_redteam_figures {
 	size_t actions, detected, acknowledged;
+	size_t late; /* recorded late: in actions, not in the coverage */
 	size_t alerts, false_alerts;
-	double coverage;   /* detected / actions; 0 with no action */
+	double coverage;   /* detected / (actions - late); 0 with none */
 	double false_rate; /* false_alerts / alerts; 0 with no alert */
 	int64_t detect_p50_ms, detect_p90_ms; /* -1: none detected */
 	int64_t ack_p50_ms, ack_p90_ms;	      /* -1: none acknowledged */
@@ -121,5 +144,31 @@ int drill_redteam_match(const struct store_redteam_action *act, size_t na,
 			const struct store_redteam_alert *al, size_t nal,
 			int64_t window_us, struct drill_redteam_match *m,
 			struct drill_redteam_figures *fig);
+
+/* How many of n actions about to be recorded at now_us would be
+ * recorded late: an alert already arrived that matches it. */
+size_t drill_redteam_count_late(const struct store_redteam_action *a,
+				size_t n, int64_t now_us,
+				const struct store_redteam_alert *al,
+				size_t nal);
+
+/* A window's actions and alerts, read from the store, and their
+ * matching: the one scoring the CLI, the console and the report read. */
+struct drill_redteam_score {
+	const struct store_redteam_action *actions; /* oldest first */
+	size_t nactions;
+	const struct store_redteam_alert *alerts;
+	size_t nalerts;
+	struct drill_redteam_match *m; /* one per action */
+	struct drill_redteam_figures fig;
+	struct dynbuf ab, lb; /* owning the rows above */
+};
+
+/* Reads and scores campaign's window. 0 or a store error, -ENOMEM;
+ * drill_redteam_score_free either way. */
+EW_MUST_CHECK
+int drill_redteam_score(struct store *st, uint64_t campaign,
+			struct drill_redteam_score *out);
+void drill_redteam_score_free(struct drill_redteam_score *s);
 
 #endif

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "collector/drill/drill_redteam.h"
 #include "collector/drill/drill_timeline.h"
 #include "common/alloc.h"
 
@@ -959,6 +960,53 @@ static void on_drill_target(void *arg, const struct store_drill_target *t)
 	y->passed += drill_target_passed(t);
 }
 
+/* Whether a red-team window's scope (school:CODE, commune:NAME) lies in
+ * the report's. */
+static bool redteam_in_scope(struct build *b, const struct store_drill *d)
+{
+	if (strncmp(d->scope, "school:", 7) == 0)
+		return find_school(b, d->scope + 7) != NULL;
+	if (strncmp(d->scope, "commune:", 8) != 0)
+		return false;
+	for (size_t i = 0; i < b->nschools; i++)
+		if (strcmp(b->schools[i].school.commune, d->scope + 8) == 0)
+			return true;
+	return false;
+}
+
+/* The red-team windows of the period in the scope, scored as `drill
+ * status` and the console score them (drill_redteam_score): actions
+ * recorded late are shown apart, never as detections. */
+static int redteam_table(struct report_section *s, struct build *b,
+			 struct store *st, const struct drill_campaigns *c)
+{
+	static const char *const cols[] = {"Cửa sổ tấn công thử", "Phạm vi",
+					   "Hành động", "Phát hiện",
+					   "Ghi muộn (không tính)",
+					   "Tỷ lệ phát hiện (%)",
+					   "Cảnh báo không khớp"};
+	static const bool num[] = {false, false, true, true, true, true, true};
+	struct report_table *t = table(s, "redteam", "Các cửa sổ tấn công thử "
+				       "(red team) trong kỳ", 7, cols, num);
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < c->n; i++) {
+		const struct store_drill *d = &c->items[i];
+		struct drill_redteam_score sc;
+		if (strcmp(d->scenario, DRILL_REDTEAM) != 0 ||
+		    !redteam_in_scope(b, d))
+			continue;
+		rc = drill_redteam_score(st, d->id, &sc);
+		const struct drill_redteam_figures *f = &sc.fig;
+		if (rc == 0)
+			rc = row(t, d->name, d->scope, (double)f->actions,
+				 (double)f->detected, (double)f->late,
+				 f->actions > f->late ? 100 * f->coverage : NAN,
+				 (double)f->false_alerts);
+		drill_redteam_score_free(&sc);
+	}
+	return rc == -ENOTSUP ? 0 : rc;
+}
+
 /* The campaigns started in the period with PCs in the scope, from the
  * same timeline as `drill status` (collector/drill/drill_timeline.h). */
 static int section_drills(struct report *r, struct build *b,
@@ -995,6 +1043,8 @@ static int section_drills(struct report *r, struct build *b,
 			 (double)y.forwarded, (double)y.passed,
 			 drill_result(y.part, y.passed));
 	}
+	if (rc == 0)
+		rc = redteam_table(s, b, st, &c);
 	alloc_free(c.items);
 	if (rc != 0)
 		return rc;

@@ -48,14 +48,6 @@ static void add_target(void *arg, const struct store_drill_target *t)
 {
 	dynbuf_add(arg, t, sizeof(*t));
 }
-static void add_action(void *arg, const struct store_redteam_action *a)
-{
-	dynbuf_add(arg, a, sizeof(*a));
-}
-static void add_alert(void *arg, const struct store_redteam_alert *a)
-{
-	dynbuf_add(arg, a, sizeof(*a));
-}
 
 /* The campaigns, newest first, into b (the caller frees it). */
 static int drills_read(struct web_ctx *ctx, struct dynbuf *b)
@@ -252,69 +244,77 @@ static void ms_cell(struct dynbuf *b, int64_t ms)
 		html_emit(b, "<td>%lld ms</td>", (long long)ms);
 }
 
-static int redteam_html(struct web_ctx *ctx, const struct store_drill *d)
+static void figures_html(struct web_ctx *ctx,
+			 const struct drill_redteam_figures *f)
+{
+	html_emit(&ctx->res->body, "<h2>%s</h2><table id=\"redteam\">"
+		  "<tr><th>%s</th><td id=\"coverage\">%lld / %lld "
+		  "(%.1f%%)</td></tr>"
+		  "<tr><th>%s</th><td id=\"late-count\">%lld</td></tr>"
+		  "<tr><th>%s</th><td>%lld / %lld ms</td></tr>"
+		  "<tr><th>%s</th><td>%lld / %lld ms</td></tr>"
+		  "<tr><th>%s</th><td id=\"false-rate\">%lld / %lld "
+		  "(%.1f%%)</td></tr></table><p><small>%s %s</small></p>",
+		  M("redteam_figures"), M("redteam_coverage"),
+		  (long long)f->detected, (long long)(f->actions - f->late),
+		  100 * f->coverage, M("redteam_late"), (long long)f->late,
+		  M("redteam_detect"), (long long)f->detect_p50_ms,
+		  (long long)f->detect_p90_ms, M("redteam_ack"),
+		  (long long)f->ack_p50_ms, (long long)f->ack_p90_ms,
+		  M("redteam_false"), (long long)f->false_alerts,
+		  (long long)f->alerts, 100 * f->false_rate, M("redteam_rule"),
+		  M("redteam_late_rule"));
+}
+
+/* The actions one by one, timely (late false) or recorded late. */
+static void actions_html(struct web_ctx *ctx,
+			 const struct drill_redteam_score *sc, bool late)
 {
 	struct dynbuf *b = &ctx->res->body;
-	struct dynbuf acb, alb;
-	struct drill_redteam_figures f;
-	struct drill_redteam_match *m = NULL;
-	dynbuf_init(&acb, 0);
-	dynbuf_init(&alb, 0);
-	int rc = store_redteam_actions(ctx->reader, d->id, add_action, &acb);
-	if (rc == 0)
-		rc = store_redteam_alerts(ctx->reader, d->id, add_alert, &alb);
-	if (rc == 0)
-		rc = acb.failed ? acb.failed : alb.failed;
-	const struct store_redteam_action *a = (const void *)acb.data;
-	size_t na = acb.len / sizeof(*a);
-	if (rc == 0 && (m = alloc_zeroed(na + 1, sizeof(*m))) == NULL)
-		rc = -ENOMEM;
-	if (rc == 0)
-		rc = drill_redteam_match(a, na, (const void *)alb.data,
-					 alb.len / sizeof(struct store_redteam_alert),
-					 DRILL_REDTEAM_MATCH_US, m, &f);
+	html_emit(b, "<table id=\"%s\"><tr><th>%s</th><th>%s</th><th>%s</th>"
+		  "<th>%s</th><th>%s</th><th>%s</th></tr>",
+		  late ? "late" : "actions", M("time"), M("redteam_target"),
+		  M("redteam_technique"), M("redteam_description"),
+		  M(late ? "redteam_recorded" : "redteam_detect"),
+		  M(late ? "redteam_late_alert" : "redteam_ack"));
+	for (size_t i = 0; i < sc->nactions; i++) {
+		const struct store_redteam_action *a = &sc->actions[i];
+		char when[32], rec[32];
+		if (sc->m[i].late != late)
+			continue;
+		i18n_datetime(a->at_us, when, sizeof(when));
+		html_emit(b, "<tr><td>%s</td><td>%s:%s</td><td>%s</td>"
+			  "<td>%s</td>", when, a->target_kind, a->target,
+			  a->technique, a->description);
+		if (late) {
+			i18n_datetime(a->created_us, rec, sizeof(rec));
+			html_emit(b, "<td>%s</td><td>%lld</td></tr>", rec,
+				  (long long)sc->alerts[sc->m[i].alert].id);
+			continue;
+		}
+		ms_cell(b, sc->m[i].detect_ms);
+		ms_cell(b, sc->m[i].ack_ms);
+		html_emit(b, "</tr>");
+	}
+	html_emit(b, "</table>");
+}
+
+static int redteam_html(struct web_ctx *ctx, const struct store_drill *d)
+{
+	struct drill_redteam_score sc;
+	int rc = drill_redteam_score(ctx->reader, d->id, &sc);
 	if (rc == 0) {
-		html_emit(b, "<h2>%s</h2><table id=\"redteam\">"
-			  "<tr><th>%s</th><td id=\"coverage\">%lld / %lld "
-			  "(%.1f%%)</td></tr>"
-			  "<tr><th>%s</th><td>%lld / %lld ms</td></tr>"
-			  "<tr><th>%s</th><td>%lld / %lld ms</td></tr>"
-			  "<tr><th>%s</th><td id=\"false-rate\">%lld / %lld "
-			  "(%.1f%%)</td></tr></table><p><small>%s</small></p>",
-			  M("redteam_figures"), M("redteam_coverage"),
-			  (long long)f.detected, (long long)f.actions,
-			  100 * f.coverage, M("redteam_detect"),
-			  (long long)f.detect_p50_ms, (long long)f.detect_p90_ms,
-			  M("redteam_ack"), (long long)f.ack_p50_ms,
-			  (long long)f.ack_p90_ms, M("redteam_false"),
-			  (long long)f.false_alerts, (long long)f.alerts,
-			  100 * f.false_rate, M("redteam_rule"));
+		figures_html(ctx, &sc.fig);
 		/* The actions name PCs of any school of the scope: only an
 		 * officer holding the whole province reads them one by one. */
 		if (ctx->user->scope.kind == STORE_SCOPE_PROVINCE) {
-			html_emit(b, "<table id=\"actions\"><tr><th>%s</th>"
-				  "<th>%s</th><th>%s</th><th>%s</th><th>%s</th>"
-				  "<th>%s</th></tr>", M("time"),
-				  M("redteam_target"), M("redteam_technique"),
-				  M("redteam_description"), M("redteam_detect"),
-				  M("redteam_ack"));
-			for (size_t i = 0; i < na; i++) {
-				char when[32];
-				i18n_datetime(a[i].at_us, when, sizeof(when));
-				html_emit(b, "<tr><td>%s</td><td>%s:%s</td>"
-					  "<td>%s</td><td>%s</td>", when,
-					  a[i].target_kind, a[i].target,
-					  a[i].technique, a[i].description);
-				ms_cell(b, m[i].detect_ms);
-				ms_cell(b, m[i].ack_ms);
-				html_emit(b, "</tr>");
-			}
-			html_emit(b, "</table>");
+			actions_html(ctx, &sc, false);
+			html_emit(&ctx->res->body, "<h3>%s</h3>",
+				  M("redteam_late"));
+			actions_html(ctx, &sc, true);
 		}
 	}
-	alloc_free(m);
-	dynbuf_free(&acb);
-	dynbuf_free(&alb);
+	drill_redteam_score_free(&sc);
 	return rc;
 }
 
@@ -508,6 +508,25 @@ static int body_actions(struct web_ctx *ctx, struct store_redteam_action **out,
 	return 0;
 }
 
+/* The audit log names how many actions came in, and how many of them
+ * were recorded late (an alert matching them was already in): a
+ * stolen organiser login writing actions from the alerts shows there. */
+static void audit_actions(struct web_ctx *ctx, const struct store_drill *d,
+			  const struct store_redteam_action *a, size_t n)
+{
+	struct drill_redteam_score sc;
+	char object[32], detail[96];
+	size_t late = 0;
+	if (drill_redteam_score(ctx->reader, d->id, &sc) == 0)
+		late = drill_redteam_count_late(a, n, ctx->now_us, sc.alerts,
+						sc.nalerts);
+	drill_redteam_score_free(&sc);
+	snprintf(object, sizeof(object), "drill:%" PRIu64, d->id);
+	snprintf(detail, sizeof(detail), "%zu red-team action(s), %zu "
+		 "recorded late", n, late);
+	web_audit(ctx, "drill.action", object, detail);
+}
+
 /* Records the body's actions; 0 or an HTTP status with err. */
 static int record_actions(struct web_ctx *ctx, struct store_drill *d,
 			  size_t *n, char *err, size_t errlen)
@@ -524,17 +543,16 @@ static int record_actions(struct web_ctx *ctx, struct store_drill *d,
 		return rc == -EPERM ? 403 : 409;
 	rc = body_actions(ctx, &a, n, err, errlen);
 	if (rc == 0)
-		rc = drill_redteam_prepare(d, ctx->user->u.name, a, *n, err,
-					   errlen);
+		rc = drill_redteam_prepare(d, ctx->user->u.name, ctx->now_us,
+					   ctx->opts->redteam_grace_s, a, *n,
+					   err, errlen);
 	if (rc == 0 && (rc = store_redteam_actions_add(ctx->store, a, *n)) != 0)
 		snprintf(err, errlen, "the actions could not be stored");
+	if (rc == 0)
+		audit_actions(ctx, d, a, *n);
 	alloc_free(a);
 	if (rc != 0)
 		return rc == -EINVAL || rc == -ERANGE ? 400 : 500;
-	char object[32], detail[96];
-	snprintf(object, sizeof(object), "drill:%" PRIu64, d->id);
-	snprintf(detail, sizeof(detail), "%zu red-team action(s)", *n);
-	web_audit(ctx, "drill.action", object, detail);
 	return 0;
 }
 

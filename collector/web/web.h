@@ -60,6 +60,9 @@ struct web_options {
 	struct ca *ca;
 	const char *const *rule_sets;
 	size_t nrule_sets;
+	/* drill.redteam_grace in seconds (0: its default): how long after
+	 * the time it claims a red-team action may be recorded. */
+	int64_t redteam_grace_s;
 };
 
 /* Creates the server on loop over st (borrowed; must outlive the server)

@@ -1,7 +1,8 @@
 /* libFuzzer harness: a red team's CSV of actions as `drill action
  * import` reads it, through drill_action_csv_load; every action it
  * returns must hold what the checks promise, and matching them against
- * alerts built from the same bytes must keep its figures in range. */
+ * alerts built from the same bytes must keep its figures in range,
+ * some of the actions recorded after their alert (recorded late). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -42,6 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			       sizeof(al[i].school) - 1);
 			al[i].first_us = a[i].at_us + (int64_t)i * 1000;
 		}
+		a[i].created_us = a[i].at_us + (int64_t)(i % 3) * 1500;
 	}
 	size_t nal = n < 4 ? n : 4;
 	struct drill_redteam_match *m = alloc_zeroed(n, sizeof(*m));
@@ -49,12 +51,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (m != NULL &&
 	    drill_redteam_match(a, n, al, nal, DRILL_REDTEAM_MATCH_US, m,
 				&fig) == 0) {
-		if (fig.detected > n || fig.false_alerts > nal ||
+		if (fig.detected + fig.late > n || fig.false_alerts > nal ||
 		    fig.coverage < 0 || fig.coverage > 1)
 			abort();
 		for (size_t i = 0; i < n; i++)
 			if (m[i].alert >= (long)nal ||
-			    (m[i].alert >= 0 && m[i].detect_ms < 0))
+			    (m[i].late && (m[i].alert < 0 || m[i].detect_ms >= 0)) ||
+			    (!m[i].late && m[i].alert >= 0 && m[i].detect_ms < 0))
 				abort();
 	}
 	alloc_free(m);

@@ -7,7 +7,10 @@
 # acknowledge and the false-alert rate equal what this script computes
 # from the store under the documented rule (an alert on the action's
 # target whose first time lies in [t, t + 30 min]). Hostile CSVs are
-# refused whole, naming the line and the column.
+# refused whole, naming the line and the column. An action recorded
+# after the alert that matches it is set apart as recorded late; claims
+# too far back or ahead, and any UPDATE, are refused (CLI, console and
+# the store's triggers).
 # Scenarios run alone by name: make test ONLY=drill_redteam:window
 . "$(dirname "$0")/lib.bash"
 . "$(dirname "$0")/lib_drill.bash"
@@ -21,6 +24,9 @@ mkdir -p "$A" "$S" "$WORK/nothing"
 quiet_agent_set "$WORK/nothing"
 C() { "$COLLECTOR" "$@" -c "$CONF"; }
 q() { sqlite3 -cmd ".timeout 10000" -separator " " "$DB" "$1"; }
+qe() { q "$1" 2>&1; }
+# The database's clock in microseconds, as SQL.
+NOW="CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER)"
 
 setup() {
 	local token P="$WORK/pki"
@@ -73,7 +79,7 @@ scenario_approval() {
 }
 
 scenario_hostile_csv() {
-	local F="$WORK/csv" now r n0
+	local F="$WORK/csv" now r n0 early
 	mkdir -p "$F"
 	redteam_window_open rt-csv --school RT1 || not_ok "window rt-csv opens"
 	now=$(iso_us)
@@ -89,7 +95,9 @@ scenario_hostile_csv() {
 	printf '%s\n%s\n' "$h" "$now,host:pc1,T1059" >"$F/short.csv"
 	printf 'time,target,technique\n%s\n' "$now,host:pc1,T1059" >"$F/nocol.csv"
 	printf '%s\n%s\n' "$h" "$now,host:pc1,T1059,\"open quote" >"$F/quote.csv"
-	printf '%s\n%s\n%s\n' "$h" "$good" "2020-01-01T00:00:00Z,host:pc1,T1059,before the window" >"$F/outside.csv"
+	# Before the window opened, but recent: only the window refuses it.
+	early=$(date -u -d '-10 min' +%Y-%m-%dT%H:%M:%SZ)
+	printf '%s\n%s\n%s\n' "$h" "$good" "$early,host:pc1,T1059,before the window" >"$F/outside.csv"
 	head -c 0 /dev/null >"$F/empty.csv"
 	n0=$(q "SELECT count(*) FROM redteam_actions")
 	for c in "tech5:line 3, column technique" "techlower:line 2, column technique" \
@@ -97,7 +105,7 @@ scenario_hostile_csv() {
 		"target:line 2, column target" "school:line 2, column target" \
 		"ctrl:line 2, column description" "short:line 2: 3 columns" \
 		"nocol:the header has no 'description'" "quote:line 2" \
-		"outside:action 2: time 2020-01-01T00:00:00Z lies outside" "empty:the file is empty"; do
+		"outside:action 2: time $early lies outside the window of 'rt-csv'" "empty:the file is empty"; do
 		r=$(C drill action import --name rt-csv --by org --csv "$F/${c%%:*}.csv" 2>&1)
 		check "hostile CSV ${c%%:*} is refused naming ${c#*:} ($r)" eval \
 			'grep -qF "${c#*:}" <<<"$r" && grep -q "nothing was recorded" <<<"$r"'
@@ -106,7 +114,7 @@ scenario_hostile_csv() {
 	r=$(C drill action add --name rt-csv --by org --set time="$now" --set target=host:pc1 \
 		--set technique=T1059.1 --set description=x 2>&1)
 	check "drill action add checks the technique's shape" grep -q "column technique: must be a MITRE ATT&CK" <<<"$r"
-	r=$(sqlite3 -cmd ".timeout 10000" "$DB" "INSERT INTO redteam_actions(campaign, at, target_kind, target, technique, description, recorded_by, created) VALUES((SELECT id FROM drill_campaigns WHERE name='rt-csv'), 0, 'host', 'x', 'T1059', 'x', 'org', 0)" 2>&1)
+	r=$(sqlite3 -cmd ".timeout 10000" "$DB" "INSERT INTO redteam_actions(campaign, at, target_kind, target, technique, description, recorded_by, created) SELECT id, window_start - 1, 'host', 'x', 'T1059', 'x', 'org', $NOW FROM drill_campaigns WHERE name='rt-csv'" 2>&1)
 	check "the store itself refuses an action outside its window ($r)" grep -q "lies in its window" <<<"$r"
 	C drill abort --name rt-csv --by org >/dev/null
 }
@@ -229,6 +237,18 @@ PYEOF
 		'grep -q "red team: 4 actions" <<<"$r" && grep -q "not detected" <<<"$r" && grep -q "within 1800 s" <<<"$r"'
 }
 
+# An alert opened in the store by another writer (as a second process
+# on the database would), on AGENT of RT1; prints its id.
+alert_on() {
+	q "INSERT INTO alerts(rule, title, category, kind, dedupe_key, agent, school, severity, drill, first, last, count, state, evidence, src_ip, file_path, file_hash) VALUES('r', 'late $1', 'malware', 'scan.match', 'k-$1', '$1', 'RT1', 8, 0, $(date +%s%6N), $(date +%s%6N), 1, 'open', '{}', '', '', ''); SELECT last_insert_rowid()"
+}
+
+# Actions recorded after the alert that matches them, claims too far
+# back or ahead, and an UPDATE: lib_drill.bash's checks on SQLite.
+scenario_late_claims() {
+	redteam_claims_checked qe "$NOW" alert_on
+}
+
 # The console's drill pages over real TLS (py/drill_console.py drives the
 # HTTP side): scoping, approval by a second person, abort, red-team
 # actions by form and CSV with CSRF and role checks, escaping, Vietnamese.
@@ -241,8 +261,8 @@ scenario_console() {
 	for c in scope-list scope-404 school-sees-own school-cannot-approve organiser-no-approve-button \
 		organiser-cannot-approve approve-needs-csrf admin-approves organiser-records-one \
 		bad-csv-refused-whole csv-recorded actions-need-csrf school-cannot-record \
-		planned-window-refuses-actions figures-and-escaping vietnamese injection-page \
-		organiser-aborts audited; do
+		planned-window-refuses-actions figures-and-escaping late-set-apart far-claims-refused \
+		vietnamese injection-page organiser-aborts audited; do
 		check "console: $c" grep -qx "$c ok" "$WORK/console.check"
 	done
 }

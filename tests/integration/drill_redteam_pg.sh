@@ -10,7 +10,9 @@
 #  - alerts: an alert opened in the database by any writer (here psql,
 #    as a second collector would) on a PC of a running window's scope is
 #    a drill tied to that window, one of another school is not, and
-#    `drill status --json` scores the window's actions against them.
+#    `drill status --json` scores the window's actions against them;
+#  - late and far claims: an action recorded after its alert is set
+#    apart, and the triggers refuse far claims and any UPDATE.
 # Scenarios: make test ONLY=drill_redteam_pg:actions
 # Release only: the store calls under it run under ASan in test_store on
 # both backends; this adds the CLI's wiring to them on PostgreSQL.
@@ -22,6 +24,8 @@ D="$WORK/collector"
 
 C() { "$COLLECTOR" "$@" -c "$CONF"; }
 db() { pg_sql "$PG_DB" "$1" 2>&1; }
+# The database's clock in microseconds, as SQL.
+NOW="(extract(epoch FROM clock_timestamp()) * 1000000)::bigint"
 
 setup() {
 	pg_start || { not_ok "PostgreSQL starts"; return 1; }
@@ -53,7 +57,7 @@ scenario_actions() {
 	check "the three are in PostgreSQL, in time order" eq \
 		"$(db "SELECT string_agg(technique, ' ' ORDER BY at, id) FROM redteam_actions")" "T1566.001 T1021.002 T1486"
 	n0=$(db "SELECT count(*) FROM redteam_actions")
-	r=$(db "INSERT INTO redteam_actions(campaign, at, target_kind, target, technique, description, recorded_by, created) VALUES((SELECT id FROM drill_campaigns WHERE name='rt-a'), 0, 'host', 'x', 'T1059', 'x', 'org', 0)")
+	r=$(db "INSERT INTO redteam_actions(campaign, at, target_kind, target, technique, description, recorded_by, created) SELECT id, window_start - 1, 'host', 'x', 'T1059', 'x', 'org', $NOW FROM drill_campaigns WHERE name='rt-a'")
 	check "the database itself refuses an action outside its window ($r)" grep -q "lies in its window" <<<"$r"
 	check "and kept nothing of it" eq "$(db "SELECT count(*) FROM redteam_actions")" "$n0"
 	C drill abort --name rt-a --by org >/dev/null
@@ -84,6 +88,17 @@ scenario_alerts() {
 	C drill abort --name rt-b --by org >/dev/null
 	r=$(alert_on RT1 after)
 	check "after the abort a new alert of the school is a real one ($r)" eq "${r#*|}" 0
+}
+
+# alert_on_pc AGENT: an alert on AGENT of RT1, as alert_on; prints its id.
+alert_on_pc() {
+	db "INSERT INTO alerts(rule, title, category, kind, dedupe_key, agent, school, severity, drill, first, last, count, state, evidence, src_ip, file_path, file_hash) VALUES('r', 'late $1', 'malware', 'scan.match', 'k-$1', '$1', 'RT1', 8, 0, $(date +%s%6N), $(date +%s%6N), 1, 'open', '{}', '', '', '') RETURNING id" | head -1
+}
+
+# Late actions, far claims and an UPDATE, as on SQLite (lib_drill.bash),
+# refused here by PostgreSQL's triggers.
+scenario_late_claims() {
+	redteam_claims_checked db "$NOW" alert_on_pc
 }
 
 run_scenarios

@@ -161,11 +161,21 @@ RT_ALERTS="SELECT a.id, a.title, a.drill, coalesce(r.campaign, 0) FROM alerts a 
 RT_ACTIONS="SELECT id, campaign, at, target_kind, target, technique FROM redteam_actions ORDER BY id"
 
 sq() { sqlite3 -cmd ".timeout 10000" "$DB" "$1"; } # sq SQL: on the SQLite store DB
+# aged NAME: window NAME and its actions recorded an hour earlier, as in
+# a store kept for a while (the store's append-only trigger set aside on
+# this test's copy: nothing else can write the past).
+aged() {
+	sq "DROP TRIGGER IF EXISTS redteam_action_append_only;
+		UPDATE redteam_actions SET at = at - 3600000000, created = created - 3600000000
+		WHERE campaign = (SELECT id FROM drill_campaigns WHERE name = '$1');
+		UPDATE drill_campaigns SET window_start = window_start - 7200000000 WHERE name = '$1'"
+}
 
 # redteam_source DIR: a SQLite store with schools RT1 and RT2, a
 # finished red-team window (rt-done: an action, an alert) and a running
 # one (rt-live: two actions, an alert of its school, one of another, and
-# one raised before it opened). Sets CONF and DB.
+# one raised before it opened), their actions an hour old. Sets CONF and
+# DB.
 redteam_source() {
 	collector_init "$1" || return 1
 	DB="$1/eduwatch.db"
@@ -174,10 +184,11 @@ redteam_source() {
 		C user add org drill_organiser >/dev/null && C user add admin province_admin >/dev/null || return 1
 	sq "$(alert_sql RT1 before)" || return 1
 	redteam_window_open rt-done --school RT1 && action rt-done school:RT1 T1566.001 &&
-		sq "$(alert_sql RT1 done-found)" && C drill abort --name rt-done --by org >/dev/null || return 1
+		sq "$(alert_sql RT1 done-found)" && aged rt-done &&
+		C drill abort --name rt-done --by org >/dev/null || return 1
 	redteam_window_open rt-live --school RT1 && action rt-live host:pc-RT1 T1204.002 &&
 		action rt-live school:RT1 T1021.002 && sq "$(alert_sql RT1 live-found)" &&
-		sq "$(alert_sql RT2 elsewhere)"
+		sq "$(alert_sql RT2 elsewhere)" && aged rt-live
 }
 
 scenario_redteam() {

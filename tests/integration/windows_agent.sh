@@ -123,9 +123,17 @@ scenario_status() {
 bundle_version() { ls "$D"/bundles/bundle-*.ewb 2>/dev/null | sed -n 's/.*bundle-\([0-9]*\)\.ewb/\1/p' | sort -n | tail -1; }
 # rules_ready: a bundle published and installed on the agent.
 rules_ready() {
+	# A scenario's own jobs end with it (run_scenario), so an agent
+	# started here lives for this scenario only; each start gets a log of
+	# its own, so the wait is for this start's connection (sources start
+	# before it): an older line let usb_arrival make U: before the new
+	# agent's first look at the drives, which then took U: as there at
+	# start-up and never reported it.
 	if [ -z "${APID:-}" ] || ! kill -0 "$APID" 2>/dev/null; then
-		agent_start "$WORK/agent3.log" # the taskkill scenario ran before
-		wait_for 90 grep -q "uplink: connected" "$WORK/agent3.log"
+		local log
+		log="$WORK/agent-$(date +%s%N).log"
+		agent_start "$log"
+		wait_for 90 grep -q "uplink: connected" "$log"
 	fi
 	[ -n "$(bundle_version)" ] || "$COLLECTOR" rules publish -c "$CONF" >/dev/null
 	wait_event 90 "\"kind\":\"rules.update\".*\"state\":\"installed\"" ||

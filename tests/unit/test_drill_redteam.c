@@ -194,6 +194,116 @@ static void test_matching_rule(void **state)
 	assert_int_equal(f.ack_p90_ms, -1);
 }
 
+static struct store_redteam_action recorded(int64_t at, const char *kind,
+					    const char *target,
+					    int64_t created)
+{
+	struct store_redteam_action a = action(at, kind, target);
+	a.created_us = created;
+	return a;
+}
+
+/* An action recorded after the first alert that matches it arrived is
+ * set apart: no detection, out of the coverage, and an alert only late
+ * actions match stays a false alert; an alert arriving in the very
+ * microsecond of the recording is not before it. */
+static void test_recorded_late(void **state)
+{
+	(void)state;
+	struct store_redteam_action act[] = {
+		recorded(T0, "host", "pc1", T0 + 2 * SEC),
+		recorded(T0, "host", "pc2", T0 + 100 * SEC),
+		recorded(T0 + 45 * SEC, "host", "pc3", T0 + 60 * SEC),
+		recorded(T0 + 40 * SEC, "school", "A1", T0 + 41 * SEC),
+		recorded(T0, "host", "pc4", T0 + SEC),
+		recorded(T0, "host", "pc5", T0 + 70 * SEC),
+	};
+	struct store_redteam_alert al[] = {
+		alert(1, "pc1", "", "A9", T0 + 5 * SEC, 0),
+		alert(2, "pc2", "", "A9", T0 + 30 * SEC, T0 + 31 * SEC),
+		alert(3, "pc3", "", "A1", T0 + 50 * SEC, 0),
+		alert(4, "pc5", "", "A9", T0 + 70 * SEC, 0),
+	};
+	struct drill_redteam_match m[6];
+	struct drill_redteam_figures f;
+	assert_int_equal(drill_redteam_match(act, 6, al, 4,
+					     DRILL_REDTEAM_MATCH_US, m, &f), 0);
+	assert_false(m[0].late);
+	assert_int_equal(m[0].detect_ms, 5000);
+	assert_true(m[1].late); /* its alert came 70 s before it */
+	assert_int_equal(m[1].alert, 1);
+	assert_int_equal(m[1].detect_ms, -1);
+	assert_int_equal(m[1].ack_ms, -1);
+	assert_true(m[2].late);
+	assert_int_equal(m[2].alert, 2);
+	assert_false(m[3].late); /* the same alert, after its recording */
+	assert_int_equal(m[3].alert, 2);
+	assert_int_equal(m[3].detect_ms, 10000);
+	assert_false(m[4].late);
+	assert_int_equal(m[4].alert, -1);
+	assert_false(m[5].late); /* alert and recording in one microsecond */
+	assert_int_equal(m[5].detect_ms, 70000);
+	assert_int_equal(f.actions, 6);
+	assert_int_equal(f.late, 2);
+	assert_int_equal(f.detected, 3);
+	assert_int_equal(f.acknowledged, 0); /* only the late one's was */
+	assert_true(f.coverage > 0.7499 && f.coverage < 0.7501); /* 3 / 4 */
+	assert_int_equal(f.false_alerts, 1); /* alert 2: a late one's only */
+	assert_int_equal(f.detect_p90_ms, 70000);
+	/* Only late actions: no coverage made up from nothing. */
+	assert_int_equal(drill_redteam_match(&act[1], 1, al, 4,
+					     DRILL_REDTEAM_MATCH_US, m, &f), 0);
+	assert_int_equal(f.late, 1);
+	assert_true(f.coverage == 0);
+	assert_int_equal(f.false_alerts, 4);
+	/* Before recording: which would be late now. */
+	struct store_redteam_action next[] = {
+		action(T0, "host", "pc2"),	       /* alert 2 is in */
+		action(T0 + 10 * SEC, "host", "pc1"),  /* alert 1 before it */
+		action(T0 + 60 * SEC, "host", "pc5"),  /* alert 4 not yet */
+	};
+	assert_int_equal(drill_redteam_count_late(next, 3, T0 + 60 * SEC, al,
+						  4), 1);
+}
+
+/* A claimed time is bounded by the clock before the window is looked
+ * at: drill.redteam_grace back (4 h by default), 5 minutes ahead. */
+static void test_claim_bounds(void **state)
+{
+	(void)state;
+	struct store_drill d;
+	char err[256];
+	memset(&d, 0, sizeof(d));
+	d.id = 7;
+	snprintf(d.name, sizeof(d.name), "w");
+	d.window_start_us = T0 - 30 * 3600 * SEC;
+	d.window_end_us = T0 + 3600 * SEC;
+	struct store_redteam_action a = action(T0 - 3 * 3600 * SEC, "host",
+					       "pc1");
+	assert_int_equal(drill_redteam_prepare(&d, "org", T0, 0, &a, 1, err,
+					       sizeof(err)), 0);
+	assert_int_equal(a.campaign, 7);
+	assert_string_equal(a.recorded_by, "org");
+	a.at_us = T0 - 5 * 3600 * SEC;
+	assert_int_equal(drill_redteam_prepare(&d, "org", T0, 0, &a, 1, err,
+					       sizeof(err)), -ERANGE);
+	assert_non_null(strstr(err, "action 1: time 2026-12-02T08:00:00"));
+	assert_non_null(strstr(err, "drill.redteam_grace"));
+	assert_int_equal(drill_redteam_prepare(&d, "org", T0, 6 * 3600, &a, 1,
+					       err, sizeof(err)), 0);
+	a.at_us = T0 + 4 * 60 * SEC;
+	assert_int_equal(drill_redteam_prepare(&d, "org", T0, 0, &a, 1, err,
+					       sizeof(err)), 0);
+	a.at_us = T0 + 6 * 60 * SEC;
+	assert_int_equal(drill_redteam_prepare(&d, "org", T0, 0, &a, 1, err,
+					       sizeof(err)), -ERANGE);
+	assert_non_null(strstr(err, "in the future"));
+	a.at_us = T0 - 31 * 3600 * SEC; /* inside the grace, not the window */
+	assert_int_equal(drill_redteam_prepare(&d, "org", T0, 32 * 3600, &a, 1,
+					       err, sizeof(err)), -ERANGE);
+	assert_non_null(strstr(err, "outside the window"));
+}
+
 static void test_quantile_nearest_rank(void **state)
 {
 	(void)state;
@@ -262,6 +372,8 @@ int main(void)
 		cmocka_unit_test(test_time_parse),
 		cmocka_unit_test(test_csv_all_or_nothing),
 		cmocka_unit_test(test_matching_rule),
+		cmocka_unit_test(test_recorded_late),
+		cmocka_unit_test(test_claim_bounds),
 		cmocka_unit_test(test_quantile_nearest_rank),
 		cmocka_unit_test(test_board_row),
 	};

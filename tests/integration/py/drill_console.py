@@ -101,6 +101,28 @@ r = S["wadmin"].req("GET", "/drills/%d" % ID["wc-rt"])
 result("figures-and-escaping", r.status == 200 and 'id="coverage"' in r.body and "T1059.001" in r.body and
        "<script>alert(1)" not in r.body and "&lt;script&gt;alert(1)" in r.body, str(r.status))
 result("vietnamese", "Diễn tập sự cố" in r.body and "Tỷ lệ phát hiện" in r.body, "strings")
+# An alert on PC-02 comes in; then the organiser writes an action that
+# "explains" it, claiming a time before it: recorded, but set apart.
+us = int(datetime.datetime.now(datetime.timezone.utc).timestamp() * 1000000)
+db.execute("INSERT INTO alerts(rule, title, category, kind, dedupe_key, agent, school, severity, drill, first, last,"
+           " count, state, evidence, src_ip, file_path, file_hash) VALUES('r', 'seen first', 'malware', 'scan.match',"
+           " 'k-late', 'PC-02', 'RT1', 8, 0, ?, ?, 1, 'open', '{}', '', '', '')", (us, us))
+db.commit()
+S["worg"].req("GET", "/drills/%d" % ID["wc-rt"])
+code = S["worg"].req("POST", "/drills/%d/actions" % ID["wc-rt"],
+                     dict(one, csrf=S["worg"].csrf, target="host:PC-02", description="written from the alert")).status
+r = S["wadmin"].req("GET", "/drills/%d" % ID["wc-rt"])
+late = re.search(r'<table id="late">(.*?)</table>', r.body, re.S)
+count = re.search(r'id="late-count">(\d+)<', r.body)
+result("late-set-apart", code == 303 and late is not None and "written from the alert" in late.group(1) and
+       "encoded PowerShell" not in late.group(1) and count is not None and count.group(1) == "1",
+       "%d %s" % (code, count.group(1) if count else None))
+ahead = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+back = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+rs = [S["worg"].req("POST", "/drills/%d/actions" % ID["wc-rt"], dict(one, csrf=S["worg"].csrf, time=t)) for t in (ahead, back)]
+result("far-claims-refused", [x.status for x in rs] == [400, 400] and "lies in the future" in rs[0].body and
+       "more than drill.redteam_grace ago" in rs[1].body and actions("wc-rt") == 4,
+       "%s %d" % ([x.status for x in rs], actions("wc-rt")))
 r = S["wadmin"].req("GET", "/drills/%d" % ID["wc-inj"])
 result("injection-page", r.status == 200 and 'id="scoreboard"' in r.body and 'id="timeline"' in r.body,
        str(r.status))
@@ -109,4 +131,6 @@ code = S["worg"].req("POST", "/drills/%d/abort" % ID["wc-rt2"], {"csrf": S["worg
 result("organiser-aborts", code == 303 and state("wc-rt2") == "aborted", "%d %s" % (code, state("wc-rt2")))
 audit = db.execute("SELECT count(*) FROM audit_log WHERE action IN ('drill.approve', 'drill.action', 'drill.abort')"
                    ).fetchone()[0]
-result("audited", audit == 4, str(audit))
+late_audit = db.execute("SELECT count(*) FROM audit_log WHERE action = 'drill.action'"
+                        " AND detail = '1 red-team action(s), 1 recorded late'").fetchone()[0]
+result("audited", audit == 5 and late_audit == 1, "%d %d" % (audit, late_audit))
