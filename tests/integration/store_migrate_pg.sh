@@ -213,9 +213,16 @@ scenario_redteam() {
 	{ C drill status --name rt-live --json; C drill status --name rt-done --json; } >"$WORK/rt.status.pg" 2>&1
 	check "redteam: drill status of both windows reads the same on PostgreSQL" \
 		cmp -s "$WORK/rt.status.sq" "$WORK/rt.status.pg"
-	out=$(pg_sql "$db" "INSERT INTO redteam_actions(campaign, at, target_kind, target, technique, description, recorded_by, created) VALUES((SELECT id FROM drill_campaigns WHERE name='rt-live'), 0, 'host', 'x', 'T1059', 'x', 'org', 0)" 2>&1)
-	check "redteam: afterwards the target refuses an action outside its window ($out)" \
+	# rt_insert AT CREATED: an action of rt-live straight in SQL.
+	rt_insert() {
+		pg_sql "$db" "INSERT INTO redteam_actions(campaign, at, target_kind, target, technique, description, recorded_by, created) SELECT id, $1, 'host', 'x', 'T1059', 'x', 'org', $2 FROM drill_campaigns WHERE name = 'rt-live'" 2>&1
+	}
+	local now="(extract(epoch FROM clock_timestamp()) * 1000000)::bigint"
+	out=$(rt_insert "(SELECT window_start - 60000000 FROM drill_campaigns WHERE name = 'rt-live')" "$now")
+	check "redteam: afterwards the target refuses an action before its window ($out)" \
 		grep -q "lies in its window" <<<"$out"
+	out=$(rt_insert "$now - 3600000000" "$now - 3600000000")
+	check "redteam: and one recorded an hour ago ($out)" grep -q "claims a time" <<<"$out"
 	pg_sql "$db" "$(alert_sql RT1 after)" >/dev/null
 	check "redteam: and flags a new alert of the running window's school, tied to it" \
 		eq "$(pg_sql "$db" "SELECT a.drill || '/' || r.campaign FROM alerts a JOIN redteam_alerts r ON r.alert = a.id WHERE a.title = 'after'")" \
