@@ -44,11 +44,11 @@ static const char *const left_behind[] = {"schema_version",
  * outside its window is refused, so is one recorded more than 5 minutes
  * from the database's clock (any action of a store kept for a while),
  * an alert raised in a running window is flagged and tied to it (a row
- * of redteam_alerts). The copy is history
- * already judged on SQLite, its redteam_alerts rows copied as they are
- * (a second row from the trigger would break the COPY), so these are
- * disabled for the copy, inside its transaction: no other writer sees
- * them off, and a failed copy leaves them as they were. */
+ * of redteam_alerts). The copy is history already judged on SQLite, its
+ * redteam_alerts rows copied as they are (a second row from the trigger
+ * would break the COPY), so these are disabled for the copy, inside its
+ * transaction: no other writer sees them off, and a failed copy leaves
+ * them as they were. */
 static const char *const live_triggers[][2] = {
 	{"alerts", "redteam_window_alert"},
 	{"redteam_actions", "redteam_action_in_window"},
