@@ -17,7 +17,9 @@ void tries_note_restore(struct upgrade_tries *t, const char *release,
 		snprintf(t->release, sizeof(t->release), "%s", release);
 		t->bundle = bundle;
 	}
-	t->restores++;
+	/* Final stays final, and the count stays within what reads back. */
+	if (!tries_final(t))
+		t->restores++;
 	if (tries_final(t)) {
 		t->next_us = 0;
 		return;
