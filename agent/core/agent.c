@@ -508,18 +508,25 @@ static void note_restore(struct agent *agent, const char *failed,
 			     tries_final(t) ? "final" : "restored", why, t);
 }
 
-/* A part of the release that runs failed: said as an agent.upgrade
- * "error" about that release, so that a rollout halts on a release that
- * connects but does not work (collector/release.h). */
-static void report_release_error(struct agent *agent, const char *source,
-				 int rc)
+/* Sources that failed to start with this release and started with the
+ * one before: an agent.upgrade "error" about the release that runs, so
+ * that a rollout halts on a release that connects but does not work
+ * (collector/release.h). A source that failed before too is the PC's. */
+static void report_release_errors(struct agent *agent, uint32_t failed)
 {
 	char error[160];
-	if (agent->release[0] == '\0')
-		return;
-	snprintf(error, sizeof(error), "source %s failed to start: %s", source,
-		 uv_strerror(rc));
-	report_upgrade(agent, 0, agent->release, "error", error);
+	uint32_t fresh = upgrade_new_failures(agent->settings->upgrade_root,
+					      agent->release, failed);
+	for (size_t i = 0; fresh && i < NSOURCES; i++)
+		if (fresh & (1u << i)) {
+			snprintf(error, sizeof(error), "source %s failed to "
+				 "start with this release and not before",
+				 agent_sources[i]->name);
+			log_warn("upgrade: release %s: %s", agent->release,
+				 error);
+			report_upgrade(agent, 0, agent->release, "error", error);
+			return; /* one report: the latest state is one row */
+		}
 }
 
 /* At start without a restore to report: a try still to come (the PC was
@@ -919,6 +926,7 @@ int agent_run(const char *config_path, const struct agent_settings *s)
 			       on_link_state, &agent, &agent.uplink)) != 0)
 		goto done;
 	struct source_env env = {agent.loop, s, NULL, &agent, config_path};
+	uint32_t failed_sources = 0;
 	for (size_t i = 0; i < NSOURCES; i++) {
 		env.config = agent_settings_for(s, agent_source_configs[i]);
 		rc = agent_sources[i]->init(&env, &agent.source_state[i]);
@@ -927,10 +935,12 @@ int agent_run(const char *config_path, const struct agent_settings *s)
 		if (rc != 0) {
 			log_err("agent: source %s failed to start: %s",
 				agent_sources[i]->name, uv_strerror(rc));
-			report_release_error(&agent, agent_sources[i]->name, rc);
+			failed_sources |= 1u << i;
 			rc = 0; /* one broken check must not stop the others */
 		}
 	}
+	if (agent.release[0])
+		report_release_errors(&agent, failed_sources);
 	uv_timer_init(agent.loop, &agent.status_timer);
 	agent.status_timer.data = &agent;
 	/* A new release awaiting its verdict says how it is every second:
