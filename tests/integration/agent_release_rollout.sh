@@ -20,7 +20,8 @@
 #  - a pilot PC the watchdog restored neither stalls the rollout (the
 #    pilot is promoted after the soak on the PC that runs it, saying
 #    why) nor stays on the old release (it tries again by itself,
-#    upgrade.retry_restored_after, and runs it);
+#    upgrade.retry_restored_after, and runs it); one restored on every
+#    try gives up after three and reports "final";
 #  - with the offline release key pinned (agent.yaml upgrade.release_key)
 #    a release signed by it rolls out, while one signed only by the
 #    collector's CA (an attacker who holds the collector) or by another
@@ -355,6 +356,44 @@ scenario_restored_pilot_neither_stalls_nor_stays() {
 	check "the rollout is done: every PC runs 9.5" wait_for 20 state_is 9.5 done
 	check "... the pilot counts both PCs upgraded" eq "$(release_field 9.5 pilot upgraded)/$(release_field 9.5 pilot failed)" 2/0
 	sed -i '/retry_restored_after/d' "$y"
+}
+
+retry_fast() { # retry_fast PC on|off: upgrade.retry_restored_after 1s, restarted
+	sed -i '/retry_restored_after/d' "$(pc_dir "$1")/agent.yaml"
+	[ "$2" = on ] && sed -i '/^upgrade:/a\  retry_restored_after: 1s' "$(pc_dir "$1")/agent.yaml"
+	stop_pc "$1" && start_pc "$1" && wait_for 30 pc_running "$1" "$(pc_current "$1")"
+}
+
+# A release restored on every try is given up: both pilot PCs cannot
+# connect with 9.6 (their "offline" markers stay), each tries it again
+# after 1s, 2s and 4s, and after the fourth restore reports "final" and
+# stays on the release it ran.
+scenario_restored_thrice_is_final() {
+	local pc v
+	v=$(pc_current p1)
+	for pc in p1 p2; do
+		touch "$(pc_dir "$pc")/offline"
+		retry_fast "$pc" on || { not_ok "$pc restarts with retry_restored_after 1s"; return; }
+	done
+	make_flaky_release 9.6
+	check "release 9.6 is published to the pilot ring" \
+		quiet "$COLLECTOR" agent-release publish "$REL/agent-9.6" --channel pilot -c "$CONF"
+	check "the rollout halts: both pilot PCs restored" wait_for 60 state_is 9.6 halted
+	check "p1 tries it three times more, then gives up" \
+		wait_for 150 grep -qs "release 9.6 was restored 4 times: not tried again" "$WORK/agent-p1.log"
+	check "... after tries 1, 2 and 3 of 3" bash -c "grep -c 'trying release 9.6 again (try [123] of 3)' '$WORK/agent-p1.log' | grep -qx 3"
+	check "... and reports it final" \
+		wait_for 30 bash -c "$(declare -f pc_reported); COLLECTOR='$COLLECTOR' CONF='$CONF' WORK='$WORK'; pc_reported p1 '\"state\":\"final\".*\"restores\":4,\"next_try_us\":0'"
+	check "... staying on $v, connected" wait_for 30 all_running "$v" p1
+	check "... with nothing left to try" grep -q "^9.6 [0-9]* 4 0$" "$(pc_root p1)/tries"
+	check "p2 gives up too" wait_for 60 grep -qs "release 9.6 was restored 4 times" "$WORK/agent-p2.log"
+	check "... and stays on $v" wait_for 30 all_running "$v" p2
+	for pc in p1 p2; do
+		rm -f "$(pc_dir "$pc")/offline"
+		retry_fast "$pc" off
+	done
+	check "restarted, neither PC tries 9.6 again" \
+		bash -c "sleep 5; [ \"\$(grep -c 'trying release 9.6 again' '$WORK/agent-p1.log')\" = 3 ]"
 }
 
 pilots_refuse() { # pilots_refuse PATTERN: both pilot PCs reported a refusal saying it
