@@ -293,18 +293,19 @@ scenario_failed_install_retried() {
 	check "... and the pilot ring counts no failure" eq "$(release_field 9.0 pilot failed)" 0
 }
 
-# A release that cannot reach the collector on a PC whose folder holds
-# "offline" (that PC's network down while it is tried, say) and works
-# everywhere else. $0 is ROOT/current/eduwatch-agent or
-# ROOT/agent-VERSION/eduwatch-agent: the PC's folder is two up.
+# A release VERSION that cannot reach the collector on a PC whose folder
+# holds "offline-VERSION" (that PC's network down while it is tried, say)
+# and works everywhere else, and on that PC too once the marker is gone.
+# $0 is ROOT/current/eduwatch-agent or ROOT/agent-VERSION/eduwatch-agent:
+# the PC's folder is two up.
 make_flaky_release() {
 	mkdir -p "$REL/agent-$1"
 	cp -p "$EW_BIN/eduwatch-agent" "$REL/agent-$1/eduwatch-agent.bin"
-	cat >"$REL/agent-$1/eduwatch-agent" <<'SH'
+	cat >"$REL/agent-$1/eduwatch-agent" <<SH
 #!/bin/sh
-here=$(dirname "$0")
-[ -e "$here/../../offline" ] && exec "$here/eduwatch-agent.bin" "$@" -o collector.port=1
-exec "$here/eduwatch-agent.bin" "$@"
+here=\$(dirname "\$0")
+[ -e "\$here/../../offline-$1" ] && exec "\$here/eduwatch-agent.bin" "\$@" -o collector.port=1
+exec "\$here/eduwatch-agent.bin" "\$@"
 SH
 	chmod 755 "$REL/agent-$1/eduwatch-agent"
 }
@@ -321,7 +322,7 @@ managed() { # managed PC: its agent runs from its release root (restarted so if 
 
 # The outside review: a pilot PC the watchdog restored blocked the
 # province's rollout forever, and never tried the release again. Here
-# p1 cannot connect while it is tried (its "offline" marker) and is
+# p1 cannot connect while it is tried (its "offline-9.5" marker) and is
 # restored; p2 runs the release. After the soak the pilot is promoted
 # (one PC runs it, the other failed), saying why, and the stable ring
 # gets it. p1 keeps the verified bundle, and once its network is back
@@ -331,7 +332,7 @@ scenario_restored_pilot_neither_stalls_nor_stays() {
 	local pc y=$(pc_dir p1)/agent.yaml
 	for pc in $PCS; do managed "$pc" || { not_ok "$pc runs from its release root"; return; }; done
 	sed -i '/^upgrade:/a\  retry_restored_after: 3s' "$y"
-	touch "$(pc_dir p1)/offline"
+	touch "$(pc_dir p1)/offline-9.5"
 	stop_pc p1 && start_pc p1
 	check "p1 runs again with retry_restored_after 3s" wait_for 30 pc_running p1 "$(pc_current p1)"
 	make_flaky_release 9.5
@@ -340,7 +341,7 @@ scenario_restored_pilot_neither_stalls_nor_stays() {
 	check "p2 runs it" wait_for 40 all_running 9.5 p2
 	check "p1, offline while it tries, is restored by the watchdog" \
 		wait_for 40 grep -qs "release 9.5 did not report healthy" "$(pc_root p1)/last-restore.reported"
-	rm -f "$(pc_dir p1)/offline"
+	rm -f "$(pc_dir p1)/offline-9.5"
 	check "... reports it with its count of restores" \
 		wait_for 30 bash -c "$(declare -f pc_reported); COLLECTOR='$COLLECTOR' CONF='$CONF' WORK='$WORK'; pc_reported p1 '\"state\":\"restored\".*\"restores\":1'"
 	check "... and keeps the verified bundle to try it from" test -s "$(pc_dir p1)/state/rules/agent.ewb"
@@ -365,14 +366,14 @@ retry_fast() { # retry_fast PC on|off: upgrade.retry_restored_after 1s, restarte
 }
 
 # A release restored on every try is given up: both pilot PCs cannot
-# connect with 9.6 (their "offline" markers stay), each tries it again
+# connect with 9.6 (their "offline-9.6" markers stay), each tries it again
 # after 1s, 2s and 4s, and after the fourth restore reports "final" and
 # stays on the release it ran.
 scenario_restored_thrice_is_final() {
 	local pc v
 	v=$(pc_current p1)
 	for pc in p1 p2; do
-		touch "$(pc_dir "$pc")/offline"
+		touch "$(pc_dir "$pc")/offline-9.6"
 		retry_fast "$pc" on || { not_ok "$pc restarts with retry_restored_after 1s"; return; }
 	done
 	make_flaky_release 9.6
@@ -389,7 +390,7 @@ scenario_restored_thrice_is_final() {
 	check "p2 gives up too" wait_for 60 grep -qs "release 9.6 was restored 4 times" "$WORK/agent-p2.log"
 	check "... and stays on $v" wait_for 30 all_running "$v" p2
 	for pc in p1 p2; do
-		rm -f "$(pc_dir "$pc")/offline"
+		rm -f "$(pc_dir "$pc")/offline-9.6"
 		retry_fast "$pc" off
 	done
 	check "restarted, neither PC tries 9.6 again" \
