@@ -166,13 +166,14 @@ $(O)/fuzz/%: $(call obj,tests/fuzz/%.c) $(TEST_LIBS)
 # then unit and integration again under ASan+UBSan. The last line counts.
 # The three builds use every core: README's `make test` has no -j, and a
 # serial build was 12 of CI's 25 minutes on 2 cores. The Windows build
-# stays as it is: its sysroot script sets its own jobs.
+# too (its sysroot script sets its own jobs; the agent's objects and the
+# static links of its unit suites build as the others do).
 BUILD_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 test: deps-test
 	@$(MAKE) --no-print-directory -j$(BUILD_JOBS) VARIANT=release tests
 	@$(MAKE) --no-print-directory -j$(BUILD_JOBS) VARIANT=asan tests
 	@$(MAKE) --no-print-directory -j$(BUILD_JOBS) VARIANT=fuzz fuzzers
-	@$(MAKE) --no-print-directory windows
+	@$(MAKE) --no-print-directory -j$(BUILD_JOBS) windows
 	@ONLY="$(ONLY)" tests/run.sh all
 
 fuzz: deps-test

@@ -289,9 +289,10 @@ static void add_release(void *arg, const struct store_release *r)
 static void print_ring_json(const char *name, const struct release_ring *g)
 {
 	printf(",\"%s\":{\"pcs\":%llu,\"offered\":%llu,\"upgraded\":%llu,"
-	       "\"failed\":%llu,\"failed_schools\":%llu}",
+	       "\"failed\":%llu,\"silent\":%llu,\"failed_schools\":%llu}",
 	       name, (unsigned long long)g->pcs, (unsigned long long)g->offered,
 	       (unsigned long long)g->upgraded, (unsigned long long)g->failed,
+	       (unsigned long long)g->silent,
 	       (unsigned long long)g->failed_schools);
 }
 

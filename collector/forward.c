@@ -244,6 +244,12 @@ static int confirm_window(struct forwarder *f)
 	memmove(f->window, f->window + done,
 		(f->nwindow - (size_t)done) * sizeof(f->window[0]));
 	f->nwindow -= (size_t)done;
+	/* Nothing in flight: read from the queue's head again. Ids are not
+	 * queued in their order on PostgreSQL (drawn at insert, visible at
+	 * commit), so an alert below the cursor may have come since; left
+	 * behind it, it would wait for the next reconnect. */
+	if (f->nwindow == 0)
+		f->sent_upto = 0;
 	return 0;
 }
 

@@ -165,25 +165,41 @@ static int64_t stable_offer_us(const struct store_release *r,
 	return r->stable_us + (int64_t)(per_pc * (double)i);
 }
 
-enum outcome { PENDING, UPGRADED, FAILED };
+/* SILENT: pending, and not heard from for longer than
+ * releases.pilot_wait (a PC switched off for the summer). */
+enum outcome { PENDING, UPGRADED, FAILED, SILENT };
+
+/* The PC's last agent.upgrade, received after the offer, says this
+ * release failed on it: refused (named by its bundle id), restored by
+ * the watchdog, given up after its tries ("final"), or, running, that a
+ * part of it failed ("error"). Reports about another release say
+ * nothing of this one. */
+static bool reported_failure(const struct pc *p, const struct store_release *r,
+			     int64_t offered_us)
+{
+	if (p->upgrade_us < offered_us)
+		return false;
+	if (strcmp(p->upgrade_state, "refused") == 0)
+		return p->upgrade_version == r->id;
+	return strcmp(p->upgrade_release, r->release) == 0 &&
+	       (strcmp(p->upgrade_state, "restored") == 0 ||
+		strcmp(p->upgrade_state, "final") == 0 ||
+		strcmp(p->upgrade_state, "error") == 0);
+}
 
 static enum outcome judge(const struct pc *p, const struct store_release *r,
 			  const struct settings *s, int64_t offered_us,
 			  int64_t now_us, char *why, size_t cap)
 {
-	if (strcmp(p->running, r->release) == 0 && p->start_us >= offered_us)
-		return UPGRADED;
-	/* Only a report about this release counts against it: a restore of
-	 * another one, or a refusal of another bundle, says nothing of it. */
-	if (p->upgrade_us >= offered_us &&
-	    ((strcmp(p->upgrade_state, "restored") == 0 &&
-	      strcmp(p->upgrade_release, r->release) == 0) ||
-	     (strcmp(p->upgrade_state, "refused") == 0 &&
-	      p->upgrade_version == r->id))) {
+	/* First: an upgraded PC that reports errors after it connected has
+	 * not upgraded well. */
+	if (reported_failure(p, r, offered_us)) {
 		snprintf(why, cap, "%s: %s: %s", p->id, p->upgrade_state,
 			 p->upgrade_error[0] ? p->upgrade_error : "no reason");
 		return FAILED;
 	}
+	if (strcmp(p->running, r->release) == 0 && p->start_us >= offered_us)
+		return UPGRADED;
 	/* Only a PC heard from since the offer has had it: one switched off
 	 * for the holidays is waiting, not failing. One that took it and
 	 * was never heard of again has failed. */
@@ -193,6 +209,8 @@ static enum outcome judge(const struct pc *p, const struct store_release *r,
 			 "offer", p->id, r->release, (long long)s->release_within);
 		return FAILED;
 	}
+	if (now_us - p->last_seen_us > s->release_pilot_wait * 1000000LL)
+		return SILENT;
 	return PENDING;
 }
 
@@ -227,6 +245,8 @@ static void count(struct tally *t, const struct pc *p, enum outcome o,
 	note_school(&t->offered, p->school);
 	if (o == UPGRADED)
 		ring->upgraded++;
+	if (o == SILENT)
+		ring->silent++;
 	if (o == FAILED) {
 		note_school(&t->failed, p->school);
 		if (ring->failed++ == 0)
@@ -330,6 +350,40 @@ static bool too_many_failed(const struct settings *s,
 					    g->offered_schools);
 }
 
+/* After the soak, the pilot is done when one PC runs the release and
+ * every other one has failed or been silent past releases.pilot_wait: a
+ * PC the watchdog restored, or one off for the summer, must not hold a
+ * province's rollout forever. Halting is judged before this. */
+static bool pilot_done(const struct settings *s, const struct store_release *r,
+		       const struct release_ring *g, int64_t now_us)
+{
+	return now_us - r->pilot_us >= s->release_soak * 1000000LL &&
+	       g->upgraded > 0 &&
+	       g->upgraded + g->failed + g->silent == g->offered;
+}
+
+/* The stable ring begins; why says how the pilot ended, for the
+ * officers (agent-release status). */
+static void promote(struct store_release *r, int64_t now_us,
+		    const struct release_ring *g)
+{
+	snprintf(r->state, sizeof(r->state), "stable");
+	r->stable_us = now_us;
+	if (g->upgraded == g->offered)
+		snprintf(r->why, sizeof(r->why), "pilot ring promoted: all %llu "
+			 "PCs run it", (unsigned long long)g->upgraded);
+	else
+		snprintf(r->why, sizeof(r->why), "pilot ring promoted after "
+			 "the soak: %llu of %llu PCs run it, %llu failed, %llu "
+			 "silent past releases.pilot_wait (first failure: %s)",
+			 (unsigned long long)g->upgraded,
+			 (unsigned long long)g->offered,
+			 (unsigned long long)g->failed,
+			 (unsigned long long)g->silent,
+			 g->failed ? g->first_failure : "none");
+	log_info("release %s: %s; stable ring begins", r->release, r->why);
+}
+
 static void newest_active(void *arg, const struct store_release *r)
 {
 	struct store_release *out = arg;
@@ -358,13 +412,9 @@ static int step(struct store *st, struct ca *ca, const struct settings *s,
 			halt(r, now_us, "pilot", &pilot);
 			return 1;
 		}
-		if (pilot.upgraded < pilot.offered ||
-		    now_us - r->pilot_us < s->release_soak * 1000000LL)
+		if (!pilot_done(s, r, &pilot, now_us))
 			return 0;
-		snprintf(r->state, sizeof(r->state), "stable");
-		r->stable_us = now_us;
-		log_info("release %s: all %llu pilot PCs run it; stable ring "
-			 "begins", r->release, (unsigned long long)pilot.upgraded);
+		promote(r, now_us, &pilot);
 	}
 	if (too_many_failed(s, &stable)) {
 		halt(r, now_us, "stable", &stable);

@@ -9,8 +9,10 @@
  *
  *   pilot   the PCs of releases.pilot_agents and releases.pilot_schools
  *           are offered it (a signed agent.upgrade command naming the
- *           bundle); once every one of them runs it and
- *           releases.pilot_soak has passed, the release goes stable;
+ *           bundle); once releases.pilot_soak has passed, at least one
+ *           of them runs it and every other one has failed or been
+ *           silent for longer than releases.pilot_wait, the release
+ *           goes stable (why says how the pilot ended);
  *   stable  every other PC, in a fixed order, at
  *           releases.stable_percent_per_hour; done when all run it.
  *
@@ -18,7 +20,8 @@
  * reached the collector after the offer (the collector's receive time,
  * never the PC's clock); as failed when it reports this release (its
  * bundle id when refused, its version when the watchdog restored the one
- * before) refused or restored after the offer, or was heard from after
+ * before) refused, restored, given up ("final", after the agent's own
+ * tries) or, running it, in error after the offer, or was heard from after
  * the offer but does not run it within releases.reconnect_within (a PC
  * off since before the offer is waiting, not failing). A ring halts when
  * its failed PCs reach releases.halt_percent of those offered, number at
@@ -56,6 +59,7 @@ struct release_ring {
 	uint64_t offered;
 	uint64_t upgraded;
 	uint64_t failed;
+	uint64_t silent; /* not heard from for over releases.pilot_wait */
 	/* Distinct schools of the PCs offered and of those failed, counted
 	 * up to RELEASE_SCHOOLS_COUNTED. */
 	uint64_t offered_schools;

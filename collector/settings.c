@@ -113,6 +113,11 @@ static const struct config_field fields[] = {
 	  "2", 1, SETTINGS_HALT_SCHOOLS_MAX),
 	F("releases.pilot_soak", CONFIG_DURATION, release_soak, 0, "24h", 0,
 	  30 * 86400),
+	/* After the soak, a pilot PC that was restored, refused, or has
+	 * been silent this long no longer holds the pilot back, once one
+	 * pilot PC runs the release (collector/release.h). */
+	F("releases.pilot_wait", CONFIG_DURATION, release_pilot_wait, 0, "72h",
+	  1, 90 * 86400),
 	/* The public half of the province's offline release key: set, a
 	 * release is published only as a file `agent-release sign` made
 	 * with that key (the PCs pin it too: agent.yaml

@@ -94,6 +94,7 @@ struct settings {
 	long long release_halt_min_failures;
 	long long release_halt_min_schools;
 	long long release_soak;
+	long long release_pilot_wait;
 	long long release_tick;
 	char release_key[512]; /* the offline release key's public PEM; "" */
 	/* How long after the time it claims a red-team action may still

@@ -21,15 +21,17 @@
 #include "common/jsonout.h"
 
 /* Every table the collector keeps, parents before children (reports
- * before the reports that supersede them, by id). */
+ * before the reports that supersede them, by id; a red-team campaign
+ * before its actions and the alerts of its window). events stays the
+ * fourth: verify counts its keys against it. */
 static const char *const copied[] = {
 	"schools",	 "tokens",	  "agents",	"events",
 	"host_state",	 "commands",	  "score_snapshots",
-	"alerts",	 "forward_queue", "dead_letters",
+	"drill_campaigns", "drill_targets", "redteam_actions",
+	"alerts",	 "redteam_alerts", "forward_queue", "dead_letters",
 	"forward_deliveries", "users",	  "sessions",	"api_tokens",
 	"audit_log",	 "systems",	  "day_school", "day_host",
-	"reports",	 "drill_campaigns", "drill_targets",
-	"agent_releases",
+	"reports",	 "agent_releases",
 };
 
 /* SQLite tables left behind on purpose. drill_deliveries: a drill
@@ -38,14 +40,20 @@ static const char *const copied[] = {
 static const char *const left_behind[] = {"schema_version",
 					  "drill_deliveries"};
 
-/* SQLite tables not copied yet: a store that holds rows in them is
- * refused rather than copied without them. PostgreSQL has both tables
- * (schema 5), but its triggers act on each insert (an action outside a
- * running window is refused; an alert raised in one is flagged and tied
- * to the campaign), so a COPY of history would be judged as live work;
- * copying them needs those triggers set aside for the copy. */
-static const char *const not_on_pg[] = {"redteam_actions",
-					"redteam_alerts"};
+/* The target's triggers that judge each insert as live work: an action
+ * outside its window is refused, so is one recorded more than 5 minutes
+ * from the database's clock (any action of a store kept for a while),
+ * an alert raised in a running window is flagged and tied to it (a row
+ * of redteam_alerts). The copy is history already judged on SQLite, its
+ * redteam_alerts rows copied as they are (a second row from the trigger
+ * would break the COPY), so these are disabled for the copy, inside its
+ * transaction: no other writer sees them off, and a failed copy leaves
+ * them as they were. */
+static const char *const live_triggers[][2] = {
+	{"alerts", "redteam_window_alert"},
+	{"redteam_actions", "redteam_action_in_window"},
+	{"redteam_actions", "redteam_action_claim"},
+};
 
 /* A column named differently: "user" is a reserved word in PostgreSQL. */
 static const char *sqlite_column(const char *table, const char *pg_col)
@@ -113,8 +121,8 @@ static int sq_count(struct run *r, const char *table, long long *n)
 }
 
 /* An eduwatch store of exactly this collector's schema, every table of
- * it known here, nothing in a table PostgreSQL cannot take. Runs inside
- * the read transaction, so it judges the snapshot that is copied. */
+ * it known here. Runs inside the read transaction, so it judges the
+ * snapshot that is copied. */
 static int check_source(struct run *r)
 {
 	sqlite3_stmt *st = NULL;
@@ -156,21 +164,12 @@ static int check_source(struct run *r)
 	int out = rc == SQLITE_OK ? 0 : -EIO;
 	while (out == 0 && sqlite3_step(st) == SQLITE_ROW) {
 		const char *t = (const char *)sqlite3_column_text(st, 0);
-		long long n = 0;
 		if (IN_LIST(t, copied) || IN_LIST(t, left_behind))
 			continue;
-		if (!IN_LIST(t, not_on_pg)) {
-			snprintf(r->err, r->errlen,
-				 "%s: table %s is unknown to this migration",
-				 r->o->from, t);
-			out = -EINVAL;
-		} else if ((out = sq_count(r, t, &n)) == 0 && n > 0) {
-			snprintf(r->err, r->errlen,
-				 "%s: %lld rows in %s, which the PostgreSQL "
-				 "store does not hold yet; nothing copied",
-				 r->o->from, n, t);
-			out = -EINVAL;
-		}
+		snprintf(r->err, r->errlen,
+			 "%s: table %s is unknown to this migration",
+			 r->o->from, t);
+		out = -EINVAL;
 	}
 	sqlite3_finalize(st);
 	return out;
@@ -640,11 +639,29 @@ static int compare_events(struct run *r, int *sampled)
 
 /* ---- the whole run ----------------------------------------------------- */
 
+static int set_live_triggers(struct run *r, const char *how)
+{
+	size_t n = sizeof(live_triggers) / sizeof(live_triggers[0]);
+	for (size_t i = 0; i < n; i++) {
+		char sql[160];
+		snprintf(sql, sizeof(sql), "ALTER TABLE \"%s\" %s TRIGGER \"%s\"",
+			 live_triggers[i][0], how, live_triggers[i][1]);
+		if (pg_exec(r->pg, sql) != 0) {
+			snprintf(r->err, r->errlen, "%s: %s", sql,
+				 pg_message(r));
+			return -EIO;
+		}
+	}
+	return 0;
+}
+
 static int copy_all(struct run *r, long long counts[])
 {
 	int rc = pg_exec(r->pg, "BEGIN");
 	if (rc == 0)
 		rc = check_target_empty(r);
+	if (rc == 0)
+		rc = set_live_triggers(r, "DISABLE");
 	for (size_t i = 0; rc == 0 && i < sizeof(copied) / sizeof(copied[0]);
 	     i++) {
 		const char *t = copied[i];
@@ -664,7 +681,7 @@ static int copy_all(struct run *r, long long counts[])
 				 "the events' exactly-once keys: %s",
 				 pg_message(r));
 	}
-	return rc;
+	return rc == 0 ? set_live_triggers(r, "ENABLE") : rc;
 }
 
 static int verify(struct run *r, const long long counts[])

@@ -47,13 +47,14 @@ WIN_AGENT_SRC := $(filter-out agent/core/childproc.c,\
 	agent/av/avstatus.c agent/av/src_av.c agent/backup/chunker.c \
 	agent/scan/src_scan.c agent/scan/scancache.c agent/scan/scanmatch.c \
 	agent/net/iocset.c agent/net/netparse.c agent/platform/uvinventory.c \
+	agent/upgrade/tries.c \
 	$(sort $(wildcard agent/platform/windows/*.c))
 WIN_SUPPORT_SRC := tests/support/testutil.c tests/support/jsoncheck.c \
 	tests/support/eventmix.c tests/support/compat/ftw_win32.c
 # The unit suites that are not Linux-specific.
 WIN_UNITS := test_wire test_event test_config test_command test_avstatus \
 	test_dynbuf test_log test_spool test_netparse \
-	test_portable test_rulebundle
+	test_portable test_rulebundle test_upgrade_tries
 # Suites of Windows-only code (tests/unit/windows/).
 WIN_UNITS += test_winjail test_npcap test_wininventory test_volumes test_vss
 

@@ -17,6 +17,7 @@
 #include "agent/core/spool.h"
 #include "agent/core/uplink.h"
 #include "agent/upgrade/apply.h"
+#include "agent/upgrade/tries.h"
 #include "common/alloc.h"
 #include "common/command.h"
 #include "common/fsutil.h"
@@ -64,6 +65,9 @@ struct agent {
 	uint64_t retry_version; /* its bundle; 0: none */
 	int64_t retry_at_us;
 	int retry_attempts;
+	/* A restored release tried again later (tries.h); its release is
+	 * "" when there is nothing to try now. */
+	struct upgrade_tries tries;
 	bool restart; /* a new release is current: agent_run returns
 			 AGENT_RUN_RESTART */
 	const char *allowed[MAX_COMMAND_TYPES];
@@ -208,6 +212,7 @@ static void check_pending(struct agent *agent)
 		return;
 	case UPGRADE_CONFIRMED:
 		log_info("upgrade: release %s is healthy", agent->release);
+		tries_clear(agent->settings->upgrade_root);
 		break;
 	case UPGRADE_RESTORED:
 		log_warn("upgrade: %s", why);
@@ -221,6 +226,27 @@ static void check_pending(struct agent *agent)
 	uv_timer_set_repeat(&agent->status_timer, STATUS_INTERVAL_MS);
 }
 
+/* The restored release's time has come (tries.h): installed again from
+ * the verified bundle kept in rules/agent.ewb, unless a newer bundle
+ * replaced it. Once started, the try is the install's: the count lives
+ * in ROOT/tries and moves at the next restore. */
+static void try_restored_again(struct agent *agent)
+{
+	const struct agent_settings *s = agent->settings;
+	struct upgrade_tries t = agent->tries;
+	agent->tries.release[0] = '\0';
+	if (rulestore_installed_version(s->state_dir, RULESTORE_AGENT) !=
+	    t.bundle) {
+		log_info("upgrade: release %s is not tried again: a newer "
+			 "bundle replaced it", t.release);
+		tries_clear(s->upgrade_root);
+		return;
+	}
+	log_info("upgrade: trying release %s again (try %d of %d)", t.release,
+		 t.restores, UPGRADE_TRIES_MAX);
+	apply_release(agent, t.bundle);
+}
+
 static void on_status_timer(uv_timer_t *timer)
 {
 	struct agent *agent = timer->data;
@@ -230,6 +256,10 @@ static void on_status_timer(uv_timer_t *timer)
 	if (agent->retry_version && !agent->stopping &&
 	    timeutil_now_us() >= agent->retry_at_us)
 		apply_release(agent, agent->retry_version);
+	if (!agent->stopping && !agent->upgrade_pending &&
+	    agent->retry_version == 0 &&
+	    tries_due(&agent->tries, timeutil_now_us()))
+		try_restored_again(agent);
 }
 
 static void report_command(struct agent *agent, uint64_t id, const char *type,
@@ -406,10 +436,13 @@ static void note_rules(struct agent *agent)
 static void agent_stop(struct agent *agent, const char *why);
 
 /* agent.upgrade events: what became of a release on this PC, for the
- * collector's rollout (collector/release.h) and the officers. */
-static void report_upgrade(struct agent *agent, uint64_t version,
-			   const char *release, const char *state,
-			   const char *error)
+ * collector's rollout (collector/release.h) and the officers; tries (or
+ * NULL) says how often a restored release was restored and when it is
+ * tried again (0: never, "final"). */
+static void report_upgrade_tries(struct agent *agent, uint64_t version,
+				 const char *release, const char *state,
+				 const char *error,
+				 const struct upgrade_tries *tries)
 {
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
@@ -424,12 +457,86 @@ static void report_upgrade(struct agent *agent, uint64_t version,
 	wire_pack_kv_str(&pk, "state", state);
 	if (error)
 		wire_pack_kv_str(&pk, "error", error);
+	if (tries) {
+		wire_pack_kv_u64(&pk, "restores", (uint64_t)tries->restores);
+		wire_pack_kv_u64(&pk, "next_try_us", (uint64_t)tries->next_us);
+	}
 	mpmap_end(&m);
 	/* A refused or failed release may be an attack on the channel, or a
 	 * release that must not reach more PCs. */
 	agent_emit(agent, "agent.upgrade", error ? 6 : 1, false, sb.data,
 		   sb.size, NULL);
 	msgpack_sbuffer_destroy(&sb);
+}
+
+static void report_upgrade(struct agent *agent, uint64_t version,
+			   const char *release, const char *state,
+			   const char *error)
+{
+	report_upgrade_tries(agent, version, release, state, error, NULL);
+}
+
+/* The watchdog (or the agent's own check) restored the release failed:
+ * reported once, as about that release, and counted against its tries:
+ * installed again later, or given up and reported "final". */
+static void note_restore(struct agent *agent, const char *failed,
+			 const char *why)
+{
+	const struct agent_settings *s = agent->settings;
+	struct upgrade_tries *t = &agent->tries;
+	tries_load(s->upgrade_root, t);
+	if (failed[0] == '\0') {
+		report_upgrade(agent, 0, failed, "restored", why);
+		return;
+	}
+	tries_note_restore(t, failed,
+			   rulestore_installed_version(s->state_dir,
+						       RULESTORE_AGENT),
+			   s->upgrade_retry_restored_after, timeutil_now_us());
+	if (tries_save(s->upgrade_root, t) != 0)
+		log_warn("upgrade: cannot record the tries of release %s: it "
+			 "is tried again only while this agent runs", failed);
+	if (tries_final(t))
+		log_warn("upgrade: release %s was restored %d times: not "
+			 "tried again", failed, t->restores);
+	else
+		log_info("upgrade: release %s will be tried again in %llds "
+			 "(try %d of %d)", failed,
+			 (long long)((t->next_us - timeutil_now_us()) / 1000000),
+			 t->restores, UPGRADE_TRIES_MAX);
+	report_upgrade_tries(agent, 0, failed,
+			     tries_final(t) ? "final" : "restored", why, t);
+}
+
+/* Sources that failed to start with this release and started with the
+ * one before: an agent.upgrade "error" about the release that runs, so
+ * that a rollout halts on a release that connects but does not work
+ * (collector/release.h). A source that failed before too is the PC's. */
+static void report_release_errors(struct agent *agent, uint32_t failed)
+{
+	char error[160];
+	uint32_t fresh = upgrade_new_failures(agent->settings->upgrade_root,
+					      agent->release, failed);
+	for (size_t i = 0; fresh && i < NSOURCES; i++)
+		if (fresh & (1u << i)) {
+			snprintf(error, sizeof(error), "source %s failed to "
+				 "start with this release and not before",
+				 agent_sources[i]->name);
+			log_warn("upgrade: release %s: %s", agent->release,
+				 error);
+			report_upgrade(agent, 0, agent->release, "error", error);
+			return; /* one report: the latest state is one row */
+		}
+}
+
+/* At start without a restore to report: a try still to come (the PC was
+ * restarted in between) stays due; one about the release that runs now
+ * is this very try, judged by the pending marker. */
+static void resume_tries(struct agent *agent)
+{
+	tries_load(agent->settings->upgrade_root, &agent->tries);
+	if (strcmp(agent->tries.release, agent->release) == 0)
+		agent->tries.release[0] = '\0';
 }
 
 #define UPGRADE_ATTEMPTS 5
@@ -804,7 +911,9 @@ int agent_run(const char *config_path, const struct agent_settings *s)
 	/* Reported as about the release undone, which the collector matches
 	 * to its rollout; "running" says what runs again. */
 	if (upgrade_take_restore_note(s->upgrade_root, failed, why, sizeof(why)))
-		report_upgrade(&agent, 0, failed, "restored", why);
+		note_restore(&agent, failed, why);
+	else if (agent.release[0])
+		resume_tries(&agent);
 	build_allowed(&agent);
 	note_rules(&agent);
 	static const struct rulefetch_ops fetch_ops = {send_fetch,
@@ -817,6 +926,7 @@ int agent_run(const char *config_path, const struct agent_settings *s)
 			       on_link_state, &agent, &agent.uplink)) != 0)
 		goto done;
 	struct source_env env = {agent.loop, s, NULL, &agent, config_path};
+	uint32_t failed_sources = 0;
 	for (size_t i = 0; i < NSOURCES; i++) {
 		env.config = agent_settings_for(s, agent_source_configs[i]);
 		rc = agent_sources[i]->init(&env, &agent.source_state[i]);
@@ -825,9 +935,12 @@ int agent_run(const char *config_path, const struct agent_settings *s)
 		if (rc != 0) {
 			log_err("agent: source %s failed to start: %s",
 				agent_sources[i]->name, uv_strerror(rc));
+			failed_sources |= 1u << i;
 			rc = 0; /* one broken check must not stop the others */
 		}
 	}
+	if (agent.release[0])
+		report_release_errors(&agent, failed_sources);
 	uv_timer_init(agent.loop, &agent.status_timer);
 	agent.status_timer.data = &agent;
 	/* A new release awaiting its verdict says how it is every second:

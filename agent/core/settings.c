@@ -43,6 +43,11 @@ static const struct config_field fields[] = {
 	 * time, UPGRADE_ATTEMPTS times in all. */
 	F("upgrade.retry_after", CONFIG_DURATION, upgrade_retry_after, 0, "1m",
 	  1, 86400),
+	/* A release the watchdog restored is installed again after this,
+	 * doubled for each restore, UPGRADE_TRIES_MAX times (tries.h): a
+	 * restore may have been the PC's moment, not the release's fault. */
+	F("upgrade.retry_restored_after", CONFIG_DURATION,
+	  upgrade_retry_restored_after, 0, "6h", 1, 30 * 86400),
 };
 
 /* An address list becomes fixed arrays here, so that a typo is refused

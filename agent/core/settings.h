@@ -37,6 +37,7 @@ struct agent_settings {
 	char upgrade_release_key[512]; /* PEM public key; "": none pinned */
 	long long upgrade_within;
 	long long upgrade_retry_after;
+	long long upgrade_retry_restored_after;
 	/* Each source's own settings struct, at source_at[i] - 1 in the
 	 * area for the source table's line i (0: none). Inline, so that
 	 * the settings stay a plain value that can be copied and reloaded. */

@@ -232,3 +232,26 @@ bool upgrade_take_restore_note(const char *root,
 	(void)rename(path, taken);
 	return true;
 }
+
+uint32_t upgrade_new_failures(const char *root, const char *running,
+			      uint32_t failed)
+{
+	char path[1024], before[RELPKG_VERSION_MAX + 1] = "", line[64];
+	char *text = NULL;
+	size_t len = 0;
+	unsigned int mask = 0;
+	uint32_t fresh = 0;
+	snprintf(path, sizeof(path), "%s/sources-failed", root);
+	if (fs_read_file(path, sizeof(line), &text, &len) == 0) {
+		/* Compared only, never used as a path: a damaged line means
+		 * nothing known, so nothing counted. */
+		if (sscanf(text, "%32s %x", before, &mask) == 2 &&
+		    strcmp(before, running) != 0)
+			fresh = failed & ~(uint32_t)mask;
+		alloc_free(text);
+	}
+	int n = snprintf(line, sizeof(line), "%s %x\n", running, failed);
+	EW_IGNORE(fs_write_atomic(path, line, (size_t)n, 0644)); /* a
+		lost record only means the next start compares nothing */
+	return fresh;
+}

@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/relpkg.h"
 
@@ -83,5 +84,14 @@ void upgrade_clear_pending(const char *root);
 bool upgrade_take_restore_note(const char *root,
 			       char failed[RELPKG_VERSION_MAX + 1], char *why,
 			       size_t cap);
+
+/* Which of failed (a bit per agent source that failed to start) are new
+ * with the release that runs: a source that failed the same way under
+ * the release before is the PC's trouble, not this release's, and must
+ * not count against its rollout. Records running and failed in
+ * ROOT/sources-failed for the next start. Returns 0 when the release
+ * is the one recorded, or nothing is recorded (nothing to compare). */
+uint32_t upgrade_new_failures(const char *root, const char *running,
+			      uint32_t failed);
 
 #endif

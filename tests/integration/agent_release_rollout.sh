@@ -17,6 +17,11 @@
 #    its release root refuses (no watchdog could undo it);
 #  - an install that fails for a passing reason is retried, with backoff
 #    (upgrade.retry_after), and succeeds once the reason is gone;
+#  - a pilot PC the watchdog restored neither stalls the rollout (the
+#    pilot is promoted after the soak on the PC that runs it, saying
+#    why) nor stays on the old release (it tries again by itself,
+#    upgrade.retry_restored_after, and runs it); one restored on every
+#    try gives up after three and reports "final";
 #  - with the offline release key pinned (agent.yaml upgrade.release_key)
 #    a release signed by it rolls out, while one signed only by the
 #    collector's CA (an attacker who holds the collector) or by another
@@ -286,6 +291,110 @@ scenario_failed_install_retried() {
 	check "once the obstacle is gone, a retry installs it: both pilot PCs run 9.0" \
 		wait_for 40 all_running 9.0 p1 p2
 	check "... and the pilot ring counts no failure" eq "$(release_field 9.0 pilot failed)" 0
+}
+
+# A release VERSION that cannot reach the collector on a PC whose folder
+# holds "offline-VERSION" (that PC's network down while it is tried, say)
+# and works everywhere else, and on that PC too once the marker is gone.
+# $0 is ROOT/current/eduwatch-agent or ROOT/agent-VERSION/eduwatch-agent:
+# the PC's folder is two up.
+make_flaky_release() {
+	mkdir -p "$REL/agent-$1"
+	cp -p "$EW_BIN/eduwatch-agent" "$REL/agent-$1/eduwatch-agent.bin"
+	cat >"$REL/agent-$1/eduwatch-agent" <<SH
+#!/bin/sh
+here=\$(dirname "\$0")
+[ -e "\$here/../../offline-$1" ] && exec "\$here/eduwatch-agent.bin" "\$@" -o collector.port=1
+exec "\$here/eduwatch-agent.bin" "\$@"
+SH
+	chmod 755 "$REL/agent-$1/eduwatch-agent"
+}
+
+release_why() { # release_why VERSION: why its rollout is where it is
+	rollouts | $PY -c 'import json,sys; d=json.load(sys.stdin); print([r for r in d["rollouts"] if r["release"]==sys.argv[1]][0]["why"])' "$1"
+}
+why_says() { release_why "$1" | grep -q "$2"; }
+
+managed() { # managed PC: its agent runs from its release root (restarted so if not)
+	pc_running "$1" "$(pc_current "$1")" && return 0
+	stop_pc "$1" && start_pc "$1" && wait_for 30 pc_running "$1" "$(pc_current "$1")"
+}
+
+# The outside review: a pilot PC the watchdog restored blocked the
+# province's rollout forever, and never tried the release again. Here
+# p1 cannot connect while it is tried (its "offline-9.5" marker) and is
+# restored; p2 runs the release. After the soak the pilot is promoted
+# (one PC runs it, the other failed), saying why, and the stable ring
+# gets it. p1 keeps the verified bundle, and once its network is back
+# tries the release again by itself (upgrade.retry_restored_after, here
+# 3s) and runs it: the rollout ends with every PC on it.
+scenario_restored_pilot_neither_stalls_nor_stays() {
+	local pc y=$(pc_dir p1)/agent.yaml
+	for pc in $PCS; do managed "$pc" || { not_ok "$pc runs from its release root"; return; }; done
+	sed -i '/^upgrade:/a\  retry_restored_after: 3s' "$y"
+	touch "$(pc_dir p1)/offline-9.5"
+	stop_pc p1 && start_pc p1
+	check "p1 runs again with retry_restored_after 3s" wait_for 30 pc_running p1 "$(pc_current p1)"
+	make_flaky_release 9.5
+	check "release 9.5 is published to the pilot ring" \
+		quiet "$COLLECTOR" agent-release publish "$REL/agent-9.5" --channel pilot -c "$CONF"
+	check "p2 runs it" wait_for 40 all_running 9.5 p2
+	check "p1, offline while it tries, is restored by the watchdog" \
+		wait_for 40 grep -qs "release 9.5 did not report healthy" "$(pc_root p1)/last-restore.reported"
+	rm -f "$(pc_dir p1)/offline-9.5"
+	check "... reports it with its count of restores" \
+		wait_for 30 bash -c "$(declare -f pc_reported); COLLECTOR='$COLLECTOR' CONF='$CONF' WORK='$WORK'; pc_reported p1 '\"state\":\"restored\".*\"restores\":1'"
+	check "... and keeps the verified bundle to try it from" test -s "$(pc_dir p1)/state/rules/agent.ewb"
+	check "the pilot is promoted all the same, not held by p1" \
+		wait_for 30 why_says 9.5 "pilot ring promoted after the soak: 1 of 2 PCs run it, 1 failed"
+	check "... naming p1's restore as the first failure" why_says 9.5 "first failure: .*restored: release 9.5"
+	check "... which the table view shows too" \
+		grep -q "^9.5 .*pilot ring promoted after the soak" <("$COLLECTOR" agent-release status -c "$CONF")
+	check "the stable ring gets it: s1 and s2 run 9.5" wait_for 40 all_running 9.5 s1 s2
+	check "p1 tries 9.5 again by itself" wait_for 40 grep -q "trying release 9.5 again (try 1 of 3)" "$WORK/agent-p1.log"
+	check "... and, its network back, runs it" wait_for 40 all_running 9.5 p1
+	check "... healthy: its tries are cleared" wait_for 20 test ! -e "$(pc_root p1)/tries"
+	check "the rollout is done: every PC runs 9.5" wait_for 20 state_is 9.5 done
+	check "... the pilot counts both PCs upgraded" eq "$(release_field 9.5 pilot upgraded)/$(release_field 9.5 pilot failed)" 2/0
+	sed -i '/retry_restored_after/d' "$y"
+}
+
+retry_fast() { # retry_fast PC on|off: upgrade.retry_restored_after 1s, restarted
+	sed -i '/retry_restored_after/d' "$(pc_dir "$1")/agent.yaml"
+	[ "$2" = on ] && sed -i '/^upgrade:/a\  retry_restored_after: 1s' "$(pc_dir "$1")/agent.yaml"
+	stop_pc "$1" && start_pc "$1" && wait_for 30 pc_running "$1" "$(pc_current "$1")"
+}
+
+# A release restored on every try is given up: both pilot PCs cannot
+# connect with 9.6 (their "offline-9.6" markers stay), each tries it again
+# after 1s, 2s and 4s, and after the fourth restore reports "final" and
+# stays on the release it ran.
+scenario_restored_thrice_is_final() {
+	local pc v
+	v=$(pc_current p1)
+	for pc in p1 p2; do
+		touch "$(pc_dir "$pc")/offline-9.6"
+		retry_fast "$pc" on || { not_ok "$pc restarts with retry_restored_after 1s"; return; }
+	done
+	make_flaky_release 9.6
+	check "release 9.6 is published to the pilot ring" \
+		quiet "$COLLECTOR" agent-release publish "$REL/agent-9.6" --channel pilot -c "$CONF"
+	check "the rollout halts: both pilot PCs restored" wait_for 60 state_is 9.6 halted
+	check "p1 tries it three times more, then gives up" \
+		wait_for 150 grep -qs "release 9.6 was restored 4 times: not tried again" "$WORK/agent-p1.log"
+	check "... after tries 1, 2 and 3 of 3" bash -c "grep -c 'trying release 9.6 again (try [123] of 3)' '$WORK/agent-p1.log' | grep -qx 3"
+	check "... and reports it final" \
+		wait_for 30 bash -c "$(declare -f pc_reported); COLLECTOR='$COLLECTOR' CONF='$CONF' WORK='$WORK'; pc_reported p1 '\"state\":\"final\".*\"restores\":4,\"next_try_us\":0'"
+	check "... staying on $v, connected" wait_for 30 all_running "$v" p1
+	check "... with nothing left to try" grep -q "^9.6 [0-9]* 4 0$" "$(pc_root p1)/tries"
+	check "p2 gives up too" wait_for 60 grep -qs "release 9.6 was restored 4 times" "$WORK/agent-p2.log"
+	check "... and stays on $v" wait_for 30 all_running "$v" p2
+	for pc in p1 p2; do
+		rm -f "$(pc_dir "$pc")/offline-9.6"
+		retry_fast "$pc" off
+	done
+	check "restarted, neither PC tries 9.6 again" \
+		bash -c "sleep 5; [ \"\$(grep -c 'trying release 9.6 again' '$WORK/agent-p1.log')\" = 3 ]"
 }
 
 pilots_refuse() { # pilots_refuse PATTERN: both pilot PCs reported a refusal saying it

@@ -100,4 +100,6 @@ scenario_daily_snapshot() {
 	check "and the collector stops cleanly again" eq "$(grep -c "collector: stopped" "$LOG")" 2
 }
 
-run_scenarios
+# collector_cli_pg.sh sources this file (EW_AS_LIB=1) and runs its scenarios on
+# PostgreSQL.
+[ -n "${EW_AS_LIB:-}" ] || run_scenarios

@@ -24,9 +24,9 @@ TOTAL=$((N_AGENTS * N_EVENTS))
 # command keeping its agents' identities in AGENTS).
 ingest_collector() {
 	local dir=$1 log=$2 agents=$3
+	# collector_ingest_pg.sh runs these scenarios on PostgreSQL
+	# (EW_STORE=pg: collector_init gives it a database).
 	collector_init "$dir" || return 1
-	# collector_ingest_pg.sh runs these scenarios on PostgreSQL.
-	[ "${EW_STORE:-}" != pg ] || collector_use_pg "$dir" || return 1
 	"$COLLECTOR" school add 79001 "THCS Nguyễn Du" --commune "Phường 1" --level 2 \
 		--expected-pcs 60 -c "$CONF" >/dev/null || return 1
 	TOKEN=$("$COLLECTOR" token create --school 79001 --uses 200 --expires 1h -c "$CONF" 2>/dev/null)

@@ -19,7 +19,6 @@ EW_INGEST_AS_LIB=1
 EW_INGEST_AGENTS=20
 EW_INGEST_EVENTS=500
 . "$(dirname "$0")/collector_ingest.sh"
-. "$(dirname "$0")/lib_pg.bash"
 
 # Only these of collector_ingest's scenarios: the store-facing ones (the
 # hostile-input ones do not touch the store and run on SQLite).
@@ -82,7 +81,6 @@ scenario_history() {
 	collector_stop
 }
 
-# Not for a listing (tests/run.sh --list): it names the scenarios and
-# runs nothing, so it needs no server (starting one took 30 s).
-[ -n "${EW_LIST_SCENARIOS:-}" ] || pg_start || { not_ok "PostgreSQL harness start"; tap_finish; exit 1; }
+# EW_STORE=pg: run_scenarios starts the server before the first scenario
+# (none for a listing, tests/run.sh --list: starting one took 30 s).
 run_scenarios

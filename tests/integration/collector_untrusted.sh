@@ -8,6 +8,10 @@
 #  - init on an existing 0755 folder makes it 0700; the event store and
 #    its -wal/-shm are 0600, and an old 0644 store is brought to 0600.
 # Real collector, real TLS on loopback, a real SQLite file.
+# SQLite only (no EW_STORE=pg twin): the file modes are the SQLite file's
+# and its -wal/-shm's, and untrusted.py writes an older collector's rows
+# into that file; on PostgreSQL the server owns its files, and the
+# escaping of what comes out is the CLI's, the same on both stores.
 # Scenarios run alone by name: make test ONLY=collector_untrusted:peer_strings
 . "$(dirname "$0")/lib.bash"
 SEND="$PY $(dirname "$0")/agentsend.py"

@@ -21,7 +21,7 @@ A="$WORK/agent"
 P="$WORK/pki"
 R="$WORK/drills"
 C() { "$COLLECTOR" "$@" -c "$CONF"; }
-q() { sqlite3 -cmd ".timeout 10000" -separator " " "$DB" "$1"; }
+q() { store_sql "$1"; } # one value: the scenarios ask for no more
 ev() { C events list --agent "$ID" --limit 300 --json | grep -q "$1"; }
 quiet_agent_set "$WORK/nothing"
 AGENT_SET+=(-o ransom.enabled=false -o uplink.backoff_max=2s
@@ -63,7 +63,6 @@ setup() {
 	collector_init "$D" || { not_ok "collector init"; return 1; }
 	collector_set agents.silent_after=4s agents.silence_sweep=1s
 	{ echo "forward:"; https_forward_yaml soc-one "$SOC1" tok-one "$P/ca.crt"; } >>"$CONF"
-	DB="$D/eduwatch.db"
 	C school add R1 "Trường R1" --commune "Xã Diễn Tập" --level 2 --expected-pcs 1 >/dev/null
 	C user add org drill_organiser >/dev/null
 	C user add admin province_admin >/dev/null
@@ -212,4 +211,6 @@ teardown() {
 	collector_stop
 }
 
-run_scenarios
+# drill_agent_pg.sh sources this file (EW_AS_LIB=1) and runs its scenarios on
+# PostgreSQL.
+[ -n "${EW_AS_LIB:-}" ] || run_scenarios

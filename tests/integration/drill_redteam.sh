@@ -27,8 +27,6 @@ q() { sqlite3 -cmd ".timeout 10000" -separator " " "$DB" "$1"; }
 qe() { q "$1" 2>&1; }
 # The database's clock in microseconds, as SQL.
 NOW="CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER)"
-# iso_us: now in the CLI's time format, to the microsecond.
-iso_us() { $PY -c 'import datetime; print(datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))'; }
 
 setup() {
 	local token P="$WORK/pki"

@@ -26,7 +26,6 @@ C() { "$COLLECTOR" "$@" -c "$CONF"; }
 db() { pg_sql "$PG_DB" "$1" 2>&1; }
 # The database's clock in microseconds, as SQL.
 NOW="(extract(epoch FROM clock_timestamp()) * 1000000)::bigint"
-iso_us() { $PY -c 'import datetime; print(datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))'; }
 
 setup() {
 	pg_start || { not_ok "PostgreSQL starts"; return 1; }
@@ -66,9 +65,7 @@ scenario_actions() {
 
 # alert_on SCHOOL TITLE: an alert opened straight in the database, as
 # another collector's writer opens one; prints its id and drill flag.
-alert_on() {
-	db "INSERT INTO alerts(rule, title, category, kind, dedupe_key, agent, school, severity, drill, first, last, count, state, evidence, src_ip, file_path, file_hash) VALUES('r', '$2', 'malware', 'scan.match', 'k-$2', 'pc-$1', '$1', 8, 0, $(date +%s%6N), $(date +%s%6N), 1, 'open', '{}', '', '', '') RETURNING id, drill" | head -1
-}
+alert_on() { db "$(alert_sql "$1" "$2") RETURNING id, drill" | head -1; }
 
 scenario_alerts() {
 	local T0 cid r J one two

@@ -78,7 +78,27 @@ collector_init() {
 	COLLECTOR_SET=(-o ingest.port=0 -o enroll.port=0
 		-o ingest.handshake_timeout=3s -o log.stats_interval=0)
 	INGEST_PORT= ENROLL_PORT=
+	[ "${EW_STORE:-}" != pg ] || collector_use_pg "$dir"
 }
+
+# EW_STORE=pg: the script's collectors store into a real PostgreSQL, one
+# throwaway server for the script (lib_pg.bash, started by run_scenarios
+# before setup) and a database of its own for each collector_init. A
+# *_pg.sh wrapper sets it and sources the SQLite script, so both backends
+# run the same scenarios.
+[ "${EW_STORE:-}" != pg ] || . "$(dirname "${BASH_SOURCE[0]}")/lib_pg.bash"
+
+# store_sql SQL: SQL on the store of the collector last initialised, on
+# whichever backend it uses; rows one a line, columns split by '|' on
+# both. Write the SQL both dialects take (CASE, not a sum of booleans).
+store_sql() {
+	if [ "${EW_STORE:-}" = pg ]; then
+		pg_sql "$PG_DB" "$1"
+	else
+		sqlite3 -cmd ".timeout 10000" "$COLLECTOR_DIR/eduwatch.db" "$1"
+	fi
+}
+
 collector_set() { local a; for a; do COLLECTOR_SET+=(-o "$a"); done; }
 # collector_forward_nowhere NAME: a forward destination that never answers
 # (syslog to the discard port), so alerts wait in its queue.
@@ -365,6 +385,9 @@ run_scenarios() {
 	fi
 	for name in $names; do
 		wants_scenario "$name" || continue
+		if [ $ran -eq 0 ] && [ "${EW_STORE:-}" = pg ] && [ -z "$PG_DIR" ]; then
+			pg_start || { not_ok "PostgreSQL harness start"; tap_finish; exit 1; }
+		fi
 		if [ $ran -eq 0 ] && declare -F setup >/dev/null; then
 			setup || { not_ok "setup of $(basename "$0" .sh)"; tap_finish; exit 1; }
 		fi

@@ -6,6 +6,9 @@
 # fails; background jobs of a scenario do not outlive it. And the promise
 # kept: every test script is built of scenarios, so each runs alone.
 # Scenarios run alone by name: make test ONLY=scenarios:whole_run
+# It runs lib.bash and no eduwatch binary, which no sanitizer build
+# changes:
+# ew-variants: release
 . "$(dirname "$0")/lib.bash"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 S="$WORK/sample.sh"

@@ -12,12 +12,18 @@
 #  - hostile: a --from that is not SQLite, a SQLite file that is not an
 #    eduwatch store, a missing file, a store of a newer schema, a table
 #    this migration does not know, an unreachable PostgreSQL, a non-empty
-#    target, a bad command line: each a clear error, exit non-zero, nothing committed.
+#    target, a bad command line: each a clear error, exit non-zero, nothing committed;
+#  - redteam: a finished and a running red-team window, their actions and
+#    the alerts of their windows copied as they were judged on SQLite
+#    (drill flags and ties equal, none added by the target's triggers),
+#    `drill status` the same after the switch, and the triggers live
+#    again afterwards.
 # The million-event run is tests/chaos/store_migrate_million.sh
 # (`make chaos`), this script with EW_MIGRATE_AGENTS/EW_MIGRATE_EVENTS.
 # Scenarios: make test ONLY=store_migrate_pg:hostile
 . "$(dirname "${BASH_SOURCE[0]}")/lib.bash"
 . "$(dirname "${BASH_SOURCE[0]}")/lib_pg.bash"
+. "$(dirname "${BASH_SOURCE[0]}")/lib_drill.bash"
 
 M_AGENTS=${EW_MIGRATE_AGENTS:-20}
 M_EVENTS=${EW_MIGRATE_EVENTS:-1000}
@@ -140,6 +146,90 @@ scenario_hostile() {
 		eval 'migrate --from "sqlite:$src" --to "$url" | grep -q "^schools *1 *1$"'
 	check "hostile: a second run into it: refused as not empty" \
 		said 3 "already holds 1 rows in schools" --from "sqlite:$src" --to "$url"
+}
+
+# ---- red-team drills ----------------------------------------------------
+C() { "$COLLECTOR" "$@" -c "$CONF"; }
+# action NAME TARGET TECHNIQUE: a red-team action of window NAME, now.
+action() {
+	C drill action add --name "$1" --by org --set time="$(iso_us)" --set target="$2" \
+		--set technique="$3" --set description="step $3" >/dev/null
+}
+# The drill rows as both stores print them: each alert's flag and
+# campaign, each action.
+RT_ALERTS="SELECT a.id, a.title, a.drill, coalesce(r.campaign, 0) FROM alerts a LEFT JOIN redteam_alerts r ON r.alert = a.id ORDER BY a.id"
+RT_ACTIONS="SELECT id, campaign, at, target_kind, target, technique FROM redteam_actions ORDER BY id"
+
+sq() { sqlite3 -cmd ".timeout 10000" "$DB" "$1"; } # sq SQL: on the SQLite store DB
+# aged NAME: window NAME and its actions recorded an hour earlier, as in
+# a store kept for a while (the store's append-only trigger set aside on
+# this test's copy: nothing else can write the past).
+aged() {
+	sq "DROP TRIGGER IF EXISTS redteam_action_append_only;
+		UPDATE redteam_actions SET at = at - 3600000000, created = created - 3600000000
+		WHERE campaign = (SELECT id FROM drill_campaigns WHERE name = '$1');
+		UPDATE drill_campaigns SET window_start = window_start - 7200000000 WHERE name = '$1'"
+}
+
+# redteam_source DIR: a SQLite store with schools RT1 and RT2, a
+# finished red-team window (rt-done: an action, an alert) and a running
+# one (rt-live: two actions, an alert of its school, one of another, and
+# one raised before it opened), their actions an hour old. Sets CONF and
+# DB.
+redteam_source() {
+	collector_init "$1" || return 1
+	DB="$1/eduwatch.db"
+	C school add RT1 "Trường RT1" --commune "Xã test" --level 2 --expected-pcs 1 >/dev/null &&
+		C school add RT2 "Trường RT2" --commune "Xã khác" --level 2 --expected-pcs 1 >/dev/null &&
+		C user add org drill_organiser >/dev/null && C user add admin province_admin >/dev/null || return 1
+	sq "$(alert_sql RT1 before)" || return 1
+	redteam_window_open rt-done --school RT1 && action rt-done school:RT1 T1566.001 &&
+		sq "$(alert_sql RT1 done-found)" && aged rt-done &&
+		C drill abort --name rt-done --by org >/dev/null || return 1
+	redteam_window_open rt-live --school RT1 && action rt-live host:pc-RT1 T1204.002 &&
+		action rt-live school:RT1 T1021.002 && sq "$(alert_sql RT1 live-found)" &&
+		sq "$(alert_sql RT2 elsewhere)" && aged rt-live
+}
+
+scenario_redteam() {
+	local d="$WORK/rt" db=redteam out
+	redteam_source "$d" || { not_ok "redteam: a SQLite store with red-team windows"; return; }
+	check "redteam: on SQLite, the two alerts of the windows are drills tied to them" \
+		eq "$(sq "SELECT count(*) FROM redteam_alerts r JOIN alerts a ON a.id = r.alert WHERE a.drill = 1")" 2
+	sq "$RT_ALERTS" >"$WORK/rt.alerts.sq"
+	sq "$RT_ACTIONS" >"$WORK/rt.actions.sq"
+	C drill status --name rt-live --json >"$WORK/rt.status.sq" 2>&1
+	C drill status --name rt-done --json >>"$WORK/rt.status.sq" 2>&1
+	createdb "$db" || { not_ok "redteam: createdb"; return; }
+	check "redteam: store migrate copies a store with red-team rows" \
+		eval 'migrate --from "sqlite:$DB" --to "$(pg_url "$db")" >"$WORK/rt.out" 2>&1'
+	sed 's/^/# /' "$WORK/rt.out" | grep -E 'redteam|drill|^# [a-z]*:|alerts'
+	check "redteam: 3 actions and 2 window alerts, counts equal" eval \
+		'grep -q "^redteam_actions *3 *3$" "$WORK/rt.out" && grep -q "^redteam_alerts *2 *2$" "$WORK/rt.out"'
+	check "redteam: every alert's drill flag and campaign as on SQLite (none re-judged)" \
+		eq "$(pg_sql "$db" "$RT_ALERTS")" "$(cat "$WORK/rt.alerts.sq")"
+	check "redteam: the actions as on SQLite" eq "$(pg_sql "$db" "$RT_ACTIONS")" "$(cat "$WORK/rt.actions.sq")"
+	sed -i "s|^  # url: .*|  url: $(pg_url "$db")|" "$CONF"
+	{ C drill status --name rt-live --json; C drill status --name rt-done --json; } >"$WORK/rt.status.pg" 2>&1
+	check "redteam: drill status of both windows reads the same on PostgreSQL" \
+		cmp -s "$WORK/rt.status.sq" "$WORK/rt.status.pg"
+	# rt_insert AT CREATED: an action of rt-live straight in SQL.
+	rt_insert() {
+		pg_sql "$db" "INSERT INTO redteam_actions(campaign, at, target_kind, target, technique, description, recorded_by, created) SELECT id, $1, 'host', 'x', 'T1059', 'x', 'org', $2 FROM drill_campaigns WHERE name = 'rt-live'" 2>&1
+	}
+	local now="(extract(epoch FROM clock_timestamp()) * 1000000)::bigint"
+	out=$(rt_insert "(SELECT window_start - 60000000 FROM drill_campaigns WHERE name = 'rt-live')" "$now")
+	check "redteam: afterwards the target refuses an action before its window ($out)" \
+		grep -q "lies in its window" <<<"$out"
+	out=$(rt_insert "$now - 3600000000" "$now - 3600000000")
+	check "redteam: and one recorded an hour ago ($out)" grep -q "claims a time" <<<"$out"
+	pg_sql "$db" "$(alert_sql RT1 after)" >/dev/null
+	check "redteam: and flags a new alert of the running window's school, tied to it" \
+		eq "$(pg_sql "$db" "SELECT a.drill || '/' || r.campaign FROM alerts a JOIN redteam_alerts r ON r.alert = a.id WHERE a.title = 'after'")" \
+		"1/$(pg_sql "$db" "SELECT id FROM drill_campaigns WHERE name = 'rt-live'")"
+	action rt-live host:pc-RT1 T1486
+	check "redteam: drill action add records into the copied running window" \
+		eq "$(pg_sql "$db" "SELECT count(*) FROM redteam_actions")" 4
 }
 
 [ -n "${EW_LIST_SCENARIOS:-}" ] || pg_start || { not_ok "PostgreSQL harness start"; tap_finish; exit 1; }

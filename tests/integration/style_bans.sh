@@ -3,6 +3,9 @@
 # Makefile gives every file (-include common/banned.h), and the tree
 # builds with them: a ban that is only a review comment gets broken.
 # Scenarios run alone by name: make test ONLY=style_bans:banned_calls
+# It runs gcc on the sources and no eduwatch binary, which no sanitizer
+# build changes:
+# ew-variants: release
 . "$(dirname "$0")/lib.bash"
 cd "$(dirname "$0")/../.."
 

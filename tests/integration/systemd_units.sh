@@ -8,6 +8,9 @@
 #    justifies, and no more;
 #  - the collector and its snapshot job read the same collector.yaml.
 # Scenarios run alone by name: make test ONLY=systemd_units:capabilities
+# It runs systemd-analyze on the unit files and no eduwatch binary, which
+# no sanitizer build changes:
+# ew-variants: release
 . "$(dirname "$0")/lib.bash"
 UNITS=${EW_UNITS:-"$(cd "$(dirname "$0")/../../packaging/systemd" && pwd)"}
 

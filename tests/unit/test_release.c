@@ -7,6 +7,12 @@
  *    many (releases.halt_min_schools); one from a second school does;
  *  - a PC's start is judged on the collector's clock (when agent.start was
  *    received), not on the PC's own, which may be hours off.
+ *  - after the soak, a pilot ring whose other PCs were restored, gave up
+ *    or have been silent past releases.pilot_wait is promoted once one PC
+ *    runs the release, and says why; one that has none never is;
+ *  - the halt rule comes first, and counts a PC that runs the release
+ *    but reports errors, and one that gave up its tries ("final");
+ *  - releases.pilot_wait is validated.
  * Pilot ring: schools A (A-1, A-2, A-3) and B (B-1). */
 #include <errno.h>
 #include <setjmp.h>
@@ -250,6 +256,122 @@ static void test_start_judged_on_collector_clock(void **state)
 	assert_int_equal(pilot.upgraded, 2); /* A-1's start is after it too */
 }
 
+/* Release 2.0 offered a minute ago; PCs heard from after the offer have
+ * a week to run it, so only silence and reports decide. */
+static struct store_release piloting_long(void)
+{
+	s.release_within = 7 * 86400;
+	s.release_soak = 3600;
+	return piloting(now_us - MIN_US);
+}
+
+static void test_pilot_not_held_by_restored_or_silent(void **state)
+{
+	(void)state;
+	struct release_ring pilot, stable;
+	struct store_release r = piloting_long();
+	start_report("A-1", "2.0", now_us);		 /* runs it */
+	upgrade_report("A-2", "2.0", 0, "restored");	 /* watchdog */
+	start_report("B-1", "1.9", now_us);		 /* heard, not yet */
+	/* A-3 was never heard from: off for the summer. */
+	assert_int_equal(release_progress(st, &s, &r, now_us + 2 * HOUR_US,
+					  &pilot, &stable), 0);
+	assert_int_equal(pilot.upgraded, 1);
+	assert_int_equal(pilot.failed, 1);
+	assert_int_equal(pilot.silent, 1);
+	/* Soaked, but B-1 was heard 71 h ago: it may still come. */
+	assert_int_equal(release_tick(st, NULL, &s, now_us + 71 * HOUR_US), 0);
+	assert_string_equal(stored().state, "pilot");
+	/* Silent past releases.pilot_wait (72 h): it holds nothing back. */
+	assert_int_equal(release_tick(st, NULL, &s, now_us + 73 * HOUR_US), 0);
+	/* Promoted; with no PC outside the pilot, the stable ring is done
+	 * at once, and why keeps how the pilot ended. */
+	struct store_release p = stored();
+	assert_string_equal(p.state, "done");
+	assert_int_not_equal(p.stable_us, 0);
+	assert_non_null(strstr(p.why, "pilot ring promoted after the soak: 1 "
+				      "of 4 PCs run it, 1 failed, 2 silent"));
+	assert_non_null(strstr(p.why, "A-2: restored: test"));
+}
+
+static void test_pilot_needs_one_upgraded(void **state)
+{
+	(void)state;
+	piloting_long();
+	/* Restored on one PC, the rest silent for months: nothing shows
+	 * the release works, so it never goes further. */
+	upgrade_report("A-1", "2.0", 0, "restored");
+	assert_int_equal(release_tick(st, NULL, &s, now_us + 30 * 24 * HOUR_US), 0);
+	assert_string_equal(stored().state, "pilot");
+}
+
+static void test_pilot_soak_first(void **state)
+{
+	(void)state;
+	piloting_long();
+	for (const char *pc = "A-1\0A-2\0A-3\0B-1\0"; *pc; pc += 4)
+		start_report(pc, "2.0", now_us);
+	/* All four run it, but the soak (1 h) has not passed. */
+	assert_int_equal(release_tick(st, NULL, &s, now_us + 30 * MIN_US), 0);
+	assert_string_equal(stored().state, "pilot");
+	assert_int_equal(release_tick(st, NULL, &s, now_us + 2 * HOUR_US), 0);
+	struct store_release p = stored();
+	assert_string_equal(p.state, "done");
+	assert_string_equal(p.why, "pilot ring promoted: all 4 PCs run it");
+}
+
+static void test_halt_before_promotion(void **state)
+{
+	(void)state;
+	struct release_ring pilot, stable;
+	struct store_release r = piloting_long();
+	/* One PC runs it; one gave up after its tries; one runs it but a
+	 * part of it fails; one restored: three failures in two schools
+	 * halt, though the pilot would otherwise be complete. */
+	start_report("A-1", "2.0", now_us);
+	upgrade_report("A-2", "2.0", 0, "final");
+	start_report("B-1", "2.0", now_us);
+	upgrade_report("B-1", "2.0", 0, "error");
+	upgrade_report("A-3", "2.0", 0, "restored");
+	assert_int_equal(release_progress(st, &s, &r, now_us + 2 * HOUR_US,
+					  &pilot, &stable), 0);
+	assert_int_equal(pilot.upgraded, 1);
+	assert_int_equal(pilot.failed, 3);
+	assert_int_equal(release_tick(st, NULL, &s, now_us + 2 * HOUR_US), 0);
+	struct store_release h = stored();
+	assert_string_equal(h.state, "halted");
+	assert_non_null(strstr(h.why, "3 of 4 PCs offered failed, in 2 schools"));
+	/* An error about another release says nothing of this one. */
+	r = piloting_long();
+	upgrade_report("A-2", "1.9", 0, "error");
+	upgrade_report("A-3", "1.9", 0, "final");
+	assert_int_equal(release_progress(st, &s, &r, now_us + 2 * HOUR_US,
+					  &pilot, &stable), 0);
+	assert_int_equal(pilot.failed, 1); /* B-1's error */
+}
+
+static void test_pilot_wait_validated(void **state)
+{
+	(void)state;
+	static const char *const bad[] = {"0s", "91d", "soon", "-1h"};
+	char path[600], yaml[700], err[256];
+	struct settings t;
+	snprintf(path, sizeof(path), "%s/collector.yaml", dir);
+	assert_int_equal(s.release_pilot_wait, 72 * 3600); /* the default */
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(yaml, sizeof(yaml), "state_dir: %s\nreleases:\n  "
+			 "pilot_wait: %s\n", dir, bad[i]);
+		testutil_write_file(dir, "collector.yaml", yaml);
+		assert_int_not_equal(settings_load(path, &t, err, sizeof(err)), 0);
+		assert_non_null(strstr(err, "pilot_wait"));
+	}
+	snprintf(yaml, sizeof(yaml), "state_dir: %s\nreleases:\n  "
+		 "pilot_wait: 5d\n", dir);
+	testutil_write_file(dir, "collector.yaml", yaml);
+	assert_int_equal(settings_load(path, &t, err, sizeof(err)), 0);
+	assert_int_equal(t.release_pilot_wait, 5 * 86400);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -261,6 +383,16 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_start_judged_on_collector_clock,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pilot_not_held_by_restored_or_silent,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pilot_needs_one_upgraded,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pilot_soak_first, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_halt_before_promotion,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pilot_wait_validated, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -222,3 +222,12 @@ bool upgrade_take_restore_note(const char *root,
 	(void)cap;
 	return false;
 }
+
+uint32_t upgrade_new_failures(const char *root, const char *running,
+			      uint32_t failed)
+{
+	(void)root;
+	(void)running;
+	(void)failed;
+	return 0;
+}
