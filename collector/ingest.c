@@ -870,11 +870,6 @@ static int peer_check(void *arg, const char *cn, const char *ou)
 	return allowed ? 0 : -1;
 }
 
-static void free_tcp(uv_handle_t *handle)
-{
-	alloc_free(handle);
-}
-
 /* Why a connection just accepted is turned away, or NULL: checked before
  * any allocation or TLS work, so refusing a herd costs an accept and a
  * close each. The counter to bump goes in *counter. */
@@ -947,24 +942,19 @@ static void on_connection(uv_stream_t *server, int status)
 		log_warn("ingest: accept failed: %s", uv_strerror(status));
 		return;
 	}
-	uv_tcp_t *tcp = alloc_bytes(sizeof(*tcp));
+	uv_tcp_t *tcp = tls_tcp_accept(server);
 	if (tcp == NULL)
 		return;
-	uv_tcp_init(ing->loop, tcp);
-	if (uv_accept(server, (uv_stream_t *)tcp) != 0) {
-		uv_close((uv_handle_t *)tcp, free_tcp);
-		return;
-	}
 	ing->stats.accepted++;
 	uint64_t *counter = NULL;
 	const char *refusal = admission_refusal(ing, &counter);
 	if (refusal != NULL) {
 		note_refusal(ing, counter, refusal);
-		uv_close((uv_handle_t *)tcp, free_tcp);
+		tls_tcp_drop(tcp);
 		return;
 	}
 	if (conn_admit(ing, tcp) != 0)
-		uv_close((uv_handle_t *)tcp, free_tcp);
+		tls_tcp_drop(tcp);
 }
 
 /* The refusals after the first of a run, once a sweep (note_refusal). */

@@ -450,6 +450,29 @@ void tls_tcp_peer_addr(uv_tcp_t *tcp, char *out, size_t cap)
 	snprintf(out, cap, "%s:%d", ip, port);
 }
 
+static void free_accepted(uv_handle_t *handle)
+{
+	alloc_free(handle);
+}
+
+uv_tcp_t *tls_tcp_accept(uv_stream_t *server)
+{
+	uv_tcp_t *tcp = alloc_bytes(sizeof(*tcp));
+	if (tcp == NULL)
+		return NULL;
+	uv_tcp_init(server->loop, tcp);
+	if (uv_accept(server, (uv_stream_t *)tcp) != 0) {
+		tls_tcp_drop(tcp);
+		return NULL;
+	}
+	return tcp;
+}
+
+void tls_tcp_drop(uv_tcp_t *tcp)
+{
+	uv_close((uv_handle_t *)tcp, free_accepted);
+}
+
 int tls_tcp_local_port(const uv_tcp_t *tcp)
 {
 	struct sockaddr_storage ss;
