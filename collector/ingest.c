@@ -38,13 +38,14 @@
 #define BUDGET_BUCKETS 16384
 /* Sweeps between looks for commands queued while agents are connected. */
 #define COMMAND_SWEEP_EVERY 3
-/* A connection still without its hello this long after accept gives up
- * its handshake place (it stays, under the handshake timeout): a client
- * that dribbles or stalls its handshake cannot keep honest agents out,
- * and an honest handshake on a loop that is not overloaded takes a few
- * milliseconds. Its age, not its silence, counts: a peer sending a byte
- * a second is never silent. */
-#define HANDSHAKE_PLACE_MS 2000
+/* A connection without its hello gives its handshake place up (it stays,
+ * under the handshake timeout) once no byte has moved either way for
+ * HANDSHAKE_IDLE_MS, or at half the handshake timeout whatever moved: a
+ * client that stalls cannot keep honest agents out, one that dribbles a
+ * byte a second cannot for long, and an honest handshake that is only
+ * slow (a loaded loop, a slow link) keeps its place while it progresses,
+ * so the places bound the handshakes really in progress. */
+#define HANDSHAKE_IDLE_MS 2000
 /* The loop-lag probe: a timer this often, and how late it ran. */
 #define LAG_TICK_MS 100
 /* Descriptors the collector needs besides its agents' connections: the
@@ -81,6 +82,8 @@ struct conn {
 	bool backlog_paused;
 	bool output_paused;
 	bool holds_place;	/* counted in ingest.handshaking */
+	uint64_t hs_bytes_seen;	/* bytes read + written at the last look */
+	uint64_t hs_progress_ms; /* when they last moved */
 	bool hello_pending;	/* counted in stats.hello_pending */
 	int inflight;
 	uint64_t opened_ms;
@@ -125,11 +128,9 @@ static uint64_t now_ms(struct ingest *ing)
 	return uv_now(ing->loop);
 }
 
-/* Starts an orderly close; the sweep cuts it if the peer does not read
- * what is queued within CLOSE_GRACE_MS. */
 /* Admission (ingest_options.max_handshakes): a connection holds a place
- * from accept until its hello is answered, it closes, or it is older than
- * HANDSHAKE_PLACE_MS. */
+ * from accept until its hello is answered, it closes, or its handshake
+ * stalls (HANDSHAKE_IDLE_MS). */
 static void conn_release_place(struct conn *c)
 {
 	if (!c->holds_place)
@@ -150,6 +151,8 @@ static void conn_settle_hello(struct conn *c)
 	c->ing->stats.hello_pending--;
 }
 
+/* Starts an orderly close; the sweep cuts it if the peer does not read
+ * what is queued within CLOSE_GRACE_MS. */
 static void conn_close(struct conn *c, int status)
 {
 	conn_release_place(c);
@@ -910,7 +913,8 @@ static int conn_admit(struct ingest *ing, uv_tcp_t *tcp)
 		return -ENOMEM;
 	}
 	c->ing = ing;
-	c->opened_ms = c->last_activity_ms = c->write_progress_ms = now_ms(ing);
+	c->opened_ms = c->last_activity_ms = c->write_progress_ms =
+		c->hs_progress_ms = now_ms(ing);
 	uv_tcp_nodelay(tcp, 1);
 	ing->stats.open++;
 	ing->handles_open++;
@@ -1002,6 +1006,21 @@ static void warn_fd_limit(const struct ingest_options *opts)
 		 FD_HEADROOM, (long long)rl.rlim_cur - FD_HEADROOM);
 }
 
+/* Whether a connection holding a handshake place should give it up
+ * (HANDSHAKE_IDLE_MS); looked at once a sweep. */
+static bool handshake_stalled(struct conn *c, uint64_t now)
+{
+	uint64_t half_timeout = (uint64_t)c->ing->opts.handshake_timeout_s * 500;
+	uint64_t moved = tls_stream_bytes_read(c->ts) +
+			 tls_stream_bytes_written(c->ts);
+	if (moved != c->hs_bytes_seen) {
+		c->hs_bytes_seen = moved;
+		c->hs_progress_ms = now;
+	}
+	return now - c->hs_progress_ms > HANDSHAKE_IDLE_MS ||
+	       now - c->opened_ms > half_timeout;
+}
+
 /* Once a second: deadlines, idle connections, rate refills, counters. */
 static void on_sweep(uv_timer_t *timer)
 {
@@ -1023,7 +1042,7 @@ static void on_sweep(uv_timer_t *timer)
 			}
 			continue;
 		}
-		if (c->holds_place && now - c->opened_ms > HANDSHAKE_PLACE_MS)
+		if (c->holds_place && handshake_stalled(c, now))
 			conn_release_place(c);
 		if (!c->hello_done && now - c->opened_ms > hs_ms) {
 			/* Slowloris: a handshake or hello that never ends. */

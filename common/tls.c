@@ -253,6 +253,7 @@ struct tls_stream {
 	void *arg;
 	size_t backlog;
 	uint64_t written; /* bytes whose writes completed */
+	uint64_t read;	  /* bytes read from the socket */
 	int close_status;
 	bool open;
 	bool paused;
@@ -422,6 +423,7 @@ static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 			    "read failed");
 		return;
 	}
+	ts->read += (uint64_t)nread;
 	if (BIO_write(ts->rbio, buf->base, (int)nread) != (int)nread) {
 		fail_stream(ts, -ENOMEM, "out of memory");
 		return;
@@ -595,6 +597,11 @@ size_t tls_stream_write_backlog(const struct tls_stream *ts)
 uint64_t tls_stream_bytes_written(const struct tls_stream *ts)
 {
 	return ts->written;
+}
+
+uint64_t tls_stream_bytes_read(const struct tls_stream *ts)
+{
+	return ts->read;
 }
 
 void tls_stream_pause(struct tls_stream *ts)

@@ -106,6 +106,8 @@ size_t tls_stream_write_backlog(const struct tls_stream *ts);
 /* Bytes written to the socket so far. With a backlog, a count that does
  * not move means the peer is not reading. */
 uint64_t tls_stream_bytes_written(const struct tls_stream *ts);
+/* Bytes read from the socket so far, TLS records and handshake included. */
+uint64_t tls_stream_bytes_read(const struct tls_stream *ts);
 
 /* Backpressure: stop and resume reading from the socket. */
 void tls_stream_pause(struct tls_stream *ts);
