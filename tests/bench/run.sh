@@ -465,9 +465,10 @@ bench_province() {
 local N=${BENCH_PROVINCE_AGENTS:-60000} STEADY=${BENCH_PROVINCE_STEADY:-60}
 local P
 P=$(province_cache "$N")
-# Loopback has ~28,000 ephemeral ports per (source, destination) pair:
-# 20,000 agents per source address, 127.0.0.2 and up.
-local sources=$(( (N + 19999) / 20000 ))
+# Loopback has ~28,000 ephemeral ports per (source, destination) pair,
+# and a restart's herd leaves ports in TIME_WAIT: 10,000 agents per
+# source address, 127.0.0.2 and up.
+local sources=$(( (N + 9999) / 10000 ))
 # One heartbeat a minute per agent plus 1,000 events/s shared by all,
 # each agent at its own phase of the period.
 local rate
