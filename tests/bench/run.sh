@@ -523,32 +523,44 @@ hz=$(getconf CLK_TCK)
 # The collector's own counters (admission, loop lag), from the stats line
 # it logs on SIGHUP.
 cstat() { grep 'ingest: open=' "$P/collector.log" | tail -1 | grep -o " $1=[0-9]*" | cut -d= -f2; }
-cstats() { kill -HUP "$cpid"; sleep 1; echo "collector: $(grep 'ingest: open=' "$P/collector.log" | tail -1 | grep -o '\(open\|accepted\|refused_busy\|handshake_timeouts\|hello_pending\|loop_lag_ms\|loop_lag_max_ms\|backlog\)=[0-9]*' | tr '\n' ' ')"; }
+slines() { grep -c 'ingest: open=' "$P/collector.log"; }
+cstats() { local n
+	n=$(slines)
+	kill -HUP "$cpid"
+	within 30 test_more slines "$n"
+	echo "collector: $(grep 'ingest: open=' "$P/collector.log" | tail -1 | grep -o '\(open\|accepted\|refused_busy\|handshake_timeouts\|hello_pending\|loop_lag_ms\|loop_lag_max_ms\|backlog\)=[0-9]*' | tr '\n' ' ')"; }
 echo "machine: load average $(cut -d' ' -f1-3 /proc/loadavg) at the start"
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 # A new boot seed each run: the cached agents send new events, never
 # duplicates of an earlier run's, which the collector would only count.
-local rss0 t_start
+local rss0 t_start limit=${BENCH_PROVINCE_CONNECT_SECONDS:-600} herd_s=${BENCH_PROVINCE_HERD_SECONDS:-900}
 rss0=$(rss "$cpid")
 t_start=$(date +%s.%N)
 "$LOADGEN" --port "$INGEST_PORT" --ca "$P/collector/ca.crt" --state "$P/agents" \
-	--agents "$N" --rate "$rate" --hold 1800 --batch 1 --window 2 --sources "$sources" \
+	--agents "$N" --rate "$rate" --hold $((limit + STEADY + herd_s + 300)) --batch 1 --window 2 --sources "$sources" \
 	--boot-seed "$(date +%s)" --json >"$OUT/province.out" 2>"$OUT/province.err" &
 local lpid=$!
 PIDS+=("$lpid")
 allup() { [ "$(grep -c "all-connected" "$OUT/province.err")" -ge "$1" ]; }
+# report: SIGUSR1 to the loadgen, and its JSON line once written (a busy
+# loadgen takes seconds to get to it).
+reports() { grep -c '"report"' "$OUT/province.out"; }
+report() { local n
+	n=$(reports)
+	kill -USR1 "$lpid"
+	within 60 test_more reports "$n"
+	tail -1 "$OUT/province.out"; }
+test_more() { [ "$("$1")" -gt "$2" ]; }
 wall() { grep "$1" "$OUT/province.err" | tail -1 | awk '{print $NF}'; }
 # By the wall clock: under load, wait_for's polls themselves take long.
 within() { local end=$(($(date +%s) + $1)); shift
 	until "$@"; do [ "$(date +%s)" -lt "$end" ] || return 1; sleep 1; done; }
-local limit=${BENCH_PROVINCE_CONNECT_SECONDS:-600}
 if ! within "$limit" allup 1; then
 	# What was reached is a figure too: the RSS per connection held.
-	kill -USR1 "$lpid"
-	sleep 2
 	local part held rssp
-	part=$(tail -1 "$OUT/province.out")
+	part=$(report)
+	cstats
 	held=$(grep -o '"connected":[0-9]*' <<<"$part" | cut -d: -f2)
 	rssp=$(rss "$cpid")
 	local div=${held:-0}
@@ -567,15 +579,13 @@ echo "all $N connected in $connect s (the loadgen starts 200 at a time)"
 cstats
 # Settle past the connection burst, then the steady state.
 sleep 15
-kill -USR1 "$lpid"
+report >/dev/null
 local t0 t1 rss1 w0 w1
 t0=$(ticks "$cpid"); w0=$(date +%s.%N)
 sleep "$STEADY"
 t1=$(ticks "$cpid"); w1=$(date +%s.%N); rss1=$(rss "$cpid")
-kill -USR1 "$lpid"
-sleep 1
 local steady cpu perconn
-steady=$(tail -1 "$OUT/province.out")
+steady=$(report)
 cpu=$(printf '%.1f' "$(echo "scale=4; 100 * ($t1 - $t0) / $hz / ($w1 - $w0)" | bc)")
 perconn=$(printf '%.1f' "$(echo "scale=4; ($rss1 - $rss0) / $N" | bc)")
 echo "steady ${STEADY} s: $steady"
@@ -595,16 +605,14 @@ COLLECTOR_PID=
 collector_start "$P/collector.log" || { echo "collector did not restart"; kill "$lpid"; return; }
 t_up=$(date +%s.%N)
 cpid=$COLLECTOR_PID
-within 900 allup $((before + 1)) || { echo "not all $N agents back in 900 s: $(tail -3 "$OUT/province.err")"; }
+within "$herd_s" allup $((before + 1)) || { echo "not all $N agents back in $herd_s s: $(tail -3 "$OUT/province.err")"; }
 t_all=$(wall all-connected)
 local back back_kill
 back=$(printf '%.1f' "$(echo "$t_all - $t_up" | bc)")
 back_kill=$(printf '%.1f' "$(echo "$t_all - $t_kill" | bc)")
 echo "restart: collector listening $(printf '%.1f' "$(echo "$t_up - $t_kill" | bc)") s after the kill; all $N back $back s after that ($back_kill s after the kill)"
-kill -USR1 "$lpid"
-sleep 1
 local herd
-herd=$(tail -1 "$OUT/province.out")
+herd=$(report)
 echo "from the kill until every agent was back: $herd"
 cstats
 local busy lag_herd
