@@ -490,6 +490,7 @@ static int start_listeners(struct daemon *d)
 		.host = s->listen,
 		.port = (int)s->ingest_port,
 		.max_connections = (int)s->max_connections,
+		.max_handshakes = (int)s->max_handshakes,
 		.handshake_timeout_s = (int)s->handshake_timeout,
 		.idle_timeout_s = (int)s->idle_timeout,
 		.max_events_per_second = (int)s->max_events_per_second,

@@ -611,24 +611,14 @@ static void on_timeout(uv_timer_t *timer)
 	tls_stream_abort(tc->ts, -ETIMEDOUT);
 }
 
-static void free_tcp(uv_handle_t *handle)
-{
-	alloc_free(handle);
-}
-
 static void on_connection(uv_stream_t *server, int status)
 {
 	struct enroll *en = server->data;
 	if (status < 0)
 		return;
-	uv_tcp_t *tcp = alloc_bytes(sizeof(*tcp));
+	uv_tcp_t *tcp = tls_tcp_accept(server);
 	if (tcp == NULL)
 		return;
-	uv_tcp_init(en->loop, tcp);
-	if (uv_accept(server, (uv_stream_t *)tcp) != 0) {
-		uv_close((uv_handle_t *)tcp, free_tcp);
-		return;
-	}
 	char addr[64];
 	tls_tcp_peer_addr(tcp, addr, sizeof(addr));
 	unsigned char key[16];
@@ -636,14 +626,14 @@ static void on_connection(uv_stream_t *server, int status)
 	if (en->stopping || en->open >= ENROLL_MAX_CONNECTIONS ||
 	    addr_open_sessions(en, key) >= ENROLL_MAX_PER_ADDRESS) {
 		en->stats.refused_full++;
-		uv_close((uv_handle_t *)tcp, free_tcp);
+		tls_tcp_drop(tcp);
 		return;
 	}
 	struct tls_conn *tc = alloc_zeroed(1, sizeof(*tc));
 	if (tc == NULL ||
 	    enroll_session_new(en, addr, &tls_conn_io, tc, &tc->session) != 0) {
 		alloc_free(tc);
-		uv_close((uv_handle_t *)tcp, free_tcp);
+		tls_tcp_drop(tcp);
 		return;
 	}
 	tc->en = en;

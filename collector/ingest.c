@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -37,6 +38,19 @@
 #define BUDGET_BUCKETS 16384
 /* Sweeps between looks for commands queued while agents are connected. */
 #define COMMAND_SWEEP_EVERY 3
+/* A connection without its hello gives its handshake place up (it stays,
+ * under the handshake timeout) once no byte has moved either way for
+ * HANDSHAKE_IDLE_MS, or at half the handshake timeout whatever moved: a
+ * client that stalls cannot keep honest agents out, one that dribbles a
+ * byte a second cannot for long, and an honest handshake that is only
+ * slow (a loaded loop, a slow link) keeps its place while it progresses,
+ * so the places bound the handshakes really in progress. */
+#define HANDSHAKE_IDLE_MS 2000
+/* The loop-lag probe: a timer this often, and how late it ran. */
+#define LAG_TICK_MS 100
+/* Descriptors the collector needs besides its agents' connections: the
+ * store's files, the listeners, enrollment and the console's clients. */
+#define FD_HEADROOM 256
 
 /* What one agent may spend, whatever its connections: tokens for events
  * and pings, and bundle pieces per second. It outlives connections, so
@@ -67,6 +81,10 @@ struct conn {
 	bool throttled;
 	bool backlog_paused;
 	bool output_paused;
+	bool holds_place;	/* counted in ingest.handshaking */
+	uint64_t hs_bytes_seen;	/* bytes read + written at the last look */
+	uint64_t hs_progress_ms; /* when they last moved */
+	bool hello_pending;	/* counted in stats.hello_pending */
 	int inflight;
 	uint64_t opened_ms;
 	uint64_t last_activity_ms;
@@ -84,6 +102,9 @@ struct ingest {
 	struct ingest_options opts;
 	uv_tcp_t listener;
 	uv_timer_t sweep;
+	uv_timer_t lag_tick;
+	uint64_t lag_due_ms;	/* when lag_tick should run, loop time */
+	int handshaking;	/* handshake places taken (max_handshakes) */
 	LIST_HEAD(, conn) conns; /* every connection not yet closed */
 	size_t backlog_paused_count;
 	struct ingest_stats stats;
@@ -93,6 +114,7 @@ struct ingest {
 	uint64_t fetch_window_ms; /* the second the piece budget counts */
 	int fetch_pieces;	  /* served in that second */
 	struct agent_budget *budgets[BUDGET_BUCKETS];
+	uint64_t refusals_logged; /* since the last sweep */
 	int handles_open;
 	bool stopping;
 	void (*stop_done)(void *);
@@ -106,10 +128,34 @@ static uint64_t now_ms(struct ingest *ing)
 	return uv_now(ing->loop);
 }
 
+/* Admission (ingest_options.max_handshakes): a connection holds a place
+ * from accept until its hello is answered, it closes, or its handshake
+ * stalls (HANDSHAKE_IDLE_MS). */
+static void conn_release_place(struct conn *c)
+{
+	if (!c->holds_place)
+		return;
+	c->holds_place = false;
+	EW_ASSERT(c->ing->handshaking > 0);
+	c->ing->handshaking--;
+}
+
+/* Its hello answered or the connection gone: no longer pending. */
+static void conn_settle_hello(struct conn *c)
+{
+	conn_release_place(c);
+	if (!c->hello_pending)
+		return;
+	c->hello_pending = false;
+	EW_ASSERT(c->ing->stats.hello_pending > 0);
+	c->ing->stats.hello_pending--;
+}
+
 /* Starts an orderly close; the sweep cuts it if the peer does not read
  * what is queued within CLOSE_GRACE_MS. */
 static void conn_close(struct conn *c, int status)
 {
+	conn_release_place(c);
 	if (c->closing)
 		return;
 	c->closing = true;
@@ -485,6 +531,7 @@ static int handle_hello(struct conn *c, const msgpack_object *root)
 		return -1;
 	}
 	c->hello_done = true;
+	conn_settle_hello(c);
 	struct wire_out out;
 	wire_out_begin(&out, WIRE_HELLO, 3);
 	wire_pack_kv_u64(&out.pk, "v", WIRE_VERSION);
@@ -798,6 +845,7 @@ static void on_close(struct tls_stream *ts, int status, void *arg)
 	if (c->budget != NULL && c->budget->conn == c)
 		c->budget->conn = NULL;
 	c->budget = NULL;
+	conn_settle_hello(c);
 	EW_ASSERT(!c->closed);
 	c->closed = true;
 	c->ts = NULL;
@@ -825,9 +873,70 @@ static int peer_check(void *arg, const char *cn, const char *ou)
 	return allowed ? 0 : -1;
 }
 
-static void free_tcp(uv_handle_t *handle)
+/* Why a connection just accepted is turned away, or NULL: checked before
+ * any allocation or TLS work, so refusing a herd costs an accept and a
+ * close each. The counter to bump goes in *counter. */
+static const char *admission_refusal(struct ingest *ing, uint64_t **counter)
 {
-	alloc_free(handle);
+	if (ing->stats.open >= (uint64_t)ing->opts.max_connections ||
+	    ing->stopping) {
+		*counter = &ing->stats.refused_full;
+		return "connections";
+	}
+	if (ing->handshaking >= ing->opts.max_handshakes) {
+		*counter = &ing->stats.refused_busy;
+		return "handshakes in progress";
+	}
+	return NULL;
+}
+
+/* Counts a refusal; logs the first of a run of them and then one line a
+ * sweep at most, since a herd is refused thousands of times a second. */
+static void note_refusal(struct ingest *ing, uint64_t *counter,
+			 const char *what)
+{
+	(*counter)++;
+	if (ing->refusals_logged++ > 0)
+		return;
+	log_warn("ingest: refusing connections at accept: %llu open (limit "
+		 "%d), %d handshakes in progress (limit %d): too many %s",
+		 (unsigned long long)ing->stats.open,
+		 ing->opts.max_connections, ing->handshaking,
+		 ing->opts.max_handshakes, what);
+}
+
+static int conn_admit(struct ingest *ing, uv_tcp_t *tcp)
+{
+	struct conn *c = alloc_zeroed(1, sizeof(*c));
+	if (c == NULL || (c->dec = wire_decoder_new()) == NULL) {
+		alloc_free(c);
+		return -ENOMEM;
+	}
+	c->ing = ing;
+	c->opened_ms = c->last_activity_ms = c->write_progress_ms =
+		c->hs_progress_ms = now_ms(ing);
+	uv_tcp_nodelay(tcp, 1);
+	ing->stats.open++;
+	ing->handles_open++;
+	LIST_INSERT_HEAD(&ing->conns, c, link);
+	c->listed = true;
+	c->holds_place = c->hello_pending = true;
+	ing->handshaking++;
+	ing->stats.hello_pending++;
+	struct tls_stream_params params = {.server = true};
+	/* On failure the stream has freed tcp; nothing else holds c. */
+	if (tls_stream_new((uv_stream_t *)tcp, ing->ctx, &params, &conn_ops, c,
+			   &c->ts) != 0) {
+		conn_settle_hello(c);
+		ing->stats.open--;
+		ing->handles_open--;
+		conn_unlink(c);
+		wire_decoder_free(c->dec);
+		alloc_free(c);
+		return 0;
+	}
+	snprintf(c->addr, sizeof(c->addr), "%s", tls_stream_peer_addr(c->ts));
+	return 0;
 }
 
 static void on_connection(uv_stream_t *server, int status)
@@ -837,53 +946,79 @@ static void on_connection(uv_stream_t *server, int status)
 		log_warn("ingest: accept failed: %s", uv_strerror(status));
 		return;
 	}
-	uv_tcp_t *tcp = alloc_bytes(sizeof(*tcp));
-	struct conn *c = alloc_zeroed(1, sizeof(*c));
-	if (tcp == NULL || c == NULL ||
-	    (c->dec = wire_decoder_new()) == NULL) {
-		alloc_free(tcp);
-		if (c)
-			wire_decoder_free(c->dec);
-		alloc_free(c);
+	uv_tcp_t *tcp = tls_tcp_accept(server);
+	if (tcp == NULL)
 		return;
-	}
-	uv_tcp_init(ing->loop, tcp);
-	if (uv_accept(server, (uv_stream_t *)tcp) != 0) {
-		uv_close((uv_handle_t *)tcp, free_tcp);
-		wire_decoder_free(c->dec);
-		alloc_free(c);
-		return;
-	}
 	ing->stats.accepted++;
-	c->ing = ing;
-	c->opened_ms = c->last_activity_ms = c->write_progress_ms = now_ms(ing);
-	if (ing->stats.open >= (uint64_t)ing->opts.max_connections ||
-	    ing->stopping) {
-		ing->stats.refused_full++;
-		log_warn("ingest: refusing a connection: %llu open, limit %d",
-			 (unsigned long long)ing->stats.open,
-			 ing->opts.max_connections);
-		uv_close((uv_handle_t *)tcp, free_tcp);
-		wire_decoder_free(c->dec);
-		alloc_free(c);
+	uint64_t *counter = NULL;
+	const char *refusal = admission_refusal(ing, &counter);
+	if (refusal != NULL) {
+		note_refusal(ing, counter, refusal);
+		tls_tcp_drop(tcp);
 		return;
 	}
-	uv_tcp_nodelay(tcp, 1);
-	ing->stats.open++;
-	ing->handles_open++;
-	LIST_INSERT_HEAD(&ing->conns, c, link);
-	c->listed = true;
-	struct tls_stream_params params = {.server = true};
-	if (tls_stream_new((uv_stream_t *)tcp, ing->ctx, &params, &conn_ops, c,
-			   &c->ts) != 0) {
-		ing->stats.open--;
-		ing->handles_open--;
-		conn_unlink(c);
-		wire_decoder_free(c->dec);
-		alloc_free(c);
+	if (conn_admit(ing, tcp) != 0)
+		tls_tcp_drop(tcp);
+}
+
+/* The refusals after the first of a run, once a sweep (note_refusal). */
+static void log_refusals(struct ingest *ing)
+{
+	if (ing->refusals_logged > 1)
+		log_warn("ingest: refused %llu more connections at accept in "
+			 "the last %d ms (refused_full=%llu refused_busy=%llu)",
+			 (unsigned long long)(ing->refusals_logged - 1),
+			 SWEEP_INTERVAL_MS,
+			 (unsigned long long)ing->stats.refused_full,
+			 (unsigned long long)ing->stats.refused_busy);
+	ing->refusals_logged = 0;
+}
+
+/* How late the loop runs: each tick compares when it ran with when it
+ * was due. A loop that is late delays every handshake, ack and timeout,
+ * so this is the first figure to read when agents time out. */
+static void on_lag_tick(uv_timer_t *timer)
+{
+	struct ingest *ing = timer->data;
+	uint64_t ran = uv_hrtime() / 1000000;
+	uint64_t late = ran > ing->lag_due_ms ? ran - ing->lag_due_ms : 0;
+	ing->stats.loop_lag_ms = late;
+	if (late > ing->stats.loop_lag_max_ms)
+		ing->stats.loop_lag_max_ms = late;
+	ing->lag_due_ms = ran + LAG_TICK_MS;
+	uv_timer_start(&ing->lag_tick, on_lag_tick, LAG_TICK_MS, 0);
+}
+
+/* One descriptor per connection: a limit below max_connections makes
+ * accepts fail long before the collector counts itself full. */
+static void warn_fd_limit(const struct ingest_options *opts)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
 		return;
+	if ((uint64_t)opts->max_connections + FD_HEADROOM <= rl.rlim_cur)
+		return;
+	log_warn("ingest: ingest.max_connections is %d but the process may "
+		 "open only %llu descriptors (%d kept for the store and "
+		 "listeners): past about %lld agents, connections fail at "
+		 "accept; raise LimitNOFILE or lower max_connections",
+		 opts->max_connections, (unsigned long long)rl.rlim_cur,
+		 FD_HEADROOM, (long long)rl.rlim_cur - FD_HEADROOM);
+}
+
+/* Whether a connection holding a handshake place should give it up
+ * (HANDSHAKE_IDLE_MS); looked at once a sweep. */
+static bool handshake_stalled(struct conn *c, uint64_t now)
+{
+	uint64_t half_timeout = (uint64_t)c->ing->opts.handshake_timeout_s * 500;
+	uint64_t moved = tls_stream_bytes_read(c->ts) +
+			 tls_stream_bytes_written(c->ts);
+	if (moved != c->hs_bytes_seen) {
+		c->hs_bytes_seen = moved;
+		c->hs_progress_ms = now;
 	}
-	snprintf(c->addr, sizeof(c->addr), "%s", tls_stream_peer_addr(c->ts));
+	return now - c->hs_progress_ms > HANDSHAKE_IDLE_MS ||
+	       now - c->opened_ms > half_timeout;
 }
 
 /* Once a second: deadlines, idle connections, rate refills, counters. */
@@ -907,6 +1042,8 @@ static void on_sweep(uv_timer_t *timer)
 			}
 			continue;
 		}
+		if (c->holds_place && handshake_stalled(c, now))
+			conn_release_place(c);
 		if (!c->hello_done && now - c->opened_ms > hs_ms) {
 			/* Slowloris: a handshake or hello that never ends. */
 			ing->stats.handshake_timeouts++;
@@ -954,6 +1091,7 @@ static void on_sweep(uv_timer_t *timer)
 		}
 	}
 	check_backlog(ing);
+	log_refusals(ing);
 	if (++ing->sweeps % COMMAND_SWEEP_EVERY == 0) {
 		deliver_commands(ing, NULL);
 		close_revoked(ing);
@@ -979,6 +1117,8 @@ int ingest_start(uv_loop_t *loop, SSL_CTX *ctx, struct store *store,
 	ing->ctx = ctx;
 	ing->store = store;
 	ing->opts = *opts;
+	if (ing->opts.max_handshakes <= 0)
+		ing->opts.max_handshakes = INGEST_MAX_HANDSHAKES_DEFAULT;
 	if (uv_ip4_addr(opts->host, opts->port, (struct sockaddr_in *)&addr) &&
 	    uv_ip6_addr(opts->host, opts->port, (struct sockaddr_in6 *)&addr)) {
 		snprintf(err, errlen, "ingest: '%s' is not an IP address",
@@ -1014,6 +1154,12 @@ int ingest_start(uv_loop_t *loop, SSL_CTX *ctx, struct store *store,
 	ing->handles_open++;
 	uv_timer_start(&ing->sweep, on_sweep, SWEEP_INTERVAL_MS,
 		       SWEEP_INTERVAL_MS);
+	uv_timer_init(loop, &ing->lag_tick);
+	ing->lag_tick.data = ing;
+	ing->handles_open++;
+	ing->lag_due_ms = uv_hrtime() / 1000000 + LAG_TICK_MS;
+	uv_timer_start(&ing->lag_tick, on_lag_tick, LAG_TICK_MS, 0);
+	warn_fd_limit(opts);
 	ing->last_stats_ms = uv_now(loop);
 	ing->revoked_seen_us = store_now_us();
 	log_info("ingest: listening on %s:%d (TLS 1.3, client certificates "
@@ -1041,6 +1187,8 @@ void ingest_stop(struct ingest *ing, void (*done)(void *arg), void *arg)
 	ing->stop_arg = arg;
 	uv_timer_stop(&ing->sweep);
 	uv_close((uv_handle_t *)&ing->sweep, on_handle_closed);
+	uv_timer_stop(&ing->lag_tick);
+	uv_close((uv_handle_t *)&ing->lag_tick, on_handle_closed);
 	uv_close((uv_handle_t *)&ing->listener, on_handle_closed);
 	struct conn *c;
 	LIST_FOREACH(c, &ing->conns, link) {
@@ -1086,7 +1234,8 @@ void ingest_log_stats(const struct ingest *ing)
 		 "throttled=%llu refused_full=%llu store_failures=%llu "
 		 "replaced=%llu output_paused=%llu output_stalled=%llu "
 		 "pieces_served=%llu pieces_busy=%llu pieces_unfair=%llu "
-		 "backlog=%zu",
+		 "refused_busy=%llu hello_pending=%llu loop_lag_ms=%llu "
+		 "loop_lag_max_ms=%llu backlog=%zu",
 		 (unsigned long long)s->open, (unsigned long long)s->accepted,
 		 (unsigned long long)s->events_stored,
 		 (unsigned long long)s->events_duplicate,
@@ -1106,5 +1255,9 @@ void ingest_log_stats(const struct ingest *ing)
 		 (unsigned long long)s->pieces_served,
 		 (unsigned long long)s->pieces_busy,
 		 (unsigned long long)s->pieces_unfair,
+		 (unsigned long long)s->refused_busy,
+		 (unsigned long long)s->hello_pending,
+		 (unsigned long long)s->loop_lag_ms,
+		 (unsigned long long)s->loop_lag_max_ms,
 		 store_backlog(ing->store));
 }

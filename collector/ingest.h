@@ -26,10 +26,18 @@
 
 #include "collector/store.h"
 
+/* ingest.max_handshakes when the settings give none. */
+#define INGEST_MAX_HANDSHAKES_DEFAULT 256
+
 struct ingest_options {
 	const char *host;
 	int port;
 	int max_connections;
+	/* TLS handshakes (and hellos) in progress at once; past it a new
+	 * connection is closed at accept, before any TLS work, so a herd of
+	 * reconnecting agents backs off instead of timing out together.
+	 * 0: INGEST_MAX_HANDSHAKES_DEFAULT. */
+	int max_handshakes;
 	int handshake_timeout_s;
 	int idle_timeout_s;
 	int max_events_per_second; /* per agent, pings and results included */
@@ -63,6 +71,10 @@ struct ingest_stats {
 	uint64_t replaced;	 /* connections replaced by the agent's newer one */
 	uint64_t output_paused;	 /* times a peer's unread output paused reading */
 	uint64_t output_stalled; /* connections cut for never reading */
+	uint64_t refused_busy;	 /* closed at accept: max_handshakes in progress */
+	uint64_t hello_pending;	 /* now: accepted, hello not yet answered */
+	uint64_t loop_lag_ms;	 /* how late the loop ran its last tick */
+	uint64_t loop_lag_max_ms; /* the latest it has run since start */
 };
 
 struct ingest;

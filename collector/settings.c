@@ -39,6 +39,8 @@ static const struct config_field fields[] = {
 	F("ingest.port", CONFIG_INT, ingest_port, 0, "7443", 0, 65535),
 	F("ingest.max_connections", CONFIG_INT, max_connections, 0, "60000", 1,
 	  1000000),
+	F("ingest.max_handshakes", CONFIG_INT, max_handshakes, 0, "256", 1,
+	  100000),
 	F("ingest.handshake_timeout", CONFIG_DURATION, handshake_timeout, 0,
 	  "10s", 1, 3600),
 	F("ingest.idle_timeout", CONFIG_DURATION, idle_timeout, 0, "5m", 5,
@@ -273,6 +275,7 @@ int settings_write_default(const char *path, const char *state_dir,
 		"ingest:\n"
 		"  port: 7443\n"
 		"  max_connections: 60000\n"
+		"  max_handshakes: 256   # in progress; past it, closed at accept\n"
 		"  handshake_timeout: 10s\n"
 		"  idle_timeout: 5m\n"
 		"  max_events_per_second: 1000   # per agent, pings included\n"

@@ -41,6 +41,7 @@ struct settings {
 	long long ingest_port;
 	long long enroll_port;
 	long long max_connections;
+	long long max_handshakes; /* in progress; past it, closed at accept */
 	long long handshake_timeout;
 	long long idle_timeout;
 	long long max_events_per_second;

@@ -253,6 +253,7 @@ struct tls_stream {
 	void *arg;
 	size_t backlog;
 	uint64_t written; /* bytes whose writes completed */
+	uint64_t read;	  /* bytes read from the socket */
 	int close_status;
 	bool open;
 	bool paused;
@@ -422,6 +423,7 @@ static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 			    "read failed");
 		return;
 	}
+	ts->read += (uint64_t)nread;
 	if (BIO_write(ts->rbio, buf->base, (int)nread) != (int)nread) {
 		fail_stream(ts, -ENOMEM, "out of memory");
 		return;
@@ -448,6 +450,29 @@ void tls_tcp_peer_addr(uv_tcp_t *tcp, char *out, size_t cap)
 		port = ntohs(sin6->sin6_port);
 	}
 	snprintf(out, cap, "%s:%d", ip, port);
+}
+
+static void free_accepted(uv_handle_t *handle)
+{
+	alloc_free(handle);
+}
+
+uv_tcp_t *tls_tcp_accept(uv_stream_t *server)
+{
+	uv_tcp_t *tcp = alloc_bytes(sizeof(*tcp));
+	if (tcp == NULL)
+		return NULL;
+	uv_tcp_init(server->loop, tcp);
+	if (uv_accept(server, (uv_stream_t *)tcp) != 0) {
+		tls_tcp_drop(tcp);
+		return NULL;
+	}
+	return tcp;
+}
+
+void tls_tcp_drop(uv_tcp_t *tcp)
+{
+	uv_close((uv_handle_t *)tcp, free_accepted);
 }
 
 int tls_tcp_local_port(const uv_tcp_t *tcp)
@@ -572,6 +597,11 @@ size_t tls_stream_write_backlog(const struct tls_stream *ts)
 uint64_t tls_stream_bytes_written(const struct tls_stream *ts)
 {
 	return ts->written;
+}
+
+uint64_t tls_stream_bytes_read(const struct tls_stream *ts)
+{
+	return ts->read;
 }
 
 void tls_stream_pause(struct tls_stream *ts)

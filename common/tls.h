@@ -106,6 +106,8 @@ size_t tls_stream_write_backlog(const struct tls_stream *ts);
 /* Bytes written to the socket so far. With a backlog, a count that does
  * not move means the peer is not reading. */
 uint64_t tls_stream_bytes_written(const struct tls_stream *ts);
+/* Bytes read from the socket so far, TLS records and handshake included. */
+uint64_t tls_stream_bytes_read(const struct tls_stream *ts);
 
 /* Backpressure: stop and resume reading from the socket. */
 void tls_stream_pause(struct tls_stream *ts);
@@ -126,6 +128,12 @@ const char *tls_stream_peer_ou(const struct tls_stream *ts);
 /* "ip:port" of a connected TCP handle ("local" when it has none), for
  * log lines and per-address limits before any TLS is set up. */
 void tls_tcp_peer_addr(uv_tcp_t *tcp, char *out, size_t cap);
+/* Accepts a listener's next connection into a new handle, allocated as
+ * tls_stream_new wants it; NULL when there is none or no memory. */
+uv_tcp_t *tls_tcp_accept(uv_stream_t *server);
+/* Closes and frees a handle from tls_tcp_accept that no stream took:
+ * a connection refused before any TLS work. */
+void tls_tcp_drop(uv_tcp_t *tcp);
 /* The port a TCP listener is bound to: what port 0 ("any free port")
  * became. Returns the port, or a negative errno. */
 int tls_tcp_local_port(const uv_tcp_t *tcp);

@@ -450,13 +450,25 @@ collector_stop
 # The collector and its enrolled agents are kept under
 # build/bench-province/N: enrolling 60,000 agents (a CSR signed and two
 # commits each) is done once, and later runs reuse the certificates with
-# the CA and database that issued them.
+# the CA and database that issued them: a set enrolled for more agents
+# serves fewer (its first N), and an enrollment cut short resumes.
+province_cache() { # province_cache N: the cached set to use for N agents
+	local d m best=
+	for d in build/bench-province/*/; do
+		m=$(basename "$d")
+		[[ $m =~ ^[0-9]+$ ]] && [ "$m" -ge "$1" ] && [ -f "$d/enrolled" ] || continue
+		[ -n "$best" ] && [ "$m" -ge "$(basename "$best")" ] || best=$d
+	done
+	realpath -m "${best:-build/bench-province/$1}"
+}
 bench_province() {
 local N=${BENCH_PROVINCE_AGENTS:-60000} STEADY=${BENCH_PROVINCE_STEADY:-60}
-local P=$PWD/build/bench-province/$N
-# Loopback has ~28,000 ephemeral ports per (source, destination) pair:
-# 20,000 agents per source address, 127.0.0.2 and up.
-local sources=$(( (N + 19999) / 20000 ))
+local P
+P=$(province_cache "$N")
+# Loopback has ~28,000 ephemeral ports per (source, destination) pair,
+# and a restart's herd leaves ports in TIME_WAIT: 10,000 agents per
+# source address, 127.0.0.2 and up.
+local sources=$(( (N + 9999) / 10000 ))
 # One heartbeat a minute per agent plus 1,000 events/s shared by all,
 # each agent at its own phase of the period.
 local rate
@@ -466,18 +478,24 @@ echo "== province: $N agents held over TLS by one collector (SQLite), $rate even
 # The collector and the loadgen each hold N descriptors, and a few more.
 ulimit -n $((N + 10000)) 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 echo "descriptor limit: $(ulimit -n)"
-if [ -f "$P/collector/ca.crt" ] && [ "$(find "$P/agents" -name '*.id' 2>/dev/null | wc -l)" -ge "$N" ]; then
+if [ -f "$P/collector/ca.crt" ]; then
+	# The stats line every 10 s: admissions refused, loop lag.
 	CONF="$P/collector/collector.yaml" COLLECTOR_DIR="$P/collector" INGEST_PORT= ENROLL_PORT=
-	COLLECTOR_SET=(-o ingest.port=0 -o enroll.port=0 -o log.stats_interval=0)
-	echo "reusing $N enrolled agents from $P"
+	COLLECTOR_SET=(-o ingest.port=0 -o enroll.port=0 -o log.stats_interval=10s)
+	echo "reusing the agents enrolled in $P ($(find "$P/agents" -name '*.id' | wc -l) of them)"
 else
-	rm -rf "$P"
 	mkdir -p "$P"
 	collector_init "$P/collector" || return
+	collector_set log.stats_interval=10s
 fi
 # A real collector's handshake timeout (10 s), room for every agent, and
 # the per-agent rate limit out of the way of resends after the restart.
-collector_set ingest.handshake_timeout=10s ingest.max_connections=$((N + 1000)) \
+# max_connections stays under the descriptor limit (the collector warns
+# at start when it does not).
+local maxc=$((N + 1000)) fds
+fds=$(($(ulimit -n) - 300))
+[ "$maxc" -le "$fds" ] || maxc=$fds
+collector_set ingest.handshake_timeout=10s ingest.max_connections=$maxc \
 	ingest.max_events_per_second=100000
 if ! [ -f "$P/enrolled" ]; then
 	# Enrollment is set-up, not what is measured: its commits skip the
@@ -486,8 +504,9 @@ if ! [ -f "$P/enrolled" ]; then
 	local measured=("${COLLECTOR_SET[@]}")
 	collector_set store.sync_full=false
 	collector_start "$P/collector.log" || { echo "collector did not start"; return; }
+	# Resuming: the school is there already.
 	"$COLLECTOR" school add 79001 "Bench school" --commune bench --level 2 \
-		--expected-pcs "$N" -c "$CONF" >/dev/null
+		--expected-pcs "$N" -c "$CONF" >/dev/null 2>&1
 	local token start
 	token=$("$COLLECTOR" token create --school 79001 --uses "$N" -c "$CONF" 2>/dev/null)
 	start=$(date +%s.%N)
@@ -501,30 +520,47 @@ fi
 collector_start "$P/collector.log" || { echo "collector did not start"; return; }
 local cpid=$COLLECTOR_PID hz
 hz=$(getconf CLK_TCK)
+# The collector's own counters (admission, loop lag), from the stats line
+# it logs on SIGHUP.
+cstat() { grep 'ingest: open=' "$P/collector.log" | tail -1 | grep -o " $1=[0-9]*" | cut -d= -f2; }
+slines() { grep -c 'ingest: open=' "$P/collector.log"; }
+cstats() { local n
+	n=$(slines)
+	kill -HUP "$cpid"
+	within 30 test_more slines "$n"
+	echo "collector: $(grep 'ingest: open=' "$P/collector.log" | tail -1 | grep -o '\(open\|accepted\|refused_busy\|handshake_timeouts\|hello_pending\|loop_lag_ms\|loop_lag_max_ms\|backlog\)=[0-9]*' | tr '\n' ' ')"; }
+echo "machine: load average $(cut -d' ' -f1-3 /proc/loadavg) at the start"
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 # A new boot seed each run: the cached agents send new events, never
 # duplicates of an earlier run's, which the collector would only count.
-local rss0 t_start
+local rss0 t_start limit=${BENCH_PROVINCE_CONNECT_SECONDS:-600} herd_s=${BENCH_PROVINCE_HERD_SECONDS:-900}
 rss0=$(rss "$cpid")
 t_start=$(date +%s.%N)
 "$LOADGEN" --port "$INGEST_PORT" --ca "$P/collector/ca.crt" --state "$P/agents" \
-	--agents "$N" --rate "$rate" --hold 1800 --batch 1 --window 2 --sources "$sources" \
+	--agents "$N" --rate "$rate" --hold $((limit + STEADY + herd_s + 300)) --batch 1 --window 2 --sources "$sources" \
 	--boot-seed "$(date +%s)" --json >"$OUT/province.out" 2>"$OUT/province.err" &
 local lpid=$!
 PIDS+=("$lpid")
 allup() { [ "$(grep -c "all-connected" "$OUT/province.err")" -ge "$1" ]; }
+# report: SIGUSR1 to the loadgen, and its JSON line once written (a busy
+# loadgen takes seconds to get to it).
+reports() { grep -c '"report"' "$OUT/province.out"; }
+report() { local n
+	n=$(reports)
+	kill -USR1 "$lpid"
+	within 60 test_more reports "$n"
+	tail -1 "$OUT/province.out"; }
+test_more() { [ "$("$1")" -gt "$2" ]; }
 wall() { grep "$1" "$OUT/province.err" | tail -1 | awk '{print $NF}'; }
 # By the wall clock: under load, wait_for's polls themselves take long.
 within() { local end=$(($(date +%s) + $1)); shift
 	until "$@"; do [ "$(date +%s)" -lt "$end" ] || return 1; sleep 1; done; }
-local limit=${BENCH_PROVINCE_CONNECT_SECONDS:-600}
 if ! within "$limit" allup 1; then
 	# What was reached is a figure too: the RSS per connection held.
-	kill -USR1 "$lpid"
-	sleep 2
 	local part held rssp
-	part=$(tail -1 "$OUT/province.out")
+	part=$(report)
+	cstats
 	held=$(grep -o '"connected":[0-9]*' <<<"$part" | cut -d: -f2)
 	rssp=$(rss "$cpid")
 	local div=${held:-0}
@@ -539,23 +575,25 @@ if ! within "$limit" allup 1; then
 fi
 local connect
 connect=$(printf '%.1f' "$(echo "$(wall all-connected) - $t_start" | bc)")
-echo "all $N connected in $connect s (max 200 handshakes in flight)"
+echo "all $N connected in $connect s (the loadgen starts 200 at a time)"
+cstats
 # Settle past the connection burst, then the steady state.
 sleep 15
-kill -USR1 "$lpid"
+report >/dev/null
 local t0 t1 rss1 w0 w1
 t0=$(ticks "$cpid"); w0=$(date +%s.%N)
 sleep "$STEADY"
 t1=$(ticks "$cpid"); w1=$(date +%s.%N); rss1=$(rss "$cpid")
-kill -USR1 "$lpid"
-sleep 1
 local steady cpu perconn
-steady=$(tail -1 "$OUT/province.out")
+steady=$(report)
 cpu=$(printf '%.1f' "$(echo "scale=4; 100 * ($t1 - $t0) / $hz / ($w1 - $w0)" | bc)")
 perconn=$(printf '%.1f' "$(echo "scale=4; ($rss1 - $rss0) / $N" | bc)")
 echo "steady ${STEADY} s: $steady"
 echo "collector: RSS $((rss0 / 1024)) MiB idle, $((rss1 / 1024)) MiB with $N agents ($perconn KiB each); CPU $cpu % of one core"
-echo "loadgen: RSS $(($(rss "$lpid") / 1024)) MiB"
+echo "loadgen: RSS $(($(rss "$lpid") / 1024)) MiB; machine: load average $(cut -d' ' -f1-3 /proc/loadavg)"
+cstats
+local lag_steady
+lag_steady=$(cstat loop_lag_max_ms)
 # The herd: kill -9, start again on the same ports, and time until the
 # last agent's hello is answered.
 local t_kill t_up t_all before
@@ -567,17 +605,18 @@ COLLECTOR_PID=
 collector_start "$P/collector.log" || { echo "collector did not restart"; kill "$lpid"; return; }
 t_up=$(date +%s.%N)
 cpid=$COLLECTOR_PID
-within 900 allup $((before + 1)) || { echo "not all $N agents back in 900 s: $(tail -3 "$OUT/province.err")"; }
+within "$herd_s" allup $((before + 1)) || { echo "not all $N agents back in $herd_s s: $(tail -3 "$OUT/province.err")"; }
 t_all=$(wall all-connected)
 local back back_kill
 back=$(printf '%.1f' "$(echo "$t_all - $t_up" | bc)")
 back_kill=$(printf '%.1f' "$(echo "$t_all - $t_kill" | bc)")
 echo "restart: collector listening $(printf '%.1f' "$(echo "$t_up - $t_kill" | bc)") s after the kill; all $N back $back s after that ($back_kill s after the kill)"
-kill -USR1 "$lpid"
-sleep 1
 local herd
-herd=$(tail -1 "$OUT/province.out")
+herd=$(report)
 echo "from the kill until every agent was back: $herd"
+cstats
+local busy lag_herd
+busy=$(cstat refused_busy) lag_herd=$(cstat loop_lag_max_ms)
 kill -TERM "$lpid"
 wait "$lpid" 2>/dev/null
 collector_stop
@@ -586,8 +625,8 @@ ev=$(grep -o '"events_per_sec":[0-9]*' <<<"$steady" | cut -d: -f2)
 p50=$(grep -o '"p50_ms":[0-9.]*' <<<"$steady" | cut -d: -f2)
 p99=$(grep -o '"p99_ms":[0-9.]*' <<<"$steady" | cut -d: -f2)
 hp99=$(grep -o '"p99_ms":[0-9.]*' <<<"$herd" | cut -d: -f2)
-rows+=("| province: $N agents held over TLS 1.3 by one collector (SQLite), a heartbeat a minute each + 1,000 events/s ($ev events/s acked), ${STEADY} s steady | collector RSS $((rss1 / 1024)) MiB (**$perconn KiB per connection** over its idle $((rss0 / 1024)) MiB), CPU $cpu % of one core; ack p50 $p50 ms, p99 $p99 ms; all connected in $connect s | wave 1: 5,000 active + 10,000 idle connections | - |"
-      "| province: kill -9 of that collector and restart, agents on the agent's full-jitter backoff | all $N back **$back s** after it listened again ($back_kill s after the kill); ack p99 $hp99 ms from the kill until every agent was back | - | - |")
+rows+=("| province: $N agents held over TLS 1.3 by one collector (SQLite), a heartbeat a minute each + 1,000 events/s ($ev events/s acked), ${STEADY} s steady | collector RSS $((rss1 / 1024)) MiB (**$perconn KiB per connection** over its idle $((rss0 / 1024)) MiB), CPU $cpu % of one core; ack p50 $p50 ms, p99 $p99 ms; all connected in $connect s; loop lag max $lag_steady ms | wave 1: 5,000 active + 10,000 idle connections | - |"
+      "| province: kill -9 of that collector and restart, agents on the agent's full-jitter backoff | all $N back **$back s** after it listened again ($back_kill s after the kill); ack p99 $hp99 ms from the kill until every agent was back; $busy connections refused at accept (max_handshakes), loop lag max $lag_herd ms | - | - |")
 }
 
 # The province's annual report over a year of history of 1,500 schools

@@ -19,14 +19,16 @@ N_AGENTS=${EW_INGEST_AGENTS:-50}
 N_EVENTS=${EW_INGEST_EVENTS:-2000}
 TOTAL=$((N_AGENTS * N_EVENTS))
 
-# ingest_collector DIR LOG AGENTS: a running collector in DIR with school
-# 79001 and a 200-use token (the scenarios enroll agents of their own) (sets CONF, ports, TOKEN and LG, the loadgen
-# command keeping its agents' identities in AGENTS).
+# ingest_collector DIR LOG AGENTS [SETTING...]: a running collector in DIR
+# with school 79001 and a 200-use token (the scenarios enroll agents of
+# their own) (sets CONF, ports, TOKEN and LG, the loadgen command keeping
+# its agents' identities in AGENTS); SETTINGs (key=value) are its -o.
 ingest_collector() {
 	local dir=$1 log=$2 agents=$3
 	# collector_ingest_pg.sh runs these scenarios on PostgreSQL
 	# (EW_STORE=pg: collector_init gives it a database).
 	collector_init "$dir" || return 1
+	collector_set "${@:4}"
 	"$COLLECTOR" school add 79001 "THCS Nguyễn Du" --commune "Phường 1" --level 2 \
 		--expected-pcs 60 -c "$CONF" >/dev/null || return 1
 	TOKEN=$("$COLLECTOR" token create --school 79001 --uses 200 --expires 1h -c "$CONF" 2>/dev/null)
@@ -244,14 +246,64 @@ scenario_slowloris() {
 }
 
 scenario_idle() {
-	local ht
+	local ht rb
 	good_agents_start idle
-	ht=$(ingest_stat handshake_timeouts)
+	ht=$(ingest_stat handshake_timeouts) rb=$(ingest_stat refused_busy)
 	check_said "10,000 idle connections are all closed by the deadline" \
 		$PY "$BAD" idle 127.0.0.1 "$INGEST_PORT" "$D/ca.crt" 10000 6
-	check "counter: handshake timeouts" test "$(ingest_stat handshake_timeouts)" -ge $((ht + 1000))
+	# Each was refused at accept (past max_handshakes) or timed out.
+	check "counters: handshake timeouts + refused at accept cover all 10,000" \
+		test $(($(ingest_stat handshake_timeouts) - ht + $(ingest_stat refused_busy) - rb)) -ge 10000
 	good_agents_check idle
 }
+
+# Handshake admission: 400 connections that never finish a handshake
+# take the collector's 20 places; past them every new connection is
+# closed at accept and counted, and once the stalled ones are 2 s old
+# they give their places up while still open (the handshake timeout,
+# 20 s here, closes them), so real agents connect and send meanwhile.
+# Its own collector; the suite's is back in place afterwards.
+scenario_handshake_admission() {
+	local saved=("$CONF" "$COLLECTOR_DIR" "$INGEST_PORT" "$ENROLL_PORT" "$COLLECTOR_PID" "$TOKEN" "$LOG" "$D")
+	local saved_lg=("${LG[@]}") saved_set=("${COLLECTOR_SET[@]}")
+	local flood_pid out flood_rc=0
+	D="$WORK/admission" LOG="$WORK/admission.log"
+	ingest_collector "$D" "$LOG" "$WORK/admission-agents" ingest.max_handshakes=20 \
+		ingest.handshake_timeout=20s || { not_ok "handshake_admission: collector start"; return; }
+	"${LG[@]}" --agents 30 --enroll-only >/dev/null 2>&1 || not_ok "handshake_admission: enroll 30 agents"
+	if [ "$(ulimit -Hn)" -lt 60256 ]; then
+		check "a max_connections (60,000) past the descriptor limit is warned of at start" \
+			grep -q "ingest.max_connections is 60000 but the process may open only" "$LOG"
+	else
+		check "no descriptor warning when the limit allows max_connections" \
+			test -z "$(grep -o "ingest.max_connections is 60000 but" "$LOG")"
+	fi
+	$PY "$BAD" idle 127.0.0.1 "$INGEST_PORT" "$D/ca.crt" 400 22 >"$WORK/admission-flood.out" 2>&1 &
+	flood_pid=$!
+	# 380 if the flood connects within 2 s; a slower one gets a few more
+	# places as the first stalled ones give theirs up.
+	check "past 20 handshakes in progress, the rest of the flood is refused at accept" \
+		wait_for 20 refused_at_least 300
+	check "the 20 admitted stalled handshakes are pending hellos" test "$(ingest_stat hello_pending)" -ge 20
+	check "the refusal is logged" grep -q "refusing connections at accept: .*too many handshakes in progress" "$LOG"
+	out=$("${LG[@]}" --agents 30 --events 200 --boot-seed 5 --batch 20 --window 1 --deadline 60)
+	echo "# agents during the flood: $out"
+	check "30 real agents connect and send everything while the stalled handshakes are open" \
+		grep -q "acked=6000 .*complete=yes" <<<"$out"
+	check "the stalled connections were still open then (they gave their places up, not their sockets)" \
+		kill -0 "$flood_pid"
+	wait "$flood_pid" || flood_rc=$?
+	echo "# $(tail -1 "$WORK/admission-flood.out")"
+	check "every flood connection was closed by the collector (refused, or at the handshake timeout)" eq "$flood_rc" 0
+	check "counter: the 20 admitted ones timed out" test "$(ingest_stat handshake_timeouts)" -ge 20
+	check "no hello is left pending" eq "$(ingest_stat hello_pending)" 0
+	check "the stats line carries the loop lag" grep -qE "loop_lag_ms=[0-9]+ loop_lag_max_ms=[0-9]+" "$LOG"
+	collector_stop
+	CONF=${saved[0]} COLLECTOR_DIR=${saved[1]} INGEST_PORT=${saved[2]} ENROLL_PORT=${saved[3]}
+	COLLECTOR_PID=${saved[4]} TOKEN=${saved[5]} LOG=${saved[6]} D=${saved[7]}
+	LG=("${saved_lg[@]}") COLLECTOR_SET=("${saved_set[@]}")
+}
+refused_at_least() { [ "$(ingest_stat refused_busy)" -ge "$1" ]; }
 
 teardown() {
 	local rc=0
