@@ -13,7 +13,15 @@ windows_ready() {
 	fi
 	export WINEPREFIX="$WIN_DIR/wineprefix" WINEDEBUG=-all WINEARCH=win64
 	unset DISPLAY
-	[ -f "$WINEPREFIX/system.reg" ] || timeout 300 wineboot --init >/dev/null 2>&1
+	# A prefix made now is used only once its first boot has ended: with
+	# the wineserver of that boot still up, `net start` on a service
+	# installed meanwhile answered "Could not get handle to service"
+	# (windows_service.sh run first on a fresh prefix, as make test's
+	# pool does; the same script passed on the prefix's second use).
+	if [ ! -f "$WINEPREFIX/system.reg" ]; then
+		timeout 300 wineboot --init >/dev/null 2>&1
+		timeout 120 wineserver -w
+	fi
 	# wine links the user's Desktop, Downloads, ... to $HOME: the agent's
 	# quick scan (known folders) would then walk the test machine's home.
 	# Folders of the prefix's own, as on a Windows PC.
