@@ -269,7 +269,7 @@ int pg_drill_targets(struct store *st, uint64_t campaign,
 		"  ON true"
 		" LEFT JOIN LATERAL (SELECT a.id, a.first, a.ack, a.resolved"
 		"  FROM alerts a WHERE a.agent = t.agent AND a.drill = 1"
-		"  AND a.first >= c.issued ORDER BY a.first LIMIT 1) x ON true"
+		"  AND a.first >= c.issued ORDER BY a.first, a.id LIMIT 1) x ON true"
 		" WHERE t.campaign = $1"
 		" ORDER BY t.school COLLATE \"C\", t.agent COLLATE \"C\"",
 		&a, target_row, &c, NULL);

@@ -460,7 +460,9 @@ static const struct {
 		" abort_command = coalesce(?6, abort_command), at = ?7"},
 	/* A target's command row says when it reached the PC (sent); the
 	 * agent's drill.* events after it, and the first drill alert of
-	 * the PC, give the rest of the timeline. */
+	 * the PC, give the rest of the timeline. The first by time, then by
+	 * id: alerts stored in one group can share their time (on
+	 * PostgreSQL often), and each stage must read the same alert. */
 	[SQ_DRILL_TARGETS] = {"drill_targets",
 		STORE_SQL_DRILL_TARGET_HEAD
 		" (SELECT e.ts FROM events e WHERE e.agent = t.agent AND"
@@ -476,13 +478,13 @@ static const struct {
 		"  e.kind = 'drill.cleaned_up' AND e.ts >= c.issued - 1000000"
 		"  ORDER BY e.ts LIMIT 1),"
 		" (SELECT a.first FROM alerts a WHERE a.agent = t.agent AND"
-		"  a.drill = 1 AND a.first >= c.issued ORDER BY a.first"
+		"  a.drill = 1 AND a.first >= c.issued ORDER BY a.first, a.id"
 		"  LIMIT 1),"
 		" (SELECT a.ack FROM alerts a WHERE a.agent = t.agent AND"
-		"  a.drill = 1 AND a.first >= c.issued ORDER BY a.first"
+		"  a.drill = 1 AND a.first >= c.issued ORDER BY a.first, a.id"
 		"  LIMIT 1),"
 		" (SELECT a.resolved FROM alerts a WHERE a.agent = t.agent AND"
-		"  a.drill = 1 AND a.first >= c.issued ORDER BY a.first"
+		"  a.drill = 1 AND a.first >= c.issued ORDER BY a.first, a.id"
 		"  LIMIT 1),"
 		STORE_SQL_DRILL_DETECTED ","
 		/* forwarded: the first drill alert was confirmed by every SOC
@@ -490,11 +492,11 @@ static const struct {
 		" (SELECT CASE WHEN EXISTS (SELECT 1 FROM forward_queue q"
 		"  WHERE q.alert = x.id) THEN NULL ELSE max(f.at) END"
 		"  FROM (SELECT a.id FROM alerts a WHERE a.agent = t.agent AND"
-		"  a.drill = 1 AND a.first >= c.issued ORDER BY a.first"
+		"  a.drill = 1 AND a.first >= c.issued ORDER BY a.first, a.id"
 		"  LIMIT 1) x JOIN drill_deliveries f ON f.alert = x.id),"
 		" (SELECT count(*) FROM drill_deliveries f WHERE f.alert ="
 		"  (SELECT a.id FROM alerts a WHERE a.agent = t.agent AND"
-		"  a.drill = 1 AND a.first >= c.issued ORDER BY a.first"
+		"  a.drill = 1 AND a.first >= c.issued ORDER BY a.first, a.id"
 		"  LIMIT 1))"
 		" FROM drill_targets t"
 		" LEFT JOIN commands c ON c.id = t.command"

@@ -140,7 +140,7 @@ scenario_lan_attack() {
 	check "the agent reports the cleanup (nothing was written)" \
 		wait_for 30 ev '"kind":"drill.cleaned_up".*"campaign_id":'"$id"'.*"verified":true'
 	local aid
-	aid=$(q "SELECT id FROM alerts WHERE drill = 1 AND kind LIKE 'net.%' AND dedupe_key LIKE '%drill:$id' ORDER BY first LIMIT 1")
+	aid=$(q "SELECT id FROM alerts WHERE drill = 1 AND kind LIKE 'net.%' AND dedupe_key LIKE '%drill:$id' ORDER BY first, id LIMIT 1")
 	C alerts ack "$aid" --by officer >/dev/null
 	C alerts resolve "$aid" --by officer >/dev/null
 	echo "# $(C drill status --name lan1 | grep -E '^    (injected|detected|alert_raised|forwarded|acknowledged|resolved|cleaned_up) +20[0-9][0-9]-' | tr -s ' ' | tr '\n' ';')"
