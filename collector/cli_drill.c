@@ -565,6 +565,17 @@ struct board_input {
 };
 
 /* One scoreboard row: the targets of bi->in, under the name key. */
+
+/* A stage's time for the text board: "-" when no PC reached it (the
+ * board's -1; --json keeps the number). */
+static const char *stage_ms(char out[24], int64_t ms)
+{
+	if (ms < 0)
+		return "-";
+	snprintf(out, 24, "%lld ms", (long long)ms);
+	return out;
+}
+
 static void board_row(FILE *f, const struct board_input *bi, const char *key,
 		      bool json, bool first)
 {
@@ -592,6 +603,7 @@ static void board_row(FILE *f, const struct board_input *bi, const char *key,
 	}
 	for (int s = 0; s < DRILL_STAGE_COUNT; s++) {
 		const struct drill_board_stage *g = &b.stage[s];
+		char p50[24], p90[24];
 		if (json)
 			fprintf(f, "%s\"%s\":{\"reached\":%zu,\"share\":%.4f,"
 				"\"median_ms\":%lld,\"p90_ms\":%lld}",
@@ -599,10 +611,10 @@ static void board_row(FILE *f, const struct board_input *bi, const char *key,
 				g->share, (long long)g->p50_ms,
 				(long long)g->p90_ms);
 		else
-			fprintf(f, "    %-13s %4zu/%-4zu %4.0f%%  p50 %6lld ms  "
-				"p90 %6lld ms\n", drill_stage_name(s),
+			fprintf(f, "    %-13s %4zu/%-4zu %4.0f%%  p50 %9s  "
+				"p90 %9s\n", drill_stage_name(s),
 				g->reached, b.took_part, 100 * g->share,
-				(long long)g->p50_ms, (long long)g->p90_ms);
+				stage_ms(p50, g->p50_ms), stage_ms(p90, g->p90_ms));
 	}
 	if (json)
 		fputs("}}", f);
