@@ -209,7 +209,12 @@ windows_units() {
 	case $prefix in /*) ;; *) prefix=$PWD/$prefix ;; esac
 	export WINEPREFIX=$prefix WINEDEBUG=-all WINEARCH=win64
 	unset DISPLAY
-	[ -f "$WINEPREFIX/system.reg" ] || timeout 300 wineboot --init >/dev/null 2>&1
+	# As lib_windows.bash: a prefix made now is used once its first
+	# boot has ended (a suite started meanwhile once gave no output).
+	if [ ! -f "$WINEPREFIX/system.reg" ]; then
+		timeout 300 wineboot --init >/dev/null 2>&1
+		timeout 120 wineserver -w
+	fi
 	for t in "$BUILD"/windows/tests/test_*.exe; do
 		name=$(basename "$t" .exe)
 		selected "$name" || continue
