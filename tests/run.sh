@@ -169,12 +169,35 @@ job_report() {
 	[ "$rc" -ne 0 ] && grep -vE '^ok ' "$out" | tail -40 | sed 's/^/    | /'
 }
 
-# not_failed_yet LOG RC WHAT: a crash or timeout leaves no "not ok" line:
-# one is added here.
+# not_failed_yet LOG RC WHAT: a crash, a timeout or a cut-off leaves no
+# "not ok" line: one is added here.
 not_failed_yet() {
 	if [ "$2" -ne 0 ] && ! grep -v '# SKIP' "$1" | grep -q '^not ok'; then
-		echo "not ok - $3" >>"$1"
+		echo "not ok - $3$(results_short "$1")$(last_words "$1")" >>"$1"
+	elif [ -n "$(results_short "$1")" ]; then
+		# cmocka prints its plan (1..N) first: a suite cut off short of
+		# it fails even with status 0 (a wine suite whose wineserver went
+		# away mid-run once exited 0 after 1 of its 5 results).
+		echo "not ok - ${3%% exited*} was cut off$(results_short "$1")$(last_words "$1")" >>"$1"
 	fi
+}
+
+# results_short LOG: " after K of its N results" when the suite printed a
+# plan of N and fewer results than that.
+results_short() {
+	local plan got
+	plan=$(sed -n 's/^1\.\.\([0-9][0-9]*\)$/\1/p' "$1" | head -1)
+	[ -n "$plan" ] || return 0
+	got=$(grep -cE '^(not )?ok ' "$1")
+	[ "$got" -ge "$plan" ] || echo " after $got of its $plan results"
+}
+
+# last_words LOG: what a suite that failed without a "not ok" last said,
+# for the failure's one line (the CI summary shows little more).
+last_words() {
+	local line
+	line=$(grep -v '^ok ' "$1" | grep . | tail -1 | cut -c1-160)
+	echo "${line:+: $line}"
 }
 
 unit_one() { # unit_one BINARY LOG

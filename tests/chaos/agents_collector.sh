@@ -57,8 +57,7 @@ start_agent() {
 	PIDS+=("${APID[$1]}")
 }
 stop_agents() {
-	local i
-	for ((i = 0; i < NAGENTS; i++)); do kill -TERM "${APID[$i]}" 2>/dev/null; done
+	kill_ours -TERM "${APID[@]}"
 	wait "${APID[@]}" 2>/dev/null
 }
 # collector_serve: serve, and wait until it names its ports. A restart
@@ -76,13 +75,14 @@ collector_serve() {
 }
 collector_up() { collector_serve || { sleep 1; collector_serve; }; }
 collector_kill9() {
-	kill -9 "$(cat "$WORK/collector.pid")" 2>/dev/null
+	kill_ours -9 "$(cat "$WORK/collector.pid")"
 	wait_for 20 test -e "$WORK/collector.rc"
 }
 # chaos_cleanup: lib.bash's cleanup, once nothing holds the tmpfs.
 chaos_cleanup() {
 	local p
-	for p in "${PIDS[@]}" $(cat "$WORK/.kept-pids" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+	# shellcheck disable=SC2046
+	kill_ours -9 "${PIDS[@]}" $(cat "$WORK/.kept-pids" 2>/dev/null)
 	wait
 	for p in "${PIDS[@]}" $(cat "$WORK/.kept-pids" 2>/dev/null); do wait_for 10 pid_gone "$p"; done
 	umount "$D"
@@ -107,7 +107,7 @@ scenario_storm() {
 		case $action in
 		0 | 1 | 2 | 3)
 			i=$((RANDOM % NAGENTS))
-			kill -9 "${APID[$i]}" 2>/dev/null
+			kill_ours -9 "${APID[$i]}"
 			wait "${APID[$i]}" 2>/dev/null
 			kills_agents=$((kills_agents + 1))
 			start_agent "$i"

@@ -108,12 +108,12 @@ teardown() {
 	# each PC's running agent is the pid in its status file.
 	for pc in $PCS; do
 		pid=$(pc_status "$pc" pid)
-		[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null
+		kill_ours -TERM "$pid"
 	done
 	sleep 1
 	for pc in $PCS; do
 		pid=$(pc_status "$pc" pid)
-		[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
+		kill_ours -KILL "$pid"
 	done
 	true
 }
@@ -219,7 +219,7 @@ scenario_downgrade_refused() {
 stop_pc() {
 	local pid
 	pid=$(pc_status "$1" pid)
-	kill -TERM "$pid" 2>/dev/null
+	kill_ours -TERM "$pid"
 	wait_for 20 pid_gone "$pid"
 }
 

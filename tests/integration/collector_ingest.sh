@@ -217,7 +217,7 @@ scenario_revoke_live() {
 	"$COLLECTOR" agent revoke "$live" -c "$CONF" >/dev/null
 	wait_for 10 cut_off "$live"
 	check "a connected agent is cut off within seconds of its revocation" cut_off "$live"
-	kill "$live_pid" 2>/dev/null
+	kill_ours "$live_pid"
 	wait "$live_pid" 2>/dev/null
 	good_agents_check revoke_live
 }

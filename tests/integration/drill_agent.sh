@@ -206,7 +206,7 @@ scenario_hostile() {
 }
 
 teardown() {
-	kill "$(cat "$WORK/agent.pid")" 2>/dev/null
+	kill_ours "$(cat "$WORK/agent.pid")"
 	wait_for 20 test -s "$WORK/agent.rc"
 	collector_stop
 }

@@ -105,7 +105,7 @@ scenario_hostile() {
 }
 
 teardown() {
-	kill "$(cat "$WORK/agent.pid")" 2>/dev/null
+	kill_ours "$(cat "$WORK/agent.pid")"
 	wait_for 20 test -s "$WORK/agent.rc"
 	check "a stopped agent removes its canary" test ! -e "$WORK/docs/.~eduwatch-canary.docx"
 	collector_stop

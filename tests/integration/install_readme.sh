@@ -47,8 +47,8 @@ run_steps() {
 	check "$label: serve answers on its enroll port" port_open "$(collector_port enroll)"
 	local pid
 	pid=$(cat "$WORK/$label/serve.pid" 2>/dev/null)
-	[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null
-	check "$label: serve stops cleanly on SIGTERM" wait_for 30 sh -c "! kill -0 $pid 2>/dev/null"
+	kill_ours -TERM "$pid"
+	check "$label: serve stops cleanly on SIGTERM" wait_for 30 pid_gone "$pid"
 }
 
 rules_in_conf() { sed -n 's/^  rules: \(.*\)\/alerts.yaml$/\1/p' "$WORK/$1/state/collector.yaml"; }

@@ -12,6 +12,8 @@ PY=/usr/bin/python3
 RULES="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../rules" && pwd)"
 EW_SCENARIO=${EW_SCENARIO:-}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ew-it-XXXXXX")
+# Every process this script starts carries it (see `ours`).
+export EW_TEST_WORK=$WORK
 TAP_N=0
 TAP_FAILED=0
 PIDS=()
@@ -40,6 +42,40 @@ quiet() { "$@" >/dev/null; } # quiet command...: its status, not its output
 silent() { "$@" >/dev/null 2>&1; } # silent command...: its status alone
 # into FILE command...: its status, its output (both streams) in FILE.
 into() { local f=$1; shift; "$@" >"$f" 2>&1; }
+# ours PID: the process is one this script started: a descendant of it,
+# or one that carries its EW_TEST_WORK (a daemon that left its parent).
+# A pid written down earlier may belong to another process by now:
+# pid_max is 32,768 here and `make test` goes round it, so a cleanup's
+# kill -9 of every pid it ever noted can hit another suite's process.
+# Killing the wine suites' wineserver mid-run gives exactly what CI saw
+# twice (test_wire "exited 1 under wine", no output).
+ours() {
+	local p=$1 ppid
+	case $p in '' | *[!0-9]*) return 1 ;; esac
+	[ -e "/proc/$p" ] || return 1
+	tr '\0' '\n' 2>/dev/null <"/proc/$p/environ" | grep -qxF "EW_TEST_WORK=$WORK" && return 0
+	while [ "$p" -gt 1 ]; do
+		[ "$p" = "$$" ] && return 0
+		ppid=$(sed -n 's/^PPid:[[:space:]]*//p' "/proc/$p/status" 2>/dev/null)
+		[ -n "$ppid" ] || return 1
+		p=$ppid
+	done
+	return 1
+}
+# kill_ours [-SIGNAL] PID...: the signal (TERM) to those of the PIDs that
+# are ours; a pid reused by another process is left alone.
+kill_ours() {
+	local sig=-TERM p
+	case ${1:-} in -*) sig=$1; shift ;; esac
+	for p; do
+		if ours "$p"; then
+			kill "$sig" "$p" 2>/dev/null
+		elif [ -e "/proc/$p" ]; then
+			echo "# pid $p is another process's now ($(cat "/proc/$p/comm" 2>/dev/null)): left alone"
+		fi
+	done
+	return 0
+}
 eq() { [ "$1" = "$2" ] || { echo "# expected '$2', got '$1'" >&2; return 1; }; }
 # wait_for SECONDS command...: true as soon as the command is, polling
 # every 0.1 s; false when SECONDS pass first. Use it instead of a sleep:
@@ -51,7 +87,8 @@ wait_for() {
 }
 
 cleanup() {
-	for p in "${PIDS[@]}" $(cat "$WORK/.kept-pids" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+	# shellcheck disable=SC2046
+	kill_ours -9 "${PIDS[@]}" $(cat "$WORK/.kept-pids" 2>/dev/null)
 	wait 2>/dev/null
 	[ "${KEEP_WORK:-}" ] || rm -rf "$WORK"
 }
@@ -128,7 +165,7 @@ collector_start() {
 	ENROLL_PORT=$(collector_port enroll)
 }
 
-pid_gone() { ! kill -0 "$1" 2>/dev/null; }
+pid_gone() { ! ours "$1"; } # or given since to another process
 # collector_stop: SIGTERM, and its exit status once it has exited. A
 # scenario stopping the collector its script's setup started cannot wait
 # for it (not its child, status 127): it polls until it is gone (60 s,
@@ -137,7 +174,7 @@ pid_gone() { ! kill -0 "$1" 2>/dev/null; }
 collector_stop() {
 	[ -n "$COLLECTOR_PID" ] || return 0
 	local pid=$COLLECTOR_PID rc=0
-	kill -TERM "$pid" 2>/dev/null
+	kill_ours -TERM "$pid"
 	wait "$pid" 2>/dev/null || rc=$?
 	if [ $rc -eq 127 ]; then
 		wait_for 60 pid_gone "$pid" && rc=0
@@ -306,10 +343,8 @@ run_scenario() {
 	echo "# scenario $name"
 	(
 		end_of_scenario() {
-			local j
-			for j in $(jobs -p) $(cat "$WORK/.scenario-pids" 2>/dev/null); do
-				kill -9 "$j" 2>/dev/null
-			done
+			# shellcheck disable=SC2046
+			kill_ours -9 $(jobs -p) $(cat "$WORK/.scenario-pids" 2>/dev/null)
 			rm -f "$WORK/.scenario-pids"
 			wait 2>/dev/null
 			# Not $counts: an error that aborts the scenario (an
@@ -352,10 +387,10 @@ daemon_start() {
 		echo "$DAEMON_PID" >>"$WORK/.kept-pids"
 	fi
 }
-daemon_running() { [ -s "$WORK/$1.pid" ] && [ ! -e "$WORK/$1.rc" ] && kill -0 "$(cat "$WORK/$1.pid")" 2>/dev/null; }
+daemon_running() { [ -s "$WORK/$1.pid" ] && [ ! -e "$WORK/$1.rc" ] && ours "$(cat "$WORK/$1.pid")"; }
 daemon_stop() {
 	local name=$1 t=${2:-60}
-	kill -TERM "$(cat "$WORK/$name.pid")" 2>/dev/null
+	kill_ours -TERM "$(cat "$WORK/$name.pid")"
 	wait_for "$t" test -s "$WORK/$name.rc" || return 1
 	return "$(cat "$WORK/$name.rc")"
 }

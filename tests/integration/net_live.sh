@@ -132,7 +132,7 @@ scenario_arp_spoof() {
 # It waits for the sensor first: alone, a scenario starts right after setup.
 gateway_fixed() {
 	wait_for 30 has_event '"kind":"net.sensor"' '"state":"on"'
-	kill "$SPOOF_PID" 2>/dev/null
+	kill_ours "$SPOOF_PID"
 	ip neigh replace "$NET.1" lladdr "$GW_MAC" nud permanent dev eth0
 }
 
