@@ -71,6 +71,13 @@ scenario_clamd() {
 }
 
 # On-access: configure it and start the real clamonacc.
+zombie_named() { # zombie_named NAME: a process of that name has ended, unreaped
+	local f
+	for f in $(grep -lxs "$1" /proc/[0-9]*/comm); do
+		grep -qs '^State:[[:space:]]*Z' "${f%comm}status" && return 0
+	done
+	return 1
+}
 scenario_on_access() {
 	local j
 	clamd_up
@@ -78,6 +85,17 @@ scenario_on_access() {
 	j=$(av)
 	check "configured but clamonacc not running: still not real time" \
 		eq "$(field realtime <<<"$j")" false
+	# A clamonacc that crashed and was not reaped yet (a zombie in /proc,
+	# its name still there) is no protection either: a copy of true of
+	# that name, child of a shell that became sleep and never reaps it.
+	cp /bin/true "$WORK/clamonacc"
+	bash -c '"$1" & exec sleep 30' _ "$WORK/clamonacc" &
+	local holder=$!
+	wait_for 5 zombie_named clamonacc
+	j=$(av)
+	check "a zombie clamonacc is not real-time protection" eq "$(field realtime <<<"$j")" false
+	kill_ours "$holder"
+	wait "$holder" 2>/dev/null
 	clamonacc -c "$C/clamd.conf" -F -l "$C/onacc.log" >"$C/onacc.out" 2>&1 &
 	keep_running $!
 	wait_for 5 grep -q watching "$C/onacc.log" 2>/dev/null
@@ -107,7 +125,7 @@ clamav_off() { j=$(av); $JSONQ get products.0.state <<<"$j" | grep -qx off; }
 scenario_clamd_stops() {
 	local j
 	clamd_up
-	kill -TERM "$(cat "$C/clamd.pid")" 2>/dev/null
+	kill_ours -TERM "$(cat "$C/clamd.pid")"
 	wait_for 5 test ! -S "$C/clamd.sock"
 	wait_for 10 clamav_off
 	check "after clamd stops: ClamAV off, no real time" \

@@ -81,6 +81,32 @@ static bool conf_value(const char *conf, const char *key, char *out,
 	return found;
 }
 
+/* True when the process whose /proc/PID/stat this is bears that name
+ * and has not ended. The line is "PID (COMM) STATE ...": COMM is the
+ * first 15 bytes of the name and may hold spaces and parentheses, hence
+ * the last ')'. A zombie (Z) or dead (X) process has ended, only its
+ * parent has not reaped it yet: a crashed clamonacc is no protection. */
+static bool live_process_named(const char *stat_path, const char *comm)
+{
+	char buf[256];
+	int fd = open(stat_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	const char *from = strchr(buf, '(');
+	const char *to = strrchr(buf, ')');
+	if (from == NULL || to == NULL || to < from || to[1] != ' ')
+		return false;
+	size_t len = (size_t)(to - from - 1), want = strnlen(comm, 15);
+	char state = to[2];
+	return len == want && memcmp(from + 1, comm, len) == 0 &&
+	       state != 'Z' && state != 'X';
+}
+
 static bool process_running(const char *comm)
 {
 	DIR *d = opendir("/proc");
@@ -89,15 +115,9 @@ static bool process_running(const char *comm)
 	while (d && !found && (de = readdir(d)) != NULL) {
 		if (de->d_name[0] < '1' || de->d_name[0] > '9')
 			continue;
-		char path[300], name[64] = "";
-		snprintf(path, sizeof(path), "/proc/%s/comm", de->d_name);
-		FILE *f = fopen(path, "re");
-		if (f && fgets(name, sizeof(name), f))
-			name[strcspn(name, "\n")] = '\0';
-		if (f)
-			fclose(f);
-		/* comm holds the first 15 bytes of the name. */
-		found = name[0] && strncmp(name, comm, 15) == 0;
+		char path[300];
+		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+		found = live_process_named(path, comm);
 	}
 	if (d)
 		closedir(d);
