@@ -156,11 +156,9 @@ static void copy_str(const msgpack_object *map, const char *key, char *dst,
  * any bytes), then cut in the middle if still too long. */
 static void copy_path(const msgpack_object *path, char *dst, size_t cap)
 {
-	size_t n = path->via.str.size, room = JSON_UTF8_REPAIR_CAP(n);
-	char *text = alloc_bytes(room);
+	char *text = json_utf8_repaired(path->via.str.ptr, path->via.str.size);
 	if (text == NULL)
 		return;
-	json_utf8_repair(path->via.str.ptr, n, text, room);
 	json_cut_middle(text, strlen(text), dst, cap);
 	alloc_free(text);
 }

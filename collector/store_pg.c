@@ -489,10 +489,9 @@ static const struct pg_args *valid_text_args(const struct pg_args *a,
 			*fixed = *a;
 			use = fixed;
 		}
-		owned[i] = alloc_bytes(JSON_UTF8_REPAIR_CAP(n));
+		owned[i] = json_utf8_repaired(a->v[i], n);
 		if (owned[i] == NULL)
 			return NULL;
-		json_utf8_repair(a->v[i], n, owned[i], JSON_UTF8_REPAIR_CAP(n));
 		fixed->v[i] = owned[i];
 		log_warn("store: a text value that was not UTF-8 was repaired "
 			 "(U+FFFD for each bad byte)");

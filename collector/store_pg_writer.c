@@ -163,12 +163,11 @@ static void array_put_text(struct pg_array *a, const char *s)
 		array_put(a, s, n);
 		return;
 	}
-	char *fixed = alloc_bytes(JSON_UTF8_REPAIR_CAP(n));
+	char *fixed = json_utf8_repaired(s, n);
 	if (fixed == NULL) {
 		a->failed = true;
 		return;
 	}
-	json_utf8_repair(s, n, fixed, JSON_UTF8_REPAIR_CAP(n));
 	array_put(a, fixed, strlen(fixed));
 	alloc_free(fixed);
 }

@@ -8,6 +8,7 @@
 
 #include <openssl/evp.h>
 
+#include "common/alloc.h"
 #include "common/dynbuf.h"
 
 size_t json_utf8_len(const unsigned char *s, size_t n)
@@ -68,6 +69,16 @@ bool json_utf8_repair(const char *str, size_t n, char *out, size_t cap)
 	}
 	out[used] = '\0';
 	return cut;
+}
+
+char *json_utf8_repaired(const char *s, size_t n)
+{
+	if (n > (SIZE_MAX - 1) / 3)
+		return NULL;
+	char *out = alloc_bytes(JSON_UTF8_REPAIR_CAP(n));
+	if (out != NULL)
+		json_utf8_repair(s, n, out, JSON_UTF8_REPAIR_CAP(n));
+	return out;
 }
 
 /* Where the writers below put their bytes: a stream (CLI output) or a

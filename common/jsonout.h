@@ -39,6 +39,9 @@ bool json_utf8_repair(const char *s, size_t n, char *out, size_t cap);
 #define JSON_UTF8_REPLACEMENT "\xef\xbf\xbd"
 /* The room json_utf8_repair needs never to cut n bytes. */
 #define JSON_UTF8_REPAIR_CAP(n) (3 * (n) + 1)
+/* The n bytes of s repaired as json_utf8_repair does, whole, in a string
+ * of their own (alloc_free it); NULL without memory. */
+char *json_utf8_repaired(const char *s, size_t n);
 
 /* Writes s as a JSON string (see above for what is replaced). */
 void json_print_string(FILE *f, const char *s);

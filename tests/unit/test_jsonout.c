@@ -15,6 +15,7 @@
 #include <cmocka.h>
 #include <msgpack.h>
 
+#include "common/alloc.h"
 #include "common/jsonout.h"
 #include "common/wire.h"
 #include "tests/support/jsoncheck.h"
@@ -107,6 +108,24 @@ static void test_repair(void **state)
 	char one[1];
 	assert_true(json_utf8_repair("x", 1, one, sizeof(one)));
 	assert_string_equal(one, "");
+}
+
+/* The allocating form never cuts: 64 bad bytes become 64 U+FFFD. */
+static void test_repaired_whole(void **state)
+{
+	(void)state;
+	char bad[64];
+	memset(bad, 0xff, sizeof(bad));
+	char *fixed = json_utf8_repaired(bad, sizeof(bad));
+	assert_non_null(fixed);
+	assert_int_equal(strlen(fixed), 3 * sizeof(bad));
+	assert_true(jsoncheck_utf8(fixed, strlen(fixed)));
+	assert_memory_equal(fixed + 3 * 63, JSON_UTF8_REPLACEMENT, 3);
+	alloc_free(fixed);
+	fixed = json_utf8_repaired("", 0);
+	assert_non_null(fixed);
+	assert_string_equal(fixed, "");
+	alloc_free(fixed);
 }
 
 static char *render(const char *body, size_t len, size_t max, bool b64)
@@ -231,6 +250,7 @@ int main(void)
 		cmocka_unit_test(test_invalid_utf8_becomes_fffd),
 		cmocka_unit_test(test_cut_middle),
 		cmocka_unit_test(test_repair),
+		cmocka_unit_test(test_repaired_whole),
 		cmocka_unit_test(test_render_b64_and_cut),
 		cmocka_unit_test(test_sanitized),
 		cmocka_unit_test(test_raw_json_ext),
