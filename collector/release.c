@@ -295,26 +295,60 @@ int release_progress(struct store *st, const struct settings *s,
 	return 0;
 }
 
-/* The signed offer: the bundle to fetch and what it holds. */
-static int offer(struct store *st, struct ca *ca, const struct store_release *r,
-		 const char *agent)
+/* A signed command about release r for agent: the offer
+ * ("agent.upgrade": the bundle to fetch and what it holds) or the notice
+ * that its rollout is halted ("agent.upgrade.halted"). */
+static int release_command(struct store *st, struct ca *ca,
+			   const struct store_release *r, const char *agent,
+			   const char *type)
 {
+	bool is_offer = strcmp(type, "agent.upgrade") == 0;
 	msgpack_sbuffer args;
 	msgpack_packer pk;
 	uint64_t id;
 	msgpack_sbuffer_init(&args);
 	msgpack_packer_init(&pk, &args, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 3);
+	msgpack_pack_map(&pk, is_offer ? 3 : 2);
 	wire_pack_kv_u64(&pk, "version", r->id);
 	wire_pack_kv_str(&pk, "release", r->release);
-	wire_pack_kv_u64(&pk, "size", r->size);
-	int rc = agentcmd_queue(st, ca, agent, "agent.upgrade", &args,
-				OFFER_TTL_S, &id);
+	if (is_offer)
+		wire_pack_kv_u64(&pk, "size", r->size);
+	int rc = agentcmd_queue(st, ca, agent, type, &args, OFFER_TTL_S, &id);
 	msgpack_sbuffer_destroy(&args);
 	if (rc != 0)
-		log_warn("release %s: cannot offer it to %s: %s", r->release,
-			 agent, uv_strerror(rc));
+		log_warn("release %s: cannot queue %s for %s: %s", r->release,
+			 type, agent, uv_strerror(rc));
 	return rc;
+}
+
+static int offer(struct store *st, struct ca *ca, const struct store_release *r,
+		 const char *agent)
+{
+	return release_command(st, ca, r, agent, "agent.upgrade");
+}
+
+/* A halted release's notice: its unsent offers are withdrawn (a PC off
+ * since never gets one), and each PC it was offered to that does not run
+ * it is told, so that one the watchdog restored, or restores later, does
+ * not install it again by itself (agent/upgrade/tries.h). Offered: the
+ * pilot PCs once the pilot began, then the first `queued` stable ones. */
+static void announce_halt(struct store *st, struct ca *ca,
+			  const struct store_release *r, const struct pcs *l,
+			  size_t npilot)
+{
+	long long withdrawn = 0;
+	size_t told = 0, end = npilot + r->queued;
+	if (store_commands_withdraw(st, "agent.upgrade", store_now_us(),
+				    &withdrawn) != 0)
+		log_warn("release %s: cannot withdraw its unsent offers",
+			 r->release);
+	for (size_t i = r->pilot_us ? 0 : npilot; i < end && i < l->n; i++)
+		if (strcmp(l->v[i].running, r->release) != 0 &&
+		    release_command(st, ca, r, l->v[i].id,
+				    "agent.upgrade.halted") == 0)
+			told++;
+	log_info("release %s: %lld unsent offers withdrawn, %zu PCs told it "
+		 "is halted", r->release, withdrawn, told);
 }
 
 static void halt(struct store_release *r, int64_t now_us, const char *ring,
@@ -410,6 +444,7 @@ static int step(struct store *st, struct ca *ca, const struct settings *s,
 	if (strcmp(r->state, "pilot") == 0) {
 		if (too_many_failed(s, &pilot)) {
 			halt(r, now_us, "pilot", &pilot);
+			announce_halt(st, ca, r, l, npilot);
 			return 1;
 		}
 		if (!pilot_done(s, r, &pilot, now_us))
@@ -418,6 +453,7 @@ static int step(struct store *st, struct ca *ca, const struct settings *s,
 	}
 	if (too_many_failed(s, &stable)) {
 		halt(r, now_us, "stable", &stable);
+		announce_halt(st, ca, r, l, npilot);
 		return 1;
 	}
 	double hours = (double)(now_us - r->stable_us) / (double)HOUR_US;
@@ -471,7 +507,8 @@ static void collect_active(void *arg, const struct store_release *r)
 }
 
 /* A newer publication halts the rollouts before it. */
-static int supersede(struct store *st, const struct store_release *by)
+static int supersede(struct store *st, struct ca *ca, const struct settings *s,
+		     const struct store_release *by)
 {
 	struct active a = {.n = 0};
 	int rc = store_release_list(st, collect_active, &a);
@@ -484,6 +521,12 @@ static int supersede(struct store *st, const struct store_release *by)
 			 "(bundle %llu)", by->release, (unsigned long long)by->id);
 		r->ended_us = by->created_us;
 		rc = store_release_put(st, r);
+		struct pcs l;
+		size_t npilot;
+		if (rc == 0 && load_pcs(st, s, r, &l, &npilot) == 0) {
+			announce_halt(st, ca, r, &l, npilot);
+			alloc_free(l.v);
+		}
 	}
 	return rc;
 }
@@ -603,7 +646,7 @@ int release_publish(struct store *st, struct ca *ca, const struct settings *s,
 	if ((rc = store_release_put(st, out)) != 0)
 		return errtext_set(rc, err, errlen, "cannot record the release: "
 				   "%s", uv_strerror(rc));
-	if ((rc = supersede(st, out)) != 0)
+	if ((rc = supersede(st, ca, s, out)) != 0)
 		return errtext_set(rc, err, errlen, "cannot halt the releases "
 				   "before it: %s", uv_strerror(rc));
 	return 0;

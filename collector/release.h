@@ -28,8 +28,11 @@
  * least releases.halt_min_failures and come from at least
  * releases.halt_min_schools schools (each minimum capped at what the
  * ring offered): one PC, or one school's broken network, cannot stop a
- * province's rollout. Halted, it records why and nothing more is
- * offered. A newer publication supersedes (halts) the one before. */
+ * province's rollout. Halted, it records why, nothing more is offered,
+ * its unsent offers are withdrawn and each PC offered it that does not
+ * run it gets "agent.upgrade.halted": one the watchdog restored gives
+ * the release up instead of installing it again (agent/upgrade/tries.h).
+ * A newer publication supersedes (halts) the one before. */
 #ifndef EDUWATCH_RELEASE_H
 #define EDUWATCH_RELEASE_H
 

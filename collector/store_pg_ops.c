@@ -50,6 +50,7 @@ const struct store_backend store_pg_backend = {
 	.command_set_frame = pg_command_set_frame,
 	.commands_pending = pg_commands_pending,
 	.command_mark_sent = pg_command_mark_sent,
+	.commands_withdraw = pg_commands_withdraw,
 	.host_states = pg_host_states,
 	.snapshot_put = pg_snapshot_put,
 	.alert_raise = pg_alert_raise,

@@ -839,6 +839,18 @@ int pg_command_mark_sent(struct store *st, uint64_t id)
 			 NULL, NULL, NULL);
 }
 
+int pg_commands_withdraw(struct store *st, const char *type, int64_t now_us,
+			 long long *withdrawn)
+{
+	struct pg_args a = {0};
+	pg_arg_text(&a, type);
+	pg_arg_int(&a, now_us);
+	return ADMIN_RUN(pg_impl(st),
+			 "UPDATE commands SET expires = $2 WHERE type = $1 AND"
+			 " sent IS NULL AND expires > $2",
+			 &a, NULL, NULL, withdrawn);
+}
+
 struct command_cb {
 	void (*cb)(void *, uint64_t, const char *, const char *, size_t);
 	void *arg;

@@ -577,6 +577,7 @@ const struct store_backend store_sqlite_backend = {
 	.command_set_frame = sqlite_command_set_frame,
 	.commands_pending = sqlite_commands_pending,
 	.command_mark_sent = sqlite_command_mark_sent,
+	.commands_withdraw = sqlite_commands_withdraw,
 	.host_states = sqlite_host_states,
 	.snapshot_put = sqlite_snapshot_put,
 	.alert_raise = sqlite_alert_raise,

@@ -64,6 +64,7 @@ enum sq_id {
 	SQ_COMMAND_ADD,
 	SQ_COMMAND_SET_FRAME,
 	SQ_COMMAND_MARK_SENT,
+	SQ_COMMANDS_WITHDRAW,
 	SQ_COMMANDS_PENDING,
 	SQ_HOST_STATES,
 	SQ_SNAPSHOT_PUT,
@@ -367,6 +368,8 @@ int sqlite_command_set_frame(struct store *st, uint64_t id, const char *frame,
 			     size_t len);
 EW_MUST_CHECK
 int sqlite_command_mark_sent(struct store *st, uint64_t id);
+int sqlite_commands_withdraw(struct store *st, const char *type,
+			     int64_t now_us, long long *withdrawn);
 EW_MUST_CHECK
 int sqlite_commands_pending(struct store *st, const char *agent,
 			    void (*cb)(void *, uint64_t, const char *,

@@ -389,6 +389,17 @@ int sqlite_command_mark_sent(struct store *st, uint64_t id)
 			 NULL, NULL);
 }
 
+int sqlite_commands_withdraw(struct store *st, const char *type,
+			     int64_t now_us, long long *withdrawn)
+{
+	struct sq_done done = {0};
+	int rc = ADMIN_RUN(sqlite_impl(st), SQ_COMMANDS_WITHDRAW,
+			   SQ_ARGS(SQ_TEXT(type), SQ_INT(now_us)), NULL, NULL,
+			   &done);
+	*withdrawn = rc == 0 ? done.changes : 0;
+	return rc;
+}
+
 struct command_cb {
 	void (*cb)(void *, uint64_t, const char *, const char *, size_t);
 	void *arg;

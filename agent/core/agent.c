@@ -34,9 +34,9 @@
 
 /* What the collector may ask of the agent itself; sources add their own
  * (source_ops.command_types). */
-static const char *const agent_commands[] = {"ping", "status",
-					     "rules.update", "ioc.update",
-					     "agent.upgrade"};
+static const char *const agent_commands[] = {
+	"ping", "status", "rules.update", "ioc.update", "agent.upgrade",
+	"agent.upgrade.halted"};
 #define MAX_COMMAND_TYPES 16
 
 /* The sources come from the source table (sources.h). */
@@ -294,6 +294,54 @@ static void build_allowed(struct agent *agent)
 	}
 }
 
+static void report_upgrade(struct agent *agent, uint64_t version,
+			   const char *release, const char *state,
+			   const char *error);
+
+/* The collector halted the rollout of a release (collector/release.h):
+ * this PC gives it up, where the watchdog's restore would else have it
+ * installed again up to three times (tries.h), and a failed install of
+ * it is not retried. */
+static int halt_release(struct agent *agent, const msgpack_object *map,
+			char *result, size_t cap)
+{
+	char release[RELPKG_VERSION_MAX + 1] = "";
+	uint64_t version = 0;
+	if (map == NULL ||
+	    wire_get_str(map, "release", release, sizeof(release)) != 0 ||
+	    !relpkg_version_ok(release) ||
+	    wire_get_u64(map, "version", &version) != 0 || version == 0) {
+		snprintf(result, cap, "a halt names the release and its bundle");
+		return -EINVAL;
+	}
+	const struct agent_settings *s = agent->settings;
+	struct upgrade_tries *t = &agent->tries;
+	/* News for the officers only when this PC was to install it again;
+	 * one that refused it, say, keeps "refused" as its last word. */
+	bool news = agent->retry_version == version;
+	if (news)
+		agent->retry_version = 0;
+	tries_load(s->upgrade_root, t);
+	news = news || (strcmp(t->release, release) == 0 &&
+			t->bundle == version && tries_due(t, INT64_MAX));
+	/* Written even then: an install under way now, restored later, is
+	 * not tried again either. */
+	if (tries_halt(t, release, version) &&
+	    tries_save(s->upgrade_root, t) != 0)
+		log_warn("upgrade: cannot record that release %s is given "
+			 "up: it is given up only while this agent runs",
+			 release);
+	if (news) {
+		log_info("upgrade: release %s is given up: its rollout is "
+			 "halted", release);
+		report_upgrade(agent, version, release, "halted", NULL);
+	}
+	snprintf(result, cap, "release %s %s", release,
+		 news ? "given up: its rollout is halted"
+		      : "is not installed again here");
+	return 0;
+}
+
 static int run_command(struct agent *agent, const struct command *cmd,
 		       char *result, size_t cap)
 {
@@ -322,6 +370,8 @@ static int run_command(struct agent *agent, const struct command *cmd,
 			 agent->rules_version[0] ? agent->rules_version : "none",
 			 (unsigned long long)agent->rules_count);
 		rc = 0;
+	} else if (strcmp(cmd->type, "agent.upgrade.halted") == 0) {
+		rc = halt_release(agent, map, result, cap);
 	} else if (strcmp(cmd->type, "rules.update") == 0 ||
 		   strcmp(cmd->type, "ioc.update") == 0 ||
 		   strcmp(cmd->type, "agent.upgrade") == 0) {

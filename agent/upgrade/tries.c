@@ -33,6 +33,21 @@ bool tries_final(const struct upgrade_tries *t)
 	return t->restores > UPGRADE_TRIES_MAX;
 }
 
+bool tries_halt(struct upgrade_tries *t, const char *release, uint64_t bundle)
+{
+	bool same = strcmp(t->release, release) == 0 && t->bundle == bundle;
+	if (same && tries_final(t))
+		return false;
+	if (!same) {
+		memset(t, 0, sizeof(*t));
+		snprintf(t->release, sizeof(t->release), "%s", release);
+		t->bundle = bundle;
+	}
+	t->restores = UPGRADE_TRIES_MAX + 1;
+	t->next_us = 0;
+	return true;
+}
+
 bool tries_due(const struct upgrade_tries *t, int64_t now_us)
 {
 	return t->release[0] && t->bundle && !tries_final(t) && t->next_us &&

@@ -1570,6 +1570,49 @@ static void test_redteam_window_flags_alerts(void **state)
 }
 
 /* A release keeps what it is; only its progress moves. */
+static void count_pending(void *arg, uint64_t id, const char *agent,
+			  const char *frame, size_t len)
+{
+	(void)id, (void)agent, (void)frame, (void)len;
+	(*(int *)arg)++;
+}
+
+/* A halted rollout withdraws its unsent offers: an unsent agent.upgrade
+ * expires, one already sent and every other type stay as they were. */
+static void test_commands_withdrawn(void **state)
+{
+	(void)state;
+	struct store *st = open_store(NULL, 0, 0);
+	int64_t now = store_now_us(), later = now + 3600000000LL;
+	uint64_t sent, unsent, other;
+	long long n = -1;
+	assert_int_equal(store_command_add(st, "pc1", "agent.upgrade", now,
+					   later, &sent), 0);
+	assert_int_equal(store_command_add(st, "pc2", "agent.upgrade", now,
+					   later, &unsent), 0);
+	assert_int_equal(store_command_add(st, "pc2", "ping", now, later,
+					   &other), 0);
+	for (uint64_t id = sent; id <= other; id++)
+		assert_int_equal(store_command_set_frame(st, id, "f", 1), 0);
+	assert_int_equal(store_command_mark_sent(st, sent), 0);
+	int pending = 0;
+	assert_int_equal(store_commands_pending(st, NULL, count_pending,
+						&pending), 0);
+	assert_int_equal(pending, 2);
+	assert_int_equal(store_commands_withdraw(st, "agent.upgrade", now + 1,
+						 &n), 0);
+	assert_int_equal(n, 1);
+	pending = 0;
+	assert_int_equal(store_commands_pending(st, "pc2", count_pending,
+						&pending), 0);
+	assert_int_equal(pending, 1); /* the ping */
+	/* Nothing left to withdraw. */
+	assert_int_equal(store_commands_withdraw(st, "agent.upgrade", now + 2,
+						 &n), 0);
+	assert_int_equal(n, 0);
+	store_close(st);
+}
+
 static void test_release_progress(void **state)
 {
 	(void)state;
@@ -2725,6 +2768,7 @@ static void test_pg_done_keeps_unclaimed(void **state)
 	CASE(test_day_history_round_trip),                                 \
 	CASE(test_report_versions), CASE(test_drill_campaign_moves),       \
 	CASE(test_drill_target_timeline), CASE(test_release_progress),     \
+	CASE(test_commands_withdrawn),                                     \
 	CASE(test_soc_status_scoped), CASE(test_two_collectors_race_reports), \
 	CASE(test_lead_one_collector_per_job),                             \
 	CASE(test_redteam_actions_all_or_none),                            \

@@ -5,6 +5,7 @@
  *    is given up ("final") after UPGRADE_TRIES_MAX tries;
  *  - a restore of another release, or of another bundle of the same
  *    release, starts the count again;
+ *  - a release whose rollout the collector halted is given up at once;
  *  - the line in ROOT/tries reads back as written, and anything else
  *    (damaged, cut, out of range, a NUL inside) reads as nothing to try. */
 #include <errno.h>
@@ -67,6 +68,39 @@ static void test_other_release_starts_again(void **state)
 	tries_note_restore(&t, "3.1", 9, SIX_HOURS_S, t0);
 	assert_int_equal(t.restores, 1);
 	assert_int_equal(t.bundle, 9);
+}
+
+/* A halted rollout: the release is given up at once, whether it was
+ * restored already or is still being installed, and a later restore of
+ * it does not bring the tries back. */
+static void test_halt_gives_up(void **state)
+{
+	(void)state;
+	struct upgrade_tries t = {0};
+	tries_note_restore(&t, "3.0", 7, SIX_HOURS_S, t0);
+	assert_true(tries_halt(&t, "3.0", 7));
+	assert_true(tries_final(&t));
+	assert_false(tries_due(&t, INT64_MAX));
+	assert_false(tries_halt(&t, "3.0", 7)); /* news once */
+	tries_note_restore(&t, "3.0", 7, SIX_HOURS_S, t0);
+	assert_false(tries_due(&t, INT64_MAX));
+	/* Halted before any restore (installing when the halt came). */
+	struct upgrade_tries u = {0};
+	assert_true(tries_halt(&u, "3.1", 8));
+	tries_note_restore(&u, "3.1", 8, SIX_HOURS_S, t0);
+	assert_true(tries_final(&u));
+	assert_false(tries_due(&u, INT64_MAX));
+	/* The line survives a restart. */
+	char line[UPGRADE_TRIES_LINE_MAX];
+	struct upgrade_tries back;
+	size_t n = tries_format(&u, line, sizeof(line));
+	assert_int_equal(tries_parse(line, n, &back), 0);
+	assert_true(tries_final(&back));
+	/* Another release's bundle, or another bundle of it, still counts
+	 * afresh: a fixed release is tried. */
+	tries_note_restore(&u, "3.1", 9, SIX_HOURS_S, t0);
+	assert_int_equal(u.restores, 1);
+	assert_true(tries_due(&u, t0 + 6 * HOUR_US));
 }
 
 static void test_without_bundle_never_due(void **state)
@@ -140,6 +174,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_waits_double_then_final),
 		cmocka_unit_test(test_other_release_starts_again),
+		cmocka_unit_test(test_halt_gives_up),
 		cmocka_unit_test(test_without_bundle_never_due),
 		cmocka_unit_test(test_line_round_trip),
 		cmocka_unit_test(test_damaged_lines_refused),
