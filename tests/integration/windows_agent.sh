@@ -24,7 +24,7 @@ mkdir -p "$A"
 
 windows_ready || { tap_finish; exit 0; }
 # The wineserver of this prefix goes when the test does.
-trap 'cleanup; wineserver -k 2>/dev/null' EXIT
+trap 'cleanup; windows_done' EXIT
 
 # No scheduled full scan of the machine (wine's "/" is the Linux root):
 # the scenarios order their scans.

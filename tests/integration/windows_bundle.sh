@@ -27,7 +27,7 @@ AGENT_SET=(-o netsensor.enabled=false -o heartbeat.interval=1s
 
 windows_ready || { tap_finish; exit 0; }
 # The wineserver of this prefix goes with the test.
-trap 'cleanup; wineserver -k 2>/dev/null' EXIT
+trap 'cleanup; windows_done' EXIT
 
 events_of() { "$COLLECTOR" events list --agent "$1" --limit 500 --json -c "$CONF"; }
 # ev AGENT KIND EXPR: an event of KIND whose body (b) makes EXPR true.

@@ -24,7 +24,6 @@ DRIVE_C="$WINEPREFIX/drive_c"
 SVC_STATE='C:\ProgramData\eduwatch-svctest'
 SVC_STATE_UNIX="$DRIVE_C/ProgramData/eduwatch-svctest"
 SVC_CONF="$SVC_STATE\\agent.yaml"
-rm -rf "$SVC_STATE_UNIX"
 w() { timeout 120 wine "$@"; }
 svc_state() { w sc query eduwatch-agent 2>/dev/null | tr -d '\r' | awk '/STATE/ {print $4}'; }
 svc_is() { [ "$(svc_state)" = "$1" ]; }
@@ -43,13 +42,14 @@ leave_prefix_clean() {
 		?*) w msiexec /x "$(winepath -w "$m")" /qn >/dev/null 2>&1 ;;
 		esac
 	done <"$LEFT_FILE" 2>/dev/null
-	wineserver -k 2>/dev/null
+	windows_done
 }
 trap 'leave_prefix_clean; cleanup' EXIT
 
 D="$WORK/collector"
 
 setup() {
+	rm -rf "$SVC_STATE_UNIX" # what an earlier run left
 	wine cmd /c "ping -n 1200 127.0.0.1 >nul" >/dev/null 2>&1 &
 	PIDS+=($!)
 	collector_init "$D" || { not_ok "collector init"; return 1; }
