@@ -334,12 +334,12 @@ static int offer(struct store *st, struct ca *ca, const struct store_release *r,
  * pilot PCs once the pilot began, then the first `queued` stable ones. */
 static void announce_halt(struct store *st, struct ca *ca,
 			  const struct store_release *r, const struct pcs *l,
-			  size_t npilot)
+			  size_t npilot, int64_t offered_before_us)
 {
 	long long withdrawn = 0;
 	size_t told = 0, end = npilot + r->queued;
-	if (store_commands_withdraw(st, "agent.upgrade", store_now_us(),
-				    &withdrawn) != 0)
+	if (store_commands_withdraw(st, "agent.upgrade", offered_before_us,
+				    store_now_us(), &withdrawn) != 0)
 		log_warn("release %s: cannot withdraw its unsent offers",
 			 r->release);
 	for (size_t i = r->pilot_us ? 0 : npilot; i < end && i < l->n; i++)
@@ -444,7 +444,7 @@ static int step(struct store *st, struct ca *ca, const struct settings *s,
 	if (strcmp(r->state, "pilot") == 0) {
 		if (too_many_failed(s, &pilot)) {
 			halt(r, now_us, "pilot", &pilot);
-			announce_halt(st, ca, r, l, npilot);
+			announce_halt(st, ca, r, l, npilot, now_us + 1);
 			return 1;
 		}
 		if (!pilot_done(s, r, &pilot, now_us))
@@ -453,7 +453,7 @@ static int step(struct store *st, struct ca *ca, const struct settings *s,
 	}
 	if (too_many_failed(s, &stable)) {
 		halt(r, now_us, "stable", &stable);
-		announce_halt(st, ca, r, l, npilot);
+		announce_halt(st, ca, r, l, npilot, now_us + 1);
 		return 1;
 	}
 	double hours = (double)(now_us - r->stable_us) / (double)HOUR_US;
@@ -523,9 +523,14 @@ static int supersede(struct store *st, struct ca *ca, const struct settings *s,
 		rc = store_release_put(st, r);
 		struct pcs l;
 		size_t npilot;
+		/* Only offers made before the new release was: its own
+		 * pilot offers may already be queued by a daemon's tick. */
 		if (rc == 0 && load_pcs(st, s, r, &l, &npilot) == 0) {
-			announce_halt(st, ca, r, &l, npilot);
+			announce_halt(st, ca, r, &l, npilot, by->created_us);
 			alloc_free(l.v);
+		} else if (rc == 0) {
+			log_warn("release %s: superseded, but its PCs could not "
+				 "be read to tell them", r->release);
 		}
 	}
 	return rc;

@@ -413,10 +413,12 @@ int store_command_mark_sent(struct store *st, uint64_t id)
 	return st->backend->command_mark_sent(st, id);
 }
 
-int store_commands_withdraw(struct store *st, const char *type, int64_t now_us,
+int store_commands_withdraw(struct store *st, const char *type,
+			    int64_t issued_before_us, int64_t now_us,
 			    long long *withdrawn)
 {
-	return st->backend->commands_withdraw(st, type, now_us, withdrawn);
+	return st->backend->commands_withdraw(st, type, issued_before_us,
+					      now_us, withdrawn);
 }
 
 int store_agents_revoked_since(struct store *st, int64_t since_us,

@@ -253,11 +253,13 @@ int store_command_add(struct store *st, const char *agent, const char *type,
 EW_MUST_CHECK
 int store_command_set_frame(struct store *st, uint64_t id, const char *frame,
 			    size_t len);
-/* Every unsent, unexpired command of type expires at now_us (a halted
- * rollout's offers, so that a PC that was off never gets one); how many
- * in *withdrawn. */
+/* Every unsent, unexpired command of type issued before issued_before_us
+ * expires at now_us (a halted rollout's offers, so that a PC that was
+ * off never gets one, and not those of the release that superseded it);
+ * how many in *withdrawn. */
 EW_MUST_CHECK
-int store_commands_withdraw(struct store *st, const char *type, int64_t now_us,
+int store_commands_withdraw(struct store *st, const char *type,
+			    int64_t issued_before_us, int64_t now_us,
 			    long long *withdrawn);
 /* Unsent, unexpired commands, for one agent or (NULL) for all. */
 EW_MUST_CHECK

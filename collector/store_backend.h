@@ -62,7 +62,8 @@ struct store_backend {
 				void *arg);
 	int (*command_mark_sent)(struct store *st, uint64_t id);
 	int (*commands_withdraw)(struct store *st, const char *type,
-				 int64_t now_us, long long *withdrawn);
+				 int64_t issued_before_us, int64_t now_us,
+				 long long *withdrawn);
 	int (*host_states)(struct store *st, const char *school,
 			   void (*cb)(void *, const struct store_host_row *),
 			   void *arg);

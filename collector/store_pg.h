@@ -190,7 +190,8 @@ int pg_commands_pending(struct store *st, const char *agent,
 				   const char *, size_t),
 			void *arg);
 int pg_command_mark_sent(struct store *st, uint64_t id);
-int pg_commands_withdraw(struct store *st, const char *type, int64_t now_us,
+int pg_commands_withdraw(struct store *st, const char *type,
+			 int64_t issued_before_us, int64_t now_us,
 			 long long *withdrawn);
 int pg_host_states(struct store *st, const char *school,
 		   void (*cb)(void *, const struct store_host_row *),

@@ -839,15 +839,17 @@ int pg_command_mark_sent(struct store *st, uint64_t id)
 			 NULL, NULL, NULL);
 }
 
-int pg_commands_withdraw(struct store *st, const char *type, int64_t now_us,
+int pg_commands_withdraw(struct store *st, const char *type,
+			 int64_t issued_before_us, int64_t now_us,
 			 long long *withdrawn)
 {
 	struct pg_args a = {0};
 	pg_arg_text(&a, type);
 	pg_arg_int(&a, now_us);
+	pg_arg_int(&a, issued_before_us);
 	return ADMIN_RUN(pg_impl(st),
 			 "UPDATE commands SET expires = $2 WHERE type = $1 AND"
-			 " sent IS NULL AND expires > $2",
+			 " sent IS NULL AND expires > $2 AND issued < $3",
 			 &a, NULL, NULL, withdrawn);
 }
 

@@ -369,7 +369,8 @@ int sqlite_command_set_frame(struct store *st, uint64_t id, const char *frame,
 EW_MUST_CHECK
 int sqlite_command_mark_sent(struct store *st, uint64_t id);
 int sqlite_commands_withdraw(struct store *st, const char *type,
-			     int64_t now_us, long long *withdrawn);
+			     int64_t issued_before_us, int64_t now_us,
+			     long long *withdrawn);
 EW_MUST_CHECK
 int sqlite_commands_pending(struct store *st, const char *agent,
 			    void (*cb)(void *, uint64_t, const char *,

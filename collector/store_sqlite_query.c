@@ -390,12 +390,14 @@ int sqlite_command_mark_sent(struct store *st, uint64_t id)
 }
 
 int sqlite_commands_withdraw(struct store *st, const char *type,
-			     int64_t now_us, long long *withdrawn)
+			     int64_t issued_before_us, int64_t now_us,
+			     long long *withdrawn)
 {
 	struct sq_done done = {0};
 	int rc = ADMIN_RUN(sqlite_impl(st), SQ_COMMANDS_WITHDRAW,
-			   SQ_ARGS(SQ_TEXT(type), SQ_INT(now_us)), NULL, NULL,
-			   &done);
+			   SQ_ARGS(SQ_TEXT(type), SQ_INT(now_us),
+				   SQ_INT(issued_before_us)),
+			   NULL, NULL, &done);
 	*withdrawn = rc == 0 ? done.changes : 0;
 	return rc;
 }

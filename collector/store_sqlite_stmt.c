@@ -145,7 +145,7 @@ static const struct {
 		"UPDATE commands SET sent = ?2 WHERE id = ?1"},
 	[SQ_COMMANDS_WITHDRAW] = {"commands_withdraw",
 		"UPDATE commands SET expires = ?2 WHERE type = ?1 AND sent"
-		" IS NULL AND expires > ?2"},
+		" IS NULL AND expires > ?2 AND issued < ?3"},
 	[SQ_COMMANDS_PENDING] = {"commands_pending",
 		"SELECT id, agent, frame FROM commands WHERE sent"
 		" IS NULL AND frame IS NOT NULL AND expires > ?2"

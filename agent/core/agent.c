@@ -247,6 +247,19 @@ static void try_restored_again(struct agent *agent)
 	apply_release(agent, t.bundle);
 }
 
+/* Connected for a while: the commands queued for this PC while it was
+ * off (a halt of the release it is about to try again, say) come at the
+ * hello, so they have been seen. A PC that boots with a try due would
+ * else install a release halted overnight before it heard of the halt. */
+#define COMMANDS_SEEN_US (10 * 1000000LL)
+static bool heard_collector(struct agent *agent)
+{
+	struct uplink_status us;
+	uplink_get_status(agent->uplink, &us);
+	return us.connected &&
+	       timeutil_now_us() - us.connected_since_us >= COMMANDS_SEEN_US;
+}
+
 static void on_status_timer(uv_timer_t *timer)
 {
 	struct agent *agent = timer->data;
@@ -258,7 +271,8 @@ static void on_status_timer(uv_timer_t *timer)
 		apply_release(agent, agent->retry_version);
 	if (!agent->stopping && !agent->upgrade_pending &&
 	    agent->retry_version == 0 &&
-	    tries_due(&agent->tries, timeutil_now_us()))
+	    tries_due(&agent->tries, timeutil_now_us()) &&
+	    heard_collector(agent))
 		try_restored_again(agent);
 }
 
@@ -319,8 +333,10 @@ static int halt_release(struct agent *agent, const msgpack_object *map,
 	/* News for the officers only when this PC was to install it again;
 	 * one that refused it, say, keeps "refused" as its last word. */
 	bool news = agent->retry_version == version;
-	if (news)
+	if (news) {
 		agent->retry_version = 0;
+		agent->retry_attempts = 0;
+	}
 	tries_load(s->upgrade_root, t);
 	news = news || (strcmp(t->release, release) == 0 &&
 			t->bundle == version && tries_due(t, INT64_MAX));
@@ -548,7 +564,8 @@ static void note_restore(struct agent *agent, const char *failed,
 			 "is tried again only while this agent runs", failed);
 	if (tries_final(t))
 		log_warn("upgrade: release %s was restored %d times: not "
-			 "tried again", failed, t->restores);
+			 "tried again (given up: restored on every try, or its "
+			 "rollout halted)", failed, t->restores);
 	else
 		log_info("upgrade: release %s will be tried again in %llds "
 			 "(try %d of %d)", failed,
@@ -612,6 +629,20 @@ static void apply_release(struct agent *agent, uint64_t version)
 		log_warn("upgrade: bundle %llu refused: %s",
 			 (unsigned long long)version, err);
 		report_upgrade(agent, version, "", "refused", err);
+		return;
+	}
+	/* A release this PC gave up (its rollout halted, or restored on
+	 * every try) is not installed, not even from a download that was
+	 * under way when the halt came. */
+	struct upgrade_tries given;
+	tries_load(s->upgrade_root, &given);
+	if (given.bundle == version && tries_final(&given)) {
+		snprintf(err, sizeof(err), "release %s was given up on this PC "
+			 "(its rollout halted, or it was restored on every "
+			 "try)", given.release);
+		log_warn("upgrade: bundle %llu refused: %s",
+			 (unsigned long long)version, err);
+		report_upgrade(agent, version, given.release, "refused", err);
 		return;
 	}
 	int rc = rulestore_installed_payload(s->state_dir, RULESTORE_AGENT,

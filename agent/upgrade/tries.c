@@ -12,15 +12,19 @@
 void tries_note_restore(struct upgrade_tries *t, const char *release,
 			uint64_t bundle, long long after_s, int64_t now_us)
 {
-	if (strcmp(t->release, release) != 0 || t->bundle != bundle) {
+	bool same = strcmp(t->release, release) == 0 && t->bundle == bundle;
+	/* Final stays final (tried out or halted), and the count stays
+	 * within what reads back. */
+	if (same && tries_final(t)) {
+		t->next_us = 0;
+		return;
+	}
+	if (!same) {
 		memset(t, 0, sizeof(*t));
 		snprintf(t->release, sizeof(t->release), "%s", release);
 		t->bundle = bundle;
 	}
-	/* Final stays final, and the count stays within what reads back. */
-	if (!tries_final(t))
-		t->restores++;
-	if (tries_final(t)) {
+	if (++t->restores > UPGRADE_TRIES_MAX) {
 		t->next_us = 0;
 		return;
 	}
@@ -30,7 +34,10 @@ void tries_note_restore(struct upgrade_tries *t, const char *release,
 
 bool tries_final(const struct upgrade_tries *t)
 {
-	return t->restores > UPGRADE_TRIES_MAX;
+	/* Tried out, or given up before that (a halt): a release named with
+	 * no time to try it again. */
+	return t->restores > UPGRADE_TRIES_MAX ||
+	       (t->release[0] != '\0' && t->next_us == 0);
 }
 
 bool tries_halt(struct upgrade_tries *t, const char *release, uint64_t bundle)
@@ -38,13 +45,16 @@ bool tries_halt(struct upgrade_tries *t, const char *release, uint64_t bundle)
 	bool same = strcmp(t->release, release) == 0 && t->bundle == bundle;
 	if (same && tries_final(t))
 		return false;
+	/* A line about a newer bundle stays: a halt of an older release
+	 * (superseded) is no news for it. */
+	if (!same && t->release[0] != '\0' && t->bundle > bundle)
+		return false;
 	if (!same) {
 		memset(t, 0, sizeof(*t));
 		snprintf(t->release, sizeof(t->release), "%s", release);
 		t->bundle = bundle;
 	}
-	t->restores = UPGRADE_TRIES_MAX + 1;
-	t->next_us = 0;
+	t->next_us = 0; /* final, its restores counted as they were */
 	return true;
 }
 

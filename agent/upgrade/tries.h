@@ -42,14 +42,15 @@ struct upgrade_tries {
 void tries_note_restore(struct upgrade_tries *t, const char *release,
 			uint64_t bundle, long long after_s, int64_t now_us);
 
-/* Given up: restored once more than it may be tried. */
+/* Given up: restored once more than it may be tried, or its rollout
+ * halted (tries_halt). */
 bool tries_final(const struct upgrade_tries *t);
 
 /* The collector halted the rollout of release (bundle): t gives it up
- * as a final one, however few its restores, and also when none came yet
- * (an install under way when the halt came is not tried again once
- * restored). A line about an older release gives way: the halt is news.
- * True when t changed. */
+ * (final, next_us 0, its restores as they were), and also when none came
+ * yet (an install under way when the halt came is not tried again once
+ * restored). A line about an older bundle gives way; one about a newer
+ * bundle stays. True when t changed. */
 bool tries_halt(struct upgrade_tries *t, const char *release, uint64_t bundle);
 
 /* Due for another install at now_us. */

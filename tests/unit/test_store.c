@@ -1569,7 +1569,6 @@ static void test_redteam_window_flags_alerts(void **state)
 	store_close(st);
 }
 
-/* A release keeps what it is; only its progress moves. */
 static void count_pending(void *arg, uint64_t id, const char *agent,
 			  const char *frame, size_t len)
 {
@@ -1578,7 +1577,8 @@ static void count_pending(void *arg, uint64_t id, const char *agent,
 }
 
 /* A halted rollout withdraws its unsent offers: an unsent agent.upgrade
- * expires, one already sent and every other type stay as they were. */
+ * issued before the cut expires; one already sent, one issued after the
+ * cut (the superseding release's) and every other type stay as they were. */
 static void test_commands_withdrawn(void **state)
 {
 	(void)state;
@@ -1599,20 +1599,30 @@ static void test_commands_withdrawn(void **state)
 	assert_int_equal(store_commands_pending(st, NULL, count_pending,
 						&pending), 0);
 	assert_int_equal(pending, 2);
-	assert_int_equal(store_commands_withdraw(st, "agent.upgrade", now + 1,
-						 &n), 0);
+	/* Not one issued at or after the cut (a newer release's offer). */
+	uint64_t newer;
+	assert_int_equal(store_command_add(st, "pc3", "agent.upgrade", now + 5,
+					   later, &newer), 0);
+	assert_int_equal(store_command_set_frame(st, newer, "f", 1), 0);
+	assert_int_equal(store_commands_withdraw(st, "agent.upgrade", now + 5,
+						 now + 1, &n), 0);
 	assert_int_equal(n, 1);
 	pending = 0;
 	assert_int_equal(store_commands_pending(st, "pc2", count_pending,
 						&pending), 0);
 	assert_int_equal(pending, 1); /* the ping */
-	/* Nothing left to withdraw. */
-	assert_int_equal(store_commands_withdraw(st, "agent.upgrade", now + 2,
-						 &n), 0);
+	pending = 0;
+	assert_int_equal(store_commands_pending(st, "pc3", count_pending,
+						&pending), 0);
+	assert_int_equal(pending, 1); /* the newer offer */
+	/* Nothing left to withdraw before the cut. */
+	assert_int_equal(store_commands_withdraw(st, "agent.upgrade", now + 5,
+						 now + 2, &n), 0);
 	assert_int_equal(n, 0);
 	store_close(st);
 }
 
+/* A release keeps what it is; only its progress moves. */
 static void test_release_progress(void **state)
 {
 	(void)state;

@@ -96,10 +96,16 @@ static void test_halt_gives_up(void **state)
 	size_t n = tries_format(&u, line, sizeof(line));
 	assert_int_equal(tries_parse(line, n, &back), 0);
 	assert_true(tries_final(&back));
+	/* Its restores are counted as they were: one, not four. */
+	assert_int_equal(t.restores, 1);
 	/* Another release's bundle, or another bundle of it, still counts
 	 * afresh: a fixed release is tried. */
 	tries_note_restore(&u, "3.1", 9, SIX_HOURS_S, t0);
 	assert_int_equal(u.restores, 1);
+	assert_true(tries_due(&u, t0 + 6 * HOUR_US));
+	/* A halt of an older bundle leaves a newer one's line as it is. */
+	assert_false(tries_halt(&u, "3.0", 7));
+	assert_int_equal(u.bundle, 9);
 	assert_true(tries_due(&u, t0 + 6 * HOUR_US));
 }
 
