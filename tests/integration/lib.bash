@@ -46,9 +46,8 @@ into() { local f=$1; shift; "$@" >"$f" 2>&1; }
 # or one that carries its EW_TEST_WORK (a daemon that left its parent).
 # A pid written down earlier may belong to another process by now:
 # pid_max is 32,768 here and `make test` goes round it, so a cleanup's
-# kill -9 of every pid it ever noted can hit another suite's process.
-# Killing the wine suites' wineserver mid-run gives exactly what CI saw
-# twice (test_wire "exited 1 under wine", no output).
+# kill -9 of every pid it ever noted could hit another suite's process
+# (a wineserver, a PostgreSQL) two suites away.
 ours() {
 	local p=$1 ppid
 	case $p in '' | *[!0-9]*) return 1 ;; esac
