@@ -164,7 +164,13 @@ collector_start() {
 	ENROLL_PORT=$(collector_port enroll)
 }
 
-pid_gone() { ! ours "$1"; } # or given since to another process
+# pid_gone PID: no process has that pid. Not `! ours`: a process in the
+# middle of its kill -9 can no longer show its environment and already
+# looks like someone else's, while it still holds what it held (a
+# PostgreSQL backend, its shared memory: the restart after pg_kill9
+# failed in CI). A pid given since to another process only makes the
+# caller wait longer.
+pid_gone() { ! kill -0 "$1" 2>/dev/null; }
 # collector_stop: SIGTERM, and its exit status once it has exited. A
 # scenario stopping the collector its script's setup started cannot wait
 # for it (not its child, status 127): it polls until it is gone (60 s,
