@@ -172,13 +172,15 @@ job_report() {
 # not_failed_yet LOG RC WHAT: a crash, a timeout or a cut-off leaves no
 # "not ok" line: one is added here.
 not_failed_yet() {
+	local short
+	short=$(results_short "$1")
 	if [ "$2" -ne 0 ] && ! grep -v '# SKIP' "$1" | grep -q '^not ok'; then
-		echo "not ok - $3$(results_short "$1")$(last_words "$1")" >>"$1"
-	elif [ -n "$(results_short "$1")" ]; then
+		echo "not ok - $3$short$(last_words "$1")" >>"$1"
+	elif [ -n "$short" ]; then
 		# cmocka prints its plan (1..N) first: a suite cut off short of
 		# it fails even with status 0 (a wine suite whose wineserver went
 		# away mid-run once exited 0 after 1 of its 5 results).
-		echo "not ok - ${3%% exited*} was cut off$(results_short "$1")$(last_words "$1")" >>"$1"
+		echo "not ok - ${3%% exited*} was cut off$short$(last_words "$1")" >>"$1"
 	fi
 }
 
