@@ -392,10 +392,14 @@ fuzz_pass() {
 	done
 }
 
+# fuzz_report: records each harness's verdict; a harness with none (its
+# run killed before it wrote one) fails rather than counting as nothing.
 fuzz_report() {
 	local f name
 	for f in $(fuzz_harnesses); do
 		name=$(basename "$f")
+		[ -s "$log_dir/$name.verdict" ] ||
+			echo "not ok - $name left no verdict" >"$log_dir/$name.verdict"
 		record fuzz <"$log_dir/$name.verdict"
 		if grep -q '^ok' "$log_dir/$name.verdict"; then
 			printf '  fuzz %-30s ok (%s s)\n' "$name" "$FUZZ_SECONDS"
