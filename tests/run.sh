@@ -431,8 +431,8 @@ all)
 	# lowest priority. The pool's suites mostly wait on timers, sockets
 	# and child processes, so about one core stays idle through it (CI:
 	# 1,413 s of processor in 1,354 s on two cores); the harnesses take
-	# that core, and nice 19 keeps them out of the suites' timings. Run
-	# after the pool, they added 200 s to every make test.
+	# that core, and nice 19 gives it back whenever a suite wants it. Run
+	# after the pool they added 200 s; beside it, 40 s (docs/DECISIONS.md).
 	(renice -n 19 -p "$BASHPID" >/dev/null 2>&1; fuzz_pass 1) &
 	fuzz_pid=$!
 	run_pool "$INTEGRATION_JOBS" < <(unit_jobs release; windows_jobs
