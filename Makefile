@@ -2,6 +2,12 @@
 # `make test` runs every suite; see README.md for the rest.
 
 BUILD    ?= build
+# One spelling of the build folder however BUILD is given: the tests run
+# `make -C TREE BUILD=/abs/build install`, and an object compiled then had
+# its dependency file name an absolute target, which the everyday relative
+# make never matched, so a header change left that object stale (a struct
+# laid out two ways in one binary, found as a corrupt lock under ASan).
+override BUILD := $(patsubst $(CURDIR)/%,%,$(abspath $(BUILD)))
 VARIANT  ?= release
 O        := $(BUILD)/$(VARIANT)
 PKGS     := libuv openssl msgpack yara libpcap sqlite3 yaml-0.1 libzstd \
