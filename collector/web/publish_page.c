@@ -20,19 +20,26 @@
 
 #define M(key) i18n_msg(ctx->lang, key)
 
+/* The forms, or on a collector without the CA key (which signs nothing)
+ * the latest version and why there is nothing to press: a form that is
+ * always refused would only teach the admin to ignore the console. */
 static void publish_forms(struct web_ctx *ctx)
 {
 	struct dynbuf *b = &ctx->res->body;
 	char sets[16];
 	snprintf(sets, sizeof(sets), "%zu", ctx->opts->nrule_sets);
 	html_emit(b, "<h2>%s</h2><p>%s: <span id=\"rules-latest\">%lld</span>"
-		  "</p><p>%s: %s</p><form method=\"post\" "
-		  "action=\"/admin/publish/rules\" id=\"publish-rules\"><input "
-		  "type=\"hidden\" name=\"csrf\" value=\"%s\"><button "
-		  "id=\"publish-rules-go\">%s</button></form>",
-		  M("rule_bundle"), M("latest_version"),
+		  "</p><p>%s: %s</p>", M("rule_bundle"), M("latest_version"),
 		  (long long)rulepub_latest(ctx->opts->state_dir), M("rule_sets"),
-		  sets, ctx->csrf, M("publish_rules"));
+		  sets);
+	if (ctx->opts->ca == NULL) {
+		html_emit(b, "<p id=\"publish-keyless\">%s</p>", M("no_ca"));
+		return;
+	}
+	html_emit(b, "<form method=\"post\" action=\"/admin/publish/rules\" "
+		  "id=\"publish-rules\"><input type=\"hidden\" name=\"csrf\" "
+		  "value=\"%s\"><button id=\"publish-rules-go\">%s</button>"
+		  "</form>", ctx->csrf, M("publish_rules"));
 	html_emit(b, "<h2>%s</h2><p>%s</p><form method=\"post\" "
 		  "action=\"/admin/publish/ioc\" id=\"publish-ioc\"><input "
 		  "type=\"hidden\" name=\"csrf\" value=\"%s\"><label>%s "
@@ -99,7 +106,7 @@ void view_publish_rules(struct web_ctx *ctx)
 	struct agentcmd_published p;
 	char err[768];
 	if (ctx->opts->ca == NULL) {
-		publish_page(ctx, 503, M("no_ca"), NULL);
+		publish_page(ctx, 503, NULL, NULL); /* the forms say why */
 		return;
 	}
 	int rc = agentcmd_publish_rules(ctx->store, ctx->opts->ca,
@@ -139,7 +146,7 @@ void view_publish_ioc(struct web_ctx *ctx)
 		goto done;
 	}
 	if (ctx->opts->ca == NULL) {
-		publish_page(ctx, 503, M("no_ca"), NULL);
+		publish_page(ctx, 503, NULL, NULL); /* the forms say why */
 		goto done;
 	}
 	snprintf(source, sizeof(source), "console:%s", ctx->user->u.name);

@@ -10,7 +10,8 @@
 #  - cli_refuses: every command that signs exits 3 naming the missing key.
 #  - init_refuses: init does not overwrite a CA, ca.crt alone included.
 #  - console: publishing and report sign-off are refused with a 503 that
-#    says why, and nothing is signed.
+#    says why, and nothing is signed; the publish page and a draft report
+#    show why in place of forms that would only be refused.
 # Scenarios: make test ONLY=collector_ca_key:serve
 . "$(dirname "$0")/lib.bash"
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -120,8 +121,8 @@ scenario_console() {
 	wp=$(cat "$D/web.port")
 	$PY "$HERE/py/keyless_console.py" "$COLLECTOR" "$CONF" "$D" "$wp" >"$WORK/py.out" 2>"$WORK/py.err"
 	[ -s "$WORK/py.err" ] && sed 's/^/# /' "$WORK/py.err" | tail -20
-	for line in login publish-rules publish-ioc nothing-signed report-drafted sign-api \
-		sign-page report-unsigned; do
+	for line in login publish-page-keyless publish-rules publish-ioc nothing-signed \
+		report-drafted report-page-keyless sign-api sign-page report-unsigned; do
 		check "console: $line ($(grep "^$line " "$WORK/py.out" | cut -d' ' -f2-))" \
 			grep -q "^$line ok$" "$WORK/py.out"
 	done

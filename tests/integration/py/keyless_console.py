@@ -36,7 +36,11 @@ r = adm.login("kadmin", pw, totp(secret))
 result("login", r.status == 303, str(r.status))
 
 before = bundles()
-adm.req("GET", "/admin/publish")
+r = adm.req("GET", "/admin/publish")
+# No form that would only be refused: the page says why instead.
+result("publish-page-keyless", r.status == 200 and 'id="publish-keyless"' in r.body
+       and REFUSAL in r.body and "/admin/publish/rules" not in r.body
+       and "/admin/publish/ioc" not in r.body, "%d %s" % (r.status, r.body[-400:]))
 r = adm.req("POST", "/admin/publish/rules", {"csrf": adm.csrf})
 result("publish-rules", r.status == 503 and REFUSAL in r.body, "%d %s" % (r.status, r.body[:200]))
 r = adm.req("POST", "/admin/publish/ioc", {"csrf": adm.csrf, "ioc": "evil.example\r\n"})
@@ -48,7 +52,9 @@ db = sqlite3.connect(STATE + "/eduwatch.db", timeout=30)
 rid = db.execute("SELECT id FROM reports WHERE period = '2026-H1' ORDER BY id DESC").fetchone()
 result("report-drafted", rid is not None, "no draft")
 rid = str(rid[0]) if rid else "0"
-adm.req("GET", "/reports/" + rid)
+r = adm.req("GET", "/reports/" + rid)
+result("report-page-keyless", r.status == 200 and 'id="sign-keyless"' in r.body
+       and 'id="sign"' not in r.body, "%d %s" % (r.status, r.body[-400:]))
 r = adm.req("POST", "/api/v1/reports/%s/sign" % rid, {}, headers={"X-CSRF-Token": adm.csrf})
 result("sign-api", r.status == 503 and REFUSAL in r.body, "%d %s" % (r.status, r.body[:200]))
 r = adm.req("POST", "/reports/%s/sign" % rid, {"csrf": adm.csrf})
