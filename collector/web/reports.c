@@ -339,15 +339,17 @@ void view_report(struct web_ctx *ctx)
 	/* A collector without the CA key signs no report: it says so
 	 * where the button would be (reports_sign refuses it anyway). */
 	if (strcmp(o.r.state, "draft") == 0 &&
-	    (ctx->user->role->perms & AUTH_ADMIN) &&
-	    ctx->opts->report_key == NULL)
-		html_emit(b, "<p id=\"sign-keyless\">%s</p>", M("no_ca"));
-	else if (strcmp(o.r.state, "draft") == 0 &&
-		 (ctx->user->role->perms & AUTH_ADMIN))
-		html_emit(b, "<form method=\"post\" action=\"/reports/%s/sign\">"
-			  "<input type=\"hidden\" name=\"csrf\" value=\"%s\">"
-			  "<button id=\"sign\">%s</button></form>",
-			  ctx->params[0], ctx->csrf, M("report_sign"));
+	    (ctx->user->role->perms & AUTH_ADMIN)) {
+		if (ctx->opts->report_key == NULL)
+			html_emit(b, "<p id=\"sign-keyless\">%s</p>",
+				  M("no_ca"));
+		else
+			html_emit(b, "<form method=\"post\" action=\"/reports/"
+				  "%s/sign\"><input type=\"hidden\" name=\"csrf\" "
+				  "value=\"%s\"><button id=\"sign\">%s</button>"
+				  "</form>", ctx->params[0], ctx->csrf,
+				  M("report_sign"));
+	}
 	if (strcmp(o.r.state, "signed") == 0)
 		html_emit(b, "<p id=\"signed\">%s · SHA-256 <code>%s</code> · "
 			  "<a id=\"dl-pdf\" href=\"/reports/%s/pdf\">PDF</a></p>",
