@@ -52,6 +52,14 @@ pc_running() { # pc_running PC VERSION: its agent runs that release, connected
 		[ "$(readlink "/proc/$pid/exe" | xargs dirname | xargs basename)" = "agent-$2" ]
 }
 all_running() { local v=$1 pc; shift; for pc; do pc_running "$pc" "$v" || return 1; done; }
+# settled VERSION PC...: each PC runs VERSION and its watch is over (no
+# ROOT/pending marker: proven healthy).
+settled() {
+	local v=$1 pc
+	shift
+	all_running "$v" "$@" || return 1
+	for pc; do [ ! -e "$(pc_root "$pc")/pending" ] || return 1; done
+}
 rollouts() { "$COLLECTOR" agent-release status --json -c "$CONF"; }
 release_state() { # release_state VERSION: its rollout's state
 	rollouts | $PY -c 'import json,sys; d=json.load(sys.stdin); print(" ".join(r["state"] for r in d["rollouts"] if r["release"]==sys.argv[1]))' "$1"
@@ -257,14 +265,6 @@ scenario_download_resumes() {
 # --channel stable skips the pilot: every PC is offered it. An agent not
 # run from its release root (here s2, started from the build) refuses
 # it: it would have nothing to go back to and no watchdog.
-# settled VERSION PC...: each PC runs VERSION and its watch is over (no
-# ROOT/pending marker: proven healthy).
-settled() {
-	local v=$1 pc
-	shift
-	all_running "$v" "$@" || return 1
-	for pc; do [ ! -e "$(pc_root "$pc")/pending" ] || return 1; done
-}
 scenario_stable_channel_and_unmanaged_agent() {
 	local before
 	# download_resumes' 5.0 is promoted from the pilot after its 1 s soak,
